@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Developer bootstrap: the whole Quick start is one of these two commands.
+
+    python3 dev.py serve [ARGS...]   # set up .venv, then run `onestop serve ARGS...`
+    python3 dev.py test  [ARGS...]   # set up .venv, run ruff, then `pytest ARGS...`
+
+Standard library only, so it runs on a bare Python 3.11 (Linux or macOS). The virtual
+environment lives in ./.venv; it is created if missing and `pip install -e '.[test]'` is
+(re)run whenever pyproject.toml differs from the one recorded in the stamp file inside
+.venv, so an unchanged checkout starts at once. An existing .venv without a stamp is
+adopted: installed into once, never deleted.
+"""
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+PYTHON = BIN / "python"
+STAMP = VENV / ".onestop-install-stamp"
+PIP_LOG = VENV / "pip-install.log"
+PYPROJECT = ROOT / "pyproject.toml"
+LINT_PATHS = ("platform", "admin", "tests", "bench")
+
+USAGE = """usage: python3 dev.py COMMAND [ARGS...]
+
+commands:
+  serve [ARGS...]   set up .venv, then run `onestop serve ARGS...`
+  test  [ARGS...]   set up .venv, run `ruff check`, then `pytest ARGS...`
+  setup             only set up .venv
+"""
+
+
+def say(message):
+    print(f"dev.py: {message}", flush=True)
+
+
+def fail(message, code=1):
+    print(f"dev.py: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def _wanted_stamp():
+    """What the stamp must say for the venv to count as up to date."""
+    digest = hashlib.sha256(PYPROJECT.read_bytes()).hexdigest()
+    return f"pyproject-sha256={digest}\n"
+
+
+def _venv_python_works():
+    if not PYTHON.exists():
+        return False
+    try:
+        result = subprocess.run(
+            [str(PYTHON), "-c", "import sys; print(sys.version_info[:2] >= (3, 11))"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0 and result.stdout.strip() == "True"
+
+
+@contextlib.contextmanager
+def _setup_lock():
+    """Serialise concurrent `dev.py` runs while they touch .venv (flock on the repo folder)."""
+    try:
+        import fcntl
+    except ImportError:  # not Linux/macOS: no locking
+        yield
+        return
+    fd = os.open(ROOT, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("waiting for another dev.py to finish setting up .venv")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def ensure_venv():
+    """Create .venv if needed and install the project into it if pyproject.toml changed."""
+    if not PYPROJECT.exists():
+        fail(f"{PYPROJECT} not found")
+    with _setup_lock():
+        if not _venv_python_works():
+            if VENV.exists() and PYTHON.exists():
+                fail(
+                    f"{PYTHON} exists but does not run (or is older than Python 3.11); "
+                    f"remove {VENV} and run again"
+                )
+            say(f"creating {VENV.name} with {sys.executable}")
+            started = time.monotonic()
+            result = subprocess.run([sys.executable, "-m", "venv", str(VENV)])
+            if result.returncode != 0:
+                fail(f"`{sys.executable} -m venv {VENV}` failed (exit {result.returncode})")
+            say(f"created {VENV.name} in {time.monotonic() - started:.1f}s")
+
+        wanted = _wanted_stamp()
+        try:
+            current = STAMP.read_text()
+        except OSError:
+            current = None
+        if current == wanted:
+            return
+
+        reason = "no install stamp yet" if current is None else "pyproject.toml changed"
+        say(f"installing the project into {VENV.name} ({reason}): pip install -e '.[test]'")
+        started = time.monotonic()
+        env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+        result = subprocess.run(
+            [str(PYTHON), "-m", "pip", "install", "--quiet", "--editable", ".[test]"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        PIP_LOG.write_text(result.stdout)
+        if result.returncode != 0:
+            with contextlib.suppress(OSError):
+                STAMP.unlink()
+            sys.stderr.write(result.stdout)
+            fail(f"pip install failed (exit {result.returncode}); its output is above and in {PIP_LOG}")
+        # Quiet on success, but never hide an error (pip reports resolver conflicts and exits 0).
+        errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+        if errors:
+            sys.stderr.write("\n".join(errors) + "\n")
+        tmp = STAMP.with_name(STAMP.name + ".tmp")
+        tmp.write_text(wanted)
+        os.replace(tmp, STAMP)
+        say(f"installed in {time.monotonic() - started:.1f}s")
+
+
+def _child_env():
+    """The environment of an activated venv, for the commands we run and their children."""
+    env = dict(os.environ)
+    env["VIRTUAL_ENV"] = str(VENV)
+    env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+def cmd_serve(args):
+    ensure_venv()
+    exe = BIN / "onestop"
+    if not exe.exists():
+        fail(f"{exe} is missing; is [project.scripts] onestop set in pyproject.toml?")
+    say("starting: onestop serve " + " ".join(args))
+    os.chdir(ROOT)
+    os.execve(str(exe), [str(exe), "serve", *args], _child_env())
+
+
+def cmd_test(args):
+    ensure_venv()
+    env = _child_env()
+
+    paths = [p for p in LINT_PATHS if (ROOT / p).is_dir()]
+    say(" ".join(["ruff check", *paths]))
+    ruff = subprocess.run([str(BIN / "ruff"), "check", *paths], cwd=ROOT, env=env)
+    if ruff.returncode != 0:
+        say(f"ruff check failed (exit {ruff.returncode}); running the tests anyway")
+
+    say(" ".join(["pytest", *args]))
+    pytest = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
+    code = pytest.returncode
+    if code == 5:
+        fail("pytest collected no tests (exit 5); an empty test run is treated as a failure", 5)
+    if code != 0:
+        fail(f"pytest failed (exit {code})" + ("; ruff check failed too" if ruff.returncode else ""), code)
+    if ruff.returncode != 0:
+        fail("tests passed but ruff check failed; run `.venv/bin/ruff check --fix` or fix by hand")
+    return 0
+
+
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if argv else 2
+    command, args = argv[0], argv[1:]
+    if command == "serve":
+        cmd_serve(args)
+    elif command == "test":
+        return cmd_test(args)
+    elif command == "setup":
+        ensure_venv()
+        say(f"{VENV.name} is ready")
+        return 0
+    else:
+        print(USAGE, end="", file=sys.stderr)
+        fail(f"unknown command {command!r}", 2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,60 @@
+"""The application factory: the one place that wires the layers together."""
+
+import atexit
+import logging
+
+from flask import Flask
+
+from . import db, migrations, timers
+from .config import Settings, load_settings
+from .engine import Engine
+from .engine.sandbox import Sandbox
+from .services import runtime
+from .services.users import ensure_default_centre
+
+
+def create_app(config: Settings | dict | None = None) -> Flask:
+    """Build the Flask app from settings (environment by default, a dict of overrides in tests)."""
+    settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
+    settings.home.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+        ONESTOP=settings,
+    )
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.bind(settings.database_url)
+    db.database.connect(reuse_if_open=True)
+    try:
+        migrations.migrate()
+        ensure_default_centre()
+    finally:
+        db.database.close()
+    db.init_app(app)
+
+    engine = settings.engine
+    if engine is None:
+        engine = Engine(Sandbox(timeout=settings.script_timeout_seconds, memory_mb=settings.script_memory_mb))
+        atexit.register(engine.close)
+    runtime.bind_engine(engine)
+    app.extensions["onestop.engine"] = engine
+
+    from .web import init_app as init_web
+
+    init_web(app)
+    try:
+        from onestop_admin import init_app as init_admin
+    except ImportError:  # the back office is optional in a minimal deployment
+        init_admin = None
+    if init_admin is not None:
+        init_admin(app)
+
+    if settings.run_timer_thread and not settings.testing:
+        app.extensions["onestop.timer_stop"] = timers.start_thread(settings.timer_poll_seconds)
+    return app

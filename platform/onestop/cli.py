@@ -1,0 +1,256 @@
+"""The `onestop` command: serve, worker, init, import, validate, user create."""
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from . import db, migrations
+from .config import load_settings
+
+BUNDLED = Path(__file__).resolve().parents[2] / "process_models"
+
+
+def _bind(settings):
+    db.bind(settings.database_url)
+    db.database.connect(reuse_if_open=True)
+    migrations.migrate()
+
+
+def _engine(settings):
+    from .engine import Engine
+    from .engine.sandbox import Sandbox
+    from .services.runtime import bind_engine
+
+    return bind_engine(Engine(Sandbox(timeout=settings.script_timeout_seconds, memory_mb=settings.script_memory_mb)))
+
+
+def _system_actor():
+    from .models import User
+    from .services.users import create_user
+
+    return User.get_or_none(User.username == "system") or create_user("system", ["admin"], display_name="onestop")
+
+
+def _uploads_from(path: Path):
+    from .services.procedures import Upload
+
+    if path.is_file():
+        return [Upload(path.name, path.read_bytes())]
+    if path.is_dir():
+        return [Upload(p.name, p.read_bytes()) for p in sorted(path.iterdir())
+                if p.is_file() and p.suffix.lower() in (".bpmn", ".dmn", ".json", ".zip")]
+    raise SystemExit(f"error: {path} does not exist")
+
+
+def _print_problems(details, out=sys.stderr):
+    for d in details or []:
+        where = d.get("element_id") or d.get("file") or "-"
+        print(f"  {where}: {d['message']}", file=out)
+
+
+def _import(actor, path: Path, process_id=None, quiet=False):
+    from .services.errors import ServiceError
+    from .services.procedures import upload_procedure
+
+    try:
+        version, created = upload_procedure(actor, _uploads_from(path), process_id)
+    except ServiceError as exc:
+        print(f"{path}: {exc.message}", file=sys.stderr)
+        _print_problems(exc.details)
+        return False
+    if created or not quiet:
+        state = "imported" if created else "unchanged"
+        print(f"{path.name}: {state} as {version.procedure.code} v{version.version}")
+    for w in version.warnings if created else []:
+        print(f"  warning {w.get('element_id') or '-'}: {w['message']}")
+    return True
+
+
+def load_bundled(actor, root: Path = BUNDLED):
+    """Import every bundled procedure folder; unchanged ones keep their version."""
+    if not root.is_dir():
+        return 0
+    ok = 0
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        ok += _import(actor, folder, quiet=True)
+    return ok
+
+
+def cmd_init(args):
+    settings = load_settings()
+    _bind(settings)
+    from .services.users import ensure_default_centre
+
+    ensure_default_centre()
+    print(f"database ready at {settings.database_url} (schema version {migrations.current_version()})")
+
+
+def cmd_import(args):
+    settings = load_settings()
+    _bind(settings)
+    _engine(settings)
+    return 0 if _import(_system_actor(), Path(args.path), args.process_id) else 1
+
+
+def cmd_validate(args):
+    from .engine import ModelError
+    from .engine.parsing import SourceFile
+    from .services.errors import ServiceError
+    from .services.procedures import unpack
+
+    settings = load_settings()
+    engine = _engine(settings)
+    uploads = [u for path in args.files for u in _uploads_from(Path(path))]
+    try:
+        files = [SourceFile(f.name, f.content) for f in unpack(uploads, settings.max_model_bytes)]
+        parsed = engine.parse(files, process_id=args.process_id, max_bytes=settings.max_model_bytes)
+    except ModelError as exc:
+        print("invalid:", file=sys.stderr)
+        _print_problems([p.as_dict() for p in exc.problems])
+        return 1
+    except ServiceError as exc:
+        print(f"invalid: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.close()
+    print(f"valid: starts {parsed.start_kind} {parsed.start_id} ({parsed.dialect} dialect)")
+    for w in parsed.warnings:
+        print(f"  warning {w.get('element_id') or '-'}: {w['message']}")
+    return 0
+
+
+def cmd_user_create(args):
+    from .services.errors import ServiceError
+    from .services.users import create_user, issue_token
+
+    settings = load_settings()
+    _bind(settings)
+    try:
+        user = create_user(args.name, args.role, password=args.password)
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"user {user.username} created with roles {user.roles}")
+    if args.token:
+        print("API token (shown once; only its hash is stored):")
+        print(issue_token(user, label="cli"))
+    return 0
+
+
+def _first_start(settings):
+    """Create the first administrator on an empty installation and say how to sign in."""
+    from .models import User
+    from .services.users import create_user, issue_token
+
+    if User.select().where(User.username != "system").exists():
+        return None
+    password = secrets.token_urlsafe(12)
+    user = create_user("admin", ["admin"], password=password, display_name="Quản trị viên")
+    token = issue_token(user, label="first start")
+    token_file = settings.home / "admin-token.txt"
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"user: admin\npassword: {password}\napi token: {token}\n")
+    return token_file
+
+
+def cmd_serve(args):
+    from gunicorn.app.base import BaseApplication
+
+    settings = load_settings()
+    port = args.port or settings.port
+    _bind(settings)
+    _engine(settings)
+    from .services.users import ensure_default_centre
+
+    ensure_default_centre()
+    loaded = load_bundled(_system_actor())
+    credentials = _first_start(settings)
+    db.database.close()
+
+    host = args.host
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    print(f"onestop serving {url}  (data in {settings.home}, {loaded} bundled procedures)")
+    if credentials:
+        print(f"first start: administrator 'admin' created; password and API token are in {credentials}")
+    else:
+        print("sign in with your account; new users: onestop user create NAME --role officer --token")
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", int(os.environ.get("ONESTOP_WEB_WORKERS", "1")))
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", int(os.environ.get("ONESTOP_WEB_THREADS", "8")))
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", None)
+
+        def load(self):
+            from .app import create_app
+
+            return create_app()
+
+    Server().run()
+    return 0
+
+
+def cmd_worker(args):
+    from . import timers
+
+    settings = load_settings()
+    _bind(settings)
+    _engine(settings)
+    db.database.close()
+    print(f"onestop worker: firing due timers every {settings.timer_poll_seconds}s")
+    try:
+        timers.run_forever(settings.timer_poll_seconds)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="onestop", description="onestop: BPMN platform for one-stop service centres")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server and timer worker (embedded default)")
+    serve.add_argument("--host", default=os.environ.get("ONESTOP_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=None, help="default: ONESTOP_PORT or 8000")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="run the timer worker as its own process").set_defaults(func=cmd_worker)
+    sub.add_parser("init", help="create or migrate the database").set_defaults(func=cmd_init)
+
+    imp = sub.add_parser("import", help="import a procedure folder, zip or file")
+    imp.add_argument("path")
+    imp.add_argument("--process-id", default=None)
+    imp.set_defaults(func=cmd_import)
+
+    val = sub.add_parser("validate", help="check model files and print the report (exit 1 if invalid)")
+    val.add_argument("files", nargs="+")
+    val.add_argument("--process-id", default=None)
+    val.set_defaults(func=cmd_validate)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    create = user.add_parser("create", help="create a user")
+    create.add_argument("name")
+    create.add_argument("--role", action="append", required=True, help="admin, officer, leader, citizen, integration")
+    create.add_argument("--password", default=None)
+    create.add_argument("--token", action="store_true", help="also issue an API token (printed on the last line)")
+    create.set_defaults(func=cmd_user_create)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    finally:
+        if db.database.obj is not None and not db.database.is_closed():
+            db.database.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Configuration read from the environment; one place that knows every setting.
+
+The embedded default needs nothing set: data lives under ONESTOP_HOME (./var), the database
+is SQLite there. Production sets ONESTOP_DATABASE_URL=postgresql://... and ONESTOP_REDIS_URL.
+"""
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(name, default):
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _float(name, default):
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass
+class Settings:
+    """Everything the app factory, the CLI and the worker need to know about their environment."""
+
+    home: Path
+    database_url: str
+    secret_key: str
+    port: int = 8000
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_model_bytes: int = 5 * 1024 * 1024
+    timer_poll_seconds: float = 1.0
+    run_timer_thread: bool = True
+    script_timeout_seconds: float = 2.0
+    script_memory_mb: int = 256
+    redis_url: str | None = None
+    testing: bool = False
+    # An Engine to use instead of building one (tests share one across apps).
+    engine: object = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self):
+        return self.database_url.startswith("sqlite")
+
+
+def _secret_key(home: Path) -> str:
+    """A stable per-installation key: taken from the environment, or generated once under home."""
+    key = os.environ.get("ONESTOP_SECRET_KEY")
+    if key:
+        return key
+    path = home / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from ONESTOP_* environment variables, with keyword overrides (used by tests)."""
+    home = Path(overrides.pop("home", None) or os.environ.get("ONESTOP_HOME") or "var").resolve()
+    database_url = overrides.pop("database_url", None) or os.environ.get("ONESTOP_DATABASE_URL") or (
+        f"sqlite:///{home / 'onestop.db'}"
+    )
+    settings = Settings(
+        home=home,
+        database_url=database_url,
+        secret_key=overrides.pop("secret_key", None) or _secret_key(home),
+        port=_int("ONESTOP_PORT", 8000),
+        max_upload_bytes=_int("ONESTOP_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+        max_model_bytes=_int("ONESTOP_MAX_MODEL_BYTES", 5 * 1024 * 1024),
+        timer_poll_seconds=_float("ONESTOP_TIMER_POLL_SECONDS", 1.0),
+        run_timer_thread=os.environ.get("ONESTOP_TIMER_THREAD", "1") not in ("0", "false", "no"),
+        script_timeout_seconds=_float("ONESTOP_SCRIPT_TIMEOUT", 2.0),
+        script_memory_mb=_int("ONESTOP_SCRIPT_MEMORY_MB", 256),
+        redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
+    )
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    return settings

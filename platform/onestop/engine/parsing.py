@@ -1,0 +1,388 @@
+"""Uploaded files -> a checked, parsed model, or a list of problems in plain words.
+
+Every BPMN/DMN byte goes through `xml.parse_xml`; expressions and timers written for other
+engines are translated (`translate`); scripts and expressions are checked against the sandbox's
+rules; then the dialect's SpiffWorkflow parser builds the specs.
+"""
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from . import serial
+from .problems import ModelError, Problem
+from .sandbox import check_expression, check_script
+from .translate import Untranslatable, translate_expression, translate_timer
+from .xml import parse_xml
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS, "camunda": CAMUNDA_NS}
+# Plain BPMN keeps the standard's semantics (a message payload merges into the catching task's
+# data); the SpiffArena and Camunda dialects add their extensions on top.
+PARSERS = {"bpmn": BpmnParser, "spiff": SpiffBpmnParser, "camunda": CamundaParser}
+META_NAMES = {"procedure.json", "process_model.json"}
+RESERVED_IDS = {"Start", "End", "Root"}
+FLOW_NODE_TAGS = {
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+    "businessRuleTask", "callActivity", "subProcess", "transaction", "adHocSubProcess",
+    "exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway",
+}
+
+
+@dataclass
+class SourceFile:
+    name: str
+    content: bytes
+    kind: str = ""
+
+
+@dataclass
+class ParsedModel:
+    """What a procedure version needs at run time, derived only from its files."""
+
+    content_hash: str
+    dialect: str
+    start_kind: str
+    start_id: str
+    process_ids: list
+    spec_json: str
+    messages: dict
+    has_scripts: bool
+    forms: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    spec: object = None
+    subprocess_specs: dict = None
+
+
+def classify(name: str) -> str:
+    lower = name.lower().rsplit("/", 1)[-1]
+    if lower in META_NAMES:
+        return "meta"
+    if lower.endswith((".bpmn", ".bpmn20.xml", ".bpmn2")):
+        return "bpmn"
+    if lower.endswith(".dmn"):
+        return "dmn"
+    if lower.endswith(".json"):
+        return "form"
+    return "other"
+
+
+def content_hash(files) -> str:
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.name):
+        digest.update(f.name.encode() + b"\0" + hashlib.sha256(f.content).digest())
+    return digest.hexdigest()
+
+
+def _local(tag) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _owner_id(node):
+    """The id of the nearest ancestor (or self) that has one: the element a problem belongs to."""
+    while node is not None:
+        if node.get("id"):
+            return node.get("id")
+        node = node.getparent()
+    return None
+
+
+def _describe(node):
+    return f"{_local(node.tag)} {node.get('id')}" if node is not None and node.get("id") else "element"
+
+
+def _uses_namespace(root, namespace) -> bool:
+    prefix = "{" + namespace + "}"
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.tag.startswith(prefix):
+            return True
+        if any(key.startswith(prefix) for key in node.attrib):
+            return True
+    return False
+
+
+class _Checker:
+    """Walks BPMN trees: rewrites foreign expressions in place, records problems and warnings."""
+
+    def __init__(self, known_forms):
+        self.problems = []
+        self.warnings = []
+        self.has_scripts = False
+        self.known_forms = known_forms
+
+    def problem(self, node, message, file):
+        self.problems.append(Problem(_owner_id(node), message, file))
+
+    def warn(self, node, message, file):
+        self.warnings.append(Problem(_owner_id(node), message, file))
+
+    def check_tree(self, root, file):
+        self._check_references(root, file)
+        for node in root.iter():
+            if not isinstance(node.tag, str):
+                continue
+            ns, tag = etree.QName(node).namespace, etree.QName(node).localname
+            if node.get("id") in RESERVED_IDS and tag in FLOW_NODE_TAGS:
+                self.problem(node, f"{tag} id {node.get('id')!r} is reserved by the engine; rename it", file)
+            if ns == BPMN_NS and tag == "script" and node.getparent() is not None:
+                self._script(node.getparent(), node.text or "", file)
+            elif ns == SPIFF_NS and tag in ("preScript", "postScript"):
+                self._script(node.getparent().getparent(), node.text or "", file)
+            elif ns == BPMN_NS and tag in ("conditionExpression", "condition", "loopCardinality",
+                                            "completionCondition", "loopCondition"):
+                self._expression(node, file)
+            elif ns == BPMN_NS and tag in ("timeDuration", "timeDate", "timeCycle"):
+                self._timer(node, file)
+            elif ns == SPIFF_NS and tag == "messagePayload":
+                self._expression(node, file)
+            elif ns == SPIFF_NS and tag == "property" and node.get("name") in (
+                    "formJsonSchemaFilename", "formUiSchemaFilename"):
+                self._form_reference(node, file)
+
+    def _check_references(self, root, file):
+        ids = {n.get("id") for n in root.iter() if isinstance(n.tag, str) and n.get("id")}
+        for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+            for attr, word in (("sourceRef", "source"), ("targetRef", "target")):
+                ref = flow.get(attr)
+                if not ref:
+                    self.problem(flow, f"sequenceFlow {flow.get('id')} has no {word}", file)
+                elif ref not in ids:
+                    self.problem(flow, f"sequenceFlow {flow.get('id')} has no {word}: "
+                                       f"{ref!r} does not exist in the model", file)
+
+    def _script(self, owner, text, file):
+        self.has_scripts = True
+        problem = check_script(text)
+        if problem:
+            self.problem(owner, f"{_describe(owner)}: {problem}", file)
+
+    def _expression(self, node, file):
+        text = (node.text or "").strip()
+        if not text:
+            return
+        owner = node.getparent()
+        try:
+            python, translated = translate_expression(text)
+        except Untranslatable as exc:
+            self.problem(owner, f"{_describe(owner)}: cannot translate {text!r}: {exc}", file)
+            return
+        problem = check_expression(python)
+        if problem:
+            self.problem(owner, f"{_describe(owner)}: expression {text!r}: {problem}", file)
+            return
+        if translated:
+            node.text = python
+            self.warn(owner, f"{_describe(owner)}: expression {text!r} read as {python!r}", file)
+
+    def _timer(self, node, file):
+        text = (node.text or "").strip()
+        event = node.getparent().getparent()
+        if not text:
+            self.problem(event, f"{_describe(event)}: timer has no value", file)
+            return
+        try:
+            python, translated = translate_timer(text)
+        except Untranslatable as exc:
+            self.problem(event, f"{_describe(event)}: cannot translate timer {text!r}: {exc}", file)
+            return
+        problem = check_expression(python)
+        if problem:
+            self.problem(event, f"{_describe(event)}: timer {text!r}: {problem}", file)
+            return
+        if translated:
+            node.text = python
+            self.warn(event, f"{_describe(event)}: ISO-8601 timer {text!r} read as {python}", file)
+
+    def _form_reference(self, node, file):
+        name = node.get("value") or ""
+        if name and name not in self.known_forms:
+            task = node.getparent().getparent().getparent()
+            self.problem(task, f"{_describe(task)} refers to form {name!r} that does not exist", file)
+
+
+def _spiff_problem(exc, default_file):
+    if isinstance(exc, ValidationException):
+        element = getattr(exc, "id", None) or None
+        tag = getattr(exc, "tag", "") or ""
+        where = f"{tag.replace('bpmn:', '')} {element}: " if element else ""
+        line = f" (line {exc.line_number})" if getattr(exc, "line_number", "") else ""
+        return Problem(element, f"{where}{exc.args[0] if exc.args else exc}{line}",
+                       getattr(exc, "file_name", None) or default_file)
+    message = exc.args[0] if isinstance(exc, SpiffWorkflowException) and exc.args else f"{type(exc).__name__}: {exc}"
+    return Problem(getattr(exc, "id", None) or None, str(message), default_file)
+
+
+_validator = None
+
+
+def _xsd_warnings(root, file):
+    """Schema problems are warnings: a model SpiffWorkflow can run must still be accepted."""
+    global _validator
+    if _validator is None:
+        _validator = SPIFF_VALIDATOR if SPIFF_VALIDATOR is not None else BpmnValidator()
+    try:
+        _validator.validate(copy.deepcopy(root), file)
+    except ValidationException as exc:
+        return [Problem(None, f"{file} does not follow the BPMN schema (line {exc.line_number}): {exc.args[0]}", file)]
+    return []
+
+
+def _choose_dialect(roots, has_dmn):
+    if any(_uses_namespace(r, SPIFF_NS) for r in roots):
+        return "spiff"
+    if any(_uses_namespace(r, CAMUNDA_NS) for r in roots):
+        return "camunda"
+    return "spiff" if has_dmn else "bpmn"
+
+
+def _build(dialect, bpmn_roots, dmn_roots):
+    parser = PARSERS[dialect]()
+    if dmn_roots and not hasattr(parser, "add_dmn_xml"):
+        raise ModelError([Problem(None, "decision tables (DMN) need the SpiffArena or Camunda extensions")])
+    for name, root in dmn_roots:
+        parser.add_dmn_xml(copy.deepcopy(root), filename=name)
+    for name, root in bpmn_roots:
+        parser.add_bpmn_xml(copy.deepcopy(root), filename=name)
+    return parser
+
+
+def _called_processes(roots):
+    called = set()
+    for _name, root in roots:
+        for node in root.iter(f"{{{BPMN_NS}}}callActivity"):
+            if node.get("calledElement"):
+                called.add(node.get("calledElement"))
+    return called
+
+
+def _select_start(parser, bpmn_roots, requested):
+    executable = parser.get_process_ids()
+    every = list(parser.process_parsers)
+    collaborations = dict(parser.collaborations)
+    if requested:
+        if requested in collaborations:
+            return "collaboration", requested
+        if requested in executable:
+            return "process", requested
+        if requested in every:
+            raise ModelError([Problem(requested, f"process {requested} is not executable (isExecutable=\"false\")")])
+        names = ", ".join(executable + list(collaborations)) or "none"
+        raise ModelError([Problem(None, f"no process or collaboration with id {requested!r}; available: {names}")])
+    if not executable:
+        raise ModelError([Problem(None, "the model has no executable process (every process has isExecutable=\"false\")")])
+    called = _called_processes(bpmn_roots)
+    ordered = [pid for _n, root in bpmn_roots for pid in
+               (p.get("id") for p in root.iter(f"{{{BPMN_NS}}}process")) if pid in executable]
+    candidates = [pid for pid in ordered if pid not in called] or ordered or executable
+    return "process", candidates[0]
+
+
+def _load_json(f, problems):
+    try:
+        return json.loads(f.content.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(Problem(None, f"{f.name} is not valid JSON: {exc}", f.name))
+        return None
+
+
+def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms=()):
+    """Check and parse a procedure's files; return a ParsedModel or raise ModelError."""
+    files = [SourceFile(f.name.rsplit("/", 1)[-1], f.content, classify(f.name)) for f in files]
+    problems, forms, metadata = [], {}, {}
+    for f in files:
+        if f.kind == "other":
+            problems.append(Problem(None, f"{f.name}: unsupported file type (expected .bpmn, .dmn or .json)", f.name))
+        elif f.kind == "form":
+            data = _load_json(f, problems)
+            if data is not None:
+                forms[f.name] = data
+        elif f.kind == "meta":
+            data = _load_json(f, problems)
+            if isinstance(data, dict):
+                metadata = data
+            elif data is not None:
+                problems.append(Problem(None, f"{f.name} must hold a JSON object", f.name))
+    bpmn_files = [f for f in files if f.kind == "bpmn"]
+    if not bpmn_files:
+        problems.append(Problem(None, "no BPMN file was uploaded"))
+    if problems:
+        raise ModelError(problems)
+
+    bpmn_roots, dmn_roots = [], []
+    for f in files:
+        if f.kind in ("bpmn", "dmn"):
+            try:
+                root = parse_xml(f.content, f.name, max_bytes)
+            except ModelError as exc:
+                problems.extend(exc.problems)
+                continue
+            (bpmn_roots if f.kind == "bpmn" else dmn_roots).append((f.name, root))
+    if problems:
+        raise ModelError(problems)
+
+    checker = _Checker(known_forms=set(forms) | set(library_forms))
+    for name, root in bpmn_roots:
+        if etree.QName(root).localname != "definitions" or etree.QName(root).namespace != BPMN_NS:
+            problems.append(Problem(None, f"{name} is not a BPMN 2.0 document (root element is {etree.QName(root).localname})", name))
+            continue
+        checker.check_tree(root, name)
+    problems.extend(checker.problems)
+    if problems:
+        raise ModelError(problems)
+
+    warnings = list(checker.warnings)
+    for name, root in bpmn_roots:
+        warnings.extend(_xsd_warnings(root, name))
+
+    preferred = _choose_dialect([r for _n, r in bpmn_roots], bool(dmn_roots))
+    attempts = [preferred] + [d for d in PARSERS if d != preferred]
+    first_problems = None
+    for dialect in attempts:
+        try:
+            parser = _build(dialect, bpmn_roots, dmn_roots)
+            start_kind, start_id = _select_start(parser, bpmn_roots, process_id)
+            for other in parser.get_process_ids():  # every executable process must be sound, not just the started one
+                parser.get_spec(other)
+            if start_kind == "collaboration":
+                spec, subprocess_specs = parser.get_collaboration(start_id)
+            else:
+                spec = parser.get_spec(start_id)
+                subprocess_specs = parser.get_subprocess_specs(start_id)
+            spec_json = serial.dump_spec(dialect, spec, subprocess_specs)
+            break
+        except ModelError as exc:
+            first_problems = first_problems or exc.problems
+        except Exception as exc:  # SpiffWorkflow reports model errors with many exception types
+            first_problems = first_problems or [_spiff_problem(exc, bpmn_files[0].name)]
+    else:
+        raise ModelError(first_problems)
+
+    messages = {mid: (name or mid) for mid, name in parser.messages.items()}
+    return ParsedModel(
+        content_hash=content_hash(files),
+        dialect=dialect,
+        start_kind=start_kind,
+        start_id=start_id,
+        process_ids=parser.get_process_ids(),
+        spec_json=spec_json,
+        messages=messages,
+        has_scripts=checker.has_scripts,
+        forms=forms,
+        metadata=metadata,
+        warnings=[w.as_dict() for w in warnings],
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+    )

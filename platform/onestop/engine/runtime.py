@@ -1,0 +1,363 @@
+"""Moving a workflow from one persisted state to the next.
+
+Each public method takes the model and the dossier's stored state text, does one thing
+(start, complete a task, deliver a message, fire due timers) and returns a `Step`: the new state
+text and everything the services persist beside it (ready tasks, waiting events, finished
+elements, data, error). Nothing here touches a database or a web request.
+"""
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import serial
+from .parsing import ParsedModel, parse_model
+from .sandbox import Sandbox, ScriptError, make_script_engine
+
+MAX_ADVANCE_ROUNDS = 200
+EVENT_TYPES = {
+    "TimerEventDefinition": "timer",
+    "TimeDateEventDefinition": "timer",
+    "DurationTimerEventDefinition": "timer",
+    "CycleTimerEventDefinition": "timer",
+    "MessageEventDefinition": "message",
+    "SignalEventDefinition": "signal",
+    "ConditionalEventDefinition": "conditional",
+    "ErrorEventDefinition": "error",
+    "EscalationEventDefinition": "escalation",
+    "CancelEventDefinition": "cancel",
+    "MultipleEventDefinition": "multiple",
+}
+
+
+class EngineError(Exception):
+    """A request the workflow cannot take in its current state."""
+
+
+class TaskNotReady(EngineError):
+    """The task does not exist in this dossier or is no longer waiting for a person."""
+
+
+class NotWaiting(EngineError):
+    """Nothing in the dossier waits for the event that was sent."""
+
+
+@dataclass
+class TaskInfo:
+    id: str
+    element_id: str
+    name: str
+    lane: str | None
+    form: str | None
+
+
+@dataclass
+class WaitInfo:
+    task_id: str
+    element_id: str
+    type: str
+    name: str | None
+    due_at: datetime | None
+
+
+@dataclass
+class Finished:
+    task_id: str
+    element_id: str
+    name: str | None
+    state: str
+    at: datetime
+
+
+@dataclass
+class Step:
+    state: str
+    status: str
+    data: dict
+    ready: list = field(default_factory=list)
+    waiting: list = field(default_factory=list)
+    finished: list = field(default_factory=list)
+    error: dict | None = None
+    next_timer_at: datetime | None = None
+    completed_task: Finished | None = None
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+
+
+def json_safe(value):
+    """Task data as plain JSON types (datetimes become ISO text) for storage and the API."""
+    return json.loads(json.dumps(value, default=_default, ensure_ascii=False))
+
+
+def _default(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def _error_message(exc) -> str:
+    if isinstance(exc, ScriptError):
+        return exc.args[0]
+    parts = [str(exc.args[0]) if exc.args else type(exc).__name__]
+    inner = getattr(exc, "exception", None)
+    if inner is not None and str(inner) and str(inner) not in parts[0]:
+        parts.append(str(inner.args[0]) if isinstance(inner, ScriptError) else f"{type(inner).__name__}: {inner}")
+    for note in getattr(exc, "__notes__", []) or []:
+        if note not in parts:
+            parts.append(note)
+    return "; ".join(p for p in parts if p)[:2000]
+
+
+def _error_element(exc, workflow):
+    task = getattr(exc, "task", None)
+    if task is not None:
+        return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+    spec = getattr(exc, "task_spec", None)
+    if spec is not None:
+        return getattr(spec, "bpmn_id", None) or spec.name
+    failed = workflow.get_tasks(state=TaskState.ERROR)
+    return failed[0].task_spec.bpmn_id if failed else None
+
+
+@dataclass
+class _Wait:
+    task: object
+    element_id: str
+    name: str | None
+    definition: object
+
+    @property
+    def kind(self):
+        return EVENT_TYPES.get(type(self.definition).__name__, "event")
+
+
+def _due(task, definition) -> datetime | None:
+    try:
+        value = definition.details(task).value
+    except Exception:  # an unevaluated or odd timer: look again shortly rather than never
+        return None
+    if isinstance(value, str):
+        try:
+            return TimerEventDefinition.get_datetime(value).astimezone(UTC).replace(tzinfo=None)
+        except ValueError:
+            return None
+    return None
+
+
+class Engine:
+    """Parses models (cached by content) and runs workflows with the sandboxed script engine."""
+
+    def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512):
+        # SpiffWorkflow logs every task state change at INFO: costly and noise in our logs.
+        logging.getLogger("spiff").setLevel(logging.WARNING)
+        self.sandbox = sandbox or Sandbox()
+        self.script_engine = make_script_engine(self.sandbox)
+        self._models = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def close(self):
+        self.sandbox.close()
+
+    # models -------------------------------------------------------------------------------
+
+    def parse(self, files, process_id=None, **options) -> ParsedModel:
+        """Check and parse uploaded files (raises ModelError with every problem found)."""
+        return parse_model(files, process_id=process_id, **options)
+
+    def model(self, key: str, loader) -> ParsedModel:
+        """The parsed model under key, parsing it with loader() the first time it is needed."""
+        with self._lock:
+            model = self._models.get(key)
+            if model is not None:
+                self._models.move_to_end(key)
+                return model
+        model = loader()
+        with self._lock:
+            self._models[key] = model
+            while len(self._models) > self._cache_size:
+                self._models.popitem(last=False)
+        return model
+
+    # running ------------------------------------------------------------------------------
+
+    def start(self, model: ParsedModel, data: dict | None = None) -> Step:
+        """A new workflow of the model, run until it waits for a person or an event."""
+        if model.dialect == "camunda" or model.spec is None:
+            # Camunda multi-instance specs rewrite themselves at run time: never share them.
+            spec, subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
+        else:
+            spec, subprocess_specs = model.spec, model.subprocess_specs
+        started = time.time()
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        if data:
+            workflow.task_tree.data.update(data)
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.data.update(data)
+        return self._advance(model, workflow, started)
+
+    def load(self, model: ParsedModel, state: str):
+        workflow = serial.load_workflow(model.dialect, model.spec_json, state)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    def complete_task(self, model: ParsedModel, state: str, task_id: str, data: dict) -> Step:
+        """Complete a ready human task with the submitted data and run on."""
+        workflow = self.load(model, state)
+        task = self._ready_task(workflow, task_id)
+        started = time.time()
+        task.set_data(**data)
+        try:
+            task.run()
+        except Exception as exc:  # a post-script can fail: the dossier records it
+            return self._failed(model, workflow, exc, started)
+        return self._advance(model, workflow, started)
+
+    def task_data(self, model: ParsedModel, state: str, task_id: str) -> dict:
+        """The variables a ready task sees."""
+        workflow = self.load(model, state)
+        return json_safe(self._ready_task(workflow, task_id).data)
+
+    def deliver_message(self, model, state, name, payload=None, to=None) -> Step:
+        """Deliver a BPMN message (by name or id) to the catch event(s) waiting for it."""
+        workflow = self.load(model, state)
+        wanted = {name, model.messages.get(name, name)}
+        targets = [w for w in self._waits(workflow)
+                   if w.kind == "message" and w.definition.name in wanted and (to is None or w.element_id == to)]
+        if not targets:
+            where = f" at {to}" if to else ""
+            raise NotWaiting(f"the dossier is not waiting for message {name!r}{where}")
+        started = time.time()
+        definition, payload = targets[0].definition, payload or {}
+        try:
+            correlations = definition.get_correlations(targets[0].task, payload) if hasattr(definition, "get_correlations") else {}
+            event = BpmnEvent(definition, payload=payload, correlations=correlations)
+            catching = [w for w in targets if w.task.task_spec.catches(w.task, event)]
+            if not catching:
+                raise NotWaiting(f"message {name!r} does not match what the dossier waits for (correlation)")
+            if to is None:
+                workflow.send_event(event)
+            else:
+                for wait in catching:
+                    wait.task.task_spec.catch(wait.task, event)
+                    wait.task.task_spec._update(wait.task)
+        except NotWaiting:
+            raise
+        except Exception as exc:
+            return self._failed(model, workflow, exc, started)
+        return self._advance(model, workflow, started)
+
+    def fire_timers(self, model: ParsedModel, state: str) -> Step:
+        """Let every due timer fire and run on."""
+        workflow = self.load(model, state)
+        return self._advance(model, workflow, time.time(), refresh_first=True)
+
+    # internals ----------------------------------------------------------------------------
+
+    def _ready_task(self, workflow, task_id):
+        try:
+            task = workflow.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, KeyError, SpiffWorkflowException):
+            task = None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(f"task {task_id} is not waiting to be done")
+        return task
+
+    @staticmethod
+    def _waits(workflow):
+        """Every event the workflow waits for; an event-based gateway waits for one per branch."""
+        waits = []
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            definition = getattr(spec, "event_definition", None)
+            if definition is None:
+                continue
+            if isinstance(definition, MultipleEventDefinition):
+                branches = spec.outputs if isinstance(spec, EventBasedGateway) else [spec] * len(definition.event_definitions)
+                for branch, sub in zip(branches, definition.event_definitions, strict=False):
+                    waits.append(_Wait(task, branch.bpmn_id, branch.bpmn_name or getattr(sub, "name", None), sub))
+            else:
+                waits.append(_Wait(task, spec.bpmn_id, spec.bpmn_name or getattr(definition, "name", None), definition))
+        return waits
+
+    def _advance(self, model, workflow, started, refresh_first=False):
+        try:
+            if refresh_first:
+                workflow.refresh_timers()
+            for _ in range(MAX_ADVANCE_ROUNDS):
+                workflow.do_engine_steps()
+                if not any(not t.task_spec.manual for t in workflow.get_tasks(state=TaskState.READY)):
+                    break
+        except Exception as exc:  # any failure of the model stops this dossier only
+            return self._failed(model, workflow, exc, started)
+        return self._snapshot(model, workflow, started)
+
+    def _failed(self, model, workflow, exc, started):
+        error = {"element_id": _error_element(exc, workflow), "message": _error_message(exc)}
+        if not isinstance(exc, SpiffWorkflowException | WorkflowException | ScriptError):
+            error["message"] = f"{type(exc).__name__}: {error['message']}"
+        return self._snapshot(model, workflow, started, error=error)
+
+    def _snapshot(self, model, workflow, started, error=None):
+        ready = []
+        if error is None:
+            for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+                spec = task.task_spec
+                props = (spec.extensions or {}).get("properties", {}) if hasattr(spec, "extensions") else {}
+                ready.append(TaskInfo(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
+                                      spec.lane, props.get("formJsonSchemaFilename")))
+        waiting, next_due = [], None
+        for wait in self._waits(workflow) if error is None else []:
+            due = None
+            if wait.kind == "timer":
+                due = _due(wait.task, wait.definition) or (datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=30))
+                next_due = due if next_due is None else min(next_due, due)
+            waiting.append(WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due))
+        finished = []
+        threshold = started - 0.000001
+        for task in workflow.get_tasks(state=TaskState.COMPLETED | TaskState.CANCELLED):
+            spec = task.task_spec
+            if spec.bpmn_id is None or task.last_state_change < threshold:
+                continue
+            finished.append(Finished(str(task.id), spec.bpmn_id, spec.bpmn_name,
+                                     "completed" if task.state == TaskState.COMPLETED else "cancelled",
+                                     _utc(task.last_state_change)))
+        finished.sort(key=lambda f: f.at)
+        if error is not None:
+            status = "error"
+        elif workflow.is_completed():
+            status = "completed"
+        else:
+            status = "active"
+        if status == "completed":
+            data = workflow.data
+        elif workflow.last_task is not None:
+            data = workflow.last_task.data
+        else:
+            data = workflow.task_tree.data
+        return Step(
+            state=serial.dump_workflow(model.dialect, workflow),
+            status=status,
+            data=json_safe(data),
+            ready=ready,
+            waiting=waiting,
+            finished=finished,
+            error=error,
+            next_timer_at=next_due if status == "active" else None,
+        )

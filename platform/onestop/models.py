@@ -1,0 +1,255 @@
+"""Tables of onestop: data plus small composable query classmethods.
+
+Every dossier, work item, user and procedure belongs to a centre; queries that serve an actor
+go through the `for_actor`/`visible_to` helpers so that scoping is never forgotten.
+"""
+
+import json
+from datetime import UTC, datetime
+
+from peewee import (
+    AutoField,
+    BlobField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from .db import database
+
+
+def utcnow():
+    """Naive UTC now: both databases store it alike and comparisons stay simple."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class JSONField(TextField):
+    """JSON stored as text (UTF-8, not ASCII-escaped), the same on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+
+
+class Centre(BaseModel):
+    """A public administrative service centre (province, commune, or the default embedded one)."""
+
+    id = AutoField()
+    code = CharField(unique=True, max_length=64)
+    name = CharField(max_length=255)
+    parent = ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
+    level = CharField(max_length=16, default="centre")
+    agency_code = CharField(max_length=64, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def default(cls):
+        return cls.get(cls.code == "default")
+
+
+class User(BaseModel):
+    id = AutoField()
+    centre = ForeignKeyField(Centre, backref="users", on_delete="RESTRICT")
+    username = CharField(unique=True, max_length=150)
+    display_name = CharField(max_length=255, default="")
+    roles = CharField(max_length=255, default="")
+    password_hash = CharField(max_length=255, null=True)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+    @property
+    def role_set(self):
+        return {r for r in self.roles.split(",") if r}
+
+    def has_role(self, *roles):
+        return bool(self.role_set & set(roles))
+
+    @property
+    def is_admin(self):
+        return self.has_role("admin")
+
+
+class ApiToken(BaseModel):
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    token_hash = CharField(unique=True, max_length=64)
+    label = CharField(max_length=150, default="")
+    created_at = DateTimeField(default=utcnow)
+    revoked = BooleanField(default=False)
+
+
+class Procedure(BaseModel):
+    """An administrative procedure of a centre; its runnable content lives in versions."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, backref="procedures", on_delete="RESTRICT")
+    code = CharField(max_length=128)
+    name = CharField(max_length=500, default="")
+    latest_version = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("centre", "code"), True),)
+
+    @classmethod
+    def for_actor(cls, actor):
+        return cls.select().where(cls.centre == actor.centre_id)
+
+
+class ProcedureVersion(BaseModel):
+    """One immutable upload of a procedure: its files, the process to start, its parse result."""
+
+    id = AutoField()
+    procedure = ForeignKeyField(Procedure, backref="versions", on_delete="CASCADE")
+    version = IntegerField()
+    content_hash = CharField(max_length=64, index=True)
+    dialect = CharField(max_length=16)
+    start_kind = CharField(max_length=16, default="process")
+    start_id = CharField(max_length=255)
+    process_ids = JSONField(default=list)
+    warnings = JSONField(default=list)
+    metadata = JSONField(default=dict)
+    has_scripts = BooleanField(default=False)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("procedure", "version"), True),)
+
+
+class ModelFile(BaseModel):
+    """A file of a procedure version (BPMN, DMN, form JSON, procedure.json), stored verbatim."""
+
+    id = AutoField()
+    version = ForeignKeyField(ProcedureVersion, backref="files", on_delete="CASCADE")
+    name = CharField(max_length=255)
+    kind = CharField(max_length=16)
+    content = BlobField()
+
+    class Meta:
+        indexes = ((("version", "name"), True),)
+
+
+class Dossier(BaseModel):
+    """A citizen's dossier (hồ sơ): one running instance of a procedure version.
+
+    `serial` is the compare-and-set guard: every write of a step bumps it and only succeeds if
+    nobody else bumped it since the state was read.
+    """
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, backref="dossiers", on_delete="RESTRICT")
+    code = CharField(unique=True, max_length=64)
+    procedure = ForeignKeyField(Procedure, backref="dossiers", on_delete="RESTRICT")
+    version = ForeignKeyField(ProcedureVersion, backref="dossiers", on_delete="RESTRICT")
+    state = CharField(max_length=16, default="active", index=True)
+    data = JSONField(default=dict)
+    applicant = JSONField(null=True)
+    workflow = TextField()
+    serial = IntegerField(default=1)
+    error_element = CharField(max_length=255, null=True)
+    error_message = TextField(null=True)
+    next_timer_at = DateTimeField(null=True, index=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def for_actor(cls, actor):
+        return cls.select().where(cls.centre == actor.centre_id)
+
+    @classmethod
+    def timers_due(cls, now):
+        return cls.select(cls.id).where(
+            (cls.state == "active") & cls.next_timer_at.is_null(False) & (cls.next_timer_at <= now)
+        )
+
+
+class WorkItem(BaseModel):
+    """A ready human task, denormalised so that worklists never load a workflow."""
+
+    id = CharField(primary_key=True, max_length=36)
+    dossier = ForeignKeyField(Dossier, backref="work_items", on_delete="CASCADE")
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    element_id = CharField(max_length=255)
+    name = CharField(max_length=500, default="")
+    lane = CharField(max_length=255, null=True)
+    form = CharField(max_length=255, null=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    @classmethod
+    def for_actor(cls, actor):
+        return cls.select().where(cls.centre == actor.centre_id)
+
+
+class WaitingEvent(BaseModel):
+    """An event a dossier waits for (timer, message, signal...), for display and delivery."""
+
+    id = AutoField()
+    dossier = ForeignKeyField(Dossier, backref="waiting", on_delete="CASCADE")
+    task_id = CharField(max_length=36)
+    element_id = CharField(max_length=255)
+    type = CharField(max_length=32)
+    name = CharField(max_length=500, null=True)
+    due_at = DateTimeField(null=True)
+
+
+class HistoryEntry(BaseModel):
+    """A BPMN element that finished (completed or cancelled), in order, with who did it."""
+
+    id = AutoField()
+    dossier = ForeignKeyField(Dossier, backref="history", on_delete="CASCADE")
+    task_id = CharField(max_length=36)
+    element_id = CharField(max_length=255)
+    name = CharField(max_length=500, null=True)
+    state = CharField(max_length=16)
+    at = DateTimeField(default=utcnow)
+    actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+
+class AuditEvent(BaseModel):
+    """Append-only audit trail: who did what to which dossier or procedure, and when."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, null=True, on_delete="RESTRICT")
+    dossier = ForeignKeyField(Dossier, null=True, backref="events", on_delete="CASCADE")
+    actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    action = CharField(max_length=64)
+    element_id = CharField(max_length=255, null=True)
+    detail = JSONField(null=True)
+    at = DateTimeField(default=utcnow, index=True)
+
+
+class SchemaMigration(BaseModel):
+    version = IntegerField(primary_key=True)
+    name = CharField(max_length=255)
+    applied_at = DateTimeField(default=utcnow)
+
+
+ALL_MODELS = [
+    Centre,
+    User,
+    ApiToken,
+    Procedure,
+    ProcedureVersion,
+    ModelFile,
+    Dossier,
+    WorkItem,
+    WaitingEvent,
+    HistoryEntry,
+    AuditEvent,
+]

@@ -1,0 +1,228 @@
+"""Dossiers: start one, complete its tasks, deliver messages, fire its timers.
+
+The engine runs outside the transaction; the new workflow state, the worklist rows, the waiting
+events, the history and the audit event are then written in ONE short transaction guarded by
+the dossier's `serial` (compare-and-set): of two officers completing the same task, exactly one
+wins and the other gets Conflict (409).
+"""
+
+import secrets
+from datetime import UTC, datetime
+
+import jsonschema
+
+from ..db import write_transaction
+from ..engine import NotWaiting, TaskNotReady
+from ..models import AuditEvent, Dossier, HistoryEntry, WaitingEvent, WorkItem, utcnow
+from . import audit
+from .errors import Conflict, Invalid, NotFound
+from .procedures import current_version, form_of, get_procedure, model_for
+from .runtime import engine
+
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def _new_code() -> str:
+    day = datetime.now(UTC).strftime("%y%m%d")
+    return f"HS-{day}-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
+def _check_data(data, what="data"):
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise Invalid(f"{what} must be a JSON object")
+    # Names starting with "_" are the engine's own; everything else is the model's business.
+    bad = [k for k in data if not k or len(k) > 200 or k.startswith("_")]
+    if bad:
+        raise Invalid(f"{what} has a key that cannot be a variable name: {bad[0]!r}",
+                      details=[{"field": k, "message": "must be 1-200 characters and not start with _"} for k in bad])
+    return data
+
+
+def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
+    """Start a dossier of the procedure's latest version and run it to its first wait."""
+    data = _check_data(data)
+    if applicant is not None and not isinstance(applicant, dict):
+        raise Invalid("applicant must be a JSON object")
+    procedure = get_procedure(actor, procedure_code)
+    version = current_version(procedure)
+    step = engine().start(model_for(version), data)
+    with write_transaction():
+        dossier = Dossier.create(
+            centre=procedure.centre_id, code=_new_code(), procedure=procedure, version=version,
+            state=step.status, data=step.data, applicant=applicant, workflow=step.state,
+            error_element=(step.error or {}).get("element_id"), error_message=(step.error or {}).get("message"),
+            next_timer_at=step.next_timer_at, created_by=actor,
+        )
+        _write_step_rows(dossier, step, actor, existing_items=set())
+        audit.record("dossier.started", actor, dossier=dossier,
+                     detail={"procedure": procedure.code, "version": version.version})
+        if step.error:
+            audit.record("dossier.error", actor, dossier=dossier, element_id=step.error["element_id"],
+                         detail={"message": step.error["message"]})
+    return dossier
+
+
+def get_dossier(actor, code) -> Dossier:
+    dossier = Dossier.for_actor(actor).where(Dossier.code == code).first()
+    if dossier is None:
+        raise NotFound(f"no dossier {code!r}")
+    return dossier
+
+
+def work_items(actor, dossier_code=None):
+    """The caller's worklist (ready human tasks of their centre), oldest first."""
+    query = WorkItem.for_actor(actor)
+    if dossier_code:
+        query = query.join(Dossier).where(Dossier.code == dossier_code)
+    return list(query.order_by(WorkItem.created_at, WorkItem.id))
+
+
+def get_work_item(actor, task_id) -> WorkItem:
+    item = WorkItem.for_actor(actor).where(WorkItem.id == str(task_id)).first()
+    if item is None:
+        raise NotFound(f"no task {task_id!r} waiting to be done")
+    return item
+
+
+def task_detail(actor, task_id):
+    """(work item, its variables, its form definition or None) for a ready task."""
+    item = get_work_item(actor, task_id)
+    dossier = item.dossier
+    try:
+        data = engine().task_data(model_for(dossier.version), dossier.workflow, item.id)
+    except TaskNotReady as exc:
+        raise Conflict(str(exc)) from None
+    return item, data, form_of(dossier.version, item.form)
+
+
+def complete_task(actor, task_id, data) -> Dossier:
+    """Complete a ready task with the submitted data; 409 (Conflict) if someone else was first."""
+    data = _check_data(data)
+    item = get_work_item(actor, task_id)
+    dossier = item.dossier
+    _validate_form(form_of(dossier.version, item.form), data)
+    try:
+        step = engine().complete_task(model_for(dossier.version), dossier.workflow, item.id, data)
+    except TaskNotReady as exc:
+        raise Conflict(str(exc)) from None
+    return _save(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
+                 completed_task_id=item.id)
+
+
+def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
+    """Deliver a BPMN message to a dossier waiting for it."""
+    if not isinstance(name, str) or not name:
+        raise Invalid("name (the message's name or id) is required")
+    payload = _check_data(payload, "payload")
+    dossier = get_dossier(actor, code)
+    if dossier.state != "active":
+        raise Conflict(f"dossier {code} is {dossier.state}")
+    try:
+        step = engine().deliver_message(model_for(dossier.version), dossier.workflow, name, payload, to)
+    except NotWaiting as exc:
+        raise Conflict(str(exc)) from None
+    return _save(dossier, step, actor, "message.delivered", to, {"message": name})
+
+
+def fire_due_timers(now=None, limit=100) -> int:
+    """Fire the timers that are due, across all centres (the timer worker's job). Returns how many dossiers moved."""
+    now = now or utcnow()
+    moved = 0
+    for row in Dossier.timers_due(now).order_by(Dossier.next_timer_at).limit(limit):
+        dossier = Dossier.get_or_none(Dossier.id == row.id)
+        if dossier is None or dossier.state != "active" or dossier.next_timer_at is None or dossier.next_timer_at > now:
+            continue
+        step = engine().fire_timers(model_for(dossier.version), dossier.workflow)
+        try:
+            _save(dossier, step, None, "timers.fired", None, None)
+            moved += 1
+        except Conflict:
+            continue  # someone else moved the dossier meanwhile; its timers are looked at again next round
+    return moved
+
+
+def history(dossier):
+    return list(HistoryEntry.select().where(HistoryEntry.dossier == dossier).order_by(HistoryEntry.at, HistoryEntry.id))
+
+
+def waiting(dossier):
+    return list(WaitingEvent.select().where(WaitingEvent.dossier == dossier).order_by(WaitingEvent.id))
+
+
+def events(dossier):
+    return list(AuditEvent.select().where(AuditEvent.dossier == dossier).order_by(AuditEvent.at, AuditEvent.id))
+
+
+def tasks_of(dossier):
+    return list(WorkItem.select().where(WorkItem.dossier == dossier).order_by(WorkItem.created_at, WorkItem.id))
+
+
+# internals ---------------------------------------------------------------------------------
+
+
+def _validate_form(form, data):
+    if not isinstance(form, dict):
+        return
+    validator = jsonschema.Draft202012Validator(form)
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path])
+    if errors:
+        details = [{"field": _field_of(e), "message": e.message} for e in errors]
+        raise Invalid("the data does not fit the task's form", details=details)
+
+
+def _field_of(error):
+    path = [str(p) for p in error.path]
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        path.append(missing[0] if missing else "")
+    return "/".join(path)
+
+
+def _save(dossier, step, actor, action, element_id, detail, completed_task_id=None) -> Dossier:
+    with write_transaction():
+        updated = (Dossier.update(
+            workflow=step.state, state=step.status, data=step.data, serial=Dossier.serial + 1,
+            error_element=(step.error or {}).get("element_id"), error_message=(step.error or {}).get("message"),
+            next_timer_at=step.next_timer_at, updated_at=utcnow())
+            .where((Dossier.id == dossier.id) & (Dossier.serial == dossier.serial))
+            .execute())
+        if updated != 1:
+            raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
+        existing = {row.id for row in WorkItem.select(WorkItem.id).where(WorkItem.dossier == dossier)}
+        _write_step_rows(dossier, step, actor, existing, completed_task_id)
+        audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail)
+        if step.error:
+            audit.record("dossier.error", actor, dossier=dossier, element_id=step.error["element_id"],
+                         detail={"message": step.error["message"]})
+        elif step.status == "completed":
+            audit.record("dossier.completed", actor, dossier=dossier)
+    return Dossier.get_by_id(dossier.id)
+
+
+def _write_step_rows(dossier, step, actor, existing_items, completed_task_id=None):
+    ready_ids = {t.id for t in step.ready}
+    gone = existing_items - ready_ids
+    if gone:
+        WorkItem.delete().where(WorkItem.id.in_(list(gone))).execute()
+    new = [t for t in step.ready if t.id not in existing_items]
+    if new:
+        WorkItem.insert_many([
+            {"id": t.id, "dossier": dossier.id, "centre": dossier.centre_id, "element_id": t.element_id,
+             "name": t.name, "lane": t.lane, "form": t.form} for t in new
+        ]).execute()
+    WaitingEvent.delete().where(WaitingEvent.dossier == dossier.id).execute()
+    if step.waiting:
+        WaitingEvent.insert_many([
+            {"dossier": dossier.id, "task_id": w.task_id, "element_id": w.element_id, "type": w.type,
+             "name": w.name, "due_at": w.due_at} for w in step.waiting
+        ]).execute()
+    if step.finished:
+        HistoryEntry.insert_many([
+            {"dossier": dossier.id, "task_id": f.task_id, "element_id": f.element_id, "name": f.name,
+             "state": f.state, "at": f.at,
+             "actor": actor.id if actor is not None and f.task_id == completed_task_id else None}
+            for f in step.finished
+        ]).execute()
+

@@ -1,0 +1,150 @@
+"""Procedures: uploading a model (a new immutable version), listing, and loading for run time."""
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+
+from ..db import database
+from ..engine import ModelError
+from ..engine.parsing import SourceFile, classify
+from ..models import ModelFile, Procedure, ProcedureVersion, utcnow
+from . import audit
+from .errors import Invalid, NotFound, TooLarge
+from .runtime import engine
+
+MAX_FILES = 200
+MAX_ZIP_MEMBERS = 500
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass
+class Upload:
+    name: str
+    content: bytes
+
+
+def unpack(uploads, max_bytes):
+    """Flatten the uploaded files: a .zip of a procedure folder is opened (safely), others kept."""
+    files = []
+    for upload in uploads:
+        if upload.name.lower().endswith(".zip"):
+            files.extend(_unzip(upload, max_bytes))
+        else:
+            files.append(SourceFile(upload.name.replace("\\", "/").rsplit("/", 1)[-1], upload.content))
+    if len(files) > MAX_FILES:
+        raise Invalid(f"too many files ({len(files)}); at most {MAX_FILES}")
+    names = [f.name for f in files]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise Invalid(f"file {duplicates[0]!r} was given twice")
+    return files
+
+
+def _unzip(upload, max_bytes):
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(upload.content))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise Invalid(f"{upload.name} is not a readable zip file") from None
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise Invalid(f"{upload.name} holds too many files ({len(members)})")
+    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+        raise TooLarge(f"{upload.name} unpacks to more than {MAX_UNPACKED_BYTES // (1024 * 1024)} MiB")
+    files = []
+    for member in members:
+        name = member.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if not name or name.startswith(".") or "__MACOSX" in member.filename or classify(name) == "other":
+            continue
+        if member.file_size > max_bytes:
+            raise TooLarge(f"{name} in {upload.name} is larger than {max_bytes // 1024} KiB")
+        try:
+            with archive.open(member) as fh:
+                content = fh.read(max_bytes + 1)
+        except (zipfile.BadZipFile, RuntimeError, OSError, NotImplementedError):
+            raise Invalid(f"{name} in {upload.name} cannot be read (encrypted or damaged)") from None
+        if len(content) > max_bytes:
+            raise TooLarge(f"{name} in {upload.name} is larger than {max_bytes // 1024} KiB")
+        files.append(SourceFile(name, content))
+    return files
+
+
+def validate(uploads, process_id=None, max_bytes=5 * 1024 * 1024):
+    """Check files without storing anything; returns the parsed model or raises ModelError/Invalid."""
+    return engine().parse(unpack(uploads, max_bytes), process_id=process_id, max_bytes=max_bytes)
+
+
+def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 1024):
+    """Store an uploaded model as the next version of its procedure (or the same version, if unchanged).
+
+    Returns (version, created). Raises Invalid with per-element details when the model is refused.
+    """
+    files = unpack(uploads, max_bytes)
+    try:
+        parsed = engine().parse(files, process_id=process_id, max_bytes=max_bytes)
+    except ModelError as exc:
+        raise Invalid("the model was refused", details=[p.as_dict() for p in exc.problems]) from None
+    code = str(parsed.metadata.get("code") or parsed.start_id)
+    if not _CODE.match(code):
+        raise Invalid(f"procedure code {code!r} may only hold letters, digits and . _ -")
+    name = str(parsed.metadata.get("name") or code)[:500]
+    with database.atomic():
+        procedure = Procedure.for_actor(actor).where(Procedure.code == code).first()
+        if procedure is None:
+            procedure = Procedure.create(centre=actor.centre_id, code=code, name=name)
+        latest = (ProcedureVersion.select()
+                  .where((ProcedureVersion.procedure == procedure) & (ProcedureVersion.version == procedure.latest_version))
+                  .first())
+        if latest and latest.content_hash == parsed.content_hash and latest.start_id == parsed.start_id:
+            return latest, False
+        number = procedure.latest_version + 1
+        version = ProcedureVersion.create(
+            procedure=procedure, version=number, content_hash=parsed.content_hash, dialect=parsed.dialect,
+            start_kind=parsed.start_kind, start_id=parsed.start_id, process_ids=parsed.process_ids,
+            warnings=parsed.warnings, metadata=parsed.metadata, has_scripts=parsed.has_scripts, created_by=actor,
+        )
+        ModelFile.insert_many(
+            [{"version": version.id, "name": f.name, "kind": classify(f.name), "content": f.content} for f in files]
+        ).execute()
+        Procedure.update(latest_version=number, name=name, updated_at=utcnow()).where(Procedure.id == procedure.id).execute()
+        audit.record("procedure.uploaded", actor, centre=procedure.centre,
+                     detail={"code": code, "version": number, "hash": parsed.content_hash})
+    engine().model(_model_key(version), lambda: parsed)
+    return version, True
+
+
+def list_procedures(actor):
+    return list(Procedure.for_actor(actor).where(Procedure.latest_version > 0).order_by(Procedure.code))
+
+
+def get_procedure(actor, code) -> Procedure:
+    procedure = Procedure.for_actor(actor).where(Procedure.code == code).first()
+    if procedure is None:
+        raise NotFound(f"no procedure {code!r}")
+    return procedure
+
+
+def current_version(procedure) -> ProcedureVersion:
+    return ProcedureVersion.get((ProcedureVersion.procedure == procedure) & (ProcedureVersion.version == procedure.latest_version))
+
+
+def _model_key(version) -> str:
+    return f"{version.content_hash}:{version.start_id}"
+
+
+def model_for(version):
+    """The parsed model of a stored version, parsed from its stored files when not cached."""
+
+    def load():
+        files = [SourceFile(f.name, bytes(f.content)) for f in ModelFile.select().where(ModelFile.version == version.id)]
+        return engine().parse(files, process_id=version.start_id)
+
+    return engine().model(_model_key(version), load)
+
+
+def form_of(version, name):
+    """A form definition (JSON) shipped with the version, or None."""
+    if not name:
+        return None
+    return model_for(version).forms.get(name)

@@ -1,0 +1,81 @@
+"""Centres, users and API tokens."""
+
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from peewee import IntegrityError
+
+from ..db import database
+from ..models import ApiToken, Centre, User
+from . import audit
+from .errors import Conflict, Invalid
+
+ROLES = ("admin", "officer", "leader", "citizen", "integration")
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,150}$")
+_hasher = PasswordHasher()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_default_centre() -> Centre:
+    """The one centre of the embedded setup; created on first use."""
+    centre, _ = Centre.get_or_create(code="default", defaults={"name": "Trung tâm phục vụ hành chính công", "level": "centre"})
+    return centre
+
+
+def create_user(username, roles, *, centre=None, password=None, display_name="", actor=None) -> User:
+    """Create a user of a centre (the default centre unless given) with the given roles."""
+    if not _USERNAME.match(username or ""):
+        raise Invalid("a user name is 1-150 letters, digits or . _ @ -")
+    roles = sorted({r.strip() for r in roles if r.strip()})
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise Invalid(f"unknown role {unknown[0]!r}; roles are: {', '.join(ROLES)}")
+    centre = centre or ensure_default_centre()
+    with database.atomic():
+        try:
+            user = User.create(
+                centre=centre,
+                username=username,
+                display_name=display_name or username,
+                roles=",".join(roles),
+                password_hash=_hasher.hash(password) if password else None,
+            )
+        except IntegrityError:
+            raise Conflict(f"user {username!r} already exists") from None
+        audit.record("user.created", actor, centre=centre, detail={"username": username, "roles": roles})
+    return user
+
+
+def issue_token(user, label="", actor=None) -> str:
+    """A new API token for user; returned once, only its hash is kept."""
+    token = "os_" + secrets.token_urlsafe(32)
+    with database.atomic():
+        ApiToken.create(user=user, token_hash=_token_hash(token), label=label)
+        audit.record("token.issued", actor, centre=user.centre, detail={"username": user.username, "label": label})
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user a bearer token belongs to, or None."""
+    if not token or len(token) > 200:
+        return None
+    row = (ApiToken.select(ApiToken, User)
+           .join(User)
+           .where((ApiToken.token_hash == _token_hash(token)) & (ApiToken.revoked == False) & (User.active == True))  # noqa: E712
+           .first())
+    return row.user if row else None
+
+
+def check_password(user: User, password: str) -> bool:
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

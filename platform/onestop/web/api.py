@@ -1,0 +1,130 @@
+"""The REST API under /api/v1: JSON only, bearer-token auth. The contract outside clients use.
+
+Each handler parses and authorises, makes one service call, and renders the result.
+"""
+
+from functools import wraps
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+
+from ..services import dossiers, procedures
+from ..services.errors import Forbidden, Invalid, ServiceError
+from ..services.users import user_for_token
+from . import present
+from .openapi import openapi_document
+
+bp = Blueprint("api", __name__)
+
+
+class Unauthorized(ServiceError):
+    status = 401
+    code = "unauthorized"
+
+
+def authenticated(*roles):
+    """Resolve the bearer token to the acting user (and check roles); passes `actor` first."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            actor = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+            if actor is None:
+                raise Unauthorized("a valid bearer token is required (Authorization: Bearer ...)")
+            if roles and not actor.has_role("admin", *roles):
+                raise Forbidden(f"this needs one of the roles: {', '.join(('admin',) + roles)}")
+            return view(actor, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def json_body():
+    body = request.get_json(silent=True)
+    if body is None:
+        if request.data:
+            raise Invalid("the body is not valid JSON")
+        body = {}
+    if not isinstance(body, dict):
+        raise Invalid("the body must be a JSON object")
+    return body
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.post("/procedures")
+@authenticated("admin")
+def upload_procedure(actor):
+    uploads = [procedures.Upload(f.filename or "upload", f.read()) for f in request.files.getlist("files")]
+    if not uploads:
+        raise Invalid("send the model as multipart field 'files' (repeat it for several files, or send one .zip)")
+    settings = current_app.config["ONESTOP"]
+    version, created = procedures.upload_procedure(
+        actor, uploads, request.form.get("process_id") or None, max_bytes=settings.max_model_bytes)
+    return jsonify(present.version(version)), 201 if created else 200
+
+
+@bp.get("/procedures")
+@authenticated()
+def list_procedures(actor):
+    return jsonify({"procedures": [present.procedure(p) for p in procedures.list_procedures(actor)]})
+
+
+@bp.get("/procedures/<code>")
+@authenticated()
+def get_procedure(actor, code):
+    return jsonify(present.procedure(procedures.get_procedure(actor, code), detail=True))
+
+
+@bp.post("/dossiers")
+@authenticated()
+def start_dossier(actor):
+    body = json_body()
+    code = body.get("procedure")
+    if not isinstance(code, str) or not code:
+        raise Invalid("procedure (the procedure's code) is required")
+    dossier = dossiers.start_dossier(actor, code, body.get("data"), body.get("applicant"))
+    response = jsonify(present.dossier(dossier))
+    response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
+    return response, 201
+
+
+@bp.get("/dossiers/<code>")
+@authenticated()
+def get_dossier(actor, code):
+    return jsonify(present.dossier(dossiers.get_dossier(actor, code)))
+
+
+@bp.post("/dossiers/<code>/messages")
+@authenticated()
+def deliver_message(actor, code):
+    body = json_body()
+    dossier = dossiers.deliver_message(actor, code, body.get("name"), body.get("payload"), body.get("to"))
+    return jsonify(present.dossier(dossier))
+
+
+@bp.get("/tasks")
+@authenticated()
+def list_tasks(actor):
+    items = dossiers.work_items(actor, request.args.get("dossier") or None)
+    return jsonify({"tasks": [present.work_item(i, with_dossier=True) for i in items]})
+
+
+@bp.get("/tasks/<task_id>")
+@authenticated()
+def get_task(actor, task_id):
+    item, data, form = dossiers.task_detail(actor, task_id)
+    return jsonify(present.work_item(item, with_dossier=True) | {"data": data, "form": form})
+
+
+@bp.post("/tasks/<task_id>/complete")
+@authenticated("officer", "leader", "integration")
+def complete_task(actor, task_id):
+    body = json_body()
+    data = body.get("data", {})
+    return jsonify(present.dossier(dossiers.complete_task(actor, task_id, data)))

@@ -1,0 +1,121 @@
+"""The OpenAPI 3.1 description of /api/v1, kept beside the handlers it describes."""
+
+from .. import __version__
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema):
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes):
+    text = {400: "Bad request", 401: "No or invalid token", 403: "Role missing", 404: "Not found (or another centre's)",
+            409: "Conflict: no longer possible (someone else acted first)", 413: "Too large",
+            422: "Refused: the details list each problem"}
+    return {str(c): {"description": text[c]} | _json(_ref("Error")) for c in codes}
+
+
+def openapi_document():
+    code_param = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+    task_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "onestop API", "version": __version__,
+                 "description": "Procedures (BPMN models), dossiers (running instances) and tasks."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                    "error": {"type": "string"}, "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object", "properties": {
+                        "element_id": {"type": ["string", "null"]}, "field": {"type": "string"},
+                        "message": {"type": "string"}}}}}},
+                "ProcedureVersion": {"type": "object", "required": ["code", "version", "warnings"], "properties": {
+                    "code": {"type": "string"}, "version": {"type": "integer"},
+                    "warnings": {"type": "array", "items": {"type": "object"}},
+                    "dialect": {"type": "string", "enum": ["spiff", "camunda"]},
+                    "start": {"type": "object"}}},
+                "Procedure": {"type": "object", "properties": {
+                    "code": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"}}},
+                "Task": {"type": "object", "required": ["id", "element_id", "name", "lane"], "properties": {
+                    "id": {"type": "string"}, "element_id": {"type": "string"}, "name": {"type": "string"},
+                    "lane": {"type": ["string", "null"]}, "dossier": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"}}},
+                "TaskDetail": {"allOf": [_ref("Task"), {"type": "object", "properties": {
+                    "data": {"type": "object"}, "form": {"type": ["object", "null"]}}}]},
+                "Dossier": {"type": "object", "required": ["code", "procedure", "version", "state", "data", "tasks",
+                                                           "waiting", "history", "events"], "properties": {
+                    "code": {"type": "string"}, "procedure": {"type": "string"}, "version": {"type": "integer"},
+                    "state": {"type": "string", "enum": ["active", "completed", "error", "cancelled"]},
+                    "data": {"type": "object"}, "applicant": {"type": ["object", "null"]},
+                    "tasks": {"type": "array", "items": _ref("Task")},
+                    "waiting": {"type": "array", "items": {"type": "object", "properties": {
+                        "element_id": {"type": "string"}, "type": {"type": "string"}, "name": {"type": ["string", "null"]},
+                        "due_at": {"type": ["string", "null"], "format": "date-time"}}}},
+                    "history": {"type": "array", "items": {"type": "object", "properties": {
+                        "element_id": {"type": "string"}, "state": {"type": "string"},
+                        "at": {"type": "string", "format": "date-time"}, "actor": {"type": ["string", "null"]}}}},
+                    "error": {"type": "object", "properties": {"element_id": {"type": ["string", "null"]},
+                                                               "message": {"type": "string"}}},
+                    "events": {"type": "array", "items": {"type": "object", "properties": {
+                        "at": {"type": "string"}, "actor": {"type": ["string", "null"]}, "action": {"type": "string"},
+                        "element_id": {"type": ["string", "null"]}}}}}},
+            },
+        },
+        "paths": {
+            "/procedures": {
+                "post": {
+                    "summary": "Upload a procedure model (a new version)",
+                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                        "type": "object", "properties": {
+                            "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                      "description": ".bpmn, .dmn, form .json, procedure.json, or one .zip"},
+                            "process_id": {"type": "string",
+                                           "description": "process to start, or a collaboration id"}}}}}},
+                    "responses": {"201": {"description": "New version stored"} | _json(_ref("ProcedureVersion")),
+                                  "200": {"description": "Identical to the latest version"} | _json(_ref("ProcedureVersion")),
+                                  **_errors(401, 403, 413, 422)}},
+                "get": {"summary": "List procedures",
+                        "responses": {"200": {"description": "The centre's procedures"} | _json(
+                            {"type": "object", "properties": {"procedures": {"type": "array", "items": _ref("Procedure")}}}),
+                            **_errors(401)}}},
+            "/procedures/{code}": {"get": {"summary": "One procedure", "parameters": [code_param],
+                                           "responses": {"200": {"description": "The procedure"} | _json(_ref("Procedure")),
+                                                         **_errors(401, 404)}}},
+            "/dossiers": {"post": {
+                "summary": "Start a dossier",
+                "requestBody": {"required": True, **_json({"type": "object", "required": ["procedure"], "properties": {
+                    "procedure": {"type": "string"}, "data": {"type": "object"}, "applicant": {"type": "object"}}})},
+                "responses": {"201": {"description": "Started"} | _json(_ref("Dossier")), **_errors(401, 404, 422)}}},
+            "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, history and events",
+                                         "parameters": [code_param],
+                                         "responses": {"200": {"description": "The dossier"} | _json(_ref("Dossier")),
+                                                       **_errors(401, 404)}}},
+            "/dossiers/{code}/messages": {"post": {
+                "summary": "Deliver a BPMN message to a waiting catch event", "parameters": [code_param],
+                "requestBody": {"required": True, **_json({"type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string"}, "payload": {"type": "object"}, "to": {"type": "string"}}})},
+                "responses": {"200": {"description": "The dossier after delivery"} | _json(_ref("Dossier")),
+                              **_errors(401, 404, 409, 422)}}},
+            "/tasks": {"get": {"summary": "The caller's worklist",
+                               "parameters": [{"name": "dossier", "in": "query", "schema": {"type": "string"}}],
+                               "responses": {"200": {"description": "Ready tasks"} | _json(
+                                   {"type": "object", "properties": {"tasks": {"type": "array", "items": _ref("Task")}}}),
+                                   **_errors(401)}}},
+            "/tasks/{id}": {"get": {"summary": "A ready task with its data and form", "parameters": [task_param],
+                                    "responses": {"200": {"description": "The task"} | _json(_ref("TaskDetail")),
+                                                  **_errors(401, 404, 409)}}},
+            "/tasks/{id}/complete": {"post": {
+                "summary": "Complete a ready task", "parameters": [task_param],
+                "requestBody": {"required": True, **_json({"type": "object", "properties": {"data": {"type": "object"}}})},
+                "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Dossier")),
+                              **_errors(401, 403, 404, 409, 422)}}},
+            "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        },
+    }

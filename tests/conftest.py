@@ -1,0 +1,139 @@
+"""Shared fixtures: an app on real SQLite and real PostgreSQL, API clients with real tokens."""
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from onestop.app import create_app
+from onestop.engine import Engine
+from onestop.engine.sandbox import Sandbox
+from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CONFORMANCE = SHARED / "conformance"
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """One engine (and one sandbox worker) for the whole run; closed at the end."""
+    eng = Engine(Sandbox(timeout=2.0, memory_mb=256))
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'onestop.db'}"
+        return
+    url = create_test_database(admin_url_or_skip())
+    yield url
+    from onestop.db import database
+
+    if database.obj is not None and not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+    drop_test_database(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'onestop.db'}"
+
+
+def _make_app(url, tmp_path, engine, **overrides):
+    settings = {"home": tmp_path / "home", "database_url": url, "testing": True, "run_timer_thread": False,
+                "secret_key": "test-secret", "engine": engine}
+    settings.update(overrides)
+    return create_app(settings)
+
+
+@pytest.fixture
+def app(database_url, tmp_path, engine):
+    yield _make_app(database_url, tmp_path, engine)
+    _close_pool()
+
+
+@pytest.fixture
+def sqlite_app(sqlite_url, tmp_path, engine):
+    yield _make_app(sqlite_url, tmp_path, engine)
+    _close_pool()
+
+
+def _close_pool():
+    from onestop.db import database
+
+    if database.obj is not None and not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
+class Api:
+    """A JSON client for /api/v1 with a bearer token, through the real app."""
+
+    def __init__(self, client, token):
+        self.client = client
+        self.token = token
+
+    def _headers(self):
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path, **kw):
+        return self.client.get("/api/v1" + path, headers=self._headers(), **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.client.post("/api/v1" + path, json=json, headers=self._headers(), **kw)
+
+    def upload(self, files, process_id=None):
+        """files: list of (name, bytes) or paths."""
+        data = {"files": []}
+        for f in files:
+            if isinstance(f, Path | str):
+                f = (Path(f).name, Path(f).read_bytes())
+            import io
+
+            data["files"].append((io.BytesIO(f[1]), f[0]))
+        if process_id:
+            data["process_id"] = process_id
+        return self.client.post("/api/v1/procedures", data=data, headers=self._headers(),
+                                content_type="multipart/form-data")
+
+
+def make_user(username="officer1", roles=("officer",), centre=None, password=None):
+    """A user with an API token; returns (user, token)."""
+    from onestop.services.users import create_user, issue_token
+
+    user = create_user(username, list(roles), centre=centre, password=password)
+    return user, issue_token(user)
+
+
+@pytest.fixture
+def admin_api(app):
+    with app.app_context():
+        _, token = make_user("admin1", ("admin",))
+    return Api(app.test_client(), token)
+
+
+@pytest.fixture
+def sqlite_admin_api(sqlite_app):
+    with sqlite_app.app_context():
+        _, token = make_user("admin1", ("admin",))
+    return Api(sqlite_app.test_client(), token)
+
+
+@pytest.fixture
+def timer_thread(app):
+    """The in-process timer worker, polling fast, for tests that wait on BPMN timers."""
+    from onestop import timers
+
+    stop = timers.start_thread(0.1)
+    yield
+    stop.set()
+    for thread in threading.enumerate():
+        if thread.name == "onestop-timers":
+            thread.join(timeout=5)

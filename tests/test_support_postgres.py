@@ -1,0 +1,50 @@
+"""The PostgreSQL test support itself: a server is found or started, and databases come and go."""
+
+import psycopg2
+
+from tests.support.postgres import (
+    admin_url_or_skip,
+    create_test_database,
+    drop_test_database,
+    temporary_database,
+)
+
+
+def _database_exists(admin_url, name):
+    conn = psycopg2.connect(admin_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            return cur.fetchone() is not None
+    finally:
+        conn.close()
+
+
+def test_create_connect_and_drop_a_database():
+    admin_url = admin_url_or_skip()
+    url = create_test_database(admin_url)
+    name = url.rsplit("/", 1)[1]
+    assert name.startswith("onestop_test_")
+    try:
+        conn = psycopg2.connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("select 1")
+                assert cur.fetchone() == (1,)
+                cur.execute("SHOW server_encoding")
+                assert cur.fetchone() == ("UTF8",)
+            # Left open on purpose: dropping must end sessions still connected.
+            assert _database_exists(admin_url, name)
+            drop_test_database(url)
+        finally:
+            conn.close()
+    finally:
+        drop_test_database(url)  # idempotent
+    assert not _database_exists(admin_url, name)
+
+
+def test_temporary_databases_are_distinct():
+    admin_url = admin_url_or_skip()
+    with temporary_database(admin_url) as first, temporary_database(admin_url) as second:
+        assert first != second
+    assert not _database_exists(admin_url, first.rsplit("/", 1)[1])
