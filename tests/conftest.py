@@ -137,3 +137,15 @@ def timer_thread(app):
     for thread in threading.enumerate():
         if thread.name == "onestop-timers":
             thread.join(timeout=5)
+
+
+MODELS = Path(__file__).resolve().parent / "models"
+
+
+def script_model(script, process_id="scripted"):
+    """A BPMN file (name, bytes): start -> script task Script_1 -> user task Task_After -> end."""
+    from xml.sax.saxutils import escape
+
+    text = (MODELS / "script_template.bpmn.txt").read_text()
+    text = text.replace("PROCESS", process_id).replace("SCRIPT", escape(script))
+    return (f"{process_id}.bpmn", text.encode())

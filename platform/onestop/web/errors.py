@@ -3,7 +3,7 @@
 import logging
 
 from flask import jsonify, render_template_string, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..services.errors import ServiceError
 
@@ -24,6 +24,14 @@ def error_response(status, code, message, details=None):
 
 
 def init_app(app):
+    @app.before_request
+    def _refuse_oversized():
+        # Refuse before the body is parsed: werkzeug would otherwise spool part of it to a
+        # temporary file first.
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        if limit and request.content_length and request.content_length > limit:
+            raise RequestEntityTooLarge()
+
     @app.errorhandler(ServiceError)
     def _service_error(exc):
         return error_response(exc.status, exc.code, exc.message, exc.details)

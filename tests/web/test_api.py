@@ -1,0 +1,189 @@
+"""The REST API contract: uploads, dossiers, tasks, messages, and every error as clear JSON."""
+
+import io
+import zipfile
+
+from tests.conftest import MODELS, Api, make_user
+
+
+def _review(api):
+    response = api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"])
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def _start(api, code="review", **body):
+    response = api.post("/dossiers", {"procedure": code, **body})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_an_upload_returns_the_code_version_and_warnings(admin_api):
+    body = _review(admin_api)
+    assert body["code"] == "review" and body["version"] == 1 and body["warnings"] == []
+    listed = admin_api.get("/procedures").json["procedures"]
+    assert [p["code"] for p in listed] == ["review"]
+    assert admin_api.get("/procedures/review").json["start"] == {"kind": "process", "id": "review"}
+
+
+def test_uploading_the_same_files_again_keeps_the_version(admin_api):
+    _review(admin_api)
+    again = admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"])
+    assert again.status_code == 200 and again.json["version"] == 1
+
+
+def test_a_zip_of_a_procedure_folder_uploads_like_its_files(admin_api):
+    blob = io.BytesIO()
+    with zipfile.ZipFile(blob, "w") as archive:
+        archive.writestr("review/review.bpmn", (MODELS / "review.bpmn").read_bytes())
+        archive.writestr("review/receive-schema.json", (MODELS / "receive-schema.json").read_bytes())
+        archive.writestr("review/procedure.json", '{"code": "1.001193", "name": "Cấp phép xét duyệt"}')
+    response = admin_api.upload([("review.zip", blob.getvalue())])
+    assert response.status_code == 201, response.json
+    assert response.json["code"] == "1.001193"
+    assert admin_api.get("/procedures/1.001193").json["name"] == "Cấp phép xét duyệt"
+
+
+def test_a_dossier_walks_from_first_task_to_completion(admin_api):
+    _review(admin_api)
+    dossier = _start(admin_api, data={"fee": 100}, applicant={"name": "Nguyễn Văn A"})
+    assert dossier["state"] == "active" and dossier["applicant"] == {"name": "Nguyễn Văn A"}
+    [task] = dossier["tasks"]
+    assert (task["element_id"], task["name"], task["lane"]) == ("Task_Receive", "Tiếp nhận hồ sơ", "Một cửa")
+    detail = admin_api.get(f"/tasks/{task['id']}").json
+    assert detail["data"] == {"fee": 100} and detail["form"]["title"] == "Tiếp nhận hồ sơ"
+
+    dossier = admin_api.post(f"/tasks/{task['id']}/complete",
+                             {"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}}).json
+    [task] = dossier["tasks"]
+    assert task["lane"] == "Lãnh đạo"
+    dossier = admin_api.post(f"/tasks/{task['id']}/complete", {"data": {"approved": True}}).json
+    assert dossier["state"] == "completed" and dossier["tasks"] == []
+    assert dossier["data"]["applicant_name"] == "Nguyễn Văn A"
+    done = [h["element_id"] for h in dossier["history"]]
+    assert done[-1] == "End_Approved" and "End_Refused" not in done
+    assert [h["actor"] for h in dossier["history"] if h["element_id"] == "Task_Receive"] == ["admin1"]
+    assert [e["action"] for e in dossier["events"]] == [
+        "dossier.started", "task.completed", "task.completed", "dossier.completed"]
+
+
+def test_data_that_does_not_fit_the_form_is_refused_with_field_errors(admin_api):
+    _review(admin_api)
+    task = _start(admin_api)["tasks"][0]
+    response = admin_api.post(f"/tasks/{task['id']}/complete",
+                              {"data": {"applicant_name": "A", "citizen_id": "12ab"}})
+    assert response.status_code == 422
+    fields = {d["field"] for d in response.json["details"]}
+    assert fields == {"applicant_name", "citizen_id", "documents_complete"}
+    assert admin_api.get(f"/dossiers/{_code_of(admin_api, task)}").json["tasks"][0]["id"] == task["id"]
+
+
+def _code_of(api, task):
+    return api.get(f"/tasks/{task['id']}").json["dossier"]
+
+
+def test_completing_a_task_twice_gives_409(admin_api):
+    _review(admin_api)
+    task = _start(admin_api)["tasks"][0]
+    data = {"applicant_name": "Trần B", "documents_complete": True}
+    assert admin_api.post(f"/tasks/{task['id']}/complete", {"data": data}).status_code == 200
+    again = admin_api.post(f"/tasks/{task['id']}/complete", {"data": data})
+    assert again.status_code in (404, 409) and again.json["message"]
+
+
+def test_a_new_version_leaves_running_dossiers_on_their_own(admin_api):
+    _review(admin_api)
+    old = _start(admin_api)
+    changed = (MODELS / "review.bpmn").read_text().replace('name="Phê duyệt"', 'name="Lãnh đạo phê duyệt"')
+    response = admin_api.upload([("review.bpmn", changed.encode()), MODELS / "receive-schema.json"])
+    assert response.status_code == 201 and response.json["version"] == 2
+    new = _start(admin_api)
+    assert (old["version"], new["version"]) == (1, 2)
+    data = {"applicant_name": "Lê C", "documents_complete": True}
+    old_after = admin_api.post(f"/tasks/{old['tasks'][0]['id']}/complete", {"data": data}).json
+    new_after = admin_api.post(f"/tasks/{new['tasks'][0]['id']}/complete", {"data": data}).json
+    assert old_after["tasks"][0]["name"] == "Phê duyệt"
+    assert new_after["tasks"][0]["name"] == "Lãnh đạo phê duyệt"
+
+
+def test_a_model_with_problems_gets_a_report_naming_each_element(admin_api):
+    broken = (MODELS / "review.bpmn").read_text()
+    broken = broken.replace('targetRef="Task_Approve"', 'targetRef="Task_Nowhere"')
+    broken = broken.replace("approved == False", "${execution.getVariable('approved')}")
+    broken = broken.replace("approved == True", "__import__('os').system('id')")
+    response = admin_api.upload([("review.bpmn", broken.encode())])
+    assert response.status_code == 422
+    details = {d["element_id"]: d["message"] for d in response.json["details"]}
+    assert "sequenceFlow Flow_2 has no target" in details["Flow_2"]
+    assert "Flow_Yes" in details and "__" in details["Flow_Yes"]
+    assert "Flow_No" in details and "cannot translate" in details["Flow_No"]
+    assert "receive-schema.json" in details["Task_Receive"]
+
+
+def test_camunda_style_conditions_and_raw_timers_are_translated(admin_api):
+    text = (MODELS / "review.bpmn").read_text()
+    text = text.replace("approved == True", "${approved &amp;&amp; !rejected}").replace("approved == False", "#{!approved}")
+    response = admin_api.upload([("review.bpmn", text.encode()), MODELS / "receive-schema.json"])
+    assert response.status_code == 201, response.json
+    assert {w["element_id"] for w in response.json["warnings"]} == {"Flow_Yes", "Flow_No"}
+    dossier = _start(admin_api, data={"rejected": False})
+    data = {"applicant_name": "Phạm D", "documents_complete": True}
+    dossier = admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete", {"data": data}).json
+    dossier = admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete", {"data": {"approved": True}}).json
+    assert dossier["history"][-1]["element_id"] == "End_Approved"
+
+
+def test_errors_are_json_with_a_message(app, admin_api):
+    client = app.test_client()
+    assert client.get("/api/v1/procedures").status_code == 401
+    assert client.get("/api/v1/procedures", headers={"Authorization": "Bearer nope"}).json["error"] == "unauthorized"
+    assert admin_api.get("/dossiers/HS-NOPE").status_code == 404
+    assert admin_api.get("/tasks/not-a-task").status_code == 404
+    assert admin_api.post("/dossiers", {"procedure": "missing"}).status_code == 404
+    assert admin_api.post("/dossiers", {}).json["error"] == "invalid"
+    bad_json = client.post("/api/v1/dossiers", data="{", headers={"Authorization": f"Bearer {admin_api.token}",
+                                                                   "Content-Type": "application/json"})
+    assert bad_json.status_code == 422 and "JSON" in bad_json.json["message"]
+    assert admin_api.get("/no-such-route").json["error"] == "not_found"
+    assert admin_api.upload([]).status_code == 422
+    assert admin_api.upload([("notes.txt", b"hello")]).json["details"][0]["message"].startswith("notes.txt")
+
+
+def test_an_upload_over_the_limit_gets_413(app, admin_api):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bpmn\"\r\n\r\n" + b"x" * limit
+    response = app.test_client().post("/api/v1/procedures", data=body, content_type="multipart/form-data; boundary=b",
+                                      headers={"Authorization": f"Bearer {admin_api.token}"})
+    assert response.status_code == 413 and "limit" in response.json["message"]
+
+
+def test_an_officer_may_not_upload_models(app):
+    with app.app_context():
+        _, token = make_user("officer9", ("officer",))
+    officer = Api(app.test_client(), token)
+    response = officer.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"])
+    assert response.status_code == 403
+
+
+def test_another_centres_dossier_is_not_found(app, admin_api):
+    from onestop.models import Centre
+
+    _review(admin_api)
+    dossier = _start(admin_api)
+    with app.app_context():
+        other = Centre.create(code="xa-1", name="UBND xã Một")
+        _, token = make_user("foreign", ("admin",), centre=other)
+    foreign = Api(app.test_client(), token)
+    assert foreign.get(f"/dossiers/{dossier['code']}").status_code == 404
+    assert foreign.get(f"/tasks/{dossier['tasks'][0]['id']}").status_code == 404
+    assert foreign.post(f"/tasks/{dossier['tasks'][0]['id']}/complete", {"data": {}}).status_code == 404
+    assert foreign.get("/tasks").json["tasks"] == []
+    assert foreign.get("/procedures").json["procedures"] == []
+
+
+def test_the_openapi_document_describes_every_route(app, admin_api):
+    doc = app.test_client().get("/api/v1/openapi.json").json
+    assert doc["openapi"].startswith("3.1")
+    routes = {r.rule.removeprefix("/api/v1").replace("<code>", "{code}").replace("<task_id>", "{id}")
+              for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1")}
+    assert routes == set(doc["paths"])
