@@ -2,6 +2,7 @@
 
 import atexit
 import logging
+from importlib.metadata import entry_points
 
 from flask import Flask
 
@@ -48,12 +49,8 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from .web import init_app as init_web
 
     init_web(app)
-    try:
-        from onestop_admin import init_app as init_admin
-    except ImportError:  # the back office is optional in a minimal deployment
-        init_admin = None
-    if init_admin is not None:
-        init_admin(app)
+    for extension in entry_points(group="onestop.extensions"):
+        extension.load()(app)
 
     if settings.run_timer_thread and not settings.testing:
         app.extensions["onestop.timer_stop"] = timers.start_thread(settings.timer_poll_seconds)

@@ -1,0 +1,76 @@
+"""BPMN timers fire on their own within seconds of being due, exactly once, also after a restart."""
+
+import threading
+import time
+
+from onestop.models import Dossier, HistoryEntry
+from onestop.services import dossiers
+from tests.conftest import MODELS, _make_app
+
+
+def _start_timer_dossier(api):
+    assert api.upload([MODELS / "timer.bpmn"]).status_code == 201
+    dossier = api.post("/dossiers", {"procedure": "reminder"}).json
+    assert [w["type"] for w in dossier["waiting"]] == ["timer"]
+    assert dossier["waiting"][0]["element_id"] == "Timer_Expired" and dossier["waiting"][0]["due_at"]
+    return dossier
+
+
+def test_a_due_timer_fires_exactly_once_when_many_workers_race_for_it(app, admin_api):
+    dossier = _start_timer_dossier(admin_api)
+    time.sleep(1.1)
+    barrier = threading.Barrier(4)
+    moved = []
+
+    def worker():
+        barrier.wait()
+        with app.app_context():
+            moved.append(dossiers.fire_due_timers())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sum(moved) == 1, moved
+    after = admin_api.get(f"/dossiers/{dossier['code']}").json
+    assert [t["element_id"] for t in after["tasks"]] == ["Task_Expired"]
+    assert after["waiting"] == []
+    with app.app_context():
+        fired = HistoryEntry.select().where(HistoryEntry.element_id == "Timer_Expired").count()
+        assert fired == 1
+        assert Dossier.get(Dossier.code == dossier["code"]).next_timer_at is None
+    assert [e["action"] for e in after["events"]].count("timers.fired") == 1
+
+
+def test_a_timer_not_yet_due_does_not_fire(app, admin_api):
+    dossier = _start_timer_dossier(admin_api)
+    with app.app_context():
+        assert dossiers.fire_due_timers() == 0
+    assert admin_api.get(f"/dossiers/{dossier['code']}").json["tasks"][0]["element_id"] == "Task_Wait"
+
+
+def test_a_timer_fires_after_a_restart_of_the_server(database_url, tmp_path, engine):
+    from tests.conftest import Api, make_user
+
+    first = _make_app(database_url, tmp_path, engine)
+    with first.app_context():
+        _, token = make_user("admin1", ("admin",))
+    dossier = _start_timer_dossier(Api(first.test_client(), token))
+    del first  # the server goes away before the timer is due
+
+    second = _make_app(database_url, tmp_path, engine, run_timer_thread=True, testing=False, timer_poll_seconds=0.2)
+    try:
+        api = Api(second.test_client(), token)
+        deadline = time.time() + 8
+        while time.time() < deadline:
+            after = api.get(f"/dossiers/{dossier['code']}").json
+            if after["tasks"] and after["tasks"][0]["element_id"] == "Task_Expired":
+                break
+            time.sleep(0.2)
+        assert after["tasks"][0]["element_id"] == "Task_Expired"
+    finally:
+        second.extensions["onestop.timer_stop"].set()
+        for thread in threading.enumerate():
+            if thread.name == "onestop-timers":
+                thread.join(timeout=5)

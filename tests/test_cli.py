@@ -1,0 +1,65 @@
+"""The `onestop` command as an administrator types it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import CONFORMANCE, MODELS
+
+ONESTOP = Path(sys.executable).parent / "onestop"
+
+
+def run(*args, home, database_url=None):
+    env = dict(os.environ, ONESTOP_HOME=str(home))
+    if database_url:
+        env["ONESTOP_DATABASE_URL"] = database_url
+    return subprocess.run([str(ONESTOP), *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_init_creates_the_database_and_running_it_again_changes_nothing(tmp_path):
+    first = run("init", home=tmp_path)
+    assert first.returncode == 0 and "schema version 1" in first.stdout
+    assert (tmp_path / "onestop.db").exists()
+    again = run("init", home=tmp_path)
+    assert again.returncode == 0 and "schema version 1" in again.stdout
+
+
+def test_validate_accepts_a_good_model_and_names_what_is_wrong_with_a_bad_one(tmp_path):
+    good = run("validate", str(MODELS / "review.bpmn"), str(MODELS / "receive-schema.json"), home=tmp_path)
+    assert good.returncode == 0 and "valid: starts process review" in good.stdout
+    bad = run("validate", str(CONFORMANCE / "hostile" / "missing_sequence_flow_target.bpmn"), home=tmp_path)
+    assert bad.returncode == 1
+    assert "Flow_2: sequenceFlow Flow_2 has no target" in bad.stderr
+    xxe = run("validate", str(CONFORMANCE / "hostile" / "xxe_external_entity.bpmn"), home=tmp_path)
+    assert xxe.returncode == 1 and "DOCTYPE" in xxe.stderr and "root:" not in xxe.stderr + xxe.stdout
+    assert "Traceback" not in bad.stderr + xxe.stderr
+
+
+def test_user_create_prints_a_token_once_on_the_last_line(tmp_path):
+    created = run("user", "create", "canbo1", "--role", "officer", "--token", home=tmp_path)
+    assert created.returncode == 0
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("os_") and len(token) > 30
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "onestop.db") as conn:
+        stored = [row[0] for row in conn.execute("select token_hash from apitoken")]
+    assert token not in stored and len(stored) == 1
+    again = run("user", "create", "canbo1", "--role", "officer", home=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    wrong = run("user", "create", "canbo2", "--role", "wizard", home=tmp_path)
+    assert wrong.returncode == 1 and "unknown role" in wrong.stderr
+
+
+def test_import_takes_a_procedure_folder_and_reports_an_unchanged_one(tmp_path):
+    folder = tmp_path / "review"
+    folder.mkdir()
+    for name in ("review.bpmn", "receive-schema.json"):
+        (folder / name).write_bytes((MODELS / name).read_bytes())
+    first = run("import", str(folder), home=tmp_path)
+    assert first.returncode == 0 and "imported as review v1" in first.stdout
+    second = run("import", str(folder), home=tmp_path)
+    assert second.returncode == 0 and "unchanged as review v1" in second.stdout
+    broken = run("import", str(CONFORMANCE / "hostile" / "malformed_xml.bpmn"), home=tmp_path)
+    assert broken.returncode == 1 and "not well-formed XML" in broken.stderr

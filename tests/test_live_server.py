@@ -1,0 +1,70 @@
+"""The real server process (`onestop serve`) over real HTTP, driven by the outside acceptance client."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONFORMANCE, SHARED
+
+ONESTOP = Path(sys.executable).parent / "onestop"
+RUNNER = SHARED / "tools" / "corpus_runner.py"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path):
+    port = _free_port()
+    home = tmp_path / "live"
+    env = dict(os.environ, ONESTOP_HOME=str(home), ONESTOP_PORT=str(port), ONESTOP_DATABASE_URL=database_url,
+               ONESTOP_TIMER_POLL_SECONDS="0.5")
+    log = open(tmp_path / "server.log", "wb")
+    process = subprocess.Popen([str(ONESTOP), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.time() > deadline:
+                    raise RuntimeError((tmp_path / "server.log").read_text()) from None
+                time.sleep(0.3)
+        token = [line.split(": ", 1)[1] for line in (home / "admin-token.txt").read_text().splitlines()
+                 if line.startswith("api token")][0]
+        yield base, token, tmp_path / "server.log"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+@pytest.mark.skipif(not RUNNER.exists(), reason="the shared corpus runner is not beside the project")
+def test_the_outside_corpus_runner_passes_against_the_real_server(live_server):
+    base, token, log = live_server
+    result = subprocess.run(
+        [sys.executable, str(RUNNER), "--base", base, "--token", token,
+         "--manifest", str(CONFORMANCE / "MANIFEST.json"), "--files", str(CONFORMANCE)],
+        capture_output=True, text=True, timeout=600)
+    last = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 0, result.stdout + "\n" + log.read_text()[-3000:]
+    assert last.endswith(" 0 failed") and not last.startswith("0 passed"), last
+    assert "Traceback" not in log.read_text()
