@@ -3,7 +3,9 @@
 import argparse
 import os
 import secrets
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import db, migrations
@@ -203,11 +205,12 @@ def cmd_worker(args):
     _bind(settings)
     _engine(settings)
     db.database.close()
-    print(f"onestop worker: firing due timers every {settings.timer_poll_seconds}s")
-    try:
-        timers.run_forever(settings.timer_poll_seconds)
-    except KeyboardInterrupt:
-        pass
+    print(f"onestop worker: firing due timers every {settings.timer_poll_seconds}s", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    timers.run_forever(settings.timer_poll_seconds, stop)
+    print("onestop worker: stopped", flush=True)
     return 0
 
 

@@ -74,3 +74,28 @@ def test_a_timer_fires_after_a_restart_of_the_server(database_url, tmp_path, eng
         for thread in threading.enumerate():
             if thread.name == "onestop-timers":
                 thread.join(timeout=5)
+
+
+def test_a_separate_worker_process_fires_timers_for_the_web_app(app, admin_api, database_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dossier = _start_timer_dossier(admin_api)
+    env = dict(os.environ, ONESTOP_HOME=str(tmp_path / "worker"), ONESTOP_DATABASE_URL=database_url,
+               ONESTOP_TIMER_POLL_SECONDS="0.2")
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "onestop"), "worker"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            after = admin_api.get(f"/dossiers/{dossier['code']}").json
+            if after["tasks"][0]["element_id"] == "Task_Expired":
+                break
+            time.sleep(0.2)
+        assert after["tasks"][0]["element_id"] == "Task_Expired"
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=20)[0].decode()
+    assert "firing due timers" in output and "Traceback" not in output

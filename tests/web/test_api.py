@@ -187,3 +187,26 @@ def test_the_openapi_document_describes_every_route(app, admin_api):
     routes = {r.rule.removeprefix("/api/v1").replace("<code>", "{code}").replace("<task_id>", "{id}")
               for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1")}
     assert routes == set(doc["paths"])
+
+
+def test_reading_a_dossier_takes_a_fixed_number_of_queries(app, admin_api):
+    from peewee import Database
+
+    _review(admin_api)
+    dossier = _start(admin_api)
+    data = {"applicant_name": "Võ F", "documents_complete": True}
+    admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete", {"data": data})
+    executed = []
+    original = Database.execute_sql
+
+    def counting(self, sql, params=None, *args, **kwargs):
+        executed.append(sql)
+        return original(self, sql, params, *args, **kwargs)
+
+    Database.execute_sql = counting
+    try:
+        assert admin_api.get(f"/dossiers/{dossier['code']}").status_code == 200
+    finally:
+        Database.execute_sql = original
+    # token, dossier (+procedure, version), tasks, waiting, history, events: no query per row
+    assert len(executed) <= 6, executed

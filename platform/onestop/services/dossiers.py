@@ -10,10 +10,21 @@ import secrets
 from datetime import UTC, datetime
 
 import jsonschema
+from peewee import JOIN
 
 from ..db import write_transaction
 from ..engine import NotWaiting, TaskNotReady
-from ..models import AuditEvent, Dossier, HistoryEntry, WaitingEvent, WorkItem, utcnow
+from ..models import (
+    AuditEvent,
+    Dossier,
+    HistoryEntry,
+    Procedure,
+    ProcedureVersion,
+    User,
+    WaitingEvent,
+    WorkItem,
+    utcnow,
+)
 from . import audit
 from .errors import Conflict, Invalid, NotFound
 from .procedures import current_version, form_of, get_procedure, model_for
@@ -65,7 +76,9 @@ def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
 
 
 def get_dossier(actor, code) -> Dossier:
-    dossier = Dossier.for_actor(actor).where(Dossier.code == code).first()
+    dossier = (Dossier.for_actor(actor).select_extend(Procedure, ProcedureVersion)
+               .join(Procedure).switch(Dossier).join(ProcedureVersion)
+               .where(Dossier.code == code).first())
     if dossier is None:
         raise NotFound(f"no dossier {code!r}")
     return dossier
@@ -144,7 +157,8 @@ def fire_due_timers(now=None, limit=100) -> int:
 
 
 def history(dossier):
-    return list(HistoryEntry.select().where(HistoryEntry.dossier == dossier).order_by(HistoryEntry.at, HistoryEntry.id))
+    return list(HistoryEntry.select(HistoryEntry, User).join(User, JOIN.LEFT_OUTER)
+                .where(HistoryEntry.dossier == dossier).order_by(HistoryEntry.at, HistoryEntry.id))
 
 
 def waiting(dossier):
@@ -152,7 +166,8 @@ def waiting(dossier):
 
 
 def events(dossier):
-    return list(AuditEvent.select().where(AuditEvent.dossier == dossier).order_by(AuditEvent.at, AuditEvent.id))
+    return list(AuditEvent.select(AuditEvent, User).join(User, JOIN.LEFT_OUTER)
+                .where(AuditEvent.dossier == dossier).order_by(AuditEvent.at, AuditEvent.id))
 
 
 def tasks_of(dossier):

@@ -32,6 +32,8 @@ def unpack(uploads, max_bytes):
         if upload.name.lower().endswith(".zip"):
             files.extend(_unzip(upload, max_bytes))
         else:
+            if len(upload.content) > max_bytes:
+                raise TooLarge(f"{upload.name} is larger than the limit of {max_bytes // 1024} KiB per file")
             files.append(SourceFile(upload.name.replace("\\", "/").rsplit("/", 1)[-1], upload.content))
     if len(files) > MAX_FILES:
         raise Invalid(f"too many files ({len(files)}); at most {MAX_FILES}")

@@ -1,0 +1,77 @@
+"""From uploaded files to a checked model, or a report that names each element at fault."""
+
+import pytest
+
+from onestop.engine import ModelError
+from onestop.engine.parsing import SourceFile, parse_model
+from tests.conftest import CONFORMANCE, MODELS
+
+
+def _files(*paths):
+    return [SourceFile(p.name, p.read_bytes()) for p in paths]
+
+
+def _problems(files, **kw):
+    with pytest.raises(ModelError) as caught:
+        parse_model(files, **kw)
+    return caught.value.problems
+
+
+def test_the_dialect_follows_the_extensions_a_model_uses():
+    assert parse_model(_files(MODELS / "review.bpmn", MODELS / "receive-schema.json")).dialect == "spiff"
+    assert parse_model(_files(MODELS / "timer.bpmn")).dialect == "bpmn"
+    camunda = CONFORMANCE / "spiffworkflow" / "camunda"
+    parsed = parse_model(_files(camunda / "ExclusiveGatewayIfElseAndDecision.bpmn", camunda / "dmn" / "test_integer_decision.dmn"))
+    assert parsed.dialect == "camunda"
+
+
+def test_a_collaboration_id_starts_its_executable_participants():
+    parsed = parse_model(_files(MODELS / "review.bpmn", MODELS / "receive-schema.json"), process_id="Collaboration_review")
+    assert (parsed.start_kind, parsed.start_id) == ("collaboration", "Collaboration_review")
+
+
+def test_an_unknown_process_id_is_refused_with_the_ids_there_are():
+    [problem] = _problems(_files(MODELS / "timer.bpmn"), process_id="nope")
+    assert "no process or collaboration with id 'nope'" in problem.message and "reminder" in problem.message
+
+
+def test_a_model_with_only_descriptive_processes_is_refused():
+    [problem] = _problems(_files(CONFORMANCE / "bpmn-miwg" / "reference" / "A.1.0.bpmn"))
+    assert "no executable process" in problem.message
+
+
+def test_an_implicit_split_is_refused_naming_the_task():
+    [problem] = _problems(_files(CONFORMANCE / "bpmn-miwg" / "aris-10" / "A.4.0-export.bpmn"))
+    assert problem.element_id and problem.element_id in problem.message
+    assert "Multiple outgoing flows" in problem.message
+
+
+def test_reserved_ids_are_refused():
+    text = (MODELS / "timer.bpmn").read_text().replace('"StartEvent_1"', '"Start"')
+    problems = _problems([SourceFile("timer.bpmn", text.encode())])
+    assert any(p.element_id == "Start" and "reserved" in p.message for p in problems)
+
+
+def test_every_problem_is_reported_at_once():
+    text = (MODELS / "review.bpmn").read_text()
+    text = text.replace('targetRef="Task_Approve"', 'targetRef="Nowhere"').replace("approved == True", "import os")
+    problems = _problems([SourceFile("review.bpmn", text.encode())])
+    assert {p.element_id for p in problems} == {"Flow_2", "Flow_Yes", "Task_Receive"}
+
+
+def test_unsupported_files_and_bad_json_are_named():
+    problems = _problems([SourceFile("a.txt", b"x"), SourceFile("f.json", b"{"), *_files(MODELS / "timer.bpmn")])
+    assert [p.file for p in problems] == ["a.txt", "f.json"]
+
+
+def test_the_content_hash_ignores_upload_order():
+    a = parse_model(_files(MODELS / "review.bpmn", MODELS / "receive-schema.json"))
+    b = parse_model(_files(MODELS / "receive-schema.json", MODELS / "review.bpmn"))
+    assert a.content_hash == b.content_hash
+
+
+def test_a_schema_slip_is_a_warning_not_a_refusal():
+    text = (MODELS / "timer.bpmn").read_text().replace("<bpmn:incoming>Flow_2</bpmn:incoming>",
+                                                       "<bpmn:incomming>Flow_2</bpmn:incomming>", 1)
+    parsed = parse_model([SourceFile("timer.bpmn", text.encode())])
+    assert any("BPMN schema" in w["message"] for w in parsed.warnings)
