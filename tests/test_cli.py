@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CONFORMANCE, MODELS
 
 ONESTOP = Path(sys.executable).parent / "onestop"
@@ -25,6 +27,7 @@ def test_init_creates_the_database_and_running_it_again_changes_nothing(tmp_path
     assert again.returncode == 0 and "schema version 1" in again.stdout
 
 
+@pytest.mark.corpus
 def test_validate_accepts_a_good_model_and_names_what_is_wrong_with_a_bad_one(tmp_path):
     good = run("validate", str(MODELS / "review.bpmn"), str(MODELS / "receive-schema.json"), home=tmp_path)
     assert good.returncode == 0 and "valid: starts process review" in good.stdout
@@ -52,6 +55,7 @@ def test_user_create_prints_a_token_once_on_the_last_line(tmp_path):
     assert wrong.returncode == 1 and "unknown role" in wrong.stderr
 
 
+@pytest.mark.corpus
 def test_import_takes_a_procedure_folder_and_reports_an_unchanged_one(tmp_path):
     folder = tmp_path / "review"
     folder.mkdir()

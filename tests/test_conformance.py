@@ -12,6 +12,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from tests.conftest import CONFORMANCE
 
+pytestmark = pytest.mark.corpus
+
 MANIFEST = json.loads((CONFORMANCE / "MANIFEST.json").read_text()) if CONFORMANCE.exists() else {"entries": []}
 ENTRIES = MANIFEST["entries"]
 BY_FILE = {e["file"]: e for e in ENTRIES}

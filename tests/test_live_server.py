@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import CONFORMANCE, SHARED
 
+pytestmark = pytest.mark.corpus
+
 ONESTOP = Path(sys.executable).parent / "onestop"
 RUNNER = SHARED / "tools" / "corpus_runner.py"
 

@@ -17,6 +17,7 @@ def _problems(files, **kw):
     return caught.value.problems
 
 
+@pytest.mark.corpus
 def test_the_dialect_follows_the_extensions_a_model_uses():
     assert parse_model(_files(MODELS / "review.bpmn", MODELS / "receive-schema.json")).dialect == "spiff"
     assert parse_model(_files(MODELS / "timer.bpmn")).dialect == "bpmn"
@@ -35,11 +36,13 @@ def test_an_unknown_process_id_is_refused_with_the_ids_there_are():
     assert "no process or collaboration with id 'nope'" in problem.message and "reminder" in problem.message
 
 
+@pytest.mark.corpus
 def test_a_model_with_only_descriptive_processes_is_refused():
     [problem] = _problems(_files(CONFORMANCE / "bpmn-miwg" / "reference" / "A.1.0.bpmn"))
     assert "no executable process" in problem.message
 
 
+@pytest.mark.corpus
 def test_an_implicit_split_is_refused_naming_the_task():
     [problem] = _problems(_files(CONFORMANCE / "bpmn-miwg" / "aris-10" / "A.4.0-export.bpmn"))
     assert problem.element_id and problem.element_id in problem.message

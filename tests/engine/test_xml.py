@@ -6,6 +6,8 @@ from onestop.engine import ModelError
 from onestop.engine.xml import parse_xml
 from tests.conftest import CONFORMANCE
 
+pytestmark = pytest.mark.corpus
+
 HOSTILE = CONFORMANCE / "hostile"
 
 
