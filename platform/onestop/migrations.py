@@ -4,8 +4,13 @@ Each migration is (version, name, function(db)); applied versions are recorded i
 schema_migration so running them again changes nothing.
 """
 
-from .db import database
+from peewee import PostgresqlDatabase
+
+from .db import database, write_transaction
 from .models import ALL_MODELS, SchemaMigration
+
+# Any fixed number: PostgreSQL advisory lock that serialises processes migrating at once.
+_LOCK_KEY = 4_657_201
 
 
 def _initial(db):
@@ -18,12 +23,18 @@ MIGRATIONS = [
 
 
 def migrate() -> list:
-    """Apply every pending migration; returns the names applied."""
+    """Apply every pending migration; returns the names applied.
+
+    Safe when several processes start at once (gunicorn workers): each migration runs in a
+    transaction holding the database's write lock (SQLite) or an advisory lock (PostgreSQL).
+    """
     db = database.obj
     applied = []
-    db.create_tables([SchemaMigration], safe=True)
     for version, name, step in MIGRATIONS:
-        with db.atomic():
+        with write_transaction():
+            if isinstance(db, PostgresqlDatabase):
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            db.create_tables([SchemaMigration], safe=True)
             if SchemaMigration.get_or_none(SchemaMigration.version == version):
                 continue
             step(db)
