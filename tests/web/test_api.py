@@ -210,3 +210,15 @@ def test_reading_a_dossier_takes_a_fixed_number_of_queries(app, admin_api):
         Database.execute_sql = original
     # token, dossier (+procedure, version), tasks, waiting, history, events: no query per row
     assert len(executed) <= 6, executed
+
+
+def test_hostile_request_bodies_get_clear_answers(admin_api):
+    client, headers = admin_api.client, {"Authorization": f"Bearer {admin_api.token}"}
+    deep = client.post("/api/v1/dossiers", data="[" * 100000 + "]" * 100000, headers=headers,
+                       content_type="application/json")
+    assert deep.status_code == 422 and "nested" in deep.json["message"]
+    assert admin_api.post("/dossiers", {"procedure": "x", "data": [1]}).json["message"] == "data must be a JSON object"
+    assert admin_api.post("/dossiers", {"procedure": "x", "data": {"_secret": 1}}).status_code == 422
+    assert admin_api.post("/dossiers/abc/messages", {"name": 5}).status_code == 422
+    long_code = admin_api.get("/dossiers/" + "x" * 5000).json["message"]
+    assert len(long_code) < 200

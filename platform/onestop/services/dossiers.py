@@ -26,7 +26,7 @@ from ..models import (
     utcnow,
 )
 from . import audit
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Invalid, NotFound, shown
 from .procedures import current_version, form_of, get_procedure, model_for
 from .runtime import engine
 
@@ -80,7 +80,7 @@ def get_dossier(actor, code) -> Dossier:
                .join(Procedure).switch(Dossier).join(ProcedureVersion)
                .where(Dossier.code == code).first())
     if dossier is None:
-        raise NotFound(f"no dossier {code!r}")
+        raise NotFound(f"no dossier {shown(code)}")
     return dossier
 
 
@@ -95,7 +95,7 @@ def work_items(actor, dossier_code=None):
 def get_work_item(actor, task_id) -> WorkItem:
     item = WorkItem.for_actor(actor).where(WorkItem.id == str(task_id)).first()
     if item is None:
-        raise NotFound(f"no task {task_id!r} waiting to be done")
+        raise NotFound(f"no task {shown(task_id)} waiting to be done")
     return item
 
 
@@ -126,8 +126,10 @@ def complete_task(actor, task_id, data) -> Dossier:
 
 def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
     """Deliver a BPMN message to a dossier waiting for it."""
-    if not isinstance(name, str) or not name:
-        raise Invalid("name (the message's name or id) is required")
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise Invalid("name (the message's name or id, at most 255 characters) is required")
+    if to is not None and not isinstance(to, str):
+        raise Invalid("to must be the id of the catch event")
     payload = _check_data(payload, "payload")
     dossier = get_dossier(actor, code)
     if dossier.state != "active":

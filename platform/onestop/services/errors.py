@@ -1,6 +1,12 @@
 """Errors the services raise; the web layer turns each into a JSON answer with its status."""
 
 
+def shown(value, limit=80) -> str:
+    """A caller-supplied value quoted for a message, cut short so nobody echoes megabytes back."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
 class ServiceError(Exception):
     status = 400
     code = "bad_request"

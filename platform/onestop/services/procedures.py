@@ -10,7 +10,7 @@ from ..engine import ModelError
 from ..engine.parsing import SourceFile, classify
 from ..models import ModelFile, Procedure, ProcedureVersion, utcnow
 from . import audit
-from .errors import Invalid, NotFound, TooLarge
+from .errors import Invalid, NotFound, TooLarge, shown
 from .runtime import engine
 
 MAX_FILES = 200
@@ -89,7 +89,7 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
         raise Invalid("the model was refused", details=[p.as_dict() for p in exc.problems]) from None
     code = str(parsed.metadata.get("code") or parsed.start_id)
     if not _CODE.match(code):
-        raise Invalid(f"procedure code {code!r} may only hold letters, digits and . _ -")
+        raise Invalid(f"procedure code {shown(code)} may only hold letters, digits and . _ - (at most 128)")
     name = str(parsed.metadata.get("name") or code)[:500]
     with database.atomic():
         procedure = Procedure.for_actor(actor).where(Procedure.code == code).first()
@@ -123,7 +123,7 @@ def list_procedures(actor):
 def get_procedure(actor, code) -> Procedure:
     procedure = Procedure.for_actor(actor).where(Procedure.code == code).first()
     if procedure is None:
-        raise NotFound(f"no procedure {code!r}")
+        raise NotFound(f"no procedure {shown(code)}")
     return procedure
 
 

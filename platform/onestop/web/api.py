@@ -42,7 +42,10 @@ def authenticated(*roles):
 
 
 def json_body():
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise Invalid("the body is nested too deeply") from None
     if body is None:
         if request.data:
             raise Invalid("the body is not valid JSON")
