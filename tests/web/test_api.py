@@ -222,3 +222,10 @@ def test_hostile_request_bodies_get_clear_answers(admin_api):
     assert admin_api.post("/dossiers/abc/messages", {"name": 5}).status_code == 422
     long_code = admin_api.get("/dossiers/" + "x" * 5000).json["message"]
     assert len(long_code) < 200
+
+
+def test_a_spiffarena_process_model_folder_imports_unchanged(admin_api):
+    meta = '{"display_name": "Xét duyệt (SpiffArena)", "primary_process_id": "review", "primary_file_name": "review.bpmn"}'
+    response = admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json", ("process_model.json", meta.encode())])
+    assert response.status_code == 201, response.json
+    assert admin_api.get("/procedures/review").json["name"] == "Xét duyệt (SpiffArena)"

@@ -347,6 +347,8 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
     for name, root in bpmn_roots:
         warnings.extend(_xsd_warnings(root, name))
 
+    # A SpiffArena process-model folder names its process to start in process_model.json.
+    process_id = process_id or metadata.get("primary_process_id") or None
     preferred = _choose_dialect([r for _n, r in bpmn_roots], bool(dmn_roots))
     attempts = [preferred] + [d for d in PARSERS if d != preferred]
     first_problems = None

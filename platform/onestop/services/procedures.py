@@ -90,7 +90,7 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
     code = str(parsed.metadata.get("code") or parsed.start_id)
     if not _CODE.match(code):
         raise Invalid(f"procedure code {shown(code)} may only hold letters, digits and . _ - (at most 128)")
-    name = str(parsed.metadata.get("name") or code)[:500]
+    name = str(parsed.metadata.get("name") or parsed.metadata.get("display_name") or code)[:500]
     with database.atomic():
         procedure = Procedure.for_actor(actor).where(Procedure.code == code).first()
         if procedure is None:
