@@ -78,3 +78,10 @@ def test_a_schema_slip_is_a_warning_not_a_refusal():
                                                        "<bpmn:incomming>Flow_2</bpmn:incomming>", 1)
     parsed = parse_model([SourceFile("timer.bpmn", text.encode())])
     assert any("BPMN schema" in w["message"] for w in parsed.warnings)
+
+
+def test_a_task_outside_every_lane_of_a_laned_process_is_warned_about():
+    text = (MODELS / "review.bpmn").read_text().replace("<bpmn:flowNodeRef>Task_Approve</bpmn:flowNodeRef>", "")
+    parsed = parse_model([SourceFile("review.bpmn", text.encode()), *_files(MODELS / "receive-schema.json")])
+    assert [w["element_id"] for w in parsed.warnings] == ["Task_Approve"]
+    assert "in no lane" in parsed.warnings[0]["message"]

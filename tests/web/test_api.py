@@ -71,10 +71,10 @@ def test_data_that_does_not_fit_the_form_is_refused_with_field_errors(admin_api)
     _review(admin_api)
     task = _start(admin_api)["tasks"][0]
     response = admin_api.post(f"/tasks/{task['id']}/complete",
-                              {"data": {"applicant_name": "A", "citizen_id": "12ab"}})
+                              {"data": {"applicant_name": "A", "citizen_id": "12ab", "received_on": "31/02/2026"}})
     assert response.status_code == 422
     fields = {d["field"] for d in response.json["details"]}
-    assert fields == {"applicant_name", "citizen_id", "documents_complete"}
+    assert fields == {"applicant_name", "citizen_id", "documents_complete", "received_on"}
     assert admin_api.get(f"/dossiers/{_code_of(admin_api, task)}").json["tasks"][0]["id"] == task["id"]
 
 

@@ -131,6 +131,7 @@ class _Checker:
 
     def check_tree(self, root, file):
         self._check_references(root, file)
+        self._check_lanes(root, file)
         for node in root.iter():
             if not isinstance(node.tag, str):
                 continue
@@ -162,6 +163,19 @@ class _Checker:
                 elif ref not in ids:
                     self.problem(flow, f"sequenceFlow {flow.get('id')} has no {word}: "
                                        f"{ref!r} does not exist in the model", file)
+
+    def _check_lanes(self, root, file):
+        """In a process drawn with lanes, a task outside every lane would be offered to nobody in particular."""
+        for process in root.iter(f"{{{BPMN_NS}}}process"):
+            lanes = list(process.iter(f"{{{BPMN_NS}}}lane"))
+            if not lanes:
+                continue
+            placed = {(ref.text or "").strip() for lane in lanes for ref in lane.iter(f"{{{BPMN_NS}}}flowNodeRef")}
+            for node in process:
+                if not isinstance(node.tag, str) or node.get("id") in placed:
+                    continue
+                if etree.QName(node).localname in ("userTask", "manualTask", "task"):
+                    self.warn(node, f"{_describe(node)} is in no lane; it will be offered without one", file)
 
     def _script(self, owner, text, file):
         self.has_scripts = True

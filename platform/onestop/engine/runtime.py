@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -335,6 +336,9 @@ class Engine:
             spec = task.task_spec
             if spec.bpmn_id is None or task.last_state_change < threshold:
                 continue
+            if task.state == TaskState.CANCELLED and isinstance(spec, UnstructuredJoin):
+                continue  # the engine's bookkeeping for a branch that arrived second at a join
+
             finished.append(Finished(str(task.id), spec.bpmn_id, spec.bpmn_name,
                                      "completed" if task.state == TaskState.COMPLETED else "cancelled",
                                      _utc(task.last_state_change)))

@@ -182,7 +182,7 @@ def tasks_of(dossier):
 def _validate_form(form, data):
     if not isinstance(form, dict):
         return
-    validator = jsonschema.Draft202012Validator(form)
+    validator = jsonschema.Draft202012Validator(form, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path])
     if errors:
         details = [{"field": _field_of(e), "message": e.message} for e in errors]
