@@ -5,6 +5,6 @@ to the next; callers hand it bytes and state text and get plain results back.
 """
 
 from .problems import ModelError, Problem
-from .runtime import Engine, EngineError, NotWaiting, Step, TaskNotReady
+from .runtime import Engine, EngineError, NotWaiting, Step, Stored, TaskNotReady
 
-__all__ = ["Engine", "EngineError", "ModelError", "NotWaiting", "Problem", "Step", "TaskNotReady"]
+__all__ = ["Engine", "EngineError", "ModelError", "NotWaiting", "Problem", "Step", "Stored", "TaskNotReady"]

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -84,15 +85,20 @@ class Finished:
 
 @dataclass
 class Step:
+    """The outcome of one engine step, and everything persisted beside the new state."""
+
     state: str
     status: str
     data: dict
     ready: list = field(default_factory=list)
+    ready_added: list = field(default_factory=list)
+    ready_removed: list = field(default_factory=list)
     waiting: list = field(default_factory=list)
+    waiting_changed: bool = True
     finished: list = field(default_factory=list)
     error: dict | None = None
     next_timer_at: datetime | None = None
-    completed_task: Finished | None = None
+    workflow: object = field(default=None, repr=False)
 
 
 def _utc(ts: float) -> datetime:
@@ -161,16 +167,42 @@ def _due(task, definition) -> datetime | None:
     return None
 
 
-class Engine:
-    """Parses models (cached by content) and runs workflows with the sandboxed script engine."""
+@dataclass(frozen=True)
+class Stored:
+    """A dossier's persisted workflow: a cache key, the serial of the stored state, and a way to
+    read the state text (called only when the workflow is not already live in this process)."""
 
-    def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512):
+    key: object
+    serial: int
+    load_text: Callable[[], str]
+
+
+@dataclass
+class _Scan:
+    ready: list
+    waits: list
+    finished: list
+    engine_ready: bool
+
+
+class Engine:
+    """Parses models (cached by content) and runs workflows with the sandboxed script engine.
+
+    Workflows of recently stepped dossiers stay live in a bounded per-process cache keyed by
+    the dossier and validated by its serial, so the next step skips deserialization. A step
+    takes the workflow out of the cache (no two threads ever share one); the caller puts it
+    back with `keep` once the new state is safely stored.
+    """
+
+    def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512, live_size: int = 256):
         # SpiffWorkflow logs every task state change at INFO: costly and noise in our logs.
         logging.getLogger("spiff").setLevel(logging.WARNING)
         self.sandbox = sandbox or Sandbox()
         self.script_engine = make_script_engine(self.sandbox)
         self._models = OrderedDict()
         self._cache_size = cache_size
+        self._live = OrderedDict()
+        self._live_size = live_size
         self._lock = threading.Lock()
 
     def close(self):
@@ -196,50 +228,93 @@ class Engine:
                 self._models.popitem(last=False)
         return model
 
+    # live workflows -----------------------------------------------------------------------
+
+    def keep(self, key, serial: int, step: "Step"):
+        """Remember a step's workflow as the live state of `key` at `serial` (after it was stored)."""
+        if step.workflow is not None:
+            self._put(key, serial, step.workflow)
+
+    def _put(self, key, serial, workflow):
+        with self._lock:
+            self._live[key] = (serial, workflow)
+            self._live.move_to_end(key)
+            while len(self._live) > self._live_size:
+                self._live.popitem(last=False)
+
+    def forget(self, key):
+        with self._lock:
+            self._live.pop(key, None)
+
+    def _checkout(self, model, state):
+        if isinstance(state, Stored):
+            with self._lock:
+                entry = self._live.pop(state.key, None)
+            if entry is not None and entry[0] == state.serial:
+                return entry[1]
+            state = state.load_text()
+        return self.load(model, state)
+
+    def _specs(self, model):
+        if model.dialect == "camunda" or model.spec is None:
+            # Camunda multi-instance specs rewrite themselves at run time: never share them.
+            return serial.restore_specs(model.dialect, model.spec_json)
+        return model.spec, model.subprocess_specs
+
     # running ------------------------------------------------------------------------------
 
     def start(self, model: ParsedModel, data: dict | None = None) -> Step:
         """A new workflow of the model, run until it waits for a person or an event."""
-        if model.dialect == "camunda" or model.spec is None:
-            # Camunda multi-instance specs rewrite themselves at run time: never share them.
-            spec, subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
-        else:
-            spec, subprocess_specs = model.spec, model.subprocess_specs
+        spec, subprocess_specs = self._specs(model)
         started = time.time()
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
         if data:
             workflow.task_tree.data.update(data)
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.data.update(data)
-        return self._advance(model, workflow, started)
+        return self._advance(model, workflow, started, before=_Scan([], [], [], False))
 
     def load(self, model: ParsedModel, state: str):
-        workflow = serial.load_workflow(model.dialect, model.spec_json, state)
+        """A workflow rebuilt from its state text (never from the live cache)."""
+        spec, subprocess_specs = self._specs(model)
+        workflow = serial.load_workflow(model.dialect, spec, subprocess_specs, state)
         workflow.script_engine = self.script_engine
         return workflow
 
-    def complete_task(self, model: ParsedModel, state: str, task_id: str, data: dict) -> Step:
-        """Complete a ready human task with the submitted data and run on."""
-        workflow = self.load(model, state)
-        task = self._ready_task(workflow, task_id)
+    def complete_task(self, model: ParsedModel, state, task_id: str, data: dict) -> Step:
+        """Complete a ready human task with the submitted data and run on. `state`: text or Stored."""
+        workflow = self._checkout(model, state)
+        try:
+            task = self._ready_task(workflow, task_id)
+        except TaskNotReady:
+            if isinstance(state, Stored):  # untouched: it is still the stored state
+                self._put(state.key, state.serial, workflow)
+            raise
+        before = _scan(workflow, 0.0)
         started = time.time()
         task.set_data(**data)
         try:
             task.run()
         except Exception as exc:  # a post-script can fail: the dossier records it
-            return self._failed(model, workflow, exc, started)
-        return self._advance(model, workflow, started)
+            return self._failed(model, workflow, exc, started, before)
+        return self._advance(model, workflow, started, before)
 
-    def task_data(self, model: ParsedModel, state: str, task_id: str) -> dict:
+    def task_data(self, model: ParsedModel, state, task_id: str) -> dict:
         """The variables a ready task sees."""
-        workflow = self.load(model, state)
-        return json_safe(self._ready_task(workflow, task_id).data)
+        if isinstance(state, Stored):
+            with self._lock:  # a live workflow is only read while it sits in the cache: nobody steps it then
+                entry = self._live.get(state.key)
+                if entry is not None and entry[0] == state.serial:
+                    return json_safe(self._ready_task(entry[1], task_id).data)
+            state = state.load_text()
+        return json_safe(self._ready_task(self.load(model, state), task_id).data)
 
     def deliver_message(self, model, state, name, payload=None, to=None) -> Step:
         """Deliver a BPMN message (by name or id) to the catch event(s) waiting for it."""
-        workflow = self.load(model, state)
+        workflow = self._checkout(model, state)
+        before = _scan(workflow, 0.0)
         wanted = {name, model.messages.get(name, name)}
-        targets = [w for w in self._waits(workflow)
+        targets = [w for w in before.waits
                    if w.kind == "message" and w.definition.name in wanted and (to is None or w.element_id == to)]
         if not targets:
             where = f" at {to}" if to else ""
@@ -261,13 +336,14 @@ class Engine:
         except NotWaiting:
             raise
         except Exception as exc:
-            return self._failed(model, workflow, exc, started)
-        return self._advance(model, workflow, started)
+            return self._failed(model, workflow, exc, started, before)
+        return self._advance(model, workflow, started, before)
 
-    def fire_timers(self, model: ParsedModel, state: str) -> Step:
+    def fire_timers(self, model: ParsedModel, state) -> Step:
         """Let every due timer fire and run on."""
-        workflow = self.load(model, state)
-        return self._advance(model, workflow, time.time(), refresh_first=True)
+        workflow = self._checkout(model, state)
+        before = _scan(workflow, 0.0)
+        return self._advance(model, workflow, time.time(), before, refresh_first=True)
 
     # internals ----------------------------------------------------------------------------
 
@@ -280,69 +356,35 @@ class Engine:
             raise TaskNotReady(f"task {task_id} is not waiting to be done")
         return task
 
-    @staticmethod
-    def _waits(workflow):
-        """Every event the workflow waits for; an event-based gateway waits for one per branch."""
-        waits = []
-        for task in workflow.get_tasks(state=TaskState.WAITING):
-            spec = task.task_spec
-            definition = getattr(spec, "event_definition", None)
-            if definition is None:
-                continue
-            if isinstance(definition, MultipleEventDefinition):
-                branches = spec.outputs if isinstance(spec, EventBasedGateway) else [spec] * len(definition.event_definitions)
-                for branch, sub in zip(branches, definition.event_definitions, strict=False):
-                    waits.append(_Wait(task, branch.bpmn_id, branch.bpmn_name or getattr(sub, "name", None), sub))
-            else:
-                waits.append(_Wait(task, spec.bpmn_id, spec.bpmn_name or getattr(definition, "name", None), definition))
-        return waits
-
-    def _advance(self, model, workflow, started, refresh_first=False):
+    def _advance(self, model, workflow, started, before, refresh_first=False):
         try:
             if refresh_first:
                 workflow.refresh_timers()
             for _ in range(MAX_ADVANCE_ROUNDS):
                 workflow.do_engine_steps()
-                if not any(not t.task_spec.manual for t in workflow.get_tasks(state=TaskState.READY)):
+                after = _scan(workflow, started)
+                if not after.engine_ready:
                     break
         except Exception as exc:  # any failure of the model stops this dossier only
-            return self._failed(model, workflow, exc, started)
-        return self._snapshot(model, workflow, started)
+            return self._failed(model, workflow, exc, started, before)
+        return self._snapshot(model, workflow, before, after)
 
-    def _failed(self, model, workflow, exc, started):
+    def _failed(self, model, workflow, exc, started, before):
         error = {"element_id": _error_element(exc, workflow), "message": _error_message(exc)}
         if not isinstance(exc, SpiffWorkflowException | WorkflowException | ScriptError):
             error["message"] = f"{type(exc).__name__}: {error['message']}"
-        return self._snapshot(model, workflow, started, error=error)
+        return self._snapshot(model, workflow, before, _scan(workflow, started), error=error)
 
-    def _snapshot(self, model, workflow, started, error=None):
-        ready = []
-        if error is None:
-            for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-                spec = task.task_spec
-                props = (spec.extensions or {}).get("properties", {}) if hasattr(spec, "extensions") else {}
-                ready.append(TaskInfo(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
-                                      spec.lane, props.get("formJsonSchemaFilename")))
+    def _snapshot(self, model, workflow, before, after, error=None):
+        ready = [] if error else after.ready
+        waits = [] if error else after.waits
         waiting, next_due = [], None
-        for wait in self._waits(workflow) if error is None else []:
+        for wait in waits:
             due = None
             if wait.kind == "timer":
                 due = _due(wait.task, wait.definition) or (datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=30))
                 next_due = due if next_due is None else min(next_due, due)
             waiting.append(WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due))
-        finished = []
-        threshold = started - 0.000001
-        for task in workflow.get_tasks(state=TaskState.COMPLETED | TaskState.CANCELLED):
-            spec = task.task_spec
-            if spec.bpmn_id is None or task.last_state_change < threshold:
-                continue
-            if task.state == TaskState.CANCELLED and isinstance(spec, UnstructuredJoin):
-                continue  # the engine's bookkeeping for a branch that arrived second at a join
-
-            finished.append(Finished(str(task.id), spec.bpmn_id, spec.bpmn_name,
-                                     "completed" if task.state == TaskState.COMPLETED else "cancelled",
-                                     _utc(task.last_state_change)))
-        finished.sort(key=lambda f: f.at)
         if error is not None:
             status = "error"
         elif workflow.is_completed():
@@ -355,13 +397,58 @@ class Engine:
             data = workflow.last_task.data
         else:
             data = workflow.task_tree.data
+        before_ready = {t.id for t in before.ready}
+        after_ready = {t.id for t in ready}
         return Step(
             state=serial.dump_workflow(model.dialect, workflow),
             status=status,
             data=json_safe(data),
             ready=ready,
+            ready_added=[t for t in ready if t.id not in before_ready],
+            ready_removed=sorted(before_ready - after_ready),
             waiting=waiting,
-            finished=finished,
+            waiting_changed=bool(before.waits or waits),
+            finished=sorted(after.finished, key=lambda f: f.at),
             error=error,
             next_timer_at=next_due if status == "active" else None,
+            workflow=workflow,
         )
+
+
+def _all_tasks(workflow):
+    yield from workflow.tasks.values()
+    for subprocess in workflow.subprocesses.values():
+        yield from subprocess.tasks.values()
+
+
+def _scan(workflow, started: float) -> _Scan:
+    """One pass over every task: ready human tasks, waits, elements finished since `started`."""
+    ready, waits, finished, engine_ready = [], [], [], False
+    threshold = started - 0.000001
+    for task in _all_tasks(workflow):
+        state, spec = task.state, task.task_spec
+        if state == TaskState.READY:
+            if spec.manual:
+                props = (getattr(spec, "extensions", None) or {}).get("properties", {})
+                ready.append(TaskInfo(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
+                                      spec.lane, props.get("formJsonSchemaFilename")))
+            else:
+                engine_ready = True
+        elif state == TaskState.WAITING:
+            definition = getattr(spec, "event_definition", None)
+            if definition is None:
+                continue
+            if isinstance(definition, MultipleEventDefinition):
+                branches = spec.outputs if isinstance(spec, EventBasedGateway) else [spec] * len(definition.event_definitions)
+                for branch, sub in zip(branches, definition.event_definitions, strict=False):
+                    waits.append(_Wait(task, branch.bpmn_id, branch.bpmn_name or getattr(sub, "name", None), sub))
+            else:
+                waits.append(_Wait(task, spec.bpmn_id, spec.bpmn_name or getattr(definition, "name", None), definition))
+        elif state & (TaskState.COMPLETED | TaskState.CANCELLED) and started and spec.bpmn_id is not None \
+                and task.last_state_change >= threshold:
+            if state == TaskState.CANCELLED and isinstance(spec, UnstructuredJoin):
+                continue  # the engine's bookkeeping for a branch that arrived second at a join
+            finished.append(Finished(str(task.id), spec.bpmn_id, spec.bpmn_name,
+                                     "completed" if state == TaskState.COMPLETED else "cancelled",
+                                     _utc(task.last_state_change)))
+    return _Scan(ready, waits, finished, engine_ready)

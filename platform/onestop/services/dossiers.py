@@ -13,7 +13,7 @@ import jsonschema
 from peewee import JOIN
 
 from ..db import write_transaction
-from ..engine import NotWaiting, TaskNotReady
+from ..engine import NotWaiting, Stored, TaskNotReady
 from ..models import (
     AuditEvent,
     Dossier,
@@ -66,12 +66,13 @@ def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
             error_element=(step.error or {}).get("element_id"), error_message=(step.error or {}).get("message"),
             next_timer_at=step.next_timer_at, created_by=actor,
         )
-        _write_step_rows(dossier, step, actor, existing_items=set())
+        _write_step_rows(dossier, step, actor, new=True)
         audit.record("dossier.started", actor, dossier=dossier,
                      detail={"procedure": procedure.code, "version": version.version})
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=step.error["element_id"],
                          detail={"message": step.error["message"]})
+    engine().keep(dossier.id, dossier.serial, step)
     return dossier
 
 
@@ -92,11 +93,32 @@ def work_items(actor, dossier_code=None):
     return list(query.order_by(WorkItem.created_at, WorkItem.id))
 
 
+# Every dossier column but the (large) workflow state, which is read only when it is needed.
+_DOSSIER_HEAD = [f for f in Dossier._meta.sorted_fields if f.name != "workflow"]
+
+
 def get_work_item(actor, task_id) -> WorkItem:
-    item = WorkItem.for_actor(actor).where(WorkItem.id == str(task_id)).first()
+    """A ready task of the actor's centre, with its dossier, procedure and version in one query."""
+    item = (WorkItem.select(WorkItem, *_DOSSIER_HEAD, ProcedureVersion, Procedure)
+            .join(Dossier).join(ProcedureVersion).switch(Dossier).join(Procedure)
+            .where((WorkItem.id == str(task_id)) & (WorkItem.centre == actor.centre_id))
+            .first())
     if item is None:
         raise NotFound(f"no task {shown(task_id)} waiting to be done")
     return item
+
+
+def _stored(dossier):
+    """The dossier's workflow for the engine: live in the cache at this serial, or read on demand."""
+
+    def load_text():
+        text = (Dossier.select(Dossier.workflow)
+                .where((Dossier.id == dossier.id) & (Dossier.serial == dossier.serial)).scalar())
+        if text is None:
+            raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
+        return text
+
+    return Stored(dossier.id, dossier.serial, load_text)
 
 
 def task_detail(actor, task_id):
@@ -104,7 +126,7 @@ def task_detail(actor, task_id):
     item = get_work_item(actor, task_id)
     dossier = item.dossier
     try:
-        data = engine().task_data(model_for(dossier.version), dossier.workflow, item.id)
+        data = engine().task_data(model_for(dossier.version), _stored(dossier), item.id)
     except TaskNotReady as exc:
         raise Conflict(str(exc)) from None
     return item, data, form_of(dossier.version, item.form)
@@ -117,7 +139,7 @@ def complete_task(actor, task_id, data) -> Dossier:
     dossier = item.dossier
     _validate_form(form_of(dossier.version, item.form), data)
     try:
-        step = engine().complete_task(model_for(dossier.version), dossier.workflow, item.id, data)
+        step = engine().complete_task(model_for(dossier.version), _stored(dossier), item.id, data)
     except TaskNotReady as exc:
         raise Conflict(str(exc)) from None
     return _save(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
@@ -135,7 +157,7 @@ def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
     if dossier.state != "active":
         raise Conflict(f"dossier {code} is {dossier.state}")
     try:
-        step = engine().deliver_message(model_for(dossier.version), dossier.workflow, name, payload, to)
+        step = engine().deliver_message(model_for(dossier.version), _stored(dossier), name, payload, to)
     except NotWaiting as exc:
         raise Conflict(str(exc)) from None
     return _save(dossier, step, actor, "message.delivered", to, {"message": name})
@@ -146,11 +168,12 @@ def fire_due_timers(now=None, limit=100) -> int:
     now = now or utcnow()
     moved = 0
     for row in Dossier.timers_due(now).order_by(Dossier.next_timer_at).limit(limit):
-        dossier = Dossier.get_or_none(Dossier.id == row.id)
+        dossier = (Dossier.select(*_DOSSIER_HEAD, ProcedureVersion).join(ProcedureVersion)
+                   .where(Dossier.id == row.id).first())
         if dossier is None or dossier.state != "active" or dossier.next_timer_at is None or dossier.next_timer_at > now:
             continue
-        step = engine().fire_timers(model_for(dossier.version), dossier.workflow)
         try:
+            step = engine().fire_timers(model_for(dossier.version), _stored(dossier))
             _save(dossier, step, None, "timers.fired", None, None)
             moved += 1
         except Conflict:
@@ -198,43 +221,49 @@ def _field_of(error):
 
 
 def _save(dossier, step, actor, action, element_id, detail, completed_task_id=None) -> Dossier:
+    """Store a step: compare-and-set on the serial, then the rows beside it, in one transaction."""
+    now = utcnow()
+    error = step.error or {}
     with write_transaction():
         updated = (Dossier.update(
             workflow=step.state, state=step.status, data=step.data, serial=Dossier.serial + 1,
-            error_element=(step.error or {}).get("element_id"), error_message=(step.error or {}).get("message"),
-            next_timer_at=step.next_timer_at, updated_at=utcnow())
+            error_element=error.get("element_id"), error_message=error.get("message"),
+            next_timer_at=step.next_timer_at, updated_at=now)
             .where((Dossier.id == dossier.id) & (Dossier.serial == dossier.serial))
             .execute())
         if updated != 1:
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
-        existing = {row.id for row in WorkItem.select(WorkItem.id).where(WorkItem.dossier == dossier)}
-        _write_step_rows(dossier, step, actor, existing, completed_task_id)
+        _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id)
         audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail)
         if step.error:
-            audit.record("dossier.error", actor, dossier=dossier, element_id=step.error["element_id"],
-                         detail={"message": step.error["message"]})
+            audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
+                         detail={"message": error["message"]})
         elif step.status == "completed":
             audit.record("dossier.completed", actor, dossier=dossier)
-    return Dossier.get_by_id(dossier.id)
+    dossier.serial += 1
+    dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
+    dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
+    dossier.next_timer_at = step.next_timer_at
+    engine().keep(dossier.id, dossier.serial, step)
+    return dossier
 
 
-def _write_step_rows(dossier, step, actor, existing_items, completed_task_id=None):
-    ready_ids = {t.id for t in step.ready}
-    gone = existing_items - ready_ids
-    if gone:
-        WorkItem.delete().where(WorkItem.id.in_(list(gone))).execute()
-    new = [t for t in step.ready if t.id not in existing_items]
-    if new:
+def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
+    if step.ready_removed:
+        WorkItem.delete().where(WorkItem.id.in_(step.ready_removed)).execute()
+    if step.ready_added:
         WorkItem.insert_many([
             {"id": t.id, "dossier": dossier.id, "centre": dossier.centre_id, "element_id": t.element_id,
-             "name": t.name, "lane": t.lane, "form": t.form} for t in new
+             "name": t.name, "lane": t.lane, "form": t.form} for t in step.ready_added
         ]).execute()
-    WaitingEvent.delete().where(WaitingEvent.dossier == dossier.id).execute()
-    if step.waiting:
-        WaitingEvent.insert_many([
-            {"dossier": dossier.id, "task_id": w.task_id, "element_id": w.element_id, "type": w.type,
-             "name": w.name, "due_at": w.due_at} for w in step.waiting
-        ]).execute()
+    if step.waiting_changed:
+        if not new:
+            WaitingEvent.delete().where(WaitingEvent.dossier == dossier.id).execute()
+        if step.waiting:
+            WaitingEvent.insert_many([
+                {"dossier": dossier.id, "task_id": w.task_id, "element_id": w.element_id, "type": w.type,
+                 "name": w.name, "due_at": w.due_at} for w in step.waiting
+            ]).execute()
     if step.finished:
         HistoryEntry.insert_many([
             {"dossier": dossier.id, "task_id": f.task_id, "element_id": f.element_id, "name": f.name,
@@ -242,4 +271,3 @@ def _write_step_rows(dossier, step, actor, existing_items, completed_task_id=Non
              "actor": actor.id if actor is not None and f.task_id == completed_task_id else None}
             for f in step.finished
         ]).execute()
-
