@@ -7,11 +7,12 @@ wins and the other gets Conflict (409).
 """
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import jsonschema
 from peewee import JOIN
 
+from .. import sql
 from ..db import write_transaction
 from ..engine import NotWaiting, Stored, TaskNotReady
 from ..models import (
@@ -93,16 +94,9 @@ def work_items(actor, dossier_code=None):
     return list(query.order_by(WorkItem.created_at, WorkItem.id))
 
 
-# Every dossier column but the (large) workflow state, which is read only when it is needed.
-_DOSSIER_HEAD = [f for f in Dossier._meta.sorted_fields if f.name != "workflow"]
-
-
 def get_work_item(actor, task_id) -> WorkItem:
     """A ready task of the actor's centre, with its dossier, procedure and version in one query."""
-    item = (WorkItem.select(WorkItem, *_DOSSIER_HEAD, ProcedureVersion, Procedure)
-            .join(Dossier).join(ProcedureVersion).switch(Dossier).join(Procedure)
-            .where((WorkItem.id == str(task_id)) & (WorkItem.centre == actor.centre_id))
-            .first())
+    item = sql.work_item_in_centre(str(task_id), actor.centre_id)
     if item is None:
         raise NotFound(f"no task {shown(task_id)} waiting to be done")
     return item
@@ -112,8 +106,7 @@ def _stored(dossier):
     """The dossier's workflow for the engine: live in the cache at this serial, or read on demand."""
 
     def load_text():
-        text = (Dossier.select(Dossier.workflow)
-                .where((Dossier.id == dossier.id) & (Dossier.serial == dossier.serial)).scalar())
+        text = sql.workflow_text(dossier.id, dossier.serial)
         if text is None:
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
         return text
@@ -168,8 +161,8 @@ def fire_due_timers(now=None, limit=100) -> int:
     now = now or utcnow()
     moved = 0
     for row in Dossier.timers_due(now).order_by(Dossier.next_timer_at).limit(limit):
-        dossier = (Dossier.select(*_DOSSIER_HEAD, ProcedureVersion).join(ProcedureVersion)
-                   .where(Dossier.id == row.id).first())
+        dossier = (Dossier.select(*[f for f in Dossier._meta.sorted_fields if f.name != "workflow"], ProcedureVersion)
+                   .join(ProcedureVersion).where(Dossier.id == row.id).first())
         if dossier is None or dossier.state != "active" or dossier.next_timer_at is None or dossier.next_timer_at > now:
             continue
         try:
@@ -225,13 +218,8 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
     now = utcnow()
     error = step.error or {}
     with write_transaction():
-        updated = (Dossier.update(
-            workflow=step.state, state=step.status, data=step.data, serial=Dossier.serial + 1,
-            error_element=error.get("element_id"), error_message=error.get("message"),
-            next_timer_at=step.next_timer_at, updated_at=now)
-            .where((Dossier.id == dossier.id) & (Dossier.serial == dossier.serial))
-            .execute())
-        if updated != 1:
+        if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
+                              error.get("message"), step.next_timer_at, now):
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
         _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id)
         audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail)
@@ -248,26 +236,24 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
     return dossier
 
 
+_ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "created_at")
+_WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at")
+_HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id")
+
+
 def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
-    if step.ready_removed:
-        WorkItem.delete().where(WorkItem.id.in_(step.ready_removed)).execute()
-    if step.ready_added:
-        WorkItem.insert_many([
-            {"id": t.id, "dossier": dossier.id, "centre": dossier.centre_id, "element_id": t.element_id,
-             "name": t.name, "lane": t.lane, "form": t.form} for t in step.ready_added
-        ]).execute()
+    now = utcnow()
+    sql.delete_ids("workitem", "id", step.ready_removed)
+    # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
+    sql.insert_rows("workitem", _ITEM_COLUMNS, [
+        (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form, now + timedelta(microseconds=i))
+        for i, t in enumerate(step.ready_added)])
     if step.waiting_changed:
         if not new:
-            WaitingEvent.delete().where(WaitingEvent.dossier == dossier.id).execute()
-        if step.waiting:
-            WaitingEvent.insert_many([
-                {"dossier": dossier.id, "task_id": w.task_id, "element_id": w.element_id, "type": w.type,
-                 "name": w.name, "due_at": w.due_at} for w in step.waiting
-            ]).execute()
-    if step.finished:
-        HistoryEntry.insert_many([
-            {"dossier": dossier.id, "task_id": f.task_id, "element_id": f.element_id, "name": f.name,
-             "state": f.state, "at": f.at,
-             "actor": actor.id if actor is not None and f.task_id == completed_task_id else None}
-            for f in step.finished
-        ]).execute()
+            sql.delete_ids("waitingevent", "dossier_id", [dossier.id])
+        sql.insert_rows("waitingevent", _WAIT_COLUMNS, [
+            (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at) for w in step.waiting])
+    actor_id = actor.id if actor is not None else None
+    sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
+        (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None)
+        for f in step.finished])
