@@ -31,7 +31,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def engine():
     """One engine (and one sandbox worker) for the whole run; closed at the end."""
-    eng = Engine(Sandbox(timeout=2.0, memory_mb=256))
+    # compact_at=1: every step of every test prunes the finished past, so all of them check it.
+    eng = Engine(Sandbox(timeout=2.0, memory_mb=256), compact_at=1)
     yield eng
     eng.close()
 

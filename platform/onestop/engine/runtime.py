@@ -25,6 +25,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import serial
+from .compact import compact
 from .parsing import ParsedModel, parse_model
 from .sandbox import Sandbox, ScriptError, make_script_engine
 
@@ -194,7 +195,8 @@ class Engine:
     back with `keep` once the new state is safely stored.
     """
 
-    def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512, live_size: int = 256):
+    def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512, live_size: int = 256,
+                 compact_at: int = 64):
         # SpiffWorkflow logs every task state change at INFO: costly and noise in our logs.
         logging.getLogger("spiff").setLevel(logging.WARNING)
         self.sandbox = sandbox or Sandbox()
@@ -203,6 +205,7 @@ class Engine:
         self._cache_size = cache_size
         self._live = OrderedDict()
         self._live_size = live_size
+        self.compact_at = compact_at
         self._lock = threading.Lock()
 
     def close(self):
@@ -397,6 +400,8 @@ class Engine:
             data = workflow.last_task.data
         else:
             data = workflow.task_tree.data
+        if status == "active" and self.compact_at:
+            compact(workflow, self.compact_at)
         before_ready = {t.id for t in before.ready}
         after_ready = {t.id for t in ready}
         return Step(
