@@ -103,3 +103,36 @@ def workflow_text(dossier_id, serial):
     """The stored workflow state at that serial, or None if the dossier moved on."""
     row = run('SELECT "workflow" FROM "dossier" WHERE "id" = ? AND "serial" = ?', (dossier_id, serial)).fetchone()
     return row[0] if row else None
+
+
+_CURRENT_SQL = (
+    f"SELECT {_columns('p', _PROCEDURE)}, {_columns('v', _VERSION)} "
+    'FROM "procedure" p JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" '
+    'WHERE p."centre_id" = ? AND p."code" = ?'
+)
+
+
+def current_version(centre_id: int, code: str):
+    """(procedure, its latest version) of a centre by code, or None."""
+    row = run(_CURRENT_SQL, (centre_id, code)).fetchone()
+    if row is None:
+        return None
+    procedure = _build(Procedure, _PROCEDURE, row[: len(_PROCEDURE)])
+    return procedure, _build(ProcedureVersion, _VERSION, row[len(_PROCEDURE):])
+
+
+_NEW_DOSSIER_COLUMNS = ("centre_id", "code", "procedure_id", "version_id", "state", "data", "applicant", "workflow",
+                        "serial", "error_element", "error_message", "next_timer_at", "created_by_id", "created_at",
+                        "updated_at")
+_NEW_DOSSIER_SQL = (
+    'INSERT INTO "dossier" (' + ",".join(f'"{c}"' for c in _NEW_DOSSIER_COLUMNS) + ") VALUES ("
+    + ",".join("?" * len(_NEW_DOSSIER_COLUMNS)) + ') RETURNING "id"'
+)
+
+
+def insert_dossier(**values) -> Dossier:
+    """Insert a new dossier row; returns it as a model instance (without re-reading it)."""
+    params = [to_json(values[c]) if c in ("data", "applicant") else values[c] for c in _NEW_DOSSIER_COLUMNS]
+    dossier_id = run(_NEW_DOSSIER_SQL, params).fetchone()[0]
+    fields = {c.removesuffix("_id") if c.endswith("_id") else c: values[c] for c in _NEW_DOSSIER_COLUMNS}
+    return Dossier(id=dossier_id, **fields)

@@ -28,7 +28,7 @@ from ..models import (
 )
 from . import audit
 from .errors import Conflict, Invalid, NotFound, shown
-from .procedures import current_version, form_of, get_procedure, model_for
+from .procedures import form_of, model_for
 from .runtime import engine
 
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -57,22 +57,27 @@ def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
     data = _check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
-    procedure = get_procedure(actor, procedure_code)
-    version = current_version(procedure)
+    found = sql.current_version(actor.centre_id, procedure_code)
+    if found is None:
+        raise NotFound(f"no procedure {shown(procedure_code)}")
+    procedure, version = found
     step = engine().start(model_for(version), data)
+    now = utcnow()
+    error = step.error or {}
     with write_transaction():
-        dossier = Dossier.create(
-            centre=procedure.centre_id, code=_new_code(), procedure=procedure, version=version,
-            state=step.status, data=step.data, applicant=applicant, workflow=step.state,
-            error_element=(step.error or {}).get("element_id"), error_message=(step.error or {}).get("message"),
-            next_timer_at=step.next_timer_at, created_by=actor,
+        dossier = sql.insert_dossier(
+            centre_id=actor.centre_id, code=_new_code(), procedure_id=procedure.id, version_id=version.id,
+            state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
+            error_element=error.get("element_id"), error_message=error.get("message"),
+            next_timer_at=step.next_timer_at, created_by_id=actor.id, created_at=now, updated_at=now,
         )
+        dossier.procedure, dossier.version = procedure, version
         _write_step_rows(dossier, step, actor, new=True)
         audit.record("dossier.started", actor, dossier=dossier,
                      detail={"procedure": procedure.code, "version": version.version})
         if step.error:
-            audit.record("dossier.error", actor, dossier=dossier, element_id=step.error["element_id"],
-                         detail={"message": step.error["message"]})
+            audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
+                         detail={"message": error["message"]})
     engine().keep(dossier.id, dossier.serial, step)
     return dossier
 
