@@ -37,6 +37,15 @@ def engine():
     eng.close()
 
 
+@pytest.fixture(scope="session")
+def cold_engine():
+    """An engine that keeps no workflow live between steps: every step reloads the stored state,
+    as a step handled by another worker process (or after a restart) does."""
+    eng = Engine(Sandbox(timeout=2.0, memory_mb=256), live_size=0, compact_at=1)
+    yield eng
+    eng.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """A fresh, empty database of each kind."""
@@ -67,8 +76,9 @@ def _make_app(url, tmp_path, engine, **overrides):
 
 
 @pytest.fixture
-def app(database_url, tmp_path, engine):
-    yield _make_app(database_url, tmp_path, engine)
+def app(database_url, tmp_path, engine, cold_engine):
+    # PostgreSQL runs take the cold engine, SQLite runs the warm one: both paths run every test.
+    yield _make_app(database_url, tmp_path, cold_engine if database_url.startswith("postgres") else engine)
     _close_pool()
 
 

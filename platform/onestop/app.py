@@ -10,7 +10,7 @@ from . import db, migrations, timers
 from .config import Settings, load_settings
 from .engine import Engine
 from .engine.sandbox import Sandbox
-from .services import runtime
+from .services import runtime, schedule
 from .services.users import ensure_default_centre
 
 
@@ -45,6 +45,12 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         atexit.register(engine.close)
     runtime.bind_engine(engine)
     app.extensions["onestop.engine"] = engine
+    if settings.redis_url:
+        from . import jobs
+
+        app.extensions["onestop.jobs"] = jobs.bind(settings.redis_url)
+    else:
+        schedule.bind_scheduler(None)
 
     from .web import init_app as init_web
 

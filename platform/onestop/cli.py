@@ -1,12 +1,14 @@
 """The `onestop` command: serve, worker, init, import, validate, user create."""
 
 import argparse
+import logging
 import os
 import secrets
 import signal
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 from . import db, migrations
 from .config import load_settings
@@ -199,12 +201,22 @@ def cmd_serve(args):
 
 
 def cmd_worker(args):
-    from . import timers
-
     settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _bind(settings)
     _engine(settings)
     db.database.close()
+    if settings.redis_url:
+        from . import jobs
+
+        print(f"onestop worker: consuming jobs from {_without_password(settings.redis_url)} "
+              f"({args.threads} threads); sweeping for due timers every minute", flush=True)
+        jobs.run_consumer(jobs.bind(settings.redis_url), workers=args.threads)
+        print("onestop worker: stopped", flush=True)
+        return 0
+
+    from . import timers
+
     print(f"onestop worker: firing due timers every {settings.timer_poll_seconds}s", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -212,6 +224,13 @@ def cmd_worker(args):
     timers.run_forever(settings.timer_poll_seconds, stop)
     print("onestop worker: stopped", flush=True)
     return 0
+
+
+def _without_password(url):
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
 
 
 def build_parser():
@@ -223,7 +242,9 @@ def build_parser():
     serve.add_argument("--port", type=int, default=None, help="default: ONESTOP_PORT or 8000")
     serve.set_defaults(func=cmd_serve)
 
-    sub.add_parser("worker", help="run the timer worker as its own process").set_defaults(func=cmd_worker)
+    worker = sub.add_parser("worker", help="run the worker (timers; jobs from Redis when ONESTOP_REDIS_URL is set)")
+    worker.add_argument("--threads", type=int, default=int(os.environ.get("ONESTOP_WORKER_THREADS", "4")))
+    worker.set_defaults(func=cmd_worker)
     sub.add_parser("init", help="create or migrate the database").set_defaults(func=cmd_init)
 
     imp = sub.add_parser("import", help="import a procedure folder, zip or file")

@@ -66,3 +66,25 @@ def test_the_live_cache_is_bounded():
         assert list(engine._live) == [3, 4]
     finally:
         engine.close()
+
+
+def test_a_dossier_in_the_middle_of_a_multi_instance_goes_on_in_another_process(engine):
+    from tests.conftest import CONFORMANCE
+
+    path = CONFORMANCE / "spiffworkflow" / "bpmn" / "parallel_multiinstance_cardinality.bpmn"
+    if not path.exists():
+        import pytest
+
+        pytest.skip("needs the conformance corpus")
+    first, second = Engine(), Engine()  # two processes: each parses the model itself
+    try:
+        files = [SourceFile(path.name, path.read_bytes())]
+        step = first.start(first.parse(files), {"input_data": [1, 2, 3]})
+        step = first.complete_task(first.parse(files), step.state, step.ready[0].id, {"output_item": 0})
+        model = second.parse(files)
+        for n, task in enumerate(list(step.ready)):
+            step = second.complete_task(model, step.state, task.id, {"output_item": (n + 1) * 2})
+        assert step.status == "completed"
+    finally:
+        first.close()
+        second.close()

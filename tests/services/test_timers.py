@@ -99,3 +99,17 @@ def test_a_separate_worker_process_fires_timers_for_the_web_app(app, admin_api, 
         worker.terminate()
         output = worker.communicate(timeout=20)[0].decode()
     assert "firing due timers" in output and "Traceback" not in output
+
+
+def test_a_queue_that_cannot_be_reached_does_not_fail_the_step(app, admin_api):
+    from onestop import jobs
+    from onestop.services import schedule
+
+    jobs.bind("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        dossier = _start_timer_dossier(admin_api)
+        assert dossier["state"] == "active"
+        with app.app_context():
+            assert Dossier.get(Dossier.code == dossier["code"]).next_timer_at is not None
+    finally:
+        schedule.bind_scheduler(None)

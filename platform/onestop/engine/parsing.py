@@ -387,6 +387,10 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
         raise ModelError(first_problems)
 
     messages = {mid: (name or mid) for mid, name in parser.messages.items()}
+    # Run time uses specs rebuilt the way SpiffWorkflow rebuilds them when it loads a workflow: the
+    # parser's own objects wire some callbacks lazily (a multi-instance task merges its children
+    # only once it has started in this process), which a workflow loaded mid-way would never get.
+    spec, subprocess_specs = serial.restore_specs(dialect, spec_json)
     return ParsedModel(
         content_hash=content_hash(files),
         dialect=dialect,

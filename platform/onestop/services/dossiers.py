@@ -26,7 +26,7 @@ from ..models import (
     WorkItem,
     utcnow,
 )
-from . import audit
+from . import audit, schedule
 from .errors import Conflict, Invalid, NotFound, shown
 from .procedures import form_of, model_for
 from .runtime import engine
@@ -79,6 +79,7 @@ def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
                          detail={"message": error["message"]})
     engine().keep(dossier.id, dossier.serial, step)
+    schedule.timer_due(dossier.id, step.next_timer_at)
     return dossier
 
 
@@ -164,19 +165,26 @@ def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
 def fire_due_timers(now=None, limit=100) -> int:
     """Fire the timers that are due, across all centres (the timer worker's job). Returns how many dossiers moved."""
     now = now or utcnow()
-    moved = 0
-    for row in Dossier.timers_due(now).order_by(Dossier.next_timer_at).limit(limit):
-        dossier = (Dossier.select(*[f for f in Dossier._meta.sorted_fields if f.name != "workflow"], ProcedureVersion)
-                   .join(ProcedureVersion).where(Dossier.id == row.id).first())
-        if dossier is None or dossier.state != "active" or dossier.next_timer_at is None or dossier.next_timer_at > now:
-            continue
-        try:
-            step = engine().fire_timers(model_for(dossier.version), _stored(dossier))
-            _save(dossier, step, None, "timers.fired", None, None)
-            moved += 1
-        except Conflict:
-            continue  # someone else moved the dossier meanwhile; its timers are looked at again next round
-    return moved
+    due = [row.id for row in Dossier.timers_due(now).order_by(Dossier.next_timer_at).limit(limit)]
+    return sum(fire_timers_of(dossier_id, now) for dossier_id in due)
+
+
+def fire_timers_of(dossier_id, now=None) -> bool:
+    """Fire one dossier's due timers (a scheduled job); False if none was due or someone else moved it."""
+    now = now or utcnow()
+    dossier = (Dossier.select(*[f for f in Dossier._meta.sorted_fields if f.name != "workflow"], ProcedureVersion)
+               .join(ProcedureVersion).where(Dossier.id == dossier_id).first())
+    if dossier is None or dossier.state != "active" or dossier.next_timer_at is None:
+        return False
+    if dossier.next_timer_at > now:  # a job that came early: look again when the timer is due
+        schedule.timer_due(dossier.id, dossier.next_timer_at)
+        return False
+    try:
+        step = engine().fire_timers(model_for(dossier.version), _stored(dossier))
+        _save(dossier, step, None, "timers.fired", None, None)
+    except Conflict:
+        return False  # someone else moved the dossier meanwhile; its timers are looked at again
+    return True
 
 
 def history(dossier):
@@ -238,6 +246,7 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
     dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
     dossier.next_timer_at = step.next_timer_at
     engine().keep(dossier.id, dossier.serial, step)
+    schedule.timer_due(dossier.id, step.next_timer_at)
     return dossier
 
 

@@ -1,0 +1,68 @@
+"""The worker's queue and schedule on Redis (huey), for production.
+
+Web processes schedule a `fire_timers` job for the moment a dossier's next timer is due;
+`onestop worker` processes consume them (on this machine or others). A periodic job sweeps the
+database every minute for due timers whose job was lost (Redis restarted without persistence,
+a scheduling failure), so a timer fires even then. Firing is guarded by the dossier's serial,
+so a timer fires once however many jobs and workers race for it.
+"""
+
+import logging
+from datetime import timedelta
+
+from huey import RedisHuey, crontab
+
+from .db import database
+from .services import dossiers, schedule
+
+log = logging.getLogger("onestop.jobs")
+
+
+def _with_connection(fn):
+    def run(*args):
+        database.connect(reuse_if_open=True)
+        try:
+            return fn(*args)
+        finally:
+            database.close()
+
+    run.__name__ = fn.__name__
+    return run
+
+
+def build(redis_url: str) -> RedisHuey:
+    """The huey instance with onestop's jobs registered on it."""
+    huey = RedisHuey("onestop", url=redis_url, results=False, utc=True)
+
+    @huey.task(retries=3, retry_delay=2, name="fire_timers")
+    @_with_connection
+    def fire_timers(dossier_id):
+        dossiers.fire_timers_of(dossier_id)
+
+    @huey.periodic_task(crontab(minute="*"), name="sweep_timers")
+    @_with_connection
+    def sweep_timers():
+        moved = dossiers.fire_due_timers(limit=1000)
+        if moved:
+            log.info("sweep fired the timers of %d dossier(s)", moved)
+
+    huey.onestop_fire_timers = fire_timers
+    return huey
+
+
+# A job for a timer runs a moment after it is due, never before (clocks of machines differ a little).
+_MARGIN = timedelta(milliseconds=200)
+
+
+def bind(redis_url: str) -> RedisHuey:
+    """Build the queue and make the services schedule timer jobs on it."""
+    huey = build(redis_url)
+    schedule.bind_scheduler(
+        lambda dossier_id, due_at: huey.onestop_fire_timers.schedule((dossier_id,), eta=due_at + _MARGIN))
+    return huey
+
+
+def run_consumer(huey: RedisHuey, workers: int = 4):
+    """Consume jobs until stopped (SIGINT or SIGTERM); checks the schedule every second."""
+    consumer = huey.create_consumer(workers=workers, worker_type="thread", scheduler_interval=1, periodic=True)
+    consumer.run()

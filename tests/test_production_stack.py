@@ -1,0 +1,86 @@
+"""The production setup on loopback: PostgreSQL, Redis, gunicorn with two workers and a separate
+`onestop worker` process — and the outside corpus runner passing through it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONFORMANCE, SHARED
+from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
+from tests.support.redis import redis_url_or_skip
+from tests.test_live_server import _free_port
+
+pytestmark = pytest.mark.corpus
+BIN = Path(sys.executable).parent
+RUNNER = SHARED / "tools" / "corpus_runner.py"
+
+
+def _spawn(args, env, log):
+    return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(process):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    database = create_test_database(admin_url_or_skip())
+    redis = redis_url_or_skip()
+    port = _free_port()
+    env = dict(os.environ, ONESTOP_HOME=str(tmp_path / "home"), ONESTOP_DATABASE_URL=database,
+               ONESTOP_REDIS_URL=redis, ONESTOP_TIMER_THREAD="0")
+    subprocess.run([str(BIN / "onestop"), "init"], env=env, check=True, capture_output=True)
+    created = subprocess.run([str(BIN / "onestop"), "user", "create", "acceptance", "--role", "admin", "--token"],
+                             env=env, check=True, capture_output=True, text=True)
+    token = created.stdout.strip().splitlines()[-1]
+    logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("web", "worker")}
+    web = _spawn([str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
+                  "onestop.app:create_app()"], env, logs["web"])
+    worker = _spawn([str(BIN / "onestop"), "worker", "--threads", "2"], env, logs["worker"])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if web.poll() is not None or time.time() > deadline:
+                    raise RuntimeError((tmp_path / "web.log").read_text()[-3000:]) from None
+                time.sleep(0.3)
+        yield base, token, tmp_path
+    finally:
+        _stop(web)
+        _stop(worker)
+        for log in logs.values():
+            log.close()
+        drop_test_database(database)
+
+
+@pytest.mark.skipif(not RUNNER.exists(), reason="the shared corpus runner is not beside the project")
+def test_the_corpus_passes_through_gunicorn_workers_and_a_queue_driven_worker(stack):
+    base, token, logs = stack
+    result = subprocess.run([sys.executable, str(RUNNER), "--base", base, "--token", token, "--manifest",
+                             str(CONFORMANCE / "MANIFEST.json"), "--files", str(CONFORMANCE)],
+                            capture_output=True, text=True, timeout=600)
+    web_log, worker_log = (logs / "web.log").read_text(), (logs / "worker.log").read_text()
+    assert result.returncode == 0, result.stdout + web_log[-2000:] + worker_log[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.endswith(" 0 failed") and not last.startswith("0 passed"), last
+    # Timers fired from the queue: the web processes run no timer thread.
+    assert "Executing onestop.fire_timers" in worker_log or "fire_timers" in worker_log, worker_log[-2000:]
+    assert "Traceback" not in web_log and "Traceback" not in worker_log
