@@ -29,8 +29,9 @@ def _free_port():
 def live_server(database_url, tmp_path):
     port = _free_port()
     home = tmp_path / "live"
+    # Two web processes: steps of one dossier land on either, and SQLite writers queue across them.
     env = dict(os.environ, ONESTOP_HOME=str(home), ONESTOP_PORT=str(port), ONESTOP_DATABASE_URL=database_url,
-               ONESTOP_TIMER_POLL_SECONDS="0.5")
+               ONESTOP_TIMER_POLL_SECONDS="0.5", ONESTOP_WEB_WORKERS="2")
     log = open(tmp_path / "server.log", "wb")
     process = subprocess.Popen([str(ONESTOP), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)

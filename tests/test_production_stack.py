@@ -48,7 +48,7 @@ def stack(tmp_path):
     token = created.stdout.strip().splitlines()[-1]
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("web", "worker")}
     web = _spawn([str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
-                  "onestop.app:create_app()"], env, logs["web"])
+                  "--no-control-socket", "onestop.app:create_app()"], env, logs["web"])
     worker = _spawn([str(BIN / "onestop"), "worker", "--threads", "2"], env, logs["worker"])
     base = f"http://127.0.0.1:{port}"
     try:

@@ -190,6 +190,8 @@ def cmd_serve(args):
             self.cfg.set("threads", int(os.environ.get("ONESTOP_WEB_THREADS", "8")))
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
+            # gunicorn's control socket sits at one fixed path per user: two servers would clash.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             from .app import create_app

@@ -4,6 +4,10 @@ SQLite (embedded default) runs in WAL mode with synchronous=FULL; PostgreSQL is 
 postgresql:// URL. Everything else in onestop talks to `database` and never knows which.
 """
 
+import contextlib
+import fcntl
+import os
+import threading
 from urllib.parse import urlparse
 
 from peewee import DatabaseProxy, SqliteDatabase
@@ -20,6 +24,50 @@ SQLITE_PRAGMAS = {
 }
 
 
+class LocalDatabase(SqliteDatabase):
+    """SQLite with fair queueing of writers.
+
+    SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to
+    100 ms a try), so under load a writer could wait far longer than the work ahead of it. Here
+    writers queue instead: on a lock within the process, then on an OS file lock beside the
+    database across processes (gunicorn workers, the worker), which wakes the next in line as soon
+    as the previous commits.
+    """
+
+    def __init__(self, path, **kwargs):
+        super().__init__(path, **kwargs)
+        self._writer = threading.RLock()
+        self._depth = 0
+        self._lock_file = None if path == ":memory:" else f"{path}-writers.lock"
+        self._lock_fd = None
+        self._lock_pid = None
+
+    @contextlib.contextmanager
+    def writer(self):
+        with self._writer:
+            if self._depth == 0:
+                self._acquire_file_lock()
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._release_file_lock()
+
+    def _acquire_file_lock(self):
+        if self._lock_file is None:
+            return
+        if self._lock_fd is None or self._lock_pid != os.getpid():  # a forked child needs its own descriptor
+            self._lock_fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock_pid = os.getpid()
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+
+    def _release_file_lock(self):
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+
 def open_database(url: str):
     """A peewee Database for a sqlite:///path or postgresql://user:pw@host:port/name URL."""
     parsed = urlparse(url)
@@ -27,7 +75,7 @@ def open_database(url: str):
         path = parsed.path if parsed.netloc == "" else parsed.netloc + parsed.path
         if path in ("", "/:memory:"):
             path = ":memory:"
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30)
+        return LocalDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30)
     if parsed.scheme in ("postgres", "postgresql"):
         return PooledPostgresqlDatabase(
             parsed.path.lstrip("/"),
@@ -50,7 +98,8 @@ def bind(url: str):
 
 
 def init_app(app):
-    """Open a connection for each request and give it back afterwards."""
+    """A connection for each request: PostgreSQL's goes back to the pool afterwards; SQLite's stays
+    open with its thread (opening one costs more than many a request)."""
 
     @app.before_request
     def _connect():
@@ -58,13 +107,20 @@ def init_app(app):
 
     @app.teardown_appcontext
     def _close(exc):
-        if not database.is_closed():
+        if not isinstance(database.obj, SqliteDatabase) and not database.is_closed():
             database.close()
 
 
+@contextlib.contextmanager
 def write_transaction():
-    """A transaction that takes the write lock up front on SQLite (no lock upgrade deadlocks)."""
+    """A write transaction: on SQLite queued fairly and holding the write lock from its start."""
     db = database.obj
-    if isinstance(db, SqliteDatabase):
-        return db.atomic("IMMEDIATE")
-    return db.atomic()
+    if isinstance(db, LocalDatabase):
+        with db.writer(), db.atomic("IMMEDIATE"):
+            yield
+    elif isinstance(db, SqliteDatabase):
+        with db.atomic("IMMEDIATE"):
+            yield
+    else:
+        with db.atomic():
+            yield

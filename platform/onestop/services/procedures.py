@@ -5,7 +5,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 
-from ..db import database
+from ..db import write_transaction
 from ..engine import ModelError
 from ..engine.parsing import SourceFile, classify
 from ..models import ModelFile, Procedure, ProcedureVersion, utcnow
@@ -91,7 +91,7 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
     if not _CODE.match(code):
         raise Invalid(f"procedure code {shown(code)} may only hold letters, digits and . _ - (at most 128)")
     name = str(parsed.metadata.get("name") or parsed.metadata.get("display_name") or code)[:500]
-    with database.atomic():
+    with write_transaction():
         procedure = Procedure.for_actor(actor).where(Procedure.code == code).first()
         if procedure is None:
             procedure = Procedure.create(centre=actor.centre_id, code=code, name=name)

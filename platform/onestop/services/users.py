@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from peewee import IntegrityError
 
-from ..db import database
+from ..db import write_transaction
 from ..models import ApiToken, Centre, User
 from . import audit
 from .errors import Conflict, Invalid
@@ -37,7 +37,7 @@ def create_user(username, roles, *, centre=None, password=None, display_name="",
     if unknown:
         raise Invalid(f"unknown role {unknown[0]!r}; roles are: {', '.join(ROLES)}")
     centre = centre or ensure_default_centre()
-    with database.atomic():
+    with write_transaction():
         try:
             user = User.create(
                 centre=centre,
@@ -55,7 +55,7 @@ def create_user(username, roles, *, centre=None, password=None, display_name="",
 def issue_token(user, label="", actor=None) -> str:
     """A new API token for user; returned once, only its hash is kept."""
     token = "os_" + secrets.token_urlsafe(32)
-    with database.atomic():
+    with write_transaction():
         ApiToken.create(user=user, token_hash=_token_hash(token), label=label)
         audit.record("token.issued", actor, centre=user.centre, detail={"username": user.username, "label": label})
     return token
