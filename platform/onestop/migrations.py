@@ -4,7 +4,9 @@ Each migration is (version, name, function(db)); applied versions are recorded i
 schema_migration so running them again changes nothing.
 """
 
-from peewee import PostgresqlDatabase
+from peewee import PostgresqlDatabase, TextField
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_schema
 
 from .db import database, write_transaction
 from .models import ALL_MODELS, SchemaMigration
@@ -17,8 +19,18 @@ def _initial(db):
     db.create_tables(ALL_MODELS, safe=True)
 
 
+def _add_column(db, table, name, field):
+    if name not in {c.name for c in db.get_columns(table)}:
+        migrate_schema(SchemaMigrator.from_database(db).add_column(table, name, field))
+
+
+def _compiled_models(db):
+    _add_column(db, "procedureversion", "compiled", TextField(null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
+    (2, "procedure versions keep their parse result", _compiled_models),
 ]
 
 

@@ -124,6 +124,9 @@ class ProcedureVersion(BaseModel):
     warnings = JSONField(default=list)
     metadata = JSONField(default=dict)
     has_scripts = BooleanField(default=False)
+    # The parse result (ParsedModel.dumps): a worker that has not seen the version loads it from
+    # here instead of parsing the files again.
+    compiled = TextField(null=True)
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
 

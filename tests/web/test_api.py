@@ -229,3 +229,23 @@ def test_a_spiffarena_process_model_folder_imports_unchanged(admin_api):
     response = admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json", ("process_model.json", meta.encode())])
     assert response.status_code == 201, response.json
     assert admin_api.get("/procedures/review").json["name"] == "Xét duyệt (SpiffArena)"
+
+
+def test_a_process_that_never_saw_a_version_loads_its_stored_parse_result_not_the_files(app, admin_api, engine):
+    from onestop.engine import Engine
+    from onestop.models import ModelFile
+    from onestop.services import runtime
+
+    _review(admin_api)
+    with app.app_context():
+        ModelFile.delete().execute()  # were the files parsed again, nothing could run
+    fresh = Engine()
+    runtime.bind_engine(fresh)
+    try:
+        dossier = _start(admin_api)
+        assert dossier["tasks"][0]["element_id"] == "Task_Receive"
+        form = admin_api.get(f"/tasks/{dossier['tasks'][0]['id']}").json["form"]
+        assert form["title"] == "Tiếp nhận hồ sơ"
+    finally:
+        runtime.bind_engine(app.extensions["onestop.engine"])
+        fresh.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..db import write_transaction
 from ..engine import ModelError
-from ..engine.parsing import SourceFile, classify
+from ..engine.parsing import ParsedModel, SourceFile, classify
 from ..models import ModelFile, Procedure, ProcedureVersion, utcnow
 from . import audit
 from .errors import Invalid, NotFound, TooLarge, shown
@@ -104,7 +104,8 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
         version = ProcedureVersion.create(
             procedure=procedure, version=number, content_hash=parsed.content_hash, dialect=parsed.dialect,
             start_kind=parsed.start_kind, start_id=parsed.start_id, process_ids=parsed.process_ids,
-            warnings=parsed.warnings, metadata=parsed.metadata, has_scripts=parsed.has_scripts, created_by=actor,
+            warnings=parsed.warnings, metadata=parsed.metadata, has_scripts=parsed.has_scripts,
+            compiled=parsed.dumps(), created_by=actor,
         )
         ModelFile.insert_many(
             [{"version": version.id, "name": f.name, "kind": classify(f.name), "content": f.content} for f in files]
@@ -136,9 +137,13 @@ def _model_key(version) -> str:
 
 
 def model_for(version):
-    """The parsed model of a stored version, parsed from its stored files when not cached."""
+    """The parsed model of a stored version: cached in the process, else rebuilt from its stored
+    parse result, else (a version stored before that existed) parsed from its files."""
 
     def load():
+        compiled = ProcedureVersion.select(ProcedureVersion.compiled).where(ProcedureVersion.id == version.id).scalar()
+        if compiled:
+            return ParsedModel.loads(compiled)
         files = [SourceFile(f.name, bytes(f.content)) for f in ModelFile.select().where(ModelFile.version == version.id)]
         return engine().parse(files, process_id=version.start_id)
 
