@@ -9,7 +9,16 @@ return ordinary model instances. Everything else keeps using peewee's query buil
 import json
 
 from .db import database
-from .models import Dossier, Procedure, ProcedureVersion, WorkItem
+from .models import (
+    AuditEvent,
+    Dossier,
+    HistoryEntry,
+    Procedure,
+    ProcedureVersion,
+    User,
+    WaitingEvent,
+    WorkItem,
+)
 
 _texts = {}
 
@@ -136,3 +145,40 @@ def insert_dossier(**values) -> Dossier:
     dossier_id = run(_NEW_DOSSIER_SQL, params).fetchone()[0]
     fields = {c.removesuffix("_id") if c.endswith("_id") else c: values[c] for c in _NEW_DOSSIER_COLUMNS}
     return Dossier(id=dossier_id, **fields)
+
+
+_USER = list(User._meta.sorted_fields)
+_TOKEN_SQL = (
+    f"SELECT {_columns('u', _USER)} FROM \"apitoken\" t JOIN \"user\" u ON u.\"id\" = t.\"user_id\" "
+    'WHERE t."token_hash" = ? AND NOT t."revoked" AND u."active"'
+)
+
+
+def user_by_token_hash(token_hash: str):
+    """The active user holding an unrevoked token with that hash, or None."""
+    row = run(_TOKEN_SQL, (token_hash,)).fetchone()
+    return _build(User, _USER, row) if row else None
+
+
+def _times(rows, index, field):
+    return [tuple(field.python_value(v) if i == index else v for i, v in enumerate(row)) for row in rows]
+
+
+def dossier_rows(dossier_id: int) -> dict:
+    """What a dossier page shows beside the dossier row: ready tasks, waits, history, events."""
+    tasks = run('SELECT "id", "element_id", "name", "lane", "created_at" FROM "workitem" '
+                'WHERE "dossier_id" = ? ORDER BY "created_at", "id"', (dossier_id,)).fetchall()
+    waits = run('SELECT "element_id", "type", "name", "due_at" FROM "waitingevent" '
+                'WHERE "dossier_id" = ? ORDER BY "id"', (dossier_id,)).fetchall()
+    history = run('SELECT h."element_id", h."name", h."state", h."at", u."username" FROM "historyentry" h '
+                  'LEFT JOIN "user" u ON u."id" = h."actor_id" WHERE h."dossier_id" = ? ORDER BY h."at", h."id"',
+                  (dossier_id,)).fetchall()
+    events = run('SELECT e."at", u."username", e."action", e."element_id" FROM "auditevent" e '
+                 'LEFT JOIN "user" u ON u."id" = e."actor_id" WHERE e."dossier_id" = ? ORDER BY e."at", e."id"',
+                 (dossier_id,)).fetchall()
+    return {
+        "tasks": _times(tasks, 4, WorkItem.created_at),
+        "waiting": _times(waits, 3, WaitingEvent.due_at),
+        "history": _times(history, 3, HistoryEntry.at),
+        "events": _times(events, 0, AuditEvent.at),
+    }

@@ -10,19 +10,14 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
-from peewee import JOIN
 
 from .. import sql
 from ..db import write_transaction
 from ..engine import NotWaiting, Stored, TaskNotReady
 from ..models import (
-    AuditEvent,
     Dossier,
-    HistoryEntry,
     Procedure,
     ProcedureVersion,
-    User,
-    WaitingEvent,
     WorkItem,
     utcnow,
 )
@@ -187,22 +182,9 @@ def fire_timers_of(dossier_id, now=None) -> bool:
     return True
 
 
-def history(dossier):
-    return list(HistoryEntry.select(HistoryEntry, User).join(User, JOIN.LEFT_OUTER)
-                .where(HistoryEntry.dossier == dossier).order_by(HistoryEntry.at, HistoryEntry.id))
-
-
-def waiting(dossier):
-    return list(WaitingEvent.select().where(WaitingEvent.dossier == dossier).order_by(WaitingEvent.id))
-
-
-def events(dossier):
-    return list(AuditEvent.select(AuditEvent, User).join(User, JOIN.LEFT_OUTER)
-                .where(AuditEvent.dossier == dossier).order_by(AuditEvent.at, AuditEvent.id))
-
-
-def tasks_of(dossier):
-    return list(WorkItem.select().where(WorkItem.dossier == dossier).order_by(WorkItem.created_at, WorkItem.id))
+def page_rows(dossier) -> dict:
+    """The rows a dossier page shows beside the dossier: tasks, waits, history, audit events (tuples)."""
+    return sql.dossier_rows(dossier.id)
 
 
 # internals ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from peewee import IntegrityError
 
+from .. import sql
 from ..db import write_transaction
 from ..models import ApiToken, Centre, User
 from . import audit
@@ -65,11 +66,7 @@ def user_for_token(token: str) -> User | None:
     """The active user a bearer token belongs to, or None."""
     if not token or len(token) > 200:
         return None
-    row = (ApiToken.select(ApiToken, User)
-           .join(User)
-           .where((ApiToken.token_hash == _token_hash(token)) & (ApiToken.revoked == False) & (User.active == True))  # noqa: E712
-           .first())
-    return row.user if row else None
+    return sql.user_by_token_hash(_token_hash(token))
 
 
 def check_password(user: User, password: str) -> bool:

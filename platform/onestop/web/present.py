@@ -31,6 +31,7 @@ def work_item(item, with_dossier=False):
 
 
 def dossier(d):
+    rows = dossier_service.page_rows(d)
     body = {
         "code": d.code,
         "procedure": d.procedure.code,
@@ -40,13 +41,12 @@ def dossier(d):
         "applicant": d.applicant,
         "created_at": _iso(d.created_at),
         "updated_at": _iso(d.updated_at),
-        "tasks": [work_item(i) for i in dossier_service.tasks_of(d)],
-        "waiting": [{"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at)}
-                    for w in dossier_service.waiting(d)],
-        "history": [{"element_id": h.element_id, "name": h.name, "state": h.state, "at": _iso(h.at),
-                     "actor": h.actor.username if h.actor_id else None} for h in dossier_service.history(d)],
-        "events": [{"at": _iso(e.at), "actor": e.actor.username if e.actor_id else None, "action": e.action,
-                    "element_id": e.element_id} for e in dossier_service.events(d)],
+        "tasks": [{"id": i, "element_id": e, "name": n, "lane": lane, "created_at": _iso(at)}
+                  for i, e, n, lane, at in rows["tasks"]],
+        "waiting": [{"element_id": e, "type": t, "name": n, "due_at": _iso(due)} for e, t, n, due in rows["waiting"]],
+        "history": [{"element_id": e, "name": n, "state": s, "at": _iso(at), "actor": who}
+                    for e, n, s, at, who in rows["history"]],
+        "events": [{"at": _iso(at), "actor": who, "action": a, "element_id": e} for at, who, a, e in rows["events"]],
     }
     if d.state == "error":
         body["error"] = {"element_id": d.error_element, "message": d.error_message}
