@@ -326,6 +326,7 @@ def upload_phases(meter: Phases):
         (parsing, "_select_start", "_select_start", 1),
         (BpmnParser, "get_spec", "BpmnParser.get_spec (SpiffWorkflow builds the spec; every process)", 1),
         (serial, "dump_spec", "serial.dump_spec (spec -> JSON text)", 1),
+        (serial, "restore_specs", "serial.restore_specs (JSON text -> the specs run time uses)", 1),
         (parsing, "content_hash", "content_hash", 1),
     ]
     for owner, attr, label, _depth in parts:
@@ -650,6 +651,15 @@ def serve_table(runs: list[dict], count: int) -> str:
     return _table(head, rows, left=(1,))
 
 
+def _cache_size():
+    import inspect
+
+    from onestop.engine import Engine
+
+    parameter = inspect.signature(Engine.__init__).parameters.get("cache_size")
+    return parameter.default if parameter is not None else "?"
+
+
 def machine_line(descriptions: str, load: str, code: str) -> str:
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
@@ -703,12 +713,12 @@ def main(argv=None):
             token = bench_http.prepare_database(env)  # onestop init + the API user
             description = bench_http.describe_database(url, home)
             os.environ.update(ONESTOP_HOME=str(home), ONESTOP_DATABASE_URL=url)
+            print("# bare specs held in one process ...", file=sys.stderr, flush=True)
+            bare_before, bare_after = bare_memory(procs)  # forked before the import fills this process
             print(f"# importing {count} procedures (bare SpiffWorkflow parse interleaved) ...", file=sys.stderr, flush=True)
             t0 = time.monotonic()
             result = import_catalogue(url, procs)
             import_wall_s = time.monotonic() - t0
-            print("# bare specs held in one process ...", file=sys.stderr, flush=True)
-            bare_before, bare_after = bare_memory(procs)
             runs = []
             for i, workers in enumerate(worker_counts):
                 print(f"# gunicorn -w {workers}: cold start{', touching procedures' if i == 0 else ''} ...",
@@ -730,8 +740,8 @@ def main(argv=None):
           f"all files median {statistics.median(result.files_bytes) / 1000:.0f} kB); dialect {', '.join(sorted(result.dialects))}; "
           f"{result.warnings} upload warnings; {time.monotonic() - started:.0f} s{steal}")
     print(f"# import: {count} uploads in {import_wall_s:.1f} s wall (of which onestop {result.total_s:.1f} s, bare "
-          f"{result.bare_total_s:.1f} s, interleaved per model in alternating order); database "
-          f"{result.db_bytes / 1e6:.1f} MB" if result.db_bytes else "")
+          f"{result.bare_total_s:.1f} s, interleaved per model in alternating order)"
+          + (f"; SQLite files {result.db_bytes / 1e6:.1f} MB" if result.db_bytes else ""))
     print(import_table(result))
     print("# onestop = upload_procedure (unpack, check, parse, XSD warnings, spec JSON, store, cache); bare = lxml parse + "
           "SpiffBpmnParser.add_bpmn_xml + get_spec; x = onestop / bare")
@@ -743,7 +753,8 @@ def main(argv=None):
           f"(onestop, {result.cached_models} models left in its cache): RSS {result.rss_before_kb / 1024:.0f} -> "
           f"{result.rss_after_kb / 1024:.0f} MB")
     print(serve_table(runs, count))
-    print("# cold start = gunicorn launched -> first 200 of GET /api/v1/procedures listing all; touching = POST "
+    print(f"# the model cache of a process holds {_cache_size()} parsed models (Engine's cache_size default)")
+    print("# cold start = gunicorn launched -> first 200 OK of GET /api/v1/procedures listing all; touching = POST "
           "/api/v1/dossiers on one keep-alive connection (one worker); RSS/peak = VmRSS/VmHWM of each worker")
     mark = lambda ok: "✓" if ok else "✗"  # noqa: E731
     first = runs[0] if runs else None

@@ -498,6 +498,25 @@ def fresh_database(kind: str, home: Path):
         pg.drop_test_database(url)
 
 
+def fsync_probe(folder: Path, n: int = 100) -> str:
+    """What one durable commit costs the disk here: 4 kB appended + fsync, n times (SQLite FULL does one per commit)."""
+    path = folder / f"fsync-probe-{os.getpid()}"
+    took = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(n):
+            os.write(fd, b"\0" * 4096)
+            t0 = time.perf_counter()
+            os.fsync(fd)
+            took.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    ordered = sorted(took)
+    return (f"fsync of 4 kB: mean {sum(took) / n:.2f} ms, p50 {_pct(ordered, 0.5):.2f}, p90 {_pct(ordered, 0.9):.2f} "
+            f"(so at most ~{1000 / (sum(took) / n):.0f} serial commits/s)")
+
+
 def postmaster_pid(url: str) -> int | None:
     """The pid of a PostgreSQL server on this machine (from its data directory), else None."""
     if not url.startswith("postgres"):
@@ -529,7 +548,7 @@ def describe_database(url: str, home: Path) -> str:
             version = db.execute_sql("SELECT sqlite_version()").fetchone()[0]
         finally:
             db.close()
-        return f"SQLite {version} (journal={mode}, synchronous={sync}, on {mount_of(home)})"
+        return f"SQLite {version} (journal={mode}, synchronous={sync}, on {mount_of(home)}; {fsync_probe(home)})"
     import psycopg2
 
     conn = psycopg2.connect(url)
@@ -583,6 +602,7 @@ class ServerRun:
     cells: list = field(default_factory=list)
     profiles: list = field(default_factory=list)
     restarted: bool = False
+    topped_up: list = field(default_factory=list)
 
 
 def _json_body(value) -> bytes:
@@ -636,6 +656,7 @@ class Driver:
         self.server, self.token, self.code, self.procs, self.keepalive = server, token, code, procs, keepalive
         self.pool: list[str] = []  # ids of ready first tasks (Task_Receive) of dossiers made by submissions
         self.submit_rate: dict[int, float] = {}
+        self.topped_up: list = []  # (clients, dossiers made, seconds): untimed submissions before a completion run
         self.submit_body = _json_body({"procedure": code, "data": APPLICATION, "applicant": APPLICANT})
         self.complete_body = _json_body({"data": FORM_RECEIVE})
 
@@ -656,9 +677,9 @@ class Driver:
                             [Work("POST", "/api/v1/dossiers", self.submit_body, capture=True, limit=per)
                              for _ in range(clients)], self.procs, max(120.0, 20 * duration), self.keepalive)
             self.pool.extend(load.captured)
-            note = f"pool +{len(load.captured)} in {time.monotonic() - t0:.1f} s"
+            self.topped_up.append((clients, len(load.captured), time.monotonic() - t0))
             if load.errors:
-                note += f" ({load.errors} errors preparing)"
+                note = f"{load.errors} errors while preparing dossiers for it"
         ids, self.pool = self.pool[:need], self.pool[need:]
         paths = [f"/api/v1/tasks/{i}/complete" for i in ids]
         return [Work("POST", body=self.complete_body, paths=paths) for _ in range(clients)], note
@@ -717,6 +738,7 @@ def run_server(kind: str, workers: int, args, clients_list: list[int], tmp_root:
                 run.profiles.append(profile(server, driver, workload, max(clients_list), max(args.duration, 5.0),
                                             home, args.profile_top))
             run.restarted = server.worker_pids() != pids
+            run.topped_up = driver.topped_up
         finally:
             server.stop()
             if server.proc is not None and server.proc.returncode not in (0, None):
@@ -1009,8 +1031,10 @@ def main(argv=None):
     for line in skipped:
         print(f"# {line}")
     for run in runs:
+        made = sum(n for _c, n, _s in run.topped_up)
         print(f"# {run.db} w={run.workers}: init + user {run.prepare_s:.1f} s; gunicorn up (all workers, /healthz 200) "
-              f"in {run.started_s:.1f} s; model upload {run.upload_ms:.0f} ms"
+              f"in {run.started_s:.1f} s; model upload {run.upload_ms:.0f} ms; completions took the first tasks of "
+              f"the dossiers the submission runs made, plus {made} made untimed before {len(run.topped_up)} of them"
               + ("; A WORKER WAS RESTARTED during the run" if run.restarted else ""))
     print(table(runs))
     print("# n = requests; req/s = all requests / wall; latency = client-side, request sent to body read; err = non-2xx or "
