@@ -28,9 +28,15 @@ def _compiled_models(db):
     _add_column(db, "procedureversion", "compiled", TextField(null=True))
 
 
+def _worklist_index(db):
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "workitem_centre_id_created_at_id" '
+                   'ON "workitem" ("centre_id", "created_at", "id")')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
+    (3, "worklist index by centre and age", _worklist_index),
 ]
 
 

@@ -194,6 +194,10 @@ class WorkItem(BaseModel):
     form = CharField(max_length=255, null=True)
     created_at = DateTimeField(default=utcnow, index=True)
 
+    class Meta:
+        # The worklist: a centre's tasks, oldest first, paged by (created_at, id).
+        indexes = ((("centre", "created_at", "id"), False),)
+
     @classmethod
     def for_actor(cls, actor):
         return cls.select().where(cls.centre == actor.centre_id)

@@ -249,3 +249,19 @@ def test_a_process_that_never_saw_a_version_loads_its_stored_parse_result_not_th
     finally:
         runtime.bind_engine(app.extensions["onestop.engine"])
         fresh.close()
+
+
+def test_the_worklist_comes_a_page_at_a_time_oldest_first(admin_api):
+    _review(admin_api)
+    started = [_start(admin_api)["tasks"][0]["id"] for _ in range(7)]
+    seen, cursor = [], None
+    while True:
+        page = admin_api.get("/tasks?limit=3" + (f"&after={cursor}" if cursor else "")).json
+        seen += [t["id"] for t in page["tasks"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == started
+    assert admin_api.get("/tasks?limit=0").status_code == 422
+    assert admin_api.get("/tasks?limit=x").status_code == 422
+    assert admin_api.get("/tasks?after=garbage!").status_code == 422

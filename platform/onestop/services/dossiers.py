@@ -6,6 +6,7 @@ the dossier's `serial` (compare-and-set): of two officers completing the same ta
 wins and the other gets Conflict (409).
 """
 
+import base64
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -87,12 +88,42 @@ def get_dossier(actor, code) -> Dossier:
     return dossier
 
 
-def work_items(actor, dossier_code=None):
-    """The caller's worklist (ready human tasks of their centre), oldest first."""
-    query = WorkItem.for_actor(actor)
+MAX_PAGE = 500
+
+
+def work_items(actor, dossier_code=None, limit=100, after=None):
+    """A page of the caller's worklist (ready human tasks of their centre), oldest first.
+
+    Returns (items, cursor of the next page or None). `after` is the cursor of the page before.
+    """
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    query = (WorkItem.select(WorkItem, Dossier.code).join(Dossier)
+             .where(WorkItem.centre == actor.centre_id))
     if dossier_code:
-        query = query.join(Dossier).where(Dossier.code == dossier_code)
-    return list(query.order_by(WorkItem.created_at, WorkItem.id))
+        query = query.where(Dossier.code == dossier_code)
+    if after:
+        created_at, task_id = _read_cursor(after)
+        query = query.where((WorkItem.created_at > created_at)
+                            | ((WorkItem.created_at == created_at) & (WorkItem.id > task_id)))
+    items = list(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit + 1))
+    more = len(items) > limit
+    items = items[:limit]
+    return items, (_cursor(items[-1]) if more else None)
+
+
+def _cursor(item) -> str:
+    raw = f"{item.created_at.isoformat()}|{item.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, task_id = raw.split("|", 1)
+        return datetime.fromisoformat(created_at), task_id
+    except (ValueError, UnicodeDecodeError, TypeError):
+        raise Invalid("after is not a cursor this worklist gave out") from None
 
 
 def get_work_item(actor, task_id) -> WorkItem:

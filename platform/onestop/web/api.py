@@ -114,8 +114,12 @@ def deliver_message(actor, code):
 @bp.get("/tasks")
 @authenticated()
 def list_tasks(actor):
-    items = dossiers.work_items(actor, request.args.get("dossier") or None)
-    return jsonify({"tasks": [present.work_item(i, with_dossier=True) for i in items]})
+    try:
+        limit = int(request.args.get("limit", 100))
+    except ValueError:
+        raise Invalid("limit must be a whole number") from None
+    items, cursor = dossiers.work_items(actor, request.args.get("dossier") or None, limit, request.args.get("after"))
+    return jsonify({"tasks": [present.work_item(i, with_dossier=True) for i in items], "next": cursor})
 
 
 @bp.get("/tasks/<task_id>")

@@ -102,11 +102,18 @@ def openapi_document():
                     "name": {"type": "string"}, "payload": {"type": "object"}, "to": {"type": "string"}}})},
                 "responses": {"200": {"description": "The dossier after delivery"} | _json(_ref("Dossier")),
                               **_errors(401, 404, 409, 422)}}},
-            "/tasks": {"get": {"summary": "The caller's worklist",
-                               "parameters": [{"name": "dossier", "in": "query", "schema": {"type": "string"}}],
+            "/tasks": {"get": {"summary": "The caller's worklist, oldest first, a page at a time",
+                               "parameters": [
+                                   {"name": "dossier", "in": "query", "schema": {"type": "string"}},
+                                   {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                                "maximum": 500, "default": 100}},
+                                   {"name": "after", "in": "query", "schema": {"type": "string"},
+                                    "description": "the `next` cursor of the previous page"}],
                                "responses": {"200": {"description": "Ready tasks"} | _json(
-                                   {"type": "object", "properties": {"tasks": {"type": "array", "items": _ref("Task")}}}),
-                                   **_errors(401)}}},
+                                   {"type": "object", "properties": {
+                                       "tasks": {"type": "array", "items": _ref("Task")},
+                                       "next": {"type": ["string", "null"]}}}),
+                                   **_errors(401, 422)}}},
             "/tasks/{id}": {"get": {"summary": "A ready task with its data and form", "parameters": [task_param],
                                     "responses": {"200": {"description": "The task"} | _json(_ref("TaskDetail")),
                                                   **_errors(401, 404, 409)}}},
