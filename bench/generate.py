@@ -17,12 +17,16 @@ What goes in (see bench/README.md):
   be opened and completed like any other; ``verify`` completes one of each kind through the service layer.
   A completed dossier carries a small placeholder state (nothing loads a completed dossier's state).
 
-Fast: rows are built from pre-compiled text templates and written with the driver's ``executemany``
-(SQLite) or ``COPY ... FROM STDIN`` (PostgreSQL) in batches, one transaction per batch. On a database
-whose dossier table was empty, the secondary indexes of the bulk tables (and on PostgreSQL their foreign
-keys) are dropped for the load and re-created from their own DDL afterwards; SQLite runs with
-``synchronous=OFF``, a rollback journal in memory, ``foreign_keys=OFF`` and a 1 GB cache during the load
-only, then its settings are put back (WAL). Then ``ANALYZE`` (PostgreSQL: ``VACUUM ANALYZE``).
+Fast: rows are built from pre-compiled text templates and lookup tables drawn with random bits, and
+written with the driver's ``executemany`` (SQLite) or ``COPY ... FROM STDIN`` (PostgreSQL) in batches of
+``batch`` dossiers, one transaction each. SQLite runs with ``synchronous=OFF``, a rollback journal in
+memory, ``foreign_keys=OFF``, ``temp_store=MEMORY`` and a 1 GB cache during the load only, then its
+settings are put back (WAL); its indexes are kept and maintained (rebuilding them afterwards cost as much
+as it saved). PostgreSQL: ``workers`` forked processes build the COPY text while this one streams it;
+on a database whose dossier table was empty the secondary indexes and foreign keys of the bulk tables
+are dropped for the load and re-created from their own definitions afterwards. Then ``ANALYZE``
+(PostgreSQL: ``VACUUM ANALYZE``). The seed fixes every draw of the bulk (procedures, applicants, states,
+codes for the same first id, times relative to ``now``), whatever the number of workers.
 
     .venv/bin/python bench/generate.py --database-url sqlite:////tmp/province.db --dossiers 1000000
 """

@@ -104,8 +104,9 @@ def work_items(actor, dossier_code=None, limit=100, after=None):
         query = query.where(Dossier.code == dossier_code)
     if after:
         created_at, task_id = _read_cursor(after)
-        query = query.where((WorkItem.created_at > created_at)
-                            | ((WorkItem.created_at == created_at) & (WorkItem.id > task_id)))
+        # A row-value comparison: both databases walk the (centre, created_at, id) index straight
+        # to the cursor, where "a > x OR (a = x AND b > y)" made them read every earlier task.
+        query = query.where(Tuple(WorkItem.created_at, WorkItem.id) > Tuple(created_at, task_id))
     items = list(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit + 1))
     more = len(items) > limit
     items = items[:limit]
