@@ -11,6 +11,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
+from peewee import Tuple
 
 from .. import sql
 from ..db import write_transaction
