@@ -2,16 +2,14 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CONFORMANCE, SHARED
+from tests.support.servers import free_port, wait_until_healthy
 
 pytestmark = pytest.mark.corpus
 
@@ -19,15 +17,9 @@ ONESTOP = Path(sys.executable).parent / "onestop"
 RUNNER = SHARED / "tools" / "corpus_runner.py"
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(database_url, tmp_path):
-    port = _free_port()
+    port = free_port()
     home = tmp_path / "live"
     # Two web processes: steps of one dossier land on either, and SQLite writers queue across them.
     env = dict(os.environ, ONESTOP_HOME=str(home), ONESTOP_PORT=str(port), ONESTOP_DATABASE_URL=database_url,
@@ -37,16 +29,7 @@ def live_server(database_url, tmp_path):
                                start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.time() > deadline:
-                    raise RuntimeError((tmp_path / "server.log").read_text()) from None
-                time.sleep(0.3)
+        wait_until_healthy(base, process, tmp_path / "server.log")
         token = [line.split(": ", 1)[1] for line in (home / "admin-token.txt").read_text().splitlines()
                  if line.startswith("api token")][0]
         yield base, token, tmp_path / "server.log"

@@ -5,8 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from tests.conftest import CONFORMANCE, SHARED
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
 from tests.support.redis import redis_url_or_skip
-from tests.test_live_server import _free_port
+from tests.support.servers import free_port, wait_until_healthy
 
 pytestmark = pytest.mark.corpus
 BIN = Path(sys.executable).parent
@@ -39,7 +37,7 @@ def _stop(process):
 def stack(tmp_path):
     database = create_test_database(admin_url_or_skip())
     redis = redis_url_or_skip()
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, ONESTOP_HOME=str(tmp_path / "home"), ONESTOP_DATABASE_URL=database,
                ONESTOP_REDIS_URL=redis, ONESTOP_TIMER_THREAD="0")
     subprocess.run([str(BIN / "onestop"), "init"], env=env, check=True, capture_output=True)
@@ -52,16 +50,7 @@ def stack(tmp_path):
     worker = _spawn([str(BIN / "onestop"), "worker", "--threads", "2"], env, logs["worker"])
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if web.poll() is not None or time.time() > deadline:
-                    raise RuntimeError((tmp_path / "web.log").read_text()[-3000:]) from None
-                time.sleep(0.3)
+        wait_until_healthy(base, web, tmp_path / "web.log")
         yield base, token, tmp_path
     finally:
         _stop(web)

@@ -199,40 +199,30 @@ class _Checker:
 
     def _expression(self, node, file):
         text = (node.text or "").strip()
-        if not text:
-            return
-        owner = node.getparent()
-        try:
-            python, translated = translate_expression(text)
-        except Untranslatable as exc:
-            self.problem(owner, f"{_describe(owner)}: cannot translate {text!r}: {exc}", file)
-            return
-        problem = check_expression(python)
-        if problem:
-            self.problem(owner, f"{_describe(owner)}: expression {text!r}: {problem}", file)
-            return
-        if translated:
-            node.text = python
-            self.warn(owner, f"{_describe(owner)}: expression {text!r} read as {python!r}", file)
+        if text:
+            self._rewrite(node, node.getparent(), text, translate_expression, "expression", file)
 
     def _timer(self, node, file):
         text = (node.text or "").strip()
         event = node.getparent().getparent()
         if not text:
             self.problem(event, f"{_describe(event)}: timer has no value", file)
-            return
+        else:
+            self._rewrite(node, event, text, translate_timer, "timer", file)
+
+    def _rewrite(self, node, owner, text, translate, what, file):
+        """Translate what another engine wrote into Python, check it, and put it in place."""
         try:
-            python, translated = translate_timer(text)
+            python, translated = translate(text)
         except Untranslatable as exc:
-            self.problem(event, f"{_describe(event)}: cannot translate timer {text!r}: {exc}", file)
+            self.problem(owner, f"{_describe(owner)}: cannot translate {what} {text!r}: {exc}", file)
             return
         problem = check_expression(python)
         if problem:
-            self.problem(event, f"{_describe(event)}: timer {text!r}: {problem}", file)
-            return
-        if translated:
+            self.problem(owner, f"{_describe(owner)}: {what} {text!r}: {problem}", file)
+        elif translated:
             node.text = python
-            self.warn(event, f"{_describe(event)}: ISO-8601 timer {text!r} read as {python}", file)
+            self.warn(owner, f"{_describe(owner)}: {what} {text!r} read as {python}", file)
 
     def _form_reference(self, node, file):
         name = node.get("value") or ""

@@ -1,0 +1,25 @@
+"""Starting real server processes in tests: free ports and waiting until they answer."""
+
+import socket
+import time
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(base, process, log_path, seconds=60):
+    """Poll base/healthz until it answers 200; raise with the server's log if it dies or never does."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(log_path.read_text()[-3000:]) from None
+            time.sleep(0.3)
