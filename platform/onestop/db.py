@@ -38,6 +38,9 @@ class LocalDatabase(SqliteDatabase):
         super().__init__(path, **kwargs)
         self._writer = threading.RLock()
         self._depth = 0
+        self._turn = threading.Condition()
+        self._pending = []
+        self._leading = False
         self._lock_file = None if path == ":memory:" else f"{path}-writers.lock"
         self._lock_fd = None
         self._lock_pid = None
@@ -55,6 +58,45 @@ class LocalDatabase(SqliteDatabase):
                 if self._depth == 0:
                     self._release_file_lock()
 
+    def run_write(self, work):
+        """Run `work()` in a write transaction shared with the writes other threads queue
+        meanwhile: one commit, one fsync for all of them (group commit). Each runs in its own
+        savepoint, so one that raises is undone alone and its exception reaches only its caller.
+        Whoever finds no batch being committed commits the waiting ones, its own among them."""
+        ticket = _Ticket(work)
+        with self._turn:
+            self._pending.append(ticket)
+            while not ticket.finished and self._leading:
+                self._turn.wait()
+            if not ticket.finished:
+                self._leading = True
+                batch, self._pending = self._pending, []
+        if not ticket.finished:
+            try:
+                self._commit_batch(batch)
+            finally:
+                with self._turn:
+                    for done in batch:
+                        done.finished = True
+                    self._leading = False
+                    self._turn.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result
+
+    def _commit_batch(self, batch):
+        try:
+            with self.writer(), self.atomic("IMMEDIATE"):
+                for ticket in batch:
+                    try:
+                        with self.atomic():
+                            ticket.result = ticket.work()
+                    except Exception as exc:  # handed to the ticket's own caller
+                        ticket.error = exc
+        except Exception as exc:  # the commit itself failed: none of the batch happened
+            for ticket in batch:
+                ticket.error = ticket.error or exc
+
     def _acquire_file_lock(self):
         if self._lock_file is None:
             return
@@ -66,6 +108,13 @@ class LocalDatabase(SqliteDatabase):
     def _release_file_lock(self):
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+
+class _Ticket:
+    __slots__ = ("work", "result", "error", "finished")
+
+    def __init__(self, work):
+        self.work, self.result, self.error, self.finished = work, None, None, False
 
 
 def open_database(url: str):
@@ -124,3 +173,12 @@ def write_transaction():
     else:
         with db.atomic():
             yield
+
+
+def run_write(work):
+    """`work()` in a write transaction; on SQLite grouped with concurrent writes into one commit."""
+    db = database.obj
+    if isinstance(db, LocalDatabase):
+        return db.run_write(work)
+    with write_transaction():
+        return work()

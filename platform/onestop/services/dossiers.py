@@ -14,7 +14,7 @@ import jsonschema
 from peewee import Tuple
 
 from .. import sql
-from ..db import write_transaction
+from ..db import run_write
 from ..engine import NotWaiting, Stored, TaskNotReady
 from ..models import (
     Dossier,
@@ -61,7 +61,7 @@ def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
     step = engine().start(model_for(version), data)
     now = utcnow()
     error = step.error or {}
-    with write_transaction():
+    def write():
         dossier = sql.insert_dossier(
             centre_id=actor.centre_id, code=_new_code(), procedure_id=procedure.id, version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
@@ -75,6 +75,9 @@ def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
                          detail={"message": error["message"]})
+        return dossier
+
+    dossier = run_write(write)
     engine().keep(dossier.id, dossier.serial, step)
     schedule.timer_due(dossier.id, step.next_timer_at)
     return dossier
@@ -246,10 +249,11 @@ def _field_of(error):
 
 
 def _save(dossier, step, actor, action, element_id, detail, completed_task_id=None) -> Dossier:
-    """Store a step: compare-and-set on the serial, then the rows beside it, in one transaction."""
+    """Store a step: compare-and-set on the serial, then the rows beside it, atomically (on SQLite
+    in a commit shared with the steps other threads store at the same moment)."""
     now = utcnow()
     error = step.error or {}
-    with write_transaction():
+    def write():
         if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                               error.get("message"), step.next_timer_at, now):
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
@@ -260,6 +264,8 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
                          detail={"message": error["message"]})
         elif step.status == "completed":
             audit.record("dossier.completed", actor, dossier=dossier)
+
+    run_write(write)
     dossier.serial += 1
     dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
     dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
