@@ -245,10 +245,6 @@ class Engine:
             while len(self._live) > self._live_size:
                 self._live.popitem(last=False)
 
-    def forget(self, key):
-        with self._lock:
-            self._live.pop(key, None)
-
     def _checkout(self, model, state):
         if isinstance(state, Stored):
             with self._lock:

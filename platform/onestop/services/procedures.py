@@ -72,11 +72,6 @@ def _unzip(upload, max_bytes):
     return files
 
 
-def validate(uploads, process_id=None, max_bytes=5 * 1024 * 1024):
-    """Check files without storing anything; returns the parsed model or raises ModelError/Invalid."""
-    return engine().parse(unpack(uploads, max_bytes), process_id=process_id, max_bytes=max_bytes)
-
-
 def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 1024):
     """Store an uploaded model as the next version of its procedure (or the same version, if unchanged).
 
