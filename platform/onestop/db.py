@@ -85,6 +85,14 @@ class LocalDatabase(SqliteDatabase):
         return ticket.result
 
     def _commit_batch(self, batch):
+        if len(batch) == 1:  # alone: no savepoint needed, a failure rolls the whole transaction back
+            ticket = batch[0]
+            try:
+                with self.writer(), self.atomic("IMMEDIATE"):
+                    ticket.result = ticket.work()
+            except Exception as exc:  # handed to the ticket's own caller
+                ticket.error = exc
+            return
         try:
             with self.writer(), self.atomic("IMMEDIATE"):
                 for ticket in batch:

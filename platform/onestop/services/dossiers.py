@@ -8,6 +8,7 @@ wins and the other gets Conflict (409).
 
 import base64
 import secrets
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
@@ -230,10 +231,24 @@ def page_rows(dossier) -> dict:
 # internals ---------------------------------------------------------------------------------
 
 
+_validators = OrderedDict()  # id(form) -> (form, validator); forms live as long as their cached model
+
+
+def _validator(form):
+    key = id(form)
+    entry = _validators.get(key)
+    if entry is None or entry[0] is not form:
+        entry = (form, jsonschema.Draft202012Validator(form, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER))
+        _validators[key] = entry
+        while len(_validators) > 2048:
+            _validators.popitem(last=False)
+    return entry[1]
+
+
 def _validate_form(form, data):
     if not isinstance(form, dict):
         return
-    validator = jsonschema.Draft202012Validator(form, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    validator = _validator(form)
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path])
     if errors:
         details = [{"field": _field_of(e), "message": e.message} for e in errors]
