@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONFORMANCE, SHARED
-from tests.support.servers import free_port, wait_until_healthy
+from tests.support.servers import free_port, stop, wait_until_healthy
 
 pytestmark = pytest.mark.corpus
 
@@ -34,12 +34,7 @@ def live_server(database_url, tmp_path):
                  if line.startswith("api token")][0]
         yield base, token, tmp_path / "server.log"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop(process, signal.SIGTERM)
         log.close()
 
 

@@ -2,7 +2,6 @@
 `onestop worker` process — and the outside corpus runner passing through it."""
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from tests.conftest import CONFORMANCE, SHARED
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
 from tests.support.redis import redis_url_or_skip
-from tests.support.servers import free_port, wait_until_healthy
+from tests.support.servers import free_port, stop, wait_until_healthy
 
 pytestmark = pytest.mark.corpus
 BIN = Path(sys.executable).parent
@@ -21,16 +20,6 @@ RUNNER = SHARED / "tools" / "corpus_runner.py"
 
 def _spawn(args, env, log):
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture
@@ -53,8 +42,8 @@ def stack(tmp_path):
         wait_until_healthy(base, web, tmp_path / "web.log")
         yield base, token, tmp_path
     finally:
-        _stop(web)
-        _stop(worker)
+        stop(web)
+        stop(worker)
         for log in logs.values():
             log.close()
         drop_test_database(database)

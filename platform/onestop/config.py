@@ -6,7 +6,7 @@ is SQLite there. Production sets ONESTOP_DATABASE_URL=postgresql://... and ONEST
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -38,7 +38,6 @@ class Settings:
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def is_sqlite(self):

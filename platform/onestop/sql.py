@@ -56,8 +56,8 @@ def delete_ids(table: str, column: str, values: list):
         run(f'DELETE FROM "{table}" WHERE "{column}" IN (' + ",".join("?" * len(values)) + ")", values)
 
 
-# The dossier as most steps need it: every column but the workflow state.
-_DOSSIER = [f for f in Dossier._meta.sorted_fields if f.name != "workflow"]
+# The dossier as most reads need it: every column but the (large) workflow state.
+DOSSIER_HEAD = [f for f in Dossier._meta.sorted_fields if f.name != "workflow"]
 _ITEM = [WorkItem.id, WorkItem.element_id, WorkItem.name, WorkItem.lane, WorkItem.form, WorkItem.created_at]
 _VERSION = [ProcedureVersion.id, ProcedureVersion.version, ProcedureVersion.content_hash, ProcedureVersion.start_id]
 _PROCEDURE = [Procedure.id, Procedure.code]
@@ -68,7 +68,7 @@ def _columns(alias, fields):
 
 
 _WORK_ITEM_SQL = (
-    f"SELECT {_columns('w', _ITEM)}, {_columns('d', _DOSSIER)}, {_columns('v', _VERSION)}, {_columns('p', _PROCEDURE)} "
+    f"SELECT {_columns('w', _ITEM)}, {_columns('d', DOSSIER_HEAD)}, {_columns('v', _VERSION)}, {_columns('p', _PROCEDURE)} "
     'FROM "workitem" w JOIN "dossier" d ON d."id" = w."dossier_id" '
     'JOIN "procedureversion" v ON v."id" = d."version_id" JOIN "procedure" p ON p."id" = d."procedure_id" '
     'WHERE w."id" = ? AND w."centre_id" = ?'
@@ -84,9 +84,9 @@ def work_item_in_centre(task_id: str, centre_id: int):
     row = run(_WORK_ITEM_SQL, (task_id, centre_id)).fetchone()
     if row is None:
         return None
-    cut = [len(_ITEM), len(_ITEM) + len(_DOSSIER), len(_ITEM) + len(_DOSSIER) + len(_VERSION)]
+    cut = [len(_ITEM), len(_ITEM) + len(DOSSIER_HEAD), len(_ITEM) + len(DOSSIER_HEAD) + len(_VERSION)]
     item = _build(WorkItem, _ITEM, row[: cut[0]])
-    dossier = _build(Dossier, _DOSSIER, row[cut[0]: cut[1]])
+    dossier = _build(Dossier, DOSSIER_HEAD, row[cut[0]: cut[1]])
     dossier.version = _build(ProcedureVersion, _VERSION, row[cut[1]: cut[2]])
     dossier.procedure = _build(Procedure, _PROCEDURE, row[cut[2]:])
     item.dossier = dossier

@@ -1,6 +1,9 @@
 """Starting real server processes in tests: free ports and waiting until they answer."""
 
+import os
+import signal
 import socket
+import subprocess
 import time
 import urllib.request
 
@@ -23,3 +26,14 @@ def wait_until_healthy(base, process, log_path, seconds=60):
             if process.poll() is not None or time.time() > deadline:
                 raise RuntimeError(log_path.read_text()[-3000:]) from None
             time.sleep(0.3)
+
+
+def stop(process, first=signal.SIGINT):
+    """Stop a server started in its own session: politely, then by force after 20 seconds."""
+    if process.poll() is None:
+        os.killpg(process.pid, first)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

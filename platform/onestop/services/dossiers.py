@@ -84,13 +84,10 @@ def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
     return dossier
 
 
-_HEAD = [f for f in Dossier._meta.sorted_fields if f.name != "workflow"]
-
-
 def get_dossier(actor, code) -> Dossier:
     """A dossier of the actor's centre with its procedure and version; its (large) workflow state
     is left in the database until a step needs it."""
-    dossier = (Dossier.select(*_HEAD, Procedure, ProcedureVersion)
+    dossier = (Dossier.select(*sql.DOSSIER_HEAD, Procedure, ProcedureVersion)
                .join(Procedure).switch(Dossier).join(ProcedureVersion)
                .where((Dossier.centre == actor.centre_id) & (Dossier.code == code)).first())
     if dossier is None:
@@ -209,7 +206,7 @@ def fire_due_timers(now=None, limit=100) -> int:
 def fire_timers_of(dossier_id, now=None) -> bool:
     """Fire one dossier's due timers (a scheduled job); False if none was due or someone else moved it."""
     now = now or utcnow()
-    dossier = Dossier.select(*_HEAD, ProcedureVersion).join(ProcedureVersion).where(Dossier.id == dossier_id).first()
+    dossier = Dossier.select(*sql.DOSSIER_HEAD, ProcedureVersion).join(ProcedureVersion).where(Dossier.id == dossier_id).first()
     if dossier is None or dossier.state != "active" or dossier.next_timer_at is None:
         return False
     if dossier.next_timer_at > now:  # a job that came early: look again when the timer is due
