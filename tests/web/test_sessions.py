@@ -1,0 +1,34 @@
+"""The cookie session: skipped for requests without a cookie, intact for those with one."""
+
+from flask import session
+
+
+def _routes(app):
+    @app.get("/_test/remember/<value>")
+    def remember(value):
+        session["value"] = value
+        return "ok"
+
+    @app.get("/_test/recall")
+    def recall():
+        return session.get("value", "-")
+
+
+def test_a_request_without_a_cookie_sets_none(sqlite_app):
+    _routes(sqlite_app)
+    reply = sqlite_app.test_client().get("/_test/recall")
+    assert reply.get_data(as_text=True) == "-" and "Set-Cookie" not in reply.headers
+
+
+def test_a_session_written_in_one_request_is_read_in_the_next(sqlite_app):
+    _routes(sqlite_app)
+    client = sqlite_app.test_client()
+    assert "Set-Cookie" in client.get("/_test/remember/xin-chào").headers
+    assert client.get("/_test/recall").get_data(as_text=True) == "xin-chào"
+
+
+def test_a_forged_session_cookie_is_ignored(sqlite_app):
+    _routes(sqlite_app)
+    client = sqlite_app.test_client()
+    client.set_cookie("session", "eyJ2YWx1ZSI6ImFkbWluIn0.forged.signature")
+    assert client.get("/_test/recall").get_data(as_text=True) == "-"
