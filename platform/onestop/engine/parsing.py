@@ -60,23 +60,32 @@ class ParsedModel:
     spec_json: str
     messages: dict
     has_scripts: bool
-    forms: dict = field(default_factory=dict)
+    forms: dict = field(default_factory=dict)  # uploaded form files by name; the services layer compiles them
+    form_refs: dict = field(default_factory=dict)  # element id -> what its BPMN says about its form
+    element_forms: dict = field(default_factory=dict)  # element id -> form name, once compiled
     metadata: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     spec: object = None
     subprocess_specs: dict = None
 
     _STORED = ("content_hash", "dialect", "start_kind", "start_id", "process_ids", "spec_json", "messages",
-               "has_scripts", "forms", "metadata", "warnings")
+               "has_scripts", "forms", "form_refs", "element_forms", "metadata", "warnings")
+
+    FORMAT = 2  # 2: forms compiled, element_forms
 
     def dumps(self) -> str:
         """Everything but the live spec objects, as JSON: stored once with the version."""
-        return json.dumps({name: getattr(self, name) for name in self._STORED}, ensure_ascii=False)
+        return json.dumps({name: getattr(self, name) for name in self._STORED} | {"format": self.FORMAT},
+                          ensure_ascii=False)
 
     @classmethod
-    def loads(cls, text: str) -> "ParsedModel":
-        """A model from `dumps()`, with its specs rebuilt (milliseconds, where parsing takes tens)."""
-        model = cls(**{name: value for name, value in json.loads(text).items() if name in cls._STORED})
+    def loads(cls, text: str) -> "ParsedModel | None":
+        """A model from `dumps()`, with its specs rebuilt (milliseconds, where parsing takes tens);
+        None if it was stored by an older onestop and must be parsed again from its files."""
+        stored = json.loads(text)
+        if stored.get("format") != cls.FORMAT:
+            return None
+        model = cls(**{name: value for name, value in stored.items() if name in cls._STORED})
         model.spec, model.subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
         return model
 
@@ -89,7 +98,7 @@ def classify(name: str) -> str:
         return "bpmn"
     if lower.endswith(".dmn"):
         return "dmn"
-    if lower.endswith(".json"):
+    if lower.endswith((".json", ".form")):
         return "form"
     return "other"
 
@@ -136,6 +145,7 @@ class _Checker:
         self.warnings = []
         self.has_scripts = False
         self.known_forms = known_forms
+        self.form_refs = {}
 
     def problem(self, node, message, file):
         self.problems.append(Problem(_owner_id(node), message, file))
@@ -166,6 +176,8 @@ class _Checker:
             elif ns == SPIFF_NS and tag == "property" and node.get("name") in (
                     "formJsonSchemaFilename", "formUiSchemaFilename"):
                 self._form_reference(node, file)
+            elif ns == BPMN_NS and tag in ("userTask", "startEvent") and node.get("id"):
+                self._camunda_form(node)
 
     def _check_references(self, root, file):
         ids = {n.get("id") for n in root.iter() if isinstance(n.tag, str) and n.get("id")}
@@ -226,9 +238,38 @@ class _Checker:
 
     def _form_reference(self, node, file):
         name = node.get("value") or ""
+        task = node.getparent().getparent().getparent()
         if name and name not in self.known_forms:
-            task = node.getparent().getparent().getparent()
             self.problem(task, f"{_describe(task)} refers to form {name!r} that does not exist", file)
+        elif name and task is not None and task.get("id"):
+            kind = "schema" if node.get("name") == "formJsonSchemaFilename" else "ui"
+            ref = self.form_refs.setdefault(task.get("id"), {"element": _local(task.tag)})
+            ref[kind] = name
+
+    def _camunda_form(self, node):
+        """camunda:formKey and camunda:formData of a user task or start event, as plain data."""
+        ref = {}
+        key = node.get(f"{{{CAMUNDA_NS}}}formKey")
+        if key:
+            ref["key"] = key
+        data = node.find(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}formData")
+        if data is not None:
+            ref["fields"] = [_form_field(f) for f in data.iter(f"{{{CAMUNDA_NS}}}formField")]
+        if ref:
+            self.form_refs.setdefault(node.get("id"), {"element": _local(node.tag)}).update(ref)
+
+
+def _form_field(node) -> dict:
+    c = f"{{{CAMUNDA_NS}}}"
+    return {
+        "id": node.get("id") or "",
+        "label": node.get("label") or "",
+        "type": node.get("type") or "string",
+        "default": node.get("defaultValue"),
+        "options": [{"id": v.get("id") or "", "name": v.get("name") or ""} for v in node.iter(f"{c}value")],
+        "validation": {v.get("name") or "": v.get("config") for v in node.iter(f"{c}constraint")},
+        "properties": {p.get("id") or "": p.get("value") or "" for p in node.iter(f"{c}property")},
+    }
 
 
 def _spiff_problem(exc, default_file):
@@ -405,6 +446,7 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
         messages=messages,
         has_scripts=checker.has_scripts,
         forms=forms,
+        form_refs=checker.form_refs,
         metadata=metadata,
         warnings=[w.as_dict() for w in warnings],
         spec=spec,

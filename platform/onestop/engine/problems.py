@@ -8,6 +8,7 @@ class Problem:
     element_id: str | None
     message: str
     file: str | None = None
+    pointer: str | None = None  # where in a form file (a JSON pointer)
 
     def as_dict(self):
         return {k: v for k, v in asdict(self).items() if v is not None or k == "element_id"}

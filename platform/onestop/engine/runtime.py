@@ -361,7 +361,7 @@ class Engine:
                 workflow.refresh_timers()
             for _ in range(MAX_ADVANCE_ROUNDS):
                 workflow.do_engine_steps()
-                after = _scan(workflow, started)
+                after = _scan(workflow, started, model.element_forms)
                 if not after.engine_ready:
                     break
         except Exception as exc:  # any failure of the model stops this dossier only
@@ -372,7 +372,7 @@ class Engine:
         error = {"element_id": _error_element(exc, workflow), "message": _error_message(exc)}
         if not isinstance(exc, SpiffWorkflowException | WorkflowException | ScriptError):
             error["message"] = f"{type(exc).__name__}: {error['message']}"
-        return self._snapshot(model, workflow, before, _scan(workflow, started), error=error)
+        return self._snapshot(model, workflow, before, _scan(workflow, started, model.element_forms), error=error)
 
     def _snapshot(self, model, workflow, before, after, error=None):
         ready = [] if error else after.ready
@@ -422,7 +422,7 @@ def _all_tasks(workflow):
         yield from subprocess.tasks.values()
 
 
-def _scan(workflow, started: float) -> _Scan:
+def _scan(workflow, started: float, forms=None) -> _Scan:
     """One pass over every task: ready human tasks, waits, elements finished since `started`."""
     ready, waits, finished, engine_ready = [], [], [], False
     threshold = started - 0.000001
@@ -430,9 +430,8 @@ def _scan(workflow, started: float) -> _Scan:
         state, spec = task.state, task.task_spec
         if state == TaskState.READY:
             if spec.manual:
-                props = (getattr(spec, "extensions", None) or {}).get("properties", {})
                 ready.append(TaskInfo(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
-                                      spec.lane, props.get("formJsonSchemaFilename")))
+                                      spec.lane, forms.get(spec.bpmn_id) if forms else None))
             else:
                 engine_ready = True
         elif state == TaskState.WAITING:

@@ -8,13 +8,11 @@ wins and the other gets Conflict (409).
 
 import base64
 import secrets
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
-import jsonschema
 from peewee import Tuple
 
-from .. import sql
+from .. import formdefs, sql
 from ..db import run_write
 from ..engine import NotWaiting, Stored, TaskNotReady
 from ..models import (
@@ -26,7 +24,7 @@ from ..models import (
 )
 from . import audit, schedule
 from .errors import Conflict, Invalid, NotFound, shown
-from .procedures import form_of, model_for
+from .procedures import form_of, model_for, start_form
 from .runtime import engine
 
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -59,6 +57,7 @@ def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
     procedure, version = found
+    data = _validate_form(start_form(version), data)
     step = engine().start(model_for(version), data)
     now = utcnow()
     error = step.error or {}
@@ -170,7 +169,7 @@ def complete_task(actor, task_id, data) -> Dossier:
     data = _check_data(data)
     item = get_work_item(actor, task_id)
     dossier = item.dossier
-    _validate_form(form_of(dossier.version, item.form), data)
+    data = _validate_form(form_of(dossier.version, item.form), data)
     try:
         step = engine().complete_task(model_for(dossier.version), _stored(dossier), item.id, data)
     except TaskNotReady as exc:
@@ -228,36 +227,14 @@ def page_rows(dossier) -> dict:
 # internals ---------------------------------------------------------------------------------
 
 
-_validators = OrderedDict()  # id(form) -> (form, validator); forms live as long as their cached model
-
-
-def _validator(form):
-    key = id(form)
-    entry = _validators.get(key)
-    if entry is None or entry[0] is not form:
-        entry = (form, jsonschema.Draft202012Validator(form, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER))
-        _validators[key] = entry
-        while len(_validators) > 2048:
-            _validators.popitem(last=False)
-    return entry[1]
-
-
-def _validate_form(form, data):
-    if not isinstance(form, dict):
-        return
-    validator = _validator(form)
-    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path])
-    if errors:
-        details = [{"field": _field_of(e), "message": e.message} for e in errors]
-        raise Invalid("the data does not fit the task's form", details=details)
-
-
-def _field_of(error):
-    path = [str(p) for p in error.path]
-    if error.validator == "required":
-        missing = [name for name in error.validator_value if name not in (error.instance or {})]
-        path.append(missing[0] if missing else "")
-    return "/".join(path)
+def _validate_form(form, data) -> dict:
+    """The data, NFC-normalised, if it fits the form; Invalid with the field errors if not."""
+    data = formdefs.normalise(data)
+    if form is not None:
+        errors = formdefs.validate(form.schema, data)
+        if errors:
+            raise Invalid("the data does not fit the form", details=[e.as_dict() for e in errors])
+    return data
 
 
 def _save(dossier, step, actor, action, element_id, detail, completed_task_id=None) -> Dossier:

@@ -5,9 +5,11 @@ import re
 import zipfile
 from dataclasses import dataclass
 
+from .. import formdefs
 from ..db import write_transaction
-from ..engine import ModelError
+from ..engine import ModelError, Problem
 from ..engine.parsing import ParsedModel, SourceFile, classify
+from ..formdefs import FormDefinition
 from ..models import ModelFile, Procedure, ProcedureVersion, utcnow
 from . import audit
 from .errors import Invalid, NotFound, TooLarge, shown
@@ -79,7 +81,7 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
     """
     files = unpack(uploads, max_bytes)
     try:
-        parsed = engine().parse(files, process_id=process_id, max_bytes=max_bytes)
+        parsed = compile_model(files, process_id=process_id, max_bytes=max_bytes)
     except ModelError as exc:
         raise Invalid("the model was refused", details=[p.as_dict() for p in exc.problems]) from None
     code = str(parsed.metadata.get("code") or parsed.start_id)
@@ -137,16 +139,38 @@ def model_for(version):
 
     def load():
         compiled = ProcedureVersion.select(ProcedureVersion.compiled).where(ProcedureVersion.id == version.id).scalar()
-        if compiled:
-            return ParsedModel.loads(compiled)
+        model = ParsedModel.loads(compiled) if compiled else None
+        if model is not None:
+            return model
         files = [SourceFile(f.name, bytes(f.content)) for f in ModelFile.select().where(ModelFile.version == version.id)]
-        return engine().parse(files, process_id=version.start_id)
+        return compile_model(files, process_id=version.start_id)
 
     return engine().model(_model_key(version), load)
 
 
-def form_of(version, name):
-    """A form definition (JSON) shipped with the version, or None."""
+def compile_model(files, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedModel:
+    """Parse a procedure's files and compile its forms; raises ModelError listing every problem."""
+    parsed = engine().parse(files, process_id=process_id, max_bytes=max_bytes)
+    assembled = formdefs.assemble(parsed.forms, parsed.form_refs)
+    if assembled.problems:
+        raise ModelError([Problem(element_id, str(p), p.form, p.pointer or "/") for element_id, p in assembled.problems])
+    parsed.forms, parsed.element_forms = assembled.forms, assembled.element_forms
+    parsed.warnings = parsed.warnings + [Problem(element_id, message).as_dict() for element_id, message in assembled.warnings]
+    return parsed
+
+
+def form_of(version, name) -> FormDefinition | None:
+    """A form of the version by name, or None."""
     if not name:
         return None
-    return model_for(version).forms.get(name)
+    form = model_for(version).forms.get(name)
+    return FormDefinition.from_dict(form) if form else None
+
+
+def start_form(version) -> FormDefinition | None:
+    """The form a citizen fills in to submit: the one on the start event, if the model has one."""
+    model = model_for(version)
+    for element_id, name in model.element_forms.items():
+        if model.form_refs.get(element_id, {}).get("element") == "startEvent":
+            return form_of(version, name)
+    return None

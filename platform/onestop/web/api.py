@@ -126,7 +126,8 @@ def list_tasks(actor):
 @authenticated()
 def get_task(actor, task_id):
     item, data, form = dossiers.task_detail(actor, task_id)
-    return jsonify(present.work_item(item, with_dossier=True) | {"data": data, "form": form})
+    return jsonify(present.work_item(item, with_dossier=True) | {
+        "data": data, "form": form.schema if form else None, "ui": form.ui if form else None})
 
 
 @bp.post("/tasks/<task_id>/complete")

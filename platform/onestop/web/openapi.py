@@ -47,7 +47,8 @@ def openapi_document():
                     "lane": {"type": ["string", "null"]}, "dossier": {"type": "string"},
                     "created_at": {"type": "string", "format": "date-time"}}},
                 "TaskDetail": {"allOf": [_ref("Task"), {"type": "object", "properties": {
-                    "data": {"type": "object"}, "form": {"type": ["object", "null"]}}}]},
+                    "data": {"type": "object"}, "form": {"type": ["object", "null"]},
+                    "ui": {"type": ["object", "null"]}}}]},
                 "Dossier": {"type": "object", "required": ["code", "procedure", "version", "state", "data", "tasks",
                                                            "waiting", "history", "events"], "properties": {
                     "code": {"type": "string"}, "procedure": {"type": "string"}, "version": {"type": "integer"},

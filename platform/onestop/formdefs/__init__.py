@@ -1,0 +1,105 @@
+"""Form definitions: uploaded form files and BPMN form declarations -> checked, renderable forms.
+
+The engine reports which element names which form (SpiffArena's `formJsonSchemaFilename` /
+`formUiSchemaFilename` properties, Camunda's `formKey` and `formData`); `assemble` resolves those
+references against the uploaded files, converts Camunda's forms, checks every schema and UI schema
+against what onestop supports, and returns the forms by name. No Flask, no database.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from .camunda import from_form_data, from_form_js
+from .schema import FieldError, FormDefinition, FormProblem, check_schema, check_ui, normalise, validate
+
+__all__ = ["Assembled", "FieldError", "FormDefinition", "FormProblem", "assemble", "check_schema", "normalise",
+           "validate"]
+
+_KEY_PREFIXES = ("camunda-forms:deployment:", "camunda-forms:app:", "embedded:deployment:", "embedded:app:",
+                 "deployment:", "app:", "embedded:")
+
+
+@dataclass
+class Assembled:
+    forms: dict = field(default_factory=dict)  # form name -> FormDefinition.as_dict()
+    element_forms: dict = field(default_factory=dict)  # BPMN element id -> form name
+    problems: list = field(default_factory=list)  # FormProblem, each naming its element where known
+    warnings: list = field(default_factory=list)  # (element id or None, message)
+
+
+def ui_name_for(schema_name: str) -> str:
+    """SpiffArena's pairing: receive-schema.json goes with receive-uischema.json."""
+    return schema_name[: -len("-schema.json")] + "-uischema.json" if schema_name.endswith("-schema.json") else ""
+
+
+def key_candidates(form_key: str) -> list[str]:
+    """The file names a camunda:formKey may mean (prefixes such as camunda-forms:deployment: dropped)."""
+    key = form_key.strip()
+    for prefix in _KEY_PREFIXES:
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+            break
+    base = posixpath.basename(key)
+    if not base:
+        return []
+    return [base, f"{base}.form", f"{base}.json", f"{base}-schema.json"]
+
+
+def assemble(files: dict, references: dict) -> Assembled:
+    """Resolve every element's form reference against the uploaded form files (name -> parsed JSON).
+
+    `references` maps an element id to what the BPMN says: {"schema": file, "ui": file} (SpiffArena),
+    {"key": formKey} and/or {"fields": [...]} (Camunda).
+    """
+    out = Assembled()
+    for element_id, ref in references.items():
+        if ref.get("fields") is not None:
+            name = f"{element_id}.formData"
+            form, problems, warnings = from_form_data(name, ref["fields"])
+            out.problems.extend(_at(element_id, problems))
+            out.warnings.extend((element_id, w) for w in warnings)
+            if form is not None:
+                out.forms[name] = form.as_dict()
+                out.element_forms[element_id] = name
+            continue
+        schema_name, ui_name = ref.get("schema"), ref.get("ui")
+        if not schema_name and ref.get("key"):
+            schema_name = next((c for c in key_candidates(ref["key"]) if c in files), None)
+            if schema_name is None:
+                out.warnings.append((element_id, f"form key {ref['key']!r} names no uploaded form; "
+                                                 "the task takes its data without a form"))
+                continue
+        if not schema_name:
+            continue
+        if schema_name not in out.forms:
+            form, problems = _from_files(schema_name, ui_name, files)
+            out.problems.extend(_at(element_id, problems))
+            if form is None:
+                continue
+            out.forms[schema_name] = form.as_dict()
+        out.element_forms[element_id] = schema_name
+    return out
+
+
+def _at(element_id, problems):
+    return [(element_id, p) for p in problems]
+
+
+def _from_files(schema_name, ui_name, files):
+    document = files.get(schema_name)
+    if document is None:
+        return None, [FormProblem(schema_name, "", "the form file was not uploaded")]
+    if schema_name.endswith(".form"):
+        return from_form_js(schema_name, document)
+    problems = check_schema(schema_name, document)
+    ui_name = ui_name or ui_name_for(schema_name)
+    ui = files.get(ui_name) if ui_name else None
+    if ui_name and ui is None and ui_name != ui_name_for(schema_name):
+        problems.append(FormProblem(ui_name, "", "the UI schema file was not uploaded"))
+    if ui is not None and not problems:
+        problems.extend(check_ui(ui_name, ui, document))
+    if problems:
+        return None, problems
+    return FormDefinition(schema_name, document, ui or {}), []

@@ -1,0 +1,303 @@
+"""Form definitions as data: the JSON Schema subset onestop renders and enforces, checked at upload.
+
+A form is a JSON Schema (draft 2020-12) plus an optional UI schema (the react-jsonschema-form
+convention SpiffArena uses). Every keyword is either understood by the renderer and the validator
+or refused with the form's name and the JSON pointer where it stands, so that nothing an
+administrator writes is silently ignored. Submitted data is NFC-normalised (Vietnamese arrives in
+NFC and in NFD) and validated against the schema itself: the HTML form and the REST API share
+this one truth.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import jsonschema
+
+# Keywords that say what a value is, shape the form, or are annotations the renderer shows.
+ANNOTATIONS = {"$schema", "$id", "$comment", "title", "description", "default", "examples", "readOnly",
+               "writeOnly", "deprecated"}
+STRUCTURE = {"type", "properties", "required", "items", "additionalProperties", "$defs", "definitions", "$ref",
+             "allOf"}
+CHOICES = {"enum", "const", "oneOf", "anyOf"}
+CONDITIONS = {"if", "then", "else", "dependentRequired", "dependentSchemas", "dependencies"}
+BOUNDS = {"minLength", "maxLength", "pattern", "format", "minimum", "maximum", "exclusiveMinimum",
+          "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "minProperties",
+          "maxProperties"}
+SUPPORTED = ANNOTATIONS | STRUCTURE | CHOICES | CONDITIONS | BOUNDS
+TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
+# date/date-time/time/email are checked; data-url is an attachment (the react-jsonschema-form
+# convention for a file field); the others are shown as hints only, which is what they are.
+FORMATS = {"date", "date-time", "time", "email", "data-url", "uri", "textarea"}
+SCHEMA_DIALECTS = {"https://json-schema.org/draft/2020-12/schema", "http://json-schema.org/draft-07/schema#",
+                   "http://json-schema.org/draft-07/schema", "https://json-schema.org/draft/2019-09/schema"}
+MAX_DEPTH = 12
+MAX_NODES = 5000
+
+
+@dataclass(frozen=True)
+class FormProblem:
+    form: str
+    pointer: str
+    message: str
+
+    def __str__(self):
+        return f"form {self.form} at {self.pointer or '/'}: {self.message}"
+
+
+@dataclass
+class FormDefinition:
+    """One form: its name, its JSON Schema and its UI schema (both plain JSON)."""
+
+    name: str
+    schema: dict
+    ui: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "schema": self.schema, "ui": self.ui}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FormDefinition:
+        return cls(data["name"], data["schema"], data.get("ui") or {})
+
+
+def _pointer(parts) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def check_schema(name: str, schema) -> list[FormProblem]:
+    """Every problem of a form's JSON Schema that onestop would not honour, with its JSON pointer."""
+    problems: list[FormProblem] = []
+    nodes = [0]
+
+    def problem(path, message):
+        problems.append(FormProblem(name, _pointer(path), message))
+
+    def walk(node, path, depth):
+        nodes[0] += 1
+        if nodes[0] > MAX_NODES:
+            if nodes[0] == MAX_NODES + 1:
+                problem(path, f"the form is too large (more than {MAX_NODES} schema nodes)")
+            return
+        if depth > MAX_DEPTH:
+            problem(path, f"the form is nested more than {MAX_DEPTH} levels deep")
+            return
+        if isinstance(node, bool):
+            return  # true/false are valid schemas (anything / nothing)
+        if not isinstance(node, dict):
+            problem(path, "a schema must be a JSON object")
+            return
+        for key, value in node.items():
+            here = [*path, key]
+            if key not in SUPPORTED:
+                problem(here, f"keyword {key!r} is not supported by onestop's forms")
+            elif key == "type":
+                kinds = value if isinstance(value, list) else [value]
+                for kind in kinds:
+                    if kind not in TYPES:
+                        problem(here, f"unknown type {kind!r}")
+            elif key == "format" and value not in FORMATS:
+                problem(here, f"format {value!r} is not supported (use one of: {', '.join(sorted(FORMATS))})")
+            elif key == "pattern":
+                _check_pattern(value, here, problem)
+            elif key == "$ref":
+                if not isinstance(value, str) or not value.startswith("#/"):
+                    problem(here, "only references inside the same form (\"#/$defs/...\") are allowed")
+            elif key == "$schema" and value not in SCHEMA_DIALECTS:
+                problem(here, f"unknown JSON Schema dialect {value!r} (use draft 2020-12)")
+            elif key in ("properties", "$defs", "definitions", "dependentSchemas"):
+                if not isinstance(value, dict):
+                    problem(here, f"{key} must be an object")
+                else:
+                    for child, sub in value.items():
+                        walk(sub, [*here, child], depth + 1)
+            elif key == "dependencies":
+                if not isinstance(value, dict):
+                    problem(here, "dependencies must be an object")
+                else:
+                    for child, sub in value.items():
+                        if not (isinstance(sub, list) and all(isinstance(s, str) for s in sub)):
+                            walk(sub, [*here, child], depth + 1)
+            elif key in ("items", "additionalProperties", "if", "then", "else"):
+                walk(value, here, depth + 1)
+            elif key in ("oneOf", "anyOf", "allOf"):
+                if not isinstance(value, list) or not value:
+                    problem(here, f"{key} must be a non-empty list of schemas")
+                else:
+                    for i, sub in enumerate(value):
+                        walk(sub, [*here, i], depth + 1)
+            elif key == "required" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                problem(here, "required must be a list of field names")
+
+    walk(schema, [], 0)
+    if not problems:
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            problems.append(FormProblem(name, _pointer(exc.absolute_path), exc.message))
+    if not problems and isinstance(schema, dict) and schema.get("type", "object") != "object":
+        problems.append(FormProblem(name, "/type", "a form's top level must be an object (its fields)"))
+    return problems
+
+
+def _check_pattern(value, path, problem):
+    if not isinstance(value, str):
+        problem(path, "pattern must be a string")
+        return
+    if len(value) > 500:
+        problem(path, "pattern is longer than 500 characters")
+        return
+    try:
+        re.compile(value)
+    except re.error as exc:
+        problem(path, f"pattern is not a valid regular expression: {exc}")
+        return
+    # Nested quantifiers such as (a+)+ can take exponential time on a crafted input.
+    if re.search(r"\([^)]*[+*][^)]*\)[+*{]", value):
+        problem(path, "pattern has a repeated group containing a repetition (e.g. (a+)+): it can take "
+                      "exponential time; simplify it")
+
+
+UI_KEYS = {"ui:order", "ui:widget", "ui:title", "ui:description", "ui:help", "ui:placeholder", "ui:readonly",
+           "ui:disabled", "ui:hidden", "ui:options", "ui:autofocus", "ui:enumNames", "ui:rows", "ui:label",
+           "ui:classNames", "ui:field", "ui:submitButtonOptions", "ui:autocomplete", "ui:inputType",
+           "ui:emptyValue"}
+WIDGETS = {"text", "textarea", "email", "tel", "password", "select", "radio", "checkbox", "checkboxes",
+           "date", "datetime", "date-time", "time", "updown", "number", "file", "hidden", "markdown", "range",
+           "TypeaheadWidget"}
+
+
+def check_ui(name: str, ui, schema) -> list[FormProblem]:
+    """Problems of a UI schema: unknown ui: keys and widgets, and field names the schema does not have."""
+    problems: list[FormProblem] = []
+    if not isinstance(ui, dict):
+        return [FormProblem(name, "", "a UI schema must be a JSON object")]
+
+    def walk(node, sub_schema, path):
+        props = sub_schema.get("properties", {}) if isinstance(sub_schema, dict) else {}
+        for key, value in node.items():
+            here = [*path, key]
+            if key.startswith("ui:"):
+                if key not in UI_KEYS:
+                    problems.append(FormProblem(name, _pointer(here), f"UI key {key!r} is not supported"))
+                elif key == "ui:widget" and value not in WIDGETS:
+                    problems.append(FormProblem(name, _pointer(here), f"widget {value!r} is not supported "
+                                                                      f"(use one of: {', '.join(sorted(WIDGETS))})"))
+                elif key == "ui:order" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                    problems.append(FormProblem(name, _pointer(here), "ui:order must be a list of field names"))
+            elif key == "items" and isinstance(value, dict):
+                walk(value, sub_schema.get("items", {}) if isinstance(sub_schema, dict) else {}, here)
+            elif key in props:
+                if isinstance(value, dict):
+                    walk(value, props[key], here)
+            else:
+                problems.append(FormProblem(name, _pointer(here), f"the UI schema names field {key!r} that the "
+                                                                  "form does not have"))
+
+    walk(ui, schema if isinstance(schema, dict) else {}, [])
+    return problems
+
+
+def normalise(value):
+    """The value with every string (and key) in Unicode NFC, so length checks and storage agree."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {normalise(k): normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    return value
+
+
+_validators: OrderedDict = OrderedDict()  # id(schema) -> (schema, validator); schemas live with their cached model
+
+
+def _validator(schema):
+    key = id(schema)
+    entry = _validators.get(key)
+    if entry is None or entry[0] is not schema:
+        cls = jsonschema.Draft202012Validator
+        entry = (schema, cls(schema, format_checker=cls.FORMAT_CHECKER))
+        _validators[key] = entry
+        while len(_validators) > 2048:
+            _validators.popitem(last=False)
+    return entry[1]
+
+
+MESSAGES = {
+    "required": "this field is required",
+    "type": "must be {expected}",
+    "pattern": "is not in the expected format",
+    "minLength": "must be at least {limit} characters",
+    "maxLength": "must be at most {limit} characters",
+    "minimum": "must be at least {limit}",
+    "maximum": "must be at most {limit}",
+    "exclusiveMinimum": "must be greater than {limit}",
+    "exclusiveMaximum": "must be less than {limit}",
+    "multipleOf": "must be a multiple of {limit}",
+    "enum": "is not one of the choices",
+    "const": "is not the expected value",
+    "oneOf": "is not one of the choices",
+    "anyOf": "is not one of the choices",
+    "format": "is not a valid {limit}",
+    "minItems": "needs at least {limit} entries",
+    "maxItems": "takes at most {limit} entries",
+    "uniqueItems": "has the same entry twice",
+    "additionalProperties": "has a field the form does not have",
+}
+TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "yes or no",
+              "object": "a group of fields", "array": "a list", "null": "empty"}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One error of submitted data: the field (a/b/0/c path), a stable code and a plain message."""
+
+    field: str
+    code: str
+    message: str
+    limit: object = None
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+def validate(schema, data) -> list[FieldError]:
+    """The field errors of data against the form's schema, in field order; [] when it fits."""
+    if not isinstance(schema, dict):
+        return []
+    errors = []
+    for error in _validator(schema).iter_errors(data):
+        for leaf in _leaves(error):
+            errors.extend(_field_errors(leaf))
+    unique = {(e.field, e.code): e for e in errors}
+    return sorted(unique.values(), key=lambda e: e.field)
+
+
+def _leaves(error):
+    """For a failed oneOf/anyOf of objects, the most specific errors; otherwise the error itself."""
+    if error.validator in ("if", "allOf") and error.context:
+        return [leaf for sub in error.context for leaf in _leaves(sub)]
+    return [error]
+
+
+def _field_errors(error) -> list[FieldError]:
+    path = [str(p) for p in error.absolute_path]
+    code = error.validator
+    limit = error.validator_value
+    if code == "required":  # one error per missing field (jsonschema's do not say which one each is)
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        return [FieldError("/".join([*path, name]), code, MESSAGES[code])
+                for name in error.validator_value if name not in instance]
+    if code == "type":
+        kinds = limit if isinstance(limit, list) else [limit]
+        limit = " or ".join(TYPE_WORDS.get(k, k) for k in kinds)
+    elif code == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        path.append(extra[0] if extra else "")
+    template = MESSAGES.get(code)
+    message = template.format(expected=limit, limit=limit) if template else error.message
+    return [FieldError("/".join(path), code, message, limit)]

@@ -1,0 +1,97 @@
+"""Form schemas: what is refused at upload (with a pointer), and how data is normalised and validated."""
+
+import json
+import unicodedata
+from pathlib import Path
+
+from onestop.formdefs import check_schema, normalise, validate
+from onestop.formdefs.schema import check_ui
+
+FORMS = Path(__file__).resolve().parents[1] / "models" / "forms"
+APPLICATION = json.loads((FORMS / "spiffarena" / "application-schema.json").read_text())
+APPLICATION_UI = json.loads((FORMS / "spiffarena" / "application-uischema.json").read_text())
+
+GOOD = {"full_name": "Trần Thị Bình", "citizen_id": "001203004567", "business_name": "Phở Bình",
+        "capital_vnd": 50_000_000, "start_date": "2026-12-01", "business_lines": ["5610"],
+        "documents": "data:application/pdf;name=gcn.pdf;base64,JVBERi0xLjQK"}
+
+
+def test_the_sample_spiffarena_form_is_accepted_with_its_ui_schema():
+    assert check_schema("application-schema.json", APPLICATION) == []
+    assert check_ui("application-uischema.json", APPLICATION_UI, APPLICATION) == []
+
+
+def test_an_unsupported_keyword_is_refused_with_the_forms_name_and_pointer():
+    schema = {"type": "object", "properties": {"a": {"type": "object", "patternProperties": {"^x": {}}}}}
+    [problem] = check_schema("f-schema.json", schema)
+    assert (problem.form, problem.pointer) == ("f-schema.json", "/properties/a/patternProperties")
+    assert "not supported" in str(problem) and "f-schema.json" in str(problem)
+
+
+def test_an_unknown_format_a_remote_reference_and_a_broken_pattern_are_each_refused():
+    schema = {"type": "object", "properties": {
+        "a": {"type": "string", "format": "ipv4"},
+        "b": {"$ref": "https://example.com/schema.json"},
+        "c": {"type": "string", "pattern": "([0-9]"},
+        "d": {"type": "string", "pattern": "^(a+)+$"},
+    }}
+    pointers = {p.pointer for p in check_schema("f", schema)}
+    assert pointers == {"/properties/a/format", "/properties/b/$ref", "/properties/c/pattern", "/properties/d/pattern"}
+
+
+def test_a_form_whose_top_level_is_not_an_object_is_refused():
+    assert [p.pointer for p in check_schema("f", {"type": "string"})] == ["/type"]
+
+
+def test_a_ui_schema_naming_a_field_the_form_lacks_is_refused():
+    [problem] = check_ui("f-uischema.json", {"nmae": {"ui:widget": "textarea"}}, APPLICATION)
+    assert problem.pointer == "/nmae" and "nmae" in problem.message
+
+
+def test_an_unknown_widget_is_refused():
+    [problem] = check_ui("f-uischema.json", {"note": {"ui:widget": "colour-wheel"}}, APPLICATION)
+    assert problem.pointer == "/note/ui:widget"
+
+
+def test_good_data_fits():
+    assert validate(APPLICATION, GOOD) == []
+
+
+def test_each_wrong_field_is_named_with_a_plain_message():
+    bad = GOOD | {"citizen_id": "12345", "capital_vnd": 5, "start_date": "01/12/2026", "email": "not-an-email"}
+    del bad["business_name"]
+    errors = {e.field: (e.code, e.message) for e in validate(APPLICATION, bad)}
+    assert errors == {
+        "business_name": ("required", "this field is required"),
+        "capital_vnd": ("minimum", "must be at least 1000000"),
+        "citizen_id": ("pattern", "is not in the expected format"),
+        "email": ("format", "is not a valid email"),
+        "start_date": ("format", "is not a valid date"),
+    }
+
+
+def test_errors_inside_nested_objects_and_repeating_rows_carry_their_path():
+    bad = GOOD | {"address": {"street": "12 Lê Lợi"}, "members": [{"name": "An"}, {"citizen_id": "1"}]}
+    fields = [e.field for e in validate(APPLICATION, bad)]
+    assert fields == ["address/commune", "members/1/citizen_id", "members/1/name"]
+
+
+def test_a_conditional_field_is_required_only_when_its_condition_holds():
+    assert validate(APPLICATION, GOOD | {"has_premises_lease": False}) == []
+    [error] = validate(APPLICATION, GOOD | {"has_premises_lease": True})
+    assert (error.field, error.code) == ("lease_months", "required")
+
+
+def test_a_choice_outside_the_list_is_refused():
+    [error] = validate(APPLICATION, GOOD | {"business_lines": ["0000"]})
+    assert error.field == "business_lines/0"
+
+
+def test_decomposed_vietnamese_is_stored_composed_and_counted_as_such():
+    decomposed = unicodedata.normalize("NFD", "Nguyễn Thị Ánh Tuyết")
+    assert len(decomposed) > len("Nguyễn Thị Ánh Tuyết")
+    data = normalise({"full_name": decomposed, "members": [{"name": decomposed}]})
+    assert data["full_name"] == "Nguyễn Thị Ánh Tuyết" and data["members"][0]["name"] == "Nguyễn Thị Ánh Tuyết"
+    schema = {"type": "object", "properties": {"full_name": {"type": "string", "maxLength": 20}}}
+    assert validate(schema, normalise({"full_name": decomposed})) == []
+    assert validate(schema, {"full_name": decomposed}) != []
