@@ -34,7 +34,9 @@ commands:
   serve [ARGS...]   set up .venv, then run `onestop serve ARGS...`
   test  [ARGS...]   set up .venv, run `ruff check`, then `pytest ARGS...`
   setup             only set up .venv
+  translations      re-extract the UI's messages, merge them into the Vietnamese catalogue, compile it
 """
+TRANSLATIONS = ROOT / "platform" / "onestop" / "translations"
 
 
 def say(message):
@@ -183,6 +185,25 @@ def cmd_test(args):
     return 0
 
 
+def cmd_translations():
+    """Messages in code and templates -> messages.pot -> vi/messages.po (merged) -> messages.mo.
+    New messages arrive untranslated in the .po: translate them there, then run this again."""
+    ensure_venv()
+    env, babel = _child_env(), str(BIN / "pybabel")
+    pot = TRANSLATIONS / "messages.pot"
+    steps = [
+        [babel, "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--no-location", "--sort-output",
+         "-o", str(pot), "."],
+        [babel, "update", "-i", str(pot), "-d", str(TRANSLATIONS), "--no-fuzzy-matching", "--ignore-obsolete",
+         "--ignore-pot-creation-date", "-w", "110"],
+        [babel, "compile", "-d", str(TRANSLATIONS), "--statistics"],
+    ]
+    for step in steps:
+        if subprocess.run(step, cwd=ROOT, env=env).returncode != 0:
+            fail(f"{' '.join(step[:2])} failed")
+    return 0
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
@@ -192,6 +213,8 @@ def main(argv):
         cmd_serve(args)
     elif command == "test":
         return cmd_test(args)
+    elif command == "translations":
+        return cmd_translations()
     elif command == "setup":
         ensure_venv()
         say(f"{VENV.name} is ready")

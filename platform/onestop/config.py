@@ -28,8 +28,10 @@ class Settings:
     database_url: str
     secret_key: str
     port: int = 8000
-    max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = 32 * 1024 * 1024
     max_model_bytes: int = 5 * 1024 * 1024
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_dossier_file_bytes: int = 100 * 1024 * 1024
     timer_poll_seconds: float = 1.0
     run_timer_thread: bool = True
     script_timeout_seconds: float = 2.0
@@ -71,8 +73,10 @@ def load_settings(**overrides) -> Settings:
         database_url=database_url,
         secret_key=overrides.pop("secret_key", None) or _secret_key(home),
         port=_int("ONESTOP_PORT", 8000),
-        max_upload_bytes=_int("ONESTOP_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+        max_upload_bytes=_int("ONESTOP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024),
         max_model_bytes=_int("ONESTOP_MAX_MODEL_BYTES", 5 * 1024 * 1024),
+        max_file_bytes=_int("ONESTOP_MAX_FILE_BYTES", 10 * 1024 * 1024),
+        max_dossier_file_bytes=_int("ONESTOP_MAX_DOSSIER_FILE_BYTES", 100 * 1024 * 1024),
         timer_poll_seconds=_float("ONESTOP_TIMER_POLL_SECONDS", 1.0),
         run_timer_thread=os.environ.get("ONESTOP_TIMER_THREAD", "1") not in ("0", "false", "no"),
         script_timeout_seconds=_float("ONESTOP_SCRIPT_TIMEOUT", 2.0),

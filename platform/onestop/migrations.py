@@ -4,12 +4,12 @@ Each migration is (version, name, function(db)); applied versions are recorded i
 schema_migration so running them again changes nothing.
 """
 
-from peewee import PostgresqlDatabase, TextField
+from peewee import CharField, DateTimeField, ForeignKeyField, PostgresqlDatabase, TextField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from .db import database, write_transaction
-from .models import ALL_MODELS, SchemaMigration
+from .models import ALL_MODELS, Attachment, SchemaMigration, User
 
 # Any fixed number: PostgreSQL advisory lock that serialises processes migrating at once.
 _LOCK_KEY = 4_657_201
@@ -33,10 +33,20 @@ def _worklist_index(db):
                    'ON "workitem" ("centre_id", "created_at", "id")')
 
 
+def _front_doors(db):
+    """What the portal and the desk need: attachments, the citizen's lookup key, claimed tasks."""
+    db.create_tables([Attachment], safe=True)
+    _add_column(db, "dossier", "lookup_hash", CharField(max_length=64, null=True))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_lookup_hash" ON "dossier" ("lookup_hash")')
+    _add_column(db, "workitem", "claimed_by_id", ForeignKeyField(User, null=True, field=User.id))
+    _add_column(db, "workitem", "claimed_at", DateTimeField(null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
     (3, "worklist index by centre and age", _worklist_index),
+    (4, "attachments, lookup keys and claimed tasks", _front_doors),
 ]
 
 

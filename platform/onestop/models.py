@@ -167,6 +167,7 @@ class Dossier(BaseModel):
     error_element = CharField(max_length=255, null=True)
     error_message = TextField(null=True)
     next_timer_at = DateTimeField(null=True, index=True)
+    lookup_hash = CharField(max_length=64, null=True, index=True)  # sha256 of the citizen's lookup key
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -193,6 +194,8 @@ class WorkItem(BaseModel):
     lane = CharField(max_length=255, null=True)
     form = CharField(max_length=255, null=True)
     created_at = DateTimeField(default=utcnow, index=True)
+    claimed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    claimed_at = DateTimeField(null=True)
 
     class Meta:
         # The worklist: a centre's tasks, oldest first, paged by (created_at, id).
@@ -241,6 +244,27 @@ class AuditEvent(BaseModel):
     at = DateTimeField(default=utcnow, index=True)
 
 
+class Attachment(BaseModel):
+    """A file a dossier carries (a required document, a result): the bytes live under ONESTOP_HOME,
+    content-addressed by sha256; the row says whose it is, under which field, and what it is."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    dossier = ForeignKeyField(Dossier, backref="attachments", on_delete="CASCADE")
+    field = CharField(max_length=255)
+    name = CharField(max_length=255)
+    media_type = CharField(max_length=100)
+    size = IntegerField()
+    sha256 = CharField(max_length=64, index=True)
+    task_id = CharField(max_length=36, null=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def of_dossier(cls, dossier_id):
+        return cls.select().where(cls.dossier == dossier_id).order_by(cls.id)
+
+
 class SchemaMigration(BaseModel):
     version = IntegerField(primary_key=True)
     name = CharField(max_length=255)
@@ -259,4 +283,5 @@ ALL_MODELS = [
     WaitingEvent,
     HistoryEntry,
     AuditEvent,
+    Attachment,
 ]

@@ -58,7 +58,8 @@ def delete_ids(table: str, column: str, values: list):
 
 # The dossier as most reads need it: every column but the (large) workflow state.
 DOSSIER_HEAD = [f for f in Dossier._meta.sorted_fields if f.name != "workflow"]
-_ITEM = [WorkItem.id, WorkItem.element_id, WorkItem.name, WorkItem.lane, WorkItem.form, WorkItem.created_at]
+_ITEM = [WorkItem.id, WorkItem.element_id, WorkItem.name, WorkItem.lane, WorkItem.form, WorkItem.created_at,
+         WorkItem.claimed_by, WorkItem.claimed_at]
 _VERSION = [ProcedureVersion.id, ProcedureVersion.version, ProcedureVersion.content_hash, ProcedureVersion.start_id]
 _PROCEDURE = [Procedure.id, Procedure.code]
 
@@ -131,8 +132,8 @@ def current_version(centre_id: int, code: str):
 
 
 _NEW_DOSSIER_COLUMNS = ("centre_id", "code", "procedure_id", "version_id", "state", "data", "applicant", "workflow",
-                        "serial", "error_element", "error_message", "next_timer_at", "created_by_id", "created_at",
-                        "updated_at")
+                        "serial", "error_element", "error_message", "next_timer_at", "lookup_hash", "created_by_id",
+                        "created_at", "updated_at")
 _NEW_DOSSIER_SQL = (
     'INSERT INTO "dossier" (' + ",".join(f'"{c}"' for c in _NEW_DOSSIER_COLUMNS) + ") VALUES ("
     + ",".join("?" * len(_NEW_DOSSIER_COLUMNS)) + ') RETURNING "id"'

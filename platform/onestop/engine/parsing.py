@@ -63,15 +63,16 @@ class ParsedModel:
     forms: dict = field(default_factory=dict)  # uploaded form files by name; the services layer compiles them
     form_refs: dict = field(default_factory=dict)  # element id -> what its BPMN says about its form
     element_forms: dict = field(default_factory=dict)  # element id -> form name, once compiled
+    instructions: dict = field(default_factory=dict)  # element id -> Markdown for the person doing it
     metadata: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     spec: object = None
     subprocess_specs: dict = None
 
     _STORED = ("content_hash", "dialect", "start_kind", "start_id", "process_ids", "spec_json", "messages",
-               "has_scripts", "forms", "form_refs", "element_forms", "metadata", "warnings")
+               "has_scripts", "forms", "form_refs", "element_forms", "instructions", "metadata", "warnings")
 
-    FORMAT = 2  # 2: forms compiled, element_forms
+    FORMAT = 3  # 2: forms compiled, element_forms; 3: instructions
 
     def dumps(self) -> str:
         """Everything but the live spec objects, as JSON: stored once with the version."""
@@ -146,6 +147,7 @@ class _Checker:
         self.has_scripts = False
         self.known_forms = known_forms
         self.form_refs = {}
+        self.instructions = {}
 
     def problem(self, node, message, file):
         self.problems.append(Problem(_owner_id(node), message, file))
@@ -178,6 +180,7 @@ class _Checker:
                 self._form_reference(node, file)
             elif ns == BPMN_NS and tag in ("userTask", "startEvent") and node.get("id"):
                 self._camunda_form(node)
+                self._instructions(node)
 
     def _check_references(self, root, file):
         ids = {n.get("id") for n in root.iter() if isinstance(n.tag, str) and n.get("id")}
@@ -245,6 +248,16 @@ class _Checker:
             kind = "schema" if node.get("name") == "formJsonSchemaFilename" else "ui"
             ref = self.form_refs.setdefault(task.get("id"), {"element": _local(task.tag)})
             ref[kind] = name
+
+    def _instructions(self, node):
+        """What the model tells the person doing a task: SpiffArena's instructionsForEndUser, else
+        the element's documentation (Camunda Modeler's and other tools')."""
+        found = node.find(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}instructionsForEndUser")
+        if found is None:
+            found = node.find(f"{{{BPMN_NS}}}documentation")
+        text = (found.text or "").strip() if found is not None else ""
+        if text:
+            self.instructions[node.get("id")] = text[:20000]
 
     def _camunda_form(self, node):
         """camunda:formKey and camunda:formData of a user task or start event, as plain data."""
@@ -447,6 +460,7 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
         has_scripts=checker.has_scripts,
         forms=forms,
         form_refs=checker.form_refs,
+        instructions=checker.instructions,
         metadata=metadata,
         warnings=[w.as_dict() for w in warnings],
         spec=spec,

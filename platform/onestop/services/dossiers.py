@@ -7,27 +7,31 @@ wins and the other gets Conflict (409).
 """
 
 import base64
+import hashlib
+import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from peewee import Tuple
 
 from .. import formdefs, sql
-from ..db import run_write
+from ..db import run_write, write_transaction
 from ..engine import NotWaiting, Stored, TaskNotReady
 from ..models import (
     Dossier,
     Procedure,
     ProcedureVersion,
+    User,
     WorkItem,
     utcnow,
 )
-from . import audit, schedule
+from . import attachments, audit, schedule
 from .errors import Conflict, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
 from .runtime import engine
 
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 letters and digits, none that look alike
 
 
 def _new_code() -> str:
@@ -48,8 +52,42 @@ def _check_data(data, what="data"):
     return data
 
 
-def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
-    """Start a dossier of the procedure's latest version and run it to its first wait."""
+def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None) -> Dossier:
+    """Start a dossier of the procedure's latest version and run it to its first wait.
+
+    The data must fit the procedure's start form, if it has one; its files come as data URLs in
+    the data or as `uploads` (field path -> attachments.Upload)."""
+    return _start(actor, procedure_code, data, applicant, uploads)
+
+
+def submit_online(actor, procedure_code, data=None, uploads=None) -> tuple[Dossier, str]:
+    """A citizen's online submission: (the new dossier, the lookup key to print for them, shown once)."""
+    key = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(20))  # 20 x 5 bits = 100 bits
+    dossier = _start(actor, procedure_code, data, None, uploads, lookup_hash=lookup_hash(key), channel="online")
+    return dossier, "-".join(key[i:i + 5] for i in range(0, 20, 5))
+
+
+def lookup_hash(key: str) -> str:
+    """The stored form of a lookup key (its sha256), dashes, spaces and case ignored."""
+    clean = "".join(ch for ch in (key or "").upper() if ch.isalnum())
+    return hashlib.sha256(clean.encode()).hexdigest()
+
+
+def track(code, key) -> Dossier:
+    """The dossier a citizen may see with its code and lookup key; NotFound for any mismatch
+    (never says which of the two was wrong)."""
+    code = (code or "").strip().upper()
+    if not code or not key or len(code) > 64 or len(key) > 64:
+        raise NotFound("no dossier with that code and lookup key")
+    dossier = (Dossier.select(*sql.DOSSIER_HEAD, Procedure, ProcedureVersion)
+               .join(Procedure).switch(Dossier).join(ProcedureVersion)
+               .where(Dossier.code == code).first())
+    if dossier is None or not dossier.lookup_hash or not hmac.compare_digest(dossier.lookup_hash, lookup_hash(key)):
+        raise NotFound("no dossier with that code and lookup key")
+    return dossier
+
+
+def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, channel="api") -> Dossier:
     data = _check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
@@ -57,21 +95,25 @@ def start_dossier(actor, procedure_code, data=None, applicant=None) -> Dossier:
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
     procedure, version = found
-    data = _validate_form(start_form(version), data)
+    data, blobs = _prepare(start_form(version), data, uploads)
     step = engine().start(model_for(version), data)
     now = utcnow()
     error = step.error or {}
+    attachments.keep(blobs)
+
     def write():
         dossier = sql.insert_dossier(
             centre_id=actor.centre_id, code=_new_code(), procedure_id=procedure.id, version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
-            next_timer_at=step.next_timer_at, created_by_id=actor.id, created_at=now, updated_at=now,
+            next_timer_at=step.next_timer_at, lookup_hash=lookup_hash, created_by_id=actor.id, created_at=now,
+            updated_at=now,
         )
         dossier.procedure, dossier.version = procedure, version
         _write_step_rows(dossier, step, actor, new=True)
+        attachments.record(blobs, dossier, actor)
         audit.record("dossier.started", actor, dossier=dossier,
-                     detail={"procedure": procedure.code, "version": version.version})
+                     detail={"procedure": procedure.code, "version": version.version, "channel": channel})
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
                          detail={"message": error["message"]})
@@ -109,22 +151,22 @@ def work_items(actor, dossier_code=None, limit=100, after=None):
     if dossier_code:
         query = query.where(Dossier.code == dossier_code)
     if after:
-        created_at, task_id = _read_cursor(after)
+        created_at, task_id = read_page_cursor(after)
         # A row-value comparison: both databases walk the (centre, created_at, id) index straight
         # to the cursor, where "a > x OR (a = x AND b > y)" made them read every earlier task.
         query = query.where(Tuple(WorkItem.created_at, WorkItem.id) > Tuple(created_at, task_id))
     items = list(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit + 1))
     more = len(items) > limit
     items = items[:limit]
-    return items, (_cursor(items[-1]) if more else None)
+    return items, (page_cursor(items[-1]) if more else None)
 
 
-def _cursor(item) -> str:
+def page_cursor(item) -> str:
     raw = f"{item.created_at.isoformat()}|{item.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _read_cursor(cursor):
+def read_page_cursor(cursor):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, task_id = raw.split("|", 1)
@@ -141,7 +183,7 @@ def get_work_item(actor, task_id) -> WorkItem:
     return item
 
 
-def _stored(dossier):
+def stored_state(dossier):
     """The dossier's workflow for the engine: live in the cache at this serial, or read on demand."""
 
     def load_text():
@@ -158,24 +200,63 @@ def task_detail(actor, task_id):
     item = get_work_item(actor, task_id)
     dossier = item.dossier
     try:
-        data = engine().task_data(model_for(dossier.version), _stored(dossier), item.id)
+        data = engine().task_data(model_for(dossier.version), stored_state(dossier), item.id)
     except TaskNotReady as exc:
         raise Conflict(str(exc)) from None
     return item, data, form_of(dossier.version, item.form)
 
 
-def complete_task(actor, task_id, data) -> Dossier:
-    """Complete a ready task with the submitted data; 409 (Conflict) if someone else was first."""
+def complete_task(actor, task_id, data, uploads=None) -> Dossier:
+    """Complete a ready task with the submitted data (files as data URLs or `uploads`); Conflict
+    (409) if a colleague was first or holds the task."""
     data = _check_data(data)
     item = get_work_item(actor, task_id)
+    if item.claimed_by_id and item.claimed_by_id != actor.id:
+        raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")
     dossier = item.dossier
-    data = _validate_form(form_of(dossier.version, item.form), data)
+    data, blobs = _prepare(form_of(dossier.version, item.form), data, uploads)
     try:
-        step = engine().complete_task(model_for(dossier.version), _stored(dossier), item.id, data)
+        step = engine().complete_task(model_for(dossier.version), stored_state(dossier), item.id, data)
     except TaskNotReady as exc:
         raise Conflict(str(exc)) from None
+    attachments.keep(blobs)
     return _save(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
-                 completed_task_id=item.id)
+                 completed_task_id=item.id, blobs=blobs)
+
+
+def claim_task(actor, task_id) -> WorkItem:
+    """Take a task: colleagues see it is being handled and cannot complete it meanwhile."""
+    item = get_work_item(actor, task_id)
+    with write_transaction():
+        taken = (WorkItem.update(claimed_by=actor.id, claimed_at=utcnow())
+                 .where((WorkItem.id == item.id) & (WorkItem.claimed_by.is_null() | (WorkItem.claimed_by == actor.id)))
+                 .execute())
+        if not taken:
+            holder = WorkItem.select(WorkItem.claimed_by).where(WorkItem.id == item.id).scalar()
+            if holder is None:
+                raise NotFound(f"no task {shown(task_id)} waiting to be done")
+            raise Conflict(f"{item.name} is already being handled by {_username(holder)}")
+        audit.record("task.claimed", actor, dossier=item.dossier, element_id=item.element_id, detail={"task": item.id})
+    item.claimed_by_id = actor.id
+    return item
+
+
+def release_task(actor, task_id) -> WorkItem:
+    """Give a task back to the shared worklist (its holder, or a leader or administrator)."""
+    item = get_work_item(actor, task_id)
+    if item.claimed_by_id is None:
+        return item
+    if item.claimed_by_id != actor.id and not actor.has_role("leader", "admin"):
+        raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; only they or a leader can release it")
+    with write_transaction():
+        WorkItem.update(claimed_by=None, claimed_at=None).where(WorkItem.id == item.id).execute()
+        audit.record("task.released", actor, dossier=item.dossier, element_id=item.element_id, detail={"task": item.id})
+    item.claimed_by_id = None
+    return item
+
+
+def _username(user_id) -> str:
+    return User.select(User.display_name).where(User.id == user_id).scalar() or "a colleague"
 
 
 def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
@@ -189,7 +270,7 @@ def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
     if dossier.state != "active":
         raise Conflict(f"dossier {code} is {dossier.state}")
     try:
-        step = engine().deliver_message(model_for(dossier.version), _stored(dossier), name, payload, to)
+        step = engine().deliver_message(model_for(dossier.version), stored_state(dossier), name, payload, to)
     except NotWaiting as exc:
         raise Conflict(str(exc)) from None
     return _save(dossier, step, actor, "message.delivered", to, {"message": name})
@@ -212,7 +293,7 @@ def fire_timers_of(dossier_id, now=None) -> bool:
         schedule.timer_due(dossier.id, dossier.next_timer_at)
         return False
     try:
-        step = engine().fire_timers(model_for(dossier.version), _stored(dossier))
+        step = engine().fire_timers(model_for(dossier.version), stored_state(dossier))
         _save(dossier, step, None, "timers.fired", None, None)
     except Conflict:
         return False  # someone else moved the dossier meanwhile; its timers are looked at again
@@ -227,17 +308,19 @@ def page_rows(dossier) -> dict:
 # internals ---------------------------------------------------------------------------------
 
 
-def _validate_form(form, data) -> dict:
-    """The data, NFC-normalised, if it fits the form; Invalid with the field errors if not."""
+def _prepare(form, data, uploads=None):
+    """(data NFC-normalised with its files replaced by references, the checked files) if the data
+    fits the form; Invalid with the field errors if not."""
     data = formdefs.normalise(data)
+    data, blobs = attachments.take(form.schema if form is not None else None, data, uploads)
     if form is not None:
         errors = formdefs.validate(form.schema, data)
         if errors:
-            raise Invalid("the data does not fit the form", details=[e.as_dict() for e in errors])
-    return data
+            raise Invalid("the data does not fit the form", field_errors=errors)
+    return data, blobs
 
 
-def _save(dossier, step, actor, action, element_id, detail, completed_task_id=None) -> Dossier:
+def _save(dossier, step, actor, action, element_id, detail, completed_task_id=None, blobs=()) -> Dossier:
     """Store a step: compare-and-set on the serial, then the rows beside it, atomically (on SQLite
     in a commit shared with the steps other threads store at the same moment)."""
     now = utcnow()
@@ -247,6 +330,7 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
                               error.get("message"), step.next_timer_at, now):
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
         _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id)
+        attachments.record(list(blobs), dossier, actor, completed_task_id)
         audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail)
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],

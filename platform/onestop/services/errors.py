@@ -11,10 +11,12 @@ class ServiceError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message, details=None):
+    def __init__(self, message, details=None, field_errors=None):
         super().__init__(message)
         self.message = message
-        self.details = details
+        self.field_errors = list(field_errors or [])  # formdefs.FieldError: forms put each next to its field
+        self.details = details if details is not None or not self.field_errors else [
+            e.as_dict() for e in self.field_errors]
 
 
 class NotFound(ServiceError):

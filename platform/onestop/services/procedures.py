@@ -11,6 +11,7 @@ from ..engine import ModelError, Problem
 from ..engine.parsing import ParsedModel, SourceFile, classify
 from ..formdefs import FormDefinition
 from ..models import ModelFile, Procedure, ProcedureVersion, utcnow
+from ..text import fold, matches
 from . import audit
 from .errors import Invalid, NotFound, TooLarge, shown
 from .runtime import engine
@@ -112,6 +113,67 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
                      detail={"code": code, "version": number, "hash": parsed.content_hash})
     engine().model(_model_key(version), lambda: parsed)
     return version, True
+
+
+@dataclass
+class CatalogueEntry:
+    """A procedure as the public catalogue shows it: from its procedure.json, plus whether it can be
+    submitted online (its model has a start form)."""
+
+    code: str
+    name: str
+    field: str
+    level: str
+    agency: str
+    processing: str
+    fee: str
+    documents: list
+    online: bool
+    on_the_spot: bool
+    legal_basis: list
+    metadata: dict
+
+
+def catalogue(actor, query="", field="", level="") -> list[CatalogueEntry]:
+    """The procedures of the actor's centre, filtered by words (diacritics ignored), field and level."""
+    rows = (Procedure.select(Procedure, ProcedureVersion).join(
+        ProcedureVersion, on=((ProcedureVersion.procedure == Procedure.id)
+                              & (ProcedureVersion.version == Procedure.latest_version)))
+        .where(Procedure.centre == actor.centre_id).order_by(Procedure.name))
+    out = []
+    for procedure in rows:
+        entry = _entry(procedure, procedure.procedureversion)
+        if field and fold(entry.field) != fold(field):
+            continue
+        if level and entry.level != level:
+            continue
+        if query and not matches(query, entry.name, entry.code, entry.field, entry.agency):
+            continue
+        out.append(entry)
+    return out
+
+
+def catalogue_entry(actor, code) -> tuple[CatalogueEntry, ProcedureVersion]:
+    """One procedure of the catalogue with its current version; NotFound if the centre has none by that code."""
+    procedure = get_procedure(actor, code)
+    if not procedure.latest_version:
+        raise NotFound(f"no procedure {shown(code)}")
+    version = current_version(procedure)
+    return _entry(procedure, version), version
+
+
+def _entry(procedure, version) -> CatalogueEntry:
+    meta = version.metadata or {}
+    days, unit = meta.get("processing_days"), meta.get("processing_unit") or ""
+    processing = f"{days} ngày làm việc" if isinstance(days, int | float) else str(meta.get("processing_time") or "")
+    documents = meta.get("documents") or []
+    return CatalogueEntry(
+        code=procedure.code, name=procedure.name, field=str(meta.get("field") or ""), level=str(meta.get("level") or ""),
+        agency=str(meta.get("agency") or ""), processing=processing or unit, fee=str(meta.get("fee_vnd") or meta.get("fee") or ""),
+        documents=[d if isinstance(d, str) else str(d.get("name", d)) for d in documents],
+        online=start_form(version) is not None, on_the_spot=bool(meta.get("decided_on_the_spot")),
+        legal_basis=[str(x) for x in meta.get("legal_basis") or []], metadata=meta,
+    )
 
 
 def list_procedures(actor):

@@ -69,6 +69,38 @@ def user_for_token(token: str) -> User | None:
     return sql.user_by_token_hash(_token_hash(token))
 
 
+def portal_user(centre=None) -> User:
+    """The account a centre's public portal acts as for citizens who submit online without signing in."""
+    centre = centre or ensure_default_centre()
+    username = "portal" if centre.code == "default" else f"portal.{centre.code}"
+    user = User.get_or_none(User.username == username)
+    if user is None:
+        with write_transaction():
+            user, _ = User.get_or_create(username=username, defaults={
+                "centre": centre, "display_name": "Cổng dịch vụ công trực tuyến", "roles": "citizen"})
+    return user
+
+
+def get_user(user_id) -> User | None:
+    """An active user by id (a signed-in session), or None."""
+    try:
+        return User.get_or_none((User.id == int(user_id)) & User.active)
+    except (TypeError, ValueError):
+        return None
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with that name and password, or None; the attempt is audited either way."""
+    user = User.get_or_none((User.username == (username or "").strip()) & User.active) if username else None
+    ok = user is not None and check_password(user, password or "")
+    if user is None:
+        _hasher.hash("timing: make a miss cost what a hit costs")
+    with write_transaction():
+        audit.record("user.signed_in" if ok else "user.sign_in_failed", user if ok else None,
+                     centre=user.centre if user is not None else None, detail={"username": (username or "")[:150]})
+    return user if ok else None
+
+
 def check_password(user: User, password: str) -> bool:
     if not user.password_hash:
         return False

@@ -1,10 +1,16 @@
-"""Web layer: blueprints by audience (api, public; portal and desk come next) and error pages."""
+"""Web layer: blueprints by audience (portal for citizens, desk for officers, the REST API, public
+pages) and what they share: languages, sessions, sign-in, forms, error pages."""
 
-from . import api, errors, public, sessions
+from . import api, auth, desk, errors, i18n, markup, portal, public, sessions
 
 
 def init_app(app):
     errors.init_app(app)
     sessions.init_app(app)
+    i18n.init_app(app)
+    markup.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(public.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(desk.bp, url_prefix="/desk")
     app.register_blueprint(api.bp, url_prefix="/api/v1")

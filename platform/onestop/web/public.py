@@ -1,16 +1,11 @@
-"""Public pages that need no sign-in: the home page and the health check."""
+"""The health check (the home page is the portal's catalogue)."""
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify
 
 from .. import __version__
 from ..db import database
 
 bp = Blueprint("public", __name__)
-
-
-@bp.get("/")
-def home():
-    return render_template("home.html", version=__version__)
 
 
 @bp.get("/healthz")

@@ -1,0 +1,110 @@
+"""What an officer sees: the worklist of their centre's tasks with counts, and one task with all
+it needs (the dossier, its data, files, history, the model's instructions, the form)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from peewee import JOIN, Tuple, fn
+
+from .. import sql
+from ..engine import TaskNotReady
+from ..formdefs import FormDefinition
+from ..models import Dossier, Procedure, User, WorkItem
+from . import attachments
+from .dossiers import get_work_item, page_cursor, read_page_cursor, stored_state
+from .errors import Conflict, Invalid
+from .procedures import form_of, model_for
+from .runtime import engine
+
+VIEWS = ("all", "mine", "unclaimed")
+MAX_PAGE = 200
+
+
+@dataclass
+class Row:
+    id: str
+    name: str
+    element_id: str
+    lane: str | None
+    created_at: object
+    dossier_code: str
+    procedure_name: str
+    applicant: str
+    claimed_by: str | None
+    mine: bool
+
+
+@dataclass
+class Worklist:
+    rows: list
+    counts: dict
+    next: str | None
+
+
+@dataclass
+class TaskPage:
+    item: WorkItem
+    dossier: Dossier
+    data: dict
+    form: FormDefinition | None
+    instructions: str
+    files: list
+    history: list
+    tasks: list = field(default_factory=list)
+
+
+def _scoped(actor, view):
+    query = WorkItem.select().where(WorkItem.centre == actor.centre_id)
+    if view == "mine":
+        query = query.where(WorkItem.claimed_by == actor.id)
+    elif view == "unclaimed":
+        query = query.where(WorkItem.claimed_by.is_null())
+    return query
+
+
+def worklist(actor, view="all", limit=50, after=None) -> Worklist:
+    """A page of the centre's ready tasks (longest waiting first) and the count of each view."""
+    if view not in VIEWS:
+        raise Invalid(f"view must be one of: {', '.join(VIEWS)}")
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    holder = User.alias()
+    query = (_scoped(actor, view)
+             .select(WorkItem.id, WorkItem.name, WorkItem.element_id, WorkItem.lane, WorkItem.created_at,
+                     WorkItem.claimed_by, Dossier.code, Dossier.applicant, Procedure.name.alias("procedure_name"),
+                     holder.display_name.alias("holder"))
+             .join(Dossier).join(Procedure).switch(WorkItem)
+             .join(holder, JOIN.LEFT_OUTER, on=(WorkItem.claimed_by == holder.id)))
+    if after:
+        created_at, task_id = read_page_cursor(after)
+        query = query.where(Tuple(WorkItem.created_at, WorkItem.id) > Tuple(created_at, task_id))
+    found = list(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit + 1).objects())
+    more = len(found) > limit
+    found = found[:limit]
+    rows = [Row(w.id, w.name, w.element_id, w.lane, w.created_at, w.code, w.procedure_name, _applicant_name(w.applicant),
+                w.holder, w.claimed_by_id == actor.id) for w in found]
+    counts = {v: _scoped(actor, v).select(fn.COUNT(WorkItem.id)).scalar() for v in VIEWS}
+
+    return Worklist(rows, counts, page_cursor(found[-1]) if more else None)
+
+
+def _applicant_name(applicant) -> str:
+    if isinstance(applicant, dict):
+        return str(applicant.get("name") or applicant.get("full_name") or "")
+    return ""
+
+
+def task_page(actor, task_id) -> TaskPage:
+    """Everything the desk's task page shows, for a ready task of the actor's centre."""
+    item = get_work_item(actor, task_id)
+    dossier = item.dossier
+    model = model_for(dossier.version)
+    try:
+        data = engine().task_data(model, stored_state(dossier), item.id)
+    except TaskNotReady as exc:
+        raise Conflict(str(exc)) from None
+    rows = sql.dossier_rows(dossier.id)
+    dossier.procedure = Procedure.get_by_id(dossier.procedure.id)
+    return TaskPage(item, dossier, data, form_of(dossier.version, item.form), model.instructions.get(item.element_id, ""),
+                    attachments.of_dossier(dossier), rows["history"], rows["tasks"])

@@ -1,0 +1,137 @@
+"""The officers' desk: sign in, the worklist with counts, a task with everything needed to do it,
+claim and release, complete; a dossier's files for download. Every page is scoped to the
+officer's centre by the services it calls."""
+
+import io
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+
+from ..services import attachments, dossiers, users, worklist
+from ..services.attachments import Upload
+from ..services.errors import Conflict, NotFound, ServiceError
+from . import forms
+from .auth import SignedIn, officer_required, safe_next
+
+bp = Blueprint("desk", __name__)
+
+
+class SignInForm(FlaskForm):
+    username = StringField()
+    password = PasswordField()
+
+
+class ActionForm(FlaskForm):
+    """An empty form: its CSRF token guards claim, release and sign-out."""
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = SignInForm()
+    failed = False
+    if form.validate_on_submit():
+        user = users.authenticate(form.username.data, form.password.data)
+        if user is not None and user.has_role("officer", "leader", "admin"):
+            login_user(SignedIn(user))
+            return redirect(safe_next(request.args.get("next")), 303)
+        failed = True
+    return render_template("desk/login.html", form=form, failed=failed), (401 if failed else 200)
+
+
+@bp.post("/logout")
+def logout():
+    if ActionForm().validate_on_submit():
+        logout_user()
+    return redirect(url_for("portal.home"), 303)
+
+
+@bp.get("/", endpoint="worklist")
+@officer_required
+def worklist_view(actor):
+    view = request.args.get("view", "all")
+    page = worklist.worklist(actor, view if view in worklist.VIEWS else "all", 50, request.args.get("after") or None)
+    return render_template("desk/worklist.html", page=page, view=view, actor=actor, action=ActionForm())
+
+
+def _task_page(actor, task_id, form=None, loose=(), status=200):
+    page = worklist.task_page(actor, task_id)
+    html = forms.html_form(page.form) if page.form is not None else None
+    if form is None:
+        form = html.build(page.data) if html is not None else ActionForm()
+    return render_template("desk/task.html", page=page, html=html, form=form, loose=list(loose), actor=actor,
+                           action=ActionForm()), status
+
+
+@bp.get("/tasks/<task_id>")
+@officer_required
+def task(actor, task_id):
+    try:
+        return _task_page(actor, task_id)
+    except (NotFound, Conflict):
+        flash(_("That task has already been done or is no longer waiting."), "error")
+        return redirect(url_for("desk.worklist"), 303)
+
+
+@bp.post("/tasks/<task_id>")
+@officer_required
+def complete(actor, task_id):
+    try:
+        page = worklist.task_page(actor, task_id)
+    except (NotFound, Conflict):
+        flash(_("A colleague completed this task meanwhile; nothing you entered was saved on it."), "error")
+        return redirect(url_for("desk.worklist"), 303)
+    if page.item.claimed_by_id and page.item.claimed_by_id != actor.id:
+        flash(_("A colleague has taken this task; ask them to release it before you complete it."), "error")
+        return redirect(url_for("desk.task", task_id=task_id), 303)
+    html = forms.html_form(page.form) if page.form is not None else None
+    form = html.build(page.data, submitted=True) if html is not None else ActionForm()
+    if html is not None and html.edit_rows(form, request.form):
+        return _task_page(actor, task_id, form)
+    if not form.validate_on_submit():
+        return _task_page(actor, task_id, form, [forms.CSRF_MESSAGE], 400)
+    data, files = forms.submitted(html, form, page.data) if html is not None else ({}, {})
+    try:
+        dossier = dossiers.complete_task(actor, task_id, data,
+                                         {p: Upload(f.filename or "", f.read()) for p, f in files.items()})
+    except (NotFound, Conflict):
+        flash(_("A colleague completed or took this task meanwhile; nothing you entered was saved on it."), "error")
+        return redirect(url_for("desk.worklist"), 303)
+    except ServiceError as exc:
+        loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html is not None else [exc.message]
+        return _task_page(actor, task_id, form, loose, exc.status)
+    flash(_("Done: %(task)s for dossier %(code)s.", task=page.item.name, code=dossier.code), "notice")
+    return redirect(url_for("desk.worklist"), 303)
+
+
+@bp.post("/tasks/<task_id>/claim")
+@officer_required
+def claim(actor, task_id):
+    if ActionForm().validate_on_submit():
+        try:
+            dossiers.claim_task(actor, task_id)
+        except (NotFound, Conflict):
+            flash(_("A colleague completed or took this task meanwhile."), "error")
+            return redirect(url_for("desk.worklist"), 303)
+    return redirect(url_for("desk.task", task_id=task_id), 303)
+
+
+@bp.post("/tasks/<task_id>/release")
+@officer_required
+def release(actor, task_id):
+    if ActionForm().validate_on_submit():
+        try:
+            dossiers.release_task(actor, task_id)
+        except (NotFound, Conflict):
+            flash(_("Only the officer handling a task, or a leader, can release it."), "error")
+    return redirect(url_for("desk.worklist"), 303)
+
+
+@bp.get("/dossiers/<code>/files/<int:attachment_id>")
+@officer_required
+def download(actor, code, attachment_id):
+    attachment, content = attachments.open_for(actor, code, attachment_id)
+    return send_file(io.BytesIO(content), mimetype=attachment.media_type, as_attachment=True,
+                     download_name=attachment.name, max_age=0)

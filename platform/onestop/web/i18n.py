@@ -1,0 +1,56 @@
+"""Languages: Vietnamese first, English second (Flask-Babel; catalogues under onestop/translations).
+
+The language is the visitor's choice (a cookie set by /lang/<code>), else Vietnamese; the
+Accept-Language header is not used, so a page looks the same for everyone until they choose.
+"""
+
+from pathlib import Path
+
+from flask import Blueprint, redirect, request, url_for
+from flask_babel import Babel, format_date, format_datetime
+
+LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
+DEFAULT = "vi"
+COOKIE = "lang"
+TIMEZONE = "Asia/Ho_Chi_Minh"
+
+bp = Blueprint("i18n", __name__)
+
+
+def current_language() -> str:
+    chosen = request.cookies.get(COOKIE) if request else None
+    return chosen if chosen in LANGUAGES else DEFAULT
+
+
+@bp.get("/lang/<code>")
+def choose(code):
+    target = request.args.get("next") or "/"
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"  # only pages of this site: never an open redirect
+    response = redirect(target)
+    if code in LANGUAGES:
+        response.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True)
+    return response
+
+
+def dmy(value):
+    """A date as dd/mm/yyyy (Vietnamese convention, used in both languages)."""
+    return format_date(value, "dd/MM/yyyy") if value else ""
+
+
+def dmy_hm(value):
+    """A UTC timestamp as local dd/mm/yyyy HH:mm."""
+    return format_datetime(value, "dd/MM/yyyy HH:mm") if value else ""
+
+
+def init_app(app):
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).resolve().parent.parent / "translations")
+    Babel(app, locale_selector=current_language)
+    app.register_blueprint(bp)
+    app.jinja_env.filters["dmy"] = dmy
+    app.jinja_env.filters["dmy_hm"] = dmy_hm
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.globals["url_for"] = url_for

@@ -1,0 +1,82 @@
+"""The citizens' portal: the procedure catalogue, a procedure's page, online submission, the
+confirmation with the dossier code and lookup key, and the status page. No sign-in: the portal
+acts as its centre's portal account; what a citizen may see of a dossier needs code and key."""
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+
+from ..services import dossiers, procedures
+from ..services.attachments import Upload
+from ..services.errors import NotFound, ServiceError
+from ..services.users import portal_user
+from . import forms
+
+bp = Blueprint("portal", __name__)
+LEVELS = {"province": "Cấp tỉnh", "commune": "Cấp xã", "ministry": "Cấp bộ"}
+
+
+@bp.get("/")
+def home():
+    query, field, level = (request.args.get(k, "").strip()[:200] for k in ("q", "field", "level"))
+    actor = portal_user()
+    entries = procedures.catalogue(actor, query, field, level)
+    fields = sorted({e.field for e in procedures.catalogue(actor) if e.field}) if not query else None
+    return render_template("portal/home.html", entries=entries, query=query, field=field, level=level,
+                           fields=fields, levels=LEVELS)
+
+
+@bp.get("/procedures/<code>")
+def procedure(code):
+    entry, _version = procedures.catalogue_entry(portal_user(), code)
+    return render_template("portal/procedure.html", entry=entry, levels=LEVELS)
+
+
+def _uploads(files):
+    return {path: Upload(f.filename or "", f.read()) for path, f in files.items()}
+
+
+@bp.route("/procedures/<code>/submit", methods=["GET", "POST"])
+def submit(code):
+    actor = portal_user()
+    entry, version = procedures.catalogue_entry(actor, code)
+    definition = procedures.start_form(version)
+    if definition is None:
+        abort(404, description="Thủ tục này chưa nhận hồ sơ trực tuyến. / This procedure is not open for online submission.")
+    html = forms.html_form(definition)
+    if request.method == "GET":
+        return render_template("portal/submit.html", entry=entry, html=html, form=html.build(), data={}, loose=[])
+    form = html.build(submitted=True)
+    if html.edit_rows(form, request.form):
+        return render_template("portal/submit.html", entry=entry, html=html, form=form, data={}, loose=[])
+    if not form.validate_on_submit():
+        return render_template("portal/submit.html", entry=entry, html=html, form=form, data={},
+                               loose=[forms.CSRF_MESSAGE]), 400
+    data, files = forms.submitted(html, form)
+    try:
+        dossier, key = dossiers.submit_online(actor, code, data, _uploads(files))
+    except ServiceError as exc:
+        loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors else [exc.message]
+        return render_template("portal/submit.html", entry=entry, html=html, form=form, data={}, loose=loose), exc.status
+    session["submitted"] = {"code": dossier.code, "key": key}
+    return redirect(url_for("portal.submitted", code=dossier.code), 303)
+
+
+@bp.get("/submitted/<code>")
+def submitted(code):
+    shown = session.get("submitted") or {}
+    if shown.get("code") != code:
+        return redirect(url_for("portal.track"))
+    dossier = dossiers.track(shown["code"], shown["key"])
+    return render_template("portal/submitted.html", dossier=dossier, key=shown["key"],
+                           page=dossiers.page_rows(dossier))
+
+
+@bp.route("/track", methods=["GET", "POST"])
+def track():
+    if request.method == "GET":
+        return render_template("portal/track.html", code=request.args.get("code", ""), error=None)
+    code, key = request.form.get("code", ""), request.form.get("key", "")
+    try:
+        dossier = dossiers.track(code, key)
+    except NotFound:
+        return render_template("portal/track.html", code=code, error=True), 404
+    return render_template("portal/status.html", dossier=dossier, page=dossiers.page_rows(dossier))

@@ -1,0 +1,112 @@
+"""The officers' desk: sign-in, worklist with counts, a task page with everything, claim, complete,
+downloads, and what a colleague or another centre's officer gets."""
+
+import re
+
+import pytest
+
+from tests.conftest import make_user
+from tests.web.pages import FORMS, PDF, csrf, folder_zip, sign_in, submit_application
+
+
+@pytest.fixture
+def desk(sqlite_admin_api, sqlite_app):
+    assert sqlite_admin_api.upload([folder_zip(FORMS / "spiffarena")]).status_code == 201
+    with sqlite_app.app_context():
+        make_user("canbo1", ("officer",), password="mật-khẩu-1")
+        make_user("canbo2", ("officer",), password="mật-khẩu-2")
+        make_user("congdan", ("citizen",), password="mật-khẩu-3")
+    citizen = sqlite_app.test_client()
+    assert submit_application(citizen).status_code == 303
+    officer = sqlite_app.test_client()
+    assert sign_in(officer, "canbo1", "mật-khẩu-1").status_code == 303
+    return officer
+
+
+def _task_link(client):
+    text = client.get("/desk/").get_data(as_text=True)
+    return re.search(r'href="(/desk/tasks/[0-9a-f-]{36})"', text).group(1)
+
+
+def test_the_desk_asks_for_sign_in_first(sqlite_app):
+    reply = sqlite_app.test_client().get("/desk/")
+    assert reply.status_code == 302 and "/desk/login" in reply.headers["Location"]
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(sqlite_app):
+    with sqlite_app.app_context():
+        make_user("canbo1", ("officer",), password="đúng")
+    reply = sign_in(sqlite_app.test_client(), "canbo1", "sai")
+    assert reply.status_code == 401 and "Tên đăng nhập hoặc mật khẩu không đúng" in reply.get_data(as_text=True)
+    assert sign_in(sqlite_app.test_client(), "nobody", "sai").status_code == 401
+
+
+def test_a_citizen_account_cannot_sign_in_to_the_desk(sqlite_app):
+    with sqlite_app.app_context():
+        make_user("congdan", ("citizen",), password="mật-khẩu")
+    assert sign_in(sqlite_app.test_client(), "congdan", "mật-khẩu").status_code == 401
+
+
+def test_the_worklist_shows_the_task_with_counts(desk):
+    text = desk.get("/desk/").get_data(as_text=True)
+    assert "Thẩm định hồ sơ" in text and "Đăng ký hộ kinh doanh" in text
+    assert re.search(r"<strong>1</strong>Tất cả công việc", text) and re.search(r"<strong>0</strong>Tôi đang xử lý", text)
+
+
+def test_the_task_page_shows_data_files_instructions_and_form(desk):
+    link = _task_link(desk)
+    text = desk.get(link).get_data(as_text=True)
+    assert "Trần Thị Bình" in text and "giay-chung-nhan.pdf" in text
+    assert "<strong>tên hộ kinh doanh</strong>" in text  # the model's Markdown instructions, rendered
+    assert 'name="approved"' in text
+    download = re.search(r'href="(/desk/dossiers/[^"]+/files/\d+)"', text).group(1)
+    reply = desk.get(download)
+    assert reply.status_code == 200 and reply.data == PDF and reply.mimetype == "application/pdf"
+    assert "attachment" in reply.headers["Content-Disposition"]
+
+
+def test_an_officer_completes_the_task_through_the_form(desk):
+    link = _task_link(desk)
+    page = desk.get(link)
+    reply = desk.post(link, data={"csrf_token": csrf(page), "approved": "y"})
+    assert reply.status_code == 303
+    assert "Đã xong" in desk.get("/desk/").get_data(as_text=True)
+    assert "Thẩm định hồ sơ" not in desk.get("/desk/").get_data(as_text=True).split("<tbody>")[1]
+
+
+def test_a_task_claimed_by_a_colleague_cannot_be_completed_by_another(desk, sqlite_app):
+    link = _task_link(desk)
+    page = desk.get(link)
+    assert desk.post(link + "/claim", data={"csrf_token": csrf(page)}).status_code == 303
+    other = sqlite_app.test_client()
+    sign_in(other, "canbo2", "mật-khẩu-2")
+    page = other.get(link)
+    reply = other.post(link, data={"csrf_token": csrf(page), "approved": "y"}, follow_redirects=True)
+    assert "Một đồng nghiệp đã nhận việc này" in reply.get_data(as_text=True)
+    assert "Thẩm định hồ sơ" in desk.get("/desk/").get_data(as_text=True)  # still waiting, still theirs
+
+
+def test_a_task_a_colleague_completed_meanwhile_gives_a_clear_message(desk, sqlite_app):
+    link = _task_link(desk)
+    page = desk.get(link)
+    other = sqlite_app.test_client()
+    sign_in(other, "canbo2", "mật-khẩu-2")
+    other_page = other.get(link)
+    assert other.post(link, data={"csrf_token": csrf(other_page), "approved": "y"}).status_code == 303
+    reply = desk.post(link, data={"csrf_token": csrf(page), "approved": "y"}, follow_redirects=True)
+    assert reply.status_code == 200 and "Một đồng nghiệp đã xử lý việc này" in reply.get_data(as_text=True)
+
+
+def test_another_centres_officer_sees_neither_the_task_nor_the_files(desk, sqlite_app):
+    link = _task_link(desk)
+    download = re.search(r'href="(/desk/dossiers/[^"]+/files/\d+)"', desk.get(link).get_data(as_text=True)).group(1)
+    with sqlite_app.app_context():
+        from onestop.models import Centre
+
+        elsewhere = Centre.create(code="xa-b", name="Xã B", level="commune")
+        make_user("canbo-xa-b", ("officer",), centre=elsewhere, password="mật-khẩu-4")
+    foreign = sqlite_app.test_client()
+    sign_in(foreign, "canbo-xa-b", "mật-khẩu-4")
+    assert "Thẩm định hồ sơ" not in foreign.get("/desk/").get_data(as_text=True)
+    assert foreign.get(link).status_code == 303  # back to their worklist: no such task here
+    assert foreign.get(download).status_code == 404

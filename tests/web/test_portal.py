@@ -1,0 +1,119 @@
+"""The citizens' portal: catalogue search, procedure page, online submission, confirmation, tracking."""
+
+import io
+import re
+
+import pytest
+
+from tests.web.pages import FORMS, GOOD_APPLICATION, PDF, csrf, folder_zip, submit_application
+
+ROOT = FORMS.parents[2]
+
+
+@pytest.fixture
+def portal(sqlite_admin_api, sqlite_app):
+    assert sqlite_admin_api.upload([folder_zip(FORMS / "spiffarena")]).status_code == 201
+    bundled = ROOT / "process_models" / "construction_permit_commune"
+    assert sqlite_admin_api.upload([folder_zip(bundled)]).status_code == 201
+    return sqlite_app.test_client()
+
+
+def test_the_catalogue_is_in_vietnamese_first(portal):
+    page = portal.get("/")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and '<html lang="vi">' in text
+    assert "Trung tâm phục vụ hành chính công" in text and "Thủ tục hành chính" in text
+
+
+def test_english_is_one_click_away(portal):
+    page = portal.get("/lang/en?next=/", follow_redirects=True)
+    assert '<html lang="en">' in page.get_data(as_text=True) and "Administrative procedures" in page.get_data(as_text=True)
+
+
+def test_the_language_switch_never_redirects_off_the_site(portal):
+    assert portal.get("/lang/en?next=//evil.example/").headers["Location"] == "/"
+
+
+def test_search_ignores_diacritics_and_case(portal):
+    text = portal.get("/?q=cap giay phep XAY DUNG").get_data(as_text=True)
+    assert "1.013225" in text and "household_business" not in text
+    assert "1.013225" not in portal.get("/?q=khai sinh").get_data(as_text=True)
+
+
+def test_the_catalogue_filters_by_level(portal):
+    assert "1.013225" in portal.get("/?level=commune").get_data(as_text=True)
+    assert "1.013225" not in portal.get("/?level=province").get_data(as_text=True)
+
+
+def test_a_procedure_page_lists_documents_time_and_authority(portal):
+    text = portal.get("/procedures/1.013225").get_data(as_text=True)
+    assert "Thành phần hồ sơ" in text and "Đơn đề nghị cấp giấy phép xây dựng" in text
+    assert "15 ngày làm việc" in text and "Ủy ban nhân dân cấp xã" in text
+    assert "chưa nhận hồ sơ trực tuyến" in text  # no start form: submitted at the counter
+
+
+def test_a_citizen_submits_online_and_gets_a_code_and_lookup_key(portal):
+    reply = submit_application(portal)
+    assert reply.status_code == 303, reply.get_data(as_text=True)[:2000]
+    page = portal.get(reply.headers["Location"])
+    text = page.get_data(as_text=True)
+    code = re.search(r'class="big-code">(HS-[^<]+)<', text).group(1)
+    key = re.search(r'id="lookup-key">([^<]+)<', text).group(1)
+    assert len(key.replace("-", "")) == 20 and "Thẩm định hồ sơ" in text
+    found = portal.post("/track", data={"code": code, "key": key.lower()})
+    assert found.status_code == 200 and code in found.get_data(as_text=True)
+    wrong = portal.post("/track", data={"code": code, "key": "AAAAA-AAAAA-AAAAA-AAAAA"})
+    assert wrong.status_code == 404 and "Không có hồ sơ nào" in wrong.get_data(as_text=True)
+
+
+def test_the_confirmation_page_is_only_for_whoever_submitted(portal, sqlite_app):
+    reply = submit_application(portal)
+    other = sqlite_app.test_client()
+    assert other.get(reply.headers["Location"]).headers["Location"].endswith("/track")
+
+
+def test_wrong_fields_come_back_next_to_each_field_as_the_api_reports_them(portal, sqlite_admin_api):
+    fields = GOOD_APPLICATION | {"citizen_id": "12345", "capital_vnd": "nhiều"}
+    reply = submit_application(portal, fields)
+    assert reply.status_code == 422
+    text = reply.get_data(as_text=True)
+    assert 'id="citizen_id-error">Không đúng định dạng.' in text
+    assert 'id="capital_vnd-error">Phải là một số nguyên.' in text
+    assert 'value="Trần Thị Bình"' in text  # nothing typed is lost
+    api = sqlite_admin_api.post("/dossiers", {"procedure": "household_business", "data": {
+        "full_name": "Trần Thị Bình", "citizen_id": "12345", "business_name": "Phở Bình", "capital_vnd": "nhiều",
+        "start_date": "2026-12-01", "business_lines": ["5610"], "address": {"street": "12 Lê Lợi", "commune": "Hồng Gai"},
+        "documents": "data:application/pdf;name=a.pdf;base64,JVBERi0xLjQK"}})
+    assert {d["field"] for d in api.json["details"]} == {"citizen_id", "capital_vnd"}
+
+
+def test_a_file_that_is_not_a_document_is_refused_by_its_content(portal):
+    reply = submit_application(portal, files=(io.BytesIO(b"MZ\x90\x00" + b"\0" * 200), "giay-to.pdf"))
+    assert reply.status_code == 422
+    assert 'id="documents-error">Tệp phải là PDF' in reply.get_data(as_text=True)
+
+
+def test_a_required_file_left_out_is_reported_on_its_field(portal):
+    form = portal.get("/procedures/household_business/submit")
+    reply = portal.post("/procedures/household_business/submit", data={"csrf_token": csrf(form), **GOOD_APPLICATION},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 422 and 'id="documents-error">Mục này là bắt buộc.' in reply.get_data(as_text=True)
+
+
+def test_a_submission_without_its_csrf_token_is_refused_and_stores_nothing(portal, sqlite_app):
+    reply = portal.post("/procedures/household_business/submit",
+                        data={**GOOD_APPLICATION, "documents": (io.BytesIO(PDF), "a.pdf")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 400
+    with sqlite_app.app_context():
+        from onestop.models import Dossier
+        assert Dossier.select().count() == 0
+
+
+def test_repeating_rows_can_be_added_without_javascript(portal):
+    form = portal.get("/procedures/household_business/submit")
+    reply = portal.post("/procedures/household_business/submit",
+                        data={"csrf_token": csrf(form), **GOOD_APPLICATION, "_add_row": "members"},
+                        content_type="multipart/form-data")
+    text = reply.get_data(as_text=True)
+    assert reply.status_code == 200 and 'name="members-1-name"' in text and 'value="Trần Văn An"' in text
