@@ -166,7 +166,7 @@ def _times(rows, index, field):
 
 
 def dossier_rows(dossier_id: int) -> dict:
-    """What a dossier page shows beside the dossier row: ready tasks, waits, history, events."""
+    """What a dossier page shows beside the dossier row: ready tasks, waits, history, events, files."""
     tasks = run('SELECT "id", "element_id", "name", "lane", "created_at" FROM "workitem" '
                 'WHERE "dossier_id" = ? ORDER BY "created_at", "id"', (dossier_id,)).fetchall()
     waits = run('SELECT "element_id", "type", "name", "due_at" FROM "waitingevent" '
@@ -177,7 +177,10 @@ def dossier_rows(dossier_id: int) -> dict:
     events = run('SELECT e."at", u."username", e."action", e."element_id" FROM "auditevent" e '
                  'LEFT JOIN "user" u ON u."id" = e."actor_id" WHERE e."dossier_id" = ? ORDER BY e."at", e."id"',
                  (dossier_id,)).fetchall()
+    files = run('SELECT "id", "field", "name", "media_type", "size", "sha256" FROM "attachment" '
+                'WHERE "dossier_id" = ? ORDER BY "id"', (dossier_id,)).fetchall()
     return {
+        "files": files,
         "tasks": _times(tasks, 4, WorkItem.created_at),
         "waiting": _times(waits, 3, WaitingEvent.due_at),
         "history": _times(history, 3, HistoryEntry.at),

@@ -8,6 +8,14 @@ CIVIL_STATUS = "Công chức Tư pháp - Hộ tịch"
 LEADER = "Lãnh đạo UBND xã"
 
 APPLICANT = {"full_name": "Nguyễn Văn Hùng", "citizen_id": "001085012345", "phone": "0912345678"}
+BIRTH_CERTIFICATE = "data:application/pdf;name=giay-chung-sinh.pdf;base64,JVBERi0xLjQKJeLjz9MKdHJhaWxlcgo8PD4+CiUlRU9GCg=="
+APPLICATION = {
+    "declarant_full_name": "Nguyễn Văn Hùng", "declarant_citizen_id": "001085012345", "declarant_phone": "0912345678",
+    "declarant_relationship": "cha", "child_full_name": "Nguyễn Minh Anh", "child_gender": "nu",
+    "child_date_of_birth": "2026-02-20", "child_place_of_birth": "Bệnh viện Phụ sản Hà Nội",
+    "mother_full_name": "Trần Thị Lan", "mother_citizen_id": "001190023456", "father_full_name": "Nguyễn Văn Hùng",
+    "father_citizen_id": "001085012345", "birth_evidence": "giay_chung_sinh", "birth_evidence_file": BIRTH_CERTIFICATE,
+}
 RECEIVED = {
     "declarant_full_name": "Nguyễn Văn Hùng",
     "declarant_citizen_id": "001085012345",
@@ -43,7 +51,7 @@ RETURNED = {"returned_on": "2026-03-02", "receiver_full_name": "Nguyễn Văn H�
 
 def _start(api):
     upload_bundled(api, "birth_registration")
-    walk = Walk(api, CODE, applicant=APPLICANT)
+    walk = Walk(api, CODE, applicant=APPLICANT, data=APPLICATION)
     assert walk.offered() == {"Task_Receive": ONE_STOP}
     return walk
 
@@ -161,3 +169,17 @@ def test_invalid_form_data_is_refused_with_the_field_named(sqlite_admin_api):
     walk.refresh()
     assert walk.offered() == {"Task_Record": CIVIL_STATUS}
     assert "Task_Record" not in walk.history()
+
+
+def test_the_application_needs_the_birth_evidence_and_the_fathers_id_when_a_father_is_named(sqlite_admin_api):
+    upload_bundled(sqlite_admin_api, "birth_registration")
+    incomplete = {k: v for k, v in APPLICATION.items() if k not in ("birth_evidence_file", "father_citizen_id")}
+    refused = sqlite_admin_api.post("/dossiers", {"procedure": CODE, "data": incomplete})
+    assert refused.status_code == 422
+    assert {d["field"] for d in refused.json["details"]} == {"birth_evidence_file", "father_citizen_id"}
+
+
+def test_the_birth_certificate_is_kept_as_an_attachment_not_in_the_data(sqlite_admin_api):
+    walk = _start(sqlite_admin_api)
+    assert walk.data["birth_evidence_file"].startswith("attachment:sha256:")
+    assert "base64" not in str(walk.data)

@@ -185,6 +185,7 @@ def test_the_openapi_document_describes_every_route(app, admin_api):
     doc = app.test_client().get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.1")
     routes = {r.rule.removeprefix("/api/v1").replace("<code>", "{code}").replace("<task_id>", "{id}")
+              .replace("<int:attachment_id>", "{id}")
               for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1")}
     assert routes == set(doc["paths"])
 
@@ -208,8 +209,8 @@ def test_reading_a_dossier_takes_a_fixed_number_of_queries(app, admin_api):
         assert admin_api.get(f"/dossiers/{dossier['code']}").status_code == 200
     finally:
         Database.execute_sql = original
-    # token, dossier (+procedure, version), tasks, waiting, history, events: no query per row
-    assert len(executed) <= 6, executed
+    # token, dossier (+procedure, version), tasks, waiting, history, events, files: no query per row
+    assert len(executed) <= 7, executed
 
 
 def test_hostile_request_bodies_get_clear_answers(admin_api):

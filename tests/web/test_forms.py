@@ -98,3 +98,31 @@ def test_a_form_referenced_by_a_ui_schema_name_that_was_not_uploaded_is_refused(
     response = sqlite_admin_api.upload(files)
     assert response.status_code == 422
     assert any("application-uischema.json" in d["message"] for d in response.json["details"])
+
+
+def test_a_file_sent_as_a_data_url_is_stored_once_and_downloaded_by_its_centre_only(household, sqlite_app):
+    import base64
+
+    from tests.conftest import Api, make_user
+    from tests.web.pages import PDF
+
+    data = GOOD | {"documents": "data:application/pdf;name=gi%E1%BA%A5y.pdf;base64," + base64.b64encode(PDF).decode()}
+    dossier = household.post("/dossiers", {"procedure": "household_business", "data": data}).json
+    [attachment] = dossier["attachments"]
+    assert (attachment["field"], attachment["name"], attachment["media_type"]) == ("documents", "giấy.pdf",
+                                                                                   "application/pdf")
+    assert dossier["data"]["documents"] == "attachment:sha256:" + attachment["sha256"]
+    reply = household.get(f"/dossiers/{dossier['code']}/attachments/{attachment['id']}")
+    assert reply.status_code == 200 and reply.data == PDF
+    with sqlite_app.app_context():
+        from onestop.models import Centre
+
+        _, token = make_user("other", ("officer",), centre=Centre.create(code="x", name="Xã X", level="commune"))
+    foreign = Api(sqlite_app.test_client(), token)
+    assert foreign.get(f"/dossiers/{dossier['code']}/attachments/{attachment['id']}").status_code == 404
+
+
+def test_a_damaged_data_url_is_a_field_error(household):
+    data = GOOD | {"documents": "data:application/pdf;base64,@@@"}
+    refused = household.post("/dossiers", {"procedure": "household_business", "data": data})
+    assert refused.status_code == 422 and refused.json["details"][0]["field"] == "documents"

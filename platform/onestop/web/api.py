@@ -3,11 +3,12 @@
 Each handler parses and authorises, makes one service call, and renders the result.
 """
 
+import io
 from functools import wraps
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..services import dossiers, procedures
+from ..services import attachments, dossiers, procedures
 from ..services.errors import Forbidden, Invalid, ServiceError
 from ..services.users import user_for_token
 from . import present
@@ -101,6 +102,14 @@ def start_dossier(actor):
 @authenticated()
 def get_dossier(actor, code):
     return jsonify(present.dossier(dossiers.get_dossier(actor, code)))
+
+
+@bp.get("/dossiers/<code>/attachments/<int:attachment_id>")
+@authenticated()
+def get_attachment(actor, code, attachment_id):
+    attachment, content = attachments.open_for(actor, code, attachment_id)
+    return send_file(io.BytesIO(content), mimetype=attachment.media_type, as_attachment=True,
+                     download_name=attachment.name, max_age=0)
 
 
 @bp.post("/dossiers/<code>/messages")

@@ -65,7 +65,11 @@ def openapi_document():
                                                                "message": {"type": "string"}}},
                     "events": {"type": "array", "items": {"type": "object", "properties": {
                         "at": {"type": "string"}, "actor": {"type": ["string", "null"]}, "action": {"type": "string"},
-                        "element_id": {"type": ["string", "null"]}}}}}},
+                        "element_id": {"type": ["string", "null"]}}}},
+                    "attachments": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "integer"}, "field": {"type": "string"}, "name": {"type": "string"},
+                        "media_type": {"type": "string"}, "size": {"type": "integer"},
+                        "sha256": {"type": "string"}}}}}},
             },
         },
         "paths": {
@@ -91,12 +95,21 @@ def openapi_document():
             "/dossiers": {"post": {
                 "summary": "Start a dossier",
                 "requestBody": {"required": True, **_json({"type": "object", "required": ["procedure"], "properties": {
-                    "procedure": {"type": "string"}, "data": {"type": "object"}, "applicant": {"type": "object"}}})},
+                    "procedure": {"type": "string"}, "applicant": {"type": "object"},
+                    "data": {"type": "object", "description": "must fit the procedure's start form, if it has one; "
+                             "files as data URLs (data:<type>;name=<name>;base64,<data>)"}}})},
                 "responses": {"201": {"description": "Started"} | _json(_ref("Dossier")), **_errors(401, 404, 422)}}},
             "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, history and events",
                                          "parameters": [code_param],
                                          "responses": {"200": {"description": "The dossier"} | _json(_ref("Dossier")),
                                                        **_errors(401, 404)}}},
+            "/dossiers/{code}/attachments/{id}": {"get": {
+                "summary": "Download one of the dossier's files", "parameters": [
+                    code_param, {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "The file, with its media type",
+                                      "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                        "format": "binary"}}}},
+                              **_errors(401, 404)}}},
             "/dossiers/{code}/messages": {"post": {
                 "summary": "Deliver a BPMN message to a waiting catch event", "parameters": [code_param],
                 "requestBody": {"required": True, **_json({"type": "object", "required": ["name"], "properties": {

@@ -47,6 +47,8 @@ def dossier(d):
         "history": [{"element_id": e, "name": n, "state": s, "at": _iso(at), "actor": who}
                     for e, n, s, at, who in rows["history"]],
         "events": [{"at": _iso(at), "actor": who, "action": a, "element_id": e} for at, who, a, e in rows["events"]],
+        "attachments": [{"id": i, "field": f, "name": n, "media_type": t, "size": size, "sha256": sha}
+                        for i, f, n, t, size, sha in rows["files"]],
     }
     if d.state == "error":
         body["error"] = {"element_id": d.error_element, "message": d.error_message}
