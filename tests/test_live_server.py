@@ -1,7 +1,5 @@
 """The real server process (`onestop serve`) over real HTTP, driven by the outside acceptance client."""
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONFORMANCE, SHARED
-from tests.support.servers import free_port, stop, wait_until_healthy
+from tests.support.servers import onestop_serve
 
 pytestmark = pytest.mark.corpus
 
@@ -19,23 +17,12 @@ RUNNER = SHARED / "tools" / "corpus_runner.py"
 
 @pytest.fixture
 def live_server(database_url, tmp_path):
-    port = free_port()
-    home = tmp_path / "live"
     # Two web processes: steps of one dossier land on either, and SQLite writers queue across them.
-    env = dict(os.environ, ONESTOP_HOME=str(home), ONESTOP_PORT=str(port), ONESTOP_DATABASE_URL=database_url,
-               ONESTOP_TIMER_POLL_SECONDS="0.5", ONESTOP_WEB_WORKERS="2")
-    log = open(tmp_path / "server.log", "wb")
-    process = subprocess.Popen([str(ONESTOP), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(base, process, tmp_path / "server.log")
+    with onestop_serve(tmp_path, ONESTOP_DATABASE_URL=database_url, ONESTOP_TIMER_POLL_SECONDS="0.5",
+                       ONESTOP_WEB_WORKERS="2") as (base, home, _env, log):
         token = [line.split(": ", 1)[1] for line in (home / "admin-token.txt").read_text().splitlines()
                  if line.startswith("api token")][0]
-        yield base, token, tmp_path / "server.log"
-    finally:
-        stop(process, signal.SIGTERM)
-        log.close()
+        yield base, token, log
 
 
 @pytest.mark.skipif(not RUNNER.exists(), reason="the shared corpus runner is not beside the project")

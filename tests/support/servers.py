@@ -1,11 +1,14 @@
 """Starting real server processes in tests: free ports and waiting until they answer."""
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -37,3 +40,21 @@ def stop(process, first=signal.SIGINT):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@contextlib.contextmanager
+def onestop_serve(folder, **env_overrides):
+    """`onestop serve` on a free port with ONESTOP_HOME under folder (plus any ONESTOP_* overrides);
+    yields (base URL, home, environment, log path) once /healthz answers, and stops it afterwards."""
+    port, home, log_path = free_port(), folder / "home", folder / "server.log"
+    env = dict(os.environ, ONESTOP_HOME=str(home), ONESTOP_PORT=str(port), **env_overrides)
+    onestop = Path(sys.executable).parent / "onestop"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(onestop), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(base, process, log_path)
+            yield base, home, env, log_path
+        finally:
+            stop(process, signal.SIGTERM)

@@ -50,6 +50,7 @@ def test_a_citizen_account_cannot_sign_in_to_the_desk(sqlite_app):
 def test_the_worklist_shows_the_task_with_counts(desk):
     text = desk.get("/desk/").get_data(as_text=True)
     assert "Thẩm định hồ sơ" in text and "Đăng ký hộ kinh doanh" in text
+    assert "Trần Thị Bình" in text  # the applicant, taken from the online application
     assert re.search(r"<strong>1</strong>Tất cả công việc", text) and re.search(r"<strong>0</strong>Tôi đang xử lý", text)
 
 

@@ -87,6 +87,27 @@ def track(code, key) -> Dossier:
     return dossier
 
 
+APPLICANT_KEYS = {
+    "name": ("applicant_full_name", "declarant_full_name", "investor_full_name", "full_name", "applicant_name"),
+    "citizen_id": ("applicant_citizen_id", "declarant_citizen_id", "investor_citizen_id", "citizen_id"),
+    "phone": ("applicant_phone", "declarant_phone", "investor_phone", "phone"),
+    "email": ("applicant_email", "declarant_email", "investor_email", "email"),
+}
+
+
+def applicant_from(metadata: dict, data: dict) -> dict | None:
+    """Who submitted, taken from the application's data: by the procedure's own mapping
+    (procedure.json "applicant": {"name": "<field>", ...}), else by the usual field names."""
+    mapping = metadata.get("applicant") if isinstance(metadata.get("applicant"), dict) else {}
+    found = {}
+    for key, candidates in APPLICANT_KEYS.items():
+        names = [mapping[key]] if isinstance(mapping.get(key), str) else list(candidates)
+        value = next((data[n] for n in names if isinstance(data.get(n), str) and data[n].strip()), None)
+        if value is not None:
+            found[key] = value.strip()[:200]
+    return found or None
+
+
 def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, channel="api") -> Dossier:
     data = _check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
@@ -96,7 +117,10 @@ def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, ch
         raise NotFound(f"no procedure {shown(procedure_code)}")
     procedure, version = found
     data, blobs = _prepare(start_form(version), data, uploads)
-    step = engine().start(model_for(version), data)
+    model = model_for(version)
+    if applicant is None:
+        applicant = applicant_from(model.metadata, data)
+    step = engine().start(model, data)
     now = utcnow()
     error = step.error or {}
     attachments.keep(blobs)

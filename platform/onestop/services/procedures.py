@@ -229,6 +229,27 @@ def form_of(version, name) -> FormDefinition | None:
     return FormDefinition.from_dict(form) if form else None
 
 
+def field_labels(version) -> dict:
+    """For showing a dossier's data: each field name the version's forms know -> (its title, the
+    titles of its choices by value). The first form that names a field wins."""
+    labels = {}
+
+    def walk(schema):
+        for name, sub in (schema.get("properties") or {}).items():
+            if not isinstance(sub, dict):
+                continue
+            options = sub.get("oneOf") or sub.get("anyOf") or (sub.get("items") or {}).get("oneOf") or []
+            choices = {str(o["const"]): str(o.get("title", o["const"])) for o in options
+                       if isinstance(o, dict) and "const" in o}
+            labels.setdefault(name, (str(sub.get("title") or name), choices))
+            if sub.get("type") == "object":
+                walk(sub)
+
+    for form in model_for(version).forms.values():
+        walk(form["schema"])
+    return labels
+
+
 def start_form(version) -> FormDefinition | None:
     """The form a citizen fills in to submit: the one on the start event, if the model has one."""
     model = model_for(version)

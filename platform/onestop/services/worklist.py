@@ -14,7 +14,7 @@ from ..models import Dossier, Procedure, User, WorkItem
 from . import attachments
 from .dossiers import get_work_item, page_cursor, read_page_cursor, stored_state
 from .errors import Conflict, Invalid
-from .procedures import form_of, model_for
+from .procedures import field_labels, form_of, model_for
 from .runtime import engine
 
 VIEWS = ("all", "mine", "unclaimed")
@@ -52,6 +52,7 @@ class TaskPage:
     files: list
     history: list
     tasks: list = field(default_factory=list)
+    labels: dict = field(default_factory=dict)  # field name -> (title, {value: title})
 
 
 def _scoped(actor, view):
@@ -107,4 +108,4 @@ def task_page(actor, task_id) -> TaskPage:
     rows = sql.dossier_rows(dossier.id)
     dossier.procedure = Procedure.get_by_id(dossier.procedure.id)
     return TaskPage(item, dossier, data, form_of(dossier.version, item.form), model.instructions.get(item.element_id, ""),
-                    attachments.of_dossier(dossier), rows["history"], rows["tasks"])
+                    attachments.of_dossier(dossier), rows["history"], rows["tasks"], field_labels(dossier.version))

@@ -4,6 +4,7 @@ The language is the visitor's choice (a cookie set by /lang/<code>), else Vietna
 Accept-Language header is not used, so a page looks the same for everyone until they choose.
 """
 
+import re
 from pathlib import Path
 
 from flask import Blueprint, redirect, request, url_for
@@ -43,6 +44,15 @@ def dmy_hm(value):
     return format_datetime(value, "dd/MM/yyyy HH:mm") if value else ""
 
 
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def shown_date(value):
+    """An ISO date string from a form (2026-11-20) as 20/11/2026; anything else unchanged."""
+    match = _ISO_DATE.match(value) if isinstance(value, str) else None
+    return f"{match[3]}/{match[2]}/{match[1]}" if match else value
+
+
 def init_app(app):
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
@@ -51,6 +61,7 @@ def init_app(app):
     app.register_blueprint(bp)
     app.jinja_env.filters["dmy"] = dmy
     app.jinja_env.filters["dmy_hm"] = dmy_hm
+    app.jinja_env.filters["shown_date"] = shown_date
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["url_for"] = url_for

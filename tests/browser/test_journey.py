@@ -1,0 +1,113 @@
+"""The everyday journey in a real browser (Debian's Chromium driven by Playwright) against the real
+server (`onestop serve` on the embedded database with the bundled procedures):
+
+a citizen finds a procedure without typing diacritics, fills the form in Vietnamese with an
+attachment and submits; an officer signs in, sees the task, completes it; the citizen's status page
+shows the step done. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the test's temp dir)."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import onestop_serve
+
+ONESTOP = Path(sys.executable).parent / "onestop"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("ONESTOP_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"ONESTOP_REQUIRE_BROWSER=1 but Chromium is not installed ({CHROMIUM})")
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser")
+    # The embedded default: SQLite under ONESTOP_HOME, whatever the test run was given.
+    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
+        created = subprocess.run([str(ONESTOP), "user", "create", "canbo.motcua", "--role", "officer",
+                                  "--password", "Mật-khẩu-2026"], env=env, capture_output=True, text=True)
+        assert created.returncode == 0, created.stderr
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("ONESTOP_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_a_citizen_submits_online_an_officer_completes_the_step_and_the_citizen_sees_it(server, browser, shots,
+                                                                                       tmp_path):
+    citizen = browser.new_page(viewport={"width": 420, "height": 900}, locale="vi-VN")  # a phone
+    citizen.goto(server + "/")
+    citizen.get_by_role("searchbox").fill("dang ky khai sinh")
+    citizen.get_by_role("button", name="Tìm kiếm").click()
+    citizen.get_by_role("link", name=re.compile("đăng ký khai sinh", re.I)).first.click()
+    sync_api.expect(citizen.get_by_role("heading", level=1)).to_contain_text(re.compile("đăng ký khai sinh", re.I))
+    citizen.get_by_role("link", name="Nộp hồ sơ trực tuyến").click()
+
+    citizen.get_by_label("Họ, chữ đệm, tên người yêu cầu").fill("Nguyễn Văn Hùng")
+    citizen.get_by_label("Số định danh cá nhân của người yêu cầu").fill("001085012345")
+    citizen.get_by_label("Số điện thoại").fill("0912345678")
+    citizen.get_by_label("Quan hệ với trẻ").select_option(label="Cha")
+    citizen.get_by_label("Họ, chữ đệm, tên của trẻ").fill("Nguyễn Minh Anh")
+    citizen.get_by_label("Nữ").check()
+    citizen.get_by_label("Ngày, tháng, năm sinh").fill("2026-11-20")
+    citizen.get_by_label("Nơi sinh").fill("Bệnh viện Sản Nhi Quảng Ninh, phường Hồng Hải")
+    citizen.get_by_label("Họ, chữ đệm, tên người mẹ").fill("Trần Thị Lan")
+    citizen.get_by_label("Số định danh cá nhân của người mẹ").fill("022190023456")
+    citizen.get_by_label("Bản chụp giấy tờ chứng minh việc sinh").set_input_files(
+        files=[{"name": "giấy chứng sinh.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    citizen.screenshot(path=str(shots / "portal-application.png"), full_page=True)
+    citizen.get_by_role("button", name="Nộp hồ sơ").click()
+
+    sync_api.expect(citizen.get_by_role("status").first).to_contain_text("Hồ sơ của bạn đã được tiếp nhận")
+    code = citizen.locator("dd.big-code").nth(1).inner_text().strip()
+    key = citizen.locator("#lookup-key").inner_text().strip()
+    assert code.startswith("HS-") and len(key) == 23
+    citizen.screenshot(path=str(shots / "portal-received.png"), full_page=True)
+
+    officer = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    officer.goto(server + "/desk/")
+    officer.get_by_label("Tên đăng nhập").fill("canbo.motcua")
+    officer.get_by_label("Mật khẩu").fill("Mật-khẩu-2026")
+    officer.get_by_role("button", name="Đăng nhập").click()
+    row = officer.get_by_role("row").filter(has_text=code)
+    sync_api.expect(row).to_contain_text("Tiếp nhận, kiểm tra hồ sơ")
+    officer.screenshot(path=str(shots / "desk-worklist.png"), full_page=True)
+    row.get_by_role("link", name="Tiếp nhận, kiểm tra hồ sơ").click()
+    sync_api.expect(officer.get_by_role("link", name="giấy chứng sinh.pdf").first).to_be_visible()
+    sync_api.expect(officer.locator("dl.facts").nth(1)).to_contain_text("20/11/2026")  # dates as dd/mm/yyyy
+    assert officer.get_by_label("Họ, chữ đệm, tên người đi đăng ký khai sinh").input_value() == "Nguyễn Văn Hùng"
+    officer.get_by_label("Hình thức nộp hồ sơ").select_option(label="Trực tuyến (Cổng Dịch vụ công quốc gia, VNeID)")
+    officer.get_by_label("Hồ sơ đầy đủ, hợp lệ").check()
+    officer.screenshot(path=str(shots / "desk-task.png"), full_page=True)
+    officer.get_by_role("button", name="Hoàn thành công việc").click()
+    sync_api.expect(officer.get_by_role("status").first).to_contain_text("Đã xong")
+
+    citizen.goto(server + "/track")
+    citizen.get_by_label("Mã hồ sơ").fill(code)
+    citizen.get_by_label("Mã tra cứu").fill(key)
+    citizen.get_by_role("button", name="Tra cứu").click()
+    done = citizen.locator("ol.steps li.done")
+    sync_api.expect(done.filter(has_text="Tiếp nhận, kiểm tra hồ sơ")).to_have_count(1)
+    sync_api.expect(citizen.locator("ol.steps li.now").first).to_be_visible()
+    citizen.screenshot(path=str(shots / "portal-status.png"), full_page=True)
