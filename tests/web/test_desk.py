@@ -111,3 +111,21 @@ def test_another_centres_officer_sees_neither_the_task_nor_the_files(desk, sqlit
     assert "Thẩm định hồ sơ" not in foreign.get("/desk/").get_data(as_text=True)
     assert foreign.get(link).status_code == 303  # back to their worklist: no such task here
     assert foreign.get(download).status_code == 404
+
+
+def test_a_camunda_form_data_task_renders_and_refuses_wrong_values_on_the_desk(sqlite_admin_api, sqlite_app):
+    assert sqlite_admin_api.upload(sorted((FORMS / "camunda").iterdir())).status_code == 201
+    data = {"applicant_name": "Lê Văn Cường", "purpose": "Hội chợ xuân", "event_day": "2027-01-20"}
+    assert sqlite_admin_api.post("/dossiers", {"procedure": "event_permit", "data": data}).status_code == 201
+    with sqlite_app.app_context():
+        make_user("canbo1", ("officer",), password="mật-khẩu-1")
+    officer = sqlite_app.test_client()
+    sign_in(officer, "canbo1", "mật-khẩu-1")
+    link = _task_link(officer)
+    page = officer.get(link)
+    text = page.get_data(as_text=True)
+    assert 'name="organiser"' in text and '<option selected value="indoor">Trong nhà</option>' in text
+    refused = officer.post(link, data={"csrf_token": csrf(page), "organiser": "UBND xã", "guests": "0"})
+    assert refused.status_code == 422 and 'id="guests-error">Phải từ 1 trở lên.' in refused.get_data(as_text=True)
+    done = officer.post(link, data={"csrf_token": csrf(page), "organiser": "UBND xã", "guests": "300"})
+    assert done.status_code == 303

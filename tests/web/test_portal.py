@@ -117,3 +117,20 @@ def test_repeating_rows_can_be_added_without_javascript(portal):
                         content_type="multipart/form-data")
     text = reply.get_data(as_text=True)
     assert reply.status_code == 200 and 'name="members-1-name"' in text and 'value="Trần Văn An"' in text
+
+
+def test_a_camunda_forms_file_renders_and_validates_as_the_application(sqlite_admin_api, sqlite_app):
+    assert sqlite_admin_api.upload(sorted((FORMS / "camunda").iterdir())).status_code == 201
+    client = sqlite_app.test_client()
+    form = client.get("/procedures/event_permit/submit")
+    text = form.get_data(as_text=True)
+    assert "<h1>Đơn đề nghị cấp phép</h1>" in text  # the form's text component, Markdown rendered
+    assert 'type="radio"' in text and 'value="commune"' in text and 'type="checkbox"' in text
+    assert 'type="date"' in text and 'type="email"' in text and "<textarea" in text
+    refused = client.post("/procedures/event_permit/submit", data={"csrf_token": csrf(form), "applicant_name": "Lê"},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 422 and 'id="purpose-error"' in refused.get_data(as_text=True)
+    sent = client.post("/procedures/event_permit/submit", content_type="multipart/form-data", data={
+        "csrf_token": csrf(form), "applicant_name": "Lê Văn Cường", "purpose": "Hội chợ xuân",
+        "event_day": "2027-01-20", "scale": "commune", "loudspeakers": "y", "guests": "300"})
+    assert sent.status_code == 303

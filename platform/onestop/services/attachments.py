@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import puremagic
+from peewee import fn
 
 from ..formdefs import FieldError
 from ..models import Attachment, Dossier
@@ -182,9 +183,10 @@ def file_fields(schema: dict, path=()) -> list[tuple]:
     return out
 
 
-def take(schema: dict | None, data: dict, uploads: dict | None) -> tuple[dict, list[Blob]]:
+def take(schema: dict | None, data: dict, uploads: dict | None, dossier_id=None) -> tuple[dict, list[Blob]]:
     """Pull the files out of submitted data (data URLs) and uploads (field path -> Upload); each
-    field then holds a reference (attachment:sha256:...), and the checked files are returned."""
+    field then holds a reference (attachment:sha256:...), and the checked files are returned.
+    With the files the dossier (if any) already has, they must stay within the per-dossier limit."""
     uploads = dict(uploads or {})
     blobs = []
     if schema:
@@ -210,8 +212,13 @@ def take(schema: dict | None, data: dict, uploads: dict | None) -> tuple[dict, l
     if uploads:
         raise Invalid(f"the form has no file field {next(iter(uploads))!r}")
     total = sum(len(b.content) for b in blobs)
+    if blobs and dossier_id is not None:
+        total += Attachment.select(fn.COALESCE(fn.SUM(Attachment.size), 0)).where(Attachment.dossier == dossier_id).scalar()
     if total > store().max_dossier_bytes:
-        raise TooLarge(f"the files together are larger than {store().max_dossier_bytes // (1024 * 1024)} MiB")
+        limit = store().max_dossier_bytes // (1024 * 1024)
+        raise TooLarge(f"a dossier's files may take at most {limit} MiB together",
+                       field_errors=[FieldError(b.field, "dossierSize", f"the dossier's files would exceed {limit} MiB",
+                                                limit) for b in blobs])
     return data, blobs
 
 

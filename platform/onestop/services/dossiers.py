@@ -238,7 +238,7 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     if item.claimed_by_id and item.claimed_by_id != actor.id:
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")
     dossier = item.dossier
-    data, blobs = _prepare(form_of(dossier.version, item.form), data, uploads)
+    data, blobs = _prepare(form_of(dossier.version, item.form), data, uploads, dossier.id)
     try:
         step = engine().complete_task(model_for(dossier.version), stored_state(dossier), item.id, data)
     except TaskNotReady as exc:
@@ -332,11 +332,11 @@ def page_rows(dossier) -> dict:
 # internals ---------------------------------------------------------------------------------
 
 
-def _prepare(form, data, uploads=None):
+def _prepare(form, data, uploads=None, dossier_id=None):
     """(data NFC-normalised with its files replaced by references, the checked files) if the data
     fits the form; Invalid with the field errors if not."""
     data = formdefs.normalise(data)
-    data, blobs = attachments.take(form.schema if form is not None else None, data, uploads)
+    data, blobs = attachments.take(form.schema if form is not None else None, data, uploads, dossier_id)
     if form is not None:
         errors = formdefs.validate(form.schema, data)
         if errors:

@@ -58,6 +58,7 @@ MESSAGES = {
     "empty": _l("The file is empty."),
     "fileType": _l("The file must be a PDF, an image (JPEG, PNG, TIFF, WebP) or an office document."),
     "dataUrl": _l("The file could not be read."),
+    "dossierSize": _l("With this file the dossier's files would exceed %(limit)s MiB."),
 }
 CSRF_MESSAGE = _l("The page was open too long or came from elsewhere; please check the form and send it again.")
 TYPE_WORDS = {"text": _l("text"), "a whole number": _l("a whole number"), "a number": _l("a number"),
