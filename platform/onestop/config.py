@@ -37,6 +37,7 @@ class Settings:
     script_timeout_seconds: float = 2.0
     script_memory_mb: int = 256
     redis_url: str | None = None
+    secure_cookies: bool = False  # served over HTTPS (behind the reverse proxy): cookies only go over HTTPS
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -82,6 +83,7 @@ def load_settings(**overrides) -> Settings:
         script_timeout_seconds=_float("ONESTOP_SCRIPT_TIMEOUT", 2.0),
         script_memory_mb=_int("ONESTOP_SCRIPT_MEMORY_MB", 256),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
+        secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
     )
     for key, value in overrides.items():
         setattr(settings, key, value)

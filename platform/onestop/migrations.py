@@ -4,7 +4,7 @@ Each migration is (version, name, function(db)); applied versions are recorded i
 schema_migration so running them again changes nothing.
 """
 
-from peewee import CharField, DateTimeField, ForeignKeyField, PostgresqlDatabase, TextField
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, PostgresqlDatabase, TextField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
@@ -42,11 +42,17 @@ def _front_doors(db):
     _add_column(db, "workitem", "claimed_at", DateTimeField(null=True))
 
 
+def _sign_in_lockout(db):
+    _add_column(db, "user", "failed_sign_ins", IntegerField(default=0))
+    _add_column(db, "user", "locked_until", DateTimeField(null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
     (3, "worklist index by centre and age", _worklist_index),
     (4, "attachments, lookup keys and claimed tasks", _front_doors),
+    (5, "sign-in lockout after repeated wrong passwords", _sign_in_lockout),
 ]
 
 

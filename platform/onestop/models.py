@@ -65,6 +65,8 @@ class User(BaseModel):
     display_name = CharField(max_length=255, default="")
     roles = CharField(max_length=255, default="")
     password_hash = CharField(max_length=255, null=True)
+    failed_sign_ins = IntegerField(default=0)  # wrong passwords in a row
+    locked_until = DateTimeField(null=True)  # after too many: no sign-in until then
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
 

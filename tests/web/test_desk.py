@@ -129,3 +129,20 @@ def test_a_camunda_form_data_task_renders_and_refuses_wrong_values_on_the_desk(s
     assert refused.status_code == 422 and 'id="guests-error">Phải từ 1 trở lên.' in refused.get_data(as_text=True)
     done = officer.post(link, data={"csrf_token": csrf(page), "organiser": "UBND xã", "guests": "300"})
     assert done.status_code == 303
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_while_even_against_the_right_one(sqlite_app):
+    from datetime import timedelta
+
+    from onestop.models import User, utcnow
+    from onestop.services.users import authenticate
+
+    with sqlite_app.app_context():
+        make_user("canbo1", ("officer",), password="đúng")
+    client = sqlite_app.test_client()
+    for _ in range(5):
+        assert sign_in(client, "canbo1", "sai").status_code == 401
+    assert sign_in(client, "canbo1", "đúng").status_code == 401
+    with sqlite_app.app_context():
+        assert authenticate("canbo1", "đúng", now=utcnow() + timedelta(minutes=16)) is not None
+        assert User.get(User.username == "canbo1").failed_sign_ins == 0

@@ -21,3 +21,10 @@ def test_an_unknown_page_gets_a_short_html_page_not_a_traceback(sqlite_app):
     assert page.status_code == 404
     text = page.get_data(as_text=True)
     assert "Traceback" not in text and "Trang chủ" in text
+
+
+def test_pages_forbid_framing_sniffing_and_inline_script(sqlite_app):
+    page = sqlite_app.test_client().get("/")
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "Strict-Transport-Security" not in page.headers  # plain HTTP unless ONESTOP_SECURE_COOKIES=1

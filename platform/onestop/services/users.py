@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -10,7 +11,7 @@ from peewee import IntegrityError
 
 from .. import sql
 from ..db import write_transaction
-from ..models import ApiToken, Centre, User
+from ..models import ApiToken, Centre, User, utcnow
 from . import audit
 from .errors import Conflict, Invalid
 
@@ -89,15 +90,31 @@ def get_user(user_id) -> User | None:
         return None
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """The active user with that name and password, or None; the attempt is audited either way."""
+MAX_FAILED_SIGN_INS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+def authenticate(username: str, password: str, now=None) -> User | None:
+    """The active user with that name and password, or None. After MAX_FAILED_SIGN_INS wrong
+    passwords in a row the account takes no password for LOCKOUT. Every attempt is audited."""
+    now = now or utcnow()
     user = User.get_or_none((User.username == (username or "").strip()) & User.active) if username else None
-    ok = user is not None and check_password(user, password or "")
-    if user is None:
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if user is None or locked:
         _hasher.hash("timing: make a miss cost what a hit costs")
+        ok = False
+    else:
+        ok = check_password(user, password or "")
+    action = "user.signed_in" if ok else "user.sign_in_locked" if locked else "user.sign_in_failed"
     with write_transaction():
-        audit.record("user.signed_in" if ok else "user.sign_in_failed", user if ok else None,
-                     centre=user.centre if user is not None else None, detail={"username": (username or "")[:150]})
+        if user is not None and not locked:
+            failed = 0 if ok else user.failed_sign_ins + 1
+            lock = now + LOCKOUT if failed >= MAX_FAILED_SIGN_INS else None
+            User.update(failed_sign_ins=0 if lock else failed, locked_until=lock).where(User.id == user.id).execute()
+            if lock:
+                action = "user.locked"
+        audit.record(action, user if ok else None, centre=user.centre if user is not None else None,
+                     detail={"username": (username or "")[:150]})
     return user if ok else None
 
 

@@ -9,9 +9,10 @@ from ..services.errors import ServiceError
 
 log = logging.getLogger("onestop.web")
 
-_PAGE = """<!doctype html><html lang="vi"><meta charset="utf-8"><title>{{ status }}</title>
-<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem">
-<h1>{{ status }}</h1><p>{{ message }}</p><p><a href="/">Trang chủ / Home</a></p></body></html>"""
+_PAGE = """<!doctype html><html lang="vi"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ status }}</title>
+<link rel="stylesheet" href="/static/onestop.css">
+<body><main><h1>{{ status }}</h1><p>{{ message }}</p><p><a href="/">Trang chủ / Home</a></p></main></body></html>"""
 
 
 def error_response(status, code, message, details=None):
