@@ -134,3 +134,22 @@ def test_a_camunda_forms_file_renders_and_validates_as_the_application(sqlite_ad
         "csrf_token": csrf(form), "applicant_name": "Lê Văn Cường", "purpose": "Hội chợ xuân",
         "event_day": "2027-01-20", "scale": "commune", "loudspeakers": "y", "guests": "300"})
     assert sent.status_code == 303
+
+
+def test_hostile_form_posts_get_clear_answers_never_a_traceback(portal):
+    form = portal.get("/procedures/household_business/submit")
+    token = csrf(form)
+    rows = {f"members-{i}-name": "x" for i in range(0, 400)}
+    cases = [
+        rows,  # far more repeating rows than a form may have
+        {"capital_vnd": "9" * 5000, "start_date": "2026-02-30", "citizen_id": "\u0000" * 20},
+        {"business_lines": ["5610"] * 50, "ownership": "<script>alert(1)</script>"},
+        {"_add_row": "no_such_field", "_remove_row": "members:999"},
+    ]
+    for fields in cases:
+        reply = portal.post("/procedures/household_business/submit", content_type="multipart/form-data",
+                            data={"csrf_token": token, **GOOD_APPLICATION, **fields,
+                                  "documents": (io.BytesIO(PDF), "a.pdf")})
+        text = reply.get_data(as_text=True)
+        assert reply.status_code in (200, 303, 400, 413, 422), (fields.keys(), reply.status_code)
+        assert "Traceback" not in text and "<script>alert(1)</script>" not in text
