@@ -47,12 +47,17 @@ def _sign_in_lockout(db):
     _add_column(db, "user", "locked_until", DateTimeField(null=True))
 
 
+def _task_roles(db):
+    _add_column(db, "workitem", "role", CharField(max_length=64, null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
     (3, "worklist index by centre and age", _worklist_index),
     (4, "attachments, lookup keys and claimed tasks", _front_doors),
     (5, "sign-in lockout after repeated wrong passwords", _sign_in_lockout),
+    (6, "tasks carry the role their lane maps to", _task_roles),
 ]
 
 

@@ -195,6 +195,7 @@ class WorkItem(BaseModel):
     name = CharField(max_length=500, default="")
     lane = CharField(max_length=255, null=True)
     form = CharField(max_length=255, null=True)
+    role = CharField(max_length=64, null=True)  # who may do it (the lane's role); None: any officer
     created_at = DateTimeField(default=utcnow, index=True)
     claimed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     claimed_at = DateTimeField(null=True)
@@ -205,7 +206,13 @@ class WorkItem(BaseModel):
 
     @classmethod
     def for_actor(cls, actor):
-        return cls.select().where(cls.centre == actor.centre_id)
+        """The centre's tasks the actor may do: those of their roles' lanes and those of no role."""
+        query = cls.select().where(cls.centre == actor.centre_id)
+        return query if actor.has_role("admin") else query.where(cls.offered_to(actor))
+
+    @classmethod
+    def offered_to(cls, actor):
+        return cls.role.is_null() | cls.role.in_(sorted(actor.role_set) or [""])
 
 
 class WaitingEvent(BaseModel):

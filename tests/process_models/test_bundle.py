@@ -70,6 +70,13 @@ def test_every_flow_node_is_in_exactly_one_lane_and_drawn(folder):
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
+def test_every_lane_maps_to_a_role(folder):
+    lanes = {lane.get("name") for lane in _bpmn(folder).iterfind(".//bpmn:lane", NS)}
+    mapping = json.loads((BUNDLED / folder / "procedure.json").read_text())["lanes"]
+    assert set(mapping) == lanes and set(mapping.values()) <= {"officer", "leader"}
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
 def test_every_exclusive_gateway_that_decides_has_a_default_flow(folder):
     root = _bpmn(folder)
     for gateway in root.iterfind(".//bpmn:exclusiveGateway", NS):
@@ -81,7 +88,7 @@ def test_every_exclusive_gateway_that_decides_has_a_default_flow(folder):
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_the_catalogue_metadata_is_the_reference_record(folder):
     meta = json.loads((BUNDLED / folder / "procedure.json").read_text())
-    assert set(meta) == CATALOGUE_KEYS
+    assert set(meta) == CATALOGUE_KEYS | {"lanes"}
     [record] = [r for r in json.loads(REFERENCE.read_text()) if r["code"] == meta["code"]]
     assert meta["name"] == record["name_vi"]
     for key in ("name_en", "field", "level", "agency", "processing_days", "processing_unit", "fee_vnd",

@@ -120,3 +120,41 @@ def test_permit_forms_refuse_invalid_data_with_the_field_named(sqlite_admin_api)
     assert walk.refused_fields("Task_Decide", {"permit_decision": "grant"}) == {"decided_on"}
     walk.refresh()
     assert walk.offered() == {"Task_Decide": LEADER}
+
+
+def test_the_decision_is_offered_to_the_leaders_lane_only(sqlite_admin_api):
+    from tests.conftest import Api, make_user
+
+    walk = _received(sqlite_admin_api)
+    walk.complete("Task_Appraise", APPRAISED)
+    assert walk.offered() == {"Task_Decide": LEADER}
+    [task] = walk.dossier["tasks"]
+    client = sqlite_admin_api.client
+    app = client.application
+    with app.app_context():
+        _, officer_token = make_user("canbo", ("officer",))
+        _, leader_token = make_user("lanhdao", ("leader",))
+    officer, leader = Api(client, officer_token), Api(client, leader_token)
+    assert officer.get("/tasks").json["tasks"] == []
+    assert officer.get(f"/tasks/{task['id']}").status_code == 403
+    refused = officer.post(f"/tasks/{task['id']}/complete", {"data": GRANTED})
+    assert refused.status_code == 403 and "leader" in refused.json["message"]
+    assert [t["id"] for t in leader.get("/tasks").json["tasks"]] == [task["id"]]
+    assert leader.post(f"/tasks/{task['id']}/complete", {"data": GRANTED}).status_code == 200
+
+
+def test_a_lane_mapped_to_an_unknown_role_is_refused_at_upload(sqlite_admin_api):
+    import json
+
+    from tests.process_models import bundled_files
+
+    files = []
+    for path in bundled_files("construction_permit_commune"):
+        content = path.read_bytes()
+        if path.name == "procedure.json":
+            meta = json.loads(content)
+            meta["lanes"]["Lãnh đạo UBND xã"] = "chairman"
+            content = json.dumps(meta, ensure_ascii=False).encode()
+        files.append((path.name, content))
+    refused = sqlite_admin_api.upload(files)
+    assert refused.status_code == 422 and "chairman" in refused.json["details"][0]["message"]

@@ -146,3 +146,25 @@ def test_five_wrong_passwords_lock_the_account_for_a_while_even_against_the_righ
     with sqlite_app.app_context():
         assert authenticate("canbo1", "đúng", now=utcnow() + timedelta(minutes=16)) is not None
         assert User.get(User.username == "canbo1").failed_sign_ins == 0
+
+
+def test_an_officer_is_not_shown_a_leaders_task_and_is_turned_back_from_it(sqlite_admin_api, sqlite_app):
+    from tests.process_models import upload_bundled
+    from tests.process_models.test_birth_registration import APPLICATION, APPRAISED, CODE, RECEIVED, RECORDED
+
+    upload_bundled(sqlite_admin_api, "birth_registration")
+    dossier = sqlite_admin_api.post("/dossiers", {"procedure": CODE, "data": APPLICATION}).json
+    for data in (RECEIVED, APPRAISED, RECORDED):
+        task_id = dossier["tasks"][0]["id"]
+        reply = sqlite_admin_api.post(f"/tasks/{task_id}/complete", {"data": data})
+        assert reply.status_code == 200, reply.json
+        dossier = reply.json
+    [sign] = dossier["tasks"]
+    assert sign["lane"] == "Lãnh đạo UBND xã"
+    with sqlite_app.app_context():
+        make_user("canbo1", ("officer",), password="mật-khẩu-1")
+    officer = sqlite_app.test_client()
+    sign_in(officer, "canbo1", "mật-khẩu-1")
+    assert sign["id"] not in officer.get("/desk/").get_data(as_text=True)
+    turned = officer.get(f"/desk/tasks/{sign['id']}", follow_redirects=True)
+    assert "vai trò của bạn không được giao" in turned.get_data(as_text=True)

@@ -26,7 +26,7 @@ from ..models import (
     utcnow,
 )
 from . import attachments, audit, schedule
-from .errors import Conflict, Invalid, NotFound, shown
+from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
 from .runtime import engine
 
@@ -170,8 +170,7 @@ def work_items(actor, dossier_code=None, limit=100, after=None):
     """
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be a whole number from 1 to {MAX_PAGE}")
-    query = (WorkItem.select(WorkItem, Dossier.code).join(Dossier)
-             .where(WorkItem.centre == actor.centre_id))
+    query = WorkItem.for_actor(actor).select(WorkItem, Dossier.code).join(Dossier)
     if dossier_code:
         query = query.where(Dossier.code == dossier_code)
     if after:
@@ -200,10 +199,13 @@ def read_page_cursor(cursor):
 
 
 def get_work_item(actor, task_id) -> WorkItem:
-    """A ready task of the actor's centre, with its dossier, procedure and version in one query."""
+    """A ready task of the actor's centre that their roles let them do, with its dossier, procedure
+    and version in one query."""
     item = sql.work_item_in_centre(str(task_id), actor.centre_id)
     if item is None:
         raise NotFound(f"no task {shown(task_id)} waiting to be done")
+    if item.role and not actor.has_role(item.role, "admin"):
+        raise Forbidden(f"{item.name} is for the lane {item.lane!r}, which needs the role {item.role!r}")
     return item
 
 
@@ -372,17 +374,25 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
     return dossier
 
 
-_ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "created_at")
+_ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "role", "created_at")
 _WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at")
 _HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id")
+
+
+def lane_roles(model) -> dict:
+    """The procedure's lane -> role mapping (procedure.json "lanes"), checked at upload."""
+    lanes = model.metadata.get("lanes")
+    return lanes if isinstance(lanes, dict) else {}
 
 
 def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
     now = utcnow()
     sql.delete_ids("workitem", "id", step.ready_removed)
+    roles = lane_roles(model_for(dossier.version)) if step.ready_added else {}
     # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
     sql.insert_rows("workitem", _ITEM_COLUMNS, [
-        (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form, now + timedelta(microseconds=i))
+        (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form, roles.get(t.lane),
+         now + timedelta(microseconds=i))
         for i, t in enumerate(step.ready_added)])
     if step.waiting_changed:
         if not new:

@@ -214,11 +214,28 @@ def compile_model(files, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedMo
     """Parse a procedure's files and compile its forms; raises ModelError listing every problem."""
     parsed = engine().parse(files, process_id=process_id, max_bytes=max_bytes)
     assembled = formdefs.assemble(parsed.forms, parsed.form_refs)
+    lane_problems = _lane_problems(parsed.metadata.get("lanes"))
+    if lane_problems:
+        raise ModelError(lane_problems)
     if assembled.problems:
         raise ModelError([Problem(element_id, str(p), p.form, p.pointer or "/") for element_id, p in assembled.problems])
     parsed.forms, parsed.element_forms = assembled.forms, assembled.element_forms
     parsed.warnings = parsed.warnings + [Problem(element_id, message).as_dict() for element_id, message in assembled.warnings]
     return parsed
+
+
+LANE_ROLES = ("officer", "leader", "admin")
+
+
+def _lane_problems(lanes) -> list:
+    """procedure.json "lanes" must map lane names to the roles that do their tasks."""
+    if lanes is None:
+        return []
+    if not isinstance(lanes, dict):
+        return [Problem(None, 'procedure.json "lanes" must map each lane\'s name to a role', "procedure.json")]
+    return [Problem(None, f'procedure.json "lanes": lane {name!r} maps to {role!r}; a lane maps to one of: '
+                          f'{", ".join(LANE_ROLES)}', "procedure.json")
+            for name, role in lanes.items() if role not in LANE_ROLES]
 
 
 def form_of(version, name) -> FormDefinition | None:

@@ -56,7 +56,7 @@ class TaskPage:
 
 
 def _scoped(actor, view):
-    query = WorkItem.select().where(WorkItem.centre == actor.centre_id)
+    query = WorkItem.for_actor(actor)
     if view == "mine":
         query = query.where(WorkItem.claimed_by == actor.id)
     elif view == "unclaimed":

@@ -12,7 +12,7 @@ from wtforms import PasswordField, StringField
 
 from ..services import attachments, dossiers, users, worklist
 from ..services.attachments import Upload
-from ..services.errors import Conflict, NotFound, ServiceError
+from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from . import forms
 from .auth import SignedIn, officer_required, safe_next
 
@@ -65,11 +65,18 @@ def _task_page(actor, task_id, form=None, loose=(), status=200):
                            action=ActionForm()), status
 
 
+def _not_yours():
+    flash(_("This task belongs to a lane your roles do not cover."), "error")
+    return redirect(url_for("desk.worklist"), 303)
+
+
 @bp.get("/tasks/<task_id>")
 @officer_required
 def task(actor, task_id):
     try:
         return _task_page(actor, task_id)
+    except Forbidden:
+        return _not_yours()
     except (NotFound, Conflict):
         flash(_("That task has already been done or is no longer waiting."), "error")
         return redirect(url_for("desk.worklist"), 303)
@@ -80,6 +87,8 @@ def task(actor, task_id):
 def complete(actor, task_id):
     try:
         page = worklist.task_page(actor, task_id)
+    except Forbidden:
+        return _not_yours()
     except (NotFound, Conflict):
         flash(_("A colleague completed this task meanwhile; nothing you entered was saved on it."), "error")
         return redirect(url_for("desk.worklist"), 303)
@@ -112,6 +121,8 @@ def claim(actor, task_id):
     if ActionForm().validate_on_submit():
         try:
             dossiers.claim_task(actor, task_id)
+        except Forbidden:
+            return _not_yours()
         except (NotFound, Conflict):
             flash(_("A colleague completed or took this task meanwhile."), "error")
             return redirect(url_for("desk.worklist"), 303)
