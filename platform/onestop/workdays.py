@@ -1,0 +1,160 @@
+"""Working time: Vietnam's public holidays, a centre's own dated exceptions, its office hours and
+the afternoon cut-off; deadlines counted in working days or working hours, and the clock stopped
+while a dossier waits on the citizen.
+
+Pure arithmetic on naive local (Vietnam, UTC+7, no daylight saving) datetimes; no I/O. National
+days off come from the `holidays` package (Tết, substituted days, and the Saturdays worked in
+exchange). A working day is the centre's office hours, e.g. 07:30-11:30 and 13:30-17:00: N working
+days from an instant end N office-days of time later (received Monday 10:00 with 3 working days:
+due Thursday 10:00), and a dossier received after the cut-off (15:00), or on a day off, starts
+its clock at the next working day's opening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+
+import holidays
+
+VIETNAM = timedelta(hours=7)
+DEFAULT_PERIODS = ((time(7, 30), time(11, 30)), (time(13, 30), time(17, 0)))
+DEFAULT_CUTOFF = time(15, 0)
+MAX_DAYS = 3660  # nothing legitimate looks ten years ahead
+
+
+def to_local(utc: datetime) -> datetime:
+    return utc + VIETNAM
+
+
+def to_utc(local: datetime) -> datetime:
+    return local - VIETNAM
+
+
+@lru_cache(maxsize=64)
+def _national(year: int):
+    return holidays.Vietnam(years=year)
+
+
+def national_day_off(day: date) -> str | None:
+    """The name of the national holiday on that day, or None."""
+    return _national(day.year).get(day)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A processing time: an amount of working days or working hours."""
+
+    amount: float
+    unit: str = "working_days"  # or "working_hours"
+
+    def __post_init__(self):
+        if self.unit not in ("working_days", "working_hours"):
+            raise ValueError(f"unknown unit {self.unit!r}")
+        if not 0 <= self.amount <= MAX_DAYS * (24 if self.unit == "working_hours" else 1):
+            raise ValueError(f"amount {self.amount!r} is out of range")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A centre's working time."""
+
+    periods: tuple = DEFAULT_PERIODS
+    cutoff: time | None = DEFAULT_CUTOFF
+    days_off: frozenset = field(default_factory=frozenset)  # the centre's extra closures
+    days_on: frozenset = field(default_factory=frozenset)  # days it works though they are off nationally
+
+    def __post_init__(self):
+        if not self.periods or any(a >= b for a, b in self.periods) or \
+                any(self.periods[i][1] > self.periods[i + 1][0] for i in range(len(self.periods) - 1)):
+            raise ValueError("office hours must be ordered, non-overlapping periods")
+
+    @property
+    def day_length(self) -> timedelta:
+        return sum((_span(a, b) for a, b in self.periods), timedelta())
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.days_off:
+            return False
+        if day in self.days_on:
+            return True
+        return _national(day.year).is_working_day(day)
+
+    def next_working_day(self, day: date) -> date:
+        """The first working day strictly after `day`."""
+        for _ in range(MAX_DAYS):
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                return day
+        raise ValueError("no working day within ten years")
+
+    def opening(self, day: date) -> datetime:
+        return datetime.combine(day, self.periods[0][0])
+
+    def closing(self, day: date) -> datetime:
+        return datetime.combine(day, self.periods[-1][1])
+
+    def clock_start(self, received: datetime) -> datetime:
+        """When the clock starts for something received at that (local) instant: at once on a working
+        day before the cut-off (at the opening if earlier), else at the next working day's opening."""
+        day = received.date()
+        late = self.cutoff is not None and received.time() >= self.cutoff
+        if not self.is_working_day(day) or late or received >= self.closing(day):
+            return self.opening(self.next_working_day(day))
+        return max(received, self.opening(day))
+
+    def add(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant `amount` of office time after `start` (which may be outside office time)."""
+        if amount < timedelta():
+            raise ValueError("negative office time")
+        if not amount:
+            return start
+        day, now = start.date(), start
+        for _ in range(MAX_DAYS + 1):
+            if self.is_working_day(day):
+                for a, b in self.periods:
+                    begin, end = datetime.combine(day, a), datetime.combine(day, b)
+                    if now >= end:
+                        continue
+                    now = max(now, begin)
+                    available = end - now
+                    if amount <= available:  # ending exactly at a closing counts as that day
+                        return now + amount
+                    amount -= available
+                    now = end
+            day += timedelta(days=1)
+            now = datetime.combine(day, time())
+        raise ValueError("the deadline is more than ten years away")
+
+    def office_time(self, start: datetime, end: datetime) -> timedelta:
+        """Office time between two instants (zero if end is not after start)."""
+        total, day = timedelta(), start.date()
+        if end <= start:
+            return total
+        for _ in range((end.date() - day).days + 1):
+            if self.is_working_day(day):
+                for a, b in self.periods:
+                    begin, finish = max(datetime.combine(day, a), start), min(datetime.combine(day, b), end)
+                    if finish > begin:
+                        total += finish - begin
+            day += timedelta(days=1)
+        return total
+
+    def due(self, received: datetime, deadline: Deadline) -> datetime:
+        """The (local) instant something received then is due. Zero working days: by the close of the
+        day the clock starts (the same day, or the next working day if received after the cut-off)."""
+        start = self.clock_start(received)
+        if deadline.amount == 0:
+            return self.closing(start.date())
+        if deadline.unit == "working_hours":
+            return self.add(start, timedelta(hours=deadline.amount))
+        return self.add(start, self.day_length * deadline.amount)
+
+    def extended(self, due: datetime, paused: datetime, resumed: datetime) -> datetime:
+        """The due instant moved on by the office time the clock was stopped (pause and extend)."""
+        return self.add(due, self.office_time(paused, resumed))
+
+
+def _span(a: time, b: time) -> timedelta:
+    return datetime.combine(date.min, b) - datetime.combine(date.min, a)
