@@ -9,7 +9,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from .db import database, write_transaction
-from .models import ALL_MODELS, Attachment, SchemaMigration, User
+from .models import ALL_MODELS, Attachment, CalendarDay, SchemaMigration, User
 
 # Any fixed number: PostgreSQL advisory lock that serialises processes migrating at once.
 _LOCK_KEY = 4_657_201
@@ -51,6 +51,17 @@ def _task_roles(db):
     _add_column(db, "workitem", "role", CharField(max_length=64, null=True))
 
 
+def _deadlines(db):
+    """Working-time deadlines: the centre's office hours and calendar, the dossier's and each task's due time."""
+    _add_column(db, "centre", "office_hours", TextField(null=True))
+    _add_column(db, "centre", "cutoff", CharField(max_length=5, null=True))
+    db.create_tables([CalendarDay], safe=True)
+    _add_column(db, "dossier", "received_at", DateTimeField(null=True))
+    _add_column(db, "dossier", "due_at", DateTimeField(null=True))
+    _add_column(db, "workitem", "due_at", DateTimeField(null=True))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "workitem_centre_id_due_at" ON "workitem" ("centre_id", "due_at")')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -58,6 +69,7 @@ MIGRATIONS = [
     (4, "attachments, lookup keys and claimed tasks", _front_doors),
     (5, "sign-in lockout after repeated wrong passwords", _sign_in_lockout),
     (6, "tasks carry the role their lane maps to", _task_roles),
+    (7, "working-time deadlines of dossiers and tasks", _deadlines),
 ]
 
 

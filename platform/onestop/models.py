@@ -12,6 +12,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
+    DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -51,6 +52,8 @@ class Centre(BaseModel):
     parent = ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
     level = CharField(max_length=16, default="centre")
     agency_code = CharField(max_length=64, null=True)
+    office_hours = JSONField(null=True)  # [["07:30", "11:30"], ["13:30", "17:00"]]; None: the default
+    cutoff = CharField(max_length=5, null=True)  # "15:00": received later counts from the next working day
     created_at = DateTimeField(default=utcnow)
 
     @classmethod
@@ -170,6 +173,8 @@ class Dossier(BaseModel):
     error_message = TextField(null=True)
     next_timer_at = DateTimeField(null=True, index=True)
     lookup_hash = CharField(max_length=64, null=True, index=True)  # sha256 of the citizen's lookup key
+    received_at = DateTimeField(null=True)  # when the clock started (UTC)
+    due_at = DateTimeField(null=True)  # the promised return (UTC); None: the procedure sets no deadline
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -196,13 +201,14 @@ class WorkItem(BaseModel):
     lane = CharField(max_length=255, null=True)
     form = CharField(max_length=255, null=True)
     role = CharField(max_length=64, null=True)  # who may do it (the lane's role); None: any officer
+    due_at = DateTimeField(null=True)  # this step's deadline (UTC); None: not counted
     created_at = DateTimeField(default=utcnow, index=True)
     claimed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     claimed_at = DateTimeField(null=True)
 
     class Meta:
-        # The worklist: a centre's tasks, oldest first, paged by (created_at, id).
-        indexes = ((("centre", "created_at", "id"), False),)
+        # The worklist: a centre's tasks, oldest first, paged by (created_at, id); the desk's, by deadline.
+        indexes = ((("centre", "created_at", "id"), False), (("centre", "due_at"), False))
 
     @classmethod
     def for_actor(cls, actor):
@@ -253,6 +259,19 @@ class AuditEvent(BaseModel):
     at = DateTimeField(default=utcnow, index=True)
 
 
+class CalendarDay(BaseModel):
+    """A centre's exception to the national calendar: an extra closure, or a day it works."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, backref="calendar_days", on_delete="CASCADE")
+    day = DateField()
+    working = BooleanField()
+    note = CharField(max_length=255, default="")
+
+    class Meta:
+        indexes = ((("centre", "day"), True),)
+
+
 class Attachment(BaseModel):
     """A file a dossier carries (a required document, a result): the bytes live under ONESTOP_HOME,
     content-addressed by sha256; the row says whose it is, under which field, and what it is."""
@@ -293,4 +312,5 @@ ALL_MODELS = [
     HistoryEntry,
     AuditEvent,
     Attachment,
+    CalendarDay,
 ]

@@ -59,7 +59,7 @@ def delete_ids(table: str, column: str, values: list):
 # The dossier as most reads need it: every column but the (large) workflow state.
 DOSSIER_HEAD = [f for f in Dossier._meta.sorted_fields if f.name != "workflow"]
 _ITEM = [WorkItem.id, WorkItem.element_id, WorkItem.name, WorkItem.lane, WorkItem.form, WorkItem.role,
-         WorkItem.created_at, WorkItem.claimed_by, WorkItem.claimed_at]
+         WorkItem.due_at, WorkItem.created_at, WorkItem.claimed_by, WorkItem.claimed_at]
 _VERSION = [ProcedureVersion.id, ProcedureVersion.version, ProcedureVersion.content_hash, ProcedureVersion.start_id]
 _PROCEDURE = [Procedure.id, Procedure.code]
 
@@ -132,8 +132,8 @@ def current_version(centre_id: int, code: str):
 
 
 _NEW_DOSSIER_COLUMNS = ("centre_id", "code", "procedure_id", "version_id", "state", "data", "applicant", "workflow",
-                        "serial", "error_element", "error_message", "next_timer_at", "lookup_hash", "created_by_id",
-                        "created_at", "updated_at")
+                        "serial", "error_element", "error_message", "next_timer_at", "lookup_hash", "received_at",
+                        "due_at", "created_by_id", "created_at", "updated_at")
 _NEW_DOSSIER_SQL = (
     'INSERT INTO "dossier" (' + ",".join(f'"{c}"' for c in _NEW_DOSSIER_COLUMNS) + ") VALUES ("
     + ",".join("?" * len(_NEW_DOSSIER_COLUMNS)) + ') RETURNING "id"'
@@ -167,7 +167,7 @@ def _times(rows, index, field):
 
 def dossier_rows(dossier_id: int) -> dict:
     """What a dossier page shows beside the dossier row: ready tasks, waits, history, events, files."""
-    tasks = run('SELECT "id", "element_id", "name", "lane", "created_at" FROM "workitem" '
+    tasks = run('SELECT "id", "element_id", "name", "lane", "created_at", "due_at" FROM "workitem" '
                 'WHERE "dossier_id" = ? ORDER BY "created_at", "id"', (dossier_id,)).fetchall()
     waits = run('SELECT "element_id", "type", "name", "due_at" FROM "waitingevent" '
                 'WHERE "dossier_id" = ? ORDER BY "id"', (dossier_id,)).fetchall()
@@ -181,7 +181,7 @@ def dossier_rows(dossier_id: int) -> dict:
                 'WHERE "dossier_id" = ? ORDER BY "id"', (dossier_id,)).fetchall()
     return {
         "files": files,
-        "tasks": _times(tasks, 4, WorkItem.created_at),
+        "tasks": _times(_times(tasks, 4, WorkItem.created_at), 5, WorkItem.due_at),
         "waiting": _times(waits, 3, WaitingEvent.due_at),
         "history": _times(history, 3, HistoryEntry.at),
         "events": _times(events, 0, AuditEvent.at),

@@ -77,6 +77,17 @@ def test_every_lane_maps_to_a_role(folder):
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
+def test_the_deadline_plan_names_only_steps_and_lanes_the_model_has(folder):
+    from onestop.services.deadlines import plan
+
+    root = _bpmn(folder)
+    elements = {n.get("id") for tag in FLOW_NODES for n in root.iterfind(f".//bpmn:process/bpmn:{tag}", NS)}
+    lanes = {lane.get("name") for lane in root.iterfind(".//bpmn:lane", NS)}
+    deadline = plan(json.loads((BUNDLED / folder / "procedure.json").read_text()))
+    assert set(deadline.steps) <= elements | lanes and deadline.not_counted <= elements
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
 def test_every_exclusive_gateway_that_decides_has_a_default_flow(folder):
     root = _bpmn(folder)
     for gateway in root.iterfind(".//bpmn:exclusiveGateway", NS):
@@ -88,7 +99,7 @@ def test_every_exclusive_gateway_that_decides_has_a_default_flow(folder):
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_the_catalogue_metadata_is_the_reference_record(folder):
     meta = json.loads((BUNDLED / folder / "procedure.json").read_text())
-    assert set(meta) == CATALOGUE_KEYS | {"lanes"}
+    assert set(meta) == CATALOGUE_KEYS | {"lanes", "deadline"}
     [record] = [r for r in json.loads(REFERENCE.read_text()) if r["code"] == meta["code"]]
     assert meta["name"] == record["name_vi"]
     for key in ("name_en", "field", "level", "agency", "processing_days", "processing_unit", "fee_vnd",

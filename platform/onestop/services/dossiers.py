@@ -25,7 +25,7 @@ from ..models import (
     WorkItem,
     utcnow,
 )
-from . import attachments, audit, schedule
+from . import attachments, audit, deadlines, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
 from .runtime import engine
@@ -122,6 +122,8 @@ def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, ch
         applicant = applicant_from(model.metadata, data)
     step = engine().start(model, data)
     now = utcnow()
+    plan = _plan(model)
+    due_at = deadlines.dossier_due(actor.centre_id, plan, now) if plan else None
     error = step.error or {}
     attachments.keep(blobs)
 
@@ -130,8 +132,8 @@ def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, ch
             centre_id=actor.centre_id, code=_new_code(), procedure_id=procedure.id, version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
-            next_timer_at=step.next_timer_at, lookup_hash=lookup_hash, created_by_id=actor.id, created_at=now,
-            updated_at=now,
+            next_timer_at=step.next_timer_at, lookup_hash=lookup_hash, received_at=now, due_at=due_at,
+            created_by_id=actor.id, created_at=now, updated_at=now,
         )
         dossier.procedure, dossier.version = procedure, version
         _write_step_rows(dossier, step, actor, new=True)
@@ -374,9 +376,17 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
     return dossier
 
 
-_ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "role", "created_at")
+_ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "role", "due_at",
+                 "created_at")
 _WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at")
 _HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id")
+
+
+def _plan(model):
+    try:
+        return deadlines.plan(model.metadata)
+    except ValueError:  # checked at upload; a version stored before the check sets no deadline
+        return None
 
 
 def lane_roles(model) -> dict:
@@ -388,10 +398,12 @@ def lane_roles(model) -> dict:
 def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
     now = utcnow()
     sql.delete_ids("workitem", "id", step.ready_removed)
-    roles = lane_roles(model_for(dossier.version)) if step.ready_added else {}
+    model = model_for(dossier.version) if step.ready_added else None
+    roles, plan = (lane_roles(model), _plan(model)) if model else ({}, None)
     # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
     sql.insert_rows("workitem", _ITEM_COLUMNS, [
         (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form, roles.get(t.lane),
+         deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, dossier.due_at),
          now + timedelta(microseconds=i))
         for i, t in enumerate(step.ready_added)])
     if step.waiting_changed:

@@ -12,7 +12,7 @@ from ..engine.parsing import ParsedModel, SourceFile, classify
 from ..formdefs import FormDefinition
 from ..models import ModelFile, Procedure, ProcedureVersion, utcnow
 from ..text import fold, matches
-from . import audit
+from . import audit, deadlines
 from .errors import Invalid, NotFound, TooLarge, shown
 from .runtime import engine
 
@@ -214,7 +214,8 @@ def compile_model(files, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedMo
     """Parse a procedure's files and compile its forms; raises ModelError listing every problem."""
     parsed = engine().parse(files, process_id=process_id, max_bytes=max_bytes)
     assembled = formdefs.assemble(parsed.forms, parsed.form_refs)
-    lane_problems = _lane_problems(parsed.metadata.get("lanes"))
+    lane_problems = _lane_problems(parsed.metadata.get("lanes")) + [
+        Problem(None, message, "procedure.json") for message in deadlines.problems(parsed.metadata)]
     if lane_problems:
         raise ModelError(lane_problems)
     if assembled.problems:

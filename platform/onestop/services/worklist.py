@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from peewee import JOIN, Tuple, fn
+from peewee import JOIN, fn
 
 from .. import sql
 from ..engine import TaskNotReady
 from ..formdefs import FormDefinition
-from ..models import Dossier, Procedure, User, WorkItem
-from . import attachments
-from .dossiers import get_work_item, page_cursor, read_page_cursor, stored_state
+from ..models import Dossier, Procedure, User, WorkItem, utcnow
+from . import attachments, deadlines
+from .dossiers import get_work_item, stored_state
 from .errors import Conflict, Invalid
 from .procedures import field_labels, form_of, model_for
 from .runtime import engine
@@ -28,6 +28,8 @@ class Row:
     element_id: str
     lane: str | None
     created_at: object
+    due_at: object
+    urgency: str | None  # "overdue", "soon" (within a working day) or None
     dossier_code: str
     procedure_name: str
     applicant: str
@@ -38,8 +40,9 @@ class Row:
 @dataclass
 class Worklist:
     rows: list
-    counts: dict
-    next: str | None
+    counts: dict  # all, unclaimed, mine, overdue, soon
+    page: int
+    more: bool
 
 
 @dataclass
@@ -64,30 +67,41 @@ def _scoped(actor, view):
     return query
 
 
-def worklist(actor, view="all", limit=50, after=None) -> Worklist:
-    """A page of the centre's ready tasks (longest waiting first) and the count of each view."""
+def worklist(actor, view="all", limit=50, page=1, now=None) -> Worklist:
+    """A page of the centre's ready tasks the actor may do: overdue first, then by deadline (tasks
+    without one last), then longest waiting; with the count of each view, of overdue and of due soon."""
     if view not in VIEWS:
         raise Invalid(f"view must be one of: {', '.join(VIEWS)}")
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    if not isinstance(page, int) or not 1 <= page <= 10_000:
+        raise Invalid("page must be a whole number from 1 to 10000")
+    now = now or utcnow()
+    soon = deadlines.soon(actor.centre_id, now)
     holder = User.alias()
     query = (_scoped(actor, view)
              .select(WorkItem.id, WorkItem.name, WorkItem.element_id, WorkItem.lane, WorkItem.created_at,
-                     WorkItem.claimed_by, Dossier.code, Dossier.applicant, Procedure.name.alias("procedure_name"),
-                     holder.display_name.alias("holder"))
+                     WorkItem.due_at, WorkItem.claimed_by, Dossier.code, Dossier.applicant,
+                     Procedure.name.alias("procedure_name"), holder.display_name.alias("holder"))
              .join(Dossier).join(Procedure).switch(WorkItem)
              .join(holder, JOIN.LEFT_OUTER, on=(WorkItem.claimed_by == holder.id)))
-    if after:
-        created_at, task_id = read_page_cursor(after)
-        query = query.where(Tuple(WorkItem.created_at, WorkItem.id) > Tuple(created_at, task_id))
-    found = list(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit + 1).objects())
+    found = list(query.order_by(WorkItem.due_at.is_null(), WorkItem.due_at, WorkItem.created_at, WorkItem.id)
+                 .limit(limit + 1).offset((page - 1) * limit).objects())
     more = len(found) > limit
-    found = found[:limit]
-    rows = [Row(w.id, w.name, w.element_id, w.lane, w.created_at, w.code, w.procedure_name, _applicant_name(w.applicant),
-                w.holder, w.claimed_by_id == actor.id) for w in found]
+    rows = [Row(w.id, w.name, w.element_id, w.lane, w.created_at, w.due_at, _urgency(w.due_at, now, soon), w.code,
+                w.procedure_name, _applicant_name(w.applicant), w.holder, w.claimed_by_id == actor.id)
+            for w in found[:limit]]
     counts = {v: _scoped(actor, v).select(fn.COUNT(WorkItem.id)).scalar() for v in VIEWS}
+    counts["overdue"] = _scoped(actor, "all").where(WorkItem.due_at < now).select(fn.COUNT(WorkItem.id)).scalar()
+    counts["soon"] = _scoped(actor, "all").where((WorkItem.due_at >= now) & (WorkItem.due_at < soon)).select(
+        fn.COUNT(WorkItem.id)).scalar()
+    return Worklist(rows, counts, page, more)
 
-    return Worklist(rows, counts, page_cursor(found[-1]) if more else None)
+
+def _urgency(due_at, now, soon):
+    if due_at is None:
+        return None
+    return "overdue" if due_at < now else "soon" if due_at < soon else None
 
 
 def _applicant_name(applicant) -> str:

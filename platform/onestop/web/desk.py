@@ -52,7 +52,9 @@ def logout():
 @officer_required
 def worklist_view(actor):
     view = request.args.get("view", "all")
-    page = worklist.worklist(actor, view if view in worklist.VIEWS else "all", 50, request.args.get("after") or None)
+    number = request.args.get("page", "1")
+    page = worklist.worklist(actor, view if view in worklist.VIEWS else "all", 50,
+                             int(number) if number.isdigit() and 0 < int(number) <= 10_000 else 1)
     return render_template("desk/worklist.html", page=page, view=view, actor=actor, action=ActionForm())
 
 

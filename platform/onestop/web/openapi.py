@@ -45,7 +45,9 @@ def openapi_document():
                 "Task": {"type": "object", "required": ["id", "element_id", "name", "lane"], "properties": {
                     "id": {"type": "string"}, "element_id": {"type": "string"}, "name": {"type": "string"},
                     "lane": {"type": ["string", "null"]}, "dossier": {"type": "string"},
-                    "created_at": {"type": "string", "format": "date-time"}}},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "due_at": {"type": ["string", "null"], "format": "date-time",
+                               "description": "this step's deadline in working time; null: not counted"}}},
                 "TaskDetail": {"allOf": [_ref("Task"), {"type": "object", "properties": {
                     "data": {"type": "object"}, "form": {"type": ["object", "null"]},
                     "ui": {"type": ["object", "null"]}}}]},
@@ -54,6 +56,9 @@ def openapi_document():
                     "code": {"type": "string"}, "procedure": {"type": "string"}, "version": {"type": "integer"},
                     "state": {"type": "string", "enum": ["active", "completed", "error", "cancelled"]},
                     "data": {"type": "object"}, "applicant": {"type": ["object", "null"]},
+                    "received_at": {"type": ["string", "null"], "format": "date-time"},
+                    "due_at": {"type": ["string", "null"], "format": "date-time",
+                               "description": "the promised return, in the centre's working time"},
                     "tasks": {"type": "array", "items": _ref("Task")},
                     "waiting": {"type": "array", "items": {"type": "object", "properties": {
                         "element_id": {"type": "string"}, "type": {"type": "string"}, "name": {"type": ["string", "null"]},

@@ -24,7 +24,7 @@ def procedure(p, detail=False):
 
 def work_item(item, with_dossier=False):
     body = {"id": item.id, "element_id": item.element_id, "name": item.name, "lane": item.lane,
-            "created_at": _iso(item.created_at)}
+            "created_at": _iso(item.created_at), "due_at": _iso(item.due_at)}
     if with_dossier:
         body["dossier"] = item.dossier.code
     return body
@@ -41,8 +41,10 @@ def dossier(d):
         "applicant": d.applicant,
         "created_at": _iso(d.created_at),
         "updated_at": _iso(d.updated_at),
-        "tasks": [{"id": i, "element_id": e, "name": n, "lane": lane, "created_at": _iso(at)}
-                  for i, e, n, lane, at in rows["tasks"]],
+        "received_at": _iso(d.received_at),
+        "due_at": _iso(d.due_at),
+        "tasks": [{"id": i, "element_id": e, "name": n, "lane": lane, "created_at": _iso(at), "due_at": _iso(due)}
+                  for i, e, n, lane, at, due in rows["tasks"]],
         "waiting": [{"element_id": e, "type": t, "name": n, "due_at": _iso(due)} for e, t, n, due in rows["waiting"]],
         "history": [{"element_id": e, "name": n, "state": s, "at": _iso(at), "actor": who}
                     for e, n, s, at, who in rows["history"]],

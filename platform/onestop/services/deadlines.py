@@ -1,0 +1,147 @@
+"""Deadlines: a procedure's processing time (procedure.json "deadline") turned into the dossier's
+promised return and each task's due time, on the receiving centre's working calendar.
+
+    "deadline": {
+        "working_days": 15,                 # or "working_hours": 4; 0 = decided the same day
+        "on_supplement": "pause",           # or "restart" (the full period from the supplement)
+        "steps": {"Task_Appraise": {"working_days": 10}, "Lãnh đạo UBND xã": {"working_days": 3}},
+        "not_counted": ["Task_Return"]      # steps outside the legal clock (returning the result...)
+    }
+
+A step's allocation is looked up by its element id, then by its lane; a step with none is due when
+the dossier is. Times are stored in UTC and computed in Vietnam's local time.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+from ..db import write_transaction
+from ..models import CalendarDay, Centre
+from ..workdays import DEFAULT_CUTOFF, DEFAULT_PERIODS, Calendar, Deadline, to_local, to_utc
+from . import audit
+from .errors import Invalid
+
+POLICIES = ("pause", "restart")
+CACHE_SECONDS = 60.0  # a calendar edited in another process is seen within a minute
+
+
+@dataclass(frozen=True)
+class Plan:
+    total: Deadline
+    on_supplement: str = "pause"
+    steps: dict = field(default_factory=dict)  # element id or lane name -> Deadline
+    not_counted: frozenset = frozenset()
+
+
+def _deadline(value, where) -> Deadline:
+    if not isinstance(value, dict) or len(value.keys() & {"working_days", "working_hours"}) != 1:
+        raise ValueError(f"{where} needs exactly one of working_days or working_hours")
+    unit = "working_days" if "working_days" in value else "working_hours"
+    amount = value[unit]
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        raise ValueError(f"{where}: {unit} must be a number")
+    return Deadline(amount, unit)
+
+
+def plan(metadata: dict) -> Plan | None:
+    """The procedure's deadline plan, or None if it sets none. Raises ValueError if it is malformed."""
+    spec = metadata.get("deadline")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ValueError('"deadline" must be an object')
+    policy = spec.get("on_supplement", "pause")
+    if policy not in POLICIES:
+        raise ValueError(f'"deadline.on_supplement" must be one of: {", ".join(POLICIES)}')
+    steps = spec.get("steps") or {}
+    not_counted = spec.get("not_counted") or []
+    if not isinstance(steps, dict) or not isinstance(not_counted, list):
+        raise ValueError('"deadline.steps" must be an object and "deadline.not_counted" a list')
+    return Plan(_deadline({k: v for k, v in spec.items() if k in ("working_days", "working_hours")}, '"deadline"'),
+                policy, {key: _deadline(value, f'"deadline.steps.{key}"') for key, value in steps.items()},
+                frozenset(str(x) for x in not_counted))
+
+
+def problems(metadata: dict) -> list[str]:
+    try:
+        plan(metadata)
+    except ValueError as exc:
+        return [f"procedure.json: {exc}"]
+    return []
+
+
+_calendars: dict = {}  # centre id -> (loaded at, Calendar)
+
+
+def calendar_for(centre_id) -> Calendar:
+    """The centre's working calendar (office hours, cut-off, its own closures and working days)."""
+    cached = _calendars.get(centre_id)
+    if cached is not None and clock.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    centre = Centre.get_by_id(centre_id)
+    days = list(CalendarDay.select().where(CalendarDay.centre == centre_id))
+    calendar = Calendar(
+        periods=tuple((_time(a), _time(b)) for a, b in centre.office_hours) if centre.office_hours else DEFAULT_PERIODS,
+        cutoff=_time(centre.cutoff) if centre.cutoff else DEFAULT_CUTOFF,
+        days_off=frozenset(d.day for d in days if not d.working),
+        days_on=frozenset(d.day for d in days if d.working),
+    )
+    _calendars[centre_id] = (clock.monotonic(), calendar)
+    return calendar
+
+
+def _time(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def set_day(actor, day, working: bool, note="") -> CalendarDay:
+    """Mark a day of the actor's centre as worked or closed, whatever the national calendar says."""
+    with write_transaction():
+        row = CalendarDay.get_or_none((CalendarDay.centre == actor.centre_id) & (CalendarDay.day == day))
+        if row is None:
+            row = CalendarDay.create(centre=actor.centre_id, day=day, working=working, note=note[:255])
+        else:
+            CalendarDay.update(working=working, note=note[:255]).where(CalendarDay.id == row.id).execute()
+        audit.record("calendar.day_set", actor, detail={"day": day.isoformat(), "working": working, "note": note[:255]})
+    _calendars.pop(actor.centre_id, None)
+    return row
+
+
+def set_office_hours(actor, periods, cutoff=None) -> None:
+    """The centre's office hours ([("07:30", "11:30"), ...]) and afternoon cut-off ("15:00" or None)."""
+    try:
+        Calendar(periods=tuple((_time(a), _time(b)) for a, b in periods), cutoff=_time(cutoff) if cutoff else None)
+    except (ValueError, TypeError) as exc:
+        raise Invalid(f"office hours are not valid: {exc}") from None
+    with write_transaction():
+        Centre.update(office_hours=[list(p) for p in periods], cutoff=cutoff).where(
+            Centre.id == actor.centre_id).execute()
+        audit.record("calendar.hours_set", actor, detail={"periods": [list(p) for p in periods], "cutoff": cutoff})
+    _calendars.pop(actor.centre_id, None)
+
+
+def dossier_due(centre_id, deadline_plan: Plan, received: datetime) -> datetime:
+    """The promised return (UTC) of a dossier received then (UTC)."""
+    calendar = calendar_for(centre_id)
+    return to_utc(calendar.due(to_local(received), deadline_plan.total))
+
+
+def task_due(centre_id, deadline_plan: Plan | None, element_id, lane, now: datetime, dossier_due_at) -> datetime | None:
+    """When a task offered now (UTC) is due (UTC): its own allocation, else the dossier's due time;
+    None for steps outside the clock."""
+    if deadline_plan is None or element_id in deadline_plan.not_counted:
+        return None
+    allocation = deadline_plan.steps.get(element_id) or (deadline_plan.steps.get(lane) if lane else None)
+    if allocation is None:
+        return dossier_due_at
+    due = to_utc(calendar_for(centre_id).due(to_local(now), allocation))
+    return min(due, dossier_due_at) if dossier_due_at else due
+
+
+def soon(centre_id, now: datetime) -> datetime:
+    """The instant (UTC) one working day from now: tasks due before it are due soon."""
+    calendar = calendar_for(centre_id)
+    return to_utc(calendar.add(calendar.clock_start(to_local(now)), calendar.day_length))
