@@ -245,7 +245,7 @@ class Template:
         return self.fmt % values
 
 
-_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # as services.dossiers._new_code
+_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # unique generated codes (the platform's own are sequential)
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 961
 _M = len(_ALPHABET) ** 8
 _P = 1_000_000_007  # prime, so i -> i*P mod 31^8 is a bijection: distinct ids give distinct suffixes

@@ -10,7 +10,7 @@ from . import db, migrations, timers
 from .config import Settings, load_settings
 from .engine import Engine
 from .engine.sandbox import Sandbox
-from .services import attachments, runtime, schedule
+from .services import attachments, codes, runtime, schedule
 from .services.users import ensure_default_centre
 
 
@@ -34,7 +34,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     db.database.connect(reuse_if_open=True)
     try:
         migrations.migrate()
-        ensure_default_centre()
+        ensure_default_centre(settings.agency_code)
     finally:
         db.database.close()
     db.init_app(app)
@@ -44,6 +44,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         engine = Engine(Sandbox(timeout=settings.script_timeout_seconds, memory_mb=settings.script_memory_mb))
         atexit.register(engine.close)
     runtime.bind_engine(engine)
+    codes.configure(settings.code_system)
     attachments.bind_store(attachments.FileStore(settings.home / "files", settings.max_file_bytes,
                                                  settings.max_dossier_file_bytes))
     app.extensions["onestop.engine"] = engine

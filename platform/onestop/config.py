@@ -37,6 +37,8 @@ class Settings:
     script_timeout_seconds: float = 2.0
     script_memory_mb: int = 256
     redis_url: str | None = None
+    agency_code: str | None = None  # the default centre's electronic identity code (dossier codes)
+    code_system: str | None = None  # 2-digit system-owner code: the national-service code variant
     secure_cookies: bool = False  # served over HTTPS (behind the reverse proxy): cookies only go over HTTPS
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
@@ -84,6 +86,8 @@ def load_settings(**overrides) -> Settings:
         script_memory_mb=_int("ONESTOP_SCRIPT_MEMORY_MB", 256),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
+        agency_code=os.environ.get("ONESTOP_AGENCY_CODE") or None,
+        code_system=os.environ.get("ONESTOP_DOSSIER_CODE_SYSTEM") or None,
     )
     for key, value in overrides.items():
         setattr(settings, key, value)

@@ -9,7 +9,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from .db import database, write_transaction
-from .models import ALL_MODELS, Attachment, CalendarDay, SchemaMigration, User
+from .models import ALL_MODELS, Attachment, CalendarDay, DossierCounter, SchemaMigration, User
 
 # Any fixed number: PostgreSQL advisory lock that serialises processes migrating at once.
 _LOCK_KEY = 4_657_201
@@ -62,6 +62,10 @@ def _deadlines(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "workitem_centre_id_due_at" ON "workitem" ("centre_id", "due_at")')
 
 
+def _dossier_counters(db):
+    db.create_tables([DossierCounter], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -70,6 +74,7 @@ MIGRATIONS = [
     (5, "sign-in lockout after repeated wrong passwords", _sign_in_lockout),
     (6, "tasks carry the role their lane maps to", _task_roles),
     (7, "working-time deadlines of dossiers and tasks", _deadlines),
+    (8, "each agency's daily sequence of dossier codes", _dossier_counters),
 ]
 
 

@@ -259,6 +259,18 @@ class AuditEvent(BaseModel):
     at = DateTimeField(default=utcnow, index=True)
 
 
+class DossierCounter(BaseModel):
+    """An agency's sequence of dossiers received in one (local) day: the last number given."""
+
+    id = AutoField()
+    agency = CharField(max_length=64)
+    day = DateField()
+    value = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("agency", "day"), True),)
+
+
 class CalendarDay(BaseModel):
     """A centre's exception to the national calendar: an extra closure, or a day it works."""
 
@@ -313,4 +325,5 @@ ALL_MODELS = [
     AuditEvent,
     Attachment,
     CalendarDay,
+    DossierCounter,
 ]

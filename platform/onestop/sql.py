@@ -109,6 +109,18 @@ def store_step(dossier_id, serial, workflow, state, data, error_element, error_m
     return cursor.rowcount == 1
 
 
+_NEXT_SEQUENCE = (
+    'INSERT INTO "dossiercounter" ("agency", "day", "value") VALUES (?, ?, 1) '
+    'ON CONFLICT ("agency", "day") DO UPDATE SET "value" = "dossiercounter"."value" + 1 RETURNING "value"'
+)
+
+
+def next_sequence(agency: str, day) -> int:
+    """The agency's next number of the day; call inside the transaction that uses it, so that a
+    rolled-back intake gives its number back (no gaps) and concurrent intakes queue on the row."""
+    return run(_NEXT_SEQUENCE, (agency, day)).fetchone()[0]
+
+
 def workflow_text(dossier_id, serial):
     """The stored workflow state at that serial, or None if the dossier moved on."""
     row = run('SELECT "workflow" FROM "dossier" WHERE "id" = ? AND "serial" = ?', (dossier_id, serial)).fetchone()

@@ -38,3 +38,60 @@ def test_thirty_two_threads_completing_one_task_give_one_success_and_31_conflict
     assert [t["element_id"] for t in after["tasks"]] == ["Task_Approve"]
     assert [h["element_id"] for h in after["history"]].count("Task_Receive") == 1
     assert [e["action"] for e in after["events"]].count("task.completed") == 1
+
+
+def test_fifty_simultaneous_intakes_get_fifty_consecutive_codes_of_the_agency(app, admin_api):
+    import re
+
+    from onestop.services import codes
+    from onestop.workdays import to_local
+
+    assert admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    with app.app_context():
+        from onestop.models import Centre
+
+        Centre.update(agency_code="H22.01.05.13").where(Centre.code == "default").execute()
+        codes.forget(Centre.get(Centre.code == "default").id)
+    barrier = threading.Barrier(50)
+    results = []
+
+    def intake():
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/api/v1/dossiers", json={"procedure": "review"},
+                               headers={"Authorization": f"Bearer {admin_api.token}"})
+        results.append((response.status_code, (response.get_json() or {}).get("code")))
+
+    threads = [threading.Thread(target=intake) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(status for status, _ in results) == [201] * 50
+    found = [re.fullmatch(r"H22\.01\.05\.13-(\d{6})-(\d{4})", code) for _, code in results]
+    assert all(found), results
+    from onestop.models import utcnow
+
+    assert {m[1] for m in found} == {f"{to_local(utcnow()):%y%m%d}"}
+    assert sorted(int(m[2]) for m in found) == list(range(1, 51))  # distinct, consecutive, no gap
+
+
+def test_a_failed_intake_gives_its_number_back(sqlite_app, sqlite_admin_api):
+    import pytest
+
+    from onestop.db import run_write
+    from onestop.services import codes
+
+    with sqlite_app.app_context():
+        from onestop.models import utcnow
+
+        first = run_write(lambda: codes.next_code(1, utcnow()))
+
+        def failing():
+            codes.next_code(1, utcnow())
+            raise RuntimeError("the intake failed after taking a number")
+
+        with pytest.raises(RuntimeError):
+            run_write(failing)
+        second = run_write(lambda: codes.next_code(1, utcnow()))
+    assert int(second[-4:]) == int(first[-4:]) + 1

@@ -57,7 +57,7 @@ def test_a_citizen_submits_online_and_gets_a_code_and_lookup_key(portal):
     assert reply.status_code == 303, reply.get_data(as_text=True)[:2000]
     page = portal.get(reply.headers["Location"])
     text = page.get_data(as_text=True)
-    code = re.search(r'class="big-code">(HS-[^<]+)<', text).group(1)
+    code = re.search(r'class="big-code">([0-9A-Z.]+-\d{6}-\d{4,})<', text).group(1)
     key = re.search(r'id="lookup-key">([^<]+)<', text).group(1)
     assert len(key.replace("-", "")) == 20 and "Thẩm định hồ sơ" in text
     found = portal.post("/track", data={"code": code, "key": key.lower()})

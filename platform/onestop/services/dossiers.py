@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from peewee import Tuple
 
@@ -25,18 +25,12 @@ from ..models import (
     WorkItem,
     utcnow,
 )
-from . import attachments, audit, deadlines, schedule
+from . import attachments, audit, codes, deadlines, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
 from .runtime import engine
 
-_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 letters and digits, none that look alike
-
-
-def _new_code() -> str:
-    day = datetime.now(UTC).strftime("%y%m%d")
-    return f"HS-{day}-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
 
 
 def _check_data(data, what="data"):
@@ -129,7 +123,8 @@ def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, ch
 
     def write():
         dossier = sql.insert_dossier(
-            centre_id=actor.centre_id, code=_new_code(), procedure_id=procedure.id, version_id=version.id,
+            centre_id=actor.centre_id, code=codes.next_code(actor.centre_id, now), procedure_id=procedure.id,
+            version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash, received_at=now, due_at=due_at,

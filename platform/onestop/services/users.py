@@ -12,7 +12,7 @@ from peewee import IntegrityError
 from .. import sql
 from ..db import write_transaction
 from ..models import ApiToken, Centre, User, utcnow
-from . import audit
+from . import audit, codes
 from .errors import Conflict, Invalid
 
 ROLES = ("admin", "officer", "leader", "citizen", "integration")
@@ -24,9 +24,17 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def ensure_default_centre() -> Centre:
-    """The one centre of the embedded setup; created on first use."""
+def ensure_default_centre(agency_code=None) -> Centre:
+    """The one centre of the embedded setup; created on first use, with the agency's electronic
+    identity code when one is configured (ONESTOP_AGENCY_CODE)."""
     centre, _ = Centre.get_or_create(code="default", defaults={"name": "Trung tâm phục vụ hành chính công", "level": "centre"})
+    if agency_code and centre.agency_code != agency_code:
+        if not codes.valid_agency_code(agency_code):
+            raise ValueError(f"ONESTOP_AGENCY_CODE {agency_code!r} is not an agency identity code (e.g. H15.50.05.13)")
+        with write_transaction():
+            Centre.update(agency_code=agency_code).where(Centre.id == centre.id).execute()
+        codes.forget(centre.id)
+        centre.agency_code = agency_code
     return centre
 
 

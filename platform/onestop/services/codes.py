@@ -1,0 +1,50 @@
+"""Dossier codes as Decree 61/2018 Art. 26 and Circular 03/2025/TT-VPCP Art. 13 lay them out: the
+receiving agency's electronic identity code, the receipt date (YYMMDD, Vietnam's date), and the
+agency's sequence number of that day, at least 4 digits — `H15.50.05.13-261008-0975`. For a
+centrally provided national service (Circular 04/2025 clause 3) a 2-digit code of the system's
+owner precedes the number: `H15.50.05.13-261008-010975`.
+"""
+
+import re
+
+from .. import sql
+from ..models import Centre
+from ..workdays import to_local
+
+DEFAULT_AGENCY = "000.00.00.H00"  # an unset identity code: set the real one per centre
+_AGENCY = re.compile(r"^[A-Z0-9][A-Z0-9.]{0,62}$")
+_system = ""
+_agencies: dict = {}
+
+
+def configure(system_code: str | None = None):
+    """The 2-digit system-owner code of the national-service variant, or None for the ordinary one."""
+    global _system
+    if system_code and not re.fullmatch(r"\d{2}", system_code):
+        raise ValueError("the system-owner code is two digits")
+    _system = system_code or ""
+
+
+def valid_agency_code(code: str) -> bool:
+    return bool(_AGENCY.match(code or ""))
+
+
+def agency_of(centre_id) -> str:
+    code = _agencies.get(centre_id)
+    if code is None:
+        code = Centre.select(Centre.agency_code).where(Centre.id == centre_id).scalar() or DEFAULT_AGENCY
+        _agencies[centre_id] = code
+    return code
+
+
+def forget(centre_id):
+    """Call after a centre's identity code changes."""
+    _agencies.pop(centre_id, None)
+
+
+def next_code(centre_id, received_utc) -> str:
+    """The next dossier code of the centre's agency for that receipt; call inside the intake's
+    transaction."""
+    agency = agency_of(centre_id)
+    day = to_local(received_utc).date()
+    return f"{agency}-{day:%y%m%d}-{_system}{sql.next_sequence(agency, day):04d}"
