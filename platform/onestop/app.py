@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 
 from flask import Flask
 
-from . import db, migrations, timers
+from . import db, migrations, ratelimit, timers
 from .config import Settings, load_settings
 from .engine import Engine
 from .engine.sandbox import Sandbox
@@ -19,6 +19,11 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
     settings.home.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__)
+    if settings.proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind that many reverse proxies: the client's address is the one they report.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies, x_host=settings.proxies)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
@@ -45,6 +50,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         atexit.register(engine.close)
     runtime.bind_engine(engine)
     codes.configure(settings.code_system)
+    ratelimit.bind(settings.redis_url)
     attachments.bind_store(attachments.FileStore(settings.home / "files", settings.max_file_bytes,
                                                  settings.max_dossier_file_bytes))
     app.extensions["onestop.engine"] = engine

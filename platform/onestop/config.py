@@ -39,6 +39,7 @@ class Settings:
     redis_url: str | None = None
     agency_code: str | None = None  # the default centre's electronic identity code (dossier codes)
     code_system: str | None = None  # 2-digit system-owner code: the national-service code variant
+    proxies: int = 0  # reverse proxies in front (their X-Forwarded-For is trusted)
     secure_cookies: bool = False  # served over HTTPS (behind the reverse proxy): cookies only go over HTTPS
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
@@ -87,6 +88,7 @@ def load_settings(**overrides) -> Settings:
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
         agency_code=os.environ.get("ONESTOP_AGENCY_CODE") or None,
+        proxies=_int("ONESTOP_PROXIES", 0),
         code_system=os.environ.get("ONESTOP_DOSSIER_CODE_SYSTEM") or None,
     )
     for key, value in overrides.items():

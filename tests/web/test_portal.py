@@ -153,3 +153,19 @@ def test_hostile_form_posts_get_clear_answers_never_a_traceback(portal):
         text = reply.get_data(as_text=True)
         assert reply.status_code in (200, 303, 400, 413, 422), (fields.keys(), reply.status_code)
         assert "Traceback" not in text and "<script>alert(1)</script>" not in text
+
+
+def test_guessing_lookup_keys_is_slowed_down(portal):
+    for _ in range(20):
+        assert portal.post("/track", data={"code": "000.00.00.H00-261126-0001", "key": "WRONG"}).status_code == 404
+    refused = portal.post("/track", data={"code": "000.00.00.H00-261126-0001", "key": "WRONG"})
+    assert refused.status_code == 429 and "quá nhiều lần" in refused.get_data(as_text=True)
+
+
+def test_the_limiter_counts_per_window_and_can_look_without_counting():
+    from onestop.ratelimit import MemoryLimiter
+
+    limiter = MemoryLimiter()
+    assert all(limiter.hit("k", 3, 60) for _ in range(3)) and not limiter.hit("k", 3, 60)
+    assert limiter.hit("other", 1, 60, count=False) and limiter.hit("other", 1, 60) and not limiter.hit("other", 1, 60)
+    assert limiter.hit("short", 1, 0.01) and (__import__("time").sleep(0.02) or limiter.hit("short", 1, 0.01))

@@ -4,6 +4,7 @@ acts as its centre's portal account; what a citizen may see of a dossier needs c
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 
+from .. import ratelimit
 from ..services import dossiers, procedures
 from ..services.attachments import Upload
 from ..services.errors import NotFound, ServiceError
@@ -70,13 +71,22 @@ def submitted(code):
                            page=dossiers.page_rows(dossier))
 
 
+LOOKUPS_PER_MINUTE = 30  # a person looks up a few dossiers; a script guessing keys is slowed to a crawl
+MISSES_PER_HOUR = 20
+
+
 @bp.route("/track", methods=["GET", "POST"])
 def track():
     if request.method == "GET":
         return render_template("portal/track.html", code=request.args.get("code", ""), error=None)
     code, key = request.form.get("code", ""), request.form.get("key", "")
+    client = request.remote_addr or "unknown"
+    if not ratelimit.allow(f"track:{client}", LOOKUPS_PER_MINUTE, 60) or \
+            not ratelimit.allow(f"track-miss:{client}", MISSES_PER_HOUR, 3600, count=False):
+        return render_template("portal/track.html", code=code, error="busy"), 429
     try:
         dossier = dossiers.track(code, key)
     except NotFound:
+        ratelimit.allow(f"track-miss:{client}", MISSES_PER_HOUR, 3600)
         return render_template("portal/track.html", code=code, error=True), 404
     return render_template("portal/status.html", dossier=dossier, page=dossiers.page_rows(dossier))
