@@ -85,6 +85,12 @@ def test_a_citizen_submits_online_an_officer_completes_the_step_and_the_citizen_
     assert re.fullmatch(r"000\.00\.00\.H00-\d{6}-\d{4}", code) and len(key) == 23
     sync_api.expect(citizen.get_by_text("Ngày hẹn trả kết quả")).to_be_visible()  # the promised date, at once
     citizen.screenshot(path=str(shots / "portal-received.png"), full_page=True)
+    citizen.get_by_role("link", name="Giấy tiếp nhận hồ sơ và hẹn trả kết quả").click()
+    sync_api.expect(citizen.get_by_role("heading", level=1)).to_have_text("GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ")
+    sync_api.expect(citizen.locator("svg.segno")).to_be_visible()
+    citizen.set_viewport_size({"width": 900, "height": 1200})
+    citizen.screenshot(path=str(shots / "portal-receipt.png"), full_page=True)
+    citizen.set_viewport_size({"width": 420, "height": 900})
 
     officer = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     officer.goto(server + "/desk/")

@@ -169,3 +169,24 @@ def test_the_limiter_counts_per_window_and_can_look_without_counting():
     assert all(limiter.hit("k", 3, 60) for _ in range(3)) and not limiter.hit("k", 3, 60)
     assert limiter.hit("other", 1, 60, count=False) and limiter.hit("other", 1, 60) and not limiter.hit("other", 1, 60)
     assert limiter.hit("short", 1, 0.01) and (__import__("time").sleep(0.02) or limiter.hit("short", 1, 0.01))
+
+
+def test_the_receipt_slip_carries_the_code_dates_and_a_qr_code_of_the_tracking_address(portal):
+    reply = submit_application(portal)
+    confirmation = portal.get(reply.headers["Location"]).get_data(as_text=True)
+    key = re.search(r'id="lookup-key">([^<]+)<', confirmation).group(1)
+    code = re.search(r'class="big-code">([^<]+)<', confirmation).group(1)
+    slip = portal.get(reply.headers["Location"] + "/receipt")
+    text = slip.get_data(as_text=True)
+    assert slip.status_code == 200 and "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ" in text
+    assert f"Mã hồ sơ: {code}" in text and "Trần Thị Bình" in text and "giay-chung-nhan.pdf" in text
+    assert "<svg" in text and 'class="segno"' in text and "Thời gian nhận hồ sơ:" in text
+    page = portal.get(f"/track/{code}?k={key}")
+    assert page.status_code == 200 and code in page.get_data(as_text=True)
+    assert page.headers["X-Robots-Tag"] == "noindex" and page.headers["Cache-Control"] == "no-store"
+    assert portal.get(f"/track/{code}?k=AAAAA").status_code == 404
+
+
+def test_the_receipt_is_only_for_whoever_submitted(portal, sqlite_app):
+    reply = submit_application(portal)
+    assert sqlite_app.test_client().get(reply.headers["Location"] + "/receipt").status_code == 302

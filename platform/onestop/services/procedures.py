@@ -165,7 +165,8 @@ def catalogue_entry(actor, code) -> tuple[CatalogueEntry, ProcedureVersion]:
 def _entry(procedure, version) -> CatalogueEntry:
     meta = version.metadata or {}
     days, unit = meta.get("processing_days"), meta.get("processing_unit") or ""
-    processing = f"{days} ngày làm việc" if isinstance(days, int | float) else str(meta.get("processing_time") or "")
+    processing = _processing_text(meta) or (
+        f"{days} ngày làm việc" if isinstance(days, int | float) else str(meta.get("processing_time") or ""))
     documents = meta.get("documents") or []
     return CatalogueEntry(
         code=procedure.code, name=procedure.name, field=str(meta.get("field") or ""), level=str(meta.get("level") or ""),
@@ -174,6 +175,23 @@ def _entry(procedure, version) -> CatalogueEntry:
         online=start_form(version) is not None, on_the_spot=bool(meta.get("decided_on_the_spot")),
         legal_basis=[str(x) for x in meta.get("legal_basis") or []], metadata=meta,
     )
+
+
+def _processing_text(meta) -> str:
+    """The legal processing time in words, from the procedure's deadline plan (Vietnamese, as slips say it)."""
+    try:
+        plan = deadlines.plan(meta)
+    except ValueError:
+        return ""
+    if plan is None:
+        return ""
+    amount = plan.total.amount
+    amount = int(amount) if float(amount).is_integer() else amount
+    if plan.total.unit == "working_hours":
+        return f"{amount} giờ làm việc"
+    if amount == 0:
+        return "trong ngày làm việc (tiếp nhận sau 15 giờ: trả trong ngày làm việc tiếp theo)"
+    return f"{amount} ngày làm việc"
 
 
 def list_procedures(actor):

@@ -44,6 +44,11 @@ def dmy_hm(value):
     return format_datetime(value, "dd/MM/yyyy HH:mm") if value else ""
 
 
+def hm_dmy(value):
+    """A UTC timestamp the way a Vietnamese slip says it: 14 giờ 16 phút, ngày 26/11/2026."""
+    return format_datetime(value, "H 'giờ' mm 'phút', 'ngày' dd/MM/yyyy") if value else ""
+
+
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
@@ -61,6 +66,7 @@ def init_app(app):
     app.register_blueprint(bp)
     app.jinja_env.filters["dmy"] = dmy
     app.jinja_env.filters["dmy_hm"] = dmy_hm
+    app.jinja_env.filters["hm_dmy"] = hm_dmy
     app.jinja_env.filters["shown_date"] = shown_date
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_language"] = current_language

@@ -2,10 +2,10 @@
 confirmation with the dossier code and lookup key, and the status page. No sign-in: the portal
 acts as its centre's portal account; what a citizen may see of a dossier needs code and key."""
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
 
 from .. import ratelimit
-from ..services import dossiers, procedures
+from ..services import dossiers, procedures, slips
 from ..services.attachments import Upload
 from ..services.errors import NotFound, ServiceError
 from ..services.users import portal_user
@@ -61,14 +61,34 @@ def submit(code):
     return redirect(url_for("portal.submitted", code=dossier.code), 303)
 
 
-@bp.get("/submitted/<code>")
-def submitted(code):
+def _own_submission(code):
+    """(dossier, lookup key) of the submission this browser just made, or None for any other code."""
     shown = session.get("submitted") or {}
     if shown.get("code") != code:
+        return None
+    return dossiers.track(shown["code"], shown["key"]), shown["key"]
+
+
+@bp.get("/submitted/<code>")
+def submitted(code):
+    own = _own_submission(code)
+    if own is None:
         return redirect(url_for("portal.track"))
-    dossier = dossiers.track(shown["code"], shown["key"])
-    return render_template("portal/submitted.html", dossier=dossier, key=shown["key"],
-                           page=dossiers.page_rows(dossier))
+    dossier, key = own
+    return render_template("portal/submitted.html", dossier=dossier, key=key, page=dossiers.page_rows(dossier))
+
+
+def tracking_url(code, key) -> str:
+    return url_for("portal.track_link", code=code, k=key, _external=True)
+
+
+@bp.get("/submitted/<code>/receipt")
+def receipt(code):
+    own = _own_submission(code)
+    if own is None:
+        return redirect(url_for("portal.track"))
+    dossier, key = own
+    return render_template("portal/receipt.html", slip=slips.receipt(portal_user(), dossier, tracking_url(dossier.code, key)))
 
 
 LOOKUPS_PER_MINUTE = 30  # a person looks up a few dossiers; a script guessing keys is slowed to a crawl
@@ -79,7 +99,16 @@ MISSES_PER_HOUR = 20
 def track():
     if request.method == "GET":
         return render_template("portal/track.html", code=request.args.get("code", ""), error=None)
-    code, key = request.form.get("code", ""), request.form.get("key", "")
+    return _lookup(request.form.get("code", ""), request.form.get("key", ""))
+
+
+@bp.get("/track/<code>")
+def track_link(code):
+    """The address on the receipt's QR code: the dossier's page, with its lookup key."""
+    return _lookup(code, request.args.get("k", ""))
+
+
+def _lookup(code, key):
     client = request.remote_addr or "unknown"
     if not ratelimit.allow(f"track:{client}", LOOKUPS_PER_MINUTE, 60) or \
             not ratelimit.allow(f"track-miss:{client}", MISSES_PER_HOUR, 3600, count=False):
@@ -89,4 +118,7 @@ def track():
     except NotFound:
         ratelimit.allow(f"track-miss:{client}", MISSES_PER_HOUR, 3600)
         return render_template("portal/track.html", code=code, error=True), 404
-    return render_template("portal/status.html", dossier=dossier, page=dossiers.page_rows(dossier))
+    response = make_response(render_template("portal/status.html", dossier=dossier, page=dossiers.page_rows(dossier)))
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Cache-Control"] = "no-store"
+    return response
