@@ -54,3 +54,14 @@ def test_models_and_db_sit_at_the_bottom():
 
 def test_onestop_never_imports_the_back_office():
     assert _offenders(_modules(), ["onestop_admin"]) == {}
+
+
+def test_form_definitions_know_nothing_of_flask_peewee_spiffworkflow_or_the_layers_above():
+    assert _offenders(_modules("formdefs"), ["flask", "peewee", "SpiffWorkflow", "onestop.models", "onestop.db",
+                                             "onestop.services", "onestop.web", "onestop.engine"]) == {}
+
+
+def test_working_time_is_pure_arithmetic():
+    assert _offenders([PACKAGE / "workdays.py", PACKAGE / "text.py"],
+                      ["flask", "peewee", "SpiffWorkflow", "onestop.models", "onestop.db", "onestop.services",
+                       "onestop.web", "onestop.engine"]) == {}
