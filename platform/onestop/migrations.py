@@ -66,6 +66,11 @@ def _dossier_counters(db):
     db.create_tables([DossierCounter], safe=True)
 
 
+def _dossier_status(db):
+    _add_column(db, "dossier", "status", CharField(max_length=32, default="received"))
+    _add_column(db, "dossier", "paused_at", DateTimeField(null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -75,6 +80,7 @@ MIGRATIONS = [
     (6, "tasks carry the role their lane maps to", _task_roles),
     (7, "working-time deadlines of dossiers and tasks", _deadlines),
     (8, "each agency's daily sequence of dossier codes", _dossier_counters),
+    (9, "the national status of a dossier and its stopped clock", _dossier_status),
 ]
 
 

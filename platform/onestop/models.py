@@ -152,6 +152,10 @@ class ModelFile(BaseModel):
         indexes = ((("version", "name"), True),)
 
 
+STATUSES = ("new", "received", "not_accepted", "processing", "supplement_requested",
+            "awaiting_financial_obligation", "withdrawn", "stopped", "resolved", "returned")
+
+
 class Dossier(BaseModel):
     """A citizen's dossier (hồ sơ): one running instance of a procedure version.
 
@@ -173,6 +177,8 @@ class Dossier(BaseModel):
     error_message = TextField(null=True)
     next_timer_at = DateTimeField(null=True, index=True)
     lookup_hash = CharField(max_length=64, null=True, index=True)  # sha256 of the citizen's lookup key
+    status = CharField(max_length=32, default="received")  # the national status (STATUSES)
+    paused_at = DateTimeField(null=True)  # the clock stopped here: waiting on the citizen
     received_at = DateTimeField(null=True)  # when the clock started (UTC)
     due_at = DateTimeField(null=True)  # the promised return (UTC); None: the procedure sets no deadline
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")

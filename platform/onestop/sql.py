@@ -97,15 +97,19 @@ def work_item_in_centre(task_id: str, centre_id: int):
 
 _STEP_UPDATE = (
     'UPDATE "dossier" SET "workflow" = ?, "state" = ?, "data" = ?, "serial" = "serial" + 1, '
-    '"error_element" = ?, "error_message" = ?, "next_timer_at" = ?, "updated_at" = ? '
+    '"error_element" = ?, "error_message" = ?, "next_timer_at" = ?, "updated_at" = ?, '
+    # The national status follows the work: resolved when the process ends, processing once a step is done.
+    '"status" = CASE WHEN ? = \'completed\' THEN \'resolved\' '
+    'WHEN "status" IN (\'new\', \'received\') AND ? THEN \'processing\' ELSE "status" END '
     'WHERE "id" = ? AND "serial" = ?'
 )
 
 
-def store_step(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now) -> bool:
+def store_step(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now,
+               task_done=False) -> bool:
     """Compare-and-set the dossier's new state; False if its serial moved meanwhile."""
     cursor = run(_STEP_UPDATE, (workflow, state, to_json(data), error_element, error_message, next_timer_at, now,
-                                dossier_id, serial))
+                                state, bool(task_done), dossier_id, serial))
     return cursor.rowcount == 1
 
 
@@ -144,8 +148,8 @@ def current_version(centre_id: int, code: str):
 
 
 _NEW_DOSSIER_COLUMNS = ("centre_id", "code", "procedure_id", "version_id", "state", "data", "applicant", "workflow",
-                        "serial", "error_element", "error_message", "next_timer_at", "lookup_hash", "received_at",
-                        "due_at", "created_by_id", "created_at", "updated_at")
+                        "serial", "error_element", "error_message", "next_timer_at", "lookup_hash", "status",
+                        "received_at", "due_at", "created_by_id", "created_at", "updated_at")
 _NEW_DOSSIER_SQL = (
     'INSERT INTO "dossier" (' + ",".join(f'"{c}"' for c in _NEW_DOSSIER_COLUMNS) + ") VALUES ("
     + ",".join("?" * len(_NEW_DOSSIER_COLUMNS)) + ') RETURNING "id"'

@@ -157,6 +157,11 @@ def check(field: str, upload: Upload) -> Blob:
 
 def from_data_url(field: str, value: str) -> Blob:
     """A Blob of a data URL (react-jsonschema-form's file value: data:<type>;name=<name>;base64,<data>)."""
+    return check(field, upload_of_data_url(field, value))
+
+
+def upload_of_data_url(field: str, value: str) -> Upload:
+    """The Upload a data URL carries (not yet checked)."""
     match = _DATA_URL.match(value)
     if not match:
         raise Invalid("a file must be sent as a data URL (data:<type>;name=<name>;base64,<data>)",
@@ -167,7 +172,7 @@ def from_data_url(field: str, value: str) -> Blob:
     except (binascii.Error, ValueError):
         raise Invalid("the file's base64 content is damaged",
                       field_errors=[FieldError(field, "dataUrl", "the base64 content is damaged")]) from None
-    return check(field, Upload(unquote(params.get("name", "tep-dinh-kem")), content))
+    return Upload(unquote(params.get("name", "tep-dinh-kem")), content)
 
 
 def file_fields(schema: dict, path=()) -> list[tuple]:

@@ -127,7 +127,9 @@ def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, ch
             version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
-            next_timer_at=step.next_timer_at, lookup_hash=lookup_hash, received_at=now, due_at=due_at,
+            next_timer_at=step.next_timer_at, lookup_hash=lookup_hash,
+            status="resolved" if step.status == "completed" else "new" if channel == "online" else "received",
+            received_at=now, due_at=due_at,
             created_by_id=actor.id, created_at=now, updated_at=now,
         )
         dossier.procedure, dossier.version = procedure, version
@@ -234,6 +236,8 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     (409) if a colleague was first or holds the task."""
     data = _check_data(data)
     item = get_work_item(actor, task_id)
+    if item.dossier.paused_at is not None:
+        raise Conflict(f"dossier {item.dossier.code} waits for the applicant's supplement; record it first")
     if item.claimed_by_id and item.claimed_by_id != actor.id:
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")
     dossier = item.dossier
@@ -350,7 +354,7 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
     error = step.error or {}
     def write():
         if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
-                              error.get("message"), step.next_timer_at, now):
+                              error.get("message"), step.next_timer_at, now, task_done=completed_task_id is not None):
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
         _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id)
         attachments.record(list(blobs), dossier, actor, completed_task_id)
@@ -363,6 +367,10 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
 
     run_write(write)
     dossier.serial += 1
+    if step.status == "completed":  # as the UPDATE decided it
+        dossier.status = "resolved"
+    elif dossier.status in ("new", "received") and completed_task_id is not None:
+        dossier.status = "processing"
     dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
     dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
     dossier.next_timer_at = step.next_timer_at

@@ -14,6 +14,7 @@ from ..models import Dossier, Procedure, User, WorkItem, utcnow
 from . import attachments, deadlines
 from .dossiers import get_work_item, stored_state
 from .errors import Conflict, Invalid
+from .lifecycle import supplement_request_of
 from .procedures import field_labels, form_of, model_for
 from .runtime import engine
 
@@ -56,6 +57,7 @@ class TaskPage:
     history: list
     tasks: list = field(default_factory=list)
     labels: dict = field(default_factory=dict)  # field name -> (title, {value: title})
+    supplement_request: str | None = None  # while the dossier waits on the applicant: what was asked
 
 
 def _scoped(actor, view):
@@ -122,4 +124,5 @@ def task_page(actor, task_id) -> TaskPage:
     rows = sql.dossier_rows(dossier.id)
     dossier.procedure = Procedure.get_by_id(dossier.procedure.id)
     return TaskPage(item, dossier, data, form_of(dossier.version, item.form), model.instructions.get(item.element_id, ""),
-                    attachments.of_dossier(dossier), rows["history"], rows["tasks"], field_labels(dossier.version))
+                    attachments.of_dossier(dossier), rows["history"], rows["tasks"], field_labels(dossier.version),
+                    supplement_request_of(dossier))

@@ -8,7 +8,7 @@ from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..services import attachments, dossiers, procedures
+from ..services import attachments, dossiers, lifecycle, procedures
 from ..services.errors import Forbidden, Invalid, ServiceError
 from ..services.users import user_for_token
 from . import present
@@ -118,6 +118,24 @@ def deliver_message(actor, code):
     body = json_body()
     dossier = dossiers.deliver_message(actor, code, body.get("name"), body.get("payload"), body.get("to"))
     return jsonify(present.dossier(dossier))
+
+
+@bp.post("/dossiers/<code>/supplement-request")
+@authenticated("officer", "leader")
+def request_supplement(actor, code):
+    body = json_body()
+    return jsonify(present.dossier(lifecycle.request_supplement(actor, code, body.get("reason"))))
+
+
+@bp.post("/dossiers/<code>/supplement")
+@authenticated("officer", "leader", "integration")
+def supplement(actor, code):
+    body = json_body()
+    files = body.get("files") or []
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise Invalid("files must be a list of data URLs")
+    uploads = {str(i): attachments.upload_of_data_url("supplement", f) for i, f in enumerate(files)}
+    return jsonify(present.dossier(lifecycle.supplement_received(actor, code, body.get("note") or "", uploads)))
 
 
 @bp.get("/tasks")

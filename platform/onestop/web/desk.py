@@ -8,9 +8,9 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import MultipleFileField, PasswordField, StringField, TextAreaField
 
-from ..services import attachments, dossiers, users, worklist
+from ..services import attachments, dossiers, lifecycle, users, worklist
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from . import forms
@@ -64,7 +64,7 @@ def _task_page(actor, task_id, form=None, loose=(), status=200):
     if form is None:
         form = html.build(page.data) if html is not None else ActionForm()
     return render_template("desk/task.html", page=page, html=html, form=form, loose=list(loose), actor=actor,
-                           action=ActionForm()), status
+                           action=ActionForm(), ask=SupplementRequestForm(), supplied=SupplementForm()), status
 
 
 def _not_yours():
@@ -140,6 +140,48 @@ def release(actor, task_id):
         except (NotFound, Conflict):
             flash(_("Only the officer handling a task, or a leader, can release it."), "error")
     return redirect(url_for("desk.worklist"), 303)
+
+
+def _reason(exc) -> str:
+    return forms.message_for(exc.field_errors[0]) if exc.field_errors else exc.message
+
+
+class SupplementRequestForm(FlaskForm):
+    reason = TextAreaField()
+
+
+class SupplementForm(FlaskForm):
+    note = TextAreaField()
+    files = MultipleFileField()
+
+
+@bp.post("/dossiers/<code>/supplement-request")
+@officer_required
+def request_supplement(actor, code):
+    form = SupplementRequestForm()
+    back = safe_next(request.form.get("back"))
+    if form.validate_on_submit():
+        try:
+            lifecycle.request_supplement(actor, code, form.reason.data)
+            flash(_("The applicant is asked for the documents; the dossier's clock has stopped."), "notice")
+        except ServiceError as exc:
+            flash(_("The request was not recorded: %(reason)s", reason=_reason(exc)), "error")
+    return redirect(back, 303)
+
+
+@bp.post("/dossiers/<code>/supplement")
+@officer_required
+def record_supplement(actor, code):
+    form = SupplementForm()
+    back = safe_next(request.form.get("back"))
+    if form.validate_on_submit():
+        uploads = {str(i): Upload(f.filename or "", f.read()) for i, f in enumerate(form.files.data or []) if f.filename}
+        try:
+            lifecycle.supplement_received(actor, code, form.note.data or "", uploads)
+            flash(_("The supplement is recorded; the dossier's clock runs again."), "notice")
+        except ServiceError as exc:
+            flash(_("The supplement was not recorded: %(reason)s", reason=_reason(exc)), "error")
+    return redirect(back, 303)
 
 
 @bp.get("/dossiers/<code>/files/<int:attachment_id>")

@@ -55,6 +55,9 @@ def openapi_document():
                                                            "waiting", "history", "events"], "properties": {
                     "code": {"type": "string"}, "procedure": {"type": "string"}, "version": {"type": "integer"},
                     "state": {"type": "string", "enum": ["active", "completed", "error", "cancelled"]},
+                    "status": {"type": "string", "description": "the national status", "enum": [
+                        "new", "received", "not_accepted", "processing", "supplement_requested",
+                        "awaiting_financial_obligation", "withdrawn", "stopped", "resolved", "returned"]},
                     "data": {"type": "object"}, "applicant": {"type": ["object", "null"]},
                     "received_at": {"type": ["string", "null"], "format": "date-time"},
                     "due_at": {"type": ["string", "null"], "format": "date-time",
@@ -115,6 +118,21 @@ def openapi_document():
                                       "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                         "format": "binary"}}}},
                               **_errors(401, 404)}}},
+            "/dossiers/{code}/supplement-request": {"post": {
+                "summary": "Ask the applicant for supplementary documents: the dossier's clock stops",
+                "parameters": [code_param],
+                "requestBody": {"required": True, **_json({"type": "object", "required": ["reason"], "properties": {
+                    "reason": {"type": "string", "description": "what is missing"}}})},
+                "responses": {"200": {"description": "The dossier, waiting"} | _json(_ref("Dossier")),
+                              **_errors(401, 403, 404, 409, 422)}}},
+            "/dossiers/{code}/supplement": {"post": {
+                "summary": "Record the applicant's supplement: the clock resumes by the procedure's policy",
+                "parameters": [code_param],
+                "requestBody": {"required": True, **_json({"type": "object", "properties": {
+                    "note": {"type": "string"},
+                    "files": {"type": "array", "items": {"type": "string", "description": "a data URL"}}}})},
+                "responses": {"200": {"description": "The dossier, running again"} | _json(_ref("Dossier")),
+                              **_errors(401, 403, 404, 409, 413, 422)}}},
             "/dossiers/{code}/messages": {"post": {
                 "summary": "Deliver a BPMN message to a waiting catch event", "parameters": [code_param],
                 "requestBody": {"required": True, **_json({"type": "object", "required": ["name"], "properties": {

@@ -2,12 +2,15 @@
 confirmation with the dossier code and lookup key, and the status page. No sign-in: the portal
 acts as its centre's portal account; what a citizen may see of a dossier needs code and key."""
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import MultipleFileField, TextAreaField
 
 from .. import ratelimit
-from ..services import dossiers, procedures, slips
+from ..services import dossiers, lifecycle, procedures, slips
 from ..services.attachments import Upload
-from ..services.errors import NotFound, ServiceError
+from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.users import portal_user
 from . import forms
 
@@ -102,6 +105,35 @@ def track():
     return _lookup(request.form.get("code", ""), request.form.get("key", ""))
 
 
+class SupplyForm(FlaskForm):
+    note = TextAreaField()
+    files = MultipleFileField()
+
+
+@bp.post("/track/<code>/supplement")
+def supply(code):
+    """The applicant sends the documents asked for, with the dossier's code and lookup key."""
+    key = request.form.get("key", "")
+    client = request.remote_addr or "unknown"
+    if not ratelimit.allow(f"track:{client}", LOOKUPS_PER_MINUTE, 60):
+        return render_template("portal/track.html", code=code, error="busy"), 429
+    form = SupplyForm()
+    if form.validate_on_submit():
+        uploads = {str(i): Upload(f.filename or "", f.read()) for i, f in enumerate(form.files.data or []) if f.filename}
+        try:
+            lifecycle.supplement_online(code, key, form.note.data or "", uploads)
+            flash(_("Thank you: your documents have been received and your dossier is being processed again."), "notice")
+        except NotFound:
+            return render_template("portal/track.html", code=code, error=True), 404
+        except Conflict:
+            flash(_("This dossier is not waiting for documents from you."), "error")
+        except ServiceError as exc:
+            flash(forms.message_for(exc.field_errors[0]) if exc.field_errors else exc.message, "error")
+    else:
+        flash(forms.CSRF_MESSAGE, "error")
+    return _lookup(code, key)
+
+
 @bp.get("/track/<code>")
 def track_link(code):
     """The address on the receipt's QR code: the dossier's page, with its lookup key."""
@@ -118,7 +150,9 @@ def _lookup(code, key):
     except NotFound:
         ratelimit.allow(f"track-miss:{client}", MISSES_PER_HOUR, 3600)
         return render_template("portal/track.html", code=code, error=True), 404
-    response = make_response(render_template("portal/status.html", dossier=dossier, page=dossiers.page_rows(dossier)))
+    response = make_response(render_template(
+        "portal/status.html", dossier=dossier, page=dossiers.page_rows(dossier), key=key,
+        asked=lifecycle.supplement_request_of(dossier), supply=SupplyForm()))
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Cache-Control"] = "no-store"
     return response

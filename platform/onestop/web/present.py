@@ -37,6 +37,7 @@ def dossier(d):
         "procedure": d.procedure.code,
         "version": d.version.version,
         "state": d.state,
+        "status": d.status,
         "data": d.data,
         "applicant": d.applicant,
         "created_at": _iso(d.created_at),

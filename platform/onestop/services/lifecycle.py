@@ -1,0 +1,110 @@
+"""What happens to every dossier without being modelled: the applicant is asked for supplementary
+documents (the clock stops), supplies them (the clock resumes by the procedure's policy: the waited
+time is added, or the full period runs again), and so on. Each verb updates the dossier's national
+status, its deadlines and writes its audit event in one transaction.
+"""
+
+from ..db import write_transaction
+from ..formdefs import FieldError
+from ..models import AuditEvent, Dossier, WorkItem, utcnow
+from ..workdays import to_local, to_utc
+from . import attachments, audit, deadlines
+from .dossiers import get_dossier, track
+from .errors import Conflict, Invalid
+from .procedures import model_for
+
+REASON_LIMIT = 4000
+
+
+def request_supplement(actor, code, reason: str) -> Dossier:
+    """Ask the applicant for supplementary documents: the dossier's clock stops until they arrive."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_LIMIT:
+        raise Invalid(f"say what is missing (1-{REASON_LIMIT} characters)",
+                      field_errors=[FieldError("reason", "required", "say what is missing")])
+    dossier = get_dossier(actor, code)
+    if dossier.state != "active":
+        raise Conflict(f"dossier {dossier.code} is {dossier.state}")
+    now = utcnow()
+    with write_transaction():
+        moved = (Dossier.update(status="supplement_requested", paused_at=now, updated_at=now)
+                 .where((Dossier.id == dossier.id) & Dossier.paused_at.is_null()).execute())
+        if not moved:
+            raise Conflict(f"dossier {dossier.code} already waits for a supplement")
+        audit.record("dossier.supplement_requested", actor, dossier=dossier, detail={"reason": reason})
+    dossier.status, dossier.paused_at = "supplement_requested", now
+    return dossier
+
+
+def supplement_received(actor, code, note="", uploads=None, dossier=None) -> Dossier:
+    """The applicant's supplement has arrived (at the counter, or online): the clock resumes."""
+    dossier = dossier or get_dossier(actor, code)
+    if dossier.paused_at is None:
+        raise Conflict(f"dossier {dossier.code} is not waiting for a supplement")
+    blobs = [attachments.check("supplement", upload) for upload in (uploads or {}).values()]
+    attachments.keep(blobs)
+    now = utcnow()
+    plan = _plan(dossier)
+    with write_transaction():
+        moved = (Dossier.update(status="processing", paused_at=None, updated_at=now, due_at=_resumed(dossier, plan, now))
+                 .where((Dossier.id == dossier.id) & (Dossier.paused_at == dossier.paused_at)).execute())
+        if not moved:
+            raise Conflict(f"dossier {dossier.code} was changed meanwhile; reload it")
+        _shift_tasks(dossier, plan, now)
+        attachments.record(blobs, dossier, actor)
+        audit.record("dossier.supplement_received", actor, dossier=dossier,
+                     detail={"note": (note or "")[:REASON_LIMIT], "files": [b.name for b in blobs],
+                             "paused_since": dossier.paused_at.isoformat(), "policy": plan.on_supplement if plan else None})
+    dossier.status, dossier.paused_at = "processing", None
+    return Dossier.get_by_id(dossier.id)
+
+
+def supplement_online(code, key, note="", uploads=None) -> Dossier:
+    """The applicant supplies the documents through the portal, with the dossier's code and lookup key."""
+    from .users import portal_user
+
+    dossier = track(code, key)
+    if dossier.status != "supplement_requested":
+        raise Conflict("this dossier is not waiting for documents from you")
+    if not uploads:
+        raise Invalid("attach the documents asked for",
+                      field_errors=[FieldError("files", "required", "attach the documents asked for")])
+    return supplement_received(portal_user(), code, note, uploads, dossier=dossier)
+
+
+def supplement_request_of(dossier) -> str | None:
+    """What the applicant was last asked to supply, while the dossier waits for it."""
+    if dossier.paused_at is None:
+        return None
+    event = (AuditEvent.select(AuditEvent.detail)
+             .where((AuditEvent.dossier == dossier.id) & (AuditEvent.action == "dossier.supplement_requested"))
+             .order_by(AuditEvent.id.desc()).first())
+    return (event.detail or {}).get("reason") if event else None
+
+
+def _plan(dossier):
+    try:
+        return deadlines.plan(model_for(dossier.version).metadata)
+    except ValueError:
+        return None
+
+
+def _resumed(dossier, plan, now):
+    """The dossier's due time once its clock runs again."""
+    if dossier.due_at is None or plan is None:
+        return dossier.due_at
+    if plan.on_supplement == "restart":
+        return deadlines.dossier_due(dossier.centre_id, plan, now)
+    calendar = deadlines.calendar_for(dossier.centre_id)
+    return to_utc(calendar.extended(to_local(dossier.due_at), to_local(dossier.paused_at), to_local(now)))
+
+
+def _shift_tasks(dossier, plan, now):
+    """Move the ready tasks' due times by the time the clock stood still."""
+    if plan is None:
+        return
+    calendar = deadlines.calendar_for(dossier.centre_id)
+    waited = calendar.office_time(to_local(dossier.paused_at), to_local(now))
+    for item in WorkItem.select().where((WorkItem.dossier == dossier.id) & WorkItem.due_at.is_null(False)):
+        due = to_utc(calendar.add(to_local(item.due_at), waited))
+        WorkItem.update(due_at=due).where(WorkItem.id == item.id).execute()

@@ -1,0 +1,101 @@
+"""A supplement stops the clock and its arrival starts it again, by the procedure's policy; through
+the API, the desk and the portal."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+
+from onestop.services import deadlines
+from onestop.workdays import to_local, to_utc
+from tests.conftest import MODELS, make_user
+from tests.web.pages import PDF, csrf, sign_in
+
+
+def _upload(api, policy):
+    meta = {"code": "review", "name": "Xét duyệt", "lanes": {},
+            "deadline": {"working_days": 5, "on_supplement": policy}}
+    reply = api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json",
+                        ("procedure.json", json.dumps(meta, ensure_ascii=False).encode())])
+    assert reply.status_code == 201, reply.json
+
+
+def _back_date_pause(app, code, days):
+    """Pretend the supplement was asked for `days` calendar days ago."""
+    with app.app_context():
+        from onestop.models import Dossier
+
+        dossier = Dossier.get(Dossier.code == code)
+        Dossier.update(paused_at=dossier.paused_at - timedelta(days=days)).where(Dossier.id == dossier.id).execute()
+        return Dossier.get_by_id(dossier.id)
+
+
+@pytest.mark.parametrize("policy", ["pause", "restart"])
+def test_the_clock_stops_while_the_applicant_supplements_and_resumes_by_the_policy(app, admin_api, policy):
+    _upload(admin_api, policy)
+    dossier = admin_api.post("/dossiers", {"procedure": "review"}).json
+    code, task_id = dossier["code"], dossier["tasks"][0]["id"]
+    asked = admin_api.post(f"/dossiers/{code}/supplement-request", {"reason": "Thiếu bản sao sổ hộ khẩu"})
+    assert asked.status_code == 200 and asked.json["status"] == "supplement_requested"
+    assert admin_api.post(f"/dossiers/{code}/supplement-request", {"reason": "lần nữa"}).status_code == 409
+    blocked = admin_api.post(f"/tasks/{task_id}/complete", {"data": {"applicant_name": "Lê An", "documents_complete": True}})
+    assert blocked.status_code == 409 and "supplement" in blocked.json["message"]
+
+    before = _back_date_pause(app, code, 3)
+    files = ["data:application/pdf;name=so-ho-khau.pdf;base64,JVBERi0xLjQKJeLjz9MKdHJhaWxlcgo8PD4+CiUlRU9GCg=="]
+    resumed = admin_api.post(f"/dossiers/{code}/supplement", {"note": "Đã nộp bản sao", "files": files})
+    assert resumed.status_code == 200 and resumed.json["status"] == "processing"
+    assert [a["field"] for a in resumed.json["attachments"]] == ["supplement"]
+    with app.app_context():
+        from onestop.models import Dossier
+
+        after = Dossier.get(Dossier.code == code)
+        calendar = deadlines.calendar_for(after.centre_id)
+        if policy == "pause":
+            waited = calendar.office_time(to_local(before.paused_at), to_local(after.updated_at))
+            assert to_local(after.due_at) == calendar.add(to_local(before.due_at), waited)
+            assert waited > timedelta(0)
+        else:
+            assert after.due_at == deadlines.dossier_due(after.centre_id, deadlines.plan(after.version.metadata),
+                                                         after.updated_at)
+    assert admin_api.post(f"/tasks/{task_id}/complete",
+                          {"data": {"applicant_name": "Lê An", "documents_complete": True}}).status_code == 200
+    assert to_utc(to_local(after.due_at)) == after.due_at
+
+
+def test_asking_without_saying_what_is_missing_is_refused(sqlite_admin_api):
+    _upload(sqlite_admin_api, "pause")
+    code = sqlite_admin_api.post("/dossiers", {"procedure": "review"}).json["code"]
+    refused = sqlite_admin_api.post(f"/dossiers/{code}/supplement-request", {"reason": "  "})
+    assert refused.status_code == 422 and refused.json["details"][0]["field"] == "reason"
+
+
+def test_an_officer_asks_on_the_desk_and_the_applicant_supplies_on_the_portal(sqlite_admin_api, sqlite_app):
+    from tests.web.pages import FORMS, folder_zip, submit_application
+
+    assert sqlite_admin_api.upload([folder_zip(FORMS / "spiffarena")]).status_code == 201
+    citizen = sqlite_app.test_client()
+    confirmation = citizen.get(submit_application(citizen).headers["Location"]).get_data(as_text=True)
+    code = re.search(r'class="big-code">([^<]+)<', confirmation).group(1)
+    key = re.search(r'id="lookup-key">([^<]+)<', confirmation).group(1)
+    with sqlite_app.app_context():
+        make_user("canbo1", ("officer",), password="mật-khẩu-1")
+    officer = sqlite_app.test_client()
+    sign_in(officer, "canbo1", "mật-khẩu-1")
+    link = re.search(r'href="(/desk/tasks/[0-9a-f-]{36})"', officer.get("/desk/").get_data(as_text=True)).group(1)
+    page = officer.get(link)
+    officer.post(f"/desk/dossiers/{code}/supplement-request",
+                 data={"csrf_token": csrf(page), "reason": "Bổ sung hợp đồng thuê địa điểm kinh doanh", "back": link})
+    text = officer.get(link).get_data(as_text=True)
+    assert "Đang chờ người nộp bổ sung hồ sơ" in text and "hợp đồng thuê địa điểm" in text
+
+    status = citizen.get(f"/track/{code}?k={key}")
+    text = status.get_data(as_text=True)
+    assert "Trung tâm đề nghị bạn bổ sung hồ sơ" in text and "hợp đồng thuê địa điểm" in text
+    sent = citizen.post(f"/track/{code}/supplement", content_type="multipart/form-data", data={
+        "csrf_token": csrf(status), "key": key, "note": "Hợp đồng thuê nhà",
+        "files": [(__import__("io").BytesIO(PDF), "hop-dong.pdf")]})
+    assert sent.status_code == 200 and "giấy tờ bổ sung đã được tiếp nhận" in sent.get_data(as_text=True)
+    text = officer.get(link).get_data(as_text=True)
+    assert "Đang chờ người nộp bổ sung" not in text and "hop-dong.pdf" in text
