@@ -99,3 +99,69 @@ def test_an_officer_asks_on_the_desk_and_the_applicant_supplies_on_the_portal(sq
     assert sent.status_code == 200 and "giấy tờ bổ sung đã được tiếp nhận" in sent.get_data(as_text=True)
     text = officer.get(link).get_data(as_text=True)
     assert "Đang chờ người nộp bổ sung" not in text and "hop-dong.pdf" in text
+
+
+def test_a_stopped_dossier_ends_where_it_stood_and_says_why(app, admin_api):
+    _upload(admin_api, "pause")
+    dossier = admin_api.post("/dossiers", {"procedure": "review"}).json
+    code, task_id = dossier["code"], dossier["tasks"][0]["id"]
+    stopped = admin_api.post(f"/dossiers/{code}/end", {"how": "stopped", "reason": "Người nộp đã qua đời"})
+    assert stopped.status_code == 200, stopped.json
+    body = stopped.json
+    assert (body["state"], body["status"], body["tasks"], body["waiting"]) == ("cancelled", "stopped", [], [])
+    assert [(h["element_id"], h["state"]) for h in body["history"] if h["state"] == "cancelled"] == \
+        [("Task_Receive", "cancelled")]  # what was under way, not every step that never came
+    assert admin_api.post(f"/tasks/{task_id}/complete", {"data": {}}).status_code == 404
+    assert admin_api.post(f"/dossiers/{code}/end", {"how": "withdrawn", "reason": "x"}).status_code == 409
+
+
+def test_refusing_at_reception_is_only_for_a_dossier_not_yet_processed(sqlite_admin_api):
+    _upload(sqlite_admin_api, "pause")
+    dossier = sqlite_admin_api.post("/dossiers", {"procedure": "review"}).json
+    sqlite_admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete",
+                          {"data": {"applicant_name": "Lê An", "documents_complete": True}})
+    refused = sqlite_admin_api.post(f"/dossiers/{dossier['code']}/end", {"how": "not_accepted", "reason": "Thiếu"})
+    assert refused.status_code == 409
+    assert sqlite_admin_api.post(f"/dossiers/{dossier['code']}/end", {"how": "vanish", "reason": "x"}).status_code == 422
+
+
+def test_an_apology_moves_the_promised_date_only_forward_and_only_before_it_passes(sqlite_admin_api, sqlite_app):
+    from datetime import date
+
+    _upload(sqlite_admin_api, "pause")
+    code = sqlite_admin_api.post("/dossiers", {"procedure": "review"}).json["code"]
+    due = date.fromisoformat(sqlite_admin_api.get(f"/dossiers/{code}").json["due_at"][:10])
+    later = due + timedelta(days=14)
+    while later.weekday() >= 5:
+        later += timedelta(days=1)
+    assert sqlite_admin_api.post(f"/dossiers/{code}/apology", {"new_due": due.isoformat(), "reason": "x"}).status_code == 422
+    moved = sqlite_admin_api.post(f"/dossiers/{code}/apology", {"new_due": later.isoformat(),
+                                                                "reason": "Chờ ý kiến Sở Tài nguyên"})
+    assert moved.status_code == 200 and moved.json["due_at"].startswith(later.isoformat())
+    assert "dossier.apology" in [e["action"] for e in moved.json["events"]]
+    with sqlite_app.app_context():
+        from onestop.models import Dossier
+
+        row = Dossier.get(Dossier.code == code)
+        Dossier.update(due_at=row.due_at - timedelta(days=60)).where(Dossier.id == row.id).execute()
+    late = sqlite_admin_api.post(f"/dossiers/{code}/apology", {"new_due": (later + timedelta(days=7)).isoformat(),
+                                                               "reason": "x"})
+    assert late.status_code == 409 and "passed" in late.json["message"]
+
+
+def test_the_applicant_withdraws_on_the_portal(sqlite_admin_api, sqlite_app):
+    from tests.web.pages import FORMS, folder_zip, submit_application
+
+    assert sqlite_admin_api.upload([folder_zip(FORMS / "spiffarena")]).status_code == 201
+    citizen = sqlite_app.test_client()
+    confirmation = citizen.get(submit_application(citizen).headers["Location"]).get_data(as_text=True)
+    code = re.search(r'class="big-code">([^<]+)<', confirmation).group(1)
+    key = re.search(r'id="lookup-key">([^<]+)<', confirmation).group(1)
+    status = citizen.get(f"/track/{code}?k={key}")
+    unconfirmed = citizen.post(f"/track/{code}/withdraw", data={"csrf_token": csrf(status), "key": key})
+    assert "Hãy đánh dấu ô xác nhận" in unconfirmed.get_data(as_text=True)
+    done = citizen.post(f"/track/{code}/withdraw", data={"csrf_token": csrf(status), "key": key, "confirm": "y",
+                                                         "reason": "Đã nộp ở nơi khác"})
+    text = done.get_data(as_text=True)
+    assert "Hồ sơ của bạn đã được rút" in text and "Đã nộp ở nơi khác" in text and "Đã rút" in text
+    assert sqlite_admin_api.get(f"/dossiers/{code}").json["status"] == "withdrawn"

@@ -338,6 +338,19 @@ class Engine:
             return self._failed(model, workflow, exc, started, before)
         return self._advance(model, workflow, started, before)
 
+    def cancel(self, model: ParsedModel, state) -> Step:
+        """End the workflow where it stands (withdrawn, stopped, not accepted): every open task is cancelled."""
+        workflow = self._checkout(model, state)
+        before = _scan(workflow, 0.0)
+        live = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        open_ids = {str(t.id) for t in _all_tasks(workflow) if t.state & live}
+        started = time.time()
+        workflow.cancel()
+        step = self._snapshot(model, workflow, before, _scan(workflow, started, model.element_forms), cancelled=True)
+        # The history shows what was under way, not every step the process might still have taken.
+        step.finished = [f for f in step.finished if f.task_id in open_ids]
+        return step
+
     def fire_timers(self, model: ParsedModel, state) -> Step:
         """Let every due timer fire and run on."""
         workflow = self._checkout(model, state)
@@ -374,9 +387,9 @@ class Engine:
             error["message"] = f"{type(exc).__name__}: {error['message']}"
         return self._snapshot(model, workflow, before, _scan(workflow, started, model.element_forms), error=error)
 
-    def _snapshot(self, model, workflow, before, after, error=None):
-        ready = [] if error else after.ready
-        waits = [] if error else after.waits
+    def _snapshot(self, model, workflow, before, after, error=None, cancelled=False):
+        ready = [] if error or cancelled else after.ready
+        waits = [] if error or cancelled else after.waits
         waiting, next_due = [], None
         for wait in waits:
             due = None
@@ -386,6 +399,8 @@ class Engine:
             waiting.append(WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due))
         if error is not None:
             status = "error"
+        elif cancelled:
+            status = "cancelled"
         elif workflow.is_completed():
             status = "completed"
         else:

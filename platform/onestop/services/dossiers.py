@@ -247,7 +247,7 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     except TaskNotReady as exc:
         raise Conflict(str(exc)) from None
     attachments.keep(blobs)
-    return _save(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
+    return save_step(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
                  completed_task_id=item.id, blobs=blobs)
 
 
@@ -300,7 +300,7 @@ def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
         step = engine().deliver_message(model_for(dossier.version), stored_state(dossier), name, payload, to)
     except NotWaiting as exc:
         raise Conflict(str(exc)) from None
-    return _save(dossier, step, actor, "message.delivered", to, {"message": name})
+    return save_step(dossier, step, actor, "message.delivered", to, {"message": name})
 
 
 def fire_due_timers(now=None, limit=100) -> int:
@@ -321,7 +321,7 @@ def fire_timers_of(dossier_id, now=None) -> bool:
         return False
     try:
         step = engine().fire_timers(model_for(dossier.version), stored_state(dossier))
-        _save(dossier, step, None, "timers.fired", None, None)
+        save_step(dossier, step, None, "timers.fired", None, None)
     except Conflict:
         return False  # someone else moved the dossier meanwhile; its timers are looked at again
     return True
@@ -347,15 +347,18 @@ def _prepare(form, data, uploads=None, dossier_id=None):
     return data, blobs
 
 
-def _save(dossier, step, actor, action, element_id, detail, completed_task_id=None, blobs=()) -> Dossier:
+def save_step(dossier, step, actor, action, element_id, detail, completed_task_id=None, blobs=(), status=None) -> Dossier:
     """Store a step: compare-and-set on the serial, then the rows beside it, atomically (on SQLite
-    in a commit shared with the steps other threads store at the same moment)."""
+    in a commit shared with the steps other threads store at the same moment). `status` sets the
+    national status outright (an ending); otherwise it follows the work."""
     now = utcnow()
     error = step.error or {}
     def write():
         if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                               error.get("message"), step.next_timer_at, now, task_done=completed_task_id is not None):
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
+        if status is not None:
+            Dossier.update(status=status, paused_at=None).where(Dossier.id == dossier.id).execute()
         _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id)
         attachments.record(list(blobs), dossier, actor, completed_task_id)
         audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail)
@@ -367,7 +370,9 @@ def _save(dossier, step, actor, action, element_id, detail, completed_task_id=No
 
     run_write(write)
     dossier.serial += 1
-    if step.status == "completed":  # as the UPDATE decided it
+    if status is not None:
+        dossier.status, dossier.paused_at = status, None
+    elif step.status == "completed":  # as the UPDATE decided it
         dossier.status = "resolved"
     elif dossier.status in ("new", "received") and completed_task_id is not None:
         dossier.status = "processing"

@@ -9,9 +9,10 @@ from ..formdefs import FieldError
 from ..models import AuditEvent, Dossier, WorkItem, utcnow
 from ..workdays import to_local, to_utc
 from . import attachments, audit, deadlines
-from .dossiers import get_dossier, track
+from .dossiers import get_dossier, save_step, stored_state, track
 from .errors import Conflict, Invalid
 from .procedures import model_for
+from .runtime import engine
 
 REASON_LIMIT = 4000
 
@@ -70,6 +71,77 @@ def supplement_online(code, key, note="", uploads=None) -> Dossier:
         raise Invalid("attach the documents asked for",
                       field_errors=[FieldError("files", "required", "attach the documents asked for")])
     return supplement_received(portal_user(), code, note, uploads, dossier=dossier)
+
+
+ENDINGS = {
+    "withdrawn": "dossier.withdrawn",  # the applicant takes the dossier back
+    "stopped": "dossier.stopped",  # the authority stops processing it, with the reason
+    "not_accepted": "dossier.not_accepted",  # refused at reception, with the reason
+}
+
+
+def end(actor, code, how: str, reason: str, dossier=None) -> Dossier:
+    """End a dossier where it stands: every open step is cancelled, the clock stops for good, and the
+    national status says how (withdrawn, stopped, not accepted)."""
+    if how not in ENDINGS:
+        raise Invalid(f"how must be one of: {', '.join(ENDINGS)}")
+    reason = _reason(reason)
+    dossier = dossier or get_dossier(actor, code)
+    if dossier.state not in ("active", "error"):
+        raise Conflict(f"dossier {dossier.code} is already {dossier.status}")
+    if how == "not_accepted" and dossier.status not in ("new", "received", "supplement_requested"):
+        raise Conflict(f"dossier {dossier.code} is already being processed; stop it instead")
+    step = engine().cancel(model_for(dossier.version), stored_state(dossier))
+    saved = save_step(dossier, step, actor, ENDINGS[how], None, {"reason": reason}, status=how)
+    return saved
+
+
+def withdraw_online(code, key, reason="") -> Dossier:
+    """The applicant withdraws the dossier through the portal, with its code and lookup key."""
+    from .users import portal_user
+
+    dossier = track(code, key)
+    return end(portal_user(), code, "withdrawn", reason or "Người nộp rút hồ sơ", dossier=dossier)
+
+
+def apologise(actor, code, new_due, reason: str) -> Dossier:
+    """Before a deadline is missed: the formal apology and a new return date (a local date)."""
+    reason = _reason(reason)
+    dossier = get_dossier(actor, code)
+    now = utcnow()
+    if dossier.state != "active" or dossier.due_at is None:
+        raise Conflict(f"dossier {dossier.code} has no running deadline to move")
+    if dossier.due_at <= now:
+        raise Conflict(f"the deadline of {dossier.code} has passed: the apology had to come before it")
+    calendar = deadlines.calendar_for(dossier.centre_id)
+    if new_due <= to_local(dossier.due_at).date() or not calendar.is_working_day(new_due):
+        raise Invalid("the new date must be a working day after the current one",
+                      field_errors=[FieldError("new_due", "minimum", "must be a working day after the current date")])
+    due = to_utc(calendar.closing(new_due))
+    with write_transaction():
+        Dossier.update(due_at=due, updated_at=now).where(Dossier.id == dossier.id).execute()
+        audit.record("dossier.apology", actor, dossier=dossier, detail={
+            "reason": reason, "from": dossier.due_at.isoformat(), "to": due.isoformat()})
+    dossier.due_at = due
+    return dossier
+
+
+def _reason(reason) -> str:
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_LIMIT:
+        raise Invalid(f"give the reason (1-{REASON_LIMIT} characters)",
+                      field_errors=[FieldError("reason", "required", "give the reason")])
+    return reason
+
+
+def ending_of(dossier) -> str | None:
+    """Why a dossier was ended (withdrawn, stopped, not accepted), as recorded; else None."""
+    if dossier.status not in ENDINGS:
+        return None
+    event = (AuditEvent.select(AuditEvent.detail)
+             .where((AuditEvent.dossier == dossier.id) & (AuditEvent.action == ENDINGS[dossier.status]))
+             .order_by(AuditEvent.id.desc()).first())
+    return (event.detail or {}).get("reason") if event else None
 
 
 def supplement_request_of(dossier) -> str | None:

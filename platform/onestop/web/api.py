@@ -4,6 +4,7 @@ Each handler parses and authorises, makes one service call, and renders the resu
 """
 
 import io
+from datetime import date
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
@@ -136,6 +137,24 @@ def supplement(actor, code):
         raise Invalid("files must be a list of data URLs")
     uploads = {str(i): attachments.upload_of_data_url("supplement", f) for i, f in enumerate(files)}
     return jsonify(present.dossier(lifecycle.supplement_received(actor, code, body.get("note") or "", uploads)))
+
+
+@bp.post("/dossiers/<code>/end")
+@authenticated("officer", "leader")
+def end_dossier(actor, code):
+    body = json_body()
+    return jsonify(present.dossier(lifecycle.end(actor, code, body.get("how"), body.get("reason"))))
+
+
+@bp.post("/dossiers/<code>/apology")
+@authenticated("officer", "leader")
+def apologise(actor, code):
+    body = json_body()
+    try:
+        new_due = date.fromisoformat(str(body.get("new_due")))
+    except ValueError:
+        raise Invalid("new_due must be a date (YYYY-MM-DD)") from None
+    return jsonify(present.dossier(lifecycle.apologise(actor, code, new_due, body.get("reason"))))
 
 
 @bp.get("/tasks")

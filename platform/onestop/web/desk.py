@@ -6,9 +6,11 @@ import io
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import MultipleFileField, PasswordField, StringField, TextAreaField
+from wtforms import DateField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from ..services import attachments, dossiers, lifecycle, users, worklist
 from ..services.attachments import Upload
@@ -64,7 +66,8 @@ def _task_page(actor, task_id, form=None, loose=(), status=200):
     if form is None:
         form = html.build(page.data) if html is not None else ActionForm()
     return render_template("desk/task.html", page=page, html=html, form=form, loose=list(loose), actor=actor,
-                           action=ActionForm(), ask=SupplementRequestForm(), supplied=SupplementForm()), status
+                           action=ActionForm(), ask=SupplementRequestForm(), supplied=SupplementForm(),
+                           ending=EndForm(formdata=None), apology=ApologyForm(formdata=None)), status
 
 
 def _not_yours():
@@ -182,6 +185,48 @@ def record_supplement(actor, code):
         except ServiceError as exc:
             flash(_("The supplement was not recorded: %(reason)s", reason=_reason(exc)), "error")
     return redirect(back, 303)
+
+
+class EndForm(FlaskForm):
+    how = SelectField(choices=[SelectChoice("stopped", _l("Stop processing")),
+                               SelectChoice("not_accepted", _l("Refuse to accept at reception"))])
+    reason = TextAreaField()
+
+
+class ApologyForm(FlaskForm):
+    new_due = DateField()
+    reason = TextAreaField()
+
+
+@bp.post("/dossiers/<code>/end")
+@officer_required
+def end_dossier(actor, code):
+    form = EndForm()
+    if form.validate_on_submit():
+        try:
+            lifecycle.end(actor, code, form.how.data, form.reason.data)
+            flash(_("Dossier %(code)s is ended; the applicant sees why.", code=code), "notice")
+            return redirect(url_for("desk.worklist"), 303)
+        except ServiceError as exc:
+            flash(_("The dossier was not ended: %(reason)s", reason=_reason(exc)), "error")
+    else:
+        flash(forms.CSRF_MESSAGE, "error")
+    return redirect(safe_next(request.form.get("back")), 303)
+
+
+@bp.post("/dossiers/<code>/apology")
+@officer_required
+def apologise(actor, code):
+    form = ApologyForm()
+    if form.validate_on_submit() and form.new_due.data:
+        try:
+            lifecycle.apologise(actor, code, form.new_due.data, form.reason.data)
+            flash(_("The apology and the new date are recorded; the applicant sees them."), "notice")
+        except ServiceError as exc:
+            flash(_("The apology was not recorded: %(reason)s", reason=_reason(exc)), "error")
+    else:
+        flash(_("Give the new date and the reason."), "error")
+    return redirect(safe_next(request.form.get("back")), 303)
 
 
 @bp.get("/dossiers/<code>/files/<int:attachment_id>")

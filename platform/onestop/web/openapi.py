@@ -133,6 +133,21 @@ def openapi_document():
                     "files": {"type": "array", "items": {"type": "string", "description": "a data URL"}}}})},
                 "responses": {"200": {"description": "The dossier, running again"} | _json(_ref("Dossier")),
                               **_errors(401, 403, 404, 409, 413, 422)}}},
+            "/dossiers/{code}/end": {"post": {
+                "summary": "End a dossier where it stands: withdrawn, stopped, or not accepted at reception",
+                "parameters": [code_param],
+                "requestBody": {"required": True, **_json({"type": "object", "required": ["how", "reason"], "properties": {
+                    "how": {"type": "string", "enum": ["withdrawn", "stopped", "not_accepted"]},
+                    "reason": {"type": "string"}}})},
+                "responses": {"200": {"description": "The ended dossier"} | _json(_ref("Dossier")),
+                              **_errors(401, 403, 404, 409, 422)}}},
+            "/dossiers/{code}/apology": {"post": {
+                "summary": "Apologise before the deadline and promise a new return date",
+                "parameters": [code_param],
+                "requestBody": {"required": True, **_json({"type": "object", "required": ["new_due", "reason"], "properties": {
+                    "new_due": {"type": "string", "format": "date"}, "reason": {"type": "string"}}})},
+                "responses": {"200": {"description": "The dossier with its new due time"} | _json(_ref("Dossier")),
+                              **_errors(401, 403, 404, 409, 422)}}},
             "/dossiers/{code}/messages": {"post": {
                 "summary": "Deliver a BPMN message to a waiting catch event", "parameters": [code_param],
                 "requestBody": {"required": True, **_json({"type": "object", "required": ["name"], "properties": {

@@ -5,7 +5,7 @@ acts as its centre's portal account; what a citizen may see of a dossier needs c
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import MultipleFileField, TextAreaField
+from wtforms import BooleanField, MultipleFileField, TextAreaField
 
 from .. import ratelimit
 from ..services import dossiers, lifecycle, procedures, slips
@@ -134,6 +134,32 @@ def supply(code):
     return _lookup(code, key)
 
 
+class WithdrawForm(FlaskForm):
+    confirm = BooleanField()
+    reason = TextAreaField()
+
+
+@bp.post("/track/<code>/withdraw")
+def withdraw(code):
+    """The applicant takes the dossier back, with its code and lookup key."""
+    key = request.form.get("key", "")
+    client = request.remote_addr or "unknown"
+    if not ratelimit.allow(f"track:{client}", LOOKUPS_PER_MINUTE, 60):
+        return render_template("portal/track.html", code=code, error="busy"), 429
+    form = WithdrawForm()
+    if form.validate_on_submit() and form.confirm.data:
+        try:
+            lifecycle.withdraw_online(code, key, form.reason.data or "")
+            flash(_("Your dossier is withdrawn."), "notice")
+        except NotFound:
+            return render_template("portal/track.html", code=code, error=True), 404
+        except Conflict:
+            flash(_("This dossier can no longer be withdrawn."), "error")
+    else:
+        flash(_("Tick the box to confirm that you withdraw the dossier."), "error")
+    return _lookup(code, key)
+
+
 @bp.get("/track/<code>")
 def track_link(code):
     """The address on the receipt's QR code: the dossier's page, with its lookup key."""
@@ -152,7 +178,8 @@ def _lookup(code, key):
         return render_template("portal/track.html", code=code, error=True), 404
     response = make_response(render_template(
         "portal/status.html", dossier=dossier, page=dossiers.page_rows(dossier), key=key,
-        asked=lifecycle.supplement_request_of(dossier), supply=SupplyForm()))
+        asked=lifecycle.supplement_request_of(dossier), supply=SupplyForm(), withdrawal=WithdrawForm(formdata=None),
+        ended=lifecycle.ending_of(dossier)))
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Cache-Control"] = "no-store"
     return response
