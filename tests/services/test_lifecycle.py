@@ -72,13 +72,11 @@ def test_asking_without_saying_what_is_missing_is_refused(sqlite_admin_api):
 
 
 def test_an_officer_asks_on_the_desk_and_the_applicant_supplies_on_the_portal(sqlite_admin_api, sqlite_app):
-    from tests.web.pages import FORMS, folder_zip, submit_application
+    from tests.web.pages import FORMS, folder_zip, submitted_code_and_key
 
     assert sqlite_admin_api.upload([folder_zip(FORMS / "spiffarena")]).status_code == 201
     citizen = sqlite_app.test_client()
-    confirmation = citizen.get(submit_application(citizen).headers["Location"]).get_data(as_text=True)
-    code = re.search(r'class="big-code">([^<]+)<', confirmation).group(1)
-    key = re.search(r'id="lookup-key">([^<]+)<', confirmation).group(1)
+    code, key = submitted_code_and_key(citizen)
     with sqlite_app.app_context():
         make_user("canbo1", ("officer",), password="mật-khẩu-1")
     officer = sqlite_app.test_client()
@@ -150,13 +148,11 @@ def test_an_apology_moves_the_promised_date_only_forward_and_only_before_it_pass
 
 
 def test_the_applicant_withdraws_on_the_portal(sqlite_admin_api, sqlite_app):
-    from tests.web.pages import FORMS, folder_zip, submit_application
+    from tests.web.pages import FORMS, folder_zip, submitted_code_and_key
 
     assert sqlite_admin_api.upload([folder_zip(FORMS / "spiffarena")]).status_code == 201
     citizen = sqlite_app.test_client()
-    confirmation = citizen.get(submit_application(citizen).headers["Location"]).get_data(as_text=True)
-    code = re.search(r'class="big-code">([^<]+)<', confirmation).group(1)
-    key = re.search(r'id="lookup-key">([^<]+)<', confirmation).group(1)
+    code, key = submitted_code_and_key(citizen)
     status = citizen.get(f"/track/{code}?k={key}")
     unconfirmed = citizen.post(f"/track/{code}/withdraw", data={"csrf_token": csrf(status), "key": key})
     assert "Hãy đánh dấu ô xác nhận" in unconfirmed.get_data(as_text=True)

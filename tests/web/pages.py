@@ -39,3 +39,11 @@ def submit_application(client, fields=None, files=None, code="household_business
     data = {"csrf_token": csrf(form), **(GOOD_APPLICATION if fields is None else fields)}
     data["documents"] = files if files is not None else (io.BytesIO(PDF), "giay-chung-nhan.pdf")
     return client.post(f"/procedures/{code}/submit", data=data, content_type="multipart/form-data")
+
+
+def submitted_code_and_key(client, fields=None):
+    """Submit the sample application online; (dossier code, lookup key) from the confirmation page."""
+    confirmation = client.get(submit_application(client, fields).headers["Location"]).get_data(as_text=True)
+    code = re.search(r'class="big-code">([^<]+)<', confirmation).group(1)
+    key = re.search(r'id="lookup-key">([^<]+)<', confirmation).group(1)
+    return code, key

@@ -4,6 +4,8 @@ time is added, or the full period runs again), and so on. Each verb updates the 
 status, its deadlines and writes its audit event in one transaction.
 """
 
+from datetime import date
+
 from ..db import write_transaction
 from ..formdefs import FieldError
 from ..models import AuditEvent, Dossier, WorkItem, utcnow
@@ -106,6 +108,8 @@ def withdraw_online(code, key, reason="") -> Dossier:
 
 def apologise(actor, code, new_due, reason: str) -> Dossier:
     """Before a deadline is missed: the formal apology and a new return date (a local date)."""
+    if not isinstance(new_due, date):
+        raise Invalid("new_due must be a date", field_errors=[FieldError("new_due", "required", "give the new date")])
     reason = _reason(reason)
     dossier = get_dossier(actor, code)
     now = utcnow()

@@ -158,33 +158,39 @@ class SupplementForm(FlaskForm):
     files = MultipleFileField()
 
 
+def _dossier_action(form, act, done, failed, back=None):
+    """An officer's action on a dossier from its task page: CSRF checked, then back with what happened."""
+    if form.validate_on_submit():
+        try:
+            act()
+            flash(done, "notice")
+        except ServiceError as exc:
+            flash(failed % {"reason": _reason(exc)}, "error")
+    else:
+        flash(forms.CSRF_MESSAGE, "error")
+    return redirect(back or safe_next(request.form.get("back")), 303)
+
+
 @bp.post("/dossiers/<code>/supplement-request")
 @officer_required
 def request_supplement(actor, code):
     form = SupplementRequestForm()
-    back = safe_next(request.form.get("back"))
-    if form.validate_on_submit():
-        try:
-            lifecycle.request_supplement(actor, code, form.reason.data)
-            flash(_("The applicant is asked for the documents; the dossier's clock has stopped."), "notice")
-        except ServiceError as exc:
-            flash(_("The request was not recorded: %(reason)s", reason=_reason(exc)), "error")
-    return redirect(back, 303)
+    return _dossier_action(form, lambda: lifecycle.request_supplement(actor, code, form.reason.data),
+                           _("The applicant is asked for the documents; the dossier's clock has stopped."),
+                           _("The request was not recorded: %(reason)s", reason="%(reason)s"))
 
 
 @bp.post("/dossiers/<code>/supplement")
 @officer_required
 def record_supplement(actor, code):
     form = SupplementForm()
-    back = safe_next(request.form.get("back"))
-    if form.validate_on_submit():
+
+    def act():
         uploads = {str(i): Upload(f.filename or "", f.read()) for i, f in enumerate(form.files.data or []) if f.filename}
-        try:
-            lifecycle.supplement_received(actor, code, form.note.data or "", uploads)
-            flash(_("The supplement is recorded; the dossier's clock runs again."), "notice")
-        except ServiceError as exc:
-            flash(_("The supplement was not recorded: %(reason)s", reason=_reason(exc)), "error")
-    return redirect(back, 303)
+        lifecycle.supplement_received(actor, code, form.note.data or "", uploads)
+
+    return _dossier_action(form, act, _("The supplement is recorded; the dossier's clock runs again."),
+                           _("The supplement was not recorded: %(reason)s", reason="%(reason)s"))
 
 
 class EndForm(FlaskForm):
@@ -202,31 +208,24 @@ class ApologyForm(FlaskForm):
 @officer_required
 def end_dossier(actor, code):
     form = EndForm()
-    if form.validate_on_submit():
-        try:
-            lifecycle.end(actor, code, form.how.data, form.reason.data)
-            flash(_("Dossier %(code)s is ended; the applicant sees why.", code=code), "notice")
-            return redirect(url_for("desk.worklist"), 303)
-        except ServiceError as exc:
-            flash(_("The dossier was not ended: %(reason)s", reason=_reason(exc)), "error")
-    else:
-        flash(forms.CSRF_MESSAGE, "error")
-    return redirect(safe_next(request.form.get("back")), 303)
+    ended = []
+
+    def act():
+        lifecycle.end(actor, code, form.how.data, form.reason.data)
+        ended.append(code)
+
+    response = _dossier_action(form, act, _("Dossier %(code)s is ended; the applicant sees why.", code=code),
+                               _("The dossier was not ended: %(reason)s", reason="%(reason)s"))
+    return redirect(url_for("desk.worklist"), 303) if ended else response
 
 
 @bp.post("/dossiers/<code>/apology")
 @officer_required
 def apologise(actor, code):
     form = ApologyForm()
-    if form.validate_on_submit() and form.new_due.data:
-        try:
-            lifecycle.apologise(actor, code, form.new_due.data, form.reason.data)
-            flash(_("The apology and the new date are recorded; the applicant sees them."), "notice")
-        except ServiceError as exc:
-            flash(_("The apology was not recorded: %(reason)s", reason=_reason(exc)), "error")
-    else:
-        flash(_("Give the new date and the reason."), "error")
-    return redirect(safe_next(request.form.get("back")), 303)
+    return _dossier_action(form, lambda: lifecycle.apologise(actor, code, form.new_due.data, form.reason.data),
+                           _("The apology and the new date are recorded; the applicant sees them."),
+                           _("The apology was not recorded: %(reason)s", reason="%(reason)s"))
 
 
 @bp.get("/dossiers/<code>/files/<int:attachment_id>")

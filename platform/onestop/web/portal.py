@@ -110,28 +110,40 @@ class SupplyForm(FlaskForm):
     files = MultipleFileField()
 
 
+def _applicant_action(code, form, ready, act, done, refused, not_ready):
+    """An applicant's action on their dossier (code and lookup key in the form): rate-limited, CSRF
+    checked, then the dossier's page again with what happened."""
+    key = request.form.get("key", "")
+    if not ratelimit.allow(f"track:{request.remote_addr or 'unknown'}", LOOKUPS_PER_MINUTE, 60):
+        return render_template("portal/track.html", code=code, error="busy"), 429
+    if not (form.validate_on_submit() and ready(form)):
+        flash(not_ready, "error")
+        return _lookup(code, key)
+    try:
+        act(key)
+        flash(done, "notice")
+    except NotFound:
+        return render_template("portal/track.html", code=code, error=True), 404
+    except Conflict:
+        flash(refused, "error")
+    except ServiceError as exc:
+        flash(forms.message_for(exc.field_errors[0]) if exc.field_errors else exc.message, "error")
+    return _lookup(code, key)
+
+
 @bp.post("/track/<code>/supplement")
 def supply(code):
-    """The applicant sends the documents asked for, with the dossier's code and lookup key."""
-    key = request.form.get("key", "")
-    client = request.remote_addr or "unknown"
-    if not ratelimit.allow(f"track:{client}", LOOKUPS_PER_MINUTE, 60):
-        return render_template("portal/track.html", code=code, error="busy"), 429
+    """The applicant sends the documents asked for."""
     form = SupplyForm()
-    if form.validate_on_submit():
+
+    def act(key):
         uploads = {str(i): Upload(f.filename or "", f.read()) for i, f in enumerate(form.files.data or []) if f.filename}
-        try:
-            lifecycle.supplement_online(code, key, form.note.data or "", uploads)
-            flash(_("Thank you: your documents have been received and your dossier is being processed again."), "notice")
-        except NotFound:
-            return render_template("portal/track.html", code=code, error=True), 404
-        except Conflict:
-            flash(_("This dossier is not waiting for documents from you."), "error")
-        except ServiceError as exc:
-            flash(forms.message_for(exc.field_errors[0]) if exc.field_errors else exc.message, "error")
-    else:
-        flash(forms.CSRF_MESSAGE, "error")
-    return _lookup(code, key)
+        lifecycle.supplement_online(code, key, form.note.data or "", uploads)
+
+    return _applicant_action(
+        code, form, lambda f: True, act,
+        _("Thank you: your documents have been received and your dossier is being processed again."),
+        _("This dossier is not waiting for documents from you."), forms.CSRF_MESSAGE)
 
 
 class WithdrawForm(FlaskForm):
@@ -141,23 +153,12 @@ class WithdrawForm(FlaskForm):
 
 @bp.post("/track/<code>/withdraw")
 def withdraw(code):
-    """The applicant takes the dossier back, with its code and lookup key."""
-    key = request.form.get("key", "")
-    client = request.remote_addr or "unknown"
-    if not ratelimit.allow(f"track:{client}", LOOKUPS_PER_MINUTE, 60):
-        return render_template("portal/track.html", code=code, error="busy"), 429
+    """The applicant takes the dossier back."""
     form = WithdrawForm()
-    if form.validate_on_submit() and form.confirm.data:
-        try:
-            lifecycle.withdraw_online(code, key, form.reason.data or "")
-            flash(_("Your dossier is withdrawn."), "notice")
-        except NotFound:
-            return render_template("portal/track.html", code=code, error=True), 404
-        except Conflict:
-            flash(_("This dossier can no longer be withdrawn."), "error")
-    else:
-        flash(_("Tick the box to confirm that you withdraw the dossier."), "error")
-    return _lookup(code, key)
+    return _applicant_action(
+        code, form, lambda f: f.confirm.data, lambda key: lifecycle.withdraw_online(code, key, form.reason.data or ""),
+        _("Your dossier is withdrawn."), _("This dossier can no longer be withdrawn."),
+        _("Tick the box to confirm that you withdraw the dossier."))
 
 
 @bp.get("/track/<code>")
