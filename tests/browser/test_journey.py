@@ -117,4 +117,10 @@ def test_a_citizen_submits_online_an_officer_completes_the_step_and_the_citizen_
     done = citizen.locator("ol.steps li.done")
     sync_api.expect(done.filter(has_text="Tiếp nhận, kiểm tra hồ sơ")).to_have_count(1)
     sync_api.expect(citizen.locator("ol.steps li.now").first).to_be_visible()
+    # The diagram, drawn by the server: the step done in green, the one under way highlighted.
+    sync_api.expect(citizen.locator("svg.diagram")).to_be_visible()
+    sync_api.expect(citizen.locator('svg.diagram [data-element="Task_Receive"]')).to_have_attribute("data-state", "done")
+    sync_api.expect(citizen.locator('svg.diagram [data-element="Task_Appraise"]')).to_have_attribute("stroke", "#9a6700")
     citizen.screenshot(path=str(shots / "portal-status.png"), full_page=True)
+    citizen.set_viewport_size({"width": 1280, "height": 900})
+    citizen.locator("svg.diagram").screenshot(path=str(shots / "portal-diagram.png"))

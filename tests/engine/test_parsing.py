@@ -85,3 +85,19 @@ def test_a_task_outside_every_lane_of_a_laned_process_is_warned_about():
     parsed = parse_model([SourceFile("review.bpmn", text.encode()), *_files(MODELS / "receive-schema.json")])
     assert [w["element_id"] for w in parsed.warnings] == ["Task_Approve"]
     assert "in no lane" in parsed.warnings[0]["message"]
+
+
+def test_the_diagram_is_read_from_the_models_di(engine):
+    from tests.process_models import bundled_files
+
+    files = [SourceFile(p.name, p.read_bytes()) for p in bundled_files("birth_registration")]
+    drawn = engine.parse(files).diagram
+    shapes = {s["id"]: s for s in drawn["shapes"]}
+    assert shapes["Task_Receive"]["kind"] == "task" and shapes["Task_Receive"]["name"] == "Tiếp nhận, kiểm tra hồ sơ"
+    assert shapes["Lane_OneStop"]["kind"] == "lane" and any(s["kind"] == "gateway" for s in drawn["shapes"])
+    assert all(len(e["points"]) >= 2 for e in drawn["edges"]) and drawn["width"] > 0 and drawn["height"] > 0
+
+
+def test_a_model_without_di_has_no_diagram(engine):
+    files = [SourceFile(name, (MODELS / name).read_bytes()) for name in ("review.bpmn", "receive-schema.json")]
+    assert engine.parse(files).diagram is None

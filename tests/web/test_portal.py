@@ -190,3 +190,32 @@ def test_the_receipt_slip_carries_the_code_dates_and_a_qr_code_of_the_tracking_a
 def test_the_receipt_is_only_for_whoever_submitted(portal, sqlite_app):
     reply = submit_application(portal)
     assert sqlite_app.test_client().get(reply.headers["Location"] + "/receipt").status_code == 302
+
+
+BIRTH = {"declarant_full_name": "Nguyễn Văn Hùng", "declarant_citizen_id": "001085012345",
+         "declarant_relationship": "cha", "child_full_name": "Nguyễn Minh Anh", "child_gender": "nu",
+         "child_date_of_birth": "2026-11-20", "child_place_of_birth": "Bệnh viện Sản Nhi Quảng Ninh",
+         "mother_full_name": "Trần Thị Lan", "birth_evidence": "giay_chung_sinh", "copies_requested": "1"}
+
+
+def test_the_status_page_draws_the_procedure_with_the_current_step_marked(sqlite_admin_api, sqlite_app):
+    from tests.process_models import upload_bundled
+    from tests.process_models.test_birth_registration import RECEIVED
+
+    upload_bundled(sqlite_admin_api, "birth_registration")
+    citizen = sqlite_app.test_client()
+    form = citizen.get("/procedures/1.001193/submit")
+    reply = citizen.post("/procedures/1.001193/submit", content_type="multipart/form-data", data={
+        "csrf_token": csrf(form), **BIRTH, "birth_evidence_file": (io.BytesIO(PDF), "giay-chung-sinh.pdf")})
+    assert reply.status_code == 303, reply.get_data(as_text=True)[:3000]
+    confirmation = citizen.get(reply.headers["Location"]).get_data(as_text=True)
+    code = re.search(r'class="big-code">([^<]+)<', confirmation).group(1)
+    key = re.search(r'id="lookup-key">([^<]+)<', confirmation).group(1)
+    text = citizen.get(f"/track/{code}?k={key}").get_data(as_text=True)
+    assert '<svg class="diagram"' in text and 'data-element="Task_Receive" data-state="now"' in text
+    assert 'data-element="Task_Sign" data-state="later"' in text and "<script" not in text.split("<svg")[1]
+    task = sqlite_admin_api.get(f"/tasks?dossier={code}").json["tasks"][0]
+    assert sqlite_admin_api.post(f"/tasks/{task['id']}/complete", {"data": RECEIVED}).status_code == 200
+    text = citizen.get(f"/track/{code}?k={key}").get_data(as_text=True)
+    assert 'data-element="Task_Receive" data-state="done"' in text
+    assert 'data-element="Task_Appraise" data-state="now"' in text

@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from . import serial
+from . import diagram, serial
 from .problems import ModelError, Problem
 from .sandbox import check_expression, check_script
 from .translate import Untranslatable, translate_expression, translate_timer
@@ -64,15 +64,16 @@ class ParsedModel:
     form_refs: dict = field(default_factory=dict)  # element id -> what its BPMN says about its form
     element_forms: dict = field(default_factory=dict)  # element id -> form name, once compiled
     instructions: dict = field(default_factory=dict)  # element id -> Markdown for the person doing it
+    diagram: dict | None = None  # the BPMN DI as data (engine.diagram), for the public tracking page
     metadata: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     spec: object = None
     subprocess_specs: dict = None
 
     _STORED = ("content_hash", "dialect", "start_kind", "start_id", "process_ids", "spec_json", "messages",
-               "has_scripts", "forms", "form_refs", "element_forms", "instructions", "metadata", "warnings")
+               "has_scripts", "forms", "form_refs", "element_forms", "instructions", "diagram", "metadata", "warnings")
 
-    FORMAT = 3  # 2: forms compiled, element_forms; 3: instructions
+    FORMAT = 4  # 2: forms compiled, element_forms; 3: instructions; 4: diagram
 
     def dumps(self) -> str:
         """Everything but the live spec objects, as JSON: stored once with the version."""
@@ -461,6 +462,7 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
         forms=forms,
         form_refs=checker.form_refs,
         instructions=checker.instructions,
+        diagram=diagram.extract([r for _n, r in bpmn_roots]),
         metadata=metadata,
         warnings=[w.as_dict() for w in warnings],
         spec=spec,

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, MultipleFileField, TextAreaField
 
 from .. import ratelimit
-from ..services import dossiers, lifecycle, procedures, slips
+from ..services import dossiers, lifecycle, procedures, slips, tracking
 from ..services.attachments import Upload
 from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.users import portal_user
@@ -173,14 +173,13 @@ def _lookup(code, key):
             not ratelimit.allow(f"track-miss:{client}", MISSES_PER_HOUR, 3600, count=False):
         return render_template("portal/track.html", code=code, error="busy"), 429
     try:
-        dossier = dossiers.track(code, key)
+        view = tracking.public_view(code, key)
     except NotFound:
         ratelimit.allow(f"track-miss:{client}", MISSES_PER_HOUR, 3600)
         return render_template("portal/track.html", code=code, error=True), 404
     response = make_response(render_template(
-        "portal/status.html", dossier=dossier, page=dossiers.page_rows(dossier), key=key,
-        asked=lifecycle.supplement_request_of(dossier), supply=SupplyForm(), withdrawal=WithdrawForm(formdata=None),
-        ended=lifecycle.ending_of(dossier)))
+        "portal/status.html", view=view, dossier=view.dossier, page=view.page, key=key, asked=view.asked,
+        ended=view.ended, supply=SupplyForm(), withdrawal=WithdrawForm(formdata=None)))
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,0 +1,31 @@
+"""What the public tracking page shows of a dossier, for whoever holds its code and lookup key:
+its progress and promised date, what the centre asks of the applicant, why it ended, and the
+procedure's diagram with the steps done and under way. Nothing about officers beyond their unit."""
+
+from dataclasses import dataclass
+
+from ..models import Dossier
+from . import lifecycle
+from .dossiers import page_rows, track
+from .procedures import model_for
+
+
+@dataclass
+class PublicView:
+    dossier: Dossier
+    page: dict
+    asked: str | None  # what the applicant is asked to supply, while the dossier waits for it
+    ended: str | None  # why it was withdrawn, stopped or not accepted
+    diagram: dict | None  # engine.diagram data of the procedure, if it was drawn
+    done: frozenset  # element ids completed
+    current: frozenset  # element ids under way (ready tasks, waits)
+
+
+def public_view(code, key) -> PublicView:
+    """The page of a dossier by its code and lookup key; NotFound for any mismatch."""
+    dossier = track(code, key)
+    page = page_rows(dossier)
+    done = frozenset(e for e, _name, state, _at, _who in page["history"] if state == "completed")
+    current = frozenset([t[1] for t in page["tasks"]] + [w[0] for w in page["waiting"]])
+    return PublicView(dossier, page, lifecycle.supplement_request_of(dossier), lifecycle.ending_of(dossier),
+                      model_for(dossier.version).diagram, done, current)
