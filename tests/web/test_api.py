@@ -1,6 +1,7 @@
 """The REST API contract: uploads, dossiers, tasks, messages, and every error as clear JSON."""
 
 import io
+import json
 import zipfile
 
 from tests.conftest import MODELS, Api, make_user
@@ -266,3 +267,33 @@ def test_the_worklist_comes_a_page_at_a_time_oldest_first(admin_api):
     assert admin_api.get("/tasks?limit=0").status_code == 422
     assert admin_api.get("/tasks?limit=x").status_code == 422
     assert admin_api.get("/tasks?after=garbage!").status_code == 422
+
+
+def test_whoever_creates_a_dossier_gets_its_tracking_address_once(sqlite_admin_api):
+    _review(sqlite_admin_api)
+    created = sqlite_admin_api.post("/dossiers", {"procedure": "review"}).json
+    assert created["tracking_url"].endswith(f"/track/{created['code']}?k={created['lookup_key']}")
+    again = sqlite_admin_api.get(f"/dossiers/{created['code']}").json
+    assert "tracking_url" not in again and "lookup_key" not in again
+    page = sqlite_admin_api.client.get(created["tracking_url"].split("localhost", 1)[-1])
+    assert page.status_code == 200 and created["code"] in page.get_data(as_text=True)
+
+
+def test_a_malformed_catalogue_record_is_refused_with_pointers(sqlite_admin_api):
+    meta = {"code": "review", "name": "Xét duyệt", "level": "huyện", "decided_on_the_spot": "có",
+            "documents": ["Đơn", {"name": "Bản sao", "copies": -1}]}
+    refused = sqlite_admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json",
+                                       ("procedure.json", json.dumps(meta, ensure_ascii=False).encode())])
+    assert refused.status_code == 422
+    pointers = {d["pointer"] for d in refused.json["details"]}
+    assert {"/level", "/decided_on_the_spot", "/documents/1"} <= pointers
+
+
+def test_the_procedure_list_is_the_catalogue(sqlite_admin_api):
+    from tests.process_models import upload_bundled
+
+    upload_bundled(sqlite_admin_api, "birth_registration")
+    [entry] = sqlite_admin_api.get("/procedures").json["procedures"]
+    assert (entry["code"], entry["level"], entry["online"], entry["decided_on_the_spot"]) == \
+        ("1.001193", "commune", True, True)
+    assert entry["documents"][0]["name"] and entry["processing"].startswith("trong ngày làm việc")

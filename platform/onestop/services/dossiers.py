@@ -50,15 +50,21 @@ def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None
     """Start a dossier of the procedure's latest version and run it to its first wait.
 
     The data must fit the procedure's start form, if it has one; its files come as data URLs in
-    the data or as `uploads` (field path -> attachments.Upload)."""
+    the data or as `uploads` (field path -> attachments.Upload). The new dossier carries its
+    `lookup_key` (for the applicant's receipt): it is shown this once and only its hash is kept."""
     return _start(actor, procedure_code, data, applicant, uploads)
 
 
 def submit_online(actor, procedure_code, data=None, uploads=None) -> tuple[Dossier, str]:
     """A citizen's online submission: (the new dossier, the lookup key to print for them, shown once)."""
-    key = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(20))  # 20 x 5 bits = 100 bits
-    dossier = _start(actor, procedure_code, data, None, uploads, lookup_hash=lookup_hash(key), channel="online")
-    return dossier, "-".join(key[i:i + 5] for i in range(0, 20, 5))
+    dossier = _start(actor, procedure_code, data, None, uploads, channel="online")
+    return dossier, dossier.lookup_key
+
+
+def new_lookup_key() -> str:
+    """20 characters of a 32-letter alphabet (100 bits), in groups of five."""
+    key = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(20))
+    return "-".join(key[i:i + 5] for i in range(0, 20, 5))
 
 
 def lookup_hash(key: str) -> str:
@@ -102,7 +108,7 @@ def applicant_from(metadata: dict, data: dict) -> dict | None:
     return found or None
 
 
-def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, channel="api") -> Dossier:
+def _start(actor, procedure_code, data, applicant, uploads, channel="api") -> Dossier:
     data = _check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
@@ -118,6 +124,7 @@ def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, ch
     now = utcnow()
     plan = _plan(model)
     due_at = deadlines.dossier_due(actor.centre_id, plan, now) if plan else None
+    key = new_lookup_key()
     error = step.error or {}
     attachments.keep(blobs)
 
@@ -127,7 +134,7 @@ def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, ch
             version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
-            next_timer_at=step.next_timer_at, lookup_hash=lookup_hash,
+            next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
             status="resolved" if step.status == "completed" else "new" if channel == "online" else "received",
             received_at=now, due_at=due_at,
             created_by_id=actor.id, created_at=now, updated_at=now,
@@ -145,6 +152,7 @@ def _start(actor, procedure_code, data, applicant, uploads, lookup_hash=None, ch
     dossier = run_write(write)
     engine().keep(dossier.id, dossier.serial, step)
     schedule.timer_due(dossier.id, step.next_timer_at)
+    dossier.lookup_key = key
     return dossier
 
 

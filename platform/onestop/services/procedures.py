@@ -1,9 +1,13 @@
 """Procedures: uploading a model (a new immutable version), listing, and loading for run time."""
 
 import io
+import json
 import re
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
 
 from .. import formdefs
 from ..db import write_transaction
@@ -127,11 +131,13 @@ class CatalogueEntry:
     agency: str
     processing: str
     fee: str
-    documents: list
+    documents: list  # [{"name", "originals", "copies", "note"}]
     online: bool
     on_the_spot: bool
     legal_basis: list
     metadata: dict
+    version: int = 0
+    updated_at: object = None
 
 
 def catalogue(actor, query="", field="", level="") -> list[CatalogueEntry]:
@@ -171,9 +177,10 @@ def _entry(procedure, version) -> CatalogueEntry:
     return CatalogueEntry(
         code=procedure.code, name=procedure.name, field=str(meta.get("field") or ""), level=str(meta.get("level") or ""),
         agency=str(meta.get("agency") or ""), processing=processing or unit, fee=str(meta.get("fee_vnd") or meta.get("fee") or ""),
-        documents=[d if isinstance(d, str) else str(d.get("name", d)) for d in documents],
+        documents=[{"name": d} if isinstance(d, str) else d for d in documents if isinstance(d, str | dict)],
         online=start_form(version) is not None, on_the_spot=bool(meta.get("decided_on_the_spot")),
         legal_basis=[str(x) for x in meta.get("legal_basis") or []], metadata=meta,
+        version=procedure.latest_version, updated_at=procedure.updated_at,
     )
 
 
@@ -228,9 +235,25 @@ def model_for(version):
     return engine().model(_model_key(version), load)
 
 
+_CATALOGUE = jsonschema.Draft202012Validator(
+    json.loads((Path(__file__).with_name("catalogue_schema.json")).read_text(encoding="utf-8")))
+
+
+def _catalogue_problems(files, metadata) -> list:
+    """procedure.json against the catalogue record's schema, each problem with its JSON pointer."""
+    if not any(f.name.rsplit("/", 1)[-1].lower() == "procedure.json" for f in files):
+        return []
+    return [Problem(None, f"procedure.json at {'/' + '/'.join(str(p) for p in e.absolute_path)}: {e.message}",
+                    "procedure.json", "/" + "/".join(str(p) for p in e.absolute_path))
+            for e in sorted(_CATALOGUE.iter_errors(metadata), key=lambda e: list(map(str, e.absolute_path)))]
+
+
 def compile_model(files, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedModel:
     """Parse a procedure's files and compile its forms; raises ModelError listing every problem."""
     parsed = engine().parse(files, process_id=process_id, max_bytes=max_bytes)
+    catalogue_problems = _catalogue_problems(files, parsed.metadata)
+    if catalogue_problems:
+        raise ModelError(catalogue_problems)
     assembled = formdefs.assemble(parsed.forms, parsed.form_refs)
     lane_problems = _lane_problems(parsed.metadata.get("lanes")) + [
         Problem(None, message, "procedure.json") for message in deadlines.problems(parsed.metadata)]

@@ -77,7 +77,7 @@ def upload_procedure(actor):
 @bp.get("/procedures")
 @authenticated()
 def list_procedures(actor):
-    return jsonify({"procedures": [present.procedure(p) for p in procedures.list_procedures(actor)]})
+    return jsonify({"procedures": [present.catalogue(e) for e in procedures.catalogue(actor)]})
 
 
 @bp.get("/procedures/<code>")
@@ -94,7 +94,8 @@ def start_dossier(actor):
     if not isinstance(code, str) or not code:
         raise Invalid("procedure (the procedure's code) is required")
     dossier = dossiers.start_dossier(actor, code, body.get("data"), body.get("applicant"))
-    response = jsonify(present.dossier(dossier))
+    tracking = url_for("portal.track_link", code=dossier.code, k=dossier.lookup_key, _external=True)
+    response = jsonify(present.dossier(dossier, tracking_url=tracking))
     response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
     return response, 201
 

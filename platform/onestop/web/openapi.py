@@ -62,6 +62,11 @@ def openapi_document():
                     "received_at": {"type": ["string", "null"], "format": "date-time"},
                     "due_at": {"type": ["string", "null"], "format": "date-time",
                                "description": "the promised return, in the centre's working time"},
+                    "due_date": {"type": ["string", "null"], "format": "date",
+                                 "description": "the promised return date in Vietnam"},
+                    "tracking_url": {"type": "string", "description": "the public page with the lookup key; only "
+                                     "in the answer to the request that created the dossier"},
+                    "lookup_key": {"type": "string", "description": "for the applicant's receipt; shown once"},
                     "tasks": {"type": "array", "items": _ref("Task")},
                     "waiting": {"type": "array", "items": {"type": "object", "properties": {
                         "element_id": {"type": "string"}, "type": {"type": "string"}, "name": {"type": ["string", "null"]},

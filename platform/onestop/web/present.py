@@ -2,6 +2,7 @@
 
 from ..services import dossiers as dossier_service
 from ..services.procedures import current_version
+from ..workdays import to_local
 
 
 def _iso(value):
@@ -22,6 +23,17 @@ def procedure(p, detail=False):
     return body
 
 
+def catalogue(entry):
+    """A procedure as the catalogue lists it: its record from procedure.json, and whether it can be
+    submitted online."""
+    meta = entry.metadata
+    return {"code": entry.code, "name": entry.name, "version": entry.version, "updated_at": _iso(entry.updated_at),
+            "field": entry.field or None, "level": entry.level or None, "agency": entry.agency or None,
+            "processing": entry.processing or None, "fee": entry.fee or None, "documents": entry.documents,
+            "online": entry.online, "online_level": meta.get("online_level"), "decided_on_the_spot": entry.on_the_spot,
+            "legal_basis": entry.legal_basis, "result": meta.get("result")}
+
+
 def work_item(item, with_dossier=False):
     body = {"id": item.id, "element_id": item.element_id, "name": item.name, "lane": item.lane,
             "created_at": _iso(item.created_at), "due_at": _iso(item.due_at)}
@@ -30,7 +42,12 @@ def work_item(item, with_dossier=False):
     return body
 
 
-def dossier(d):
+def _local_date(value):
+    return to_local(value).date().isoformat() if value else None
+
+
+def dossier(d, tracking_url=None):
+    """A dossier as the API shows it; `tracking_url` (with the lookup key) only to whoever created it."""
     rows = dossier_service.page_rows(d)
     body = {
         "code": d.code,
@@ -44,6 +61,7 @@ def dossier(d):
         "updated_at": _iso(d.updated_at),
         "received_at": _iso(d.received_at),
         "due_at": _iso(d.due_at),
+        "due_date": _local_date(d.due_at),
         "tasks": [{"id": i, "element_id": e, "name": n, "lane": lane, "created_at": _iso(at), "due_at": _iso(due)}
                   for i, e, n, lane, at, due in rows["tasks"]],
         "waiting": [{"element_id": e, "type": t, "name": n, "due_at": _iso(due)} for e, t, n, due in rows["waiting"]],
@@ -55,4 +73,6 @@ def dossier(d):
     }
     if d.state == "error":
         body["error"] = {"element_id": d.error_element, "message": d.error_message}
+    if tracking_url:
+        body["tracking_url"], body["lookup_key"] = tracking_url, getattr(d, "lookup_key", None)
     return body
