@@ -71,6 +71,12 @@ def _dossier_status(db):
     _add_column(db, "dossier", "paused_at", DateTimeField(null=True))
 
 
+def _hand_overs(db):
+    _add_column(db, "historyentry", "lane", CharField(max_length=255, null=True))
+    _add_column(db, "historyentry", "started_at", DateTimeField(null=True))
+    _add_column(db, "historyentry", "due_at", DateTimeField(null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -81,6 +87,7 @@ MIGRATIONS = [
     (7, "working-time deadlines of dossiers and tasks", _deadlines),
     (8, "each agency's daily sequence of dossier codes", _dossier_counters),
     (9, "the national status of a dossier and its stopped clock", _dossier_status),
+    (10, "each finished task keeps its unit, start and deadline (the control sheet)", _hand_overs),
 ]
 
 

@@ -250,6 +250,9 @@ class HistoryEntry(BaseModel):
     state = CharField(max_length=16)
     at = DateTimeField(default=utcnow)
     actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    lane = CharField(max_length=255, null=True)  # for a person's task: the unit that did it
+    started_at = DateTimeField(null=True)  # when the task reached that unit
+    due_at = DateTimeField(null=True)  # its deadline then: on time or late
 
 
 class AuditEvent(BaseModel):

@@ -125,6 +125,15 @@ def next_sequence(agency: str, day) -> int:
     return run(_NEXT_SEQUENCE, (agency, day)).fetchone()[0]
 
 
+def open_tasks(ids: list) -> dict:
+    """id -> (lane, created_at, due_at) of ready tasks, read before a step removes them."""
+    if not ids:
+        return {}
+    rows = run('SELECT "id", "lane", "created_at", "due_at" FROM "workitem" WHERE "id" IN ('
+               + ",".join("?" * len(ids)) + ")", ids).fetchall()
+    return {i: (lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d)) for i, lane, c, d in rows}
+
+
 def workflow_text(dossier_id, serial):
     """The stored workflow state at that serial, or None if the dossier moved on."""
     row = run('SELECT "workflow" FROM "dossier" WHERE "id" = ? AND "serial" = ?', (dossier_id, serial)).fetchone()
@@ -179,6 +188,15 @@ def user_by_token_hash(token_hash: str):
 
 def _times(rows, index, field):
     return [tuple(field.python_value(v) if i == index else v for i, v in enumerate(row)) for row in rows]
+
+
+def hand_overs(dossier_id: int) -> list:
+    """The dossier's finished tasks of people, in order: (element id, name, lane, started, due, done, state, who)."""
+    rows = run('SELECT h."element_id", h."name", h."lane", h."started_at", h."due_at", h."at", h."state", '
+               'u."display_name" FROM "historyentry" h LEFT JOIN "user" u ON u."id" = h."actor_id" '
+               'WHERE h."dossier_id" = ? AND h."started_at" IS NOT NULL ORDER BY h."at", h."id"', (dossier_id,)).fetchall()
+    convert = HistoryEntry.at.python_value
+    return [(e, n, lane, convert(s), convert(d), convert(a), st, who) for e, n, lane, s, d, a, st, who in rows]
 
 
 def dossier_rows(dossier_id: int) -> dict:

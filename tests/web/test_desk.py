@@ -168,3 +168,37 @@ def test_an_officer_is_not_shown_a_leaders_task_and_is_turned_back_from_it(sqlit
     assert sign["id"] not in officer.get("/desk/").get_data(as_text=True)
     turned = officer.get(f"/desk/tasks/{sign['id']}", follow_redirects=True)
     assert "vai trò của bạn không được giao" in turned.get_data(as_text=True)
+
+
+def test_the_control_sheet_shows_each_hand_over_and_who_kept_a_step_late(sqlite_admin_api, sqlite_app):
+    from datetime import datetime
+
+    from tests.process_models import upload_bundled
+    from tests.process_models.test_birth_registration import APPRAISED, RECEIVED
+    from tests.web.test_portal import BIRTH
+
+    upload_bundled(sqlite_admin_api, "birth_registration")
+    citizen = sqlite_app.test_client()
+    form = citizen.get("/procedures/1.001193/submit")
+    reply = citizen.post("/procedures/1.001193/submit", content_type="multipart/form-data", data={
+        "csrf_token": csrf(form), **BIRTH, "birth_evidence_file": (__import__("io").BytesIO(PDF), "gcs.pdf")})
+    confirmation = citizen.get(reply.headers["Location"]).get_data(as_text=True)
+    code = re.search(r'class="big-code">([^<]+)<', confirmation).group(1)
+    key = re.search(r'id="lookup-key">([^<]+)<', confirmation).group(1)
+    with sqlite_app.app_context():
+        from onestop.models import Dossier, WorkItem
+
+        WorkItem.update(due_at=datetime(2020, 1, 1)).where(
+            WorkItem.dossier == Dossier.get(Dossier.code == code).id).execute()  # the desk kept it too long
+        make_user("canbo1", ("officer",), password="mật-khẩu-1")
+    for data in (RECEIVED, APPRAISED):
+        task = sqlite_admin_api.get(f"/tasks?dossier={code}").json["tasks"][0]
+        assert sqlite_admin_api.post(f"/tasks/{task['id']}/complete", {"data": data}).status_code == 200
+    officer = sqlite_app.test_client()
+    sign_in(officer, "canbo1", "mật-khẩu-1")
+    sheet = officer.get(f"/desk/dossiers/{code}/control-sheet").get_data(as_text=True)
+    assert "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ" in sheet and "<strong>Trễ hạn</strong>" in sheet
+    assert "Đúng hạn" in sheet and "Đơn vị để hồ sơ trễ hạn: Bộ phận Một cửa." in sheet
+    public = citizen.get(f"/track/{code}?k={key}").get_data(as_text=True)
+    assert "Đơn vị làm chậm: Bộ phận Một cửa" in public and "trễ hạn" in public
+    assert "admin1" not in public  # no officer's name on the public page

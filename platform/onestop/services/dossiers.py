@@ -335,6 +335,11 @@ def fire_timers_of(dossier_id, now=None) -> bool:
     return True
 
 
+def hand_overs(dossier) -> list:
+    """The control sheet's rows: each finished task of a person with its unit, start, deadline and end."""
+    return sql.hand_overs(dossier.id)
+
+
 def page_rows(dossier) -> dict:
     """The rows a dossier page shows beside the dossier: tasks, waits, history, audit events (tuples)."""
     return sql.dossier_rows(dossier.id)
@@ -395,7 +400,8 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
 _ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "role", "due_at",
                  "created_at")
 _WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at")
-_HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id")
+_HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id", "lane", "started_at",
+                    "due_at")
 
 
 def _plan(model):
@@ -413,6 +419,7 @@ def lane_roles(model) -> dict:
 
 def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
     now = utcnow()
+    leaving = sql.open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
     sql.delete_ids("workitem", "id", step.ready_removed)
     model = model_for(dossier.version) if step.ready_added else None
     roles, plan = (lane_roles(model), _plan(model)) if model else ({}, None)
@@ -429,5 +436,6 @@ def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
             (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at) for w in step.waiting])
     actor_id = actor.id if actor is not None else None
     sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
-        (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None)
+        (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
+         *leaving.get(f.task_id, (None, None, None)))
         for f in step.finished])

@@ -1,7 +1,7 @@
-"""Statutory slips filled from a dossier: what each paper says, ready to be laid out for printing.
-
-So far the receipt and appointment slip (Giấy tiếp nhận hồ sơ và hẹn trả kết quả), with a QR code
-of the dossier's public tracking address.
+"""Statutory slips filled from a dossier: what each paper says, ready to be laid out for printing:
+the receipt and appointment slip (Giấy tiếp nhận hồ sơ và hẹn trả kết quả) with a QR code of the
+dossier's public tracking address, and the process control sheet (Phiếu kiểm soát quá trình giải
+quyết hồ sơ): every hand-over from unit to unit, with its deadline and whether it was kept.
 """
 
 from dataclasses import dataclass
@@ -10,6 +10,7 @@ import segno
 
 from ..models import Centre
 from . import attachments
+from .dossiers import get_dossier, hand_overs
 from .procedures import catalogue_entry
 
 
@@ -36,3 +37,63 @@ def receipt(actor, dossier, tracking_url: str) -> Receipt:
     return Receipt(centre.name, centre.agency_code, dossier.code, entry.name, entry.processing,
                    dossier.applicant or {}, dossier.received_at or dossier.created_at, dossier.due_at,
                    attachments.of_dossier(dossier), tracking_url, qr)
+
+
+@dataclass
+class HandOver:
+    step: str
+    from_unit: str
+    to_unit: str
+    received: object
+    due: object
+    done: object
+    state: str  # completed or cancelled
+    by: str | None
+
+    @property
+    def on_time(self) -> bool | None:
+        """True or False for a step with a deadline that was done; None otherwise."""
+        if self.due is None or self.done is None or self.state != "completed":
+            return None
+        return self.done <= self.due
+
+
+@dataclass
+class ControlSheet:
+    centre_name: str
+    code: str
+    procedure_name: str
+    applicant: dict
+    received_at: object
+    due_at: object
+    rows: list
+    late_units: list  # the units that kept a step past its deadline, in order
+
+
+def hand_over_rows(dossier, with_people=True) -> list[HandOver]:
+    """Each finished task of a person as a hand-over from the unit before to the unit that did it."""
+    rows, previous = [], "Người nộp hồ sơ"
+    for element, name, lane, started, due, done, state, who in hand_overs(dossier):
+        unit = lane or "—"
+        rows.append(HandOver(name or element, previous, unit, started, due, done, state, who if with_people else None))
+        previous = unit
+    return rows
+
+
+def late_units(rows) -> list:
+    """The units that kept a step past its deadline, each once, in order."""
+    late = []
+    for row in rows:
+        if row.on_time is False and row.to_unit not in late:
+            late.append(row.to_unit)
+    return late
+
+
+def control_sheet(actor, code) -> ControlSheet:
+    """The process control sheet of a dossier of the actor's centre."""
+    dossier = get_dossier(actor, code)
+    centre = Centre.get_by_id(dossier.centre_id)
+    rows = hand_over_rows(dossier)
+    late = late_units(rows)
+    return ControlSheet(centre.name, dossier.code, dossier.procedure.name or dossier.procedure.code,
+                        dossier.applicant or {}, dossier.received_at or dossier.created_at, dossier.due_at, rows, late)

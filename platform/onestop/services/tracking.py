@@ -5,7 +5,7 @@ procedure's diagram with the steps done and under way. Nothing about officers be
 from dataclasses import dataclass
 
 from ..models import Dossier
-from . import lifecycle
+from . import lifecycle, slips
 from .dossiers import page_rows, track
 from .procedures import model_for
 
@@ -19,6 +19,8 @@ class PublicView:
     diagram: dict | None  # engine.diagram data of the procedure, if it was drawn
     done: frozenset  # element ids completed
     current: frozenset  # element ids under way (ready tasks, waits)
+    steps: list  # slips.HandOver rows without the officers' names
+    late_units: list
 
 
 def public_view(code, key) -> PublicView:
@@ -27,5 +29,6 @@ def public_view(code, key) -> PublicView:
     page = page_rows(dossier)
     done = frozenset(e for e, _name, state, _at, _who in page["history"] if state == "completed")
     current = frozenset([t[1] for t in page["tasks"]] + [w[0] for w in page["waiting"]])
+    steps = slips.hand_over_rows(dossier, with_people=False)
     return PublicView(dossier, page, lifecycle.supplement_request_of(dossier), lifecycle.ending_of(dossier),
-                      model_for(dossier.version).diagram, done, current)
+                      model_for(dossier.version).diagram, done, current, steps, slips.late_units(steps))

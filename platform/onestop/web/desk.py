@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from ..services import attachments, dossiers, lifecycle, users, worklist
+from ..services import attachments, dossiers, lifecycle, slips, users, worklist
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from . import forms
@@ -226,6 +226,12 @@ def apologise(actor, code):
     return _dossier_action(form, lambda: lifecycle.apologise(actor, code, form.new_due.data, form.reason.data),
                            _("The apology and the new date are recorded; the applicant sees them."),
                            _("The apology was not recorded: %(reason)s", reason="%(reason)s"))
+
+
+@bp.get("/dossiers/<code>/control-sheet")
+@officer_required
+def control_sheet(actor, code):
+    return render_template("desk/control_sheet.html", sheet=slips.control_sheet(actor, code))
 
 
 @bp.get("/dossiers/<code>/files/<int:attachment_id>")
