@@ -51,6 +51,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     runtime.bind_engine(engine)
     codes.configure(settings.code_system)
     ratelimit.bind(settings.redis_url)
+    settings.bind_senders()
     attachments.bind_store(attachments.FileStore(settings.home / "files", settings.max_file_bytes,
                                                  settings.max_dossier_file_bytes))
     app.extensions["onestop.engine"] = engine

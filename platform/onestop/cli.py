@@ -207,6 +207,7 @@ def cmd_worker(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _bind(settings)
     _engine(settings)
+    settings.bind_senders()
     db.database.close()
     if settings.redis_url:
         from . import jobs

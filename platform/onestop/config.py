@@ -40,10 +40,21 @@ class Settings:
     agency_code: str | None = None  # the default centre's electronic identity code (dossier codes)
     code_system: str | None = None  # 2-digit system-owner code: the national-service code variant
     proxies: int = 0  # reverse proxies in front (their X-Forwarded-For is trusted)
+    smtp_url: str | None = None  # smtp://user:password@host:587 for email notifications; unset: the log
+    mail_from: str = "onestop@localhost"
+    sms_url: str | None = None  # an HTTP SMS gateway taking {"to", "text"}; unset: the log
+    sms_token: str = ""
     secure_cookies: bool = False  # served over HTTPS (behind the reverse proxy): cookies only go over HTTPS
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
+
+    def bind_senders(self):
+        """Point the notification senders at what these settings configure (the log by default)."""
+        from .services import notify
+
+        notify.bind_senders(notify.SmtpSender(self.smtp_url, self.mail_from) if self.smtp_url else None,
+                            notify.HttpSmsSender(self.sms_url, self.sms_token) if self.sms_url else None)
 
     @property
     def is_sqlite(self):
@@ -89,6 +100,10 @@ def load_settings(**overrides) -> Settings:
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
         agency_code=os.environ.get("ONESTOP_AGENCY_CODE") or None,
         proxies=_int("ONESTOP_PROXIES", 0),
+        smtp_url=os.environ.get("ONESTOP_SMTP_URL") or None,
+        mail_from=os.environ.get("ONESTOP_MAIL_FROM") or "onestop@localhost",
+        sms_url=os.environ.get("ONESTOP_SMS_URL") or None,
+        sms_token=os.environ.get("ONESTOP_SMS_TOKEN") or "",
         code_system=os.environ.get("ONESTOP_DOSSIER_CODE_SYSTEM") or None,
     )
     for key, value in overrides.items():

@@ -13,7 +13,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import dossiers, schedule
+from .services import dossiers, notify, schedule
 
 log = logging.getLogger("onestop.jobs")
 
@@ -45,6 +45,13 @@ def build(redis_url: str) -> RedisHuey:
         moved = dossiers.fire_due_timers(limit=1000)
         if moved:
             log.info("sweep fired the timers of %d dossier(s)", moved)
+
+    @huey.periodic_task(crontab(minute="*"), name="send_notifications")
+    @_with_connection
+    def send_notifications():
+        sent = notify.send_due(limit=1000)
+        if sent:
+            log.info("sent %d notification(s)", sent)
 
     huey.onestop_fire_timers = fire_timers
     return huey

@@ -9,7 +9,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from .db import database, write_transaction
-from .models import ALL_MODELS, Attachment, CalendarDay, DossierCounter, SchemaMigration, User
+from .models import ALL_MODELS, Attachment, CalendarDay, DossierCounter, Notification, SchemaMigration, User
 
 # Any fixed number: PostgreSQL advisory lock that serialises processes migrating at once.
 _LOCK_KEY = 4_657_201
@@ -77,6 +77,10 @@ def _hand_overs(db):
     _add_column(db, "historyentry", "due_at", DateTimeField(null=True))
 
 
+def _outbox(db):
+    db.create_tables([Notification], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -88,6 +92,7 @@ MIGRATIONS = [
     (8, "each agency's daily sequence of dossier codes", _dossier_counters),
     (9, "the national status of a dossier and its stopped clock", _dossier_status),
     (10, "each finished task keeps its unit, start and deadline (the control sheet)", _hand_overs),
+    (11, "the notifications outbox", _outbox),
 ]
 
 

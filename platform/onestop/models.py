@@ -314,6 +314,29 @@ class Attachment(BaseModel):
         return cls.select().where(cls.dossier == dossier_id).order_by(cls.id)
 
 
+class Notification(BaseModel):
+    """An outbox row: a message to an applicant, written in the transaction of the event it tells
+    of, and sent afterwards by the worker (at most once)."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    dossier = ForeignKeyField(Dossier, null=True, backref="notifications", on_delete="CASCADE")
+    event = CharField(max_length=64)
+    channel = CharField(max_length=16)  # email, sms
+    recipient = CharField(max_length=255)
+    subject = CharField(max_length=255, default="")
+    body = TextField()
+    status = CharField(max_length=16, default="pending")  # pending, sending, sent, failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    last_error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "next_attempt_at"), False),)
+
+
 class SchemaMigration(BaseModel):
     version = IntegerField(primary_key=True)
     name = CharField(max_length=255)
@@ -335,4 +358,5 @@ ALL_MODELS = [
     Attachment,
     CalendarDay,
     DossierCounter,
+    Notification,
 ]

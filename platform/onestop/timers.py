@@ -1,9 +1,11 @@
-"""The timer worker: fires due BPMN timers. In-process thread (embedded) or its own process."""
+"""The timer worker: fires due BPMN timers and sends due notifications. In-process thread
+(embedded) or its own process."""
 
 import logging
 import threading
 
 from .db import database
+from .services import notify
 from .services.dossiers import fire_due_timers
 
 log = logging.getLogger("onestop.timers")
@@ -12,7 +14,9 @@ log = logging.getLogger("onestop.timers")
 def run_once() -> int:
     database.connect(reuse_if_open=True)
     try:
-        return fire_due_timers()
+        moved = fire_due_timers()
+        notify.send_due()
+        return moved
     finally:
         database.close()
 

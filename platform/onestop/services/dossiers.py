@@ -25,7 +25,7 @@ from ..models import (
     WorkItem,
     utcnow,
 )
-from . import attachments, audit, codes, deadlines, schedule
+from . import attachments, audit, codes, deadlines, notify, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
 from .runtime import engine
@@ -144,6 +144,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api") -> Do
         attachments.record(blobs, dossier, actor)
         audit.record("dossier.started", actor, dossier=dossier,
                      detail={"procedure": procedure.code, "version": version.version, "channel": channel})
+        notify.queue(dossier, "resolved" if step.status == "completed" else "received", procedure.name)
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
                          detail={"message": error["message"]})
@@ -380,6 +381,7 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
                          detail={"message": error["message"]})
         elif step.status == "completed":
             audit.record("dossier.completed", actor, dossier=dossier)
+            notify.queue(dossier, "resolved", dossier.procedure.name)
 
     run_write(write)
     dossier.serial += 1

@@ -10,7 +10,7 @@ from ..db import write_transaction
 from ..formdefs import FieldError
 from ..models import AuditEvent, Dossier, WorkItem, utcnow
 from ..workdays import to_local, to_utc
-from . import attachments, audit, deadlines
+from . import attachments, audit, deadlines, notify
 from .dossiers import get_dossier, save_step, stored_state, track
 from .errors import Conflict, Invalid
 from .procedures import model_for
@@ -35,6 +35,7 @@ def request_supplement(actor, code, reason: str) -> Dossier:
         if not moved:
             raise Conflict(f"dossier {dossier.code} already waits for a supplement")
         audit.record("dossier.supplement_requested", actor, dossier=dossier, detail={"reason": reason})
+        notify.queue(dossier, "supplement_requested", reason=reason)
     dossier.status, dossier.paused_at = "supplement_requested", now
     return dossier
 
@@ -126,7 +127,8 @@ def apologise(actor, code, new_due, reason: str) -> Dossier:
         Dossier.update(due_at=due, updated_at=now).where(Dossier.id == dossier.id).execute()
         audit.record("dossier.apology", actor, dossier=dossier, detail={
             "reason": reason, "from": dossier.due_at.isoformat(), "to": due.isoformat()})
-    dossier.due_at = due
+        dossier.due_at = due
+        notify.queue(dossier, "apology", reason=reason)
     return dossier
 
 
