@@ -81,6 +81,10 @@ def _outbox(db):
     db.create_tables([Notification], safe=True)
 
 
+def _ledger_index(db):
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_centre_id_created_at" ON "dossier" ("centre_id", "created_at")')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -93,6 +97,7 @@ MIGRATIONS = [
     (9, "the national status of a dossier and its stopped clock", _dossier_status),
     (10, "each finished task keeps its unit, start and deadline (the control sheet)", _hand_overs),
     (11, "the notifications outbox", _outbox),
+    (12, "the centre's ledger of dossiers by day received", _ledger_index),
 ]
 
 

@@ -185,6 +185,9 @@ class Dossier(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
+    class Meta:
+        indexes = ((("centre", "created_at"), False),)  # the centre's ledger: dossiers received by day
+
     @classmethod
     def for_actor(cls, actor):
         return cls.select().where(cls.centre == actor.centre_id)

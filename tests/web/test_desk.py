@@ -202,3 +202,43 @@ def test_the_control_sheet_shows_each_hand_over_and_who_kept_a_step_late(sqlite_
     public = citizen.get(f"/track/{code}?k={key}").get_data(as_text=True)
     assert "Đơn vị làm chậm: Bộ phận Một cửa" in public and "trễ hạn" in public
     assert "admin1" not in public  # no officer's name on the public page
+
+
+def test_notices_print_the_supplement_request_and_the_apology_from_the_record(sqlite_admin_api, sqlite_app):
+    from datetime import date, timedelta
+
+    from tests.services.test_lifecycle import _upload
+
+    _upload(sqlite_admin_api, "pause")
+    code = sqlite_admin_api.post("/dossiers", {"procedure": "review", "applicant": {"name": "Trần Thị Bình"}}).json["code"]
+    with sqlite_app.app_context():
+        make_user("canbo1", ("officer",), password="mật-khẩu-1")
+    officer = sqlite_app.test_client()
+    sign_in(officer, "canbo1", "mật-khẩu-1")
+    assert officer.get(f"/desk/dossiers/{code}/notices/supplement").status_code == 404  # none issued yet
+    due = date.fromisoformat(sqlite_admin_api.get(f"/dossiers/{code}").json["due_at"][:10])
+    later = due + timedelta(days=14)
+    while later.weekday() >= 5:
+        later += timedelta(days=1)
+    assert sqlite_admin_api.post(f"/dossiers/{code}/apology", {"new_due": later.isoformat(),
+                                                               "reason": "Chờ ý kiến Sở"}).status_code == 200
+    sqlite_admin_api.post(f"/dossiers/{code}/supplement-request", {"reason": "Bản sao sổ đỏ có chứng thực"})
+    text = officer.get(f"/desk/dossiers/{code}/notices/supplement").get_data(as_text=True)
+    assert "PHIẾU YÊU CẦU BỔ SUNG, HOÀN THIỆN HỒ SƠ" in text and "Bản sao sổ đỏ có chứng thực" in text
+    assert "Trần Thị Bình" in text
+    text = officer.get(f"/desk/dossiers/{code}/notices/apology").get_data(as_text=True)
+    assert "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in text and later.strftime("%d/%m/%Y") in text
+    assert officer.get(f"/desk/dossiers/{code}/notices/anything").status_code == 404
+
+
+def test_the_ledger_lists_the_dossiers_received_on_a_day(desk, sqlite_app):
+    from onestop.models import utcnow
+    from onestop.workdays import to_local
+
+    today = to_local(utcnow()).date()
+    text = desk.get(f"/desk/ledger?from={today}&to={today}").get_data(as_text=True)
+    assert "Sổ theo dõi hồ sơ" in text and "Đăng ký hộ kinh doanh" in text and "Trần Thị Bình" in text
+    assert "1 hồ sơ" in text
+    long_ago = desk.get("/desk/ledger?from=2020-01-01&to=2020-01-02").get_data(as_text=True)
+    assert "Không có hồ sơ nào" in long_ago
+    assert desk.get("/desk/ledger?from=2020-01-01&to=2021-01-01").status_code == 422  # at most three months

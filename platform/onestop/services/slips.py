@@ -5,12 +5,14 @@ quyết hồ sơ): every hand-over from unit to unit, with its deadline and whet
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import segno
 
-from ..models import Centre
+from ..models import AuditEvent, Centre
 from . import attachments
 from .dossiers import get_dossier, hand_overs
+from .errors import NotFound
 from .procedures import catalogue_entry
 
 
@@ -97,3 +99,46 @@ def control_sheet(actor, code) -> ControlSheet:
     late = late_units(rows)
     return ControlSheet(centre.name, dossier.code, dossier.procedure.name or dossier.procedure.code,
                         dossier.applicant or {}, dossier.received_at or dossier.created_at, dossier.due_at, rows, late)
+
+
+NOTICES = {
+    "supplement": ("dossier.supplement_requested", "PHIẾU YÊU CẦU BỔ SUNG, HOÀN THIỆN HỒ SƠ"),
+    "refusal": ("dossier.not_accepted", "PHIẾU TỪ CHỐI TIẾP NHẬN GIẢI QUYẾT HỒ SƠ"),
+    "stop": ("dossier.stopped", "THÔNG BÁO DỪNG GIẢI QUYẾT HỒ SƠ"),
+    "apology": ("dossier.apology", "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"),
+}
+
+
+@dataclass
+class Notice:
+    kind: str
+    title: str
+    centre_name: str
+    code: str
+    procedure_name: str
+    applicant: dict
+    received_at: object
+    at: object  # when the notice was issued
+    reason: str
+    old_due: object = None  # apology: the date promised before
+    new_due: object = None  # apology: the new date
+
+
+def notice(actor, code, kind) -> Notice:
+    """The latest notice of that kind issued for a dossier of the actor's centre (supplement request,
+    refusal, stop, apology), from the audit trail; NotFound if none was issued."""
+    if kind not in NOTICES:
+        raise NotFound(f"no notice of kind {kind!r}")
+    action, title = NOTICES[kind]
+    dossier = get_dossier(actor, code)
+    event = (AuditEvent.select().where((AuditEvent.dossier == dossier.id) & (AuditEvent.action == action))
+             .order_by(AuditEvent.id.desc()).first())
+    if event is None:
+        raise NotFound(f"dossier {dossier.code} has no such notice")
+    detail = event.detail or {}
+    centre = Centre.get_by_id(dossier.centre_id)
+    parse = datetime.fromisoformat
+    return Notice(kind, title, centre.name, dossier.code, dossier.procedure.name or dossier.procedure.code,
+                  dossier.applicant or {}, dossier.received_at or dossier.created_at, event.at,
+                  str(detail.get("reason") or ""), parse(detail["from"]) if detail.get("from") else None,
+                  parse(detail["to"]) if detail.get("to") else None)

@@ -4,6 +4,7 @@ it needs (the dossier, its data, files, history, the model's instructions, the f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 
 from peewee import JOIN, fn
 
@@ -11,6 +12,7 @@ from .. import sql
 from ..engine import TaskNotReady
 from ..formdefs import FormDefinition
 from ..models import Dossier, Procedure, User, WorkItem, utcnow
+from ..workdays import to_utc
 from . import attachments, deadlines
 from .dossiers import get_work_item, stored_state
 from .errors import Conflict, Invalid
@@ -126,3 +128,21 @@ def task_page(actor, task_id) -> TaskPage:
     return TaskPage(item, dossier, data, form_of(dossier.version, item.form), model.instructions.get(item.element_id, ""),
                     attachments.of_dossier(dossier), rows["history"], rows["tasks"], field_labels(dossier.version),
                     supplement_request_of(dossier))
+
+
+LEDGER_DAYS = 92
+
+
+def ledger(actor, first, last) -> list:
+    """The centre's ledger (sổ theo dõi hồ sơ): dossiers received from `first` to `last` (local dates,
+    at most three months), oldest first: (code, procedure, applicant, received, due, status)."""
+    if last < first or (last - first).days > LEDGER_DAYS:
+        raise Invalid(f"the period runs from the first date to the last, at most {LEDGER_DAYS} days")
+    start = to_utc(datetime.combine(first, time()))
+    end = to_utc(datetime.combine(last + timedelta(days=1), time()))
+    rows = (Dossier.select(Dossier.code, Dossier.applicant, Dossier.created_at, Dossier.due_at, Dossier.status,
+                           Procedure.name.alias("procedure_name"))
+            .join(Procedure)
+            .where((Dossier.centre == actor.centre_id) & (Dossier.created_at >= start) & (Dossier.created_at < end))
+            .order_by(Dossier.created_at, Dossier.id).limit(5000).objects())
+    return [(d.code, d.procedure_name, _applicant_name(d.applicant), d.created_at, d.due_at, d.status) for d in rows]

@@ -3,6 +3,7 @@ claim and release, complete; a dossier's files for download. Every page is scope
 officer's centre by the services it calls."""
 
 import io
+from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -12,9 +13,11 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from ..models import utcnow
 from ..services import attachments, dossiers, lifecycle, slips, users, worklist
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
+from ..workdays import to_local
 from . import forms
 from .auth import SignedIn, officer_required, safe_next
 
@@ -232,6 +235,25 @@ def apologise(actor, code):
 @officer_required
 def control_sheet(actor, code):
     return render_template("desk/control_sheet.html", sheet=slips.control_sheet(actor, code))
+
+
+@bp.get("/ledger")
+@officer_required
+def ledger(actor):
+    today = to_local(utcnow()).date()
+    try:
+        first = date.fromisoformat(request.args.get("from") or today.isoformat())
+        last = date.fromisoformat(request.args.get("to") or first.isoformat())
+    except ValueError:
+        first = last = today
+    return render_template("desk/ledger.html", rows=worklist.ledger(actor, first, last), first=first, last=last,
+                           actor=actor, action=ActionForm())
+
+
+@bp.get("/dossiers/<code>/notices/<kind>")
+@officer_required
+def notice(actor, code, kind):
+    return render_template("desk/notice.html", notice=slips.notice(actor, code, kind))
 
 
 @bp.get("/dossiers/<code>/files/<int:attachment_id>")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, redirect, request, url_for
 from flask_babel import Babel, format_date, format_datetime
+from flask_babel import lazy_gettext as _l
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 DEFAULT = "vi"
@@ -58,6 +59,13 @@ def shown_date(value):
     return f"{match[3]}/{match[2]}/{match[1]}" if match else value
 
 
+STATUS_NAMES = {
+    "new": _l("new"), "received": _l("received"), "not_accepted": _l("not accepted"), "processing": _l("processing"),
+    "supplement_requested": _l("supplement requested"), "awaiting_financial_obligation": _l("awaiting payment"),
+    "withdrawn": _l("withdrawn"), "stopped": _l("stopped"), "resolved": _l("resolved"), "returned": _l("returned"),
+}
+
+
 def init_app(app):
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
@@ -69,5 +77,6 @@ def init_app(app):
     app.jinja_env.filters["hm_dmy"] = hm_dmy
     app.jinja_env.filters["shown_date"] = shown_date
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals["status_names"] = STATUS_NAMES
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["url_for"] = url_for
