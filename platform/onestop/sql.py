@@ -97,19 +97,18 @@ def work_item_in_centre(task_id: str, centre_id: int):
 
 _STEP_UPDATE = (
     'UPDATE "dossier" SET "workflow" = ?, "state" = ?, "data" = ?, "serial" = "serial" + 1, '
-    '"error_element" = ?, "error_message" = ?, "next_timer_at" = ?, "updated_at" = ?, '
-    # The national status follows the work: resolved when the process ends, processing once a step is done.
-    '"status" = CASE WHEN ? = \'completed\' THEN \'resolved\' '
-    'WHEN "status" IN (\'new\', \'received\') AND ? THEN \'processing\' ELSE "status" END '
+    '"error_element" = ?, "error_message" = ?, "next_timer_at" = ?, "updated_at" = ?, "status" = ? '
     'WHERE "id" = ? AND "serial" = ?'
 )
+_STEP_UPDATE_ENDING = _STEP_UPDATE.replace('"status" = ?', '"status" = ?, "paused_at" = NULL')
 
 
-def store_step(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now,
-               task_done=False) -> bool:
-    """Compare-and-set the dossier's new state; False if its serial moved meanwhile."""
-    cursor = run(_STEP_UPDATE, (workflow, state, to_json(data), error_element, error_message, next_timer_at, now,
-                                state, bool(task_done), dossier_id, serial))
+def store_step(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
+               clear_pause=False) -> bool:
+    """Compare-and-set the dossier's new state and national status; False if its serial moved meanwhile."""
+    cursor = run(_STEP_UPDATE_ENDING if clear_pause else _STEP_UPDATE,
+                 (workflow, state, to_json(data), error_element, error_message, next_timer_at, now, status,
+                  dossier_id, serial))
     return cursor.rowcount == 1
 
 

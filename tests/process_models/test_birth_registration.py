@@ -58,11 +58,12 @@ def _start(api):
 
 def _register_and_return(walk):
     walk.complete("Task_Record", RECORDED)
-    assert walk.offered() == {"Task_Sign": LEADER}
+    assert walk.offered() == {"Task_Sign": LEADER} and walk.dossier["status"] == "processing"
     walk.complete("Task_Sign", SIGNED)
     assert walk.offered() == {"Task_Return": ONE_STOP}
+    assert walk.dossier["status"] == "resolved"  # the result is ready to hand over
     walk.complete("Task_Return", RETURNED)
-    assert walk.state == "completed" and walk.offered() == {}
+    assert walk.state == "completed" and walk.offered() == {} and walk.dossier["status"] == "returned"
     assert walk.ended_at() == ["End_Registered"]
 
 

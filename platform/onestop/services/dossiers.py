@@ -135,7 +135,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api") -> Do
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
-            status="resolved" if step.status == "completed" else "new" if channel == "online" else "received",
+            status=next_status("new" if channel == "online" else "received", step, model),
             received_at=now, due_at=due_at,
             created_by_id=actor.id, created_at=now, updated_at=now,
         )
@@ -144,7 +144,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api") -> Do
         attachments.record(blobs, dossier, actor)
         audit.record("dossier.started", actor, dossier=dossier,
                      detail={"procedure": procedure.code, "version": version.version, "channel": channel})
-        notify.queue(dossier, "resolved" if step.status == "completed" else "received", procedure.name)
+        notify.queue(dossier, "resolved" if dossier.status in ("resolved", "returned") else "received", procedure.name)
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
                          detail={"message": error["message"]})
@@ -361,18 +361,33 @@ def _prepare(form, data, uploads=None, dossier_id=None):
     return data, blobs
 
 
+def next_status(current, step, model, completed_task_id=None) -> str:
+    """The national status after a step: "resolved" when the result is ready (the procedure's
+    return step is offered, or the process ends without one), "returned" when the process ends
+    after its return step, "processing" once the first step of the work is done."""
+    return_step = (model.metadata or {}).get("return_step") if model is not None else None
+    if step.status == "completed":
+        return "returned" if return_step else "resolved"
+    if return_step and any(t.element_id == return_step for t in step.ready_added):
+        return "resolved"
+    if current in ("new", "received") and completed_task_id is not None:
+        return "processing"
+    return current
+
+
 def save_step(dossier, step, actor, action, element_id, detail, completed_task_id=None, blobs=(), status=None) -> Dossier:
     """Store a step: compare-and-set on the serial, then the rows beside it, atomically (on SQLite
     in a commit shared with the steps other threads store at the same moment). `status` sets the
-    national status outright (an ending); otherwise it follows the work."""
+    national status outright (an ending); otherwise it follows the work (next_status)."""
     now = utcnow()
     error = step.error or {}
+    new_status = status or next_status(dossier.status, step, model_for(dossier.version), completed_task_id)
+
     def write():
         if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
-                              error.get("message"), step.next_timer_at, now, task_done=completed_task_id is not None):
+                              error.get("message"), step.next_timer_at, now, new_status,
+                              clear_pause=status is not None):
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
-        if status is not None:
-            Dossier.update(status=status, paused_at=None).where(Dossier.id == dossier.id).execute()
         _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id)
         attachments.record(list(blobs), dossier, actor, completed_task_id)
         audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail)
@@ -381,16 +396,14 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
                          detail={"message": error["message"]})
         elif step.status == "completed":
             audit.record("dossier.completed", actor, dossier=dossier)
+        if new_status == "resolved" and dossier.status != "resolved":
             notify.queue(dossier, "resolved", dossier.procedure.name)
 
     run_write(write)
     dossier.serial += 1
+    dossier.status = new_status
     if status is not None:
-        dossier.status, dossier.paused_at = status, None
-    elif step.status == "completed":  # as the UPDATE decided it
-        dossier.status = "resolved"
-    elif dossier.status in ("new", "received") and completed_task_id is not None:
-        dossier.status = "processing"
+        dossier.paused_at = None
     dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
     dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
     dossier.next_timer_at = step.next_timer_at
