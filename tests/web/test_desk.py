@@ -242,3 +242,35 @@ def test_the_ledger_lists_the_dossiers_received_on_a_day(desk, sqlite_app):
     long_ago = desk.get("/desk/ledger?from=2020-01-01&to=2020-01-02").get_data(as_text=True)
     assert "Không có hồ sơ nào" in long_ago
     assert desk.get("/desk/ledger?from=2020-01-01&to=2021-01-01").status_code == 422  # at most three months
+
+
+def test_an_officer_receives_a_paper_dossier_at_the_counter_and_prints_its_receipt(sqlite_admin_api, sqlite_app):
+    from tests.process_models import upload_bundled
+    from tests.web.test_portal import BIRTH
+
+    upload_bundled(sqlite_admin_api, "construction_permit_commune")
+    upload_bundled(sqlite_admin_api, "birth_registration")
+    with sqlite_app.app_context():
+        make_user("canbo1", ("officer",), password="mật-khẩu-1")
+    officer = sqlite_app.test_client()
+    sign_in(officer, "canbo1", "mật-khẩu-1")
+    assert "Cấp giấy phép xây dựng" in officer.get("/desk/intake?q=giay phep").get_data(as_text=True)
+    form = officer.get("/desk/intake/1.013225")
+    reply = officer.post("/desk/intake/1.013225", data={
+        "csrf_token": csrf(form), "applicant_name": "Phạm Thị Hoa", "applicant_phone": "0983456789"})
+    assert reply.status_code == 303
+    slip = officer.get(reply.headers["Location"]).get_data(as_text=True)
+    assert "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ" in slip and "Phạm Thị Hoa" in slip and 'class="segno"' in slip
+    code = re.search(r"Mã hồ sơ: ([^<]+)<", slip).group(1)
+    assert sqlite_admin_api.get(f"/dossiers/{code}").json["status"] == "received"
+    assert officer.get(f"/desk/intake/{code}/receipt").status_code == 200
+    assert sqlite_app.test_client().get(f"/desk/intake/{code}/receipt").status_code == 302  # not signed in
+
+    form = officer.get("/desk/intake/1.001193")
+    refused = officer.post("/desk/intake/1.001193", content_type="multipart/form-data",
+                           data={"csrf_token": csrf(form), **BIRTH, "declarant_citizen_id": "12"})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="declarant_citizen_id-error"' in text
+    received = officer.post("/desk/intake/1.001193", content_type="multipart/form-data", data={
+        "csrf_token": csrf(form), **BIRTH, "birth_evidence_file": (__import__("io").BytesIO(PDF), "gcs.pdf")})
+    assert received.status_code == 303

@@ -46,13 +46,13 @@ def _check_data(data, what="data"):
     return data
 
 
-def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None) -> Dossier:
+def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None, channel="api") -> Dossier:
     """Start a dossier of the procedure's latest version and run it to its first wait.
 
     The data must fit the procedure's start form, if it has one; its files come as data URLs in
     the data or as `uploads` (field path -> attachments.Upload). The new dossier carries its
     `lookup_key` (for the applicant's receipt): it is shown this once and only its hash is kept."""
-    return _start(actor, procedure_code, data, applicant, uploads)
+    return _start(actor, procedure_code, data, applicant, uploads, channel=channel)
 
 
 def submit_online(actor, procedure_code, data=None, uploads=None) -> tuple[Dossier, str]:

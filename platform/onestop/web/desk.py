@@ -5,7 +5,7 @@ officer's centre by the services it calls."""
 import io
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
@@ -14,7 +14,7 @@ from wtforms import DateField, MultipleFileField, PasswordField, SelectField, St
 from wtforms.fields.choices import SelectChoice
 
 from ..models import utcnow
-from ..services import attachments, dossiers, lifecycle, slips, users, worklist
+from ..services import attachments, dossiers, lifecycle, procedures, slips, users, worklist
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..workdays import to_local
@@ -235,6 +235,66 @@ def apologise(actor, code):
 @officer_required
 def control_sheet(actor, code):
     return render_template("desk/control_sheet.html", sheet=slips.control_sheet(actor, code))
+
+
+class ApplicantForm(FlaskForm):
+    """Who hands the dossier in at the counter (the procedure's own form follows)."""
+
+    applicant_name = StringField()
+    applicant_citizen_id = StringField()
+    applicant_phone = StringField()
+    applicant_email = StringField()
+
+
+@bp.get("/intake")
+@officer_required
+def intake(actor):
+    return render_template("desk/intake.html", entries=procedures.catalogue(actor, request.args.get("q", "")[:200]),
+                           query=request.args.get("q", ""), actor=actor, action=ActionForm())
+
+
+@bp.route("/intake/<code>", methods=["GET", "POST"])
+@officer_required
+def intake_form(actor, code):
+    entry, version = procedures.catalogue_entry(actor, code)
+    definition = procedures.start_form(version)
+    html = forms.html_form(definition) if definition else None
+    who = ApplicantForm()
+    form = html.build(submitted=request.method == "POST") if html else None
+    page = {"entry": entry, "html": html, "form": form, "who": who, "actor": actor, "action": ActionForm(), "loose": []}
+    if request.method == "GET":
+        return render_template("desk/intake_form.html", **page)
+    if html is not None and html.edit_rows(form, request.form):
+        return render_template("desk/intake_form.html", **page)
+    if not who.validate_on_submit():
+        return render_template("desk/intake_form.html", **page | {"loose": [forms.CSRF_MESSAGE]}), 400
+    data, files = forms.submitted(html, form) if html else ({}, {})
+    applicant = {k: v.strip() for k, v in (("name", who.applicant_name.data), ("citizen_id", who.applicant_citizen_id.data),
+                                           ("phone", who.applicant_phone.data), ("email", who.applicant_email.data))
+                 if v and v.strip()}
+    try:
+        dossier = dossiers.start_dossier(actor, code, data, applicant or None,
+                                         {p: Upload(f.filename or "", f.read()) for p, f in files.items()},
+                                         channel="counter")
+    except ServiceError as exc:
+        loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html else [_reason(exc)]
+        return render_template("desk/intake_form.html", **page | {"loose": loose}), exc.status
+    session["intake"] = {"code": dossier.code, "key": dossier.lookup_key}
+    flash(_("Dossier %(code)s is received.", code=dossier.code), "notice")
+    return redirect(url_for("desk.intake_receipt", code=dossier.code), 303)
+
+
+@bp.get("/intake/<code>/receipt")
+@officer_required
+def intake_receipt(actor, code):
+    """The receipt of a dossier this officer has just received: its lookup key is known only now."""
+    shown = session.get("intake") or {}
+    if shown.get("code") != code:
+        flash(_("The receipt with the lookup key is printed when the dossier is received."), "error")
+        return redirect(url_for("desk.worklist"), 303)
+    dossier = dossiers.get_dossier(actor, code)
+    url = url_for("portal.track_link", code=code, k=shown["key"], _external=True)
+    return render_template("portal/receipt.html", slip=slips.receipt(actor, dossier, url))
 
 
 @bp.get("/ledger")
