@@ -53,3 +53,17 @@ def test_a_database_of_the_first_schema_is_brought_up_to_date_without_losing_row
     assert "compiled" in columns
     assert database.execute_sql("SELECT code FROM centre").fetchall() == [("c1",)]
     database.close()
+
+
+def test_versions_stored_before_migration_13_learn_their_application_form(sqlite_admin_api, sqlite_app):
+    from tests.process_models import upload_bundled
+
+    upload_bundled(sqlite_admin_api, "birth_registration")
+    with sqlite_app.app_context():
+        from onestop.models import ProcedureVersion, SchemaMigration
+
+        ProcedureVersion.update(start_form=None).execute()
+        SchemaMigration.delete().where(SchemaMigration.version == 13).execute()
+        assert migrations.migrate() == ["versions name their application form (the catalogue need not load every model)"]
+        assert ProcedureVersion.get().start_form == "application-schema.json"
+

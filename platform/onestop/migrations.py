@@ -4,6 +4,8 @@ Each migration is (version, name, function(db)); applied versions are recorded i
 schema_migration so running them again changes nothing.
 """
 
+import json
+
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, PostgresqlDatabase, TextField
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
@@ -85,6 +87,22 @@ def _ledger_index(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_centre_id_created_at" ON "dossier" ("centre_id", "created_at")')
 
 
+def _start_forms(db):
+    _add_column(db, "procedureversion", "start_form", CharField(max_length=255, null=True))
+    # Versions stored before: their stored parse result says which element has which form.
+    for version_id, compiled in db.execute_sql('SELECT "id", "compiled" FROM "procedureversion" '
+                                               'WHERE "compiled" IS NOT NULL').fetchall():
+        try:
+            stored = json.loads(compiled)
+        except ValueError:
+            continue
+        refs, forms = stored.get("form_refs") or {}, stored.get("element_forms") or {}
+        name = next((n for e, n in forms.items() if (refs.get(e) or {}).get("element") == "startEvent"), None)
+        if name:
+            db.execute_sql('UPDATE "procedureversion" SET "start_form" = ' + db.param + ' WHERE "id" = ' + db.param,
+                           (name, version_id))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -98,6 +116,7 @@ MIGRATIONS = [
     (10, "each finished task keeps its unit, start and deadline (the control sheet)", _hand_overs),
     (11, "the notifications outbox", _outbox),
     (12, "the centre's ledger of dossiers by day received", _ledger_index),
+    (13, "versions name their application form (the catalogue need not load every model)", _start_forms),
 ]
 
 

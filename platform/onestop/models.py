@@ -132,6 +132,7 @@ class ProcedureVersion(BaseModel):
     # The parse result (ParsedModel.dumps): a worker that has not seen the version loads it from
     # here instead of parsing the files again.
     compiled = TextField(null=True)
+    start_form = CharField(max_length=255, null=True)  # the application form's name: open for online submission
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
 

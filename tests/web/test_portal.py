@@ -219,3 +219,19 @@ def test_the_status_page_draws_the_procedure_with_the_current_step_marked(sqlite
     text = citizen.get(f"/track/{code}?k={key}").get_data(as_text=True)
     assert 'data-element="Task_Receive" data-state="done"' in text
     assert 'data-element="Task_Appraise" data-state="now"' in text
+
+
+def test_the_catalogue_does_not_load_the_models(sqlite_admin_api, sqlite_app, monkeypatch):
+    from onestop.services import procedures
+    from onestop.services.users import portal_user
+    from tests.process_models import upload_bundled
+
+    upload_bundled(sqlite_admin_api, "birth_registration")
+
+    def loads(version):
+        raise AssertionError("the catalogue loaded a model")
+
+    monkeypatch.setattr(procedures, "model_for", loads)
+    with sqlite_app.app_context():
+        [entry] = procedures.catalogue(portal_user())
+        assert entry.online

@@ -107,7 +107,7 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
             procedure=procedure, version=number, content_hash=parsed.content_hash, dialect=parsed.dialect,
             start_kind=parsed.start_kind, start_id=parsed.start_id, process_ids=parsed.process_ids,
             warnings=parsed.warnings, metadata=parsed.metadata, has_scripts=parsed.has_scripts,
-            compiled=parsed.dumps(), created_by=actor,
+            compiled=parsed.dumps(), start_form=_start_form_name(parsed), created_by=actor,
         )
         ModelFile.insert_many(
             [{"version": version.id, "name": f.name, "kind": classify(f.name), "content": f.content} for f in files]
@@ -142,7 +142,8 @@ class CatalogueEntry:
 
 def catalogue(actor, query="", field="", level="") -> list[CatalogueEntry]:
     """The procedures of the actor's centre, filtered by words (diacritics ignored), field and level."""
-    rows = (Procedure.select(Procedure, ProcedureVersion).join(
+    columns = (ProcedureVersion.id, ProcedureVersion.version, ProcedureVersion.metadata, ProcedureVersion.start_form)
+    rows = (Procedure.select(Procedure, *columns).join(
         ProcedureVersion, on=((ProcedureVersion.procedure == Procedure.id)
                               & (ProcedureVersion.version == Procedure.latest_version)))
         .where(Procedure.centre == actor.centre_id).order_by(Procedure.name))
@@ -178,7 +179,8 @@ def _entry(procedure, version) -> CatalogueEntry:
         code=procedure.code, name=procedure.name, field=str(meta.get("field") or ""), level=str(meta.get("level") or ""),
         agency=str(meta.get("agency") or ""), processing=processing or unit, fee=str(meta.get("fee_vnd") or meta.get("fee") or ""),
         documents=[{"name": d} if isinstance(d, str) else d for d in documents if isinstance(d, str | dict)],
-        online=start_form(version) is not None, on_the_spot=bool(meta.get("decided_on_the_spot")),
+        # Read from the version row: a catalogue of hundreds of procedures must not load every model.
+        online=bool(version.start_form), on_the_spot=bool(meta.get("decided_on_the_spot")),
         legal_basis=[str(x) for x in meta.get("legal_basis") or []], metadata=meta,
         version=procedure.latest_version, updated_at=procedure.updated_at,
     )
@@ -309,10 +311,13 @@ def field_labels(version) -> dict:
     return labels
 
 
-def start_form(version) -> FormDefinition | None:
-    """The form a citizen fills in to submit: the one on the start event, if the model has one."""
-    model = model_for(version)
+def _start_form_name(model) -> str | None:
     for element_id, name in model.element_forms.items():
         if model.form_refs.get(element_id, {}).get("element") == "startEvent":
-            return form_of(version, name)
+            return name
     return None
+
+
+def start_form(version) -> FormDefinition | None:
+    """The form a citizen fills in to submit: the one on the start event, if the model has one."""
+    return form_of(version, _start_form_name(model_for(version)))
