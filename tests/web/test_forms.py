@@ -1,13 +1,12 @@
 """Forms through the REST API: SpiffArena and Camunda forms upload, validate, and reach the client."""
 
-import io
 import json
 import unicodedata
-import zipfile
 
 import pytest
 
 from tests.conftest import MODELS
+from tests.web.pages import folder_zip
 
 FORMS = MODELS / "forms"
 GOOD = {"full_name": "Trần Thị Bình", "citizen_id": "001203004567", "business_name": "Phở Bình",
@@ -15,17 +14,9 @@ GOOD = {"full_name": "Trần Thị Bình", "citizen_id": "001203004567", "busine
         "documents": "data:application/pdf;name=gcn.pdf;base64,JVBERi0xLjQK"}
 
 
-def _folder_zip(folder):
-    blob = io.BytesIO()
-    with zipfile.ZipFile(blob, "w") as archive:
-        for path in sorted(folder.iterdir()):
-            archive.writestr(f"{folder.name}/{path.name}", path.read_bytes())
-    return (f"{folder.name}.zip", blob.getvalue())
-
-
 @pytest.fixture
 def household(sqlite_admin_api):
-    response = sqlite_admin_api.upload([_folder_zip(FORMS / "spiffarena")])
+    response = sqlite_admin_api.upload([folder_zip(FORMS / "spiffarena")])
     assert response.status_code == 201, response.json
     assert response.json["code"] == "household_business"
     return sqlite_admin_api

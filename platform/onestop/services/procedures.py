@@ -203,10 +203,6 @@ def _processing_text(meta) -> str:
     return f"{amount} ngày làm việc"
 
 
-def list_procedures(actor):
-    return list(Procedure.for_actor(actor).where(Procedure.latest_version > 0).order_by(Procedure.code))
-
-
 def get_procedure(actor, code) -> Procedure:
     procedure = Procedure.for_actor(actor).where(Procedure.code == code).first()
     if procedure is None:

@@ -14,6 +14,7 @@ from ..services.errors import Forbidden, Invalid, ServiceError
 from ..services.users import user_for_token
 from . import present
 from .openapi import openapi_document
+from .portal import tracking_url
 
 bp = Blueprint("api", __name__)
 
@@ -83,7 +84,7 @@ def list_procedures(actor):
 @bp.get("/procedures/<code>")
 @authenticated()
 def get_procedure(actor, code):
-    return jsonify(present.procedure(procedures.get_procedure(actor, code), detail=True))
+    return jsonify(present.procedure(procedures.get_procedure(actor, code)))
 
 
 @bp.post("/dossiers")
@@ -94,8 +95,7 @@ def start_dossier(actor):
     if not isinstance(code, str) or not code:
         raise Invalid("procedure (the procedure's code) is required")
     dossier = dossiers.start_dossier(actor, code, body.get("data"), body.get("applicant"))
-    tracking = url_for("portal.track_link", code=dossier.code, k=dossier.lookup_key, _external=True)
-    response = jsonify(present.dossier(dossier, tracking_url=tracking))
+    response = jsonify(present.dossier(dossier, tracking_url=tracking_url(dossier.code, dossier.lookup_key)))
     response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
     return response, 201
 

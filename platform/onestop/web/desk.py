@@ -20,6 +20,7 @@ from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..workdays import to_local
 from . import forms
 from .auth import SignedIn, officer_required, safe_next
+from .portal import tracking_url
 
 bp = Blueprint("desk", __name__)
 
@@ -293,8 +294,7 @@ def intake_receipt(actor, code):
         flash(_("The receipt with the lookup key is printed when the dossier is received."), "error")
         return redirect(url_for("desk.worklist"), 303)
     dossier = dossiers.get_dossier(actor, code)
-    url = url_for("portal.track_link", code=code, k=shown["key"], _external=True)
-    return render_template("portal/receipt.html", slip=slips.receipt(actor, dossier, url))
+    return render_template("portal/receipt.html", slip=slips.receipt(actor, dossier, tracking_url(code, shown["key"])))
 
 
 @bp.get("/ledger")

@@ -82,6 +82,7 @@ def submitted(code):
 
 
 def tracking_url(code, key) -> str:
+    """The dossier's public page with its lookup key: the receipt's QR code, the creator's API answer."""
     return url_for("portal.track_link", code=code, k=key, _external=True)
 
 

@@ -14,13 +14,12 @@ def version(v):
             "dialect": v.dialect, "start": {"kind": v.start_kind, "id": v.start_id}}
 
 
-def procedure(p, detail=False):
-    body = {"code": p.code, "name": p.name, "version": p.latest_version, "updated_at": _iso(p.updated_at)}
-    if detail:
-        v = current_version(p)
-        body.update(version(v) | {"process_ids": v.process_ids, "metadata": v.metadata,
-                                  "has_scripts": v.has_scripts, "created_at": _iso(v.created_at)})
-    return body
+def procedure(p):
+    """One procedure with its current version (GET /procedures/{code})."""
+    v = current_version(p)
+    return {"code": p.code, "name": p.name, "version": p.latest_version, "updated_at": _iso(p.updated_at)} | version(v) | {
+        "process_ids": v.process_ids, "metadata": v.metadata, "has_scripts": v.has_scripts,
+        "created_at": _iso(v.created_at)}
 
 
 def catalogue(entry):
