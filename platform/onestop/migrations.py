@@ -103,6 +103,12 @@ def _start_forms(db):
                            (name, version_id))
 
 
+def _long_procedure_names(db):
+    """National procedure names run to several hundred characters (1.013831 has 569)."""
+    if isinstance(db, PostgresqlDatabase):
+        db.execute_sql('ALTER TABLE "procedure" ALTER COLUMN "name" TYPE VARCHAR(1000)')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -117,6 +123,7 @@ MIGRATIONS = [
     (11, "the notifications outbox", _outbox),
     (12, "the centre's ledger of dossiers by day received", _ledger_index),
     (13, "versions name their application form (the catalogue need not load every model)", _start_forms),
+    (14, "procedure names as long as the national catalogue's", _long_procedure_names),
 ]
 
 

@@ -102,7 +102,7 @@ class Procedure(BaseModel):
     id = AutoField()
     centre = ForeignKeyField(Centre, backref="procedures", on_delete="RESTRICT")
     code = CharField(max_length=128)
-    name = CharField(max_length=500, default="")
+    name = CharField(max_length=1000, default="")
     latest_version = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

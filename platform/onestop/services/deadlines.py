@@ -5,7 +5,8 @@ promised return and each task's due time, on the receiving centre's working cale
         "working_days": 15,                 # or "working_hours": 4; 0 = decided the same day
         "on_supplement": "pause",           # or "restart" (the full period from the supplement)
         "steps": {"Task_Appraise": {"working_days": 10}, "Lãnh đạo UBND xã": {"working_days": 3}},
-        "not_counted": ["Task_Return"]      # steps outside the legal clock (returning the result...)
+        "not_counted": ["Task_Return"],     # steps outside the legal clock (returning the result...)
+        "financial_obligation": ["Task_Paid"]  # while offered: awaiting the citizen's taxes, clock paused
     }
 
 A step's allocation is looked up by its element id, then by its lane; a step with none is due when
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from ..db import write_transaction
-from ..models import CalendarDay, Centre
+from ..models import CalendarDay, Centre, WorkItem
 from ..workdays import DEFAULT_CUTOFF, DEFAULT_PERIODS, Calendar, Deadline, to_local, to_utc
 from . import audit
 from .errors import Invalid
@@ -34,6 +35,7 @@ class Plan:
     on_supplement: str = "pause"
     steps: dict = field(default_factory=dict)  # element id or lane name -> Deadline
     not_counted: frozenset = frozenset()
+    financial_obligation: frozenset = frozenset()  # steps that wait on the citizen's taxes and fees
 
 
 def _deadline(value, where) -> Deadline:
@@ -58,11 +60,13 @@ def plan(metadata: dict) -> Plan | None:
         raise ValueError(f'"deadline.on_supplement" must be one of: {", ".join(POLICIES)}')
     steps = spec.get("steps") or {}
     not_counted = spec.get("not_counted") or []
-    if not isinstance(steps, dict) or not isinstance(not_counted, list):
-        raise ValueError('"deadline.steps" must be an object and "deadline.not_counted" a list')
+    paying = spec.get("financial_obligation") or []
+    if not isinstance(steps, dict) or not isinstance(not_counted, list) or not isinstance(paying, list):
+        raise ValueError('"deadline.steps" must be an object, "deadline.not_counted" and '
+                         '"deadline.financial_obligation" lists')
     return Plan(_deadline({k: v for k, v in spec.items() if k in ("working_days", "working_hours")}, '"deadline"'),
                 policy, {key: _deadline(value, f'"deadline.steps.{key}"') for key, value in steps.items()},
-                frozenset(str(x) for x in not_counted))
+                frozenset(str(x) for x in not_counted), frozenset(str(x) for x in paying))
 
 
 def problems(metadata: dict) -> list[str]:
@@ -132,13 +136,29 @@ def dossier_due(centre_id, deadline_plan: Plan, received: datetime) -> datetime:
 def task_due(centre_id, deadline_plan: Plan | None, element_id, lane, now: datetime, dossier_due_at) -> datetime | None:
     """When a task offered now (UTC) is due (UTC): its own allocation, else the dossier's due time;
     None for steps outside the clock."""
-    if deadline_plan is None or element_id in deadline_plan.not_counted:
+    if deadline_plan is None or element_id in deadline_plan.not_counted | deadline_plan.financial_obligation:
         return None
     allocation = deadline_plan.steps.get(element_id) or (deadline_plan.steps.get(lane) if lane else None)
     if allocation is None:
         return dossier_due_at
     due = to_utc(calendar_for(centre_id).due(to_local(now), allocation))
     return min(due, dossier_due_at) if dossier_due_at else due
+
+
+def extended_due(centre_id, due_at, paused_at, now):
+    """The dossier's due time (UTC) once its clock, stopped at paused_at, runs again now: later by the
+    office time it stood still."""
+    calendar = calendar_for(centre_id)
+    return to_utc(calendar.extended(to_local(due_at), to_local(paused_at), to_local(now)))
+
+
+def shift_open_tasks(dossier_id, centre_id, paused_at, now) -> None:
+    """Move the ready tasks' due times by the office time the dossier's clock stood still."""
+    calendar = calendar_for(centre_id)
+    waited = calendar.office_time(to_local(paused_at), to_local(now))
+    for item in WorkItem.select(WorkItem.id, WorkItem.due_at).where(
+            (WorkItem.dossier == dossier_id) & WorkItem.due_at.is_null(False)):
+        WorkItem.update(due_at=to_utc(calendar.add(to_local(item.due_at), waited))).where(WorkItem.id == item.id).execute()
 
 
 def soon(centre_id, now: datetime) -> datetime:

@@ -240,13 +240,20 @@ def task_detail(actor, task_id):
     return item, data, form_of(dossier.version, item.form)
 
 
+def _settles_obligation(item) -> bool:
+    plan = _plan(model_for(item.dossier.version))
+    return plan is not None and item.element_id in plan.financial_obligation
+
+
 def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     """Complete a ready task with the submitted data (files as data URLs or `uploads`); Conflict
     (409) if a colleague was first or holds the task."""
     data = _check_data(data)
     item = get_work_item(actor, task_id)
-    if item.dossier.paused_at is not None:
+    if item.dossier.status == "supplement_requested":
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's supplement; record it first")
+    if item.dossier.status == "awaiting_financial_obligation" and not _settles_obligation(item):
+        raise Conflict(f"dossier {item.dossier.code} waits for the applicant's taxes and fees; record them first")
     if item.claimed_by_id and item.claimed_by_id != actor.id:
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")
     dossier = item.dossier
@@ -361,13 +368,16 @@ def _prepare(form, data, uploads=None, dossier_id=None):
     return data, blobs
 
 
-def next_status(current, step, model, completed_task_id=None) -> str:
+def next_status(current, step, model, completed_task_id=None, completed_element=None) -> str:
     """The national status after a step: "resolved" when the result is ready (the procedure's
-    return step is offered, or the process ends without one), "returned" when the process ends
-    after its return step, "processing" once the first step of the work is done."""
+    return step is offered, or the process ends without one), "returned" once the return step is
+    done (even if work the citizen does not wait for, such as informing the tax office, goes on),
+    "processing" once the first step of the work is done."""
     return_step = (model.metadata or {}).get("return_step") if model is not None else None
     if step.status == "completed":
         return "returned" if return_step else "resolved"
+    if return_step and completed_element == return_step:
+        return "returned"
     if return_step and any(t.element_id == return_step for t in step.ready_added):
         return "resolved"
     if current in ("new", "received") and completed_task_id is not None:
@@ -381,13 +391,32 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
     national status outright (an ending); otherwise it follows the work (next_status)."""
     now = utcnow()
     error = step.error or {}
-    new_status = status or next_status(dossier.status, step, model_for(dossier.version), completed_task_id)
+    model = model_for(dossier.version)
+    new_status = status or next_status(dossier.status, step, model, completed_task_id,
+                                       element_id if completed_task_id else None)
+    paying = _payment_turn(dossier, step, model, element_id, completed_task_id) if status is None else None
+    if paying == "wait":
+        new_status = "awaiting_financial_obligation"
+    elif paying == "paid" and new_status == "awaiting_financial_obligation":
+        new_status = "processing"
 
     def write():
         if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                               error.get("message"), step.next_timer_at, now, new_status,
                               clear_pause=status is not None):
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
+        if paying == "wait":
+            Dossier.update(paused_at=now).where(Dossier.id == dossier.id).execute()
+            audit.record("dossier.financial_obligation_awaited", actor, dossier=dossier, element_id=element_id)
+        elif paying == "paid":
+            # The tax office's time is outside the legal clock: the promise moves by the time waited.
+            due = deadlines.extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now) \
+                if dossier.due_at else None
+            deadlines.shift_open_tasks(dossier.id, dossier.centre_id, dossier.paused_at, now)
+            Dossier.update(paused_at=None, due_at=due).where(Dossier.id == dossier.id).execute()
+            audit.record("dossier.financial_obligation_met", actor, dossier=dossier, element_id=element_id,
+                         detail={"paused_since": dossier.paused_at.isoformat(), "due_at": due and due.isoformat()})
+            dossier.paused_at, dossier.due_at = None, due
         _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id)
         attachments.record(list(blobs), dossier, actor, completed_task_id)
         audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail)
@@ -404,6 +433,8 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
     dossier.status = new_status
     if status is not None:
         dossier.paused_at = None
+    elif paying == "wait":
+        dossier.paused_at = now
     dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
     dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
     dossier.next_timer_at = step.next_timer_at
@@ -424,6 +455,20 @@ def _plan(model):
         return deadlines.plan(model.metadata)
     except ValueError:  # checked at upload; a version stored before the check sets no deadline
         return None
+
+
+def _payment_turn(dossier, step, model, element_id, completed_task_id):
+    """"wait" when a step of the procedure's financial_obligation list is offered (the citizen pays
+    the taxes and fees the tax office set: the clock stops), "paid" when it is done, else None."""
+    plan = _plan(model)
+    if plan is None or not plan.financial_obligation:
+        return None
+    if (completed_task_id is not None and element_id in plan.financial_obligation
+            and dossier.status == "awaiting_financial_obligation" and dossier.paused_at is not None):
+        return "paid"
+    if dossier.paused_at is None and any(t.element_id in plan.financial_obligation for t in step.ready_added):
+        return "wait"
+    return None
 
 
 def lane_roles(model) -> dict:

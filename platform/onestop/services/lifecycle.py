@@ -8,7 +8,7 @@ from datetime import date
 
 from ..db import write_transaction
 from ..formdefs import FieldError
-from ..models import AuditEvent, Dossier, WorkItem, utcnow
+from ..models import AuditEvent, Dossier, utcnow
 from ..workdays import to_local, to_utc
 from . import attachments, audit, deadlines, notify
 from .dossiers import get_dossier, save_step, stored_state, track
@@ -33,7 +33,7 @@ def request_supplement(actor, code, reason: str) -> Dossier:
         moved = (Dossier.update(status="supplement_requested", paused_at=now, updated_at=now)
                  .where((Dossier.id == dossier.id) & Dossier.paused_at.is_null()).execute())
         if not moved:
-            raise Conflict(f"dossier {dossier.code} already waits for a supplement")
+            raise Conflict(f"dossier {dossier.code} already waits on the applicant ({dossier.status})")
         audit.record("dossier.supplement_requested", actor, dossier=dossier, detail={"reason": reason})
         notify.queue(dossier, "supplement_requested", reason=reason)
     dossier.status, dossier.paused_at = "supplement_requested", now
@@ -43,7 +43,7 @@ def request_supplement(actor, code, reason: str) -> Dossier:
 def supplement_received(actor, code, note="", uploads=None, dossier=None) -> Dossier:
     """The applicant's supplement has arrived (at the counter, or online): the clock resumes."""
     dossier = dossier or get_dossier(actor, code)
-    if dossier.paused_at is None:
+    if dossier.status != "supplement_requested" or dossier.paused_at is None:
         raise Conflict(f"dossier {dossier.code} is not waiting for a supplement")
     blobs = [attachments.check("supplement", upload) for upload in (uploads or {}).values()]
     attachments.keep(blobs)
@@ -152,7 +152,7 @@ def ending_of(dossier) -> str | None:
 
 def supplement_request_of(dossier) -> str | None:
     """What the applicant was last asked to supply, while the dossier waits for it."""
-    if dossier.paused_at is None:
+    if dossier.status != "supplement_requested":
         return None
     event = (AuditEvent.select(AuditEvent.detail)
              .where((AuditEvent.dossier == dossier.id) & (AuditEvent.action == "dossier.supplement_requested"))
@@ -173,16 +173,9 @@ def _resumed(dossier, plan, now):
         return dossier.due_at
     if plan.on_supplement == "restart":
         return deadlines.dossier_due(dossier.centre_id, plan, now)
-    calendar = deadlines.calendar_for(dossier.centre_id)
-    return to_utc(calendar.extended(to_local(dossier.due_at), to_local(dossier.paused_at), to_local(now)))
+    return deadlines.extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now)
 
 
 def _shift_tasks(dossier, plan, now):
-    """Move the ready tasks' due times by the time the clock stood still."""
-    if plan is None:
-        return
-    calendar = deadlines.calendar_for(dossier.centre_id)
-    waited = calendar.office_time(to_local(dossier.paused_at), to_local(now))
-    for item in WorkItem.select().where((WorkItem.dossier == dossier.id) & WorkItem.due_at.is_null(False)):
-        due = to_utc(calendar.add(to_local(item.due_at), waited))
-        WorkItem.update(due_at=due).where(WorkItem.id == item.id).execute()
+    if plan is not None:
+        deadlines.shift_open_tasks(dossier.id, dossier.centre_id, dossier.paused_at, now)
