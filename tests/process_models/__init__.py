@@ -90,6 +90,18 @@ class Walk:
         assert self.state != "error", self.dossier.get("error")
         return self
 
+    def supplement(self, reason, note="Đã nộp bổ sung") -> dict:
+        """Ask for a supplement (the offered tasks are then refused), record its arrival; returns the
+        dossier as the supplement's answer gave it (with the resumed clock) and reloads the walk."""
+        asked = self.api.post(f"/dossiers/{self.code}/supplement-request", {"reason": reason})
+        assert asked.status_code == 200 and asked.json["status"] == "supplement_requested", asked.json
+        for element_id in self.offered():
+            assert self.attempt(element_id, {}).status_code == 409
+        resumed = self.api.post(f"/dossiers/{self.code}/supplement", {"note": note})
+        assert resumed.status_code == 200 and resumed.json["status"] == "processing", resumed.json
+        self.refresh()
+        return resumed.json
+
     def refused_fields(self, element_id, data) -> set:
         """Complete with bad data: expect 422 and return the fields the answer names."""
         response = self.attempt(element_id, data)

@@ -33,6 +33,7 @@ def _bpmn(folder):
 
 def test_there_are_bundled_procedures():
     assert {"birth_registration", "construction_permit_commune", "construction_permit_province"} <= set(FOLDERS)
+    assert len(FOLDERS) >= 10
 
 
 @pytest.mark.parametrize("folder", FOLDERS)

@@ -60,9 +60,12 @@ def render(diagram, done=frozenset(), current=frozenset(), title="") -> Markup:
         x, y, w, h = s["x"], s["y"], s["w"], s["h"]
         if s["kind"] in ("pool", "lane"):
             parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="none" stroke="#b8bec6"/>')
-            label = escape(s["name"])
-            parts.append(f'<text x="{x + 14}" y="{y + h / 2}" font-size="12" text-anchor="middle" fill="#5a5a5a" '
-                         f'transform="rotate(-90 {x + 14} {y + h / 2})">{label}</text>')
+            # Long unit names wrap into the 30-pixel label band (two lines of 11 px).
+            lines = _lines(s["name"], max(6, int(h / 6.4)), 2)
+            for i, line in enumerate(lines):
+                lx = x + (15 if len(lines) == 1 else 10 + 12 * i)
+                parts.append(f'<text x="{lx}" y="{y + h / 2}" font-size="11" text-anchor="middle" fill="#5a5a5a" '
+                             f'dominant-baseline="middle" transform="rotate(-90 {lx} {y + h / 2})">{escape(line)}</text>')
             continue
         (fill, stroke), weight = _colours(s["id"], done, current)
         marker = f' data-state="{"now" if s["id"] in current else "done" if s["id"] in done else "later"}"'
