@@ -113,6 +113,12 @@ class Api:
     def post(self, path, json=None, **kw):
         return self.client.post("/api/v1" + path, json=json, headers=self._headers(), **kw)
 
+    def put(self, path, json=None, **kw):
+        return self.client.put("/api/v1" + path, json=json, headers=self._headers(), **kw)
+
+    def delete(self, path, **kw):
+        return self.client.delete("/api/v1" + path, headers=self._headers(), **kw)
+
     def upload(self, files, process_id=None):
         """files: list of (name, bytes) or paths."""
         data = {"files": []}

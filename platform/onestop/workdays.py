@@ -33,13 +33,13 @@ def to_utc(local: datetime) -> datetime:
 
 
 @lru_cache(maxsize=64)
-def _national(year: int):
-    return holidays.Vietnam(years=year)
+def _national(year: int, language: str = "en_US"):
+    return holidays.Vietnam(years=year, language=language)
 
 
-def national_day_off(day: date) -> str | None:
-    """The name of the national holiday on that day, or None."""
-    return _national(day.year).get(day)
+def national_day_off(day: date, language: str = "vi") -> str | None:
+    """The name of the national holiday on that day (in Vietnamese by default), or None."""
+    return _national(day.year, language).get(day)
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,7 @@ def test_the_openapi_document_describes_every_route(app, admin_api):
     doc = app.test_client().get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.1")
     routes = {r.rule.removeprefix("/api/v1").replace("<code>", "{code}").replace("<task_id>", "{id}")
-              .replace("<int:attachment_id>", "{id}")
+              .replace("<int:attachment_id>", "{id}").replace("<day>", "{day}")
               for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1")}
     assert routes == set(doc["paths"])
 

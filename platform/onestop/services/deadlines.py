@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import time as clock
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from ..db import write_transaction
 from ..models import CalendarDay, Centre, WorkItem
-from ..workdays import DEFAULT_CUTOFF, DEFAULT_PERIODS, Calendar, Deadline, to_local, to_utc
+from ..workdays import DEFAULT_CUTOFF, DEFAULT_PERIODS, Calendar, Deadline, national_day_off, to_local, to_utc
 from . import audit
 from .errors import Invalid
 
@@ -112,6 +112,40 @@ def set_day(actor, day, working: bool, note="") -> CalendarDay:
         audit.record("calendar.day_set", actor, detail={"day": day.isoformat(), "working": working, "note": note[:255]})
     _calendars.pop(actor.centre_id, None)
     return row
+
+
+def clear_day(actor, day) -> bool:
+    """Drop the centre's exception for that day: the national calendar decides again."""
+    with write_transaction():
+        gone = CalendarDay.delete().where((CalendarDay.centre == actor.centre_id) & (CalendarDay.day == day)).execute()
+        if gone:
+            audit.record("calendar.day_cleared", actor, detail={"day": day.isoformat()})
+    _calendars.pop(actor.centre_id, None)
+    return bool(gone)
+
+
+MAX_VIEW_DAYS = 400
+
+
+def calendar_view(actor, start, end) -> dict:
+    """The actor's centre's working calendar from start to end (dates, inclusive): office hours,
+    cut-off, and every day with whether it is worked and why."""
+    if end < start or (end - start).days >= MAX_VIEW_DAYS:
+        raise Invalid(f"ask for 1 to {MAX_VIEW_DAYS} days, from a date to a later one")
+    calendar = calendar_for(actor.centre_id)
+    overrides = {d.day: d for d in CalendarDay.select().where(
+        (CalendarDay.centre == actor.centre_id) & (CalendarDay.day >= start) & (CalendarDay.day <= end))}
+    days, day = [], start
+    while day <= end:
+        override = overrides.get(day)
+        if override is not None:
+            why, source = override.note or ("worked" if override.working else "closed"), "centre"
+        else:
+            why, source = national_day_off(day) or ("weekend" if day.weekday() >= 5 else ""), "national"
+        days.append({"date": day.isoformat(), "working": calendar.is_working_day(day), "source": source, "why": why})
+        day += timedelta(days=1)
+    return {"office_hours": [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in calendar.periods],
+            "cutoff": calendar.cutoff.strftime("%H:%M") if calendar.cutoff else None, "days": days}
 
 
 def set_office_hours(actor, periods, cutoff=None) -> None:

@@ -4,12 +4,12 @@ Each handler parses and authorises, makes one service call, and renders the resu
 """
 
 import io
-from datetime import date
+from datetime import date, timedelta
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..services import attachments, dossiers, lifecycle, procedures
+from ..services import attachments, deadlines, dossiers, lifecycle, procedures
 from ..services.errors import Forbidden, Invalid, ServiceError
 from ..services.users import user_for_token
 from . import present
@@ -151,11 +151,52 @@ def end_dossier(actor, code):
 @authenticated("officer", "leader")
 def apologise(actor, code):
     body = json_body()
-    try:
-        new_due = date.fromisoformat(str(body.get("new_due")))
-    except ValueError:
-        raise Invalid("new_due must be a date (YYYY-MM-DD)") from None
+    new_due = _date(body.get("new_due"), "new_due")
     return jsonify(present.dossier(lifecycle.apologise(actor, code, new_due, body.get("reason"))))
+
+
+def _date(text, name) -> date:
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError:
+        raise Invalid(f"{name} must be a date (YYYY-MM-DD)") from None
+
+
+@bp.get("/calendar")
+@authenticated()
+def calendar(actor):
+    today = date.today()
+    start = _date(request.args.get("from", today.isoformat()), "from")
+    end = _date(request.args["to"], "to") if "to" in request.args else start.replace(day=1) + timedelta(days=62)
+    return jsonify(deadlines.calendar_view(actor, start, end))
+
+
+@bp.put("/calendar/days/<day>")
+@authenticated("admin")
+def set_calendar_day(actor, day):
+    body = json_body()
+    if not isinstance(body.get("working"), bool):
+        raise Invalid("working must be true (the centre works that day) or false (it is closed)")
+    note = body.get("note") or ""
+    if not isinstance(note, str):
+        raise Invalid("note must be text")
+    deadlines.set_day(actor, _date(day, "the day"), body["working"], note)
+    return jsonify({"date": day, "working": body["working"], "note": note[:255]})
+
+
+@bp.delete("/calendar/days/<day>")
+@authenticated("admin")
+def clear_calendar_day(actor, day):
+    deadlines.clear_day(actor, _date(day, "the day"))
+    return "", 204
+
+
+@bp.put("/calendar/hours")
+@authenticated("admin")
+def set_office_hours(actor):
+    body = json_body()
+    deadlines.set_office_hours(actor, body.get("office_hours"), body.get("cutoff"))
+    return jsonify(deadlines.calendar_view(actor, date.today(), date.today()))
 
 
 @bp.get("/tasks")

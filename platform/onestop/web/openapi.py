@@ -21,6 +21,7 @@ def _errors(*codes):
 def openapi_document():
     code_param = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
     task_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    day_param = {"name": "day", "in": "path", "required": True, "schema": {"type": "string", "format": "date"}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "onestop API", "version": __version__,
@@ -30,6 +31,12 @@ def openapi_document():
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                "Calendar": {"type": "object", "properties": {
+                    "office_hours": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+                    "cutoff": {"type": ["string", "null"]},
+                    "days": {"type": "array", "items": {"type": "object", "properties": {
+                        "date": {"type": "string", "format": "date"}, "working": {"type": "boolean"},
+                        "source": {"enum": ["national", "centre"]}, "why": {"type": "string"}}}}}},
                 "Error": {"type": "object", "required": ["error", "message"], "properties": {
                     "error": {"type": "string"}, "message": {"type": "string"},
                     "details": {"type": "array", "items": {"type": "object", "properties": {
@@ -159,6 +166,28 @@ def openapi_document():
                     "name": {"type": "string"}, "payload": {"type": "object"}, "to": {"type": "string"}}})},
                 "responses": {"200": {"description": "The dossier after delivery"} | _json(_ref("Dossier")),
                               **_errors(401, 404, 409, 422)}}},
+            "/calendar": {"get": {
+                "summary": "The centre's working calendar: office hours, cut-off, and each day worked or not and why",
+                "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                               {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}}],
+                "responses": {"200": {"description": "The calendar"} | _json(_ref("Calendar")), **_errors(401, 422)}}},
+            "/calendar/days/{day}": {
+                "put": {"summary": "An exception for one day: a working Saturday, an extra closure (admin)",
+                        "parameters": [day_param],
+                        "requestBody": {"required": True, **_json({"type": "object", "required": ["working"], "properties": {
+                            "working": {"type": "boolean"}, "note": {"type": "string", "maxLength": 255}}})},
+                        "responses": {"200": {"description": "The exception as stored"}, **_errors(401, 403, 422)}},
+                "delete": {"summary": "Drop the exception: the national calendar decides that day again (admin)",
+                           "parameters": [day_param],
+                           "responses": {"204": {"description": "Dropped (or there was none)"}, **_errors(401, 403, 422)}}},
+            "/calendar/hours": {"put": {
+                "summary": "The centre's office hours and afternoon cut-off (admin)",
+                "requestBody": {"required": True, **_json({"type": "object", "required": ["office_hours"], "properties": {
+                    "office_hours": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                                                 "items": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}}},
+                    "cutoff": {"type": ["string", "null"]}}})},
+                "responses": {"200": {"description": "The calendar of today"} | _json(_ref("Calendar")),
+                              **_errors(401, 403, 422)}}},
             "/tasks": {"get": {"summary": "The caller's worklist, oldest first, a page at a time",
                                "parameters": [
                                    {"name": "dossier", "in": "query", "schema": {"type": "string"}},
