@@ -1,4 +1,4 @@
-"""The `onestop` command: serve, worker, init, import, validate, user create."""
+"""The `onestop` command: serve, worker, init, import, validate, user create, centres, pack, rollout."""
 
 import argparse
 import logging
@@ -131,8 +131,16 @@ def cmd_user_create(args):
 
     settings = load_settings()
     _bind(settings)
+    from .models import Centre
+
+    centre = None
+    if args.centre:
+        centre = Centre.get_or_none(Centre.code == args.centre)
+        if centre is None:
+            print(f"error: no centre {args.centre!r} (onestop centres list)", file=sys.stderr)
+            return 1
     try:
-        user = create_user(args.name, args.role, password=args.password)
+        user = create_user(args.name, args.role, password=args.password, centre=centre)
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -140,6 +148,97 @@ def cmd_user_create(args):
     if args.token:
         print("API token (shown once; only its hash is stored):")
         print(issue_token(user, label="cli"))
+    return 0
+
+
+def cmd_centres_import(args):
+    from .services import centres
+
+    settings = load_settings()
+    _bind(settings)
+    report = centres.import_units(_system_actor(), None if args.all else args.province)
+    print(f"{report.provinces} province centre(s) and {report.communes} commune centre(s) created; "
+          f"{report.existing} province(s) were there already")
+    return 0
+
+
+def cmd_centres_list(args):
+    import json
+
+    from .services import centres
+
+    settings = load_settings()
+    _bind(settings)
+    actor = _system_actor()
+    actor.roles = "system_admin"  # the command line sees every centre
+    listed = centres.describe(centres.list_centres(actor, parent=args.parent, level=args.level))
+    if args.json:
+        print(json.dumps(listed, ensure_ascii=False, indent=1))
+        return 0
+    for c in listed:
+        print(f"{c['code']:<10} {c['level']:<9} {c['parent'] or '-':<8} {c['agency_code'] or '-':<16} {c['name']}")
+    print(f"{len(listed)} centre(s)", file=sys.stderr)
+    return 0
+
+
+def _progress(done, total, width=40):
+    filled = width * done // max(total, 1)
+    if done != total and filled == width * (done - 1) // max(total, 1):
+        return  # redraw only when the bar moves
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} centres", end="", file=sys.stderr, flush=True)
+    if done == total:
+        print(file=sys.stderr)
+
+
+def cmd_pack_export(args):
+    from .models import Centre
+    from .services import rollout
+
+    settings = load_settings()
+    _bind(settings)
+    actor = _system_actor()
+    centre = Centre.get_or_none(Centre.code == args.centre)
+    if centre is None:
+        print(f"error: no centre {args.centre!r}", file=sys.stderr)
+        return 1
+    actor.centre_id = centre.id
+    data = rollout.export_pack(actor, args.codes or None)
+    Path(args.output).write_bytes(data)
+    print(f"{args.output}: {len(data)} bytes")
+    return 0
+
+
+def cmd_rollout(args):
+    from .models import Centre
+    from .services import centres, rollout
+    from .services.errors import ServiceError
+
+    settings = load_settings()
+    _bind(settings)
+    _engine(settings)
+    actor = _system_actor()
+    try:
+        targets = centres.select(args.to)
+        province = args.to.removeprefix("province:").split("/")[0] if args.to.startswith("province:") else None
+        source_code = args.source or (centres.province_code(province) if province else centres.NATION)
+        source = Centre.get_or_none(Centre.code == source_code)
+        if source is None:
+            print(f"error: no centre {source_code!r} to publish from (onestop centres import first)", file=sys.stderr)
+            return 1
+        entries = rollout.read_pack(Path(args.pack).read_bytes(), max_bytes=settings.max_model_bytes)
+        published = rollout.publish(actor, source, entries)
+        print(f"{len(published)} template(s) published at {source.code}; rolling out to {len(targets)} centre(s)",
+              file=sys.stderr)
+        report = rollout.rollout(actor, [v for v, _ in published], targets, force=args.force, progress=_progress)
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        _print_problems(exc.details)
+        return 1
+    for o in report.outcomes:
+        if o.outcome == "conflict" or args.verbose:
+            print(f"{o.centre:<10} {o.code:<12} {o.outcome:<14} {('v' + str(o.version)) if o.version else '-':<5} {o.detail}")
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts().items()))
+    print(f"done in {report.seconds:.1f} s: {counts}")
     return 0
 
 
@@ -266,7 +365,38 @@ def build_parser():
     create.add_argument("--role", action="append", required=True, help="admin, officer, leader, citizen, integration")
     create.add_argument("--password", default=None)
     create.add_argument("--token", action="store_true", help="also issue an API token (printed on the last line)")
+    create.add_argument("--centre", default=None, help="the centre's code (default: the embedded setup's centre)")
     create.set_defaults(func=cmd_user_create)
+
+    centres = sub.add_parser("centres", help="the centres: import from the national list, list")
+    centres = centres.add_subparsers(dest="centres_command", required=True)
+    imp = centres.add_parser("import", help="create province and commune centres from the national list of units")
+    which = imp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--province", type=int, action="append", help="a province's code (22: Quảng Ninh); repeatable")
+    which.add_argument("--all", action="store_true", help="the whole country: 34 provinces, 3,321 communes")
+    imp.set_defaults(func=cmd_centres_import)
+    listing = centres.add_parser("list", help="list centres")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--parent", default=None, help="only those under this centre (a code such as P22)")
+    listing.add_argument("--level", default=None, help="nation, province, commune, district or centre")
+    listing.set_defaults(func=cmd_centres_list)
+
+    pack = sub.add_parser("pack", help="procedure packs").add_subparsers(dest="pack_command", required=True)
+    export = pack.add_parser("export", help="write a centre's procedures as a pack (zip with a sha256 manifest)")
+    export.add_argument("codes", nargs="*", help="procedure codes (default: all)")
+    export.add_argument("--centre", default="default")
+    export.add_argument("-o", "--output", required=True)
+    export.set_defaults(func=cmd_pack_export)
+
+    roll = sub.add_parser("rollout", help="publish a pack as templates and adopt it at many centres")
+    roll.add_argument("pack")
+    roll.add_argument("--to", required=True, help="nation, province:NN, province:NN/*, or centre codes with commas")
+    roll.add_argument("--from", dest="source", default=None,
+                      help="the centre that publishes the templates (default: the province for province:NN/*, "
+                           "else the nation)")
+    roll.add_argument("--force", action="store_true", help="replace versions the centres uploaded themselves")
+    roll.add_argument("--verbose", action="store_true", help="a line per centre and procedure")
+    roll.set_defaults(func=cmd_rollout)
     return parser
 
 

@@ -6,12 +6,31 @@ schema_migration so running them again changes nothing.
 
 import json
 
-from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, PostgresqlDatabase, TextField
+from peewee import (
+    CharField,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    PostgresqlDatabase,
+    TextField,
+)
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from .db import database, write_transaction
-from .models import ALL_MODELS, Attachment, CalendarDay, DossierCounter, Notification, SchemaMigration, User
+from .models import (
+    ALL_MODELS,
+    Attachment,
+    CalendarDay,
+    Centre,
+    DossierCounter,
+    LocalOverride,
+    Notification,
+    ProcedureVersion,
+    SchemaMigration,
+    User,
+)
 
 # Any fixed number: PostgreSQL advisory lock that serialises processes migrating at once.
 _LOCK_KEY = 4_657_201
@@ -109,6 +128,19 @@ def _long_procedure_names(db):
         db.execute_sql('ALTER TABLE "procedure" ALTER COLUMN "name" TYPE VARCHAR(1000)')
 
 
+def _centres_as_data(db):
+    """The centre hierarchy from the national list of units, templates and their adoption."""
+    _add_column(db, "centre", "admin_code", CharField(max_length=16, null=True))
+    _add_column(db, "centre", "address", CharField(max_length=500, null=True))
+    _add_column(db, "centre", "successor_id", ForeignKeyField(Centre, null=True, field=Centre.id))
+    _add_column(db, "centre", "closed_on", DateField(null=True))
+    _add_column(db, "procedureversion", "template_version_id",
+                ForeignKeyField(ProcedureVersion, null=True, field=ProcedureVersion.id))
+    _add_column(db, "procedureversion", "published_at", DateTimeField(null=True))
+    db.create_tables([LocalOverride], safe=True)
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "centre_parent_id" ON "centre" ("parent_id")')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -124,6 +156,7 @@ MIGRATIONS = [
     (12, "the centre's ledger of dossiers by day received", _ledger_index),
     (13, "versions name their application form (the catalogue need not load every model)", _start_forms),
     (14, "procedure names as long as the national catalogue's", _long_procedure_names),
+    (15, "centres as data: hierarchy, templates, local overrides", _centres_as_data),
 ]
 
 

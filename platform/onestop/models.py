@@ -52,6 +52,10 @@ class Centre(BaseModel):
     parent = ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
     level = CharField(max_length=16, default="centre")
     agency_code = CharField(max_length=64, null=True)
+    admin_code = CharField(max_length=16, null=True)  # the administrative unit's code (province 22, ward 07090)
+    address = CharField(max_length=500, null=True)
+    successor = ForeignKeyField("self", null=True, on_delete="SET NULL")  # after a merge: where its work went
+    closed_on = DateField(null=True)  # merged or dissolved: its dossiers stay its own
     office_hours = JSONField(null=True)  # [["07:30", "11:30"], ["13:30", "17:00"]]; None: the default
     cutoff = CharField(max_length=5, null=True)  # "15:00": received later counts from the next working day
     created_at = DateTimeField(default=utcnow)
@@ -59,6 +63,11 @@ class Centre(BaseModel):
     @classmethod
     def default(cls):
         return cls.get(cls.code == "default")
+
+    @classmethod
+    def under(cls, centre_id):
+        """The centres whose parent is that centre (a province's communes)."""
+        return cls.select().where(cls.parent == centre_id)
 
 
 class User(BaseModel):
@@ -133,6 +142,10 @@ class ProcedureVersion(BaseModel):
     # here instead of parsing the files again.
     compiled = TextField(null=True)
     start_form = CharField(max_length=255, null=True)  # the application form's name: open for online submission
+    # Adopted from a province's or the nation's template: the model is the template's (not stored
+    # again); the metadata carries the centre's allowed local overrides.
+    template_version = ForeignKeyField("self", null=True, on_delete="RESTRICT")
+    published_at = DateTimeField(null=True)  # offered as a template to the centres below
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
 
@@ -284,6 +297,21 @@ class DossierCounter(BaseModel):
         indexes = ((("agency", "day"), True),)
 
 
+class LocalOverride(BaseModel):
+    """What a centre adapts of a procedure it adopted from a template, within what the law allows
+    (which role does each lane's tasks, local fees, its own agency's name): kept apart from the
+    versions, so the next template version keeps it."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    procedure = ForeignKeyField(Procedure, on_delete="CASCADE")
+    values = JSONField(default=dict)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("centre", "procedure"), True),)
+
+
 class CalendarDay(BaseModel):
     """A centre's exception to the national calendar: an extra closure, or a day it works."""
 
@@ -363,4 +391,5 @@ ALL_MODELS = [
     CalendarDay,
     DossierCounter,
     Notification,
+    LocalOverride,
 ]

@@ -60,7 +60,8 @@ def delete_ids(table: str, column: str, values: list):
 DOSSIER_HEAD = [f for f in Dossier._meta.sorted_fields if f.name != "workflow"]
 _ITEM = [WorkItem.id, WorkItem.element_id, WorkItem.name, WorkItem.lane, WorkItem.form, WorkItem.role,
          WorkItem.due_at, WorkItem.created_at, WorkItem.claimed_by, WorkItem.claimed_at]
-_VERSION = [ProcedureVersion.id, ProcedureVersion.version, ProcedureVersion.content_hash, ProcedureVersion.start_id]
+_VERSION = [ProcedureVersion.id, ProcedureVersion.version, ProcedureVersion.content_hash, ProcedureVersion.start_id,
+            ProcedureVersion.template_version]
 _PROCEDURE = [Procedure.id, Procedure.code, Procedure.name]
 
 

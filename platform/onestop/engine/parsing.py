@@ -75,6 +75,18 @@ class ParsedModel:
 
     FORMAT = 4  # 2: forms compiled, element_forms; 3: instructions; 4: diagram
 
+    def elements(self) -> dict:
+        """Each BPMN element with an id, of the process and its subprocesses: id -> {name, type, lane}
+        (for comparing two versions)."""
+        out = {}
+        for spec in [self.spec, *(self.subprocess_specs or {}).values()]:
+            for task in (spec.task_specs.values() if spec is not None else ()):
+                bpmn_id = getattr(task, "bpmn_id", None)
+                if bpmn_id:
+                    out[bpmn_id] = {"name": getattr(task, "bpmn_name", None) or "", "type": type(task).__name__,
+                                    "lane": getattr(task, "lane", None)}
+        return out
+
     def dumps(self) -> str:
         """Everything but the live spec objects, as JSON: stored once with the version."""
         return json.dumps({name: getattr(self, name) for name in self._STORED} | {"format": self.FORMAT},

@@ -25,7 +25,7 @@ from ..models import (
     WorkItem,
     utcnow,
 )
-from . import attachments, audit, codes, deadlines, notify, schedule
+from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
 from .runtime import engine
@@ -46,13 +46,17 @@ def _check_data(data, what="data"):
     return data
 
 
-def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None, channel="api") -> Dossier:
+def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None, channel="api",
+                  centre=None) -> Dossier:
     """Start a dossier of the procedure's latest version and run it to its first wait.
 
     The data must fit the procedure's start form, if it has one; its files come as data URLs in
     the data or as `uploads` (field path -> attachments.Upload). The new dossier carries its
-    `lookup_key` (for the applicant's receipt): it is shown this once and only its hash is kept."""
-    return _start(actor, procedure_code, data, applicant, uploads, channel=channel)
+    `lookup_key` (for the applicant's receipt): it is shown this once and only its hash is kept.
+    `centre` (a code) receives it at another centre of the actor's scope (a province's or the
+    nation's integration filing at a commune); by default the actor's own centre receives it."""
+    centre_id = centres.get_centre(actor, centre).id if centre is not None else actor.centre_id
+    return _start(actor, procedure_code, data, applicant, uploads, channel=channel, centre_id=centre_id)
 
 
 def submit_online(actor, procedure_code, data=None, uploads=None) -> tuple[Dossier, str]:
@@ -108,11 +112,12 @@ def applicant_from(metadata: dict, data: dict) -> dict | None:
     return found or None
 
 
-def _start(actor, procedure_code, data, applicant, uploads, channel="api") -> Dossier:
+def _start(actor, procedure_code, data, applicant, uploads, channel="api", centre_id=None) -> Dossier:
+    centre_id = centre_id or actor.centre_id
     data = _check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
-    found = sql.current_version(actor.centre_id, procedure_code)
+    found = sql.current_version(centre_id, procedure_code)
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
     procedure, version = found
@@ -123,14 +128,14 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api") -> Do
     step = engine().start(model, data)
     now = utcnow()
     plan = _plan(model)
-    due_at = deadlines.dossier_due(actor.centre_id, plan, now) if plan else None
+    due_at = deadlines.dossier_due(centre_id, plan, now) if plan else None
     key = new_lookup_key()
     error = step.error or {}
     attachments.keep(blobs)
 
     def write():
         dossier = sql.insert_dossier(
-            centre_id=actor.centre_id, code=codes.next_code(actor.centre_id, now), procedure_id=procedure.id,
+            centre_id=centre_id, code=codes.next_code(centre_id, now), procedure_id=procedure.id,
             version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
@@ -471,10 +476,16 @@ def _payment_turn(dossier, step, model, element_id, completed_task_id):
     return None
 
 
-def lane_roles(model) -> dict:
-    """The procedure's lane -> role mapping (procedure.json "lanes"), checked at upload."""
+def lane_roles(model, dossier=None) -> dict:
+    """The procedure's lane -> role mapping (procedure.json "lanes", checked at upload), with the
+    dossier's centre's local override of it, if any."""
     lanes = model.metadata.get("lanes")
-    return lanes if isinstance(lanes, dict) else {}
+    lanes = lanes if isinstance(lanes, dict) else {}
+    if dossier is not None:
+        local = rollout.local_values(dossier.centre_id, dossier.procedure_id).get("lanes")
+        if local:
+            lanes = lanes | local
+    return lanes
 
 
 def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
@@ -482,7 +493,7 @@ def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
     leaving = sql.open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
     sql.delete_ids("workitem", "id", step.ready_removed)
     model = model_for(dossier.version) if step.ready_added else None
-    roles, plan = (lane_roles(model), _plan(model)) if model else ({}, None)
+    roles, plan = (lane_roles(model, dossier), _plan(model)) if model else ({}, None)
     # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
     sql.insert_rows("workitem", _ITEM_COLUMNS, [
         (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form, roles.get(t.lane),

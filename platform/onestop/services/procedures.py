@@ -14,7 +14,7 @@ from ..db import write_transaction
 from ..engine import ModelError, Problem
 from ..engine.parsing import ParsedModel, SourceFile, classify
 from ..formdefs import FormDefinition
-from ..models import ModelFile, Procedure, ProcedureVersion, utcnow
+from ..models import LocalOverride, ModelFile, Procedure, ProcedureVersion, utcnow
 from ..text import fold, matches
 from . import audit, deadlines
 from .errors import Invalid, NotFound, TooLarge, shown
@@ -85,22 +85,41 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
     Returns (version, created). Raises Invalid with per-element details when the model is refused.
     """
     files = unpack(uploads, max_bytes)
+    parsed = checked_model(files, process_id, max_bytes)
+    return store_version(actor, actor.centre_id, files, parsed)
+
+
+def checked_model(files, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedModel:
+    """compile_model, with its refusal as Invalid (each problem with its element id) and the code checked."""
     try:
         parsed = compile_model(files, process_id=process_id, max_bytes=max_bytes)
     except ModelError as exc:
         raise Invalid("the model was refused", details=[p.as_dict() for p in exc.problems]) from None
-    code = str(parsed.metadata.get("code") or parsed.start_id)
+    code = procedure_code(parsed)
     if not _CODE.match(code):
         raise Invalid(f"procedure code {shown(code)} may only hold letters, digits and . _ - (at most 128)")
-    name = str(parsed.metadata.get("name") or parsed.metadata.get("display_name") or code)[:500]
+    return parsed
+
+
+def procedure_code(parsed) -> str:
+    return str(parsed.metadata.get("code") or parsed.start_id)
+
+
+def store_version(actor, centre_id, files, parsed, published=False):
+    """Store a compiled model as the next version of the centre's procedure (or return the latest
+    one, unchanged, if it has the same content): (version, created)."""
+    code = procedure_code(parsed)
+    name = str(parsed.metadata.get("name") or parsed.metadata.get("display_name") or code)[:1000]
     with write_transaction():
-        procedure = Procedure.for_actor(actor).where(Procedure.code == code).first()
+        procedure = Procedure.get_or_none((Procedure.centre == centre_id) & (Procedure.code == code))
         if procedure is None:
-            procedure = Procedure.create(centre=actor.centre_id, code=code, name=name)
+            procedure = Procedure.create(centre=centre_id, code=code, name=name)
         latest = (ProcedureVersion.select()
                   .where((ProcedureVersion.procedure == procedure) & (ProcedureVersion.version == procedure.latest_version))
                   .first())
         if latest and latest.content_hash == parsed.content_hash and latest.start_id == parsed.start_id:
+            if published and latest.published_at is None:
+                ProcedureVersion.update(published_at=utcnow()).where(ProcedureVersion.id == latest.id).execute()
             return latest, False
         number = procedure.latest_version + 1
         version = ProcedureVersion.create(
@@ -108,6 +127,7 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
             start_kind=parsed.start_kind, start_id=parsed.start_id, process_ids=parsed.process_ids,
             warnings=parsed.warnings, metadata=parsed.metadata, has_scripts=parsed.has_scripts,
             compiled=parsed.dumps(), start_form=_start_form_name(parsed), created_by=actor,
+            published_at=utcnow() if published else None,
         )
         ModelFile.insert_many(
             [{"version": version.id, "name": f.name, "kind": classify(f.name), "content": f.content} for f in files]
@@ -147,9 +167,11 @@ def catalogue(actor, query="", field="", level="") -> list[CatalogueEntry]:
         ProcedureVersion, on=((ProcedureVersion.procedure == Procedure.id)
                               & (ProcedureVersion.version == Procedure.latest_version)))
         .where(Procedure.centre == actor.centre_id).order_by(Procedure.name))
+    local = dict(LocalOverride.select(LocalOverride.procedure, LocalOverride.values)
+                 .where(LocalOverride.centre == actor.centre_id).tuples())
     out = []
     for procedure in rows:
-        entry = _entry(procedure, procedure.procedureversion)
+        entry = _entry(procedure, procedure.procedureversion, local.get(procedure.id))
         if field and fold(entry.field) != fold(field):
             continue
         if level and entry.level != level:
@@ -166,11 +188,15 @@ def catalogue_entry(actor, code) -> tuple[CatalogueEntry, ProcedureVersion]:
     if not procedure.latest_version:
         raise NotFound(f"no procedure {shown(code)}")
     version = current_version(procedure)
-    return _entry(procedure, version), version
+    local = LocalOverride.select(LocalOverride.values).where(
+        (LocalOverride.centre == procedure.centre_id) & (LocalOverride.procedure == procedure.id)).scalar()
+    return _entry(procedure, version, local), version
 
 
-def _entry(procedure, version) -> CatalogueEntry:
+def _entry(procedure, version, local=None) -> CatalogueEntry:
     meta = version.metadata or {}
+    if local:  # the centre's own fees, agency name (services.rollout.OVERRIDABLE)
+        meta = meta | {k: v for k, v in local.items() if k != "lanes"}
     days, unit = meta.get("processing_days"), meta.get("processing_unit") or ""
     processing = _processing_text(meta) or (
         f"{days} ngày làm việc" if isinstance(days, int | float) else str(meta.get("processing_time") or ""))
@@ -223,14 +249,21 @@ def model_for(version):
     parse result, else (a version stored before that existed) parsed from its files."""
 
     def load():
-        compiled = ProcedureVersion.select(ProcedureVersion.compiled).where(ProcedureVersion.id == version.id).scalar()
+        source = version.template_version_id or version.id  # an adopted version runs its template's model
+        compiled = ProcedureVersion.select(ProcedureVersion.compiled).where(ProcedureVersion.id == source).scalar()
         model = ParsedModel.loads(compiled) if compiled else None
         if model is not None:
             return model
-        files = [SourceFile(f.name, bytes(f.content)) for f in ModelFile.select().where(ModelFile.version == version.id)]
-        return compile_model(files, process_id=version.start_id)
+        return compile_model(model_files(version), process_id=version.start_id)
 
     return engine().model(_model_key(version), load)
+
+
+def model_files(version) -> list[SourceFile]:
+    """The files of a version as uploaded (an adopted version's are its template's)."""
+    source = version.template_version_id or version.id
+    return [SourceFile(f.name, bytes(f.content))
+            for f in ModelFile.select().where(ModelFile.version == source).order_by(ModelFile.name)]
 
 
 _CATALOGUE = jsonschema.Draft202012Validator(

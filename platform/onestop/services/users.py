@@ -15,7 +15,8 @@ from ..models import ApiToken, Centre, User, utcnow
 from . import audit, codes
 from .errors import Conflict, Invalid
 
-ROLES = ("admin", "officer", "leader", "citizen", "integration")
+# admin: of a centre; province_admin: of a province and its communes; system_admin: the whole country.
+ROLES = ("admin", "province_admin", "system_admin", "officer", "leader", "citizen", "integration")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,150}$")
 _hasher = PasswordHasher()
 

@@ -9,7 +9,7 @@ from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..services import attachments, deadlines, dossiers, lifecycle, procedures
+from ..services import attachments, centres, deadlines, dossiers, lifecycle, procedures, rollout
 from ..services.errors import Forbidden, Invalid, ServiceError
 from ..services.users import user_for_token
 from . import present
@@ -94,7 +94,10 @@ def start_dossier(actor):
     code = body.get("procedure")
     if not isinstance(code, str) or not code:
         raise Invalid("procedure (the procedure's code) is required")
-    dossier = dossiers.start_dossier(actor, code, body.get("data"), body.get("applicant"))
+    centre = body.get("centre")
+    if centre is not None and not isinstance(centre, str):
+        raise Invalid("centre must be a centre's code")
+    dossier = dossiers.start_dossier(actor, code, body.get("data"), body.get("applicant"), centre=centre)
     response = jsonify(present.dossier(dossier, tracking_url=tracking_url(dossier.code, dossier.lookup_key)))
     response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
     return response, 201
@@ -153,6 +156,51 @@ def apologise(actor, code):
     body = json_body()
     new_due = _date(body.get("new_due"), "new_due")
     return jsonify(present.dossier(lifecycle.apologise(actor, code, new_due, body.get("reason"))))
+
+
+@bp.get("/centres")
+@authenticated()
+def list_centres(actor):
+    found = centres.list_centres(actor, parent=request.args.get("parent"), level=request.args.get("level"))
+    return jsonify({"centres": centres.describe(found)})
+
+
+@bp.get("/procedures/<code>/template")
+@authenticated("admin")
+def offered_template(actor, code):
+    return jsonify(rollout.offered(actor, code))
+
+
+@bp.post("/procedures/<code>/adopt")
+@authenticated("admin")
+def adopt_template(actor, code):
+    outcome = rollout.adopt(actor, code, force=bool(json_body().get("force")))
+    return jsonify(present.outcome(outcome)), 409 if outcome.outcome == "conflict" else 200
+
+
+@bp.put("/procedures/<code>/local")
+@authenticated("admin")
+def set_local_override(actor, code):
+    return jsonify({"code": code, "local": rollout.set_override(actor, code, json_body())})
+
+
+@bp.post("/rollouts")
+@authenticated("province_admin", "system_admin")
+def start_rollout(actor):
+    pack = request.files.get("pack")
+    selector = request.form.get("to", "")
+    if pack is None:
+        raise Invalid("send the pack as the multipart field 'pack' and the centres as 'to'")
+    settings = current_app.config["ONESTOP"]
+    report = rollout.rollout_pack(actor, pack.read(), selector, force=request.form.get("force") == "true",
+                                  max_bytes=settings.max_model_bytes)
+    return jsonify(present.rollout(report))
+
+
+@bp.get("/coverage/<code>")
+@authenticated("province_admin", "system_admin")
+def procedure_coverage(actor, code):
+    return jsonify({"code": code, "provinces": rollout.coverage(actor, code)})
 
 
 def _date(text, name) -> date:

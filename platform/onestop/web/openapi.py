@@ -31,6 +31,15 @@ def openapi_document():
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                "Centre": {"type": "object", "properties": {
+                    "code": {"type": "string"}, "name": {"type": "string"},
+                    "level": {"enum": ["nation", "province", "commune", "district", "centre"]},
+                    "agency_code": {"type": ["string", "null"]}, "admin_code": {"type": ["string", "null"]},
+                    "parent": {"type": ["string", "null"]}, "closed_on": {"type": ["string", "null"]}}},
+                "Outcome": {"type": "object", "properties": {
+                    "centre": {"type": "string"}, "code": {"type": "string"},
+                    "outcome": {"enum": ["adopted", "kept_override", "unchanged", "conflict"]},
+                    "version": {"type": ["integer", "null"]}, "detail": {"type": "string"}}},
                 "Calendar": {"type": "object", "properties": {
                     "office_hours": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
                     "cutoff": {"type": ["string", "null"]},
@@ -116,6 +125,8 @@ def openapi_document():
                 "summary": "Start a dossier",
                 "requestBody": {"required": True, **_json({"type": "object", "required": ["procedure"], "properties": {
                     "procedure": {"type": "string"}, "applicant": {"type": "object"},
+                    "centre": {"type": "string", "description": "the receiving centre's code, if not the caller's "
+                               "own (within the caller's province or, for the nation, anywhere)"},
                     "data": {"type": "object", "description": "must fit the procedure's start form, if it has one; "
                              "files as data URLs (data:<type>;name=<name>;base64,<data>)"}}})},
                 "responses": {"201": {"description": "Started"} | _json(_ref("Dossier")), **_errors(401, 404, 422)}}},
@@ -166,6 +177,43 @@ def openapi_document():
                     "name": {"type": "string"}, "payload": {"type": "object"}, "to": {"type": "string"}}})},
                 "responses": {"200": {"description": "The dossier after delivery"} | _json(_ref("Dossier")),
                               **_errors(401, 404, 409, 422)}}},
+            "/centres": {"get": {
+                "summary": "The centres in the caller's scope",
+                "parameters": [{"name": "parent", "in": "query", "schema": {"type": "string"}},
+                               {"name": "level", "in": "query", "schema": {"enum": ["nation", "province", "commune",
+                                                                                     "district", "centre"]}}],
+                "responses": {"200": {"description": "Centres"} | _json({"type": "object", "properties": {
+                    "centres": {"type": "array", "items": _ref("Centre")}}}), **_errors(401, 404, 422)}}},
+            "/procedures/{code}/template": {"get": {
+                "summary": "The template offered to the caller's centre and how it differs from the version in force",
+                "parameters": [code_param],
+                "responses": {"200": {"description": "The template and the diff"}, **_errors(401, 403, 404)}}},
+            "/procedures/{code}/adopt": {"post": {
+                "summary": "Adopt the newest template offered to the caller's centre (admin)",
+                "parameters": [code_param],
+                "requestBody": {"required": False, **_json({"type": "object", "properties": {"force": {"type": "boolean"}}})},
+                "responses": {"200": {"description": "adopted, kept_override or unchanged"} | _json(_ref("Outcome")),
+                              "409": {"description": "conflict: the centre runs its own version"} | _json(_ref("Outcome")),
+                              **_errors(401, 403, 404)}}},
+            "/procedures/{code}/local": {"put": {
+                "summary": "The centre's local overrides of an adopted procedure: lanes, fee_vnd, fee_note, agency (admin)",
+                "parameters": [code_param],
+                "requestBody": {"required": True, **_json({"type": "object", "properties": {
+                    "lanes": {"type": "object"}, "fee_vnd": {}, "fee_note": {"type": "string"}, "agency": {"type": "string"}},
+                    "additionalProperties": False})},
+                "responses": {"200": {"description": "The overrides as stored"}, **_errors(401, 403, 404, 422)}}},
+            "/rollouts": {"post": {
+                "summary": "Verify a pack, publish it as templates and adopt it at the selected centres",
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["pack", "to"], "properties": {
+                        "pack": {"type": "string", "format": "binary"},
+                        "to": {"type": "string", "description": "nation, province:NN, province:NN/*, or codes"},
+                        "force": {"type": "string", "enum": ["true", "false"]}}}}}},
+                "responses": {"200": {"description": "The per-centre report"}, **_errors(401, 403, 404, 413, 422)}}},
+            "/coverage/{code}": {"get": {
+                "summary": "Which provinces' communes run the newest template of a procedure, an older one, or none",
+                "parameters": [code_param],
+                "responses": {"200": {"description": "By province"}, **_errors(401, 403)}}},
             "/calendar": {"get": {
                 "summary": "The centre's working calendar: office hours, cut-off, and each day worked or not and why",
                 "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},

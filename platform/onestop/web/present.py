@@ -75,3 +75,12 @@ def dossier(d, tracking_url=None):
     if tracking_url:
         body["tracking_url"], body["lookup_key"] = tracking_url, getattr(d, "lookup_key", None)
     return body
+
+
+def outcome(o):
+    return {"centre": o.centre, "code": o.code, "outcome": o.outcome, "version": o.version, "detail": o.detail}
+
+
+def rollout(report):
+    return {"seconds": round(report.seconds, 3), "counts": report.counts(),
+            "outcomes": [outcome(o) for o in report.outcomes]}

@@ -1,0 +1,149 @@
+"""Centres as data: the nation, its provinces and their communes, created from the national list of
+administrative units (the `vietnam-provinces` package), listed, selected for a rollout, and the
+scope each actor sees.
+
+Codes: the nation is "VN", a province "P22", a commune or ward "W07090" (the unit's official
+code), the embedded setup's one centre "default".
+"""
+
+from dataclasses import dataclass
+
+from ..db import write_transaction
+from ..models import Centre, utcnow
+from . import audit
+from .errors import Invalid, NotFound, shown
+
+NATION = "VN"
+LEVELS = ("nation", "province", "commune", "district", "centre")
+BATCH = 500
+
+
+def province_code(number: int) -> str:
+    return f"P{int(number):02d}"
+
+
+def commune_code(number: int) -> str:
+    return f"W{int(number):05d}"
+
+
+@dataclass
+class ImportReport:
+    provinces: int = 0
+    communes: int = 0
+    existing: int = 0
+
+
+def import_units(actor, provinces=None) -> ImportReport:
+    """Create the nation's centre, the given provinces' centres (all when None) and every commune
+    and ward of them, from the national list; existing centres are left as they are."""
+    from vietnam_provinces import Province, Ward
+
+    wanted = None if provinces is None else {int(p) for p in provinces}
+    chosen = [p for p in Province.iter_all() if wanted is None or int(p.code) in wanted]
+    if wanted is not None and len(chosen) != len(wanted):
+        missing = sorted(wanted - {int(p.code) for p in chosen})
+        raise Invalid(f"no province with code {missing[0]} in the national list (34 provinces since 1 July 2025)")
+    report = ImportReport()
+    existing = {c for (c,) in Centre.select(Centre.code).tuples()}
+    now = utcnow()
+    with write_transaction():
+        nation = Centre.get_or_none(Centre.code == NATION) or Centre.create(
+            code=NATION, name="Cổng Dịch vụ công quốc gia", level="nation", admin_code="VN")
+        rows = [{"code": province_code(p.code), "name": f"Trung tâm Phục vụ hành chính công {p.name}",
+                 "level": "province", "admin_code": f"{int(p.code):02d}", "parent": nation.id, "created_at": now}
+                for p in chosen if province_code(p.code) not in existing]
+        _insert(rows)
+        report.provinces, report.existing = len(rows), len(chosen) - len(rows)
+        parents = {c.admin_code: c.id for c in Centre.select(Centre.id, Centre.admin_code)
+                   .where(Centre.level == "province")}
+        rows = [{"code": commune_code(w.code), "name": f"Trung tâm Phục vụ hành chính công {w.name}",
+                 "level": "commune", "admin_code": f"{int(w.code):05d}", "parent": parents[f"{int(p.code):02d}"],
+                 "created_at": now}
+                for p in chosen for w in Ward.iter_by_province(p.code) if commune_code(w.code) not in existing]
+        _insert(rows)
+        report.communes = len(rows)
+        audit.record("centres.imported", actor, detail={"provinces": report.provinces, "communes": report.communes})
+    return report
+
+
+def _insert(rows):
+    for i in range(0, len(rows), BATCH):
+        Centre.insert_many(rows[i:i + BATCH]).execute()
+
+
+def scope_ids(actor):
+    """The ids of the centres an actor may see beyond its own: a province administrator sees its
+    province and the communes under it, a system administrator every centre (None: no limit)."""
+    if actor.has_role("system_admin"):
+        return None
+    if actor.has_role("province_admin"):
+        return {actor.centre_id} | {c.id for c in Centre.under(actor.centre_id).select(Centre.id)}
+    return {actor.centre_id}
+
+
+def list_centres(actor, parent=None, level=None) -> list[Centre]:
+    """The centres in the actor's scope, by code; optionally those under a parent (code) or of a level."""
+    query = Centre.select().order_by(Centre.code)
+    ids = scope_ids(actor)
+    if ids is not None:
+        query = query.where(Centre.id.in_(list(ids)))
+    if parent:
+        query = query.where(Centre.parent == get_centre(actor, parent).id)
+    if level:
+        if level not in LEVELS:
+            raise Invalid(f"level must be one of: {', '.join(LEVELS)}")
+        query = query.where(Centre.level == level)
+    return list(query)
+
+
+def get_centre(actor, code) -> Centre:
+    """A centre by code, if the actor's scope holds it; NotFound otherwise (the same answer as a
+    code that does not exist)."""
+    centre = Centre.get_or_none(Centre.code == str(code))
+    ids = scope_ids(actor)
+    if centre is None or (ids is not None and centre.id not in ids):
+        raise NotFound(f"no centre {shown(code)}")
+    return centre
+
+
+def select(selector: str) -> list[Centre]:
+    """The centres a rollout selector names:
+
+    - `nation` or `*`: every province and commune;
+    - `province:22`: that province's own centre; `province:22/*`: its communes and wards;
+    - `P22,W07090,...`: those centres by code.
+    """
+    selector = (selector or "").strip()
+    if selector in ("nation", "*"):
+        return list(Centre.select().where(Centre.level.in_(("province", "commune", "district"))).order_by(Centre.code))
+    if selector.startswith("province:"):
+        number, _, rest = selector.removeprefix("province:").partition("/")
+        if not number.isdigit() or rest not in ("", "*"):
+            raise Invalid(f"selector {shown(selector)}: write province:NN or province:NN/*")
+        province = Centre.get_or_none(Centre.code == province_code(number))
+        if province is None:
+            raise NotFound(f"no centre for province {number}; import it first (onestop centres import --province {number})")
+        return list(Centre.under(province.id).order_by(Centre.code)) if rest == "*" else [province]
+    codes = [c.strip() for c in selector.split(",") if c.strip()]
+    if not codes:
+        raise Invalid("say which centres: nation, province:NN, province:NN/*, or codes separated by commas")
+    found = {c.code: c for c in Centre.select().where(Centre.code.in_(codes))}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise NotFound(f"no centre {shown(missing[0])}")
+    return [found[c] for c in codes]
+
+
+def as_dict(centre, parents=None) -> dict:
+    parents = parents or {}
+    return {"code": centre.code, "name": centre.name, "level": centre.level, "agency_code": centre.agency_code,
+            "admin_code": centre.admin_code, "parent": parents.get(centre.parent_id),
+            "closed_on": centre.closed_on.isoformat() if centre.closed_on else None}
+
+
+def describe(centres) -> list[dict]:
+    """Centres as the API and `centres list --json` give them, with their parent's code."""
+    parent_ids = {c.parent_id for c in centres if c.parent_id}
+    parents = {c.id: c.code for c in Centre.select(Centre.id, Centre.code).where(Centre.id.in_(list(parent_ids)))} \
+        if parent_ids else {}
+    return [as_dict(c, parents) for c in centres]
