@@ -109,7 +109,7 @@ def test_another_centres_officer_sees_neither_the_task_nor_the_files(desk, sqlit
     foreign = sqlite_app.test_client()
     sign_in(foreign, "canbo-xa-b", "mật-khẩu-4")
     assert "Thẩm định hồ sơ" not in foreign.get("/desk/").get_data(as_text=True)
-    assert foreign.get(link).status_code == 303  # back to their worklist: no such task here
+    assert foreign.get(link).status_code == 404  # no such task here, as for any unknown address
     assert foreign.get(download).status_code == 404
 
 

@@ -325,12 +325,12 @@ def rollout_pack(actor, data: bytes, selector: str, force=False, max_bytes=5 * 1
 def set_override(actor, code, values: dict) -> dict:
     """Replace the centre's local overrides of a procedure (OVERRIDABLE keys only; lanes must be the
     model's and map to a role)."""
+    procedure = get_procedure(actor, code)
     if not isinstance(values, dict):
         raise Invalid("the overrides must be an object")
     unknown = sorted(set(values) - set(OVERRIDABLE))
     if unknown:
         raise Invalid(f"{shown(unknown[0])} cannot be changed locally; a centre may change: {', '.join(OVERRIDABLE)}")
-    procedure = get_procedure(actor, code)
     if "lanes" in values:
         lanes = values["lanes"]
         version = ProcedureVersion.get((ProcedureVersion.procedure == procedure)

@@ -11,7 +11,7 @@ from peewee import JOIN, fn
 from .. import sql
 from ..engine import TaskNotReady
 from ..formdefs import FormDefinition
-from ..models import Dossier, Procedure, User, WorkItem, utcnow
+from ..models import Dossier, HistoryEntry, Procedure, User, WorkItem, utcnow
 from ..workdays import to_utc
 from . import attachments, deadlines
 from .dossiers import get_work_item, stored_state
@@ -112,6 +112,13 @@ def _applicant_name(applicant) -> str:
     if isinstance(applicant, dict):
         return str(applicant.get("name") or applicant.get("full_name") or "")
     return ""
+
+
+def was_task_of(actor, task_id) -> bool:
+    """Whether the id is of a task of the actor's centre that is no longer waiting (done or
+    cancelled meanwhile): the desk then says so; any other id gets the same answer as no task."""
+    return (HistoryEntry.select(HistoryEntry.id).join(Dossier, on=(HistoryEntry.dossier == Dossier.id))
+            .where((HistoryEntry.task_id == str(task_id)[:64]) & (Dossier.centre == actor.centre_id)).exists())
 
 
 def task_page(actor, task_id) -> TaskPage:

@@ -74,6 +74,15 @@ def _task_page(actor, task_id, form=None, loose=(), status=200):
                            ending=EndForm(formdata=None), apology=ApologyForm(formdata=None)), status
 
 
+def _gone(actor, task_id, message):
+    """A task of the centre done meanwhile: back to the worklist saying so. Another centre's task,
+    or none, is the same 404 as any unknown address."""
+    if not worklist.was_task_of(actor, task_id):
+        raise NotFound("no such task")
+    flash(message, "error")
+    return redirect(url_for("desk.worklist"), 303)
+
+
 def _not_yours():
     flash(_("This task belongs to a lane your roles do not cover."), "error")
     return redirect(url_for("desk.worklist"), 303)
@@ -86,7 +95,9 @@ def task(actor, task_id):
         return _task_page(actor, task_id)
     except Forbidden:
         return _not_yours()
-    except (NotFound, Conflict):
+    except NotFound:
+        return _gone(actor, task_id, _("That task has already been done or is no longer waiting."))
+    except Conflict:
         flash(_("That task has already been done or is no longer waiting."), "error")
         return redirect(url_for("desk.worklist"), 303)
 
@@ -98,7 +109,9 @@ def complete(actor, task_id):
         page = worklist.task_page(actor, task_id)
     except Forbidden:
         return _not_yours()
-    except (NotFound, Conflict):
+    except NotFound:
+        return _gone(actor, task_id, _("A colleague completed this task meanwhile; nothing you entered was saved on it."))
+    except Conflict:
         flash(_("A colleague completed this task meanwhile; nothing you entered was saved on it."), "error")
         return redirect(url_for("desk.worklist"), 303)
     if page.item.claimed_by_id and page.item.claimed_by_id != actor.id:
@@ -132,7 +145,9 @@ def claim(actor, task_id):
             dossiers.claim_task(actor, task_id)
         except Forbidden:
             return _not_yours()
-        except (NotFound, Conflict):
+        except NotFound:
+            return _gone(actor, task_id, _("A colleague completed or took this task meanwhile."))
+        except Conflict:
             flash(_("A colleague completed or took this task meanwhile."), "error")
             return redirect(url_for("desk.worklist"), 303)
     return redirect(url_for("desk.task", task_id=task_id), 303)
@@ -144,7 +159,9 @@ def release(actor, task_id):
     if ActionForm().validate_on_submit():
         try:
             dossiers.release_task(actor, task_id)
-        except (NotFound, Conflict):
+        except NotFound:
+            return _gone(actor, task_id, _("Only the officer handling a task, or a leader, can release it."))
+        except Conflict:
             flash(_("Only the officer handling a task, or a leader, can release it."), "error")
     return redirect(url_for("desk.worklist"), 303)
 
@@ -168,6 +185,8 @@ def _dossier_action(form, act, done, failed, back=None):
         try:
             act()
             flash(done, "notice")
+        except NotFound:
+            raise  # another centre's dossier, or none: 404 like any unknown address
         except ServiceError as exc:
             flash(failed % {"reason": _reason(exc)}, "error")
     else:
@@ -289,11 +308,11 @@ def intake_form(actor, code):
 @officer_required
 def intake_receipt(actor, code):
     """The receipt of a dossier this officer has just received: its lookup key is known only now."""
+    dossier = dossiers.get_dossier(actor, code)
     shown = session.get("intake") or {}
     if shown.get("code") != code:
         flash(_("The receipt with the lookup key is printed when the dossier is received."), "error")
         return redirect(url_for("desk.worklist"), 303)
-    dossier = dossiers.get_dossier(actor, code)
     return render_template("portal/receipt.html", slip=slips.receipt(actor, dossier, tracking_url(code, shown["key"])))
 
 

@@ -74,11 +74,16 @@ def _own_submission(code):
 
 @bp.get("/submitted/<code>")
 def submitted(code):
+    dossier, key = _own_submission_or_404(code)
+    return render_template("portal/submitted.html", dossier=dossier, key=key, page=dossiers.page_rows(dossier))
+
+
+def _own_submission_or_404(code):
     own = _own_submission(code)
     if own is None:
-        return redirect(url_for("portal.track"))
-    dossier, key = own
-    return render_template("portal/submitted.html", dossier=dossier, key=key, page=dossiers.page_rows(dossier))
+        raise NotFound("this confirmation is shown only to whoever submitted the dossier, right after submitting; "
+                       "look the dossier up with its code and lookup key: /track")
+    return own
 
 
 def tracking_url(code, key) -> str:
@@ -88,10 +93,7 @@ def tracking_url(code, key) -> str:
 
 @bp.get("/submitted/<code>/receipt")
 def receipt(code):
-    own = _own_submission(code)
-    if own is None:
-        return redirect(url_for("portal.track"))
-    dossier, key = own
+    dossier, key = _own_submission_or_404(code)
     return render_template("portal/receipt.html", slip=slips.receipt(portal_user(), dossier, tracking_url(dossier.code, key)))
 
 

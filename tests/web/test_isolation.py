@@ -1,0 +1,117 @@
+"""Tenant isolation, route by route: every route of the app is tried with another centre's dossier,
+task, attachment and procedure, by a signed-in administrator of a neighbouring commune (desk), with
+its API token (API) and anonymously (portal). Nothing of the other centre may be read or changed."""
+
+import json
+
+import pytest
+
+from onestop.models import Attachment, AuditEvent, Centre, Dossier, WorkItem
+from onestop.services import centres, dossiers, lifecycle, procedures
+from onestop.services.attachments import Upload
+from tests.conftest import make_user
+from tests.process_models import bundled_files
+from tests.web.pages import PDF, csrf, sign_in
+
+SECRET_NAME = "Phạm Bí Mật Xã Bên"
+SECRET_FILE = PDF.replace(b"/Catalog", b"/Catalog /Secret (xa-ben)")
+SECRETS = (SECRET_NAME.encode(), json.dumps(SECRET_NAME).encode()[1:-1], b"022190099999", b"xa-ben")
+# Routes that read no centre's data whatever their parameters, or are not ours to scope.
+UNSCOPED = {"static", "admin.static", "public.health", "i18n.choose", "api.openapi", "desk.login", "desk.logout"}
+# Routes that a commune administrator may not use at all: refused for the role before any lookup.
+ROLE_REFUSED = {"api.procedure_coverage", "api.start_rollout"}
+
+
+def _upload(actor, folder):
+    return procedures.upload_procedure(actor, [procedures.Upload(p.name, p.read_bytes()) for p in bundled_files(folder)])
+
+
+@pytest.fixture
+def foreign(app):
+    """Commune A's administrator (us) and commune B's dossier, task, file and own procedure."""
+    with app.app_context():
+        system, _ = make_user("system", ("system_admin",))
+        centres.import_units(system, [22])
+        ours, theirs = Centre.get(Centre.code == "W07090"), Centre.get(Centre.code == "W07093")
+        admin, token = make_user("a.admin", ("admin", "officer", "leader"), centre=ours, password="mật-khẩu-A-2026")
+        their_officer, _ = make_user("b.canbo", ("officer", "admin"), centre=theirs)
+        _upload(admin, "copy_certification")
+        _upload(their_officer, "copy_certification")
+        _upload(their_officer, "marriage_registration")  # a procedure only B has
+        dossier = dossiers.start_dossier(their_officer, "2.000815", {
+            "requester_full_name": SECRET_NAME, "requester_citizen_id": "022190099999",
+            "papers": [{"paper_name": "Văn bằng", "pages": 2, "copies": 1}]})
+        lifecycle.request_supplement(their_officer, dossier.code, "Bản chính văn bằng")
+        lifecycle.supplement_received(their_officer, dossier.code, "đã nộp", {"files": Upload("mat.pdf", SECRET_FILE)})
+        task = WorkItem.get(WorkItem.dossier == dossier.id)
+        attachment = Attachment.get(Attachment.dossier == dossier.id)
+        yield {"token": token, "code": dossier.code, "task": task.id, "attachment": attachment.id,
+               "procedure": "1.000894", "dossier_id": dossier.id}
+
+
+PROCEDURE_ENDPOINTS = {"api.get_procedure", "api.adopt_template", "api.set_local_override", "api.offered_template",
+                       "api.procedure_coverage", "portal.procedure", "portal.submit", "desk.intake_form",
+                       "desk.intake_receipt"}
+BODY = {"reason": "thử", "note": "thử", "how": "stopped", "new_due": "2027-03-01", "name": "thử", "data": {},
+        "working": True, "procedure": "1.000894", "lanes": {}}
+
+
+def _url(rule, ids):
+    values = {}
+    for name in rule.arguments:
+        if name == "code":
+            values[name] = ids["procedure"] if rule.endpoint in PROCEDURE_ENDPOINTS else ids["code"]
+        elif name == "task_id":
+            values[name] = ids["task"]
+        elif name == "attachment_id":
+            values[name] = ids["attachment"]
+        elif name == "kind":
+            values[name] = "supplement"
+        elif name == "day":
+            values[name] = "2026-12-05"
+    path = rule.rule
+    for name, value in values.items():
+        path = path.replace(f"<int:{name}>", str(value)).replace(f"<{name}>", str(value))
+    return path
+
+
+def _snapshot(app, dossier_id):
+    with app.app_context():
+        d = Dossier.get_by_id(dossier_id)
+        items = [(w.id, w.claimed_by_id) for w in WorkItem.select().where(WorkItem.dossier == dossier_id)]
+        return d.serial, d.status, d.state, d.due_at, items, AuditEvent.select().where(AuditEvent.dossier == dossier_id).count()
+
+
+def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
+    desk = app.test_client()
+    assert sign_in(desk, "a.admin", "mật-khẩu-A-2026").status_code == 303
+    token = csrf(desk.get("/desk/"))
+    before = _snapshot(app, foreign["dossier_id"])
+    tried, leaks, wrong = 0, [], []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNSCOPED:
+            continue
+        path = _url(rule, foreign)
+        foreign_ids = bool({"code", "task_id", "attachment_id"} & set(rule.arguments))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if rule.rule.startswith("/api/"):
+                reply = app.test_client().open(path, method=method, json=BODY if method != "GET" else None,
+                                               headers={"Authorization": f"Bearer {foreign['token']}"})
+            elif rule.rule.startswith("/desk/"):
+                reply = desk.open(path, method=method, data={"csrf_token": token, **{k: v for k, v in BODY.items()
+                                                                                    if isinstance(v, str)}}
+                                  if method == "POST" else None)
+            else:
+                reply = app.test_client().open(path, method=method, data={"csrf_token": "x"} if method == "POST" else None)
+            tried += 1
+            body = reply.get_data()
+            # What only B holds: its applicant's name and citizen id, its file (its code is ours to type).
+            if any(secret in body for secret in SECRETS):
+                leaks.append((method, path, reply.status_code))
+            expected = {403} if rule.endpoint in ROLE_REFUSED else {404}
+            if foreign_ids and reply.status_code not in expected:
+                wrong.append((method, path, reply.status_code))
+    assert tried >= 50  # every route and method but the unscoped few
+    assert leaks == []
+    assert wrong == [], "\n".join(map(str, wrong))
+    assert _snapshot(app, foreign["dossier_id"]) == before
