@@ -181,6 +181,23 @@ def cmd_centres_list(args):
     return 0
 
 
+def cmd_centres_merge(args):
+    from datetime import date
+
+    from .services import centres
+    from .services.errors import ServiceError
+
+    settings = load_settings()
+    _bind(settings)
+    try:
+        merged = centres.merge(_system_actor(), args.codes, args.into, date.fromisoformat(args.on))
+    except (ServiceError, ValueError) as exc:
+        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    print(f"{len(merged)} centre(s) merged into {args.into} from {args.on}; their dossiers stay theirs")
+    return 0
+
+
 def _progress(done, total, width=40):
     filled = width * done // max(total, 1)
     if done != total and filled == width * (done - 1) // max(total, 1):
@@ -380,6 +397,11 @@ def build_parser():
     listing.add_argument("--parent", default=None, help="only those under this centre (a code such as P22)")
     listing.add_argument("--level", default=None, help="nation, province, commune, district or centre")
     listing.set_defaults(func=cmd_centres_list)
+    merging = centres.add_parser("merge", help="merge centres into another from a date (closed for new dossiers)")
+    merging.add_argument("codes", nargs="+")
+    merging.add_argument("--into", required=True)
+    merging.add_argument("--on", required=True, help="the date the merge takes effect (YYYY-MM-DD)")
+    merging.set_defaults(func=cmd_centres_merge)
 
     pack = sub.add_parser("pack", help="procedure packs").add_subparsers(dest="pack_command", required=True)
     export = pack.add_parser("export", help="write a centre's procedures as a pack (zip with a sha256 manifest)")

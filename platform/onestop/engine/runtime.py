@@ -351,6 +351,19 @@ class Engine:
         step.finished = [f for f in step.finished if f.task_id in open_ids]
         return step
 
+    def migrate(self, model: ParsedModel, state) -> Step:
+        """Carry a running workflow onto another version of its model: its tasks keep their ids,
+        states and data, and what remains follows the new model. Raises EngineError when a task
+        of the workflow names an element the new model lacks. (Which changes are safe is decided
+        by the caller, comparing the versions.)"""
+        text = state.load_text() if isinstance(state, Stored) else state
+        try:
+            workflow = self.load(model, text)
+        except (KeyError, AttributeError, TypeError, ValueError, SpiffWorkflowException) as exc:
+            raise EngineError(f"the running workflow does not fit the new version: {_error_message(exc)}") from None
+        before = _scan(workflow, 0.0)
+        return self._advance(model, workflow, time.time(), before)
+
     def fire_timers(self, model: ParsedModel, state) -> Step:
         """Let every due timer fire and run on."""
         workflow = self._checkout(model, state)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..db import write_transaction
 from ..models import Centre, utcnow
 from . import audit
-from .errors import Invalid, NotFound, shown
+from .errors import Conflict, Invalid, NotFound, shown
 
 NATION = "VN"
 LEVELS = ("nation", "province", "commune", "district", "centre")
@@ -147,3 +147,45 @@ def describe(centres) -> list[dict]:
     parents = {c.id: c.code for c in Centre.select(Centre.id, Centre.code).where(Centre.id.in_(list(parent_ids)))} \
         if parent_ids else {}
     return [as_dict(c, parents) for c in centres]
+
+
+def merge(actor, codes, into, on) -> list[Centre]:
+    """Merge centres into another on a date (a dated event: units keep merging): each is closed for
+    new dossiers from that day and names its successor; its dossiers stay its own."""
+    successor = Centre.get_or_none(Centre.code == into)
+    if successor is None:
+        raise NotFound(f"no centre {shown(into)}")
+    merged = select(",".join(codes))
+    if any(c.id == successor.id for c in merged):
+        raise Invalid("a centre cannot be merged into itself")
+    with write_transaction():
+        for centre in merged:
+            Centre.update(closed_on=on, successor=successor.id).where(Centre.id == centre.id).execute()
+        audit.record("centres.merged", actor, centre=successor,
+                     detail={"merged": [c.code for c in merged], "into": successor.code, "on": on.isoformat()})
+    return merged
+
+
+def move(actor, code, parent, on) -> Centre:
+    """Put a centre under another parent from a date (a re-parenting, audited with its date)."""
+    centre, new_parent = Centre.get_or_none(Centre.code == code), Centre.get_or_none(Centre.code == parent)
+    if centre is None or new_parent is None:
+        raise NotFound(f"no centre {shown(code if centre is None else parent)}")
+    if new_parent.id == centre.id or new_parent.parent_id == centre.id:
+        raise Invalid("a centre cannot be put under itself or under one of its own communes")
+    with write_transaction():
+        old = Centre.select(Centre.code).where(Centre.id == centre.parent_id).scalar() if centre.parent_id else None
+        Centre.update(parent=new_parent.id).where(Centre.id == centre.id).execute()
+        audit.record("centres.moved", actor, centre=centre,
+                     detail={"from": old, "to": new_parent.code, "on": on.isoformat()})
+    return Centre.get_by_id(centre.id)
+
+
+def open_for_intake(centre_id, today) -> None:
+    """Refuse new dossiers at a centre closed by a merge, naming where to go instead."""
+    row = Centre.select(Centre.closed_on, Centre.successor).where(Centre.id == centre_id).first()
+    if row is not None and row.closed_on is not None and row.closed_on <= today:
+        successor = Centre.get_or_none(Centre.id == row.successor_id)
+        raise Conflict(f"this centre was merged on {row.closed_on:%d/%m/%Y}"
+                       + (f" into {successor.name} ({successor.code})" if successor else "")
+                       + "; dossiers are received there")

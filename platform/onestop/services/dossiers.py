@@ -10,21 +10,25 @@ import base64
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from peewee import Tuple
 
 from .. import formdefs, sql
 from ..db import run_write, write_transaction
-from ..engine import NotWaiting, Stored, TaskNotReady
+from ..engine import EngineError, NotWaiting, Stored, TaskNotReady
 from ..models import (
     Dossier,
+    HistoryEntry,
     Procedure,
     ProcedureVersion,
     User,
+    WaitingEvent,
     WorkItem,
     utcnow,
 )
+from ..workdays import to_local
 from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
@@ -117,6 +121,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
     data = _check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
+    centres.open_for_intake(centre_id, to_local(utcnow()).date())
     found = sql.current_version(centre_id, procedure_code)
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
@@ -324,6 +329,64 @@ def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
     return save_step(dossier, step, actor, "message.delivered", to, {"message": name})
 
 
+@dataclass
+class Migration:
+    code: str
+    migrated: bool
+    reason: str = ""
+
+
+def migrate_dossiers(actor, procedure_code, codes=None) -> list[Migration]:
+    """Carry the procedure's running dossiers (all, or those codes) onto its current version. A
+    dossier moves only if no element it has already reached (done, under way or waiting) was
+    removed or changed in the new version, or has another form; otherwise it stays on its
+    version and the answer says why. Each dossier moves in its own transaction, audited."""
+    from .procedures import current_version, get_procedure
+
+    procedure = get_procedure(actor, procedure_code)
+    target = current_version(procedure)
+    query = (Dossier.select().where((Dossier.procedure == procedure.id) & (Dossier.centre == actor.centre_id)
+                                    & (Dossier.state == "active") & (Dossier.version != target.id)))
+    if codes is not None:
+        query = query.where(Dossier.code.in_([str(c) for c in codes]))
+    new_model, results, changes = model_for(target), [], {}
+    for dossier in query.order_by(Dossier.id):
+        if dossier.version_id not in changes:
+            changes[dossier.version_id] = _changed_elements(model_for(dossier.version), new_model)
+        touched = ({e for (e,) in HistoryEntry.select(HistoryEntry.element_id).where(
+            HistoryEntry.dossier == dossier.id).tuples()}
+            | {e for (e,) in WorkItem.select(WorkItem.element_id).where(WorkItem.dossier == dossier.id).tuples()}
+            | {e for (e,) in WaitingEvent.select(WaitingEvent.element_id).where(
+                WaitingEvent.dossier == dossier.id).tuples()})
+        clash = sorted(touched & changes[dossier.version_id])
+        if clash:
+            results.append(Migration(dossier.code, False, "already reached, and changed in the new version: "
+                                     + ", ".join(clash)))
+            continue
+        try:
+            step = engine().migrate(new_model, stored_state(dossier))
+        except EngineError as exc:
+            results.append(Migration(dossier.code, False, str(exc)))
+            continue
+        from_version = dossier.version.version
+        dossier.version = target
+        save_step(dossier, step, actor, "dossier.migrated", None,
+                  {"from_version": from_version, "to_version": target.version}, version=target)
+        results.append(Migration(dossier.code, True))
+    return results
+
+
+def _changed_elements(old, new) -> set:
+    """Elements of the old model that the new one removed, or changed (name, type, lane, form)."""
+    a, b = old.elements(), new.elements()
+    changed = {e for e in a if e not in b or a[e] != b[e]}
+    for element in set(a) & set(b):
+        fa, fb = old.element_forms.get(element), new.element_forms.get(element)
+        if fa != fb or (fa and old.forms.get(fa) != new.forms.get(fb)):
+            changed.add(element)
+    return changed
+
+
 def fire_due_timers(now=None, limit=100) -> int:
     """Fire the timers that are due, across all centres (the timer worker's job). Returns how many dossiers moved."""
     now = now or utcnow()
@@ -390,7 +453,8 @@ def next_status(current, step, model, completed_task_id=None, completed_element=
     return current
 
 
-def save_step(dossier, step, actor, action, element_id, detail, completed_task_id=None, blobs=(), status=None) -> Dossier:
+def save_step(dossier, step, actor, action, element_id, detail, completed_task_id=None, blobs=(), status=None,
+              version=None) -> Dossier:
     """Store a step: compare-and-set on the serial, then the rows beside it, atomically (on SQLite
     in a commit shared with the steps other threads store at the same moment). `status` sets the
     national status outright (an ending); otherwise it follows the work (next_status)."""
@@ -410,6 +474,8 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
                               error.get("message"), step.next_timer_at, now, new_status,
                               clear_pause=status is not None):
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
+        if version is not None:  # carried onto another version of its procedure
+            Dossier.update(version=version.id).where(Dossier.id == dossier.id).execute()
         if paying == "wait":
             Dossier.update(paused_at=now).where(Dossier.id == dossier.id).execute()
             audit.record("dossier.financial_obligation_awaited", actor, dossier=dossier, element_id=element_id)

@@ -184,6 +184,18 @@ def set_local_override(actor, code):
     return jsonify({"code": code, "local": rollout.set_override(actor, code, json_body())})
 
 
+@bp.post("/procedures/<code>/migrate")
+@authenticated("admin")
+def migrate_dossiers(actor, code):
+    body = json_body()
+    codes = body.get("dossiers")
+    if codes is not None and (not isinstance(codes, list) or not all(isinstance(c, str) for c in codes)):
+        raise Invalid("dossiers must be a list of dossier codes (or left out: every running dossier)")
+    results = dossiers.migrate_dossiers(actor, code, codes)
+    return jsonify({"code": code, "dossiers": [{"code": r.code, "migrated": r.migrated, "reason": r.reason}
+                                               for r in results]})
+
+
 @bp.post("/rollouts")
 @authenticated("province_admin", "system_admin")
 def start_rollout(actor):

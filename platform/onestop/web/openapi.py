@@ -202,6 +202,12 @@ def openapi_document():
                     "lanes": {"type": "object"}, "fee_vnd": {}, "fee_note": {"type": "string"}, "agency": {"type": "string"}},
                     "additionalProperties": False})},
                 "responses": {"200": {"description": "The overrides as stored"}, **_errors(401, 403, 404, 422)}}},
+            "/procedures/{code}/migrate": {"post": {
+                "summary": "Carry running dossiers onto the procedure's current version where nothing they reached changed (admin)",
+                "parameters": [code_param],
+                "requestBody": {"required": False, **_json({"type": "object", "properties": {
+                    "dossiers": {"type": "array", "items": {"type": "string"}}}})},
+                "responses": {"200": {"description": "Each dossier: migrated, or why not"}, **_errors(401, 403, 404, 422)}}},
             "/rollouts": {"post": {
                 "summary": "Verify a pack, publish it as templates and adopt it at the selected centres",
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
