@@ -1,8 +1,10 @@
 """The `onestop` command as an administrator types it."""
 
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,31 @@ def test_import_takes_a_procedure_folder_and_reports_an_unchanged_one(tmp_path):
     assert second.returncode == 0 and "unchanged as review v1" in second.stdout
     broken = run("import", str(CONFORMANCE / "hostile" / "malformed_xml.bpmn"), home=tmp_path)
     assert broken.returncode == 1 and "not well-formed XML" in broken.stderr
+
+
+def test_a_province_and_its_communes_run_the_bundled_catalogue_after_a_handful_of_commands(tmp_path):
+    from tests.process_models import BUNDLED
+
+    assert run("centres", "import", "--province", "22", home=tmp_path).stdout.startswith(
+        "1 province centre(s) and 54 commune centre(s) created")
+    for folder in ("copy_certification", "marriage_registration"):
+        assert run("import", str(BUNDLED / folder), home=tmp_path).returncode == 0
+    pack = tmp_path / "pack.zip"
+    assert run("pack", "export", "--centre", "default", "-o", str(pack), home=tmp_path).returncode == 0
+    first = run("rollout", str(pack), "--to", "province:22/*", home=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "2 template(s) published at P22" in first.stderr and "54/54 centres" in first.stderr
+    assert first.stdout.strip().endswith("108 adopted")
+    again = run("rollout", str(pack), "--to", "province:22/*", home=tmp_path)
+    assert again.stdout.strip().endswith("108 unchanged")
+    listed = json.loads(run("centres", "list", "--json", "--parent", "P22", home=tmp_path).stdout)
+    assert len(listed) == 54 and {c["parent"] for c in listed} == {"P22"} and listed[0]["level"] == "commune"
+    officer = run("user", "create", "canbo.halong", "--role", "officer", "--centre", listed[0]["code"], home=tmp_path)
+    assert officer.returncode == 0
+    tampered = tmp_path / "bad.zip"
+    with zipfile.ZipFile(pack) as source, zipfile.ZipFile(tampered, "w") as copy:
+        for name in source.namelist():
+            content = source.read(name)
+            copy.writestr(name, content + b" " if name.endswith("procedure.json") else content)
+    refused = run("rollout", str(tampered), "--to", "province:22/*", home=tmp_path)
+    assert refused.returncode == 1 and "nothing was changed" in refused.stderr and "Traceback" not in refused.stderr
