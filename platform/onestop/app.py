@@ -36,6 +36,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.bind(settings.database_url)
+    runtime.forget_caches()
     db.database.connect(reuse_if_open=True)
     try:
         migrations.migrate()

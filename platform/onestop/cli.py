@@ -17,7 +17,10 @@ BUNDLED = Path(__file__).resolve().parents[2] / "process_models"
 
 
 def _bind(settings):
+    from .services.runtime import forget_caches
+
     db.bind(settings.database_url)
+    forget_caches()
     db.database.connect(reuse_if_open=True)
     migrations.migrate()
 

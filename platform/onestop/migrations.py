@@ -29,6 +29,7 @@ from .models import (
     Notification,
     ProcedureVersion,
     SchemaMigration,
+    Unit,
     User,
 )
 
@@ -141,6 +142,13 @@ def _centres_as_data(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "centre_parent_id" ON "centre" ("parent_id")')
 
 
+def _units(db):
+    """Departments and counters of a centre; users and tasks may belong to one."""
+    db.create_tables([Unit], safe=True)
+    _add_column(db, "user", "unit_id", ForeignKeyField(Unit, null=True, field=Unit.id))
+    _add_column(db, "workitem", "unit_id", ForeignKeyField(Unit, null=True, field=Unit.id))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -157,6 +165,7 @@ MIGRATIONS = [
     (13, "versions name their application form (the catalogue need not load every model)", _start_forms),
     (14, "procedure names as long as the national catalogue's", _long_procedure_names),
     (15, "centres as data: hierarchy, templates, local overrides", _centres_as_data),
+    (16, "units of a centre: lanes done by one unit's officers", _units),
 ]
 
 

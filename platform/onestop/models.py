@@ -70,9 +70,23 @@ class Centre(BaseModel):
         return cls.select().where(cls.parent == centre_id)
 
 
+class Unit(BaseModel):
+    """A department, division or counter of a centre; a lane may be done by one unit's officers."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, backref="units", on_delete="CASCADE")
+    code = CharField(max_length=32)
+    name = CharField(max_length=255)
+    kind = CharField(max_length=16, default="department")  # department | counter
+
+    class Meta:
+        indexes = ((("centre", "code"), True),)
+
+
 class User(BaseModel):
     id = AutoField()
     centre = ForeignKeyField(Centre, backref="users", on_delete="RESTRICT")
+    unit = ForeignKeyField(Unit, null=True, on_delete="SET NULL")
     username = CharField(unique=True, max_length=150)
     display_name = CharField(max_length=255, default="")
     roles = CharField(max_length=255, default="")
@@ -224,6 +238,7 @@ class WorkItem(BaseModel):
     lane = CharField(max_length=255, null=True)
     form = CharField(max_length=255, null=True)
     role = CharField(max_length=64, null=True)  # who may do it (the lane's role); None: any officer
+    unit = ForeignKeyField(Unit, null=True, on_delete="SET NULL")  # and, if set, only that unit's officers
     due_at = DateTimeField(null=True)  # this step's deadline (UTC); None: not counted
     created_at = DateTimeField(default=utcnow, index=True)
     claimed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
@@ -241,7 +256,9 @@ class WorkItem(BaseModel):
 
     @classmethod
     def offered_to(cls, actor):
-        return cls.role.is_null() | cls.role.in_(sorted(actor.role_set) or [""])
+        by_role = cls.role.is_null() | cls.role.in_(sorted(actor.role_set) or [""])
+        by_unit = cls.unit.is_null() | (cls.unit == actor.unit_id) if actor.unit_id else cls.unit.is_null()
+        return by_role & by_unit
 
 
 class WaitingEvent(BaseModel):
@@ -377,6 +394,7 @@ class SchemaMigration(BaseModel):
 
 ALL_MODELS = [
     Centre,
+    Unit,
     User,
     ApiToken,
     Procedure,

@@ -59,7 +59,7 @@ def delete_ids(table: str, column: str, values: list):
 # The dossier as most reads need it: every column but the (large) workflow state.
 DOSSIER_HEAD = [f for f in Dossier._meta.sorted_fields if f.name != "workflow"]
 _ITEM = [WorkItem.id, WorkItem.element_id, WorkItem.name, WorkItem.lane, WorkItem.form, WorkItem.role,
-         WorkItem.due_at, WorkItem.created_at, WorkItem.claimed_by, WorkItem.claimed_at]
+         WorkItem.due_at, WorkItem.created_at, WorkItem.claimed_by, WorkItem.claimed_at, WorkItem.unit]
 _VERSION = [ProcedureVersion.id, ProcedureVersion.version, ProcedureVersion.content_hash, ProcedureVersion.start_id,
             ProcedureVersion.template_version]
 _PROCEDURE = [Procedure.id, Procedure.code, Procedure.name]

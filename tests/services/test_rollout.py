@@ -189,3 +189,37 @@ def test_an_exported_pack_reads_back_and_rolls_out(app, province):
         assert sorted(procedures.procedure_code(e.parsed) for e in entries) == ["1.000894", "2.000815"]
         report = rollout.rollout_pack(province, exported, "W07093")
         assert report.counts() == {"adopted": 2}
+
+
+def test_a_commune_gives_a_lane_to_one_of_its_units(app, province):
+    from onestop.services import units, worklist
+    from onestop.services.errors import Forbidden as NotYours
+
+    with app.app_context():
+        rollout.rollout_pack(province, pack_of(("copy_certification",)), "W07090")
+        commune = Centre.get(Centre.code == "W07090")
+        admin, _ = make_user("xa.admin", ("admin",), centre=commune)
+        with pytest.raises(Invalid, match="units: none yet"):
+            rollout.set_override(admin, "2.000815", {"lanes": {"Công chức Tư pháp - Hộ tịch": "officer@TP"}})
+        units.create_unit(admin, "TP", "Phòng Tư pháp - Hộ tịch")
+        units.create_unit(admin, "VP", "Văn phòng UBND")
+        rollout.set_override(admin, "2.000815", {"lanes": {"Công chức Tư pháp - Hộ tịch": "officer@TP"}})
+        justice, _ = make_user("tu.phap", ("officer",), centre=commune)
+        office, _ = make_user("van.phong", ("officer",), centre=commune)
+        justice = units.assign(admin, "tu.phap", "TP")
+        office = units.assign(admin, "van.phong", "VP")
+        dossier = dossiers.start_dossier(office, "2.000815", {
+            "requester_full_name": "Đỗ Thị Mai", "requester_citizen_id": "022190054321",
+            "papers": [{"paper_name": "Bằng", "pages": 1, "copies": 1}]})
+        [receive] = WorkItem.select().where(WorkItem.dossier == dossier.id)
+        assert receive.unit_id is None  # the one-stop lane: any officer
+        dossiers.complete_task(office, receive.id, {"original_presented": True, "certifiable": True, "total_pages": 1})
+        [attest] = WorkItem.select().where(WorkItem.dossier == dossier.id)
+        assert attest.unit.code == "TP" and attest.role == "officer"
+        assert [r.element_id for r in worklist.worklist(justice).rows] == ["Task_Attest"]
+        assert worklist.worklist(office).rows == []
+        with pytest.raises(NotYours, match="another unit"):
+            dossiers.complete_task(office, attest.id, {"copies_match": True, "register_book": "01", "register_entry_number": "1",
+                                                       "attested_pages": 1})
+        dossiers.complete_task(justice, attest.id, {"copies_match": True, "register_book": "01",
+                                                    "register_entry_number": "1", "attested_pages": 1})

@@ -10,11 +10,12 @@ import re
 from .. import sql
 from ..models import Centre
 from ..workdays import to_local
+from . import runtime
 
 DEFAULT_AGENCY = "000.00.00.H00"  # an unset identity code: set the real one per centre
 _AGENCY = re.compile(r"^[A-Z0-9][A-Z0-9.]{0,62}$")
 _system = ""
-_agencies: dict = {}
+_agencies: dict = runtime.cache({})
 
 
 def configure(system_code: str | None = None):

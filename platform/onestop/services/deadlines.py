@@ -22,7 +22,7 @@ from datetime import datetime, time, timedelta
 from ..db import write_transaction
 from ..models import CalendarDay, Centre, WorkItem
 from ..workdays import DEFAULT_CUTOFF, DEFAULT_PERIODS, Calendar, Deadline, national_day_off, to_local, to_utc
-from . import audit
+from . import audit, runtime
 from .errors import Invalid
 
 POLICIES = ("pause", "restart")
@@ -77,7 +77,7 @@ def problems(metadata: dict) -> list[str]:
     return []
 
 
-_calendars: dict = {}  # centre id -> (loaded at, Calendar)
+_calendars: dict = runtime.cache({})  # centre id -> (loaded at, Calendar)
 
 
 def calendar_for(centre_id) -> Calendar:

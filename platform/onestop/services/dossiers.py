@@ -29,7 +29,7 @@ from ..models import (
     utcnow,
 )
 from ..workdays import to_local
-from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule
+from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule, units
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
 from .runtime import engine
@@ -224,6 +224,8 @@ def get_work_item(actor, task_id) -> WorkItem:
         raise NotFound(f"no task {shown(task_id)} waiting to be done")
     if item.role and not actor.has_role(item.role, "admin"):
         raise Forbidden(f"{item.name} is for the lane {item.lane!r}, which needs the role {item.role!r}")
+    if item.unit_id and item.unit_id != actor.unit_id and not actor.has_role("admin"):
+        raise Forbidden(f"{item.name} is for the lane {item.lane!r}, done by another unit of the centre")
     return item
 
 
@@ -514,7 +516,7 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
     return dossier
 
 
-_ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "role", "due_at",
+_ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "role", "unit_id", "due_at",
                  "created_at")
 _WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at")
 _HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id", "lane", "started_at",
@@ -562,7 +564,8 @@ def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
     roles, plan = (lane_roles(model, dossier), _plan(model)) if model else ({}, None)
     # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
     sql.insert_rows("workitem", _ITEM_COLUMNS, [
-        (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form, roles.get(t.lane),
+        (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form,
+         *units.role_and_unit(dossier.centre_id, roles.get(t.lane)),
          deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, dossier.due_at),
          now + timedelta(microseconds=i))
         for i, t in enumerate(step.ready_added)])

@@ -24,7 +24,7 @@ from .. import sql
 from ..db import write_transaction
 from ..engine.parsing import SourceFile, classify
 from ..models import Centre, LocalOverride, Procedure, ProcedureVersion, utcnow
-from . import audit
+from . import audit, runtime, units
 from .errors import Forbidden, Invalid, NotFound, TooLarge, shown
 from .procedures import LANE_ROLES, checked_model, get_procedure, model_files, model_for, store_version
 
@@ -336,10 +336,13 @@ def set_override(actor, code, values: dict) -> dict:
         version = ProcedureVersion.get((ProcedureVersion.procedure == procedure)
                                        & (ProcedureVersion.version == procedure.latest_version))
         known = set(model_for(version).metadata.get("lanes") or {})
-        if not isinstance(lanes, dict) or any(role not in LANE_ROLES for role in lanes.values()) \
-                or not set(lanes) <= known:
-            raise Invalid(f"lanes maps this procedure's lanes ({', '.join(sorted(known))}) to one of the roles: "
-                          f"{', '.join(LANE_ROLES)}")
+        unit_codes = set(units.ids(actor.centre_id))
+        if not isinstance(lanes, dict) or not set(lanes) <= known or not all(
+                isinstance(m, str) and m.partition("@")[0] in LANE_ROLES
+                and (not m.partition("@")[2] or m.partition("@")[2] in unit_codes) for m in lanes.values()):
+            raise Invalid(f"lanes maps this procedure's lanes ({', '.join(sorted(known))}) to one of the roles "
+                          f"{', '.join(LANE_ROLES)}, optionally done by one unit of the centre: role@UNIT "
+                          f"(units: {', '.join(sorted(unit_codes)) or 'none yet'})")
     for key in ("fee_vnd", "fee_note", "agency"):
         if key in values and not isinstance(values[key], str | int):
             raise Invalid(f"{key} must be text or a number")
@@ -352,7 +355,7 @@ def set_override(actor, code, values: dict) -> dict:
     return values
 
 
-_cache: dict = {}  # (centre id, procedure id) -> (loaded at, values)
+_cache: dict = runtime.cache({})  # (centre id, procedure id) -> (loaded at, values)
 
 
 def local_values(centre_id, procedure_id) -> dict:

@@ -9,7 +9,7 @@ from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..services import attachments, centres, deadlines, dossiers, lifecycle, procedures, rollout
+from ..services import attachments, centres, deadlines, dossiers, lifecycle, procedures, rollout, units
 from ..services.errors import Forbidden, Invalid, ServiceError
 from ..services.users import user_for_token
 from . import present
@@ -163,6 +163,27 @@ def apologise(actor, code):
 def list_centres(actor):
     found = centres.list_centres(actor, parent=request.args.get("parent"), level=request.args.get("level"))
     return jsonify({"centres": centres.describe(found)})
+
+
+@bp.get("/units")
+@authenticated()
+def list_units(actor):
+    return jsonify({"units": [present.unit(u) for u in units.list_units(actor)]})
+
+
+@bp.post("/units")
+@authenticated("admin")
+def create_unit(actor):
+    body = json_body()
+    unit = units.create_unit(actor, body.get("code"), body.get("name"), body.get("kind") or "department")
+    return jsonify(present.unit(unit)), 201
+
+
+@bp.put("/units/<unit_code>/members/<username>")
+@authenticated("admin")
+def add_unit_member(actor, unit_code, username):
+    units.assign(actor, username, unit_code)
+    return jsonify({"unit": unit_code, "username": username})
 
 
 @bp.get("/procedures/<code>/template")

@@ -184,6 +184,20 @@ def openapi_document():
                                                                                      "district", "centre"]}}],
                 "responses": {"200": {"description": "Centres"} | _json({"type": "object", "properties": {
                     "centres": {"type": "array", "items": _ref("Centre")}}}), **_errors(401, 404, 422)}}},
+            "/units": {
+                "get": {"summary": "The units (departments, counters) of the caller's centre",
+                        "responses": {"200": {"description": "Units"}, **_errors(401)}},
+                "post": {"summary": "Create a unit of the centre (admin)",
+                         "requestBody": {"required": True, **_json({"type": "object", "required": ["code", "name"],
+                                                                    "properties": {
+                             "code": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"}, "name": {"type": "string"},
+                             "kind": {"enum": ["department", "counter"]}}})},
+                         "responses": {"201": {"description": "Created"}, **_errors(401, 403, 409, 422)}}},
+            "/units/{unit_code}/members/{username}": {"put": {
+                "summary": "Put a user of the centre in the unit (admin)",
+                "parameters": [{"name": "unit_code", "in": "path", "required": True, "schema": {"type": "string"}},
+                               {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "Done"}, **_errors(401, 403, 404)}}},
             "/procedures/{code}/template": {"get": {
                 "summary": "The template offered to the caller's centre and how it differs from the version in force",
                 "parameters": [code_param],

@@ -84,3 +84,7 @@ def outcome(o):
 def rollout(report):
     return {"seconds": round(report.seconds, 3), "counts": report.counts(),
             "outcomes": [outcome(o) for o in report.outcomes]}
+
+
+def unit(u):
+    return {"code": u.code, "name": u.name, "kind": u.kind}
