@@ -149,6 +149,10 @@ def _units(db):
     _add_column(db, "workitem", "unit_id", ForeignKeyField(Unit, null=True, field=Unit.id))
 
 
+def _authority(db):
+    _add_column(db, "dossier", "authority", CharField(max_length=500, null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -166,6 +170,7 @@ MIGRATIONS = [
     (14, "procedure names as long as the national catalogue's", _long_procedure_names),
     (15, "centres as data: hierarchy, templates, local overrides", _centres_as_data),
     (16, "units of a centre: lanes done by one unit's officers", _units),
+    (17, "a dossier names its competent authority apart from its receiving centre", _authority),
 ]
 
 

@@ -209,6 +209,9 @@ class Dossier(BaseModel):
     paused_at = DateTimeField(null=True)  # the clock stopped here: waiting on the citizen
     received_at = DateTimeField(null=True)  # when the clock started (UTC)
     due_at = DateTimeField(null=True)  # the promised return (UTC); None: the procedure sets no deadline
+    # The competent authority that decides, as the procedure names it at the receiving centre: a
+    # citizen may file at any centre of the province, the decision is the authority's.
+    authority = CharField(max_length=500, null=True)
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

@@ -89,3 +89,22 @@ def test_a_merged_commune_takes_no_new_dossiers_and_keeps_its_own(sqlite_app):
             centres.merge(system, ["W07093"], "W07093", date(2026, 1, 1))
         moved = centres.move(system, "W07093", "P22", date(2026, 1, 1))
         assert moved.parent.code == "P22"
+
+
+def test_a_centre_gets_its_identity_code_from_its_own_admin_or_one_above(sqlite_app):
+    from onestop.services import codes
+
+    with sqlite_app.app_context():
+        system, _ = make_user("system", ("system_admin",))
+        centres.import_units(system, [22])
+        commune = Centre.get(Centre.code == "W07090")
+        own, _ = make_user("xa.admin", ("admin",), centre=commune)
+        neighbour, _ = make_user("ben.admin", ("admin",), centre=Centre.get(Centre.code == "W07093"))
+        updated = centres.update_centre(own, "W07090", {"agency_code": "H22.10.05", "address": "Số 1 Hà Tu"})
+        assert updated.agency_code == "H22.10.05" and codes.agency_of(commune.id) == "H22.10.05"
+        with pytest.raises(NotFound):
+            centres.update_centre(neighbour, "W07090", {"name": "x"})
+        with pytest.raises(Invalid):
+            centres.update_centre(own, "W07090", {"agency_code": "not a code!"})
+        with pytest.raises(Invalid):
+            centres.update_centre(own, "W07090", {"level": "province"})

@@ -223,3 +223,22 @@ def test_a_commune_gives_a_lane_to_one_of_its_units(app, province):
                                                        "attested_pages": 1})
         dossiers.complete_task(justice, attest.id, {"copies_match": True, "register_book": "01",
                                                     "register_entry_number": "1", "attested_pages": 1})
+
+
+def test_a_dossier_names_its_receiving_centre_and_its_competent_authority(app, province):
+    with app.app_context():
+        rollout.rollout_pack(province, pack_of(("copy_certification",)), "W07090")
+        commune = Centre.get(Centre.code == "W07090")
+        admin, token = make_user("xa.admin", ("admin", "officer"), centre=commune)
+        data = {"requester_full_name": "Đỗ Thị Mai", "requester_citizen_id": "022190054321",
+                "papers": [{"paper_name": "Bằng", "pages": 1, "copies": 1}]}
+        national = dossiers.start_dossier(admin, "2.000815", data)
+        assert national.authority.startswith("UBND cấp xã")  # procedure.json's "agency"
+        rollout.set_override(admin, "2.000815", {"agency": "UBND phường Hà Tu"})
+        local = dossiers.start_dossier(admin, "2.000815", data)
+        assert local.authority == "UBND phường Hà Tu"
+    from tests.conftest import Api
+
+    api = Api(app.test_client(), token)
+    shown = api.get(f"/dossiers/{local.code}").json
+    assert shown["centre"] == "W07090" and shown["authority"] == "UBND phường Hà Tu"

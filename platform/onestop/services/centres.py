@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..db import write_transaction
 from ..models import Centre, utcnow
-from . import audit
+from . import audit, runtime
 from .errors import Conflict, Invalid, NotFound, shown
 
 NATION = "VN"
@@ -189,3 +189,39 @@ def open_for_intake(centre_id, today) -> None:
         raise Conflict(f"this centre was merged on {row.closed_on:%d/%m/%Y}"
                        + (f" into {successor.name} ({successor.code})" if successor else "")
                        + "; dossiers are received there")
+
+
+_codes: dict = runtime.cache({})
+
+
+def code_of(centre_id) -> str:
+    """A centre's code (cached: codes do not change)."""
+    code = _codes.get(centre_id)
+    if code is None:
+        code = _codes[centre_id] = Centre.select(Centre.code).where(Centre.id == centre_id).scalar()
+    return code
+
+
+EDITABLE = ("name", "agency_code", "address")
+
+
+def update_centre(actor, code, values: dict) -> Centre:
+    """Change a centre's name, electronic identity code (the start of its dossier codes) or
+    address: its own administrator, or an administrator above it."""
+    from . import codes as dossier_codes
+
+    centre = get_centre(actor, code)
+    if not (actor.has_role("system_admin", "province_admin") or
+            (actor.has_role("admin") and centre.id == actor.centre_id)):
+        raise NotFound(f"no centre {shown(code)}")
+    if not isinstance(values, dict) or not values or set(values) - set(EDITABLE):
+        raise Invalid(f"send one or more of: {', '.join(EDITABLE)}")
+    if "agency_code" in values and not dossier_codes.valid_agency_code(values["agency_code"]):
+        raise Invalid("agency_code is the agency's electronic identity code, e.g. H15.50.05.13")
+    if any(not isinstance(v, str) or not v.strip() or len(v) > 500 for v in values.values()):
+        raise Invalid("each value is text of 1-500 characters")
+    with write_transaction():
+        Centre.update(**{k: v.strip() for k, v in values.items()}).where(Centre.id == centre.id).execute()
+        audit.record("centre.updated", actor, centre=centre, detail=values)
+    dossier_codes.forget(centre.id)
+    return Centre.get_by_id(centre.id)

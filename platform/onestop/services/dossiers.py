@@ -146,7 +146,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
             status=next_status("new" if channel == "online" else "received", step, model),
-            received_at=now, due_at=due_at,
+            received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model),
             created_by_id=actor.id, created_at=now, updated_at=now,
         )
         dossier.procedure, dossier.version = procedure, version
@@ -165,6 +165,12 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
     schedule.timer_due(dossier.id, step.next_timer_at)
     dossier.lookup_key = key
     return dossier
+
+
+def _authority(centre_id, procedure_id, model) -> str | None:
+    """The competent authority: the centre's local name for it, else the procedure's."""
+    name = rollout.local_values(centre_id, procedure_id).get("agency") or model.metadata.get("agency")
+    return str(name)[:500] if name else None
 
 
 def get_dossier(actor, code) -> Dossier:

@@ -165,6 +165,12 @@ def list_centres(actor):
     return jsonify({"centres": centres.describe(found)})
 
 
+@bp.patch("/centres/<code>")
+@authenticated("admin", "province_admin", "system_admin")
+def update_centre(actor, code):
+    return jsonify(centres.describe([centres.update_centre(actor, code, json_body())])[0])
+
+
 @bp.get("/units")
 @authenticated()
 def list_units(actor):

@@ -70,6 +70,8 @@ def openapi_document():
                 "Dossier": {"type": "object", "required": ["code", "procedure", "version", "state", "data", "tasks",
                                                            "waiting", "history", "events"], "properties": {
                     "code": {"type": "string"}, "procedure": {"type": "string"}, "version": {"type": "integer"},
+                    "centre": {"type": "string", "description": "the receiving centre's code"},
+                    "authority": {"type": ["string", "null"], "description": "the competent authority that decides"},
                     "state": {"type": "string", "enum": ["active", "completed", "error", "cancelled"]},
                     "status": {"type": "string", "description": "the national status", "enum": [
                         "new", "received", "not_accepted", "processing", "supplement_requested",
@@ -184,6 +186,12 @@ def openapi_document():
                                                                                      "district", "centre"]}}],
                 "responses": {"200": {"description": "Centres"} | _json({"type": "object", "properties": {
                     "centres": {"type": "array", "items": _ref("Centre")}}}), **_errors(401, 404, 422)}}},
+            "/centres/{code}": {"patch": {
+                "summary": "Change a centre's name, electronic identity code or address (its admin, or one above it)",
+                "parameters": [code_param],
+                "requestBody": {"required": True, **_json({"type": "object", "additionalProperties": False, "properties": {
+                    "name": {"type": "string"}, "agency_code": {"type": "string"}, "address": {"type": "string"}}})},
+                "responses": {"200": {"description": "The centre"} | _json(_ref("Centre")), **_errors(401, 403, 404, 422)}}},
             "/units": {
                 "get": {"summary": "The units (departments, counters) of the caller's centre",
                         "responses": {"200": {"description": "Units"}, **_errors(401)}},

@@ -1,5 +1,6 @@
 """JSON shapes of the API: how procedures, dossiers and tasks look to outside clients."""
 
+from ..services import centres
 from ..services import dossiers as dossier_service
 from ..services.procedures import current_version
 from ..workdays import to_local
@@ -54,6 +55,8 @@ def dossier(d, tracking_url=None):
         "version": d.version.version,
         "state": d.state,
         "status": d.status,
+        "centre": centres.code_of(d.centre_id),
+        "authority": d.authority,
         "data": d.data,
         "applicant": d.applicant,
         "created_at": _iso(d.created_at),
