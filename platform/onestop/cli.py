@@ -201,6 +201,19 @@ def cmd_centres_merge(args):
     return 0
 
 
+def cmd_audit_verify(args):
+    from .services import audit
+
+    settings = load_settings()
+    _bind(settings)
+    result = audit.verify()
+    if result.broken is not None:
+        print(f"audit trail BROKEN at {result.broken} ({result.events} events verified before it)", file=sys.stderr)
+        return 1
+    print(f"audit trail intact: {result.events} events in {result.chains} chain(s)")
+    return 0
+
+
 def _progress(done, total, width=40):
     filled = width * done // max(total, 1)
     if done != total and filled == width * (done - 1) // max(total, 1):
@@ -405,6 +418,10 @@ def build_parser():
     merging.add_argument("--into", required=True)
     merging.add_argument("--on", required=True, help="the date the merge takes effect (YYYY-MM-DD)")
     merging.set_defaults(func=cmd_centres_merge)
+
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="check the hash chain of every centre's audit trail (exit 1 naming the first "
+                                    "broken link)").set_defaults(func=cmd_audit_verify)
 
     pack = sub.add_parser("pack", help="procedure packs").add_subparsers(dest="pack_command", required=True)
     export = pack.add_parser("export", help="write a centre's procedures as a pack (zip with a sha256 manifest)")

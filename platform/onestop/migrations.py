@@ -22,6 +22,7 @@ from .db import database, write_transaction
 from .models import (
     ALL_MODELS,
     Attachment,
+    AuditHead,
     CalendarDay,
     Centre,
     DossierCounter,
@@ -153,6 +154,18 @@ def _authority(db):
     _add_column(db, "dossier", "authority", CharField(max_length=500, null=True))
 
 
+def _audit_chain(db):
+    """The audit trail becomes a hash chain per centre; events already stored are linked in order."""
+    from .services import audit
+
+    for name, field in (("chain", IntegerField(null=True)), ("seq", IntegerField(null=True)),
+                        ("hash", CharField(max_length=64, null=True))):
+        _add_column(db, "auditevent", name, field)
+    db.create_tables([AuditHead], safe=True)
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "auditevent_chain_seq" ON "auditevent" ("chain", "seq")')
+    audit.backfill()
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -171,6 +184,7 @@ MIGRATIONS = [
     (15, "centres as data: hierarchy, templates, local overrides", _centres_as_data),
     (16, "units of a centre: lanes done by one unit's officers", _units),
     (17, "a dossier names its competent authority apart from its receiving centre", _authority),
+    (18, "the audit trail as a tamper-evident hash chain per centre", _audit_chain),
 ]
 
 

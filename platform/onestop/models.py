@@ -303,6 +303,22 @@ class AuditEvent(BaseModel):
     element_id = CharField(max_length=255, null=True)
     detail = JSONField(null=True)
     at = DateTimeField(default=utcnow, index=True)
+    # Tamper evidence: each event's place in its centre's chain and the hash linking it to the one
+    # before (services.audit); altering or removing a stored row breaks the chain.
+    chain = IntegerField(null=True)
+    seq = IntegerField(null=True)
+    hash = CharField(max_length=64, null=True)
+
+    class Meta:
+        indexes = ((("chain", "seq"), True),)
+
+
+class AuditHead(BaseModel):
+    """The last link of each audit chain (one per centre; 0 for events of no centre)."""
+
+    chain = IntegerField(primary_key=True)
+    seq = IntegerField(default=0)
+    hash = CharField(max_length=64)
 
 
 class DossierCounter(BaseModel):
@@ -413,4 +429,5 @@ ALL_MODELS = [
     DossierCounter,
     Notification,
     LocalOverride,
+    AuditHead,
 ]
