@@ -161,3 +161,27 @@ def test_the_applicant_withdraws_on_the_portal(sqlite_admin_api, sqlite_app):
     text = done.get_data(as_text=True)
     assert "Hồ sơ của bạn đã được rút" in text and "Đã nộp ở nơi khác" in text and "Đã rút" in text
     assert sqlite_admin_api.get(f"/dossiers/{code}").json["status"] == "withdrawn"
+
+
+def test_a_dossier_held_up_by_a_failed_step_is_retried_or_skipped_and_each_is_audited(sqlite_app, sqlite_admin_api):
+    from onestop.services.errors import Conflict as NotHeldUp
+    from tests.conftest import script_model
+
+    assert sqlite_admin_api.upload([script_model("fee = 100 / divisor")]).status_code == 201
+    code = sqlite_admin_api.post("/dossiers", {"procedure": "scripted", "data": {"divisor": 0}}).json["code"]
+    with sqlite_app.app_context():
+        from onestop.services import lifecycle
+
+        admin = make_user("incident.admin", ("admin",))[0]
+        [held] = lifecycle.failed(admin)
+        assert held.code == code and held.error_element == "Script_1" and "division" in held.error_message
+        again = lifecycle.recover(admin, code, "retry")
+        assert again.state == "error"  # the same data fails the same way
+        skipped = lifecycle.recover(admin, code, "skip")
+        assert skipped.state == "active" and lifecycle.failed(admin) == []
+        with pytest.raises(NotHeldUp):
+            lifecycle.recover(admin, code, "skip")
+    dossier = sqlite_admin_api.get(f"/dossiers/{code}").json
+    assert [t["element_id"] for t in dossier["tasks"]] == ["Task_After"]
+    actions = [e["action"] for e in dossier["events"]]
+    assert "dossier.retried" in actions and "dossier.step_skipped" in actions

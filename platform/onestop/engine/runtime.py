@@ -364,6 +364,33 @@ class Engine:
         before = _scan(workflow, 0.0)
         return self._advance(model, workflow, time.time(), before)
 
+    def retry(self, model: ParsedModel, state) -> Step:
+        """Run the failed step(s) of a workflow in error again (after a transient failure, or once
+        the data it needed was set right)."""
+        return self._recover(model, state, skip=False)
+
+    def skip(self, model: ParsedModel, state) -> Step:
+        """Mark the failed step(s) of a workflow in error as done without running them, and run on."""
+        return self._recover(model, state, skip=True)
+
+    def _recover(self, model, state, skip):
+        workflow = self._checkout(model, state)
+        failed = [t for t in _all_tasks(workflow) if t.state == TaskState.ERROR]
+        if not failed:
+            raise NotWaiting("no step of this workflow has failed")
+        before = _scan(workflow, 0.0)
+        started = time.time()
+        try:
+            for task in failed:
+                if skip:
+                    task.complete()
+                else:
+                    task._set_state(TaskState.READY)
+                    task.run()
+        except Exception as exc:  # the step fails again: the dossier records it again
+            return self._failed(model, workflow, exc, started, before)
+        return self._advance(model, workflow, started, before)
+
     def fire_timers(self, model: ParsedModel, state) -> Step:
         """Let every due timer fire and run on."""
         workflow = self._checkout(model, state)

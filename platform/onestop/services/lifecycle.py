@@ -7,6 +7,7 @@ status, its deadlines and writes its audit event in one transaction.
 from datetime import date
 
 from ..db import write_transaction
+from ..engine import NotWaiting
 from ..formdefs import FieldError
 from ..models import AuditEvent, Dossier, utcnow
 from ..workdays import to_local, to_utc
@@ -179,3 +180,25 @@ def _resumed(dossier, plan, now):
 def _shift_tasks(dossier, plan, now):
     if plan is not None:
         deadlines.shift_open_tasks(dossier.id, dossier.centre_id, dossier.paused_at, now)
+
+
+def failed(actor, limit=200) -> list[Dossier]:
+    """The centre's dossiers held up by a failed step, most recent first (the back office's incidents)."""
+    return list(Dossier.select().where((Dossier.centre == actor.centre_id) & (Dossier.state == "error"))
+                .order_by(Dossier.updated_at.desc()).limit(limit))
+
+
+def recover(actor, code, how: str) -> Dossier:
+    """A dossier in error: run its failed step again (`retry`) or pass it as done (`skip`). Audited."""
+    if how not in ("retry", "skip"):
+        raise Invalid("how must be retry or skip")
+    dossier = get_dossier(actor, code)
+    if dossier.state != "error":
+        raise Conflict(f"dossier {dossier.code} is not held up by a failed step")
+    model = model_for(dossier.version)
+    try:
+        step = (engine().retry if how == "retry" else engine().skip)(model, stored_state(dossier))
+    except NotWaiting as exc:
+        raise Conflict(str(exc)) from None
+    return save_step(dossier, step, actor, f"dossier.{'retried' if how == 'retry' else 'step_skipped'}",
+                     dossier.error_element, {"error": dossier.error_message})
