@@ -1,13 +1,46 @@
-"""The back office (flask-admin). It imports onestop, never the reverse.
+"""The back office (flask-admin): administrators onboard procedures and keep centres, units, people,
+calendars and incidents in order. It imports onestop, never the reverse.
 
-For now an empty mount; views arrive with the back-office work. Views hold configuration only
-and delegate every write to onestop.services.
+Views hold configuration and delegate every write to onestop.services, which own the transaction
+and the audit event. Engine-managed tables (dossiers, audit events, versions) are read-only here.
+Every list and every single record is scoped to what the signed-in administrator may see: their
+centre, their province's centres, or the whole country.
 """
 
+from pathlib import Path
+
 from flask_admin import Admin
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from .views import (
+    AuditView,
+    CalendarView,
+    CentreView,
+    CoverageView,
+    DossierView,
+    Home,
+    IncidentsView,
+    OnboardView,
+    ProcedureView,
+    UnitView,
+    UserView,
+)
 
 
 def init_app(app):
-    admin = Admin(app, name="onestop", url="/admin")
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(Path(__file__).with_name("templates")))])
+    admin = Admin(app, name="onestop", url="/admin", index_view=Home(name="Tổng quan", url="/admin"))
+    from onestop.models import AuditEvent, Centre, Dossier, Procedure, Unit, User
+
+    admin.add_view(OnboardView(name="Đưa thủ tục vào", endpoint="onboard"))
+    admin.add_view(ProcedureView(Procedure, name="Thủ tục", endpoint="procedure"))
+    admin.add_view(DossierView(Dossier, name="Hồ sơ", endpoint="dossier"))
+    admin.add_view(IncidentsView(name="Sự cố", endpoint="incidents"))
+    admin.add_view(CentreView(Centre, name="Trung tâm", endpoint="centre"))
+    admin.add_view(UnitView(Unit, name="Đơn vị", endpoint="unit"))
+    admin.add_view(UserView(User, name="Người dùng", endpoint="user"))
+    admin.add_view(CalendarView(name="Lịch làm việc", endpoint="calendar"))
+    admin.add_view(CoverageView(name="Độ phủ", endpoint="coverage"))
+    admin.add_view(AuditView(AuditEvent, name="Nhật ký", endpoint="audit"))
     app.extensions["onestop.admin"] = admin
     return admin

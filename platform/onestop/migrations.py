@@ -26,6 +26,7 @@ from .models import (
     CalendarDay,
     Centre,
     DossierCounter,
+    Draft,
     LocalOverride,
     Notification,
     ProcedureVersion,
@@ -166,6 +167,10 @@ def _audit_chain(db):
     audit.backfill()
 
 
+def _drafts(db):
+    db.create_tables([Draft], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -185,6 +190,7 @@ MIGRATIONS = [
     (16, "units of a centre: lanes done by one unit's officers", _units),
     (17, "a dossier names its competent authority apart from its receiving centre", _authority),
     (18, "the audit trail as a tamper-evident hash chain per centre", _audit_chain),
+    (19, "drafts: uploads reviewed in the back office before publishing", _drafts),
 ]
 
 

@@ -348,6 +348,18 @@ class LocalOverride(BaseModel):
         indexes = ((("centre", "procedure"), True),)
 
 
+class Draft(BaseModel):
+    """Files an administrator uploaded for review in the back office, before publishing them."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    files = BlobField()  # a zip of the uploaded files, as uploaded
+    code = CharField(max_length=128, null=True)  # the procedure it compiles to, once it does
+    published_version = IntegerField(null=True)
+
+
 class CalendarDay(BaseModel):
     """A centre's exception to the national calendar: an extra closure, or a day it works."""
 
@@ -430,4 +442,5 @@ ALL_MODELS = [
     Notification,
     LocalOverride,
     AuditHead,
+    Draft,
 ]

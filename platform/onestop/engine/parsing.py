@@ -87,6 +87,28 @@ class ParsedModel:
                                     "lane": getattr(task, "lane", None)}
         return out
 
+    def dead_ends(self) -> list:
+        """Elements (by BPMN id) from which no path reaches an end: a dossier there would never
+        finish (an unbounded loop without a way out, a branch that stops short)."""
+        stuck = set()
+        for spec in [self.spec, *(self.subprocess_specs or {}).values()]:
+            if spec is None:
+                continue
+            before = {}  # task name -> names of the tasks that lead to it
+            for task in spec.task_specs.values():
+                for child in task.outputs:
+                    before.setdefault(child.name, set()).add(task.name)
+            reached = [t.name for t in spec.task_specs.values() if t.name == "End" or type(t).__name__ == "EndEvent"]
+            seen = set(reached)
+            while reached:  # walk back from every end: whatever is met can finish
+                for name in before.get(reached.pop(), ()):
+                    if name not in seen:
+                        seen.add(name)
+                        reached.append(name)
+            stuck |= {t.bpmn_id for t in spec.task_specs.values()
+                      if getattr(t, "bpmn_id", None) and t.name not in seen}
+        return sorted(stuck)
+
     def dumps(self) -> str:
         """Everything but the live spec objects, as JSON: stored once with the version."""
         return json.dumps({name: getattr(self, name) for name in self._STORED} | {"format": self.FORMAT},

@@ -385,7 +385,13 @@ def with_overrides(metadata: dict, values: dict) -> dict:
 def diff(old, new) -> dict:
     """What changes from one version to another, readably: BPMN elements added, removed or changed
     (name, type, lane), forms and their fields, and the catalogue metadata keys."""
-    a, b = model_for(old), model_for(new)
+    result = diff_models(model_for(old), model_for(new), old.version, new.version)
+    result["same_model"] = old.content_hash == new.content_hash
+    return result
+
+
+def diff_models(a, b, from_version=None, to_version=None) -> dict:
+    """diff, of two compiled models (one may not be stored yet)."""
     ea, eb = a.elements(), b.elements()
     fields = {}
     for name in sorted(set(a.forms) | set(b.forms)):
@@ -394,7 +400,7 @@ def diff(old, new) -> dict:
         if fa != fb:
             fields[name] = {"added": sorted(fb - fa), "removed": sorted(fa - fb)}
     return {
-        "from": old.version, "to": new.version, "same_model": old.content_hash == new.content_hash,
+        "from": from_version, "to": to_version, "same_model": a.content_hash == b.content_hash,
         "elements": {"added": sorted(set(eb) - set(ea)), "removed": sorted(set(ea) - set(eb)),
                      "changed": sorted(i for i in set(ea) & set(eb) if ea[i] != eb[i])},
         "forms": {"added": sorted(set(b.forms) - set(a.forms)), "removed": sorted(set(a.forms) - set(b.forms)),

@@ -40,8 +40,10 @@ def login():
     failed = False
     if form.validate_on_submit():
         user = users.authenticate(form.username.data, form.password.data)
-        if user is not None and user.has_role("officer", "leader", "admin"):
+        if user is not None and user.has_role("officer", "leader", "admin", "province_admin", "system_admin"):
             login_user(SignedIn(user))
+            if not request.args.get("next") and not user.has_role("officer", "leader", "admin"):
+                return redirect("/admin/", 303)  # province and system administrators work in the back office
             return redirect(safe_next(request.args.get("next")), 303)
         failed = True
     return render_template("desk/login.html", form=form, failed=failed), (401 if failed else 200)

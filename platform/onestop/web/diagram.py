@@ -9,9 +9,12 @@ from markupsafe import Markup
 DONE = ("#e6f4ea", "#1e7b34")
 NOW = ("#fff4d6", "#9a6700")
 LATER = ("#ffffff", "#8a9099")
+PROBLEM = ("#fde7e9", "#b3261e")
 
 
-def _colours(element_id, done, current):
+def _colours(element_id, done, current, marked=frozenset()):
+    if element_id in marked:
+        return PROBLEM, 3
     if element_id in current:
         return NOW, 3
     if element_id in done:
@@ -43,7 +46,7 @@ def _text(lines, cx, top, size=11):
     return "".join(out)
 
 
-def render(diagram, done=frozenset(), current=frozenset(), title="") -> Markup:
+def render(diagram, done=frozenset(), current=frozenset(), title="", marked=frozenset()) -> Markup:
     """The diagram as an <svg> element scaled to its container."""
     if not diagram:
         return Markup("")
@@ -67,8 +70,9 @@ def render(diagram, done=frozenset(), current=frozenset(), title="") -> Markup:
                 parts.append(f'<text x="{lx}" y="{y + h / 2}" font-size="11" text-anchor="middle" fill="#5a5a5a" '
                              f'dominant-baseline="middle" transform="rotate(-90 {lx} {y + h / 2})">{escape(line)}</text>')
             continue
-        (fill, stroke), weight = _colours(s["id"], done, current)
-        marker = f' data-state="{"now" if s["id"] in current else "done" if s["id"] in done else "later"}"'
+        (fill, stroke), weight = _colours(s["id"], done, current, marked)
+        state = "problem" if s["id"] in marked else "now" if s["id"] in current else "done" if s["id"] in done else "later"
+        marker = f' data-state="{state}"'
         cx, cy = x + w / 2, y + h / 2
         if s["kind"] in ("task", "subprocess", "other"):
             parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{stroke}" '

@@ -1,0 +1,411 @@
+"""The back office's views: configuration, scoping, and one service call per write."""
+
+from datetime import date, timedelta
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.contrib.peewee import ModelView
+from flask_admin.form import SecureForm
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from wtforms import BooleanField, DateField, MultipleFileField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from onestop.models import Centre, Dossier, Procedure
+from onestop.services import (
+    audit,
+    centres,
+    deadlines,
+    lifecycle,
+    onboarding,
+    procedures,
+    rollout,
+    units,
+    users,
+)
+from onestop.services.errors import ServiceError
+from onestop.web import diagram, forms
+from onestop.web.i18n import STATUS_NAMES
+
+ADMIN_ROLES = ("admin", "province_admin", "system_admin")
+
+
+def _actor():
+    return current_user.user
+
+
+class Guarded:
+    """Only administrators; others are sent to sign in, or refused."""
+
+    roles = ADMIN_ROLES
+
+    def is_accessible(self):
+        return current_user.is_authenticated and current_user.user.has_role(*self.roles)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("desk.login", next=request.full_path.rstrip("?")))
+        abort(403)
+
+
+class Home(Guarded, AdminIndexView):
+    @expose("/")
+    def index(self):
+        actor = _actor()
+        ids = centres.scope_ids(actor)
+        dossiers = Dossier.select()
+        if ids is not None:
+            dossiers = dossiers.where(Dossier.centre.in_(list(ids)))
+        facts = {
+            "centres": len(ids) if ids is not None else Centre.select().count(),
+            "procedures": Procedure.select().where(Procedure.centre == actor.centre_id).count(),
+            "active": dossiers.where(Dossier.state == "active").count(),
+            "failed": dossiers.where(Dossier.state == "error").count(),
+        }
+        return self.render("onestop_admin/home.html", actor=actor, facts=facts,
+                           centre=Centre.get_by_id(actor.centre_id))
+
+
+class ScopedModelView(Guarded, ModelView):
+    """A table of rows that belong to centres: the list, the count and every single record are
+    limited to the administrator's scope (flask-admin loads one record without the list query)."""
+
+    centre_column = "centre"
+    can_create = can_edit = can_delete = False
+    can_view_details = True
+    form_base_class = SecureForm
+    page_size = 50
+
+    def _scoped(self, query):
+        ids = centres.scope_ids(_actor())
+        if ids is None:
+            return query
+        return query.where(getattr(self.model, self.centre_column).in_(list(ids)))
+
+    def get_query(self):
+        return self._scoped(self.model.select())
+
+    def get_one(self, id):
+        try:
+            key = int(id)
+        except (TypeError, ValueError):
+            abort(404)
+        row = self._scoped(self.model.select()).where(self.model._meta.primary_key == key).first()
+        if row is None:
+            abort(404)
+        return row
+
+    def delete_model(self, model):
+        flash("Không xóa được ở đây: dữ liệu này chỉ thay đổi qua nghiệp vụ.", "error")
+        return False
+
+
+def _centre_code(view, context, model, name):
+    centre_id = getattr(model, f"{name}_id", None)
+    return centres.code_of(centre_id) if centre_id else ""
+
+
+class ReadOnlyView(ScopedModelView):
+    """Engine-managed rows: looked at, never edited here."""
+
+    def create_model(self, form):
+        abort(403)
+
+    def update_model(self, form, model):
+        abort(403)
+
+    def delete_model(self, model):
+        abort(403)
+
+
+class ProcedureView(ReadOnlyView):
+    column_list = ("code", "name", "latest_version", "updated_at")
+    column_labels = {"code": "Mã", "name": "Tên thủ tục", "latest_version": "Phiên bản", "updated_at": "Cập nhật"}
+    column_searchable_list = ("code", "name")
+    column_default_sort = ("code", False)
+
+
+def _status(view, context, model, name):
+    return str(STATUS_NAMES.get(model.status, model.status))
+
+
+class DossierView(ReadOnlyView):
+    column_list = ("code", "procedure", "status", "state", "applicant", "received_at", "due_at", "centre")
+    column_labels = {"code": "Mã hồ sơ", "procedure": "Thủ tục", "status": "Trạng thái", "state": "Tiến trình",
+                     "applicant": "Người nộp", "received_at": "Tiếp nhận", "due_at": "Hẹn trả", "centre": "Trung tâm"}
+    column_searchable_list = ("code", "applicant")
+    column_filters = ("status", "state", "received_at", "due_at")
+    column_formatters = {"procedure": lambda v, c, m, n: m.procedure.code, "status": _status,
+                         "centre": _centre_code,
+                         "applicant": lambda v, c, m, n: (m.applicant or {}).get("name", "")}
+    column_details_list = ("code", "procedure", "status", "state", "authority", "applicant", "received_at", "due_at",
+                           "error_element", "error_message", "centre")
+    column_formatters_detail = column_formatters
+    column_default_sort = ("id", True)
+    simple_list_pager = True  # a count of a million dossiers on every page is not worth it
+
+
+class AuditView(ReadOnlyView):
+    column_list = ("at", "action", "actor", "dossier", "element_id", "seq", "hash")
+    column_labels = {"at": "Lúc", "action": "Việc", "actor": "Người làm", "dossier": "Hồ sơ", "element_id": "Bước",
+                     "seq": "Số", "hash": "Mã băm"}
+    column_searchable_list = ("action",)
+    column_filters = ("action", "at")
+    column_formatters = {"actor": lambda v, c, m, n: m.actor.username if m.actor_id else "",
+                         "dossier": lambda v, c, m, n: m.dossier.code if m.dossier_id else "",
+                         "hash": lambda v, c, m, n: (m.hash or "")[:12]}
+    column_default_sort = ("id", True)
+    simple_list_pager = True
+    list_template = "onestop_admin/audit_list.html"
+
+    @expose("/verify", methods=("POST",))
+    def verify(self):
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        result = audit.verify()
+        if result.broken is None:
+            flash(f"Nhật ký toàn vẹn: {result.events} sự kiện, {result.chains} chuỗi.", "success")
+        else:
+            flash(f"Nhật ký bị sửa hoặc xóa tại: {result.broken}", "error")
+        return redirect(url_for(".index_view"))
+
+
+class CentreForm(FlaskForm):
+    name = StringField("Tên", validators=[DataRequired(), Length(max=500)])
+    agency_code = StringField("Mã định danh điện tử", validators=[Optional(), Length(max=64)])
+    address = StringField("Địa chỉ", validators=[Optional(), Length(max=500)])
+
+
+class CentreView(ScopedModelView):
+    centre_column = "id"
+    can_edit = True
+    column_list = ("code", "name", "level", "parent", "agency_code", "closed_on")
+    column_labels = {"code": "Mã", "name": "Tên", "level": "Cấp", "parent": "Trực thuộc",
+                     "agency_code": "Mã định danh", "closed_on": "Sáp nhập ngày"}
+    column_searchable_list = ("code", "name")
+    column_filters = ("level",)
+    column_formatters = {"parent": _centre_code}
+    column_default_sort = ("code", False)
+    form = CentreForm
+
+    def update_model(self, form, model):
+        values = {k: v for k, v in (("name", form.name.data), ("agency_code", form.agency_code.data),
+                                    ("address", form.address.data)) if v}
+        try:
+            centres.update_centre(_actor(), model.code, values)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return False
+        return True
+
+
+class UnitForm(FlaskForm):
+    code = StringField("Mã", validators=[DataRequired(), Length(max=32)])
+    name = StringField("Tên", validators=[DataRequired(), Length(max=255)])
+    kind = SelectField("Loại", choices=[SelectChoice("department", "Phòng, ban"), SelectChoice("counter", "Quầy")])
+
+
+class UnitView(ScopedModelView):
+    can_create = True
+    column_list = ("code", "name", "kind", "centre")
+    column_labels = {"code": "Mã", "name": "Tên", "kind": "Loại", "centre": "Trung tâm"}
+    column_formatters = {"centre": _centre_code}
+    form = UnitForm
+
+    def create_model(self, form):
+        try:
+            return units.create_unit(_actor(), form.code.data, form.name.data, form.kind.data)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return False
+
+
+class UserForm(FlaskForm):
+    username = StringField("Tên đăng nhập", validators=[DataRequired(), Length(max=150)])
+    display_name = StringField("Họ tên", validators=[Optional(), Length(max=255)])
+    password = PasswordField("Mật khẩu", validators=[DataRequired(), Length(min=10, max=200)])
+    officer = BooleanField("Cán bộ")
+    leader = BooleanField("Lãnh đạo")
+    admin = BooleanField("Quản trị trung tâm")
+
+
+class UserView(ScopedModelView):
+    can_create = True
+    column_list = ("username", "display_name", "roles", "unit", "active", "centre")
+    column_labels = {"username": "Tên đăng nhập", "display_name": "Họ tên", "roles": "Vai trò", "unit": "Đơn vị",
+                     "active": "Hoạt động", "centre": "Trung tâm"}
+    column_searchable_list = ("username", "display_name")
+    column_formatters = {"centre": _centre_code, "unit": lambda v, c, m, n: m.unit.code if m.unit_id else ""}
+    column_details_exclude_list = ("password_hash",)
+    column_exclude_list = ("password_hash",)
+    form = UserForm
+
+    def create_model(self, form):
+        roles = [r for r in ("officer", "leader", "admin") if getattr(form, r).data]
+        try:
+            return users.create_user(form.username.data, roles or ["officer"], centre=Centre.get_by_id(_actor().centre_id),
+                                     password=form.password.data, display_name=form.display_name.data or "",
+                                     actor=_actor())
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return False
+
+
+class ActionForm(FlaskForm):
+    pass
+
+
+class IncidentsView(Guarded, BaseView):
+    @expose("/")
+    def index(self):
+        return self.render("onestop_admin/incidents.html", failed=lifecycle.failed(_actor()), form=ActionForm())
+
+    @expose("/<code>/<how>", methods=("POST",))
+    def act(self, code, how):
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        try:
+            if how == "cancel":
+                lifecycle.end(_actor(), code, "stopped", "Dừng xử lý do sự cố kỹ thuật (quản trị)")
+            else:
+                lifecycle.recover(_actor(), code, how)
+            flash(f"Đã xử lý sự cố của hồ sơ {code}.", "success")
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        return redirect(url_for(".index"))
+
+
+class DayForm(FlaskForm):
+    day = DateField("Ngày", validators=[DataRequired()])
+    working = SelectField("Làm việc?", choices=[SelectChoice("0", "Nghỉ"), SelectChoice("1", "Làm việc")])
+    note = StringField("Ghi chú", validators=[Optional(), Length(max=255)])
+
+
+class HoursForm(FlaskForm):
+    morning = StringField("Sáng", validators=[DataRequired()])
+    afternoon = StringField("Chiều", validators=[DataRequired()])
+    cutoff = StringField("Giờ chốt nhận hồ sơ", validators=[Optional()])
+
+
+class CalendarView(Guarded, BaseView):
+    roles = ("admin",)
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        actor, day_form, hours_form = _actor(), DayForm(prefix="day"), HoursForm(prefix="hours")
+        try:
+            if request.method == "POST" and "day-day" in request.form and day_form.validate_on_submit():
+                deadlines.set_day(actor, day_form.day.data, day_form.working.data == "1", day_form.note.data or "")
+                flash("Đã ghi ngày ngoại lệ.", "success")
+                return redirect(url_for(".index"))
+            if request.method == "POST" and "hours-morning" in request.form and hours_form.validate_on_submit():
+                periods = [p.split("-") for p in (hours_form.morning.data, hours_form.afternoon.data)]
+                deadlines.set_office_hours(actor, [[a.strip(), b.strip()] for a, b in periods],
+                                           hours_form.cutoff.data or None)
+                flash("Đã ghi giờ làm việc.", "success")
+                return redirect(url_for(".index"))
+        except (ServiceError, ValueError) as exc:
+            flash(getattr(exc, "message", str(exc)), "error")
+        today = date.today()
+        view = deadlines.calendar_view(actor, today, today + timedelta(days=364))
+        special = [d for d in view["days"] if d["source"] == "centre" or (not d["working"] and d["why"] not in ("weekend",))]
+        hours_form.morning.data = hours_form.morning.data or "-".join(view["office_hours"][0])
+        if len(view["office_hours"]) > 1:
+            hours_form.afternoon.data = hours_form.afternoon.data or "-".join(view["office_hours"][1])
+        hours_form.cutoff.data = hours_form.cutoff.data or view["cutoff"]
+        return self.render("onestop_admin/calendar.html", view=view, special=special, day_form=day_form,
+                           hours_form=hours_form, clear=ActionForm())
+
+    @expose("/clear/<day>", methods=("POST",))
+    def clear(self, day):
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        try:
+            deadlines.clear_day(_actor(), date.fromisoformat(day))
+        except ValueError:
+            abort(404)
+        return redirect(url_for(".index"))
+
+
+class CoverageView(Guarded, BaseView):
+    roles = ("province_admin", "system_admin")
+
+    @expose("/")
+    def index(self):
+        code = (request.args.get("code") or "").strip()[:128]
+        rows, error = [], None
+        if code:
+            try:
+                rows = rollout.coverage(_actor(), code)
+            except ServiceError as exc:
+                error = exc.message
+        return self.render("onestop_admin/coverage.html", code=code, rows=rows, error=error)
+
+
+class UploadForm(FlaskForm):
+    files = MultipleFileField("Tệp của thủ tục (BPMN, biểu mẫu JSON, procedure.json) hoặc một tệp .zip")
+
+
+class RolloutForm(FlaskForm):
+    to = StringField("Các trung tâm", validators=[DataRequired(), Length(max=20000)])
+
+
+class OnboardView(Guarded, BaseView):
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        form = UploadForm()
+        if form.validate_on_submit():
+            uploads = [procedures.Upload(f.filename or "tep", f.read()) for f in request.files.getlist("files") if f]
+            settings = current_app.config["ONESTOP"]
+            try:
+                result = onboarding.submit(_actor(), uploads, settings.max_model_bytes)
+            except ServiceError as exc:
+                flash(exc.message, "error")
+                return self.render("onestop_admin/onboard.html", form=form)
+            return redirect(url_for(".draft", draft_id=result.draft_id), 303)
+        return self.render("onestop_admin/onboard.html", form=form)
+
+    @expose("/<int:draft_id>")
+    def draft(self, draft_id):
+        settings = current_app.config["ONESTOP"]
+        result = onboarding.review(_actor(), draft_id, settings.max_model_bytes)
+        previews = {}
+        if result.model is not None:
+            from onestop.formdefs import FormDefinition
+
+            for name, form_def in result.model.forms.items():
+                try:
+                    previews[name] = forms.html_form(FormDefinition.from_dict(form_def))
+                except Exception as exc:  # a form that cannot be drawn is a finding, not a crash
+                    result.findings.append(onboarding.Finding("error", f"form {name} cannot be shown: {exc}"))
+        svg = diagram.render(result.model.diagram, done=frozenset(), current=frozenset(),
+                             title=result.name, marked=frozenset(result.marked)) if result.model else Markup("")
+        return self.render("onestop_admin/draft.html", result=result, svg=svg, previews=previews,
+                           publish=ActionForm(), rollout=RolloutForm(), can_roll_out=_actor().has_role(
+                               "province_admin", "system_admin"))
+
+    @expose("/<int:draft_id>/publish", methods=("POST",))
+    def publish(self, draft_id):
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        settings = current_app.config["ONESTOP"]
+        try:
+            version = onboarding.publish(_actor(), draft_id, settings.max_model_bytes)
+            flash(f"Đã công bố {version.procedure.code} phiên bản {version.version}.", "success")
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        return redirect(url_for(".draft", draft_id=draft_id), 303)
+
+    @expose("/rollout/<code>", methods=("POST",))
+    def roll_out(self, code):
+        form = RolloutForm()
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            report = onboarding.roll_out(_actor(), code, form.to.data.strip())
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return redirect(request.referrer or url_for(".index"), 303)
+        return self.render("onestop_admin/rollout.html", code=code, report=report)

@@ -1,0 +1,193 @@
+"""Onboarding a procedure in the back office: upload the files as a draft, read the validation
+report and the compliance lint, compare with the version in force, publish, roll out.
+
+Nothing reaches the engine's tables before `publish`: a draft is the files as uploaded.
+"""
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+
+from ..db import write_transaction
+from ..engine.parsing import SourceFile
+from ..models import Centre, Draft, Procedure, ProcedureVersion
+from . import audit, deadlines
+from .errors import Forbidden, Invalid, NotFound
+from .procedures import (
+    LANE_ROLES,
+    checked_model,
+    current_version,
+    procedure_code,
+    store_version,
+    unpack,
+)
+
+
+@dataclass
+class Finding:
+    level: str  # "error" blocks publishing; "warning" is for the administrator to judge
+    message: str
+    element_id: str | None = None
+
+
+@dataclass
+class Review:
+    draft_id: int
+    code: str | None = None
+    name: str = ""
+    problems: list = field(default_factory=list)  # the validation report: [{element_id, message, file, ...}]
+    findings: list = field(default_factory=list)  # the compliance lint
+    model: object = None  # the compiled model, when it compiled
+    diff: dict | None = None  # against the version in force
+    current_version: int | None = None
+
+    @property
+    def publishable(self) -> bool:
+        return self.model is not None and not any(f.level == "error" for f in self.findings)
+
+    @property
+    def marked(self) -> set:
+        """The elements the report or the lint names: marked on the diagram."""
+        return {p.get("element_id") for p in self.problems if p.get("element_id")} | {
+            f.element_id for f in self.findings if f.element_id}
+
+
+def _zip(files) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for f in files:
+            archive.writestr(f.name, f.content)
+    return buffer.getvalue()
+
+
+def _unzip(data: bytes) -> list:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [SourceFile(name, archive.read(name)) for name in archive.namelist()]
+
+
+def submit(actor, uploads, max_bytes=5 * 1024 * 1024) -> Review:
+    """Keep the uploaded files as a draft of the actor's centre and review them."""
+    files = unpack(uploads, max_bytes)
+    if not files:
+        raise Invalid("choose the procedure's files (BPMN, forms, procedure.json) or one .zip")
+    with write_transaction():
+        draft = Draft.create(centre=actor.centre_id, created_by=actor.id, files=_zip(files))
+        audit.record("draft.uploaded", actor, detail={"draft": draft.id, "files": sorted(f.name for f in files)})
+    return review(actor, draft.id, max_bytes)
+
+
+def _draft(actor, draft_id) -> Draft:
+    draft = Draft.get_or_none((Draft.id == draft_id) & (Draft.centre == actor.centre_id))
+    if draft is None:
+        raise NotFound("no such draft")
+    return draft
+
+
+def review(actor, draft_id, max_bytes=5 * 1024 * 1024) -> Review:
+    """The validation report, the compliance lint and the diff of a draft of the actor's centre."""
+    draft = _draft(actor, draft_id)
+    result = Review(draft.id)
+    try:
+        model = checked_model(_unzip(bytes(draft.files)), max_bytes=max_bytes)
+    except Invalid as exc:
+        result.problems = exc.details or [{"message": exc.message}]
+        return result
+    result.model, result.code = model, procedure_code(model)
+    result.name = str(model.metadata.get("name") or result.code)
+    result.problems = list(model.warnings)
+    result.findings = lint(model)
+    if draft.code != result.code:
+        Draft.update(code=result.code).where(Draft.id == draft.id).execute()
+    procedure = Procedure.get_or_none((Procedure.centre == actor.centre_id) & (Procedure.code == result.code))
+    if procedure is not None and procedure.latest_version:
+        from .procedures import model_for
+        from .rollout import diff_models
+
+        in_force = current_version(procedure)
+        result.current_version = in_force.version
+        result.diff = diff_models(model_for(in_force), model, in_force.version, None)
+    return result
+
+
+def lint(model) -> list[Finding]:
+    """What a procedure needs before it is put before citizens, beyond what the engine checks."""
+    meta, out = model.metadata or {}, []
+    lanes = meta.get("lanes") if isinstance(meta.get("lanes"), dict) else {}
+    for element_id, element in sorted(model.elements().items()):
+        if element["type"] in ("UserTask", "ManualTask", "NoneTask") and element["lane"] is None and lanes:
+            out.append(Finding("error", "a task people do is in no lane: no role is offered it", element_id))
+        elif element["lane"] is not None and element["type"] in ("UserTask", "ManualTask") \
+                and lanes.get(element["lane"]) not in LANE_ROLES:
+            out.append(Finding("error", f"its lane {element['lane']!r} maps to no role in procedure.json \"lanes\"",
+                               element_id))
+    for element_id in model.dead_ends():
+        out.append(Finding("error", "no path from here reaches an end: a dossier could be stuck here for ever "
+                                    "(a loop without a way out, or a branch that stops short)", element_id))
+    try:
+        plan = deadlines.plan(meta)
+    except ValueError as exc:
+        plan = None
+        out.append(Finding("error", f"procedure.json: {exc}"))
+    if plan is None:
+        out.append(Finding("warning", "procedure.json sets no processing time (\"deadline\"): no return date is promised"))
+    else:
+        total = _days(plan.total)
+        allotted = sum(_days(d) for key, d in plan.steps.items() if key not in plan.not_counted)
+        if total and allotted > total + 1e-9:
+            out.append(Finding("warning", f"the steps' allocations add up to {allotted:g} working days, more than "
+                                          f"the {total:g} the procedure allows (fine only where steps run in parallel)"))
+    if not meta.get("documents"):
+        out.append(Finding("error", "procedure.json lists no required documents (\"documents\")"))
+    if "fee_vnd" not in meta and "fee" not in meta:
+        out.append(Finding("error", "procedure.json states no fee (\"fee_vnd\"; 0 or the text \"Miễn phí\" if none)"))
+    if model.has_scripts:
+        out.append(Finding("warning", "the model runs scripts: they passed the sandbox's check and run with its "
+                                      "limits; prefer forms and gateways where possible"))
+    return out
+
+
+def _days(deadline) -> float:
+    return deadline.amount / 8 if deadline.unit == "working_hours" else deadline.amount
+
+
+def publish(actor, draft_id, max_bytes=5 * 1024 * 1024) -> ProcedureVersion:
+    """Put a reviewed draft in force at the actor's centre (and offer it as a template to the
+    centres below, at a province or the nation). Refused while the review finds errors."""
+    result = review(actor, draft_id, max_bytes)
+    if result.model is None:
+        raise Invalid("the model was refused; fix what the report names and upload it again",
+                      details=result.problems)
+    blocking = [f for f in result.findings if f.level == "error"]
+    if blocking:
+        raise Invalid(f"not published: {blocking[0].message}",
+                      details=[{"element_id": f.element_id, "message": f.message} for f in blocking])
+    centre = Centre.get_by_id(actor.centre_id)
+    draft = _draft(actor, draft_id)
+    version, _ = store_version(actor, centre.id, _unzip(bytes(draft.files)), result.model,
+                               published=centre.level in ("province", "nation"))
+    with write_transaction():
+        Draft.update(published_version=version.version).where(Draft.id == draft.id).execute()
+        audit.record("procedure.published", actor, detail={"code": result.code, "version": version.version,
+                                                          "draft": draft.id})
+    return version
+
+
+def roll_out(actor, code, selector):
+    """Adopt the centre's current version of a procedure, published as a template, at the centres
+    the selector names below it (a province administrator within the province)."""
+    from . import centres, rollout
+
+    if not actor.has_role("province_admin", "system_admin"):
+        raise Forbidden("rolling out is for a province's or the nation's administrators")
+    procedure = Procedure.get_or_none((Procedure.centre == actor.centre_id) & (Procedure.code == code))
+    if procedure is None or not procedure.latest_version:
+        raise NotFound("no such procedure")
+    version = current_version(procedure)
+    if version.published_at is None:
+        raise Invalid("publish the procedure first: only a published version is a template")
+    targets = centres.select(selector)
+    allowed = centres.scope_ids(actor)
+    if allowed is not None and any(c.id not in allowed for c in targets):
+        raise Forbidden("some of those centres are outside your province")
+    return rollout.rollout(actor, [version], targets)
+
