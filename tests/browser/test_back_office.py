@@ -1,0 +1,92 @@
+"""The back office in a real browser (Debian's Chromium, Playwright) against `onestop serve`: a
+province's administrator uploads a procedure with a deliberate error, reads the report, fixes it,
+publishes it, rolls it out to two communes; an officer of one of them then receives a dossier of it
+at the counter. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the test's temp dir)."""
+
+import subprocess
+
+import pytest
+
+from tests.browser.test_journey import CHROMIUM, ONESTOP, shots  # noqa: F401 (fixture)
+from tests.process_models import bundled_files
+from tests.support.servers import onestop_serve
+
+sync_api = pytest.importorskip("playwright.sync_api")
+PASSWORD = "Mật-khẩu-2026"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("back-office")
+    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
+        for args in (("centres", "import", "--province", "22"),
+                     ("user", "create", "qn.quantri", "--role", "province_admin", "--role", "admin", "--centre", "P22",
+                      "--password", PASSWORD),
+                     ("user", "create", "canbo.hatu", "--role", "officer", "--centre", "W06652", "--password", PASSWORD)):
+            done = subprocess.run([str(ONESTOP), *args], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _files(broken=False):
+    out = []
+    for path in bundled_files("copy_certification"):
+        content = path.read_bytes()
+        if broken and path.suffix == ".bpmn":
+            content = content.replace(b'targetRef="Task_Sign"', b'targetRef="Task_Nowhere"')
+        out.append({"name": path.name, "mimeType": "application/octet-stream", "buffer": content})
+    return out
+
+
+def _sign_in(page, username):
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+
+
+def test_a_procedure_goes_from_files_to_two_communes_in_the_browser(server, browser, shots):  # noqa: F811
+    expect = sync_api.expect
+    admin = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    admin.goto(server + "/admin/onboard/")
+    _sign_in(admin, "qn.quantri")
+    admin.locator("#files").set_input_files(files=_files(broken=True))
+    admin.get_by_role("button", name="Kiểm tra").click()
+    expect(admin.locator("#report")).to_contain_text("Mô hình chưa dùng được")
+    expect(admin.locator("#report")).to_contain_text("Flow_Attested")
+    admin.screenshot(path=str(shots / "admin-report.png"), full_page=True)
+
+    admin.get_by_role("link", name="Tải lên lại").click()
+    admin.locator("#files").set_input_files(files=_files())
+    admin.get_by_role("button", name="Kiểm tra").click()
+    expect(admin.locator("#findings")).to_contain_text("Không có vấn đề")
+    expect(admin.locator("svg.diagram")).to_be_visible()
+    admin.screenshot(path=str(shots / "admin-review.png"), full_page=True)
+    admin.locator("#publish").click()
+    expect(admin.get_by_text("Đã công bố 2.000815 phiên bản 1")).to_be_visible()
+
+    admin.locator("#to").fill("W06652,W06658")
+    admin.locator("#roll-out").click()
+    expect(admin.locator("#summary")).to_contain_text("2 đã áp dụng")
+    admin.screenshot(path=str(shots / "admin-rollout.png"), full_page=True)
+
+    officer = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    officer.goto(server + "/desk/intake/2.000815")
+    _sign_in(officer, "canbo.hatu")
+    officer.get_by_label("Họ, chữ đệm, tên người yêu cầu").fill("Đỗ Thị Mai")
+    officer.locator("#requester_citizen_id").fill("022190054321")  # the applicant block has a field of that name too
+    officer.get_by_label("Tên giấy tờ").fill("Bằng tốt nghiệp đại học")
+    officer.get_by_label("Số trang của bản chính").fill("1")
+    officer.get_by_label("Số bản sao cần chứng thực").fill("3")
+    officer.get_by_role("button", name="Tiếp nhận hồ sơ và in giấy tiếp nhận").click()
+    expect(officer.locator("body")).to_contain_text("Đỗ Thị Mai")
+    officer.screenshot(path=str(shots / "commune-receipt.png"), full_page=True)
+    officer.goto(server + "/desk/")
+    expect(officer.locator("body")).to_contain_text("Tiếp nhận, kiểm tra bản chính")
