@@ -25,7 +25,7 @@ from onestop.services import (
     units,
     users,
 )
-from onestop.services.errors import ServiceError
+from onestop.services.errors import NotFound, ServiceError
 from onestop.web import diagram, forms
 from onestop.web.i18n import STATUS_NAMES
 
@@ -77,6 +77,14 @@ class ScopedModelView(Guarded, ModelView):
     can_view_details = True
     form_base_class = SecureForm
     page_size = 50
+
+    def _handle_view(self, name, **kwargs):
+        # A page this view does not offer is no page at all: the same 404 as an unknown address,
+        # whichever record its id names.
+        if (name == "edit_view" and not self.can_edit) or (name == "delete_view" and not self.can_delete) \
+                or (name == "create_view" and not self.can_create):
+            abort(404)
+        return super()._handle_view(name, **kwargs)
 
     def _scoped(self, query):
         ids = centres.scope_ids(_actor())
@@ -272,6 +280,8 @@ class IncidentsView(Guarded, BaseView):
             else:
                 lifecycle.recover(_actor(), code, how)
             flash(f"Đã xử lý sự cố của hồ sơ {code}.", "success")
+        except NotFound:
+            raise  # another centre's dossier, or none: 404 like any unknown address
         except ServiceError as exc:
             flash(exc.message, "error")
         return redirect(url_for(".index"))
@@ -394,17 +404,26 @@ class OnboardView(Guarded, BaseView):
         try:
             version = onboarding.publish(_actor(), draft_id, settings.max_model_bytes)
             flash(f"Đã công bố {version.procedure.code} phiên bản {version.version}.", "success")
+        except NotFound:
+            raise
         except ServiceError as exc:
             flash(exc.message, "error")
         return redirect(url_for(".draft", draft_id=draft_id), 303)
 
     @expose("/rollout/<code>", methods=("POST",))
     def roll_out(self, code):
+        if not _actor().has_role("province_admin", "system_admin"):
+            abort(403)
         form = RolloutForm()
         if not form.validate_on_submit():
             abort(400)
         try:
             report = onboarding.roll_out(_actor(), code, form.to.data.strip())
+        except NotFound as exc:
+            if "procedure" in exc.message:
+                raise
+            flash(exc.message, "error")
+            return redirect(request.referrer or url_for(".index"), 303)
         except ServiceError as exc:
             flash(exc.message, "error")
             return redirect(request.referrer or url_for(".index"), 303)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from onestop.models import Attachment, AuditEvent, Centre, Dossier, WorkItem
-from onestop.services import centres, dossiers, lifecycle, procedures
+from onestop.models import Attachment, AuditEvent, Centre, Dossier, Procedure, WorkItem
+from onestop.services import centres, dossiers, lifecycle, onboarding, procedures, units
 from onestop.services.attachments import Upload
 from tests.conftest import make_user
 from tests.process_models import bundled_files
@@ -17,9 +17,11 @@ SECRET_NAME = "Phạm Bí Mật Xã Bên"
 SECRET_FILE = PDF.replace(b"/Catalog", b"/Catalog /Secret (xa-ben)")
 SECRETS = (SECRET_NAME.encode(), json.dumps(SECRET_NAME).encode()[1:-1], b"022190099999", b"xa-ben")
 # Routes that read no centre's data whatever their parameters, or are not ours to scope.
-UNSCOPED = {"static", "admin.static", "public.health", "i18n.choose", "api.openapi", "desk.login", "desk.logout"}
+UNSCOPED = {"static", "admin.static", "public.health", "i18n.choose", "api.openapi", "desk.login", "desk.logout",
+            "calendar.clear"}  # a date of one's own calendar
 # Routes that a commune administrator may not use at all: refused for the role before any lookup.
-ROLE_REFUSED = {"api.procedure_coverage", "api.start_rollout"}
+ROLE_REFUSED = {"api.procedure_coverage", "api.start_rollout", "onboard.roll_out"}
+RECORD_PAGES = {"details_view", "edit_view", "delete_view"}
 
 
 def _upload(actor, folder):
@@ -45,15 +47,21 @@ def foreign(app):
         lifecycle.supplement_received(their_officer, dossier.code, "đã nộp", {"files": Upload("mat.pdf", SECRET_FILE)})
         task = WorkItem.get(WorkItem.dossier == dossier.id)
         attachment = Attachment.get(Attachment.dossier == dossier.id)
+        their_unit = units.create_unit(their_officer, "TP", "Phòng Tư pháp")
+        draft = onboarding.submit(their_officer, [procedures.Upload(p.name, p.read_bytes())
+                                                  for p in bundled_files("copy_certification")])
+        rows = {"dossier": dossier.id, "audit": AuditEvent.select().where(AuditEvent.centre == theirs.id).first().id,
+                "procedure": Procedure.get((Procedure.centre == theirs.id) & (Procedure.code == "1.000894")).id,
+                "unit": their_unit.id, "user": their_officer.id, "centre": theirs.id}
         yield {"token": token, "code": dossier.code, "task": task.id, "attachment": attachment.id,
-               "procedure": "1.000894", "dossier_id": dossier.id}
+               "procedure": "1.000894", "dossier_id": dossier.id, "draft": draft.draft_id, "rows": rows}
 
 
 PROCEDURE_ENDPOINTS = {"api.get_procedure", "api.adopt_template", "api.set_local_override", "api.offered_template",
                        "api.procedure_coverage", "portal.procedure", "portal.submit", "desk.intake_form",
-                       "desk.intake_receipt"}
+                       "desk.intake_receipt", "onboard.roll_out"}
 BODY = {"reason": "thử", "note": "thử", "how": "stopped", "new_due": "2027-03-01", "name": "thử", "data": {},
-        "working": True, "procedure": "1.000894", "lanes": {}}
+        "working": True, "procedure": "1.000894", "lanes": {}, "to": "W07093"}
 
 
 def _url(rule, ids):
@@ -69,6 +77,12 @@ def _url(rule, ids):
             values[name] = "supplement"
         elif name == "day":
             values[name] = "2026-12-05"
+        elif name == "draft_id":
+            values[name] = ids["draft"]
+        elif name == "how":
+            values[name] = "skip"
+        elif name == "export_type":
+            values[name] = "csv"
     path = rule.rule
     for name, value in values.items():
         path = path.replace(f"<int:{name}>", str(value)).replace(f"<{name}>", str(value))
@@ -92,12 +106,15 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
         if rule.endpoint in UNSCOPED:
             continue
         path = _url(rule, foreign)
-        foreign_ids = bool({"code", "task_id", "attachment_id"} & set(rule.arguments))
+        foreign_ids = bool({"code", "task_id", "attachment_id", "draft_id"} & set(rule.arguments))
+        view, _, page = rule.endpoint.partition(".")
+        if rule.rule.startswith("/admin/") and view in foreign["rows"] and page in RECORD_PAGES:
+            path, foreign_ids = f"{path}?id={foreign['rows'][view]}", True  # flask-admin's record pages
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             if rule.rule.startswith("/api/"):
                 reply = app.test_client().open(path, method=method, json=BODY if method != "GET" else None,
                                                headers={"Authorization": f"Bearer {foreign['token']}"})
-            elif rule.rule.startswith("/desk/"):
+            elif rule.rule.startswith(("/desk/", "/admin/")):
                 reply = desk.open(path, method=method, data={"csrf_token": token, **{k: v for k, v in BODY.items()
                                                                                     if isinstance(v, str)}}
                                   if method == "POST" else None)
@@ -109,6 +126,12 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
             if any(secret in body for secret in SECRETS):
                 leaks.append((method, path, reply.status_code))
             expected = {403} if rule.endpoint in ROLE_REFUSED else {404}
+            if page == "delete_view" and method == "POST":
+                reply_id = foreign["rows"].get(view)  # flask-admin reads the id of a delete from the form
+                reply = desk.post(rule.rule, data={"csrf_token": token, "id": reply_id})
+                if foreign_ids and reply.status_code not in (404, 403):
+                    wrong.append((method, path, reply.status_code))
+                continue
             if foreign_ids and reply.status_code not in expected:
                 wrong.append((method, path, reply.status_code))
     assert tried >= 50  # every route and method but the unscoped few
