@@ -12,8 +12,9 @@ def test_the_health_check_reaches_the_database(sqlite_app):
     assert sqlite_app.test_client().get("/healthz").json["status"] == "ok"
 
 
-def test_the_back_office_is_mounted(sqlite_app):
-    assert sqlite_app.test_client().get("/admin/").status_code == 200
+def test_the_back_office_is_mounted_and_asks_visitors_to_sign_in(sqlite_app):
+    reply = sqlite_app.test_client().get("/admin/")
+    assert reply.status_code == 302 and "/desk/login?next=/admin/" in reply.headers["Location"]
 
 
 def test_an_unknown_page_gets_a_short_html_page_not_a_traceback(sqlite_app):
