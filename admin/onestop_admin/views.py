@@ -239,8 +239,17 @@ class UserForm(FlaskForm):
     admin = BooleanField("Quản trị trung tâm")
 
 
+class UserEditForm(FlaskForm):
+    display_name = StringField("Họ tên", validators=[Optional(), Length(max=255)])
+    officer = BooleanField("Cán bộ")
+    leader = BooleanField("Lãnh đạo")
+    admin = BooleanField("Quản trị trung tâm")
+    active = BooleanField("Được đăng nhập")
+    unit = StringField("Mã đơn vị (để trống: không thuộc đơn vị nào)", validators=[Optional(), Length(max=32)])
+
+
 class UserView(ScopedModelView):
-    can_create = True
+    can_create = can_edit = True
     column_list = ("username", "display_name", "roles", "unit", "active", "centre")
     column_labels = {"username": "Tên đăng nhập", "display_name": "Họ tên", "roles": "Vai trò", "unit": "Đơn vị",
                      "active": "Hoạt động", "centre": "Trung tâm"}
@@ -249,6 +258,25 @@ class UserView(ScopedModelView):
     column_details_exclude_list = ("password_hash",)
     column_exclude_list = ("password_hash",)
     form = UserForm
+
+    def edit_form(self, obj=None):
+        form = UserEditForm(obj=obj)
+        if request.method == "GET" and obj is not None:
+            for role in ("officer", "leader", "admin"):
+                getattr(form, role).data = obj.has_role(role)
+            form.unit.data = obj.unit.code if obj.unit_id else ""
+        return form
+
+    def update_model(self, form, model):
+        keep = [r for r in model.role_set if r not in ("officer", "leader", "admin")]
+        roles = keep + [r for r in ("officer", "leader", "admin") if getattr(form, r).data]
+        try:
+            users.update_user(_actor(), model.username, roles=roles, active=form.active.data,
+                              display_name=form.display_name.data, unit=(form.unit.data or "").strip() or None)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return False
+        return True
 
     def create_model(self, form):
         roles = [r for r in ("officer", "leader", "admin") if getattr(form, r).data]

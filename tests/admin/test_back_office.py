@@ -177,3 +177,27 @@ def test_the_calendar_page_adds_and_removes_a_working_saturday(sqlite_app):
     assert "2027-01-09" in listed and "Làm bù" in listed
     cleared = admin.post("/admin/calendar/clear/2027-01-09", data={"csrf_token": csrf(admin.get("/admin/calendar/"))})
     assert cleared.status_code == 302 and "Làm bù" not in admin.get("/admin/calendar/").get_data(as_text=True)
+
+
+def test_an_administrator_changes_a_users_roles_unit_and_sign_in_through_the_service(sqlite_app):
+    from onestop.models import User
+    from onestop.services import units
+
+    admin = _signed_in(sqlite_app, "quantri", ("admin",))
+    with sqlite_app.app_context():
+        units.create_unit(User.get(User.username == "quantri"), "TP", "Phòng Tư pháp")
+        officer, _ = make_user("canbo", ("officer",))
+    page = admin.get(f"/admin/user/edit/?id={officer.id}")
+    assert page.status_code == 200
+    saved = admin.post(f"/admin/user/edit/?id={officer.id}", data={
+        "csrf_token": csrf(page), "display_name": "Cán bộ Tư pháp", "officer": "y", "leader": "y", "unit": "TP"})
+    assert saved.status_code == 302
+    with sqlite_app.app_context():
+        changed = User.get_by_id(officer.id)
+        assert changed.role_set == {"officer", "leader"} and changed.unit.code == "TP" and not changed.active
+        assert AuditEvent.select().where(AuditEvent.action == "user.updated").count() == 1
+    refused = admin.post(f"/admin/user/edit/?id={officer.id}", data={
+        "csrf_token": csrf(page), "officer": "y", "unit": "NOPE", "active": "y"})
+    assert refused.status_code == 200 and "no unit" in refused.get_data(as_text=True)
+    with sqlite_app.app_context():
+        assert not User.get_by_id(officer.id).active  # nothing of the refused change was kept

@@ -13,7 +13,7 @@ from .. import sql
 from ..db import write_transaction
 from ..models import ApiToken, Centre, User, utcnow
 from . import audit, codes
-from .errors import Conflict, Invalid
+from .errors import Conflict, Forbidden, Invalid, NotFound
 
 # admin: of a centre; province_admin: of a province and its communes; system_admin: the whole country.
 ROLES = ("admin", "province_admin", "system_admin", "officer", "leader", "citizen", "integration")
@@ -134,3 +134,41 @@ def check_password(user: User, password: str) -> bool:
         return _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+_KEEP = object()
+
+
+def update_user(actor, username, *, roles=None, active=None, display_name=None, unit=_KEEP) -> User:
+    """Change a user of the actor's centre in one go: roles (never a province's or the nation's
+    role the actor does not hold), whether they may sign in, their name, their unit (a code of
+    the centre's units, or None for none)."""
+    user = User.get_or_none((User.username == username) & (User.centre == actor.centre_id))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    changes = {}
+    if roles is not None:
+        roles = sorted({r.strip() for r in roles if r.strip()})
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise Invalid(f"unknown role {unknown[0]!r}; roles are: {', '.join(ROLES)}")
+        if not actor.has_role("system_admin") and set(roles) & {"province_admin", "system_admin"} - actor.role_set:
+            raise Forbidden("only an administrator holding that role can give it")
+        changes["roles"] = ",".join(roles)
+    if active is not None:
+        if user.id == actor.id and not active:
+            raise Conflict("you cannot lock yourself out")
+        changes["active"] = bool(active)
+    if display_name is not None:
+        changes["display_name"] = display_name.strip()[:255]
+    if unit is not _KEEP:
+        from .units import get_unit
+
+        changes["unit"] = get_unit(actor, unit).id if unit else None
+    if not changes:
+        return user
+    with write_transaction():
+        User.update(**changes).where(User.id == user.id).execute()
+        audit.record("user.updated", actor, detail={"username": username} | {
+            k: v for k, v in changes.items() if k != "display_name"})
+    return User.get_by_id(user.id)
