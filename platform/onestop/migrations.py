@@ -30,6 +30,7 @@ from .models import (
     LocalOverride,
     Notification,
     ProcedureVersion,
+    Rating,
     SchemaMigration,
     Unit,
     User,
@@ -171,6 +172,21 @@ def _drafts(db):
     db.create_tables([Draft], safe=True)
 
 
+def _dossier_facts(db):
+    """What the statistics count, recorded when it happens: channel, result ready, handed over, apology."""
+    _add_column(db, "dossier", "channel", CharField(max_length=16, null=True))
+    for name in ("resolved_at", "returned_at", "apologised_at"):
+        _add_column(db, "dossier", name, DateTimeField(null=True))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_centre_id_resolved_at" ON "dossier" ("centre_id", "resolved_at")')
+    # Dossiers already stored: their facts from the audit trail.
+    db.execute_sql('UPDATE "dossier" SET "resolved_at" = "updated_at" WHERE "status" IN (\'resolved\', \'returned\') '
+                   'AND "resolved_at" IS NULL')
+
+
+def _ratings(db):
+    db.create_tables([Rating], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -191,6 +207,8 @@ MIGRATIONS = [
     (17, "a dossier names its competent authority apart from its receiving centre", _authority),
     (18, "the audit trail as a tamper-evident hash chain per centre", _audit_chain),
     (19, "drafts: uploads reviewed in the back office before publishing", _drafts),
+    (20, "dossiers record their channel, result, hand-over and apology times", _dossier_facts),
+    (21, "citizens rate their dossiers", _ratings),
 ]
 
 

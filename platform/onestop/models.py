@@ -212,12 +212,17 @@ class Dossier(BaseModel):
     # The competent authority that decides, as the procedure names it at the receiving centre: a
     # citizen may file at any centre of the province, the decision is the authority's.
     authority = CharField(max_length=500, null=True)
+    channel = CharField(max_length=16, null=True)  # how it came in: online, counter, api
+    resolved_at = DateTimeField(null=True)  # when the result was ready (first "resolved", or "returned")
+    returned_at = DateTimeField(null=True)  # when the result was handed over
+    apologised_at = DateTimeField(null=True)  # the first apology: the dossier is late whatever happens next
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("centre", "created_at"), False),)  # the centre's ledger: dossiers received by day
+        indexes = ((("centre", "created_at"), False),  # the centre's ledger: dossiers received by day
+                   (("centre", "resolved_at"), False))  # statistics: results by period
 
     @classmethod
     def for_actor(cls, actor):
@@ -319,6 +324,17 @@ class AuditHead(BaseModel):
     chain = IntegerField(primary_key=True)
     seq = IntegerField(default=0)
     hash = CharField(max_length=64)
+
+
+class Rating(BaseModel):
+    """A citizen's rating of a dossier once its result is ready: one per dossier."""
+
+    id = AutoField()
+    dossier = ForeignKeyField(Dossier, unique=True, on_delete="CASCADE")
+    level = CharField(max_length=16)  # rat_hai_long | hai_long | khong_hai_long
+    comment = TextField(null=True)
+    channel = CharField(max_length=16, default="portal")  # portal (incl. the counter's QR) | api
+    at = DateTimeField(default=utcnow)
 
 
 class DossierCounter(BaseModel):
@@ -443,4 +459,5 @@ ALL_MODELS = [
     LocalOverride,
     AuditHead,
     Draft,
+    Rating,
 ]

@@ -146,7 +146,9 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
             status=next_status("new" if channel == "online" else "received", step, model),
-            received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model),
+            received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model), channel=channel,
+            resolved_at=now if step.status == "completed" or (model.metadata or {}).get("return_step") in
+            {t.element_id for t in step.ready_added} else None,
             created_by_id=actor.id, created_at=now, updated_at=now,
         )
         dossier.procedure, dossier.version = procedure, version
@@ -506,6 +508,10 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
             audit.record("dossier.completed", actor, dossier=dossier)
         if new_status == "resolved" and dossier.status != "resolved":
             notify.queue(dossier, "resolved", dossier.procedure.name)
+        if new_status in ("resolved", "returned") and dossier.status not in ("resolved", "returned"):
+            sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL', (now, dossier.id))
+        if new_status == "returned" and dossier.status != "returned":
+            sql.run('UPDATE "dossier" SET "returned_at" = ? WHERE "id" = ?', (now, dossier.id))
 
     run_write(write)
     dossier.serial += 1

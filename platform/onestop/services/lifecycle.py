@@ -6,10 +6,12 @@ status, its deadlines and writes its audit event in one transaction.
 
 from datetime import date
 
+from peewee import IntegrityError, fn
+
 from ..db import write_transaction
 from ..engine import NotWaiting
 from ..formdefs import FieldError
-from ..models import AuditEvent, Dossier, utcnow
+from ..models import AuditEvent, Dossier, Rating, utcnow
 from ..workdays import to_local, to_utc
 from . import attachments, audit, deadlines, notify
 from .dossiers import get_dossier, save_step, stored_state, track
@@ -125,7 +127,8 @@ def apologise(actor, code, new_due, reason: str) -> Dossier:
                       field_errors=[FieldError("new_due", "minimum", "must be a working day after the current date")])
     due = to_utc(calendar.closing(new_due))
     with write_transaction():
-        Dossier.update(due_at=due, updated_at=now).where(Dossier.id == dossier.id).execute()
+        Dossier.update(due_at=due, updated_at=now, apologised_at=fn.COALESCE(Dossier.apologised_at, now)).where(
+            Dossier.id == dossier.id).execute()
         audit.record("dossier.apology", actor, dossier=dossier, detail={
             "reason": reason, "from": dossier.due_at.isoformat(), "to": due.isoformat()})
         dossier.due_at = due
@@ -202,3 +205,31 @@ def recover(actor, code, how: str) -> Dossier:
         raise Conflict(str(exc)) from None
     return save_step(dossier, step, actor, f"dossier.{'retried' if how == 'retry' else 'step_skipped'}",
                      dossier.error_element, {"error": dossier.error_message})
+
+
+RATING_LEVELS = ("rat_hai_long", "hai_long", "khong_hai_long")  # very satisfied, satisfied, not satisfied
+
+
+def rate(code, key, level, comment="", channel="portal") -> Rating:
+    """The citizen's rating of a dossier whose result is ready, with its code and lookup key; one
+    per dossier. It counts for the units and officials who handled it (services.stats)."""
+    if level not in RATING_LEVELS:
+        raise Invalid(f"level must be one of: {', '.join(RATING_LEVELS)}",
+                      field_errors=[FieldError("level", "enum", "choose how satisfied you are")])
+    comment = (comment or "").strip()
+    if len(comment) > REASON_LIMIT:
+        raise Invalid(f"the comment is longer than {REASON_LIMIT} characters")
+    dossier = track(code, key)
+    if dossier.status not in ("resolved", "returned"):
+        raise Conflict("a dossier is rated once its result is ready")
+    with write_transaction():
+        try:
+            rating = Rating.create(dossier=dossier.id, level=level, comment=comment or None, channel=channel)
+        except IntegrityError:
+            raise Conflict("this dossier has been rated already") from None
+        audit.record("dossier.rated", None, dossier=dossier, detail={"level": level})
+    return rating
+
+
+def rating_of(dossier) -> Rating | None:
+    return Rating.get_or_none(Rating.dossier == dossier.id)

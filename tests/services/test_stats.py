@@ -1,0 +1,111 @@
+"""Every figure equals the truth planted in a generated history: dossiers received on the afternoon
+before Tết, paused for a supplement, decided early, on the day, late or after an apology."""
+
+from datetime import date, datetime
+
+from onestop.models import Centre, Dossier, HistoryEntry, Procedure, ProcedureVersion, Rating
+from onestop.services import audit, deadlines, stats
+from onestop.workdays import Deadline, to_local, to_utc
+from tests.conftest import MODELS, make_user
+
+JAN = (date(2027, 1, 1), date(2027, 2, 28))  # Tết Đinh Mùi: 4-10 February 2027
+NOW = to_utc(datetime(2027, 3, 15, 10, 0))
+PLAN = deadlines.Plan(Deadline(3))
+
+
+def local(*args):
+    return to_utc(datetime(*args))
+
+
+class History:
+    """A generator of dossiers with known outcomes, written as the services would have left them."""
+
+    def __init__(self, centre, procedure, version, officer):
+        self.centre, self.procedure, self.version, self.officer, self.n = centre, procedure, version, officer, 0
+
+    def dossier(self, received, resolved=None, channel="counter", status=None, paused=None, apologised=None,
+                supplement=False, state="active"):
+        """received/resolved: UTC; paused: (from, to) UTC, moves the due time by the office time waited."""
+        self.n += 1
+        due = deadlines.dossier_due(self.centre.id, PLAN, received)
+        if paused:
+            calendar = deadlines.calendar_for(self.centre.id)
+            due = to_utc(calendar.extended(to_local(due), to_local(paused[0]), to_local(paused[1])))
+        status = status or ("resolved" if resolved else "processing")
+        row = Dossier.create(centre=self.centre, code=f"STAT-{self.n:04d}", procedure=self.procedure,
+                             version=self.version, state=state, workflow="{}", status=status, channel=channel,
+                             received_at=received, due_at=due, resolved_at=resolved, apologised_at=apologised,
+                             created_at=received, updated_at=resolved or received)
+        if supplement:
+            audit.record("dossier.supplement_requested", self.officer, dossier=row, detail={"reason": "x"})
+        return row
+
+    def step(self, dossier, lane, started, finished, due, actor=None):
+        HistoryEntry.create(dossier=dossier, task_id=f"t{self.n}-{lane}", element_id=f"Task_{lane[:3]}", name=lane,
+                            state="completed", at=finished, actor=actor, lane=lane, started_at=started, due_at=due)
+
+
+def test_every_figure_equals_the_planted_truth(app, admin_api):
+    assert admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    with app.app_context():
+        centre = Centre.get(Centre.code == "default")
+        officer, _ = make_user("canbo.stats", ("officer",))
+        procedure = Procedure.get(Procedure.code == "review")
+        h = History(centre, procedure, ProcedureVersion.get(ProcedureVersion.procedure == procedure), officer)
+
+        # Received on Wednesday 3 Feb 2027, 16:00, after the cut-off and on the eve of Tết: the 3 working
+        # days run from Thursday 11 February; due Monday 15 February at closing.
+        eve = h.dossier(local(2027, 2, 3, 16), resolved=local(2027, 2, 15, 16, 30), channel="online")
+        assert to_local(eve.due_at) == datetime(2027, 2, 15, 17, 0)  # on time, on the day
+        h.dossier(local(2027, 1, 11, 9), resolved=local(2027, 1, 12, 10))  # early
+        h.dossier(local(2027, 1, 11, 9), resolved=local(2027, 1, 13, 9), channel="online")  # early
+        h.dossier(local(2027, 1, 11, 9), resolved=local(2027, 1, 14, 8, 30))  # on the promised day, before 09:00
+        h.dossier(local(2027, 1, 11, 9), resolved=local(2027, 1, 18, 9))  # late
+        h.dossier(local(2027, 1, 12, 9), resolved=local(2027, 1, 13, 9), apologised=local(2027, 1, 12, 15))  # late
+        # Paused four working days for a supplement: decided on the 20th, on time only thanks to the pause.
+        paused = h.dossier(local(2027, 1, 11, 9), resolved=local(2027, 1, 20, 9), supplement=True,
+                           paused=(local(2027, 1, 12, 8), local(2027, 1, 18, 8)))
+        assert paused.resolved_at <= paused.due_at and paused.resolved_at > local(2027, 1, 14, 17)
+        no_deadline = h.dossier(local(2027, 1, 15, 9), resolved=local(2027, 1, 16, 9))
+        Dossier.update(due_at=None).where(Dossier.id == no_deadline.id).execute()
+        h.dossier(local(2027, 1, 20, 9), status="not_accepted", state="cancelled")
+        h.dossier(local(2027, 1, 21, 9), supplement=True)  # still pending, not yet due? due 26 Jan: overdue by March
+        h.dossier(local(2027, 3, 12, 9), channel="online")  # pending, not due before 17 March
+        h.dossier(local(2026, 12, 30, 9), resolved=local(2027, 1, 4, 9))  # received before the period
+        Dossier.update(status="returned", returned_at=local(2027, 1, 5, 9)).where(Dossier.code == "STAT-0012").execute()
+        Rating.create(dossier=eve, level="rat_hai_long", at=local(2027, 2, 16, 9))
+        Rating.create(dossier=Dossier.get(Dossier.code == "STAT-0002"), level="hai_long", at=local(2027, 1, 12, 11))
+        Rating.create(dossier=Dossier.get(Dossier.code == "STAT-0005"), level="khong_hai_long", at=local(2027, 1, 18, 10))
+        one_stop, justice = "Bộ phận Một cửa", "Công chức Tư pháp"
+        d2 = Dossier.get(Dossier.code == "STAT-0002")
+        h.step(d2, one_stop, local(2027, 1, 11, 9), local(2027, 1, 11, 10), local(2027, 1, 11, 17), officer)
+        h.step(d2, justice, local(2027, 1, 11, 10), local(2027, 1, 12, 10), local(2027, 1, 12, 17), officer)
+        d5 = Dossier.get(Dossier.code == "STAT-0005")
+        h.step(d5, justice, local(2027, 1, 11, 10), local(2027, 1, 18, 9), local(2027, 1, 13, 17), officer)
+
+        got = stats.figures([centre.id], *JAN, now=NOW)
+
+    assert got.received == 10  # not December's, not March's
+    assert got.online == 2 and got.online_share == 20.0
+    assert got.not_accepted == 1 and got.supplemented == 2
+    assert got.resolved == 9  # December's dossier was decided on 4 January
+    assert (got.early, got.on_time, got.late, got.without_deadline) == (3, 6, 2, 1)
+    assert got.on_time_rate == 75.0
+    assert got.returned == 1
+    assert (got.pending_now, got.overdue_now) == (2, 1)
+    assert got.ratings == {"rat_hai_long": 1, "hai_long": 1, "khong_hai_long": 1}
+    assert round(got.satisfaction_rate, 1) == 66.7
+    units = {u["name"]: u for u in got.units}
+    assert units[justice] | {"average_hours": None, "p90_hours": None} == {
+        "name": justice, "done": 2, "late": 1, "on_time": 1, "average_hours": None, "p90_hours": None}
+    assert units[justice]["p90_hours"] == round((local(2027, 1, 18, 9) - local(2027, 1, 11, 10)).total_seconds() / 3600, 2)
+    assert units[one_stop]["average_hours"] == 1.0
+    assert [o["done"] for o in got.officials] == [3]
+    assert got.as_dict(public=True).keys() >= {"on_time_rate", "units", "ratings"} and "officials" not in got.as_dict(
+        public=True)
+    march = stats.figures([centre.id], date(2027, 3, 1), date(2027, 4, 1), now=NOW)
+    assert (march.received, march.resolved) == (1, 0)
+    assert stats.period(None, None, date(2027, 3, 15)) == (date(2027, 3, 1), date(2027, 3, 16))
+    months = stats.monthly([centre.id], 3, date(2027, 2, 20))
+    assert [m.isoformat() for m, _ in months] == ["2026-12-01", "2027-01-01", "2027-02-01"]
+    assert [f.received for _, f in months] == [1, 9, 1]
