@@ -124,3 +124,21 @@ def test_a_citizen_submits_online_an_officer_completes_the_step_and_the_citizen_
     citizen.screenshot(path=str(shots / "portal-status.png"), full_page=True)
     citizen.set_viewport_size({"width": 1280, "height": 900})
     citizen.locator("svg.diagram").screenshot(path=str(shots / "portal-diagram.png"))
+
+
+def test_the_public_dashboard_draws_its_charts_and_shows_the_numbers_of_its_open_data(server, browser, shots):
+    import json
+    import urllib.request
+
+    page = browser.new_page(viewport={"width": 1024, "height": 900}, locale="vi-VN")
+    page.goto(server + "/")
+    page.get_by_role("link", name=re.compile("Kết quả phục vụ")).click()
+    sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Kết quả giải quyết thủ tục hành chính")
+    charts = page.locator("svg.chart")
+    sync_api.expect(charts).to_have_count(2)
+    assert charts.first.bounding_box()["height"] > 100
+    with urllib.request.urlopen(server + "/stats.json") as reply:
+        data = json.load(reply)
+    shown = page.locator("#this-year [data-figure=received]").inner_text()
+    assert int(shown) == data["this_year"]["received"] >= 1  # the citizen's dossier of the journey above
+    page.screenshot(path=str(shots / "public-dashboard.png"), full_page=True)

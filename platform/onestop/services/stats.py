@@ -224,3 +224,52 @@ def monthly(centre_ids, months: int, today: date, procedures=None) -> list[tuple
         end = date(year + (month == 12), month % 12 + 1, 1)
         out.append((start, figures(centre_ids, start, min(end, today + timedelta(days=1)), procedures)))
     return out
+
+
+@dataclass
+class Dashboard:
+    centre: Centre
+    month: Figures
+    year: Figures
+    series: list  # [(first day of the month, Figures)], the last twelve months
+
+
+def dashboard(code: str | None, today: date) -> Dashboard:
+    """The public dashboard of a centre (with the centres under it): this month, this year, and the
+    last twelve months."""
+    ids = centres_for(code)
+    centre = Centre.get(Centre.code == (code or "default"))
+    tomorrow = today + timedelta(days=1)
+    return Dashboard(centre, figures(ids, today.replace(day=1), tomorrow), figures(ids, date(today.year, 1, 1), tomorrow),
+                     monthly(ids, 12, today))
+
+
+def report(actor, code, procedure, unit, start, end, today) -> dict:
+    """GET /api/v1/stats: a centre's figures over a period. Without a signed-in actor of that
+    centre's scope, the public figures only (no per-official lines)."""
+    from . import centres as centre_scope
+
+    ids = centres_for(code)
+    start, end = period(start, end, today)
+    result = figures(ids, start, end, procedure_ids(ids, procedure))
+    allowed = actor is not None and (centre_scope.scope_ids(actor) is None or set(ids) <= centre_scope.scope_ids(actor))
+    body = result.as_dict(public=not allowed)
+    body["centre"] = code or "default"
+    if unit:
+        body["units"] = [u for u in body["units"] if u["name"] == unit]
+        if "steps" in body:
+            body.pop("steps")
+    return body
+
+
+CSV_COLUMNS = ("month", "received", "online", "resolved", "early", "on_time", "late", "without_deadline",
+               "on_time_rate", "returned", "not_accepted", "supplemented", "satisfaction_rate")
+
+
+def csv_rows(board: Dashboard) -> list[list]:
+    """The dashboard's monthly series as open data rows (the CSV and JSON downloads)."""
+    rows = []
+    for first, f in board.series:
+        data = f.as_dict(public=True)
+        rows.append([first.strftime("%Y-%m")] + [data[c] for c in CSV_COLUMNS[1:]])
+    return rows

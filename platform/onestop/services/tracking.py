@@ -21,6 +21,7 @@ class PublicView:
     current: frozenset  # element ids under way (ready tasks, waits)
     steps: list  # slips.HandOver rows without the officers' names
     late_units: list
+    rating: object = None  # the citizen's rating, once given
 
 
 def public_view(code, key) -> PublicView:
@@ -31,4 +32,5 @@ def public_view(code, key) -> PublicView:
     current = frozenset([t[1] for t in page["tasks"]] + [w[0] for w in page["waiting"]])
     steps = slips.hand_over_rows(dossier, with_people=False)
     return PublicView(dossier, page, lifecycle.supplement_request_of(dossier), lifecycle.ending_of(dossier),
-                      model_for(dossier.version).diagram, done, current, steps, slips.late_units(steps))
+                      model_for(dossier.version).diagram, done, current, steps, slips.late_units(steps),
+                      lifecycle.rating_of(dossier) if dossier.status in ("resolved", "returned") else None)

@@ -9,9 +9,11 @@ from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..services import attachments, centres, deadlines, dossiers, lifecycle, procedures, rollout, units
+from ..models import utcnow
+from ..services import attachments, centres, deadlines, dossiers, lifecycle, procedures, rollout, stats, units
 from ..services.errors import Forbidden, Invalid, ServiceError
 from ..services.users import user_for_token
+from ..workdays import to_local
 from . import present
 from .openapi import openapi_document
 from .portal import tracking_url
@@ -284,6 +286,30 @@ def set_office_hours(actor):
     body = json_body()
     deadlines.set_office_hours(actor, body.get("office_hours"), body.get("cutoff"))
     return jsonify(deadlines.calendar_view(actor, date.today(), date.today()))
+
+
+@bp.get("/stats")
+def statistics():
+    """Public figures need no token; a token of the centre's scope adds the per-official lines."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    actor = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    if header and actor is None:
+        raise Unauthorized("the bearer token is not valid (leave it out for the public figures)")
+    args = request.args
+    start = _date(args["from"], "from") if args.get("from") else None
+    end = _date(args["to"], "to") if args.get("to") else None
+    return jsonify(stats.report(actor, args.get("centre"), args.get("procedure"), args.get("unit"), start, end,
+                                to_local(utcnow()).date()))
+
+
+@bp.post("/dossiers/<code>/rating")
+def rate_dossier(code):
+    """The citizen rates a dossier with its code and lookup key (no token): once, after the result."""
+    body = json_body()
+    rating = lifecycle.rate(code, str(body.get("key") or ""), body.get("level"), body.get("comment") or "",
+                            channel="api")
+    return jsonify({"code": code, "level": rating.level}), 201
 
 
 @bp.get("/tasks")

@@ -264,6 +264,21 @@ def openapi_document():
                     "cutoff": {"type": ["string", "null"]}}})},
                 "responses": {"200": {"description": "The calendar of today"} | _json(_ref("Calendar")),
                               **_errors(401, 403, 422)}}},
+            "/stats": {"get": {
+                "summary": "A centre's figures over a period (docs/statistics.md); public without a token, with the "
+                           "per-official lines for a token of the centre's scope",
+                "security": [{}, {"bearer": []}],
+                "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
+                               ("centre", "unit", "procedure")] + [
+                    {"name": n, "in": "query", "schema": {"type": "string", "format": "date"}} for n in ("from", "to")],
+                "responses": {"200": {"description": "The figures"}, **_errors(401, 404, 422)}}},
+            "/dossiers/{code}/rating": {"post": {
+                "summary": "The citizen rates the dossier once its result is ready (code and lookup key, no token)",
+                "security": [{}], "parameters": [code_param],
+                "requestBody": {"required": True, **_json({"type": "object", "required": ["key", "level"], "properties": {
+                    "key": {"type": "string"}, "level": {"enum": ["rat_hai_long", "hai_long", "khong_hai_long"]},
+                    "comment": {"type": "string", "maxLength": 4000}}})},
+                "responses": {"201": {"description": "Recorded"}, **_errors(404, 409, 422)}}},
             "/tasks": {"get": {"summary": "The caller's worklist, oldest first, a page at a time",
                                "parameters": [
                                    {"name": "dossier", "in": "query", "schema": {"type": "string"}},

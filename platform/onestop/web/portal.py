@@ -4,8 +4,10 @@ acts as its centre's portal account; what a citizen may see of a dossier needs c
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, MultipleFileField, TextAreaField
+from wtforms import BooleanField, MultipleFileField, RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from .. import ratelimit
 from ..services import dossiers, lifecycle, procedures, slips, tracking
@@ -149,6 +151,24 @@ def supply(code):
         _("This dossier is not waiting for documents from you."), forms.CSRF_MESSAGE)
 
 
+class RatingForm(FlaskForm):
+    level = RadioField(choices=[SelectChoice("rat_hai_long", _l("Very satisfied")),
+                                SelectChoice("hai_long", _l("Satisfied")),
+                                SelectChoice("khong_hai_long", _l("Not satisfied"))])
+    comment = TextAreaField()
+
+
+@bp.post("/track/<code>/rating")
+def rate(code):
+    """The applicant rates the dossier once its result is ready."""
+    form = RatingForm()
+    return _applicant_action(
+        code, form, lambda f: bool(f.level.data),
+        lambda key: lifecycle.rate(code, key, form.level.data, form.comment.data or ""),
+        _("Thank you for your rating."), _("This dossier cannot be rated now, or has been rated already."),
+        _("Choose how satisfied you are."))
+
+
 class WithdrawForm(FlaskForm):
     confirm = BooleanField()
     reason = TextAreaField()
@@ -182,7 +202,7 @@ def _lookup(code, key):
         return render_template("portal/track.html", code=code, error=True), 404
     response = make_response(render_template(
         "portal/status.html", view=view, dossier=view.dossier, page=view.page, key=key, asked=view.asked,
-        ended=view.ended, supply=SupplyForm(), withdrawal=WithdrawForm(formdata=None)))
+        ended=view.ended, supply=SupplyForm(), withdrawal=WithdrawForm(formdata=None), rating=RatingForm(formdata=None)))
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,0 +1,80 @@
+"""The public figures: the dashboard (no sign-in) with its charts and open data, the stats API,
+and the citizen's rating."""
+
+import csv
+import io
+import re
+
+from tests.conftest import Api, make_user
+from tests.process_models import Walk, upload_bundled
+from tests.process_models.test_copy_certification import APPLICATION, ATTESTED, RECEIVED, SIGNED
+
+
+def _resolved(api):
+    upload_bundled(api, "copy_certification")
+    walk = Walk(api, "2.000815", data=APPLICATION)
+    walk.key = walk.dossier["lookup_key"]  # shown once, to whoever created it
+    walk.complete("Task_Receive", RECEIVED).complete("Task_Attest", ATTESTED).complete("Task_Sign", SIGNED)
+    assert walk.dossier["status"] == "resolved"
+    return walk
+
+
+def test_a_citizen_rates_a_resolved_dossier_once_on_its_page(sqlite_app, sqlite_admin_api):
+    walk = _resolved(sqlite_admin_api)
+    key = walk.key
+    citizen = sqlite_app.test_client()
+    page = citizen.get(f"/track/{walk.code}?k={key}").get_data(as_text=True)
+    assert 'id="rate"' in page and "Rất hài lòng" in page
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    rated = citizen.post(f"/track/{walk.code}/rating", data={"csrf_token": token, "key": key, "level": "rat_hai_long",
+                                                            "comment": "Nhanh, chu đáo"})
+    text = rated.get_data(as_text=True)
+    assert rated.status_code == 200 and "Cảm ơn ông/bà đã đánh giá" in text and 'id="rated"' in text
+    again = sqlite_app.test_client().post(f"/api/v1/dossiers/{walk.code}/rating", json={"key": key, "level": "hai_long"})
+    assert again.status_code == 409
+    wrong_key = sqlite_app.test_client().post(f"/api/v1/dossiers/{walk.code}/rating",
+                                              json={"key": "x" * 20, "level": "hai_long"})
+    assert wrong_key.status_code == 404
+    figures = sqlite_app.test_client().get("/api/v1/stats").json
+    assert figures["ratings"]["rat_hai_long"] == 1 and figures["satisfaction_rate"] == 100.0
+
+
+def test_an_unfinished_dossier_cannot_be_rated(sqlite_app, sqlite_admin_api):
+    upload_bundled(sqlite_admin_api, "copy_certification")
+    walk = Walk(sqlite_admin_api, "2.000815", data=APPLICATION)
+    reply = sqlite_app.test_client().post(f"/api/v1/dossiers/{walk.code}/rating",
+                                          json={"key": walk.dossier["lookup_key"], "level": "hai_long"})
+    assert reply.status_code == 409
+
+
+def test_the_stats_api_is_public_and_adds_the_officials_for_the_centre(sqlite_app, sqlite_admin_api):
+    walk = _resolved(sqlite_admin_api)
+    public = sqlite_app.test_client().get("/api/v1/stats")
+    assert public.status_code == 200 and "officials" not in public.json
+    assert public.json["received"] == 1 and public.json["resolved"] == 1 and public.json["on_time_rate"] == 100.0
+    own = sqlite_admin_api.get("/stats?procedure=2.000815")
+    assert [o["done"] for o in own.json["officials"]] == [3]
+    with sqlite_app.app_context():
+        _, token = make_user("someone", ("officer",))
+    assert Api(sqlite_app.test_client(), "bad-token").get("/stats").status_code == 401
+    assert Api(sqlite_app.test_client(), token).get("/stats?from=2026-13-01").status_code == 422
+    assert sqlite_app.test_client().get("/api/v1/stats?centre=NOPE").status_code == 404
+    assert sqlite_app.test_client().get("/api/v1/stats?procedure=9.999").status_code == 404
+    units = sqlite_app.test_client().get("/api/v1/stats?unit=Lãnh đạo UBND xã").json["units"]
+    assert [u["name"] for u in units] == ["Lãnh đạo UBND xã"] and walk.state == "active"
+
+
+def test_the_dashboard_draws_its_charts_and_its_numbers_are_the_open_data(sqlite_app, sqlite_admin_api):
+    _resolved(sqlite_admin_api)
+    client = sqlite_app.test_client()
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/stats"' in home
+    page = client.get("/stats").get_data(as_text=True)
+    assert page.count('<svg class="chart"') == 2 and "Tỷ lệ giải quyết đúng hạn" in page
+    month = re.search(r'id="this-month".*?data-figure="received">(\d+)<', page, re.S).group(1)
+    data = client.get("/stats.json").json
+    assert int(month) == data["this_month"]["received"] == 1
+    rows = list(csv.DictReader(io.StringIO(client.get("/stats.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 12 and rows[-1]["received"] == "1" and rows[-1]["on_time_rate"] == "100.0"
+    assert [r["month"] for r in rows] == [m["month"] for m in data["months"]]
+    assert client.get("/stats?centre=NOPE").status_code == 404
