@@ -187,6 +187,11 @@ def _ratings(db):
     db.create_tables([Rating], safe=True)
 
 
+def _statistics_indexes(db):
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_centre_id_received_at" ON "dossier" ("centre_id", "received_at")')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "historyentry_at" ON "historyentry" ("at")')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -209,6 +214,7 @@ MIGRATIONS = [
     (19, "drafts: uploads reviewed in the back office before publishing", _drafts),
     (20, "dossiers record their channel, result, hand-over and apology times", _dossier_facts),
     (21, "citizens rate their dossiers", _ratings),
+    (22, "indexes for the figures by period", _statistics_indexes),
 ]
 
 

@@ -222,7 +222,8 @@ class Dossier(BaseModel):
 
     class Meta:
         indexes = ((("centre", "created_at"), False),  # the centre's ledger: dossiers received by day
-                   (("centre", "resolved_at"), False))  # statistics: results by period
+                   (("centre", "resolved_at"), False),  # statistics: results by period
+                   (("centre", "received_at"), False))  # statistics: intake by period
 
     @classmethod
     def for_actor(cls, actor):
@@ -295,6 +296,9 @@ class HistoryEntry(BaseModel):
     lane = CharField(max_length=255, null=True)  # for a person's task: the unit that did it
     started_at = DateTimeField(null=True)  # when the task reached that unit
     due_at = DateTimeField(null=True)  # its deadline then: on time or late
+
+    class Meta:
+        indexes = ((("at",), False),)  # statistics: steps finished in a period
 
 
 class AuditEvent(BaseModel):

@@ -23,6 +23,13 @@ from .models import (
 _texts = {}
 
 
+def local_date(column: str) -> str:
+    """SQL for the Vietnamese (UTC+7) calendar date of a stored UTC timestamp column."""
+    if database.param == "?":
+        return f"date({column}, '+7 hours')"
+    return f"CAST({column} + INTERVAL '7 hours' AS DATE)"
+
+
 def _sql(text: str) -> str:
     param = database.param
     key = (text, param)

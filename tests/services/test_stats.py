@@ -83,7 +83,8 @@ def test_every_figure_equals_the_planted_truth(app, admin_api):
         d5 = Dossier.get(Dossier.code == "STAT-0005")
         h.step(d5, justice, local(2027, 1, 11, 10), local(2027, 1, 18, 9), local(2027, 1, 13, 17), officer)
 
-        got = stats.figures([centre.id], *JAN, now=NOW)
+        got = stats.figures([centre.id], *JAN, now=NOW, detail=True)
+        counted = stats.figures([centre.id], *JAN, now=NOW)  # the public lines, counted by the database
 
     assert got.received == 10  # not December's, not March's
     assert got.online == 2 and got.online_share == 20.0
@@ -100,6 +101,9 @@ def test_every_figure_equals_the_planted_truth(app, admin_api):
         "name": justice, "done": 2, "late": 1, "on_time": 1, "average_hours": None, "p90_hours": None}
     assert units[justice]["p90_hours"] == round((local(2027, 1, 18, 9) - local(2027, 1, 11, 10)).total_seconds() / 3600, 2)
     assert units[one_stop]["average_hours"] == 1.0
+    assert {u["name"]: (u["done"], u["on_time"], u["late"]) for u in counted.units} == {
+        u["name"]: (u["done"], u["on_time"], u["late"]) for u in got.units}
+    assert (counted.early, counted.on_time, counted.late) == (got.early, got.on_time, got.late)
     assert [o["done"] for o in got.officials] == [3]
     assert got.as_dict(public=True).keys() >= {"on_time_rate", "units", "ratings"} and "officials" not in got.as_dict(
         public=True)

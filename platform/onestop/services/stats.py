@@ -118,8 +118,9 @@ def _in(column, values):
 
 
 def figures(centre_ids: list[int], start: date, end: date, procedures: list[int] | None = None,
-            now: datetime | None = None) -> Figures:
-    """Every figure of docs/statistics.md for those centres (and procedures) over [start, end)."""
+            now: datetime | None = None, detail: bool = False) -> Figures:
+    """Every figure of docs/statistics.md for those centres (and procedures) over [start, end);
+    `detail`: the per-step and per-official lines with their hours (units only counted otherwise)."""
     now = now or utcnow()
     lo, hi = _bounds(start, end)
     scope, params = _in('d."centre_id"', centre_ids)
@@ -144,13 +145,11 @@ def figures(centre_ids: list[int], start: date, end: date, procedures: list[int]
         '  THEN 1 ELSE 0 END) '
         f'FROM "dossier" d WHERE {scope} AND d."resolved_at" >= ? AND d."resolved_at" < ?', params + [lo, hi]).fetchone()
     out.resolved, out.without_deadline, out.on_time, out.late = (int(v or 0) for v in row)
-    # Early: ready on a day before the promised day (local dates); read per dossier, few columns.
-    for resolved_at, due_at in sql.run(
-            f'SELECT d."resolved_at", d."due_at" FROM "dossier" d WHERE {scope} AND d."resolved_at" >= ? '
-            'AND d."resolved_at" < ? AND d."due_at" IS NOT NULL AND d."resolved_at" <= d."due_at" '
-            'AND d."apologised_at" IS NULL', params + [lo, hi]):
-        if _local_day(resolved_at) < _local_day(due_at):
-            out.early += 1
+    resolved_day, due_day = sql.local_date('d."resolved_at"'), sql.local_date('d."due_at"')
+    out.early = int(sql.run(
+        f'SELECT COUNT(*) FROM "dossier" d WHERE {scope} AND d."resolved_at" >= ? AND d."resolved_at" < ? '
+        'AND d."due_at" IS NOT NULL AND d."resolved_at" <= d."due_at" AND d."apologised_at" IS NULL '
+        f'AND {resolved_day} < {due_day}', params + [lo, hi]).fetchone()[0])
     out.returned = int(sql.run(f'SELECT COUNT(*) FROM "dossier" d WHERE {scope} AND d."returned_at" >= ? '
                                'AND d."returned_at" < ?', params + [lo, hi]).fetchone()[0])
     row = sql.run(
@@ -163,15 +162,23 @@ def figures(centre_ids: list[int], start: date, end: date, procedures: list[int]
             f'WHERE {scope} AND r."at" >= ? AND r."at" < ? GROUP BY r."level"', params + [lo, hi]):
         if level in out.ratings:
             out.ratings[level] = int(count)
-    out.units, out.steps, out.officials = _steps(scope, params, lo, hi)
+    if detail:
+        out.units, out.steps, out.officials = _steps(scope, params, lo, hi)
+    else:
+        out.units = _units(scope, params, lo, hi)
     return out
 
 
-def _local_day(value) -> date:
-    from ..models import Dossier
-    from ..workdays import to_local
-
-    return to_local(Dossier.resolved_at.python_value(value)).date()
+def _units(scope, params, lo, hi):
+    """Per lane: steps finished in the period, on time and late, counted by the database."""
+    rows = sql.run(
+        'SELECT h."lane", COUNT(*), SUM(CASE WHEN h."due_at" IS NOT NULL AND h."at" > h."due_at" THEN 1 ELSE 0 END) '
+        'FROM "historyentry" h JOIN "dossier" d ON d."id" = h."dossier_id" '
+        f'WHERE h."at" >= ? AND h."at" < ? AND {scope} AND h."state" = \'completed\' AND h."lane" IS NOT NULL '
+        'GROUP BY h."lane"', [lo, hi] + params).fetchall()
+    out = [{"name": lane, "done": int(done), "late": int(late or 0), "on_time": int(done) - int(late or 0)}
+           for lane, done, late in rows]
+    return sorted(out, key=lambda e: (-e["done"], e["name"]))
 
 
 def _steps(scope, params, lo, hi):
@@ -180,8 +187,8 @@ def _steps(scope, params, lo, hi):
         'SELECT h."lane", h."element_id", h."name", h."actor_id", u."username", h."started_at", h."at", h."due_at" '
         'FROM "historyentry" h JOIN "dossier" d ON d."id" = h."dossier_id" '
         'LEFT JOIN "user" u ON u."id" = h."actor_id" '
-        f'WHERE {scope} AND h."at" >= ? AND h."at" < ? AND h."state" = \'completed\' AND h."started_at" IS NOT NULL',
-        params + [lo, hi]).fetchall()
+        f'WHERE h."at" >= ? AND h."at" < ? AND {scope} AND h."state" = \'completed\' AND h."started_at" IS NOT NULL',
+        [lo, hi] + params).fetchall()
     from ..models import HistoryEntry
 
     parse = HistoryEntry.at.python_value
@@ -251,8 +258,8 @@ def report(actor, code, procedure, unit, start, end, today) -> dict:
 
     ids = centres_for(code)
     start, end = period(start, end, today)
-    result = figures(ids, start, end, procedure_ids(ids, procedure))
     allowed = actor is not None and (centre_scope.scope_ids(actor) is None or set(ids) <= centre_scope.scope_ids(actor))
+    result = figures(ids, start, end, procedure_ids(ids, procedure), detail=allowed)
     body = result.as_dict(public=not allowed)
     body["centre"] = code or "default"
     if unit:
