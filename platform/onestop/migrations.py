@@ -25,6 +25,8 @@ from .models import (
     AuditHead,
     CalendarDay,
     Centre,
+    DayFigure,
+    DayUnit,
     DossierCounter,
     Draft,
     LocalOverride,
@@ -192,6 +194,14 @@ def _statistics_indexes(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "historyentry_at" ON "historyentry" ("at")')
 
 
+def _day_figures(db):
+    """Figures by day, kept as events happen; built from the dossiers already stored."""
+    from .services import stats
+
+    db.create_tables([DayFigure, DayUnit], safe=True)
+    stats.rebuild()
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -215,6 +225,7 @@ MIGRATIONS = [
     (20, "dossiers record their channel, result, hand-over and apology times", _dossier_facts),
     (21, "citizens rate their dossiers", _ratings),
     (22, "indexes for the figures by period", _statistics_indexes),
+    (23, "figures by day, kept as events happen", _day_figures),
 ]
 
 

@@ -341,6 +341,46 @@ class Rating(BaseModel):
     at = DateTimeField(default=utcnow)
 
 
+class DayFigure(BaseModel):
+    """A centre's figures of one procedure on one local day, kept as the events happen (and
+    rebuilt from the dossiers by services.stats.rebuild): the dashboards add days up."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    procedure = ForeignKeyField(Procedure, on_delete="CASCADE")
+    day = DateField()
+    received = IntegerField(default=0)
+    online = IntegerField(default=0)
+    not_accepted = IntegerField(default=0)
+    supplemented = IntegerField(default=0)
+    resolved = IntegerField(default=0)
+    early = IntegerField(default=0)
+    on_time = IntegerField(default=0)
+    late = IntegerField(default=0)
+    without_deadline = IntegerField(default=0)
+    returned = IntegerField(default=0)
+    rated_1 = IntegerField(default=0)  # very satisfied
+    rated_2 = IntegerField(default=0)  # satisfied
+    rated_3 = IntegerField(default=0)  # not satisfied
+
+    class Meta:
+        indexes = ((("centre", "day", "procedure"), True),)
+
+
+class DayUnit(BaseModel):
+    """Steps a unit (lane) of a centre finished on one local day, and how many of them late."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    day = DateField()
+    lane = CharField(max_length=255)
+    done = IntegerField(default=0)
+    late = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("centre", "day", "lane"), True),)
+
+
 class DossierCounter(BaseModel):
     """An agency's sequence of dossiers received in one (local) day: the last number given."""
 
@@ -464,4 +504,6 @@ ALL_MODELS = [
     AuditHead,
     Draft,
     Rating,
+    DayFigure,
+    DayUnit,
 ]

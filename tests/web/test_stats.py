@@ -78,3 +78,31 @@ def test_the_dashboard_draws_its_charts_and_its_numbers_are_the_open_data(sqlite
     assert len(rows) == 12 and rows[-1]["received"] == "1" and rows[-1]["on_time_rate"] == "100.0"
     assert [r["month"] for r in rows] == [m["month"] for m in data["months"]]
     assert client.get("/stats?centre=NOPE").status_code == 404
+
+
+def test_the_figures_kept_as_things_happen_equal_the_count_from_the_rows(app, admin_api):
+    from datetime import timedelta
+
+    from onestop.models import Centre, utcnow
+    from onestop.services import stats
+    from onestop.workdays import to_local
+
+    done = _resolved(admin_api)
+    app.test_client().post(f"/api/v1/dossiers/{done.code}/rating", json={"key": done.key, "level": "hai_long"})
+    done.complete("Task_Return", {"returned_on": "2026-12-07", "receiver_full_name": "Đỗ Thị Mai", "fee_vnd": 6000})
+    asked = Walk(admin_api, "2.000815", data=APPLICATION)
+    admin_api.post(f"/dossiers/{asked.code}/supplement-request", {"reason": "Bản chính"})
+    admin_api.post(f"/dossiers/{asked.code}/supplement", {"note": "Đã nộp"})
+    refused = Walk(admin_api, "2.000815", data=APPLICATION)
+    admin_api.post(f"/dossiers/{refused.code}/end", {"how": "not_accepted", "reason": "Không thuộc thẩm quyền"})
+    with app.app_context():
+        ids = [Centre.get(Centre.code == "default").id]
+        today = to_local(utcnow()).date()
+        span = (today.replace(day=1), today + timedelta(days=1))
+        kept = stats.figures(ids, *span).as_dict(public=True)
+        assert kept == stats.figures_from_rows(ids, *span).as_dict(public=True)
+        assert (kept["received"], kept["resolved"], kept["returned"], kept["supplemented"], kept["not_accepted"]) == (
+            3, 1, 1, 1, 1)
+        assert kept["ratings"]["hai_long"] == 1 and {u["name"] for u in kept["units"]} >= {"Bộ phận Một cửa"}
+        stats.rebuild()
+        assert stats.figures(ids, *span).as_dict(public=True) == kept

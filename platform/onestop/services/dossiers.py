@@ -29,7 +29,7 @@ from ..models import (
     utcnow,
 )
 from ..workdays import to_local
-from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule, units
+from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule, stats, units
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
 from .runtime import engine
@@ -153,6 +153,9 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
         )
         dossier.procedure, dossier.version = procedure, version
         _write_step_rows(dossier, step, actor, new=True)
+        stats.count(centre_id, procedure.id, now, received=1, online=channel == "online")
+        if dossier.resolved_at is not None:
+            stats.count(centre_id, procedure.id, now, **stats.resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
         audit.record("dossier.started", actor, dossier=dossier,
                      detail={"procedure": procedure.code, "version": version.version, "channel": channel})
@@ -509,9 +512,15 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
         if new_status == "resolved" and dossier.status != "resolved":
             notify.queue(dossier, "resolved", dossier.procedure.name)
         if new_status in ("resolved", "returned") and dossier.status not in ("resolved", "returned"):
-            sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL', (now, dossier.id))
+            if sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL',
+                       (now, dossier.id)).rowcount:
+                stats.count(dossier.centre_id, dossier.procedure_id, now,
+                            **stats.resolution(dossier.due_at, dossier.apologised_at, now))
         if new_status == "returned" and dossier.status != "returned":
             sql.run('UPDATE "dossier" SET "returned_at" = ? WHERE "id" = ?', (now, dossier.id))
+            stats.count(dossier.centre_id, dossier.procedure_id, now, returned=1)
+        if new_status == "not_accepted" and dossier.status != "not_accepted" and dossier.received_at:
+            stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, not_accepted=1)
 
     run_write(write)
     dossier.serial += 1
@@ -587,6 +596,8 @@ def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
         sql.insert_rows("waitingevent", _WAIT_COLUMNS, [
             (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at) for w in step.waiting])
     actor_id = actor.id if actor is not None else None
+    stats.count_steps(dossier.centre_id, [(leaving[f.task_id][0], f.at, leaving[f.task_id][2])
+                                          for f in step.finished if f.state == "completed" and f.task_id in leaving])
     sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
         (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
          *leaving.get(f.task_id, (None, None, None)))

@@ -13,7 +13,7 @@ from ..engine import NotWaiting
 from ..formdefs import FieldError
 from ..models import AuditEvent, Dossier, Rating, utcnow
 from ..workdays import to_local, to_utc
-from . import attachments, audit, deadlines, notify
+from . import attachments, audit, deadlines, notify, stats
 from .dossiers import get_dossier, save_step, stored_state, track
 from .errors import Conflict, Invalid
 from .procedures import model_for
@@ -37,6 +37,10 @@ def request_supplement(actor, code, reason: str) -> Dossier:
                  .where((Dossier.id == dossier.id) & Dossier.paused_at.is_null()).execute())
         if not moved:
             raise Conflict(f"dossier {dossier.code} already waits on the applicant ({dossier.status})")
+        first = not AuditEvent.select().where((AuditEvent.dossier == dossier.id)
+                                              & (AuditEvent.action == "dossier.supplement_requested")).exists()
+        if first and dossier.received_at:
+            stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, supplemented=1)
         audit.record("dossier.supplement_requested", actor, dossier=dossier, detail={"reason": reason})
         notify.queue(dossier, "supplement_requested", reason=reason)
     dossier.status, dossier.paused_at = "supplement_requested", now
@@ -228,6 +232,7 @@ def rate(code, key, level, comment="", channel="portal") -> Rating:
         except IntegrityError:
             raise Conflict("this dossier has been rated already") from None
         audit.record("dossier.rated", None, dossier=dossier, detail={"level": level})
+        stats.count(dossier.centre_id, dossier.procedure_id, rating.at, **{stats.RATED[level]: 1})
     return rating
 
 

@@ -117,10 +117,11 @@ def _in(column, values):
     return f'{column} IN ({",".join("?" * len(values))})', list(values)
 
 
-def figures(centre_ids: list[int], start: date, end: date, procedures: list[int] | None = None,
-            now: datetime | None = None, detail: bool = False) -> Figures:
-    """Every figure of docs/statistics.md for those centres (and procedures) over [start, end);
-    `detail`: the per-step and per-official lines with their hours (units only counted otherwise)."""
+def figures_from_rows(centre_ids: list[int], start: date, end: date, procedures: list[int] | None = None,
+                      now: datetime | None = None, detail: bool = False) -> Figures:
+    """Every figure of docs/statistics.md for those centres (and procedures) over [start, end),
+    counted from the dossiers' rows themselves: the definition, and what `rebuild` and the tests
+    check the kept figures against. `detail`: the per-step and per-official lines with their hours."""
     now = now or utcnow()
     lo, hi = _bounds(start, end)
     scope, params = _in('d."centre_id"', centre_ids)
@@ -280,3 +281,152 @@ def csv_rows(board: Dashboard) -> list[list]:
         data = f.as_dict(public=True)
         rows.append([first.strftime("%Y-%m")] + [data[c] for c in CSV_COLUMNS[1:]])
     return rows
+
+
+# -- figures kept by day ----------------------------------------------------------------------------
+
+COUNTS = ("received", "online", "not_accepted", "supplemented", "resolved", "early", "on_time", "late",
+          "without_deadline", "returned", "rated_1", "rated_2", "rated_3")
+RATED = {"rat_hai_long": "rated_1", "hai_long": "rated_2", "khong_hai_long": "rated_3"}
+
+
+def local_day(utc: datetime) -> date:
+    from ..workdays import to_local
+
+    return to_local(utc).date()
+
+
+def count(centre_id, procedure_id, at: datetime, **deltas) -> None:
+    """Add to the figures of the local day of `at` (call inside the transaction of the event)."""
+    names = [k for k, v in deltas.items() if v]
+    if not names:
+        return
+    columns = ", ".join(f'"{n}"' for n in COUNTS)  # every column: the table's defaults are peewee's, not SQL's
+    updates = ", ".join(f'"{n}" = "dayfigure"."{n}" + excluded."{n}"' for n in names)
+    sql.run(f'INSERT INTO "dayfigure" ("centre_id", "procedure_id", "day", {columns}) VALUES (?, ?, ?'
+            + ", ?" * len(COUNTS) + f') ON CONFLICT ("centre_id", "day", "procedure_id") DO UPDATE SET {updates}',
+            [centre_id, procedure_id, local_day(at)] + [int(deltas.get(n) or 0) for n in COUNTS])
+
+
+def count_steps(centre_id, finished: list) -> None:
+    """Add finished steps [(lane, at, due_at)] to their units' days."""
+    totals = {}
+    for lane, at, due in finished:
+        if lane:
+            key = (local_day(at), lane)
+            done, late = totals.get(key, (0, 0))
+            totals[key] = (done + 1, late + (due is not None and at > due))
+    for (day, lane), (done, late) in totals.items():
+        sql.run('INSERT INTO "dayunit" ("centre_id", "day", "lane", "done", "late") VALUES (?, ?, ?, ?, ?) '
+                'ON CONFLICT ("centre_id", "day", "lane") DO UPDATE SET "done" = "dayunit"."done" + excluded."done", '
+                '"late" = "dayunit"."late" + excluded."late"', (centre_id, day, lane, done, late))
+
+
+def resolution(due_at, apologised_at, resolved_at) -> dict:
+    """How a result ready at `resolved_at` counts (docs/statistics.md)."""
+    if due_at is None:
+        return {"resolved": 1, "without_deadline": 1}
+    if resolved_at <= due_at and apologised_at is None:
+        return {"resolved": 1, "on_time": 1, "early": local_day(resolved_at) < local_day(due_at)}
+    return {"resolved": 1, "late": 1}
+
+
+def rebuild(centre_ids=None) -> None:
+    """Recount the kept figures from the dossiers, their steps and ratings (a migration, a repair):
+    added up in memory, written in a few multi-row inserts."""
+    from ..db import write_transaction
+    from ..models import DayFigure, DayUnit, Dossier, HistoryEntry, Rating
+
+    days, units = {}, {}
+
+    def add(centre_id, procedure_id, at, **deltas):
+        row = days.setdefault((centre_id, procedure_id, local_day(at)), dict.fromkeys(COUNTS, 0))
+        for name, value in deltas.items():
+            row[name] += int(value)
+
+    dossiers = Dossier.select(Dossier.id, Dossier.centre, Dossier.procedure, Dossier.received_at, Dossier.channel,
+                              Dossier.status, Dossier.resolved_at, Dossier.returned_at, Dossier.due_at,
+                              Dossier.apologised_at)
+    ratings = Rating.select(Rating.level, Rating.at, Dossier.centre, Dossier.procedure).join(Dossier)
+    steps = (HistoryEntry.select(HistoryEntry.lane, HistoryEntry.at, HistoryEntry.due_at, Dossier.centre)
+             .join(Dossier).where((HistoryEntry.state == "completed") & HistoryEntry.lane.is_null(False)))
+    if centre_ids is not None:
+        dossiers, ratings, steps = (q.where(Dossier.centre.in_(list(centre_ids))) for q in (dossiers, ratings, steps))
+    supplemented = {d for (d,) in sql.run(
+        'SELECT DISTINCT "dossier_id" FROM "auditevent" WHERE "action" = \'dossier.supplement_requested\'')}
+    for d in dossiers.tuples().iterator():
+        dossier_id, centre_id, procedure_id, received, channel, status, resolved, returned, due, apologised = d
+        received, resolved, returned, due, apologised = (Dossier.received_at.python_value(v) for v in
+                                                         (received, resolved, returned, due, apologised))
+        if received is not None:
+            add(centre_id, procedure_id, received, received=1, online=channel == "online",
+                not_accepted=status == "not_accepted", supplemented=dossier_id in supplemented)
+        if resolved is not None:
+            add(centre_id, procedure_id, resolved, **resolution(due, apologised, resolved))
+        if returned is not None:
+            add(centre_id, procedure_id, returned, returned=1)
+    for level, at, centre_id, procedure_id in ratings.tuples():
+        add(centre_id, procedure_id, Rating.at.python_value(at), **{RATED[level]: 1})
+    for lane, at, due, centre_id in steps.tuples().iterator():
+        at, due = HistoryEntry.at.python_value(at), HistoryEntry.at.python_value(due)
+        key = (centre_id, local_day(at), lane)
+        done, late = units.get(key, (0, 0))
+        units[key] = (done + 1, late + (due is not None and at > due))
+    with write_transaction():
+        for table in (DayFigure, DayUnit):
+            query = table.delete()
+            if centre_ids is not None:
+                query = query.where(table.centre.in_(list(centre_ids)))
+            query.execute()
+        rows = [(c, p, day, *(row[n] for n in COUNTS)) for (c, p, day), row in days.items()]
+        for i in range(0, len(rows), 500):
+            sql.insert_rows("dayfigure", ("centre_id", "procedure_id", "day", *COUNTS), rows[i:i + 500])
+        rows = [(c, day, lane, done, late) for (c, day, lane), (done, late) in units.items()]
+        for i in range(0, len(rows), 1000):
+            sql.insert_rows("dayunit", ("centre_id", "day", "lane", "done", "late"), rows[i:i + 1000])
+
+
+def figures(centre_ids: list[int], start: date, end: date, procedures: list[int] | None = None,
+            now: datetime | None = None, detail: bool = False) -> Figures:
+    """Every figure of docs/statistics.md for those centres (and procedures) over [start, end): the
+    days' kept figures added up (the same numbers as figures_from_rows, at any size), the live
+    counts of dossiers in progress, and with `detail` the per-step and per-official hours."""
+    now = now or utcnow()
+    out = Figures(start, end)
+    scope, params = _in('"centre_id"', centre_ids)
+    if procedures is not None:
+        clause, more = _in('"procedure_id"', procedures)
+        scope, params = f"{scope} AND {clause}", params + more
+    row = sql.run("SELECT " + ", ".join(f'SUM("{c}")' for c in COUNTS) +
+                  f' FROM "dayfigure" WHERE {scope} AND "day" >= ? AND "day" < ?', params + [start, end]).fetchone()
+    values = dict(zip(COUNTS, (int(v or 0) for v in row), strict=True))
+    for name in COUNTS[:10]:
+        setattr(out, name, values[name])
+    out.ratings = {"rat_hai_long": values["rated_1"], "hai_long": values["rated_2"], "khong_hai_long": values["rated_3"]}
+    live, live_params = _in('d."centre_id"', centre_ids)
+    if procedures is not None:
+        clause, more = _in('d."procedure_id"', procedures)
+        live, live_params = f"{live} AND {clause}", live_params + more
+    row = sql.run(
+        'SELECT COUNT(*), SUM(CASE WHEN d."due_at" < ? AND d."paused_at" IS NULL THEN 1 ELSE 0 END) '
+        f'FROM "dossier" d WHERE d."state" = \'active\' AND {live} '
+        'AND d."status" NOT IN (\'resolved\', \'returned\')', [now, *live_params]).fetchone()
+    out.pending_now, out.overdue_now = int(row[0] or 0), int(row[1] or 0)
+    if detail:
+        lo, hi = _bounds(start, end)
+        detail_units, out.steps, out.officials = _steps(live, live_params, lo, hi)
+    if procedures is not None:  # the days keep units for all procedures together: count these from the steps
+        lo, hi = _bounds(start, end)
+        out.units = detail_units if detail else _units(live, live_params, lo, hi)
+        return out
+    units, unit_params = _in('"centre_id"', centre_ids)
+    rows = sql.run(f'SELECT "lane", SUM("done"), SUM("late") FROM "dayunit" WHERE {units} AND "day" >= ? AND "day" < ? '
+                   'GROUP BY "lane"', unit_params + [start, end]).fetchall()
+    out.units = sorted(({"name": lane, "done": int(done), "late": int(late), "on_time": int(done) - int(late)}
+                        for lane, done, late in rows), key=lambda e: (-e["done"], e["name"]))
+    if detail:  # the hours per unit too
+        hours = {u["name"]: u for u in detail_units}
+        for u in out.units:
+            u["average_hours"] = hours.get(u["name"], {}).get("average_hours")
+            u["p90_hours"] = hours.get(u["name"], {}).get("p90_hours")
+    return out
