@@ -106,3 +106,23 @@ def test_the_figures_kept_as_things_happen_equal_the_count_from_the_rows(app, ad
         assert kept["ratings"]["hai_long"] == 1 and {u["name"] for u in kept["units"]} >= {"Bộ phận Một cửa"}
         stats.rebuild()
         assert stats.figures(ids, *span).as_dict(public=True) == kept
+
+
+def test_the_index_scores_what_the_platform_can_compute_and_names_what_it_cannot(sqlite_app, sqlite_admin_api):
+    from datetime import date
+
+    from onestop.models import Centre
+    from onestop.services import stats
+
+    done = _resolved(sqlite_admin_api)
+    sqlite_app.test_client().post(f"/api/v1/dossiers/{done.code}/rating", json={"key": done.key, "level": "hai_long"})
+    with sqlite_app.app_context():
+        ids = [Centre.get(Centre.code == "default").id]
+        groups = {g["key"]: g for g in stats.index(ids, date(2000, 1, 1), date(2100, 1, 1))}
+    assert sum(g["weight"] for g in groups.values()) == 100
+    assert groups["online_payment"]["score"] is None and "not computed" in groups["online_payment"]["formula"]
+    assert groups["progress"]["score"] == 20.0 and groups["satisfaction"]["score"] == 18.0
+    assert groups["publicity"]["score"] == 18.0  # the bundled record lists documents, fee, legal basis, deadline
+    assert groups["online_service"]["score"] == 0.0 and groups["digitisation"]["score"] == 0.0  # counter, no files
+    page = sqlite_app.test_client().get("/stats").get_data(as_text=True)
+    assert 'id="index"' in page and "Quyết định 766" in page

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from peewee import fn
+
 from .. import sql
 from ..models import Centre, Procedure, utcnow
 from ..workdays import to_utc
@@ -240,6 +242,7 @@ class Dashboard:
     month: Figures
     year: Figures
     series: list  # [(first day of the month, Figures)], the last twelve months
+    index: list = field(default_factory=list)  # Decision 766 groups, this month
 
 
 def dashboard(code: str | None, today: date) -> Dashboard:
@@ -248,8 +251,9 @@ def dashboard(code: str | None, today: date) -> Dashboard:
     ids = centres_for(code)
     centre = Centre.get(Centre.code == (code or "default"))
     tomorrow = today + timedelta(days=1)
-    return Dashboard(centre, figures(ids, today.replace(day=1), tomorrow), figures(ids, date(today.year, 1, 1), tomorrow),
-                     monthly(ids, 12, today))
+    month = figures(ids, today.replace(day=1), tomorrow)
+    return Dashboard(centre, month, figures(ids, date(today.year, 1, 1), tomorrow), monthly(ids, 12, today),
+                     index(ids, today.replace(day=1), tomorrow, month))
 
 
 def report(actor, code, procedure, unit, start, end, today) -> dict:
@@ -429,4 +433,56 @@ def figures(centre_ids: list[int], start: date, end: date, procedures: list[int]
         for u in out.units:
             u["average_hours"] = hours.get(u["name"], {}).get("average_hours")
             u["p90_hours"] = hours.get(u["name"], {}).get("p90_hours")
+    return out
+
+
+# -- Decision 766/QĐ-TTg -------------------------------------------------------------------------
+
+INDEX_GROUPS = (  # key, name, weight (points of 100)
+    ("publicity", "Công khai, minh bạch", 18),
+    ("progress", "Tiến độ giải quyết", 20),
+    ("online_service", "Dịch vụ công trực tuyến", 12),
+    ("online_payment", "Thanh toán trực tuyến", 10),
+    ("satisfaction", "Mức độ hài lòng", 18),
+    ("digitisation", "Số hóa hồ sơ", 22),
+)
+
+
+def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[dict]:
+    """The groups of the Decision 766 index the platform can compute from its own data, each with
+    its formula; the groups it cannot compute are named as such (score None)."""
+    from ..models import Attachment, Dossier, ProcedureVersion
+
+    f = f or figures(centre_ids, start, end)
+    lo, hi = _bounds(start, end)
+    versions = (ProcedureVersion.select(ProcedureVersion.metadata).join(Procedure, on=(
+        (ProcedureVersion.procedure == Procedure.id) & (ProcedureVersion.version == Procedure.latest_version)))
+        .where(Procedure.centre.in_(centre_ids)))
+    metas = [v.metadata or {} for v in versions]
+    complete = sum(1 for m in metas if m.get("documents") and ("fee_vnd" in m or "fee" in m)
+                   and m.get("legal_basis") and m.get("deadline"))
+    digital = (Dossier.select(Dossier.id).where(Dossier.centre.in_(centre_ids) & (Dossier.received_at >= lo)
+                                                & (Dossier.received_at < hi)
+                                                & fn.EXISTS(Attachment.select(Attachment.id).where(
+                                                    Attachment.dossier == Dossier.id))).count())
+    shares = {
+        "publicity": (complete / len(metas) if metas else None,
+                      "procedures whose public record lists documents, fee, legal basis and processing time, "
+                      "of the procedures in force"),
+        "progress": (f.on_time_rate / 100 if f.on_time_rate is not None else None,
+                     "dossiers resolved on time, of those resolved with a deadline (the on-time rate)"),
+        "online_service": (f.online_share / 100 if f.online_share is not None else None,
+                           "dossiers submitted online, of the dossiers received"),
+        "online_payment": (None, "not computed: fees are not paid through the platform"),
+        "satisfaction": (f.satisfaction_rate / 100 if f.satisfaction_rate is not None else None,
+                         "ratings 'very satisfied' or 'satisfied', of the ratings given"),
+        "digitisation": (digital / f.received if f.received else None,
+                         "dossiers received with their documents stored digitally (at least one file), "
+                         "of the dossiers received"),
+    }
+    out = []
+    for key, name, weight in INDEX_GROUPS:
+        share, formula = shares[key]
+        out.append({"key": key, "name": name, "weight": weight, "formula": f"{weight} × share of {formula}",
+                     "score": round(weight * share, 1) if share is not None else None})
     return out
