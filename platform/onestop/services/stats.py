@@ -187,27 +187,41 @@ def _units(scope, params, lo, hi):
 def _steps(scope, params, lo, hi):
     """Per lane (the unit that did it), per step and per official: steps done in the period."""
     rows = sql.run(
-        'SELECT h."lane", h."element_id", h."name", h."actor_id", u."username", h."started_at", h."at", h."due_at" '
-        'FROM "historyentry" h JOIN "dossier" d ON d."id" = h."dossier_id" '
+        'SELECT h."lane", h."element_id", h."name", h."actor_id", u."username", h."started_at", h."at", h."due_at", '
+        'h."dossier_id" FROM "historyentry" h JOIN "dossier" d ON d."id" = h."dossier_id" '
         'LEFT JOIN "user" u ON u."id" = h."actor_id" '
-        f'WHERE h."at" >= ? AND h."at" < ? AND {scope} AND h."state" = \'completed\' AND h."started_at" IS NOT NULL',
-        [lo, hi] + params).fetchall()
+        f'WHERE h."at" >= ? AND h."at" < ? AND {scope} AND h."state" = \'completed\' AND h."started_at" IS NOT NULL '
+        'ORDER BY h."id"', [lo, hi] + params).fetchall()
     from ..models import HistoryEntry
 
     parse = HistoryEntry.at.python_value
-    units, steps, people = {}, {}, {}
-    for lane, element_id, name, actor_id, username, started, finished, due in rows:
+    units, steps, people, seen = {}, {}, {}, set()
+    for lane, element_id, name, actor_id, username, started, finished, due, dossier_id in rows:
         finished, started = parse(finished), parse(started)
         hours = max((finished - started).total_seconds(), 0.0) / 3600
         late = due is not None and finished > parse(due)
+        rework = (dossier_id, element_id) in seen  # the same step of the same dossier done again
+        seen.add((dossier_id, element_id))
         for table, key, label in ((units, lane or "", lane or ""), (steps, element_id, name or element_id),
                                   (people, actor_id, username)):
             if key is None or (table is people and actor_id is None):
                 continue
-            entry = table.setdefault(key, {"name": label, "done": 0, "late": 0, "hours": []})
+            entry = table.setdefault(key, {"name": label, "done": 0, "late": 0, "rework": 0, "hours": []})
             entry["done"] += 1
             entry["late"] += late
+            entry["rework"] += rework
             entry["hours"].append(hours)
+    ratings = sql.run(
+        'SELECT h."actor_id", r."level", COUNT(DISTINCT r."id") FROM "rating" r '
+        'JOIN "historyentry" h ON h."dossier_id" = r."dossier_id" JOIN "dossier" d ON d."id" = r."dossier_id" '
+        f'WHERE r."at" >= ? AND r."at" < ? AND {scope} AND h."actor_id" IS NOT NULL GROUP BY h."actor_id", r."level"',
+        [lo, hi] + params).fetchall()
+    for actor_id, level, n in ratings:  # a rating counts for everyone who handled the dossier
+        entry = people.get(actor_id)
+        if entry is not None:
+            entry.setdefault("ratings", dict.fromkeys(LEVELS, 0))[level] = int(n)
+    for entry in people.values():
+        entry.setdefault("ratings", dict.fromkeys(LEVELS, 0))
     return _summaries(units), _summaries(steps), _summaries(people)
 
 
@@ -486,3 +500,16 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
         out.append({"key": key, "name": name, "weight": weight, "formula": f"{weight} × share of {formula}",
                      "score": round(weight * share, 1) if share is not None else None})
     return out
+
+
+def scorecard(actor, month: date) -> dict:
+    """The month's scorecard of a centre's people and units: each official sees their own line, a
+    leader or an administrator everyone's."""
+    start = month.replace(day=1)
+    end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    f = figures([actor.centre_id], start, end, detail=True)
+    officials = f.officials
+    if not actor.has_role("leader", "admin"):
+        officials = [o for o in officials if o["name"] == actor.username]
+    return {"month": start, "units": f.units if actor.has_role("leader", "admin") else [], "officials": officials,
+            "figures": f}

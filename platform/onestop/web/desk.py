@@ -14,7 +14,7 @@ from wtforms import DateField, MultipleFileField, PasswordField, SelectField, St
 from wtforms.fields.choices import SelectChoice
 
 from ..models import utcnow
-from ..services import attachments, dossiers, lifecycle, procedures, slips, users, worklist
+from ..services import attachments, dossiers, lifecycle, procedures, slips, stats, users, worklist
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..workdays import to_local
@@ -329,6 +329,17 @@ def ledger(actor):
         first = last = today
     return render_template("desk/ledger.html", rows=worklist.ledger(actor, first, last), first=first, last=last,
                            actor=actor, action=ActionForm())
+
+
+@bp.get("/scorecard")
+@officer_required
+def scorecard(actor):
+    today = to_local(utcnow()).date()
+    try:
+        month = date.fromisoformat((request.args.get("month") or today.strftime("%Y-%m")) + "-01")
+    except ValueError:
+        month = today.replace(day=1)
+    return render_template("desk/scorecard.html", card=stats.scorecard(actor, month), actor=actor, action=ActionForm())
 
 
 @bp.get("/dossiers/<code>/notices/<kind>")
