@@ -146,3 +146,16 @@ def test_the_monthly_scorecard_shows_an_official_their_own_line_and_a_leader_eve
     assert row and row.group(1) == "3" and 'id="units"' in everyone and "Bộ phận Một cửa" in everyone
     assert re.search(r"<td class=\"small\">1 · 0 · 0</td>", everyone)  # the rating counts for who handled it
     assert leader.get("/desk/scorecard?month=nonsense").status_code == 200
+
+
+def test_the_figures_download_as_xlsx_with_the_same_numbers(sqlite_app, sqlite_admin_api):
+    import zipfile
+
+    _resolved(sqlite_admin_api)
+    reply = sqlite_app.test_client().get("/stats.xlsx")
+    assert reply.status_code == 200 and reply.mimetype.endswith("spreadsheetml.sheet")
+    book = zipfile.ZipFile(io.BytesIO(reply.data))
+    sheets = [n for n in book.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert len(sheets) == 3
+    shared = book.read("xl/sharedStrings.xml").decode()
+    assert "Tiến độ giải quyết" in shared and "on_time_rate" in shared

@@ -18,7 +18,7 @@ from ..services import attachments, dossiers, lifecycle, procedures, slips, stat
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..workdays import to_local
-from . import forms
+from . import exports, forms
 from .auth import SignedIn, officer_required, safe_next
 from .portal import tracking_url
 
@@ -339,7 +339,19 @@ def scorecard(actor):
         month = date.fromisoformat((request.args.get("month") or today.strftime("%Y-%m")) + "-01")
     except ValueError:
         month = today.replace(day=1)
-    return render_template("desk/scorecard.html", card=stats.scorecard(actor, month), actor=actor, action=ActionForm())
+    card = stats.scorecard(actor, month)
+    kind = request.args.get("format")
+    if kind in ("csv", "xlsx"):
+        columns = ("name", "done", "on_time", "late", "rework", "average_hours", "p90_hours")
+        tables = {"Đơn vị": (columns, [[u.get(c) for c in columns] for u in card["units"]]),
+                  "Cán bộ": (columns + ("very_satisfied", "satisfied", "not_satisfied"),
+                             [[o.get(c) for c in columns] + list(o["ratings"].values()) for o in card["officials"]])}
+        name = f"scorecard-{month:%Y-%m}"
+        if kind == "xlsx":
+            return exports.xlsx_response(tables, name)
+        headers, rows = tables["Cán bộ"]
+        return exports.csv_response(headers, rows, name)
+    return render_template("desk/scorecard.html", card=card, actor=actor, action=ActionForm())
 
 
 @bp.get("/dossiers/<code>/notices/<kind>")

@@ -1,16 +1,13 @@
 """The health check and the public transparency dashboard (the home page is the portal's catalogue)."""
 
-import csv
-import io
-
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 
 from .. import __version__
 from ..db import database
 from ..models import utcnow
 from ..services import stats
 from ..workdays import to_local
-from . import charts
+from . import charts, exports
 
 bp = Blueprint("public", __name__)
 
@@ -40,12 +37,19 @@ def dashboard():
 @bp.get("/stats.csv")
 def dashboard_csv():
     board = _board()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(stats.CSV_COLUMNS)
-    writer.writerows(stats.csv_rows(board))
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="onestop-{board.centre.code}.csv"'})
+    return exports.csv_response(stats.CSV_COLUMNS, stats.csv_rows(board), f"onestop-{board.centre.code}")
+
+
+@bp.get("/stats.xlsx")
+def dashboard_xlsx():
+    board = _board()
+    unit_columns = ("name", "done", "on_time", "late")
+    return exports.xlsx_response({
+        "Theo tháng": (stats.CSV_COLUMNS, stats.csv_rows(board)),
+        "Đơn vị (năm nay)": (unit_columns, [[u[c] for c in unit_columns] for u in board.year.units]),
+        "Chỉ số 766 (tháng này)": (("group", "weight", "score", "formula"),
+                                    [[g["name"], g["weight"], g["score"], g["formula"]] for g in board.index]),
+    }, f"onestop-{board.centre.code}")
 
 
 @bp.get("/stats.json")
