@@ -5,7 +5,7 @@ import csv
 import io
 import re
 
-from tests.conftest import Api, make_user
+from tests.conftest import MODELS, Api, make_user
 from tests.process_models import Walk, upload_bundled
 from tests.process_models.test_copy_certification import APPLICATION, ATTESTED, RECEIVED, SIGNED
 
@@ -159,3 +159,19 @@ def test_the_figures_download_as_xlsx_with_the_same_numbers(sqlite_app, sqlite_a
     assert len(sheets) == 3
     shared = book.read("xl/sharedStrings.xml").decode()
     assert "Tiến độ giải quyết" in shared and "on_time_rate" in shared
+
+
+def test_the_national_roll_up_adds_each_provinces_communes(app, admin_api):
+    from onestop.models import Centre
+    from onestop.services import centres, dossiers, procedures
+
+    with app.app_context():
+        system, _ = make_user("system", ("system_admin",))
+        centres.import_units(system, [22, 1])
+        for code in ("W07090", "W07093", "P22"):
+            officer, _ = make_user(f"canbo.{code}", ("officer", "admin"), centre=Centre.get(Centre.code == code))
+            procedures.upload_procedure(officer, [procedures.Upload(p.name, p.read_bytes()) for p in (
+                MODELS / "review.bpmn", MODELS / "receive-schema.json")])
+            dossiers.start_dossier(officer, "review")
+    rows = {r["province"]: r for r in app.test_client().get("/api/v1/stats/provinces").json["provinces"]}
+    assert rows["P22"]["received"] == 3 and rows["P01"]["received"] == 0 and len(rows) == 2

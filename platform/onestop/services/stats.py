@@ -513,3 +513,33 @@ def scorecard(actor, month: date) -> dict:
         officials = [o for o in officials if o["name"] == actor.username]
     return {"month": start, "units": f.units if actor.has_role("leader", "admin") else [], "officials": officials,
             "figures": f}
+
+
+def by_province(start: date, end: date) -> list[dict]:
+    """The national roll-up: each province's figures (its own centre and its communes) over [start, end)."""
+    province_of = {}
+    provinces = {c.id: c for c in Centre.select().where(Centre.level == "province")}
+    for centre_id, parent_id, level in Centre.select(Centre.id, Centre.parent, Centre.level).tuples():
+        if level == "province":
+            province_of[centre_id] = centre_id
+        elif parent_id in provinces:
+            province_of[centre_id] = parent_id
+    totals = {p: dict.fromkeys(COUNTS, 0) for p in provinces}
+    rows = sql.run("SELECT \"centre_id\", " + ", ".join(f'SUM("{c}")' for c in COUNTS) +
+                   ' FROM "dayfigure" WHERE "day" >= ? AND "day" < ? GROUP BY "centre_id"', (start, end)).fetchall()
+    for centre_id, *values in rows:
+        province = province_of.get(centre_id)
+        if province is not None:
+            for name, value in zip(COUNTS, values, strict=True):
+                totals[province][name] += int(value or 0)
+    out = []
+    for province_id, t in sorted(totals.items(), key=lambda item: provinces[item[0]].code):
+        f = Figures(start, end)
+        for name in COUNTS[:10]:
+            setattr(f, name, t[name])
+        f.ratings = {"rat_hai_long": t["rated_1"], "hai_long": t["rated_2"], "khong_hai_long": t["rated_3"]}
+        out.append({"province": provinces[province_id].code, "name": provinces[province_id].name,
+                    "received": f.received, "resolved": f.resolved, "on_time": f.on_time, "late": f.late,
+                    "on_time_rate": f.on_time_rate, "online_share": f.online_share,
+                    "satisfaction_rate": f.satisfaction_rate})
+    return out

@@ -303,6 +303,16 @@ def statistics():
                                 to_local(utcnow()).date()))
 
 
+@bp.get("/stats/provinces")
+def statistics_by_province():
+    """The national roll-up, public: each province's figures over a period (default this month)."""
+    args = request.args
+    start, end = stats.period(_date(args["from"], "from") if args.get("from") else None,
+                              _date(args["to"], "to") if args.get("to") else None, to_local(utcnow()).date())
+    return jsonify({"from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(),
+                    "provinces": stats.by_province(start, end)})
+
+
 @bp.post("/dossiers/<code>/rating")
 def rate_dossier(code):
     """The citizen rates a dossier with its code and lookup key (no token): once, after the result."""

@@ -272,6 +272,12 @@ def openapi_document():
                                ("centre", "unit", "procedure")] + [
                     {"name": n, "in": "query", "schema": {"type": "string", "format": "date"}} for n in ("from", "to")],
                 "responses": {"200": {"description": "The figures"}, **_errors(401, 404, 422)}}},
+            "/stats/provinces": {"get": {
+                "summary": "The national roll-up: each province's figures (its centre and communes) over a period",
+                "security": [{}],
+                "parameters": [{"name": n, "in": "query", "schema": {"type": "string", "format": "date"}}
+                               for n in ("from", "to")],
+                "responses": {"200": {"description": "By province"}, **_errors(422)}}},
             "/dossiers/{code}/rating": {"post": {
                 "summary": "The citizen rates the dossier once its result is ready (code and lookup key, no token)",
                 "security": [{}], "parameters": [code_param],
