@@ -246,7 +246,7 @@ def monthly(centre_ids, months: int, today: date, procedures=None) -> list[tuple
             year, month = year - 1, month + 12
         start = date(year, month, 1)
         end = date(year + (month == 12), month % 12 + 1, 1)
-        out.append((start, figures(centre_ids, start, min(end, today + timedelta(days=1)), procedures)))
+        out.append((start, figures(centre_ids, start, min(end, today + timedelta(days=1)), procedures, live=False)))
     return out
 
 
@@ -266,7 +266,9 @@ def dashboard(code: str | None, today: date) -> Dashboard:
     centre = Centre.get(Centre.code == (code or "default"))
     tomorrow = today + timedelta(days=1)
     month = figures(ids, today.replace(day=1), tomorrow)
-    return Dashboard(centre, month, figures(ids, date(today.year, 1, 1), tomorrow), monthly(ids, 12, today),
+    year = figures(ids, date(today.year, 1, 1), tomorrow, live=False)
+    year.pending_now, year.overdue_now = month.pending_now, month.overdue_now
+    return Dashboard(centre, month, year, monthly(ids, 12, today),
                      index(ids, today.replace(day=1), tomorrow, month))
 
 
@@ -405,7 +407,7 @@ def rebuild(centre_ids=None) -> None:
 
 
 def figures(centre_ids: list[int], start: date, end: date, procedures: list[int] | None = None,
-            now: datetime | None = None, detail: bool = False) -> Figures:
+            now: datetime | None = None, detail: bool = False, live: bool = True) -> Figures:
     """Every figure of docs/statistics.md for those centres (and procedures) over [start, end): the
     days' kept figures added up (the same numbers as figures_from_rows, at any size), the live
     counts of dossiers in progress, and with `detail` the per-step and per-official hours."""
@@ -421,21 +423,22 @@ def figures(centre_ids: list[int], start: date, end: date, procedures: list[int]
     for name in COUNTS[:10]:
         setattr(out, name, values[name])
     out.ratings = {"rat_hai_long": values["rated_1"], "hai_long": values["rated_2"], "khong_hai_long": values["rated_3"]}
-    live, live_params = _in('d."centre_id"', centre_ids)
+    scope_live, live_params = _in('d."centre_id"', centre_ids)
     if procedures is not None:
         clause, more = _in('d."procedure_id"', procedures)
-        live, live_params = f"{live} AND {clause}", live_params + more
-    row = sql.run(
-        'SELECT COUNT(*), SUM(CASE WHEN d."due_at" < ? AND d."paused_at" IS NULL THEN 1 ELSE 0 END) '
-        f'FROM "dossier" d WHERE d."state" = \'active\' AND {live} '
-        'AND d."status" NOT IN (\'resolved\', \'returned\')', [now, *live_params]).fetchone()
-    out.pending_now, out.overdue_now = int(row[0] or 0), int(row[1] or 0)
+        scope_live, live_params = f"{scope_live} AND {clause}", live_params + more
+    if live:  # the dossiers in progress now, whatever the period (not needed for a month of a series)
+        row = sql.run(
+            'SELECT COUNT(*), SUM(CASE WHEN d."due_at" < ? AND d."paused_at" IS NULL THEN 1 ELSE 0 END) '
+            f'FROM "dossier" d WHERE d."state" = \'active\' AND {scope_live} '
+            'AND d."status" NOT IN (\'resolved\', \'returned\')', [now, *live_params]).fetchone()
+        out.pending_now, out.overdue_now = int(row[0] or 0), int(row[1] or 0)
     if detail:
         lo, hi = _bounds(start, end)
-        detail_units, out.steps, out.officials = _steps(live, live_params, lo, hi)
+        detail_units, out.steps, out.officials = _steps(scope_live, live_params, lo, hi)
     if procedures is not None:  # the days keep units for all procedures together: count these from the steps
         lo, hi = _bounds(start, end)
-        out.units = detail_units if detail else _units(live, live_params, lo, hi)
+        out.units = detail_units if detail else _units(scope_live, live_params, lo, hi)
         return out
     units, unit_params = _in('"centre_id"', centre_ids)
     rows = sql.run(f'SELECT "lane", SUM("done"), SUM("late") FROM "dayunit" WHERE {units} AND "day" >= ? AND "day" < ? '
