@@ -168,6 +168,10 @@ class AuditView(ReadOnlyView):
     simple_list_pager = True
     list_template = "onestop_admin/audit_list.html"
 
+    def render(self, template, **kwargs):
+        kwargs.setdefault("verify_form", ActionForm())  # the chain check's button, with its CSRF token
+        return super().render(template, **kwargs)
+
     @expose("/verify", methods=("POST",))
     def verify(self):
         if not FlaskForm().validate_on_submit():

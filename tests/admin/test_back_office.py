@@ -201,3 +201,13 @@ def test_an_administrator_changes_a_users_roles_unit_and_sign_in_through_the_ser
     assert refused.status_code == 200 and "no unit" in refused.get_data(as_text=True)
     with sqlite_app.app_context():
         assert not User.get_by_id(officer.id).active  # nothing of the refused change was kept
+
+
+def test_the_audit_page_lists_events_and_checks_the_chain(sqlite_app, sqlite_admin_api):
+    assert sqlite_admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    admin = _signed_in(sqlite_app, "quantri", ("admin",))
+    page = admin.get("/admin/audit/")
+    assert page.status_code == 200 and "procedure.uploaded" in page.get_data(as_text=True)
+    checked = admin.post("/admin/audit/verify", data={"csrf_token": csrf(page)})
+    assert checked.status_code == 302
+    assert "Nhật ký toàn vẹn" in admin.get("/admin/audit/").get_data(as_text=True)

@@ -217,13 +217,13 @@ RATING_LEVELS = ("rat_hai_long", "hai_long", "khong_hai_long")  # very satisfied
 def rate(code, key, level, comment="", channel="portal") -> Rating:
     """The citizen's rating of a dossier whose result is ready, with its code and lookup key; one
     per dossier. It counts for the units and officials who handled it (services.stats)."""
+    dossier = track(code, key)  # first: a wrong code or key is a 404 whatever else is wrong
     if level not in RATING_LEVELS:
         raise Invalid(f"level must be one of: {', '.join(RATING_LEVELS)}",
                       field_errors=[FieldError("level", "enum", "choose how satisfied you are")])
     comment = (comment or "").strip()
     if len(comment) > REASON_LIMIT:
         raise Invalid(f"the comment is longer than {REASON_LIMIT} characters")
-    dossier = track(code, key)
     if dossier.status not in ("resolved", "returned"):
         raise Conflict("a dossier is rated once its result is ready")
     with write_transaction():
