@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.browser.test_journey import CHROMIUM, ONESTOP, shots  # noqa: F401 (fixture)
+from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
 from tests.process_models import bundled_files
 from tests.support.servers import onestop_serve
 
@@ -26,14 +26,6 @@ def server(tmp_path_factory):
             done = subprocess.run([str(ONESTOP), *args], env=env, capture_output=True, text=True)
             assert done.returncode == 0, done.stderr
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def _files(broken=False):
