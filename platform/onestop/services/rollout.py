@@ -370,16 +370,6 @@ def local_values(centre_id, procedure_id) -> dict:
     return values
 
 
-def with_overrides(metadata: dict, values: dict) -> dict:
-    """The procedure's metadata as the centre shows and runs it."""
-    if not values:
-        return metadata
-    merged = dict(metadata) | {k: v for k, v in values.items() if k != "lanes"}
-    if "lanes" in values:
-        merged["lanes"] = dict(metadata.get("lanes") or {}) | values["lanes"]
-    return merged
-
-
 # -- comparing versions and coverage --------------------------------------------------------------
 
 def diff(old, new) -> dict:
