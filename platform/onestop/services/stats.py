@@ -467,7 +467,8 @@ INDEX_GROUPS = (  # key, name, weight (points of 100)
 
 def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[dict]:
     """The groups of the Decision 766 index the platform can compute from its own data, each with
-    its formula; the groups it cannot compute are named as such (score None)."""
+    its formula (in Vietnamese: it is shown to citizens as is); the groups it cannot compute are
+    named as such (score None)."""
     from ..models import Attachment, Dossier, ProcedureVersion
 
     f = f or figures(centre_ids, start, end)
@@ -484,23 +485,22 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
                                                     Attachment.dossier == Dossier.id))).count())
     shares = {
         "publicity": (complete / len(metas) if metas else None,
-                      "procedures whose public record lists documents, fee, legal basis and processing time, "
-                      "of the procedures in force"),
+                      "thủ tục đang áp dụng công khai đủ thành phần hồ sơ, phí, căn cứ pháp lý và thời hạn"),
         "progress": (f.on_time_rate / 100 if f.on_time_rate is not None else None,
-                     "dossiers resolved on time, of those resolved with a deadline (the on-time rate)"),
+                     "hồ sơ giải quyết đúng hạn trên số hồ sơ đã giải quyết có thời hạn"),
         "online_service": (f.online_share / 100 if f.online_share is not None else None,
-                           "dossiers submitted online, of the dossiers received"),
-        "online_payment": (None, "not computed: fees are not paid through the platform"),
+                           "hồ sơ nộp trực tuyến trên số hồ sơ tiếp nhận"),
+        "online_payment": (None, "chưa tính: phí, lệ phí không thanh toán qua hệ thống"),
         "satisfaction": (f.satisfaction_rate / 100 if f.satisfaction_rate is not None else None,
-                         "ratings 'very satisfied' or 'satisfied', of the ratings given"),
+                         "đánh giá «rất hài lòng» và «hài lòng» trên số lượt đánh giá"),
         "digitisation": (digital / f.received if f.received else None,
-                         "dossiers received with their documents stored digitally (at least one file), "
-                         "of the dossiers received"),
+                         "hồ sơ có thành phần được lưu dạng số (ít nhất một tệp) trên số hồ sơ tiếp nhận"),
     }
     out = []
     for key, name, weight in INDEX_GROUPS:
         share, formula = shares[key]
-        out.append({"key": key, "name": name, "weight": weight, "formula": f"{weight} × share of {formula}",
+        out.append({"key": key, "name": name, "weight": weight,
+                    "formula": formula if share is None and key == "online_payment" else f"{weight} × tỷ lệ {formula}",
                      "score": round(weight * share, 1) if share is not None else None})
     return out
 
