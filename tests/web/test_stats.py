@@ -175,3 +175,11 @@ def test_the_national_roll_up_adds_each_provinces_communes(app, admin_api):
             dossiers.start_dossier(officer, "review")
     rows = {r["province"]: r for r in app.test_client().get("/api/v1/stats/provinces").json["provinces"]}
     assert rows["P22"]["received"] == 3 and rows["P01"]["received"] == 0 and len(rows) == 2
+
+
+def test_rating_by_key_is_rate_limited_like_every_lookup(sqlite_app):
+    client = sqlite_app.test_client()
+    answers = [client.post("/api/v1/dossiers/X-1/rating", json={"key": "k" * 20, "level": "hai_long"}).status_code
+               for _ in range(40)]
+    assert answers[0] == 404 and answers[-1] == 429 and "Traceback" not in client.post(
+        "/api/v1/dossiers/X-1/rating", json={}).get_data(as_text=True)

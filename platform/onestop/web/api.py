@@ -9,6 +9,7 @@ from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
+from .. import ratelimit
 from ..models import utcnow
 from ..services import attachments, centres, deadlines, dossiers, lifecycle, procedures, rollout, stats, units
 from ..services.errors import Forbidden, Invalid, ServiceError
@@ -16,7 +17,7 @@ from ..services.users import user_for_token
 from ..workdays import to_local
 from . import present
 from .openapi import openapi_document
-from .portal import tracking_url
+from .portal import LOOKUPS_PER_MINUTE, tracking_url
 
 bp = Blueprint("api", __name__)
 
@@ -24,6 +25,11 @@ bp = Blueprint("api", __name__)
 class Unauthorized(ServiceError):
     status = 401
     code = "unauthorized"
+
+
+class TooManyRequests(ServiceError):
+    status = 429
+    code = "too_many_requests"
 
 
 def authenticated(*roles):
@@ -315,7 +321,10 @@ def statistics_by_province():
 
 @bp.post("/dossiers/<code>/rating")
 def rate_dossier(code):
-    """The citizen rates a dossier with its code and lookup key (no token): once, after the result."""
+    """The citizen rates a dossier with its code and lookup key (no token): once, after the result.
+    Rate-limited like every public lookup by key."""
+    if not ratelimit.allow(f"track:{request.remote_addr or 'unknown'}", LOOKUPS_PER_MINUTE, 60):
+        raise TooManyRequests("too many lookups from this address; try again in a minute")
     body = json_body()
     rating = lifecycle.rate(code, str(body.get("key") or ""), body.get("level"), body.get("comment") or "",
                             channel="api")

@@ -14,6 +14,7 @@ def _json(schema):
 def _errors(*codes):
     text = {400: "Bad request", 401: "No or invalid token", 403: "Role missing", 404: "Not found (or another centre's)",
             409: "Conflict: no longer possible (someone else acted first)", 413: "Too large",
+            429: "Too many lookups from this address",
             422: "Refused: the details list each problem"}
     return {str(c): {"description": text[c]} | _json(_ref("Error")) for c in codes}
 
@@ -284,7 +285,7 @@ def openapi_document():
                 "requestBody": {"required": True, **_json({"type": "object", "required": ["key", "level"], "properties": {
                     "key": {"type": "string"}, "level": {"enum": ["rat_hai_long", "hai_long", "khong_hai_long"]},
                     "comment": {"type": "string", "maxLength": 4000}}})},
-                "responses": {"201": {"description": "Recorded"}, **_errors(404, 409, 422)}}},
+                "responses": {"201": {"description": "Recorded"}, **_errors(404, 409, 422, 429)}}},
             "/tasks": {"get": {"summary": "The caller's worklist, oldest first, a page at a time",
                                "parameters": [
                                    {"name": "dossier", "in": "query", "schema": {"type": "string"}},
