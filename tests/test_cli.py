@@ -100,3 +100,8 @@ def test_a_province_and_its_communes_run_the_bundled_catalogue_after_a_handful_o
             copy.writestr(name, content + b" " if name.endswith("procedure.json") else content)
     refused = run("rollout", str(tampered), "--to", "province:22/*", home=tmp_path)
     assert refused.returncode == 1 and "nothing was changed" in refused.stderr and "Traceback" not in refused.stderr
+    for bad in (("rollout", "no-such.zip", "--to", "province:22/*"), ("rollout", str(pack), "--to", "province:x/*"),
+                ("rollout", str(pack), "--to", "W99999"), ("centres", "import", "--province", "99"),
+                ("centres", "list", "--parent", "NOPE"), ("pack", "export", "9.999", "-o", str(tmp_path / "x.zip"))):
+        wrong = run(*bad, home=tmp_path)
+        assert wrong.returncode == 1 and wrong.stderr.startswith("error:") and "Traceback" not in wrong.stderr, bad

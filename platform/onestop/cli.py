@@ -249,20 +249,26 @@ def cmd_rollout(args):
     settings = load_settings()
     _bind(settings)
     _engine(settings)
+    if not Path(args.pack).is_file():
+        print(f"error: {args.pack} is not a file", file=sys.stderr)
+        return 1
     actor = _system_actor()
+    actor.roles = "system_admin"  # the command line reaches every centre
+    province = args.to.removeprefix("province:").split("/")[0] if args.to.startswith("province:") else None
     try:
-        targets = centres.select(args.to)
-        province = args.to.removeprefix("province:").split("/")[0] if args.to.startswith("province:") else None
         source_code = args.source or (centres.province_code(province) if province else centres.NATION)
-        source = Centre.get_or_none(Centre.code == source_code)
-        if source is None:
-            print(f"error: no centre {source_code!r} to publish from (onestop centres import first)", file=sys.stderr)
-            return 1
-        entries = rollout.read_pack(Path(args.pack).read_bytes(), max_bytes=settings.max_model_bytes)
-        published = rollout.publish(actor, source, entries)
-        print(f"{len(published)} template(s) published at {source.code}; rolling out to {len(targets)} centre(s)",
+    except ValueError:
+        source_code = args.source or centres.NATION  # select() below says what is wrong with the selector
+    source = Centre.get_or_none(Centre.code == source_code)
+    if source is None:
+        print(f"error: no centre {source_code!r} to publish from (onestop centres import first)", file=sys.stderr)
+        return 1
+    try:
+        source, templates, targets = rollout.publish_pack(actor, Path(args.pack).read_bytes(), args.to, source,
+                                                          max_bytes=settings.max_model_bytes)
+        print(f"{len(templates)} template(s) published at {source.code}; rolling out to {len(targets)} centre(s)",
               file=sys.stderr)
-        report = rollout.rollout(actor, [v for v, _ in published], targets, force=args.force, progress=_progress)
+        report = rollout.rollout(actor, templates, targets, force=args.force, progress=_progress)
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         _print_problems(exc.details)
@@ -443,9 +449,15 @@ def build_parser():
 
 
 def main(argv=None):
+    from .services.errors import ServiceError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
+    except ServiceError as exc:  # what a command refuses is said in a line, never as a traceback
+        print(f"error: {exc.message}", file=sys.stderr)
+        _print_problems(exc.details)
+        return 1
     finally:
         if db.database.obj is not None and not db.database.is_closed():
             db.database.close()

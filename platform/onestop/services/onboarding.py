@@ -175,7 +175,7 @@ def publish(actor, draft_id, max_bytes=5 * 1024 * 1024) -> ProcedureVersion:
 def roll_out(actor, code, selector):
     """Adopt the centre's current version of a procedure, published as a template, at the centres
     the selector names below it (a province administrator within the province)."""
-    from . import centres, rollout
+    from . import rollout
 
     if not actor.has_role("province_admin", "system_admin"):
         raise Forbidden("rolling out is for a province's or the nation's administrators")
@@ -185,9 +185,5 @@ def roll_out(actor, code, selector):
     version = current_version(procedure)
     if version.published_at is None:
         raise Invalid("publish the procedure first: only a published version is a template")
-    targets = centres.select(selector)
-    allowed = centres.scope_ids(actor)
-    if allowed is not None and any(c.id not in allowed for c in targets):
-        raise Forbidden("some of those centres are outside your province")
-    return rollout.rollout(actor, [version], targets)
+    return rollout.rollout(actor, [version], rollout.targets_in_scope(actor, selector))
 

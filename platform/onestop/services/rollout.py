@@ -298,26 +298,40 @@ def rollout(actor, templates, centres, force=False, progress=None) -> RolloutRep
     return report
 
 
-def rollout_pack(actor, data: bytes, selector: str, force=False, max_bytes=5 * 1024 * 1024) -> RolloutReport:
-    """Verify a pack, publish it at the actor's level (a province administrator's province, the
-    nation for a system administrator) and adopt it at the selected centres in that scope."""
-    from .centres import NATION, scope_ids, select
+def targets_in_scope(actor, selector) -> list[Centre]:
+    """The centres a selector names, every one of them within the actor's scope."""
+    from .centres import scope_ids, select
 
-    if actor.has_role("system_admin"):
-        source = Centre.get_or_none(Centre.code == NATION)
-        if source is None:
-            raise NotFound("the nation's centre does not exist yet: onestop centres import --all")
-    else:
-        source = Centre.get_by_id(actor.centre_id)
-        if source.level != "province":
-            raise Forbidden("a rollout starts from a province or from the nation")
     targets = select(selector)
     allowed = scope_ids(actor)
     if allowed is not None and any(c.id not in allowed for c in targets):
         raise Forbidden("some of those centres are outside your province")
-    entries = read_pack(data, max_bytes=max_bytes)
-    published = publish(actor, source, entries)
-    return rollout(actor, [v for v, _ in published], targets, force=force)
+    return targets
+
+
+def publish_pack(actor, data: bytes, selector: str, source=None, max_bytes=5 * 1024 * 1024):
+    """Check the targets, verify a pack and publish it as templates at `source` (by default the
+    actor's level: a province administrator's province, the nation for a system administrator):
+    (the publishing centre, its template versions, the target centres)."""
+    from .centres import NATION
+
+    if source is None and actor.has_role("system_admin"):
+        source = Centre.get_or_none(Centre.code == NATION)
+        if source is None:
+            raise NotFound("the nation's centre does not exist yet: onestop centres import --all")
+    elif source is None:
+        source = Centre.get_by_id(actor.centre_id)
+        if source.level != "province":
+            raise Forbidden("a rollout starts from a province or from the nation")
+    targets = targets_in_scope(actor, selector)
+    published = publish(actor, source, read_pack(data, max_bytes=max_bytes))
+    return source, [v for v, _ in published], targets
+
+
+def rollout_pack(actor, data: bytes, selector: str, force=False, max_bytes=5 * 1024 * 1024) -> RolloutReport:
+    """publish_pack, then adopt the templates at the selected centres."""
+    _source, templates, targets = publish_pack(actor, data, selector, max_bytes=max_bytes)
+    return rollout(actor, templates, targets, force=force)
 
 
 # -- local overrides ------------------------------------------------------------------------------
