@@ -26,6 +26,8 @@ from .models import (
     CalendarDay,
     Centre,
     DayFigure,
+    DayRating,
+    DayStep,
     DayUnit,
     DossierCounter,
     Draft,
@@ -195,10 +197,17 @@ def _statistics_indexes(db):
 
 
 def _day_figures(db):
-    """Figures by day, kept as events happen; built from the dossiers already stored."""
+    """Figures by day, kept as events happen (counted from the stored dossiers by migration 24)."""
+    db.create_tables([DayFigure], safe=True)
+
+
+def _official_figures(db):
+    """The units' days by procedure, the officials' steps and ratings by day, with the hours'
+    histogram; every kept figure recounted from the stored dossiers."""
     from .services import stats
 
-    db.create_tables([DayFigure, DayUnit], safe=True)
+    db.execute_sql('DROP TABLE IF EXISTS "dayunit"')
+    db.create_tables([DayUnit, DayStep, DayRating], safe=True)
     stats.rebuild()
 
 
@@ -226,6 +235,7 @@ MIGRATIONS = [
     (21, "citizens rate their dossiers", _ratings),
     (22, "indexes for the figures by period", _statistics_indexes),
     (23, "figures by day, kept as events happen", _day_figures),
+    (24, "units', officials' and steps' figures by day, with their hours", _official_figures),
 ]
 
 

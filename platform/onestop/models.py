@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from peewee import (
     AutoField,
+    BigIntegerField,
     BlobField,
     BooleanField,
     CharField,
@@ -368,17 +369,61 @@ class DayFigure(BaseModel):
 
 
 class DayUnit(BaseModel):
-    """Steps a unit (lane) of a centre finished on one local day, and how many of them late."""
+    """Steps a unit (lane) of a centre finished on one local day for one procedure, how many of them
+    late, and the ratings of the dossiers it had handled (the public unit lines)."""
 
     id = AutoField()
     centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    procedure = ForeignKeyField(Procedure, on_delete="CASCADE")
     day = DateField()
     lane = CharField(max_length=255)
     done = IntegerField(default=0)
     late = IntegerField(default=0)
+    rated_1 = IntegerField(default=0)
+    rated_2 = IntegerField(default=0)
+    rated_3 = IntegerField(default=0)
 
     class Meta:
-        indexes = ((("centre", "day", "lane"), True),)
+        indexes = ((("centre", "day", "procedure", "lane"), True),)
+
+
+class DayStep(BaseModel):
+    """Human steps finished on one local day, by centre, procedure, unit, BPMN element, official and
+    hours bucket (services.stats.bucket): the scorecard's counts, total time and the histogram its
+    9-in-10 hours are read from, whatever the period."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    procedure = ForeignKeyField(Procedure, on_delete="CASCADE")
+    day = DateField()
+    lane = CharField(max_length=255)  # '': a step of no lane
+    element_id = CharField(max_length=255)
+    actor_id = IntegerField()  # 0: nobody signed (not a foreign key: it is part of the unique key)
+    bucket = IntegerField()
+    name = CharField(max_length=500, default="")
+    done = IntegerField(default=0)
+    late = IntegerField(default=0)
+    rework = IntegerField(default=0)
+    seconds = BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("centre", "day", "procedure", "lane", "element_id", "actor_id", "bucket"), True),)
+
+
+class DayRating(BaseModel):
+    """Ratings given on one local day of dossiers an official had handled, by centre and procedure."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    procedure = ForeignKeyField(Procedure, on_delete="CASCADE")
+    day = DateField()
+    actor_id = IntegerField()
+    rated_1 = IntegerField(default=0)
+    rated_2 = IntegerField(default=0)
+    rated_3 = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("centre", "day", "procedure", "actor_id"), True),)
 
 
 class DossierCounter(BaseModel):
@@ -505,5 +550,7 @@ ALL_MODELS = [
     Draft,
     Rating,
     DayFigure,
+    DayRating,
+    DayStep,
     DayUnit,
 ]

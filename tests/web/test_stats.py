@@ -7,6 +7,7 @@ import re
 
 from tests.conftest import MODELS, Api, make_user
 from tests.process_models import Walk, upload_bundled
+from tests.process_models import test_birth_registration as birth
 from tests.process_models.test_copy_certification import APPLICATION, ATTESTED, RECEIVED, SIGNED
 
 
@@ -95,17 +96,32 @@ def test_the_figures_kept_as_things_happen_equal_the_count_from_the_rows(app, ad
     admin_api.post(f"/dossiers/{asked.code}/supplement", {"note": "Đã nộp"})
     refused = Walk(admin_api, "2.000815", data=APPLICATION)
     admin_api.post(f"/dossiers/{refused.code}/end", {"how": "not_accepted", "reason": "Không thuộc thẩm quyền"})
+    sent_back = birth.resolved_after_a_send_back(admin_api)
+    app.test_client().post(f"/api/v1/dossiers/{sent_back.code}/rating",
+                           json={"key": sent_back.key, "level": "khong_hai_long"})
     with app.app_context():
         ids = [Centre.get(Centre.code == "default").id]
         today = to_local(utcnow()).date()
         span = (today.replace(day=1), today + timedelta(days=1))
-        kept = stats.figures(ids, *span).as_dict(public=True)
-        assert kept == stats.figures_from_rows(ids, *span).as_dict(public=True)
+        kept = stats.figures(ids, *span, detail=True).as_dict()
+        assert kept == stats.figures_from_rows(ids, *span, detail=True).as_dict()
+        assert stats.figures(ids, *span).as_dict(public=True) == stats.figures_from_rows(ids, *span).as_dict(
+            public=True)
         assert (kept["received"], kept["resolved"], kept["returned"], kept["supplemented"], kept["not_accepted"]) == (
-            3, 1, 1, 1, 1)
-        assert kept["ratings"]["hai_long"] == 1 and {u["name"] for u in kept["units"]} >= {"Bộ phận Một cửa"}
+            4, 2, 2, 1, 1)
+        assert kept["ratings"] == {"rat_hai_long": 0, "hai_long": 1, "khong_hai_long": 1}
+        steps = {(s["procedure"], s["element"]): (s["done"], s["rework"]) for s in kept["steps"]}
+        assert steps[birth.CODE, "Task_Appraise"] == steps[birth.CODE, "Task_Sign"] == (2, 1)
+        assert steps[birth.CODE, "Task_Receive"] == steps["2.000815", "Task_Sign"] == (1, 0)
+        units = {u["name"]: u for u in kept["units"]}
+        assert units[birth.CIVIL_STATUS]["ratings"]["khong_hai_long"] == 1
+        assert units["Bộ phận Một cửa"]["ratings"] == {"rat_hai_long": 0, "hai_long": 1, "khong_hai_long": 1}
+        assert [(o["done"], o["rework"]) for o in kept["officials"]] == [(12, 3)]  # admin1 did every step
+        procedure = stats.procedure_ids(ids, birth.CODE)
+        assert stats.figures(ids, *span, procedure, detail=True).as_dict() == stats.figures_from_rows(
+            ids, *span, procedure, detail=True).as_dict()
         stats.rebuild()
-        assert stats.figures(ids, *span).as_dict(public=True) == kept
+        assert stats.figures(ids, *span, detail=True).as_dict() == kept
 
 
 def test_the_index_scores_what_the_platform_can_compute_and_names_what_it_cannot(sqlite_app, sqlite_admin_api):

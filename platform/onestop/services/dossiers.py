@@ -596,8 +596,9 @@ def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
         sql.insert_rows("waitingevent", _WAIT_COLUMNS, [
             (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at) for w in step.waiting])
     actor_id = actor.id if actor is not None else None
-    stats.count_steps(dossier.centre_id, [(leaving[f.task_id][0], f.at, leaving[f.task_id][2])
-                                          for f in step.finished if f.state == "completed" and f.task_id in leaving])
+    stats.count_steps(dossier, [(f.element_id, f.name, *leaving[f.task_id][:2], f.at, leaving[f.task_id][2],
+                                 actor_id if f.task_id == completed_task_id else None)
+                                for f in step.finished if f.state == "completed" and f.task_id in leaving])
     sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
         (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
          *leaving.get(f.task_id, (None, None, None)))

@@ -232,7 +232,7 @@ def rate(code, key, level, comment="", channel="portal") -> Rating:
         except IntegrityError:
             raise Conflict("this dossier has been rated already") from None
         audit.record("dossier.rated", None, dossier=dossier, detail={"level": level})
-        stats.count(dossier.centre_id, dossier.procedure_id, rating.at, **{stats.RATED[level]: 1})
+        stats.count_rating(dossier, level, rating.at)
     return rating
 
 

@@ -119,6 +119,15 @@ def _in(column, values):
     return f'{column} IN ({",".join("?" * len(values))})', list(values)
 
 
+def _scope(centre_ids, procedures=None, prefix="") -> tuple[str, list]:
+    """The SQL condition (and its parameters) of rows of those centres and procedures."""
+    scope, params = _in(f'{prefix}"centre_id"', centre_ids)
+    if procedures is not None:
+        clause, more = _in(f'{prefix}"procedure_id"', procedures)
+        scope, params = f"{scope} AND {clause}", params + more
+    return scope, params
+
+
 def figures_from_rows(centre_ids: list[int], start: date, end: date, procedures: list[int] | None = None,
                       now: datetime | None = None, detail: bool = False) -> Figures:
     """Every figure of docs/statistics.md for those centres (and procedures) over [start, end),
@@ -126,10 +135,7 @@ def figures_from_rows(centre_ids: list[int], start: date, end: date, procedures:
     check the kept figures against. `detail`: the per-step and per-official lines with their hours."""
     now = now or utcnow()
     lo, hi = _bounds(start, end)
-    scope, params = _in('d."centre_id"', centre_ids)
-    if procedures is not None:
-        clause, more = _in('d."procedure_id"', procedures)
-        scope, params = f"{scope} AND {clause}", params + more
+    scope, params = _scope(centre_ids, procedures, "d.")
     out = Figures(start, end)
     row = sql.run(
         'SELECT COUNT(*), '
@@ -173,66 +179,142 @@ def figures_from_rows(centre_ids: list[int], start: date, end: date, procedures:
 
 
 def _units(scope, params, lo, hi):
-    """Per lane: steps finished in the period, on time and late, counted by the database."""
+    """Per lane: steps finished in the period, on time and late, and the ratings given in the period
+    of dossiers it had handled, counted by the database."""
     rows = sql.run(
         'SELECT h."lane", COUNT(*), SUM(CASE WHEN h."due_at" IS NOT NULL AND h."at" > h."due_at" THEN 1 ELSE 0 END) '
         'FROM "historyentry" h JOIN "dossier" d ON d."id" = h."dossier_id" '
-        f'WHERE h."at" >= ? AND h."at" < ? AND {scope} AND h."state" = \'completed\' AND h."lane" IS NOT NULL '
+        f'WHERE h."at" >= ? AND h."at" < ? AND {scope} AND {_HUMAN} AND h."lane" IS NOT NULL '
         'GROUP BY h."lane"', [lo, hi] + params).fetchall()
-    out = [{"name": lane, "done": int(done), "late": int(late or 0), "on_time": int(done) - int(late or 0)}
-           for lane, done, late in rows]
-    return sorted(out, key=lambda e: (-e["done"], e["name"]))
+    lines = {lane: Tally(done=int(done), late=int(late or 0)) for lane, done, late in rows}
+    for lane, level, n in _rated_by(scope, params, lo, hi, 'h."lane"'):
+        lines.setdefault(lane, Tally()).rated[level] = n
+    return _lines(lines, lambda lane: {"name": lane}, hours=False)
+
+
+# A person's task (it reached a unit's worklist), completed: what the unit, step and official lines count.
+_HUMAN = 'h."state" = \'completed\' AND h."started_at" IS NOT NULL'
+
+
+def _rated_by(scope, params, lo, hi, who):
+    """(who, level, ratings) for the ratings given in the period: a rating counts once for each unit
+    (who = h."lane") or official (h."actor_id") that had finished a step of the dossier by then."""
+    rows = sql.run(
+        f'SELECT {who}, r."level", COUNT(DISTINCT r."id") FROM "rating" r JOIN "dossier" d ON d."id" = r."dossier_id" '
+        'JOIN "historyentry" h ON h."dossier_id" = r."dossier_id" '
+        f'WHERE r."at" >= ? AND r."at" < ? AND {scope} AND {_HUMAN} AND {who} IS NOT NULL AND h."at" <= r."at" '
+        f'GROUP BY {who}, r."level"', [lo, hi] + params).fetchall()
+    return [(key, level, int(n)) for key, level, n in rows if level in LEVELS]
 
 
 def _steps(scope, params, lo, hi):
-    """Per lane (the unit that did it), per step and per official: steps done in the period."""
+    """Per lane (the unit that did it), per step and per official: the steps done in the period with
+    their hours, counted from the history rows."""
     rows = sql.run(
-        'SELECT h."lane", h."element_id", h."name", h."actor_id", u."username", h."started_at", h."at", h."due_at", '
-        'h."dossier_id" FROM "historyentry" h JOIN "dossier" d ON d."id" = h."dossier_id" '
-        'LEFT JOIN "user" u ON u."id" = h."actor_id" '
-        f'WHERE h."at" >= ? AND h."at" < ? AND {scope} AND h."state" = \'completed\' AND h."started_at" IS NOT NULL '
-        'ORDER BY h."id"', [lo, hi] + params).fetchall()
+        'SELECT h."lane", d."procedure_id", p."code", h."element_id", h."name", h."actor_id", u."username", '
+        'h."started_at", h."at", h."due_at", CASE WHEN EXISTS (SELECT 1 FROM "historyentry" e '
+        '  WHERE e."dossier_id" = h."dossier_id" AND e."element_id" = h."element_id" AND e."id" < h."id" '
+        '  AND e."state" = \'completed\' AND e."started_at" IS NOT NULL) THEN 1 ELSE 0 END '
+        'FROM "historyentry" h JOIN "dossier" d ON d."id" = h."dossier_id" '
+        'JOIN "procedure" p ON p."id" = d."procedure_id" LEFT JOIN "user" u ON u."id" = h."actor_id" '
+        f'WHERE h."at" >= ? AND h."at" < ? AND {scope} AND {_HUMAN}', [lo, hi] + params).fetchall()
     from ..models import HistoryEntry
 
     parse = HistoryEntry.at.python_value
-    units, steps, people, seen = {}, {}, {}, set()
-    for lane, element_id, name, actor_id, username, started, finished, due, dossier_id in rows:
-        finished, started = parse(finished), parse(started)
-        hours = max((finished - started).total_seconds(), 0.0) / 3600
-        late = due is not None and finished > parse(due)
-        rework = (dossier_id, element_id) in seen  # the same step of the same dossier done again
-        seen.add((dossier_id, element_id))
-        for table, key, label in ((units, lane or "", lane or ""), (steps, element_id, name or element_id),
-                                  (people, actor_id, username)):
-            if key is None or (table is people and actor_id is None):
-                continue
-            entry = table.setdefault(key, {"name": label, "done": 0, "late": 0, "rework": 0, "hours": []})
-            entry["done"] += 1
-            entry["late"] += late
-            entry["rework"] += rework
-            entry["hours"].append(hours)
-    ratings = sql.run(
-        'SELECT h."actor_id", r."level", COUNT(DISTINCT r."id") FROM "rating" r '
-        'JOIN "historyentry" h ON h."dossier_id" = r."dossier_id" JOIN "dossier" d ON d."id" = r."dossier_id" '
-        f'WHERE r."at" >= ? AND r."at" < ? AND {scope} AND h."actor_id" IS NOT NULL GROUP BY h."actor_id", r."level"',
-        [lo, hi] + params).fetchall()
-    for actor_id, level, n in ratings:  # a rating counts for everyone who handled the dossier
-        entry = people.get(actor_id)
-        if entry is not None:
-            entry.setdefault("ratings", dict.fromkeys(LEVELS, 0))[level] = int(n)
-    for entry in people.values():
-        entry.setdefault("ratings", dict.fromkeys(LEVELS, 0))
-    return _summaries(units), _summaries(steps), _summaries(people)
+    units, steps, people, labels = {}, {}, {}, {}
+    for lane, procedure_id, code, element_id, name, actor_id, username, started, finished, due, rework in rows:
+        finished, started, due = parse(finished), parse(started), parse(due)
+        seconds = max(int((finished - started).total_seconds()), 0)
+        late = due is not None and finished > due
+        step = (procedure_id, element_id)
+        labels[step] = max(labels.get(step, (code, "")), (code, name or ""), key=lambda label: label[1])
+        for table, key in ((units, lane), (steps, step), (people, actor_id)):
+            if key:
+                table.setdefault(key, Tally()).add(1, late, rework, seconds, bucket(seconds))
+        if actor_id:
+            labels[actor_id] = username
+    for table, who in ((units, 'h."lane"'), (people, 'h."actor_id"')):
+        for key, level, n in _rated_by(scope, params, lo, hi, who):
+            table.setdefault(key, Tally()).rated[level] = n
+    labels |= _usernames([a for a in people if a not in labels])
+    return (_lines(units, lambda lane: {"name": lane}),
+            _lines(steps, lambda step: {"procedure": labels[step][0], "element": step[1],
+                                        "name": labels[step][1] or step[1]}, ratings=False),
+            _lines(people, lambda actor: {"name": labels.get(actor)}))
 
 
-def _summaries(table) -> list[dict]:
+def _usernames(ids) -> dict:
+    from ..models import User
+
+    return dict(User.select(User.id, User.username).where(User.id.in_(list(ids))).tuples()) if ids else {}
+
+
+# -- the hours of a step: a histogram, so that the 9-in-10 figure can be added up over days ----------
+
+_SPANS = ((8 * 3600, 900), (48 * 3600, 3600), (240 * 3600, 4 * 3600))  # up to, width (seconds)
+
+
+def bucket(seconds: int) -> int:
+    """The histogram bucket of a step that took `seconds`: quarter hours up to 8 hours, hours up to
+    48 hours, 4 hours up to 10 days, days beyond. Bucket b holds the times up to `bound(b)`."""
+    base, start = 0, 0
+    for limit, width in _SPANS:
+        if seconds <= limit:
+            return base + -(-(seconds - start) // width)
+        base, start = base + (limit - start) // width, limit
+    return base + -(-(seconds - start) // 86400)
+
+
+def bound(b: int) -> float:
+    """The upper end of bucket b, in hours."""
+    base, start = 0, 0
+    for limit, width in _SPANS:
+        size = (limit - start) // width
+        if b <= base + size:
+            return (start + (b - base) * width) / 3600
+        base, start = base + size, limit
+    return (start + (b - base) * 86400) / 3600
+
+
+@dataclass
+class Tally:
+    """One line of the unit, step or official tables being added up."""
+
+    done: int = 0
+    late: int = 0
+    rework: int = 0
+    seconds: int = 0
+    histogram: dict = field(default_factory=dict)  # bucket -> steps
+    rated: dict = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
+
+    def add(self, done, late, rework, seconds, at_bucket):
+        self.done, self.late, self.rework, self.seconds = (self.done + int(done), self.late + int(late),
+                                                           self.rework + int(rework), self.seconds + int(seconds))
+        self.histogram[at_bucket] = self.histogram.get(at_bucket, 0) + int(done)
+
+    def p90(self) -> float | None:
+        """The smallest bucket bound within which at least nine steps in ten were done."""
+        need, seen = math.ceil(0.9 * self.done), 0
+        for b in sorted(self.histogram):
+            seen += self.histogram[b]
+            if seen >= need:
+                return bound(b)
+        return None
+
+
+def _lines(table: dict, label, hours=True, ratings=True) -> list[dict]:
     out = []
-    for entry in table.values():
-        hours = sorted(entry.pop("hours"))
-        entry["on_time"] = entry["done"] - entry["late"]
-        entry["average_hours"] = round(sum(hours) / len(hours), 2) if hours else None
-        entry["p90_hours"] = round(hours[min(len(hours) - 1, math.ceil(0.9 * len(hours)) - 1)], 2) if hours else None
-        out.append(entry)
+    for key, t in table.items():
+        line = label(key) | {"done": t.done, "on_time": t.done - t.late, "late": t.late}
+        if hours:
+            line |= {"rework": t.rework, "average_hours": round(t.seconds / 3600 / t.done, 2) if t.done else None,
+                     "p90_hours": t.p90() if t.done else None}
+        if ratings:
+            given = sum(t.rated.values())
+            line["ratings"] = dict(t.rated)
+            line["satisfaction_rate"] = (round(100.0 * (t.rated["rat_hai_long"] + t.rated["hai_long"]) / given, 1)
+                                         if given else None)
+        out.append(line)
     return sorted(out, key=lambda e: (-e["done"], e["name"] or ""))
 
 
@@ -316,30 +398,62 @@ def local_day(utc: datetime) -> date:
     return to_local(utc).date()
 
 
+def _add(table: str, key: dict, counts: dict, replace=()) -> None:
+    """Add `counts` to the row of `key` (created with them if missing); `replace` columns are set."""
+    columns = _quoted(list(key) + list(counts))
+    updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [f'"{n}" = excluded."{n}"' for n in replace]
+    sql.run(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * (len(key) + len(counts)))}) '
+            f'ON CONFLICT ({_quoted(c for c in key if c not in replace)}) DO UPDATE SET {", ".join(updates)}',
+            list(key.values()) + list(counts.values()))
+
+
+def _quoted(names) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
 def count(centre_id, procedure_id, at: datetime, **deltas) -> None:
     """Add to the figures of the local day of `at` (call inside the transaction of the event)."""
-    names = [k for k, v in deltas.items() if v]
-    if not names:
+    if any(deltas.values()):  # every column: the table's defaults are peewee's, not SQL's
+        _add("dayfigure", {"centre_id": centre_id, "day": local_day(at), "procedure_id": procedure_id},
+             {n: int(deltas.get(n) or 0) for n in COUNTS})
+
+
+def count_steps(dossier, finished: list) -> None:
+    """Add a dossier's person's tasks just completed, [(element_id, name, lane, started_at, at, due_at,
+    actor_id)] in order, to the days of their units, steps and officials. Call before their history
+    rows are written: a step the dossier had completed before is one done again."""
+    if not finished:
         return
-    columns = ", ".join(f'"{n}"' for n in COUNTS)  # every column: the table's defaults are peewee's, not SQL's
-    updates = ", ".join(f'"{n}" = "dayfigure"."{n}" + excluded."{n}"' for n in names)
-    sql.run(f'INSERT INTO "dayfigure" ("centre_id", "procedure_id", "day", {columns}) VALUES (?, ?, ?'
-            + ", ?" * len(COUNTS) + f') ON CONFLICT ("centre_id", "day", "procedure_id") DO UPDATE SET {updates}',
-            [centre_id, procedure_id, local_day(at)] + [int(deltas.get(n) or 0) for n in COUNTS])
-
-
-def count_steps(centre_id, finished: list) -> None:
-    """Add finished steps [(lane, at, due_at)] to their units' days."""
-    totals = {}
-    for lane, at, due in finished:
+    elements = sorted({f[0] for f in finished})
+    clause, params = _in('"element_id"', elements)
+    before = {e for (e,) in sql.run(
+        f'SELECT DISTINCT "element_id" FROM "historyentry" WHERE "dossier_id" = ? AND {clause} '
+        'AND "state" = \'completed\' AND "started_at" IS NOT NULL', [dossier.id] + params)}
+    for element_id, name, lane, started, at, due, actor_id in finished:
+        seconds = max(int((at - started).total_seconds()), 0)
+        late = int(due is not None and at > due)
+        day = local_day(at)
         if lane:
-            key = (local_day(at), lane)
-            done, late = totals.get(key, (0, 0))
-            totals[key] = (done + 1, late + (due is not None and at > due))
-    for (day, lane), (done, late) in totals.items():
-        sql.run('INSERT INTO "dayunit" ("centre_id", "day", "lane", "done", "late") VALUES (?, ?, ?, ?, ?) '
-                'ON CONFLICT ("centre_id", "day", "lane") DO UPDATE SET "done" = "dayunit"."done" + excluded."done", '
-                '"late" = "dayunit"."late" + excluded."late"', (centre_id, day, lane, done, late))
+            _add("dayunit", {"centre_id": dossier.centre_id, "day": day, "procedure_id": dossier.procedure_id,
+                             "lane": lane}, {"done": 1, "late": late, "rated_1": 0, "rated_2": 0, "rated_3": 0})
+        _add("daystep", {"centre_id": dossier.centre_id, "day": day, "procedure_id": dossier.procedure_id,
+                         "lane": lane or "", "element_id": element_id, "actor_id": actor_id or 0,
+                         "bucket": bucket(seconds), "name": name or ""},
+             {"done": 1, "late": late, "rework": int(element_id in before), "seconds": seconds}, replace=("name",))
+        before.add(element_id)
+
+
+def count_rating(dossier, level: str, at: datetime) -> None:
+    """Add a rating to its dossier's day and to every unit and official that had handled the dossier."""
+    count(dossier.centre_id, dossier.procedure_id, at, **{RATED[level]: 1})
+    handled = sql.run('SELECT DISTINCT "lane", "actor_id" FROM "historyentry" WHERE "dossier_id" = ? '
+                      'AND "state" = \'completed\' AND "started_at" IS NOT NULL', (dossier.id,)).fetchall()
+    rated = {column: int(column == RATED[level]) for column in RATED.values()}
+    key = {"centre_id": dossier.centre_id, "day": local_day(at), "procedure_id": dossier.procedure_id}
+    for lane in sorted({lane for lane, _ in handled if lane}):
+        _add("dayunit", key | {"lane": lane}, {"done": 0, "late": 0} | rated)
+    for actor_id in sorted({actor for _, actor in handled if actor}):
+        _add("dayrating", key | {"actor_id": actor_id}, rated)
 
 
 def resolution(due_at, apologised_at, resolved_at) -> dict:
@@ -351,33 +465,45 @@ def resolution(due_at, apologised_at, resolved_at) -> dict:
     return {"resolved": 1, "late": 1}
 
 
+STEP_COLUMNS = ("centre_id", "day", "procedure_id", "lane", "element_id", "actor_id", "bucket", "name", "done",
+                "late", "rework", "seconds")
+
+
 def rebuild(centre_ids=None) -> None:
     """Recount the kept figures from the dossiers, their steps and ratings (a migration, a repair):
     added up in memory, written in a few multi-row inserts."""
     from ..db import write_transaction
-    from ..models import DayFigure, DayUnit, Dossier, HistoryEntry, Rating
+    from ..models import DayFigure, DayRating, DayStep, DayUnit, Dossier, HistoryEntry, Rating
 
-    days, units = {}, {}
+    days, units, steps, people = {}, {}, {}, {}
 
     def add(centre_id, procedure_id, at, **deltas):
         row = days.setdefault((centre_id, procedure_id, local_day(at)), dict.fromkeys(COUNTS, 0))
         for name, value in deltas.items():
             row[name] += int(value)
 
+    def add_to(table, key, size, *values):
+        row = table.setdefault(key, [0] * size)
+        for i, value in enumerate(values):
+            row[i] += int(value)
+
     dossiers = Dossier.select(Dossier.id, Dossier.centre, Dossier.procedure, Dossier.received_at, Dossier.channel,
                               Dossier.status, Dossier.resolved_at, Dossier.returned_at, Dossier.due_at,
                               Dossier.apologised_at)
-    ratings = Rating.select(Rating.level, Rating.at, Dossier.centre, Dossier.procedure).join(Dossier)
-    steps = (HistoryEntry.select(HistoryEntry.lane, HistoryEntry.at, HistoryEntry.due_at, Dossier.centre)
-             .join(Dossier).where((HistoryEntry.state == "completed") & HistoryEntry.lane.is_null(False)))
+    ratings = Rating.select(Rating.dossier, Rating.level, Rating.at, Dossier.centre, Dossier.procedure).join(Dossier)
+    history = (HistoryEntry.select(HistoryEntry.dossier, HistoryEntry.element_id, HistoryEntry.name, HistoryEntry.lane,
+                                   HistoryEntry.actor, HistoryEntry.started_at, HistoryEntry.at, HistoryEntry.due_at,
+                                   Dossier.centre, Dossier.procedure)
+               .join(Dossier).where((HistoryEntry.state == "completed") & HistoryEntry.started_at.is_null(False))
+               .order_by(HistoryEntry.dossier, HistoryEntry.id))
     if centre_ids is not None:
-        dossiers, ratings, steps = (q.where(Dossier.centre.in_(list(centre_ids))) for q in (dossiers, ratings, steps))
+        dossiers, ratings, history = (q.where(Dossier.centre.in_(list(centre_ids))) for q in (dossiers, ratings, history))
     supplemented = {d for (d,) in sql.run(
         'SELECT DISTINCT "dossier_id" FROM "auditevent" WHERE "action" = \'dossier.supplement_requested\'')}
+    parse = Dossier.received_at.python_value
     for d in dossiers.tuples().iterator():
         dossier_id, centre_id, procedure_id, received, channel, status, resolved, returned, due, apologised = d
-        received, resolved, returned, due, apologised = (Dossier.received_at.python_value(v) for v in
-                                                         (received, resolved, returned, due, apologised))
+        received, resolved, returned, due, apologised = (parse(v) for v in (received, resolved, returned, due, apologised))
         if received is not None:
             add(centre_id, procedure_id, received, received=1, online=channel == "online",
                 not_accepted=status == "not_accepted", supplemented=dossier_id in supplemented)
@@ -385,71 +511,110 @@ def rebuild(centre_ids=None) -> None:
             add(centre_id, procedure_id, resolved, **resolution(due, apologised, resolved))
         if returned is not None:
             add(centre_id, procedure_id, returned, returned=1)
-    for level, at, centre_id, procedure_id in ratings.tuples():
-        add(centre_id, procedure_id, Rating.at.python_value(at), **{RATED[level]: 1})
-    for lane, at, due, centre_id in steps.tuples().iterator():
-        at, due = HistoryEntry.at.python_value(at), HistoryEntry.at.python_value(due)
-        key = (centre_id, local_day(at), lane)
-        done, late = units.get(key, (0, 0))
-        units[key] = (done + 1, late + (due is not None and at > due))
+    rated = {}  # dossier -> (level, at, centre, procedure, units and officials that had handled it by then)
+    for dossier_id, level, at, centre_id, procedure_id in ratings.tuples():
+        at = parse(at)
+        add(centre_id, procedure_id, at, **{RATED[level]: 1})
+        rated[dossier_id] = (level, at, centre_id, procedure_id, set(), set())
+    current, done_before = None, set()
+    for dossier_id, element_id, name, lane, actor_id, started, at, due, centre_id, procedure_id in (
+            history.tuples().iterator()):
+        started, at, due = parse(started), parse(at), parse(due)
+        if dossier_id != current:
+            current, done_before = dossier_id, set()
+        seconds, late, day = max(int((at - started).total_seconds()), 0), due is not None and at > due, local_day(at)
+        if lane:
+            add_to(units, (centre_id, day, procedure_id, lane), 5, 1, late)
+        key = (centre_id, day, procedure_id, lane or "", element_id, actor_id or 0, bucket(seconds))
+        add_to(steps, key, 4, 1, late, element_id in done_before, seconds)
+        steps[key].append(name or "")  # the newest name wins, as in count_steps
+        del steps[key][4:-1]
+        done_before.add(element_id)
+        handled = rated.get(dossier_id)
+        if handled is not None and at <= handled[1]:
+            if lane:
+                handled[4].add(lane)
+            if actor_id:
+                handled[5].add(actor_id)
+    for level, at, centre_id, procedure_id, lanes, actors in rated.values():
+        column = 2 + list(RATED.values()).index(RATED[level])
+        for lane in lanes:
+            add_to(units, (centre_id, local_day(at), procedure_id, lane), 5, *(int(i == column) for i in range(5)))
+        for actor_id in actors:
+            add_to(people, (centre_id, local_day(at), procedure_id, actor_id), 3,
+                   *(int(i == column - 2) for i in range(3)))
     with write_transaction():
-        for table in (DayFigure, DayUnit):
+        for table in (DayFigure, DayUnit, DayStep, DayRating):
             query = table.delete()
             if centre_ids is not None:
                 query = query.where(table.centre.in_(list(centre_ids)))
             query.execute()
-        rows = [(c, p, day, *(row[n] for n in COUNTS)) for (c, p, day), row in days.items()]
-        for i in range(0, len(rows), 500):
-            sql.insert_rows("dayfigure", ("centre_id", "procedure_id", "day", *COUNTS), rows[i:i + 500])
-        rows = [(c, day, lane, done, late) for (c, day, lane), (done, late) in units.items()]
-        for i in range(0, len(rows), 1000):
-            sql.insert_rows("dayunit", ("centre_id", "day", "lane", "done", "late"), rows[i:i + 1000])
+        _insert("dayfigure", ("centre_id", "procedure_id", "day", *COUNTS),
+                [(c, p, day, *(row[n] for n in COUNTS)) for (c, p, day), row in days.items()])
+        _insert("dayunit", ("centre_id", "day", "procedure_id", "lane", "done", "late", *RATED.values()),
+                [key + tuple(row) for key, row in units.items()])
+        _insert("daystep", STEP_COLUMNS, [key[:7] + (row[4],) + tuple(row[:4]) for key, row in steps.items()])
+        _insert("dayrating", ("centre_id", "day", "procedure_id", "actor_id", *RATED.values()),
+                [key + tuple(row) for key, row in people.items()])
+
+
+def _insert(table, columns, rows, batch=500):
+    for i in range(0, len(rows), batch):
+        sql.insert_rows(table, columns, rows[i:i + batch])
 
 
 def figures(centre_ids: list[int], start: date, end: date, procedures: list[int] | None = None,
             now: datetime | None = None, detail: bool = False, live: bool = True) -> Figures:
     """Every figure of docs/statistics.md for those centres (and procedures) over [start, end): the
     days' kept figures added up (the same numbers as figures_from_rows, at any size), the live
-    counts of dossiers in progress, and with `detail` the per-step and per-official hours."""
+    counts of dossiers in progress, and with `detail` the per-step and per-official lines."""
     now = now or utcnow()
     out = Figures(start, end)
-    scope, params = _in('"centre_id"', centre_ids)
-    if procedures is not None:
-        clause, more = _in('"procedure_id"', procedures)
-        scope, params = f"{scope} AND {clause}", params + more
-    row = sql.run("SELECT " + ", ".join(f'SUM("{c}")' for c in COUNTS) +
-                  f' FROM "dayfigure" WHERE {scope} AND "day" >= ? AND "day" < ?', params + [start, end]).fetchone()
+    scope, params = _scope(centre_ids, procedures)
+    span, span_params = f'{scope} AND "day" >= ? AND "day" < ?', params + [start, end]
+    row = sql.run("SELECT " + ", ".join(f'SUM("{c}")' for c in COUNTS) + f' FROM "dayfigure" WHERE {span}',
+                  span_params).fetchone()
     values = dict(zip(COUNTS, (int(v or 0) for v in row), strict=True))
     for name in COUNTS[:10]:
         setattr(out, name, values[name])
     out.ratings = {"rat_hai_long": values["rated_1"], "hai_long": values["rated_2"], "khong_hai_long": values["rated_3"]}
-    scope_live, live_params = _in('d."centre_id"', centre_ids)
-    if procedures is not None:
-        clause, more = _in('d."procedure_id"', procedures)
-        scope_live, live_params = f"{scope_live} AND {clause}", live_params + more
     if live:  # the dossiers in progress now, whatever the period (not needed for a month of a series)
+        live_scope, live_params = _scope(centre_ids, procedures)
         row = sql.run(
-            'SELECT COUNT(*), SUM(CASE WHEN d."due_at" < ? AND d."paused_at" IS NULL THEN 1 ELSE 0 END) '
-            f'FROM "dossier" d WHERE d."state" = \'active\' AND {scope_live} '
-            'AND d."status" NOT IN (\'resolved\', \'returned\')', [now, *live_params]).fetchone()
+            'SELECT COUNT(*), SUM(CASE WHEN "due_at" < ? AND "paused_at" IS NULL THEN 1 ELSE 0 END) '
+            f'FROM "dossier" WHERE "state" = \'active\' AND {live_scope} '
+            'AND "status" NOT IN (\'resolved\', \'returned\')', [now, *live_params]).fetchone()
         out.pending_now, out.overdue_now = int(row[0] or 0), int(row[1] or 0)
-    if detail:
-        lo, hi = _bounds(start, end)
-        detail_units, out.steps, out.officials = _steps(scope_live, live_params, lo, hi)
-    if procedures is not None:  # the days keep units for all procedures together: count these from the steps
-        lo, hi = _bounds(start, end)
-        out.units = detail_units if detail else _units(scope_live, live_params, lo, hi)
+    units = {lane: Tally(done=int(done), late=int(late), rated=dict(zip(LEVELS, map(int, rated), strict=True)))
+             for lane, done, late, *rated in sql.run(
+                 'SELECT "lane", SUM("done"), SUM("late"), SUM("rated_1"), SUM("rated_2"), SUM("rated_3") '
+                 f'FROM "dayunit" WHERE {span} GROUP BY "lane"', span_params)}
+    if not detail:
+        out.units = _lines(units, lambda lane: {"name": lane}, hours=False)
         return out
-    units, unit_params = _in('"centre_id"', centre_ids)
-    rows = sql.run(f'SELECT "lane", SUM("done"), SUM("late") FROM "dayunit" WHERE {units} AND "day" >= ? AND "day" < ? '
-                   'GROUP BY "lane"', unit_params + [start, end]).fetchall()
-    out.units = sorted(({"name": lane, "done": int(done), "late": int(late), "on_time": int(done) - int(late)}
-                        for lane, done, late in rows), key=lambda e: (-e["done"], e["name"]))
-    if detail:  # the hours per unit too
-        hours = {u["name"]: u for u in detail_units}
-        for u in out.units:
-            u["average_hours"] = hours.get(u["name"], {}).get("average_hours")
-            u["p90_hours"] = hours.get(u["name"], {}).get("p90_hours")
+    for lane in units.values():  # the hours come from the steps' rows below
+        lane.done = lane.late = 0
+    steps, people, labels = {}, {}, {}
+    scope, params = _scope(centre_ids, procedures, "s.")
+    for lane, procedure_id, code, element_id, actor_id, at_bucket, name, done, late, rework, seconds in sql.run(
+            'SELECT s."lane", s."procedure_id", p."code", s."element_id", s."actor_id", s."bucket", MAX(s."name"), '
+            'SUM(s."done"), SUM(s."late"), SUM(s."rework"), SUM(s."seconds") FROM "daystep" s '
+            f'JOIN "procedure" p ON p."id" = s."procedure_id" WHERE {scope} AND s."day" >= ? AND s."day" < ? '
+            'GROUP BY s."lane", s."procedure_id", p."code", s."element_id", s."actor_id", s."bucket"',
+            params + [start, end]):
+        step = (procedure_id, element_id)
+        labels[step] = max(labels.get(step, (code, "")), (code, name or ""), key=lambda label: label[1])
+        for table, key in ((units, lane), (steps, step), (people, actor_id)):
+            if key:
+                table.setdefault(key, Tally()).add(done, late, rework, seconds, at_bucket)
+    for actor_id, *rated in sql.run('SELECT "actor_id", SUM("rated_1"), SUM("rated_2"), SUM("rated_3") '
+                                    f'FROM "dayrating" WHERE {span} GROUP BY "actor_id"', span_params):
+        people.setdefault(actor_id, Tally()).rated = dict(zip(LEVELS, map(int, rated), strict=True))
+    names = _usernames(people)
+    out.units = _lines(units, lambda lane: {"name": lane})
+    out.steps = _lines(steps, lambda step: {"procedure": labels[step][0], "element": step[1],
+                                            "name": labels[step][1] or step[1]}, ratings=False)
+    out.officials = _lines(people, lambda actor: {"name": names.get(actor)})
     return out
 
 

@@ -343,9 +343,9 @@ def scorecard(actor):
     kind = request.args.get("format")
     if kind in ("csv", "xlsx"):
         columns = ("name", "done", "on_time", "late", "rework", "average_hours", "p90_hours")
-        tables = {"Đơn vị": (columns, [[u.get(c) for c in columns] for u in card["units"]]),
-                  "Cán bộ": (columns + ("very_satisfied", "satisfied", "not_satisfied"),
-                             [[o.get(c) for c in columns] + list(o["ratings"].values()) for o in card["officials"]])}
+        columns += ("very_satisfied", "satisfied", "not_satisfied")
+        tables = {title: (columns, [[r.get(c) for c in columns[:7]] + list(r["ratings"].values()) for r in card[key]])
+                  for title, key in (("Đơn vị", "units"), ("Cán bộ", "officials"))}
         name = f"scorecard-{month:%Y-%m}"
         if kind == "xlsx":
             return exports.xlsx_response(tables, name)

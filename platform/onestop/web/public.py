@@ -43,7 +43,7 @@ def dashboard_csv():
 @bp.get("/stats.xlsx")
 def dashboard_xlsx():
     board = _board()
-    unit_columns = ("name", "done", "on_time", "late")
+    unit_columns = ("name", "done", "on_time", "late", "satisfaction_rate")
     return exports.xlsx_response({
         "Theo tháng": (stats.CSV_COLUMNS, stats.csv_rows(board)),
         "Đơn vị (năm nay)": (unit_columns, [[u[c] for c in unit_columns] for u in board.year.units]),
