@@ -1,18 +1,21 @@
 """The figures at the size of a province's three years: a million dossiers, three million steps.
 
-Generates a history in a fresh database (SQLite in a temp dir, or --postgres URL of an empty database)
+Generates a history in a fresh database (SQLite in a temp dir, or --database URL of an empty
+database: postgresql://... or sqlite:///path)
 through plain multi-row inserts: N dossiers (default 1,000,000) received over the last three years
 (30 % online), 97 % resolved 1-8 days after receipt against a promise of 5 days, 1 % apologised for,
-10 % asked for a supplement (an audit event each), three finished steps each in three units, and a
+10 % asked for a supplement (an audit event each), three finished steps each in three units done by
+one of the unit's 40 officials (5 % of dossiers send the second step back and do it again), and a
 rating for one in five. Then times, p50 and p95 over --reps calls, in the same run:
 
 * baseline: the cheapest honest query, the count of this month's intake by the (centre, received_at) index;
 * (once) `stats.rebuild`: the figures by day counted from the generated rows, as the migration does;
 * the public dashboard's service (this month, this year, twelve months) and GET /stats through the app;
-* GET /api/v1/stats for a month and for a year (public), and for a month with the per-official lines;
-* the year's figures with the per-step hours (the heaviest: every step of the year read back).
+* GET /api/v1/stats for a month and for a year (public, and with the per-official lines);
+* the monthly scorecard: the service for last month, and the leader's page GET /desk/scorecard;
+* the year's figures with the per-unit, per-step and per-official hours.
 
-    .venv/bin/python bench/stats.py [--dossiers 1000000] [--reps 7] [--postgres URL] [--json FILE]
+    .venv/bin/python bench/stats.py [--dossiers 1000000] [--reps 7] [--database URL] [--reuse URL] [--json FILE]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 import argparse  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -34,9 +38,11 @@ from datetime import datetime, timedelta  # noqa: E402
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
 LANES = ("Bộ phận Một cửa", "Phòng chuyên môn", "Lãnh đạo")
+OFFICIALS = 40  # per unit
 
 
-def generate(n: int, rnd: random.Random, centre_id: int, procedure_id: int, version_id: int, actor_id: int):
+def generate(n: int, rnd: random.Random, centre_id: int, procedure_id: int, version_id: int, actor_id: int,
+             officials: dict):
     from onestop import sql
     from onestop.db import database, write_transaction
     from onestop.models import utcnow
@@ -74,8 +80,13 @@ def generate(n: int, rnd: random.Random, centre_id: int, procedure_id: int, vers
                 step = (resolved - received) / 3
                 for k, lane in enumerate(LANES):
                     start, end = received + step * k, received + step * (k + 1)
-                    history.append((dossier_id, f"{dossier_id}-{k}", f"Task_{k}", lane, "completed", end, actor_id,
-                                    lane, start, received + timedelta(days=(k + 1) * 5 / 3)))
+                    again = k == 1 and rnd.random() < 0.05  # sent back once: done twice in the same time
+                    for part, (begin, finish) in enumerate(((start, start + (end - start) / 2),
+                                                            (start + (end - start) / 2, end)) if again else
+                                                           ((start, end),)):
+                        history.append((dossier_id, f"{dossier_id}-{k}-{part}", f"Task_{k}", lane, "completed",
+                                        finish, rnd.choice(officials[lane]), lane, begin,
+                                        received + timedelta(days=(k + 1) * 5 / 3)))
                 if rnd.random() < 0.1:
                     events.append((centre_id, dossier_id, actor_id, "dossier.supplement_requested", None, None,
                                    received + timedelta(hours=3)))
@@ -109,13 +120,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dossiers", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--postgres", default=None)
+    parser.add_argument("--database", "--postgres", default=None, help="an empty database to fill")
     parser.add_argument("--reuse", default=None, help="a database URL this script filled before: only measure")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
     home = tempfile.mkdtemp(prefix="onestop-stats-")
-    url = args.reuse or args.postgres or f"sqlite:///{home}/onestop.db"
+    url = args.reuse or args.database or f"sqlite:///{home}/onestop.db"
     from onestop.app import create_app
     from onestop.models import Centre, Procedure, ProcedureVersion
     from onestop.services import procedures, stats
@@ -128,8 +139,14 @@ def main(argv=None) -> int:
     with app.app_context():
         from onestop.models import User
 
-        admin = User.get_or_none(User.username == "bench.admin") or create_user("bench.admin", ["admin", "officer"])
+        admin = User.get_or_none(User.username == "bench.admin") or create_user(
+            "bench.admin", ["admin", "leader", "officer"], password="bench-password")
         token = issue_token(admin)
+        officials = {}
+        for k, lane in enumerate(LANES):
+            names = [f"bench.{k}.{i:02d}" for i in range(OFFICIALS)]
+            existing = dict(User.select(User.username, User.id).where(User.username.in_(names)).tuples())
+            officials[lane] = [existing.get(name) or create_user(name, ["officer"]).id for name in names]
         centre = Centre.get(Centre.code == "default")
         seconds = rebuilt = 0.0
         if args.reuse is None:
@@ -138,7 +155,8 @@ def main(argv=None) -> int:
             procedure = Procedure.get(Procedure.code == "review")
             version = ProcedureVersion.get(ProcedureVersion.procedure == procedure)
             print(f"generating {args.dossiers:,} dossiers into {url.split(':')[0]} ...", file=sys.stderr)
-            seconds = generate(args.dossiers, random.Random(766), centre.id, procedure.id, version.id, admin.id)
+            seconds = generate(args.dossiers, random.Random(766), centre.id, procedure.id, version.id, admin.id,
+                               officials)
             print(f"generated in {seconds:.0f} s", file=sys.stderr)
             t = time.perf_counter()
             stats.rebuild()  # the rows were written behind the services' back: count them into the days
@@ -150,6 +168,7 @@ def main(argv=None) -> int:
             args.dossiers = Dossier.select().count()
         today = to_local(datetime.utcnow()).date()
         month_start = today.replace(day=1)
+        last_month = (month_start - timedelta(days=1)).replace(day=1)
         lo = to_utc(datetime.combine(month_start, datetime.min.time()))
         from onestop import sql
 
@@ -157,6 +176,7 @@ def main(argv=None) -> int:
             "baseline: count of this month's intake (index)": lambda: sql.run(
                 'SELECT COUNT(*) FROM "dossier" WHERE "centre_id" = ? AND "received_at" >= ?', (centre.id, lo)).fetchone(),
             "dashboard service (month, year, 12 months)": lambda: stats.dashboard("default", today),
+            "scorecard service (last month, 120 officials)": lambda: stats.scorecard(admin, last_month),
             "year figures with per-step hours (detail)": lambda: stats.figures(
                 [centre.id], today.replace(month=1, day=1), today + timedelta(days=1), detail=True),
         }
@@ -165,16 +185,24 @@ def main(argv=None) -> int:
             "GET /api/v1/stats (this month, public)": "/api/v1/stats",
             "GET /api/v1/stats (this year, public)": f"/api/v1/stats?from={today.year}-01-01",
             "GET /api/v1/stats (this month, with officials)": "/api/v1/stats#token",
+            "GET /api/v1/stats (this year, with officials)": f"/api/v1/stats?from={today.year}-01-01#token",
+            "GET /desk/scorecard (last month, leader's page)": f"/desk/scorecard?month={last_month:%Y-%m}#session",
         }
         results = {}
         for name, fn in cases.items():
             results[name] = timed(fn, args.reps)
+        signed_in = app.test_client()
+        login = signed_in.get("/desk/login").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
+        assert signed_in.post("/desk/login", data={"csrf_token": csrf, "username": "bench.admin",
+                                                    "password": "bench-password"}).status_code == 303
         for name, path in http.items():
             headers = {"Authorization": f"Bearer {token}"} if path.endswith("#token") else {}
-            path = path.removesuffix("#token")
+            caller = signed_in if path.endswith("#session") else client
+            path = path.removesuffix("#token").removesuffix("#session")
 
-            def get(path=path, headers=headers):
-                reply = client.get(path, headers=headers)
+            def get(path=path, headers=headers, caller=caller):
+                reply = caller.get(path, headers=headers)
                 assert reply.status_code == 200, reply.get_data(as_text=True)[:300]
 
             results[name] = timed(get, args.reps)

@@ -211,6 +211,14 @@ def _official_figures(db):
     stats.rebuild()
 
 
+def _ended_at(db):
+    """Dossiers record when they ended without a result (the periodic report's pending counts)."""
+    _add_column(db, "dossier", "ended_at", DateTimeField(null=True))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_centre_id_ended_at" ON "dossier" ("centre_id", "ended_at")')
+    db.execute_sql('UPDATE "dossier" SET "ended_at" = "updated_at" WHERE "status" IN (\'not_accepted\', '
+                   '\'withdrawn\', \'stopped\') AND "ended_at" IS NULL')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -236,6 +244,7 @@ MIGRATIONS = [
     (22, "indexes for the figures by period", _statistics_indexes),
     (23, "figures by day, kept as events happen", _day_figures),
     (24, "units', officials' and steps' figures by day, with their hours", _official_figures),
+    (25, "dossiers record when they ended without a result", _ended_at),
 ]
 
 

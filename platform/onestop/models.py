@@ -183,6 +183,7 @@ class ModelFile(BaseModel):
 
 STATUSES = ("new", "received", "not_accepted", "processing", "supplement_requested",
             "awaiting_financial_obligation", "withdrawn", "stopped", "resolved", "returned")
+ENDED = ("not_accepted", "withdrawn", "stopped")  # ended without a result
 
 
 class Dossier(BaseModel):
@@ -217,6 +218,7 @@ class Dossier(BaseModel):
     resolved_at = DateTimeField(null=True)  # when the result was ready (first "resolved", or "returned")
     returned_at = DateTimeField(null=True)  # when the result was handed over
     apologised_at = DateTimeField(null=True)  # the first apology: the dossier is late whatever happens next
+    ended_at = DateTimeField(null=True)  # when it ended without a result: not accepted, withdrawn, stopped
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -224,7 +226,8 @@ class Dossier(BaseModel):
     class Meta:
         indexes = ((("centre", "created_at"), False),  # the centre's ledger: dossiers received by day
                    (("centre", "resolved_at"), False),  # statistics: results by period
-                   (("centre", "received_at"), False))  # statistics: intake by period
+                   (("centre", "received_at"), False),  # statistics: intake by period
+                   (("centre", "ended_at"), False))  # statistics: dossiers ended without a result
 
     @classmethod
     def for_actor(cls, actor):

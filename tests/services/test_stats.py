@@ -1,9 +1,9 @@
 """Every figure equals the truth planted in a generated history: dossiers received on the afternoon
 before Tết, paused for a supplement, decided early, on the day, late or after an apology."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from onestop.models import Centre, Dossier, HistoryEntry, Procedure, ProcedureVersion, Rating
+from onestop.models import ENDED, Centre, Dossier, HistoryEntry, Procedure, ProcedureVersion, Rating
 from onestop.services import audit, deadlines, stats
 from onestop.workdays import Deadline, to_local, to_utc
 from tests.conftest import MODELS, make_user
@@ -32,10 +32,11 @@ class History:
             calendar = deadlines.calendar_for(self.centre.id)
             due = to_utc(calendar.extended(to_local(due), to_local(paused[0]), to_local(paused[1])))
         status = status or ("resolved" if resolved else "processing")
+        ended = received + (resolved - received if resolved else timedelta(hours=1)) if status in ENDED else None
         row = Dossier.create(centre=self.centre, code=f"STAT-{self.n:04d}", procedure=self.procedure,
                              version=self.version, state=state, workflow="{}", status=status, channel=channel,
                              received_at=received, due_at=due, resolved_at=resolved, apologised_at=apologised,
-                             created_at=received, updated_at=resolved or received)
+                             ended_at=ended, created_at=received, updated_at=resolved or received)
         if supplement:
             audit.record("dossier.supplement_requested", self.officer, dossier=row, detail={"reason": "x"})
         return row
@@ -90,6 +91,11 @@ def test_every_figure_equals_the_planted_truth(app, admin_api):
         got = stats.figures([centre.id], *JAN, now=NOW, detail=True)
         counted = stats.figures_from_rows([centre.id], *JAN, now=NOW, detail=True)  # the definition, from the rows
         assert counted.as_dict() == got.as_dict()
+        report = stats.periodic_report([centre.id], *JAN, now=NOW)
+        # In progress at midnight on 15 January: the late 0005 and the paused 0007; on 4 February: the
+        # dossier of Tết's eve and 0010, waiting on its supplement.
+        to_the_15th = stats.periodic_report([centre.id], date(2027, 1, 1), date(2027, 1, 15), now=NOW)
+        early_february = stats.periodic_report([centre.id], date(2027, 2, 1), date(2027, 2, 4), now=NOW)
         public = stats.figures_from_rows([centre.id], *JAN, now=NOW)
         assert public.as_dict(public=True) == stats.figures([centre.id], *JAN, now=NOW).as_dict(public=True)
 
@@ -126,6 +132,14 @@ def test_every_figure_equals_the_planted_truth(app, admin_api):
                                      "satisfaction_rate": 50.0}
     assert got.as_dict(public=True).keys() >= {"on_time_rate", "units", "ratings"} and "officials" not in got.as_dict(
         public=True)
+    # The report upward: the December dossier carried over, the one waiting on a supplement still open
+    # (and overdue) at the end; carried over + received - resolved - ended = in progress at the end.
+    assert report["total"] | {"field": "Khác"} == report["rows"][0] == {
+        "field": "Khác", "carried_over": 1, "received_online": 2, "received_other": 8, "resolved": 9, "early": 3,
+        "on_time": 3, "late": 2, "without_deadline": 1, "ended": 1, "pending": 1, "pending_in_time": 0,
+        "pending_overdue": 1}
+    assert (report["from"], report["to"]) == ("2027-01-01", "2027-02-27")  # JAN ends before its end
+    assert [r["pending"] for r in (to_the_15th["rows"][0], early_february["rows"][0])] == [2, 2]
     march = stats.figures([centre.id], date(2027, 3, 1), date(2027, 4, 1), now=NOW)
     assert (march.received, march.resolved) == (1, 0)
     assert stats.period(None, None, date(2027, 3, 15)) == (date(2027, 3, 1), date(2027, 3, 16))

@@ -199,3 +199,66 @@ def test_rating_by_key_is_rate_limited_like_every_lookup(sqlite_app):
                for _ in range(40)]
     assert answers[0] == 404 and answers[-1] == 429 and "Traceback" not in client.post(
         "/api/v1/dossiers/X-1/rating", json={}).get_data(as_text=True)
+
+
+def test_the_periodic_report_adds_up_by_field_for_leaders_only(app, admin_api):
+    import zipfile
+    from datetime import timedelta
+
+    from onestop.models import Centre, utcnow
+    from onestop.workdays import to_local
+    from tests.web.pages import sign_in
+
+    done = _resolved(admin_api)
+    done.complete("Task_Return", {"returned_on": "2026-12-07", "receiver_full_name": "Đỗ Thị Mai", "fee_vnd": 6000})
+    refused = Walk(admin_api, "2.000815", data=APPLICATION)
+    admin_api.post(f"/dossiers/{refused.code}/end", {"how": "not_accepted", "reason": "Không thuộc thẩm quyền"})
+    Walk(admin_api, "2.000815", data=APPLICATION)  # still in progress
+    birth.resolved_after_a_send_back(admin_api)
+    today = to_local(utcnow()).date()
+    period = f"from={today.replace(day=1)}&to={today}"
+    report = admin_api.get(f"/stats/report?{period}")
+    assert report.status_code == 200, report.json
+    rows = {r["field"]: r for r in report.json["rows"]}
+    assert set(rows) == {"Chứng thực", "Hộ tịch"}
+    copies = rows["Chứng thực"]
+    assert copies["early"] + copies["on_time"] == 1  # early or on the day, depending on the hour the test runs
+    assert copies | {"field": None, "early": None, "on_time": None} == {
+        "field": None, "carried_over": 0, "received_online": 0, "received_other": 3, "resolved": 1, "early": None,
+        "on_time": None, "late": 0, "without_deadline": 0, "ended": 1, "pending": 1, "pending_in_time": 1,
+        "pending_overdue": 0}
+    assert rows["Hộ tịch"]["resolved"] == 1 and rows["Hộ tịch"]["pending"] == 0
+    for r in report.json["rows"] + [report.json["total"]]:
+        assert r["carried_over"] + r["received_online"] + r["received_other"] - r["resolved"] - r["ended"] == r["pending"]
+    last_month = admin_api.get("/stats/report").json  # by default: last month, before any of this
+    assert last_month["to"] == str(today.replace(day=1) - timedelta(days=1)) and last_month["rows"] == []
+
+    with app.app_context():
+        _, officer_token = make_user("canbo.baocao", ("officer",), password="mật-khẩu-cán-bộ")
+        make_user("lanhdao.baocao", ("leader", "officer"), password="mật-khẩu-lãnh-đạo")
+        system, _ = make_user("system", ("system_admin",))
+        from onestop.services import centres
+
+        centres.import_units(system, [22])
+        foreign = Centre.get(Centre.code == "W07090").code
+    assert Api(app.test_client(), officer_token).get("/stats/report").status_code == 403
+    assert app.test_client().get("/api/v1/stats/report").status_code == 401
+    assert admin_api.get(f"/stats/report?centre={foreign}").status_code == 404
+    assert admin_api.get("/stats/report?from=2026-02-30").status_code == 422
+    officer, leader = app.test_client(), app.test_client()
+    sign_in(officer, "canbo.baocao", "mật-khẩu-cán-bộ")
+    sign_in(leader, "lanhdao.baocao", "mật-khẩu-lãnh-đạo")
+    assert officer.get("/desk/report").status_code == 403
+    page = leader.get(f"/desk/report?{period}").get_data(as_text=True)
+    assert "Báo cáo định kỳ" in page and "Chứng thực" in page
+    total = re.search(r'<tr class="total"><td>Tổng cộng</td>\s*<td data-column="carried_over">(\d+)</td>'
+                      r'<td data-column="received_online">(\d+)</td><td data-column="received_other">(\d+)</td>', page)
+    assert total and total.groups() == ("0", "0", "4")
+    assert "Báo cáo định kỳ" in leader.get("/desk/").get_data(as_text=True)
+    assert "Báo cáo định kỳ" not in officer.get("/desk/").get_data(as_text=True)
+    xlsx = leader.get(f"/desk/report?{period}&format=xlsx")
+    assert xlsx.status_code == 200 and "Kỳ trước chuyển qua" in zipfile.ZipFile(io.BytesIO(xlsx.data)).read(
+        "xl/sharedStrings.xml").decode()
+    lines = list(csv.reader(io.StringIO(leader.get(f"/desk/report?{period}&format=csv").get_data(as_text=True)
+                                        .lstrip("\ufeff"))))
+    assert lines[0][0] == "Lĩnh vực" and lines[-1][0] == "Tổng cộng" and lines[-1][3] == "4"

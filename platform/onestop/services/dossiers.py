@@ -19,6 +19,7 @@ from .. import formdefs, sql
 from ..db import run_write, write_transaction
 from ..engine import EngineError, NotWaiting, Stored, TaskNotReady
 from ..models import (
+    ENDED,
     Dossier,
     HistoryEntry,
     Procedure,
@@ -519,6 +520,8 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
         if new_status == "returned" and dossier.status != "returned":
             sql.run('UPDATE "dossier" SET "returned_at" = ? WHERE "id" = ?', (now, dossier.id))
             stats.count(dossier.centre_id, dossier.procedure_id, now, returned=1)
+        if new_status in ENDED and dossier.status not in ENDED:
+            sql.run('UPDATE "dossier" SET "ended_at" = ? WHERE "id" = ?', (now, dossier.id))
         if new_status == "not_accepted" and dossier.status != "not_accepted" and dossier.received_at:
             stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, not_accepted=1)
 

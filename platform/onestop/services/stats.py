@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from peewee import fn
 
 from .. import sql
-from ..models import Centre, Procedure, utcnow
+from ..models import ENDED, Centre, Procedure, ProcedureVersion, utcnow
 from ..workdays import to_utc
 from .errors import Invalid, NotFound, shown
 
@@ -87,6 +87,11 @@ def period(start: date | None, end: date | None, today: date) -> tuple[date, dat
     if end <= start or (end - start).days > MAX_DAYS:
         raise Invalid(f"the period runs from a date to a later one, at most {MAX_DAYS} days")
     return start, end
+
+
+# In progress: neither a result nor an ending yet (an incident's dossier too); the state index finds them.
+_PENDING = ('d."state" IN (\'active\', \'error\') AND d."status" NOT IN (\'resolved\', \'returned\', '
+            + ", ".join(f"'{s}'" for s in ENDED) + ")")
 
 
 def _bounds(start, end):
@@ -163,8 +168,7 @@ def figures_from_rows(centre_ids: list[int], start: date, end: date, procedures:
                                'AND d."returned_at" < ?', params + [lo, hi]).fetchone()[0])
     row = sql.run(
         'SELECT COUNT(*), SUM(CASE WHEN d."due_at" < ? AND d."paused_at" IS NULL THEN 1 ELSE 0 END) '
-        f'FROM "dossier" d WHERE {scope} AND d."state" = \'active\' '
-        'AND d."status" NOT IN (\'resolved\', \'returned\')', [now, *params]).fetchone()
+        f'FROM "dossier" d WHERE {scope} AND {_PENDING}', [now, *params]).fetchone()
     out.pending_now, out.overdue_now = int(row[0] or 0), int(row[1] or 0)
     for level, count in sql.run(
             f'SELECT r."level", COUNT(*) FROM "rating" r JOIN "dossier" d ON d."id" = r."dossier_id" '
@@ -579,11 +583,10 @@ def figures(centre_ids: list[int], start: date, end: date, procedures: list[int]
         setattr(out, name, values[name])
     out.ratings = {"rat_hai_long": values["rated_1"], "hai_long": values["rated_2"], "khong_hai_long": values["rated_3"]}
     if live:  # the dossiers in progress now, whatever the period (not needed for a month of a series)
-        live_scope, live_params = _scope(centre_ids, procedures)
+        live_scope, live_params = _scope(centre_ids, procedures, "d.")
         row = sql.run(
-            'SELECT COUNT(*), SUM(CASE WHEN "due_at" < ? AND "paused_at" IS NULL THEN 1 ELSE 0 END) '
-            f'FROM "dossier" WHERE "state" = \'active\' AND {live_scope} '
-            'AND "status" NOT IN (\'resolved\', \'returned\')', [now, *live_params]).fetchone()
+            'SELECT COUNT(*), SUM(CASE WHEN d."due_at" < ? AND d."paused_at" IS NULL THEN 1 ELSE 0 END) '
+            f'FROM "dossier" d WHERE {live_scope} AND {_PENDING}', [now, *live_params]).fetchone()
         out.pending_now, out.overdue_now = int(row[0] or 0), int(row[1] or 0)
     units = {lane: Tally(done=int(done), late=int(late), rated=dict(zip(LEVELS, map(int, rated), strict=True)))
              for lane, done, late, *rated in sql.run(
@@ -618,6 +621,105 @@ def figures(centre_ids: list[int], start: date, end: date, procedures: list[int]
     return out
 
 
+# -- the periodic report a centre sends upward -------------------------------------------------------
+
+REPORT_COLUMNS = ("field", "carried_over", "received_online", "received_other", "resolved", "early", "on_time",
+                  "late", "without_deadline", "ended", "pending", "pending_in_time", "pending_overdue")
+REPORT_HEADINGS = ("Lĩnh vực", "Kỳ trước chuyển qua", "Mới tiếp nhận trực tuyến", "Mới tiếp nhận trực tiếp, bưu chính",
+                   "Đã giải quyết", "Trước hạn", "Đúng hạn", "Quá hạn", "Không quy định thời hạn",
+                   "Dừng, không tiếp nhận, rút", "Đang giải quyết", "Trong hạn", "Quá hạn (đang giải quyết)")
+
+
+def field_label(metadata: dict) -> str:
+    """A procedure's field (lĩnh vực) as the report names it: the Vietnamese in "civil status (hộ
+    tịch)", capitalised; "Khác" when the record names none."""
+    text = str((metadata or {}).get("field") or "").strip()
+    if "(" in text and text.endswith(")"):
+        text = text[text.rindex("(") + 1:-1].strip()
+    return text[:1].upper() + text[1:] if text else "Khác"
+
+
+def _pending_at(scope, params, at) -> dict:
+    """procedure -> (in progress, overdue) at the instant `at`: received before it, with neither a
+    result nor an ending by then; overdue when its promised instant (as it stands now) had passed
+    and it was not waiting on the citizen. Read through the (centre, resolved_at) index."""
+    out = {}
+    for condition, extra in (('d."resolved_at" >= ?', [at]), ('d."resolved_at" IS NULL', [])):
+        for procedure_id, count_, overdue in sql.run(
+                'SELECT d."procedure_id", COUNT(*), SUM(CASE WHEN d."due_at" < ? AND NOT (d."paused_at" IS NOT NULL '
+                'AND d."paused_at" < ?) THEN 1 ELSE 0 END) FROM "dossier" d '
+                f'WHERE {scope} AND {condition} AND d."received_at" < ? AND (d."ended_at" IS NULL OR d."ended_at" >= ?) '
+                'GROUP BY d."procedure_id"', [at, at] + params + extra + [at, at]):
+            before = out.get(procedure_id, (0, 0))
+            out[procedure_id] = (before[0] + int(count_), before[1] + int(overdue or 0))
+    return out
+
+
+def periodic_report(centre_ids: list[int], start: date, end: date, now: datetime | None = None) -> dict:
+    """The report of the period by field: dossiers carried over from before it, received (online or
+    not), resolved (early, on time, late), ended without a result, and in progress at its end
+    (within the deadline or overdue). Each row adds up: carried over + received - resolved - ended
+    = in progress at the end."""
+    now = now or utcnow()
+    lo, hi = _bounds(start, end)
+    scope, params = _scope(centre_ids, None, "d.")
+    versions = (ProcedureVersion.select(ProcedureVersion.procedure, ProcedureVersion.metadata)
+                .join(Procedure, on=((ProcedureVersion.procedure == Procedure.id)
+                                     & (ProcedureVersion.version == Procedure.latest_version)))
+                .where(Procedure.centre.in_(centre_ids)))
+    field_of = {v.procedure_id: field_label(v.metadata) for v in versions}
+    rows = {}
+
+    def row(procedure_id):
+        field_name = field_of.get(procedure_id, "Khác")
+        return rows.setdefault(field_name, dict.fromkeys(REPORT_COLUMNS[1:], 0) | {"field": field_name})
+
+    kept, kept_params = _scope(centre_ids)
+    for procedure_id, received, online, resolved, early, on_time, late, without_deadline in sql.run(
+            'SELECT "procedure_id", SUM("received"), SUM("online"), SUM("resolved"), SUM("early"), SUM("on_time"), '
+            f'SUM("late"), SUM("without_deadline") FROM "dayfigure" WHERE {kept} AND "day" >= ? AND "day" < ? '
+            'GROUP BY "procedure_id"', kept_params + [start, end]):
+        r = row(procedure_id)
+        r["received_online"] += int(online)
+        r["received_other"] += int(received) - int(online)
+        r["resolved"] += int(resolved)
+        r["early"] += int(early)
+        r["on_time"] += int(on_time) - int(early)
+        r["late"] += int(late)
+        r["without_deadline"] += int(without_deadline)
+    for procedure_id, ended in sql.run(
+            f'SELECT d."procedure_id", COUNT(*) FROM "dossier" d WHERE {scope} AND d."ended_at" >= ? AND d."ended_at" < ? '
+            'AND d."resolved_at" IS NULL GROUP BY d."procedure_id"', params + [lo, hi]):
+        row(procedure_id)["ended"] += int(ended)
+    for procedure_id, (pending, _) in _pending_at(scope, params, min(lo, now)).items():
+        row(procedure_id)["carried_over"] += pending
+    for procedure_id, (pending, overdue) in _pending_at(scope, params, min(hi, now)).items():
+        r = row(procedure_id)
+        r["pending"] += pending
+        r["pending_overdue"] += overdue
+        r["pending_in_time"] += pending - overdue
+    lines = sorted(rows.values(), key=lambda r: r["field"])
+    total = {c: sum(r[c] for r in lines) for c in REPORT_COLUMNS[1:]} | {"field": "Tổng cộng"}
+    return {"from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(), "rows": lines, "total": total}
+
+
+def report_for(actor, code: str | None, start: date | None, end: date | None, today: date) -> dict:
+    """The periodic report of a centre (with the centres under it) for a signed-in actor whose
+    scope covers it; by default last month."""
+    from . import centres as centre_scope
+
+    ids = centres_for(code or Centre.get_by_id(actor.centre_id).code)
+    scope = centre_scope.scope_ids(actor)
+    if scope is not None and not set(ids) <= scope:
+        raise NotFound(f"no centre {shown(code)}")
+    if start is None and end is None:
+        end = today.replace(day=1) - timedelta(days=1)
+        start = end.replace(day=1)
+    start, end = period(start, end, today)
+    centre = Centre.get(Centre.id == ids[0])
+    return periodic_report(ids, start, end) | {"centre": centre.code, "name": centre.name}
+
+
 # -- Decision 766/QĐ-TTg -------------------------------------------------------------------------
 
 INDEX_GROUPS = (  # key, name, weight (points of 100)
@@ -634,7 +736,7 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
     """The groups of the Decision 766 index the platform can compute from its own data, each with
     its formula (in Vietnamese: it is shown to citizens as is); the groups it cannot compute are
     named as such (score None)."""
-    from ..models import Attachment, Dossier, ProcedureVersion
+    from ..models import Attachment, Dossier
 
     f = f or figures(centre_ids, start, end)
     lo, hi = _bounds(start, end)

@@ -319,6 +319,16 @@ def statistics_by_province():
                     "provinces": stats.by_province(start, end)})
 
 
+@bp.get("/stats/report")
+@authenticated("leader", "admin", "province_admin", "system_admin")
+def statistics_report(actor):
+    """The periodic report a centre sends upward (default: last month), by field."""
+    args = request.args
+    return jsonify(stats.report_for(actor, args.get("centre"),
+                                    _date(args["from"], "from") if args.get("from") else None,
+                                    _date(args["to"], "to") if args.get("to") else None, to_local(utcnow()).date()))
+
+
 @bp.post("/dossiers/<code>/rating")
 def rate_dossier(code):
     """The citizen rates a dossier with its code and lookup key (no token): once, after the result.

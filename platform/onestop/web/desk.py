@@ -5,7 +5,7 @@ officer's centre by the services it calls."""
 import io
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
@@ -352,6 +352,29 @@ def scorecard(actor):
         headers, rows = tables["Cán bộ"]
         return exports.csv_response(headers, rows, name)
     return render_template("desk/scorecard.html", card=card, actor=actor, action=ActionForm())
+
+
+@bp.get("/report")
+@officer_required
+def periodic_report(actor):
+    """The periodic report a leader sends upward: the period's dossiers by field (default last month)."""
+    if not actor.has_role("leader", "admin"):
+        abort(403)
+    today = to_local(utcnow()).date()
+    try:
+        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
+        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else None
+    except ValueError:
+        start = end = None
+    report = stats.report_for(actor, None, start, end, today)
+    kind = request.args.get("format")
+    if kind in ("csv", "xlsx"):
+        rows = [[r[c] for c in stats.REPORT_COLUMNS] for r in report["rows"] + [report["total"]]]
+        name = f"bao-cao-{report['from']}-{report['to']}"
+        if kind == "xlsx":
+            return exports.xlsx_response({"Báo cáo": (stats.REPORT_HEADINGS, rows)}, name)
+        return exports.csv_response(stats.REPORT_HEADINGS, rows, name)
+    return render_template("desk/report.html", report=report, actor=actor, action=ActionForm())
 
 
 @bp.get("/dossiers/<code>/notices/<kind>")

@@ -279,6 +279,13 @@ def openapi_document():
                 "parameters": [{"name": n, "in": "query", "schema": {"type": "string", "format": "date"}}
                                for n in ("from", "to")],
                 "responses": {"200": {"description": "By province"}, **_errors(422)}}},
+            "/stats/report": {"get": {
+                "summary": "The periodic report a centre sends upward, by field (leader or administrator of its "
+                           "scope; default last month)",
+                "parameters": [{"name": "centre", "in": "query", "schema": {"type": "string"}}] + [
+                    {"name": n, "in": "query", "schema": {"type": "string", "format": "date"}} for n in ("from", "to")],
+                "responses": {"200": {"description": "Rows by field and their total"},
+                              **_errors(401, 403, 404, 422)}}},
             "/dossiers/{code}/rating": {"post": {
                 "summary": "The citizen rates the dossier once its result is ready (code and lookup key, no token)",
                 "security": [{}], "parameters": [code_param],
