@@ -13,6 +13,7 @@ rating for one in five. Then times, p50 and p95 over --reps calls, in the same r
 * the public dashboard's service (this month, this year, twelve months) and GET /stats through the app;
 * GET /api/v1/stats for a month and for a year (public, and with the per-official lines);
 * the monthly scorecard: the service for last month, and the leader's page GET /desk/scorecard;
+* the periodic report upward: the service for last month and for the year so far, and GET /desk/report;
 * the year's figures with the per-unit, per-step and per-official hours.
 
     .venv/bin/python bench/stats.py [--dossiers 1000000] [--reps 7] [--database URL] [--reuse URL] [--json FILE]
@@ -177,6 +178,9 @@ def main(argv=None) -> int:
                 'SELECT COUNT(*) FROM "dossier" WHERE "centre_id" = ? AND "received_at" >= ?', (centre.id, lo)).fetchone(),
             "dashboard service (month, year, 12 months)": lambda: stats.dashboard("default", today),
             "scorecard service (last month, 120 officials)": lambda: stats.scorecard(admin, last_month),
+            "periodic report service (last month)": lambda: stats.periodic_report([centre.id], last_month, month_start),
+            "periodic report service (this year so far)": lambda: stats.periodic_report(
+                [centre.id], today.replace(month=1, day=1), today + timedelta(days=1)),
             "year figures with per-step hours (detail)": lambda: stats.figures(
                 [centre.id], today.replace(month=1, day=1), today + timedelta(days=1), detail=True),
         }
@@ -187,6 +191,7 @@ def main(argv=None) -> int:
             "GET /api/v1/stats (this month, with officials)": "/api/v1/stats#token",
             "GET /api/v1/stats (this year, with officials)": f"/api/v1/stats?from={today.year}-01-01#token",
             "GET /desk/scorecard (last month, leader's page)": f"/desk/scorecard?month={last_month:%Y-%m}#session",
+            "GET /desk/report (last month, leader's page)": "/desk/report#session",
         }
         results = {}
         for name, fn in cases.items():

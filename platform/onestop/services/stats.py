@@ -402,12 +402,15 @@ def local_day(utc: datetime) -> date:
     return to_local(utc).date()
 
 
-def _add(table: str, key: dict, counts: dict, replace=()) -> None:
-    """Add `counts` to the row of `key` (created with them if missing); `replace` columns are set."""
+def _add(table: str, key: dict, counts: dict, greatest=()) -> None:
+    """Add `counts` to the row of `key` (created with them if missing); `greatest` columns keep the
+    greater value (the database's order, as MAX() reads them back)."""
     columns = _quoted(list(key) + list(counts))
-    updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [f'"{n}" = excluded."{n}"' for n in replace]
+    updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [
+        f'"{n}" = CASE WHEN excluded."{n}" > "{table}"."{n}" THEN excluded."{n}" ELSE "{table}"."{n}" END'
+        for n in greatest]
     sql.run(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * (len(key) + len(counts)))}) '
-            f'ON CONFLICT ({_quoted(c for c in key if c not in replace)}) DO UPDATE SET {", ".join(updates)}',
+            f'ON CONFLICT ({_quoted(c for c in key if c not in greatest)}) DO UPDATE SET {", ".join(updates)}',
             list(key.values()) + list(counts.values()))
 
 
@@ -443,7 +446,7 @@ def count_steps(dossier, finished: list) -> None:
         _add("daystep", {"centre_id": dossier.centre_id, "day": day, "procedure_id": dossier.procedure_id,
                          "lane": lane or "", "element_id": element_id, "actor_id": actor_id or 0,
                          "bucket": bucket(seconds), "name": name or ""},
-             {"done": 1, "late": late, "rework": int(element_id in before), "seconds": seconds}, replace=("name",))
+             {"done": 1, "late": late, "rework": int(element_id in before), "seconds": seconds}, greatest=("name",))
         before.add(element_id)
 
 
@@ -531,8 +534,7 @@ def rebuild(centre_ids=None) -> None:
             add_to(units, (centre_id, day, procedure_id, lane), 5, 1, late)
         key = (centre_id, day, procedure_id, lane or "", element_id, actor_id or 0, bucket(seconds))
         add_to(steps, key, 4, 1, late, element_id in done_before, seconds)
-        steps[key].append(name or "")  # the newest name wins, as in count_steps
-        del steps[key][4:-1]
+        steps[key][4:] = [max(steps[key][4:] + [name or ""])]  # the greatest name, as count_steps keeps
         done_before.add(element_id)
         handled = rated.get(dossier_id)
         if handled is not None and at <= handled[1]:
