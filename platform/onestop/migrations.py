@@ -32,6 +32,7 @@ from .models import (
     DossierCounter,
     Draft,
     LocalOverride,
+    MonthStep,
     Notification,
     ProcedureVersion,
     Rating,
@@ -219,6 +220,14 @@ def _ended_at(db):
                    '\'withdrawn\', \'stopped\') AND "ended_at" IS NULL')
 
 
+def _month_steps(db):
+    """The officials' and steps' figures added up by month too, from the days already kept."""
+    from .services import stats
+
+    db.create_tables([MonthStep], safe=True)
+    stats.roll_up_months()
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -245,6 +254,7 @@ MIGRATIONS = [
     (23, "figures by day, kept as events happen", _day_figures),
     (24, "units', officials' and steps' figures by day, with their hours", _official_figures),
     (25, "dossiers record when they ended without a result", _ended_at),
+    (26, "the steps' figures by month", _month_steps),
 ]
 
 

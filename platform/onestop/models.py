@@ -413,6 +413,28 @@ class DayStep(BaseModel):
         indexes = ((("centre", "day", "procedure", "lane", "element_id", "actor_id", "bucket"), True),)
 
 
+class MonthStep(BaseModel):
+    """DayStep added up by month (the first day of the month): a year's scorecard reads twelve
+    months of these and the days around them instead of every day."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    procedure = ForeignKeyField(Procedure, on_delete="CASCADE")
+    month = DateField()
+    lane = CharField(max_length=255)
+    element_id = CharField(max_length=255)
+    actor_id = IntegerField()
+    bucket = IntegerField()
+    name = CharField(max_length=500, default="")
+    done = IntegerField(default=0)
+    late = IntegerField(default=0)
+    rework = IntegerField(default=0)
+    seconds = BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("centre", "month", "procedure", "lane", "element_id", "actor_id", "bucket"), True),)
+
+
 class DayRating(BaseModel):
     """Ratings given on one local day of dossiers an official had handled, by centre and procedure."""
 
@@ -556,4 +578,5 @@ ALL_MODELS = [
     DayRating,
     DayStep,
     DayUnit,
+    MonthStep,
 ]

@@ -30,6 +30,13 @@ def local_date(column: str) -> str:
     return f"CAST({column} + INTERVAL '7 hours' AS DATE)"
 
 
+def month_start(column: str) -> str:
+    """SQL for the first day of the month of a date column."""
+    if database.param == "?":
+        return f"date({column}, 'start of month')"
+    return f"CAST(date_trunc('month', {column}) AS DATE)"
+
+
 def _sql(text: str) -> str:
     param = database.param
     key = (text, param)

@@ -156,3 +156,13 @@ def test_a_steps_hours_fall_in_the_narrowest_bucket_that_holds_them():
         assert stats.bound(b) * 3600 >= seconds and (b == 0 or stats.bound(b - 1) * 3600 < seconds), seconds
     assert [stats.bound(stats.bucket(h * 3600)) for h in (0.1, 1, 7.9, 9.5, 30, 49, 200, 241)] == [
         0.25, 1.0, 8.0, 10.0, 30.0, 52.0, 200.0, 264.0]
+
+
+def test_a_period_reads_whole_months_from_the_months_and_the_rest_from_the_days():
+    split = stats._months_and_days
+    assert split(date(2027, 1, 1), date(2027, 2, 1)) == [("monthstep", "month", date(2027, 1, 1), date(2027, 2, 1))]
+    assert split(date(2027, 1, 10), date(2027, 1, 20)) == [("daystep", "day", date(2027, 1, 10), date(2027, 1, 20))]
+    assert split(date(2026, 12, 10), date(2027, 3, 5)) == [
+        ("monthstep", "month", date(2027, 1, 1), date(2027, 3, 1)), ("daystep", "day", date(2026, 12, 10), date(2027, 1, 1)),
+        ("daystep", "day", date(2027, 3, 1), date(2027, 3, 5))]
+    assert split(date(2027, 1, 10), date(2027, 2, 10)) == [("daystep", "day", date(2027, 1, 10), date(2027, 2, 10))]

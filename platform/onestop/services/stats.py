@@ -443,10 +443,11 @@ def count_steps(dossier, finished: list) -> None:
         if lane:
             _add("dayunit", {"centre_id": dossier.centre_id, "day": day, "procedure_id": dossier.procedure_id,
                              "lane": lane}, {"done": 1, "late": late, "rated_1": 0, "rated_2": 0, "rated_3": 0})
-        _add("daystep", {"centre_id": dossier.centre_id, "day": day, "procedure_id": dossier.procedure_id,
-                         "lane": lane or "", "element_id": element_id, "actor_id": actor_id or 0,
-                         "bucket": bucket(seconds), "name": name or ""},
-             {"done": 1, "late": late, "rework": int(element_id in before), "seconds": seconds}, greatest=("name",))
+        key = {"centre_id": dossier.centre_id, "procedure_id": dossier.procedure_id, "lane": lane or "",
+               "element_id": element_id, "actor_id": actor_id or 0, "bucket": bucket(seconds), "name": name or ""}
+        counts = {"done": 1, "late": late, "rework": int(element_id in before), "seconds": seconds}
+        _add("daystep", key | {"day": day}, counts, greatest=("name",))
+        _add("monthstep", key | {"month": day.replace(day=1)}, counts, greatest=("name",))
         before.add(element_id)
 
 
@@ -474,6 +475,7 @@ def resolution(due_at, apologised_at, resolved_at) -> dict:
 
 STEP_COLUMNS = ("centre_id", "day", "procedure_id", "lane", "element_id", "actor_id", "bucket", "name", "done",
                 "late", "rework", "seconds")
+MONTH_COLUMNS = ("centre_id", "month") + STEP_COLUMNS[2:]
 
 
 def rebuild(centre_ids=None) -> None:
@@ -555,13 +557,48 @@ def rebuild(centre_ids=None) -> None:
             if centre_ids is not None:
                 query = query.where(table.centre.in_(list(centre_ids)))
             query.execute()
-        _insert("dayfigure", ("centre_id", "procedure_id", "day", *COUNTS),
-                [(c, p, day, *(row[n] for n in COUNTS)) for (c, p, day), row in days.items()])
+        # In the order of their keys: a period's rows lie together, as they do when written day by day.
+        _insert("dayfigure", ("centre_id", "day", "procedure_id", *COUNTS),
+                sorted((c, day, p, *(row[n] for n in COUNTS)) for (c, p, day), row in days.items()))
         _insert("dayunit", ("centre_id", "day", "procedure_id", "lane", "done", "late", *RATED.values()),
-                [key + tuple(row) for key, row in units.items()])
-        _insert("daystep", STEP_COLUMNS, [key[:7] + (row[4],) + tuple(row[:4]) for key, row in steps.items()])
+                sorted(key + tuple(row) for key, row in units.items()))
+        _insert("daystep", STEP_COLUMNS, sorted(key[:7] + (row[4],) + tuple(row[:4]) for key, row in steps.items()))
         _insert("dayrating", ("centre_id", "day", "procedure_id", "actor_id", *RATED.values()),
-                [key + tuple(row) for key, row in people.items()])
+                sorted(key + tuple(row) for key, row in people.items()))
+        roll_up_months(centre_ids)
+
+
+def roll_up_months(centre_ids=None) -> None:
+    """Recount the steps' months (monthstep) from their days (daystep)."""
+    from ..models import MonthStep
+
+    where, params = ("", []) if centre_ids is None else _in('"centre_id"', list(centre_ids))
+    month = sql.month_start('"day"')
+    query = MonthStep.delete()
+    if centre_ids is not None:
+        query, where = query.where(MonthStep.centre.in_(list(centre_ids))), f"WHERE {where}"
+    query.execute()
+    key = _quoted(MONTH_COLUMNS[:7])
+    sql.run(f'INSERT INTO "monthstep" ({_quoted(MONTH_COLUMNS)}) SELECT * FROM (SELECT "centre_id", {month} AS "month", '
+            '"procedure_id", "lane", "element_id", "actor_id", "bucket", MAX("name") AS "name", SUM("done") AS "done", '
+            'SUM("late") AS "late", SUM("rework") AS "rework", SUM("seconds") AS "seconds" '
+            f'FROM "daystep" {where} GROUP BY "centre_id", {month}, "procedure_id", "lane", "element_id", "actor_id", '
+            f'"bucket") m ORDER BY {key}', params)
+
+
+def _months_and_days(start: date, end: date) -> list[tuple]:
+    """[start, end) as pieces (table, date column, from, to): the whole months in it from monthstep,
+    the days before and after them from daystep."""
+    first = start if start.day == 1 else date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    last = end.replace(day=1)
+    if first >= last:
+        return [("daystep", "day", start, end)]
+    pieces = [("monthstep", "month", first, last)]
+    if start < first:
+        pieces.append(("daystep", "day", start, first))
+    if last < end:
+        pieces.append(("daystep", "day", last, end))
+    return pieces
 
 
 def _insert(table, columns, rows, batch=500):
@@ -599,26 +636,29 @@ def figures(centre_ids: list[int], start: date, end: date, procedures: list[int]
         return out
     for lane in units.values():  # the hours come from the steps' rows below
         lane.done = lane.late = 0
-    steps, people, labels = {}, {}, {}
-    scope, params = _scope(centre_ids, procedures, "s.")
-    for lane, procedure_id, code, element_id, actor_id, at_bucket, name, done, late, rework, seconds in sql.run(
-            'SELECT s."lane", s."procedure_id", p."code", s."element_id", s."actor_id", s."bucket", MAX(s."name"), '
-            'SUM(s."done"), SUM(s."late"), SUM(s."rework"), SUM(s."seconds") FROM "daystep" s '
-            f'JOIN "procedure" p ON p."id" = s."procedure_id" WHERE {scope} AND s."day" >= ? AND s."day" < ? '
-            'GROUP BY s."lane", s."procedure_id", p."code", s."element_id", s."actor_id", s."bucket"',
-            params + [start, end]):
-        step = (procedure_id, element_id)
-        labels[step] = max(labels.get(step, (code, "")), (code, name or ""), key=lambda label: label[1])
-        for table, key in ((units, lane), (steps, step), (people, actor_id)):
-            if key:
-                table.setdefault(key, Tally()).add(done, late, rework, seconds, at_bucket)
+    steps, people, labels, codes = {}, {}, {}, {}
+    scope, params = _scope(centre_ids, procedures)
+    for table, column, lo, hi in _months_and_days(start, end):
+        for lane, procedure_id, element_id, actor_id, at_bucket, name, done, late, rework, seconds in sql.run(
+                'SELECT "lane", "procedure_id", "element_id", "actor_id", "bucket", MAX("name"), SUM("done"), '
+                f'SUM("late"), SUM("rework"), SUM("seconds") FROM "{table}" WHERE {scope} AND "{column}" >= ? '
+                f'AND "{column}" < ? GROUP BY "lane", "procedure_id", "element_id", "actor_id", "bucket"',
+                params + [lo, hi]):
+            step = (procedure_id, element_id)
+            labels[step] = max(labels.get(step, ""), name or "")
+            for tally_table, key in ((units, lane), (steps, step), (people, actor_id)):
+                if key:
+                    tally_table.setdefault(key, Tally()).add(done, late, rework, seconds, at_bucket)
+    if steps:
+        ids = sorted({p for p, _ in steps})
+        codes = dict(Procedure.select(Procedure.id, Procedure.code).where(Procedure.id.in_(ids)).tuples())
     for actor_id, *rated in sql.run('SELECT "actor_id", SUM("rated_1"), SUM("rated_2"), SUM("rated_3") '
                                     f'FROM "dayrating" WHERE {span} GROUP BY "actor_id"', span_params):
         people.setdefault(actor_id, Tally()).rated = dict(zip(LEVELS, map(int, rated), strict=True))
     names = _usernames(people)
     out.units = _lines(units, lambda lane: {"name": lane})
-    out.steps = _lines(steps, lambda step: {"procedure": labels[step][0], "element": step[1],
-                                            "name": labels[step][1] or step[1]}, ratings=False)
+    out.steps = _lines(steps, lambda step: {"procedure": codes.get(step[0]), "element": step[1],
+                                            "name": labels[step] or step[1]}, ratings=False)
     out.officials = _lines(people, lambda actor: {"name": names.get(actor)})
     return out
 
