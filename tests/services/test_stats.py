@@ -119,10 +119,10 @@ def test_every_figure_equals_the_planted_truth(app, admin_api):
                                "average_hours": 1.0, "p90_hours": 1.0, "ratings": {**rated, "khong_hai_long": 0},
                                "satisfaction_rate": 100.0}
     people = {o["name"]: o for o in got.officials}
-    assert people["canbo.stats"] == {"name": "canbo.stats", "done": 3, "on_time": 2, "late": 1, "rework": 0,
+    assert people["canbo.stats"] == {"name": "canbo.stats", "full_name": "canbo.stats", "done": 3, "on_time": 2, "late": 1, "rework": 0,
                                      "average_hours": 64.0, "p90_hours": 168.0, "ratings": rated,
                                      "satisfaction_rate": 50.0}
-    assert people["lanhdao.stats"] == {"name": "lanhdao.stats", "done": 1, "on_time": 1, "late": 0, "rework": 1,
+    assert people["lanhdao.stats"] == {"name": "lanhdao.stats", "full_name": "lanhdao.stats", "done": 1, "on_time": 1, "late": 0, "rework": 1,
                                        "average_hours": 24.5, "p90_hours": 25.0, "ratings": dict.fromkeys(rated, 0),
                                        "satisfaction_rate": None}
     assert [(s["procedure"], s["element"], s["done"], s["rework"]) for s in got.steps] == [

@@ -150,6 +150,9 @@ def test_the_monthly_scorecard_shows_an_official_their_own_line_and_a_leader_eve
     done = _resolved(sqlite_admin_api)  # three steps done by admin1, through the API
     sqlite_app.test_client().post(f"/api/v1/dossiers/{done.code}/rating", json={"key": done.key, "level": "rat_hai_long"})
     with sqlite_app.app_context():
+        from onestop.models import User
+
+        User.update(display_name="Nguyễn Văn An").where(User.username == "admin1").execute()
         make_user("canbo.moi", ("officer",), password="mật-khẩu-cán-bộ")
         make_user("lanh.dao", ("leader", "officer"), password="mật-khẩu-lãnh-đạo")
     officer, leader = sqlite_app.test_client(), sqlite_app.test_client()
@@ -158,7 +161,7 @@ def test_the_monthly_scorecard_shows_an_official_their_own_line_and_a_leader_eve
     own = officer.get("/desk/scorecard").get_data(as_text=True)
     assert "admin1" not in own and 'id="units"' not in own and "Tháng này chưa có gì" in own
     everyone = leader.get("/desk/scorecard").get_data(as_text=True)
-    row = re.search(r"<tr><td>admin1</td><td>(\d+)</td>", everyone)
+    row = re.search(r'<tr><td>Nguyễn Văn An <span class="small muted">admin1</span></td><td>(\d+)</td>', everyone)
     assert row and row.group(1) == "3" and 'id="units"' in everyone and "Bộ phận Một cửa" in everyone
     assert re.search(r"<td class=\"small\">1 · 0 · 0</td>", everyone)  # the rating counts for who handled it
     assert leader.get("/desk/scorecard?month=nonsense").status_code == 200

@@ -215,18 +215,18 @@ def _steps(scope, params, lo, hi):
     """Per lane (the unit that did it), per step and per official: the steps done in the period with
     their hours, counted from the history rows."""
     rows = sql.run(
-        'SELECT h."lane", d."procedure_id", p."code", h."element_id", h."name", h."actor_id", u."username", '
+        'SELECT h."lane", d."procedure_id", p."code", h."element_id", h."name", h."actor_id", '
         'h."started_at", h."at", h."due_at", CASE WHEN EXISTS (SELECT 1 FROM "historyentry" e '
         '  WHERE e."dossier_id" = h."dossier_id" AND e."element_id" = h."element_id" AND e."id" < h."id" '
         '  AND e."state" = \'completed\' AND e."started_at" IS NOT NULL) THEN 1 ELSE 0 END '
         'FROM "historyentry" h JOIN "dossier" d ON d."id" = h."dossier_id" '
-        'JOIN "procedure" p ON p."id" = d."procedure_id" LEFT JOIN "user" u ON u."id" = h."actor_id" '
+        'JOIN "procedure" p ON p."id" = d."procedure_id" '
         f'WHERE h."at" >= ? AND h."at" < ? AND {scope} AND {_HUMAN}', [lo, hi] + params).fetchall()
     from ..models import HistoryEntry
 
     parse = HistoryEntry.at.python_value
     units, steps, people, labels = {}, {}, {}, {}
-    for lane, procedure_id, code, element_id, name, actor_id, username, started, finished, due, rework in rows:
+    for lane, procedure_id, code, element_id, name, actor_id, started, finished, due, rework in rows:
         finished, started, due = parse(finished), parse(started), parse(due)
         seconds = max(int((finished - started).total_seconds()), 0)
         late = due is not None and finished > due
@@ -235,22 +235,22 @@ def _steps(scope, params, lo, hi):
         for table, key in ((units, lane), (steps, step), (people, actor_id)):
             if key:
                 table.setdefault(key, Tally()).add(1, late, rework, seconds, bucket(seconds))
-        if actor_id:
-            labels[actor_id] = username
     for table, who in ((units, 'h."lane"'), (people, 'h."actor_id"')):
         for key, level, n in _rated_by(scope, params, lo, hi, who):
             table.setdefault(key, Tally()).rated[level] = n
-    labels |= _usernames([a for a in people if a not in labels])
+    names = _officials(people)
     return (_lines(units, lambda lane: {"name": lane}),
             _lines(steps, lambda step: {"procedure": labels[step][0], "element": step[1],
                                         "name": labels[step][1] or step[1]}, ratings=False),
-            _lines(people, lambda actor: {"name": labels.get(actor)}))
+            _lines(people, lambda actor: names.get(actor, {"name": None, "full_name": None})))
 
 
-def _usernames(ids) -> dict:
+def _officials(ids) -> dict:
+    """id -> the labels of an official's line: user name and full name."""
     from ..models import User
 
-    return dict(User.select(User.id, User.username).where(User.id.in_(list(ids))).tuples()) if ids else {}
+    rows = User.select(User.id, User.username, User.display_name).where(User.id.in_(list(ids))).tuples() if ids else ()
+    return {i: {"name": username, "full_name": display_name or username} for i, username, display_name in rows}
 
 
 # -- the hours of a step: a histogram, so that the 9-in-10 figure can be added up over days ----------
@@ -655,11 +655,11 @@ def figures(centre_ids: list[int], start: date, end: date, procedures: list[int]
     for actor_id, *rated in sql.run('SELECT "actor_id", SUM("rated_1"), SUM("rated_2"), SUM("rated_3") '
                                     f'FROM "dayrating" WHERE {span} GROUP BY "actor_id"', span_params):
         people.setdefault(actor_id, Tally()).rated = dict(zip(LEVELS, map(int, rated), strict=True))
-    names = _usernames(people)
+    names = _officials(people)
     out.units = _lines(units, lambda lane: {"name": lane})
     out.steps = _lines(steps, lambda step: {"procedure": codes.get(step[0]), "element": step[1],
                                             "name": labels[step] or step[1]}, ratings=False)
-    out.officials = _lines(people, lambda actor: {"name": names.get(actor)})
+    out.officials = _lines(people, lambda actor: names.get(actor, {"name": None, "full_name": None}))
     return out
 
 

@@ -342,9 +342,9 @@ def scorecard(actor):
     card = stats.scorecard(actor, month)
     kind = request.args.get("format")
     if kind in ("csv", "xlsx"):
-        columns = ("name", "done", "on_time", "late", "rework", "average_hours", "p90_hours")
+        columns = ("name", "full_name", "done", "on_time", "late", "rework", "average_hours", "p90_hours")
         columns += ("very_satisfied", "satisfied", "not_satisfied")
-        tables = {title: (columns, [[r.get(c) for c in columns[:7]] + list(r["ratings"].values()) for r in card[key]])
+        tables = {title: (columns, [[r.get(c) for c in columns[:8]] + list(r["ratings"].values()) for r in card[key]])
                   for title, key in (("Đơn vị", "units"), ("Cán bộ", "officials"))}
         name = f"scorecard-{month:%Y-%m}"
         if kind == "xlsx":
