@@ -213,9 +213,11 @@ def _official_figures(db):
 
 
 def _ended_at(db):
-    """Dossiers record when they ended without a result (the periodic report's pending counts)."""
+    """Dossiers record when they ended without a result (the periodic report's pending counts); a
+    centre's dossiers in progress are found by (centre, state)."""
     _add_column(db, "dossier", "ended_at", DateTimeField(null=True))
     db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_centre_id_ended_at" ON "dossier" ("centre_id", "ended_at")')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_centre_id_state" ON "dossier" ("centre_id", "state")')
     db.execute_sql('UPDATE "dossier" SET "ended_at" = "updated_at" WHERE "status" IN (\'not_accepted\', '
                    '\'withdrawn\', \'stopped\') AND "ended_at" IS NULL')
 

@@ -227,7 +227,8 @@ class Dossier(BaseModel):
         indexes = ((("centre", "created_at"), False),  # the centre's ledger: dossiers received by day
                    (("centre", "resolved_at"), False),  # statistics: results by period
                    (("centre", "received_at"), False),  # statistics: intake by period
-                   (("centre", "ended_at"), False))  # statistics: dossiers ended without a result
+                   (("centre", "ended_at"), False),  # statistics: dossiers ended without a result
+                   (("centre", "state"), False))  # statistics: a centre's dossiers in progress now
 
     @classmethod
     def for_actor(cls, actor):

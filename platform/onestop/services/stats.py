@@ -681,19 +681,35 @@ def field_label(metadata: dict) -> str:
     return text[:1].upper() + text[1:] if text else "Khác"
 
 
-def _pending_at(scope, params, at) -> dict:
-    """procedure -> (in progress, overdue) at the instant `at`: received before it, with neither a
-    result nor an ending by then; overdue when its promised instant (as it stands now) had passed
-    and it was not waiting on the citizen. Read through the (centre, resolved_at) index."""
+def _pending_at(centre_ids, end: date, at: datetime) -> dict:
+    """procedure -> dossiers in progress at the start of day `end` (or now, `at`, if that is
+    earlier): received before it, with neither a result nor an ending by then. Counted as received
+    minus resolved (the kept days before it) minus ended without a result (the dossiers' index)."""
+    kept, params = _scope(centre_ids)
+    out = {procedure_id: int(received or 0) - int(resolved or 0) for procedure_id, received, resolved in sql.run(
+        f'SELECT "procedure_id", SUM("received"), SUM("resolved") FROM "dayfigure" WHERE {kept} AND "day" < ? '
+        'GROUP BY "procedure_id"', params + [end])}
+    scope, params = _scope(centre_ids, None, "d.")
+    for procedure_id, ended in sql.run(
+            f'SELECT d."procedure_id", COUNT(*) FROM "dossier" d WHERE {scope} AND d."ended_at" < ? '
+            'AND d."resolved_at" IS NULL GROUP BY d."procedure_id"', params + [at]):
+        out[procedure_id] = out.get(procedure_id, 0) - int(ended)
+    return out
+
+
+def _overdue_at(centre_ids, at: datetime) -> dict:
+    """procedure -> of the dossiers in progress at `at`, those past their promised instant (as it
+    stands now) and not waiting on the citizen then. Read through the (centre, resolved_at) index:
+    the dossiers without a result, and those whose result came after `at`."""
+    scope, params = _scope(centre_ids, None, "d.")
     out = {}
     for condition, extra in (('d."resolved_at" >= ?', [at]), ('d."resolved_at" IS NULL', [])):
-        for procedure_id, count_, overdue in sql.run(
-                'SELECT d."procedure_id", COUNT(*), SUM(CASE WHEN d."due_at" < ? AND NOT (d."paused_at" IS NOT NULL '
-                'AND d."paused_at" < ?) THEN 1 ELSE 0 END) FROM "dossier" d '
-                f'WHERE {scope} AND {condition} AND d."received_at" < ? AND (d."ended_at" IS NULL OR d."ended_at" >= ?) '
-                'GROUP BY d."procedure_id"', [at, at] + params + extra + [at, at]):
-            before = out.get(procedure_id, (0, 0))
-            out[procedure_id] = (before[0] + int(count_), before[1] + int(overdue or 0))
+        for procedure_id, overdue in sql.run(  # the other conditions in the sum: the planner keeps to the index
+                'SELECT d."procedure_id", SUM(CASE WHEN d."received_at" < ? AND d."due_at" < ? '
+                'AND (d."ended_at" IS NULL OR d."ended_at" >= ?) AND NOT (d."paused_at" IS NOT NULL AND d."paused_at" < ?) '
+                f'THEN 1 ELSE 0 END) FROM "dossier" d WHERE {scope} AND {condition} GROUP BY d."procedure_id"',
+                [at, at, at, at] + params + extra):
+            out[procedure_id] = out.get(procedure_id, 0) + int(overdue or 0)
     return out
 
 
@@ -733,13 +749,16 @@ def periodic_report(centre_ids: list[int], start: date, end: date, now: datetime
             f'SELECT d."procedure_id", COUNT(*) FROM "dossier" d WHERE {scope} AND d."ended_at" >= ? AND d."ended_at" < ? '
             'AND d."resolved_at" IS NULL GROUP BY d."procedure_id"', params + [lo, hi]):
         row(procedure_id)["ended"] += int(ended)
-    for procedure_id, (pending, _) in _pending_at(scope, params, min(lo, now)).items():
-        row(procedure_id)["carried_over"] += pending
-    for procedure_id, (pending, overdue) in _pending_at(scope, params, min(hi, now)).items():
-        r = row(procedure_id)
-        r["pending"] += pending
-        r["pending_overdue"] += overdue
-        r["pending_in_time"] += pending - overdue
+    for procedure_id, pending in _pending_at(centre_ids, start, min(lo, now)).items():
+        if pending:
+            row(procedure_id)["carried_over"] += pending
+    overdue = _overdue_at(centre_ids, min(hi, now))
+    for procedure_id, pending in _pending_at(centre_ids, end, min(hi, now)).items():
+        if pending or overdue.get(procedure_id):
+            r = row(procedure_id)
+            r["pending"] += pending
+            r["pending_overdue"] += overdue.get(procedure_id, 0)
+            r["pending_in_time"] += pending - overdue.get(procedure_id, 0)
     lines = sorted(rows.values(), key=lambda r: r["field"])
     total = {c: sum(r[c] for r in lines) for c in REPORT_COLUMNS[1:]} | {"field": "Tổng cộng"}
     return {"from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(), "rows": lines, "total": total}
