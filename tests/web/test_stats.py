@@ -194,6 +194,15 @@ def test_the_national_roll_up_adds_each_provinces_communes(app, admin_api):
             dossiers.start_dossier(officer, "review")
     rows = {r["province"]: r for r in app.test_client().get("/api/v1/stats/provinces").json["provinces"]}
     assert rows["P22"]["received"] == 3 and rows["P01"]["received"] == 0 and len(rows) == 2
+    client = app.test_client()
+    page = client.get("/stats/provinces").get_data(as_text=True)
+    quang_ninh = re.search(r'<tr data-province="P22"><td><a href="/stats\?centre=P22">([^<]+)</a></td><td>(\d+)</td>', page)
+    assert quang_ninh and quang_ninh.groups() == ("Trung tâm Phục vụ hành chính công Quảng Ninh", "3") and 'data-province="P01"' in page
+    lines = list(csv.reader(io.StringIO(client.get("/stats/provinces?format=csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert lines[0][:3] == ["province", "name", "received"] and ["P22", "Trung tâm Phục vụ hành chính công Quảng Ninh", "3"] == lines[2][:3]
+    assert 'href="/stats/provinces"' in client.get("/stats").get_data(as_text=True)
+    refused = client.get("/stats/provinces?from=2026-02-30")
+    assert refused.status_code == 422 and "Traceback" not in refused.get_data(as_text=True)
 
 
 def test_rating_by_key_is_rate_limited_like_every_lookup(sqlite_app):

@@ -1,11 +1,14 @@
 """The health check and the public transparency dashboard (the home page is the portal's catalogue)."""
 
+from datetime import date, timedelta
+
 from flask import Blueprint, jsonify, render_template, request
 
 from .. import __version__
 from ..db import database
 from ..models import utcnow
 from ..services import stats
+from ..services.errors import Invalid
 from ..workdays import to_local
 from . import charts, exports
 
@@ -59,3 +62,35 @@ def dashboard_json():
                     "this_month": board.month.as_dict(public=True), "this_year": board.year.as_dict(public=True),
                     "index_this_month": board.index,
                     "months": [dict(zip(stats.CSV_COLUMNS, row, strict=True)) for row in stats.csv_rows(board)]})
+
+
+PROVINCE_COLUMNS = ("province", "name", "received", "resolved", "on_time", "late", "on_time_rate", "online_share",
+                    "satisfaction_rate")
+
+
+@bp.get("/stats/provinces")
+def provinces():
+    """The national view: every province's figures (its centre and its communes) over a period,
+    this month by default; as a page, CSV or XLSX."""
+    today = to_local(utcnow()).date()
+    start, end = stats.period(_day("from"), _day("to"), today)
+    rows = stats.by_province(start, end)
+    table = [[r[c] for c in PROVINCE_COLUMNS] for r in rows]
+    name = f"onestop-provinces-{start}-{end - timedelta(days=1)}"
+    kind = request.args.get("format")
+    if kind == "csv":
+        return exports.csv_response(PROVINCE_COLUMNS, table, name)
+    if kind == "xlsx":
+        return exports.xlsx_response({"Tỉnh, thành phố": (PROVINCE_COLUMNS, table)}, name)
+    return render_template("public/provinces.html", rows=rows, start=start, last=end - timedelta(days=1))
+
+
+def _day(name):
+    """A date query argument; a malformed one is refused with a clear message (422)."""
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"{name} is a date, YYYY-MM-DD") from None
