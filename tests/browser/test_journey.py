@@ -36,6 +36,9 @@ def server(tmp_path_factory):
         created = subprocess.run([str(ONESTOP), "user", "create", "canbo.motcua", "--role", "officer",
                                   "--password", "Mật-khẩu-2026"], env=env, capture_output=True, text=True)
         assert created.returncode == 0, created.stderr
+        leader = subprocess.run([str(ONESTOP), "user", "create", "lanhdao.ubnd", "--role", "leader", "--role", "officer",
+                                 "--password", "Mật-khẩu-lãnh-đạo-2026"], env=env, capture_output=True, text=True)
+        assert leader.returncode == 0, leader.stderr
         yield base
 
 
@@ -142,3 +145,28 @@ def test_the_public_dashboard_draws_its_charts_and_shows_the_numbers_of_its_open
     shown = page.locator("#this-year [data-figure=received]").inner_text()
     assert int(shown) == data["this_year"]["received"] >= 1  # the citizen's dossier of the journey above
     page.screenshot(path=str(shots / "public-dashboard.png"), full_page=True)
+
+
+def test_a_leader_reads_the_periodic_report_whose_rows_add_up(server, browser, shots):
+    from datetime import date
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    page.goto(server + "/desk/login")
+    page.get_by_label("Tên đăng nhập").fill("lanhdao.ubnd")
+    page.get_by_label("Mật khẩu").fill("Mật-khẩu-lãnh-đạo-2026")
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.get_by_role("link", name="Báo cáo định kỳ").click()
+    sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Báo cáo định kỳ")
+    today = date.today()
+    page.get_by_label("Từ ngày").fill(today.replace(day=1).isoformat())
+    page.get_by_label("Đến ngày").fill(today.isoformat())
+    page.get_by_role("button", name="Xem").click()
+    sync_api.expect(page.locator("#report tbody tr.total")).to_be_visible()
+    rows = page.locator("#report tbody tr")
+    assert rows.count() >= 1
+    for i in range(rows.count()):
+        value = {c: int(rows.nth(i).locator(f"td[data-column={c}]").inner_text()) for c in (
+            "carried_over", "received_online", "received_other", "resolved", "ended", "pending")}
+        assert value["carried_over"] + value["received_online"] + value["received_other"] - value["resolved"] \
+            - value["ended"] == value["pending"]
+    page.screenshot(path=str(shots / "desk-report.png"), full_page=True)

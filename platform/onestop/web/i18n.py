@@ -5,6 +5,7 @@ Accept-Language header is not used, so a page looks the same for everyone until 
 """
 
 import re
+from datetime import date
 from pathlib import Path
 
 from flask import Blueprint, redirect, request, url_for
@@ -36,7 +37,9 @@ def choose(code):
 
 
 def dmy(value):
-    """A date as dd/mm/yyyy (Vietnamese convention, used in both languages)."""
+    """A date (or an ISO date string) as dd/mm/yyyy (Vietnamese convention, used in both languages)."""
+    if isinstance(value, str) and value:
+        value = date.fromisoformat(value)
     return format_date(value, "dd/MM/yyyy") if value else ""
 
 
