@@ -67,3 +67,42 @@ def test_versions_stored_before_migration_13_learn_their_application_form(sqlite
         assert migrations.migrate() == ["versions name their application form (the catalogue need not load every model)"]
         assert ProcedureVersion.get().start_form == "application-schema.json"
 
+
+
+def test_an_installation_of_the_last_release_counts_its_officials_figures_from_its_history(app, admin_api):
+    """A database as migration 23 left it (units by day only, no officials' days, no ended_at) is
+    brought up to date: every kept figure is recounted from the dossiers it already holds."""
+    from datetime import timedelta
+
+    from onestop.models import Centre, Dossier, utcnow
+    from onestop.services import stats
+    from onestop.workdays import to_local
+    from tests.process_models import Walk
+    from tests.process_models import test_birth_registration as birth
+
+    sent_back = birth.resolved_after_a_send_back(admin_api)
+    app.test_client().post(f"/api/v1/dossiers/{sent_back.code}/rating", json={"key": sent_back.key, "level": "hai_long"})
+    refused = Walk(admin_api, birth.CODE, applicant=birth.APPLICANT, data=birth.APPLICATION)
+    admin_api.post(f"/dossiers/{refused.code}/end", {"how": "not_accepted", "reason": "Không thuộc thẩm quyền"})
+    with app.app_context():
+        from onestop.db import database
+
+        ids = [Centre.get(Centre.code == "default").id]
+        today = to_local(utcnow()).date()
+        span = (today.replace(day=1), today + timedelta(days=1))
+        expected = stats.figures_from_rows(ids, *span, detail=True).as_dict()
+        for table in ("daystep", "monthstep", "dayrating", "dayunit"):
+            database.execute_sql(f'DROP TABLE "{table}"')
+        database.execute_sql('CREATE TABLE "dayunit" ("id" INTEGER NOT NULL PRIMARY KEY, "centre_id" INTEGER NOT NULL, '
+                             '"day" DATE NOT NULL, "lane" VARCHAR(255) NOT NULL, "done" INTEGER NOT NULL, '
+                             '"late" INTEGER NOT NULL)')
+        for index in ("dossier_centre_id_ended_at", "dossier_centre_id_state"):
+            database.execute_sql(f'DROP INDEX "{index}"')
+        database.execute_sql('ALTER TABLE "dossier" DROP COLUMN "ended_at"')
+        database.execute_sql('DELETE FROM "schemamigration" WHERE "version" > 23')
+        assert len(migrations.migrate()) == len(migrations.MIGRATIONS) - 23
+        assert stats.figures(ids, *span, detail=True).as_dict() == expected
+        assert Dossier.get(Dossier.code == refused.code).ended_at is not None
+        assert [o["rework"] for o in expected["officials"]] == [3] and expected["ratings"]["hai_long"] == 1
+        report = stats.periodic_report(ids, *span)
+        assert (report["total"]["ended"], report["total"]["resolved"], report["total"]["pending"]) == (1, 1, 0)

@@ -203,12 +203,12 @@ def _day_figures(db):
 
 
 def _official_figures(db):
-    """The units' days by procedure, the officials' steps and ratings by day, with the hours'
-    histogram; every kept figure recounted from the stored dossiers."""
+    """The units' days by procedure, the officials' steps (by day and by month, with the hours'
+    histogram) and ratings by day; every kept figure recounted from the stored dossiers."""
     from .services import stats
 
     db.execute_sql('DROP TABLE IF EXISTS "dayunit"')
-    db.create_tables([DayUnit, DayStep, DayRating], safe=True)
+    db.create_tables([DayUnit, DayStep, MonthStep, DayRating], safe=True)
     stats.rebuild()
 
 
@@ -220,14 +220,6 @@ def _ended_at(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_centre_id_state" ON "dossier" ("centre_id", "state")')
     db.execute_sql('UPDATE "dossier" SET "ended_at" = "updated_at" WHERE "status" IN (\'not_accepted\', '
                    '\'withdrawn\', \'stopped\') AND "ended_at" IS NULL')
-
-
-def _month_steps(db):
-    """The officials' and steps' figures added up by month too, from the days already kept."""
-    from .services import stats
-
-    db.create_tables([MonthStep], safe=True)
-    stats.roll_up_months()
 
 
 MIGRATIONS = [
@@ -256,7 +248,6 @@ MIGRATIONS = [
     (23, "figures by day, kept as events happen", _day_figures),
     (24, "units', officials' and steps' figures by day, with their hours", _official_figures),
     (25, "dossiers record when they ended without a result", _ended_at),
-    (26, "the steps' figures by month", _month_steps),
 ]
 
 
