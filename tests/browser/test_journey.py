@@ -169,4 +169,6 @@ def test_a_leader_reads_the_periodic_report_whose_rows_add_up(server, browser, s
             "carried_over", "received_online", "received_other", "resolved", "ended", "pending")}
         assert value["carried_over"] + value["received_online"] + value["received_other"] - value["resolved"] \
             - value["ended"] == value["pending"]
+    total = page.locator("#report tbody tr.total td[data-column=received_online]").inner_text()
+    assert int(total) >= 1  # the citizen's online dossier of the journey above
     page.screenshot(path=str(shots / "desk-report.png"), full_page=True)
