@@ -233,3 +233,67 @@ def test_the_catalogue_does_not_load_the_models(sqlite_admin_api, sqlite_app, mo
     with sqlite_app.app_context():
         [entry] = procedures.catalogue(portal_user())
         assert entry.online
+
+
+@pytest.fixture
+def communes(app, admin_api):
+    """Quảng Ninh's communes imported; commune W07090 offers the household business procedure, the
+    default centre the construction permit only."""
+    from onestop.models import Centre
+    from onestop.services import centres
+    from tests.conftest import Api, make_user
+
+    bundled = ROOT / "process_models" / "construction_permit_commune"
+    assert admin_api.upload([folder_zip(bundled)]).status_code == 201
+    with app.app_context():
+        system, _ = make_user("system", ("system_admin",))
+        centres.import_units(system, [22])
+        _, token = make_user("xa.admin", ("admin", "officer"), centre=Centre.get(Centre.code == "W07090"))
+    assert Api(app.test_client(), token).upload([folder_zip(FORMS / "spiffarena")]).status_code == 201
+    return app
+
+
+def test_a_citizen_chooses_their_commune_and_submits_to_it(communes):
+    from onestop.models import Dossier
+
+    citizen = communes.test_client()
+    assert "household_business" not in citizen.get("/").get_data(as_text=True)  # the default centre's catalogue
+    chooser = citizen.get("/centres").get_data(as_text=True)
+    assert 'data-centre="default"' in chooser and 'data-centre="W07090"' not in chooser  # communes: by province
+    found = citizen.get("/centres?q=an sinh").get_data(as_text=True)  # diacritics ignored
+    assert 'data-centre="W07090"' in found and "An Sinh" in found
+    assert 'data-centre="W07090"' in citizen.get("/centres?province=P22").get_data(as_text=True)
+    chosen = citizen.get("/?centre=W07090").get_data(as_text=True)
+    assert "household_business" in chosen and "1.013225" not in chosen and "An Sinh" in chosen
+    assert "household_business" in citizen.get("/").get_data(as_text=True)  # remembered for the next visit
+    confirmation = submit_application(citizen)
+    assert confirmation.status_code == 303, confirmation.get_data(as_text=True)[:500]
+    code = confirmation.headers["Location"].rsplit("/", 1)[-1]
+    with communes.app_context():
+        assert Dossier.get(Dossier.code == code).centre.code == "W07090"
+    receipt = citizen.get(f"/submitted/{code}/receipt")
+    assert receipt.status_code == 200 and "An Sinh" in receipt.get_data(as_text=True)
+    key = re.search(r'id="lookup-key">([^<]+)<', citizen.get(f"/submitted/{code}").get_data(as_text=True)).group(1)
+    status = citizen.get(f"/track/{code}?k={key}")
+    withdrawn = citizen.post(f"/track/{code}/withdraw", data={"csrf_token": csrf(status), "key": key, "confirm": "y"})
+    assert "Hồ sơ của bạn đã được rút" in withdrawn.get_data(as_text=True)
+    with communes.app_context():
+        from onestop.models import AuditEvent
+        from onestop.services import audit
+
+        event = AuditEvent.select().where(AuditEvent.action == "dossier.withdrawn").get()
+        assert event.actor.username == "portal.W07090" and event.centre.code == "W07090"
+        assert audit.verify().broken is None
+    assert "household_business" not in communes.test_client().get("/").get_data(as_text=True)  # others: unchanged
+
+
+def test_an_unknown_centre_is_a_clear_404_and_a_forgotten_one_falls_back(communes):
+    from onestop.web.portal import CENTRE_COOKIE
+
+    citizen = communes.test_client()
+    missing = citizen.get("/?centre=NOPE")
+    assert missing.status_code == 404 and "Traceback" not in missing.get_data(as_text=True)
+    citizen.set_cookie(CENTRE_COOKIE, "GONE")
+    page = citizen.get("/")
+    assert page.status_code == 200 and "1.013225" in page.get_data(as_text=True)
+

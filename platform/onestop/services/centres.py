@@ -8,6 +8,8 @@ code), the embedded setup's one centre "default".
 
 from dataclasses import dataclass
 
+from peewee import fn
+
 from ..db import write_transaction
 from ..models import Centre, utcnow
 from . import audit, runtime
@@ -189,6 +191,54 @@ def open_for_intake(centre_id, today) -> None:
         raise Conflict(f"this centre was merged on {row.closed_on:%d/%m/%Y}"
                        + (f" into {successor.name} ({successor.code})" if successor else "")
                        + "; dossiers are received there")
+
+
+def portal_centre(code: str | None) -> Centre:
+    """The centre whose portal a citizen chose, by code; the default centre when none was chosen."""
+    from .users import ensure_default_centre
+
+    if not code:
+        return ensure_default_centre()
+    centre = Centre.get_or_none(Centre.code == code[:64])
+    if centre is None:
+        raise NotFound(f"no centre {shown(code)}")
+    return centre
+
+
+@dataclass
+class DirectoryEntry:
+    code: str
+    name: str
+    level: str
+    procedures: int  # offered by its portal
+    closed: bool  # merged: takes no new dossiers
+
+
+def directory(province: str | None = None, query: str = "", today=None) -> list[DirectoryEntry]:
+    """The centres a citizen may choose on the portal, those offering at least one procedure: the
+    provinces' own centres, or a province's communes, or those whose name matches `query`
+    (diacritics ignored); at most DIRECTORY_LIMIT."""
+    from ..models import Procedure
+    from ..text import matches
+
+    today = today or utcnow().date()
+    offered = dict(Procedure.select(Procedure.centre, fn.COUNT(Procedure.id)).where(
+        Procedure.latest_version.is_null(False)).group_by(Procedure.centre).tuples())
+    rows = Centre.select().where(Centre.id.in_(list(offered))) if offered else Centre.select().where(Centre.id == 0)
+    if province:
+        parent = Centre.get_or_none(Centre.code == province[:64])
+        if parent is None:
+            raise NotFound(f"no centre {shown(province)}")
+        rows = rows.where((Centre.parent == parent.id) | (Centre.id == parent.id))
+    elif not query:  # the country's communes are found by province or by name, not listed all at once
+        rows = rows.where(Centre.level != "commune")
+    out = [DirectoryEntry(c.code, c.name, c.level, offered[c.id], c.closed_on is not None and c.closed_on <= today)
+           for c in rows if not query or matches(query, c.name, c.code)]
+    order = {"nation": 0, "centre": 1, "province": 2, "commune": 3}
+    return sorted(out, key=lambda e: (order.get(e.level, 4), e.name))[:DIRECTORY_LIMIT]
+
+
+DIRECTORY_LIMIT = 200
 
 
 _codes: dict = runtime.cache({})

@@ -80,7 +80,7 @@ def supplement_online(code, key, note="", uploads=None) -> Dossier:
     if not uploads:
         raise Invalid("attach the documents asked for",
                       field_errors=[FieldError("files", "required", "attach the documents asked for")])
-    return supplement_received(portal_user(), code, note, uploads, dossier=dossier)
+    return supplement_received(portal_user(dossier.centre), code, note, uploads, dossier=dossier)
 
 
 ENDINGS = {
@@ -111,7 +111,7 @@ def withdraw_online(code, key, reason="") -> Dossier:
     from .users import portal_user
 
     dossier = track(code, key)
-    return end(portal_user(), code, "withdrawn", reason or "Người nộp rút hồ sơ", dossier=dossier)
+    return end(portal_user(dossier.centre), code, "withdrawn", reason or "Người nộp rút hồ sơ", dossier=dossier)
 
 
 def apologise(actor, code, new_due, reason: str) -> Dossier:

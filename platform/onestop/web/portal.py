@@ -10,7 +10,7 @@ from wtforms import BooleanField, MultipleFileField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from .. import ratelimit
-from ..services import dossiers, lifecycle, procedures, slips, tracking
+from ..services import centres, dossiers, lifecycle, procedures, slips, tracking
 from ..services.attachments import Upload
 from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.users import portal_user
@@ -20,20 +20,54 @@ bp = Blueprint("portal", __name__)
 LEVELS = {"province": "Cấp tỉnh", "commune": "Cấp xã", "ministry": "Cấp bộ"}
 
 
+CENTRE_COOKIE = "onestop_centre"
+
+
+def _centre():
+    """The centre whose portal this is: `?centre=CODE` (remembered in a cookie), else the one
+    remembered, else the default centre. An unknown code asked for is a 404; a remembered one that
+    is gone is forgotten."""
+    asked = request.args.get("centre")
+    if asked:
+        return centres.portal_centre(asked)
+    try:
+        return centres.portal_centre(request.cookies.get(CENTRE_COOKIE))
+    except NotFound:
+        return centres.portal_centre(None)
+
+
+@bp.after_request
+def remember_centre(response):
+    asked = request.args.get("centre")
+    if asked and response.status_code < 400:
+        response.set_cookie(CENTRE_COOKIE, asked[:64], max_age=365 * 86400, samesite="Lax", httponly=True)
+    return response
+
+
 @bp.get("/")
 def home():
     query, field, level = (request.args.get(k, "").strip()[:200] for k in ("q", "field", "level"))
-    actor = portal_user()
+    centre = _centre()
+    actor = portal_user(centre)
     entries = procedures.catalogue(actor, query, field, level)
     fields = sorted({e.field for e in procedures.catalogue(actor) if e.field}) if not query else None
     return render_template("portal/home.html", entries=entries, query=query, field=field, level=level,
-                           fields=fields, levels=LEVELS)
+                           fields=fields, levels=LEVELS, centre=centre)
+
+
+@bp.get("/centres")
+def choose_centre():
+    """Where a citizen picks the centre whose procedures they see and submit to."""
+    province, query = (request.args.get(k, "").strip()[:200] for k in ("province", "q"))
+    return render_template("portal/centres.html", entries=centres.directory(province or None, query),
+                           province=province, query=query, centre=_centre(), levels=LEVELS)
 
 
 @bp.get("/procedures/<code>")
 def procedure(code):
-    entry, _version = procedures.catalogue_entry(portal_user(), code)
-    return render_template("portal/procedure.html", entry=entry, levels=LEVELS)
+    centre = _centre()
+    entry, _version = procedures.catalogue_entry(portal_user(centre), code)
+    return render_template("portal/procedure.html", entry=entry, levels=LEVELS, centre=centre)
 
 
 def _uploads(files):
@@ -42,7 +76,7 @@ def _uploads(files):
 
 @bp.route("/procedures/<code>/submit", methods=["GET", "POST"])
 def submit(code):
-    actor = portal_user()
+    actor = portal_user(_centre())
     entry, version = procedures.catalogue_entry(actor, code)
     definition = procedures.start_form(version)
     if definition is None:
@@ -96,7 +130,8 @@ def tracking_url(code, key) -> str:
 @bp.get("/submitted/<code>/receipt")
 def receipt(code):
     dossier, key = _own_submission_or_404(code)
-    return render_template("portal/receipt.html", slip=slips.receipt(portal_user(), dossier, tracking_url(dossier.code, key)))
+    return render_template("portal/receipt.html", slip=slips.receipt(portal_user(dossier.centre), dossier,
+                                                                     tracking_url(dossier.code, key)))
 
 
 LOOKUPS_PER_MINUTE = 30  # a person looks up a few dossiers; a script guessing keys is slowed to a crawl
