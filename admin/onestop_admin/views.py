@@ -8,6 +8,7 @@ from flask_admin.contrib.peewee import ModelView
 from flask_admin.form import SecureForm
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from markupsafe import Markup
 from wtforms import BooleanField, DateField, MultipleFileField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -394,6 +395,14 @@ class RolloutForm(FlaskForm):
     to = StringField("Các trung tâm", validators=[DataRequired(), Length(max=20000)])
 
 
+class PackForm(FlaskForm):
+    pack = FileField("Gói thủ tục (.zip có manifest.json, tạo bằng onestop pack export)",
+                     validators=[FileRequired("Chọn tệp gói thủ tục")])
+    to = StringField("Các trung tâm (ví dụ province:22/*, nation, hoặc các mã W07090,W07093)",
+                     validators=[DataRequired(), Length(max=20000)])
+    force = BooleanField("Thay cả các phiên bản trung tâm tự tải lên")
+
+
 class OnboardView(Guarded, BaseView):
     @expose("/", methods=("GET", "POST"))
     def index(self):
@@ -405,9 +414,34 @@ class OnboardView(Guarded, BaseView):
                 result = onboarding.submit(_actor(), uploads, settings.max_model_bytes)
             except ServiceError as exc:
                 flash(exc.message, "error")
-                return self.render("onestop_admin/onboard.html", form=form)
+                return self.render("onestop_admin/onboard.html", form=form, pack=self._pack_form())
             return redirect(url_for(".draft", draft_id=result.draft_id), 303)
-        return self.render("onestop_admin/onboard.html", form=form)
+        return self.render("onestop_admin/onboard.html", form=form, pack=self._pack_form())
+
+    @staticmethod
+    def _pack_form():
+        return PackForm(prefix="pack") if _actor().has_role("province_admin", "system_admin") else None
+
+    @expose("/pack", methods=("POST",))
+    def roll_out_pack(self):
+        """A verified pack, published at the administrator's level and adopted by the chosen centres."""
+        if not _actor().has_role("province_admin", "system_admin"):
+            abort(403)
+        form = PackForm(prefix="pack")
+        if not form.validate_on_submit():
+            for errors in form.errors.values():
+                for error in errors:
+                    flash(error, "error")
+            return redirect(url_for(".index"), 303)
+        settings = current_app.config["ONESTOP"]
+        try:
+            report = rollout.rollout_pack(_actor(), form.pack.data.read(), form.to.data.strip(),
+                                          force=form.force.data, max_bytes=settings.max_model_bytes)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for(".index"), 303)
+        codes = ", ".join(sorted({o.code for o in report.outcomes}))
+        return self.render("onestop_admin/rollout.html", code=codes, report=report)
 
     @expose("/<int:draft_id>")
     def draft(self, draft_id):

@@ -211,3 +211,44 @@ def test_the_audit_page_lists_events_and_checks_the_chain(sqlite_app, sqlite_adm
     checked = admin.post("/admin/audit/verify", data={"csrf_token": csrf(page)})
     assert checked.status_code == 302
     assert "Nhật ký toàn vẹn" in admin.get("/admin/audit/").get_data(as_text=True)
+
+
+def test_a_province_administrator_rolls_a_pack_out_from_the_back_office(sqlite_app):
+    from tests.services.test_rollout import pack_of
+
+    with sqlite_app.app_context():
+        system, _ = make_user("system", ("system_admin",))
+        centres.import_units(system, [22, 1])
+        province = Centre.get(Centre.code == "P22")
+        commune = Centre.get(Centre.code == "W07090")
+    commune_admin = _signed_in(sqlite_app, "xa.quantri", ("admin",), centre=commune)
+    assert 'id="pack-form"' not in commune_admin.get("/admin/onboard/").get_data(as_text=True)
+    refused = commune_admin.post("/admin/onboard/pack", data={"pack-csrf_token": _token(commune_admin)})
+    assert refused.status_code == 403
+    admin = _signed_in(sqlite_app, "tinh.quantri", ("province_admin",), centre=province)
+    assert 'id="pack-form"' in admin.get("/admin/onboard/").get_data(as_text=True)
+
+    def send(data, to="W07090,W07093"):
+        token = re.search(r'id="pack-csrf_token" name="pack-csrf_token" type="hidden" value="([^"]+)"',
+                          admin.get("/admin/onboard/").get_data(as_text=True)).group(1)
+        return admin.post("/admin/onboard/pack", data={"pack-csrf_token": token, "pack-to": to,
+                                                       "pack-pack": (io.BytesIO(data), "goi.zip")},
+                          content_type="multipart/form-data")
+
+    def flashed(reply):
+        assert reply.status_code == 303
+        return admin.get(reply.headers["Location"]).get_data(as_text=True)
+
+    tampered = pack_of(("copy_certification",), edit=lambda folder, name, content: content + b" "
+                       if name == "receive-schema.json" else content)
+    shown = flashed(send(tampered))
+    assert "receive-schema.json" in shown and "Traceback" not in shown
+    outside = flashed(send(pack_of(("copy_certification",)), to="W00070"))  # Hoàn Kiếm ward, Hà Nội
+    assert "outside your province" in outside
+    with sqlite_app.app_context():
+        assert not Procedure.select().where(Procedure.code == "2.000815").exists()  # nothing published
+    done = send(pack_of(("copy_certification",)))
+    text = done.get_data(as_text=True)
+    assert done.status_code == 200 and text.count("<td>adopted</td>") == 2 and "<td>2.000815</td>" in text
+    with sqlite_app.app_context():
+        assert Procedure.select().where((Procedure.centre == commune.id) & (Procedure.code == "2.000815")).exists()
