@@ -285,6 +285,9 @@ def test_a_citizen_chooses_their_commune_and_submits_to_it(communes):
         assert event.actor.username == "portal.W07090" and event.centre.code == "W07090"
         assert audit.verify().broken is None
     assert "household_business" not in communes.test_client().get("/").get_data(as_text=True)  # others: unchanged
+    cookieless = communes.test_client(use_cookies=False)  # the links and the form carry the centre instead
+    form = cookieless.get("/procedures/household_business/submit?centre=W07090").get_data(as_text=True)
+    assert 'action="/procedures/household_business/submit?centre=W07090"' in form
 
 
 def test_an_unknown_centre_is_a_clear_404_and_a_forgotten_one_falls_back(communes):
