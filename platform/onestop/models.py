@@ -70,6 +70,10 @@ class Centre(BaseModel):
         """The centres whose parent is that centre (a province's communes)."""
         return cls.select().where(cls.parent == centre_id)
 
+    def closed(self, today) -> bool:
+        """Merged (or dissolved) by `today`: it takes no new dossiers."""
+        return self.closed_on is not None and self.closed_on <= today
+
 
 class Unit(BaseModel):
     """A department, division or counter of a centre; a lane may be done by one unit's officers."""
@@ -184,6 +188,7 @@ class ModelFile(BaseModel):
 STATUSES = ("new", "received", "not_accepted", "processing", "supplement_requested",
             "awaiting_financial_obligation", "withdrawn", "stopped", "resolved", "returned")
 ENDED = ("not_accepted", "withdrawn", "stopped")  # ended without a result
+RATING_LEVELS = ("rat_hai_long", "hai_long", "khong_hai_long")  # very satisfied, satisfied, not satisfied
 
 
 class Dossier(BaseModel):
@@ -340,7 +345,7 @@ class Rating(BaseModel):
 
     id = AutoField()
     dossier = ForeignKeyField(Dossier, unique=True, on_delete="CASCADE")
-    level = CharField(max_length=16)  # rat_hai_long | hai_long | khong_hai_long
+    level = CharField(max_length=16)  # one of RATING_LEVELS
     comment = TextField(null=True)
     channel = CharField(max_length=16, default="portal")  # portal (incl. the counter's QR) | api
     at = DateTimeField(default=utcnow)
@@ -391,15 +396,13 @@ class DayUnit(BaseModel):
         indexes = ((("centre", "day", "procedure", "lane"), True),)
 
 
-class DayStep(BaseModel):
-    """Human steps finished on one local day, by centre, procedure, unit, BPMN element, official and
-    hours bucket (services.stats.bucket): the scorecard's counts, total time and the histogram its
-    9-in-10 hours are read from, whatever the period."""
+class StepTally(BaseModel):
+    """The columns DayStep and MonthStep share (no table of its own): human steps finished, by
+    centre, procedure, unit, BPMN element, official and hours bucket (services.stats.bucket)."""
 
     id = AutoField()
     centre = ForeignKeyField(Centre, on_delete="CASCADE")
     procedure = ForeignKeyField(Procedure, on_delete="CASCADE")
-    day = DateField()
     lane = CharField(max_length=255)  # '': a step of no lane
     element_id = CharField(max_length=255)
     actor_id = IntegerField()  # 0: nobody signed (not a foreign key: it is part of the unique key)
@@ -410,27 +413,22 @@ class DayStep(BaseModel):
     rework = IntegerField(default=0)
     seconds = BigIntegerField(default=0)
 
+
+class DayStep(StepTally):
+    """The steps of one local day: the scorecard's counts, total time and the histogram its 9-in-10
+    hours are read from, whatever the period."""
+
+    day = DateField()
+
     class Meta:
         indexes = ((("centre", "day", "procedure", "lane", "element_id", "actor_id", "bucket"), True),)
 
 
-class MonthStep(BaseModel):
+class MonthStep(StepTally):
     """DayStep added up by month (the first day of the month): a year's scorecard reads twelve
     months of these and the days around them instead of every day."""
 
-    id = AutoField()
-    centre = ForeignKeyField(Centre, on_delete="CASCADE")
-    procedure = ForeignKeyField(Procedure, on_delete="CASCADE")
     month = DateField()
-    lane = CharField(max_length=255)
-    element_id = CharField(max_length=255)
-    actor_id = IntegerField()
-    bucket = IntegerField()
-    name = CharField(max_length=500, default="")
-    done = IntegerField(default=0)
-    late = IntegerField(default=0)
-    rework = IntegerField(default=0)
-    seconds = BigIntegerField(default=0)
 
     class Meta:
         indexes = ((("centre", "month", "procedure", "lane", "element_id", "actor_id", "bucket"), True),)

@@ -186,7 +186,7 @@ def move(actor, code, parent, on) -> Centre:
 def open_for_intake(centre_id, today) -> None:
     """Refuse new dossiers at a centre closed by a merge, naming where to go instead."""
     row = Centre.select(Centre.closed_on, Centre.successor).where(Centre.id == centre_id).first()
-    if row is not None and row.closed_on is not None and row.closed_on <= today:
+    if row is not None and row.closed(today):
         successor = Centre.get_or_none(Centre.id == row.successor_id)
         raise Conflict(f"this centre was merged on {row.closed_on:%d/%m/%Y}"
                        + (f" into {successor.name} ({successor.code})" if successor else "")
@@ -224,7 +224,9 @@ def directory(province: str | None = None, query: str = "", today=None) -> list[
     today = today or utcnow().date()
     offered = dict(Procedure.select(Procedure.centre, fn.COUNT(Procedure.id)).where(
         Procedure.latest_version.is_null(False)).group_by(Procedure.centre).tuples())
-    rows = Centre.select().where(Centre.id.in_(list(offered))) if offered else Centre.select().where(Centre.id == 0)
+    if not offered:
+        return []
+    rows = Centre.select().where(Centre.id.in_(list(offered)))
     if province:
         parent = Centre.get_or_none(Centre.code == province[:64])
         if parent is None:
@@ -232,7 +234,7 @@ def directory(province: str | None = None, query: str = "", today=None) -> list[
         rows = rows.where((Centre.parent == parent.id) | (Centre.id == parent.id))
     elif not query:  # the country's communes are found by province or by name, not listed all at once
         rows = rows.where(Centre.level != "commune")
-    out = [DirectoryEntry(c.code, c.name, c.level, offered[c.id], c.closed_on is not None and c.closed_on <= today)
+    out = [DirectoryEntry(c.code, c.name, c.level, offered[c.id], c.closed(today))
            for c in rows if not query or matches(query, c.name, c.code)]
     order = {"nation": 0, "centre": 1, "province": 2, "commune": 3}
     return sorted(out, key=lambda e: (order.get(e.level, 4), e.name))[:DIRECTORY_LIMIT]

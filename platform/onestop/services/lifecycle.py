@@ -11,7 +11,7 @@ from peewee import IntegrityError, fn
 from ..db import write_transaction
 from ..engine import NotWaiting
 from ..formdefs import FieldError
-from ..models import AuditEvent, Dossier, Rating, utcnow
+from ..models import RATING_LEVELS, AuditEvent, Dossier, Rating, utcnow
 from ..workdays import to_local, to_utc
 from . import attachments, audit, deadlines, notify, stats
 from .dossiers import get_dossier, save_step, stored_state, track
@@ -209,9 +209,6 @@ def recover(actor, code, how: str) -> Dossier:
         raise Conflict(str(exc)) from None
     return save_step(dossier, step, actor, f"dossier.{'retried' if how == 'retry' else 'step_skipped'}",
                      dossier.error_element, {"error": dossier.error_message})
-
-
-RATING_LEVELS = ("rat_hai_long", "hai_long", "khong_hai_long")  # very satisfied, satisfied, not satisfied
 
 
 def rate(code, key, level, comment="", channel="portal") -> Rating:

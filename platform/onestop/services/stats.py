@@ -15,11 +15,11 @@ from datetime import date, datetime, time, timedelta
 from peewee import fn
 
 from .. import sql
-from ..models import ENDED, Centre, Procedure, ProcedureVersion, utcnow
+from ..models import ENDED, RATING_LEVELS, Centre, Procedure, ProcedureVersion, utcnow
 from ..workdays import to_utc
 from .errors import Invalid, NotFound, shown
 
-LEVELS = ("rat_hai_long", "hai_long", "khong_hai_long")
+LEVELS = RATING_LEVELS
 MAX_DAYS = 3 * 366 + 1
 
 
@@ -66,6 +66,13 @@ class Figures:
         total = sum(self.ratings.values())
         return round(100.0 * (self.ratings["rat_hai_long"] + self.ratings["hai_long"]) / total, 1) if total else None
 
+    def take_counts(self, values: dict) -> None:
+        """Set the dossier figures and ratings from kept counts (COUNTS -> number)."""
+        for name in COUNTS:
+            if name not in RATED.values():
+                setattr(self, name, values[name])
+        self.ratings = {level: values[column] for level, column in RATED.items()}
+
     def as_dict(self, public=False) -> dict:
         body = {"from": self.start.isoformat(), "to": (self.end - timedelta(days=1)).isoformat(),
                 "received": self.received, "online": self.online, "online_share": self.online_share,
@@ -92,6 +99,11 @@ def period(start: date | None, end: date | None, today: date) -> tuple[date, dat
 # In progress: neither a result nor an ending yet (an incident's dossier too); the state index finds them.
 _PENDING = ('d."state" IN (\'active\', \'error\') AND d."status" NOT IN (\'resolved\', \'returned\', '
             + ", ".join(f"'{s}'" for s in ENDED) + ")")
+
+
+def _next_month(day: date) -> date:
+    """The first day of the month after `day`'s."""
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
 def _bounds(start, end):
@@ -331,8 +343,8 @@ def monthly(centre_ids, months: int, today: date, procedures=None) -> list[tuple
         while month < 1:
             year, month = year - 1, month + 12
         start = date(year, month, 1)
-        end = date(year + (month == 12), month % 12 + 1, 1)
-        out.append((start, figures(centre_ids, start, min(end, today + timedelta(days=1)), procedures, live=False)))
+        end = min(_next_month(start), today + timedelta(days=1))
+        out.append((start, figures(centre_ids, start, end, procedures, live=False)))
     return out
 
 
@@ -358,14 +370,21 @@ def dashboard(code: str | None, today: date) -> Dashboard:
                      index(ids, today.replace(day=1), tomorrow, month))
 
 
+def _covers(actor, centre_ids) -> bool:
+    """Whether the actor's scope holds every one of those centres."""
+    from .centres import scope_ids
+
+    scope = scope_ids(actor)
+    return scope is None or set(centre_ids) <= scope
+
+
 def report(actor, code, procedure, unit, start, end, today) -> dict:
     """GET /api/v1/stats: a centre's figures over a period. Without a signed-in actor of that
     centre's scope, the public figures only (no per-official lines)."""
-    from . import centres as centre_scope
 
     ids = centres_for(code)
     start, end = period(start, end, today)
-    allowed = actor is not None and (centre_scope.scope_ids(actor) is None or set(ids) <= centre_scope.scope_ids(actor))
+    allowed = actor is not None and _covers(actor, ids)
     result = figures(ids, start, end, procedure_ids(ids, procedure), detail=allowed)
     body = result.as_dict(public=not allowed)
     body["centre"] = code or "default"
@@ -545,12 +564,11 @@ def rebuild(centre_ids=None) -> None:
             if actor_id:
                 handled[5].add(actor_id)
     for level, at, centre_id, procedure_id, lanes, actors in rated.values():
-        column = 2 + list(RATED.values()).index(RATED[level])
+        levels = [int(column == RATED[level]) for column in RATED.values()]
         for lane in lanes:
-            add_to(units, (centre_id, local_day(at), procedure_id, lane), 5, *(int(i == column) for i in range(5)))
+            add_to(units, (centre_id, local_day(at), procedure_id, lane), 5, 0, 0, *levels)
         for actor_id in actors:
-            add_to(people, (centre_id, local_day(at), procedure_id, actor_id), 3,
-                   *(int(i == column - 2) for i in range(3)))
+            add_to(people, (centre_id, local_day(at), procedure_id, actor_id), 3, *levels)
     with write_transaction():
         for table in (DayFigure, DayUnit, DayStep, DayRating):
             query = table.delete()
@@ -589,7 +607,7 @@ def roll_up_months(centre_ids=None) -> None:
 def _months_and_days(start: date, end: date) -> list[tuple]:
     """[start, end) as pieces (table, date column, from, to): the whole months in it from monthstep,
     the days before and after them from daystep."""
-    first = start if start.day == 1 else date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    first = start if start.day == 1 else _next_month(start)
     last = end.replace(day=1)
     if first >= last:
         return [("daystep", "day", start, end)]
@@ -617,10 +635,7 @@ def figures(centre_ids: list[int], start: date, end: date, procedures: list[int]
     span, span_params = f'{scope} AND "day" >= ? AND "day" < ?', params + [start, end]
     row = sql.run("SELECT " + ", ".join(f'SUM("{c}")' for c in COUNTS) + f' FROM "dayfigure" WHERE {span}',
                   span_params).fetchone()
-    values = dict(zip(COUNTS, (int(v or 0) for v in row), strict=True))
-    for name in COUNTS[:10]:
-        setattr(out, name, values[name])
-    out.ratings = {"rat_hai_long": values["rated_1"], "hai_long": values["rated_2"], "khong_hai_long": values["rated_3"]}
+    out.take_counts(dict(zip(COUNTS, (int(v or 0) for v in row), strict=True)))
     if live:  # the dossiers in progress now, whatever the period (not needed for a month of a series)
         live_scope, live_params = _scope(centre_ids, procedures, "d.")
         row = sql.run(
@@ -768,11 +783,9 @@ def periodic_report(centre_ids: list[int], start: date, end: date, now: datetime
 def report_for(actor, code: str | None, start: date | None, end: date | None, today: date) -> dict:
     """The periodic report of a centre (with the centres under it) for a signed-in actor whose
     scope covers it; by default last month."""
-    from . import centres as centre_scope
 
     ids = centres_for(code or Centre.get_by_id(actor.centre_id).code)
-    scope = centre_scope.scope_ids(actor)
-    if scope is not None and not set(ids) <= scope:
+    if not _covers(actor, ids):
         raise NotFound(f"no centre {shown(code)}")
     if start is None and end is None:
         end = today.replace(day=1) - timedelta(days=1)
@@ -838,8 +851,7 @@ def scorecard(actor, month: date) -> dict:
     """The month's scorecard of a centre's people and units: each official sees their own line, a
     leader or an administrator everyone's."""
     start = month.replace(day=1)
-    end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-    f = figures([actor.centre_id], start, end, detail=True)
+    f = figures([actor.centre_id], start, _next_month(start), detail=True)
     officials = f.officials
     if not actor.has_role("leader", "admin"):
         officials = [o for o in officials if o["name"] == actor.username]
@@ -867,9 +879,7 @@ def by_province(start: date, end: date) -> list[dict]:
     out = []
     for province_id, t in sorted(totals.items(), key=lambda item: provinces[item[0]].code):
         f = Figures(start, end)
-        for name in COUNTS[:10]:
-            setattr(f, name, t[name])
-        f.ratings = {"rat_hai_long": t["rated_1"], "hai_long": t["rated_2"], "khong_hai_long": t["rated_3"]}
+        f.take_counts(t)
         out.append({"province": provinces[province_id].code, "name": provinces[province_id].name,
                     "received": f.received, "resolved": f.resolved, "on_time": f.on_time, "late": f.late,
                     "on_time_rate": f.on_time_rate, "online_share": f.online_share,

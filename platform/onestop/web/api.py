@@ -16,6 +16,7 @@ from ..services.errors import Forbidden, Invalid, ServiceError
 from ..services.users import user_for_token
 from ..workdays import to_local
 from . import present
+from .args import date_arg, parse_date
 from .openapi import openapi_document
 from .portal import LOOKUPS_PER_MINUTE, tracking_url
 
@@ -162,7 +163,7 @@ def end_dossier(actor, code):
 @authenticated("officer", "leader")
 def apologise(actor, code):
     body = json_body()
-    new_due = _date(body.get("new_due"), "new_due")
+    new_due = parse_date(body.get("new_due"), "new_due")
     return jsonify(present.dossier(lifecycle.apologise(actor, code, new_due, body.get("reason"))))
 
 
@@ -250,19 +251,12 @@ def procedure_coverage(actor, code):
     return jsonify({"code": code, "provinces": rollout.coverage(actor, code)})
 
 
-def _date(text, name) -> date:
-    try:
-        return date.fromisoformat(str(text))
-    except ValueError:
-        raise Invalid(f"{name} must be a date (YYYY-MM-DD)") from None
-
-
 @bp.get("/calendar")
 @authenticated()
 def calendar(actor):
     today = date.today()
-    start = _date(request.args.get("from", today.isoformat()), "from")
-    end = _date(request.args["to"], "to") if "to" in request.args else start.replace(day=1) + timedelta(days=62)
+    start = parse_date(request.args.get("from", today.isoformat()), "from")
+    end = parse_date(request.args["to"], "to") if "to" in request.args else start.replace(day=1) + timedelta(days=62)
     return jsonify(deadlines.calendar_view(actor, start, end))
 
 
@@ -275,14 +269,14 @@ def set_calendar_day(actor, day):
     note = body.get("note") or ""
     if not isinstance(note, str):
         raise Invalid("note must be text")
-    deadlines.set_day(actor, _date(day, "the day"), body["working"], note)
+    deadlines.set_day(actor, parse_date(day, "the day"), body["working"], note)
     return jsonify({"date": day, "working": body["working"], "note": note[:255]})
 
 
 @bp.delete("/calendar/days/<day>")
 @authenticated("admin")
 def clear_calendar_day(actor, day):
-    deadlines.clear_day(actor, _date(day, "the day"))
+    deadlines.clear_day(actor, parse_date(day, "the day"))
     return "", 204
 
 
@@ -303,18 +297,14 @@ def statistics():
     if header and actor is None:
         raise Unauthorized("the bearer token is not valid (leave it out for the public figures)")
     args = request.args
-    start = _date(args["from"], "from") if args.get("from") else None
-    end = _date(args["to"], "to") if args.get("to") else None
-    return jsonify(stats.report(actor, args.get("centre"), args.get("procedure"), args.get("unit"), start, end,
-                                to_local(utcnow()).date()))
+    return jsonify(stats.report(actor, args.get("centre"), args.get("procedure"), args.get("unit"),
+                                date_arg("from"), date_arg("to"), to_local(utcnow()).date()))
 
 
 @bp.get("/stats/provinces")
 def statistics_by_province():
     """The national roll-up, public: each province's figures over a period (default this month)."""
-    args = request.args
-    start, end = stats.period(_date(args["from"], "from") if args.get("from") else None,
-                              _date(args["to"], "to") if args.get("to") else None, to_local(utcnow()).date())
+    start, end = stats.period(date_arg("from"), date_arg("to"), to_local(utcnow()).date())
     return jsonify({"from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(),
                     "provinces": stats.by_province(start, end)})
 
@@ -323,10 +313,8 @@ def statistics_by_province():
 @authenticated("leader", "admin", "province_admin", "system_admin")
 def statistics_report(actor):
     """The periodic report a centre sends upward (default: last month), by field."""
-    args = request.args
-    return jsonify(stats.report_for(actor, args.get("centre"),
-                                    _date(args["from"], "from") if args.get("from") else None,
-                                    _date(args["to"], "to") if args.get("to") else None, to_local(utcnow()).date()))
+    return jsonify(stats.report_for(actor, request.args.get("centre"), date_arg("from"), date_arg("to"),
+                                    to_local(utcnow()).date()))
 
 
 @bp.post("/dossiers/<code>/rating")

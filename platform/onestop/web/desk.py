@@ -19,6 +19,7 @@ from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..workdays import to_local
 from . import exports, forms
+from .args import date_arg
 from .auth import SignedIn, officer_required, safe_next
 from .portal import tracking_url
 
@@ -360,13 +361,7 @@ def periodic_report(actor):
     """The periodic report a leader sends upward: the period's dossiers by field (default last month)."""
     if not actor.has_role("leader", "admin"):
         abort(403)
-    today = to_local(utcnow()).date()
-    try:
-        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
-        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else None
-    except ValueError:
-        start = end = None
-    report = stats.report_for(actor, None, start, end, today)
+    report = stats.report_for(actor, None, date_arg("from"), date_arg("to"), to_local(utcnow()).date())
     kind = request.args.get("format")
     if kind in ("csv", "xlsx"):
         rows = [[r[c] for c in stats.REPORT_COLUMNS] for r in report["rows"] + [report["total"]]]

@@ -1,6 +1,6 @@
 """The health check and the public transparency dashboard (the home page is the portal's catalogue)."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, jsonify, render_template, request
 
@@ -8,9 +8,9 @@ from .. import __version__
 from ..db import database
 from ..models import utcnow
 from ..services import stats
-from ..services.errors import Invalid
 from ..workdays import to_local
 from . import charts, exports
+from .args import date_arg
 
 bp = Blueprint("public", __name__)
 
@@ -73,7 +73,7 @@ def provinces():
     """The national view: every province's figures (its centre and its communes) over a period,
     this month by default; as a page, CSV or XLSX."""
     today = to_local(utcnow()).date()
-    start, end = stats.period(_day("from"), _day("to"), today)
+    start, end = stats.period(date_arg("from"), date_arg("to"), today)
     rows = stats.by_province(start, end)
     table = [[r[c] for c in PROVINCE_COLUMNS] for r in rows]
     name = f"onestop-provinces-{start}-{end - timedelta(days=1)}"
@@ -84,13 +84,3 @@ def provinces():
         return exports.xlsx_response({"Tỉnh, thành phố": (PROVINCE_COLUMNS, table)}, name)
     return render_template("public/provinces.html", rows=rows, start=start, last=end - timedelta(days=1))
 
-
-def _day(name):
-    """A date query argument; a malformed one is refused with a clear message (422)."""
-    text = request.args.get(name)
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise Invalid(f"{name} is a date, YYYY-MM-DD") from None
