@@ -4,7 +4,7 @@ Each handler parses and authorises, makes one service call, and renders the resu
 """
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
@@ -254,7 +254,7 @@ def procedure_coverage(actor, code):
 @bp.get("/calendar")
 @authenticated()
 def calendar(actor):
-    today = date.today()
+    today = to_local(utcnow()).date()
     start = parse_date(request.args.get("from", today.isoformat()), "from")
     end = parse_date(request.args["to"], "to") if "to" in request.args else start.replace(day=1) + timedelta(days=62)
     return jsonify(deadlines.calendar_view(actor, start, end))
@@ -285,7 +285,8 @@ def clear_calendar_day(actor, day):
 def set_office_hours(actor):
     body = json_body()
     deadlines.set_office_hours(actor, body.get("office_hours"), body.get("cutoff"))
-    return jsonify(deadlines.calendar_view(actor, date.today(), date.today()))
+    today = to_local(utcnow()).date()
+    return jsonify(deadlines.calendar_view(actor, today, today))
 
 
 @bp.get("/stats")
