@@ -107,6 +107,17 @@ def _postgres_support():
     return postgres
 
 
+def _deadlocks(url: str) -> int | None:
+    """How many deadlocks PostgreSQL has detected in the database so far (None for SQLite)."""
+    if not url.startswith("postgres"):
+        return None
+    import psycopg2
+
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
 def _postmaster(url: str) -> int | None:
     """The postmaster's pid of a PostgreSQL server on this machine, if its data folder can be read."""
     import psycopg2
@@ -264,6 +275,8 @@ class Report:
     pressure_before: str = ""
     pressure_after: str = ""
     audit: tuple = (None, "")
+    retries: int = 0  # units of work run again after a deadlock or serialization failure (gunicorn's log)
+    deadlocks: int | None = None  # deadlocks PostgreSQL detected in the database during the run
 
     def requests(self, kind: str) -> int:
         return sum(self.statuses[kind].values())
@@ -297,6 +310,7 @@ class Report:
                                             if total and self.database_cpu_s is not None else None),
             "cpu_pressure_before": self.pressure_before, "cpu_pressure_after": self.pressure_after,
             "audit_verified": self.audit[0], "audit_says": self.audit[1][-300:],
+            "retries": self.retries, "deadlocks_detected": self.deadlocks,
         }
 
 
@@ -391,6 +405,7 @@ def drive(running: Stack, kind: str, workers: int, clients: int = 8, seconds: fl
     report = Report(kind, workers, clients, seconds)
     lock, contests = threading.Lock(), queue.Queue()
     report.pressure_before = cpu_pressure()
+    deadlocks_before = _deadlocks(running.env["ONESTOP_DATABASE_URL"])
     cpu_before = tree_cpu_seconds(running.process.pid), tree_cpu_seconds(running.database_pid)
     deadline = time.monotonic() + seconds
     threads = [threading.Thread(target=_client_loop, args=(_Client(running, report, lock), deadline, contests,
@@ -403,6 +418,10 @@ def drive(running: Stack, kind: str, workers: int, clients: int = 8, seconds: fl
     if running.database_pid is not None:
         report.database_cpu_s = tree_cpu_seconds(running.database_pid) - cpu_before[1]
     report.pressure_after = cpu_pressure()
+    if deadlocks_before is not None:
+        time.sleep(1)  # PostgreSQL publishes its counters about once a second
+        report.deadlocks = _deadlocks(running.env["ONESTOP_DATABASE_URL"]) - deadlocks_before
+    report.retries = running.log().count("write retried")
     report.audit = audit_verified(running)
     return report
 
@@ -433,6 +452,9 @@ def _print(report: Report):
           + (f", database CPU per request: {body['database_cpu_ms_per_request']} ms"
              if body["database_cpu_ms_per_request"] is not None else ""))
     print(f"/proc/pressure/cpu before: {body['cpu_pressure_before']}\n                   after:  {body['cpu_pressure_after']}")
+    print(f"units of work retried: {body['retries']}"
+          + (f", deadlocks PostgreSQL detected: {body['deadlocks_detected']}"
+             if body["deadlocks_detected"] is not None else ""))
     print(f"audit verify: {'ok' if body['audit_verified'] else 'BROKEN'} ({body['audit_says'][-120:]})")
     for kind, status, text in body["unexpected"][:5]:
         print(f"  unexpected {kind} {status}: {text[:200]}")
