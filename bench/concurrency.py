@@ -275,6 +275,7 @@ class Report:
     pressure_before: str = ""
     pressure_after: str = ""
     audit: tuple = (None, "")
+    late_losers: int = 0  # 409s of raced completions that found the task already done (the others lost at the store)
     retries: int = 0  # units of work run again after a deadlock or serialization failure (gunicorn's log)
     deadlocks: int | None = None  # deadlocks PostgreSQL detected in the database during the run
 
@@ -304,6 +305,7 @@ class Report:
                           "p50_ms": _ms(self.percentile(k, 0.5)), "p95_ms": _ms(self.percentile(k, 0.95))}
                       for k in KINDS},
             "contests": len(self.contests), "contests_without_one_winner": len(self.wrong_winners()),
+            "late_losers": self.late_losers,
             "unexpected": self.unexpected[:10],
             "server_cpu_ms_per_request": round(1000 * self.server_cpu_s / total, 2) if total else None,
             "database_cpu_ms_per_request": (round(1000 * self.database_cpu_s / total, 2)
@@ -345,6 +347,8 @@ class _Client:
             counted = self.report.statuses[kind]
             counted[status] = counted.get(status, 0) + 1
             self.report.latencies[kind].append(elapsed)
+            if kind == "contest" and status == 409 and b"no longer waiting" in text:
+                self.report.late_losers += 1
             if status not in EXPECTED[kind] and len(self.report.unexpected) < 50:
                 self.report.unexpected.append((kind, status, text[:300].decode(errors="replace")))
         try:
@@ -447,7 +451,8 @@ def _print(report: Report):
         statuses = ", ".join(f"{s}: {n}" for s, n in sorted(line["statuses"].items()))
         print(f"{kind:<10}{line['requests']:>10}{line['errors_5xx']:>6}  {statuses:<22}"
               f"{line['p50_ms'] or '-':>8}{line['p95_ms'] or '-':>8}")
-    print(f"contests: {body['contests']}, without exactly one winner: {body['contests_without_one_winner']}")
+    print(f"contests: {body['contests']}, without exactly one winner: {body['contests_without_one_winner']}; "
+          f"losers told 409 on arrival (task already done): {body['late_losers']}, the others lost at the store")
     print(f"server CPU per request: {body['server_cpu_ms_per_request']} ms"
           + (f", database CPU per request: {body['database_cpu_ms_per_request']} ms"
              if body["database_cpu_ms_per_request"] is not None else ""))
