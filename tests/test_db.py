@@ -1,6 +1,18 @@
 """The embedded database is durable: WAL journal, synchronous=FULL, foreign keys on."""
 
+import pytest
+
 from onestop.db import database
+from tests.conftest import _close_pool, _make_app
+from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
+
+
+@pytest.fixture
+def pg_app(tmp_path, cold_engine):
+    url = create_test_database(admin_url_or_skip())
+    yield _make_app(url, tmp_path, cold_engine)
+    _close_pool()
+    drop_test_database(url)
 
 
 def test_sqlite_runs_in_wal_mode_with_full_synchronous_writes(sqlite_app):
@@ -56,3 +68,132 @@ def test_writes_of_many_threads_share_commits_and_a_failing_one_is_undone_alone(
     assert stored == set(range(24)) - refused
     assert 1 <= len(commits) < 24  # writers that came together shared a commit
     db.close()
+
+
+def test_deferred_writes_run_after_the_work_in_lock_order_and_go_with_a_failed_unit(sqlite_app):
+    from onestop.db import LOCK_AUDIT, LOCK_FIGURES, defer, run_write, write_transaction
+
+    written = []
+    with sqlite_app.app_context():
+        def work():
+            defer((LOCK_AUDIT, 1), lambda: written.append("audit head, chain 1"))
+            defer((LOCK_FIGURES, 2, "b"), lambda: written.append("figure b"))
+            defer((LOCK_AUDIT, 1), lambda: written.append("audit head, chain 1 again"))
+            defer((LOCK_FIGURES, 0, "z"), lambda: written.append("figure z of the first table"))
+            written.append("the work itself")
+
+        run_write(work)
+        assert written == ["the work itself", "figure z of the first table", "figure b", "audit head, chain 1",
+                           "audit head, chain 1 again"]
+
+        written.clear()
+
+        def failing():
+            defer((LOCK_AUDIT, 1), lambda: written.append("never"))
+            raise ValueError("refused")
+
+        with pytest.raises(ValueError):
+            run_write(failing)
+        assert written == []
+
+        with write_transaction():  # a nested unit that fails takes only its own deferred writes along
+            defer((LOCK_AUDIT, 1), lambda: written.append("outer"))
+            with pytest.raises(ValueError), write_transaction():
+                defer((LOCK_AUDIT, 1), lambda: written.append("inner"))
+                raise ValueError("inner refused")
+            assert written == []
+        assert written == ["outer"]
+        defer((LOCK_AUDIT, 1), lambda: written.append("outside any unit: at once"))
+        assert written[-1] == "outside any unit: at once"
+        database.close()
+
+
+def _pg_pair(app):
+    """Two rows to lock in a fresh table of the app's PostgreSQL database."""
+    from onestop import sql
+
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        sql.run('CREATE TABLE "pair" ("id" INTEGER PRIMARY KEY, "n" INTEGER NOT NULL)')
+        sql.run('INSERT INTO "pair" ("id", "n") VALUES (1, 0), (2, 0)')
+        database.close()
+
+
+def test_a_unit_of_work_that_meets_a_deadlock_on_postgresql_runs_again_whole_and_both_commit(pg_app, caplog):
+    import logging
+    import threading
+
+    from onestop import sql
+    from onestop.db import run_write
+
+    _pg_pair(pg_app)
+    caplog.set_level(logging.INFO, logger="onestop.db")
+    barrier, runs, errors = threading.Barrier(2), {1: 0, 2: 0}, []
+
+    def writer(first, second):
+        def work():  # takes its two rows in the opposite order of the other writer's
+            runs[first] += 1
+            sql.run('UPDATE "pair" SET "n" = "n" + 1 WHERE "id" = ?', (first,))
+            if runs[first] == 1:
+                barrier.wait(30)  # both hold their first row: the second update deadlocks one of them
+            sql.run('UPDATE "pair" SET "n" = "n" + 1 WHERE "id" = ?', (second,))
+
+        with pg_app.app_context():
+            database.connect(reuse_if_open=True)
+            try:
+                run_write(work)
+            except Exception as exc:  # the outcome under test: none may reach the caller
+                errors.append(exc)
+            finally:
+                database.close()
+
+    threads = [threading.Thread(target=writer, args=pair) for pair in ((1, 2), (2, 1))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(runs.values()) == [1, 2]  # the deadlock's victim ran its whole unit again, once
+    with pg_app.app_context():
+        database.connect(reuse_if_open=True)
+        assert sql.run('SELECT "n" FROM "pair" ORDER BY "id"').fetchall() == [(2,), (2,)]  # each unit counted once
+        database.close()
+    assert [r for r in caplog.records if "retried (1 of" in r.getMessage() and "deadlock" in r.getMessage()]
+
+
+def test_a_unit_inside_another_transaction_is_not_run_again_on_its_own(pg_app):
+    from peewee import OperationalError
+
+    from onestop.db import is_transient, run_write, write_transaction
+
+    _pg_pair(pg_app)
+    runs = []
+    with pg_app.app_context():
+        database.connect(reuse_if_open=True)
+
+        def work():
+            runs.append(1)
+            raise _deadlock()
+
+        with pytest.raises(OperationalError) as raised, write_transaction():
+            run_write(work)
+        assert is_transient(raised.value) and runs == [1]
+        runs.clear()
+        with pytest.raises(OperationalError):
+            run_write(work)  # alone it is retried, and gives up after RETRIES more runs
+        from onestop.db import RETRIES
+
+        assert len(runs) == RETRIES + 1
+        database.close()
+
+
+def _deadlock():
+    """A real deadlock error of psycopg2, raised by a real PostgreSQL function call."""
+    from onestop import sql
+
+    try:
+        with database.atomic():
+            sql.run("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'deadlock_detected'; END $$")
+    except Exception as exc:  # the error itself is what we want
+        return exc
+    raise AssertionError("PostgreSQL raised nothing")

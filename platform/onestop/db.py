@@ -2,16 +2,29 @@
 
 SQLite (embedded default) runs in WAL mode with synchronous=FULL; PostgreSQL is chosen by a
 postgresql:// URL. Everything else in onestop talks to `database` and never knows which.
+
+Write transactions are units of work (`run_write`, `write_transaction`) that take the rows every
+writer shares in ONE order (docs/architecture.md, "Lock order"): the work's own rows as it runs
+(its dossier first), then, just before the commit, the deferred writes (`defer`): the kept figures
+(LOCK_FIGURES, table by table and key by key), then the audit chain's head (LOCK_AUDIT, last).
+`run_write` runs its unit again, from the start and in a new transaction, when the database
+reports a deadlock or a serialization failure (a few times, after short random pauses).
 """
 
 import contextlib
 import fcntl
+import logging
 import os
+import random
+import sqlite3
 import threading
+import time
 from urllib.parse import urlparse
 
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.pool import PooledPostgresqlDatabase
+
+log = logging.getLogger("onestop.db")
 
 database = DatabaseProxy()
 
@@ -89,7 +102,7 @@ class LocalDatabase(SqliteDatabase):
             ticket = batch[0]
             try:
                 with self.writer(), self.atomic("IMMEDIATE"):
-                    ticket.result = ticket.work()
+                    ticket.result = _run_unit(ticket.work)
             except Exception as exc:  # handed to the ticket's own caller
                 ticket.error = exc
             return
@@ -98,7 +111,7 @@ class LocalDatabase(SqliteDatabase):
                 for ticket in batch:
                     try:
                         with self.atomic():
-                            ticket.result = ticket.work()
+                            ticket.result = _run_unit(ticket.work)
                     except Exception as exc:  # handed to the ticket's own caller
                         ticket.error = exc
         except Exception as exc:  # the commit itself failed: none of the batch happened
@@ -168,25 +181,126 @@ def init_app(app):
             database.close()
 
 
+# -- units of work: the lock order and the retries ------------------------------------------------
+
+# The ranks of the deferred writes, in the order they are written at the end of a unit of work. The
+# rows a unit takes while it runs (its dossier, that dossier's tasks and waits, a dossier code's
+# counter) come before all of them; see docs/architecture.md, "Lock order".
+LOCK_FIGURES = 1  # the kept figures: dayfigure, dayunit, daystep, monthstep, dayrating (services.stats)
+LOCK_AUDIT = 2  # the audit chain's head (services.audit): always the last row a unit locks
+
+RETRIES = 3  # a unit that meets a deadlock or a serialization failure runs again up to this many times
+_PAUSE = 0.02  # seconds: the first retry waits up to this (at random), each next one up to twice as long
+_TRANSIENT_CODES = {"40P01", "40001"}  # PostgreSQL: deadlock_detected, serialization_failure
+_units = threading.local()
+
+
+class _Unit:
+    """The writes a unit of work defers to its end, kept in the order they are to be written."""
+
+    __slots__ = ("writes",)
+
+    def __init__(self):
+        self.writes = []  # (order, number, write)
+
+    def flush(self):
+        # Taken out first: a write that defers another (none does today) cannot loop forever.
+        writes, self.writes = sorted(self.writes, key=lambda w: (w[0], w[1])), []
+        for _, _, write in writes:
+            write()
+
+
+def defer(order: tuple, write) -> None:
+    """Have `write()` run at the end of the current unit of work, after the work itself, in the
+    order of `order` (a tuple starting with LOCK_FIGURES or LOCK_AUDIT, then the row's key;
+    writes of equal order keep the order they were deferred in). Outside a unit it runs now."""
+    unit = getattr(_units, "current", None)
+    if unit is None:
+        write()
+        return
+    unit.writes.append((order, len(unit.writes), write))
+
+
+@contextlib.contextmanager
+def _unit_of_work():
+    """The unit's deferred writes run when its body ends well (inside its transaction, before the
+    commit) and are dropped when it fails. A nested unit joins the one it runs in, and what it
+    deferred is dropped with its savepoint if it fails."""
+    outer = getattr(_units, "current", None)
+    if outer is not None:
+        mark = len(outer.writes)
+        try:
+            yield
+        except BaseException:
+            del outer.writes[mark:]
+            raise
+        return
+    unit = _units.current = _Unit()
+    try:
+        yield
+        unit.flush()
+    finally:
+        _units.current = None
+
+
+def _run_unit(work):
+    with _unit_of_work():
+        return work()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an error is one that running the same unit of work again may not meet: a
+    PostgreSQL deadlock or serialization failure, or SQLite's busy database."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "pgcode", None) in _TRANSIENT_CODES:
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and ("database is locked" in str(exc)
+                                                          or "database is busy" in str(exc)):
+            return True
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = cause or exc.__cause__ or exc.__context__  # peewee keeps the driver's error as its first argument
+    return False
+
+
 @contextlib.contextmanager
 def write_transaction():
-    """A write transaction: on SQLite queued fairly and holding the write lock from its start."""
+    """A write transaction and unit of work (its deferred writes are written before the commit):
+    on SQLite queued fairly and holding the write lock from its start. It cannot run its body
+    again: a verb that may meet a deadlock uses `run_write`."""
     db = database.obj
     if isinstance(db, LocalDatabase):
-        with db.writer(), db.atomic("IMMEDIATE"):
+        with db.writer(), db.atomic("IMMEDIATE"), _unit_of_work():
             yield
     elif isinstance(db, SqliteDatabase):
-        with db.atomic("IMMEDIATE"):
+        with db.atomic("IMMEDIATE"), _unit_of_work():
             yield
     else:
-        with db.atomic():
+        with db.atomic(), _unit_of_work():
             yield
 
 
 def run_write(work):
-    """`work()` in a write transaction; on SQLite grouped with concurrent writes into one commit."""
+    """`work()` as a unit of work in a write transaction; on SQLite grouped with concurrent writes
+    into one commit. On a deadlock or serialization failure the transaction is rolled back and
+    `work()` runs again from its start (at most RETRIES more times, after short random pauses), so
+    `work` must do nothing outside the database that it cannot do twice, and must not change the
+    objects it was given. Inside another transaction it runs once: the outer one owns the retry."""
     db = database.obj
-    if isinstance(db, LocalDatabase):
-        return db.run_write(work)
-    with write_transaction():
-        return work()
+    nested = db.in_transaction()
+    attempt = 0
+    while True:
+        try:
+            if isinstance(db, LocalDatabase):
+                return db.run_write(work)
+            with write_transaction():
+                return work()
+        except Exception as exc:
+            if nested or attempt >= RETRIES or not is_transient(exc):
+                raise
+            attempt += 1
+            pause = random.uniform(0, _PAUSE * 2 ** (attempt - 1))  # noqa: S311 (jitter, not a secret)
+            log.info("write retried (%d of %d) after %.0f ms: %s", attempt, RETRIES, pause * 1000,
+                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            time.sleep(pause)

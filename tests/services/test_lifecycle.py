@@ -109,7 +109,8 @@ def test_a_stopped_dossier_ends_where_it_stood_and_says_why(app, admin_api):
     assert (body["state"], body["status"], body["tasks"], body["waiting"]) == ("cancelled", "stopped", [], [])
     assert [(h["element_id"], h["state"]) for h in body["history"] if h["state"] == "cancelled"] == \
         [("Task_Receive", "cancelled")]  # what was under way, not every step that never came
-    assert admin_api.post(f"/tasks/{task_id}/complete", {"data": {}}).status_code == 404
+    # Its task is no longer waiting: whoever still completes it lost a race (409), as for a task done.
+    assert admin_api.post(f"/tasks/{task_id}/complete", {"data": {}}).status_code == 409
     assert admin_api.post(f"/dossiers/{code}/end", {"how": "withdrawn", "reason": "x"}).status_code == 409
 
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from .. import sql
+from ..db import LOCK_AUDIT, defer
 from ..models import AuditEvent, AuditHead, utcnow
 
 GENESIS = "0" * 64
@@ -38,17 +39,23 @@ def _advance(chain):
 
 
 def record(action, actor=None, *, centre=None, dossier=None, element_id=None, detail=None):
-    """Append an audit event; call it inside the transaction of the action it describes."""
+    """Append an audit event; call it inside the transaction of the action it describes (it is
+    written at the end of that unit of work, after everything else the unit locks)."""
     centre_id = centre.id if centre is not None else (
         dossier.centre_id if dossier is not None else getattr(actor, "centre_id", None))
     dossier_id = dossier.id if dossier is not None else None
     actor_id = actor.id if actor is not None else None
     detail_text, at, chain = sql.to_json(detail), utcnow(), centre_id or 0
-    seq, previous = _advance(chain)
-    digest = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at)
-    sql.insert_rows("auditevent", _COLUMNS, [(centre_id, dossier_id, actor_id, action, element_id, detail_text, at,
-                                              chain, seq, digest)])
-    sql.run('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?', (digest, chain))
+
+    def append():
+        seq, previous = _advance(chain)
+        digest = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at)
+        sql.insert_rows("auditevent", _COLUMNS, [(centre_id, dossier_id, actor_id, action, element_id, detail_text,
+                                                  at, chain, seq, digest)])
+        sql.run('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?', (digest, chain))
+
+    # The chain's head is the last row a unit of work locks (db's lock order): appended at its end.
+    defer((LOCK_AUDIT, chain), append)
 
 
 @dataclass

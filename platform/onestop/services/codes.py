@@ -45,7 +45,8 @@ def forget(centre_id):
 
 def next_code(centre_id, received_utc) -> str:
     """The next dossier code of the centre's agency for that receipt; call inside the intake's
-    transaction."""
+    transaction. Its counter row is locked with the intake's own rows, before the kept figures and
+    the audit chain's head (the lock order of onestop.db)."""
     agency = agency_of(centre_id)
     day = to_local(received_utc).date()
     return f"{agency}-{day:%y%m%d}-{_system}{sql.next_sequence(agency, day):04d}"

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from peewee import Tuple
 
 from .. import formdefs, sql
-from ..db import run_write, write_transaction
+from ..db import run_write
 from ..engine import EngineError, NotWaiting, Stored, TaskNotReady
 from ..models import (
     ENDED,
@@ -241,6 +241,37 @@ def get_work_item(actor, task_id) -> WorkItem:
     return item
 
 
+RACE_WINDOW = timedelta(minutes=15)  # how long after a task was done a late completion is a lost race
+
+
+def task_was_done(actor, task_id, within: timedelta | None = None) -> bool:
+    """Whether the id is of a task of the actor's centre that is no longer waiting (done, or
+    cancelled by its dossier's step): a colleague got there first. `within`: done that recently
+    (the history is indexed by time, not by task: a bounded look stays cheap on a large table)."""
+    task_id = str(task_id)[:64]
+    if within is None:
+        return (HistoryEntry.select(HistoryEntry.id).join(Dossier, on=(HistoryEntry.dossier == Dossier.id))
+                .where((HistoryEntry.task_id == task_id) & (Dossier.centre == actor.centre_id)).exists())
+    # Two queries, so that no planner walks the centre's dossiers instead of the recent history.
+    done_in = [d for (d,) in HistoryEntry.select(HistoryEntry.dossier).where(
+        (HistoryEntry.at >= utcnow() - within) & (HistoryEntry.task_id == task_id)).limit(5).tuples()]
+    return bool(done_in) and Dossier.select(Dossier.id).where(
+        Dossier.id.in_(done_in) & (Dossier.centre == actor.centre_id)).exists()
+
+
+def _waiting_task(actor, task_id) -> WorkItem:
+    """The ready task the actor is about to act on. A task of the centre done in the last
+    RACE_WINDOW is a race lost to a colleague (Conflict, 409); an id of no task of the centre (or
+    of one done long ago) is NotFound."""
+    try:
+        return get_work_item(actor, task_id)
+    except NotFound:
+        if task_was_done(actor, task_id, within=RACE_WINDOW):
+            raise Conflict(f"task {shown(task_id)} is no longer waiting: a colleague completed it or its dossier "
+                           "moved on meanwhile; nothing was saved on it") from None
+        raise
+
+
 def stored_state(dossier):
     """The dossier's workflow for the engine: live in the cache at this serial, or read on demand."""
 
@@ -273,7 +304,7 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     """Complete a ready task with the submitted data (files as data URLs or `uploads`); Conflict
     (409) if a colleague was first or holds the task."""
     data = _check_data(data)
-    item = get_work_item(actor, task_id)
+    item = _waiting_task(actor, task_id)
     if item.dossier.status == "supplement_requested":
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's supplement; record it first")
     if item.dossier.status == "awaiting_financial_obligation" and not _settles_obligation(item):
@@ -293,31 +324,37 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
 
 def claim_task(actor, task_id) -> WorkItem:
     """Take a task: colleagues see it is being handled and cannot complete it meanwhile."""
-    item = get_work_item(actor, task_id)
-    with write_transaction():
+    item = _waiting_task(actor, task_id)
+
+    def write():
         taken = (WorkItem.update(claimed_by=actor.id, claimed_at=utcnow())
                  .where((WorkItem.id == item.id) & (WorkItem.claimed_by.is_null() | (WorkItem.claimed_by == actor.id)))
                  .execute())
         if not taken:
             holder = WorkItem.select(WorkItem.claimed_by).where(WorkItem.id == item.id).scalar()
             if holder is None:
-                raise NotFound(f"no task {shown(task_id)} waiting to be done")
+                raise Conflict(f"{item.name} was done or taken by a colleague meanwhile")
             raise Conflict(f"{item.name} is already being handled by {_username(holder)}")
         audit.record("task.claimed", actor, dossier=item.dossier, element_id=item.element_id, detail={"task": item.id})
+
+    run_write(write)
     item.claimed_by_id = actor.id
     return item
 
 
 def release_task(actor, task_id) -> WorkItem:
     """Give a task back to the shared worklist (its holder, or a leader or administrator)."""
-    item = get_work_item(actor, task_id)
+    item = _waiting_task(actor, task_id)
     if item.claimed_by_id is None:
         return item
     if item.claimed_by_id != actor.id and not actor.has_role("leader", "admin"):
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; only they or a leader can release it")
-    with write_transaction():
+
+    def write():
         WorkItem.update(claimed_by=None, claimed_at=None).where(WorkItem.id == item.id).execute()
         audit.record("task.released", actor, dossier=item.dossier, element_id=item.element_id, detail={"task": item.id})
+
+    run_write(write)
     item.claimed_by_id = None
     return item
 
@@ -484,6 +521,9 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
         new_status = "processing"
 
     def write():
+        # A unit of work that may run twice (db.run_write retries it): it changes no object it was
+        # given; the dossier object is brought up to date once it has been stored.
+        due_at = dossier.due_at
         if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                               error.get("message"), step.next_timer_at, now, new_status,
                               clear_pause=status is not None):
@@ -495,14 +535,13 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
             audit.record("dossier.financial_obligation_awaited", actor, dossier=dossier, element_id=element_id)
         elif paying == "paid":
             # The tax office's time is outside the legal clock: the promise moves by the time waited.
-            due = deadlines.extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now) \
+            due_at = deadlines.extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now) \
                 if dossier.due_at else None
             deadlines.shift_open_tasks(dossier.id, dossier.centre_id, dossier.paused_at, now)
-            Dossier.update(paused_at=None, due_at=due).where(Dossier.id == dossier.id).execute()
+            Dossier.update(paused_at=None, due_at=due_at).where(Dossier.id == dossier.id).execute()
             audit.record("dossier.financial_obligation_met", actor, dossier=dossier, element_id=element_id,
-                         detail={"paused_since": dossier.paused_at.isoformat(), "due_at": due and due.isoformat()})
-            dossier.paused_at, dossier.due_at = None, due
-        _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id)
+                         detail={"paused_since": dossier.paused_at.isoformat(), "due_at": due_at and due_at.isoformat()})
+        _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id, due_at=due_at)
         attachments.record(list(blobs), dossier, actor, completed_task_id)
         audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail)
         if step.error:
@@ -516,7 +555,7 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
             if sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL',
                        (now, dossier.id)).rowcount:
                 stats.count(dossier.centre_id, dossier.procedure_id, now,
-                            **stats.resolution(dossier.due_at, dossier.apologised_at, now))
+                            **stats.resolution(due_at, dossier.apologised_at, now))
         if new_status == "returned" and dossier.status != "returned":
             sql.run('UPDATE "dossier" SET "returned_at" = ? WHERE "id" = ?', (now, dossier.id))
             stats.count(dossier.centre_id, dossier.procedure_id, now, returned=1)
@@ -524,8 +563,11 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
             sql.run('UPDATE "dossier" SET "ended_at" = ? WHERE "id" = ?', (now, dossier.id))
         if new_status == "not_accepted" and dossier.status != "not_accepted" and dossier.received_at:
             stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, not_accepted=1)
+        return due_at
 
-    run_write(write)
+    due_at = run_write(write)
+    if paying == "paid":
+        dossier.paused_at, dossier.due_at = None, due_at
     dossier.serial += 1
     dossier.status = new_status
     if status is not None:
@@ -580,8 +622,9 @@ def lane_roles(model, dossier=None) -> dict:
     return lanes
 
 
-def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
+def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due_at=None):
     now = utcnow()
+    due_at = due_at or dossier.due_at
     leaving = sql.open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
     sql.delete_ids("workitem", "id", step.ready_removed)
     model = model_for(dossier.version) if step.ready_added else None
@@ -590,7 +633,7 @@ def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None):
     sql.insert_rows("workitem", _ITEM_COLUMNS, [
         (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form,
          *units.role_and_unit(dossier.centre_id, roles.get(t.lane)),
-         deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, dossier.due_at),
+         deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, due_at),
          now + timedelta(microseconds=i))
         for i, t in enumerate(step.ready_added)])
     if step.waiting_changed:

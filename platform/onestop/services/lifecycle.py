@@ -8,7 +8,7 @@ from datetime import date
 
 from peewee import IntegrityError, fn
 
-from ..db import write_transaction
+from ..db import run_write
 from ..engine import NotWaiting
 from ..formdefs import FieldError
 from ..models import RATING_LEVELS, AuditEvent, Dossier, Rating, utcnow
@@ -32,7 +32,8 @@ def request_supplement(actor, code, reason: str) -> Dossier:
     if dossier.state != "active":
         raise Conflict(f"dossier {dossier.code} is {dossier.state}")
     now = utcnow()
-    with write_transaction():
+
+    def write():
         moved = (Dossier.update(status="supplement_requested", paused_at=now, updated_at=now)
                  .where((Dossier.id == dossier.id) & Dossier.paused_at.is_null()).execute())
         if not moved:
@@ -43,6 +44,8 @@ def request_supplement(actor, code, reason: str) -> Dossier:
             stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, supplemented=1)
         audit.record("dossier.supplement_requested", actor, dossier=dossier, detail={"reason": reason})
         notify.queue(dossier, "supplement_requested", reason=reason)
+
+    run_write(write)
     dossier.status, dossier.paused_at = "supplement_requested", now
     return dossier
 
@@ -56,7 +59,8 @@ def supplement_received(actor, code, note="", uploads=None, dossier=None) -> Dos
     attachments.keep(blobs)
     now = utcnow()
     plan = _plan(dossier)
-    with write_transaction():
+
+    def write():
         moved = (Dossier.update(status="processing", paused_at=None, updated_at=now, due_at=_resumed(dossier, plan, now))
                  .where((Dossier.id == dossier.id) & (Dossier.paused_at == dossier.paused_at)).execute())
         if not moved:
@@ -66,6 +70,8 @@ def supplement_received(actor, code, note="", uploads=None, dossier=None) -> Dos
         audit.record("dossier.supplement_received", actor, dossier=dossier,
                      detail={"note": (note or "")[:REASON_LIMIT], "files": [b.name for b in blobs],
                              "paused_since": dossier.paused_at.isoformat(), "policy": plan.on_supplement if plan else None})
+
+    run_write(write)
     dossier.status, dossier.paused_at = "processing", None
     return Dossier.get_by_id(dossier.id)
 
@@ -129,14 +135,17 @@ def apologise(actor, code, new_due, reason: str) -> Dossier:
     if new_due <= to_local(dossier.due_at).date() or not calendar.is_working_day(new_due):
         raise Invalid("the new date must be a working day after the current one",
                       field_errors=[FieldError("new_due", "minimum", "must be a working day after the current date")])
-    due = to_utc(calendar.closing(new_due))
-    with write_transaction():
+    due, before = to_utc(calendar.closing(new_due)), dossier.due_at
+    dossier.due_at = due  # what the applicant is told; the unit of work below may run twice
+
+    def write():
         Dossier.update(due_at=due, updated_at=now, apologised_at=fn.COALESCE(Dossier.apologised_at, now)).where(
             Dossier.id == dossier.id).execute()
         audit.record("dossier.apology", actor, dossier=dossier, detail={
-            "reason": reason, "from": dossier.due_at.isoformat(), "to": due.isoformat()})
-        dossier.due_at = due
+            "reason": reason, "from": before.isoformat(), "to": due.isoformat()})
         notify.queue(dossier, "apology", reason=reason)
+
+    run_write(write)
     return dossier
 
 
@@ -223,14 +232,17 @@ def rate(code, key, level, comment="", channel="portal") -> Rating:
         raise Invalid(f"the comment is longer than {REASON_LIMIT} characters")
     if dossier.status not in ("resolved", "returned"):
         raise Conflict("a dossier is rated once its result is ready")
-    with write_transaction():
+
+    def write():
         try:
             rating = Rating.create(dossier=dossier.id, level=level, comment=comment or None, channel=channel)
         except IntegrityError:
             raise Conflict("this dossier has been rated already") from None
         audit.record("dossier.rated", None, dossier=dossier, detail={"level": level})
         stats.count_rating(dossier, level, rating.at)
-    return rating
+        return rating
+
+    return run_write(write)
 
 
 def rating_of(dossier) -> Rating | None:

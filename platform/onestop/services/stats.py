@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from peewee import fn
 
 from .. import sql
+from ..db import LOCK_FIGURES, defer
 from ..models import ENDED, RATING_LEVELS, Centre, Procedure, ProcedureVersion, utcnow
 from ..workdays import to_utc
 from .errors import Invalid, NotFound, shown
@@ -421,16 +422,25 @@ def local_day(utc: datetime) -> date:
     return to_local(utc).date()
 
 
+# The kept figures' tables in the order a unit of work writes (and so locks) their rows: every
+# writer takes them in this order, and within a table in the order of the row's key, after its own
+# dossier's rows and before the audit chain's head (db.LOCK_FIGURES; docs/architecture.md).
+FIGURE_TABLES = ("dayfigure", "dayunit", "daystep", "monthstep", "dayrating")
+
+
 def _add(table: str, key: dict, counts: dict, greatest=()) -> None:
     """Add `counts` to the row of `key` (created with them if missing); `greatest` columns keep the
-    greater value (the database's order, as MAX() reads them back)."""
+    greater value (the database's order, as MAX() reads them back). Written at the end of the unit
+    of work, in the lock order (FIGURE_TABLES, then the key)."""
     columns = _quoted(list(key) + list(counts))
     updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [
         f'"{n}" = CASE WHEN excluded."{n}" > "{table}"."{n}" THEN excluded."{n}" ELSE "{table}"."{n}" END'
         for n in greatest]
-    sql.run(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * (len(key) + len(counts)))}) '
-            f'ON CONFLICT ({_quoted(c for c in key if c not in greatest)}) DO UPDATE SET {", ".join(updates)}',
-            list(key.values()) + list(counts.values()))
+    statement = (f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * (len(key) + len(counts)))}) '
+                 f'ON CONFLICT ({_quoted(c for c in key if c not in greatest)}) DO UPDATE SET {", ".join(updates)}')
+    params = list(key.values()) + list(counts.values())
+    row = tuple((v is not None, v) for c, v in key.items() if c not in greatest)  # None sorts first, never compared
+    defer((LOCK_FIGURES, FIGURE_TABLES.index(table), row), lambda: sql.run(statement, params))
 
 
 def _quoted(names) -> str:

@@ -11,10 +11,10 @@ from peewee import JOIN, fn
 from .. import sql
 from ..engine import TaskNotReady
 from ..formdefs import FormDefinition
-from ..models import Dossier, HistoryEntry, Procedure, User, WorkItem, utcnow
+from ..models import Dossier, Procedure, User, WorkItem, utcnow
 from ..workdays import to_utc
 from . import attachments, deadlines
-from .dossiers import get_work_item, stored_state
+from .dossiers import get_work_item, stored_state, task_was_done
 from .errors import Conflict, Invalid
 from .lifecycle import supplement_request_of
 from .procedures import field_labels, form_of, model_for
@@ -117,8 +117,7 @@ def _applicant_name(applicant) -> str:
 def was_task_of(actor, task_id) -> bool:
     """Whether the id is of a task of the actor's centre that is no longer waiting (done or
     cancelled meanwhile): the desk then says so; any other id gets the same answer as no task."""
-    return (HistoryEntry.select(HistoryEntry.id).join(Dossier, on=(HistoryEntry.dossier == Dossier.id))
-            .where((HistoryEntry.task_id == str(task_id)[:64]) & (Dossier.centre == actor.centre_id)).exists())
+    return task_was_done(actor, task_id)
 
 
 def task_page(actor, task_id) -> TaskPage:
