@@ -177,7 +177,8 @@ class AuditView(ReadOnlyView):
     def verify(self):
         if not FlaskForm().validate_on_submit():
             abort(400)
-        result = audit.verify()
+        checkpoints = audit.checkpoint_file()
+        result = audit.verify(checkpoints=[checkpoints] if checkpoints is not None and checkpoints.exists() else [])
         if result.broken is None:
             flash(f"Nhật ký toàn vẹn: {result.events} sự kiện, {result.chains} chuỗi.", "success")
         else:

@@ -35,6 +35,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    settings.bind_audit()
     db.bind(settings.database_url)
     runtime.forget_caches()
     db.database.connect(reuse_if_open=True)
@@ -70,5 +71,6 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         extension.load()(app)
 
     if settings.run_timer_thread and not settings.testing:
-        app.extensions["onestop.timer_stop"] = timers.start_thread(settings.timer_poll_seconds)
+        app.extensions["onestop.timer_stop"] = timers.start_thread(settings.timer_poll_seconds,
+                                                                   settings.audit_checkpoint_seconds)
     return app
