@@ -493,11 +493,12 @@ def _read_lines(path: Path, strict=True) -> dict:
                 chain, seq, digest, at, key = (line["chain"], line["seq"], line["hash"], line["at"], line["key"])
                 valid = isinstance(chain, int) and isinstance(seq, int) and hmac.compare_digest(
                     str(line["mac"]), _checkpoint_mac(chain, seq, digest, at, key))
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError):
                 valid, key = False, None
-            if not valid or key != _keys.key_id:
+            if not valid:
                 if strict:
-                    reason = (f"signed with another key (id {key}, this one is {_keys.key_id})" if valid
+                    reason = (f"signed with another key (its key id is {key}, this key's is {_keys.key_id}) or forged"
+                              if isinstance(key, str) and key != _keys.key_id
                               else "not signed with this key (forged or damaged)")
                     raise CheckpointError(f"{path} line {number} is {reason}")
                 continue
