@@ -228,3 +228,20 @@ def test_a_forged_checkpoint_line_is_refused(app, admin_api):
             fh.write(json.dumps(line) + "\n")
         broken = _verify_with_checkpoints().broken
         assert broken is not None and "not signed with this key" in broken.why
+
+
+def test_the_back_office_check_names_the_tampering_and_reads_the_checkpoint_file(sqlite_app, sqlite_admin_api):
+    from tests.admin.test_back_office import _signed_in
+    from tests.web.pages import csrf
+
+    _walk_some_dossiers(sqlite_admin_api)
+    admin = _signed_in(sqlite_app, "quantri", ("admin",))
+    with sqlite_app.app_context():
+        audit.checkpoint()
+        events = _chain()
+        AuditEvent.delete().where(AuditEvent.id == events[-1].id).execute()
+        _set_head(1, events[-2].seq, events[-2].hash)
+    page = admin.get("/admin/audit/")
+    assert admin.post("/admin/audit/verify", data={"csrf_token": csrf(page)}).status_code == 302
+    shown = admin.get("/admin/audit/").get_data(as_text=True)
+    assert "Nhật ký bị sửa hoặc xóa" in shown and f"saw number {events[-1].seq}" in shown
