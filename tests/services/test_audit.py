@@ -213,3 +213,26 @@ def test_the_commands_checkpoint_then_find_a_cut_tail_with_the_head_rolled_back(
     assert fooled.returncode == 0 and "no checkpoint file" in fooled.stdout
     broken = run("audit", "verify", "--checkpoint", str(elsewhere))
     assert broken.returncode == 1 and "removed" in broken.stderr and "saw number 3" in broken.stderr
+
+
+def test_a_process_started_with_another_key_than_the_trails_says_so_in_the_log(sqlite_app, sqlite_admin_api,
+                                                                                sqlite_url, tmp_path, engine, caplog):
+    import logging
+
+    from tests.conftest import _make_app
+
+    _some_events(sqlite_admin_api)
+    with caplog.at_level(logging.ERROR, logger="onestop.audit"):
+        _make_app(sqlite_url, tmp_path / "same-key", engine, audit_key=sqlite_app.config["ONESTOP"].audit_key)
+        assert caplog.records == []
+        _make_app(sqlite_url, tmp_path / "other", engine, audit_key="a key of another machine, 40 characters")
+    assert any("does not verify under this audit key" in r.getMessage() for r in caplog.records)
+    with sqlite_app.app_context():
+        sqlite_app.config["ONESTOP"].bind_audit()
+        assert audit.key_fits()
+        audit.bind("a key of another machine, 40 characters")
+        try:
+            broken = audit.verify().broken
+            assert "or the trail was written under another key" in broken.why
+        finally:
+            sqlite_app.config["ONESTOP"].bind_audit()

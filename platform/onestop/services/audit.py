@@ -211,12 +211,16 @@ class _Walk:
         self.events = self.history = self.compared = 0
         self.bound = array("q")
 
-    def chain(self, chain, head):
+    def check_one(self, chain, seq, previous):
+        """Check one event's MAC, given the MAC before it."""
+        self.chain(chain, None, start=(seq, previous), limit=1)
+
+    def chain(self, chain, head, start=(1, GENESIS), limit=None):
         """Walk one chain from its first event; returns (its last number, its last MAC)."""
-        previous, expected, after = GENESIS, 1, 0
+        (expected, previous), after = start, start[0] - 1
         marks = self.marks.get(chain, {})
         while True:
-            rows = sql.run(_WALK, (chain, after, BATCH)).fetchall()
+            rows = sql.run(_WALK, (chain, after, limit or BATCH)).fetchall()
             wanted = [i for row in rows for i in _parse_ids(row[10])] if self.bind_history else []
             stored = _history_rows(wanted) if wanted else {}
             for event_id, centre_id, dossier_id, actor_id, action, element_id, detail, at, seq, digest, ids in rows:
@@ -230,8 +234,10 @@ class _Walk:
                         bound.append(stored[history_id])
                 if self.mac(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail,
                             AuditEvent.at.python_value(at), _history_content(bound)) != digest:
-                    raise _Stop(Broken(chain, seq, event_id, "altered: its content (or the history rows it binds) "
-                                                             "does not match its MAC"))
+                    why = "altered: its content (or the history rows it binds) does not match its MAC"
+                    if self.events == 0:  # nothing verified yet: perhaps nothing can be under this key
+                        why += f" (or the trail was written under another key than this one, id {_keys.key_id})"
+                    raise _Stop(Broken(chain, seq, event_id, why))
                 mark = marks.get(seq)
                 if mark is not None:
                     self.compared += 1
@@ -241,6 +247,8 @@ class _Walk:
                 self.bound.extend(row[0] for row in bound)
                 previous, expected = digest, expected + 1
                 self.events, self.history = self.events + 1, self.history + len(bound)
+            if limit is not None:
+                return expected - 1, previous
             if len(rows) < BATCH:
                 break
             after = rows[-1][8]
@@ -318,6 +326,23 @@ def verify(checkpoints=None) -> Verified:
     except _Stop as stop:
         return Verified(len(chains), walk.events, stop.broken, walk.history, walk.compared)
     return Verified(len(chains), walk.events, None, walk.history, walk.compared)
+
+
+def key_fits() -> bool:
+    """Whether the last event written verifies under the bound key (a process started with another
+    key than the trail's would write links nobody can verify); True when there is none."""
+    row = sql.run('SELECT "id", "chain", "seq" FROM "auditevent" WHERE "chain" IS NOT NULL AND "seq" IS NOT NULL '
+                  'ORDER BY "id" DESC LIMIT 1').fetchone()
+    if row is None:
+        return True
+    _event_id, chain, seq = row
+    before = sql.run('SELECT "hash" FROM "auditevent" WHERE "chain" = ? AND "seq" = ?', (chain, seq - 1)).fetchone()
+    walk = _Walk(link)
+    try:
+        walk.check_one(chain, seq, before[0] if before else GENESIS)
+    except _Stop:
+        return False
+    return True
 
 
 def backfill() -> int:
