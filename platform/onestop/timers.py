@@ -32,10 +32,11 @@ def checkpoint_audit() -> int:
 
 
 def run_forever(poll_seconds: float, stop: threading.Event | None = None, checkpoint_seconds: float | None = None):
-    """Poll for due timers until stop is set, and every checkpoint_seconds (if given) append the
-    audit trail's checkpoints. Failures are logged and retried, never fatal."""
+    """Poll for due timers until stop is set, and every checkpoint_seconds (if given: at start, then
+    periodically, and once more when stopped) append the audit trail's checkpoints. Failures are
+    logged and retried, never fatal."""
     stop = stop or threading.Event()
-    next_checkpoint = time.monotonic() + checkpoint_seconds if checkpoint_seconds else None
+    next_checkpoint = time.monotonic() if checkpoint_seconds else None
     while not stop.is_set():
         try:
             while run_once() and not stop.is_set():
@@ -44,11 +45,17 @@ def run_forever(poll_seconds: float, stop: threading.Event | None = None, checkp
             log.exception("timer round failed; retrying")
         if next_checkpoint is not None and time.monotonic() >= next_checkpoint:
             next_checkpoint = time.monotonic() + checkpoint_seconds
-            try:
-                checkpoint_audit()
-            except Exception:
-                log.exception("audit checkpoint failed; retrying at the next one")
+            _checkpoint_logged()
         stop.wait(poll_seconds)
+    if checkpoint_seconds:
+        _checkpoint_logged()  # the trail as this worker leaves it
+
+
+def _checkpoint_logged():
+    try:
+        checkpoint_audit()
+    except Exception:
+        log.exception("audit checkpoint failed; retrying at the next one")
 
 
 def start_thread(poll_seconds: float, checkpoint_seconds: float | None = None) -> threading.Event:
