@@ -236,3 +236,15 @@ def test_a_process_started_with_another_key_than_the_trails_says_so_in_the_log(s
             assert "or the trail was written under another key" in broken.why
         finally:
             sqlite_app.config["ONESTOP"].bind_audit()
+
+
+def test_the_queue_driven_worker_checkpoints_on_the_minutes_the_setting_says():
+    from datetime import datetime
+
+    from onestop import jobs
+
+    assert "audit_checkpoint" not in str(jobs.build("redis://127.0.0.1:1/0")._registry._periodic_tasks)
+    huey = jobs.build("redis://127.0.0.1:1/0", checkpoint_seconds=600)
+    [task] = [t for t in huey._registry._periodic_tasks if t.__name__ == "audit_checkpoint"]
+    assert task().validate_datetime(datetime(2026, 12, 4, 10, 20))
+    assert not task().validate_datetime(datetime(2026, 12, 4, 10, 21))
