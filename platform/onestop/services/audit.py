@@ -503,12 +503,17 @@ class CheckpointError(ValueError):
 
 
 def _read_lines(path: Path, strict=True) -> dict:
-    """{chain: {seq: (hash, time)}} from a checkpoint file; strict: any bad line is an error."""
-    marks = {}
+    """{chain: {seq: (hash, time)}} of the latest checkpoint of each chain in a checkpoint file;
+    strict: any bad line is an error.
+
+    Every line is checked, but only the latest of a chain is kept: the chain being keyed, its MAC
+    at that number vouches for every event before it, so memory stays one entry per chain however
+    long the file grows (and a file may be compacted to the last line of each chain)."""
+    latest = {}
     if not path.exists():
         if strict:
             raise CheckpointError(f"checkpoint file {path} does not exist")
-        return marks
+        return {}
     with open(path, encoding="utf-8", errors="replace") as fh:
         for number, text in enumerate(fh, 1):
             if not text.strip():
@@ -527,17 +532,18 @@ def _read_lines(path: Path, strict=True) -> dict:
                               else "not signed with this key (forged or damaged)")
                     raise CheckpointError(f"{path} line {number} is {reason}")
                 continue
-            known = marks.setdefault(chain, {}).get(seq)
-            if known is not None and known[0] != digest and strict:
+            known = latest.get(chain)
+            if known is None or seq > known[0]:
+                latest[chain] = (seq, digest, at)
+            elif seq == known[0] and digest != known[1] and strict:
                 raise CheckpointError(f"{path} line {number}: number {seq} of chain {chain} was checkpointed with "
                                       "two different MACs")
-            marks[chain][seq] = (digest, at)
-    return marks
+    return {chain: {seq: (digest, at)} for chain, (seq, digest, at) in latest.items()}
 
 
 def read_checkpoints(paths) -> dict:
-    """{chain: {seq: (hash, time)}} from checkpoint files; a line that is not signed with this key
-    breaks the verification (it is named)."""
+    """{chain: {seq: (hash, time)}} of the latest checkpoint of each chain in these checkpoint
+    files; a line that is not signed with this key breaks the verification (it is named)."""
     marks = {}
     for path in paths:
         try:
@@ -545,9 +551,10 @@ def read_checkpoints(paths) -> dict:
         except CheckpointError as exc:
             raise _Stop(Broken(None, None, None, f"checkpoint: {exc}")) from None
         for chain, seqs in found.items():
-            mine = marks.setdefault(chain, {})
-            for seq, mark in seqs.items():
-                if seq in mine and mine[seq][0] != mark[0]:
-                    raise _Stop(Broken(chain, seq, None, "checkpoint: two checkpoint files disagree about it"))
-                mine[seq] = mark
+            [(seq, mark)] = seqs.items()
+            [(known, known_mark)] = marks.get(chain, {-1: None}).items()
+            if seq == known and known_mark[0] != mark[0]:
+                raise _Stop(Broken(chain, seq, None, "checkpoint: two checkpoint files disagree about it"))
+            if seq > known:
+                marks[chain] = {seq: mark}
     return marks
