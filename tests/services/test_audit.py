@@ -248,3 +248,39 @@ def test_the_queue_driven_worker_checkpoints_on_the_minutes_the_setting_says():
     [task] = [t for t in huey._registry._periodic_tasks if t.__name__ == "audit_checkpoint"]
     assert task().validate_datetime(datetime(2026, 12, 4, 10, 20))
     assert not task().validate_datetime(datetime(2026, 12, 4, 10, 21))
+
+
+def test_a_check_while_steps_are_written_sees_one_consistent_trail(app, admin_api):
+    import threading
+    import time
+
+    from onestop.db import database, run_write
+
+    _some_events(admin_api)
+    stop, errors = threading.Event(), []
+
+    def write_events():
+        try:
+            with app.app_context():
+                database.connect(reuse_if_open=True)
+                while not stop.is_set():
+                    run_write(lambda: audit.record("calendar.day_set", None, detail={"n": 1}))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            if not database.is_closed():
+                database.close()
+
+    writer = threading.Thread(target=write_events)
+    writer.start()
+    try:
+        with app.app_context():
+            results, deadline = [], time.monotonic() + 30
+            while len(results) < 15 or (results[-1].events == results[0].events and time.monotonic() < deadline):
+                results.append(audit.verify())
+    finally:
+        stop.set()
+        writer.join(30)
+    assert errors == []
+    assert [r.broken for r in results] == [None] * len(results)
+    assert results[-1].events > results[0].events  # the writer did write meanwhile

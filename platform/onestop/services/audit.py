@@ -15,6 +15,7 @@ whose head moved, appended to a file) catch that: `verify` with the checkpoint f
 chain that is shorter than, or differs from, what a checkpoint saw.
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -25,7 +26,10 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
+from peewee import SqliteDatabase
+
 from .. import sql
+from ..db import database
 from ..models import AuditEvent, AuditHead, HistoryEntry, utcnow
 
 log = logging.getLogger("onestop.audit")
@@ -308,10 +312,30 @@ def _unbound_history(walk):
         after = rows[-1][0]
 
 
+@contextlib.contextmanager
+def _snapshot():
+    """One consistent view of the database for a whole check, so that steps written meanwhile do
+    not look like a head ahead of its chain (SQLite's deferred transaction reads one snapshot in WAL
+    mode; PostgreSQL needs REPEATABLE READ). Inside a transaction already (a migration), that one."""
+    db = database.obj
+    if db.in_transaction():
+        yield
+        return
+    with db.atomic():
+        if not isinstance(db, SqliteDatabase):
+            db.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
 def verify(checkpoints=None) -> Verified:
     """Walk every chain from its first event, reading each event and the history rows it binds as
     stored; compare the chains with the signed checkpoints read from `checkpoints` (paths of
-    checkpoint files); stop at the first broken link."""
+    checkpoint files); stop at the first broken link. Reads one snapshot of the database."""
+    with _snapshot():
+        return _verify(checkpoints)
+
+
+def _verify(checkpoints) -> Verified:
     heads = {h.chain: h for h in AuditHead.select()}
     chains = set(heads) | {c for (c,) in AuditEvent.select(AuditEvent.chain).where(
         AuditEvent.chain.is_null(False)).distinct().tuples()}
