@@ -95,6 +95,38 @@ def test_the_key_is_made_once_under_home_readable_by_its_owner_only(tmp_path, mo
     assert len(first.audit_key) >= 32 and list(tmp_path.glob(".audit_key*")) == []
 
 
+def test_processes_starting_together_all_take_the_one_key_that_was_written(tmp_path, monkeypatch):
+    import threading
+
+    from onestop.config import load_settings
+
+    monkeypatch.delenv("ONESTOP_AUDIT_KEY", raising=False)
+    barrier, keys = threading.Barrier(8), []
+
+    def start():
+        barrier.wait()
+        keys.append(load_settings(home=tmp_path, secret_key="s").audit_key)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(keys) == 8 and set(keys) == {(tmp_path / "audit_key").read_text()}
+
+
+def test_the_checkpoint_file_and_its_period_are_settings(tmp_path, monkeypatch):
+    from onestop.config import load_settings
+
+    monkeypatch.setenv("ONESTOP_AUDIT_CHECKPOINTS", str(tmp_path / "elsewhere" / "trail.log"))
+    monkeypatch.setenv("ONESTOP_AUDIT_CHECKPOINT_SECONDS", "60")
+    settings = load_settings(home=tmp_path / "home")
+    assert settings.audit_checkpoints == tmp_path / "elsewhere" / "trail.log"
+    assert settings.audit_checkpoint_seconds == 60
+    monkeypatch.delenv("ONESTOP_AUDIT_CHECKPOINTS")
+    assert load_settings(home=tmp_path / "home").audit_checkpoints == tmp_path / "home" / "audit-checkpoints"
+
+
 def test_a_key_from_the_environment_is_taken_and_a_short_one_refused(tmp_path, monkeypatch):
     import pytest
 
