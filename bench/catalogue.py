@@ -374,6 +374,7 @@ def import_catalogue(url: str, procs: list[Procedure]) -> ImportResult:
     from onestop.services.users import create_user, ensure_default_centre
 
     settings = load_settings()  # ONESTOP_HOME and ONESTOP_DATABASE_URL are set by the caller
+    settings.bind_audit()
     db.bind(url)
     db.database.connect(reuse_if_open=True)
     migrations.migrate()

@@ -38,6 +38,7 @@ import io
 import json
 import os
 import random
+import secrets
 import sys
 import time
 import uuid
@@ -539,6 +540,9 @@ def generate(database_url, dossiers=1_000_000, open_tasks=100_000, centres=1, se
         # SQLite: rows must come back as Python tuples, whose unpickling costs as much as building them.
         workers = max(1, min(4, (os.cpu_count() or 1) - 1)) if postgres and dossiers >= 50_000 else 0
     t_start = time.perf_counter()
+    from onestop.services.audit import bind as audit_bind
+
+    audit_bind(secrets.token_urlsafe(48))  # a throwaway trail key: a benchmark keeps no trail
     database = db.bind(database_url)
     database.connect(reuse_if_open=True)
     migrations.migrate()

@@ -40,6 +40,7 @@ import math
 import os
 import platform
 import random
+import secrets
 import shutil
 import statistics
 import sys
@@ -619,6 +620,9 @@ def run_database(kind, url, owned, tmp, args, rnd):
         print(f"# {kind}: generating {args.dossiers:,} dossiers ({args.open_tasks:,} open) ...", file=sys.stderr, flush=True)
         generated = generate.generate(url, args.dossiers, args.open_tasks, args.centres, args.seed, progress=True)
     else:
+        from onestop.services.audit import bind as audit_bind
+
+        audit_bind(secrets.token_urlsafe(48))  # a throwaway trail key: a benchmark keeps no trail
         db.bind(url)
         db.database.connect(reuse_if_open=True)
         from onestop.models import Dossier

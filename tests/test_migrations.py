@@ -106,3 +106,76 @@ def test_an_installation_of_the_last_release_counts_its_officials_figures_from_i
         assert [o["rework"] for o in expected["officials"]] == [3] and expected["ratings"]["hai_long"] == 1
         report = stats.periodic_report(ids, *span)
         assert (report["total"]["ended"], report["total"]["resolved"], report["total"]["pending"]) == (1, 1, 0)
+
+
+def _as_migration_25_left_it(database):
+    """Turn the trail back into the unkeyed SHA-256 chain of migration 18 (no history bound), as an
+    installation of the last release holds it."""
+    import hashlib
+    import json
+
+    from onestop.models import AuditEvent
+
+    rows = database.execute_sql('SELECT "id", "chain", "seq", "centre_id", "dossier_id", "actor_id", "action", '
+                                '"element_id", "detail", "at" FROM "auditevent" ORDER BY "chain", "seq"').fetchall()
+    previous, chain = None, None
+    for row in rows:
+        if row[1] != chain:
+            previous, chain = "0" * 64, row[1]
+        content = json.dumps([row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                              AuditEvent.at.python_value(row[9]).isoformat()], ensure_ascii=False, separators=(",", ":"))
+        previous = hashlib.sha256((previous + content).encode()).hexdigest()
+        database.execute_sql(f'UPDATE "auditevent" SET "hash" = {database.param}, "detail" = {database.param} '
+                             f'WHERE "id" = {database.param}', (previous, row[8], row[0]))
+        database.execute_sql(f'UPDATE "audithead" SET "seq" = {database.param}, "hash" = {database.param} '
+                             f'WHERE "chain" = {database.param}', (row[2], previous, chain))
+    database.execute_sql('ALTER TABLE "auditevent" DROP COLUMN "history"')
+    database.execute_sql('DELETE FROM "schemamigration" WHERE "version" >= 26')
+
+
+def test_the_unkeyed_trail_of_the_last_release_is_re_keyed_with_its_history_bound(app, admin_api):
+    """Migration 26: every stored event is re-linked under the key, each dossier's stored history
+    is bound to its last event, and the re-keying is itself recorded with the old chain's state."""
+    from onestop.models import AuditEvent, Dossier, HistoryEntry
+    from onestop.services import audit
+    from tests.security.test_trail import _walk_some_dossiers
+
+    _walk_some_dossiers(admin_api)
+    with app.app_context():
+        from onestop.db import database
+
+        events_before = AuditEvent.select().count()
+        _as_migration_25_left_it(database)
+        applied = migrations.migrate()
+        assert applied[0] == "the audit trail keyed, binding the step history, with checkpoints outside the database"
+        result = audit.verify()
+        assert result.broken is None
+        assert result.history == HistoryEntry.select().count() > 0
+        assert result.events == events_before + 1
+        rekeyed = AuditEvent.get(AuditEvent.action == "audit.rekeyed")
+        assert rekeyed.chain == 0 and rekeyed.detail == {"events": events_before, "history": result.history,
+                                                         "unkeyed_chain": "intact"}
+        for dossier in Dossier.select():
+            last = AuditEvent.select().where(AuditEvent.dossier == dossier.id).order_by(AuditEvent.id.desc()).first()
+            ids = sorted(h.id for h in HistoryEntry.select().where(HistoryEntry.dossier == dossier.id))
+            assert [int(i) for i in (last.history or "").split(",") if i] == ids
+        assert migrations.migrate() == []
+
+
+def test_re_keying_a_trail_that_was_already_tampered_with_records_where_it_broke(app, admin_api):
+    from onestop.models import AuditEvent
+    from onestop.services import audit
+    from tests.security.test_trail import _walk_some_dossiers
+
+    _walk_some_dossiers(admin_api)
+    with app.app_context():
+        from onestop.db import database
+
+        _as_migration_25_left_it(database)
+        (third,) = database.execute_sql('SELECT "id" FROM "auditevent" WHERE "chain" = 1 AND "seq" = 3').fetchone()
+        database.execute_sql(f'UPDATE "auditevent" SET "action" = {database.param} WHERE "id" = {database.param}',
+                             ("dossier.forged", third))
+        migrations.migrate()
+        assert audit.verify().broken is None  # from now on, under the key
+        state = AuditEvent.get(AuditEvent.action == "audit.rekeyed").detail["unkeyed_chain"]
+        assert f"event {third} (number 3 of chain 1)" in state and "altered" in state

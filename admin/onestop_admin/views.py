@@ -177,9 +177,11 @@ class AuditView(ReadOnlyView):
     def verify(self):
         if not FlaskForm().validate_on_submit():
             abort(400)
-        result = audit.verify()
+        checkpoints = audit.checkpoint_file()
+        result = audit.verify(checkpoints=[checkpoints] if checkpoints is not None and checkpoints.exists() else [])
         if result.broken is None:
-            flash(f"Nhật ký toàn vẹn: {result.events} sự kiện, {result.chains} chuỗi.", "success")
+            flash(f"Nhật ký toàn vẹn: {result.events} sự kiện, {result.chains} chuỗi, {result.history} bước đã làm; "
+                  f"khớp {result.checkpoints} mốc kiểm ngoài cơ sở dữ liệu.", "success")
         else:
             flash(f"Nhật ký bị sửa hoặc xóa tại: {result.broken}", "error")
         return redirect(url_for(".index_view"))

@@ -10,7 +10,7 @@ from . import db, migrations, ratelimit, timers
 from .config import Settings, load_settings
 from .engine import Engine
 from .engine.sandbox import Sandbox
-from .services import attachments, codes, runtime, schedule
+from .services import attachments, audit, codes, runtime, schedule
 from .services.users import ensure_default_centre
 
 
@@ -35,11 +35,17 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    settings.bind_audit()
     db.bind(settings.database_url)
     runtime.forget_caches()
     db.database.connect(reuse_if_open=True)
     try:
         migrations.migrate()
+        if not audit.key_fits():
+            logging.getLogger("onestop.audit").error(
+                "the last audit event does not verify under this audit key: the key is not the one the trail "
+                "was written with (set ONESTOP_AUDIT_KEY to it on every machine), or the trail was tampered "
+                "with; run `onestop audit verify`")
         ensure_default_centre(settings.agency_code)
     finally:
         db.database.close()
@@ -70,5 +76,6 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         extension.load()(app)
 
     if settings.run_timer_thread and not settings.testing:
-        app.extensions["onestop.timer_stop"] = timers.start_thread(settings.timer_poll_seconds)
+        app.extensions["onestop.timer_stop"] = timers.start_thread(settings.timer_poll_seconds,
+                                                                   settings.audit_checkpoint_seconds)
     return app

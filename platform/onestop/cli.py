@@ -19,6 +19,7 @@ BUNDLED = Path(__file__).resolve().parents[2] / "process_models"
 def _bind(settings):
     from .services.runtime import forget_caches
 
+    settings.bind_audit()
     db.bind(settings.database_url)
     forget_caches()
     db.database.connect(reuse_if_open=True)
@@ -206,11 +207,25 @@ def cmd_audit_verify(args):
 
     settings = load_settings()
     _bind(settings)
-    result = audit.verify()
+    files = args.checkpoint or ([audit.checkpoint_file()] if audit.checkpoint_file().exists() else [])
+    result = audit.verify(checkpoints=files)
     if result.broken is not None:
         print(f"audit trail BROKEN at {result.broken} ({result.events} events verified before it)", file=sys.stderr)
         return 1
-    print(f"audit trail intact: {result.events} events in {result.chains} chain(s)")
+    compared = (f"; {result.checkpoints} checkpoint(s) matched from {', '.join(str(f) for f in files)}" if files
+                else "; no checkpoint file: a removed tail cannot be told from a shorter trail")
+    print(f"audit trail intact: {result.events} events in {result.chains} chain(s), "
+          f"{result.history} history rows bound{compared}")
+    return 0
+
+
+def cmd_audit_checkpoint(args):
+    from .services import audit
+
+    settings = load_settings()
+    _bind(settings)
+    written = audit.checkpoint(args.file)
+    print(f"{written} checkpoint(s) appended to {args.file or audit.checkpoint_file()} (key id {audit.key_id()})")
     return 0
 
 
@@ -352,7 +367,7 @@ def cmd_worker(args):
 
         print(f"onestop worker: consuming jobs from {_without_password(settings.redis_url)} "
               f"({args.threads} threads); sweeping for due timers every minute", flush=True)
-        jobs.run_consumer(jobs.bind(settings.redis_url), workers=args.threads)
+        jobs.run_consumer(jobs.bind(settings.redis_url, settings.audit_checkpoint_seconds), workers=args.threads)
         print("onestop worker: stopped", flush=True)
         return 0
 
@@ -362,7 +377,7 @@ def cmd_worker(args):
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    timers.run_forever(settings.timer_poll_seconds, stop)
+    timers.run_forever(settings.timer_poll_seconds, stop, settings.audit_checkpoint_seconds)
     print("onestop worker: stopped", flush=True)
     return 0
 
@@ -426,8 +441,24 @@ def build_parser():
     merging.set_defaults(func=cmd_centres_merge)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
-    audit.add_parser("verify", help="check the hash chain of every centre's audit trail (exit 1 naming the first "
-                                    "broken link)").set_defaults(func=cmd_audit_verify)
+    verify = audit.add_parser(
+        "verify", help="check every centre's keyed audit chain, the step history it binds and the signed "
+                       "checkpoints (exit 1 naming the first broken link)",
+        description="Walks every chain with the audit key (ONESTOP_AUDIT_KEY or ONESTOP_HOME/audit_key: without "
+                    "the key the trail was written with, it cannot be verified; back the key up). Compares the "
+                    "chains with the signed checkpoints of the checkpoint file, so a chain whose last events were "
+                    "removed (and its head rolled back) is found; events written since the last checkpoint are "
+                    "not covered by it.")
+    verify.add_argument("--checkpoint", action="append", metavar="FILE",
+                        help="a checkpoint file to compare with (repeatable; default: ONESTOP_AUDIT_CHECKPOINTS or "
+                             "ONESTOP_HOME/audit-checkpoints when it exists)")
+    verify.set_defaults(func=cmd_audit_verify)
+    mark = audit.add_parser("checkpoint", help="append a signed checkpoint of every chain whose head moved to the "
+                                               "checkpoint file (the timer worker does it every "
+                                               "ONESTOP_AUDIT_CHECKPOINT_SECONDS)")
+    mark.add_argument("--file", type=Path, help="the checkpoint file (default: ONESTOP_AUDIT_CHECKPOINTS or "
+                                                "ONESTOP_HOME/audit-checkpoints)")
+    mark.set_defaults(func=cmd_audit_checkpoint)
 
     pack = sub.add_parser("pack", help="procedure packs").add_subparsers(dest="pack_command", required=True)
     export = pack.add_parser("export", help="write a centre's procedures as a pack (zip with a sha256 manifest)")

@@ -45,6 +45,11 @@ class Settings:
     sms_url: str | None = None  # an HTTP SMS gateway taking {"to", "text"}; unset: the log
     sms_token: str = ""
     secure_cookies: bool = False  # served over HTTPS (behind the reverse proxy): cookies only go over HTTPS
+    # The audit trail's key (services.audit): ONESTOP_AUDIT_KEY, or generated once under home. Losing
+    # it means the trail written with it can no longer be verified.
+    audit_key: str = ""
+    audit_checkpoints: Path | None = None  # the append-only file of signed checkpoints (home/audit-checkpoints)
+    audit_checkpoint_seconds: float = 600.0  # how often the timer worker appends checkpoints
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -55,6 +60,12 @@ class Settings:
 
         notify.bind_senders(notify.SmtpSender(self.smtp_url, self.mail_from) if self.smtp_url else None,
                             notify.HttpSmsSender(self.sms_url, self.sms_token) if self.sms_url else None)
+
+    def bind_audit(self):
+        """Give the audit trail its key and its checkpoint file."""
+        from .services import audit
+
+        audit.bind(self.audit_key, self.audit_checkpoints or self.home / "audit-checkpoints")
 
     @property
     def is_sqlite(self):
@@ -77,6 +88,37 @@ def _secret_key(home: Path) -> str:
     return key
 
 
+AUDIT_KEY_MIN_LENGTH = 32
+
+
+def _audit_key(home: Path) -> str:
+    """The audit trail's key, kept outside the database: ONESTOP_AUDIT_KEY (the same on every machine
+    sharing the database), or a file under home generated once, readable by its owner only."""
+    key = os.environ.get("ONESTOP_AUDIT_KEY")
+    if key:
+        if len(key) < AUDIT_KEY_MIN_LENGTH:
+            raise ValueError(f"ONESTOP_AUDIT_KEY must be at least {AUDIT_KEY_MIN_LENGTH} characters long")
+        return key
+    path = home / "audit_key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        # Written whole under another name, then linked into place: processes starting together
+        # all end up reading the one key that won.
+        draft = home / f".audit_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def load_settings(**overrides) -> Settings:
     """Settings from ONESTOP_* environment variables, with keyword overrides (used by tests)."""
     home = Path(overrides.pop("home", None) or os.environ.get("ONESTOP_HOME") or "var").resolve()
@@ -87,6 +129,10 @@ def load_settings(**overrides) -> Settings:
         home=home,
         database_url=database_url,
         secret_key=overrides.pop("secret_key", None) or _secret_key(home),
+        audit_key=overrides.pop("audit_key", None) or _audit_key(home),
+        audit_checkpoints=Path(os.environ["ONESTOP_AUDIT_CHECKPOINTS"]).resolve()
+        if os.environ.get("ONESTOP_AUDIT_CHECKPOINTS") else home / "audit-checkpoints",
+        audit_checkpoint_seconds=_float("ONESTOP_AUDIT_CHECKPOINT_SECONDS", 600.0),
         port=_int("ONESTOP_PORT", 8000),
         max_upload_bytes=_int("ONESTOP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024),
         max_model_bytes=_int("ONESTOP_MAX_MODEL_BYTES", 5 * 1024 * 1024),

@@ -13,7 +13,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import dossiers, notify, schedule
+from .services import audit, dossiers, notify, schedule
 
 log = logging.getLogger("onestop.jobs")
 
@@ -30,9 +30,18 @@ def _with_connection(fn):
     return run
 
 
-def build(redis_url: str) -> RedisHuey:
-    """The huey instance with onestop's jobs registered on it."""
+def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
+    """The huey instance with onestop's jobs registered on it (with checkpoint_seconds, the audit
+    trail's checkpoints too, rounded to whole minutes)."""
     huey = RedisHuey("onestop", url=redis_url, results=False, utc=True)
+
+    if checkpoint_seconds:
+        minutes = max(1, min(59, round(checkpoint_seconds / 60)))
+
+        @huey.periodic_task(crontab(minute=f"*/{minutes}"), name="audit_checkpoint")
+        @_with_connection
+        def audit_checkpoint():
+            audit.checkpoint()
 
     @huey.task(retries=3, retry_delay=2, name="fire_timers")
     @_with_connection
@@ -61,9 +70,9 @@ def build(redis_url: str) -> RedisHuey:
 _MARGIN = timedelta(milliseconds=200)
 
 
-def bind(redis_url: str) -> RedisHuey:
+def bind(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
     """Build the queue and make the services schedule timer jobs on it."""
-    huey = build(redis_url)
+    huey = build(redis_url, checkpoint_seconds)
     schedule.bind_scheduler(
         lambda dossier_id, due_at: huey.onestop_fire_timers.schedule((dossier_id,), eta=due_at + _MARGIN))
     return huey

@@ -222,6 +222,16 @@ def _ended_at(db):
                    '\'withdrawn\', \'stopped\') AND "ended_at" IS NULL')
 
 
+def _keyed_trail(db):
+    """The audit chain becomes keyed (HMAC under a key outside the database) and binds the step
+    history: every stored event is re-linked with the key, the history already stored is bound
+    to each dossier's last event, and the re-keying is recorded with the unkeyed chain's state."""
+    from .services import audit
+
+    _add_column(db, "auditevent", "history", TextField(null=True))
+    audit.rekey()
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -248,6 +258,7 @@ MIGRATIONS = [
     (23, "figures by day, kept as events happen", _day_figures),
     (24, "units', officials' and steps' figures by day, with their hours", _official_figures),
     (25, "dossiers record when they ended without a result", _ended_at),
+    (26, "the audit trail keyed, binding the step history, with checkpoints outside the database", _keyed_trail),
 ]
 
 

@@ -322,11 +322,12 @@ class AuditEvent(BaseModel):
     element_id = CharField(max_length=255, null=True)
     detail = JSONField(null=True)
     at = DateTimeField(default=utcnow, index=True)
-    # Tamper evidence: each event's place in its centre's chain and the hash linking it to the one
-    # before (services.audit); altering or removing a stored row breaks the chain.
+    # Tamper evidence: each event's place in its centre's chain and the keyed MAC linking it to the
+    # one before (services.audit); altering or removing a stored row breaks the chain.
     chain = IntegerField(null=True)
     seq = IntegerField(null=True)
     hash = CharField(max_length=64, null=True)
+    history = TextField(null=True)  # ids of the history rows the step wrote, bound by the MAC ("12,13")
 
     class Meta:
         indexes = ((("chain", "seq"), True),)

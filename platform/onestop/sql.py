@@ -55,14 +55,17 @@ def to_json(value):
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def insert_rows(table: str, columns: tuple, rows: list):
-    """One multi-row INSERT of `rows` (tuples in the order of `columns`)."""
+def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = ()):
+    """One multi-row INSERT of `rows` (tuples in the order of `columns`); with `returning`, the
+    inserted rows' values of those columns as stored (in no particular order)."""
     if not rows:
-        return
+        return []
     marks = "(" + ",".join("?" * len(columns)) + ")"
     names = ",".join(f'"{c}"' for c in columns)
-    run(f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join([marks] * len(rows)),
-        [value for row in rows for value in row])
+    back = (" RETURNING " + ",".join(f'"{c}"' for c in returning)) if returning else ""
+    cursor = run(f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join([marks] * len(rows)) + back,
+                 [value for row in rows for value in row])
+    return cursor.fetchall() if returning else []
 
 
 def delete_ids(table: str, column: str, values: list):

@@ -1,11 +1,12 @@
-"""The timer worker: fires due BPMN timers and sends due notifications. In-process thread
-(embedded) or its own process."""
+"""The timer worker: fires due BPMN timers, sends due notifications and appends the audit
+trail's signed checkpoints. In-process thread (embedded) or its own process."""
 
 import logging
 import threading
+import time
 
 from .db import database
-from .services import notify
+from .services import audit, notify
 from .services.dossiers import fire_due_timers
 
 log = logging.getLogger("onestop.timers")
@@ -21,21 +22,46 @@ def run_once() -> int:
         database.close()
 
 
-def run_forever(poll_seconds: float, stop: threading.Event | None = None):
-    """Poll for due timers until stop is set. Failures are logged and retried, never fatal."""
+def checkpoint_audit() -> int:
+    """Append the audit chains' signed checkpoints (those whose head moved) to the checkpoint file."""
+    database.connect(reuse_if_open=True)
+    try:
+        return audit.checkpoint()
+    finally:
+        database.close()
+
+
+def run_forever(poll_seconds: float, stop: threading.Event | None = None, checkpoint_seconds: float | None = None):
+    """Poll for due timers until stop is set, and every checkpoint_seconds (if given: at start, then
+    periodically, and once more when stopped) append the audit trail's checkpoints. Failures are
+    logged and retried, never fatal."""
     stop = stop or threading.Event()
+    next_checkpoint = time.monotonic() if checkpoint_seconds else None
     while not stop.is_set():
         try:
             while run_once() and not stop.is_set():
                 pass
         except Exception:
             log.exception("timer round failed; retrying")
+        if next_checkpoint is not None and time.monotonic() >= next_checkpoint:
+            next_checkpoint = time.monotonic() + checkpoint_seconds
+            _checkpoint_logged()
         stop.wait(poll_seconds)
+    if checkpoint_seconds:
+        _checkpoint_logged()  # the trail as this worker leaves it
 
 
-def start_thread(poll_seconds: float) -> threading.Event:
+def _checkpoint_logged():
+    try:
+        checkpoint_audit()
+    except Exception:
+        log.exception("audit checkpoint failed; retrying at the next one")
+
+
+def start_thread(poll_seconds: float, checkpoint_seconds: float | None = None) -> threading.Event:
     """Run the timer loop in a daemon thread of this process; returns its stop switch."""
     stop = threading.Event()
-    thread = threading.Thread(target=run_forever, args=(poll_seconds, stop), name="onestop-timers", daemon=True)
+    thread = threading.Thread(target=run_forever, args=(poll_seconds, stop, checkpoint_seconds),
+                              name="onestop-timers", daemon=True)
     thread.start()
     return stop

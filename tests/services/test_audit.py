@@ -1,5 +1,6 @@
-"""The audit trail is a hash chain per centre: altering, removing or slipping in a stored event is
-found, and the first broken link named, by `onestop audit verify`."""
+"""The audit trail is a keyed chain per centre binding the step history, with signed checkpoints
+outside the database: altering, removing or slipping in a stored event is found, and the first
+broken link named, by `onestop audit verify`. (Each kind of tampering: tests/security/test_trail.py.)"""
 
 import subprocess
 import sys
@@ -70,7 +71,248 @@ def test_the_verify_command_exits_0_when_intact_and_1_naming_the_broken_link(tmp
     assert run("centres", "import", "--province", "22").returncode == 0
     intact = run("audit", "verify")
     assert intact.returncode == 0 and "audit trail intact: 3 events in 1 chain" in intact.stdout
+    assert "no checkpoint file" in intact.stdout
     with sqlite3.connect(tmp_path / "onestop.db") as db:
         db.execute("""update auditevent set action = 'user.deleted' where action = 'user.created'""")
     broken = run("audit", "verify")
     assert broken.returncode == 1 and "altered" in broken.stderr and "number 1 of chain" in broken.stderr
+
+
+def _cli(tmp_path, **env):
+    import os
+
+    env = dict(os.environ, ONESTOP_HOME=str(tmp_path), **env)
+    return lambda *a: subprocess.run([str(ONESTOP), *a], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_key_is_made_once_under_home_readable_by_its_owner_only(tmp_path, monkeypatch):
+    from onestop.config import load_settings
+
+    monkeypatch.delenv("ONESTOP_AUDIT_KEY", raising=False)
+    first = load_settings(home=tmp_path)
+    assert (tmp_path / "audit_key").stat().st_mode & 0o777 == 0o600
+    assert load_settings(home=tmp_path).audit_key == first.audit_key != first.secret_key
+    assert len(first.audit_key) >= 32 and list(tmp_path.glob(".audit_key*")) == []
+
+
+def test_processes_starting_together_all_take_the_one_key_that_was_written(tmp_path, monkeypatch):
+    import threading
+
+    from onestop.config import load_settings
+
+    monkeypatch.delenv("ONESTOP_AUDIT_KEY", raising=False)
+    barrier, keys = threading.Barrier(8), []
+
+    def start():
+        barrier.wait()
+        keys.append(load_settings(home=tmp_path, secret_key="s").audit_key)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(keys) == 8 and set(keys) == {(tmp_path / "audit_key").read_text()}
+
+
+def test_the_checkpoint_file_and_its_period_are_settings(tmp_path, monkeypatch):
+    from onestop.config import load_settings
+
+    monkeypatch.setenv("ONESTOP_AUDIT_CHECKPOINTS", str(tmp_path / "elsewhere" / "trail.log"))
+    monkeypatch.setenv("ONESTOP_AUDIT_CHECKPOINT_SECONDS", "60")
+    settings = load_settings(home=tmp_path / "home")
+    assert settings.audit_checkpoints == tmp_path / "elsewhere" / "trail.log"
+    assert settings.audit_checkpoint_seconds == 60
+    monkeypatch.delenv("ONESTOP_AUDIT_CHECKPOINTS")
+    assert load_settings(home=tmp_path / "home").audit_checkpoints == tmp_path / "home" / "audit-checkpoints"
+
+
+def test_a_key_from_the_environment_is_taken_and_a_short_one_refused(tmp_path, monkeypatch):
+    import pytest
+
+    from onestop.config import load_settings
+
+    monkeypatch.setenv("ONESTOP_AUDIT_KEY", "k" * 40)
+    assert load_settings(home=tmp_path).audit_key == "k" * 40 and not (tmp_path / "audit_key").exists()
+    monkeypatch.setenv("ONESTOP_AUDIT_KEY", "short")
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        load_settings(home=tmp_path)
+
+
+def test_each_step_event_binds_exactly_the_history_rows_its_step_wrote(app, admin_api):
+    from onestop.models import HistoryEntry
+
+    assert admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    task = admin_api.post("/dossiers", {"procedure": "review"}).json["tasks"][0]
+    with app.app_context():
+        before = {h.id for h in HistoryEntry.select()}
+    assert admin_api.post(f"/tasks/{task['id']}/complete",
+                          {"data": {"applicant_name": "Trần An", "documents_complete": True}}).status_code == 200
+    with app.app_context():
+        written = sorted(h.id for h in HistoryEntry.select() if h.id not in before)
+        step = AuditEvent.get(AuditEvent.action == "task.completed")
+        assert written and [int(i) for i in step.history.split(",")] == written
+        started = AuditEvent.get(AuditEvent.action == "dossier.started")
+        assert sorted(int(i) for i in started.history.split(",")) == sorted(before)
+        assert audit.verify().history == len(before) + len(written)
+
+
+def test_a_trail_written_under_one_key_does_not_verify_under_another(app, admin_api):
+    _some_events(admin_api)
+    with app.app_context():
+        audit.bind("another key, not the one the trail was written with")
+        try:
+            broken = audit.verify().broken
+            assert broken.seq == 1 and "altered" in broken.why
+        finally:
+            app.config["ONESTOP"].bind_audit()
+        assert audit.verify().broken is None
+
+
+def test_checkpoints_are_appended_for_the_chains_that_moved_only_and_signed(app, admin_api):
+    import json
+
+    _some_events(admin_api)
+    with app.app_context():
+        path = audit.checkpoint_file()
+        chains = {h.chain: h for h in AuditHead.select().where(AuditHead.seq > 0)}
+        assert audit.checkpoint() == len(chains)
+        assert path.stat().st_mode & 0o777 == 0o600
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        assert {(line["chain"], line["seq"], line["hash"]) for line in lines} == {
+            (c, h.seq, h.hash) for c, h in chains.items()}
+        assert {line["key"] for line in lines} == {audit.key_id()} and all(len(line["mac"]) == 64 for line in lines)
+        assert audit.checkpoint() == 0  # nothing moved
+        app.config["ONESTOP"].bind_audit()  # another process: it learns from the file what was written
+        assert audit.checkpoint() == 0
+        admin_api.post("/dossiers", {"procedure": "review"})
+        assert audit.checkpoint() == 1
+        assert audit.verify(checkpoints=[path]).checkpoints == len(chains)  # the latest of each chain vouches for all
+
+
+def test_a_checkpoint_signed_with_another_key_is_named(app, admin_api):
+    _some_events(admin_api)
+    with app.app_context():
+        path = audit.checkpoint_file()
+        audit.bind("the key of another installation, 40 chars")
+        try:
+            audit.checkpoint(path)
+        finally:
+            app.config["ONESTOP"].bind_audit()
+        broken = audit.verify(checkpoints=[path]).broken
+        assert "line 1 is signed with another key" in broken.why
+        missing = audit.verify(checkpoints=[path.with_name("nowhere")]).broken
+        assert "does not exist" in missing.why
+
+
+def test_the_timer_worker_appends_checkpoints_periodically(sqlite_app, sqlite_admin_api):
+    import time
+
+    from onestop import timers
+
+    _some_events(sqlite_admin_api)
+    with sqlite_app.app_context():
+        path = audit.checkpoint_file()
+    stop = timers.start_thread(0.02, checkpoint_seconds=0.05)
+    try:
+        deadline = time.monotonic() + 10
+        while not (path.exists() and path.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+    with sqlite_app.app_context():
+        assert audit.verify(checkpoints=[path]).checkpoints >= 1
+
+
+def test_the_commands_checkpoint_then_find_a_cut_tail_with_the_head_rolled_back(tmp_path):
+    import sqlite3
+
+    run = _cli(tmp_path)
+    assert run("user", "create", "canbo1", "--role", "officer").returncode == 0
+    assert run("centres", "import", "--province", "22").returncode == 0
+    written = run("audit", "checkpoint")
+    assert written.returncode == 0 and "1 checkpoint(s) appended" in written.stdout
+    intact = run("audit", "verify")
+    assert intact.returncode == 0 and "1 checkpoint(s) matched" in intact.stdout
+    with sqlite3.connect(tmp_path / "onestop.db") as db:
+        (seq, digest) = db.execute("select seq, hash from auditevent order by seq desc limit 1 offset 1").fetchone()
+        db.execute("delete from auditevent where seq > ?", (seq,))
+        db.execute("update audithead set seq = ?, hash = ?", (seq, digest))
+    elsewhere = tmp_path / "copy"
+    elsewhere.write_bytes((tmp_path / "audit-checkpoints").read_bytes())
+    (tmp_path / "audit-checkpoints").unlink()
+    fooled = run("audit", "verify")  # with its checkpoints gone, a cut tail looks like a shorter trail
+    assert fooled.returncode == 0 and "no checkpoint file" in fooled.stdout
+    broken = run("audit", "verify", "--checkpoint", str(elsewhere))
+    assert broken.returncode == 1 and "removed" in broken.stderr and "saw number 3" in broken.stderr
+
+
+def test_a_process_started_with_another_key_than_the_trails_says_so_in_the_log(sqlite_app, sqlite_admin_api,
+                                                                                sqlite_url, tmp_path, engine, caplog):
+    import logging
+
+    from tests.conftest import _make_app
+
+    _some_events(sqlite_admin_api)
+    with caplog.at_level(logging.ERROR, logger="onestop.audit"):
+        _make_app(sqlite_url, tmp_path / "same-key", engine, audit_key=sqlite_app.config["ONESTOP"].audit_key)
+        assert caplog.records == []
+        _make_app(sqlite_url, tmp_path / "other", engine, audit_key="a key of another machine, 40 characters")
+    assert any("does not verify under this audit key" in r.getMessage() for r in caplog.records)
+    with sqlite_app.app_context():
+        sqlite_app.config["ONESTOP"].bind_audit()
+        assert audit.key_fits()
+        audit.bind("a key of another machine, 40 characters")
+        try:
+            broken = audit.verify().broken
+            assert "or the trail was written under another key" in broken.why
+        finally:
+            sqlite_app.config["ONESTOP"].bind_audit()
+
+
+def test_the_queue_driven_worker_checkpoints_on_the_minutes_the_setting_says():
+    from datetime import datetime
+
+    from onestop import jobs
+
+    assert "audit_checkpoint" not in str(jobs.build("redis://127.0.0.1:1/0")._registry._periodic_tasks)
+    huey = jobs.build("redis://127.0.0.1:1/0", checkpoint_seconds=600)
+    [task] = [t for t in huey._registry._periodic_tasks if t.__name__ == "audit_checkpoint"]
+    assert task().validate_datetime(datetime(2026, 12, 4, 10, 20))
+    assert not task().validate_datetime(datetime(2026, 12, 4, 10, 21))
+
+
+def test_a_check_while_steps_are_written_sees_one_consistent_trail(app, admin_api):
+    import threading
+    import time
+
+    from onestop.db import database, run_write
+
+    _some_events(admin_api)
+    stop, errors = threading.Event(), []
+
+    def write_events():
+        try:
+            with app.app_context():
+                database.connect(reuse_if_open=True)
+                while not stop.is_set():
+                    run_write(lambda: audit.record("calendar.day_set", None, detail={"n": 1}))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            if not database.is_closed():
+                database.close()
+
+    writer = threading.Thread(target=write_events)
+    writer.start()
+    try:
+        with app.app_context():
+            results, deadline = [], time.monotonic() + 30
+            while len(results) < 15 or (results[-1].events == results[0].events and time.monotonic() < deadline):
+                results.append(audit.verify())
+    finally:
+        stop.set()
+        writer.join(30)
+    assert errors == []
+    assert [r.broken for r in results] == [None] * len(results)
+    assert results[-1].events > results[0].events  # the writer did write meanwhile

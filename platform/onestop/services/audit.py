@@ -1,26 +1,120 @@
 """The audit trail: one event per domain action, written in the action's own transaction.
 
-The trail is append-only and tamper-evident: each centre's events form a chain (centre 0 holds
-events of no centre), each event carrying its number in the chain and the SHA-256 of the previous
-event's hash with its own content. The chain's last link is kept in `audithead`, locked by the
-writing transaction, so concurrent writers queue on it. `verify` walks every chain: a stored event
-that was altered, removed or added out of turn breaks it, and the first broken link is named.
+Each centre's events form a keyed chain (chain 0 holds events of no centre): an event carries its
+number in the chain and an HMAC-SHA256, under a key kept outside the database (config: the file
+`audit_key` under ONESTOP_HOME or ONESTOP_AUDIT_KEY), of the previous event's MAC with its own
+content. A step's event also binds the history rows the step wrote (who finished which task,
+when): their ids are stored with the event and their content is part of what its MAC covers, so
+the history needs no chain, no lock and no statement of its own.
+
+The chain's last link is kept in `audithead`, locked by the writing transaction, so concurrent
+writers queue on it. Without the key nobody can re-hash the chain after altering, inserting or
+reordering events; but deleting the last events and rolling `audithead` back leaves a shorter,
+valid chain. Signed checkpoints written outside the database (`checkpoint`: one line per chain
+whose head moved, appended to a file) catch that: `verify` with the checkpoint file finds any
+chain that is shorter than, or differs from, what a checkpoint saw.
 """
 
+import contextlib
 import hashlib
+import hmac
 import json
+import logging
+import os
+import threading
+from array import array
 from dataclasses import dataclass
+from pathlib import Path
+
+from peewee import SqliteDatabase
 
 from .. import sql
-from ..db import LOCK_AUDIT, defer
-from ..models import AuditEvent, AuditHead, utcnow
+from ..db import LOCK_AUDIT, database, defer
+from ..models import AuditEvent, AuditHead, HistoryEntry, utcnow
+
+log = logging.getLogger("onestop.audit")
 
 GENESIS = "0" * 64
-_COLUMNS = ("centre_id", "dossier_id", "actor_id", "action", "element_id", "detail", "at", "chain", "seq", "hash")
+_COLUMNS = ("centre_id", "dossier_id", "actor_id", "action", "element_id", "detail", "at", "chain", "seq", "hash",
+            "history")
+# A history row as an event binds it: these columns, in this order, are covered by the event's MAC.
+HISTORY_COLUMNS = ("id", "dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id", "lane",
+                   "started_at", "due_at")
+_HISTORY_TIMES = (6, 9, 10)
 
 
-def link(previous: str, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at) -> str:
-    """The hash of an event: the previous hash and every stored field, in a fixed layout."""
+class _Keys:
+    chain: bytes | None = None
+    checkpoint: bytes | None = None
+    key_id: str = ""
+    checkpoints: Path | None = None
+
+
+_keys = _Keys()
+
+
+def bind(key: str, checkpoints: Path | None = None) -> None:
+    """Take the trail's key (kept outside the database) and where checkpoints are appended.
+
+    Two keys are derived from it, one for the chain and one for checkpoints, so a line of the
+    checkpoint file can never pass for a link of the chain or the other way round."""
+    secret = key.encode()
+    _keys.chain = hmac.new(secret, b"onestop audit chain v1", hashlib.sha256).digest()
+    _keys.checkpoint = hmac.new(secret, b"onestop audit checkpoint v1", hashlib.sha256).digest()
+    _keys.key_id = hmac.new(secret, b"onestop audit key id", hashlib.sha256).hexdigest()[:16]
+    _keys.checkpoints = Path(checkpoints) if checkpoints is not None else None
+    with _checkpoint_lock:
+        _marked.clear()
+
+
+def key_id() -> str:
+    """A fingerprint of the bound key (safe to show): which key a checkpoint line was signed with."""
+    _chain_key()
+    return _keys.key_id
+
+
+def checkpoint_file() -> Path | None:
+    return _keys.checkpoints
+
+
+def _chain_key() -> bytes:
+    if _keys.chain is None:
+        raise RuntimeError("no audit key bound: call onestop.services.audit.bind() (Settings.bind_audit) first")
+    return _keys.chain
+
+
+def _iso(value):
+    """A stored timestamp as text, alike whichever database returned it (text or datetime)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = HistoryEntry.at.python_value(value)
+    return value.isoformat()
+
+
+def _history_content(rows) -> list:
+    """History rows (tuples in HISTORY_COLUMNS order, as stored) in the layout the MAC covers."""
+    content = []
+    for row in sorted(rows, key=lambda r: r[0]):
+        row = list(row)
+        for i in _HISTORY_TIMES:
+            row[i] = _iso(row[i])
+        content.append(row)
+    return content
+
+
+def link(previous: str, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at,
+         history=()) -> str:
+    """The MAC of an event: the previous MAC, every stored field and the history rows it binds
+    (as _history_content lays them out), in a fixed layout, under the chain's key."""
+    content = json.dumps([chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text,
+                          at.isoformat(), history], ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(_chain_key(), (previous + content).encode(), hashlib.sha256).hexdigest()
+
+
+def _legacy_link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at,
+                 history=()) -> str:
+    """The unkeyed SHA-256 link of the trail before migration 26 (checked once when re-keying)."""
     content = json.dumps([chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text,
                           at.isoformat()], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((previous + content).encode()).hexdigest()
@@ -38,20 +132,26 @@ def _advance(chain):
     return row[0], row[1]
 
 
-def record(action, actor=None, *, centre=None, dossier=None, element_id=None, detail=None):
+def record(action, actor=None, *, centre=None, dossier=None, element_id=None, detail=None, history=None):
     """Append an audit event; call it inside the transaction of the action it describes (it is
-    written at the end of that unit of work, after everything else the unit locks)."""
+    written at the end of that unit of work, after everything else the unit locks).
+
+    `history`: the history rows the same step wrote (tuples in HISTORY_COLUMNS order, as the
+    database returned them on insert); the event binds them."""
     centre_id = centre.id if centre is not None else (
         dossier.centre_id if dossier is not None else getattr(actor, "centre_id", None))
     dossier_id = dossier.id if dossier is not None else None
     actor_id = actor.id if actor is not None else None
     detail_text, at, chain = sql.to_json(detail), utcnow(), centre_id or 0
+    bound = _history_content(history) if history else []
+    ids = ",".join(str(row[0]) for row in bound) if bound else None
 
     def append():
         seq, previous = _advance(chain)
-        digest = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at)
+        digest = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at,
+                      bound)
         sql.insert_rows("auditevent", _COLUMNS, [(centre_id, dossier_id, actor_id, action, element_id, detail_text,
-                                                  at, chain, seq, digest)])
+                                                  at, chain, seq, digest, ids)])
         sql.run('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?', (digest, chain))
 
     # The chain's head is the last row a unit of work locks (db's lock order): appended at its end.
@@ -60,14 +160,22 @@ def record(action, actor=None, *, centre=None, dossier=None, element_id=None, de
 
 @dataclass
 class Broken:
-    chain: int
-    seq: int
+    chain: int | None
+    seq: int | None
     event_id: int | None
     why: str
 
     def __str__(self):
-        where = f"event {self.event_id} (number {self.seq} of chain {self.chain})" if self.event_id else \
-            f"number {self.seq} of chain {self.chain}"
+        if self.event_id and self.seq is not None:
+            where = f"event {self.event_id} (number {self.seq} of chain {self.chain})"
+        elif self.event_id:
+            where = f"event {self.event_id}"
+        elif self.seq is not None:
+            where = f"number {self.seq} of chain {self.chain}"
+        elif self.chain is not None:
+            where = f"chain {self.chain}"
+        else:
+            return self.why
         return f"{where}: {self.why}"
 
 
@@ -76,43 +184,196 @@ class Verified:
     chains: int
     events: int
     broken: Broken | None
+    history: int = 0  # history rows found bound to their step's event
+    checkpoints: int = 0  # checkpoint lines the chains were compared with
+
+
+class _Stop(Exception):
+    def __init__(self, broken):
+        self.broken = broken
 
 
 BATCH = 5000
-_WALK = ('SELECT "id", "centre_id", "dossier_id", "actor_id", "action", "element_id", "detail", "at", "seq", "hash" '
-         'FROM "auditevent" WHERE "chain" = ? AND "seq" > ? ORDER BY "seq" LIMIT ?')
+_WALK = ('SELECT "id", "centre_id", "dossier_id", "actor_id", "action", "element_id", "detail", "at", "seq", "hash", '
+         '"history" FROM "auditevent" WHERE "chain" = ? AND "seq" > ? ORDER BY "seq" LIMIT ?')
+_HISTORY_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in HISTORY_COLUMNS) + ' FROM "historyentry" WHERE "id" IN '
 
 
-def verify() -> Verified:
-    """Walk every chain from its first event, reading each event as stored; stop at the first
-    broken link."""
-    heads = {h.chain: h for h in AuditHead.select()}
-    chains = sorted(set(heads) | {c for (c,) in AuditEvent.select(AuditEvent.chain).where(
-        AuditEvent.chain.is_null(False)).distinct().tuples()})
-    total = 0
-    for chain in chains:
-        previous, expected, after = GENESIS, 1, 0
+def _history_rows(ids) -> dict:
+    """The stored history rows of these ids, by id."""
+    found = {}
+    ids = list(ids)
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        for row in sql.run(_HISTORY_SELECT + "(" + ",".join("?" * len(part)) + ")", part).fetchall():
+            found[row[0]] = row
+    return found
+
+
+def _parse_ids(text):
+    return [int(i) for i in text.split(",")] if text else []
+
+
+class _Walk:
+    """One pass over every chain; counts what it checked and stops at the first broken link."""
+
+    def __init__(self, mac, marks=None, bind_history=True):
+        self.mac, self.marks, self.bind_history = mac, marks or {}, bind_history
+        self.events = self.history = self.compared = 0
+        self.bound = array("q")
+
+    def check_one(self, chain, seq, previous):
+        """Check one event's MAC, given the MAC before it."""
+        self.chain(chain, None, start=(seq, previous), limit=1)
+
+    def chain(self, chain, head, start=(1, GENESIS), limit=None):
+        """Walk one chain from its first event; returns (its last number, its last MAC)."""
+        (expected, previous), after = start, start[0] - 1
+        marks = self.marks.get(chain, {})
         while True:
-            rows = sql.run(_WALK, (chain, after, BATCH)).fetchall()
-            for event_id, centre_id, dossier_id, actor_id, action, element_id, detail, at, seq, digest in rows:
+            rows = sql.run(_WALK, (chain, after, limit or BATCH)).fetchall()
+            wanted = [i for row in rows for i in _parse_ids(row[10])] if self.bind_history else []
+            stored = _history_rows(wanted) if wanted else {}
+            for event_id, centre_id, dossier_id, actor_id, action, element_id, detail, at, seq, digest, ids in rows:
                 if seq != expected:
-                    return Verified(len(chains), total,
-                                    Broken(chain, expected, None, f"missing: the chain jumps to number {seq}"))
-                if link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail,
-                        AuditEvent.at.python_value(at)) != digest:
-                    return Verified(len(chains), total,
-                                    Broken(chain, seq, event_id, "altered: its content does not match its hash"))
-                previous, expected, total = digest, expected + 1, total + 1
+                    raise _Stop(Broken(chain, expected, None, f"missing: the chain jumps to number {seq}"))
+                bound = []
+                if self.bind_history:
+                    for history_id in _parse_ids(ids):
+                        if history_id not in stored:
+                            raise _Stop(Broken(chain, seq, event_id, f"history row {history_id} it binds is gone"))
+                        bound.append(stored[history_id])
+                if self.mac(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail,
+                            AuditEvent.at.python_value(at), _history_content(bound)) != digest:
+                    why = "altered: its content (or the history rows it binds) does not match its MAC"
+                    if self.events == 0:  # nothing verified yet: perhaps nothing can be under this key
+                        why += f" (or the trail was written under another key than this one, id {_keys.key_id})"
+                    raise _Stop(Broken(chain, seq, event_id, why))
+                mark = marks.get(seq)
+                if mark is not None:
+                    self.compared += 1
+                    if mark[0] != digest:
+                        raise _Stop(Broken(chain, seq, event_id, f"replaced: it differs from the checkpoint of "
+                                                                 f"{mark[1]}"))
+                self.bound.extend(row[0] for row in bound)
+                previous, expected = digest, expected + 1
+                self.events, self.history = self.events + 1, self.history + len(bound)
+            if limit is not None:
+                return expected - 1, previous
             if len(rows) < BATCH:
                 break
             after = rows[-1][8]
-        head = heads.get(chain)
-        if head is None or head.seq != expected - 1 or head.hash != previous:
-            removed = head is not None and head.seq >= expected
-            return Verified(len(chains), total, Broken(chain, expected, None,
-                                                       "removed: the chain's last events are gone" if removed
-                                                       else "the chain's head does not match its last event"))
-    return Verified(len(chains), total, None)
+        last = expected - 1
+        beyond = [seq for seq in marks if seq > last]
+        if beyond:
+            seen = max(beyond)
+            raise _Stop(Broken(chain, last + 1, None, f"removed: the chain ends at number {last} but the "
+                                                      f"checkpoint of {marks[seen][1]} saw number {seen}"))
+        if head is None or head.seq != last or head.hash != previous:
+            removed = head is not None and head.seq > last
+            raise _Stop(Broken(chain, last + 1, None, "removed: the chain's last events are gone" if removed
+                               else "the chain's head does not match its last event"))
+        return last, previous
+
+
+def _outside_any_chain():
+    row = sql.run('SELECT "id", "chain", "seq" FROM "auditevent" WHERE "chain" IS NULL OR "seq" IS NULL '
+                  'OR "hash" IS NULL ORDER BY "id" LIMIT 1').fetchone()
+    if row is not None:
+        raise _Stop(Broken(row[1], row[2], row[0], "outside the chain: its chain, number or MAC is empty"))
+
+
+def _missing_chains(chains, marks):
+    for chain in sorted(set(marks) - chains):
+        seen = max(marks[chain])
+        raise _Stop(Broken(chain, None, None, f"missing: the checkpoint of {marks[chain][seen][1]} saw it at "
+                                              f"number {seen}, the database has no such chain"))
+    for (centre_id,) in sql.run('SELECT DISTINCT "centre_id" FROM "dossier" ORDER BY "centre_id"').fetchall():
+        if centre_id not in chains:
+            raise _Stop(Broken(centre_id, None, None, "missing: the centre has dossiers but no chain"))
+    row = sql.run('SELECT d."id", d."code", d."centre_id" FROM "dossier" d WHERE NOT EXISTS '
+                  '(SELECT 1 FROM "auditevent" e WHERE e."dossier_id" = d."id") ORDER BY d."id" LIMIT 1').fetchone()
+    if row is not None:
+        raise _Stop(Broken(row[2], None, None, f"missing: dossier {row[1]} has no event in the trail"))
+
+
+def _unbound_history(walk):
+    """Every history row must be bound by exactly one event: more rows than bound ones were added
+    outside a step (or bound ones removed with their event, which the chain already shows)."""
+    (total,) = sql.run('SELECT COUNT(*) FROM "historyentry"').fetchone()
+    if total == len(walk.bound):
+        return
+    bound = sorted(walk.bound)
+    at, after = 0, 0
+    while True:
+        rows = sql.run('SELECT "id", "dossier_id" FROM "historyentry" WHERE "id" > ? ORDER BY "id" LIMIT ?',
+                       (after, BATCH)).fetchall()
+        for history_id, dossier_id in rows:
+            while at < len(bound) and bound[at] < history_id:
+                at += 1
+            if at >= len(bound) or bound[at] != history_id:
+                raise _Stop(Broken(None, None, None, f"history row {history_id} (dossier id {dossier_id}) is bound "
+                                                     "to no event: it was added outside a step"))
+        if len(rows) < BATCH:
+            break
+        after = rows[-1][0]
+
+
+@contextlib.contextmanager
+def _snapshot():
+    """One consistent view of the database for a whole check, so that steps written meanwhile do
+    not look like a head ahead of its chain (SQLite's deferred transaction reads one snapshot in WAL
+    mode; PostgreSQL needs REPEATABLE READ). Inside a transaction already (a migration), that one."""
+    db = database.obj
+    if db.in_transaction():
+        yield
+        return
+    with db.atomic():
+        if not isinstance(db, SqliteDatabase):
+            db.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def verify(checkpoints=None) -> Verified:
+    """Walk every chain from its first event, reading each event and the history rows it binds as
+    stored; compare the chains with the signed checkpoints read from `checkpoints` (paths of
+    checkpoint files); stop at the first broken link. Reads one snapshot of the database."""
+    with _snapshot():
+        return _verify(checkpoints)
+
+
+def _verify(checkpoints) -> Verified:
+    heads = {h.chain: h for h in AuditHead.select()}
+    chains = set(heads) | {c for (c,) in AuditEvent.select(AuditEvent.chain).where(
+        AuditEvent.chain.is_null(False)).distinct().tuples()}
+    walk = _Walk(link)
+    try:
+        walk.marks = read_checkpoints(checkpoints or ())
+        _outside_any_chain()
+        for chain in sorted(chains):
+            walk.chain(chain, heads.get(chain))
+        _missing_chains(chains, walk.marks)
+        _unbound_history(walk)
+    except _Stop as stop:
+        return Verified(len(chains), walk.events, stop.broken, walk.history, walk.compared)
+    return Verified(len(chains), walk.events, None, walk.history, walk.compared)
+
+
+def key_fits() -> bool:
+    """Whether the last event written verifies under the bound key (a process started with another
+    key than the trail's would write links nobody can verify); True when there is none."""
+    row = sql.run('SELECT "id", "chain", "seq" FROM "auditevent" WHERE "chain" IS NOT NULL AND "seq" IS NOT NULL '
+                  'ORDER BY "id" DESC LIMIT 1').fetchone()
+    if row is None:
+        return True
+    _event_id, chain, seq = row
+    before = sql.run('SELECT "hash" FROM "auditevent" WHERE "chain" = ? AND "seq" = ?', (chain, seq - 1)).fetchone()
+    walk = _Walk(link)
+    try:
+        walk.check_one(chain, seq, before[0] if before else GENESIS)
+    except _Stop:
+        return False
+    return True
 
 
 def backfill() -> int:
@@ -134,3 +395,197 @@ def backfill() -> int:
             count += 1
     return count
 
+
+# --- re-keying (migration 26) --------------------------------------------------------------------
+
+
+def _legacy_state() -> str:
+    """Whether the unkeyed chain was intact when it was re-keyed: "intact" or where it broke."""
+    heads = {h.chain: h for h in AuditHead.select()}
+    chains = set(heads) | {c for (c,) in AuditEvent.select(AuditEvent.chain).where(
+        AuditEvent.chain.is_null(False)).distinct().tuples()}
+    walk = _Walk(_legacy_link, bind_history=False)
+    try:
+        _outside_any_chain()
+        for chain in sorted(chains):
+            walk.chain(chain, heads.get(chain))
+    except _Stop as stop:
+        return str(stop.broken)
+    return "intact"
+
+
+def rekey() -> dict:
+    """Re-link every stored event with the key and bind the history rows already stored (each
+    dossier's to its last event; a dossier with history but no event gets one), then record the
+    re-keying with what the unkeyed chain's check found. Nothing to do when the keyed chain
+    already verifies."""
+    if verify().broken is None:
+        return {}
+    legacy = _legacy_state()
+    backfill()  # events of no chain yet join their centre's chain at its end
+    last_event = {}
+    for dossier_id, event_id in sql.run('SELECT "dossier_id", MAX("id") FROM "auditevent" '
+                                        'WHERE "dossier_id" IS NOT NULL GROUP BY "dossier_id"').fetchall():
+        last_event[dossier_id] = event_id
+    events = history = 0
+    for (chain,) in sql.run('SELECT DISTINCT "chain" FROM "auditevent" WHERE "chain" IS NOT NULL '
+                            'ORDER BY "chain"').fetchall():
+        previous, after, last = GENESIS, -1, 0
+        while True:
+            rows = sql.run('SELECT "id", "centre_id", "dossier_id", "actor_id", "action", "element_id", "detail", '
+                           '"at", "seq" FROM "auditevent" WHERE "chain" = ? AND "seq" > ? ORDER BY "seq" LIMIT ?',
+                           (chain, after, BATCH)).fetchall()
+            binding = {row[2]: row[0] for row in rows if row[2] is not None and last_event.get(row[2]) == row[0]}
+            rows_of = {}
+            if binding:
+                dossier_ids = list(binding)
+                for start in range(0, len(dossier_ids), 500):
+                    part = dossier_ids[start:start + 500]
+                    for row in sql.run("SELECT " + ", ".join(f'"{c}"' for c in HISTORY_COLUMNS) +
+                                       ' FROM "historyentry" WHERE "dossier_id" IN (' + ",".join("?" * len(part)) +
+                                       ")", part).fetchall():
+                        rows_of.setdefault(row[1], []).append(row)
+            for event_id, centre_id, dossier_id, actor_id, action, element_id, detail, at, seq in rows:
+                bound = _history_content(rows_of.get(dossier_id, ())) if binding.get(dossier_id) == event_id else []
+                previous = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail,
+                                AuditEvent.at.python_value(at), bound)
+                sql.run('UPDATE "auditevent" SET "hash" = ?, "history" = ? WHERE "id" = ?',
+                        (previous, ",".join(str(r[0]) for r in bound) or None, event_id))
+                events, history, last = events + 1, history + len(bound), seq
+            if len(rows) < BATCH:
+                break
+            after = rows[-1][8]
+        if sql.run('UPDATE "audithead" SET "seq" = ?, "hash" = ? WHERE "chain" = ?', (last, previous, chain)).rowcount == 0:
+            sql.run('INSERT INTO "audithead" ("chain", "seq", "hash") VALUES (?, ?, ?)', (chain, last, previous))
+    orphans = sql.run('SELECT DISTINCT h."dossier_id", d."centre_id" FROM "historyentry" h JOIN "dossier" d '
+                      'ON d."id" = h."dossier_id" WHERE NOT EXISTS (SELECT 1 FROM "auditevent" e '
+                      'WHERE e."dossier_id" = h."dossier_id") ORDER BY h."dossier_id"').fetchall()
+    for dossier_id, centre_id in orphans:
+        rows = sql.run("SELECT " + ", ".join(f'"{c}"' for c in HISTORY_COLUMNS) + ' FROM "historyentry" '
+                       'WHERE "dossier_id" = ?', (dossier_id,)).fetchall()
+        record("dossier.history_sealed", None, dossier=_Dossier(dossier_id, centre_id), history=rows)
+        history += len(rows)
+    outcome = {"events": events, "history": history, "unkeyed_chain": legacy}
+    if events or history:
+        record("audit.rekeyed", None, detail=outcome)
+        log.info("audit trail re-keyed: %s", outcome)
+    return outcome
+
+
+@dataclass
+class _Dossier:
+    id: int
+    centre_id: int
+
+
+# --- checkpoints outside the database ------------------------------------------------------------
+
+_checkpoint_lock = threading.Lock()
+_marked: dict = {}  # checkpoint file -> {chain: the last number written to it}
+
+
+def _checkpoint_mac(chain, seq, digest, at, key_id) -> str:
+    if _keys.checkpoint is None:
+        _chain_key()
+    message = f"{chain}|{seq}|{digest}|{at}|{key_id}".encode()
+    return hmac.new(_keys.checkpoint, message, hashlib.sha256).hexdigest()
+
+
+def checkpoint(path=None) -> int:
+    """Append a signed line (chain, number, MAC, time, key id, HMAC of them) to the checkpoint
+    file for every chain whose head moved since the last line written there; returns how many.
+
+    The lines go in one append (several processes may share the file) and to the log as well, so
+    a log shipped elsewhere keeps a copy."""
+    path = Path(path) if path is not None else _keys.checkpoints
+    if path is None:
+        raise RuntimeError("no checkpoint file bound")
+    heads = sql.run('SELECT "chain", "seq", "hash" FROM "audithead" WHERE "seq" > 0 ORDER BY "chain"').fetchall()
+    with _checkpoint_lock:
+        marked = _marked.get(path)
+        if marked is None:
+            marked = _marked[path] = {chain: max(seqs) for chain, seqs in _read_lines(path, strict=False).items()}
+        at = utcnow().replace(microsecond=0).isoformat() + "Z"
+        lines = []
+        for chain, seq, digest in heads:
+            if marked.get(chain) == seq:
+                continue
+            line = {"chain": chain, "seq": seq, "hash": digest, "at": at, "key": _keys.key_id}
+            line["mac"] = _checkpoint_mac(chain, seq, digest, at, _keys.key_id)
+            lines.append(json.dumps(line, separators=(",", ":")))
+        if not lines:
+            return 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, ("\n".join(lines) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        for chain, seq, _digest in heads:
+            marked[chain] = seq
+    for line in lines:
+        log.info("audit checkpoint %s", line)
+    return len(lines)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be trusted: a line not signed with this key."""
+
+
+def _read_lines(path: Path, strict=True) -> dict:
+    """{chain: {seq: (hash, time)}} of the latest checkpoint of each chain in a checkpoint file;
+    strict: any bad line is an error.
+
+    Every line is checked, but only the latest of a chain is kept: the chain being keyed, its MAC
+    at that number vouches for every event before it, so memory stays one entry per chain however
+    long the file grows (and a file may be compacted to the last line of each chain)."""
+    latest = {}
+    if not path.exists():
+        if strict:
+            raise CheckpointError(f"checkpoint file {path} does not exist")
+        return {}
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, text in enumerate(fh, 1):
+            if not text.strip():
+                continue
+            try:
+                line = json.loads(text)
+                chain, seq, digest, at, key = (line["chain"], line["seq"], line["hash"], line["at"], line["key"])
+                valid = isinstance(chain, int) and isinstance(seq, int) and hmac.compare_digest(
+                    str(line["mac"]), _checkpoint_mac(chain, seq, digest, at, key))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                valid, key = False, None
+            if not valid:
+                if strict:
+                    reason = (f"signed with another key (its key id is {key}, this key's is {_keys.key_id}) or forged"
+                              if isinstance(key, str) and key != _keys.key_id
+                              else "not signed with this key (forged or damaged)")
+                    raise CheckpointError(f"{path} line {number} is {reason}")
+                continue
+            known = latest.get(chain)
+            if known is None or seq > known[0]:
+                latest[chain] = (seq, digest, at)
+            elif seq == known[0] and digest != known[1] and strict:
+                raise CheckpointError(f"{path} line {number}: number {seq} of chain {chain} was checkpointed with "
+                                      "two different MACs")
+    return {chain: {seq: (digest, at)} for chain, (seq, digest, at) in latest.items()}
+
+
+def read_checkpoints(paths) -> dict:
+    """{chain: {seq: (hash, time)}} of the latest checkpoint of each chain in these checkpoint
+    files; a line that is not signed with this key breaks the verification (it is named)."""
+    marks = {}
+    for path in paths:
+        try:
+            found = _read_lines(Path(path))
+        except CheckpointError as exc:
+            raise _Stop(Broken(None, None, None, f"checkpoint: {exc}")) from None
+        for chain, seqs in found.items():
+            [(seq, mark)] = seqs.items()
+            [(known, known_mark)] = marks.get(chain, {-1: None}).items()
+            if seq == known and known_mark[0] != mark[0]:
+                raise _Stop(Broken(chain, seq, None, "checkpoint: two checkpoint files disagree about it"))
+            if seq > known:
+                marks[chain] = {seq: mark}
+    return marks

@@ -153,13 +153,14 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
             created_by_id=actor.id, created_at=now, updated_at=now,
         )
         dossier.procedure, dossier.version = procedure, version
-        _write_step_rows(dossier, step, actor, new=True)
+        history = _write_step_rows(dossier, step, actor, new=True)
         stats.count(centre_id, procedure.id, now, received=1, online=channel == "online")
         if dossier.resolved_at is not None:
             stats.count(centre_id, procedure.id, now, **stats.resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
         audit.record("dossier.started", actor, dossier=dossier,
-                     detail={"procedure": procedure.code, "version": version.version, "channel": channel})
+                     detail={"procedure": procedure.code, "version": version.version, "channel": channel},
+                     history=history)
         notify.queue(dossier, "resolved" if dossier.status in ("resolved", "returned") else "received", procedure.name)
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
@@ -541,9 +542,9 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
             Dossier.update(paused_at=None, due_at=due_at).where(Dossier.id == dossier.id).execute()
             audit.record("dossier.financial_obligation_met", actor, dossier=dossier, element_id=element_id,
                          detail={"paused_since": dossier.paused_at.isoformat(), "due_at": due_at and due_at.isoformat()})
-        _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id, due_at=due_at)
+        history = _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id, due_at=due_at)
         attachments.record(list(blobs), dossier, actor, completed_task_id)
-        audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail)
+        audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail, history=history)
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
                          detail={"message": error["message"]})
@@ -645,7 +646,8 @@ def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None, du
     stats.count_steps(dossier, [(f.element_id, f.name, *leaving[f.task_id][:2], f.at, leaving[f.task_id][2],
                                  actor_id if f.task_id == completed_task_id else None)
                                 for f in step.finished if f.state == "completed" and f.task_id in leaving])
-    sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
+    # The rows as stored (with their ids) go to the step's audit event, which binds them.
+    return sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
         (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
          *leaving.get(f.task_id, (None, None, None)))
-        for f in step.finished])
+        for f in step.finished], returning=audit.HISTORY_COLUMNS)
