@@ -27,10 +27,9 @@ def _bind(settings):
 
 def _engine(settings):
     from .engine import Engine
-    from .engine.sandbox import Sandbox
     from .services.runtime import bind_engine
 
-    return bind_engine(Engine(Sandbox(timeout=settings.script_timeout_seconds, memory_mb=settings.script_memory_mb)))
+    return bind_engine(Engine(settings.make_sandbox()))
 
 
 def _system_actor():
