@@ -331,9 +331,15 @@ def cmd_serve(args):
             self.cfg.set("control_socket_disable", True)
 
         def load(self):
+            import gc
+
             from .app import create_app
 
-            return create_app()
+            app = create_app()
+            # What start-up built lives as long as the process: keeping it out of the collector's
+            # full passes turns their pause of every request thread from ~100 ms into a few ms.
+            gc.freeze()
+            return app
 
     Server().run()
     return 0
