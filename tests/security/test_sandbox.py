@@ -34,7 +34,7 @@ HOSTILE_EXPRESSIONS = [
     '[s for i in range(10000)]',
     # No allocation at all, just work: time is the limit.
     '[int("9" * 4000) % 7 for i in range(10000)]',
-    '[s.count("x") + s.find("y") for i in range(10000)]',
+    "[max(r) + min(r) + sum(r) for r in [range(9999)] for i in range(9999)]",
 ]
 DATA = {"s": "x" * 100_000}
 
@@ -60,7 +60,7 @@ def test_the_budget_is_per_sandbox_and_names_what_ran_out():
     with Sandbox(expression_timeout=0.05) as box:
         started = time.monotonic()
         with pytest.raises(ExpressionLimitError, match="time limit of 0.05 s"):
-            box.evaluate('[s.count("x") for i in range(10000)]', DATA)
+            box.evaluate("[max(r) + min(r) + sum(r) for r in [range(9999)] for i in range(9999)]", DATA)
         assert time.monotonic() - started < 0.5
     with Sandbox(expression_memory_mb=1) as box, pytest.raises(ExpressionLimitError, match="more than 1 MB"):
         box.evaluate("[list(range(1000)) for i in range(100)]", {})
@@ -189,7 +189,7 @@ MODELS = {
     "gateway": (gateway_model(f"len({HANG}) > 0"), "hostile_gateway", "Gateway"),
     "timer": (timer_model(f'"PT" + str(len({HANG})) + "S"'), "hostile_timer", "Timer"),
     "dmn": (dmn_model(f"len({HANG})"), "hostile_dmn", "Rules"),
-    "slow gateway": (gateway_model('len([s.count("x") for s in ["x" * 100000] for i in range(10000)]) > 0'),
+    "slow gateway": (gateway_model("len([max(r) + min(r) + sum(r) for r in [range(9999)] for i in range(9999)]) > 0"),
                      "hostile_gateway", "Gateway"),
 }
 
