@@ -1,5 +1,6 @@
 """The script/expression sandbox: real worker processes, real SpiffWorkflow runs, no mocks."""
 
+import datetime
 import threading
 import time
 
@@ -589,3 +590,9 @@ def test_a_script_that_finds_no_worker_in_time_names_the_busy_sandbox():
         with pytest.raises(ScriptError, match=r"the script sandbox is busy \(no worker free within 0.2 s\)"):
             box.execute("y = 1", {})
         thread.join(5)
+
+
+def test_data_and_its_views_still_turn_into_text():
+    text = evaluate_expression("str(d.keys()) + str(d.values()) + f'{d.items()}|{day}|{None}|{ {1} }|{2.5}'",
+                               {"d": {"a": 1}, "day": datetime.date(2024, 1, 2)})
+    assert text == "dict_keys(['a'])dict_values([1])dict_items([('a', 1)])|2024-01-02|None|{1}|2.5"

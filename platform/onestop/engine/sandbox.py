@@ -240,7 +240,7 @@ def _estimate_text_size(value, budget: int) -> int:
             total += 2 + 4 * len(item)
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
+        elif isinstance(item, _TEXT_CONTAINERS):
             total += 2 + 2 * len(item)
             stack.extend(item)
         elif _is_int(item):
@@ -258,6 +258,7 @@ def _estimate_text_size(value, budget: int) -> int:
 
 
 _TEXT_SAFE = (float, bool, type(None), bytes, _dt.date, _dt.time, _dt.timedelta, range)
+_TEXT_CONTAINERS = (list, tuple, set, frozenset, type({}.keys()), type({}.values()), type({}.items()))
 
 
 def _safe_str(value="", *args):
