@@ -3,6 +3,9 @@ the server keeps answering, one centre's slow scripts do not hold up another's, 
 address reaches a model's code."""
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -304,3 +307,34 @@ def test_five_slow_scripts_of_one_centre_neither_fail_nor_delay_another_centres_
     # Each slow script ran to its own time limit: none was refused because the pool was busy.
     assert [json.dumps(r.json["error"]["message"]) for r in slow_results
             if "time limit" not in r.json["error"]["message"]] == []
+
+
+def test_the_memory_a_stopped_expression_built_goes_back_to_the_system():
+    # In a fresh interpreter: eight threads (each with its own malloc arena, like a web process's
+    # request threads) each run a budget-exhausting expression; the process ends about where it began.
+    program = f"""
+import threading
+from onestop.engine.sandbox import ExpressionLimitError, evaluate_expression
+
+def rss_kb():
+    return int([line for line in open("/proc/self/status") if line.startswith("VmRSS")][0].split()[1])
+
+def hostile():
+    try:
+        evaluate_expression({HANG!r}, {{}})
+    except ExpressionLimitError:
+        pass
+
+hostile()
+before = rss_kb()
+for _ in range(2):
+    threads = [threading.Thread(target=hostile) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+print(rss_kb() - before)
+"""
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) < 24 * 1024, f"{int(result.stdout) // 1024} MB kept"

@@ -28,8 +28,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import contextvars
+import ctypes
+import ctypes.util
 import datetime as _dt
 import functools
+import gc
 import itertools
 import json
 import operator as op
@@ -724,11 +727,33 @@ def evaluate_expression(expression: str, data: dict, extra: dict | None = None,
     except RecursionError:
         failure = ScriptError("the expression is nested too deeply")
     # Raised outside the except blocks: no context or traceback keeps the values the
-    # expression built alive, so their memory is returned at once.
+    # expression built alive, so they are freed here, and handed back to the system.
+    if isinstance(failure, ExpressionLimitError):
+        _return_freed_memory()
     raise failure
 
 
 _DEFAULT_BUDGET = ExpressionBudget()
+
+
+def _load_malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: the allocator keeps what it keeps
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _return_freed_memory() -> None:
+    """Give the heap that a stopped expression freed back to the system. Each thread has its own
+    malloc arena, so without this every request thread could keep a budget's worth of free heap."""
+    # simpleeval's comprehension keeps its partial result in a closure that refers to itself:
+    # only the collector frees that cycle.
+    gc.collect()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _simpleeval_message(err: simpleeval.InvalidExpression) -> str:
