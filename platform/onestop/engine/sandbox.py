@@ -16,7 +16,14 @@ runs two kinds of code through its script engine, and this module replaces both:
   nothing behind.
 * **Scripts** (script tasks, pre/post scripts) run in a pool of long-lived child
   processes (:mod:`onestop.engine.sandbox_worker`) with RestrictedPython, resource
-  limits and a wall-clock timeout enforced here. Results come back as JSON only.
+  limits and a wall-clock timeout enforced here. Results come back as JSON only. The
+  caller names the tenant (a centre) a script runs for with :meth:`Sandbox.on_behalf_of`;
+  one tenant holds at most its share of the workers, and a freed worker goes to the
+  waiting tenant running the fewest scripts.
+
+Neither kind of code can read a memory address: ``id`` and ``hash`` are refused, an
+expression cannot turn a function into text, and a script's ``str``, ``repr``, f-strings,
+``%`` and caught exceptions drop the address from default reprs.
 
 :func:`check_expression` and :func:`check_script` apply the same rules at upload time.
 :func:`make_script_engine` plugs the sandbox into SpiffWorkflow; note that the script

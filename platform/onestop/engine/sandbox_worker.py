@@ -14,7 +14,10 @@ and talks to it over its stdin/stdout, one JSON document per line:
 Right after start the worker sets resource limits (address space, no new files or
 processes, no core dumps) and answers ``{"ready": true}``. Scripts are checked by
 :func:`check_script`, compiled with RestrictedPython and run with a small set of
-builtins; task data is the script's global namespace.
+builtins; task data is the script's global namespace. No memory address reaches a
+script: ``id`` and ``hash`` do not exist, and the text made by ``str``, ``repr``,
+f-strings, ``%`` and the arguments of caught exceptions has the " at 0x..." of default
+reprs cut out.
 
 This module must import only the standard library and RestrictedPython: it runs with
 ``-I`` (no ``PYTHONPATH``, no script directory on ``sys.path``), so nothing from
