@@ -9,7 +9,6 @@ from flask import Flask
 from . import db, migrations, ratelimit, timers
 from .config import Settings, load_settings
 from .engine import Engine
-from .engine.sandbox import Sandbox
 from .services import attachments, audit, codes, runtime, schedule
 from .services.users import ensure_default_centre
 
@@ -53,7 +52,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     engine = settings.engine
     if engine is None:
-        engine = Engine(Sandbox(timeout=settings.script_timeout_seconds, memory_mb=settings.script_memory_mb))
+        engine = Engine(settings.make_sandbox())
         atexit.register(engine.close)
     runtime.bind_engine(engine)
     codes.configure(settings.code_system)

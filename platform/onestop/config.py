@@ -36,6 +36,11 @@ class Settings:
     run_timer_thread: bool = True
     script_timeout_seconds: float = 2.0
     script_memory_mb: int = 256
+    script_workers: int = 4  # script sandbox workers per process
+    script_workers_per_centre: int = 0  # at most this many of them run one centre's scripts; 0: half
+    script_queue_seconds: float = 10.0  # how long a script waits for a free worker before failing
+    expression_timeout_seconds: float = 1.0  # each gateway/timer/DMN expression
+    expression_memory_mb: float = 32  # values one expression may build
     redis_url: str | None = None
     agency_code: str | None = None  # the default centre's electronic identity code (dossier codes)
     code_system: str | None = None  # 2-digit system-owner code: the national-service code variant
@@ -66,6 +71,15 @@ class Settings:
         from .services import audit
 
         audit.bind(self.audit_key, self.audit_checkpoints or self.home / "audit-checkpoints")
+
+    def make_sandbox(self):
+        """The script and expression sandbox these settings describe."""
+        from .engine.sandbox import Sandbox
+
+        return Sandbox(timeout=self.script_timeout_seconds, memory_mb=self.script_memory_mb,
+                       pool_size=self.script_workers, per_tenant=self.script_workers_per_centre or None,
+                       wait_timeout=self.script_queue_seconds, expression_timeout=self.expression_timeout_seconds,
+                       expression_memory_mb=self.expression_memory_mb)
 
     @property
     def is_sqlite(self):
@@ -142,6 +156,11 @@ def load_settings(**overrides) -> Settings:
         run_timer_thread=os.environ.get("ONESTOP_TIMER_THREAD", "1") not in ("0", "false", "no"),
         script_timeout_seconds=_float("ONESTOP_SCRIPT_TIMEOUT", 2.0),
         script_memory_mb=_int("ONESTOP_SCRIPT_MEMORY_MB", 256),
+        script_workers=_int("ONESTOP_SCRIPT_WORKERS", 4),
+        script_workers_per_centre=_int("ONESTOP_SCRIPT_WORKERS_PER_CENTRE", 0),
+        script_queue_seconds=_float("ONESTOP_SCRIPT_QUEUE_SECONDS", 10.0),
+        expression_timeout_seconds=_float("ONESTOP_EXPRESSION_TIMEOUT", 1.0),
+        expression_memory_mb=_float("ONESTOP_EXPRESSION_MEMORY_MB", 32),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
         agency_code=os.environ.get("ONESTOP_AGENCY_CODE") or None,

@@ -1,5 +1,6 @@
 """The script/expression sandbox: real worker processes, real SpiffWorkflow runs, no mocks."""
 
+import datetime
 import threading
 import time
 
@@ -11,11 +12,15 @@ from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from onestop.engine.sandbox import (
+    ExpressionBudget,
+    ExpressionLimitError,
     Sandbox,
     SandboxEnvironment,
     ScriptError,
+    _FairGate,
     check_expression,
     check_script,
+    evaluate_expression,
     make_script_engine,
 )
 
@@ -442,3 +447,152 @@ def test_an_unbound_local_variable_gives_a_readable_error(sandbox):
 def test_service_tasks_are_refused_with_a_clear_message(sandbox):
     with pytest.raises(ScriptError, match="service tasks are not supported"):
         SandboxEnvironment(sandbox).call_service({}, operation_name="x")
+
+
+# --------------------------------------------------------------------------- budgets
+
+
+def test_ordinary_conditions_fit_in_a_tiny_budget():
+    tiny = ExpressionBudget(seconds=0.5, memory_bytes=4096, steps=100)
+    assert evaluate_expression("len(items) > 2 and d.get('k') == 'v' and x.upper() == 'A'", DATA, budget=tiny)
+    assert evaluate_expression("[i * 2 for i in items if i > 1]", DATA, budget=tiny) == [4, 6]
+
+
+def test_an_expression_over_its_steps_stops_naming_them():
+    with pytest.raises(ExpressionLimitError, match="^expression stopped: more than 50 steps$"):
+        evaluate_expression("[i for i in range(1000)]", {}, budget=ExpressionBudget(steps=50))
+
+
+def test_a_value_held_many_times_counts_each_time_it_is_held():
+    # 1,000 references to one 10,000-character text: 80 KB in memory, 10 MB as text or JSON.
+    budget = ExpressionBudget(memory_bytes=1024 * 1024)
+    with pytest.raises(ExpressionLimitError, match="more than 1 MB of values"):
+        evaluate_expression("[t for i in range(1000)]", {"t": "x" * 10_000}, budget=budget)
+    assert len(evaluate_expression("[t for i in range(50)]", {"t": "x" * 10_000}, budget=budget)) == 50
+
+
+def test_reading_big_task_data_costs_nothing_but_copying_it_does():
+    data = {"big": list(range(100_000))}
+    budget = ExpressionBudget(memory_bytes=1024 * 1024)
+    assert evaluate_expression("len(big) > 10 and big[5] == 5", data, budget=budget) is True
+    with pytest.raises(ExpressionLimitError):
+        evaluate_expression("big[:]", data, budget=budget)
+
+
+def test_the_time_limit_holds_for_work_that_builds_nothing():
+    started = time.monotonic()
+    with pytest.raises(ExpressionLimitError, match="time limit of 0.1 s exceeded"):
+        evaluate_expression("[max(r) for r in [range(9999)] for i in range(9999)]", {},
+                            budget=ExpressionBudget(seconds=0.1))
+    assert time.monotonic() - started < 0.5
+
+
+def test_the_budget_error_keeps_nothing_the_expression_built():
+    with pytest.raises(ExpressionLimitError) as caught:
+        evaluate_expression("[list(range(5000)) for i in range(9000)]", {})
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+    frames = []
+    trace = caught.value.__traceback__
+    while trace is not None:
+        frames.append(trace.tb_frame.f_code.co_name)
+        trace = trace.tb_next
+    # Raised by evaluate_expression itself: none of the evaluator's frames (and their values) kept.
+    assert frames[-1] == "evaluate_expression" and "run" not in frames
+
+
+def test_the_budget_reaches_spiffworkflow_as_a_task_error(sandbox):
+    with Sandbox(expression_timeout=0.1) as box:
+        environment = SandboxEnvironment(box)
+        with pytest.raises(ExpressionLimitError):
+            environment.evaluate("[max(r) for r in [range(9999)] for i in range(9999)]", {})
+
+
+def test_an_impossible_budget_is_refused():
+    with pytest.raises(ValueError):
+        ExpressionBudget(seconds=0)
+    with pytest.raises(ValueError):
+        Sandbox(pool_size=2, per_tenant=3)
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+def test_the_pool_defaults_to_four_workers_and_half_of_them_per_tenant():
+    with Sandbox() as box:
+        assert (box.pool_size, box.per_tenant) == (4, 2)
+    with Sandbox(pool_size=1) as box:
+        assert box.per_tenant == 1
+
+
+def test_a_freed_slot_goes_to_the_waiting_tenant_that_runs_the_fewest():
+    gate = _FairGate(size=2, per_tenant=2)
+    assert gate.acquire("A", 1) and gate.acquire("A", 1)
+    order = []
+
+    def wait(tenant):
+        assert gate.acquire(tenant, 5)
+        order.append(tenant)
+
+    first = threading.Thread(target=wait, args=("A",))
+    first.start()
+    time.sleep(0.1)  # A's third request queues before B's
+    second = threading.Thread(target=wait, args=("B",))
+    second.start()
+    time.sleep(0.1)
+    gate.release("A")
+    time.sleep(0.1)
+    assert order == ["B"]  # B ran nothing, A still ran one
+    gate.release("A")
+    first.join(5)
+    second.join(5)
+    assert order == ["B", "A"]
+
+
+def test_one_tenant_never_holds_more_than_its_share():
+    gate = _FairGate(size=3, per_tenant=2)
+    assert gate.acquire("A", 1) and gate.acquire("A", 1)
+    started = time.monotonic()
+    assert not gate.acquire("A", 0.2)  # a slot is free, but not for A
+    assert time.monotonic() - started >= 0.2
+    assert gate.acquire("B", 0.2)
+    assert gate.held("A") == 2 and gate.held("B") == 1
+
+
+def test_a_tenants_slow_scripts_leave_another_tenant_a_worker():
+    with Sandbox(timeout=1.0, pool_size=2, per_tenant=1, wait_timeout=5) as box:
+        results = []
+
+        def slow():
+            with box.on_behalf_of("A"):
+                try:
+                    box.execute("while True:\n    pass", {})
+                except ScriptError as err:
+                    results.append(err.message)
+
+        threads = [threading.Thread(target=slow) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        with box.on_behalf_of("B"):
+            assert box.execute("y = 2", {}) == {"y": 2}
+        assert time.monotonic() - started < 0.9  # before A's first script reached its limit
+        for thread in threads:
+            thread.join(10)
+    assert len(results) == 3 and all("time limit" in r for r in results)
+
+
+def test_a_script_that_finds_no_worker_in_time_names_the_busy_sandbox():
+    with Sandbox(timeout=1.0, pool_size=1, wait_timeout=0.2) as box:
+        thread = threading.Thread(target=lambda: pytest.raises(ScriptError, box.execute, "while True:\n    pass", {}))
+        thread.start()
+        time.sleep(0.3)
+        with pytest.raises(ScriptError, match=r"the script sandbox is busy \(no worker free within 0.2 s\)"):
+            box.execute("y = 1", {})
+        thread.join(5)
+
+
+def test_data_and_its_views_still_turn_into_text():
+    text = evaluate_expression("str(d.keys()) + str(d.values()) + f'{d.items()}|{day}|{None}|{ {1} }|{2.5}'",
+                               {"d": {"a": 1}, "day": datetime.date(2024, 1, 2)})
+    assert text == "dict_keys(['a'])dict_values([1])dict_items([('a', 1)])|2024-01-02|None|{1}|2.5"

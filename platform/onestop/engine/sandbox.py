@@ -7,11 +7,23 @@ runs two kinds of code through its script engine, and this module replaces both:
   message payloads) are evaluated in this process by an allow-listed AST evaluator
   built on ``simpleeval``. Only names from task data and ``extra``, a fixed set of
   functions and a per-type list of attributes are reachable; sizes of numbers,
-  strings, sequences and comprehensions are bounded, so a hostile expression is
-  refused quickly instead of exhausting the web process.
+  strings, sequences and comprehensions are bounded. On top of that every evaluation
+  has a budget (:class:`ExpressionBudget`) that no expression can bypass, because it is
+  charged in the one method every node goes through: a number of steps, a wall-clock
+  deadline, and the size of every value the expression builds (counted as a tree, so a
+  list holding the same big value many times costs what its text would). A hostile
+  expression stops with :class:`ExpressionLimitError` within the deadline and leaves
+  nothing behind.
 * **Scripts** (script tasks, pre/post scripts) run in a pool of long-lived child
   processes (:mod:`onestop.engine.sandbox_worker`) with RestrictedPython, resource
-  limits and a wall-clock timeout enforced here. Results come back as JSON only.
+  limits and a wall-clock timeout enforced here. Results come back as JSON only. The
+  caller names the tenant (a centre) a script runs for with :meth:`Sandbox.on_behalf_of`;
+  one tenant holds at most its share of the workers, and a freed worker goes to the
+  waiting tenant running the fewest scripts.
+
+Neither kind of code can read a memory address: ``id`` and ``hash`` are refused, an
+expression cannot turn a function into text, and a script's ``str``, ``repr``, f-strings,
+``%`` and caught exceptions drop the address from default reprs.
 
 :func:`check_expression` and :func:`check_script` apply the same rules at upload time.
 :func:`make_script_engine` plugs the sandbox into SpiffWorkflow; note that the script
@@ -21,8 +33,14 @@ engine is not serialized, so it must be set again on every deserialized workflow
 from __future__ import annotations
 
 import ast
+import contextlib
+import contextvars
+import ctypes
+import ctypes.util
 import datetime as _dt
 import functools
+import gc
+import itertools
 import json
 import operator as op
 import os
@@ -34,6 +52,7 @@ import threading
 import time
 import types
 import weakref
+from dataclasses import dataclass
 
 import simpleeval
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -42,12 +61,14 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from onestop.engine import sandbox_worker
-from onestop.engine.sandbox_worker import check_script, find_name_problems, format_problem
+from onestop.engine.sandbox_worker import check_script, find_name_problems, format_problem, without_addresses
 
 __all__ = [
     "Sandbox",
     "SandboxEnvironment",
     "SandboxScriptEngine",
+    "ExpressionBudget",
+    "ExpressionLimitError",
     "ScriptError",
     "ScriptNameError",
     "check_expression",
@@ -65,6 +86,15 @@ MAX_ROUND_DIGITS = 100
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 MAX_MESSAGE_LENGTH = 2_000
 WORKER_START_TIMEOUT = 15.0
+# Per evaluation: a wall-clock limit, the size of what an expression may build (in bytes as
+# sys.getsizeof counts them, shared values counted each time they are held) and the number
+# of evaluation steps (nodes, comprehension rounds included). A gateway condition takes a few
+# microseconds, a few hundred bytes and a few dozen steps.
+DEFAULT_EXPRESSION_TIMEOUT = 1.0
+DEFAULT_EXPRESSION_MEMORY_MB = 32
+MAX_EXPRESSION_STEPS = 1_000_000
+# Script workers per process; each idle worker holds some 20 MB.
+DEFAULT_POOL_SIZE = 4
 
 # Only the worker file is given to the child; see sandbox_worker's docstring.
 _WORKER_PATH = os.path.abspath(sandbox_worker.__file__)
@@ -88,6 +118,24 @@ class ScriptError(Exception):
 
 class ScriptNameError(ScriptError, NameError):
     """An undefined name; also a NameError so SpiffWorkflow adds its "did you mean" hint."""
+
+
+class ExpressionLimitError(ScriptError):
+    """An expression used up its budget (time, size or steps) and was stopped."""
+
+
+@dataclass(frozen=True)
+class ExpressionBudget:
+    """What one expression evaluation may spend: seconds of wall-clock time, bytes of values
+    built, and evaluation steps."""
+
+    seconds: float = DEFAULT_EXPRESSION_TIMEOUT
+    memory_bytes: int = DEFAULT_EXPRESSION_MEMORY_MB * 1024 * 1024
+    steps: int = MAX_EXPRESSION_STEPS
+
+    def __post_init__(self):
+        if not (self.seconds > 0 and self.memory_bytes > 0 and self.steps > 0):
+            raise ValueError("an expression budget must be positive")
 
 
 # --------------------------------------------------------------------------- expressions
@@ -202,16 +250,25 @@ def _estimate_text_size(value, budget: int) -> int:
             total += 2 + 4 * len(item)
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
+        elif isinstance(item, _TEXT_CONTAINERS):
             total += 2 + 2 * len(item)
             stack.extend(item)
         elif _is_int(item):
             total += item.bit_length() // 3 + 2
-        else:
+        elif isinstance(item, _TEXT_SAFE):
             total += 40
+        else:
+            # The text of a function or method holds its memory address in this process.
+            raise simpleeval.FeatureNotAvailable(
+                f"only data can be turned into text in expressions, not {_type_name(item)}"
+            )
         if total > budget:
             raise _too_long("the text", total, budget)
     return total
+
+
+_TEXT_SAFE = (float, bool, type(None), bytes, _dt.date, _dt.time, _dt.timedelta, range)
+_TEXT_CONTAINERS = (list, tuple, set, frozenset, type({}.keys()), type({}.values()), type({}.items()))
 
 
 def _safe_str(value="", *args):
@@ -373,13 +430,61 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         self.data: dict = {}
         self.extra: dict = {}
         self.nodes[ast.Name] = self._eval_name
+        self.budget = ExpressionBudget()
+        self.deadline = self.polite_after = 0.0
+        self.steps_left = 0
+        self.bytes_left = 0
 
-    def run(self, text: str, node: ast.AST, data: dict, extra: dict):
-        self.data, self.extra = data, extra
+    def run(self, text: str, node: ast.AST, data: dict, extra: dict, budget: ExpressionBudget):
+        self.data, self.extra, self.budget = data, extra, budget
+        self.steps_left, self.bytes_left = budget.steps, budget.memory_bytes
+        now = time.monotonic()
+        self.deadline, self.polite_after = now + budget.seconds, now + _POLITE_AFTER
         try:
             return self.eval(text, previously_parsed=node)
         finally:
             self.data, self.extra = {}, {}
+
+    def _eval(self, node):
+        # Every node of every evaluation passes here (simpleeval's handlers, comprehension
+        # rounds included, recurse through self._eval), so the budget cannot be bypassed.
+        self.steps_left -= 1
+        if not self.steps_left & _CLOCK_EVERY:
+            if self.steps_left < 0:
+                raise ExpressionLimitError(f"expression stopped: more than {self.budget.steps} steps")
+            now = time.monotonic()
+            if now > self.deadline:
+                raise self._out_of_time()
+            if now > self.polite_after:
+                # A long evaluation lets the process's other threads (/healthz, other
+                # requests) have the interpreter every few steps, not only at the
+                # interpreter's forced switch every 5 ms.
+                time.sleep(0)
+        kind = type(node)
+        try:
+            handler = self.nodes[kind]
+        except KeyError:
+            raise simpleeval.FeatureNotAvailable(f"{kind.__name__} is not available in expressions") from None
+        result = handler(node)
+        self._check_disallowed_items(result)
+        if kind in _BUILDING_NODES and (kind is not ast.Subscript or isinstance(node.slice, ast.Slice)):
+            self._charge(result)
+        return result
+
+    def _out_of_time(self) -> ExpressionLimitError:
+        return ExpressionLimitError(f"expression stopped: time limit of {self.budget.seconds:g} s exceeded")
+
+    def _charge(self, value) -> None:
+        """Count a value the expression built against the size budget (as a tree: a value held
+        twice counts twice, which is what its text or stored JSON would cost)."""
+        kind = type(value)
+        if kind in _SCALARS:
+            self.bytes_left -= sys.getsizeof(value)
+        else:
+            self.bytes_left -= _tree_size(value, self.bytes_left + 1, self.deadline)
+        if self.bytes_left < 0:
+            megabytes = self.budget.memory_bytes / (1024 * 1024)
+            raise ExpressionLimitError(f"expression stopped: it would build more than {megabytes:g} MB of values")
 
     def _eval_name(self, node):
         # Task data wins over extra, as in SpiffWorkflow's TaskDataEnvironment.
@@ -451,6 +556,55 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
 
 
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, tuple, set})
+_SCALARS = frozenset({str, bytes, int, float, bool, type(None), _dt.date, _dt.datetime, _dt.timedelta})
+_CONTAINERS = (list, tuple, set, frozenset)
+# Nodes whose value may be newly built (and so is charged); names, constants, comparisons and
+# plain subscripts only return what already exists or a bool.
+_BUILDING_NODES = frozenset(
+    {
+        ast.BinOp,
+        ast.UnaryOp,
+        ast.Call,
+        ast.List,
+        ast.Tuple,
+        ast.Dict,
+        ast.Set,
+        ast.ListComp,
+        ast.GeneratorExp,
+        ast.DictComp,
+        ast.Subscript,
+        ast.JoinedStr,
+        ast.FormattedValue,
+    }
+)
+_TREE_CHECK_EVERY = 4096
+# The clock is read every 16 steps (and the step count checked then): a step costs about a
+# microsecond, and one step's work is bounded by the size checks.
+_CLOCK_EVERY = 15
+# After this long an evaluation yields the interpreter at every clock check.
+_POLITE_AFTER = 0.001
+
+
+def _tree_size(value, limit: int, deadline: float) -> int:
+    """Bytes of ``value`` counted as a tree (shared parts each time they are reached); stops
+    counting once ``limit`` is passed, and stops on the deadline, so the walk itself is bounded."""
+    total = 0
+    stack = [value]
+    visited = 0
+    while stack:
+        item = stack.pop()
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, _CONTAINERS):
+            stack.extend(item)
+        if total > limit:
+            return total
+        visited += 1
+        if visited % _TREE_CHECK_EVERY == 0 and time.monotonic() > deadline:
+            raise ExpressionLimitError("expression stopped: time limit exceeded")
+    return total
 
 
 def _is_disallowed(function) -> bool:
@@ -558,22 +712,55 @@ def check_expression(text: str) -> str | None:
     return None if node is not None else format_problem(message, line)
 
 
-def evaluate_expression(expression: str, data: dict, extra: dict | None = None):
+def evaluate_expression(expression: str, data: dict, extra: dict | None = None,
+                        budget: ExpressionBudget | None = None):
     """Evaluate ``expression`` against task ``data`` (and ``extra`` names) in this process.
 
-    Raises ScriptError when the expression is refused, ScriptNameError for an
-    undefined name, and ordinary Python errors (KeyError, TypeError, ...) raised
-    while evaluating an allowed expression.
+    The evaluation spends at most ``budget`` (default: :class:`ExpressionBudget`'s).
+    Raises ExpressionLimitError when the budget runs out, ScriptError when the
+    expression is refused, ScriptNameError for an undefined name, and ordinary Python
+    errors (KeyError, TypeError, ...) raised while evaluating an allowed expression.
     """
     node, message, line = _parse_expression(expression)
     if node is None:
         raise ScriptError(format_problem(message, line), line)
     try:
-        return _evaluator().run(expression, node, data if data is not None else {}, extra or {})
+        return _evaluator().run(expression, node, data if data is not None else {}, extra or {},
+                                budget or _DEFAULT_BUDGET)
+    except ExpressionLimitError as err:
+        failure = ExpressionLimitError(err.message)
     except simpleeval.InvalidExpression as err:
-        raise ScriptError(_simpleeval_message(err)) from None
+        failure = ScriptError(_simpleeval_message(err))
     except RecursionError:
-        raise ScriptError("the expression is nested too deeply") from None
+        failure = ScriptError("the expression is nested too deeply")
+    # Raised outside the except blocks: no context or traceback keeps the values the
+    # expression built alive, so they are freed here, and handed back to the system.
+    if isinstance(failure, ExpressionLimitError):
+        _return_freed_memory()
+    raise failure
+
+
+_DEFAULT_BUDGET = ExpressionBudget()
+
+
+def _load_malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: the allocator keeps what it keeps
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _return_freed_memory() -> None:
+    """Give the heap that a stopped expression freed back to the system. Each thread has its own
+    malloc arena, so without this every request thread could keep a budget's worth of free heap."""
+    # simpleeval's comprehension keeps its partial result in a closure that refers to itself:
+    # only the collector frees that cycle.
+    gc.collect()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _simpleeval_message(err: simpleeval.InvalidExpression) -> str:
@@ -741,40 +928,133 @@ def _encode_request(script: str, data: dict, extra: dict) -> bytes:
         raise ScriptError(f"task data cannot be passed to a script ({err})") from None
 
 
+# Who the scripts run now are for (a centre's id, set by the service layer through
+# Sandbox.on_behalf_of); None for work of no centre (the command line, tests).
+_TENANT: contextvars.ContextVar = contextvars.ContextVar("onestop_sandbox_tenant", default=None)
+
+
+class _FairGate:
+    """Hands out ``size`` slots, at most ``per_tenant`` of them to one tenant at a time.
+
+    When callers wait, a freed slot goes to the waiting tenant that holds the fewest slots
+    (the earliest arrival among equals): a tenant with many slow scripts queues behind its
+    own share and never delays another tenant beyond that.
+    """
+
+    def __init__(self, size: int, per_tenant: int):
+        self.size = size
+        self.per_tenant = per_tenant
+        self._condition = threading.Condition()
+        self._held: dict = {}
+        self._in_use = 0
+        self._waiting: list[tuple[int, object]] = []
+        self._tickets = itertools.count()
+
+    def acquire(self, tenant, timeout: float) -> bool:
+        """Take a slot for ``tenant``; False if none came within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            ticket = (next(self._tickets), tenant)
+            self._waiting.append(ticket)
+            try:
+                while self._next() is not ticket:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._condition.wait(remaining)
+                self._in_use += 1
+                self._held[tenant] = self._held.get(tenant, 0) + 1
+                return True
+            finally:
+                self._waiting.remove(ticket)
+                # Another waiter may now be next (or this one gave up its turn).
+                self._condition.notify_all()
+
+    def release(self, tenant) -> None:
+        """Give back a slot taken by ``tenant``."""
+        with self._condition:
+            self._in_use -= 1
+            held = self._held.pop(tenant) - 1
+            if held:
+                self._held[tenant] = held
+            self._condition.notify_all()
+
+    def held(self, tenant) -> int:
+        """How many slots ``tenant`` holds now."""
+        with self._condition:
+            return self._held.get(tenant, 0)
+
+    def _next(self):
+        if self._in_use >= self.size:
+            return None
+        chosen, fewest = None, None
+        for ticket in self._waiting:
+            held = self._held.get(ticket[1], 0)
+            if held < self.per_tenant and (fewest is None or held < fewest):
+                chosen, fewest = ticket, held
+        return chosen
+
+
 class Sandbox:
     """Evaluates expressions in-process and runs scripts in a pool of worker processes.
 
     ``timeout`` is the wall-clock limit per script in seconds, ``memory_mb`` the
     address-space limit of each worker, ``pool_size`` the number of workers (started
-    lazily, respawned after a timeout or crash). Thread-safe; call :meth:`close` when done.
+    lazily, respawned after a timeout or crash). One tenant (a centre, named with
+    :meth:`on_behalf_of`) runs at most ``per_tenant`` scripts at once (default: half the
+    pool, at least one); a script waits at most ``wait_timeout`` seconds for a worker, and
+    freed workers go to the waiting tenant running the fewest scripts. Expressions spend
+    at most ``expression_timeout`` seconds and ``expression_memory_mb`` of values each.
+    Thread-safe; call :meth:`close` when done.
     """
 
     def __init__(
         self,
         timeout: float = 2.0,
         memory_mb: int = 256,
-        pool_size: int = 1,
+        pool_size: int = DEFAULT_POOL_SIZE,
         *,
-        wait_timeout: float = 30.0,
+        per_tenant: int | None = None,
+        wait_timeout: float = 10.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        expression_timeout: float = DEFAULT_EXPRESSION_TIMEOUT,
+        expression_memory_mb: float = DEFAULT_EXPRESSION_MEMORY_MB,
     ):
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
+        per_tenant = per_tenant or max(1, pool_size // 2)
+        if not 1 <= per_tenant <= pool_size:
+            raise ValueError("per_tenant must be between 1 and pool_size")
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.pool_size = pool_size
+        self.per_tenant = per_tenant
         self.wait_timeout = wait_timeout
         self.max_response_bytes = max_response_bytes
+        self.expression_budget = ExpressionBudget(
+            seconds=expression_timeout, memory_bytes=int(expression_memory_mb * 1024 * 1024)
+        )
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(pool_size)
+        self._gate = _FairGate(pool_size, per_tenant)
         self._idle: list[_Worker] = []
         self._closed = False
         self._pid = os.getpid()
         self._finalizer = weakref.finalize(self, _kill_all, self._idle)
 
+    @staticmethod
+    @contextlib.contextmanager
+    def on_behalf_of(tenant):
+        """Within this block (this thread or task), scripts run on ``tenant``'s share of the pool."""
+        token = _TENANT.set(tenant)
+        try:
+            yield
+        finally:
+            _TENANT.reset(token)
+
     def evaluate(self, expression: str, data: dict, extra: dict | None = None):
-        """Evaluate an expression against task data; see :func:`evaluate_expression`."""
-        return evaluate_expression(expression, data, extra)
+        """Evaluate an expression against task data within this sandbox's expression budget;
+        see :func:`evaluate_expression`."""
+        return evaluate_expression(expression, data, extra, self.expression_budget)
 
     def execute(self, script: str, data: dict, extra: dict | None = None) -> dict:
         """Run ``script`` with ``data`` as its variables and return the new task data.
@@ -790,13 +1070,14 @@ class Sandbox:
         if problem:
             raise ScriptError(format_problem(*problem), problem[1])
         payload = _encode_request(script, data if data is not None else {}, extra or {})
-        worker = self._checkout()
+        tenant = _TENANT.get()
+        worker = self._checkout(tenant)
         healthy = False
         try:
             response = worker.request(payload, self.timeout)
             healthy = worker.alive and not response.get("restart")
         finally:
-            self._checkin(worker, healthy)
+            self._checkin(worker, healthy, tenant)
         if response["ok"]:
             result = response.get("data")
             if not isinstance(result, dict):
@@ -823,9 +1104,11 @@ class Sandbox:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _checkout(self) -> _Worker:
-        if not self._slots.acquire(timeout=self.wait_timeout):
-            raise ScriptError("the script sandbox is busy; try again later")
+    def _checkout(self, tenant) -> _Worker:
+        if not self._gate.acquire(tenant, self.wait_timeout):
+            raise ScriptError(
+                f"the script sandbox is busy (no worker free within {self.wait_timeout:g} s); try again later"
+            )
         try:
             with self._lock:
                 if self._closed:
@@ -840,10 +1123,10 @@ class Sandbox:
                 worker = None
             return worker or _Worker(self.memory_mb, self.max_response_bytes)
         except BaseException:
-            self._slots.release()
+            self._gate.release(tenant)
             raise
 
-    def _checkin(self, worker: _Worker, healthy: bool) -> None:
+    def _checkin(self, worker: _Worker, healthy: bool, tenant) -> None:
         try:
             with self._lock:
                 keep = healthy and not self._closed and worker.pid_of_parent == os.getpid()
@@ -852,7 +1135,7 @@ class Sandbox:
             if not keep:
                 worker.kill()
         finally:
-            self._slots.release()
+            self._gate.release(tenant)
 
 
 def _kill_all(workers: list[_Worker]) -> None:
@@ -899,9 +1182,13 @@ class SandboxScriptEngine(PythonScriptEngine):
             raise
         except Exception as err:
             reason = err.message if isinstance(err, ScriptError) else _describe_error(err)
-            raise WorkflowTaskException(
-                f"Error evaluating expression '{expression}': {reason}", task=task, exception=err
-            ) from err
+            # The message reaches administrators; an error's text may hold the repr (and memory
+            # address) of an object of this process, so only the cleaned text goes on.
+            failure = WorkflowTaskException(
+                f"Error evaluating expression '{expression}': {reason}", task=task,
+                exception=err if isinstance(err, ScriptError) else ScriptError(reason),
+            )
+        raise failure
 
     def call_service(self, task, **kwargs):
         # SpiffWorkflow 3.2's version refers to an undefined name when it fails.
@@ -928,7 +1215,7 @@ class SandboxScriptEngine(PythonScriptEngine):
 
 
 def _describe_error(err: Exception) -> str:
-    text = str(err)
+    text = without_addresses(str(err))
     if len(text) > MAX_MESSAGE_LENGTH:
         text = text[:MAX_MESSAGE_LENGTH] + "…"
     return f"{err.__class__.__name__}: {text}" if text else err.__class__.__name__

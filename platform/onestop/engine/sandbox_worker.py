@@ -14,7 +14,10 @@ and talks to it over its stdin/stdout, one JSON document per line:
 Right after start the worker sets resource limits (address space, no new files or
 processes, no core dumps) and answers ``{"ready": true}``. Scripts are checked by
 :func:`check_script`, compiled with RestrictedPython and run with a small set of
-builtins; task data is the script's global namespace.
+builtins; task data is the script's global namespace. No memory address reaches a
+script: ``id`` and ``hash`` do not exist, and the text made by ``str``, ``repr``,
+f-strings, ``%`` and the arguments of caught exceptions has the " at 0x..." of default
+reprs cut out.
 
 This module must import only the standard library and RestrictedPython: it runs with
 ``-I`` (no ``PYTHONPATH``, no script directory on ``sys.path``), so nothing from
@@ -35,7 +38,7 @@ import sys
 import traceback
 import warnings
 
-from RestrictedPython import compile_restricted, safe_builtins
+from RestrictedPython import RestrictingNodeTransformer, compile_restricted, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -73,8 +76,19 @@ FORBIDDEN_CALLS = frozenset(
         "dir",
         "exit",
         "quit",
+        # id() is a memory address and hash() of most objects is derived from one.
+        "id",
+        "hash",
     }
 )
+
+# " at 0x7f26ade70ae0" in the default repr of functions, iterators, bound methods...
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def without_addresses(text: str) -> str:
+    """``text`` with the memory addresses of default reprs ("<function f at 0x7f...>") cut out."""
+    return _ADDRESS.sub("", text) if " at 0x" in text else text
 
 
 def bounded_range(*args: int) -> range:
@@ -209,12 +223,45 @@ def _restricted_compile(text: str):
     return compile_restricted_with_errors(text)
 
 
+def _call(name: str, args: list, like: ast.AST) -> ast.Call:
+    call = ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=args, keywords=[])
+    for node in ast.walk(call):
+        ast.copy_location(node, like)
+    return call
+
+
+class _AddressFreeTransformer(RestrictingNodeTransformer):
+    """RestrictedPython's rules, plus: text made by f-strings and ``%`` and the messages of caught
+    exceptions pass through :func:`without_addresses`, so no memory address reaches a script
+    (``str`` and ``repr`` do the same, see SCRIPT_BUILTINS)."""
+
+    def visit_FormattedValue(self, node):
+        node = self.node_contents_visit(node)
+        node.value = _call("_text_", [node.value], node.value)
+        return node
+
+    def visit_BinOp(self, node):
+        node = self.node_contents_visit(node)
+        if isinstance(node.op, ast.Mod):
+            return _call("_mod_", [node.left, node.right], node)
+        return node
+
+    def visit_ExceptHandler(self, node):
+        node = super().visit_ExceptHandler(node)
+        if node.name:
+            scrub = ast.Assign(targets=[ast.Name(id=node.name, ctx=ast.Store())],
+                               value=_call("_scrub_", [ast.Name(id=node.name, ctx=ast.Load())], node))
+            node.body.insert(0, ast.copy_location(scrub, node))
+            ast.copy_location(scrub.targets[0], node)
+        return node
+
+
 def compile_restricted_with_errors(text: str):
     """Compile ``text`` with RestrictedPython and turn its errors into (None, message, line)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            code = compile_restricted(text, SCRIPT_FILENAME, "exec")
+            code = compile_restricted(text, SCRIPT_FILENAME, "exec", policy=_AddressFreeTransformer)
     except SyntaxError as err:
         # RestrictedPython raises SyntaxError(tuple of 'Line N: message' strings).
         errors = err.args[0] if err.args else None
@@ -271,7 +318,58 @@ _INPLACE_OPERATORS = {
 
 
 def _inplacevar(op: str, target, value):
+    if op == "%=":
+        return _text_mod(target, value)
     return _INPLACE_OPERATORS[op](target, value)
+
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None), _dt.date, _dt.time, _dt.timedelta)
+
+
+class _StrType(type):
+    def __instancecheck__(cls, value):
+        return isinstance(value, str)
+
+    def __subclasscheck__(cls, kind):
+        return issubclass(kind, str)
+
+
+class _AddressFreeStr(str, metaclass=_StrType):
+    """``str`` for scripts: the same type for isinstance() and its methods, but str(x) of an
+    object whose default text holds a memory address gives that text without it."""
+
+    def __new__(cls, value="", *args, **kwargs):
+        if args or kwargs or isinstance(value, str):
+            return str(value, *args, **kwargs)
+        return without_addresses(str(value))
+
+
+_AddressFreeStr.__name__ = _AddressFreeStr.__qualname__ = "str"
+
+
+def _repr_without_addresses(value) -> str:
+    return without_addresses(repr(value))
+
+
+def _text_for_format(value):
+    # Plain values keep their own formatting (f"{n:>5}"); anything else becomes its text.
+    return value if isinstance(value, _PLAIN_SCALARS) else without_addresses(str(value))
+
+
+def _text_mod(left, right):
+    result = left % right
+    return without_addresses(result) if isinstance(result, str) else result
+
+
+def _scrub_exception(err):
+    """A caught exception whose text arguments hold no memory address (a copy when needed)."""
+    args = tuple(without_addresses(a) if isinstance(a, str) else a for a in err.args)
+    if args == err.args:
+        return err
+    try:
+        return type(err)(*args)
+    except Exception:
+        return Exception(*args)
 
 
 def _apply(function, *args, **kwargs):
@@ -281,9 +379,11 @@ def _apply(function, *args, **kwargs):
 def _build_builtins() -> dict:
     result = dict(safe_builtins)
     # Consistency with check_script: nothing it refuses may exist at run time.
-    for name in ("__build_class__", "_getattr_", "setattr", "delattr", "getattr"):
+    for name in ("__build_class__", "_getattr_", "setattr", "delattr", "getattr", "id", "hash"):
         result.pop(name, None)
     result.update(SAFE_FUNCTIONS)
+    result["str"] = _AddressFreeStr
+    result["repr"] = _repr_without_addresses
     return result
 
 
@@ -357,7 +457,7 @@ def _describe(err: BaseException) -> str:
         text = str(err)
     except Exception:
         text = ""
-    message = f"{err.__class__.__name__}: {text}" if text else err.__class__.__name__
+    message = f"{err.__class__.__name__}: {without_addresses(text)}" if text else err.__class__.__name__
     if len(message) > MAX_ERROR_LENGTH:
         message = message[:MAX_ERROR_LENGTH] + "…"
     return message
@@ -401,6 +501,9 @@ def run_request(request: dict) -> dict:
             "_unpack_sequence_": guarded_unpack_sequence,
             "_apply_": _apply,
             "_print_": _DiscardPrint,
+            "_text_": _text_for_format,
+            "_mod_": _text_mod,
+            "_scrub_": _scrub_exception,
         }
     )
     try:

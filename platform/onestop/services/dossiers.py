@@ -33,7 +33,7 @@ from ..workdays import to_local
 from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule, stats, units
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
-from .runtime import engine
+from .runtime import engine, on_behalf_of
 
 _KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 letters and digits, none that look alike
 
@@ -131,7 +131,8 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
     model = model_for(version)
     if applicant is None:
         applicant = applicant_from(model.metadata, data)
-    step = engine().start(model, data)
+    with on_behalf_of(centre_id):
+        step = engine().start(model, data)
     now = utcnow()
     plan = _plan(model)
     due_at = deadlines.dossier_due(centre_id, plan, now) if plan else None
@@ -315,7 +316,8 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     dossier = item.dossier
     data, blobs = _prepare(form_of(dossier.version, item.form), data, uploads, dossier.id)
     try:
-        step = engine().complete_task(model_for(dossier.version), stored_state(dossier), item.id, data)
+        with on_behalf_of(dossier.centre_id):
+            step = engine().complete_task(model_for(dossier.version), stored_state(dossier), item.id, data)
     except TaskNotReady as exc:
         raise Conflict(str(exc)) from None
     attachments.keep(blobs)
@@ -375,7 +377,8 @@ def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
     if dossier.state != "active":
         raise Conflict(f"dossier {code} is {dossier.state}")
     try:
-        step = engine().deliver_message(model_for(dossier.version), stored_state(dossier), name, payload, to)
+        with on_behalf_of(dossier.centre_id):
+            step = engine().deliver_message(model_for(dossier.version), stored_state(dossier), name, payload, to)
     except NotWaiting as exc:
         raise Conflict(str(exc)) from None
     return save_step(dossier, step, actor, "message.delivered", to, {"message": name})
@@ -416,7 +419,8 @@ def migrate_dossiers(actor, procedure_code, codes=None) -> list[Migration]:
                                      + ", ".join(clash)))
             continue
         try:
-            step = engine().migrate(new_model, stored_state(dossier))
+            with on_behalf_of(dossier.centre_id):
+                step = engine().migrate(new_model, stored_state(dossier))
         except EngineError as exc:
             results.append(Migration(dossier.code, False, str(exc)))
             continue
@@ -456,7 +460,8 @@ def fire_timers_of(dossier_id, now=None) -> bool:
         schedule.timer_due(dossier.id, dossier.next_timer_at)
         return False
     try:
-        step = engine().fire_timers(model_for(dossier.version), stored_state(dossier))
+        with on_behalf_of(dossier.centre_id):
+            step = engine().fire_timers(model_for(dossier.version), stored_state(dossier))
         save_step(dossier, step, None, "timers.fired", None, None)
     except Conflict:
         return False  # someone else moved the dossier meanwhile; its timers are looked at again

@@ -17,7 +17,7 @@ from . import attachments, audit, deadlines, notify, stats
 from .dossiers import get_dossier, save_step, stored_state, track
 from .errors import Conflict, Invalid
 from .procedures import model_for
-from .runtime import engine
+from .runtime import engine, on_behalf_of
 
 REASON_LIMIT = 4000
 
@@ -107,7 +107,8 @@ def end(actor, code, how: str, reason: str, dossier=None) -> Dossier:
         raise Conflict(f"dossier {dossier.code} is already {dossier.status}")
     if how == "not_accepted" and dossier.status not in ("new", "received", "supplement_requested"):
         raise Conflict(f"dossier {dossier.code} is already being processed; stop it instead")
-    step = engine().cancel(model_for(dossier.version), stored_state(dossier))
+    with on_behalf_of(dossier.centre_id):
+        step = engine().cancel(model_for(dossier.version), stored_state(dossier))
     saved = save_step(dossier, step, actor, ENDINGS[how], None, {"reason": reason}, status=how)
     return saved
 
@@ -213,7 +214,8 @@ def recover(actor, code, how: str) -> Dossier:
         raise Conflict(f"dossier {dossier.code} is not held up by a failed step")
     model = model_for(dossier.version)
     try:
-        step = (engine().retry if how == "retry" else engine().skip)(model, stored_state(dossier))
+        with on_behalf_of(dossier.centre_id):
+            step = (engine().retry if how == "retry" else engine().skip)(model, stored_state(dossier))
     except NotWaiting as exc:
         raise Conflict(str(exc)) from None
     return save_step(dossier, step, actor, f"dossier.{'retried' if how == 'retry' else 'step_skipped'}",

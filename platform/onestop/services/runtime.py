@@ -18,6 +18,12 @@ def engine() -> Engine:
     return _engine
 
 
+def on_behalf_of(centre_id):
+    """A block whose engine work runs for this centre: its scripts take the centre's fair share of the
+    process's sandbox pool, so one centre's slow scripts cannot starve another's."""
+    return engine().sandbox.on_behalf_of(centre_id)
+
+
 _caches: list = []
 
 

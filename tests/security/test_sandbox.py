@@ -1,0 +1,340 @@
+"""Hostile expressions and scripts from issue 14: each stops with a named error within its budget,
+the server keeps answering, one centre's slow scripts do not hold up another's, and no memory
+address reaches a model's code."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from xml.sax.saxutils import escape
+
+import pytest
+import requests
+
+from onestop.engine.sandbox import ExpressionLimitError, Sandbox, ScriptError, evaluate_expression
+from tests.conftest import Api, make_user, script_model
+from tests.support.servers import onestop_serve
+
+# Expressions that took 10-18 s and 1-2.6 GB in the web process before they had a budget; every
+# one stays inside the size checks that existed then (strings <= 100,000 characters, sequences
+# <= 10,000 items, comprehensions <= 10,000 rounds).
+HOSTILE_EXPRESSIONS = [
+    '["x" * 99990 + str(i) for i in range(10000)]',
+    "[sorted(range(10000)) for i in range(10000)]",
+    "[list(range(10000)) for i in range(10000)]",
+    "[str(list(range(2000))) for i in range(10000)]",
+    '[("y" * 50000).replace("y", "zz") for i in range(10000)]',
+    '[" ".join([str(i)] * 9000) for i in range(10000)]',
+    "[dict(zip(range(5000), range(5000))) for i in range(10000)]",
+    "[tuple(range(10000)) for i in range(10000)]",
+    "[[str(j) * 5000 for j in range(99)] for i in range(99)]",
+    # One value held many times: small in memory, huge as text or as stored JSON, and slow to
+    # compare: [[c] * 1000] * 1000 built with comprehensions.
+    "len([[c for i in range(1000)] for c in [[j for j in range(1000)] for k in range(3)]])",
+    '[s for i in range(10000)]',
+    # No allocation at all, just work: time is the limit.
+    '[int("9" * 4000) % 7 for i in range(10000)]',
+    "[max(r) + min(r) + sum(r) for r in [range(9999)] for i in range(9999)]",
+]
+DATA = {"s": "x" * 100_000}
+
+
+@pytest.mark.parametrize("expression", HOSTILE_EXPRESSIONS)
+def test_a_hostile_expression_stops_with_a_named_error_within_its_budget(expression):
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ExpressionLimitError, match="^expression stopped: "):
+            evaluate_expression(expression, DATA)
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The default budget: 1 s and 32 MB of built values (tracing makes each step slower, so the
+    # time limit, checked every 16 steps, may be what stops it).
+    assert elapsed < 2.5
+    assert peak < 100 * 1024 * 1024
+
+
+def test_the_budget_is_per_sandbox_and_names_what_ran_out():
+    with Sandbox(expression_timeout=0.05) as box:
+        started = time.monotonic()
+        with pytest.raises(ExpressionLimitError, match="time limit of 0.05 s"):
+            box.evaluate("[max(r) + min(r) + sum(r) for r in [range(9999)] for i in range(9999)]", DATA)
+        assert time.monotonic() - started < 0.5
+    with Sandbox(expression_memory_mb=1) as box, pytest.raises(ExpressionLimitError, match="more than 1 MB"):
+        box.evaluate("[list(range(1000)) for i in range(100)]", {})
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ['str("a".upper)', 'f"{d.get}"', '"%s" % (d.get,)', "str([d.get])", "str(len)", "str(datetime.now)"],
+)
+def test_an_expression_cannot_turn_a_function_into_text_with_its_address(expression):
+    with pytest.raises(ScriptError, match="only data can be turned into text"):
+        evaluate_expression(expression, {"d": {}})
+
+
+ADDRESS_LEAKS = {
+    "repr": "def f():\n    pass\nx = repr(f)",
+    "str": "def f():\n    pass\nx = str(f)",
+    "f-string": "def f():\n    pass\nx = f'{f}'",
+    "percent": "def f():\n    pass\nx = '%s' % (f,)",
+    "in-place percent": "def f():\n    pass\nx = '%s'\nx %= (f,)",
+    "bound method": "x = str([].copy)",
+    "iterator": "x = str(reversed([1]))",
+    "generator": "x = str((i for i in [1]))",
+    "lambda": "x = repr(lambda: 1)",
+    "caught exception": "def f():\n    pass\ntry:\n    [].index(f)\nexcept ValueError as e:\n    x = str(e)",
+    "exception args": "def f():\n    pass\ntry:\n    [].index(f)\nexcept ValueError as e:\n    x = e.args[0]",
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = Sandbox()
+    yield box
+    box.close()
+
+
+@pytest.mark.parametrize("script", ADDRESS_LEAKS.values(), ids=ADDRESS_LEAKS.keys())
+def test_no_memory_address_reaches_a_script(sandbox, script):
+    text = sandbox.execute(script, {})["x"]
+    assert " at 0x" not in text and text.startswith("<") or "is not in list" in text
+
+
+def test_an_uncaught_error_names_the_object_without_its_address(sandbox):
+    with pytest.raises(ScriptError) as caught:
+        sandbox.execute("def f():\n    pass\n[].index(f)", {})
+    assert "<function f> is not in list" in caught.value.message
+
+
+@pytest.mark.parametrize("call", ["id([])", "hash('a')", "vars()", "dir()", "globals()", "locals()"])
+def test_id_hash_vars_and_dir_are_refused_in_scripts_and_expressions(sandbox, call):
+    with pytest.raises(ScriptError, match=r"calling \w+\(\) is not allowed in scripts"):
+        sandbox.execute(f"x = {call}", {})
+    with pytest.raises(ScriptError, match=r"calling \w+\(\) is not allowed in expressions"):
+        sandbox.evaluate(call, {})
+
+
+def test_a_script_still_checks_types_with_str_and_formats_numbers():
+    with Sandbox() as box:
+        result = box.execute("a = isinstance('x', str)\nb = f'{n:>5}|{n:.2f}'\nc = '%05d' % n\nd = str(b'ab', 'ascii')\n"
+                             "e = str.upper('x')", {"n": 42})
+    assert result == {"n": 42, "a": True, "b": "   42|42.00", "c": "00042", "d": "ab", "e": "X"}
+
+
+# --------------------------------------------------------------------------- over HTTP
+
+_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_{id}"
+  targetNamespace="http://onestop.test">
+  <bpmn:process id="{id}" isExecutable="true">
+    <bpmn:startEvent id="Start_1"><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="Start_1" targetRef="{first}" />
+    {body}
+    <bpmn:userTask id="Task_Done" name="Xong"><bpmn:incoming>Flow_2</bpmn:incoming>
+      <bpmn:outgoing>Flow_End</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="Flow_End" sourceRef="Task_Done" targetRef="End_1" />
+    <bpmn:endEvent id="End_1"><bpmn:incoming>Flow_End</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def gateway_model(expression):
+    body = f"""<bpmn:exclusiveGateway id="Gateway" default="Flow_2"><bpmn:incoming>Flow_1</bpmn:incoming>
+      <bpmn:outgoing>Flow_2</bpmn:outgoing><bpmn:outgoing>Flow_3</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Gateway" targetRef="Task_Done" />
+    <bpmn:sequenceFlow id="Flow_3" sourceRef="Gateway" targetRef="End_Other">
+      <bpmn:conditionExpression>{escape(expression)}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:endEvent id="End_Other"><bpmn:incoming>Flow_3</bpmn:incoming></bpmn:endEvent>"""
+    return [("hostile_gateway.bpmn", _BPMN.format(id="hostile_gateway", first="Gateway", body=body).encode())]
+
+
+def timer_model(expression):
+    body = f"""<bpmn:intermediateCatchEvent id="Timer"><bpmn:incoming>Flow_1</bpmn:incoming>
+      <bpmn:outgoing>Flow_2</bpmn:outgoing><bpmn:timerEventDefinition id="TimerDef">
+      <bpmn:timeDuration>{escape(expression)}</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Timer" targetRef="Task_Done" />"""
+    return [("hostile_timer.bpmn", _BPMN.format(id="hostile_timer", first="Timer", body=body).encode())]
+
+
+def dmn_model(expression):
+    body = """<bpmn:businessRuleTask id="Rules" name="Quy tắc"><bpmn:extensionElements>
+      <spiffworkflow:calledDecisionId>hostile_decision</spiffworkflow:calledDecisionId></bpmn:extensionElements>
+      <bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing></bpmn:businessRuleTask>
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Rules" targetRef="Task_Done" />"""
+    dmn = f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="Definitions_dmn" name="DRD"
+  namespace="http://camunda.org/schema/1.0/dmn">
+  <decision id="hostile_decision" name="hostile_decision">
+    <decisionTable id="Table">
+      <input id="Input" label="q"><inputExpression id="InputExpression" typeRef="string">
+        <text>1</text></inputExpression></input>
+      <output id="Output" label="a" name="answer" typeRef="string" />
+      <rule id="Rule"><inputEntry id="Entry"><text></text></inputEntry>
+        <outputEntry id="Out"><text>{escape(expression)}</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>"""
+    return [("hostile_dmn.bpmn", _BPMN.format(id="hostile_dmn", first="Rules", body=body).encode()),
+            ("hostile.dmn", dmn.encode())]
+
+
+# A budget-exhausting expression of each kind; the timer's must also yield a duration text.
+HANG = '["x" * 99990 + str(i) for i in range(10000)]'
+MODELS = {
+    "gateway": (gateway_model(f"len({HANG}) > 0"), "hostile_gateway", "Gateway"),
+    "timer": (timer_model(f'"PT" + str(len({HANG})) + "S"'), "hostile_timer", "Timer"),
+    "dmn": (dmn_model(f"len({HANG})"), "hostile_dmn", "Rules"),
+    "slow gateway": (gateway_model("len([max(r) + min(r) + sum(r) for r in [range(9999)] for i in range(9999)]) > 0"),
+                     "hostile_gateway", "Gateway"),
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    with onestop_serve(folder, ONESTOP_TIMER_POLL_SECONDS="0.5") as (base, home, _env, log):
+        token = [line.split(": ", 1)[1] for line in (home / "admin-token.txt").read_text().splitlines()
+                 if line.startswith("api token")][0]
+        yield base, {"Authorization": f"Bearer {token}"}, log
+
+
+class HealthProbe(threading.Thread):
+    """Asks /healthz every 20 ms on its own connection and keeps the slowest answer."""
+
+    def __init__(self, base):
+        super().__init__(daemon=True)
+        self.base, self.times, self.failures = base, [], []
+        self.stopping = threading.Event()
+
+    def run(self):
+        with requests.Session() as session:
+            session.get(self.base + "/healthz", timeout=5)  # the connection is open before measuring
+            while not self.stopping.is_set():
+                started = time.monotonic()
+                try:
+                    ok = session.get(self.base + "/healthz", timeout=5).status_code == 200
+                except requests.RequestException as exc:
+                    ok = False
+                    self.failures.append(repr(exc))
+                self.times.append(time.monotonic() - started)
+                if not ok:
+                    self.failures.append("not 200")
+                self.stopping.wait(0.02)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.join(10)
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_a_hostile_expression_in_an_uploaded_model_ends_in_a_named_error_while_healthz_answers(server, kind):
+    base, headers, log = server
+    files, code, element = MODELS[kind]
+    upload = requests.post(base + "/api/v1/procedures", headers=headers, timeout=30,
+                           files=[("files", (name, content)) for name, content in files])
+    assert upload.status_code in (200, 201), upload.text
+    with HealthProbe(base) as probe:
+        started = time.monotonic()
+        response = requests.post(base + "/api/v1/dossiers", headers=headers, json={"procedure": code}, timeout=30)
+        elapsed = time.monotonic() - started
+        time.sleep(0.2)  # a few answers after the step too
+    assert response.status_code == 201, response.text
+    dossier = response.json()
+    assert elapsed < 5
+    assert dossier["state"] == "error"
+    assert dossier["error"]["element_id"] == element
+    assert "expression stopped: " in dossier["error"]["message"]
+    assert probe.failures == [] and len(probe.times) >= 5
+    assert max(probe.times) < 0.05, f"/healthz took {[round(t * 1000) for t in probe.times]} ms"
+    assert "Traceback" not in log.read_text()
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+SLOW = "x = 0\nwhile True:\n    x = x + 1"
+
+
+def test_five_slow_scripts_of_one_centre_neither_fail_nor_delay_another_centres_script(app, admin_api):
+    """The app's sandbox as configured by default: 4 workers, at most 2 for one centre."""
+    from onestop.models import Centre
+
+    with app.app_context():
+        busy = Centre.create(code="xa-ban", name="UBND xã Bận")
+        _, busy_token = make_user("busy_admin", ("admin",), centre=busy)
+    busy_api = Api(app.test_client(), busy_token)
+    assert busy_api.upload([script_model(SLOW, "slow")]).status_code == 201
+    assert admin_api.upload([script_model("fee = 50000", "quick")]).status_code == 201
+    sandbox = app.extensions["onestop.engine"].sandbox
+    assert (sandbox.pool_size, sandbox.per_tenant) == (4, 2)
+
+    slow_results = []
+
+    def start_slow():
+        client = Api(app.test_client(), busy_token)
+        slow_results.append(client.post("/dossiers", {"procedure": "slow"}))
+
+    threads = [threading.Thread(target=start_slow) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while sandbox._gate.held(busy.id) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sandbox._gate.held(busy.id) == 2  # the busy centre's share is in use, three more wait
+    started = time.monotonic()
+    quick = admin_api.post("/dossiers", {"procedure": "quick"})
+    elapsed = time.monotonic() - started
+    for thread in threads:
+        thread.join(30)
+
+    assert quick.status_code == 201, quick.json
+    assert quick.json["state"] == "active" and quick.json["data"]["fee"] == 50000
+    # It neither waited for a slow script to reach its 2 s limit nor was refused as busy.
+    assert elapsed < 1.5, f"the other centre's script took {elapsed:.2f} s"
+    assert sorted(r.status_code for r in slow_results) == [201] * 5
+    # Each slow script ran to its own time limit: none was refused because the pool was busy.
+    assert [json.dumps(r.json["error"]["message"]) for r in slow_results
+            if "time limit" not in r.json["error"]["message"]] == []
+
+
+def test_the_memory_a_stopped_expression_built_goes_back_to_the_system():
+    # In a fresh interpreter: eight threads (each with its own malloc arena, like a web process's
+    # request threads) each run a budget-exhausting expression; the process ends about where it began.
+    program = f"""
+import threading
+from onestop.engine.sandbox import ExpressionLimitError, evaluate_expression
+
+def rss_kb():
+    return int([line for line in open("/proc/self/status") if line.startswith("VmRSS")][0].split()[1])
+
+def hostile():
+    try:
+        evaluate_expression({HANG!r}, {{}})
+    except ExpressionLimitError:
+        pass
+
+hostile()
+before = rss_kb()
+for _ in range(2):
+    threads = [threading.Thread(target=hostile) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+print(rss_kb() - before)
+"""
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) < 24 * 1024, f"{int(result.stdout) // 1024} MB kept"
