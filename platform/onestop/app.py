@@ -47,7 +47,8 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     engine = settings.engine
     if engine is None:
-        engine = Engine(Sandbox(timeout=settings.script_timeout_seconds, memory_mb=settings.script_memory_mb))
+        engine = Engine(Sandbox(timeout=settings.script_timeout_seconds, memory_mb=settings.script_memory_mb),
+                        budgets=settings.budgets())
         atexit.register(engine.close)
     runtime.bind_engine(engine)
     codes.configure(settings.code_system)

@@ -30,7 +30,8 @@ def _engine(settings):
     from .engine.sandbox import Sandbox
     from .services.runtime import bind_engine
 
-    return bind_engine(Engine(Sandbox(timeout=settings.script_timeout_seconds, memory_mb=settings.script_memory_mb)))
+    return bind_engine(Engine(Sandbox(timeout=settings.script_timeout_seconds, memory_mb=settings.script_memory_mb),
+                              budgets=settings.budgets()))
 
 
 def _system_actor():

@@ -36,6 +36,12 @@ class Settings:
     run_timer_thread: bool = True
     script_timeout_seconds: float = 2.0
     script_memory_mb: int = 256
+    # Budgets of what an uploaded model makes the engine do (engine.budgets).
+    max_automatic_steps: int = 1_000  # automatic steps of one advance, without a wait
+    max_step_seconds: float = 10.0  # seconds of automatic work in one advance
+    max_instances: int = 1_000  # instances of one multi-instance task
+    max_timer_years: int = 100  # how far away a timer may be
+    min_timer_cycle_seconds: int = 60  # how often a cycle timer may fire at most
     redis_url: str | None = None
     agency_code: str | None = None  # the default centre's electronic identity code (dossier codes)
     code_system: str | None = None  # 2-digit system-owner code: the national-service code variant
@@ -55,6 +61,14 @@ class Settings:
 
         notify.bind_senders(notify.SmtpSender(self.smtp_url, self.mail_from) if self.smtp_url else None,
                             notify.HttpSmsSender(self.sms_url, self.sms_token) if self.sms_url else None)
+
+    def budgets(self):
+        """The engine's budgets (engine.budgets.Budgets) these settings configure."""
+        from .engine.budgets import Budgets
+
+        return Budgets(max_automatic_steps=self.max_automatic_steps, max_step_seconds=self.max_step_seconds,
+                       max_instances=self.max_instances, max_timer_years=self.max_timer_years,
+                       min_cycle_seconds=self.min_timer_cycle_seconds)
 
     @property
     def is_sqlite(self):
@@ -96,6 +110,11 @@ def load_settings(**overrides) -> Settings:
         run_timer_thread=os.environ.get("ONESTOP_TIMER_THREAD", "1") not in ("0", "false", "no"),
         script_timeout_seconds=_float("ONESTOP_SCRIPT_TIMEOUT", 2.0),
         script_memory_mb=_int("ONESTOP_SCRIPT_MEMORY_MB", 256),
+        max_automatic_steps=_int("ONESTOP_MAX_AUTOMATIC_STEPS", 1_000),
+        max_step_seconds=_float("ONESTOP_MAX_STEP_SECONDS", 10.0),
+        max_instances=_int("ONESTOP_MAX_INSTANCES", 1_000),
+        max_timer_years=_int("ONESTOP_MAX_TIMER_YEARS", 100),
+        min_timer_cycle_seconds=_int("ONESTOP_MIN_TIMER_CYCLE_SECONDS", 60),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
         agency_code=os.environ.get("ONESTOP_AGENCY_CODE") or None,

@@ -25,11 +25,15 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import serial
+from .budgets import BudgetedScriptEngine, Budgets, StepCounter, bound_specs, check_stored_timers
 from .compact import compact
 from .parsing import ParsedModel, parse_model
 from .sandbox import Sandbox, ScriptError, make_script_engine
 
 MAX_ADVANCE_ROUNDS = 200
+# A timer the engine could not fire although it is due is looked at again this much later, not
+# at once: a due time that stays in the past must not spin the timer worker.
+TIMER_RETRY = timedelta(seconds=1)
 EVENT_TYPES = {
     "TimerEventDefinition": "timer",
     "TimeDateEventDefinition": "timer",
@@ -196,11 +200,13 @@ class Engine:
     """
 
     def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512, live_size: int = 256,
-                 compact_at: int = 64):
+                 compact_at: int = 64, budgets: Budgets | None = None):
         # SpiffWorkflow logs every task state change at INFO: costly and noise in our logs.
         logging.getLogger("spiff").setLevel(logging.WARNING)
         self.sandbox = sandbox or Sandbox()
-        self.script_engine = make_script_engine(self.sandbox)
+        self.budgets = budgets or Budgets()
+        # Timer values and cardinalities are checked against the budgets as they are evaluated.
+        self.script_engine = BudgetedScriptEngine(make_script_engine(self.sandbox), self.budgets)
         self._models = OrderedDict()
         self._cache_size = cache_size
         self._live = OrderedDict()
@@ -215,6 +221,7 @@ class Engine:
 
     def parse(self, files, process_id=None, **options) -> ParsedModel:
         """Check and parse uploaded files (raises ModelError with every problem found)."""
+        options.setdefault("budgets", self.budgets)
         return parse_model(files, process_id=process_id, **options)
 
     def model(self, key: str, loader) -> ParsedModel:
@@ -257,8 +264,11 @@ class Engine:
     def _specs(self, model):
         if model.dialect == "camunda" or model.spec is None:
             # Camunda multi-instance specs rewrite themselves at run time: never share them.
-            return serial.restore_specs(model.dialect, model.spec_json)
-        return model.spec, model.subprocess_specs
+            spec, subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
+        else:
+            spec, subprocess_specs = model.spec, model.subprocess_specs
+        bound_specs([spec, *subprocess_specs.values()], self.budgets)
+        return spec, subprocess_specs
 
     # running ------------------------------------------------------------------------------
 
@@ -409,14 +419,19 @@ class Engine:
         return task
 
     def _advance(self, model, workflow, started, before, refresh_first=False):
+        counter = StepCounter(self.budgets)
         try:
+            # Before SpiffWorkflow refreshes any timer: a stored cycle may predate the budgets.
+            check_stored_timers(_all_tasks(workflow), self.budgets)
             if refresh_first:
                 workflow.refresh_timers()
             for _ in range(MAX_ADVANCE_ROUNDS):
-                workflow.do_engine_steps()
+                workflow.do_engine_steps(did_complete_task=counter)
                 after = _scan(workflow, started, model.element_forms)
                 if not after.engine_ready:
                     break
+            if workflow.is_completed():
+                counter.check_finished(workflow.tasks.values())
         except Exception as exc:  # any failure of the model stops this dossier only
             return self._failed(model, workflow, exc, started, before)
         return self._snapshot(model, workflow, before, after)
@@ -431,12 +446,15 @@ class Engine:
         ready = [] if error or cancelled else after.ready
         waits = [] if error or cancelled else after.waits
         waiting, next_due = [], None
+        now = datetime.now(UTC).replace(tzinfo=None)
         for wait in waits:
             due = None
             if wait.kind == "timer":
-                due = _due(wait.task, wait.definition) or (datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=30))
+                due = _due(wait.task, wait.definition) or (now + timedelta(seconds=30))
                 next_due = due if next_due is None else min(next_due, due)
             waiting.append(WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due))
+        if next_due is not None:
+            next_due = max(next_due, now + TIMER_RETRY)
         if error is not None:
             status = "error"
         elif cancelled:
