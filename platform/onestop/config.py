@@ -38,7 +38,7 @@ class Settings:
     script_memory_mb: int = 256
     # Budgets of what an uploaded model makes the engine do (engine.budgets).
     max_automatic_steps: int = 1_000  # automatic steps of one advance, without a wait
-    max_step_seconds: float = 10.0  # seconds of automatic work in one advance
+    max_step_seconds: float = 3.0  # seconds of automatic work in one advance
     max_instances: int = 1_000  # instances of one multi-instance task
     max_timer_years: int = 100  # how far away a timer may be
     min_timer_cycle_seconds: int = 60  # how often a cycle timer may fire at most
@@ -111,7 +111,7 @@ def load_settings(**overrides) -> Settings:
         script_timeout_seconds=_float("ONESTOP_SCRIPT_TIMEOUT", 2.0),
         script_memory_mb=_int("ONESTOP_SCRIPT_MEMORY_MB", 256),
         max_automatic_steps=_int("ONESTOP_MAX_AUTOMATIC_STEPS", 1_000),
-        max_step_seconds=_float("ONESTOP_MAX_STEP_SECONDS", 10.0),
+        max_step_seconds=_float("ONESTOP_MAX_STEP_SECONDS", 3.0),
         max_instances=_int("ONESTOP_MAX_INSTANCES", 1_000),
         max_timer_years=_int("ONESTOP_MAX_TIMER_YEARS", 100),
         min_timer_cycle_seconds=_int("ONESTOP_MIN_TIMER_CYCLE_SECONDS", 60),

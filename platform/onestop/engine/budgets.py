@@ -51,7 +51,7 @@ class Budgets:
     """The limits one engine applies; the defaults fit every bundled procedure many times over."""
 
     max_automatic_steps: int = 1_000
-    max_step_seconds: float = 10.0
+    max_step_seconds: float = 3.0
     max_instances: int = 1_000
     max_timer_years: int = 100
     min_cycle_seconds: int = 60
@@ -300,12 +300,18 @@ class BudgetedScriptEngine:
 
 # -------------------------------------------------------------------------------- steps
 
+class PauseToPrune(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by StepCounter between two automatic steps so that the caller can prune the
+    finished past before SpiffWorkflow goes on (every ready task stays ready)."""
+
+
 class StepCounter:
     """Counts the automatic steps of one advance (SpiffWorkflow's did_complete_task callback) and
     stops the advance when a budget runs out."""
 
-    def __init__(self, budgets: Budgets):
+    def __init__(self, budgets: Budgets, pause_every: int | None = None):
         self.budgets = budgets
+        self.pause_every = pause_every
         self.started = time.monotonic()
         self.steps = 0
         self.elements: Counter = Counter()
@@ -333,6 +339,12 @@ class StepCounter:
                 message = (f"depth limit: the process has gone {depth} steps deep and the engine cannot prune "
                            f"what is finished; it cannot follow it further ({self._loop()})")
             raise BudgetExceeded("depth", message, task)
+        if self.pause_every and self.steps % self.pause_every == 0:
+            raise PauseToPrune()
+
+    def pruned(self):
+        """The tree was re-rooted: depths known so far are off."""
+        self._depths.clear()
 
     def _depth(self, task) -> int:
         parent = task.parent

@@ -25,7 +25,14 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import serial
-from .budgets import BudgetedScriptEngine, Budgets, StepCounter, bound_specs, check_stored_timers
+from .budgets import (
+    BudgetedScriptEngine,
+    Budgets,
+    PauseToPrune,
+    StepCounter,
+    bound_specs,
+    check_stored_timers,
+)
 from .compact import compact
 from .parsing import ParsedModel, parse_model
 from .sandbox import Sandbox, ScriptError, make_script_engine
@@ -34,6 +41,8 @@ MAX_ADVANCE_ROUNDS = 200
 # A timer the engine could not fire although it is due is looked at again this much later, not
 # at once: a due time that stays in the past must not spin the timer worker.
 TIMER_RETRY = timedelta(seconds=1)
+# Within one advance, the finished past is pruned after this many automatic steps.
+PRUNE_EVERY = 25
 EVENT_TYPES = {
     "TimerEventDefinition": "timer",
     "TimeDateEventDefinition": "timer",
@@ -419,28 +428,40 @@ class Engine:
         return task
 
     def _advance(self, model, workflow, started, before, refresh_first=False):
-        counter = StepCounter(self.budgets)
+        # Many automatic steps in a row: the finished past is pruned on the way (as after a step),
+        # so that each step costs the same and the tree never outgrows SpiffWorkflow's reach.
+        counter = StepCounter(self.budgets, pause_every=PRUNE_EVERY if self.compact_at else None)
+        pruned = []  # elements finished in this advance whose tasks were pruned meanwhile
         try:
             # Before SpiffWorkflow refreshes any timer: a stored cycle may predate the budgets.
             check_stored_timers(_all_tasks(workflow), self.budgets)
             if refresh_first:
                 workflow.refresh_timers()
-            for _ in range(MAX_ADVANCE_ROUNDS):
-                workflow.do_engine_steps(did_complete_task=counter)
+            rounds = 0
+            while rounds < MAX_ADVANCE_ROUNDS:
+                try:
+                    workflow.do_engine_steps(did_complete_task=counter)
+                except PauseToPrune:
+                    pruned.extend(_scan(workflow, started).finished)
+                    if compact(workflow, 0):
+                        counter.pruned()
+                    continue
+                rounds += 1
                 after = _scan(workflow, started, model.element_forms)
                 if not after.engine_ready:
                     break
             if workflow.is_completed():
                 counter.check_finished(workflow.tasks.values())
         except Exception as exc:  # any failure of the model stops this dossier only
-            return self._failed(model, workflow, exc, started, before)
-        return self._snapshot(model, workflow, before, after)
+            return self._failed(model, workflow, exc, started, before, pruned)
+        return self._snapshot(model, workflow, before, _with_pruned(after, pruned))
 
-    def _failed(self, model, workflow, exc, started, before):
+    def _failed(self, model, workflow, exc, started, before, pruned=()):
         error = {"element_id": _error_element(exc, workflow), "message": _error_message(exc)}
         if not isinstance(exc, SpiffWorkflowException | WorkflowException | ScriptError):
             error["message"] = f"{type(exc).__name__}: {error['message']}"
-        return self._snapshot(model, workflow, before, _scan(workflow, started, model.element_forms), error=error)
+        after = _with_pruned(_scan(workflow, started, model.element_forms), pruned)
+        return self._snapshot(model, workflow, before, after, error=error)
 
     def _snapshot(self, model, workflow, before, after, error=None, cancelled=False):
         ready = [] if error or cancelled else after.ready
@@ -487,6 +508,14 @@ class Engine:
             next_timer_at=next_due if status == "active" else None,
             workflow=workflow,
         )
+
+
+def _with_pruned(after: "_Scan", pruned) -> "_Scan":
+    """The scan with the finished elements of tasks pruned during the advance put back."""
+    if pruned:
+        seen = {f.task_id for f in after.finished}
+        after.finished = [f for f in pruned if f.task_id not in seen and not seen.add(f.task_id)] + after.finished
+    return after
 
 
 def _all_tasks(workflow):
