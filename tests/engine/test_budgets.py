@@ -128,13 +128,6 @@ def test_a_cycle_that_missed_many_occurrences_fires_once_and_waits_for_the_next(
     assert step.next_timer_at > datetime.now(UTC).replace(tzinfo=None)
 
 
-def test_a_timer_due_in_the_past_is_looked_at_again_a_moment_later_never_at_once(engine):
-    model = _parse(engine, waiting_timer("timeDuration", "PT0S"))
-    step = engine.start(model)
-    if step.status == "active":
-        assert step.next_timer_at > datetime.now(UTC).replace(tzinfo=None)
-
-
 def test_a_loop_without_a_wait_ends_in_a_named_error_never_completed(engine):
     model = _parse(engine, endless_loop())
     started = time.monotonic()
