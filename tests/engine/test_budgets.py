@@ -14,6 +14,7 @@ from tests.security.budget_models import (
     endless_loop,
     many_instances,
     many_items,
+    racing_timer,
     ticking_task,
     waiting_timer,
 )
@@ -90,6 +91,14 @@ def test_a_timer_value_from_an_expression_stops_the_dossier_with_a_named_error(e
     assert engine.start(model, {"wait": "PT1H"}).status == "active"
 
 
+def test_a_timer_racing_a_message_after_an_event_gateway_is_checked_and_named_too(engine):
+    assert "longer than 100 years" in _refusal(engine, racing_timer("P99999999Y"))["Late"]
+    model = _parse(engine, racing_timer("wait"))
+    step = engine.start(model, {"wait": "P99999999Y"})
+    assert step.status == "error" and step.error["message"].startswith("timer of Late: the duration P99999999Y")
+    assert sorted(w.element_id for w in engine.start(model, {"wait": "P2D"}).waiting) == ["Late", "Reply"]
+
+
 def test_a_cycle_from_an_expression_that_fires_every_instant_stops_the_dossier(engine):
     model = _parse(engine, ticking_task("cycle"))
     step = engine.start(model, {"cycle": "R/PT0S"})
@@ -149,7 +158,9 @@ def test_a_loop_of_five_hundred_rounds_is_never_reported_completed_without_reach
 def test_a_loop_that_ends_within_the_budget_completes_with_its_data(engine):
     step = engine.start(_parse(engine, counting_loop(100)), {"n": 0})
     assert step.status == "completed" and step.data["n"] == 100
-    assert [f.element_id for f in step.finished][-1] == "End_1"
+    finished = [f.element_id for f in step.finished]
+    # The finished past is pruned every few dozen steps on the way; the history keeps every one.
+    assert finished[-1] == "End_1" and finished.count("Count") == 100 and finished.count("More") == 100
 
 
 def test_the_number_of_automatic_steps_is_configurable():

@@ -99,3 +99,23 @@ def many_items(process_id: str = "hostile") -> bytes:
         'sourceRef="Many"', 'sourceRef="Each"').replace(
         "<bpmn:loopCardinality>1</bpmn:loopCardinality>",
         '<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef><bpmn:inputDataItem id="item" name="item" />').encode()
+
+
+def racing_timer(value: str, process_id: str = "hostile") -> bytes:
+    """An event-based gateway `Race`: a timer `Late` (timeDuration = value) against a message `Reply`."""
+    text = _model(
+        '<bpmn:sequenceFlow id="Flow_1" sourceRef="Start_1" targetRef="Race" />\n'
+        '<bpmn:eventBasedGateway id="Race"><bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_T</bpmn:outgoing>'
+        '<bpmn:outgoing>Flow_M</bpmn:outgoing></bpmn:eventBasedGateway>\n'
+        '<bpmn:sequenceFlow id="Flow_T" sourceRef="Race" targetRef="Late" />\n'
+        '<bpmn:sequenceFlow id="Flow_M" sourceRef="Race" targetRef="Reply" />\n'
+        f'<bpmn:intermediateCatchEvent id="Late"><bpmn:incoming>Flow_T</bpmn:incoming>'
+        f'<bpmn:outgoing>Flow_2</bpmn:outgoing>{_timer("timeDuration", value)}</bpmn:intermediateCatchEvent>\n'
+        '<bpmn:intermediateCatchEvent id="Reply"><bpmn:incoming>Flow_M</bpmn:incoming>'
+        '<bpmn:outgoing>Flow_3</bpmn:outgoing><bpmn:messageEventDefinition id="MessageDef_1" messageRef="Message_1" />'
+        '</bpmn:intermediateCatchEvent>\n'
+        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Late" targetRef="End_1" />\n'
+        '<bpmn:sequenceFlow id="Flow_3" sourceRef="Reply" targetRef="End_1" />\n'
+        '<bpmn:endEvent id="End_1"><bpmn:incoming>Flow_2</bpmn:incoming><bpmn:incoming>Flow_3</bpmn:incoming>'
+        '</bpmn:endEvent>\n', process_id).decode()
+    return text.replace("<bpmn:process ", '<bpmn:message id="Message_1" name="reply" />\n<bpmn:process ', 1).encode()

@@ -34,6 +34,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.util.task import TaskState
 
 # SpiffWorkflow's TaskIterator (get_tasks, is_completed, do_engine_steps) stops at depth 1000;
@@ -182,6 +183,16 @@ def _timer_definitions(spec):
     return [definition] if timer_kind(definition) else []
 
 
+def _timer_element(task, definition) -> str:
+    """The element a timer belongs to: after an event-based gateway, the catch event waiting on it."""
+    spec = task.task_spec
+    if isinstance(spec, EventBasedGateway):  # its definitions are its branches' in order
+        for output, theirs in zip(spec.outputs, spec.event_definition.event_definitions, strict=False):
+            if theirs is definition:
+                return getattr(output, "bpmn_id", None) or output.name
+    return _element(task)
+
+
 def _element(task) -> str:
     spec = task.task_spec
     return getattr(spec, "bpmn_id", None) or spec.name
@@ -292,7 +303,7 @@ class BudgetedScriptEngine:
             if definition.expression == expression:
                 problem = check_timer(timer_kind(definition), value, self.budgets)
                 if problem:
-                    raise BudgetExceeded("timer", f"timer of {_element(task)}: {problem}", task)
+                    raise BudgetExceeded("timer", f"timer of {_timer_element(task, definition)}: {problem}", task)
         if getattr(spec, "cardinality", None) == expression:
             _check_instances(task, value, self.budgets.max_instances)
         return value
