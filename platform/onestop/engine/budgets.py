@@ -320,9 +320,11 @@ class StepCounter:
     """Counts the automatic steps of one advance (SpiffWorkflow's did_complete_task callback) and
     stops the advance when a budget runs out."""
 
-    def __init__(self, budgets: Budgets, pause_every: int | None = None):
+    def __init__(self, budgets: Budgets, prune_depth: int | None = None):
         self.budgets = budgets
-        self.pause_every = pause_every
+        # Pause (PauseToPrune) once this advance has made the task tree prune_depth deeper.
+        self.prune_depth = prune_depth
+        self._prune_at = None
         self.started = time.monotonic()
         self.steps = 0
         self.elements: Counter = Counter()
@@ -350,8 +352,12 @@ class StepCounter:
                 message = (f"depth limit: the process has gone {depth} steps deep and the engine cannot prune "
                            f"what is finished; it cannot follow it further ({self._loop()})")
             raise BudgetExceeded("depth", message, task)
-        if self.pause_every and self.steps % self.pause_every == 0:
-            raise PauseToPrune()
+        if self.prune_depth:
+            if self._prune_at is None:
+                self._prune_at = depth + self.prune_depth
+            elif depth >= self._prune_at:
+                self._prune_at = None  # measured again from the next step, in the pruned tree
+                raise PauseToPrune()
 
     def pruned(self):
         """The tree was re-rooted: depths known so far are off."""

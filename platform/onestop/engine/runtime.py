@@ -33,7 +33,7 @@ from .budgets import (
     bound_specs,
     check_stored_timers,
 )
-from .compact import compact
+from .compact import compact, prunable
 from .parsing import ParsedModel, parse_model
 from .sandbox import Sandbox, ScriptError, make_script_engine
 
@@ -41,8 +41,10 @@ MAX_ADVANCE_ROUNDS = 200
 # A timer the engine could not fire although it is due is looked at again this much later, not
 # at once: a due time that stays in the past must not spin the timer worker.
 TIMER_RETRY = timedelta(seconds=1)
-# Within one advance, the finished past is pruned after this many automatic steps.
-PRUNE_EVERY = 25
+# Within one advance, the finished past is pruned whenever the automatic steps have made the
+# task tree this much deeper: only a loop does that (a procedure's steps are a few dozen at most),
+# and pruning while SpiffWorkflow runs may reorder when it refreshes timers.
+PRUNE_DEPTH = 50
 EVENT_TYPES = {
     "TimerEventDefinition": "timer",
     "TimeDateEventDefinition": "timer",
@@ -430,7 +432,7 @@ class Engine:
     def _advance(self, model, workflow, started, before, refresh_first=False):
         # Many automatic steps in a row: the finished past is pruned on the way (as after a step),
         # so that each step costs the same and the tree never outgrows SpiffWorkflow's reach.
-        counter = StepCounter(self.budgets, pause_every=PRUNE_EVERY if self.compact_at else None)
+        counter = StepCounter(self.budgets, prune_depth=PRUNE_DEPTH if self.compact_at and prunable(workflow) else None)
         pruned = []  # elements finished in this advance whose tasks were pruned meanwhile
         try:
             # Before SpiffWorkflow refreshes any timer: a stored cycle may predate the budgets.
