@@ -52,7 +52,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     engine = settings.engine
     if engine is None:
-        engine = Engine(settings.make_sandbox())
+        engine = Engine(settings.make_sandbox(), budgets=settings.budgets())
         atexit.register(engine.close)
     runtime.bind_engine(engine)
     codes.configure(settings.code_system)

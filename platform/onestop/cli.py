@@ -30,7 +30,7 @@ def _engine(settings):
     from .engine import Engine
     from .services.runtime import bind_engine
 
-    return bind_engine(Engine(settings.make_sandbox()))
+    return bind_engine(Engine(settings.make_sandbox(), budgets=settings.budgets()))
 
 
 def _system_actor():

@@ -41,6 +41,12 @@ class Settings:
     script_queue_seconds: float = 10.0  # how long a script waits for a free worker before failing
     expression_timeout_seconds: float = 1.0  # each gateway/timer/DMN expression
     expression_memory_mb: float = 32  # values one expression may build
+    # Budgets of what an uploaded model makes the engine do (engine.budgets).
+    max_automatic_steps: int = 1_000  # automatic steps of one advance, without a wait
+    max_step_seconds: float = 3.0  # seconds of automatic work in one advance
+    max_instances: int = 1_000  # instances of one multi-instance task
+    max_timer_years: int = 100  # how far away a timer may be
+    min_timer_cycle_seconds: int = 60  # how often a cycle timer may fire at most
     redis_url: str | None = None
     agency_code: str | None = None  # the default centre's electronic identity code (dossier codes)
     code_system: str | None = None  # 2-digit system-owner code: the national-service code variant
@@ -80,6 +86,14 @@ class Settings:
                        pool_size=self.script_workers, per_tenant=self.script_workers_per_centre or None,
                        wait_timeout=self.script_queue_seconds, expression_timeout=self.expression_timeout_seconds,
                        expression_memory_mb=self.expression_memory_mb)
+
+    def budgets(self):
+        """The engine's budgets (engine.budgets.Budgets) these settings configure."""
+        from .engine.budgets import Budgets
+
+        return Budgets(max_automatic_steps=self.max_automatic_steps, max_step_seconds=self.max_step_seconds,
+                       max_instances=self.max_instances, max_timer_years=self.max_timer_years,
+                       min_cycle_seconds=self.min_timer_cycle_seconds)
 
     @property
     def is_sqlite(self):
@@ -161,6 +175,11 @@ def load_settings(**overrides) -> Settings:
         script_queue_seconds=_float("ONESTOP_SCRIPT_QUEUE_SECONDS", 10.0),
         expression_timeout_seconds=_float("ONESTOP_EXPRESSION_TIMEOUT", 1.0),
         expression_memory_mb=_float("ONESTOP_EXPRESSION_MEMORY_MB", 32),
+        max_automatic_steps=_int("ONESTOP_MAX_AUTOMATIC_STEPS", 1_000),
+        max_step_seconds=_float("ONESTOP_MAX_STEP_SECONDS", 3.0),
+        max_instances=_int("ONESTOP_MAX_INSTANCES", 1_000),
+        max_timer_years=_int("ONESTOP_MAX_TIMER_YEARS", 100),
+        min_timer_cycle_seconds=_int("ONESTOP_MIN_TIMER_CYCLE_SECONDS", 60),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
         agency_code=os.environ.get("ONESTOP_AGENCY_CODE") or None,

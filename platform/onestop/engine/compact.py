@@ -32,13 +32,18 @@ def _safe_root(task):
     return task.state == TaskState.COMPLETED and not isinstance(spec, Join | UnstructuredJoin)
 
 
+def prunable(workflow) -> bool:
+    """False for processes whose event or conditional start paths may look at any past task."""
+    spec = workflow.spec
+    return not (getattr(spec.start, "trigger_specs", None) or getattr(spec, "conditional_paths", None))
+
+
 def compact(workflow, min_tasks: int = 64) -> int:
     """Drop finished tasks no unfinished task descends from; returns how many were dropped."""
     tasks = workflow.tasks
     if len(tasks) < min_tasks:
         return 0
-    spec = workflow.spec
-    if getattr(spec.start, "trigger_specs", None) or getattr(spec, "conditional_paths", None):
+    if not prunable(workflow):
         return 0
     live = [t for t in tasks.values() if t.state & TaskState.NOT_FINISHED_MASK]
     if not live:

@@ -19,6 +19,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from . import diagram, serial
+from .budgets import Budgets, check_timer, literal
 from .problems import ModelError, Problem
 from .sandbox import check_expression, check_script
 from .translate import Untranslatable, translate_expression, translate_timer
@@ -33,6 +34,7 @@ NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS, "camunda": CAMUNDA_NS}
 PARSERS = {"bpmn": BpmnParser, "spiff": SpiffBpmnParser, "camunda": CamundaParser}
 META_NAMES = {"procedure.json", "process_model.json"}
 RESERVED_IDS = {"Start", "End", "Root"}
+TIMER_KINDS = {"timeDuration": "duration", "timeDate": "date", "timeCycle": "cycle"}
 FLOW_NODE_TAGS = {
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
     "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
@@ -176,7 +178,8 @@ def _uses_namespace(root, namespace) -> bool:
 class _Checker:
     """Walks BPMN trees: rewrites foreign expressions in place, records problems and warnings."""
 
-    def __init__(self, known_forms):
+    def __init__(self, known_forms, budgets: Budgets | None = None):
+        self.budgets = budgets or Budgets()
         self.problems = []
         self.warnings = []
         self.has_scripts = False
@@ -206,6 +209,8 @@ class _Checker:
             elif ns == BPMN_NS and tag in ("conditionExpression", "condition", "loopCardinality",
                                             "completionCondition", "loopCondition"):
                 self._expression(node, file)
+                if tag == "loopCardinality":
+                    self._cardinality(node, file)
             elif ns == BPMN_NS and tag in ("timeDuration", "timeDate", "timeCycle"):
                 self._timer(node, file)
             elif ns == SPIFF_NS and tag == "messagePayload":
@@ -257,22 +262,38 @@ class _Checker:
         event = node.getparent().getparent()
         if not text:
             self.problem(event, f"{_describe(event)}: timer has no value", file)
-        else:
-            self._rewrite(node, event, text, translate_timer, "timer", file)
+        elif self._rewrite(node, event, text, translate_timer, "timer", file):
+            # A value written in the model is checked now; one computed by an expression, when it is.
+            value = literal(node.text or "")
+            if value is not None:
+                problem = check_timer(TIMER_KINDS[etree.QName(node).localname], value, self.budgets)
+                if problem:
+                    self.problem(event, f"{_describe(event)}: timer {text!r}: {problem}", file)
 
-    def _rewrite(self, node, owner, text, translate, what, file):
-        """Translate what another engine wrote into Python, check it, and put it in place."""
+    def _cardinality(self, node, file):
+        value = literal(node.text or "")
+        limit = self.budgets.max_instances
+        if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+            task = node.getparent().getparent()
+            self.problem(task, f"{_describe(task)}: multi-instance cardinality {value} is more than the "
+                               f"{limit} instances allowed", file)
+
+    def _rewrite(self, node, owner, text, translate, what, file) -> bool:
+        """Translate what another engine wrote into Python, check it, and put it in place; False
+        if it cannot be used."""
         try:
             python, translated = translate(text)
         except Untranslatable as exc:
             self.problem(owner, f"{_describe(owner)}: cannot translate {what} {text!r}: {exc}", file)
-            return
+            return False
         problem = check_expression(python)
         if problem:
             self.problem(owner, f"{_describe(owner)}: {what} {text!r}: {problem}", file)
-        elif translated:
+            return False
+        if translated:
             node.text = python
             self.warn(owner, f"{_describe(owner)}: {what} {text!r} read as {python}", file)
+        return True
 
     def _form_reference(self, node, file):
         name = node.get("value") or ""
@@ -405,8 +426,9 @@ def _load_json(f, problems):
         return None
 
 
-def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms=()):
-    """Check and parse a procedure's files; return a ParsedModel or raise ModelError."""
+def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms=(), budgets: Budgets | None = None):
+    """Check and parse a procedure's files; return a ParsedModel or raise ModelError. Timers and
+    multi-instance cardinalities written in the model are checked against `budgets`."""
     files = [SourceFile(f.name.rsplit("/", 1)[-1], f.content, classify(f.name)) for f in files]
     problems, forms, metadata = [], {}, {}
     for f in files:
@@ -440,7 +462,7 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
     if problems:
         raise ModelError(problems)
 
-    checker = _Checker(known_forms=set(forms) | set(library_forms))
+    checker = _Checker(known_forms=set(forms) | set(library_forms), budgets=budgets)
     for name, root in bpmn_roots:
         if etree.QName(root).localname != "definitions" or etree.QName(root).namespace != BPMN_NS:
             problems.append(Problem(None, f"{name} is not a BPMN 2.0 document (root element is {etree.QName(root).localname})", name))

@@ -25,11 +25,26 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import serial
-from .compact import compact
+from .budgets import (
+    BudgetedScriptEngine,
+    Budgets,
+    PauseToPrune,
+    StepCounter,
+    bound_specs,
+    check_stored_timers,
+)
+from .compact import compact, prunable
 from .parsing import ParsedModel, parse_model
 from .sandbox import Sandbox, ScriptError, make_script_engine
 
 MAX_ADVANCE_ROUNDS = 200
+# A timer the engine could not fire although it is due is looked at again this much later, not
+# at once: a due time that stays in the past must not spin the timer worker.
+TIMER_RETRY = timedelta(seconds=1)
+# Within one advance, the finished past is pruned whenever the automatic steps have made the
+# task tree this much deeper: only a loop does that (a procedure's steps are a few dozen at most),
+# and pruning while SpiffWorkflow runs may reorder when it refreshes timers.
+PRUNE_DEPTH = 50
 EVENT_TYPES = {
     "TimerEventDefinition": "timer",
     "TimeDateEventDefinition": "timer",
@@ -196,11 +211,13 @@ class Engine:
     """
 
     def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512, live_size: int = 256,
-                 compact_at: int = 64):
+                 compact_at: int = 64, budgets: Budgets | None = None):
         # SpiffWorkflow logs every task state change at INFO: costly and noise in our logs.
         logging.getLogger("spiff").setLevel(logging.WARNING)
         self.sandbox = sandbox or Sandbox()
-        self.script_engine = make_script_engine(self.sandbox)
+        self.budgets = budgets or Budgets()
+        # Timer values and cardinalities are checked against the budgets as they are evaluated.
+        self.script_engine = BudgetedScriptEngine(make_script_engine(self.sandbox), self.budgets)
         self._models = OrderedDict()
         self._cache_size = cache_size
         self._live = OrderedDict()
@@ -215,6 +232,7 @@ class Engine:
 
     def parse(self, files, process_id=None, **options) -> ParsedModel:
         """Check and parse uploaded files (raises ModelError with every problem found)."""
+        options.setdefault("budgets", self.budgets)
         return parse_model(files, process_id=process_id, **options)
 
     def model(self, key: str, loader) -> ParsedModel:
@@ -257,8 +275,11 @@ class Engine:
     def _specs(self, model):
         if model.dialect == "camunda" or model.spec is None:
             # Camunda multi-instance specs rewrite themselves at run time: never share them.
-            return serial.restore_specs(model.dialect, model.spec_json)
-        return model.spec, model.subprocess_specs
+            spec, subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
+        else:
+            spec, subprocess_specs = model.spec, model.subprocess_specs
+        bound_specs([spec, *subprocess_specs.values()], self.budgets)
+        return spec, subprocess_specs
 
     # running ------------------------------------------------------------------------------
 
@@ -409,34 +430,54 @@ class Engine:
         return task
 
     def _advance(self, model, workflow, started, before, refresh_first=False):
+        # Many automatic steps in a row: the finished past is pruned on the way (as after a step),
+        # so that each step costs the same and the tree never outgrows SpiffWorkflow's reach.
+        counter = StepCounter(self.budgets, prune_depth=PRUNE_DEPTH if self.compact_at and prunable(workflow) else None)
+        pruned = []  # elements finished in this advance whose tasks were pruned meanwhile
         try:
+            # Before SpiffWorkflow refreshes any timer: a stored cycle may predate the budgets.
+            check_stored_timers(_all_tasks(workflow), self.budgets)
             if refresh_first:
                 workflow.refresh_timers()
-            for _ in range(MAX_ADVANCE_ROUNDS):
-                workflow.do_engine_steps()
+            rounds = 0
+            while rounds < MAX_ADVANCE_ROUNDS:
+                try:
+                    workflow.do_engine_steps(did_complete_task=counter)
+                except PauseToPrune:
+                    pruned.extend(_scan(workflow, started).finished)
+                    if compact(workflow, 0):
+                        counter.pruned()
+                    continue
+                rounds += 1
                 after = _scan(workflow, started, model.element_forms)
                 if not after.engine_ready:
                     break
+            if workflow.is_completed():
+                counter.check_finished(workflow.tasks.values())
         except Exception as exc:  # any failure of the model stops this dossier only
-            return self._failed(model, workflow, exc, started, before)
-        return self._snapshot(model, workflow, before, after)
+            return self._failed(model, workflow, exc, started, before, pruned)
+        return self._snapshot(model, workflow, before, _with_pruned(after, pruned))
 
-    def _failed(self, model, workflow, exc, started, before):
+    def _failed(self, model, workflow, exc, started, before, pruned=()):
         error = {"element_id": _error_element(exc, workflow), "message": _error_message(exc)}
         if not isinstance(exc, SpiffWorkflowException | WorkflowException | ScriptError):
             error["message"] = f"{type(exc).__name__}: {error['message']}"
-        return self._snapshot(model, workflow, before, _scan(workflow, started, model.element_forms), error=error)
+        after = _with_pruned(_scan(workflow, started, model.element_forms), pruned)
+        return self._snapshot(model, workflow, before, after, error=error)
 
     def _snapshot(self, model, workflow, before, after, error=None, cancelled=False):
         ready = [] if error or cancelled else after.ready
         waits = [] if error or cancelled else after.waits
         waiting, next_due = [], None
+        now = datetime.now(UTC).replace(tzinfo=None)
         for wait in waits:
             due = None
             if wait.kind == "timer":
-                due = _due(wait.task, wait.definition) or (datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=30))
+                due = _due(wait.task, wait.definition) or (now + timedelta(seconds=30))
                 next_due = due if next_due is None else min(next_due, due)
             waiting.append(WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due))
+        if next_due is not None:
+            next_due = max(next_due, now + TIMER_RETRY)
         if error is not None:
             status = "error"
         elif cancelled:
@@ -469,6 +510,14 @@ class Engine:
             next_timer_at=next_due if status == "active" else None,
             workflow=workflow,
         )
+
+
+def _with_pruned(after: "_Scan", pruned) -> "_Scan":
+    """The scan with the finished elements of tasks pruned during the advance put back."""
+    if pruned:
+        seen = {f.task_id for f in after.finished}
+        after.finished = [f for f in pruned if f.task_id not in seen and not seen.add(f.task_id)] + after.finished
+    return after
 
 
 def _all_tasks(workflow):

@@ -9,6 +9,7 @@ problem with a JSON pointer, never dropped silently.
 
 from __future__ import annotations
 
+from .patterns import check_pattern
 from .schema import FormDefinition, FormProblem, _pointer
 
 _FIELD_TYPES = {"string": {"type": "string"}, "long": {"type": "integer"}, "integer": {"type": "integer"},
@@ -177,6 +178,11 @@ def _component(name, c, here, problems):
         for src, dst in (("minLength", "minLength"), ("maxLength", "maxLength"), ("pattern", "pattern")):
             if src in validate:
                 prop[dst] = validate[src]
+        if "pattern" in validate:
+            reason = check_pattern(validate["pattern"])
+            if reason:
+                problems.append(FormProblem(name, _pointer([*here, "validate", "pattern"]), reason))
+                return None
         if validate.get("validationType") == "email":
             prop["format"] = "email"
         elif validate.get("validationType") == "phone":

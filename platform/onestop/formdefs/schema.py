@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import jsonschema
 
+from .patterns import Validator, check_pattern
+
 # Keywords that say what a value is, shape the form, or are annotations the renderer shows.
 ANNOTATIONS = {"$schema", "$id", "$comment", "title", "description", "default", "examples", "readOnly",
                "writeOnly", "deprecated"}
@@ -144,14 +146,13 @@ def check_schema(name: str, schema) -> list[FormProblem]:
 
 
 def _check_pattern(value, path, problem):
-    if not isinstance(value, str):
-        problem(path, "pattern must be a string")
-        return
-    if len(value) > 500:
-        problem(path, "pattern is longer than 500 characters")
+    # Submissions are matched by RE2 (patterns.py): what it cannot compile cannot be used.
+    reason = check_pattern(value)
+    if reason:
+        problem(path, reason)
         return
     try:
-        re.compile(value)
+        re.compile(value)  # jsonschema's own check of the schema compiles it with `re` too
     except re.error as exc:
         problem(path, f"pattern is not a valid regular expression: {exc}")
         return
@@ -219,8 +220,8 @@ def _validator(schema):
     key = id(schema)
     entry = _validators.get(key)
     if entry is None or entry[0] is not schema:
-        cls = jsonschema.Draft202012Validator
-        entry = (schema, cls(schema, format_checker=cls.FORMAT_CHECKER))
+        # Draft 2020-12, with `pattern` matched by RE2 in linear time (never by backtracking `re`).
+        entry = (schema, Validator(schema, format_checker=Validator.FORMAT_CHECKER))
         _validators[key] = entry
         while len(_validators) > 2048:
             _validators.popitem(last=False)

@@ -1,0 +1,36 @@
+"""Settings come from ONESTOP_* environment variables; the engine's budgets among them."""
+
+from onestop.app import create_app
+from onestop.config import load_settings
+from onestop.engine.budgets import Budgets
+
+
+def test_the_budgets_default_to_what_the_deployment_guide_says(tmp_path, monkeypatch):
+    for name in ("MAX_AUTOMATIC_STEPS", "MAX_STEP_SECONDS", "MAX_INSTANCES", "MAX_TIMER_YEARS",
+                 "MIN_TIMER_CYCLE_SECONDS"):
+        monkeypatch.delenv(f"ONESTOP_{name}", raising=False)
+    settings = load_settings(home=tmp_path, secret_key="k")
+    assert settings.budgets() == Budgets(max_automatic_steps=1000, max_step_seconds=3.0, max_instances=1000,
+                                         max_timer_years=100, min_cycle_seconds=60)
+
+
+def test_each_budget_is_read_from_its_environment_variable_and_reaches_the_engine(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONESTOP_MAX_AUTOMATIC_STEPS", "5000")
+    monkeypatch.setenv("ONESTOP_MAX_STEP_SECONDS", "1.5")
+    monkeypatch.setenv("ONESTOP_MAX_INSTANCES", "200")
+    monkeypatch.setenv("ONESTOP_MAX_TIMER_YEARS", "30")
+    monkeypatch.setenv("ONESTOP_MIN_TIMER_CYCLE_SECONDS", "300")
+    expected = Budgets(max_automatic_steps=5000, max_step_seconds=1.5, max_instances=200, max_timer_years=30,
+                       min_cycle_seconds=300)
+    assert load_settings(home=tmp_path, secret_key="k").budgets() == expected
+    app = create_app({"home": tmp_path / "home", "database_url": f"sqlite:///{tmp_path / 'onestop.db'}",
+                      "testing": True, "run_timer_thread": False, "secret_key": "k"})
+    engine = app.extensions["onestop.engine"]
+    try:
+        assert engine.budgets == expected and engine.script_engine.budgets == expected
+    finally:
+        engine.close()
+        from onestop.db import database
+
+        if not database.is_closed():
+            database.close()
