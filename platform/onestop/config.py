@@ -45,6 +45,10 @@ class Settings:
     sms_url: str | None = None  # an HTTP SMS gateway taking {"to", "text"}; unset: the log
     sms_token: str = ""
     secure_cookies: bool = False  # served over HTTPS (behind the reverse proxy): cookies only go over HTTPS
+    idle_minutes: int = 30  # a signed-in session left alone this long must sign in again (shared counter PCs)
+    session_hours: int = 12  # and no session outlives this, however busy
+    submissions_per_address: str = "20 per hour"  # anonymous portal submissions (Flask-Limiter's notation)
+    submissions_per_procedure: str = "300 per hour"  # ... to one procedure of one centre, from everywhere
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -98,6 +102,10 @@ def load_settings(**overrides) -> Settings:
         script_memory_mb=_int("ONESTOP_SCRIPT_MEMORY_MB", 256),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
+        idle_minutes=_int("ONESTOP_IDLE_MINUTES", 30),
+        session_hours=_int("ONESTOP_SESSION_HOURS", 12),
+        submissions_per_address=os.environ.get("ONESTOP_SUBMISSIONS_PER_ADDRESS") or "20 per hour",
+        submissions_per_procedure=os.environ.get("ONESTOP_SUBMISSIONS_PER_PROCEDURE") or "300 per hour",
         agency_code=os.environ.get("ONESTOP_AGENCY_CODE") or None,
         proxies=_int("ONESTOP_PROXIES", 0),
         smtp_url=os.environ.get("ONESTOP_SMTP_URL") or None,

@@ -37,6 +37,7 @@ from .models import (
     ProcedureVersion,
     Rating,
     SchemaMigration,
+    SignInSession,
     Unit,
     User,
 )
@@ -222,6 +223,10 @@ def _ended_at(db):
                    '\'withdrawn\', \'stopped\') AND "ended_at" IS NULL')
 
 
+def _sign_in_sessions(db):
+    db.create_tables([SignInSession], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -248,6 +253,7 @@ MIGRATIONS = [
     (23, "figures by day, kept as events happen", _day_figures),
     (24, "units', officials' and steps' figures by day, with their hours", _official_figures),
     (25, "dossiers record when they ended without a result", _ended_at),
+    (27, "signed-in sessions kept on the server", _sign_in_sessions),
 ]
 
 

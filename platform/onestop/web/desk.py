@@ -5,10 +5,20 @@ officer's centre by the services it calls."""
 import io
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -18,9 +28,9 @@ from ..services import attachments, dossiers, lifecycle, procedures, slips, stat
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..workdays import to_local
-from . import exports, forms
+from . import exports, forms, throttle
 from .args import date_arg
-from .auth import SignedIn, officer_required, safe_next
+from .auth import local_target, officer_required, sign_in, sign_out
 from .portal import tracking_url
 
 bp = Blueprint("desk", __name__)
@@ -40,12 +50,21 @@ def login():
     form = SignInForm()
     failed = False
     if form.validate_on_submit():
+        wait = throttle.sign_in_wait(form.username.data)
+        if wait is not None:  # not even checked: a guesser learns nothing more until the wait is over
+            response = make_response(render_template("desk/login.html", form=form, failed=False,
+                                                     wait_minutes=-(-wait // 60)), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None and user.has_role("officer", "leader", "admin", "province_admin", "system_admin"):
-            login_user(SignedIn(user))
+            sign_in(user)
             if not request.args.get("next") and not user.has_role("officer", "leader", "admin"):
-                return redirect("/admin/", 303)  # province and system administrators work in the back office
-            return redirect(safe_next(request.args.get("next")), 303)
+                target = "/admin/"  # province and system administrators work in the back office
+            else:
+                target = local_target(request.args.get("next"))
+            return throttle.signed_in(form.username.data, redirect(target, 303))
+        throttle.sign_in_failed(form.username.data)
         failed = True
     return render_template("desk/login.html", form=form, failed=failed), (401 if failed else 200)
 
@@ -53,7 +72,7 @@ def login():
 @bp.post("/logout")
 def logout():
     if ActionForm().validate_on_submit():
-        logout_user()
+        sign_out()
     return redirect(url_for("portal.home"), 303)
 
 
@@ -194,7 +213,7 @@ def _dossier_action(form, act, done, failed, back=None):
             flash(failed % {"reason": _reason(exc)}, "error")
     else:
         flash(forms.CSRF_MESSAGE, "error")
-    return redirect(back or safe_next(request.form.get("back")), 303)
+    return redirect(back or local_target(request.form.get("back")), 303)
 
 
 @bp.post("/dossiers/<code>/supplement-request")
