@@ -387,3 +387,28 @@ def test_the_sign_in_page_and_the_portal_keep_their_policy(sqlite_app):
     for path in ("/desk/login", "/", "/track"):
         assert "script-src 'self'" in sqlite_app.test_client().get(path).headers["Content-Security-Policy"]
 
+
+
+# --- where the counts live ------------------------------------------------------------------------
+
+
+def test_limits_counted_in_redis_are_shared_by_every_process():
+    from onestop import ratelimit
+    from tests.support.redis import redis_url_or_skip
+
+    url = redis_url_or_skip()
+    try:
+        ratelimit.bind(url)  # one web process
+        limit = ratelimit.Limit("shared", "3 per minute")
+        assert all(limit.hit("canbo1", STRANGER) for _ in range(3))
+        ratelimit.bind(url)  # another one, with its own connection and nothing in memory
+        assert limit.exceeded("canbo1", STRANGER) and 0 < limit.retry_after("canbo1", STRANGER) <= 60
+        assert not limit.exceeded("canbo1", OFFICE)
+    finally:
+        ratelimit.bind(None)
+
+
+def test_a_submission_limit_the_notation_cannot_read_stops_the_start(sqlite_url, tmp_path, engine):
+    with pytest.raises(ValueError, match="submissions_per_address"):
+        _make_app(sqlite_url, tmp_path, engine, submissions_per_address="twenty an hour")
+    _close_pool()

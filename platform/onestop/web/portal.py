@@ -16,6 +16,7 @@ from ..services.users import portal_user
 from . import forms, throttle
 
 bp = Blueprint("portal", __name__)
+bp.record_once(lambda state: throttle.check_settings(state.app.config["ONESTOP"]))
 LEVELS = {"province": "Cấp tỉnh", "commune": "Cấp xã", "ministry": "Cấp bộ"}
 
 

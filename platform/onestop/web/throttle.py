@@ -139,6 +139,16 @@ def wrong_key(code) -> int | None:
 # --- anonymous submissions ------------------------------------------------------------------------
 
 
+def check_settings(settings):
+    """Refuse to start with a submission limit the `limits` notation cannot read (rather than
+    answering every submission with an error)."""
+    for name in ("submissions_per_address", "submissions_per_procedure"):
+        try:
+            Limit(name, getattr(settings, name))
+        except ValueError:
+            raise ValueError(f"{name}: {getattr(settings, name)!r} is not a rate such as '20 per hour'") from None
+
+
 def submission_wait(centre_id, procedure_code, count=True) -> int | None:
     """Count one anonymous submission (or only look, with count=False); the seconds to wait if this
     address or this procedure has had its share, else None (go ahead)."""
