@@ -97,11 +97,11 @@ def _copy(client, app):
     return thief
 
 
-def test_a_session_cookie_copied_before_signing_out_is_refused_after_it(sqlite_app):
-    _officer(sqlite_app)
-    client = sqlite_app.test_client()
+def test_a_session_cookie_copied_before_signing_out_is_refused_after_it(app):
+    _officer(app)
+    client = app.test_client()
     sign_in(client, "canbo1", "mật-khẩu-đúng")
-    thief = _copy(client, sqlite_app)
+    thief = _copy(client, app)
     assert thief.get("/desk/").status_code == 200  # the copy works while the officer is signed in
     worklist = client.get("/desk/")
     assert client.post("/desk/logout", data={"csrf_token": csrf(worklist)}).status_code == 303
@@ -109,26 +109,26 @@ def test_a_session_cookie_copied_before_signing_out_is_refused_after_it(sqlite_a
     assert refused.status_code == 302 and "/desk/login" in refused.headers["Location"]
 
 
-def test_the_back_office_refuses_a_session_cookie_copied_before_signing_out(sqlite_app):
-    _officer(sqlite_app, "quantri", roles=("admin",))
-    client = sqlite_app.test_client()
+def test_the_back_office_refuses_a_session_cookie_copied_before_signing_out(app):
+    _officer(app, "quantri", roles=("admin",))
+    client = app.test_client()
     sign_in(client, "quantri", "mật-khẩu-đúng")
-    thief = _copy(client, sqlite_app)
+    thief = _copy(client, app)
     assert thief.get("/admin/").status_code == 200
     client.post("/desk/logout", data={"csrf_token": csrf(client.get("/desk/"))})
     refused = thief.get("/admin/user/")
     assert refused.status_code == 302 and "/desk/login" in refused.headers["Location"]
 
 
-def test_a_new_password_signs_out_every_browser_of_that_user(sqlite_app):
-    from onestop.models import User
+def test_a_new_password_signs_out_every_browser_of_that_user(app):
+    from onestop.models import AuditEvent
     from onestop.services.users import authenticate
 
-    officer = _officer(sqlite_app)
-    admin = sqlite_app.test_client()
-    _officer(sqlite_app, "quantri", roles=("admin",))
+    officer = _officer(app)
+    admin = app.test_client()
+    _officer(app, "quantri", roles=("admin",))
     sign_in(admin, "quantri", "mật-khẩu-đúng")
-    counter, home = sqlite_app.test_client(), sqlite_app.test_client()
+    counter, home = app.test_client(), app.test_client()
     sign_in(counter, "canbo1", "mật-khẩu-đúng")
     sign_in(home, "canbo1", "mật-khẩu-đúng")
     page = admin.get(f"/admin/user/edit/?id={officer.id}")
@@ -138,33 +138,50 @@ def test_a_new_password_signs_out_every_browser_of_that_user(sqlite_app):
     for browser in (counter, home):
         assert browser.get("/desk/").status_code == 302
     assert admin.get("/admin/").status_code == 200  # the administrator's own session is untouched
-    with sqlite_app.app_context():
+    with app.app_context():
         assert authenticate("canbo1", "một-mật-khẩu-mới-dài") is not None
-        assert User.get_by_id(officer.id).password_hash != "mật-khẩu-đúng"
+        assert authenticate("canbo1", "mật-khẩu-đúng") is None
+        assert AuditEvent.select().where(AuditEvent.action == "user.password_changed").count() == 1
 
 
-def test_an_officer_idle_longer_than_the_timeout_signs_in_again(sqlite_app):
+def test_an_officer_idle_longer_than_the_timeout_signs_in_again(app):
     from onestop.models import SignInSession, utcnow
 
-    _officer(sqlite_app)
-    client = sqlite_app.test_client()
+    _officer(app)
+    client = app.test_client()
     sign_in(client, "canbo1", "mật-khẩu-đúng")
     assert client.get("/desk/").status_code == 200
-    with sqlite_app.app_context():
+    with app.app_context():
         SignInSession.update(last_seen_at=utcnow() - timedelta(minutes=29)).execute()
     assert client.get("/desk/").status_code == 200  # 29 minutes away: still signed in, and the clock restarts
-    with sqlite_app.app_context():
+    with app.app_context():
         SignInSession.update(last_seen_at=utcnow() - timedelta(minutes=31)).execute()
     refused = client.get("/desk/")
     assert refused.status_code == 302 and "/desk/login" in refused.headers["Location"]
 
 
-def test_the_idle_timeout_is_a_setting(monkeypatch):
+def test_no_session_outlives_its_hours_however_busy(sqlite_app):
+    from onestop.models import SignInSession, utcnow
+
+    _officer(sqlite_app)
+    client = sqlite_app.test_client()
+    sign_in(client, "canbo1", "mật-khẩu-đúng")
+    with sqlite_app.app_context():
+        SignInSession.update(created_at=utcnow() - timedelta(hours=12, minutes=1)).execute()
+    assert client.get("/desk/").status_code == 302
+    with sqlite_app.app_context():
+        assert SignInSession.select().count() == 0  # an ended session is deleted, not kept
+
+
+def test_the_idle_timeout_and_the_session_hours_are_settings(monkeypatch):
     from onestop.config import load_settings
 
-    assert load_settings(secret_key="x").idle_minutes == 30
+    settings = load_settings(secret_key="x")
+    assert (settings.idle_minutes, settings.session_hours) == (30, 12)
     monkeypatch.setenv("ONESTOP_IDLE_MINUTES", "10")
-    assert load_settings(secret_key="x").idle_minutes == 10
+    monkeypatch.setenv("ONESTOP_SESSION_HOURS", "8")
+    settings = load_settings(secret_key="x")
+    assert (settings.idle_minutes, settings.session_hours) == (10, 8)
 
 
 # --- failed sign-ins ------------------------------------------------------------------------------
@@ -412,3 +429,15 @@ def test_a_submission_limit_the_notation_cannot_read_stops_the_start(sqlite_url,
     with pytest.raises(ValueError, match="submissions_per_address"):
         _make_app(sqlite_url, tmp_path, engine, submissions_per_address="twenty an hour")
     _close_pool()
+
+
+@pytest.mark.parametrize("target", REDIRECT_PAYLOADS)
+def test_the_back_offices_return_address_never_leads_off_the_site(sqlite_app, target):
+    officer = _officer(sqlite_app)
+    _officer(sqlite_app, "quantri", roles=("admin",))
+    admin = sqlite_app.test_client()
+    sign_in(admin, "quantri", "mật-khẩu-đúng")
+    page = admin.get(f"/admin/user/edit/?id={officer.id}")
+    saved = admin.post("/admin/user/edit/", query_string={"id": officer.id, "url": target},
+                       data={"csrf_token": csrf(page), "officer": "y", "active": "y"})
+    assert saved.status_code == 302 and _stays_on_site(saved.headers["Location"]), saved.headers["Location"]
