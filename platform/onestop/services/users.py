@@ -151,17 +151,17 @@ def session_user(token: str, idle: timedelta, lifetime: timedelta, now=None) -> 
     if not token or len(token) > 100:
         return None
     now = now or utcnow()
-    row = (SignInSession.select(SignInSession, User).join(User)
-           .where((SignInSession.token_hash == _token_hash(token)) & User.active).first())
-    if row is None:
+    found = sql.sign_in_session(_token_hash(token))
+    if found is None:
         return None
-    if row.last_seen_at <= now - idle or row.created_at <= now - lifetime:
+    session_id, created_at, last_seen_at, user = found
+    if last_seen_at <= now - idle or created_at <= now - lifetime:
         close_session(token)
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if now - last_seen_at >= TOUCH_EVERY:
         with write_transaction():
-            SignInSession.update(last_seen_at=now).where(SignInSession.id == row.id).execute()
-    return row.user
+            SignInSession.update(last_seen_at=now).where(SignInSession.id == session_id).execute()
+    return user
 
 
 def close_session(token: str):
