@@ -47,7 +47,7 @@ class Settings:
     secure_cookies: bool = False  # served over HTTPS (behind the reverse proxy): cookies only go over HTTPS
     idle_minutes: int = 30  # a signed-in session left alone this long must sign in again (shared counter PCs)
     session_hours: int = 12  # and no session outlives this, however busy
-    submissions_per_address: str = "20 per hour"  # anonymous portal submissions (Flask-Limiter's notation)
+    submissions_per_address: str = "20 per hour"  # anonymous portal submissions (the `limits` notation)
     submissions_per_procedure: str = "300 per hour"  # ... to one procedure of one centre, from everywhere
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).

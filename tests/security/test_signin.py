@@ -222,6 +222,15 @@ def test_many_strangers_slow_an_account_but_never_block_it_from_a_browser_it_use
     assert _sign_in_from(counter, OFFICE, "canbo1", "mật-khẩu-đúng").status_code == 303
 
 
+def test_an_ipv6_subscriber_counts_as_one_address_whichever_of_its_addresses_it_uses(sqlite_app):
+    _officer(sqlite_app)
+    client = sqlite_app.test_client()
+    for i in range(5):
+        assert _sign_in_from(client, f"2001:db8:1:2::{i + 1}", "canbo1", f"đoán-{i}").status_code == 401
+    assert _sign_in_from(client, "2001:db8:1:2:ffff::9", "canbo1", "đoán").status_code == 429
+    assert _sign_in_from(client, "2001:db8:1:3::1", "canbo1", "mật-khẩu-đúng").status_code == 303
+
+
 def test_one_address_spraying_many_accounts_is_throttled(sqlite_app):
     sprayer = sqlite_app.test_client()
     answers = [_sign_in_from(sprayer, STRANGER, f"nguoi{i}", "123456").status_code for i in range(40)]

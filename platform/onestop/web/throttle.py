@@ -9,13 +9,15 @@ Failed sign-ins (counted only when the password is wrong; a throttled attempt is
   browser wait for a while, never the counter PC the officer used before; no account is ever
   locked, whatever strangers do.
 
-Lookup keys (100 bits, so guessing them is hopeless; these limits keep guessing slow and noisy):
-the right key is always checked and always works, also behind a carrier's shared address; a wrong
-one is counted per dossier (KEY_MISSES_PER_DOSSIER) and per address (KEY_MISSES_PER_ADDRESS), and
-past either limit it is answered 429 with Retry-After instead of 404. The portal's page, its QR
-link, its applicant actions and the rating API share one count.
+Lookup keys: the right key is always checked and always works, also behind a carrier's shared
+address and for a dossier under attack; a wrong one is counted per dossier
+(KEY_MISSES_PER_DOSSIER) and per address (KEY_MISSES_PER_ADDRESS), and past either limit it is
+answered 429 with Retry-After instead of 404. The portal's page, its QR link, its applicant
+actions and the rating API share one count. What keeps a key from being guessed is its 100 bits,
+not these limits: since the right key is never refused, they make guessing visible and cheap to
+answer without shutting out anyone who holds the key.
 
-Anonymous submissions: per address and per procedure of a centre (settings, Flask-Limiter's
+Anonymous submissions: per address and per procedure of a centre (settings, the `limits`
 notation, e.g. "20 per hour"), counted when a valid application is about to be stored.
 """
 
