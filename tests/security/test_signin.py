@@ -86,6 +86,17 @@ def test_the_desks_back_field_never_leads_off_the_site(sqlite_app, target):
     assert reply.headers["Location"] == "/desk/"
 
 
+@pytest.mark.parametrize("target", REDIRECT_PAYLOADS)
+def test_choosing_a_language_never_leads_off_the_site(sqlite_app, target):
+    reply = sqlite_app.test_client().get("/lang/en", query_string={"next": target})
+    assert reply.status_code == 302 and reply.headers["Location"] == "/", reply.headers["Location"]
+
+
+def test_choosing_a_language_goes_back_to_the_page_it_was_chosen_on(sqlite_app):
+    reply = sqlite_app.test_client().get("/lang/en", query_string={"next": "/track?code=A%20B"})
+    assert reply.headers["Location"] == "/track?code=A%20B"
+
+
 # --- server-side sessions -------------------------------------------------------------------------
 
 
