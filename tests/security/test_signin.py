@@ -155,6 +155,35 @@ def test_a_new_password_signs_out_every_browser_of_that_user(app):
         assert AuditEvent.select().where(AuditEvent.action == "user.password_changed").count() == 1
 
 
+def _change_password(client, current, new, repeat=None):
+    page = client.get("/desk/password")
+    return client.post("/desk/password", data={"csrf_token": csrf(page), "current": current, "new": new,
+                                               "repeat": new if repeat is None else repeat})
+
+
+def test_an_officer_changing_their_password_signs_out_every_browser_of_theirs(sqlite_app):
+    _officer(sqlite_app)
+    counter, home = sqlite_app.test_client(), sqlite_app.test_client()
+    sign_in(counter, "canbo1", "mật-khẩu-đúng")
+    sign_in(home, "canbo1", "mật-khẩu-đúng")
+    assert _change_password(counter, "mật-khẩu-đúng", "mới-mới-mới-mới", "khác-khác-khác").status_code == 422
+    assert _change_password(counter, "mật-khẩu-đúng", "ngắn").status_code == 422
+    changed = _change_password(counter, "mật-khẩu-đúng", "mật-khẩu-mới-của-tôi")
+    assert changed.status_code == 303 and changed.headers["Location"] == "/desk/login"
+    assert counter.get("/desk/").status_code == 302 and home.get("/desk/").status_code == 302
+    assert sign_in(counter, "canbo1", "mật-khẩu-đúng").status_code == 401
+    assert sign_in(counter, "canbo1", "mật-khẩu-mới-của-tôi").status_code == 303
+
+
+def test_a_wrong_current_password_is_throttled_like_a_sign_in(sqlite_app):
+    _officer(sqlite_app)
+    client = sqlite_app.test_client()
+    sign_in(client, "canbo1", "mật-khẩu-đúng")
+    answers = [_change_password(client, f"đoán-{i}", "mật-khẩu-mới-của-tôi").status_code for i in range(6)]
+    assert answers == [401] * 5 + [429]
+    assert client.get("/desk/").status_code == 200  # still signed in, password unchanged
+
+
 def test_an_officer_idle_longer_than_the_timeout_signs_in_again(app):
     from onestop.models import SignInSession, utcnow
 

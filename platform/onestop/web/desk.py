@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -74,6 +75,43 @@ def logout():
     if ActionForm().validate_on_submit():
         sign_out()
     return redirect(url_for("portal.home"), 303)
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField()
+    new = PasswordField()
+    repeat = PasswordField()
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    """Any signed-in user changes their own password; every session of theirs ends, this one too."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("desk.login", next=request.full_path.rstrip("?")))
+    actor, form = current_user.user, PasswordForm()
+    page = {"form": form, "actor": actor, "action": ActionForm(), "problem": None}
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("desk/password.html", **page | {"problem": forms.CSRF_MESSAGE if status == 400 else None}), status
+    wait = throttle.sign_in_wait(actor.username)
+    if wait is not None:  # the current password is guarded like the sign-in's
+        response = make_response(render_template("desk/password.html", **page | {"problem": _(
+            "Too many failed sign-ins from here. Try again in %(minutes)s minutes.", minutes=-(-wait // 60))}), 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not users.check_password(actor, form.current.data or ""):
+        throttle.sign_in_failed(actor.username)
+        return render_template("desk/password.html", **page | {"problem": _("The current password is not right.")}), 401
+    if form.new.data != form.repeat.data:
+        return render_template("desk/password.html", **page | {"problem": _("The two new passwords differ.")}), 422
+    try:
+        users.set_password(actor, actor.username, form.new.data)
+    except ServiceError:
+        problem = _("A password has %(least)s to 200 characters.", least=users.MIN_PASSWORD)
+        return render_template("desk/password.html", **page | {"problem": problem}), 422
+    sign_out()
+    flash(_("Your password is changed; sign in with it."), "notice")
+    return redirect(url_for("desk.login"), 303)
 
 
 @bp.get("/", endpoint="worklist")
