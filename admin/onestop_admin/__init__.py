@@ -29,7 +29,11 @@ from .views import (
 
 def init_app(app):
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(Path(__file__).with_name("templates")))])
-    admin = Admin(app, name="onestop", url="/admin", index_view=Home(name="Tổng quan", url="/admin"))
+    from onestop.web.security import csp_nonce
+
+    # flask-admin writes this nonce into its inline <script> and <style>; the policy names it.
+    admin = Admin(app, name="onestop", url="/admin", index_view=Home(name="Tổng quan", url="/admin"),
+                  csp_nonce_generator=csp_nonce)
     from onestop.models import AuditEvent, Centre, Dossier, Procedure, Unit, User
 
     admin.add_view(OnboardView(name="Đưa thủ tục vào", endpoint="onboard"))

@@ -28,6 +28,7 @@ from onestop.services import (
 )
 from onestop.services.errors import NotFound, ServiceError
 from onestop.web import diagram, forms
+from onestop.web.auth import local_referrer
 from onestop.web.i18n import STATUS_NAMES
 
 ADMIN_ROLES = ("admin", "province_admin", "system_admin")
@@ -253,6 +254,8 @@ class UserEditForm(FlaskForm):
     admin = BooleanField("Quản trị trung tâm")
     active = BooleanField("Được đăng nhập")
     unit = StringField("Mã đơn vị (để trống: không thuộc đơn vị nào)", validators=[Optional(), Length(max=32)])
+    new_password = PasswordField("Mật khẩu mới (để trống: giữ nguyên; đặt mới thì mọi phiên đăng nhập của người này kết thúc)",
+                                 validators=[Optional(), Length(min=10, max=200)])
 
 
 class UserView(ScopedModelView):
@@ -280,6 +283,8 @@ class UserView(ScopedModelView):
         try:
             users.update_user(_actor(), model.username, roles=roles, active=form.active.data,
                               display_name=form.display_name.data, unit=(form.unit.data or "").strip() or None)
+            if form.new_password.data:
+                users.set_password(_actor(), model.username, form.new_password.data)
         except ServiceError as exc:
             flash(exc.message, "error")
             return False
@@ -491,8 +496,8 @@ class OnboardView(Guarded, BaseView):
             if "procedure" in exc.message:
                 raise
             flash(exc.message, "error")
-            return redirect(request.referrer or url_for(".index"), 303)
+            return redirect(local_referrer(url_for(".index")), 303)
         except ServiceError as exc:
             flash(exc.message, "error")
-            return redirect(request.referrer or url_for(".index"), 303)
+            return redirect(local_referrer(url_for(".index")), 303)
         return self.render("onestop_admin/rollout.html", code=code, report=report)

@@ -61,6 +61,10 @@ class Settings:
     audit_key: str = ""
     audit_checkpoints: Path | None = None  # the append-only file of signed checkpoints (home/audit-checkpoints)
     audit_checkpoint_seconds: float = 600.0  # how often the timer worker appends checkpoints
+    idle_minutes: int = 30  # a signed-in session left alone this long must sign in again (shared counter PCs)
+    session_hours: int = 12  # and no session outlives this, however busy
+    submissions_per_address: str = "20 per hour"  # anonymous portal submissions (the `limits` notation)
+    submissions_per_procedure: str = "300 per hour"  # ... to one procedure of one centre, from everywhere
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -182,6 +186,10 @@ def load_settings(**overrides) -> Settings:
         min_timer_cycle_seconds=_int("ONESTOP_MIN_TIMER_CYCLE_SECONDS", 60),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
+        idle_minutes=_int("ONESTOP_IDLE_MINUTES", 30),
+        session_hours=_int("ONESTOP_SESSION_HOURS", 12),
+        submissions_per_address=os.environ.get("ONESTOP_SUBMISSIONS_PER_ADDRESS") or "20 per hour",
+        submissions_per_procedure=os.environ.get("ONESTOP_SUBMISSIONS_PER_PROCEDURE") or "300 per hour",
         agency_code=os.environ.get("ONESTOP_AGENCY_CODE") or None,
         proxies=_int("ONESTOP_PROXIES", 0),
         smtp_url=os.environ.get("ONESTOP_SMTP_URL") or None,

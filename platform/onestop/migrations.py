@@ -37,6 +37,7 @@ from .models import (
     ProcedureVersion,
     Rating,
     SchemaMigration,
+    SignInSession,
     Unit,
     User,
 )
@@ -232,6 +233,10 @@ def _keyed_trail(db):
     audit.rekey()
 
 
+def _sign_in_sessions(db):
+    db.create_tables([SignInSession], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -259,6 +264,7 @@ MIGRATIONS = [
     (24, "units', officials' and steps' figures by day, with their hours", _official_figures),
     (25, "dossiers record when they ended without a result", _ended_at),
     (26, "the audit trail keyed, binding the step history, with checkpoints outside the database", _keyed_trail),
+    (27, "signed-in sessions kept on the server", _sign_in_sessions),
 ]
 
 

@@ -96,8 +96,10 @@ class User(BaseModel):
     display_name = CharField(max_length=255, default="")
     roles = CharField(max_length=255, default="")
     password_hash = CharField(max_length=255, null=True)
-    failed_sign_ins = IntegerField(default=0)  # wrong passwords in a row
-    locked_until = DateTimeField(null=True)  # after too many: no sign-in until then
+    # No longer written: an account is never locked (a stranger could lock its officer out); failed
+    # sign-ins are throttled per browser and address instead (web/throttle.py). Kept for old rows.
+    failed_sign_ins = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
 
@@ -122,6 +124,19 @@ class ApiToken(BaseModel):
     label = CharField(max_length=150, default="")
     created_at = DateTimeField(default=utcnow)
     revoked = BooleanField(default=False)
+
+
+class SignInSession(BaseModel):
+    """A signed-in browser, kept on the server. The cookie carries only a random token whose hash
+    is kept here, so signing out, a new password or an idle spell ends the session for every copy
+    of the cookie."""
+
+    id = AutoField()
+    token_hash = CharField(max_length=64, unique=True)
+    user = ForeignKeyField(User, backref="sign_ins", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
+    address = CharField(max_length=64, default="")  # where it signed in from (for the administrator's eyes)
 
 
 class Procedure(BaseModel):
@@ -579,4 +594,5 @@ ALL_MODELS = [
     DayStep,
     DayUnit,
     MonthStep,
+    SignInSession,
 ]

@@ -1,66 +1,50 @@
-"""Counting attempts per key in a time window: in the process (embedded setup) or in Redis
-(production, shared by every web process). Used to slow down guessing, e.g. of lookup keys."""
+"""Counting what strangers try, per key, in moving windows: kept in the process (embedded setup)
+or in Redis (production, shared by every web process), by the `limits` library (the engine of
+Flask-Limiter).
 
-import threading
+Flask-Limiter's decorators count requests before the view runs; every limit here counts an
+outcome instead (a wrong lookup key, a wrong password, a dossier created) under several keys at
+once, and some must never refuse the right answer. So the web layer names its limits with `Limit`
+and counts where the outcome is known; this module only holds the storage they share.
+"""
+
+import math
 import time
-from collections import deque
 
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
-class MemoryLimiter:
-    """Sliding windows kept in this process (each gunicorn worker keeps its own)."""
-
-    def __init__(self, max_keys=100_000):
-        self._hits: dict = {}
-        self._lock = threading.Lock()
-        self._max_keys = max_keys
-
-    def hit(self, key: str, limit: int, window: float, count: bool = True) -> bool:
-        """Count one attempt (or only look, with count=False); False if the key has had `limit`
-        attempts in the last `window` seconds."""
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.get(key)
-            if hits is None:
-                if len(self._hits) >= self._max_keys:  # forget the oldest keys rather than grow without bound
-                    for old in list(self._hits)[: self._max_keys // 10]:
-                        del self._hits[old]
-                hits = self._hits[key] = deque()
-            while hits and hits[0] <= now - window:
-                hits.popleft()
-            if len(hits) >= limit:
-                return False
-            if count:
-                hits.append(now)
-            return True
-
-
-class RedisLimiter:
-    """Fixed windows in Redis: one counter per key and window, expiring with it."""
-
-    def __init__(self, url: str):
-        import redis
-
-        self._redis = redis.Redis.from_url(url, socket_timeout=2)
-
-    def hit(self, key: str, limit: int, window: float, count: bool = True) -> bool:
-        bucket = f"onestop:limit:{key}:{int(time.time() // window)}"
-        if not count:
-            return int(self._redis.get(bucket) or 0) < limit
-        pipe = self._redis.pipeline()
-        pipe.incr(bucket)
-        pipe.expire(bucket, int(window) + 1)
-        count, _ = pipe.execute()
-        return count <= limit
-
-
-_limiter = MemoryLimiter()
+_PREFIX = "onestop"
+_strategy = MovingWindowRateLimiter(storage_from_string("memory://"))
 
 
 def bind(redis_url: str | None):
-    global _limiter
-    _limiter = RedisLimiter(redis_url) if redis_url else MemoryLimiter()
+    """Count in Redis (shared by every process) when a URL is given, else in this process. Starts afresh."""
+    global _strategy
+    _strategy = MovingWindowRateLimiter(storage_from_string(redis_url) if redis_url else storage_from_string("memory://"))
 
 
-def allow(key: str, limit: int, window: float, count: bool = True) -> bool:
-    """Whether one more attempt is allowed for the key (counting it, unless count=False)."""
-    return _limiter.hit(key, limit, window, count)
+class Limit:
+    """A named rate, e.g. Limit("key-miss", "20 per hour"); keys are the rest of the identifiers."""
+
+    def __init__(self, name: str, rate: str):
+        self.name = name
+        self.rate = parse(rate)
+
+    def hit(self, *key) -> bool:
+        """Count one; False (and not counted) if the key has used up its rate."""
+        return _strategy.hit(self.rate, _PREFIX, self.name, *map(str, key))
+
+    def exceeded(self, *key) -> bool:
+        """Whether the key has used up its rate (counts nothing)."""
+        return not _strategy.test(self.rate, _PREFIX, self.name, *map(str, key))
+
+    def retry_after(self, *key) -> int:
+        """Whole seconds until the key may try again (at least 1)."""
+        reset = _strategy.get_window_stats(self.rate, _PREFIX, self.name, *map(str, key)).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def clear(self, *key):
+        """Forget what the key has used (e.g. after a success)."""
+        _strategy.clear(self.rate, _PREFIX, self.name, *map(str, key))

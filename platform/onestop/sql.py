@@ -15,6 +15,7 @@ from .models import (
     HistoryEntry,
     Procedure,
     ProcedureVersion,
+    SignInSession,
     User,
     WaitingEvent,
     WorkItem,
@@ -238,3 +239,19 @@ def dossier_rows(dossier_id: int) -> dict:
         "history": _times(history, 3, HistoryEntry.at),
         "events": _times(events, 0, AuditEvent.at),
     }
+
+
+_SESSION_SQL = (
+    f"SELECT s.\"id\", s.\"created_at\", s.\"last_seen_at\", {_columns('u', _USER)} FROM \"signinsession\" s "
+    'JOIN "user" u ON u."id" = s."user_id" WHERE s."token_hash" = ? AND u."active"'
+)
+
+
+def sign_in_session(token_hash: str):
+    """(id, created_at, last_seen_at, active user) of the sign-in session with that token hash, or None
+    (read on every signed-in request)."""
+    row = run(_SESSION_SQL, (token_hash,)).fetchone()
+    if not row:
+        return None
+    convert = SignInSession.created_at.python_value
+    return row[0], convert(row[1]), convert(row[2]), _build(User, _USER, row[3:])

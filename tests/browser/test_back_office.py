@@ -47,6 +47,8 @@ def _sign_in(page, username):
 def test_a_procedure_goes_from_files_to_two_communes_in_the_browser(server, browser, shots):  # noqa: F811
     expect = sync_api.expect
     admin = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    refused = []  # what the Content-Security-Policy stopped: nothing, on any back-office page
+    admin.on("console", lambda m: refused.append((admin.url, m.text)) if "Content Security Policy" in m.text else None)
     admin.goto(server + "/admin/onboard/")
     _sign_in(admin, "qn.quantri")
     admin.locator("#files").set_input_files(files=_files(broken=True))
@@ -68,6 +70,10 @@ def test_a_procedure_goes_from_files_to_two_communes_in_the_browser(server, brow
     admin.locator("#roll-out").click()
     expect(admin.locator("#summary")).to_contain_text("2 đã áp dụng")
     admin.screenshot(path=str(shots / "admin-rollout.png"), full_page=True)
+    for path in ("/admin/", "/admin/user/", "/admin/user/new/", "/admin/audit/", "/admin/incidents/", "/admin/calendar/"):
+        admin.goto(server + path)
+    assert admin.evaluate("typeof window.jQuery + ' ' + typeof window.faHelpers") == "function object"  # its scripts ran
+    assert refused == [], refused
 
     officer = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     officer.goto(server + "/desk/intake/2.000815")

@@ -131,23 +131,6 @@ def test_a_camunda_form_data_task_renders_and_refuses_wrong_values_on_the_desk(s
     assert done.status_code == 303
 
 
-def test_five_wrong_passwords_lock_the_account_for_a_while_even_against_the_right_one(sqlite_app):
-    from datetime import timedelta
-
-    from onestop.models import User, utcnow
-    from onestop.services.users import authenticate
-
-    with sqlite_app.app_context():
-        make_user("canbo1", ("officer",), password="đúng")
-    client = sqlite_app.test_client()
-    for _ in range(5):
-        assert sign_in(client, "canbo1", "sai").status_code == 401
-    assert sign_in(client, "canbo1", "đúng").status_code == 401
-    with sqlite_app.app_context():
-        assert authenticate("canbo1", "đúng", now=utcnow() + timedelta(minutes=16)) is not None
-        assert User.get(User.username == "canbo1").failed_sign_ins == 0
-
-
 def test_an_officer_is_not_shown_a_leaders_task_and_is_turned_back_from_it(sqlite_admin_api, sqlite_app):
     from tests.process_models import upload_bundled
     from tests.process_models.test_birth_registration import APPLICATION, APPRAISED, CODE, RECEIVED, RECORDED

@@ -11,7 +11,7 @@ from peewee import IntegrityError
 
 from .. import sql
 from ..db import write_transaction
-from ..models import ApiToken, Centre, User, utcnow
+from ..models import ApiToken, Centre, SignInSession, User, utcnow
 from . import audit, codes
 from .errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -99,32 +99,84 @@ def get_user(user_id) -> User | None:
         return None
 
 
-MAX_FAILED_SIGN_INS = 5
-LOCKOUT = timedelta(minutes=15)
-
-
-def authenticate(username: str, password: str, now=None) -> User | None:
-    """The active user with that name and password, or None. After MAX_FAILED_SIGN_INS wrong
-    passwords in a row the account takes no password for LOCKOUT. Every attempt is audited."""
-    now = now or utcnow()
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with that name and password, or None. Every attempt is audited. How many
+    attempts a browser may make is the web layer's business (web/throttle.py): an account is never
+    locked here, so a stranger who knows a user name cannot lock its officer out."""
     user = User.get_or_none((User.username == (username or "").strip()) & User.active) if username else None
-    locked = user is not None and user.locked_until is not None and user.locked_until > now
-    if user is None or locked:
+    if user is None:
         _hasher.hash("timing: make a miss cost what a hit costs")
         ok = False
     else:
         ok = check_password(user, password or "")
-    action = "user.signed_in" if ok else "user.sign_in_locked" if locked else "user.sign_in_failed"
     with write_transaction():
-        if user is not None and not locked:
-            failed = 0 if ok else user.failed_sign_ins + 1
-            lock = now + LOCKOUT if failed >= MAX_FAILED_SIGN_INS else None
-            User.update(failed_sign_ins=0 if lock else failed, locked_until=lock).where(User.id == user.id).execute()
-            if lock:
-                action = "user.locked"
-        audit.record(action, user if ok else None, centre=user.centre if user is not None else None,
-                     detail={"username": (username or "")[:150]})
+        audit.record("user.signed_in" if ok else "user.sign_in_failed", user if ok else None,
+                     centre=user.centre if user is not None else None, detail={"username": (username or "")[:150]})
     return user if ok else None
+
+
+MIN_PASSWORD = 10
+
+
+def set_password(actor, username, password) -> User:
+    """Give a user of the actor's centre a new password (the user themself, or an administrator);
+    every session the user has open ends, wherever it is."""
+    user = User.get_or_none((User.username == username) & (User.centre == actor.centre_id))
+    if user is None or (user.id != actor.id and not actor.has_role("admin", "province_admin", "system_admin")):
+        raise NotFound(f"no user {username!r}")
+    if len(password or "") < MIN_PASSWORD or len(password) > 200:
+        raise Invalid(f"a password is {MIN_PASSWORD} to 200 characters")
+    with write_transaction():
+        User.update(password_hash=_hasher.hash(password)).where(User.id == user.id).execute()
+        SignInSession.delete().where(SignInSession.user == user.id).execute()
+        audit.record("user.password_changed", actor, centre=user.centre, detail={"username": username})
+    return User.get_by_id(user.id)
+
+
+def open_session(user, address: str = "") -> str:
+    """A new signed-in session of user; returns its token, which only the browser keeps."""
+    token = secrets.token_urlsafe(32)
+    with write_transaction():
+        SignInSession.create(token_hash=_token_hash(token), user=user.id, address=(address or "")[:64])
+    return token
+
+
+TOUCH_EVERY = timedelta(minutes=1)  # how stale last_seen_at may get: one write a minute, not one a request
+
+
+def session_user(token: str, idle: timedelta, lifetime: timedelta, now=None) -> User | None:
+    """The active user whose session that token is, or None once the session has ended: signed out,
+    a new password, left alone longer than `idle`, older than `lifetime`, or never existed. An ended
+    session is deleted; a live one is marked as seen now."""
+    if not token or len(token) > 100:
+        return None
+    now = now or utcnow()
+    found = sql.sign_in_session(_token_hash(token))
+    if found is None:
+        return None
+    session_id, created_at, last_seen_at, user = found
+    if last_seen_at <= now - idle or created_at <= now - lifetime:
+        close_session(token)
+        return None
+    if now - last_seen_at >= TOUCH_EVERY:
+        with write_transaction():
+            SignInSession.update(last_seen_at=now).where(SignInSession.id == session_id).execute()
+    return user
+
+
+def close_session(token: str):
+    """End one session (signing out)."""
+    if token:
+        with write_transaction():
+            SignInSession.delete().where(SignInSession.token_hash == _token_hash(token)).execute()
+
+
+def forget_stale_sessions(idle: timedelta, lifetime: timedelta, now=None) -> int:
+    """Delete sessions that can no longer be used; returns how many."""
+    now = now or utcnow()
+    with write_transaction():
+        return SignInSession.delete().where((SignInSession.last_seen_at <= now - idle)
+                                            | (SignInSession.created_at <= now - lifetime)).execute()
 
 
 def check_password(user: User, password: str) -> bool:

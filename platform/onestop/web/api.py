@@ -9,16 +9,16 @@ from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from .. import ratelimit
 from ..models import utcnow
 from ..services import attachments, centres, deadlines, dossiers, lifecycle, procedures, rollout, stats, units
-from ..services.errors import Forbidden, Invalid, ServiceError
+from ..services.errors import Forbidden, Invalid, NotFound, ServiceError
 from ..services.users import user_for_token
 from ..workdays import to_local
-from . import present
+from . import present, throttle
 from .args import date_arg, parse_date
+from .errors import error_response
 from .openapi import openapi_document
-from .portal import LOOKUPS_PER_MINUTE, tracking_url
+from .portal import tracking_url
 
 bp = Blueprint("api", __name__)
 
@@ -26,11 +26,6 @@ bp = Blueprint("api", __name__)
 class Unauthorized(ServiceError):
     status = 401
     code = "unauthorized"
-
-
-class TooManyRequests(ServiceError):
-    status = 429
-    code = "too_many_requests"
 
 
 def authenticated(*roles):
@@ -321,12 +316,20 @@ def statistics_report(actor):
 @bp.post("/dossiers/<code>/rating")
 def rate_dossier(code):
     """The citizen rates a dossier with its code and lookup key (no token): once, after the result.
-    Rate-limited like every public lookup by key."""
-    if not ratelimit.allow(f"track:{request.remote_addr or 'unknown'}", LOOKUPS_PER_MINUTE, 60):
-        raise TooManyRequests("too many lookups from this address; try again in a minute")
+    A wrong key is counted with the portal's lookups of the same dossier (web/throttle.py)."""
     body = json_body()
-    rating = lifecycle.rate(code, str(body.get("key") or ""), body.get("level"), body.get("comment") or "",
-                            channel="api")
+    try:
+        rating = lifecycle.rate(code, str(body.get("key") or ""), body.get("level"), body.get("comment") or "",
+                                channel="api")
+    except NotFound:
+        wait = throttle.wrong_key(code)
+        if wait is None:
+            raise
+        response, status = error_response(429, "too_many_requests",
+                                           f"too many wrong keys for this dossier; try again in {wait} seconds "
+                                           "(the right key is always accepted)")
+        response.headers["Retry-After"] = str(wait)
+        return response, status
     return jsonify({"code": code, "level": rating.level}), 201
 
 

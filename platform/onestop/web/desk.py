@@ -5,10 +5,21 @@ officer's centre by the services it calls."""
 import io
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_user, logout_user
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -18,9 +29,9 @@ from ..services import attachments, dossiers, lifecycle, procedures, slips, stat
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..workdays import to_local
-from . import exports, forms
+from . import exports, forms, throttle
 from .args import date_arg
-from .auth import SignedIn, officer_required, safe_next
+from .auth import local_target, officer_required, sign_in, sign_out
 from .portal import tracking_url
 
 bp = Blueprint("desk", __name__)
@@ -40,12 +51,21 @@ def login():
     form = SignInForm()
     failed = False
     if form.validate_on_submit():
+        wait = throttle.sign_in_wait(form.username.data)
+        if wait is not None:  # not even checked: a guesser learns nothing more until the wait is over
+            response = make_response(render_template("desk/login.html", form=form, failed=False,
+                                                     wait_minutes=-(-wait // 60)), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None and user.has_role("officer", "leader", "admin", "province_admin", "system_admin"):
-            login_user(SignedIn(user))
+            sign_in(user)
             if not request.args.get("next") and not user.has_role("officer", "leader", "admin"):
-                return redirect("/admin/", 303)  # province and system administrators work in the back office
-            return redirect(safe_next(request.args.get("next")), 303)
+                target = "/admin/"  # province and system administrators work in the back office
+            else:
+                target = local_target(request.args.get("next"))
+            return throttle.signed_in(form.username.data, redirect(target, 303))
+        throttle.sign_in_failed(form.username.data)
         failed = True
     return render_template("desk/login.html", form=form, failed=failed), (401 if failed else 200)
 
@@ -53,8 +73,45 @@ def login():
 @bp.post("/logout")
 def logout():
     if ActionForm().validate_on_submit():
-        logout_user()
+        sign_out()
     return redirect(url_for("portal.home"), 303)
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField()
+    new = PasswordField()
+    repeat = PasswordField()
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    """Any signed-in user changes their own password; every session of theirs ends, this one too."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("desk.login", next=request.full_path.rstrip("?")))
+    actor, form = current_user.user, PasswordForm()
+    page = {"form": form, "actor": actor, "action": ActionForm(), "problem": None}
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("desk/password.html", **page | {"problem": forms.CSRF_MESSAGE if status == 400 else None}), status
+    wait = throttle.sign_in_wait(actor.username)
+    if wait is not None:  # the current password is guarded like the sign-in's
+        response = make_response(render_template("desk/password.html", **page | {"problem": _(
+            "Too many failed sign-ins from here. Try again in %(minutes)s minutes.", minutes=-(-wait // 60))}), 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not users.check_password(actor, form.current.data or ""):
+        throttle.sign_in_failed(actor.username)
+        return render_template("desk/password.html", **page | {"problem": _("The current password is not right.")}), 401
+    if form.new.data != form.repeat.data:
+        return render_template("desk/password.html", **page | {"problem": _("The two new passwords differ.")}), 422
+    try:
+        users.set_password(actor, actor.username, form.new.data)
+    except ServiceError:
+        problem = _("A password has %(least)s to 200 characters.", least=users.MIN_PASSWORD)
+        return render_template("desk/password.html", **page | {"problem": problem}), 422
+    sign_out()
+    flash(_("Your password is changed; sign in with it."), "notice")
+    return redirect(url_for("desk.login"), 303)
 
 
 @bp.get("/", endpoint="worklist")
@@ -194,7 +251,7 @@ def _dossier_action(form, act, done, failed, back=None):
             flash(failed % {"reason": _reason(exc)}, "error")
     else:
         flash(forms.CSRF_MESSAGE, "error")
-    return redirect(back or safe_next(request.form.get("back")), 303)
+    return redirect(back or local_target(request.form.get("back")), 303)
 
 
 @bp.post("/dossiers/<code>/supplement-request")

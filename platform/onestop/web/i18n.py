@@ -12,6 +12,8 @@ from flask import Blueprint, redirect, request, url_for
 from flask_babel import Babel, format_date, format_datetime
 from flask_babel import lazy_gettext as _l
 
+from .auth import local_target
+
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 DEFAULT = "vi"
 COOKIE = "lang"
@@ -27,10 +29,7 @@ def current_language() -> str:
 
 @bp.get("/lang/<code>")
 def choose(code):
-    target = request.args.get("next") or "/"
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"  # only pages of this site: never an open redirect
-    response = redirect(target)
+    response = redirect(local_target(request.args.get("next"), "/"))  # only pages of this site
     if code in LANGUAGES:
         response.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True)
     return response

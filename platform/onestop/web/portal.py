@@ -9,14 +9,14 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, MultipleFileField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from .. import ratelimit
 from ..services import centres, dossiers, lifecycle, procedures, slips, tracking
 from ..services.attachments import Upload
 from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.users import portal_user
-from . import forms
+from . import forms, throttle
 
 bp = Blueprint("portal", __name__)
+bp.record_once(lambda state: throttle.check_settings(state.app.config["ONESTOP"]))
 LEVELS = {"province": "Cấp tỉnh", "commune": "Cấp xã", "ministry": "Cấp bộ"}
 
 
@@ -84,12 +84,18 @@ def submit(code):
     html = forms.html_form(definition)
     if request.method == "GET":
         return render_template("portal/submit.html", entry=entry, html=html, form=html.build(), data={}, loose=[])
+    wait = throttle.submission_wait(actor.centre_id, entry.code, count=False)
+    if wait is not None:  # refused before the body is even read
+        return _too_many(render_template("portal/busy.html", entry=entry, minutes=-(-wait // 60)), wait)
     form = html.build(submitted=True)
     if html.edit_rows(form, request.form):
         return render_template("portal/submit.html", entry=entry, html=html, form=form, data={}, loose=[])
     if not form.validate_on_submit():
         return render_template("portal/submit.html", entry=entry, html=html, form=form, data={},
                                loose=[forms.CSRF_MESSAGE]), 400
+    wait = throttle.submission_wait(actor.centre_id, entry.code)
+    if wait is not None:
+        return _too_many(render_template("portal/busy.html", entry=entry, minutes=-(-wait // 60)), wait)
     data, files = forms.submitted(html, form)
     try:
         dossier, key = dossiers.submit_online(actor, code, data, _uploads(files))
@@ -134,8 +140,19 @@ def receipt(code):
                                                                      tracking_url(dossier.code, key)))
 
 
-LOOKUPS_PER_MINUTE = 30  # a person looks up a few dossiers; a script guessing keys is slowed to a crawl
-MISSES_PER_HOUR = 20
+def _too_many(page, wait):
+    """A 429 answer that says when to come back."""
+    response = make_response(page, 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _wrong_key(code):
+    """The answer to a wrong code or key: 404, or 429 once this dossier or address has had too many."""
+    wait = throttle.wrong_key(code)
+    if wait is None:
+        return render_template("portal/track.html", code=code, error=True), 404
+    return _too_many(render_template("portal/track.html", code=code, error="busy", minutes=-(-wait // 60)), wait)
 
 
 @bp.route("/track", methods=["GET", "POST"])
@@ -151,11 +168,9 @@ class SupplyForm(FlaskForm):
 
 
 def _applicant_action(code, form, ready, act, done, refused, not_ready):
-    """An applicant's action on their dossier (code and lookup key in the form): rate-limited, CSRF
-    checked, then the dossier's page again with what happened."""
+    """An applicant's action on their dossier (code and lookup key in the form): CSRF checked, a wrong
+    key counted like any lookup's, then the dossier's page again with what happened."""
     key = request.form.get("key", "")
-    if not ratelimit.allow(f"track:{request.remote_addr or 'unknown'}", LOOKUPS_PER_MINUTE, 60):
-        return render_template("portal/track.html", code=code, error="busy"), 429
     if not (form.validate_on_submit() and ready(form)):
         flash(not_ready, "error")
         return _lookup(code, key)
@@ -163,7 +178,7 @@ def _applicant_action(code, form, ready, act, done, refused, not_ready):
         act(key)
         flash(done, "notice")
     except NotFound:
-        return render_template("portal/track.html", code=code, error=True), 404
+        return _wrong_key(code)
     except Conflict:
         flash(refused, "error")
     except ServiceError as exc:
@@ -226,15 +241,12 @@ def track_link(code):
 
 
 def _lookup(code, key):
-    client = request.remote_addr or "unknown"
-    if not ratelimit.allow(f"track:{client}", LOOKUPS_PER_MINUTE, 60) or \
-            not ratelimit.allow(f"track-miss:{client}", MISSES_PER_HOUR, 3600, count=False):
-        return render_template("portal/track.html", code=code, error="busy"), 429
+    """The dossier's page for the right code and key, always (also behind a shared address); a wrong
+    one is counted (web/throttle.py)."""
     try:
         view = tracking.public_view(code, key)
     except NotFound:
-        ratelimit.allow(f"track-miss:{client}", MISSES_PER_HOUR, 3600)
-        return render_template("portal/track.html", code=code, error=True), 404
+        return _wrong_key(code)
     response = make_response(render_template(
         "portal/status.html", view=view, dossier=view.dossier, page=view.page, key=key, asked=view.asked,
         ended=view.ended, supply=SupplyForm(), withdrawal=WithdrawForm(formdata=None), rating=RatingForm(formdata=None)))
