@@ -15,9 +15,9 @@ from ..services import attachments, centres, deadlines, dossiers, lifecycle, pro
 from ..services.errors import Forbidden, Invalid, ServiceError
 from ..services.users import user_for_token
 from ..workdays import to_local
-from . import present
+from . import bodies, present
 from .args import date_arg, parse_date
-from .openapi import openapi_document
+from .openapi import REQUEST_BODIES, openapi_document
 from .portal import LOOKUPS_PER_MINUTE, tracking_url
 
 bp = Blueprint("api", __name__)
@@ -54,17 +54,9 @@ def authenticated(*roles):
 
 
 def json_body():
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        raise Invalid("the body is nested too deeply") from None
-    if body is None:
-        if request.data:
-            raise Invalid("the body is not valid JSON")
-        body = {}
-    if not isinstance(body, dict):
-        raise Invalid("the body must be a JSON object")
-    return body
+    """The request's JSON object, read within bounds and checked against the operation's declared
+    body (openapi.REQUEST_BODIES): anything else is a 400, 413 or 422 before the handler runs."""
+    return bodies.read_object(REQUEST_BODIES.get(request.endpoint.rpartition(".")[2]))
 
 
 @bp.get("/openapi.json")

@@ -6,13 +6,20 @@ from flask import request
 
 from ..services.errors import Invalid
 
+# Dates a centre can mean. Beyond them the arithmetic on local and UTC times (a day more, seven
+# hours less) leaves the range of Python's dates, and no dossier or statistic lives there anyway.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
 
 def parse_date(text, name) -> date:
-    """An ISO date (YYYY-MM-DD) given as `name`."""
+    """An ISO date (YYYY-MM-DD) given as `name`, between EARLIEST and LATEST."""
     try:
-        return date.fromisoformat(str(text))
+        value = date.fromisoformat(str(text))
     except ValueError:
         raise Invalid(f"{name} must be a date (YYYY-MM-DD)") from None
+    if not EARLIEST <= value <= LATEST:
+        raise Invalid(f"{name} must be a date from {EARLIEST.isoformat()} to {LATEST.isoformat()}")
+    return value
 
 
 def date_arg(name) -> date | None:

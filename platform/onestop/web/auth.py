@@ -44,6 +44,8 @@ def officer_required(view):
 
 def safe_next(target) -> str:
     """Where to go after signing in: a page of this site only."""
+    if target and not target.isprintable():  # CR/LF and other controls cannot go in a Location header
+        target = None
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("desk.worklist")
