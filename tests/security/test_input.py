@@ -234,3 +234,18 @@ def test_an_unexpected_error_never_shows_its_text(sqlite_app):
     response = sqlite_app.test_client().get("/api/v1/_explode")
     assert response.status_code == 500 and response.json["error"] == "internal_error"
     assert "hunter2" not in response.get_data(as_text=True)
+
+
+def test_an_attachment_id_beyond_64_bits_is_not_found_rather_than_a_crash(admin_api):
+    admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"])
+    code = admin_api.post("/dossiers", {"procedure": "review"}).json["code"]
+    for attachment in ("565873999166187700463075328", "9223372036854775808", "0"):
+        _is_clear_refusal(admin_api.get(f"/dossiers/{code}/attachments/{attachment}"), 404)
+
+
+@pytest.mark.parametrize("field, length", [("name", 256), ("agency_code", 65), ("address", 501)])
+def test_a_centre_value_longer_than_its_column_is_refused(admin_api, field, length):
+    value = "A" * length
+    response = admin_api.client.patch(f"/api/v1/centres/{_admin_centre(admin_api)}", json={field: value},
+                                      headers={"Authorization": f"Bearer {admin_api.token}"})
+    _is_clear_refusal(response)

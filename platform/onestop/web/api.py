@@ -110,7 +110,7 @@ def get_dossier(actor, code):
     return jsonify(present.dossier(dossiers.get_dossier(actor, code)))
 
 
-@bp.get("/dossiers/<code>/attachments/<int:attachment_id>")
+@bp.get("/dossiers/<code>/attachments/<rowid:attachment_id>")
 @authenticated()
 def get_attachment(actor, code, attachment_id):
     attachment, content = attachments.open_for(actor, code, attachment_id)

@@ -3,6 +3,7 @@
 from datetime import date
 
 from flask import request
+from werkzeug.routing import IntegerConverter
 
 from ..services.errors import Invalid
 
@@ -26,3 +27,15 @@ def date_arg(name) -> date | None:
     """The date in query argument `name`, or None when it is absent or empty."""
     text = request.args.get(name)
     return parse_date(text, name) if text else None
+
+
+class RowId(IntegerConverter):
+    """`<rowid:name>` in a route: a row's id, 1 to 2**63 - 1. Anything larger is a 404 here rather
+    than an integer the database driver cannot bind (a 500)."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
+def init_app(app):
+    app.url_map.converters["rowid"] = RowId

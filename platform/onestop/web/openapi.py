@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 description of /api/v1, kept beside the handlers it describes."""
 
 from .. import __version__
+from ..services import centres
 
 _TEXT = {"type": "string"}
 _TEXT_OR_NULL = {"type": ["string", "null"]}
@@ -29,7 +30,7 @@ REQUEST_BODIES = {
         "name": {"type": "string", "minLength": 1, "maxLength": 255}, "payload": {"type": ["object", "null"]},
         "to": _TEXT_OR_NULL}},
     "update_centre": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
-        name: {"type": "string", "minLength": 1, "maxLength": 500} for name in ("name", "agency_code", "address")}},
+        name: {"type": "string", "minLength": 1, "maxLength": limit} for name, limit in centres.EDITABLE.items()}},
     "create_unit": {"type": "object", "required": ["code", "name"], "properties": {
         "code": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"},
         "name": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -55,6 +56,10 @@ REQUEST_BODIES = {
 
 def _body(handler, required=True):
     return {"required": required, **_json(REQUEST_BODIES[handler])}
+
+
+# A period's end in a query: left out or empty, it takes the default (HTML forms send empty fields).
+_DATE_ARG = {"in": "query", "allowEmptyValue": True, "schema": {"type": "string", "format": "date"}}
 
 
 def _ref(name):
@@ -188,7 +193,8 @@ def openapi_document():
                                                        **_errors(401, 404)}}},
             "/dossiers/{code}/attachments/{id}": {"get": {
                 "summary": "Download one of the dossier's files", "parameters": [
-                    code_param, {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    code_param, {"name": "id", "in": "path", "required": True,
+                             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}],
                 "responses": {"200": {"description": "The file, with its media type",
                                       "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                         "format": "binary"}}}},
@@ -255,7 +261,7 @@ def openapi_document():
                 "requestBody": _body("adopt_template", required=False),
                 "responses": {"200": {"description": "adopted, kept_override or unchanged"} | _json(_ref("Outcome")),
                               "409": {"description": "conflict: the centre runs its own version"} | _json(_ref("Outcome")),
-                              **_errors(401, 403, 404)}}},
+                              **_errors(401, 403, 404, 422)}}},
             "/procedures/{code}/local": {"put": {
                 "summary": "The centre's local overrides of an adopted procedure: lanes, fee_vnd, fee_note, agency (admin)",
                 "parameters": [code_param],
@@ -302,19 +308,18 @@ def openapi_document():
                 "security": [{}, {"bearer": []}],
                 "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
                                ("centre", "unit", "procedure")] + [
-                    {"name": n, "in": "query", "schema": {"type": "string", "format": "date"}} for n in ("from", "to")],
+                    _DATE_ARG | {"name": n} for n in ("from", "to")],
                 "responses": {"200": {"description": "The figures"}, **_errors(401, 404, 422)}}},
             "/stats/provinces": {"get": {
                 "summary": "The national roll-up: each province's figures (its centre and communes) over a period",
                 "security": [{}],
-                "parameters": [{"name": n, "in": "query", "schema": {"type": "string", "format": "date"}}
-                               for n in ("from", "to")],
+                "parameters": [_DATE_ARG | {"name": n} for n in ("from", "to")],
                 "responses": {"200": {"description": "By province"}, **_errors(422)}}},
             "/stats/report": {"get": {
                 "summary": "The periodic report a centre sends upward, by field (leader or administrator of its "
                            "scope; default last month)",
                 "parameters": [{"name": "centre", "in": "query", "schema": {"type": "string"}}] + [
-                    {"name": n, "in": "query", "schema": {"type": "string", "format": "date"}} for n in ("from", "to")],
+                    _DATE_ARG | {"name": n} for n in ("from", "to")],
                 "responses": {"200": {"description": "Rows by field and their total"},
                               **_errors(401, 403, 404, 422)}}},
             "/dossiers/{code}/rating": {"post": {
