@@ -3,10 +3,10 @@
 Python's `json.loads` accepts what other parsers and the database do not, and what the code
 behind it cannot digest: `NaN` and `Infinity` (and `1e400`, which becomes infinity), which
 json.dumps then writes back as invalid JSON; lone UTF-16 surrogates (`"\\ud800"`), which no UTF-8
-encoder will write; nesting hundreds of levels deep, which parses but makes every recursive walk
-behind it (validation, copying, serialisation) overflow the stack; and any size. `loads` refuses
-each with a `Refused` (a ValueError) that says what is wrong in plain words, before anything else
-sees the value.
+encoder will write, and NUL, which PostgreSQL's text refuses; nesting hundreds of levels deep,
+which parses but makes every recursive walk behind it (validation, copying, serialisation)
+overflow the stack; and any size. `loads` refuses each with a `Refused` (a ValueError) that says
+what is wrong in plain words, before anything else sees the value.
 """
 
 import json
@@ -16,13 +16,15 @@ import re
 MAX_DEPTH = 64  # levels of objects and arrays; forms and data nest a handful, a model's files a dozen
 
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters no text onestop stores may hold: lone surrogates (no UTF-8 encoder writes them) and
+# NUL (PostgreSQL's text refuses it). Inside JSON both can only arrive as \\u escapes.
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
 
 
 class Refused(ValueError):
     """The text is not JSON onestop accepts; `reason` is one of: too_large, too_deep, not_finite,
-    surrogate, not_json; `message` says why in plain words."""
+    surrogate, nul, not_json; `message` says why in plain words."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
@@ -49,7 +51,7 @@ def loads(text: str | bytes, *, max_bytes: int | None = None, max_depth: int = M
         raise
     except ValueError as exc:  # JSONDecodeError, and integers longer than Python reads
         raise Refused("not_json", f"not valid JSON: {_short(exc)}") from None
-    if _SURROGATE_ESCAPE.search(text):  # lone surrogates can only come from \\u escapes
+    if _UNSTORABLE_ESCAPE.search(text):
         _check_strings(value)
     return value
 
@@ -83,15 +85,22 @@ def _check_strings(value):
         item = pending.pop()
         if isinstance(item, dict):
             for key, child in item.items():
-                if _SURROGATE.search(key):
-                    raise Refused("surrogate", "a key contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is "
-                                               "not a character")
+                _check_text(key, "a key")
                 pending.append(child)
         elif isinstance(item, list):
             pending.extend(item)
-        elif isinstance(item, str) and _SURROGATE.search(item):
-            raise Refused("surrogate", "a text contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is "
-                                       "not a character")
+        elif isinstance(item, str):
+            _check_text(item, "a text")
+
+
+def _check_text(text: str, what: str):
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return
+    if found.group() == "\x00":
+        raise Refused("nul", f"{what} contains a NUL character (\\u0000), which no text may hold")
+    raise Refused("surrogate", f"{what} contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not a "
+                               "character")
 
 
 def _short(exc) -> str:

@@ -243,9 +243,42 @@ def test_an_attachment_id_beyond_64_bits_is_not_found_rather_than_a_crash(admin_
         _is_clear_refusal(admin_api.get(f"/dossiers/{code}/attachments/{attachment}"), 404)
 
 
-@pytest.mark.parametrize("field, length", [("name", 256), ("agency_code", 65), ("address", 501)])
+@pytest.mark.parametrize("field, length", [("name", 256), ("agency_code", 41), ("agency_code", 63), ("address", 501)])
 def test_a_centre_value_longer_than_its_column_is_refused(admin_api, field, length):
     value = "A" * length
     response = admin_api.client.patch(f"/api/v1/centres/{_admin_centre(admin_api)}", json={field: value},
                                       headers={"Authorization": f"Bearer {admin_api.token}"})
     _is_clear_refusal(response)
+
+
+def test_the_longest_agency_code_still_makes_dossier_codes_that_fit(admin_api):
+    admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"])
+    agency = "H15." + "9" * 36
+    changed = admin_api.client.patch(f"/api/v1/centres/{_admin_centre(admin_api)}", json={"agency_code": agency},
+                                     headers={"Authorization": f"Bearer {admin_api.token}"})
+    assert changed.status_code == 200, changed.json
+    started = admin_api.post("/dossiers", {"procedure": "review"})
+    assert started.status_code == 201 and started.json["code"].startswith(agency)
+
+
+@pytest.mark.parametrize("text", ['{"code": "MC", "name": "Một\\u0000cửa"}', '{"code": "MC", "name": "x", "\\u0000": 1}'])
+def test_a_nul_character_in_json_is_refused(admin_api, text):
+    assert "NUL" in _is_clear_refusal(_raw(admin_api, "POST", "/units", text))["message"]
+
+
+@pytest.mark.parametrize("path", ["/stats/report?centre=a%00b", "/centres?parent=%00", "/dossiers/A%00B",
+                                  "/tasks?dossier=%00"])
+def test_a_nul_character_in_the_address_is_refused(admin_api, path):
+    response = admin_api.client.get("/api/v1" + path, headers={"Authorization": f"Bearer {admin_api.token}",
+                                                                "Accept-Language": "en"})
+    assert "NUL" in _is_clear_refusal(response)["message"]
+
+
+def test_a_nul_character_in_a_desk_form_is_refused(app):
+    with app.app_context():
+        make_user("officer1", ("officer",), password="a-long-passphrase-1")
+    client = app.test_client()
+    page = client.get("/desk/login")
+    reply = client.post("/desk/login", data={"csrf_token": csrf(page), "username": "officer1\x00",
+                                             "password": "a-long-passphrase-1"})
+    assert reply.status_code == 422

@@ -12,7 +12,7 @@ from peewee import fn
 
 from ..db import write_transaction
 from ..models import Centre, utcnow
-from . import audit, runtime
+from . import audit, codes, runtime
 from .errors import Conflict, Invalid, NotFound, shown
 
 NATION = "VN"
@@ -254,7 +254,7 @@ def code_of(centre_id) -> str:
     return code
 
 
-EDITABLE = {"name": 255, "agency_code": 64, "address": 500}  # what may change, and its column's length
+EDITABLE = {"name": 255, "agency_code": codes.AGENCY_CODE_LENGTH, "address": 500}  # what may change, and its column's length
 
 
 def update_centre(actor, code, values: dict) -> Centre:

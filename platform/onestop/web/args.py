@@ -3,6 +3,7 @@
 from datetime import date
 
 from flask import request
+from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
 from ..services.errors import Invalid
@@ -37,5 +38,22 @@ class RowId(IntegerConverter):
         super().__init__(url_map, min=1, max=2**63 - 1)
 
 
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_nul():
+    """No text onestop keeps may hold NUL (PostgreSQL refuses it): refuse it wherever a request
+    carries text, the path, the query and a submitted form, before any page or handler reads it."""
+    if "\x00" in request.path or _holds_nul(request.args):
+        raise Invalid(_("The address contains a NUL character, which no text may hold."))
+    if request.mimetype in _FORMS and _holds_nul(request.form):
+        raise Invalid(_("The form contains a NUL character, which no text may hold."))
+
+
+def _holds_nul(values) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
+
+
 def init_app(app):
     app.url_map.converters["rowid"] = RowId
+    app.before_request(refuse_nul)
