@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from onestop.formdefs import schema as formschema
-from tests.conftest import MODELS, make_user
+from tests.conftest import MODELS, make_user, script_model
 from tests.web.pages import csrf
 
 NOT_THERE = "000.00.00.H00-000000-9999"
@@ -282,3 +282,13 @@ def test_a_nul_character_in_a_desk_form_is_refused(app):
     reply = client.post("/desk/login", data={"csrf_token": csrf(page), "username": "officer1\x00",
                                              "password": "a-long-passphrase-1"})
     assert reply.status_code == 422
+
+
+def test_a_number_a_script_makes_that_json_cannot_hold_is_sent_as_null(admin_api):
+    assert admin_api.upload([script_model("x = float('nan')\ny = 1e308 * 10\nz = -y")]).status_code == 201
+    started = admin_api.post("/dossiers", {"procedure": "scripted"})
+    assert started.status_code == 201
+    data = json.loads(started.get_data(as_text=True), parse_constant=lambda name: pytest.fail(f"{name} sent"))["data"]
+    assert (data["x"], data["y"], data["z"]) == (None, None, None)
+    again = admin_api.get(f"/dossiers/{started.json['code']}").get_data(as_text=True)
+    assert "NaN" not in again and "Infinity" not in again
