@@ -1,7 +1,7 @@
 """Request bodies, read within bounds: the app's JSON provider and the API's one body reader.
 
 Every `request.get_json()` of the app goes through `BoundedJSONProvider`, so no handler can read
-JSON that is too large, too deep, holds NaN or Infinity, or a lone surrogate (onestop.boundedjson).
+JSON that is too large, too deep, holds NaN or Infinity, a lone surrogate or NUL (onestop.boundedjson).
 `read_object` is what each API handler calls: it answers 413 (too large) or 422 (not JSON, JSON
 onestop does not accept, or a body that does not fit the operation's declared schema, with one
 detail per problem) before the handler sees anything.
@@ -54,13 +54,8 @@ def read_object(schema: dict | None = None) -> dict:
     limit = max_json_bytes()
     if request.content_length and request.content_length > limit:  # refused before reading it
         raise TooLarge(f"the body is larger than the limit of {boundedjson.size_text(limit)}")
-    if not request.get_data(cache=True):
-        body = {}
-    else:
-        try:
-            body = boundedjson.loads(request.get_data(cache=True), max_bytes=limit)
-        except ValueError as exc:
-            raise refusal(exc) from None
+    # Through the provider (and BoundedRequest's refusals) like any other get_json of the app.
+    body = request.get_json(force=True) if request.get_data(cache=True) else {}
     if schema is None:
         if not isinstance(body, dict):
             raise Invalid("the body must be a JSON object")
@@ -96,7 +91,7 @@ _KINDS = {"object": "a JSON object", "array": "a list", "string": "text", "integ
 
 
 def _problems(error) -> list[dict]:
-    path = [str(p) for p in error.absolute_path]
+    path = [str(p)[:80] for p in error.absolute_path]  # a key may be the caller's: never echo megabytes
     field = "/".join(path)
     name = field.replace("_", " ") or "the body"  # "office hours must be a list": a sentence
     code, limit = error.validator, error.validator_value
