@@ -292,3 +292,9 @@ def test_a_number_a_script_makes_that_json_cannot_hold_is_sent_as_null(admin_api
     assert (data["x"], data["y"], data["z"]) == (None, None, None)
     again = admin_api.get(f"/dossiers/{started.json['code']}").get_data(as_text=True)
     assert "NaN" not in again and "Infinity" not in again
+
+
+def test_a_nul_character_in_an_uploaded_file_name_is_refused(admin_api):
+    response = admin_api.upload([MODELS / "receive-schema.json",
+                                 ("review\x00.bpmn", (MODELS / "review.bpmn").read_bytes())])
+    assert response.status_code == 422

@@ -43,10 +43,12 @@ _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 def refuse_nul():
     """No text onestop keeps may hold NUL (PostgreSQL refuses it): refuse it wherever a request
-    carries text, the path, the query and a submitted form, before any page or handler reads it."""
+    carries text (the path, the query, a submitted form and its files' names) before any page or
+    handler reads it."""
     if "\x00" in request.path or _holds_nul(request.args):
         raise Invalid(_("The address contains a NUL character, which no text may hold."))
-    if request.mimetype in _FORMS and _holds_nul(request.form):
+    if request.mimetype in _FORMS and (_holds_nul(request.form) or any(
+            "\x00" in (upload.filename or "") for _field, upload in request.files.items(multi=True))):
         raise Invalid(_("The form contains a NUL character, which no text may hold."))
 
 
