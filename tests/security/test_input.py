@@ -298,3 +298,15 @@ def test_a_nul_character_in_an_uploaded_file_name_is_refused(admin_api):
     response = admin_api.upload([MODELS / "receive-schema.json",
                                  ("review\x00.bpmn", (MODELS / "review.bpmn").read_bytes())])
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/admin/onboard/565873999166187700463075328",
+                                  "/admin/dossier/details/?id=565873999166187700463075328",
+                                  "/admin/centre/edit/?id=-9223372036854775809"])
+def test_a_back_office_id_beyond_64_bits_is_not_found_rather_than_a_crash(app, path):
+    with app.app_context():
+        make_user("adm", ("admin",), password="a-long-passphrase-1")
+    client = app.test_client()
+    page = client.get("/desk/login")
+    client.post("/desk/login", data={"csrf_token": csrf(page), "username": "adm", "password": "a-long-passphrase-1"})
+    assert client.get(path).status_code == 404
