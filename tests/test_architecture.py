@@ -65,3 +65,7 @@ def test_working_time_is_pure_arithmetic():
     assert _offenders([PACKAGE / "workdays.py", PACKAGE / "text.py"],
                       ["flask", "peewee", "SpiffWorkflow", "onestop.models", "onestop.db", "onestop.services",
                        "onestop.web", "onestop.engine"]) == {}
+
+
+def test_the_bounded_json_reader_stands_alone_so_every_layer_may_use_it():
+    assert _offenders([PACKAGE / "boundedjson.py"], ["flask", "werkzeug", "peewee", "SpiffWorkflow", "onestop"]) == {}

@@ -102,6 +102,8 @@ class ScopedModelView(Guarded, ModelView):
             key = int(id)
         except (TypeError, ValueError):
             abort(404)
+        if not 1 <= key < 2**63:  # beyond a row id: SQLite cannot even bind it
+            abort(404)
         row = self._scoped(self.model.select()).where(self.model._meta.primary_key == key).first()
         if row is None:
             abort(404)
@@ -450,7 +452,7 @@ class OnboardView(Guarded, BaseView):
         codes = ", ".join(sorted({o.code for o in report.outcomes}))
         return self.render("onestop_admin/rollout.html", code=codes, report=report)
 
-    @expose("/<int:draft_id>")
+    @expose("/<rowid:draft_id>")
     def draft(self, draft_id):
         settings = current_app.config["ONESTOP"]
         result = onboarding.review(_actor(), draft_id, settings.max_model_bytes)
@@ -469,7 +471,7 @@ class OnboardView(Guarded, BaseView):
                            publish=ActionForm(), rollout=RolloutForm(), can_roll_out=_actor().has_role(
                                "province_admin", "system_admin"))
 
-    @expose("/<int:draft_id>/publish", methods=("POST",))
+    @expose("/<rowid:draft_id>/publish", methods=("POST",))
     def publish(self, draft_id):
         if not ActionForm().validate_on_submit():
             abort(400)

@@ -32,6 +32,8 @@ class Settings:
     max_model_bytes: int = 5 * 1024 * 1024
     max_file_bytes: int = 10 * 1024 * 1024
     max_dossier_file_bytes: int = 100 * 1024 * 1024
+    # A JSON request body: room for one file of max_file_bytes as a base64 data URL, not for megabytes of data.
+    max_json_bytes: int = 16 * 1024 * 1024
     timer_poll_seconds: float = 1.0
     run_timer_thread: bool = True
     script_timeout_seconds: float = 2.0
@@ -170,6 +172,7 @@ def load_settings(**overrides) -> Settings:
         max_model_bytes=_int("ONESTOP_MAX_MODEL_BYTES", 5 * 1024 * 1024),
         max_file_bytes=_int("ONESTOP_MAX_FILE_BYTES", 10 * 1024 * 1024),
         max_dossier_file_bytes=_int("ONESTOP_MAX_DOSSIER_FILE_BYTES", 100 * 1024 * 1024),
+        max_json_bytes=_int("ONESTOP_MAX_JSON_BYTES", 16 * 1024 * 1024),
         timer_poll_seconds=_float("ONESTOP_TIMER_POLL_SECONDS", 1.0),
         run_timer_thread=os.environ.get("ONESTOP_TIMER_THREAD", "1") not in ("0", "false", "no"),
         script_timeout_seconds=_float("ONESTOP_SCRIPT_TIMEOUT", 2.0),

@@ -186,7 +186,7 @@ def test_another_centres_dossier_is_not_found(app, admin_api):
 def test_the_openapi_document_describes_every_route(app, admin_api):
     doc = app.test_client().get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.1")
-    renamed = {"<code>": "{code}", "<task_id>": "{id}", "<int:attachment_id>": "{id}"}
+    renamed = {"<code>": "{code}", "<task_id>": "{id}", "<rowid:attachment_id>": "{id}"}
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1"):
@@ -195,6 +195,27 @@ def test_the_openapi_document_describes_every_route(app, admin_api):
                 path = path.replace(old, new)
             routes.add(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path))
     assert routes == set(doc["paths"])
+
+
+def test_every_json_body_the_api_reads_is_checked_against_the_schema_its_document_shows(sqlite_app):
+    import inspect
+
+    from onestop.web import api
+    from onestop.web.openapi import REQUEST_BODIES
+
+    doc = sqlite_app.test_client().get("/api/v1/openapi.json").json
+    reading = {name for name, view in vars(api).items()
+               if inspect.isfunction(view) and name != "json_body" and "json_body()" in inspect.getsource(view)}
+    assert reading == set(REQUEST_BODIES)
+    shown = {}
+    for rule in sqlite_app.url_map.iter_rules():
+        name = rule.endpoint.removeprefix("api.")
+        if name in REQUEST_BODIES:
+            path = re.sub(r"<(?:\w+:)?\w+>", "{}", rule.rule.removeprefix("/api/v1"))
+            [operation] = [op for template, ops in doc["paths"].items() if re.sub(r"{\w+}", "{}", template) == path
+                           for method, op in ops.items() if method.upper() in rule.methods]
+            shown[name] = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert shown == REQUEST_BODIES
 
 
 def test_reading_a_dossier_takes_a_fixed_number_of_queries(app, admin_api):

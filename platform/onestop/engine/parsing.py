@@ -18,6 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from .. import boundedjson
 from . import diagram, serial
 from .budgets import Budgets, check_timer, literal
 from .problems import ModelError, Problem
@@ -419,10 +420,11 @@ def _select_start(parser, bpmn_roots, requested):
 
 
 def _load_json(f, problems):
+    # Uploaded files are read like request bodies: bounded depth, finite numbers, real characters.
     try:
-        return json.loads(f.content.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problems.append(Problem(None, f"{f.name} is not valid JSON: {exc}", f.name))
+        return boundedjson.loads(f.content)
+    except boundedjson.Refused as exc:
+        problems.append(Problem(None, f"{f.name}: {exc.message}", f.name))
         return None
 
 

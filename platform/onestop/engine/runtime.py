@@ -122,8 +122,9 @@ def _utc(ts: float) -> datetime:
 
 
 def json_safe(value):
-    """Task data as plain JSON types (datetimes become ISO text) for storage and the API."""
-    return json.loads(json.dumps(value, default=_default, ensure_ascii=False))
+    """Task data as plain JSON types (datetimes become ISO text) for storage and the API. A number
+    JSON cannot hold (a script's NaN or infinity) becomes null, as JavaScript's JSON.stringify does."""
+    return json.loads(json.dumps(value, default=_default, ensure_ascii=False), parse_constant=lambda _name: None)
 
 
 def _default(value):

@@ -14,8 +14,11 @@ import re
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import jsonschema
+import referencing
+import referencing.exceptions
 
 from .patterns import Validator, check_pattern
 
@@ -108,6 +111,11 @@ def check_schema(name: str, schema) -> list[FormProblem]:
             elif key == "$ref":
                 if not isinstance(value, str) or not value.startswith("#/"):
                     problem(here, "only references inside the same form (\"#/$defs/...\") are allowed")
+                else:
+                    references.append((here, value))
+            elif key == "$id" and path:
+                # A nested $id makes the references below it mean another (remote) document.
+                problem(here, "only the form's top level may have an $id")
             elif key == "$schema" and value not in SCHEMA_DIALECTS:
                 problem(here, f"unknown JSON Schema dialect {value!r} (use draft 2020-12)")
             elif key in ("properties", "$defs", "definitions", "dependentSchemas"):
@@ -134,7 +142,14 @@ def check_schema(name: str, schema) -> list[FormProblem]:
             elif key == "required" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                 problem(here, "required must be a list of field names")
 
+    references: list = []
     walk(schema, [], 0)
+    if not problems:
+        problems.extend(FormProblem(name, _pointer(path), f"the reference {ref!r} points to nothing in this form")
+                        for path, ref in references if _target(schema, ref) is _NOWHERE)
+    if not problems and _loops(schema, [ref for _path, ref in references]):
+        problems.append(FormProblem(name, "", "the form's references lead back to themselves without a field "
+                                              "in between"))
     if not problems:
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
@@ -143,6 +158,60 @@ def check_schema(name: str, schema) -> list[FormProblem]:
     if not problems and isinstance(schema, dict) and schema.get("type", "object") != "object":
         problems.append(FormProblem(name, "/type", "a form's top level must be an object (its fields)"))
     return problems
+
+
+_NOWHERE = object()
+
+
+def _target(schema, ref: str):
+    """What a "#/..." reference points to inside the schema, or _NOWHERE."""
+    node = schema
+    for raw in unquote(ref[2:]).split("/") if len(ref) > 2 else [""]:
+        key = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return _NOWHERE
+    return node
+
+
+# Keywords whose schemas apply to the same value as the schema holding them (no field in between).
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "if", "then", "else", "dependentSchemas")
+
+
+def _loops(schema, references) -> bool:
+    """Whether following references (and the keywords that stay on the same value) comes back to
+    where it started: validating any value would then recurse without end."""
+
+    def in_place(node):
+        if not isinstance(node, dict):
+            return []
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        for key in _IN_PLACE:
+            value = node.get(key)
+            subs = value if isinstance(value, list) else list(value.values()) if key == "dependentSchemas" and \
+                isinstance(value, dict) else [value]
+            for sub in subs:
+                found.extend(in_place(sub))
+        return found
+
+    graph = {ref: in_place(_target(schema, ref)) for ref in references}
+    done, active = set(), set()
+
+    def visit(ref):
+        if ref in active:
+            return True
+        if ref in done:
+            return False
+        active.add(ref)
+        looped = any(visit(nxt) for nxt in graph.get(ref, ()) if nxt in graph)
+        active.discard(ref)
+        done.add(ref)
+        return looped
+
+    return any(visit(ref) for ref in graph)
 
 
 def _check_pattern(value, path, problem):
@@ -220,8 +289,10 @@ def _validator(schema):
     key = id(schema)
     entry = _validators.get(key)
     if entry is None or entry[0] is not schema:
-        # Draft 2020-12, with `pattern` matched by RE2 in linear time (never by backtracking `re`).
-        entry = (schema, Validator(schema, format_checker=Validator.FORMAT_CHECKER))
+        # Draft 2020-12, with `pattern` matched by RE2 in linear time (never by backtracking `re`), and an
+        # empty registry: a reference that is not inside the form fails; jsonschema's default would
+        # fetch it over the network.
+        entry = (schema, Validator(schema, format_checker=Validator.FORMAT_CHECKER, registry=referencing.Registry()))
         _validators[key] = entry
         while len(_validators) > 2048:
             _validators.popitem(last=False)
@@ -271,9 +342,14 @@ def validate(schema, data) -> list[FieldError]:
     if not isinstance(schema, dict):
         return []
     errors = []
-    for error in _validator(schema).iter_errors(data):
-        for leaf in _leaves(error):
-            errors.extend(_field_errors(leaf))
+    try:
+        for error in _validator(schema).iter_errors(data):
+            for leaf in _leaves(error):
+                errors.extend(_field_errors(leaf))
+    except (referencing.exceptions.Unresolvable, RecursionError):
+        # A form stored before its references were checked at upload: refuse clearly, never crash.
+        return [FieldError("", "form", "this step's form cannot be checked: its references point outside it "
+                                       "or loop; the procedure needs a corrected version")]
     unique = {(e.field, e.code): e for e in errors}
     return sorted(unique.values(), key=lambda e: e.field)
 

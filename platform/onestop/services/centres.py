@@ -12,7 +12,7 @@ from peewee import fn
 
 from ..db import write_transaction
 from ..models import Centre, utcnow
-from . import audit, runtime
+from . import audit, codes, runtime
 from .errors import Conflict, Invalid, NotFound, shown
 
 NATION = "VN"
@@ -254,7 +254,7 @@ def code_of(centre_id) -> str:
     return code
 
 
-EDITABLE = ("name", "agency_code", "address")
+EDITABLE = {"name": 255, "agency_code": codes.AGENCY_CODE_LENGTH, "address": 500}  # what may change, and its column's length
 
 
 def update_centre(actor, code, values: dict) -> Centre:
@@ -270,8 +270,9 @@ def update_centre(actor, code, values: dict) -> Centre:
         raise Invalid(f"send one or more of: {', '.join(EDITABLE)}")
     if "agency_code" in values and not dossier_codes.valid_agency_code(values["agency_code"]):
         raise Invalid("agency_code is the agency's electronic identity code, e.g. H15.50.05.13")
-    if any(not isinstance(v, str) or not v.strip() or len(v) > 500 for v in values.values()):
-        raise Invalid("each value is text of 1-500 characters")
+    for key, value in values.items():
+        if not isinstance(value, str) or not value.strip() or len(value) > EDITABLE[key]:
+            raise Invalid(f"{key} is text of 1-{EDITABLE[key]} characters")
     with write_transaction():
         Centre.update(**{k: v.strip() for k, v in values.items()}).where(Centre.id == centre.id).execute()
         audit.record("centre.updated", actor, centre=centre, detail=values)

@@ -13,7 +13,8 @@ from ..workdays import to_local
 from . import runtime
 
 DEFAULT_AGENCY = "000.00.00.H00"  # an unset identity code: set the real one per centre
-_AGENCY = re.compile(r"^[A-Z0-9][A-Z0-9.]{0,62}$")
+AGENCY_CODE_LENGTH = 40  # the dossier code adds "-YYMMDD-", the system code and the sequence: 64 in all
+_AGENCY = re.compile(rf"^[A-Z0-9][A-Z0-9.]{{0,{AGENCY_CODE_LENGTH - 1}}}$")
 _system = ""
 _agencies: dict = runtime.cache({})
 

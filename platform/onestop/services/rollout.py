@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from peewee import fn
 
-from .. import sql
+from .. import boundedjson, sql
 from ..db import write_transaction
 from ..engine.parsing import SourceFile, classify
 from ..models import Centre, LocalOverride, Procedure, ProcedureVersion, utcnow
@@ -103,7 +103,7 @@ def read_pack(data: bytes, max_bytes=5 * 1024 * 1024) -> list[PackEntry]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = {m.filename: m for m in archive.infolist() if not m.is_dir()}
-        manifest = json.loads(archive.read("manifest.json")) if "manifest.json" in members else None
+        manifest = boundedjson.loads(archive.read("manifest.json")) if "manifest.json" in members else None
     except (zipfile.BadZipFile, ValueError, OSError, KeyError, RuntimeError):
         raise Invalid("the pack is not a readable zip with a manifest.json") from None
     if not isinstance(manifest, dict) or manifest.get("format") != PACK_FORMAT \

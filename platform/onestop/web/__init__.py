@@ -1,11 +1,13 @@
 """Web layer: blueprints by audience (portal for citizens, desk for officers, the REST API, public
 pages) and what they share: languages, sessions, sign-in, forms, error pages."""
 
-from . import api, auth, desk, diagram, errors, i18n, markup, portal, public, security, sessions
+from . import api, args, auth, bodies, desk, diagram, errors, i18n, markup, portal, public, security, sessions
 
 
 def init_app(app):
     errors.init_app(app)
+    bodies.init_app(app)
+    args.init_app(app)  # before the blueprints: their routes use its converters
     sessions.init_app(app)
     security.init_app(app)
     i18n.init_app(app)

@@ -14,10 +14,10 @@ from ..services import attachments, centres, deadlines, dossiers, lifecycle, pro
 from ..services.errors import Forbidden, Invalid, NotFound, ServiceError
 from ..services.users import user_for_token
 from ..workdays import to_local
-from . import present, throttle
+from . import bodies, present, throttle
 from .args import date_arg, parse_date
 from .errors import error_response
-from .openapi import openapi_document
+from .openapi import REQUEST_BODIES, openapi_document
 from .portal import tracking_url
 
 bp = Blueprint("api", __name__)
@@ -49,17 +49,9 @@ def authenticated(*roles):
 
 
 def json_body():
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        raise Invalid("the body is nested too deeply") from None
-    if body is None:
-        if request.data:
-            raise Invalid("the body is not valid JSON")
-        body = {}
-    if not isinstance(body, dict):
-        raise Invalid("the body must be a JSON object")
-    return body
+    """The request's JSON object, read within bounds and checked against the operation's declared
+    body (openapi.REQUEST_BODIES): anything else is a 400, 413 or 422 before the handler runs."""
+    return bodies.read_object(REQUEST_BODIES.get(request.endpoint.rpartition(".")[2]))
 
 
 @bp.get("/openapi.json")
@@ -113,7 +105,7 @@ def get_dossier(actor, code):
     return jsonify(present.dossier(dossiers.get_dossier(actor, code)))
 
 
-@bp.get("/dossiers/<code>/attachments/<int:attachment_id>")
+@bp.get("/dossiers/<code>/attachments/<rowid:attachment_id>")
 @authenticated()
 def get_attachment(actor, code, attachment_id):
     attachment, content = attachments.open_for(actor, code, attachment_id)

@@ -3,19 +3,59 @@
 from datetime import date
 
 from flask import request
+from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
 
 from ..services.errors import Invalid
 
+# Dates a centre can mean. Beyond them the arithmetic on local and UTC times (a day more, seven
+# hours less) leaves the range of Python's dates, and no dossier or statistic lives there anyway.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
 
 def parse_date(text, name) -> date:
-    """An ISO date (YYYY-MM-DD) given as `name`."""
+    """An ISO date (YYYY-MM-DD) given as `name`, between EARLIEST and LATEST."""
     try:
-        return date.fromisoformat(str(text))
+        value = date.fromisoformat(str(text))
     except ValueError:
         raise Invalid(f"{name} must be a date (YYYY-MM-DD)") from None
+    if not EARLIEST <= value <= LATEST:
+        raise Invalid(f"{name} must be a date from {EARLIEST.isoformat()} to {LATEST.isoformat()}")
+    return value
 
 
 def date_arg(name) -> date | None:
     """The date in query argument `name`, or None when it is absent or empty."""
     text = request.args.get(name)
     return parse_date(text, name) if text else None
+
+
+class RowId(IntegerConverter):
+    """`<rowid:name>` in a route: a row's id, 1 to 2**63 - 1. Anything larger is a 404 here rather
+    than an integer the database driver cannot bind (a 500)."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_nul():
+    """No text onestop keeps may hold NUL (PostgreSQL refuses it): refuse it wherever a request
+    carries text (the path, the query, a submitted form and its files' names) before any page or
+    handler reads it."""
+    if "\x00" in request.path or _holds_nul(request.args):
+        raise Invalid(_("The address contains a NUL character, which no text may hold."))
+    if request.mimetype in _FORMS and (_holds_nul(request.form) or any(
+            "\x00" in (upload.filename or "") for _field, upload in request.files.items(multi=True))):
+        raise Invalid(_("The form contains a NUL character, which no text may hold."))
+
+
+def _holds_nul(values) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
+
+
+def init_app(app):
+    app.url_map.converters["rowid"] = RowId
+    app.before_request(refuse_nul)

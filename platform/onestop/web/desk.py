@@ -435,7 +435,7 @@ def notice(actor, code, kind):
     return render_template("desk/notice.html", notice=slips.notice(actor, code, kind))
 
 
-@bp.get("/dossiers/<code>/files/<int:attachment_id>")
+@bp.get("/dossiers/<code>/files/<rowid:attachment_id>")
 @officer_required
 def download(actor, code, attachment_id):
     attachment, content = attachments.open_for(actor, code, attachment_id)

@@ -1,6 +1,65 @@
 """The OpenAPI 3.1 description of /api/v1, kept beside the handlers it describes."""
 
 from .. import __version__
+from ..services import centres
+
+_TEXT = {"type": "string"}
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_REASON = {"type": "string", "minLength": 1, "maxLength": 4000}
+
+# The JSON body of each operation that takes one, by the name of its handler in api.py. The
+# handlers validate every body against these before reading it (web.bodies) and the document
+# below describes them: one declaration, so the contract and the checks cannot drift apart.
+REQUEST_BODIES = {
+    "start_dossier": {"type": "object", "required": ["procedure"], "properties": {
+        "procedure": {"type": "string", "minLength": 1}, "applicant": {"type": ["object", "null"]},
+        "centre": {"type": ["string", "null"], "description": "the receiving centre's code, if not the caller's "
+                   "own (within the caller's province or, for the nation, anywhere)"},
+        "data": {"type": ["object", "null"], "description": "must fit the procedure's start form, if it has one; "
+                 "files as data URLs (data:<type>;name=<name>;base64,<data>)"}}},
+    "request_supplement": {"type": "object", "required": ["reason"], "properties": {
+        "reason": _REASON | {"description": "what is missing"}}},
+    "supplement": {"type": "object", "properties": {
+        "note": _TEXT_OR_NULL,
+        "files": {"type": ["array", "null"], "items": {"type": "string", "description": "a data URL"}}}},
+    "end_dossier": {"type": "object", "required": ["how", "reason"], "properties": {
+        "how": {"type": "string", "enum": ["withdrawn", "stopped", "not_accepted"]}, "reason": _REASON}},
+    "apologise": {"type": "object", "required": ["new_due", "reason"], "properties": {
+        "new_due": {"type": "string", "format": "date"}, "reason": _REASON}},
+    "deliver_message": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 255}, "payload": {"type": ["object", "null"]},
+        "to": _TEXT_OR_NULL}},
+    "update_centre": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+        name: {"type": "string", "minLength": 1, "maxLength": limit} for name, limit in centres.EDITABLE.items()}},
+    "create_unit": {"type": "object", "required": ["code", "name"], "properties": {
+        "code": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "kind": {"enum": ["department", "counter", None]}}},
+    "adopt_template": {"type": "object", "properties": {"force": {"type": "boolean"}}},
+    "set_local_override": {"type": "object", "additionalProperties": False, "properties": {
+        "lanes": {"type": "object", "additionalProperties": {"type": "string"}},
+        "fee_vnd": {"type": ["string", "integer"]}, "fee_note": _TEXT, "agency": _TEXT}},
+    "migrate_dossiers": {"type": "object", "properties": {
+        "dossiers": {"type": ["array", "null"], "items": _TEXT}}},
+    "set_calendar_day": {"type": "object", "required": ["working"], "properties": {
+        "working": {"type": "boolean"}, "note": {"type": ["string", "null"], "maxLength": 255}}},
+    "set_office_hours": {"type": "object", "required": ["office_hours"], "properties": {
+        "office_hours": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                                     "items": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}}},
+        "cutoff": {"type": ["string", "null"]}}},
+    "rate_dossier": {"type": "object", "required": ["key", "level"], "properties": {
+        "key": _TEXT, "level": {"enum": ["rat_hai_long", "hai_long", "khong_hai_long"]},
+        "comment": {"type": ["string", "null"], "maxLength": 4000}}},
+    "complete_task": {"type": "object", "properties": {"data": {"type": ["object", "null"]}}},
+}
+
+
+def _body(handler, required=True):
+    return {"required": required, **_json(REQUEST_BODIES[handler])}
+
+
+# A period's end in a query: left out or empty, it takes the default (HTML forms send empty fields).
+_DATE_ARG = {"in": "query", "allowEmptyValue": True, "schema": {"type": "string", "format": "date"}}
 
 
 def _ref(name):
@@ -126,12 +185,7 @@ def openapi_document():
                                                          **_errors(401, 404)}}},
             "/dossiers": {"post": {
                 "summary": "Start a dossier",
-                "requestBody": {"required": True, **_json({"type": "object", "required": ["procedure"], "properties": {
-                    "procedure": {"type": "string"}, "applicant": {"type": "object"},
-                    "centre": {"type": "string", "description": "the receiving centre's code, if not the caller's "
-                               "own (within the caller's province or, for the nation, anywhere)"},
-                    "data": {"type": "object", "description": "must fit the procedure's start form, if it has one; "
-                             "files as data URLs (data:<type>;name=<name>;base64,<data>)"}}})},
+                "requestBody": _body("start_dossier"),
                 "responses": {"201": {"description": "Started"} | _json(_ref("Dossier")), **_errors(401, 404, 422)}}},
             "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, history and events",
                                          "parameters": [code_param],
@@ -139,7 +193,8 @@ def openapi_document():
                                                        **_errors(401, 404)}}},
             "/dossiers/{code}/attachments/{id}": {"get": {
                 "summary": "Download one of the dossier's files", "parameters": [
-                    code_param, {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    code_param, {"name": "id", "in": "path", "required": True,
+                             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}],
                 "responses": {"200": {"description": "The file, with its media type",
                                       "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                         "format": "binary"}}}},
@@ -147,37 +202,30 @@ def openapi_document():
             "/dossiers/{code}/supplement-request": {"post": {
                 "summary": "Ask the applicant for supplementary documents: the dossier's clock stops",
                 "parameters": [code_param],
-                "requestBody": {"required": True, **_json({"type": "object", "required": ["reason"], "properties": {
-                    "reason": {"type": "string", "description": "what is missing"}}})},
+                "requestBody": _body("request_supplement"),
                 "responses": {"200": {"description": "The dossier, waiting"} | _json(_ref("Dossier")),
                               **_errors(401, 403, 404, 409, 422)}}},
             "/dossiers/{code}/supplement": {"post": {
                 "summary": "Record the applicant's supplement: the clock resumes by the procedure's policy",
                 "parameters": [code_param],
-                "requestBody": {"required": True, **_json({"type": "object", "properties": {
-                    "note": {"type": "string"},
-                    "files": {"type": "array", "items": {"type": "string", "description": "a data URL"}}}})},
+                "requestBody": _body("supplement"),
                 "responses": {"200": {"description": "The dossier, running again"} | _json(_ref("Dossier")),
                               **_errors(401, 403, 404, 409, 413, 422)}}},
             "/dossiers/{code}/end": {"post": {
                 "summary": "End a dossier where it stands: withdrawn, stopped, or not accepted at reception",
                 "parameters": [code_param],
-                "requestBody": {"required": True, **_json({"type": "object", "required": ["how", "reason"], "properties": {
-                    "how": {"type": "string", "enum": ["withdrawn", "stopped", "not_accepted"]},
-                    "reason": {"type": "string"}}})},
+                "requestBody": _body("end_dossier"),
                 "responses": {"200": {"description": "The ended dossier"} | _json(_ref("Dossier")),
                               **_errors(401, 403, 404, 409, 422)}}},
             "/dossiers/{code}/apology": {"post": {
                 "summary": "Apologise before the deadline and promise a new return date",
                 "parameters": [code_param],
-                "requestBody": {"required": True, **_json({"type": "object", "required": ["new_due", "reason"], "properties": {
-                    "new_due": {"type": "string", "format": "date"}, "reason": {"type": "string"}}})},
+                "requestBody": _body("apologise"),
                 "responses": {"200": {"description": "The dossier with its new due time"} | _json(_ref("Dossier")),
                               **_errors(401, 403, 404, 409, 422)}}},
             "/dossiers/{code}/messages": {"post": {
                 "summary": "Deliver a BPMN message to a waiting catch event", "parameters": [code_param],
-                "requestBody": {"required": True, **_json({"type": "object", "required": ["name"], "properties": {
-                    "name": {"type": "string"}, "payload": {"type": "object"}, "to": {"type": "string"}}})},
+                "requestBody": _body("deliver_message"),
                 "responses": {"200": {"description": "The dossier after delivery"} | _json(_ref("Dossier")),
                               **_errors(401, 404, 409, 422)}}},
             "/centres": {"get": {
@@ -190,17 +238,13 @@ def openapi_document():
             "/centres/{code}": {"patch": {
                 "summary": "Change a centre's name, electronic identity code or address (its admin, or one above it)",
                 "parameters": [code_param],
-                "requestBody": {"required": True, **_json({"type": "object", "additionalProperties": False, "properties": {
-                    "name": {"type": "string"}, "agency_code": {"type": "string"}, "address": {"type": "string"}}})},
+                "requestBody": _body("update_centre"),
                 "responses": {"200": {"description": "The centre"} | _json(_ref("Centre")), **_errors(401, 403, 404, 422)}}},
             "/units": {
                 "get": {"summary": "The units (departments, counters) of the caller's centre",
                         "responses": {"200": {"description": "Units"}, **_errors(401)}},
                 "post": {"summary": "Create a unit of the centre (admin)",
-                         "requestBody": {"required": True, **_json({"type": "object", "required": ["code", "name"],
-                                                                    "properties": {
-                             "code": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"}, "name": {"type": "string"},
-                             "kind": {"enum": ["department", "counter"]}}})},
+                         "requestBody": _body("create_unit"),
                          "responses": {"201": {"description": "Created"}, **_errors(401, 403, 409, 422)}}},
             "/units/{unit_code}/members/{username}": {"put": {
                 "summary": "Put a user of the centre in the unit (admin)",
@@ -214,22 +258,19 @@ def openapi_document():
             "/procedures/{code}/adopt": {"post": {
                 "summary": "Adopt the newest template offered to the caller's centre (admin)",
                 "parameters": [code_param],
-                "requestBody": {"required": False, **_json({"type": "object", "properties": {"force": {"type": "boolean"}}})},
+                "requestBody": _body("adopt_template", required=False),
                 "responses": {"200": {"description": "adopted, kept_override or unchanged"} | _json(_ref("Outcome")),
                               "409": {"description": "conflict: the centre runs its own version"} | _json(_ref("Outcome")),
-                              **_errors(401, 403, 404)}}},
+                              **_errors(401, 403, 404, 422)}}},
             "/procedures/{code}/local": {"put": {
                 "summary": "The centre's local overrides of an adopted procedure: lanes, fee_vnd, fee_note, agency (admin)",
                 "parameters": [code_param],
-                "requestBody": {"required": True, **_json({"type": "object", "properties": {
-                    "lanes": {"type": "object"}, "fee_vnd": {}, "fee_note": {"type": "string"}, "agency": {"type": "string"}},
-                    "additionalProperties": False})},
+                "requestBody": _body("set_local_override"),
                 "responses": {"200": {"description": "The overrides as stored"}, **_errors(401, 403, 404, 422)}}},
             "/procedures/{code}/migrate": {"post": {
                 "summary": "Carry running dossiers onto the procedure's current version where nothing they reached changed (admin)",
                 "parameters": [code_param],
-                "requestBody": {"required": False, **_json({"type": "object", "properties": {
-                    "dossiers": {"type": "array", "items": {"type": "string"}}}})},
+                "requestBody": _body("migrate_dossiers", required=False),
                 "responses": {"200": {"description": "Each dossier: migrated, or why not"}, **_errors(401, 403, 404, 422)}}},
             "/rollouts": {"post": {
                 "summary": "Verify a pack, publish it as templates and adopt it at the selected centres",
@@ -251,18 +292,14 @@ def openapi_document():
             "/calendar/days/{day}": {
                 "put": {"summary": "An exception for one day: a working Saturday, an extra closure (admin)",
                         "parameters": [day_param],
-                        "requestBody": {"required": True, **_json({"type": "object", "required": ["working"], "properties": {
-                            "working": {"type": "boolean"}, "note": {"type": "string", "maxLength": 255}}})},
+                        "requestBody": _body("set_calendar_day"),
                         "responses": {"200": {"description": "The exception as stored"}, **_errors(401, 403, 422)}},
                 "delete": {"summary": "Drop the exception: the national calendar decides that day again (admin)",
                            "parameters": [day_param],
                            "responses": {"204": {"description": "Dropped (or there was none)"}, **_errors(401, 403, 422)}}},
             "/calendar/hours": {"put": {
                 "summary": "The centre's office hours and afternoon cut-off (admin)",
-                "requestBody": {"required": True, **_json({"type": "object", "required": ["office_hours"], "properties": {
-                    "office_hours": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
-                                                                 "items": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}}},
-                    "cutoff": {"type": ["string", "null"]}}})},
+                "requestBody": _body("set_office_hours"),
                 "responses": {"200": {"description": "The calendar of today"} | _json(_ref("Calendar")),
                               **_errors(401, 403, 422)}}},
             "/stats": {"get": {
@@ -271,27 +308,24 @@ def openapi_document():
                 "security": [{}, {"bearer": []}],
                 "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
                                ("centre", "unit", "procedure")] + [
-                    {"name": n, "in": "query", "schema": {"type": "string", "format": "date"}} for n in ("from", "to")],
+                    _DATE_ARG | {"name": n} for n in ("from", "to")],
                 "responses": {"200": {"description": "The figures"}, **_errors(401, 404, 422)}}},
             "/stats/provinces": {"get": {
                 "summary": "The national roll-up: each province's figures (its centre and communes) over a period",
                 "security": [{}],
-                "parameters": [{"name": n, "in": "query", "schema": {"type": "string", "format": "date"}}
-                               for n in ("from", "to")],
+                "parameters": [_DATE_ARG | {"name": n} for n in ("from", "to")],
                 "responses": {"200": {"description": "By province"}, **_errors(422)}}},
             "/stats/report": {"get": {
                 "summary": "The periodic report a centre sends upward, by field (leader or administrator of its "
                            "scope; default last month)",
                 "parameters": [{"name": "centre", "in": "query", "schema": {"type": "string"}}] + [
-                    {"name": n, "in": "query", "schema": {"type": "string", "format": "date"}} for n in ("from", "to")],
+                    _DATE_ARG | {"name": n} for n in ("from", "to")],
                 "responses": {"200": {"description": "Rows by field and their total"},
                               **_errors(401, 403, 404, 422)}}},
             "/dossiers/{code}/rating": {"post": {
                 "summary": "The citizen rates the dossier once its result is ready (code and lookup key, no token)",
                 "security": [{}], "parameters": [code_param],
-                "requestBody": {"required": True, **_json({"type": "object", "required": ["key", "level"], "properties": {
-                    "key": {"type": "string"}, "level": {"enum": ["rat_hai_long", "hai_long", "khong_hai_long"]},
-                    "comment": {"type": "string", "maxLength": 4000}}})},
+                "requestBody": _body("rate_dossier"),
                 "responses": {"201": {"description": "Recorded"}, **_errors(404, 409, 422, 429)}}},
             "/tasks": {"get": {"summary": "The caller's worklist, oldest first, a page at a time",
                                "parameters": [
@@ -310,7 +344,7 @@ def openapi_document():
                                                   **_errors(401, 404, 409)}}},
             "/tasks/{id}/complete": {"post": {
                 "summary": "Complete a ready task", "parameters": [task_param],
-                "requestBody": {"required": True, **_json({"type": "object", "properties": {"data": {"type": "object"}}})},
+                "requestBody": _body("complete_task"),
                 "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Dossier")),
                               **_errors(401, 403, 404, 409, 422)}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [],

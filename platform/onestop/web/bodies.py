@@ -1,0 +1,134 @@
+"""Request bodies, read within bounds: the app's JSON provider and the API's one body reader.
+
+Every `request.get_json()` of the app goes through `BoundedJSONProvider`, so no handler can read
+JSON that is too large, too deep, holds NaN or Infinity, a lone surrogate or NUL (onestop.boundedjson).
+`read_object` is what each API handler calls: it answers 413 (too large) or 422 (not JSON, JSON
+onestop does not accept, or a body that does not fit the operation's declared schema, with one
+detail per problem) before the handler sees anything.
+"""
+
+import jsonschema
+import referencing
+from flask import Request, current_app, request
+from flask.json.provider import DefaultJSONProvider
+
+from .. import boundedjson
+from ..services.errors import Invalid, ServiceError, TooLarge, shown
+
+MAX_DETAILS = 20
+
+
+def max_json_bytes() -> int:
+    return current_app.config["ONESTOP"].max_json_bytes
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that reading goes through onestop.boundedjson."""
+
+    def loads(self, s, **kwargs):
+        return boundedjson.loads(s, max_bytes=self._app.config["ONESTOP"].max_json_bytes)
+
+
+class BoundedRequest(Request):
+    """A request whose JSON that cannot be read is a clear error, never a bare 400 page."""
+
+    def on_json_loading_failed(self, e):
+        if e is None:
+            raise Invalid("send the body as JSON (Content-Type: application/json)")
+        raise refusal(e)
+
+
+def refusal(exc: ValueError) -> ServiceError:
+    """The answer to a body boundedjson refused (or any other unreadable JSON)."""
+    reason = getattr(exc, "reason", "not_json")
+    message = getattr(exc, "message", "the body is not valid JSON")
+    if reason == "too_large":
+        return TooLarge(message.replace("the JSON", "the body"))
+    if reason == "not_json":
+        return Invalid(message if message.startswith("the body") else f"the body is {message}")
+    return Invalid(message.replace("the JSON", "the body"))
+
+
+def read_object(schema: dict | None = None) -> dict:
+    """The request's JSON object ({} when there is no body), checked against `schema` if given."""
+    limit = max_json_bytes()
+    if request.content_length and request.content_length > limit:  # refused before reading it
+        raise TooLarge(f"the body is larger than the limit of {boundedjson.size_text(limit)}")
+    # Through the provider (and BoundedRequest's refusals) like any other get_json of the app.
+    body = request.get_json(force=True) if request.get_data(cache=True) else {}
+    if schema is None:
+        if not isinstance(body, dict):
+            raise Invalid("the body must be a JSON object")
+        return body
+    problems = check(schema, body)
+    if problems:
+        raise Invalid(problems[0]["message"], details=problems[:MAX_DETAILS])
+    return body
+
+
+def check(schema: dict, value) -> list[dict]:
+    """Each way `value` does not fit `schema`: [{"field", "code", "message"}], in field order."""
+    problems = []
+    for error in _validator(schema).iter_errors(value):
+        problems.extend(_problems(error))
+    return sorted(problems, key=lambda p: p["field"])
+
+
+_validators: dict[int, tuple] = {}  # id(schema) -> (schema, validator); the schemas are module constants
+
+
+def _validator(schema: dict):
+    entry = _validators.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        cls = jsonschema.Draft202012Validator
+        entry = _validators[id(schema)] = (schema, cls(schema, format_checker=cls.FORMAT_CHECKER,
+                                                             registry=referencing.Registry()))
+    return entry[1]
+
+
+_KINDS = {"object": "a JSON object", "array": "a list", "string": "text", "integer": "a whole number",
+          "number": "a number", "boolean": "true or false", "null": "null"}
+
+
+def _problems(error) -> list[dict]:
+    path = [str(p)[:80] for p in error.absolute_path]  # a key may be the caller's: never echo megabytes
+    field = "/".join(path)
+    name = field.replace("_", " ") or "the body"  # "office hours must be a list": a sentence
+    code, limit = error.validator, error.validator_value
+    if code == "required":
+        present = error.instance if isinstance(error.instance, dict) else {}
+        return [{"field": "/".join([*path, n]), "code": code,
+                 "message": f"{'/'.join([*path, n]).replace('_', ' ')} is required"}
+                for n in limit if n not in present]
+    if code == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        field = "/".join([*path, extra[0]]) if extra else field
+        message = f"{shown(extra[0] if extra else '')} is not a field here; send one or more of: {', '.join(known)}"
+    elif code == "type":
+        kinds = limit if isinstance(limit, list) else [limit]
+        kinds = [k for k in kinds if k != "null"] or kinds  # null stands for "left out": not worth saying
+        message = f"{name} must be {' or '.join(_KINDS.get(k, k) for k in kinds)}"
+    elif code == "enum":
+        message = f"{name} must be one of: {', '.join('null' if v is None else str(v) for v in limit)}"
+    elif code in ("minLength", "maxLength"):
+        message = f"{name} must be {'at least' if code == 'minLength' else 'at most'} {limit} characters long"
+    elif code in ("minItems", "maxItems"):
+        message = f"{name} must have {'at least' if code == 'minItems' else 'at most'} {limit} entries"
+    elif code == "minProperties":
+        message = f"{name} must have at least {limit} field(s): {', '.join(sorted(error.schema.get('properties', {})))}"
+    elif code == "pattern":
+        message = f"{name} is not in the expected form ({limit})"
+    elif code == "format":
+        message = f"{name} must be a {limit}" + (" (YYYY-MM-DD)" if limit == "date" else "")
+    else:
+        message = f"{name} is not valid ({code})"
+    return [{"field": field, "code": code, "message": message}]
+
+
+def init_app(app):
+    """Every JSON the app reads goes through the bounded reader."""
+    provider = BoundedJSONProvider(app)
+    provider.ensure_ascii, provider.sort_keys = app.json.ensure_ascii, app.json.sort_keys
+    app.json = provider
+    app.request_class = BoundedRequest
