@@ -113,3 +113,23 @@ def test_a_queue_that_cannot_be_reached_does_not_fail_the_step(app, admin_api):
             assert Dossier.get(Dossier.code == dossier["code"]).next_timer_at is not None
     finally:
         schedule.bind_scheduler(None)
+
+
+def test_a_dossier_whose_timers_cannot_be_fired_stops_in_error_and_holds_up_no_other(app, admin_api, caplog):
+    broken = _start_timer_dossier(admin_api)
+    healthy = admin_api.post("/dossiers", {"procedure": "reminder"}).json
+    with app.app_context():
+        # A stored state the engine cannot read (the serial moves on, as any write does, so no cached copy is used).
+        Dossier.update(workflow='{"not": "a workflow"}', serial=Dossier.serial + 1).where(
+            Dossier.code == broken["code"]).execute()
+    time.sleep(1.1)
+    with app.app_context():
+        assert dossiers.fire_due_timers() == 1  # the healthy one; the broken one came first
+        stopped = Dossier.get(Dossier.code == broken["code"])
+        assert stopped.state == "error" and "timers could not be fired" in stopped.error_message
+        assert stopped.next_timer_at is None
+        assert dossiers.fire_due_timers() == 0  # it is not tried again on every round
+    assert [t["element_id"] for t in admin_api.get(f"/dossiers/{healthy['code']}").json["tasks"]] == ["Task_Expired"]
+    events = admin_api.get(f"/dossiers/{broken['code']}").json["events"]
+    assert events[-1]["action"] == "dossier.error"
+    assert "could not be fired" in caplog.text

@@ -9,6 +9,7 @@ wins and the other gets Conflict (409).
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,8 @@ from .procedures import form_of, model_for, start_form
 from .runtime import engine, on_behalf_of
 
 _KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 letters and digits, none that look alike
+
+log = logging.getLogger("onestop.timers")
 
 
 def _check_data(data, what="data"):
@@ -462,10 +465,32 @@ def fire_timers_of(dossier_id, now=None) -> bool:
     try:
         with on_behalf_of(dossier.centre_id):
             step = engine().fire_timers(model_for(dossier.version), stored_state(dossier))
+    except Exception:  # whatever breaks one dossier must not stop the timers of all
+        # The engine reports what a model does wrong as the step's error; reaching here means the
+        # stored dossier itself cannot be run. Left active it would come first in every round and
+        # hold up every dossier due after it, so it stops in error for an administrator to see.
+        log.exception("the timers of dossier %s could not be fired; it is stopped in error", dossier.code)
+        _stop_in_error(dossier, TIMERS_BROKEN)
+        return False
+    try:
         save_step(dossier, step, None, "timers.fired", None, None)
     except Conflict:
         return False  # someone else moved the dossier meanwhile; its timers are looked at again
     return True
+
+
+TIMERS_BROKEN = "the dossier's timers could not be fired (an internal error, logged on the server)"
+
+
+def _stop_in_error(dossier, message):
+    """Put an active dossier that cannot be run into error, its timer cleared; audited."""
+    def write():
+        if Dossier.update(state="error", error_element=None, error_message=message, next_timer_at=None,
+                          serial=Dossier.serial + 1).where(
+                (Dossier.id == dossier.id) & (Dossier.serial == dossier.serial)).execute():
+            audit.record("dossier.error", None, dossier=dossier, detail={"message": message})
+
+    run_write(write)
 
 
 def hand_overs(dossier) -> list:
