@@ -34,7 +34,8 @@ def stack(tmp_path):
                              env=env, check=True, capture_output=True, text=True)
     token = created.stdout.strip().splitlines()[-1]
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("web", "worker")}
-    web = _spawn([str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
+    web = _spawn([str(BIN / "gunicorn"), "-c", "python:onestop.gunicorn_conf", "-w", "2", "--threads", "4",
+                  "-b", f"127.0.0.1:{port}",
                   "--no-control-socket", "onestop.app:create_app()"], env, logs["web"])
     worker = _spawn([str(BIN / "onestop"), "worker", "--threads", "2"], env, logs["worker"])
     base = f"http://127.0.0.1:{port}"

@@ -1,0 +1,16 @@
+"""gunicorn settings for production: `gunicorn -c python:onestop.gunicorn_conf 'onestop.app:create_app()'`.
+
+Command-line options still apply on top (`-w`, `--threads`, `-b`). What start-up built (the app,
+the parsed bundled models, the translations) is frozen out of the garbage collector's full passes,
+as `onestop serve` does: otherwise a full collection pauses every thread of a process for ~100 ms,
+which is longer than a health check may take.
+"""
+
+import gc
+
+worker_class = "gthread"
+threads = 8
+
+
+def post_worker_init(worker):
+    gc.freeze()
