@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONFORMANCE, SHARED
-from tests.support.servers import onestop_serve
+from tests.support.servers import admin_token, onestop_serve
 
 pytestmark = pytest.mark.corpus
 
@@ -20,8 +20,7 @@ def live_server(database_url, tmp_path):
     # Two web processes: steps of one dossier land on either, and SQLite writers queue across them.
     with onestop_serve(tmp_path, ONESTOP_DATABASE_URL=database_url, ONESTOP_TIMER_POLL_SECONDS="0.5",
                        ONESTOP_WEB_WORKERS="2") as (base, home, _env, log):
-        token = [line.split(": ", 1)[1] for line in (home / "admin-token.txt").read_text().splitlines()
-                 if line.startswith("api token")][0]
+        token = admin_token(home)
         yield base, token, log
 
 

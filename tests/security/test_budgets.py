@@ -31,7 +31,7 @@ from tests.security.budget_models import (
 )
 from tests.support.health import HealthProbe, assert_kept_answering
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
-from tests.support.servers import onestop_serve
+from tests.support.servers import admin_token, onestop_serve
 
 CLIENTS = 8  # the server's threads (ONESTOP_WEB_THREADS defaults to 8)
 HANG_SECONDS = 5
@@ -98,8 +98,7 @@ def server(request, tmp_path_factory):
     url = f"sqlite:///{folder / 'onestop.db'}" if request.param == "sqlite" else create_test_database(admin_url_or_skip())
     try:
         with onestop_serve(folder, ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_POLL_SECONDS="0.2") as (base, home, _env, log):
-            token = [line.split(": ", 1)[1] for line in (home / "admin-token.txt").read_text().splitlines()
-                     if line.startswith("api token")][0]
+            token = admin_token(home)
             yield Server(base, token, home, url)
             assert "Traceback" not in log.read_text()
     finally:

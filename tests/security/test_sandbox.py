@@ -17,7 +17,7 @@ import requests
 from onestop.engine.sandbox import ExpressionLimitError, Sandbox, ScriptError, evaluate_expression
 from tests.conftest import Api, make_user, script_model
 from tests.support.health import HealthProbe, assert_kept_answering
-from tests.support.servers import onestop_serve
+from tests.support.servers import admin_token, onestop_serve
 
 # Expressions that took 10-18 s and 1-2.6 GB in the web process before they had a budget; every
 # one stays inside the size checks that existed then (strings <= 100,000 characters, sequences
@@ -202,8 +202,7 @@ MODELS = {
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     with onestop_serve(folder, ONESTOP_TIMER_POLL_SECONDS="0.5") as (base, home, _env, log):
-        token = [line.split(": ", 1)[1] for line in (home / "admin-token.txt").read_text().splitlines()
-                 if line.startswith("api token")][0]
+        token = admin_token(home)
         yield base, {"Authorization": f"Bearer {token}"}, log
 
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import MODELS
-from tests.support.servers import onestop_serve
+from tests.support.servers import admin_token, onestop_serve
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 EXAMPLES = 30  # per operation in the fuzzing phase; with the coverage phase about 1,800 requests in all
@@ -28,8 +28,7 @@ DOSSIERS = 8
 def served(database_url, tmp_path):
     with onestop_serve(tmp_path, ONESTOP_DATABASE_URL=database_url, ONESTOP_TIMER_THREAD="0",
                        ONESTOP_WEB_WORKERS="2") as (base, home, _env, log):
-        token = [line.split(": ", 1)[1] for line in (home / "admin-token.txt").read_text().splitlines()
-                 if line.startswith("api token")][0]
+        token = admin_token(home)
         yield base, token, log
 
 

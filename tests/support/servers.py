@@ -58,3 +58,9 @@ def onestop_serve(folder, **env_overrides):
             yield base, home, env, log_path
         finally:
             stop(process, signal.SIGTERM)
+
+
+def admin_token(home) -> str:
+    """The API token of the administrator `onestop serve` created on its first start."""
+    return [line.split(": ", 1)[1] for line in (Path(home) / "admin-token.txt").read_text().splitlines()
+            if line.startswith("api token")][0]
