@@ -19,7 +19,7 @@ STRANGER, OFFICE, CARRIER_NAT = "203.0.113.9", "198.51.100.7", "100.64.0.1"
 REDIRECT_PAYLOADS = [
     "/%09/evil.example/", "/\t/evil.example/", "//evil.example/", "/\\evil.example/", "\\\\evil.example",
     "https://evil.example/", "javascript:alert(1)", "/%0d%0aLocation:%20https://evil.example/",
-    "/\r\n/evil.example/", "/%5c%5cevil.example/", " //evil.example/", "/desk/\x00",
+    "/\r\n/evil.example/", "/%5c%5cevil.example/", " //evil.example/",
 ]
 
 
@@ -90,6 +90,19 @@ def test_the_desks_back_field_never_leads_off_the_site(sqlite_app, target):
 def test_choosing_a_language_never_leads_off_the_site(sqlite_app, target):
     reply = sqlite_app.test_client().get("/lang/en", query_string={"next": target})
     assert reply.status_code == 302 and reply.headers["Location"] == "/", reply.headers["Location"]
+
+
+def test_a_return_address_holding_nul_is_refused_before_anything_redirects(sqlite_app):
+    _officer(sqlite_app)
+    client = sqlite_app.test_client()
+    page = client.get("/desk/login")
+    signing_in = client.post("/desk/login", query_string={"next": "/desk/\x00"},
+                             data={"csrf_token": csrf(page), "username": "canbo1", "password": "mật-khẩu-đúng"})
+    assert sign_in(client, "canbo1", "mật-khẩu-đúng").status_code == 303
+    back = client.post("/desk/dossiers/NO-SUCH-CODE/apology", data={"back": "/desk/\x00"})
+    language = client.get("/lang/en", query_string={"next": "/desk/\x00"})
+    for reply in (signing_in, back, language):
+        assert reply.status_code == 422 and "Location" not in reply.headers
 
 
 def test_choosing_a_language_goes_back_to_the_page_it_was_chosen_on(sqlite_app):
@@ -282,7 +295,8 @@ def test_the_throttled_sign_in_page_says_so_in_english_when_asked(sqlite_app):
     client = sqlite_app.test_client()
     for i in range(6):
         reply = _sign_in_from(client, STRANGER, "canbo1", f"đoán-{i}")
-    page = client.post("/desk/login", headers={"Accept-Language": "en"}, **_from(STRANGER),
+    client.set_cookie("lang", "en")  # the visitor's choice of language (Accept-Language is not used)
+    page = client.post("/desk/login", **_from(STRANGER),
                        data={"csrf_token": csrf(client.get("/desk/login", **_from(STRANGER))), "username": "canbo1",
                              "password": "x"})
     assert reply.status_code == 429 and page.status_code == 429
@@ -350,7 +364,8 @@ def test_anonymous_submissions_are_throttled_per_address_with_a_clear_page(limit
     refused = answers[-1]
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert "Traceback" not in refused.get_data(as_text=True) and "<form" not in refused.get_data(as_text=True)
-    english = client.post("/procedures/household_business/submit", headers={"Accept-Language": "en"})
+    client.set_cookie("lang", "en")
+    english = client.post("/procedures/household_business/submit")
     assert english.status_code == 429 and "Too many applications" in english.get_data(as_text=True)
 
 
