@@ -58,8 +58,6 @@ class Status(StrEnum):
 ENDED = (Status.NOT_ACCEPTED, Status.WITHDRAWN, Status.STOPPED)  # ended without a result: no way out
 WITH_RESULT = (Status.RESOLVED, Status.RETURNED)  # the result is ready (and may be rated)
 INITIAL = (Status.NEW, Status.RECEIVED)  # a dossier submitted online starts new, any other received
-REFUSABLE = (Status.NEW, Status.RECEIVED, Status.SUPPLEMENT_REQUESTED)  # not yet being processed
-PAUSED = (Status.SUPPLEMENT_REQUESTED, Status.AWAITING_FINANCIAL_OBLIGATION)  # the clock waits on the citizen
 
 # Where a dossier may go from each status (staying where it is is always allowed). The work moves
 # it: the first step done (processing), the return step offered (resolved) or done, or the process
