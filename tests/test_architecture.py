@@ -69,3 +69,7 @@ def test_working_time_is_pure_arithmetic():
 
 def test_the_bounded_json_reader_stands_alone_so_every_layer_may_use_it():
     assert _offenders([PACKAGE / "boundedjson.py"], ["flask", "werkzeug", "peewee", "SpiffWorkflow", "onestop"]) == {}
+
+
+def test_the_status_machine_stands_alone_so_every_layer_may_use_it():
+    assert _offenders([PACKAGE / "status.py"], ["flask", "werkzeug", "peewee", "SpiffWorkflow", "onestop"]) == {}

@@ -22,6 +22,8 @@ from peewee import (
 )
 
 from .db import database
+from .status import ENDED as ENDED  # services.stats reads it from here (it belongs to onestop.status)
+from .status import Status
 
 
 def utcnow():
@@ -200,9 +202,6 @@ class ModelFile(BaseModel):
         indexes = ((("version", "name"), True),)
 
 
-STATUSES = ("new", "received", "not_accepted", "processing", "supplement_requested",
-            "awaiting_financial_obligation", "withdrawn", "stopped", "resolved", "returned")
-ENDED = ("not_accepted", "withdrawn", "stopped")  # ended without a result
 RATING_LEVELS = ("rat_hai_long", "hai_long", "khong_hai_long")  # very satisfied, satisfied, not satisfied
 
 
@@ -227,7 +226,7 @@ class Dossier(BaseModel):
     error_message = TextField(null=True)
     next_timer_at = DateTimeField(null=True, index=True)
     lookup_hash = CharField(max_length=64, null=True, index=True)  # sha256 of the citizen's lookup key
-    status = CharField(max_length=32, default="received")  # the national status (STATUSES)
+    status = CharField(max_length=32, default=Status.RECEIVED.value)  # the national status (onestop.status)
     paused_at = DateTimeField(null=True)  # the clock stopped here: waiting on the citizen
     received_at = DateTimeField(null=True)  # when the clock started (UTC)
     due_at = DateTimeField(null=True)  # the promised return (UTC); None: the procedure sets no deadline

@@ -20,7 +20,6 @@ from .. import formdefs, sql
 from ..db import run_write
 from ..engine import EngineError, NotWaiting, Stored, TaskNotReady
 from ..models import (
-    ENDED,
     Dossier,
     HistoryEntry,
     Procedure,
@@ -30,6 +29,7 @@ from ..models import (
     WorkItem,
     utcnow,
 )
+from ..status import ENDED, WITH_RESULT, IllegalTransition, Status, transition
 from ..workdays import to_local
 from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule, stats, units
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
@@ -150,7 +150,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
-            status=next_status("new" if channel == "online" else "received", step, model),
+            status=_first_status(channel, step, model),
             received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model), channel=channel,
             resolved_at=now if step.status == "completed" or (model.metadata or {}).get("return_step") in
             {t.element_id for t in step.ready_added} else None,
@@ -165,7 +165,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
         audit.record("dossier.started", actor, dossier=dossier,
                      detail={"procedure": procedure.code, "version": version.version, "channel": channel},
                      history=history)
-        notify.queue(dossier, "resolved" if dossier.status in ("resolved", "returned") else "received", procedure.name)
+        notify.queue(dossier, "resolved" if dossier.status in WITH_RESULT else "received", procedure.name)
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
                          detail={"message": error["message"]})
@@ -310,9 +310,9 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     (409) if a colleague was first or holds the task."""
     data = _check_data(data)
     item = _waiting_task(actor, task_id)
-    if item.dossier.status == "supplement_requested":
+    if item.dossier.status == Status.SUPPLEMENT_REQUESTED:
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's supplement; record it first")
-    if item.dossier.status == "awaiting_financial_obligation" and not _settles_obligation(item):
+    if item.dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and not _settles_obligation(item):
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's taxes and fees; record them first")
     if item.claimed_by_id and item.claimed_by_id != actor.id:
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")
@@ -518,21 +518,38 @@ def _prepare(form, data, uploads=None, dossier_id=None):
     return data, blobs
 
 
-def next_status(current, step, model, completed_task_id=None, completed_element=None) -> str:
-    """The national status after a step: "resolved" when the result is ready (the procedure's
-    return step is offered, or the process ends without one), "returned" once the return step is
-    done (even if work the citizen does not wait for, such as informing the tax office, goes on),
-    "processing" once the first step of the work is done."""
+def next_status(current, step, model, completed_task_id=None, completed_element=None) -> Status:
+    """The national status the work leads to after a step: "resolved" when the result is ready
+    (the procedure's return step is offered, or the process ends without one), "returned" once the
+    return step is done (even if work the citizen does not wait for, such as informing the tax
+    office, goes on), "processing" once the first step of the work is done. Whether the dossier
+    may go there is the state machine's question (onestop.status.transition)."""
     return_step = (model.metadata or {}).get("return_step") if model is not None else None
     if step.status == "completed":
-        return "returned" if return_step else "resolved"
+        return Status.RETURNED if return_step else Status.RESOLVED
     if return_step and completed_element == return_step:
-        return "returned"
+        return Status.RETURNED
     if return_step and any(t.element_id == return_step for t in step.ready_added):
-        return "resolved"
-    if current in ("new", "received") and completed_task_id is not None:
-        return "processing"
-    return current
+        return Status.RESOLVED
+    if current in (Status.NEW, Status.RECEIVED) and completed_task_id is not None:
+        return Status.PROCESSING
+    return Status(current)
+
+
+def _first_status(channel, step, model) -> Status:
+    """A new dossier's status: new if submitted online, received otherwise, then where its first
+    run of the work led it."""
+    first = Status.NEW if channel == "online" else Status.RECEIVED
+    return transition(first, next_status(first, step, model))
+
+
+def moved(dossier, target) -> Status:
+    """`target` if the dossier's status may become it (onestop.status.transition); Conflict (409) if
+    not. Every service that changes a dossier's status asks here first."""
+    try:
+        return transition(dossier.status, target)
+    except IllegalTransition as exc:
+        raise Conflict(f"dossier {dossier.code}: {exc}") from None
 
 
 def save_step(dossier, step, actor, action, element_id, detail, completed_task_id=None, blobs=(), status=None,
@@ -547,9 +564,10 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
                                        element_id if completed_task_id else None)
     paying = _payment_turn(dossier, step, model, element_id, completed_task_id) if status is None else None
     if paying == "wait":
-        new_status = "awaiting_financial_obligation"
-    elif paying == "paid" and new_status == "awaiting_financial_obligation":
-        new_status = "processing"
+        new_status = Status.AWAITING_FINANCIAL_OBLIGATION
+    elif paying == "paid" and new_status == Status.AWAITING_FINANCIAL_OBLIGATION:
+        new_status = Status.PROCESSING
+    new_status = moved(dossier, new_status)
 
     def write():
         # A unit of work that may run twice (db.run_write retries it): it changes no object it was
@@ -580,19 +598,19 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
                          detail={"message": error["message"]})
         elif step.status == "completed":
             audit.record("dossier.completed", actor, dossier=dossier)
-        if new_status == "resolved" and dossier.status != "resolved":
+        if new_status == Status.RESOLVED and dossier.status != Status.RESOLVED:
             notify.queue(dossier, "resolved", dossier.procedure.name)
-        if new_status in ("resolved", "returned") and dossier.status not in ("resolved", "returned"):
+        if new_status in WITH_RESULT and dossier.status not in WITH_RESULT:
             if sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL',
                        (now, dossier.id)).rowcount:
                 stats.count(dossier.centre_id, dossier.procedure_id, now,
                             **stats.resolution(due_at, dossier.apologised_at, now))
-        if new_status == "returned" and dossier.status != "returned":
+        if new_status == Status.RETURNED and dossier.status != Status.RETURNED:
             sql.run('UPDATE "dossier" SET "returned_at" = ? WHERE "id" = ?', (now, dossier.id))
             stats.count(dossier.centre_id, dossier.procedure_id, now, returned=1)
         if new_status in ENDED and dossier.status not in ENDED:
             sql.run('UPDATE "dossier" SET "ended_at" = ? WHERE "id" = ?', (now, dossier.id))
-        if new_status == "not_accepted" and dossier.status != "not_accepted" and dossier.received_at:
+        if new_status == Status.NOT_ACCEPTED and dossier.status != Status.NOT_ACCEPTED and dossier.received_at:
             stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, not_accepted=1)
         return due_at
 
@@ -634,7 +652,7 @@ def _payment_turn(dossier, step, model, element_id, completed_task_id):
     if plan is None or not plan.financial_obligation:
         return None
     if (completed_task_id is not None and element_id in plan.financial_obligation
-            and dossier.status == "awaiting_financial_obligation" and dossier.paused_at is not None):
+            and dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and dossier.paused_at is not None):
         return "paid"
     if dossier.paused_at is None and any(t.element_id in plan.financial_obligation for t in step.ready_added):
         return "wait"

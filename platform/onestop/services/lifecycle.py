@@ -12,9 +12,10 @@ from ..db import run_write
 from ..engine import NotWaiting
 from ..formdefs import FieldError
 from ..models import RATING_LEVELS, AuditEvent, Dossier, Rating, utcnow
+from ..status import ENDED, WITH_RESULT, Status
 from ..workdays import to_local, to_utc
 from . import attachments, audit, deadlines, notify, stats
-from .dossiers import get_dossier, save_step, stored_state, track
+from .dossiers import get_dossier, moved, save_step, stored_state, track
 from .errors import Conflict, Invalid
 from .procedures import model_for
 from .runtime import engine, on_behalf_of
@@ -31,12 +32,15 @@ def request_supplement(actor, code, reason: str) -> Dossier:
     dossier = get_dossier(actor, code)
     if dossier.state != "active":
         raise Conflict(f"dossier {dossier.code} is {dossier.state}")
+    if dossier.paused_at is not None:
+        raise Conflict(f"dossier {dossier.code} already waits on the applicant ({dossier.status})")
+    status = moved(dossier, Status.SUPPLEMENT_REQUESTED)
     now = utcnow()
 
     def write():
-        moved = (Dossier.update(status="supplement_requested", paused_at=now, updated_at=now)
-                 .where((Dossier.id == dossier.id) & Dossier.paused_at.is_null()).execute())
-        if not moved:
+        updated = (Dossier.update(status=status, paused_at=now, updated_at=now)
+                   .where((Dossier.id == dossier.id) & Dossier.paused_at.is_null()).execute())
+        if not updated:
             raise Conflict(f"dossier {dossier.code} already waits on the applicant ({dossier.status})")
         first = not AuditEvent.select().where((AuditEvent.dossier == dossier.id)
                                               & (AuditEvent.action == "dossier.supplement_requested")).exists()
@@ -46,24 +50,25 @@ def request_supplement(actor, code, reason: str) -> Dossier:
         notify.queue(dossier, "supplement_requested", reason=reason)
 
     run_write(write)
-    dossier.status, dossier.paused_at = "supplement_requested", now
+    dossier.status, dossier.paused_at = status, now
     return dossier
 
 
 def supplement_received(actor, code, note="", uploads=None, dossier=None) -> Dossier:
     """The applicant's supplement has arrived (at the counter, or online): the clock resumes."""
     dossier = dossier or get_dossier(actor, code)
-    if dossier.status != "supplement_requested" or dossier.paused_at is None:
+    if dossier.status != Status.SUPPLEMENT_REQUESTED or dossier.paused_at is None:
         raise Conflict(f"dossier {dossier.code} is not waiting for a supplement")
+    status = moved(dossier, Status.PROCESSING)
     blobs = [attachments.check("supplement", upload) for upload in (uploads or {}).values()]
     attachments.keep(blobs)
     now = utcnow()
     plan = _plan(dossier)
 
     def write():
-        moved = (Dossier.update(status="processing", paused_at=None, updated_at=now, due_at=_resumed(dossier, plan, now))
-                 .where((Dossier.id == dossier.id) & (Dossier.paused_at == dossier.paused_at)).execute())
-        if not moved:
+        updated = (Dossier.update(status=status, paused_at=None, updated_at=now, due_at=_resumed(dossier, plan, now))
+                   .where((Dossier.id == dossier.id) & (Dossier.paused_at == dossier.paused_at)).execute())
+        if not updated:
             raise Conflict(f"dossier {dossier.code} was changed meanwhile; reload it")
         _shift_tasks(dossier, plan, now)
         attachments.record(blobs, dossier, actor)
@@ -72,7 +77,7 @@ def supplement_received(actor, code, note="", uploads=None, dossier=None) -> Dos
                              "paused_since": dossier.paused_at.isoformat(), "policy": plan.on_supplement if plan else None})
 
     run_write(write)
-    dossier.status, dossier.paused_at = "processing", None
+    dossier.status, dossier.paused_at = status, None
     return Dossier.get_by_id(dossier.id)
 
 
@@ -81,7 +86,7 @@ def supplement_online(code, key, note="", uploads=None) -> Dossier:
     from .users import portal_user
 
     dossier = track(code, key)
-    if dossier.status != "supplement_requested":
+    if dossier.status != Status.SUPPLEMENT_REQUESTED:
         raise Conflict("this dossier is not waiting for documents from you")
     if not uploads:
         raise Invalid("attach the documents asked for",
@@ -89,11 +94,8 @@ def supplement_online(code, key, note="", uploads=None) -> Dossier:
     return supplement_received(portal_user(dossier.centre), code, note, uploads, dossier=dossier)
 
 
-ENDINGS = {
-    "withdrawn": "dossier.withdrawn",  # the applicant takes the dossier back
-    "stopped": "dossier.stopped",  # the authority stops processing it, with the reason
-    "not_accepted": "dossier.not_accepted",  # refused at reception, with the reason
-}
+# The audit event of each way to end a dossier (the statuses that end one: onestop.status.ENDED).
+ENDINGS = {status: f"dossier.{status}" for status in ENDED}
 
 
 def end(actor, code, how: str, reason: str, dossier=None) -> Dossier:
@@ -105,8 +107,7 @@ def end(actor, code, how: str, reason: str, dossier=None) -> Dossier:
     dossier = dossier or get_dossier(actor, code)
     if dossier.state not in ("active", "error"):
         raise Conflict(f"dossier {dossier.code} is already {dossier.status}")
-    if how == "not_accepted" and dossier.status not in ("new", "received", "supplement_requested"):
-        raise Conflict(f"dossier {dossier.code} is already being processed; stop it instead")
+    how = moved(dossier, how)  # e.g. a dossier already being processed is stopped, not refused
     with on_behalf_of(dossier.centre_id):
         step = engine().cancel(model_for(dossier.version), stored_state(dossier))
     saved = save_step(dossier, step, actor, ENDINGS[how], None, {"reason": reason}, status=how)
@@ -118,7 +119,7 @@ def withdraw_online(code, key, reason="") -> Dossier:
     from .users import portal_user
 
     dossier = track(code, key)
-    return end(portal_user(dossier.centre), code, "withdrawn", reason or "Người nộp rút hồ sơ", dossier=dossier)
+    return end(portal_user(dossier.centre), code, Status.WITHDRAWN, reason or "Người nộp rút hồ sơ", dossier=dossier)
 
 
 def apologise(actor, code, new_due, reason: str) -> Dossier:
@@ -170,7 +171,7 @@ def ending_of(dossier) -> str | None:
 
 def supplement_request_of(dossier) -> str | None:
     """What the applicant was last asked to supply, while the dossier waits for it."""
-    if dossier.status != "supplement_requested":
+    if dossier.status != Status.SUPPLEMENT_REQUESTED:
         return None
     event = (AuditEvent.select(AuditEvent.detail)
              .where((AuditEvent.dossier == dossier.id) & (AuditEvent.action == "dossier.supplement_requested"))
@@ -232,7 +233,7 @@ def rate(code, key, level, comment="", channel="portal") -> Rating:
     comment = (comment or "").strip()
     if len(comment) > REASON_LIMIT:
         raise Invalid(f"the comment is longer than {REASON_LIMIT} characters")
-    if dossier.status not in ("resolved", "returned"):
+    if dossier.status not in WITH_RESULT:
         raise Conflict("a dossier is rated once its result is ready")
 
     def write():

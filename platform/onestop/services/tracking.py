@@ -5,6 +5,7 @@ procedure's diagram with the steps done and under way. Nothing about officers be
 from dataclasses import dataclass
 
 from ..models import Dossier
+from ..status import WITH_RESULT
 from . import lifecycle, slips
 from .dossiers import page_rows, track
 from .procedures import model_for
@@ -33,4 +34,4 @@ def public_view(code, key) -> PublicView:
     steps = slips.hand_over_rows(dossier, with_people=False)
     return PublicView(dossier, page, lifecycle.supplement_request_of(dossier), lifecycle.ending_of(dossier),
                       model_for(dossier.version).diagram, done, current, steps, slips.late_units(steps),
-                      lifecycle.rating_of(dossier) if dossier.status in ("resolved", "returned") else None)
+                      lifecycle.rating_of(dossier) if dossier.status in WITH_RESULT else None)

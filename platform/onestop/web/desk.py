@@ -28,6 +28,7 @@ from ..models import utcnow
 from ..services import attachments, dossiers, lifecycle, procedures, slips, stats, users, worklist
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
+from ..status import Status
 from ..workdays import to_local
 from . import exports, forms, throttle
 from .args import date_arg
@@ -277,8 +278,8 @@ def record_supplement(actor, code):
 
 
 class EndForm(FlaskForm):
-    how = SelectField(choices=[SelectChoice("stopped", _l("Stop processing")),
-                               SelectChoice("not_accepted", _l("Refuse to accept at reception"))])
+    how = SelectField(choices=[SelectChoice(Status.STOPPED.value, _l("Stop processing")),
+                               SelectChoice(Status.NOT_ACCEPTED.value, _l("Refuse to accept at reception"))])
     reason = TextAreaField()
 
 

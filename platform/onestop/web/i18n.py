@@ -12,6 +12,7 @@ from flask import Blueprint, redirect, request, url_for
 from flask_babel import Babel, format_date, format_datetime
 from flask_babel import lazy_gettext as _l
 
+from ..status import Status
 from .auth import local_target
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
@@ -61,11 +62,11 @@ def shown_date(value):
     return f"{match[3]}/{match[2]}/{match[1]}" if match else value
 
 
-STATUS_NAMES = {
-    "new": _l("new"), "received": _l("received"), "not_accepted": _l("not accepted"), "processing": _l("processing"),
-    "supplement_requested": _l("supplement requested"), "awaiting_financial_obligation": _l("awaiting payment"),
-    "withdrawn": _l("withdrawn"), "stopped": _l("stopped"), "resolved": _l("resolved"), "returned": _l("returned"),
-}
+# Each national status as officers read it, in the visitor's language (the labels: onestop.status).
+STATUS_NAMES = {status.value: _l(status.label) for status in Status}
+# What the portal says of a status the citizen waits on (the others: the work's progress).
+CITIZEN_STATUSES = {status.value: {"label": _l(status.citizen_label), "tone": status.tone}
+                    for status in Status if status.citizen_label}
 
 
 def init_app(app):
@@ -80,5 +81,7 @@ def init_app(app):
     app.jinja_env.filters["shown_date"] = shown_date
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["status_names"] = STATUS_NAMES
+    app.jinja_env.globals["citizen_statuses"] = CITIZEN_STATUSES
+    app.jinja_env.globals["Status"] = Status
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["url_for"] = url_for

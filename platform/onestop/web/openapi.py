@@ -2,6 +2,7 @@
 
 from .. import __version__
 from ..services import centres
+from ..status import ENDED, Status
 
 _TEXT = {"type": "string"}
 _TEXT_OR_NULL = {"type": ["string", "null"]}
@@ -23,7 +24,7 @@ REQUEST_BODIES = {
         "note": _TEXT_OR_NULL,
         "files": {"type": ["array", "null"], "items": {"type": "string", "description": "a data URL"}}}},
     "end_dossier": {"type": "object", "required": ["how", "reason"], "properties": {
-        "how": {"type": "string", "enum": ["withdrawn", "stopped", "not_accepted"]}, "reason": _REASON}},
+        "how": {"type": "string", "enum": [s.value for s in ENDED]}, "reason": _REASON}},
     "apologise": {"type": "object", "required": ["new_due", "reason"], "properties": {
         "new_due": {"type": "string", "format": "date"}, "reason": _REASON}},
     "deliver_message": {"type": "object", "required": ["name"], "properties": {
@@ -133,9 +134,9 @@ def openapi_document():
                     "centre": {"type": "string", "description": "the receiving centre's code"},
                     "authority": {"type": ["string", "null"], "description": "the competent authority that decides"},
                     "state": {"type": "string", "enum": ["active", "completed", "error", "cancelled"]},
-                    "status": {"type": "string", "description": "the national status", "enum": [
-                        "new", "received", "not_accepted", "processing", "supplement_requested",
-                        "awaiting_financial_obligation", "withdrawn", "stopped", "resolved", "returned"]},
+                    "status": {"type": "string", "enum": [s.value for s in Status], "description":
+                               "the national status (its code in the national catalogue: "
+                               + ", ".join(f"{s.value} {s.national_code}" for s in Status) + ")"},
                     "data": {"type": "object"}, "applicant": {"type": ["object", "null"]},
                     "received_at": {"type": ["string", "null"], "format": "date-time"},
                     "due_at": {"type": ["string", "null"], "format": "date-time",
