@@ -206,11 +206,11 @@ def _day_figures(db):
 def _official_figures(db):
     """The units' days by procedure, the officials' steps (by day and by month, with the hours'
     histogram) and ratings by day; every kept figure recounted from the stored dossiers."""
-    from .services import stats
+    from .services.stats import recount
 
     db.execute_sql('DROP TABLE IF EXISTS "dayunit"')
     db.create_tables([DayUnit, DayStep, MonthStep, DayRating], safe=True)
-    stats.rebuild()
+    recount.rebuild()
 
 
 def _ended_at(db):
