@@ -574,12 +574,12 @@ def phases(case: Case, reps: int):
     from onestop.db import database
     from onestop.engine import runtime, serial
     from onestop.engine.runtime import Engine
-    from onestop.services import audit, dossiers
+    from onestop.services import audit, dossiers, steps
 
     # (owner, attribute, label, depth); depth None = cuts across the tree (every SQL statement, every commit)
     onestop_parts = [
         (dossiers, "get_work_item", "get_work_item (SELECT work item)", 0),
-        (dossiers, "_validate_form", "_validate_form (jsonschema)", 0),
+        (dossiers, "_prepare", "_prepare (form check, files)", 0),
         (Engine, "start", "Engine.start (new workflow, advance, snapshot)", 0),
         (Engine, "complete_task", "Engine.complete_task (no DB)", 0),
         (serial, "load_workflow", "serial.load_workflow (json.loads state + spec JSON, from_dict)", 1),
@@ -587,8 +587,8 @@ def phases(case: Case, reps: int):
         (Engine, "_snapshot", "Engine._snapshot (task scans, dump, json_safe)", 2),
         (serial, "dump_workflow", "serial.dump_workflow (to_dict + json.dumps)", 3),
         (runtime, "json_safe", "json_safe (data JSON round trip)", 3),
-        (dossiers, "_save", "_save (CAS UPDATE, rows, audit, COMMIT, re-SELECT dossier)", 0),
-        (dossiers, "_write_step_rows", "_write_step_rows (worklist, waiting, history)", 1),
+        (steps, "_store", "steps._store (CAS UPDATE, pause, rows, audit, result times)", 0),
+        (steps, "write_step_rows", "write_step_rows (worklist, waiting, history)", 1),
         (audit, "record", "audit.record (INSERT audit event)", 1),
         (database.obj, "execute", "peewee Database.execute (build SQL + run it)", None),
         (database.obj, "execute_sql", "driver cursor.execute (run SQL)", None),

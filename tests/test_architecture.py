@@ -73,3 +73,43 @@ def test_the_bounded_json_reader_stands_alone_so_every_layer_may_use_it():
 
 def test_the_status_machine_stands_alone_so_every_layer_may_use_it():
     assert _offenders([PACKAGE / "status.py"], ["flask", "werkzeug", "peewee", "SpiffWorkflow", "onestop"]) == {}
+
+# -- size: a module holds one concept, a function one step a reader can follow (issue 15) ----------
+
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 50
+# Known exceptions in web/, to be split, never added to: (module, function) or (module, None) for a
+# whole module. The OpenAPI document is a hand-written dict until it is generated from code.
+WEB_EXCEPTIONS = {("web/openapi.py", "openapi_document")}
+
+
+def _too_long(sub):
+    """(module, None) for each module of `sub` over MAX_MODULE_LINES lines and (module, function) for
+    each function (or method) over MAX_FUNCTION_LINES, paths relative to the package."""
+    found = set()
+    for path in _modules(sub):
+        text, name = path.read_text(), str(path.relative_to(PACKAGE))
+        if text.count("\n") > MAX_MODULE_LINES:
+            found.add((name, None))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) \
+                    and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                found.add((name, node.name))
+    return found
+
+
+def test_no_service_module_runs_over_500_lines_nor_any_of_its_functions_over_50():
+    assert _too_long("services") == set()
+
+
+def test_the_web_layer_keeps_to_the_same_sizes_but_for_known_exceptions_that_only_shrink():
+    assert _too_long("web") - WEB_EXCEPTIONS == set()
+
+
+def test_the_size_check_finds_a_long_function_and_a_long_module(tmp_path, monkeypatch):
+    body = "".join(f"    x = {i}\n" for i in range(MAX_FUNCTION_LINES - 1))  # with its `def`: the most allowed
+    (tmp_path / "long").mkdir()
+    (tmp_path / "long" / "one.py").write_text(f"def long():\n{body}    x = 0\n" + "\n" * MAX_MODULE_LINES)
+    (tmp_path / "long" / "two.py").write_text(f"def short():\n{body}" + "\n" * (MAX_MODULE_LINES - 60))
+    monkeypatch.setattr(f"{__name__}.PACKAGE", tmp_path)
+    assert _too_long("long") == {("long/one.py", None), ("long/one.py", "long")}

@@ -164,14 +164,14 @@ def _authority(db):
 
 def _audit_chain(db):
     """The audit trail becomes a hash chain per centre; events already stored are linked in order."""
-    from .services import audit
+    from .services import audit_migrations
 
     for name, field in (("chain", IntegerField(null=True)), ("seq", IntegerField(null=True)),
                         ("hash", CharField(max_length=64, null=True))):
         _add_column(db, "auditevent", name, field)
     db.create_tables([AuditHead], safe=True)
     db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "auditevent_chain_seq" ON "auditevent" ("chain", "seq")')
-    audit.backfill()
+    audit_migrations.backfill()
 
 
 def _drafts(db):
@@ -206,11 +206,11 @@ def _day_figures(db):
 def _official_figures(db):
     """The units' days by procedure, the officials' steps (by day and by month, with the hours'
     histogram) and ratings by day; every kept figure recounted from the stored dossiers."""
-    from .services import stats
+    from .services.stats import recount
 
     db.execute_sql('DROP TABLE IF EXISTS "dayunit"')
     db.create_tables([DayUnit, DayStep, MonthStep, DayRating], safe=True)
-    stats.rebuild()
+    recount.rebuild()
 
 
 def _ended_at(db):
@@ -227,10 +227,10 @@ def _keyed_trail(db):
     """The audit chain becomes keyed (HMAC under a key outside the database) and binds the step
     history: every stored event is re-linked with the key, the history already stored is bound
     to each dossier's last event, and the re-keying is recorded with the unkeyed chain's state."""
-    from .services import audit
+    from .services import audit_migrations
 
     _add_column(db, "auditevent", "history", TextField(null=True))
-    audit.rekey()
+    audit_migrations.rekey()
 
 
 def _sign_in_sessions(db):

@@ -22,7 +22,6 @@ from peewee import (
 )
 
 from .db import database
-from .status import ENDED as ENDED  # services.stats reads it from here (it belongs to onestop.status)
 from .status import Status
 
 

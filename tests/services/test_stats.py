@@ -3,8 +3,9 @@ before Tết, paused for a supplement, decided early, on the day, late or after 
 
 from datetime import date, datetime, timedelta
 
-from onestop.models import ENDED, Centre, Dossier, HistoryEntry, Procedure, ProcedureVersion, Rating
+from onestop.models import Centre, Dossier, HistoryEntry, Procedure, ProcedureVersion, Rating
 from onestop.services import audit, deadlines, stats
+from onestop.status import ENDED
 from onestop.workdays import Deadline, to_local, to_utc
 from tests.conftest import MODELS, make_user
 

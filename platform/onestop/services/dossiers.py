@@ -3,14 +3,11 @@
 The engine runs outside the transaction; the new workflow state, the worklist rows, the waiting
 events, the history and the audit event are then written in ONE short transaction guarded by
 the dossier's `serial` (compare-and-set): of two officers completing the same task, exactly one
-wins and the other gets Conflict (409).
+wins and the other gets Conflict (409). Storing a step is services/steps.py's job.
 """
 
 import base64
-import hashlib
-import hmac
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,14 +26,17 @@ from ..models import (
     WorkItem,
     utcnow,
 )
-from ..status import ENDED, WITH_RESULT, IllegalTransition, Status, transition
+from ..status import WITH_RESULT, Status
 from ..workdays import to_local
-from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule, stats, units
+from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
+from .lookup import lookup_hash, new_lookup_key
+from .lookup import track as track  # where the layers above have looked for it
 from .procedures import form_of, model_for, start_form
 from .runtime import engine, on_behalf_of
-
-_KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 letters and digits, none that look alike
+from .stats import counters
+from .stats.definition import resolution
+from .steps import deadline_plan, first_status, save_step, write_step_rows
 
 log = logging.getLogger("onestop.timers")
 
@@ -73,32 +73,6 @@ def submit_online(actor, procedure_code, data=None, uploads=None) -> tuple[Dossi
     return dossier, dossier.lookup_key
 
 
-def new_lookup_key() -> str:
-    """20 characters of a 32-letter alphabet (100 bits), in groups of five."""
-    key = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(20))
-    return "-".join(key[i:i + 5] for i in range(0, 20, 5))
-
-
-def lookup_hash(key: str) -> str:
-    """The stored form of a lookup key (its sha256), dashes, spaces and case ignored."""
-    clean = "".join(ch for ch in (key or "").upper() if ch.isalnum())
-    return hashlib.sha256(clean.encode()).hexdigest()
-
-
-def track(code, key) -> Dossier:
-    """The dossier a citizen may see with its code and lookup key; NotFound for any mismatch
-    (never says which of the two was wrong)."""
-    code = (code or "").strip().upper()
-    if not code or not key or len(code) > 64 or len(key) > 64:
-        raise NotFound("no dossier with that code and lookup key")
-    dossier = (Dossier.select(*sql.DOSSIER_HEAD, Procedure, ProcedureVersion)
-               .join(Procedure).switch(Dossier).join(ProcedureVersion)
-               .where(Dossier.code == code).first())
-    if dossier is None or not dossier.lookup_hash or not hmac.compare_digest(dossier.lookup_hash, lookup_hash(key)):
-        raise NotFound("no dossier with that code and lookup key")
-    return dossier
-
-
 APPLICANT_KEYS = {
     "name": ("applicant_full_name", "declarant_full_name", "investor_full_name", "full_name", "applicant_name"),
     "citizen_id": ("applicant_citizen_id", "declarant_citizen_id", "investor_citizen_id", "citizen_id"),
@@ -120,7 +94,9 @@ def applicant_from(metadata: dict, data: dict) -> dict | None:
     return found or None
 
 
-def _start(actor, procedure_code, data, applicant, uploads, channel="api", centre_id=None) -> Dossier:
+def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
+    """A start checked before the engine runs: (centre, procedure, version, model, data, files,
+    applicant), if the centre is open, the procedure exists there and the data fits its start form."""
     centre_id = centre_id or actor.centre_id
     data = _check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
@@ -134,10 +110,16 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
     model = model_for(version)
     if applicant is None:
         applicant = applicant_from(model.metadata, data)
+    return centre_id, procedure, version, model, data, blobs, applicant
+
+
+def _start(actor, procedure_code, data, applicant, uploads, channel="api", centre_id=None) -> Dossier:
+    centre_id, procedure, version, model, data, blobs, applicant = _intake(
+        actor, procedure_code, data, applicant, uploads, centre_id)
     with on_behalf_of(centre_id):
         step = engine().start(model, data)
     now = utcnow()
-    plan = _plan(model)
+    plan = deadline_plan(model)
     due_at = deadlines.dossier_due(centre_id, plan, now) if plan else None
     key = new_lookup_key()
     error = step.error or {}
@@ -150,17 +132,17 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
-            status=_first_status(channel, step, model),
+            status=first_status(channel, step, model),
             received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model), channel=channel,
             resolved_at=now if step.status == "completed" or (model.metadata or {}).get("return_step") in
             {t.element_id for t in step.ready_added} else None,
             created_by_id=actor.id, created_at=now, updated_at=now,
         )
         dossier.procedure, dossier.version = procedure, version
-        history = _write_step_rows(dossier, step, actor, new=True)
-        stats.count(centre_id, procedure.id, now, received=1, online=channel == "online")
+        history = write_step_rows(dossier, step, actor, new=True)
+        counters.count(centre_id, procedure.id, now, received=1, online=channel == "online")
         if dossier.resolved_at is not None:
-            stats.count(centre_id, procedure.id, now, **stats.resolution(due_at, None, now))
+            counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
         audit.record("dossier.started", actor, dossier=dossier,
                      detail={"procedure": procedure.code, "version": version.version, "channel": channel},
@@ -301,7 +283,7 @@ def task_detail(actor, task_id):
 
 
 def _settles_obligation(item) -> bool:
-    plan = _plan(model_for(item.dossier.version))
+    plan = deadline_plan(model_for(item.dossier.version))
     return plan is not None and item.element_id in plan.financial_obligation
 
 
@@ -504,6 +486,7 @@ def page_rows(dossier) -> dict:
 
 
 # internals ---------------------------------------------------------------------------------
+# (storing a step, its rows and its consequences for the dossier: services/steps.py)
 
 
 def _prepare(form, data, uploads=None, dossier_id=None):
@@ -516,186 +499,3 @@ def _prepare(form, data, uploads=None, dossier_id=None):
         if errors:
             raise Invalid("the data does not fit the form", field_errors=errors)
     return data, blobs
-
-
-def next_status(current, step, model, completed_task_id=None, completed_element=None) -> Status:
-    """The national status the work leads to after a step: "resolved" when the result is ready
-    (the procedure's return step is offered, or the process ends without one), "returned" once the
-    return step is done (even if work the citizen does not wait for, such as informing the tax
-    office, goes on), "processing" once the first step of the work is done. Whether the dossier
-    may go there is the state machine's question (onestop.status.transition)."""
-    return_step = (model.metadata or {}).get("return_step") if model is not None else None
-    if step.status == "completed":
-        return Status.RETURNED if return_step else Status.RESOLVED
-    if return_step and completed_element == return_step:
-        return Status.RETURNED
-    if return_step and any(t.element_id == return_step for t in step.ready_added):
-        return Status.RESOLVED
-    if current in (Status.NEW, Status.RECEIVED) and completed_task_id is not None:
-        return Status.PROCESSING
-    return Status(current)
-
-
-def _first_status(channel, step, model) -> Status:
-    """A new dossier's status: new if submitted online, received otherwise, then where its first
-    run of the work led it."""
-    first = Status.NEW if channel == "online" else Status.RECEIVED
-    return transition(first, next_status(first, step, model))
-
-
-def moved(dossier, target) -> Status:
-    """`target` if the dossier's status may become it (onestop.status.transition); Conflict (409) if
-    not. Every service that changes a dossier's status asks here first."""
-    try:
-        return transition(dossier.status, target)
-    except IllegalTransition as exc:
-        raise Conflict(f"dossier {dossier.code}: {exc}") from None
-
-
-def save_step(dossier, step, actor, action, element_id, detail, completed_task_id=None, blobs=(), status=None,
-              version=None) -> Dossier:
-    """Store a step: compare-and-set on the serial, then the rows beside it, atomically (on SQLite
-    in a commit shared with the steps other threads store at the same moment). `status` sets the
-    national status outright (an ending); otherwise it follows the work (next_status)."""
-    now = utcnow()
-    error = step.error or {}
-    model = model_for(dossier.version)
-    new_status = status or next_status(dossier.status, step, model, completed_task_id,
-                                       element_id if completed_task_id else None)
-    paying = _payment_turn(dossier, step, model, element_id, completed_task_id) if status is None else None
-    if paying == "wait":
-        new_status = Status.AWAITING_FINANCIAL_OBLIGATION
-    elif paying == "paid" and new_status == Status.AWAITING_FINANCIAL_OBLIGATION:
-        new_status = Status.PROCESSING
-    new_status = moved(dossier, new_status)
-
-    def write():
-        # A unit of work that may run twice (db.run_write retries it): it changes no object it was
-        # given; the dossier object is brought up to date once it has been stored.
-        due_at = dossier.due_at
-        if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
-                              error.get("message"), step.next_timer_at, now, new_status,
-                              clear_pause=status is not None):
-            raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
-        if version is not None:  # carried onto another version of its procedure
-            Dossier.update(version=version.id).where(Dossier.id == dossier.id).execute()
-        if paying == "wait":
-            Dossier.update(paused_at=now).where(Dossier.id == dossier.id).execute()
-            audit.record("dossier.financial_obligation_awaited", actor, dossier=dossier, element_id=element_id)
-        elif paying == "paid":
-            # The tax office's time is outside the legal clock: the promise moves by the time waited.
-            due_at = deadlines.extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now) \
-                if dossier.due_at else None
-            deadlines.shift_open_tasks(dossier.id, dossier.centre_id, dossier.paused_at, now)
-            Dossier.update(paused_at=None, due_at=due_at).where(Dossier.id == dossier.id).execute()
-            audit.record("dossier.financial_obligation_met", actor, dossier=dossier, element_id=element_id,
-                         detail={"paused_since": dossier.paused_at.isoformat(), "due_at": due_at and due_at.isoformat()})
-        history = _write_step_rows(dossier, step, actor, completed_task_id=completed_task_id, due_at=due_at)
-        attachments.record(list(blobs), dossier, actor, completed_task_id)
-        audit.record(action, actor, dossier=dossier, element_id=element_id, detail=detail, history=history)
-        if step.error:
-            audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
-                         detail={"message": error["message"]})
-        elif step.status == "completed":
-            audit.record("dossier.completed", actor, dossier=dossier)
-        if new_status == Status.RESOLVED and dossier.status != Status.RESOLVED:
-            notify.queue(dossier, "resolved", dossier.procedure.name)
-        if new_status in WITH_RESULT and dossier.status not in WITH_RESULT:
-            if sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL',
-                       (now, dossier.id)).rowcount:
-                stats.count(dossier.centre_id, dossier.procedure_id, now,
-                            **stats.resolution(due_at, dossier.apologised_at, now))
-        if new_status == Status.RETURNED and dossier.status != Status.RETURNED:
-            sql.run('UPDATE "dossier" SET "returned_at" = ? WHERE "id" = ?', (now, dossier.id))
-            stats.count(dossier.centre_id, dossier.procedure_id, now, returned=1)
-        if new_status in ENDED and dossier.status not in ENDED:
-            sql.run('UPDATE "dossier" SET "ended_at" = ? WHERE "id" = ?', (now, dossier.id))
-        if new_status == Status.NOT_ACCEPTED and dossier.status != Status.NOT_ACCEPTED and dossier.received_at:
-            stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, not_accepted=1)
-        return due_at
-
-    due_at = run_write(write)
-    if paying == "paid":
-        dossier.paused_at, dossier.due_at = None, due_at
-    dossier.serial += 1
-    dossier.status = new_status
-    if status is not None:
-        dossier.paused_at = None
-    elif paying == "wait":
-        dossier.paused_at = now
-    dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
-    dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
-    dossier.next_timer_at = step.next_timer_at
-    engine().keep(dossier.id, dossier.serial, step)
-    schedule.timer_due(dossier.id, step.next_timer_at)
-    return dossier
-
-
-_ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "role", "unit_id", "due_at",
-                 "created_at")
-_WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at")
-_HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id", "lane", "started_at",
-                    "due_at")
-
-
-def _plan(model):
-    try:
-        return deadlines.plan(model.metadata)
-    except ValueError:  # checked at upload; a version stored before the check sets no deadline
-        return None
-
-
-def _payment_turn(dossier, step, model, element_id, completed_task_id):
-    """"wait" when a step of the procedure's financial_obligation list is offered (the citizen pays
-    the taxes and fees the tax office set: the clock stops), "paid" when it is done, else None."""
-    plan = _plan(model)
-    if plan is None or not plan.financial_obligation:
-        return None
-    if (completed_task_id is not None and element_id in plan.financial_obligation
-            and dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and dossier.paused_at is not None):
-        return "paid"
-    if dossier.paused_at is None and any(t.element_id in plan.financial_obligation for t in step.ready_added):
-        return "wait"
-    return None
-
-
-def lane_roles(model, dossier=None) -> dict:
-    """The procedure's lane -> role mapping (procedure.json "lanes", checked at upload), with the
-    dossier's centre's local override of it, if any."""
-    lanes = model.metadata.get("lanes")
-    lanes = lanes if isinstance(lanes, dict) else {}
-    if dossier is not None:
-        local = rollout.local_values(dossier.centre_id, dossier.procedure_id).get("lanes")
-        if local:
-            lanes = lanes | local
-    return lanes
-
-
-def _write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due_at=None):
-    now = utcnow()
-    due_at = due_at or dossier.due_at
-    leaving = sql.open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
-    sql.delete_ids("workitem", "id", step.ready_removed)
-    model = model_for(dossier.version) if step.ready_added else None
-    roles, plan = (lane_roles(model, dossier), _plan(model)) if model else ({}, None)
-    # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
-    sql.insert_rows("workitem", _ITEM_COLUMNS, [
-        (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form,
-         *units.role_and_unit(dossier.centre_id, roles.get(t.lane)),
-         deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, due_at),
-         now + timedelta(microseconds=i))
-        for i, t in enumerate(step.ready_added)])
-    if step.waiting_changed:
-        if not new:
-            sql.delete_ids("waitingevent", "dossier_id", [dossier.id])
-        sql.insert_rows("waitingevent", _WAIT_COLUMNS, [
-            (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at) for w in step.waiting])
-    actor_id = actor.id if actor is not None else None
-    stats.count_steps(dossier, [(f.element_id, f.name, *leaving[f.task_id][:2], f.at, leaving[f.task_id][2],
-                                 actor_id if f.task_id == completed_task_id else None)
-                                for f in step.finished if f.state == "completed" and f.task_id in leaving])
-    # The rows as stored (with their ids) go to the step's audit event, which binds them.
-    return sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
-        (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
-         *leaving.get(f.task_id, (None, None, None)))
-        for f in step.finished], returning=audit.HISTORY_COLUMNS)

@@ -15,10 +15,11 @@ from ..models import RATING_LEVELS, AuditEvent, Dossier, Rating, utcnow
 from ..status import ENDED, WITH_RESULT, Status
 from ..workdays import to_local, to_utc
 from . import attachments, audit, deadlines, notify, stats
-from .dossiers import get_dossier, moved, save_step, stored_state, track
+from .dossiers import get_dossier, stored_state, track
 from .errors import Conflict, Invalid
 from .procedures import model_for
 from .runtime import engine, on_behalf_of
+from .steps import moved, save_step
 
 REASON_LIMIT = 4000
 

@@ -98,17 +98,7 @@ def export_pack(actor, codes=None) -> bytes:
 def read_pack(data: bytes, max_bytes=5 * 1024 * 1024) -> list[PackEntry]:
     """Open and verify a pack: the manifest, every file's hash, nothing extra or missing, and every
     procedure compiled. Raises Invalid listing every problem; changes nothing."""
-    if len(data) > MAX_PACK_BYTES:
-        raise TooLarge(f"the pack is larger than {MAX_PACK_BYTES // (1024 * 1024)} MiB")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = {m.filename: m for m in archive.infolist() if not m.is_dir()}
-        manifest = boundedjson.loads(archive.read("manifest.json")) if "manifest.json" in members else None
-    except (zipfile.BadZipFile, ValueError, OSError, KeyError, RuntimeError):
-        raise Invalid("the pack is not a readable zip with a manifest.json") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != PACK_FORMAT \
-            or not isinstance(manifest.get("procedures"), list):
-        raise Invalid(f'the pack has no manifest.json of format "{PACK_FORMAT}"')
+    archive, members, manifest = _open_pack(data)
     problems, entries, listed = [], [], {"manifest.json"}
     for item in manifest["procedures"]:
         if not isinstance(item, dict) or not isinstance(item.get("folder"), str) \
@@ -146,6 +136,23 @@ def read_pack(data: bytes, max_bytes=5 * 1024 * 1024) -> list[PackEntry]:
         raise Invalid(f"the pack was refused, nothing was changed: {len(problems)} problem(s), the first in "
                       f"{first.get('file') or 'the pack'}: {first['message']}", details=problems)
     return entries
+
+
+def _open_pack(data: bytes):
+    """(the zip, its files by name, its manifest) of a pack of the allowed size and format; else
+    TooLarge or Invalid."""
+    if len(data) > MAX_PACK_BYTES:
+        raise TooLarge(f"the pack is larger than {MAX_PACK_BYTES // (1024 * 1024)} MiB")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = {m.filename: m for m in archive.infolist() if not m.is_dir()}
+        manifest = boundedjson.loads(archive.read("manifest.json")) if "manifest.json" in members else None
+    except (zipfile.BadZipFile, ValueError, OSError, KeyError, RuntimeError):
+        raise Invalid("the pack is not a readable zip with a manifest.json") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != PACK_FORMAT \
+            or not isinstance(manifest.get("procedures"), list):
+        raise Invalid(f'the pack has no manifest.json of format "{PACK_FORMAT}"')
+    return archive, members, manifest
 
 
 def publish(actor, centre, entries) -> list:

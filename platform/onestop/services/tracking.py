@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from ..models import Dossier
 from ..status import WITH_RESULT
 from . import lifecycle, slips
-from .dossiers import page_rows, track
+from .dossiers import page_rows
+from .lookup import track
 from .procedures import model_for
 
 

@@ -1,0 +1,84 @@
+"""The kept figures, counted inside the transaction of the event that makes them: a dossier received,
+resolved, returned, not accepted or sent back for supplements (`count`), a person's steps completed
+(`count_steps`), a rating given (`count_rating`). Each adds to the rows of its local day (and the
+steps to their month) in dayfigure, dayunit, daystep, monthstep and dayrating, which the read side
+adds up. The writes are not made where they are counted: they are deferred (`db.defer`, rank
+`LOCK_FIGURES`) and run just before the commit, table by table in FIGURE_TABLES order and within
+a table in the order of the row's key (docs/architecture.md, "Lock order and retries").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ... import sql
+from ...db import LOCK_FIGURES, defer
+from .buckets import bucket
+from .definition import COUNTS, RATED
+from .scope import in_clause, local_day, quoted
+
+# The kept figures' tables in the order a unit of work writes (and so locks) their rows: every
+# writer takes them in this order, and within a table in the order of the row's key, after its own
+# dossier's rows and before the audit chain's head (db.LOCK_FIGURES; docs/architecture.md).
+FIGURE_TABLES = ("dayfigure", "dayunit", "daystep", "monthstep", "dayrating")
+
+
+def _add(table: str, key: dict, counts: dict, greatest=()) -> None:
+    """Add `counts` to the row of `key` (created with them if missing); `greatest` columns keep the
+    greater value (the database's order, as MAX() reads them back). Written at the end of the unit
+    of work, in the lock order (FIGURE_TABLES, then the key)."""
+    columns = quoted(list(key) + list(counts))
+    updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [
+        f'"{n}" = CASE WHEN excluded."{n}" > "{table}"."{n}" THEN excluded."{n}" ELSE "{table}"."{n}" END'
+        for n in greatest]
+    statement = (f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * (len(key) + len(counts)))}) '
+                 f'ON CONFLICT ({quoted(c for c in key if c not in greatest)}) DO UPDATE SET {", ".join(updates)}')
+    params = list(key.values()) + list(counts.values())
+    row = tuple((v is not None, v) for c, v in key.items() if c not in greatest)  # None sorts first, never compared
+    defer((LOCK_FIGURES, FIGURE_TABLES.index(table), row), lambda: sql.run(statement, params))
+
+
+def count(centre_id, procedure_id, at: datetime, **deltas) -> None:
+    """Add to the figures of the local day of `at` (call inside the transaction of the event)."""
+    if any(deltas.values()):  # every column: the table's defaults are peewee's, not SQL's
+        _add("dayfigure", {"centre_id": centre_id, "day": local_day(at), "procedure_id": procedure_id},
+             {n: int(deltas.get(n) or 0) for n in COUNTS})
+
+
+def count_steps(dossier, finished: list) -> None:
+    """Add a dossier's person's tasks just completed, [(element_id, name, lane, started_at, at, due_at,
+    actor_id)] in order, to the days of their units, steps and officials. Call before their history
+    rows are written: a step the dossier had completed before is one done again."""
+    if not finished:
+        return
+    elements = sorted({f[0] for f in finished})
+    clause, params = in_clause('"element_id"', elements)
+    before = {e for (e,) in sql.run(
+        f'SELECT DISTINCT "element_id" FROM "historyentry" WHERE "dossier_id" = ? AND {clause} '
+        'AND "state" = \'completed\' AND "started_at" IS NOT NULL', [dossier.id] + params)}
+    for element_id, name, lane, started, at, due, actor_id in finished:
+        seconds = max(int((at - started).total_seconds()), 0)
+        late = int(due is not None and at > due)
+        day = local_day(at)
+        if lane:
+            _add("dayunit", {"centre_id": dossier.centre_id, "day": day, "procedure_id": dossier.procedure_id,
+                             "lane": lane}, {"done": 1, "late": late, "rated_1": 0, "rated_2": 0, "rated_3": 0})
+        key = {"centre_id": dossier.centre_id, "procedure_id": dossier.procedure_id, "lane": lane or "",
+               "element_id": element_id, "actor_id": actor_id or 0, "bucket": bucket(seconds), "name": name or ""}
+        counts = {"done": 1, "late": late, "rework": int(element_id in before), "seconds": seconds}
+        _add("daystep", key | {"day": day}, counts, greatest=("name",))
+        _add("monthstep", key | {"month": day.replace(day=1)}, counts, greatest=("name",))
+        before.add(element_id)
+
+
+def count_rating(dossier, level: str, at: datetime) -> None:
+    """Add a rating to its dossier's day and to every unit and official that had handled the dossier."""
+    count(dossier.centre_id, dossier.procedure_id, at, **{RATED[level]: 1})
+    handled = sql.run('SELECT DISTINCT "lane", "actor_id" FROM "historyentry" WHERE "dossier_id" = ? '
+                      'AND "state" = \'completed\' AND "started_at" IS NOT NULL', (dossier.id,)).fetchall()
+    rated = {column: int(column == RATED[level]) for column in RATED.values()}
+    key = {"centre_id": dossier.centre_id, "day": local_day(at), "procedure_id": dossier.procedure_id}
+    for lane in sorted({lane for lane, _ in handled if lane}):
+        _add("dayunit", key | {"lane": lane}, {"done": 0, "late": 0} | rated)
+    for actor_id in sorted({actor for _, actor in handled if actor}):
+        _add("dayrating", key | {"actor_id": actor_id}, rated)

@@ -1,0 +1,62 @@
+"""The index of Decision 766/QĐ-TTg (service quality of public administrative procedures): the groups
+the platform can compute from its own data, each with its weight and formula, and the groups it
+cannot compute named as such.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from peewee import fn
+
+from ...models import Attachment, Dossier, Procedure, ProcedureVersion
+from .definition import Figures
+from .read import figures
+from .scope import bounds
+
+INDEX_GROUPS = (  # key, name, weight (points of 100)
+    ("publicity", "Công khai, minh bạch", 18),
+    ("progress", "Tiến độ giải quyết", 20),
+    ("online_service", "Dịch vụ công trực tuyến", 12),
+    ("online_payment", "Thanh toán trực tuyến", 10),
+    ("satisfaction", "Mức độ hài lòng", 18),
+    ("digitisation", "Số hóa hồ sơ", 22),
+)
+
+
+def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[dict]:
+    """The groups of the Decision 766 index the platform can compute from its own data, each with
+    its formula (in Vietnamese: it is shown to citizens as is); the groups it cannot compute are
+    named as such (score None)."""
+    f = f or figures(centre_ids, start, end)
+    lo, hi = bounds(start, end)
+    versions = (ProcedureVersion.select(ProcedureVersion.metadata).join(Procedure, on=(
+        (ProcedureVersion.procedure == Procedure.id) & (ProcedureVersion.version == Procedure.latest_version)))
+        .where(Procedure.centre.in_(centre_ids)))
+    metas = [v.metadata or {} for v in versions]
+    complete = sum(1 for m in metas if m.get("documents") and ("fee_vnd" in m or "fee" in m)
+                   and m.get("legal_basis") and m.get("deadline"))
+    digital = (Dossier.select(Dossier.id).where(Dossier.centre.in_(centre_ids) & (Dossier.received_at >= lo)
+                                                & (Dossier.received_at < hi)
+                                                & fn.EXISTS(Attachment.select(Attachment.id).where(
+                                                    Attachment.dossier == Dossier.id))).count())
+    shares = {
+        "publicity": (complete / len(metas) if metas else None,
+                      "thủ tục đang áp dụng công khai đủ thành phần hồ sơ, phí, căn cứ pháp lý và thời hạn"),
+        "progress": (f.on_time_rate / 100 if f.on_time_rate is not None else None,
+                     "hồ sơ giải quyết đúng hạn trên số hồ sơ đã giải quyết có thời hạn"),
+        "online_service": (f.online_share / 100 if f.online_share is not None else None,
+                           "hồ sơ nộp trực tuyến trên số hồ sơ tiếp nhận"),
+        "online_payment": (None, "chưa tính: phí, lệ phí không thanh toán qua hệ thống"),
+        "satisfaction": (f.satisfaction_rate / 100 if f.satisfaction_rate is not None else None,
+                         "đánh giá «rất hài lòng» và «hài lòng» trên số lượt đánh giá"),
+        "digitisation": (digital / f.received if f.received else None,
+                         "hồ sơ có thành phần được lưu dạng số (ít nhất một tệp) trên số hồ sơ tiếp nhận"),
+    }
+    out = []
+    for key, name, weight in INDEX_GROUPS:
+        share, formula = shares[key]
+        out.append({"key": key, "name": name, "weight": weight,
+                    "formula": formula if share is None and key == "online_payment" else f"{weight} × tỷ lệ {formula}",
+                     "score": round(weight * share, 1) if share is not None else None})
+    return out

@@ -1,0 +1,280 @@
+"""Storing a step of a dossier's workflow: what the engine did (its new state, the tasks it offered
+and finished, the events it waits for) and what follows from it for the dossier (its national
+status, the payment pause and the deadline it shifts, the times of its result, return or ending,
+the kept figures, the citizen's notification and the audit events), written in ONE unit of work
+guarded by the dossier's `serial` (compare-and-set).
+
+`save_step` reads as its steps: decide the change before the unit of work, then in it, in the lock
+order of docs/architecture.md ("Lock order and retries"): the compare-and-set on the dossier's row
+first, the payment pause, the step's rows, the audit events and the result's times, with the
+figures and the audit chain deferred to the end of the unit; after the commit, the dossier object
+is brought up to date and the live workflow cache and the timer queue are told.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .. import sql
+from ..db import run_write
+from ..models import Dossier, utcnow
+from ..status import ENDED, WITH_RESULT, IllegalTransition, Status, transition
+from . import attachments, audit, deadlines, notify, rollout, schedule, units
+from .errors import Conflict
+from .procedures import model_for
+from .runtime import engine
+from .stats import counters
+from .stats.definition import resolution
+
+
+def next_status(current, step, model, completed_task_id=None, completed_element=None) -> Status:
+    """The national status the work leads to after a step: "resolved" when the result is ready
+    (the procedure's return step is offered, or the process ends without one), "returned" once the
+    return step is done (even if work the citizen does not wait for, such as informing the tax
+    office, goes on), "processing" once the first step of the work is done. Whether the dossier
+    may go there is the state machine's question (onestop.status.transition)."""
+    return_step = (model.metadata or {}).get("return_step") if model is not None else None
+    if step.status == "completed":
+        return Status.RETURNED if return_step else Status.RESOLVED
+    if return_step and completed_element == return_step:
+        return Status.RETURNED
+    if return_step and any(t.element_id == return_step for t in step.ready_added):
+        return Status.RESOLVED
+    if current in (Status.NEW, Status.RECEIVED) and completed_task_id is not None:
+        return Status.PROCESSING
+    return Status(current)
+
+
+def first_status(channel, step, model) -> Status:
+    """A new dossier's status: new if submitted online, received otherwise, then where its first
+    run of the work led it."""
+    first = Status.NEW if channel == "online" else Status.RECEIVED
+    return transition(first, next_status(first, step, model))
+
+
+def moved(dossier, target) -> Status:
+    """`target` if the dossier's status may become it (onestop.status.transition); Conflict (409) if
+    not. Every service that changes a dossier's status asks here first."""
+    try:
+        return transition(dossier.status, target)
+    except IllegalTransition as exc:
+        raise Conflict(f"dossier {dossier.code}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A step to store and what it changes in its dossier, decided before the unit of work runs."""
+
+    dossier: Dossier
+    step: object  # engine.Stored
+    actor: object
+    action: str
+    element_id: str | None
+    detail: dict | None
+    completed_task_id: str | None
+    blobs: tuple
+    version: object  # the ProcedureVersion the dossier is carried onto, or None
+    ending: bool  # the national status is set outright (an ending): the payment pause is cleared
+    status: Status  # the national status after the step
+    paying: str | None  # "wait", "paid" or None (payment_turn)
+    now: datetime
+
+    @property
+    def error(self) -> dict:
+        return self.step.error or {}
+
+
+def save_step(dossier, step, actor, action, element_id, detail, completed_task_id=None, blobs=(), status=None,
+              version=None) -> Dossier:
+    """Store a step: compare-and-set on the serial, then the rows beside it, atomically (on SQLite
+    in a commit shared with the steps other threads store at the same moment). `status` sets the
+    national status outright (an ending); otherwise it follows the work (next_status)."""
+    change = _decide(dossier, step, actor, action, element_id, detail, completed_task_id, tuple(blobs), status,
+                     version)
+    due_at = run_write(lambda: _store(change))
+    _bring_up_to_date(change, due_at)
+    engine().keep(dossier.id, dossier.serial, step)
+    schedule.timer_due(dossier.id, step.next_timer_at)
+    return dossier
+
+
+def _decide(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, status, version) -> _Change:
+    """The dossier's national status after the step, and whether it starts or ends the payment pause."""
+    model = model_for(dossier.version)
+    new_status = status or next_status(dossier.status, step, model, completed_task_id,
+                                       element_id if completed_task_id else None)
+    paying = payment_turn(dossier, step, model, element_id, completed_task_id) if status is None else None
+    if paying == "wait":
+        new_status = Status.AWAITING_FINANCIAL_OBLIGATION
+    elif paying == "paid" and new_status == Status.AWAITING_FINANCIAL_OBLIGATION:
+        new_status = Status.PROCESSING
+    new_status = moved(dossier, new_status)
+    return _Change(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, version,
+                   ending=status is not None, status=new_status, paying=paying, now=utcnow())
+
+
+def _store(change: _Change):
+    """The unit of work (db.run_write may run it twice): it changes no object it was given, and
+    returns the dossier's promised instant after the step."""
+    _compare_and_set(change)
+    due_at = _pause_or_resume(change)
+    history = write_step_rows(change.dossier, change.step, change.actor,
+                              completed_task_id=change.completed_task_id, due_at=due_at)
+    attachments.record(list(change.blobs), change.dossier, change.actor, change.completed_task_id)
+    _audit_step(change, history)
+    _record_result(change, due_at)
+    return due_at
+
+
+def _compare_and_set(change: _Change) -> None:
+    """Store the engine's state if the dossier's serial is still the one the step was computed
+    from (the dossier's row, locked first); Conflict if someone stored a step meanwhile."""
+    dossier, step, error = change.dossier, change.step, change.error
+    if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
+                          error.get("message"), step.next_timer_at, change.now, change.status,
+                          clear_pause=change.ending):
+        raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
+    if change.version is not None:  # carried onto another version of its procedure
+        Dossier.update(version=change.version.id).where(Dossier.id == dossier.id).execute()
+
+
+def _pause_or_resume(change: _Change):
+    """Stop the legal clock while the citizen pays what the tax office set, or restart it: the
+    promise and the open tasks' deadlines move by the time waited. The promised instant after it."""
+    dossier, now = change.dossier, change.now
+    if change.paying == "wait":
+        Dossier.update(paused_at=now).where(Dossier.id == dossier.id).execute()
+        audit.record("dossier.financial_obligation_awaited", change.actor, dossier=dossier,
+                     element_id=change.element_id)
+    elif change.paying == "paid":
+        due_at = deadlines.extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now) \
+            if dossier.due_at else None
+        deadlines.shift_open_tasks(dossier.id, dossier.centre_id, dossier.paused_at, now)
+        Dossier.update(paused_at=None, due_at=due_at).where(Dossier.id == dossier.id).execute()
+        audit.record("dossier.financial_obligation_met", change.actor, dossier=dossier, element_id=change.element_id,
+                     detail={"paused_since": dossier.paused_at.isoformat(), "due_at": due_at and due_at.isoformat()})
+        return due_at
+    return dossier.due_at
+
+
+def _audit_step(change: _Change, history) -> None:
+    """The step's audit event (binding its history rows), then its error or the process's end."""
+    dossier, actor, error = change.dossier, change.actor, change.error
+    audit.record(change.action, actor, dossier=dossier, element_id=change.element_id, detail=change.detail,
+                 history=history)
+    if change.step.error:
+        audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
+                     detail={"message": error["message"]})
+    elif change.step.status == "completed":
+        audit.record("dossier.completed", actor, dossier=dossier)
+
+
+def _record_result(change: _Change, due_at) -> None:
+    """What the new national status means for the citizen and the figures: the notification of a
+    result, the times of the result, the return and the ending (each set once), and their counts."""
+    dossier, now, before, after = change.dossier, change.now, change.dossier.status, change.status
+    if after == Status.RESOLVED and before != Status.RESOLVED:
+        notify.queue(dossier, "resolved", dossier.procedure.name)
+    if after in WITH_RESULT and before not in WITH_RESULT:
+        if sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL',
+                   (now, dossier.id)).rowcount:
+            counters.count(dossier.centre_id, dossier.procedure_id, now,
+                        **resolution(due_at, dossier.apologised_at, now))
+    if after == Status.RETURNED and before != Status.RETURNED:
+        sql.run('UPDATE "dossier" SET "returned_at" = ? WHERE "id" = ?', (now, dossier.id))
+        counters.count(dossier.centre_id, dossier.procedure_id, now, returned=1)
+    if after in ENDED and before not in ENDED:
+        sql.run('UPDATE "dossier" SET "ended_at" = ? WHERE "id" = ?', (now, dossier.id))
+    if after == Status.NOT_ACCEPTED and before != Status.NOT_ACCEPTED and dossier.received_at:
+        counters.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, not_accepted=1)
+
+
+def _bring_up_to_date(change: _Change, due_at) -> None:
+    """The dossier object as stored, once the unit of work has committed."""
+    dossier, step, error, now = change.dossier, change.step, change.error, change.now
+    if change.paying == "paid":
+        dossier.paused_at, dossier.due_at = None, due_at
+    dossier.serial += 1
+    dossier.status = change.status
+    if change.ending:
+        dossier.paused_at = None
+    elif change.paying == "wait":
+        dossier.paused_at = now
+    dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
+    dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
+    dossier.next_timer_at = step.next_timer_at
+
+
+_ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "role", "unit_id", "due_at",
+                 "created_at")
+_WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at")
+_HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id", "lane", "started_at",
+                    "due_at")
+
+
+def deadline_plan(model):
+    """The procedure version's deadlines (deadlines.plan of its record), or None if it sets none."""
+    try:
+        return deadlines.plan(model.metadata)
+    except ValueError:  # checked at upload; a version stored before the check sets no deadline
+        return None
+
+
+def payment_turn(dossier, step, model, element_id, completed_task_id):
+    """"wait" when a step of the procedure's financial_obligation list is offered (the citizen pays
+    the taxes and fees the tax office set: the clock stops), "paid" when it is done, else None."""
+    plan = deadline_plan(model)
+    if plan is None or not plan.financial_obligation:
+        return None
+    if (completed_task_id is not None and element_id in plan.financial_obligation
+            and dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and dossier.paused_at is not None):
+        return "paid"
+    if dossier.paused_at is None and any(t.element_id in plan.financial_obligation for t in step.ready_added):
+        return "wait"
+    return None
+
+
+def lane_roles(model, dossier=None) -> dict:
+    """The procedure's lane -> role mapping (procedure.json "lanes", checked at upload), with the
+    dossier's centre's local override of it, if any."""
+    lanes = model.metadata.get("lanes")
+    lanes = lanes if isinstance(lanes, dict) else {}
+    if dossier is not None:
+        local = rollout.local_values(dossier.centre_id, dossier.procedure_id).get("lanes")
+        if local:
+            lanes = lanes | local
+    return lanes
+
+
+def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due_at=None):
+    """The step's rows beside the dossier's: the tasks it took off the worklist and those it offered
+    (with their unit and deadline), the events it waits for, the counts of the person's tasks
+    completed and the history rows, as stored (with their ids) for the step's audit event."""
+    now = utcnow()
+    due_at = due_at or dossier.due_at
+    leaving = sql.open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
+    sql.delete_ids("workitem", "id", step.ready_removed)
+    model = model_for(dossier.version) if step.ready_added else None
+    roles, plan = (lane_roles(model, dossier), deadline_plan(model)) if model else ({}, None)
+    # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
+    sql.insert_rows("workitem", _ITEM_COLUMNS, [
+        (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form,
+         *units.role_and_unit(dossier.centre_id, roles.get(t.lane)),
+         deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, due_at),
+         now + timedelta(microseconds=i))
+        for i, t in enumerate(step.ready_added)])
+    if step.waiting_changed:
+        if not new:
+            sql.delete_ids("waitingevent", "dossier_id", [dossier.id])
+        sql.insert_rows("waitingevent", _WAIT_COLUMNS, [
+            (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at) for w in step.waiting])
+    actor_id = actor.id if actor is not None else None
+    counters.count_steps(dossier, [(f.element_id, f.name, *leaving[f.task_id][:2], f.at, leaving[f.task_id][2],
+                                 actor_id if f.task_id == completed_task_id else None)
+                                for f in step.finished if f.state == "completed" and f.task_id in leaving])
+    # The rows as stored (with their ids) go to the step's audit event, which binds them.
+    return sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
+        (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
+         *leaving.get(f.task_id, (None, None, None)))
+        for f in step.finished], returning=audit.HISTORY_COLUMNS)
