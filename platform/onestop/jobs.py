@@ -13,7 +13,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import audit, dossiers, notify, schedule
+from .services import audit, notify, schedule, timer_firing
 
 log = logging.getLogger("onestop.jobs")
 
@@ -46,12 +46,12 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
     @huey.task(retries=3, retry_delay=2, name="fire_timers")
     @_with_connection
     def fire_timers(dossier_id):
-        dossiers.fire_timers_of(dossier_id)
+        timer_firing.fire_timers_of(dossier_id)
 
     @huey.periodic_task(crontab(minute="*"), name="sweep_timers")
     @_with_connection
     def sweep_timers():
-        moved = dossiers.fire_due_timers(limit=1000)
+        moved = timer_firing.fire_due_timers(limit=1000)
         if moved:
             log.info("sweep fired the timers of %d dossier(s)", moved)
 

@@ -7,7 +7,7 @@ import time
 
 from .db import database
 from .services import audit, notify
-from .services.dossiers import fire_due_timers
+from .services.timer_firing import fire_due_timers
 
 log = logging.getLogger("onestop.timers")
 

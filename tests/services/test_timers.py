@@ -4,7 +4,7 @@ import threading
 import time
 
 from onestop.models import Dossier, HistoryEntry
-from onestop.services import dossiers
+from onestop.services import timer_firing
 from tests.conftest import MODELS, _make_app
 
 
@@ -25,7 +25,7 @@ def test_a_due_timer_fires_exactly_once_when_many_workers_race_for_it(app, admin
     def worker():
         barrier.wait()
         with app.app_context():
-            moved.append(dossiers.fire_due_timers())
+            moved.append(timer_firing.fire_due_timers())
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
@@ -46,7 +46,7 @@ def test_a_due_timer_fires_exactly_once_when_many_workers_race_for_it(app, admin
 def test_a_timer_not_yet_due_does_not_fire(app, admin_api):
     dossier = _start_timer_dossier(admin_api)
     with app.app_context():
-        assert dossiers.fire_due_timers() == 0
+        assert timer_firing.fire_due_timers() == 0
     assert admin_api.get(f"/dossiers/{dossier['code']}").json["tasks"][0]["element_id"] == "Task_Wait"
 
 
@@ -124,11 +124,11 @@ def test_a_dossier_whose_timers_cannot_be_fired_stops_in_error_and_holds_up_no_o
             Dossier.code == broken["code"]).execute()
     time.sleep(1.1)
     with app.app_context():
-        assert dossiers.fire_due_timers() == 1  # the healthy one; the broken one came first
+        assert timer_firing.fire_due_timers() == 1  # the healthy one; the broken one came first
         stopped = Dossier.get(Dossier.code == broken["code"])
         assert stopped.state == "error" and "timers could not be fired" in stopped.error_message
         assert stopped.next_timer_at is None
-        assert dossiers.fire_due_timers() == 0  # it is not tried again on every round
+        assert timer_firing.fire_due_timers() == 0  # it is not tried again on every round
     assert [t["element_id"] for t in admin_api.get(f"/dossiers/{healthy['code']}").json["tasks"]] == ["Task_Expired"]
     events = admin_api.get(f"/dossiers/{broken['code']}").json["events"]
     assert events[-1]["action"] == "dossier.error"
