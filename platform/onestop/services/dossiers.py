@@ -27,9 +27,9 @@ from ..models import (
     User,
     WaitingEvent,
     WorkItem,
+    local_today,
     utcnow,
 )
-from ..workdays import to_local
 from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule, stats, units
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .procedures import form_of, model_for, start_form
@@ -122,7 +122,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
     data = _check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
-    centres.open_for_intake(centre_id, to_local(utcnow()).date())
+    centres.open_for_intake(centre_id, local_today())
     found = sql.current_version(centre_id, procedure_code)
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
