@@ -685,7 +685,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (default 8)")
     parser.add_argument("--seed", type=int, default=936, help="seed of the generated catalogue")
     parser.add_argument("--no-diagram", action="store_true", help="generate BPMN without BPMNDI")
-    parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database (tests/support/postgres.py)")
+    parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database (bench/pgserver.py)")
     parser.add_argument("--json", dest="json_file", default=None, help="write every per-model time and the memory rows")
     parser.add_argument("--tmp", default=None, help="where the temp dir (models, SQLite file, logs) goes")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")

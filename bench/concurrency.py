@@ -102,7 +102,7 @@ def cpu_pressure() -> str:
 def _postgres_support():
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.support import postgres
+    from bench import pgserver as postgres
 
     return postgres
 

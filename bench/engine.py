@@ -742,7 +742,7 @@ def main(argv=None):
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--database-url", default=None, help="sqlite:///FILE or postgresql://... (default: SQLite in a temp dir)")
     target.add_argument("--postgres", action="store_true",
-                        help="a fresh PostgreSQL database from tests/support/postgres.py (env server or a throwaway cluster)")
+                        help="a fresh PostgreSQL database from bench/pgserver.py (env server or a throwaway cluster)")
     parser.add_argument("--json", dest="json_file", default=None, help="write raw numbers to this file")
     parser.add_argument("--profile", default="", help="comma-separated case keys whose onestop step to cProfile afterwards")
     parser.add_argument("--profile-top", type=int, default=10, help="entries to show per profile (default 10)")
@@ -762,7 +762,7 @@ def main(argv=None):
     try:
         if args.postgres:
             sys.path.insert(0, str(ROOT))
-            from tests.support.postgres import (
+            from bench.pgserver import (
                 create_test_database,
                 postgres_admin_url,
                 postgres_unavailable_reason,
@@ -831,7 +831,7 @@ def main(argv=None):
         if onestop is not None:
             onestop.close()
         if drop_url:
-            from tests.support.postgres import drop_test_database
+            from bench.pgserver import drop_test_database
 
             drop_test_database(drop_url)
         shutil.rmtree(tmp, ignore_errors=True)

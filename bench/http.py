@@ -476,7 +476,7 @@ def run_load(server: Server, token: str, works: list[Work], procs: int, duration
 def _postgres():
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.support import postgres
+    from bench import pgserver as postgres
 
     return postgres
 

@@ -162,8 +162,12 @@ def build_cases(t: Target, reps: int, rnd: random.Random, experiment: dict | Non
     from peewee import SQL, Tuple, fn
 
     from onestop.models import Dossier, WorkItem
+    from onestop.services import centres
     from onestop.services import dossiers as service
     from onestop.web import present
+
+    def presented(d):  # what GET /api/v1/dossiers/{code} renders (web/api.py _dossier)
+        return present.dossier(d, service.page_rows(d), centres.code_of(d.centre_id))
 
     actor = t.actor
     lo, hi = t.id_range
@@ -273,7 +277,7 @@ def build_cases(t: Target, reps: int, rnd: random.Random, experiment: dict | Non
         Case("dossier.service", "dossier page: services.get_dossier", "service",
              lambda code: service.get_dossier(actor, code), codes),
         Case("dossier.present", "dossier page: get_dossier + present.dossier", "service",
-             lambda code: present.dossier(service.get_dossier(actor, code)), codes),
+             lambda code: presented(service.get_dossier(actor, code)), codes),
         Case("search.like", "search: applicant LIKE '%name%', newest 20", "service", search_like, names),
         Case("search.json", "search: applicant's JSON name = name, newest 20", "service", search_json, names),
     ]
@@ -711,7 +715,7 @@ def main(argv=None):
                 url, owned = f"sqlite:///{tmp / 'onestop.db'}", True
             else:
                 sys.path.insert(0, str(ROOT))
-                from tests.support.postgres import (
+                from bench.pgserver import (
                     create_test_database,
                     postgres_admin_url,
                     postgres_unavailable_reason,
@@ -735,7 +739,7 @@ def main(argv=None):
                 if t is not None:
                     t.close()
                 if drop_url:
-                    from tests.support.postgres import drop_test_database
+                    from bench.pgserver import drop_test_database
 
                     drop_test_database(drop_url)
                 if kind == "sqlite" and owned and not args.keep:

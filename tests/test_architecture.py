@@ -3,6 +3,8 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "platform" / "onestop"
 
@@ -74,6 +76,7 @@ def test_the_bounded_json_reader_stands_alone_so_every_layer_may_use_it():
 def test_the_status_machine_stands_alone_so_every_layer_may_use_it():
     assert _offenders([PACKAGE / "status.py"], ["flask", "werkzeug", "peewee", "SpiffWorkflow", "onestop"]) == {}
 
+
 # -- size: a module holds one concept, a function one step a reader can follow (issue 15) ----------
 
 MAX_MODULE_LINES = 500
@@ -113,3 +116,157 @@ def test_the_size_check_finds_a_long_function_and_a_long_module(tmp_path, monkey
     (tmp_path / "long" / "two.py").write_text(f"def short():\n{body}" + "\n" * (MAX_MODULE_LINES - 60))
     monkeypatch.setattr(f"{__name__}.PACKAGE", tmp_path)
     assert _too_long("long") == {("long/one.py", None), ("long/one.py", "long")}
+
+# --- every package's rules (issue 15) --------------------------------------------------------------
+
+ADMIN = ROOT / "admin" / "onestop_admin"
+BENCH = ROOT / "bench"
+ENGINE_INSIDE = sorted(p.stem for p in (PACKAGE / "engine").glob("*.py") if p.stem != "__init__")
+# Everything a layer may not reach: the tables and the SQL, the engine, the composition at the top.
+STORAGE = ["onestop.db", "onestop.sql", "onestop.migrations", "peewee", "playhouse"]
+TOP = ["onestop.app", "onestop.cli", "onestop_admin", "tests", "bench"]
+WORKERS = ["onestop.jobs", "onestop.timers"]
+WEB_PAGES = ["onestop.web.api", "onestop.web.desk", "onestop.web.portal", "onestop.web.public"]
+
+
+def _files(*paths):
+    return sorted(f for p in paths for f in ([p] if p.suffix == ".py" else p.rglob("*.py")))
+
+
+def _imports_beside(path, root=PACKAGE.parent):
+    """Every name a file imports, absolute: modules and the names taken from them (`from x import y`
+    gives x and x.y), relative imports resolved against the folder `root` that holds the package."""
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = path.relative_to(root).with_suffix("").parts[: -node.level]
+                base = ".".join(parts + ((node.module,) if node.module else ()))
+            else:
+                base = node.module
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _offenders_anywhere(files, forbidden, root):
+    found = {}
+    for f in files:
+        bad = sorted(n for n in _imports_beside(f, root) if any(n == x or n.startswith(x + ".") for x in forbidden))
+        if bad:
+            found[str(f.relative_to(ROOT))] = bad
+    return found
+
+
+# Each rule: the files it governs and what none of them may import. A layer reaches only down.
+RULES = {
+    "web": (_files(PACKAGE / "web"),
+            STORAGE + TOP + WORKERS + ["onestop.engine", "onestop.config", "SpiffWorkflow"]),
+    "the API's presenters": ([PACKAGE / "web" / "present.py"],
+                             ["onestop.services", "onestop.models", "flask"] + STORAGE),
+    "the command line": ([PACKAGE / "cli.py"],
+                         ["onestop.engine", "onestop.models", "onestop.sql", "onestop.web", "flask", "werkzeug",
+                          "peewee", "playhouse", "SpiffWorkflow", "onestop_admin", "tests", "bench"]),
+    "the hand-written SQL": ([PACKAGE / "sql.py"],
+                             ["onestop.services", "onestop.web", "onestop.engine", "onestop.formdefs", "onestop.config",
+                              "onestop.migrations", "flask", "SpiffWorkflow"] + TOP + WORKERS),
+    # The settings build what they configure: the engine (through its public face) and the services'
+    # bindings (audit key, senders); nothing of the web, the tables or the top.
+    "the settings": ([PACKAGE / "config.py"],
+                     ["onestop.web", "onestop.models", "flask", "werkzeug", "SpiffWorkflow"] + STORAGE + TOP + WORKERS),
+    "the services": (_files(PACKAGE / "services"),
+                     ["flask", "werkzeug", "onestop.web", "onestop.config", "onestop.migrations", "SpiffWorkflow"]
+                     + TOP + WORKERS),
+    "the workers": ([PACKAGE / "jobs.py", PACKAGE / "timers.py"],
+                    ["flask", "werkzeug", "onestop.web", "onestop.engine", "onestop.sql", "SpiffWorkflow"] + TOP),
+    "the migrations": ([PACKAGE / "migrations.py"],
+                       ["flask", "werkzeug", "onestop.web", "onestop.engine", "onestop.config", "SpiffWorkflow"]
+                       + TOP + WORKERS),
+    "the rate limiter": ([PACKAGE / "ratelimit.py"], ["flask", "werkzeug", "peewee", "SpiffWorkflow", "onestop"]),
+    "the app factory": ([PACKAGE / "app.py", PACKAGE / "__init__.py", PACKAGE / "gunicorn_conf.py"], ["onestop.cli", "onestop_admin", "tests", "bench"]),
+    "the back office": (_files(ADMIN),
+                        ["onestop.db", "onestop.sql", "onestop.migrations", "onestop.engine", "onestop.config",
+                         "onestop.app", "onestop.cli", "SpiffWorkflow", "peewee", "playhouse", "tests", "bench"]
+                        + WORKERS + WEB_PAGES + ["onestop.web.present"]),
+    "the benchmarks": (_files(BENCH), ["tests"]),
+}
+# The packages the older tests above already govern.
+GOVERNED_ABOVE = _files(PACKAGE / "engine", PACKAGE / "formdefs", PACKAGE / "models.py", PACKAGE / "db.py",
+                        PACKAGE / "workdays.py", PACKAGE / "text.py", PACKAGE / "boundedjson.py",
+                        PACKAGE / "status.py")
+
+
+def _root_of(path):
+    return ROOT if path.is_relative_to(BENCH) else (ROOT / "admin" if path.is_relative_to(ADMIN) else PACKAGE.parent)
+
+
+@pytest.mark.parametrize("layer", sorted(RULES))
+def test_each_layer_imports_only_what_lies_below_it(layer):
+    files, forbidden = RULES[layer]
+    assert files, f"no files found for {layer}"
+    assert _offenders_anywhere(files, forbidden, _root_of(files[0])) == {}
+
+
+def test_the_web_takes_the_clock_from_the_models_but_never_a_table():
+    names = {n for f in _files(PACKAGE / "web") for n in _imports_beside(f) if n.startswith("onestop.models")}
+    assert names - {"onestop.models"} <= {"onestop.models.utcnow", "onestop.models.local_today"}
+
+
+def test_the_web_pages_do_not_import_each_other():
+    """What two pages share (a link, an argument parser) lives in a module of its own; only
+    web/__init__.py, which registers them, imports the pages."""
+    found = {}
+    for f in _files(PACKAGE / "web"):
+        module = ".".join(f.relative_to(PACKAGE.parent).with_suffix("").parts)
+        others = [p for p in WEB_PAGES if p != module]
+        bad = sorted(n for n in _imports_beside(f) if any(n == p or n.startswith(p + ".") for p in others))
+        if bad and f.name != "__init__.py":
+            found[str(f.relative_to(ROOT))] = bad
+    assert found == {}
+    assert all((PACKAGE / "web" / f"{p.rsplit('.', 1)[-1]}.py").exists() for p in WEB_PAGES)
+
+
+def test_outside_the_engine_only_its_public_face_is_imported():
+    inside = tuple(f"onestop.engine.{m}" for m in ENGINE_INSIDE)
+    files = [f for f in _files(PACKAGE) if "engine" not in f.relative_to(PACKAGE).parts] + _files(ADMIN)
+    found = {str(f.relative_to(ROOT)): sorted(n for n in _imports_beside(f, _root_of(f))
+                                              if any(n == x or n.startswith(x + ".") for x in inside))
+             for f in files}
+    assert {f: names for f, names in found.items() if names} == {}
+
+
+def test_nothing_below_the_top_reads_the_settings_module():
+    below = [f for f in _files(PACKAGE) if f.name not in ("app.py", "cli.py", "config.py")]
+    assert _offenders_anywhere(below, ["onestop.config"], PACKAGE.parent) == {}
+
+
+def test_every_module_and_benchmark_falls_under_a_layer_rule():
+    governed = set(GOVERNED_ABOVE) | {f for files, _ in RULES.values() for f in files}
+    everything = set(_files(PACKAGE, ADMIN, BENCH))
+    assert sorted(str(f.relative_to(ROOT)) for f in everything - governed) == []
+
+
+def _server_clock_calls(path):
+    """Calls that read the server's own calendar or wall clock: date.today(), datetime.today(),
+    datetime.now() without a time zone, datetime.utcnow(); and utcnow().date(), the calendar day
+    in Greenwich rather than at the centre."""
+    calls = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "date"
+                and isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "utcnow"):
+            calls.append(f"utcnow().date() at line {node.lineno}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            owner, name = node.func.value.id, node.func.attr
+            if (owner in ("date", "datetime") and name == "today") or (owner == "datetime" and name == "utcnow") or (
+                    owner == "datetime" and name == "now" and not node.args and not node.keywords):
+                calls.append(f"{owner}.{name}() at line {node.lineno}")
+    return calls
+
+
+def test_today_is_the_centres_calendar_day_everywhere():
+    found = {str(f.relative_to(ROOT)): _server_clock_calls(f) for f in _files(PACKAGE, ADMIN)}
+    assert {f: calls for f, calls in found.items() if calls} == {}

@@ -14,7 +14,7 @@ from wtforms import BooleanField, DateField, MultipleFileField, PasswordField, S
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from onestop.models import Centre, Dossier, Procedure
+from onestop.models import Centre, Dossier, Procedure, local_today
 from onestop.services import (
     audit,
     centres,
@@ -360,7 +360,7 @@ class CalendarView(Guarded, BaseView):
                 return redirect(url_for(".index"))
         except (ServiceError, ValueError) as exc:
             flash(getattr(exc, "message", str(exc)), "error")
-        today = date.today()
+        today = local_today()
         view = deadlines.calendar_view(actor, today, today + timedelta(days=364))
         special = [d for d in view["days"] if d["source"] == "centre" or (not d["working"] and d["why"] not in ("weekend",))]
         hours_form.morning.data = hours_form.morning.data or "-".join(view["office_hours"][0])

@@ -8,7 +8,6 @@ from flask import Flask
 
 from . import db, migrations, ratelimit, timers
 from .config import Settings, load_settings
-from .engine import Engine
 from .services import attachments, audit, codes, runtime, schedule
 from .services.users import ensure_default_centre
 
@@ -52,7 +51,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     engine = settings.engine
     if engine is None:
-        engine = Engine(settings.make_sandbox(), budgets=settings.budgets())
+        engine = settings.make_engine()
         atexit.register(engine.close)
     runtime.bind_engine(engine)
     codes.configure(settings.code_system)

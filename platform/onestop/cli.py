@@ -27,17 +27,15 @@ def _bind(settings):
 
 
 def _engine(settings):
-    from .engine import Engine
     from .services.runtime import bind_engine
 
-    return bind_engine(Engine(settings.make_sandbox(), budgets=settings.budgets()))
+    return bind_engine(settings.make_engine())
 
 
 def _system_actor():
-    from .models import User
-    from .services.users import create_user
+    from .services.users import system_user
 
-    return User.get_or_none(User.username == "system") or create_user("system", ["admin"], display_name="onestop")
+    return system_user()
 
 
 def _uploads_from(path: Path):
@@ -102,23 +100,20 @@ def cmd_import(args):
 
 
 def cmd_validate(args):
-    from .engine import ModelError
-    from .engine.parsing import SourceFile
     from .services.errors import ServiceError
-    from .services.procedures import unpack
+    from .services.procedures import parse_uploads
 
     settings = load_settings()
     engine = _engine(settings)
     uploads = [u for path in args.files for u in _uploads_from(Path(path))]
     try:
-        files = [SourceFile(f.name, f.content) for f in unpack(uploads, settings.max_model_bytes)]
-        parsed = engine.parse(files, process_id=args.process_id, max_bytes=settings.max_model_bytes)
-    except ModelError as exc:
-        print("invalid:", file=sys.stderr)
-        _print_problems([p.as_dict() for p in exc.problems])
-        return 1
+        parsed = parse_uploads(uploads, args.process_id, settings.max_model_bytes)
     except ServiceError as exc:
-        print(f"invalid: {exc.message}", file=sys.stderr)
+        if exc.details:  # the engine refused the model: each problem on its own line
+            print("invalid:", file=sys.stderr)
+            _print_problems(exc.details)
+        else:
+            print(f"invalid: {exc.message}", file=sys.stderr)
         return 1
     finally:
         engine.close()
@@ -134,11 +129,11 @@ def cmd_user_create(args):
 
     settings = load_settings()
     _bind(settings)
-    from .models import Centre
+    from .services.centres import by_code
 
     centre = None
     if args.centre:
-        centre = Centre.get_or_none(Centre.code == args.centre)
+        centre = by_code(args.centre)
         if centre is None:
             print(f"error: no centre {args.centre!r} (onestop centres list)", file=sys.stderr)
             return 1
@@ -238,13 +233,12 @@ def _progress(done, total, width=40):
 
 
 def cmd_pack_export(args):
-    from .models import Centre
-    from .services import rollout
+    from .services import centres, rollout
 
     settings = load_settings()
     _bind(settings)
     actor = _system_actor()
-    centre = Centre.get_or_none(Centre.code == args.centre)
+    centre = centres.by_code(args.centre)
     if centre is None:
         print(f"error: no centre {args.centre!r}", file=sys.stderr)
         return 1
@@ -256,7 +250,6 @@ def cmd_pack_export(args):
 
 
 def cmd_rollout(args):
-    from .models import Centre
     from .services import centres, rollout
     from .services.errors import ServiceError
 
@@ -273,7 +266,7 @@ def cmd_rollout(args):
         source_code = args.source or (centres.province_code(province) if province else centres.NATION)
     except ValueError:
         source_code = args.source or centres.NATION  # select() below says what is wrong with the selector
-    source = Centre.get_or_none(Centre.code == source_code)
+    source = centres.by_code(source_code)
     if source is None:
         print(f"error: no centre {source_code!r} to publish from (onestop centres import first)", file=sys.stderr)
         return 1
@@ -297,10 +290,9 @@ def cmd_rollout(args):
 
 def _first_start(settings):
     """Create the first administrator on an empty installation and say how to sign in."""
-    from .models import User
-    from .services.users import create_user, issue_token
+    from .services.users import create_user, has_accounts, issue_token
 
-    if User.select().where(User.username != "system").exists():
+    if has_accounts():
         return None
     password = secrets.token_urlsafe(12)
     user = create_user("admin", ["admin"], password=password, display_name="Quản trị viên")

@@ -86,16 +86,23 @@ class Settings:
 
     def make_sandbox(self):
         """The script and expression sandbox these settings describe."""
-        from .engine.sandbox import Sandbox
+        from .engine import Sandbox
 
         return Sandbox(timeout=self.script_timeout_seconds, memory_mb=self.script_memory_mb,
                        pool_size=self.script_workers, per_tenant=self.script_workers_per_centre or None,
                        wait_timeout=self.script_queue_seconds, expression_timeout=self.expression_timeout_seconds,
                        expression_memory_mb=self.expression_memory_mb)
 
+    def make_engine(self):
+        """The engine (sandbox and budgets) these settings describe; the app factory and the CLI both
+        build it here."""
+        from .engine import Engine
+
+        return Engine(self.make_sandbox(), budgets=self.budgets())
+
     def budgets(self):
         """The engine's budgets (engine.budgets.Budgets) these settings configure."""
-        from .engine.budgets import Budgets
+        from .engine import Budgets
 
         return Budgets(max_automatic_steps=self.max_automatic_steps, max_step_seconds=self.max_step_seconds,
                        max_instances=self.max_instances, max_timer_years=self.max_timer_years,

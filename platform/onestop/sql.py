@@ -3,10 +3,13 @@
 peewee spends more time composing a statement (about 0.3 ms here) than SQLite spends running
 it, and a step runs half a dozen. These statements are written once, in the SQL that SQLite and
 PostgreSQL both accept (quoted identifiers, `?` placeholders turned into the driver's own), and
-return ordinary model instances. Everything else keeps using peewee's query builder.
+return ordinary model instances or named rows (tuples whose fields also have names, so callers read
+`row.due_at`, never `row[5]`). Everything else keeps using peewee's query builder.
 """
 
 import json
+from datetime import datetime
+from typing import NamedTuple
 
 from .db import database
 from .models import (
@@ -143,13 +146,22 @@ def next_sequence(agency: str, day) -> int:
     return run(_NEXT_SEQUENCE, (agency, day)).fetchone()[0]
 
 
+class OpenTask(NamedTuple):
+    """A ready task as a step found it, kept in the history when the step finishes it."""
+
+    lane: str
+    created_at: datetime
+    due_at: datetime | None
+
+
 def open_tasks(ids: list) -> dict:
-    """id -> (lane, created_at, due_at) of ready tasks, read before a step removes them."""
+    """id -> OpenTask (lane, created_at, due_at) of ready tasks, read before a step removes them."""
     if not ids:
         return {}
     rows = run('SELECT "id", "lane", "created_at", "due_at" FROM "workitem" WHERE "id" IN ('
                + ",".join("?" * len(ids)) + ")", ids).fetchall()
-    return {i: (lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d)) for i, lane, c, d in rows}
+    return {i: OpenTask(lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d))
+            for i, lane, c, d in rows}
 
 
 def workflow_text(dossier_id, serial):
@@ -205,21 +217,88 @@ def user_by_token_hash(token_hash: str):
     return _build(User, _USER, row) if row else None
 
 
-def _times(rows, index, field):
-    return [tuple(field.python_value(v) if i == index else v for i, v in enumerate(row)) for row in rows]
+class HandOver(NamedTuple):
+    """A finished task of a person, as the control sheet lists it."""
+
+    element_id: str
+    name: str
+    lane: str
+    started_at: datetime
+    due_at: datetime | None
+    done_at: datetime
+    state: str
+    officer: str | None  # the display name of whoever did it
 
 
-def hand_overs(dossier_id: int) -> list:
-    """The dossier's finished tasks of people, in order: (element id, name, lane, started, due, done, state, who)."""
+def hand_overs(dossier_id: int) -> list[HandOver]:
+    """The dossier's finished tasks of people, in order."""
     rows = run('SELECT h."element_id", h."name", h."lane", h."started_at", h."due_at", h."at", h."state", '
                'u."display_name" FROM "historyentry" h LEFT JOIN "user" u ON u."id" = h."actor_id" '
                'WHERE h."dossier_id" = ? AND h."started_at" IS NOT NULL ORDER BY h."at", h."id"', (dossier_id,)).fetchall()
     convert = HistoryEntry.at.python_value
-    return [(e, n, lane, convert(s), convert(d), convert(a), st, who) for e, n, lane, s, d, a, st, who in rows]
+    return [HandOver(e, n, lane, convert(s), convert(d), convert(a), st, who) for e, n, lane, s, d, a, st, who in rows]
+
+
+class TaskRow(NamedTuple):
+    """A ready task of a dossier."""
+
+    id: str
+    element_id: str
+    name: str
+    lane: str
+    created_at: datetime
+    due_at: datetime | None
+
+
+class WaitRow(NamedTuple):
+    """What a dossier waits for: a timer, a message, a signal."""
+
+    element_id: str
+    type: str
+    name: str
+    due_at: datetime | None
+
+
+class HistoryRow(NamedTuple):
+    """A finished element of a dossier's workflow."""
+
+    element_id: str
+    name: str
+    state: str
+    at: datetime
+    actor: str | None  # the user name of whoever finished it, if a person did
+
+
+class EventRow(NamedTuple):
+    """An audit event of a dossier."""
+
+    at: datetime
+    actor: str | None  # the user name
+    action: str
+    element_id: str | None
+
+
+class FileRow(NamedTuple):
+    """A file attached to a dossier."""
+
+    id: int
+    field: str
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+
+
+def _named(row_type, rows, **fields):
+    """Rows as `row_type`, the named timestamp columns converted by their model fields."""
+    named = [row_type(*row) for row in rows]
+    return [r._replace(**{name: field.python_value(getattr(r, name)) for name, field in fields.items()})
+            for r in named] if fields else named
 
 
 def dossier_rows(dossier_id: int) -> dict:
-    """What a dossier page shows beside the dossier row: ready tasks, waits, history, events, files."""
+    """What a dossier page shows beside the dossier row: ready tasks (TaskRow), waits (WaitRow),
+    history (HistoryRow), events (EventRow), files (FileRow)."""
     tasks = run('SELECT "id", "element_id", "name", "lane", "created_at", "due_at" FROM "workitem" '
                 'WHERE "dossier_id" = ? ORDER BY "created_at", "id"', (dossier_id,)).fetchall()
     waits = run('SELECT "element_id", "type", "name", "due_at" FROM "waitingevent" '
@@ -233,11 +312,11 @@ def dossier_rows(dossier_id: int) -> dict:
     files = run('SELECT "id", "field", "name", "media_type", "size", "sha256" FROM "attachment" '
                 'WHERE "dossier_id" = ? ORDER BY "id"', (dossier_id,)).fetchall()
     return {
-        "files": files,
-        "tasks": _times(_times(tasks, 4, WorkItem.created_at), 5, WorkItem.due_at),
-        "waiting": _times(waits, 3, WaitingEvent.due_at),
-        "history": _times(history, 3, HistoryEntry.at),
-        "events": _times(events, 0, AuditEvent.at),
+        "files": _named(FileRow, files),
+        "tasks": _named(TaskRow, tasks, created_at=WorkItem.created_at, due_at=WorkItem.due_at),
+        "waiting": _named(WaitRow, waits, due_at=WaitingEvent.due_at),
+        "history": _named(HistoryRow, history, at=HistoryEntry.at),
+        "events": _named(EventRow, events, at=AuditEvent.at),
     }
 
 
@@ -247,11 +326,20 @@ _SESSION_SQL = (
 )
 
 
-def sign_in_session(token_hash: str):
-    """(id, created_at, last_seen_at, active user) of the sign-in session with that token hash, or None
-    (read on every signed-in request)."""
+class SessionRow(NamedTuple):
+    """A sign-in session with its (active) user."""
+
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    user: User
+
+
+def sign_in_session(token_hash: str) -> SessionRow | None:
+    """The sign-in session with that token hash and its active user, or None (read on every signed-in
+    request)."""
     row = run(_SESSION_SQL, (token_hash,)).fetchone()
     if not row:
         return None
     convert = SignInSession.created_at.python_value
-    return row[0], convert(row[1]), convert(row[2]), _build(User, _USER, row[3:])
+    return SessionRow(row[0], convert(row[1]), convert(row[2]), _build(User, _USER, row[3:]))

@@ -4,7 +4,13 @@
 to the next; callers hand it bytes and state text and get plain results back.
 """
 
+from .budgets import Budgets
+from .parsing import ParsedModel, SourceFile, classify
 from .problems import ModelError, Problem
 from .runtime import Engine, EngineError, NotWaiting, Step, Stored, TaskNotReady
+from .sandbox import Sandbox
 
-__all__ = ["Engine", "EngineError", "ModelError", "NotWaiting", "Problem", "Step", "Stored", "TaskNotReady"]
+# The engine's public face: the layers above import these names from `onestop.engine`, never its
+# modules (tests/test_architecture.py holds them to it).
+__all__ = ["Budgets", "Engine", "EngineError", "ModelError", "NotWaiting", "ParsedModel", "Problem", "Sandbox",
+           "SourceFile", "Step", "Stored", "TaskNotReady", "classify"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from peewee import fn
 
 from ..db import write_transaction
-from ..models import Centre, utcnow
+from ..models import Centre, local_today, utcnow
 from . import audit, codes, runtime
 from .errors import Conflict, Invalid, NotFound, shown
 
@@ -106,6 +106,11 @@ def get_centre(actor, code) -> Centre:
     if centre is None or (ids is not None and centre.id not in ids):
         raise NotFound(f"no centre {shown(code)}")
     return centre
+
+
+def by_code(code) -> Centre | None:
+    """A centre by code, whatever its scope (the command line reaches every centre); None if none."""
+    return Centre.get_or_none(Centre.code == str(code))
 
 
 def select(selector: str) -> list[Centre]:
@@ -221,7 +226,7 @@ def directory(province: str | None = None, query: str = "", today=None) -> list[
     from ..models import Procedure
     from ..text import matches
 
-    today = today or utcnow().date()
+    today = today or local_today()
     offered = dict(Procedure.select(Procedure.centre, fn.COUNT(Procedure.id)).where(
         Procedure.latest_version.is_null(False)).group_by(Procedure.centre).tuples())
     if not offered:

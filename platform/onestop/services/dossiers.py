@@ -23,10 +23,10 @@ from ..models import (
     User,
     WaitingEvent,
     WorkItem,
+    local_today,
     utcnow,
 )
 from ..status import WITH_RESULT, Status
-from ..workdays import to_local
 from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .lookup import lookup_hash, new_lookup_key
@@ -98,7 +98,7 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
     data = _check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
-    centres.open_for_intake(centre_id, to_local(utcnow()).date())
+    centres.open_for_intake(centre_id, local_today())
     found = sql.current_version(centre_id, procedure_code)
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")

@@ -9,7 +9,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from ..db import write_transaction
-from ..engine.parsing import SourceFile
+from ..engine import SourceFile
 from ..models import Centre, Draft, Procedure, ProcedureVersion
 from . import audit, deadlines
 from .errors import Forbidden, Invalid, NotFound

@@ -11,8 +11,7 @@ import jsonschema
 
 from .. import formdefs
 from ..db import write_transaction
-from ..engine import ModelError, Problem
-from ..engine.parsing import ParsedModel, SourceFile, classify
+from ..engine import ModelError, ParsedModel, Problem, SourceFile, classify
 from ..formdefs import FormDefinition
 from ..models import LocalOverride, ModelFile, Procedure, ProcedureVersion, utcnow
 from ..text import fold, matches
@@ -99,6 +98,15 @@ def checked_model(files, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedMo
     if not _CODE.match(code):
         raise Invalid(f"procedure code {shown(code)} may only hold letters, digits and . _ - (at most 128)")
     return parsed
+
+
+def parse_uploads(uploads, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedModel:
+    """What the engine makes of uploaded files, storing nothing (`onestop validate`); Invalid with each
+    problem (and its element id) when it refuses them."""
+    try:
+        return engine().parse(unpack(uploads, max_bytes), process_id=process_id, max_bytes=max_bytes)
+    except ModelError as exc:
+        raise Invalid("the model was refused", details=[p.as_dict() for p in exc.problems]) from None
 
 
 def procedure_code(parsed) -> str:

@@ -22,7 +22,7 @@ from peewee import fn
 
 from .. import boundedjson, sql
 from ..db import write_transaction
-from ..engine.parsing import SourceFile, classify
+from ..engine import SourceFile, classify
 from ..models import Centre, LocalOverride, Procedure, ProcedureVersion, utcnow
 from . import audit, runtime, units
 from .errors import Forbidden, Invalid, NotFound, TooLarge, shown

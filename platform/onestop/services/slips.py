@@ -75,9 +75,10 @@ class ControlSheet:
 def hand_over_rows(dossier, with_people=True) -> list[HandOver]:
     """Each finished task of a person as a hand-over from the unit before to the unit that did it."""
     rows, previous = [], "Người nộp hồ sơ"
-    for element, name, lane, started, due, done, state, who in hand_overs(dossier):
-        unit = lane or "—"
-        rows.append(HandOver(name or element, previous, unit, started, due, done, state, who if with_people else None))
+    for row in hand_overs(dossier):
+        unit = row.lane or "—"
+        rows.append(HandOver(row.name or row.element_id, previous, unit, row.started_at, row.due_at, row.done_at,
+                             row.state, row.officer if with_people else None))
         previous = unit
     return rows
 

@@ -30,8 +30,8 @@ def public_view(code, key) -> PublicView:
     """The page of a dossier by its code and lookup key; NotFound for any mismatch."""
     dossier = track(code, key)
     page = page_rows(dossier)
-    done = frozenset(e for e, _name, state, _at, _who in page["history"] if state == "completed")
-    current = frozenset([t[1] for t in page["tasks"]] + [w[0] for w in page["waiting"]])
+    done = frozenset(h.element_id for h in page["history"] if h.state == "completed")
+    current = frozenset([t.element_id for t in page["tasks"]] + [w.element_id for w in page["waiting"]])
     steps = slips.hand_over_rows(dossier, with_people=False)
     return PublicView(dossier, page, lifecycle.supplement_request_of(dossier), lifecycle.ending_of(dossier),
                       model_for(dossier.version).diagram, done, current, steps, slips.late_units(steps),

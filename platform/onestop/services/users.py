@@ -39,6 +39,16 @@ def ensure_default_centre(agency_code=None) -> Centre:
     return centre
 
 
+def system_user() -> User:
+    """The `system` account the command line acts as; created on first use."""
+    return User.get_or_none(User.username == "system") or create_user("system", ["admin"], display_name="onestop")
+
+
+def has_accounts() -> bool:
+    """Whether any account besides the system's exists (a first start creates the administrator)."""
+    return User.select().where(User.username != "system").exists()
+
+
 def create_user(username, roles, *, centre=None, password=None, display_name="", actor=None) -> User:
     """Create a user of a centre (the default centre unless given) with the given roles."""
     if not _USERNAME.match(username or ""):
@@ -154,14 +164,13 @@ def session_user(token: str, idle: timedelta, lifetime: timedelta, now=None) -> 
     found = sql.sign_in_session(_token_hash(token))
     if found is None:
         return None
-    session_id, created_at, last_seen_at, user = found
-    if last_seen_at <= now - idle or created_at <= now - lifetime:
+    if found.last_seen_at <= now - idle or found.created_at <= now - lifetime:
         close_session(token)
         return None
-    if now - last_seen_at >= TOUCH_EVERY:
+    if now - found.last_seen_at >= TOUCH_EVERY:
         with write_transaction():
-            SignInSession.update(last_seen_at=now).where(SignInSession.id == session_id).execute()
-    return user
+            SignInSession.update(last_seen_at=now).where(SignInSession.id == found.id).execute()
+    return found.user
 
 
 def close_session(token: str):

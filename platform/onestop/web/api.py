@@ -9,16 +9,15 @@ from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..models import utcnow
+from ..models import local_today
 from ..services import attachments, centres, deadlines, dossiers, lifecycle, procedures, rollout, stats, units
 from ..services.errors import Forbidden, Invalid, NotFound, ServiceError
 from ..services.users import user_for_token
-from ..workdays import to_local
 from . import bodies, present, throttle
 from .args import date_arg, parse_date
 from .errors import error_response
+from .links import tracking_url
 from .openapi import REQUEST_BODIES, openapi_document
-from .portal import tracking_url
 
 bp = Blueprint("api", __name__)
 
@@ -54,6 +53,11 @@ def json_body():
     return bodies.read_object(REQUEST_BODIES.get(request.endpoint.rpartition(".")[2]))
 
 
+def _dossier(d, tracking_url=None):
+    """A dossier as the API shows it, with what its page shows beside it."""
+    return present.dossier(d, dossiers.page_rows(d), centres.code_of(d.centre_id), tracking_url=tracking_url)
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document())
@@ -80,7 +84,8 @@ def list_procedures(actor):
 @bp.get("/procedures/<code>")
 @authenticated()
 def get_procedure(actor, code):
-    return jsonify(present.procedure(procedures.get_procedure(actor, code)))
+    procedure = procedures.get_procedure(actor, code)
+    return jsonify(present.procedure(procedure, procedures.current_version(procedure)))
 
 
 @bp.post("/dossiers")
@@ -94,7 +99,7 @@ def start_dossier(actor):
     if centre is not None and not isinstance(centre, str):
         raise Invalid("centre must be a centre's code")
     dossier = dossiers.start_dossier(actor, code, body.get("data"), body.get("applicant"), centre=centre)
-    response = jsonify(present.dossier(dossier, tracking_url=tracking_url(dossier.code, dossier.lookup_key)))
+    response = jsonify(_dossier(dossier, tracking_url=tracking_url(dossier.code, dossier.lookup_key)))
     response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
     return response, 201
 
@@ -102,7 +107,7 @@ def start_dossier(actor):
 @bp.get("/dossiers/<code>")
 @authenticated()
 def get_dossier(actor, code):
-    return jsonify(present.dossier(dossiers.get_dossier(actor, code)))
+    return jsonify(_dossier(dossiers.get_dossier(actor, code)))
 
 
 @bp.get("/dossiers/<code>/attachments/<rowid:attachment_id>")
@@ -118,14 +123,14 @@ def get_attachment(actor, code, attachment_id):
 def deliver_message(actor, code):
     body = json_body()
     dossier = dossiers.deliver_message(actor, code, body.get("name"), body.get("payload"), body.get("to"))
-    return jsonify(present.dossier(dossier))
+    return jsonify(_dossier(dossier))
 
 
 @bp.post("/dossiers/<code>/supplement-request")
 @authenticated("officer", "leader")
 def request_supplement(actor, code):
     body = json_body()
-    return jsonify(present.dossier(lifecycle.request_supplement(actor, code, body.get("reason"))))
+    return jsonify(_dossier(lifecycle.request_supplement(actor, code, body.get("reason"))))
 
 
 @bp.post("/dossiers/<code>/supplement")
@@ -136,14 +141,14 @@ def supplement(actor, code):
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise Invalid("files must be a list of data URLs")
     uploads = {str(i): attachments.upload_of_data_url("supplement", f) for i, f in enumerate(files)}
-    return jsonify(present.dossier(lifecycle.supplement_received(actor, code, body.get("note") or "", uploads)))
+    return jsonify(_dossier(lifecycle.supplement_received(actor, code, body.get("note") or "", uploads)))
 
 
 @bp.post("/dossiers/<code>/end")
 @authenticated("officer", "leader")
 def end_dossier(actor, code):
     body = json_body()
-    return jsonify(present.dossier(lifecycle.end(actor, code, body.get("how"), body.get("reason"))))
+    return jsonify(_dossier(lifecycle.end(actor, code, body.get("how"), body.get("reason"))))
 
 
 @bp.post("/dossiers/<code>/apology")
@@ -151,7 +156,7 @@ def end_dossier(actor, code):
 def apologise(actor, code):
     body = json_body()
     new_due = parse_date(body.get("new_due"), "new_due")
-    return jsonify(present.dossier(lifecycle.apologise(actor, code, new_due, body.get("reason"))))
+    return jsonify(_dossier(lifecycle.apologise(actor, code, new_due, body.get("reason"))))
 
 
 @bp.get("/centres")
@@ -241,7 +246,7 @@ def procedure_coverage(actor, code):
 @bp.get("/calendar")
 @authenticated()
 def calendar(actor):
-    today = to_local(utcnow()).date()
+    today = local_today()
     start = parse_date(request.args.get("from", today.isoformat()), "from")
     end = parse_date(request.args["to"], "to") if "to" in request.args else start.replace(day=1) + timedelta(days=62)
     return jsonify(deadlines.calendar_view(actor, start, end))
@@ -272,7 +277,7 @@ def clear_calendar_day(actor, day):
 def set_office_hours(actor):
     body = json_body()
     deadlines.set_office_hours(actor, body.get("office_hours"), body.get("cutoff"))
-    today = to_local(utcnow()).date()
+    today = local_today()
     return jsonify(deadlines.calendar_view(actor, today, today))
 
 
@@ -286,13 +291,13 @@ def statistics():
         raise Unauthorized("the bearer token is not valid (leave it out for the public figures)")
     args = request.args
     return jsonify(stats.report(actor, args.get("centre"), args.get("procedure"), args.get("unit"),
-                                date_arg("from"), date_arg("to"), to_local(utcnow()).date()))
+                                date_arg("from"), date_arg("to"), local_today()))
 
 
 @bp.get("/stats/provinces")
 def statistics_by_province():
     """The national roll-up, public: each province's figures over a period (default this month)."""
-    start, end = stats.period(date_arg("from"), date_arg("to"), to_local(utcnow()).date())
+    start, end = stats.period(date_arg("from"), date_arg("to"), local_today())
     return jsonify({"from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(),
                     "provinces": stats.by_province(start, end)})
 
@@ -302,7 +307,7 @@ def statistics_by_province():
 def statistics_report(actor):
     """The periodic report a centre sends upward (default: last month), by field."""
     return jsonify(stats.report_for(actor, request.args.get("centre"), date_arg("from"), date_arg("to"),
-                                    to_local(utcnow()).date()))
+                                    local_today()))
 
 
 @bp.post("/dossiers/<code>/rating")
@@ -349,4 +354,4 @@ def get_task(actor, task_id):
 def complete_task(actor, task_id):
     body = json_body()
     data = body.get("data", {})
-    return jsonify(present.dossier(dossiers.complete_task(actor, task_id, data)))
+    return jsonify(_dossier(dossiers.complete_task(actor, task_id, data)))

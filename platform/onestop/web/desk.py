@@ -24,16 +24,15 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from ..models import utcnow
+from ..models import local_today
 from ..services import attachments, dossiers, lifecycle, procedures, slips, stats, users, worklist
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..status import Status
-from ..workdays import to_local
 from . import exports, forms, throttle
 from .args import date_arg
 from .auth import local_target, officer_required, sign_in, sign_out
-from .portal import tracking_url
+from .links import tracking_url
 
 bp = Blueprint("desk", __name__)
 
@@ -380,7 +379,7 @@ def intake_receipt(actor, code):
 @bp.get("/ledger")
 @officer_required
 def ledger(actor):
-    today = to_local(utcnow()).date()
+    today = local_today()
     try:
         first = date.fromisoformat(request.args.get("from") or today.isoformat())
         last = date.fromisoformat(request.args.get("to") or first.isoformat())
@@ -393,7 +392,7 @@ def ledger(actor):
 @bp.get("/scorecard")
 @officer_required
 def scorecard(actor):
-    today = to_local(utcnow()).date()
+    today = local_today()
     try:
         month = date.fromisoformat((request.args.get("month") or today.strftime("%Y-%m")) + "-01")
     except ValueError:
@@ -419,7 +418,7 @@ def periodic_report(actor):
     """The periodic report a leader sends upward: the period's dossiers by field (default last month)."""
     if not actor.has_role("leader", "admin"):
         abort(403)
-    report = stats.report_for(actor, None, date_arg("from"), date_arg("to"), to_local(utcnow()).date())
+    report = stats.report_for(actor, None, date_arg("from"), date_arg("to"), local_today())
     kind = request.args.get("format")
     if kind in ("csv", "xlsx"):
         rows = [[r[c] for c in stats.REPORT_COLUMNS] for r in report["rows"] + [report["total"]]]

@@ -14,6 +14,7 @@ from ..services.attachments import Upload
 from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.users import portal_user
 from . import forms, throttle
+from .links import tracking_url
 
 bp = Blueprint("portal", __name__)
 bp.record_once(lambda state: throttle.check_settings(state.app.config["ONESTOP"]))
@@ -126,11 +127,6 @@ def _own_submission_or_404(code):
         raise NotFound("this confirmation is shown only to whoever submitted the dossier, right after submitting; "
                        "look the dossier up with its code and lookup key: /track")
     return own
-
-
-def tracking_url(code, key) -> str:
-    """The dossier's public page with its lookup key: the receipt's QR code, the creator's API answer."""
-    return url_for("portal.track_link", code=code, k=key, _external=True)
 
 
 @bp.get("/submitted/<code>/receipt")

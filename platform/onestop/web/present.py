@@ -1,8 +1,9 @@
-"""JSON shapes of the API: how procedures, dossiers and tasks look to outside clients."""
+"""JSON shapes of the API: how procedures, dossiers and tasks look to outside clients.
 
-from ..services import centres
-from ..services import dossiers as dossier_service
-from ..services.procedures import current_version
+A presenter shapes only what it is given: the views fetch through the services and hand the rows
+over, so that this module reads no table and calls no service.
+"""
+
 from ..workdays import to_local
 
 
@@ -15,9 +16,8 @@ def version(v):
             "dialect": v.dialect, "start": {"kind": v.start_kind, "id": v.start_id}}
 
 
-def procedure(p):
-    """One procedure with its current version (GET /procedures/{code})."""
-    v = current_version(p)
+def procedure(p, v):
+    """One procedure with its current version `v` (GET /procedures/{code})."""
     return {"code": p.code, "name": p.name, "version": p.latest_version, "updated_at": _iso(p.updated_at)} | version(v) | {
         "process_ids": v.process_ids, "metadata": v.metadata, "has_scripts": v.has_scripts,
         "created_at": _iso(v.created_at)}
@@ -46,16 +46,16 @@ def _local_date(value):
     return to_local(value).date().isoformat() if value else None
 
 
-def dossier(d, tracking_url=None):
-    """A dossier as the API shows it; `tracking_url` (with the lookup key) only to whoever created it."""
-    rows = dossier_service.page_rows(d)
+def dossier(d, rows, centre, tracking_url=None):
+    """A dossier as the API shows it, with the rows its page shows beside it (sql.dossier_rows, named
+    rows) and its centre's code; `tracking_url` (with the lookup key) only to whoever created it."""
     body = {
         "code": d.code,
         "procedure": d.procedure.code,
         "version": d.version.version,
         "state": d.state,
         "status": d.status,
-        "centre": centres.code_of(d.centre_id),
+        "centre": centre,
         "authority": d.authority,
         "data": d.data,
         "applicant": d.applicant,
@@ -64,14 +64,16 @@ def dossier(d, tracking_url=None):
         "received_at": _iso(d.received_at),
         "due_at": _iso(d.due_at),
         "due_date": _local_date(d.due_at),
-        "tasks": [{"id": i, "element_id": e, "name": n, "lane": lane, "created_at": _iso(at), "due_at": _iso(due)}
-                  for i, e, n, lane, at, due in rows["tasks"]],
-        "waiting": [{"element_id": e, "type": t, "name": n, "due_at": _iso(due)} for e, t, n, due in rows["waiting"]],
-        "history": [{"element_id": e, "name": n, "state": s, "at": _iso(at), "actor": who}
-                    for e, n, s, at, who in rows["history"]],
-        "events": [{"at": _iso(at), "actor": who, "action": a, "element_id": e} for at, who, a, e in rows["events"]],
-        "attachments": [{"id": i, "field": f, "name": n, "media_type": t, "size": size, "sha256": sha}
-                        for i, f, n, t, size, sha in rows["files"]],
+        "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
+                   "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows["tasks"]],
+        "waiting": [{"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at)}
+                    for w in rows["waiting"]],
+        "history": [{"element_id": h.element_id, "name": h.name, "state": h.state, "at": _iso(h.at), "actor": h.actor}
+                    for h in rows["history"]],
+        "events": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "element_id": e.element_id}
+                   for e in rows["events"]],
+        "attachments": [{"id": f.id, "field": f.field, "name": f.name, "media_type": f.media_type, "size": f.size,
+                         "sha256": f.sha256} for f in rows["files"]],
     }
     if d.state == "error":
         body["error"] = {"element_id": d.error_element, "message": d.error_message}

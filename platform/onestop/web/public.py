@@ -5,10 +5,9 @@ from datetime import timedelta
 from flask import Blueprint, jsonify, render_template, request
 
 from .. import __version__
-from ..db import database
-from ..models import utcnow
+from ..models import local_today
 from ..services import stats
-from ..workdays import to_local
+from ..services.health import check_database
 from . import charts, exports
 from .args import date_arg
 
@@ -17,12 +16,12 @@ bp = Blueprint("public", __name__)
 
 @bp.get("/healthz")
 def health():
-    database.execute_sql("SELECT 1")
+    check_database()
     return jsonify({"status": "ok", "version": __version__})
 
 
 def _board():
-    return stats.dashboard((request.args.get("centre") or "default")[:64], to_local(utcnow()).date())
+    return stats.dashboard((request.args.get("centre") or "default")[:64], local_today())
 
 
 @bp.get("/stats")
@@ -72,7 +71,7 @@ PROVINCE_COLUMNS = ("province", "name", "received", "resolved", "on_time", "late
 def provinces():
     """The national view: every province's figures (its centre and its communes) over a period,
     this month by default; as a page, CSV or XLSX."""
-    today = to_local(utcnow()).date()
+    today = local_today()
     start, end = stats.period(date_arg("from"), date_arg("to"), today)
     rows = stats.by_province(start, end)
     table = [[r[c] for c in PROVINCE_COLUMNS] for r in rows]

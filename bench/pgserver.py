@@ -1,0 +1,273 @@
+"""A PostgreSQL server for the tests and the benchmarks: a server to use, and fresh databases on it.
+
+Standard library only (psycopg2 once a database is made), and importable as ``bench.pgserver`` from
+both: the tests reach it through ``tests/support/postgres.py``, which adds what is pytest's (skip or
+fail when there is no server); the benchmarks import it directly, never the tests.
+
+Where the server comes from, in order:
+
+1. ``ONESTOP_TEST_POSTGRES_URL`` (an admin URL: a superuser, or a role with CREATEDB, and an
+   existing database to connect to, e.g. ``postgresql://onestop:onestop@127.0.0.1:5432/postgres``).
+   ``.ci/run`` sets it.
+2. Otherwise, when PostgreSQL's server binaries are on this machine (``/usr/lib/postgresql/*/bin``
+   or ``initdb`` on PATH), a throwaway cluster in a temporary folder, listening on 127.0.0.1 on a
+   free port with trust authentication, stopped and removed when the process exits. As root it
+   runs as the ``postgres`` system user (initdb refuses root).
+3. Otherwise none: ``postgres_admin_url()`` returns None and ``postgres_unavailable_reason()`` says
+   why — unless ``ONESTOP_REQUIRE_POSTGRES=1`` (CI), where the tests must fail rather than skip.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import glob
+import itertools
+import os
+import re
+import secrets
+import shlex
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ENV_URL = "ONESTOP_TEST_POSTGRES_URL"
+ENV_REQUIRE = "ONESTOP_REQUIRE_POSTGRES"
+
+_cache: dict[int, tuple[str | None, str]] = {}  # pid -> (url, reason when None)
+_counter = itertools.count(1)
+_admin_of: dict[str, str] = {}  # test database URL -> admin URL it was made from
+
+
+def require_postgres() -> bool:
+    """True when PostgreSQL must be there: tests fail instead of skipping (CI sets it)."""
+    return os.environ.get(ENV_REQUIRE, "").strip() == "1"
+
+
+def postgres_admin_url() -> str | None:
+    """An admin URL of a running PostgreSQL server, or None if none can be had. Cached per process."""
+    pid = os.getpid()
+    if pid not in _cache:
+        _cache[pid] = _find_or_start()
+    return _cache[pid][0]
+
+
+def postgres_unavailable_reason() -> str:
+    """Why ``postgres_admin_url()`` returned None (empty when it did not)."""
+    postgres_admin_url()
+    return _cache[os.getpid()][1]
+
+
+# --- databases -------------------------------------------------------------------------------
+
+
+def _connect(url: str):
+    import psycopg2
+
+    conn = psycopg2.connect(url, connect_timeout=10)
+    conn.autocommit = True
+    return conn
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + dbname))
+
+
+def _dbname(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def create_test_database(admin_url: str) -> str:
+    """Create an empty database (UTF8, C collation) with a unique name; return its URL."""
+    name = f"onestop_test_{os.getpid()}_{next(_counter)}_{secrets.token_hex(3)}"
+    conn = _connect(admin_url)
+    try:
+        with conn.cursor() as cur:
+            # template0 so the encoding is ours, whatever the cluster was initialised with.
+            cur.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+                f"LC_COLLATE 'C' LC_CTYPE 'C'"
+            )
+    finally:
+        conn.close()
+    url = _with_dbname(admin_url, name)
+    _admin_of[url] = admin_url
+    return url
+
+
+def drop_test_database(url: str) -> None:
+    """Drop a database made by ``create_test_database``, ending any sessions still on it."""
+    name = _dbname(url)
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise ValueError(f"refusing to drop database {name!r}")
+    admin_url = _admin_of.pop(url, None) or _with_dbname(url, "postgres")
+    conn = _connect(admin_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            force = " WITH (FORCE)" if conn.server_version >= 130000 else ""
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def temporary_database(admin_url: str):
+    """A fresh database for the duration of the block; yields its URL."""
+    url = create_test_database(admin_url)
+    try:
+        yield url
+    finally:
+        drop_test_database(url)
+
+
+# --- a throwaway local cluster ---------------------------------------------------------------
+
+
+def _version_key(path: str):
+    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", path)]
+
+
+def _find_bindir() -> Path | None:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key, reverse=True)
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(on_path)
+    candidates += sorted(glob.glob("/usr/local/pgsql/bin/initdb")) + sorted(
+        glob.glob("/opt/homebrew/opt/postgresql*/bin/initdb"), key=_version_key, reverse=True
+    )
+    for initdb in candidates:
+        bindir = Path(initdb).resolve().parent
+        if (bindir / "pg_ctl").exists() and (bindir / "postgres").exists():
+            return bindir
+    return None
+
+
+def _runner():
+    """How to run the server binaries: (wrap, user) where wrap(argv) gives the command line.
+
+    Directly as a normal user; as root, as the ``postgres`` system user (initdb refuses root).
+    (None, None) when that user does not exist.
+    """
+    if os.geteuid() != 0:
+        return (lambda argv: list(argv)), None
+    import pwd
+
+    try:
+        user = pwd.getpwnam("postgres")
+    except KeyError:
+        return None, None
+    if shutil.which("runuser"):
+        return (lambda argv: ["runuser", "-u", "postgres", "--", *argv]), user
+    return (lambda argv: ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(argv)]), user
+
+
+def _run(wrap, argv, timeout=120):
+    return subprocess.run(
+        wrap(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd="/"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _find_or_start() -> tuple[str | None, str]:
+    url = os.environ.get(ENV_URL, "").strip()
+    if url:
+        return url, ""
+    bindir = _find_bindir()
+    if bindir is None:
+        return None, f"{ENV_URL} is not set and no PostgreSQL server binaries (initdb) were found"
+    wrap, user = _runner()
+    if wrap is None:
+        return None, "running as root and there is no 'postgres' system user to run initdb as"
+    try:
+        return _start_cluster(bindir, wrap, user), ""
+    except Exception as exc:  # any failure means "unavailable", with the reason
+        return None, f"could not start a throwaway cluster with {bindir}: {exc}"
+
+
+def _start_cluster(bindir: Path, wrap, user) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="onestop-pg-"))
+    owner_pid = os.getpid()
+    data = tmp / "data"
+    log = tmp / "server.log"
+    if user is not None:
+        os.chown(tmp, user.pw_uid, user.pw_gid)
+
+    def cleanup():
+        if os.getpid() != owner_pid:  # a forked child exiting must not stop the parent's server
+            return
+        if (data / "postmaster.pid").exists():
+            with contextlib.suppress(Exception):
+                _run(wrap, [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], 60)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    atexit.register(cleanup)
+    try:
+        result = _run(
+            wrap,
+            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+             "-E", "UTF8", "--locale=C", "--no-sync"],
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed: {(result.stderr or result.stdout).strip()[-2000:]}")
+        last_error = ""
+        for _attempt in range(5):
+            port = _free_port()
+            settings = (
+                "\n# onestop tests\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"port = {port}\n"
+                f"unix_socket_directories = '{tmp}'\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                "max_connections = 200\n"
+            )
+            conf = data / "postgresql.conf"  # appended: a later line wins over an earlier one
+            with open(conf, "a") as fh:
+                fh.write(settings)
+            result = _run(
+                wrap,
+                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start"],
+            )
+            if result.returncode == 0:
+                url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+                _wait_ready(url)
+                return url
+            try:
+                last_error = log.read_text()[-2000:]
+            except OSError:
+                last_error = (result.stderr or result.stdout).strip()[-2000:]
+            if "already in use" not in last_error:
+                break
+        raise RuntimeError(f"pg_ctl start failed: {last_error}")
+    except Exception:
+        cleanup()
+        atexit.unregister(cleanup)
+        raise
+
+
+def _wait_ready(url: str, timeout: float = 30.0) -> None:
+    import psycopg2
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _connect(url).close()
+            return
+        except psycopg2.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

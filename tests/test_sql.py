@@ -1,0 +1,45 @@
+"""The hand-written SQL answers in named rows: callers read a column by its name, never its place."""
+
+from datetime import datetime
+
+from onestop import sql
+from onestop.models import Dossier
+from tests.conftest import MODELS
+
+
+def _received(api):
+    """A review dossier whose reception step is done: one ready task left (the leader's)."""
+    assert api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    started = api.post("/dossiers", {"procedure": "review", "data": {"fee": 100}})
+    assert started.status_code == 201, started.json
+    task = started.json["tasks"][0]
+    done = api.post(f"/tasks/{task['id']}/complete",
+                    {"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}})
+    assert done.status_code == 200, done.json
+    return done.json
+
+
+def test_a_dossiers_page_rows_are_read_by_their_column_names(app, admin_api):
+    shown = _received(admin_api)
+    with app.app_context():
+        rows = sql.dossier_rows(Dossier.get(Dossier.code == shown["code"]).id)
+    [task] = rows["tasks"]
+    assert (task.id, task.element_id, task.lane) == (shown["tasks"][0]["id"], shown["tasks"][0]["element_id"], "Lãnh đạo")
+    assert isinstance(task.created_at, datetime)
+    assert [(h.state, h.actor) for h in rows["history"] if h.element_id == "Task_Receive"] == [("completed", "admin1")]
+    assert all(isinstance(h.at, datetime) for h in rows["history"])
+    assert [e.action for e in rows["events"]] == ["dossier.started", "task.completed"]
+    assert all(isinstance(e.at, datetime) and e.actor == "admin1" for e in rows["events"])
+    assert rows["waiting"] == [] and rows["files"] == []
+
+
+def test_hand_overs_and_open_tasks_are_read_by_their_column_names(app, admin_api):
+    shown = _received(admin_api)
+    with app.app_context():
+        dossier_id = Dossier.get(Dossier.code == shown["code"]).id
+        [hand_over] = sql.hand_overs(dossier_id)
+        task_id = shown["tasks"][0]["id"]
+        leaving = sql.open_tasks([task_id])[task_id]
+    assert (hand_over.element_id, hand_over.lane, hand_over.state) == ("Task_Receive", "Một cửa", "completed")
+    assert hand_over.started_at <= hand_over.done_at
+    assert leaving.lane == "Lãnh đạo" and isinstance(leaving.created_at, datetime)
