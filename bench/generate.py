@@ -79,6 +79,10 @@ MARKERS = {"name": "Mẫu Tên Người Nộp", "cid": "012345678901", "phone": 
            "addr": "Địa Chỉ Mẫu Người Nộp"}
 
 
+# The scan of the birth certificate the form asks for (a minimal PDF; every dossier stores the same file).
+BIRTH_CERTIFICATE = "data:application/pdf;name=giay-chung-sinh.pdf;base64,JVBERi0xLjQKJeLjz9MKdHJhaWxlcgo8PD4+CiUlRU9GCg=="
+
+
 def _start_data(kind: str, channel: str) -> dict:
     """The application as the citizen submitted it (portal or counter), ~0.6-0.9 kB as JSON."""
     m = MARKERS
@@ -92,6 +96,7 @@ def _start_data(kind: str, channel: str) -> dict:
             "mother_full_name": "Trần Thị Lan", "mother_citizen_id": "001190023456",
             "father_full_name": m["name"], "father_citizen_id": m["cid"],
             "parents_marital_status": "da_dang_ky_ket_hon", "birth_evidence": "giay_chung_sinh",
+            "birth_evidence_file": BIRTH_CERTIFICATE,
             "documents": ["Tờ khai đăng ký khai sinh theo mẫu", "Giấy chứng sinh (bản chính)",
                           "Giấy chứng nhận kết hôn của cha, mẹ"],
         }
