@@ -709,8 +709,7 @@ def main(argv=None):
         home = tmp / "home"
         home.mkdir()
         with bench_http.fresh_database("postgresql" if args.postgres else "sqlite", home) as url:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_")}
-            env.update(ONESTOP_HOME=str(home), ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_THREAD="0")
+            env = bench_http.server_env(home, url)
             token = bench_http.prepare_database(env)  # onestop init + the API user
             description = bench_http.describe_database(url, home)
             os.environ.update(ONESTOP_HOME=str(home), ONESTOP_DATABASE_URL=url)

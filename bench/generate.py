@@ -39,7 +39,9 @@ import json
 import os
 import random
 import secrets
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -432,6 +434,7 @@ def _setup(writer, centres, seed, progress):
     from onestop.services.dossiers import complete_task, start_dossier
     from onestop.services.procedures import model_for, upload_procedure
     from onestop.services.users import create_user, ensure_default_centre
+    from onestop.status import Status
 
     rnd = random.Random(seed)
     setup = _Setup()
@@ -486,7 +489,7 @@ def _setup(writer, centres, seed, progress):
                 extra = {"uuid": item.id}
                 data_text = Dossier.data.db_value(row.data)
                 actives.append({
-                    "weight": weight, "serial": row.serial,
+                    "weight": weight, "serial": row.serial, "status": row.status,
                     "state": Template(state_text, esc, extra), "data": Template(data_text, esc, extra),
                     "applicant": Template(Dossier.applicant.db_value(row.applicant), esc),
                     "item": (item.element_id, esc(item.name), item.lane and esc(item.lane), item.form),
@@ -502,6 +505,9 @@ def _setup(writer, centres, seed, progress):
                 "plan": plan, "procedure_id": latest.procedure_id, "versions": [v.id for v in versions],
                 "version_numbers": [v.version for v in versions], "code": latest.procedure.code,
                 "actives": actives, "completed_data": completed_data,
+                # the national status a finished process leaves (services.steps.next_status)
+                "completed_status": (Status.RETURNED if (model.metadata or {}).get("return_step")
+                                     else Status.RESOLVED).value,
                 "completed_history": [(task_ids[e], e, esc(names[e]), e.startswith("Task_")) for e in plan.path],
                 "completed_audit_task": (task_ids[last_task], last_task, esc(names[last_task])),
                 "completed_state": esc(json.dumps({
@@ -526,12 +532,20 @@ def _only_item(dossier):
 
 
 def generate(database_url, dossiers=1_000_000, open_tasks=100_000, centres=1, seed=1, *,
-             batch=10_000, workers=None, drop_indexes=None, verify=True, progress=False, now=None) -> dict:
-    """Fill the database at database_url (migrated here if needed) and return what was done, with rates."""
+             batch=10_000, workers=None, drop_indexes=None, verify=True, progress=False, now=None,
+             files_dir=None, audit_key=None) -> dict:
+    """Fill the database at database_url (migrated here if needed) and return what was done, with rates.
+
+    The genuine dossiers' attached files (the birth certificate scan) go to files_dir, the `files` folder of the
+    ONESTOP_HOME that will serve this database; without it, to a temp dir removed afterwards. The audit trail is
+    written under audit_key (that home's key, so that the app verifies its head), else under a throwaway key.
+    """
     from onestop import db, migrations
+    from onestop.config import Settings
     from onestop.engine import Engine
     from onestop.engine.sandbox import Sandbox
     from onestop.models import AuditEvent, Dossier, HistoryEntry, WorkItem
+    from onestop.services import attachments
     from onestop.services.runtime import bind_engine
     from onestop.services.users import ensure_default_centre
 
@@ -547,7 +561,13 @@ def generate(database_url, dossiers=1_000_000, open_tasks=100_000, centres=1, se
     t_start = time.perf_counter()
     from onestop.services.audit import bind as audit_bind
 
-    audit_bind(secrets.token_urlsafe(48))  # a throwaway trail key: a benchmark keeps no trail
+    audit_bind(audit_key or secrets.token_urlsafe(48))
+    scratch = None
+    if files_dir is None:
+        files_dir = scratch = tempfile.mkdtemp(prefix="onestop-generate-files-")
+    # start_dossier stores uploads through the attachment store, which the app factory binds in a server.
+    attachments.bind_store(attachments.FileStore(Path(files_dir), Settings.max_file_bytes,
+                                                 Settings.max_dossier_file_bytes))
     database = db.bind(database_url)
     database.connect(reuse_if_open=True)
     migrations.migrate()
@@ -606,6 +626,8 @@ def generate(database_url, dossiers=1_000_000, open_tasks=100_000, centres=1, se
         engine.close()
         if not database.is_closed():
             database.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return stats
 
 
@@ -632,7 +654,7 @@ def _bulk(writer, database, setup, n, open_tasks, seed, batch, progress, now, wo
     columns = {
         Dossier: _columns(Dossier, ["id", "centre", "code", "procedure", "version", "state", "data", "applicant",
                                     "workflow", "serial", "error_element", "error_message", "next_timer_at",
-                                    "created_by", "created_at", "updated_at"]),
+                                    "created_by", "created_at", "updated_at", "status"]),
         WorkItem: _columns(WorkItem, ["id", "dossier", "centre", "element_id", "name", "lane", "form", "created_at"]),
         HistoryEntry: _columns(HistoryEntry, ["dossier", "task_id", "element_id", "name", "state", "at", "actor"]),
         AuditEvent: _columns(AuditEvent, ["centre", "dossier", "actor", "action", "element_id", "detail", "at"]),
@@ -768,7 +790,8 @@ def _build_batch(lo, hi):
             state = tpl["state"](values)
             state_bytes += len(state)
             d_append((did, centre_id, code, p["procedure_id"], p["versions"][-1], "active", data,
-                      tpl["applicant"](values), state, tpl["serial"], None, None, None, officer, created, last))
+                      tpl["applicant"](values), state, tpl["serial"], None, None, None, officer, created, last,
+                      tpl["status"]))
             element_id, name, lane, form = tpl["item"]
             w_append((work_id, did, centre_id, element_id, name, lane, form, last))
             for (tid, el, nm, st, by), when in zip(history, at, strict=True):
@@ -783,7 +806,8 @@ def _build_batch(lo, hi):
             at = [days[(s := t0 + int(duration * f)) // 86400 - first_day] + tod[s % 86400] for f in p["fractions"]]
             data = p["completed_data"](values)
             d_append((did, centre_id, code, p["procedure_id"], p["versions"][version_i], "completed", data,
-                      applicant(values), p["completed_state"], p["n_steps"], None, None, None, officer, created, at[-1]))
+                      applicant(values), p["completed_state"], p["n_steps"], None, None, None, officer, created, at[-1],
+                      p["completed_status"]))
             for (tid, el, nm, by), when in zip(p["completed_history"], at, strict=True):
                 h_append((did, tid, el, nm, "completed", when, officer if by else None))
             a_append((centre_id, did, officer, "dossier.started", None, p["started_detail"][version_i], created))

@@ -704,12 +704,22 @@ def measure_memory(server: Server):
             memory_kb(server.master).get("VmHWM", 0))
 
 
+def server_env(home: Path, url: str) -> dict:
+    """The environment of the command line and gunicorn: none of the caller's ONESTOP_ settings, and this
+    checkout's platform/ and admin/ first on the path. The server runs in the temp home, where a relative
+    PYTHONPATH (`platform:admin`) finds nothing and another checkout's installed copy would be measured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_")}
+    path = [str(ROOT / "platform"), str(ROOT / "admin")] + [p for p in [env.get("PYTHONPATH")] if p]
+    env.update(ONESTOP_HOME=str(home), ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_THREAD="0",
+               PYTHONPATH=os.pathsep.join(path))
+    return env
+
+
 def run_server(kind: str, workers: int, args, clients_list: list[int], tmp_root: Path) -> ServerRun:
     run = ServerRun(kind, workers)
     home = Path(tempfile.mkdtemp(prefix=f"{kind}-w{workers}-", dir=tmp_root))
     with fresh_database(kind, home) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_")}
-        env.update(ONESTOP_HOME=str(home), ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_THREAD="0")
+        env = server_env(home, url)
         t0 = time.monotonic()
         token = prepare_database(env)
         run.prepare_s = time.monotonic() - t0

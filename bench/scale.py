@@ -613,6 +613,14 @@ def _gen_line(stats) -> str:
 # --- main ----------------------------------------------------------------------------------------
 
 
+def _audit_key(home):
+    """The audit key the app will use with this home (written now if new), so that the trail generated under it
+    verifies when the app starts (otherwise the app logs that the trail's head does not verify)."""
+    from onestop.config import _audit_key as home_audit_key
+
+    return home_audit_key(home)
+
+
 def run_database(kind, url, owned, tmp, args, rnd):
     """Generate (if needed), open, measure; returns (Target, [Case])."""
     from onestop import db
@@ -622,7 +630,8 @@ def run_database(kind, url, owned, tmp, args, rnd):
     generated = None
     if owned or args.generate:
         print(f"# {kind}: generating {args.dossiers:,} dossiers ({args.open_tasks:,} open) ...", file=sys.stderr, flush=True)
-        generated = generate.generate(url, args.dossiers, args.open_tasks, args.centres, args.seed, progress=True)
+        generated = generate.generate(url, args.dossiers, args.open_tasks, args.centres, args.seed, progress=True,
+                                          files_dir=home / "files", audit_key=_audit_key(home))
     else:
         from onestop.services.audit import bind as audit_bind
 
@@ -635,7 +644,8 @@ def run_database(kind, url, owned, tmp, args, rnd):
         db.database.close()
         if count == 0:
             print(f"# {kind}: {url} has no dossiers: generating ...", file=sys.stderr, flush=True)
-            generated = generate.generate(url, args.dossiers, args.open_tasks, args.centres, args.seed, progress=True)
+            generated = generate.generate(url, args.dossiers, args.open_tasks, args.centres, args.seed, progress=True,
+                                          files_dir=home / "files", audit_key=_audit_key(home))
     t = Target(kind, url, home, owned, generated)
     t.open()
     print(f"# {kind}: {t.dossiers:,} dossiers, {t.open_tasks:,} open tasks in the actor's centre, "

@@ -109,7 +109,6 @@ def test_two_gunicorn_workers_on_postgresql_under_eight_clients_answer_no_5xx_an
     ONESTOP_CONCURRENCY_SECONDS (15 by default; the issue's acceptance run is 60): every answer is
     the expected one, each raced task has exactly one winner and the audit chain is unbroken."""
     from bench import concurrency
-
     from tests.support.postgres import admin_url_or_skip
 
     admin_url_or_skip()

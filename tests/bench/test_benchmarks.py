@@ -1,0 +1,140 @@
+"""Every benchmark in bench/ runs here at a tiny size, so that a change that breaks one fails CI.
+
+Each script runs as the README says to run it (a subprocess of this interpreter, from the repository
+root), with arguments that make it take seconds; the test checks that it exits 0 and prints its
+figures (the rows of its table, with numbers), not merely that it ran. The numbers themselves are
+not asserted: at this size, on a shared machine, they mean nothing. bench/concurrency.py runs in
+tests/web/test_concurrency.py.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.postgres import admin_url_or_skip
+
+ROOT = Path(__file__).resolve().parents[2]
+NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+def run_bench(tmp_path, script, *args, env=None, timeout=180):
+    """Run bench/<script> with args; return its stdout and stderr together, failing with their tail on a non-zero exit.
+
+    This checkout's platform/ and admin/ go first on PYTHONPATH, as absolute paths, so that the script
+    and the servers it starts (in their own temp directories) import this code whether or not it is
+    installed; temp files go under tmp_path."""
+    path = [str(ROOT / "platform"), str(ROOT / "admin")] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    run_env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), TMPDIR=str(tmp_path), **(env or {}))
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, env=run_env,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"bench/{script} {' '.join(args)} exited {done.returncode}:\n{output[-4000:]}"
+    return output
+
+
+def assert_rows(output, *patterns):
+    """Every pattern (a regular expression) matches a whole line of the output (leading spaces aside)."""
+    for pattern in patterns:
+        assert re.search(rf"^\s*{pattern}\s*$", output, re.MULTILINE), f"no line matches {pattern!r} in:\n{output[-4000:]}"
+
+
+def engine_rows(n):
+    """The rows of bench/engine.py's table, every case with its n, medians and ratios."""
+    cells = rf"\s+{n}" + rf"\s+{NUMBER}" * 11
+    cases = ["permit: create \\(start -> 1st task\\)", "permit: step @ Receive \\(1st task\\)",
+             "permit: step @ last task, 1 loop", "permit: step @ last task, 10 loops",
+             "permit: step @ last task, 50 loops", "seq200: create \\(start -> task 1\\)", "seq200: step @ task 1",
+             "seq200: step @ task 200"]
+    live = ["permit: step @ Receive \\(1st task\\) \\[live\\]", "permit: step @ last task, 1 loop \\[live\\]",
+            "permit: step @ last task, 50 loops \\[live\\]", "seq200: step @ task 200 \\[live\\]"]
+    return [case + cells for case in cases + live]
+
+
+def test_the_engine_benchmark_measures_every_case_against_bare_spiffworkflow_on_sqlite(tmp_path):
+    output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "1")
+    assert_rows(output, r"case\s+n\s+bare ms\s+p90\s+cpu\s+onestop ms.*x wall\s+x cpu\s+x pair.*", *engine_rows(3))
+    assert "database: SQLite" in output
+
+
+def test_the_engine_benchmark_runs_on_postgresql(tmp_path):
+    admin_url = admin_url_or_skip()  # the tests' server (a throwaway cluster unless one is given); a database per run
+    output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "1", "--postgres",
+                       "--cases", "create,receive,loop1,loop1+live",
+                       env={"ONESTOP_TEST_POSTGRES_URL": admin_url})
+    assert "database: PostgreSQL" in output
+    assert_rows(output, *engine_rows(3)[:3], engine_rows(3)[9])
+
+
+def test_the_http_benchmark_loads_the_api_under_gunicorn_with_no_error(tmp_path):
+    output = run_bench(tmp_path, "http.py", "--duration", "0.3", "--workers", "2", "--clients", "2",
+                       "--baseline-clients", "1", "--client-procs", "1", "--databases", "sqlite")
+    cells = rf"\s+\d+\s+{NUMBER}" + rf"\s+{NUMBER}" * 4 + r"\s+0\s+.*"  # n, req/s, p50..max, 0 errors, CPU...
+    assert_rows(output, *(rf"sqlite\s+2\s+{c}\s+{workload}\*?{cells}"
+                          for c in (1, 2) for workload in ("healthz", "submit", "complete")))
+    assert "✓ errors (non-2xx or connection failures) over all cells: 0; target 0" in output
+
+
+def test_the_catalogue_benchmark_imports_serves_and_starts_a_dossier_of_every_procedure(tmp_path):
+    output = run_bench(tmp_path, "catalogue.py", "--count", "10", "--workers", "1")
+    assert_rows(output,
+                r"all\s+10" + rf"\s+{NUMBER}" * 11,  # import: onestop against bare, per model
+                rf"1\s+cold start: launch -> list of 10 answered\s+1\s+{NUMBER}",
+                r"1\s+after starting a dossier of each of 10 procedures\s+10" + rf"\s+{NUMBER}" * 6)
+    assert "✓ dossiers started without error: 0 failures" in output
+
+
+def test_the_generator_fills_a_database_and_completes_a_generated_task_of_each_kind(tmp_path):
+    output = run_bench(tmp_path, "generate.py", "--database-url", f"sqlite:///{tmp_path / 'generated.db'}",
+                       "--dossiers", "200", "--open-tasks", "40")
+    assert re.search(r"^200 dossiers \(40 open\) in 1 centre\(s\) on sqlite: ", output, re.MULTILINE), output
+    # a generated task of each kind completed through the services (the script stops on an error state)
+    verified = re.findall(r"^verified: (\w+) HS-\S+: completed Task_\w+ -> (\w+), next", output, re.MULTILINE)
+    assert {kind for kind, _ in verified} == {"birth", "commune", "province", "permit"}, output
+    assert {state for _, state in verified} <= {"active", "completed"}, output
+
+
+def test_the_scale_benchmark_measures_the_worklist_and_the_dossier_page(tmp_path):
+    output = run_bench(tmp_path, "scale.py", "--dossiers", "300", "--open-tasks", "50", "--reps", "3", "--warmup", "1",
+                       "--budget", "2", "--databases", "sqlite")
+    row = rf"\s+\d+\s+3\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}"  # sql statements, n, p50, p95, cpu
+    assert_rows(output,
+                rf"baseline: dossier row by primary key\s+sql{row}",
+                rf"worklist: GET /api/v1/tasks \(first page, default 100\)\s+http{row}\s+p95<20: \w+",
+                rf"worklist: \.\.\.\?limit=50&after=\(random position\)\s+http{row}\s+p95<20: \w+",
+                rf"dossier page: GET /api/v1/dossiers/\{{code\}}\s+http{row}\s+p95<20: \w+",
+                rf"search: applicant LIKE '%name%', newest 20\s+service{row}",
+                rf"experiment: JSON name = name \+ expression index\s+service{row}")
+    assert "# sqlite: 314 dossiers" in output  # the 300 generated and the genuine ones made through the services
+    assert "ERROR" not in output and "Traceback" not in output
+
+
+def test_the_stats_benchmark_times_every_page_against_its_baseline(tmp_path):
+    output = run_bench(tmp_path, "stats.py", "--dossiers", "300", "--reps", "1")
+    row = rf"\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}x baseline"
+    assert_rows(output, *(rf"\s+{re.escape(case)}{row}" for case in (
+        "baseline: count of this month's intake (index)", "dashboard service (month, year, 12 months)",
+        "scorecard service (last month, 120 officials)", "periodic report service (this year so far)",
+        "year figures with per-step hours (detail)", "GET /stats (public dashboard page)",
+        "GET /api/v1/stats (this year, with officials)", "GET /desk/scorecard (last month, leader's page)",
+        "GET /desk/report (last month, leader's page)")))
+
+
+def test_the_rollout_benchmark_rolls_the_pack_out_against_uploading_at_each_centre(tmp_path):
+    output = run_bench(tmp_path, "rollout.py", "--tiny")
+    assert_rows(output,
+                r"centres: 34 provinces, 3321 communes in [\d.]+ s",
+                rf"baseline: each centre uploads the 10 procedures itself: {NUMBER} ms per centre \(2 centres\)",
+                rf"rollout to Quảng Ninh's communes\s+54 centres\s+{NUMBER} s\s+{NUMBER} ms/centre\s+{NUMBER}x "
+                r"the baseline's speed\s+\{'adopted': 540\}",
+                rf"rollout to Quảng Ninh's again\s+54 centres\s+{NUMBER} s\s+{NUMBER} ms/centre\s+{NUMBER}x "
+                r"the baseline's speed\s+\{'unchanged': 540\}")
+
+
+def test_every_script_in_bench_has_a_tiny_run_in_the_tests():
+    """A script added to bench/ without a tiny run would be free to rot: the scripts are exactly those run above
+    (and concurrency.py, run by tests/web/test_concurrency.py)."""
+    scripts = {p.name for p in (ROOT / "bench").glob("*.py")} - {"__init__.py", "pgserver.py"}
+    assert scripts == {"engine.py", "http.py", "catalogue.py", "generate.py", "scale.py", "stats.py", "rollout.py",
+                       "concurrency.py"}
