@@ -616,9 +616,9 @@ def _gen_line(stats) -> str:
 def _audit_key(home):
     """The audit key the app will use with this home (written now if new), so that the trail generated under it
     verifies when the app starts (otherwise the app logs that the trail's head does not verify)."""
-    from onestop.config import _audit_key as home_audit_key
+    from onestop.config import load_settings
 
-    return home_audit_key(home)
+    return load_settings(home=home).audit_key
 
 
 def run_database(kind, url, owned, tmp, args, rnd):
