@@ -153,18 +153,9 @@ class Stack:
 def database(kind: str, folder: Path):
     """A fresh database URL of that kind (a new PostgreSQL database is dropped afterwards), and the
     pid of the PostgreSQL server when this machine runs it."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'onestop.db'}", None
-        return
     pg = _postgres_support()
-    admin = pg.postgres_admin_url()
-    if not admin:
-        raise RuntimeError(f"PostgreSQL unavailable: {pg.postgres_unavailable_reason()}")
-    url = pg.create_test_database(admin)
-    try:
-        yield url, _postmaster(admin)
-    finally:
-        pg.drop_test_database(url)
+    with pg.fresh_database(kind, folder) as url:
+        yield url, None if kind == "sqlite" else _postmaster(pg.postgres_admin_url())
 
 
 @contextlib.contextmanager

@@ -481,21 +481,9 @@ def _postgres():
     return postgres
 
 
-@contextlib.contextmanager
 def fresh_database(kind: str, home: Path):
     """A database URL for one server: SQLite in `home`, or a new PostgreSQL database (dropped afterwards)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{home / 'onestop.db'}"
-        return
-    pg = _postgres()
-    admin = pg.postgres_admin_url()
-    if not admin:
-        raise RuntimeError(f"PostgreSQL unavailable: {pg.postgres_unavailable_reason()}")
-    url = pg.create_test_database(admin)
-    try:
-        yield url
-    finally:
-        pg.drop_test_database(url)
+    return _postgres().fresh_database(kind, home)
 
 
 def fsync_probe(folder: Path, n: int = 100) -> str:

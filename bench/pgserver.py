@@ -121,6 +121,23 @@ def drop_test_database(url: str) -> None:
 
 
 @contextlib.contextmanager
+def fresh_database(kind: str, folder: Path):
+    """A database URL for one benchmark run: SQLite in `folder` ("sqlite"), or a new PostgreSQL
+    database on the server postgres_admin_url() finds or starts, dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{Path(folder) / 'onestop.db'}"
+        return
+    admin = postgres_admin_url()
+    if not admin:
+        raise RuntimeError(f"PostgreSQL unavailable: {postgres_unavailable_reason()}")
+    url = create_test_database(admin)
+    try:
+        yield url
+    finally:
+        drop_test_database(url)
+
+
+@contextlib.contextmanager
 def temporary_database(admin_url: str):
     """A fresh database for the duration of the block; yields its URL."""
     url = create_test_database(admin_url)
