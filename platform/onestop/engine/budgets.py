@@ -37,6 +37,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.util.task import TaskState
 
+from .timeclock import aware_now
+
 # SpiffWorkflow's TaskIterator (get_tasks, is_completed, do_engine_steps) stops at depth 1000;
 # past it, ready tasks are not run and an unfinished workflow reports itself completed.
 SPIFF_MAX_DEPTH = 1000
@@ -124,7 +126,7 @@ def check_timer(kind: str, value, budgets: Budgets, now: datetime | None = None)
     text = value.strip()
     if len(text) > MAX_TIMER_TEXT:
         return f"the timer value is longer than {MAX_TIMER_TEXT} characters"
-    now = now or datetime.now(UTC)
+    now = now or aware_now()
     try:
         if kind == "duration":
             return _check_duration(text, budgets)
@@ -204,7 +206,7 @@ def check_stored_timers(workflow_tasks, budgets: Budgets, now: datetime | None =
     A cycle stored before cycles were bounded (R/PT0S) fired on every refresh and grew the dossier
     without end: it now stops the dossier. A cycle that missed several occurrences while the
     server was down fires once, not once per missed occurrence."""
-    now = now or datetime.now(UTC)
+    now = now or aware_now()
     for task in workflow_tasks:
         if task.state != TaskState.WAITING:
             continue
