@@ -246,6 +246,7 @@ class Engine:
 
     # models -------------------------------------------------------------------------------
 
+    @_on_clock
     def parse(self, files, process_id=None, **options) -> ParsedModel:
         """Check and parse uploaded files (raises ModelError with every problem found)."""
         options.setdefault("budgets", self.budgets)
