@@ -11,9 +11,12 @@ used. Nothing outside this module reads the wall clock (tests/test_architecture.
 """
 
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
-from .workdays import to_local
+from .workdays import VIETNAM, to_local
+
+# The centres' time zone (no daylight saving): what a time written without a zone means.
+VIETNAM_TIME = timezone(VIETNAM)
 
 
 class Clock:

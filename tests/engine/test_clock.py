@@ -64,3 +64,9 @@ def test_an_engine_without_a_clock_of_its_own_follows_the_process_clock(engine):
 def test_a_clock_only_moves_forward():
     with pytest.raises(ValueError):
         ShiftedClock().advance(-1)
+
+
+def test_a_timer_date_without_a_zone_is_vietnam_time_whatever_the_servers_zone(engine):
+    day = (datetime.now(UTC) + timedelta(days=2)).date()
+    _, step = _waiting(engine, "timeDate", f"{day.isoformat()}T08:00:00")
+    assert step.waiting[0].due_at == datetime(day.year, day.month, day.day, 1, 0)  # 08:00 at UTC+7

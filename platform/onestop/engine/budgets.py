@@ -90,10 +90,14 @@ def _duration_seconds(text: str) -> float:
         return float("inf")
 
 
-def _date(text: str) -> datetime:
+def _date(text: str) -> datetime | None:
+    """The date and time of a timer (aware UTC); None for a date at the very edge of the calendar
+    that cannot be moved into UTC (year 1 read at UTC+7): certainly too far away."""
     try:
         value = TimerEventDefinition.parse_time_or_duration(text)
-    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+    except OverflowError:
+        return None
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"{text!r} is not an ISO 8601 date and time") from exc
     if not isinstance(value, datetime):
         raise ValueError(f"{text!r} is not an ISO 8601 date and time")
@@ -111,7 +115,7 @@ def _check_duration(text: str, budgets: Budgets, minimum: float = 0) -> str | No
 
 def _check_date(text: str, budgets: Budgets, now: datetime) -> str | None:
     when = _date(text)
-    if abs(when - now) > timedelta(seconds=budgets.max_timer_seconds):
+    if when is None or abs(when - now) > timedelta(seconds=budgets.max_timer_seconds):
         return f"the date {text} is more than {budgets.max_timer_years} years away"
     return None
 

@@ -191,7 +191,7 @@ def _due(task, definition) -> datetime | None:
     if isinstance(value, str):
         try:
             return TimerEventDefinition.get_datetime(value).astimezone(UTC).replace(tzinfo=None)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: year 1 read at UTC+7
             return None
     return None
 
@@ -239,7 +239,6 @@ class Engine:
         self._lock = threading.Lock()
         # The business time of its steps and timers: this clock, or (None) the one the process binds.
         self.clock = clock
-        timeclock.install()
 
     def close(self):
         self.sandbox.close()

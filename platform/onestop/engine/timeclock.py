@@ -7,7 +7,8 @@ subclass whose `now()` answers with the clock of the engine step under way in th
 context variable the engine sets around each step), or with the process's bound clock outside a
 step. Nothing else of SpiffWorkflow or of the process changes: parsing and arithmetic are the real
 `datetime`'s, and a task's own bookkeeping (`last_state_change`) stays on the wall clock, which the
-engine maps to business time with `Clock.at`.
+engine maps to business time with `Clock.at`. The same module's `LOCALTZ` (the zone of a timer date
+written without one) becomes Vietnam's, whatever the server's zone.
 """
 
 import contextvars
@@ -55,8 +56,11 @@ def aware_now() -> datetime:
 
 
 def install() -> None:
-    """Point SpiffWorkflow's timers at business time (idempotent)."""
+    """Point SpiffWorkflow's timers at business time (idempotent; done when the engine is imported)."""
     spiff_timer.datetime = ClockedDatetime
+    # A timer date written without a zone (timeDate 2027-01-04T08:00:00) is read in LOCALTZ, which
+    # SpiffWorkflow takes from the server's zone at import: it means the centres' time instead.
+    spiff_timer.LOCALTZ = clocks.VIETNAM_TIME
 
 
 @contextmanager
@@ -67,3 +71,6 @@ def stepping_on(clock):
         yield
     finally:
         _stepping.reset(token)
+
+
+install()
