@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from onestop.app import create_app
+from onestop.clock import ShiftedClock
+from onestop.clock import bind as bind_clock
 from onestop.engine import Engine
 from onestop.engine.sandbox import Sandbox
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
@@ -68,6 +70,15 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'onestop.db'}"
 
 
+@pytest.fixture
+def clock():
+    """The business time of the test's app: real time until the test `advance()`s it (instead of
+    sleeping until a timer is due). The real clock is bound again afterwards."""
+    shifted = ShiftedClock()
+    yield shifted
+    bind_clock(None)
+
+
 def _make_app(url, tmp_path, engine, **overrides):
     settings = {"home": tmp_path / "home", "database_url": url, "testing": True, "run_timer_thread": False,
                 "secret_key": "test-secret", "engine": engine}
@@ -76,15 +87,16 @@ def _make_app(url, tmp_path, engine, **overrides):
 
 
 @pytest.fixture
-def app(database_url, tmp_path, engine, cold_engine):
+def app(database_url, tmp_path, engine, cold_engine, clock):
     # PostgreSQL runs take the cold engine, SQLite runs the warm one: both paths run every test.
-    yield _make_app(database_url, tmp_path, cold_engine if database_url.startswith("postgres") else engine)
+    yield _make_app(database_url, tmp_path, cold_engine if database_url.startswith("postgres") else engine,
+                    clock=clock)
     _close_pool()
 
 
 @pytest.fixture
-def sqlite_app(sqlite_url, tmp_path, engine):
-    yield _make_app(sqlite_url, tmp_path, engine)
+def sqlite_app(sqlite_url, tmp_path, engine, clock):
+    yield _make_app(sqlite_url, tmp_path, engine, clock=clock)
     _close_pool()
 
 

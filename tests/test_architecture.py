@@ -196,7 +196,7 @@ RULES = {
 # The packages the older tests above already govern.
 GOVERNED_ABOVE = _files(PACKAGE / "engine", PACKAGE / "formdefs", PACKAGE / "models.py", PACKAGE / "db.py",
                         PACKAGE / "workdays.py", PACKAGE / "text.py", PACKAGE / "boundedjson.py",
-                        PACKAGE / "status.py")
+                        PACKAGE / "status.py", PACKAGE / "clock.py")
 
 
 def _root_of(path):
@@ -270,3 +270,65 @@ def _server_clock_calls(path):
 def test_today_is_the_centres_calendar_day_everywhere():
     found = {str(f.relative_to(ROOT)): _server_clock_calls(f) for f in _files(PACKAGE, ADMIN)}
     assert {f: calls for f, calls in found.items() if calls} == {}
+
+
+# --- one clock (issue 15, item 5) ------------------------------------------------------------------
+
+CLOCK = PACKAGE / "clock.py"
+# Wall-clock reads that are not business time, each with its reason.
+WALL_CLOCK_ALLOWED = {
+    # The `limits` library keeps its rate windows on the wall clock: "seconds until the window resets"
+    # is measured against that same clock, whatever business time says.
+    ("platform/onestop/ratelimit.py", "time.time"),
+}
+
+
+def _wall_clock_reads(path):
+    """Every read of the wall clock in a file, as "module.function" (aliases resolved): time.time(),
+    time.time_ns(), datetime.now(), datetime.utcnow(), datetime.today(), date.today()."""
+    tree = ast.parse(path.read_text())
+    names = {}  # local name -> what it stands for
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update({alias.asname or alias.name: alias.name for alias in node.names})
+        elif isinstance(node, ast.ImportFrom) and node.module in ("time", "datetime") and not node.level:
+            names.update({alias.asname or alias.name: f"{node.module}.{alias.name}" for alias in node.names})
+    forbidden = {"time.time", "time.time_ns", "datetime.datetime.now", "datetime.datetime.utcnow",
+                 "datetime.datetime.today", "datetime.date.today"}
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name):
+            full = names.get(func.id, "")
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            full = f"{names.get(func.value.id, func.value.id)}.{func.attr}"
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute) \
+                and isinstance(func.value.value, ast.Name):  # datetime.datetime.now()
+            full = f"{names.get(func.value.value.id, func.value.value.id)}.{func.value.attr}.{func.attr}"
+        else:
+            continue
+        if full in forbidden:
+            found.add(full.removeprefix("datetime."))
+    return found
+
+
+def test_nothing_but_the_clock_module_reads_the_wall_clock_for_business_time():
+    files = [f for f in _files(PACKAGE, ADMIN) if f != CLOCK]
+    found = {(str(f.relative_to(ROOT)), call) for f in files for call in _wall_clock_reads(f)}
+    assert found - WALL_CLOCK_ALLOWED == set()
+    assert WALL_CLOCK_ALLOWED <= found, "an allowed exception no longer exists: take it off the list"
+
+
+def test_the_wall_clock_check_sees_through_aliases(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("import time as t\nimport datetime as dt\nfrom datetime import date, datetime as D\n"
+                      "from time import monotonic, time as now\n"
+                      "t.time(); dt.datetime.now(); D.now(dt.UTC); date.today(); now(); monotonic(); t.monotonic()\n")
+    assert _wall_clock_reads(sample) == {"time.time", "datetime.now", "date.today"}
+
+
+def test_the_clock_stands_alone_so_every_layer_and_the_engine_may_use_it():
+    assert _offenders([CLOCK], ["flask", "werkzeug", "peewee", "SpiffWorkflow", "onestop.models", "onestop.db",
+                                "onestop.services", "onestop.web", "onestop.engine", "onestop.app"]) == {}

@@ -33,6 +33,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    settings.bind_clock()
     settings.bind_audit()
     db.bind(settings.database_url)
     runtime.forget_caches()

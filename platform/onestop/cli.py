@@ -19,6 +19,7 @@ BUNDLED = Path(__file__).resolve().parents[2] / "process_models"
 def _bind(settings):
     from .services.runtime import forget_caches
 
+    settings.bind_clock()
     settings.bind_audit()
     db.bind(settings.database_url)
     forget_caches()

@@ -70,6 +70,14 @@ class Settings:
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
+    # The business time (onestop.clock.Clock) to bind instead of the real one (tests advance it).
+    clock: object = None
+
+    def bind_clock(self):
+        """Make this process's business time the clock these settings name (the real one by default)."""
+        from . import clock
+
+        return clock.bind(self.clock)
 
     def bind_senders(self):
         """Point the notification senders at what these settings configure (the log by default)."""

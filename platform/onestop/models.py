@@ -5,7 +5,7 @@ go through the `for_actor`/`visible_to` helpers so that scoping is never forgott
 """
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 
 from peewee import (
     AutoField,
@@ -21,20 +21,21 @@ from peewee import (
     TextField,
 )
 
+from . import clock
 from .db import database
 from .status import Status
-from .workdays import to_local
 
 
 def utcnow():
-    """Naive UTC now: both databases store it alike and comparisons stay simple."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Naive UTC now on the bound clock (onestop.clock): both databases store it alike and
+    comparisons stay simple."""
+    return clock.current().now()
 
 
 def local_today() -> date:
     """Today at the service centres (Vietnam's calendar day), whatever the server's time zone: the
     one meaning of "today" in pages, services and the back office."""
-    return to_local(utcnow()).date()
+    return clock.current().today()
 
 
 class JSONField(TextField):

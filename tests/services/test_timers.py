@@ -16,9 +16,9 @@ def _start_timer_dossier(api):
     return dossier
 
 
-def test_a_due_timer_fires_exactly_once_when_many_workers_race_for_it(app, admin_api):
+def test_a_due_timer_fires_exactly_once_when_many_workers_race_for_it(app, admin_api, clock):
     dossier = _start_timer_dossier(admin_api)
-    time.sleep(1.1)
+    clock.advance(1.1)
     barrier = threading.Barrier(4)
     moved = []
 
@@ -115,14 +115,14 @@ def test_a_queue_that_cannot_be_reached_does_not_fail_the_step(app, admin_api):
         schedule.bind_scheduler(None)
 
 
-def test_a_dossier_whose_timers_cannot_be_fired_stops_in_error_and_holds_up_no_other(app, admin_api, caplog):
+def test_a_dossier_whose_timers_cannot_be_fired_stops_in_error_and_holds_up_no_other(app, admin_api, clock, caplog):
     broken = _start_timer_dossier(admin_api)
     healthy = admin_api.post("/dossiers", {"procedure": "reminder"}).json
     with app.app_context():
         # A stored state the engine cannot read (the serial moves on, as any write does, so no cached copy is used).
         Dossier.update(workflow='{"not": "a workflow"}', serial=Dossier.serial + 1).where(
             Dossier.code == broken["code"]).execute()
-    time.sleep(1.1)
+    clock.advance(1.1)
     with app.app_context():
         assert timer_firing.fire_due_timers() == 1  # the healthy one; the broken one came first
         stopped = Dossier.get(Dossier.code == broken["code"])

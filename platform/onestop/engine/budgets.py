@@ -37,6 +37,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.util.task import TaskState
 
+from .timeclock import aware_now
+
 # SpiffWorkflow's TaskIterator (get_tasks, is_completed, do_engine_steps) stops at depth 1000;
 # past it, ready tasks are not run and an unfinished workflow reports itself completed.
 SPIFF_MAX_DEPTH = 1000
@@ -88,10 +90,14 @@ def _duration_seconds(text: str) -> float:
         return float("inf")
 
 
-def _date(text: str) -> datetime:
+def _date(text: str) -> datetime | None:
+    """The date and time of a timer (aware UTC); None for a date at the very edge of the calendar
+    that cannot be moved into UTC (year 1 read at UTC+7): certainly too far away."""
     try:
         value = TimerEventDefinition.parse_time_or_duration(text)
-    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+    except OverflowError:
+        return None
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"{text!r} is not an ISO 8601 date and time") from exc
     if not isinstance(value, datetime):
         raise ValueError(f"{text!r} is not an ISO 8601 date and time")
@@ -109,7 +115,7 @@ def _check_duration(text: str, budgets: Budgets, minimum: float = 0) -> str | No
 
 def _check_date(text: str, budgets: Budgets, now: datetime) -> str | None:
     when = _date(text)
-    if abs(when - now) > timedelta(seconds=budgets.max_timer_seconds):
+    if when is None or abs(when - now) > timedelta(seconds=budgets.max_timer_seconds):
         return f"the date {text} is more than {budgets.max_timer_years} years away"
     return None
 
@@ -124,7 +130,7 @@ def check_timer(kind: str, value, budgets: Budgets, now: datetime | None = None)
     text = value.strip()
     if len(text) > MAX_TIMER_TEXT:
         return f"the timer value is longer than {MAX_TIMER_TEXT} characters"
-    now = now or datetime.now(UTC)
+    now = now or aware_now()
     try:
         if kind == "duration":
             return _check_duration(text, budgets)
@@ -204,7 +210,7 @@ def check_stored_timers(workflow_tasks, budgets: Budgets, now: datetime | None =
     A cycle stored before cycles were bounded (R/PT0S) fired on every refresh and grew the dossier
     without end: it now stops the dossier. A cycle that missed several occurrences while the
     server was down fires once, not once per missed occurrence."""
-    now = now or datetime.now(UTC)
+    now = now or aware_now()
     for task in workflow_tasks:
         if task.state != TaskState.WAITING:
             continue

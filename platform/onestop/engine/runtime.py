@@ -6,10 +6,10 @@ text and everything the services persist beside it (ready tasks, waiting events,
 elements, data, error). Nothing here touches a database or a web request.
 """
 
+import functools
 import json
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +24,8 @@ from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import serial
+from .. import clock as clocks
+from . import serial, timeclock
 from .budgets import (
     BudgetedScriptEngine,
     Budgets,
@@ -117,8 +118,19 @@ class Step:
     workflow: object = field(default=None, repr=False)
 
 
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+def _business_time(wall_seconds: float) -> datetime:
+    """When SpiffWorkflow's wall-clock stamp happened, on the clock of the step under way."""
+    return timeclock.current().at(wall_seconds)
+
+
+def _on_clock(method):
+    """Run an engine step with SpiffWorkflow's timers (and every time the step records) on the
+    engine's clock."""
+    @functools.wraps(method)
+    def stepping(self, *args, **kwargs):
+        with timeclock.stepping_on(self.clock):
+            return method(self, *args, **kwargs)
+    return stepping
 
 
 def json_safe(value):
@@ -179,7 +191,7 @@ def _due(task, definition) -> datetime | None:
     if isinstance(value, str):
         try:
             return TimerEventDefinition.get_datetime(value).astimezone(UTC).replace(tzinfo=None)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: year 1 read at UTC+7
             return None
     return None
 
@@ -212,7 +224,7 @@ class Engine:
     """
 
     def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512, live_size: int = 256,
-                 compact_at: int = 64, budgets: Budgets | None = None):
+                 compact_at: int = 64, budgets: Budgets | None = None, clock: clocks.Clock | None = None):
         # SpiffWorkflow logs every task state change at INFO: costly and noise in our logs.
         logging.getLogger("spiff").setLevel(logging.WARNING)
         self.sandbox = sandbox or Sandbox()
@@ -225,12 +237,15 @@ class Engine:
         self._live_size = live_size
         self.compact_at = compact_at
         self._lock = threading.Lock()
+        # The business time of its steps and timers: this clock, or (None) the one the process binds.
+        self.clock = clock
 
     def close(self):
         self.sandbox.close()
 
     # models -------------------------------------------------------------------------------
 
+    @_on_clock
     def parse(self, files, process_id=None, **options) -> ParsedModel:
         """Check and parse uploaded files (raises ModelError with every problem found)."""
         options.setdefault("budgets", self.budgets)
@@ -284,10 +299,11 @@ class Engine:
 
     # running ------------------------------------------------------------------------------
 
+    @_on_clock
     def start(self, model: ParsedModel, data: dict | None = None) -> Step:
         """A new workflow of the model, run until it waits for a person or an event."""
         spec, subprocess_specs = self._specs(model)
-        started = time.time()
+        started = clocks.wall_seconds()
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
         if data:
             workflow.task_tree.data.update(data)
@@ -302,6 +318,7 @@ class Engine:
         workflow.script_engine = self.script_engine
         return workflow
 
+    @_on_clock
     def complete_task(self, model: ParsedModel, state, task_id: str, data: dict) -> Step:
         """Complete a ready human task with the submitted data and run on. `state`: text or Stored."""
         workflow = self._checkout(model, state)
@@ -312,7 +329,7 @@ class Engine:
                 self._put(state.key, state.serial, workflow)
             raise
         before = _scan(workflow, 0.0)
-        started = time.time()
+        started = clocks.wall_seconds()
         task.set_data(**data)
         try:
             task.run()
@@ -330,6 +347,7 @@ class Engine:
             state = state.load_text()
         return json_safe(self._ready_task(self.load(model, state), task_id).data)
 
+    @_on_clock
     def deliver_message(self, model, state, name, payload=None, to=None) -> Step:
         """Deliver a BPMN message (by name or id) to the catch event(s) waiting for it."""
         workflow = self._checkout(model, state)
@@ -340,7 +358,7 @@ class Engine:
         if not targets:
             where = f" at {to}" if to else ""
             raise NotWaiting(f"the dossier is not waiting for message {name!r}{where}")
-        started = time.time()
+        started = clocks.wall_seconds()
         definition, payload = targets[0].definition, payload or {}
         try:
             correlations = definition.get_correlations(targets[0].task, payload) if hasattr(definition, "get_correlations") else {}
@@ -360,19 +378,21 @@ class Engine:
             return self._failed(model, workflow, exc, started, before)
         return self._advance(model, workflow, started, before)
 
+    @_on_clock
     def cancel(self, model: ParsedModel, state) -> Step:
         """End the workflow where it stands (withdrawn, stopped, not accepted): every open task is cancelled."""
         workflow = self._checkout(model, state)
         before = _scan(workflow, 0.0)
         live = TaskState.READY | TaskState.WAITING | TaskState.STARTED
         open_ids = {str(t.id) for t in _all_tasks(workflow) if t.state & live}
-        started = time.time()
+        started = clocks.wall_seconds()
         workflow.cancel()
         step = self._snapshot(model, workflow, before, _scan(workflow, started, model.element_forms), cancelled=True)
         # The history shows what was under way, not every step the process might still have taken.
         step.finished = [f for f in step.finished if f.task_id in open_ids]
         return step
 
+    @_on_clock
     def migrate(self, model: ParsedModel, state) -> Step:
         """Carry a running workflow onto another version of its model: its tasks keep their ids,
         states and data, and what remains follows the new model. Raises EngineError when a task
@@ -384,7 +404,7 @@ class Engine:
         except (KeyError, AttributeError, TypeError, ValueError, SpiffWorkflowException) as exc:
             raise EngineError(f"the running workflow does not fit the new version: {_error_message(exc)}") from None
         before = _scan(workflow, 0.0)
-        return self._advance(model, workflow, time.time(), before)
+        return self._advance(model, workflow, clocks.wall_seconds(), before)
 
     def retry(self, model: ParsedModel, state) -> Step:
         """Run the failed step(s) of a workflow in error again (after a transient failure, or once
@@ -395,13 +415,14 @@ class Engine:
         """Mark the failed step(s) of a workflow in error as done without running them, and run on."""
         return self._recover(model, state, skip=True)
 
+    @_on_clock
     def _recover(self, model, state, skip):
         workflow = self._checkout(model, state)
         failed = [t for t in _all_tasks(workflow) if t.state == TaskState.ERROR]
         if not failed:
             raise NotWaiting("no step of this workflow has failed")
         before = _scan(workflow, 0.0)
-        started = time.time()
+        started = clocks.wall_seconds()
         try:
             for task in failed:
                 if skip:
@@ -413,11 +434,12 @@ class Engine:
             return self._failed(model, workflow, exc, started, before)
         return self._advance(model, workflow, started, before)
 
+    @_on_clock
     def fire_timers(self, model: ParsedModel, state) -> Step:
         """Let every due timer fire and run on."""
         workflow = self._checkout(model, state)
         before = _scan(workflow, 0.0)
-        return self._advance(model, workflow, time.time(), before, refresh_first=True)
+        return self._advance(model, workflow, clocks.wall_seconds(), before, refresh_first=True)
 
     # internals ----------------------------------------------------------------------------
 
@@ -470,7 +492,7 @@ class Engine:
         ready = [] if error or cancelled else after.ready
         waits = [] if error or cancelled else after.waits
         waiting, next_due = [], None
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = timeclock.current().now()
         for wait in waits:
             due = None
             if wait.kind == "timer":
@@ -555,5 +577,5 @@ def _scan(workflow, started: float, forms=None) -> _Scan:
                 continue  # the engine's bookkeeping for a branch that arrived second at a join
             finished.append(Finished(str(task.id), spec.bpmn_id, spec.bpmn_name,
                                      "completed" if state == TaskState.COMPLETED else "cancelled",
-                                     _utc(task.last_state_change)))
+                                     _business_time(task.last_state_change)))
     return _Scan(ready, waits, finished, engine_ready)
