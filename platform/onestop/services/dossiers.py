@@ -296,7 +296,9 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     if item.claimed_by_id and item.claimed_by_id != actor.id:
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")
     dossier = item.dossier
-    data, blobs = _prepare(form_of(dossier.version, item.form), data, uploads, dossier.id)
+    form = form_of(dossier.version, item.form)
+    _refuse_read_only_changes(form, dossier, item, data)
+    data, blobs = _prepare(form, data, uploads, dossier.id)
     try:
         with on_behalf_of(dossier.centre_id):
             step = engine().complete_task(model_for(dossier.version), stored_state(dossier), item.id, data)
@@ -305,6 +307,20 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     attachments.keep(blobs)
     return save_step(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
                  completed_task_id=item.id, blobs=blobs)
+
+
+def _refuse_read_only_changes(form, dossier, item, data):
+    """Invalid if the data changes a field the step's form shows read-only (the desk's form never
+    sends one; the API must not let a caller write it either)."""
+    if form is None or not formdefs.read_only_changes(form.schema, form.ui, formdefs.normalise(data), {}):
+        return  # no read-only field sent: no need to read the task's data
+    try:
+        current = engine().task_data(model_for(dossier.version), stored_state(dossier), item.id)
+    except TaskNotReady as exc:
+        raise Conflict(str(exc)) from None
+    errors = formdefs.read_only_changes(form.schema, form.ui, formdefs.normalise(data), current)
+    if errors:
+        raise Invalid("the data changes a read-only field of the form", field_errors=errors)
 
 
 def claim_task(actor, task_id) -> WorkItem:

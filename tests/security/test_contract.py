@@ -1,0 +1,36 @@
+"""The API holds to the same rules as the back office: a read-only form field cannot be written
+through it, and a model the back office's lint blocks cannot be published through it (issue 15)."""
+
+import json
+
+from tests.conftest import MODELS
+
+RECEIVE = json.loads((MODELS / "receive-schema.json").read_text())
+
+
+def _review_with_read_only_citizen_id(api):
+    schema = RECEIVE | {"properties": RECEIVE["properties"] | {
+        "citizen_id": RECEIVE["properties"]["citizen_id"] | {"readOnly": True}}}
+    uploaded = api.upload([MODELS / "review.bpmn", ("receive-schema.json", json.dumps(schema).encode())])
+    assert uploaded.status_code == 201, uploaded.json
+    started = api.post("/dossiers", {"procedure": "review", "data": {"citizen_id": "079123456789"}})
+    assert started.status_code == 201, started.json
+    return started.json["tasks"][0]["id"]
+
+
+def test_a_read_only_form_field_cannot_be_overwritten_through_the_api(admin_api):
+    task = _review_with_read_only_citizen_id(admin_api)
+    answer = admin_api.post(f"/tasks/{task}/complete", {"data": {
+        "applicant_name": "Nguyễn Văn A", "documents_complete": True, "citizen_id": "001999999999"}})
+    assert answer.status_code == 422, answer.json
+    assert [(d["field"], d["code"]) for d in answer.json["details"]] == [("citizen_id", "readOnly")]
+    detail = admin_api.get(f"/tasks/{task}").json
+    assert detail["data"]["citizen_id"] == "079123456789"
+
+
+def test_a_read_only_form_field_sent_back_unchanged_is_accepted(admin_api):
+    task = _review_with_read_only_citizen_id(admin_api)
+    answer = admin_api.post(f"/tasks/{task}/complete", {"data": {
+        "applicant_name": "Nguyễn Văn A", "documents_complete": True, "citizen_id": "079123456789"}})
+    assert answer.status_code == 200, answer.json
+    assert answer.json["data"]["citizen_id"] == "079123456789"
