@@ -1,9 +1,10 @@
 """The API holds to the same rules as the back office: a read-only form field cannot be written
 through it, and a model the back office's lint blocks cannot be published through it (issue 15)."""
 
+import io
 import json
 
-from tests.conftest import MODELS
+from tests.conftest import MODELS, Api, make_user
 
 RECEIVE = json.loads((MODELS / "receive-schema.json").read_text())
 
@@ -34,3 +35,32 @@ def test_a_read_only_form_field_sent_back_unchanged_is_accepted(admin_api):
         "applicant_name": "Nguyễn Văn A", "documents_complete": True, "citizen_id": "079123456789"}})
     assert answer.status_code == 200, answer.json
     assert answer.json["data"]["citizen_id"] == "079123456789"
+
+
+def test_a_pack_the_back_offices_lint_would_block_is_not_published_through_the_api(app):
+    from onestop.models import Centre, ProcedureVersion
+    from onestop.services import centres
+    from tests.services.test_rollout import pack_of, rehashed
+
+    with app.app_context():
+        system, _ = make_user("system", ("system_admin",))
+        centres.import_units(system, [22])
+        _, token = make_user("qn.admin", ("province_admin", "admin"), centre=Centre.get(Centre.code == "P22"))
+        before = ProcedureVersion.select().count()
+
+    def without_documents_or_fee(folder, name, content):
+        if folder != "copy_certification" or name != "procedure.json":
+            return content
+        meta = json.loads(content)
+        return json.dumps({k: v for k, v in meta.items() if k not in ("documents", "fee", "fee_vnd")}).encode()
+
+    pack = rehashed(pack_of(edit=without_documents_or_fee))
+    answer = Api(app.test_client(), token).client.post(
+        "/api/v1/rollouts", data={"pack": (io.BytesIO(pack), "pack.zip"), "to": "province:22/*"},
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"}, content_type="multipart/form-data")
+    assert answer.status_code == 422, answer.json
+    refused = {(d["file"], d["message"].split(" (")[0]) for d in answer.json["details"]}
+    assert refused == {("copy_certification", 'procedure.json lists no required documents'),
+                       ("copy_certification", 'procedure.json states no fee')}
+    with app.app_context():
+        assert ProcedureVersion.select().count() == before
