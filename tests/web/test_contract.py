@@ -121,3 +121,10 @@ def test_every_answer_of_every_operation_fits_the_schema_the_document_publishes(
     assert _operations_of_routes(app) - answered == set(), "operations the scenario did not reach"
     succeeded = {(path, method) for path, method, status in conformance.answered if status < 300}
     assert len(succeeded) >= 25, sorted(answered - succeeded)
+
+
+def test_a_method_a_route_does_not_take_is_answered_405_with_the_methods_it_does(sqlite_app):
+    answer = sqlite_app.test_client().delete("/api/v1/units")
+    assert answer.status_code == 405 and answer.json["error"] == "method_not_allowed"
+    assert {m.strip() for m in answer.headers["Allow"].split(",")} >= {"GET", "POST"}
+

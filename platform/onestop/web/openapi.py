@@ -57,8 +57,11 @@ REQUEST_BODIES = {
 }
 
 
-def _body(handler, required=True):
-    return {"required": required, **_json(REQUEST_BODIES[handler])}
+def _body(handler):
+    """The request body of an operation; optional when its schema requires nothing, since the body
+    reader takes a missing body for {} (web.bodies.read_object)."""
+    schema = REQUEST_BODIES[handler]
+    return {"required": bool(schema.get("required") or schema.get("minProperties")), **_json(schema)}
 
 
 # A period's end in a query: left out or empty, it takes the default (HTML forms send empty fields).
@@ -178,8 +181,8 @@ PATHS = {
     "/centres": {"get": {
         "summary": "The centres in the caller's scope",
         "parameters": [{"name": "parent", "in": "query", "schema": {"type": "string"}},
-                       {"name": "level", "in": "query", "schema": {"enum": ["nation", "province", "commune",
-                                                                             "district", "centre"]}}],
+                       {"name": "level", "in": "query", "allowEmptyValue": True, "schema": _LEVEL,
+                        "description": "left empty: every level"}],
         "responses": {"200": {"description": "Centres"} | _json(closed({
             "centres": {"type": "array", "items": _ref("Centre")}})), **_errors(401, 404, 422)}}},
     "/centres/{code}": {"patch": {
@@ -209,7 +212,7 @@ PATHS = {
     "/procedures/{code}/adopt": {"post": {
         "summary": "Adopt the newest template offered to the caller's centre (admin)",
         "parameters": [CODE_PARAM],
-        "requestBody": _body("adopt_template", required=False),
+        "requestBody": _body("adopt_template"),
         "responses": {"200": {"description": "adopted, kept_override or unchanged"} | _json(_ref("Outcome")),
                       "409": {"description": "conflict: the centre runs its own version"} | _json(_ref("Outcome")),
                       **_errors(401, 403, 404, 422)}}},
@@ -222,7 +225,7 @@ PATHS = {
     "/procedures/{code}/migrate": {"post": {
         "summary": "Carry running dossiers onto the procedure's current version where nothing they reached changed (admin)",
         "parameters": [CODE_PARAM],
-        "requestBody": _body("migrate_dossiers", required=False),
+        "requestBody": _body("migrate_dossiers"),
         "responses": {"200": _answer("Each dossier: migrated, or why not", closed({
             "code": _TEXT, "dossiers": {"type": "array", "items": closed({
                 "code": _TEXT, "migrated": {"type": "boolean"}, "reason": _TEXT_OR_NULL})}})),
