@@ -64,3 +64,21 @@ def test_a_pack_the_back_offices_lint_would_block_is_not_published_through_the_a
                        ("copy_certification", 'procedure.json states no fee')}
     with app.app_context():
         assert ProcedureVersion.select().count() == before
+
+
+def test_a_read_only_field_of_the_start_form_cannot_be_set_through_the_api(admin_api):
+    bpmn = (MODELS / "review.bpmn").read_text().replace(
+        '<bpmn:startEvent id="StartEvent_1">',
+        '<bpmn:startEvent id="StartEvent_1"><bpmn:extensionElements><spiffworkflow:properties>'
+        '<spiffworkflow:property name="formJsonSchemaFilename" value="start-schema.json" />'
+        '</spiffworkflow:properties></bpmn:extensionElements>')
+    start = {"type": "object", "properties": {"applicant_name": {"type": "string"},
+                                              "fee_waived": {"type": "boolean", "readOnly": True}}}
+    uploaded = admin_api.upload([("review.bpmn", bpmn.encode()), MODELS / "receive-schema.json",
+                                 ("start-schema.json", json.dumps(start).encode())])
+    assert uploaded.status_code == 201, uploaded.json
+    assert admin_api.get("/procedures").json["procedures"][0]["online"] is True  # it has a start form
+    refused = admin_api.post("/dossiers", {"procedure": "review", "data": {"applicant_name": "A", "fee_waived": True}})
+    assert refused.status_code == 422, refused.json
+    assert [(d["field"], d["code"]) for d in refused.json["details"]] == [("fee_waived", "readOnly")]
+    assert admin_api.post("/dossiers", {"procedure": "review", "data": {"applicant_name": "A"}}).status_code == 201
