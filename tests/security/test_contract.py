@@ -82,3 +82,13 @@ def test_a_read_only_field_of_the_start_form_cannot_be_set_through_the_api(admin
     assert refused.status_code == 422, refused.json
     assert [(d["field"], d["code"]) for d in refused.json["details"]] == [("fee_waived", "readOnly")]
     assert admin_api.post("/dossiers", {"procedure": "review", "data": {"applicant_name": "A"}}).status_code == 201
+
+
+def test_every_bundled_procedure_passes_the_lint_a_pack_must_pass(sqlite_app):
+    from onestop.services import rollout
+    from tests.process_models import bundled_folders
+    from tests.services.test_rollout import pack_of
+
+    with sqlite_app.app_context():
+        entries = rollout.read_pack(pack_of(folders=tuple(bundled_folders())))
+    assert sorted(e.folder for e in entries) == bundled_folders()
