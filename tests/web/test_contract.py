@@ -107,7 +107,13 @@ def _scenario(app, api):
     api.get("/coverage/review")
     api.get("/calendar"), api.put("/calendar/days/2099-01-03", {"working": True, "note": "làm bù"})
     api.delete("/calendar/days/2099-01-03"), api.put("/calendar/hours", {"office_hours": [["07:30", "11:30"]]})
-    api.get("/stats"), api.client.get("/api/v1/stats/provinces"), api.get("/stats/report")
+    with app.app_context():  # a province with its communes, for the national roll-up to list
+        from onestop.services import centres
+
+        centres.import_units(make_user("system", ("system_admin",))[0], [22])
+    provinces = api.client.get("/api/v1/stats/provinces").json["provinces"]
+    assert [p["province"] for p in provinces] == ["P22"]
+    api.get("/stats"), api.client.get("/api/v1/stats"), api.get("/stats/report")
     api.client.get("/api/v1/openapi.json"), api.get("/dossiers/no-such"), api.post("/dossiers", {"procedure": 7}), api.client.get("/api/v1/procedures")
 
 

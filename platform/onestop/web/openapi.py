@@ -88,6 +88,9 @@ def _errors(*codes):
 
 _LEVEL = {"enum": ["nation", "province", "commune", "district", "centre"]}
 _OBJECT = {"type": "object"}
+_DATE = {"type": "string", "format": "date"}
+_COUNT = {"type": "integer", "minimum": 0}
+_RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 100, "description": "a percentage; null: nothing to count"}
 
 # The components built outside web/present.py (by the services, or by web/errors.py).
 SCHEMAS = {
@@ -98,6 +101,20 @@ SCHEMAS = {
         "days": {"type": "array", "items": closed({"date": {"type": "string", "format": "date"},
                                                    "working": {"type": "boolean"},
                                                    "source": {"enum": ["national", "centre"]}, "why": _TEXT})}}),
+    "Figures": closed({
+        "centre": _TEXT, "from": _DATE, "to": _DATE,
+        **dict.fromkeys(("received", "online", "resolved", "early", "on_time", "late", "without_deadline", "returned",
+                         "not_accepted", "supplemented", "pending_now", "overdue_now"), _COUNT),
+        **dict.fromkeys(("online_share", "on_time_rate", "refusal_rate", "supplement_rate", "satisfaction_rate"),
+                        _RATE),
+        "ratings": {"type": "object", "additionalProperties": _COUNT},
+        "units": {"type": "array", "items": _OBJECT},
+        "steps": {"type": "array", "items": _OBJECT, "description": "only for a token of the centre's scope"},
+        "officials": {"type": "array", "items": _OBJECT, "description": "only for a token of the centre's scope"},
+    }, optional=("steps", "officials")),
+    "ProvinceFigures": closed({"province": _TEXT, "name": _TEXT, "received": _COUNT, "resolved": _COUNT,
+                               "on_time": _COUNT, "late": _COUNT, "on_time_rate": _RATE, "online_share": _RATE,
+                               "satisfaction_rate": _RATE}),
     "Error": closed({"error": _TEXT, "message": _TEXT, "details": {"type": "array", "items": {
         "type": "object", "properties": {"element_id": _TEXT_OR_NULL, "field": _TEXT, "message": _TEXT}}}},
         optional=("details",)),
@@ -271,14 +288,14 @@ PATHS = {
         "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
                        ("centre", "unit", "procedure")] + [
             _DATE_ARG | {"name": n} for n in ("from", "to")],
-        "responses": {"200": _answer("The figures (docs/statistics.md)", _OBJECT), **_errors(401, 404, 422)}}},
+        "responses": {"200": _answer("The figures (docs/statistics.md)", _ref("Figures")), **_errors(401, 404, 422)}}},
     "/stats/provinces": {"get": {
         "summary": "The national roll-up: each province's figures (its centre and communes) over a period",
         "security": [{}],
         "parameters": [_DATE_ARG | {"name": n} for n in ("from", "to")],
         "responses": {"200": _answer("By province", closed({
             "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
-            "provinces": {"type": "array", "items": _OBJECT}})), **_errors(422)}}},
+            "provinces": {"type": "array", "items": _ref("ProvinceFigures")}})), **_errors(422)}}},
     "/stats/report": {"get": {
         "summary": "The periodic report a centre sends upward, by field (leader or administrator of its "
                    "scope; default last month)",
