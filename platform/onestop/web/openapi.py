@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of /api/v1, kept beside the handlers it describes."""
 
 from .. import __version__
-from ..services import centres
+from ..services import centres, stats
 from ..status import ENDED
 from . import present
 from .present import closed
@@ -90,6 +90,7 @@ _LEVEL = {"enum": ["nation", "province", "commune", "district", "centre"]}
 _OBJECT = {"type": "object"}
 _DATE = {"type": "string", "format": "date"}
 _COUNT = {"type": "integer", "minimum": 0}
+_REPORT_ROW = closed({"field": _TEXT} | dict.fromkeys(stats.REPORT_COLUMNS[1:], {"type": "integer"}))
 _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 100, "description": "a percentage; null: nothing to count"}
 
 # The components built outside web/present.py (by the services, or by web/errors.py).
@@ -115,6 +116,8 @@ SCHEMAS = {
     "ProvinceFigures": closed({"province": _TEXT, "name": _TEXT, "received": _COUNT, "resolved": _COUNT,
                                "on_time": _COUNT, "late": _COUNT, "on_time_rate": _RATE, "online_share": _RATE,
                                "satisfaction_rate": _RATE}),
+    "PeriodicReport": closed({"centre": _TEXT, "name": _TEXT, "from": _DATE, "to": _DATE,
+                              "rows": {"type": "array", "items": _REPORT_ROW}, "total": _REPORT_ROW}),
     "Error": closed({"error": _TEXT, "message": _TEXT, "details": {"type": "array", "items": {
         "type": "object", "properties": {"element_id": _TEXT_OR_NULL, "field": _TEXT, "message": _TEXT}}}},
         optional=("details",)),
@@ -301,7 +304,7 @@ PATHS = {
                    "scope; default last month)",
         "parameters": [{"name": "centre", "in": "query", "schema": {"type": "string"}}] + [
             _DATE_ARG | {"name": n} for n in ("from", "to")],
-        "responses": {"200": _answer("Rows by field and their total", _OBJECT),
+        "responses": {"200": _answer("Rows by field and their total", _ref("PeriodicReport")),
                       **_errors(401, 403, 404, 422)}}},
     "/dossiers/{code}/rating": {"post": {
         "summary": "The citizen rates the dossier once its result is ready (code and lookup key, no token)",
