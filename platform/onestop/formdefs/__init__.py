@@ -12,10 +12,20 @@ import posixpath
 from dataclasses import dataclass, field
 
 from .camunda import from_form_data, from_form_js
-from .schema import FieldError, FormDefinition, FormProblem, check_schema, check_ui, normalise, validate
+from .schema import (
+    FieldError,
+    FormDefinition,
+    FormProblem,
+    check_schema,
+    check_ui,
+    normalise,
+    read_only_changes,
+    read_only_fields,
+    validate,
+)
 
 __all__ = ["Assembled", "FieldError", "FormDefinition", "FormProblem", "assemble", "check_schema", "normalise",
-           "validate"]
+           "read_only_changes", "read_only_fields", "validate"]
 
 _KEY_PREFIXES = ("camunda-forms:deployment:", "camunda-forms:app:", "embedded:deployment:", "embedded:app:",
                  "deployment:", "app:", "embedded:")

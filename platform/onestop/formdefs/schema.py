@@ -337,6 +337,44 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message}
 
 
+def read_only_fields(schema, ui=None) -> list[tuple[str, ...]]:
+    """The paths of the fields the form shows but does not let anyone change: `readOnly` in the schema,
+    or `ui:readonly` / `ui:disabled` in the UI schema (as the HTML form draws them), within nested groups."""
+    found = []
+
+    def walk(node, ui_node, path):
+        if not isinstance(node, dict):
+            return
+        ui_node = ui_node if isinstance(ui_node, dict) else {}
+        for name, sub in (node.get("properties") or {}).items():
+            sub_ui = ui_node.get(name) if isinstance(ui_node.get(name), dict) else {}
+            if isinstance(sub, dict) and (sub.get("readOnly") is True or sub_ui.get("ui:readonly") is True
+                                          or sub_ui.get("ui:disabled") is True):
+                found.append((*path, name))
+            else:
+                walk(sub, sub_ui, (*path, name))
+
+    walk(schema, ui, ())
+    return found
+
+
+def read_only_changes(schema, ui, submitted: dict, current: dict) -> list[FieldError]:
+    """A field error for each read-only field whose submitted value differs from its current one (a
+    client may send back unchanged what it was shown; it may not change it)."""
+    missing = object()
+
+    def at(data, path):
+        for part in path:
+            if not isinstance(data, dict) or part not in data:
+                return missing
+            data = data[part]
+        return data
+
+    return [FieldError("/".join(path), "readOnly", "this field is read-only")
+            for path in read_only_fields(schema, ui)
+            if at(submitted, path) is not missing and at(submitted, path) != at(current, path)]
+
+
 def validate(schema, data) -> list[FieldError]:
     """The field errors of data against the form's schema, in field order; [] when it fits."""
     if not isinstance(schema, dict):

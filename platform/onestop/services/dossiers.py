@@ -103,6 +103,7 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
     procedure, version = found
+    _refuse_read_only_changes(start_form(version), data)
     data, blobs = _prepare(start_form(version), data, uploads)
     model = model_for(version)
     if applicant is None:
@@ -271,12 +272,7 @@ def stored_state(dossier):
 def task_detail(actor, task_id):
     """(work item, its variables, its form definition or None) for a ready task."""
     item = get_work_item(actor, task_id)
-    dossier = item.dossier
-    try:
-        data = engine().task_data(model_for(dossier.version), stored_state(dossier), item.id)
-    except TaskNotReady as exc:
-        raise Conflict(str(exc)) from None
-    return item, data, form_of(dossier.version, item.form)
+    return item, _task_data(item.dossier, item), form_of(item.dossier.version, item.form)
 
 
 def _settles_obligation(item) -> bool:
@@ -296,7 +292,9 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     if item.claimed_by_id and item.claimed_by_id != actor.id:
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")
     dossier = item.dossier
-    data, blobs = _prepare(form_of(dossier.version, item.form), data, uploads, dossier.id)
+    form = form_of(dossier.version, item.form)
+    _refuse_read_only_changes(form, data, lambda: _task_data(dossier, item))
+    data, blobs = _prepare(form, data, uploads, dossier.id)
     try:
         with on_behalf_of(dossier.centre_id):
             step = engine().complete_task(model_for(dossier.version), stored_state(dossier), item.id, data)
@@ -305,6 +303,27 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     attachments.keep(blobs)
     return save_step(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
                  completed_task_id=item.id, blobs=blobs)
+
+
+def _refuse_read_only_changes(form, data, current=dict):
+    """Invalid if the data changes a field the form shows read-only (the desk's and the portal's
+    forms never send one; the API must not let a caller write it either). `current()`: the values
+    the step holds now ({} at a start), read only when a read-only field was sent."""
+    if form is None:
+        return
+    submitted = formdefs.normalise(data)
+    if not formdefs.read_only_changes(form.schema, form.ui, submitted, {}):
+        return
+    errors = formdefs.read_only_changes(form.schema, form.ui, submitted, current())
+    if errors:
+        raise Invalid("the data changes a read-only field of the form", field_errors=errors)
+
+
+def _task_data(dossier, item) -> dict:
+    try:
+        return engine().task_data(model_for(dossier.version), stored_state(dossier), item.id)
+    except TaskNotReady as exc:
+        raise Conflict(str(exc)) from None
 
 
 def claim_task(actor, task_id) -> WorkItem:

@@ -26,6 +26,7 @@ from ..engine import SourceFile, classify
 from ..models import Centre, LocalOverride, Procedure, ProcedureVersion, utcnow
 from . import audit, runtime, units
 from .errors import Forbidden, Invalid, NotFound, TooLarge, shown
+from .onboarding import lint
 from .procedures import LANE_ROLES, checked_model, get_procedure, model_files, model_for, store_version
 
 PACK_FORMAT = "onestop-pack/1"
@@ -131,6 +132,12 @@ def read_pack(data: bytes, max_bytes=5 * 1024 * 1024) -> list[PackEntry]:
         except Invalid as exc:
             problems += [d | {"file": f"{entry.folder}/{d.get('file') or ''}".rstrip("/")} for d in exc.details or
                          [{"message": exc.message}]]
+    if not problems:
+        # Published as templates, a pack's procedures go before citizens: the back office's lint
+        # blocks the same errors here as when an administrator publishes a draft. (Linted only once
+        # the pack is intact: a file left out for its hash would make every finding a false one.)
+        problems = [{"file": e.folder, "element_id": f.element_id, "message": f.message}
+                    for e in entries if e.parsed is not None for f in lint(e.parsed) if f.level == "error"]
     if problems:
         first = problems[0]
         raise Invalid(f"the pack was refused, nothing was changed: {len(problems)} problem(s), the first in "

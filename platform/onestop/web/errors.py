@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import jsonify, render_template_string, request
+from flask import jsonify, make_response, render_template_string, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..services.errors import ServiceError
@@ -44,7 +44,10 @@ def init_app(app):
         if exc.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH") or 0
             message = f"the request is larger than the limit of {limit // 1024} KiB"
-        return error_response(exc.code or 500, code, message)
+        response = make_response(error_response(exc.code or 500, code, message))
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # as RFC 9110 asks of a 405
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

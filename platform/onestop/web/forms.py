@@ -54,6 +54,7 @@ MESSAGES = {
     "maxItems": _l("Takes at most %(limit)s entries."),
     "uniqueItems": _l("The same entry appears twice."),
     "additionalProperties": _l("This field is not part of the form."),
+    "readOnly": _l("This field cannot be changed."),
     "maxSize": _l("The file is larger than %(limit)s MiB."),
     "empty": _l("The file is empty."),
     "fileType": _l("The file must be a PDF, an image (JPEG, PNG, TIFF, WebP) or an office document."),

@@ -1,8 +1,10 @@
 """The OpenAPI 3.1 description of /api/v1, kept beside the handlers it describes."""
 
 from .. import __version__
-from ..services import centres
-from ..status import ENDED, Status
+from ..services import centres, stats
+from ..status import ENDED
+from . import present
+from .present import closed
 
 _TEXT = {"type": "string"}
 _TEXT_OR_NULL = {"type": ["string", "null"]}
@@ -55,8 +57,11 @@ REQUEST_BODIES = {
 }
 
 
-def _body(handler, required=True):
-    return {"required": required, **_json(REQUEST_BODIES[handler])}
+def _body(handler):
+    """The request body of an operation; optional when its schema requires nothing, since the body
+    reader takes a missing body for {} (web.bodies.read_object)."""
+    schema = REQUEST_BODIES[handler]
+    return {"required": bool(schema.get("required") or schema.get("minProperties")), **_json(schema)}
 
 
 # A period's end in a query: left out or empty, it takes the default (HTML forms send empty fields).
@@ -72,6 +77,8 @@ def _json(schema):
 
 
 def _errors(*codes):
+    """The error answers of an operation: `codes`, and those any request can meet (400, 413)."""
+    codes = sorted({400, 413, *codes})
     text = {400: "Bad request", 401: "No or invalid token", 403: "Role missing", 404: "Not found (or another centre's)",
             409: "Conflict: no longer possible (someone else acted first)", 413: "Too large",
             429: "Too many lookups from this address",
@@ -79,276 +86,264 @@ def _errors(*codes):
     return {str(c): {"description": text[c]} | _json(_ref("Error")) for c in codes}
 
 
+_LEVEL = {"enum": ["nation", "province", "commune", "district", "centre"]}
+_OBJECT = {"type": "object"}
+_DATE = {"type": "string", "format": "date"}
+_COUNT = {"type": "integer", "minimum": 0}
+_REPORT_ROW = closed({"field": _TEXT} | dict.fromkeys(stats.REPORT_COLUMNS[1:], {"type": "integer"}))
+_RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 100, "description": "a percentage; null: nothing to count"}
+
+# The components built outside web/present.py (by the services, or by web/errors.py).
+SCHEMAS = {
+    "Centre": closed({"code": _TEXT, "name": _TEXT, "level": _LEVEL, "agency_code": _TEXT_OR_NULL,
+                      "admin_code": _TEXT_OR_NULL, "parent": _TEXT_OR_NULL, "closed_on": _TEXT_OR_NULL}),
+    "Calendar": closed({
+        "office_hours": {"type": "array", "items": {"type": "array", "items": _TEXT}}, "cutoff": _TEXT_OR_NULL,
+        "days": {"type": "array", "items": closed({"date": {"type": "string", "format": "date"},
+                                                   "working": {"type": "boolean"},
+                                                   "source": {"enum": ["national", "centre"]}, "why": _TEXT})}}),
+    "Figures": closed({
+        "centre": _TEXT, "from": _DATE, "to": _DATE,
+        **dict.fromkeys(("received", "online", "resolved", "early", "on_time", "late", "without_deadline", "returned",
+                         "not_accepted", "supplemented", "pending_now", "overdue_now"), _COUNT),
+        **dict.fromkeys(("online_share", "on_time_rate", "refusal_rate", "supplement_rate", "satisfaction_rate"),
+                        _RATE),
+        "ratings": {"type": "object", "additionalProperties": _COUNT},
+        "units": {"type": "array", "items": _OBJECT},
+        "steps": {"type": "array", "items": _OBJECT, "description": "only for a token of the centre's scope"},
+        "officials": {"type": "array", "items": _OBJECT, "description": "only for a token of the centre's scope"},
+    }, optional=("steps", "officials")),
+    "ProvinceFigures": closed({"province": _TEXT, "name": _TEXT, "received": _COUNT, "resolved": _COUNT,
+                               "on_time": _COUNT, "late": _COUNT, "on_time_rate": _RATE, "online_share": _RATE,
+                               "satisfaction_rate": _RATE}),
+    "PeriodicReport": closed({"centre": _TEXT, "name": _TEXT, "from": _DATE, "to": _DATE,
+                              "rows": {"type": "array", "items": _REPORT_ROW}, "total": _REPORT_ROW}),
+    "Error": closed({"error": _TEXT, "message": _TEXT, "details": {"type": "array", "items": {
+        "type": "object", "properties": {"element_id": _TEXT_OR_NULL, "field": _TEXT, "message": _TEXT}}}},
+        optional=("details",)),
+}
+
+
+def _answer(description, schema=None):
+    return {"description": description} | (_json(schema) if schema else {})
+
+
+CODE_PARAM = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+TASK_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+DAY_PARAM = {"name": "day", "in": "path", "required": True, "schema": {"type": "string", "format": "date"}}
+
+# Every operation of /api/v1, by path and method.
+PATHS = {
+    "/procedures": {
+        "post": {
+            "summary": "Upload a procedure model (a new version)",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "properties": {
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                              "description": ".bpmn, .dmn, form .json, procedure.json, or one .zip"},
+                    "process_id": {"type": "string",
+                                   "description": "process to start, or a collaboration id"}}}}}},
+            "responses": {"201": {"description": "New version stored"} | _json(_ref("ProcedureVersion")),
+                          "200": {"description": "Identical to the latest version"} | _json(_ref("ProcedureVersion")),
+                          **_errors(401, 403, 413, 422)}},
+        "get": {"summary": "List procedures",
+                "responses": {"200": {"description": "The centre's procedures"} | _json(
+                    closed({"procedures": {"type": "array", "items": _ref("CatalogueEntry")}})),
+                    **_errors(401)}}},
+    "/procedures/{code}": {"get": {"summary": "One procedure", "parameters": [CODE_PARAM],
+                                   "responses": {"200": {"description": "The procedure"} | _json(_ref("Procedure")),
+                                                 **_errors(401, 404)}}},
+    "/dossiers": {"post": {
+        "summary": "Start a dossier",
+        "requestBody": _body("start_dossier"),
+        "responses": {"201": {"description": "Started"} | _json(_ref("Dossier")), **_errors(401, 404, 422)}}},
+    "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, history and events",
+                                 "parameters": [CODE_PARAM],
+                                 "responses": {"200": {"description": "The dossier"} | _json(_ref("Dossier")),
+                                               **_errors(401, 404)}}},
+    "/dossiers/{code}/attachments/{id}": {"get": {
+        "summary": "Download one of the dossier's files", "parameters": [
+            CODE_PARAM, {"name": "id", "in": "path", "required": True,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}],
+        "responses": {"200": {"description": "The file, with its media type",
+                              "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                "format": "binary"}}}},
+                      **_errors(401, 404)}}},
+    "/dossiers/{code}/supplement-request": {"post": {
+        "summary": "Ask the applicant for supplementary documents: the dossier's clock stops",
+        "parameters": [CODE_PARAM],
+        "requestBody": _body("request_supplement"),
+        "responses": {"200": {"description": "The dossier, waiting"} | _json(_ref("Dossier")),
+                      **_errors(401, 403, 404, 409, 422)}}},
+    "/dossiers/{code}/supplement": {"post": {
+        "summary": "Record the applicant's supplement: the clock resumes by the procedure's policy",
+        "parameters": [CODE_PARAM],
+        "requestBody": _body("supplement"),
+        "responses": {"200": {"description": "The dossier, running again"} | _json(_ref("Dossier")),
+                      **_errors(401, 403, 404, 409, 413, 422)}}},
+    "/dossiers/{code}/end": {"post": {
+        "summary": "End a dossier where it stands: withdrawn, stopped, or not accepted at reception",
+        "parameters": [CODE_PARAM],
+        "requestBody": _body("end_dossier"),
+        "responses": {"200": {"description": "The ended dossier"} | _json(_ref("Dossier")),
+                      **_errors(401, 403, 404, 409, 422)}}},
+    "/dossiers/{code}/apology": {"post": {
+        "summary": "Apologise before the deadline and promise a new return date",
+        "parameters": [CODE_PARAM],
+        "requestBody": _body("apologise"),
+        "responses": {"200": {"description": "The dossier with its new due time"} | _json(_ref("Dossier")),
+                      **_errors(401, 403, 404, 409, 422)}}},
+    "/dossiers/{code}/messages": {"post": {
+        "summary": "Deliver a BPMN message to a waiting catch event", "parameters": [CODE_PARAM],
+        "requestBody": _body("deliver_message"),
+        "responses": {"200": {"description": "The dossier after delivery"} | _json(_ref("Dossier")),
+                      **_errors(401, 404, 409, 422)}}},
+    "/centres": {"get": {
+        "summary": "The centres in the caller's scope",
+        "parameters": [{"name": "parent", "in": "query", "schema": {"type": "string"}},
+                       {"name": "level", "in": "query", "allowEmptyValue": True, "schema": _LEVEL,
+                        "description": "left empty: every level"}],
+        "responses": {"200": {"description": "Centres"} | _json(closed({
+            "centres": {"type": "array", "items": _ref("Centre")}})), **_errors(401, 404, 422)}}},
+    "/centres/{code}": {"patch": {
+        "summary": "Change a centre's name, electronic identity code or address (its admin, or one above it)",
+        "parameters": [CODE_PARAM],
+        "requestBody": _body("update_centre"),
+        "responses": {"200": {"description": "The centre"} | _json(_ref("Centre")), **_errors(401, 403, 404, 422)}}},
+    "/units": {
+        "get": {"summary": "The units (departments, counters) of the caller's centre",
+                "responses": {"200": _answer("Units", closed({"units": {"type": "array", "items": _ref("Unit")}})),
+                              **_errors(401)}},
+        "post": {"summary": "Create a unit of the centre (admin)",
+                 "requestBody": _body("create_unit"),
+                 "responses": {"201": _answer("Created", _ref("Unit")), **_errors(401, 403, 409, 422)}}},
+    "/units/{unit_code}/members/{username}": {"put": {
+        "summary": "Put a user of the centre in the unit (admin)",
+        "parameters": [{"name": "unit_code", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": _answer("Done", closed({"unit": _TEXT, "username": _TEXT})), **_errors(401, 403, 404)}}},
+    "/procedures/{code}/template": {"get": {
+        "summary": "The template offered to the caller's centre and how it differs from the version in force",
+        "parameters": [CODE_PARAM],
+        "responses": {"200": _answer("The template and the diff", closed({
+            "code": _TEXT, "template_version": {"type": "integer"}, "from_centre": _TEXT,
+            "current_version": {"type": ["integer", "null"]}, "adopted": {"type": "boolean"},
+            "diff": {"type": ["object", "null"]}})), **_errors(401, 403, 404)}}},
+    "/procedures/{code}/adopt": {"post": {
+        "summary": "Adopt the newest template offered to the caller's centre (admin)",
+        "parameters": [CODE_PARAM],
+        "requestBody": _body("adopt_template"),
+        "responses": {"200": {"description": "adopted, kept_override or unchanged"} | _json(_ref("Outcome")),
+                      "409": {"description": "conflict: the centre runs its own version"} | _json(_ref("Outcome")),
+                      **_errors(401, 403, 404, 422)}}},
+    "/procedures/{code}/local": {"put": {
+        "summary": "The centre's local overrides of an adopted procedure: lanes, fee_vnd, fee_note, agency (admin)",
+        "parameters": [CODE_PARAM],
+        "requestBody": _body("set_local_override"),
+        "responses": {"200": _answer("The overrides as stored", closed({"code": _TEXT, "local": _OBJECT})),
+                      **_errors(401, 403, 404, 422)}}},
+    "/procedures/{code}/migrate": {"post": {
+        "summary": "Carry running dossiers onto the procedure's current version where nothing they reached changed (admin)",
+        "parameters": [CODE_PARAM],
+        "requestBody": _body("migrate_dossiers"),
+        "responses": {"200": _answer("Each dossier: migrated, or why not", closed({
+            "code": _TEXT, "dossiers": {"type": "array", "items": closed({
+                "code": _TEXT, "migrated": {"type": "boolean"}, "reason": _TEXT_OR_NULL})}})),
+                      **_errors(401, 403, 404, 422)}}},
+    "/rollouts": {"post": {
+        "summary": "Verify a pack, publish it as templates and adopt it at the selected centres",
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["pack", "to"], "properties": {
+                "pack": {"type": "string", "format": "binary"},
+                "to": {"type": "string", "description": "nation, province:NN, province:NN/*, or codes"},
+                "force": {"type": "string", "enum": ["true", "false"]}}}}}},
+        "responses": {"200": _answer("The per-centre report", _ref("Rollout")), **_errors(401, 403, 404, 413, 422)}}},
+    "/coverage/{code}": {"get": {
+        "summary": "Which provinces' communes run the newest template of a procedure, an older one, or none",
+        "parameters": [CODE_PARAM],
+        "responses": {"200": _answer("By province", closed({"code": _TEXT, "provinces": {"type": "array", "items": closed({
+            "province": _TEXT, "name": _TEXT, "communes": {"type": "integer"}, "current": {"type": "integer"},
+            "older": {"type": "integer"}, "missing": {"type": "integer"}})}})), **_errors(401, 403)}}},
+    "/calendar": {"get": {
+        "summary": "The centre's working calendar: office hours, cut-off, and each day worked or not and why",
+        "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                       {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}}],
+        "responses": {"200": {"description": "The calendar"} | _json(_ref("Calendar")), **_errors(401, 422)}}},
+    "/calendar/days/{day}": {
+        "put": {"summary": "An exception for one day: a working Saturday, an extra closure (admin)",
+                "parameters": [DAY_PARAM],
+                "requestBody": _body("set_calendar_day"),
+                "responses": {"200": _answer("The exception as stored", closed({
+                    "date": {"type": "string", "format": "date"}, "working": {"type": "boolean"}, "note": _TEXT})),
+                    **_errors(401, 403, 422)}},
+        "delete": {"summary": "Drop the exception: the national calendar decides that day again (admin)",
+                   "parameters": [DAY_PARAM],
+                   "responses": {"204": {"description": "Dropped (or there was none)"}, **_errors(401, 403, 422)}}},
+    "/calendar/hours": {"put": {
+        "summary": "The centre's office hours and afternoon cut-off (admin)",
+        "requestBody": _body("set_office_hours"),
+        "responses": {"200": {"description": "The calendar of today"} | _json(_ref("Calendar")),
+                      **_errors(401, 403, 422)}}},
+    "/stats": {"get": {
+        "summary": "A centre's figures over a period (docs/statistics.md); public without a token, with the "
+                   "per-official lines for a token of the centre's scope",
+        "security": [{}, {"bearer": []}],
+        "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
+                       ("centre", "unit", "procedure")] + [
+            _DATE_ARG | {"name": n} for n in ("from", "to")],
+        "responses": {"200": _answer("The figures (docs/statistics.md)", _ref("Figures")), **_errors(401, 404, 422)}}},
+    "/stats/provinces": {"get": {
+        "summary": "The national roll-up: each province's figures (its centre and communes) over a period",
+        "security": [{}],
+        "parameters": [_DATE_ARG | {"name": n} for n in ("from", "to")],
+        "responses": {"200": _answer("By province", closed({
+            "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+            "provinces": {"type": "array", "items": _ref("ProvinceFigures")}})), **_errors(422)}}},
+    "/stats/report": {"get": {
+        "summary": "The periodic report a centre sends upward, by field (leader or administrator of its "
+                   "scope; default last month)",
+        "parameters": [{"name": "centre", "in": "query", "schema": {"type": "string"}}] + [
+            _DATE_ARG | {"name": n} for n in ("from", "to")],
+        "responses": {"200": _answer("Rows by field and their total", _ref("PeriodicReport")),
+                      **_errors(401, 403, 404, 422)}}},
+    "/dossiers/{code}/rating": {"post": {
+        "summary": "The citizen rates the dossier once its result is ready (code and lookup key, no token)",
+        "security": [{}], "parameters": [CODE_PARAM],
+        "requestBody": _body("rate_dossier"),
+        "responses": {"201": _answer("Recorded", closed({"code": _TEXT, "level": _TEXT})), **_errors(404, 409, 422, 429)}}},
+    "/tasks": {"get": {"summary": "The caller's worklist, oldest first, a page at a time",
+                       "parameters": [
+                           {"name": "dossier", "in": "query", "schema": {"type": "string"}},
+                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                        "maximum": 500, "default": 100}},
+                           {"name": "after", "in": "query", "schema": {"type": "string"},
+                            "description": "the `next` cursor of the previous page"}],
+                       "responses": {"200": {"description": "Ready tasks"} | _json(closed({
+                           "tasks": {"type": "array", "items": _ref("Task")}, "next": _TEXT_OR_NULL})),
+                           **_errors(401, 422)}}},
+    "/tasks/{id}": {"get": {"summary": "A ready task with its data and form", "parameters": [TASK_PARAM],
+                            "responses": {"200": {"description": "The task"} | _json(_ref("TaskDetail")),
+                                          **_errors(401, 404, 409)}}},
+    "/tasks/{id}/complete": {"post": {
+        "summary": "Complete a ready task", "parameters": [TASK_PARAM],
+        "requestBody": _body("complete_task"),
+        "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Dossier")),
+                      **_errors(401, 403, 404, 409, 422)}}},
+    "/openapi.json": {"get": {"summary": "This document", "security": [],
+                              "responses": {"200": _answer("OpenAPI 3.1", _OBJECT)}}},
+}
+
+
 def openapi_document():
-    code_param = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
-    task_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-    day_param = {"name": "day", "in": "path", "required": True, "schema": {"type": "string", "format": "date"}}
+    """The document served at /api/v1/openapi.json: the paths below, the request bodies above and
+    the response schemas that web/present.py declares beside its presenters."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "onestop API", "version": __version__,
                  "description": "Procedures (BPMN models), dossiers (running instances) and tasks."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Centre": {"type": "object", "properties": {
-                    "code": {"type": "string"}, "name": {"type": "string"},
-                    "level": {"enum": ["nation", "province", "commune", "district", "centre"]},
-                    "agency_code": {"type": ["string", "null"]}, "admin_code": {"type": ["string", "null"]},
-                    "parent": {"type": ["string", "null"]}, "closed_on": {"type": ["string", "null"]}}},
-                "Outcome": {"type": "object", "properties": {
-                    "centre": {"type": "string"}, "code": {"type": "string"},
-                    "outcome": {"enum": ["adopted", "kept_override", "unchanged", "conflict"]},
-                    "version": {"type": ["integer", "null"]}, "detail": {"type": "string"}}},
-                "Calendar": {"type": "object", "properties": {
-                    "office_hours": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
-                    "cutoff": {"type": ["string", "null"]},
-                    "days": {"type": "array", "items": {"type": "object", "properties": {
-                        "date": {"type": "string", "format": "date"}, "working": {"type": "boolean"},
-                        "source": {"enum": ["national", "centre"]}, "why": {"type": "string"}}}}}},
-                "Error": {"type": "object", "required": ["error", "message"], "properties": {
-                    "error": {"type": "string"}, "message": {"type": "string"},
-                    "details": {"type": "array", "items": {"type": "object", "properties": {
-                        "element_id": {"type": ["string", "null"]}, "field": {"type": "string"},
-                        "message": {"type": "string"}}}}}},
-                "ProcedureVersion": {"type": "object", "required": ["code", "version", "warnings"], "properties": {
-                    "code": {"type": "string"}, "version": {"type": "integer"},
-                    "warnings": {"type": "array", "items": {"type": "object"}},
-                    "dialect": {"type": "string", "enum": ["spiff", "camunda"]},
-                    "start": {"type": "object"}}},
-                "Procedure": {"type": "object", "properties": {
-                    "code": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"}}},
-                "Task": {"type": "object", "required": ["id", "element_id", "name", "lane"], "properties": {
-                    "id": {"type": "string"}, "element_id": {"type": "string"}, "name": {"type": "string"},
-                    "lane": {"type": ["string", "null"]}, "dossier": {"type": "string"},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "due_at": {"type": ["string", "null"], "format": "date-time",
-                               "description": "this step's deadline in working time; null: not counted"}}},
-                "TaskDetail": {"allOf": [_ref("Task"), {"type": "object", "properties": {
-                    "data": {"type": "object"}, "form": {"type": ["object", "null"]},
-                    "ui": {"type": ["object", "null"]}}}]},
-                "Dossier": {"type": "object", "required": ["code", "procedure", "version", "state", "data", "tasks",
-                                                           "waiting", "history", "events"], "properties": {
-                    "code": {"type": "string"}, "procedure": {"type": "string"}, "version": {"type": "integer"},
-                    "centre": {"type": "string", "description": "the receiving centre's code"},
-                    "authority": {"type": ["string", "null"], "description": "the competent authority that decides"},
-                    "state": {"type": "string", "enum": ["active", "completed", "error", "cancelled"]},
-                    "status": {"type": "string", "enum": [s.value for s in Status], "description":
-                               "the national status (its code in the national catalogue: "
-                               + ", ".join(f"{s.value} {s.national_code}" for s in Status) + ")"},
-                    "data": {"type": "object"}, "applicant": {"type": ["object", "null"]},
-                    "received_at": {"type": ["string", "null"], "format": "date-time"},
-                    "due_at": {"type": ["string", "null"], "format": "date-time",
-                               "description": "the promised return, in the centre's working time"},
-                    "due_date": {"type": ["string", "null"], "format": "date",
-                                 "description": "the promised return date in Vietnam"},
-                    "tracking_url": {"type": "string", "description": "the public page with the lookup key; only "
-                                     "in the answer to the request that created the dossier"},
-                    "lookup_key": {"type": "string", "description": "for the applicant's receipt; shown once"},
-                    "tasks": {"type": "array", "items": _ref("Task")},
-                    "waiting": {"type": "array", "items": {"type": "object", "properties": {
-                        "element_id": {"type": "string"}, "type": {"type": "string"}, "name": {"type": ["string", "null"]},
-                        "due_at": {"type": ["string", "null"], "format": "date-time"}}}},
-                    "history": {"type": "array", "items": {"type": "object", "properties": {
-                        "element_id": {"type": "string"}, "state": {"type": "string"},
-                        "at": {"type": "string", "format": "date-time"}, "actor": {"type": ["string", "null"]}}}},
-                    "error": {"type": "object", "properties": {"element_id": {"type": ["string", "null"]},
-                                                               "message": {"type": "string"}}},
-                    "events": {"type": "array", "items": {"type": "object", "properties": {
-                        "at": {"type": "string"}, "actor": {"type": ["string", "null"]}, "action": {"type": "string"},
-                        "element_id": {"type": ["string", "null"]}}}},
-                    "attachments": {"type": "array", "items": {"type": "object", "properties": {
-                        "id": {"type": "integer"}, "field": {"type": "string"}, "name": {"type": "string"},
-                        "media_type": {"type": "string"}, "size": {"type": "integer"},
-                        "sha256": {"type": "string"}}}}}},
-            },
-        },
-        "paths": {
-            "/procedures": {
-                "post": {
-                    "summary": "Upload a procedure model (a new version)",
-                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                        "type": "object", "properties": {
-                            "files": {"type": "array", "items": {"type": "string", "format": "binary"},
-                                      "description": ".bpmn, .dmn, form .json, procedure.json, or one .zip"},
-                            "process_id": {"type": "string",
-                                           "description": "process to start, or a collaboration id"}}}}}},
-                    "responses": {"201": {"description": "New version stored"} | _json(_ref("ProcedureVersion")),
-                                  "200": {"description": "Identical to the latest version"} | _json(_ref("ProcedureVersion")),
-                                  **_errors(401, 403, 413, 422)}},
-                "get": {"summary": "List procedures",
-                        "responses": {"200": {"description": "The centre's procedures"} | _json(
-                            {"type": "object", "properties": {"procedures": {"type": "array", "items": _ref("Procedure")}}}),
-                            **_errors(401)}}},
-            "/procedures/{code}": {"get": {"summary": "One procedure", "parameters": [code_param],
-                                           "responses": {"200": {"description": "The procedure"} | _json(_ref("Procedure")),
-                                                         **_errors(401, 404)}}},
-            "/dossiers": {"post": {
-                "summary": "Start a dossier",
-                "requestBody": _body("start_dossier"),
-                "responses": {"201": {"description": "Started"} | _json(_ref("Dossier")), **_errors(401, 404, 422)}}},
-            "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, history and events",
-                                         "parameters": [code_param],
-                                         "responses": {"200": {"description": "The dossier"} | _json(_ref("Dossier")),
-                                                       **_errors(401, 404)}}},
-            "/dossiers/{code}/attachments/{id}": {"get": {
-                "summary": "Download one of the dossier's files", "parameters": [
-                    code_param, {"name": "id", "in": "path", "required": True,
-                             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}],
-                "responses": {"200": {"description": "The file, with its media type",
-                                      "content": {"application/octet-stream": {"schema": {"type": "string",
-                                                                                        "format": "binary"}}}},
-                              **_errors(401, 404)}}},
-            "/dossiers/{code}/supplement-request": {"post": {
-                "summary": "Ask the applicant for supplementary documents: the dossier's clock stops",
-                "parameters": [code_param],
-                "requestBody": _body("request_supplement"),
-                "responses": {"200": {"description": "The dossier, waiting"} | _json(_ref("Dossier")),
-                              **_errors(401, 403, 404, 409, 422)}}},
-            "/dossiers/{code}/supplement": {"post": {
-                "summary": "Record the applicant's supplement: the clock resumes by the procedure's policy",
-                "parameters": [code_param],
-                "requestBody": _body("supplement"),
-                "responses": {"200": {"description": "The dossier, running again"} | _json(_ref("Dossier")),
-                              **_errors(401, 403, 404, 409, 413, 422)}}},
-            "/dossiers/{code}/end": {"post": {
-                "summary": "End a dossier where it stands: withdrawn, stopped, or not accepted at reception",
-                "parameters": [code_param],
-                "requestBody": _body("end_dossier"),
-                "responses": {"200": {"description": "The ended dossier"} | _json(_ref("Dossier")),
-                              **_errors(401, 403, 404, 409, 422)}}},
-            "/dossiers/{code}/apology": {"post": {
-                "summary": "Apologise before the deadline and promise a new return date",
-                "parameters": [code_param],
-                "requestBody": _body("apologise"),
-                "responses": {"200": {"description": "The dossier with its new due time"} | _json(_ref("Dossier")),
-                              **_errors(401, 403, 404, 409, 422)}}},
-            "/dossiers/{code}/messages": {"post": {
-                "summary": "Deliver a BPMN message to a waiting catch event", "parameters": [code_param],
-                "requestBody": _body("deliver_message"),
-                "responses": {"200": {"description": "The dossier after delivery"} | _json(_ref("Dossier")),
-                              **_errors(401, 404, 409, 422)}}},
-            "/centres": {"get": {
-                "summary": "The centres in the caller's scope",
-                "parameters": [{"name": "parent", "in": "query", "schema": {"type": "string"}},
-                               {"name": "level", "in": "query", "schema": {"enum": ["nation", "province", "commune",
-                                                                                     "district", "centre"]}}],
-                "responses": {"200": {"description": "Centres"} | _json({"type": "object", "properties": {
-                    "centres": {"type": "array", "items": _ref("Centre")}}}), **_errors(401, 404, 422)}}},
-            "/centres/{code}": {"patch": {
-                "summary": "Change a centre's name, electronic identity code or address (its admin, or one above it)",
-                "parameters": [code_param],
-                "requestBody": _body("update_centre"),
-                "responses": {"200": {"description": "The centre"} | _json(_ref("Centre")), **_errors(401, 403, 404, 422)}}},
-            "/units": {
-                "get": {"summary": "The units (departments, counters) of the caller's centre",
-                        "responses": {"200": {"description": "Units"}, **_errors(401)}},
-                "post": {"summary": "Create a unit of the centre (admin)",
-                         "requestBody": _body("create_unit"),
-                         "responses": {"201": {"description": "Created"}, **_errors(401, 403, 409, 422)}}},
-            "/units/{unit_code}/members/{username}": {"put": {
-                "summary": "Put a user of the centre in the unit (admin)",
-                "parameters": [{"name": "unit_code", "in": "path", "required": True, "schema": {"type": "string"}},
-                               {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "Done"}, **_errors(401, 403, 404)}}},
-            "/procedures/{code}/template": {"get": {
-                "summary": "The template offered to the caller's centre and how it differs from the version in force",
-                "parameters": [code_param],
-                "responses": {"200": {"description": "The template and the diff"}, **_errors(401, 403, 404)}}},
-            "/procedures/{code}/adopt": {"post": {
-                "summary": "Adopt the newest template offered to the caller's centre (admin)",
-                "parameters": [code_param],
-                "requestBody": _body("adopt_template", required=False),
-                "responses": {"200": {"description": "adopted, kept_override or unchanged"} | _json(_ref("Outcome")),
-                              "409": {"description": "conflict: the centre runs its own version"} | _json(_ref("Outcome")),
-                              **_errors(401, 403, 404, 422)}}},
-            "/procedures/{code}/local": {"put": {
-                "summary": "The centre's local overrides of an adopted procedure: lanes, fee_vnd, fee_note, agency (admin)",
-                "parameters": [code_param],
-                "requestBody": _body("set_local_override"),
-                "responses": {"200": {"description": "The overrides as stored"}, **_errors(401, 403, 404, 422)}}},
-            "/procedures/{code}/migrate": {"post": {
-                "summary": "Carry running dossiers onto the procedure's current version where nothing they reached changed (admin)",
-                "parameters": [code_param],
-                "requestBody": _body("migrate_dossiers", required=False),
-                "responses": {"200": {"description": "Each dossier: migrated, or why not"}, **_errors(401, 403, 404, 422)}}},
-            "/rollouts": {"post": {
-                "summary": "Verify a pack, publish it as templates and adopt it at the selected centres",
-                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                    "type": "object", "required": ["pack", "to"], "properties": {
-                        "pack": {"type": "string", "format": "binary"},
-                        "to": {"type": "string", "description": "nation, province:NN, province:NN/*, or codes"},
-                        "force": {"type": "string", "enum": ["true", "false"]}}}}}},
-                "responses": {"200": {"description": "The per-centre report"}, **_errors(401, 403, 404, 413, 422)}}},
-            "/coverage/{code}": {"get": {
-                "summary": "Which provinces' communes run the newest template of a procedure, an older one, or none",
-                "parameters": [code_param],
-                "responses": {"200": {"description": "By province"}, **_errors(401, 403)}}},
-            "/calendar": {"get": {
-                "summary": "The centre's working calendar: office hours, cut-off, and each day worked or not and why",
-                "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                               {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}}],
-                "responses": {"200": {"description": "The calendar"} | _json(_ref("Calendar")), **_errors(401, 422)}}},
-            "/calendar/days/{day}": {
-                "put": {"summary": "An exception for one day: a working Saturday, an extra closure (admin)",
-                        "parameters": [day_param],
-                        "requestBody": _body("set_calendar_day"),
-                        "responses": {"200": {"description": "The exception as stored"}, **_errors(401, 403, 422)}},
-                "delete": {"summary": "Drop the exception: the national calendar decides that day again (admin)",
-                           "parameters": [day_param],
-                           "responses": {"204": {"description": "Dropped (or there was none)"}, **_errors(401, 403, 422)}}},
-            "/calendar/hours": {"put": {
-                "summary": "The centre's office hours and afternoon cut-off (admin)",
-                "requestBody": _body("set_office_hours"),
-                "responses": {"200": {"description": "The calendar of today"} | _json(_ref("Calendar")),
-                              **_errors(401, 403, 422)}}},
-            "/stats": {"get": {
-                "summary": "A centre's figures over a period (docs/statistics.md); public without a token, with the "
-                           "per-official lines for a token of the centre's scope",
-                "security": [{}, {"bearer": []}],
-                "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
-                               ("centre", "unit", "procedure")] + [
-                    _DATE_ARG | {"name": n} for n in ("from", "to")],
-                "responses": {"200": {"description": "The figures"}, **_errors(401, 404, 422)}}},
-            "/stats/provinces": {"get": {
-                "summary": "The national roll-up: each province's figures (its centre and communes) over a period",
-                "security": [{}],
-                "parameters": [_DATE_ARG | {"name": n} for n in ("from", "to")],
-                "responses": {"200": {"description": "By province"}, **_errors(422)}}},
-            "/stats/report": {"get": {
-                "summary": "The periodic report a centre sends upward, by field (leader or administrator of its "
-                           "scope; default last month)",
-                "parameters": [{"name": "centre", "in": "query", "schema": {"type": "string"}}] + [
-                    _DATE_ARG | {"name": n} for n in ("from", "to")],
-                "responses": {"200": {"description": "Rows by field and their total"},
-                              **_errors(401, 403, 404, 422)}}},
-            "/dossiers/{code}/rating": {"post": {
-                "summary": "The citizen rates the dossier once its result is ready (code and lookup key, no token)",
-                "security": [{}], "parameters": [code_param],
-                "requestBody": _body("rate_dossier"),
-                "responses": {"201": {"description": "Recorded"}, **_errors(404, 409, 422, 429)}}},
-            "/tasks": {"get": {"summary": "The caller's worklist, oldest first, a page at a time",
-                               "parameters": [
-                                   {"name": "dossier", "in": "query", "schema": {"type": "string"}},
-                                   {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                                                "maximum": 500, "default": 100}},
-                                   {"name": "after", "in": "query", "schema": {"type": "string"},
-                                    "description": "the `next` cursor of the previous page"}],
-                               "responses": {"200": {"description": "Ready tasks"} | _json(
-                                   {"type": "object", "properties": {
-                                       "tasks": {"type": "array", "items": _ref("Task")},
-                                       "next": {"type": ["string", "null"]}}}),
-                                   **_errors(401, 422)}}},
-            "/tasks/{id}": {"get": {"summary": "A ready task with its data and form", "parameters": [task_param],
-                                    "responses": {"200": {"description": "The task"} | _json(_ref("TaskDetail")),
-                                                  **_errors(401, 404, 409)}}},
-            "/tasks/{id}/complete": {"post": {
-                "summary": "Complete a ready task", "parameters": [task_param],
-                "requestBody": _body("complete_task"),
-                "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Dossier")),
-                              **_errors(401, 403, 404, 409, 422)}}},
-            "/openapi.json": {"get": {"summary": "This document", "security": [],
-                                      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
-        },
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                       "schemas": present.SCHEMAS | SCHEMAS},
+        "paths": PATHS,
     }

@@ -2,13 +2,36 @@
 
 A presenter shapes only what it is given: the views fetch through the services and hand the rows
 over, so that this module reads no table and calls no service.
+
+Beside each presenter stands the JSON Schema of what it returns (gathered in SCHEMAS): the OpenAPI
+document (web/openapi.py) publishes these, and the tests and schemathesis check every answer against
+them, so a field added here without its schema is refused (each object is closed with
+additionalProperties: false).
 """
 
+from ..status import Status
 from ..workdays import to_local
+
+_TEXT = {"type": "string"}
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+
+
+def closed(properties: dict, optional=()) -> dict:
+    """An object with exactly these properties, all required except `optional` ones."""
+    return {"type": "object", "additionalProperties": False, "properties": properties,
+            "required": [name for name in properties if name not in optional]}
 
 
 def _iso(value):
     return value.isoformat(timespec="milliseconds") + "Z" if value else None
+
+
+VERSION = {
+    "code": _TEXT, "version": {"type": "integer"}, "warnings": {"type": "array", "items": {"type": "object"}},
+    "dialect": {"type": "string", "enum": ["spiff", "camunda"]},
+    "start": closed({"kind": _TEXT_OR_NULL, "id": _TEXT_OR_NULL})}
 
 
 def version(v):
@@ -16,11 +39,25 @@ def version(v):
             "dialect": v.dialect, "start": {"kind": v.start_kind, "id": v.start_id}}
 
 
+PROCEDURE = {"code": _TEXT, "name": _TEXT, "version": {"type": "integer"}, "updated_at": _TIME_OR_NULL} | VERSION | {
+    "process_ids": {"type": "array", "items": _TEXT}, "metadata": {"type": "object"},
+    "has_scripts": {"type": "boolean"}, "created_at": _TIME_OR_NULL}
+
+
 def procedure(p, v):
     """One procedure with its current version `v` (GET /procedures/{code})."""
     return {"code": p.code, "name": p.name, "version": p.latest_version, "updated_at": _iso(p.updated_at)} | version(v) | {
         "process_ids": v.process_ids, "metadata": v.metadata, "has_scripts": v.has_scripts,
         "created_at": _iso(v.created_at)}
+
+
+CATALOGUE_ENTRY = {
+    "code": _TEXT, "name": _TEXT, "version": {"type": "integer"}, "updated_at": _TIME_OR_NULL,
+    "field": _TEXT_OR_NULL, "level": _TEXT_OR_NULL, "agency": _TEXT_OR_NULL, "processing": _TEXT_OR_NULL,
+    "fee": _TEXT_OR_NULL, "documents": {"type": "array", "items": {"type": "object"}},
+    "online": {"type": "boolean"}, "online_level": {"description": "from procedure.json, as written there"},
+    "decided_on_the_spot": {"type": "boolean"}, "legal_basis": {"type": "array", "items": _TEXT},
+    "result": {"description": "from procedure.json, as written there"}}
 
 
 def catalogue(entry):
@@ -34,6 +71,13 @@ def catalogue(entry):
             "legal_basis": entry.legal_basis, "result": meta.get("result")}
 
 
+TASK = {"id": _TEXT, "element_id": _TEXT, "name": _TEXT_OR_NULL, "lane": _TEXT_OR_NULL, "created_at": _TIME,
+        "due_at": _TIME_OR_NULL | {"description": "this step's deadline in working time; null: not counted"}}
+WORK_ITEM = TASK | {"dossier": _TEXT}
+TASK_DETAIL = WORK_ITEM | {"data": {"type": "object"}, "form": {"type": ["object", "null"]},
+                           "ui": {"type": ["object", "null"]}}
+
+
 def work_item(item, with_dossier=False):
     body = {"id": item.id, "element_id": item.element_id, "name": item.name, "lane": item.lane,
             "created_at": _iso(item.created_at), "due_at": _iso(item.due_at)}
@@ -44,6 +88,34 @@ def work_item(item, with_dossier=False):
 
 def _local_date(value):
     return to_local(value).date().isoformat() if value else None
+
+
+DOSSIER = {
+    "code": _TEXT, "procedure": _TEXT, "version": {"type": "integer"},
+    "state": {"type": "string", "enum": ["active", "completed", "error", "cancelled"]},
+    "status": {"type": "string", "enum": [s.value for s in Status], "description":
+               "the national status (its code in the national catalogue: "
+               + ", ".join(f"{s.value} {s.national_code}" for s in Status) + ")"},
+    "centre": _TEXT | {"description": "the receiving centre's code"},
+    "authority": _TEXT_OR_NULL | {"description": "the competent authority that decides"},
+    "data": {"type": "object"}, "applicant": {"type": ["object", "null"]},
+    "created_at": _TIME, "updated_at": _TIME_OR_NULL, "received_at": _TIME_OR_NULL,
+    "due_at": _TIME_OR_NULL | {"description": "the promised return, in the centre's working time"},
+    "due_date": {"type": ["string", "null"], "format": "date", "description": "the promised return date in Vietnam"},
+    "tasks": {"type": "array", "items": closed(TASK)},
+    "waiting": {"type": "array", "items": closed({"element_id": _TEXT, "type": _TEXT, "name": _TEXT_OR_NULL,
+                                                  "due_at": _TIME_OR_NULL})},
+    "history": {"type": "array", "items": closed({"element_id": _TEXT, "name": _TEXT_OR_NULL, "state": _TEXT,
+                                                  "at": _TIME, "actor": _TEXT_OR_NULL})},
+    "events": {"type": "array", "items": closed({"at": _TIME, "actor": _TEXT_OR_NULL, "action": _TEXT,
+                                                 "element_id": _TEXT_OR_NULL})},
+    "attachments": {"type": "array", "items": closed({
+        "id": {"type": "integer"}, "field": _TEXT, "name": _TEXT, "media_type": _TEXT, "size": {"type": "integer"},
+        "sha256": _TEXT})},
+    "error": closed({"element_id": _TEXT_OR_NULL, "message": _TEXT_OR_NULL}),
+    "tracking_url": _TEXT | {"description": "the public page with the lookup key; only in the answer to the "
+                             "request that created the dossier"},
+    "lookup_key": _TEXT | {"description": "for the applicant's receipt; shown once"}}
 
 
 def dossier(d, rows, centre, tracking_url=None):
@@ -82,8 +154,16 @@ def dossier(d, rows, centre, tracking_url=None):
     return body
 
 
+OUTCOME = {"centre": _TEXT, "code": _TEXT, "outcome": {"enum": ["adopted", "kept_override", "unchanged", "conflict"]},
+           "version": {"type": ["integer", "null"]}, "detail": _TEXT_OR_NULL}
+
+
 def outcome(o):
     return {"centre": o.centre, "code": o.code, "outcome": o.outcome, "version": o.version, "detail": o.detail}
+
+
+ROLLOUT = {"seconds": {"type": "number"}, "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+           "outcomes": {"type": "array", "items": closed(OUTCOME)}}
 
 
 def rollout(report):
@@ -91,5 +171,22 @@ def rollout(report):
             "outcomes": [outcome(o) for o in report.outcomes]}
 
 
+UNIT = {"code": _TEXT, "name": _TEXT, "kind": _TEXT_OR_NULL}
+
+
 def unit(u):
     return {"code": u.code, "name": u.name, "kind": u.kind}
+
+
+# The components of the OpenAPI document, by name.
+SCHEMAS = {
+    "ProcedureVersion": closed(VERSION),
+    "Procedure": closed(PROCEDURE),
+    "CatalogueEntry": closed(CATALOGUE_ENTRY),
+    "Task": closed(WORK_ITEM, optional=("dossier",)),
+    "TaskDetail": closed(TASK_DETAIL),
+    "Dossier": closed(DOSSIER, optional=("error", "tracking_url", "lookup_key")),
+    "Outcome": closed(OUTCOME),
+    "Rollout": closed(ROLLOUT),
+    "Unit": closed(UNIT),
+}
