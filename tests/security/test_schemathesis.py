@@ -79,11 +79,13 @@ def test_no_generated_request_makes_a_server_error_or_an_answer_the_document_doe
     base, token, log = served
     (tmp_path / "schemathesis.toml").write_text(_config(_seed(base, token)))
     began = time.monotonic()
+    # One worker: with two, hypothesis inside schemathesis now and then failed on its own threads
+    # ("AST constructor recursion depth mismatch"), a failure of the tool and not of the API.
     result = subprocess.run(
         [str(SCHEMATHESIS), "run", f"{base}/api/v1/openapi.json",
          "--checks", CHECKS, "--header", f"Authorization: Bearer {token}",
          "--max-examples", str(EXAMPLES), "--generation-deterministic",
-         "--phases", "examples,coverage,fuzzing", "--workers", "2", "--request-timeout", "20", "--no-color"],
+         "--phases", "examples,coverage,fuzzing", "--workers", "1", "--request-timeout", "20", "--no-color"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     took = time.monotonic() - began
     server_log = log.read_text()
