@@ -165,7 +165,7 @@ def cmd_serve(args):
 
 
 def _parallel_args(args):
-    """pytest-xdist's options for one worker per CPU (ONESTOP_TEST_WORKERS=N to choose, 0 for none),
+    """pytest-xdist's options for one worker per CPU, up to 8 (ONESTOP_TEST_WORKERS=N to choose, 0 for none),
     unless the arguments choose for themselves. Whole files go to a worker (--dist loadfile), so a
     module's servers and browser start once; tests/support/parallel.py keeps timing tests alone."""
     if any(a in ("-n", "--numprocesses", "--dist", "no:xdist", "-pno:xdist")
@@ -173,7 +173,8 @@ def _parallel_args(args):
         return []
     wanted = os.environ.get("ONESTOP_TEST_WORKERS", "").strip()
     try:
-        workers = int(wanted) if wanted else (os.cpu_count() or 1)
+        # At most 8 by default: each worker starts its own servers and takes its share of Redis's databases.
+        workers = int(wanted) if wanted else min(os.cpu_count() or 1, 8)
     except ValueError:
         fail(f"ONESTOP_TEST_WORKERS must be a number, not {wanted!r}")
     if workers < 2:
