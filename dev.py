@@ -2,7 +2,7 @@
 """Developer bootstrap: the whole Quick start is one of these two commands.
 
     python3 dev.py serve [ARGS...]   # set up .venv, then run `onestop serve ARGS...`
-    python3 dev.py test  [ARGS...]   # set up .venv, run ruff, then `pytest ARGS...`
+    python3 dev.py test  [ARGS...]   # set up .venv, run ruff, then `pytest ARGS...` (in parallel)
 
 Standard library only, so it runs on a bare Python 3.11 (Linux or macOS). The virtual
 environment lives in ./.venv; it is created if missing and `pip install -e '.[test]'` is
@@ -32,7 +32,8 @@ USAGE = """usage: python3 dev.py COMMAND [ARGS...]
 
 commands:
   serve [ARGS...]   set up .venv, then run `onestop serve ARGS...`
-  test  [ARGS...]   set up .venv, run `ruff check`, then `pytest ARGS...`
+  test  [ARGS...]   set up .venv, run `ruff check`, then `pytest ARGS...` with one worker per CPU
+                    (pytest-xdist; ONESTOP_TEST_WORKERS=N to choose, 0 or `-n 0` for one process)
   setup             only set up .venv
   translations      re-extract the UI's messages, merge them into the Vietnamese catalogue, compile it
 """
@@ -163,6 +164,28 @@ def cmd_serve(args):
     os.execve(str(exe), [str(exe), "serve", *args], _child_env())
 
 
+def _parallel_args(args):
+    """pytest-xdist's options for one worker per CPU, up to 8 (ONESTOP_TEST_WORKERS=N to choose, 0 for none),
+    unless the arguments choose for themselves. Whole files go to a worker (--dist loadfile), so a
+    module's servers and browser start once; tests/support/parallel.py keeps timing tests alone."""
+    if any(a in ("-n", "--numprocesses", "--dist", "no:xdist", "-pno:xdist")
+           or a.startswith(("-n", "--numprocesses=", "--dist=")) for a in args):
+        return []
+    wanted = os.environ.get("ONESTOP_TEST_WORKERS", "").strip()
+    try:
+        # At most 8 by default: each worker starts its own servers and takes its share of Redis's databases.
+        workers = int(wanted) if wanted else min(os.cpu_count() or 1, 8)
+    except ValueError:
+        fail(f"ONESTOP_TEST_WORKERS must be a number, not {wanted!r}")
+    if workers < 2:
+        return []
+    return ["-n", str(workers), "--dist", "loadfile"]
+
+
+def _minutes(seconds):
+    return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
 def cmd_test(args):
     ensure_venv()
     env = _child_env()
@@ -173,8 +196,11 @@ def cmd_test(args):
     if ruff.returncode != 0:
         say(f"ruff check failed (exit {ruff.returncode}); running the tests anyway")
 
+    args = [*_parallel_args(args), *args]
     say(" ".join(["pytest", *args]))
+    started = time.monotonic()
     pytest = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
+    say(f"pytest took {_minutes(time.monotonic() - started)}")
     code = pytest.returncode
     if code == 5:
         fail("pytest collected no tests (exit 5); an empty test run is treated as a failure", 5)

@@ -82,17 +82,26 @@ def _dbname(url: str) -> str:
     return urlsplit(url).path.lstrip("/")
 
 
-def create_test_database(admin_url: str) -> str:
-    """Create an empty database (UTF8, C collation) with a unique name; return its URL."""
+def create_test_database(admin_url: str, template: str | None = None) -> str:
+    """Create a database with a unique name; return its URL. Empty (UTF8, C collation) by default;
+    with ``template`` (the name of a database made here, with no session open on it), a copy of
+    that one: its schema and rows, encoding and collation."""
     name = f"onestop_test_{os.getpid()}_{next(_counter)}_{secrets.token_hex(3)}"
     conn = _connect(admin_url)
     try:
         with conn.cursor() as cur:
-            # template0 so the encoding is ours, whatever the cluster was initialised with.
-            cur.execute(
-                f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
-                f"LC_COLLATE 'C' LC_CTYPE 'C'"
-            )
+            if template is not None:
+                if not re.fullmatch(r"[A-Za-z0-9_]+", template):
+                    raise ValueError(f"refusing to copy database {template!r}")
+                # FILE_COPY: for a database this small, faster than the default WAL_LOG (PostgreSQL 15+).
+                strategy = " STRATEGY FILE_COPY" if conn.server_version >= 150000 else ""
+                cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
+            else:
+                # template0 so the encoding is ours, whatever the cluster was initialised with.
+                cur.execute(
+                    f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+                    f"LC_COLLATE 'C' LC_CTYPE 'C'"
+                )
     finally:
         conn.close()
     url = _with_dbname(admin_url, name)
@@ -100,12 +109,12 @@ def create_test_database(admin_url: str) -> str:
     return url
 
 
-def drop_test_database(url: str) -> None:
+def drop_test_database(url: str, admin_url: str | None = None) -> None:
     """Drop a database made by ``create_test_database``, ending any sessions still on it."""
     name = _dbname(url)
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise ValueError(f"refusing to drop database {name!r}")
-    admin_url = _admin_of.pop(url, None) or _with_dbname(url, "postgres")
+    admin_url = _admin_of.pop(url, None) or admin_url or _with_dbname(url, "postgres")
     conn = _connect(admin_url)
     try:
         with conn.cursor() as cur:

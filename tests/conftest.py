@@ -12,6 +12,9 @@ from onestop.clock import bind as bind_clock
 from onestop.engine import Engine
 from onestop.engine.sandbox import Sandbox
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
+from tests.support.templates import Templates
+
+pytest_plugins = ["tests.support.parallel"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -48,26 +51,42 @@ def cold_engine():
     eng.close()
 
 
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory):
+    """This process's migrated template databases, made on first use, dropped at the end."""
+    templates = Templates(tmp_path_factory.mktemp("templates"))
+    yield templates
+    templates.drop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """A fresh, empty database of each kind."""
+def database_url(request, tmp_path, database_templates):
+    """A fresh database of each kind with every migration applied (a copy of a migrated template)."""
+    if request.param == "sqlite":
+        yield database_templates.sqlite(tmp_path / "onestop.db")
+        return
+    url = database_templates.postgres(admin_url_or_skip())
+    yield url
+    _close_pool()
+    drop_test_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A fresh, empty database of each kind: no table at all, for the migrations' own tests."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'onestop.db'}"
         return
     url = create_test_database(admin_url_or_skip())
     yield url
-    from onestop.db import database
-
-    if database.obj is not None and not database.is_closed():
-        database.close()
-    if hasattr(database.obj, "close_all"):
-        database.obj.close_all()
+    _close_pool()
     drop_test_database(url)
 
 
 @pytest.fixture
-def sqlite_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'onestop.db'}"
+def sqlite_url(tmp_path, database_templates):
+    """A fresh SQLite database with every migration applied."""
+    return database_templates.sqlite(tmp_path / "onestop.db")
 
 
 @pytest.fixture

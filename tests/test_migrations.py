@@ -5,8 +5,8 @@ import threading
 from onestop import db, migrations
 
 
-def test_many_processes_starting_at_once_migrate_exactly_once(database_url):
-    database = db.bind(database_url)
+def test_many_processes_starting_at_once_migrate_exactly_once(empty_database_url):
+    database = db.bind(empty_database_url)
     results, errors = [], []
     barrier = threading.Barrier(6)
 

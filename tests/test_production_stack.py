@@ -50,6 +50,7 @@ def stack(tmp_path):
         drop_test_database(database)
 
 
+@pytest.mark.alone  # two gunicorn workers and a queue worker under the whole corpus: nothing else beside them
 @pytest.mark.skipif(not RUNNER.exists(), reason="the shared corpus runner is not beside the project")
 def test_the_corpus_passes_through_gunicorn_workers_and_a_queue_driven_worker(stack):
     base, token, logs = stack

@@ -148,6 +148,7 @@ def test_a_hostile_expression_is_refused_at_upload_and_at_run_time(sandbox, expr
         "[i for i in items for j in items for k in range(10000)]",
     ],
 )
+@pytest.mark.alone
 def test_a_size_bomb_in_an_expression_is_refused_quickly(sandbox, expression):
     start = time.perf_counter()
     with pytest.raises(ScriptError):
@@ -191,6 +192,7 @@ def test_a_script_that_imports_os_is_refused(sandbox):
     assert caught.value.line == 1
 
 
+@pytest.mark.alone
 def test_an_endless_loop_is_stopped_and_the_next_script_runs_in_a_new_worker(quick_sandbox):
     quick_sandbox.execute("x = 1", {})
     start = time.perf_counter()
@@ -479,6 +481,7 @@ def test_reading_big_task_data_costs_nothing_but_copying_it_does():
         evaluate_expression("big[:]", data, budget=budget)
 
 
+@pytest.mark.alone
 def test_the_time_limit_holds_for_work_that_builds_nothing():
     started = time.monotonic()
     with pytest.raises(ExpressionLimitError, match="time limit of 0.1 s exceeded"):
@@ -548,6 +551,7 @@ def test_a_freed_slot_goes_to_the_waiting_tenant_that_runs_the_fewest():
     assert order == ["B", "A"]
 
 
+@pytest.mark.alone
 def test_one_tenant_never_holds_more_than_its_share():
     gate = _FairGate(size=3, per_tenant=2)
     assert gate.acquire("A", 1) and gate.acquire("A", 1)
@@ -558,6 +562,7 @@ def test_one_tenant_never_holds_more_than_its_share():
     assert gate.held("A") == 2 and gate.held("B") == 1
 
 
+@pytest.mark.alone
 def test_a_tenants_slow_scripts_leave_another_tenant_a_worker():
     with Sandbox(timeout=1.0, pool_size=2, per_tenant=1, wait_timeout=5) as box:
         results = []

@@ -43,6 +43,7 @@ HOSTILE_EXPRESSIONS = [
 DATA = {"s": "x" * 100_000}
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("expression", HOSTILE_EXPRESSIONS)
 def test_a_hostile_expression_stops_with_a_named_error_within_its_budget(expression):
     tracemalloc.start()
@@ -60,6 +61,7 @@ def test_a_hostile_expression_stops_with_a_named_error_within_its_budget(express
     assert peak < 100 * 1024 * 1024
 
 
+@pytest.mark.alone
 def test_the_budget_is_per_sandbox_and_names_what_ran_out():
     with Sandbox(expression_timeout=0.05) as box:
         started = time.monotonic()
@@ -206,6 +208,7 @@ def server(tmp_path_factory):
         yield base, {"Authorization": f"Bearer {token}"}, log
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("kind", MODELS)
 def test_a_hostile_expression_in_an_uploaded_model_ends_in_a_named_error_while_healthz_answers(server, kind):
     base, headers, log = server
@@ -234,6 +237,7 @@ def test_a_hostile_expression_in_an_uploaded_model_ends_in_a_named_error_while_h
 SLOW = "x = 0\nwhile True:\n    x = x + 1"
 
 
+@pytest.mark.alone
 def test_five_slow_scripts_of_one_centre_neither_fail_nor_delay_another_centres_script(app, admin_api):
     """The app's sandbox as configured by default: 4 workers, at most 2 for one centre."""
     from onestop.models import Centre

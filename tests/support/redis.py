@@ -1,7 +1,8 @@
 """Redis for the tests: ``ONESTOP_TEST_REDIS_URL`` (set by .ci/run), else a throwaway
 ``redis-server`` on a free loopback port when the binary is installed, else skip — or fail when
 ``ONESTOP_REQUIRE_REDIS=1``. Each caller gets its own logical database number, so tests that run
-one after another never see each other's queue."""
+one after another never see each other's queue, and parallel workers (xdist) each draw from their
+own share of the numbers."""
 
 import atexit
 import itertools
@@ -13,6 +14,8 @@ import tempfile
 import time
 
 import pytest
+
+from tests.support.parallel import worker_slot
 
 ENV_URL = "ONESTOP_TEST_REDIS_URL"
 ENV_REQUIRE = "ONESTOP_REQUIRE_REDIS"
@@ -60,4 +63,7 @@ def redis_url_or_skip():
             pytest.fail(f"{ENV_REQUIRE}=1 but no Redis server: set {ENV_URL} or install redis-server")
         pytest.skip("no Redis server (set ONESTOP_TEST_REDIS_URL or install redis-server)")
     base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
-    return f"{base}/{next(_databases) % 60 + 1}"
+    # Databases 1..60 (the server has 64), shared out between parallel workers: each has its own.
+    index, workers = worker_slot()
+    share = max(60 // workers, 1)
+    return f"{base}/{(index * share + next(_databases) % share) % 60 + 1}"

@@ -4,7 +4,12 @@ production setup (gunicorn workers on PostgreSQL) under mixed starts and complet
 import os
 import threading
 
+import pytest
+
 from tests.conftest import MODELS
+
+# Dozens of threads and connections at once, gunicorn under eight clients: nothing else beside them.
+pytestmark = pytest.mark.alone
 
 
 def test_thirty_two_threads_completing_one_task_give_one_success_and_31_conflicts(app, admin_api):

@@ -1,0 +1,74 @@
+"""Migrated template databases: a test's database is a copy of one, not a run of every migration.
+
+Running the 27 migrations costs about 0.15 s on SQLite and 0.5 s on PostgreSQL (create, then a
+transaction per migration); copying a migrated database costs a file copy on SQLite and one
+``CREATE DATABASE … TEMPLATE`` on PostgreSQL. Each test process (each xdist worker) migrates
+its own templates once, on first use, and copies them for every test after.
+
+A copy is exactly what the migrations leave (the schema and ``schemamigration``'s rows, nothing
+else): the app factory still runs ``migrate()`` on it (finding nothing to do) and everything else
+it runs at start, such as making the default centre.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from tests.support.postgres import _dbname, _with_dbname, create_test_database, drop_test_database
+
+
+def _migrate(url: str) -> None:
+    """Run every migration on the database at url, leaving the module-level proxy as it was."""
+    from onestop import db, migrations
+
+    previous = db.database.obj
+    database = db.bind(url)
+    try:
+        database.connect(reuse_if_open=True)
+        migrations.migrate()
+    finally:
+        if not database.is_closed():
+            database.close()
+        if hasattr(database, "close_all"):
+            database.close_all()
+        db.database.initialize(previous)
+
+
+class Templates:
+    """One migrated SQLite file and one migrated PostgreSQL database (per server) to copy from."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._sqlite: Path | None = None
+        self._postgres: dict[str, str] = {}  # admin URL -> template database's name
+
+    def sqlite(self, path: Path) -> str:
+        """A migrated SQLite database at path (a copy of the template); returns its URL."""
+        if self._sqlite is None:
+            template = self.folder / "template.db"
+            _migrate(f"sqlite:///{template}")
+            with sqlite3.connect(template) as conn:  # everything in the one file: nothing left in -wal
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            self._sqlite = template
+        shutil.copyfile(self._sqlite, path)
+        return f"sqlite:///{path}"
+
+    def postgres(self, admin_url: str) -> str:
+        """A new migrated PostgreSQL database (a copy of the template), dropped by
+        ``tests.support.postgres.drop_test_database`` like any other; returns its URL."""
+        template = self._postgres.get(admin_url)
+        if template is None:
+            url = create_test_database(admin_url)
+            _migrate(url)
+            template = self._postgres[admin_url] = _dbname(url)
+        return create_test_database(admin_url, template=template)
+
+    def drop(self) -> None:
+        """Drop the PostgreSQL templates (the SQLite one goes with its temporary folder)."""
+        for admin_url, name in self._postgres.items():
+            drop_test_database(_with_dbname(admin_url, name), admin_url)
+        self._postgres.clear()
+
