@@ -16,7 +16,9 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from tests.support.postgres import _dbname, _with_dbname, create_test_database, drop_test_database
+from bench.pgserver import _dbname, _with_dbname  # the URL helpers of the module that makes the databases
+
+from tests.support.postgres import create_test_database, drop_test_database
 
 
 def _migrate(url: str) -> None:
