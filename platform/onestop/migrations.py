@@ -23,6 +23,7 @@ from .models import (
     ALL_MODELS,
     Attachment,
     AuditHead,
+    CacheVersion,
     CalendarDay,
     Centre,
     DayFigure,
@@ -237,6 +238,10 @@ def _sign_in_sessions(db):
     db.create_tables([SignInSession], safe=True)
 
 
+def _cache_versions(db):
+    db.create_tables([CacheVersion], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -265,6 +270,7 @@ MIGRATIONS = [
     (25, "dossiers record when they ended without a result", _ended_at),
     (26, "the audit trail keyed, binding the step history, with checkpoints outside the database", _keyed_trail),
     (27, "signed-in sessions kept on the server", _sign_in_sessions),
+    (28, "a version per kind of cached rows, so every process sees a change", _cache_versions),
 ]
 
 

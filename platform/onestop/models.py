@@ -568,6 +568,15 @@ class Notification(BaseModel):
         indexes = ((("status", "next_attempt_at"), False),)
 
 
+class CacheVersion(BaseModel):
+    """One row per kind of cached rows (agency codes, units, local overrides): a write that changes
+    such rows bumps its kind's version in the same transaction, and every process empties its cache
+    of that kind when it sees the version move (onestop.services.runtime.SharedCache)."""
+
+    kind = CharField(max_length=32, primary_key=True)
+    version = IntegerField(default=0)
+
+
 class SchemaMigration(BaseModel):
     version = IntegerField(primary_key=True)
     name = CharField(max_length=255)
@@ -601,4 +610,5 @@ ALL_MODELS = [
     DayUnit,
     MonthStep,
     SignInSession,
+    CacheVersion,
 ]

@@ -281,5 +281,6 @@ def update_centre(actor, code, values: dict) -> Centre:
     with write_transaction():
         Centre.update(**{k: v.strip() for k, v in values.items()}).where(Centre.id == centre.id).execute()
         audit.record("centre.updated", actor, centre=centre, detail=values)
-    dossier_codes.forget(centre.id)
+        if "agency_code" in values:
+            dossier_codes.changed()
     return Centre.get_by_id(centre.id)

@@ -16,7 +16,7 @@ DEFAULT_AGENCY = "000.00.00.H00"  # an unset identity code: set the real one per
 AGENCY_CODE_LENGTH = 40  # the dossier code adds "-YYMMDD-", the system code and the sequence: 64 in all
 _AGENCY = re.compile(rf"^[A-Z0-9][A-Z0-9.]{{0,{AGENCY_CODE_LENGTH - 1}}}$")
 _system = ""
-_agencies: dict = runtime.cache({})
+_agencies = runtime.SharedCache("agency", seconds=300.0)  # centre id -> its identity code
 
 
 def configure(system_code: str | None = None):
@@ -32,16 +32,13 @@ def valid_agency_code(code: str) -> bool:
 
 
 def agency_of(centre_id) -> str:
-    code = _agencies.get(centre_id)
-    if code is None:
-        code = Centre.select(Centre.agency_code).where(Centre.id == centre_id).scalar() or DEFAULT_AGENCY
-        _agencies[centre_id] = code
-    return code
+    return _agencies.get(centre_id, lambda: Centre.select(Centre.agency_code).where(
+        Centre.id == centre_id).scalar() or DEFAULT_AGENCY)
 
 
-def forget(centre_id):
-    """Call after a centre's identity code changes."""
-    _agencies.pop(centre_id, None)
+def changed():
+    """Call inside the transaction that changes a centre's identity code: every process forgets it."""
+    _agencies.changed()
 
 
 def next_code(centre_id, received_utc) -> str:

@@ -379,23 +379,17 @@ def set_override(actor, code, values: dict) -> dict:
             .on_conflict(conflict_target=[LocalOverride.centre, LocalOverride.procedure],
                          update={LocalOverride.values: values, LocalOverride.updated_at: utcnow()}).execute()
         audit.record("procedure.local_override", actor, detail={"code": code, "values": values})
-    _cache.pop((actor.centre_id, procedure.id), None)
+        _cache.changed()
     return values
 
 
-_cache: dict = runtime.cache({})  # (centre id, procedure id) -> (loaded at, values)
+_cache = runtime.SharedCache("overrides", seconds=OVERRIDE_CACHE_SECONDS)  # (centre id, procedure id) -> values
 
 
 def local_values(centre_id, procedure_id) -> dict:
-    """A centre's local overrides of a procedure (cached for a minute in each process)."""
-    key = (centre_id, procedure_id)
-    hit = _cache.get(key)
-    if hit is not None and time.monotonic() - hit[0] < OVERRIDE_CACHE_SECONDS:
-        return hit[1]
-    values = LocalOverride.select(LocalOverride.values).where(
-        (LocalOverride.centre == centre_id) & (LocalOverride.procedure == procedure_id)).scalar() or {}
-    _cache[key] = (time.monotonic(), values)
-    return values
+    """A centre's local overrides of a procedure (cached; a change is seen by every process within a second)."""
+    return _cache.get((centre_id, procedure_id), lambda: LocalOverride.select(LocalOverride.values).where(
+        (LocalOverride.centre == centre_id) & (LocalOverride.procedure == procedure_id)).scalar() or {})
 
 
 # -- comparing versions and coverage --------------------------------------------------------------

@@ -2,7 +2,6 @@
 unit's officers: its local override maps the lane to "role@UNIT" (e.g. "officer@TP")."""
 
 import re
-import time
 
 from peewee import IntegrityError
 
@@ -13,8 +12,7 @@ from .errors import Conflict, Invalid, NotFound, shown
 
 KINDS = ("department", "counter")
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-CACHE_SECONDS = 60.0
-_cache: dict = runtime.cache({})  # centre id -> (loaded at, {code: id})
+_cache = runtime.SharedCache("units", seconds=60.0)  # centre id -> {code: id}
 
 
 def create_unit(actor, code, name, kind="department") -> Unit:
@@ -31,7 +29,7 @@ def create_unit(actor, code, name, kind="department") -> Unit:
         except IntegrityError:
             raise Conflict(f"the centre already has a unit {shown(code)}") from None
         audit.record("unit.created", actor, detail={"code": code, "name": name, "kind": kind})
-    _cache.pop(actor.centre_id, None)
+        _cache.changed()
     return unit
 
 
@@ -60,13 +58,8 @@ def assign(actor, username, code) -> User:
 
 
 def ids(centre_id) -> dict:
-    """code -> id of the centre's units (cached for a minute in each process)."""
-    hit = _cache.get(centre_id)
-    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    found = dict(Unit.select(Unit.code, Unit.id).where(Unit.centre == centre_id).tuples())
-    _cache[centre_id] = (time.monotonic(), found)
-    return found
+    """code -> id of the centre's units (cached; a new unit is seen by every process within a second)."""
+    return _cache.get(centre_id, lambda: dict(Unit.select(Unit.code, Unit.id).where(Unit.centre == centre_id).tuples()))
 
 
 def role_and_unit(centre_id, mapping) -> tuple:

@@ -34,7 +34,7 @@ def ensure_default_centre(agency_code=None) -> Centre:
             raise ValueError(f"ONESTOP_AGENCY_CODE {agency_code!r} is not an agency identity code (e.g. H15.50.05.13)")
         with write_transaction():
             Centre.update(agency_code=agency_code).where(Centre.id == centre.id).execute()
-        codes.forget(centre.id)
+            codes.changed()
         centre.agency_code = agency_code
     return centre
 
