@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "platform" / "onestop"
 
 
-def _imports(path):
+def _imports_beside(path, root=PACKAGE.parent):
+    """Every name a file imports, absolute: modules and the names taken from them (`from x import y`
+    gives x and x.y), relative imports resolved against the folder `root` that holds the package."""
     tree = ast.parse(path.read_text())
     names = set()
     for node in ast.walk(tree):
@@ -17,12 +19,12 @@ def _imports(path):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                parts = path.relative_to(PACKAGE.parent).with_suffix("").parts[: -node.level]
+                parts = path.relative_to(root).with_suffix("").parts[: -node.level]
                 base = ".".join(parts + ((node.module,) if node.module else ()))
-                names.add(base)
-                names.update(f"{base}.{alias.name}" for alias in node.names)
             else:
-                names.add(node.module)
+                base = node.module
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -31,8 +33,8 @@ def _modules(sub=""):
 
 
 def _offenders(files, forbidden):
-    return {str(f.relative_to(ROOT)): sorted(n for n in _imports(f) if any(n == x or n.startswith(x + ".") for x in forbidden))
-            for f in files if any(n == x or n.startswith(x + ".") for n in _imports(f) for x in forbidden)}
+    return {str(f.relative_to(ROOT)): sorted(n for n in _imports_beside(f) if any(n == x or n.startswith(x + ".") for x in forbidden))
+            for f in files if any(n == x or n.startswith(x + ".") for n in _imports_beside(f) for x in forbidden)}
 
 
 def test_only_the_engine_imports_spiffworkflow():
@@ -131,25 +133,6 @@ WEB_PAGES = ["onestop.web.api", "onestop.web.desk", "onestop.web.portal", "onest
 
 def _files(*paths):
     return sorted(f for p in paths for f in ([p] if p.suffix == ".py" else p.rglob("*.py")))
-
-
-def _imports_beside(path, root=PACKAGE.parent):
-    """Every name a file imports, absolute: modules and the names taken from them (`from x import y`
-    gives x and x.y), relative imports resolved against the folder `root` that holds the package."""
-    tree = ast.parse(path.read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = path.relative_to(root).with_suffix("").parts[: -node.level]
-                base = ".".join(parts + ((node.module,) if node.module else ()))
-            else:
-                base = node.module
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
 
 
 def _offenders_anywhere(files, forbidden, root):

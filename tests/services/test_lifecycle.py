@@ -121,6 +121,8 @@ def test_refusing_at_reception_is_only_for_a_dossier_not_yet_processed(sqlite_ad
                           {"data": {"applicant_name": "Lê An", "documents_complete": True}})
     refused = sqlite_admin_api.post(f"/dossiers/{dossier['code']}/end", {"how": "not_accepted", "reason": "Thiếu"})
     assert refused.status_code == 409
+    assert "processing and cannot become not accepted" in refused.json["message"]  # the state machine's refusal
+    assert sqlite_admin_api.get(f"/dossiers/{dossier['code']}").json["status"] == "processing"  # nothing moved
     assert sqlite_admin_api.post(f"/dossiers/{dossier['code']}/end", {"how": "vanish", "reason": "x"}).status_code == 422
 
 
@@ -186,14 +188,3 @@ def test_a_dossier_held_up_by_a_failed_step_is_retried_or_skipped_and_each_is_au
     assert [t["element_id"] for t in dossier["tasks"]] == ["Task_After"]
     actions = [e["action"] for e in dossier["events"]]
     assert "dossier.retried" in actions and "dossier.step_skipped" in actions
-
-
-def test_the_state_machine_refuses_to_turn_a_dossier_being_processed_into_a_refusal(sqlite_admin_api):
-    _upload(sqlite_admin_api, "pause")
-    dossier = sqlite_admin_api.post("/dossiers", {"procedure": "review"}).json
-    sqlite_admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete",
-                          {"data": {"applicant_name": "Lê An", "documents_complete": True}})
-    refused = sqlite_admin_api.post(f"/dossiers/{dossier['code']}/end", {"how": "not_accepted", "reason": "Thiếu"})
-    assert refused.status_code == 409
-    assert "processing and cannot become not accepted" in refused.json["message"]
-    assert sqlite_admin_api.get(f"/dossiers/{dossier['code']}").json["status"] == "processing"  # nothing moved
