@@ -3,7 +3,7 @@
 SpiffWorkflow 3.2 decides whether a timer is due (and where a duration or cycle starts) by calling
 `datetime.now(timezone.utc)` inside its module `bpmn.specs.event_definitions.timer`, with no way to
 pass a time in. The narrowest seam is that module's own `datetime` name: it is replaced, once, by a
-subclass whose `now()` answers with the clock of the engine step under way in this thread (a
+stand-in whose `now()` answers with the clock of the engine step under way in this thread (a
 context variable the engine sets around each step), or with the process's bound clock outside a
 step. Nothing else of SpiffWorkflow or of the process changes: parsing and arithmetic are the real
 `datetime`'s, and a task's own bookkeeping (`last_state_change`) stays on the wall clock, which the
