@@ -96,3 +96,23 @@ def test_the_first_lookup_after_the_caches_are_forgotten_reads_the_database(app)
         centre = Centre.get(Centre.code == "default")
         runtime.forget_caches()
         assert _queries_of(lambda: codes.agency_of(centre.id)) == 2  # the stamps, then the centre's code
+
+
+def test_a_calendar_changed_by_another_process_is_used_after_the_stamp_check(app, monkeypatch):
+    from datetime import date
+
+    from onestop.models import CalendarDay
+    from onestop.services import deadlines
+
+    monkeypatch.setattr(runtime, "STAMP_CHECK_SECONDS", 0.05)
+    saturday = date(2027, 1, 9)
+    with app.app_context():
+        centre = Centre.get(Centre.code == "default")
+        assert not deadlines.calendar_for(centre.id).is_working_day(saturday)
+        with write_transaction():
+            CalendarDay.create(centre=centre.id, day=saturday, working=True, note="làm bù")
+        time.sleep(0.1)
+        assert not deadlines.calendar_for(centre.id).is_working_day(saturday)  # no version moved: still cached
+        _another_process_bumps("calendars")
+        time.sleep(0.1)
+        assert deadlines.calendar_for(centre.id).is_working_day(saturday)

@@ -15,7 +15,6 @@ the dossier is. Times are stored in UTC and computed in Vietnam's local time.
 
 from __future__ import annotations
 
-import time as clock
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -26,7 +25,7 @@ from . import audit, runtime
 from .errors import Invalid
 
 POLICIES = ("pause", "restart")
-CACHE_SECONDS = 60.0  # a calendar edited in another process is seen within a minute
+CACHE_SECONDS = 60.0  # a backstop: a calendar changed through onestop is seen everywhere within a second
 
 
 @dataclass(frozen=True)
@@ -77,24 +76,24 @@ def problems(metadata: dict) -> list[str]:
     return []
 
 
-_calendars: dict = runtime.cache({})  # centre id -> (loaded at, Calendar)
+# centre id -> Calendar; a change made through any process is seen by every other within a second.
+_calendars = runtime.SharedCache("calendars", CACHE_SECONDS)
 
 
 def calendar_for(centre_id) -> Calendar:
     """The centre's working calendar (office hours, cut-off, its own closures and working days)."""
-    cached = _calendars.get(centre_id)
-    if cached is not None and clock.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    return _calendars.get(centre_id, lambda: _load_calendar(centre_id))
+
+
+def _load_calendar(centre_id) -> Calendar:
     centre = Centre.get_by_id(centre_id)
     days = list(CalendarDay.select().where(CalendarDay.centre == centre_id))
-    calendar = Calendar(
+    return Calendar(
         periods=tuple((_time(a), _time(b)) for a, b in centre.office_hours) if centre.office_hours else DEFAULT_PERIODS,
         cutoff=_time(centre.cutoff) if centre.cutoff else DEFAULT_CUTOFF,
         days_off=frozenset(d.day for d in days if not d.working),
         days_on=frozenset(d.day for d in days if d.working),
     )
-    _calendars[centre_id] = (clock.monotonic(), calendar)
-    return calendar
 
 
 def _time(text: str) -> time:
@@ -110,7 +109,7 @@ def set_day(actor, day, working: bool, note="") -> CalendarDay:
         else:
             CalendarDay.update(working=working, note=note[:255]).where(CalendarDay.id == row.id).execute()
         audit.record("calendar.day_set", actor, detail={"day": day.isoformat(), "working": working, "note": note[:255]})
-    _calendars.pop(actor.centre_id, None)
+        _calendars.changed()
     return row
 
 
@@ -120,7 +119,7 @@ def clear_day(actor, day) -> bool:
         gone = CalendarDay.delete().where((CalendarDay.centre == actor.centre_id) & (CalendarDay.day == day)).execute()
         if gone:
             audit.record("calendar.day_cleared", actor, detail={"day": day.isoformat()})
-    _calendars.pop(actor.centre_id, None)
+            _calendars.changed()
     return bool(gone)
 
 
@@ -158,7 +157,7 @@ def set_office_hours(actor, periods, cutoff=None) -> None:
         Centre.update(office_hours=[list(p) for p in periods], cutoff=cutoff).where(
             Centre.id == actor.centre_id).execute()
         audit.record("calendar.hours_set", actor, detail={"periods": [list(p) for p in periods], "cutoff": cutoff})
-    _calendars.pop(actor.centre_id, None)
+        _calendars.changed()
 
 
 def dossier_due(centre_id, deadline_plan: Plan, received: datetime) -> datetime:
