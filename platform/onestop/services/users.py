@@ -143,6 +143,17 @@ def set_password(actor, username, password) -> User:
     return User.get_by_id(user.id)
 
 
+def change_own_password(actor, current: str, new: str) -> User:
+    """The actor's own new password, given their current one: Forbidden (audited) if it is not
+    right, else set_password (every session of theirs ends)."""
+    if not check_password(actor, current or ""):
+        with write_transaction():
+            audit.record("user.password_change_refused", actor, centre=actor.centre,
+                         detail={"username": actor.username})
+        raise Forbidden("the current password is not right")
+    return set_password(actor, actor.username, new)
+
+
 def open_session(user, address: str = "") -> str:
     """A new signed-in session of user; returns its token, which only the browser keeps."""
     token = secrets.token_urlsafe(32)

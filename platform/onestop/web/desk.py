@@ -53,10 +53,7 @@ def login():
     if form.validate_on_submit():
         wait = throttle.sign_in_wait(form.username.data)
         if wait is not None:  # not even checked: a guesser learns nothing more until the wait is over
-            response = make_response(render_template("desk/login.html", form=form, failed=False,
-                                                     wait_minutes=-(-wait // 60)), 429)
-            response.headers["Retry-After"] = str(wait)
-            return response
+            return _throttled(wait, "desk/login.html", form=form, failed=False, wait_minutes=-(-wait // 60))
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None and user.has_role("officer", "leader", "admin", "province_admin", "system_admin"):
             sign_in(user)
@@ -77,6 +74,13 @@ def logout():
     return redirect(url_for("portal.home"), 303)
 
 
+def _throttled(wait: int, template: str, **context):
+    """The page again, answered 429 with Retry-After: the attempt was not even checked."""
+    response = make_response(render_template(template, **context), 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 class PasswordForm(FlaskForm):
     current = PasswordField()
     new = PasswordField()
@@ -95,17 +99,15 @@ def password():
         return render_template("desk/password.html", **page | {"problem": forms.CSRF_MESSAGE if status == 400 else None}), status
     wait = throttle.sign_in_wait(actor.username)
     if wait is not None:  # the current password is guarded like the sign-in's
-        response = make_response(render_template("desk/password.html", **page | {"problem": _(
-            "Too many failed sign-ins from here. Try again in %(minutes)s minutes.", minutes=-(-wait // 60))}), 429)
-        response.headers["Retry-After"] = str(wait)
-        return response
-    if not users.check_password(actor, form.current.data or ""):
-        throttle.sign_in_failed(actor.username)
-        return render_template("desk/password.html", **page | {"problem": _("The current password is not right.")}), 401
+        return _throttled(wait, "desk/password.html", **page | {"problem": _(
+            "Too many failed sign-ins from here. Try again in %(minutes)s minutes.", minutes=-(-wait // 60))})
     if form.new.data != form.repeat.data:
         return render_template("desk/password.html", **page | {"problem": _("The two new passwords differ.")}), 422
     try:
-        users.set_password(actor, actor.username, form.new.data)
+        users.change_own_password(actor, form.current.data, form.new.data)
+    except Forbidden:
+        throttle.sign_in_failed(actor.username)
+        return render_template("desk/password.html", **page | {"problem": _("The current password is not right.")}), 401
     except ServiceError:
         problem = _("A password has %(least)s to 200 characters.", least=users.MIN_PASSWORD)
         return render_template("desk/password.html", **page | {"problem": problem}), 422
