@@ -180,8 +180,7 @@ class AuditView(ReadOnlyView):
     def verify(self):
         if not FlaskForm().validate_on_submit():
             abort(400)
-        checkpoints = audit.checkpoint_file()
-        result = audit.verify(checkpoints=[checkpoints] if checkpoints is not None and checkpoints.exists() else [])
+        result = audit.verify(checkpoints=audit.written_checkpoints())
         if result.broken is None:
             flash(f"Nhật ký toàn vẹn: {result.events} sự kiện, {result.chains} chuỗi, {result.history} bước đã làm; "
                   f"khớp {result.checkpoints} mốc kiểm ngoài cơ sở dữ liệu.", "success")

@@ -202,7 +202,7 @@ def cmd_audit_verify(args):
 
     settings = load_settings()
     _bind(settings)
-    files = args.checkpoint or ([audit.checkpoint_file()] if audit.checkpoint_file().exists() else [])
+    files = args.checkpoint or audit.written_checkpoints()
     result = audit.verify(checkpoints=files)
     if result.broken is not None:
         print(f"audit trail BROKEN at {result.broken} ({result.events} events verified before it)", file=sys.stderr)

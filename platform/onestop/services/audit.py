@@ -77,6 +77,12 @@ def checkpoint_file() -> Path | None:
     return _keys.checkpoints
 
 
+def written_checkpoints() -> list[Path]:
+    """The bound checkpoint file as verify() takes it: in a list once it has been written, else empty."""
+    path = _keys.checkpoints
+    return [path] if path is not None and path.exists() else []
+
+
 def _chain_key() -> bytes:
     if _keys.chain is None:
         raise RuntimeError("no audit key bound: call onestop.services.audit.bind() (Settings.bind_audit) first")
