@@ -36,8 +36,13 @@ commands:
                     (pytest-xdist; ONESTOP_TEST_WORKERS=N to choose, 0 or `-n 0` for one process)
   setup             only set up .venv
   translations      re-extract the UI's messages, merge them into the Vietnamese catalogue, compile it
+  vendor [--check]  refresh the vendored browser libraries (bpmn-js, form-js, axe-core) from the npm
+                    registry at the versions pinned in platform/onestop/static/vendor/VENDOR.json;
+                    --check only verifies the files on disk against the recorded hashes (no network)
 """
 TRANSLATIONS = ROOT / "platform" / "onestop" / "translations"
+VENDOR = ROOT / "platform" / "onestop" / "static" / "vendor"
+NPM_REGISTRY = "https://registry.npmjs.org"
 
 
 def say(message):
@@ -230,6 +235,71 @@ def cmd_translations():
     return 0
 
 
+def _registry_tarball(name, version):
+    """The package's tarball bytes, checked against the integrity hash the registry publishes."""
+    import base64
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{NPM_REGISTRY}/{name}/{version}", timeout=60) as answer:
+        dist = json.load(answer)["dist"]
+    algorithm, _, expected = dist["integrity"].partition("-")
+    with urllib.request.urlopen(dist["tarball"], timeout=300) as answer:
+        data = answer.read()
+    actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
+    if actual != expected:
+        fail(f"{name}@{version}: the tarball does not match the registry's {algorithm} integrity hash")
+    return data, dist["integrity"]
+
+
+def cmd_vendor(args):
+    """Fetch each pinned package from the npm registry and copy its listed files and licence into
+    platform/onestop/static/vendor/<package>/, recording sha256 hashes in VENDOR.json; with --check,
+    verify the files on disk against those hashes. Standard library only: no Node needed."""
+    import io
+    import json
+    import shutil
+    import tarfile
+
+    if args[:1] == ["--check"] and len(args) <= 2:
+        folder = Path(args[1]) if len(args) == 2 else VENDOR  # another folder: for the check's own test
+        manifest = json.loads((folder / "VENDOR.json").read_text())
+        bad = []
+        for name, pin in manifest["packages"].items():
+            for dest, digest in pin.get("sha256", {}).items():
+                path = folder / name / dest
+                if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                    bad.append(f"{name}/{dest}")
+        if bad:
+            fail("vendored files differ from VENDOR.json: " + ", ".join(bad) + "; run `python3 dev.py vendor`")
+        say("vendored files match VENDOR.json")
+        return 0
+    if args:
+        fail("usage: python3 dev.py vendor [--check]", 2)
+    manifest_path = VENDOR / "VENDOR.json"
+    manifest = json.loads(manifest_path.read_text())
+    for name, pin in manifest["packages"].items():
+        data, integrity = _registry_tarball(name, pin["version"])
+        target = VENDOR / name
+        shutil.rmtree(target, ignore_errors=True)
+        wanted = dict(pin["files"], LICENSE="LICENSE")
+        hashes = {}
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            members = {m.name.removeprefix("package/"): m for m in archive.getmembers() if m.isfile()}
+            for source, dest in wanted.items():
+                if source not in members:
+                    fail(f"{name}@{pin['version']} has no {source}")
+                content = archive.extractfile(members[source]).read()
+                path = target / dest
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content)
+                hashes[dest] = hashlib.sha256(content).hexdigest()
+        pin["integrity"], pin["sha256"] = integrity, dict(sorted(hashes.items()))
+        say(f"{name}@{pin['version']}: {len(hashes)} files")
+    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
@@ -241,6 +311,8 @@ def main(argv):
         return cmd_test(args)
     elif command == "translations":
         return cmd_translations()
+    elif command == "vendor":
+        return cmd_vendor(args)
     elif command == "setup":
         ensure_venv()
         say(f"{VENV.name} is ready")
