@@ -242,6 +242,13 @@ def _cache_versions(db):
     db.create_tables([CacheVersion], safe=True)
 
 
+def _draft_revisions(db):
+    """Drafts edited in the browser: a revision for compare-and-set saving, who saved last and when."""
+    _add_column(db, "draft", "revision", IntegerField(default=1))
+    _add_column(db, "draft", "edited_by_id", ForeignKeyField(User, null=True, field=User.id, on_delete="SET NULL"))
+    _add_column(db, "draft", "edited_at", DateTimeField(null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -271,6 +278,7 @@ MIGRATIONS = [
     (26, "the audit trail keyed, binding the step history, with checkpoints outside the database", _keyed_trail),
     (27, "signed-in sessions kept on the server", _sign_in_sessions),
     (28, "a version per kind of cached rows, so every process sees a change", _cache_versions),
+    (29, "drafts edited in the browser keep a revision and who saved last", _draft_revisions),
 ]
 
 

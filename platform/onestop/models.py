@@ -509,6 +509,11 @@ class Draft(BaseModel):
     files = BlobField()  # a zip of the uploaded files, as uploaded
     code = CharField(max_length=128, null=True)  # the procedure it compiles to, once it does
     published_version = IntegerField(null=True)
+    # Edited in the browser: each save bumps the revision, so a second administrator saving over a
+    # revision they did not see is told who saved in between, and nothing is lost.
+    revision = IntegerField(default=1)
+    edited_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="edited_drafts")
+    edited_at = DateTimeField(null=True)
 
 
 class CalendarDay(BaseModel):

@@ -4,14 +4,12 @@ report and the compliance lint, compare with the version in force, publish, roll
 Nothing reaches the engine's tables before `publish`: a draft is the files as uploaded.
 """
 
-import io
-import zipfile
 from dataclasses import dataclass, field
 
 from ..db import write_transaction
-from ..engine import SourceFile
 from ..models import Centre, Draft, Procedure, ProcedureVersion
 from . import audit, deadlines
+from .drafts import pack, unpacked
 from .errors import Forbidden, Invalid, NotFound
 from .procedures import (
     LANE_ROLES,
@@ -52,26 +50,13 @@ class Review:
             f.element_id for f in self.findings if f.element_id}
 
 
-def _zip(files) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for f in files:
-            archive.writestr(f.name, f.content)
-    return buffer.getvalue()
-
-
-def _unzip(data: bytes) -> list:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return [SourceFile(name, archive.read(name)) for name in archive.namelist()]
-
-
 def submit(actor, uploads, max_bytes=5 * 1024 * 1024) -> Review:
     """Keep the uploaded files as a draft of the actor's centre and review them."""
     files = unpack(uploads, max_bytes)
     if not files:
         raise Invalid("choose the procedure's files (BPMN, forms, procedure.json) or one .zip")
     with write_transaction():
-        draft = Draft.create(centre=actor.centre_id, created_by=actor.id, files=_zip(files))
+        draft = Draft.create(centre=actor.centre_id, created_by=actor.id, files=pack(files))
         audit.record("draft.uploaded", actor, detail={"draft": draft.id, "files": sorted(f.name for f in files)})
     return review(actor, draft.id, max_bytes)
 
@@ -88,7 +73,7 @@ def review(actor, draft_id, max_bytes=5 * 1024 * 1024) -> Review:
     draft = _draft(actor, draft_id)
     result = Review(draft.id)
     try:
-        model = checked_model(_unzip(bytes(draft.files)), max_bytes=max_bytes)
+        model = checked_model(unpacked(bytes(draft.files)), max_bytes=max_bytes)
     except Invalid as exc:
         result.problems = exc.details or [{"message": exc.message}]
         return result
@@ -163,7 +148,7 @@ def publish(actor, draft_id, max_bytes=5 * 1024 * 1024) -> ProcedureVersion:
                       details=[{"element_id": f.element_id, "message": f.message} for f in blocking])
     centre = Centre.get_by_id(actor.centre_id)
     draft = _draft(actor, draft_id)
-    version, _ = store_version(actor, centre.id, _unzip(bytes(draft.files)), result.model,
+    version, _ = store_version(actor, centre.id, unpacked(bytes(draft.files)), result.model,
                                published=centre.level in ("province", "nation"))
     with write_transaction():
         Draft.update(published_version=version.version).where(Draft.id == draft.id).execute()
