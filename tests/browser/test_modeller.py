@@ -1,0 +1,139 @@
+"""The modeller in a real browser (Debian's Chromium, Playwright) against `onestop serve`: an
+administrator opens a draft in bpmn-js, renames a task on the canvas, sees the live check mark a broken
+drawing, saves, and finds the rename after a reload; a second administrator saving the same draft is
+told who saved and keeps their drawing as a new draft. Screenshots are kept (in $ONESTOP_SCREENSHOTS,
+else the test's temp dir)."""
+
+import re
+import subprocess
+
+import pytest
+
+from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
+from tests.process_models import bundled_files
+from tests.support.servers import onestop_serve
+
+sync_api = pytest.importorskip("playwright.sync_api")
+PASSWORD = "Mật-khẩu-2026"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("modeller")
+    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
+        for username in ("quantri.mot", "quantri.hai"):
+            done = subprocess.run([str(ONESTOP), "user", "create", username, "--role", "admin",
+                                   "--password", PASSWORD], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+        yield base
+
+
+def _files():
+    return [{"name": p.name, "mimeType": "application/octet-stream", "buffer": p.read_bytes()}
+            for p in bundled_files("copy_certification")]
+
+
+def _admin(browser, server, username):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 950}, locale="vi-VN")
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(server + "/admin/onboard/")
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(re.compile(r"/admin/onboard/$"))
+    return page, refused
+
+
+def _upload_draft(page):
+    page.locator("#files").set_input_files(files=_files())
+    page.get_by_role("button", name="Kiểm tra").click()
+    page.wait_for_url(re.compile(r"/admin/onboard/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def _open(page, server, draft_id):
+    page.evaluate("() => { window.__ready = false; }")
+    page.goto(f"{server}/admin/modeller/{draft_id}")
+    # The ready event of the panel's contract, then the first check's answer.
+    page.wait_for_function("() => window.onestopModeller && window.onestopModeller.bpmnFile !== null")
+    sync_api.expect(page.locator("#lint-summary")).not_to_be_empty()
+
+
+def _rename(page, element_id, name):
+    page.locator(f'.djs-element[data-element-id="{element_id}"]').first.dblclick()
+    editor = page.locator(".djs-direct-editing-parent")
+    sync_api.expect(editor).to_be_visible()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(name)
+    page.locator("#canvas").click(position={"x": 15, "y": 15})  # a click elsewhere ends the editing
+
+
+def test_an_administrator_renames_a_task_sees_a_broken_drawing_marked_saves_and_finds_it_again(
+        server, browser, shots):  # noqa: F811
+    expect = sync_api.expect
+    page, refused = _admin(browser, server, "quantri.mot")
+    draft_id = _upload_draft(page)
+    ready = []
+    page.expose_function("noteReady", lambda: ready.append(True))
+    page.add_init_script("document.addEventListener('onestop:modeller-ready', () => window.noteReady())")
+    _open(page, server, draft_id)
+    assert ready == [True]
+    expect(page.locator("#lint-summary")).to_have_text("(không có vấn đề)")
+    expect(page.locator(".bjs-powered-by")).to_be_visible()  # the bpmn.io watermark (licence)
+
+    _rename(page, "Task_Sign", "Ký số bản sao")
+    expect(page.locator("#dirty")).to_be_visible()
+    # A broken drawing: a second way out of a task (a branch needs a gateway); the check marks the task.
+    page.locator('.djs-element[data-element-id="Task_Sign"]').first.click()
+    page.locator('.djs-context-pad .entry[data-action="append.append-task"]').click()
+    page.locator("#canvas").click(position={"x": 15, "y": 15})
+    expect(page.locator('.djs-element.onestop-lint-error[data-element-id="Task_Sign"]')).to_be_visible()
+    expect(page.locator('.onestop-lint-note[data-element-id="Task_Sign"]')).to_contain_text("một luồng ra")
+    expect(page.locator("#lint .finding-error").first).to_contain_text("Một bước chỉ được có một luồng ra")
+    page.screenshot(path=str(shots / "modeller-lint.png"), full_page=True)
+    page.locator('#lint .lint-element[data-element-id="Task_Sign"]').click()
+    expect(page.locator('.djs-element.selected[data-element-id="Task_Sign"]')).to_be_visible()
+
+    page.keyboard.press("Control+Z")  # the appended task goes; the drawing is whole again
+    expect(page.locator("#lint-summary")).to_have_text("(không có vấn đề)")
+    expect(page.locator(".djs-element.onestop-lint-error")).to_have_count(0)
+    page.locator("#save").click()
+    expect(page.locator("#status")).to_contain_text("Đã lưu")
+    expect(page.locator("#dirty")).to_be_hidden()
+    expect(page.locator("#edited-by")).to_have_text("quantri.mot")
+
+    page.reload()
+    page.wait_for_function("() => window.onestopModeller && window.onestopModeller.bpmnFile !== null")
+    expect(page.locator('.djs-element[data-element-id="Task_Sign"] text').first).to_contain_text("Ký số bản sao")
+    expect(page.locator("#revision")).to_have_text("2")
+    page.locator("#publish").click()
+    expect(page.locator("#status")).to_contain_text(re.compile(r"Đã công bố 2\.000815 phiên bản \d+"))
+    assert refused == [], refused
+
+
+def test_a_second_administrator_saving_the_same_draft_is_told_and_keeps_the_drawing_as_a_new_draft(
+        server, browser, shots):  # noqa: F811
+    expect = sync_api.expect
+    first, _ = _admin(browser, server, "quantri.mot")
+    draft_id = _upload_draft(first)
+    second, refused = _admin(browser, server, "quantri.hai")
+    _open(first, server, draft_id)
+    _open(second, server, draft_id)
+
+    _rename(first, "Task_Sign", "Bản của người thứ nhất")
+    first.locator("#save").click()
+    expect(first.locator("#status")).to_contain_text("Đã lưu")
+
+    _rename(second, "Task_Sign", "Bản của người thứ hai")
+    second.locator("#save").click()
+    expect(second.locator("#conflict")).to_be_visible()
+    expect(second.locator("#conflict-message")).to_contain_text("quantri.mot đã lưu bản nháp này lúc")
+    second.screenshot(path=str(shots / "modeller-conflict.png"), full_page=True)
+    second.get_by_role("button", name="Lưu thành bản nháp mới").click()
+    second.wait_for_url(lambda url: re.search(r"/admin/modeller/\d+$", url) and not url.endswith(f"/{draft_id}"))
+    second.wait_for_function("() => window.onestopModeller && window.onestopModeller.bpmnFile !== null")
+    expect(second.locator('.djs-element[data-element-id="Task_Sign"] text').first).to_contain_text(
+        "Bản của người thứ hai")  # nothing typed is lost
+    expect(second.locator("#edited-by")).to_have_text("quantri.hai")
+    assert refused == [], refused
