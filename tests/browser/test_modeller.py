@@ -8,9 +8,12 @@ import re
 import subprocess
 
 import pytest
+from lxml import etree
 
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
-from tests.process_models import bundled_files
+from tests.conftest import CONFORMANCE
+from tests.process_models import Walk, bundled_files
+from tests.process_models.test_copy_certification import APPLICATION, ATTESTED, RECEIVED, RETURNED, SIGNED
 from tests.support.servers import onestop_serve
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -28,9 +31,9 @@ def server(tmp_path_factory):
         yield base
 
 
-def _files():
+def _files(paths=None):
     return [{"name": p.name, "mimeType": "application/octet-stream", "buffer": p.read_bytes()}
-            for p in bundled_files("copy_certification")]
+            for p in (paths or bundled_files("copy_certification"))]
 
 
 def _admin(browser, server, username):  # noqa: F811
@@ -45,8 +48,8 @@ def _admin(browser, server, username):  # noqa: F811
     return page, refused
 
 
-def _upload_draft(page):
-    page.locator("#files").set_input_files(files=_files())
+def _upload_draft(page, paths=None):
+    page.locator("#files").set_input_files(files=_files(paths))
     page.get_by_role("button", name="Kiểm tra").click()
     page.wait_for_url(re.compile(r"/admin/onboard/\d+$"))
     return int(page.url.rsplit("/", 1)[1])
@@ -137,3 +140,72 @@ def test_a_second_administrator_saving_the_same_draft_is_told_and_keeps_the_draw
         "Bản của người thứ hai")  # nothing typed is lost
     expect(second.locator("#edited-by")).to_have_text("quantri.hai")
     assert refused == [], refused
+
+
+def _shape(node, renamed):
+    """An element as its meaning, not its spelling: namespaces by URI (not prefix), attributes sorted,
+    text trimmed; the DI (where things are drawn) left out, and the renamed elements' names."""
+    if not isinstance(node.tag, str):
+        return None
+    attributes = dict(node.attrib)
+    if node.get("id") in renamed:
+        attributes.pop("name", None)
+    children = [c for c in (_shape(child, renamed) for child in node
+                            if isinstance(child.tag, str) and "BPMN/20100524/DI" not in child.tag) if c is not None]
+    return node.tag, tuple(sorted(attributes.items())), (node.text or "").strip(), tuple(children)
+
+
+def _equivalent(before: bytes, after: bytes, renamed: dict):
+    """The saved model holds the same elements with the same extensions; only the renamed names changed."""
+    old, new = etree.fromstring(before), etree.fromstring(after)
+    ids = {e.get("id"): e for e in old.iter() if isinstance(e.tag, str) and e.get("id")}
+    saved = {e.get("id"): e for e in new.iter() if isinstance(e.tag, str) and e.get("id")}
+    assert set(saved) == set(ids)
+    for element_id, name in renamed.items():
+        assert saved[element_id].get("name") == name
+    semantic = [c for c in old if isinstance(c.tag, str) and "BPMN/20100524/DI" not in c.tag]
+    for element in semantic:
+        assert _shape(saved[element.get("id")], renamed) == _shape(element, renamed), element.get("id")
+
+
+@pytest.mark.parametrize("dialect", ["spiffarena", "camunda"])
+def test_a_spiffarena_and_a_camunda_model_are_edited_saved_and_still_run(
+        server, browser, sqlite_admin_api, dialect):  # noqa: F811
+    expect = sync_api.expect
+    if dialect == "spiffarena":
+        paths, bpmn, task, name = bundled_files("copy_certification"), "copy_certification.bpmn", "Task_Sign", "Ký số"
+    else:
+        if not CONFORMANCE.exists():
+            pytest.skip(f"the shared conformance corpus is not at {CONFORMANCE}")
+        paths = [CONFORMANCE / "spiffworkflow/camunda/subWorkflowComplex.bpmn"]
+        bpmn, task, name = "subWorkflowComplex.bpmn", "Activity_A", "Điền mẫu A"
+    page, refused = _admin(browser, server, "quantri.mot")
+    draft_id = _upload_draft(page, paths)
+    _open(page, server, draft_id)
+    _rename(page, task, name)
+    page.locator("#save").click()
+    expect(page.locator("#status")).to_contain_text("Đã lưu")
+    saved = page.request.get(f"{server}/admin/modeller/{draft_id}/draft").json()["files"]
+    original = next(p for p in paths if p.name == bpmn).read_bytes()
+    _equivalent(original, saved[bpmn].encode(), {task: name})
+    assert refused == [], refused
+
+    files = [(n, text.encode()) for n, text in saved.items()]
+    if dialect == "spiffarena":  # the whole procedure, as an officer would walk it
+        assert sqlite_admin_api.upload(files).status_code == 201
+        walk = Walk(sqlite_admin_api, "2.000815", data=APPLICATION)
+        for step, data in (("Task_Receive", RECEIVED), ("Task_Attest", ATTESTED), ("Task_Sign", SIGNED),
+                           ("Task_Return", RETURNED)):
+            walk.complete(step, data)
+        assert walk.state == "completed" and walk.ended_at() == ["End_Certified"]
+    else:  # the corpus's scenario: every form filled, in the order SpiffWorkflow's own test gives
+        assert sqlite_admin_api.upload(files, process_id="SubWorkflow").status_code in (200, 201)
+        dossier = sqlite_admin_api.post("/dossiers", {"procedure": "SubWorkflow"}).json
+        for step, field in (("Activity_A", "FieldA"), ("Activity_A1", "FieldA1"), ("Activity_A2", "FieldA2"),
+                            ("Activity_B", "FieldB")):
+            ready = [t for t in dossier["tasks"] if t["element_id"] == step]
+            assert ready, (step, dossier["tasks"])
+            dossier = sqlite_admin_api.post(f"/tasks/{ready[0]['id']}/complete", {"data": {field: field[5:]}}).json
+        assert dossier["state"] == "completed"
+        assert {k: dossier["data"][k] for k in ("FieldA", "FieldA1", "FieldA2", "FieldB")} == {
+            "FieldA": "A", "FieldA1": "A1", "FieldA2": "A2", "FieldB": "B"}
