@@ -270,6 +270,10 @@ class ModellerView(Guarded, BaseView):
     @expose("/open/<code>", methods=("GET", "POST"))
     def open_version(self, code):
         """Open the version of a procedure in force as a new draft (asked first: it creates one)."""
+        procedure = Procedure.get_or_none((Procedure.centre == _actor().centre_id) & (Procedure.code == code)
+                                          & Procedure.latest_version.is_null(False))
+        if procedure is None:
+            abort(404)
         form = ActionForm()
         if request.method == "POST":
             if not form.validate_on_submit():
@@ -279,4 +283,4 @@ class ModellerView(Guarded, BaseView):
             except NotFound:
                 abort(404)
             return redirect(url_for(".page", draft_id=draft_id), 303)
-        return self.render("onestop_admin/modeller/open.html", code=code, form=form)
+        return self.render("onestop_admin/modeller/open.html", procedure=procedure, form=form)

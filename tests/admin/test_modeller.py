@@ -198,13 +198,13 @@ def test_the_current_version_opens_as_a_new_draft_in_the_modeller(sqlite_app):
     assert confirm.status_code == 200
     with sqlite_app.app_context():
         before = Draft.select().count()
-    assert Draft is not None and before == 1  # asking does not create a draft
+    assert before == 1  # asking does not create a draft
     opened = admin.post("/admin/modeller/open/2.000815", data={"csrf_token": re.search(
         r'name="csrf_token" type="hidden" value="([^"]+)"', confirm.get_data(as_text=True)).group(1)})
     assert opened.status_code == 303
     new_id = int(opened.headers["Location"].rsplit("/", 1)[1])
     assert new_id != draft_id and admin.get(f"/admin/modeller/{new_id}/draft").json["revision"] == 1
-    assert admin.get("/admin/modeller/open/no-such-code").status_code == 200  # the question only
+    assert admin.get("/admin/modeller/open/no-such-code").status_code == 404
     missing = admin.post("/admin/modeller/open/no-such-code", data={"csrf_token": re.search(
         r'name="csrf_token" type="hidden" value="([^"]+)"', confirm.get_data(as_text=True)).group(1)})
     assert missing.status_code == 404
@@ -238,3 +238,14 @@ def test_a_malformed_save_is_a_400_and_changes_nothing(sqlite_app, body):
     draft_id = _draft(sqlite_app, "quantri")
     assert _post(admin, f"/admin/modeller/{draft_id}/save", body, _token(admin, draft_id)).status_code == 400
     assert admin.get(f"/admin/modeller/{draft_id}/draft").json["revision"] == 1
+
+
+def test_the_procedure_list_and_the_review_page_link_to_the_modeller(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    review = admin.get(f"/admin/onboard/{draft_id}").get_data(as_text=True)
+    assert f'href="/admin/modeller/{draft_id}"' in review
+    assert 'href="/admin/modeller/new"' in admin.get("/admin/onboard/").get_data(as_text=True)
+    assert _post(admin, f"/admin/modeller/{draft_id}/publish", {}, _token(admin, draft_id)).status_code == 200
+    listed = admin.get("/admin/procedure/").get_data(as_text=True)
+    assert 'href="/admin/modeller/open/2.000815"' in listed
