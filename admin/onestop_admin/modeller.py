@@ -9,6 +9,7 @@ stays there and can be kept as a new draft, so nothing typed is lost.
 """
 
 import re
+from pathlib import Path
 
 from flask import abort, current_app, jsonify, redirect, request, url_for
 from flask_admin import BaseView, expose
@@ -86,11 +87,13 @@ _VIETNAMESE = [
     (r"^.*: cannot translate (?:expression|timer) '(?P<text>.*)': .*$", "Không hiểu được biểu thức '{text}'."),
     (r"^\w+ \S+: Multiple outgoing flows are not supported.*$",
      "Một bước chỉ được có một luồng ra: muốn rẽ nhánh, thêm một cổng (gateway) sau bước này."),
+    (r"^\w+ \S+: (?P<rest>.*(?:not allowed|not permitted|forbidden).*)$",
+     "Mã lệnh (script) không qua được kiểm tra an toàn: {rest}"),
     (r"^.*: timer has no value$", "Bộ hẹn giờ chưa có giá trị."),
     (r"^the model has no executable process.*$",
      "Sơ đồ không có quy trình nào được đánh dấu thực thi được (isExecutable)."),
     (r"^no BPMN file was uploaded$", "Bản nháp không có sơ đồ BPMN."),
-    (r"^.*(?:no start event|No start event|StartEvent).*$", "Quy trình chưa có sự kiện bắt đầu: thêm một sự kiện bắt đầu."),
+    (r"^.*(?:no start event|No start event).*$", "Quy trình chưa có sự kiện bắt đầu: thêm một sự kiện bắt đầu."),
     (r"^.* is in no lane; it will be offered without one$",
      "Bước này không nằm trong làn nào: sẽ được giao không theo vai trò."),
     (r"^.*: (?:expression|timer) '(?P<text>.*)' read as (?P<python>.*)$", "Biểu thức '{text}' được hiểu là {python}."),
@@ -125,7 +128,7 @@ def vietnamese(message: str) -> str:
         if match:
             values = {k: (v if v is not None else "?") for k, v in match.groupdict().items()}
             return text.format(**values)
-    return f"Mô hình chưa dùng được: {message}"
+    return f"Trình kiểm tra báo: {message}"
 
 
 def checked(result) -> dict:
@@ -177,8 +180,10 @@ class ModellerView(Guarded, BaseView):
     @expose("/<rowid:draft_id>")
     def page(self, draft_id):
         state = self._state(draft_id)
+        # The side panel (panel.js) is its own piece: loaded when it is there.
+        panel = (Path(current_app.static_folder) / "authoring" / "panel.js").is_file()
         return self.render("onestop_admin/modeller/page.html", state=state, when=_when(state.edited_at),
-                           csrf=generate_csrf())
+                           csrf=generate_csrf(), panel=panel)
 
     @expose("/<rowid:draft_id>/draft")
     def load(self, draft_id):

@@ -80,6 +80,8 @@ def test_an_administrator_renames_a_task_sees_a_broken_drawing_marked_saves_and_
     ready = []
     page.expose_function("noteReady", lambda: ready.append(True))
     page.add_init_script("document.addEventListener('onestop:modeller-ready', () => window.noteReady())")
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     _open(page, server, draft_id)
     assert ready == [True]
     expect(page.locator("#lint-summary")).to_have_text("(không có vấn đề)")
@@ -113,6 +115,7 @@ def test_an_administrator_renames_a_task_sees_a_broken_drawing_marked_saves_and_
     page.locator("#publish").click()
     expect(page.locator("#status")).to_contain_text(re.compile(r"Đã công bố 2\.000815 phiên bản \d+"))
     assert refused == [], refused
+    assert errors == [], errors
 
 
 def test_a_second_administrator_saving_the_same_draft_is_told_and_keeps_the_drawing_as_a_new_draft(

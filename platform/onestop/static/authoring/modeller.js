@@ -37,7 +37,6 @@
 
   var modeler = new window.BpmnJS({
     container: "#canvas",
-    keyboard: { bindTo: document },
     moddleExtensions: window.onestopModdleExtensions || {}
   });
 
@@ -181,6 +180,9 @@
       level.textContent = finding.level === "error" ? "Lỗi" : "Lưu ý";
       item.appendChild(level);
       var element = finding.element_id ? registry.get(finding.element_id) : null;
+      if (element && element === canvas.getRootElement()) {
+        element = null; // the process itself: listed, not drawn round the whole canvas
+      }
       if (element) {
         var go = document.createElement("button");
         go.type = "button";
