@@ -212,3 +212,35 @@ def test_a_spiffarena_and_a_camunda_model_are_edited_saved_and_still_run(
         assert dossier["state"] == "completed"
         assert {k: dossier["data"][k] for k in ("FieldA", "FieldA1", "FieldA2", "FieldB")} == {
             "FieldA": "A", "FieldA1": "A1", "FieldA2": "A2", "FieldB": "B"}
+
+
+def test_a_draft_with_two_diagrams_edits_each_and_saves_both(server, browser):  # noqa: F811
+    expect = sync_api.expect
+    second_model = next(p for p in bundled_files("birth_registration") if p.suffix == ".bpmn")
+    page, refused = _admin(browser, server, "quantri.hai")
+    draft_id = _upload_draft(page, bundled_files("copy_certification") + [second_model])
+    _open(page, server, draft_id)
+    expect(page.locator("#bpmn-file")).to_be_visible()
+    page.locator("#bpmn-file").select_option("copy_certification.bpmn")
+    expect(page.locator('.djs-element[data-element-id="Task_Attest"]')).to_be_visible()
+    _rename(page, "Task_Sign", "Ký trên sơ đồ thứ nhất")
+    page.locator("#bpmn-file").select_option("birth_registration.bpmn")
+    expect(page.locator('.djs-element[data-element-id="Task_Supplement"]')).to_be_visible()
+    _rename(page, "Task_Supplement", "Bổ sung trên sơ đồ thứ hai")
+    page.locator("#save").click()
+    expect(page.locator("#status")).to_contain_text("Đã lưu")
+    saved = page.request.get(f"{server}/admin/modeller/{draft_id}/draft").json()["files"]
+    assert 'name="Ký trên sơ đồ thứ nhất"' in saved["copy_certification.bpmn"]
+    assert 'name="Bổ sung trên sơ đồ thứ hai"' in saved["birth_registration.bpmn"]
+    assert refused == [], refused
+
+
+def test_a_model_without_a_drawing_is_said_not_shown(server, browser):  # noqa: F811
+    expect = sync_api.expect
+    undrawn = bundled_files("copy_certification")[0].parents[2] / "tests" / "models" / "review.bpmn"
+    page, refused = _admin(browser, server, "quantri.hai")
+    draft_id = _upload_draft(page, [undrawn])
+    page.goto(f"{server}/admin/modeller/{draft_id}")
+    expect(page.locator("#status")).to_contain_text("không có phần hình vẽ")
+    expect(page.locator("#save")).to_be_disabled()  # nothing to save over the stored model
+    assert refused == [], refused

@@ -25,6 +25,7 @@
   var changed = {}; // file name -> text (or null: removed), changed through setFile since the last save
   var bpmnName = null; // the BPMN file on the canvas
   var bpmnDirty = false; // the canvas changed since it was imported or saved
+  var canvasUsable = false; // the canvas shows its file: a file it could not show is never saved from it
   var importing = false;
   var changeCount = 0; // every change; a save clears the dirty state only if nothing changed meanwhile
   var lintCount = 0; // the newest check asked for; older answers are dropped
@@ -47,7 +48,7 @@
   }
 
   function isDirty() {
-    return bpmnDirty || Object.keys(changed).length > 0;
+    return (bpmnDirty && canvasUsable) || Object.keys(changed).length > 0;
   }
 
   function showDirty() {
@@ -57,6 +58,9 @@
   function markChanged() {
     changeCount += 1;
     showDirty();
+    if (!busy) {
+      setBusy(false);
+    }
     scheduleLint();
   }
 
@@ -88,7 +92,7 @@
   function pending() {
     var out = {};
     Object.keys(changed).forEach(function (name) { out[name] = changed[name]; });
-    if (!bpmnDirty || !bpmnName) {
+    if (!bpmnDirty || !bpmnName || !canvasUsable) {
       return Promise.resolve(out);
     }
     return modeler.saveXML({ format: true }).then(function (result) {
@@ -269,6 +273,7 @@
     importing = true;
     return modeler.importXML(xml).then(function (result) {
       bpmnName = name;
+      canvasUsable = true;
       modeler.get("canvas").zoom("fit-viewport", "auto");
       if (result && result.warnings && result.warnings.length) {
         say("Sơ đồ có " + result.warnings.length + " chỗ trình vẽ không hiểu hết; kiểm tra kỹ trước khi lưu.", "warning");
@@ -276,7 +281,11 @@
       return true;
     }, function (error) {
       bpmnName = name;
-      say("Không mở được sơ đồ " + name + " trong trình vẽ: tệp không phải BPMN hợp lệ. Xem danh sách lỗi bên dưới.",
+      canvasUsable = false;
+      var undrawn = /no diagram to display/i.test(String(error && error.message));
+      say(undrawn ? "Tệp " + name + " không có phần hình vẽ (BPMN DI): trình vẽ không hiển thị được nó. Hãy mở tệp " +
+        "bằng công cụ đã tạo ra nó, lưu kèm hình vẽ rồi tải lên lại; các kiểm tra bên dưới vẫn chạy." :
+        "Không mở được sơ đồ " + name + " trong trình vẽ: tệp không phải BPMN hợp lệ. Xem danh sách lỗi bên dưới.",
         "error");
       if (window.console) {
         window.console.warn(error);
@@ -325,11 +334,12 @@
         return;
       }
       $("bpmn-file").value = name;
-      return importDiagram(name, saved[name]).then(function () {
-        say("");
+      return importDiagram(name, saved[name]).then(function (shown) {
+        if (shown) {
+          say("");
+        }
         showDirty();
-        $("save").disabled = false;
-        $("publish").disabled = false;
+        setBusy(false);
         ready();
         return lint();
       });
@@ -348,6 +358,7 @@
       return importDiagram(name, getFile(name) || "");
     }).then(function () {
       showDirty();
+      setBusy(busy);
       ready();
       scheduleLint();
     });
@@ -355,7 +366,8 @@
 
   function setBusy(value) {
     busy = value;
-    $("save").disabled = value;
+    // Nothing to save from a canvas that could not show its file, unless other files changed.
+    $("save").disabled = value || (!canvasUsable && !Object.keys(changed).length);
     $("publish").disabled = value;
   }
 
@@ -390,6 +402,8 @@
           return true;
         }
         if (answer.status === 409) {
+          $("edited-by").textContent = answer.data.edited_by || "—"; // who saved in between, and when
+          $("edited-at").textContent = answer.data.edited_at || "—";
           $("conflict-message").textContent = answer.data.message;
           $("conflict").hidden = false;
           say("Chưa lưu.", "error");
