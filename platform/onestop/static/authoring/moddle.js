@@ -1,0 +1,1 @@
+window.onestopModdleExtensions = window.onestopModdleExtensions || {};
