@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ..db import write_transaction
 from ..engine import SourceFile, is_test_file, process_of, read_test_file, run_cases
 from ..models import DraftTestRun, User
-from . import drafts, practice
+from . import drafts, practice, procedures
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .procedures import checked_model
 from .runtime import engine, on_behalf_of
@@ -76,9 +76,23 @@ def run(actor, draft_id, origin="page", max_bytes=5 * 1024 * 1024) -> TestReport
     return report
 
 
-def _run_files(report, files, tests, max_bytes):
+def upload_tested(actor, uploads, process_id=None, max_bytes=5 * 1024 * 1024):
+    """procedures.upload_procedure, then the uploaded test_*.json run on the version's model:
+    (version, created, TestReport or None). The run is answered, not kept: an API upload has no draft."""
+    version, created = procedures.upload_procedure(actor, uploads, process_id, max_bytes=max_bytes)
+    files = procedures.unpack(uploads, max_bytes)
+    tests = test_files(files)
+    if not tests:
+        return version, created, None
+    report = TestReport(0, 0, "upload")
+    with on_behalf_of(actor.centre_id):
+        _run_files(report, files, tests, max_bytes, procedures.model_for(version))
+    return version, created, report
+
+
+def _run_files(report, files, tests, max_bytes, model=None):
     try:
-        model = checked_model(files, max_bytes=max_bytes)
+        model = model or checked_model(files, max_bytes=max_bytes)
     except Invalid as exc:
         report.problems.append({"file": None, "message": "the model was refused, so no test ran: " + "; ".join(
             str(p.get("message")) for p in (exc.details or [])[:3])})
