@@ -176,7 +176,11 @@ def run_cases(engine, model, cases, seconds: float = DEFAULT_RUN_SECONDS) -> lis
             results.append(CaseResult(case.file, case.name, False, _reason(
                 "time", f"the test run took longer than {seconds:g} seconds; this case did not run")))
             continue
-        results.append(_CaseRun(engine, model, case, deadline).run())
+        try:
+            results.append(_CaseRun(engine, model, case, deadline).run())
+        except Exception as exc:  # an uploaded model is untrusted: whatever it does fails its case alone
+            results.append(CaseResult(case.file, case.name, False, _reason(
+                "error", f"the case could not run: {type(exc).__name__}", got=type(exc).__name__)))
     return results
 
 
