@@ -10,7 +10,7 @@ import pytest
 from onestop.engine import SourceFile
 from onestop.models import Centre, Draft, ProcedureVersion
 from onestop.services import centres, drafts
-from tests.conftest import make_user
+from tests.conftest import CONFORMANCE, make_user
 from tests.process_models import bundled_files
 from tests.web.pages import sign_in
 
@@ -265,3 +265,33 @@ def test_a_drawing_without_a_start_event_is_said_in_vietnamese_on_its_process(sq
     assert found["compiled"] is False
     assert [(f["element_id"], f["message"]) for f in found["findings"]] == [
         ("copy_certification", "Quy trình chưa có sự kiện bắt đầu: thêm một sự kiện bắt đầu.")]
+
+
+def test_a_camunda_model_saved_through_the_modeller_still_compiles_and_runs(sqlite_app, sqlite_admin_api):
+    if not CONFORMANCE.exists():
+        pytest.skip(f"the shared conformance corpus is not at {CONFORMANCE}")
+    admin = _signed_in(sqlite_app, "quantri")
+    model = CONFORMANCE / "spiffworkflow/camunda/subWorkflowComplex.bpmn"
+    with sqlite_app.app_context():
+        from onestop.models import User
+
+        draft_id = drafts.create(User.get(User.username == "quantri"),
+                                 [SourceFile(model.name, model.read_bytes())], "test")
+    token = _token(admin, draft_id)
+    xml = admin.get(f"/admin/modeller/{draft_id}/draft").json["files"][model.name]
+    renamed = xml.replace('name="FormA"', 'name="Điền mẫu A"')
+    assert renamed != xml
+    assert _post(admin, f"/admin/modeller/{draft_id}/save", {"revision": 1, "files": {model.name: renamed}},
+                 token).status_code == 200
+    checked = _post(admin, f"/admin/modeller/{draft_id}/check", {"files": {}}, token).json
+    assert checked["compiled"] is True and checked["code"] == "SubWorkflow"
+    assert {f["element_id"] for f in checked["findings"] if f["level"] == "error"} == {None}  # procedure.json only
+    saved = admin.get(f"/admin/modeller/{draft_id}/draft").json["files"]
+    assert sqlite_admin_api.upload([(n, t.encode()) for n, t in saved.items()],
+                                   process_id="SubWorkflow").status_code == 201
+    dossier = sqlite_admin_api.post("/dossiers", {"procedure": "SubWorkflow"}).json
+    for step, field in (("Activity_A", "FieldA"), ("Activity_A1", "FieldA1"), ("Activity_A2", "FieldA2"),
+                        ("Activity_B", "FieldB")):
+        task = next(t for t in dossier["tasks"] if t["element_id"] == step)
+        dossier = sqlite_admin_api.post(f"/tasks/{task['id']}/complete", {"data": {field: field[5:]}}).json
+    assert dossier["state"] == "completed"

@@ -352,8 +352,8 @@
       return;
     }
     pending().then(function (files) {
-      if (bpmnDirty) {
-        changed[bpmnName] = files[bpmnName];
+      if (bpmnDirty && canvasUsable) {
+        changed[bpmnName] = files[bpmnName]; // kept for the next save while another file is shown
       }
       return importDiagram(name, getFile(name) || "");
     }).then(function () {
