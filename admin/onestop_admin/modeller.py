@@ -194,6 +194,13 @@ class ModellerView(Guarded, BaseView):
                        published_version=state.published_version, files=files,
                        csrf_token=generate_csrf(), **_who(state))
 
+    @expose("/<rowid:draft_id>/revision")
+    def revision(self, draft_id):
+        """The draft's revision and who saved it last: the page asks now and then, to say early that
+        someone else saved."""
+        state = self._state(draft_id)
+        return jsonify(revision=state.revision, published_version=state.published_version, **_who(state))
+
     @expose("/<rowid:draft_id>/save", methods=("POST",))
     def save(self, draft_id):
         """Save the files the page changed, based on the revision it loaded; 409 when someone saved

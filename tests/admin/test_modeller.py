@@ -112,6 +112,8 @@ def test_the_second_administrator_saving_the_same_draft_is_told_who_saved_and_ke
     assert refused.status_code == 409
     assert refused.json["conflict"] is True and refused.json["edited_by"] == "quantri.mot"
     assert "quantri.mot" in refused.json["message"] and refused.json["revision"] == 2
+    watched = second.get(f"/admin/modeller/{draft_id}/revision").json
+    assert (watched["revision"], watched["edited_by"]) == (2, "quantri.mot")
     stored = second.get(f"/admin/modeller/{draft_id}/draft").json
     assert "Bước của người thứ nhất" in stored["files"]["copy_certification.bpmn"]  # theirs stands
 
@@ -224,6 +226,7 @@ def test_an_officer_is_refused_and_another_centres_draft_is_not_found(app):
     token = _token(admin, own)
     assert admin.get(f"/admin/modeller/{foreign}").status_code == 404
     assert admin.get(f"/admin/modeller/{foreign}/draft").status_code == 404
+    assert admin.get(f"/admin/modeller/{foreign}/revision").status_code == 404
     for path in ("save", "check", "publish", "copy"):
         body = {"revision": 1, "files": {}} if path == "save" else {"files": {}}
         assert _post(admin, f"/admin/modeller/{foreign}/{path}", body, token).status_code == 404, path

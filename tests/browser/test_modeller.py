@@ -132,6 +132,8 @@ def test_a_second_administrator_saving_the_same_draft_is_told_and_keeps_the_draw
     expect(first.locator("#status")).to_contain_text("Đã lưu")
 
     _rename(second, "Task_Sign", "Bản của người thứ hai")
+    second.evaluate("() => window.dispatchEvent(new Event('focus'))")  # back to this window: who saved is said
+    expect(second.locator("#others")).to_contain_text("quantri.mot đã lưu bản nháp này lúc")
     second.locator("#save").click()
     expect(second.locator("#conflict")).to_be_visible()
     expect(second.locator("#conflict-message")).to_contain_text("quantri.mot đã lưu bản nháp này lúc")

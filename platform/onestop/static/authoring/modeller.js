@@ -398,6 +398,7 @@
           showEdited(answer.data);
           showDirty();
           $("conflict").hidden = true;
+          $("others").hidden = true;
           say("Đã lưu (phiên bản lưu " + revision + ").", "success");
           return true;
         }
@@ -465,6 +466,25 @@
     });
   }
 
+  /* Someone else saved (or published) since this page loaded or saved: said before a save is refused. */
+  function watchOthers() {
+    if (busy || !$("conflict").hidden) {
+      return Promise.resolve();
+    }
+    return request("/revision").then(function (answer) {
+      if (!answer.ok || answer.data.revision <= revision) {
+        $("others").hidden = true;
+        return;
+      }
+      $("others").textContent = answer.data.published_version ?
+        "Bản nháp này vừa được công bố thành phiên bản " + answer.data.published_version + ". Những gì đang vẽ " +
+          "vẫn còn trên trang: khi lưu, anh/chị sẽ được đề nghị lưu thành bản nháp mới." :
+        (answer.data.edited_by || "Một quản trị viên khác") + " đã lưu bản nháp này lúc " + answer.data.edited_at +
+          ". Khi lưu, anh/chị sẽ được đề nghị lưu những gì đang vẽ thành bản nháp mới.";
+      $("others").hidden = false;
+    });
+  }
+
   /* ---- wiring ---- */
 
   modeler.on("commandStack.changed", function (event) {
@@ -482,6 +502,13 @@
     }
   });
 
+  window.addEventListener("focus", watchOthers);
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) {
+      watchOthers();
+    }
+  });
+  setInterval(watchOthers, 30000);
   $("save").addEventListener("click", save);
   $("publish").addEventListener("click", publish);
   $("save-as-new").addEventListener("click", saveAsNew);
