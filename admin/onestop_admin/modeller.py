@@ -114,6 +114,9 @@ _VIETNAMESE = [
      "procedure.json chưa ghi lệ phí (\"fee_vnd\"; 0 hoặc \"Miễn phí\" nếu không thu)."),
     (r"^the model runs scripts.*$",
      "Sơ đồ có chạy mã lệnh (script): đã qua kiểm tra an toàn; nên dùng biểu mẫu và cổng khi có thể."),
+    (r"^procedure.json \"lanes\": lane '(?P<lane>.*)' maps to '(?P<role>.*)'; a lane maps to one of: (?P<roles>.*)$",
+     "procedure.json \"lanes\": làn '{lane}' gắn với vai trò '{role}' không có; vai trò phải là một trong: "
+     "{roles}."),
     (r"^procedure.json: (?P<rest>.*)$", "procedure.json: {rest}"),
     (r"^procedure code (?P<code>.*) may only hold .*$",
      "Mã thủ tục {code} chỉ được gồm chữ, số và . _ - (tối đa 128 ký tự)."),

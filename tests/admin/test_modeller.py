@@ -2,6 +2,7 @@
 the revision (a second administrator is told who saved, and keeps their work as a new draft), the live
 check of unsaved files, publishing, and who may see which draft."""
 
+import json
 import re
 from pathlib import Path
 
@@ -298,3 +299,35 @@ def test_a_camunda_model_saved_through_the_modeller_still_compiles_and_runs(sqli
         task = next(t for t in dossier["tasks"] if t["element_id"] == step)
         dossier = sqlite_admin_api.post(f"/tasks/{task['id']}/complete", {"data": {field: field[5:]}}).json
     assert dossier["state"] == "completed"
+
+
+def test_every_finding_of_the_compliance_lint_is_said_in_vietnamese(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    token = _token(admin, draft_id)
+    files = admin.get(f"/admin/modeller/{draft_id}/draft").json["files"]
+    meta = json.loads(files["procedure.json"])
+    for key in ("documents", "fee_vnd", "deadline"):
+        meta.pop(key)
+    del meta["lanes"]["Lãnh đạo UBND xã"]
+    script = ('<bpmn:scriptTask id="Script_Total"><bpmn:script>total = 1</bpmn:script></bpmn:scriptTask>'
+              '<bpmn:userTask id="Task_Sign"')
+    bpmn = files["copy_certification.bpmn"].replace('<bpmn:userTask id="Task_Sign"', script, 1)
+    found = _post(admin, f"/admin/modeller/{draft_id}/check", {"files": {
+        "procedure.json": json.dumps(meta, ensure_ascii=False), "copy_certification.bpmn": bpmn}}, token).json
+    assert found["compiled"] is True, found
+    details = {f["detail"].split(" ")[0] for f in found["findings"]}
+    assert {"its", "procedure.json", "the"} <= details  # a lane without a role, documents, fee, time, scripts
+    untranslated = [f["detail"] for f in found["findings"] if f["message"].startswith("Trình kiểm tra báo")]
+    assert untranslated == []
+
+
+def test_a_lane_mapped_to_an_unknown_role_is_said_in_vietnamese(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    meta = json.loads(admin.get(f"/admin/modeller/{draft_id}/draft").json["files"]["procedure.json"])
+    meta["lanes"]["Lãnh đạo UBND xã"] = "nobody"
+    found = _post(admin, f"/admin/modeller/{draft_id}/check", {"files": {
+        "procedure.json": json.dumps(meta, ensure_ascii=False)}}, _token(admin, draft_id)).json["findings"]
+    assert [f["message"].split(";")[0] for f in found] == [
+        "procedure.json \"lanes\": làn 'Lãnh đạo UBND xã' gắn với vai trò 'nobody' không có"]
