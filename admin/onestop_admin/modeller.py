@@ -87,6 +87,13 @@ _VIETNAMESE = [
     (r"^.*: cannot translate (?:expression|timer) '(?P<text>.*)': .*$", "Không hiểu được biểu thức '{text}'."),
     (r"^\w+ \S+: Multiple outgoing flows are not supported.*$",
      "Một bước chỉ được có một luồng ra: muốn rẽ nhánh, thêm một cổng (gateway) sau bước này."),
+    (r"^.*: expression '(?P<text>.*)': (?P<rest>.*not allowed.*)$",
+     "Biểu thức '{text}' dùng điều không được phép (lý do an toàn): {rest}"),
+    (r"^.*: Non-default exclusive outgoing sequence flow without condition.*$",
+     "Nhánh ra khỏi cổng chưa có điều kiện và không phải nhánh mặc định: thêm điều kiện, hoặc đặt làm nhánh mặc "
+     "định."),
+    (r"^\w+ \S+ refers to form '(?P<form>.*)' that does not exist$",
+     "Bước này dùng biểu mẫu '{form}' nhưng bản nháp không có tệp đó."),
     (r"^\w+ \S+: (?P<rest>.*(?:not allowed|not permitted|forbidden).*)$",
      "Mã lệnh (script) không qua được kiểm tra an toàn: {rest}"),
     (r"^.*: timer has no value$", "Bộ hẹn giờ chưa có giá trị."),

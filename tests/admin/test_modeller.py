@@ -331,3 +331,21 @@ def test_a_lane_mapped_to_an_unknown_role_is_said_in_vietnamese(sqlite_app):
         "procedure.json": json.dumps(meta, ensure_ascii=False)}}, _token(admin, draft_id)).json["findings"]
     assert [f["message"].split(";")[0] for f in found] == [
         "procedure.json \"lanes\": làn 'Lãnh đạo UBND xã' gắn với vai trò 'nobody' không có"]
+
+
+@pytest.mark.parametrize(("change", "element_id", "said"), [
+    (lambda x: x.replace('value="application-schema.json"', 'value="missing-schema.json"'), "StartEvent_Presented",
+     "Bước này dùng biểu mẫu 'missing-schema.json' nhưng bản nháp không có tệp đó."),
+    (lambda x: re.sub(r'(<bpmn:conditionExpression[^>]*>)[^<]*', r'\1__import__("os")', x, count=1),
+     "Flow_NotCertifiable", "Biểu thức '__import__(\"os\")' dùng điều không được phép"),
+    (lambda x: re.sub(r'<bpmn:conditionExpression[^>]*>[^<]*</bpmn:conditionExpression>', "", x, count=1),
+     "Flow_NotCertifiable", "Nhánh ra khỏi cổng chưa có điều kiện"),
+], ids=["missing form", "forbidden expression", "branch without condition"])
+def test_common_drawing_mistakes_are_said_in_vietnamese_on_their_element(sqlite_app, change, element_id, said):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    xml = admin.get(f"/admin/modeller/{draft_id}/draft").json["files"]["copy_certification.bpmn"]
+    assert change(xml) != xml
+    found = _post(admin, f"/admin/modeller/{draft_id}/check", {"files": {"copy_certification.bpmn": change(xml)}},
+                  _token(admin, draft_id)).json["findings"]
+    assert [(f["element_id"], f["message"][:len(said)]) for f in found] == [(element_id, said)]
