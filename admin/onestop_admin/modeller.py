@@ -125,6 +125,13 @@ _VIETNAMESE = [
      "procedure.json \"lanes\": làn '{lane}' gắn với vai trò '{role}' không có; vai trò phải là một trong: "
      "{roles}."),
     (r"^procedure.json: (?P<rest>.*)$", "procedure.json: {rest}"),
+    # services.drafts and procedures.unpack
+    (r"^a draft keeps BPMN, DMN and JSON files, not '(?P<name>.*)'$",
+     "Bản nháp chỉ giữ tệp BPMN, DMN và JSON, không giữ '{name}'."),
+    (r"^a draft needs at least a BPMN model$", "Bản nháp cần ít nhất một sơ đồ BPMN."),
+    (r"^too many files \((?P<n>\d+)\); at most (?P<m>\d+)$", "Quá nhiều tệp ({n}); tối đa {m}."),
+    (r"^(?P<file>.+) is larger than the limit of (?P<kib>\d+) KiB per file$",
+     "Tệp {file} lớn hơn giới hạn {kib} KiB một tệp."),
     (r"^procedure code (?P<code>.*) may only hold .*$",
      "Mã thủ tục {code} chỉ được gồm chữ, số và . _ - (tối đa 128 ký tự)."),
 ]
@@ -171,6 +178,16 @@ class ModellerView(Guarded, BaseView):
     def _files(self, files: dict) -> list:
         """{name: bytes} as the files a draft keeps (with the size limit of an upload)."""
         return procedures.unpack([procedures.Upload(n, c) for n, c in sorted(files.items())], self._max_bytes())
+
+    def _laid_over(self, draft_id, body) -> dict:
+        """The draft's stored files with the page's over them (a None removes one): what the page shows."""
+        files = {f.name: f.content for f in self._state(draft_id).files}
+        for name, text in _texts(body).items():
+            if text is None:
+                files.pop(name, None)
+            else:
+                files[name] = text.encode("utf-8")
+        return files
 
     @expose("/")
     def index(self):
@@ -242,13 +259,7 @@ class ModellerView(Guarded, BaseView):
     @expose("/<rowid:draft_id>/copy", methods=("POST",))
     def copy(self, draft_id):
         """A new draft holding the stored files with the page's files over them: what the page shows."""
-        body = _json_body()
-        files = {f.name: f.content for f in self._state(draft_id).files}
-        for name, text in _texts(body).items():
-            if text is None:
-                files.pop(name, None)
-            else:
-                files[name] = text.encode("utf-8")
+        files = self._laid_over(draft_id, _json_body())
         try:
             new_id = drafts.create(_actor(), self._files(files), f"copy of draft {draft_id} kept after a conflicting save")
         except ServiceError as exc:
@@ -258,13 +269,7 @@ class ModellerView(Guarded, BaseView):
     @expose("/<rowid:draft_id>/check", methods=("POST",))
     def check(self, draft_id):
         """The checks of publishing, run on what the page holds (stored files with the page's over them)."""
-        body = _json_body()
-        files = {f.name: f.content for f in self._state(draft_id).files}
-        for name, text in _texts(body).items():
-            if text is None:
-                files.pop(name, None)
-            else:
-                files[name] = text.encode("utf-8")
+        files = self._laid_over(draft_id, _json_body())
         try:
             files = self._files(files)
         except ServiceError as exc:
@@ -282,10 +287,11 @@ class ModellerView(Guarded, BaseView):
         except NotFound:
             abort(404)
         except ServiceError as exc:
-            result = onboarding.review(_actor(), draft_id, self._max_bytes())
-            listed = checked(result)
-            return _refused(exc.status, "Chưa công bố được: sửa các lỗi được đánh dấu trên sơ đồ rồi lưu lại.",
-                            detail=exc.message, **listed)
+            listed = checked(onboarding.review(_actor(), draft_id, self._max_bytes()))
+            blocked = any(f["level"] == "error" for f in listed["findings"])
+            message = ("Chưa công bố được: sửa các lỗi được đánh dấu trên sơ đồ rồi lưu lại." if blocked
+                       else f"Chưa công bố được: {vietnamese(exc.message)}")
+            return _refused(exc.status, message, detail=exc.message, **listed)
         return jsonify(code=version.procedure.code, version=version.version, csrf_token=generate_csrf(),
                        message=f"Đã công bố {version.procedure.code} phiên bản {version.version}.")
 

@@ -349,3 +349,18 @@ def test_common_drawing_mistakes_are_said_in_vietnamese_on_their_element(sqlite_
     found = _post(admin, f"/admin/modeller/{draft_id}/check", {"files": {"copy_certification.bpmn": change(xml)}},
                   _token(admin, draft_id)).json["findings"]
     assert [(f["element_id"], f["message"][:len(said)]) for f in found] == [(element_id, said)]
+
+
+def test_a_file_the_draft_would_not_keep_is_refused_in_vietnamese_and_nothing_is_saved(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    token = _token(admin, draft_id)
+    refused = _post(admin, f"/admin/modeller/{draft_id}/save", {"revision": 1, "files": {
+        "copy_certification.bpmn": "<x/>", "notes.txt": "ghi chú"}}, token)
+    assert refused.status_code == 422
+    assert refused.json["message"] == "Chưa lưu: Bản nháp chỉ giữ tệp BPMN, DMN và JSON, không giữ 'notes.txt'."
+    emptied = _post(admin, f"/admin/modeller/{draft_id}/save", {"revision": 1, "files": {
+        "copy_certification.bpmn": None}}, token)
+    assert emptied.json["message"] == "Chưa lưu: Bản nháp cần ít nhất một sơ đồ BPMN."
+    loaded = admin.get(f"/admin/modeller/{draft_id}/draft").json
+    assert loaded["revision"] == 1 and loaded["files"]["copy_certification.bpmn"].startswith("<?xml")
