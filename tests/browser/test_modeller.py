@@ -114,6 +114,9 @@ def test_an_administrator_renames_a_task_sees_a_broken_drawing_marked_saves_and_
     expect(page.locator("#revision")).to_have_text("2")
     page.locator("#publish").click()
     expect(page.locator("#status")).to_contain_text(re.compile(r"Đã công bố 2\.000815 phiên bản \d+"))
+    page.reload()
+    expect(page.locator("#frozen")).to_contain_text("đã được công bố")  # frozen: opening it again makes a new draft
+    page.screenshot(path=str(shots / "modeller-published.png"), full_page=True)
     assert refused == [], refused
     assert errors == [], errors
 
