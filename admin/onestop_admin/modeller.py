@@ -8,10 +8,11 @@ A save over someone else's newer revision is refused with who saved and when; wh
 stays there and can be kept as a new draft, so nothing typed is lost.
 """
 
+import io
 import re
 from pathlib import Path
 
-from flask import abort, current_app, jsonify, redirect, request, url_for
+from flask import abort, current_app, jsonify, redirect, request, send_file, url_for
 from flask_admin import BaseView, expose
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
@@ -220,6 +221,14 @@ class ModellerView(Guarded, BaseView):
         return jsonify(draft_id=state.draft_id, revision=state.revision, code=state.code,
                        published_version=state.published_version, files=files,
                        csrf_token=generate_csrf(), **_who(state))
+
+    @expose("/<rowid:draft_id>/download")
+    def download(self, draft_id):
+        """The saved draft as a zip of its files: to open in SpiffArena or the Camunda Modeler, or keep."""
+        state = self._state(draft_id)
+        name = f"{state.code + '-' if state.code else ''}ban-nhap-{state.draft_id}-luu-{state.revision}.zip"
+        return send_file(io.BytesIO(drafts.pack(state.files)), mimetype="application/zip", as_attachment=True,
+                         download_name=name)
 
     @expose("/<rowid:draft_id>/revision")
     def revision(self, draft_id):

@@ -2,8 +2,10 @@
 the revision (a second administrator is told who saved, and keeps their work as a new draft), the live
 check of unsaved files, publishing, and who may see which draft."""
 
+import io
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -228,6 +230,7 @@ def test_an_officer_is_refused_and_another_centres_draft_is_not_found(app):
     assert admin.get(f"/admin/modeller/{foreign}").status_code == 404
     assert admin.get(f"/admin/modeller/{foreign}/draft").status_code == 404
     assert admin.get(f"/admin/modeller/{foreign}/revision").status_code == 404
+    assert admin.get(f"/admin/modeller/{foreign}/download").status_code == 404
     for path in ("save", "check", "publish", "copy"):
         body = {"revision": 1, "files": {}} if path == "save" else {"files": {}}
         assert _post(admin, f"/admin/modeller/{foreign}/{path}", body, token).status_code == 404, path
@@ -364,3 +367,16 @@ def test_a_file_the_draft_would_not_keep_is_refused_in_vietnamese_and_nothing_is
     assert emptied.json["message"] == "Chưa lưu: Bản nháp cần ít nhất một sơ đồ BPMN."
     loaded = admin.get(f"/admin/modeller/{draft_id}/draft").json
     assert loaded["revision"] == 1 and loaded["files"]["copy_certification.bpmn"].startswith("<?xml")
+
+
+def test_the_saved_draft_downloads_as_a_zip_of_its_files(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    with admin.get(f"/admin/modeller/{draft_id}/download") as reply:
+        assert reply.status_code == 200 and reply.mimetype == "application/zip"
+        assert reply.headers["Content-Disposition"] == f"attachment; filename=ban-nhap-{draft_id}-luu-1.zip"
+        with zipfile.ZipFile(io.BytesIO(reply.get_data())) as archive:
+            names = set(archive.namelist())
+            bpmn = archive.read("copy_certification.bpmn")
+    assert names == {p.name for p in bundled_files("copy_certification")}
+    assert bpmn == next(p for p in bundled_files("copy_certification") if p.suffix == ".bpmn").read_bytes()

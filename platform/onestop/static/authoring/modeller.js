@@ -294,6 +294,7 @@
     }).then(function (ok) {
       importing = false;
       bpmnDirty = false;
+      showHistory();
       return ok;
     });
   }
@@ -487,7 +488,14 @@
 
   /* ---- wiring ---- */
 
+  function showHistory() {
+    var stack = modeler.get("commandStack");
+    $("undo").disabled = !stack.canUndo();
+    $("redo").disabled = !stack.canRedo();
+  }
+
   modeler.on("commandStack.changed", function (event) {
+    showHistory();
     if (importing || (event && event.trigger === "clear")) {
       return;
     }
@@ -509,6 +517,9 @@
     }
   });
   setInterval(watchOthers, 30000);
+  $("undo").addEventListener("click", function () { modeler.get("commandStack").undo(); });
+  $("redo").addEventListener("click", function () { modeler.get("commandStack").redo(); });
+  $("fit").addEventListener("click", function () { modeler.get("canvas").zoom("fit-viewport", "auto"); });
   $("save").addEventListener("click", save);
   $("publish").addEventListener("click", publish);
   $("save-as-new").addEventListener("click", saveAsNew);
