@@ -3,6 +3,7 @@ task, attachment and procedure, by a signed-in administrator of a neighbouring c
 its API token (API) and anonymously (portal). Nothing of the other centre may be read or changed."""
 
 import json
+import re
 
 import pytest
 
@@ -51,16 +52,21 @@ def foreign(app):
         their_unit = units.create_unit(their_officer, "TP", "Phòng Tư pháp")
         draft = onboarding.submit(their_officer, [procedures.Upload(p.name, p.read_bytes())
                                                   for p in bundled_files("copy_certification")])
+        from onestop.services import practice
+        from tests.services.test_practice import APPLICATION
+
+        trial = practice.start(their_officer, draft.draft_id, APPLICATION)
         rows = {"dossier": dossier.id, "audit": AuditEvent.select().where(AuditEvent.centre == theirs.id).first().id,
                 "procedure": Procedure.get((Procedure.centre == theirs.id) & (Procedure.code == "1.000894")).id,
                 "unit": their_unit.id, "user": their_officer.id, "centre": theirs.id}
         yield {"token": token, "code": dossier.code, "task": task.id, "attachment": attachment.id,
-               "procedure": "1.000894", "dossier_id": dossier.id, "draft": draft.draft_id, "rows": rows}
+               "procedure": "1.000894", "dossier_id": dossier.id, "draft": draft.draft_id, "rows": rows,
+               "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": "TP", "username": "b.canbo"}
 
 
 PROCEDURE_ENDPOINTS = {"api.get_procedure", "api.adopt_template", "api.set_local_override", "api.offered_template",
                        "api.procedure_coverage", "portal.procedure", "portal.submit", "desk.intake_form",
-                       "desk.intake_receipt", "onboard.roll_out"}
+                       "desk.intake_receipt", "onboard.roll_out", "modeller.open"}
 BODY = {"reason": "thử", "note": "thử", "how": "stopped", "new_due": "2027-03-01", "name": "thử", "data": {},
         "working": True, "procedure": "1.000894", "lanes": {}, "to": "W07093", "key": "AAAAA-BBBBB", "level": "hai_long"}
 
@@ -79,7 +85,7 @@ def _url(rule, ids):
         if name == "code":
             values[name] = ids["procedure"] if rule.endpoint in PROCEDURE_ENDPOINTS else ids["code"]
         elif name == "task_id":
-            values[name] = ids["task"]
+            values[name] = ids["practice_task"] if rule.endpoint.startswith("testrun.") else ids["task"]
         elif name == "attachment_id":
             values[name] = ids["attachment"]
         elif name == "kind":
@@ -88,13 +94,16 @@ def _url(rule, ids):
             values[name] = "2026-12-05"
         elif name == "draft_id":
             values[name] = ids["draft"]
+        elif name in ("practice_id", "unit_code", "username"):
+            values[name] = ids[name.removesuffix("_id")]
         elif name == "how":
             values[name] = "skip"
         elif name == "export_type":
             values[name] = "csv"
     path = rule.rule
     for name, value in values.items():
-        path = path.replace(f"<int:{name}>", str(value)).replace(f"<{name}>", str(value))
+        path = re.sub(rf"<(?:\w+:)?{name}>", str(value), path)
+    assert "<" not in path, f"{rule.endpoint}: give the test a value for each argument of {rule.rule}"
     return path
 
 
@@ -115,7 +124,8 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
         if rule.endpoint in UNSCOPED:
             continue
         path = _url(rule, foreign)
-        foreign_ids = bool({"code", "task_id", "attachment_id", "draft_id"} & set(rule.arguments))
+        foreign_ids = bool({"code", "task_id", "attachment_id", "draft_id", "practice_id", "unit_code", "username"}
+                           & set(rule.arguments))
         view, _, page = rule.endpoint.partition(".")
         if rule.rule.startswith("/admin/") and view in foreign["rows"] and page in RECORD_PAGES:
             path, foreign_ids = f"{path}?id={foreign['rows'][view]}", True  # flask-admin's record pages
@@ -123,10 +133,12 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
             if rule.rule.startswith("/api/"):
                 reply = app.test_client().open(path, method=method, json=_api_body(rule.endpoint) if method != "GET" else None,
                                                headers={"Authorization": f"Bearer {foreign['token']}"})
+            elif rule.endpoint.startswith("modeller.") and method == "POST":  # the modeller's JSON calls
+                reply = desk.open(path, method=method, json={"revision": 1, "files": {}}, headers={"X-CSRFToken": token})
             elif rule.rule.startswith(("/desk/", "/admin/")):
                 reply = desk.open(path, method=method, data={"csrf_token": token, **{k: v for k, v in BODY.items()
                                                                                     if isinstance(v, str)}}
-                                  if method == "POST" else None)
+                                  if method == "POST" else None, headers={"X-CSRFToken": token})
             else:
                 reply = app.test_client().open(path, method=method, data={"csrf_token": "x"} if method == "POST" else None)
             tried += 1
