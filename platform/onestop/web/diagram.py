@@ -1,6 +1,9 @@
 """A procedure's BPMN diagram drawn as inline SVG, server-side, with the dossier's steps coloured:
-done (green), under way (amber, thicker), not reached (grey). Only presentation attributes are
-used (no style attribute, no script), so the page's Content-Security-Policy needs no exception."""
+done (green), under way (amber, thicker), not reached (grey); or, comparing two versions, the
+elements added, removed or changed, each with a sign as well as a colour (+, −, ~ in a badge, and a
+dashed outline for what was removed) so that colour is never the only cue. Only presentation
+attributes are used (no style attribute, no script), so the page's Content-Security-Policy needs
+no exception."""
 
 from xml.sax.saxutils import escape
 
@@ -10,6 +13,12 @@ DONE = ("#e6f4ea", "#1e7b34")
 NOW = ("#fff4d6", "#9a6700")
 LATER = ("#ffffff", "#8a9099")
 PROBLEM = ("#fde7e9", "#b3261e")
+# A version comparison: colours, the badge's sign, the outline's dash pattern, the word for a title.
+CHANGES = {
+    "added": (("#e6f4ea", "#1e7b34"), "+", "", "Thêm"),
+    "removed": (("#fde7e9", "#b3261e"), "−", "6 4", "Bỏ"),
+    "changed": (("#fff4d6", "#9a6700"), "~", "", "Sửa"),
+}
 
 
 def _colours(element_id, done, current, marked=frozenset()):
@@ -46,17 +55,28 @@ def _text(lines, cx, top, size=11):
     return "".join(out)
 
 
-def render(diagram, done=frozenset(), current=frozenset(), title="", marked=frozenset()) -> Markup:
-    """The diagram as an <svg> element scaled to its container."""
+def _badge(change, x, y):
+    (fill, stroke), sign, _dash, _word = CHANGES[change]
+    return (f'<g class="diff-badge" data-diff="{change}" aria-hidden="true"><circle cx="{x}" cy="{y}" r="9" '
+            f'fill="{stroke}" stroke="#ffffff" stroke-width="1.5"/><text x="{x}" y="{y + 4.5}" font-size="14" '
+            f'font-weight="bold" text-anchor="middle" fill="#ffffff">{sign}</text></g>')
+
+
+def render(diagram, done=frozenset(), current=frozenset(), title="", marked=frozenset(), changes=None,
+           dom_id="diagram") -> Markup:
+    """The diagram as an <svg> element scaled to its container. `changes` ({element id: "added",
+    "removed" or "changed"}) draws a version comparison instead of a dossier's progress; `dom_id`
+    keeps the ids of two diagrams on one page apart."""
     if not diagram:
         return Markup("")
+    changes = changes or {}
     pad = 10
     left, top = diagram["left"] - pad, diagram["top"] - pad
     width, height = diagram["width"] + 2 * pad, diagram["height"] + 2 * pad
-    parts = [f'<svg class="diagram" viewBox="{left} {top} {width} {height}" role="img" aria-labelledby="diagram-title" '
+    parts = [f'<svg class="diagram" viewBox="{left} {top} {width} {height}" role="img" aria-labelledby="{dom_id}-title" '
              f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif">',
-             f'<title id="diagram-title">{escape(title)}</title>',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+             f'<title id="{dom_id}-title">{escape(title)}</title>',
+             f'<defs><marker id="{dom_id}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
              'orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="#666"/></marker></defs>']
     shapes = sorted(diagram["shapes"], key=lambda s: {"pool": 0, "lane": 1, "subprocess": 2}.get(s["kind"], 3))
     for s in shapes:
@@ -73,6 +93,14 @@ def render(diagram, done=frozenset(), current=frozenset(), title="", marked=froz
         (fill, stroke), weight = _colours(s["id"], done, current, marked)
         state = "problem" if s["id"] in marked else "now" if s["id"] in current else "done" if s["id"] in done else "later"
         marker = f' data-state="{state}"'
+        change = changes.get(s["id"]) if changes.get(s["id"]) in CHANGES else None
+        if change:
+            (fill, stroke), _sign, dash, word = CHANGES[change]
+            weight = 3
+            marker = f' data-diff="{change}"' + (f' stroke-dasharray="{dash}"' if dash else "")
+            # A group per marked element: its title is what a screen reader or a hovering mouse reads.
+            parts.append(f'<g class="diff-{change}"><title>{escape(word)}: {escape(s["name"] or s["id"])} '
+                         f'({escape(s["id"])})</title>')
         cx, cy = x + w / 2, y + h / 2
         if s["kind"] in ("task", "subprocess", "other"):
             parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{stroke}" '
@@ -89,10 +117,20 @@ def render(diagram, done=frozenset(), current=frozenset(), title="", marked=froz
             parts.append(f'<polygon points="{points}" fill="{fill}" stroke="{stroke}" stroke-width="{weight}" '
                          f'data-element="{escape(s["id"])}"{marker}/>')
             parts.append(_text(_lines(s["name"], 20, 3), cx, y + h + 2, 10))
+        if change:
+            parts.append(_badge(change, x + 2, y + 2) + "</g>")
     for e in diagram["edges"]:
         points = " ".join(f"{px},{py}" for px, py in e["points"])
+        change = changes.get(e["id"]) if changes.get(e["id"]) in CHANGES else None
+        if change:
+            (_fill, stroke), _sign, dash, word = CHANGES[change]
+            parts.append(f'<polyline points="{points}" fill="none" stroke="{stroke}" stroke-width="3" '
+                         f'marker-end="url(#{dom_id}-arrow)" data-element="{escape(e["id"])}" data-diff="{change}" '
+                         f'stroke-dasharray="{dash or "10 3 2 3"}"><title>{escape(word)}: {escape(e["id"])}</title>'
+                         '</polyline>')
+            continue
         parts.append(f'<polyline points="{points}" fill="none" stroke="#666" stroke-width="1.3" '
-                     f'marker-end="url(#arrow)"/>')
+                     f'marker-end="url(#{dom_id}-arrow)"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
