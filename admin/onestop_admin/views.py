@@ -466,7 +466,13 @@ class OnboardView(Guarded, BaseView):
                     result.findings.append(onboarding.Finding("error", f"form {name} cannot be shown: {exc}"))
         svg = diagram.render(result.model.diagram, done=frozenset(), current=frozenset(),
                              title=result.name, marked=frozenset(result.marked)) if result.model else Markup("")
-        return self.render("onestop_admin/draft.html", result=result, svg=svg, previews=previews,
+        pair = diagram.comparison(result.previous.diagram, result.model.diagram, result.diff,
+                                  f"Phiên bản {result.current_version}", "Bản nháp") \
+            if result.diff is not None and result.previous is not None else None
+        from .templates_view import ASPECTS
+
+        return self.render("onestop_admin/draft.html", result=result, svg=svg, previews=previews, pair=pair,
+                           aspects=ASPECTS,
                            publish=ActionForm(), rollout=RolloutForm(), can_roll_out=_actor().has_role(
                                "province_admin", "system_admin"))
 

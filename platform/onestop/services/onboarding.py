@@ -38,6 +38,7 @@ class Review:
     model: object = None  # the compiled model, when it compiled
     diff: dict | None = None  # against the version in force
     current_version: int | None = None
+    previous: object = None  # the compiled model of the version in force, to draw the diff against
 
     @property
     def publishable(self) -> bool:
@@ -90,7 +91,8 @@ def review(actor, draft_id, max_bytes=5 * 1024 * 1024) -> Review:
 
         in_force = current_version(procedure)
         result.current_version = in_force.version
-        result.diff = diff_models(model_for(in_force), model, in_force.version, None)
+        result.previous = model_for(in_force)
+        result.diff = diff_models(result.previous, model, in_force.version, None)
     return result
 
 

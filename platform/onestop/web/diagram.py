@@ -135,5 +135,16 @@ def render(diagram, done=frozenset(), current=frozenset(), title="", marked=froz
     return Markup("".join(parts))
 
 
+def comparison(old_diagram, new_diagram, diff, old_title="", new_title="") -> tuple:
+    """Two versions drawn side by side from a rollout diff: what was removed (and changed) marked
+    on the old diagram, what was added (and changed) on the new one. Returns (old svg, new svg)."""
+    elements, flows = diff.get("elements") or {}, diff.get("flows") or {}
+    changed = {i: "changed" for i in elements.get("changed", ())}
+    old = changed | {i: "removed" for i in [*elements.get("removed", ()), *flows.get("removed", ())]}
+    new = changed | {i: "added" for i in [*elements.get("added", ()), *flows.get("added", ())]}
+    return (render(old_diagram, title=old_title, changes=old, dom_id="diagram-old"),
+            render(new_diagram, title=new_title, changes=new, dom_id="diagram-new"))
+
+
 def init_app(app):
     app.jinja_env.globals["render_diagram"] = render
