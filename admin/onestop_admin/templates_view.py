@@ -9,7 +9,7 @@ from wtforms import RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
 from onestop.models import Procedure
-from onestop.services import rollout, templates
+from onestop.services import templates, versions
 from onestop.services.errors import NotFound, ServiceError
 from onestop.web import diagram
 
@@ -69,14 +69,9 @@ class TemplatesView(Guarded, BaseView):
 
 
 def _previews(offered) -> dict:
-    """Each template's diagram, drawn by the server (the models are compiled once and cached)."""
-    from onestop.services.procedures import checked_model
-
-    out = {}
-    for t in offered:
-        model = checked_model(templates.files(t.name))
-        out[t.name] = diagram.render(model.diagram, title=t.title, dom_id=f"template-{t.name}")
-    return out
+    """Each template's diagram, drawn by the server."""
+    return {t.name: diagram.render(templates.diagram(t.name), title=t.title, dom_id=f"template-{t.name}")
+            for t in offered}
 
 
 class VersionDiffView(Guarded, BaseView):
@@ -99,7 +94,7 @@ class VersionDiffView(Guarded, BaseView):
         except ValueError:
             abort(404)
         try:
-            compared = rollout.compare(_actor(), code, first, second)
+            compared = versions.compare(_actor(), code, first, second)
         except NotFound:
             abort(404)
         old_svg, new_svg = diagram.comparison(

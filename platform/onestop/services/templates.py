@@ -7,6 +7,7 @@ themselves: the bundle loader reads process_models/ only, and a template becomes
 through a draft the administrator publishes. Their catalogue record is index.json beside them.
 """
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -59,6 +60,15 @@ def files(name) -> list[SourceFile]:
     folder = _folder().joinpath(name)
     return sorted((SourceFile(entry.name, entry.read_bytes()) for entry in folder.iterdir()
                    if entry.is_file() and classify(entry.name) != "other"), key=lambda f: f.name)
+
+
+@functools.cache
+def diagram(name) -> dict | None:
+    """A template's diagram as data (engine.diagram), compiled once per process: the files ship
+    with the package and never change while it runs."""
+    from .procedures import checked_model
+
+    return checked_model(files(name)).diagram
 
 
 def check_code(code) -> str:

@@ -56,10 +56,53 @@ def _text(lines, cx, top, size=11):
 
 
 def _badge(change, x, y):
-    (fill, stroke), sign, _dash, _word = CHANGES[change]
-    return (f'<g class="diff-badge" data-diff="{change}" aria-hidden="true"><circle cx="{x}" cy="{y}" r="9" '
-            f'fill="{stroke}" stroke="#ffffff" stroke-width="1.5"/><text x="{x}" y="{y + 4.5}" font-size="14" '
+    (_fill, stroke), sign, _dash, _word = CHANGES[change]
+    return (f'<g class="diff-badge" data-diff="{change}" aria-hidden="true"><circle cx="{x}" cy="{y}" r="13" '
+            f'fill="{stroke}" stroke="#ffffff" stroke-width="2"/><text x="{x}" y="{y + 6.5}" font-size="20" '
             f'font-weight="bold" text-anchor="middle" fill="#ffffff">{sign}</text></g>')
+
+
+def _lane(s) -> str:
+    x, y, w, h = s["x"], s["y"], s["w"], s["h"]
+    parts = [f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="none" stroke="#b8bec6"/>']
+    # Long unit names wrap into the 30-pixel label band (two lines of 11 px).
+    lines = _lines(s["name"], max(6, int(h / 6.4)), 2)
+    for i, line in enumerate(lines):
+        lx = x + (15 if len(lines) == 1 else 10 + 12 * i)
+        parts.append(f'<text x="{lx}" y="{y + h / 2}" font-size="11" text-anchor="middle" fill="#5a5a5a" '
+                     f'dominant-baseline="middle" transform="rotate(-90 {lx} {y + h / 2})">{escape(line)}</text>')
+    return "".join(parts)
+
+
+def _shape(s, fill, stroke, weight, marker) -> str:
+    x, y, w, h = s["x"], s["y"], s["w"], s["h"]
+    cx, cy = x + w / 2, y + h / 2
+    if s["kind"] in ("task", "subprocess", "other"):
+        lines = _lines(s["name"], max(6, int(w / 6.2)))
+        return (f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{stroke}" '
+                f'stroke-width="{weight}" data-element="{escape(s["id"])}"{marker}/>'
+                + _text(lines, cx, cy - (len(lines) * 13) / 2 - 2))
+    if s["kind"] == "event":
+        edge = 3.5 if s["tag"] == "endEvent" else weight
+        return (f'<circle cx="{cx}" cy="{cy}" r="{min(w, h) / 2}" fill="{fill}" stroke="{stroke}" '
+                f'stroke-width="{edge}" data-element="{escape(s["id"])}"{marker}/>'
+                + _text(_lines(s["name"], 18, 3), cx, y + h + 2, 10))
+    if s["kind"] == "gateway":
+        points = f"{cx},{y} {x + w},{cy} {cx},{y + h} {x},{cy}"
+        return (f'<polygon points="{points}" fill="{fill}" stroke="{stroke}" stroke-width="{weight}" '
+                f'data-element="{escape(s["id"])}"{marker}/>' + _text(_lines(s["name"], 20, 3), cx, y + h + 2, 10))
+    return ""
+
+
+def _edge(e, change, dom_id) -> str:
+    points = " ".join(f"{px},{py}" for px, py in e["points"])
+    if change:
+        (_fill, stroke), _sign, dash, word = CHANGES[change]
+        return (f'<polyline points="{points}" fill="none" stroke="{stroke}" stroke-width="3" '
+                f'marker-end="url(#{dom_id}-arrow)" data-element="{escape(e["id"])}" data-diff="{change}" '
+                f'stroke-dasharray="{dash or "10 3 2 3"}"><title>{escape(word)}: {escape(e["id"])}</title></polyline>')
+    return (f'<polyline points="{points}" fill="none" stroke="#666" stroke-width="1.3" '
+            f'marker-end="url(#{dom_id}-arrow)"/>')
 
 
 def render(diagram, done=frozenset(), current=frozenset(), title="", marked=frozenset(), changes=None,
@@ -69,7 +112,7 @@ def render(diagram, done=frozenset(), current=frozenset(), title="", marked=froz
     keeps the ids of two diagrams on one page apart."""
     if not diagram:
         return Markup("")
-    changes = changes or {}
+    changes = {k: v for k, v in (changes or {}).items() if v in CHANGES}
     pad = 10
     left, top = diagram["left"] - pad, diagram["top"] - pad
     width, height = diagram["width"] + 2 * pad, diagram["height"] + 2 * pad
@@ -80,57 +123,22 @@ def render(diagram, done=frozenset(), current=frozenset(), title="", marked=froz
              'orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="#666"/></marker></defs>']
     shapes = sorted(diagram["shapes"], key=lambda s: {"pool": 0, "lane": 1, "subprocess": 2}.get(s["kind"], 3))
     for s in shapes:
-        x, y, w, h = s["x"], s["y"], s["w"], s["h"]
         if s["kind"] in ("pool", "lane"):
-            parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="none" stroke="#b8bec6"/>')
-            # Long unit names wrap into the 30-pixel label band (two lines of 11 px).
-            lines = _lines(s["name"], max(6, int(h / 6.4)), 2)
-            for i, line in enumerate(lines):
-                lx = x + (15 if len(lines) == 1 else 10 + 12 * i)
-                parts.append(f'<text x="{lx}" y="{y + h / 2}" font-size="11" text-anchor="middle" fill="#5a5a5a" '
-                             f'dominant-baseline="middle" transform="rotate(-90 {lx} {y + h / 2})">{escape(line)}</text>')
+            parts.append(_lane(s))
             continue
         (fill, stroke), weight = _colours(s["id"], done, current, marked)
         state = "problem" if s["id"] in marked else "now" if s["id"] in current else "done" if s["id"] in done else "later"
-        marker = f' data-state="{state}"'
-        change = changes.get(s["id"]) if changes.get(s["id"]) in CHANGES else None
-        if change:
-            (fill, stroke), _sign, dash, word = CHANGES[change]
-            weight = 3
-            marker = f' data-diff="{change}"' + (f' stroke-dasharray="{dash}"' if dash else "")
-            # A group per marked element: its title is what a screen reader or a hovering mouse reads.
-            parts.append(f'<g class="diff-{change}"><title>{escape(word)}: {escape(s["name"] or s["id"])} '
-                         f'({escape(s["id"])})</title>')
-        cx, cy = x + w / 2, y + h / 2
-        if s["kind"] in ("task", "subprocess", "other"):
-            parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{stroke}" '
-                         f'stroke-width="{weight}" data-element="{escape(s["id"])}"{marker}/>')
-            lines = _lines(s["name"], max(6, int(w / 6.2)))
-            parts.append(_text(lines, cx, cy - (len(lines) * 13) / 2 - 2))
-        elif s["kind"] == "event":
-            edge = 3.5 if s["tag"] == "endEvent" else weight
-            parts.append(f'<circle cx="{cx}" cy="{cy}" r="{min(w, h) / 2}" fill="{fill}" stroke="{stroke}" '
-                         f'stroke-width="{edge}" data-element="{escape(s["id"])}"{marker}/>')
-            parts.append(_text(_lines(s["name"], 18, 3), cx, y + h + 2, 10))
-        elif s["kind"] == "gateway":
-            points = f"{cx},{y} {x + w},{cy} {cx},{y + h} {x},{cy}"
-            parts.append(f'<polygon points="{points}" fill="{fill}" stroke="{stroke}" stroke-width="{weight}" '
-                         f'data-element="{escape(s["id"])}"{marker}/>')
-            parts.append(_text(_lines(s["name"], 20, 3), cx, y + h + 2, 10))
-        if change:
-            parts.append(_badge(change, x + 2, y + 2) + "</g>")
-    for e in diagram["edges"]:
-        points = " ".join(f"{px},{py}" for px, py in e["points"])
-        change = changes.get(e["id"]) if changes.get(e["id"]) in CHANGES else None
-        if change:
-            (_fill, stroke), _sign, dash, word = CHANGES[change]
-            parts.append(f'<polyline points="{points}" fill="none" stroke="{stroke}" stroke-width="3" '
-                         f'marker-end="url(#{dom_id}-arrow)" data-element="{escape(e["id"])}" data-diff="{change}" '
-                         f'stroke-dasharray="{dash or "10 3 2 3"}"><title>{escape(word)}: {escape(e["id"])}</title>'
-                         '</polyline>')
+        change = changes.get(s["id"])
+        if not change:
+            parts.append(_shape(s, fill, stroke, weight, f' data-state="{state}"'))
             continue
-        parts.append(f'<polyline points="{points}" fill="none" stroke="#666" stroke-width="1.3" '
-                     f'marker-end="url(#{dom_id}-arrow)"/>')
+        (fill, stroke), _sign, dash, word = CHANGES[change]
+        marker = f' data-diff="{change}"' + (f' stroke-dasharray="{dash}"' if dash else "")
+        # A group per marked element: its title is what a screen reader or a hovering mouse reads.
+        parts.append(f'<g class="diff-{change}"><title>{escape(word)}: {escape(s["name"] or s["id"])} '
+                     f'({escape(s["id"])})</title>' + _shape(s, fill, stroke, 3, marker)
+                     + _badge(change, s["x"] + 2, s["y"] + 2) + "</g>")
+    parts.extend(_edge(e, changes.get(e["id"]), dom_id) for e in diagram["edges"])
     parts.append("</svg>")
     return Markup("".join(parts))
 

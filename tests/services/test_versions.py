@@ -1,10 +1,10 @@
-"""Comparing two versions of a procedure element by element (services/rollout.diff_models, compare):
+"""Comparing two versions of a procedure element by element (services/versions.diff_models, compare):
 what the diagrams colour and the review page lists."""
 
 import pytest
 
 from onestop.models import Centre
-from onestop.services import centres, procedures, rollout, templates
+from onestop.services import centres, procedures, templates, versions
 from onestop.services.errors import NotFound
 from onestop.services.procedures import checked_model
 from tests.conftest import make_user
@@ -33,7 +33,7 @@ def admin(sqlite_app):
 def test_a_renamed_task_is_changed_by_its_name(admin):
     before = checked_model(_files())
     after = checked_model(_files(change=_bpmn_change('name="Thẩm định hồ sơ"', 'name="Thẩm định, xác minh hồ sơ"')))
-    diff = rollout.diff_models(before, after, 1, 2)
+    diff = versions.diff_models(before, after, 1, 2)
     assert diff["elements"]["changed"] == ["Task_Appraise"]
     assert diff["elements"]["what"] == {"Task_Appraise": ["name"]}
     assert diff["elements"]["names"]["Task_Appraise"] == "Thẩm định, xác minh hồ sơ"
@@ -43,7 +43,7 @@ def test_a_renamed_task_is_changed_by_its_name(admin):
 def test_a_changed_condition_marks_its_gateway_with_the_old_and_new_expression(admin):
     before = checked_model(_files())
     after = checked_model(_files(change=_bpmn_change("documents_complete == True", "documents_complete")))
-    diff = rollout.diff_models(before, after)
+    diff = versions.diff_models(before, after)
     assert diff["elements"]["what"] == {"Gateway_Complete": ["conditions"]}
     assert diff["elements"]["conditions"] == {
         "Gateway_Complete": {"Gateway_ToAppraise": ["documents_complete == True", "documents_complete"]}}
@@ -52,19 +52,19 @@ def test_a_changed_condition_marks_its_gateway_with_the_old_and_new_expression(a
 def test_a_reworded_form_marks_the_step_that_shows_it(admin):
     reworded = _files(change=lambda name, content: content.replace(
         "Phê duyệt, ký kết quả".encode(), "Ký số kết quả".encode()) if name == "sign-schema.json" else content)
-    diff = rollout.diff_models(checked_model(_files()), checked_model(reworded))
+    diff = versions.diff_models(checked_model(_files()), checked_model(reworded))
     assert diff["forms"]["changed"] == ["sign-schema.json"] and diff["forms"]["fields"] == {}
     assert diff["elements"]["what"] == {"Task_Sign": ["form_content"]}
 
 
 def test_new_steps_are_added_and_the_flows_that_reach_them_too(admin):
-    diff = rollout.diff_models(checked_model(_files()), checked_model(_files("financial_obligation")))
+    diff = versions.diff_models(checked_model(_files()), checked_model(_files("financial_obligation")))
     assert diff["elements"]["added"] == ["Task_Finalize", "Task_Obligation"]
     assert diff["elements"]["removed"] == []
     assert {"Flow_Paid", "Flow_Finalized"} <= set(diff["flows"]["added"])
     assert diff["elements"]["what"]["Gateway_Appraisal"] == ["conditions"]  # "approve" now leads to the tax wait
     assert diff["forms"]["added"] == ["finalize-schema.json", "obligation-schema.json"]
-    backwards = rollout.diff_models(checked_model(_files("financial_obligation")), checked_model(_files()))
+    backwards = versions.diff_models(checked_model(_files("financial_obligation")), checked_model(_files()))
     assert backwards["elements"]["removed"] == ["Task_Finalize", "Task_Obligation"]
     assert set(backwards["flows"]["removed"]) == set(diff["flows"]["added"])
 
@@ -77,13 +77,13 @@ def test_two_stored_versions_are_compared_by_number_and_the_newest_two_by_defaul
     _upload(admin, _files())
     _upload(admin, _files("site_inspection"))
     _upload(admin, _files("financial_obligation"))
-    latest = rollout.compare(admin, CODE)
+    latest = versions.compare(admin, CODE)
     assert (latest.old.version, latest.new.version, latest.versions) == (2, 3, [1, 2, 3])
-    chosen = rollout.compare(admin, CODE, 1, 2)
+    chosen = versions.compare(admin, CODE, 1, 2)
     assert chosen.diff["elements"]["added"] == ["Gateway_Inspection", "Task_Inspect"]
     assert chosen.old_model.diagram and chosen.new_model.diagram
     with pytest.raises(NotFound):
-        rollout.compare(admin, CODE, 1, 9)
+        versions.compare(admin, CODE, 1, 9)
 
 
 def test_another_centres_procedure_cannot_be_compared(admin):
@@ -92,4 +92,4 @@ def test_another_centres_procedure_cannot_be_compared(admin):
     centres.import_units(system, [22])
     other, _ = make_user("xa.admin", ("admin",), centre=Centre.get(Centre.code == "W07090"))
     with pytest.raises(NotFound):
-        rollout.compare(other, CODE)
+        versions.compare(other, CODE)
