@@ -52,7 +52,8 @@ def test_a_template_becomes_a_draft_under_the_new_code_and_opens_in_the_modeller
     draft_id = _draft_id(_create(admin, "other_agency_opinion"))
     review = admin.get(f"/admin/onboard/{draft_id}").get_data(as_text=True)
     assert f"{CODE} — Cấp giấy xác nhận thử nghiệm" in review
-    assert 'id="findings" class="text-success"' in review and 'id="publish"' in review
+    assert 'id="publish"' in review and "<strong>Lỗi</strong>" not in review
+    assert "still holds the template&#39;s placeholder" in review  # what is left to write is said
     assert "Thủ tục mới ở trung tâm này." in review
     with sqlite_app.app_context():
         assert Draft.get_by_id(draft_id).code == CODE

@@ -46,13 +46,36 @@ def test_the_templates_ship_inside_the_package_beside_no_procedure_folder():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_a_template_compiles_as_shipped_and_renamed_and_lints_with_no_finding(admin, name):
+def test_a_template_compiles_as_shipped_and_renamed_and_lints_with_no_error(admin, name):
     for files in (templates.files(name), templates.renamed(templates.files(name), "1.000999", "Thủ tục thử")):
         model = checked_model(files)
         assert model.warnings == []
-        assert onboarding.lint(model) == []
+        findings = onboarding.lint(model)
+        assert findings and all(f.level == "warning" and "placeholder" in f.message for f in findings)
         assert model.dialect == "spiff" and not model.has_scripts
         assert model.diagram and model.diagram["shapes"]
+
+
+def _filled_in(files):
+    """The template's files with procedure.json's placeholders written, as an administrator would."""
+    out = []
+    for f in files:
+        content = f.content
+        if f.name == "procedure.json":
+            meta = json.loads(content)
+            meta.update({"field": "Hộ tịch", "agency": "Ủy ban nhân dân cấp xã", "fee_vnd": 0,
+                         "result": "Giấy xác nhận", "legal_basis": ["Luật Hộ tịch 60/2014/QH13"]})
+            content = json.dumps(meta, ensure_ascii=False).encode()
+        out.append(type(f)(f.name, content))
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_lint_names_each_placeholder_left_and_nothing_once_they_are_written(admin, name):
+    model = checked_model(templates.files(name))
+    warned = {f.message.split('"')[1] for f in onboarding.lint(model)}
+    assert warned == {"field", "agency", "fee_vnd", "result", "legal_basis[1]"}
+    assert onboarding.lint(checked_model(_filled_in(templates.files(name)))) == []
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -110,6 +133,7 @@ def test_a_draft_from_a_template_belongs_to_the_centre_and_compiles_to_the_new_c
     review = onboarding.review(admin, draft_id)
     assert review.code == "1.004567" and review.name == "Cấp giấy chứng nhận đủ điều kiện"
     assert review.publishable and review.diff is None
+    assert all(f.level == "warning" for f in review.findings)
     assert Procedure.select().count() == 0  # nothing is published until the administrator publishes
     onboarding.publish(admin, draft_id)
     with pytest.raises(Invalid, match="already exists"):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..db import write_transaction
 from ..models import Centre, Draft, Procedure, ProcedureVersion
-from . import audit, deadlines
+from . import audit, deadlines, templates
 from .drafts import pack, unpacked
 from .errors import Forbidden, Invalid, NotFound
 from .procedures import (
@@ -127,6 +127,9 @@ def lint(model) -> list[Finding]:
         out.append(Finding("error", "procedure.json lists no required documents (\"documents\")"))
     if "fee_vnd" not in meta and "fee" not in meta:
         out.append(Finding("error", "procedure.json states no fee (\"fee_vnd\"; 0 or the text \"Miễn phí\" if none)"))
+    for key in templates.placeholders(meta):
+        out.append(Finding("warning", f"procedure.json \"{key}\" still holds the template's placeholder "
+                                      f"(\"{templates.PLACEHOLDER} ...\"): write the procedure's own value"))
     if model.has_scripts:
         out.append(Finding("warning", "the model runs scripts: they passed the sandbox's check and run with its "
                                       "limits; prefer forms and gateways where possible"))

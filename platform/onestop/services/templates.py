@@ -24,6 +24,8 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _ROOT = "procedure_templates"
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_NAME = 1000
+# How a template marks a value of procedure.json the administrator must still write.
+PLACEHOLDER = "Điều chỉnh:"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,27 @@ def files(name) -> list[SourceFile]:
     folder = _folder().joinpath(name)
     return sorted((SourceFile(entry.name, entry.read_bytes()) for entry in folder.iterdir()
                    if entry.is_file() and classify(entry.name) != "other"), key=lambda f: f.name)
+
+
+def placeholders(metadata) -> list[str]:
+    """The keys of procedure.json (`key`, `key[i]`, `key[i].name`) whose value is still a template's
+    placeholder ("Điều chỉnh: ..."): what the compliance lint warns about before publishing."""
+    out = []
+
+    def visit(where, value):
+        if isinstance(value, str) and value.strip().startswith(PLACEHOLDER):
+            out.append(where)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                visit(f"{where}[{i}]", item)
+        elif isinstance(value, dict) and where:  # a document's name and note; not the lanes' or steps' maps
+            for key in ("name", "note"):
+                visit(f"{where}.{key}", value.get(key))
+
+    for key, value in (metadata or {}).items():
+        if key not in ("lanes", "deadline", "applicant"):
+            visit(key, value)
+    return out
 
 
 @functools.cache
