@@ -17,6 +17,7 @@ from tests.conftest import make_user
 
 NAMES = ["on_the_spot", "appraise_sign_return", "other_agency_opinion", "financial_obligation", "site_inspection"]
 BPMN = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+DI = {"bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI"}
 
 
 @pytest.fixture
@@ -92,6 +93,20 @@ def test_every_lane_maps_to_a_role_and_every_user_task_has_a_form_and_an_instruc
         assert task.findtext("bpmn:documentation", namespaces=BPMN), (name, task.get("id"))
     assert meta["documents"] and "fee_vnd" in meta and meta["deadline"]["steps"]
     assert set(meta["deadline"]["not_counted"]) >= {"Task_Return", "Task_NotifyRefusal"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_flow_node_is_in_exactly_one_lane_and_every_element_is_drawn(name):
+    root = _bpmn(templates.files(name))
+    [process] = root.iterfind("bpmn:process", BPMN)
+    nodes = [n.get("id") for n in process if not n.tag.endswith(("laneSet", "sequenceFlow", "documentation"))]
+    refs = [r.text for r in root.iterfind(".//bpmn:lane/bpmn:flowNodeRef", BPMN)]
+    assert sorted(refs) == sorted(nodes)
+    drawn = {s.get("bpmnElement") for s in root.iterfind(".//bpmndi:BPMNShape", DI)}
+    lanes = {lane.get("id") for lane in root.iterfind(".//bpmn:lane", BPMN)}
+    assert set(nodes) | lanes <= drawn
+    flows = {f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", BPMN)}
+    assert {e.get("bpmnElement") for e in root.iterfind(".//bpmndi:BPMNEdge", DI)} == flows
 
 
 def test_the_financial_obligation_template_stops_the_clock_while_the_tax_is_paid():
