@@ -20,7 +20,7 @@ CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 # What changed on an element, as the listing says it.
 ASPECTS = {"name": "tên", "type": "loại phần tử", "lane": "làn (đơn vị thực hiện)", "form": "biểu mẫu",
            "form_content": "nội dung biểu mẫu", "instructions": "hướng dẫn cho cán bộ",
-           "conditions": "điều kiện rẽ nhánh"}
+           "conditions": "điều kiện rẽ nhánh", "outputs": "bước tiếp theo"}
 
 
 def _strip(value):
@@ -46,6 +46,9 @@ def modeller_url(draft_id) -> str:
 class TemplatesView(Guarded, BaseView):
     """Start a procedure from a template, or from uploaded files."""
 
+    # Both /admin/modeller/new and .../new/: the bare one is what links use, and as a static path it is
+    # matched before the modeller's /admin/modeller/<draft_id>.
+    @expose("", methods=("GET", "POST"))
     @expose("/", methods=("GET", "POST"))
     def index(self):
         offered = templates.all_templates()

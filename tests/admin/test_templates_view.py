@@ -45,6 +45,7 @@ def test_the_page_offers_every_template_with_its_diagram_and_the_upload(sqlite_a
         assert title in text
     assert text.count('<svg class="diagram"') == 5
     assert 'action="/admin/onboard/"' in text and 'name="files"' in text
+    assert admin.get("/admin/modeller/new").status_code == 200  # the address links use, without a redirect
 
 
 def test_a_template_becomes_a_draft_under_the_new_code_and_opens_in_the_modeller(sqlite_app):

@@ -62,11 +62,20 @@ def test_new_steps_are_added_and_the_flows_that_reach_them_too(admin):
     assert diff["elements"]["added"] == ["Task_Finalize", "Task_Obligation"]
     assert diff["elements"]["removed"] == []
     assert {"Flow_Paid", "Flow_Finalized"} <= set(diff["flows"]["added"])
-    assert diff["elements"]["what"]["Gateway_Appraisal"] == ["conditions"]  # "approve" now leads to the tax wait
+    # "approve" now leads to the tax wait: a new condition, and a new next step
+    assert diff["elements"]["what"]["Gateway_Appraisal"] == ["conditions", "outputs"]
     assert diff["forms"]["added"] == ["finalize-schema.json", "obligation-schema.json"]
     backwards = versions.diff_models(checked_model(_files("financial_obligation")), checked_model(_files()))
     assert backwards["elements"]["removed"] == ["Task_Finalize", "Task_Obligation"]
     assert set(backwards["flows"]["removed"]) == set(diff["flows"]["added"])
+
+
+def test_a_step_rewired_to_another_next_step_is_changed_though_no_condition_says_so(admin):
+    rewired = _files(change=_bpmn_change('sourceRef="Task_Return" targetRef="End_Done"',
+                                         'sourceRef="Task_Return" targetRef="End_Refused"'))
+    diff = versions.diff_models(checked_model(_files()), checked_model(rewired))
+    assert diff["elements"]["what"] == {"Task_Return": ["outputs"]}
+    assert diff["flows"] == {"added": [], "removed": []}  # the same flow id, another target
 
 
 def _upload(actor, files):

@@ -92,8 +92,8 @@ class ParsedModel:
 
     def element_details(self) -> dict:
         """elements(), with what else a version may change on an element: its form's name, the
-        instructions shown to the officer, and a gateway's outgoing conditions (target id ->
-        expression, "default" for the default flow). For comparing two versions on the diagram."""
+        instructions shown to the officer, a gateway's outgoing conditions (target id -> expression,
+        "default" for the default flow) and the elements it leads to. For comparing two versions."""
         out = {}
         for spec in [self.spec, *(self.subprocess_specs or {}).values()]:
             if spec is None:
@@ -112,7 +112,8 @@ class ParsedModel:
                                 "lane": getattr(task, "lane", None),
                                 "form": self.element_forms.get(bpmn_id) or self.form_refs.get(bpmn_id),
                                 "instructions": self.instructions.get(bpmn_id) or "",
-                                "conditions": conditions}
+                                "conditions": conditions,
+                                "outputs": sorted(by_name.get(t.name, t.name) for t in task.outputs)}
         return out
 
     def dead_ends(self) -> list:

@@ -18,10 +18,10 @@ def diff(old, new) -> dict:
 
 def diff_models(a, b, from_version=None, to_version=None) -> dict:
     """diff, of two compiled models (one may not be stored yet). Elements are "changed" when their
-    name, type, lane, form, instructions or (a gateway's) outgoing conditions differ, or when the
-    content of the form they use changed; `what` says which of these for each, `conditions` the
-    old and new expression per target, `names` each element's name (the newer one) for listing.
-    Sequence flows added or removed are read from the two diagrams."""
+    name, type, lane, form, instructions, (a gateway's) outgoing conditions or the elements they
+    lead to differ, or when the content of the form they use changed; `what` says which of these
+    for each, `conditions` the old and new expression per target, `names` each element's name (the
+    newer one) for listing. Sequence flows added or removed are read from the two diagrams."""
     ea, eb = a.element_details(), b.element_details()
     fields, changed_forms = {}, []
     for name in sorted(set(a.forms) | set(b.forms)):
@@ -34,7 +34,7 @@ def diff_models(a, b, from_version=None, to_version=None) -> dict:
     what, conditions = {}, {}
     for element in sorted(set(ea) & set(eb)):
         old, new = ea[element], eb[element]
-        aspects = [key for key in ("name", "type", "lane", "form", "instructions", "conditions") if old[key] != new[key]]
+        aspects = [key for key in ("name", "type", "lane", "form", "instructions", "conditions", "outputs") if old[key] != new[key]]
         if new["form"] in changed_forms and "form" not in aspects:
             aspects.append("form_content")
         if old["conditions"] != new["conditions"]:
