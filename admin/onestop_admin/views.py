@@ -132,9 +132,18 @@ class ReadOnlyView(ScopedModelView):
         abort(403)
 
 
+def _versions(view, context, model, name):
+    """The version number, and for the centre's own procedure with several, a link comparing the newest two."""
+    if model.latest_version > 1 and model.centre_id == _actor().centre_id:
+        return Markup('{} (<a href="{}">so sánh</a>)').format(
+            model.latest_version, url_for("version_diff.compare", code=model.code))
+    return model.latest_version
+
+
 class ProcedureView(ReadOnlyView):
     column_list = ("code", "name", "latest_version", "updated_at")
     column_labels = {"code": "Mã", "name": "Tên thủ tục", "latest_version": "Phiên bản", "updated_at": "Cập nhật"}
+    column_formatters = {"latest_version": _versions}
     column_searchable_list = ("code", "name")
     column_default_sort = ("code", False)
 

@@ -171,3 +171,4 @@ def test_two_published_versions_are_compared_with_additions_on_the_new_diagram_a
     assert admin.get(f"/admin/modeller/diff/{CODE}?from=x").status_code == 404
     listed = admin.get("/admin/modeller/diff/").get_data(as_text=True)
     assert f'href="/admin/modeller/diff/{CODE}"' in listed
+    assert f'href="/admin/modeller/diff/{CODE}">so sánh</a>' in admin.get("/admin/procedure/").get_data(as_text=True)
