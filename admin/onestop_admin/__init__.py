@@ -12,6 +12,7 @@ from pathlib import Path
 from flask_admin import Admin
 from jinja2 import ChoiceLoader, FileSystemLoader
 
+from . import templates_view
 from .testrun import TestRunView
 from .views import (
     AuditView,
@@ -51,5 +52,6 @@ def init_app(app):
     admin.add_view(CoverageView(name="Độ phủ", endpoint="coverage"))
     admin.add_view(AuditView(AuditEvent, name="Nhật ký", endpoint="audit"))
     admin.add_view(TestRunView(name="Thử nghiệm", endpoint="testrun", url="/admin/modeller"))
+    templates_view.register(admin)
     app.extensions["onestop.admin"] = admin
     return admin

@@ -138,12 +138,18 @@ def _code_to_edit(view, context, model, name):
         return model.code
     return Markup('{} <a class="small" href="{}">Sửa trong trang thiết kế</a>').format(
         model.code, url_for("modeller.open_version", code=model.code))
+def _versions(view, context, model, name):
+    """The version number, and for the centre's own procedure with several, a link comparing the newest two."""
+    if model.latest_version > 1 and model.centre_id == _actor().centre_id:
+        return Markup('{} (<a href="{}">so sánh</a>)').format(
+            model.latest_version, url_for("version_diff.compare", code=model.code))
+    return model.latest_version
 
 
 class ProcedureView(ReadOnlyView):
     column_list = ("code", "name", "latest_version", "updated_at")
     column_labels = {"code": "Mã", "name": "Tên thủ tục", "latest_version": "Phiên bản", "updated_at": "Cập nhật"}
-    column_formatters = {"code": _code_to_edit}
+    column_formatters = {"code": _code_to_edit, "latest_version": _versions}
     column_searchable_list = ("code", "name")
     column_default_sort = ("code", False)
 
@@ -475,7 +481,13 @@ class OnboardView(Guarded, BaseView):
                     result.findings.append(onboarding.Finding("error", f"form {name} cannot be shown: {exc}"))
         svg = diagram.render(result.model.diagram, done=frozenset(), current=frozenset(),
                              title=result.name, marked=frozenset(result.marked)) if result.model else Markup("")
-        return self.render("onestop_admin/draft.html", result=result, svg=svg, previews=previews,
+        pair = diagram.comparison(result.previous.diagram, result.model.diagram, result.diff,
+                                  f"Phiên bản {result.current_version}", "Bản nháp") \
+            if result.diff is not None and result.previous is not None else None
+        from .templates_view import ASPECTS
+
+        return self.render("onestop_admin/draft.html", result=result, svg=svg, previews=previews, pair=pair,
+                           aspects=ASPECTS,
                            publish=ActionForm(), rollout=RolloutForm(), can_roll_out=_actor().has_role(
                                "province_admin", "system_admin"))
 

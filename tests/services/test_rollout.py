@@ -133,7 +133,9 @@ def test_a_centres_own_version_is_a_conflict_unless_forced(app, province):
         assert outcome["W07093"].outcome == "adopted"
         offered = rollout.offered(commune_admin, "2.000815")
         assert offered["current_version"] == 1 and not offered["adopted"]
-        assert offered["diff"]["forms"]["fields"] == {} and offered["diff"]["elements"]["changed"] == []
+        assert offered["diff"]["forms"]["fields"] == {} and offered["diff"]["forms"]["changed"] == ["sign-schema.json"]
+        # the same fields, a reworded form: the step that shows it is changed, and why
+        assert offered["diff"]["elements"]["what"] == {"Task_Sign": ["form_content"]}
         assert offered["diff"]["same_model"] is False
         forced = rollout.adopt(commune_admin, "2.000815", force=True)
         assert forced.outcome == "adopted" and forced.version == 2

@@ -90,6 +90,32 @@ class ParsedModel:
                                     "lane": getattr(task, "lane", None)}
         return out
 
+    def element_details(self) -> dict:
+        """elements(), with what else a version may change on an element: its form's name, the
+        instructions shown to the officer, a gateway's outgoing conditions (target id -> expression,
+        "default" for the default flow) and the elements it leads to. For comparing two versions."""
+        out = {}
+        for spec in [self.spec, *(self.subprocess_specs or {}).values()]:
+            if spec is None:
+                continue
+            by_name = {t.name: getattr(t, "bpmn_id", None) or t.name for t in spec.task_specs.values()}
+            for task in spec.task_specs.values():
+                bpmn_id = getattr(task, "bpmn_id", None)
+                if not bpmn_id:
+                    continue
+                conditions = {by_name.get(target, target): _expression(condition)
+                              for condition, target in getattr(task, "cond_task_specs", None) or ()}
+                default = getattr(task, "default_task_spec", None)
+                if default:
+                    conditions[by_name.get(default, default)] = "default"
+                out[bpmn_id] = {"name": getattr(task, "bpmn_name", None) or "", "type": type(task).__name__,
+                                "lane": getattr(task, "lane", None),
+                                "form": self.element_forms.get(bpmn_id) or self.form_refs.get(bpmn_id),
+                                "instructions": self.instructions.get(bpmn_id) or "",
+                                "conditions": conditions,
+                                "outputs": sorted(by_name.get(t.name, t.name) for t in task.outputs)}
+        return out
+
     def dead_ends(self) -> list:
         """Elements (by BPMN id) from which no path reaches an end: a dossier there would never
         finish (an unbounded loop without a way out, a branch that stops short)."""
@@ -127,6 +153,12 @@ class ParsedModel:
         model = cls(**{name: value for name, value in stored.items() if name in cls._STORED})
         model.spec, model.subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
         return model
+
+
+def _expression(condition) -> str:
+    """A gateway condition's expression text (SpiffWorkflow wraps it in an operator object)."""
+    args = getattr(condition, "args", None)
+    return str(args[0]) if args else str(condition)
 
 
 def classify(name: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..db import write_transaction
 from ..models import Centre, Draft, Procedure, ProcedureVersion
-from . import audit, deadlines, testrun, unittests
+from . import audit, deadlines, templates, testrun, unittests
 from .drafts import pack, unpacked
 from .errors import Forbidden, Invalid, NotFound
 from .procedures import (
@@ -39,6 +39,7 @@ class Review:
     diff: dict | None = None  # against the version in force
     current_version: int | None = None
     tests: object = None  # the draft's last unit-test run (unittests.TestReport), if it has test files
+    previous: object = None  # the compiled model of the version in force, to draw the diff against
 
     @property
     def publishable(self) -> bool:
@@ -104,7 +105,8 @@ def review_files(actor, files, max_bytes=5 * 1024 * 1024, draft_id=None) -> Revi
 
         in_force = current_version(procedure)
         result.current_version = in_force.version
-        result.diff = diff_models(model_for(in_force), model, in_force.version, None)
+        result.previous = model_for(in_force)
+        result.diff = diff_models(result.previous, model, in_force.version, None)
     return result
 
 
@@ -139,6 +141,9 @@ def lint(model) -> list[Finding]:
         out.append(Finding("error", "procedure.json lists no required documents (\"documents\")"))
     if "fee_vnd" not in meta and "fee" not in meta:
         out.append(Finding("error", "procedure.json states no fee (\"fee_vnd\"; 0 or the text \"Miễn phí\" if none)"))
+    for key in templates.placeholders(meta):
+        out.append(Finding("warning", f"procedure.json \"{key}\" still holds the template's placeholder "
+                                      f"(\"{templates.PLACEHOLDER} ...\"): write the procedure's own value"))
     if model.has_scripts:
         out.append(Finding("warning", "the model runs scripts: they passed the sandbox's check and run with its "
                                       "limits; prefer forms and gateways where possible"))

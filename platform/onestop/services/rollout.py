@@ -28,6 +28,7 @@ from . import audit, runtime, units
 from .errors import Forbidden, Invalid, NotFound, TooLarge, shown
 from .onboarding import lint
 from .procedures import LANE_ROLES, checked_model, get_procedure, model_files, model_for, store_version
+from .versions import diff, diff_models  # noqa: F401 (diff_models: where onboarding and older callers find it)
 
 PACK_FORMAT = "onestop-pack/1"
 OVERRIDABLE = ("lanes", "fee_vnd", "fee_note", "agency")  # what the law lets a centre adapt
@@ -393,33 +394,6 @@ def local_values(centre_id, procedure_id) -> dict:
 
 
 # -- comparing versions and coverage --------------------------------------------------------------
-
-def diff(old, new) -> dict:
-    """What changes from one version to another, readably: BPMN elements added, removed or changed
-    (name, type, lane), forms and their fields, and the catalogue metadata keys."""
-    result = diff_models(model_for(old), model_for(new), old.version, new.version)
-    result["same_model"] = old.content_hash == new.content_hash
-    return result
-
-
-def diff_models(a, b, from_version=None, to_version=None) -> dict:
-    """diff, of two compiled models (one may not be stored yet)."""
-    ea, eb = a.elements(), b.elements()
-    fields = {}
-    for name in sorted(set(a.forms) | set(b.forms)):
-        fa = set(((a.forms.get(name) or {}).get("schema") or {}).get("properties") or {})
-        fb = set(((b.forms.get(name) or {}).get("schema") or {}).get("properties") or {})
-        if fa != fb:
-            fields[name] = {"added": sorted(fb - fa), "removed": sorted(fa - fb)}
-    return {
-        "from": from_version, "to": to_version, "same_model": a.content_hash == b.content_hash,
-        "elements": {"added": sorted(set(eb) - set(ea)), "removed": sorted(set(ea) - set(eb)),
-                     "changed": sorted(i for i in set(ea) & set(eb) if ea[i] != eb[i])},
-        "forms": {"added": sorted(set(b.forms) - set(a.forms)), "removed": sorted(set(a.forms) - set(b.forms)),
-                  "fields": fields},
-        "metadata": sorted(k for k in set(a.metadata) | set(b.metadata) if a.metadata.get(k) != b.metadata.get(k)),
-    }
-
 
 def offered(actor, code) -> dict:
     """The template offered to the actor's centre for a procedure, and how it differs from the
