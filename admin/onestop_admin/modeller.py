@@ -283,7 +283,7 @@ class ModellerView(Guarded, BaseView):
             files = self._files(files)
         except ServiceError as exc:
             return _refused(422, f"Chưa kiểm tra được: {vietnamese(exc.message)}", detail=exc.message)
-        result = onboarding.review_files(_actor(), files, self._max_bytes(), draft_id=draft_id)
+        result = onboarding.review_files(_actor(), files, self._max_bytes(), draft_id=draft_id, untried=False)
         return jsonify(csrf_token=generate_csrf(), **checked(result))
 
     @expose("/<rowid:draft_id>/publish", methods=("POST",))
