@@ -4,6 +4,7 @@
 to the next; callers hand it bytes and state text and get plain results back.
 """
 
+from .authoring import ConditionCheck, TimerCheck, check_condition, check_timer_value
 from .budgets import Budgets
 from .parsing import ParsedModel, SourceFile, classify
 from .problems import ModelError, Problem
@@ -12,5 +13,6 @@ from .sandbox import Sandbox
 
 # The engine's public face: the layers above import these names from `onestop.engine`, never its
 # modules (tests/test_architecture.py holds them to it).
-__all__ = ["Budgets", "Engine", "EngineError", "ModelError", "NotWaiting", "ParsedModel", "Problem", "Sandbox",
-           "SourceFile", "Step", "Stored", "TaskNotReady", "classify"]
+__all__ = ["Budgets", "ConditionCheck", "Engine", "EngineError", "ModelError", "NotWaiting", "ParsedModel", "Problem", "Sandbox",
+           "SourceFile", "Step", "Stored", "TaskNotReady", "TimerCheck", "check_condition", "check_timer_value",
+           "classify"]
