@@ -26,11 +26,9 @@ sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
 HARNESS = "/__panel_test__"
 
-# Models of the corpus that bpmn-js itself cannot keep unchanged, whatever the descriptors: it drops a
-# reference to an id the file does not define (SpiffWorkflow reads loopDataInputRef as a variable name)
-# and writes bpmn:messagePath as bpmn:formalExpression. Said in docs/modeller-panel.md.
-BPMN_JS_LOSSES = {"parallel_multiinstance_cardinality.bpmn", "sequential_multiinstance_loop_input.bpmn",
-                  "collaboration.bpmn", "Approvals.bpmn"}
+# A model bpmn-js cannot keep whatever the descriptors: exported by BonitaSoft, its diagram's shapes name
+# elements by ids the file does not define. Said in docs/modeller-panel.md.
+BPMN_JS_LOSSES = {"Approvals.bpmn"}
 
 PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>panel</title>
 <link rel="stylesheet" href="/static/vendor/bpmn-js/assets/diagram-js.css">
@@ -41,9 +39,9 @@ PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>pane
 <script src="/static/authoring/moddle.js"></script>
 <script>
 window.openModel = async function (files, bpmnFile, draftId, csrfToken) {
+  // In the order of the modeller page: the Modeler and window.onestopModeller, then panel.js, then the import.
   const modeler = new BpmnJS({container: "#canvas", moddleExtensions: window.onestopModdleExtensions});
   const store = Object.assign({}, files);
-  const result = await modeler.importXML(store[bpmnFile]);
   window.onestopModeller = {modeler: modeler, draftId: draftId, revision: 1, csrfToken: csrfToken, bpmnFile: bpmnFile,
     getFile: (name) => (name in store ? store[name] : null),
     setFile: (name, text) => { store[name] = text; },
@@ -52,11 +50,18 @@ window.openModel = async function (files, bpmnFile, draftId, csrfToken) {
     const saved = await modeler.saveXML({format: true});
     return Object.assign({}, store, {[bpmnFile]: saved.xml});
   };
+  await new Promise((resolve) => {
+    const script = document.createElement("script");
+    script.src = "/static/authoring/panel.js";
+    script.onload = resolve;
+    document.body.appendChild(script);
+  });
+  const result = await modeler.importXML(store[bpmnFile]);
   document.dispatchEvent(new CustomEvent("onestop:modeller-ready", {detail: {fileName: bpmnFile}}));
   return result.warnings.map((w) => w.message);
 };
 </script>
-<script src="/static/authoring/panel.js"></script></body></html>"""
+</body></html>"""
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +136,8 @@ def test_models_from_spiffarena_and_camunda_open_and_save_unchanged(server, admi
         saved = page.evaluate("window.savedFiles()")[path.name]
         if path.name in BPMN_JS_LOSSES:
             continue
-        assert warnings == [], (path.name, warnings)
+        # What bpmn-js warns of is kept by the panel (a reference to an id the file does not define).
+        assert all(w.startswith("unresolved reference") for w in warnings), (path.name, warnings)
         if not _same(text.encode(), saved.encode()):
             changed.append(path.name)
     assert changed == []

@@ -819,32 +819,85 @@
     });
   }
 
+  /* ---- what bpmn-js itself would lose on the way through ---- */
+
+  /* A reference to an id the file does not define (SpiffWorkflow reads bpmn:loopDataInputRef as the
+     name of a variable, not a data object's id) is dropped by bpmn-js on import and gone on save: it is
+     put back as a stand-in that saves as the same id. */
+  function keepUnresolvedReferences(instance, event) {
+    (event.warnings || []).forEach(function (warning) {
+      var owner = warning.element;
+      if (!owner || !warning.property || !warning.value || !/^unresolved reference/.test(warning.message || "")) {
+        return;
+      }
+      var described = owner.$descriptor && owner.$descriptor.propertiesByName[warning.property];
+      if (!described || !described.isReference) {
+        return;
+      }
+      var standIn;
+      try {
+        standIn = instance.get("moddle").create(described.type, { id: warning.value });
+      } catch (e) {
+        standIn = { id: warning.value };
+      }
+      if (described.isMany) {
+        owner.get(warning.property).push(standIn);
+      } else {
+        owner.set(warning.property, standIn);
+      }
+    });
+  }
+
+  /* bpmn-js writes a correlation's bpmn:messagePath as <bpmn:formalExpression>, which SpiffWorkflow does
+     not read: written under its own name, as SpiffArena's and Camunda's files have it. */
+  function keepMessagePath(moddleInstance) {
+    try {
+      var probe = moddleInstance.create("bpmn:CorrelationPropertyRetrievalExpression");
+      var path = moddleInstance.getElementDescriptor(probe).propertiesByName["messagePath"];
+      if (path) {
+        path.xml = { serialize: "property" };
+      }
+    } catch (e) {
+      // an older or newer bpmn-js without that type: nothing to mend
+    }
+  }
+
+  function wire(instance) {
+    if (!instance || wired === instance) {
+      return;
+    }
+    wired = instance;
+    keepMessagePath(instance.get("moddle"));
+    var bus = instance.get("eventBus");
+    bus.on("import.done", function (event) { keepUnresolvedReferences(instance, event); });
+    bus.on("selection.changed", function (event) {
+      if (modeler !== instance) {
+        return;
+      }
+      var list = event.newSelection || [];
+      selected = list.length === 1 ? list[0] : null;
+      render();
+    });
+    bus.on("element.changed", function (event) {
+      if (modeler === instance && !writing && selected && event.element === selected) {
+        var focused = document.activeElement;
+        if (!focused || !aside.contains(focused)) { // never redraw under the administrator's typing
+          render();
+        }
+      }
+    });
+  }
+
   function start() {
     api = window.onestopModeller;
     if (!api || !api.modeler || !api.modeler.getDefinitions()) {
       return;
     }
     modeler = api.modeler;
+    wire(modeler);
     dialect = guessDialect();
     aside.setAttribute("data-dialect", dialect);
     selected = null;
-    if (wired !== modeler) {
-      wired = modeler;
-      var bus = modeler.get("eventBus");
-      bus.on("selection.changed", function (event) {
-        var list = event.newSelection || [];
-        selected = list.length === 1 ? list[0] : null;
-        render();
-      });
-      bus.on("element.changed", function (event) {
-        if (!writing && selected && event.element === selected) {
-          var focused = document.activeElement;
-          if (!focused || !aside.contains(focused)) { // never redraw under the administrator's typing
-            render();
-          }
-        }
-      });
-    }
     loadChoices().then(function () {
       aside.setAttribute("data-ready", "true");
       render();
@@ -864,5 +917,8 @@
       render();
     }
   });
+  if (window.onestopModeller && window.onestopModeller.modeler) {
+    wire(window.onestopModeller.modeler); // before the page imports its diagram: import.done is heard
+  }
   start(); // the diagram may already be on the page
 }());
