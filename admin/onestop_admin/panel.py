@@ -12,6 +12,7 @@ from wtforms import ValidationError
 
 from onestop.services import panel
 from onestop.services.errors import Forbidden, NotFound
+from onestop.web import markup
 
 from .views import Guarded, _actor
 
@@ -105,6 +106,16 @@ class PanelView(Guarded, BaseView):
             level, message = _timer_message(check, kind)
             return {"ok": level != "error", "level": level, "code": check.code, "message": message,
                     "detail": check.detail, "value": check.value}
+        return self._answer(work)
+
+    @expose("/<rowid:draft_id>/markdown", methods=("POST",))
+    def markdown(self, draft_id):
+        """Instructions as the officer's task page will show them: rendered and sanitised there and here alike."""
+        def work():
+            body = self._body()
+            panel.authorise(_actor(), draft_id)
+            text = body.get("text") if isinstance(body.get("text"), str) else ""
+            return {"ok": True, "html": str(markup.render(text[:20000]))}
         return self._answer(work)
 
     @expose("/<rowid:draft_id>/lanes")

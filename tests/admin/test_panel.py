@@ -120,3 +120,12 @@ def test_the_answer_is_in_vietnamese_by_default(desk):
     client, draft_id, token = desk
     answer = _post(client, f"/admin/modeller/check/{draft_id}/expression", {"expression": "a =="}, token, language="vi")
     assert answer.json["code"] == "syntax" and answer.json["message"]
+
+
+def test_instructions_are_previewed_as_the_task_page_shows_them_rendered_and_sanitised(desk):
+    client, draft_id, token = desk
+    answer = _post(client, f"/admin/modeller/check/{draft_id}/markdown",
+                   {"text": "**Đối chiếu** bản chính\n\n- CCCD\n\n<script>alert(1)</script>[x](javascript:alert(1))"}, token)
+    html = answer.json["html"]
+    assert "<strong>Đối chiếu</strong>" in html and "<li>CCCD</li>" in html
+    assert "<script" not in html and "javascript:" not in html

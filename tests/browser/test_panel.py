@@ -158,6 +158,7 @@ def test_the_panel_edits_a_spiffarena_model_and_the_saved_model_runs_with_the_va
     page.locator("#panel-allowance").dispatch_event("change")
     page.locator("#panel-instructions").fill("Ghi vào **Sổ đăng ký khai sinh**.\n\n- kiểm tra họ tên")
     page.locator("#panel-instructions").dispatch_event("change")
+    expect(page.locator("#panel-instructions-preview strong")).to_have_text("Sổ đăng ký khai sinh")
 
     _select(page, "Lane_Leader")
     page.locator("#panel-lane-role").select_option("admin")

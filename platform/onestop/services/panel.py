@@ -23,6 +23,11 @@ def _state(actor, draft_id):
     return drafts.state(actor, draft_id)  # NotFound for another centre's draft
 
 
+def authorise(actor, draft_id) -> None:
+    """Raise Forbidden or NotFound unless the actor may edit this draft (one of their centre)."""
+    _state(actor, draft_id)
+
+
 def condition(actor, draft_id, text: str) -> ConditionCheck:
     """Check a gateway condition of the draft as the engine would run it, and name what it reads that
     none of the draft's forms fills in."""

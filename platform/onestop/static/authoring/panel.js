@@ -514,8 +514,25 @@
       }
       update(element, bo, { documentation: docs });
     });
+    var preview = el("div", { id: "panel-instructions-preview", className: "panel-preview", "aria-live": "polite" });
+    var count = 0;
+    var show = debounce(function () {
+      var mine = ++count;
+      if (!area.value.trim()) {
+        preview.textContent = "";
+        return;
+      }
+      ask("/markdown", { text: area.value }).then(function (answer) {
+        if (mine === count && typeof answer.html === "string") {
+          preview.innerHTML = answer.html; // rendered and sanitised by the server, as on the task page
+        }
+      });
+    }, 300);
+    area.addEventListener("input", show);
+    show();
     return section("Hướng dẫn cho công chức", [field("Nội dung (Markdown)", area,
-      "Hiện trên trang của bước. **chữ đậm**, dòng bắt đầu bằng - là danh sách, [tên](địa chỉ) là liên kết.")]);
+      "Hiện trên trang của bước. **chữ đậm**, dòng bắt đầu bằng - là danh sách, [tên](địa chỉ) là liên kết."),
+      el("p", { className: "panel-preview-title", text: "Công chức sẽ thấy:" }), preview]);
   }
 
   /* A check answered by the server, shown under the field; older answers than the last asked are dropped. */
