@@ -115,3 +115,18 @@ def test_a_camunda_model_edited_as_the_panel_writes_it_keeps_camundas_words_and_
     assert parsed.dialect == "camunda"
     assert parsed.instructions["Activity_Interrupt"] == "Hỏi lãnh đạo trước khi dừng."
     assert parsed.form_refs["Activity_Interrupt"]["key"] == "Interrupt"
+
+
+def test_a_spiffarena_folder_keeps_its_process_model_json_when_the_panel_adds_procedure_json():
+    # SpiffArena's process_model.json names the process to start; the panel writes lanes and deadlines into
+    # onestop's procedure.json beside it (never into SpiffArena's file): both are read, onestop's key by key.
+    paths = bundled_files("birth_registration")
+    files = [SourceFile(p.name, p.read_bytes()) for p in paths if p.name != "procedure.json"]
+    spiffarena = b'{"display_name": "Khai sinh", "primary_process_id": "birth_registration", "lanes": {"x": "leader"}}'
+    panel = b'{"lanes": {"B\xe1\xbb\x99 ph\xe1\xba\xadn M\xe1\xbb\x99t c\xe1\xbb\xada": "officer"}, "deadline": {"working_days": 1}}'
+    metas = [SourceFile("process_model.json", spiffarena), SourceFile("procedure.json", panel)]
+    for listed in (metas, metas[::-1]):
+        parsed = parse_model(files + listed)
+        assert parsed.metadata["primary_process_id"] == "birth_registration"
+        assert parsed.metadata["lanes"] == {"Bộ phận Một cửa": "officer"}
+        assert parsed.metadata["deadline"] == {"working_days": 1}
