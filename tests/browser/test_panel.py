@@ -219,7 +219,13 @@ def test_the_panel_writes_a_camunda_model_in_camundas_own_words(server, admin, e
     expect(page.locator(".panel-timer-check .panel-check")).to_have_attribute("data-level", "ok")
     _select(page, "Event_0g8w85g")  # a message thrown
     page.locator("#panel-message-payload").fill("{'reason': interrupt_task}")
+    page.locator("#panel-message").select_option("__new__")
+    page.locator("#panel-message-new").fill("Yêu cầu dừng")
+    page.locator("#panel-message-new").dispatch_event("change")
+    expect(page.locator("#panel-message option:checked")).to_have_text("Yêu cầu dừng")
     xml = page.evaluate("window.savedFiles()")[path.name]
+    message_id = re.search(r'<bpmn:message id="(Message_\w+)" name="Yêu cầu dừng" />', xml).group(1)
+    assert f'messageRef="{message_id}"' in xml
     assert "<bpmn:documentation>Hỏi lãnh đạo trước khi dừng.</bpmn:documentation>" in xml
     assert re.search(r"<bpmn:timeDuration xsi:type=\"bpmn:tFormalExpression\">PT1M</bpmn:timeDuration>", xml)
     assert "camunda:expression=\"{&#39;reason&#39;: interrupt_task}\"" in xml or \
@@ -229,6 +235,7 @@ def test_the_panel_writes_a_camunda_model_in_camundas_own_words(server, admin, e
     assert model.dialect == "camunda"
     assert model.instructions["Activity_Interrupt"] == "Hỏi lãnh đạo trước khi dừng."
     assert "Activity_Interrupt.formData" in model.element_forms.values()
+    assert model.messages[message_id] == "Yêu cầu dừng"
 
 
 def test_screenshot_of_the_panel(server, admin, tmp_path):

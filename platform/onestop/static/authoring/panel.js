@@ -11,8 +11,8 @@
  *   condition of a flow        bpmn:conditionExpression (checked by the server with the engine's rules)
  *   timer                      bpmn:timeDuration / timeDate / timeCycle (a quoted Python string in
  *                              SpiffArena's dialect, the bare ISO 8601 value in Camunda's)
- *   message                    bpmn:message + messageRef; payload and variable as spiffworkflow:
- *                              messagePayload / messageVariable, or camunda:expression / resultVariable
+ *   message (events, send and  bpmn:message + messageRef; payload and variable as spiffworkflow:
+ *   receive tasks)             messagePayload / messageVariable, or camunda:expression / resultVariable
  *
  * It talks to the page through window.onestopModeller (modeller.js) and to the server through
  * /admin/modeller/check/<draft id>/... Every change goes through bpmn-js's command stack (undo works)
@@ -681,6 +681,7 @@
       if (!name) {
         return;
       }
+      fresh.value = ""; // removing the field below blurs it: that "change" must not make a second message
       var message = moddle().create("bpmn:Message", { id: "Message_" + Math.random().toString(36).slice(2, 9), name: name });
       message.$parent = definitions;
       update(element, definitions, { rootElements: (definitions.get("rootElements") || []).concat([message]) });
@@ -688,7 +689,7 @@
       render(); // the new message is now one of the choices
     });
     var bo = element.businessObject;
-    var throwing = is(bo, "bpmn:IntermediateThrowEvent") || is(bo, "bpmn:EndEvent");
+    var throwing = is(bo, "bpmn:IntermediateThrowEvent") || is(bo, "bpmn:EndEvent") || is(bo, "bpmn:SendTask");
     var children = [field("Thông điệp", chooser), fresh];
     if (throwing) {
       var payload = el("textarea", { id: "panel-message-payload", className: "form-control form-control-sm", rows: "2",
@@ -826,6 +827,9 @@
     if (is(bo, "bpmn:SequenceFlow") && bo.sourceRef &&
         (is(bo.sourceRef, "bpmn:ExclusiveGateway") || is(bo.sourceRef, "bpmn:InclusiveGateway"))) {
       aside.appendChild(section("Điều kiện", [conditionField(element, "Điều kiện đi " + flowLabel(bo))]));
+    }
+    if (is(bo, "bpmn:SendTask") || is(bo, "bpmn:ReceiveTask")) {
+      aside.appendChild(messageSection(element, bo)); // a task holds its message itself
     }
     (bo.eventDefinitions || []).forEach(function (definition) {
       if (is(definition, "bpmn:TimerEventDefinition")) {
