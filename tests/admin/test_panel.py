@@ -116,7 +116,7 @@ def test_an_officer_gets_no_answer(sqlite_app, desk):
     assert officer.get(f"/admin/modeller/check/{draft_id}/lanes").status_code == 403
 
 
-def test_the_answer_is_in_vietnamese_by_default(desk):
+def test_an_answer_asked_for_in_vietnamese_carries_its_code_and_words(desk):
     client, draft_id, token = desk
     answer = _post(client, f"/admin/modeller/check/{draft_id}/expression", {"expression": "a =="}, token, language="vi")
     assert answer.json["code"] == "syntax" and answer.json["message"]
