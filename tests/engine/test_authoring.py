@@ -6,7 +6,7 @@ import copy
 import pytest
 from lxml import etree
 
-from onestop.engine import ModelError, check_condition, check_timer_value
+from onestop.engine import ModelError, check_condition, check_timer_value, declared_names
 from onestop.engine.parsing import SourceFile, parse_model
 from tests.conftest import CONFORMANCE
 from tests.process_models import bundled_files
@@ -130,3 +130,13 @@ def test_a_spiffarena_folder_keeps_its_process_model_json_when_the_panel_adds_pr
         assert parsed.metadata["primary_process_id"] == "birth_registration"
         assert parsed.metadata["lanes"] == {"Bộ phận Một cửa": "officer"}
         assert parsed.metadata["deadline"] == {"working_days": 1}
+
+
+@pytest.mark.corpus
+def test_the_names_a_model_sets_itself_are_known_to_its_conditions():
+    camunda = (CONFORMANCE / "spiffworkflow" / "camunda" / "MessageBoundary.bpmn").read_bytes()
+    scripted = (CONFORMANCE / "spiffworkflow" / "bpmn" / "ScriptTest.bpmn").read_bytes()
+    names = declared_names([camunda, scripted, b"<not xml"])
+    assert "interrupt_task" in names and "testvar" in names  # a camunda:formField, what a script assigns
+    assert check_condition("interrupt_task == 'Yes'", names).unknown_names == []
+    assert check_condition("interupt_task == 'Yes'", names).unknown_names == ["interupt_task"]

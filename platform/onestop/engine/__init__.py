@@ -4,7 +4,7 @@
 to the next; callers hand it bytes and state text and get plain results back.
 """
 
-from .authoring import ConditionCheck, TimerCheck, check_condition, check_timer_value
+from .authoring import ConditionCheck, TimerCheck, check_condition, check_timer_value, declared_names
 from .budgets import Budgets
 from .parsing import ParsedModel, SourceFile, classify
 from .problems import ModelError, Problem
@@ -15,4 +15,4 @@ from .sandbox import Sandbox
 # modules (tests/test_architecture.py holds them to it).
 __all__ = ["Budgets", "ConditionCheck", "Engine", "EngineError", "ModelError", "NotWaiting", "ParsedModel", "Problem", "Sandbox",
            "SourceFile", "Step", "Stored", "TaskNotReady", "TimerCheck", "check_condition", "check_timer_value",
-           "classify"]
+           "classify", "declared_names"]

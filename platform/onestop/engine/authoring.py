@@ -14,9 +14,11 @@ import ast
 from dataclasses import dataclass, field
 
 from .budgets import Budgets, check_timer, literal
+from .problems import ModelError
 from .sandbox import check_expression
 from .sandbox_worker import SAFE_FUNCTIONS
 from .translate import Untranslatable, translate_expression, translate_timer
+from .xml import parse_xml
 
 TIMER_KINDS = ("duration", "date", "cycle")
 _CONSTANT_NAMES = {"True", "False", "None"}
@@ -65,6 +67,46 @@ def _data_names(python: str) -> list:
              for node in ast.walk(comp.target) if isinstance(node, ast.Name)}
     return [node.id for node in ast.walk(tree)
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound]
+
+
+_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+_SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+_CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
+
+
+def declared_names(bpmn_files) -> set:
+    """The data names a model itself sets, besides its form files: Camunda's formData fields, message
+    variables, data objects, multi-instance items and what its scripts assign. `bpmn_files` are the
+    BPMN documents' bytes; one that cannot be read sets nothing (the review reports it)."""
+    names = set()
+    for content in bpmn_files:
+        try:
+            root = parse_xml(content, "model.bpmn")
+        except ModelError:
+            continue
+        for node in root.iter():
+            if not isinstance(node.tag, str):
+                continue
+            tag = node.tag
+            if tag == f"{_CAMUNDA}formField" and node.get("id"):
+                names.add(node.get("id"))
+            elif tag in (f"{_SPIFF}messageVariable", f"{_SPIFF}variableName") and (node.text or "").strip():
+                names.add(node.text.strip())
+            elif node.get(f"{_CAMUNDA}resultVariable"):
+                names.add(node.get(f"{_CAMUNDA}resultVariable"))
+            elif tag in (f"{_BPMN}dataObject", f"{_BPMN}inputDataItem", f"{_BPMN}outputDataItem"):
+                names.update(v for v in (node.get("id"), node.get("name")) if v)
+            elif tag in (f"{_BPMN}script", f"{_SPIFF}preScript", f"{_SPIFF}postScript") and node.text:
+                names.update(_assigned(node.text))
+    return names
+
+
+def _assigned(script: str) -> set:
+    try:
+        tree = ast.parse(script)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
 
 
 def check_timer_value(kind: str, text: str, budgets: Budgets | None = None, iso: bool = False) -> TimerCheck:

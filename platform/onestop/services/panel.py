@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from ..engine import ConditionCheck, TimerCheck, check_condition, check_timer_value, classify
+from ..engine import ConditionCheck, TimerCheck, check_condition, check_timer_value, classify, declared_names
 from . import drafts, units
 from .errors import Forbidden
 from .procedures import LANE_ROLES
@@ -30,9 +30,10 @@ def authorise(actor, draft_id) -> None:
 
 def condition(actor, draft_id, text: str) -> ConditionCheck:
     """Check a gateway condition of the draft as the engine would run it, and name what it reads that
-    none of the draft's forms fills in."""
+    neither the draft's forms nor its model (formData fields, message variables, scripts) set."""
     state = _state(actor, draft_id)
-    return check_condition(str(text or "")[:MAX_TEXT], form_field_names(state.files))
+    known = form_field_names(state.files) | declared_names([f.content for f in state.files if classify(f.name) == "bpmn"])
+    return check_condition(str(text or "")[:MAX_TEXT], known)
 
 
 def timer(actor, draft_id, kind: str, text: str) -> TimerCheck:
