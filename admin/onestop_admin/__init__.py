@@ -38,6 +38,9 @@ def init_app(app):
     from onestop.models import AuditEvent, Centre, Dossier, Procedure, Unit, User
 
     admin.add_view(OnboardView(name="Đưa thủ tục vào", endpoint="onboard"))
+    from .modeller import ModellerView
+
+    admin.add_view(ModellerView(name="Thiết kế quy trình", endpoint="modeller"))
     admin.add_view(ProcedureView(Procedure, name="Thủ tục", endpoint="procedure"))
     admin.add_view(DossierView(Dossier, name="Hồ sơ", endpoint="dossier"))
     admin.add_view(IncidentsView(name="Sự cố", endpoint="incidents"))

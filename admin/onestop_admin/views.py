@@ -132,9 +132,18 @@ class ReadOnlyView(ScopedModelView):
         abort(403)
 
 
+def _code_to_edit(view, context, model, name):
+    """The procedure's code and, for the administrator's own centre, a link to edit it in the modeller."""
+    if model.centre_id != _actor().centre_id or not model.latest_version:
+        return model.code
+    return Markup('{} <a class="small" href="{}">Sửa trong trang thiết kế</a>').format(
+        model.code, url_for("modeller.open_version", code=model.code))
+
+
 class ProcedureView(ReadOnlyView):
     column_list = ("code", "name", "latest_version", "updated_at")
     column_labels = {"code": "Mã", "name": "Tên thủ tục", "latest_version": "Phiên bản", "updated_at": "Cập nhật"}
+    column_formatters = {"code": _code_to_edit}
     column_searchable_list = ("code", "name")
     column_default_sort = ("code", False)
 

@@ -71,9 +71,18 @@ def _draft(actor, draft_id) -> Draft:
 def review(actor, draft_id, max_bytes=5 * 1024 * 1024) -> Review:
     """The validation report, the compliance lint and the diff of a draft of the actor's centre."""
     draft = _draft(actor, draft_id)
-    result = Review(draft.id)
+    result = review_files(actor, unpacked(bytes(draft.files)), max_bytes, draft_id=draft.id)
+    if result.model is not None and draft.code != result.code:
+        Draft.update(code=result.code).where(Draft.id == draft.id).execute()
+    return result
+
+
+def review_files(actor, files, max_bytes=5 * 1024 * 1024, draft_id=None) -> Review:
+    """What `review` says of a draft, said of `files` (SourceFile) that need not be stored: the
+    modeller checks what is on its page before it is saved. Stores nothing."""
+    result = Review(draft_id)
     try:
-        model = checked_model(unpacked(bytes(draft.files)), max_bytes=max_bytes)
+        model = checked_model(list(files), max_bytes=max_bytes)
     except Invalid as exc:
         result.problems = exc.details or [{"message": exc.message}]
         return result
@@ -81,8 +90,6 @@ def review(actor, draft_id, max_bytes=5 * 1024 * 1024) -> Review:
     result.name = str(model.metadata.get("name") or result.code)
     result.problems = list(model.warnings)
     result.findings = lint(model)
-    if draft.code != result.code:
-        Draft.update(code=result.code).where(Draft.id == draft.id).execute()
     procedure = Procedure.get_or_none((Procedure.centre == actor.centre_id) & (Procedure.code == result.code))
     if procedure is not None and procedure.latest_version:
         from .procedures import model_for
