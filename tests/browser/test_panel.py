@@ -5,19 +5,19 @@ and saves them unchanged; an administrator sets a user task's form, time allowan
 a lane's role, a gateway's condition (a wrong one is said at once, by the server's check) and a timer;
 the saved model compiles and runs in SpiffWorkflow with those values.
 
-Until the modeller page exists these tests put bpmn-js, moddle.js and panel.js on a bare page of the
-server's origin (so the panel's questions reach the real server with the administrator's session),
-with a stand-in for the page's window.onestopModeller that keeps the files in memory.
+The last test drives the modeller page itself (/admin/modeller/<draft>) and saves through it. The others,
+which open many models in turn, put bpmn-js, moddle.js and panel.js on a bare page of the server's
+origin (so the panel's questions reach the real server with the administrator's session), with a
+stand-in for the page's window.onestopModeller that keeps the files in memory, in the page's order.
 """
 
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.browser.test_journey import ONESTOP, browser  # noqa: F401 (the journey's fixture, shared)
+from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
 from tests.conftest import CONFORMANCE
 from tests.process_models import bundled_files
 from tests.support.servers import onestop_serve
@@ -82,17 +82,23 @@ def admin(server, browser):  # noqa: F811
     page.get_by_label("Tên đăng nhập").fill("panel.quantri")
     page.get_by_label("Mật khẩu").fill(PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
-    page.locator("#files").set_input_files(files=[
-        {"name": p.name, "mimeType": "application/octet-stream", "buffer": p.read_bytes()}
-        for p in bundled_files("birth_registration")])
-    page.get_by_role("button", name="Kiểm tra").click()
-    page.wait_for_url(re.compile(r"/admin/onboard/\d+$"))
-    draft_id = int(page.url.rsplit("/", 1)[1])
+    draft_id = _new_draft(page, server)
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
     page.route(server + HARNESS, lambda route: route.fulfill(status=200, body=PAGE,
                                                              headers={"Content-Type": "text/html; charset=utf-8"}))
     yield page, draft_id, token
     page.close()
+
+
+def _new_draft(page, server) -> int:
+    """A draft of the bundled birth registration, uploaded on the back office's page."""
+    page.goto(server + "/admin/onboard/")
+    page.locator("#files").set_input_files(files=[
+        {"name": p.name, "mimeType": "application/octet-stream", "buffer": p.read_bytes()}
+        for p in bundled_files("birth_registration")])
+    page.get_by_role("button", name="Kiểm tra").click()
+    page.wait_for_url(re.compile(r"/admin/onboard/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
 
 
 def _open(page, server, files, bpmn_file, draft_id=0, token=""):
@@ -238,15 +244,47 @@ def test_the_panel_writes_a_camunda_model_in_camundas_own_words(server, admin, e
     assert model.messages[message_id] == "Yêu cầu dừng"
 
 
-def test_screenshot_of_the_panel(server, admin, tmp_path):
-    """Kept for the administrator's guide (in $ONESTOP_SCREENSHOTS when set)."""
-    import os
+def test_on_the_modeller_page_a_task_and_a_condition_are_set_saved_and_the_saved_draft_runs(server, admin, engine,
+                                                                                               shots):  # noqa: F811
+    page, _draft_id, _token = admin
+    expect = sync_api.expect
+    draft_id = _new_draft(page, server)
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{server}/admin/modeller/{draft_id}")
+    page.locator("#onestop-panel[data-ready]").wait_for()
+    expect(page.locator("#lint-summary")).not_to_be_empty()
 
-    page, draft_id, token = admin
-    files = {p.name: p.read_text(encoding="utf-8") for p in bundled_files("birth_registration")}
-    _open(page, server, files, "birth_registration.bpmn", draft_id, token)
-    _select(page, "Task_Appraise")
-    page.locator("#panel-instructions").wait_for()
-    folder = Path(os.environ.get("ONESTOP_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / "modeller-panel.png"), full_page=True)
+    page.locator('.djs-element[data-element-id="Task_Record"]').first.click()
+    expect(page.locator("#onestop-panel h2")).to_have_text("Bước do người thực hiện")
+    page.locator("#panel-form").select_option("appraise-schema.json")
+    page.locator("#panel-allowance").fill("4")
+    page.locator("#panel-allowance-unit").select_option("working_hours")
+    page.locator("#panel-instructions").fill("Ghi **Sổ đăng ký khai sinh**, đối chiếu bản chính.")
+    page.locator("#panel-instructions").blur()
+
+    _select(page, "Flow_Complete")
+    condition = page.locator("#panel-condition-Flow_Complete")
+    condition.fill("documents_complete = True")
+    check = page.locator(".panel-condition-check .panel-check")
+    expect(check).to_have_attribute("data-code", "syntax")
+    expect(check).to_be_visible()
+    page.screenshot(path=str(shots / "modeller-panel-condition.png"), full_page=True)
+    condition.fill("documents_complete == True and declarant_relationship != 'uy_quyen'")
+    expect(check).to_have_attribute("data-level", "ok")
+    condition.blur()
+
+    expect(page.locator("#dirty")).to_be_visible()
+    page.locator("#save").click()
+    expect(page.locator("#status")).to_contain_text("Đã lưu")
+    files = page.request.get(f"{server}/admin/modeller/{draft_id}/draft").json()["files"]
+    assert json.loads(files["procedure.json"])["deadline"]["steps"]["Task_Record"] == {"working_hours": 4}
+    model = _compiled(engine, files)
+    assert model.element_forms["Task_Record"] == "appraise-schema.json"
+    assert model.instructions["Task_Record"] == "Ghi **Sổ đăng ký khai sinh**, đối chiếu bản chính."
+    step = engine.start(model, {})
+    receive = next(t for t in step.ready if t.element_id == "Task_Receive")
+    step = engine.complete_task(model, step.state, receive.id, {"documents_complete": True,
+                                                               "declarant_relationship": "cha"})
+    assert [t.element_id for t in step.ready] == ["Task_Appraise"]
+    assert errors == [], errors
