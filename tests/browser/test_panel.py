@@ -262,6 +262,8 @@ def test_on_the_modeller_page_a_task_and_a_condition_are_set_saved_and_the_saved
     page.locator("#panel-allowance-unit").select_option("working_hours")
     page.locator("#panel-instructions").fill("Ghi **Sổ đăng ký khai sinh**, đối chiếu bản chính.")
     page.locator("#panel-instructions").blur()
+    expect(page.locator("#panel-instructions-preview strong")).to_have_text("Sổ đăng ký khai sinh")
+    page.screenshot(path=str(shots / "modeller-panel-task.png"), full_page=True)
 
     _select(page, "Flow_Complete")
     condition = page.locator("#panel-condition-Flow_Complete")
