@@ -249,6 +249,10 @@ def test_on_the_modeller_page_a_task_and_a_condition_are_set_saved_and_the_saved
     page, _draft_id, _token = admin
     expect = sync_api.expect
     draft_id = _new_draft(page, server)
+    page.goto(server + "/admin/unit/new/")  # a unit of the centre, for a lane
+    page.locator("#code").fill("TP")
+    page.locator("#name").fill("Công chức Tư pháp - Hộ tịch")
+    page.locator("form input[type=submit]").first.click()
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{server}/admin/modeller/{draft_id}")
@@ -265,6 +269,10 @@ def test_on_the_modeller_page_a_task_and_a_condition_are_set_saved_and_the_saved
     expect(page.locator("#panel-instructions-preview strong")).to_have_text("Sổ đăng ký khai sinh")
     page.screenshot(path=str(shots / "modeller-panel-task.png"), full_page=True)
 
+    _select(page, "Lane_CivilStatus")
+    page.locator("#panel-lane-role").select_option("officer")
+    page.locator("#panel-lane-unit").select_option("TP")
+
     _select(page, "Flow_Complete")
     condition = page.locator("#panel-condition-Flow_Complete")
     condition.fill("documents_complete = True")
@@ -280,7 +288,9 @@ def test_on_the_modeller_page_a_task_and_a_condition_are_set_saved_and_the_saved
     page.locator("#save").click()
     expect(page.locator("#status")).to_contain_text("Đã lưu")
     files = page.request.get(f"{server}/admin/modeller/{draft_id}/draft").json()["files"]
-    assert json.loads(files["procedure.json"])["deadline"]["steps"]["Task_Record"] == {"working_hours": 4}
+    procedure = json.loads(files["procedure.json"])
+    assert procedure["deadline"]["steps"]["Task_Record"] == {"working_hours": 4}
+    assert procedure["lanes"]["Công chức Tư pháp - Hộ tịch"] == "officer@TP"
     model = _compiled(engine, files)
     assert model.element_forms["Task_Record"] == "appraise-schema.json"
     assert model.instructions["Task_Record"] == "Ghi **Sổ đăng ký khai sinh**, đối chiếu bản chính."
