@@ -13,6 +13,7 @@ from flask_admin import Admin
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from .panel import PanelView
+from .testrun import TestRunView
 from .views import (
     AuditView,
     CalendarView,
@@ -50,6 +51,7 @@ def init_app(app):
     admin.add_view(CalendarView(name="Lịch làm việc", endpoint="calendar"))
     admin.add_view(CoverageView(name="Độ phủ", endpoint="coverage"))
     admin.add_view(AuditView(AuditEvent, name="Nhật ký", endpoint="audit"))
+    admin.add_view(TestRunView(name="Thử nghiệm", endpoint="testrun", url="/admin/modeller"))
     admin.add_view(PanelView(name="Bảng thuộc tính", endpoint="panel", url="/admin/modeller/check"))
     app.extensions["onestop.admin"] = admin
     return admin

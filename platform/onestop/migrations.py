@@ -32,9 +32,11 @@ from .models import (
     DayUnit,
     DossierCounter,
     Draft,
+    DraftTestRun,
     LocalOverride,
     MonthStep,
     Notification,
+    PracticeDossier,
     ProcedureVersion,
     Rating,
     SchemaMigration,
@@ -249,6 +251,11 @@ def _draft_revisions(db):
     _add_column(db, "draft", "edited_at", DateTimeField(null=True))
 
 
+def _draft_tests(db):
+    """Trying a draft before publishing: practice dossiers (never dossier rows) and unit-test runs."""
+    db.create_tables([PracticeDossier, DraftTestRun], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -279,6 +286,7 @@ MIGRATIONS = [
     (27, "signed-in sessions kept on the server", _sign_in_sessions),
     (28, "a version per kind of cached rows, so every process sees a change", _cache_versions),
     (29, "drafts edited in the browser keep a revision and who saved last", _draft_revisions),
+    (30, "drafts tried before publishing: practice dossiers and unit-test runs", _draft_tests),
 ]
 
 

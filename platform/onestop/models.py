@@ -15,6 +15,7 @@ from peewee import (
     CharField,
     DateField,
     DateTimeField,
+    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -516,6 +517,45 @@ class Draft(BaseModel):
     edited_at = DateTimeField(null=True)
 
 
+class PracticeDossier(BaseModel):
+    """A dossier of a draft tried in the back office (services.practice): a sandbox that is never a
+    dossier row, so no code, figure, notification or dossier audit event ever sees it."""
+
+    id = AutoField()
+    draft = ForeignKeyField(Draft, backref="practices", on_delete="CASCADE")
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    revision = IntegerField()  # the draft's revision it started on
+    compiled = TextField()  # the draft's model then (ParsedModel.dumps): it runs to its end on that model
+    state = CharField(max_length=16)  # active, completed, error, abandoned
+    workflow = TextField()
+    serial = IntegerField(default=1)  # compare-and-set, as a dossier's
+    data = JSONField(default=dict)
+    ready = JSONField(default=list)  # the tasks offered: [{id, element_id, name, lane, form, due_at}]
+    waiting = JSONField(default=list)  # [{element_id, type, name, due_at}]
+    journal = JSONField(default=list)  # what was submitted, in order: [{element_id, lane, data}]
+    reached = JSONField(default=list)  # element ids reached, for the draft's coverage
+    due_at = DateTimeField(null=True)  # the promised return, on the centre's calendar
+    clock_shift = FloatField(default=0)  # seconds its clock jumped ahead over waits
+    error = JSONField(null=True)
+
+
+class DraftTestRun(BaseModel):
+    """One run of a draft's unit-test files (services.unittests): each case's result and reach."""
+
+    id = AutoField()
+    draft = ForeignKeyField(Draft, backref="test_runs", on_delete="CASCADE")
+    ran_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    ran_at = DateTimeField(default=utcnow)
+    revision = IntegerField()
+    origin = CharField(max_length=16)  # upload, page
+    passed = IntegerField(default=0)
+    failed = IntegerField(default=0)
+    results = JSONField(default=list)  # [CaseResult.as_dict()], and {"file", "problem"} for unreadable files
+
+
 class CalendarDay(BaseModel):
     """A centre's exception to the national calendar: an extra closure, or a day it works."""
 
@@ -608,6 +648,8 @@ ALL_MODELS = [
     LocalOverride,
     AuditHead,
     Draft,
+    PracticeDossier,
+    DraftTestRun,
     Rating,
     DayFigure,
     DayRating,

@@ -133,6 +133,8 @@ def classify(name: str) -> str:
     lower = name.lower().rsplit("/", 1)[-1]
     if lower in META_NAMES:
         return "meta"
+    if lower.startswith("test_") and lower.endswith(".json"):
+        return "test"  # a SpiffArena BPMN unit test (engine.unittests), not a form
     if lower.endswith((".bpmn", ".bpmn20.xml", ".bpmn2")):
         return "bpmn"
     if lower.endswith(".dmn"):
@@ -143,8 +145,9 @@ def classify(name: str) -> str:
 
 
 def content_hash(files) -> str:
+    """What the model runs on: every file but its unit tests, which change no dossier."""
     digest = hashlib.sha256()
-    for f in sorted(files, key=lambda f: f.name):
+    for f in sorted((f for f in files if classify(f.name) != "test"), key=lambda f: f.name):
         digest.update(f.name.encode() + b"\0" + hashlib.sha256(f.content).digest())
     return digest.hexdigest()
 
@@ -431,7 +434,8 @@ def _load_json(f, problems):
 def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms=(), budgets: Budgets | None = None):
     """Check and parse a procedure's files; return a ParsedModel or raise ModelError. Timers and
     multi-instance cardinalities written in the model are checked against `budgets`."""
-    files = [SourceFile(f.name.rsplit("/", 1)[-1], f.content, classify(f.name)) for f in files]
+    files = [SourceFile(f.name.rsplit("/", 1)[-1], f.content, classify(f.name)) for f in files
+             if classify(f.name) != "test"]  # unit tests are run beside the model, not parsed into it
     problems, forms, metadata = [], {}, {}
     for f in files:
         if f.kind == "other":

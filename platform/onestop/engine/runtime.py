@@ -243,6 +243,15 @@ class Engine:
     def close(self):
         self.sandbox.close()
 
+    def on_clock(self, clock: clocks.Clock) -> "Engine":
+        """An engine whose steps run on `clock`, sharing this one's sandbox, budgets and parsed models
+        (a test case's or a practice dossier's own time, which jumps over waits). It keeps no live
+        workflow; closing it is closing this one."""
+        sibling = Engine(self.sandbox, cache_size=self._cache_size, live_size=0, compact_at=self.compact_at,
+                         budgets=self.budgets, clock=clock)
+        sibling._models, sibling._lock = self._models, self._lock
+        return sibling
+
     # models -------------------------------------------------------------------------------
 
     @_on_clock

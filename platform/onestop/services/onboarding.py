@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..db import write_transaction
 from ..models import Centre, Draft, Procedure, ProcedureVersion
-from . import audit, deadlines
+from . import audit, deadlines, testrun, unittests
 from .drafts import pack, unpacked
 from .errors import Forbidden, Invalid, NotFound
 from .procedures import (
@@ -38,6 +38,7 @@ class Review:
     model: object = None  # the compiled model, when it compiled
     diff: dict | None = None  # against the version in force
     current_version: int | None = None
+    tests: object = None  # the draft's last unit-test run (unittests.TestReport), if it has test files
 
     @property
     def publishable(self) -> bool:
@@ -58,6 +59,7 @@ def submit(actor, uploads, max_bytes=5 * 1024 * 1024) -> Review:
     with write_transaction():
         draft = Draft.create(centre=actor.centre_id, created_by=actor.id, files=pack(files))
         audit.record("draft.uploaded", actor, detail={"draft": draft.id, "files": sorted(f.name for f in files)})
+    unittests.run(actor, draft.id, "upload", max_bytes)  # a SpiffArena folder's test_*.json run on upload
     return review(actor, draft.id, max_bytes)
 
 
@@ -90,6 +92,10 @@ def review_files(actor, files, max_bytes=5 * 1024 * 1024, draft_id=None) -> Revi
     result.name = str(model.metadata.get("name") or result.code)
     result.problems = list(model.warnings)
     result.findings = lint(model)
+    if draft_id is not None:
+        result.findings += [Finding("warning", message, element_id)
+                            for element_id, message in testrun.unexercised(draft_id, model)]
+        result.tests = unittests.latest(actor, draft_id)
     procedure = Procedure.get_or_none((Procedure.centre == actor.centre_id) & (Procedure.code == result.code))
     if procedure is not None and procedure.latest_version:
         from .procedures import model_for

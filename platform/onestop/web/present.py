@@ -34,9 +34,23 @@ VERSION = {
     "start": closed({"kind": _TEXT_OR_NULL, "id": _TEXT_OR_NULL})}
 
 
-def version(v):
-    return {"code": v.procedure.code, "version": v.version, "warnings": v.warnings,
-            "dialect": v.dialect, "start": {"kind": v.start_kind, "id": v.start_id}}
+def version(v, tests=None):
+    """A stored version; with `tests`, the run of the unit-test files uploaded with it (unittests.TestReport)."""
+    out = {"code": v.procedure.code, "version": v.version, "warnings": v.warnings,
+           "dialect": v.dialect, "start": {"kind": v.start_kind, "id": v.start_id}}
+    if tests is not None:
+        out["tests"] = {"passed": tests.passed, "failed": tests.failed, "cases": [
+            {"file": r["file"], "case": r["case"], "passed": r["passed"],
+             "element_id": (r["reason"] or {}).get("element_id"), "reason": (r["reason"] or {}).get("message")}
+            for r in tests.results], "problems": [{"file": p.get("file"), "message": p["message"]} for p in tests.problems]}
+    return out
+
+
+TEST_RUN = closed({
+    "passed": {"type": "integer"}, "failed": {"type": "integer"},
+    "cases": {"type": "array", "items": closed({"file": _TEXT, "case": _TEXT, "passed": {"type": "boolean"},
+                                                "element_id": _TEXT_OR_NULL, "reason": _TEXT_OR_NULL})},
+    "problems": {"type": "array", "items": closed({"file": _TEXT_OR_NULL, "message": _TEXT})}})
 
 
 PROCEDURE = {"code": _TEXT, "name": _TEXT, "version": {"type": "integer"}, "updated_at": _TIME_OR_NULL} | VERSION | {
@@ -180,7 +194,7 @@ def unit(u):
 
 # The components of the OpenAPI document, by name.
 SCHEMAS = {
-    "ProcedureVersion": closed(VERSION),
+    "ProcedureVersion": closed(VERSION | {"tests": TEST_RUN}, optional=("tests",)),
     "Procedure": closed(PROCEDURE),
     "CatalogueEntry": closed(CATALOGUE_ENTRY),
     "Task": closed(WORK_ITEM, optional=("dossier",)),
