@@ -8,10 +8,11 @@ A save over someone else's newer revision is refused with who saved and when; wh
 stays there and can be kept as a new draft, so nothing typed is lost.
 """
 
+import io
 import re
 from pathlib import Path
 
-from flask import abort, current_app, jsonify, redirect, request, url_for
+from flask import abort, current_app, jsonify, redirect, request, send_file, url_for
 from flask_admin import BaseView, expose
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
@@ -87,6 +88,13 @@ _VIETNAMESE = [
     (r"^.*: cannot translate (?:expression|timer) '(?P<text>.*)': .*$", "Không hiểu được biểu thức '{text}'."),
     (r"^\w+ \S+: Multiple outgoing flows are not supported.*$",
      "Một bước chỉ được có một luồng ra: muốn rẽ nhánh, thêm một cổng (gateway) sau bước này."),
+    (r"^.*: expression '(?P<text>.*)': (?P<rest>.*not allowed.*)$",
+     "Biểu thức '{text}' dùng điều không được phép (lý do an toàn): {rest}"),
+    (r"^.*: Non-default exclusive outgoing sequence flow without condition.*$",
+     "Nhánh ra khỏi cổng chưa có điều kiện và không phải nhánh mặc định: thêm điều kiện, hoặc đặt làm nhánh mặc "
+     "định."),
+    (r"^\w+ \S+ refers to form '(?P<form>.*)' that does not exist$",
+     "Bước này dùng biểu mẫu '{form}' nhưng bản nháp không có tệp đó."),
     (r"^\w+ \S+: (?P<rest>.*(?:not allowed|not permitted|forbidden).*)$",
      "Mã lệnh (script) không qua được kiểm tra an toàn: {rest}"),
     (r"^.*: timer has no value$", "Bộ hẹn giờ chưa có giá trị."),
@@ -114,7 +122,17 @@ _VIETNAMESE = [
      "procedure.json chưa ghi lệ phí (\"fee_vnd\"; 0 hoặc \"Miễn phí\" nếu không thu)."),
     (r"^the model runs scripts.*$",
      "Sơ đồ có chạy mã lệnh (script): đã qua kiểm tra an toàn; nên dùng biểu mẫu và cổng khi có thể."),
+    (r"^procedure.json \"lanes\": lane '(?P<lane>.*)' maps to '(?P<role>.*)'; a lane maps to one of: (?P<roles>.*)$",
+     "procedure.json \"lanes\": làn '{lane}' gắn với vai trò '{role}' không có; vai trò phải là một trong: "
+     "{roles}."),
     (r"^procedure.json: (?P<rest>.*)$", "procedure.json: {rest}"),
+    # services.drafts and procedures.unpack
+    (r"^a draft keeps BPMN, DMN and JSON files, not '(?P<name>.*)'$",
+     "Bản nháp chỉ giữ tệp BPMN, DMN và JSON, không giữ '{name}'."),
+    (r"^a draft needs at least a BPMN model$", "Bản nháp cần ít nhất một sơ đồ BPMN."),
+    (r"^too many files \((?P<n>\d+)\); at most (?P<m>\d+)$", "Quá nhiều tệp ({n}); tối đa {m}."),
+    (r"^(?P<file>.+) is larger than the limit of (?P<kib>\d+) KiB per file$",
+     "Tệp {file} lớn hơn giới hạn {kib} KiB một tệp."),
     (r"^procedure code (?P<code>.*) may only hold .*$",
      "Mã thủ tục {code} chỉ được gồm chữ, số và . _ - (tối đa 128 ký tự)."),
 ]
@@ -162,6 +180,16 @@ class ModellerView(Guarded, BaseView):
         """{name: bytes} as the files a draft keeps (with the size limit of an upload)."""
         return procedures.unpack([procedures.Upload(n, c) for n, c in sorted(files.items())], self._max_bytes())
 
+    def _laid_over(self, draft_id, body) -> dict:
+        """The draft's stored files with the page's over them (a None removes one): what the page shows."""
+        files = {f.name: f.content for f in self._state(draft_id).files}
+        for name, text in _texts(body).items():
+            if text is None:
+                files.pop(name, None)
+            else:
+                files[name] = text.encode("utf-8")
+        return files
+
     @expose("/")
     def index(self):
         """The centre's drafts (newest first) and its procedures, each to open in the modeller."""
@@ -194,6 +222,21 @@ class ModellerView(Guarded, BaseView):
                        published_version=state.published_version, files=files,
                        csrf_token=generate_csrf(), **_who(state))
 
+    @expose("/<rowid:draft_id>/download")
+    def download(self, draft_id):
+        """The saved draft as a zip of its files: to open in SpiffArena or the Camunda Modeler, or keep."""
+        state = self._state(draft_id)
+        name = f"{state.code + '-' if state.code else ''}ban-nhap-{state.draft_id}-luu-{state.revision}.zip"
+        return send_file(io.BytesIO(drafts.pack(state.files)), mimetype="application/zip", as_attachment=True,
+                         download_name=name)
+
+    @expose("/<rowid:draft_id>/revision")
+    def revision(self, draft_id):
+        """The draft's revision and who saved it last: the page asks now and then, to say early that
+        someone else saved."""
+        state = self._state(draft_id)
+        return jsonify(revision=state.revision, published_version=state.published_version, **_who(state))
+
     @expose("/<rowid:draft_id>/save", methods=("POST",))
     def save(self, draft_id):
         """Save the files the page changed, based on the revision it loaded; 409 when someone saved
@@ -225,13 +268,7 @@ class ModellerView(Guarded, BaseView):
     @expose("/<rowid:draft_id>/copy", methods=("POST",))
     def copy(self, draft_id):
         """A new draft holding the stored files with the page's files over them: what the page shows."""
-        body = _json_body()
-        files = {f.name: f.content for f in self._state(draft_id).files}
-        for name, text in _texts(body).items():
-            if text is None:
-                files.pop(name, None)
-            else:
-                files[name] = text.encode("utf-8")
+        files = self._laid_over(draft_id, _json_body())
         try:
             new_id = drafts.create(_actor(), self._files(files), f"copy of draft {draft_id} kept after a conflicting save")
         except ServiceError as exc:
@@ -241,13 +278,7 @@ class ModellerView(Guarded, BaseView):
     @expose("/<rowid:draft_id>/check", methods=("POST",))
     def check(self, draft_id):
         """The checks of publishing, run on what the page holds (stored files with the page's over them)."""
-        body = _json_body()
-        files = {f.name: f.content for f in self._state(draft_id).files}
-        for name, text in _texts(body).items():
-            if text is None:
-                files.pop(name, None)
-            else:
-                files[name] = text.encode("utf-8")
+        files = self._laid_over(draft_id, _json_body())
         try:
             files = self._files(files)
         except ServiceError as exc:
@@ -265,10 +296,11 @@ class ModellerView(Guarded, BaseView):
         except NotFound:
             abort(404)
         except ServiceError as exc:
-            result = onboarding.review(_actor(), draft_id, self._max_bytes())
-            listed = checked(result)
-            return _refused(exc.status, "Chưa công bố được: sửa các lỗi được đánh dấu trên sơ đồ rồi lưu lại.",
-                            detail=exc.message, **listed)
+            listed = checked(onboarding.review(_actor(), draft_id, self._max_bytes()))
+            blocked = any(f["level"] == "error" for f in listed["findings"])
+            message = ("Chưa công bố được: sửa các lỗi được đánh dấu trên sơ đồ rồi lưu lại." if blocked
+                       else f"Chưa công bố được: {vietnamese(exc.message)}")
+            return _refused(exc.status, message, detail=exc.message, **listed)
         return jsonify(code=version.procedure.code, version=version.version, csrf_token=generate_csrf(),
                        message=f"Đã công bố {version.procedure.code} phiên bản {version.version}.")
 

@@ -2,7 +2,10 @@
 the revision (a second administrator is told who saved, and keeps their work as a new draft), the live
 check of unsaved files, publishing, and who may see which draft."""
 
+import io
+import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from onestop.engine import SourceFile
 from onestop.models import Centre, Draft, ProcedureVersion
 from onestop.services import centres, drafts
-from tests.conftest import make_user
+from tests.conftest import CONFORMANCE, make_user
 from tests.process_models import bundled_files
 from tests.web.pages import sign_in
 
@@ -112,6 +115,8 @@ def test_the_second_administrator_saving_the_same_draft_is_told_who_saved_and_ke
     assert refused.status_code == 409
     assert refused.json["conflict"] is True and refused.json["edited_by"] == "quantri.mot"
     assert "quantri.mot" in refused.json["message"] and refused.json["revision"] == 2
+    watched = second.get(f"/admin/modeller/{draft_id}/revision").json
+    assert (watched["revision"], watched["edited_by"]) == (2, "quantri.mot")
     stored = second.get(f"/admin/modeller/{draft_id}/draft").json
     assert "Bước của người thứ nhất" in stored["files"]["copy_certification.bpmn"]  # theirs stands
 
@@ -224,6 +229,8 @@ def test_an_officer_is_refused_and_another_centres_draft_is_not_found(app):
     token = _token(admin, own)
     assert admin.get(f"/admin/modeller/{foreign}").status_code == 404
     assert admin.get(f"/admin/modeller/{foreign}/draft").status_code == 404
+    assert admin.get(f"/admin/modeller/{foreign}/revision").status_code == 404
+    assert admin.get(f"/admin/modeller/{foreign}/download").status_code == 404
     for path in ("save", "check", "publish", "copy"):
         body = {"revision": 1, "files": {}} if path == "save" else {"files": {}}
         assert _post(admin, f"/admin/modeller/{foreign}/{path}", body, token).status_code == 404, path
@@ -265,3 +272,111 @@ def test_a_drawing_without_a_start_event_is_said_in_vietnamese_on_its_process(sq
     assert found["compiled"] is False
     assert [(f["element_id"], f["message"]) for f in found["findings"]] == [
         ("copy_certification", "Quy trình chưa có sự kiện bắt đầu: thêm một sự kiện bắt đầu.")]
+
+
+def test_a_camunda_model_saved_through_the_modeller_still_compiles_and_runs(sqlite_app, sqlite_admin_api):
+    if not CONFORMANCE.exists():
+        pytest.skip(f"the shared conformance corpus is not at {CONFORMANCE}")
+    admin = _signed_in(sqlite_app, "quantri")
+    model = CONFORMANCE / "spiffworkflow/camunda/subWorkflowComplex.bpmn"
+    with sqlite_app.app_context():
+        from onestop.models import User
+
+        draft_id = drafts.create(User.get(User.username == "quantri"),
+                                 [SourceFile(model.name, model.read_bytes())], "test")
+    token = _token(admin, draft_id)
+    xml = admin.get(f"/admin/modeller/{draft_id}/draft").json["files"][model.name]
+    renamed = xml.replace('name="FormA"', 'name="Điền mẫu A"')
+    assert renamed != xml
+    assert _post(admin, f"/admin/modeller/{draft_id}/save", {"revision": 1, "files": {model.name: renamed}},
+                 token).status_code == 200
+    checked = _post(admin, f"/admin/modeller/{draft_id}/check", {"files": {}}, token).json
+    assert checked["compiled"] is True and checked["code"] == "SubWorkflow"
+    assert {f["element_id"] for f in checked["findings"] if f["level"] == "error"} == {None}  # procedure.json only
+    saved = admin.get(f"/admin/modeller/{draft_id}/draft").json["files"]
+    assert sqlite_admin_api.upload([(n, t.encode()) for n, t in saved.items()],
+                                   process_id="SubWorkflow").status_code == 201
+    dossier = sqlite_admin_api.post("/dossiers", {"procedure": "SubWorkflow"}).json
+    for step, field in (("Activity_A", "FieldA"), ("Activity_A1", "FieldA1"), ("Activity_A2", "FieldA2"),
+                        ("Activity_B", "FieldB")):
+        task = next(t for t in dossier["tasks"] if t["element_id"] == step)
+        dossier = sqlite_admin_api.post(f"/tasks/{task['id']}/complete", {"data": {field: field[5:]}}).json
+    assert dossier["state"] == "completed"
+
+
+def test_every_finding_of_the_compliance_lint_is_said_in_vietnamese(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    token = _token(admin, draft_id)
+    files = admin.get(f"/admin/modeller/{draft_id}/draft").json["files"]
+    meta = json.loads(files["procedure.json"])
+    for key in ("documents", "fee_vnd", "deadline"):
+        meta.pop(key)
+    del meta["lanes"]["Lãnh đạo UBND xã"]
+    script = ('<bpmn:scriptTask id="Script_Total"><bpmn:script>total = 1</bpmn:script></bpmn:scriptTask>'
+              '<bpmn:userTask id="Task_Sign"')
+    bpmn = files["copy_certification.bpmn"].replace('<bpmn:userTask id="Task_Sign"', script, 1)
+    found = _post(admin, f"/admin/modeller/{draft_id}/check", {"files": {
+        "procedure.json": json.dumps(meta, ensure_ascii=False), "copy_certification.bpmn": bpmn}}, token).json
+    assert found["compiled"] is True, found
+    details = {f["detail"].split(" ")[0] for f in found["findings"]}
+    assert {"its", "procedure.json", "the"} <= details  # a lane without a role, documents, fee, time, scripts
+    untranslated = [f["detail"] for f in found["findings"] if f["message"].startswith("Trình kiểm tra báo")]
+    assert untranslated == []
+
+
+def test_a_lane_mapped_to_an_unknown_role_is_said_in_vietnamese(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    meta = json.loads(admin.get(f"/admin/modeller/{draft_id}/draft").json["files"]["procedure.json"])
+    meta["lanes"]["Lãnh đạo UBND xã"] = "nobody"
+    found = _post(admin, f"/admin/modeller/{draft_id}/check", {"files": {
+        "procedure.json": json.dumps(meta, ensure_ascii=False)}}, _token(admin, draft_id)).json["findings"]
+    assert [f["message"].split(";")[0] for f in found] == [
+        "procedure.json \"lanes\": làn 'Lãnh đạo UBND xã' gắn với vai trò 'nobody' không có"]
+
+
+@pytest.mark.parametrize(("change", "element_id", "said"), [
+    (lambda x: x.replace('value="application-schema.json"', 'value="missing-schema.json"'), "StartEvent_Presented",
+     "Bước này dùng biểu mẫu 'missing-schema.json' nhưng bản nháp không có tệp đó."),
+    (lambda x: re.sub(r'(<bpmn:conditionExpression[^>]*>)[^<]*', r'\1__import__("os")', x, count=1),
+     "Flow_NotCertifiable", "Biểu thức '__import__(\"os\")' dùng điều không được phép"),
+    (lambda x: re.sub(r'<bpmn:conditionExpression[^>]*>[^<]*</bpmn:conditionExpression>', "", x, count=1),
+     "Flow_NotCertifiable", "Nhánh ra khỏi cổng chưa có điều kiện"),
+], ids=["missing form", "forbidden expression", "branch without condition"])
+def test_common_drawing_mistakes_are_said_in_vietnamese_on_their_element(sqlite_app, change, element_id, said):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    xml = admin.get(f"/admin/modeller/{draft_id}/draft").json["files"]["copy_certification.bpmn"]
+    assert change(xml) != xml
+    found = _post(admin, f"/admin/modeller/{draft_id}/check", {"files": {"copy_certification.bpmn": change(xml)}},
+                  _token(admin, draft_id)).json["findings"]
+    assert [(f["element_id"], f["message"][:len(said)]) for f in found] == [(element_id, said)]
+
+
+def test_a_file_the_draft_would_not_keep_is_refused_in_vietnamese_and_nothing_is_saved(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    token = _token(admin, draft_id)
+    refused = _post(admin, f"/admin/modeller/{draft_id}/save", {"revision": 1, "files": {
+        "copy_certification.bpmn": "<x/>", "notes.txt": "ghi chú"}}, token)
+    assert refused.status_code == 422
+    assert refused.json["message"] == "Chưa lưu: Bản nháp chỉ giữ tệp BPMN, DMN và JSON, không giữ 'notes.txt'."
+    emptied = _post(admin, f"/admin/modeller/{draft_id}/save", {"revision": 1, "files": {
+        "copy_certification.bpmn": None}}, token)
+    assert emptied.json["message"] == "Chưa lưu: Bản nháp cần ít nhất một sơ đồ BPMN."
+    loaded = admin.get(f"/admin/modeller/{draft_id}/draft").json
+    assert loaded["revision"] == 1 and loaded["files"]["copy_certification.bpmn"].startswith("<?xml")
+
+
+def test_the_saved_draft_downloads_as_a_zip_of_its_files(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft(sqlite_app, "quantri")
+    with admin.get(f"/admin/modeller/{draft_id}/download") as reply:
+        assert reply.status_code == 200 and reply.mimetype == "application/zip"
+        assert reply.headers["Content-Disposition"] == f"attachment; filename=ban-nhap-{draft_id}-luu-1.zip"
+        with zipfile.ZipFile(io.BytesIO(reply.get_data())) as archive:
+            names = set(archive.namelist())
+            bpmn = archive.read("copy_certification.bpmn")
+    assert names == {p.name for p in bundled_files("copy_certification")}
+    assert bpmn == next(p for p in bundled_files("copy_certification") if p.suffix == ".bpmn").read_bytes()

@@ -74,8 +74,13 @@ def review(actor, draft_id, max_bytes=5 * 1024 * 1024) -> Review:
     """The validation report, the compliance lint and the diff of a draft of the actor's centre."""
     draft = _draft(actor, draft_id)
     result = review_files(actor, unpacked(bytes(draft.files)), max_bytes, draft_id=draft.id)
-    if result.model is not None and draft.code != result.code:
-        Draft.update(code=result.code).where(Draft.id == draft.id).execute()
+    if result.model is not None:
+        # Before publishing, not while drawing: what no test run has reached yet.
+        result.findings += [Finding("warning", message, element_id)
+                            for element_id, message in testrun.unexercised(draft.id, result.model)]
+        result.tests = unittests.latest(actor, draft.id)
+        if draft.code != result.code:
+            Draft.update(code=result.code).where(Draft.id == draft.id).execute()
     return result
 
 
@@ -92,10 +97,6 @@ def review_files(actor, files, max_bytes=5 * 1024 * 1024, draft_id=None) -> Revi
     result.name = str(model.metadata.get("name") or result.code)
     result.problems = list(model.warnings)
     result.findings = lint(model)
-    if draft_id is not None:
-        result.findings += [Finding("warning", message, element_id)
-                            for element_id, message in testrun.unexercised(draft_id, model)]
-        result.tests = unittests.latest(actor, draft_id)
     procedure = Procedure.get_or_none((Procedure.centre == actor.centre_id) & (Procedure.code == result.code))
     if procedure is not None and procedure.latest_version:
         from .procedures import model_for

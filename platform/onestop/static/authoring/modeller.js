@@ -294,6 +294,7 @@
     }).then(function (ok) {
       importing = false;
       bpmnDirty = false;
+      showHistory();
       return ok;
     });
   }
@@ -352,8 +353,8 @@
       return;
     }
     pending().then(function (files) {
-      if (bpmnDirty) {
-        changed[bpmnName] = files[bpmnName];
+      if (bpmnDirty && canvasUsable) {
+        changed[bpmnName] = files[bpmnName]; // kept for the next save while another file is shown
       }
       return importDiagram(name, getFile(name) || "");
     }).then(function () {
@@ -398,6 +399,7 @@
           showEdited(answer.data);
           showDirty();
           $("conflict").hidden = true;
+          $("others").hidden = true;
           say("Đã lưu (phiên bản lưu " + revision + ").", "success");
           return true;
         }
@@ -465,9 +467,35 @@
     });
   }
 
+  /* Someone else saved (or published) since this page loaded or saved: said before a save is refused. */
+  function watchOthers() {
+    if (busy || !$("conflict").hidden) {
+      return Promise.resolve();
+    }
+    return request("/revision").then(function (answer) {
+      if (!answer.ok || answer.data.revision <= revision) {
+        $("others").hidden = true;
+        return;
+      }
+      $("others").textContent = answer.data.published_version ?
+        "Bản nháp này vừa được công bố thành phiên bản " + answer.data.published_version + ". Những gì đang vẽ " +
+          "vẫn còn trên trang: khi lưu, anh/chị sẽ được đề nghị lưu thành bản nháp mới." :
+        (answer.data.edited_by || "Một quản trị viên khác") + " đã lưu bản nháp này lúc " + answer.data.edited_at +
+          ". Khi lưu, anh/chị sẽ được đề nghị lưu những gì đang vẽ thành bản nháp mới.";
+      $("others").hidden = false;
+    });
+  }
+
   /* ---- wiring ---- */
 
+  function showHistory() {
+    var stack = modeler.get("commandStack");
+    $("undo").disabled = !stack.canUndo();
+    $("redo").disabled = !stack.canRedo();
+  }
+
   modeler.on("commandStack.changed", function (event) {
+    showHistory();
     if (importing || (event && event.trigger === "clear")) {
       return;
     }
@@ -482,6 +510,16 @@
     }
   });
 
+  window.addEventListener("focus", watchOthers);
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) {
+      watchOthers();
+    }
+  });
+  setInterval(watchOthers, 30000);
+  $("undo").addEventListener("click", function () { modeler.get("commandStack").undo(); });
+  $("redo").addEventListener("click", function () { modeler.get("commandStack").redo(); });
+  $("fit").addEventListener("click", function () { modeler.get("canvas").zoom("fit-viewport", "auto"); });
   $("save").addEventListener("click", save);
   $("publish").addEventListener("click", publish);
   $("save-as-new").addEventListener("click", saveAsNew);
