@@ -162,7 +162,9 @@ def test_the_panel_edits_a_spiffarena_model_and_the_saved_model_runs_with_the_va
     page, draft_id, token = admin
     expect = sync_api.expect
     files = {p.name: p.read_text(encoding="utf-8") for p in bundled_files("birth_registration")}
-    assert _open(page, server, files, "birth_registration.bpmn", draft_id, token) == []
+    # The page's CSRF token has expired (an administrator working for more than an hour): the panel
+    # fetches a fresh one from the modeller's draft endpoint and asks again.
+    assert _open(page, server, files, "birth_registration.bpmn", draft_id, "expired." + token) == []
     assert page.locator("#onestop-panel").get_attribute("data-dialect") == "spiff"
 
     _select(page, "Task_Record")  # a user task: its form, time allowance and instructions

@@ -55,17 +55,32 @@
 
   /* ---- the server ---- */
 
-  function ask(path, body) {
+  var freshToken = null; // a CSRF token fetched after the page's own one expired
+
+  function renewToken() {
+    return fetch("/admin/modeller/" + api.draftId + "/draft", { credentials: "same-origin",
+      headers: { "Accept": "application/json" } }).then(function (response) {
+      return response.json();
+    }).then(function (data) {
+      freshToken = (data && data.csrf_token) || freshToken;
+    }, function () { return null; });
+  }
+
+  function ask(path, body, retried) {
     var options = { credentials: "same-origin", headers: { "Accept": "application/json" } };
     if (body !== undefined) {
       options.method = "POST";
       options.headers["Content-Type"] = "application/json";
-      options.headers["X-CSRFToken"] = api.csrfToken || "";
+      options.headers["X-CSRFToken"] = freshToken || api.csrfToken || "";
       options.body = JSON.stringify(body);
     }
     return fetch(base() + path, options).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         data = data || {};
+        if (response.status === 400 && data.code === "csrf" && !retried) {
+          // The token outlived its hour while the administrator worked: a fresh one, then the same question.
+          return renewToken().then(function () { return ask(path, body, true); });
+        }
         if (!response.ok && !data.message) {
           data.message = "Máy chủ không trả lời được lúc này; thử lại sau ít giây.";
         }
