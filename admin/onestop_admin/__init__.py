@@ -13,6 +13,8 @@ from flask_admin import Admin
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from . import templates_view
+from .modeller import ModellerView
+from .panel import PanelView
 from .testrun import TestRunView
 from .views import (
     AuditView,
@@ -39,8 +41,6 @@ def init_app(app):
     from onestop.models import AuditEvent, Centre, Dossier, Procedure, Unit, User
 
     admin.add_view(OnboardView(name="Đưa thủ tục vào", endpoint="onboard"))
-    from .modeller import ModellerView
-
     admin.add_view(ModellerView(name="Thiết kế quy trình", endpoint="modeller"))
     admin.add_view(ProcedureView(Procedure, name="Thủ tục", endpoint="procedure"))
     admin.add_view(DossierView(Dossier, name="Hồ sơ", endpoint="dossier"))
@@ -53,5 +53,6 @@ def init_app(app):
     admin.add_view(AuditView(AuditEvent, name="Nhật ký", endpoint="audit"))
     admin.add_view(TestRunView(name="Thử nghiệm", endpoint="testrun", url="/admin/modeller"))
     templates_view.register(admin)
+    admin.add_view(PanelView(name="Bảng thuộc tính", endpoint="panel", url="/admin/modeller/check"))
     app.extensions["onestop.admin"] = admin
     return admin

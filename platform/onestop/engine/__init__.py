@@ -4,6 +4,7 @@
 to the next; callers hand it bytes and state text and get plain results back.
 """
 
+from .authoring import ConditionCheck, TimerCheck, check_condition, check_timer_value, declared_names
 from .budgets import Budgets
 from .parsing import ParsedModel, SourceFile, classify
 from .problems import ModelError, Problem
@@ -13,6 +14,7 @@ from .unittests import CaseResult, TestCase, TestFile, is_test_file, process_of,
 
 # The engine's public face: the layers above import these names from `onestop.engine`, never its
 # modules (tests/test_architecture.py holds them to it).
-__all__ = ["Budgets", "CaseResult", "Engine", "EngineError", "ModelError", "NotWaiting", "ParsedModel", "Problem",
-           "Sandbox", "SourceFile", "Step", "Stored", "TaskNotReady", "TestCase", "TestFile", "classify", "is_test_file",
+__all__ = ["Budgets", "CaseResult", "ConditionCheck", "Engine", "EngineError", "ModelError", "NotWaiting",
+           "ParsedModel", "Problem", "Sandbox", "SourceFile", "Step", "Stored", "TaskNotReady", "TestCase", "TestFile",
+           "TimerCheck", "check_condition", "check_timer_value", "classify", "declared_names", "is_test_file",
            "process_of", "read_test_file", "run_cases"]

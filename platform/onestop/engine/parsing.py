@@ -479,7 +479,9 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
         elif f.kind == "meta":
             data = _load_json(f, problems)
             if isinstance(data, dict):
-                metadata = data
+                # SpiffArena's process_model.json and onestop's procedure.json may stand side by side (the
+                # modeller writes lanes and deadlines into onestop's): both are read, onestop's key by key.
+                metadata = metadata | data if f.name.lower() == "procedure.json" else data | metadata
             elif data is not None:
                 problems.append(Problem(None, f"{f.name} must hold a JSON object", f.name))
     bpmn_files = [f for f in files if f.kind == "bpmn"]

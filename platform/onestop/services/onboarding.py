@@ -12,9 +12,9 @@ from . import audit, deadlines, templates, testrun, unittests
 from .drafts import pack, unpacked
 from .errors import Forbidden, Invalid, NotFound
 from .procedures import (
-    LANE_ROLES,
     checked_model,
     current_version,
+    lane_role_known,
     procedure_code,
     store_version,
     unpack,
@@ -120,7 +120,7 @@ def lint(model) -> list[Finding]:
         if element["type"] in ("UserTask", "ManualTask", "NoneTask") and element["lane"] is None and lanes:
             out.append(Finding("error", "a task people do is in no lane: no role is offered it", element_id))
         elif element["lane"] is not None and element["type"] in ("UserTask", "ManualTask") \
-                and lanes.get(element["lane"]) not in LANE_ROLES:
+                and not lane_role_known(lanes.get(element["lane"])):
             out.append(Finding("error", f"its lane {element['lane']!r} maps to no role in procedure.json \"lanes\"",
                                element_id))
     for element_id in model.dead_ends():

@@ -315,8 +315,20 @@ def _lane_problems(lanes) -> list:
     if not isinstance(lanes, dict):
         return [Problem(None, 'procedure.json "lanes" must map each lane\'s name to a role', "procedure.json")]
     return [Problem(None, f'procedure.json "lanes": lane {name!r} maps to {role!r}; a lane maps to one of: '
-                          f'{", ".join(LANE_ROLES)}', "procedure.json")
-            for name, role in lanes.items() if role not in LANE_ROLES]
+                          f'{", ".join(LANE_ROLES)}, optionally done by one unit: role@UNIT', "procedure.json")
+            for name, role in lanes.items() if not lane_role_known(role)]
+
+
+_UNIT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+
+
+def lane_role_known(mapping) -> bool:
+    """A lane's mapping is a role ("officer") or a role done by one unit of the centre ("officer@TP"); a
+    centre without that unit offers the lane's tasks to every holder of the role."""
+    if not isinstance(mapping, str):
+        return False
+    role, at, unit = mapping.partition("@")
+    return role in LANE_ROLES and (not at or bool(_UNIT_CODE.match(unit)))
 
 
 def form_of(version, name) -> FormDefinition | None:
