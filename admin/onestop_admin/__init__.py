@@ -12,6 +12,7 @@ from pathlib import Path
 from flask_admin import Admin
 from jinja2 import ChoiceLoader, FileSystemLoader
 
+from .forms_builder import FormBuilderView
 from .views import (
     AuditView,
     CalendarView,
@@ -46,5 +47,6 @@ def init_app(app):
     admin.add_view(CalendarView(name="Lịch làm việc", endpoint="calendar"))
     admin.add_view(CoverageView(name="Độ phủ", endpoint="coverage"))
     admin.add_view(AuditView(AuditEvent, name="Nhật ký", endpoint="audit"))
+    admin.add_view(FormBuilderView(name="Biểu mẫu", endpoint="form_builder", url="/admin/modeller"))
     app.extensions["onestop.admin"] = admin
     return admin
