@@ -21,6 +21,7 @@ from onestop import boundedjson
 from onestop.services import form_builder
 from onestop.services.errors import Conflict, NotFound, ServiceError
 from onestop.web import forms as web_forms
+from onestop.web.security import csp_nonce
 
 from .views import ActionForm, Guarded, _actor
 
@@ -131,6 +132,7 @@ class FormBuilderView(Guarded, BaseView):
             "previewUrl": url_for(".preview", draft_id=draft_id, form_name=name),
             "saveUrl": url_for(".save", draft_id=draft_id, form_name=name),
             "csrfToken": ActionForm().csrf_token.current_token,
+            "styleNonce": csp_nonce(),  # this answer's, as flask-admin's own inline elements carry it
         }
         return self.render("onestop_admin/forms/builder.html", opened=opened, draft_id=draft_id, data=data)
 

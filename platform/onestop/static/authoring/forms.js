@@ -16,6 +16,17 @@
   var statusElement = document.getElementById('form-status');
   var saveButton = document.getElementById('form-save');
   var titleInput = document.getElementById('form-title');
+  /* The properties panel's expression editors (CodeMirror) add <style> elements as they open;
+     the back office's Content-Security-Policy admits a style element only with this answer's
+     nonce, which CodeMirror supports but form-js does not pass on. Styles created here carry it. */
+  if (data.styleNonce) {
+    var createElement = document.createElement.bind(document);
+    document.createElement = function (name, options) {
+      var element = createElement(name, options);
+      if (String(name).toLowerCase() === 'style') { element.setAttribute('nonce', data.styleNonce); }
+      return element;
+    };
+  }
   var editor = new FormEditor.FormEditor({ container: editorElement });
   var problems = [];
   var previewTimer = null;
