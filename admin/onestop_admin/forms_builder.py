@@ -141,8 +141,7 @@ class FormBuilderView(Guarded, BaseView):
         name = form_name
         body = self._read_json()
         try:
-            form_builder.list_forms(_actor(), draft_id)  # the draft is the administrator's centre's, or 404
-            definition, _changes = form_builder.check(name, body.get("document"))
+            definition = form_builder.preview(_actor(), draft_id, name, body.get("document"))
         except NotFound:
             abort(404)
         except ServiceError as exc:

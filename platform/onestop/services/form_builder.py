@@ -161,6 +161,14 @@ def check(name: str, document) -> tuple[FormDefinition, dict]:
     return FormDefinition(form_file, schema, ui), changes
 
 
+def preview(actor, draft_id, name, document) -> FormDefinition:
+    """The form a (possibly unsaved) document of one of the actor's drafts defines, as onestop will
+    render it; NotFound for another centre's draft, Invalid with the problems otherwise."""
+    _authorise(actor)
+    drafts.state(actor, draft_id)
+    return check(name, document)[0]
+
+
 def _dumps(value) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode()
 
@@ -240,4 +248,4 @@ def palette(documents=()) -> list[dict]:
 
 
 __all__ = ["BOOK", "FormFile", "OpenForm", "check", "create_form", "files_of", "list_forms", "open_form",
-           "palette", "save_form"]
+           "palette", "preview", "save_form"]
