@@ -38,6 +38,8 @@ PROBLEMS = {
     "unsupported": "Loại trường này onestop chưa hiển thị được cho người dân và cán bộ; hãy dùng ô chữ, vùng văn "
                    "bản, số, ngày giờ, danh sách chọn, nút chọn, ô đánh dấu, danh sách đánh dấu, tệp, nhóm, danh sách "
                    "lặp hoặc đoạn chữ.",
+    "expression": "Biểu thức FEEL và điều kiện ẩn/hiện của trình soạn chưa dùng được trong biểu mẫu của onestop: "
+                  "bỏ nó (rẽ nhánh theo dữ liệu đặt ở cổng rẽ nhánh của quy trình). Chi tiết: {detail}",
     "schema": "Định nghĩa trường chưa hợp lệ. Chi tiết: {detail}",
     "document": "Biểu mẫu không đọc được. Chi tiết: {detail}",
 }

@@ -163,3 +163,11 @@ def test_camundas_own_reader_of_form_js_reads_the_builders_document_with_the_sam
         # form-js has no "required" for a group or a list of rows: only the builder's note keeps it
         lists = {k for k, v in schema["properties"].items() if v.get("type") in ("object", "array")}
         assert set(definition.schema.get("required", [])) == set(schema["required"]) - lists, name
+
+
+def test_an_expression_or_a_hide_condition_is_refused_rather_than_silently_ignored():
+    assert _problems([
+        {"type": "textfield", "id": "feel", "key": "a", "label": "=upper(name)"},
+        {"type": "textfield", "id": "hide", "key": "b", "conditional": {"hide": "=a = \"x\""}},
+        {"type": "number", "id": "max", "key": "c", "validate": {"max": "=limit"}},
+    ]) == [("expression", "feel", "a"), ("expression", "hide", "b"), ("expression", "max", "c")]

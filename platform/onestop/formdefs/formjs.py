@@ -16,7 +16,8 @@ administrator edits. Reasons:
 
 `to_form_js` turns a schema and its UI schema into a form-js document; `from_form_js` turns the
 document back, checking it (empty, malformed or duplicate keys, patterns RE2 cannot run, choices
-without options, components onestop cannot draw) and naming the component of each problem. What
+without options, components onestop cannot draw, FEEL expressions and hide-if conditions, which a
+server-rendered form does not evaluate) and naming the component of each problem. What
 form-js has no property for (the form's title and conditions, a field's `exclusiveMinimum`, a UI
 placeholder, a whole field of an unusual shape) rides along in an `onestop` property of the
 document and of each component, which form-js keeps untouched; so a form opened and saved without
@@ -47,7 +48,7 @@ class BuilderProblem:
     """A problem of a form-js document, tied to the component it is about (its id, key and label).
 
     `code` is stable (empty_key, bad_key, duplicate_key, bad_pattern, no_options, empty_option,
-    duplicate_option, unsupported, schema, document); `detail` is the checker's English wording."""
+    duplicate_option, unsupported, expression, schema, document); `detail` is the checker's English wording."""
 
     code: str
     component: str = ""
@@ -362,6 +363,11 @@ def _level(components, schema_at, ui_at, places, problems, seen=None):
         cid = str(comp.get("id") or "")
         if kind in _IGNORED:
             continue
+        dynamic = _dynamic_setting(comp)
+        if dynamic:
+            problems.append(BuilderProblem("expression", cid, str(comp.get("key") or comp.get("path") or ""),
+                                           _label(comp), f"{dynamic} is not supported by onestop's forms"))
+            continue
         if book.get("raw"):
             key = book.get("key")
             if isinstance(key, str) and claim(comp, key):
@@ -424,6 +430,26 @@ def _level(components, schema_at, ui_at, places, problems, seen=None):
         if (comp.get("validate") or {}).get("required") is True or book.get("required") is True:
             required.append(key)
     return properties, required, ui
+
+
+def _dynamic_setting(comp) -> str | None:
+    """A form-js setting that would change the form as it is filled (a FEEL expression, a condition
+    hiding the field), which onestop's server-rendered forms do not evaluate; None when there is none."""
+    conditional = comp.get("conditional")
+    if isinstance(conditional, dict) and conditional.get("hide") not in (None, "", False):
+        return "a condition hiding the field"
+    validate = comp.get("validate") if isinstance(comp.get("validate"), dict) else {}
+    for where, values in (("", comp), ("validate.", validate)):
+        for key, value in values.items():
+            if isinstance(value, str) and value.startswith("=") and key not in ("id", "key", "path"):
+                return f"an expression in {where}{key}"
+    if kind_needs_values(comp) and comp.get("valuesExpression"):
+        return "choices from an expression"
+    return None
+
+
+def kind_needs_values(comp) -> bool:
+    return comp.get("type") in _CHOICE_KINDS + ("checklist", "taglist")
 
 
 _KINDS = {"textfield", "textarea", "number", "datetime", "select", "radio", "checkbox", "checklist", "taglist",
