@@ -5,6 +5,8 @@ refused with the component each problem is about."""
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from onestop.formdefs import camunda, check_schema
 from onestop.formdefs.blocks import blocks
@@ -171,3 +173,23 @@ def test_an_expression_or_a_hide_condition_is_refused_rather_than_silently_ignor
         {"type": "textfield", "id": "hide", "key": "b", "conditional": {"hide": "=a = \"x\""}},
         {"type": "number", "id": "max", "key": "c", "validate": {"max": "=limit"}},
     ]) == [("expression", "feel", "a"), ("expression", "hide", "b"), ("expression", "max", "c")]
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(
+    ["", "a", "x_1", "=x", "^(a+)+$", "textfield", "select", "group", "dynamiclist", "text", "filepicker", "date",
+     "ui:help", "oneOf", "enum", "radio", "checkboxes"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(
+        ["type", "key", "path", "id", "label", "values", "value", "components", "validate", "required", "pattern",
+         "onestop", "schema", "ui", "raw", "items", "items_ui", "help", "choices", "widget", "subtype",
+         "description", "defaultValue", "decimalDigits", "conditional", "hide", "min", "maxLength"]), children,
+        max_size=6), max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(components=st.lists(_json, max_size=5), book=_json)
+def test_whatever_a_page_sends_back_is_either_refused_with_reasons_or_a_form_onestop_accepts(components, book):
+    schema, ui, problems = from_form_js("f-schema.json", {"components": components, BOOK: book})
+    if problems:
+        assert schema is None and all(p.code for p in problems)
+    else:
+        assert check_schema("f-schema.json", schema) == [] and isinstance(ui, dict)

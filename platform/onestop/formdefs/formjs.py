@@ -281,12 +281,12 @@ def from_form_js(name: str, document) -> tuple[dict | None, dict | None, list[Bu
         return None, None, [BuilderProblem("document", detail="a form needs a list of components")]
     problems: list[BuilderProblem] = []
     places: dict = {}  # JSON pointer of a property (schema) or of its UI entry -> its component
-    book = document.get(BOOK) if isinstance(document.get(BOOK), dict) else {}
+    book = _dict(document.get(BOOK))
     properties, required, ui = _level(document["components"], "", "", places, problems)
     schema = _root(book, properties, required)
     if book.get("order", True) and properties:
         ui = {"ui:order": list(properties), **ui}
-    ui = {**(book.get("ui") if isinstance(book.get("ui"), dict) else {}), **ui}
+    ui = {**_dict(book.get("ui")), **ui}
     if problems:
         return None, None, problems
     for problem in check_schema(name, schema):
@@ -300,7 +300,7 @@ def from_form_js(name: str, document) -> tuple[dict | None, dict | None, list[Bu
 
 
 def _root(book, properties, required):
-    left = book.get("schema") if isinstance(book.get("schema"), dict) else {"$schema":
+    left = book["schema"] if isinstance(book.get("schema"), dict) else {"$schema":
                                                                              "https://json-schema.org/draft/2020-12/schema",
                                                                              "type": "object"}
     schema = {k: left[k] for k in _ROOT_ORDER if k in left}
@@ -312,9 +312,18 @@ def _root(book, properties, required):
     return schema
 
 
+def _dict(value) -> dict:
+    """A bookkeeping value as a dict: the page sends the document back, and it is checked, not trusted."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _kept_order(before, now):
     """The required names in the order the form listed them before, new ones after in field order."""
-    before = [n for n in before or [] if isinstance(n, str)]
+    before = [n for n in before if isinstance(n, str)] if isinstance(before, list) else []
     return [n for n in before if n in now] + [n for n in now if n not in before]
 
 
@@ -358,8 +367,8 @@ def _level(components, schema_at, ui_at, places, problems, seen=None):
         if not isinstance(comp, dict):
             problems.append(BuilderProblem("document", detail="a component must be an object"))
             continue
-        kind = comp.get("type")
-        book = comp.get(BOOK) if isinstance(comp.get(BOOK), dict) else {}
+        kind = comp.get("type") if isinstance(comp.get("type"), str) else ""
+        book = _dict(comp.get(BOOK))
         cid = str(comp.get("id") or "")
         if kind in _IGNORED:
             continue
@@ -386,19 +395,19 @@ def _level(components, schema_at, ui_at, places, problems, seen=None):
             if not claim(comp, key):
                 continue
             prop = {"type": "null"}
-            prop.update(book.get("schema") or {})
+            prop.update(_dict(book.get("schema")))
             prop["description"] = str(comp.get("text") if kind == "text" else comp.get("content") or "")
             if "title" not in prop:
                 prop["title"] = ""
             properties[key] = prop
-            ui[key] = {"ui:widget": "markdown", **(book.get("ui") or {})} if "key" not in book else dict(book.get("ui") or {})
+            ui[key] = {"ui:widget": "markdown", **_dict(book.get("ui"))} if "key" not in book else _dict(book.get("ui"))
             if not ui[key]:
                 del ui[key]
             if book.get("required"):
                 required.append(key)
             continue
         if kind == "group" and not comp.get("path"):
-            sub_props, sub_required, sub_ui = _level(comp.get("components") or [], schema_at, ui_at, places,
+            sub_props, sub_required, sub_ui = _level(_list(comp.get("components")), schema_at, ui_at, places,
                                                      problems, seen)
             properties.update(sub_props)
             required.extend(sub_required)
@@ -427,7 +436,7 @@ def _level(components, schema_at, ui_at, places, problems, seen=None):
         properties[key] = prop
         if prop_ui:
             ui[key] = prop_ui
-        if (comp.get("validate") or {}).get("required") is True or book.get("required") is True:
+        if _dict(comp.get("validate")).get("required") is True or book.get("required") is True:
             required.append(key)
     return properties, required, ui
 
@@ -497,7 +506,7 @@ def _property(comp, kind, book, schema_at, ui_at, places, problems):
     if kind in ("group", "dynamiclist"):
         inner_at = schema_at if kind == "group" else schema_at + "/items"
         inner_ui_at = ui_at if kind == "group" else ui_at + "/items"
-        sub_props, sub_required, sub_ui = _level(comp.get("components") or [], inner_at, inner_ui_at, places, problems)
+        sub_props, sub_required, sub_ui = _level(_list(comp.get("components")), inner_at, inner_ui_at, places, problems)
         inner = {"type": "object"}
         if sub_required:
             inner["required"] = _kept_order(book.get("inner_required"), sub_required)
@@ -512,9 +521,9 @@ def _property(comp, kind, book, schema_at, ui_at, places, problems):
         else:
             prop = {"type": "array"}
             _title(prop, label, comp.get("path"), book)
-            inner.update(book.get("items") or {})
+            inner.update(_dict(book.get("items")))
             prop["items"] = inner
-            row_ui = {**(book.get("items_ui") or {}), **sub_ui}
+            row_ui = {**_dict(book.get("items_ui")), **sub_ui}
             if row_ui or not book.get("no_items_ui"):
                 ui["items"] = row_ui
     else:
@@ -584,6 +593,6 @@ def _property(comp, kind, book, schema_at, ui_at, places, problems):
                 ui[book["help"]] = description
             else:
                 prop["description"] = description
-    prop.update({k: v for k, v in (book.get("schema") or {}).items() if k not in prop})
-    ui.update({k: v for k, v in (book.get("ui") or {}).items() if k not in ui})
+    prop.update({k: v for k, v in _dict(book.get("schema")).items() if k not in prop})
+    ui.update({k: v for k, v in _dict(book.get("ui")).items() if k not in ui})
     return prop, ui
