@@ -193,3 +193,17 @@ def test_whatever_a_page_sends_back_is_either_refused_with_reasons_or_a_form_one
         assert schema is None and all(p.code for p in problems)
     else:
         assert check_schema("f-schema.json", schema) == [] and isinstance(ui, dict)
+
+
+def test_a_long_list_of_choices_is_kept_out_of_the_editors_panel_and_comes_back_whole():
+    communes = blocks()["address"]
+    document = to_form_js(communes.schema, communes.ui)
+    commune = next(c for c in document["components"] if c.get("key") == "applicant_commune")
+    assert commune["values"] == [] and len(commune[BOOK]["values"]) > 3000
+    province = next(c for c in document["components"] if c.get("key") == "applicant_province")
+    assert len(province["values"]) == 34  # a short list is edited as usual
+    schema, _ui, problems = from_form_js("address-schema.json", document)
+    assert problems == [] and schema == communes.schema
+    commune["values"] = [{"label": "Khác", "value": "khac"}]  # options added in the editor replace it
+    schema, _ui, _problems = from_form_js("address-schema.json", document)
+    assert schema["properties"]["applicant_commune"]["enum"] == ["khac"]

@@ -38,6 +38,7 @@ PHONE_PATTERN = "^0[0-9]{9}$"
 CITIZEN_ID_PATTERN = "^[0-9]{12}$"
 _ROOT_ORDER = ("$schema", "$id", "title", "description", "type", "required", "properties")
 _CHOICE_KINDS = ("select", "radio")
+LONG_LIST = 200  # options beyond which a choice's list is kept out of the editor's properties panel
 _IGNORED = ("button", "spacer", "separator")  # the page draws its own submit button and spacing
 _UNSUPPORTED_HINT = "supported: text field, text area, number, date/time, select, radio, checkbox, checklist, " \
                     "file picker, group, dynamic list, text"
@@ -254,6 +255,11 @@ def _component(name, sub, sub_ui, required, path):
                 book["widget"] = ui_left.pop("ui:widget")
         elif kind == "filepicker":
             schema_left.pop("format")
+        if len(comp.get("values") or ()) > LONG_LIST:
+            # The editor's properties panel draws an entry per option, even folded: three thousand
+            # communes froze it for seconds. A long list rides along whole and is not shown there.
+            book["values"] = comp["values"]
+            comp["values"] = []
         if validate:
             comp["validate"] = validate
         if "default" in schema_left:
@@ -467,6 +473,9 @@ _KINDS = {"textfield", "textarea", "number", "datetime", "select", "radio", "che
 
 def _values(comp, problems):
     values = comp.get("values")
+    kept = _dict(comp.get(BOOK)).get("values")
+    if not values and isinstance(kept, list):
+        values = kept  # a long list the editor was not shown (to_form_js), unless options were added there
     cid, key, label = str(comp.get("id") or ""), str(comp.get("key") or ""), _label(comp)
     if not isinstance(values, list) or not values:
         problems.append(BuilderProblem("no_options", cid, key, label,
