@@ -593,7 +593,7 @@ def _property(comp, kind, book, schema_at, ui_at, places, problems):
                 prop["description"] = description
         if "defaultValue" in comp and comp["defaultValue"] not in ("", None):
             prop["default"] = comp["defaultValue"]
-        if comp.get("readonly") is True:
+        if comp.get("readonly") is True or comp.get("disabled") is True:  # both: shown, not changed
             prop["readOnly"] = True
     if kind in ("group", "dynamiclist"):
         description = comp.get("description")
