@@ -88,6 +88,7 @@ def test_what_an_administrator_adds_in_the_editor_becomes_the_json_schema_onesto
             {"type": "textfield", "id": "j", "key": "street", "label": "Đường", "validate": {"required": True}}]},
         {"type": "text", "id": "k", "text": "**Lưu ý**: mang bản chính."},
         {"type": "button", "id": "l", "label": "Gửi"},
+        {"type": "textfield", "id": "m", "key": "ref_no", "label": "Số biên nhận", "disabled": True},
     ]}
     schema, ui, problems = from_form_js("new-schema.json", document)
     assert problems == []
@@ -105,7 +106,9 @@ def test_what_an_administrator_adds_in_the_editor_becomes_the_json_schema_onesto
                                "items": {"type": "string", "oneOf": [{"const": "cccd", "title": "CCCD"}]}}
     assert props["address"]["required"] == ["street"] and props["address"]["type"] == "object"
     assert props["note_10"] == {"type": "null", "title": "", "description": "**Lưu ý**: mang bản chính."}
-    assert ui["ui:order"] == ["name", "phone", "email", "count", "day", "kind", "scan", "papers", "address", "note_10"]
+    assert props["ref_no"] == {"type": "string", "title": "Số biên nhận", "readOnly": True}
+    assert ui["ui:order"] == ["name", "phone", "email", "count", "day", "kind", "scan", "papers", "address", "note_10",
+                              "ref_no"]
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
