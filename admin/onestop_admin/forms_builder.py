@@ -94,7 +94,7 @@ class FormBuilderView(Guarded, BaseView):
             abort(404)
         if request.args.get("format") == "json":
             return jsonify({"draft": state.draft_id, "revision": state.revision, "forms": [
-                {"name": f.name, "file": f.file, "title": f.title, "fields": f.fields, "dialect": f.dialect,
+                {"name": f.name, "file": f.file, "ui_file": f.ui_file, "title": f.title, "fields": f.fields, "dialect": f.dialect,
                  "url": url_for(".builder", draft_id=draft_id, form_name=f.name)} for f in found]})
         return self.render("onestop_admin/forms/list.html", state=state, forms=found, new=ActionForm())
 

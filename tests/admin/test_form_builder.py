@@ -56,6 +56,8 @@ def test_the_draft_lists_its_forms_for_the_modeller_and_links_each_to_its_builde
     application = next(f for f in listed["forms"] if f["name"] == "application")
     assert application["url"] == f"/admin/modeller/{draft_id}/forms/application"
     assert application["title"] == "Tờ khai đăng ký khai sinh" and application["dialect"] == "json-schema"
+    assert (application["file"], application["ui_file"]) == ("application-schema.json", "application-uischema.json")
+    assert next(f for f in listed["forms"] if f["name"] == "appraise")["ui_file"] is None
     page = client.get(f"/admin/modeller/{draft_id}/forms").get_data(as_text=True)
     assert f'href="/admin/modeller/{draft_id}/forms/appraise"' in page
 

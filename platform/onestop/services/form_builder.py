@@ -44,6 +44,7 @@ class FormFile:
 
     name: str  # what the builder's address names: "receive" or "receive.form"
     file: str
+    ui_file: str | None  # SpiffArena's formUiSchemaFilename, when the draft has one
     title: str
     fields: int
     dialect: str  # "json-schema" (SpiffArena) or "form-js" (Camunda)
@@ -106,7 +107,8 @@ def list_forms(actor, draft_id) -> tuple[drafts.DraftState, list[FormFile]]:
             title, fields = document.get("title"), len(document.get("properties") or {})
         else:
             title, fields = None, sum(1 for c in document.get("components") or [] if isinstance(c, dict) and c.get("key"))
-        found.append(FormFile(name, f.name, str(title or name), fields, dialect))
+        ui_file = name + UI_SUFFIX if dialect == "json-schema" and state.file(name + UI_SUFFIX) else None
+        found.append(FormFile(name, f.name, ui_file, str(title or name), fields, dialect))
     return state, sorted(found, key=lambda f: f.name)
 
 

@@ -105,7 +105,13 @@
         li.appendChild(strong);
       }
       li.appendChild(document.createTextNode(problem.message));
-      li.addEventListener('click', function () { select(problem.component); });
+      if (problem.component) {
+        li.tabIndex = 0;  // reachable by keyboard: Enter selects the field in the editor
+        li.addEventListener('click', function () { select(problem.component); });
+        li.addEventListener('keydown', function (event) {
+          if (event.key === 'Enter') { select(problem.component); }
+        });
+      }
       ul.appendChild(li);
     });
     problemsElement.hidden = problems.length === 0;
@@ -140,7 +146,13 @@
     }).catch(function () { say(OFFLINE, 'error'); });
   }
 
+  var unsaved = false;
+  window.addEventListener('beforeunload', function (event) {
+    if (unsaved) { event.preventDefault(); event.returnValue = ''; }
+  });
+
   function schedulePreview() {
+    unsaved = true;
     window.clearTimeout(previewTimer);
     previewTimer = window.setTimeout(refreshPreview, 400);
   }
@@ -153,6 +165,7 @@
     }).then(function (answer) {
       if (answer.status === 200) {
         revision = answer.body.revision;
+        unsaved = false;
         showProblems([]);
         say(answer.body.message, 'ok');
       } else if (answer.status === 422) {
@@ -234,6 +247,7 @@
   editor.importSchema(data.document).then(function () {
     editor.on('changed', schedulePreview);
     refreshPreview();
+    unsaved = false;
     say('');
   }).catch(function () {
     say('Trình soạn biểu mẫu không mở được tài liệu này; tệp vẫn nguyên trong bản nháp.', 'error');
