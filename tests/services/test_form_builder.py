@@ -76,3 +76,11 @@ def test_removing_every_ui_setting_removes_the_ui_schema_file(author):
     assert state.file("a-uischema.json") is None
     assert json.loads(state.file("a-schema.json").content) == {"type": "object", "properties": {
         "x": {"type": "string", "title": "X"}}}
+
+
+def test_a_json_schema_onestop_would_refuse_is_not_opened_in_the_builder(author):
+    draft_id = drafts.create(author, [SourceFile("review.bpmn", (MODELS / "review.bpmn").read_bytes()),
+                                      SourceFile("odd-schema.json", b'{"type": "object", "properties": []}')], "test")
+    with pytest.raises(Invalid) as refused:
+        form_builder.open_form(author, draft_id, "odd")
+    assert "properties must be an object" in refused.value.message

@@ -65,7 +65,8 @@ class BuilderProblem:
 # JSON Schema -> form-js ---------------------------------------------------------------------------
 
 def to_form_js(schema: dict, ui: dict | None = None, form_id: str = "Form") -> dict:
-    """The form-js document of a JSON Schema form and its UI schema (both plain JSON)."""
+    """The form-js document of a JSON Schema form and its UI schema (both plain JSON); the schema
+    is one schema.check_schema accepts."""
     ui = ui if isinstance(ui, dict) else {}
     components = _components_of(schema, ui, ())
     book = {"schema": {k: v for k, v in schema.items() if k not in ("properties", "required")},
@@ -101,9 +102,9 @@ def _choices(sub):
     strings, and how it was written; None when it is something else."""
     options = sub.get("oneOf")
     if isinstance(options, list) and options and all(
-            isinstance(o, dict) and set(o) <= {"const", "title"} and isinstance(o.get("const"), str)
-            and isinstance(o.get("title", ""), str) for o in options):
-        return [{"label": o.get("title", o["const"]), "value": o["const"]} for o in options], "oneOf"
+            isinstance(o, dict) and set(o) == {"const", "title"} and isinstance(o.get("const"), str)
+            and isinstance(o.get("title"), str) for o in options):
+        return [{"label": o["title"], "value": o["const"]} for o in options], "oneOf"
     enum = sub.get("enum")
     if isinstance(enum, list) and enum and all(isinstance(v, str) for v in enum) and "oneOf" not in sub:
         return [{"label": v, "value": v} for v in enum], "enum"

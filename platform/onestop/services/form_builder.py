@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from .. import boundedjson
-from ..formdefs import FormDefinition
+from ..formdefs import FormDefinition, check_schema
 from ..formdefs.blocks import blocks
 from ..formdefs.camunda import from_form_js as camunda_form
 from ..formdefs.formjs import (
@@ -126,8 +126,9 @@ def open_form(actor, draft_id, name) -> OpenForm:
             raise Invalid(f"{form_file} is not a form-js document")
         document = content
     else:
-        if not isinstance(content, dict):
-            raise Invalid(f"{form_file} is not a JSON Schema object")
+        problems = check_schema(form_file, content)
+        if problems:  # a draft keeps what was uploaded; the builder edits only forms onestop accepts
+            raise Invalid(f"{problems[0]}; correct the file and upload it again")
         ui = state.file(ui_file)
         ui_content = _parse(ui.content, ui_file) if ui is not None else {}
         document = to_form_js(content, ui_content if isinstance(ui_content, dict) else {}, form_id=f"Form_{name}")
