@@ -32,9 +32,15 @@ def _draft(app, user, folder="birth_registration"):
 def _page_data(client, url):
     page = client.get(url)
     assert page.status_code == 200
-    match = re.search(r'<script type="application/json" id="form-builder-data">(.*?)</script>',
-                      page.get_data(as_text=True), re.S)
-    return json.loads(match.group(1))
+    text = page.get_data(as_text=True)
+    # Under the back office's Content-Security-Policy: every script carries this answer's nonce.
+    nonce = re.search(r"script-src 'self' 'nonce-([A-Za-z0-9_-]+)'", page.headers["Content-Security-Policy"]).group(1)
+    assert all(f'nonce="{nonce}"' in s for s in re.findall(r"<script\b[^>]*>", text))
+    assert not re.search(r"<[a-z]+\b[^>]*\sstyle=", text)
+    match = re.search(r'<script type="application/json" id="form-builder-data"[^>]*>(.*?)</script>', text, re.S)
+    data = json.loads(match.group(1))
+    assert data["styleNonce"] == nonce
+    return data
 
 
 def _post(client, url, body, token):
