@@ -13,6 +13,7 @@ from flask_admin import Admin
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from . import templates_view
+from .forms_builder import FormBuilderView
 from .modeller import ModellerView
 from .panel import PanelView
 from .testrun import TestRunView
@@ -54,5 +55,6 @@ def init_app(app):
     admin.add_view(TestRunView(name="Thử nghiệm", endpoint="testrun", url="/admin/modeller"))
     templates_view.register(admin)
     admin.add_view(PanelView(name="Bảng thuộc tính", endpoint="panel", url="/admin/modeller/check"))
+    admin.add_view(FormBuilderView(name="Biểu mẫu", endpoint="form_builder", url="/admin/modeller"))
     app.extensions["onestop.admin"] = admin
     return admin

@@ -57,5 +57,25 @@ def test_a_camunda_forms_file_becomes_a_schema_and_ui_schema():
 
 def test_an_unsupported_component_is_a_problem_with_a_pointer():
     _form, problems = from_form_js("x.form", {"components": [{"type": "textfield", "key": "a"},
-                                                             {"type": "filepicker", "key": "b"}]})
+                                                             {"type": "iframe", "key": "b"}]})
     assert [p.pointer for p in problems] == ["/components/1/type"]
+
+
+def test_a_camunda_file_picker_is_an_attachment_and_a_dynamic_list_is_rows_of_its_fields():
+    from onestop.formdefs.camunda import from_form_js
+
+    form, problems = from_form_js("papers.form", {"components": [
+        {"type": "filepicker", "key": "scan", "label": "Bản chụp", "validate": {"required": True}},
+        {"type": "dynamiclist", "path": "rows", "label": "Giấy tờ", "components": [
+            {"type": "textfield", "key": "paper", "label": "Tên giấy tờ", "validate": {"required": True}}]},
+        {"type": "dynamiclist", "label": "Không đường dẫn", "components": []}]})
+    assert form is None and [p.pointer for p in problems] == ["/components/2/path"]
+    form, problems = from_form_js("papers.form", {"components": [
+        {"type": "filepicker", "key": "scan", "label": "Bản chụp", "validate": {"required": True}},
+        {"type": "dynamiclist", "path": "rows", "label": "Giấy tờ", "components": [
+            {"type": "textfield", "key": "paper", "label": "Tên giấy tờ", "validate": {"required": True}}]}]})
+    assert problems == []
+    assert form.schema["properties"]["scan"] == {"type": "string", "format": "data-url", "title": "Bản chụp"}
+    rows = form.schema["properties"]["rows"]
+    assert rows["type"] == "array" and rows["items"]["required"] == ["paper"]
+    assert form.schema["required"] == ["scan"]

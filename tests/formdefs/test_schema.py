@@ -95,3 +95,13 @@ def test_decomposed_vietnamese_is_stored_composed_and_counted_as_such():
     schema = {"type": "object", "properties": {"full_name": {"type": "string", "maxLength": 20}}}
     assert validate(schema, normalise({"full_name": decomposed})) == []
     assert validate(schema, {"full_name": decomposed}) != []
+
+
+def test_a_keyword_whose_value_is_an_object_or_a_list_where_a_word_belongs_is_a_problem_not_a_crash():
+    from onestop.formdefs.schema import check_schema, check_ui
+
+    for schema in ({"type": "object", "properties": {"a": {"type": "string", "format": []}}},
+                   {"$schema": {}, "type": "object"}, {"type": {}}, {"type": ["string", {}]}):
+        assert check_schema("f-schema.json", schema) != []
+    assert [p.pointer for p in check_ui("f-uischema.json", {"a": {"ui:widget": ["text"]}},
+                                        {"properties": {"a": {"type": "string"}}})] == ["/a/ui:widget"]

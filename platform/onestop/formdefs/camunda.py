@@ -137,6 +137,16 @@ def _components(name, components, path, problems):
             ui[key] = sub_ui
             order.append(key)
             continue
+        if kind == "dynamiclist":  # rows of the same fields, under its path
+            key = c.get("path")
+            if not key:
+                problems.append(FormProblem(name, _pointer([*here, "path"]), "a dynamic list has no path"))
+                continue
+            sub_schema, sub_ui = _components(name, c.get("components") or [], [*here, "components"], problems)
+            properties[key] = {"type": "array", "title": c.get("label") or key, "items": sub_schema}
+            ui[key] = {"items": sub_ui}
+            order.append(key)
+            continue
         key = c.get("key")
         if not key:
             problems.append(FormProblem(name, _pointer([*here, "key"]), f"a {kind} component has no key"))
@@ -200,6 +210,8 @@ def _component(name, c, here, problems):
         return {"type": "string", "oneOf": _values(name, c, here, problems)}
     if kind in ("checklist", "taglist"):
         return {"type": "array", "uniqueItems": True, "items": {"type": "string", "oneOf": _values(name, c, here, problems)}}
+    if kind == "filepicker":  # an attachment, as react-jsonschema-form writes a file field
+        return {"type": "string", "format": "data-url"}
     if kind == "datetime":
         subtype = c.get("subtype", "date")
         return {"type": "string", "format": {"date": "date", "time": "time"}.get(subtype, "date-time")}

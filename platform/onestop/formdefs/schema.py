@@ -102,9 +102,9 @@ def check_schema(name: str, schema) -> list[FormProblem]:
             elif key == "type":
                 kinds = value if isinstance(value, list) else [value]
                 for kind in kinds:
-                    if kind not in TYPES:
+                    if not isinstance(kind, str) or kind not in TYPES:
                         problem(here, f"unknown type {kind!r}")
-            elif key == "format" and value not in FORMATS:
+            elif key == "format" and (not isinstance(value, str) or value not in FORMATS):
                 problem(here, f"format {value!r} is not supported (use one of: {', '.join(sorted(FORMATS))})")
             elif key == "pattern":
                 _check_pattern(value, here, problem)
@@ -116,7 +116,7 @@ def check_schema(name: str, schema) -> list[FormProblem]:
             elif key == "$id" and path:
                 # A nested $id makes the references below it mean another (remote) document.
                 problem(here, "only the form's top level may have an $id")
-            elif key == "$schema" and value not in SCHEMA_DIALECTS:
+            elif key == "$schema" and (not isinstance(value, str) or value not in SCHEMA_DIALECTS):
                 problem(here, f"unknown JSON Schema dialect {value!r} (use draft 2020-12)")
             elif key in ("properties", "$defs", "definitions", "dependentSchemas"):
                 if not isinstance(value, dict):
@@ -253,7 +253,7 @@ def check_ui(name: str, ui, schema) -> list[FormProblem]:
             if key.startswith("ui:"):
                 if key not in UI_KEYS:
                     problems.append(FormProblem(name, _pointer(here), f"UI key {key!r} is not supported"))
-                elif key == "ui:widget" and value not in WIDGETS:
+                elif key == "ui:widget" and (not isinstance(value, str) or value not in WIDGETS):
                     problems.append(FormProblem(name, _pointer(here), f"widget {value!r} is not supported "
                                                                       f"(use one of: {', '.join(sorted(WIDGETS))})"))
                 elif key == "ui:order" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
