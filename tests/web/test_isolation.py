@@ -96,6 +96,8 @@ def _url(rule, ids):
             values[name] = ids["draft"]
         elif name in ("practice_id", "unit_code", "username"):
             values[name] = ids[name.removesuffix("_id")]
+        elif name == "form_name":
+            values[name] = "application"  # a form of B's draft
         elif name == "how":
             values[name] = "skip"
         elif name == "export_type":
@@ -133,7 +135,8 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
             if rule.rule.startswith("/api/"):
                 reply = app.test_client().open(path, method=method, json=_api_body(rule.endpoint) if method != "GET" else None,
                                                headers={"Authorization": f"Bearer {foreign['token']}"})
-            elif rule.endpoint.startswith("modeller.") and method == "POST":  # the modeller's JSON calls
+            elif rule.endpoint.split(".")[0] in ("modeller", "panel", "form_builder") and method == "POST" \
+                    and rule.endpoint != "form_builder.new":  # the authoring pages' JSON calls
                 reply = desk.open(path, method=method, json={"revision": 1, "files": {}}, headers={"X-CSRFToken": token})
             elif rule.rule.startswith(("/desk/", "/admin/")):
                 reply = desk.open(path, method=method, data={"csrf_token": token, **{k: v for k, v in BODY.items()

@@ -180,8 +180,8 @@ def save_form(actor, draft_id, name, document, revision: int) -> int:
     """Check the document and write its files into the draft at `revision`; the new revision.
     Invalid (nothing written) when the form has problems; Conflict when someone saved in between."""
     _authorise(actor)
+    state = drafts.state(actor, draft_id)  # another centre's draft is not found, whatever the document
     _definition, changes = check(name, document)
-    state = drafts.state(actor, draft_id)
     if changes.get(name + UI_SUFFIX, b"") is None and state.file(name + UI_SUFFIX) is None:
         del changes[name + UI_SUFFIX]  # nothing to remove
     return drafts.save(actor, draft_id, changes, revision)
@@ -190,10 +190,11 @@ def save_form(actor, draft_id, name, document, revision: int) -> int:
 def create_form(actor, draft_id, name: str, title: str, revision: int) -> int:
     """A new, empty SpiffArena form in the draft; the new revision. Invalid if the name is taken."""
     _authorise(actor)
+    draft = drafts.state(actor, draft_id)  # another centre's draft is not found, whatever the name
     dialect, form_file, _ui_file = files_of(name)
     if dialect != "json-schema":
         raise Invalid("a new form is named without an extension (for example: receive)")
-    if drafts.state(actor, draft_id).file(form_file) is not None:
+    if draft.file(form_file) is not None:
         raise Invalid(f"the draft already has a form named {name}")
     title = " ".join((title or "").split())[:200] or name
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, "type": "object",
