@@ -122,6 +122,44 @@ def test_a_model_with_problems_gets_a_report_naming_each_element(admin_api):
     assert "receive-schema.json" in details["Task_Receive"]
 
 
+def _dead_end(model: str) -> str:
+    """review.bpmn with its refusal turned into a task that only ever leads back to itself."""
+    return model.replace("<bpmn:flowNodeRef>End_Refused</bpmn:flowNodeRef>", "<bpmn:flowNodeRef>Task_Again</bpmn:flowNodeRef>").replace(
+        '<bpmn:endEvent id="End_Refused" name="Từ chối">\n      <bpmn:incoming>Flow_No</bpmn:incoming>\n    </bpmn:endEvent>',
+        '<bpmn:userTask id="Task_Again" name="Làm lại"><bpmn:incoming>Flow_No</bpmn:incoming>'
+        '<bpmn:incoming>Flow_Again</bpmn:incoming><bpmn:outgoing>Flow_Again</bpmn:outgoing></bpmn:userTask>'
+        '<bpmn:sequenceFlow id="Flow_Again" sourceRef="Task_Again" targetRef="Task_Again" />').replace(
+        'targetRef="End_Refused"', 'targetRef="Task_Again"')
+
+
+def test_an_upload_with_a_dead_end_is_refused_as_the_back_office_refuses_to_publish_it(admin_api):
+    model = _dead_end((MODELS / "review.bpmn").read_text())
+    assert "Task_Again" in model and "End_Refused" not in model
+    response = admin_api.upload([("review.bpmn", model.encode()), MODELS / "receive-schema.json"])
+    assert response.status_code == 422, response.json
+    details = {d["element_id"]: d["message"] for d in response.json["details"]}
+    assert set(details) == {"Task_Again"} and "no path from here reaches an end" in details["Task_Again"]
+    assert admin_api.get("/procedures/review").status_code == 404
+
+
+def test_an_upload_with_a_task_in_a_lane_mapped_to_no_role_is_refused(admin_api):
+    meta = {"code": "review", "name": "Xét duyệt", "lanes": {"Một cửa": "officer"}}
+    response = admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json",
+                                 ("procedure.json", json.dumps(meta, ensure_ascii=False).encode())])
+    assert response.status_code == 422, response.json
+    details = {d["element_id"]: d["message"] for d in response.json["details"]}
+    assert set(details) == {"Task_Approve"} and "maps to no role" in details["Task_Approve"]
+
+
+def test_a_bare_model_uploads_with_what_its_catalogue_record_lacks_as_findings(admin_api):
+    body = _review(admin_api)
+    assert {f["kind"] for f in body["findings"]} == {"catalogue"}
+    errors = [f["message"] for f in body["findings"] if f["level"] == "error"]
+    assert any("no required documents" in m for m in errors) and any("no fee" in m for m in errors)
+    assert any("no processing time" in f["message"] for f in body["findings"] if f["level"] == "warning")
+    assert _start(admin_api)["state"] == "active"  # and it runs
+
+
 def test_camunda_style_conditions_and_raw_timers_are_translated(admin_api):
     text = (MODELS / "review.bpmn").read_text()
     text = text.replace("approved == True", "${approved &amp;&amp; !rejected}").replace("approved == False", "#{!approved}")

@@ -10,7 +10,18 @@ from functools import wraps
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
 from ..models import local_today
-from ..services import attachments, centres, deadlines, dossiers, lifecycle, procedures, rollout, stats, units
+from ..services import (
+    attachments,
+    centres,
+    deadlines,
+    dossiers,
+    lifecycle,
+    onboarding,
+    procedures,
+    rollout,
+    stats,
+    units,
+)
 from ..services.errors import Forbidden, Invalid, NotFound, ServiceError
 from ..services.users import user_for_token
 from . import bodies, present, throttle
@@ -70,9 +81,9 @@ def upload_procedure(actor):
     if not uploads:
         raise Invalid("send the model as multipart field 'files' (repeat it for several files, or send one .zip)")
     settings = current_app.config["ONESTOP"]
-    version, created = procedures.upload_procedure(
+    version, created, findings = onboarding.upload(
         actor, uploads, request.form.get("process_id") or None, max_bytes=settings.max_model_bytes)
-    return jsonify(present.version(version)), 201 if created else 200
+    return jsonify(present.uploaded(version, findings)), 201 if created else 200
 
 
 @bp.get("/procedures")

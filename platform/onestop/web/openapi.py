@@ -143,8 +143,15 @@ PATHS = {
                               "description": ".bpmn, .dmn, form .json, procedure.json, or one .zip"},
                     "process_id": {"type": "string",
                                    "description": "process to start, or a collaboration id"}}}}}},
-            "responses": {"201": {"description": "New version stored"} | _json(_ref("ProcedureVersion")),
-                          "200": {"description": "Identical to the latest version"} | _json(_ref("ProcedureVersion")),
+            "description": "Refused (422, each problem with its element) when the model cannot be compiled or "
+                           "the back office's lint finds a structural error in it: no path from an element to "
+                           "an end, not even by a path that stops (a loop without a way out), a people's task "
+                           "in no lane or in a lane procedure.json maps to no role. What else the lint finds "
+                           "(no required documents, no fee, no processing time, no lane mapping, a path "
+                           "without an end event, scripts) does not block the upload: it comes back as "
+                           "`findings`, each with its `kind`.",
+            "responses": {"201": {"description": "New version stored"} | _json(_ref("UploadedVersion")),
+                          "200": {"description": "Identical to the latest version"} | _json(_ref("UploadedVersion")),
                           **_errors(401, 403, 413, 422)}},
         "get": {"summary": "List procedures",
                 "responses": {"200": {"description": "The centre's procedures"} | _json(

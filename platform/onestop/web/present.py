@@ -39,6 +39,17 @@ def version(v):
             "dialect": v.dialect, "start": {"kind": v.start_kind, "id": v.start_id}}
 
 
+FINDING = {"level": {"enum": ["error", "warning"]}, "kind": {"enum": ["structure", "catalogue", "convention"]},
+           "message": _TEXT, "element_id": _TEXT_OR_NULL}
+UPLOADED = VERSION | {"findings": {"type": "array", "items": closed(FINDING)}}
+
+
+def uploaded(v, findings):
+    """A version stored through the API, with what the back office's lint finds in it that did not
+    block the upload (an incomplete catalogue record, advice)."""
+    return version(v) | {"findings": [f.as_dict() for f in findings]}
+
+
 PROCEDURE = {"code": _TEXT, "name": _TEXT, "version": {"type": "integer"}, "updated_at": _TIME_OR_NULL} | VERSION | {
     "process_ids": {"type": "array", "items": _TEXT}, "metadata": {"type": "object"},
     "has_scripts": {"type": "boolean"}, "created_at": _TIME_OR_NULL}
@@ -181,6 +192,7 @@ def unit(u):
 # The components of the OpenAPI document, by name.
 SCHEMAS = {
     "ProcedureVersion": closed(VERSION),
+    "UploadedVersion": closed(UPLOADED),
     "Procedure": closed(PROCEDURE),
     "CatalogueEntry": closed(CATALOGUE_ENTRY),
     "Task": closed(WORK_ITEM, optional=("dossier",)),
