@@ -8,7 +8,6 @@ import pytest
 
 from onestop.app import create_app
 from onestop.clock import ShiftedClock
-from onestop.clock import bind as bind_clock
 from onestop.engine import Engine
 from onestop.engine.sandbox import Sandbox
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
@@ -92,10 +91,8 @@ def sqlite_url(tmp_path, database_templates):
 @pytest.fixture
 def clock():
     """The business time of the test's app: real time until the test `advance()`s it (instead of
-    sleeping until a timer is due). The real clock is bound again afterwards."""
-    shifted = ShiftedClock()
-    yield shifted
-    bind_clock(None)
+    sleeping until a timer is due). It is the app's own (its runtime's): nothing to undo afterwards."""
+    return ShiftedClock()
 
 
 def _make_app(url, tmp_path, engine, **overrides):

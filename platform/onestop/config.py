@@ -73,21 +73,9 @@ class Settings:
     # The business time (onestop.clock.Clock) to bind instead of the real one (tests advance it).
     clock: object = None
 
-    def bind_clock(self):
-        """Make this process's business time the clock these settings name (the real one by default)."""
-        from . import clock
-
-        return clock.bind(self.clock)
-
-    def bind_senders(self):
-        """Point the notification senders at what these settings configure (the log by default)."""
-        from .services import notify
-
-        notify.bind_senders(notify.SmtpSender(self.smtp_url, self.mail_from) if self.smtp_url else None,
-                            notify.HttpSmsSender(self.sms_url, self.sms_token) if self.sms_url else None)
-
     def bind_audit(self):
-        """Give the audit trail its key and its checkpoint file."""
+        """Give the current runtime the audit trail's key and checkpoint file these settings name
+        (app.build_runtime does it when it builds one)."""
         from .services import audit
 
         audit.bind(self.audit_key, self.audit_checkpoints or self.home / "audit-checkpoints")
