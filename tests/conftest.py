@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
 
 from onestop.app import create_app
 from onestop.clock import ShiftedClock
@@ -95,9 +96,14 @@ def clock():
     return ShiftedClock()
 
 
+# Passwords hashed at argon2's cheapest (the standard costs 0.1-0.6 s a hash on a busy 2-core machine, and
+# the sign-in tests hash hundreds); tests/test_app.py checks an app without it hashes at the standard cost.
+CHEAP_PASSWORDS = PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
 def _make_app(url, tmp_path, engine, **overrides):
     settings = {"home": tmp_path / "home", "database_url": url, "testing": True, "run_timer_thread": False,
-                "secret_key": "test-secret", "engine": engine}
+                "secret_key": "test-secret", "engine": engine, "password_hasher": CHEAP_PASSWORDS}
     settings.update(overrides)
     return create_app(settings)
 

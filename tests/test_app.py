@@ -60,3 +60,12 @@ def test_wrong_lookup_keys_counted_by_one_app_do_not_slow_down_the_other(two_app
         assert one.post("/track", data=WRONG_KEY).status_code == 404
     assert one.post("/track", data=WRONG_KEY).status_code == 429
     assert other.post("/track", data=WRONG_KEY).status_code == 404
+
+
+def test_an_app_hashes_passwords_at_argon2s_standard_cost_unless_its_settings_name_another(sqlite_url, tmp_path,
+                                                                                          engine):
+    standard = _make_app(sqlite_url, tmp_path, engine, password_hasher=None)
+    with standard.app_context():
+        user, _ = make_user("canbo1", password="mật-khẩu-đủ-dài")
+        assert User.get_by_id(user.id).password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    _close_pool()

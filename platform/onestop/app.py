@@ -32,7 +32,7 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
                                notify.HttpSmsSender(settings.sms_url, settings.sms_token) if settings.sms_url else None),
         limiter=ratelimit.Limiter(settings.redis_url),
         audit_keys=audit.Keys(settings.audit_key, settings.audit_checkpoints or settings.home / "audit-checkpoints"),
-        code_system=codes.system_code(settings.code_system))
+        code_system=codes.system_code(settings.code_system), passwords=settings.password_hasher)
     if engine:
         built.engine = settings.engine
         if built.engine is None:  # built here, closed with the process (a test's shared engine is the test's)

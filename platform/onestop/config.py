@@ -72,6 +72,9 @@ class Settings:
     engine: object = None
     # The business time (onestop.clock.Clock) to bind instead of the real one (tests advance it).
     clock: object = None
+    # An argon2 PasswordHasher instead of the standard one (tests: the cheapest, so that a sign-in costs
+    # no 0.1-0.6 s of hashing); no environment variable: production always hashes with the standard.
+    password_hasher: object = None
 
     def bind_audit(self):
         """Give the current runtime the audit trail's key and checkpoint file these settings name
