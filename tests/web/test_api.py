@@ -108,7 +108,8 @@ def test_a_new_version_leaves_running_dossiers_on_their_own(admin_api):
     assert new_after["tasks"][0]["name"] == "Lãnh đạo phê duyệt"
 
 
-def test_a_model_with_problems_gets_a_report_naming_each_element(admin_api):
+def test_a_model_with_problems_gets_a_report_naming_each_element(sqlite_admin_api):
+    admin_api = sqlite_admin_api  # refused before anything is stored: one database suffices
     broken = (MODELS / "review.bpmn").read_text()
     broken = broken.replace('targetRef="Task_Approve"', 'targetRef="Task_Nowhere"')
     broken = broken.replace("approved == False", "${execution.getVariable('approved')}")
@@ -173,7 +174,8 @@ def test_camunda_style_conditions_and_raw_timers_are_translated(admin_api):
     assert dossier["history"][-1]["element_id"] == "End_Approved"
 
 
-def test_errors_are_json_with_a_message(app, admin_api):
+def test_errors_are_json_with_a_message(sqlite_app, sqlite_admin_api):
+    app, admin_api = sqlite_app, sqlite_admin_api  # answers of the web layer: one database suffices
     client = app.test_client()
     assert client.get("/api/v1/procedures").status_code == 401
     assert client.get("/api/v1/procedures", headers={"Authorization": "Bearer nope"}).json["error"] == "unauthorized"
@@ -189,7 +191,8 @@ def test_errors_are_json_with_a_message(app, admin_api):
     assert admin_api.upload([("notes.txt", b"hello")]).json["details"][0]["message"].startswith("notes.txt")
 
 
-def test_an_upload_over_the_limit_gets_413(app, admin_api):
+def test_an_upload_over_the_limit_gets_413(sqlite_app, sqlite_admin_api):
+    app, admin_api = sqlite_app, sqlite_admin_api  # refused before the handler: one database suffices
     limit = app.config["MAX_CONTENT_LENGTH"]
     body = b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bpmn\"\r\n\r\n" + b"x" * limit
     response = app.test_client().post("/api/v1/procedures", data=body, content_type="multipart/form-data; boundary=b",
@@ -197,7 +200,8 @@ def test_an_upload_over_the_limit_gets_413(app, admin_api):
     assert response.status_code == 413 and "limit" in response.json["message"]
 
 
-def test_an_officer_may_not_upload_models(app):
+def test_an_officer_may_not_upload_models(sqlite_app):
+    app = sqlite_app  # refused by role: one database suffices
     with app.app_context():
         _, token = make_user("officer9", ("officer",))
     officer = Api(app.test_client(), token)
@@ -221,7 +225,8 @@ def test_another_centres_dossier_is_not_found(app, admin_api):
     assert foreign.get("/procedures").json["procedures"] == []
 
 
-def test_the_openapi_document_describes_every_route(app, admin_api):
+def test_the_openapi_document_describes_every_route(sqlite_app):
+    app = sqlite_app  # the document is built from code: one database suffices
     doc = app.test_client().get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.1")
     renamed = {"<code>": "{code}", "<task_id>": "{id}", "<rowid:attachment_id>": "{id}"}
@@ -279,7 +284,8 @@ def test_reading_a_dossier_takes_a_fixed_number_of_queries(app, admin_api):
     assert len(executed) <= 7, executed
 
 
-def test_hostile_request_bodies_get_clear_answers(admin_api):
+def test_hostile_request_bodies_get_clear_answers(sqlite_admin_api):
+    admin_api = sqlite_admin_api  # refused while parsing: one database suffices
     client, headers = admin_api.client, {"Authorization": f"Bearer {admin_api.token}"}
     deep = client.post("/api/v1/dossiers", data="[" * 100000 + "]" * 100000, headers=headers,
                        content_type="application/json")
