@@ -53,6 +53,14 @@ def test_an_app_context_inside_another_apps_hands_back_the_outer_runtime_when_it
         assert User.select().where(User.username == "only-second").count() == 1
 
 
+def test_a_request_served_inside_a_block_acting_in_another_runtime_hands_that_runtime_back(two_apps):
+    first, second, _ = two_apps
+    other = second.extensions["onestop.runtime"]
+    with first.app_context(), runtime.active(other):
+        assert first.test_client().get("/api/v1/openapi.json").status_code == 200
+        assert runtime.current() is other
+
+
 def test_wrong_lookup_keys_counted_by_one_app_do_not_slow_down_the_other(two_apps):
     first, second, _ = two_apps
     one, other = first.test_client(), second.test_client()

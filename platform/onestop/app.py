@@ -11,7 +11,7 @@ import atexit
 import logging
 from importlib.metadata import entry_points
 
-from flask import Flask, appcontext_popped, appcontext_pushed, current_app, has_app_context
+from flask import Flask, appcontext_popped, appcontext_pushed, current_app
 
 from . import db, migrations, ratelimit, timers
 from .clock import Clock
@@ -34,10 +34,7 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
         audit_keys=audit.Keys(settings.audit_key, settings.audit_checkpoints or settings.home / "audit-checkpoints"),
         code_system=codes.system_code(settings.code_system), passwords=settings.password_hasher)
     if engine:
-        built.engine = settings.engine
-        if built.engine is None:  # built here, closed with the process (a test's shared engine is the test's)
-            built.engine = settings.make_engine()
-            atexit.register(built.engine.close)
+        built.engine = settings.engine if settings.engine is not None else settings.make_engine()
     if settings.redis_url:
         from . import jobs
 
@@ -46,9 +43,14 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
     return built
 
 
-def _follow_app_context(_sender, **_extra):
-    """An app's context was pushed or popped: act in the runtime of the app now current (none: the process's)."""
-    runtime.enter(current_app.extensions.get("onestop.runtime") if has_app_context() else None)
+def _app_context_pushed(_sender, **_extra):
+    """An app's context was pushed: act in its runtime until it is popped."""
+    runtime.push(current_app.extensions.get("onestop.runtime"))
+
+
+def _app_context_popped(_sender, **_extra):
+    """... and then in whatever runtime was active before."""
+    runtime.pop()
 
 
 def create_app(config: Settings | dict | None = None) -> Flask:
@@ -73,11 +75,13 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     built = app.extensions["onestop.runtime"] = runtime.install(build_runtime(settings))
+    if settings.engine is None:  # built for this app: closed with the process (a test's shared engine is the test's)
+        atexit.register(built.engine.close)
     app.extensions["onestop.engine"] = built.engine
     if built.queue is not None:
         app.extensions["onestop.jobs"] = built.queue
-    appcontext_pushed.connect(_follow_app_context, app)
-    appcontext_popped.connect(_follow_app_context, app)
+    appcontext_pushed.connect(_app_context_pushed, app)
+    appcontext_popped.connect(_app_context_popped, app)
     with app.app_context():
         db.database.connect(reuse_if_open=True)
         try:

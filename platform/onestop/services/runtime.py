@@ -118,6 +118,23 @@ def enter(runtime: Runtime | None) -> None:
     clocks.enter(runtime.clock if runtime is not None else None)
 
 
+_before: ContextVar = ContextVar("onestop_runtimes_before", default=())
+
+
+def push(runtime: Runtime | None) -> None:
+    """Act in `runtime` until the matching pop(), which hands back whatever was active before (the
+    app factory calls them as an app's context is pushed and popped)."""
+    _before.set(_before.get() + (_active.get(),))
+    enter(runtime)
+
+
+def pop() -> None:
+    stack = _before.get()
+    if stack:
+        _before.set(stack[:-1])
+        enter(stack[-1])
+
+
 @contextmanager
 def active(runtime: Runtime):
     """A block (e.g. a thread's whole life) that acts in `runtime`."""
