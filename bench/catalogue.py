@@ -368,7 +368,7 @@ class ImportResult:
 def import_catalogue(url: str, procs: list[Procedure]) -> ImportResult:
     """upload_procedure for every procedure, bound as onestop.cli binds; bare parse interleaved (alternating order)."""
     from onestop import db, migrations
-    from onestop.app import build_runtime
+    from onestop.assemble import build_runtime
     from onestop.config import load_settings
     from onestop.services import runtime
     from onestop.services.procedures import Upload, upload_procedure

@@ -1,7 +1,7 @@
 """The application factory: the one place that wires the layers together.
 
-`build_runtime(settings)` builds everything a running onestop holds (services/runtime.py: the
-database, the clock, the engine, the attachment store, the timer queue, the senders, the rate
+`assemble.build_runtime(settings)` builds everything a running onestop holds (services/runtime.py:
+the database, the clock, the engine, the attachment store, the timer queue, the senders, the rate
 limiter's counts, the audit keys, the caches); `create_app` and the CLI both call it. The app holds
 its runtime in `app.extensions["onestop.runtime"]` and makes it the active one whenever its context
 is pushed, so services find it through `services.runtime.current()`.
@@ -13,34 +13,11 @@ from importlib.metadata import entry_points
 
 from flask import Flask, appcontext_popped, appcontext_pushed, current_app
 
-from . import db, migrations, ratelimit, timers
-from .clock import Clock
+from . import db, migrations, timers
+from .assemble import build_runtime
 from .config import Settings, load_settings
-from .services import attachments, audit, codes, notify, runtime
+from .services import audit, runtime
 from .services.users import ensure_default_centre
-
-
-def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = False) -> runtime.Runtime:
-    """What a running onestop holds, from its settings (the one place that builds it). engine=False
-    leaves the engine out (commands that run no model); worker=True gives the job queue the audit
-    checkpoints' schedule too (`onestop worker`)."""
-    built = runtime.Runtime(
-        database=db.open_database(settings.database_url),
-        clock=settings.clock or Clock(),
-        files=attachments.FileStore(settings.home / "files", settings.max_file_bytes, settings.max_dossier_file_bytes),
-        senders=notify.senders(notify.SmtpSender(settings.smtp_url, settings.mail_from) if settings.smtp_url else None,
-                               notify.HttpSmsSender(settings.sms_url, settings.sms_token) if settings.sms_url else None),
-        limiter=ratelimit.Limiter(settings.redis_url),
-        audit_keys=audit.Keys(settings.audit_key, settings.audit_checkpoints or settings.home / "audit-checkpoints"),
-        code_system=codes.system_code(settings.code_system), passwords=settings.password_hasher)
-    if engine:
-        built.engine = settings.engine if settings.engine is not None else settings.make_engine()
-    if settings.redis_url:
-        from . import jobs
-
-        built.queue = jobs.build(settings.redis_url, settings.audit_checkpoint_seconds if worker else None)
-        built.scheduler = jobs.scheduler(built.queue)
-    return built
 
 
 def _app_context_pushed(_sender, **_extra):

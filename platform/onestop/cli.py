@@ -17,9 +17,9 @@ BUNDLED = Path(__file__).resolve().parents[2] / "process_models"
 
 
 def _runtime(settings, *, engine=False, worker=False, database=True):
-    """This command's runtime (app.build_runtime, as the app factory builds its own), made the
+    """This command's runtime (assemble.build_runtime, as the app factory builds its own), made the
     process's; with database, connected and migrated."""
-    from .app import build_runtime
+    from .assemble import build_runtime
     from .services import runtime
 
     built = runtime.install(build_runtime(settings, engine=engine, worker=worker))

@@ -100,10 +100,10 @@ class FileStore:
 
 
 def store() -> FileStore:
-    """The runtime's store: where attachments go and how large they may be (app.build_runtime makes it)."""
+    """The runtime's store: where attachments go and how large they may be (assemble.build_runtime makes it)."""
     found = runtime.current().files
     if found is None:
-        raise RuntimeError("this runtime has no attachment store (onestop.app.build_runtime makes one)")
+        raise RuntimeError("this runtime has no attachment store (onestop.assemble.build_runtime makes one)")
     return found
 
 

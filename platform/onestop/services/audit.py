@@ -46,7 +46,7 @@ _HISTORY_TIMES = (6, 9, 10)
 
 class Keys:
     """The trail's keys, derived from its secret (kept outside the database), and the checkpoint file
-    with what this process has appended to it: a runtime holds them (app.build_runtime).
+    with what this process has appended to it: a runtime holds them (assemble.build_runtime).
 
     Two keys are derived from the secret, one for the chain and one for checkpoints, so a line of the
     checkpoint file can never pass for a link of the chain or the other way round."""
@@ -70,7 +70,7 @@ def bind(key: str, checkpoints: Path | None = None) -> Keys:
 def _keys() -> Keys:
     keys = runtime.current().audit_keys
     if keys is None:
-        raise RuntimeError("no audit key in this runtime (onestop.app.build_runtime derives them from the settings)")
+        raise RuntimeError("no audit key in this runtime (onestop.assemble.build_runtime derives them from the settings)")
     return keys
 
 

@@ -104,7 +104,7 @@ _LOG = LogSender()
 
 
 def senders(email=None, sms=None) -> dict:
-    """The senders of a runtime (app.build_runtime, from the settings); the log where none is given."""
+    """The senders of a runtime (assemble.build_runtime, from the settings); the log where none is given."""
     return {"email": email or _LOG, "sms": sms or _LOG}
 
 

@@ -1,7 +1,7 @@
 """The application's runtime: everything a running onestop holds besides its code — the database,
 the clock, the engine, the attachment store, the timer queue, the notification senders, the rate
 limiter's counts, the audit trail's keys, the dossier-code settings and the caches of rows — in one
-object, `Runtime`, built by one function (`onestop.app.build_runtime`) that both the app factory and
+object, `Runtime`, built by one function (`onestop.assemble.build_runtime`) that both the app factory and
 the CLI call. The app holds it (`app.extensions["onestop.runtime"]`).
 
 The seam: services reach it only through `current()`, the runtime active in this context — the
@@ -37,7 +37,7 @@ STAMP_CHECK_SECONDS = 1.0  # how stale another process's change may be seen; one
 
 @dataclass(eq=False)
 class Runtime:
-    """What one running onestop holds (see the module's docstring). Built by `app.build_runtime`;
+    """What one running onestop holds (see the module's docstring). Built by `assemble.build_runtime`;
     tests and benchmarks may build one with only the parts they use."""
 
     database: object = None  # the peewee database (db.open_database)
@@ -97,7 +97,7 @@ def current() -> Runtime:
     """The runtime services act in: this context's, else the process's."""
     found = _active.get() or _process
     if found is None:
-        raise RuntimeError("no onestop runtime: build one with onestop.app.build_runtime() (or create_app)")
+        raise RuntimeError("no onestop runtime: build one with onestop.assemble.build_runtime() (or create_app)")
     return found
 
 
@@ -152,7 +152,7 @@ def active(runtime: Runtime):
 def engine() -> Engine:
     found = current().engine
     if found is None:
-        raise RuntimeError("this runtime has no engine (onestop.app.build_runtime builds one)")
+        raise RuntimeError("this runtime has no engine (onestop.assemble.build_runtime builds one)")
     return found
 
 

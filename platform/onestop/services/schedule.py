@@ -1,7 +1,7 @@
 """Telling the worker when a dossier's next timer is due.
 
 In the embedded setup the runtime has no scheduler: the timer thread polls the database. In
-production the runtime's scheduler (app.build_runtime) puts a job on the queue (huey on Redis) for
+production the runtime's scheduler (assemble.build_runtime) puts a job on the queue (huey on Redis) for
 the due time.
 A failure to schedule never fails the step that was already stored: the worker's periodic sweep
 of the database still finds the timer.
