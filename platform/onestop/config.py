@@ -78,7 +78,7 @@ class Settings:
 
     def bind_audit(self):
         """Give the current runtime the audit trail's key and checkpoint file these settings name
-        (app.build_runtime does it when it builds one)."""
+        (assemble.build_runtime does it when it builds one)."""
         from .services import audit
 
         audit.bind(self.audit_key, self.audit_checkpoints or self.home / "audit-checkpoints")

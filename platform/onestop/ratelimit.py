@@ -29,7 +29,7 @@ class Limit:
 
 class Limiter:
     """The counts of every Limit: in Redis (shared by every process) when a URL is given, else in
-    this object. A runtime holds one (app.build_runtime); a new one starts afresh."""
+    this object. A runtime holds one (assemble.build_runtime); a new one starts afresh."""
 
     def __init__(self, redis_url: str | None = None):
         self._strategy = MovingWindowRateLimiter(storage_from_string(redis_url or "memory://"))
