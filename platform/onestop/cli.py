@@ -16,21 +16,17 @@ from .config import load_settings
 BUNDLED = Path(__file__).resolve().parents[2] / "process_models"
 
 
-def _bind(settings):
-    from .services.runtime import forget_caches
+def _runtime(settings, *, engine=False, worker=False, database=True):
+    """This command's runtime (assemble.build_runtime, as the app factory builds its own), made the
+    process's; with database, connected and migrated."""
+    from .assemble import build_runtime
+    from .services import runtime
 
-    settings.bind_clock()
-    settings.bind_audit()
-    db.bind(settings.database_url)
-    forget_caches()
-    db.database.connect(reuse_if_open=True)
-    migrations.migrate()
-
-
-def _engine(settings):
-    from .services.runtime import bind_engine
-
-    return bind_engine(settings.make_engine())
+    built = runtime.install(build_runtime(settings, engine=engine, worker=worker))
+    if database:
+        db.database.connect(reuse_if_open=True)
+        migrations.migrate()
+    return built
 
 
 def _system_actor():
@@ -86,7 +82,7 @@ def load_bundled(actor, root: Path = BUNDLED):
 
 def cmd_init(args):
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     from .services.users import ensure_default_centre
 
     ensure_default_centre()
@@ -95,8 +91,7 @@ def cmd_init(args):
 
 def cmd_import(args):
     settings = load_settings()
-    _bind(settings)
-    _engine(settings)
+    _runtime(settings, engine=True)
     return 0 if _import(_system_actor(), Path(args.path), args.process_id) else 1
 
 
@@ -105,7 +100,7 @@ def cmd_validate(args):
     from .services.procedures import parse_uploads
 
     settings = load_settings()
-    engine = _engine(settings)
+    engine = _runtime(settings, engine=True, database=False).engine
     uploads = [u for path in args.files for u in _uploads_from(Path(path))]
     try:
         parsed = parse_uploads(uploads, args.process_id, settings.max_model_bytes)
@@ -129,7 +124,7 @@ def cmd_user_create(args):
     from .services.users import create_user, issue_token
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     from .services.centres import by_code
 
     centre = None
@@ -154,7 +149,7 @@ def cmd_centres_import(args):
     from .services import centres
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     report = centres.import_units(_system_actor(), None if args.all else args.province)
     print(f"{report.provinces} province centre(s) and {report.communes} commune centre(s) created; "
           f"{report.existing} province(s) were there already")
@@ -167,7 +162,7 @@ def cmd_centres_list(args):
     from .services import centres
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     actor = _system_actor()
     actor.roles = "system_admin"  # the command line sees every centre
     listed = centres.describe(centres.list_centres(actor, parent=args.parent, level=args.level))
@@ -187,7 +182,7 @@ def cmd_centres_merge(args):
     from .services.errors import ServiceError
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     try:
         merged = centres.merge(_system_actor(), args.codes, args.into, date.fromisoformat(args.on))
     except (ServiceError, ValueError) as exc:
@@ -201,7 +196,7 @@ def cmd_audit_verify(args):
     from .services import audit
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     files = args.checkpoint or audit.written_checkpoints()
     result = audit.verify(checkpoints=files)
     if result.broken is not None:
@@ -218,7 +213,7 @@ def cmd_audit_checkpoint(args):
     from .services import audit
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     written = audit.checkpoint(args.file)
     print(f"{written} checkpoint(s) appended to {args.file or audit.checkpoint_file()} (key id {audit.key_id()})")
     return 0
@@ -237,7 +232,7 @@ def cmd_pack_export(args):
     from .services import centres, rollout
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     actor = _system_actor()
     centre = centres.by_code(args.centre)
     if centre is None:
@@ -255,8 +250,7 @@ def cmd_rollout(args):
     from .services.errors import ServiceError
 
     settings = load_settings()
-    _bind(settings)
-    _engine(settings)
+    _runtime(settings, engine=True)
     if not Path(args.pack).is_file():
         print(f"error: {args.pack} is not a file", file=sys.stderr)
         return 1
@@ -310,8 +304,7 @@ def cmd_serve(args):
 
     settings = load_settings()
     port = args.port or settings.port
-    _bind(settings)
-    _engine(settings)
+    _runtime(settings, engine=True)
     from .services.users import ensure_default_centre
 
     ensure_default_centre()
@@ -356,16 +349,14 @@ def cmd_serve(args):
 def cmd_worker(args):
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _bind(settings)
-    _engine(settings)
-    settings.bind_senders()
+    built = _runtime(settings, engine=True, worker=True)
     db.database.close()
     if settings.redis_url:
         from . import jobs
 
         print(f"onestop worker: consuming jobs from {_without_password(settings.redis_url)} "
               f"({args.threads} threads); sweeping for due timers every minute", flush=True)
-        jobs.run_consumer(jobs.bind(settings.redis_url, settings.audit_checkpoint_seconds), workers=args.threads)
+        jobs.run_consumer(built.queue, workers=args.threads)
         print("onestop worker: stopped", flush=True)
         return 0
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import audit, notify, schedule, timer_firing
+from .services import audit, notify, timer_firing
 
 log = logging.getLogger("onestop.jobs")
 
@@ -70,12 +70,9 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
 _MARGIN = timedelta(milliseconds=200)
 
 
-def bind(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
-    """Build the queue and make the services schedule timer jobs on it."""
-    huey = build(redis_url, checkpoint_seconds)
-    schedule.bind_scheduler(
-        lambda dossier_id, due_at: huey.onestop_fire_timers.schedule((dossier_id,), eta=due_at + _MARGIN))
-    return huey
+def scheduler(huey: RedisHuey):
+    """A runtime's scheduler (services.schedule calls it): puts a timer's job on this queue."""
+    return lambda dossier_id, due_at: huey.onestop_fire_timers.schedule((dossier_id,), eta=due_at + _MARGIN)
 
 
 def run_consumer(huey: RedisHuey, workers: int = 4):

@@ -92,6 +92,12 @@ def _scenario(app, api):
     api.post(f"/dossiers/{code}/apology", {"new_due": "2099-01-05", "reason": "chậm"})
     api.post(f"/dossiers/{code}/messages", {"name": "no-such-message"})
     api.post(f"/tasks/{task}/complete", {"data": {"applicant_name": "A", "documents_complete": True}})
+    api.post(f"/tasks/{task}/complete", {"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}})
+    for kind in ("history", "events"):  # a page, then the next one through its link
+        first = api.get(f"/dossiers/{code}/{kind}?limit=1").json
+        assert first["next"], first
+        api.client.get(first["next"], headers=api._headers())
+    api.get(f"/dossiers/{code}/history?cursor=x")
     other = api.post("/dossiers", {"procedure": "review"}).json
     api.post(f"/dossiers/{other['code']}/end", {"how": "withdrawn", "reason": "rút"})
     api.client.post(f"/api/v1/dossiers/{other['code']}/rating", json={"key": other["lookup_key"], "level": "hai_long"})

@@ -64,6 +64,7 @@ def import_units(actor, provinces=None) -> ImportReport:
                 for p in chosen for w in Ward.iter_by_province(p.code) if commune_code(w.code) not in existing]
         _insert(rows)
         report.communes = len(rows)
+        _codes.changed()  # a centre looked up before it existed is found from now on, in every process
         audit.record("centres.imported", actor, detail={"provinces": report.provinces, "communes": report.communes})
     return report
 
@@ -248,15 +249,12 @@ def directory(province: str | None = None, query: str = "", today=None) -> list[
 DIRECTORY_LIMIT = 200
 
 
-_codes: dict = runtime.cache({})
+_codes = runtime.SharedCache("centres", seconds=300.0)  # centre id -> its code
 
 
 def code_of(centre_id) -> str:
-    """A centre's code (cached: codes do not change)."""
-    code = _codes.get(centre_id)
-    if code is None:
-        code = _codes[centre_id] = Centre.select(Centre.code).where(Centre.id == centre_id).scalar()
-    return code
+    """A centre's code (cached: no service changes it; a change by other means bumps "centres")."""
+    return _codes.get(centre_id, lambda: Centre.select(Centre.code).where(Centre.id == centre_id).scalar())
 
 
 EDITABLE = {"name": 255, "agency_code": codes.AGENCY_CODE_LENGTH, "address": 500}  # what may change, and its column's length

@@ -15,16 +15,15 @@ from . import runtime
 DEFAULT_AGENCY = "000.00.00.H00"  # an unset identity code: set the real one per centre
 AGENCY_CODE_LENGTH = 40  # the dossier code adds "-YYMMDD-", the system code and the sequence: 64 in all
 _AGENCY = re.compile(rf"^[A-Z0-9][A-Z0-9.]{{0,{AGENCY_CODE_LENGTH - 1}}}$")
-_system = ""
 _agencies = runtime.SharedCache("agency", seconds=300.0)  # centre id -> its identity code
 
 
-def configure(system_code: str | None = None):
-    """The 2-digit system-owner code of the national-service variant, or None for the ordinary one."""
-    global _system
-    if system_code and not re.fullmatch(r"\d{2}", system_code):
+def system_code(setting: str | None = None) -> str:
+    """The 2-digit system-owner code of the national-service variant as a runtime keeps it ("" for
+    the ordinary variant: the setting None); ValueError if it is not two digits."""
+    if setting and not re.fullmatch(r"\d{2}", setting):
         raise ValueError("the system-owner code is two digits")
-    _system = system_code or ""
+    return setting or ""
 
 
 def valid_agency_code(code: str) -> bool:
@@ -47,4 +46,4 @@ def next_code(centre_id, received_utc) -> str:
     the audit chain's head (the lock order of onestop.db)."""
     agency = agency_of(centre_id)
     day = to_local(received_utc).date()
-    return f"{agency}-{day:%y%m%d}-{_system}{sql.next_sequence(agency, day):04d}"
+    return f"{agency}-{day:%y%m%d}-{runtime.current().code_system}{sql.next_sequence(agency, day):04d}"

@@ -449,9 +449,32 @@ def hand_overs(dossier) -> list:
     return sql.hand_overs(dossier.id)
 
 
-def page_rows(dossier) -> dict:
-    """The rows a dossier page shows beside the dossier: tasks, waits, history, audit events (tuples)."""
-    return sql.dossier_rows(dossier.id)
+HISTORY_PAGE = 100  # entries of the history (and of the events) an answer embeds; the rest are paged
+
+
+def page_rows(dossier, page: int | None = None) -> dict:
+    """The rows a dossier page shows beside the dossier: tasks, waits, history, audit events (named
+    rows); with page, the first `page` + 1 of the history and of the events (is there a next page?)."""
+    return sql.dossier_rows(dossier.id, page)
+
+
+def step_rows(dossier) -> dict:
+    """What a step's answer shows beside the dossier: its open tasks and waits, and the latest
+    HISTORY_PAGE entries of its history and of its events (oldest first)."""
+    return sql.open_rows(dossier.id) | {"history": sql.history_page(dossier.id, HISTORY_PAGE, newest=True),
+                                        "events": sql.events_page(dossier.id, HISTORY_PAGE, newest=True)}
+
+
+def rows_page(actor, code, kind, limit=HISTORY_PAGE, after=None):
+    """A page of a dossier's "history" or "events", in time order: (rows, the cursor of the next
+    page or None). `after` is the cursor of the page before."""
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    if after is not None and not (isinstance(after, str) and after.isascii() and after.isdigit() and len(after) < 19):
+        raise Invalid("cursor is the `next` of the page before")
+    read = sql.history_page if kind == "history" else sql.events_page
+    rows = read(get_dossier(actor, code).id, limit + 1, int(after) if after else None)
+    return rows[:limit], (str(rows[limit - 1].id) if len(rows) > limit else None)
 
 
 # internals ---------------------------------------------------------------------------------

@@ -138,7 +138,7 @@ def read_pack(data: bytes, max_bytes=5 * 1024 * 1024) -> list[PackEntry]:
         # blocks the same errors here as when an administrator publishes a draft. (Linted only once
         # the pack is intact: a file left out for its hash would make every finding a false one.)
         problems = [{"file": e.folder, "element_id": f.element_id, "message": f.message}
-                    for e in entries if e.parsed is not None for f in lint(e.parsed) if f.level == "error"]
+                    for e in entries if e.parsed is not None for f in lint(e.parsed) if f.blocks_publishing]
     if problems:
         first = problems[0]
         raise Invalid(f"the pack was refused, nothing was changed: {len(problems)} problem(s), the first in "

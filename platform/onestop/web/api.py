@@ -16,11 +16,11 @@ from ..services import (
     deadlines,
     dossiers,
     lifecycle,
+    onboarding,
     procedures,
     rollout,
     stats,
     units,
-    unittests,
 )
 from ..services.errors import Forbidden, Invalid, NotFound, ServiceError
 from ..services.users import user_for_token
@@ -65,8 +65,34 @@ def json_body():
 
 
 def _dossier(d, tracking_url=None):
-    """A dossier as the API shows it, with what its page shows beside it."""
-    return present.dossier(d, dossiers.page_rows(d), centres.code_of(d.centre_id), tracking_url=tracking_url)
+    """A dossier as the API shows it, with what its page shows beside it: the first page of its
+    history and of its events, and links to the next ones."""
+    page = dossiers.HISTORY_PAGE
+    rows = dossiers.page_rows(d, page)
+    links = _links(d.code)
+    for kind in ("history", "events"):
+        more = len(rows[kind]) > page
+        rows[kind] = rows[kind][:page]
+        links[f"{kind}_next"] = _page_link(kind, d.code, page, str(rows[kind][-1].id)) if more else None
+    return present.dossier(d, rows, centres.code_of(d.centre_id), links, tracking_url=tracking_url)
+
+
+def _links(code) -> dict:
+    return {"self": url_for("api.get_dossier", code=code), "history": url_for("api.dossier_history", code=code),
+            "events": url_for("api.dossier_events", code=code)}
+
+
+def _page_link(kind, code, limit, cursor):
+    return url_for(f"api.dossier_{kind}", code=code, limit=limit, cursor=cursor)
+
+
+def _rows_page(actor, code, kind):
+    """GET /dossiers/<code>/history or /events: a page, with the link to the next one."""
+    limit = request.args.get("limit", str(dossiers.HISTORY_PAGE))
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 6):
+        raise Invalid(f"limit must be a whole number from 1 to {dossiers.MAX_PAGE}")
+    rows, cursor = dossiers.rows_page(actor, code, kind, int(limit), request.args.get("cursor"))
+    return jsonify(present.page(kind, rows, _page_link(kind, code, int(limit), cursor) if cursor else None))
 
 
 @bp.get("/openapi.json")
@@ -81,9 +107,9 @@ def upload_procedure(actor):
     if not uploads:
         raise Invalid("send the model as multipart field 'files' (repeat it for several files, or send one .zip)")
     settings = current_app.config["ONESTOP"]
-    version, created, tests = unittests.upload_tested(
+    version, created, findings, tests = onboarding.upload(
         actor, uploads, request.form.get("process_id") or None, max_bytes=settings.max_model_bytes)
-    return jsonify(present.version(version, tests)), 201 if created else 200
+    return jsonify(present.uploaded(version, findings, tests)), 201 if created else 200
 
 
 @bp.get("/procedures")
@@ -119,6 +145,18 @@ def start_dossier(actor):
 @authenticated()
 def get_dossier(actor, code):
     return jsonify(_dossier(dossiers.get_dossier(actor, code)))
+
+
+@bp.get("/dossiers/<code>/history")
+@authenticated()
+def dossier_history(actor, code):
+    return _rows_page(actor, code, "history")
+
+
+@bp.get("/dossiers/<code>/events")
+@authenticated()
+def dossier_events(actor, code):
+    return _rows_page(actor, code, "events")
 
 
 @bp.get("/dossiers/<code>/attachments/<rowid:attachment_id>")
@@ -365,4 +403,5 @@ def get_task(actor, task_id):
 def complete_task(actor, task_id):
     body = json_body()
     data = body.get("data", {})
-    return jsonify(_dossier(dossiers.complete_task(actor, task_id, data)))
+    dossier = dossiers.complete_task(actor, task_id, data)
+    return jsonify(present.step(dossier, dossiers.step_rows(dossier), _links(dossier.code)))

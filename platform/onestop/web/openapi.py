@@ -132,6 +132,12 @@ CODE_PARAM = {"name": "code", "in": "path", "required": True, "schema": {"type":
 TASK_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 DAY_PARAM = {"name": "day", "in": "path", "required": True, "schema": {"type": "string", "format": "date"}}
 
+# A page of a dossier's history or events: `next` of the page before is the whole link to the next one.
+PAGE_PARAMS = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+     "description": "where the page before ended (in its `next` link)"}]
+
 # Every operation of /api/v1, by path and method.
 PATHS = {
     "/procedures": {
@@ -143,8 +149,15 @@ PATHS = {
                               "description": ".bpmn, .dmn, form .json, procedure.json, or one .zip"},
                     "process_id": {"type": "string",
                                    "description": "process to start, or a collaboration id"}}}}}},
-            "responses": {"201": {"description": "New version stored"} | _json(_ref("ProcedureVersion")),
-                          "200": {"description": "Identical to the latest version"} | _json(_ref("ProcedureVersion")),
+            "description": "Refused (422, each problem with its element) when the model cannot be compiled or "
+                           "the back office's lint finds a structural error in it: no path from an element to "
+                           "an end, not even by a path that stops (a loop without a way out), a people's task "
+                           "in no lane or in a lane procedure.json maps to no role. What else the lint finds "
+                           "(no required documents, no fee, no processing time, no lane mapping, a path "
+                           "without an end event, scripts) does not block the upload: it comes back as "
+                           "`findings`, each with its `kind`.",
+            "responses": {"201": {"description": "New version stored"} | _json(_ref("UploadedVersion")),
+                          "200": {"description": "Identical to the latest version"} | _json(_ref("UploadedVersion")),
                           **_errors(401, 403, 413, 422)}},
         "get": {"summary": "List procedures",
                 "responses": {"200": {"description": "The centre's procedures"} | _json(
@@ -157,10 +170,19 @@ PATHS = {
         "summary": "Start a dossier",
         "requestBody": _body("start_dossier"),
         "responses": {"201": {"description": "Started"} | _json(_ref("Dossier")), **_errors(401, 404, 422)}}},
-    "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, history and events",
+    "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, files and the first page of its "
+                                            "history and events",
                                  "parameters": [CODE_PARAM],
                                  "responses": {"200": {"description": "The dossier"} | _json(_ref("Dossier")),
                                                **_errors(401, 404)}}},
+    "/dossiers/{code}/history": {"get": {
+        "summary": "The dossier's history (the elements it went through), oldest first, a page at a time",
+        "parameters": [CODE_PARAM, *PAGE_PARAMS],
+        "responses": {"200": {"description": "A page"} | _json(_ref("History")), **_errors(401, 404, 422)}}},
+    "/dossiers/{code}/events": {"get": {
+        "summary": "The dossier's audit events, oldest first, a page at a time",
+        "parameters": [CODE_PARAM, *PAGE_PARAMS],
+        "responses": {"200": {"description": "A page"} | _json(_ref("Events")), **_errors(401, 404, 422)}}},
     "/dossiers/{code}/attachments/{id}": {"get": {
         "summary": "Download one of the dossier's files", "parameters": [
             CODE_PARAM, {"name": "id", "in": "path", "required": True,
@@ -327,7 +349,10 @@ PATHS = {
     "/tasks/{id}/complete": {"post": {
         "summary": "Complete a ready task", "parameters": [TASK_PARAM],
         "requestBody": _body("complete_task"),
-        "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Dossier")),
+        "description": "Answers lean: the dossier's state, status, data, open tasks and waits, the latest "
+                       "entries of its history and its links (GET the dossier, its history or its events for "
+                       "the rest).",
+        "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Step")),
                       **_errors(401, 403, 404, 409, 422)}}},
     "/openapi.json": {"get": {"summary": "This document", "security": [],
                               "responses": {"200": _answer("OpenAPI 3.1", _OBJECT)}}},

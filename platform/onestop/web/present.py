@@ -53,6 +53,18 @@ TEST_RUN = closed({
     "problems": {"type": "array", "items": closed({"file": _TEXT_OR_NULL, "message": _TEXT})}})
 
 
+FINDING = {"level": {"enum": ["error", "warning"]}, "kind": {"enum": ["structure", "catalogue", "convention"]},
+           "message": _TEXT, "element_id": _TEXT_OR_NULL}
+UPLOADED = VERSION | {"findings": {"type": "array", "items": closed(FINDING)}}
+
+
+def uploaded(v, findings, tests=None):
+    """A version stored through the API, with what the back office's lint finds in it that did not
+    block the upload (an incomplete catalogue record, advice), and the run of the test files
+    uploaded with it, if any."""
+    return version(v, tests) | {"findings": [f.as_dict() for f in findings]}
+
+
 PROCEDURE = {"code": _TEXT, "name": _TEXT, "version": {"type": "integer"}, "updated_at": _TIME_OR_NULL} | VERSION | {
     "process_ids": {"type": "array", "items": _TEXT}, "metadata": {"type": "object"},
     "has_scripts": {"type": "boolean"}, "created_at": _TIME_OR_NULL}
@@ -104,6 +116,26 @@ def _local_date(value):
     return to_local(value).date().isoformat() if value else None
 
 
+HISTORY_ENTRY = {"element_id": _TEXT, "name": _TEXT_OR_NULL, "state": _TEXT, "at": _TIME, "actor": _TEXT_OR_NULL}
+EVENT = {"at": _TIME, "actor": _TEXT_OR_NULL, "action": _TEXT, "element_id": _TEXT_OR_NULL}
+LINKS = {"self": _TEXT | {"description": "the dossier"}, "history": _TEXT | {"description": "its history, paged"},
+         "events": _TEXT | {"description": "its audit events, paged"}}
+
+
+def history_entry(h):
+    return {"element_id": h.element_id, "name": h.name, "state": h.state, "at": _iso(h.at), "actor": h.actor}
+
+
+def event(e):
+    return {"at": _iso(e.at), "actor": e.actor, "action": e.action, "element_id": e.element_id}
+
+
+def page(kind, rows, next_link):
+    """A page of a dossier's history or events (GET /dossiers/{code}/history, /events)."""
+    shape = history_entry if kind == "history" else event
+    return {kind: [shape(r) for r in rows], "next": next_link}
+
+
 DOSSIER = {
     "code": _TEXT, "procedure": _TEXT, "version": {"type": "integer"},
     "state": {"type": "string", "enum": ["active", "completed", "error", "cancelled"]},
@@ -119,10 +151,11 @@ DOSSIER = {
     "tasks": {"type": "array", "items": closed(TASK)},
     "waiting": {"type": "array", "items": closed({"element_id": _TEXT, "type": _TEXT, "name": _TEXT_OR_NULL,
                                                   "due_at": _TIME_OR_NULL})},
-    "history": {"type": "array", "items": closed({"element_id": _TEXT, "name": _TEXT_OR_NULL, "state": _TEXT,
-                                                  "at": _TIME, "actor": _TEXT_OR_NULL})},
-    "events": {"type": "array", "items": closed({"at": _TIME, "actor": _TEXT_OR_NULL, "action": _TEXT,
-                                                 "element_id": _TEXT_OR_NULL})},
+    "history": {"type": "array", "items": closed(HISTORY_ENTRY),
+                "description": "the first page of the history (links.history_next: the rest)"},
+    "events": {"type": "array", "items": closed(EVENT),
+               "description": "the first page of the audit events (links.events_next: the rest)"},
+    "links": closed(LINKS | {"history_next": _TEXT_OR_NULL, "events_next": _TEXT_OR_NULL}),
     "attachments": {"type": "array", "items": closed({
         "id": {"type": "integer"}, "field": _TEXT, "name": _TEXT, "media_type": _TEXT, "size": {"type": "integer"},
         "sha256": _TEXT})},
@@ -132,9 +165,10 @@ DOSSIER = {
     "lookup_key": _TEXT | {"description": "for the applicant's receipt; shown once"}}
 
 
-def dossier(d, rows, centre, tracking_url=None):
+def dossier(d, rows, centre, links, tracking_url=None):
     """A dossier as the API shows it, with the rows its page shows beside it (sql.dossier_rows, named
-    rows) and its centre's code; `tracking_url` (with the lookup key) only to whoever created it."""
+    rows: the first page of the history and of the events), its centre's code and its links;
+    `tracking_url` (with the lookup key) only to whoever created it."""
     body = {
         "code": d.code,
         "procedure": d.procedure.code,
@@ -154,17 +188,42 @@ def dossier(d, rows, centre, tracking_url=None):
                    "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows["tasks"]],
         "waiting": [{"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at)}
                     for w in rows["waiting"]],
-        "history": [{"element_id": h.element_id, "name": h.name, "state": h.state, "at": _iso(h.at), "actor": h.actor}
-                    for h in rows["history"]],
-        "events": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "element_id": e.element_id}
-                   for e in rows["events"]],
+        "history": [history_entry(h) for h in rows["history"]],
+        "events": [event(e) for e in rows["events"]],
         "attachments": [{"id": f.id, "field": f.field, "name": f.name, "media_type": f.media_type, "size": f.size,
                          "sha256": f.sha256} for f in rows["files"]],
+        "links": links,
     }
     if d.state == "error":
         body["error"] = {"element_id": d.error_element, "message": d.error_message}
     if tracking_url:
         body["tracking_url"], body["lookup_key"] = tracking_url, getattr(d, "lookup_key", None)
+    return body
+
+
+STEP = {key: DOSSIER[key] for key in ("code", "state", "status", "data", "applicant", "due_at", "due_date", "tasks",
+                                      "waiting", "error")} | {
+    "history": {"type": "array", "items": closed(HISTORY_ENTRY),
+                "description": "the latest entries of the history, oldest first (links.history: all of it)"},
+    "events": {"type": "array", "items": closed(EVENT),
+               "description": "the latest audit events, oldest first (links.events: all of them)"},
+    "links": closed(LINKS)}
+
+
+def step(d, rows, links):
+    """The answer to a step (a task completed): the dossier's state and status, its data and
+    applicant, its open tasks and waits, the latest entries of its history and events, and its links;
+    not the rest of its record (procedure, version, centre, authority, times) nor its files."""
+    body = {"code": d.code, "state": d.state, "status": d.status, "data": d.data, "applicant": d.applicant,
+            "due_at": _iso(d.due_at), "due_date": _local_date(d.due_at),
+            "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
+                       "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows["tasks"]],
+            "waiting": [{"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at)}
+                        for w in rows["waiting"]],
+            "history": [history_entry(h) for h in rows["history"]], "events": [event(e) for e in rows["events"]],
+            "links": links}
+    if d.state == "error":
+        body["error"] = {"element_id": d.error_element, "message": d.error_message}
     return body
 
 
@@ -194,12 +253,16 @@ def unit(u):
 
 # The components of the OpenAPI document, by name.
 SCHEMAS = {
-    "ProcedureVersion": closed(VERSION | {"tests": TEST_RUN}, optional=("tests",)),
+    "ProcedureVersion": closed(VERSION),
+    "UploadedVersion": closed(UPLOADED | {"tests": TEST_RUN}, optional=("tests",)),
     "Procedure": closed(PROCEDURE),
     "CatalogueEntry": closed(CATALOGUE_ENTRY),
     "Task": closed(WORK_ITEM, optional=("dossier",)),
     "TaskDetail": closed(TASK_DETAIL),
     "Dossier": closed(DOSSIER, optional=("error", "tracking_url", "lookup_key")),
+    "Step": closed(STEP, optional=("error",)),
+    "History": closed({"history": {"type": "array", "items": closed(HISTORY_ENTRY)}, "next": _TEXT_OR_NULL}),
+    "Events": closed({"events": {"type": "array", "items": closed(EVENT)}, "next": _TEXT_OR_NULL}),
     "Outcome": closed(OUTCOME),
     "Rollout": closed(ROLLOUT),
     "Unit": closed(UNIT),
