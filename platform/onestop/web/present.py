@@ -9,6 +9,7 @@ them, so a field added here without its schema is refused (each object is closed
 additionalProperties: false).
 """
 
+from ..services import calendar
 from ..status import Status
 from ..workdays import to_local
 
@@ -192,6 +193,15 @@ def unit(u):
     return {"code": u.code, "name": u.name, "kind": u.kind}
 
 
+OFFICIAL_DAY = {"date": {"type": "string", "format": "date"}, "working": {"type": "boolean"}, "name": _TEXT,
+                "source": _TEXT, "source_date": {"type": ["string", "null"], "format": "date"},
+                "source_url": _TEXT_OR_NULL, "confirmed": {"type": "boolean"}, "note": _TEXT}
+
+
+def official_day(d):
+    return calendar.describe(d)
+
+
 # The components of the OpenAPI document, by name.
 SCHEMAS = {
     "ProcedureVersion": closed(VERSION | {"tests": TEST_RUN}, optional=("tests",)),
@@ -203,4 +213,5 @@ SCHEMAS = {
     "Outcome": closed(OUTCOME),
     "Rollout": closed(ROLLOUT),
     "Unit": closed(UNIT),
+    "OfficialDay": closed(OFFICIAL_DAY),
 }
