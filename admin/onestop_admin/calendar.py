@@ -3,6 +3,8 @@ and day swaps, each with the notice that decided it (one by one, or a CSV or JSO
 administrator keeps the province's own days, which its communes inherit. Every write is one call
 to onestop.services.calendar, which checks who may make it, audits it and tells every process."""
 
+from datetime import date
+
 from flask import flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_wtf import FlaskForm
@@ -73,8 +75,6 @@ class OfficialCalendarView(Guarded, BaseView):
 
     @expose("/clear/<day>", methods=("POST",))
     def clear(self, day):
-        from datetime import date
-
         actor = _actor()
         try:
             if ActionForm().validate_on_submit():

@@ -183,11 +183,14 @@ def calendar_view(actor, start, end) -> dict:
     calendar = calendar_for(actor.centre_id)
     overrides = {d.day: d for d in CalendarDay.select().where(
         (CalendarDay.centre == actor.centre_id) & (CalendarDay.day >= start) & (CalendarDay.day <= end))}
+    official = {d.day: d for d in official_days(Centre.get_by_id(actor.centre_id)) if start <= d.day <= end}
     days, day = [], start
     while day <= end:
-        override = overrides.get(day)
+        override, notice = overrides.get(day), official.get(day)
         if override is not None:
             why, source = override.note or ("worked" if override.working else "closed"), "centre"
+        elif notice is not None:
+            why, source = f"{notice.name} ({notice.source})", "province" if notice.province_id else "national"
         else:
             why, source = national_day_off(day) or ("weekend" if day.weekday() >= 5 else ""), "national"
         days.append({"date": day.isoformat(), "working": calendar.is_working_day(day), "source": source, "why": why})

@@ -110,7 +110,7 @@ SCHEMAS = {
         "office_hours": {"type": "array", "items": {"type": "array", "items": _TEXT}}, "cutoff": _TEXT_OR_NULL,
         "days": {"type": "array", "items": closed({"date": {"type": "string", "format": "date"},
                                                    "working": {"type": "boolean"},
-                                                   "source": {"enum": ["national", "centre"]}, "why": _TEXT})}}),
+                                                   "source": {"enum": ["national", "province", "centre"]}, "why": _TEXT})}}),
     "Figures": closed({
         "centre": _TEXT, "from": _DATE, "to": _DATE,
         **dict.fromkeys(("received", "online", "resolved", "early", "on_time", "late", "without_deadline", "returned",
