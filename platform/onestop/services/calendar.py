@@ -224,13 +224,6 @@ def _row(scope, day) -> OfficialDay:
     return OfficialDay.get(_where(scope) & (OfficialDay.day == day))
 
 
-def describe(day: OfficialDay) -> dict:
-    """An official day as the API and the back office show it."""
-    return {"date": day.day.isoformat(), "working": day.working, "name": day.name, "source": day.source,
-            "source_date": day.source_date.isoformat() if day.source_date else None, "source_url": day.source_url,
-            "confirmed": day.confirmed, "note": day.note}
-
-
 def load_shipped(path: Path = SHIPPED) -> int:
     """Write the shipped national days where the country has none for that date (migration 31; a
     day the administrator changed is kept). The number of days written."""

@@ -9,7 +9,6 @@ them, so a field added here without its schema is refused (each object is closed
 additionalProperties: false).
 """
 
-from ..services import calendar
 from ..status import Status
 from ..workdays import to_local
 
@@ -199,7 +198,9 @@ OFFICIAL_DAY = {"date": {"type": "string", "format": "date"}, "working": {"type"
 
 
 def official_day(d):
-    return calendar.describe(d)
+    return {"date": d.day.isoformat(), "working": d.working, "name": d.name, "source": d.source,
+            "source_date": d.source_date.isoformat() if d.source_date else None, "source_url": d.source_url,
+            "confirmed": d.confirmed, "note": d.note}
 
 
 # The components of the OpenAPI document, by name.
