@@ -101,3 +101,10 @@ def test_a_pause_policy_adds_exactly_the_office_time_waited(sqlite_app):
         # a limit in calendar days moves by the 4 calendar days waited
         assert to_local(deadlines.extended_due(centre, due, paused, resumed, "calendar_days")) == \
             datetime(2026, 1, 19, 17, 0)
+
+
+def test_a_limit_in_calendar_days_is_printed_as_ngay_not_working_days():
+    from onestop.services.procedures import _processing_text
+
+    assert _processing_text({"deadline": {"calendar_days": 15}}) == "15 ngày"
+    assert _processing_text({"deadline": {"working_days": 15}}) == "15 ngày làm việc"
