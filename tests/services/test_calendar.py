@@ -137,3 +137,13 @@ def test_a_communes_own_closure_stays_its_own(sqlite_app):
         deadlines.set_day(keeper, date(2030, 3, 5), False, "Sửa trụ sở")
         assert not deadlines.calendar_for(commune.id).is_working_day(date(2030, 3, 5))
         assert deadlines.calendar_for(province.id).is_working_day(date(2030, 3, 5))
+
+
+def test_a_national_change_is_announced_to_every_process_through_the_calendars_cache_version(sqlite_app):
+    from onestop.models import CacheVersion
+
+    with sqlite_app.app_context():
+        before = CacheVersion.get_or_none(CacheVersion.kind == "calendars")
+        before = before.version if before else 0
+        calendar.set_day(_admin(), {"date": "2030-06-03", "working": False, "name": "X", "source": "Y"})
+        assert CacheVersion.get(CacheVersion.kind == "calendars").version == before + 1
