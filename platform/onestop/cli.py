@@ -52,7 +52,7 @@ def _uploads_from(path: Path):
 
 def _print_problems(details, out=sys.stderr):
     for d in details or []:
-        where = d.get("element_id") or d.get("file") or "-"
+        where = d.get("element_id") or d.get("file") or (f"row {d['row']}" if "row" in d else "-")
         print(f"  {where}: {d['message']}", file=out)
 
 

@@ -71,8 +71,8 @@ def test_the_models_supplement_loop_stops_the_clock_as_the_supplement_action_doe
         row = Dossier.get(Dossier.code == walk.code)
         assert row.paused_at is not None
         assert WorkItem.get(WorkItem.element_id == "Task_ReceiveSupplement").due_at is None
-        asked = [e.action for e in AuditEvent.select().where(AuditEvent.dossier == row.id)]
-        assert "dossier.supplement_requested" in asked
+        asked = AuditEvent.get((AuditEvent.dossier == row.id) & (AuditEvent.action == "dossier.supplement_requested"))
+        assert asked.detail["reason"] == SUPPLEMENT_ASKED["supplement_request"]  # what the applicant is told
     clock.advance(timedelta(days=7).total_seconds())  # Monday 8 March 2027: a week waiting on the citizen
     walk.complete("Task_ReceiveSupplement", {"supplement_notice_sent_on": "2026-03-03", "supplement_received": True,
                                              "supplement_received_on": "2026-03-09",

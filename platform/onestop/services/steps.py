@@ -154,10 +154,21 @@ def _pause_or_resume(change: _Change):
     if how == "stop":
         Dossier.update(paused_at=now).where(Dossier.id == dossier.id).execute()
         ready = [t.name for t in change.step.ready_added if t.element_id in _listed(dossier, kind)]
-        clockstops.stopped(dossier, change.actor, kind, reason="; ".join(ready), element_id=change.element_id)
+        clockstops.stopped(dossier, change.actor, kind, reason=_what_is_missing(change.step.data, ready),
+                           element_id=change.element_id)
         return dossier.due_at
     return clockstops.resume(dossier, change.actor, deadline_plan(model_for(dossier.version)), now, kind,
                              element_id=change.element_id)
+
+
+def _what_is_missing(data, steps) -> str:
+    """What the applicant is told to supply when the model's own loop asks: the text the officer
+    wrote in the usual fields (`supplement_request`, `missing_documents`), else the step's name."""
+    for key in ("supplement_request", "missing_documents"):
+        value = (data or {}).get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:4000]
+    return "; ".join(steps)
 
 
 def _listed(dossier, kind) -> frozenset:
