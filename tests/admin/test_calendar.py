@@ -31,3 +31,20 @@ def test_a_system_administrator_adds_a_day_sees_a_bad_file_refused_and_drops_the
     assert refused.status_code == 200 and "Dòng 2" in text and "2030-04-01" not in admin.get(PAGE + "?year=2030").get_data(as_text=True)
     dropped = admin.post(PAGE + "clear/2030-03-05", data={"csrf_token": csrf(admin.get(PAGE + "?year=2030"))})
     assert dropped.status_code == 302 and "Nghỉ đặc biệt" not in admin.get(PAGE + "?year=2030").get_data(as_text=True)
+
+
+def test_a_province_administrator_keeps_the_provinces_own_days_on_the_same_page(sqlite_app):
+    from onestop.models import Centre
+
+    with sqlite_app.app_context():
+        province = Centre.create(code="P22", name="Quảng Ninh", level="province")
+    keeper = _signed_in(sqlite_app, "tinh", ("province_admin",), centre=province)
+    page = keeper.get(PAGE + "?year=2030").get_data(as_text=True)
+    assert "Lịch riêng của tỉnh P22" in page and "12729/VPCP-KGVX" not in page
+    added = keeper.post(PAGE, data={"day-csrf_token": csrf(keeper.get(PAGE)), "day-day": "2030-04-29",
+                                    "day-working": "0", "day-name": "Ngày truyền thống", "day-source": "NQ 1/NQ-HĐND"})
+    assert added.status_code == 302 and "NQ 1/NQ-HĐND" in keeper.get(PAGE + "?year=2030").get_data(as_text=True)
+    with sqlite_app.app_context():
+        from onestop.models import OfficialDay
+
+        assert OfficialDay.get(OfficialDay.name == "Ngày truyền thống").province_id == province.id
