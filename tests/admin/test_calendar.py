@@ -3,7 +3,7 @@ administrator adds a day with its notice, sees a bad file refused row by row, an
 
 import io
 
-from tests.admin.test_back_office import _signed_in
+from tests.admin.test_back_office import _signed_in, _token
 from tests.web.pages import csrf
 
 PAGE = "/admin/official-calendar/"
@@ -41,7 +41,7 @@ def test_a_province_administrator_keeps_the_provinces_own_days_on_the_same_page(
     keeper = _signed_in(sqlite_app, "tinh", ("province_admin",), centre=province)
     page = keeper.get(PAGE + "?year=2030").get_data(as_text=True)
     assert "Lịch riêng của tỉnh P22" in page and "12729/VPCP-KGVX" not in page
-    added = keeper.post(PAGE, data={"day-csrf_token": csrf(keeper.get(PAGE)), "day-day": "2030-04-29",
+    added = keeper.post(PAGE, data={"day-csrf_token": _token(keeper), "day-day": "2030-04-29",
                                     "day-working": "0", "day-name": "Ngày truyền thống", "day-source": "NQ 1/NQ-HĐND"})
     assert added.status_code == 302 and "NQ 1/NQ-HĐND" in keeper.get(PAGE + "?year=2030").get_data(as_text=True)
     with sqlite_app.app_context():
