@@ -86,7 +86,9 @@ def check_row(row) -> dict:
         raise ValueError(f"{missing[0]} is required")
     values = {"day": _date(row["date"], "date"), "working": _flag(row["working"], "working"),
               "source_date": _date(row.get("source_date"), "source_date", required=False),
-              "confirmed": _flag(row.get("confirmed", True), "confirmed") if row.get("confirmed") != "" else True}
+              "confirmed": True if row.get("confirmed") in (None, "") else _flag(row["confirmed"], "confirmed")}
+    if not 2000 <= values["day"].year <= 2100:
+        raise ValueError("date must be in the years 2000 to 2100")
     for key, limit in LIMITS.items():
         text = row.get(key)
         text = "" if text is None else str(text).strip()
@@ -203,8 +205,8 @@ def clear_day(actor, day: date, province=None) -> bool:
 
 
 def list_days(actor, year: int | None = None, province=None) -> list[OfficialDay]:
-    """The official days of the country (or a province), by date; of one year if given. Anyone
-    signed in may read them; a province's days, those who may see the province."""
+    """The official days of the country (or a province), by date; of one year if given. They are
+    public facts: anyone signed in may read them."""
     scope = None
     if province is not None:
         scope = Centre.get_or_none(Centre.code == str(province))
