@@ -105,3 +105,20 @@ def test_a_province_and_its_communes_run_the_bundled_catalogue_after_a_handful_o
                 ("centres", "list", "--parent", "NOPE"), ("pack", "export", "9.999", "-o", str(tmp_path / "x.zip"))):
         wrong = run(*bad, home=tmp_path)
         assert wrong.returncode == 1 and wrong.stderr.startswith("error:") and "Traceback" not in wrong.stderr, bad
+
+
+def test_calendar_import_takes_a_file_of_notices_whole_or_not_at_all(tmp_path):
+    good = tmp_path / "2028.csv"
+    good.write_text("date,working,name,source,source_date\n"
+                    "2028-01-03,false,Nghỉ hoán đổi,Công văn 1/VPCP-KGVX,2027-12-20\n"
+                    "2028-01-08,true,Làm bù,Công văn 1/VPCP-KGVX,2027-12-20\n", encoding="utf-8")
+    done = run("calendar", "import", str(good), home=tmp_path)
+    assert done.returncode == 0 and "2 day(s) added, 0 replaced in the national calendar" in done.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"date": "2028-02-30", "working": False, "name": "A", "source": "B"},
+                               {"date": "2028-03-01", "working": "maybe", "name": "C", "source": "D"}]))
+    refused = run("calendar", "import", str(bad), home=tmp_path)
+    assert refused.returncode == 1 and "nothing was imported" in refused.stderr
+    assert "row 1: date must be a date" in refused.stderr and "row 2: working must be true or false" in refused.stderr
+    again = run("calendar", "import", str(good), home=tmp_path)
+    assert "0 day(s) added, 2 replaced" in again.stdout

@@ -50,6 +50,9 @@ def init_app(app):
     admin.add_view(UnitView(Unit, name="Đơn vị", endpoint="unit"))
     admin.add_view(UserView(User, name="Người dùng", endpoint="user"))
     admin.add_view(CalendarView(name="Lịch làm việc", endpoint="calendar"))
+    from .calendar import OfficialCalendarView
+
+    admin.add_view(OfficialCalendarView(name="Lịch quốc gia", endpoint="official_calendar", url="/admin/official-calendar"))
     admin.add_view(CoverageView(name="Độ phủ", endpoint="coverage"))
     admin.add_view(AuditView(AuditEvent, name="Nhật ký", endpoint="audit"))
     admin.add_view(TestRunView(name="Thử nghiệm", endpoint="testrun", url="/admin/modeller"))

@@ -48,7 +48,7 @@ def _uploads_from(path: Path):
 
 def _print_problems(details, out=sys.stderr):
     for d in details or []:
-        where = d.get("element_id") or d.get("file") or "-"
+        where = d.get("element_id") or d.get("file") or (f"row {d['row']}" if "row" in d else "-")
         print(f"  {where}: {d['message']}", file=out)
 
 
@@ -189,6 +189,22 @@ def cmd_centres_merge(args):
         print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 1
     print(f"{len(merged)} centre(s) merged into {args.into} from {args.on}; their dossiers stay theirs")
+    return 0
+
+
+def cmd_calendar_import(args):
+    from .services import calendar
+
+    settings = load_settings()
+    _runtime(settings)
+    actor = _system_actor()
+    actor.roles = "system_admin"  # the command line keeps the country's calendar and every province's
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"error: {path} does not exist")
+    report = calendar.import_days(actor, path.read_bytes(), path.name, args.province)
+    print(f"{report.added} day(s) added, {report.updated} replaced in the "
+          f"{'calendar of ' + args.province if args.province else 'national calendar'}")
     return 0
 
 
@@ -428,6 +444,16 @@ def build_parser():
     merging.add_argument("--into", required=True)
     merging.add_argument("--on", required=True, help="the date the merge takes effect (YYYY-MM-DD)")
     merging.set_defaults(func=cmd_centres_merge)
+
+    cal = sub.add_parser("calendar", help="the official calendar: days off and day swaps with their notices")
+    cal = cal.add_subparsers(dest="calendar_command", required=True)
+    cal_import = cal.add_parser("import", help="import official days from a CSV or JSON file (all rows or none)",
+                                description="Columns: date, working, name, source (the decision or notice), "
+                                            "source_date, source_url, confirmed, note. A day already there is "
+                                            "replaced; a file with any bad row changes nothing.")
+    cal_import.add_argument("file")
+    cal_import.add_argument("--province", default=None, help="a province centre's code (P22): its own days")
+    cal_import.set_defaults(func=cmd_calendar_import)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
     verify = audit.add_parser(

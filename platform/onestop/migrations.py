@@ -36,6 +36,7 @@ from .models import (
     LocalOverride,
     MonthStep,
     Notification,
+    OfficialDay,
     PracticeDossier,
     ProcedureVersion,
     Rating,
@@ -256,6 +257,16 @@ def _draft_tests(db):
     db.create_tables([PracticeDossier, DraftTestRun], safe=True)
 
 
+def _official_calendar(db):
+    """One calendar for the country: the official days (a province's too), with the shipped notices."""
+    from .services.calendar import load_shipped
+
+    db.create_tables([OfficialDay], safe=True)
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "officialday_national_day" ON "officialday" ("day") '
+                   'WHERE "province_id" IS NULL')
+    load_shipped()
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -287,6 +298,7 @@ MIGRATIONS = [
     (28, "a version per kind of cached rows, so every process sees a change", _cache_versions),
     (29, "drafts edited in the browser keep a revision and who saved last", _draft_revisions),
     (30, "drafts tried before publishing: practice dossiers and unit-test runs", _draft_tests),
+    (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
 ]
 
 

@@ -569,6 +569,28 @@ class CalendarDay(BaseModel):
         indexes = ((("centre", "day"), True),)
 
 
+class OfficialDay(BaseModel):
+    """A day of the official calendar above the centres: for the whole country (province None), kept
+    by a system administrator from the government's notices, or for one province and every centre
+    under it. A day off (a holiday, the day off of a swap) or a working day (the Saturday worked in
+    exchange), with the notice that decided it."""
+
+    id = AutoField()
+    province = ForeignKeyField(Centre, null=True, on_delete="CASCADE")  # None: the whole country
+    day = DateField()
+    working = BooleanField()
+    name = CharField(max_length=255)
+    source = CharField(max_length=255)  # the decision or notice, e.g. "Công văn 12729/VPCP-KGVX"
+    source_date = DateField(null=True)
+    source_url = CharField(max_length=500, null=True)
+    confirmed = BooleanField(default=True)  # False: the notice itself was not seen (see the note)
+    note = CharField(max_length=500, default="")
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("province", "day"), True),)  # the country's days: a partial index (migration 31)
+
+
 class Attachment(BaseModel):
     """A file a dossier carries (a required document, a result): the bytes live under ONESTOP_HOME,
     content-addressed by sha256; the row says whose it is, under which field, and what it is."""
@@ -643,6 +665,7 @@ ALL_MODELS = [
     AuditEvent,
     Attachment,
     CalendarDay,
+    OfficialDay,
     DossierCounter,
     Notification,
     LocalOverride,

@@ -1,6 +1,7 @@
 """The OpenAPI document is the contract: every route is in it, everything in it is a route, and what
 the API really answers fits the response schemas it publishes (declared beside the presenters)."""
 
+import io
 import re
 
 import jsonschema
@@ -117,6 +118,11 @@ def _scenario(app, api):
         from onestop.services import centres
 
         centres.import_units(make_user("system", ("system_admin",))[0], [22])
+    day = {"working": False, "name": "Nghỉ", "source": "Công văn 1/VPCP"}
+    for base in ("/calendar/national", "/calendar/provinces/P22"):  # the official calendar (a centre's admin: 403)
+        api.get(f"{base}?year=2026"), api.put(f"{base}/2099-01-05", day), api.delete(f"{base}/2099-01-05")
+        api.client.post(f"/api/v1{base}/import", headers=api._headers(), content_type="multipart/form-data",
+                        data={"file": (io.BytesIO(b"date,working,name,source\n2099-01-05,false,A,B\n"), "d.csv")})
     provinces = api.client.get("/api/v1/stats/provinces").json["provinces"]
     assert [p["province"] for p in provinces] == ["P22"]
     api.get("/stats"), api.client.get("/api/v1/stats"), api.get("/stats/report")

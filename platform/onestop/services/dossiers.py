@@ -275,9 +275,11 @@ def task_detail(actor, task_id):
     return item, _task_data(item.dossier, item), form_of(item.dossier.version, item.form)
 
 
-def _settles_obligation(item) -> bool:
+def _ends_the_wait(item, kind) -> bool:
+    """Whether the task is the model's own step that records what the applicant was waited for
+    (procedure.json "deadline.supplement" or "deadline.financial_obligation")."""
     plan = deadline_plan(model_for(item.dossier.version))
-    return plan is not None and item.element_id in plan.financial_obligation
+    return plan is not None and item.element_id in getattr(plan, kind)
 
 
 def complete_task(actor, task_id, data, uploads=None) -> Dossier:
@@ -285,9 +287,9 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     (409) if a colleague was first or holds the task."""
     data = _check_data(data)
     item = _waiting_task(actor, task_id)
-    if item.dossier.status == Status.SUPPLEMENT_REQUESTED:
+    if item.dossier.status == Status.SUPPLEMENT_REQUESTED and not _ends_the_wait(item, "supplement"):
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's supplement; record it first")
-    if item.dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and not _settles_obligation(item):
+    if item.dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and not _ends_the_wait(item, "financial_obligation"):
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's taxes and fees; record them first")
     if item.claimed_by_id and item.claimed_by_id != actor.id:
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")

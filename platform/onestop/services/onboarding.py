@@ -197,7 +197,10 @@ def upload(actor, uploads, process_id=None, max_bytes=5 * 1024 * 1024):
 
 
 def _days(deadline) -> float:
-    return deadline.amount / 8 if deadline.unit == "working_hours" else deadline.amount
+    """Working days, roughly: 8 office hours a day; 5 working days in 7 calendar days."""
+    if deadline.unit == "working_hours":
+        return deadline.amount / 8
+    return deadline.amount * 5 / 7 if deadline.unit == "calendar_days" else deadline.amount
 
 
 def publish(actor, draft_id, max_bytes=5 * 1024 * 1024) -> ProcedureVersion:

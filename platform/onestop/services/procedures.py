@@ -232,6 +232,8 @@ def _processing_text(meta) -> str:
     amount = int(amount) if float(amount).is_integer() else amount
     if plan.total.unit == "working_hours":
         return f"{amount} giờ làm việc"
+    if plan.total.unit == "calendar_days":
+        return f"{amount} ngày"
     if amount == 0:
         return "trong ngày làm việc (tiếp nhận sau 15 giờ: trả trong ngày làm việc tiếp theo)"
     return f"{amount} ngày làm việc"

@@ -22,6 +22,9 @@ from ..services import (
     stats,
     units,
 )
+from ..services import (
+    calendar as official_calendar,
+)
 from ..services.errors import Forbidden, Invalid, NotFound, ServiceError
 from ..services.users import user_for_token
 from . import bodies, present, throttle
@@ -328,6 +331,45 @@ def set_office_hours(actor):
     deadlines.set_office_hours(actor, body.get("office_hours"), body.get("cutoff"))
     today = local_today()
     return jsonify(deadlines.calendar_view(actor, today, today))
+
+
+@bp.get("/calendar/national")
+@bp.get("/calendar/provinces/<province>")
+@authenticated()
+def official_days(actor, province=None):
+    year = request.args.get("year")
+    if year is not None and not (year.isdigit() and 2000 <= int(year) <= 2100):
+        raise Invalid("year must be a year from 2000 to 2100")
+    days = official_calendar.list_days(actor, int(year) if year else None, province)
+    return jsonify({"province": province, "days": [present.official_day(d) for d in days]})
+
+
+@bp.put("/calendar/national/<day>")
+@bp.put("/calendar/provinces/<province>/<day>")
+@authenticated()
+def set_official_day(actor, day, province=None):
+    body = json_body()
+    stored = official_calendar.set_day(actor, {**body, "date": parse_date(day, "the day").isoformat()}, province)
+    return jsonify(present.official_day(stored))
+
+
+@bp.delete("/calendar/national/<day>")
+@bp.delete("/calendar/provinces/<province>/<day>")
+@authenticated()
+def clear_official_day(actor, day, province=None):
+    official_calendar.clear_day(actor, parse_date(day, "the day"), province)
+    return "", 204
+
+
+@bp.post("/calendar/national/import")
+@bp.post("/calendar/provinces/<province>/import")
+@authenticated()
+def import_official_days(actor, province=None):
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("send the file (CSV or JSON) as the multipart field 'file'")
+    report = official_calendar.import_days(actor, upload.read(official_calendar.MAX_BYTES + 1), upload.filename or "", province)
+    return jsonify({"added": report.added, "updated": report.updated})
 
 
 @bp.get("/stats")

@@ -50,6 +50,15 @@ REQUEST_BODIES = {
         "office_hours": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
                                                      "items": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}}},
         "cutoff": {"type": ["string", "null"]}}},
+    "set_official_day": {"type": "object", "required": ["working", "name", "source"], "properties": {
+        "working": {"type": "boolean", "description": "true: a working day (the Saturday worked in a swap); "
+                    "false: a day off"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "source": {"type": "string", "minLength": 1, "maxLength": 255,
+                   "description": "the decision or notice, e.g. Công văn 12729/VPCP-KGVX"},
+        "source_date": {"type": ["string", "null"], "format": "date"},
+        "source_url": {"type": ["string", "null"], "maxLength": 500},
+        "confirmed": {"type": "boolean"}, "note": {"type": ["string", "null"], "maxLength": 500}}},
     "rate_dossier": {"type": "object", "required": ["key", "level"], "properties": {
         "key": _TEXT, "level": {"enum": ["rat_hai_long", "hai_long", "khong_hai_long"]},
         "comment": {"type": ["string", "null"], "maxLength": 4000}}},
@@ -101,7 +110,7 @@ SCHEMAS = {
         "office_hours": {"type": "array", "items": {"type": "array", "items": _TEXT}}, "cutoff": _TEXT_OR_NULL,
         "days": {"type": "array", "items": closed({"date": {"type": "string", "format": "date"},
                                                    "working": {"type": "boolean"},
-                                                   "source": {"enum": ["national", "centre"]}, "why": _TEXT})}}),
+                                                   "source": {"enum": ["national", "province", "centre"]}, "why": _TEXT})}}),
     "Figures": closed({
         "centre": _TEXT, "from": _DATE, "to": _DATE,
         **dict.fromkeys(("received", "online", "resolved", "early", "on_time", "late", "without_deadline", "returned",
@@ -137,6 +146,39 @@ PAGE_PARAMS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
     {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
      "description": "where the page before ended (in its `next` link)"}]
+
+
+PROVINCE_PARAM = {"name": "province", "in": "path", "required": True, "schema": {"type": "string"},
+                  "description": "the province centre's code, e.g. P22"}
+
+
+def _official_paths(base, whose, params):
+    """The official calendar of `whose`: its days (anyone signed in), one day set or dropped, a file imported."""
+    days = closed({"province": _TEXT_OR_NULL, "days": {"type": "array", "items": _ref("OfficialDay")}})
+    return {
+        base: {"get": {"summary": f"The official days off and day swaps of {whose}, each with its notice",
+                       "parameters": params + [{"name": "year", "in": "query", "schema": {"type": "integer"}}],
+                       "responses": {"200": _answer("The days, by date", days), **_errors(401, 404, 422)}}},
+        f"{base}/{{day}}": {
+            "put": {"summary": f"Add or replace one official day of {whose}", "parameters": params + [DAY_PARAM],
+                    "requestBody": _body("set_official_day"),
+                    "responses": {"200": _answer("The day as stored", _ref("OfficialDay")),
+                                  **_errors(401, 403, 404, 422)}},
+            "delete": {"summary": f"Drop one official day of {whose}: the fallback decides it again",
+                       "parameters": params + [DAY_PARAM],
+                       "responses": {"204": {"description": "Dropped (or there was none)"},
+                                     **_errors(401, 403, 404, 422)}}},
+        f"{base}/import": {"post": {
+            "summary": f"Import official days of {whose} from a CSV or JSON file: every row is checked first, "
+                       "nothing is imported if one is wrong (422 with one detail per row)",
+            "parameters": params,
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"200": _answer("What was written", closed({"added": {"type": "integer"},
+                                                                    "updated": {"type": "integer"}})),
+                          **_errors(401, 403, 404, 413, 422)}}},
+    }
+
 
 # Every operation of /api/v1, by path and method.
 PATHS = {
@@ -306,6 +348,9 @@ PATHS = {
         "requestBody": _body("set_office_hours"),
         "responses": {"200": {"description": "The calendar of today"} | _json(_ref("Calendar")),
                       **_errors(401, 403, 422)}}},
+    **_official_paths("/calendar/national", "the country (system administrator)", []),
+    **_official_paths("/calendar/provinces/{province}", "a province, inherited by its communes (its province "
+                      "administrator or a system administrator)", [PROVINCE_PARAM]),
     "/stats": {"get": {
         "summary": "A centre's figures over a period (docs/statistics.md); public without a token, with the "
                    "per-official lines for a token of the centre's scope",

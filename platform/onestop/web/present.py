@@ -251,6 +251,17 @@ def unit(u):
     return {"code": u.code, "name": u.name, "kind": u.kind}
 
 
+OFFICIAL_DAY = {"date": {"type": "string", "format": "date"}, "working": {"type": "boolean"}, "name": _TEXT,
+                "source": _TEXT, "source_date": {"type": ["string", "null"], "format": "date"},
+                "source_url": _TEXT_OR_NULL, "confirmed": {"type": "boolean"}, "note": _TEXT}
+
+
+def official_day(d):
+    return {"date": d.day.isoformat(), "working": d.working, "name": d.name, "source": d.source,
+            "source_date": d.source_date.isoformat() if d.source_date else None, "source_url": d.source_url,
+            "confirmed": d.confirmed, "note": d.note}
+
+
 # The components of the OpenAPI document, by name.
 SCHEMAS = {
     "ProcedureVersion": closed(VERSION),
@@ -266,4 +277,5 @@ SCHEMAS = {
     "Outcome": closed(OUTCOME),
     "Rollout": closed(ROLLOUT),
     "Unit": closed(UNIT),
+    "OfficialDay": closed(OFFICIAL_DAY),
 }
