@@ -96,7 +96,11 @@ _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 100, "description"
 # The components built outside web/present.py (by the services, or by web/errors.py).
 SCHEMAS = {
     "Centre": closed({"code": _TEXT, "name": _TEXT, "level": _LEVEL, "agency_code": _TEXT_OR_NULL,
-                      "admin_code": _TEXT_OR_NULL, "parent": _TEXT_OR_NULL, "closed_on": _TEXT_OR_NULL}),
+                      "agency_code_source": _TEXT_OR_NULL,
+                      "ready": {"type": "boolean", "description": "false: no identity code yet, dossier codes would "
+                                                                  "start with 000.00.00.H00"},
+                      "admin_code": _TEXT_OR_NULL, "parent": _TEXT_OR_NULL, "closed_on": _TEXT_OR_NULL,
+                      "successor": _TEXT_OR_NULL}),
     "Calendar": closed({
         "office_hours": {"type": "array", "items": {"type": "array", "items": _TEXT}}, "cutoff": _TEXT_OR_NULL,
         "days": {"type": "array", "items": closed({"date": {"type": "string", "format": "date"},
