@@ -46,7 +46,7 @@ def request_supplement(actor, code, reason: str) -> Dossier:
         first = not AuditEvent.select().where((AuditEvent.dossier == dossier.id)
                                               & (AuditEvent.action == "dossier.supplement_requested")).exists()
         if first and dossier.received_at:
-            stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, supplemented=1)
+            stats.count(stats.centre_of(dossier), dossier.procedure_id, dossier.received_at, supplemented=1)
         audit.record("dossier.supplement_requested", actor, dossier=dossier, detail={"reason": reason})
         notify.queue(dossier, "supplement_requested", reason=reason)
 

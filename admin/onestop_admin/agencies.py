@@ -1,0 +1,77 @@
+"""The back office's side of agencies (issue 17): which centres are not ready (no electronic identity
+code: their dossier codes would start with 000.00.00.H00), the codes edited in the centre list, and
+mergers of centres decided by a province's or the country's administrator."""
+
+from datetime import date
+
+from flask import flash, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from wtforms import DateField, StringField
+from wtforms.validators import DataRequired, Length
+
+from onestop.models import local_today
+from onestop.services import agencies, centres, mergers
+from onestop.services.errors import ServiceError
+
+from . import views
+
+
+def _readiness(view, context, model, name):
+    if model.closed_on is not None:
+        return Markup('<span class="label label-default">Đã sáp nhập</span>')
+    if agencies.ready(model):
+        return Markup('<span class="label label-success">Sẵn sàng</span>')
+    return Markup('<span class="label label-danger" title="Mã hồ sơ sẽ bắt đầu bằng 000.00.00.H00">'
+                  'Chưa sẵn sàng: thiếu mã định danh</span>')
+
+
+class CentreView(views.CentreView):
+    """The centres in scope, each marked ready or not; a centre's identity code is edited here (the
+    services check its shape against the national list)."""
+
+    column_list = ("code", "name", "level", "parent", "agency_code", "ready", "agency_code_source", "closed_on")
+    column_labels = views.CentreView.column_labels | {"ready": "Sẵn sàng", "agency_code_source": "Nguồn mã định danh"}
+    column_formatters = views.CentreView.column_formatters | {"ready": _readiness}
+    column_sortable_list = ("code", "name", "level", "agency_code", "closed_on")
+
+
+def not_ready_facts(actor) -> dict:
+    """What the back office's home shows of the centres without an identity code in the actor's scope."""
+    ids = centres.scope_ids(actor)
+    return {"count": agencies.count_not_ready(ids), "first": agencies.not_ready(ids, limit=10)}
+
+
+class MergeForm(FlaskForm):
+    merged = StringField("Trung tâm bị sáp nhập (mã, ví dụ W07090)", validators=[DataRequired(), Length(max=64)])
+    successor = StringField("Trung tâm tiếp nhận (mã)", validators=[DataRequired(), Length(max=64)])
+    on = DateField("Ngày sáp nhập có hiệu lực", validators=[DataRequired()])
+
+
+class MergerView(views.Guarded, BaseView):
+    """Merging a centre into another of its province from a date: the successor takes over its open
+    dossiers on that date (at once if it is today)."""
+
+    roles = ("province_admin", "system_admin")
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        actor, form = views._actor(), MergeForm()
+        if request.method == "POST" and form.validate_on_submit():
+            try:
+                [done] = mergers.merge_centres(actor, form.merged.data.strip(), form.successor.data.strip(),
+                                               form.on.data)
+            except ServiceError as exc:
+                flash(exc.message, "error")
+            else:
+                then = (f"{done.handed_over} hồ sơ đang giải quyết đã được chuyển giao ngay."
+                        if done.handed_over is not None else "Hồ sơ đang giải quyết sẽ được chuyển giao vào ngày đó.")
+                flash(f"Đã sáp nhập {done.merged} vào {done.successor} từ ngày {done.on:%d/%m/%Y}. {then}", "success")
+                return redirect(url_for(".index"))
+        elif request.method == "POST":
+            flash("Nhập mã hai trung tâm và ngày sáp nhập (hôm nay hoặc sau này).", "error")
+        if form.on.data is None:
+            form.on.data = local_today()
+        return self.render("onestop_admin/agencies/mergers.html", form=form, rows=mergers.mergers(actor),
+                           today=date.isoformat(local_today()))
