@@ -24,7 +24,7 @@ from .. import boundedjson, sql
 from ..db import write_transaction
 from ..engine import SourceFile, classify
 from ..models import Centre, LocalOverride, Procedure, ProcedureVersion, utcnow
-from . import audit, runtime, units
+from . import audit, levels, runtime, units
 from .errors import Forbidden, Invalid, NotFound, TooLarge, shown
 from .onboarding import lint
 from .procedures import LANE_ROLES, checked_model, get_procedure, model_files, model_for, store_version
@@ -46,7 +46,7 @@ class PackEntry:
 class Outcome:
     centre: str
     code: str
-    outcome: str  # adopted | kept_override | unchanged | conflict
+    outcome: str  # adopted | kept_override | unchanged | conflict | other_level
     version: int | None = None
     detail: str = ""
 
@@ -292,8 +292,9 @@ def _overridden(centre_id) -> set:
 
 
 def rollout(actor, templates, centres, force=False, progress=None) -> RolloutReport:
-    """Adopt the template versions at every centre given: one transaction per centre (a crash
-    loses at most the centre in hand; running again completes the rest)."""
+    """Adopt the template versions at every centre given, each the procedures of its level
+    (services.levels): one transaction per centre (a crash loses at most the centre in hand;
+    running again completes the rest)."""
     started = time.perf_counter()
     report = RolloutReport()
     templates = list(templates)
@@ -304,8 +305,12 @@ def rollout(actor, templates, centres, force=False, progress=None) -> RolloutRep
         if centre.closed_on is not None:
             report.outcomes += [Outcome(centre.code, c, "conflict", None, "the centre is closed") for c in codes]
             continue
-        with write_transaction():
-            report.outcomes += _adopt_at(actor, centre, templates, codes, force)
+        kept, left = levels.split(templates, codes, centre.level)
+        report.outcomes += [Outcome(centre.code, c, "other_level", None, f"a procedure of the {' and '.join(lv)} "
+                                    f"level, not for a {centre.level}'s centre") for c, lv in left]
+        if kept:
+            with write_transaction():
+                report.outcomes += _adopt_at(actor, centre, [t for t, _ in kept], [c for _, c in kept], force)
         if progress is not None:
             progress(i, len(centres))
     report.seconds = time.perf_counter() - started

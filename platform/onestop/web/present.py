@@ -68,7 +68,7 @@ def procedure(p, v):
 CATALOGUE_ENTRY = {
     "code": _TEXT, "name": _TEXT, "version": {"type": "integer"}, "updated_at": _TIME_OR_NULL,
     "field": _TEXT_OR_NULL, "level": _TEXT_OR_NULL, "agency": _TEXT_OR_NULL, "processing": _TEXT_OR_NULL,
-    "fee": _TEXT_OR_NULL, "documents": {"type": "array", "items": {"type": "object"}},
+    "fee": _TEXT_OR_NULL, "fee_note": _TEXT_OR_NULL, "documents": {"type": "array", "items": {"type": "object"}},
     "online": {"type": "boolean"}, "online_level": {"description": "from procedure.json, as written there"},
     "decided_on_the_spot": {"type": "boolean"}, "legal_basis": {"type": "array", "items": _TEXT},
     "result": {"description": "from procedure.json, as written there"}}
@@ -80,7 +80,8 @@ def catalogue(entry):
     meta = entry.metadata
     return {"code": entry.code, "name": entry.name, "version": entry.version, "updated_at": _iso(entry.updated_at),
             "field": entry.field or None, "level": entry.level or None, "agency": entry.agency or None,
-            "processing": entry.processing or None, "fee": entry.fee or None, "documents": entry.documents,
+            "processing": entry.processing or None, "fee": entry.fee or None, "fee_note": entry.fee_note or None,
+            "documents": entry.documents,
             "online": entry.online, "online_level": meta.get("online_level"), "decided_on_the_spot": entry.on_the_spot,
             "legal_basis": entry.legal_basis, "result": meta.get("result")}
 
