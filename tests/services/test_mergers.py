@@ -33,7 +33,8 @@ def _commune_with_dossiers(system):
     open_one = dossiers.start_dossier(officer, "review", applicant={"name": "Trần Thị B", "email": "b@example.vn"})
     [task] = WorkItem.select().where(WorkItem.dossier == open_one.id)
     dossiers.claim_task(officer, task.id)
-    successor_officer, _ = make_user("canbo.moi", ("officer", "leader"), centre=Centre.get(Centre.code == "W07093"))
+    successor_officer, token = make_user("canbo.moi", ("officer", "leader"), centre=Centre.get(Centre.code == "W07093"))
+    successor_officer.token = token
     return old, officer, finished, open_one, successor_officer
 
 
@@ -53,6 +54,9 @@ def test_on_the_merge_date_the_successor_takes_over_open_dossiers_and_tasks_and_
         assert [r.id for r in worklist.worklist(successor_officer).rows] == [task.id]
         with pytest.raises(NotFound):
             dossiers.get_dossier(officer, open_one.code)
+        shown = app.test_client().get(f"/api/v1/tasks/{task.id}",
+                                      headers={"Authorization": f"Bearer {successor_officer.token}"})
+        assert shown.status_code == 200 and shown.json["dossier"] == open_one.code
         dossiers.complete_task(successor_officer, task.id, DONE)  # the successor's officers carry on
         [task] = WorkItem.select().where(WorkItem.dossier == open_one.id)
         dossiers.complete_task(successor_officer, task.id, {"approved": True})
