@@ -57,6 +57,9 @@ def test_on_the_merge_date_the_successor_takes_over_open_dossiers_and_tasks_and_
         shown = app.test_client().get(f"/api/v1/tasks/{task.id}",
                                       headers={"Authorization": f"Bearer {successor_officer.token}"})
         assert shown.status_code == 200 and shown.json["dossier"] == open_one.code
+        described = app.test_client().get(f"/api/v1/dossiers/{open_one.code}",
+                                          headers={"Authorization": f"Bearer {successor_officer.token}"}).json
+        assert (described["centre"], described["received_by"]) == ("W07093", "W07090")
         dossiers.complete_task(successor_officer, task.id, DONE)  # the successor's officers carry on
         [task] = WorkItem.select().where(WorkItem.dossier == open_one.id)
         dossiers.complete_task(successor_officer, task.id, {"approved": True})

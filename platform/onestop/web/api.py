@@ -66,7 +66,8 @@ def json_body():
 
 def _dossier(d, tracking_url=None):
     """A dossier as the API shows it, with what its page shows beside it."""
-    return present.dossier(d, dossiers.page_rows(d), centres.code_of(d.centre_id), tracking_url=tracking_url)
+    return present.dossier(d, dossiers.page_rows(d), centres.code_of(d.centre_id), tracking_url=tracking_url,
+                           received_by=centres.code_of(d.received_by_id) if d.received_by_id else None)
 
 
 @bp.get("/openapi.json")

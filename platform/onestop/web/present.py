@@ -111,7 +111,10 @@ DOSSIER = {
     "status": {"type": "string", "enum": [s.value for s in Status], "description":
                "the national status (its code in the national catalogue: "
                + ", ".join(f"{s.value} {s.national_code}" for s in Status) + ")"},
-    "centre": _TEXT | {"description": "the receiving centre's code"},
+    "centre": _TEXT | {"description": "the code of the centre handling it: the one that received it, or the "
+                                      "successor a merger handed it over to"},
+    "received_by": _TEXT_OR_NULL | {"description": "after a merger's hand-over: the centre that received it, "
+                                                   "whose figures count it; null otherwise"},
     "authority": _TEXT_OR_NULL | {"description": "the competent authority that decides"},
     "data": {"type": "object"}, "applicant": {"type": ["object", "null"]},
     "created_at": _TIME, "updated_at": _TIME_OR_NULL, "received_at": _TIME_OR_NULL,
@@ -133,9 +136,10 @@ DOSSIER = {
     "lookup_key": _TEXT | {"description": "for the applicant's receipt; shown once"}}
 
 
-def dossier(d, rows, centre, tracking_url=None):
+def dossier(d, rows, centre, tracking_url=None, received_by=None):
     """A dossier as the API shows it, with the rows its page shows beside it (sql.dossier_rows, named
-    rows) and its centre's code; `tracking_url` (with the lookup key) only to whoever created it."""
+    rows) and its centre's code (and the receiving centre's, if a merger handed it over);
+    `tracking_url` (with the lookup key) only to whoever created it."""
     body = {
         "code": d.code,
         "procedure": d.procedure.code,
@@ -143,6 +147,7 @@ def dossier(d, rows, centre, tracking_url=None):
         "state": d.state,
         "status": d.status,
         "centre": centre,
+        "received_by": received_by,
         "authority": d.authority,
         "data": d.data,
         "applicant": d.applicant,
@@ -169,7 +174,8 @@ def dossier(d, rows, centre, tracking_url=None):
     return body
 
 
-OUTCOME = {"centre": _TEXT, "code": _TEXT, "outcome": {"enum": ["adopted", "kept_override", "unchanged", "conflict"]},
+OUTCOME = {"centre": _TEXT, "code": _TEXT, "outcome": {"enum": ["adopted", "kept_override", "unchanged", "conflict",
+                                                                             "other_level"]},
            "version": {"type": ["integer", "null"]}, "detail": _TEXT_OR_NULL}
 
 
