@@ -7,13 +7,14 @@ from datetime import date
 from flask import flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from markupsafe import Markup
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length
 
 from onestop.models import local_today
 from onestop.services import agencies, centres, mergers
-from onestop.services.errors import ServiceError
+from onestop.services.errors import Invalid, ServiceError
 
 from . import views
 
@@ -75,3 +76,38 @@ class MergerView(views.Guarded, BaseView):
             form.on.data = local_today()
         return self.render("onestop_admin/agencies/mergers.html", form=form, rows=mergers.mergers(actor),
                            today=date.isoformat(local_today()))
+
+
+class CodesForm(FlaskForm):
+    file = FileField("Tệp CSV: mã đơn vị hành chính, mã định danh điện tử", validators=[FileRequired()])
+
+
+class CodesView(views.Guarded, BaseView):
+    """The identity codes of the centres in scope: import them from a CSV of the national list (all or
+    nothing, every wrong row named), and the centres still without one."""
+
+    roles = ("province_admin", "system_admin")
+    MAX_BYTES = 2 * 1024 * 1024
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        actor, form, problems = views._actor(), CodesForm(), []
+        if request.method == "POST" and form.validate_on_submit():
+            upload = form.file.data
+            data = upload.read(self.MAX_BYTES + 1)
+            try:
+                if len(data) > self.MAX_BYTES:
+                    raise Invalid(f"the file is larger than {self.MAX_BYTES // (1024 * 1024)} MiB")
+                report = agencies.import_codes(actor, data.decode("utf-8-sig"), upload.filename or "codes.csv")
+            except UnicodeDecodeError:
+                flash("Tệp không phải văn bản UTF-8: lưu lại từ bảng tính dưới dạng CSV UTF-8.", "error")
+            except ServiceError as exc:
+                flash(exc.message, "error")
+                problems = exc.details or []
+            else:
+                flash(f"Đã nhập mã định danh cho {report.changed} trung tâm ({report.unchanged} không đổi).", "success")
+                return redirect(url_for(".index"))
+        ids = centres.scope_ids(actor)
+        return self.render("onestop_admin/agencies/codes.html", form=form, problems=problems,
+                           count=agencies.count_not_ready(ids), missing=agencies.not_ready(ids, limit=200))
+

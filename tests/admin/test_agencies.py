@@ -4,7 +4,7 @@ administrator merges two of its communes."""
 
 import re
 
-from onestop.models import AuditEvent, Centre, Dossier, local_today
+from onestop.models import AuditEvent, Centre, Dossier, User, local_today
 from onestop.services import agencies, centres
 from tests.conftest import make_user
 from tests.web.pages import csrf, sign_in
@@ -70,3 +70,26 @@ def test_a_province_administrator_merges_two_of_its_communes_and_is_told_what_we
         make_user("xa.admin", ("admin",), centre=Centre.get(Centre.code == "W07093"), password=PASSWORD)
     sign_in(commune_admin_page, "xa.admin", PASSWORD)
     assert commune_admin_page.get("/admin/mergers/").status_code == 403
+
+
+def test_a_province_administrator_imports_codes_of_its_province_and_sees_every_wrong_row(sqlite_app):
+    import io
+
+    client, _ = _province_admin(sqlite_app)
+    with sqlite_app.app_context():
+        centres.import_units(User.get(User.username == "system"), [1])  # Hà Nội beside Quảng Ninh
+        other = next(c.admin_code for c in Centre.under(Centre.get(Centre.code == "P01").id))
+    page = "/admin/agency_codes/"
+    wrong = f"07093,H22.50.05.13\n{other},000.21.05.H01\n07081,H22-1\n".encode()
+    refused = client.post(page, data={"csrf_token": csrf(client.get(page)), "file": (io.BytesIO(wrong), "codes.csv")},
+                          content_type="multipart/form-data")
+    text = refused.get_data(as_text=True)
+    problems = re.search(r'<table[^>]*id="problems".*?</table>', text, re.S).group(0)
+    assert "<td>2</td>" in problems and "<td>3</td>" in problems and "<td>1</td>" not in problems  # P01 is not theirs
+    with sqlite_app.app_context():
+        assert Centre.get(Centre.code == "W07093").agency_code is None
+    good = b"07093,H22.50.05.13\n07081,000.21.07.H22\n"
+    done = client.post(page, data={"csrf_token": csrf(client.get(page)), "file": (io.BytesIO(good), "codes.csv")},
+                       content_type="multipart/form-data", follow_redirects=True)
+    assert "cho 2 trung tâm" in done.get_data(as_text=True)
+    assert re.search(r'id="not-ready">Chưa sẵn sàng: 52 ', done.get_data(as_text=True))  # P22 and 51 communes

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..db import write_transaction
 from ..models import Centre, local_today
 from . import audit, codes
-from .errors import Invalid, shown
+from .errors import Forbidden, Invalid, shown
 
 MAX_ROWS = 10_000  # the country has 3,355 centres
 _HEADER_WORDS = ("code", "mã", "ma_", "unit", "agency", "đơn vị", "định danh")
@@ -87,15 +87,22 @@ def _taken_elsewhere(found) -> list:
 
 
 def import_codes(actor, text: str, source: str) -> CodesReport:
-    """Set the identity codes of the centres a national-list CSV names, all or nothing; raises Invalid
-    listing every problem (its `details`: [{row, message}]) and then changes nothing."""
+    """Set the identity codes of the centres a national-list CSV names (within the actor's scope: a
+    province administrator's province), all or nothing; raises Invalid listing every problem (its
+    `details`: [{row, message}]) and then changes nothing."""
     rows = _rows(text)
     if not rows:
         raise Invalid("the file has no rows: write the administrative unit's code and its identity code per line")
     if len(rows) > MAX_ROWS:
         raise Invalid(f"the file has {len(rows)} rows; at most {MAX_ROWS}")
+    from .centres import scope_ids
+
+    if not actor.has_role("system_admin", "province_admin"):
+        raise Forbidden("identity codes are imported by a province's or the country's administrator")
+    allowed = scope_ids(actor)  # a unit outside it is answered as one without a centre
     centres_by_unit = {(c.level, c.admin_code): c for c in Centre.select().where(
-        Centre.level.in_(("province", "commune")) & Centre.admin_code.is_null(False))}
+        Centre.level.in_(("province", "commune")) & Centre.admin_code.is_null(False))
+        if allowed is None or c.id in allowed}
     found, problems = _check(rows, centres_by_unit)
     problems += [] if problems else _taken_elsewhere(found)
     if problems:
