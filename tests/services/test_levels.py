@@ -47,3 +47,17 @@ def test_a_nationwide_rollout_keeps_province_level_procedures_out_of_commune_cat
             "1.013225", "2.000815"]
         left = next(o for o in report.outcomes if o.centre == "W07090" and o.outcome == "other_level")
         assert "province level" in left.detail
+
+
+def test_the_coverage_of_a_province_level_procedure_counts_the_provinces_own_centres_not_their_communes(app):
+    with app.app_context():
+        system, _ = make_user("system", ("system_admin",))
+        centres.import_units(system, [22, 1])
+        rollout.rollout_pack(system, rehashed(pack_of(FOLDERS, edit=_both_levels)), "province:22/*")
+        rollout.rollout_pack(system, rehashed(pack_of(FOLDERS, edit=_both_levels)), "P22")
+        rows = {r["province"]: r for r in rollout.coverage(system, "1.013236")}  # province level
+        assert (rows["P22"]["communes"], rows["P22"]["missing"], rows["P22"]["province_centre"]) == (0, 0, "current")
+        assert rows["P01"]["province_centre"] == "missing"
+        commune_level = {r["province"]: r for r in rollout.coverage(system, "1.013225")}
+        assert (commune_level["P22"]["communes"], commune_level["P22"]["current"]) == (54, 54)
+        assert commune_level["P22"]["province_centre"] == "missing"

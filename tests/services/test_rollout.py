@@ -176,7 +176,7 @@ def test_the_ministry_sees_which_communes_run_the_newest_template(app, province)
         ministry, _ = make_user("ministry", ("system_admin",))
         rows = {r["province"]: r for r in rollout.coverage(ministry, "2.000815")}
         assert rows["P22"] | {"name": ""} == {"province": "P22", "name": "", "communes": 54, "current": 2,
-                                              "older": 0, "missing": 52}
+                                              "older": 0, "missing": 52, "province_centre": "missing"}
         [mine] = rollout.coverage(province, "2.000815")
         assert mine["province"] == "P22"
 

@@ -8,6 +8,8 @@ those of the district level; a procedure whose level names none of these three (
 "ministry") is adopted wherever it is rolled out, as before levels were read.
 """
 
+from ..models import Centre, Procedure, ProcedureVersion
+
 PLACED = ("province", "district", "commune")  # the levels that decide where a procedure is adopted
 ALL = ("ministry", "province", "district", "commune", "centre")
 
@@ -35,3 +37,14 @@ def split(templates, codes, centre_level) -> tuple[list, list]:
         else:
             left.append((code, levels_of(template.metadata)))
     return kept, left
+
+
+def province_centres_running(code, newest_hash) -> dict:
+    """province centre id -> "current" (the newest template) or "older", for the provinces' own
+    centres that run the procedure (the coverage of a procedure of the province level)."""
+    rows = (Procedure.select(Procedure.centre, ProcedureVersion.content_hash)
+            .join(ProcedureVersion, on=((ProcedureVersion.procedure == Procedure.id)
+                                        & (ProcedureVersion.version == Procedure.latest_version)))
+            .join(Centre, on=(Centre.id == Procedure.centre))
+            .where((Procedure.code == code) & (Centre.level == "province")).tuples())
+    return {centre: "current" if content_hash == newest_hash else "older" for centre, content_hash in rows}

@@ -444,7 +444,8 @@ def offered(actor, code) -> dict:
 
 def coverage(actor, code, province=None) -> list[dict]:
     """The ministry's view: for each province, how many of its communes run the newest template of
-    a procedure, an older version, or none (a province administrator sees their province)."""
+    a procedure, an older version, or none (none are counted for a procedure of the province level),
+    and whether the province's own centre does (a province administrator sees their province)."""
     if not actor.has_role("system_admin"):
         province = Centre.select(Centre.admin_code).where(
             (Centre.id == actor.centre_id) & (Centre.level == "province")).scalar()
@@ -466,13 +467,14 @@ def coverage(actor, code, province=None) -> list[dict]:
     for parent_id, content_hash in rows:
         counts = running.setdefault(parent_id, [0, 0])
         counts[0 if content_hash == newest_hash else 1] += 1
-    totals = _communes_per_province()
+    totals = _communes_per_province() if newest is None or levels.adopts("commune", newest.metadata) else {}
+    own = levels.province_centres_running(code, newest_hash)  # a province-level one: none of the communes'
     out = []
     for p in provinces:
-        current, older = running.get(p.id, [0, 0])
+        current, older = running.get(p.id, [0, 0]) if totals else (0, 0)
         total = totals.get(p.id, 0)
         out.append({"province": p.code, "name": p.name, "communes": total, "current": current, "older": older,
-                    "missing": total - current - older})
+                    "missing": total - current - older, "province_centre": own.get(p.id, "missing")})
     return out
 
 

@@ -263,11 +263,15 @@ PATHS = {
                 "force": {"type": "string", "enum": ["true", "false"]}}}}}},
         "responses": {"200": _answer("The per-centre report", _ref("Rollout")), **_errors(401, 403, 404, 413, 422)}}},
     "/coverage/{code}": {"get": {
-        "summary": "Which provinces' communes run the newest template of a procedure, an older one, or none",
+        "summary": "Which provinces' communes (none for a province-level procedure) and own centres run the "
+                   "newest template of a procedure, an older one, or none",
         "parameters": [CODE_PARAM],
         "responses": {"200": _answer("By province", closed({"code": _TEXT, "provinces": {"type": "array", "items": closed({
             "province": _TEXT, "name": _TEXT, "communes": {"type": "integer"}, "current": {"type": "integer"},
-            "older": {"type": "integer"}, "missing": {"type": "integer"}})}})), **_errors(401, 403)}}},
+            "older": {"type": "integer"}, "missing": {"type": "integer"},
+            "province_centre": {"enum": ["current", "older", "missing"], "description": "whether the province's "
+                                "own centre runs the newest template, an older version, or none"}})}})),
+            **_errors(401, 403)}}},
     "/calendar": {"get": {
         "summary": "The centre's working calendar: office hours, cut-off, and each day worked or not and why",
         "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
