@@ -66,7 +66,9 @@ class Home(Guarded, AdminIndexView):
             "active": dossiers.where(Dossier.state == "active").count(),
             "failed": dossiers.where(Dossier.state == "error").count(),
         }
-        return self.render("onestop_admin/home.html", actor=actor, facts=facts,
+        from .agencies import not_ready_facts
+
+        return self.render("onestop_admin/home.html", actor=actor, facts=facts, not_ready=not_ready_facts(actor),
                            centre=Centre.get_by_id(actor.centre_id))
 
 

@@ -178,17 +178,52 @@ def cmd_centres_list(args):
 def cmd_centres_merge(args):
     from datetime import date
 
-    from .services import centres
+    from .services import mergers
     from .services.errors import ServiceError
 
     settings = load_settings()
     _runtime(settings)
+    actor = _system_actor()
+    actor.roles = "system_admin"  # the command line reaches every centre
     try:
-        merged = centres.merge(_system_actor(), args.codes, args.into, date.fromisoformat(args.on))
-    except (ServiceError, ValueError) as exc:
-        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        done = mergers.merge_centres(actor, args.codes, args.into, date.fromisoformat(args.on))
+    except ValueError:
+        print(f"error: {args.on!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
         return 1
-    print(f"{len(merged)} centre(s) merged into {args.into} from {args.on}; their dossiers stay theirs")
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    for m in done:
+        then = (f"{m.handed_over} open dossier(s) handed over now" if m.handed_over is not None
+                else "its open dossiers are handed over on that date by the worker")
+        print(f"{m.merged} merged into {m.successor} from {m.on:%Y-%m-%d}: {then}")
+    return 0
+
+
+def cmd_centres_codes_import(args):
+    from .services import agencies
+    from .services.errors import ServiceError
+
+    settings = load_settings()
+    _runtime(settings)
+    path = Path(args.file)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {path} as UTF-8 text: {exc}", file=sys.stderr)
+        return 1
+    actor = _system_actor()
+    actor.roles = "system_admin"  # the command line reaches every centre
+    try:
+        report = agencies.import_codes(actor, text, path.name)
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for problem in (exc.details or [])[1:]:
+            where = f"row {problem['row']}: " if problem.get("row") else ""
+            print(f"  {where}{problem['message']}", file=sys.stderr)
+        return 1
+    print(f"{report.changed} centre(s) got their identity code, {report.unchanged} had it already; "
+          f"{agencies.count_not_ready()} open centre(s) still have none")
     return 0
 
 
@@ -439,11 +474,19 @@ def build_parser():
     listing.add_argument("--parent", default=None, help="only those under this centre (a code such as P22)")
     listing.add_argument("--level", default=None, help="nation, province, commune, district or centre")
     listing.set_defaults(func=cmd_centres_list)
-    merging = centres.add_parser("merge", help="merge centres into another from a date (closed for new dossiers)")
+    merging = centres.add_parser("merge", help="merge centres into another of their province from a date (today or "
+                                               "later): closed for new dossiers, open ones handed over that day")
     merging.add_argument("codes", nargs="+")
     merging.add_argument("--into", required=True)
     merging.add_argument("--on", required=True, help="the date the merge takes effect (YYYY-MM-DD)")
     merging.set_defaults(func=cmd_centres_merge)
+    agency_codes = centres.add_parser("codes", help="the centres' electronic identity codes").add_subparsers(
+        dest="codes_command", required=True)
+    codes_import = agency_codes.add_parser(
+        "import", help="set identity codes from a CSV of the national list: administrative unit code, identity code "
+                       "(all or nothing; every wrong row is reported)")
+    codes_import.add_argument("file")
+    codes_import.set_defaults(func=cmd_centres_codes_import)
 
     cal = sub.add_parser("calendar", help="the official calendar: days off and day swaps with their notices")
     cal = cal.add_subparsers(dest="calendar_command", required=True)

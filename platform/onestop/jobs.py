@@ -4,7 +4,8 @@ Web processes schedule a `fire_timers` job for the moment a dossier's next timer
 `onestop worker` processes consume them (on this machine or others). A periodic job sweeps the
 database every minute for due timers whose job was lost (Redis restarted without persistence,
 a scheduling failure), so a timer fires even then. Firing is guarded by the dossier's serial,
-so a timer fires once however many jobs and workers race for it.
+so a timer fires once however many jobs and workers race for it. Another, every minute, hands
+merged centres' open dossiers over to their successors once the merge's date has come.
 """
 
 import logging
@@ -13,7 +14,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import audit, notify, timer_firing
+from .services import audit, mergers, notify, timer_firing
 
 log = logging.getLogger("onestop.jobs")
 
@@ -54,6 +55,13 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
         moved = timer_firing.fire_due_timers(limit=1000)
         if moved:
             log.info("sweep fired the timers of %d dossier(s)", moved)
+
+    @huey.periodic_task(crontab(minute="*"), name="hand_over_merged")
+    @_with_connection
+    def hand_over_merged():
+        moved = mergers.hand_over_due()
+        if moved:
+            log.info("handed %d dossier(s) of merged centres over to their successors", moved)
 
     @huey.periodic_task(crontab(minute="*"), name="send_notifications")
     @_with_connection

@@ -267,6 +267,16 @@ def _official_calendar(db):
     load_shipped()
 
 
+def _agencies_and_mergers(db):
+    """Where a centre's identity code came from; merged centres hand their open dossiers over, and a
+    handed-over dossier names the centre that received it (its statistics stay there)."""
+    _add_column(db, "centre", "agency_code_source", CharField(max_length=255, null=True))
+    _add_column(db, "centre", "handed_over_at", DateTimeField(null=True))
+    _add_column(db, "dossier", "received_by_id",
+                ForeignKeyField(Centre, null=True, field=Centre.id, on_delete="RESTRICT"))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_received_by_id" ON "dossier" ("received_by_id")')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -299,6 +309,7 @@ MIGRATIONS = [
     (29, "drafts edited in the browser keep a revision and who saved last", _draft_revisions),
     (30, "drafts tried before publishing: practice dossiers and unit-test runs", _draft_tests),
     (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
+    (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
 ]
 
 

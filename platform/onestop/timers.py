@@ -1,12 +1,13 @@
-"""The timer worker: fires due BPMN timers, sends due notifications and appends the audit
-trail's signed checkpoints. In-process thread (embedded) or its own process."""
+"""The timer worker: fires due BPMN timers, hands merged centres' dossiers over on the merge's
+date, sends due notifications and appends the audit trail's signed checkpoints. In-process thread
+(embedded) or its own process."""
 
 import logging
 import threading
 import time
 
 from .db import database
-from .services import audit, notify, runtime
+from .services import audit, mergers, notify, runtime
 from .services.timer_firing import fire_due_timers
 
 log = logging.getLogger("onestop.timers")
@@ -16,6 +17,7 @@ def run_once() -> int:
     database.connect(reuse_if_open=True)
     try:
         moved = fire_due_timers()
+        mergers.hand_over_due_now_and_then()  # before sending: the applicants hear of it this round
         notify.send_due()
         return moved
     finally:

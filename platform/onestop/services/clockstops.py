@@ -26,7 +26,7 @@ def stopped(dossier, actor, kind, reason="", element_id=None) -> None:
         first = not AuditEvent.select().where((AuditEvent.dossier == dossier.id)
                                               & (AuditEvent.action == _STOPPED[SUPPLEMENT])).exists()
         if first and dossier.received_at:
-            stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, supplemented=1)
+            stats.count(stats.centre_of(dossier), dossier.procedure_id, dossier.received_at, supplemented=1)
         audit.record(_STOPPED[kind], actor, dossier=dossier, element_id=element_id, detail={"reason": reason})
         notify.queue(dossier, "supplement_requested", reason=reason)
     else:

@@ -3,6 +3,11 @@ receiving agency's electronic identity code, the receipt date (YYMMDD, Vietnam's
 agency's sequence number of that day, at least 4 digits — `H15.50.05.13-261008-0975`. For a
 centrally provided national service (Circular 04/2025 clause 3) a 2-digit code of the system's
 owner precedes the number: `H15.50.05.13-261008-010975`.
+
+The identity code is the centre's own (`Centre.agency_code`), from the national list of agencies'
+electronic identity codes (QCVN 102:2016/BTTTT), imported per administrative unit
+(`services.agencies.import_codes`) or entered in the back office; `Centre.agency_code_source`
+says which. A centre without one is not ready: its dossier codes start with DEFAULT_AGENCY.
 """
 
 import re
@@ -14,7 +19,12 @@ from . import runtime
 
 DEFAULT_AGENCY = "000.00.00.H00"  # an unset identity code: set the real one per centre
 AGENCY_CODE_LENGTH = 40  # the dossier code adds "-YYMMDD-", the system code and the sequence: 64 in all
-_AGENCY = re.compile(rf"^[A-Z0-9][A-Z0-9.]{{0,{AGENCY_CODE_LENGTH - 1}}}$")
+# The shapes an identity code of the national list takes (docs/centres.md):
+AGENCY_SHAPES = (
+    re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$"),  # 000.00.21.H56: QCVN 102:2016, as the national list writes it
+    re.compile(r"^[A-Z]\d{2}\.\d{2}\.\d{2}\.\d{2,3}$"),  # H15.50.05.13: the same groups from level 1 down
+    re.compile(r"^[A-Z]\d{2}\.\d{3}\.\d{2}$"),  # H15.500.05: MX1X2.Y1Y2Y3.Z1Z2 of Circular 04/2025 Art. 23
+)
 _agencies = runtime.SharedCache("agency", seconds=300.0)  # centre id -> its identity code
 
 
@@ -26,8 +36,9 @@ def system_code(setting: str | None = None) -> str:
     return setting or ""
 
 
-def valid_agency_code(code: str) -> bool:
-    return bool(_AGENCY.match(code or ""))
+def valid_agency_code(code) -> bool:
+    """Whether `code` has the shape of an identity code of the national list (AGENCY_SHAPES)."""
+    return isinstance(code, str) and any(shape.match(code) for shape in AGENCY_SHAPES)
 
 
 def agency_of(centre_id) -> str:

@@ -34,6 +34,9 @@ MESSAGES = {
     "apology": ("Xin lỗi về việc chậm trả kết quả hồ sơ {code}",
                 "Hồ sơ {code} sẽ trả kết quả chậm hơn hẹn. Lý do: {reason}. Ngày hẹn mới: {due_date}. "
                 "Trung tâm thành thật xin lỗi ông/bà."),
+    "handed_over": ("Hồ sơ {code} được chuyển đến {reason}",
+                    "Do sáp nhập đơn vị hành chính, hồ sơ {code} ({procedure}) được chuyển đến {reason} tiếp tục "
+                    "giải quyết. Mã hồ sơ, mã tra cứu và ngày hẹn trả kết quả không thay đổi."),
 }
 
 

@@ -197,15 +197,15 @@ def _record_result(change: _Change, due_at) -> None:
     if after in WITH_RESULT and before not in WITH_RESULT:
         if sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL',
                    (now, dossier.id)).rowcount:
-            counters.count(dossier.centre_id, dossier.procedure_id, now,
+            counters.count(counters.centre_of(dossier), dossier.procedure_id, now,
                         **resolution(due_at, dossier.apologised_at, now))
     if after == Status.RETURNED and before != Status.RETURNED:
         sql.run('UPDATE "dossier" SET "returned_at" = ? WHERE "id" = ?', (now, dossier.id))
-        counters.count(dossier.centre_id, dossier.procedure_id, now, returned=1)
+        counters.count(counters.centre_of(dossier), dossier.procedure_id, now, returned=1)
     if after in ENDED and before not in ENDED:
         sql.run('UPDATE "dossier" SET "ended_at" = ? WHERE "id" = ?', (now, dossier.id))
     if after == Status.NOT_ACCEPTED and before != Status.NOT_ACCEPTED and dossier.received_at:
-        counters.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, not_accepted=1)
+        counters.count(counters.centre_of(dossier), dossier.procedure_id, dossier.received_at, not_accepted=1)
 
 
 def _bring_up_to_date(change: _Change, due_at) -> None:

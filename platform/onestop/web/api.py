@@ -77,7 +77,8 @@ def _dossier(d, tracking_url=None):
         more = len(rows[kind]) > page
         rows[kind] = rows[kind][:page]
         links[f"{kind}_next"] = _page_link(kind, d.code, page, str(rows[kind][-1].id)) if more else None
-    return present.dossier(d, rows, centres.code_of(d.centre_id), links, tracking_url=tracking_url)
+    return present.dossier(d, rows, centres.code_of(d.centre_id), links, tracking_url=tracking_url,
+                           received_by=centres.code_of(d.received_by_id) if d.received_by_id else None)
 
 
 def _links(code) -> dict:

@@ -105,7 +105,11 @@ _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 100, "description"
 # The components built outside web/present.py (by the services, or by web/errors.py).
 SCHEMAS = {
     "Centre": closed({"code": _TEXT, "name": _TEXT, "level": _LEVEL, "agency_code": _TEXT_OR_NULL,
-                      "admin_code": _TEXT_OR_NULL, "parent": _TEXT_OR_NULL, "closed_on": _TEXT_OR_NULL}),
+                      "agency_code_source": _TEXT_OR_NULL,
+                      "ready": {"type": "boolean", "description": "false: no identity code yet, dossier codes would "
+                                                                  "start with 000.00.00.H00"},
+                      "admin_code": _TEXT_OR_NULL, "parent": _TEXT_OR_NULL, "closed_on": _TEXT_OR_NULL,
+                      "successor": _TEXT_OR_NULL}),
     "Calendar": closed({
         "office_hours": {"type": "array", "items": {"type": "array", "items": _TEXT}}, "cutoff": _TEXT_OR_NULL,
         "days": {"type": "array", "items": closed({"date": {"type": "string", "format": "date"},
@@ -323,11 +327,15 @@ PATHS = {
                 "force": {"type": "string", "enum": ["true", "false"]}}}}}},
         "responses": {"200": _answer("The per-centre report", _ref("Rollout")), **_errors(401, 403, 404, 413, 422)}}},
     "/coverage/{code}": {"get": {
-        "summary": "Which provinces' communes run the newest template of a procedure, an older one, or none",
+        "summary": "Which provinces' communes (none for a province-level procedure) and own centres run the "
+                   "newest template of a procedure, an older one, or none",
         "parameters": [CODE_PARAM],
         "responses": {"200": _answer("By province", closed({"code": _TEXT, "provinces": {"type": "array", "items": closed({
             "province": _TEXT, "name": _TEXT, "communes": {"type": "integer"}, "current": {"type": "integer"},
-            "older": {"type": "integer"}, "missing": {"type": "integer"}})}})), **_errors(401, 403)}}},
+            "older": {"type": "integer"}, "missing": {"type": "integer"},
+            "province_centre": {"enum": ["current", "older", "missing"], "description": "whether the province's "
+                                "own centre runs the newest template, an older version, or none"}})}})),
+            **_errors(401, 403)}}},
     "/calendar": {"get": {
         "summary": "The centre's working calendar: office hours, cut-off, and each day worked or not and why",
         "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},

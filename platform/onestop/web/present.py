@@ -80,7 +80,7 @@ def procedure(p, v):
 CATALOGUE_ENTRY = {
     "code": _TEXT, "name": _TEXT, "version": {"type": "integer"}, "updated_at": _TIME_OR_NULL,
     "field": _TEXT_OR_NULL, "level": _TEXT_OR_NULL, "agency": _TEXT_OR_NULL, "processing": _TEXT_OR_NULL,
-    "fee": _TEXT_OR_NULL, "documents": {"type": "array", "items": {"type": "object"}},
+    "fee": _TEXT_OR_NULL, "fee_note": _TEXT_OR_NULL, "documents": {"type": "array", "items": {"type": "object"}},
     "online": {"type": "boolean"}, "online_level": {"description": "from procedure.json, as written there"},
     "decided_on_the_spot": {"type": "boolean"}, "legal_basis": {"type": "array", "items": _TEXT},
     "result": {"description": "from procedure.json, as written there"}}
@@ -92,7 +92,8 @@ def catalogue(entry):
     meta = entry.metadata
     return {"code": entry.code, "name": entry.name, "version": entry.version, "updated_at": _iso(entry.updated_at),
             "field": entry.field or None, "level": entry.level or None, "agency": entry.agency or None,
-            "processing": entry.processing or None, "fee": entry.fee or None, "documents": entry.documents,
+            "processing": entry.processing or None, "fee": entry.fee or None, "fee_note": entry.fee_note or None,
+            "documents": entry.documents,
             "online": entry.online, "online_level": meta.get("online_level"), "decided_on_the_spot": entry.on_the_spot,
             "legal_basis": entry.legal_basis, "result": meta.get("result")}
 
@@ -142,7 +143,10 @@ DOSSIER = {
     "status": {"type": "string", "enum": [s.value for s in Status], "description":
                "the national status (its code in the national catalogue: "
                + ", ".join(f"{s.value} {s.national_code}" for s in Status) + ")"},
-    "centre": _TEXT | {"description": "the receiving centre's code"},
+    "centre": _TEXT | {"description": "the code of the centre handling it: the one that received it, or the "
+                                      "successor a merger handed it over to"},
+    "received_by": _TEXT_OR_NULL | {"description": "after a merger's hand-over: the centre that received it, "
+                                                   "whose figures count it; null otherwise"},
     "authority": _TEXT_OR_NULL | {"description": "the competent authority that decides"},
     "data": {"type": "object"}, "applicant": {"type": ["object", "null"]},
     "created_at": _TIME, "updated_at": _TIME_OR_NULL, "received_at": _TIME_OR_NULL,
@@ -165,9 +169,10 @@ DOSSIER = {
     "lookup_key": _TEXT | {"description": "for the applicant's receipt; shown once"}}
 
 
-def dossier(d, rows, centre, links, tracking_url=None):
+def dossier(d, rows, centre, links, tracking_url=None, received_by=None):
     """A dossier as the API shows it, with the rows its page shows beside it (sql.dossier_rows, named
-    rows: the first page of the history and of the events), its centre's code and its links;
+    rows: the first page of the history and of the events), its centre's code (and the receiving
+    centre's, if a merger handed it over) and its links;
     `tracking_url` (with the lookup key) only to whoever created it."""
     body = {
         "code": d.code,
@@ -176,6 +181,7 @@ def dossier(d, rows, centre, links, tracking_url=None):
         "state": d.state,
         "status": d.status,
         "centre": centre,
+        "received_by": received_by,
         "authority": d.authority,
         "data": d.data,
         "applicant": d.applicant,
@@ -227,7 +233,8 @@ def step(d, rows, links):
     return body
 
 
-OUTCOME = {"centre": _TEXT, "code": _TEXT, "outcome": {"enum": ["adopted", "kept_override", "unchanged", "conflict"]},
+OUTCOME = {"centre": _TEXT, "code": _TEXT, "outcome": {"enum": ["adopted", "kept_override", "unchanged", "conflict",
+                                                                             "other_level"]},
            "version": {"type": ["integer", "null"]}, "detail": _TEXT_OR_NULL}
 
 
