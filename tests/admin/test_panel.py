@@ -28,6 +28,7 @@ def desk(sqlite_app):
 
 
 def _post(client, path, body, token, language="en"):
+    client.set_cookie("lang", language)  # the site's language is the visitor's choice (a cookie), not the header's
     return client.post(path, json=body, headers={"X-CSRFToken": token, "Accept-Language": language})
 
 
