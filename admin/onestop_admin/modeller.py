@@ -125,6 +125,8 @@ _VIETNAMESE = [
     (r"^procedure.json \"lanes\": lane '(?P<lane>.*)' maps to '(?P<role>.*)'; a lane maps to one of: (?P<roles>.*)$",
      "procedure.json \"lanes\": làn '{lane}' gắn với vai trò '{role}' không có; vai trò phải là một trong: "
      "{roles}."),
+    (r"^procedure.json \"(?P<key>[^\"]+)\" still holds the template's placeholder.*$",
+     "procedure.json: mục \"{key}\" vẫn còn chữ của mẫu («Điều chỉnh: ...»): ghi giá trị của chính thủ tục này."),
     (r"^procedure.json: (?P<rest>.*)$", "procedure.json: {rest}"),
     # services.drafts and procedures.unpack
     (r"^a draft keeps BPMN, DMN and JSON files, not '(?P<name>.*)'$",

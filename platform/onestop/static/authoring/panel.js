@@ -397,6 +397,25 @@
     }
   }
 
+  /* The form builder's address for a form file: it names a JSON Schema form without its
+     "-schema.json" ("receive-schema.json" is the form "receive") and a Camunda form by its file;
+     any other file, or none, goes to the draft's list of forms (a new form's name suggested). */
+  function builderHref(fileName, elementId) {
+    var forms = "/admin/modeller/" + api.draftId + "/forms";
+    var schema = /^([a-z0-9][a-z0-9_]*)-schema\.json$/.exec(fileName || "");
+    if (schema) {
+      return forms + "/" + encodeURIComponent(schema[1]);
+    }
+    if (/^[a-z0-9][a-z0-9_]*\.form$/.test(fileName || "")) {
+      return forms + "/" + encodeURIComponent(fileName);
+    }
+    if (fileName) {
+      return forms;
+    }
+    var suggested = elementId.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^[^a-z0-9]+/, "").slice(0, 60);
+    return forms + "?name=" + encodeURIComponent(suggested || "bieu_mau");
+  }
+
   function formSection(element) {
     var bo = element.businessObject;
     var current = formName(bo);
@@ -415,9 +434,8 @@
     var links = el("p", { className: "panel-links" });
     function drawLinks() {
       links.textContent = "";
-      var target = chooser.value || (element.id + "-schema.json");
       links.appendChild(el("a", {
-        href: "/admin/modeller/" + api.draftId + "/forms/" + encodeURIComponent(target),
+        href: builderHref(chooser.value, element.id),
         text: chooser.value ? "Sửa biểu mẫu này" : "Tạo biểu mẫu mới cho bước này"
       }));
     }
