@@ -62,6 +62,16 @@ def _fill_application(page, purpose):
     page.get_by_label("Bản chụp thành phần hồ sơ").set_input_files(files=PAPER)
 
 
+def _two_working_days(since):
+    """How the page may write a step due two working days after a moment between `since` and now
+    (the minute may turn meanwhile): the centre's default calendar, dd/mm/yyyy HH:MM local time."""
+    from onestop.workdays import Calendar, Deadline, to_local
+
+    calendar, allowance = Calendar(), Deadline(2, "working_days")
+    return {calendar.due(to_local(t.replace(tzinfo=None)), allowance).strftime("%d/%m/%Y %H:%M")
+            for t in (since.replace(second=0, microsecond=0), datetime.now(UTC))}
+
+
 def _practice(admin, task, fill):
     """Complete a practice dossier's task through its real form."""
     section = admin.locator(f'section.task[data-element="{task}"]')
@@ -172,10 +182,12 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
         admin.get_by_role("button", name=re.compile("Bắt đầu hồ sơ thử|Làm thử")).click()
         expect(admin.locator("#practice-state")).to_contain_text("Đang xử lý")
         if branch == "approved":
+            started = datetime.now(UTC)
             _practice(admin, "Task_Receive", receive(True))
             appraise = admin.locator('section.task[data-element="Task_Appraise"]')
             expect(appraise).to_contain_text("Thẩm định, đề xuất")
-            expect(appraise).to_contain_text("Hạn của bước")
+            due = appraise.locator("p.due strong").inner_text().strip()
+            assert due in _two_working_days(started), due  # the allowance set in the panel
             _practice(admin, "Task_Appraise", lambda s: s.get_by_label("Kết quả thẩm định").select_option("approve"))
             sign = admin.locator('section.task[data-element="Task_Sign"]')
             expect(sign).to_contain_text("Công chức chuyên môn")  # the lane it was dragged to
@@ -196,8 +208,12 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
                 section.get_by_label("Ngày thông báo").fill(datetime.now().date().isoformat())
             _practice(admin, "Task_NotifyRefusal", refusal)
             expect(admin.locator("#practice-state")).to_contain_text("End_Refused")
-        admin.get_by_role("link", name="Về trang thử nghiệm").click()
+        admin.locator("#case-name").fill(f"Hồ sơ {branch}")  # the practice, kept as a test case of the draft
+        admin.locator("#save-case").click()
+        expect(admin.locator("body")).to_contain_text(f"Đã lưu ca kiểm thử «Hồ sơ {branch}»")
 
+    admin.get_by_role("button", name="Chạy kiểm thử").click()
+    expect(admin.locator("#test-summary")).to_contain_text("2 ca đạt, 0 ca không đạt")
     expect(admin.locator("#never-reached")).not_to_contain_text("End_Done")
     expect(admin.locator("#never-reached")).not_to_contain_text("End_Refused")
     viewer = admin.locator("#coverage-viewer")
@@ -252,12 +268,8 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     offered = datetime.now(UTC)
 
     def desk_appraise():
-        from onestop.workdays import Calendar, Deadline, to_local
-        calendar, two_days = Calendar(), Deadline(2, "working_days")
-        dates = {calendar.due(to_local(t.replace(tzinfo=None)), two_days).strftime("%d/%m/%Y %H:%M")
-                 for t in (offered.replace(second=0, microsecond=0), datetime.now(UTC))}
         due = officer.locator('dl.facts dt:text-is("Hạn xử lý bước này") + dd').inner_text().strip()
-        assert due in dates, (due, dates)  # the allowance set in the panel, counted by the calendar
+        assert due in _two_working_days(offered), due  # the allowance set in the panel, counted by the calendar
         officer.screenshot(path=str(shots / "authoring-desk.png"), full_page=True)
         officer.get_by_label("Kết quả thẩm định").select_option("approve")
 
