@@ -232,6 +232,8 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     assert admin.url == f"{server}/admin/modeller/{draft_id}"
     admin.locator("#publish").click()
     expect(admin.locator("#status")).to_contain_text(f"Đã công bố {CODE} phiên bản 1")
+    expect(admin.locator("#publish")).to_be_disabled()  # a published draft is frozen
+    expect(admin.locator("#after-publish")).to_have_attribute("href", f"/admin/onboard/{draft_id}")
     admin.screenshot(path=str(shots / "authoring-published.png"), full_page=True)
     assert refused == [], refused
     assert errors == [], errors
