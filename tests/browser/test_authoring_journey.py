@@ -6,6 +6,7 @@ dossiers until the coverage shows them, and publishes; a citizen then submits th
 the portal and an officer completes its tasks at the desk until the result. Every step asserts
 what the person sees. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the test's temp dir)."""
 
+import json
 import re
 import subprocess
 from datetime import UTC, datetime
@@ -134,9 +135,30 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     admin.locator("#panel-allowance-unit").select_option("working_days")
     allowance.dispatch_event("change")
     admin.screenshot(path=str(shots / "authoring-modeller.png"), full_page=True)
+
+    # Nothing selected: the procedure's own description, which the template left to adjust.
+    expect(admin.locator("#lint")).to_contain_text("vẫn còn chữ của mẫu")
+    admin.locator("#canvas").click(position={"x": 15, "y": 15})
+    for control, value in (("#panel-proc-field", "Chứng thực"), ("#panel-proc-agency", "Ủy ban nhân dân cấp xã"),
+                           ("#panel-proc-fee", "0"), ("#panel-proc-result", "Giấy xác nhận"),
+                           ("#panel-proc-legal", "Nghị định 118/2025/NĐ-CP\nQuyết định thử nghiệm số 16")):
+        admin.locator(control).fill(value)
+        admin.locator(control).dispatch_event("change")
+    papers = admin.locator("#panel-proc-documents")
+    papers.fill(papers.input_value() + "\nGiấy xác nhận cũ (nếu có)")
+    papers.dispatch_event("change")
+    expect(admin.locator("#lint")).not_to_contain_text("vẫn còn chữ của mẫu")
+    expect(admin.locator("#lint-summary")).to_have_text("(không có vấn đề)")
+    admin.screenshot(path=str(shots / "authoring-procedure.png"), full_page=True)
     admin.locator("#save").click()
     expect(admin.locator("#status")).to_contain_text("Đã lưu")
     expect(admin.locator("#lint .finding-error")).to_have_count(0)
+    saved = json.loads(admin.request.get(f"{server}/admin/modeller/{draft_id}/draft").json()["files"]["procedure.json"])
+    assert (saved["fee_vnd"], saved["agency"], saved["legal_basis"][1]) == (0, "Ủy ban nhân dân cấp xã",
+                                                                           "Quyết định thử nghiệm số 16")
+    assert saved["documents"][0]["originals"] == 1  # a paper kept keeps its counts
+    assert saved["documents"][-1] == {"name": "Giấy xác nhận cũ (nếu có)"}
+    assert saved["deadline"]["steps"]["Task_Appraise"] == {"working_days": 2}
 
     # The form builder, from the start event's form in the panel: a required field on the application.
     canvas = admin.locator("#canvas").bounding_box()
@@ -240,7 +262,12 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
 
     # A citizen submits it on the portal; the field added in the builder is asked.
     citizen = browser.new_page(viewport={"width": 420, "height": 900}, locale="vi-VN")
-    citizen.goto(f"{server}/procedures/{CODE}/submit")
+    citizen.goto(f"{server}/procedures/{CODE}")
+    expect(citizen.get_by_role("heading", level=1)).to_contain_text(NAME)
+    expect(citizen.locator("body")).to_contain_text("Ủy ban nhân dân cấp xã")  # written in the panel
+    expect(citizen.locator("body")).to_contain_text("Giấy xác nhận cũ (nếu có)")
+    citizen.get_by_role("link", name="Nộp hồ sơ trực tuyến").click()
+    assert citizen.url == f"{server}/procedures/{CODE}/submit"
     _fill_application(citizen, "Nộp cho nhà tuyển dụng")
     citizen.get_by_role("button", name="Nộp hồ sơ").click()
     expect(citizen.get_by_role("status").first).to_contain_text("Hồ sơ của bạn đã được tiếp nhận")

@@ -804,6 +804,59 @@
       field("Khi yêu cầu bổ sung hồ sơ", policy)]);
   }
 
+  /* What the catalogue shows of the procedure (procedure.json): field, agency, fee, result, legal basis,
+     papers. A template writes "Điều chỉnh: ..." in each; the check lists those left until replaced. */
+  function descriptionSection() {
+    var data = readProcedure().data;
+    function text(id, key) {
+      var input = el("input", { id: id, className: "form-control form-control-sm", type: "text" });
+      input.value = typeof data[key] === "string" || typeof data[key] === "number" ? String(data[key]) : "";
+      input.addEventListener("change", function () {
+        var value = input.value.trim();
+        writeProcedure(function (proc) {
+          if (key === "fee_vnd" && /^[0-9]+$/.test(value)) {
+            proc[key] = Number(value); // an amount in đồng; a text such as "Miễn phí" stays a text
+          } else if (value) {
+            proc[key] = value;
+          } else {
+            delete proc[key];
+          }
+        });
+      });
+      return input;
+    }
+    function lines(id, key, keep) {
+      var area = el("textarea", { id: id, className: "form-control form-control-sm", rows: "4" });
+      var now = Array.isArray(data[key]) ? data[key] : [];
+      area.value = now.map(function (item) {
+        return item && typeof item === "object" ? String(item.name || "") : String(item);
+      }).join("\n");
+      area.addEventListener("change", function () {
+        var typed = area.value.split("\n").map(function (line) { return line.trim(); }).filter(Boolean);
+        writeProcedure(function (proc) {
+          var before = Array.isArray(proc[key]) ? proc[key] : [];
+          proc[key] = typed.map(function (line) { return keep(before, line); });
+        });
+      });
+      return area;
+    }
+    function asText(before, line) { return line; }
+    function paper(before, line) { // a paper keeps its counts and note while its name stays the same
+      var same = before.filter(function (item) {
+        return item && typeof item === "object" ? item.name === line : item === line;
+      })[0];
+      return same !== undefined ? same : { name: line };
+    }
+    return section("Thông tin thủ tục", [
+      field("Lĩnh vực", text("panel-proc-field", "field")),
+      field("Cơ quan giải quyết", text("panel-proc-agency", "agency")),
+      field("Phí, lệ phí (đồng)", text("panel-proc-fee", "fee_vnd"), "Số tiền, hoặc «Miễn phí»; 0 nếu không thu."),
+      field("Kết quả giải quyết", text("panel-proc-result", "result")),
+      field("Căn cứ pháp lý", lines("panel-proc-legal", "legal_basis", asText), "Mỗi dòng một văn bản."),
+      field("Giấy tờ phải nộp", lines("panel-proc-documents", "documents", paper), "Mỗi dòng một giấy tờ.")
+    ]);
+  }
+
   function findingsSection(id) {
     var mine = findings.filter(function (f) { return f.element_id === id; });
     if (!mine.length) {
@@ -829,6 +882,7 @@
         aside.appendChild(nameSection(element));
       }
       aside.appendChild(deadlineSection());
+      aside.appendChild(descriptionSection());
       aside.appendChild(el("p", { className: "panel-hint", text: "Chọn một phần tử trên sơ đồ để sửa những gì onestop cần ở nó." }));
       return;
     }
