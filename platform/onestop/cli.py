@@ -35,6 +35,14 @@ def _system_actor():
     return system_user()
 
 
+def _country_actor():
+    """The system user acting over the whole country: the command line reaches every centre, the
+    country's calendar and every province's (it runs on the server, as its operator)."""
+    actor = _system_actor()
+    actor.roles = "system_admin"
+    return actor
+
+
 def _uploads_from(path: Path):
     from .services.procedures import Upload
 
@@ -163,8 +171,7 @@ def cmd_centres_list(args):
 
     settings = load_settings()
     _runtime(settings)
-    actor = _system_actor()
-    actor.roles = "system_admin"  # the command line sees every centre
+    actor = _country_actor()
     listed = centres.describe(centres.list_centres(actor, parent=args.parent, level=args.level))
     if args.json:
         print(json.dumps(listed, ensure_ascii=False, indent=1))
@@ -183,8 +190,7 @@ def cmd_centres_merge(args):
 
     settings = load_settings()
     _runtime(settings)
-    actor = _system_actor()
-    actor.roles = "system_admin"  # the command line reaches every centre
+    actor = _country_actor()
     try:
         done = mergers.merge_centres(actor, args.codes, args.into, date.fromisoformat(args.on))
     except ValueError:
@@ -212,8 +218,7 @@ def cmd_centres_codes_import(args):
     except (OSError, UnicodeDecodeError) as exc:
         print(f"error: cannot read {path} as UTF-8 text: {exc}", file=sys.stderr)
         return 1
-    actor = _system_actor()
-    actor.roles = "system_admin"  # the command line reaches every centre
+    actor = _country_actor()
     try:
         report = agencies.import_codes(actor, text, path.name)
     except ServiceError as exc:
@@ -232,8 +237,7 @@ def cmd_calendar_import(args):
 
     settings = load_settings()
     _runtime(settings)
-    actor = _system_actor()
-    actor.roles = "system_admin"  # the command line keeps the country's calendar and every province's
+    actor = _country_actor()
     path = Path(args.file)
     if not path.is_file():
         raise SystemExit(f"error: {path} does not exist")
@@ -305,8 +309,7 @@ def cmd_rollout(args):
     if not Path(args.pack).is_file():
         print(f"error: {args.pack} is not a file", file=sys.stderr)
         return 1
-    actor = _system_actor()
-    actor.roles = "system_admin"  # the command line reaches every centre
+    actor = _country_actor()
     province = args.to.removeprefix("province:").split("/")[0] if args.to.startswith("province:") else None
     try:
         source_code = args.source or (centres.province_code(province) if province else centres.NATION)
