@@ -339,14 +339,14 @@ def set_office_hours(actor):
 @authenticated()
 def official_days(actor, province=None):
     year = request.args.get("year")
-    if year is not None and not (year.isdigit() and 2000 <= int(year) <= 2100):
+    if year is not None and not (year.isascii() and year.isdigit() and 2000 <= int(year) <= 2100):
         raise Invalid("year must be a year from 2000 to 2100")
     days = official_calendar.list_days(actor, int(year) if year else None, province)
     return jsonify({"province": province, "days": [present.official_day(d) for d in days]})
 
 
-@bp.put("/calendar/national/<day>")
-@bp.put("/calendar/provinces/<province>/<day>")
+@bp.put("/calendar/national/<isoday:day>")
+@bp.put("/calendar/provinces/<province>/<isoday:day>")
 @authenticated()
 def set_official_day(actor, day, province=None):
     body = json_body()
@@ -354,8 +354,8 @@ def set_official_day(actor, day, province=None):
     return jsonify(present.official_day(stored))
 
 
-@bp.delete("/calendar/national/<day>")
-@bp.delete("/calendar/provinces/<province>/<day>")
+@bp.delete("/calendar/national/<isoday:day>")
+@bp.delete("/calendar/provinces/<province>/<isoday:day>")
 @authenticated()
 def clear_official_day(actor, day, province=None):
     official_calendar.clear_day(actor, parse_date(day, "the day"), province)

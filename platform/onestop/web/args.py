@@ -4,7 +4,7 @@ from datetime import date
 
 from flask import request
 from flask_babel import gettext as _
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from ..services.errors import Invalid
 
@@ -38,6 +38,14 @@ class RowId(IntegerConverter):
         super().__init__(url_map, min=1, max=2**63 - 1)
 
 
+class IsoDay(BaseConverter):
+    """`<isoday:name>` in a route: a segment shaped like a date (YYYY-MM-DD; parse_date checks the
+    rest), so a route's literal neighbour (…/import beside …/<day>) answers 405 for another method
+    rather than being read as a day."""
+
+    regex = r"\d{4}-\d{2}-\d{2}"
+
+
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -58,4 +66,5 @@ def _holds_nul(values) -> bool:
 
 def init_app(app):
     app.url_map.converters["rowid"] = RowId
+    app.url_map.converters["isoday"] = IsoDay
     app.before_request(refuse_nul)
