@@ -59,3 +59,10 @@ def test_a_province_administrator_keeps_the_provinces_days_only(sqlite_app):
     assert keeper.put("/calendar/provinces/P22/2030-03-05", day).status_code == 200
     assert [d["date"] for d in keeper.get("/calendar/provinces/P22").json["days"]] == ["2030-03-05"]
     assert keeper.get("/calendar/provinces/P99").status_code == 404
+
+
+def test_a_year_in_other_digits_and_a_day_that_is_not_a_date_are_refused_not_a_server_error(sqlite_app, sqlite_admin_api):
+    assert sqlite_admin_api.get("/calendar/national?year=²⁰²⁶").status_code == 422  # isdigit() says yes
+    nation = _api(sqlite_app, "quocgia", ("system_admin",))
+    assert nation.put("/calendar/national/import", {"working": False}).status_code == 405  # not a day called "import"
+    assert nation.put("/calendar/national/2030-02-30", {"working": False, "name": "A", "source": "B"}).status_code == 422
