@@ -8,13 +8,12 @@ what the person sees. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the te
 
 import json
 import re
-import subprocess
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.browser.test_journey import ONESTOP, PDF, browser, shots  # noqa: F401 (the journey's fixtures, shared)
-from tests.support.servers import onestop_serve
+from tests.support.servers import embedded_server, user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -25,12 +24,8 @@ PAPER = [{"name": "don-de-nghi.pdf", "mimeType": "application/pdf", "buffer": PD
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("authoring")
-    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        for username, role in (("quantri.thutuc", "admin"), ("canbo.xuly", "officer")):
-            done = subprocess.run([str(ONESTOP), "user", "create", username, "--role", role, "--password", PASSWORD],
-                                  env=env, capture_output=True, text=True)
-            assert done.returncode == 0, done.stderr
+    with embedded_server(tmp_path_factory.mktemp("authoring"), user("quantri.thutuc", "admin", password=PASSWORD),
+                         user("canbo.xuly", "officer", password=PASSWORD)) as base:
         yield base
 
 

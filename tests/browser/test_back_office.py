@@ -3,13 +3,12 @@ province's administrator uploads a procedure with a deliberate error, reads the 
 publishes it, rolls it out to two communes; an officer of one of them then receives a dossier of it
 at the counter. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the test's temp dir)."""
 
-import subprocess
 
 import pytest
 
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
 from tests.process_models import bundled_files
-from tests.support.servers import onestop_serve
+from tests.support.servers import embedded_server, user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -17,14 +16,9 @@ PASSWORD = "Mật-khẩu-2026"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("back-office")
-    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        for args in (("centres", "import", "--province", "22"),
-                     ("user", "create", "qn.quantri", "--role", "province_admin", "--role", "admin", "--centre", "P22",
-                      "--password", PASSWORD),
-                     ("user", "create", "canbo.hatu", "--role", "officer", "--centre", "W06652", "--password", PASSWORD)):
-            done = subprocess.run([str(ONESTOP), *args], env=env, capture_output=True, text=True)
-            assert done.returncode == 0, done.stderr
+    with embedded_server(tmp_path_factory.mktemp("back-office"), ("centres", "import", "--province", "22"),
+                         user("qn.quantri", "province_admin", "admin", password=PASSWORD, centre="P22"),
+                         user("canbo.hatu", "officer", password=PASSWORD, centre="W06652")) as base:
         yield base
 
 

@@ -5,13 +5,12 @@ pattern RE2 cannot run next to the field, and inserts the shared identity block.
 refused by the Content-Security-Policy."""
 
 import re
-import subprocess
 
 import pytest
 
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
 from tests.process_models import bundled_files
-from tests.support.servers import onestop_serve
+from tests.support.servers import embedded_server, user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -19,11 +18,7 @@ PASSWORD = "Mật-khẩu-2026"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("form-builder")
-    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        done = subprocess.run([str(ONESTOP), "user", "create", "quantri.bieumau", "--role", "admin", "--password",
-                               PASSWORD], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+    with embedded_server(tmp_path_factory.mktemp("form-builder"), user("quantri.bieumau", "admin", password=PASSWORD)) as base:
         yield base
 
 

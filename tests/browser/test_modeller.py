@@ -5,7 +5,6 @@ told who saved and keeps their drawing as a new draft. Screenshots are kept (in 
 else the test's temp dir)."""
 
 import re
-import subprocess
 
 import pytest
 from lxml import etree
@@ -14,7 +13,7 @@ from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (th
 from tests.conftest import CONFORMANCE
 from tests.process_models import Walk, bundled_files
 from tests.process_models.test_copy_certification import APPLICATION, ATTESTED, RECEIVED, RETURNED, SIGNED
-from tests.support.servers import onestop_serve
+from tests.support.servers import embedded_server, user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -22,12 +21,8 @@ PASSWORD = "Mật-khẩu-2026"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("modeller")
-    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        for username in ("quantri.mot", "quantri.hai"):
-            done = subprocess.run([str(ONESTOP), "user", "create", username, "--role", "admin",
-                                   "--password", PASSWORD], env=env, capture_output=True, text=True)
-            assert done.returncode == 0, done.stderr
+    with embedded_server(tmp_path_factory.mktemp("modeller"), user("quantri.mot", "admin", password=PASSWORD),
+                         user("quantri.hai", "admin", password=PASSWORD)) as base:
         yield base
 
 

@@ -13,14 +13,13 @@ stand-in for the page's window.onestopModeller that keeps the files in memory, i
 
 import json
 import re
-import subprocess
 
 import pytest
 
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
 from tests.conftest import CONFORMANCE
 from tests.process_models import bundled_files
-from tests.support.servers import onestop_serve
+from tests.support.servers import embedded_server, user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -66,11 +65,7 @@ window.openModel = async function (files, bpmnFile, draftId, csrfToken) {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("panel")
-    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        done = subprocess.run([str(ONESTOP), "user", "create", "panel.quantri", "--role", "admin", "--password", PASSWORD],
-                              env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+    with embedded_server(tmp_path_factory.mktemp("panel"), user("panel.quantri", "admin", password=PASSWORD)) as base:
         yield base
 
 

@@ -3,14 +3,13 @@ administrator uploads a SpiffArena folder, starts a practice dossier from the dr
 completes its task through the real form and sees the coverage marked on the bpmn-js viewer."""
 
 import io
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
-from tests.support.servers import onestop_serve
+from tests.support.servers import embedded_server, user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -19,11 +18,7 @@ FOLDER = Path(__file__).resolve().parents[1] / "models" / "spiffarena_branch"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("testrun")
-    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        done = subprocess.run([str(ONESTOP), "user", "create", "thu.quantri", "--role", "admin", "--password", PASSWORD],
-                              env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+    with embedded_server(tmp_path_factory.mktemp("testrun"), user("thu.quantri", "admin", password=PASSWORD)) as base:
         yield base
 
 

@@ -5,13 +5,12 @@ review page and on the comparison of the two published versions), with no access
 in them. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the test's temp dir)."""
 
 import re
-import subprocess
 
 import pytest
 
 from onestop.services import templates
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
-from tests.support.servers import onestop_serve
+from tests.support.servers import embedded_server, user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -22,11 +21,7 @@ GREEN, AMBER = "rgb(30, 123, 52)", "rgb(154, 103, 0)"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("version-diff")
-    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        done = subprocess.run([str(ONESTOP), "user", "create", "quantri", "--role", "admin", "--password", PASSWORD],
-                              env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+    with embedded_server(tmp_path_factory.mktemp("version-diff"), user("quantri", "admin", password=PASSWORD)) as base:
         yield base
 
 

@@ -60,6 +60,25 @@ def onestop_serve(folder, **env_overrides):
             stop(process, signal.SIGTERM)
 
 
+@contextlib.contextmanager
+def embedded_server(folder, *commands):
+    """`onestop serve` on the embedded default (SQLite under ONESTOP_HOME, one web worker), after
+    each of `commands` (argument lists of the `onestop` CLI, e.g. ("user", "create", ...)) has run
+    against it; yields the base URL. The browser tests' server."""
+    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
+        onestop = Path(sys.executable).parent / "onestop"
+        for command in commands:
+            done = subprocess.run([str(onestop), *command], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+        yield base
+
+
+def user(name, *roles, password, centre=None) -> tuple:
+    """The CLI command creating a user with a password (for embedded_server)."""
+    return ("user", "create", name, *[arg for role in roles for arg in ("--role", role)], "--password", password,
+            *(("--centre", centre) if centre else ()))
+
+
 def admin_token(home) -> str:
     """The API token of the administrator `onestop serve` created on its first start."""
     return [line.split(": ", 1)[1] for line in (Path(home) / "admin-token.txt").read_text().splitlines()
