@@ -25,6 +25,7 @@ from .models import (
     AuditHead,
     CacheVersion,
     CalendarDay,
+    CatalogueImport,
     Centre,
     DayFigure,
     DayRating,
@@ -256,6 +257,11 @@ def _draft_tests(db):
     db.create_tables([PracticeDossier, DraftTestRun], safe=True)
 
 
+def _catalogue_imports(db):
+    """A catalogue file's records imported as drafts, reviewed in bulk."""
+    db.create_tables([CatalogueImport], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -287,6 +293,7 @@ MIGRATIONS = [
     (28, "a version per kind of cached rows, so every process sees a change", _cache_versions),
     (29, "drafts edited in the browser keep a revision and who saved last", _draft_revisions),
     (30, "drafts tried before publishing: practice dossiers and unit-test runs", _draft_tests),
+    (33, "catalogue files imported as drafts", _catalogue_imports),
 ]
 
 
