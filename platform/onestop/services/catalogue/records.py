@@ -88,14 +88,14 @@ def read(file_name: str, content: bytes) -> tuple[list[Record], list[Problem]]:
     for number, row in rows:
         record, found = check_row(number, row)
         problems += found
-        if record is None:
+        code = (_text(row.get("code")) or _text(row.get("id"))) if isinstance(row, dict) else ""
+        if code and code in seen:  # a row with other problems still holds its code
+            problems.append(Problem(number, "duplicate_code", "code", code, str(seen[code]),
+                                    f"code {code} is already the code of row {seen[code]}"))
             continue
-        if record.code in seen:
-            problems.append(Problem(number, "duplicate_code", "code", record.code, str(seen[record.code]),
-                                    f"code {record.code} is already the code of row {seen[record.code]}"))
-            continue
-        seen[record.code] = number
-        records.append(record)
+        seen.setdefault(code, number)
+        if record is not None:
+            records.append(record)
     return ([] if problems else records), problems
 
 
