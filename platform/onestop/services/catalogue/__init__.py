@@ -8,8 +8,8 @@ record implies and names its lanes, `allowances` shares the legal time among the
 files together, `batch` imports (all or nothing), checks, lists and publishes.
 """
 
-from .batch import FILTERS, Timings, check, entries_of, import_file, imports, publish_many
+from .batch import FILTERS, Timings, check, entries_of, import_file, imports, publish_many, roll_out
 from .records import Problem, Record, read
 
 __all__ = ["FILTERS", "Problem", "Record", "Timings", "check", "entries_of", "import_file", "imports",
-           "publish_many", "read"]
+           "publish_many", "read", "roll_out"]

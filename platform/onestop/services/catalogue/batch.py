@@ -195,3 +195,24 @@ def publish_many(actor, draft_ids, max_bytes=5 * 1024 * 1024) -> list:
             continue
         out.append((draft_id, version.version, None))
     return out
+
+
+def roll_out(actor, import_id, selector):
+    """Adopt the versions published from an import's drafts at the centres the selector names below
+    the actor's (the existing rollout: services.rollout), all in one run."""
+    from ...models import Procedure
+    from .. import rollout
+    from ..procedures import current_version
+
+    if not actor.has_role("province_admin", "system_admin"):
+        raise Forbidden("rolling out is for a province's or the nation's administrators")
+    _, entries = entries_of(actor, import_id, "published")
+    chosen = []
+    for entry in entries:
+        procedure = Procedure.get_or_none((Procedure.centre == actor.centre_id) & (Procedure.code == entry["code"]))
+        version = current_version(procedure) if procedure is not None and procedure.latest_version else None
+        if version is not None and version.published_at is not None:
+            chosen.append(version)
+    if not chosen:
+        raise Invalid("publish some of the import's drafts first: only a published version is rolled out")
+    return rollout.rollout(actor, chosen, rollout.targets_in_scope(actor, selector))

@@ -188,7 +188,7 @@ def _code(number, row, problems) -> tuple[str, list]:
     code, notes = _text(row.get("code")), []
     if not code and _text(row.get("id")):
         code = _text(row.get("id"))
-        notes.append(f"the record has no national code; imported under its id {code}")
+        notes.append("the record has no national code: imported under its id")
     if not code:
         problems.append(Problem(number, "missing_value", "code", message="the procedure's code is missing"))
     elif not _CODE.match(code):
