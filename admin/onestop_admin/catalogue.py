@@ -116,6 +116,10 @@ class CatalogueView(Guarded, BaseView):
 
     @expose("/<int:import_id>/rollout", methods=("POST",))
     def roll_out(self, import_id):
+        try:
+            catalogue.entries_of(_actor(), import_id, "published")  # another centre's import: not found
+        except NotFound:
+            abort(404)
         if not _actor().has_role("province_admin", "system_admin"):
             abort(403)
         form = RolloutForm()
@@ -123,11 +127,6 @@ class CatalogueView(Guarded, BaseView):
             abort(400)
         try:
             report = catalogue.roll_out(_actor(), import_id, form.to.data.strip())
-        except NotFound as exc:
-            if "import" in exc.message:
-                abort(404)
-            flash(exc.message, "error")
-            return redirect(url_for(".batch", import_id=import_id), 303)
         except ServiceError as exc:
             flash(exc.message, "error")
             return redirect(url_for(".batch", import_id=import_id), 303)
