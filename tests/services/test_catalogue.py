@@ -215,3 +215,15 @@ def test_the_drafts_of_an_import_are_filtered_by_problems_and_published_in_bulk(
     assert [v for _, v, refusal in done if refusal is None] == [1, 1]
     _, published = catalogue.entries_of(admin, batch.id, "published")
     assert {e["code"] for e in published} == {e["code"] for e in clean}
+
+
+def test_a_record_of_both_levels_lists_them_where_procedure_json_takes_a_list(monkeypatch):
+    record, _ = records.check_row(18, json.loads(reference_bytes())[17])  # "commune + province (liên thông)"
+    assert record.levels == ["commune", "province"]
+    made = generate.generate(record, calendar_days=False)
+    meta = json.loads(next(f for f in made.files if f.name == "procedure.json").content)
+    assert made.pattern == "other_agency_opinion"
+    assert meta["level"] == "commune" and meta["levels"] == ["commune", "province"]
+    monkeypatch.setattr(generate, "levels_listed", lambda: True)
+    meta = json.loads(next(f for f in generate.generate(record, False).files if f.name == "procedure.json").content)
+    assert meta["level"] == ["commune", "province"]

@@ -5,8 +5,10 @@ add up to it), the application form, and a test case per path of the pattern."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
+from importlib import resources
 
 from lxml import etree
 
@@ -39,6 +41,13 @@ def calendar_days_counted() -> bool:
     except ValueError:
         return False
     return True
+
+
+@functools.cache
+def levels_listed() -> bool:
+    """Whether this onestop's procedure.json takes a list of levels ("level": ["province", "commune"])."""
+    schema = json.loads(resources.files("onestop.services").joinpath("catalogue_schema.json").read_text("utf-8"))
+    return "array" in json.dumps(schema["properties"].get("level", {}))
 
 
 def generate(record, calendar_days: bool) -> Generated:
@@ -110,8 +119,8 @@ def procedure_json(record, meta: dict, renames: dict, chosen: str, unit: str, no
     for key in ("legal_basis", "source"):
         if isinstance(extra.get(key), list) and extra[key]:
             meta[key] = [str(x)[:1000] for x in extra[key]]
-    if len(record.levels) > 1:
-        meta["levels"] = record.levels
+    if len(record.levels) > 1:  # both levels perform it (liên thông)
+        meta["level" if levels_listed() else "levels"] = record.levels
     _online(meta, extra.get("online_level"))
     meta["deadline"] = _deadline(meta.get("deadline") or {}, record.days, unit, renames)
     meta["catalogue"] = {"pattern": chosen, "notes": notes}
