@@ -192,8 +192,10 @@ def main(argv=None) -> int:
         mark = "under" if row["p95_ms"] < TARGET_P95_MS else "OVER"
         print(f"{row['page']:<24} {total:>5} procedures {row['requests']:>5} requests p50 {row['p50_ms']:7.1f} ms "
               f"p95 {row['p95_ms']:7.1f} ms ({mark} {TARGET_P95_MS:.0f} ms)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process (import, then the portal's app): {peak:.0f} MB")
     if args.json:
-        Path(args.json).write_text(json.dumps({"baseline": baseline, "catalogue": big, "portal": pages,
+        Path(args.json).write_text(json.dumps({"baseline": baseline, "catalogue": big, "portal": pages, "peak_mb": peak,
                                                "database": url.split(":")[0]}, indent=2, ensure_ascii=False))
     return 0
 
