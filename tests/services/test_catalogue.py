@@ -195,9 +195,19 @@ def _cell(record, column):
 
 
 def test_an_unreadable_file_is_one_problem_and_only_an_administrator_imports(admin, sqlite_app):
-    with pytest.raises(Invalid) as refused:
-        catalogue.import_file(admin, "x.xlsx", b"not a workbook")
-    assert refused.value.details[0]["kind"] == "unreadable"
+    import zipfile
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b"\0" * (101 * 1024 * 1024))
+    for name, content in (("x.xlsx", b"not a workbook"), ("x.json", b"{not json"), ("x.json", b'{"a": 1}'),
+                          ("bomb.xlsx", bomb.getvalue()), ("x.json", b"[]")):
+        with pytest.raises(Invalid) as refused:
+            catalogue.import_file(admin, name, content)
+        [problem] = refused.value.details
+        assert problem["kind"] == "unreadable" and problem["row"] == 0, name
+        assert "Traceback" not in problem["message"] and "Error" not in problem["message"]
+    assert "unpacks to 101 MB" in catalogue.read("bomb.xlsx", bomb.getvalue())[1][0].message
     officer, _ = make_user("can.bo", ("officer",))
     with pytest.raises(Forbidden):
         catalogue.import_file(officer, "a.json", json.dumps(_records()).encode())

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 MAX_RECORDS = 5000
 MAX_DAYS = 3650
 MAX_TEXT = 2000
+MAX_UNPACKED = 100 * 1024 * 1024  # an XLSX file's parts, unpacked
+MAX_COLUMNS = 100
 REQUIRED = ("code", "name_vi", "level", "agency", "processing_days", "processing_unit", "documents", "steps")
 LISTS = ("documents", "steps", "legal_basis", "source")
 # Column titles of the national database's own exports, taken as the field they name.
@@ -77,7 +79,7 @@ def read(file_name: str, content: bytes) -> tuple[list[Record], list[Problem]]:
     """The records of a catalogue file and the problems of its rows (no records when any)."""
     try:
         rows = _xlsx_rows(content) if file_name.lower().endswith((".xlsx", ".xlsm")) else _json_rows(content)
-    except ValueError as exc:
+    except Unreadable as exc:
         return [], [Problem(0, "unreadable", message=f"the file cannot be read: {exc}")]
     if not rows:
         return [], [Problem(0, "unreadable", message="the file holds no procedure records")]
@@ -99,27 +101,41 @@ def read(file_name: str, content: bytes) -> tuple[list[Record], list[Problem]]:
     return ([] if problems else records), problems
 
 
+class Unreadable(ValueError):
+    """A file that is neither a JSON list of records nor an XLSX workbook (the message says which)."""
+
+
 def _json_rows(content: bytes) -> list:
     try:
         data = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"not JSON ({exc})") from None
+        raise Unreadable(f"not JSON (line {getattr(exc, 'lineno', '?')})") from None
     if isinstance(data, dict) and isinstance(data.get("procedures"), list):
         data = data["procedures"]
     if not isinstance(data, list):
-        raise ValueError('expected a list of procedure records (or {"procedures": [...]})')
+        raise Unreadable('expected a list of procedure records (or {"procedures": [...]})')
     return list(enumerate(data, 1))
 
 
 def _xlsx_rows(content: bytes) -> list:
-    import openpyxl  # defusedxml, when installed, guards its XML parsing
-
     try:
-        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ValueError(f"not an XLSX workbook ({type(exc).__name__})") from None
+        return _workbook_rows(content)
+    except Unreadable:
+        raise
+    except Exception:  # whatever a malformed workbook makes the reader raise: said as one thing
+        raise Unreadable("not an XLSX workbook onestop can read") from None
+
+
+def _workbook_rows(content: bytes) -> list:
+    import openpyxl  # defusedxml, installed with onestop, guards its XML parsing
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:  # a small file that unpacks to gigabytes is refused
+        unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > MAX_UNPACKED:
+        raise Unreadable(f"it unpacks to {unpacked // (1024 * 1024)} MB, more than {MAX_UNPACKED // (1024 * 1024)}")
+    book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     sheet = book.worksheets[0]
-    lines = sheet.iter_rows(values_only=True)
+    lines = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
     header = [_column(h) for h in next(lines, ())]
     rows = []
     for number, values in enumerate(lines, 2):
