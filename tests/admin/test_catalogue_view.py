@@ -74,6 +74,10 @@ def test_an_imports_drafts_are_filtered_by_problems_published_in_bulk_and_open_i
     assert "đã công bố (phiên bản 1)" in published
     with sqlite_app.app_context():
         assert Draft.get_by_id(ids["1.004873"]).published_version is None
+    citizen = sqlite_app.test_client()  # a published generated procedure is on the portal, its form with it
+    assert "Giấy chứng sinh" in citizen.get("/procedures/1.001193").get_data(as_text=True)
+    form = citizen.get("/procedures/1.001193/submit").get_data(as_text=True)
+    assert 'name="applicant_date_of_birth"' in form and 'name="document_03_file"' in form
 
 
 def test_an_officer_cannot_import_and_another_centres_import_is_not_found(sqlite_app):

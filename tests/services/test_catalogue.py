@@ -225,6 +225,12 @@ def test_the_drafts_of_an_import_are_filtered_by_problems_and_published_in_bulk(
     assert [v for _, v, refusal in done if refusal is None] == [1, 1]
     _, published = catalogue.entries_of(admin, batch.id, "published")
     assert {e["code"] for e in published} == {e["code"] for e in clean}
+    from onestop.services import dossiers
+    from onestop.services.catalogue import startform
+
+    documents = json.loads(reference_bytes())[1]["documents"]
+    dossier = dossiers.start_dossier(admin, "1.000894", startform.sample(documents))  # a real dossier starts
+    assert dossier.due_at is not None and dossier.code
 
 
 def test_a_record_of_both_levels_lists_them_where_procedure_json_takes_a_list(monkeypatch):
