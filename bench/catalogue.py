@@ -368,18 +368,17 @@ class ImportResult:
 def import_catalogue(url: str, procs: list[Procedure]) -> ImportResult:
     """upload_procedure for every procedure, bound as onestop.cli binds; bare parse interleaved (alternating order)."""
     from onestop import db, migrations
-    from onestop.cli import _engine
+    from onestop.assemble import build_runtime
     from onestop.config import load_settings
+    from onestop.services import runtime
     from onestop.services.procedures import Upload, upload_procedure
     from onestop.services.users import create_user, ensure_default_centre
 
-    settings = load_settings()  # ONESTOP_HOME and ONESTOP_DATABASE_URL are set by the caller
-    settings.bind_audit()
-    db.bind(url)
+    settings = load_settings(database_url=url)  # ONESTOP_HOME is set by the caller
+    engine = runtime.install(build_runtime(settings)).engine
     db.database.connect(reuse_if_open=True)
     migrations.migrate()
     ensure_default_centre()
-    engine = _engine(settings)
     actor = create_user("catalogue", ["admin"], display_name="Catalogue import")
     result = ImportResult(count=len(procs))
     meter = Phases()

@@ -164,12 +164,12 @@ def main(argv=None) -> int:
     from onestop.engine import Engine
     from onestop.engine.sandbox import Sandbox
     from onestop.services.audit import bind as audit_bind
-    from onestop.services.runtime import bind_engine
+    from onestop.services.runtime import Runtime, bind_engine, install
     from onestop.services.users import create_user
 
+    install(Runtime(database=db.open_database(url)))
     os.environ["ONESTOP_AUDIT_KEY"] = secrets.token_urlsafe(48)  # a throwaway trail key, the portal's app's too
     audit_bind(os.environ["ONESTOP_AUDIT_KEY"])
-    db.bind(url)
     db.database.connect(reuse_if_open=True)
     migrations.migrate()
     engine = bind_engine(Engine(Sandbox()))

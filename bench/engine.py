@@ -279,14 +279,14 @@ class Onestop:
         from onestop import db, migrations
         from onestop.engine import Engine
         from onestop.engine.sandbox import Sandbox
-        from onestop.services.runtime import bind_engine
+        from onestop.services.runtime import Runtime, bind_engine, install
         from onestop.services.users import create_user, ensure_default_centre
 
         self.url = database_url
         from onestop.services.audit import bind as audit_bind
 
+        install(Runtime(database=db.open_database(database_url)))
         audit_bind(secrets.token_urlsafe(48))  # a throwaway trail key: a benchmark keeps no trail
-        db.bind(database_url)
         db.database.connect(reuse_if_open=True)
         migrations.migrate()
         ensure_default_centre()

@@ -545,7 +545,7 @@ def generate(database_url, dossiers=1_000_000, open_tasks=100_000, centres=1, se
     from onestop.engine import Engine
     from onestop.engine.sandbox import Sandbox
     from onestop.models import AuditEvent, Dossier, HistoryEntry, WorkItem
-    from onestop.services import attachments
+    from onestop.services import attachments, runtime
     from onestop.services.runtime import bind_engine
     from onestop.services.users import ensure_default_centre
 
@@ -561,14 +561,13 @@ def generate(database_url, dossiers=1_000_000, open_tasks=100_000, centres=1, se
     t_start = time.perf_counter()
     from onestop.services.audit import bind as audit_bind
 
-    audit_bind(audit_key or secrets.token_urlsafe(48))
     scratch = None
     if files_dir is None:
         files_dir = scratch = tempfile.mkdtemp(prefix="onestop-generate-files-")
-    # start_dossier stores uploads through the attachment store, which the app factory binds in a server.
-    attachments.bind_store(attachments.FileStore(Path(files_dir), Settings.max_file_bytes,
-                                                 Settings.max_dossier_file_bytes))
-    database = db.bind(database_url)
+    # start_dossier stores uploads through the runtime's attachment store, as in a server.
+    database = runtime.install(runtime.Runtime(database=db.open_database(database_url), files=attachments.FileStore(
+        Path(files_dir), Settings.max_file_bytes, Settings.max_dossier_file_bytes))).database
+    audit_bind(audit_key or secrets.token_urlsafe(48))
     database.connect(reuse_if_open=True)
     migrations.migrate()
     ensure_default_centre()

@@ -71,11 +71,11 @@ def main(argv=None) -> int:
     from onestop.models import Centre
     from onestop.services import centres, procedures, rollout
     from onestop.services.audit import bind as audit_bind
-    from onestop.services.runtime import bind_engine
+    from onestop.services.runtime import Runtime, bind_engine, install
     from onestop.services.users import create_user
 
+    install(Runtime(database=db.open_database(url)))
     audit_bind(secrets.token_urlsafe(48))  # a throwaway trail key: a benchmark keeps no trail
-    db.bind(url)
     db.database.connect(reuse_if_open=True)
     migrations.migrate()
     bind_engine(Engine())

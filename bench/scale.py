@@ -166,8 +166,10 @@ def build_cases(t: Target, reps: int, rnd: random.Random, experiment: dict | Non
     from onestop.services import dossiers as service
     from onestop.web import present
 
-    def presented(d):  # what GET /api/v1/dossiers/{code} renders (web/api.py _dossier)
-        return present.dossier(d, service.page_rows(d), centres.code_of(d.centre_id))
+    def presented(d):  # what GET /api/v1/dossiers/{code} renders (web/api.py _dossier; links aside)
+        rows = service.page_rows(d, service.HISTORY_PAGE)
+        rows["history"], rows["events"] = rows["history"][:service.HISTORY_PAGE], rows["events"][:service.HISTORY_PAGE]
+        return present.dossier(d, rows, centres.code_of(d.centre_id), {})
 
     actor = t.actor
     lo, hi = t.id_range
@@ -634,9 +636,10 @@ def run_database(kind, url, owned, tmp, args, rnd):
                                           files_dir=home / "files", audit_key=_audit_key(home))
     else:
         from onestop.services.audit import bind as audit_bind
+        from onestop.services.runtime import Runtime, install
 
+        install(Runtime(database=db.open_database(url)))
         audit_bind(secrets.token_urlsafe(48))  # a throwaway trail key: a benchmark keeps no trail
-        db.bind(url)
         db.database.connect(reuse_if_open=True)
         from onestop.models import Dossier
 

@@ -5,10 +5,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
 
 from onestop.app import create_app
 from onestop.clock import ShiftedClock
-from onestop.clock import bind as bind_clock
 from onestop.engine import Engine
 from onestop.engine.sandbox import Sandbox
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
@@ -92,15 +92,18 @@ def sqlite_url(tmp_path, database_templates):
 @pytest.fixture
 def clock():
     """The business time of the test's app: real time until the test `advance()`s it (instead of
-    sleeping until a timer is due). The real clock is bound again afterwards."""
-    shifted = ShiftedClock()
-    yield shifted
-    bind_clock(None)
+    sleeping until a timer is due). It is the app's own (its runtime's): nothing to undo afterwards."""
+    return ShiftedClock()
+
+
+# Passwords hashed at argon2's cheapest (the standard costs 0.1-0.6 s a hash on a busy 2-core machine, and
+# the sign-in tests hash hundreds); tests/test_app.py checks an app without it hashes at the standard cost.
+CHEAP_PASSWORDS = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 
 def _make_app(url, tmp_path, engine, **overrides):
     settings = {"home": tmp_path / "home", "database_url": url, "testing": True, "run_timer_thread": False,
-                "secret_key": "test-secret", "engine": engine}
+                "secret_key": "test-secret", "engine": engine, "password_hasher": CHEAP_PASSWORDS}
     settings.update(overrides)
     return create_app(settings)
 

@@ -170,6 +170,10 @@ RULES = {
                        + TOP + WORKERS),
     "the rate limiter": ([PACKAGE / "ratelimit.py"], ["flask", "werkzeug", "peewee", "SpiffWorkflow", "onestop"]),
     "the app factory": ([PACKAGE / "app.py", PACKAGE / "__init__.py", PACKAGE / "gunicorn_conf.py"], ["onestop.cli", "onestop_admin", "tests", "bench"]),
+    # Builds the runtime for the app factory and the CLI alike: no web framework, nothing of the top.
+    "the runtime's builder": ([PACKAGE / "assemble.py"],
+                              ["flask", "werkzeug", "onestop.web", "onestop.app", "onestop.cli", "onestop_admin",
+                               "tests", "bench", "SpiffWorkflow"]),
     "the back office": (_files(ADMIN),
                         ["onestop.db", "onestop.sql", "onestop.migrations", "onestop.engine", "onestop.config",
                          "onestop.app", "onestop.cli", "SpiffWorkflow", "peewee", "playhouse", "tests", "bench"]
@@ -222,7 +226,7 @@ def test_outside_the_engine_only_its_public_face_is_imported():
 
 
 def test_nothing_below_the_top_reads_the_settings_module():
-    below = [f for f in _files(PACKAGE) if f.name not in ("app.py", "cli.py", "config.py")]
+    below = [f for f in _files(PACKAGE) if f.name not in ("app.py", "assemble.py", "cli.py", "config.py")]
     assert _offenders_anywhere(below, ["onestop.config"], PACKAGE.parent) == {}
 
 

@@ -107,6 +107,44 @@ def test_a_province_and_its_communes_run_the_bundled_catalogue_after_a_handful_o
         assert wrong.returncode == 1 and wrong.stderr.startswith("error:") and "Traceback" not in wrong.stderr, bad
 
 
+def test_calendar_import_takes_a_file_of_notices_whole_or_not_at_all(tmp_path):
+    good = tmp_path / "2028.csv"
+    good.write_text("date,working,name,source,source_date\n"
+                    "2028-01-03,false,Nghỉ hoán đổi,Công văn 1/VPCP-KGVX,2027-12-20\n"
+                    "2028-01-08,true,Làm bù,Công văn 1/VPCP-KGVX,2027-12-20\n", encoding="utf-8")
+    done = run("calendar", "import", str(good), home=tmp_path)
+    assert done.returncode == 0 and "2 day(s) added, 0 replaced in the national calendar" in done.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"date": "2028-02-30", "working": False, "name": "A", "source": "B"},
+                               {"date": "2028-03-01", "working": "maybe", "name": "C", "source": "D"}]))
+    refused = run("calendar", "import", str(bad), home=tmp_path)
+    assert refused.returncode == 1 and "nothing was imported" in refused.stderr
+    assert "row 1: date must be a date" in refused.stderr and "row 2: working must be true or false" in refused.stderr
+    again = run("calendar", "import", str(good), home=tmp_path)
+    assert "0 day(s) added, 2 replaced" in again.stdout
+
+
+def test_identity_codes_are_imported_from_the_national_list_and_a_merge_is_refused_in_the_past(tmp_path):
+    from onestop.models import local_today
+
+    assert run("centres", "import", "--province", "22", home=tmp_path).returncode == 0
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("ma_dvhc,ma_dinh_danh\n07090,000.21.05.H22\n99999,000.21.06.H22\n07093,H22\n", encoding="utf-8")
+    refused = run("centres", "codes", "import", str(wrong), home=tmp_path)
+    assert refused.returncode == 1 and "row 3" in refused.stderr and "row 4" in refused.stderr
+    good = tmp_path / "codes.csv"
+    good.write_text("\ufeffma_dvhc;ma_dinh_danh\n07090;000.21.05.H22\n22;000.00.00.H22\n", encoding="utf-8")
+    imported = run("centres", "codes", "import", str(good), home=tmp_path)
+    assert imported.returncode == 0 and "2 centre(s) got their identity code" in imported.stdout
+    listed = {c["code"]: c for c in json.loads(run("centres", "list", "--json", home=tmp_path).stdout)}
+    assert listed["W07090"]["agency_code"] == "000.21.05.H22" and listed["W07090"]["ready"] is True
+    assert listed["W07093"]["ready"] is False
+    past = run("centres", "merge", "W07090", "--into", "W07093", "--on", "2020-01-01", home=tmp_path)
+    assert past.returncode == 1 and "in the past" in past.stderr
+    merged = run("centres", "merge", "W07090", "--into", "W07093", "--on", local_today().isoformat(), home=tmp_path)
+    assert merged.returncode == 0 and "0 open dossier(s) handed over now" in merged.stdout
+
+
 def test_catalogue_import_generates_a_draft_per_record_publishes_the_clean_ones_and_reports_bad_rows(tmp_path):
     reference = Path(__file__).resolve().parent / "models" / "reference_procedures.json"
     records = json.loads(reference.read_text(encoding="utf-8"))[:4]

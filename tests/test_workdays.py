@@ -22,8 +22,10 @@ CASES = [
      "decided on the spot but received after 15:00: by the close of the next working day"),
     (datetime(2026, 12, 7, 14, 59), DAYS(0), datetime(2026, 12, 7, 17, 0),
      "decided on the spot, received before 15:00: by the close of the same day"),
-    (datetime(2026, 12, 7, 15, 0), DAYS(1), datetime(2026, 12, 8, 17, 0),
-     "received at 15:00 sharp: the clock starts Tuesday's opening, one working day ends at its close"),
+    (datetime(2026, 12, 7, 15, 0), DAYS(1), datetime(2026, 12, 8, 15, 0),
+     "received at 15:00 sharp: not after 15 giờ (NĐ 23/2015 Điều 7), the clock runs from then"),
+    (datetime(2026, 12, 7, 15, 0, 1), DAYS(1), datetime(2026, 12, 8, 17, 0),
+     "received at 15:00:01: after the cut-off, the clock starts Tuesday's opening"),
     (datetime(2026, 12, 5, 9, 0), DAYS(1), datetime(2026, 12, 7, 17, 0),
      "received on a Saturday: the clock starts Monday's opening"),
     (datetime(2026, 2, 13, 16, 0), DAYS(3), datetime(2026, 2, 25, 17, 0),
@@ -111,3 +113,28 @@ def test_two_pauses_move_the_deadline_as_much_as_their_sum(received, p1, p2, p3,
 def test_the_office_time_between_a_start_and_what_adding_gives_is_what_was_added(start, amount):
     begin = CAL.clock_start(start)
     assert CAL.office_time(begin, CAL.add(begin, amount)) == amount
+
+
+NEW_YEAR_2026 = Calendar(official={date(2026, 1, 2): False, date(2026, 1, 10): True})
+
+
+def test_an_official_day_decides_before_the_holidays_package_and_a_centres_exception_before_both():
+    assert CAL.is_working_day(date(2026, 1, 2))  # the package alone misses the swap
+    assert not NEW_YEAR_2026.is_working_day(date(2026, 1, 2)) and NEW_YEAR_2026.is_working_day(date(2026, 1, 10))
+    assert not NEW_YEAR_2026.is_working_day(date(2026, 1, 1))  # silent official data: the package decides
+    opened = Calendar(days_on=frozenset({date(2026, 1, 2)}), official=NEW_YEAR_2026.official)
+    assert opened.is_working_day(date(2026, 1, 2))
+
+
+@pytest.mark.parametrize(("received", "days", "due"), [
+    (datetime(2026, 3, 2, 10, 0), 15, datetime(2026, 3, 17, 17, 0)),   # ends on a Tuesday
+    (datetime(2026, 3, 6, 10, 0), 15, datetime(2026, 3, 23, 17, 0)),   # ends Saturday 21: Monday's close
+    (datetime(2026, 3, 2, 15, 0, 1), 1, datetime(2026, 3, 4, 17, 0)),  # after the cut-off: counted from Tuesday
+])
+def test_calendar_days_end_at_the_close_of_the_last_day_or_of_the_next_working_day(received, days, due):
+    assert CAL.due(received, Deadline(days, "calendar_days")) == due
+
+
+def test_calendar_days_are_whole_days():
+    with pytest.raises(ValueError):
+        Deadline(1.5, "calendar_days")

@@ -20,7 +20,6 @@ from .testrun import TestRunView
 from .views import (
     AuditView,
     CalendarView,
-    CentreView,
     CoverageView,
     DossierView,
     Home,
@@ -46,10 +45,17 @@ def init_app(app):
     admin.add_view(ProcedureView(Procedure, name="Thủ tục", endpoint="procedure"))
     admin.add_view(DossierView(Dossier, name="Hồ sơ", endpoint="dossier"))
     admin.add_view(IncidentsView(name="Sự cố", endpoint="incidents"))
+    from .agencies import CentreView, CodesView, MergerView
+
     admin.add_view(CentreView(Centre, name="Trung tâm", endpoint="centre"))
+    admin.add_view(CodesView(name="Mã định danh", endpoint="agency_codes"))
+    admin.add_view(MergerView(name="Sáp nhập", endpoint="mergers"))
     admin.add_view(UnitView(Unit, name="Đơn vị", endpoint="unit"))
     admin.add_view(UserView(User, name="Người dùng", endpoint="user"))
     admin.add_view(CalendarView(name="Lịch làm việc", endpoint="calendar"))
+    from .calendar import OfficialCalendarView
+
+    admin.add_view(OfficialCalendarView(name="Lịch quốc gia", endpoint="official_calendar", url="/admin/official-calendar"))
     admin.add_view(CoverageView(name="Độ phủ", endpoint="coverage"))
     admin.add_view(AuditView(AuditEvent, name="Nhật ký", endpoint="audit"))
     admin.add_view(TestRunView(name="Thử nghiệm", endpoint="testrun", url="/admin/modeller"))

@@ -125,7 +125,15 @@ _VIETNAMESE = [
     (r"^procedure.json \"lanes\": lane '(?P<lane>.*)' maps to '(?P<role>.*)'; a lane maps to one of: (?P<roles>.*)$",
      "procedure.json \"lanes\": làn '{lane}' gắn với vai trò '{role}' không có; vai trò phải là một trong: "
      "{roles}."),
+    (r"^procedure.json \"(?P<key>[^\"]+)\" still holds the template's placeholder.*$",
+     "procedure.json: mục \"{key}\" vẫn còn chữ của mẫu («Điều chỉnh: ...»): ghi giá trị của chính thủ tục này."),
     (r"^procedure.json: (?P<rest>.*)$", "procedure.json: {rest}"),
+    # services.testrun (the review before publishing)
+    (r"^the draft was never tried.*$",
+     "Bản nháp chưa được thử lần nào: chưa chạy kiểm thử, chưa làm thử hồ sơ nào (trang «Chạy thử»); chưa nhánh nào "
+     "được đi qua."),
+    (r"^no test case or practice dossier ever reached this element.*$",
+     "Chưa ca kiểm thử hay hồ sơ thử nào đi đến bước này: nhánh này chưa được thử."),
     # services.drafts and procedures.unpack
     (r"^a draft keeps BPMN, DMN and JSON files, not '(?P<name>.*)'$",
      "Bản nháp chỉ giữ tệp BPMN, DMN và JSON, không giữ '{name}'."),
@@ -166,6 +174,11 @@ def checked(result) -> dict:
 
 class ModellerView(Guarded, BaseView):
     """/admin/modeller/<draft_id>: the page, and the JSON it loads, checks, saves and publishes with."""
+
+    def create_blueprint(self, admin):
+        blueprint = super().create_blueprint(admin)
+        blueprint.add_app_template_filter(vietnamese, "vietnamese_finding")  # the review page says them too
+        return blueprint
 
     def _state(self, draft_id):
         try:

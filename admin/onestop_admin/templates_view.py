@@ -73,7 +73,7 @@ class TemplatesView(Guarded, BaseView):
 
 def _previews(offered) -> dict:
     """Each template's diagram, drawn by the server."""
-    return {t.name: diagram.render(templates.diagram(t.name), title=t.title, dom_id=f"template-{t.name}")
+    return {t.name: diagram.render(templates.diagram(t.name), title=t.title, dom_id=f"template-diagram-{t.name}")
             for t in offered}
 
 

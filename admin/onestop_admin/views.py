@@ -66,7 +66,9 @@ class Home(Guarded, AdminIndexView):
             "active": dossiers.where(Dossier.state == "active").count(),
             "failed": dossiers.where(Dossier.state == "error").count(),
         }
-        return self.render("onestop_admin/home.html", actor=actor, facts=facts,
+        from .agencies import not_ready_facts
+
+        return self.render("onestop_admin/home.html", actor=actor, facts=facts, not_ready=not_ready_facts(actor),
                            centre=Centre.get_by_id(actor.centre_id))
 
 
@@ -376,7 +378,7 @@ class CalendarView(Guarded, BaseView):
             flash(getattr(exc, "message", str(exc)), "error")
         today = local_today()
         view = deadlines.calendar_view(actor, today, today + timedelta(days=364))
-        special = [d for d in view["days"] if d["source"] == "centre" or (not d["working"] and d["why"] not in ("weekend",))]
+        special = [d for d in view["days"] if d["source"] == "centre" or d["why"] not in ("", "weekend")]
         hours_form.morning.data = hours_form.morning.data or "-".join(view["office_hours"][0])
         if len(view["office_hours"]) > 1:
             hours_form.afternoon.data = hours_form.afternoon.data or "-".join(view["office_hours"][1])

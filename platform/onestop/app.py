@@ -1,15 +1,33 @@
-"""The application factory: the one place that wires the layers together."""
+"""The application factory: the one place that wires the layers together.
+
+`assemble.build_runtime(settings)` builds everything a running onestop holds (services/runtime.py:
+the database, the clock, the engine, the attachment store, the timer queue, the senders, the rate
+limiter's counts, the audit keys, the caches); `create_app` and the CLI both call it. The app holds
+its runtime in `app.extensions["onestop.runtime"]` and makes it the active one whenever its context
+is pushed, so services find it through `services.runtime.current()`.
+"""
 
 import atexit
 import logging
 from importlib.metadata import entry_points
 
-from flask import Flask
+from flask import Flask, appcontext_popped, appcontext_pushed, current_app
 
-from . import db, migrations, ratelimit, timers
+from . import db, migrations, timers
+from .assemble import build_runtime
 from .config import Settings, load_settings
-from .services import attachments, audit, codes, runtime, schedule
+from .services import audit, runtime
 from .services.users import ensure_default_centre
+
+
+def _app_context_pushed(_sender, **_extra):
+    """An app's context was pushed: act in its runtime until it is popped."""
+    runtime.push(current_app.extensions.get("onestop.runtime"))
+
+
+def _app_context_popped(_sender, **_extra):
+    """... and then in whatever runtime was active before."""
+    runtime.pop()
 
 
 def create_app(config: Settings | dict | None = None) -> Flask:
@@ -33,40 +51,27 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    settings.bind_clock()
-    settings.bind_audit()
-    db.bind(settings.database_url)
-    runtime.forget_caches()
-    db.database.connect(reuse_if_open=True)
-    try:
-        migrations.migrate()
-        if not audit.key_fits():
-            logging.getLogger("onestop.audit").error(
-                "the last audit event does not verify under this audit key: the key is not the one the trail "
-                "was written with (set ONESTOP_AUDIT_KEY to it on every machine), or the trail was tampered "
-                "with; run `onestop audit verify`")
-        ensure_default_centre(settings.agency_code)
-    finally:
-        db.database.close()
+    built = app.extensions["onestop.runtime"] = runtime.install(build_runtime(settings))
+    if settings.engine is None:  # built for this app: closed with the process (a test's shared engine is the test's)
+        atexit.register(built.engine.close)
+    app.extensions["onestop.engine"] = built.engine
+    if built.queue is not None:
+        app.extensions["onestop.jobs"] = built.queue
+    appcontext_pushed.connect(_app_context_pushed, app)
+    appcontext_popped.connect(_app_context_popped, app)
+    with app.app_context():
+        db.database.connect(reuse_if_open=True)
+        try:
+            migrations.migrate()
+            if not audit.key_fits():
+                logging.getLogger("onestop.audit").error(
+                    "the last audit event does not verify under this audit key: the key is not the one the trail "
+                    "was written with (set ONESTOP_AUDIT_KEY to it on every machine), or the trail was tampered "
+                    "with; run `onestop audit verify`")
+            ensure_default_centre(settings.agency_code)
+        finally:
+            db.database.close()
     db.init_app(app)
-
-    engine = settings.engine
-    if engine is None:
-        engine = settings.make_engine()
-        atexit.register(engine.close)
-    runtime.bind_engine(engine)
-    codes.configure(settings.code_system)
-    ratelimit.bind(settings.redis_url)
-    settings.bind_senders()
-    attachments.bind_store(attachments.FileStore(settings.home / "files", settings.max_file_bytes,
-                                                 settings.max_dossier_file_bytes))
-    app.extensions["onestop.engine"] = engine
-    if settings.redis_url:
-        from . import jobs
-
-        app.extensions["onestop.jobs"] = jobs.bind(settings.redis_url)
-    else:
-        schedule.bind_scheduler(None)
 
     from .web import init_app as init_web
 
@@ -76,5 +81,5 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     if settings.run_timer_thread and not settings.testing:
         app.extensions["onestop.timer_stop"] = timers.start_thread(settings.timer_poll_seconds,
-                                                                   settings.audit_checkpoint_seconds)
+                                                                   settings.audit_checkpoint_seconds, built)
     return app

@@ -17,27 +17,31 @@ from .config import load_settings
 BUNDLED = Path(__file__).resolve().parents[2] / "process_models"
 
 
-def _bind(settings):
-    from .services.runtime import forget_caches
+def _runtime(settings, *, engine=False, worker=False, database=True):
+    """This command's runtime (assemble.build_runtime, as the app factory builds its own), made the
+    process's; with database, connected and migrated."""
+    from .assemble import build_runtime
+    from .services import runtime
 
-    settings.bind_clock()
-    settings.bind_audit()
-    db.bind(settings.database_url)
-    forget_caches()
-    db.database.connect(reuse_if_open=True)
-    migrations.migrate()
-
-
-def _engine(settings):
-    from .services.runtime import bind_engine
-
-    return bind_engine(settings.make_engine())
+    built = runtime.install(build_runtime(settings, engine=engine, worker=worker))
+    if database:
+        db.database.connect(reuse_if_open=True)
+        migrations.migrate()
+    return built
 
 
 def _system_actor():
     from .services.users import system_user
 
     return system_user()
+
+
+def _country_actor():
+    """The system user acting over the whole country: the command line reaches every centre, the
+    country's calendar and every province's (it runs on the server, as its operator)."""
+    actor = _system_actor()
+    actor.roles = "system_admin"
+    return actor
 
 
 def _uploads_from(path: Path):
@@ -53,7 +57,7 @@ def _uploads_from(path: Path):
 
 def _print_problems(details, out=sys.stderr):
     for d in details or []:
-        where = d.get("element_id") or d.get("file") or "-"
+        where = d.get("element_id") or d.get("file") or (f"row {d['row']}" if "row" in d else "-")
         print(f"  {where}: {d['message']}", file=out)
 
 
@@ -87,7 +91,7 @@ def load_bundled(actor, root: Path = BUNDLED):
 
 def cmd_init(args):
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     from .services.users import ensure_default_centre
 
     ensure_default_centre()
@@ -96,8 +100,7 @@ def cmd_init(args):
 
 def cmd_import(args):
     settings = load_settings()
-    _bind(settings)
-    _engine(settings)
+    _runtime(settings, engine=True)
     return 0 if _import(_system_actor(), Path(args.path), args.process_id) else 1
 
 
@@ -106,7 +109,7 @@ def cmd_validate(args):
     from .services.procedures import parse_uploads
 
     settings = load_settings()
-    engine = _engine(settings)
+    engine = _runtime(settings, engine=True, database=False).engine
     uploads = [u for path in args.files for u in _uploads_from(Path(path))]
     try:
         parsed = parse_uploads(uploads, args.process_id, settings.max_model_bytes)
@@ -130,7 +133,7 @@ def cmd_user_create(args):
     from .services.users import create_user, issue_token
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     from .services.centres import by_code
 
     centre = None
@@ -155,7 +158,7 @@ def cmd_centres_import(args):
     from .services import centres
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     report = centres.import_units(_system_actor(), None if args.all else args.province)
     print(f"{report.provinces} province centre(s) and {report.communes} commune centre(s) created; "
           f"{report.existing} province(s) were there already")
@@ -168,9 +171,8 @@ def cmd_centres_list(args):
     from .services import centres
 
     settings = load_settings()
-    _bind(settings)
-    actor = _system_actor()
-    actor.roles = "system_admin"  # the command line sees every centre
+    _runtime(settings)
+    actor = _country_actor()
     listed = centres.describe(centres.list_centres(actor, parent=args.parent, level=args.level))
     if args.json:
         print(json.dumps(listed, ensure_ascii=False, indent=1))
@@ -184,17 +186,65 @@ def cmd_centres_list(args):
 def cmd_centres_merge(args):
     from datetime import date
 
-    from .services import centres
+    from .services import mergers
     from .services.errors import ServiceError
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
+    actor = _country_actor()
     try:
-        merged = centres.merge(_system_actor(), args.codes, args.into, date.fromisoformat(args.on))
-    except (ServiceError, ValueError) as exc:
-        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        done = mergers.merge_centres(actor, args.codes, args.into, date.fromisoformat(args.on))
+    except ValueError:
+        print(f"error: {args.on!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
         return 1
-    print(f"{len(merged)} centre(s) merged into {args.into} from {args.on}; their dossiers stay theirs")
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    for m in done:
+        then = (f"{m.handed_over} open dossier(s) handed over now" if m.handed_over is not None
+                else "its open dossiers are handed over on that date by the worker")
+        print(f"{m.merged} merged into {m.successor} from {m.on:%Y-%m-%d}: {then}")
+    return 0
+
+
+def cmd_centres_codes_import(args):
+    from .services import agencies
+    from .services.errors import ServiceError
+
+    settings = load_settings()
+    _runtime(settings)
+    path = Path(args.file)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {path} as UTF-8 text: {exc}", file=sys.stderr)
+        return 1
+    actor = _country_actor()
+    try:
+        report = agencies.import_codes(actor, text, path.name)
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for problem in (exc.details or [])[1:]:
+            where = f"row {problem['row']}: " if problem.get("row") else ""
+            print(f"  {where}{problem['message']}", file=sys.stderr)
+        return 1
+    print(f"{report.changed} centre(s) got their identity code, {report.unchanged} had it already; "
+          f"{agencies.count_not_ready()} open centre(s) still have none")
+    return 0
+
+
+def cmd_calendar_import(args):
+    from .services import calendar
+
+    settings = load_settings()
+    _runtime(settings)
+    actor = _country_actor()
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"error: {path} does not exist")
+    report = calendar.import_days(actor, path.read_bytes(), path.name, args.province)
+    print(f"{report.added} day(s) added, {report.updated} replaced in the "
+          f"{'calendar of ' + args.province if args.province else 'national calendar'}")
     return 0
 
 
@@ -202,7 +252,7 @@ def cmd_audit_verify(args):
     from .services import audit
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     files = args.checkpoint or audit.written_checkpoints()
     result = audit.verify(checkpoints=files)
     if result.broken is not None:
@@ -219,7 +269,7 @@ def cmd_audit_checkpoint(args):
     from .services import audit
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     written = audit.checkpoint(args.file)
     print(f"{written} checkpoint(s) appended to {args.file or audit.checkpoint_file()} (key id {audit.key_id()})")
     return 0
@@ -238,7 +288,7 @@ def cmd_pack_export(args):
     from .services import centres, rollout
 
     settings = load_settings()
-    _bind(settings)
+    _runtime(settings)
     actor = _system_actor()
     centre = centres.by_code(args.centre)
     if centre is None:
@@ -256,13 +306,11 @@ def cmd_rollout(args):
     from .services.errors import ServiceError
 
     settings = load_settings()
-    _bind(settings)
-    _engine(settings)
+    _runtime(settings, engine=True)
     if not Path(args.pack).is_file():
         print(f"error: {args.pack} is not a file", file=sys.stderr)
         return 1
-    actor = _system_actor()
-    actor.roles = "system_admin"  # the command line reaches every centre
+    actor = _country_actor()
     province = args.to.removeprefix("province:").split("/")[0] if args.to.startswith("province:") else None
     try:
         source_code = args.source or (centres.province_code(province) if province else centres.NATION)
@@ -295,8 +343,7 @@ def cmd_catalogue_import(args):
     from .services.errors import Invalid
 
     settings = load_settings()
-    _bind(settings)
-    _engine(settings)
+    _runtime(settings, engine=True)
     path = Path(args.file)
     if not path.is_file():
         print(f"error: {path} is not a file", file=sys.stderr)
@@ -367,8 +414,7 @@ def cmd_serve(args):
 
     settings = load_settings()
     port = args.port or settings.port
-    _bind(settings)
-    _engine(settings)
+    _runtime(settings, engine=True)
     from .services.users import ensure_default_centre
 
     ensure_default_centre()
@@ -413,16 +459,14 @@ def cmd_serve(args):
 def cmd_worker(args):
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _bind(settings)
-    _engine(settings)
-    settings.bind_senders()
+    built = _runtime(settings, engine=True, worker=True)
     db.database.close()
     if settings.redis_url:
         from . import jobs
 
         print(f"onestop worker: consuming jobs from {_without_password(settings.redis_url)} "
               f"({args.threads} threads); sweeping for due timers every minute", flush=True)
-        jobs.run_consumer(jobs.bind(settings.redis_url, settings.audit_checkpoint_seconds), workers=args.threads)
+        jobs.run_consumer(built.queue, workers=args.threads)
         print("onestop worker: stopped", flush=True)
         return 0
 
@@ -489,11 +533,29 @@ def build_parser():
     listing.add_argument("--parent", default=None, help="only those under this centre (a code such as P22)")
     listing.add_argument("--level", default=None, help="nation, province, commune, district or centre")
     listing.set_defaults(func=cmd_centres_list)
-    merging = centres.add_parser("merge", help="merge centres into another from a date (closed for new dossiers)")
+    merging = centres.add_parser("merge", help="merge centres into another of their province from a date (today or "
+                                               "later): closed for new dossiers, open ones handed over that day")
     merging.add_argument("codes", nargs="+")
     merging.add_argument("--into", required=True)
     merging.add_argument("--on", required=True, help="the date the merge takes effect (YYYY-MM-DD)")
     merging.set_defaults(func=cmd_centres_merge)
+    agency_codes = centres.add_parser("codes", help="the centres' electronic identity codes").add_subparsers(
+        dest="codes_command", required=True)
+    codes_import = agency_codes.add_parser(
+        "import", help="set identity codes from a CSV of the national list: administrative unit code, identity code "
+                       "(all or nothing; every wrong row is reported)")
+    codes_import.add_argument("file")
+    codes_import.set_defaults(func=cmd_centres_codes_import)
+
+    cal = sub.add_parser("calendar", help="the official calendar: days off and day swaps with their notices")
+    cal = cal.add_subparsers(dest="calendar_command", required=True)
+    cal_import = cal.add_parser("import", help="import official days from a CSV or JSON file (all rows or none)",
+                                description="Columns: date, working, name, source (the decision or notice), "
+                                            "source_date, source_url, confirmed, note. A day already there is "
+                                            "replaced; a file with any bad row changes nothing.")
+    cal_import.add_argument("file")
+    cal_import.add_argument("--province", default=None, help="a province centre's code (P22): its own days")
+    cal_import.set_defaults(func=cmd_calendar_import)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
     verify = audit.add_parser(

@@ -11,6 +11,7 @@ used. Nothing outside this module reads the wall clock (tests/test_architecture.
 """
 
 import time
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from .workdays import VIETNAM, to_local
@@ -63,6 +64,7 @@ def wall_seconds() -> float:
 
 
 _bound: Clock = Clock()
+_in_context: ContextVar = ContextVar("onestop_clock", default=None)
 
 
 def bind(clock: Clock | None) -> Clock:
@@ -72,6 +74,13 @@ def bind(clock: Clock | None) -> Clock:
     return _bound
 
 
+def enter(clock: Clock | None) -> None:
+    """Make `clock` (None: the process's) the business time of this context: an app's own clock
+    while its context is active (services.runtime.enter)."""
+    _in_context.set(clock)
+
+
 def current() -> Clock:
-    """The clock bound for this process."""
-    return _bound
+    """The clock of this context (its app's), else the process's."""
+    found = _in_context.get()
+    return found if found is not None else _bound

@@ -72,22 +72,13 @@ class Settings:
     engine: object = None
     # The business time (onestop.clock.Clock) to bind instead of the real one (tests advance it).
     clock: object = None
-
-    def bind_clock(self):
-        """Make this process's business time the clock these settings name (the real one by default)."""
-        from . import clock
-
-        return clock.bind(self.clock)
-
-    def bind_senders(self):
-        """Point the notification senders at what these settings configure (the log by default)."""
-        from .services import notify
-
-        notify.bind_senders(notify.SmtpSender(self.smtp_url, self.mail_from) if self.smtp_url else None,
-                            notify.HttpSmsSender(self.sms_url, self.sms_token) if self.sms_url else None)
+    # An argon2 PasswordHasher instead of the standard one (tests: the cheapest, so that a sign-in costs
+    # no 0.1-0.6 s of hashing); no environment variable: production always hashes with the standard.
+    password_hasher: object = None
 
     def bind_audit(self):
-        """Give the audit trail its key and its checkpoint file."""
+        """Give the current runtime the audit trail's key and checkpoint file these settings name
+        (assemble.build_runtime does it when it builds one)."""
         from .services import audit
 
         audit.bind(self.audit_key, self.audit_checkpoints or self.home / "audit-checkpoints")

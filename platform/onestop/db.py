@@ -1,5 +1,9 @@
 """The database handle: declared unbound here, bound by the app factory or the CLI.
 
+`database` is peewee's proxy resolved per context: the database of the runtime active in this context
+(services.runtime.enter: an app's context, a worker thread), else the process's (`bind`). So two
+apps in one process each talk to their own database.
+
 SQLite (embedded default) runs in WAL mode with synchronous=FULL; PostgreSQL is chosen by a
 postgresql:// URL. Everything else in onestop talks to `database` and never knows which.
 
@@ -19,6 +23,7 @@ import random
 import sqlite3
 import threading
 import time
+from contextvars import ContextVar
 from urllib.parse import urlparse
 
 from peewee import DatabaseProxy, SqliteDatabase
@@ -26,7 +31,40 @@ from playhouse.pool import PooledPostgresqlDatabase
 
 log = logging.getLogger("onestop.db")
 
-database = DatabaseProxy()
+_in_context: ContextVar = ContextVar("onestop_database", default=None)
+
+
+class ContextDatabaseProxy(DatabaseProxy):
+    """A DatabaseProxy whose target is this context's database (`enter`), else the process's
+    (`initialize`, as peewee's)."""
+
+    __slots__ = ("_process",)
+
+    def __init__(self):
+        object.__setattr__(self, "_process", None)
+        super().__init__()
+
+    @property
+    def obj(self):
+        found = _in_context.get()
+        return found if found is not None else self._process
+
+    @obj.setter
+    def obj(self, value):
+        object.__setattr__(self, "_process", value)
+
+    def __setattr__(self, attr, value):
+        if attr not in ("obj", "_callbacks", "_Model"):
+            raise AttributeError("Cannot set attribute on proxy.")
+        object.__setattr__(self, attr, value)
+
+
+database = ContextDatabaseProxy()
+
+
+def enter(db) -> None:
+    """Make `db` (None: the process's) the database of this context; services.runtime calls it."""
+    _in_context.set(db)
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",

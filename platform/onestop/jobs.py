@@ -4,7 +4,8 @@ Web processes schedule a `fire_timers` job for the moment a dossier's next timer
 `onestop worker` processes consume them (on this machine or others). A periodic job sweeps the
 database every minute for due timers whose job was lost (Redis restarted without persistence,
 a scheduling failure), so a timer fires even then. Firing is guarded by the dossier's serial,
-so a timer fires once however many jobs and workers race for it.
+so a timer fires once however many jobs and workers race for it. Another, every minute, hands
+merged centres' open dossiers over to their successors once the merge's date has come.
 """
 
 import logging
@@ -13,7 +14,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import audit, notify, schedule, timer_firing
+from .services import audit, mergers, notify, timer_firing
 
 log = logging.getLogger("onestop.jobs")
 
@@ -55,6 +56,13 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
         if moved:
             log.info("sweep fired the timers of %d dossier(s)", moved)
 
+    @huey.periodic_task(crontab(minute="*"), name="hand_over_merged")
+    @_with_connection
+    def hand_over_merged():
+        moved = mergers.hand_over_due()
+        if moved:
+            log.info("handed %d dossier(s) of merged centres over to their successors", moved)
+
     @huey.periodic_task(crontab(minute="*"), name="send_notifications")
     @_with_connection
     def send_notifications():
@@ -70,12 +78,9 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
 _MARGIN = timedelta(milliseconds=200)
 
 
-def bind(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
-    """Build the queue and make the services schedule timer jobs on it."""
-    huey = build(redis_url, checkpoint_seconds)
-    schedule.bind_scheduler(
-        lambda dossier_id, due_at: huey.onestop_fire_timers.schedule((dossier_id,), eta=due_at + _MARGIN))
-    return huey
+def scheduler(huey: RedisHuey):
+    """A runtime's scheduler (services.schedule calls it): puts a timer's job on this queue."""
+    return lambda dossier_id, due_at: huey.onestop_fire_timers.schedule((dossier_id,), eta=due_at + _MARGIN)
 
 
 def run_consumer(huey: RedisHuey, workers: int = 4):

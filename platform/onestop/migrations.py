@@ -37,6 +37,7 @@ from .models import (
     LocalOverride,
     MonthStep,
     Notification,
+    OfficialDay,
     PracticeDossier,
     ProcedureVersion,
     Rating,
@@ -257,6 +258,26 @@ def _draft_tests(db):
     db.create_tables([PracticeDossier, DraftTestRun], safe=True)
 
 
+def _official_calendar(db):
+    """One calendar for the country: the official days (a province's too), with the shipped notices."""
+    from .services.calendar import load_shipped
+
+    db.create_tables([OfficialDay], safe=True)
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "officialday_national_day" ON "officialday" ("day") '
+                   'WHERE "province_id" IS NULL')
+    load_shipped()
+
+
+def _agencies_and_mergers(db):
+    """Where a centre's identity code came from; merged centres hand their open dossiers over, and a
+    handed-over dossier names the centre that received it (its statistics stay there)."""
+    _add_column(db, "centre", "agency_code_source", CharField(max_length=255, null=True))
+    _add_column(db, "centre", "handed_over_at", DateTimeField(null=True))
+    _add_column(db, "dossier", "received_by_id",
+                ForeignKeyField(Centre, null=True, field=Centre.id, on_delete="RESTRICT"))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_received_by_id" ON "dossier" ("received_by_id")')
+
+
 def _catalogue_imports(db):
     """A catalogue file's records imported as drafts, reviewed in bulk."""
     db.create_tables([CatalogueImport], safe=True)
@@ -293,6 +314,8 @@ MIGRATIONS = [
     (28, "a version per kind of cached rows, so every process sees a change", _cache_versions),
     (29, "drafts edited in the browser keep a revision and who saved last", _draft_revisions),
     (30, "drafts tried before publishing: practice dossiers and unit-test runs", _draft_tests),
+    (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
+    (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
 ]
 

@@ -63,10 +63,12 @@ class Centre(BaseModel):
     parent = ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
     level = CharField(max_length=16, default="centre")
     agency_code = CharField(max_length=64, null=True)
+    agency_code_source = CharField(max_length=255, null=True)  # where the code came from (national list file, an edit)
     admin_code = CharField(max_length=16, null=True)  # the administrative unit's code (province 22, ward 07090)
     address = CharField(max_length=500, null=True)
     successor = ForeignKeyField("self", null=True, on_delete="SET NULL")  # after a merge: where its work went
-    closed_on = DateField(null=True)  # merged or dissolved: its dossiers stay its own
+    closed_on = DateField(null=True)  # merged or dissolved: from this day it takes no new dossiers
+    handed_over_at = DateTimeField(null=True)  # when its open dossiers and tasks went to its successor
     office_hours = JSONField(null=True)  # [["07:30", "11:30"], ["13:30", "17:00"]]; None: the default
     cutoff = CharField(max_length=5, null=True)  # "15:00": received later counts from the next working day
     created_at = DateTimeField(default=utcnow)
@@ -221,7 +223,9 @@ class Dossier(BaseModel):
     """
 
     id = AutoField()
-    centre = ForeignKeyField(Centre, backref="dossiers", on_delete="RESTRICT")
+    centre = ForeignKeyField(Centre, backref="dossiers", on_delete="RESTRICT")  # the centre handling it
+    # Set when a merger handed it over: the centre that received it, which keeps its statistics.
+    received_by = ForeignKeyField(Centre, null=True, on_delete="RESTRICT", index=True)
     code = CharField(unique=True, max_length=64)
     procedure = ForeignKeyField(Procedure, backref="dossiers", on_delete="RESTRICT")
     version = ForeignKeyField(ProcedureVersion, backref="dossiers", on_delete="RESTRICT")
@@ -582,6 +586,28 @@ class CalendarDay(BaseModel):
         indexes = ((("centre", "day"), True),)
 
 
+class OfficialDay(BaseModel):
+    """A day of the official calendar above the centres: for the whole country (province None), kept
+    by a system administrator from the government's notices, or for one province and every centre
+    under it. A day off (a holiday, the day off of a swap) or a working day (the Saturday worked in
+    exchange), with the notice that decided it."""
+
+    id = AutoField()
+    province = ForeignKeyField(Centre, null=True, on_delete="CASCADE")  # None: the whole country
+    day = DateField()
+    working = BooleanField()
+    name = CharField(max_length=255)
+    source = CharField(max_length=255)  # the decision or notice, e.g. "Công văn 12729/VPCP-KGVX"
+    source_date = DateField(null=True)
+    source_url = CharField(max_length=500, null=True)
+    confirmed = BooleanField(default=True)  # False: the notice itself was not seen (see the note)
+    note = CharField(max_length=500, default="")
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("province", "day"), True),)  # the country's days: a partial index (migration 31)
+
+
 class Attachment(BaseModel):
     """A file a dossier carries (a required document, a result): the bytes live under ONESTOP_HOME,
     content-addressed by sha256; the row says whose it is, under which field, and what it is."""
@@ -656,6 +682,7 @@ ALL_MODELS = [
     AuditEvent,
     Attachment,
     CalendarDay,
+    OfficialDay,
     DossierCounter,
     Notification,
     LocalOverride,

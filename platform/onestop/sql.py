@@ -267,6 +267,7 @@ class HistoryRow(NamedTuple):
     state: str
     at: datetime
     actor: str | None  # the user name of whoever finished it, if a person did
+    id: int  # the entry's id: where a page of the history ends (its cursor)
 
 
 class EventRow(NamedTuple):
@@ -276,6 +277,7 @@ class EventRow(NamedTuple):
     actor: str | None  # the user name
     action: str
     element_id: str | None
+    id: int  # the event's id: where a page of the events ends (its cursor)
 
 
 class FileRow(NamedTuple):
@@ -296,27 +298,58 @@ def _named(row_type, rows, **fields):
             for r in named] if fields else named
 
 
-def dossier_rows(dossier_id: int) -> dict:
-    """What a dossier page shows beside the dossier row: ready tasks (TaskRow), waits (WaitRow),
-    history (HistoryRow), events (EventRow), files (FileRow)."""
+_HISTORY = ('SELECT h."element_id", h."name", h."state", h."at", u."username", h."id" FROM "historyentry" h '
+            'LEFT JOIN "user" u ON u."id" = h."actor_id"', "historyentry")
+_EVENTS = ('SELECT h."at", u."username", h."action", h."element_id", h."id" FROM "auditevent" h '
+           'LEFT JOIN "user" u ON u."id" = h."actor_id"', "auditevent")
+
+
+def _page(query, dossier_id, limit=None, after=None, newest=False):
+    """A dossier's rows of `query` (_HISTORY, _EVENTS) in time order: all of them, or `limit` of them
+    after the row whose id is `after` (a page's cursor), or with newest the last `limit` ones."""
+    select, table = query
+    where, params = ' WHERE h."dossier_id" = ?', [dossier_id]
+    if after is not None:
+        select += f' JOIN "{table}" c ON c."id" = ? AND c."dossier_id" = h."dossier_id"'
+        where += ' AND (h."at", h."id") > (c."at", c."id")'  # a row value: the index walks straight there
+        params.insert(0, after)
+    order = ' ORDER BY h."at" DESC, h."id" DESC' if newest else ' ORDER BY h."at", h."id"'
+    limited = " LIMIT ?" if limit is not None else ""
+    rows = run(select + where + order + limited, tuple(params) + ((limit,) if limit is not None else ())).fetchall()
+    return rows[::-1] if newest else rows
+
+
+def history_page(dossier_id: int, limit: int | None = None, after: int | None = None, newest=False) -> list:
+    """A dossier's finished elements (HistoryRow) in order: see _page."""
+    return _named(HistoryRow, _page(_HISTORY, dossier_id, limit, after, newest), at=HistoryEntry.at)
+
+
+def events_page(dossier_id: int, limit: int | None = None, after: int | None = None, newest=False) -> list:
+    """A dossier's audit events (EventRow) in order: see _page."""
+    return _named(EventRow, _page(_EVENTS, dossier_id, limit, after, newest), at=AuditEvent.at)
+
+
+def open_rows(dossier_id: int) -> dict:
+    """A dossier's ready tasks (TaskRow) and waits (WaitRow)."""
     tasks = run('SELECT "id", "element_id", "name", "lane", "created_at", "due_at" FROM "workitem" '
                 'WHERE "dossier_id" = ? ORDER BY "created_at", "id"', (dossier_id,)).fetchall()
     waits = run('SELECT "element_id", "type", "name", "due_at" FROM "waitingevent" '
                 'WHERE "dossier_id" = ? ORDER BY "id"', (dossier_id,)).fetchall()
-    history = run('SELECT h."element_id", h."name", h."state", h."at", u."username" FROM "historyentry" h '
-                  'LEFT JOIN "user" u ON u."id" = h."actor_id" WHERE h."dossier_id" = ? ORDER BY h."at", h."id"',
-                  (dossier_id,)).fetchall()
-    events = run('SELECT e."at", u."username", e."action", e."element_id" FROM "auditevent" e '
-                 'LEFT JOIN "user" u ON u."id" = e."actor_id" WHERE e."dossier_id" = ? ORDER BY e."at", e."id"',
-                 (dossier_id,)).fetchall()
+    return {"tasks": _named(TaskRow, tasks, created_at=WorkItem.created_at, due_at=WorkItem.due_at),
+            "waiting": _named(WaitRow, waits, due_at=WaitingEvent.due_at)}
+
+
+def dossier_rows(dossier_id: int, page: int | None = None) -> dict:
+    """What a dossier page shows beside the dossier row: ready tasks (TaskRow), waits (WaitRow),
+    history (HistoryRow), events (EventRow), files (FileRow); with page, only the first `page` + 1
+    rows of the history and of the events (one more than a page tells whether there is a next)."""
     files = run('SELECT "id", "field", "name", "media_type", "size", "sha256" FROM "attachment" '
                 'WHERE "dossier_id" = ? ORDER BY "id"', (dossier_id,)).fetchall()
-    return {
+    more = page + 1 if page is not None else None
+    return open_rows(dossier_id) | {
         "files": _named(FileRow, files),
-        "tasks": _named(TaskRow, tasks, created_at=WorkItem.created_at, due_at=WorkItem.due_at),
-        "waiting": _named(WaitRow, waits, due_at=WaitingEvent.due_at),
-        "history": _named(HistoryRow, history, at=HistoryEntry.at),
-        "events": _named(EventRow, events, at=AuditEvent.at),
+        "history": history_page(dossier_id, more),
+        "events": events_page(dossier_id, more),
     }
 
 

@@ -1,12 +1,13 @@
-"""The timer worker: fires due BPMN timers, sends due notifications and appends the audit
-trail's signed checkpoints. In-process thread (embedded) or its own process."""
+"""The timer worker: fires due BPMN timers, hands merged centres' dossiers over on the merge's
+date, sends due notifications and appends the audit trail's signed checkpoints. In-process thread
+(embedded) or its own process."""
 
 import logging
 import threading
 import time
 
 from .db import database
-from .services import audit, notify
+from .services import audit, mergers, notify, runtime
 from .services.timer_firing import fire_due_timers
 
 log = logging.getLogger("onestop.timers")
@@ -16,6 +17,7 @@ def run_once() -> int:
     database.connect(reuse_if_open=True)
     try:
         moved = fire_due_timers()
+        mergers.hand_over_due_now_and_then()  # before sending: the applicants hear of it this round
         notify.send_due()
         return moved
     finally:
@@ -58,10 +60,15 @@ def _checkpoint_logged():
         log.exception("audit checkpoint failed; retrying at the next one")
 
 
-def start_thread(poll_seconds: float, checkpoint_seconds: float | None = None) -> threading.Event:
-    """Run the timer loop in a daemon thread of this process; returns its stop switch."""
+def start_thread(poll_seconds: float, checkpoint_seconds: float | None = None, in_runtime=None) -> threading.Event:
+    """Run the timer loop in a daemon thread of this process, acting in the given runtime (an app's;
+    None: the process's); returns its stop switch."""
     stop = threading.Event()
-    thread = threading.Thread(target=run_forever, args=(poll_seconds, stop, checkpoint_seconds),
-                              name="onestop-timers", daemon=True)
+
+    def run():
+        with runtime.active(in_runtime or runtime.current()):
+            run_forever(poll_seconds, stop, checkpoint_seconds)
+
+    thread = threading.Thread(target=run, name="onestop-timers", daemon=True)
     thread.start()
     return stop

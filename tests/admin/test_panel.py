@@ -28,7 +28,8 @@ def desk(sqlite_app):
 
 
 def _post(client, path, body, token, language="en"):
-    return client.post(path, json=body, headers={"X-CSRFToken": token, "Accept-Language": language})
+    client.set_cookie("lang", language)  # the visitor's choice of language (web/i18n.py)
+    return client.post(path, json=body, headers={"X-CSRFToken": token})
 
 
 def test_a_condition_with_a_syntax_error_is_refused_at_once_in_the_administrators_words(desk):

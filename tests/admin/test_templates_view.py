@@ -172,3 +172,42 @@ def test_two_published_versions_are_compared_with_additions_on_the_new_diagram_a
     listed = admin.get("/admin/modeller/diff/").get_data(as_text=True)
     assert f'href="/admin/modeller/diff/{CODE}"' in listed
     assert f'href="/admin/modeller/diff/{CODE}">so sánh</a>' in admin.get("/admin/procedure/").get_data(as_text=True)
+
+
+def test_the_new_procedure_page_gives_every_element_its_own_id(sqlite_app):
+    """A template's radio button and its diagram once shared an id (template-<name>)."""
+    admin = _signed_in(sqlite_app, "quantri")
+    html = admin.get("/admin/modeller/new/").get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert ids and sorted(i for i in set(ids) if ids.count(i) > 1) == []
+
+
+def test_a_template_draft_opens_in_the_modeller_linked_to_its_forms_tests_and_review_and_said_in_vietnamese(
+        sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft_id(_create(admin))
+    page = admin.get(f"/admin/modeller/{draft_id}").get_data(as_text=True)
+    assert f'<span id="draft-code">{CODE}</span>' in page
+    for target in (f"/admin/modeller/{draft_id}/forms", f"/admin/modeller/{draft_id}/tests",
+                   f"/admin/onboard/{draft_id}"):
+        assert f'href="{target}"' in page, target
+        assert admin.get(target).status_code == 200, target
+    forms = admin.get(f"/admin/modeller/{draft_id}/forms?format=json").json["forms"]
+    assert {f["name"] for f in forms} >= {"application", "receive", "appraise", "sign", "return"}
+    prefilled = admin.get(f"/admin/modeller/{draft_id}/forms?name=task_check").get_data(as_text=True)
+    assert re.search(r'id="new-form-name"[^>]*value="task_check"', prefilled)  # the panel's "new form" link
+    token = re.search(r'data-csrf-token="([^"]+)"', page).group(1)
+    checked = admin.post(f"/admin/modeller/{draft_id}/check", json={"files": {}}, headers={"X-CSRFToken": token}).json
+    placeholders = [f for f in checked["findings"] if "placeholder" in f["detail"]]
+    assert placeholders and all(not f["message"].startswith("Trình kiểm tra báo") for f in placeholders)
+
+
+def test_the_review_page_says_the_checks_findings_in_vietnamese_with_the_english_kept_as_their_title(sqlite_app):
+    admin = _signed_in(sqlite_app, "quantri")
+    draft_id = _draft_id(_create(admin))
+    page = admin.get(f"/admin/onboard/{draft_id}").get_data(as_text=True)
+    findings = re.search(r'<ul id="findings">(.*?)</ul>', page, re.S).group(1)
+    shown = re.sub(r'title="[^"]*"', "", findings)
+    assert "vẫn còn chữ của mẫu" in shown and "chưa được thử lần nào" in shown
+    assert "still holds" not in shown and "never tried" not in shown and "Trình kiểm tra báo" not in shown
+    assert "never tried" in findings  # the checker's own words, for whoever needs them (title)

@@ -60,7 +60,7 @@ def test_a_procedure_goes_from_files_to_two_communes_in_the_browser(server, brow
     admin.get_by_role("link", name="Tải lên lại").click()
     admin.locator("#files").set_input_files(files=_files())
     admin.get_by_role("button", name="Kiểm tra").click()
-    expect(admin.locator("#findings")).to_contain_text("never tried")  # a warning only: no test ran yet
+    expect(admin.locator("#findings")).to_contain_text("chưa được thử lần nào")  # a warning only: no test ran yet
     expect(admin.locator("#findings .finding-error")).to_have_count(0)
     expect(admin.locator("svg.diagram")).to_be_visible()
     admin.screenshot(path=str(shots / "admin-review.png"), full_page=True)

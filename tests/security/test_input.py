@@ -253,7 +253,7 @@ def test_a_centre_value_longer_than_its_column_is_refused(admin_api, field, leng
 
 def test_the_longest_agency_code_still_makes_dossier_codes_that_fit(admin_api):
     admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"])
-    agency = "H15." + "9" * 36
+    agency = "H15.50.05.135"  # the longest shape of the national list (services.codes.AGENCY_SHAPES)
     changed = admin_api.client.patch(f"/api/v1/centres/{_admin_centre(admin_api)}", json={"agency_code": agency},
                                      headers={"Authorization": f"Bearer {admin_api.token}"})
     assert changed.status_code == 200, changed.json

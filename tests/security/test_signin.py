@@ -478,15 +478,12 @@ def test_limits_counted_in_redis_are_shared_by_every_process():
     from tests.support.redis import redis_url_or_skip
 
     url = redis_url_or_skip()
-    try:
-        ratelimit.bind(url)  # one web process
-        limit = ratelimit.Limit("shared", "3 per minute")
-        assert all(limit.hit("canbo1", STRANGER) for _ in range(3))
-        ratelimit.bind(url)  # another one, with its own connection and nothing in memory
-        assert limit.exceeded("canbo1", STRANGER) and 0 < limit.retry_after("canbo1", STRANGER) <= 60
-        assert not limit.exceeded("canbo1", OFFICE)
-    finally:
-        ratelimit.bind(None)
+    one = ratelimit.Limiter(url)  # one web process's
+    limit = ratelimit.Limit("shared", "3 per minute")
+    assert all(one.hit(limit, "canbo1", STRANGER) for _ in range(3))
+    other = ratelimit.Limiter(url)  # another one's, with its own connection and nothing in memory
+    assert other.exceeded(limit, "canbo1", STRANGER) and 0 < other.retry_after(limit, "canbo1", STRANGER) <= 60
+    assert not other.exceeded(limit, "canbo1", OFFICE)
 
 
 def test_a_submission_limit_the_notation_cannot_read_stops_the_start(sqlite_url, tmp_path, engine):

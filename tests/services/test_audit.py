@@ -2,14 +2,21 @@
 outside the database: altering, removing or slipping in a stored event is found, and the first
 broken link named, by `onestop audit verify`. (Each kind of tampering: tests/security/test_trail.py.)"""
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
 
 from onestop import sql
 from onestop.models import AuditEvent, AuditHead
-from onestop.services import audit
+from onestop.services import audit, runtime
 from tests.conftest import MODELS
+
+
+def _under_key(key):
+    """A block acting as another process would: a runtime of its own holding `key` (and knowing nothing
+    of what this one appended), on the same database. This app's runtime is untouched."""
+    return runtime.active(dataclasses.replace(runtime.current(), audit_keys=audit.Keys(key, audit.checkpoint_file())))
 
 ONESTOP = Path(sys.executable).parent / "onestop"
 
@@ -160,12 +167,9 @@ def test_each_step_event_binds_exactly_the_history_rows_its_step_wrote(app, admi
 def test_a_trail_written_under_one_key_does_not_verify_under_another(app, admin_api):
     _some_events(admin_api)
     with app.app_context():
-        audit.bind("another key, not the one the trail was written with")
-        try:
+        with _under_key("another key, not the one the trail was written with"):
             broken = audit.verify().broken
             assert broken.seq == 1 and "altered" in broken.why
-        finally:
-            app.config["ONESTOP"].bind_audit()
         assert audit.verify().broken is None
 
 
@@ -183,10 +187,10 @@ def test_checkpoints_are_appended_for_the_chains_that_moved_only_and_signed(app,
             (c, h.seq, h.hash) for c, h in chains.items()}
         assert {line["key"] for line in lines} == {audit.key_id()} and all(len(line["mac"]) == 64 for line in lines)
         assert audit.checkpoint() == 0  # nothing moved
-        app.config["ONESTOP"].bind_audit()  # another process: it learns from the file what was written
-        assert audit.checkpoint() == 0
-        admin_api.post("/dossiers", {"procedure": "review"})
-        assert audit.checkpoint() == 1
+        with _under_key(app.config["ONESTOP"].audit_key):  # another process: it learns from the file what was written
+            assert audit.checkpoint() == 0
+            admin_api.post("/dossiers", {"procedure": "review"})
+            assert audit.checkpoint() == 1
         assert audit.verify(checkpoints=[path]).checkpoints == len(chains)  # the latest of each chain vouches for all
 
 
@@ -194,11 +198,8 @@ def test_a_checkpoint_signed_with_another_key_is_named(app, admin_api):
     _some_events(admin_api)
     with app.app_context():
         path = audit.checkpoint_file()
-        audit.bind("the key of another installation, 40 chars")
-        try:
+        with _under_key("the key of another installation, 40 chars"):
             audit.checkpoint(path)
-        finally:
-            app.config["ONESTOP"].bind_audit()
         broken = audit.verify(checkpoints=[path]).broken
         assert "line 1 is signed with another key" in broken.why
         missing = audit.verify(checkpoints=[path.with_name("nowhere")]).broken
@@ -260,14 +261,10 @@ def test_a_process_started_with_another_key_than_the_trails_says_so_in_the_log(s
         _make_app(sqlite_url, tmp_path / "other", engine, audit_key="a key of another machine, 40 characters")
     assert any("does not verify under this audit key" in r.getMessage() for r in caplog.records)
     with sqlite_app.app_context():
-        sqlite_app.config["ONESTOP"].bind_audit()
         assert audit.key_fits()
-        audit.bind("a key of another machine, 40 characters")
-        try:
+        with _under_key("a key of another machine, 40 characters"):
             broken = audit.verify().broken
             assert "or the trail was written under another key" in broken.why
-        finally:
-            sqlite_app.config["ONESTOP"].bind_audit()
 
 
 def test_the_queue_driven_worker_checkpoints_on_the_minutes_the_setting_says():

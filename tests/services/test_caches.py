@@ -116,3 +116,18 @@ def test_a_calendar_changed_by_another_process_is_used_after_the_stamp_check(app
         _another_process_bumps("calendars")
         time.sleep(0.1)
         assert deadlines.calendar_for(centre.id).is_working_day(saturday)
+
+
+def test_a_centre_code_changed_by_another_process_is_used_after_the_stamp_check(app, monkeypatch):
+    from onestop.services import centres
+
+    monkeypatch.setattr(runtime, "STAMP_CHECK_SECONDS", 0.05)
+    with app.app_context():
+        centre = Centre.get(Centre.code == "default")
+        assert centres.code_of(centre.id) == "default"
+        with write_transaction():
+            Centre.update(code="renamed").where(Centre.id == centre.id).execute()
+        assert centres.code_of(centre.id) == "default"  # cached: no query until the stamp moves
+        _another_process_bumps("centres")
+        time.sleep(0.1)
+        assert centres.code_of(centre.id) == "renamed"

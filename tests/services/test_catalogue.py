@@ -236,6 +236,7 @@ def test_the_drafts_of_an_import_are_filtered_by_problems_and_published_in_bulk(
 def test_a_record_of_both_levels_lists_them_where_procedure_json_takes_a_list(monkeypatch):
     record, _ = records.check_row(18, json.loads(reference_bytes())[17])  # "commune + province (liên thông)"
     assert record.levels == ["commune", "province"]
+    monkeypatch.setattr(generate, "levels_listed", lambda: False)  # an onestop whose level is one word
     made = generate.generate(record, calendar_days=False)
     meta = json.loads(next(f for f in made.files if f.name == "procedure.json").content)
     assert made.pattern == "other_agency_opinion"
@@ -243,3 +244,8 @@ def test_a_record_of_both_levels_lists_them_where_procedure_json_takes_a_list(mo
     monkeypatch.setattr(generate, "levels_listed", lambda: True)
     meta = json.loads(next(f for f in generate.generate(record, False).files if f.name == "procedure.json").content)
     assert meta["level"] == ["commune", "province"]
+    monkeypatch.undo()
+    if generate.levels_listed():  # this onestop's: the levels reach the catalogue (services.levels)
+        from onestop.services.levels import levels_of
+
+        assert levels_of(meta) == ("province", "commune")

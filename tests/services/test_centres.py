@@ -64,31 +64,16 @@ def test_each_actor_lists_only_the_centres_of_its_scope(sqlite_app):
             centres.get_centre(province_admin, "P01")
 
 
-def test_a_merged_commune_takes_no_new_dossiers_and_keeps_its_own(sqlite_app):
+def test_a_centre_is_moved_under_another_parent_with_its_date(sqlite_app):
     from datetime import date
-
-    from onestop.services import dossiers, procedures
-    from onestop.services.errors import Conflict
-    from tests.conftest import MODELS
 
     with sqlite_app.app_context():
         system, _ = make_user("system", ("system_admin",))
         centres.import_units(system, [22])
-        old = Centre.get(Centre.code == "W07090")
-        officer, _ = make_user("canbo", ("officer", "admin"), centre=old)
-        procedures.upload_procedure(officer, [procedures.Upload(p.name, p.read_bytes())
-                                              for p in (MODELS / "review.bpmn", MODELS / "receive-schema.json")])
-        kept = dossiers.start_dossier(officer, "review")
-        [merged] = centres.merge(system, ["W07090"], "W07093", date(2026, 1, 1))
-        assert merged.code == "W07090"
-        with pytest.raises(Conflict, match="merged on 01/01/2026 into .* \\(W07093\\)"):
-            dossiers.start_dossier(officer, "review")
-        assert Centre.get(Centre.code == "W07090").successor.code == "W07093"
-        assert dossiers.get_dossier(officer, kept.code).centre_id == old.id
-        with pytest.raises(Invalid):
-            centres.merge(system, ["W07093"], "W07093", date(2026, 1, 1))
         moved = centres.move(system, "W07093", "P22", date(2026, 1, 1))
         assert moved.parent.code == "P22"
+        with pytest.raises(Invalid):
+            centres.move(system, "P22", "W07093", date(2026, 1, 1))
 
 
 def test_a_centre_gets_its_identity_code_from_its_own_admin_or_one_above(sqlite_app):
@@ -100,8 +85,9 @@ def test_a_centre_gets_its_identity_code_from_its_own_admin_or_one_above(sqlite_
         commune = Centre.get(Centre.code == "W07090")
         own, _ = make_user("xa.admin", ("admin",), centre=commune)
         neighbour, _ = make_user("ben.admin", ("admin",), centre=Centre.get(Centre.code == "W07093"))
-        updated = centres.update_centre(own, "W07090", {"agency_code": "H22.10.05", "address": "Số 1 Hà Tu"})
-        assert updated.agency_code == "H22.10.05" and codes.agency_of(commune.id) == "H22.10.05"
+        updated = centres.update_centre(own, "W07090", {"agency_code": "000.10.05.H22", "address": "Số 1 Hà Tu"})
+        assert updated.agency_code == "000.10.05.H22" and codes.agency_of(commune.id) == "000.10.05.H22"
+        assert updated.agency_code_source.startswith("entered by xa.admin")
         with pytest.raises(NotFound):
             centres.update_centre(neighbour, "W07090", {"name": "x"})
         with pytest.raises(Invalid):

@@ -84,3 +84,14 @@ def test_a_json_schema_onestop_would_refuse_is_not_opened_in_the_builder(author)
     with pytest.raises(Invalid) as refused:
         form_builder.open_form(author, draft_id, "odd")
     assert "properties must be an object" in refused.value.message
+
+
+def test_the_papers_of_a_template_are_offered_as_file_fields_whether_named_or_described(author):
+    """The templates describe each paper as an object ({"name", "originals", ...}); a bare name works too."""
+    from onestop.services import templates
+
+    draft_id = templates.create_draft(author, "appraise_sign_return", "9.000016", "Cấp giấy xác nhận")
+    papers = form_builder.open_form(author, draft_id, "application").documents
+    assert papers[0] == "Đơn (tờ khai) đề nghị theo mẫu" and len(papers) == 3
+    offered = [e["label"] for e in form_builder.palette(papers) if e["kind"] == "document"]
+    assert len(offered) == 3 and "Đơn (tờ khai) đề nghị theo mẫu" in offered[0]

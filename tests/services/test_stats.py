@@ -167,3 +167,29 @@ def test_a_period_reads_whole_months_from_the_months_and_the_rest_from_the_days(
         ("monthstep", "month", date(2027, 1, 1), date(2027, 3, 1)), ("daystep", "day", date(2026, 12, 10), date(2027, 1, 1)),
         ("daystep", "day", date(2027, 3, 1), date(2027, 3, 5))]
     assert split(date(2027, 1, 10), date(2027, 2, 10)) == [("daystep", "day", date(2027, 1, 10), date(2027, 2, 10))]
+
+
+def test_the_766_index_counts_procedures_and_online_dossiers_by_online_level_and_a_fee_note_as_a_public_fee(
+        sqlite_app, sqlite_admin_api):
+    from onestop.models import utcnow
+    from tests.web.test_portal import _with_record
+
+    for folder, changes in (("copy_certification", {"online_level": "full", "fee_vnd": None,
+                                                    "fee_note": "Theo Nghị quyết của HĐND tỉnh"}),
+                            ("marriage_registration", {"online_level": "partial"}), ("birth_registration", {})):
+        assert sqlite_admin_api.upload(_with_record(folder, **changes)).status_code == 201
+    with sqlite_app.app_context():
+        for n, (code, channel) in enumerate((("2.000815", "online"), ("2.000815", "online"), ("1.000894", "online"),
+                                             ("1.001193", "counter"))):
+            procedure = Procedure.get(Procedure.code == code)
+            Dossier.create(centre=procedure.centre, code=f"766-{n}", procedure=procedure, workflow="{}",
+                           version=ProcedureVersion.get(ProcedureVersion.procedure == procedure), channel=channel,
+                           received_at=utcnow(), created_at=utcnow())
+        stats.rebuild()  # the planted dossiers' kept figures
+        ids = [Centre.get(Centre.code == "default").id]
+        groups = {g["key"]: g for g in stats.index(ids, date(2000, 1, 1), date(2100, 1, 1))}
+    assert groups["online_service"]["counts"] == {
+        "procedures_full": 1, "procedures_partial": 1, "procedures_none": 0, "procedures_unstated": 1,
+        "online_dossiers_full": 2, "online_dossiers_partial": 1}
+    assert groups["online_service"]["score"] == 9.0  # 12 × 3 online of 4 received
+    assert groups["publicity"]["score"] == 18.0  # copy_certification's fee is public as a note

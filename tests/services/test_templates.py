@@ -155,6 +155,12 @@ def test_a_draft_from_a_template_belongs_to_the_centre_and_compiles_to_the_new_c
         templates.create_draft(admin, "on_the_spot", "1.004567", "Trùng mã")
 
 
+def test_a_draft_from_a_template_knows_its_code_before_any_review(admin):
+    """The modeller's heading and the list of drafts name the procedure from the first moment."""
+    draft_id = templates.create_draft(admin, "appraise_sign_return", "9.000016", "Cấp giấy xác nhận")
+    assert drafts.state(admin, draft_id).code == "9.000016"
+
+
 def test_the_bundle_loader_publishes_no_template(admin):
     cli.load_bundled(admin)
     codes = {p.code for p in Procedure.select()}

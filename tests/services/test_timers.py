@@ -103,16 +103,13 @@ def test_a_separate_worker_process_fires_timers_for_the_web_app(app, admin_api, 
 
 def test_a_queue_that_cannot_be_reached_does_not_fail_the_step(app, admin_api):
     from onestop import jobs
-    from onestop.services import schedule
 
-    jobs.bind("redis://127.0.0.1:1/0")  # nothing listens there
-    try:
-        dossier = _start_timer_dossier(admin_api)
-        assert dossier["state"] == "active"
-        with app.app_context():
-            assert Dossier.get(Dossier.code == dossier["code"]).next_timer_at is not None
-    finally:
-        schedule.bind_scheduler(None)
+    # This app's timer queue: one on Redis where nothing listens.
+    app.extensions["onestop.runtime"].scheduler = jobs.scheduler(jobs.build("redis://127.0.0.1:1/0"))
+    dossier = _start_timer_dossier(admin_api)
+    assert dossier["state"] == "active"
+    with app.app_context():
+        assert Dossier.get(Dossier.code == dossier["code"]).next_timer_at is not None
 
 
 def test_a_dossier_whose_timers_cannot_be_fired_stops_in_error_and_holds_up_no_other(app, admin_api, clock, caplog):

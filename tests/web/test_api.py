@@ -108,7 +108,8 @@ def test_a_new_version_leaves_running_dossiers_on_their_own(admin_api):
     assert new_after["tasks"][0]["name"] == "Lãnh đạo phê duyệt"
 
 
-def test_a_model_with_problems_gets_a_report_naming_each_element(admin_api):
+def test_a_model_with_problems_gets_a_report_naming_each_element(sqlite_admin_api):
+    admin_api = sqlite_admin_api  # refused before anything is stored: one database suffices
     broken = (MODELS / "review.bpmn").read_text()
     broken = broken.replace('targetRef="Task_Approve"', 'targetRef="Task_Nowhere"')
     broken = broken.replace("approved == False", "${execution.getVariable('approved')}")
@@ -120,6 +121,44 @@ def test_a_model_with_problems_gets_a_report_naming_each_element(admin_api):
     assert "Flow_Yes" in details and "__" in details["Flow_Yes"]
     assert "Flow_No" in details and "cannot translate" in details["Flow_No"]
     assert "receive-schema.json" in details["Task_Receive"]
+
+
+def _dead_end(model: str) -> str:
+    """review.bpmn with its refusal turned into a task that only ever leads back to itself."""
+    return model.replace("<bpmn:flowNodeRef>End_Refused</bpmn:flowNodeRef>", "<bpmn:flowNodeRef>Task_Again</bpmn:flowNodeRef>").replace(
+        '<bpmn:endEvent id="End_Refused" name="Từ chối">\n      <bpmn:incoming>Flow_No</bpmn:incoming>\n    </bpmn:endEvent>',
+        '<bpmn:userTask id="Task_Again" name="Làm lại"><bpmn:incoming>Flow_No</bpmn:incoming>'
+        '<bpmn:incoming>Flow_Again</bpmn:incoming><bpmn:outgoing>Flow_Again</bpmn:outgoing></bpmn:userTask>'
+        '<bpmn:sequenceFlow id="Flow_Again" sourceRef="Task_Again" targetRef="Task_Again" />').replace(
+        'targetRef="End_Refused"', 'targetRef="Task_Again"')
+
+
+def test_an_upload_with_a_dead_end_is_refused_as_the_back_office_refuses_to_publish_it(sqlite_admin_api):
+    model = _dead_end((MODELS / "review.bpmn").read_text())
+    assert "Task_Again" in model and "End_Refused" not in model
+    response = sqlite_admin_api.upload([("review.bpmn", model.encode()), MODELS / "receive-schema.json"])
+    assert response.status_code == 422, response.json
+    details = {d["element_id"]: d["message"] for d in response.json["details"]}
+    assert set(details) == {"Task_Again"} and "no path from here reaches an end" in details["Task_Again"]
+    assert sqlite_admin_api.get("/procedures/review").status_code == 404
+
+
+def test_an_upload_with_a_task_in_a_lane_mapped_to_no_role_is_refused(sqlite_admin_api):
+    meta = {"code": "review", "name": "Xét duyệt", "lanes": {"Một cửa": "officer"}}
+    response = sqlite_admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json",
+                                 ("procedure.json", json.dumps(meta, ensure_ascii=False).encode())])
+    assert response.status_code == 422, response.json
+    details = {d["element_id"]: d["message"] for d in response.json["details"]}
+    assert set(details) == {"Task_Approve"} and "maps to no role" in details["Task_Approve"]
+
+
+def test_a_bare_model_uploads_with_what_its_catalogue_record_lacks_as_findings(sqlite_admin_api):
+    body = _review(sqlite_admin_api)
+    assert {f["kind"] for f in body["findings"]} == {"catalogue"}
+    errors = [f["message"] for f in body["findings"] if f["level"] == "error"]
+    assert any("no required documents" in m for m in errors) and any("no fee" in m for m in errors)
+    assert any("no processing time" in f["message"] for f in body["findings"] if f["level"] == "warning")
+    assert _start(sqlite_admin_api)["state"] == "active"  # and it runs
 
 
 def test_camunda_style_conditions_and_raw_timers_are_translated(admin_api):
@@ -135,7 +174,8 @@ def test_camunda_style_conditions_and_raw_timers_are_translated(admin_api):
     assert dossier["history"][-1]["element_id"] == "End_Approved"
 
 
-def test_errors_are_json_with_a_message(app, admin_api):
+def test_errors_are_json_with_a_message(sqlite_app, sqlite_admin_api):
+    app, admin_api = sqlite_app, sqlite_admin_api  # answers of the web layer: one database suffices
     client = app.test_client()
     assert client.get("/api/v1/procedures").status_code == 401
     assert client.get("/api/v1/procedures", headers={"Authorization": "Bearer nope"}).json["error"] == "unauthorized"
@@ -151,7 +191,8 @@ def test_errors_are_json_with_a_message(app, admin_api):
     assert admin_api.upload([("notes.txt", b"hello")]).json["details"][0]["message"].startswith("notes.txt")
 
 
-def test_an_upload_over_the_limit_gets_413(app, admin_api):
+def test_an_upload_over_the_limit_gets_413(sqlite_app, sqlite_admin_api):
+    app, admin_api = sqlite_app, sqlite_admin_api  # refused before the handler: one database suffices
     limit = app.config["MAX_CONTENT_LENGTH"]
     body = b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bpmn\"\r\n\r\n" + b"x" * limit
     response = app.test_client().post("/api/v1/procedures", data=body, content_type="multipart/form-data; boundary=b",
@@ -159,7 +200,8 @@ def test_an_upload_over_the_limit_gets_413(app, admin_api):
     assert response.status_code == 413 and "limit" in response.json["message"]
 
 
-def test_an_officer_may_not_upload_models(app):
+def test_an_officer_may_not_upload_models(sqlite_app):
+    app = sqlite_app  # refused by role: one database suffices
     with app.app_context():
         _, token = make_user("officer9", ("officer",))
     officer = Api(app.test_client(), token)
@@ -183,7 +225,8 @@ def test_another_centres_dossier_is_not_found(app, admin_api):
     assert foreign.get("/procedures").json["procedures"] == []
 
 
-def test_the_openapi_document_describes_every_route(app, admin_api):
+def test_the_openapi_document_describes_every_route(sqlite_app):
+    app = sqlite_app  # the document is built from code: one database suffices
     doc = app.test_client().get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.1")
     renamed = {"<code>": "{code}", "<task_id>": "{id}", "<rowid:attachment_id>": "{id}"}
@@ -241,7 +284,8 @@ def test_reading_a_dossier_takes_a_fixed_number_of_queries(app, admin_api):
     assert len(executed) <= 7, executed
 
 
-def test_hostile_request_bodies_get_clear_answers(admin_api):
+def test_hostile_request_bodies_get_clear_answers(sqlite_admin_api):
+    admin_api = sqlite_admin_api  # refused while parsing: one database suffices
     client, headers = admin_api.client, {"Authorization": f"Bearer {admin_api.token}"}
     deep = client.post("/api/v1/dossiers", data="[" * 100000 + "]" * 100000, headers=headers,
                        content_type="application/json")
@@ -263,20 +307,18 @@ def test_a_spiffarena_process_model_folder_imports_unchanged(admin_api):
 def test_a_process_that_never_saw_a_version_loads_its_stored_parse_result_not_the_files(app, admin_api, engine):
     from onestop.engine import Engine
     from onestop.models import ModelFile
-    from onestop.services import runtime
 
     _review(admin_api)
     with app.app_context():
         ModelFile.delete().execute()  # were the files parsed again, nothing could run
     fresh = Engine()
-    runtime.bind_engine(fresh)
+    app.extensions["onestop.runtime"].engine = fresh  # this app's: the shared test engine is left alone
     try:
         dossier = _start(admin_api)
         assert dossier["tasks"][0]["element_id"] == "Task_Receive"
         form = admin_api.get(f"/tasks/{dossier['tasks'][0]['id']}").json["form"]
         assert form["title"] == "Tiếp nhận hồ sơ"
     finally:
-        runtime.bind_engine(app.extensions["onestop.engine"])
         fresh.close()
 
 
@@ -324,3 +366,71 @@ def test_the_procedure_list_is_the_catalogue(sqlite_admin_api):
     assert (entry["code"], entry["level"], entry["online"], entry["decided_on_the_spot"]) == \
         ("1.001193", "commune", True, True)
     assert entry["documents"][0]["name"] and entry["processing"].startswith("trong ngày làm việc")
+
+
+def _all_pages(api, first_link):
+    """Every entry of a paged list, following `next` links from the first page."""
+    entries, link = [], first_link
+    while link:
+        page = api.client.get(link, headers=api._headers())
+        assert page.status_code == 200, page.json
+        key = "history" if "/history" in link else "events"
+        entries += page.json[key]
+        link = page.json["next"]
+    return entries
+
+
+def test_a_step_answers_lean_with_the_dossiers_status_open_tasks_and_links(sqlite_admin_api):
+    _review(sqlite_admin_api)
+    dossier = _start(sqlite_admin_api, applicant={"name": "Nguyễn Văn A"})
+    step = sqlite_admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete",
+                          {"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}})
+    assert step.status_code == 200, step.json
+    assert {"attachments", "procedure", "authority", "created_at", "received_at"}.isdisjoint(step.json)
+    assert step.json["status"] == "processing" and [t["element_id"] for t in step.json["tasks"]] == ["Task_Approve"]
+    assert step.json["links"] == {"self": f"/api/v1/dossiers/{dossier['code']}",
+                                  "history": f"/api/v1/dossiers/{dossier['code']}/history",
+                                  "events": f"/api/v1/dossiers/{dossier['code']}/events"}
+    assert step.json["history"][-1]["element_id"] == "Task_Receive"
+    assert step.json["events"][-1]["action"] == "task.completed"
+
+
+def test_a_dossiers_history_and_events_come_a_page_at_a_time_with_next_links(admin_api):
+    _review(admin_api)
+    dossier = _start(admin_api)
+    assert admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete",
+                          {"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}}).status_code == 200
+    whole = admin_api.get(f"/dossiers/{dossier['code']}").json
+    assert whole["links"]["history_next"] is None and whole["links"]["events_next"] is None
+    first = admin_api.get(f"/dossiers/{dossier['code']}/history?limit=1").json
+    assert len(first["history"]) == 1 and first["next"].endswith(f"/history?limit=1&cursor={first['next'].split('=')[-1]}")
+    assert _all_pages(admin_api, f"/api/v1/dossiers/{dossier['code']}/history?limit=1") == whole["history"]
+    assert _all_pages(admin_api, f"/api/v1/dossiers/{dossier['code']}/events?limit=2") == whole["events"]
+    assert len(whole["history"]) >= 2 and [e["action"] for e in whole["events"]] == ["dossier.started",
+                                                                                       "task.completed"]
+
+
+def test_a_long_history_is_embedded_a_page_long_and_linked_for_the_rest(admin_api, monkeypatch):
+    from onestop.services import dossiers
+
+    _review(admin_api)
+    dossier = _start(admin_api)
+    assert admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete",
+                          {"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}}).status_code == 200
+    leader_task = admin_api.get(f"/dossiers/{dossier['code']}").json["tasks"][0]["id"]
+    assert admin_api.post(f"/tasks/{leader_task}/complete", {"data": {"approved": True}}).status_code == 200
+    whole = admin_api.get(f"/dossiers/{dossier['code']}").json["history"]
+    assert len(whole) > 4
+    monkeypatch.setattr(dossiers, "HISTORY_PAGE", 2)
+    shown = admin_api.get(f"/dossiers/{dossier['code']}").json
+    assert shown["history"] == whole[:2] and shown["links"]["history_next"]
+    assert shown["history"] + _all_pages(admin_api, shown["links"]["history_next"]) == whole
+
+
+def test_a_page_with_a_cursor_or_limit_it_cannot_read_is_refused(sqlite_admin_api):
+    _review(sqlite_admin_api)
+    code = _start(sqlite_admin_api)["code"]
+    for query in ("cursor=abc", "cursor=²", "limit=0", "limit=501", "limit=x", "limit=1&cursor=-1"):
+        answer = sqlite_admin_api.get(f"/dossiers/{code}/history?{query}")
+        assert answer.status_code == 422 and answer.json["message"], query
+    assert sqlite_admin_api.get("/dossiers/no-such/events").status_code == 404

@@ -1,6 +1,7 @@
 """The OpenAPI document is the contract: every route is in it, everything in it is a route, and what
 the API really answers fits the response schemas it publishes (declared beside the presenters)."""
 
+import io
 import re
 
 import jsonschema
@@ -92,6 +93,12 @@ def _scenario(app, api):
     api.post(f"/dossiers/{code}/apology", {"new_due": "2099-01-05", "reason": "chậm"})
     api.post(f"/dossiers/{code}/messages", {"name": "no-such-message"})
     api.post(f"/tasks/{task}/complete", {"data": {"applicant_name": "A", "documents_complete": True}})
+    api.post(f"/tasks/{task}/complete", {"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}})
+    for kind in ("history", "events"):  # a page, then the next one through its link
+        first = api.get(f"/dossiers/{code}/{kind}?limit=1").json
+        assert first["next"], first
+        api.client.get(first["next"], headers=api._headers())
+    api.get(f"/dossiers/{code}/history?cursor=x")
     other = api.post("/dossiers", {"procedure": "review"}).json
     api.post(f"/dossiers/{other['code']}/end", {"how": "withdrawn", "reason": "rút"})
     api.client.post(f"/api/v1/dossiers/{other['code']}/rating", json={"key": other["lookup_key"], "level": "hai_long"})
@@ -111,6 +118,11 @@ def _scenario(app, api):
         from onestop.services import centres
 
         centres.import_units(make_user("system", ("system_admin",))[0], [22])
+    day = {"working": False, "name": "Nghỉ", "source": "Công văn 1/VPCP"}
+    for base in ("/calendar/national", "/calendar/provinces/P22"):  # the official calendar (a centre's admin: 403)
+        api.get(f"{base}?year=2026"), api.put(f"{base}/2099-01-05", day), api.delete(f"{base}/2099-01-05")
+        api.client.post(f"/api/v1{base}/import", headers=api._headers(), content_type="multipart/form-data",
+                        data={"file": (io.BytesIO(b"date,working,name,source\n2099-01-05,false,A,B\n"), "d.csv")})
     provinces = api.client.get("/api/v1/stats/provinces").json["provinces"]
     assert [p["province"] for p in provinces] == ["P22"]
     api.get("/stats"), api.client.get("/api/v1/stats"), api.get("/stats/report")

@@ -102,6 +102,8 @@ def _url(rule, ids):
             values[name] = ids["draft"]
         elif name in ("practice_id", "unit_code", "username", "import_id"):
             values[name] = ids[name.removesuffix("_id")]
+        elif name == "province":
+            values[name] = "P22"  # the province's official days: the same for all its communes, ours too
         elif name == "form_name":
             values[name] = "application"  # a form of B's draft
         elif name == "how":

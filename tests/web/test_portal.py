@@ -167,12 +167,12 @@ def test_guessing_lookup_keys_is_slowed_down(portal):
 def test_a_limit_counts_per_key_in_a_moving_window_and_says_when_to_come_back():
     from onestop import ratelimit
 
-    ratelimit.bind(None)
+    counts = ratelimit.Limiter(None)
     limit = ratelimit.Limit("test", "3 per minute")
-    assert all(limit.hit("k") for _ in range(3)) and not limit.hit("k") and limit.exceeded("k")
-    assert 0 < limit.retry_after("k") <= 60 and not limit.exceeded("other")
-    limit.clear("k")
-    assert not limit.exceeded("k") and limit.hit("k")
+    assert all(counts.hit(limit, "k") for _ in range(3)) and not counts.hit(limit, "k") and counts.exceeded(limit, "k")
+    assert 0 < counts.retry_after(limit, "k") <= 60 and not counts.exceeded(limit, "other")
+    counts.clear(limit, "k")
+    assert not counts.exceeded(limit, "k") and counts.hit(limit, "k")
 
 
 def test_the_receipt_slip_carries_the_code_dates_and_a_qr_code_of_the_tracking_address(portal):
@@ -302,6 +302,60 @@ def test_an_unknown_centre_is_a_clear_404_and_a_forgotten_one_falls_back(commune
     page = citizen.get("/")
     assert page.status_code == 200 and "1.013225" in page.get_data(as_text=True)
 
+
+
+def _with_record(folder, **changes):
+    """A bundled folder's files with its procedure.json changed."""
+    import json
+
+    from tests.process_models import bundled_files
+
+    files = []
+    for path in bundled_files(folder):
+        content = path.read_bytes()
+        if path.name == "procedure.json":
+            record = {k: v for k, v in json.loads(content).items() if changes.get(k, "") is not None}
+            content = json.dumps(record | {k: v for k, v in changes.items() if v is not None},
+                                 ensure_ascii=False).encode()
+        files.append((path.name, content))
+    return files
+
+
+def test_a_procedure_shows_its_online_level_and_the_centres_own_fee_note(sqlite_app, sqlite_admin_api):
+    assert sqlite_admin_api.upload(_with_record("copy_certification", online_level="partial")).status_code == 201
+    note = "Miễn lệ phí cho người có công với cách mạng (Nghị quyết 12/2025/NQ-HĐND)"
+    assert sqlite_admin_api.put("/procedures/2.000815/local", {"fee_vnd": "3.000 đồng/trang",
+                                                                "fee_note": note}).status_code == 200
+    client = sqlite_app.test_client()
+    client.set_cookie("lang", "en")
+    page = client.get("/procedures/2.000815").get_data(as_text=True)
+    assert re.search(r'<dd id="fee">3.000 đồng/trang<div class="small muted" id="fee-note">' + re.escape(note), page)
+    assert '<dd id="online-level">Partial online public service' in page
+    listed = client.get("/").get_data(as_text=True)
+    assert '<span class="tag online-level">Partial online public service' in listed
+    entry = next(e for e in sqlite_admin_api.get("/procedures").json["procedures"] if e["code"] == "2.000815")
+    assert entry["fee_note"] == note and entry["online_level"] == "partial"
+
+
+def test_a_free_procedure_says_so_and_an_amount_is_written_with_dots(sqlite_app, sqlite_admin_api):
+    assert sqlite_admin_api.upload(_with_record("birth_registration")).status_code == 201
+    assert sqlite_admin_api.upload(_with_record("driving_licence_exchange")).status_code == 201
+    client = sqlite_app.test_client()
+    client.set_cookie("lang", "en")
+    free = client.get("/procedures/1.001193").get_data(as_text=True)
+    assert '<dd id="fee">Free of charge' in free
+    paid = client.get("/procedures/3.000347").get_data(as_text=True)
+    assert '<dd id="fee">135.000 đồng' in paid
+
+
+def test_the_catalogue_filters_a_procedure_of_both_levels_under_each(sqlite_app, sqlite_admin_api):
+    both = _with_record("copy_certification", level=["province", "commune"])
+    assert sqlite_admin_api.upload(both).status_code == 201
+    client = sqlite_app.test_client()
+    for level in ("province", "commune"):
+        assert "2.000815" in client.get(f"/?level={level}").get_data(as_text=True)
+    page = client.get("/procedures/2.000815").get_data(as_text=True)
+    assert "Cấp tỉnh + Cấp xã" in page
 
 
 def _many(app, count, name="Thủ tục thử nghiệm số"):

@@ -116,9 +116,11 @@ class ParsedModel:
                                 "outputs": sorted(by_name.get(t.name, t.name) for t in task.outputs)}
         return out
 
-    def dead_ends(self) -> list:
-        """Elements (by BPMN id) from which no path reaches an end: a dossier there would never
-        finish (an unbounded loop without a way out, a branch that stops short)."""
+    def dead_ends(self, implicit_ends: bool = False) -> list:
+        """Elements (by BPMN id) from which no path reaches an end event: a dossier there would never
+        finish (an unbounded loop without a way out), or a branch stops short. With implicit_ends, an
+        element without an outgoing flow counts as an end, as BPMN lets it (the path ends there):
+        what is left cannot finish at all."""
         stuck = set()
         for spec in [self.spec, *(self.subprocess_specs or {}).values()]:
             if spec is None:
@@ -127,7 +129,8 @@ class ParsedModel:
             for task in spec.task_specs.values():
                 for child in task.outputs:
                     before.setdefault(child.name, set()).add(task.name)
-            reached = [t.name for t in spec.task_specs.values() if t.name == "End" or type(t).__name__ == "EndEvent"]
+            reached = [t.name for t in spec.task_specs.values() if t.name == "End" or type(t).__name__ == "EndEvent"
+                       or (implicit_ends and not t.outputs)]
             seen = set(reached)
             while reached:  # walk back from every end: whatever is met can finish
                 for name in before.get(reached.pop(), ()):

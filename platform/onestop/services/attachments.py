@@ -25,6 +25,7 @@ from peewee import fn
 
 from ..formdefs import FieldError
 from ..models import Attachment, Dossier
+from . import runtime
 from .errors import Invalid, NotFound, TooLarge
 
 REFERENCE = "attachment:sha256:"
@@ -98,19 +99,12 @@ class FileStore:
         return self.path(sha256).read_bytes()
 
 
-_store: FileStore | None = None
-
-
-def bind_store(store: FileStore):
-    """Wired by the app factory (and the CLI): where attachments go and how large they may be."""
-    global _store
-    _store = store
-
-
 def store() -> FileStore:
-    if _store is None:
-        raise RuntimeError("no attachment store is bound (the app factory binds one)")
-    return _store
+    """The runtime's store: where attachments go and how large they may be (assemble.build_runtime makes it)."""
+    found = runtime.current().files
+    if found is None:
+        raise RuntimeError("this runtime has no attachment store (onestop.assemble.build_runtime makes one)")
+    return found
 
 
 def safe_name(name: str) -> str:

@@ -31,6 +31,7 @@ from peewee import SqliteDatabase
 from .. import sql
 from ..db import LOCK_AUDIT, database, defer
 from ..models import AuditEvent, AuditHead, HistoryEntry, utcnow
+from . import runtime
 
 log = logging.getLogger("onestop.audit")
 
@@ -43,50 +44,53 @@ HISTORY_COLUMNS = ("id", "dossier_id", "task_id", "element_id", "name", "state",
 _HISTORY_TIMES = (6, 9, 10)
 
 
-class _Keys:
-    chain: bytes | None = None
-    checkpoint: bytes | None = None
-    key_id: str = ""
-    checkpoints: Path | None = None
+class Keys:
+    """The trail's keys, derived from its secret (kept outside the database), and the checkpoint file
+    with what this process has appended to it: a runtime holds them (assemble.build_runtime).
 
-
-_keys = _Keys()
-
-
-def bind(key: str, checkpoints: Path | None = None) -> None:
-    """Take the trail's key (kept outside the database) and where checkpoints are appended.
-
-    Two keys are derived from it, one for the chain and one for checkpoints, so a line of the
+    Two keys are derived from the secret, one for the chain and one for checkpoints, so a line of the
     checkpoint file can never pass for a link of the chain or the other way round."""
-    secret = key.encode()
-    _keys.chain = hmac.new(secret, b"onestop audit chain v1", hashlib.sha256).digest()
-    _keys.checkpoint = hmac.new(secret, b"onestop audit checkpoint v1", hashlib.sha256).digest()
-    _keys.key_id = hmac.new(secret, b"onestop audit key id", hashlib.sha256).hexdigest()[:16]
-    _keys.checkpoints = Path(checkpoints) if checkpoints is not None else None
-    with _checkpoint_lock:
-        _marked.clear()
+
+    def __init__(self, key: str, checkpoints: Path | None = None):
+        secret = key.encode()
+        self.chain = hmac.new(secret, b"onestop audit chain v1", hashlib.sha256).digest()
+        self.checkpoint = hmac.new(secret, b"onestop audit checkpoint v1", hashlib.sha256).digest()
+        self.key_id = hmac.new(secret, b"onestop audit key id", hashlib.sha256).hexdigest()[:16]
+        self.checkpoints = Path(checkpoints) if checkpoints is not None else None
+        self.lock = threading.Lock()
+        self.marked: dict = {}  # checkpoint file -> {chain: the last number written to it}
+
+
+def bind(key: str, checkpoints: Path | None = None) -> Keys:
+    """Give the current runtime the trail's key and where checkpoints are appended."""
+    keys = runtime.current().audit_keys = Keys(key, checkpoints)
+    return keys
+
+
+def _keys() -> Keys:
+    keys = runtime.current().audit_keys
+    if keys is None:
+        raise RuntimeError("no audit key in this runtime (onestop.assemble.build_runtime derives them from the settings)")
+    return keys
 
 
 def key_id() -> str:
     """A fingerprint of the bound key (safe to show): which key a checkpoint line was signed with."""
-    _chain_key()
-    return _keys.key_id
+    return _keys().key_id
 
 
 def checkpoint_file() -> Path | None:
-    return _keys.checkpoints
+    return _keys().checkpoints
 
 
 def written_checkpoints() -> list[Path]:
     """The bound checkpoint file as verify() takes it: in a list once it has been written, else empty."""
-    path = _keys.checkpoints
+    path = _keys().checkpoints
     return [path] if path is not None and path.exists() else []
 
 
 def _chain_key() -> bytes:
-    if _keys.chain is None:
-        raise RuntimeError("no audit key bound: call onestop.services.audit.bind() (Settings.bind_audit) first")
-    return _keys.chain
+    return _keys().chain
 
 
 def _iso(value):
@@ -245,7 +249,7 @@ class _Walk:
                             AuditEvent.at.python_value(at), _history_content(bound)) != digest:
                     why = "altered: its content (or the history rows it binds) does not match its MAC"
                     if self.events == 0:  # nothing verified yet: perhaps nothing can be under this key
-                        why += f" (or the trail was written under another key than this one, id {_keys.key_id})"
+                        why += f" (or the trail was written under another key than this one, id {_keys().key_id})"
                     raise _Stop(Broken(chain, seq, event_id, why))
                 mark = marks.get(seq)
                 if mark is not None:
@@ -376,15 +380,9 @@ def key_fits() -> bool:
 
 # --- checkpoints outside the database ------------------------------------------------------------
 
-_checkpoint_lock = threading.Lock()
-_marked: dict = {}  # checkpoint file -> {chain: the last number written to it}
-
-
 def _checkpoint_mac(chain, seq, digest, at, key_id) -> str:
-    if _keys.checkpoint is None:
-        _chain_key()
     message = f"{chain}|{seq}|{digest}|{at}|{key_id}".encode()
-    return hmac.new(_keys.checkpoint, message, hashlib.sha256).hexdigest()
+    return hmac.new(_keys().checkpoint, message, hashlib.sha256).hexdigest()
 
 
 def checkpoint(path=None) -> int:
@@ -393,21 +391,22 @@ def checkpoint(path=None) -> int:
 
     The lines go in one append (several processes may share the file) and to the log as well, so
     a log shipped elsewhere keeps a copy."""
-    path = Path(path) if path is not None else _keys.checkpoints
+    keys = _keys()
+    path = Path(path) if path is not None else keys.checkpoints
     if path is None:
         raise RuntimeError("no checkpoint file bound")
     heads = sql.run('SELECT "chain", "seq", "hash" FROM "audithead" WHERE "seq" > 0 ORDER BY "chain"').fetchall()
-    with _checkpoint_lock:
-        marked = _marked.get(path)
+    with keys.lock:
+        marked = keys.marked.get(path)
         if marked is None:
-            marked = _marked[path] = {chain: max(seqs) for chain, seqs in _read_lines(path, strict=False).items()}
+            marked = keys.marked[path] = {chain: max(seqs) for chain, seqs in _read_lines(path, strict=False).items()}
         at = utcnow().replace(microsecond=0).isoformat() + "Z"
         lines = []
         for chain, seq, digest in heads:
             if marked.get(chain) == seq:
                 continue
-            line = {"chain": chain, "seq": seq, "hash": digest, "at": at, "key": _keys.key_id}
-            line["mac"] = _checkpoint_mac(chain, seq, digest, at, _keys.key_id)
+            line = {"chain": chain, "seq": seq, "hash": digest, "at": at, "key": keys.key_id}
+            line["mac"] = _checkpoint_mac(chain, seq, digest, at, keys.key_id)
             lines.append(json.dumps(line, separators=(",", ":")))
         if not lines:
             return 0
@@ -454,8 +453,8 @@ def _read_lines(path: Path, strict=True) -> dict:
                 valid, key = False, None
             if not valid:
                 if strict:
-                    reason = (f"signed with another key (its key id is {key}, this key's is {_keys.key_id}) or forged"
-                              if isinstance(key, str) and key != _keys.key_id
+                    reason = (f"signed with another key (its key id is {key}, this key's is {_keys().key_id}) or forged"
+                              if isinstance(key, str) and key != _keys().key_id
                               else "not signed with this key (forged or damaged)")
                     raise CheckpointError(f"{path} line {number} is {reason}")
                 continue

@@ -64,6 +64,7 @@ def import_units(actor, provinces=None) -> ImportReport:
                 for p in chosen for w in Ward.iter_by_province(p.code) if commune_code(w.code) not in existing]
         _insert(rows)
         report.communes = len(rows)
+        _codes.changed()  # a centre looked up before it existed is found from now on, in every process
         audit.record("centres.imported", actor, detail={"provinces": report.provinces, "communes": report.communes})
     return report
 
@@ -144,8 +145,10 @@ def select(selector: str) -> list[Centre]:
 def as_dict(centre, parents=None) -> dict:
     parents = parents or {}
     return {"code": centre.code, "name": centre.name, "level": centre.level, "agency_code": centre.agency_code,
+            "agency_code_source": centre.agency_code_source, "ready": bool(centre.agency_code),
             "admin_code": centre.admin_code, "parent": parents.get(centre.parent_id),
-            "closed_on": centre.closed_on.isoformat() if centre.closed_on else None}
+            "closed_on": centre.closed_on.isoformat() if centre.closed_on else None,
+            "successor": code_of(centre.successor_id) if centre.successor_id else None}
 
 
 def describe(centres) -> list[dict]:
@@ -154,23 +157,6 @@ def describe(centres) -> list[dict]:
     parents = {c.id: c.code for c in Centre.select(Centre.id, Centre.code).where(Centre.id.in_(list(parent_ids)))} \
         if parent_ids else {}
     return [as_dict(c, parents) for c in centres]
-
-
-def merge(actor, codes, into, on) -> list[Centre]:
-    """Merge centres into another on a date (a dated event: units keep merging): each is closed for
-    new dossiers from that day and names its successor; its dossiers stay its own."""
-    successor = Centre.get_or_none(Centre.code == into)
-    if successor is None:
-        raise NotFound(f"no centre {shown(into)}")
-    merged = select(",".join(codes))
-    if any(c.id == successor.id for c in merged):
-        raise Invalid("a centre cannot be merged into itself")
-    with write_transaction():
-        for centre in merged:
-            Centre.update(closed_on=on, successor=successor.id).where(Centre.id == centre.id).execute()
-        audit.record("centres.merged", actor, centre=successor,
-                     detail={"merged": [c.code for c in merged], "into": successor.code, "on": on.isoformat()})
-    return merged
 
 
 def move(actor, code, parent, on) -> Centre:
@@ -248,15 +234,12 @@ def directory(province: str | None = None, query: str = "", today=None) -> list[
 DIRECTORY_LIMIT = 200
 
 
-_codes: dict = runtime.cache({})
+_codes = runtime.SharedCache("centres", seconds=300.0)  # centre id -> its code
 
 
 def code_of(centre_id) -> str:
-    """A centre's code (cached: codes do not change)."""
-    code = _codes.get(centre_id)
-    if code is None:
-        code = _codes[centre_id] = Centre.select(Centre.code).where(Centre.id == centre_id).scalar()
-    return code
+    """A centre's code (cached: no service changes it; a change by other means bumps "centres")."""
+    return _codes.get(centre_id, lambda: Centre.select(Centre.code).where(Centre.id == centre_id).scalar())
 
 
 EDITABLE = {"name": 255, "agency_code": codes.AGENCY_CODE_LENGTH, "address": 500}  # what may change, and its column's length
@@ -274,12 +257,16 @@ def update_centre(actor, code, values: dict) -> Centre:
     if not isinstance(values, dict) or not values or set(values) - set(EDITABLE):
         raise Invalid(f"send one or more of: {', '.join(EDITABLE)}")
     if "agency_code" in values and not dossier_codes.valid_agency_code(values["agency_code"]):
-        raise Invalid("agency_code is the agency's electronic identity code, e.g. H15.50.05.13")
+        raise Invalid("agency_code is the agency's electronic identity code of the national list, "
+                      "e.g. 000.00.21.H56 or H15.50.05.13")
     for key, value in values.items():
         if not isinstance(value, str) or not value.strip() or len(value) > EDITABLE[key]:
             raise Invalid(f"{key} is text of 1-{EDITABLE[key]} characters")
     with write_transaction():
-        Centre.update(**{k: v.strip() for k, v in values.items()}).where(Centre.id == centre.id).execute()
+        changes = {k: v.strip() for k, v in values.items()}
+        if "agency_code" in values:
+            changes["agency_code_source"] = f"entered by {actor.username} ({local_today():%d/%m/%Y})"
+        Centre.update(**changes).where(Centre.id == centre.id).execute()
         audit.record("centre.updated", actor, centre=centre, detail=values)
         if "agency_code" in values:
             dossier_codes.changed()

@@ -2,15 +2,20 @@
 promised return and each task's due time, on the receiving centre's working calendar.
 
     "deadline": {
-        "working_days": 15,                 # or "working_hours": 4; 0 = decided the same day
+        "working_days": 15,                 # or "working_hours": 4, or "calendar_days": 15 (the law's
+                                            # "ngày"); 0 = decided the same day
         "on_supplement": "pause",           # or "restart" (the full period from the supplement)
         "steps": {"Task_Appraise": {"working_days": 10}, "Lãnh đạo UBND xã": {"working_days": 3}},
         "not_counted": ["Task_Return"],     # steps outside the legal clock (returning the result...)
-        "financial_obligation": ["Task_Paid"]  # while offered: awaiting the citizen's taxes, clock paused
+        "financial_obligation": ["Task_Paid"],  # while offered: awaiting the citizen's taxes, clock paused
+        "supplement": ["Task_Supplement"]   # while offered: the model's own supplement loop waits on the
+                                            # citizen, the clock stops exactly as with the supplement action
     }
 
 A step's allocation is looked up by its element id, then by its lane; a step with none is due when
-the dossier is. Times are stored in UTC and computed in Vietnam's local time.
+the dossier is. Times are stored in UTC and computed in Vietnam's local time. The working calendar
+of a centre is the official one (services.calendar: the country's notices, its province's days)
+under its own exceptions.
 """
 
 from __future__ import annotations
@@ -19,8 +24,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from ..db import write_transaction
-from ..models import CalendarDay, Centre, WorkItem
-from ..workdays import DEFAULT_CUTOFF, DEFAULT_PERIODS, Calendar, Deadline, national_day_off, to_local, to_utc
+from ..models import CalendarDay, Centre, OfficialDay, WorkItem
+from ..workdays import (
+    DEFAULT_CUTOFF,
+    DEFAULT_PERIODS,
+    UNITS,
+    Calendar,
+    Deadline,
+    national_day_off,
+    to_local,
+    to_utc,
+)
 from . import audit, runtime
 from .errors import Invalid
 
@@ -35,16 +49,25 @@ class Plan:
     steps: dict = field(default_factory=dict)  # element id or lane name -> Deadline
     not_counted: frozenset = frozenset()
     financial_obligation: frozenset = frozenset()  # steps that wait on the citizen's taxes and fees
+    supplement: frozenset = frozenset()  # the model's supplement steps: the citizen's turn, clock stopped
+
+    @property
+    def waiting(self) -> frozenset:
+        """Steps during which the clock stands still: they have no due time of their own."""
+        return self.financial_obligation | self.supplement
 
 
 def _deadline(value, where) -> Deadline:
-    if not isinstance(value, dict) or len(value.keys() & {"working_days", "working_hours"}) != 1:
-        raise ValueError(f"{where} needs exactly one of working_days or working_hours")
-    unit = "working_days" if "working_days" in value else "working_hours"
+    if not isinstance(value, dict) or len(value.keys() & set(UNITS)) != 1:
+        raise ValueError(f"{where} needs exactly one of {', '.join(UNITS)}")
+    unit = next(u for u in UNITS if u in value)
     amount = value[unit]
     if isinstance(amount, bool) or not isinstance(amount, int | float):
         raise ValueError(f"{where}: {unit} must be a number")
-    return Deadline(amount, unit)
+    try:
+        return Deadline(amount, unit)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def plan(metadata: dict) -> Plan | None:
@@ -58,14 +81,13 @@ def plan(metadata: dict) -> Plan | None:
     if policy not in POLICIES:
         raise ValueError(f'"deadline.on_supplement" must be one of: {", ".join(POLICIES)}')
     steps = spec.get("steps") or {}
-    not_counted = spec.get("not_counted") or []
-    paying = spec.get("financial_obligation") or []
-    if not isinstance(steps, dict) or not isinstance(not_counted, list) or not isinstance(paying, list):
-        raise ValueError('"deadline.steps" must be an object, "deadline.not_counted" and '
-                         '"deadline.financial_obligation" lists')
-    return Plan(_deadline({k: v for k, v in spec.items() if k in ("working_days", "working_hours")}, '"deadline"'),
+    lists = {key: spec.get(key) or [] for key in ("not_counted", "financial_obligation", "supplement")}
+    if not isinstance(steps, dict) or not all(isinstance(v, list) for v in lists.values()):
+        raise ValueError('"deadline.steps" must be an object, "deadline.not_counted", '
+                         '"deadline.financial_obligation" and "deadline.supplement" lists')
+    return Plan(_deadline({k: v for k, v in spec.items() if k in UNITS}, '"deadline"'),
                 policy, {key: _deadline(value, f'"deadline.steps.{key}"') for key, value in steps.items()},
-                frozenset(str(x) for x in not_counted), frozenset(str(x) for x in paying))
+                *(frozenset(str(x) for x in lists[key]) for key in ("not_counted", "financial_obligation", "supplement")))
 
 
 def problems(metadata: dict) -> list[str]:
@@ -78,6 +100,12 @@ def problems(metadata: dict) -> list[str]:
 
 # centre id -> Calendar; a change made through any process is seen by every other within a second.
 _calendars = runtime.SharedCache("calendars", CACHE_SECONDS)
+
+
+def changed() -> None:
+    """Call in the transaction of a write that changes any centre's working days (its own, its
+    province's or the country's): every process forgets every centre's calendar."""
+    _calendars.changed()
 
 
 def calendar_for(centre_id) -> Calendar:
@@ -93,7 +121,28 @@ def _load_calendar(centre_id) -> Calendar:
         cutoff=_time(centre.cutoff) if centre.cutoff else DEFAULT_CUTOFF,
         days_off=frozenset(d.day for d in days if not d.working),
         days_on=frozenset(d.day for d in days if d.working),
+        official={d.day: d.working for d in official_days(centre)},
     )
+
+
+def ancestors(centre) -> list:
+    """The ids of the centres above a centre, nearest first (its province, then the nation)."""
+    ids, parent_id = [], centre.parent_id
+    while parent_id is not None and parent_id not in ids and len(ids) < 8:
+        ids.append(parent_id)
+        parent_id = Centre.select(Centre.parent).where(Centre.id == parent_id).scalar()
+    return ids
+
+
+def official_days(centre) -> list:
+    """The official days a centre inherits, the country's first and then its province's (a province's
+    own day overrides the country's for the same date): the province is the centre itself or the
+    nearest centre above it that has days of its own."""
+    scopes = [centre.id, *ancestors(centre)]
+    rows = list(OfficialDay.select().where(OfficialDay.province.is_null() | OfficialDay.province.in_(scopes)))
+    nearest = min((scopes.index(r.province_id) for r in rows if r.province_id is not None), default=None)
+    national = [r for r in rows if r.province_id is None]
+    return national + [r for r in rows if nearest is not None and r.province_id == scopes[nearest]]
 
 
 def _time(text: str) -> time:
@@ -134,11 +183,14 @@ def calendar_view(actor, start, end) -> dict:
     calendar = calendar_for(actor.centre_id)
     overrides = {d.day: d for d in CalendarDay.select().where(
         (CalendarDay.centre == actor.centre_id) & (CalendarDay.day >= start) & (CalendarDay.day <= end))}
+    official = {d.day: d for d in official_days(Centre.get_by_id(actor.centre_id)) if start <= d.day <= end}
     days, day = [], start
     while day <= end:
-        override = overrides.get(day)
+        override, notice = overrides.get(day), official.get(day)
         if override is not None:
             why, source = override.note or ("worked" if override.working else "closed"), "centre"
+        elif notice is not None:
+            why, source = f"{notice.name} ({notice.source})", "province" if notice.province_id else "national"
         else:
             why, source = national_day_off(day) or ("weekend" if day.weekday() >= 5 else ""), "national"
         days.append({"date": day.isoformat(), "working": calendar.is_working_day(day), "source": source, "why": why})
@@ -169,7 +221,7 @@ def dossier_due(centre_id, deadline_plan: Plan, received: datetime) -> datetime:
 def task_due(centre_id, deadline_plan: Plan | None, element_id, lane, now: datetime, dossier_due_at) -> datetime | None:
     """When a task offered now (UTC) is due (UTC): its own allocation, else the dossier's due time;
     None for steps outside the clock."""
-    if deadline_plan is None or element_id in deadline_plan.not_counted | deadline_plan.financial_obligation:
+    if deadline_plan is None or element_id in deadline_plan.not_counted | deadline_plan.waiting:
         return None
     allocation = deadline_plan.steps.get(element_id) or (deadline_plan.steps.get(lane) if lane else None)
     if allocation is None:
@@ -178,11 +230,23 @@ def task_due(centre_id, deadline_plan: Plan | None, element_id, lane, now: datet
     return min(due, dossier_due_at) if dossier_due_at else due
 
 
-def extended_due(centre_id, due_at, paused_at, now):
+def extended_due(centre_id, due_at, paused_at, now, unit="working_days"):
     """The dossier's due time (UTC) once its clock, stopped at paused_at, runs again now: later by the
-    office time it stood still."""
+    office time it stood still (by the calendar days, for a limit in calendar days)."""
     calendar = calendar_for(centre_id)
-    return to_utc(calendar.extended(to_local(due_at), to_local(paused_at), to_local(now)))
+    return to_utc(calendar.extended(to_local(due_at), to_local(paused_at), to_local(now), unit))
+
+
+def resumed_due(dossier, deadline_plan: Plan | None, now, supplement=True):
+    """The dossier's due time (UTC) once its stopped clock runs again now. After a supplement (the
+    supplement action or a model's supplement step alike), by the procedure's policy: the full
+    period from now ("restart") or the old due time plus the time waited ("pause"); after a
+    financial obligation, always the time waited."""
+    if dossier.due_at is None or dossier.paused_at is None or deadline_plan is None:
+        return dossier.due_at
+    if supplement and deadline_plan.on_supplement == "restart":
+        return dossier_due(dossier.centre_id, deadline_plan, now)
+    return extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now, deadline_plan.total.unit)
 
 
 def shift_open_tasks(dossier_id, centre_id, paused_at, now) -> None:

@@ -275,9 +275,11 @@ def task_detail(actor, task_id):
     return item, _task_data(item.dossier, item), form_of(item.dossier.version, item.form)
 
 
-def _settles_obligation(item) -> bool:
+def _ends_the_wait(item, kind) -> bool:
+    """Whether the task is the model's own step that records what the applicant was waited for
+    (procedure.json "deadline.supplement" or "deadline.financial_obligation")."""
     plan = deadline_plan(model_for(item.dossier.version))
-    return plan is not None and item.element_id in plan.financial_obligation
+    return plan is not None and item.element_id in getattr(plan, kind)
 
 
 def complete_task(actor, task_id, data, uploads=None) -> Dossier:
@@ -285,9 +287,9 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     (409) if a colleague was first or holds the task."""
     data = _check_data(data)
     item = _waiting_task(actor, task_id)
-    if item.dossier.status == Status.SUPPLEMENT_REQUESTED:
+    if item.dossier.status == Status.SUPPLEMENT_REQUESTED and not _ends_the_wait(item, "supplement"):
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's supplement; record it first")
-    if item.dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and not _settles_obligation(item):
+    if item.dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and not _ends_the_wait(item, "financial_obligation"):
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's taxes and fees; record them first")
     if item.claimed_by_id and item.claimed_by_id != actor.id:
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")
@@ -449,9 +451,32 @@ def hand_overs(dossier) -> list:
     return sql.hand_overs(dossier.id)
 
 
-def page_rows(dossier) -> dict:
-    """The rows a dossier page shows beside the dossier: tasks, waits, history, audit events (tuples)."""
-    return sql.dossier_rows(dossier.id)
+HISTORY_PAGE = 100  # entries of the history (and of the events) an answer embeds; the rest are paged
+
+
+def page_rows(dossier, page: int | None = None) -> dict:
+    """The rows a dossier page shows beside the dossier: tasks, waits, history, audit events (named
+    rows); with page, the first `page` + 1 of the history and of the events (is there a next page?)."""
+    return sql.dossier_rows(dossier.id, page)
+
+
+def step_rows(dossier) -> dict:
+    """What a step's answer shows beside the dossier: its open tasks and waits, and the latest
+    HISTORY_PAGE entries of its history and of its events (oldest first)."""
+    return sql.open_rows(dossier.id) | {"history": sql.history_page(dossier.id, HISTORY_PAGE, newest=True),
+                                        "events": sql.events_page(dossier.id, HISTORY_PAGE, newest=True)}
+
+
+def rows_page(actor, code, kind, limit=HISTORY_PAGE, after=None):
+    """A page of a dossier's "history" or "events", in time order: (rows, the cursor of the next
+    page or None). `after` is the cursor of the page before."""
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    if after is not None and not (isinstance(after, str) and after.isascii() and after.isdigit() and len(after) < 19):
+        raise Invalid("cursor is the `next` of the page before")
+    read = sql.history_page if kind == "history" else sql.events_page
+    rows = read(get_dossier(actor, code).id, limit + 1, int(after) if after else None)
+    return rows[:limit], (str(rows[limit - 1].id) if len(rows) > limit else None)
 
 
 # internals ---------------------------------------------------------------------------------

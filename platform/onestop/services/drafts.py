@@ -76,15 +76,16 @@ def state(actor, draft_id) -> DraftState:
                       draft.published_version, name, draft.edited_at or draft.created_at)
 
 
-def create(actor, files, origin: str) -> int:
+def create(actor, files, origin: str, code: str | None = None) -> int:
     """A new draft of the actor's centre holding `files` (from a template, an import, a copy);
-    `origin` says where they came from, for the audit trail. Returns the draft's id."""
+    `origin` says where they came from, for the audit trail; `code`, the procedure's code when the
+    caller already knows it (the review sets it otherwise). Returns the draft's id."""
     _authorise(actor)
     files = list(files)
     if not files:
         raise Invalid("a draft needs at least a BPMN model")
     with write_transaction():
-        draft = Draft.create(centre=actor.centre_id, created_by=actor.id, files=pack(files),
+        draft = Draft.create(centre=actor.centre_id, created_by=actor.id, files=pack(files), code=code,
                              edited_by=actor.id, edited_at=utcnow())
         audit.record("draft.created", actor, detail={"draft": draft.id, "origin": origin[:200],
                                                      "files": sorted(f.name for f in files)})

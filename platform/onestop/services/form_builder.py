@@ -145,7 +145,11 @@ def _documents(state) -> list[str]:
     except boundedjson.Refused:
         return []
     papers = content.get("documents") if isinstance(content, dict) else None
-    return [str(p) for p in papers if isinstance(p, str) and p.strip()] if isinstance(papers, list) else []
+    if not isinstance(papers, list):
+        return []
+    # A paper is its name, or an object naming it with its counts (as the templates write them).
+    names = (p.get("name") if isinstance(p, dict) else p for p in papers)
+    return [n.strip() for n in names if isinstance(n, str) and n.strip()]
 
 
 def check(name: str, document) -> tuple[FormDefinition, dict]:

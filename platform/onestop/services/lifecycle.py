@@ -14,7 +14,7 @@ from ..formdefs import FieldError
 from ..models import RATING_LEVELS, AuditEvent, Dossier, Rating, utcnow
 from ..status import ENDED, WITH_RESULT, Status
 from ..workdays import to_local, to_utc
-from . import attachments, audit, deadlines, notify, stats
+from . import attachments, audit, clockstops, deadlines, notify, stats
 from .dossiers import get_dossier, stored_state, track
 from .errors import Conflict, Invalid
 from .procedures import model_for
@@ -43,12 +43,7 @@ def request_supplement(actor, code, reason: str) -> Dossier:
                    .where((Dossier.id == dossier.id) & Dossier.paused_at.is_null()).execute())
         if not updated:
             raise Conflict(f"dossier {dossier.code} already waits on the applicant ({dossier.status})")
-        first = not AuditEvent.select().where((AuditEvent.dossier == dossier.id)
-                                              & (AuditEvent.action == "dossier.supplement_requested")).exists()
-        if first and dossier.received_at:
-            stats.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, supplemented=1)
-        audit.record("dossier.supplement_requested", actor, dossier=dossier, detail={"reason": reason})
-        notify.queue(dossier, "supplement_requested", reason=reason)
+        clockstops.stopped(dossier, actor, clockstops.SUPPLEMENT, reason)
 
     run_write(write)
     dossier.status, dossier.paused_at = status, now
@@ -67,15 +62,13 @@ def supplement_received(actor, code, note="", uploads=None, dossier=None) -> Dos
     plan = _plan(dossier)
 
     def write():
-        updated = (Dossier.update(status=status, paused_at=None, updated_at=now, due_at=_resumed(dossier, plan, now))
+        updated = (Dossier.update(status=status, updated_at=now)
                    .where((Dossier.id == dossier.id) & (Dossier.paused_at == dossier.paused_at)).execute())
         if not updated:
             raise Conflict(f"dossier {dossier.code} was changed meanwhile; reload it")
-        _shift_tasks(dossier, plan, now)
+        clockstops.resume(dossier, actor, plan, now, clockstops.SUPPLEMENT,
+                          detail={"note": (note or "")[:REASON_LIMIT], "files": [b.name for b in blobs]})
         attachments.record(blobs, dossier, actor)
-        audit.record("dossier.supplement_received", actor, dossier=dossier,
-                     detail={"note": (note or "")[:REASON_LIMIT], "files": [b.name for b in blobs],
-                             "paused_since": dossier.paused_at.isoformat(), "policy": plan.on_supplement if plan else None})
 
     run_write(write)
     dossier.status, dossier.paused_at = status, None
@@ -185,20 +178,6 @@ def _plan(dossier):
         return deadlines.plan(model_for(dossier.version).metadata)
     except ValueError:
         return None
-
-
-def _resumed(dossier, plan, now):
-    """The dossier's due time once its clock runs again."""
-    if dossier.due_at is None or plan is None:
-        return dossier.due_at
-    if plan.on_supplement == "restart":
-        return deadlines.dossier_due(dossier.centre_id, plan, now)
-    return deadlines.extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now)
-
-
-def _shift_tasks(dossier, plan, now):
-    if plan is not None:
-        deadlines.shift_open_tasks(dossier.id, dossier.centre_id, dossier.paused_at, now)
 
 
 def failed(actor, limit=200) -> list[Dossier]:

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..models import Notification, utcnow
 from ..workdays import to_local
+from . import runtime
 
 log = logging.getLogger("onestop.notify")
 MAX_ATTEMPTS = 8
@@ -33,6 +34,9 @@ MESSAGES = {
     "apology": ("Xin lỗi về việc chậm trả kết quả hồ sơ {code}",
                 "Hồ sơ {code} sẽ trả kết quả chậm hơn hẹn. Lý do: {reason}. Ngày hẹn mới: {due_date}. "
                 "Trung tâm thành thật xin lỗi ông/bà."),
+    "handed_over": ("Hồ sơ {code} được chuyển đến {reason}",
+                    "Do sáp nhập đơn vị hành chính, hồ sơ {code} ({procedure}) được chuyển đến {reason} tiếp tục "
+                    "giải quyết. Mã hồ sơ, mã tra cứu và ngày hẹn trả kết quả không thay đổi."),
 }
 
 
@@ -99,12 +103,12 @@ class HttpSmsSender:
                 raise OSError(f"the SMS gateway answered {reply.status}")
 
 
-_senders: dict = {"email": LogSender(), "sms": LogSender()}
+_LOG = LogSender()
 
 
-def bind_senders(email=None, sms=None):
-    """Wired by the app factory and the worker from the settings; the log is the default."""
-    _senders["email"], _senders["sms"] = email or LogSender(), sms or LogSender()
+def senders(email=None, sms=None) -> dict:
+    """The senders of a runtime (assemble.build_runtime, from the settings); the log where none is given."""
+    return {"email": email or _LOG, "sms": sms or _LOG}
 
 
 def send_due(limit=100, now=None) -> int:
@@ -112,6 +116,7 @@ def send_due(limit=100, now=None) -> int:
     now = now or utcnow()
     Notification.update(status="failed", last_error="interrupted while sending; not resent to avoid a duplicate").where(
         (Notification.status == "sending") & (Notification.next_attempt_at < now - STUCK)).execute()
+    channels = runtime.current().senders
     due = list(Notification.select().where((Notification.status == "pending") & (Notification.next_attempt_at <= now))
                .order_by(Notification.next_attempt_at).limit(limit))
     sent = 0
@@ -121,7 +126,7 @@ def send_due(limit=100, now=None) -> int:
         if not claimed:
             continue  # another worker has it
         try:
-            _senders[row.channel].send(row)
+            channels.get(row.channel, _LOG).send(row)
         except Exception as exc:  # any sender failure: retried later, never raised into the worker
             attempts = row.attempts + 1
             failed = attempts >= MAX_ATTEMPTS

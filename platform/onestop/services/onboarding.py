@@ -20,12 +20,35 @@ from .procedures import (
     unpack,
 )
 
+# What a finding is about; the one place deciding what blocks which way in.
+STRUCTURE = "structure"  # the model cannot carry a dossier to an end or to the people who must act
+CATALOGUE = "catalogue"  # the catalogue record is incomplete (documents, fee, processing time)
+# onestop's rule for its centres' own models, stricter than BPMN: every path ends at an end event
+# (BPMN lets a path stop at an element without an outgoing flow, and third-party models do).
+CONVENTION = "convention"
+
 
 @dataclass
 class Finding:
     level: str  # "error" blocks publishing; "warning" is for the administrator to judge
     message: str
     element_id: str | None = None
+    kind: str = CATALOGUE
+
+    @property
+    def blocks_publishing(self) -> bool:
+        """The back office publishes nothing while the lint finds an error of any kind."""
+        return self.level == "error"
+
+    @property
+    def blocks_upload(self) -> bool:
+        """An upload through the API (a third party's bare model) is refused only for a structural error:
+        an incomplete catalogue record, or a path left without an end event, is reported with the new
+        version, not refused."""
+        return self.level == "error" and self.kind == STRUCTURE
+
+    def as_dict(self) -> dict:
+        return {"level": self.level, "kind": self.kind, "message": self.message, "element_id": self.element_id}
 
 
 @dataclass
@@ -43,7 +66,7 @@ class Review:
 
     @property
     def publishable(self) -> bool:
-        return self.model is not None and not any(f.level == "error" for f in self.findings)
+        return self.model is not None and not any(f.blocks_publishing for f in self.findings)
 
     @property
     def marked(self) -> set:
@@ -116,16 +139,21 @@ def lint(model) -> list[Finding]:
     """What a procedure needs before it is put before citizens, beyond what the engine checks."""
     meta, out = model.metadata or {}, []
     lanes = meta.get("lanes") if isinstance(meta.get("lanes"), dict) else {}
+    # Once procedure.json maps lanes to roles, a task outside that map is offered to no one: the model
+    # is broken. A bare model maps no lane (any officer is offered its tasks): its record is incomplete.
+    roles_kind = STRUCTURE if lanes else CATALOGUE
     for element_id, element in sorted(model.elements().items()):
         if element["type"] in ("UserTask", "ManualTask", "NoneTask") and element["lane"] is None and lanes:
-            out.append(Finding("error", "a task people do is in no lane: no role is offered it", element_id))
+            out.append(Finding("error", "a task people do is in no lane: no role is offered it", element_id, STRUCTURE))
         elif element["lane"] is not None and element["type"] in ("UserTask", "ManualTask") \
                 and not lane_role_known(lanes.get(element["lane"])):
             out.append(Finding("error", f"its lane {element['lane']!r} maps to no role in procedure.json \"lanes\"",
-                               element_id))
+                               element_id, roles_kind))
+    stuck = set(model.dead_ends(implicit_ends=True))  # not even a path that stops: a loop without a way out
     for element_id in model.dead_ends():
         out.append(Finding("error", "no path from here reaches an end: a dossier could be stuck here for ever "
-                                    "(a loop without a way out, or a branch that stops short)", element_id))
+                                    "(a loop without a way out, or a branch that stops short)", element_id,
+                           STRUCTURE if element_id in stuck else CONVENTION))
     try:
         plan = deadlines.plan(meta)
     except ValueError as exc:
@@ -148,12 +176,31 @@ def lint(model) -> list[Finding]:
                                       f"(\"{templates.PLACEHOLDER} ...\"): write the procedure's own value"))
     if model.has_scripts:
         out.append(Finding("warning", "the model runs scripts: they passed the sandbox's check and run with its "
-                                      "limits; prefer forms and gateways where possible"))
+                                      "limits; prefer forms and gateways where possible", kind=CONVENTION))
     return out
 
 
+def upload(actor, uploads, process_id=None, max_bytes=5 * 1024 * 1024):
+    """Store uploaded files as the next version of the actor's centre's procedure, as `POST
+    /api/v1/procedures` does: refused (Invalid, per element) while the lint finds a structural error,
+    as publishing in the back office is; the other findings come back with the version.
+    Returns (version, created, findings, the run of the uploaded test files or None)."""
+    files = unpack(uploads, max_bytes)
+    model = checked_model(files, process_id, max_bytes)
+    findings = lint(model)
+    blocking = [f for f in findings if f.blocks_upload]
+    if blocking:
+        raise Invalid(f"the model was refused: {blocking[0].message}",
+                      details=[{"element_id": f.element_id, "message": f.message} for f in blocking])
+    version, created = store_version(actor, actor.centre_id, files, model)
+    return version, created, findings, unittests.run_uploaded(actor, files, version, max_bytes)
+
+
 def _days(deadline) -> float:
-    return deadline.amount / 8 if deadline.unit == "working_hours" else deadline.amount
+    """Working days, roughly: 8 office hours a day; 5 working days in 7 calendar days."""
+    if deadline.unit == "working_hours":
+        return deadline.amount / 8
+    return deadline.amount * 5 / 7 if deadline.unit == "calendar_days" else deadline.amount
 
 
 def publish(actor, draft_id, max_bytes=5 * 1024 * 1024) -> ProcedureVersion:
@@ -163,7 +210,7 @@ def publish(actor, draft_id, max_bytes=5 * 1024 * 1024) -> ProcedureVersion:
     if result.model is None:
         raise Invalid("the model was refused; fix what the report names and upload it again",
                       details=result.problems)
-    blocking = [f for f in result.findings if f.level == "error"]
+    blocking = [f for f in result.findings if f.blocks_publishing]
     if blocking:
         raise Invalid(f"not published: {blocking[0].message}",
                       details=[{"element_id": f.element_id, "message": f.message} for f in blocking])

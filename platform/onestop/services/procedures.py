@@ -18,6 +18,7 @@ from ..models import LocalOverride, ModelFile, Procedure, ProcedureVersion, utcn
 from ..text import fold
 from . import audit, deadlines
 from .errors import Invalid, NotFound, TooLarge, shown
+from .levels import levels_of
 from .runtime import SharedCache, engine
 
 MAX_FILES = 200
@@ -167,6 +168,9 @@ class CatalogueEntry:
     metadata: dict
     version: int = 0
     updated_at: object = None
+    fee_note: str = ""  # the fee's conditions and exemptions (the centre's own, where it set one)
+    levels: tuple = ()  # services.levels: ("province", "commune") for a procedure both levels perform
+    online_level: str = ""  # full (toàn trình), partial (một phần), none; "" where procedure.json is silent
 
 
 def catalogue(actor, query="", field="", level="") -> list[CatalogueEntry]:
@@ -181,7 +185,7 @@ def catalogue(actor, query="", field="", level="") -> list[CatalogueEntry]:
             haystack = _haystack(entry)
         if field and fold(entry.field) != field:
             continue
-        if level and entry.level != level:
+        if level and level not in entry.levels:
             continue
         if words and not all(word in haystack for word in words):
             continue
@@ -239,10 +243,12 @@ def _entry(procedure, version, local=None) -> CatalogueEntry:
     days, unit = meta.get("processing_days"), meta.get("processing_unit") or ""
     processing = _processing_text(meta) or (
         f"{days} ngày làm việc" if isinstance(days, int | float) else str(meta.get("processing_time") or ""))
-    documents = meta.get("documents") or []
+    documents, levels = meta.get("documents") or [], levels_of(meta)
+    fee = next((meta[k] for k in ("fee_vnd", "fee") if meta.get(k) not in (None, "")), "")
     return CatalogueEntry(
-        code=procedure.code, name=procedure.name, field=str(meta.get("field") or ""), level=str(meta.get("level") or ""),
-        agency=str(meta.get("agency") or ""), processing=processing or unit, fee=str(meta.get("fee_vnd") or meta.get("fee") or ""),
+        code=procedure.code, name=procedure.name, field=str(meta.get("field") or ""), level=",".join(levels),
+        levels=levels, online_level=str(meta.get("online_level") or ""), fee_note=str(meta.get("fee_note") or ""),
+        agency=str(meta.get("agency") or ""), processing=processing or unit, fee=str(fee),
         documents=[{"name": d} if isinstance(d, str) else d for d in documents if isinstance(d, str | dict)],
         # Read from the version row: a catalogue of hundreds of procedures must not load every model.
         online=bool(version.start_form), on_the_spot=bool(meta.get("decided_on_the_spot")),
@@ -263,6 +269,8 @@ def _processing_text(meta) -> str:
     amount = int(amount) if float(amount).is_integer() else amount
     if plan.total.unit == "working_hours":
         return f"{amount} giờ làm việc"
+    if plan.total.unit == "calendar_days":
+        return f"{amount} ngày"
     if amount == 0:
         return "trong ngày làm việc (tiếp nhận sau 15 giờ: trả trong ngày làm việc tiếp theo)"
     return f"{amount} ngày làm việc"

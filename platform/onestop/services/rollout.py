@@ -24,7 +24,7 @@ from .. import boundedjson, sql
 from ..db import write_transaction
 from ..engine import SourceFile, classify
 from ..models import Centre, LocalOverride, Procedure, ProcedureVersion, utcnow
-from . import audit, runtime, units
+from . import audit, levels, runtime, units
 from .errors import Forbidden, Invalid, NotFound, TooLarge, shown
 from .onboarding import lint
 from .procedures import LANE_ROLES, checked_model, get_procedure, model_files, model_for, store_version
@@ -47,7 +47,7 @@ class PackEntry:
 class Outcome:
     centre: str
     code: str
-    outcome: str  # adopted | kept_override | unchanged | conflict
+    outcome: str  # adopted | kept_override | unchanged | conflict | other_level
     version: int | None = None
     detail: str = ""
 
@@ -138,7 +138,7 @@ def read_pack(data: bytes, max_bytes=5 * 1024 * 1024) -> list[PackEntry]:
         # blocks the same errors here as when an administrator publishes a draft. (Linted only once
         # the pack is intact: a file left out for its hash would make every finding a false one.)
         problems = [{"file": e.folder, "element_id": f.element_id, "message": f.message}
-                    for e in entries if e.parsed is not None for f in lint(e.parsed) if f.level == "error"]
+                    for e in entries if e.parsed is not None for f in lint(e.parsed) if f.blocks_publishing]
     if problems:
         first = problems[0]
         raise Invalid(f"the pack was refused, nothing was changed: {len(problems)} problem(s), the first in "
@@ -293,8 +293,9 @@ def _overridden(centre_id) -> set:
 
 
 def rollout(actor, templates, centres, force=False, progress=None) -> RolloutReport:
-    """Adopt the template versions at every centre given: one transaction per centre (a crash
-    loses at most the centre in hand; running again completes the rest)."""
+    """Adopt the template versions at every centre given, each the procedures of its level
+    (services.levels): one transaction per centre (a crash loses at most the centre in hand;
+    running again completes the rest)."""
     started = time.perf_counter()
     report = RolloutReport()
     templates = list(templates)
@@ -305,8 +306,12 @@ def rollout(actor, templates, centres, force=False, progress=None) -> RolloutRep
         if centre.closed_on is not None:
             report.outcomes += [Outcome(centre.code, c, "conflict", None, "the centre is closed") for c in codes]
             continue
-        with write_transaction():
-            report.outcomes += _adopt_at(actor, centre, templates, codes, force)
+        kept, left = levels.split(templates, codes, centre.level)
+        report.outcomes += [Outcome(centre.code, c, "other_level", None, f"a procedure of the {' and '.join(lv)} "
+                                    f"level, not for a {centre.level}'s centre") for c, lv in left]
+        if kept:
+            with write_transaction():
+                report.outcomes += _adopt_at(actor, centre, [t for t, _ in kept], [c for _, c in kept], force)
         if progress is not None:
             progress(i, len(centres))
     report.seconds = time.perf_counter() - started
@@ -413,7 +418,8 @@ def offered(actor, code) -> dict:
 
 def coverage(actor, code, province=None) -> list[dict]:
     """The ministry's view: for each province, how many of its communes run the newest template of
-    a procedure, an older version, or none (a province administrator sees their province)."""
+    a procedure, an older version, or none (none are counted for a procedure of the province level),
+    and whether the province's own centre does (a province administrator sees their province)."""
     if not actor.has_role("system_admin"):
         province = Centre.select(Centre.admin_code).where(
             (Centre.id == actor.centre_id) & (Centre.level == "province")).scalar()
@@ -435,13 +441,14 @@ def coverage(actor, code, province=None) -> list[dict]:
     for parent_id, content_hash in rows:
         counts = running.setdefault(parent_id, [0, 0])
         counts[0 if content_hash == newest_hash else 1] += 1
-    totals = _communes_per_province()
+    totals = _communes_per_province() if newest is None or levels.adopts("commune", newest.metadata) else {}
+    own = levels.province_centres_running(code, newest_hash)  # a province-level one: none of the communes'
     out = []
     for p in provinces:
-        current, older = running.get(p.id, [0, 0])
+        current, older = running.get(p.id, [0, 0]) if totals else (0, 0)
         total = totals.get(p.id, 0)
         out.append({"province": p.code, "name": p.name, "communes": total, "current": current, "older": older,
-                    "missing": total - current - older})
+                    "missing": total - current - older, "province_centre": own.get(p.id, "missing")})
     return out
 
 

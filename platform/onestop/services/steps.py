@@ -20,7 +20,7 @@ from .. import sql
 from ..db import run_write
 from ..models import Dossier, utcnow
 from ..status import ENDED, WITH_RESULT, IllegalTransition, Status, transition
-from . import attachments, audit, deadlines, notify, rollout, schedule, units
+from . import attachments, audit, clockstops, deadlines, notify, rollout, schedule, units
 from .errors import Conflict
 from .procedures import model_for
 from .runtime import engine
@@ -75,9 +75,9 @@ class _Change:
     completed_task_id: str | None
     blobs: tuple
     version: object  # the ProcedureVersion the dossier is carried onto, or None
-    ending: bool  # the national status is set outright (an ending): the payment pause is cleared
+    ending: bool  # the national status is set outright (an ending): the clock's pause is cleared
     status: Status  # the national status after the step
-    paying: str | None  # "wait", "paid" or None (payment_turn)
+    turn: tuple | None  # ("stop" or "resume", clockstops kind) or None (clock_turn)
     now: datetime
 
     @property
@@ -100,18 +100,22 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
 
 
 def _decide(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, status, version) -> _Change:
-    """The dossier's national status after the step, and whether it starts or ends the payment pause."""
+    """The dossier's national status after the step, and whether it stops or restarts the clock."""
     model = model_for(dossier.version)
     new_status = status or next_status(dossier.status, step, model, completed_task_id,
                                        element_id if completed_task_id else None)
-    paying = payment_turn(dossier, step, model, element_id, completed_task_id) if status is None else None
-    if paying == "wait":
-        new_status = Status.AWAITING_FINANCIAL_OBLIGATION
-    elif paying == "paid" and new_status == Status.AWAITING_FINANCIAL_OBLIGATION:
+    turn = clock_turn(dossier, step, model, element_id, completed_task_id) if status is None else None
+    if turn and turn[0] == "stop":
+        new_status = _WAITING_STATUS[turn[1]]
+    elif turn and new_status == _WAITING_STATUS[turn[1]]:
         new_status = Status.PROCESSING
     new_status = moved(dossier, new_status)
     return _Change(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, version,
-                   ending=status is not None, status=new_status, paying=paying, now=utcnow())
+                   ending=status is not None, status=new_status, turn=turn, now=utcnow())
+
+
+_WAITING_STATUS = {clockstops.SUPPLEMENT: Status.SUPPLEMENT_REQUESTED,
+                   clockstops.FINANCIAL_OBLIGATION: Status.AWAITING_FINANCIAL_OBLIGATION}
 
 
 def _store(change: _Change):
@@ -140,22 +144,36 @@ def _compare_and_set(change: _Change) -> None:
 
 
 def _pause_or_resume(change: _Change):
-    """Stop the legal clock while the citizen pays what the tax office set, or restart it: the
-    promise and the open tasks' deadlines move by the time waited. The promised instant after it."""
+    """Stop the legal clock while the citizen supplements the dossier (the model's supplement step)
+    or pays what the tax office set, or restart it, as services.clockstops does for the supplement
+    action too. The promised instant after it."""
     dossier, now = change.dossier, change.now
-    if change.paying == "wait":
+    if change.turn is None:
+        return dossier.due_at
+    how, kind = change.turn
+    if how == "stop":
         Dossier.update(paused_at=now).where(Dossier.id == dossier.id).execute()
-        audit.record("dossier.financial_obligation_awaited", change.actor, dossier=dossier,
-                     element_id=change.element_id)
-    elif change.paying == "paid":
-        due_at = deadlines.extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now) \
-            if dossier.due_at else None
-        deadlines.shift_open_tasks(dossier.id, dossier.centre_id, dossier.paused_at, now)
-        Dossier.update(paused_at=None, due_at=due_at).where(Dossier.id == dossier.id).execute()
-        audit.record("dossier.financial_obligation_met", change.actor, dossier=dossier, element_id=change.element_id,
-                     detail={"paused_since": dossier.paused_at.isoformat(), "due_at": due_at and due_at.isoformat()})
-        return due_at
-    return dossier.due_at
+        ready = [t.name for t in change.step.ready_added if t.element_id in _listed(dossier, kind)]
+        clockstops.stopped(dossier, change.actor, kind, reason=_what_is_missing(change.step.data, ready),
+                           element_id=change.element_id)
+        return dossier.due_at
+    return clockstops.resume(dossier, change.actor, deadline_plan(model_for(dossier.version)), now, kind,
+                             element_id=change.element_id)
+
+
+def _what_is_missing(data, steps) -> str:
+    """What the applicant is told to supply when the model's own loop asks: the text the officer
+    wrote in the usual fields (`supplement_request`, `missing_documents`), else the step's name."""
+    for key in ("supplement_request", "missing_documents"):
+        value = (data or {}).get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:4000]
+    return "; ".join(steps)
+
+
+def _listed(dossier, kind) -> frozenset:
+    plan = deadline_plan(model_for(dossier.version))
+    return getattr(plan, kind, frozenset()) if plan else frozenset()
 
 
 def _audit_step(change: _Change, history) -> None:
@@ -179,27 +197,27 @@ def _record_result(change: _Change, due_at) -> None:
     if after in WITH_RESULT and before not in WITH_RESULT:
         if sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL',
                    (now, dossier.id)).rowcount:
-            counters.count(dossier.centre_id, dossier.procedure_id, now,
+            counters.count(counters.centre_of(dossier), dossier.procedure_id, now,
                         **resolution(due_at, dossier.apologised_at, now))
     if after == Status.RETURNED and before != Status.RETURNED:
         sql.run('UPDATE "dossier" SET "returned_at" = ? WHERE "id" = ?', (now, dossier.id))
-        counters.count(dossier.centre_id, dossier.procedure_id, now, returned=1)
+        counters.count(counters.centre_of(dossier), dossier.procedure_id, now, returned=1)
     if after in ENDED and before not in ENDED:
         sql.run('UPDATE "dossier" SET "ended_at" = ? WHERE "id" = ?', (now, dossier.id))
     if after == Status.NOT_ACCEPTED and before != Status.NOT_ACCEPTED and dossier.received_at:
-        counters.count(dossier.centre_id, dossier.procedure_id, dossier.received_at, not_accepted=1)
+        counters.count(counters.centre_of(dossier), dossier.procedure_id, dossier.received_at, not_accepted=1)
 
 
 def _bring_up_to_date(change: _Change, due_at) -> None:
     """The dossier object as stored, once the unit of work has committed."""
     dossier, step, error, now = change.dossier, change.step, change.error, change.now
-    if change.paying == "paid":
+    if change.turn and change.turn[0] == "resume":
         dossier.paused_at, dossier.due_at = None, due_at
     dossier.serial += 1
     dossier.status = change.status
     if change.ending:
         dossier.paused_at = None
-    elif change.paying == "wait":
+    elif change.turn and change.turn[0] == "stop":
         dossier.paused_at = now
     dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
     dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
@@ -221,17 +239,21 @@ def deadline_plan(model):
         return None
 
 
-def payment_turn(dossier, step, model, element_id, completed_task_id):
-    """"wait" when a step of the procedure's financial_obligation list is offered (the citizen pays
-    the taxes and fees the tax office set: the clock stops), "paid" when it is done, else None."""
+def clock_turn(dossier, step, model, element_id, completed_task_id):
+    """("stop", kind) when a step of the procedure's supplement or financial_obligation list is
+    offered (the citizen's turn: the clock stops), ("resume", kind) when that step is done while
+    the clock stands still for it, else None."""
     plan = deadline_plan(model)
-    if plan is None or not plan.financial_obligation:
+    if plan is None or not plan.waiting:
         return None
-    if (completed_task_id is not None and element_id in plan.financial_obligation
-            and dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and dossier.paused_at is not None):
-        return "paid"
-    if dossier.paused_at is None and any(t.element_id in plan.financial_obligation for t in step.ready_added):
-        return "wait"
+    for kind in (clockstops.SUPPLEMENT, clockstops.FINANCIAL_OBLIGATION):
+        listed = getattr(plan, kind)
+        if (completed_task_id is not None and element_id in listed
+                and dossier.status == _WAITING_STATUS[kind] and dossier.paused_at is not None):
+            return ("resume", kind)
+    for kind in (clockstops.SUPPLEMENT, clockstops.FINANCIAL_OBLIGATION):
+        if dossier.paused_at is None and any(t.element_id in getattr(plan, kind) for t in step.ready_added):
+            return ("stop", kind)
     return None
 
 

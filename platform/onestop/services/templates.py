@@ -162,4 +162,4 @@ def create_draft(actor, name, code, procedure_name) -> int:
     code = check_code(code)
     if Procedure.get_or_none((Procedure.centre == actor.centre_id) & (Procedure.code == code)) is not None:
         raise Invalid(f"procedure {shown(code)} already exists at this centre: open its version in force to change it")
-    return drafts.create(actor, renamed(files(template.name), code, procedure_name), f"template {template.name}")
+    return drafts.create(actor, renamed(files(template.name), code, procedure_name), f"template {template.name}", code=code)

@@ -77,18 +77,16 @@ def run(actor, draft_id, origin="page", max_bytes=5 * 1024 * 1024) -> TestReport
     return report
 
 
-def upload_tested(actor, uploads, process_id=None, max_bytes=5 * 1024 * 1024):
-    """procedures.upload_procedure, then the uploaded test_*.json run on the version's model:
-    (version, created, TestReport or None). The run is answered, not kept: an API upload has no draft."""
-    version, created = procedures.upload_procedure(actor, uploads, process_id, max_bytes=max_bytes)
-    files = procedures.unpack(uploads, max_bytes)
+def run_uploaded(actor, files, version, max_bytes=5 * 1024 * 1024):
+    """The test_*.json among uploaded `files` run on the stored version's model: a TestReport, or
+    None without test files. The run is answered, not kept: an API upload has no draft."""
     tests = test_files(files)
     if not tests:
-        return version, created, None
+        return None
     report = TestReport(0, 0, "upload")
     with on_behalf_of(actor.centre_id):
         _run_files(report, files, tests, max_bytes, procedures.model_for(version))
-    return version, created, report
+    return report
 
 
 def _run_files(report, files, tests, max_bytes, model=None):

@@ -12,13 +12,18 @@ from peewee import IntegrityError
 from .. import sql
 from ..db import write_transaction
 from ..models import ApiToken, Centre, SignInSession, User, utcnow
-from . import audit, codes
+from . import audit, codes, runtime
 from .errors import Conflict, Forbidden, Invalid, NotFound
 
 # admin: of a centre; province_admin: of a province and its communes; system_admin: the whole country.
 ROLES = ("admin", "province_admin", "system_admin", "officer", "leader", "citizen", "integration")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,150}$")
-_hasher = PasswordHasher()
+_STANDARD = PasswordHasher()  # argon2id with RFC 9106's low-memory parameters (64 MiB, 3 passes)
+
+
+def _hasher() -> PasswordHasher:
+    """The runtime's password hasher: the standard one unless its settings name another (tests: a cheap one)."""
+    return runtime.current().passwords or _STANDARD
 
 
 def _token_hash(token: str) -> str:
@@ -65,7 +70,7 @@ def create_user(username, roles, *, centre=None, password=None, display_name="",
                 username=username,
                 display_name=display_name or username,
                 roles=",".join(roles),
-                password_hash=_hasher.hash(password) if password else None,
+                password_hash=_hasher().hash(password) if password else None,
             )
         except IntegrityError:
             raise Conflict(f"user {username!r} already exists") from None
@@ -115,7 +120,7 @@ def authenticate(username: str, password: str) -> User | None:
     locked here, so a stranger who knows a user name cannot lock its officer out."""
     user = User.get_or_none((User.username == (username or "").strip()) & User.active) if username else None
     if user is None:
-        _hasher.hash("timing: make a miss cost what a hit costs")
+        _hasher().hash("timing: make a miss cost what a hit costs")
         ok = False
     else:
         ok = check_password(user, password or "")
@@ -137,7 +142,7 @@ def set_password(actor, username, password) -> User:
     if len(password or "") < MIN_PASSWORD or len(password) > 200:
         raise Invalid(f"a password is {MIN_PASSWORD} to 200 characters")
     with write_transaction():
-        User.update(password_hash=_hasher.hash(password)).where(User.id == user.id).execute()
+        User.update(password_hash=_hasher().hash(password)).where(User.id == user.id).execute()
         SignInSession.delete().where(SignInSession.user == user.id).execute()
         audit.record("user.password_changed", actor, centre=user.centre, detail={"username": username})
     return User.get_by_id(user.id)
@@ -203,7 +208,7 @@ def check_password(user: User, password: str) -> bool:
     if not user.password_hash:
         return False
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

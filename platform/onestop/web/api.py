@@ -16,11 +16,14 @@ from ..services import (
     deadlines,
     dossiers,
     lifecycle,
+    onboarding,
     procedures,
     rollout,
     stats,
     units,
-    unittests,
+)
+from ..services import (
+    calendar as official_calendar,
 )
 from ..services.errors import Forbidden, Invalid, NotFound, ServiceError
 from ..services.users import user_for_token
@@ -65,8 +68,35 @@ def json_body():
 
 
 def _dossier(d, tracking_url=None):
-    """A dossier as the API shows it, with what its page shows beside it."""
-    return present.dossier(d, dossiers.page_rows(d), centres.code_of(d.centre_id), tracking_url=tracking_url)
+    """A dossier as the API shows it, with what its page shows beside it: the first page of its
+    history and of its events, and links to the next ones."""
+    page = dossiers.HISTORY_PAGE
+    rows = dossiers.page_rows(d, page)
+    links = _links(d.code)
+    for kind in ("history", "events"):
+        more = len(rows[kind]) > page
+        rows[kind] = rows[kind][:page]
+        links[f"{kind}_next"] = _page_link(kind, d.code, page, str(rows[kind][-1].id)) if more else None
+    return present.dossier(d, rows, centres.code_of(d.centre_id), links, tracking_url=tracking_url,
+                           received_by=centres.code_of(d.received_by_id) if d.received_by_id else None)
+
+
+def _links(code) -> dict:
+    return {"self": url_for("api.get_dossier", code=code), "history": url_for("api.dossier_history", code=code),
+            "events": url_for("api.dossier_events", code=code)}
+
+
+def _page_link(kind, code, limit, cursor):
+    return url_for(f"api.dossier_{kind}", code=code, limit=limit, cursor=cursor)
+
+
+def _rows_page(actor, code, kind):
+    """GET /dossiers/<code>/history or /events: a page, with the link to the next one."""
+    limit = request.args.get("limit", str(dossiers.HISTORY_PAGE))
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 6):
+        raise Invalid(f"limit must be a whole number from 1 to {dossiers.MAX_PAGE}")
+    rows, cursor = dossiers.rows_page(actor, code, kind, int(limit), request.args.get("cursor"))
+    return jsonify(present.page(kind, rows, _page_link(kind, code, int(limit), cursor) if cursor else None))
 
 
 @bp.get("/openapi.json")
@@ -81,9 +111,9 @@ def upload_procedure(actor):
     if not uploads:
         raise Invalid("send the model as multipart field 'files' (repeat it for several files, or send one .zip)")
     settings = current_app.config["ONESTOP"]
-    version, created, tests = unittests.upload_tested(
+    version, created, findings, tests = onboarding.upload(
         actor, uploads, request.form.get("process_id") or None, max_bytes=settings.max_model_bytes)
-    return jsonify(present.version(version, tests)), 201 if created else 200
+    return jsonify(present.uploaded(version, findings, tests)), 201 if created else 200
 
 
 @bp.get("/procedures")
@@ -119,6 +149,18 @@ def start_dossier(actor):
 @authenticated()
 def get_dossier(actor, code):
     return jsonify(_dossier(dossiers.get_dossier(actor, code)))
+
+
+@bp.get("/dossiers/<code>/history")
+@authenticated()
+def dossier_history(actor, code):
+    return _rows_page(actor, code, "history")
+
+
+@bp.get("/dossiers/<code>/events")
+@authenticated()
+def dossier_events(actor, code):
+    return _rows_page(actor, code, "events")
 
 
 @bp.get("/dossiers/<code>/attachments/<rowid:attachment_id>")
@@ -292,6 +334,45 @@ def set_office_hours(actor):
     return jsonify(deadlines.calendar_view(actor, today, today))
 
 
+@bp.get("/calendar/national")
+@bp.get("/calendar/provinces/<province>")
+@authenticated()
+def official_days(actor, province=None):
+    year = request.args.get("year")
+    if year is not None and not (year.isdigit() and 2000 <= int(year) <= 2100):
+        raise Invalid("year must be a year from 2000 to 2100")
+    days = official_calendar.list_days(actor, int(year) if year else None, province)
+    return jsonify({"province": province, "days": [present.official_day(d) for d in days]})
+
+
+@bp.put("/calendar/national/<day>")
+@bp.put("/calendar/provinces/<province>/<day>")
+@authenticated()
+def set_official_day(actor, day, province=None):
+    body = json_body()
+    stored = official_calendar.set_day(actor, {**body, "date": parse_date(day, "the day").isoformat()}, province)
+    return jsonify(present.official_day(stored))
+
+
+@bp.delete("/calendar/national/<day>")
+@bp.delete("/calendar/provinces/<province>/<day>")
+@authenticated()
+def clear_official_day(actor, day, province=None):
+    official_calendar.clear_day(actor, parse_date(day, "the day"), province)
+    return "", 204
+
+
+@bp.post("/calendar/national/import")
+@bp.post("/calendar/provinces/<province>/import")
+@authenticated()
+def import_official_days(actor, province=None):
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("send the file (CSV or JSON) as the multipart field 'file'")
+    report = official_calendar.import_days(actor, upload.read(official_calendar.MAX_BYTES + 1), upload.filename or "", province)
+    return jsonify({"added": report.added, "updated": report.updated})
+
+
 @bp.get("/stats")
 def statistics():
     """Public figures need no token; a token of the centre's scope adds the per-official lines."""
@@ -365,4 +446,5 @@ def get_task(actor, task_id):
 def complete_task(actor, task_id):
     body = json_body()
     data = body.get("data", {})
-    return jsonify(_dossier(dossiers.complete_task(actor, task_id, data)))
+    dossier = dossiers.complete_task(actor, task_id, data)
+    return jsonify(present.step(dossier, dossiers.step_rows(dossier), _links(dossier.code)))

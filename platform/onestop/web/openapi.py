@@ -50,6 +50,15 @@ REQUEST_BODIES = {
         "office_hours": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
                                                      "items": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}}},
         "cutoff": {"type": ["string", "null"]}}},
+    "set_official_day": {"type": "object", "required": ["working", "name", "source"], "properties": {
+        "working": {"type": "boolean", "description": "true: a working day (the Saturday worked in a swap); "
+                    "false: a day off"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "source": {"type": "string", "minLength": 1, "maxLength": 255,
+                   "description": "the decision or notice, e.g. Công văn 12729/VPCP-KGVX"},
+        "source_date": {"type": ["string", "null"], "format": "date"},
+        "source_url": {"type": ["string", "null"], "maxLength": 500},
+        "confirmed": {"type": "boolean"}, "note": {"type": ["string", "null"], "maxLength": 500}}},
     "rate_dossier": {"type": "object", "required": ["key", "level"], "properties": {
         "key": _TEXT, "level": {"enum": ["rat_hai_long", "hai_long", "khong_hai_long"]},
         "comment": {"type": ["string", "null"], "maxLength": 4000}}},
@@ -96,12 +105,16 @@ _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 100, "description"
 # The components built outside web/present.py (by the services, or by web/errors.py).
 SCHEMAS = {
     "Centre": closed({"code": _TEXT, "name": _TEXT, "level": _LEVEL, "agency_code": _TEXT_OR_NULL,
-                      "admin_code": _TEXT_OR_NULL, "parent": _TEXT_OR_NULL, "closed_on": _TEXT_OR_NULL}),
+                      "agency_code_source": _TEXT_OR_NULL,
+                      "ready": {"type": "boolean", "description": "false: no identity code yet, dossier codes would "
+                                                                  "start with 000.00.00.H00"},
+                      "admin_code": _TEXT_OR_NULL, "parent": _TEXT_OR_NULL, "closed_on": _TEXT_OR_NULL,
+                      "successor": _TEXT_OR_NULL}),
     "Calendar": closed({
         "office_hours": {"type": "array", "items": {"type": "array", "items": _TEXT}}, "cutoff": _TEXT_OR_NULL,
         "days": {"type": "array", "items": closed({"date": {"type": "string", "format": "date"},
                                                    "working": {"type": "boolean"},
-                                                   "source": {"enum": ["national", "centre"]}, "why": _TEXT})}}),
+                                                   "source": {"enum": ["national", "province", "centre"]}, "why": _TEXT})}}),
     "Figures": closed({
         "centre": _TEXT, "from": _DATE, "to": _DATE,
         **dict.fromkeys(("received", "online", "resolved", "early", "on_time", "late", "without_deadline", "returned",
@@ -132,6 +145,45 @@ CODE_PARAM = {"name": "code", "in": "path", "required": True, "schema": {"type":
 TASK_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 DAY_PARAM = {"name": "day", "in": "path", "required": True, "schema": {"type": "string", "format": "date"}}
 
+# A page of a dossier's history or events: `next` of the page before is the whole link to the next one.
+PAGE_PARAMS = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+     "description": "where the page before ended (in its `next` link)"}]
+
+
+PROVINCE_PARAM = {"name": "province", "in": "path", "required": True, "schema": {"type": "string"},
+                  "description": "the province centre's code, e.g. P22"}
+
+
+def _official_paths(base, whose, params):
+    """The official calendar of `whose`: its days (anyone signed in), one day set or dropped, a file imported."""
+    days = closed({"province": _TEXT_OR_NULL, "days": {"type": "array", "items": _ref("OfficialDay")}})
+    return {
+        base: {"get": {"summary": f"The official days off and day swaps of {whose}, each with its notice",
+                       "parameters": params + [{"name": "year", "in": "query", "schema": {"type": "integer"}}],
+                       "responses": {"200": _answer("The days, by date", days), **_errors(401, 404, 422)}}},
+        f"{base}/{{day}}": {
+            "put": {"summary": f"Add or replace one official day of {whose}", "parameters": params + [DAY_PARAM],
+                    "requestBody": _body("set_official_day"),
+                    "responses": {"200": _answer("The day as stored", _ref("OfficialDay")),
+                                  **_errors(401, 403, 404, 422)}},
+            "delete": {"summary": f"Drop one official day of {whose}: the fallback decides it again",
+                       "parameters": params + [DAY_PARAM],
+                       "responses": {"204": {"description": "Dropped (or there was none)"},
+                                     **_errors(401, 403, 404, 422)}}},
+        f"{base}/import": {"post": {
+            "summary": f"Import official days of {whose} from a CSV or JSON file: every row is checked first, "
+                       "nothing is imported if one is wrong (422 with one detail per row)",
+            "parameters": params,
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"200": _answer("What was written", closed({"added": {"type": "integer"},
+                                                                    "updated": {"type": "integer"}})),
+                          **_errors(401, 403, 404, 413, 422)}}},
+    }
+
+
 # Every operation of /api/v1, by path and method.
 PATHS = {
     "/procedures": {
@@ -143,8 +195,15 @@ PATHS = {
                               "description": ".bpmn, .dmn, form .json, procedure.json, or one .zip"},
                     "process_id": {"type": "string",
                                    "description": "process to start, or a collaboration id"}}}}}},
-            "responses": {"201": {"description": "New version stored"} | _json(_ref("ProcedureVersion")),
-                          "200": {"description": "Identical to the latest version"} | _json(_ref("ProcedureVersion")),
+            "description": "Refused (422, each problem with its element) when the model cannot be compiled or "
+                           "the back office's lint finds a structural error in it: no path from an element to "
+                           "an end, not even by a path that stops (a loop without a way out), a people's task "
+                           "in no lane or in a lane procedure.json maps to no role. What else the lint finds "
+                           "(no required documents, no fee, no processing time, no lane mapping, a path "
+                           "without an end event, scripts) does not block the upload: it comes back as "
+                           "`findings`, each with its `kind`.",
+            "responses": {"201": {"description": "New version stored"} | _json(_ref("UploadedVersion")),
+                          "200": {"description": "Identical to the latest version"} | _json(_ref("UploadedVersion")),
                           **_errors(401, 403, 413, 422)}},
         "get": {"summary": "List procedures",
                 "responses": {"200": {"description": "The centre's procedures"} | _json(
@@ -157,10 +216,19 @@ PATHS = {
         "summary": "Start a dossier",
         "requestBody": _body("start_dossier"),
         "responses": {"201": {"description": "Started"} | _json(_ref("Dossier")), **_errors(401, 404, 422)}}},
-    "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, history and events",
+    "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, files and the first page of its "
+                                            "history and events",
                                  "parameters": [CODE_PARAM],
                                  "responses": {"200": {"description": "The dossier"} | _json(_ref("Dossier")),
                                                **_errors(401, 404)}}},
+    "/dossiers/{code}/history": {"get": {
+        "summary": "The dossier's history (the elements it went through), oldest first, a page at a time",
+        "parameters": [CODE_PARAM, *PAGE_PARAMS],
+        "responses": {"200": {"description": "A page"} | _json(_ref("History")), **_errors(401, 404, 422)}}},
+    "/dossiers/{code}/events": {"get": {
+        "summary": "The dossier's audit events, oldest first, a page at a time",
+        "parameters": [CODE_PARAM, *PAGE_PARAMS],
+        "responses": {"200": {"description": "A page"} | _json(_ref("Events")), **_errors(401, 404, 422)}}},
     "/dossiers/{code}/attachments/{id}": {"get": {
         "summary": "Download one of the dossier's files", "parameters": [
             CODE_PARAM, {"name": "id", "in": "path", "required": True,
@@ -259,11 +327,15 @@ PATHS = {
                 "force": {"type": "string", "enum": ["true", "false"]}}}}}},
         "responses": {"200": _answer("The per-centre report", _ref("Rollout")), **_errors(401, 403, 404, 413, 422)}}},
     "/coverage/{code}": {"get": {
-        "summary": "Which provinces' communes run the newest template of a procedure, an older one, or none",
+        "summary": "Which provinces' communes (none for a province-level procedure) and own centres run the "
+                   "newest template of a procedure, an older one, or none",
         "parameters": [CODE_PARAM],
         "responses": {"200": _answer("By province", closed({"code": _TEXT, "provinces": {"type": "array", "items": closed({
             "province": _TEXT, "name": _TEXT, "communes": {"type": "integer"}, "current": {"type": "integer"},
-            "older": {"type": "integer"}, "missing": {"type": "integer"}})}})), **_errors(401, 403)}}},
+            "older": {"type": "integer"}, "missing": {"type": "integer"},
+            "province_centre": {"enum": ["current", "older", "missing"], "description": "whether the province's "
+                                "own centre runs the newest template, an older version, or none"}})}})),
+            **_errors(401, 403)}}},
     "/calendar": {"get": {
         "summary": "The centre's working calendar: office hours, cut-off, and each day worked or not and why",
         "parameters": [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
@@ -284,6 +356,9 @@ PATHS = {
         "requestBody": _body("set_office_hours"),
         "responses": {"200": {"description": "The calendar of today"} | _json(_ref("Calendar")),
                       **_errors(401, 403, 422)}}},
+    **_official_paths("/calendar/national", "the country (system administrator)", []),
+    **_official_paths("/calendar/provinces/{province}", "a province, inherited by its communes (its province "
+                      "administrator or a system administrator)", [PROVINCE_PARAM]),
     "/stats": {"get": {
         "summary": "A centre's figures over a period (docs/statistics.md); public without a token, with the "
                    "per-official lines for a token of the centre's scope",
@@ -327,7 +402,10 @@ PATHS = {
     "/tasks/{id}/complete": {"post": {
         "summary": "Complete a ready task", "parameters": [TASK_PARAM],
         "requestBody": _body("complete_task"),
-        "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Dossier")),
+        "description": "Answers lean: the dossier's state, status, data, open tasks and waits, the latest "
+                       "entries of its history and its links (GET the dossier, its history or its events for "
+                       "the rest).",
+        "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Step")),
                       **_errors(401, 403, 404, 409, 422)}}},
     "/openapi.json": {"get": {"summary": "This document", "security": [],
                               "responses": {"200": _answer("OpenAPI 3.1", _OBJECT)}}},

@@ -21,6 +21,14 @@ bp.record_once(lambda state: throttle.check_settings(state.app.config["ONESTOP"]
 LEVELS = {"province": "Cấp tỉnh", "commune": "Cấp xã", "ministry": "Cấp bộ"}
 
 
+@bp.context_processor
+def online_levels():
+    """The online service levels as procedure.json states them (the names Decision 766 counts by)."""
+    return {"online_levels": {"full": _("Full online public service: submit, pay and receive online"),
+                              "partial": _("Partial online public service: submit online, receive at the centre"),
+                              "none": _("At the centre only")}}
+
+
 CENTRE_COOKIE = "onestop_centre"
 PAGE_SIZE = 50  # a province's catalogue is ~936 procedures: a page a reader (and the server) can take
 

@@ -53,6 +53,18 @@ TEST_RUN = closed({
     "problems": {"type": "array", "items": closed({"file": _TEXT_OR_NULL, "message": _TEXT})}})
 
 
+FINDING = {"level": {"enum": ["error", "warning"]}, "kind": {"enum": ["structure", "catalogue", "convention"]},
+           "message": _TEXT, "element_id": _TEXT_OR_NULL}
+UPLOADED = VERSION | {"findings": {"type": "array", "items": closed(FINDING)}}
+
+
+def uploaded(v, findings, tests=None):
+    """A version stored through the API, with what the back office's lint finds in it that did not
+    block the upload (an incomplete catalogue record, advice), and the run of the test files
+    uploaded with it, if any."""
+    return version(v, tests) | {"findings": [f.as_dict() for f in findings]}
+
+
 PROCEDURE = {"code": _TEXT, "name": _TEXT, "version": {"type": "integer"}, "updated_at": _TIME_OR_NULL} | VERSION | {
     "process_ids": {"type": "array", "items": _TEXT}, "metadata": {"type": "object"},
     "has_scripts": {"type": "boolean"}, "created_at": _TIME_OR_NULL}
@@ -68,7 +80,7 @@ def procedure(p, v):
 CATALOGUE_ENTRY = {
     "code": _TEXT, "name": _TEXT, "version": {"type": "integer"}, "updated_at": _TIME_OR_NULL,
     "field": _TEXT_OR_NULL, "level": _TEXT_OR_NULL, "agency": _TEXT_OR_NULL, "processing": _TEXT_OR_NULL,
-    "fee": _TEXT_OR_NULL, "documents": {"type": "array", "items": {"type": "object"}},
+    "fee": _TEXT_OR_NULL, "fee_note": _TEXT_OR_NULL, "documents": {"type": "array", "items": {"type": "object"}},
     "online": {"type": "boolean"}, "online_level": {"description": "from procedure.json, as written there"},
     "decided_on_the_spot": {"type": "boolean"}, "legal_basis": {"type": "array", "items": _TEXT},
     "result": {"description": "from procedure.json, as written there"}}
@@ -80,7 +92,8 @@ def catalogue(entry):
     meta = entry.metadata
     return {"code": entry.code, "name": entry.name, "version": entry.version, "updated_at": _iso(entry.updated_at),
             "field": entry.field or None, "level": entry.level or None, "agency": entry.agency or None,
-            "processing": entry.processing or None, "fee": entry.fee or None, "documents": entry.documents,
+            "processing": entry.processing or None, "fee": entry.fee or None, "fee_note": entry.fee_note or None,
+            "documents": entry.documents,
             "online": entry.online, "online_level": meta.get("online_level"), "decided_on_the_spot": entry.on_the_spot,
             "legal_basis": entry.legal_basis, "result": meta.get("result")}
 
@@ -104,13 +117,36 @@ def _local_date(value):
     return to_local(value).date().isoformat() if value else None
 
 
+HISTORY_ENTRY = {"element_id": _TEXT, "name": _TEXT_OR_NULL, "state": _TEXT, "at": _TIME, "actor": _TEXT_OR_NULL}
+EVENT = {"at": _TIME, "actor": _TEXT_OR_NULL, "action": _TEXT, "element_id": _TEXT_OR_NULL}
+LINKS = {"self": _TEXT | {"description": "the dossier"}, "history": _TEXT | {"description": "its history, paged"},
+         "events": _TEXT | {"description": "its audit events, paged"}}
+
+
+def history_entry(h):
+    return {"element_id": h.element_id, "name": h.name, "state": h.state, "at": _iso(h.at), "actor": h.actor}
+
+
+def event(e):
+    return {"at": _iso(e.at), "actor": e.actor, "action": e.action, "element_id": e.element_id}
+
+
+def page(kind, rows, next_link):
+    """A page of a dossier's history or events (GET /dossiers/{code}/history, /events)."""
+    shape = history_entry if kind == "history" else event
+    return {kind: [shape(r) for r in rows], "next": next_link}
+
+
 DOSSIER = {
     "code": _TEXT, "procedure": _TEXT, "version": {"type": "integer"},
     "state": {"type": "string", "enum": ["active", "completed", "error", "cancelled"]},
     "status": {"type": "string", "enum": [s.value for s in Status], "description":
                "the national status (its code in the national catalogue: "
                + ", ".join(f"{s.value} {s.national_code}" for s in Status) + ")"},
-    "centre": _TEXT | {"description": "the receiving centre's code"},
+    "centre": _TEXT | {"description": "the code of the centre handling it: the one that received it, or the "
+                                      "successor a merger handed it over to"},
+    "received_by": _TEXT_OR_NULL | {"description": "after a merger's hand-over: the centre that received it, "
+                                                   "whose figures count it; null otherwise"},
     "authority": _TEXT_OR_NULL | {"description": "the competent authority that decides"},
     "data": {"type": "object"}, "applicant": {"type": ["object", "null"]},
     "created_at": _TIME, "updated_at": _TIME_OR_NULL, "received_at": _TIME_OR_NULL,
@@ -119,10 +155,11 @@ DOSSIER = {
     "tasks": {"type": "array", "items": closed(TASK)},
     "waiting": {"type": "array", "items": closed({"element_id": _TEXT, "type": _TEXT, "name": _TEXT_OR_NULL,
                                                   "due_at": _TIME_OR_NULL})},
-    "history": {"type": "array", "items": closed({"element_id": _TEXT, "name": _TEXT_OR_NULL, "state": _TEXT,
-                                                  "at": _TIME, "actor": _TEXT_OR_NULL})},
-    "events": {"type": "array", "items": closed({"at": _TIME, "actor": _TEXT_OR_NULL, "action": _TEXT,
-                                                 "element_id": _TEXT_OR_NULL})},
+    "history": {"type": "array", "items": closed(HISTORY_ENTRY),
+                "description": "the first page of the history (links.history_next: the rest)"},
+    "events": {"type": "array", "items": closed(EVENT),
+               "description": "the first page of the audit events (links.events_next: the rest)"},
+    "links": closed(LINKS | {"history_next": _TEXT_OR_NULL, "events_next": _TEXT_OR_NULL}),
     "attachments": {"type": "array", "items": closed({
         "id": {"type": "integer"}, "field": _TEXT, "name": _TEXT, "media_type": _TEXT, "size": {"type": "integer"},
         "sha256": _TEXT})},
@@ -132,9 +169,11 @@ DOSSIER = {
     "lookup_key": _TEXT | {"description": "for the applicant's receipt; shown once"}}
 
 
-def dossier(d, rows, centre, tracking_url=None):
+def dossier(d, rows, centre, links, tracking_url=None, received_by=None):
     """A dossier as the API shows it, with the rows its page shows beside it (sql.dossier_rows, named
-    rows) and its centre's code; `tracking_url` (with the lookup key) only to whoever created it."""
+    rows: the first page of the history and of the events), its centre's code (and the receiving
+    centre's, if a merger handed it over) and its links;
+    `tracking_url` (with the lookup key) only to whoever created it."""
     body = {
         "code": d.code,
         "procedure": d.procedure.code,
@@ -142,6 +181,7 @@ def dossier(d, rows, centre, tracking_url=None):
         "state": d.state,
         "status": d.status,
         "centre": centre,
+        "received_by": received_by,
         "authority": d.authority,
         "data": d.data,
         "applicant": d.applicant,
@@ -154,12 +194,11 @@ def dossier(d, rows, centre, tracking_url=None):
                    "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows["tasks"]],
         "waiting": [{"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at)}
                     for w in rows["waiting"]],
-        "history": [{"element_id": h.element_id, "name": h.name, "state": h.state, "at": _iso(h.at), "actor": h.actor}
-                    for h in rows["history"]],
-        "events": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "element_id": e.element_id}
-                   for e in rows["events"]],
+        "history": [history_entry(h) for h in rows["history"]],
+        "events": [event(e) for e in rows["events"]],
         "attachments": [{"id": f.id, "field": f.field, "name": f.name, "media_type": f.media_type, "size": f.size,
                          "sha256": f.sha256} for f in rows["files"]],
+        "links": links,
     }
     if d.state == "error":
         body["error"] = {"element_id": d.error_element, "message": d.error_message}
@@ -168,7 +207,34 @@ def dossier(d, rows, centre, tracking_url=None):
     return body
 
 
-OUTCOME = {"centre": _TEXT, "code": _TEXT, "outcome": {"enum": ["adopted", "kept_override", "unchanged", "conflict"]},
+STEP = {key: DOSSIER[key] for key in ("code", "state", "status", "data", "applicant", "due_at", "due_date", "tasks",
+                                      "waiting", "error")} | {
+    "history": {"type": "array", "items": closed(HISTORY_ENTRY),
+                "description": "the latest entries of the history, oldest first (links.history: all of it)"},
+    "events": {"type": "array", "items": closed(EVENT),
+               "description": "the latest audit events, oldest first (links.events: all of them)"},
+    "links": closed(LINKS)}
+
+
+def step(d, rows, links):
+    """The answer to a step (a task completed): the dossier's state and status, its data and
+    applicant, its open tasks and waits, the latest entries of its history and events, and its links;
+    not the rest of its record (procedure, version, centre, authority, times) nor its files."""
+    body = {"code": d.code, "state": d.state, "status": d.status, "data": d.data, "applicant": d.applicant,
+            "due_at": _iso(d.due_at), "due_date": _local_date(d.due_at),
+            "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
+                       "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows["tasks"]],
+            "waiting": [{"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at)}
+                        for w in rows["waiting"]],
+            "history": [history_entry(h) for h in rows["history"]], "events": [event(e) for e in rows["events"]],
+            "links": links}
+    if d.state == "error":
+        body["error"] = {"element_id": d.error_element, "message": d.error_message}
+    return body
+
+
+OUTCOME = {"centre": _TEXT, "code": _TEXT, "outcome": {"enum": ["adopted", "kept_override", "unchanged", "conflict",
+                                                                             "other_level"]},
            "version": {"type": ["integer", "null"]}, "detail": _TEXT_OR_NULL}
 
 
@@ -192,15 +258,31 @@ def unit(u):
     return {"code": u.code, "name": u.name, "kind": u.kind}
 
 
+OFFICIAL_DAY = {"date": {"type": "string", "format": "date"}, "working": {"type": "boolean"}, "name": _TEXT,
+                "source": _TEXT, "source_date": {"type": ["string", "null"], "format": "date"},
+                "source_url": _TEXT_OR_NULL, "confirmed": {"type": "boolean"}, "note": _TEXT}
+
+
+def official_day(d):
+    return {"date": d.day.isoformat(), "working": d.working, "name": d.name, "source": d.source,
+            "source_date": d.source_date.isoformat() if d.source_date else None, "source_url": d.source_url,
+            "confirmed": d.confirmed, "note": d.note}
+
+
 # The components of the OpenAPI document, by name.
 SCHEMAS = {
-    "ProcedureVersion": closed(VERSION | {"tests": TEST_RUN}, optional=("tests",)),
+    "ProcedureVersion": closed(VERSION),
+    "UploadedVersion": closed(UPLOADED | {"tests": TEST_RUN}, optional=("tests",)),
     "Procedure": closed(PROCEDURE),
     "CatalogueEntry": closed(CATALOGUE_ENTRY),
     "Task": closed(WORK_ITEM, optional=("dossier",)),
     "TaskDetail": closed(TASK_DETAIL),
     "Dossier": closed(DOSSIER, optional=("error", "tracking_url", "lookup_key")),
+    "Step": closed(STEP, optional=("error",)),
+    "History": closed({"history": {"type": "array", "items": closed(HISTORY_ENTRY)}, "next": _TEXT_OR_NULL}),
+    "Events": closed({"events": {"type": "array", "items": closed(EVENT)}, "next": _TEXT_OR_NULL}),
     "Outcome": closed(OUTCOME),
     "Rollout": closed(ROLLOUT),
     "Unit": closed(UNIT),
+    "OfficialDay": closed(OFFICIAL_DAY),
 }

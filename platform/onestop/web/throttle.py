@@ -93,20 +93,21 @@ def sign_in_wait(username) -> int | None:
         address = client_address()
         checks = [(PAIR_FAILURES, (account, address)), (ADDRESS_FAILURES, (address,)),
                   (ACCOUNT_FAILURES, (account,))]
-    waits = [limit.retry_after(*key) for limit, key in checks if limit.exceeded(*key)]
+    counts = _limiter()
+    waits = [counts.retry_after(limit, *key) for limit, key in checks if counts.exceeded(limit, *key)]
     return max(waits) if waits else None
 
 
 def sign_in_failed(username):
     """Count a wrong password for the account from this browser."""
-    account, device = _account(username), _known_device(username)
+    account, device, counts = _account(username), _known_device(username), _limiter()
     if device:
-        DEVICE_FAILURES.hit(account, device)
+        counts.hit(DEVICE_FAILURES, account, device)
         return
     address = client_address()
-    PAIR_FAILURES.hit(account, address)
-    ADDRESS_FAILURES.hit(address)
-    ACCOUNT_FAILURES.hit(account)
+    counts.hit(PAIR_FAILURES, account, address)
+    counts.hit(ADDRESS_FAILURES, address)
+    counts.hit(ACCOUNT_FAILURES, account)
 
 
 def signed_in(username, response):
@@ -119,8 +120,8 @@ def signed_in(username, response):
     response.set_cookie(DEVICE_COOKIE, _serializer().dumps({"d": device_id, "u": accounts}),
                         max_age=DEVICE_DAYS * 86400, path="/desk/login", httponly=True, samesite="Lax",
                         secure=settings.secure_cookies)
-    DEVICE_FAILURES.clear(account, device_id)
-    PAIR_FAILURES.clear(account, client_address())
+    _limiter().clear(DEVICE_FAILURES, account, device_id)
+    _limiter().clear(PAIR_FAILURES, account, client_address())
     return response
 
 
@@ -130,11 +131,11 @@ def signed_in(username, response):
 def wrong_key(code) -> int | None:
     """Count a wrong lookup key for the dossier code from this address; the seconds to wait when
     a limit is used up (answer 429), else None (answer 404)."""
-    dossier, address = (code or "").strip().upper()[:64], client_address()
-    if not KEY_MISSES_PER_DOSSIER.hit(dossier):
-        return KEY_MISSES_PER_DOSSIER.retry_after(dossier)
-    if not KEY_MISSES_PER_ADDRESS.hit(address):
-        return KEY_MISSES_PER_ADDRESS.retry_after(address)
+    dossier, address, counts = (code or "").strip().upper()[:64], client_address(), _limiter()
+    if not counts.hit(KEY_MISSES_PER_DOSSIER, dossier):
+        return counts.retry_after(KEY_MISSES_PER_DOSSIER, dossier)
+    if not counts.hit(KEY_MISSES_PER_ADDRESS, address):
+        return counts.retry_after(KEY_MISSES_PER_ADDRESS, address)
     return None
 
 
@@ -157,11 +158,17 @@ def submission_wait(centre_id, procedure_code, count=True) -> int | None:
     settings = current_app.config["ONESTOP"]
     checks = [(Limit("submit-address", settings.submissions_per_address), (client_address(),)),
               (Limit("submit-procedure", settings.submissions_per_procedure), (centre_id, procedure_code))]
+    counts = _limiter()
     for limit, key in checks:
-        if limit.exceeded(*key):
-            return limit.retry_after(*key)
+        if counts.exceeded(limit, *key):
+            return counts.retry_after(limit, *key)
     if count:
         for limit, key in checks:
-            if not limit.hit(*key):  # another request took the last place meanwhile
-                return limit.retry_after(*key)
+            if not counts.hit(limit, *key):  # another request took the last place meanwhile
+                return counts.retry_after(limit, *key)
     return None
+
+
+def _limiter():
+    """The counts of the app's runtime (in Redis in production, shared by every web process)."""
+    return current_app.extensions["onestop.runtime"].limiter

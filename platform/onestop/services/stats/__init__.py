@@ -19,7 +19,7 @@ optionally one procedure. The names other layers use are re-exported here, so th
 """
 
 from .buckets import Tally, bound, bucket
-from .counters import FIGURE_TABLES, count, count_rating, count_steps
+from .counters import FIGURE_TABLES, centre_of, count, count_rating, count_steps
 from .decision766 import INDEX_GROUPS, index
 from .definition import COUNTS, LEVELS, RATED, Figures, figures_from_rows, resolution
 from .periodic import REPORT_COLUMNS, REPORT_HEADINGS, field_label, periodic_report, report_for
@@ -38,7 +38,7 @@ from .scope import MAX_DAYS, centres_for, local_day, period, procedure_ids
 __all__ = [
     "COUNTS", "CSV_COLUMNS", "FIGURE_TABLES", "INDEX_GROUPS", "LEVELS", "MAX_DAYS", "RATED", "REPORT_COLUMNS",
     "REPORT_HEADINGS", "Dashboard", "Figures", "Tally", "bound", "bucket", "by_province",
-    "centres_for", "count", "count_rating", "count_steps", "csv_rows", "dashboard", "field_label", "figures",
+    "centre_of", "centres_for", "count", "count_rating", "count_steps", "csv_rows", "dashboard", "field_label", "figures",
     "figures_from_rows", "index", "local_day", "monthly", "period", "periodic_report", "procedure_ids", "rebuild",
     "report", "report_for", "resolution", "roll_up_months", "scorecard",
 ]

@@ -38,6 +38,12 @@ def _add(table: str, key: dict, counts: dict, greatest=()) -> None:
     defer((LOCK_FIGURES, FIGURE_TABLES.index(table), row), lambda: sql.run(statement, params))
 
 
+def centre_of(dossier) -> int:
+    """The centre a dossier's figures belong to: the one that received it, even once a merger handed
+    it over to its successor."""
+    return dossier.received_by_id or dossier.centre_id
+
+
 def count(centre_id, procedure_id, at: datetime, **deltas) -> None:
     """Add to the figures of the local day of `at` (call inside the transaction of the event)."""
     if any(deltas.values()):  # every column: the table's defaults are peewee's, not SQL's
@@ -61,9 +67,9 @@ def count_steps(dossier, finished: list) -> None:
         late = int(due is not None and at > due)
         day = local_day(at)
         if lane:
-            _add("dayunit", {"centre_id": dossier.centre_id, "day": day, "procedure_id": dossier.procedure_id,
+            _add("dayunit", {"centre_id": centre_of(dossier), "day": day, "procedure_id": dossier.procedure_id,
                              "lane": lane}, {"done": 1, "late": late, "rated_1": 0, "rated_2": 0, "rated_3": 0})
-        key = {"centre_id": dossier.centre_id, "procedure_id": dossier.procedure_id, "lane": lane or "",
+        key = {"centre_id": centre_of(dossier), "procedure_id": dossier.procedure_id, "lane": lane or "",
                "element_id": element_id, "actor_id": actor_id or 0, "bucket": bucket(seconds), "name": name or ""}
         counts = {"done": 1, "late": late, "rework": int(element_id in before), "seconds": seconds}
         _add("daystep", key | {"day": day}, counts, greatest=("name",))
@@ -73,11 +79,11 @@ def count_steps(dossier, finished: list) -> None:
 
 def count_rating(dossier, level: str, at: datetime) -> None:
     """Add a rating to its dossier's day and to every unit and official that had handled the dossier."""
-    count(dossier.centre_id, dossier.procedure_id, at, **{RATED[level]: 1})
+    count(centre_of(dossier), dossier.procedure_id, at, **{RATED[level]: 1})
     handled = sql.run('SELECT DISTINCT "lane", "actor_id" FROM "historyentry" WHERE "dossier_id" = ? '
                       'AND "state" = \'completed\' AND "started_at" IS NOT NULL', (dossier.id,)).fetchall()
     rated = {column: int(column == RATED[level]) for column in RATED.values()}
-    key = {"centre_id": dossier.centre_id, "day": local_day(at), "procedure_id": dossier.procedure_id}
+    key = {"centre_id": centre_of(dossier), "day": local_day(at), "procedure_id": dossier.procedure_id}
     for lane in sorted({lane for lane, _ in handled if lane}):
         _add("dayunit", key | {"lane": lane}, {"done": 0, "late": 0} | rated)
     for actor_id in sorted({actor for _, actor in handled if actor}):

@@ -14,6 +14,8 @@ from .definition import Figures
 from .read import figures
 from .scope import bounds
 
+ONLINE_LEVELS = ("full", "partial", "none")  # procedure.json's online_level: toàn trình, một phần, not online
+
 INDEX_GROUPS = (  # key, name, weight (points of 100)
     ("publicity", "Công khai, minh bạch", 18),
     ("progress", "Tiến độ giải quyết", 20),
@@ -34,9 +36,10 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
         (ProcedureVersion.procedure == Procedure.id) & (ProcedureVersion.version == Procedure.latest_version)))
         .where(Procedure.centre.in_(centre_ids)))
     metas = [v.metadata or {} for v in versions]
-    complete = sum(1 for m in metas if m.get("documents") and ("fee_vnd" in m or "fee" in m)
+    # A fee is public when stated as an amount or as a note (a fee the provincial council sets).
+    complete = sum(1 for m in metas if m.get("documents") and ("fee_vnd" in m or "fee" in m or m.get("fee_note"))
                    and m.get("legal_basis") and m.get("deadline"))
-    digital = (Dossier.select(Dossier.id).where(Dossier.centre.in_(centre_ids) & (Dossier.received_at >= lo)
+    digital = (Dossier.select(Dossier.id).where(received_at(centre_ids) & (Dossier.received_at >= lo)
                                                 & (Dossier.received_at < hi)
                                                 & fn.EXISTS(Attachment.select(Attachment.id).where(
                                                     Attachment.dossier == Dossier.id))).count())
@@ -53,10 +56,33 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
         "digitisation": (digital / f.received if f.received else None,
                          "hồ sơ có thành phần được lưu dạng số (ít nhất một tệp) trên số hồ sơ tiếp nhận"),
     }
+    counts = {"online_service": online_levels(centre_ids, metas, lo, hi)}
     out = []
     for key, name, weight in INDEX_GROUPS:
         share, formula = shares[key]
         out.append({"key": key, "name": name, "weight": weight,
                     "formula": formula if share is None and key == "online_payment" else f"{weight} × tỷ lệ {formula}",
-                     "score": round(weight * share, 1) if share is not None else None})
+                    "score": round(weight * share, 1) if share is not None else None} | (
+                        {"counts": counts[key]} if key in counts else {}))
     return out
+
+
+def online_levels(centre_ids, metas, lo, hi) -> dict:
+    """What the online-service group counts beside its score: the procedures in force by the level of
+    online public service their record states (toàn trình, một phần, none, not stated), and the
+    dossiers received online in the period by the level of their procedure."""
+    levels = [m.get("online_level") if m.get("online_level") in ONLINE_LEVELS else "unstated" for m in metas]
+    out = {f"procedures_{level}": levels.count(level) for level in (*ONLINE_LEVELS, "unstated")}
+    per_version = dict(Dossier.select(Dossier.version, fn.COUNT(Dossier.id)).where(
+        received_at(centre_ids) & (Dossier.channel == "online") & (Dossier.received_at >= lo)
+        & (Dossier.received_at < hi)).group_by(Dossier.version).tuples())
+    level_of = {i: (meta or {}).get("online_level") for i, meta in ProcedureVersion.select(
+        ProcedureVersion.id, ProcedureVersion.metadata).where(ProcedureVersion.id.in_(list(per_version))).tuples()} \
+        if per_version else {}
+    return out | {f"online_dossiers_{level}": sum(n for v, n in per_version.items() if level_of.get(v) == level)
+                  for level in ("full", "partial")}
+
+
+def received_at(centre_ids):
+    """Dossiers received at those centres, wherever a merger handed them over since."""
+    return (Dossier.received_by.is_null() & Dossier.centre.in_(centre_ids)) | Dossier.received_by.in_(centre_ids)

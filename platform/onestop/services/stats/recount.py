@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from peewee import fn
+
 from ... import sql
 from ...db import write_transaction
 from ...models import DayFigure, DayRating, DayStep, DayUnit, Dossier, HistoryEntry, MonthStep, Rating
@@ -45,18 +47,20 @@ class _Recount:
 
 def rebuild(centre_ids=None) -> None:
     """Recount the kept figures from the dossiers, their steps and ratings (a migration, a repair):
-    added up in memory, written in a few multi-row inserts."""
-    dossiers = Dossier.select(Dossier.id, Dossier.centre, Dossier.procedure, Dossier.received_at, Dossier.channel,
+    added up in memory, written in a few multi-row inserts. A dossier handed over by a merger counts
+    at the centre that received it."""
+    received_by = fn.COALESCE(Dossier.received_by, Dossier.centre)
+    dossiers = Dossier.select(Dossier.id, received_by, Dossier.procedure, Dossier.received_at, Dossier.channel,
                               Dossier.status, Dossier.resolved_at, Dossier.returned_at, Dossier.due_at,
                               Dossier.apologised_at)
-    ratings = Rating.select(Rating.dossier, Rating.level, Rating.at, Dossier.centre, Dossier.procedure).join(Dossier)
+    ratings = Rating.select(Rating.dossier, Rating.level, Rating.at, received_by, Dossier.procedure).join(Dossier)
     history = (HistoryEntry.select(HistoryEntry.dossier, HistoryEntry.element_id, HistoryEntry.name, HistoryEntry.lane,
                                    HistoryEntry.actor, HistoryEntry.started_at, HistoryEntry.at, HistoryEntry.due_at,
-                                   Dossier.centre, Dossier.procedure)
+                                   received_by, Dossier.procedure)
                .join(Dossier).where((HistoryEntry.state == "completed") & HistoryEntry.started_at.is_null(False))
                .order_by(HistoryEntry.dossier, HistoryEntry.id))
     if centre_ids is not None:
-        dossiers, ratings, history = (q.where(Dossier.centre.in_(list(centre_ids))) for q in (dossiers, ratings, history))
+        dossiers, ratings, history = (q.where(received_by.in_(list(centre_ids))) for q in (dossiers, ratings, history))
     recount = _Recount()
     _count_dossiers(recount, dossiers)
     _count_ratings(recount, ratings)

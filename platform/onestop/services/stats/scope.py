@@ -77,8 +77,12 @@ def in_clause(column, values) -> tuple[str, list]:
 
 
 def scope_clause(centre_ids, procedures=None, prefix="") -> tuple[str, list]:
-    """The SQL condition (and its parameters) of rows of those centres and procedures."""
+    """The SQL condition (and its parameters) of rows of those centres and procedures. Dossiers
+    (prefix "d.") count at the centre that received them, even once a merger handed them over."""
     scope, params = in_clause(f'{prefix}"centre_id"', centre_ids)
+    if prefix == "d.":
+        received, more = in_clause('d."received_by_id"', centre_ids)
+        scope, params = f'((d."received_by_id" IS NULL AND {scope}) OR {received})', params + more
     if procedures is not None:
         clause, more = in_clause(f'{prefix}"procedure_id"', procedures)
         scope, params = f"{scope} AND {clause}", params + more

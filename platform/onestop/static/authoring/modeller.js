@@ -33,6 +33,7 @@
   var lintMarked = []; // [element id, marker class] put on the canvas by the last check
   var lastFindings = [];
   var busy = false;
+  var published = Boolean(root.getAttribute("data-published")); // a published draft is frozen: not published again
 
   var $ = function (id) { return document.getElementById(id); };
 
@@ -369,7 +370,7 @@
     busy = value;
     // Nothing to save from a canvas that could not show its file, unless other files changed.
     $("save").disabled = value || (!canvasUsable && !Object.keys(changed).length);
-    $("publish").disabled = value;
+    $("publish").disabled = value || published;
   }
 
   function save() {
@@ -453,7 +454,16 @@
     return request("/publish", {}).then(function (answer) {
       setBusy(false);
       if (answer.ok) {
+        published = true;
+        $("publish").disabled = true;
         say(answer.data.message, "success");
+        // What comes next is on the review page: rolling the procedure out to the communes.
+        var next = document.createElement("a");
+        next.id = "after-publish";
+        next.href = $("review-link").getAttribute("href");
+        next.textContent = "Tiếp theo: trang duyệt (triển khai xuống các trung tâm cấp xã)";
+        $("status").appendChild(document.createTextNode(" "));
+        $("status").appendChild(next);
         return true;
       }
       if (answer.data.findings) {

@@ -397,6 +397,25 @@
     }
   }
 
+  /* The form builder's address for a form file: it names a JSON Schema form without its
+     "-schema.json" ("receive-schema.json" is the form "receive") and a Camunda form by its file;
+     any other file, or none, goes to the draft's list of forms (a new form's name suggested). */
+  function builderHref(fileName, elementId) {
+    var forms = "/admin/modeller/" + api.draftId + "/forms";
+    var schema = /^([a-z0-9][a-z0-9_]*)-schema\.json$/.exec(fileName || "");
+    if (schema) {
+      return forms + "/" + encodeURIComponent(schema[1]);
+    }
+    if (/^[a-z0-9][a-z0-9_]*\.form$/.test(fileName || "")) {
+      return forms + "/" + encodeURIComponent(fileName);
+    }
+    if (fileName) {
+      return forms;
+    }
+    var suggested = elementId.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^[^a-z0-9]+/, "").slice(0, 60);
+    return forms + "?name=" + encodeURIComponent(suggested || "bieu_mau");
+  }
+
   function formSection(element) {
     var bo = element.businessObject;
     var current = formName(bo);
@@ -415,9 +434,8 @@
     var links = el("p", { className: "panel-links" });
     function drawLinks() {
       links.textContent = "";
-      var target = chooser.value || (element.id + "-schema.json");
       links.appendChild(el("a", {
-        href: "/admin/modeller/" + api.draftId + "/forms/" + encodeURIComponent(target),
+        href: builderHref(chooser.value, element.id),
         text: chooser.value ? "Sửa biểu mẫu này" : "Tạo biểu mẫu mới cho bước này"
       }));
     }
@@ -786,6 +804,59 @@
       field("Khi yêu cầu bổ sung hồ sơ", policy)]);
   }
 
+  /* What the catalogue shows of the procedure (procedure.json): field, agency, fee, result, legal basis,
+     papers. A template writes "Điều chỉnh: ..." in each; the check lists those left until replaced. */
+  function descriptionSection() {
+    var data = readProcedure().data;
+    function text(id, key) {
+      var input = el("input", { id: id, className: "form-control form-control-sm", type: "text" });
+      input.value = typeof data[key] === "string" || typeof data[key] === "number" ? String(data[key]) : "";
+      input.addEventListener("change", function () {
+        var value = input.value.trim();
+        writeProcedure(function (proc) {
+          if (key === "fee_vnd" && /^[0-9]+$/.test(value)) {
+            proc[key] = Number(value); // an amount in đồng; a text such as "Miễn phí" stays a text
+          } else if (value) {
+            proc[key] = value;
+          } else {
+            delete proc[key];
+          }
+        });
+      });
+      return input;
+    }
+    function lines(id, key, keep) {
+      var area = el("textarea", { id: id, className: "form-control form-control-sm", rows: "4" });
+      var now = Array.isArray(data[key]) ? data[key] : [];
+      area.value = now.map(function (item) {
+        return item && typeof item === "object" ? String(item.name || "") : String(item);
+      }).join("\n");
+      area.addEventListener("change", function () {
+        var typed = area.value.split("\n").map(function (line) { return line.trim(); }).filter(Boolean);
+        writeProcedure(function (proc) {
+          var before = Array.isArray(proc[key]) ? proc[key] : [];
+          proc[key] = typed.map(function (line) { return keep(before, line); });
+        });
+      });
+      return area;
+    }
+    function asText(before, line) { return line; }
+    function paper(before, line) { // a paper keeps its counts and note while its name stays the same
+      var same = before.filter(function (item) {
+        return item && typeof item === "object" ? item.name === line : item === line;
+      })[0];
+      return same !== undefined ? same : { name: line };
+    }
+    return section("Thông tin thủ tục", [
+      field("Lĩnh vực", text("panel-proc-field", "field")),
+      field("Cơ quan giải quyết", text("panel-proc-agency", "agency")),
+      field("Phí, lệ phí (đồng)", text("panel-proc-fee", "fee_vnd"), "Số tiền, hoặc «Miễn phí»; 0 nếu không thu."),
+      field("Kết quả giải quyết", text("panel-proc-result", "result")),
+      field("Căn cứ pháp lý", lines("panel-proc-legal", "legal_basis", asText), "Mỗi dòng một văn bản."),
+      field("Giấy tờ phải nộp", lines("panel-proc-documents", "documents", paper), "Mỗi dòng một giấy tờ.")
+    ]);
+  }
+
   function findingsSection(id) {
     var mine = findings.filter(function (f) { return f.element_id === id; });
     if (!mine.length) {
@@ -811,6 +882,7 @@
         aside.appendChild(nameSection(element));
       }
       aside.appendChild(deadlineSection());
+      aside.appendChild(descriptionSection());
       aside.appendChild(el("p", { className: "panel-hint", text: "Chọn một phần tử trên sơ đồ để sửa những gì onestop cần ở nó." }));
       return;
     }

@@ -1,0 +1,79 @@
+"""The app factory builds each app's own runtime: two apps in one process share no state."""
+
+import pytest
+
+from onestop.clock import ShiftedClock
+from onestop.models import Centre, User, local_today, utcnow
+from onestop.services import audit, codes, runtime
+from tests.conftest import _close_pool, _make_app, make_user
+
+WRONG_KEY = {"code": "000.00.00.H00-261126-0001", "key": "WRONG"}
+
+
+@pytest.fixture
+def two_apps(tmp_path, database_templates, engine, cold_engine):
+    later = ShiftedClock()
+    first = _make_app(database_templates.sqlite(tmp_path / "first.db"), tmp_path / "first", engine,
+                      audit_key="the first installation's trail key, 40 chars", code_system="01", clock=later)
+    second = _make_app(database_templates.sqlite(tmp_path / "second.db"), tmp_path / "second", cold_engine,
+                       audit_key="the second installation's trail key, 40 chars", code_system="02")
+    yield first, second, later
+    _close_pool()
+
+
+def test_two_apps_in_one_process_each_keep_their_own_engine_keys_database_clock_and_codes(two_apps, engine,
+                                                                                         cold_engine):
+    first, second, later = two_apps
+    later.advance(10 * 86_400)
+    seen = {}
+    for name, app in (("first", first), ("second", second)):
+        with app.app_context():
+            make_user(f"canbo-{name}")
+            centre = Centre.get(Centre.code == "default")
+            seen[name] = (runtime.current(), runtime.engine(), audit.key_id(), local_today(),
+                          codes.next_code(centre.id, utcnow()), {u.username for u in User.select()})
+    assert seen["first"][0] is first.extensions["onestop.runtime"] is not second.extensions["onestop.runtime"]
+    assert seen["first"][1] is engine and seen["second"][1] is cold_engine
+    assert seen["first"][2] != seen["second"][2]
+    assert (seen["first"][3] - seen["second"][3]).days == 10
+    assert "-01" in seen["first"][4][-7:] and "-02" in seen["second"][4][-7:]
+    assert "canbo-first" in seen["first"][5] and "canbo-second" not in seen["first"][5]
+    assert "canbo-second" in seen["second"][5] and "canbo-first" not in seen["second"][5]
+
+
+def test_an_app_context_inside_another_apps_hands_back_the_outer_runtime_when_it_ends(two_apps):
+    first, second, _ = two_apps
+    with first.app_context():
+        with second.app_context():
+            assert runtime.current() is second.extensions["onestop.runtime"]
+            make_user("only-second")
+        assert runtime.current() is first.extensions["onestop.runtime"]
+        assert User.select().where(User.username == "only-second").count() == 0
+    with second.app_context():
+        assert User.select().where(User.username == "only-second").count() == 1
+
+
+def test_a_request_served_inside_a_block_acting_in_another_runtime_hands_that_runtime_back(two_apps):
+    first, second, _ = two_apps
+    other = second.extensions["onestop.runtime"]
+    with first.app_context(), runtime.active(other):
+        assert first.test_client().get("/api/v1/openapi.json").status_code == 200
+        assert runtime.current() is other
+
+
+def test_wrong_lookup_keys_counted_by_one_app_do_not_slow_down_the_other(two_apps):
+    first, second, _ = two_apps
+    one, other = first.test_client(), second.test_client()
+    for _ in range(20):
+        assert one.post("/track", data=WRONG_KEY).status_code == 404
+    assert one.post("/track", data=WRONG_KEY).status_code == 429
+    assert other.post("/track", data=WRONG_KEY).status_code == 404
+
+
+def test_an_app_hashes_passwords_at_argon2s_standard_cost_unless_its_settings_name_another(sqlite_url, tmp_path,
+                                                                                          engine):
+    standard = _make_app(sqlite_url, tmp_path, engine, password_hasher=None)
+    with standard.app_context():
+        user, _ = make_user("canbo1", password="mật-khẩu-đủ-dài")
+        assert User.get_by_id(user.id).password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    _close_pool()
