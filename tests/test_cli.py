@@ -143,3 +143,26 @@ def test_identity_codes_are_imported_from_the_national_list_and_a_merge_is_refus
     assert past.returncode == 1 and "in the past" in past.stderr
     merged = run("centres", "merge", "W07090", "--into", "W07093", "--on", local_today().isoformat(), home=tmp_path)
     assert merged.returncode == 0 and "0 open dossier(s) handed over now" in merged.stdout
+
+
+def test_catalogue_import_generates_a_draft_per_record_publishes_the_clean_ones_and_reports_bad_rows(tmp_path):
+    reference = Path(__file__).resolve().parent / "models" / "reference_procedures.json"
+    records = json.loads(reference.read_text(encoding="utf-8"))[:4]
+    bad = [dict(records[0]), dict(records[1], processing_unit="tuần"), dict(records[2], code=records[0]["code"])]
+    del bad[0]["steps"]
+    (tmp_path / "bad.json").write_text(json.dumps(bad, ensure_ascii=False), encoding="utf-8")
+    refused = run("catalogue", "import", str(tmp_path / "bad.json"), home=tmp_path)
+    assert refused.returncode == 1 and "nothing was imported" in refused.stderr and "Traceback" not in refused.stderr
+    lines = refused.stderr.splitlines()[1:]
+    assert lines[0].startswith("  row 1 (1.001193), column steps: the column 'steps' is missing")
+    assert lines[1].startswith("  row 2 (1.000894), column processing_unit: the time limit's unit 'tuần'")
+    assert lines[2].startswith("  row 3 (1.001193), column code: code 1.001193 is already the code of row 1")
+    (tmp_path / "good.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    first = run("catalogue", "import", str(tmp_path / "good.json"), "--publish", home=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "4 record(s): 4 created, 0 updated, 0 unchanged" in first.stdout  # the bad file left nothing behind
+    assert "tests 3 passed, 0 failed" in first.stdout and "4 draft(s) published" in first.stdout
+    again = run("catalogue", "import", str(tmp_path / "good.json"), "--no-tests", home=tmp_path)
+    assert "4 record(s): 4 created" in again.stdout  # beside the published versions, never over them
+    missing = run("catalogue", "import", str(tmp_path / "none.json"), home=tmp_path)
+    assert missing.returncode == 1 and missing.stderr.startswith("error:")

@@ -1,4 +1,5 @@
-"""The `onestop` command: serve, worker, init, import, validate, user create, centres, pack, rollout."""
+"""The `onestop` command: serve, worker, init, import, validate, user create, centres, pack, rollout,
+catalogue import."""
 
 import argparse
 import logging
@@ -337,6 +338,61 @@ def cmd_rollout(args):
     return 0
 
 
+def cmd_catalogue_import(args):
+    from .services import catalogue, centres
+    from .services.errors import Invalid
+
+    settings = load_settings()
+    _runtime(settings, engine=True)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: {path} is not a file", file=sys.stderr)
+        return 1
+    actor = _system_actor()
+    if args.centre:
+        centre = centres.by_code(args.centre)
+        if centre is None:
+            print(f"error: no centre {args.centre!r}", file=sys.stderr)
+            return 1
+        actor.centre_id = centre.id
+    try:
+        batch = catalogue.import_file(actor, path.name, path.read_bytes(), run_tests=not args.no_tests,
+                                      max_bytes=settings.max_model_bytes)
+    except Invalid as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for d in exc.details or []:
+            where = f"row {d['row']}" if d.get("row") else "file"
+            column = f", column {d['column']}" if d.get("column") else ""
+            code = f" ({d['code']})" if d.get("code") else ""
+            print(f"  {where}{code}{column}: {d['message']}", file=sys.stderr)
+        return 1
+    return _catalogue_report(actor, batch, args.publish, settings.max_model_bytes)
+
+
+def _catalogue_report(actor, batch, publish, max_bytes):
+    from .services import catalogue
+
+    for e in batch.entries:
+        tests = f"tests {e.get('passed', 0)} passed, {e.get('failed', 0)} failed" if "passed" in e else ""
+        print(f"row {e['row']:<4} {e['code']:<14} {e['outcome']:<9} draft {e['draft']:<6} {e['pattern']:<22} "
+              f"{e.get('errors', 0)} error(s), {e.get('warnings', 0)} warning(s); {tests}")
+        if e.get("first_error"):
+            print(f"     {e['first_error']}")
+    counts = {k: sum(1 for e in batch.entries if e["outcome"] == k) for k in ("created", "updated", "unchanged")}
+    print(f"import {batch.id}: {len(batch.entries)} record(s): " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    if not publish:
+        print(f"review them at /admin/catalogue/{batch.id}", file=sys.stderr)
+        return 0
+    clean = [e["draft"] for e in batch.entries if not e.get("errors") and not e.get("failed")]
+    done = catalogue.publish_many(actor, clean, max_bytes)
+    for draft_id, _, refusal in done:
+        if refusal:
+            print(f"draft {draft_id} not published: {refusal}", file=sys.stderr)
+    print(f"{sum(1 for _, v, _ in done if v)} draft(s) published; "
+          f"{len(batch.entries) - len(clean)} left for review (errors or failed tests)")
+    return 0
+
+
 def _first_start(settings):
     """Create the first administrator on an empty installation and say how to sign in."""
     from .services.users import create_user, has_accounts, issue_token
@@ -527,6 +583,21 @@ def build_parser():
     export.add_argument("--centre", default="default")
     export.add_argument("-o", "--output", required=True)
     export.set_defaults(func=cmd_pack_export)
+
+    cat = sub.add_parser("catalogue", help="a catalogue of procedures").add_subparsers(dest="catalogue_command",
+                                                                                      required=True)
+    cimp = cat.add_parser("import", help="generate a draft per record of a catalogue file (JSON or XLSX in the "
+                                         "national procedures database's shape), lint and test-run each",
+                          description="All or nothing: a file with a bad row (missing column, unknown unit, "
+                                      "impossible time limit, duplicate code) is reported row by row and nothing "
+                                      "is imported. A record imported before updates its draft; a published "
+                                      "version is never changed.")
+    cimp.add_argument("file")
+    cimp.add_argument("--centre", default=None, help="the centre's code (default: the embedded setup's centre)")
+    cimp.add_argument("--no-tests", action="store_true", help="do not run the generated tests")
+    cimp.add_argument("--publish", action="store_true",
+                      help="publish the drafts whose review found no error and whose tests passed")
+    cimp.set_defaults(func=cmd_catalogue_import)
 
     roll = sub.add_parser("rollout", help="publish a pack as templates and adopt it at many centres")
     roll.add_argument("pack")

@@ -25,6 +25,7 @@ from .models import (
     AuditHead,
     CacheVersion,
     CalendarDay,
+    CatalogueImport,
     Centre,
     DayFigure,
     DayRating,
@@ -277,6 +278,11 @@ def _agencies_and_mergers(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_received_by_id" ON "dossier" ("received_by_id")')
 
 
+def _catalogue_imports(db):
+    """A catalogue file's records imported as drafts, reviewed in bulk."""
+    db.create_tables([CatalogueImport], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -310,6 +316,7 @@ MIGRATIONS = [
     (30, "drafts tried before publishing: practice dossiers and unit-test runs", _draft_tests),
     (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
+    (33, "catalogue files imported as drafts", _catalogue_imports),
 ]
 
 

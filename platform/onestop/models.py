@@ -560,6 +560,19 @@ class DraftTestRun(BaseModel):
     results = JSONField(default=list)  # [CaseResult.as_dict()], and {"file", "problem"} for unreadable files
 
 
+class CatalogueImport(BaseModel):
+    """One catalogue file imported (services.catalogue): the drafts it made or updated, one entry a
+    record, with what their automatic review and test run found."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    imported_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    imported_at = DateTimeField(default=utcnow)
+    file_name = CharField(max_length=255)
+    # [{row, code, name, draft, outcome, pattern, revision, errors, warnings, passed, failed, notes}]
+    entries = JSONField(default=list)
+
+
 class CalendarDay(BaseModel):
     """A centre's exception to the national calendar: an extra closure, or a day it works."""
 
@@ -685,4 +698,5 @@ ALL_MODELS = [
     MonthStep,
     SignInSession,
     CacheVersion,
+    CatalogueImport,
 ]

@@ -132,9 +132,23 @@ def test_the_rollout_benchmark_rolls_the_pack_out_against_uploading_at_each_cent
                 r"the baseline's speed\s+\{'other_level': 216, 'unchanged': 324\}")
 
 
+def test_the_catalogue_import_benchmark_imports_tests_and_publishes_generated_drafts_against_the_real_ones(tmp_path):
+    output = run_bench(tmp_path, "catalogue_import.py", "--tiny")
+    row = (rf"\s+{NUMBER} s\s+{NUMBER} ms/record cpu\s+{NUMBER} ms/record\s+cpu pressure\s+(?:{NUMBER}%|n/a)\s+"
+           rf"published\s+\d+\s+tests \d+ passed 0 failed")
+    assert_rows(output,
+                rf"baseline: 18 real\s+18 records{row}",
+                rf"catalogue of 24\s+24 records{row}\s+{NUMBER}x baseline per record",
+                rf"24 records in {NUMBER} s \({NUMBER} s if each cost what the baseline's did\): under the 300 s target",
+                rf"GET / \(the catalogue\)\s+42 procedures\s+20 requests p50\s+{NUMBER} ms p95\s+{NUMBER} ms .*",
+                rf"GET /\?q= \(search\)\s+42 procedures\s+20 requests p50\s+{NUMBER} ms p95\s+{NUMBER} ms .*",
+                rf"peak memory of this process \(import, then the portal's app\): {NUMBER} MB")
+    assert "published    18" in output and "published    24" in output  # every generated draft lints clean
+
+
 def test_every_script_in_bench_has_a_tiny_run_in_the_tests():
     """A script added to bench/ without a tiny run would be free to rot: the scripts are exactly those run above
     (and concurrency.py, run by tests/web/test_concurrency.py)."""
     scripts = {p.name for p in (ROOT / "bench").glob("*.py")} - {"__init__.py", "pgserver.py"}
     assert scripts == {"engine.py", "http.py", "catalogue.py", "generate.py", "scale.py", "stats.py", "rollout.py",
-                       "concurrency.py"}
+                       "catalogue_import.py", "concurrency.py"}

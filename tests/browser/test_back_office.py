@@ -65,7 +65,8 @@ def test_a_procedure_goes_from_files_to_two_communes_in_the_browser(server, brow
     admin.locator("#roll-out").click()
     expect(admin.locator("#summary")).to_contain_text("2 đã áp dụng")
     admin.screenshot(path=str(shots / "admin-rollout.png"), full_page=True)
-    for path in ("/admin/", "/admin/user/", "/admin/user/new/", "/admin/audit/", "/admin/incidents/", "/admin/calendar/"):
+    for path in ("/admin/", "/admin/user/", "/admin/user/new/", "/admin/audit/", "/admin/incidents/", "/admin/calendar/",
+                 "/admin/catalogue/"):
         admin.goto(server + path)
     assert admin.evaluate("typeof window.jQuery + ' ' + typeof window.faHelpers") == "function object"  # its scripts ran
     assert refused == [], refused

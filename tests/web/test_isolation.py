@@ -56,12 +56,18 @@ def foreign(app):
         from tests.services.test_practice import APPLICATION
 
         trial = practice.start(their_officer, draft.draft_id, APPLICATION)
+        from onestop.services import catalogue
+        from tests.services.test_catalogue import reference_bytes
+
+        one_record = json.dumps(json.loads(reference_bytes())[:1]).encode()
+        their_import = catalogue.import_file(their_officer, "b.json", one_record, run_tests=False)
         rows = {"dossier": dossier.id, "audit": AuditEvent.select().where(AuditEvent.centre == theirs.id).first().id,
                 "procedure": Procedure.get((Procedure.centre == theirs.id) & (Procedure.code == "1.000894")).id,
                 "unit": their_unit.id, "user": their_officer.id, "centre": theirs.id}
         yield {"token": token, "code": dossier.code, "task": task.id, "attachment": attachment.id,
                "procedure": "1.000894", "dossier_id": dossier.id, "draft": draft.draft_id, "rows": rows,
-               "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": "TP", "username": "b.canbo"}
+               "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": "TP", "username": "b.canbo",
+               "import": their_import.id}
 
 
 PROCEDURE_ENDPOINTS = {"api.get_procedure", "api.adopt_template", "api.set_local_override", "api.offered_template",
@@ -94,7 +100,7 @@ def _url(rule, ids):
             values[name] = "2026-12-05"
         elif name == "draft_id":
             values[name] = ids["draft"]
-        elif name in ("practice_id", "unit_code", "username"):
+        elif name in ("practice_id", "unit_code", "username", "import_id"):
             values[name] = ids[name.removesuffix("_id")]
         elif name == "province":
             values[name] = "P22"  # the province's official days: the same for all its communes, ours too
@@ -128,7 +134,8 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
         if rule.endpoint in UNSCOPED:
             continue
         path = _url(rule, foreign)
-        foreign_ids = bool({"code", "task_id", "attachment_id", "draft_id", "practice_id", "unit_code", "username"}
+        foreign_ids = bool({"code", "task_id", "attachment_id", "draft_id", "practice_id", "unit_code", "username",
+                            "import_id"}
                            & set(rule.arguments))
         view, _, page = rule.endpoint.partition(".")
         if rule.rule.startswith("/admin/") and view in foreign["rows"] and page in RECORD_PAGES:

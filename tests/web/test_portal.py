@@ -356,3 +356,37 @@ def test_the_catalogue_filters_a_procedure_of_both_levels_under_each(sqlite_app,
         assert "2.000815" in client.get(f"/?level={level}").get_data(as_text=True)
     page = client.get("/procedures/2.000815").get_data(as_text=True)
     assert "Cấp tỉnh + Cấp xã" in page
+
+
+def _many(app, count, name="Thủ tục thử nghiệm số"):
+    from onestop.services import procedures, templates
+    from onestop.services.users import system_user
+
+    with app.app_context():
+        actor = system_user()
+        for i in range(count):
+            files = templates.renamed(templates.files("on_the_spot"), f"9.{i:06d}", f"{name} {i:03d}")
+            procedures.upload_procedure(actor, [procedures.Upload(f.name, f.content) for f in files])
+
+
+def test_a_catalogue_of_hundreds_is_shown_fifty_a_page_with_the_search_kept_across_pages(sqlite_app):
+    _many(sqlite_app, 120)
+    client = sqlite_app.test_client()
+    first = client.get("/?q=thu tuc").get_data(as_text=True)
+    assert "120 thủ tục" in first and first.count('<li>\n    <a href="/procedures/') == 50
+    assert 'href="/?page=2&amp;q=thu+tuc"' in first and 'rel="prev"' not in first
+    last = client.get("/?q=thu tuc&page=3").get_data(as_text=True)
+    assert last.count('<li>\n    <a href="/procedures/') == 20 and 'rel="next"' not in last
+    assert "Thủ tục thử nghiệm số 119" in last and "3 / 3" in last
+    assert client.get("/?page=99").status_code == 200 and client.get("/?page=x").status_code == 200
+
+
+def test_the_catalogue_shows_a_new_version_and_a_new_procedure_at_once(sqlite_app):
+    _many(sqlite_app, 2)
+    client = sqlite_app.test_client()
+    assert "Thủ tục thử nghiệm số 001" in client.get("/").get_data(as_text=True)
+    _many(sqlite_app, 2, name="Tên mới của thủ tục")  # version 2 of both, renamed
+    text = client.get("/").get_data(as_text=True)
+    assert "Tên mới của thủ tục 001" in text and "Thủ tục thử nghiệm số 001" not in text
+    _many(sqlite_app, 3, name="Tên mới của thủ tục")
+    assert "3 thủ tục" in client.get("/").get_data(as_text=True)

@@ -30,6 +30,7 @@ def online_levels():
 
 
 CENTRE_COOKIE = "onestop_centre"
+PAGE_SIZE = 50  # a province's catalogue is ~936 procedures: a page a reader (and the server) can take
 
 
 def _centre():
@@ -60,7 +61,10 @@ def home():
     actor = portal_user(centre)
     entries = procedures.catalogue(actor, query, field, level)
     fields = sorted({e.field for e in procedures.catalogue(actor) if e.field}) if not query else None
-    return render_template("portal/home.html", entries=entries, query=query, field=field, level=level,
+    pages = max(1, -(-len(entries) // PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    return render_template("portal/home.html", entries=entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE],
+                           total=len(entries), page=page, pages=pages, query=query, field=field, level=level,
                            fields=fields, levels=LEVELS, centre=centre)
 
 
