@@ -20,6 +20,7 @@ FLOW_NODES = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateT
               "parallelGateway", "eventBasedGateway", "complexGateway")
 CATALOGUE_KEYS = {"code", "name", "name_en", "field", "level", "agency", "processing_days", "processing_unit",
                   "fee_vnd", "documents", "decided_on_the_spot", "legal_basis", "source"}
+RECORD_NOTES = {"processing_note", "fee_note", "level_history"}
 
 
 def _parse(engine, folder):
@@ -100,12 +101,18 @@ def test_every_exclusive_gateway_that_decides_has_a_default_flow(folder):
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_the_catalogue_metadata_is_the_reference_record(folder):
     meta = json.loads((BUNDLED / folder / "procedure.json").read_text())
-    assert CATALOGUE_KEYS <= set(meta) <= CATALOGUE_KEYS | {"lanes", "deadline", "return_step", "applicant"}
+    assert CATALOGUE_KEYS <= set(meta) <= CATALOGUE_KEYS | RECORD_NOTES | {
+        "lanes", "deadline", "return_step", "applicant", "online_level", "result"}
     [record] = [r for r in json.loads(REFERENCE.read_text()) if r["code"] == meta["code"]]
     assert meta["name"] == record["name_vi"]
-    for key in ("name_en", "field", "level", "agency", "processing_days", "processing_unit", "fee_vnd",
+    for key in ("name_en", "field", "agency", "processing_days", "processing_unit", "fee_vnd",
                 "documents", "legal_basis", "source"):
         assert meta[key] == record[key], key
+    for key in RECORD_NOTES:  # the record's notes travel with the procedure when it has them
+        assert meta.get(key) == (record.get(key) or None), key
+    # "commune + province (liên thông)": both levels perform it, as a list
+    levels = [level for level in ("commune", "province", "district") if level in record["level"]]
+    assert meta["level"] == (levels if len(levels) > 1 else levels[0])
 
 
 def test_the_server_imports_every_bundled_folder_once(app):

@@ -210,7 +210,7 @@ def _entry(procedure, version, local=None) -> CatalogueEntry:
         f"{days} ngày làm việc" if isinstance(days, int | float) else str(meta.get("processing_time") or ""))
     documents = meta.get("documents") or []
     return CatalogueEntry(
-        code=procedure.code, name=procedure.name, field=str(meta.get("field") or ""), level=str(meta.get("level") or ""),
+        code=procedure.code, name=procedure.name, field=str(meta.get("field") or ""), level=_level_text(meta.get("level")),
         agency=str(meta.get("agency") or ""), processing=processing or unit, fee=str(meta.get("fee_vnd") or meta.get("fee") or ""),
         documents=[{"name": d} if isinstance(d, str) else d for d in documents if isinstance(d, str | dict)],
         # Read from the version row: a catalogue of hundreds of procedures must not load every model.
@@ -218,6 +218,13 @@ def _entry(procedure, version, local=None) -> CatalogueEntry:
         legal_basis=[str(x) for x in meta.get("legal_basis") or []], metadata=meta,
         version=procedure.latest_version, updated_at=procedure.updated_at,
     )
+
+
+def _level_text(level) -> str:
+    """The level as the catalogue shows it: "commune + province" for a procedure of two levels."""
+    if isinstance(level, list):
+        return " + ".join(str(x) for x in level)
+    return str(level or "")
 
 
 def _processing_text(meta) -> str:
