@@ -26,16 +26,26 @@ from tests.process_models import test_birth_registration as birth
 from tests.process_models import test_copy_certification as copy
 from tests.process_models import test_driving_licence_exchange as driving
 from tests.process_models import test_household_business_registration as household
+from tests.process_models import test_judicial_record as judicial
 from tests.process_models import test_land_change_registration as land
+from tests.process_models import test_land_plot_subdivision as subdivision
 from tests.process_models import test_llc_registration as llc
 from tests.process_models import test_marital_status_certificate as marital
+from tests.process_models import test_marriage_foreign_registration as foreign_marriage
 from tests.process_models import test_marriage_registration as marriage
+from tests.process_models import test_poor_household_recognition as poor
+from tests.process_models import test_transaction_certification as transaction
+from tests.process_models import test_transport_business_licence as transport
 
 # the online application of the procedures that have one (the same as their own walks send)
 APPLICATIONS = {"birth_registration": birth.APPLICATION, "copy_certification": copy.APPLICATION,
                 "driving_licence_exchange": driving.APPLICATION, "household_business_registration": household.APPLICATION,
                 "land_change_registration": land.APPLICATION, "llc_registration": llc.APPLICATION,
                 "marital_status_certificate": marital.APPLICATION, "marriage_registration": marriage.APPLICATION}
+# the procedures built from a template, by folder
+TEMPLATED = {module.PROCEDURE.folder: module.PROCEDURE
+             for module in (foreign_marriage, transaction, judicial, subdivision, transport, poor)}
+APPLICATIONS.update({folder: procedure.application for folder, procedure in TEMPLATED.items()})
 
 
 class SetClock(Clock):
@@ -114,6 +124,30 @@ RECEIPTS = [
      "3.000347 5 working days from Mon 29 Dec 2025: Tue 30, Wed 31, Mon 5, Tue 6, Wed 7 Jan"),
     ("driving_licence_exchange", datetime(2026, 1, 6, 15, 0, 1), datetime(2026, 1, 12, 17, 0),
      "3.000347 from Wed 7 Jan's opening: Wed, Thu, Fri, Sat 10 (worked), Mon 12 Jan"),
+    # 2.000806: 05 ngày làm việc (NĐ 120/2025/NĐ-CP Phụ lục I.1.b)
+    ("marriage_foreign_registration", datetime(2025, 12, 31, 10, 0), datetime(2026, 1, 9, 10, 0),
+     "2.000806 5 working days from 31 Dec 2025: Mon 5 to Fri 9 Jan"),
+    # 2.001035: không quá 02 ngày làm việc
+    ("transaction_certification", datetime(2026, 1, 8, 15, 0, 0), datetime(2026, 1, 10, 15, 0),
+     "2.001035 2 working days from Thu 8 Jan 15:00:00: Saturday 10 Jan (worked) 15:00"),
+    ("transaction_certification", datetime(2026, 1, 8, 15, 0, 1), datetime(2026, 1, 10, 17, 0),
+     "2.001035 2 working days from Fri 9 Jan's opening: Saturday 10 Jan's close"),
+    # 3.000333: 10 "Ngày" = calendar days
+    ("judicial_record", datetime(2025, 12, 31, 10, 0), datetime(2026, 1, 10, 17, 0),
+     "3.000333 10 calendar days from 31 Dec 2025 end Saturday 10 Jan, a worked day"),
+    ("judicial_record", datetime(2026, 1, 6, 10, 0), datetime(2026, 1, 16, 17, 0),
+     "3.000333 10 calendar days from Tue 6 Jan: Friday 16 Jan"),
+    ("judicial_record", datetime(2026, 2, 5, 10, 0), datetime(2026, 2, 23, 17, 0),
+     "3.000333 10 calendar days end Sunday 15 Feb; Tết follows: Monday 23 Feb"),
+    # 1.012784: không quá 12 ngày làm việc
+    ("land_plot_subdivision", datetime(2026, 2, 2, 10, 0), datetime(2026, 2, 25, 10, 0),
+     "1.012784 12 working days from Mon 2 Feb across Tết: Wednesday 25 Feb"),
+    # 1.000703: 04 ngày làm việc
+    ("transport_business_licence", datetime(2025, 12, 30, 10, 0), datetime(2026, 1, 7, 10, 0),
+     "1.000703 4 working days from Tue 30 Dec 2025: Wed 31, Mon 5, Tue 6, Wed 7 Jan"),
+    # 1.011607: 15 "Ngày" = calendar days
+    ("poor_household_recognition", datetime(2026, 1, 2, 9, 0), datetime(2026, 1, 20, 17, 0),
+     "1.011607 received Fri 2 Jan (swapped off): from Mon 5 Jan, 15 calendar days: Tuesday 20 Jan"),
 ]
 
 
@@ -223,3 +257,37 @@ def test_the_permits_own_supplement_loop_restarts_the_days_for_a_house(admin_api
                                              "supplemented_documents": "Bản cam kết"})
     assert walk.dossier["status"] == "processing"
     assert _due(walk) == datetime(2026, 3, 31, 17, 0)  # 15 days from Monday 16 March
+
+
+# the model's own supplement loop (the templates' Task_Supplement): folder, received, asked, arrived, due, rule
+MODEL_LOOPS = [
+    ("marriage_foreign_registration", datetime(2026, 3, 2, 9, 0), datetime(2026, 3, 3, 10, 0),
+     datetime(2026, 3, 5, 15, 0, 1), datetime(2026, 3, 12, 17, 0),
+     "2.000806 restart after 15 giờ: 5 working days from Friday 6 March's opening"),
+    ("judicial_record", datetime(2026, 3, 2, 10, 0), datetime(2026, 3, 3, 10, 0), datetime(2026, 3, 9, 10, 0),
+     datetime(2026, 3, 19, 17, 0), "3.000333 restart: 10 calendar days from Monday 9 March"),
+    ("poor_household_recognition", datetime(2026, 2, 2, 9, 0), datetime(2026, 2, 4, 10, 0),
+     datetime(2026, 2, 9, 10, 0), datetime(2026, 2, 24, 17, 0),
+     "1.011607 restart: 15 calendar days from Monday 9 February, across Tết"),
+    ("transport_business_licence", datetime(2025, 12, 29, 9, 0), datetime(2025, 12, 29, 14, 0),
+     datetime(2025, 12, 31, 10, 0), datetime(2026, 1, 8, 10, 0),
+     "1.000703 restart on 31 Dec: 4 working days over the New Year: Thursday 8 Jan"),
+]
+
+
+@pytest.mark.parametrize(("folder", "received", "asked", "arrived", "due", "rule"), MODEL_LOOPS,
+                         ids=[r[5][:70] for r in MODEL_LOOPS])
+def test_the_models_supplement_loop_moves_the_due_date_as_the_legal_text_says(sqlite_admin_api, clock, folder,
+                                                                               received, asked, arrived, due, rule):
+    procedure = TEMPLATED[folder]
+    upload_bundled(sqlite_admin_api, folder)
+    clock.set(received)
+    walk = Walk(sqlite_admin_api, procedure.code, data=procedure.application)
+    walk.complete("Task_Receive", procedure.received)
+    clock.set(asked)
+    walk.complete("Task_Appraise", {"appraisal_result": "supplement", "appraisal_note": "Thiếu giấy tờ"})
+    assert walk.dossier["status"] == "supplement_requested"
+    clock.set(arrived)
+    walk.complete("Task_Supplement", {"supplement_received": True, "supplemented_documents": "Giấy tờ bổ sung"})
+    assert walk.dossier["status"] == "processing"
+    assert _due(walk) == due, rule
