@@ -34,6 +34,7 @@ from tests.process_models import test_marital_status_certificate as marital
 from tests.process_models import test_marriage_foreign_registration as foreign_marriage
 from tests.process_models import test_marriage_registration as marriage
 from tests.process_models import test_poor_household_recognition as poor
+from tests.process_models import test_social_protection_admission as social
 from tests.process_models import test_transaction_certification as transaction
 from tests.process_models import test_transport_business_licence as transport
 
@@ -44,7 +45,7 @@ APPLICATIONS = {"birth_registration": birth.APPLICATION, "copy_certification": c
                 "marital_status_certificate": marital.APPLICATION, "marriage_registration": marriage.APPLICATION}
 # the procedures built from a template, by folder
 TEMPLATED = {module.PROCEDURE.folder: module.PROCEDURE
-             for module in (foreign_marriage, transaction, judicial, subdivision, transport, poor)}
+             for module in (foreign_marriage, transaction, judicial, subdivision, transport, poor, social)}
 APPLICATIONS.update({folder: procedure.application for folder, procedure in TEMPLATED.items()})
 
 
@@ -148,6 +149,9 @@ RECEIPTS = [
     # 1.011607: 15 "Ngày" = calendar days
     ("poor_household_recognition", datetime(2026, 1, 2, 9, 0), datetime(2026, 1, 20, 17, 0),
      "1.011607 received Fri 2 Jan (swapped off): from Mon 5 Jan, 15 calendar days: Tuesday 20 Jan"),
+    # 2.000286: 25 ngày làm việc (10 at the commune + 15 at the province)
+    ("social_protection_admission", datetime(2026, 2, 2, 10, 0), datetime(2026, 3, 16, 10, 0),
+     "2.000286 25 working days from Mon 2 Feb, Tết not counted: Monday 16 March"),
 ]
 
 
@@ -272,6 +276,10 @@ MODEL_LOOPS = [
     ("transport_business_licence", datetime(2025, 12, 29, 9, 0), datetime(2025, 12, 29, 14, 0),
      datetime(2025, 12, 31, 10, 0), datetime(2026, 1, 8, 10, 0),
      "1.000703 restart on 31 Dec: 4 working days over the New Year: Thursday 8 Jan"),
+    ("social_protection_admission", datetime(2026, 1, 5, 9, 0), datetime(2026, 1, 6, 9, 0),
+     datetime(2026, 1, 20, 15, 0, 1), datetime(2026, 3, 3, 17, 0),
+     "2.000286 restart after 15 giờ on 20 Jan: 25 working days from Wed 21 Jan (3 in Jan, 15 in Feb outside "
+     "Tết 14-22, 2 in March): Tuesday 3 March"),
 ]
 
 
