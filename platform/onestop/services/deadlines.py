@@ -54,6 +54,7 @@ class Plan:
     supplement: frozenset = frozenset()  # the model's supplement steps: the citizen's turn, clock stopped
     by_field: str | None = None  # the dossier's field whose value chooses the limit ("deadline.by")
     cases: dict = field(default_factory=dict)  # that field's value -> Deadline; others: `total`
+    case_labels: dict = field(default_factory=dict)  # that field's value -> how the catalogue names it
 
     def total_for(self, data) -> Deadline:
         """The legal limit of a dossier with that data: its case's if the field names one, else `total`."""
@@ -98,25 +99,28 @@ def plan(metadata: dict) -> Plan | None:
         raise ValueError('"deadline.steps" must be an object, "deadline.not_counted", '
                          '"deadline.financial_obligation" and "deadline.supplement" lists')
     total = _deadline({k: v for k, v in spec.items() if k in UNITS}, '"deadline"')
-    by_field, cases = _cases(spec.get("by"), total)
+    by_field, cases, labels = _cases(spec.get("by"), total)
     return Plan(total,
                 policy, {key: _deadline(value, f'"deadline.steps.{key}"') for key, value in steps.items()},
                 *(frozenset(str(x) for x in lists[key]) for key in ("not_counted", "financial_obligation", "supplement")),
-                by_field=by_field, cases=cases)
+                by_field=by_field, cases=cases, case_labels=labels)
 
 
 def _cases(by, total: Deadline):
-    """"deadline.by": {"field": name, "cases": {value: {unit: amount}}}: limits chosen by a field of
-    the dossier, in the same unit as the default limit (a pause then adds the same kind of time)."""
+    """"deadline.by": {"field": name, "cases": {value: {unit: amount, "label": text}}}: limits chosen by
+    a field of the dossier, in the same unit as the default limit (a pause then adds the same kind of
+    time); the optional label names the case in the catalogue."""
     if by is None:
-        return None, {}
+        return None, {}, {}
     if not isinstance(by, dict) or not isinstance(by.get("field"), str) or not by["field"] \
             or not isinstance(by.get("cases"), dict) or not by["cases"]:
         raise ValueError('"deadline.by" needs a "field" name and an object of "cases"')
     cases = {str(value): _deadline(limit, f'"deadline.by.cases.{value}"') for value, limit in by["cases"].items()}
     if any(limit.unit != total.unit for limit in cases.values()):
         raise ValueError(f'"deadline.by.cases" must be in {total.unit}, as the whole limit is')
-    return by["field"], cases
+    labels = {str(value): str(limit["label"])[:200] for value, limit in by["cases"].items()
+              if isinstance(limit, dict) and limit.get("label")}
+    return by["field"], cases, labels
 
 
 def problems(metadata: dict) -> list[str]:
