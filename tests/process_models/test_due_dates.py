@@ -299,3 +299,17 @@ def test_the_models_supplement_loop_moves_the_due_date_as_the_legal_text_says(sq
     walk.complete("Task_Supplement", {"supplement_received": True, "supplemented_documents": "Giấy tờ bổ sung"})
     assert walk.dossier["status"] == "processing"
     assert _due(walk) == due, rule
+
+
+def test_a_supplement_asked_before_the_kind_of_works_is_known_counts_the_house_from_the_supplement(
+        sqlite_admin_api, clock):
+    """The desk asks for a missing paper (the platform's action) before it records the kind of works: the
+    full period restarts when the paper arrives, and the house's 15 days count from then, not from receipt."""
+    upload_bundled(sqlite_admin_api, "construction_permit_commune")
+    clock.set(datetime(2026, 3, 2, 10, 0))
+    walk = Walk(sqlite_admin_api, "1.013225")
+    _supplement_action(sqlite_admin_api, clock, walk, datetime(2026, 3, 2, 10, 30), datetime(2026, 3, 6, 9, 0))
+    assert _due(walk) == datetime(2026, 3, 26, 17, 0)  # 20 days (the kind not yet known) from Friday 6 March
+    clock.set(datetime(2026, 3, 6, 9, 30))
+    walk.complete("Task_Receive", HOUSE)
+    assert _due(walk) == datetime(2026, 3, 23, 17, 0)  # 15 days from 6 March end Saturday 21: Monday 23

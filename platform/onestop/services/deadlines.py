@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from ..db import write_transaction
-from ..models import CalendarDay, Centre, OfficialDay, WorkItem
+from ..models import AuditEvent, CalendarDay, Centre, OfficialDay, WorkItem
 from ..workdays import (
     DEFAULT_CUTOFF,
     DEFAULT_PERIODS,
@@ -253,13 +253,22 @@ def dossier_due(centre_id, deadline_plan: Plan, received: datetime, data=None) -
 
 def chosen_due(dossier, deadline_plan: Plan | None, before: dict, after: dict):
     """The dossier's promised return once a step changed the field that chooses its limit
-    ("deadline.by", e.g. the kind of works recorded at reception): counted again from its
-    receipt, while its clock has never been stopped; otherwise None (the promise stands)."""
+    ("deadline.by", e.g. the kind of works recorded at reception), counted again from where the
+    clock last started: the receipt, or the supplement that restarted it. None (the promise
+    stands) while the clock is stopped, or when it was paused and extended before (the time
+    added then is not recomputed)."""
     if deadline_plan is None or not deadline_plan.by_field or dossier.due_at is None or dossier.paused_at is not None:
         return None
     if deadline_plan.total_for(before) == deadline_plan.total_for(after):
         return None
-    return dossier_due(dossier.centre_id, deadline_plan, dossier.received_at, after)
+    resumes = list(AuditEvent.select(AuditEvent.action, AuditEvent.at, AuditEvent.detail).where(
+        (AuditEvent.dossier == dossier.id)
+        & AuditEvent.action.in_(("dossier.supplement_received", "dossier.financial_obligation_met")))
+        .order_by(AuditEvent.at, AuditEvent.id))
+    if any(e.action != "dossier.supplement_received" or (e.detail or {}).get("policy") != "restart" for e in resumes):
+        return None
+    started = resumes[-1].at if resumes else dossier.received_at
+    return dossier_due(dossier.centre_id, deadline_plan, started, after)
 
 
 def task_due(centre_id, deadline_plan: Plan | None, element_id, lane, now: datetime, dossier_due_at) -> datetime | None:
