@@ -129,3 +129,13 @@ def test_the_server_imports_every_bundled_folder_once(app):
         assert load_bundled(actor, BUNDLED) == len(FOLDERS)  # unchanged files keep their version
         codes = {p.code: p.latest_version for p in Procedure.select()}
     assert codes == {json.loads((BUNDLED / f / "procedure.json").read_text())["code"]: 1 for f in FOLDERS}
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="the shared reference data is not on this machine")
+def test_every_reference_procedure_in_force_is_bundled():
+    """All 18 records: each one with a code is a bundled folder; the one without (P09, the district version
+    of 1.001612 before 1 July 2025) is history, not a procedure a centre performs (docs/reference.md)."""
+    records = json.loads(REFERENCE.read_text())
+    bundled = {json.loads((BUNDLED / f / "procedure.json").read_text())["code"] for f in FOLDERS}
+    assert {r["code"] for r in records if r["code"]} <= bundled
+    assert [r["id"] for r in records if not r["code"]] == ["P09"]
