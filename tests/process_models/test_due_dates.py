@@ -276,6 +276,11 @@ MODEL_LOOPS = [
     ("transport_business_licence", datetime(2025, 12, 29, 9, 0), datetime(2025, 12, 29, 14, 0),
      datetime(2025, 12, 31, 10, 0), datetime(2026, 1, 8, 10, 0),
      "1.000703 restart on 31 Dec: 4 working days over the New Year: Thursday 8 Jan"),
+    ("transaction_certification", datetime(2026, 1, 8, 9, 0), datetime(2026, 1, 8, 10, 0),
+     datetime(2026, 1, 9, 15, 0, 1), datetime(2026, 1, 12, 17, 0),
+     "2.001035 restart after 15 giờ on Fri 9 Jan: 2 working days from Saturday 10 Jan (worked): Monday 12"),
+    ("land_plot_subdivision", datetime(2026, 2, 9, 9, 0), datetime(2026, 2, 10, 10, 0), datetime(2026, 2, 13, 10, 0),
+     datetime(2026, 3, 10, 10, 0), "1.012784 restart on Fri 13 Feb: 12 working days after Tết: Tuesday 10 March"),
     ("social_protection_admission", datetime(2026, 1, 5, 9, 0), datetime(2026, 1, 6, 9, 0),
      datetime(2026, 1, 20, 15, 0, 1), datetime(2026, 3, 3, 17, 0),
      "2.000286 restart after 15 giờ on 20 Jan: 25 working days from Wed 21 Jan (3 in Jan, 15 in Feb outside "
