@@ -120,3 +120,55 @@ class Walk:
     def ended_at(self) -> list:
         """The end events reached."""
         return [e for e in self.history() if e.startswith("End_")]
+
+
+class TemplateProcedure:
+    """A bundled procedure built from a template of procedure_templates/ (receive, appraise, sign, return,
+    and the model's own supplement loop), with the lanes its record names: the walks its tests share."""
+
+    def __init__(self, folder, code, one_stop, specialist, leader, application, received):
+        self.folder, self.code = folder, code
+        self.one_stop, self.specialist, self.leader = one_stop, specialist, leader
+        self.application, self.received = application, received
+
+    def start(self, api) -> Walk:
+        upload_bundled(api, self.folder)
+        walk = Walk(api, self.code, data=self.application)
+        assert walk.offered() == {"Task_Receive": self.one_stop}
+        return walk
+
+    def received_and_appraised(self, walk, appraisal, middle=None) -> Walk:
+        """Reception, then the appraisal (and `middle(walk)`, the template's own steps between the
+        appraisal and the signature), up to the leader's signature."""
+        walk.complete("Task_Receive", self.received)
+        assert walk.offered() == {"Task_Appraise": self.specialist}
+        walk.complete("Task_Appraise", appraisal)
+        if middle is not None:
+            middle(walk)
+        assert walk.offered() == {"Task_Sign": self.leader}
+        return walk
+
+    def signed_and_returned(self, walk, signed, returned) -> Walk:
+        walk.complete("Task_Sign", signed)
+        assert walk.offered() == {"Task_Return": self.one_stop} and walk.dossier["status"] == "resolved"
+        walk.complete("Task_Return", returned)
+        assert walk.state == "completed" and walk.dossier["status"] == "returned"
+        assert walk.ended_at() == ["End_Done"]
+        return walk
+
+    def supplement_asked(self, walk, request) -> Walk:
+        """The appraisal finds the dossier short: the model's supplement step is offered at the desk and the
+        dossier's clock stops as the platform's supplement action stops it."""
+        walk.complete("Task_Receive", self.received)
+        walk.complete("Task_Appraise", {"appraisal_result": "supplement", "appraisal_note": request})
+        assert walk.offered() == {"Task_Supplement": self.one_stop}
+        assert walk.dossier["status"] == "supplement_requested"
+        assert walk.task("Task_Supplement")["due_at"] is None  # the citizen's time is not the officials'
+        assert walk.api.post(f"/dossiers/{walk.code}/supplement-request", {"reason": "x"}).status_code == 409
+        return walk
+
+    def supplement_received(self, walk, documents) -> Walk:
+        walk.complete("Task_Supplement", {"supplement_received": True, "supplemented_documents": documents})
+        assert walk.dossier["status"] == "processing"
+        assert walk.offered() == {"Task_Receive": self.one_stop}  # reception starts over with the papers
+        return walk

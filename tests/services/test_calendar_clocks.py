@@ -81,11 +81,11 @@ def test_the_models_supplement_loop_stops_the_clock_as_the_supplement_action_doe
     with app.app_context():
         row = Dossier.get(Dossier.code == walk.code)
         assert row.paused_at is None
-        # on_supplement "restart": the full 15 working days again from the supplement (NĐ: «kể từ ngày
-        # nhận đủ hồ sơ hợp lệ»), not from the first receipt
+        # on_supplement "restart": the full 15 days (calendar days, a house) again from the supplement
+        # (NĐ: «kể từ ngày nhận đủ hồ sơ hợp lệ»), not from the first receipt
         plan = deadlines.plan(row.version.metadata)
-        assert abs((row.due_at - deadlines.dossier_due(row.centre_id, plan, clock.now())).total_seconds()) < 60
-        assert to_local(row.due_at).date() == datetime(2027, 3, 29).date()  # 15 working days from 8 March
+        assert row.due_at == deadlines.dossier_due(row.centre_id, plan, clock.now(), row.data)
+        assert to_local(row.due_at) == datetime(2027, 3, 23, 17, 0)  # 15 calendar days from Monday 8 March
         resumed = AuditEvent.select().where((AuditEvent.dossier == row.id)
                                             & (AuditEvent.action == "dossier.supplement_received")).get()
         assert resumed.detail["policy"] == "restart" and resumed.detail["paused_since"]

@@ -80,3 +80,20 @@ def test_the_worklist_puts_overdue_tasks_first_and_counts_them(sqlite_admin_api,
         page = worklist(User.get(User.username == "admin1"))
         assert page.rows[0].dossier_code == codes[2] and page.rows[0].urgency == "overdue"
         assert page.counts["overdue"] == 1 and page.counts["all"] == 3
+
+
+def test_a_limit_chosen_by_a_field_of_the_dossier_falls_back_to_the_procedures_own():
+    spec = {"deadline": {"calendar_days": 20, "by": {"field": "work_type",
+                                                     "cases": {"nha_o_rieng_le": {"calendar_days": 15}}}}}
+    plan = deadlines.plan(spec)
+    assert plan.total_for({"work_type": "nha_o_rieng_le"}) == Deadline(15, "calendar_days")
+    assert plan.total_for({"work_type": "cap_III"}) == plan.total_for({}) == plan.total_for(None) == Deadline(
+        20, "calendar_days")
+
+
+def test_a_limit_chosen_by_a_field_must_name_the_field_and_keep_the_unit():
+    assert deadlines.problems({"deadline": {"calendar_days": 20, "by": {"cases": {"x": {"calendar_days": 15}}}}})
+    assert deadlines.problems({"deadline": {"calendar_days": 20, "by": {"field": "t", "cases": {}}}})
+    mixed = deadlines.problems({"deadline": {"calendar_days": 20,
+                                             "by": {"field": "t", "cases": {"x": {"working_days": 15}}}}})
+    assert mixed and "calendar_days" in mixed[0]

@@ -45,10 +45,20 @@ def test_the_catalogue_filters_by_level(portal):
     assert "1.013225" not in portal.get("/?level=province").get_data(as_text=True)
 
 
+def test_an_inter_level_procedure_is_listed_under_both_levels(portal, sqlite_admin_api):
+    bundled = ROOT / "process_models" / "social_protection_admission"
+    assert sqlite_admin_api.upload([folder_zip(bundled)]).status_code == 201
+    for level in ("commune", "province"):
+        assert "2.000286" in portal.get(f"/?level={level}").get_data(as_text=True)
+    assert "Cấp xã, cấp tỉnh (liên thông)" in portal.get("/procedures/2.000286").get_data(as_text=True)
+
+
 def test_a_procedure_page_lists_documents_time_and_authority(portal):
     text = portal.get("/procedures/1.013225").get_data(as_text=True)
     assert "Thành phần hồ sơ" in text and "Đơn đề nghị cấp giấy phép xây dựng" in text
-    assert "15 ngày làm việc" in text and "Ủy ban nhân dân cấp xã" in text
+    # «20 ngày (15 ngày đối với nhà ở riêng lẻ)»: calendar days, not working days (1.013225)
+    assert "20 ngày (nhà ở riêng lẻ: 15 ngày)" in text and "ngày làm việc" not in text
+    assert "Ủy ban nhân dân cấp xã" in text
     assert "chưa nhận hồ sơ trực tuyến" in text  # no start form: submitted at the counter
 
 

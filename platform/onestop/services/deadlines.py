@@ -8,8 +8,10 @@ promised return and each task's due time, on the receiving centre's working cale
         "steps": {"Task_Appraise": {"working_days": 10}, "Lãnh đạo UBND xã": {"working_days": 3}},
         "not_counted": ["Task_Return"],     # steps outside the legal clock (returning the result...)
         "financial_obligation": ["Task_Paid"],  # while offered: awaiting the citizen's taxes, clock paused
-        "supplement": ["Task_Supplement"]   # while offered: the model's own supplement loop waits on the
+        "supplement": ["Task_Supplement"],  # while offered: the model's own supplement loop waits on the
                                             # citizen, the clock stops exactly as with the supplement action
+        "by": {"field": "work_type",        # a limit that depends on the dossier (the construction permit:
+               "cases": {"nha_o_rieng_le": {"calendar_days": 15}}}  # 15 days for a house, 20 otherwise)
     }
 
 A step's allocation is looked up by its element id, then by its lane; a step with none is due when
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from ..db import write_transaction
-from ..models import CalendarDay, Centre, OfficialDay, WorkItem
+from ..models import AuditEvent, CalendarDay, Centre, OfficialDay, WorkItem
 from ..workdays import (
     DEFAULT_CUTOFF,
     DEFAULT_PERIODS,
@@ -50,6 +52,17 @@ class Plan:
     not_counted: frozenset = frozenset()
     financial_obligation: frozenset = frozenset()  # steps that wait on the citizen's taxes and fees
     supplement: frozenset = frozenset()  # the model's supplement steps: the citizen's turn, clock stopped
+    by_field: str | None = None  # the dossier's field whose value chooses the limit ("deadline.by")
+    cases: dict = field(default_factory=dict)  # that field's value -> Deadline; others: `total`
+    case_labels: dict = field(default_factory=dict)  # that field's value -> how the catalogue names it
+
+    def total_for(self, data) -> Deadline:
+        """The legal limit of a dossier with that data: its case's if the field names one, else `total`."""
+        if self.by_field and isinstance(data, dict):
+            value = data.get(self.by_field)
+            if isinstance(value, str) and value in self.cases:
+                return self.cases[value]
+        return self.total
 
     @property
     def waiting(self) -> frozenset:
@@ -85,9 +98,29 @@ def plan(metadata: dict) -> Plan | None:
     if not isinstance(steps, dict) or not all(isinstance(v, list) for v in lists.values()):
         raise ValueError('"deadline.steps" must be an object, "deadline.not_counted", '
                          '"deadline.financial_obligation" and "deadline.supplement" lists')
-    return Plan(_deadline({k: v for k, v in spec.items() if k in UNITS}, '"deadline"'),
+    total = _deadline({k: v for k, v in spec.items() if k in UNITS}, '"deadline"')
+    by_field, cases, labels = _cases(spec.get("by"), total)
+    return Plan(total,
                 policy, {key: _deadline(value, f'"deadline.steps.{key}"') for key, value in steps.items()},
-                *(frozenset(str(x) for x in lists[key]) for key in ("not_counted", "financial_obligation", "supplement")))
+                *(frozenset(str(x) for x in lists[key]) for key in ("not_counted", "financial_obligation", "supplement")),
+                by_field=by_field, cases=cases, case_labels=labels)
+
+
+def _cases(by, total: Deadline):
+    """"deadline.by": {"field": name, "cases": {value: {unit: amount, "label": text}}}: limits chosen by
+    a field of the dossier, in the same unit as the default limit (a pause then adds the same kind of
+    time); the optional label names the case in the catalogue."""
+    if by is None:
+        return None, {}, {}
+    if not isinstance(by, dict) or not isinstance(by.get("field"), str) or not by["field"] \
+            or not isinstance(by.get("cases"), dict) or not by["cases"]:
+        raise ValueError('"deadline.by" needs a "field" name and an object of "cases"')
+    cases = {str(value): _deadline(limit, f'"deadline.by.cases.{value}"') for value, limit in by["cases"].items()}
+    if any(limit.unit != total.unit for limit in cases.values()):
+        raise ValueError(f'"deadline.by.cases" must be in {total.unit}, as the whole limit is')
+    labels = {str(value): str(limit["label"])[:200] for value, limit in by["cases"].items()
+              if isinstance(limit, dict) and limit.get("label")}
+    return by["field"], cases, labels
 
 
 def problems(metadata: dict) -> list[str]:
@@ -212,10 +245,30 @@ def set_office_hours(actor, periods, cutoff=None) -> None:
         _calendars.changed()
 
 
-def dossier_due(centre_id, deadline_plan: Plan, received: datetime) -> datetime:
-    """The promised return (UTC) of a dossier received then (UTC)."""
+def dossier_due(centre_id, deadline_plan: Plan, received: datetime, data=None) -> datetime:
+    """The promised return (UTC) of a dossier received then (UTC), with that data ("deadline.by")."""
     calendar = calendar_for(centre_id)
-    return to_utc(calendar.due(to_local(received), deadline_plan.total))
+    return to_utc(calendar.due(to_local(received), deadline_plan.total_for(data)))
+
+
+def chosen_due(dossier, deadline_plan: Plan | None, before: dict, after: dict):
+    """The dossier's promised return once a step changed the field that chooses its limit
+    ("deadline.by", e.g. the kind of works recorded at reception), counted again from where the
+    clock last started: the receipt, or the supplement that restarted it. None (the promise
+    stands) while the clock is stopped, or when it was paused and extended before (the time
+    added then is not recomputed)."""
+    if deadline_plan is None or not deadline_plan.by_field or dossier.due_at is None or dossier.paused_at is not None:
+        return None
+    if deadline_plan.total_for(before) == deadline_plan.total_for(after):
+        return None
+    resumes = list(AuditEvent.select(AuditEvent.action, AuditEvent.at, AuditEvent.detail).where(
+        (AuditEvent.dossier == dossier.id)
+        & AuditEvent.action.in_(("dossier.supplement_received", "dossier.financial_obligation_met")))
+        .order_by(AuditEvent.at, AuditEvent.id))
+    if any(e.action != "dossier.supplement_received" or (e.detail or {}).get("policy") != "restart" for e in resumes):
+        return None
+    started = resumes[-1].at if resumes else dossier.received_at
+    return dossier_due(dossier.centre_id, deadline_plan, started, after)
 
 
 def task_due(centre_id, deadline_plan: Plan | None, element_id, lane, now: datetime, dossier_due_at) -> datetime | None:
@@ -245,7 +298,7 @@ def resumed_due(dossier, deadline_plan: Plan | None, now, supplement=True):
     if dossier.due_at is None or dossier.paused_at is None or deadline_plan is None:
         return dossier.due_at
     if supplement and deadline_plan.on_supplement == "restart":
-        return dossier_due(dossier.centre_id, deadline_plan, now)
+        return dossier_due(dossier.centre_id, deadline_plan, now, dossier.data)
     return extended_due(dossier.centre_id, dossier.due_at, dossier.paused_at, now, deadline_plan.total.unit)
 
 

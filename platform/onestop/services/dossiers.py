@@ -118,7 +118,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
         step = engine().start(model, data)
     now = utcnow()
     plan = deadline_plan(model)
-    due_at = deadlines.dossier_due(centre_id, plan, now) if plan else None
+    due_at = deadlines.dossier_due(centre_id, plan, now, step.data) if plan else None
     key = new_lookup_key()
     error = step.error or {}
     attachments.keep(blobs)

@@ -265,11 +265,17 @@ def _processing_text(meta) -> str:
         return ""
     if plan is None:
         return ""
-    amount = plan.total.amount
+    text = _limit_text(plan.total)
+    cases = [f"{plan.case_labels.get(value, value)}: {_limit_text(limit)}" for value, limit in plan.cases.items()]
+    return f"{text} ({'; '.join(cases)})" if cases else text
+
+
+def _limit_text(limit) -> str:
+    amount = limit.amount
     amount = int(amount) if float(amount).is_integer() else amount
-    if plan.total.unit == "working_hours":
+    if limit.unit == "working_hours":
         return f"{amount} giờ làm việc"
-    if plan.total.unit == "calendar_days":
+    if limit.unit == "calendar_days":
         return f"{amount} ngày"
     if amount == 0:
         return "trong ngày làm việc (tiếp nhận sau 15 giờ: trả trong ngày làm việc tiếp theo)"

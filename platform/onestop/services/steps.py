@@ -149,6 +149,10 @@ def _pause_or_resume(change: _Change):
     action too. The promised instant after it."""
     dossier, now = change.dossier, change.now
     if change.turn is None:
+        chosen = deadlines.chosen_due(dossier, deadline_plan(model_for(dossier.version)), dossier.data, change.step.data)
+        if chosen is not None:  # the step recorded what decides the legal limit (the kind of works)
+            Dossier.update(due_at=chosen).where(Dossier.id == dossier.id).execute()
+            return chosen
         return dossier.due_at
     how, kind = change.turn
     if how == "stop":

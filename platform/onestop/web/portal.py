@@ -18,7 +18,8 @@ from .links import tracking_url
 
 bp = Blueprint("portal", __name__)
 bp.record_once(lambda state: throttle.check_settings(state.app.config["ONESTOP"]))
-LEVELS = {"province": "Cấp tỉnh", "commune": "Cấp xã", "ministry": "Cấp bộ"}
+LEVELS = {"province": "Cấp tỉnh", "commune": "Cấp xã", "ministry": "Cấp bộ",
+          "commune + province": "Cấp xã, cấp tỉnh (liên thông)"}
 
 
 @bp.context_processor

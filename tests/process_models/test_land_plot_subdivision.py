@@ -1,0 +1,40 @@
+"""Tách thửa hoặc hợp thửa đất (1.012784): không quá 12 ngày làm việc (QĐ 138/2025/QĐ-UBND Đồng Tháp Điều 16:
+0,5 ngày tiếp nhận + 11,5 ngày Văn phòng đăng ký đất đai)."""
+
+from tests.process_models import TemplateProcedure
+
+CODE = "1.012784"
+FILE = "data:application/pdf;name=ho-so.pdf;base64,JVBERi0xLjQKJeLjz9MKdHJhaWxlcgo8PD4+CiUlRU9GCg=="
+APPLICATION = {"applicant_full_name": "Trần Văn Bình", "applicant_citizen_id": "022180001234",
+               "applicant_phone": "0987123456", "request_content": "Tách thửa đất số 215 thành hai thửa", "documents_file": FILE}
+RECEIVED = {"applicant_full_name": "Trần Văn Bình", "applicant_citizen_id": "022180001234", "channel": "truc_tiep",
+            "documents_complete": True, "appointment_date": "2026-03-16"}
+PROCEDURE = TemplateProcedure("land_plot_subdivision", CODE, "Bộ phận Một cửa", "Văn phòng đăng ký đất đai", "Lãnh đạo Văn phòng đăng ký đất đai", APPLICATION, RECEIVED)
+SIGNED = {"leader_decision": "sign", "signer_full_name": "Lê Văn Tâm", "result_number": "25/2026"}
+RETURNED = {"returned_on": "2026-03-16", "receiver_full_name": "Trần Văn Bình", "satisfaction": "hai_long"}
+
+
+def test_a_plot_is_subdivided_within_twelve_working_days(admin_api):
+    walk = PROCEDURE.start(admin_api)
+    PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"})
+    PROCEDURE.signed_and_returned(walk, SIGNED, RETURNED)
+    metadata = admin_api.get(f"/procedures/{CODE}").json["metadata"]
+    assert {k: v for k, v in metadata["deadline"].items() if k in ("working_days", "calendar_days")} == {'working_days': 12}
+
+
+def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(admin_api):
+    walk = PROCEDURE.start(admin_api)
+    PROCEDURE.supplement_asked(walk, "Bản vẽ tách thửa có kích thước các cạnh")
+    PROCEDURE.supplement_received(walk, "Bản vẽ tách thửa có kích thước các cạnh")
+    PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"})
+    PROCEDURE.signed_and_returned(walk, SIGNED, RETURNED)
+    assert walk.count("Task_Receive") == 2 and walk.count("Task_Supplement") == 1
+
+
+def test_an_appraisal_that_finds_the_conditions_unmet_is_refused_in_writing(sqlite_admin_api):
+    walk = PROCEDURE.start(sqlite_admin_api)
+    walk.complete("Task_Receive", RECEIVED)
+    walk.complete("Task_Appraise", {"appraisal_result": "refuse", "appraisal_note": "Không đủ điều kiện"})
+    assert walk.offered() == {"Task_NotifyRefusal": PROCEDURE.one_stop}
+    walk.complete("Task_NotifyRefusal", {"refusal_reason": "Không đủ điều kiện theo quy định", "notified_on": "2026-03-06"})
+    assert walk.state == "completed" and walk.ended_at() == ["End_Refused"]
