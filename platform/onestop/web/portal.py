@@ -19,7 +19,7 @@ from .links import tracking_url
 bp = Blueprint("portal", __name__)
 bp.record_once(lambda state: throttle.check_settings(state.app.config["ONESTOP"]))
 LEVELS = {"province": "Cấp tỉnh", "commune": "Cấp xã", "ministry": "Cấp bộ",
-          "commune + province": "Cấp xã, cấp tỉnh (liên thông)"}
+          "province + commune": "Cấp xã, cấp tỉnh (liên thông)"}  # levels_of gives them in this order
 
 
 @bp.context_processor
