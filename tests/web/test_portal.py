@@ -365,7 +365,7 @@ def test_the_catalogue_filters_a_procedure_of_both_levels_under_each(sqlite_app,
     for level in ("province", "commune"):
         assert "2.000815" in client.get(f"/?level={level}").get_data(as_text=True)
     page = client.get("/procedures/2.000815").get_data(as_text=True)
-    assert "Cấp tỉnh + Cấp xã" in page
+    assert "Cấp xã, cấp tỉnh (liên thông)" in page
 
 
 def _many(app, count, name="Thủ tục thử nghiệm số"):
