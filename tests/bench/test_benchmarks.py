@@ -150,6 +150,10 @@ def test_the_catalogue_import_benchmark_imports_tests_and_publishes_generated_dr
                 rf"24 records in {NUMBER} s \({NUMBER} s if each cost what the baseline's did\): under the 300 s target",
                 rf"GET / \(the catalogue\)\s+42 procedures\s+20 requests p50\s+{NUMBER} ms p95\s+{NUMBER} ms .*",
                 rf"GET /\?q= \(search\)\s+42 procedures\s+20 requests p50\s+{NUMBER} ms p95\s+{NUMBER} ms .*",
+                rf"rollout of baseline: 18 real\s+to Quảng Ninh:\s+55 centres\s+{NUMBER} s\s+{NUMBER} ms/adoption\s+"
+                rf"cpu\s+{NUMBER} ms/adoption\s+\{{'adopted': \d+, 'other_level': \d+\}}",
+                rf"rollout of catalogue of 24\s+to Quảng Ninh:\s+55 centres\s+{NUMBER} s\s+{NUMBER} ms/adoption\s+"
+                rf"cpu\s+{NUMBER} ms/adoption\s+\{{'adopted': \d+, 'other_level': \d+\}}\s+{NUMBER}x baseline per adoption",
                 rf"peak memory of this process \(import, then the portal's app\): {NUMBER} MB")
     assert "published    18" in output and "published    24" in output  # every generated draft lints clean
 
