@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import CONFORMANCE, MODELS
 
 ONESTOP = Path(sys.executable).parent / "onestop"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args, home, database_url=None):
@@ -166,3 +167,26 @@ def test_catalogue_import_generates_a_draft_per_record_publishes_the_clean_ones_
     assert "4 record(s): 4 created" in again.stdout  # beside the published versions, never over them
     missing = run("catalogue", "import", str(tmp_path / "none.json"), home=tmp_path)
     assert missing.returncode == 1 and missing.stderr.startswith("error:")
+
+
+def test_the_built_package_carries_the_bundled_procedures_so_a_pip_install_serves_them(tmp_path):
+    import shutil
+
+    from onestop import cli
+
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("platform", "admin", "forms", "process_models"):
+        shutil.copytree(ROOT / name, source / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "vendor"))
+    done = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py", "-d",
+                           str(tmp_path / "built")], cwd=source, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    shipped = tmp_path / "built" / "onestop" / "process_models"
+    assert not shipped.is_symlink()
+    bundled = sorted(p.name for p in cli.BUNDLED.iterdir() if p.is_dir())
+    assert len(bundled) >= 17 and sorted(p.name for p in shipped.iterdir() if p.is_dir()) == bundled
+    assert (shipped / "copy_certification" / "procedure.json").read_bytes() == (
+        cli.BUNDLED / "copy_certification" / "procedure.json").read_bytes()

@@ -14,7 +14,9 @@ from urllib.parse import urlparse
 from . import db, migrations
 from .config import load_settings
 
-BUNDLED = Path(__file__).resolve().parents[2] / "process_models"
+# The bundled procedures ship inside the package (a link to the checkout's process_models/ that a
+# build copies), so a `pip install .` serves them as the checkout does.
+BUNDLED = Path(__file__).with_name("process_models")
 
 
 def _runtime(settings, *, engine=False, worker=False, database=True):
