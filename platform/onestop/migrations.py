@@ -327,6 +327,8 @@ def migrate() -> list:
     transaction holding the database's write lock (SQLite) or an advisory lock (PostgreSQL).
     """
     db = database.obj
+    if _all_applied(db):
+        return []  # the usual start: one query, not a locked transaction per migration
     applied = []
     for version, name, step in MIGRATIONS:
         with write_transaction():
@@ -339,6 +341,15 @@ def migrate() -> list:
             SchemaMigration.create(version=version, name=name)
             applied.append(name)
     return applied
+
+
+def _all_applied(db) -> bool:
+    """Whether every migration is recorded already (read without a lock: a migration found missing is
+    still checked again, under the lock, before it runs)."""
+    if not db.table_exists(SchemaMigration._meta.table_name):
+        return False
+    recorded = {row.version for row in SchemaMigration.select(SchemaMigration.version)}
+    return recorded.issuperset(version for version, _name, _step in MIGRATIONS)
 
 
 def current_version() -> int:

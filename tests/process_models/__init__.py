@@ -2,8 +2,12 @@
 through the real engine, task by task, by element id.
 
 `upload_bundled` sends a folder's files as `onestop serve` would import them; `Walk` follows one dossier.
-The walks use `admin_api` (SQLite and PostgreSQL); checks that only touch form validation or a one-step
-path use `sqlite_admin_api` to keep the run short.
+Each procedure's main walk uses `admin_api` (SQLite with the warm engine, PostgreSQL with the cold one,
+which reloads the stored workflow at every step); its other walks (supplement loops, refusals, send-backs),
+which exercise nothing database-specific, and checks that only touch form validation or a one-step path
+use `sqlite_admin_api` to keep the run short. What is database-specific (due dates stored and shifted,
+the supplement loop's clock) keeps a walk on both: test_birth_registration, test_land_change_registration,
+test_due_dates, test_templates.
 """
 
 from pathlib import Path

@@ -106,8 +106,8 @@ def test_missing_papers_are_asked_for_and_the_dossier_is_received_again(admin_ap
     assert "End_Refused" not in walk.history()
 
 
-def test_papers_that_cannot_be_supplemented_end_in_a_refusal_notice(admin_api):
-    walk = _start(admin_api)
+def test_papers_that_cannot_be_supplemented_end_in_a_refusal_notice(sqlite_admin_api):
+    walk = _start(sqlite_admin_api)
     walk.complete("Task_Receive", MISSING | {"birth_evidence": "giay_cam_doan"})
     walk.complete("Task_Supplement", {"supplement_received": False,
                                       "supplement_note": "Không có người làm chứng, không có giấy tờ chứng minh"})
@@ -119,8 +119,8 @@ def test_papers_that_cannot_be_supplemented_end_in_a_refusal_notice(admin_api):
     assert "Task_Appraise" not in walk.history()
 
 
-def test_the_civil_status_officer_asks_for_papers_or_refuses_through_the_one_stop_desk(admin_api):
-    walk = _start(admin_api)
+def test_the_civil_status_officer_asks_for_papers_or_refuses_through_the_one_stop_desk(sqlite_admin_api):
+    walk = _start(sqlite_admin_api)
     walk.complete("Task_Receive", RECEIVED)
     walk.complete("Task_Appraise", APPRAISED | {
         "appraisal_result": "supplement", "appraisal_note": "Bổ sung văn bản ủy quyền có chứng thực"})
@@ -154,8 +154,8 @@ def resolved_after_a_send_back(api) -> Walk:
     return walk
 
 
-def test_the_leader_can_send_the_certificate_back_for_a_new_appraisal(admin_api):
-    walk = resolved_after_a_send_back(admin_api)
+def test_the_leader_can_send_the_certificate_back_for_a_new_appraisal(sqlite_admin_api):
+    walk = resolved_after_a_send_back(sqlite_admin_api)
     assert walk.count("Task_Sign") == 2
     assert walk.data["child_place_of_birth"] == "Trạm y tế xã Đông Anh, thành phố Hà Nội"
 

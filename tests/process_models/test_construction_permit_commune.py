@@ -65,8 +65,8 @@ def test_a_house_permit_is_granted_when_the_appraisal_finds_the_dossier_complete
     assert metadata["level"] == "commune" and metadata["processing_days"] == 15
 
 
-def test_a_supplement_is_requested_once_then_rechecked_with_guidance_until_it_is_enough(admin_api):
-    walk = _received(admin_api)
+def test_a_supplement_is_requested_once_then_rechecked_with_guidance_until_it_is_enough(sqlite_admin_api):
+    walk = _received(sqlite_admin_api)
     walk.complete("Task_Appraise", SUPPLEMENT_ASKED)
     _supplement(walk, "Bản cam kết an toàn công trình liền kề")
     # Still short: written guidance, the investor supplements again, the agency rechecks (no second appraisal).
@@ -81,8 +81,8 @@ def test_a_supplement_is_requested_once_then_rechecked_with_guidance_until_it_is
     assert walk.count("Task_ReceiveSupplement") == 2 and walk.count("Task_Recheck") == 2
 
 
-def test_a_dossier_still_short_after_the_supplement_is_refused_in_writing(admin_api):
-    walk = _received(admin_api)
+def test_a_dossier_still_short_after_the_supplement_is_refused_in_writing(sqlite_admin_api):
+    walk = _received(sqlite_admin_api)
     walk.complete("Task_Appraise", SUPPLEMENT_ASKED)
     _supplement(walk, "Không nộp bản cam kết")
     walk.complete("Task_Recheck", {"recheck_result": "propose_refuse",

@@ -66,8 +66,8 @@ def test_the_leader_decides_only_once_both_reviews_are_in_whichever_comes_first(
     assert walk.history(state="cancelled") == []
 
 
-def test_a_permit_refused_after_a_disagreeing_opinion_is_returned_in_writing(admin_api):
-    walk = _split(admin_api)
+def test_a_permit_refused_after_a_disagreeing_opinion_is_returned_in_writing(sqlite_admin_api):
+    walk = _split(sqlite_admin_api)
     walk.complete("Task_Consult", CONSULTED | {
         "consulted_agency": "Công an tỉnh (Phòng Cảnh sát PCCC và CNCH)", "consultation_reply": "disagree",
         "consultation_opinion": "Giải pháp thoát nạn tầng hầm chưa bảo đảm"})

@@ -36,15 +36,15 @@ def test_a_licence_in_the_registry_is_approved_printed_and_returned(admin_api):
     assert walk.dossier["status"] == "returned" and walk.ended_at() == ["End_Exchanged"]
 
 
-def test_a_licence_missing_from_the_registry_is_verified_or_refused(admin_api):
-    verified = _start(admin_api)
+def test_a_licence_missing_from_the_registry_is_verified_or_refused(sqlite_admin_api):
+    verified = _start(sqlite_admin_api)
     verified.complete("Task_Lookup", {"licence_found": False, "violations_checked": True})
     assert verified.offered() == {"Task_Verify": LICENSING}
     verified.complete("Task_Verify", {"issuer": "Sở Giao thông vận tải Hải Phòng", "request_sent_on": "2026-12-01",
                                       "verified": True})
     assert verified.offered() == {"Task_Approve": LEADER}
 
-    unverified = Walk(admin_api, CODE, data=APPLICATION)
+    unverified = Walk(sqlite_admin_api, CODE, data=APPLICATION)
     unverified.complete("Task_Receive", RECEIVED).complete("Task_Lookup", {"licence_found": False, "violations_checked": True})
     unverified.complete("Task_Verify", {"issuer": "Sở Giao thông vận tải Hải Phòng", "request_sent_on": "2026-12-01",
                                         "verified": False})

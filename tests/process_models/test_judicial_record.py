@@ -22,8 +22,8 @@ def test_a_judicial_record_certificate_is_issued_within_ten_calendar_days(admin_
     assert {k: v for k, v in metadata["deadline"].items() if k in ("working_days", "calendar_days")} == {'calendar_days': 10}
 
 
-def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(admin_api):
-    walk = PROCEDURE.start(admin_api)
+def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(sqlite_admin_api):
+    walk = PROCEDURE.start(sqlite_admin_api)
     PROCEDURE.supplement_asked(walk, "Tờ khai Mẫu số 02/2025/LLTP có chữ ký người ủy quyền")
     PROCEDURE.supplement_received(walk, "Tờ khai Mẫu số 02/2025/LLTP có chữ ký người ủy quyền")
     PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"})

@@ -22,8 +22,8 @@ def test_a_plot_is_subdivided_within_twelve_working_days(admin_api):
     assert {k: v for k, v in metadata["deadline"].items() if k in ("working_days", "calendar_days")} == {'working_days': 12}
 
 
-def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(admin_api):
-    walk = PROCEDURE.start(admin_api)
+def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(sqlite_admin_api):
+    walk = PROCEDURE.start(sqlite_admin_api)
     PROCEDURE.supplement_asked(walk, "Bản vẽ tách thửa có kích thước các cạnh")
     PROCEDURE.supplement_received(walk, "Bản vẽ tách thửa có kích thước các cạnh")
     PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"})

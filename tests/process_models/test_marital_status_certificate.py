@@ -34,8 +34,8 @@ def test_a_certificate_needing_no_verification_goes_straight_to_the_leader(admin
     assert "Task_Verify" not in walk.history()
 
 
-def test_an_earlier_residence_is_verified_before_signing(admin_api):
-    walk = _start(admin_api)
+def test_an_earlier_residence_is_verified_before_signing(sqlite_admin_api):
+    walk = _start(sqlite_admin_api)
     walk.complete("Task_Appraise", {"database_checked": True, "eligible": True, "needs_verification": True})
     assert walk.offered() == {"Task_Verify": CIVIL}
     assert walk.refused_fields("Task_Verify", {"verification_sent_on": "2026-12-01"}) == {"outcome"}

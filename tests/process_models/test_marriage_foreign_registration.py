@@ -30,8 +30,8 @@ def test_a_marriage_with_a_foreigner_is_registered_within_five_working_days(admi
     assert walk.dossier["due_at"] and to_local(datetime.fromisoformat(walk.dossier["due_at"].removesuffix("Z"))) > received
 
 
-def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(admin_api):
-    walk = PROCEDURE.start(admin_api)
+def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(sqlite_admin_api):
+    walk = PROCEDURE.start(sqlite_admin_api)
     PROCEDURE.supplement_asked(walk, "Giấy xác nhận y tế đã quá 06 tháng")
     PROCEDURE.supplement_received(walk, "Giấy xác nhận y tế mới")
     PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"})

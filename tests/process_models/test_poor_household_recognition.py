@@ -29,8 +29,8 @@ def test_a_household_is_recognised_as_poor_within_fifteen_calendar_days(admin_ap
     assert {k: v for k, v in metadata["deadline"].items() if k in ("working_days", "calendar_days")} == {'calendar_days': 15}
 
 
-def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(admin_api):
-    walk = PROCEDURE.start(admin_api)
+def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(sqlite_admin_api):
+    walk = PROCEDURE.start(sqlite_admin_api)
     PROCEDURE.supplement_asked(walk, "Giấy đề nghị rà soát có chữ ký chủ hộ")
     PROCEDURE.supplement_received(walk, "Giấy đề nghị rà soát có chữ ký chủ hộ")
     PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"}, _reviewed)

@@ -37,8 +37,8 @@ def test_a_beneficiary_is_admitted_after_the_commune_and_the_province(admin_api)
     assert sum(step["working_days"] for step in steps.values()) == 25  # 10 at the commune, 15 at the province
 
 
-def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(admin_api):
-    walk = PROCEDURE.start(admin_api)
+def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(sqlite_admin_api):
+    walk = PROCEDURE.start(sqlite_admin_api)
     PROCEDURE.supplement_asked(walk, "Thiếu xác nhận của UBND xã về hoàn cảnh")
     PROCEDURE.supplement_received(walk, "Văn bản xác nhận hoàn cảnh")
     PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"}, _at_the_province)

@@ -22,8 +22,8 @@ def test_a_transport_licence_is_issued_within_four_working_days(admin_api):
     assert {k: v for k, v in metadata["deadline"].items() if k in ("working_days", "calendar_days")} == {'working_days': 4}
 
 
-def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(admin_api):
-    walk = PROCEDURE.start(admin_api)
+def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(sqlite_admin_api):
+    walk = PROCEDURE.start(sqlite_admin_api)
     PROCEDURE.supplement_asked(walk, "Quyết định thành lập bộ phận quản lý an toàn")
     PROCEDURE.supplement_received(walk, "Quyết định thành lập bộ phận quản lý an toàn")
     PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"})

@@ -28,7 +28,7 @@ def wait_until_healthy(base, process, log_path, seconds=60):
         except OSError:
             if process.poll() is not None or time.time() > deadline:
                 raise RuntimeError(log_path.read_text()[-3000:]) from None
-            time.sleep(0.3)
+            time.sleep(0.05)  # a server starts in 1-3 s: a finer poll saves a fraction of a second each
 
 
 def stop(process, first=signal.SIGINT):
