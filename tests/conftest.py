@@ -89,6 +89,18 @@ def sqlite_url(tmp_path, database_templates):
     return database_templates.sqlite(tmp_path / "onestop.db")
 
 
+@pytest.fixture(autouse=True)
+def _business_time_is_real_again_after_each_test():
+    """An app built on a test's clock also binds it to the process (the clock of code that runs
+    outside any app). The next test of this worker must not inherit it: a due-date table's clock set
+    to January 2026 made a later engine test's "a day ago" lie in the future, and its timer never fired."""
+    yield
+    from onestop import clock as clocks
+
+    clocks.bind(None)
+    clocks.enter(None)
+
+
 @pytest.fixture
 def clock():
     """The business time of the test's app: real time until the test `advance()`s it (instead of
