@@ -176,3 +176,35 @@ class TemplateProcedure:
         assert walk.dossier["status"] == "processing"
         assert walk.offered() == {"Task_Receive": self.one_stop}  # reception starts over with the papers
         return walk
+
+    def issued(self, api, signed, returned, middle=None) -> Walk:
+        """The happy path: received, appraised (and `middle`), signed, returned."""
+        walk = self.start(api)
+        self.received_and_appraised(walk, {"appraisal_result": "approve"}, middle)
+        return self.signed_and_returned(walk, signed, returned)
+
+    def limit(self, api) -> dict:
+        """The legal limit as the stored procedure states it: {unit: amount}."""
+        deadline = api.get(f"/procedures/{self.code}").json["metadata"]["deadline"]
+        return {k: v for k, v in deadline.items() if k in ("working_days", "calendar_days")}
+
+    def issued_after_a_supplement(self, api, asked, supplied, signed, returned, middle=None) -> Walk:
+        """A paper missing: the clock stops, the paper comes, reception starts over, then the happy path."""
+        walk = self.start(api)
+        self.supplement_asked(walk, asked)
+        self.supplement_received(walk, supplied)
+        self.received_and_appraised(walk, {"appraisal_result": "approve"}, middle)
+        self.signed_and_returned(walk, signed, returned)
+        assert walk.count("Task_Receive") == 2 and walk.count("Task_Supplement") == 1
+        return walk
+
+    def refused(self, api) -> Walk:
+        """The appraisal finds the conditions unmet: the one-stop desk notifies the refusal in writing."""
+        walk = self.start(api)
+        walk.complete("Task_Receive", self.received)
+        walk.complete("Task_Appraise", {"appraisal_result": "refuse", "appraisal_note": "Không đủ điều kiện"})
+        assert walk.offered() == {"Task_NotifyRefusal": self.one_stop}
+        walk.complete("Task_NotifyRefusal", {"refusal_reason": "Không đủ điều kiện theo quy định",
+                                             "notified_on": "2026-03-06"})
+        assert walk.state == "completed" and walk.ended_at() == ["End_Refused"]
+        return walk

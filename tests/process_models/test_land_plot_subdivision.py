@@ -15,26 +15,13 @@ RETURNED = {"returned_on": "2026-03-16", "receiver_full_name": "Trần Văn Bìn
 
 
 def test_a_plot_is_subdivided_within_twelve_working_days(admin_api):
-    walk = PROCEDURE.start(admin_api)
-    PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"})
-    PROCEDURE.signed_and_returned(walk, SIGNED, RETURNED)
-    metadata = admin_api.get(f"/procedures/{CODE}").json["metadata"]
-    assert {k: v for k, v in metadata["deadline"].items() if k in ("working_days", "calendar_days")} == {'working_days': 12}
+    PROCEDURE.issued(admin_api, SIGNED, RETURNED)
+    assert PROCEDURE.limit(admin_api) == {'working_days': 12}
 
 
 def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(sqlite_admin_api):
-    walk = PROCEDURE.start(sqlite_admin_api)
-    PROCEDURE.supplement_asked(walk, "Bản vẽ tách thửa có kích thước các cạnh")
-    PROCEDURE.supplement_received(walk, "Bản vẽ tách thửa có kích thước các cạnh")
-    PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"})
-    PROCEDURE.signed_and_returned(walk, SIGNED, RETURNED)
-    assert walk.count("Task_Receive") == 2 and walk.count("Task_Supplement") == 1
+    PROCEDURE.issued_after_a_supplement(sqlite_admin_api, "Bản vẽ tách thửa có kích thước các cạnh", "Bản vẽ tách thửa có kích thước các cạnh", SIGNED, RETURNED)
 
 
 def test_an_appraisal_that_finds_the_conditions_unmet_is_refused_in_writing(sqlite_admin_api):
-    walk = PROCEDURE.start(sqlite_admin_api)
-    walk.complete("Task_Receive", RECEIVED)
-    walk.complete("Task_Appraise", {"appraisal_result": "refuse", "appraisal_note": "Không đủ điều kiện"})
-    assert walk.offered() == {"Task_NotifyRefusal": PROCEDURE.one_stop}
-    walk.complete("Task_NotifyRefusal", {"refusal_reason": "Không đủ điều kiện theo quy định", "notified_on": "2026-03-06"})
-    assert walk.state == "completed" and walk.ended_at() == ["End_Refused"]
+    PROCEDURE.refused(sqlite_admin_api)

@@ -31,9 +31,4 @@ def test_a_marriage_with_a_foreigner_is_registered_within_five_working_days(admi
 
 
 def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(sqlite_admin_api):
-    walk = PROCEDURE.start(sqlite_admin_api)
-    PROCEDURE.supplement_asked(walk, "Giấy xác nhận y tế đã quá 06 tháng")
-    PROCEDURE.supplement_received(walk, "Giấy xác nhận y tế mới")
-    PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"})
-    PROCEDURE.signed_and_returned(walk, SIGNED, RETURNED)
-    assert walk.count("Task_Receive") == 2 and walk.count("Task_Supplement") == 1
+    PROCEDURE.issued_after_a_supplement(sqlite_admin_api, "Giấy xác nhận y tế đã quá 06 tháng", "Giấy xác nhận y tế mới", SIGNED, RETURNED)

@@ -22,26 +22,13 @@ def _reviewed(walk):
 
 
 def test_a_household_is_recognised_as_poor_within_fifteen_calendar_days(admin_api):
-    walk = PROCEDURE.start(admin_api)
-    PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"}, _reviewed)
-    PROCEDURE.signed_and_returned(walk, SIGNED, RETURNED)
-    metadata = admin_api.get(f"/procedures/{CODE}").json["metadata"]
-    assert {k: v for k, v in metadata["deadline"].items() if k in ("working_days", "calendar_days")} == {'calendar_days': 15}
+    PROCEDURE.issued(admin_api, SIGNED, RETURNED, middle=_reviewed)
+    assert PROCEDURE.limit(admin_api) == {'calendar_days': 15}
 
 
 def test_a_missing_paper_stops_the_clock_and_the_dossier_is_received_again(sqlite_admin_api):
-    walk = PROCEDURE.start(sqlite_admin_api)
-    PROCEDURE.supplement_asked(walk, "Giấy đề nghị rà soát có chữ ký chủ hộ")
-    PROCEDURE.supplement_received(walk, "Giấy đề nghị rà soát có chữ ký chủ hộ")
-    PROCEDURE.received_and_appraised(walk, {"appraisal_result": "approve"}, _reviewed)
-    PROCEDURE.signed_and_returned(walk, SIGNED, RETURNED)
-    assert walk.count("Task_Receive") == 2 and walk.count("Task_Supplement") == 1
+    PROCEDURE.issued_after_a_supplement(sqlite_admin_api, "Giấy đề nghị rà soát có chữ ký chủ hộ", "Giấy đề nghị rà soát có chữ ký chủ hộ", SIGNED, RETURNED, middle=_reviewed)
 
 
 def test_an_appraisal_that_finds_the_conditions_unmet_is_refused_in_writing(sqlite_admin_api):
-    walk = PROCEDURE.start(sqlite_admin_api)
-    walk.complete("Task_Receive", RECEIVED)
-    walk.complete("Task_Appraise", {"appraisal_result": "refuse", "appraisal_note": "Không đủ điều kiện"})
-    assert walk.offered() == {"Task_NotifyRefusal": PROCEDURE.one_stop}
-    walk.complete("Task_NotifyRefusal", {"refusal_reason": "Không đủ điều kiện theo quy định", "notified_on": "2026-03-06"})
-    assert walk.state == "completed" and walk.ended_at() == ["End_Refused"]
+    PROCEDURE.refused(sqlite_admin_api)
