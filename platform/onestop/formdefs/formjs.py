@@ -508,6 +508,16 @@ def _title(prop, label, key, book):
         prop["title"] = label
 
 
+
+def _describe(comp, book, prop, ui) -> None:
+    """A component's help text: where its kind keeps help (a UI key), else the schema's description."""
+    description = comp.get("description")
+    if isinstance(description, str) and description:
+        if book.get("help") in _HELP_KEYS:
+            ui[book["help"]] = description
+        else:
+            prop["description"] = description
+
 def _property(comp, kind, book, schema_at, ui_at, places, problems):
     validate = comp.get("validate") if isinstance(comp.get("validate"), dict) else {}
     prop: dict = {}
@@ -586,23 +596,13 @@ def _property(comp, kind, book, schema_at, ui_at, places, problems):
                 ui["ui:widget"] = book["widget"]
         elif kind == "filepicker":
             prop["format"] = "data-url"
-        description = comp.get("description")
-        if isinstance(description, str) and description:
-            if book.get("help") in _HELP_KEYS:
-                ui[book["help"]] = description
-            else:
-                prop["description"] = description
+        _describe(comp, book, prop, ui)
         if "defaultValue" in comp and comp["defaultValue"] not in ("", None):
             prop["default"] = comp["defaultValue"]
         if comp.get("readonly") is True or comp.get("disabled") is True:  # both: shown, not changed
             prop["readOnly"] = True
     if kind in ("group", "dynamiclist"):
-        description = comp.get("description")
-        if isinstance(description, str) and description:
-            if book.get("help") in _HELP_KEYS:
-                ui[book["help"]] = description
-            else:
-                prop["description"] = description
+        _describe(comp, book, prop, ui)
     prop.update({k: v for k, v in _dict(book.get("schema")).items() if k not in prop})
     ui.update({k: v for k, v in _dict(book.get("ui")).items() if k not in ui})
     return prop, ui
