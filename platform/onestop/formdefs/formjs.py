@@ -508,7 +508,6 @@ def _title(prop, label, key, book):
         prop["title"] = label
 
 
-
 def _describe(comp, book, prop, ui) -> None:
     """A component's help text: where its kind keeps help (a UI key), else the schema's description."""
     description = comp.get("description")
