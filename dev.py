@@ -184,7 +184,9 @@ def _parallel_args(args):
         fail(f"ONESTOP_TEST_WORKERS must be a number, not {wanted!r}")
     if workers < 2:
         return []
-    return ["-n", str(workers), "--dist", "loadfile"]
+    # Files in the order tests/support/parallel.py gives them (the longest first), not xdist's
+    # (the most tests first, which puts a long browser file of one test last).
+    return ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 def _minutes(seconds):

@@ -68,7 +68,7 @@ def database_url(request, tmp_path, database_templates):
     url = database_templates.postgres(admin_url_or_skip())
     yield url
     _close_pool()
-    drop_test_database(url)
+    database_templates.drop_later(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -9,20 +9,32 @@ runs alone while the other workers wait. A turnstile in front of the shared lock
 ``alone`` test in before the next ordinary test, so a stream of ordinary tests cannot starve it.
 Without xdist (one process) there is nothing to take.
 
+Whole files go to the workers (``--dist loadfile``) in the order of collection, which this plugin
+sets: the longest files first (their last known durations are in tests/durations.json), so that
+no long file starts last and keeps one worker busy while the others have nothing left. A file not
+yet measured is guessed from its number of tests (a browser file counts as long). A full run with
+``ONESTOP_STORE_DURATIONS=1`` writes the file again.
+
 ``worker_slot()`` tells each worker which share of a numbered resource (Redis's logical
 databases) is its own.
 """
 
+import collections
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
 ALONE = "alone"
 _LOCK_DIR = "onestop_lock_dir"
+DURATIONS = Path(__file__).resolve().parents[1] / "durations.json"
+_GUESS_PER_TEST = 0.3  # seconds: about the suite's mean
+_GUESS_BROWSER = 10.0  # a browser file starts Chromium and a server, and walks whole pages
 
 
 def pytest_configure(config):
@@ -33,6 +45,48 @@ def pytest_configure(config):
 def _xdist_active(config):
     numprocesses = getattr(config.option, "numprocesses", None)
     return bool(numprocesses) and getattr(config.option, "dist", "no") != "no"
+
+
+def _known_durations() -> dict:
+    try:
+        return json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest files first (every worker sorts the same way: they must agree on the order)."""
+    known = _known_durations()
+    counts = collections.Counter(_module(item.nodeid) for item in items)
+
+    def expected(module):
+        if module in known:
+            return known[module]
+        return counts[module] * _GUESS_PER_TEST + (_GUESS_BROWSER if "/browser/" in module else 0.0)
+
+    position = {module: n for n, module in enumerate(dict.fromkeys(_module(item.nodeid) for item in items))}
+    items.sort(key=lambda item: (-expected(_module(item.nodeid)), position[_module(item.nodeid)]))
+
+
+_spent: collections.Counter = collections.Counter()
+
+
+def pytest_runtest_logreport(report):
+    if os.environ.get("ONESTOP_STORE_DURATIONS") == "1":
+        _spent[_module(report.nodeid)] += report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With ONESTOP_STORE_DURATIONS=1, after a run that passed: each file's time, for the next runs' order."""
+    if os.environ.get("ONESTOP_STORE_DURATIONS") != "1" or hasattr(session.config, "workerinput"):
+        return
+    if exitstatus == 0 and _spent:
+        durations = {module: round(seconds, 1) for module, seconds in sorted(_spent.items())}
+        DURATIONS.write_text(json.dumps(durations, indent=1) + "\n")
 
 
 @pytest.hookimpl(optionalhook=True)
