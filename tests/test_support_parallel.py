@@ -9,8 +9,11 @@ from tests.support import parallel
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _items(*nodeids):
-    return [SimpleNamespace(nodeid=nodeid) for nodeid in nodeids]
+def _items(*nodeids, alone=()):
+    def marker(nodeid):
+        return lambda name: "alone" if name == "alone" and nodeid in alone else None
+
+    return [SimpleNamespace(nodeid=nodeid, get_closest_marker=marker(nodeid)) for nodeid in nodeids]
 
 
 def test_the_longest_files_are_handed_out_first_and_each_keeps_its_tests_in_order(tmp_path, monkeypatch):
@@ -38,3 +41,13 @@ def test_a_file_never_measured_is_guessed_from_its_number_of_tests(tmp_path, mon
 
 def test_every_file_the_durations_name_still_exists():
     assert [name for name in json.loads(parallel.DURATIONS.read_text()) if not (ROOT / name).is_file()] == []
+
+
+def test_a_files_alone_tests_come_first_and_together(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "DURATIONS", tmp_path / "missing.json")
+    items = _items("tests/test_x.py::test_a", "tests/test_x.py::test_b", "tests/test_x.py::test_c",
+                   "tests/test_x.py::test_d", alone=("tests/test_x.py::test_b", "tests/test_x.py::test_d"))
+
+    parallel.pytest_collection_modifyitems(None, items)
+
+    assert [item.nodeid.split("::")[1] for item in items] == ["test_b", "test_d", "test_a", "test_c"]

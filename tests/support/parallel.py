@@ -10,7 +10,9 @@ runs alone while the other workers wait. A turnstile in front of the shared lock
 Without xdist (one process) there is nothing to take.
 
 Whole files go to the workers (``--dist loadfile``) in the order of collection, which this plugin
-sets: the longest files first (their last known durations are in tests/durations.json), so that
+sets: the longest files first, and within a file its ``alone`` tests first (a worker keeps the
+exclusive lock from one ``alone`` test to the next, so the others drain once per file, not once per
+test) (their last known durations are in tests/durations.json), so that
 no long file starts last and keeps one worker busy while the others have nothing left. A file not
 yet measured is guessed from its number of tests (a browser file counts as long). A full run with
 ``ONESTOP_STORE_DURATIONS=1`` writes the file again.
@@ -69,7 +71,9 @@ def pytest_collection_modifyitems(config, items):
         return counts[module] * _GUESS_PER_TEST + (_GUESS_BROWSER if "/browser/" in module else 0.0)
 
     position = {module: n for n, module in enumerate(dict.fromkeys(_module(item.nodeid) for item in items))}
-    items.sort(key=lambda item: (-expected(_module(item.nodeid)), position[_module(item.nodeid)]))
+    # Within a file, its `alone` tests first and together: they then wait once for the other workers.
+    items.sort(key=lambda item: (-expected(_module(item.nodeid)), position[_module(item.nodeid)],
+                                 item.get_closest_marker(ALONE) is None))
 
 
 _spent: collections.Counter = collections.Counter()
@@ -103,6 +107,9 @@ def pytest_unconfigure(config):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+_held: contextlib.ExitStack | None = None  # the exclusive locks, held across consecutive `alone` tests
+
+
 @contextlib.contextmanager
 def _flock(path, mode):
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -120,8 +127,20 @@ def pytest_runtest_protocol(item, nextitem):
         return (yield)
     turnstile, running = os.path.join(folder, "turnstile"), os.path.join(folder, "running")
     if item.get_closest_marker(ALONE):
-        with _flock(turnstile, fcntl.LOCK_EX), _flock(running, fcntl.LOCK_EX):
+        global _held
+        if _held is None:
+            held = contextlib.ExitStack()
+            held.enter_context(_flock(turnstile, fcntl.LOCK_EX))
+            held.enter_context(_flock(running, fcntl.LOCK_EX))
+            _held = held
+        try:
             return (yield)
+        finally:
+            # Kept for this worker's next test if it is `alone` too: each wait for the other
+            # workers to finish what they run costs the time of their longest test.
+            if nextitem is None or not nextitem.get_closest_marker(ALONE):
+                _held.close()
+                _held = None
     with _flock(turnstile, fcntl.LOCK_EX):
         pass  # wait behind an `alone` test that is waiting for its turn
     with _flock(running, fcntl.LOCK_SH):
