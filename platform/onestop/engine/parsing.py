@@ -21,6 +21,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from .. import boundedjson
 from . import diagram, serial
 from .budgets import Budgets, check_timer, literal
+from .messages import start_messages
 from .problems import ModelError, Problem
 from .sandbox import check_expression, check_script
 from .translate import Untranslatable, translate_expression, translate_timer
@@ -77,6 +78,10 @@ class ParsedModel:
                "has_scripts", "forms", "form_refs", "element_forms", "instructions", "diagram", "metadata", "warnings")
 
     FORMAT = 4  # 2: forms compiled, element_forms; 3: instructions; 4: diagram
+
+    def start_messages(self) -> list:
+        """The names of the messages its process starts with (engine.messages.start_messages)."""
+        return start_messages(self.spec)
 
     def elements(self) -> dict:
         """Each BPMN element with an id, of the process and its subprocesses: id -> {name, type, lane}
