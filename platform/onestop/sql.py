@@ -189,7 +189,7 @@ def current_version(centre_id: int, code: str):
 _NEW_DOSSIER_COLUMNS = ("centre_id", "code", "procedure_id", "version_id", "state", "data", "applicant", "workflow",
                         "serial", "error_element", "error_message", "next_timer_at", "lookup_hash", "status",
                         "received_at", "due_at", "authority", "channel", "resolved_at", "created_by_id", "created_at",
-                        "updated_at")
+                        "updated_at", "business_key")
 _NEW_DOSSIER_SQL = (
     'INSERT INTO "dossier" (' + ",".join(f'"{c}"' for c in _NEW_DOSSIER_COLUMNS) + ") VALUES ("
     + ",".join("?" * len(_NEW_DOSSIER_COLUMNS)) + ') RETURNING "id"'

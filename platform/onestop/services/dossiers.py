@@ -10,7 +10,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from peewee import Tuple
+from peewee import IntegrityError, Tuple
 
 from .. import formdefs, sql
 from ..db import run_write
@@ -38,7 +38,8 @@ from .stats.definition import resolution
 from .steps import deadline_plan, first_status, save_step, write_step_rows
 
 
-def _check_data(data, what="data"):
+def check_data(data, what="data"):
+    """The data (or a message's payload) as an object of variables; Invalid if it cannot be one."""
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -95,7 +96,7 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
     """A start checked before the engine runs: (centre, procedure, version, model, data, files,
     applicant), if the centre is open, the procedure exists there and the data fits its start form."""
     centre_id = centre_id or actor.centre_id
-    data = _check_data(data)
+    data = check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
     centres.open_for_intake(centre_id, local_today())
@@ -116,6 +117,30 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
         actor, procedure_code, data, applicant, uploads, centre_id)
     with on_behalf_of(centre_id):
         step = engine().start(model, data)
+    return store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs)
+
+
+def declared_key(model, data) -> str | None:
+    """The business key the procedure declares (procedure.json "business_key": the name of a
+    variable), read from the dossier's data; None if it declares none or the data lacks it."""
+    name = (model.metadata or {}).get("business_key")
+    value = data.get(name) if isinstance(name, str) and isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        return None
+    return str(value).strip()[:255]
+
+
+def store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs=(),
+                      business_key=None, detail=None) -> Dossier:
+    """Store the first step of a new dossier of the centre (the engine started it): its row, the
+    rows beside it, its figures, its audit event and the applicant's notification, in one unit of
+    work. Conflict (409) if its business key (given, or declared by the procedure) is already
+    another dossier's of the centre."""
+    business_key = business_key or declared_key(model, step.data)
+    if business_key is not None and Dossier.select(Dossier.id).where(
+            (Dossier.centre == centre_id) & (Dossier.business_key == business_key)).exists():
+        raise Conflict(f"dossier {_holding(centre_id, business_key) or 'another'} already has the business key "
+                       f"{shown(business_key)}")
     now = utcnow()
     plan = deadline_plan(model)
     due_at = deadlines.dossier_due(centre_id, plan, now, step.data) if plan else None
@@ -134,7 +159,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
             received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model), channel=channel,
             resolved_at=now if step.status == "completed" or (model.metadata or {}).get("return_step") in
             {t.element_id for t in step.ready_added} else None,
-            created_by_id=actor.id, created_at=now, updated_at=now,
+            created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
         )
         dossier.procedure, dossier.version = procedure, version
         history = write_step_rows(dossier, step, actor, new=True)
@@ -143,19 +168,32 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
             counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
         audit.record("dossier.started", actor, dossier=dossier,
-                     detail={"procedure": procedure.code, "version": version.version, "channel": channel},
-                     history=history)
+                     detail={"procedure": procedure.code, "version": version.version, "channel": channel}
+                     | (detail or {}), history=history)
         notify.queue(dossier, "resolved" if dossier.status in WITH_RESULT else "received", procedure.name)
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
                          detail={"message": error["message"]})
         return dossier
 
-    dossier = run_write(write)
+    try:
+        dossier = run_write(write)
+    except IntegrityError:
+        holder = _holding(centre_id, business_key) if business_key is not None else None
+        if holder is None:
+            raise
+        # Another start with the same key was stored meanwhile: the unique index decided.
+        raise Conflict(f"dossier {holder} already has the business key {shown(business_key)}") from None
     engine().keep(dossier.id, dossier.serial, step)
     schedule.timer_due(dossier.id, step.next_timer_at)
     dossier.lookup_key = key
     return dossier
+
+
+def _holding(centre_id, business_key) -> str | None:
+    """The code of the centre's dossier with that business key, if one has it."""
+    return Dossier.select(Dossier.code).where((Dossier.centre == centre_id)
+                                              & (Dossier.business_key == business_key)).scalar()
 
 
 def _authority(centre_id, procedure_id, model) -> str | None:
@@ -285,7 +323,7 @@ def _ends_the_wait(item, kind) -> bool:
 def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     """Complete a ready task with the submitted data (files as data URLs or `uploads`); Conflict
     (409) if a colleague was first or holds the task."""
-    data = _check_data(data)
+    data = check_data(data)
     item = _waiting_task(actor, task_id)
     if item.dossier.status == Status.SUPPLEMENT_REQUESTED and not _ends_the_wait(item, "supplement"):
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's supplement; record it first")
@@ -375,16 +413,22 @@ def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
         raise Invalid("name (the message's name or id, at most 255 characters) is required")
     if to is not None and not isinstance(to, str):
         raise Invalid("to must be the id of the catch event")
-    payload = _check_data(payload, "payload")
-    dossier = get_dossier(actor, code)
+    payload = check_data(payload, "payload")
+    return deliver_to(actor, get_dossier(actor, code), name, payload, to)
+
+
+def deliver_to(actor, dossier, name, payload, to=None, detail=None) -> Dossier:
+    """Deliver a checked message to a dossier already read (of a centre the actor may reach):
+    Conflict (409) if it is not running, waits for no such message, or another step was stored
+    on it meanwhile (of two messages at once, one wins)."""
     if dossier.state != "active":
-        raise Conflict(f"dossier {code} is {dossier.state}")
+        raise Conflict(f"dossier {dossier.code} is {dossier.state}")
     try:
         with on_behalf_of(dossier.centre_id):
             step = engine().deliver_message(model_for(dossier.version), stored_state(dossier), name, payload, to)
     except NotWaiting as exc:
         raise Conflict(str(exc)) from None
-    return save_step(dossier, step, actor, "message.delivered", to, {"message": name})
+    return save_step(dossier, step, actor, "message.delivered", to, {"message": name} | (detail or {}))
 
 
 @dataclass
