@@ -1,4 +1,4 @@
-"""Dossiers: start one, complete its tasks, deliver messages, fire its timers.
+"""Dossiers: start one, complete its tasks, fire its timers (messages: services/messages.py).
 
 The engine runs outside the transaction; the new workflow state, the worklist rows, the waiting
 events, the history and the audit event are then written in ONE short transaction guarded by
@@ -10,11 +10,11 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from peewee import IntegrityError, Tuple
+from peewee import Tuple
 
 from .. import formdefs, sql
 from ..db import run_write
-from ..engine import EngineError, NotWaiting, Stored, TaskNotReady
+from ..engine import EngineError, Stored, TaskNotReady
 from ..models import (
     Dossier,
     HistoryEntry,
@@ -27,7 +27,7 @@ from ..models import (
     utcnow,
 )
 from ..status import WITH_RESULT, Status
-from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule
+from . import attachments, audit, business_keys, centres, codes, deadlines, notify, rollout, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .lookup import lookup_hash, new_lookup_key
 from .lookup import track as track  # where the layers above have looked for it
@@ -120,27 +120,14 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
     return store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs)
 
 
-def declared_key(model, data) -> str | None:
-    """The business key the procedure declares (procedure.json "business_key": the name of a
-    variable), read from the dossier's data; None if it declares none or the data lacks it."""
-    name = (model.metadata or {}).get("business_key")
-    value = data.get(name) if isinstance(name, str) and isinstance(data, dict) else None
-    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-        return None
-    return str(value).strip()[:255]
-
-
 def store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs=(),
                       business_key=None, detail=None) -> Dossier:
     """Store the first step of a new dossier of the centre (the engine started it): its row, the
     rows beside it, its figures, its audit event and the applicant's notification, in one unit of
     work. Conflict (409) if its business key (given, or declared by the procedure) is already
     another dossier's of the centre."""
-    business_key = business_key or declared_key(model, step.data)
-    if business_key is not None and Dossier.select(Dossier.id).where(
-            (Dossier.centre == centre_id) & (Dossier.business_key == business_key)).exists():
-        raise Conflict(f"dossier {_holding(centre_id, business_key) or 'another'} already has the business key "
-                       f"{shown(business_key)}")
+    business_key = business_key or business_keys.declared_key(model, step.data)
+    business_keys.check_free(centre_id, business_key)
     now = utcnow()
     plan = deadline_plan(model)
     due_at = deadlines.dossier_due(centre_id, plan, now, step.data) if plan else None
@@ -176,24 +163,11 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
                          detail={"message": error["message"]})
         return dossier
 
-    try:
-        dossier = run_write(write)
-    except IntegrityError:
-        holder = _holding(centre_id, business_key) if business_key is not None else None
-        if holder is None:
-            raise
-        # Another start with the same key was stored meanwhile: the unique index decided.
-        raise Conflict(f"dossier {holder} already has the business key {shown(business_key)}") from None
+    dossier = business_keys.stored_once(centre_id, business_key, lambda: run_write(write))
     engine().keep(dossier.id, dossier.serial, step)
     schedule.timer_due(dossier.id, step.next_timer_at)
     dossier.lookup_key = key
     return dossier
-
-
-def _holding(centre_id, business_key) -> str | None:
-    """The code of the centre's dossier with that business key, if one has it."""
-    return Dossier.select(Dossier.code).where((Dossier.centre == centre_id)
-                                              & (Dossier.business_key == business_key)).scalar()
 
 
 def _authority(centre_id, procedure_id, model) -> str | None:
@@ -405,30 +379,6 @@ def release_task(actor, task_id) -> WorkItem:
 
 def _username(user_id) -> str:
     return User.select(User.display_name).where(User.id == user_id).scalar() or "a colleague"
-
-
-def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
-    """Deliver a BPMN message to a dossier waiting for it."""
-    if not isinstance(name, str) or not name or len(name) > 255:
-        raise Invalid("name (the message's name or id, at most 255 characters) is required")
-    if to is not None and not isinstance(to, str):
-        raise Invalid("to must be the id of the catch event")
-    payload = check_data(payload, "payload")
-    return deliver_to(actor, get_dossier(actor, code), name, payload, to)
-
-
-def deliver_to(actor, dossier, name, payload, to=None, detail=None) -> Dossier:
-    """Deliver a checked message to a dossier already read (of a centre the actor may reach):
-    Conflict (409) if it is not running, waits for no such message, or another step was stored
-    on it meanwhile (of two messages at once, one wins)."""
-    if dossier.state != "active":
-        raise Conflict(f"dossier {dossier.code} is {dossier.state}")
-    try:
-        with on_behalf_of(dossier.centre_id):
-            step = engine().deliver_message(model_for(dossier.version), stored_state(dossier), name, payload, to)
-    except NotWaiting as exc:
-        raise Conflict(str(exc)) from None
-    return save_step(dossier, step, actor, "message.delivered", to, {"message": name} | (detail or {}))
 
 
 @dataclass

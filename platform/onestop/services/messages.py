@@ -19,6 +19,8 @@ one of its scope that it names), in this order:
    such procedure: NotFound or Conflict naming the message.
 
 A message never reaches another centre's dossier: every query is bounded by the centre.
+`deliver_message` delivers one to a dossier named by its code (with the catch event, `to`, if the
+dossier waits at several).
 """
 
 import json
@@ -33,6 +35,7 @@ from . import centres, dossiers
 from .errors import Conflict, Invalid, NotFound, shown
 from .procedures import model_for
 from .runtime import engine, on_behalf_of
+from .steps import save_step
 
 MAX_CANDIDATES = 200  # dossiers of a centre waiting for one message that one request looks at
 MAX_SHOWN = 5  # dossier codes an ambiguous message's answer names
@@ -71,7 +74,7 @@ def send_message(actor, name, payload=None, business_key=None, correlation=None,
         raise Conflict(f"message {shown(name)} matches {len(waiting)} waiting dossiers ({codes}{more}); "
                        "name one with business_key or correlation")
     if waiting:
-        return Outcome("delivered", dossiers.deliver_to(actor, _full(waiting[0].id), name, payload, detail=detail))
+        return Outcome("delivered", deliver_to(actor, _full(waiting[0].id), name, payload, detail=detail))
     if business_key is not None:
         holder = (Dossier.select(Dossier.code, Dossier.state)
                   .where((Dossier.centre == centre_id)
@@ -79,6 +82,31 @@ def send_message(actor, name, payload=None, business_key=None, correlation=None,
         if holder is not None:
             raise Conflict(f"dossier {holder.code} ({holder.state}) does not wait for message {shown(name)}")
     return Outcome("started", _start(actor, centre_id, name, payload, business_key))
+
+
+def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
+    """Deliver a BPMN message to a dossier waiting for it."""
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise Invalid("name (the message's name or id, at most 255 characters) is required")
+    if to is not None and not isinstance(to, str):
+        raise Invalid("to must be the id of the catch event")
+    payload = dossiers.check_data(payload, "payload")
+    return deliver_to(actor, dossiers.get_dossier(actor, code), name, payload, to)
+
+
+def deliver_to(actor, dossier, name, payload, to=None, detail=None) -> Dossier:
+    """Deliver a checked message to a dossier already read (of a centre the actor may reach):
+    Conflict (409) if it is not running, waits for no such message, or another step was stored
+    on it meanwhile (of two messages at once, one wins)."""
+    if dossier.state != "active":
+        raise Conflict(f"dossier {dossier.code} is {dossier.state}")
+    try:
+        with on_behalf_of(dossier.centre_id):
+            step = engine().deliver_message(model_for(dossier.version), dossiers.stored_state(dossier), name,
+                                            payload, to)
+    except NotWaiting as exc:
+        raise Conflict(str(exc)) from None
+    return save_step(dossier, step, actor, "message.delivered", to, {"message": name} | (detail or {}))
 
 
 def _waiting(centre_id, name, business_key, correlation, payload) -> list:

@@ -269,6 +269,15 @@ def official_day(d):
             "confirmed": d.confirmed, "note": d.note}
 
 
+MESSAGE_OUTCOME = {"result": {"enum": ["delivered", "started"]},
+                   "dossier": closed(DOSSIER, optional=("error", "tracking_url", "lookup_key"))}
+
+
+def message_outcome(result, dossier_body):
+    """The answer to a message sent by name: what it did, and the dossier as the API shows it."""
+    return {"result": result, "dossier": dossier_body}
+
+
 # The components of the OpenAPI document, by name.
 SCHEMAS = {
     "ProcedureVersion": closed(VERSION),
@@ -279,6 +288,7 @@ SCHEMAS = {
     "TaskDetail": closed(TASK_DETAIL),
     "Dossier": closed(DOSSIER, optional=("error", "tracking_url", "lookup_key")),
     "Step": closed(STEP, optional=("error",)),
+    "MessageOutcome": closed(MESSAGE_OUTCOME),
     "History": closed({"history": {"type": "array", "items": closed(HISTORY_ENTRY)}, "next": _TEXT_OR_NULL}),
     "Events": closed({"events": {"type": "array", "items": closed(EVENT)}, "next": _TEXT_OR_NULL}),
     "Outcome": closed(OUTCOME),
