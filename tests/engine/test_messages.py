@@ -174,3 +174,45 @@ def test_a_camunda_model_from_the_modeller_starts_with_its_message_and_waits_for
     assert model.dialect == "camunda" and model.start_messages() == ["tax_assessed"]
     step = engine.start_by_message(model, "tax_assessed", {"tax_vnd": 1200000})
     assert step.data == {"tax_vnd": 1200000} and [t.element_id for t in step.ready] == ["Review"]
+
+
+def _gateway(mark=""):
+    return ('<bpmn:startEvent id="Begin"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>'
+            '<bpmn:sequenceFlow id="f0" sourceRef="Begin" targetRef="Gate" />'
+            '<bpmn:eventBasedGateway id="Gate"><bpmn:incoming>f0</bpmn:incoming>'
+            '<bpmn:outgoing>f1</bpmn:outgoing><bpmn:outgoing>f2</bpmn:outgoing></bpmn:eventBasedGateway>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="Gate" targetRef="Wait" />'
+            '<bpmn:sequenceFlow id="f2" sourceRef="Gate" targetRef="Late" />'
+            f'<bpmn:intermediateCatchEvent id="Wait">{mark}<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'
+            '<bpmn:messageEventDefinition id="d1" messageRef="Message_Paid" /></bpmn:intermediateCatchEvent>'
+            '<bpmn:intermediateCatchEvent id="Late"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>'
+            '<bpmn:timerEventDefinition id="t1"><bpmn:timeDuration>"P30D"</bpmn:timeDuration></bpmn:timerEventDefinition>'
+            '</bpmn:intermediateCatchEvent>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="Wait" targetRef="Finish" />'
+            '<bpmn:sequenceFlow id="f4" sourceRef="Late" targetRef="Review" />'
+            '<bpmn:endEvent id="Finish"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:userTask id="Review"><bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing></bpmn:userTask>'
+            '<bpmn:sequenceFlow id="f5" sourceRef="Review" targetRef="Finish2" />'
+            '<bpmn:endEvent id="Finish2"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>')
+
+
+@pytest.mark.parametrize("dialect", list(MARKS))
+def test_a_message_winning_an_event_gateway_race_is_stored_and_its_payload_kept(engine, dialect):
+    model = _model(engine, _gateway(MARKS[dialect]))
+    started = engine.start(model)
+    assert sorted(w.type for w in started.waiting) == ["message", "timer"]
+    step = engine.deliver_message(model, started.state, "fee_paid", {"amount": 6})
+    assert step.error is None and step.status == "completed" and step.data["amount"] == 6
+    reloaded = engine.load(model, step.state)  # the state written (with the message it kept) is read back
+    assert reloaded.is_completed()
+
+
+@pytest.mark.parametrize("dialect", list(MARKS))
+def test_a_non_interrupting_boundary_message_takes_its_payload_and_leaves_the_task(engine, dialect):
+    body = _boundary(MARKS[dialect]).replace('<bpmn:boundaryEvent id="Paid" attachedToRef="Check">',
+                                             '<bpmn:boundaryEvent id="Paid" attachedToRef="Check" cancelActivity="false">')
+    model = _model(engine, body)
+    step = engine.deliver_message(model, engine.start(model).state, "fee_paid", {"amount": 8})
+    assert step.error is None and sorted(t.element_id for t in step.ready) == ["Check", "Review"]
+    review = next(t.id for t in step.ready if t.element_id == "Review")
+    assert engine.task_data(model, step.state, review)["amount"] == 8

@@ -19,6 +19,7 @@ Messages thrown inside a workflow keep the dialect's own behaviour.
 from functools import partial
 
 from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnEventConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as BpmnMessage
 from SpiffWorkflow.camunda.serializer.event_definition import (
     MessageEventDefinitionConverter as CamundaMessageConverter,
@@ -79,13 +80,14 @@ def runtime_config(config: dict, dialect: str) -> dict:
     """The serializer configuration of a dialect with its message event replaced by the subclass
     above. The subclass is written under the same type name, so stored specs and workflows read
     and write exactly as before; the parser's own objects still serialize."""
+    config = dict(config)
+    # A delivered message the workflow keeps (an event-based gateway's, until it runs) is stored as one.
+    config[DeliveredMessage] = BpmnEventConverter
     replacement = {"camunda": (CamundaMessageEvent, CamundaMessageConverter),
                    "spiff": (SpiffMessageEvent, SpiffMessageConverter)}.get(dialect)
-    if replacement is None:
-        return config
-    cls, converter = replacement
-    config = dict(config)
-    config[cls] = partial(converter, typename="MessageEventDefinition")  # registered last: it restores
+    if replacement is not None:
+        cls, converter = replacement
+        config[cls] = partial(converter, typename="MessageEventDefinition")  # registered last: it restores
     return config
 
 
