@@ -257,6 +257,7 @@ class WaitRow(NamedTuple):
     type: str
     name: str
     due_at: datetime | None
+    message: str | None  # a message wait: the message's name
 
 
 class HistoryRow(NamedTuple):
@@ -333,7 +334,7 @@ def open_rows(dossier_id: int) -> dict:
     """A dossier's ready tasks (TaskRow) and waits (WaitRow)."""
     tasks = run('SELECT "id", "element_id", "name", "lane", "created_at", "due_at" FROM "workitem" '
                 'WHERE "dossier_id" = ? ORDER BY "created_at", "id"', (dossier_id,)).fetchall()
-    waits = run('SELECT "element_id", "type", "name", "due_at" FROM "waitingevent" '
+    waits = run('SELECT "element_id", "type", "name", "due_at", "message" FROM "waitingevent" '
                 'WHERE "dossier_id" = ? ORDER BY "id"', (dossier_id,)).fetchall()
     return {"tasks": _named(TaskRow, tasks, created_at=WorkItem.created_at, due_at=WorkItem.due_at),
             "waiting": _named(WaitRow, waits, due_at=WaitingEvent.due_at)}

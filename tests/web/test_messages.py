@@ -57,7 +57,7 @@ def test_a_camunda_message_start_and_catch_take_their_payload_over_http(served):
     assert started.headers["Location"].endswith(f"/dossiers/{body['dossier']['code']}")
     assert [t["element_id"] for t in body["dossier"]["tasks"]] == ["Review"]
     waiting = _review(base, token, body["dossier"])
-    assert [w["element_id"] for w in waiting["waiting"]] == ["Paid"]
+    assert [(w["element_id"], w["message"]) for w in waiting["waiting"]] == [("Paid", "fee_paid")]
 
     paid = _send(base, token, {"name": "fee_paid", "payload": {"receipt": "BL-7"}, "business_key": "TB-1"})
     assert paid.status_code == 200, paid.text
