@@ -134,3 +134,16 @@ def test_a_procedure_may_declare_its_business_key_from_the_data(app):
             dossiers.start_dossier(officer, "land_record", {"parcel": "P-77"})
         reached = messages.send_message(officer, "land_record_ready", {"parcel": "P-77"}, business_key="P-77")
         assert reached.dossier.id == dossier.id
+
+
+def test_too_many_dossiers_waiting_for_a_message_are_not_guessed_among(app, monkeypatch):
+    with app.app_context():
+        officer, _ = make_user("canbo", ("officer", "admin"))
+        _upload(officer, "tax-notice-camunda.bpmn")
+        for n in range(3):
+            _done(officer, messages.send_message(officer, "tax_assessed", {"n": n}).dossier, "Review")
+        monkeypatch.setattr(messages, "MAX_CANDIDATES", 2)
+        with pytest.raises(Conflict, match=r"more than 2 dossiers wait for message 'fee_paid'"):
+            messages.send_message(officer, "fee_paid", {}, correlation={"n": 2})
+        last = Dossier.select().order_by(Dossier.id.desc()).first()
+        assert messages.send_message(officer, "fee_paid", {}, business_key=last.code).dossier.id == last.id

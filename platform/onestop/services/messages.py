@@ -37,7 +37,7 @@ from .procedures import model_for
 from .runtime import engine, on_behalf_of
 from .steps import save_step
 
-MAX_CANDIDATES = 200  # dossiers of a centre waiting for one message that one request looks at
+MAX_CANDIDATES = 500  # dossiers of a centre waiting for one message that one request looks at
 MAX_SHOWN = 5  # dossier codes an ambiguous message's answer names
 
 
@@ -120,8 +120,12 @@ def _waiting(centre_id, name, business_key, correlation, payload) -> list:
                     & ((WaitingEvent.message == name) | (WaitingEvent.message.is_null() & (WaitingEvent.name == name)))))
     if business_key is not None:
         query = query.where((Dossier.code == business_key) | (Dossier.business_key == business_key))
+    rows = list(query.order_by(Dossier.id).limit(MAX_CANDIDATES + 1).dicts())
+    if len(rows) > MAX_CANDIDATES:  # the one it is for may be among those not looked at: refuse, never guess
+        raise Conflict(f"more than {MAX_CANDIDATES} dossiers wait for message {shown(name)}; "
+                       "name the one it is for with business_key")
     found, carried = {}, {}
-    for row in query.order_by(Dossier.id).limit(MAX_CANDIDATES).dicts():
+    for row in rows:
         data, expected = _json(row["data"]) or {}, _json(row["correlations"])
         if row["dossier_id"] in found or any(data.get(k) != v for k, v in correlation.items()):
             continue
