@@ -216,3 +216,14 @@ def test_a_non_interrupting_boundary_message_takes_its_payload_and_leaves_the_ta
     assert step.error is None and sorted(t.element_id for t in step.ready) == ["Check", "Review"]
     review = next(t.id for t in step.ready if t.element_id == "Review")
     assert engine.task_data(model, step.state, review)["amount"] == 8
+
+
+def test_a_correlation_expression_the_sandbox_refuses_is_refused_at_upload_naming_its_property(engine):
+    from onestop.engine import ModelError
+
+    hostile = SPIFF_CORRELATED.replace("<bpmn:messagePath>receipt</bpmn:messagePath>",
+                                       "<bpmn:messagePath>receipt.__class__</bpmn:messagePath>")
+    with pytest.raises(ModelError) as refused:
+        _model(engine, _intermediate(SPIFF_MARK), messages=hostile)
+    [problem] = refused.value.problems
+    assert problem.element_id == "receipt_no" and "correlation expression" in problem.message

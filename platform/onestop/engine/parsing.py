@@ -259,6 +259,10 @@ class _Checker:
                 self._timer(node, file)
             elif ns == SPIFF_NS and tag == "messagePayload":
                 self._expression(node, file)
+            elif (ns == BPMN_NS and tag == "messagePath") or (
+                    ns == SPIFF_NS and tag == "expression"
+                    and _local(node.getparent().tag) == "processVariableCorrelation"):
+                self._correlation_expression(node, file)
             elif ns == SPIFF_NS and tag == "property" and node.get("name") in (
                     "formJsonSchemaFilename", "formUiSchemaFilename"):
                 self._form_reference(node, file)
@@ -300,6 +304,17 @@ class _Checker:
         text = (node.text or "").strip()
         if text:
             self._rewrite(node, node.getparent(), text, translate_expression, "expression", file)
+
+    def _correlation_expression(self, node, file):
+        """A message correlation's expression (a correlation property's retrieval expression, or
+        SpiffArena's process variable correlation): checked and translated like any expression,
+        named by the correlation property or the catching event it belongs to."""
+        text = (node.text or "").strip()
+        owner = next((a for a in node.iterancestors() if a.get("id") and _local(a.tag) in (
+            "correlationProperty", "intermediateCatchEvent", "startEvent", "boundaryEvent", "receiveTask",
+            "intermediateThrowEvent", "endEvent", "sendTask")), node.getparent())
+        if text:
+            self._rewrite(node, owner, text, translate_expression, "correlation expression", file)
 
     def _timer(self, node, file):
         text = (node.text or "").strip()
