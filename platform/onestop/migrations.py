@@ -283,6 +283,15 @@ def _catalogue_imports(db):
     db.create_tables([CatalogueImport], safe=True)
 
 
+def _message_correlation(db):
+    """Messages find their dossier: a dossier's business key, a message wait's message and correlation."""
+    _add_column(db, "dossier", "business_key", CharField(max_length=255, null=True))
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "dossier_centre_id_business_key" ON "dossier" ("centre_id", "business_key")')
+    _add_column(db, "waitingevent", "message", CharField(max_length=255, null=True))
+    _add_column(db, "waitingevent", "correlations", TextField(null=True))
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "waitingevent_message" ON "waitingevent" ("message")')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -317,6 +326,7 @@ MIGRATIONS = [
     (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
+    (34, "messages find their dossier by business key, message and correlation", _message_correlation),
 ]
 
 

@@ -253,9 +253,13 @@ class Dossier(BaseModel):
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # The key another system knows it by (Camunda's business key): given by the message that
+    # started it, or read from its data by the procedure's "business_key". Messages find it by it.
+    business_key = CharField(max_length=255, null=True)
 
     class Meta:
-        indexes = ((("centre", "created_at"), False),  # the centre's ledger: dossiers received by day
+        indexes = ((("centre", "business_key"), True),  # a message correlated by its business key: one dossier
+                   (("centre", "created_at"), False),  # the centre's ledger: dossiers received by day
                    (("centre", "resolved_at"), False),  # statistics: results by period
                    (("centre", "received_at"), False),  # statistics: intake by period
                    (("centre", "ended_at"), False),  # statistics: dossiers ended without a result
@@ -316,6 +320,9 @@ class WaitingEvent(BaseModel):
     type = CharField(max_length=32)
     name = CharField(max_length=500, null=True)
     due_at = DateTimeField(null=True)
+    message = CharField(max_length=255, null=True, index=True)  # a message wait: the message's name
+    # A message wait of a correlated workflow: the correlation keys' values it expects.
+    correlations = JSONField(null=True)
 
 
 class HistoryEntry(BaseModel):

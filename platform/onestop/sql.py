@@ -189,7 +189,7 @@ def current_version(centre_id: int, code: str):
 _NEW_DOSSIER_COLUMNS = ("centre_id", "code", "procedure_id", "version_id", "state", "data", "applicant", "workflow",
                         "serial", "error_element", "error_message", "next_timer_at", "lookup_hash", "status",
                         "received_at", "due_at", "authority", "channel", "resolved_at", "created_by_id", "created_at",
-                        "updated_at")
+                        "updated_at", "business_key")
 _NEW_DOSSIER_SQL = (
     'INSERT INTO "dossier" (' + ",".join(f'"{c}"' for c in _NEW_DOSSIER_COLUMNS) + ") VALUES ("
     + ",".join("?" * len(_NEW_DOSSIER_COLUMNS)) + ') RETURNING "id"'
@@ -257,6 +257,7 @@ class WaitRow(NamedTuple):
     type: str
     name: str
     due_at: datetime | None
+    message: str | None  # a message wait: the message's name
 
 
 class HistoryRow(NamedTuple):
@@ -333,7 +334,7 @@ def open_rows(dossier_id: int) -> dict:
     """A dossier's ready tasks (TaskRow) and waits (WaitRow)."""
     tasks = run('SELECT "id", "element_id", "name", "lane", "created_at", "due_at" FROM "workitem" '
                 'WHERE "dossier_id" = ? ORDER BY "created_at", "id"', (dossier_id,)).fetchall()
-    waits = run('SELECT "element_id", "type", "name", "due_at" FROM "waitingevent" '
+    waits = run('SELECT "element_id", "type", "name", "due_at", "message" FROM "waitingevent" '
                 'WHERE "dossier_id" = ? ORDER BY "id"', (dossier_id,)).fetchall()
     return {"tasks": _named(TaskRow, tasks, created_at=WorkItem.created_at, due_at=WorkItem.due_at),
             "waiting": _named(WaitRow, waits, due_at=WaitingEvent.due_at)}

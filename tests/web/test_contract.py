@@ -92,6 +92,7 @@ def _scenario(app, api):
         api.get(f"/dossiers/{code}/attachments/{dossier['attachments'][0]['id']}")
     api.post(f"/dossiers/{code}/apology", {"new_due": "2099-01-05", "reason": "chậm"})
     api.post(f"/dossiers/{code}/messages", {"name": "no-such-message"})
+    api.post("/messages", {"name": "no-such-message", "payload": {}})
     api.post(f"/tasks/{task}/complete", {"data": {"applicant_name": "A", "documents_complete": True}})
     api.post(f"/tasks/{task}/complete", {"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}})
     for kind in ("history", "events"):  # a page, then the next one through its link

@@ -21,6 +21,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from .. import boundedjson
 from . import diagram, serial
 from .budgets import Budgets, check_timer, literal
+from .messages import start_messages
 from .problems import ModelError, Problem
 from .sandbox import check_expression, check_script
 from .translate import Untranslatable, translate_expression, translate_timer
@@ -77,6 +78,10 @@ class ParsedModel:
                "has_scripts", "forms", "form_refs", "element_forms", "instructions", "diagram", "metadata", "warnings")
 
     FORMAT = 4  # 2: forms compiled, element_forms; 3: instructions; 4: diagram
+
+    def start_messages(self) -> list:
+        """The names of the messages its process starts with (engine.messages.start_messages)."""
+        return start_messages(self.spec)
 
     def elements(self) -> dict:
         """Each BPMN element with an id, of the process and its subprocesses: id -> {name, type, lane}
@@ -254,6 +259,10 @@ class _Checker:
                 self._timer(node, file)
             elif ns == SPIFF_NS and tag == "messagePayload":
                 self._expression(node, file)
+            elif (ns == BPMN_NS and tag == "messagePath") or (
+                    ns == SPIFF_NS and tag == "expression"
+                    and _local(node.getparent().tag) == "processVariableCorrelation"):
+                self._correlation_expression(node, file)
             elif ns == SPIFF_NS and tag == "property" and node.get("name") in (
                     "formJsonSchemaFilename", "formUiSchemaFilename"):
                 self._form_reference(node, file)
@@ -295,6 +304,17 @@ class _Checker:
         text = (node.text or "").strip()
         if text:
             self._rewrite(node, node.getparent(), text, translate_expression, "expression", file)
+
+    def _correlation_expression(self, node, file):
+        """A message correlation's expression (a correlation property's retrieval expression, or
+        SpiffArena's process variable correlation): checked and translated like any expression,
+        named by the correlation property or the catching event it belongs to."""
+        text = (node.text or "").strip()
+        owner = next((a for a in node.iterancestors() if a.get("id") and _local(a.tag) in (
+            "correlationProperty", "intermediateCatchEvent", "startEvent", "boundaryEvent", "receiveTask",
+            "intermediateThrowEvent", "endEvent", "sendTask")), node.getparent())
+        if text:
+            self._rewrite(node, owner, text, translate_expression, "correlation expression", file)
 
     def _timer(self, node, file):
         text = (node.text or "").strip()

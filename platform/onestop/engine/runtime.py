@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
@@ -35,6 +35,7 @@ from .budgets import (
     check_stored_timers,
 )
 from .compact import compact, prunable
+from .messages import DeliveredMessage, is_message
 from .parsing import ParsedModel, parse_model
 from .sandbox import Sandbox, ScriptError, make_script_engine
 
@@ -89,6 +90,10 @@ class WaitInfo:
     type: str
     name: str | None
     due_at: datetime | None
+    message: str | None = None  # a message wait: the message's name
+    # A message wait with correlation properties, once the workflow is correlated: the correlation
+    # keys' values a message must carry to be caught ({key: {property: value}}).
+    correlations: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -180,6 +185,8 @@ class _Wait:
 
     @property
     def kind(self):
+        if is_message(self.definition):  # the dialects' message events are onestop's subclasses (engine.messages)
+            return "message"
         return EVENT_TYPES.get(type(self.definition).__name__, "event")
 
 
@@ -358,20 +365,63 @@ class Engine:
 
     @_on_clock
     def deliver_message(self, model, state, name, payload=None, to=None) -> Step:
-        """Deliver a BPMN message (by name or id) to the catch event(s) waiting for it."""
+        """Deliver a BPMN message (by name or id) from outside to the catch event(s) waiting for it;
+        its payload lands in the data as the model's dialect means it (engine.messages). Raises
+        NotWaiting if nothing waits for it, or nothing whose correlation the payload matches."""
         workflow = self._checkout(model, state)
-        before = _scan(workflow, 0.0)
-        wanted = {name, model.messages.get(name, name)}
-        targets = [w for w in before.waits
+        return self._deliver(model, workflow, name, payload, to, clocks.wall_seconds())
+
+    @_on_clock
+    def start_by_message(self, model: ParsedModel, name: str, payload=None) -> Step:
+        """A new workflow of a model whose process starts with message `name` (its name or id),
+        started by that message with its payload. Raises NotWaiting if the process does not start
+        with it."""
+        if _message_name(model, name) not in model.start_messages():
+            raise NotWaiting(f"the process does not start with message {name!r}")
+        spec, subprocess_specs = self._specs(model)
+        started = clocks.wall_seconds()
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        nothing = _Scan([], [], [], False)
+        first = self._advance(model, workflow, started, before=nothing)
+        if first.error:
+            return first
+        return self._deliver(model, workflow, name, payload, None, started, before=nothing)
+
+    def message_correlations(self, model: ParsedModel, name: str, payload: dict) -> dict:
+        """The correlation keys' values a payload of message `name` carries, read with the model's
+        retrieval expressions ({key: {property: value}}; {} when the message declares none or the
+        payload lacks them). Used to find the dossier a message is for without loading workflows."""
+        wanted = _message_name(model, name)
+        for spec in [model.spec, *(model.subprocess_specs or {}).values()]:
+            for task_spec in (spec.task_specs.values() if spec is not None else ()):
+                definition = getattr(task_spec, "event_definition", None)
+                if is_message(definition) and definition.name == wanted and definition.correlation_properties:
+                    try:
+                        return definition.calculate_correlations(self.script_engine, definition.correlation_properties,
+                                                                 dict(payload or {}))
+                    except Exception:  # a payload without the property: it correlates with nothing
+                        return {}
+        return {}
+
+    def _deliver(self, model, workflow, name, payload, to, started, before=None) -> Step:
+        """Deliver a message to a checked-out workflow; `before`: what the step's answer compares
+        with (by default, the workflow as it waits now)."""
+        now = _scan(workflow, 0.0)
+        before = before or now
+        wanted = {name, _message_name(model, name)}
+        targets = [w for w in now.waits
                    if w.kind == "message" and w.definition.name in wanted and (to is None or w.element_id == to)]
         if not targets:
             where = f" at {to}" if to else ""
             raise NotWaiting(f"the dossier is not waiting for message {name!r}{where}")
-        started = clocks.wall_seconds()
         definition, payload = targets[0].definition, payload or {}
         try:
-            correlations = definition.get_correlations(targets[0].task, payload) if hasattr(definition, "get_correlations") else {}
-            event = BpmnEvent(definition, payload=payload, correlations=correlations)
+            try:
+                correlations = definition.get_correlations(targets[0].task, payload)
+            except Exception:  # a retrieval expression the payload cannot answer
+                names = ", ".join(sorted({p.name for p in definition.correlation_properties}))
+                raise NotWaiting(f"message {name!r} must carry its correlation properties ({names})") from None
+            event = DeliveredMessage(definition, payload=payload, correlations=correlations)
             catching = [w for w in targets if w.task.task_spec.catches(w.task, event)]
             if not catching:
                 raise NotWaiting(f"message {name!r} does not match what the dossier waits for (correlation)")
@@ -507,7 +557,12 @@ class Engine:
             if wait.kind == "timer":
                 due = _due(wait.task, wait.definition) or (now + timedelta(seconds=30))
                 next_due = due if next_due is None else min(next_due, due)
-            waiting.append(WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due))
+            info = WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due)
+            if wait.kind == "message":
+                info.message = wait.definition.name
+                if getattr(wait.definition, "correlation_properties", None):
+                    info.correlations = json_safe(wait.task.workflow.correlations)
+            waiting.append(info)
         if next_due is not None:
             next_due = max(next_due, now + TIMER_RETRY)
         if error is not None:
@@ -542,6 +597,11 @@ class Engine:
             next_timer_at=next_due if status == "active" else None,
             workflow=workflow,
         )
+
+
+def _message_name(model, name) -> str:
+    """A message's name, given its name or its id."""
+    return model.messages.get(name, name)
 
 
 def _with_pruned(after: "_Scan", pruned) -> "_Scan":

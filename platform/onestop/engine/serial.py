@@ -18,6 +18,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from .messages import runtime_config
+
 
 class SpecRefWorkflowConverter(BpmnWorkflowConverter):
     """Writes a workflow without its specs; restores it onto spec objects given by the caller."""
@@ -38,7 +40,9 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-CONFIGS = {"bpmn": DEFAULT_CONFIG, "spiff": SPIFF_CONFIG, "camunda": CAMUNDA_CONFIG}
+# Specs are always run as the serializer rebuilds them: the message events are onestop's (engine.messages).
+CONFIGS = {dialect: runtime_config(config, dialect)
+           for dialect, config in {"bpmn": DEFAULT_CONFIG, "spiff": SPIFF_CONFIG, "camunda": CAMUNDA_CONFIG}.items()}
 _local = threading.local()
 
 

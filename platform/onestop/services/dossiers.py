@@ -1,4 +1,4 @@
-"""Dossiers: start one, complete its tasks, deliver messages, fire its timers.
+"""Dossiers: start one, complete its tasks, fire its timers (messages: services/messages.py).
 
 The engine runs outside the transaction; the new workflow state, the worklist rows, the waiting
 events, the history and the audit event are then written in ONE short transaction guarded by
@@ -14,7 +14,7 @@ from peewee import Tuple
 
 from .. import formdefs, sql
 from ..db import run_write
-from ..engine import EngineError, NotWaiting, Stored, TaskNotReady
+from ..engine import EngineError, Stored, TaskNotReady
 from ..models import (
     Dossier,
     HistoryEntry,
@@ -27,7 +27,7 @@ from ..models import (
     utcnow,
 )
 from ..status import WITH_RESULT, Status
-from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule
+from . import attachments, audit, business_keys, centres, codes, deadlines, notify, rollout, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .lookup import lookup_hash, new_lookup_key
 from .lookup import track as track  # where the layers above have looked for it
@@ -38,7 +38,8 @@ from .stats.definition import resolution
 from .steps import deadline_plan, first_status, save_step, write_step_rows
 
 
-def _check_data(data, what="data"):
+def check_data(data, what="data"):
+    """The data (or a message's payload) as an object of variables; Invalid if it cannot be one."""
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -95,7 +96,7 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
     """A start checked before the engine runs: (centre, procedure, version, model, data, files,
     applicant), if the centre is open, the procedure exists there and the data fits its start form."""
     centre_id = centre_id or actor.centre_id
-    data = _check_data(data)
+    data = check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
     centres.open_for_intake(centre_id, local_today())
@@ -116,6 +117,17 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
         actor, procedure_code, data, applicant, uploads, centre_id)
     with on_behalf_of(centre_id):
         step = engine().start(model, data)
+    return store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs)
+
+
+def store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs=(),
+                      business_key=None, detail=None) -> Dossier:
+    """Store the first step of a new dossier of the centre (the engine started it): its row, the
+    rows beside it, its figures, its audit event and the applicant's notification, in one unit of
+    work. Conflict (409) if its business key (given, or declared by the procedure) is already
+    another dossier's of the centre."""
+    business_key = business_key or business_keys.declared_key(model, step.data)
+    business_keys.check_free(centre_id, business_key)
     now = utcnow()
     plan = deadline_plan(model)
     due_at = deadlines.dossier_due(centre_id, plan, now, step.data) if plan else None
@@ -134,7 +146,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
             received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model), channel=channel,
             resolved_at=now if step.status == "completed" or (model.metadata or {}).get("return_step") in
             {t.element_id for t in step.ready_added} else None,
-            created_by_id=actor.id, created_at=now, updated_at=now,
+            created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
         )
         dossier.procedure, dossier.version = procedure, version
         history = write_step_rows(dossier, step, actor, new=True)
@@ -143,15 +155,15 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
             counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
         audit.record("dossier.started", actor, dossier=dossier,
-                     detail={"procedure": procedure.code, "version": version.version, "channel": channel},
-                     history=history)
+                     detail={"procedure": procedure.code, "version": version.version, "channel": channel}
+                     | (detail or {}), history=history)
         notify.queue(dossier, "resolved" if dossier.status in WITH_RESULT else "received", procedure.name)
         if step.error:
             audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
                          detail={"message": error["message"]})
         return dossier
 
-    dossier = run_write(write)
+    dossier = business_keys.stored_once(centre_id, business_key, lambda: run_write(write))
     engine().keep(dossier.id, dossier.serial, step)
     schedule.timer_due(dossier.id, step.next_timer_at)
     dossier.lookup_key = key
@@ -285,7 +297,7 @@ def _ends_the_wait(item, kind) -> bool:
 def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     """Complete a ready task with the submitted data (files as data URLs or `uploads`); Conflict
     (409) if a colleague was first or holds the task."""
-    data = _check_data(data)
+    data = check_data(data)
     item = _waiting_task(actor, task_id)
     if item.dossier.status == Status.SUPPLEMENT_REQUESTED and not _ends_the_wait(item, "supplement"):
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's supplement; record it first")
@@ -367,24 +379,6 @@ def release_task(actor, task_id) -> WorkItem:
 
 def _username(user_id) -> str:
     return User.select(User.display_name).where(User.id == user_id).scalar() or "a colleague"
-
-
-def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
-    """Deliver a BPMN message to a dossier waiting for it."""
-    if not isinstance(name, str) or not name or len(name) > 255:
-        raise Invalid("name (the message's name or id, at most 255 characters) is required")
-    if to is not None and not isinstance(to, str):
-        raise Invalid("to must be the id of the catch event")
-    payload = _check_data(payload, "payload")
-    dossier = get_dossier(actor, code)
-    if dossier.state != "active":
-        raise Conflict(f"dossier {code} is {dossier.state}")
-    try:
-        with on_behalf_of(dossier.centre_id):
-            step = engine().deliver_message(model_for(dossier.version), stored_state(dossier), name, payload, to)
-    except NotWaiting as exc:
-        raise Conflict(str(exc)) from None
-    return save_step(dossier, step, actor, "message.delivered", to, {"message": name})
 
 
 @dataclass

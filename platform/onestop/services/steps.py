@@ -230,7 +230,7 @@ def _bring_up_to_date(change: _Change, due_at) -> None:
 
 _ITEM_COLUMNS = ("id", "dossier_id", "centre_id", "element_id", "name", "lane", "form", "role", "unit_id", "due_at",
                  "created_at")
-_WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at")
+_WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at", "message", "correlations")
 _HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id", "lane", "started_at",
                     "due_at")
 
@@ -294,7 +294,8 @@ def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due
         if not new:
             sql.delete_ids("waitingevent", "dossier_id", [dossier.id])
         sql.insert_rows("waitingevent", _WAIT_COLUMNS, [
-            (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at) for w in step.waiting])
+            (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at, w.message,
+             sql.to_json(w.correlations) if w.correlations else None) for w in step.waiting])
     actor_id = actor.id if actor is not None else None
     counters.count_steps(dossier, [(f.element_id, f.name, *leaving[f.task_id][:2], f.at, leaving[f.task_id][2],
                                  actor_id if f.task_id == completed_task_id else None)

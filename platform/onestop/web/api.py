@@ -16,6 +16,7 @@ from ..services import (
     deadlines,
     dossiers,
     lifecycle,
+    messages,
     onboarding,
     procedures,
     rollout,
@@ -175,8 +176,23 @@ def get_attachment(actor, code, attachment_id):
 @authenticated()
 def deliver_message(actor, code):
     body = json_body()
-    dossier = dossiers.deliver_message(actor, code, body.get("name"), body.get("payload"), body.get("to"))
+    dossier = messages.deliver_message(actor, code, body.get("name"), body.get("payload"), body.get("to"))
     return jsonify(_dossier(dossier))
+
+
+@bp.post("/messages")
+@authenticated()
+def send_message(actor):
+    body = json_body()
+    outcome = messages.send_message(actor, body.get("name"), body.get("payload"), body.get("business_key"),
+                                    body.get("correlation"), body.get("centre"))
+    if outcome.result == "delivered":
+        return jsonify(present.message_outcome("delivered", _dossier(outcome.dossier)))
+    dossier = outcome.dossier
+    response = jsonify(present.message_outcome("started", _dossier(
+        dossier, tracking_url=tracking_url(dossier.code, dossier.lookup_key))))
+    response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
+    return response, 201
 
 
 @bp.post("/dossiers/<code>/supplement-request")

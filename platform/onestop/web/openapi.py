@@ -32,6 +32,16 @@ REQUEST_BODIES = {
     "deliver_message": {"type": "object", "required": ["name"], "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 255}, "payload": {"type": ["object", "null"]},
         "to": _TEXT_OR_NULL}},
+    "send_message": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "the message's name"},
+        "payload": {"type": ["object", "null"], "description": "variables the message carries into the dossier"},
+        "business_key": {"type": ["string", "null"], "minLength": 1, "maxLength": 255, "description":
+                         "the dossier's code or business key; a dossier the message starts is given it"},
+        "correlation": {"type": ["object", "null"], "additionalProperties": {
+            "type": ["string", "number", "integer", "boolean", "null"]},
+            "description": "variables the waiting dossier's data must hold, with these values"},
+        "centre": {"type": ["string", "null"], "description": "the centre's code, if not the caller's own "
+                   "(within the caller's scope)"}}},
     "update_centre": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
         name: {"type": "string", "minLength": 1, "maxLength": limit} for name, limit in centres.EDITABLE.items()}},
     "create_unit": {"type": "object", "required": ["code", "name"], "properties": {
@@ -265,6 +275,14 @@ PATHS = {
         "summary": "Deliver a BPMN message to a waiting catch event", "parameters": [CODE_PARAM],
         "requestBody": _body("deliver_message"),
         "responses": {"200": {"description": "The dossier after delivery"} | _json(_ref("Dossier")),
+                      **_errors(401, 404, 409, 422)}}},
+    "/messages": {"post": {
+        "summary": "Send a message by its name: delivered to the one dossier of the centre that waits for it "
+                   "(by business key, correlation variables or the model's correlation properties), or "
+                   "starting a dossier of the procedure whose process starts with it",
+        "requestBody": _body("send_message"),
+        "responses": {"200": {"description": "Delivered to a waiting dossier"} | _json(_ref("MessageOutcome")),
+                      "201": {"description": "A new dossier started by the message"} | _json(_ref("MessageOutcome")),
                       **_errors(401, 404, 409, 422)}}},
     "/centres": {"get": {
         "summary": "The centres in the caller's scope",

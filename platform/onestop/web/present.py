@@ -153,8 +153,9 @@ DOSSIER = {
     "due_at": _TIME_OR_NULL | {"description": "the promised return, in the centre's working time"},
     "due_date": {"type": ["string", "null"], "format": "date", "description": "the promised return date in Vietnam"},
     "tasks": {"type": "array", "items": closed(TASK)},
-    "waiting": {"type": "array", "items": closed({"element_id": _TEXT, "type": _TEXT, "name": _TEXT_OR_NULL,
-                                                  "due_at": _TIME_OR_NULL})},
+    "waiting": {"type": "array", "items": closed({
+        "element_id": _TEXT, "type": _TEXT, "name": _TEXT_OR_NULL, "due_at": _TIME_OR_NULL,
+        "message": _TEXT_OR_NULL | {"description": "a message wait: the name to send it by (POST /messages)"}})},
     "history": {"type": "array", "items": closed(HISTORY_ENTRY),
                 "description": "the first page of the history (links.history_next: the rest)"},
     "events": {"type": "array", "items": closed(EVENT),
@@ -167,6 +168,12 @@ DOSSIER = {
     "tracking_url": _TEXT | {"description": "the public page with the lookup key; only in the answer to the "
                              "request that created the dossier"},
     "lookup_key": _TEXT | {"description": "for the applicant's receipt; shown once"}}
+
+
+def waiting(w):
+    """An event a dossier waits for (a timer with its due time, a message with its name...)."""
+    return {"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at),
+            "message": w.message}
 
 
 def dossier(d, rows, centre, links, tracking_url=None, received_by=None):
@@ -192,8 +199,7 @@ def dossier(d, rows, centre, links, tracking_url=None, received_by=None):
         "due_date": _local_date(d.due_at),
         "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
                    "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows["tasks"]],
-        "waiting": [{"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at)}
-                    for w in rows["waiting"]],
+        "waiting": [waiting(w) for w in rows["waiting"]],
         "history": [history_entry(h) for h in rows["history"]],
         "events": [event(e) for e in rows["events"]],
         "attachments": [{"id": f.id, "field": f.field, "name": f.name, "media_type": f.media_type, "size": f.size,
@@ -224,8 +230,7 @@ def step(d, rows, links):
             "due_at": _iso(d.due_at), "due_date": _local_date(d.due_at),
             "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
                        "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows["tasks"]],
-            "waiting": [{"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at)}
-                        for w in rows["waiting"]],
+            "waiting": [waiting(w) for w in rows["waiting"]],
             "history": [history_entry(h) for h in rows["history"]], "events": [event(e) for e in rows["events"]],
             "links": links}
     if d.state == "error":
@@ -269,6 +274,15 @@ def official_day(d):
             "confirmed": d.confirmed, "note": d.note}
 
 
+MESSAGE_OUTCOME = {"result": {"enum": ["delivered", "started"]},
+                   "dossier": closed(DOSSIER, optional=("error", "tracking_url", "lookup_key"))}
+
+
+def message_outcome(result, dossier_body):
+    """The answer to a message sent by name: what it did, and the dossier as the API shows it."""
+    return {"result": result, "dossier": dossier_body}
+
+
 # The components of the OpenAPI document, by name.
 SCHEMAS = {
     "ProcedureVersion": closed(VERSION),
@@ -279,6 +293,7 @@ SCHEMAS = {
     "TaskDetail": closed(TASK_DETAIL),
     "Dossier": closed(DOSSIER, optional=("error", "tracking_url", "lookup_key")),
     "Step": closed(STEP, optional=("error",)),
+    "MessageOutcome": closed(MESSAGE_OUTCOME),
     "History": closed({"history": {"type": "array", "items": closed(HISTORY_ENTRY)}, "next": _TEXT_OR_NULL}),
     "Events": closed({"events": {"type": "array", "items": closed(EVENT)}, "next": _TEXT_OR_NULL}),
     "Outcome": closed(OUTCOME),
