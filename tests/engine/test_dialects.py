@@ -53,7 +53,7 @@ def _refused(engine, files) -> dict:
     ("JavaScript", "var fee = 10;", "JavaScript"),
     ("groovy", "def fee = 10\nexecution.setVariable('fee', fee)", "Groovy"),
     ("ruby", "fee = 10", "Ruby"),
-    ("rhino-script", "fee = 10", "rhino-script"),
+    ("rhino-script", "var fee = 10;", "rhino-script"),
 ])
 def test_a_script_task_in_another_language_is_refused_naming_the_language(engine, fmt, script, language):
     problems = _refused(engine, _script_task(fmt, script))
@@ -64,6 +64,12 @@ def test_a_script_task_in_another_language_is_refused_naming_the_language(engine
 
 def test_a_python_script_task_of_camunda_runs(engine):
     model = engine.parse(_script_task("python", "fee = 10"))
+    assert engine.start(model).data["fee"] == 10
+
+
+def test_a_python_script_under_a_format_name_no_one_knows_runs_with_a_warning(engine):
+    model = engine.parse(_script_task("reset", "fee = 10"))
+    assert any("'reset' is no language onestop knows" in w["message"] for w in model.warnings)
     assert engine.start(model).data["fee"] == 10
 
 

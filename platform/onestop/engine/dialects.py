@@ -4,7 +4,9 @@ onestop runs Python: scripts in the sandbox, expressions in Python or in JUEL it
 (engine.translate). Camunda models may carry code for its Java engine instead:
 
 - a script task, an input/output mapping or a listener script in JavaScript, Groovy, JRuby or
-  another language (`scriptFormat`), or loaded from a file (`camunda:resource`);
+  another language (`scriptFormat`), or loaded from a file (`camunda:resource`). A scriptFormat
+  that names no known language (SpiffWorkflow ignores it) runs as Python if the script is Python,
+  with a warning;
 - a condition written as a script (`conditionExpression language="javascript"`);
 - execution and task listeners (`camunda:executionListener`, `camunda:taskListener`) calling a
   Java class, an expression, a delegate expression or a script. SpiffWorkflow's Camunda parser
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 from lxml import etree
 
+from .sandbox_worker import check_script
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 _C = f"{{{CAMUNDA_NS}}}"
@@ -30,8 +34,13 @@ _LANGUAGES = {
     "javascript": "JavaScript", "js": "JavaScript", "ecmascript": "JavaScript", "nashorn": "JavaScript",
     "graal.js": "JavaScript", "text/javascript": "JavaScript", "application/javascript": "JavaScript",
     "groovy": "Groovy", "jython": "Jython (Python 2 on Camunda's Java engine)", "juel": "JUEL", "feel": "FEEL",
-    "jruby": "Ruby", "ruby": "Ruby", "kotlin": "Kotlin",
+    "jruby": "Ruby", "ruby": "Ruby", "kotlin": "Kotlin", "xslt": "XSLT", "velocity": "Velocity",
+    "freemarker": "FreeMarker", "mvel": "MVEL", "beanshell": "BeanShell", "php": "PHP", "lua": "Lua",
+    "scala": "Scala", "clojure": "Clojure", "perl": "Perl", "bash": "shell", "sh": "shell", "shell": "shell",
+    "powershell": "PowerShell",
 }
+# A name or list shown in a message is cut to this length: models are untrusted text.
+_SHOWN = 80
 # Service tasks' mappings are the servicetasks area's: they become a call's parameters.
 _MAPPED_ELSEWHERE = {"serviceTask", "sendTask"}
 
@@ -41,9 +50,18 @@ def is_python(language: str | None) -> bool:
     return not language or language.strip().lower() in PYTHON
 
 
+def is_foreign(language: str | None) -> bool:
+    """Whether a scriptFormat names a language known not to be Python (JavaScript, Groovy...)."""
+    return bool(language) and language.strip().lower() in _LANGUAGES
+
+
 def language_name(language: str) -> str:
     """A language as people name it (JavaScript for `javascript`), else as the model writes it."""
-    return _LANGUAGES.get(language.strip().lower(), repr(language.strip()))
+    return _LANGUAGES.get(language.strip().lower(), repr(_cut(language.strip())))
+
+
+def _cut(text: str, limit: int = _SHOWN) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _local(node) -> str:
@@ -75,9 +93,13 @@ def refusals(node) -> list[str]:
         return _script_task(node)
     if namespace == BPMN_NS and tag == "script":
         language = (node.getparent().get("scriptFormat") if node.getparent() is not None else None) or ""
-        if not is_python(language):
+        if is_foreign(language):
             return [f"{_describe(node)}: its script is written in {language_name(language)}; only Python scripts "
                     f"run here; {_REWRITE}"]
+        problem = None if is_python(language) else check_script(node.text or "")
+        if problem:  # a format onestop does not know, and no Python either
+            return [f"{_describe(node)}: its script is written in {language_name(language)}, not in Python; only "
+                    f"Python scripts run here; {_REWRITE}"]
     if namespace == BPMN_NS and tag == "conditionExpression":
         return _condition(node)
     if namespace == CAMUNDA_NS and tag in ("executionListener", "taskListener"):
@@ -90,12 +112,19 @@ def refusals(node) -> list[str]:
 
 def warnings(node) -> list[str]:
     """What of this element is not applied although the model still runs (plain sentences)."""
-    if isinstance(node.tag, str) and node.tag == f"{_C}inputOutput":
+    if not isinstance(node.tag, str):
+        return []
+    if node.tag == f"{_C}inputOutput":
         owner = _owner(node)
         if owner is not None and _local(owner) not in _MAPPED_ELSEWHERE:
-            names = [p.get("name") or "" for p in node if isinstance(p.tag, str)]
-            return [f"{_describe(node)}: its Camunda input/output mappings ({', '.join(names)}) are not applied here; "
+            names = _cut(", ".join(p.get("name") or "" for p in node if isinstance(p.tag, str)))
+            return [f"{_describe(node)}: its Camunda input/output mappings ({names}) are not applied here; "
                     "the element sees the dossier's data as they are"]
+    if node.tag == f"{{{BPMN_NS}}}script" and node.getparent() is not None:
+        language = node.getparent().get("scriptFormat") or ""
+        if not is_python(language) and not is_foreign(language):
+            return [f"{_describe(node)}: scriptFormat {language_name(language)} is no language onestop knows; the "
+                    "script is Python, and runs as Python"]
     return []
 
 
@@ -105,7 +134,7 @@ def _script_task(node) -> list[str]:
         return []
     language = node.get("scriptFormat") or ""
     written = f" (written in {language_name(language)})" if not is_python(language) else ""
-    return [f"{_describe(node)}: its script{written} is loaded from {resource}, which onestop cannot read; only "
+    return [f"{_describe(node)}: its script{written} is loaded from {_cut(resource)}, which onestop cannot read; only "
             "Python scripts written in the model run here: paste the script into the task, in Python"]
 
 
@@ -113,7 +142,7 @@ def _condition(node) -> list[str]:
     language = node.get("language") or ""
     resource = node.get(f"{_C}resource")
     if resource:
-        return [f"{_describe(node)}: its condition is loaded from {resource}, which onestop cannot read; write the "
+        return [f"{_describe(node)}: its condition is loaded from {_cut(resource)}, which onestop cannot read; write the "
                 "condition in the model, in Python (or Camunda's JUEL ${...})"]
     if language and language.strip().lower() not in PYTHON | {"juel", "${}"}:
         return [f"{_describe(node)}: its condition is written in {language_name(language)}; only Python expressions "
@@ -137,10 +166,12 @@ def _listener(node, tag) -> str:
             what, advice = "runs a Python script", ("move the script into a script task before or after it (a "
                                                      "SpiffArena model may keep it as a pre- or post-script)")
         else:
-            what, advice = f"runs a {language_name(language)} script", f"do that work in a script task in Python: {_REWRITE}"
+            what, advice = (f"runs a {language_name(language)} script",
+                            "do that work in a script task in Python (the dossier's data are its variables)")
     else:
         what, advice = "calls nothing onestop can read", "remove it"
-    return f"{_describe(node)} has a Camunda {kind} on '{event}' that {what}: listeners are not run here; {advice}"
+    return (f"{_describe(node)} has a Camunda {kind} on '{_cut(event)}' that {_cut(what, 3 * _SHOWN)}: listeners are not run "
+            f"here; {advice}")
 
 
 _OUTSIDE = ("do that work in a script task (Python) before or after it, or in a service task with an external "
@@ -150,7 +181,7 @@ _OUTSIDE = ("do that work in a script task (Python) before or after it, or in a 
 def _mapping_script(node) -> str:
     parameter = node.getparent()
     direction = "input" if _local(parameter) == "inputParameter" else "output"
-    name = parameter.get("name") or ""
+    name = _cut(parameter.get("name") or "")
     language = node.get("scriptFormat") or ""
     if is_python(language):
         return (f"{_describe(node)}: the {direction} mapping '{name}' is a script; mappings written as scripts are not "
