@@ -7,6 +7,7 @@ import pytest
 
 from onestop.clock import ShiftedClock
 from onestop.engine import Engine, ModelError
+from onestop.engine.authoring import check_timer_value
 from onestop.engine.budgets import Budgets, check_timer
 from onestop.engine.cron import CronError, is_cron, next_after, to_croniter
 from onestop.engine.parsing import SourceFile
@@ -153,3 +154,9 @@ def test_a_cron_limited_to_a_coming_year_waits_for_its_first_occurrence(on_clock
     step = on_clock.start(model)
     assert step.status == "active"
     assert step.next_timer_at == datetime(2030, 1, 1, 5, 0)  # noon in Hanoi, naive UTC
+
+
+def test_the_modellers_panel_reads_a_cron_cycle_as_the_engine_does():
+    assert check_timer_value("cycle", "0 0 8 ? * MON-FRI", Budgets(), iso=True).code is None
+    assert check_timer_value("cycle", "* * * * * ?", Budgets(), iso=True).code == "too_often"
+    assert check_timer_value("cycle", "0 0 8 ? * MON-FRI").code is None  # as written in the model

@@ -15,8 +15,9 @@ never again, is refused.
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from croniter import CroniterError, croniter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
@@ -27,8 +28,12 @@ from .timeclock import aware_now
 # Each field: digits, names (MON, JAN), *, ?, ranges, lists, steps and Quartz's L, W and #.
 _FIELD = re.compile(r"^[0-9A-Za-z*?/,#\-]+$")
 _QUARTZ_DAY_NUMBER = re.compile(r"(?<![#/\dA-Za-z])(\d+)")
-# How many coming occurrences are looked at for the shortest gap between two.
+# How many coming occurrences, within how long after the first, are looked at for the shortest
+# gap between two (a rare cron, the fifth Monday of February, would otherwise be followed for
+# centuries); and how far croniter looks for the next occurrence (the timer budget's default).
 SAMPLED_OCCURRENCES = 64
+SAMPLED_SPAN = timedelta(days=400)
+MAX_YEARS = 100
 
 
 class CronError(ValueError):
@@ -70,12 +75,12 @@ def _quartz_day(number: str, text: str) -> str:
     return str(value - 1)
 
 
-def _iterator(text: str, start: datetime) -> croniter:
+def _iterator(text: str, start: datetime, max_years: int) -> croniter:
     form, seconds_first = to_croniter(text.strip())
     local_start = start.astimezone(clocks.VIETNAM_TIME)
     try:
         return croniter(form, local_start, ret_type=datetime, second_at_beginning=seconds_first,
-                        max_years_between_matches=50)
+                        max_years_between_matches=max_years)
     except CroniterError as exc:
         raise CronError(_unreadable(text, exc)) from None
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
@@ -89,14 +94,18 @@ def _unreadable(text: str, exc: Exception) -> str:
     return f"the cron expression {text!r} cannot be read{hint}"
 
 
-def occurrences(text: str, after: datetime, count: int) -> list[datetime]:
-    """Up to `count` occurrences after `after` (aware), as aware UTC datetimes; fewer if the
-    expression's years run out. CronError if it cannot be read."""
-    iterator = _iterator(text, after)
+def occurrences(text: str, after: datetime, count: int, max_years: int = MAX_YEARS,
+                within: timedelta | None = None) -> list[datetime]:
+    """Up to `count` occurrences after `after` (aware), as aware UTC datetimes, none more than
+    `max_years` after the one before it nor (if given) more than `within` after the first; fewer
+    if the expression's years run out. CronError if it cannot be read."""
+    iterator = _iterator(text, after, max_years)
     found = []
     for _ in range(count):
         try:
             found.append(iterator.get_next(datetime).astimezone(UTC))
+            if within is not None and found[-1] - found[0] > within:
+                break
         except CroniterError as exc:
             if "failed to find" in str(exc) or type(exc).__name__ == "CroniterBadDateError":
                 break
@@ -117,17 +126,18 @@ def check(text: str, min_cycle_seconds: float, max_seconds: float, now: datetime
 
     Refused: unreadable, never firing again, first firing further than `max_seconds` away, or two
     of its coming occurrences closer than `min_cycle_seconds`."""
+    years = max(1, math.ceil(max_seconds / 31_557_600))
     try:
-        coming = occurrences(text, now, SAMPLED_OCCURRENCES)
+        coming = occurrences(text, now, SAMPLED_OCCURRENCES, years, SAMPLED_SPAN)
     except CronError as exc:
         return str(exc)
     if not coming:
-        return f"the cron expression {text} never fires after now"
+        return f"the cron expression {text} never fires after now (within the next {years} years)"
     if (coming[0] - now).total_seconds() > max_seconds:
-        return f"the cron expression {text} first fires more than {max_seconds / 31_557_600:g} years from now"
+        return f"the cron expression {text} first fires more than {max_seconds / 31_557_600:g} years away"
     gaps = [(b - a).total_seconds() for a, b in zip(coming, coming[1:], strict=False)]
     if gaps and min(gaps) < min_cycle_seconds:
-        return (f"the cron expression {text} fires more often than once every {int(min_cycle_seconds)} seconds "
+        return (f"the cron expression {text} repeats more often than once every {int(min_cycle_seconds)} seconds "
                 f"(every {min(gaps):g} seconds)")
     return None
 
