@@ -39,6 +39,10 @@ def _refusal(engine, content):
     ("2026-12-01T08:00:00Z", False),
     ("reminder", False),
     ("'R/PT1H'", False),
+    ("wait if urgent else later", False),
+    ("'PT1H' if a else 'P1D'", False),
+    ("0 0 12 1W * ?", True),
+    ("0 15 10 ? * 6#3", True),
 ])
 def test_cron_texts_are_told_from_iso_values_and_expressions(text, expected):
     assert is_cron(text) is expected

@@ -25,8 +25,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from .. import clock as clocks
 from .timeclock import aware_now
 
-# Each field: digits, names (MON, JAN), *, ?, ranges, lists, steps and Quartz's L, W and #.
-_FIELD = re.compile(r"^[0-9A-Za-z*?/,#\-]+$")
+# Each field: numbers, names (MON, JAN), *, ?, ranges, lists, steps and Quartz's L, W and #.
+_NAMES = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|MON|TUE|WED|THU|FRI|SAT|SUN"
+_TOKEN = rf"(?:\d+[LW]?|\*|\?|L|LW|W|{_NAMES})"
+_FIELD = re.compile(rf"^{_TOKEN}(?:[,\-/#]{_TOKEN})*$", re.I)
 _QUARTZ_DAY_NUMBER = re.compile(r"(?<![#/\dA-Za-z])(\d+)")
 # How many coming occurrences, within how long after the first, are looked at for the shortest
 # gap between two (a rare cron, the fifth Monday of February, would otherwise be followed for
@@ -45,11 +47,9 @@ def is_cron(value) -> bool:
     if not isinstance(value, str):
         return False
     fields = value.split()
-    if not 5 <= len(fields) <= 7 or not all(_FIELD.match(f) for f in fields):
-        return False
-    # A five-to-seven word value of these characters is never an ISO value nor a Python expression
-    # (Python never puts two names or numbers side by side); it still needs a time field.
-    return any(ch.isdigit() or ch in "*?" for ch in fields[0])
+    # Five to seven such fields are never an ISO value nor a Python expression (Python never puts
+    # two names or numbers side by side, and `a if b else c` has words that are no cron names).
+    return 5 <= len(fields) <= 7 and all(_FIELD.match(f) for f in fields)
 
 
 def to_croniter(text: str) -> tuple[str, bool]:
