@@ -164,3 +164,14 @@ def test_the_modellers_panel_reads_a_cron_cycle_as_the_engine_does():
     assert check_timer_value("cycle", "0 0 8 ? * MON-FRI", Budgets(), iso=True).code is None
     assert check_timer_value("cycle", "* * * * * ?", Budgets(), iso=True).code == "too_often"
     assert check_timer_value("cycle", "0 0 8 ? * MON-FRI").code is None  # as written in the model
+
+
+def test_a_cron_whose_years_run_out_fires_its_last_occurrence_and_ends_its_timer(on_clock):
+    model = on_clock.parse([SourceFile("cron.bpmn", ticking_task("0 0 12 1 1 ? 2027"))])
+    step = on_clock.start(model)
+    assert step.next_timer_at == datetime(2027, 1, 1, 5, 0)
+    on_clock.clock.advance((datetime(2027, 1, 2) - on_clock.clock.now()).total_seconds())
+    fired = on_clock.fire_timers(model, step.state)
+    assert [f.element_id for f in fired.finished].count("End_Tick") == 1
+    assert fired.next_timer_at is None and "Tick" not in [w.element_id for w in fired.waiting]
+    assert fired.status == "active"  # the task it was attached to still waits for its officer
