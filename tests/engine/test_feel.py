@@ -2,6 +2,8 @@
 SpiffWorkflow evaluates, or the upload is refused naming the table, the rule and the cell; a
 decision is never silently wrong."""
 
+import time
+
 import pytest
 
 from onestop.engine import ModelError
@@ -148,3 +150,10 @@ def test_a_python_decision_table_of_spiffarena_decides_as_written(engine):
                                 _rule("r2", "-", "-", "0", "False")))
     assert [w["element_id"] for w in model.warnings if "read as" in w["message"]] == ["r1_kind"]
     assert _decide(engine, model, kind="villa", area=20) == (40, True)
+
+
+def test_a_huge_cell_is_refused_at_once_not_translated_character_by_character():
+    started = time.monotonic()
+    with pytest.raises(Untranslatable):
+        translate_input_entry('"a",' * 200_000)
+    assert time.monotonic() - started < 1

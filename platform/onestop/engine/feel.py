@@ -24,7 +24,7 @@ import re
 from lxml import etree
 
 from .problems import Problem
-from .sandbox import check_expression
+from .sandbox import MAX_EXPRESSION_LENGTH, check_expression
 from .sandbox_worker import SAFE_FUNCTIONS
 from .translate import Untranslatable
 
@@ -65,24 +65,27 @@ def _endpoint(text: str) -> str:
 def _split(text: str) -> list[str]:
     """Top-level comma-separated pieces: commas inside strings, parentheses and ranges stay."""
     pieces, current, depth, index = [], [], 0, 0
+    started = ranged = False  # the piece so far has something other than blanks / holds `..`
     while index < len(text):
         char = text[index]
         string = _STRING.match(text, index) if char in "\"'" else None
         if string:
             current.append(string.group())
             index = string.end()
+            started = True
             continue
-        so_far = "".join(current)
-        if char == "(" or (char == "]" and not so_far.strip()):  # `]1..5[` opens with a `]`
+        if char == "(" or (char == "]" and not started):  # `]1..5[` opens with a `]`
             depth += 1
         elif char == ")" or char == "]":
             depth -= 1
         elif char == "[":  # `[1..5[` closes with a `[`
-            depth += -1 if depth > 0 and ".." in so_far else 1
+            depth += -1 if depth > 0 and ranged else 1
         if char == "," and depth == 0:
             pieces.append("".join(current).strip())
-            current = []
+            current, started, ranged = [], False, False
         else:
+            ranged = ranged or (char == "." and index > 0 and text[index - 1] == ".")
+            started = started or not char.isspace()
             current.append(char)
         index += 1
     pieces.append("".join(current).strip())
@@ -125,12 +128,18 @@ def _python_reading(text: str) -> str | None:
     return None
 
 
+def _bounded(cell: str) -> None:
+    if len(cell) > MAX_EXPRESSION_LENGTH:
+        raise Untranslatable(f"the cell is longer than {MAX_EXPRESSION_LENGTH} characters")
+
+
 def translate_input_entry(text: str) -> tuple[str, bool]:
     """An input entry (FEEL unary tests) -> (Python as SpiffWorkflow evaluates it, translated?).
     Raises Untranslatable for what has no translation."""
     cell = (text or "").strip()
     if cell in ("", "-"):
         return text, False
+    _bounded(cell)
     negated = _NEGATION.match(cell)
     inner = negated.group(1).strip() if negated else cell
     pieces = _split(inner)
@@ -166,6 +175,7 @@ def translate_input_entry(text: str) -> tuple[str, bool]:
 def translate_literal(text: str) -> tuple[str, bool]:
     """An output entry or input expression -> (Python, translated?): FEEL's words and paths."""
     cell = (text or "").strip()
+    _bounded(cell)
     if _PATH.match(cell):
         python = _endpoint(cell)
     else:

@@ -17,6 +17,8 @@ class Untranslatable(ValueError):
     """An expression that is neither Python nor JUEL that onestop understands."""
 
 
+# The sandbox's own limit on an expression's length (sandbox.MAX_EXPRESSION_LENGTH).
+MAX_JUEL_LENGTH = 2_000
 _JUEL_WRAPPED = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.S)
 _STRING = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""", re.S)
 _JUEL_WORDS = [
@@ -56,6 +58,8 @@ def juel_to_python(text: str) -> str:
     inner = _JUEL_WRAPPED.match(text).group(1).strip()
     if not inner:
         raise Untranslatable("empty expression")
+    if len(inner) > MAX_JUEL_LENGTH:
+        raise Untranslatable(f"the expression is longer than {MAX_JUEL_LENGTH} characters")
     parts = _STRING.split(inner)
     out = []
     for index, part in enumerate(parts):
