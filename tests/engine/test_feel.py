@@ -104,6 +104,7 @@ def test_translations_are_reported_as_warnings_naming_the_cell(fee_model):
     ("]1..5[", "1 < ? < 5"),
     ("(1..5]", "1 < ? <= 5"),
     ("1, 2, 3", "? in (1, 2, 3)"),
+    ("'a', 'b'", "? in ('a', 'b')"),  # as a Python author would write the list
     ('not("a", "b")', 'not (? in ("a", "b"))'),
     ("not([1..5], 7)", "not (1 <= ? <= 5 or ? == 7)"),
     ("< 5, > 10", "? < 5 or ? > 10"),

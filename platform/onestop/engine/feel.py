@@ -30,7 +30,7 @@ from .translate import Untranslatable
 
 _STRING = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""", re.S)
 _NAME = r"[A-Za-z_]\w*"
-_ENDPOINT = rf'-?\d+(?:\.\d+)?|"(?:[^"\\]|\\.)*"|{_NAME}(?:\.{_NAME})*'
+_ENDPOINT = rf'-?\d+(?:\.\d+)?|"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|{_NAME}(?:\.{_NAME})*'
 _RANGE = re.compile(rf"^([\[\]\(])\s*({_ENDPOINT})\s*\.\.\s*({_ENDPOINT})\s*([\[\]\)])$", re.S)
 _COMPARISON = re.compile(rf"^(<=|>=|<|>)\s*({_ENDPOINT})$", re.S)
 _ENDPOINT_ONLY = re.compile(rf"^({_ENDPOINT})$", re.S)
