@@ -163,3 +163,21 @@ def test_a_juel_method_without_a_translation_is_refused_at_upload_naming_it(engi
     condition = f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{escape(juel)}</bpmn:conditionExpression>'
     message = _refused(engine, _gateway_with(condition))["Cheap"]
     assert method in message and "syntax" not in message
+
+
+def _each_applicant(collection: str) -> list:
+    return _with_work(f'<bpmn:userTask id="Work"><bpmn:incoming>F1</bpmn:incoming>'
+                      f'<bpmn:outgoing>F2</bpmn:outgoing><bpmn:multiInstanceLoopCharacteristics '
+                      f'camunda:collection="{collection}" camunda:elementVariable="applicant" /></bpmn:userTask>')
+
+
+def test_a_multi_instance_collection_written_in_juel_names_the_data_it_reads(engine):
+    model = engine.parse(_each_applicant("${applicants}"))
+    step = engine.start(model, {"applicants": ["An", "Bình", "Chi"]})
+    assert step.status == "active" and len(step.ready) == 3, step.error
+    assert any("read as applicants" in w["message"] for w in model.warnings)
+
+
+def test_a_multi_instance_collection_computed_by_a_bean_is_refused(engine):
+    message = _refused(engine, _each_applicant("${registry.applicantsOf(dossier)}"))["Work"]
+    assert "must name a list" in message and "registry.applicantsOf" in message

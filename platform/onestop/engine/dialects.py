@@ -15,11 +15,16 @@ onestop runs Python: scripts in the sandbox, expressions in Python or in JUEL it
 - input/output mappings (`camunda:inputOutput`) outside service tasks are not applied: a warning
   says so (the element sees the dossier's data as they are).
 
-`refusals(node)` and `warnings(node)` look at one XML element and return plain sentences naming
+A multi-instance `camunda:collection="${items}"` is read as the data name `items`; a collection
+computed by an expression is refused.
+
+`refusals(node)`, `rewrites(node)` and `warnings(node)` look at one XML element and return plain sentences naming
 the element, the language or what is called, and what to write instead.
 """
 
 from __future__ import annotations
+
+import re
 
 from lxml import etree
 
@@ -104,6 +109,12 @@ def refusals(node) -> list[str]:
         return _condition(node)
     if namespace == CAMUNDA_NS and tag in ("executionListener", "taskListener"):
         return [_listener(node, tag)]
+    if namespace == BPMN_NS and tag == "multiInstanceLoopCharacteristics" and node.get(f"{_C}collection"):
+        collection = node.get(f"{_C}collection")
+        if _collection_name(collection) is None:
+            return [f"{_describe(node)}: its multi-instance collection {_cut(collection)} must name a list in the "
+                    "dossier's data (applicants, or ${applicants}); an expression calling Camunda's beans does not "
+                    "run here"]
     if namespace == CAMUNDA_NS and tag == "script" and _local(node.getparent()) in ("inputParameter",
                                                                                      "outputParameter"):
         return [_mapping_script(node)]
@@ -125,6 +136,30 @@ def warnings(node) -> list[str]:
         if not is_python(language) and not is_foreign(language):
             return [f"{_describe(node)}: scriptFormat {language_name(language)} is no language onestop knows; the "
                     "script is Python, and runs as Python"]
+    return []
+
+
+_NAME = re.compile(r"^[A-Za-z_]\w*$")
+_JUEL_NAME = re.compile(r"^\s*[$#]\{\s*([A-Za-z_]\w*)\s*\}\s*$")
+
+
+def _collection_name(value: str) -> str | None:
+    """The data name a camunda:collection reads (`items` or `${items}`), None if it is anything else."""
+    if _NAME.match(value.strip()):
+        return value.strip()
+    found = _JUEL_NAME.match(value)
+    return found.group(1) if found else None
+
+
+def rewrites(node) -> list[str]:
+    """Rewrite what of this element only needs another spelling here, in place; return what was
+    read differently (warnings). A multi-instance `camunda:collection="${items}"` names `items`."""
+    if isinstance(node.tag, str) and node.tag == f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics":
+        collection = node.get(f"{_C}collection")
+        name = _collection_name(collection) if collection else None
+        if name and name != collection:
+            node.set(f"{_C}collection", name)
+            return [f"{_describe(node)}: multi-instance collection {_cut(collection)} read as {name}"]
     return []
 
 

@@ -268,7 +268,7 @@ class _Checker:
         refused = dialects.refusals(node)
         for message in refused:
             self.problem(node, message, file)
-        for message in dialects.warnings(node):
+        for message in dialects.rewrites(node) + dialects.warnings(node):
             self.warn(node, message, file)
         return bool(refused)
 
