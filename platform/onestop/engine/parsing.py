@@ -264,7 +264,8 @@ class _Checker:
                 self._instructions(node)
 
     def _foreign(self, node, file) -> bool:
-        """Camunda code for its Java engine (other script languages, listeners): refused, True."""
+        """Camunda code for its Java engine (other script languages, listeners) is refused (True);
+        what only needs another spelling here is rewritten in place, with a warning (engine.dialects)."""
         refused = dialects.refusals(node)
         for message in refused:
             self.problem(node, message, file)
