@@ -45,3 +45,31 @@ def test_raw_iso_timers_become_string_literals(raw, python):
 def test_python_timer_expressions_stay_as_they_are():
     assert translate_timer('"PT1S"') == ('"PT1S"', False)
     assert translate_timer("due_date") == ("due_date", False)
+
+
+@pytest.mark.parametrize(("juel", "python"), [
+    ('${kinds.contains("house")}', "'house' in kinds"),
+    ("${x.contains(y) == false}", "(y in x) == False"),
+    ("${!notes.isEmpty()}", "not len(notes) == 0"),
+    ("${items.size() gt 2}", "len(items) > 2"),
+    ('${code.startsWith("HN")}', "code.startswith('HN')"),
+    ('${name.equalsIgnoreCase("AN")}', "str(name).lower() == str('AN').lower()"),
+    ("${applicant.address.ward}", "applicant['address']['ward']"),
+    ('${m["k"].contains(1)}', "1 in m['k']"),
+    ('${x.size() > 0 ? "a" : "b"}', "'a' if len(x) > 0 else 'b'"),
+    ("${total div 2 mod 3}", "total / 2 % 3"),
+])
+def test_juel_methods_and_properties_become_python(juel, python):
+    assert translate_expression(juel) == (python, True)
+
+
+@pytest.mark.parametrize(("juel", "named"), [
+    ("${order.getCustomer()}", ".getCustomer()"),
+    ("${now()}", "now()"),
+    ('${list.stream().filter(x -> x == "a")}', ".stream()"),
+    ("${a ? b : c ? d : e}", "conditional"),
+])
+def test_juel_without_a_translation_is_refused_naming_what(juel, named):
+    with pytest.raises(Untranslatable) as caught:
+        translate_expression(juel)
+    assert named in str(caught.value)

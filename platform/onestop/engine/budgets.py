@@ -7,8 +7,8 @@ is bounded here, by the same `Budgets` at upload (where the value is written in 
 run time (where it comes from an expression, or from a dossier stored before the bound existed):
 
 - a timer more than `max_timer_years` away, a date as far in the past, or a cycle shorter than
-  `min_cycle_seconds`, is refused before SpiffWorkflow's duration arithmetic (which loops once
-  per month of the duration) ever sees it;
+  `min_cycle_seconds` (an ISO 8601 cycle or a cron expression, engine.cron), is refused before
+  SpiffWorkflow's duration arithmetic (which loops once per month of the duration) ever sees it;
 - a multi-instance task creates at most `max_instances` instances (cardinality or collection);
 - one advance of a workflow runs at most `max_automatic_steps` automatic steps and at most
   `max_step_seconds` of them, and never lets the task tree grow deeper than SpiffWorkflow can
@@ -37,6 +37,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.util.task import TaskState
 
+from . import cron
 from .timeclock import aware_now
 
 # SpiffWorkflow's TaskIterator (get_tasks, is_completed, do_engine_steps) stops at depth 1000;
@@ -131,6 +132,10 @@ def check_timer(kind: str, value, budgets: Budgets, now: datetime | None = None)
     if len(text) > MAX_TIMER_TEXT:
         return f"the timer value is longer than {MAX_TIMER_TEXT} characters"
     now = now or aware_now()
+    if cron.is_cron(text):
+        if kind != "cycle":
+            return f"{text} is a cron expression: it repeats, so it belongs in a cycle timer (timeCycle)"
+        return cron.check(text, budgets.min_cycle_seconds, budgets.max_timer_seconds, now)
     try:
         if kind == "duration":
             return _check_duration(text, budgets)
@@ -218,8 +223,8 @@ def check_stored_timers(workflow_tasks, budgets: Budgets, now: datetime | None =
             if not isinstance(definition, CycleTimerEventDefinition):
                 continue
             value = task._get_internal_data("event_value")
-            if not isinstance(value, dict) or value.get("cycles") == 0:
-                continue
+            if not isinstance(value, dict) or value.get("cycles") == 0 or "cron" in value:
+                continue  # a cron cycle was checked when it was read, and fires once for missed occurrences
             duration = value.get("duration") or 0
             if duration < budgets.min_cycle_seconds:
                 raise BudgetExceeded("timer", f"timer cycle of {_element(task)} repeats every {duration:g} seconds; "

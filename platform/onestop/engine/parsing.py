@@ -19,7 +19,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .. import boundedjson
-from . import diagram, serial
+from . import diagram, dialects, feel, serial
 from .budgets import Budgets, check_timer, literal
 from .messages import start_messages
 from .problems import ModelError, Problem
@@ -244,6 +244,8 @@ class _Checker:
             if not isinstance(node.tag, str):
                 continue
             ns, tag = etree.QName(node).namespace, etree.QName(node).localname
+            if self._foreign(node, file):
+                continue
             if node.get("id") in RESERVED_IDS and tag in FLOW_NODE_TAGS:
                 self.problem(node, f"{tag} id {node.get('id')!r} is reserved by the engine; rename it", file)
             if ns == BPMN_NS and tag == "script" and node.getparent() is not None:
@@ -269,6 +271,22 @@ class _Checker:
             elif ns == BPMN_NS and tag in ("userTask", "startEvent") and node.get("id"):
                 self._camunda_form(node)
                 self._instructions(node)
+
+    def _foreign(self, node, file) -> bool:
+        """Camunda code for its Java engine (other script languages, listeners) is refused (True);
+        what only needs another spelling here is rewritten in place, with a warning (engine.dialects)."""
+        refused = dialects.refusals(node)
+        for message in refused:
+            self.problem(node, message, file)
+        for message in dialects.rewrites(node) + dialects.warnings(node):
+            self.warn(node, message, file)
+        return bool(refused)
+
+    def check_decisions(self, root, file):
+        """Translate a DMN file's FEEL cells in place (engine.feel); refuse those it cannot read."""
+        problems, warnings = feel.rewrite_decisions(root, file)
+        self.problems.extend(problems)
+        self.warnings.extend(warnings)
 
     def _check_references(self, root, file):
         ids = {n.get("id") for n in root.iter() if isinstance(n.tag, str) and n.get("id")}
@@ -531,6 +549,8 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
             problems.append(Problem(None, f"{name} is not a BPMN 2.0 document (root element is {etree.QName(root).localname})", name))
             continue
         checker.check_tree(root, name)
+    for name, root in dmn_roots:
+        checker.check_decisions(root, name)
     problems.extend(checker.problems)
     if problems:
         raise ModelError(problems)
