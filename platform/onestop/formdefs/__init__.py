@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from . import options
 from .camunda import from_form_data, from_form_js
+from .instructions import render as render_instructions
 from .schema import (
     FieldError,
     FormDefinition,
@@ -27,7 +28,7 @@ from .schema import (
 )
 
 __all__ = ["Assembled", "FieldError", "FormDefinition", "FormProblem", "assemble", "check_schema", "normalise",
-           "read_only_changes", "read_only_fields", "takes_task_options", "validate", "with_task_options"]
+           "read_only_changes", "read_only_fields", "render_instructions", "takes_task_options", "validate", "with_task_options"]
 
 _KEY_PREFIXES = ("camunda-forms:deployment:", "camunda-forms:app:", "embedded:deployment:", "embedded:app:",
                  "deployment:", "app:", "embedded:")
