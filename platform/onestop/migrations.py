@@ -35,6 +35,7 @@ from .models import (
     Draft,
     DraftTestRun,
     LocalOverride,
+    LookupTable,
     MonthStep,
     Notification,
     OfficialDay,
@@ -283,6 +284,11 @@ def _catalogue_imports(db):
     db.create_tables([CatalogueImport], safe=True)
 
 
+def _lookup_tables(db):
+    """Centres' lookup tables, read and written by models' data stores (SpiffArena's JSON data stores)."""
+    db.create_tables([LookupTable], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -317,6 +323,7 @@ MIGRATIONS = [
     (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
+    (34, "lookup tables: the centre's values of the models' data stores", _lookup_tables),
 ]
 
 

@@ -114,7 +114,7 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
 def _start(actor, procedure_code, data, applicant, uploads, channel="api", centre_id=None) -> Dossier:
     centre_id, procedure, version, model, data, blobs, applicant = _intake(
         actor, procedure_code, data, applicant, uploads, centre_id)
-    with on_behalf_of(centre_id):
+    with on_behalf_of(centre_id, model):
         step = engine().start(model, data)
     now = utcnow()
     plan = deadline_plan(model)
@@ -301,8 +301,9 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     _refuse_read_only_changes(form, data, lambda: _task_data(dossier, item))
     data, blobs = _prepare(form, data, uploads, dossier.id)
     try:
-        with on_behalf_of(dossier.centre_id):
-            step = engine().complete_task(model_for(dossier.version), stored_state(dossier), item.id, data)
+        model = model_for(dossier.version)
+        with on_behalf_of(dossier.centre_id, model):
+            step = engine().complete_task(model, stored_state(dossier), item.id, data)
     except TaskNotReady as exc:
         raise Conflict(str(exc)) from None
     attachments.keep(blobs)
@@ -383,8 +384,9 @@ def deliver_message(actor, code, name, payload=None, to=None) -> Dossier:
     if dossier.state != "active":
         raise Conflict(f"dossier {code} is {dossier.state}")
     try:
-        with on_behalf_of(dossier.centre_id):
-            step = engine().deliver_message(model_for(dossier.version), stored_state(dossier), name, payload, to)
+        model = model_for(dossier.version)
+        with on_behalf_of(dossier.centre_id, model):
+            step = engine().deliver_message(model, stored_state(dossier), name, payload, to)
     except NotWaiting as exc:
         raise Conflict(str(exc)) from None
     return save_step(dossier, step, actor, "message.delivered", to, {"message": name})
@@ -425,7 +427,7 @@ def migrate_dossiers(actor, procedure_code, codes=None) -> list[Migration]:
                                      + ", ".join(clash)))
             continue
         try:
-            with on_behalf_of(dossier.centre_id):
+            with on_behalf_of(dossier.centre_id, new_model):
                 step = engine().migrate(new_model, stored_state(dossier))
         except EngineError as exc:
             results.append(Migration(dossier.code, False, str(exc)))

@@ -124,7 +124,7 @@ def start(actor, draft_id, data=None, uploads=None, max_bytes=5 * 1024 * 1024) -
     row = PracticeDossier(draft=draft_id, centre=actor.centre_id, created_by=actor.id, revision=state.revision,
                           compiled=model.dumps(), state="active", workflow="", journal=[], reached=[], ready=[])
     clock = _clock(row)
-    with on_behalf_of(actor.centre_id):
+    with on_behalf_of(actor.centre_id, model):  # reads the centre's lookup tables; a practice never writes them
         step = engine().on_clock(clock).start(model, data)
     now = clock.now()
     plan = _plan(model)
@@ -160,7 +160,7 @@ def complete(actor, practice_id, task_id, data=None, uploads=None) -> PracticeDo
     data = _checked(form, data or {}, uploads)
     clock = _clock(row)
     try:
-        with on_behalf_of(actor.centre_id):
+        with on_behalf_of(actor.centre_id, model):
             step = engine().on_clock(clock).complete_task(model, row.workflow, task_id, data)
     except TaskNotReady:
         raise Conflict("that task is no longer waiting in this practice dossier") from None
@@ -202,7 +202,7 @@ def skip_wait(actor, practice_id) -> PracticeDossier:
     row.clock_shift = (row.clock_shift or 0) + max((min(dues) - clock.now()).total_seconds(), 0) + 1
     clock = _clock(row)
     model = model_of(row)
-    with on_behalf_of(actor.centre_id):
+    with on_behalf_of(actor.centre_id, model):
         step = engine().on_clock(clock).fire_timers(model, row.workflow)
     _apply(row, step, model, clock.now())
     _store(row)
