@@ -104,9 +104,10 @@ def checked_model(files, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedMo
 
 def parse_uploads(uploads, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedModel:
     """What the engine makes of uploaded files, storing nothing (`onestop validate`); Invalid with each
-    problem (and its element id) when it refuses them."""
+    problem (and its element id) when it refuses them. Forms are checked as at upload: their
+    problems refuse, what they ask that onestop ignores (an unknown ui: key) is a warning."""
     try:
-        return engine().parse(unpack(uploads, max_bytes), process_id=process_id, max_bytes=max_bytes)
+        return compile_model(unpack(uploads, max_bytes), process_id=process_id, max_bytes=max_bytes)
     except ModelError as exc:
         raise Invalid("the model was refused", details=[p.as_dict() for p in exc.problems]) from None
 
