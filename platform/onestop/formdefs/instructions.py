@@ -148,6 +148,17 @@ def _budgeted(steps: list):
     return on_call
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(text: str):
+    """The template of a text, compiled once (a model's instructions are few and shown often)."""
+    code = _environment.compile(text, filename=_TEMPLATE_FILE)  # the name the step counter knows it by
+    template = _environment.template_class.from_code(_environment, code, _environment.make_globals(None))
+    namespace = template.root_render_func.__globals__  # `~` joins text through these, out of the sandbox's sight
+    namespace["markup_join"], namespace["str_join"] = (_guarded_join(namespace["markup_join"]),
+                                                       _guarded_join(namespace["str_join"]))
+    return template
+
+
 def is_template(text: str) -> bool:
     """Whether the text holds Jinja syntax at all (most instructions are plain Markdown)."""
     return isinstance(text, str) and ("{{" in text or "{%" in text)
@@ -161,11 +172,7 @@ def render(text: str, data: dict) -> str:
     steps = [0]
     previous = sys.gettrace()
     try:
-        code = _environment.compile(text, filename=_TEMPLATE_FILE)  # the name the step counter knows it by
-        template = _environment.template_class.from_code(_environment, code, _environment.make_globals(None))
-        namespace = template.root_render_func.__globals__  # `~` joins text through these, out of the sandbox's sight
-        namespace["markup_join"], namespace["str_join"] = (_guarded_join(namespace["markup_join"]),
-                                                           _guarded_join(namespace["str_join"]))
+        template = _compiled(text)
         sys.settrace(_budgeted(steps))
         out, size = [], 0
         for chunk in template.root_render_func(template.new_context(dict(data or {}))):
