@@ -90,12 +90,13 @@ def put(actor, name, filename: str, content: bytes) -> LookupTable:
 
 
 def _upsert(centre_id, name, value, source, actor_id):
-    found = LookupTable.get_or_none((LookupTable.centre == centre_id) & (LookupTable.name == name))
-    if found is None:
-        LookupTable.create(centre=centre_id, name=name, value=value, source=source, updated_by=actor_id)
-    else:
-        LookupTable.update(value=value, source=source, updated_by=actor_id, updated_at=utcnow()).where(
-            LookupTable.id == found.id).execute()
+    # One statement on both databases: two writers of a new table at once cannot both insert it.
+    now = utcnow()
+    (LookupTable.insert(centre=centre_id, name=name, value=value, source=source, updated_by=actor_id, updated_at=now)
+     .on_conflict(conflict_target=[LookupTable.centre, LookupTable.name],
+                  update={LookupTable.value: value, LookupTable.source: source, LookupTable.updated_by: actor_id,
+                          LookupTable.updated_at: now})
+     .execute())
 
 
 def _rows(value) -> int:
