@@ -98,3 +98,16 @@ def test_a_dossier_held_up_by_a_missing_table_runs_on_once_it_is_uploaded_and_re
     retried = lifecycle.recover(admin, dossier.code, "retry")
     assert retried.state == "active" and retried.data["fee_vnd"] == 100000
     assert lookup_tables.get(admin, "issued").value == {"count": 1}
+
+
+def test_a_practice_dossier_of_a_draft_reads_the_centres_tables_and_never_writes_them(admin):
+    from onestop.engine import SourceFile
+    from onestop.services import drafts, practice
+
+    lookup_tables.put(admin, "fees", "fees.json", FEES_JSON)
+    lookup_tables.put(admin, "issued", "issued.json", b'{"count": 3}')
+    draft_id = drafts.create(admin, [SourceFile("fee_lookup.bpmn", (MODELS / "datastores" / "fee_lookup.bpmn")
+                                                .read_bytes())], "test")
+    row = practice.start(admin, draft_id, {"kind": "renewal"})
+    assert row.state == "active" and row.data["fee_vnd"] == 50000
+    assert lookup_tables.get(admin, "issued").value == {"count": 3}
