@@ -190,3 +190,15 @@ def test_the_built_package_carries_the_bundled_procedures_so_a_pip_install_serve
     assert len(bundled) >= 17 and sorted(p.name for p in shipped.iterdir() if p.is_dir()) == bundled
     assert (shipped / "copy_certification" / "procedure.json").read_bytes() == (
         cli.BUNDLED / "copy_certification" / "procedure.json").read_bytes()
+
+
+def test_validate_shows_a_ui_key_onestop_does_not_know_as_a_warning_and_a_kkv_data_store_as_a_refusal(tmp_path):
+    spiff = run("validate", str(MODELS / "forms" / "spiffarena_dynamic"), home=tmp_path)
+    assert spiff.returncode == 0, spiff.stderr
+    assert "warning Task_Pick:" in spiff.stdout and "ui:autoFocus" in spiff.stdout
+    kkv = tmp_path / "kkv.bpmn"
+    kkv.write_text((MODELS / "datastores" / "fee_lookup.bpmn").read_text().replace(
+        'id="fees" name="JSONDataStore"', 'id="fees" name="KKVDataStore"'))
+    refused = run("validate", str(kkv), home=tmp_path)
+    assert refused.returncode == 1 and "fees: data store 'fees' (KKVDataStore) cannot run in onestop" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -14,6 +14,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 from . import catalogue, templates_view
 from .forms_builder import FormBuilderView
+from .lookup_tables import LookupTablesView
 from .modeller import ModellerView
 from .panel import PanelView
 from .testrun import TestRunView
@@ -53,6 +54,7 @@ def init_app(app):
     admin.add_view(UnitView(Unit, name="Đơn vị", endpoint="unit"))
     admin.add_view(UserView(User, name="Người dùng", endpoint="user"))
     admin.add_view(CalendarView(name="Lịch làm việc", endpoint="calendar"))
+    admin.add_view(LookupTablesView(name="Bảng tra cứu", endpoint="lookup_tables", url="/admin/lookup-tables"))
     from .calendar import OfficialCalendarView
 
     admin.add_view(OfficialCalendarView(name="Lịch quốc gia", endpoint="official_calendar", url="/admin/official-calendar"))

@@ -137,10 +137,10 @@ class TestRunView(Guarded, BaseView):
         model = practice.model_of(row)
         tasks = []
         for task in row.ready:
-            definition = practice.task_form(model, task)
+            data = practice.task_data(actor, practice_id, task["id"])
+            definition = practice.task_form(model, task, data)
             html = forms.html_form(definition) if definition is not None else None
-            form = failed[1] if failed and failed[0] == task["id"] else (
-                html.build(practice.task_data(actor, practice_id, task["id"])) if html else ActionForm())
+            form = failed[1] if failed and failed[0] == task["id"] else (html.build(data) if html else ActionForm())
             tasks.append((task, html, form))
         svg = diagram.render(model.diagram, done=frozenset(row.reached), current=frozenset(
             t["element_id"] for t in row.ready), title=str(model.metadata.get("name") or model.start_id))
@@ -168,7 +168,7 @@ class TestRunView(Guarded, BaseView):
         if task is None:
             flash("Bước này không còn chờ trong hồ sơ thử.", "error")
             return redirect(url_for(".practice_page", draft_id=draft_id, practice_id=practice_id), 303)
-        definition = practice.task_form(practice.model_of(row), task)
+        definition = practice.task_form(practice.model_of(row), task, practice.task_data(actor, practice_id, task_id))
         html = forms.html_form(definition) if definition is not None else None
         form = html.build({}, submitted=True) if html is not None else ActionForm()
         if html is not None and html.edit_rows(form, request.form):

@@ -35,6 +35,7 @@ from .models import (
     Draft,
     DraftTestRun,
     LocalOverride,
+    LookupTable,
     MonthStep,
     Notification,
     OfficialDay,
@@ -292,6 +293,11 @@ def _message_correlation(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "waitingevent_message" ON "waitingevent" ("message")')
 
 
+def _lookup_tables(db):
+    """Centres' lookup tables, read and written by models' data stores (SpiffArena's JSON data stores)."""
+    db.create_tables([LookupTable], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -327,6 +333,7 @@ MIGRATIONS = [
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
     (34, "messages find their dossier by business key, message and correlation", _message_correlation),
+    (35, "lookup tables: the centre's values of the models' data stores", _lookup_tables),
 ]
 
 

@@ -659,6 +659,23 @@ class Notification(BaseModel):
         indexes = ((("status", "next_attempt_at"), False),)
 
 
+class LookupTable(BaseModel):
+    """A centre's lookup table (a fee table, a code list): the value a SpiffArena data store of the
+    same name holds for the centre's models (services.lookup_tables). Uploaded in the back office;
+    a model's task may write it too."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    name = CharField(max_length=128)
+    value = JSONField()
+    source = CharField(max_length=255, default="")  # the file it was uploaded from, or "dossier CODE"
+    updated_at = DateTimeField(default=utcnow)
+    updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("centre", "name"), True),)
+
+
 class CacheVersion(BaseModel):
     """One row per kind of cached rows (agency codes, units, local overrides): a write that changes
     such rows bumps its kind's version in the same transaction, and every process empties its cache
@@ -705,5 +722,6 @@ ALL_MODELS = [
     MonthStep,
     SignInSession,
     CacheVersion,
+    LookupTable,
     CatalogueImport,
 ]

@@ -5,7 +5,7 @@ import unicodedata
 from pathlib import Path
 
 from onestop.formdefs import check_schema, normalise, validate
-from onestop.formdefs.schema import check_ui
+from onestop.formdefs.schema import check_ui, ui_warnings
 
 FORMS = Path(__file__).resolve().parents[1] / "models" / "forms"
 APPLICATION = json.loads((FORMS / "spiffarena" / "application-schema.json").read_text())
@@ -48,9 +48,11 @@ def test_a_ui_schema_naming_a_field_the_form_lacks_is_refused():
     assert problem.pointer == "/nmae" and "nmae" in problem.message
 
 
-def test_an_unknown_widget_is_refused():
-    [problem] = check_ui("f-uischema.json", {"note": {"ui:widget": "colour-wheel"}}, APPLICATION)
-    assert problem.pointer == "/note/ui:widget"
+def test_an_unknown_widget_is_a_warning_not_a_refusal():
+    ui = {"note": {"ui:widget": "colour-wheel"}}
+    assert check_ui("f-uischema.json", ui, APPLICATION) == []
+    [warning] = ui_warnings("f-uischema.json", ui, APPLICATION)
+    assert warning.pointer == "/note/ui:widget"
 
 
 def test_good_data_fits():

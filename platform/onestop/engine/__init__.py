@@ -6,6 +6,8 @@ to the next; callers hand it bytes and state text and get plain results back.
 
 from .authoring import ConditionCheck, TimerCheck, check_condition, check_timer_value, declared_names
 from .budgets import Budgets
+from .datastores import lookup_tables
+from .datastores import referenced as referenced_tables
 from .parsing import ParsedModel, SourceFile, classify
 from .problems import ModelError, Problem
 from .runtime import Engine, EngineError, NotWaiting, Step, Stored, TaskNotReady
@@ -17,4 +19,4 @@ from .unittests import CaseResult, TestCase, TestFile, is_test_file, process_of,
 __all__ = ["Budgets", "CaseResult", "ConditionCheck", "Engine", "EngineError", "ModelError", "NotWaiting",
            "ParsedModel", "Problem", "Sandbox", "SourceFile", "Step", "Stored", "TaskNotReady", "TestCase", "TestFile",
            "TimerCheck", "check_condition", "check_timer_value", "classify", "declared_names", "is_test_file",
-           "process_of", "read_test_file", "run_cases"]
+           "lookup_tables", "process_of", "read_test_file", "referenced_tables", "run_cases"]

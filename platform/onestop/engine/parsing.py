@@ -19,7 +19,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .. import boundedjson
-from . import diagram, dialects, feel, serial
+from . import datastores, diagram, dialects, feel, serial
 from .budgets import Budgets, check_timer, literal
 from .messages import start_messages
 from .problems import ModelError, Problem
@@ -552,10 +552,12 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
     for name, root in dmn_roots:
         checker.check_decisions(root, name)
     problems.extend(checker.problems)
+    store_problems, store_warnings = datastores.problems(bpmn_roots)  # SpiffArena data stores: lookup tables
+    problems.extend(store_problems)
     if problems:
         raise ModelError(problems)
 
-    warnings = list(checker.warnings)
+    warnings = list(checker.warnings) + store_warnings
     for name, root in bpmn_roots:
         warnings.extend(_xsd_warnings(root, name))
 

@@ -25,7 +25,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .. import clock as clocks
-from . import serial, timeclock
+from . import datastores, serial, timeclock
 from .budgets import (
     BudgetedScriptEngine,
     Budgets,
@@ -121,6 +121,7 @@ class Step:
     error: dict | None = None
     next_timer_at: datetime | None = None
     workflow: object = field(default=None, repr=False)
+    table_writes: dict = field(default_factory=dict)  # lookup table name -> the value the step wrote (datastores)
 
 
 def _business_time(wall_seconds: float) -> datetime:
@@ -488,6 +489,7 @@ class Engine:
                     task.complete()
                 else:
                     task._set_state(TaskState.READY)
+                    datastores.reread_inputs(task)  # a task that failed reading a lookup table reads it now
                     task.run()
         except Exception as exc:  # the step fails again: the dossier records it again
             return self._failed(model, workflow, exc, started, before)
@@ -596,6 +598,7 @@ class Engine:
             error=error,
             next_timer_at=next_due if status == "active" else None,
             workflow=workflow,
+            table_writes=datastores.pending_writes(),
         )
 
 

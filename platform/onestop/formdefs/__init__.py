@@ -11,7 +11,9 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
+from . import options
 from .camunda import from_form_data, from_form_js
+from .instructions import render as render_instructions
 from .schema import (
     FieldError,
     FormDefinition,
@@ -21,11 +23,12 @@ from .schema import (
     normalise,
     read_only_changes,
     read_only_fields,
+    ui_warnings,
     validate,
 )
 
 __all__ = ["Assembled", "FieldError", "FormDefinition", "FormProblem", "assemble", "check_schema", "normalise",
-           "read_only_changes", "read_only_fields", "validate"]
+           "read_only_changes", "read_only_fields", "render_instructions", "takes_task_options", "validate", "with_task_options"]
 
 _KEY_PREFIXES = ("camunda-forms:deployment:", "camunda-forms:app:", "embedded:deployment:", "embedded:app:",
                  "deployment:", "app:", "embedded:")
@@ -37,6 +40,18 @@ class Assembled:
     element_forms: dict = field(default_factory=dict)  # BPMN element id -> form name
     problems: list = field(default_factory=list)  # FormProblem, each naming its element where known
     warnings: list = field(default_factory=list)  # (element id or None, message)
+
+
+def takes_task_options(form: FormDefinition | None) -> bool:
+    """Whether the form takes some of its choices from the task's data (options_from_task_data_var)."""
+    return form is not None and bool(options.markers(form.schema))
+
+
+def with_task_options(form: FormDefinition, data: dict) -> FormDefinition:
+    """The form with the choices it takes from the task's data filled in from `data` (the form
+    itself when it takes none): what is drawn and what a submission is checked against."""
+    schema = options.fill(form.schema, data)
+    return form if schema is form.schema else FormDefinition(form.name, schema, form.ui, dynamic=True)
 
 
 def ui_name_for(schema_name: str) -> str:
@@ -84,8 +99,9 @@ def assemble(files: dict, references: dict) -> Assembled:
         if not schema_name:
             continue
         if schema_name not in out.forms:
-            form, problems = _from_files(schema_name, ui_name, files)
+            form, problems, warnings = _from_files(schema_name, ui_name, files)
             out.problems.extend(_at(element_id, problems))
+            out.warnings.extend((element_id, str(w)) for w in warnings)
             if form is None:
                 continue
             out.forms[schema_name] = form.as_dict()
@@ -100,16 +116,18 @@ def _at(element_id, problems):
 def _from_files(schema_name, ui_name, files):
     document = files.get(schema_name)
     if document is None:
-        return None, [FormProblem(schema_name, "", "the form file was not uploaded")]
+        return None, [FormProblem(schema_name, "", "the form file was not uploaded")], []
     if schema_name.endswith(".form"):
-        return from_form_js(schema_name, document)
+        return (*from_form_js(schema_name, document), [])
     problems = check_schema(schema_name, document)
     ui_name = ui_name or ui_name_for(schema_name)
     ui = files.get(ui_name) if ui_name else None
     if ui_name and ui is None and ui_name != ui_name_for(schema_name):
         problems.append(FormProblem(ui_name, "", "the UI schema file was not uploaded"))
+    warnings = []
     if ui is not None and not problems:
         problems.extend(check_ui(ui_name, ui, document))
+        warnings = ui_warnings(ui_name, ui, document)
     if problems:
-        return None, problems
-    return FormDefinition(schema_name, document, ui or {}), []
+        return None, problems, []
+    return FormDefinition(schema_name, document, ui or {}), [], warnings

@@ -20,6 +20,7 @@ import jsonschema
 import referencing
 import referencing.exceptions
 
+from . import options
 from .patterns import Validator, check_pattern
 
 # Keywords that say what a value is, shape the form, or are annotations the renderer shows.
@@ -60,6 +61,7 @@ class FormDefinition:
     name: str
     schema: dict
     ui: dict = field(default_factory=dict)
+    dynamic: bool = False  # its choices were filled in from one task's data: not to be cached as the form's own
 
     def as_dict(self) -> dict:
         return {"name": self.name, "schema": self.schema, "ui": self.ui}
@@ -75,7 +77,10 @@ def _pointer(parts) -> str:
 
 def check_schema(name: str, schema) -> list[FormProblem]:
     """Every problem of a form's JSON Schema that onestop would not honour, with its JSON pointer."""
-    problems: list[FormProblem] = []
+    problems: list[FormProblem] = [FormProblem(name, _pointer(path), message) for path, message in options.bad_names(schema)]
+    if problems:
+        return problems
+    schema = options.fill(schema, {}, placeholder=True)  # checked with a stand-in for the task data's choices
     nodes = [0]
 
     def problem(path, message):
@@ -234,17 +239,31 @@ def _check_pattern(value, path, problem):
 UI_KEYS = {"ui:order", "ui:widget", "ui:title", "ui:description", "ui:help", "ui:placeholder", "ui:readonly",
            "ui:disabled", "ui:hidden", "ui:options", "ui:autofocus", "ui:enumNames", "ui:rows", "ui:label",
            "ui:classNames", "ui:field", "ui:submitButtonOptions", "ui:autocomplete", "ui:inputType",
-           "ui:emptyValue"}
+           "ui:emptyValue", "ui:enableMarkdownInDescription"}
 WIDGETS = {"text", "textarea", "email", "tel", "password", "select", "radio", "checkbox", "checkboxes",
            "date", "datetime", "date-time", "time", "updown", "number", "file", "hidden", "markdown", "range",
-           "TypeaheadWidget"}
+           "TypeaheadWidget", "formattedNumber"}
 
 
 def check_ui(name: str, ui, schema) -> list[FormProblem]:
-    """Problems of a UI schema: unknown ui: keys and widgets, and field names the schema does not have."""
-    problems: list[FormProblem] = []
+    """Problems of a UI schema that refuse the form: not an object, a malformed ui:order or
+    ui:widget, field names the schema does not have."""
+    return [p for level, p in _ui_findings(name, ui, schema) if level == "problem"]
+
+
+def ui_warnings(name: str, ui, schema) -> list[FormProblem]:
+    """What a UI schema asks that onestop ignores: ui: keys and widgets it does not know. These are
+    cosmetic (react-jsonschema-form and SpiffArena add new ones often); the form works without them."""
+    return [p for level, p in _ui_findings(name, ui, schema) if level == "warning"]
+
+
+def _ui_findings(name: str, ui, schema) -> list[tuple[str, FormProblem]]:
     if not isinstance(ui, dict):
-        return [FormProblem(name, "", "a UI schema must be a JSON object")]
+        return [("problem", FormProblem(name, "", "a UI schema must be a JSON object"))]
+    found: list[tuple[str, FormProblem]] = []
+
+    def add(level, here, message):
+        found.append((level, FormProblem(name, _pointer(here), message)))
 
     def walk(node, sub_schema, path):
         props = sub_schema.get("properties", {}) if isinstance(sub_schema, dict) else {}
@@ -252,23 +271,24 @@ def check_ui(name: str, ui, schema) -> list[FormProblem]:
             here = [*path, key]
             if key.startswith("ui:"):
                 if key not in UI_KEYS:
-                    problems.append(FormProblem(name, _pointer(here), f"UI key {key!r} is not supported"))
-                elif key == "ui:widget" and (not isinstance(value, str) or value not in WIDGETS):
-                    problems.append(FormProblem(name, _pointer(here), f"widget {value!r} is not supported "
-                                                                      f"(use one of: {', '.join(sorted(WIDGETS))})"))
+                    add("warning", here, f"UI key {key!r} is not known to onestop; it is ignored")
+                elif key == "ui:widget" and not isinstance(value, str):
+                    add("problem", here, "ui:widget must be the name of a widget")
+                elif key == "ui:widget" and value not in WIDGETS:
+                    add("warning", here, f"widget {value!r} is not known to onestop; the field is shown with "
+                                         f"the usual input for its type (known: {', '.join(sorted(WIDGETS))})")
                 elif key == "ui:order" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                    problems.append(FormProblem(name, _pointer(here), "ui:order must be a list of field names"))
+                    add("problem", here, "ui:order must be a list of field names")
             elif key == "items" and isinstance(value, dict):
                 walk(value, sub_schema.get("items", {}) if isinstance(sub_schema, dict) else {}, here)
             elif key in props:
                 if isinstance(value, dict):
                     walk(value, props[key], here)
             else:
-                problems.append(FormProblem(name, _pointer(here), f"the UI schema names field {key!r} that the "
-                                                                  "form does not have"))
+                add("problem", here, f"the UI schema names field {key!r} that the form does not have")
 
     walk(ui, schema if isinstance(schema, dict) else {}, [])
-    return problems
+    return found
 
 
 def normalise(value):

@@ -31,7 +31,7 @@ from . import attachments, audit, business_keys, centres, codes, deadlines, noti
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .lookup import lookup_hash, new_lookup_key
 from .lookup import track as track  # where the layers above have looked for it
-from .procedures import form_of, model_for, start_form
+from .procedures import form_of, model_for, start_form, task_form
 from .runtime import engine, on_behalf_of
 from .stats import counters
 from .stats.definition import resolution
@@ -115,7 +115,7 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
 def _start(actor, procedure_code, data, applicant, uploads, channel="api", centre_id=None) -> Dossier:
     centre_id, procedure, version, model, data, blobs, applicant = _intake(
         actor, procedure_code, data, applicant, uploads, centre_id)
-    with on_behalf_of(centre_id):
+    with on_behalf_of(centre_id, model):
         step = engine().start(model, data)
     return store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs)
 
@@ -284,7 +284,8 @@ def stored_state(dossier):
 def task_detail(actor, task_id):
     """(work item, its variables, its form definition or None) for a ready task."""
     item = get_work_item(actor, task_id)
-    return item, _task_data(item.dossier, item), form_of(item.dossier.version, item.form)
+    data = _task_data(item.dossier, item)
+    return item, data, task_form(item.dossier.version, item.form, data)
 
 
 def _ends_the_wait(item, kind) -> bool:
@@ -307,11 +308,14 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
         raise Conflict(f"{item.name} is being handled by {_username(item.claimed_by_id)}; ask them to release it")
     dossier = item.dossier
     form = form_of(dossier.version, item.form)
+    if formdefs.takes_task_options(form):  # checked against the choices the task's data offers now
+        form = formdefs.with_task_options(form, _task_data(dossier, item))
     _refuse_read_only_changes(form, data, lambda: _task_data(dossier, item))
     data, blobs = _prepare(form, data, uploads, dossier.id)
     try:
-        with on_behalf_of(dossier.centre_id):
-            step = engine().complete_task(model_for(dossier.version), stored_state(dossier), item.id, data)
+        model = model_for(dossier.version)
+        with on_behalf_of(dossier.centre_id, model):
+            step = engine().complete_task(model, stored_state(dossier), item.id, data)
     except TaskNotReady as exc:
         raise Conflict(str(exc)) from None
     attachments.keep(blobs)
@@ -416,7 +420,7 @@ def migrate_dossiers(actor, procedure_code, codes=None) -> list[Migration]:
                                      + ", ".join(clash)))
             continue
         try:
-            with on_behalf_of(dossier.centre_id):
+            with on_behalf_of(dossier.centre_id, new_model):
                 step = engine().migrate(new_model, stored_state(dossier))
         except EngineError as exc:
             results.append(Migration(dossier.code, False, str(exc)))

@@ -102,8 +102,9 @@ def end(actor, code, how: str, reason: str, dossier=None) -> Dossier:
     if dossier.state not in ("active", "error"):
         raise Conflict(f"dossier {dossier.code} is already {dossier.status}")
     how = moved(dossier, how)  # e.g. a dossier already being processed is stopped, not refused
-    with on_behalf_of(dossier.centre_id):
-        step = engine().cancel(model_for(dossier.version), stored_state(dossier))
+    model = model_for(dossier.version)
+    with on_behalf_of(dossier.centre_id, model):
+        step = engine().cancel(model, stored_state(dossier))
     saved = save_step(dossier, step, actor, ENDINGS[how], None, {"reason": reason}, status=how)
     return saved
 
@@ -195,7 +196,7 @@ def recover(actor, code, how: str) -> Dossier:
         raise Conflict(f"dossier {dossier.code} is not held up by a failed step")
     model = model_for(dossier.version)
     try:
-        with on_behalf_of(dossier.centre_id):
+        with on_behalf_of(dossier.centre_id, model):
             step = (engine().retry if how == "retry" else engine().skip)(model, stored_state(dossier))
     except NotWaiting as exc:
         raise Conflict(str(exc)) from None

@@ -101,9 +101,9 @@ def deliver_to(actor, dossier, name, payload, to=None, detail=None) -> Dossier:
     if dossier.state != "active":
         raise Conflict(f"dossier {dossier.code} is {dossier.state}")
     try:
-        with on_behalf_of(dossier.centre_id):
-            step = engine().deliver_message(model_for(dossier.version), dossiers.stored_state(dossier), name,
-                                            payload, to)
+        model = model_for(dossier.version)
+        with on_behalf_of(dossier.centre_id, model):
+            step = engine().deliver_message(model, dossiers.stored_state(dossier), name, payload, to)
     except NotWaiting as exc:
         raise Conflict(str(exc)) from None
     return save_step(dossier, step, actor, "message.delivered", to, {"message": name} | (detail or {}))
@@ -178,7 +178,7 @@ def _start(actor, centre_id, name, payload, business_key) -> Dossier:
     centres.open_for_intake(centre_id, local_today())
     model = model_for(version)
     try:
-        with on_behalf_of(centre_id):
+        with on_behalf_of(centre_id, model):
             step = engine().start_by_message(model, name, payload)
     except NotWaiting:  # the version changed between the look-up and the start
         raise Conflict(f"procedure {procedure.code} no longer starts with message {shown(name)}; send it again") from None

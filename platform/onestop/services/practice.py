@@ -78,17 +78,19 @@ def draft_model(actor, draft_id, max_bytes=5 * 1024 * 1024) -> tuple:
 
 
 def start_form(model) -> FormDefinition | None:
-    """The form the applicant fills in to submit, if the model has one."""
+    """The form the applicant fills in to submit, if the model has one (choices taken from task
+    data are empty: a start has none)."""
     for element_id, name in model.element_forms.items():
         if model.form_refs.get(element_id, {}).get("element") == "startEvent":
-            return FormDefinition.from_dict(model.forms[name])
+            return formdefs.with_task_options(FormDefinition.from_dict(model.forms[name]), {})
     return None
 
 
-def task_form(model, task: dict) -> FormDefinition | None:
-    """The form of an offered task ({"form": name, ...}), if it has one."""
+def task_form(model, task: dict, data: dict | None = None) -> FormDefinition | None:
+    """The form of an offered task ({"form": name, ...}), if it has one, with the choices it takes
+    from the task's data filled in from `data`."""
     form = model.forms.get(task.get("form") or "")
-    return FormDefinition.from_dict(form) if form else None
+    return formdefs.with_task_options(FormDefinition.from_dict(form), data or {}) if form else None
 
 
 def start_element(model) -> str | None:
@@ -122,7 +124,7 @@ def start(actor, draft_id, data=None, uploads=None, max_bytes=5 * 1024 * 1024) -
     row = PracticeDossier(draft=draft_id, centre=actor.centre_id, created_by=actor.id, revision=state.revision,
                           compiled=model.dumps(), state="active", workflow="", journal=[], reached=[], ready=[])
     clock = _clock(row)
-    with on_behalf_of(actor.centre_id):
+    with on_behalf_of(actor.centre_id, model):  # reads the centre's lookup tables; a practice never writes them
         step = engine().on_clock(clock).start(model, data)
     now = clock.now()
     plan = _plan(model)
@@ -152,10 +154,13 @@ def complete(actor, practice_id, task_id, data=None, uploads=None) -> PracticeDo
     row = get(actor, practice_id)
     task = _offered(row, task_id)
     model = model_of(row)
-    data = _checked(task_form(model, task), data or {}, uploads)
+    form = task_form(model, task)
+    if form is not None and form.dynamic:
+        form = task_form(model, task, task_data(actor, practice_id, task_id))
+    data = _checked(form, data or {}, uploads)
     clock = _clock(row)
     try:
-        with on_behalf_of(actor.centre_id):
+        with on_behalf_of(actor.centre_id, model):
             step = engine().on_clock(clock).complete_task(model, row.workflow, task_id, data)
     except TaskNotReady:
         raise Conflict("that task is no longer waiting in this practice dossier") from None
@@ -197,7 +202,7 @@ def skip_wait(actor, practice_id) -> PracticeDossier:
     row.clock_shift = (row.clock_shift or 0) + max((min(dues) - clock.now()).total_seconds(), 0) + 1
     clock = _clock(row)
     model = model_of(row)
-    with on_behalf_of(actor.centre_id):
+    with on_behalf_of(actor.centre_id, model):
         step = engine().on_clock(clock).fire_timers(model, row.workflow)
     _apply(row, step, model, clock.now())
     _store(row)

@@ -104,9 +104,10 @@ def checked_model(files, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedMo
 
 def parse_uploads(uploads, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedModel:
     """What the engine makes of uploaded files, storing nothing (`onestop validate`); Invalid with each
-    problem (and its element id) when it refuses them."""
+    problem (and its element id) when it refuses them. Forms are checked as at upload: their
+    problems refuse, what they ask that onestop ignores (an unknown ui: key) is a warning."""
     try:
-        return engine().parse(unpack(uploads, max_bytes), process_id=process_id, max_bytes=max_bytes)
+        return compile_model(unpack(uploads, max_bytes), process_id=process_id, max_bytes=max_bytes)
     except ModelError as exc:
         raise Invalid("the model was refused", details=[p.as_dict() for p in exc.problems]) from None
 
@@ -384,6 +385,13 @@ def form_of(version, name) -> FormDefinition | None:
     return FormDefinition.from_dict(form) if form else None
 
 
+def task_form(version, name, task_data: dict) -> FormDefinition | None:
+    """A task's form with the choices it takes from the task's data filled in (SpiffArena's
+    options_from_task_data_var): what the task's page draws and what its submission is checked against."""
+    form = form_of(version, name)
+    return formdefs.with_task_options(form, task_data) if form is not None else None
+
+
 def field_labels(version) -> dict:
     """For showing a dossier's data: each field name the version's forms know -> (its title, the
     titles of its choices by value). The first form that names a field wins."""
@@ -413,5 +421,6 @@ def _start_form_name(model) -> str | None:
 
 
 def start_form(version) -> FormDefinition | None:
-    """The form a citizen fills in to submit: the one on the start event, if the model has one."""
-    return form_of(version, _start_form_name(model_for(version)))
+    """The form a citizen fills in to submit: the one on the start event, if the model has one (a
+    start has no task data yet: choices taken from it are empty)."""
+    return task_form(version, _start_form_name(model_for(version)), {})

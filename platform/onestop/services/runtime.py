@@ -162,10 +162,15 @@ def bind_engine(engine: Engine) -> Engine:
     return engine
 
 
-def on_behalf_of(centre_id):
+@contextmanager
+def on_behalf_of(centre_id, model=None):
     """A block whose engine work runs for this centre: its scripts take the centre's fair share of the
-    process's sandbox pool, so one centre's slow scripts cannot starve another's."""
-    return engine().sandbox.on_behalf_of(centre_id)
+    process's sandbox pool, so one centre's slow scripts cannot starve another's; and, given the
+    model, the centre's lookup tables its data stores read are handed in (services.lookup_tables)."""
+    from .lookup_tables import handed_in  # imported here: lookup_tables stands above the runtime
+
+    with engine().sandbox.on_behalf_of(centre_id), handed_in(centre_id, model):
+        yield
 
 
 def forget_caches() -> None:

@@ -20,7 +20,7 @@ from .. import sql
 from ..db import run_write
 from ..models import Dossier, utcnow
 from ..status import ENDED, WITH_RESULT, IllegalTransition, Status, transition
-from . import attachments, audit, clockstops, deadlines, notify, rollout, schedule, units
+from . import attachments, audit, clockstops, deadlines, lookup_tables, notify, rollout, schedule, units
 from .errors import Conflict
 from .procedures import model_for
 from .runtime import engine
@@ -279,6 +279,7 @@ def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due
     completed and the history rows, as stored (with their ids) for the step's audit event."""
     now = utcnow()
     due_at = due_at or dossier.due_at
+    lookup_tables.store_writes(dossier, step)  # what the step's tasks wrote to the centre's data stores
     leaving = sql.open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
     sql.delete_ids("workitem", "id", step.ready_removed)
     model = model_for(dossier.version) if step.ready_added else None

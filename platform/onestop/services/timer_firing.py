@@ -34,8 +34,9 @@ def fire_timers_of(dossier_id, now=None) -> bool:
         schedule.timer_due(dossier.id, dossier.next_timer_at)
         return False
     try:
-        with on_behalf_of(dossier.centre_id):
-            step = engine().fire_timers(model_for(dossier.version), stored_state(dossier))
+        model = model_for(dossier.version)
+        with on_behalf_of(dossier.centre_id, model):
+            step = engine().fire_timers(model, stored_state(dossier))
     except Exception:  # whatever breaks one dossier must not stop the timers of all
         # The engine reports what a model does wrong as the step's error; reaching here means the
         # stored dossier itself cannot be run. Left active it would come first in every round and

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 
 from peewee import JOIN, fn
 
-from .. import sql
+from .. import formdefs, sql
 from ..engine import TaskNotReady
 from ..formdefs import FormDefinition
 from ..models import Dossier, Procedure, User, WorkItem, utcnow
@@ -17,7 +17,7 @@ from . import attachments, deadlines
 from .dossiers import get_work_item, stored_state, task_was_done
 from .errors import Conflict, Invalid
 from .lifecycle import supplement_request_of
-from .procedures import field_labels, form_of, model_for
+from .procedures import field_labels, model_for, task_form
 from .runtime import engine
 
 VIEWS = ("all", "mine", "unclaimed")
@@ -131,7 +131,8 @@ def task_page(actor, task_id) -> TaskPage:
         raise Conflict(str(exc)) from None
     rows = sql.dossier_rows(dossier.id)
     dossier.procedure = Procedure.get_by_id(dossier.procedure.id)
-    return TaskPage(item, dossier, data, form_of(dossier.version, item.form), model.instructions.get(item.element_id, ""),
+    instructions = formdefs.render_instructions(model.instructions.get(item.element_id, ""), data)
+    return TaskPage(item, dossier, data, task_form(dossier.version, item.form, data), instructions,
                     attachments.of_dossier(dossier), rows["history"], rows["tasks"], field_labels(dossier.version),
                     supplement_request_of(dossier))
 

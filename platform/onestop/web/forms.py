@@ -93,6 +93,7 @@ class Item:
     required: bool = False
     schema: dict = field(default_factory=dict)
     children: list = field(default_factory=list)  # for group and rows: the items inside
+    markdown: bool = False  # the help is Markdown (SpiffArena's ui:enableMarkdownInDescription)
 
 
 def _choices(schema):
@@ -161,7 +162,8 @@ def _items(schema, ui) -> list[Item]:
         kind = _kind(sub, sub_ui)
         label = sub_ui.get("ui:title") or sub.get("title") or name
         help_text = sub_ui.get("ui:help") or sub_ui.get("ui:description") or sub.get("description") or ""
-        item = Item(name, kind, str(label), str(help_text), name in required, sub)
+        item = Item(name, kind, str(label), str(help_text), name in required, sub,
+                    markdown=sub_ui.get("ui:enableMarkdownInDescription") is True)
         if kind == "group":
             item.children = _items(sub, sub_ui)
         elif kind == "rows":
@@ -266,7 +268,11 @@ _cache: dict = {}  # id(schema) -> (schema, HtmlForm); schemas live as long as t
 
 
 def html_form(definition: FormDefinition) -> HtmlForm:
-    """The HTML form of a definition, generated once per form version."""
+    """The HTML form of a definition, generated once per form version (each time for a form whose
+    choices come from one task's data)."""
+    if definition.dynamic:
+        layout = _items(definition.schema, definition.ui)
+        return HtmlForm(definition, _subclass(layout, definition.ui, FlaskForm), layout)
     entry = _cache.get(id(definition.schema))
     if entry is None or entry[0] is not definition.schema:
         layout = _items(definition.schema, definition.ui)
