@@ -11,7 +11,16 @@ import hashlib
 
 import pytest
 
-from tests.field_corpus.runner import HERE, Result, _leak, load_manifest, names_in, run_model, verdict
+from tests.field_corpus.runner import (
+    HERE,
+    Result,
+    _leak,
+    load_manifest,
+    names_in,
+    reason_class,
+    run_model,
+    verdict,
+)
 from tests.field_corpus.tally import live_server
 
 MANIFEST = load_manifest()
@@ -69,6 +78,7 @@ def test_exception_text_in_a_response_is_a_defect_but_a_scripts_own_error_is_not
                                  "details": [{"message": "TypeError: Object of type ServiceTask is not JSON serializable"}]})
     assert _leak("start", 201, {"state": "error", "error": {"message": "'NoneType' object has no attribute 'x'"}})
     assert _leak("upload", 422, {"message": "KeyError: '{http://camunda.org/schema/1.0/bpmn}decisionRef'"})
+    assert _leak("upload", 422, {"message": "Cannot resolve dataOutputAssociation <Element targetRef at 0x7f02ba>"})
     assert _leak("start", 201, {"state": "error", "error": {
         "element_id": "Activity_1", "message": "TypeError: can only concatenate str (not \"int\") to str (line 1)"}}) is None
     assert _leak("upload", 422, {"message": "the model was refused", "details": [
@@ -86,6 +96,9 @@ def test_a_refusal_must_name_an_element_field_or_file_of_the_model(tmp_path):
     named = _refusal("upload", 422, {"message": "the model was refused", "details": [
         {"element_id": "Call_Tax", "message": "serviceTask Call_Tax calls a Java class"}]}, known)
     assert named.outcome == "refused: service task"
+    # the class comes from what is wrong before the kind of element it is about
+    assert reason_class("serviceTask CallLogger: A multiinstance task must specify a cardinality") == "multi-instance or loop"
+    assert reason_class("businessRuleTask Rule_1: There is no support implemented for this task type.") == "decision (dmn)"
     anonymous = _refusal("upload", 422, {"message": "the model was refused"}, known)
     assert anonymous.defect
     assert verdict(model, anonymous, {}) is not None

@@ -111,7 +111,8 @@ def tree(mirror) -> dict:
 
 
 def candidates(name, spec, sizes, read):
-    """Lists of paths, one per model, in path order."""
+    """Lists of paths, one per model, in path order. BPMN files of one folder that define the same
+    process id are versions of one process (a test fixture loads one at a time), never one model."""
     include = re.compile(spec["include"])
     paths = sorted(p for p in sizes if include.search(p) and "node_modules" not in p)
     folders = {}
@@ -120,11 +121,15 @@ def candidates(name, spec, sizes, read):
     models = []
     if spec["mode"] == "folder":
         for members in folders.values():
-            if not any(BPMN.search(m) for m in members):
+            bpmn = [m for m in members if BPMN.search(m)]
+            if not bpmn:
                 continue
-            files = [m for m in members if re.search(r"\.(bpmn|dmn|json)$", m, re.I)
-                     and PurePosixPath(m).name != "process_group.json"]
-            models.append(files)
+            others = [m for m in members if re.search(r"\.(dmn|json)$", m, re.I)
+                      and PurePosixPath(m).name != "process_group.json"]
+            if _clash(bpmn, read):  # the folder's own name plus the file's tells these models apart
+                models += [[b, *others] for b in bpmn]
+            else:
+                models.append(bpmn + others)
         return models
     for p in paths:
         if not BPMN.search(p):
@@ -135,11 +140,22 @@ def candidates(name, spec, sizes, read):
         if re.search(rb"businessRuleTask", text):
             group += [s for s in siblings if s.lower().endswith(".dmn")]
         if re.search(rb"callActivity", text):
-            group += [s for s in siblings if BPMN.search(s) and s != p]
+            for s in siblings:
+                if BPMN.search(s) and s != p and not _clash([*filter(BPMN.search, group), s], read):
+                    group.append(s)
         if re.search(rb"formRef|formKey", text):
             group += [s for s in siblings if s.lower().endswith(".form")]
         models.append(group)
     return models
+
+
+PROCESS_ID = re.compile(rb"<(?:[A-Za-z0-9]+:)?process\b[^>]*?\bid=\"([^\"]+)\"")
+
+
+def _clash(bpmn_paths, read) -> bool:
+    """Whether two of these BPMN files define the same process id."""
+    ids = [i for p in bpmn_paths for i in set(PROCESS_ID.findall(read(p)))]
+    return len(ids) != len(set(ids))
 
 
 def _tool(blob) -> str:
@@ -159,13 +175,21 @@ def evenly(items, cap):
 
 
 def model_id(name, spec, group) -> str:
-    main = PurePosixPath(group[0])
-    stem = str(main.parent) if spec["mode"] == "folder" else str(main.parent / re.sub(BPMN, "", main.name))
+    main = PurePosixPath(group[0])  # a model's first file is its (first) BPMN file
+    alone = spec["mode"] == "file" or sum(bool(BPMN.search(p)) for p in group) < _bpmn_in_folder(group)
+    stem = str(main.parent / re.sub(BPMN, "", main.name)) if alone else str(main.parent)
     for prefix in ("spiffworkflow-backend/tests/data/", "spiffworkflow-backend/", "misc/", "tests/SpiffWorkflow/",
                    "activiti-core/activiti-engine/src/test/resources/org/activiti/", "activiti-core/"):
         stem = stem.removeprefix(prefix)
     stem = re.sub(r"/src/(main|test)/resources", "", stem)
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("_")[:80]
+
+
+_FOLDER_BPMN = {}
+
+
+def _bpmn_in_folder(group) -> int:
+    return _FOLDER_BPMN.get(str(PurePosixPath(group[0]).parent), 0)
 
 
 def collect(mirrors: Path):
@@ -186,6 +210,10 @@ def collect(mirrors: Path):
                 cache[path] = git(mirror, "show", f"HEAD:{path}")
             return cache[path]
 
+        for path in sizes:
+            if BPMN.search(path):
+                folder = str(PurePosixPath(path).parent)
+                _FOLDER_BPMN[folder] = _FOLDER_BPMN.get(folder, 0) + 1
         picked = []
         for group in candidates(name, spec, sizes, read):
             if (len(group) > MAX_MODEL_FILES or any(sizes[p] == 0 or sizes[p] > MAX_FILE_BYTES for p in group)
@@ -216,7 +244,7 @@ def collect(mirrors: Path):
                 files.append({"file": f"{name}/{ident}/{PurePosixPath(p).name}", "repository": spec["repo"],
                               "commit": commit, "path": p, "license": spec["license"], "sha256": sha256(blob)})
             key = f"{name}/{ident}"
-            entry = {"id": key, "source": name, "tool": _tool(read(next(p for p in group if BPMN.search(p)))) or f"not stated in the file ({spec['tool']})", "files": files}
+            entry = {"id": key, "source": name, "tool": _tool(read(group[0])) or f"not stated in the file ({spec['tool']})", "files": files}
             for kept in ("outcome", "detail", "known_defect"):
                 if kept in old.get(key, {}):
                     entry[kept] = old[key][kept]

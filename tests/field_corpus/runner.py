@@ -36,7 +36,7 @@ EXCEPTION_TEXT = re.compile(
     r"Traceback|\b(?:[A-Z][A-Za-z]*Error|[A-Z][A-Za-z]*Exception|KeyError|StopIteration)\b(?=:|\(|\s*$)"
     r"|object has no attribute|is not JSON serializable|object is not (?:subscriptable|callable|iterable)"
     r"|unsupported operand type|takes \d+ positional argument|got an unexpected keyword argument"
-    r"|NoneType|<class '|File \"/")
+    r"|NoneType|<class '|File \"/|<[^<>]* at 0x[0-9a-f]+>")  # the last: a Python object's repr
 
 # (reason class, pattern over the lower-cased message), first match wins; "other" when none does.
 REASONS = [
@@ -79,16 +79,27 @@ class Result:
     detail: str = ""
     problems: list = field(default_factory=list)  # defects found (why the outcome is a defect)
 
+    def __post_init__(self):
+        # The same run twice must give the same text: no memory address, no dossier code.
+        self.detail = re.sub(r" at 0x[0-9a-f]+", " at 0x...", self.detail)
+        self.detail = re.sub(r"\b\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}\b", "<dossier>", self.detail)[:500]
+
     @property
     def defect(self) -> bool:
         return self.outcome.startswith("defect")
 
 
+# "scriptTask Activity_1: ..." — the element a detail is about, before what is wrong with it.
+ELEMENT_PREFIX = re.compile(r"(^|\| )[a-z][A-Za-z]*(?:Task|Event|Gateway|Activity|Process|process|Flow) [^:|]+: ")
+
+
 def reason_class(text: str) -> str:
-    lower = text.lower()
-    for name, pattern in REASONS:
-        if re.search(pattern.lower(), lower):
-            return name
+    """The kind of refusal: from what the message says is wrong, else from the element it is about."""
+    for candidate in (ELEMENT_PREFIX.sub(r"\1", text), text):
+        lower = candidate.lower()
+        for name, pattern in REASONS:
+            if re.search(pattern.lower(), lower):
+                return name
     return "other"
 
 
@@ -236,20 +247,20 @@ def run_model(base, token, entry) -> Result:
         return _refusal("upload", status, body, known)
     leak = _leak("upload", status, body)
     if leak:
-        return Result(leak.split(" (")[0], leak, [leak])
+        return Result(leak.split(" (")[0], leak.split(" in ...", 1)[0] + ": " + _case_reasons(body), [leak])
     status, dossier = call(base, token, "POST", "/dossiers", body={"procedure": body["code"], "data": {}})
     if status != 201:
         return _refusal("start", status, dossier, known)
     leak = _leak("start", status, dossier)
     if leak:
-        return Result(leak.split(" (")[0], leak, [leak])
+        return Result(leak.split(" (")[0], _error_text(dossier) or leak, [leak])
     if dossier.get("state") == "error":
         status, full = call(base, token, "GET", f"/dossiers/{dossier['code']}")
         reason = ""
         if status == 200 and isinstance(full, dict):
             leak = _leak("dossier", status, full)
             if leak:
-                return Result(leak.split(" (")[0], leak, [leak])
+                return Result(leak.split(" (")[0], _error_text(full) or leak, [leak])
             error = full.get("error") or {}
             reason = str(error.get("message") if isinstance(error, dict) else error)
         if not reason.strip():
@@ -257,6 +268,18 @@ def run_model(base, token, entry) -> Result:
         kind = "script run-time error" if SCRIPT_DIAGNOSTIC.match(reason) else reason_class(reason)
         return Result(f"stops in error: {kind}", reason[:500])
     return Result("runs", f"dossier {dossier.get('state')}")
+
+
+def _error_text(dossier) -> str:
+    error = dossier.get("error") if isinstance(dossier, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return f"{error['message']} [{error.get('element_id')}]"
+    return ""
+
+
+def _case_reasons(body) -> str:
+    cases = (body.get("tests") or {}).get("cases") or [] if isinstance(body, dict) else []
+    return " | ".join(str(c.get("reason")) for c in cases if isinstance(c, dict) and c.get("reason"))
 
 
 def load_manifest() -> dict:
