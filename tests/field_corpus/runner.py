@@ -2,14 +2,16 @@
 
 One model's outcome is one of:
 
-- ``runs``: the upload answered 201/200 and a dossier started (201) and is active or completed;
+- ``runs``: the upload answered 201/200 and a dossier started (201) and is active or completed, and
+  each of its first ready tasks (at most five) is shown with its form (GET /tasks/{id}, 200);
 - ``stops in error: <reason class>``: the dossier started but went straight into its error state
   (an incident an administrator sees), with a reason free of exception text;
 - ``refused: <reason class>``: the upload (or the start of the dossier) answered 4xx with a message
   that names the element (an element id or name of the model) or the file at fault;
 - ``defect: <what>``: what must never happen: a 5xx, no answer within the time limit, exception text
   (a Python exception's name, "Traceback", "object has no attribute" ...) in a response, a refusal
-  that names nothing of the model, or a dossier that starts in error without a reason.
+  that names nothing of the model, a dossier that starts in error without a reason, or a ready task
+  that cannot be shown.
 
 The reason class is a short name for the kind of refusal (``service task``, ``script language``,
 ``not executable`` ...) found from the message by the ordered rules of REASONS below, so the
@@ -267,6 +269,17 @@ def run_model(base, token, entry) -> Result:
             return Result("defect: dossier in error without a reason", json.dumps(full)[:500], ["no reason"])
         kind = "script run-time error" if SCRIPT_DIAGNOSTIC.match(reason) else reason_class(reason)
         return Result(f"stops in error: {kind}", reason[:500])
+    for task in (dossier.get("tasks") or [])[:5]:  # what an officer opens next: each ready task and its form
+        status, shown = call(base, token, "GET", f"/tasks/{task.get('id')}")
+        if status == 0 or status >= 500:
+            return Result(f"defect: {status or 'no answer'} at task", f"{task.get('element_id')}: {messages(shown)}",
+                          [f"{status}"])
+        leak = _leak("task", status, shown)
+        if leak:
+            return Result(leak.split(" (")[0], leak.split(" in ...", 1)[0], [leak])
+        if status != 200:
+            return Result(f"defect: task not shown ({status})", f"{task.get('element_id')}: {messages(shown)}",
+                          [f"{status}"])
     return Result("runs", f"dossier {dossier.get('state')}")
 
 

@@ -81,7 +81,7 @@ def write_docs(manifest, results: dict[str, Result]):
         "",
         "What the outcomes mean:",
         "",
-        "- **runs**: uploaded (201) and a dossier started (201), active or completed;",
+        "- **runs**: uploaded (201) and a dossier started (201), active or completed, its ready tasks shown;",
         "- **stops in error**: the dossier started but went straight into error (an incident with a reason);",
         "- **refused** / **refused at start**: a 4xx whose message names the element or file at fault;",
         "- **defect**: a 5xx, no answer, exception text in a response, or a refusal naming nothing of the",
