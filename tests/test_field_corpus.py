@@ -53,6 +53,9 @@ def test_the_corpus_is_broad_and_every_file_is_what_the_manifest_says():
     sources = {m["source"] for m in MODELS}
     assert len(MODELS) >= 150 and len(sources) >= 6
     assert set(MANIFEST["sources"]) == sources
+    for name, source in MANIFEST["sources"].items():
+        assert all((HERE / f).is_file() for f in source["licence_files"]), name
+        assert source["licence_files"] or name == "bpmn-js-examples"  # MIT by its README; it has no licence file
     size = 0
     for model in MODELS:
         for f in model["files"]:

@@ -229,6 +229,13 @@ def collect(mirrors: Path):
             seen.update({digest, main})
             picked.append(group)
         shutil.rmtree(HERE / name, ignore_errors=True)
+        (HERE / name).mkdir()
+        licence_files = []
+        for path in sorted(sizes):  # the licence (and NOTICE) travel with the files, as the licences ask
+            if "/" not in path and re.match(r"(LICEN[CS]E|COPYING|NOTICE)(\.txt|\.md)?$", path, re.I):
+                (HERE / name / path).write_bytes(read(path))
+                licence_files.append(f"{name}/{path}")
+        manifest["sources"][name]["licence_files"] = licence_files
         ids = set()
         for group in evenly(picked, spec["cap"]):
             ident = model_id(name, spec, group)
