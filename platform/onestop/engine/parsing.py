@@ -448,8 +448,16 @@ def _select_start(parser, bpmn_roots, requested):
             raise ModelError([Problem(requested, f"process {requested} is not executable (isExecutable=\"false\")")])
         names = ", ".join(executable + list(collaborations)) or "none"
         raise ModelError([Problem(None, f"no process or collaboration with id {requested!r}; available: {names}")])
+    if not executable and not every:
+        names = [name for name, _root in bpmn_roots]
+        raise ModelError([Problem(None, f"the model has no process to run: {', '.join(names)} "
+                                        f"{'holds' if len(names) == 1 else 'hold'} no process",
+                                  names[0] if names else None)])
     if not executable:
-        raise ModelError([Problem(None, "the model has no executable process (every process has isExecutable=\"false\")")])
+        # Name them: a modeller's new diagram is isExecutable="false" until someone says otherwise.
+        raise ModelError([Problem(every[0], f"the model has no executable process: {', '.join(every)} "
+                                            f"{'has' if len(every) == 1 else 'have'} isExecutable=\"false\"; "
+                                            "set isExecutable=\"true\" on the process to run")])
     called = _called_processes(bpmn_roots)
     ordered = [pid for _n, root in bpmn_roots for pid in
                (p.get("id") for p in root.iter(f"{{{BPMN_NS}}}process")) if pid in executable]
