@@ -42,6 +42,7 @@ EXCEPTION_TEXT = re.compile(
 
 # (reason class, pattern over the lower-cased message), first match wins; "other" when none does.
 REASONS = [
+    ("no process", r"no process to run"),
     ("not executable", r"no executable process|is not executable"),
     ("xml not readable or not allowed", r"not well-formed|doctype|not a readable|cannot be read|not xml"),
     ("service task", r"service ?task"),
