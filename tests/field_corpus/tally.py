@@ -15,13 +15,14 @@ is not a known one.
 import argparse
 import contextlib
 import json
+import re
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tests.field_corpus.runner import MANIFEST, Result, load_manifest, run_model
+from tests.field_corpus.runner import ELEMENT_PREFIX, MANIFEST, Result, load_manifest, run_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "field-corpus.md"
@@ -112,12 +113,26 @@ def write_docs(manifest, results: dict[str, Result]):
     reasons = Counter(results[m["id"]].outcome for m in manifest["models"] if results[m["id"]].outcome != "runs")
     out += ["", "## Outcomes other than runs, by reason class", "", "| outcome | models |", "| --- | ---: |"]
     out += [f"| {_cell(outcome)} | {count} |" for outcome, count in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))]
+    defects = Counter(_signature(results[m["id"]].detail) for m in manifest["models"] if results[m["id"]].defect)
+    out += ["", "## Defects, by what they say", "",
+            "The same defect text (element ids and file names left out) and how many models show it.", "",
+            "| defect | models |", "| --- | ---: |"]
+    out += [f"| {_cell(text)} | {count} |" for text, count in sorted(defects.items(), key=lambda x: (-x[1], x[0]))]
     out += ["", "## Every refusal with its reason", "", "| model | outcome | message |", "| --- | --- | --- |"]
     for model in manifest["models"]:
         result = results[model["id"]]
         if result.outcome != "runs":
             out.append(f"| {model['id']} | {_cell(result.outcome)} | {_cell(result.detail[:300])} |")
     DOCS.write_text("\n".join(out) + "\n")
+
+
+def _signature(detail) -> str:
+    """A defect's text without what varies from model to model (ids, files, quoted names)."""
+    text = detail.removeprefix("the model was refused | ").split(" | ")[0]
+    text = re.sub(r" \[[^\]]*\]", "", text)
+    text = ELEMENT_PREFIX.sub("", text)
+    text = re.sub(r"b'<.*", "b'<...>", text)
+    return text[:120]
 
 
 def _family(outcome) -> str:
