@@ -110,3 +110,5 @@ def test_a_refusal_must_name_an_element_field_or_file_of_the_model(tmp_path):
     assert verdict(model | {"outcome": "runs"}, named, {}) is not None  # a model that ran no longer does
     assert verdict(model | {"outcome": "refused: timer"}, named, {}) is not None  # another reason
     assert verdict(model | {"outcome": named.outcome}, Result("runs"), {}) is None  # better: recorded by --update
+    assert verdict(model | {"outcome": "stops in error: service task"}, named, {}) is None  # refused before it runs
+    assert verdict(model | {"outcome": named.outcome}, Result("stops in error: service task"), {}) is not None

@@ -301,15 +301,19 @@ def load_manifest() -> dict:
 
 
 def _rank(outcome) -> int:
-    """Defects rank lowest, refusals and dossiers stopping in error next, running models highest."""
+    """Defects rank lowest; a dossier stopping in error (a surprise at run time) next; a refusal in
+    plain words (at upload or at the start) above it; a model that runs highest."""
     if not outcome or outcome.startswith("defect"):
         return 0
-    return 2 if outcome == "runs" else 1
+    if outcome.startswith("stops in error"):
+        return 1
+    return 3 if outcome == "runs" else 2
 
 
 def verdict(entry, result: Result, known_defects: dict) -> str | None:
     """Why today's result breaks the manifest, or None when it holds: the recorded outcome, or a
-    better one (a known defect now refused in plain words, a refusal that now runs), is fine and
+    better one (a known defect now refused in plain words, a run-time error now refused at upload,
+    a refusal that now runs), is fine and
     `tally --update` records it; a defect not listed in `known_defects`, a worse outcome, or another
     refusal reason than the recorded one is not."""
     recorded = entry.get("outcome")
