@@ -45,13 +45,16 @@ REASONS = [
     ("no process", r"no process to run"),
     ("not executable", r"no executable process|is not executable"),
     ("xml not readable or not allowed", r"not well-formed|doctype|not a readable|cannot be read|not xml"),
+    ("listener", r"\blistener"),
+    ("script language", r"only python scripts|written in (?:javascript|groovy|juel|ruby|python ?2|[a-z]+script)"
+                        r"|script ?format|not python"),
     ("service task", r"service ?task"),
     ("data store", r"data ?store"),
     ("timer", r"\btimer\b|time specification|\bcron\b"),
     ("form", r"\bform\b|formdata|form ?field|\bui key\b|ui:|uischema"),
     ("script sandbox", r"is not allowed in scripts"),
     ("script syntax", r"syntax error"),
-    ("script language", r"script ?format|language"),
+    ("script language", r"language"),
     ("undefined name in a script or expression", r"name '[^']*' is not defined"),
     ("expression", r"expression"),
     ("decision (dmn)", r"\bdmn\b|decision|businessruletask|business rule"),
@@ -97,12 +100,14 @@ ELEMENT_PREFIX = re.compile(r"(^|\| )[a-z][A-Za-z]*(?:Task|Event|Gateway|Activit
 
 
 def reason_class(text: str) -> str:
-    """The kind of refusal: from what the message says is wrong, else from the element it is about."""
-    for candidate in (ELEMENT_PREFIX.sub(r"\1", text), text):
-        lower = candidate.lower()
-        for name, pattern in REASONS:
-            if re.search(pattern.lower(), lower):
-                return name
+    """The kind of refusal: that of the first problem listed whose kind is known (problems come in
+    the model's order), from what it says is wrong, else from the element it is about."""
+    for part in [*text.split(" | "), text]:
+        for candidate in (ELEMENT_PREFIX.sub(r"\1", part), part):
+            lower = candidate.lower()
+            for name, pattern in REASONS:
+                if re.search(pattern.lower(), lower):
+                    return name
     return "other"
 
 
