@@ -14,12 +14,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .. import boundedjson
-from . import diagram, serial
+from . import diagram, failures, prechecks, serial
 from .budgets import Budgets, check_timer, literal
 from .problems import ModelError, Problem
 from .sandbox import check_expression, check_script
@@ -381,15 +380,7 @@ def _form_field(node) -> dict:
 
 
 def _spiff_problem(exc, default_file):
-    if isinstance(exc, ValidationException):
-        element = getattr(exc, "id", None) or None
-        tag = getattr(exc, "tag", "") or ""
-        where = f"{tag.replace('bpmn:', '')} {element}: " if element else ""
-        line = f" (line {exc.line_number})" if getattr(exc, "line_number", "") else ""
-        return Problem(element, f"{where}{exc.args[0] if exc.args else exc}{line}",
-                       getattr(exc, "file_name", None) or default_file)
-    message = exc.args[0] if isinstance(exc, SpiffWorkflowException) and exc.args else f"{type(exc).__name__}: {exc}"
-    return Problem(getattr(exc, "id", None) or None, str(message), default_file)
+    return failures.parse_problem(exc, default_file)  # no object repr, no Python exception's text
 
 
 _validator = None
@@ -520,10 +511,12 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
             continue
         checker.check_tree(root, name)
     problems.extend(checker.problems)
+    field_problems, field_warnings = prechecks.check(bpmn_roots, dmn_roots)  # what SpiffWorkflow would crash on
+    problems.extend(field_problems)
     if problems:
         raise ModelError(problems)
 
-    warnings = list(checker.warnings)
+    warnings = list(checker.warnings) + field_warnings
     for name, root in bpmn_roots:
         warnings.extend(_xsd_warnings(root, name))
 
