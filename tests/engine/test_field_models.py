@@ -63,6 +63,12 @@ def test_a_camunda_business_rule_task_naming_no_decision_runs_as_a_plain_task_wi
     assert "camunda:decisionRef" in warning["message"] and "plain task" in warning["message"]
 
 
+def test_a_business_rule_task_naming_no_decision_outside_a_camunda_model_is_refused_naming_it(engine):
+    plain_bpmn = _model(_rule_task()).replace(b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"', b"")
+    message = _refused(engine, [SourceFile("field.bpmn", plain_bpmn)])["Work"]
+    assert "businessRuleTask Work names no decision table" in message and "calledDecisionId" in message
+
+
 @pytest.mark.parametrize(("attributes", "called"), [
     (' camunda:class="org.example.FeeRules"', "Java class org.example.FeeRules"),
     (' camunda:expression="${feeRules.check(dossier)}"', "expression ${feeRules.check(dossier)}"),
@@ -92,6 +98,14 @@ def test_a_dmn_file_of_a_draft_dmn_version_is_refused_naming_the_file(engine):
     assert problem.file == "orderDiscount.dmn" and "orderDiscount.dmn" in problem.message
     assert "20130901" in problem.message and "DMN 1.3" in problem.message
     assert not EXCEPTION_TEXT.search(problem.message)
+
+
+def test_a_decision_named_in_activitis_namespace_is_refused_saying_which_namespace_to_use(engine):
+    # The Camunda Modeler of 2015 wrote xmlns:camunda="http://activiti.org/bpmn".
+    activiti = _model(_rule_task(' camunda:decisionRef="orderDiscount"')).replace(
+        b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"', b'xmlns:camunda="http://activiti.org/bpmn"')
+    message = _refused(engine, [SourceFile("field.bpmn", activiti)])["Work"]
+    assert "http://activiti.org/bpmn" in message and 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"' in message
 
 
 # --- a compensation boundary event (NotImplementedError('Unsupported Catch Event ...')) -------------
@@ -219,3 +233,18 @@ def test_a_python_exception_while_running_a_step_is_told_as_the_step_that_could_
     step = engine.start(model, {"count": "three"})
     assert step.status == "error" and step.error["element_id"] == "Work"
     assert "could not run Work" in step.error["message"] and not EXCEPTION_TEXT.search(step.error["message"])
+
+
+def test_a_descriptive_process_is_refused_as_not_executable_not_for_what_it_draws(engine):
+    drawn = _model(_TASK + '<bpmn:boundaryEvent id="Undo" attachedToRef="Work"><bpmn:compensateEventDefinition />'
+                           "</bpmn:boundaryEvent>").replace(b'isExecutable="true"', b'isExecutable="false"')
+    [message] = _refused(engine, [SourceFile("field.bpmn", drawn)]).values()
+    assert "no executable process" in message
+
+
+def test_a_business_rule_task_of_a_descriptive_process_beside_the_executable_one_does_not_stop_the_model(engine):
+    drawn = ('<bpmn:process id="partner" isExecutable="false">'
+             '<bpmn:businessRuleTask id="Rules" camunda:class="org.example.PartnerRules" /></bpmn:process>')
+    model = engine.parse(_files(_TASK, drawn))
+    assert model.dialect == "camunda" and model.start_id == "field"
+    assert engine.start(model).status == "active"

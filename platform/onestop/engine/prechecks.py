@@ -6,8 +6,9 @@ own), a boundary event it has no behaviour for (compensation, or no event defini
 NotImplementedError), a Camunda business rule task that names no decision table (a KeyError), a
 DMN file of a draft DMN version (an IndexError). `check` turns each into a problem naming the
 element or file, what is not supported and what to write instead, or — for a business rule task
-that names neither a decision nor anything else to call (a drawing of work done by hand) — runs it
-as a plain task a person marks done, with a warning.
+of a Camunda model that names neither a decision nor anything else to call (a drawing of work done
+by hand) — runs it as a plain task a person marks done, with a warning (SpiffArena and plain BPMN
+refuse such a task, and so does onestop for their models).
 """
 
 from __future__ import annotations
@@ -72,20 +73,31 @@ def check(bpmn_roots, dmn_roots) -> tuple[list, list]:
     for _name, root in bpmn_roots:
         for kind, ids in defined.items():
             ids.update(n.get("id") for n in root.iter(f"{_B}{kind}") if n.get("id"))
+    camunda = _is_camunda([root for _name, root in bpmn_roots])
     for name, root in bpmn_roots:
         for node in root.iter():
             if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
                 continue
             tag = _local(node)
-            if tag in _REFERRING:
+            if tag == "businessRuleTask":  # SpiffWorkflow's Camunda parser reads those of every process
+                _rule_task(node, name, problems, warnings, camunda)
+            elif _drawn_only(node):
+                continue
+            elif tag in _REFERRING:
                 problems.extend(_reference(node, _REFERRING[tag], defined, name))
-            if tag == "boundaryEvent":
+            elif tag == "boundaryEvent":
                 problems.extend(_boundary(node, name))
-            elif tag == "businessRuleTask":
-                _rule_task(node, name, problems, warnings)
     for name, root in dmn_roots:
         problems.extend(_dmn(root, name))
     return problems, warnings
+
+
+def _drawn_only(node) -> bool:
+    """In a descriptive process (isExecutable="false"): never run, and refused as such if it is all
+    the model has."""
+    while node is not None and node.tag != f"{_B}process":
+        node = node.getparent()
+    return node is not None and (node.get("isExecutable") or "").strip() == "false"
 
 
 def _reference(node, attribute, defined, file) -> list:
@@ -119,9 +131,22 @@ def _boundary(node, file) -> list:
     return [Problem(node.get("id"), message, file)]
 
 
-def _rule_task(node, file, problems, warnings):
+def _is_camunda(roots) -> bool:
+    """A model the Camunda dialect parses: it uses Camunda's extensions and not SpiffArena's."""
+    def uses(namespace):
+        prefix = f"{{{namespace}}}"
+        return any(isinstance(n.tag, str) and (n.tag.startswith(prefix) or any(k.startswith(prefix) for k in n.attrib))
+                   for root in roots for n in root.iter())
+    return uses(CAMUNDA_NS) and not uses(SPIFF_NS)
+
+
+def _rule_task(node, file, problems, warnings, camunda):
     """A business rule task runs a DMN decision (camunda:decisionRef, spiffworkflow:calledDecisionId)."""
     if node.get(f"{_C}decisionRef") or node.find(f"{_B}extensionElements/{{{SPIFF_NS}}}calledDecisionId") is not None:
+        return
+    if _drawn_only(node):  # never run; SpiffWorkflow's Camunda parser would still ask for its decision
+        if camunda:
+            node.tag = f"{_B}task"
         return
     called = None
     if node.get(f"{_C}class"):
@@ -139,6 +164,19 @@ def _rule_task(node, file, problems, warnings):
             f"{_describe(node)} calls {called} instead of a decision table, which onestop cannot run: give it "
             "camunda:decisionRef naming a DMN decision uploaded with the model, or make it a service task with "
             "camunda:type=\"external\" and a camunda:topic that an outside worker serves"), file))
+        return
+    foreign = [k for k in node.attrib if etree.QName(k).localname == "decisionRef" and k != f"{_C}decisionRef"]
+    if foreign:  # an old Camunda Modeler wrote Activiti's namespace
+        namespace = etree.QName(foreign[0]).namespace or "(none)"
+        problems.append(Problem(node.get("id"), (
+            f"{_describe(node)} names its decision with a decisionRef of the namespace {_cut(namespace)}, which "
+            f"onestop does not read: write it as camunda:decisionRef, with xmlns:camunda=\"{CAMUNDA_NS}\""), file))
+        return
+    if not camunda:  # SpiffArena runs no business rule task without its decision
+        problems.append(Problem(node.get("id"), (
+            f"{_describe(node)} names no decision table: give it spiffworkflow:calledDecisionId (SpiffArena) or "
+            "camunda:decisionRef (Camunda Modeler) naming a decision of a DMN file uploaded with the model, or "
+            "make it a plain task"), file))
         return
     node.tag = f"{_B}task"  # SpiffWorkflow's parser would ask for the decision it does not name
     warnings.append(Problem(node.get("id"), (
