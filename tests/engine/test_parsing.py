@@ -42,6 +42,23 @@ def test_a_model_with_only_descriptive_processes_is_refused():
     assert "no executable process" in problem.message
 
 
+def test_a_model_whose_processes_are_all_descriptive_is_refused_naming_them():
+    # As bpmn-js and the Camunda Modeler save a new diagram (tests/field_corpus holds fifteen such models).
+    bpmn = (b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">'
+            b'<process id="Process_1" isExecutable="false"><startEvent id="s"/></process>'
+            b'<process id="Process_2" isExecutable="false"><startEvent id="t"/></process></definitions>')
+    [problem] = _problems([SourceFile("newDiagram.bpmn", bpmn)])
+    assert problem.element_id == "Process_1"
+    assert "no executable process" in problem.message
+    assert "Process_1" in problem.message and "Process_2" in problem.message and 'isExecutable="true"' in problem.message
+
+
+def test_a_model_with_no_process_at_all_is_refused_naming_its_file():
+    bpmn = b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"></definitions>'
+    [problem] = _problems([SourceFile("illegal-whitespace.bpmn", bpmn)])
+    assert problem.file == "illegal-whitespace.bpmn" and "illegal-whitespace.bpmn" in problem.message
+
+
 @pytest.mark.corpus
 def test_an_implicit_split_is_refused_naming_the_task():
     [problem] = _problems(_files(CONFORMANCE / "bpmn-miwg" / "aris-10" / "A.4.0-export.bpmn"))

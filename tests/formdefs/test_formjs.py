@@ -40,7 +40,10 @@ def test_every_form_of_a_bundled_procedure_comes_back_equal_from_the_builder(fol
 
 
 def test_the_spiffarena_and_shared_forms_of_the_tests_and_the_blocks_come_back_equal():
-    folders = [p for p in (ROOT / "tests").rglob("*") if p.is_dir() and any(p.glob("*-schema.json"))]
+    # Not the field corpus (tests/field_corpus): forms published elsewhere, kept byte for byte, which the
+    # builder may normalise (an absent "required" comes back as []); tests/test_field_corpus.py runs them.
+    folders = [p for p in (ROOT / "tests").rglob("*") if p.is_dir() and any(p.glob("*-schema.json"))
+               and "field_corpus" not in p.relative_to(ROOT).parts]
     assert folders
     for folder in folders:
         for name, schema, ui in _forms(folder):

@@ -14,12 +14,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .. import boundedjson
-from . import datastores, diagram, dialects, feel, serial
+from . import datastores, diagram, dialects, failures, feel, prechecks, serial
 from .budgets import Budgets, check_timer, literal
 from .messages import start_messages
 from .problems import ModelError, Problem
@@ -419,15 +418,7 @@ def _form_field(node) -> dict:
 
 
 def _spiff_problem(exc, default_file):
-    if isinstance(exc, ValidationException):
-        element = getattr(exc, "id", None) or None
-        tag = getattr(exc, "tag", "") or ""
-        where = f"{tag.replace('bpmn:', '')} {element}: " if element else ""
-        line = f" (line {exc.line_number})" if getattr(exc, "line_number", "") else ""
-        return Problem(element, f"{where}{exc.args[0] if exc.args else exc}{line}",
-                       getattr(exc, "file_name", None) or default_file)
-    message = exc.args[0] if isinstance(exc, SpiffWorkflowException) and exc.args else f"{type(exc).__name__}: {exc}"
-    return Problem(getattr(exc, "id", None) or None, str(message), default_file)
+    return failures.parse_problem(exc, default_file)  # no object repr, no Python exception's text
 
 
 _validator = None
@@ -486,8 +477,16 @@ def _select_start(parser, bpmn_roots, requested):
             raise ModelError([Problem(requested, f"process {requested} is not executable (isExecutable=\"false\")")])
         names = ", ".join(executable + list(collaborations)) or "none"
         raise ModelError([Problem(None, f"no process or collaboration with id {requested!r}; available: {names}")])
+    if not executable and not every:
+        names = [name for name, _root in bpmn_roots]
+        raise ModelError([Problem(None, f"the model has no process to run: {', '.join(names)} "
+                                        f"{'holds' if len(names) == 1 else 'hold'} no process",
+                                  names[0] if names else None)])
     if not executable:
-        raise ModelError([Problem(None, "the model has no executable process (every process has isExecutable=\"false\")")])
+        # Name them: a modeller's new diagram is isExecutable="false" until someone says otherwise.
+        raise ModelError([Problem(every[0], f"the model has no executable process: {', '.join(every)} "
+                                            f"{'has' if len(every) == 1 else 'have'} isExecutable=\"false\"; "
+                                            "set isExecutable=\"true\" on the process to run")])
     called = _called_processes(bpmn_roots)
     ordered = [pid for _n, root in bpmn_roots for pid in
                (p.get("id") for p in root.iter(f"{{{BPMN_NS}}}process")) if pid in executable]
@@ -554,10 +553,12 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
     problems.extend(checker.problems)
     store_problems, store_warnings = datastores.problems(bpmn_roots)  # SpiffArena data stores: lookup tables
     problems.extend(store_problems)
+    field_problems, field_warnings = prechecks.check(bpmn_roots, dmn_roots)  # what SpiffWorkflow would crash on
+    problems.extend(field_problems)
     if problems:
         raise ModelError(problems)
 
-    warnings = list(checker.warnings) + store_warnings
+    warnings = list(checker.warnings) + store_warnings + field_warnings
     for name, root in bpmn_roots:
         warnings.extend(_xsd_warnings(root, name))
 

@@ -25,7 +25,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .. import clock as clocks
-from . import datastores, serial, timeclock
+from . import datastores, failures, serial, timeclock
 from .budgets import (
     BudgetedScriptEngine,
     Budgets,
@@ -163,7 +163,7 @@ def _error_message(exc) -> str:
     for note in getattr(exc, "__notes__", []) or []:
         if note not in parts:
             parts.append(note)
-    return "; ".join(p for p in parts if p)[:2000]
+    return failures.plain("; ".join(p for p in parts if p))[:2000]
 
 
 def _error_element(exc, workflow):
@@ -545,7 +545,9 @@ class Engine:
     def _failed(self, model, workflow, exc, started, before, pruned=()):
         error = {"element_id": _error_element(exc, workflow), "message": _error_message(exc)}
         if not isinstance(exc, SpiffWorkflowException | WorkflowException | ScriptError):
-            error["message"] = f"{type(exc).__name__}: {error['message']}"
+            # A Python exception says nothing an administrator can act on: name the step instead.
+            element_id, message = failures.run_failure(exc)
+            error = {"element_id": element_id or error["element_id"], "message": message}
         after = _with_pruned(_scan(workflow, started, model.element_forms), pruned)
         return self._snapshot(model, workflow, before, after, error=error)
 
