@@ -1,11 +1,13 @@
 """The back office's views: configuration, scoping, and one service call per write."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.peewee import ModelView
+from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_admin.form import SecureForm
+from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -14,13 +16,14 @@ from wtforms import BooleanField, DateField, MultipleFileField, PasswordField, S
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from onestop.models import Centre, Dossier, Procedure, local_today
+from onestop.models import AuditEvent, Centre, local_today, utcnow
 from onestop.services import (
     audit,
     centres,
     deadlines,
     lifecycle,
     onboarding,
+    overview,
     procedures,
     rollout,
     units,
@@ -28,8 +31,10 @@ from onestop.services import (
 )
 from onestop.services.errors import NotFound, ServiceError
 from onestop.web import diagram, forms
-from onestop.web.auth import local_referrer
-from onestop.web.i18n import STATUS_NAMES
+from onestop.web.auth import local_referrer, sign_out
+from onestop.web.i18n import STATUS_NAMES, dmy, dmy_hm
+
+from .events import EVENT_LABELS, event_label
 
 ADMIN_ROLES = ("admin", "province_admin", "system_admin")
 
@@ -52,24 +57,47 @@ class Guarded:
         abort(403)
 
 
+class SignOutForm(FlaskForm):
+    """The header's sign-out button: a POST with its CSRF token, never a link a page could fire."""
+
+
 class Home(Guarded, AdminIndexView):
+    """The landing page: what needs an administrator now, each figure a link to the list behind it."""
+
     @expose("/")
     def index(self):
         actor = _actor()
-        ids = centres.scope_ids(actor)
-        dossiers = Dossier.select()
-        if ids is not None:
-            dossiers = dossiers.where(Dossier.centre.in_(list(ids)))
-        facts = {
-            "centres": len(ids) if ids is not None else Centre.select().count(),
-            "procedures": Procedure.select().where(Procedure.centre == actor.centre_id).count(),
-            "active": dossiers.where(Dossier.state == "active").count(),
-            "failed": dossiers.where(Dossier.state == "error").count(),
-        }
         from .agencies import not_ready_facts
 
-        return self.render("onestop_admin/home.html", actor=actor, facts=facts, not_ready=not_ready_facts(actor),
-                           centre=Centre.get_by_id(actor.centre_id))
+        return self.render("onestop_admin/home.html", actor=actor, facts=overview.overview(actor, utcnow()),
+                           not_ready=not_ready_facts(actor), centre=Centre.get_by_id(actor.centre_id),
+                           province_wide=centres.scope_ids(actor) != {actor.centre_id})
+
+    @expose("/sign-out", methods=("POST",))
+    def sign_out(self):
+        """End the session and go back to the sign-in page (a missing or stale token changes nothing)."""
+        if SignOutForm().validate_on_submit():
+            sign_out()
+            return redirect(url_for("desk.login"), 303)
+        return redirect(url_for(".index"), 303)
+
+
+def _local_time(view, value, name):
+    """A stored UTC time as Vietnam's time, to the minute (the one helper: onestop.web.i18n.dmy_hm)."""
+    return dmy_hm(value)
+
+
+def _local_date(view, value, name):
+    return dmy(value)
+
+
+def _yes_no(view, value, name):
+    return "Có" if value else "Không"
+
+
+# Every back-office list and record shows times in Vietnam's time to the minute, dates as dd/mm/yyyy.
+TYPE_FORMATTERS = typefmt.BASE_FORMATTERS | {datetime: _local_time, date: _local_date, bool: _yes_no}
+DETAIL_TYPE_FORMATTERS = typefmt.DETAIL_FORMATTERS | {datetime: _local_time, date: _local_date, bool: _yes_no}
 
 
 class ScopedModelView(Guarded, ModelView):
@@ -81,6 +109,15 @@ class ScopedModelView(Guarded, ModelView):
     can_view_details = True
     form_base_class = SecureForm
     page_size = 50
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
+    list_template = "onestop_admin/model_list.html"
+
+    def search_placeholder(self):
+        """What the search box looks in, from the searchable columns' labels (flask-admin's peewee
+        views have none and print "None")."""
+        labels = [str(self.column_labels.get(c, c)) for c in self.column_searchable_list or ()]
+        return ", ".join(labels) if labels else ""
 
     def _handle_view(self, name, **kwargs):
         # A page this view does not offer is no page at all: the same 404 as an unknown address,
@@ -160,6 +197,13 @@ def _status(view, context, model, name):
     return str(STATUS_NAMES.get(model.status, model.status))
 
 
+# Where a dossier's workflow stands (Dossier.state), as the back office says it.
+STATES = {"active": "Đang xử lý", "completed": "Đã xong quy trình", "error": "Gặp sự cố"}
+# The landing page's selections of dossiers (services.overview.DOSSIER_LISTS), as list titles.
+DOSSIER_LISTS = {"incidents": "Hồ sơ gặp sự cố", "overdue": "Hồ sơ quá hạn", "active": "Hồ sơ đang xử lý",
+                 "late_timers": "Hồ sơ có hẹn giờ chưa chạy", "unsent": "Hồ sơ có thông báo chưa gửi được"}
+
+
 class DossierView(ReadOnlyView):
     column_list = ("code", "procedure", "status", "state", "applicant", "received_at", "due_at", "centre")
     column_labels = {"code": "Mã hồ sơ", "procedure": "Thủ tục", "status": "Trạng thái", "state": "Tiến trình",
@@ -167,6 +211,7 @@ class DossierView(ReadOnlyView):
     column_searchable_list = ("code", "applicant")
     column_filters = ("status", "state", "received_at", "due_at")
     column_formatters = {"procedure": lambda v, c, m, n: m.procedure.code, "status": _status,
+                         "state": lambda v, c, m, n: STATES.get(m.state, m.state),
                          "centre": _centre_code,
                          "applicant": lambda v, c, m, n: (m.applicant or {}).get("name", "")}
     column_details_list = ("code", "procedure", "status", "state", "authority", "applicant", "received_at", "due_at",
@@ -175,14 +220,29 @@ class DossierView(ReadOnlyView):
     column_default_sort = ("id", True)
     simple_list_pager = True  # a count of a million dossiers on every page is not worth it
 
+    def _shown(self):
+        which = request.args.get("show")
+        return which if which in DOSSIER_LISTS else None
+
+    def get_query(self):
+        """The scoped dossiers, or one of the landing page's selections (?show=overdue)."""
+        which = self._shown()
+        return overview.dossiers(_actor(), which, utcnow()) if which else super().get_query()
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("selection", DOSSIER_LISTS.get(self._shown()))
+        return super().render(template, **kwargs)
+
 
 class AuditView(ReadOnlyView):
     column_list = ("at", "action", "actor", "dossier", "element_id", "seq", "hash")
     column_labels = {"at": "Lúc", "action": "Việc", "actor": "Người làm", "dossier": "Hồ sơ", "element_id": "Bước",
                      "seq": "Số", "hash": "Mã băm"}
     column_searchable_list = ("action",)
-    column_filters = ("action", "at")
-    column_formatters = {"actor": lambda v, c, m, n: m.actor.username if m.actor_id else "",
+    column_filters = (FilterEqual(column=AuditEvent.action, name="Việc", options=sorted(
+        EVENT_LABELS.items(), key=lambda pair: pair[1])), "at")
+    column_formatters = {"action": lambda v, c, m, n: event_label(m.action),
+                         "actor": lambda v, c, m, n: m.actor.username if m.actor_id else "",
                          "dossier": lambda v, c, m, n: m.dossier.code if m.dossier_id else "",
                          "hash": lambda v, c, m, n: (m.hash or "")[:12]}
     column_default_sort = ("id", True)
@@ -206,6 +266,10 @@ class AuditView(ReadOnlyView):
         return redirect(url_for(".index_view"))
 
 
+LEVELS = {"nation": "Trung ương", "province": "Tỉnh", "commune": "Xã, phường", "district": "Huyện", "centre": "Trung tâm"}
+CENTRE_LISTS = {"without_procedures": "Xã, phường chưa áp dụng thủ tục nào"}
+
+
 class CentreForm(FlaskForm):
     name = StringField("Tên", validators=[DataRequired(), Length(max=500)])
     agency_code = StringField("Mã định danh điện tử", validators=[Optional(), Length(max=64)])
@@ -220,9 +284,22 @@ class CentreView(ScopedModelView):
                      "agency_code": "Mã định danh", "closed_on": "Sáp nhập ngày"}
     column_searchable_list = ("code", "name")
     column_filters = ("level",)
-    column_formatters = {"parent": _centre_code}
+    column_formatters = {"parent": _centre_code, "level": lambda v, c, m, n: LEVELS.get(m.level, m.level)}
     column_default_sort = ("code", False)
     form = CentreForm
+
+    def _shown(self):
+        which = request.args.get("show")
+        return which if which in CENTRE_LISTS else None
+
+    def get_query(self):
+        """The centres in scope, or the landing page's selection (?show=without_procedures)."""
+        which = self._shown()
+        return overview.centre_list(_actor(), which) if which else super().get_query()
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("selection", CENTRE_LISTS.get(self._shown()))
+        return super().render(template, **kwargs)
 
     def update_model(self, form, model):
         values = {k: v for k, v in (("name", form.name.data), ("agency_code", form.agency_code.data),
