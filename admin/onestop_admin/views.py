@@ -198,7 +198,7 @@ def _status(view, context, model, name):
 
 
 # Where a dossier's workflow stands (Dossier.state), as the back office says it.
-STATES = {"active": "Đang xử lý", "completed": "Đã xong quy trình", "error": "Gặp sự cố"}
+STATES = {"active": "Đang xử lý", "completed": "Đã xong quy trình", "error": "Gặp sự cố", "cancelled": "Đã dừng"}
 # The landing page's selections of dossiers (services.overview.DOSSIER_LISTS), as list titles.
 DOSSIER_LISTS = {"incidents": "Hồ sơ gặp sự cố", "overdue": "Hồ sơ quá hạn", "active": "Hồ sơ đang xử lý",
                  "late_timers": "Hồ sơ có hẹn giờ chưa chạy", "unsent": "Hồ sơ có thông báo chưa gửi được"}
