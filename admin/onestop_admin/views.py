@@ -153,6 +153,10 @@ class ScopedModelView(Guarded, ModelView):
         return False
 
 
+# The columns every table has, named once.
+COMMON_LABELS = {"id": "Số hiệu", "centre": "Trung tâm", "created_at": "Tạo lúc", "updated_at": "Cập nhật"}
+
+
 def _centre_code(view, context, model, name):
     centre_id = getattr(model, f"{name}_id", None)
     return centres.code_of(centre_id) if centre_id else ""
@@ -187,8 +191,8 @@ def _versions(view, context, model, name):
 
 class ProcedureView(ReadOnlyView):
     column_list = ("code", "name", "latest_version", "updated_at")
-    column_labels = {"code": "Mã", "name": "Tên thủ tục", "latest_version": "Phiên bản", "updated_at": "Cập nhật"}
-    column_formatters = {"code": _code_to_edit, "latest_version": _versions}
+    column_labels = COMMON_LABELS | {"code": "Mã", "name": "Tên thủ tục", "latest_version": "Phiên bản"}
+    column_formatters = {"code": _code_to_edit, "latest_version": _versions, "centre": _centre_code}
     column_searchable_list = ("code", "name")
     column_default_sort = ("code", False)
 
@@ -206,8 +210,10 @@ DOSSIER_LISTS = {"incidents": "Hồ sơ gặp sự cố", "overdue": "Hồ sơ q
 
 class DossierView(ReadOnlyView):
     column_list = ("code", "procedure", "status", "state", "applicant", "received_at", "due_at", "centre")
-    column_labels = {"code": "Mã hồ sơ", "procedure": "Thủ tục", "status": "Trạng thái", "state": "Tiến trình",
-                     "applicant": "Người nộp", "received_at": "Tiếp nhận", "due_at": "Hẹn trả", "centre": "Trung tâm"}
+    column_labels = COMMON_LABELS | {
+        "code": "Mã hồ sơ", "procedure": "Thủ tục", "status": "Trạng thái", "state": "Tiến trình",
+        "applicant": "Người nộp", "received_at": "Tiếp nhận", "due_at": "Hẹn trả", "authority": "Cơ quan có thẩm quyền",
+        "error_element": "Bước gặp sự cố", "error_message": "Sự cố"}
     column_searchable_list = ("code", "applicant")
     column_filters = ("status", "state", "received_at", "due_at")
     column_formatters = {"procedure": lambda v, c, m, n: m.procedure.code, "status": _status,
@@ -236,15 +242,16 @@ class DossierView(ReadOnlyView):
 
 class AuditView(ReadOnlyView):
     column_list = ("at", "action", "actor", "dossier", "element_id", "seq", "hash")
-    column_labels = {"at": "Lúc", "action": "Việc", "actor": "Người làm", "dossier": "Hồ sơ", "element_id": "Bước",
-                     "seq": "Số", "hash": "Mã băm"}
+    column_labels = COMMON_LABELS | {"at": "Lúc", "action": "Việc", "actor": "Người làm", "dossier": "Hồ sơ",
+                                     "element_id": "Bước", "seq": "Số", "hash": "Mã băm", "detail": "Chi tiết",
+                                     "chain": "Chuỗi", "history": "Các bước kèm theo"}
     column_searchable_list = ("action",)
     column_filters = (FilterEqual(column=AuditEvent.action, name="Việc", options=sorted(
         EVENT_LABELS.items(), key=lambda pair: pair[1])), "at")
     column_formatters = {"action": lambda v, c, m, n: event_label(m.action),
                          "actor": lambda v, c, m, n: m.actor.username if m.actor_id else "",
                          "dossier": lambda v, c, m, n: m.dossier.code if m.dossier_id else "",
-                         "hash": lambda v, c, m, n: (m.hash or "")[:12]}
+                         "hash": lambda v, c, m, n: (m.hash or "")[:12], "centre": _centre_code}
     column_default_sort = ("id", True)
     simple_list_pager = True
     list_template = "onestop_admin/audit_list.html"
@@ -280,11 +287,15 @@ class CentreView(ScopedModelView):
     centre_column = "id"
     can_edit = True
     column_list = ("code", "name", "level", "parent", "agency_code", "closed_on")
-    column_labels = {"code": "Mã", "name": "Tên", "level": "Cấp", "parent": "Trực thuộc",
-                     "agency_code": "Mã định danh", "closed_on": "Sáp nhập ngày"}
+    column_labels = COMMON_LABELS | {
+        "code": "Mã", "name": "Tên", "level": "Cấp", "parent": "Trực thuộc", "agency_code": "Mã định danh",
+        "closed_on": "Sáp nhập ngày", "admin_code": "Mã đơn vị hành chính", "address": "Địa chỉ",
+        "successor": "Trung tâm tiếp nhận sau sáp nhập", "handed_over_at": "Bàn giao hồ sơ lúc",
+        "office_hours": "Giờ làm việc", "cutoff": "Giờ chốt nhận hồ sơ"}
     column_searchable_list = ("code", "name")
     column_filters = ("level",)
-    column_formatters = {"parent": _centre_code, "level": lambda v, c, m, n: LEVELS.get(m.level, m.level)}
+    column_formatters = {"parent": _centre_code, "successor": _centre_code,
+                         "level": lambda v, c, m, n: LEVELS.get(m.level, m.level)}
     column_default_sort = ("code", False)
     form = CentreForm
 
@@ -312,6 +323,11 @@ class CentreView(ScopedModelView):
         return True
 
 
+UNIT_KINDS = {"department": "Phòng, ban", "counter": "Quầy"}
+ROLES = {"officer": "Cán bộ", "leader": "Lãnh đạo", "admin": "Quản trị trung tâm", "province_admin": "Quản trị tỉnh",
+         "system_admin": "Quản trị hệ thống", "citizen": "Người dân", "integration": "Hệ thống tích hợp"}
+
+
 class UnitForm(FlaskForm):
     code = StringField("Mã", validators=[DataRequired(), Length(max=32)])
     name = StringField("Tên", validators=[DataRequired(), Length(max=255)])
@@ -321,8 +337,8 @@ class UnitForm(FlaskForm):
 class UnitView(ScopedModelView):
     can_create = True
     column_list = ("code", "name", "kind", "centre")
-    column_labels = {"code": "Mã", "name": "Tên", "kind": "Loại", "centre": "Trung tâm"}
-    column_formatters = {"centre": _centre_code}
+    column_labels = COMMON_LABELS | {"code": "Mã", "name": "Tên", "kind": "Loại"}
+    column_formatters = {"centre": _centre_code, "kind": lambda v, c, m, n: UNIT_KINDS.get(m.kind, m.kind)}
     form = UnitForm
 
     def create_model(self, form):
@@ -356,10 +372,14 @@ class UserEditForm(FlaskForm):
 class UserView(ScopedModelView):
     can_create = can_edit = True
     column_list = ("username", "display_name", "roles", "unit", "active", "centre")
-    column_labels = {"username": "Tên đăng nhập", "display_name": "Họ tên", "roles": "Vai trò", "unit": "Đơn vị",
-                     "active": "Hoạt động", "centre": "Trung tâm"}
+    column_labels = COMMON_LABELS | {"username": "Tên đăng nhập", "display_name": "Họ tên", "roles": "Vai trò",
+                                     "unit": "Đơn vị", "active": "Hoạt động", "failed_sign_ins": "Số lần đăng nhập sai",
+                                     "locked_until": "Tạm khóa đến"}
     column_searchable_list = ("username", "display_name")
-    column_formatters = {"centre": _centre_code, "unit": lambda v, c, m, n: m.unit.code if m.unit_id else ""}
+    column_formatters = {"centre": _centre_code, "unit": lambda v, c, m, n: m.unit.code if m.unit_id else "",
+                         "roles": lambda v, c, m, n: ", ".join(
+                             [name for role, name in ROLES.items() if role in m.role_set]
+                             + sorted(m.role_set - set(ROLES)))}
     column_details_exclude_list = ("password_hash",)
     column_exclude_list = ("password_hash",)
     form = UserForm

@@ -101,3 +101,19 @@ def test_the_landing_page_counts_incidents_and_links_to_exactly_those_dossiers(s
     listed = admin.get("/admin/dossier/?show=incidents").get_data(as_text=True)
     assert "<h1>Hồ sơ gặp sự cố</h1>" in listed and failed in listed and fine not in listed
     assert "Gặp sự cố" in listed  # the workflow's state by name, not "error"
+
+
+def test_every_column_field_and_filter_of_every_list_has_a_vietnamese_label(sqlite_app):
+    from flask_admin.contrib.peewee import ModelView
+
+    unlabelled = []
+    with sqlite_app.test_request_context():
+        for view in sqlite_app.extensions["onestop.admin"]._views:
+            if not isinstance(view, ModelView):
+                continue
+            shown = [name for name, _ in view._list_columns + view._details_columns]
+            unlabelled += [f"{view.endpoint}.{name}" for name in dict.fromkeys(shown) if name not in view.column_labels]
+            for form in (view.create_form(), view.edit_form()) if view.can_create or view.can_edit else ():
+                unlabelled += [f"{view.endpoint} form {f.name}" for f in form
+                               if f.name != "csrf_token" and f.label.text.isascii()]
+    assert unlabelled == [], "\n".join(unlabelled)
