@@ -1,7 +1,7 @@
 """The redesigned back office in Chromium against `onestop serve`: an administrator lands on the
 overview, follows the incidents figure to exactly the held-up dossier, reads the audit trail by
 event names in Vietnam time, and signs out with the header's button back to the sign-in page; the
-Content-Security-Policy refuses nothing. Screenshots (desktop and phone) go to $ONESTOP_SCREENSHOTS,
+Content-Security-Policy refuses nothing and axe-core finds nothing serious on these pages. Screenshots (desktop and phone) go to $ONESTOP_SCREENSHOTS,
 else the test's temp dir; docs/back-office.md shows them."""
 
 import json
@@ -39,6 +39,14 @@ def server(tmp_path_factory):
         yield base, codes
 
 
+def _serious_violations(page) -> list:
+    """axe-core's serious and critical findings on the page (the vendored copy, as the CSP allows)."""
+    page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    return page.evaluate("""async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
+        .violations.filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))""")
+
+
 def test_an_administrator_goes_from_the_overview_to_an_incident_reads_the_trail_and_signs_out(server, browser, shots):  # noqa: F811
     base, (failed, waiting) = server
     expect = sync_api.expect
@@ -52,22 +60,26 @@ def test_an_administrator_goes_from_the_overview_to_an_incident_reads_the_trail_
     expect(page.locator("#incidents .figure")).to_have_text("1")
     expect(page.get_by_role("navigation").get_by_role("link", name="Tổng quan")).to_have_attribute("aria-current", "page")
     page.screenshot(path=str(shots / "admin-home.png"), full_page=True)
+    assert _serious_violations(page) == []
 
     page.get_by_role("link", name="Hồ sơ gặp sự cố").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Hồ sơ gặp sự cố")
     expect(page.locator("table.model-list")).to_contain_text(failed)
     expect(page.locator("table.model-list")).not_to_contain_text(waiting)
     page.screenshot(path=str(shots / "admin-incidents.png"), full_page=True)
+    assert _serious_violations(page) == []
 
     page.get_by_role("navigation").get_by_role("link", name="Nhật ký").click()
     expect(page.locator("table.model-list")).to_contain_text("Hồ sơ gặp sự cố")
     expect(page.locator("table.model-list")).not_to_contain_text("dossier.error")
     page.screenshot(path=str(shots / "admin-audit.png"))
+    assert _serious_violations(page) == []
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="vi-VN")
     phone.context.add_cookies(page.context.cookies())
     phone.goto(base + "/admin/")
     phone.screenshot(path=str(shots / "admin-home-phone.png"), full_page=True)
+    assert _serious_violations(phone) == []
     phone.close()
 
     page.get_by_role("button", name="Đăng xuất").click()
