@@ -16,7 +16,7 @@ from wtforms import BooleanField, DateField, MultipleFileField, PasswordField, S
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from onestop.models import AuditEvent, Centre, local_today, utcnow
+from onestop.models import AuditEvent, Centre, Dossier, local_today, utcnow
 from onestop.services import (
     audit,
     centres,
@@ -215,7 +215,11 @@ class DossierView(ReadOnlyView):
         "applicant": "Người nộp", "received_at": "Tiếp nhận", "due_at": "Hẹn trả", "authority": "Cơ quan có thẩm quyền",
         "error_element": "Bước gặp sự cố", "error_message": "Sự cố"}
     column_searchable_list = ("code", "applicant")
-    column_filters = ("status", "state", "received_at", "due_at")
+    column_filters = (
+        FilterEqual(column=Dossier.status, name="Trạng thái",
+                    options=list(STATUS_NAMES.items())),  # lazy names: each page says them in its language
+        FilterEqual(column=Dossier.state, name="Tiến trình", options=list(STATES.items())),
+        "received_at", "due_at")
     column_formatters = {"procedure": lambda v, c, m, n: m.procedure.code, "status": _status,
                          "state": lambda v, c, m, n: STATES.get(m.state, m.state),
                          "centre": _centre_code,

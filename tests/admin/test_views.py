@@ -101,6 +101,9 @@ def test_the_landing_page_counts_incidents_and_links_to_exactly_those_dossiers(s
     listed = admin.get("/admin/dossier/?show=incidents").get_data(as_text=True)
     assert "<h1>Hồ sơ gặp sự cố</h1>" in listed and failed in listed and fine not in listed
     assert "Gặp sự cố" in listed  # the workflow's state by name, not "error"
+    filters = json.loads(re.search(r'<div id="filter-groups-data" class="d-none">(.*?)</div>', listed).group(1))
+    assert ["error", "Gặp sự cố"] in filters["Tiến trình"][0]["options"]
+    assert all(name != value for value, name in filters["Trạng thái"][0]["options"])  # each status by its name
 
 
 def test_every_column_field_and_filter_of_every_list_has_a_vietnamese_label(sqlite_app):
