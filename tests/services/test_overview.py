@@ -15,14 +15,14 @@ def _review_with_deadline(api):
     assert reply.status_code == 201, reply.json
 
 
-def test_incidents_overdue_late_timers_and_unsent_messages_are_counted_as_their_lists_show(sqlite_app, sqlite_admin_api):
-    _review_with_deadline(sqlite_admin_api)
-    assert sqlite_admin_api.upload([script_model("fee = 100 / divisor")]).status_code == 201
-    assert sqlite_admin_api.upload([MODELS / "timer.bpmn"]).status_code == 201
-    on_time = [sqlite_admin_api.post("/dossiers", {"procedure": "review"}).json["code"] for _ in range(2)]
-    failed = sqlite_admin_api.post("/dossiers", {"procedure": "scripted", "data": {"divisor": 0}}).json["code"]
-    waiting = sqlite_admin_api.post("/dossiers", {"procedure": "reminder"}).json["code"]
-    with sqlite_app.app_context():
+def test_incidents_overdue_late_timers_and_unsent_messages_are_counted_as_their_lists_show(app, admin_api):
+    _review_with_deadline(admin_api)
+    assert admin_api.upload([script_model("fee = 100 / divisor")]).status_code == 201
+    assert admin_api.upload([MODELS / "timer.bpmn"]).status_code == 201
+    on_time = [admin_api.post("/dossiers", {"procedure": "review"}).json["code"] for _ in range(2)]
+    failed = admin_api.post("/dossiers", {"procedure": "scripted", "data": {"divisor": 0}}).json["code"]
+    waiting = admin_api.post("/dossiers", {"procedure": "reminder"}).json["code"]
+    with app.app_context():
         admin = make_user("quantri", ("admin",))[0]
         now = utcnow()
         today = overview.overview(admin, now)
@@ -46,10 +46,10 @@ def test_incidents_overdue_late_timers_and_unsent_messages_are_counted_as_their_
         assert (unsent.notifications_failed, unsent.notifications_waiting, unsent.dossiers["unsent"]) == (1, 1, 1)
 
 
-def test_a_province_administrator_sees_its_communes_adoption_and_nothing_of_other_centres(sqlite_app, sqlite_admin_api):
-    _review_with_deadline(sqlite_admin_api)  # the default centre's: outside the province
-    sqlite_admin_api.post("/dossiers", {"procedure": "review"})
-    with sqlite_app.app_context():
+def test_a_province_administrator_sees_its_communes_adoption_and_nothing_of_other_centres(app, admin_api):
+    _review_with_deadline(admin_api)  # the default centre's: outside the province
+    admin_api.post("/dossiers", {"procedure": "review"})
+    with app.app_context():
         system = make_user("system", ("system_admin",))[0]
         centres.import_units(system, [22])
         province = make_user("tinh", ("province_admin", "admin"), centre=Centre.get(Centre.code == "P22"))[0]
