@@ -10,9 +10,10 @@ centre, their province's centres, or the whole country.
 from pathlib import Path
 
 from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from . import catalogue, templates_view
+from . import catalogue, i18n, templates_view
 from .forms_builder import FormBuilderView
 from .lookup_tables import LookupTablesView
 from .modeller import ModellerView
@@ -36,9 +37,14 @@ def init_app(app):
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(Path(__file__).with_name("templates")))])
     from onestop.web.security import csp_nonce
 
-    # flask-admin writes this nonce into its inline <script> and <style>; the policy names it.
+    from .views import SignOutForm
+
+    i18n.install()
+    app.jinja_env.globals["sign_out_form"] = SignOutForm
+    # flask-admin writes this nonce into its inline <script> and <style>; the policy names it. Every
+    # view renders in our base template (the portal's look, the menu, sign-out).
     admin = Admin(app, name="onestop", url="/admin", index_view=Home(name="Tổng quan", url="/admin"),
-                  csp_nonce_generator=csp_nonce)
+                  csp_nonce_generator=csp_nonce, theme=Bootstrap4Theme(base_template="onestop_admin/base.html"))
     from onestop.models import AuditEvent, Centre, Dossier, Procedure, Unit, User
 
     admin.add_view(OnboardView(name="Đưa thủ tục vào", endpoint="onboard"))

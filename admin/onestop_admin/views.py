@@ -1,11 +1,13 @@
 """The back office's views: configuration, scoping, and one service call per write."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.peewee import ModelView
+from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_admin.form import SecureForm
+from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -14,13 +16,14 @@ from wtforms import BooleanField, DateField, MultipleFileField, PasswordField, S
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from onestop.models import Centre, Dossier, Procedure, local_today
+from onestop.models import AuditEvent, Centre, Dossier, local_today, utcnow
 from onestop.services import (
     audit,
     centres,
     deadlines,
     lifecycle,
     onboarding,
+    overview,
     procedures,
     rollout,
     units,
@@ -28,8 +31,10 @@ from onestop.services import (
 )
 from onestop.services.errors import NotFound, ServiceError
 from onestop.web import diagram, forms
-from onestop.web.auth import local_referrer
-from onestop.web.i18n import STATUS_NAMES
+from onestop.web.auth import local_referrer, sign_out
+from onestop.web.i18n import STATUS_NAMES, dmy, dmy_hm
+
+from .events import EVENT_LABELS, event_label
 
 ADMIN_ROLES = ("admin", "province_admin", "system_admin")
 
@@ -52,24 +57,47 @@ class Guarded:
         abort(403)
 
 
+class SignOutForm(FlaskForm):
+    """The header's sign-out button: a POST with its CSRF token, never a link a page could fire."""
+
+
 class Home(Guarded, AdminIndexView):
+    """The landing page: what needs an administrator now, each figure a link to the list behind it."""
+
     @expose("/")
     def index(self):
         actor = _actor()
-        ids = centres.scope_ids(actor)
-        dossiers = Dossier.select()
-        if ids is not None:
-            dossiers = dossiers.where(Dossier.centre.in_(list(ids)))
-        facts = {
-            "centres": len(ids) if ids is not None else Centre.select().count(),
-            "procedures": Procedure.select().where(Procedure.centre == actor.centre_id).count(),
-            "active": dossiers.where(Dossier.state == "active").count(),
-            "failed": dossiers.where(Dossier.state == "error").count(),
-        }
         from .agencies import not_ready_facts
 
-        return self.render("onestop_admin/home.html", actor=actor, facts=facts, not_ready=not_ready_facts(actor),
-                           centre=Centre.get_by_id(actor.centre_id))
+        return self.render("onestop_admin/home.html", actor=actor, facts=overview.overview(actor, utcnow()),
+                           not_ready=not_ready_facts(actor), centre=Centre.get_by_id(actor.centre_id),
+                           province_wide=centres.scope_ids(actor) != {actor.centre_id})
+
+    @expose("/sign-out", methods=("POST",))
+    def sign_out(self):
+        """End the session and go back to the sign-in page (a missing or stale token changes nothing)."""
+        if SignOutForm().validate_on_submit():
+            sign_out()
+            return redirect(url_for("desk.login"), 303)
+        return redirect(url_for(".index"), 303)
+
+
+def _local_time(view, value, name):
+    """A stored UTC time as Vietnam's time, to the minute (the one helper: onestop.web.i18n.dmy_hm)."""
+    return dmy_hm(value)
+
+
+def _local_date(view, value, name):
+    return dmy(value)
+
+
+def _yes_no(view, value, name):
+    return "Có" if value else "Không"
+
+
+# Every back-office list and record shows times in Vietnam's time to the minute, dates as dd/mm/yyyy.
+TYPE_FORMATTERS = typefmt.BASE_FORMATTERS | {datetime: _local_time, date: _local_date, bool: _yes_no}
+DETAIL_TYPE_FORMATTERS = typefmt.DETAIL_FORMATTERS | {datetime: _local_time, date: _local_date, bool: _yes_no}
 
 
 class ScopedModelView(Guarded, ModelView):
@@ -81,6 +109,15 @@ class ScopedModelView(Guarded, ModelView):
     can_view_details = True
     form_base_class = SecureForm
     page_size = 50
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
+    list_template = "onestop_admin/model_list.html"
+
+    def search_placeholder(self):
+        """What the search box looks in, from the searchable columns' labels (flask-admin's peewee
+        views have none and print "None")."""
+        labels = [str(self.column_labels.get(c, c)) for c in self.column_searchable_list or ()]
+        return ", ".join(labels) if labels else ""
 
     def _handle_view(self, name, **kwargs):
         # A page this view does not offer is no page at all: the same 404 as an unknown address,
@@ -114,6 +151,10 @@ class ScopedModelView(Guarded, ModelView):
     def delete_model(self, model):
         flash("Không xóa được ở đây: dữ liệu này chỉ thay đổi qua nghiệp vụ.", "error")
         return False
+
+
+# The columns every table has, named once.
+COMMON_LABELS = {"id": "Số hiệu", "centre": "Trung tâm", "created_at": "Tạo lúc", "updated_at": "Cập nhật"}
 
 
 def _centre_code(view, context, model, name):
@@ -150,8 +191,8 @@ def _versions(view, context, model, name):
 
 class ProcedureView(ReadOnlyView):
     column_list = ("code", "name", "latest_version", "updated_at")
-    column_labels = {"code": "Mã", "name": "Tên thủ tục", "latest_version": "Phiên bản", "updated_at": "Cập nhật"}
-    column_formatters = {"code": _code_to_edit, "latest_version": _versions}
+    column_labels = COMMON_LABELS | {"code": "Mã", "name": "Tên thủ tục", "latest_version": "Phiên bản"}
+    column_formatters = {"code": _code_to_edit, "latest_version": _versions, "centre": _centre_code}
     column_searchable_list = ("code", "name")
     column_default_sort = ("code", False)
 
@@ -160,13 +201,27 @@ def _status(view, context, model, name):
     return str(STATUS_NAMES.get(model.status, model.status))
 
 
+# Where a dossier's workflow stands (Dossier.state), as the back office says it.
+STATES = {"active": "Đang xử lý", "completed": "Đã xong quy trình", "error": "Gặp sự cố", "cancelled": "Đã dừng"}
+# The landing page's selections of dossiers (services.overview.DOSSIER_LISTS), as list titles.
+DOSSIER_LISTS = {"incidents": "Hồ sơ gặp sự cố", "overdue": "Hồ sơ quá hạn", "active": "Hồ sơ đang xử lý",
+                 "late_timers": "Hồ sơ có hẹn giờ chưa chạy", "unsent": "Hồ sơ có thông báo chưa gửi được"}
+
+
 class DossierView(ReadOnlyView):
     column_list = ("code", "procedure", "status", "state", "applicant", "received_at", "due_at", "centre")
-    column_labels = {"code": "Mã hồ sơ", "procedure": "Thủ tục", "status": "Trạng thái", "state": "Tiến trình",
-                     "applicant": "Người nộp", "received_at": "Tiếp nhận", "due_at": "Hẹn trả", "centre": "Trung tâm"}
+    column_labels = COMMON_LABELS | {
+        "code": "Mã hồ sơ", "procedure": "Thủ tục", "status": "Trạng thái", "state": "Tiến trình",
+        "applicant": "Người nộp", "received_at": "Tiếp nhận", "due_at": "Hẹn trả", "authority": "Cơ quan có thẩm quyền",
+        "error_element": "Bước gặp sự cố", "error_message": "Sự cố"}
     column_searchable_list = ("code", "applicant")
-    column_filters = ("status", "state", "received_at", "due_at")
+    column_filters = (
+        FilterEqual(column=Dossier.status, name="Trạng thái",
+                    options=list(STATUS_NAMES.items())),  # lazy names: each page says them in its language
+        FilterEqual(column=Dossier.state, name="Tiến trình", options=list(STATES.items())),
+        "received_at", "due_at")
     column_formatters = {"procedure": lambda v, c, m, n: m.procedure.code, "status": _status,
+                         "state": lambda v, c, m, n: STATES.get(m.state, m.state),
                          "centre": _centre_code,
                          "applicant": lambda v, c, m, n: (m.applicant or {}).get("name", "")}
     column_details_list = ("code", "procedure", "status", "state", "authority", "applicant", "received_at", "due_at",
@@ -175,16 +230,32 @@ class DossierView(ReadOnlyView):
     column_default_sort = ("id", True)
     simple_list_pager = True  # a count of a million dossiers on every page is not worth it
 
+    def _shown(self):
+        which = request.args.get("show")
+        return which if which in DOSSIER_LISTS else None
+
+    def get_query(self):
+        """The scoped dossiers, or one of the landing page's selections (?show=overdue)."""
+        which = self._shown()
+        return overview.dossiers(_actor(), which, utcnow()) if which else super().get_query()
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("selection", DOSSIER_LISTS.get(self._shown()))
+        return super().render(template, **kwargs)
+
 
 class AuditView(ReadOnlyView):
     column_list = ("at", "action", "actor", "dossier", "element_id", "seq", "hash")
-    column_labels = {"at": "Lúc", "action": "Việc", "actor": "Người làm", "dossier": "Hồ sơ", "element_id": "Bước",
-                     "seq": "Số", "hash": "Mã băm"}
+    column_labels = COMMON_LABELS | {"at": "Lúc", "action": "Việc", "actor": "Người làm", "dossier": "Hồ sơ",
+                                     "element_id": "Bước", "seq": "Số", "hash": "Mã băm", "detail": "Chi tiết",
+                                     "chain": "Chuỗi", "history": "Các bước kèm theo"}
     column_searchable_list = ("action",)
-    column_filters = ("action", "at")
-    column_formatters = {"actor": lambda v, c, m, n: m.actor.username if m.actor_id else "",
+    column_filters = (FilterEqual(column=AuditEvent.action, name="Việc", options=sorted(
+        EVENT_LABELS.items(), key=lambda pair: pair[1])), "at")
+    column_formatters = {"action": lambda v, c, m, n: event_label(m.action),
+                         "actor": lambda v, c, m, n: m.actor.username if m.actor_id else "",
                          "dossier": lambda v, c, m, n: m.dossier.code if m.dossier_id else "",
-                         "hash": lambda v, c, m, n: (m.hash or "")[:12]}
+                         "hash": lambda v, c, m, n: (m.hash or "")[:12], "centre": _centre_code}
     column_default_sort = ("id", True)
     simple_list_pager = True
     list_template = "onestop_admin/audit_list.html"
@@ -206,6 +277,10 @@ class AuditView(ReadOnlyView):
         return redirect(url_for(".index_view"))
 
 
+LEVELS = {"nation": "Trung ương", "province": "Tỉnh", "commune": "Xã, phường", "district": "Huyện", "centre": "Trung tâm"}
+CENTRE_LISTS = {"without_procedures": "Xã, phường chưa áp dụng thủ tục nào"}
+
+
 class CentreForm(FlaskForm):
     name = StringField("Tên", validators=[DataRequired(), Length(max=500)])
     agency_code = StringField("Mã định danh điện tử", validators=[Optional(), Length(max=64)])
@@ -216,13 +291,30 @@ class CentreView(ScopedModelView):
     centre_column = "id"
     can_edit = True
     column_list = ("code", "name", "level", "parent", "agency_code", "closed_on")
-    column_labels = {"code": "Mã", "name": "Tên", "level": "Cấp", "parent": "Trực thuộc",
-                     "agency_code": "Mã định danh", "closed_on": "Sáp nhập ngày"}
+    column_labels = COMMON_LABELS | {
+        "code": "Mã", "name": "Tên", "level": "Cấp", "parent": "Trực thuộc", "agency_code": "Mã định danh",
+        "closed_on": "Sáp nhập ngày", "admin_code": "Mã đơn vị hành chính", "address": "Địa chỉ",
+        "successor": "Trung tâm tiếp nhận sau sáp nhập", "handed_over_at": "Bàn giao hồ sơ lúc",
+        "office_hours": "Giờ làm việc", "cutoff": "Giờ chốt nhận hồ sơ"}
     column_searchable_list = ("code", "name")
     column_filters = ("level",)
-    column_formatters = {"parent": _centre_code}
+    column_formatters = {"parent": _centre_code, "successor": _centre_code,
+                         "level": lambda v, c, m, n: LEVELS.get(m.level, m.level)}
     column_default_sort = ("code", False)
     form = CentreForm
+
+    def _shown(self):
+        which = request.args.get("show")
+        return which if which in CENTRE_LISTS else None
+
+    def get_query(self):
+        """The centres in scope, or the landing page's selection (?show=without_procedures)."""
+        which = self._shown()
+        return overview.centre_list(_actor(), which) if which else super().get_query()
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("selection", CENTRE_LISTS.get(self._shown()))
+        return super().render(template, **kwargs)
 
     def update_model(self, form, model):
         values = {k: v for k, v in (("name", form.name.data), ("agency_code", form.agency_code.data),
@@ -235,6 +327,11 @@ class CentreView(ScopedModelView):
         return True
 
 
+UNIT_KINDS = {"department": "Phòng, ban", "counter": "Quầy"}
+ROLES = {"officer": "Cán bộ", "leader": "Lãnh đạo", "admin": "Quản trị trung tâm", "province_admin": "Quản trị tỉnh",
+         "system_admin": "Quản trị hệ thống", "citizen": "Người dân", "integration": "Hệ thống tích hợp"}
+
+
 class UnitForm(FlaskForm):
     code = StringField("Mã", validators=[DataRequired(), Length(max=32)])
     name = StringField("Tên", validators=[DataRequired(), Length(max=255)])
@@ -244,8 +341,8 @@ class UnitForm(FlaskForm):
 class UnitView(ScopedModelView):
     can_create = True
     column_list = ("code", "name", "kind", "centre")
-    column_labels = {"code": "Mã", "name": "Tên", "kind": "Loại", "centre": "Trung tâm"}
-    column_formatters = {"centre": _centre_code}
+    column_labels = COMMON_LABELS | {"code": "Mã", "name": "Tên", "kind": "Loại"}
+    column_formatters = {"centre": _centre_code, "kind": lambda v, c, m, n: UNIT_KINDS.get(m.kind, m.kind)}
     form = UnitForm
 
     def create_model(self, form):
@@ -279,10 +376,14 @@ class UserEditForm(FlaskForm):
 class UserView(ScopedModelView):
     can_create = can_edit = True
     column_list = ("username", "display_name", "roles", "unit", "active", "centre")
-    column_labels = {"username": "Tên đăng nhập", "display_name": "Họ tên", "roles": "Vai trò", "unit": "Đơn vị",
-                     "active": "Hoạt động", "centre": "Trung tâm"}
+    column_labels = COMMON_LABELS | {"username": "Tên đăng nhập", "display_name": "Họ tên", "roles": "Vai trò",
+                                     "unit": "Đơn vị", "active": "Hoạt động", "failed_sign_ins": "Số lần đăng nhập sai",
+                                     "locked_until": "Tạm khóa đến"}
     column_searchable_list = ("username", "display_name")
-    column_formatters = {"centre": _centre_code, "unit": lambda v, c, m, n: m.unit.code if m.unit_id else ""}
+    column_formatters = {"centre": _centre_code, "unit": lambda v, c, m, n: m.unit.code if m.unit_id else "",
+                         "roles": lambda v, c, m, n: ", ".join(
+                             [name for role, name in ROLES.items() if role in m.role_set]
+                             + sorted(m.role_set - set(ROLES)))}
     column_details_exclude_list = ("password_hash",)
     column_exclude_list = ("password_hash",)
     form = UserForm

@@ -27,7 +27,7 @@ def _province_admin(app):
 def test_centres_without_an_identity_code_are_shown_as_not_ready_and_a_code_is_entered_in_the_edit_form(sqlite_app):
     client, commune = _province_admin(sqlite_app)
     home = client.get("/admin/").get_data(as_text=True)
-    row = re.search(r'<tr id="not-ready">.*?</tr>', home, re.S).group(0)
+    row = re.search(r'<li id="not-ready".*?</li>', home, re.S).group(0)
     assert ">54<" in row and "P22" in row and "W07090" not in row  # P22 and its 53 other communes
     listed = client.get("/admin/centre/?search=W0709").get_data(as_text=True)
     assert "Chưa sẵn sàng" in listed and "Sẵn sàng" in listed and "national list codes.csv" in listed
@@ -43,7 +43,7 @@ def test_centres_without_an_identity_code_are_shown_as_not_ready_and_a_code_is_e
         saved = Centre.get_by_id(commune.id)
         assert saved.agency_code == "H22.50.05.13" and saved.agency_code_source.startswith("entered by tinh.admin")
     home = client.get("/admin/").get_data(as_text=True)
-    assert ">53<" in re.search(r'<tr id="not-ready">.*?</tr>', home, re.S).group(0)
+    assert ">53<" in re.search(r'<li id="not-ready".*?</li>', home, re.S).group(0)
 
 
 def test_a_province_administrator_merges_two_of_its_communes_and_is_told_what_went_wrong(sqlite_app):

@@ -34,7 +34,7 @@ def test_only_administrators_get_in(sqlite_app):
     assert officer.get("/admin/dossier/").status_code == 403
     admin = _signed_in(sqlite_app, "quantri", ("admin",))
     page = admin.get("/admin/")
-    assert page.status_code == 200 and "Hồ sơ đang giải quyết" in page.get_data(as_text=True)
+    assert page.status_code == 200 and "Hồ sơ đang xử lý" in page.get_data(as_text=True)
 
 
 def test_the_generic_edit_forms_cannot_change_a_dossier_or_the_audit_trail(sqlite_app, sqlite_admin_api):

@@ -12,7 +12,7 @@ PAGE = "/admin/official-calendar/"
 def test_only_system_and_province_administrators_open_the_page(sqlite_app):
     assert _signed_in(sqlite_app, "quantri", ("admin",)).get(PAGE).status_code == 403
     page = _signed_in(sqlite_app, "quocgia", ("system_admin",)).get(PAGE + "?year=2026").get_data(as_text=True)
-    assert "12729/VPCP-KGVX" in page and "2026-01-10" in page
+    assert "12729/VPCP-KGVX" in page and "10/01/2026" in page
 
 
 def test_a_system_administrator_adds_a_day_sees_a_bad_file_refused_and_drops_the_day(sqlite_app):

@@ -20,6 +20,7 @@ SECRET_FILE = PDF.replace(b"/Catalog", b"/Catalog /Secret (xa-ben)")
 SECRETS = (SECRET_NAME.encode(), json.dumps(SECRET_NAME).encode()[1:-1], b"022190099999", b"xa-ben")
 # Routes that read no centre's data whatever their parameters, or are not ours to scope.
 UNSCOPED = {"static", "admin.static", "public.health", "i18n.choose", "api.openapi", "desk.login", "desk.logout",
+            "admin.sign_out",
             "calendar.clear"}  # a date of one's own calendar
 # Routes that a commune administrator may not use at all: refused for the role before any lookup.
 ROLE_REFUSED = {"api.procedure_coverage", "api.start_rollout", "onboard.roll_out"}

@@ -5,7 +5,7 @@ Accept-Language header is not used, so a page looks the same for everyone until 
 """
 
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from flask import Blueprint, redirect, request, url_for
@@ -44,7 +44,9 @@ def dmy(value):
 
 
 def dmy_hm(value):
-    """A UTC timestamp as local dd/mm/yyyy HH:mm."""
+    """A UTC timestamp (or its ISO string) as Vietnam's dd/mm/yyyy HH:mm: the one way pages show a time."""
+    if isinstance(value, str) and value:
+        value = datetime.fromisoformat(value)
     return format_datetime(value, "dd/MM/yyyy HH:mm") if value else ""
 
 
