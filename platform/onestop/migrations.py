@@ -42,6 +42,7 @@ from .models import (
     ProcedureVersion,
     Rating,
     SchemaMigration,
+    ServiceCall,
     SignInSession,
     Unit,
     User,
@@ -283,6 +284,12 @@ def _catalogue_imports(db):
     db.create_tables([CatalogueImport], safe=True)
 
 
+def _service_calls(db):
+    """Service tasks' pending calls (external tasks, connector calls), and worker tokens scoped to topics."""
+    db.create_tables([ServiceCall], safe=True)
+    _add_column(db, "apitoken", "topics", TextField(null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -317,6 +324,7 @@ MIGRATIONS = [
     (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
+    (34, "service tasks' pending calls and external-task workers' tokens", _service_calls),
 ]
 
 
