@@ -208,3 +208,31 @@ def test_a_call_cancelled_by_a_boundary_timer_is_no_longer_pending(engine, clock
     clock.advance(3601)
     fired = timed.fire_timers(model, started.state)
     assert fired.status == "completed" and fired.pending_services == []
+
+
+ERROR_BOUNDARY = """<bpmn:boundaryEvent id="Refused" attachedToRef="Call">
+  <bpmn:errorEventDefinition errorRef="TaxError"/>
+</bpmn:boundaryEvent>
+<bpmn:sequenceFlow id="f8" sourceRef="Refused" targetRef="RefusedEnd"/>
+<bpmn:endEvent id="RefusedEnd"/>"""
+
+
+def _with_error_boundary(engine, code="TAX_UNKNOWN"):
+    model = _model(EXTERNAL.replace("/>", "></bpmn:serviceTask>") + ERROR_BOUNDARY, extra_ns=CAMUNDA_NS)
+    error = f'<bpmn:error id="TaxError" name="Tax error" errorCode="{code}"/>'
+    return _parse(engine, model.replace(b"</bpmn:definitions>", error.encode() + b"</bpmn:definitions>"))
+
+
+def test_a_bpmn_error_from_the_service_is_caught_by_the_tasks_error_boundary_event_with_its_data(engine):
+    from onestop.engine import NotWaiting
+
+    model = _with_error_boundary(engine)
+    started = engine.start(model)
+    task_id = started.service_calls[0].task_id
+    with pytest.raises(NotWaiting):
+        engine.service_error(model, started.state, task_id, "OTHER_CODE")
+    caught = engine.service_error(model, started.state, task_id, "TAX_UNKNOWN", {"reason": "no such code"})
+    assert caught.status == "completed" and caught.pending_services == []
+    finished = {f.element_id: f.state for f in caught.finished}
+    assert finished["RefusedEnd"] == "completed" and finished["Call"] == "cancelled"
+    assert caught.data["reason"] == "no such code"

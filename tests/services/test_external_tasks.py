@@ -14,7 +14,8 @@ CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 
 
 def tax_model(process_id="tax_check", topic="tax-check") -> bytes:
-    """start -> external task Call (topic) -> user task Review -> end, in Camunda's dialect."""
+    """start -> external task Call (topic) -> user task Review -> end, in Camunda's dialect; the error
+    TAX_UNKNOWN from Call's worker leads to the user task CallApplicant instead."""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="{CAMUNDA}"
                   id="d" targetNamespace="t">
@@ -26,7 +27,14 @@ def tax_model(process_id="tax_check", topic="tax-check") -> bytes:
     <bpmn:userTask id="Review" name="Xem xét"/>
     <bpmn:sequenceFlow id="f3" sourceRef="Review" targetRef="EndEvent_1"/>
     <bpmn:endEvent id="EndEvent_1"/>
+    <bpmn:boundaryEvent id="Unknown" attachedToRef="Call"><bpmn:errorEventDefinition errorRef="TaxUnknown"/>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f4" sourceRef="Unknown" targetRef="CallApplicant"/>
+    <bpmn:userTask id="CallApplicant" name="Gọi người nộp"/>
+    <bpmn:sequenceFlow id="f5" sourceRef="CallApplicant" targetRef="EndEvent_2"/>
+    <bpmn:endEvent id="EndEvent_2"/>
   </bpmn:process>
+  <bpmn:error id="TaxUnknown" name="Mã số thuế không có" errorCode="TAX_UNKNOWN"/>
 </bpmn:definitions>""".encode()
 
 
@@ -265,3 +273,27 @@ def test_a_fetch_waits_for_a_task_to_come_within_its_bound(app, centre_a):
         assert external_tasks.fetch_and_lock(worker, "w", 1, [external_tasks.TopicRequest("tax-check", 1000)],
                                              wait_seconds=0.6) == []
         assert 0.5 <= time.monotonic() - began < 5
+
+
+def test_a_bpmn_error_of_the_worker_takes_the_tasks_error_boundary_path_with_its_variables(app, centre_a):
+    admin, worker = centre_a
+    with app.app_context():
+        dossier = _start(admin)
+        [locked] = _fetch(worker)
+        external_tasks.bpmn_error(worker, locked.call.id, "w1", "TAX_UNKNOWN", "no such tax code",
+                                  {"tax_reason": {"value": "unknown", "type": "String"}})
+        after = Dossier.get_by_id(dossier.id)
+        assert after.state == "active" and after.data["tax_reason"] == "unknown"
+        assert [w.element_id for w in WorkItem.select().where(WorkItem.dossier == dossier.id)] == ["CallApplicant"]
+        assert ServiceCall.select().count() == 0
+
+
+def test_a_bpmn_error_no_boundary_event_catches_is_an_incident_naming_the_code(app, centre_a):
+    admin, worker = centre_a
+    with app.app_context():
+        dossier = _start(admin)
+        [locked] = _fetch(worker)
+        external_tasks.bpmn_error(worker, locked.call.id, "w1", "SOMETHING_ELSE", "odd answer")
+        after = Dossier.get_by_id(dossier.id)
+        assert after.state == "error" and after.error_element == "Call"
+        assert "SOMETHING_ELSE" in after.error_message and "odd answer" in after.error_message

@@ -82,6 +82,8 @@ def test_a_worker_built_with_the_camunda_client_completes_a_dossiers_task_and_a_
         if task.get_variable("tax_code") == "unknown" and len(seen) < 3:
             return task.failure("the tax office does not know this code", "HTTP 404 from the tax office",
                                 max_retries=0, retry_timeout=0)
+        if task.get_variable("tax_code") == "refused":
+            return task.bpmn_error("TAX_UNKNOWN", "no such tax code", {"tax_reason": "unknown"})
         return task.complete({"tax_ok": True, "checked_code": task.get_variable("tax_code")})
 
     # The happy path: the worker completes the dossier's service task, the dossier goes on.
@@ -111,7 +113,12 @@ def test_a_worker_built_with_the_camunda_client_completes_a_dossiers_task_and_a_
     worker.fetch_and_execute("tax-check", tax_office)
     after = dossier(second)
     assert after["data"]["tax_ok"] is True and [t["element_id"] for t in after["tasks"]] == ["Review"]
-    assert [key for key, _code in seen] == [first, second, second]
+    # A business error the model catches: its error boundary event's path.
+    third = start("refused")
+    worker.fetch_and_execute("tax-check", tax_office)
+    after = dossier(third)
+    assert after["data"]["tax_reason"] == "unknown" and [t["element_id"] for t in after["tasks"]] == ["CallApplicant"]
+    assert [key for key, _code in seen] == [first, second, second, third]
     server_log = log.read_text()
     assert "Traceback" not in server_log and "unexpected error" not in server_log, server_log[-3000:]
 

@@ -50,6 +50,9 @@ def external_task_scenario(app, api):
     [task] = worker.post("/external-task/fetchAndLock", _fetch_body("w2")).json
     worker.post(f"/external-task/{task['id']}/complete", {"workerId": "w1", "variables": {}})  # not its lock: 400
     worker.post(f"/external-task/{task['id']}/complete", {"workerId": "w2", "variables": {"ok": {"value": True}}})
+    api.post("/dossiers", {"procedure": "tax_check", "data": {"tax_code": "x"}})
+    [task] = worker.post("/external-task/fetchAndLock", _fetch_body("w3")).json
+    worker.post(f"/external-task/{task['id']}/bpmnError", {"workerId": "w3", "errorCode": "TAX_UNKNOWN"})
 
 
 @pytest.fixture
@@ -165,3 +168,14 @@ def test_a_body_that_is_not_json_gets_a_plain_answer(worker_api):
                                 headers=worker._headers() | {"Content-Type": "application/json"})
     assert answer.status_code in (400, 422)
     assert not EXCEPTION_TEXT.search(answer.get_data(as_text=True))
+
+
+def test_a_bpmn_error_takes_the_error_boundary_path(admin_api, worker_api):
+    worker, code = worker_api
+    [task] = worker.post("/external-task/fetchAndLock", _fetch_body()).json
+    answer = worker.post(f"/external-task/{task['id']}/bpmnError", {
+        "workerId": "w1", "errorCode": "TAX_UNKNOWN", "errorMessage": "no such code",
+        "variables": {"why": {"value": "unknown", "type": "String"}}})
+    assert answer.status_code == 204
+    dossier = admin_api.get(f"/dossiers/{code}").json
+    assert [t["element_id"] for t in dossier["tasks"]] == ["CallApplicant"] and dossier["data"]["why"] == "unknown"

@@ -27,6 +27,7 @@ ROLE_REFUSED = {"api.procedure_coverage", "api.start_rollout", "onboard.roll_out
                 # tests/web/test_external_tasks.py)
                 "external_task.get_external_task", "external_task.complete_external_task",
                 "external_task.external_task_failure", "external_task.extend_external_task_lock",
+                "external_task.external_task_bpmn_error",
                 "external_task.unlock_external_task"}
 RECORD_PAGES = {"details_view", "edit_view", "delete_view"}
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
@@ -379,6 +380,28 @@ class Engine:
         task.error()
         error = {"element_id": task.task_spec.bpmn_id, "message": str(message)[:2000]}
         return self._snapshot(model, workflow, before, _scan(workflow, started, model.element_forms), error=error)
+
+    @_on_clock
+    def service_error(self, model: ParsedModel, state, task_id: str, code: str, data: dict | None = None) -> Step:
+        """A pending service call answered with a BPMN error (`code`): an error boundary event of the
+        task that catches the code (or every error) takes it, with `data` merged into its data, and
+        the workflow runs on from there. NotWaiting when none catches it (the workflow untouched)."""
+        workflow, task = self._pending_call(state, model, task_id)
+        before = _scan(workflow, 0.0)
+        event = BpmnEvent(ErrorEventDefinition(code, code=code), payload=dict(data or {}))
+        catching = [w for w in before.waits if w.kind == "error" and w.task.parent is task.parent
+                    and w.task.task_spec.catches(w.task, event)]
+        if not catching:
+            if isinstance(state, Stored):
+                self._put(state.key, state.serial, workflow)
+            raise NotWaiting(f"no error boundary event of {task.task_spec.bpmn_id} catches the error code {code!r}")
+        started = clocks.wall_seconds()
+        try:
+            catching[0].task.task_spec.catch(catching[0].task, event)
+            catching[0].task.task_spec._update(catching[0].task)
+        except Exception as exc:
+            return self._failed(model, workflow, exc, started, before)
+        return self._advance(model, workflow, started, before)
 
     def _pending_call(self, state, model, task_id):
         workflow = self._checkout(model, state)

@@ -27,7 +27,7 @@ from datetime import timedelta
 
 from .. import boundedjson
 from ..db import run_write, write_transaction
-from ..engine import TaskNotReady
+from ..engine import NotWaiting, TaskNotReady
 from ..models import ApiToken, Dossier, Procedure, ProcedureVersion, ServiceCall, User, utcnow
 from . import audit
 from .errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, shown
@@ -360,6 +360,26 @@ def complete(worker, call_id, worker_id, variables=None) -> Dossier:
     return _step(worker, call_id, worker_id,
                  lambda model, state, task_id: engine().complete_service(model, state, task_id, values),
                  "service_call.completed", {"variables": sorted(values)[:50]})
+
+
+def bpmn_error(worker, call_id, worker_id, code, message=None, variables=None) -> Dossier:
+    """A worker's BPMN error: the task's error boundary event that catches `code` takes it, with the
+    variables, and the dossier runs on from there; when none catches it, the dossier goes into error
+    (an incident of the back office) naming the code and the worker's message."""
+    if not isinstance(code, str) or not code.strip() or len(code) > 255:
+        raise Invalid("errorCode (1-255 characters) is required")
+    values = plain(variables)
+    message = (message if isinstance(message, str) else "").strip()[:MESSAGE_LIMIT]
+
+    def run(model, state, task_id):
+        try:
+            return engine().service_error(model, state, task_id, code, values)
+        except NotWaiting:
+            reason = (f"the worker reported the BPMN error {code!r}" + (f" ({message})" if message else "")
+                      + ", which no error boundary event of the task catches")
+            return engine().fail_service(model, state, task_id, reason)
+
+    return _step(worker, call_id, worker_id, run, "service_call.bpmn_error", {"code": code, "message": message})
 
 
 def handle_failure(worker, call_id, worker_id, message, details=None, retries=0, retry_timeout_ms=0):

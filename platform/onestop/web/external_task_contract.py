@@ -42,6 +42,9 @@ REQUEST_BODIES = {
         "retries": {"type": ["integer", "null"], "minimum": 0, "maximum": 1000,
                     "description": "attempts left; 0: the dossier goes into error (an incident)"},
         "retryTimeout": {"type": ["integer", "null"], "minimum": 0, "maximum": 7 * 24 * 3600 * 1000}}},
+    "external_task_bpmn_error": {"type": "object", "required": ["workerId", "errorCode"], "properties": _WORKER | {
+        "errorCode": _NAME, "errorMessage": {"type": ["string", "null"], "maxLength": 100000},
+        "variables": _VARIABLES}},
     "extend_external_task_lock": {"type": "object", "required": ["workerId", "newDuration"], "properties": _WORKER | {
         "newDuration": _MS}},
 }
@@ -130,6 +133,11 @@ def paths(body, errors) -> dict:
             "summary": "Report a failed attempt: with retries left the task is fetchable again after "
                        "retryTimeout; with none the dossier goes into error, an incident of the back office",
             "parameters": task, "requestBody": body("external_task_failure"),
+            "responses": done | errors(401, 403, 404, 409, 422)}},
+        "/external-task/{id}/bpmnError": {"post": {
+            "summary": "Report a business error: the task's error boundary event for errorCode takes it (with the "
+                       "variables) and the dossier runs on from there; none catching it: the dossier goes into error",
+            "parameters": task, "requestBody": body("external_task_bpmn_error"),
             "responses": done | errors(401, 403, 404, 409, 422)}},
         "/external-task/{id}/extendLock": {"post": {
             "summary": "Keep a locked task newDuration milliseconds more from now", "parameters": task,

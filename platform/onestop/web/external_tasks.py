@@ -98,6 +98,15 @@ def external_task_failure(worker, task_id):
     return "", 204
 
 
+@bp.post("/external-task/<task_id>/bpmnError")
+@worker_required
+def external_task_bpmn_error(worker, task_id):
+    body = _body()
+    external_tasks.bpmn_error(worker, task_id, body["workerId"], body["errorCode"], body.get("errorMessage"),
+                              body.get("variables"))
+    return "", 204
+
+
 @bp.post("/external-task/<task_id>/extendLock")
 @worker_required
 def extend_external_task_lock(worker, task_id):
