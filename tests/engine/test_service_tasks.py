@@ -236,3 +236,32 @@ def test_a_bpmn_error_from_the_service_is_caught_by_the_tasks_error_boundary_eve
     finished = {f.element_id: f.state for f in caught.finished}
     assert finished["RefusedEnd"] == "completed" and finished["Call"] == "cancelled"
     assert caught.data["reason"] == "no such code"
+
+
+@pytest.mark.parametrize(("operator", "refused"), [
+    ('<spiffworkflow:serviceTaskOperator resultVariable="x"/>', "without an operator id"),
+    ('<spiffworkflow:serviceTaskOperator id="http/Get"><spiffworkflow:parameters>'
+     '<spiffworkflow:parameter type="str" value="1"/></spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>',
+     "without an id"),
+    ('<spiffworkflow:serviceTaskOperator id="http/Get"><spiffworkflow:parameters>'
+     '<spiffworkflow:parameter id="url" value="1"/></spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>',
+     "without a type"),
+    ('<spiffworkflow:serviceTaskOperator id="http/Get"><spiffworkflow:retry retries="three"/>'
+     '</spiffworkflow:serviceTaskOperator>', "not a whole number"),
+])
+@pytest.mark.parametrize("tag", ["serviceTask", "userTask"])
+def test_a_connector_spiffworkflow_cannot_read_is_refused_in_plain_words_not_with_its_exception(
+        engine, operator, refused, tag):
+    # SpiffWorkflow's own parser fails on these with "KeyError: 'id'" or "ValueError: invalid literal"; the
+    # upload used to answer with that text, or quietly run the model in another dialect without its extensions.
+    task = f'<bpmn:{tag} id="Call"><bpmn:extensionElements>{operator}</bpmn:extensionElements></bpmn:{tag}>'
+    [problem] = _refusal(engine, _model(task, extra_ns=SPIFF_NS))
+    assert problem.element_id == "Call" and refused in problem.message
+    assert "Error" not in problem.message and "KeyError" not in problem.message
+
+
+def test_a_connector_parameter_without_a_value_is_left_out_as_spiffarena_does(engine):
+    task = CONNECTOR.replace('<spiffworkflow:parameter id="timeout" type="int" value="parcel_id * 2"/>',
+                             '<spiffworkflow:parameter id="timeout" type="int"/>')
+    model = _parse(engine, _model(task, extra_ns=SPIFF_NS))
+    assert engine.start(model, {"parcel_id": 1}).service_calls[0].params == {"url": "https://land.example/parcels/1"}

@@ -179,3 +179,23 @@ def test_a_bpmn_error_takes_the_error_boundary_path(admin_api, worker_api):
     assert answer.status_code == 204
     dossier = admin_api.get(f"/dossiers/{code}").json
     assert [t["element_id"] for t in dossier["tasks"]] == ["CallApplicant"] and dossier["data"]["why"] == "unknown"
+
+
+@pytest.mark.parametrize(("attributes", "status"), [
+    ('camunda:type="external" camunda:topic="tax-check"', 201),
+    ("", 201),
+    ('camunda:class="vn.gov.tax.CheckDelegate"', 422),
+    ('camunda:expression="${taxService.check(execution)}"', 422),
+    ('camunda:delegateExpression="${taxChecker}"', 422),
+    ('camunda:type="external"', 422),
+])
+def test_every_camunda_service_task_uploads_or_is_refused_naming_the_element_never_with_exception_text(
+        sqlite_admin_api, attributes, status):
+    # Before: each of these was refused with "TypeError: Object of type ServiceTask is not JSON serializable".
+    model = tax_model().replace(b'camunda:type="external" camunda:topic="tax-check"', attributes.encode())
+    answer = sqlite_admin_api.upload([("tax_check.bpmn", model)])
+    assert answer.status_code == status, answer.json
+    assert not EXCEPTION_TEXT.search(answer.get_data(as_text=True)), answer.json
+    if status == 422:
+        [problem] = answer.json["details"]
+        assert problem["element_id"] == "Call" and "Call" in problem["message"]

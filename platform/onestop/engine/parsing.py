@@ -22,7 +22,7 @@ from .budgets import Budgets, check_timer, literal
 from .problems import ModelError, Problem
 from .sandbox import check_expression, check_script
 from .service_tasks import PARSERS as SERVICE_AWARE_PARSERS
-from .service_tasks import SERVICE_TAGS, Refusal, ServiceDefinition
+from .service_tasks import SERVICE_TAGS, Refusal, ServiceDefinition, operator_problem
 from .service_tasks import describe as describe_service
 from .translate import Untranslatable, translate_expression, translate_timer
 from .xml import parse_xml
@@ -202,6 +202,13 @@ def _owner_id(node):
     return None
 
 
+def _owner(node):
+    """The element a node of its extensionElements belongs to."""
+    while node is not None and (etree.QName(node).namespace != BPMN_NS or _local(node.tag) == "extensionElements"):
+        node = node.getparent()
+    return node
+
+
 def _describe(node):
     return f"{_local(node.tag)} {node.get('id')}" if node is not None and node.get("id") else "element"
 
@@ -264,6 +271,8 @@ class _Checker:
                 self._instructions(node)
             if ns == BPMN_NS and tag in SERVICE_TAGS:
                 self._service(node, file)
+            elif ns == SPIFF_NS and tag == "serviceTaskOperator":
+                self._operator_elsewhere(node, file)
 
     def _check_references(self, root, file):
         ids = {n.get("id") for n in root.iter() if isinstance(n.tag, str) and n.get("id")}
@@ -299,6 +308,14 @@ class _Checker:
                 problem = check_expression(expression)
                 if problem:
                     self.problem(node, f"{_describe(node)}: connector parameter {name} {expression!r}: {problem}", file)
+
+    def _operator_elsewhere(self, node, file):
+        """A connector on another kind of task: SpiffWorkflow still reads it (and would fail on it)."""
+        owner = _owner(node)
+        if owner is not None and _local(owner.tag) not in SERVICE_TAGS:
+            problem = operator_problem(node)
+            if problem:
+                self.problems.append(Problem(owner.get("id"), f"{_describe(owner)} {problem}", file))
 
     def _script(self, owner, text, file):
         self.has_scripts = True

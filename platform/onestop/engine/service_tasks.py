@@ -129,17 +129,35 @@ def describe(node) -> "ServiceDefinition | Refusal | None":
     return Refusal(f"calls {called}; {INSTEAD}")
 
 
-def _connector(operator) -> "ServiceDefinition | Refusal":
+def operator_problem(operator) -> str | None:
+    """What SpiffWorkflow could not read in a spiffworkflow:serviceTaskOperator, in plain words (it
+    would fail on it with a KeyError or a ValueError), or None."""
     name = (operator.get("id") or "").strip()
     if not name:
-        return Refusal("has a connector (spiffworkflow:serviceTaskOperator) without an operator id")
+        return "has a connector (spiffworkflow:serviceTaskOperator) without an operator id"
     if len(name) > NAME_LIMIT:
-        return Refusal(f"has a connector operator id longer than {NAME_LIMIT} characters")
-    params = {}
+        return f"has a connector operator id longer than {NAME_LIMIT} characters"
     for parameter in operator.iter(f"{{{SPIFF_NS}}}parameter"):
-        key = (parameter.get("id") or "").strip()
-        if key:
-            params[key] = parameter.get("value") or "None"
+        if "value" in parameter.attrib and not (parameter.get("id") or "").strip():
+            return f"has a parameter of connector {name} without an id"
+        if "value" in parameter.attrib and "type" not in parameter.attrib:
+            return f"has the parameter {parameter.get('id')} of connector {name} without a type"
+    for retry in operator.iter(f"{{{SPIFF_NS}}}retry"):
+        for attribute in ("retries", "backoff_base"):
+            value = retry.get(attribute)
+            if value is not None and not value.strip().isdigit():
+                return f"has a connector retry {attribute} {value!r} that is not a whole number"
+    return None
+
+
+def _connector(operator) -> "ServiceDefinition | Refusal":
+    problem = operator_problem(operator)
+    if problem:
+        return Refusal(problem)
+    name = operator.get("id").strip()
+    # As SpiffArena reads them: a parameter without a value is left out.
+    params = {p.get("id").strip(): p.get("value") for p in operator.iter(f"{{{SPIFF_NS}}}parameter")
+              if "value" in p.attrib}
     result_variable = (operator.get("resultVariable") or "").strip() or None
     if result_variable is not None and len(result_variable) > NAME_LIMIT:
         return Refusal(f"has a result variable longer than {NAME_LIMIT} characters")
