@@ -68,8 +68,10 @@ def test_a_camunda_external_task_waits_for_its_worker_and_the_workflow_runs_on_w
     assert (call.element_id, call.kind, call.topic, call.result_variable) == ("Call", "external", "tax-check", None)
     assert call.variables == {"tax_code": "0101234567"}
     assert started.pending_services == [call.task_id]
+    assert [(w.element_id, w.type, w.name) for w in started.waiting] == [("Call", "external", "Ask the tax office")]
     done = engine.complete_service(model, started.state, call.task_id, {"tax_ok": True})
     assert done.status == "completed" and done.data["seen"] is True and done.service_calls == []
+    assert done.waiting == [] and done.waiting_changed
     assert "Call" in [f.element_id for f in done.finished]
 
 

@@ -577,6 +577,10 @@ class Engine:
                 due = _due(wait.task, wait.definition) or (now + timedelta(seconds=30))
                 next_due = due if next_due is None else min(next_due, due)
             waiting.append(WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due))
+        # A pending service call is a wait too (for the dossier's pages): of kind "external" or "connector".
+        waited_calls = [] if error or cancelled else after.calls
+        waiting += [WaitInfo(str(t.id), t.task_spec.bpmn_id, t.task_spec.service["kind"], t.task_spec.bpmn_name, None)
+                    for t in waited_calls]
         if next_due is not None:
             next_due = max(next_due, now + TIMER_RETRY)
         if error is not None:
@@ -607,7 +611,7 @@ class Engine:
             ready_added=[t for t in ready if t.id not in before_ready],
             ready_removed=sorted(before_ready - after_ready),
             waiting=waiting,
-            waiting_changed=bool(before.waits or waits),
+            waiting_changed=bool(before.waits or waits or before.calls or waited_calls),
             finished=sorted(after.finished, key=lambda f: f.at),
             error=error,
             next_timer_at=next_due if status == "active" else None,
