@@ -297,3 +297,16 @@ def test_a_bpmn_error_no_boundary_event_catches_is_an_incident_naming_the_code(a
         after = Dossier.get_by_id(dossier.id)
         assert after.state == "error" and after.error_element == "Call"
         assert "SOMETHING_ELSE" in after.error_message and "odd answer" in after.error_message
+
+
+def test_a_fetch_can_ask_for_one_dossier_one_procedure_or_values_of_its_variables(app, centre_a):
+    admin, worker = centre_a
+    with app.app_context():
+        first, second = _start(admin, {"tax_code": "1"}), _start(admin, {"tax_code": "2"})
+        assert _fetch(worker, business_key="nope") == []
+        assert _fetch(worker, procedures=frozenset({"other"})) == []
+        assert _fetch(worker, definitions=frozenset({"tax_check:9"})) == []
+        [by_value] = _fetch(worker, "w1", process_variables=(("tax_code", "2"),), definitions=frozenset({"tax_check:1"}))
+        assert by_value.dossier_code == second.code
+        [by_key] = _fetch(worker, "w2", business_key=first.code, procedures=frozenset({"tax_check"}))
+        assert by_key.dossier_code == first.code

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .. import boundedjson
+from .. import boundedjson, sql
 from ..db import run_write, write_transaction
 from ..engine import NotWaiting, TaskNotReady
 from ..models import ApiToken, Dossier, Procedure, ProcedureVersion, ServiceCall, User, utcnow
@@ -172,6 +172,7 @@ class TopicRequest:
     business_key: str | None = None  # only calls of this dossier (its code)
     procedures: frozenset | None = None  # only calls of these procedures (their codes)
     process_variables: tuple = ()  # ((name, value), ...): only calls whose variables hold these values
+    definitions: frozenset | None = None  # only calls of these procedure versions ("code:version")
 
 
 @dataclass
@@ -200,10 +201,14 @@ def topic_request(entry) -> TopicRequest:
     procedures = entry.get("processDefinitionKeyIn") or None
     if entry.get("processDefinitionKey"):
         procedures = [*(procedures or []), entry["processDefinitionKey"]]
+    definitions = entry.get("processDefinitionIdIn") or None
+    if entry.get("processDefinitionId"):
+        definitions = [*(definitions or []), entry["processDefinitionId"]]
     wanted = entry.get("processVariables") or {}
     return TopicRequest(name, _milliseconds(entry.get("lockDuration"), "lockDuration", 1),
                         tuple(names) if isinstance(names, list) else None, entry.get("businessKey") or None,
-                        frozenset(procedures) if procedures else None, tuple(sorted(wanted.items(), key=str)))
+                        frozenset(procedures) if procedures else None, tuple(sorted(wanted.items(), key=str)),
+                        frozenset(definitions) if definitions else None)
 
 
 _DOSSIER_NAMES = (Dossier.code.alias("dossier_code"), Procedure.code.alias("procedure_code"),
@@ -236,6 +241,8 @@ def _wanted(call, request: TopicRequest) -> bool:
     if request.business_key is not None and call.dossier_code != request.business_key:
         return False
     if request.procedures is not None and call.procedure_code not in request.procedures:
+        return False
+    if request.definitions is not None and f"{call.procedure_code}:{call.version_number}" not in request.definitions:
         return False
     return all(call.variables.get(name) == value for name, value in request.process_variables)
 
@@ -321,8 +328,6 @@ def get(worker, call_id) -> Locked:
 
 
 def _dossier(dossier_id) -> Dossier:
-    from .. import sql
-
     return (Dossier.select(*sql.DOSSIER_HEAD, Procedure, ProcedureVersion)
             .join(Procedure).switch(Dossier).join(ProcedureVersion).where(Dossier.id == dossier_id).first())
 
