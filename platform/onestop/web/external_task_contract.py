@@ -103,7 +103,7 @@ def _ref(name):
 
 def paths(body, errors) -> dict:
     """The operations under /external-task, given openapi's helpers for a request body and error answers."""
-    task = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    task = [{"name": "task_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}]
     done = {"204": {"description": "Done"}}
     return {
         "/external-task/fetchAndLock": {"post": {
@@ -121,29 +121,29 @@ def paths(body, errors) -> dict:
                             "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
             "responses": {"200": {"description": "The tasks, oldest first"} | _json(
                 {"type": "array", "items": _ref("ExternalTask")}), **errors(401, 403, 422)}}},
-        "/external-task/{id}": {"get": {
+        "/external-task/{task_id}": {"get": {
             "summary": "A pending external task", "parameters": task,
             "responses": {"200": {"description": "The task"} | _json(_ref("ExternalTask")),
                           **errors(401, 403, 404)}}},
-        "/external-task/{id}/complete": {"post": {
+        "/external-task/{task_id}/complete": {"post": {
             "summary": "Complete a task the worker locked: its variables go into the dossier's data, which runs on",
             "parameters": task, "requestBody": body("complete_external_task"),
             "responses": done | errors(401, 403, 404, 409, 422)}},
-        "/external-task/{id}/failure": {"post": {
+        "/external-task/{task_id}/failure": {"post": {
             "summary": "Report a failed attempt: with retries left the task is fetchable again after "
                        "retryTimeout; with none the dossier goes into error, an incident of the back office",
             "parameters": task, "requestBody": body("external_task_failure"),
             "responses": done | errors(401, 403, 404, 409, 422)}},
-        "/external-task/{id}/bpmnError": {"post": {
+        "/external-task/{task_id}/bpmnError": {"post": {
             "summary": "Report a business error: the task's error boundary event for errorCode takes it (with the "
                        "variables) and the dossier runs on from there; none catching it: the dossier goes into error",
             "parameters": task, "requestBody": body("external_task_bpmn_error"),
             "responses": done | errors(401, 403, 404, 409, 422)}},
-        "/external-task/{id}/extendLock": {"post": {
+        "/external-task/{task_id}/extendLock": {"post": {
             "summary": "Keep a locked task newDuration milliseconds more from now", "parameters": task,
             "requestBody": body("extend_external_task_lock"),
             "responses": done | errors(401, 403, 404, 422)}},
-        "/external-task/{id}/unlock": {"post": {
+        "/external-task/{task_id}/unlock": {"post": {
             "summary": "Release a locked task: any worker of its topic may fetch it", "parameters": task,
             "responses": done | errors(401, 403, 404)}},
     }

@@ -75,48 +75,48 @@ def list_external_tasks(worker):
     return jsonify([external_task(t) for t in found])
 
 
-@bp.get("/external-task/<task_id>")
+@bp.get("/external-task/<uuid:task_id>")
 @worker_required
 def get_external_task(worker, task_id):
-    return jsonify(external_task(external_tasks.get(worker, task_id)))
+    return jsonify(external_task(external_tasks.get(worker, str(task_id))))
 
 
-@bp.post("/external-task/<task_id>/complete")
+@bp.post("/external-task/<uuid:task_id>/complete")
 @worker_required
 def complete_external_task(worker, task_id):
     body = _body()
-    external_tasks.complete(worker, task_id, body["workerId"], body.get("variables"))
+    external_tasks.complete(worker, str(task_id), body["workerId"], body.get("variables"))
     return "", 204
 
 
-@bp.post("/external-task/<task_id>/failure")
+@bp.post("/external-task/<uuid:task_id>/failure")
 @worker_required
 def external_task_failure(worker, task_id):
     body = _body()
-    external_tasks.handle_failure(worker, task_id, body["workerId"], body.get("errorMessage"),
+    external_tasks.handle_failure(worker, str(task_id), body["workerId"], body.get("errorMessage"),
                                   body.get("errorDetails"), body.get("retries") or 0, body.get("retryTimeout") or 0)
     return "", 204
 
 
-@bp.post("/external-task/<task_id>/bpmnError")
+@bp.post("/external-task/<uuid:task_id>/bpmnError")
 @worker_required
 def external_task_bpmn_error(worker, task_id):
     body = _body()
-    external_tasks.bpmn_error(worker, task_id, body["workerId"], body["errorCode"], body.get("errorMessage"),
+    external_tasks.bpmn_error(worker, str(task_id), body["workerId"], body["errorCode"], body.get("errorMessage"),
                               body.get("variables"))
     return "", 204
 
 
-@bp.post("/external-task/<task_id>/extendLock")
+@bp.post("/external-task/<uuid:task_id>/extendLock")
 @worker_required
 def extend_external_task_lock(worker, task_id):
     body = _body()
-    external_tasks.extend_lock(worker, task_id, body["workerId"], body["newDuration"])
+    external_tasks.extend_lock(worker, str(task_id), body["workerId"], body["newDuration"])
     return "", 204
 
 
-@bp.post("/external-task/<task_id>/unlock")
+@bp.post("/external-task/<uuid:task_id>/unlock")
 @worker_required
 def unlock_external_task(worker, task_id):
-    external_tasks.unlock(worker, task_id)
+    external_tasks.unlock(worker, str(task_id))
     return "", 204
