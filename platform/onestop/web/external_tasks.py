@@ -37,7 +37,8 @@ def worker_required(view):
     return wrapper
 
 
-def _body():
+def json_body():
+    """The request's JSON object, checked against the operation's declared body (its contract)."""
     return bodies.read_object(REQUEST_BODIES.get(request.endpoint.rpartition(".")[2]))
 
 
@@ -50,7 +51,7 @@ def _wait_seconds(body) -> float:
 @bp.post("/external-task/fetchAndLock")
 @worker_required
 def fetch_and_lock(worker):
-    body = _body()
+    body = json_body()
     topics = [external_tasks.topic_request(t) for t in body["topics"]]
     max_tasks = body.get("maxTasks")
     locked = external_tasks.fetch_and_lock(worker, body["workerId"], 10 if max_tasks is None else max_tasks, topics,
@@ -84,7 +85,7 @@ def get_external_task(worker, task_id):
 @bp.post("/external-task/<uuid:task_id>/complete")
 @worker_required
 def complete_external_task(worker, task_id):
-    body = _body()
+    body = json_body()
     external_tasks.complete(worker, str(task_id), body["workerId"], body.get("variables"))
     return "", 204
 
@@ -92,7 +93,7 @@ def complete_external_task(worker, task_id):
 @bp.post("/external-task/<uuid:task_id>/failure")
 @worker_required
 def external_task_failure(worker, task_id):
-    body = _body()
+    body = json_body()
     external_tasks.handle_failure(worker, str(task_id), body["workerId"], body.get("errorMessage"),
                                   body.get("errorDetails"), body.get("retries") or 0, body.get("retryTimeout") or 0)
     return "", 204
@@ -101,7 +102,7 @@ def external_task_failure(worker, task_id):
 @bp.post("/external-task/<uuid:task_id>/bpmnError")
 @worker_required
 def external_task_bpmn_error(worker, task_id):
-    body = _body()
+    body = json_body()
     external_tasks.bpmn_error(worker, str(task_id), body["workerId"], body["errorCode"], body.get("errorMessage"),
                               body.get("variables"))
     return "", 204
@@ -110,7 +111,7 @@ def external_task_bpmn_error(worker, task_id):
 @bp.post("/external-task/<uuid:task_id>/extendLock")
 @worker_required
 def extend_external_task_lock(worker, task_id):
-    body = _body()
+    body = json_body()
     external_tasks.extend_lock(worker, str(task_id), body["workerId"], body["newDuration"])
     return "", 204
 
