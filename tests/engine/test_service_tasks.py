@@ -267,3 +267,27 @@ def test_a_connector_parameter_without_a_value_is_left_out_as_spiffarena_does(en
                              '<spiffworkflow:parameter id="timeout" type="int"/>')
     model = _parse(engine, _model(task, extra_ns=SPIFF_NS))
     assert engine.start(model, {"parcel_id": 1}).service_calls[0].params == {"url": "https://land.example/parcels/1"}
+
+
+def test_a_camunda_external_tasks_input_parameters_are_evaluated_for_its_worker(engine):
+    task = """<bpmn:serviceTask id="Call" camunda:type="external" camunda:topic="tax-check">
+      <bpmn:extensionElements><camunda:inputOutput>
+        <camunda:inputParameter name="code">${tax_code}</camunda:inputParameter>
+        <camunda:inputParameter name="office">Chi cục thuế</camunda:inputParameter>
+        <camunda:inputParameter name="many"><camunda:list><camunda:value>a</camunda:value></camunda:list>
+        </camunda:inputParameter>
+        <camunda:outputParameter name="result">${x}</camunda:outputParameter>
+      </camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>"""
+    model = _parse(engine, _model(task, extra_ns=CAMUNDA_NS))
+    assert {w["element_id"] for w in model.warnings if "is not used" in w["message"]} == {"Call"}
+    [call] = engine.start(model, {"tax_code": "0101"}).service_calls
+    assert call.params == {"code": "0101", "office": "Chi cục thuế"}
+
+
+def test_an_input_parameter_that_cannot_be_read_is_refused_naming_it(engine):
+    task = """<bpmn:serviceTask id="Call" camunda:type="external" camunda:topic="t">
+      <bpmn:extensionElements><camunda:inputOutput>
+        <camunda:inputParameter name="both">${a} and ${b}</camunda:inputParameter>
+      </camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>"""
+    [problem] = _refusal(engine, _model(task, extra_ns=CAMUNDA_NS))
+    assert problem.element_id == "Call" and "both" in problem.message

@@ -310,3 +310,20 @@ def test_a_fetch_can_ask_for_one_dossier_one_procedure_or_values_of_its_variable
         assert by_value.dossier_code == second.code
         [by_key] = _fetch(worker, "w2", business_key=first.code, procedures=frozenset({"tax_check"}))
         assert by_key.dossier_code == first.code
+
+
+def test_the_worker_gets_the_models_input_parameters_among_the_variables(app):
+    with app.app_context():
+        admin, _ = make_user("admin1", ("admin",))
+        model = tax_model().replace(b'camunda:topic="tax-check"/>', b'''camunda:topic="tax-check">
+          <bpmn:extensionElements><camunda:inputOutput>
+            <camunda:inputParameter name="office">${"Chi cuc " + district}</camunda:inputParameter>
+          </camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>''')
+        procedures.upload_procedure(admin, [procedures.Upload("tax_check.bpmn", model)])
+        robot, _ = make_user("robot", ("integration",))
+        worker = external_tasks.worker_for_token(external_tasks.issue_worker_token(robot, ["tax-check"]))
+        dossier = dossiers.start_dossier(admin, "tax_check", {"district": "Hạ Long"})
+        [locked] = _fetch(worker)
+        assert locked.variables == {"district": "Hạ Long", "office": "Chi cuc Hạ Long"}
+        external_tasks.complete(worker, locked.call.id, "w1", {})
+        assert "office" not in Dossier.get_by_id(dossier.id).data  # local to the task, as in Camunda

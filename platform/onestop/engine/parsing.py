@@ -307,7 +307,12 @@ class _Checker:
             for name, expression in found.params.items():
                 problem = check_expression(expression)
                 if problem:
-                    self.problem(node, f"{_describe(node)}: connector parameter {name} {expression!r}: {problem}", file)
+                    self.problem(node, f"{_describe(node)}: {found.kind} parameter {name} {expression!r}: {problem}", file)
+            for parameter in node.iterfind(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}inputOutput/*"):
+                if len(parameter) or etree.QName(parameter).localname == "outputParameter":
+                    self.warn(node, f"{_describe(node)}: {etree.QName(parameter).localname} "
+                                    f"{parameter.get('name')!r} is not used (a worker gets the task's data and "
+                                    "the input parameters written as text or ${...})", file)
 
     def _operator_elsewhere(self, node, file):
         """A connector on another kind of task: SpiffWorkflow still reads it (and would fail on it)."""

@@ -27,6 +27,8 @@ from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from SpiffWorkflow.util.task import TaskState
 
+from .translate import Untranslatable, translate_expression
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -109,7 +111,8 @@ def describe(node) -> "ServiceDefinition | Refusal | None":
             return Refusal("is an external task without a topic: give it camunda:topic, the name its workers fetch")
         if len(topic) > NAME_LIMIT:
             return Refusal(f"has a topic longer than {NAME_LIMIT} characters")
-        return ServiceDefinition("external", topic)
+        params = input_parameters(node)
+        return params if isinstance(params, Refusal) else ServiceDefinition("external", topic, params)
     called = None
     if _camunda(node, "class"):
         called = f"the Java class {_camunda(node, 'class')}"
@@ -127,6 +130,27 @@ def describe(node) -> "ServiceDefinition | Refusal | None":
     if called is None:
         return None
     return Refusal(f"calls {called}; {INSTEAD}")
+
+
+def input_parameters(node) -> "dict | Refusal":
+    """An external task's Camunda input parameters (camunda:inputOutput), name -> Python expression:
+    `${...}` translated from JUEL, any other text a string. A worker gets them among its variables, as
+    Camunda's local variables. A list, map or script parameter is left out (the upload warns)."""
+    params = {}
+    path = f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}inputOutput/{{{CAMUNDA_NS}}}inputParameter"
+    for parameter in node.iterfind(path):
+        name = (parameter.get("name") or "").strip()
+        if not name or len(parameter):
+            continue
+        text = (parameter.text or "").strip()
+        if "${" in text or "#{" in text:
+            try:
+                params[name] = translate_expression(text)[0]
+            except Untranslatable as exc:
+                return Refusal(f"has the input parameter {name} {text!r} that cannot be read: {exc}")
+        else:
+            params[name] = repr(parameter.text or "")
+    return params
 
 
 def operator_problem(operator) -> str | None:

@@ -248,7 +248,8 @@ def _wanted(call, request: TopicRequest) -> bool:
 
 
 def _locked(call, request: TopicRequest | None) -> Locked:
-    variables = call.variables or {}
+    # The model's input parameters come on top of the task's data, as Camunda's local variables do.
+    variables = (call.variables or {}) | (call.params or {})
     if request is not None and request.variables is not None:
         variables = {name: variables[name] for name in request.variables if name in variables}
     return Locked(call, call.dossier_code, call.procedure_code, call.version_number, variables)
