@@ -291,3 +291,22 @@ def test_an_input_parameter_that_cannot_be_read_is_refused_naming_it(engine):
       </camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>"""
     [problem] = _refusal(engine, _model(task, extra_ns=CAMUNDA_NS))
     assert problem.element_id == "Call" and "both" in problem.message
+
+
+ZEEBE_NS = 'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"'
+
+
+def test_a_camunda_8_job_is_an_external_task_whose_topic_is_its_job_type(engine):
+    # Before: it passed straight through, as if the job had been done.
+    task = """<bpmn:serviceTask id="Call"><bpmn:extensionElements><zeebe:taskDefinition type="email" retries="3"/>
+              </bpmn:extensionElements></bpmn:serviceTask>"""
+    model = _parse(engine, _model(task, extra_ns=ZEEBE_NS))
+    [call] = engine.start(model).service_calls
+    assert (call.kind, call.topic) == ("external", "email")
+
+
+def test_a_camunda_8_job_of_a_computed_type_is_refused_naming_it(engine):
+    task = """<bpmn:serviceTask id="Call"><bpmn:extensionElements><zeebe:taskDefinition type="=kind"/>
+              </bpmn:extensionElements></bpmn:serviceTask>"""
+    [problem] = _refusal(engine, _model(task, extra_ns=ZEEBE_NS))
+    assert problem.element_id == "Call" and "=kind" in problem.message

@@ -32,6 +32,7 @@ from .translate import Untranslatable, translate_expression
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"  # Camunda 8's extensions
 # The task tags a Camunda modeller may give an implementation (its "implementation" drop-down).
 SERVICE_TAGS = ("serviceTask", "sendTask", "businessRuleTask")
 INSTEAD = ("onestop runs no Java or Camunda expressions; use an external task instead "
@@ -122,6 +123,8 @@ def describe(node) -> "ServiceDefinition | Refusal | None":
         called = f"the expression {_camunda(node, 'expression')}"
     elif kind:
         called = f"a Camunda {kind} implementation"
+    elif node.find(f"{{{BPMN_NS}}}extensionElements/{{{ZEEBE_NS}}}taskDefinition") is not None:
+        return _job_type(node.find(f"{{{BPMN_NS}}}extensionElements/{{{ZEEBE_NS}}}taskDefinition"))
     else:
         connector = node.find(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}connector")
         if connector is not None:
@@ -151,6 +154,19 @@ def input_parameters(node) -> "dict | Refusal":
         else:
             params[name] = repr(parameter.text or "")
     return params
+
+
+def _job_type(definition) -> "ServiceDefinition | Refusal":
+    """A Camunda 8 job (zeebe:taskDefinition): served as an external task whose topic is its job type."""
+    job_type = (definition.get("type") or "").strip()
+    if not job_type:
+        return Refusal("is a Camunda 8 job (zeebe:taskDefinition) without a type")
+    if job_type.startswith("="):
+        return Refusal(f"is a Camunda 8 job whose type is the expression {job_type!r}; give it a fixed type, "
+                       "the topic its workers fetch")
+    if len(job_type) > NAME_LIMIT:
+        return Refusal(f"has a job type longer than {NAME_LIMIT} characters")
+    return ServiceDefinition("external", job_type)
 
 
 def operator_problem(operator) -> str | None:
