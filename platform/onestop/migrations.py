@@ -43,6 +43,7 @@ from .models import (
     ProcedureVersion,
     Rating,
     SchemaMigration,
+    ServiceCall,
     SignInSession,
     Unit,
     User,
@@ -298,6 +299,12 @@ def _lookup_tables(db):
     db.create_tables([LookupTable], safe=True)
 
 
+def _service_calls(db):
+    """Service tasks' pending calls (external tasks, connector calls), and worker tokens scoped to topics."""
+    db.create_tables([ServiceCall], safe=True)
+    _add_column(db, "apitoken", "topics", TextField(null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -334,6 +341,7 @@ MIGRATIONS = [
     (33, "catalogue files imported as drafts", _catalogue_imports),
     (34, "messages find their dossier by business key, message and correlation", _message_correlation),
     (35, "lookup tables: the centre's values of the models' data stores", _lookup_tables),
+    (36, "service tasks' pending calls and external-task workers' tokens", _service_calls),
 ]
 
 

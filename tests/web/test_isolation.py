@@ -23,7 +23,13 @@ UNSCOPED = {"static", "admin.static", "public.health", "i18n.choose", "api.opena
             "admin.sign_out",
             "calendar.clear"}  # a date of one's own calendar
 # Routes that a commune administrator may not use at all: refused for the role before any lookup.
-ROLE_REFUSED = {"api.procedure_coverage", "api.start_rollout", "onboard.roll_out"}
+ROLE_REFUSED = {"api.procedure_coverage", "api.start_rollout", "onboard.roll_out",
+                # an ordinary token serves no external-task topic (a worker token of the other centre:
+                # tests/web/test_external_tasks.py)
+                "external_task.get_external_task", "external_task.complete_external_task",
+                "external_task.external_task_failure", "external_task.extend_external_task_lock",
+                "external_task.external_task_bpmn_error",
+                "external_task.unlock_external_task"}
 RECORD_PAGES = {"details_view", "edit_view", "delete_view"}
 
 
@@ -62,13 +68,16 @@ def foreign(app):
 
         one_record = json.dumps(json.loads(reference_bytes())[:1]).encode()
         their_import = catalogue.import_file(their_officer, "b.json", one_record, run_tests=False)
+        from onestop.services import lookup_tables
+
+        lookup_tables.put(their_officer, "fees_b", "fees_b.json", json.dumps({"ban_sao": 2000}).encode())
         rows = {"dossier": dossier.id, "audit": AuditEvent.select().where(AuditEvent.centre == theirs.id).first().id,
                 "procedure": Procedure.get((Procedure.centre == theirs.id) & (Procedure.code == "1.000894")).id,
                 "unit": their_unit.id, "user": their_officer.id, "centre": theirs.id}
         yield {"token": token, "code": dossier.code, "task": task.id, "attachment": attachment.id,
                "procedure": "1.000894", "dossier_id": dossier.id, "draft": draft.draft_id, "rows": rows,
                "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": "TP", "username": "b.canbo",
-               "import": their_import.id}
+               "import": their_import.id, "table": "fees_b"}
 
 
 PROCEDURE_ENDPOINTS = {"api.get_procedure", "api.adopt_template", "api.set_local_override", "api.offered_template",
@@ -109,6 +118,8 @@ def _url(rule, ids):
             values[name] = "application"  # a form of B's draft
         elif name == "how":
             values[name] = "skip"
+        elif name == "table_name":
+            values[name] = ids["table"]  # B's lookup table, by name within the actor's own centre
         elif name == "export_type":
             values[name] = "csv"
     path = rule.rule

@@ -11,11 +11,9 @@ import json
 from dataclasses import dataclass, field
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .. import boundedjson
 from . import datastores, diagram, dialects, failures, feel, prechecks, serial
@@ -23,6 +21,9 @@ from .budgets import Budgets, check_timer, literal
 from .messages import start_messages
 from .problems import ModelError, Problem
 from .sandbox import check_expression, check_script
+from .service_tasks import PARSERS as SERVICE_AWARE_PARSERS
+from .service_tasks import SERVICE_TAGS, Refusal, ServiceDefinition, operator_problem
+from .service_tasks import describe as describe_service
 from .translate import Untranslatable, translate_expression, translate_timer
 from .xml import parse_xml
 
@@ -31,8 +32,9 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS, "camunda": CAMUNDA_NS}
 # Plain BPMN keeps the standard's semantics (a message payload merges into the catching task's
-# data); the SpiffArena and Camunda dialects add their extensions on top.
-PARSERS = {"bpmn": BpmnParser, "spiff": SpiffBpmnParser, "camunda": CamundaParser}
+# data); the SpiffArena and Camunda dialects add their extensions on top. Each dialect's parser
+# builds service tasks as onestop's (engine.service_tasks).
+PARSERS = SERVICE_AWARE_PARSERS
 META_NAMES = {"procedure.json", "process_model.json"}
 RESERVED_IDS = {"Start", "End", "Root"}
 TIMER_KINDS = {"timeDuration": "duration", "timeDate": "date", "timeCycle": "cycle"}
@@ -76,7 +78,7 @@ class ParsedModel:
     _STORED = ("content_hash", "dialect", "start_kind", "start_id", "process_ids", "spec_json", "messages",
                "has_scripts", "forms", "form_refs", "element_forms", "instructions", "diagram", "metadata", "warnings")
 
-    FORMAT = 4  # 2: forms compiled, element_forms; 3: instructions; 4: diagram
+    FORMAT = 5  # 2: forms compiled, element_forms; 3: instructions; 4: diagram; 5: service tasks wait (service_tasks)
 
     def start_messages(self) -> list:
         """The names of the messages its process starts with (engine.messages.start_messages)."""
@@ -204,6 +206,13 @@ def _owner_id(node):
     return None
 
 
+def _owner(node):
+    """The element a node of its extensionElements belongs to."""
+    while node is not None and (etree.QName(node).namespace != BPMN_NS or _local(node.tag) == "extensionElements"):
+        node = node.getparent()
+    return node
+
+
 def _describe(node):
     return f"{_local(node.tag)} {node.get('id')}" if node is not None and node.get("id") else "element"
 
@@ -270,6 +279,10 @@ class _Checker:
             elif ns == BPMN_NS and tag in ("userTask", "startEvent") and node.get("id"):
                 self._camunda_form(node)
                 self._instructions(node)
+            if ns == BPMN_NS and tag in SERVICE_TAGS:
+                self._service(node, file)
+            elif ns == SPIFF_NS and tag == "serviceTaskOperator":
+                self._operator_elsewhere(node, file)
 
     def _foreign(self, node, file) -> bool:
         """Camunda code for its Java engine (other script languages, listeners) is refused (True);
@@ -310,6 +323,30 @@ class _Checker:
                     continue
                 if etree.QName(node).localname in ("userTask", "manualTask", "task"):
                     self.warn(node, f"{_describe(node)} is in no lane; it will be offered without one", file)
+
+    def _service(self, node, file):
+        """A service task either names what onestop can serve or is refused in plain words."""
+        found = describe_service(node)
+        if isinstance(found, Refusal):
+            self.problem(node, f"{_describe(node)} {found.message}", file)
+        elif isinstance(found, ServiceDefinition):
+            for name, expression in found.params.items():
+                problem = check_expression(expression)
+                if problem:
+                    self.problem(node, f"{_describe(node)}: {found.kind} parameter {name} {expression!r}: {problem}", file)
+            for parameter in node.iterfind(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}inputOutput/*"):
+                if len(parameter) or etree.QName(parameter).localname == "outputParameter":
+                    self.warn(node, f"{_describe(node)}: {etree.QName(parameter).localname} "
+                                    f"{parameter.get('name')!r} is not used (a worker gets the task's data and "
+                                    "the input parameters written as text or ${...})", file)
+
+    def _operator_elsewhere(self, node, file):
+        """A connector on another kind of task: SpiffWorkflow still reads it (and would fail on it)."""
+        owner = _owner(node)
+        if owner is not None and _local(owner.tag) not in SERVICE_TAGS:
+            problem = operator_problem(node)
+            if problem:
+                self.problems.append(Problem(owner.get("id"), f"{_describe(owner)} {problem}", file))
 
     def _script(self, owner, text, file):
         self.has_scripts = True

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
@@ -38,6 +39,7 @@ from .compact import compact, prunable
 from .messages import DeliveredMessage, is_message
 from .parsing import ParsedModel, parse_model
 from .sandbox import Sandbox, ScriptError, make_script_engine
+from .service_tasks import ServiceCall, call_of, is_waiting_call, merge_result
 
 MAX_ADVANCE_ROUNDS = 200
 # A timer the engine could not fire although it is due is looked at again this much later, not
@@ -120,6 +122,11 @@ class Step:
     finished: list = field(default_factory=list)
     error: dict | None = None
     next_timer_at: datetime | None = None
+    # Service calls that became pending in this step (the services layer carries them out), and the
+    # task ids of every call still pending after it.
+    service_calls: list[ServiceCall] = field(default_factory=list)
+    pending_services: list[str] = field(default_factory=list)
+    services_changed: bool = False  # whether calls were pending before or after it (rows to look at)
     workflow: object = field(default=None, repr=False)
     table_writes: dict = field(default_factory=dict)  # lookup table name -> the value the step wrote (datastores)
 
@@ -220,6 +227,8 @@ class _Scan:
     waits: list
     finished: list
     engine_ready: bool
+    calls: list = field(default_factory=list)  # tasks waiting for a service call
+    started: float = 0.0
 
 
 class Engine:
@@ -353,6 +362,66 @@ class Engine:
         except Exception as exc:  # a post-script can fail: the dossier records it
             return self._failed(model, workflow, exc, started, before)
         return self._advance(model, workflow, started, before)
+
+    @_on_clock
+    def complete_service(self, model: ParsedModel, state, task_id: str, data) -> Step:
+        """A pending service call answered: its result goes under the task's result variable, or
+        (none given, a dict) is merged into the task's data, and the workflow runs on."""
+        workflow, task = self._pending_call(state, model, task_id)
+        before = _scan(workflow, 0.0)
+        started = clocks.wall_seconds()
+        try:
+            merge_result(task, data)
+            task.complete()
+        except Exception as exc:  # a post-script can fail: the dossier records it
+            return self._failed(model, workflow, exc, started, before)
+        return self._advance(model, workflow, started, before)
+
+    @_on_clock
+    def fail_service(self, model: ParsedModel, state, task_id: str, message: str) -> Step:
+        """A pending service call failed for good: the workflow goes into error at that task with
+        `message` (plain words for the back office's incidents); `retry` makes the call pending again,
+        `skip` runs on without its result."""
+        workflow, task = self._pending_call(state, model, task_id)
+        before = _scan(workflow, 0.0)
+        started = clocks.wall_seconds()
+        task.error()
+        error = {"element_id": task.task_spec.bpmn_id, "message": str(message)[:2000]}
+        return self._snapshot(model, workflow, before, _scan(workflow, started, model.element_forms), error=error)
+
+    @_on_clock
+    def service_error(self, model: ParsedModel, state, task_id: str, code: str, data: dict | None = None) -> Step:
+        """A pending service call answered with a BPMN error (`code`): an error boundary event of the
+        task that catches the code (or every error) takes it, with `data` merged into its data, and
+        the workflow runs on from there. NotWaiting when none catches it (the workflow untouched)."""
+        workflow, task = self._pending_call(state, model, task_id)
+        before = _scan(workflow, 0.0)
+        event = BpmnEvent(ErrorEventDefinition(code, code=code), payload=dict(data or {}))
+        catching = [w for w in before.waits if w.kind == "error" and w.task.parent is task.parent
+                    and w.task.task_spec.catches(w.task, event)]
+        if not catching:
+            if isinstance(state, Stored):
+                self._put(state.key, state.serial, workflow)
+            raise NotWaiting(f"no error boundary event of {task.task_spec.bpmn_id} catches the error code {code!r}")
+        started = clocks.wall_seconds()
+        try:
+            catching[0].task.task_spec.catch(catching[0].task, event)
+            catching[0].task.task_spec._update(catching[0].task)
+        except Exception as exc:
+            return self._failed(model, workflow, exc, started, before)
+        return self._advance(model, workflow, started, before)
+
+    def _pending_call(self, state, model, task_id):
+        workflow = self._checkout(model, state)
+        try:
+            task = workflow.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, KeyError, SpiffWorkflowException):
+            task = None
+        if task is None or not is_waiting_call(task):
+            if isinstance(state, Stored):  # untouched: it is still the stored state
+                self._put(state.key, state.serial, workflow)
+            raise TaskNotReady(f"task {task_id} is not waiting for a service call")
+        return workflow, task
 
     def task_data(self, model: ParsedModel, state, task_id: str) -> dict:
         """The variables a ready task sees."""
@@ -567,6 +636,10 @@ class Engine:
                 if getattr(wait.definition, "correlation_properties", None):
                     info.correlations = json_safe(wait.task.workflow.correlations)
             waiting.append(info)
+        # A pending service call is a wait too (for the dossier's pages): of kind "external" or "connector".
+        waited_calls = [] if error or cancelled else after.calls
+        waiting += [WaitInfo(str(t.id), t.task_spec.bpmn_id, t.task_spec.service["kind"], t.task_spec.bpmn_name, None)
+                    for t in waited_calls]
         if next_due is not None:
             next_due = max(next_due, now + TIMER_RETRY)
         if error is not None:
@@ -587,6 +660,8 @@ class Engine:
             compact(workflow, self.compact_at)
         before_ready = {t.id for t in before.ready}
         after_ready = {t.id for t in ready}
+        calls = [] if cancelled else after.calls
+        threshold = after.started - 0.000001
         return Step(
             state=serial.dump_workflow(model.dialect, workflow),
             status=status,
@@ -595,10 +670,13 @@ class Engine:
             ready_added=[t for t in ready if t.id not in before_ready],
             ready_removed=sorted(before_ready - after_ready),
             waiting=waiting,
-            waiting_changed=bool(before.waits or waits),
+            waiting_changed=bool(before.waits or waits or before.calls or waited_calls),
             finished=sorted(after.finished, key=lambda f: f.at),
             error=error,
             next_timer_at=next_due if status == "active" else None,
+            service_calls=[call_of(t, json_safe) for t in calls if after.started and t.last_state_change >= threshold],
+            pending_services=[str(t.id) for t in calls],
+            services_changed=bool(before.calls or calls),
             workflow=workflow,
             table_writes=datastores.pending_writes(),
         )
@@ -625,7 +703,7 @@ def _all_tasks(workflow):
 
 def _scan(workflow, started: float, forms=None) -> _Scan:
     """One pass over every task: ready human tasks, waits, elements finished since `started`."""
-    ready, waits, finished, engine_ready = [], [], [], False
+    ready, waits, finished, calls, engine_ready = [], [], [], [], False
     threshold = started - 0.000001
     for task in _all_tasks(workflow):
         state, spec = task.state, task.task_spec
@@ -635,6 +713,9 @@ def _scan(workflow, started: float, forms=None) -> _Scan:
                                       spec.lane, forms.get(spec.bpmn_id) if forms else None))
             else:
                 engine_ready = True
+        elif state == TaskState.STARTED:
+            if is_waiting_call(task):
+                calls.append(task)
         elif state == TaskState.WAITING:
             definition = getattr(spec, "event_definition", None)
             if definition is None:
@@ -652,4 +733,4 @@ def _scan(workflow, started: float, forms=None) -> _Scan:
             finished.append(Finished(str(task.id), spec.bpmn_id, spec.bpmn_name,
                                      "completed" if state == TaskState.COMPLETED else "cancelled",
                                      _business_time(task.last_state_change)))
-    return _Scan(ready, waits, finished, engine_ready)
+    return _Scan(ready, waits, finished, engine_ready, calls, started)

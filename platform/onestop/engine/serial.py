@@ -19,6 +19,7 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from .messages import runtime_config
+from .service_tasks import CONVERTERS
 
 
 class SpecRefWorkflowConverter(BpmnWorkflowConverter):
@@ -40,9 +41,11 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-# Specs are always run as the serializer rebuilds them: the message events are onestop's (engine.messages).
-CONFIGS = {dialect: runtime_config(config, dialect)
-           for dialect, config in {"bpmn": DEFAULT_CONFIG, "spiff": SPIFF_CONFIG, "camunda": CAMUNDA_CONFIG}.items()}
+# Specs are always run as the serializer rebuilds them: the message events are onestop's
+# (engine.messages), and each dialect's converters get onestop's service task (copies: SpiffWorkflow's
+# own stay as they are).
+CONFIGS = {dialect: runtime_config(config | CONVERTERS[dialect], dialect)
+           for dialect, config in (("bpmn", DEFAULT_CONFIG), ("spiff", SPIFF_CONFIG), ("camunda", CAMUNDA_CONFIG))}
 _local = threading.local()
 
 
