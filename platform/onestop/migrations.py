@@ -27,6 +27,8 @@ from .models import (
     CalendarDay,
     CatalogueImport,
     Centre,
+    ConnectorSecret,
+    ConnectorSettings,
     DayFigure,
     DayRating,
     DayStep,
@@ -283,6 +285,11 @@ def _catalogue_imports(db):
     db.create_tables([CatalogueImport], safe=True)
 
 
+def _connectors(db):
+    """Connectors of service tasks: each centre's allowed hosts and connector proxy, its encrypted secrets."""
+    db.create_tables([ConnectorSettings, ConnectorSecret], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -317,6 +324,7 @@ MIGRATIONS = [
     (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
+    (34, "connectors: allowed hosts, connector proxy and encrypted secrets per centre", _connectors),
 ]
 
 
