@@ -10,11 +10,12 @@ from .parsing import ParsedModel, SourceFile, classify
 from .problems import ModelError, Problem
 from .runtime import Engine, EngineError, NotWaiting, Step, Stored, TaskNotReady
 from .sandbox import Sandbox
+from .service_tasks import ServiceCall
 from .unittests import CaseResult, TestCase, TestFile, is_test_file, process_of, read_test_file, run_cases
 
 # The engine's public face: the layers above import these names from `onestop.engine`, never its
 # modules (tests/test_architecture.py holds them to it).
 __all__ = ["Budgets", "CaseResult", "ConditionCheck", "Engine", "EngineError", "ModelError", "NotWaiting",
-           "ParsedModel", "Problem", "Sandbox", "SourceFile", "Step", "Stored", "TaskNotReady", "TestCase", "TestFile",
+           "ParsedModel", "Problem", "Sandbox", "ServiceCall", "SourceFile", "Step", "Stored", "TaskNotReady", "TestCase", "TestFile",
            "TimerCheck", "check_condition", "check_timer_value", "classify", "declared_names", "is_test_file",
            "process_of", "read_test_file", "run_cases"]

@@ -11,18 +11,19 @@ import json
 from dataclasses import dataclass, field
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .. import boundedjson
 from . import diagram, serial
 from .budgets import Budgets, check_timer, literal
 from .problems import ModelError, Problem
 from .sandbox import check_expression, check_script
+from .service_tasks import PARSERS as SERVICE_AWARE_PARSERS
+from .service_tasks import SERVICE_TAGS, Refusal, ServiceDefinition
+from .service_tasks import describe as describe_service
 from .translate import Untranslatable, translate_expression, translate_timer
 from .xml import parse_xml
 
@@ -31,8 +32,9 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS, "camunda": CAMUNDA_NS}
 # Plain BPMN keeps the standard's semantics (a message payload merges into the catching task's
-# data); the SpiffArena and Camunda dialects add their extensions on top.
-PARSERS = {"bpmn": BpmnParser, "spiff": SpiffBpmnParser, "camunda": CamundaParser}
+# data); the SpiffArena and Camunda dialects add their extensions on top. Each dialect's parser
+# builds service tasks as onestop's (engine.service_tasks).
+PARSERS = SERVICE_AWARE_PARSERS
 META_NAMES = {"procedure.json", "process_model.json"}
 RESERVED_IDS = {"Start", "End", "Root"}
 TIMER_KINDS = {"timeDuration": "duration", "timeDate": "date", "timeCycle": "cycle"}
@@ -76,7 +78,7 @@ class ParsedModel:
     _STORED = ("content_hash", "dialect", "start_kind", "start_id", "process_ids", "spec_json", "messages",
                "has_scripts", "forms", "form_refs", "element_forms", "instructions", "diagram", "metadata", "warnings")
 
-    FORMAT = 4  # 2: forms compiled, element_forms; 3: instructions; 4: diagram
+    FORMAT = 5  # 2: forms compiled, element_forms; 3: instructions; 4: diagram; 5: service tasks wait (service_tasks)
 
     def elements(self) -> dict:
         """Each BPMN element with an id, of the process and its subprocesses: id -> {name, type, lane}
@@ -260,6 +262,8 @@ class _Checker:
             elif ns == BPMN_NS and tag in ("userTask", "startEvent") and node.get("id"):
                 self._camunda_form(node)
                 self._instructions(node)
+            if ns == BPMN_NS and tag in SERVICE_TAGS:
+                self._service(node, file)
 
     def _check_references(self, root, file):
         ids = {n.get("id") for n in root.iter() if isinstance(n.tag, str) and n.get("id")}
@@ -284,6 +288,17 @@ class _Checker:
                     continue
                 if etree.QName(node).localname in ("userTask", "manualTask", "task"):
                     self.warn(node, f"{_describe(node)} is in no lane; it will be offered without one", file)
+
+    def _service(self, node, file):
+        """A service task either names what onestop can serve or is refused in plain words."""
+        found = describe_service(node)
+        if isinstance(found, Refusal):
+            self.problem(node, f"{_describe(node)} {found.message}", file)
+        elif isinstance(found, ServiceDefinition):
+            for name, expression in found.params.items():
+                problem = check_expression(expression)
+                if problem:
+                    self.problem(node, f"{_describe(node)}: connector parameter {name} {expression!r}: {problem}", file)
 
     def _script(self, owner, text, file):
         self.has_scripts = True

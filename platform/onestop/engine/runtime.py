@@ -37,6 +37,7 @@ from .budgets import (
 from .compact import compact, prunable
 from .parsing import ParsedModel, parse_model
 from .sandbox import Sandbox, ScriptError, make_script_engine
+from .service_tasks import ServiceCall, call_of, is_waiting_call, merge_result
 
 MAX_ADVANCE_ROUNDS = 200
 # A timer the engine could not fire although it is due is looked at again this much later, not
@@ -115,6 +116,10 @@ class Step:
     finished: list = field(default_factory=list)
     error: dict | None = None
     next_timer_at: datetime | None = None
+    # Service calls that became pending in this step (the services layer carries them out), and the
+    # task ids of every call still pending after it.
+    service_calls: list[ServiceCall] = field(default_factory=list)
+    pending_services: list[str] = field(default_factory=list)
     workflow: object = field(default=None, repr=False)
 
 
@@ -212,6 +217,8 @@ class _Scan:
     waits: list
     finished: list
     engine_ready: bool
+    calls: list = field(default_factory=list)  # tasks waiting for a service call
+    started: float = 0.0
 
 
 class Engine:
@@ -345,6 +352,44 @@ class Engine:
         except Exception as exc:  # a post-script can fail: the dossier records it
             return self._failed(model, workflow, exc, started, before)
         return self._advance(model, workflow, started, before)
+
+    @_on_clock
+    def complete_service(self, model: ParsedModel, state, task_id: str, data) -> Step:
+        """A pending service call answered: its result goes under the task's result variable, or
+        (none given, a dict) is merged into the task's data, and the workflow runs on."""
+        workflow, task = self._pending_call(state, model, task_id)
+        before = _scan(workflow, 0.0)
+        started = clocks.wall_seconds()
+        try:
+            merge_result(task, data)
+            task.complete()
+        except Exception as exc:  # a post-script can fail: the dossier records it
+            return self._failed(model, workflow, exc, started, before)
+        return self._advance(model, workflow, started, before)
+
+    @_on_clock
+    def fail_service(self, model: ParsedModel, state, task_id: str, message: str) -> Step:
+        """A pending service call failed for good: the workflow goes into error at that task with
+        `message` (plain words for the back office's incidents); `retry` makes the call pending again,
+        `skip` runs on without its result."""
+        workflow, task = self._pending_call(state, model, task_id)
+        before = _scan(workflow, 0.0)
+        started = clocks.wall_seconds()
+        task.error()
+        error = {"element_id": task.task_spec.bpmn_id, "message": str(message)[:2000]}
+        return self._snapshot(model, workflow, before, _scan(workflow, started, model.element_forms), error=error)
+
+    def _pending_call(self, state, model, task_id):
+        workflow = self._checkout(model, state)
+        try:
+            task = workflow.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, KeyError, SpiffWorkflowException):
+            task = None
+        if task is None or not is_waiting_call(task):
+            if isinstance(state, Stored):  # untouched: it is still the stored state
+                self._put(state.key, state.serial, workflow)
+            raise TaskNotReady(f"task {task_id} is not waiting for a service call")
+        return workflow, task
 
     def task_data(self, model: ParsedModel, state, task_id: str) -> dict:
         """The variables a ready task sees."""
@@ -528,6 +573,8 @@ class Engine:
             compact(workflow, self.compact_at)
         before_ready = {t.id for t in before.ready}
         after_ready = {t.id for t in ready}
+        calls = [] if cancelled else after.calls
+        threshold = after.started - 0.000001
         return Step(
             state=serial.dump_workflow(model.dialect, workflow),
             status=status,
@@ -540,6 +587,8 @@ class Engine:
             finished=sorted(after.finished, key=lambda f: f.at),
             error=error,
             next_timer_at=next_due if status == "active" else None,
+            service_calls=[call_of(t, json_safe) for t in calls if after.started and t.last_state_change >= threshold],
+            pending_services=[str(t.id) for t in calls],
             workflow=workflow,
         )
 
@@ -560,7 +609,7 @@ def _all_tasks(workflow):
 
 def _scan(workflow, started: float, forms=None) -> _Scan:
     """One pass over every task: ready human tasks, waits, elements finished since `started`."""
-    ready, waits, finished, engine_ready = [], [], [], False
+    ready, waits, finished, calls, engine_ready = [], [], [], [], False
     threshold = started - 0.000001
     for task in _all_tasks(workflow):
         state, spec = task.state, task.task_spec
@@ -570,6 +619,9 @@ def _scan(workflow, started: float, forms=None) -> _Scan:
                                       spec.lane, forms.get(spec.bpmn_id) if forms else None))
             else:
                 engine_ready = True
+        elif state == TaskState.STARTED:
+            if is_waiting_call(task):
+                calls.append(task)
         elif state == TaskState.WAITING:
             definition = getattr(spec, "event_definition", None)
             if definition is None:
@@ -587,4 +639,4 @@ def _scan(workflow, started: float, forms=None) -> _Scan:
             finished.append(Finished(str(task.id), spec.bpmn_id, spec.bpmn_name,
                                      "completed" if state == TaskState.COMPLETED else "cancelled",
                                      _business_time(task.last_state_change)))
-    return _Scan(ready, waits, finished, engine_ready)
+    return _Scan(ready, waits, finished, engine_ready, calls, started)

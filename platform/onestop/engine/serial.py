@@ -18,6 +18,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from .service_tasks import CONVERTERS
+
 
 class SpecRefWorkflowConverter(BpmnWorkflowConverter):
     """Writes a workflow without its specs; restores it onto spec objects given by the caller."""
@@ -38,7 +40,9 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-CONFIGS = {"bpmn": DEFAULT_CONFIG, "spiff": SPIFF_CONFIG, "camunda": CAMUNDA_CONFIG}
+# Each dialect's converters plus onestop's service task (copies: SpiffWorkflow's own stay as they are).
+CONFIGS = {dialect: config | CONVERTERS[dialect]
+           for dialect, config in (("bpmn", DEFAULT_CONFIG), ("spiff", SPIFF_CONFIG), ("camunda", CAMUNDA_CONFIG))}
 _local = threading.local()
 
 

@@ -14,7 +14,7 @@ from ..models import DraftTestRun, PracticeDossier
 # Elements a dossier passes through; the engine's own bookkeeping specs have no BPMN type here.
 FLOW_TYPES = {
     "StartEvent", "EndEvent", "IntermediateCatchEvent", "IntermediateThrowEvent", "BoundaryEvent",
-    "UserTask", "ManualTask", "NoneTask", "ScriptTask", "ServiceTask", "SendTask", "ReceiveTask",
+    "UserTask", "ManualTask", "NoneTask", "ScriptTask", "ServiceTask", "ServiceCallTask", "SpiffServiceCallTask", "SendTask", "ReceiveTask",
     "BusinessRuleTask", "CallActivity", "SubWorkflowTask", "TransactionSubprocess",
     "ExclusiveGateway", "InclusiveGateway", "ParallelGateway", "EventBasedGateway",
 }
