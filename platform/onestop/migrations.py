@@ -27,6 +27,7 @@ from .models import (
     CalendarDay,
     CatalogueImport,
     Centre,
+    ConnectorCall,
     ConnectorSecret,
     ConnectorSettings,
     DayFigure,
@@ -286,8 +287,9 @@ def _catalogue_imports(db):
 
 
 def _connectors(db):
-    """Connectors of service tasks: each centre's allowed hosts and connector proxy, its encrypted secrets."""
-    db.create_tables([ConnectorSettings, ConnectorSecret], safe=True)
+    """Connectors of service tasks: each centre's allowed hosts and connector proxy, its encrypted secrets,
+    and the calls dossiers wait for."""
+    db.create_tables([ConnectorSettings, ConnectorSecret, ConnectorCall], safe=True)
 
 
 MIGRATIONS = [
@@ -324,7 +326,7 @@ MIGRATIONS = [
     (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
-    (34, "connectors: allowed hosts, connector proxy and encrypted secrets per centre", _connectors),
+    (34, "connectors: allowed hosts, connector proxy and encrypted secrets per centre; pending calls", _connectors),
 ]
 
 

@@ -600,6 +600,30 @@ class ConnectorSecret(BaseModel):
         indexes = ((("centre", "name"), True),)
 
 
+class ConnectorCall(BaseModel):
+    """A connector call a dossier's service task waits for (services.connector_calls): written with the
+    step that made it pending, claimed and made by the worker outside any request, then done (the
+    dossier ran on with its result), failed (the dossier is an incident) or gone (the task no longer
+    waits: the dossier was ended or moved on meanwhile)."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    dossier = ForeignKeyField(Dossier, on_delete="CASCADE")
+    task_id = CharField(max_length=36)
+    element_id = CharField(max_length=255)
+    operator = CharField(max_length=255)
+    params = JSONField(default=dict)  # as the model's expressions gave them; secrets still named, not filled
+    status = CharField(max_length=16, default="pending")  # pending, running, done, failed, gone
+    attempts = IntegerField(default=0)  # times the worker took it (each with its own tries)
+    last_error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    claimed_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "id"), False), (("dossier", "task_id"), False))
+
+
 class CalendarDay(BaseModel):
     """A centre's exception to the national calendar: an extra closure, or a day it works."""
 
@@ -728,4 +752,5 @@ ALL_MODELS = [
     CatalogueImport,
     ConnectorSettings,
     ConnectorSecret,
+    ConnectorCall,
 ]

@@ -27,7 +27,7 @@ from ..models import (
     utcnow,
 )
 from ..status import WITH_RESULT, Status
-from . import attachments, audit, centres, codes, deadlines, notify, rollout, schedule
+from . import attachments, audit, centres, codes, connector_calls, deadlines, notify, rollout, schedule
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .lookup import lookup_hash, new_lookup_key
 from .lookup import track as track  # where the layers above have looked for it
@@ -154,6 +154,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
     dossier = run_write(write)
     engine().keep(dossier.id, dossier.serial, step)
     schedule.timer_due(dossier.id, step.next_timer_at)
+    connector_calls.wake(step)
     dossier.lookup_key = key
     return dossier
 

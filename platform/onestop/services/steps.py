@@ -20,7 +20,7 @@ from .. import sql
 from ..db import run_write
 from ..models import Dossier, utcnow
 from ..status import ENDED, WITH_RESULT, IllegalTransition, Status, transition
-from . import attachments, audit, clockstops, deadlines, notify, rollout, schedule, units
+from . import attachments, audit, clockstops, connector_calls, deadlines, notify, rollout, schedule, units
 from .errors import Conflict
 from .procedures import model_for
 from .runtime import engine
@@ -96,6 +96,7 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
     _bring_up_to_date(change, due_at)
     engine().keep(dossier.id, dossier.serial, step)
     schedule.timer_due(dossier.id, step.next_timer_at)
+    connector_calls.wake(step)
     return dossier
 
 
@@ -299,6 +300,7 @@ def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due
     counters.count_steps(dossier, [(f.element_id, f.name, *leaving[f.task_id][:2], f.at, leaving[f.task_id][2],
                                  actor_id if f.task_id == completed_task_id else None)
                                 for f in step.finished if f.state == "completed" and f.task_id in leaving])
+    connector_calls.record(dossier, step)
     # The rows as stored (with their ids) go to the step's audit event, which binds them.
     return sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
         (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,

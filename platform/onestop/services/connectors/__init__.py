@@ -11,6 +11,8 @@ A call that cannot give a result raises `ConnectorFailure` with a plain message,
 Calls are made by the worker (`services.service_calls`), never inside a web request's transaction.
 """
 
+import logging
+
 from ...models import ConnectorSecret
 from . import http, proxy
 from .hosts import allowed_of, check, parse_allowed, save_settings, settings_of
@@ -21,6 +23,7 @@ from .secrets import MANAGERS, SecretRow, Secrets, delete_secret, save_secret, s
 __all__ = ["ConnectorFailure", "MANAGERS", "Options", "SecretRow", "allowed_of", "call", "check", "commands",
            "current", "delete_secret", "parse_allowed", "refused_literal_urls", "save_secret", "save_settings",
            "secrets_of", "settings_of"]
+log = logging.getLogger("onestop.connectors")
 
 
 def call(centre_id, operator: str, params: dict | None, task: dict | None = None) -> dict:
@@ -40,6 +43,9 @@ def call(centre_id, operator: str, params: dict | None, task: dict | None = None
             result = proxy.run(proxy_url, operator, filled, options, _proxy_key(centre_id, secrets), task)
     except ConnectorFailure as failure:
         raise ConnectorFailure(secrets.mask(failure.message), failure.retryable) from None
+    except Exception as exc:  # a connector's own fault: logged masked, without a traceback that could hold a secret
+        log.error("connector %s failed unexpectedly: %s", operator, secrets.mask(repr(exc))[:2000])
+        raise ConnectorFailure(f"the connector {operator} failed (an internal error, logged on the server)") from None
     return secrets.mask(result)
 
 

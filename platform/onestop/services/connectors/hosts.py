@@ -63,6 +63,14 @@ def parse_allowed(text: str) -> tuple[Allowed, list[str]]:
         entry = raw.split("#", 1)[0].strip().lower()
         if not entry:
             continue
+        try:
+            networks.append((ipaddress.ip_network(entry, strict=False), None))
+            continue
+        except ValueError:
+            pass
+        if "/" in entry or "@" in entry:
+            problems.append(f"line {number}: {raw.strip()[:80]!r}: write the host only (and its port), not a URL")
+            continue
         host, port = _split_port(entry)
         if port == -1:
             problems.append(f"line {number}: {raw.strip()[:80]!r} has a port that is not a number from 1 to 65535")

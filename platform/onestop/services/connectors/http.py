@@ -71,6 +71,12 @@ def _headers_and_body(params, method):
     if not isinstance(headers, dict) or not all(isinstance(k, str) for k in headers):
         raise ConnectorFailure("the parameter headers is a dictionary of header names and values")
     headers = {k: str(v) for k, v in headers.items() if v is not None}
+    for name, value in headers.items():
+        try:
+            f"{name}{value}".encode("latin-1")
+        except UnicodeEncodeError:
+            raise ConnectorFailure(f"the header {name[:80]!r} holds characters an HTTP header cannot carry "
+                                   "(letters with Vietnamese marks, for one)") from None
     user, password = params.get("basic_auth_username"), params.get("basic_auth_password")
     if user and password:
         headers["Authorization"] = "Basic " + b64encode(f"{user}:{password}".encode()).decode()

@@ -28,7 +28,7 @@ def refused_literal_urls(files, allowed: Allowed) -> list[Problem]:
         except Exception:  # noqa: BLE001 (the engine's parser has already judged the file; nothing to add)
             continue
         for task in root.iter():
-            for operator in task.findall(f"{SPIFF}serviceTaskOperator") if _is_task(task) else ():
+            for operator in task.iter(f"{SPIFF}serviceTaskOperator") if _is_task(task) else ():
                 problem = _check(task, operator, allowed)
                 if problem:
                     problems.append(Problem(task.get("id"), problem, file=name))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.fernet import InvalidToken
+from peewee import JOIN
 
 from ...db import write_transaction
 from ...models import ConnectorSecret, User, utcnow
@@ -72,7 +73,7 @@ def secrets_of(actor) -> list[SecretRow]:
     """The names of the actor's centre's secrets (no values), by name."""
     _manager(actor)
     rows = (ConnectorSecret.select(ConnectorSecret.name, ConnectorSecret.updated_at, User.username)
-            .join(User, on=(ConnectorSecret.updated_by == User.id), join_type="LEFT OUTER")
+            .join(User, on=(ConnectorSecret.updated_by == User.id), join_type=JOIN.LEFT_OUTER)
             .where(ConnectorSecret.centre == actor.centre_id).order_by(ConnectorSecret.name).tuples())
     return [SecretRow(name, at, who or "") for name, at, who in rows]
 
