@@ -263,3 +263,17 @@ def test_secrets_are_stored_encrypted_and_read_only_with_the_key_they_were_saved
             connectors.secrets.reveal(row.centre_id, "tax_token")
         admin = User.get(User.username == "admin1")
         assert [s.name for s in connectors.secrets_of(admin)] == ["tax_token"]
+
+
+def test_a_drafts_review_marks_a_literal_url_off_the_allow_list_as_an_error_that_blocks_publishing(
+        sqlite_app, sqlite_admin_api):
+    from onestop.engine import SourceFile
+    from onestop.services import onboarding
+
+    _configure(sqlite_app, sqlite_admin_api, hosts="thue.gov.vn")
+    name, content = tax_model("'http://10.0.0.7/taxpayers'")
+    with sqlite_app.app_context():
+        review = onboarding.review_files(User.get(User.username == "admin1"), [SourceFile(name, content)])
+    [finding] = [f for f in review.findings if f.element_id == "AskTaxOffice"]
+    assert finding.level == "error" and "10.0.0.7:80 is not on this centre's list of allowed hosts" in finding.message
+    assert not review.publishable
