@@ -95,7 +95,8 @@ def test_a_connector_task_calls_the_tax_office_and_the_dossier_continues_with_th
         app, admin_api, office, caplog):
     caplog.set_level(logging.DEBUG)
     _configure(app, admin_api)
-    started = _start(admin_api, "0202", tax_model(f"'{office.url}/taxpayers/' + tax_code"))
+    # The token also goes in the query string, which the HTTP library logs at DEBUG.
+    started = _start(admin_api, "0202", tax_model(f"'{office.url}/taxpayers/' + tax_code + '?key=SPIFF_SECRET:tax_token'"))
     code = started.json["code"]
     assert started.json["state"] == "active" and office.requests == []  # the request made no call
     assert _run_worker(app) == 1
@@ -106,7 +107,8 @@ def test_a_connector_task_calls_the_tax_office_and_the_dossier_continues_with_th
                                         "operator_identifier": "http/GetRequest"}
     assert "Owes" in [h["element_id"] for h in admin_api.get(f"/dossiers/{code}/history").json["history"]]
     [request] = office.requests
-    assert request["path"] == "/taxpayers/0202" and request["headers"]["Authorization"] == f"Bearer {SECRET}"
+    assert request["path"] == f"/taxpayers/0202?key={SECRET}" and request["headers"]["Authorization"] == f"Bearer {SECRET}"
+    assert any("/taxpayers/0202?key=********" in r.getMessage() for r in caplog.records)  # logged, masked
     with app.app_context():
         assert [c.status for c in ConnectorCall.select()] == ["done"]
         assert SECRET not in ConnectorSecret.get().ciphertext

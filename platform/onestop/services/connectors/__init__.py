@@ -18,7 +18,7 @@ from . import http, proxy
 from .hosts import allowed_of, check, parse_allowed, save_settings, settings_of
 from .literal import refused_literal_urls
 from .options import ConnectorFailure, Options, current
-from .secrets import MANAGERS, SecretRow, Secrets, delete_secret, save_secret, secrets_of
+from .secrets import MANAGERS, SecretRow, Secrets, delete_secret, masking, save_secret, secrets_of
 
 __all__ = ["ConnectorFailure", "MANAGERS", "Options", "SecretRow", "allowed_of", "call", "check", "commands",
            "current", "delete_secret", "parse_allowed", "refused_literal_urls", "save_secret", "save_settings",
@@ -30,22 +30,23 @@ def call(centre_id, operator: str, params: dict | None, task: dict | None = None
     """The result of one connector call for a dossier of this centre, or ConnectorFailure. `task`
     ({"task_id", "dossier"}) is passed on to a connector proxy as SpiffArena passes it."""
     options, secrets = current(), Secrets(centre_id)
-    try:
-        filled = secrets.fill(dict(params or {}))
-        if operator in http.COMMANDS:
-            result = http.run(centre_id, operator, filled, options)
-        else:
-            proxy_url = settings_of(centre_id).proxy_url
-            if not proxy_url:
-                raise ConnectorFailure(f"there is no connector {operator!r}: onestop has http/GetRequest, "
-                                       "http/PostRequest, http/PutRequest, http/PatchRequest, http/DeleteRequest "
-                                       "and http/HeadRequest, and this centre has no connector proxy for the others")
-            result = proxy.run(proxy_url, operator, filled, options, _proxy_key(centre_id, secrets), task)
-    except ConnectorFailure as failure:
-        raise ConnectorFailure(secrets.mask(failure.message), failure.retryable) from None
-    except Exception as exc:  # a connector's own fault: logged masked, without a traceback that could hold a secret
-        log.error("connector %s failed unexpectedly: %s", operator, secrets.mask(repr(exc))[:2000])
-        raise ConnectorFailure(f"the connector {operator} failed (an internal error, logged on the server)") from None
+    with masking(secrets):
+        try:
+            filled = secrets.fill(dict(params or {}))
+            if operator in http.COMMANDS:
+                result = http.run(centre_id, operator, filled, options)
+            else:
+                proxy_url = settings_of(centre_id).proxy_url
+                if not proxy_url:
+                    raise ConnectorFailure(f"there is no connector {operator!r}: onestop has http/GetRequest, "
+                                           "http/PostRequest, http/PutRequest, http/PatchRequest, http/DeleteRequest "
+                                           "and http/HeadRequest, and this centre has no connector proxy for the others")
+                result = proxy.run(proxy_url, operator, filled, options, _proxy_key(centre_id, secrets), task)
+        except ConnectorFailure as failure:
+            raise ConnectorFailure(secrets.mask(failure.message), failure.retryable) from None
+        except Exception as exc:  # a connector's own fault: logged masked, without a traceback that could hold a secret
+            log.error("connector %s failed unexpectedly: %s", operator, secrets.mask(repr(exc))[:2000])
+            raise ConnectorFailure(f"the connector {operator} failed (an internal error, logged on the server)") from None
     return secrets.mask(result)
 
 

@@ -3,7 +3,10 @@ in the database in clear), listed by name only, and put into a call's parameters
 them — `SPIFF_SECRET:name` anywhere in a string value, or a whole value `secret:name`, as SpiffArena
 writes them. Nothing here returns a saved value to a caller but the connector that sends it."""
 
+import logging
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -127,3 +130,29 @@ class Secrets:
             if secret:
                 value = value.replace(secret, MASK)
         return value
+
+
+_IN_CALL: ContextVar = ContextVar("onestop_connector_secrets", default=None)
+
+
+@contextmanager
+def masking(secrets: Secrets):
+    """A block (one connector call) in which the HTTP library's log lines have this call's secrets
+    masked: urllib3 logs the requested path at DEBUG, and a model may put a secret in a query string."""
+    token = _IN_CALL.set(secrets)
+    try:
+        yield secrets
+    finally:
+        _IN_CALL.reset(token)
+
+
+class _MaskingFilter(logging.Filter):
+    def filter(self, record):
+        secrets = _IN_CALL.get()
+        if secrets is not None and secrets.used:
+            record.msg, record.args = secrets.mask(record.getMessage()), ()
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "urllib3.response"):
+    logging.getLogger(_name).addFilter(_MaskingFilter())
