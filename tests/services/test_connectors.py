@@ -279,3 +279,16 @@ def test_a_drafts_review_marks_a_literal_url_off_the_allow_list_as_an_error_that
     [finding] = [f for f in review.findings if f.element_id == "AskTaxOffice"]
     assert finding.level == "error" and "10.0.0.7:80 is not on this centre's list of allowed hosts" in finding.message
     assert not review.publishable
+
+
+def test_the_embedded_worker_thread_makes_the_call_on_its_own_and_the_dossier_runs_on(app, admin_api, office,
+                                                                                      timer_thread):
+    import time
+
+    _configure(app, admin_api)
+    code = _start(admin_api, "0101", tax_model(f"'{office.url}/taxpayers/' + tax_code")).json["code"]
+    deadline = time.monotonic() + 10
+    while _dossier(app, code).state == "active" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _dossier(app, code).state == "completed"
+    assert office.paths() == ["/taxpayers/0101"]
