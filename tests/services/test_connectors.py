@@ -292,3 +292,16 @@ def test_the_embedded_worker_thread_makes_the_call_on_its_own_and_the_dossier_ru
         time.sleep(0.05)
     assert _dossier(app, code).state == "completed"
     assert office.paths() == ["/taxpayers/0101"]
+
+
+def test_a_call_whose_dossier_was_stopped_meanwhile_is_not_made(sqlite_app, sqlite_admin_api, office):
+    from onestop.services import lifecycle
+
+    _configure(sqlite_app, sqlite_admin_api)
+    code = _start(sqlite_admin_api, "0101", tax_model(f"'{office.url}/taxpayers/' + tax_code")).json["code"]
+    with sqlite_app.app_context():
+        lifecycle.end(User.get(User.username == "admin1"), code, "stopped", "Người nộp đề nghị dừng giải quyết")
+    assert _run_worker(sqlite_app) == 0
+    with sqlite_app.app_context():
+        assert [c.status for c in ConnectorCall.select()] == ["gone"]
+    assert office.requests == [] and _dossier(sqlite_app, code).state == "cancelled"

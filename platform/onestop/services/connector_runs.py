@@ -52,7 +52,7 @@ def run_call(call_id) -> bool:
         return False
     task = {"task_id": row.task_id, "dossier": dossier.code}
     try:  # no transaction is open here: the other system may take its time
-        result, failure = connectors.call(row.centre_id, row.operator, row.params, task), None
+        result, failure = connectors.call(dossier.centre_id, row.operator, row.params, task), None
     except connectors.ConnectorFailure as exc:
         result, failure = None, exc.message
     log.info("connector %s for dossier %s (%s): %s", row.operator, dossier.code, row.element_id,
