@@ -305,3 +305,20 @@ def test_a_call_whose_dossier_was_stopped_meanwhile_is_not_made(sqlite_app, sqli
     with sqlite_app.app_context():
         assert [c.status for c in ConnectorCall.select()] == ["gone"]
     assert office.requests == [] and _dossier(sqlite_app, code).state == "cancelled"
+
+
+def test_a_call_a_stopped_worker_left_running_is_not_made_again_on_its_own_but_becomes_an_incident(
+        sqlite_app, sqlite_admin_api, office):
+    from datetime import timedelta
+
+    from onestop.models import utcnow
+
+    _configure(sqlite_app, sqlite_admin_api)
+    code = _start(sqlite_admin_api, "0101", tax_model(f"'{office.url}/taxpayers/' + tax_code")).json["code"]
+    with sqlite_app.app_context():  # as a worker that claimed the call and died 20 minutes ago leaves it
+        ConnectorCall.update(status="running", attempts=1, claimed_at=utcnow() - timedelta(minutes=20)).execute()
+    assert _run_worker(sqlite_app) == 0
+    dossier = _dossier(sqlite_app, code)
+    assert (dossier.state, dossier.error_element) == ("error", "AskTaxOffice")
+    assert "the worker stopped while this connector call was being made" in dossier.error_message
+    assert office.requests == []
