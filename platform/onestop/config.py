@@ -171,6 +171,14 @@ def _connector_key(home: Path) -> str:
     under home generated once, readable by its owner only."""
     key = os.environ.get("ONESTOP_CONNECTOR_KEY")
     if key:
+        from cryptography.fernet import Fernet
+
+        for one in key.split(","):
+            try:
+                Fernet(one.strip().encode())
+            except ValueError:
+                raise ValueError("ONESTOP_CONNECTOR_KEY must be Fernet keys (32 url-safe base64-encoded bytes each), "
+                                 "comma-separated") from None
         return key
     path = home / "connector_key"
     if not path.exists():

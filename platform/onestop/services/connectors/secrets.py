@@ -52,7 +52,11 @@ def save_secret(actor, name: str, value: str) -> None:
         raise Invalid("a secret needs a value")
     if len(value) > MAX_VALUE_CHARS:
         raise Invalid(f"a secret is at most {MAX_VALUE_CHARS} characters")
-    ciphertext = current().cipher.encrypt(value.encode()).decode()
+    try:
+        cipher = current().cipher
+    except ConnectorFailure as exc:  # a runtime built without the key: said, not a server error
+        raise Invalid(exc.message) from None
+    ciphertext = cipher.encrypt(value.encode()).decode()
     with write_transaction():
         replaced = (ConnectorSecret.update(ciphertext=ciphertext, updated_by=actor.id, updated_at=utcnow())
                     .where((ConnectorSecret.centre == actor.centre_id) & (ConnectorSecret.name == name)).execute())
