@@ -23,7 +23,8 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
         code_system=codes.system_code(settings.code_system), passwords=settings.password_hasher,
         connectors=connectors.Options(keys=settings.connector_key, timeout_seconds=settings.connector_timeout_seconds,
                                       attempts=settings.connector_attempts,
-                                      backoff_seconds=settings.connector_backoff_seconds))
+                                      backoff_seconds=settings.connector_backoff_seconds,
+                                      ca_file=settings.connector_ca_file))
     if engine:
         built.engine = settings.engine if settings.engine is not None else settings.make_engine()
     if settings.redis_url:

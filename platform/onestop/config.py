@@ -69,6 +69,7 @@ class Settings:
     connector_timeout_seconds: float = 10.0  # each HTTP call of a connector
     connector_attempts: int = 3  # tries of a connector call before its dossier becomes an incident
     connector_backoff_seconds: float = 0.5  # the pause before the 2nd try; doubled before each next one
+    connector_ca_file: str | None = None  # authorities HTTPS services may be signed by, besides the system's
     idle_minutes: int = 30  # a signed-in session left alone this long must sign in again (shared counter PCs)
     session_hours: int = 12  # and no session outlives this, however busy
     submissions_per_address: str = "20 per hour"  # anonymous portal submissions (the `limits` notation)
@@ -218,6 +219,7 @@ def load_settings(**overrides) -> Settings:
         connector_timeout_seconds=_float("ONESTOP_CONNECTOR_TIMEOUT", 10.0),
         connector_attempts=_int("ONESTOP_CONNECTOR_ATTEMPTS", 3),
         connector_backoff_seconds=_float("ONESTOP_CONNECTOR_BACKOFF", 0.5),
+        connector_ca_file=os.environ.get("ONESTOP_CONNECTOR_CA_FILE") or None,
         port=_int("ONESTOP_PORT", 8000),
         max_upload_bytes=_int("ONESTOP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024),
         max_model_bytes=_int("ONESTOP_MAX_MODEL_BYTES", 5 * 1024 * 1024),

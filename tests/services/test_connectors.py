@@ -322,3 +322,19 @@ def test_a_call_a_stopped_worker_left_running_is_not_made_again_on_its_own_but_b
     assert (dossier.state, dossier.error_element) == ("error", "AskTaxOffice")
     assert "the worker stopped while this connector call was being made" in dossier.error_message
     assert office.requests == []
+
+
+def test_https_is_verified_a_certificate_no_trusted_authority_vouches_for_is_refused_plainly(sqlite_app, sqlite_admin_api,
+                                                                                      tmp_path):
+    from tests.support.tax_office import self_signed
+
+    _configure(sqlite_app, sqlite_admin_api, attempts=1)
+    certificate, key = self_signed(tmp_path)
+    with TaxOffice(tls_files=(certificate, key)) as office, sqlite_app.app_context():
+        centre = User.get(User.username == "admin1").centre_id
+        with pytest.raises(ConnectorFailure, match="127.0.0.1's TLS certificate could not be verified"):
+            connectors.call(centre, "http/GetRequest", {"url": f"{office.url}/taxpayers/0101"})
+        # The province's own authority, named in ONESTOP_CONNECTOR_CA_FILE, vouches for it.
+        runtime.current().connectors = Options(keys=runtime.current().connectors.keys, ca_file=str(certificate))
+        answer = connectors.call(centre, "http/GetRequest", {"url": f"{office.url}/taxpayers/0101"})
+        assert answer["body"] == {"name": "Hộ kinh doanh Minh Anh", "debt": 0}

@@ -95,7 +95,7 @@ def _send(target, method, headers, body, options):
     kwargs = {"timeout": timeout, "retries": False, "maxsize": 1}
     if target.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(target.address, target.port, server_hostname=target.host,
-                                           assert_hostname=target.host, cert_reqs="CERT_REQUIRED", **kwargs)
+                                           assert_hostname=target.host, ssl_context=options.tls, **kwargs)
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, **kwargs)
     host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"

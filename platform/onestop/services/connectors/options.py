@@ -2,6 +2,7 @@
 exception every connector raises: `ConnectorFailure`, whose message is plain, names no secret and is
 fit for an administrator's incident list."""
 
+import ssl
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,13 +24,15 @@ class ConnectorFailure(Exception):
 @dataclass(eq=False)
 class Options:
     """The secrets' key(s) (Fernet, comma-separated: the first encrypts, all decrypt), the timeout of
-    each HTTP call, how many tries a call gets and the pause before the second (doubled each time)."""
+    each HTTP call, how many tries a call gets and the pause before the second (doubled each time), and
+    a file of certificate authorities HTTPS services may also be signed by."""
 
     keys: str = ""
     timeout_seconds: float = 10.0
     attempts: int = 3
     backoff_seconds: float = 0.5
     max_response_bytes: int = 2 * 1024 * 1024
+    ca_file: str | None = None  # certificates of authorities trusted besides the system's (a province's own CA)
 
     @cached_property
     def cipher(self) -> MultiFernet:
@@ -37,6 +40,14 @@ class Options:
         if not keys:
             raise ConnectorFailure("no connector key is configured (ONESTOP_CONNECTOR_KEY): secrets cannot be read")
         return MultiFernet([Fernet(k.encode()) for k in keys])
+
+    @cached_property
+    def tls(self) -> ssl.SSLContext:
+        """The TLS context of HTTPS calls: the system's authorities, plus `ca_file`'s if given."""
+        context = ssl.create_default_context()
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)
+        return context
 
 
 _DEFAULT = Options()
