@@ -150,7 +150,17 @@ def cmd_user_create(args):
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     print(f"user {user.username} created with roles {user.roles}")
-    if args.token:
+    if args.topic:
+        from .services.external_tasks import issue_worker_token
+
+        try:
+            token = issue_worker_token(user, args.topic, label="cli")
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        print(f"worker token for the topics {', '.join(args.topic)} (shown once; only its hash is stored):")
+        print(token)
+    elif args.token:
         print("API token (shown once; only its hash is stored):")
         print(issue_token(user, label="cli"))
     return 0
@@ -521,6 +531,9 @@ def build_parser():
     create.add_argument("--password", default=None)
     create.add_argument("--token", action="store_true", help="also issue an API token (printed on the last line)")
     create.add_argument("--centre", default=None, help="the centre's code (default: the embedded setup's centre)")
+    create.add_argument("--topic", action="append", default=[],
+                        help="issue a worker token for this external-task topic instead (repeatable; printed on the "
+                             "last line): it serves those topics of the user's centre and nothing else of the API")
     create.set_defaults(func=cmd_user_create)
 
     centres = sub.add_parser("centres", help="the centres: import from the national list, list")

@@ -35,6 +35,8 @@ class Settings:
     # A JSON request body: room for one file of max_file_bytes as a base64 data URL, not for megabytes of data.
     max_json_bytes: int = 16 * 1024 * 1024
     timer_poll_seconds: float = 1.0
+    # The longest an external-task worker's fetch waits for a task (long polling holds a server thread).
+    external_task_wait_seconds: float = 10.0
     run_timer_thread: bool = True
     script_timeout_seconds: float = 2.0
     script_memory_mb: int = 256
@@ -227,6 +229,7 @@ def load_settings(**overrides) -> Settings:
         max_dossier_file_bytes=_int("ONESTOP_MAX_DOSSIER_FILE_BYTES", 100 * 1024 * 1024),
         max_json_bytes=_int("ONESTOP_MAX_JSON_BYTES", 16 * 1024 * 1024),
         timer_poll_seconds=_float("ONESTOP_TIMER_POLL_SECONDS", 1.0),
+        external_task_wait_seconds=_float("ONESTOP_EXTERNAL_TASK_WAIT_SECONDS", 10.0),
         run_timer_thread=os.environ.get("ONESTOP_TIMER_THREAD", "1") not in ("0", "false", "no"),
         script_timeout_seconds=_float("ONESTOP_SCRIPT_TIMEOUT", 2.0),
         script_memory_mb=_int("ONESTOP_SCRIPT_MEMORY_MB", 256),

@@ -27,7 +27,6 @@ from .models import (
     CalendarDay,
     CatalogueImport,
     Centre,
-    ConnectorCall,
     ConnectorSecret,
     ConnectorSettings,
     DayFigure,
@@ -45,6 +44,7 @@ from .models import (
     ProcedureVersion,
     Rating,
     SchemaMigration,
+    ServiceCall,
     SignInSession,
     Unit,
     User,
@@ -286,10 +286,15 @@ def _catalogue_imports(db):
     db.create_tables([CatalogueImport], safe=True)
 
 
+def _service_calls(db):
+    """Service tasks' pending calls (external tasks, connector calls), and worker tokens scoped to topics."""
+    db.create_tables([ServiceCall], safe=True)
+    _add_column(db, "apitoken", "topics", TextField(null=True))
+
+
 def _connectors(db):
-    """Connectors of service tasks: each centre's allowed hosts and connector proxy, its encrypted secrets,
-    and the calls dossiers wait for."""
-    db.create_tables([ConnectorSettings, ConnectorSecret, ConnectorCall], safe=True)
+    """Connectors of service tasks: each centre's allowed hosts and connector proxy, its encrypted secrets."""
+    db.create_tables([ConnectorSettings, ConnectorSecret], safe=True)
 
 
 MIGRATIONS = [
@@ -326,7 +331,8 @@ MIGRATIONS = [
     (31, "one calendar for the country: official days off and day swaps with their notices", _official_calendar),
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
-    (34, "connectors: allowed hosts, connector proxy and encrypted secrets per centre; pending calls", _connectors),
+    (34, "service tasks' pending calls and external-task workers' tokens", _service_calls),
+    (35, "connectors: allowed hosts, connector proxy and encrypted secrets per centre", _connectors),
 ]
 
 

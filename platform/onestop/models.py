@@ -136,6 +136,9 @@ class ApiToken(BaseModel):
     label = CharField(max_length=150, default="")
     created_at = DateTimeField(default=utcnow)
     revoked = BooleanField(default=False)
+    # An external-task worker's token: the topics (JSON list) it may fetch, and nothing else of the
+    # API; None for an ordinary token (services.external_tasks).
+    topics = JSONField(null=True)
 
 
 class SignInSession(BaseModel):
@@ -316,6 +319,37 @@ class WaitingEvent(BaseModel):
     type = CharField(max_length=32)
     name = CharField(max_length=500, null=True)
     due_at = DateTimeField(null=True)
+
+
+class ServiceCall(BaseModel):
+    """A service task's pending call (engine.ServiceCall): an external task waiting for a worker of
+    its topic, or a connector call. The row goes once the task has its answer, failed for good or
+    was cancelled; `id` is the id workers see (the external-task API's)."""
+
+    id = CharField(max_length=36, primary_key=True)
+    dossier = ForeignKeyField(Dossier, backref="service_calls", on_delete="CASCADE")
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    task_id = CharField(max_length=36)  # the engine's task
+    element_id = CharField(max_length=255)
+    name = CharField(max_length=500, null=True)
+    kind = CharField(max_length=16)  # external | connector
+    topic = CharField(max_length=255, null=True)  # external
+    operator = CharField(max_length=255, null=True)  # connector
+    params = JSONField(default=dict)
+    variables = JSONField(default=dict)  # the task's data when the call was made
+    result_variable = CharField(max_length=255, null=True)
+    priority = IntegerField(default=0)
+    retries = IntegerField(null=True)  # what the worker last said is left (None: not said yet)
+    error_message = TextField(null=True)
+    error_details = TextField(null=True)
+    worker_id = CharField(max_length=255, null=True)  # who locked it last
+    lock_expires_at = DateTimeField(null=True)
+    available_at = DateTimeField(null=True)  # a failed attempt's retry timeout: not handed out before
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("centre", "kind", "topic", "created_at"), False),  # fetch-and-lock by topic, oldest first
+                   (("dossier", "task_id"), False))
 
 
 class HistoryEntry(BaseModel):
@@ -600,30 +634,6 @@ class ConnectorSecret(BaseModel):
         indexes = ((("centre", "name"), True),)
 
 
-class ConnectorCall(BaseModel):
-    """A connector call a dossier's service task waits for (services.connector_calls): written with the
-    step that made it pending, claimed and made by the worker outside any request, then done (the
-    dossier ran on with its result), failed (the dossier is an incident) or gone (the task no longer
-    waits: the dossier was ended or moved on meanwhile)."""
-
-    id = AutoField()
-    centre = ForeignKeyField(Centre, on_delete="CASCADE")
-    dossier = ForeignKeyField(Dossier, on_delete="CASCADE")
-    task_id = CharField(max_length=36)
-    element_id = CharField(max_length=255)
-    operator = CharField(max_length=255)
-    params = JSONField(default=dict)  # as the model's expressions gave them; secrets still named, not filled
-    status = CharField(max_length=16, default="pending")  # pending, running, done, failed, gone
-    attempts = IntegerField(default=0)  # times the worker took it (each with its own tries)
-    last_error = TextField(null=True)
-    created_at = DateTimeField(default=utcnow)
-    claimed_at = DateTimeField(null=True)
-    finished_at = DateTimeField(null=True)
-
-    class Meta:
-        indexes = ((("status", "id"), False), (("dossier", "task_id"), False))
-
-
 class CalendarDay(BaseModel):
     """A centre's exception to the national calendar: an extra closure, or a day it works."""
 
@@ -750,7 +760,7 @@ ALL_MODELS = [
     SignInSession,
     CacheVersion,
     CatalogueImport,
+    ServiceCall,
     ConnectorSettings,
     ConnectorSecret,
-    ConnectorCall,
 ]

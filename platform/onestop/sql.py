@@ -207,12 +207,13 @@ def insert_dossier(**values) -> Dossier:
 _USER = list(User._meta.sorted_fields)
 _TOKEN_SQL = (
     f"SELECT {_columns('u', _USER)} FROM \"apitoken\" t JOIN \"user\" u ON u.\"id\" = t.\"user_id\" "
-    'WHERE t."token_hash" = ? AND NOT t."revoked" AND u."active"'
+    'WHERE t."token_hash" = ? AND NOT t."revoked" AND u."active" AND t."topics" IS NULL'
 )
 
 
 def user_by_token_hash(token_hash: str):
-    """The active user holding an unrevoked token with that hash, or None."""
+    """The active user holding an unrevoked token with that hash, or None. A worker's token (one that
+    names topics: services.external_tasks) serves the external-task API only."""
     row = run(_TOKEN_SQL, (token_hash,)).fetchone()
     return _build(User, _USER, row) if row else None
 

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from onestop.models import AuditEvent, ConnectorCall, ConnectorSecret, Dossier, User
+from onestop.models import AuditEvent, ConnectorSecret, Dossier, ServiceCall, User
 from onestop.services import connector_runs, connectors, runtime
 from onestop.services.connectors import ConnectorFailure, Options, parse_allowed
 from tests.support.tax_office import TaxOffice
@@ -99,6 +99,10 @@ def test_a_connector_task_calls_the_tax_office_and_the_dossier_continues_with_th
     started = _start(admin_api, "0202", tax_model(f"'{office.url}/taxpayers/' + tax_code + '?key=SPIFF_SECRET:tax_token'"))
     code = started.json["code"]
     assert started.json["state"] == "active" and office.requests == []  # the request made no call
+    with app.app_context():
+        [pending] = ServiceCall.select()
+        assert (pending.kind, pending.operator, pending.lock_expires_at) == ("connector", "http/GetRequest", None)
+        assert pending.params["headers"] == {"Authorization": "Bearer SPIFF_SECRET:tax_token"}  # named, not filled
     assert _run_worker(app) == 1
     dossier = _dossier(app, code)
     assert dossier.state == "completed"
@@ -110,7 +114,7 @@ def test_a_connector_task_calls_the_tax_office_and_the_dossier_continues_with_th
     assert request["path"] == f"/taxpayers/0202?key={SECRET}" and request["headers"]["Authorization"] == f"Bearer {SECRET}"
     assert any("/taxpayers/0202?key=********" in r.getMessage() for r in caplog.records)  # logged, masked
     with app.app_context():
-        assert [c.status for c in ConnectorCall.select()] == ["done"]
+        assert ServiceCall.select().count() == 0  # answered: no longer pending
         assert SECRET not in ConnectorSecret.get().ciphertext
     assert SECRET not in _everything_said(app, admin_api, code, caplog)
     assert _run_worker(app) == 0  # made once
@@ -162,9 +166,9 @@ def test_a_failing_call_is_tried_again_becomes_an_incident_is_retried_and_the_do
         from onestop.services import lifecycle
 
         admin = User.get(User.username == "admin1")
-        assert code in [d.code for d in lifecycle.failed(admin)]
+        assert code in [d.code for d in lifecycle.failed(admin)] and ServiceCall.select().count() == 0
         lifecycle.recover(admin, code, "retry")
-        assert [c.status for c in ConnectorCall.select()] == ["pending"]
+        assert [(c.element_id, c.lock_expires_at) for c in ServiceCall.select()] == [("AskTaxOffice", None)]
     assert _run_worker(app) == 1
     dossier = _dossier(app, code)
     assert dossier.state == "completed" and dossier.data["taxpayer"]["body"]["debt"] == 0
@@ -303,7 +307,7 @@ def test_a_call_whose_dossier_was_stopped_meanwhile_is_not_made(sqlite_app, sqli
         lifecycle.end(User.get(User.username == "admin1"), code, "stopped", "Người nộp đề nghị dừng giải quyết")
     assert _run_worker(sqlite_app) == 0
     with sqlite_app.app_context():
-        assert [c.status for c in ConnectorCall.select()] == ["gone"]
+        assert ServiceCall.select().count() == 0
     assert office.requests == [] and _dossier(sqlite_app, code).state == "cancelled"
 
 
@@ -316,7 +320,7 @@ def test_a_call_a_stopped_worker_left_running_is_not_made_again_on_its_own_but_b
     _configure(sqlite_app, sqlite_admin_api)
     code = _start(sqlite_admin_api, "0101", tax_model(f"'{office.url}/taxpayers/' + tax_code")).json["code"]
     with sqlite_app.app_context():  # as a worker that claimed the call and died 20 minutes ago leaves it
-        ConnectorCall.update(status="running", attempts=1, claimed_at=utcnow() - timedelta(minutes=20)).execute()
+        ServiceCall.update(worker_id="onestop-connectors", lock_expires_at=utcnow() - timedelta(minutes=5)).execute()
     assert _run_worker(sqlite_app) == 0
     dossier = _dossier(sqlite_app, code)
     assert (dossier.state, dossier.error_element) == ("error", "AskTaxOffice")

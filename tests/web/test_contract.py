@@ -127,6 +127,9 @@ def _scenario(app, api):
     assert [p["province"] for p in provinces] == ["P22"]
     api.get("/stats"), api.client.get("/api/v1/stats"), api.get("/stats/report")
     api.client.get("/api/v1/openapi.json"), api.get("/dossiers/no-such"), api.post("/dossiers", {"procedure": 7}), api.client.get("/api/v1/procedures")
+    from tests.web.test_external_tasks import external_task_scenario
+
+    external_task_scenario(app, api)
 
 
 def test_every_answer_of_every_operation_fits_the_schema_the_document_publishes(app):

@@ -22,7 +22,12 @@ SECRETS = (SECRET_NAME.encode(), json.dumps(SECRET_NAME).encode()[1:-1], b"02219
 UNSCOPED = {"static", "admin.static", "public.health", "i18n.choose", "api.openapi", "desk.login", "desk.logout",
             "calendar.clear"}  # a date of one's own calendar
 # Routes that a commune administrator may not use at all: refused for the role before any lookup.
-ROLE_REFUSED = {"api.procedure_coverage", "api.start_rollout", "onboard.roll_out"}
+ROLE_REFUSED = {"api.procedure_coverage", "api.start_rollout", "onboard.roll_out",
+                # an ordinary token serves no external-task topic (a worker token of the other centre:
+                # tests/web/test_external_tasks.py)
+                "external_task.get_external_task", "external_task.complete_external_task",
+                "external_task.external_task_failure", "external_task.extend_external_task_lock",
+                "external_task.unlock_external_task"}
 RECORD_PAGES = {"details_view", "edit_view", "delete_view"}
 
 

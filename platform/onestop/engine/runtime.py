@@ -120,6 +120,7 @@ class Step:
     # task ids of every call still pending after it.
     service_calls: list[ServiceCall] = field(default_factory=list)
     pending_services: list[str] = field(default_factory=list)
+    services_changed: bool = False  # whether calls were pending before or after it (rows to look at)
     workflow: object = field(default=None, repr=False)
 
 
@@ -589,6 +590,7 @@ class Engine:
             next_timer_at=next_due if status == "active" else None,
             service_calls=[call_of(t, json_safe) for t in calls if after.started and t.last_state_change >= threshold],
             pending_services=[str(t.id) for t in calls],
+            services_changed=bool(before.calls or calls),
             workflow=workflow,
         )
 

@@ -35,6 +35,7 @@ SERVICE_TAGS = ("serviceTask", "sendTask", "businessRuleTask")
 INSTEAD = ("onestop runs no Java or Camunda expressions; use an external task instead "
            "(camunda:type=\"external\" with a camunda:topic, served by a worker through the external-task API) "
            "or a SpiffArena connector (spiffworkflow:serviceTaskOperator)")
+NAME_LIMIT = 255  # a topic's or an operator's length (as stored beside the dossier)
 # Where the evaluated call is kept on the task while it waits (it is stored with the workflow).
 CALL_KEY = "onestop_service_call"
 
@@ -106,6 +107,8 @@ def describe(node) -> "ServiceDefinition | Refusal | None":
         topic = _camunda(node, "topic")
         if not topic:
             return Refusal("is an external task without a topic: give it camunda:topic, the name its workers fetch")
+        if len(topic) > NAME_LIMIT:
+            return Refusal(f"has a topic longer than {NAME_LIMIT} characters")
         return ServiceDefinition("external", topic)
     called = None
     if _camunda(node, "class"):
@@ -130,12 +133,17 @@ def _connector(operator) -> "ServiceDefinition | Refusal":
     name = (operator.get("id") or "").strip()
     if not name:
         return Refusal("has a connector (spiffworkflow:serviceTaskOperator) without an operator id")
+    if len(name) > NAME_LIMIT:
+        return Refusal(f"has a connector operator id longer than {NAME_LIMIT} characters")
     params = {}
     for parameter in operator.iter(f"{{{SPIFF_NS}}}parameter"):
         key = (parameter.get("id") or "").strip()
         if key:
             params[key] = parameter.get("value") or "None"
-    return ServiceDefinition("connector", name, params, (operator.get("resultVariable") or "").strip() or None)
+    result_variable = (operator.get("resultVariable") or "").strip() or None
+    if result_variable is not None and len(result_variable) > NAME_LIMIT:
+        return Refusal(f"has a result variable longer than {NAME_LIMIT} characters")
+    return ServiceDefinition("connector", name, params, result_variable)
 
 
 # ------------------------------------------------------------------------------------------- specs

@@ -20,7 +20,18 @@ from .. import sql
 from ..db import run_write
 from ..models import Dossier, utcnow
 from ..status import ENDED, WITH_RESULT, IllegalTransition, Status, transition
-from . import attachments, audit, clockstops, connector_calls, deadlines, notify, rollout, schedule, units
+from . import (
+    attachments,
+    audit,
+    clockstops,
+    connector_calls,
+    deadlines,
+    notify,
+    rollout,
+    schedule,
+    service_calls,
+    units,
+)
 from .errors import Conflict
 from .procedures import model_for
 from .runtime import engine
@@ -276,7 +287,7 @@ def lane_roles(model, dossier=None) -> dict:
 
 def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due_at=None):
     """The step's rows beside the dossier's: the tasks it took off the worklist and those it offered
-    (with their unit and deadline), the events it waits for, the counts of the person's tasks
+    (with their unit and deadline), the events it waits for, its pending service calls, the counts of the person's tasks
     completed and the history rows, as stored (with their ids) for the step's audit event."""
     now = utcnow()
     due_at = due_at or dossier.due_at
@@ -296,11 +307,11 @@ def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due
             sql.delete_ids("waitingevent", "dossier_id", [dossier.id])
         sql.insert_rows("waitingevent", _WAIT_COLUMNS, [
             (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at) for w in step.waiting])
+    service_calls.record(dossier, step)
     actor_id = actor.id if actor is not None else None
     counters.count_steps(dossier, [(f.element_id, f.name, *leaving[f.task_id][:2], f.at, leaving[f.task_id][2],
                                  actor_id if f.task_id == completed_task_id else None)
                                 for f in step.finished if f.state == "completed" and f.task_id in leaving])
-    connector_calls.record(dossier, step)
     # The rows as stored (with their ids) go to the step's audit event, which binds them.
     return sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
         (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,

@@ -3,7 +3,7 @@
 from .. import __version__
 from ..services import centres, stats
 from ..status import ENDED
-from . import present
+from . import external_task_contract, present
 from .present import closed
 
 _TEXT = {"type": "string"}
@@ -63,7 +63,7 @@ REQUEST_BODIES = {
         "key": _TEXT, "level": {"enum": ["rat_hai_long", "hai_long", "khong_hai_long"]},
         "comment": {"type": ["string", "null"], "maxLength": 4000}}},
     "complete_task": {"type": "object", "properties": {"data": {"type": ["object", "null"]}}},
-}
+} | external_task_contract.REQUEST_BODIES
 
 
 def _body(handler):
@@ -422,6 +422,6 @@ def openapi_document():
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-                       "schemas": present.SCHEMAS | SCHEMAS},
-        "paths": PATHS,
+                       "schemas": present.SCHEMAS | SCHEMAS | external_task_contract.SCHEMAS},
+        "paths": PATHS | external_task_contract.paths(_body, _errors),
     }

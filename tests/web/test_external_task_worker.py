@@ -1,0 +1,150 @@
+"""A real external-task worker, built with the published Camunda 7 client library from PyPI
+(camunda-external-task-client-python3), serves a running onestop by changing only its base URL."""
+
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.services.test_external_tasks import tax_model
+from tests.support.servers import admin_token, onestop_serve
+
+ONESTOP = Path(sys.executable).parent / "onestop"
+
+
+def _client_library():
+    # The library's bearer-token helper uses pydantic 1's validators: pydantic 2 warns about them on import.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from camunda.external_task.external_task_worker import ExternalTaskWorker, NoExternalTaskFound
+    return ExternalTaskWorker, NoExternalTaskFound
+
+
+@pytest.fixture
+def served(database_url, tmp_path):
+    with onestop_serve(tmp_path, ONESTOP_DATABASE_URL=database_url, ONESTOP_TIMER_THREAD="0",
+                       ONESTOP_WEB_WORKERS="2") as (base, home, env, log):
+        yield base, home, env, log
+
+
+def _worker_token(env) -> str:
+    """A worker account of the server's centre with a token for the topic, made with the CLI."""
+    made = subprocess.run([str(ONESTOP), "user", "create", "tax.robot", "--role", "integration",
+                           "--topic", "tax-check"], env=env, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip().splitlines()[-1]
+
+
+def _admin_session(base, home) -> requests.Session:
+    """The administrator signed in to the back office, as a browser would be."""
+    password = re.search(r"^password: (.+)$", (Path(home) / "admin-token.txt").read_text(), re.M).group(1)
+    session = requests.Session()
+    page = session.get(f"{base}/desk/login", timeout=30)
+    signed = session.post(f"{base}/desk/login", timeout=30, allow_redirects=False, data={
+        "csrf_token": _csrf(page.text), "username": "admin", "password": password})
+    assert signed.status_code == 303, signed.text[:500]
+    return session
+
+
+def _csrf(html) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def test_a_worker_built_with_the_camunda_client_completes_a_dossiers_task_and_a_failure_becomes_an_incident_retried_from_the_back_office(  # noqa: E501
+        served):
+    base, home, env, log = served
+    ExternalTaskWorker, NoExternalTaskFound = _client_library()
+    admin = {"Authorization": f"Bearer {admin_token(home)}"}
+    uploaded = requests.post(f"{base}/api/v1/procedures", headers=admin, timeout=60,
+                             files=[("files", ("tax_check.bpmn", tax_model()))])
+    assert uploaded.status_code == 201, uploaded.text
+
+    def start(tax_code):
+        started = requests.post(f"{base}/api/v1/dossiers", headers=admin, timeout=60,
+                                json={"procedure": "tax_check", "data": {"tax_code": tax_code}})
+        assert started.status_code == 201, started.text
+        return started.json()["code"]
+
+    def dossier(code):
+        return requests.get(f"{base}/api/v1/dossiers/{code}", headers=admin, timeout=60).json()
+
+    worker = ExternalTaskWorker(worker_id="tax-worker-1", base_url=f"{base}/api/v1", config={
+        "auth_bearer": {"access_token": _worker_token(env)}, "maxTasks": 1, "lockDuration": 30000,
+        "asyncResponseTimeout": 2000, "retries": 0, "retryTimeout": 0, "sleepSeconds": 0})
+    seen = []
+
+    def tax_office(task):
+        seen.append((task.get_business_key(), task.get_variable("tax_code")))
+        if task.get_variable("tax_code") == "unknown" and len(seen) < 3:
+            return task.failure("the tax office does not know this code", "HTTP 404 from the tax office",
+                                max_retries=0, retry_timeout=0)
+        return task.complete({"tax_ok": True, "checked_code": task.get_variable("tax_code")})
+
+    # The happy path: the worker completes the dossier's service task, the dossier goes on.
+    first = start("0101234567")
+    worker.fetch_and_execute("tax-check", tax_office)
+    after = dossier(first)
+    assert after["data"]["tax_ok"] is True and after["data"]["checked_code"] == "0101234567"
+    assert [t["element_id"] for t in after["tasks"]] == ["Review"] and after["state"] == "active"
+    with pytest.raises(NoExternalTaskFound):
+        worker.fetch_and_execute("tax-check", tax_office)  # nothing left: an empty answer after the long poll
+
+    # A failure with no retry left: an incident in the back office.
+    second = start("unknown")
+    worker.fetch_and_execute("tax-check", tax_office)
+    assert dossier(second)["state"] == "error"
+    session = _admin_session(base, home)
+    incidents = session.get(f"{base}/admin/incidents/", timeout=30)
+    assert second in incidents.text and "the tax office does not know this code" in incidents.text
+    with pytest.raises(NoExternalTaskFound):
+        worker.fetch_and_execute("tax-check", tax_office)  # nothing is handed out while the dossier is in error
+    retried = session.post(f"{base}/admin/incidents/{second}/retry", data={"csrf_token": _csrf(incidents.text)},
+                           timeout=30, allow_redirects=False)
+    assert retried.status_code == 302, retried.text[:500]
+    assert dossier(second)["state"] == "active"
+
+    # Retried: the task is fetchable again, the worker completes it and the dossier continues.
+    worker.fetch_and_execute("tax-check", tax_office)
+    after = dossier(second)
+    assert after["data"]["tax_ok"] is True and [t["element_id"] for t in after["tasks"]] == ["Review"]
+    assert [key for key, _code in seen] == [first, second, second]
+    server_log = log.read_text()
+    assert "Traceback" not in server_log and "unexpected error" not in server_log, server_log[-3000:]
+
+
+def test_workers_fetching_at_once_from_two_server_processes_never_lock_the_same_task(served):
+    import threading
+
+    base, home, env, _log = served
+    admin = {"Authorization": f"Bearer {admin_token(home)}"}
+    assert requests.post(f"{base}/api/v1/procedures", headers=admin, timeout=60,
+                         files=[("files", ("tax_check.bpmn", tax_model()))]).status_code == 201
+    for n in range(10):
+        assert requests.post(f"{base}/api/v1/dossiers", headers=admin, timeout=60, json={
+            "procedure": "tax_check", "data": {"tax_code": str(n)}}).status_code == 201
+    worker = {"Authorization": f"Bearer {_worker_token(env)}"}
+    got, failures = {}, []
+    barrier = threading.Barrier(4)
+
+    def fetch(name):
+        got[name] = []
+        barrier.wait()
+        for _ in range(5):
+            answer = requests.post(f"{base}/api/v1/external-task/fetchAndLock", headers=worker, timeout=60, json={
+                "workerId": name, "maxTasks": 2, "topics": [{"topicName": "tax-check", "lockDuration": 60000}]})
+            if answer.status_code != 200:
+                failures.append(answer.text)
+                return
+            got[name] += [t["id"] for t in answer.json()]
+
+    threads = [threading.Thread(target=fetch, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    every = [task for ids in got.values() for task in ids]
+    assert failures == [] and len(every) == len(set(every)) == 10, got
