@@ -9,7 +9,7 @@ from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from onestop.services import connectors
-from onestop.services.errors import ServiceError
+from onestop.services.errors import NotFound, ServiceError
 
 from . import views
 
@@ -79,6 +79,8 @@ class ConnectorsView(views.Guarded, BaseView):
             return redirect(url_for(".index"))
         try:
             connectors.delete_secret(views._actor(), secret)
+        except NotFound:
+            raise  # none of this centre's (another centre's are not seen): 404 like any unknown address
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
