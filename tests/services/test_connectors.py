@@ -342,3 +342,17 @@ def test_https_is_verified_a_certificate_no_trusted_authority_vouches_for_is_ref
         runtime.current().connectors = Options(keys=runtime.current().connectors.keys, ca_file=str(certificate))
         answer = connectors.call(centre, "http/GetRequest", {"url": f"{office.url}/taxpayers/0101"})
         assert answer["body"] == {"name": "Hộ kinh doanh Minh Anh", "debt": 0}
+
+
+def test_a_connector_proxys_error_and_its_services_failure_are_plain_failures_and_a_bare_result_is_taken(
+        sqlite_app, sqlite_admin_api, office):
+    _configure(sqlite_app, sqlite_admin_api, hosts="", proxy_url=office.url, attempts=1)
+    with sqlite_app.app_context():
+        centre = User.get(User.username == "admin1").centre_id
+        with pytest.raises(ConnectorFailure, match="tax/Broken failed: TaxOfficeDown: maintenance"):
+            connectors.call(centre, "tax/Broken", {})
+        with pytest.raises(ConnectorFailure, match="the service behind the connector proxy answered HTTP 404"):
+            connectors.call(centre, "tax/Upstream404", {})
+        assert connectors.call(centre, "tax/Plain", {}) == {"debt": 7}
+        with pytest.raises(ConnectorFailure, match="answered tax/Missing with HTTP 404"):
+            connectors.call(centre, "tax/Missing", {})

@@ -8,7 +8,9 @@ It answers:
 - GET /echo: the request's headers as JSON (a service that repeats what it was sent);
 - GET /redirect: 302 to /taxpayers/0101;
 - POST /declarations: {"accepted": true, "received": <the JSON body>};
-- GET /v1/commands and POST /v1/do/tax/LookupDebt: a connector proxy's two endpoints.
+- GET /v1/commands and POST /v1/do/tax/LookupDebt: a connector proxy's two endpoints (and
+  tax/Broken, tax/Upstream404, tax/Plain: a connector's own error, a failing service behind the
+  proxy, an older proxy's bare result).
 Every request is kept in `requests` (method, path, headers, body)."""
 
 import json
@@ -128,4 +130,12 @@ class TaxOffice:
             return 200, {"command_response": {"body": json.dumps({"debt": found.get("debt")}),
                                               "mimetype": "application/json", "http_status": 200},
                          "error": None, "command_response_version": 2, "spiff__logs": []}, {}
+        if path == "/v1/do/tax/Broken" and body is not None:  # a connector that reports its own failure
+            return 200, {"command_response": {}, "error": {"error_code": "TaxOfficeDown", "message": "maintenance"},
+                         "command_response_version": 2, "spiff__logs": []}, {}
+        if path == "/v1/do/tax/Upstream404" and body is not None:  # the service behind the proxy said 404
+            return 200, {"command_response": {"body": "{}", "mimetype": "application/json", "http_status": 404},
+                         "error": None, "command_response_version": 2}, {}
+        if path == "/v1/do/tax/Plain" and body is not None:  # an older proxy: the result itself
+            return 200, {"debt": 7}, {}
         return 404, {"error": "not found"}, {}
