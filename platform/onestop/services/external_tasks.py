@@ -210,15 +210,21 @@ _DOSSIER_NAMES = (Dossier.code.alias("dossier_code"), Procedure.code.alias("proc
                   ProcedureVersion.version.alias("version_number"))
 
 
+def _calls(worker, topics):
+    """The external calls of the worker's centre and of these topics (each with its dossier's code,
+    procedure and version): the scope of every read here."""
+    return (ServiceCall.select(ServiceCall, *_DOSSIER_NAMES)
+            .join(Dossier).join(Procedure, on=(Dossier.procedure == Procedure.id))
+            .switch(Dossier).join(ProcedureVersion, on=(Dossier.version == ProcedureVersion.id))
+            .where((ServiceCall.centre == worker.centre_id) & (ServiceCall.kind == "external")
+                   & ServiceCall.topic.in_(list(topics))))
+
+
 def _open_calls(worker, topics, limit, use_priority, now):
-    """Calls of the worker's centre and of these topics that nobody holds, oldest (or most urgent) first."""
-    by_name = {t.name: t for t in topics}
-    query = (ServiceCall.select(ServiceCall, *_DOSSIER_NAMES)
-             .join(Dossier).join(Procedure, on=(Dossier.procedure == Procedure.id))
-             .switch(Dossier).join(ProcedureVersion, on=(Dossier.version == ProcedureVersion.id))
-             .where((ServiceCall.centre == worker.centre_id) & (ServiceCall.kind == "external")
-                    & ServiceCall.topic.in_(list(by_name)) & (Dossier.state == "active")
-                    & (ServiceCall.lock_expires_at.is_null() | (ServiceCall.lock_expires_at <= now))))
+    """Calls of the worker's centre and of these topics that nobody holds, of running dossiers, oldest
+    (or most urgent) first."""
+    query = _calls(worker, [t.name for t in topics]).where(
+        (Dossier.state == "active") & (ServiceCall.lock_expires_at.is_null() | (ServiceCall.lock_expires_at <= now)))
     keys = {t.business_key for t in topics}
     if None not in keys:
         query = query.where(Dossier.code.in_(list(keys)))
@@ -292,12 +298,12 @@ def _try_lock(worker, worker_id, max_tasks, topics, use_priority) -> list:
 # ------------------------------------------------------------------------------ one call
 
 def _call(worker, call_id) -> ServiceCall:
-    """A pending external call of the worker's centre and topics (NotFound for any other)."""
+    """A pending external call of the worker's centre and topics, with its dossier's code, procedure
+    and version (NotFound for any other)."""
     call = None
     if isinstance(call_id, str) and 0 < len(call_id) <= 36:
-        call = (ServiceCall.select().where((ServiceCall.id == call_id) & (ServiceCall.centre == worker.centre_id)
-                                           & (ServiceCall.kind == "external")).first())
-    if call is None or call.topic not in worker.topics:
+        call = _calls(worker, worker.topics).where(ServiceCall.id == call_id).objects().first()
+    if call is None:
         raise NotFound(f"no external task {shown(call_id)}")
     return call
 
@@ -311,12 +317,7 @@ def _held_by(call, worker_id, live=False):
 
 def get(worker, call_id) -> Locked:
     """A pending external call of the worker's centre and topics, with its dossier."""
-    call = _call(worker, call_id)
-    names = (Dossier.select(*_DOSSIER_NAMES).join(Procedure).switch(Dossier).join(ProcedureVersion)
-             .where(Dossier.id == call.dossier_id).dicts().first())
-    for name, value in names.items():
-        setattr(call, name, value)
-    return _locked(call, None)
+    return _locked(_call(worker, call_id), None)
 
 
 def _dossier(dossier_id) -> Dossier:
@@ -428,10 +429,5 @@ def pending(worker, topic=None, first=0, limit=100) -> list:
     topics = [t for t in worker.topics if topic is None or t == topic]
     if not topics:
         return []
-    query = (ServiceCall.select(ServiceCall, *_DOSSIER_NAMES)
-             .join(Dossier).join(Procedure, on=(Dossier.procedure == Procedure.id))
-             .switch(Dossier).join(ProcedureVersion, on=(Dossier.version == ProcedureVersion.id))
-             .where((ServiceCall.centre == worker.centre_id) & (ServiceCall.kind == "external")
-                    & ServiceCall.topic.in_(topics))
-             .order_by(ServiceCall.created_at, ServiceCall.id).offset(first).limit(limit))
+    query = _calls(worker, topics).order_by(ServiceCall.created_at, ServiceCall.id).offset(first).limit(limit)
     return [_locked(c, None) for c in query.objects()]
