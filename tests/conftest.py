@@ -211,7 +211,7 @@ def timer_thread(app):
     yield
     stop.set()
     for thread in threading.enumerate():
-        if thread.name == "onestop-timers":
+        if thread.name in ("onestop-timers", "onestop-connectors"):
             thread.join(timeout=5)
 
 

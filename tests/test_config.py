@@ -34,3 +34,20 @@ def test_each_budget_is_read_from_its_environment_variable_and_reaches_the_engin
 
         if not database.is_closed():
             database.close()
+
+
+def test_the_connector_key_is_generated_once_under_home_or_read_from_the_environment_and_checked(tmp_path, monkeypatch):
+    import pytest
+    from cryptography.fernet import Fernet
+
+    monkeypatch.delenv("ONESTOP_CONNECTOR_KEY", raising=False)
+    first = load_settings(home=tmp_path, secret_key="k").connector_key
+    assert first == load_settings(home=tmp_path, secret_key="k").connector_key == (tmp_path / "connector_key").read_text()
+    assert oct((tmp_path / "connector_key").stat().st_mode & 0o777) == "0o600"
+    Fernet(first.encode())  # a usable key
+    rotated = f"{Fernet.generate_key().decode()},{first}"
+    monkeypatch.setenv("ONESTOP_CONNECTOR_KEY", rotated)
+    assert load_settings(home=tmp_path, secret_key="k").connector_key == rotated
+    monkeypatch.setenv("ONESTOP_CONNECTOR_KEY", "too-short")
+    with pytest.raises(ValueError, match="ONESTOP_CONNECTOR_KEY must be Fernet keys"):
+        load_settings(home=tmp_path, secret_key="k")

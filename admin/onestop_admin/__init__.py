@@ -52,6 +52,9 @@ def init_app(app):
     admin.add_view(ProcedureView(Procedure, name="Thủ tục", endpoint="procedure"))
     admin.add_view(DossierView(Dossier, name="Hồ sơ", endpoint="dossier"))
     admin.add_view(IncidentsView(name="Sự cố", endpoint="incidents"))
+    from .connectors import ConnectorsView
+
+    admin.add_view(ConnectorsView(name="Kết nối", endpoint="connectors"))
     from .agencies import CentreView, CodesView, MergerView
 
     admin.add_view(CentreView(Centre, name="Trung tâm", endpoint="centre"))

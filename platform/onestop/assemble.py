@@ -5,7 +5,7 @@ it. Kept apart from the app factory so that a command imports no web framework."
 from . import db, ratelimit
 from .clock import Clock
 from .config import Settings
-from .services import attachments, audit, codes, notify, runtime
+from .services import attachments, audit, codes, connectors, notify, runtime
 
 
 def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = False) -> runtime.Runtime:
@@ -20,7 +20,11 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
                                notify.HttpSmsSender(settings.sms_url, settings.sms_token) if settings.sms_url else None),
         limiter=ratelimit.Limiter(settings.redis_url),
         audit_keys=audit.Keys(settings.audit_key, settings.audit_checkpoints or settings.home / "audit-checkpoints"),
-        code_system=codes.system_code(settings.code_system), passwords=settings.password_hasher)
+        code_system=codes.system_code(settings.code_system), passwords=settings.password_hasher,
+        connectors=connectors.Options(keys=settings.connector_key, timeout_seconds=settings.connector_timeout_seconds,
+                                      attempts=settings.connector_attempts,
+                                      backoff_seconds=settings.connector_backoff_seconds,
+                                      ca_file=settings.connector_ca_file))
     if engine:
         built.engine = settings.engine if settings.engine is not None else settings.make_engine()
     if settings.redis_url:

@@ -65,6 +65,13 @@ class Settings:
     audit_key: str = ""
     audit_checkpoints: Path | None = None  # the append-only file of signed checkpoints (home/audit-checkpoints)
     audit_checkpoint_seconds: float = 600.0  # how often the timer worker appends checkpoints
+    # The key(s) that encrypt connector secrets (services.connectors): ONESTOP_CONNECTOR_KEY (Fernet keys,
+    # comma-separated, the first encrypts), or one generated once under home. Losing it loses the secrets.
+    connector_key: str = ""
+    connector_timeout_seconds: float = 10.0  # each HTTP call of a connector
+    connector_attempts: int = 3  # tries of a connector call before its dossier becomes an incident
+    connector_backoff_seconds: float = 0.5  # the pause before the 2nd try; doubled before each next one
+    connector_ca_file: str | None = None  # authorities HTTPS services may be signed by, besides the system's
     idle_minutes: int = 30  # a signed-in session left alone this long must sign in again (shared counter PCs)
     session_hours: int = 12  # and no session outlives this, however busy
     submissions_per_address: str = "20 per hour"  # anonymous portal submissions (the `limits` notation)
@@ -161,6 +168,41 @@ def _audit_key(home: Path) -> str:
     return path.read_text().strip()
 
 
+def _connector_key(home: Path) -> str:
+    """The key of connector secrets, kept outside the database: ONESTOP_CONNECTOR_KEY (one or more Fernet
+    keys, comma-separated: the first encrypts, every one decrypts, so a key can be rotated), or a file
+    under home generated once, readable by its owner only."""
+    key = os.environ.get("ONESTOP_CONNECTOR_KEY")
+    if key:
+        from cryptography.fernet import Fernet
+
+        for one in key.split(","):
+            try:
+                Fernet(one.strip().encode())
+            except ValueError:
+                raise ValueError("ONESTOP_CONNECTOR_KEY must be Fernet keys (32 url-safe base64-encoded bytes each), "
+                                 "comma-separated") from None
+        return key
+    path = home / "connector_key"
+    if not path.exists():
+        from base64 import urlsafe_b64encode
+
+        home.mkdir(parents=True, exist_ok=True)
+        draft = home / f".connector_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(urlsafe_b64encode(secrets.token_bytes(32)).decode())  # a Fernet key
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(draft, path)  # the first process to get here wins; the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def load_settings(**overrides) -> Settings:
     """Settings from ONESTOP_* environment variables, with keyword overrides (used by tests)."""
     home = Path(overrides.pop("home", None) or os.environ.get("ONESTOP_HOME") or "var").resolve()
@@ -175,6 +217,11 @@ def load_settings(**overrides) -> Settings:
         audit_checkpoints=Path(os.environ["ONESTOP_AUDIT_CHECKPOINTS"]).resolve()
         if os.environ.get("ONESTOP_AUDIT_CHECKPOINTS") else home / "audit-checkpoints",
         audit_checkpoint_seconds=_float("ONESTOP_AUDIT_CHECKPOINT_SECONDS", 600.0),
+        connector_key=overrides.pop("connector_key", None) or _connector_key(home),
+        connector_timeout_seconds=_float("ONESTOP_CONNECTOR_TIMEOUT", 10.0),
+        connector_attempts=_int("ONESTOP_CONNECTOR_ATTEMPTS", 3),
+        connector_backoff_seconds=_float("ONESTOP_CONNECTOR_BACKOFF", 0.5),
+        connector_ca_file=os.environ.get("ONESTOP_CONNECTOR_CA_FILE") or None,
         port=_int("ONESTOP_PORT", 8000),
         max_upload_bytes=_int("ONESTOP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024),
         max_model_bytes=_int("ONESTOP_MAX_MODEL_BYTES", 5 * 1024 * 1024),

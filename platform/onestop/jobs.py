@@ -5,7 +5,9 @@ Web processes schedule a `fire_timers` job for the moment a dossier's next timer
 database every minute for due timers whose job was lost (Redis restarted without persistence,
 a scheduling failure), so a timer fires even then. Firing is guarded by the dossier's serial,
 so a timer fires once however many jobs and workers race for it. Another, every minute, hands
-merged centres' open dossiers over to their successors once the merge's date has come.
+merged centres' open dossiers over to their successors once the merge's date has come. A
+`connector_calls` job, put on the queue after a step that leaves connector calls pending, makes them
+(and a sweep every minute makes those whose job was lost).
 """
 
 import logging
@@ -14,7 +16,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import audit, mergers, notify, timer_firing
+from .services import audit, connector_runs, mergers, notify, timer_firing
 
 log = logging.getLogger("onestop.jobs")
 
@@ -70,7 +72,20 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
         if sent:
             log.info("sent %d notification(s)", sent)
 
+    @huey.task(name="connector_calls")
+    @_with_connection
+    def connector_calls():
+        connector_runs.run_due()
+
+    @huey.periodic_task(crontab(minute="*"), name="sweep_connector_calls")
+    @_with_connection
+    def sweep_connector_calls():
+        made = connector_runs.run_due(limit=1000)
+        if made:
+            log.info("sweep made %d connector call(s)", made)
+
     huey.onestop_fire_timers = fire_timers
+    huey.onestop_connector_calls = connector_calls
     return huey
 
 

@@ -27,6 +27,8 @@ from .models import (
     CalendarDay,
     CatalogueImport,
     Centre,
+    ConnectorSecret,
+    ConnectorSettings,
     DayFigure,
     DayRating,
     DayStep,
@@ -305,6 +307,11 @@ def _service_calls(db):
     _add_column(db, "apitoken", "topics", TextField(null=True))
 
 
+def _connectors(db):
+    """Connectors of service tasks: each centre's allowed hosts and connector proxy, its encrypted secrets."""
+    db.create_tables([ConnectorSettings, ConnectorSecret], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -342,6 +349,7 @@ MIGRATIONS = [
     (34, "messages find their dossier by business key, message and correlation", _message_correlation),
     (35, "lookup tables: the centre's values of the models' data stores", _lookup_tables),
     (36, "service tasks' pending calls and external-task workers' tokens", _service_calls),
+    (37, "connectors: allowed hosts, connector proxy and encrypted secrets per centre", _connectors),
 ]
 
 

@@ -614,6 +614,33 @@ class CatalogueImport(BaseModel):
     entries = JSONField(default=list)
 
 
+class ConnectorSettings(BaseModel):
+    """A centre's connector settings (services.connectors): the hosts its models' HTTP connectors may
+    call, one a line, and the URL of a SpiffArena connector proxy serving the operators it has no
+    built-in connector for."""
+
+    centre = ForeignKeyField(Centre, primary_key=True, on_delete="CASCADE")
+    allowed_hosts = TextField(default="")  # "thue.gov.vn", "*.gdt.gov.vn", "10.1.2.3", "api.local:8443"
+    proxy_url = CharField(max_length=500, null=True)
+    updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    updated_at = DateTimeField(default=utcnow)
+
+
+class ConnectorSecret(BaseModel):
+    """A secret a centre's service tasks name in their parameters (SPIFF_SECRET:name), stored encrypted
+    with the installation's connector key; its value is never shown again after it is saved."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    name = CharField(max_length=64)
+    ciphertext = TextField()
+    updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("centre", "name"), True),)
+
+
 class CalendarDay(BaseModel):
     """A centre's exception to the national calendar: an extra closure, or a day it works."""
 
@@ -759,4 +786,6 @@ ALL_MODELS = [
     LookupTable,
     CatalogueImport,
     ServiceCall,
+    ConnectorSettings,
+    ConnectorSecret,
 ]

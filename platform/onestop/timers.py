@@ -1,13 +1,14 @@
 """The timer worker: fires due BPMN timers, hands merged centres' dossiers over on the merge's
-date, sends due notifications and appends the audit trail's signed checkpoints. In-process thread
-(embedded) or its own process."""
+date, sends due notifications and appends the audit trail's signed checkpoints; beside it, a thread
+makes the pending connector calls (another system's slowness never holds up the timers). In-process
+thread (embedded) or its own process."""
 
 import logging
 import threading
 import time
 
 from .db import database
-from .services import audit, mergers, notify, runtime
+from .services import audit, connector_runs, mergers, notify, runtime
 from .services.timer_firing import fire_due_timers
 
 log = logging.getLogger("onestop.timers")
@@ -38,6 +39,7 @@ def run_forever(poll_seconds: float, stop: threading.Event | None = None, checkp
     periodically, and once more when stopped) append the audit trail's checkpoints. Failures are
     logged and retried, never fatal."""
     stop = stop or threading.Event()
+    _start_connector_thread(poll_seconds, stop)
     next_checkpoint = time.monotonic() if checkpoint_seconds else None
     while not stop.is_set():
         try:
@@ -51,6 +53,31 @@ def run_forever(poll_seconds: float, stop: threading.Event | None = None, checkp
         stop.wait(poll_seconds)
     if checkpoint_seconds:
         _checkpoint_logged()  # the trail as this worker leaves it
+
+
+def run_connector_calls() -> int:
+    """Make the pending connector calls (a round of the connector thread)."""
+    database.connect(reuse_if_open=True)
+    try:
+        return connector_runs.run_due()
+    finally:
+        database.close()
+
+
+def _start_connector_thread(poll_seconds: float, stop: threading.Event):
+    acting_in = runtime.current()
+
+    def run():
+        with runtime.active(acting_in):
+            while not stop.is_set():
+                try:
+                    while run_connector_calls() and not stop.is_set():
+                        pass
+                except Exception:
+                    log.exception("connector round failed; retrying")
+                stop.wait(poll_seconds)
+
+    threading.Thread(target=run, name="onestop-connectors", daemon=True).start()
 
 
 def _checkpoint_logged():

@@ -2,7 +2,8 @@
 
 The test reads the source: each call that writes an event (`audit.record(action, ...)`,
 `save_step(dossier, step, actor, action, ...)`) and works out the keys its action can be, from a
-literal, a conditional, an f-string of literals or a module's table (`ENDINGS[how]`). An action it
+literal, a conditional, an f-string of literals or a module's table (`ENDINGS[how]`); a function that
+passes its caller's action on (`_step(..., action, ...)`) is read at its callers. An action it
 cannot work out fails the test too, so a new way of naming events cannot slip past the table."""
 
 import ast
@@ -41,15 +42,47 @@ def _action(call):
     return None
 
 
+def _forwarders(tree) -> dict:
+    """Functions of a module that write the event their caller names: function name -> the
+    position of its parameter that is the action (`def _step(worker, ..., action, detail)`)."""
+    forwarders = {}
+    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        parameters = [a.arg for a in function.args.args]
+        for node in ast.walk(function):
+            action = _action(node) if isinstance(node, ast.Call) else None
+            if isinstance(action, ast.Name) and action.id in parameters:
+                forwarders[function.name] = parameters.index(action.id)
+    return forwarders
+
+
+def _forwarded(call, forwarders, parameter_names):
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if name not in forwarders:
+        return None
+    position = forwarders[name]
+    if len(call.args) > position:
+        return call.args[position]
+    return next((k.value for k in call.keywords if k.arg == parameter_names[name]), None)
+
+
 def written_event_keys() -> dict:
     """Each event key the code can write -> the file that writes it."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            action = _action(node) if isinstance(node, ast.Call) else None
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        forwarders = _forwarders(tree)
+        names = {f.name: f.args.args[forwarders[f.name]].arg for f in ast.walk(tree)
+                 if isinstance(f, ast.FunctionDef) and f.name in forwarders}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            action = _forwarded(node, forwarders, names) or _action(node)
             if action is None or ast.unparse(action) in PASSED_THROUGH:
                 continue
+            if isinstance(action, ast.Name) and any(action.id == names[f] for f in names):
+                continue  # a forwarder's own parameter: its callers are read
             for key in _keys(action, module):
                 found.setdefault(key, str(path.relative_to(PACKAGE)))
     return found

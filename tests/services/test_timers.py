@@ -72,7 +72,7 @@ def test_a_timer_fires_after_a_restart_of_the_server(database_url, tmp_path, eng
     finally:
         second.extensions["onestop.timer_stop"].set()
         for thread in threading.enumerate():
-            if thread.name == "onestop-timers":
+            if thread.name in ("onestop-timers", "onestop-connectors"):
                 thread.join(timeout=5)
 
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from onestop.models import Attachment, AuditEvent, Centre, Dossier, Procedure, WorkItem
-from onestop.services import centres, dossiers, lifecycle, onboarding, procedures, units
+from onestop.models import Attachment, AuditEvent, Centre, Dossier, Procedure, User, WorkItem
+from onestop.services import centres, connectors, dossiers, lifecycle, onboarding, procedures, units
 from onestop.services.attachments import Upload
 from onestop.web.openapi import REQUEST_BODIES
 from tests.conftest import make_user
@@ -17,7 +17,9 @@ from tests.web.pages import PDF, csrf, sign_in
 
 SECRET_NAME = "Phạm Bí Mật Xã Bên"
 SECRET_FILE = PDF.replace(b"/Catalog", b"/Catalog /Secret (xa-ben)")
-SECRETS = (SECRET_NAME.encode(), json.dumps(SECRET_NAME).encode()[1:-1], b"022190099999", b"xa-ben")
+CONNECTOR_SECRET = "khoa-ket-noi-xa-ben-0001"  # B's connector secret: its name is typed, its value never shown
+SECRETS = (SECRET_NAME.encode(), json.dumps(SECRET_NAME).encode()[1:-1], b"022190099999", b"xa-ben",
+           CONNECTOR_SECRET.encode())
 # Routes that read no centre's data whatever their parameters, or are not ours to scope.
 UNSCOPED = {"static", "admin.static", "public.health", "i18n.choose", "api.openapi", "desk.login", "desk.logout",
             "admin.sign_out",
@@ -57,6 +59,7 @@ def foreign(app):
         task = WorkItem.get(WorkItem.dossier == dossier.id)
         attachment = Attachment.get(Attachment.dossier == dossier.id)
         their_unit = units.create_unit(their_officer, "TP", "Phòng Tư pháp")
+        connectors.save_secret(their_officer, "b_token", CONNECTOR_SECRET)
         draft = onboarding.submit(their_officer, [procedures.Upload(p.name, p.read_bytes())
                                                   for p in bundled_files("copy_certification")])
         from onestop.services import practice
@@ -122,6 +125,8 @@ def _url(rule, ids):
             values[name] = ids["table"]  # B's lookup table, by name within the actor's own centre
         elif name == "export_type":
             values[name] = "csv"
+        elif name == "secret":
+            values[name] = "b_token"  # B's connector secret
     path = rule.rule
     for name, value in values.items():
         path = re.sub(rf"<(?:\w+:)?{name}>", str(value), path)
@@ -147,7 +152,7 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
             continue
         path = _url(rule, foreign)
         foreign_ids = bool({"code", "task_id", "attachment_id", "draft_id", "practice_id", "unit_code", "username",
-                            "import_id"}
+                            "import_id", "secret"}
                            & set(rule.arguments))
         view, _, page = rule.endpoint.partition(".")
         if rule.rule.startswith("/admin/") and view in foreign["rows"] and page in RECORD_PAGES:
@@ -183,3 +188,5 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
     assert leaks == []
     assert wrong == [], "\n".join(map(str, wrong))
     assert _snapshot(app, foreign["dossier_id"]) == before
+    with app.app_context():
+        assert [s.name for s in connectors.secrets_of(User.get(User.username == "b.canbo"))] == ["b_token"]

@@ -7,27 +7,36 @@ wins and the other gets Conflict (409). Storing a step is services/steps.py's jo
 """
 
 import base64
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from peewee import Tuple
 
 from .. import formdefs, sql
 from ..db import run_write
-from ..engine import EngineError, Stored, TaskNotReady
+from ..engine import Stored, TaskNotReady
 from ..models import (
     Dossier,
     HistoryEntry,
     Procedure,
     ProcedureVersion,
     User,
-    WaitingEvent,
     WorkItem,
     local_today,
     utcnow,
 )
 from ..status import WITH_RESULT, Status
-from . import attachments, audit, business_keys, centres, codes, deadlines, notify, rollout, schedule
+from . import (
+    attachments,
+    audit,
+    business_keys,
+    centres,
+    codes,
+    connector_calls,
+    deadlines,
+    notify,
+    rollout,
+    schedule,
+)
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .lookup import lookup_hash, new_lookup_key
 from .lookup import track as track  # where the layers above have looked for it
@@ -166,6 +175,7 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     dossier = business_keys.stored_once(centre_id, business_key, lambda: run_write(write))
     engine().keep(dossier.id, dossier.serial, step)
     schedule.timer_due(dossier.id, step.next_timer_at)
+    connector_calls.wake(step)
     dossier.lookup_key = key
     return dossier
 
@@ -383,65 +393,6 @@ def release_task(actor, task_id) -> WorkItem:
 
 def _username(user_id) -> str:
     return User.select(User.display_name).where(User.id == user_id).scalar() or "a colleague"
-
-
-@dataclass
-class Migration:
-    code: str
-    migrated: bool
-    reason: str = ""
-
-
-def migrate_dossiers(actor, procedure_code, codes=None) -> list[Migration]:
-    """Carry the procedure's running dossiers (all, or those codes) onto its current version. A
-    dossier moves only if no element it has already reached (done, under way or waiting) was
-    removed or changed in the new version, or has another form; otherwise it stays on its
-    version and the answer says why. Each dossier moves in its own transaction, audited."""
-    from .procedures import current_version, get_procedure
-
-    procedure = get_procedure(actor, procedure_code)
-    target = current_version(procedure)
-    query = (Dossier.select().where((Dossier.procedure == procedure.id) & (Dossier.centre == actor.centre_id)
-                                    & (Dossier.state == "active") & (Dossier.version != target.id)))
-    if codes is not None:
-        query = query.where(Dossier.code.in_([str(c) for c in codes]))
-    new_model, results, changes = model_for(target), [], {}
-    for dossier in query.order_by(Dossier.id):
-        if dossier.version_id not in changes:
-            changes[dossier.version_id] = _changed_elements(model_for(dossier.version), new_model)
-        touched = ({e for (e,) in HistoryEntry.select(HistoryEntry.element_id).where(
-            HistoryEntry.dossier == dossier.id).tuples()}
-            | {e for (e,) in WorkItem.select(WorkItem.element_id).where(WorkItem.dossier == dossier.id).tuples()}
-            | {e for (e,) in WaitingEvent.select(WaitingEvent.element_id).where(
-                WaitingEvent.dossier == dossier.id).tuples()})
-        clash = sorted(touched & changes[dossier.version_id])
-        if clash:
-            results.append(Migration(dossier.code, False, "already reached, and changed in the new version: "
-                                     + ", ".join(clash)))
-            continue
-        try:
-            with on_behalf_of(dossier.centre_id, new_model):
-                step = engine().migrate(new_model, stored_state(dossier))
-        except EngineError as exc:
-            results.append(Migration(dossier.code, False, str(exc)))
-            continue
-        from_version = dossier.version.version
-        dossier.version = target
-        save_step(dossier, step, actor, "dossier.migrated", None,
-                  {"from_version": from_version, "to_version": target.version}, version=target)
-        results.append(Migration(dossier.code, True))
-    return results
-
-
-def _changed_elements(old, new) -> set:
-    """Elements of the old model that the new one removed, or changed (name, type, lane, form)."""
-    a, b = old.elements(), new.elements()
-    changed = {e for e in a if e not in b or a[e] != b[e]}
-    for element in set(a) & set(b):
-        fa, fb = old.element_forms.get(element), new.element_forms.get(element)
-        if fa != fb or (fa and old.forms.get(fa) != new.forms.get(fb)):
-            changed.add(element)
-    return changed
 
 
 def hand_overs(dossier) -> list:

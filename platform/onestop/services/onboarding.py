@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..db import write_transaction
 from ..models import Centre, Draft, Procedure, ProcedureVersion
-from . import audit, deadlines, templates, testrun, unittests
+from . import audit, connectors, deadlines, templates, testrun, unittests
 from .drafts import pack, unpacked
 from .errors import Forbidden, Invalid, NotFound
 from .procedures import (
@@ -108,9 +108,9 @@ def review_files(actor, files, max_bytes=5 * 1024 * 1024, draft_id=None, untried
     modeller checks what is on its page before it is saved. Stores nothing. `untried=False` leaves
     out the warnings about paths no test run has reached (the modeller's live check, which would
     otherwise mark every element of a drawing not yet tried)."""
-    result = Review(draft_id)
+    result, files = Review(draft_id), list(files)
     try:
-        model = checked_model(list(files), max_bytes=max_bytes)
+        model = checked_model(files, max_bytes=max_bytes)
     except Invalid as exc:
         result.problems = exc.details or [{"message": exc.message}]
         return result
@@ -118,6 +118,9 @@ def review_files(actor, files, max_bytes=5 * 1024 * 1024, draft_id=None, untried
     result.name = str(model.metadata.get("name") or result.code)
     result.problems = list(model.warnings)
     result.findings = lint(model)
+    # The centre's allow list, checked now against the URLs the model writes out (publishing refuses them too).
+    result.findings += [Finding("error", p.message, p.element_id, STRUCTURE) for p in
+                        connectors.refused_literal_urls(files, connectors.allowed_of(actor.centre_id))]
     if draft_id is not None:
         result.tests = unittests.latest(actor, draft_id)
         if untried:  # before publishing: what no test run has reached yet

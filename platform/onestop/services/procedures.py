@@ -16,7 +16,7 @@ from ..engine import ModelError, ParsedModel, Problem, SourceFile, classify
 from ..formdefs import FormDefinition
 from ..models import LocalOverride, ModelFile, Procedure, ProcedureVersion, utcnow
 from ..text import fold
-from . import audit, deadlines
+from . import audit, connectors, deadlines
 from .errors import Invalid, NotFound, TooLarge, shown
 from .levels import levels_of
 from .runtime import SharedCache, engine
@@ -121,6 +121,9 @@ def store_version(actor, centre_id, files, parsed, published=False):
     one, unchanged, if it has the same content): (version, created)."""
     code = procedure_code(parsed)
     name = str(parsed.metadata.get("name") or parsed.metadata.get("display_name") or code)[:1000]
+    refused = connectors.refused_literal_urls(files, connectors.allowed_of(centre_id))
+    if refused:
+        raise Invalid("the model was refused", details=[p.as_dict() for p in refused])
     with write_transaction():
         procedure = Procedure.get_or_none((Procedure.centre == centre_id) & (Procedure.code == code))
         if procedure is None:

@@ -24,6 +24,7 @@ from . import (
     attachments,
     audit,
     clockstops,
+    connector_calls,
     deadlines,
     lookup_tables,
     notify,
@@ -107,6 +108,7 @@ def save_step(dossier, step, actor, action, element_id, detail, completed_task_i
     _bring_up_to_date(change, due_at)
     engine().keep(dossier.id, dossier.serial, step)
     schedule.timer_due(dossier.id, step.next_timer_at)
+    connector_calls.wake(step)
     return dossier
 
 

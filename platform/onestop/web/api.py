@@ -22,6 +22,7 @@ from ..services import (
     rollout,
     stats,
     units,
+    version_moves,
 )
 from ..services import (
     calendar as official_calendar,
@@ -288,7 +289,7 @@ def migrate_dossiers(actor, code):
     codes = body.get("dossiers")
     if codes is not None and (not isinstance(codes, list) or not all(isinstance(c, str) for c in codes)):
         raise Invalid("dossiers must be a list of dossier codes (or left out: every running dossier)")
-    results = dossiers.migrate_dossiers(actor, code, codes)
+    results = version_moves.migrate_dossiers(actor, code, codes)
     return jsonify({"code": code, "dossiers": [{"code": r.code, "migrated": r.migrated, "reason": r.reason}
                                                for r in results]})
 

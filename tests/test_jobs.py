@@ -1,0 +1,39 @@
+"""The production queue (huey on a real Redis): a step that leaves a connector call pending puts a
+`connector_calls` job on the queue once it has committed, and the job makes the call."""
+
+from onestop.models import Dossier, User
+from onestop.services import connectors, runtime
+from tests.conftest import _make_app, make_user
+from tests.services.test_connectors import tax_model
+from tests.support.redis import redis_url_or_skip
+from tests.support.tax_office import TaxOffice
+
+
+def test_a_pending_connector_call_is_put_on_the_queue_after_its_step_and_the_job_makes_it(
+        sqlite_url, tmp_path, engine, clock):
+    app = _make_app(sqlite_url, tmp_path, engine, redis_url=redis_url_or_skip(), clock=clock)
+    huey = app.extensions["onestop.runtime"].queue
+    huey.flush()
+    with app.app_context():
+        admin, token = make_user("admin1", ("admin",))
+    api, headers = app.test_client(), {"Authorization": f"Bearer {token}"}
+    with TaxOffice() as office:
+        with app.app_context():
+            connectors.save_settings(User.get_by_id(admin.id), "127.0.0.1", "")
+            connectors.save_secret(User.get_by_id(admin.id), "tax_token", "queue-secret")
+        import io
+
+        name, content = tax_model(f"'{office.url}/taxpayers/' + tax_code")
+        assert api.post("/api/v1/procedures", data={"files": [(io.BytesIO(content), name)]}, headers=headers,
+                        content_type="multipart/form-data").status_code == 201
+        code = api.post("/api/v1/dossiers", json={"procedure": "tax_check", "data": {"tax_code": "0101"}},
+                        headers=headers).json["code"]
+        [job] = [t for t in huey.pending() if t.name == "connector_calls"]
+        assert office.requests == []
+        runtime.install(app.extensions["onestop.runtime"])  # the worker's process acts in its own runtime
+        huey.execute(job)
+        with app.app_context():
+            dossier = Dossier.get(Dossier.code == code)
+        assert dossier.state == "completed" and dossier.data["taxpayer"]["body"]["debt"] == 0
+        assert [r["path"] for r in office.requests] == ["/taxpayers/0101"]
+    huey.flush()
