@@ -292,6 +292,14 @@ def _message_correlation(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "waitingevent_message" ON "waitingevent" ("message")')
 
 
+def _search(db):
+    """Full-text search: the catalogue's procedures and dossiers by applicant, indexed from what is stored."""
+    from .services import search
+
+    search.create_tables()
+    search.rebuild()
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -327,6 +335,7 @@ MIGRATIONS = [
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
     (34, "messages find their dossier by business key, message and correlation", _message_correlation),
+    (35, "full-text search of the catalogue and of dossiers by applicant", _search),
 ]
 
 
