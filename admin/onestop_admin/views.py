@@ -31,6 +31,8 @@ from onestop.web import diagram, forms
 from onestop.web.auth import local_referrer
 from onestop.web.i18n import STATUS_NAMES
 
+from .search import ApplicantSearch
+
 ADMIN_ROLES = ("admin", "province_admin", "system_admin")
 
 
@@ -160,7 +162,7 @@ def _status(view, context, model, name):
     return str(STATUS_NAMES.get(model.status, model.status))
 
 
-class DossierView(ReadOnlyView):
+class DossierView(ApplicantSearch, ReadOnlyView):
     column_list = ("code", "procedure", "status", "state", "applicant", "received_at", "due_at", "centre")
     column_labels = {"code": "Mã hồ sơ", "procedure": "Thủ tục", "status": "Trạng thái", "state": "Tiến trình",
                      "applicant": "Người nộp", "received_at": "Tiếp nhận", "due_at": "Hẹn trả", "centre": "Trung tâm"}

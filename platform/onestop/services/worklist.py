@@ -13,7 +13,7 @@ from ..engine import TaskNotReady
 from ..formdefs import FormDefinition
 from ..models import Dossier, Procedure, User, WorkItem, utcnow
 from ..workdays import to_utc
-from . import attachments, deadlines
+from . import attachments, deadlines, search
 from .dossiers import get_work_item, stored_state, task_was_done
 from .errors import Conflict, Invalid
 from .lifecycle import supplement_request_of
@@ -71,9 +71,11 @@ def _scoped(actor, view):
     return query
 
 
-def worklist(actor, view="all", limit=50, page=1, now=None) -> Worklist:
+def worklist(actor, view="all", limit=50, page=1, now=None, words="") -> Worklist:
     """A page of the centre's ready tasks the actor may do: overdue first, then by deadline (tasks
-    without one last), then longest waiting; with the count of each view, of overdue and of due soon."""
+    without one last), then longest waiting; with the count of each view, of overdue and of due soon.
+    With words, only the tasks of dossiers whose applicant (name, citizen ID, phone, email) or code
+    they find (services.search: diacritics ignored); the counts stay the whole view's."""
     if view not in VIEWS:
         raise Invalid(f"view must be one of: {', '.join(VIEWS)}")
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
@@ -89,6 +91,9 @@ def worklist(actor, view="all", limit=50, page=1, now=None) -> Worklist:
                      Procedure.name.alias("procedure_name"), holder.display_name.alias("holder"))
              .join(Dossier).join(Procedure).switch(WorkItem)
              .join(holder, JOIN.LEFT_OUTER, on=(WorkItem.claimed_by == holder.id)))
+    matching = search.applicant_filter(words, [actor.centre_id])
+    if matching is not None:
+        query = query.where(matching)
     found = list(query.order_by(WorkItem.due_at.is_null(), WorkItem.due_at, WorkItem.created_at, WorkItem.id)
                  .limit(limit + 1).offset((page - 1) * limit).objects())
     more = len(found) > limit
