@@ -144,15 +144,15 @@ def put_procedures(centre_id, documents: dict) -> None:
         return
     ids = list(documents)
     names = [c for c, _, _ in PROCEDURE_COLUMNS]
-    if _sqlite():
-        sql.delete_ids("procedure_search", "rowid", ids)
-        sql.insert_rows("procedure_search", ("rowid", "centre", *names),
-                        [(pid, f"k{int(centre_id)}", *(texts[n] for n in names)) for pid, texts in documents.items()])
-        return
-    sql.delete_ids("procedure_search", "procedure_id", ids)
     vector = " || ".join(f"setweight(to_tsvector('simple', ?), '{weight}')" for _, _, weight in PROCEDURE_COLUMNS)
-    for i in range(0, len(ids), 200):
+    for i in range(0, len(ids), 200):  # within both databases' limits on a statement's parameters
         chunk = ids[i:i + 200]
+        if _sqlite():
+            sql.delete_ids("procedure_search", "rowid", chunk)
+            sql.insert_rows("procedure_search", ("rowid", "centre", *names),
+                            [(pid, f"k{int(centre_id)}", *(documents[pid][n] for n in names)) for pid in chunk])
+            continue
+        sql.delete_ids("procedure_search", "procedure_id", chunk)
         sql.run('INSERT INTO "procedure_search" ("procedure_id", "centre_id", "document") VALUES '
                 + ",".join([f"(?, ?, {vector})"] * len(chunk)),
                 [v for pid in chunk for v in (pid, centre_id, *(documents[pid][n] for n in names))])
