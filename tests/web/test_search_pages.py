@@ -80,3 +80,14 @@ def test_the_desk_finds_tasks_by_applicant_name_id_or_code_whatever_the_diacriti
     assert shown("079301000123") == [codes["Đặng Thị Dung"]]
     assert shown(codes["Nguyễn Văn An"].lower()) == [codes["Nguyễn Văn An"]]
     assert shown("tran") == []
+
+
+def test_a_field_named_in_vietnamese_only_is_shown_as_written_even_with_brackets(sqlite_app):
+    from onestop.web.portal import field_label
+
+    with sqlite_app.test_request_context("/"):
+        assert field_label("social welfare (giảm nghèo / an sinh xã hội)") == "Giảm nghèo / an sinh xã hội"
+        assert field_label("Đất đai (cấp xã)") == "Đất đai (cấp xã)"
+        assert field_label("Hộ tịch") == "Hộ tịch" and field_label("") == ""
+    with sqlite_app.test_request_context("/", headers={"Cookie": "lang=en"}):
+        assert field_label("judicial records (lý lịch tư pháp)") == "Judicial records"
