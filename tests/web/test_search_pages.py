@@ -55,7 +55,7 @@ def test_field_names_are_in_vietnamese_on_vietnamese_pages_and_in_english_on_eng
     assert ">civil status (hộ tịch)<" not in english and ">Hộ tịch<" not in english
 
 
-def test_the_desk_finds_tasks_by_applicant_name_id_or_code_whatever_the_diacritics(admin_api, app):
+def test_the_desks_worklist_and_ledger_find_by_applicant_name_id_or_code_whatever_the_diacritics(admin_api, app):
     assert admin_api.upload([folder_zip(BUNDLED / "copy_certification")]).status_code == 201
     codes = {}
     for name, citizen_id in (("Nguyễn Văn An", "001234567890"), ("Đặng Thị Dung", "079301000123")):
@@ -80,6 +80,13 @@ def test_the_desk_finds_tasks_by_applicant_name_id_or_code_whatever_the_diacriti
     assert shown("079301000123") == [codes["Đặng Thị Dung"]]
     assert shown(codes["Nguyễn Văn An"].lower()) == [codes["Nguyễn Văn An"]]
     assert shown("tran") == []
+
+    def in_ledger(query):  # the ledger of dossiers received today
+        text = officer.get("/desk/ledger", query_string={"q": query}).get_data(as_text=True)
+        return sorted(code for code in codes.values() if code in text)
+
+    assert in_ledger("") == sorted(codes.values())
+    assert in_ledger("NGUYEN van") == [codes["Nguyễn Văn An"]] and in_ledger("đặng") == [codes["Đặng Thị Dung"]]
 
 
 def test_a_field_named_in_vietnamese_only_is_shown_as_written_even_with_brackets(sqlite_app):

@@ -144,9 +144,10 @@ def task_page(actor, task_id) -> TaskPage:
 LEDGER_DAYS = 92
 
 
-def ledger(actor, first, last) -> list:
+def ledger(actor, first, last, words="") -> list:
     """The centre's ledger (sổ theo dõi hồ sơ): dossiers received from `first` to `last` (local dates,
-    at most three months), oldest first: (code, procedure, applicant, received, due, status)."""
+    at most three months), oldest first: (code, procedure, applicant, received, due, status). With
+    words, only the dossiers whose applicant (name, citizen ID, phone, email) or code they find."""
     if last < first or (last - first).days > LEDGER_DAYS:
         raise Invalid(f"the period runs from the first date to the last, at most {LEDGER_DAYS} days")
     start = to_utc(datetime.combine(first, time()))
@@ -154,6 +155,9 @@ def ledger(actor, first, last) -> list:
     rows = (Dossier.select(Dossier.code, Dossier.applicant, Dossier.created_at, Dossier.due_at, Dossier.status,
                            Procedure.name.alias("procedure_name"))
             .join(Procedure)
-            .where((Dossier.centre == actor.centre_id) & (Dossier.created_at >= start) & (Dossier.created_at < end))
-            .order_by(Dossier.created_at, Dossier.id).limit(5000).objects())
+            .where((Dossier.centre == actor.centre_id) & (Dossier.created_at >= start) & (Dossier.created_at < end)))
+    matching = search.applicant_filter(words, [actor.centre_id])
+    if matching is not None:
+        rows = rows.where(matching)
+    rows = rows.order_by(Dossier.created_at, Dossier.id).limit(5000).objects()
     return [(d.code, d.procedure_name, _applicant_name(d.applicant), d.created_at, d.due_at, d.status) for d in rows]

@@ -388,8 +388,9 @@ def ledger(actor):
         last = date.fromisoformat(request.args.get("to") or first.isoformat())
     except ValueError:
         first = last = today
-    return render_template("desk/ledger.html", rows=worklist.ledger(actor, first, last), first=first, last=last,
-                           actor=actor, action=ActionForm())
+    query = request.args.get("q", "").strip()[:200]  # the applicant's name or ID, or the dossier's code
+    return render_template("desk/ledger.html", rows=worklist.ledger(actor, first, last, words=query), first=first,
+                           last=last, actor=actor, action=ActionForm(), query=query)
 
 
 @bp.get("/scorecard")
