@@ -42,11 +42,13 @@ def test_words_are_folded_with_d_and_cut_at_punctuation():
     assert search.words("Nguyễn Thị Ánh Tuyết") == ["nguyen", "thi", "anh", "tuyet"]
 
 
-def test_a_query_keeps_the_typed_phrase_as_a_prefix_and_adds_its_synonyms():
+def test_a_query_keeps_the_typed_words_as_prefixes_and_adds_the_phrases_of_their_synonyms():
     [group] = search.parse("CCCD").groups
     assert group[0] == (("cccd",), True) and (("can", "cuoc"), False) in group
     assert [g[0] for g in search.parse("giấy tờ").groups] == [(("giay",), True), (("to",), True)]
     assert not search.parse(" ?! ") and len(search.parse("a " * 40).groups) == search.MAX_WORDS
+    [group] = search.parse("hộ tịch").groups
+    assert group[0] == (("ho", "tich"), True) and (("civil", "status"), False) in group
 
 
 def test_giay_khai_sinh_finds_birth_registration_by_its_papers(app, admin):

@@ -8,9 +8,9 @@ cut into words of letters and digits here, so SQLite and PostgreSQL see the same
 the same: SQLite through FTS5 (`procedure_search`, `dossier_search`: rowid = the row's id, a
 `centre` column holding the token `k<centre id>` so a centre's search reads only its postings),
 PostgreSQL through weighted `tsvector`s with GIN indexes (`simple` configuration: no stemming, no
-stop words). A query is a list of groups that must all match; a group is a list of alternative
-phrases (a word the user typed, matched as a prefix, or the phrases of a synonym group,
-`SYNONYMS`). The index is written by the service that changes what it holds, in its transaction
+stop words). A query is a list of groups that must all match; a group is a list of alternatives:
+the words the user typed (each a prefix, all of them found), or a phrase of the synonym group
+those words make (`SYNONYMS`). The index is written by the service that changes what it holds, in its transaction
 (`put_procedures`, `put_dossier`, `move_dossiers`); `rebuild()` makes it again from the tables
 (`onestop search rebuild`, and the migration that created it).
 """
@@ -71,10 +71,11 @@ def indexed(*texts) -> str:
 
 @dataclass(frozen=True)
 class Query:
-    """What to find: every group must match; a group matches when one of its phrases does. A phrase
-    is words in a row, its last one matched as a prefix when `prefix`."""
+    """What to find: every group must match; a group matches when one of its alternatives does. An
+    alternative is (words, typed): typed, every word found as a prefix, anywhere; else the words as
+    a phrase, in a row."""
 
-    groups: tuple  # of tuples of (words tuple, prefix)
+    groups: tuple  # of tuples of (words tuple, typed)
 
     def __bool__(self):
         return bool(self.groups)
@@ -88,7 +89,8 @@ def parse(text) -> Query:
         for size in range(min(_LONGEST_SYNONYM, len(found) - i), 0, -1):
             group = _SYNONYM_INDEX.get(" ".join(found[i:i + size]))
             if group is not None:
-                # The phrase as typed stays a prefix ("ket hon" finds "kết hôn"), its synonyms are whole phrases.
+                # The words as typed still find what they found alone ("hộ tịch" finds "công chức tư pháp -
+                # hộ tịch" and "hộ ... tịch"); the synonyms are whole phrases.
                 typed = tuple(found[i:i + size])
                 groups.append(((typed, True),) + tuple((tuple(p.split()), False) for p in group if p.split() != list(typed)))
                 i += size
@@ -106,10 +108,10 @@ def _sqlite() -> bool:
 # -- the two renderings of a query ------------------------------------------------------------------
 
 def _fts5(query: Query, columns) -> str:
-    def phrase(ws, prefix):
-        return '"' + " ".join(ws) + '"' + ("*" if prefix else "")
+    def alternative(ws, typed):
+        return "(" + " AND ".join(f'"{w}"*' for w in ws) + ")" if typed else '"' + " ".join(ws) + '"'
 
-    text = " AND ".join("(" + " OR ".join(phrase(ws, p) for ws, p in group) + ")" for group in query.groups)
+    text = " AND ".join("(" + " OR ".join(alternative(ws, t) for ws, t in group) + ")" for group in query.groups)
     return "{" + " ".join(columns) + "} : (" + text + ")"
 
 
@@ -118,10 +120,10 @@ def _fts5_centres(centre_ids) -> str:
 
 
 def _tsquery(query: Query) -> str:
-    def phrase(ws, prefix):
-        return "(" + " <-> ".join(ws[:-1] + (ws[-1] + (":*" if prefix else ""),)) + ")"
+    def alternative(ws, typed):
+        return "(" + (" & ".join(f"{w}:*" for w in ws) if typed else " <-> ".join(ws)) + ")"
 
-    return " & ".join("(" + " | ".join(phrase(ws, p) for ws, p in group) + ")" for group in query.groups)
+    return " & ".join("(" + " | ".join(alternative(ws, t) for ws, t in group) + ")" for group in query.groups)
 
 
 # -- the catalogue ----------------------------------------------------------------------------------
