@@ -116,6 +116,18 @@ def test_a_refused_upload_leaves_the_index_as_it_was(app, admin):
         assert _codes(admin, "ban sao moi") == [] and _codes(admin, "chung thuc") == ["2.000815"]
 
 
+def test_the_index_is_written_in_the_transaction_of_the_change_and_rolled_back_with_it(app, admin):
+    from onestop.db import write_transaction
+
+    with app.app_context():
+        with pytest.raises(RuntimeError), write_transaction():
+            _upload(admin, "birth_registration")
+            assert _codes(admin, "khai sinh") == ["1.001193"]  # seen inside the transaction
+            raise RuntimeError("the change fails after the upload")
+        assert _codes(admin, "khai sinh") == []
+        assert sql.run('SELECT COUNT(*) FROM "procedure_search"').fetchone()[0] == 0
+
+
 def test_each_centre_searches_only_its_own_procedures(app, admin):
     with app.app_context():
         system, _ = make_user("system", ("system_admin",))
