@@ -75,6 +75,19 @@ def test_import_takes_a_procedure_folder_and_reports_an_unchanged_one(tmp_path):
     assert broken.returncode == 1 and "not well-formed XML" in broken.stderr
 
 
+def test_search_rebuild_makes_the_index_again_after_rows_were_changed_by_hand(tmp_path):
+    import sqlite3
+
+    assert run("import", str(ROOT / "process_models" / "birth_registration"), home=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "onestop.db") as db:
+        db.execute('DELETE FROM "procedure_search"')
+    rebuilt = run("search", "rebuild", home=tmp_path)
+    assert rebuilt.returncode == 0 and "search index rebuilt: 1 procedures, 0 dossiers" in rebuilt.stdout
+    with sqlite3.connect(tmp_path / "onestop.db") as db:
+        found = db.execute("SELECT rowid FROM procedure_search WHERE procedure_search MATCH 'giay* AND khai AND sinh'")
+        assert len(found.fetchall()) == 1
+
+
 def test_a_province_and_its_communes_run_the_bundled_catalogue_after_a_handful_of_commands(tmp_path):
     from tests.process_models import BUNDLED
 

@@ -35,6 +35,7 @@ from onestop.web.auth import local_referrer, sign_out
 from onestop.web.i18n import STATUS_NAMES, dmy, dmy_hm
 
 from .events import EVENT_LABELS, event_label
+from .search import ApplicantSearch
 
 ADMIN_ROLES = ("admin", "province_admin", "system_admin")
 
@@ -208,7 +209,7 @@ DOSSIER_LISTS = {"incidents": "Hồ sơ gặp sự cố", "overdue": "Hồ sơ q
                  "late_timers": "Hồ sơ có hẹn giờ chưa chạy", "unsent": "Hồ sơ có thông báo chưa gửi được"}
 
 
-class DossierView(ReadOnlyView):
+class DossierView(ApplicantSearch, ReadOnlyView):
     column_list = ("code", "procedure", "status", "state", "applicant", "received_at", "due_at", "centre")
     column_labels = COMMON_LABELS | {
         "code": "Mã hồ sơ", "procedure": "Thủ tục", "status": "Trạng thái", "state": "Tiến trình",

@@ -1,5 +1,5 @@
 """The `onestop` command: serve, worker, init, import, validate, user create, centres, pack, rollout,
-catalogue import."""
+catalogue import, search rebuild."""
 
 import argparse
 import logging
@@ -284,6 +284,15 @@ def cmd_audit_checkpoint(args):
     _runtime(settings)
     written = audit.checkpoint(args.file)
     print(f"{written} checkpoint(s) appended to {args.file or audit.checkpoint_file()} (key id {audit.key_id()})")
+    return 0
+
+
+def cmd_search_rebuild(args):
+    from .services import search
+
+    _runtime(load_settings())
+    made = search.rebuild()
+    print(f"search index rebuilt: {made['procedures']} procedures, {made['dossiers']} dossiers")
     return 0
 
 
@@ -613,6 +622,11 @@ def build_parser():
     cimp.add_argument("--publish", action="store_true",
                       help="publish the drafts whose review found no error and whose tests passed")
     cimp.set_defaults(func=cmd_catalogue_import)
+
+    find = sub.add_parser("search", help="the search index of the catalogue and of dossiers by applicant")
+    find = find.add_subparsers(dest="search_command", required=True)
+    find.add_parser("rebuild", help="make the index again from the tables (it is kept up to date as they change; "
+                                    "rebuild after rows were changed by hand in SQL)").set_defaults(func=cmd_search_rebuild)
 
     roll = sub.add_parser("rollout", help="publish a pack as templates and adopt it at many centres")
     roll.add_argument("pack")

@@ -312,6 +312,14 @@ def _connectors(db):
     db.create_tables([ConnectorSettings, ConnectorSecret], safe=True)
 
 
+def _search(db):
+    """Full-text search: the catalogue's procedures and dossiers by applicant, indexed from what is stored."""
+    from .services import search
+
+    search.create_tables()
+    search.rebuild()
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -350,6 +358,7 @@ MIGRATIONS = [
     (35, "lookup tables: the centre's values of the models' data stores", _lookup_tables),
     (36, "service tasks' pending calls and external-task workers' tokens", _service_calls),
     (37, "connectors: allowed hosts, connector proxy and encrypted secrets per centre", _connectors),
+    (38, "full-text search of the catalogue and of dossiers by applicant", _search),
 ]
 
 

@@ -158,9 +158,20 @@ def test_the_catalogue_import_benchmark_imports_tests_and_publishes_generated_dr
     assert "published    18" in output and "published    24" in output  # every generated draft lints clean
 
 
+def test_the_search_benchmark_times_the_catalogue_search_against_the_catalogue_page(tmp_path):
+    output = run_bench(tmp_path, "search.py", "--tiny")
+    cells = rf"\s+20\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+(?:{NUMBER}%|n/a)"
+    assert_rows(output,
+                rf"database: sqlite; machine: \d+ CPUs; 30 procedures stored at one centre in {NUMBER} ms each .*",
+                rf"baseline: GET / \(the catalogue, no search\){cells}",
+                rf"GET /\?q= \(search\){cells}",
+                rf"services.search.find_procedures{cells}",
+                rf"search p95 {NUMBER} ms at 30 procedures: (?:under|OVER) the 50 ms target \({NUMBER}x .*\)")
+
+
 def test_every_script_in_bench_has_a_tiny_run_in_the_tests():
     """A script added to bench/ without a tiny run would be free to rot: the scripts are exactly those run above
     (and concurrency.py, run by tests/web/test_concurrency.py)."""
     scripts = {p.name for p in (ROOT / "bench").glob("*.py")} - {"__init__.py", "pgserver.py"}
     assert scripts == {"engine.py", "http.py", "catalogue.py", "generate.py", "scale.py", "stats.py", "rollout.py",
-                       "catalogue_import.py", "concurrency.py"}
+                       "catalogue_import.py", "concurrency.py", "search.py"}

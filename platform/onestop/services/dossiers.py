@@ -36,6 +36,7 @@ from . import (
     notify,
     rollout,
     schedule,
+    search,
 )
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .lookup import lookup_hash, new_lookup_key
@@ -158,6 +159,7 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
             created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
         )
         dossier.procedure, dossier.version = procedure, version
+        search.put_dossier(dossier.id, centre_id, dossier.code, applicant)
         history = write_step_rows(dossier, step, actor, new=True)
         counters.count(centre_id, procedure.id, now, received=1, online=channel == "online")
         if dossier.resolved_at is not None:

@@ -16,7 +16,7 @@ from peewee import fn
 
 from ..db import write_transaction
 from ..models import Attachment, Centre, Dossier, Procedure, WorkItem, local_today, utcnow
-from . import audit, notify
+from . import audit, notify, search
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 
 OPEN_STATES = ("active", "error")  # not yet completed nor cancelled
@@ -113,6 +113,7 @@ def _move(ids, merged_id, successor_id):
         WorkItem.update(centre=successor_id, unit=None, claimed_by=None, claimed_at=None).where(
             WorkItem.dossier.in_(chunk)).execute()
         Attachment.update(centre=successor_id).where(Attachment.dossier.in_(chunk)).execute()
+        search.move_dossiers(chunk, successor_id)
 
 
 def hand_over(actor, code) -> int:

@@ -16,7 +16,7 @@ from ..engine import ModelError, ParsedModel, Problem, SourceFile, classify
 from ..formdefs import FormDefinition
 from ..models import LocalOverride, ModelFile, Procedure, ProcedureVersion, utcnow
 from ..text import fold
-from . import audit, connectors, deadlines
+from . import audit, connectors, deadlines, search
 from .errors import Invalid, NotFound, TooLarge, shown
 from .levels import levels_of
 from .runtime import SharedCache, engine
@@ -147,6 +147,7 @@ def store_version(actor, centre_id, files, parsed, published=False):
             [{"version": version.id, "name": f.name, "kind": classify(f.name), "content": f.content} for f in files]
         ).execute()
         Procedure.update(latest_version=number, name=name, updated_at=utcnow()).where(Procedure.id == procedure.id).execute()
+        search.reindex_procedures(centre_id, [procedure.id])
         audit.record("procedure.uploaded", actor, centre=procedure.centre,
                      detail={"code": code, "version": number, "hash": parsed.content_hash})
     engine().model(_model_key(version), lambda: parsed)
@@ -178,23 +179,32 @@ class CatalogueEntry:
 
 
 def catalogue(actor, query="", field="", level="") -> list[CatalogueEntry]:
-    """The procedures of the actor's centre, filtered by words (diacritics ignored), field and level."""
+    """The procedures of the actor's centre: all of them by name, or those the words find (services.search:
+    names, papers, result, field, agency and synonyms, diacritics ignored) best first; filtered by
+    field and level."""
     local = dict(LocalOverride.select(LocalOverride.procedure, LocalOverride.values)
                  .where(LocalOverride.centre == actor.centre_id).tuples())
-    words, field = fold(query).split(), fold(field)
+    rows = _catalogue_rows(actor.centre_id)
+    found = search.find_procedures(actor.centre_id, query)
+    if found is not None:
+        by_id = {row[0].id: row for row in rows}
+        rows = [by_id[pid] for pid in found if pid in by_id]
+    field = fold(field)
     out = []
-    for procedure, version, entry, haystack in _catalogue_rows(actor.centre_id):
+    for procedure, version, entry in rows:
         if procedure.id in local:  # the centre's own values: few procedures, read fresh every time
             entry = _entry(procedure, version, local[procedure.id])
-            haystack = _haystack(entry)
         if field and fold(entry.field) != field:
             continue
         if level and level not in entry.levels:
             continue
-        if words and not all(word in haystack for word in words):
-            continue
         out.append(entry)
     return out
+
+
+def catalogue_fields(actor) -> list[str]:
+    """The fields of the centre's procedures, as their procedure.json names them (each once)."""
+    return sorted({entry.field for _p, _v, entry in _catalogue_rows(actor.centre_id) if entry.field})
 
 
 # (centre id, stamp) -> rows: the portal reads the whole catalogue on every page; building hundreds of
@@ -204,7 +214,7 @@ _catalogues = SharedCache("catalogues", seconds=600, maxsize=8)
 
 
 def _catalogue_rows(centre_id) -> list:
-    """[(procedure, its current version, its entry, its folded words)] of the centre, rebuilt when a
+    """[(procedure, its current version, its entry)] of the centre, rebuilt when a
     procedure of the centre is added, gets a version (adopted or uploaded) or is removed."""
     stamp = (Procedure.select(fn.COUNT(Procedure.id), fn.MAX(Procedure.updated_at), fn.SUM(Procedure.latest_version))
              .where(Procedure.centre == centre_id).tuples().first())
@@ -219,14 +229,8 @@ def _load_catalogue(centre_id) -> list:
         .where(Procedure.centre == centre_id).order_by(Procedure.name))
     rows = []
     for procedure in query:
-        entry = _entry(procedure, procedure.procedureversion)
-        rows.append((procedure, procedure.procedureversion, entry, _haystack(entry)))
+        rows.append((procedure, procedure.procedureversion, _entry(procedure, procedure.procedureversion)))
     return rows
-
-
-def _haystack(entry) -> str:
-    """What a search looks in, folded once (text.matches, without folding it again per query)."""
-    return " ".join(fold(t) for t in (entry.name, entry.code, entry.field, entry.agency) if t)
 
 
 def catalogue_entry(actor, code) -> tuple[CatalogueEntry, ProcedureVersion]:

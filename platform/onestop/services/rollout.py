@@ -24,7 +24,7 @@ from .. import boundedjson, sql
 from ..db import write_transaction
 from ..engine import SourceFile, classify
 from ..models import Centre, LocalOverride, Procedure, ProcedureVersion, utcnow
-from . import audit, levels, runtime, units
+from . import audit, levels, runtime, search, units
 from .errors import Forbidden, Invalid, NotFound, TooLarge, shown
 from .onboarding import lint
 from .procedures import LANE_ROLES, checked_model, get_procedure, model_files, model_for, store_version
@@ -262,6 +262,10 @@ def _adopt_at(actor, centre, templates, codes, force) -> list[Outcome]:
     sql.insert_rows("procedureversion", _VERSION_COLUMNS, [
         (ids[c], o.version, t.content_hash, t.dialect, t.start_kind, t.start_id, *_stored_json(t), t.has_scripts,
          None, t.start_form, t.id, actor.id, now) for t, c, o in adopting])
+    search.put_procedures(centre.id, {ids[c]: _search_texts(t) for t, c, o in adopting if o.outcome == "adopted"})
+    kept = [ids[c] for _, c, o in adopting if o.outcome == "kept_override"]
+    if kept:  # indexed with the centre's own values (its agency's name)
+        search.reindex_procedures(centre.id, kept)
     audit.record("procedure.adopted", actor, centre=centre, detail={
         "procedures": [{"code": c, "version": o.version, "template": t.id, "template_version": t.version}
                        for t, c, o in adopting]})
@@ -274,6 +278,15 @@ def _stored_json(template) -> tuple:
     if cached is None:
         cached = (sql.to_json(template.process_ids), sql.to_json(template.warnings), sql.to_json(template.metadata))
         template._json_columns = cached
+    return cached
+
+
+def _search_texts(template) -> dict:
+    """What the search index holds of the template's procedure, made once per rollout, not once per centre."""
+    cached = getattr(template, "_search_texts", None)
+    if cached is None:
+        cached = template._search_texts = search.procedure_texts(
+            template.procedure.code, template.procedure.name, template.metadata)
     return cached
 
 
@@ -384,6 +397,7 @@ def set_override(actor, code, values: dict) -> dict:
         LocalOverride.insert(centre=actor.centre_id, procedure=procedure.id, values=values, updated_at=utcnow()) \
             .on_conflict(conflict_target=[LocalOverride.centre, LocalOverride.procedure],
                          update={LocalOverride.values: values, LocalOverride.updated_at: utcnow()}).execute()
+        search.reindex_procedures(actor.centre_id, [procedure.id])
         audit.record("procedure.local_override", actor, detail={"code": code, "values": values})
         _cache.changed()
     return values

@@ -13,7 +13,7 @@ from ..engine import TaskNotReady
 from ..formdefs import FormDefinition
 from ..models import Dossier, Procedure, User, WorkItem, utcnow
 from ..workdays import to_utc
-from . import attachments, deadlines
+from . import attachments, deadlines, search
 from .dossiers import get_work_item, stored_state, task_was_done
 from .errors import Conflict, Invalid
 from .lifecycle import supplement_request_of
@@ -71,9 +71,11 @@ def _scoped(actor, view):
     return query
 
 
-def worklist(actor, view="all", limit=50, page=1, now=None) -> Worklist:
+def worklist(actor, view="all", limit=50, page=1, now=None, words="") -> Worklist:
     """A page of the centre's ready tasks the actor may do: overdue first, then by deadline (tasks
-    without one last), then longest waiting; with the count of each view, of overdue and of due soon."""
+    without one last), then longest waiting; with the count of each view, of overdue and of due soon.
+    With words, only the tasks of dossiers whose applicant (name, citizen ID, phone, email) or code
+    they find (services.search: diacritics ignored); the counts stay the whole view's."""
     if view not in VIEWS:
         raise Invalid(f"view must be one of: {', '.join(VIEWS)}")
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
@@ -89,6 +91,9 @@ def worklist(actor, view="all", limit=50, page=1, now=None) -> Worklist:
                      Procedure.name.alias("procedure_name"), holder.display_name.alias("holder"))
              .join(Dossier).join(Procedure).switch(WorkItem)
              .join(holder, JOIN.LEFT_OUTER, on=(WorkItem.claimed_by == holder.id)))
+    matching = search.applicant_filter(words, [actor.centre_id])
+    if matching is not None:
+        query = query.where(matching)
     found = list(query.order_by(WorkItem.due_at.is_null(), WorkItem.due_at, WorkItem.created_at, WorkItem.id)
                  .limit(limit + 1).offset((page - 1) * limit).objects())
     more = len(found) > limit
@@ -140,9 +145,10 @@ def task_page(actor, task_id) -> TaskPage:
 LEDGER_DAYS = 92
 
 
-def ledger(actor, first, last) -> list:
+def ledger(actor, first, last, words="") -> list:
     """The centre's ledger (sổ theo dõi hồ sơ): dossiers received from `first` to `last` (local dates,
-    at most three months), oldest first: (code, procedure, applicant, received, due, status)."""
+    at most three months), oldest first: (code, procedure, applicant, received, due, status). With
+    words, only the dossiers whose applicant (name, citizen ID, phone, email) or code they find."""
     if last < first or (last - first).days > LEDGER_DAYS:
         raise Invalid(f"the period runs from the first date to the last, at most {LEDGER_DAYS} days")
     start = to_utc(datetime.combine(first, time()))
@@ -150,6 +156,9 @@ def ledger(actor, first, last) -> list:
     rows = (Dossier.select(Dossier.code, Dossier.applicant, Dossier.created_at, Dossier.due_at, Dossier.status,
                            Procedure.name.alias("procedure_name"))
             .join(Procedure)
-            .where((Dossier.centre == actor.centre_id) & (Dossier.created_at >= start) & (Dossier.created_at < end))
-            .order_by(Dossier.created_at, Dossier.id).limit(5000).objects())
+            .where((Dossier.centre == actor.centre_id) & (Dossier.created_at >= start) & (Dossier.created_at < end)))
+    matching = search.applicant_filter(words, [actor.centre_id])
+    if matching is not None:
+        rows = rows.where(matching)
+    rows = rows.order_by(Dossier.created_at, Dossier.id).limit(5000).objects()
     return [(d.code, d.procedure_name, _applicant_name(d.applicant), d.created_at, d.due_at, d.status) for d in rows]

@@ -121,9 +121,10 @@ def password():
 def worklist_view(actor):
     view = request.args.get("view", "all")
     number = request.args.get("page", "1")
+    query = request.args.get("q", "").strip()[:200]  # the applicant's name or ID, or the dossier's code
     page = worklist.worklist(actor, view if view in worklist.VIEWS else "all", 50,
-                             int(number) if number.isdigit() and 0 < int(number) <= 10_000 else 1)
-    return render_template("desk/worklist.html", page=page, view=view, actor=actor, action=ActionForm())
+                             int(number) if number.isdigit() and 0 < int(number) <= 10_000 else 1, words=query)
+    return render_template("desk/worklist.html", page=page, view=view, actor=actor, action=ActionForm(), query=query)
 
 
 def _task_page(actor, task_id, form=None, loose=(), status=200):
@@ -387,8 +388,9 @@ def ledger(actor):
         last = date.fromisoformat(request.args.get("to") or first.isoformat())
     except ValueError:
         first = last = today
-    return render_template("desk/ledger.html", rows=worklist.ledger(actor, first, last), first=first, last=last,
-                           actor=actor, action=ActionForm())
+    query = request.args.get("q", "").strip()[:200]  # the applicant's name or ID, or the dossier's code
+    return render_template("desk/ledger.html", rows=worklist.ledger(actor, first, last, words=query), first=first,
+                           last=last, actor=actor, action=ActionForm(), query=query)
 
 
 @bp.get("/scorecard")

@@ -2,6 +2,8 @@
 confirmation with the dossier code and lookup key, and the status page. No sign-in: the portal
 acts as its centre's portal account; what a citizen may see of a dossier needs code and key."""
 
+import re
+
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,7 +15,9 @@ from ..services import centres, dossiers, lifecycle, procedures, slips, tracking
 from ..services.attachments import Upload
 from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.users import portal_user
+from ..text import fold
 from . import forms, throttle
+from .i18n import current_language
 from .links import tracking_url
 
 bp = Blueprint("portal", __name__)
@@ -28,6 +32,22 @@ def online_levels():
     return {"online_levels": {"full": _("Full online public service: submit, pay and receive online"),
                               "partial": _("Partial online public service: submit online, receive at the centre"),
                               "none": _("At the centre only")}}
+
+
+# "civil status (hộ tịch)": the English name, then the Vietnamese one in brackets (the reference
+# catalogue's way); a field named in Vietnamese only, brackets or not, is not one of these.
+_BILINGUAL = re.compile(r"^\s*([A-Za-z][A-Za-z ,/&'-]*?)\s*\(([^()]+)\)\s*$")
+
+
+@bp.app_template_filter("field_label")
+def field_label(field) -> str:
+    """A procedure's field in the page's language: 'civil status (hộ tịch)' is 'Hộ tịch' on a Vietnamese
+    page and 'Civil status' on an English one; a field written in one language is shown as written."""
+    found = _BILINGUAL.match(field or "")
+    if not found:
+        return field or ""
+    label = found.group(1) if current_language() == "en" else found.group(2).strip()
+    return label[:1].upper() + label[1:]
 
 
 CENTRE_COOKIE = "onestop_centre"
@@ -61,7 +81,8 @@ def home():
     centre = _centre()
     actor = portal_user(centre)
     entries = procedures.catalogue(actor, query, field, level)
-    fields = sorted({e.field for e in procedures.catalogue(actor) if e.field}) if not query else None
+    # Every field of the centre, whatever was searched: the filter stays for the next search.
+    fields = sorted(procedures.catalogue_fields(actor), key=lambda f: fold(field_label(f)))
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     return render_template("portal/home.html", entries=entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE],
