@@ -152,12 +152,16 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(live, bro
                                       for path, found_there in problems.items() for v in found_there)
 
 
+_IS_HTML: dict[str, bool] = {}  # path -> whether it answers with a page (the same in every language and size)
+
+
 def _check(page, url, found, name) -> int:
-    answer = page.request.get(url)  # the context's cookies: what the page would be, without a download
-    if "text/html" not in (answer.headers.get("content-type") or ""):
+    if url not in _IS_HTML:
+        answer = page.request.get(url)  # the context's cookies: what the page would be, without a download
+        _IS_HTML[url] = "text/html" in (answer.headers.get("content-type") or "")
+    if not _IS_HTML[url]:
         return 0
     page.goto(url)
-    page.wait_for_load_state("load")
     found[name] = serious_violations(page)
     return 1
 
