@@ -2,13 +2,14 @@
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher, profiles
 
 from onestop.app import create_app
-from onestop.clock import ShiftedClock
+from onestop.clock import Clock, ShiftedClock
 from onestop.engine import Engine
 from onestop.engine.sandbox import Sandbox
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
@@ -101,11 +102,24 @@ def _business_time_is_real_again_after_each_test():
     clocks.enter(None)
 
 
+def shift_to_hour(wanted: str | None) -> timedelta:
+    """How far ahead of real time the next HH:MM (UTC) lies; none without a wanted time. The suite
+    runs at any hour: ONESTOP_TEST_UTC_TIME=18:30 runs every app's business time from the next 18:30
+    UTC on (when Vietnam's calendar day is already UTC's next one), as CI does (.ci/run)."""
+    if not wanted:
+        return timedelta(0)
+    hour, minute = (int(part) for part in wanted.split(":"))
+    real = Clock().now()
+    target = real.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return (target - real) % timedelta(days=1)
+
+
 @pytest.fixture
 def clock():
-    """The business time of the test's app: real time until the test `advance()`s it (instead of
-    sleeping until a timer is due). It is the app's own (its runtime's): nothing to undo afterwards."""
-    return ShiftedClock()
+    """The business time of the test's app: real time (or real time moved on to the hour
+    ONESTOP_TEST_UTC_TIME names) until the test `advance()`s it (instead of sleeping until a timer is
+    due). It is the app's own (its runtime's): nothing to undo afterwards."""
+    return ShiftedClock(shift_to_hour(os.environ.get("ONESTOP_TEST_UTC_TIME")))
 
 
 # Passwords hashed at argon2's cheapest (the standard costs 0.1-0.6 s a hash on a busy 2-core machine, and

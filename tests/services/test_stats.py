@@ -3,6 +3,8 @@ before Tết, paused for a supplement, decided early, on the day, late or after 
 
 from datetime import date, datetime, timedelta
 
+import pytest
+
 from onestop.models import Centre, Dossier, HistoryEntry, Procedure, ProcedureVersion, Rating
 from onestop.services import audit, deadlines, stats
 from onestop.status import ENDED
@@ -193,3 +195,43 @@ def test_the_766_index_counts_procedures_and_online_dossiers_by_online_level_and
         "online_dossiers_full": 2, "online_dossiers_partial": 1}
     assert groups["online_service"]["score"] == 9.0  # 12 × 3 online of 4 received
     assert groups["publicity"]["score"] == 18.0  # copy_certification's fee is public as a note
+
+
+@pytest.mark.parametrize("server_zone", ["UTC", "Asia/Ho_Chi_Minh", "America/Los_Angeles"])
+@pytest.mark.parametrize("utc_time", ["16:30", "17:30"])  # 23:30 and 00:30 (the next day) in Vietnam
+def test_the_periodic_report_counts_a_dossier_on_vietnams_day_at_any_hour_in_any_server_zone(
+        sqlite_url, tmp_path, engine, server_zone, utc_time, monkeypatch):
+    """The report of Vietnam's today, by default and as the desk asks for it, holds the dossier
+    received just now, whatever the hour and the server's own time zone: between 17:00 and 24:00
+    UTC, UTC's date is Vietnam's yesterday (a test that compared them failed every evening)."""
+    import time
+
+    from onestop.clock import ShiftedClock
+    from onestop.models import local_today, utcnow
+    from onestop.services import dossiers, procedures
+    from tests.conftest import _make_app, shift_to_hour
+    from tests.process_models import bundled_files
+
+    monkeypatch.setenv("TZ", server_zone)
+    time.tzset()
+    try:
+        app = _make_app(sqlite_url, tmp_path, engine, clock=ShiftedClock(shift_to_hour(utc_time)))
+        with app.app_context():
+            leader, _ = make_user("lanhdao", ("admin", "leader", "officer"))
+            procedures.upload_procedure(leader, [procedures.Upload(p.name, p.read_bytes())
+                                                 for p in bundled_files("copy_certification")])
+            dossiers.start_dossier(leader, "2.000815", {
+                "requester_full_name": "Nguyễn Thị Hoa", "requester_citizen_id": "022190012345",
+                "papers": [{"paper_name": "Văn bằng", "pages": 2, "copies": 1}]})
+            now = utcnow()
+            today = local_today()
+            assert f"{now:%H:%M}" == utc_time and today == to_local(now).date()
+            assert today == now.date() + timedelta(days=1 if utc_time == "17:30" else 0)
+            on_the_day = stats.report_for(leader, None, today, today, today)
+            day_before = stats.report_for(leader, None, today - timedelta(days=1), today - timedelta(days=1), today)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert on_the_day["from"] == on_the_day["to"] == today.isoformat()
+    assert on_the_day["total"]["received_other"] + on_the_day["total"]["received_online"] == 1
+    assert day_before["total"]["received_other"] + day_before["total"]["received_online"] == 0

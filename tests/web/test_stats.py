@@ -161,9 +161,9 @@ def test_the_monthly_scorecard_shows_an_official_their_own_line_and_a_leader_eve
     own = officer.get("/desk/scorecard").get_data(as_text=True)
     assert "admin1" not in own and 'id="units"' not in own and "Tháng này chưa có gì" in own
     everyone = leader.get("/desk/scorecard").get_data(as_text=True)
-    row = re.search(r'<tr><td>Nguyễn Văn An <span class="small muted">admin1</span></td><td>(\d+)</td>', everyone)
+    row = re.search(r'<tr><td>Nguyễn Văn An <span class="small muted">admin1</span></td><td[^>]*>(\d+)</td>', everyone)
     assert row and row.group(1) == "3" and 'id="units"' in everyone and "Bộ phận Một cửa" in everyone
-    assert re.search(r"<td class=\"small\">1 · 0 · 0</td>", everyone)  # the rating counts for who handled it
+    assert re.search(r"<td class=\"small\"[^>]*>1 · 0 · 0</td>", everyone)  # the rating counts for who handled it
     assert leader.get("/desk/scorecard?month=nonsense").status_code == 200
 
 
@@ -196,7 +196,7 @@ def test_the_national_roll_up_adds_each_provinces_communes(app, admin_api):
     assert rows["P22"]["received"] == 3 and rows["P01"]["received"] == 0 and len(rows) == 2
     client = app.test_client()
     page = client.get("/stats/provinces").get_data(as_text=True)
-    quang_ninh = re.search(r'<tr data-province="P22"><td><a href="/stats\?centre=P22">([^<]+)</a></td><td>(\d+)</td>', page)
+    quang_ninh = re.search(r'<tr data-province="P22"><td><a href="/stats\?centre=P22">([^<]+)</a></td><td[^>]*>(\d+)</td>', page)
     assert quang_ninh and quang_ninh.groups() == ("Trung tâm Phục vụ hành chính công Quảng Ninh", "3") and 'data-province="P01"' in page
     lines = list(csv.reader(io.StringIO(client.get("/stats/provinces?format=csv").get_data(as_text=True).lstrip("\ufeff"))))
     assert lines[0][:3] == ["province", "name", "received"] and ["P22", "Trung tâm Phục vụ hành chính công Quảng Ninh", "3"] == lines[2][:3]
@@ -265,8 +265,8 @@ def test_the_periodic_report_adds_up_by_field_for_leaders_only(app, admin_api):
     assert malformed.status_code == 422 and "from must be a date" in malformed.get_data(as_text=True)
     page = leader.get(f"/desk/report?{period}").get_data(as_text=True)
     assert "Báo cáo định kỳ" in page and "Chứng thực" in page
-    total = re.search(r'<tr class="total"><td>Tổng cộng</td>\s*<td data-column="carried_over">(\d+)</td>'
-                      r'<td data-column="received_online">(\d+)</td><td data-column="received_other">(\d+)</td>', page)
+    total = re.search(r'<tr class="total"><td>Tổng cộng</td>\s*<td data-column="carried_over"[^>]*>(\d+)</td>'
+                      r'<td data-column="received_online"[^>]*>(\d+)</td><td data-column="received_other"[^>]*>(\d+)</td>', page)
     assert total and total.groups() == ("0", "0", "4")
     assert "Báo cáo định kỳ" in leader.get("/desk/").get_data(as_text=True)
     assert "Báo cáo định kỳ" not in officer.get("/desk/").get_data(as_text=True)

@@ -5,6 +5,8 @@ import math
 
 from markupsafe import Markup, escape
 
+from .i18n import number
+
 COLOURS = ("#1f5fa8", "#2e8540", "#b3261e", "#9a6700")
 
 
@@ -23,7 +25,7 @@ def bars(title: str, labels: list[str], series: dict[str, list[float]], height=2
         y = 20 + inner * i / 4
         value = top * (4 - i) / 4
         parts.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e6ea"/>'
-                     f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end" fill="#5a5a5a">{value:.0f}{unit}</text>')
+                     f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end" fill="#5a5a5a">{number(value)}{unit}</text>')
     for g, label in enumerate(labels):
         x0 = left + g * group_width + gap
         for s, name in enumerate(names):
@@ -31,7 +33,7 @@ def bars(title: str, labels: list[str], series: dict[str, list[float]], height=2
             h = inner * value / top
             x, y = x0 + s * 18, 20 + inner - h
             parts.append(f'<rect x="{x}" y="{y:.1f}" width="15" height="{h:.1f}" fill="{COLOURS[s % len(COLOURS)]}">'
-                         f"<title>{escape(name)} {escape(label)}: {value:g}{unit}</title></rect>")
+                         f"<title>{escape(name)} {escape(label)}: {number(value, 1)}{unit}</title></rect>")
         parts.append(f'<text x="{x0 + 9 * len(names)}" y="{height - bottom + 14}" text-anchor="middle" '
                      f'fill="#333">{escape(label)}</text>')
     for s, name in enumerate(names):  # the legend

@@ -12,6 +12,9 @@ from markupsafe import Markup
 DONE = ("#e6f4ea", "#1e7b34")
 NOW = ("#fff4d6", "#9a6700")
 LATER = ("#ffffff", "#8a9099")
+# The drawing's default scale on screen: its smallest labels (10 user units) come out at 12 CSS pixels,
+# readable on a phone (WCAG's resize text); wider than the screen, it scrolls and pans, and zooms.
+SCALE = 1.2
 PROBLEM = ("#fde7e9", "#b3261e")
 # A version comparison: colours, the badge's sign, the outline's dash pattern, the word for a title.
 CHANGES = {
@@ -116,7 +119,8 @@ def render(diagram, done=frozenset(), current=frozenset(), title="", marked=froz
     pad = 10
     left, top = diagram["left"] - pad, diagram["top"] - pad
     width, height = diagram["width"] + 2 * pad, diagram["height"] + 2 * pad
-    parts = [f'<svg class="diagram" viewBox="{left} {top} {width} {height}" role="img" aria-labelledby="{dom_id}-title" '
+    parts = [f'<svg class="diagram" viewBox="{left} {top} {width} {height}" width="{width * SCALE:.0f}" '
+             f'height="{height * SCALE:.0f}" role="img" aria-labelledby="{dom_id}-title" '
              f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif">',
              f'<title id="{dom_id}-title">{escape(title)}</title>',
              f'<defs><marker id="{dom_id}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '

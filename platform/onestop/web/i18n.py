@@ -8,8 +8,9 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 
+from babel import numbers
 from flask import Blueprint, redirect, request, url_for
-from flask_babel import Babel, format_date, format_datetime
+from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent
 from flask_babel import lazy_gettext as _l
 
 from ..status import Status
@@ -55,6 +56,28 @@ def hm_dmy(value):
     return format_datetime(value, "H 'giờ' mm 'phút', 'ngày' dd/MM/yyyy") if value else ""
 
 
+def number(value, digits: int = 0):
+    """A number in the visitor's language: 1.234,5 in Vietnamese, 1,234.5 in English (up to
+    `digits` decimals, none shown when they are zeros); an empty value as a dash."""
+    if value is None or value == "":
+        return "—"
+    return format_decimal(value, format="#,##0" + ("." + "#" * digits if digits else ""))
+
+
+def percent(value, digits: int = 1):
+    """A share already in percent (61.5) as the visitor's language writes it: 61,5% or 61.5%."""
+    if value is None or value == "":
+        return "—"
+    return format_percent(float(value) / 100, format="#,##0" + ("." + "#" * digits if digits else "") + "%")
+
+
+def money(value):
+    """An amount in đồng as Vietnam writes it, in both languages (as dates are): 135.000 đồng."""
+    if value is None or value == "":
+        return "—"
+    return numbers.format_decimal(value, format="#,##0", locale="vi") + " đồng"
+
+
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
@@ -81,6 +104,10 @@ def init_app(app):
     app.jinja_env.filters["dmy_hm"] = dmy_hm
     app.jinja_env.filters["hm_dmy"] = hm_dmy
     app.jinja_env.filters["shown_date"] = shown_date
+    # The one set of formats of every page (portal, desk, back office, public figures).
+    app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["percent"] = percent
+    app.jinja_env.filters["money"] = money
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["status_names"] = STATUS_NAMES
     app.jinja_env.globals["citizen_statuses"] = CITIZEN_STATUSES

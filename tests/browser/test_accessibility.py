@@ -1,0 +1,297 @@
+"""Every page passes axe-core against WCAG 2.1 AA, in Vietnamese and English, on a desktop and a phone;
+and a citizen and an officer get through their journey with the keyboard alone.
+
+The pages are the app's own URL map: every GET route without arguments, and every route with
+arguments filled with real objects seeded once for the module (as tests/web/test_isolation.py fills
+them), so a new page is checked without anyone adding it here. Pages that answer with something other
+than HTML (CSV, XLSX, JSON, files) are not pages to read. One live server (the app in this process,
+served by werkzeug on its own threads), one Chromium, one browser context per size and language."""
+
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from onestop.clock import ShiftedClock
+from tests.browser.test_journey import CHROMIUM  # noqa: F401 (skips the module where Chromium is absent)
+from tests.conftest import _make_app, make_user
+from tests.process_models import bundled_files
+from tests.web.pages import PDF
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+AXE = Path(__file__).resolve().parents[2] / "platform" / "onestop" / "static" / "vendor" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
+PASSWORD = "Mật-khẩu-quản-trị-2026"
+# Routes that are no page: the language switch (a redirect), the server's health, static files.
+NOT_PAGES = {"i18n.choose", "public.health", "static", "admin.static", "desk.logout"}
+APPLICATION = {"requester_full_name": "Nguyễn Thị Hoa", "requester_citizen_id": "022190012345",
+               "papers": [{"paper_name": "Văn bằng tốt nghiệp", "pages": 2, "copies": 1}]}
+
+
+def _seed(app):
+    """One of everything a page can show, in the default centre, administered by `qt.admin`."""
+    from onestop.models import Attachment, AuditEvent, Centre, Procedure, WorkItem
+    from onestop.services import catalogue, dossiers, lifecycle, onboarding, practice, procedures, units
+    from onestop.services.attachments import Upload
+    from tests.services.test_catalogue import reference_bytes
+    from tests.services.test_practice import APPLICATION as PRACTICE
+
+    with app.app_context():
+        admin, _ = make_user("qt.admin", ("admin", "officer", "leader"), password=PASSWORD)
+        procedures.upload_procedure(admin, [procedures.Upload(p.name, p.read_bytes())
+                                            for p in bundled_files("copy_certification")])
+        dossier = dossiers.start_dossier(admin, "2.000815", APPLICATION)
+        lifecycle.request_supplement(admin, dossier.code, "Bản chính văn bằng")
+        lifecycle.supplement_received(admin, dossier.code, "đã nộp", {"files": Upload("van-bang.pdf", PDF)})
+        draft = onboarding.submit(admin, [procedures.Upload(p.name, p.read_bytes())
+                                          for p in bundled_files("copy_certification")])
+        trial = practice.start(admin, draft.draft_id, PRACTICE)
+        imported = catalogue.import_file(admin, "one.json", json.dumps(json.loads(reference_bytes())[:1]).encode(),
+                                         run_tests=False)
+        unit = units.create_unit(admin, "TP", "Phòng Tư pháp")
+        centre = Centre.get(Centre.code == "default")
+        return {"code": dossier.code, "key": dossier.lookup_key, "procedure": "2.000815", "task": WorkItem.get(WorkItem.dossier == dossier.id).id,
+                "attachment": Attachment.get(Attachment.dossier == dossier.id).id, "draft": draft.draft_id,
+                "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": unit.code,
+                "username": "qt.admin", "import": imported.id,
+                "rows": {"dossier": dossier.id, "procedure": Procedure.get(Procedure.code == "2.000815").id,
+                         "unit": unit.id, "user": admin.id, "centre": centre.id,
+                         "audit": AuditEvent.select().first().id}}
+
+
+def page_paths(app, ids) -> list[str]:
+    """Every page of the app's URL map, arguments filled with the seeded objects."""
+    from tests.web.test_isolation import RECORD_PAGES, _url
+
+    paths = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if "GET" not in rule.methods or rule.endpoint in NOT_PAGES or rule.rule.startswith("/api/"):
+            continue
+        view, _, page = rule.endpoint.partition(".")
+        if page in ("ajax_lookup", "export") or rule.endpoint.startswith(("modeller.", "testrun.diagram")) \
+                and rule.endpoint not in ("modeller.index", "modeller.page"):
+            continue  # JSON, files and downloads, never HTML
+        if rule.endpoint in ("portal.procedure", "portal.submit", "version_diff.compare"):
+            path = rule.rule.replace("<code>", ids["procedure"])
+        else:
+            path = _url(rule, ids)
+        if rule.endpoint == "portal.track_link":
+            path = f"{path}?k={ids['key']}"  # the citizen's page itself (a wrong key is counted and throttled)
+        if page in RECORD_PAGES and view in ids["rows"]:
+            path = f"{path}?id={ids['rows'][view]}"
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, database_templates, engine):
+    """The app on a seeded SQLite database, served over real HTTP for the module."""
+    from werkzeug.serving import make_server
+
+    folder = tmp_path_factory.mktemp("a11y")
+    app = _make_app(database_templates.sqlite(folder / "onestop.db"), folder, engine, clock=ShiftedClock())
+    ids = _seed(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app, ids
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
+
+
+def _sign_in(page, base):
+    page.goto(base + "/desk/login")
+    page.locator("#username").fill("qt.admin")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_load_state()
+
+
+def serious_violations(page) -> list[dict]:
+    """axe-core's serious and critical WCAG 2.1 AA violations on the page as it stands."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+                           WCAG_21_AA)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "targets": [n["target"] for n in v["nodes"]][:5]}
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_every_page_has_no_serious_or_critical_accessibility_violation(live, browser, language, size):
+    base, app, ids = live
+    context = browser.new_context(viewport=SIZES[size], locale="vi-VN", bypass_csp=True)  # axe is injected inline
+    page = context.new_page()
+    page.goto(f"{base}/lang/{language}")
+    found, checked = {}, 0
+    anonymous = ["/", "/desk/login", "/stats", f"/track/{ids['code']}?k={ids['key']}"]
+    for path in anonymous:
+        checked += _check(page, base + path, found, f"{path} (signed out)")
+    _sign_in(page, base)
+    for path in page_paths(app, ids):
+        checked += _check(page, base + path, found, path)
+    context.close()
+    print(f"\naxe-core WCAG 2.1 AA, {language}, {size}: {checked} pages")
+    for path, violations in found.items():
+        print(f"  {path}: {len(violations)} serious/critical")
+    assert checked >= 40
+    problems = {path: v for path, v in found.items() if v}
+    assert problems == {}, "\n".join(f"{path}: {v['id']} ({v['impact']}) {v['help']} at {v['targets']}"
+                                      for path, found_there in problems.items() for v in found_there)
+
+
+_IS_HTML: dict[str, bool] = {}  # path -> whether it answers with a page (the same in every language and size)
+
+
+def _check(page, url, found, name) -> int:
+    if url not in _IS_HTML:
+        answer = page.request.get(url)  # the context's cookies: what the page would be, without a download
+        _IS_HTML[url] = "text/html" in (answer.headers.get("content-type") or "")
+    if not _IS_HTML[url]:
+        return 0
+    page.goto(url)
+    found[name] = serious_violations(page)
+    return 1
+
+
+def test_a_citizen_submits_and_an_officer_completes_a_task_with_the_keyboard_alone(live, browser):
+    """No mouse: Tab to a control, type, Space to tick, Enter to follow a link or send a form."""
+    base, app, ids = live
+    context = browser.new_context(viewport=SIZES["desktop"], locale="vi-VN")
+    citizen = context.new_page()
+    citizen.goto(f"{base}/procedures/{ids['procedure']}")
+    _tab_to(citizen, lambda el: el["tag"] == "A" and re.search("/submit$", el["href"] or ""))
+    citizen.keyboard.press("Enter")
+    citizen.wait_for_url(re.compile(r"/submit$"))
+    values = {"requester_full_name": "Lê Văn Tâm", "requester_citizen_id": "001085012345",
+              "paper_name": "Văn bằng tốt nghiệp", "pages": "2", "copies": "1"}
+    filled = set()
+    for _ in range(80):
+        citizen.keyboard.press("Tab")
+        focused = _focused(citizen)
+        name = (focused["name"] or "").rsplit("-", 1)[-1]
+        if name in values and name not in filled:
+            citizen.keyboard.press("Control+a")
+            citizen.keyboard.type(values[name])
+            filled.add(name)
+        elif focused["tag"] == "BUTTON" and focused["type"] == "submit" and not focused["formnovalidate"] \
+                and filled >= set(values):
+            citizen.keyboard.press("Enter")
+            break
+    citizen.wait_for_url(re.compile(r"/submitted/"))
+    code = citizen.url.rsplit("/", 1)[-1]  # /submitted/CODE
+
+    officer = context.new_page()
+    officer.goto(f"{base}/desk/login")
+    officer.keyboard.press("Tab")  # skip link
+    _tab_to(officer, lambda el: el["id"] == "username")
+    officer.keyboard.type("qt.admin")
+    officer.keyboard.press("Tab")
+    officer.keyboard.type(PASSWORD)
+    officer.keyboard.press("Enter")
+    officer.wait_for_url(re.compile(r"/desk/$"))
+    _tab_to(officer, lambda el: el["tag"] == "A" and "/desk/tasks/" in (el["href"] or "")
+            and code in (el["row"] or ""))
+    officer.keyboard.press("Enter")
+    officer.wait_for_url(re.compile(r"/desk/tasks/"))
+    task_id = officer.url.rsplit("/", 1)[-1]
+    heading = officer.get_by_role("heading", level=1).inner_text()
+    for _ in range(120):  # take the task if it must be taken, then tick and send its form
+        officer.keyboard.press("Tab")
+        focused = _focused(officer)
+        if focused["tag"] == "INPUT" and focused["type"] == "checkbox" and not focused["checked"]:
+            officer.keyboard.press("Space")
+        elif focused["tag"] == "BUTTON" and focused["type"] == "submit" and (focused["form"] or "").endswith(f"/desk/tasks/{task_id}"):
+            officer.keyboard.press("Enter")
+            break
+    sync_api.expect(officer.get_by_role("status").first).to_be_visible()
+    with app.app_context():
+        from onestop.models import WorkItem
+
+        assert WorkItem.get_or_none(WorkItem.id == task_id) is None, heading  # done: off the worklist
+    context.close()
+
+
+_FOCUSED = """() => { const e = document.activeElement; const row = e.closest('tr');
+  return {tag: e.tagName, id: e.id, name: e.getAttribute('name'), type: e.getAttribute('type'),
+          href: e.getAttribute('href'), checked: !!e.checked, formnovalidate: e.hasAttribute('formnovalidate'), row: row ? row.innerText : null,
+          form: e.form ? (e.form.id || e.form.getAttribute('action')) : null}; }"""
+
+
+def _focused(page) -> dict:
+    return page.evaluate(_FOCUSED)
+
+
+def _tab_to(page, wanted, presses=150):
+    seen = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        focused = _focused(page)
+        if wanted(focused):
+            return
+        seen.append(focused["href"] or focused["name"] or focused["tag"])
+    raise AssertionError(f"the keyboard never reached the control on {page.url}; it went through {seen[:60]}")
+
+
+def _submit_online(page, base, procedure):
+    """The citizen's online application (typed into the real form); returns (code, lookup key)."""
+    page.goto(f"{base}/procedures/{procedure}/submit")
+    for name, value in APPLICATION.items():
+        if isinstance(value, str):
+            page.locator(f'[name="{name}"]').fill(value)
+    for name, value in APPLICATION["papers"][0].items():
+        page.locator(f'[name$="-{name}"]').first.fill(str(value))
+    page.locator("form button[type=submit]:not([formnovalidate])").last.click()
+    page.wait_for_url(re.compile(r"/submitted/"))
+    return page.url.rsplit("/", 1)[-1], page.locator("#lookup-key").inner_text().strip()
+
+
+def test_on_a_phone_the_report_shows_every_column_the_receipt_fits_and_the_diagram_reads_at_12_px(live, browser):
+    base, _app, ids = live
+    phone = SIZES["phone"]
+    context = browser.new_context(viewport=phone, locale="vi-VN", bypass_csp=True)
+    page = context.new_page()
+    code, key = _submit_online(page, base, ids["procedure"])
+    page.goto(f"{base}/submitted/{code}/receipt")
+    assert page.evaluate("document.documentElement.scrollWidth") <= phone["width"]  # the tracking address wraps
+    assert serious_violations(page) == []
+
+    page.goto(f"{base}/track/{code}?k={key}")
+    sizes = page.evaluate("""() => [...document.querySelectorAll('svg.diagram text')].map(
+        t => { const m = t.getScreenCTM(); return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b); })""")
+    assert sizes and min(sizes) >= 12, f"diagram labels drawn at {min(sizes):.1f} px"
+    assert page.evaluate("document.documentElement.scrollWidth") <= phone["width"]  # the drawing pans in its box
+    assert serious_violations(page) == []
+    width = page.locator("svg.diagram").evaluate("svg => svg.getBoundingClientRect().width")
+    page.locator("button[data-zoom-by='1.25']").click()
+    wider = page.locator("svg.diagram").evaluate("svg => svg.getBoundingClientRect().width")
+    page.locator(".diagram-wrap").focus()
+    page.keyboard.press("-")
+    page.keyboard.press("-")
+    narrower = page.locator("svg.diagram").evaluate("svg => svg.getBoundingClientRect().width")
+    assert wider > width * 1.2 and narrower < wider / 1.5
+    page.locator("button[data-zoom-by='0']").click()
+    assert page.locator("svg.diagram").evaluate("svg => svg.getBoundingClientRect().width") == pytest.approx(width, abs=1)
+
+    _sign_in(page, base)
+    page.goto(f"{base}/desk/report")
+    cells = page.locator("#report tr.total td")
+    assert cells.count() == 13
+    for i in range(13):  # every column of the report on the phone's screen, named
+        box = cells.nth(i).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= phone["width"], (i, box)
+    label = cells.nth(2).get_attribute("data-label")
+    assert label and label in cells.nth(2).evaluate("td => getComputedStyle(td, '::before').content")
+    context.close()
