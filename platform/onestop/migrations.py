@@ -34,6 +34,7 @@ from .models import (
     DossierCounter,
     Draft,
     DraftTestRun,
+    FormSubmission,
     LocalOverride,
     MonthStep,
     Notification,
@@ -292,6 +293,11 @@ def _message_correlation(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "waitingevent_message" ON "waitingevent" ("message")')
 
 
+def _form_submissions(db):
+    """Application forms carry a one-time token: a form sent twice makes one dossier."""
+    db.create_tables([FormSubmission], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -327,6 +333,7 @@ MIGRATIONS = [
     (32, "agency codes keep their source; merged centres hand over their open dossiers", _agencies_and_mergers),
     (33, "catalogue files imported as drafts", _catalogue_imports),
     (34, "messages find their dossier by business key, message and correlation", _message_correlation),
+    (35, "application forms sent twice make one dossier", _form_submissions),
 ]
 
 

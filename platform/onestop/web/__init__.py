@@ -1,7 +1,22 @@
 """Web layer: blueprints by audience (portal for citizens, desk for officers, the REST API, public
 pages) and what they share: languages, sessions, sign-in, forms, error pages."""
 
-from . import api, args, auth, bodies, desk, diagram, errors, i18n, markup, portal, public, security, sessions
+from . import (
+    api,
+    args,
+    auth,
+    bodies,
+    desk,
+    diagram,
+    errors,
+    formpage,
+    i18n,
+    markup,
+    portal,
+    public,
+    security,
+    sessions,
+)
 
 
 def init_app(app):
@@ -12,6 +27,7 @@ def init_app(app):
     security.init_app(app)
     i18n.init_app(app)
     markup.init_app(app)
+    formpage.init_app(app)
     diagram.init_app(app)
     auth.init_app(app)
     app.register_blueprint(public.bp)
