@@ -22,6 +22,7 @@ from . import (
 def init_app(app):
     errors.init_app(app)
     bodies.init_app(app)
+    errors.cap_uploads(app)  # around bodies' request class
     args.init_app(app)  # before the blueprints: their routes use its converters
     sessions.init_app(app)
     security.init_app(app)

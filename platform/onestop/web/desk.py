@@ -40,6 +40,7 @@ from ..status import Status
 from . import exports, forms, intake, throttle
 from .args import date_arg
 from .auth import local_target, officer_required, sign_in, sign_out
+from .errors import PageInvalid
 
 bp = Blueprint("desk", __name__)
 
@@ -379,6 +380,16 @@ def periodic_report(actor):
     """The periodic report a leader sends upward: the period's dossiers by field (default last month)."""
     if not actor.has_role("leader", "admin"):
         abort(403)
+    wrong = {}
+    for name in ("from", "to"):
+        try:
+            date_arg(name)
+        except PageInvalid:  # the page again, for the default period, saying which date to correct
+            wrong[name] = _("Enter the date as day, month and year, for example 31/12/2026.")
+    if wrong:
+        report = stats.report_for(actor, None, None, None, local_today())
+        return render_template("desk/report.html", report=report, actor=actor, action=ActionForm(), wrong=wrong,
+                               asked=request.args), 422
     report = stats.report_for(actor, None, date_arg("from"), date_arg("to"), local_today())
     kind = request.args.get("format")
     if kind in ("csv", "xlsx"):

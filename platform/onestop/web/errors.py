@@ -98,8 +98,9 @@ class CappedFile(tempfile.SpooledTemporaryFile):
         return len(data)
 
 
-class OnestopRequest(Request):
-    """Flask's request, with form pages' uploads capped per file and a higher ceiling for them."""
+class CappedUploads(Request):
+    """The app's request, with form pages' uploads capped per file and a higher ceiling for them
+    (mixed into whatever request class the app has: web/bodies.py's bounded JSON reader)."""
 
     def _is_form_page(self) -> bool:
         return not self.path.startswith("/api/") and self.mimetype == "multipart/form-data"
@@ -123,8 +124,13 @@ class OnestopRequest(Request):
         return super()._get_file_stream(total_content_length, content_type, filename, content_length)
 
 
+def cap_uploads(app):
+    """Form pages' uploads capped per file (call after anything else that sets the request class)."""
+    if not issubclass(app.request_class, CappedUploads):
+        app.request_class = type("OnestopRequest", (CappedUploads, app.request_class), {})
+
+
 def init_app(app):
-    app.request_class = OnestopRequest
 
     @app.before_request
     def _refuse_oversized():
