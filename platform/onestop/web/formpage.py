@@ -29,8 +29,14 @@ def _first_id(field) -> str:
     return f"{field.id}-0" if field.type in ("RadioField", "SelectMultipleField") else field.id
 
 
+def _entry(field, message) -> tuple[str, str]:
+    """A summary entry: where it leads, and the message named by its field's label."""
+    label = (field.label.text if field.label is not None else "").strip()
+    return _first_id(field), f"{label}: {message}" if label else str(message)
+
+
 def error_list(form) -> list[tuple[str, str]]:
-    """(the input's id, message) for every field error of a bound form, in the order drawn."""
+    """(the input's id, "label: message") for every field error of a bound form, in the order drawn."""
     out = []
     if form is None:
         return out
@@ -40,10 +46,10 @@ def error_list(form) -> list[tuple[str, str]]:
         elif isinstance(member, FieldList):
             for entry in member.entries:
                 out.extend(error_list(entry.form) if isinstance(entry, FormField) else
-                           [(_first_id(entry), str(e)) for e in entry.errors])
-            out.extend((member.id, str(e)) for e in member.errors if isinstance(e, str))
+                           [_entry(entry, e) for e in entry.errors])
+            out.extend(_entry(member, e) for e in member.errors if isinstance(e, str))
         elif member.errors and not isinstance(member.errors, dict) and member.type != "CSRFTokenField":
-            out.extend((_first_id(member), str(e)) for e in member.errors if isinstance(e, str))
+            out.extend(_entry(member, e) for e in member.errors if isinstance(e, str))
     return out
 
 
