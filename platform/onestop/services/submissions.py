@@ -23,7 +23,7 @@ def new_token() -> str:
 
 def usable(token) -> bool:
     """Whether a submitted value can be a form's token (anything else is ignored, never an error)."""
-    return isinstance(token, str) and 16 <= len(token) <= 64 and token.isascii()
+    return isinstance(token, str) and 16 <= len(token) <= 128 and token.isascii()
 
 
 def _hash(token: str) -> str:
