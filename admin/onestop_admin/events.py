@@ -35,6 +35,7 @@ EVENT_LABELS = {
     "dossier.migrated": "Hồ sơ chuyển sang phiên bản quy trình mới",
     "dossier.not_accepted": "Không tiếp nhận hồ sơ",
     "dossier.rated": "Người dân đánh giá",
+    "dossier.receipt_reprinted": "In lại giấy tiếp nhận với mã tra cứu mới",
     "dossier.retried": "Chạy lại bước gặp sự cố",
     "dossier.started": "Tiếp nhận hồ sơ",
     "dossier.step_skipped": "Bỏ qua bước gặp sự cố",

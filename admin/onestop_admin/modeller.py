@@ -143,6 +143,22 @@ _VIETNAMESE = [
      "Tệp {file} lớn hơn giới hạn {kib} KiB một tệp."),
     (r"^procedure code (?P<code>.*) may only hold .*$",
      "Mã thủ tục {code} chỉ được gồm chữ, số và . _ - (tối đa 128 ký tự)."),
+    # issue 19: the upload's own refusals (services.procedures.unpack and services.onboarding)
+    (r"^choose the procedure's files .*$",
+     "Chọn các tệp của thủ tục (sơ đồ BPMN, biểu mẫu, procedure.json) hoặc một tệp .zip."),
+    (r"^file '(?P<file>.*)' was given twice$", "Tệp '{file}' được chọn hai lần."),
+    (r"^(?P<file>.+) is not a readable zip file$", "Tệp {file} không phải tệp .zip đọc được."),
+    (r"^(?P<file>.+) holds too many files \((?P<n>\d+)\)$", "Tệp {file} chứa quá nhiều tệp ({n})."),
+    (r"^(?P<file>.+) unpacks to more than (?P<mib>\d+) MiB$", "Tệp {file} giải nén ra hơn {mib} MiB."),
+    (r"^(?P<name>.+) in (?P<file>.+) is larger than (?P<kib>\d+) KiB$",
+     "Tệp {name} trong {file} lớn hơn {kib} KiB."),
+    (r"^(?P<name>.+) in (?P<file>.+) cannot be read \(encrypted or damaged\)$",
+     "Tệp {name} trong {file} không đọc được (bị mã hóa hoặc hỏng)."),
+    (r"^the model was refused; fix what the report names.*$",
+     "Sơ đồ bị từ chối: sửa những gì báo cáo nêu rồi tải lên lại."),
+    (r"^the model was refused: (?P<rest>.*)$", "Sơ đồ bị từ chối: {rest}"),
+    (r"^the model was refused$", "Sơ đồ bị từ chối: xem các lỗi được liệt kê."),
+    (r"^not published: (?P<rest>.*)$", "Chưa công bố: {rest}"),
 ]
 _PATTERNS = [(re.compile(pattern, re.S), text) for pattern, text in _VIETNAMESE]
 

@@ -530,6 +530,13 @@ class PackForm(FlaskForm):
     force = BooleanField("Thay cả các phiên bản trung tâm tự tải lên")
 
 
+def _plain(message: str) -> str:
+    """A service's refusal of an upload as the administrator reads it (in Vietnamese)."""
+    from .modeller import vietnamese  # the modeller's table of messages; it imports this module
+
+    return vietnamese(message)
+
+
 class OnboardView(Guarded, BaseView):
     @expose("/", methods=("GET", "POST"))
     def index(self):
@@ -540,7 +547,7 @@ class OnboardView(Guarded, BaseView):
             try:
                 result = onboarding.submit(_actor(), uploads, settings.max_model_bytes)
             except ServiceError as exc:
-                flash(exc.message, "error")
+                flash(_plain(exc.message), "error")
                 return self.render("onestop_admin/onboard.html", form=form, pack=self._pack_form())
             return redirect(url_for(".draft", draft_id=result.draft_id), 303)
         return self.render("onestop_admin/onboard.html", form=form, pack=self._pack_form())
@@ -565,7 +572,7 @@ class OnboardView(Guarded, BaseView):
             report = rollout.rollout_pack(_actor(), form.pack.data.read(), form.to.data.strip(),
                                           force=form.force.data, max_bytes=settings.max_model_bytes)
         except ServiceError as exc:
-            flash(exc.message, "error")
+            flash(_plain(exc.message), "error")
             return redirect(url_for(".index"), 303)
         codes = ", ".join(sorted({o.code for o in report.outcomes}))
         return self.render("onestop_admin/rollout.html", code=codes, report=report)

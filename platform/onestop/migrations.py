@@ -36,6 +36,7 @@ from .models import (
     DossierCounter,
     Draft,
     DraftTestRun,
+    FormSubmission,
     LocalOverride,
     LookupTable,
     MonthStep,
@@ -320,6 +321,11 @@ def _search(db):
     search.rebuild()
 
 
+def _form_submissions(db):
+    """Application forms carry a one-time token: a form sent twice makes one dossier."""
+    db.create_tables([FormSubmission], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -359,6 +365,7 @@ MIGRATIONS = [
     (36, "service tasks' pending calls and external-task workers' tokens", _service_calls),
     (37, "connectors: allowed hosts, connector proxy and encrypted secrets per centre", _connectors),
     (38, "full-text search of the catalogue and of dossiers by applicant", _search),
+    (39, "application forms sent twice make one dossier", _form_submissions),
 ]
 
 

@@ -697,6 +697,18 @@ class Attachment(BaseModel):
         return cls.select().where(cls.dossier == dossier_id).order_by(cls.id)
 
 
+class FormSubmission(BaseModel):
+    """A rendered application form that became a dossier: the hash of the form's one-time token,
+    and the dossier's lookup key sealed with that token (only whoever holds the form can unseal it),
+    so sending the same form again shows the first dossier instead of making a second one."""
+
+    id = AutoField()
+    token_hash = CharField(max_length=64, unique=True)
+    dossier = ForeignKeyField(Dossier, on_delete="CASCADE")
+    sealed_key = CharField(max_length=128)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+
 class Notification(BaseModel):
     """An outbox row: a message to an applicant, written in the transaction of the event it tells
     of, and sent afterwards by the worker (at most once)."""
@@ -766,6 +778,7 @@ ALL_MODELS = [
     HistoryEntry,
     AuditEvent,
     Attachment,
+    FormSubmission,
     CalendarDay,
     OfficialDay,
     DossierCounter,

@@ -15,7 +15,7 @@ The rules the table applies (a centre with the default hours 07:30-11:30, 13:30-
   (the office time waited is added).
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -160,7 +160,10 @@ def test_a_dossier_received_then_is_due_when_the_legal_text_says(sqlite_admin_ap
                                                                   due, rule):
     version = upload_bundled(sqlite_admin_api, folder)
     clock.set(received)
-    walk = Walk(sqlite_admin_api, version["code"], data=APPLICATIONS.get(folder))
+    data = APPLICATIONS.get(folder)
+    if data and "child_date_of_birth" in data:  # born before the day of registration (a later birth is refused)
+        data = data | {"child_date_of_birth": (received - timedelta(days=10)).date().isoformat()}
+    walk = Walk(sqlite_admin_api, version["code"], data=data)
     assert _local(walk.dossier["received_at"]) == received
     assert _due(walk) == due, rule
 

@@ -434,3 +434,16 @@ def test_a_page_with_a_cursor_or_limit_it_cannot_read_is_refused(sqlite_admin_ap
         answer = sqlite_admin_api.get(f"/dossiers/{code}/history?{query}")
         assert answer.status_code == 422 and answer.json["message"], query
     assert sqlite_admin_api.get("/dossiers/no-such/events").status_code == 404
+
+
+def test_a_start_sent_again_with_its_idempotency_key_returns_the_first_dossier(sqlite_admin_api, sqlite_app):
+    assert sqlite_admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    client, headers = sqlite_app.test_client(), {"Authorization": f"Bearer {sqlite_admin_api.token}",
+                                                 "Idempotency-Key": "b0c1d2e3-f4a5-4b6c-8d7e-9f0a1b2c3d4e"}
+    first = client.post("/api/v1/dossiers", json={"procedure": "review"}, headers=headers)
+    again = client.post("/api/v1/dossiers", json={"procedure": "review"}, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.json["code"] == again.json["code"]
+    assert first.json["tracking_url"] == again.json["tracking_url"]
+    other = client.post("/api/v1/dossiers", json={"procedure": "review"},
+                        headers={"Authorization": headers["Authorization"]})
+    assert other.json["code"] != first.json["code"]

@@ -257,3 +257,16 @@ def test_an_officer_receives_a_paper_dossier_at_the_counter_and_prints_its_recei
     received = officer.post("/desk/intake/1.001193", content_type="multipart/form-data", data={
         "csrf_token": csrf(form), **BIRTH, "birth_evidence_file": (__import__("io").BytesIO(PDF), "gcs.pdf")})
     assert received.status_code == 303
+
+
+def test_a_malformed_date_on_the_report_keeps_the_page_and_says_what_to_correct(sqlite_app):
+    with sqlite_app.app_context():
+        make_user("lanhdao", ("leader", "officer"), password="mật-khẩu-2")
+    leader = sqlite_app.test_client()
+    sign_in(leader, "lanhdao", "mật-khẩu-2")
+    leader.get("/lang/en?next=/")
+    reply = leader.get("/desk/report?from=2026-13-45&to=2026-12-31")
+    text = reply.get_data(as_text=True)
+    assert reply.status_code == 422
+    assert "YYYY-MM-DD" not in text and 'id="report"' in text  # the report itself, not a bare message
+    assert 'href="#from"' in text and 'id="from-error"' in text and 'value="2026-13-45"' in text

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from . import options
 from .camunda import from_form_data, from_form_js
+from .formats import check as check_formats
+from .formats import tidy
 from .instructions import render as render_instructions
 from .schema import (
     FieldError,
@@ -24,14 +26,25 @@ from .schema import (
     read_only_changes,
     read_only_fields,
     ui_warnings,
-    validate,
 )
+from .schema import validate as validate_schema
 
 __all__ = ["Assembled", "FieldError", "FormDefinition", "FormProblem", "assemble", "check_schema", "normalise",
-           "read_only_changes", "read_only_fields", "render_instructions", "takes_task_options", "validate", "with_task_options"]
+           "read_only_changes", "read_only_fields", "render_instructions", "takes_task_options", "tidy", "validate", "with_task_options"]
 
 _KEY_PREFIXES = ("camunda-forms:deployment:", "camunda-forms:app:", "embedded:deployment:", "embedded:app:",
                  "deployment:", "app:", "embedded:")
+
+
+def validate(schema, data, today=None) -> list[FieldError]:
+    """The field errors of data against the form: its schema's, then the formats Vietnamese forms
+    ask for (formats.py; birth dates after `today` are refused when it is given), one per field
+    at most for the latter. Call `tidy` on the data first, as the services do."""
+    errors = validate_schema(schema, data)
+    if not isinstance(schema, dict) or not isinstance(data, dict):
+        return errors
+    extra = check_formats(schema, data, today, frozenset(e.field for e in errors))
+    return sorted(errors + extra, key=lambda e: e.field) if extra else errors
 
 
 @dataclass

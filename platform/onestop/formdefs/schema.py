@@ -37,9 +37,9 @@ BOUNDS = {"minLength", "maxLength", "pattern", "format", "minimum", "maximum", "
           "maxProperties"}
 SUPPORTED = ANNOTATIONS | STRUCTURE | CHOICES | CONDITIONS | BOUNDS
 TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
-# date/date-time/time/email are checked; data-url is an attachment (the react-jsonschema-form
+# date/date-time/time/email are checked (citizen-id, phone and email also by formats.py); data-url is an attachment (the react-jsonschema-form
 # convention for a file field); the others are shown as hints only, which is what they are.
-FORMATS = {"date", "date-time", "time", "email", "data-url", "uri", "textarea"}
+FORMATS = {"date", "date-time", "time", "email", "data-url", "uri", "textarea", "citizen-id", "phone"}
 SCHEMA_DIALECTS = {"https://json-schema.org/draft/2020-12/schema", "http://json-schema.org/draft-07/schema#",
                    "http://json-schema.org/draft-07/schema", "https://json-schema.org/draft/2019-09/schema"}
 MAX_DEPTH = 12

@@ -9,7 +9,7 @@ wins and the other gets Conflict (409). Storing a step is services/steps.py's jo
 import base64
 from datetime import datetime, timedelta
 
-from peewee import Tuple
+from peewee import IntegrityError, Tuple
 
 from .. import formdefs, sql
 from ..db import run_write
@@ -33,10 +33,12 @@ from . import (
     codes,
     connector_calls,
     deadlines,
+    formdata,
     notify,
     rollout,
     schedule,
     search,
+    submissions,
 )
 from .errors import Conflict, Forbidden, Invalid, NotFound, shown
 from .lookup import lookup_hash, new_lookup_key
@@ -63,21 +65,31 @@ def check_data(data, what="data"):
 
 
 def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None, channel="api",
-                  centre=None) -> Dossier:
+                  centre=None, submission=None, papers=None) -> Dossier:
     """Start a dossier of the procedure's latest version and run it to its first wait.
 
     The data must fit the procedure's start form, if it has one; its files come as data URLs in
     the data or as `uploads` (field path -> attachments.Upload). The new dossier carries its
     `lookup_key` (for the applicant's receipt): it is shown this once and only its hash is kept.
     `centre` (a code) receives it at another centre of the actor's scope (a province's or the
-    nation's integration filing at a commune); by default the actor's own centre receives it."""
+    nation's integration filing at a commune); by default the actor's own centre receives it.
+    `submission`: the rendered form's one-time token (services/submissions.py): if that form made a
+    dossier already, that dossier is returned (`resubmitted` set) and nothing new is started.
+    `papers`: the paper documents received at the counter, as the receipt lists them."""
+    first = submissions.first_dossier(submission)
+    if first is not None:
+        return first
     centre_id = centres.get_centre(actor, centre).id if centre is not None else actor.centre_id
-    return _start(actor, procedure_code, data, applicant, uploads, channel=channel, centre_id=centre_id)
+    detail = {"papers": [str(p)[:300] for p in papers][:50]} if papers else None
+    return _start(actor, procedure_code, data, applicant, uploads, channel=channel, centre_id=centre_id,
+                  submission=submission, detail=detail)
 
 
-def submit_online(actor, procedure_code, data=None, uploads=None) -> tuple[Dossier, str]:
-    """A citizen's online submission: (the new dossier, the lookup key to print for them, shown once)."""
-    dossier = _start(actor, procedure_code, data, None, uploads, channel="online")
+def submit_online(actor, procedure_code, data=None, uploads=None, submission=None) -> tuple[Dossier, str]:
+    """A citizen's online submission: (the new dossier, the lookup key to print for them, shown once).
+    The same form (`submission` token) sent again returns the first dossier and its key."""
+    dossier = submissions.first_dossier(submission) or _start(actor, procedure_code, data, None, uploads,
+                                                               channel="online", submission=submission)
     return dossier, dossier.lookup_key
 
 
@@ -114,24 +126,37 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
     procedure, version = found
-    _refuse_read_only_changes(start_form(version), data)
-    data, blobs = _prepare(start_form(version), data, uploads)
+    formdata.refuse_read_only_changes(start_form(version), data)
+    data, blobs = formdata.prepare(start_form(version), data, uploads)
     model = model_for(version)
     if applicant is None:
         applicant = applicant_from(model.metadata, data)
     return centre_id, procedure, version, model, data, blobs, applicant
 
 
-def _start(actor, procedure_code, data, applicant, uploads, channel="api", centre_id=None) -> Dossier:
+def check_start(actor, procedure_code, data=None, uploads=None):
+    """Invalid (with every field error) if the data would not start a dossier; nothing is stored."""
+    _intake(actor, procedure_code, data, None, uploads, None)
+
+
+def _start(actor, procedure_code, data, applicant, uploads, channel="api", centre_id=None, submission=None,
+           detail=None) -> Dossier:
     centre_id, procedure, version, model, data, blobs, applicant = _intake(
         actor, procedure_code, data, applicant, uploads, centre_id)
     with on_behalf_of(centre_id, model):
         step = engine().start(model, data)
-    return store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs)
+    try:
+        return store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs,
+                                 detail=detail, submission=submission)
+    except IntegrityError:
+        first = submissions.first_dossier(submission)  # the same form, sent twice at once: one dossier
+        if first is None:
+            raise
+        return first
 
 
 def store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs=(),
-                      business_key=None, detail=None) -> Dossier:
+                      business_key=None, detail=None, submission=None) -> Dossier:
     """Store the first step of a new dossier of the centre (the engine started it): its row, the
     rows beside it, its figures, its audit event and the applicant's notification, in one unit of
     work. Conflict (409) if its business key (given, or declared by the procedure) is already
@@ -165,13 +190,9 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
         if dossier.resolved_at is not None:
             counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
-        audit.record("dossier.started", actor, dossier=dossier,
-                     detail={"procedure": procedure.code, "version": version.version, "channel": channel}
-                     | (detail or {}), history=history)
-        notify.queue(dossier, "resolved" if dossier.status in WITH_RESULT else "received", procedure.name)
-        if step.error:
-            audit.record("dossier.error", actor, dossier=dossier, element_id=error["element_id"],
-                         detail={"message": error["message"]})
+        submissions.record(submission, dossier, key)
+        _announce(dossier, actor, step, history, {"procedure": procedure.code, "version": version.version,
+                                                  "channel": channel} | (detail or {}))
         return dossier
 
     dossier = business_keys.stored_once(centre_id, business_key, lambda: run_write(write))
@@ -180,6 +201,16 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     connector_calls.wake(step)
     dossier.lookup_key = key
     return dossier
+
+
+def _announce(dossier, actor, step, history, detail):
+    """A new dossier's audit events (its start; its failure, if the first step failed) and the
+    applicant's notification, in the dossier's own unit of work."""
+    audit.record("dossier.started", actor, dossier=dossier, detail=detail, history=history)
+    notify.queue(dossier, "resolved" if dossier.status in WITH_RESULT else "received", dossier.procedure.name)
+    if step.error:
+        audit.record("dossier.error", actor, dossier=dossier, element_id=step.error["element_id"],
+                     detail={"message": step.error["message"]})
 
 
 def _authority(centre_id, procedure_id, model) -> str | None:
@@ -322,8 +353,8 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     form = form_of(dossier.version, item.form)
     if formdefs.takes_task_options(form):  # checked against the choices the task's data offers now
         form = formdefs.with_task_options(form, _task_data(dossier, item))
-    _refuse_read_only_changes(form, data, lambda: _task_data(dossier, item))
-    data, blobs = _prepare(form, data, uploads, dossier.id)
+    formdata.refuse_read_only_changes(form, data, lambda: _task_data(dossier, item))
+    data, blobs = formdata.prepare(form, data, uploads, dossier.id)
     try:
         model = model_for(dossier.version)
         with on_behalf_of(dossier.centre_id, model):
@@ -333,20 +364,6 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     attachments.keep(blobs)
     return save_step(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
                  completed_task_id=item.id, blobs=blobs)
-
-
-def _refuse_read_only_changes(form, data, current=dict):
-    """Invalid if the data changes a field the form shows read-only (the desk's and the portal's
-    forms never send one; the API must not let a caller write it either). `current()`: the values
-    the step holds now ({} at a start), read only when a read-only field was sent."""
-    if form is None:
-        return
-    submitted = formdefs.normalise(data)
-    if not formdefs.read_only_changes(form.schema, form.ui, submitted, {}):
-        return
-    errors = formdefs.read_only_changes(form.schema, form.ui, submitted, current())
-    if errors:
-        raise Invalid("the data changes a read-only field of the form", field_errors=errors)
 
 
 def _task_data(dossier, item) -> dict:
@@ -432,15 +449,3 @@ def rows_page(actor, code, kind, limit=HISTORY_PAGE, after=None):
 
 # internals ---------------------------------------------------------------------------------
 # (storing a step, its rows and its consequences for the dossier: services/steps.py)
-
-
-def _prepare(form, data, uploads=None, dossier_id=None):
-    """(data NFC-normalised with its files replaced by references, the checked files) if the data
-    fits the form; Invalid with the field errors if not."""
-    data = formdefs.normalise(data)
-    data, blobs = attachments.take(form.schema if form is not None else None, data, uploads, dossier_id)
-    if form is not None:
-        errors = formdefs.validate(form.schema, data)
-        if errors:
-            raise Invalid("the data does not fit the form", field_errors=errors)
-    return data, blobs

@@ -104,6 +104,8 @@ def _checked(form, data, uploads=None) -> dict:
     if not isinstance(data, dict) or any(not k or len(k) > 200 or k.startswith("_") for k in data):
         raise Invalid("the data must be an object whose keys are variable names")
     data = formdefs.normalise(data)
+    if form is not None:
+        formdefs.tidy(form.schema, data)
     data, _files = attachments.take(form.schema if form is not None else None, data, uploads)
     if form is not None:
         errors = formdefs.validate(form.schema, data)

@@ -9,10 +9,12 @@ from datetime import datetime
 
 import segno
 
-from ..models import AuditEvent, Centre
-from . import attachments
+from ..db import run_write
+from ..models import AuditEvent, Centre, Dossier, utcnow
+from . import attachments, audit
 from .dossiers import get_dossier, hand_overs
 from .errors import NotFound
+from .lookup import lookup_hash, new_lookup_key
 from .procedures import catalogue_entry
 
 
@@ -29,6 +31,8 @@ class Receipt:
     files: list
     tracking_url: str
     qr_svg: str
+    channel: str = "online"
+    papers: list = None  # the paper documents received at the counter, as the officer ticked them
 
 
 def receipt(actor, dossier, tracking_url: str) -> Receipt:
@@ -38,7 +42,34 @@ def receipt(actor, dossier, tracking_url: str) -> Receipt:
     qr = segno.make(tracking_url, error="m").svg_inline(scale=3, dark="#000", omitsize=False)
     return Receipt(centre.name, centre.agency_code, dossier.code, entry.name, entry.processing,
                    dossier.applicant or {}, dossier.received_at or dossier.created_at, dossier.due_at,
-                   attachments.of_dossier(dossier), tracking_url, qr)
+                   attachments.of_dossier(dossier), tracking_url, qr, dossier.channel or "online",
+                   papers_received(dossier))
+
+
+def reissue_lookup_key(actor, code):
+    """A new lookup key for a dossier of the actor's centre, for a receipt printed again once the
+    first one's key is no longer known (only its hash is kept): the old key stops working. The new
+    key is on the returned dossier's `lookup_key`, shown this once."""
+    dossier = get_dossier(actor, code)
+    key = new_lookup_key()
+
+    def write():
+        Dossier.update(lookup_hash=lookup_hash(key), updated_at=utcnow()).where(Dossier.id == dossier.id).execute()
+        audit.record("dossier.receipt_reprinted", actor, dossier=dossier, detail={"new_lookup_key": True})
+
+    run_write(write)
+    dossier.lookup_key = key
+    return dossier
+
+
+def papers_received(dossier) -> list[str]:
+    """The paper documents the officer ticked as received when the dossier was taken at the counter
+    (kept on the dossier's start event)."""
+    started = (AuditEvent.select(AuditEvent.detail)
+               .where(AuditEvent.dossier == dossier.id, AuditEvent.action == "dossier.started").first())
+    detail = started.detail if started is not None else None
+    papers = detail.get("papers") if isinstance(detail, dict) else None
+    return [str(p) for p in papers] if isinstance(papers, list) else []
 
 
 @dataclass

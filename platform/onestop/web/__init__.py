@@ -10,6 +10,7 @@ from . import (
     diagram,
     errors,
     external_tasks,
+    formpage,
     i18n,
     markup,
     portal,
@@ -22,11 +23,13 @@ from . import (
 def init_app(app):
     errors.init_app(app)
     bodies.init_app(app)
+    errors.cap_uploads(app)  # around bodies' request class
     args.init_app(app)  # before the blueprints: their routes use its converters
     sessions.init_app(app)
     security.init_app(app)
     i18n.init_app(app)
     markup.init_app(app)
+    formpage.init_app(app)
     diagram.init_app(app)
     auth.init_app(app)
     app.register_blueprint(public.bp)

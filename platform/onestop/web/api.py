@@ -141,7 +141,10 @@ def start_dossier(actor):
     centre = body.get("centre")
     if centre is not None and not isinstance(centre, str):
         raise Invalid("centre must be a centre's code")
-    dossier = dossiers.start_dossier(actor, code, body.get("data"), body.get("applicant"), centre=centre)
+    # A client's Idempotency-Key, scoped to the caller: the same request sent again returns the first dossier.
+    again = request.headers.get("Idempotency-Key", "").strip()
+    dossier = dossiers.start_dossier(actor, code, body.get("data"), body.get("applicant"), centre=centre,
+                                     submission=f"api:{actor.id}:{again}" if again else None)
     response = jsonify(_dossier(dossier, tracking_url=tracking_url(dossier.code, dossier.lookup_key)))
     response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
     return response, 201

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 from ..services.errors import Invalid
+from .errors import PageInvalid
 
 # Dates a centre can mean. Beyond them the arithmetic on local and UTC times (a day more, seven
 # hours less) leaves the range of Python's dates, and no dossier or statistic lives there anyway.
@@ -14,14 +15,24 @@ EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 
 
 def parse_date(text, name) -> date:
-    """An ISO date (YYYY-MM-DD) given as `name`, between EARLIEST and LATEST."""
+    """An ISO date (YYYY-MM-DD) given as `name`, between EARLIEST and LATEST (Invalid; for a page,
+    PageInvalid with its message in the reader's language)."""
     try:
         value = date.fromisoformat(str(text))
     except ValueError:
-        raise Invalid(f"{name} must be a date (YYYY-MM-DD)") from None
+        raise _invalid(f"{name} must be a date (YYYY-MM-DD)",
+                       _("“%(name)s” must be a date written as year-month-day, for example 2026-12-31.",
+                         name=name)) from None
     if not EARLIEST <= value <= LATEST:
-        raise Invalid(f"{name} must be a date from {EARLIEST.isoformat()} to {LATEST.isoformat()}")
+        raise _invalid(f"{name} must be a date from {EARLIEST.isoformat()} to {LATEST.isoformat()}",
+                       _("“%(name)s” must be a date from %(first)s to %(last)s.", name=name,
+                         first=EARLIEST.isoformat(), last=LATEST.isoformat()))
     return value
+
+
+def _invalid(for_developers: str, for_people: str) -> Invalid:
+    """The API keeps its English message; a page gets the translated one."""
+    return Invalid(for_developers) if request.path.startswith("/api/") else PageInvalid(for_people)
 
 
 def date_arg(name) -> date | None:
@@ -54,10 +65,10 @@ def refuse_nul():
     carries text (the path, the query, a submitted form and its files' names) before any page or
     handler reads it."""
     if "\x00" in request.path or _holds_nul(request.args):
-        raise Invalid(_("The address contains a NUL character, which no text may hold."))
+        raise PageInvalid(_("The address contains a NUL character, which no text may hold."))
     if request.mimetype in _FORMS and (_holds_nul(request.form) or any(
             "\x00" in (upload.filename or "") for _field, upload in request.files.items(multi=True))):
-        raise Invalid(_("The form contains a NUL character, which no text may hold."))
+        raise PageInvalid(_("The form contains a NUL character, which no text may hold."))
 
 
 def _holds_nul(values) -> bool:

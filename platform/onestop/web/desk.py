@@ -14,7 +14,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -25,14 +24,23 @@ from wtforms import DateField, MultipleFileField, PasswordField, SelectField, St
 from wtforms.fields.choices import SelectChoice
 
 from ..models import local_today
-from ..services import attachments, dossiers, lifecycle, procedures, slips, stats, users, worklist
+from ..services import (
+    attachments,
+    dossiers,
+    lifecycle,
+    procedures,
+    slips,
+    stats,
+    users,
+    worklist,
+)
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..status import Status
-from . import exports, forms, throttle
+from . import exports, forms, intake, throttle
 from .args import date_arg
 from .auth import local_target, officer_required, sign_in, sign_out
-from .links import tracking_url
+from .errors import PageInvalid
 
 bp = Blueprint("desk", __name__)
 
@@ -320,63 +328,15 @@ def control_sheet(actor, code):
     return render_template("desk/control_sheet.html", sheet=slips.control_sheet(actor, code))
 
 
-class ApplicantForm(FlaskForm):
-    """Who hands the dossier in at the counter (the procedure's own form follows)."""
-
-    applicant_name = StringField()
-    applicant_citizen_id = StringField()
-    applicant_phone = StringField()
-    applicant_email = StringField()
-
-
-@bp.get("/intake")
+@bp.get("/intake", endpoint="intake")
 @officer_required
-def intake(actor):
+def intake_list(actor):
     return render_template("desk/intake.html", entries=procedures.catalogue(actor, request.args.get("q", "")[:200]),
                            query=request.args.get("q", ""), actor=actor, action=ActionForm())
 
 
-@bp.route("/intake/<code>", methods=["GET", "POST"])
-@officer_required
-def intake_form(actor, code):
-    entry, version = procedures.catalogue_entry(actor, code)
-    definition = procedures.start_form(version)
-    html = forms.html_form(definition) if definition else None
-    who = ApplicantForm()
-    form = html.build(submitted=request.method == "POST") if html else None
-    page = {"entry": entry, "html": html, "form": form, "who": who, "actor": actor, "action": ActionForm(), "loose": []}
-    if request.method == "GET":
-        return render_template("desk/intake_form.html", **page)
-    if html is not None and html.edit_rows(form, request.form):
-        return render_template("desk/intake_form.html", **page)
-    if not who.validate_on_submit():
-        return render_template("desk/intake_form.html", **page | {"loose": [forms.CSRF_MESSAGE]}), 400
-    data, files = forms.submitted(html, form) if html else ({}, {})
-    applicant = {k: v.strip() for k, v in (("name", who.applicant_name.data), ("citizen_id", who.applicant_citizen_id.data),
-                                           ("phone", who.applicant_phone.data), ("email", who.applicant_email.data))
-                 if v and v.strip()}
-    try:
-        dossier = dossiers.start_dossier(actor, code, data, applicant or None,
-                                         {p: Upload(f.filename or "", f.read()) for p, f in files.items()},
-                                         channel="counter")
-    except ServiceError as exc:
-        loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html else [_reason(exc)]
-        return render_template("desk/intake_form.html", **page | {"loose": loose}), exc.status
-    session["intake"] = {"code": dossier.code, "key": dossier.lookup_key}
-    flash(_("Dossier %(code)s is received.", code=dossier.code), "notice")
-    return redirect(url_for("desk.intake_receipt", code=dossier.code), 303)
-
-
-@bp.get("/intake/<code>/receipt")
-@officer_required
-def intake_receipt(actor, code):
-    """The receipt of a dossier this officer has just received: its lookup key is known only now."""
-    dossier = dossiers.get_dossier(actor, code)
-    shown = session.get("intake") or {}
-    if shown.get("code") != code:
-        flash(_("The receipt with the lookup key is printed when the dossier is received."), "error")
-        return redirect(url_for("desk.worklist"), 303)
-    return render_template("portal/receipt.html", slip=slips.receipt(actor, dossier, tracking_url(code, shown["key"])))
+bp.add_url_rule("/intake/<code>", "intake_form", intake.intake_form, methods=["GET", "POST"])
+bp.add_url_rule("/intake/<code>/receipt", "intake_receipt", intake.intake_receipt, methods=["GET", "POST"])
 
 
 @bp.get("/ledger")
@@ -422,6 +382,16 @@ def periodic_report(actor):
     """The periodic report a leader sends upward: the period's dossiers by field (default last month)."""
     if not actor.has_role("leader", "admin"):
         abort(403)
+    wrong = {}
+    for name in ("from", "to"):
+        try:
+            date_arg(name)
+        except PageInvalid:  # the page again, for the default period, saying which date to correct
+            wrong[name] = _("Enter the date as day, month and year, for example 31/12/2026.")
+    if wrong:
+        report = stats.report_for(actor, None, None, None, local_today())
+        return render_template("desk/report.html", report=report, actor=actor, action=ActionForm(), wrong=wrong,
+                               asked=request.args), 422
     report = stats.report_for(actor, None, date_arg("from"), date_arg("to"), local_today())
     kind = request.args.get("format")
     if kind in ("csv", "xlsx"):

@@ -60,6 +60,11 @@ MESSAGES = {
     "fileType": _l("The file must be a PDF, an image (JPEG, PNG, TIFF, WebP) or an office document."),
     "dataUrl": _l("The file could not be read."),
     "dossierSize": _l("With this file the dossier's files would exceed %(limit)s MiB."),
+    "citizenId": _l("Enter the 12 digits of the citizen ID card (CCCD), for example 001203004567."),
+    "phone": _l("Enter a Vietnamese phone number: 10 digits starting with 0, for example 0912 345 678, or +84."),
+    "email": _l("Enter an email address such as ten@example.vn."),
+    "dateRange": _l("Enter a date from %(first)s to %(last)s."),
+    "futureDate": _l("This date cannot be in the future."),
 }
 CSRF_MESSAGE = _l("The page was open too long or came from elsewhere; please check the form and send it again.")
 TYPE_WORDS = {"text": _l("text"), "a whole number": _l("a whole number"), "a number": _l("a number"),
@@ -78,6 +83,8 @@ def message_for(error: FieldError) -> str:
         limit = FORMAT_WORDS.get(limit, limit)
     expected = " / ".join(str(TYPE_WORDS.get(part, part)) for part in str(error.limit).split(" or ")) \
         if error.code == "type" else None
+    if error.code == "dateRange" and isinstance(limit, tuple):
+        return str(template) % {"first": limit[0].strftime("%d/%m/%Y"), "last": limit[1].strftime("%d/%m/%Y")}
     return str(template) % {"limit": limit, "expected": expected}
 
 
@@ -416,3 +423,4 @@ def _locate(form, parts):
         else:
             break
     return None if isinstance(current, Form | FormField) else current
+

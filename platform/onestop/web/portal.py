@@ -4,19 +4,20 @@ acts as its centre's portal account; what a citizen may see of a dossier needs c
 
 import re
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, MultipleFileField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from ..services import centres, dossiers, lifecycle, procedures, slips, tracking
+from ..services import centres, dossiers, lifecycle, procedures, slips, submissions, tracking
 from ..services.attachments import Upload
 from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.users import portal_user
 from ..text import fold
-from . import forms, throttle
+from . import formpage, forms, throttle
+from .errors import PageNotFound
 from .i18n import current_language
 from .links import tracking_url
 
@@ -115,29 +116,45 @@ def submit(code):
     entry, version = procedures.catalogue_entry(actor, code)
     definition = procedures.start_form(version)
     if definition is None:
-        abort(404, description="Thủ tục này chưa nhận hồ sơ trực tuyến. / This procedure is not open for online submission.")
+        raise PageNotFound(_("This procedure is not open for online submission yet: please bring the documents "
+                             "to the centre."))
     html = forms.html_form(definition)
+
+    def page(form, loose=(), status=200):
+        return render_template("portal/submit.html", entry=entry, html=html, form=form, data={}, loose=list(loose),
+                               submission=formpage.submission_token()), status
+
     if request.method == "GET":
-        return render_template("portal/submit.html", entry=entry, html=html, form=html.build(), data={}, loose=[])
+        return page(html.build())
+    first = submissions.first_dossier(formpage.sent_token())
+    if first is not None:  # the same form sent again (Back, then Submit): its dossier, not a second one
+        return _show_submitted(first, first.lookup_key, again=True)
     wait = throttle.submission_wait(actor.centre_id, entry.code, count=False)
     if wait is not None:  # refused before the body is even read
         return _too_many(render_template("portal/busy.html", entry=entry, minutes=-(-wait // 60)), wait)
     form = html.build(submitted=True)
     if html.edit_rows(form, request.form):
-        return render_template("portal/submit.html", entry=entry, html=html, form=form, data={}, loose=[])
+        return page(form)
     if not form.validate_on_submit():
-        return render_template("portal/submit.html", entry=entry, html=html, form=form, data={},
-                               loose=[forms.CSRF_MESSAGE]), 400
+        return page(form, [forms.CSRF_MESSAGE], 400)
     wait = throttle.submission_wait(actor.centre_id, entry.code)
     if wait is not None:
         return _too_many(render_template("portal/busy.html", entry=entry, minutes=-(-wait // 60)), wait)
     data, files = forms.submitted(html, form)
     try:
-        dossier, key = dossiers.submit_online(actor, code, data, _uploads(files))
+        dossier, key = dossiers.submit_online(actor, code, data, _uploads(files), submission=formpage.sent_token())
     except ServiceError as exc:
         loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors else [exc.message]
-        return render_template("portal/submit.html", entry=entry, html=html, form=form, data={}, loose=loose), exc.status
+        return page(form, loose, exc.status)
+    return _show_submitted(dossier, key, again=getattr(dossier, "resubmitted", False))
+
+
+def _show_submitted(dossier, key, again=False):
+    """To the confirmation of the dossier this browser submitted (`again`: the form had made it already)."""
     session["submitted"] = {"code": dossier.code, "key": key}
+    if again:
+        flash(_("This form had already been sent: here is the dossier it made. Nothing was submitted twice."),
+              "notice")
     return redirect(url_for("portal.submitted", code=dossier.code), 303)
 
 
@@ -158,8 +175,9 @@ def submitted(code):
 def _own_submission_or_404(code):
     own = _own_submission(code)
     if own is None:
-        raise NotFound("this confirmation is shown only to whoever submitted the dossier, right after submitting; "
-                       "look the dossier up with its code and lookup key: /track")
+        raise PageNotFound(_("This confirmation is shown only to whoever submitted the dossier, right after "
+                             "submitting. Look the dossier up with its code and lookup key at %(where)s.",
+                             where=url_for("portal.track")))
     return own
 
 

@@ -1,0 +1,130 @@
+"""The desk's counter: a paper dossier received from the applicant in person, the papers ticked as
+received, and its receipt printed (again). The applicant's name and ID are asked once: what the
+procedure's form already asks is not asked beside it. The desk's blueprint routes to these
+views (web/desk.py)."""
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import StringField
+
+from .. import formdefs
+from ..services import dossiers, procedures, slips, submissions
+from ..services.attachments import Upload
+from ..services.errors import ServiceError
+from . import formpage, forms
+from .auth import officer_required
+from .links import tracking_url
+
+# The applicant's details the counter asks for, checked by the formats of formdefs.
+APPLICANT_SCHEMA = {"type": "object", "properties": {
+    "citizen_id": {"type": "string", "format": "citizen-id"}, "phone": {"type": "string", "format": "phone"},
+    "email": {"type": "string", "format": "email"}}}
+RECENT_RECEIPTS = 20  # receipts an officer can print again with their key, from this session
+
+
+class ActionForm(FlaskForm):
+    """An empty form: its CSRF token guards issuing a new lookup key."""
+
+
+def _reason(exc) -> str:
+    return forms.message_for(exc.field_errors[0]) if exc.field_errors else exc.message
+
+
+class ApplicantForm(FlaskForm):
+    """Who hands the dossier in at the counter, for what the procedure's own form does not ask."""
+
+    applicant_name = StringField()
+    applicant_citizen_id = StringField()
+    applicant_phone = StringField()
+    applicant_email = StringField()
+
+
+def asked_at_the_counter(entry, definition) -> list[str]:
+    """The applicant keys (name, citizen_id, phone, email) the procedure's form does not carry."""
+    carried = set((definition.schema.get("properties") or {}) if definition is not None else ())
+    mapping = entry.metadata.get("applicant") if isinstance(entry.metadata.get("applicant"), dict) else {}
+    return [key for key, names in dossiers.APPLICANT_KEYS.items()
+            if not carried.intersection([mapping[key]] if isinstance(mapping.get(key), str) else names)]
+
+
+def _typed_applicant(who, asked) -> tuple[dict, bool]:
+    """(the applicant's details typed at the counter, tidied; whether any is wrong, put on its field)."""
+    typed = {key: (getattr(who, f"applicant_{key}").data or "").strip() for key in asked}
+    typed = formdefs.tidy(APPLICANT_SCHEMA, {k: v for k, v in typed.items() if v})
+    errors = formdefs.validate(APPLICANT_SCHEMA, typed)
+    for error in errors:
+        field = getattr(who, f"applicant_{error.field}")
+        field.errors = list(field.errors or []) + [forms.message_for(error)]
+    return typed, bool(errors)
+
+
+@officer_required
+def intake_form(actor, code):
+    entry, version = procedures.catalogue_entry(actor, code)
+    definition = procedures.start_form(version)
+    html = forms.html_form(definition) if definition else None
+    who, posted = ApplicantForm(), request.method == "POST"
+    form = html.build(submitted=posted) if html else None
+    documents = [d.get("name") for d in entry.documents if d.get("name")]
+    page = {"entry": entry, "html": html, "form": form, "who": who, "actor": actor, "action": ActionForm(formdata=None),
+            "loose": [], "asked": asked_at_the_counter(entry, definition), "documents": documents,
+            "papers": [p for p in request.form.getlist("papers") if p in documents] if posted else [],
+            "submission": formpage.submission_token()}
+    if not posted:
+        return render_template("desk/intake_form.html", **page)
+    first = submissions.first_dossier(formpage.sent_token())
+    if first is not None:  # the same form sent again: its dossier's receipt, not a second dossier
+        return _received(first, _("This form had already been sent: here is the dossier it made. Nothing was "
+                                  "received twice."))
+    if html is not None and html.edit_rows(form, request.form):
+        return render_template("desk/intake_form.html", **page)
+    if not who.validate_on_submit():
+        return render_template("desk/intake_form.html", **page | {"loose": [forms.CSRF_MESSAGE]}), 400
+    typed, wrong = _typed_applicant(who, page["asked"])
+    data, files = forms.submitted(html, form) if html else ({}, {})
+    uploads = {p: Upload(f.filename or "", f.read()) for p, f in files.items()}
+    try:
+        if wrong:  # the form's own fields are checked too: every error at once
+            dossiers.check_start(actor, code, data, uploads)
+            return render_template("desk/intake_form.html", **page), 422
+        applicant = (dossiers.applicant_from(entry.metadata, data) or {}) | typed
+        dossier = dossiers.start_dossier(actor, code, data, applicant or None, uploads, channel="counter",
+                                         submission=formpage.sent_token(), papers=page["papers"])
+    except ServiceError as exc:
+        loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html else [_reason(exc)]
+        return render_template("desk/intake_form.html", **page | {"loose": loose}), exc.status
+    if getattr(dossier, "resubmitted", False):
+        return _received(dossier, _("This form had already been sent: here is the dossier it made. Nothing was "
+                                    "received twice."))
+    return _received(dossier, _("Dossier %(code)s is received.", code=dossier.code))
+
+
+def _received(dossier, message):
+    """To the receipt of a dossier just received, its key remembered to print it again this session."""
+    recent = dict(session.get("intakes") or {})
+    recent.pop(dossier.code, None)
+    recent[dossier.code] = dossier.lookup_key
+    session["intakes"] = dict(list(recent.items())[-RECENT_RECEIPTS:])
+    flash(message, "notice")
+    return redirect(url_for("desk.intake_receipt", code=dossier.code), 303)
+
+
+@officer_required
+def intake_receipt(actor, code):
+    """The receipt of a dossier of the centre, to print (again). One received in this session keeps
+    its lookup key; another's copy opens the tracking page without it, and a new key can be issued
+    (POST, audited; the old key stops working) for a receipt the applicant can track with."""
+    dossier = dossiers.get_dossier(actor, code)
+    if request.method == "POST":
+        if not ActionForm().validate_on_submit():
+            flash(forms.CSRF_MESSAGE, "error")
+            return redirect(url_for("desk.intake_receipt", code=code), 303)
+        return _received(slips.reissue_lookup_key(actor, code),
+                         _("A new lookup key is issued for dossier %(code)s; the old one no longer works.", code=code))
+    key = (session.get("intakes") or {}).get(code)
+    if key is None:
+        slip = slips.receipt(actor, dossier, url_for("portal.track", code=code, _external=True))
+        return render_template("portal/receipt.html", slip=slip, action=ActionForm(),
+                               reissue=url_for("desk.intake_receipt", code=code))
+    return render_template("portal/receipt.html", slip=slips.receipt(actor, dossier, tracking_url(code, key)))
