@@ -41,8 +41,13 @@ from .models import (
     OfficialDay,
     PracticeDossier,
     ProcedureVersion,
+    QueueBoard,
+    QueueGroup,
+    QueueSequence,
+    QueueTicket,
     Rating,
     SchemaMigration,
+    ServiceCounter,
     SignInSession,
     Unit,
     User,
@@ -298,6 +303,12 @@ def _lookup_tables(db):
     db.create_tables([LookupTable], safe=True)
 
 
+
+def _queue(db):
+    """The counter floor's queue: service groups, counters, the day's tickets, their numbers, the screens."""
+    db.create_tables([QueueGroup, ServiceCounter, QueueTicket, QueueSequence, QueueBoard], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -334,6 +345,7 @@ MIGRATIONS = [
     (33, "catalogue files imported as drafts", _catalogue_imports),
     (34, "messages find their dossier by business key, message and correlation", _message_correlation),
     (35, "lookup tables: the centre's values of the models' data stores", _lookup_tables),
+    (36, "queue tickets, counters and hall screens", _queue),
 ]
 
 

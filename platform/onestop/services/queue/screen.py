@@ -1,0 +1,28 @@
+"""The hall screen: the last calls of a centre today (number -> counter), newest first. A screen
+polls its centre's board version (one indexed read) and fetches the calls only when it moved."""
+
+from ...models import QueueBoard, QueueTicket, ServiceCounter, local_today
+from ...workdays import to_local
+from .setup import public_centre
+
+LAST_CALLS = 8
+
+
+def board_version(centre_id) -> int:
+    """The centre's board version: it moves with every call, recall and skip."""
+    return QueueBoard.select(QueueBoard.version).where(QueueBoard.centre == centre_id).scalar() or 0
+
+
+def screen(centre_code) -> dict:
+    """{centre, version, calls: [{id, label, counter, calls, at}]}: the last LAST_CALLS calls of today."""
+    centre = public_centre(centre_code)
+    version, today = board_version(centre.id), local_today()
+    rows = (QueueTicket.select(QueueTicket.id, QueueTicket.label, QueueTicket.calls, QueueTicket.called_at,
+                               ServiceCounter.number)
+            .join(ServiceCounter, on=(QueueTicket.counter == ServiceCounter.id))
+            .where((QueueTicket.centre == centre.id) & (QueueTicket.day == today)
+                   & QueueTicket.called_at.is_null(False) & QueueTicket.state.in_(("called", "serving", "done")))
+            .order_by(QueueTicket.called_at.desc()).limit(LAST_CALLS).tuples())
+    calls = [{"id": i, "label": label, "counter": number, "calls": n, "at": to_local(at).strftime("%H:%M")}
+             for i, label, n, at, number in rows]
+    return {"centre": {"code": centre.code, "name": centre.name}, "version": version, "calls": calls}
