@@ -1,7 +1,23 @@
 """Web layer: blueprints by audience (portal for citizens, desk for officers, the REST API, public
 pages) and what they share: languages, sessions, sign-in, forms, error pages."""
 
-from . import api, args, auth, bodies, desk, diagram, errors, i18n, markup, portal, public, security, sessions
+from . import (
+    api,
+    args,
+    auth,
+    bodies,
+    counter,
+    desk,
+    diagram,
+    errors,
+    i18n,
+    markup,
+    portal,
+    public,
+    queue,
+    security,
+    sessions,
+)
 
 
 def init_app(app):
@@ -17,4 +33,6 @@ def init_app(app):
     app.register_blueprint(public.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(desk.bp, url_prefix="/desk")
+    app.register_blueprint(counter.bp, url_prefix="/desk/counter")
+    app.register_blueprint(queue.bp, url_prefix="/queue")
     app.register_blueprint(api.bp, url_prefix="/api/v1")

@@ -25,7 +25,7 @@ from wtforms import DateField, MultipleFileField, PasswordField, SelectField, St
 from wtforms.fields.choices import SelectChoice
 
 from ..models import local_today
-from ..services import attachments, dossiers, lifecycle, procedures, slips, stats, users, worklist
+from ..services import attachments, dossiers, lifecycle, procedures, queue, slips, stats, users, worklist
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..status import Status
@@ -328,11 +328,17 @@ class ApplicantForm(FlaskForm):
     applicant_email = StringField()
 
 
+def _ticket(actor):
+    """The queue ticket served at the officer's counter that this intake is for (`?ticket=ID`), if any."""
+    ticket_id = request.args.get("ticket", type=int)
+    return queue.serving_ticket(actor, ticket_id) if ticket_id else None
+
+
 @bp.get("/intake")
 @officer_required
 def intake(actor):
     return render_template("desk/intake.html", entries=procedures.catalogue(actor, request.args.get("q", "")[:200]),
-                           query=request.args.get("q", ""), actor=actor, action=ActionForm())
+                           query=request.args.get("q", ""), actor=actor, action=ActionForm(), ticket=_ticket(actor))
 
 
 @bp.route("/intake/<code>", methods=["GET", "POST"])
@@ -341,9 +347,10 @@ def intake_form(actor, code):
     entry, version = procedures.catalogue_entry(actor, code)
     definition = procedures.start_form(version)
     html = forms.html_form(definition) if definition else None
-    who = ApplicantForm()
+    who, ticket = ApplicantForm(), _ticket(actor)
     form = html.build(submitted=request.method == "POST") if html else None
-    page = {"entry": entry, "html": html, "form": form, "who": who, "actor": actor, "action": ActionForm(), "loose": []}
+    page = {"entry": entry, "html": html, "form": form, "who": who, "actor": actor, "action": ActionForm(), "loose": [],
+            "ticket": ticket}
     if request.method == "GET":
         return render_template("desk/intake_form.html", **page)
     if html is not None and html.edit_rows(form, request.form):
@@ -362,6 +369,8 @@ def intake_form(actor, code):
         loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html else [_reason(exc)]
         return render_template("desk/intake_form.html", **page | {"loose": loose}), exc.status
     session["intake"] = {"code": dossier.code, "key": dossier.lookup_key}
+    if ticket is not None:
+        queue.attach_dossier(actor, ticket.id, dossier.code)
     flash(_("Dossier %(code)s is received.", code=dossier.code), "notice")
     return redirect(url_for("desk.intake_receipt", code=dossier.code), 303)
 

@@ -18,9 +18,10 @@ from .floor import (
     open_counter,
     recall,
     serve,
+    serving_ticket,
     skip,
 )
-from .screen import board_version, screen
+from .screen import board_version, screen, version_of
 from .setup import (
     counters,
     groups,
@@ -33,5 +34,5 @@ from .tickets import PRIORITIES, book, issue, slots, ticket_status
 __all__ = [
     "PRIORITIES", "attach_dossier", "board_version", "book", "call_next", "call_ticket", "close_counter",
     "counter_page", "counters", "finish", "groups", "issue", "open_counter", "public_centre", "recall",
-    "save_counter", "save_group", "screen", "serve", "skip", "slots", "ticket_status",
+    "save_counter", "save_group", "screen", "serve", "serving_ticket", "skip", "slots", "ticket_status", "version_of",
 ]

@@ -3,14 +3,22 @@ polls its centre's board version (one indexed read) and fetches the calls only w
 
 from ...models import QueueBoard, QueueTicket, ServiceCounter, local_today
 from ...workdays import to_local
+from .. import runtime
 from .setup import public_centre
 
 LAST_CALLS = 8
+# A centre's code never changes (services.centres): a screen's poll finds its centre without a query.
+_centre_ids = runtime.SharedCache("queue_centres", seconds=300.0)
 
 
 def board_version(centre_id) -> int:
     """The centre's board version: it moves with every call, recall and skip."""
     return QueueBoard.select(QueueBoard.version).where(QueueBoard.centre == centre_id).scalar() or 0
+
+
+def version_of(centre_code) -> int:
+    """The board version of the centre with that public code: a hall screen's or a phone's poll."""
+    return board_version(_centre_ids.get(str(centre_code)[:64], lambda: public_centre(centre_code).id))
 
 
 def screen(centre_code) -> dict:
