@@ -201,3 +201,11 @@ def test_the_hall_screen_polls_a_real_server_with_conditional_gets(tmp_path):
         assert status == 200 and etag
         assert _get(base + "/queue/default/screen.json", etag) == (304, etag)
         assert _get(base + "/queue/default/screen")[0] == 200
+
+
+def test_a_phone_taking_number_after_number_is_told_to_wait_but_the_kiosk_is_not(sqlite_app):
+    group_id = _floor(sqlite_app)
+    client = sqlite_app.test_client()
+    answers = [_take(client, "/queue/default/take", group_id).status_code for _ in range(7)]
+    assert answers == [303] * 6 + [429]
+    assert _take(client, "/queue/default/kiosk", group_id).status_code == 303

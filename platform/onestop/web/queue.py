@@ -9,15 +9,16 @@ workers serve it like any short request)."""
 from datetime import date, datetime, timedelta
 
 import segno
-from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from ..models import local_today
+from ..ratelimit import Limit
 from ..services import queue
 from ..services.errors import Conflict, Invalid, NotFound, ServiceError
-from . import forms
+from . import forms, throttle
 
 bp = Blueprint("queue", __name__)
 
@@ -25,6 +26,21 @@ PRIORITY_NAMES = {"elderly": _l("Elderly person (60 or older)"), "disability": _
                   "pregnant": _l("Pregnant woman"), "small_child": _l("Person with a small child")}
 TICKET_POLL_SECONDS = 4
 SCREEN_POLL_SECONDS = 0.5
+# Numbers taken from a phone (or booked) per address: a family takes a few, a script filling the
+# line with numbers nobody will answer is stopped. The kiosk in the hall is not limited.
+PHONE_TICKETS = Limit("queue-phone", "6 per hour")
+
+
+def _phone_wait() -> int | None:
+    """Count one number taken from a phone; the seconds to wait when this address has had its share."""
+    counts, address = current_app.extensions["onestop.runtime"].limiter, throttle.client_address()
+    return None if counts.hit(PHONE_TICKETS, address) else counts.retry_after(PHONE_TICKETS, address)
+
+
+def _too_many(wait):
+    response = make_response(render_template("queue/busy.html", minutes=-(-wait // 60)), 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 class TakeForm(FlaskForm):
@@ -41,6 +57,8 @@ def _take_page(code, kiosk):
     if request.method == "POST":
         if not form.validate_on_submit():
             problem = forms.CSRF_MESSAGE
+        elif not kiosk and (wait := _phone_wait()) is not None:
+            return _too_many(wait)
         else:
             try:
                 ticket = queue.issue(code, request.form.get("group", type=int), "kiosk" if kiosk else "phone",
@@ -94,6 +112,9 @@ def book(code):
             start = datetime.fromisoformat(request.form.get("start") or "")
             if not form.validate_on_submit():
                 raise Invalid("csrf")
+            wait = _phone_wait()
+            if wait is not None:
+                return _too_many(wait)
             ticket = queue.book(code, chosen, start, request.form.get("priority") or None)
             return redirect(url_for("queue.ticket", code=code, token=ticket.token), 303)
         except (ValueError, ServiceError) as exc:
