@@ -256,3 +256,29 @@ def test_a_booked_ticket_is_not_called_before_its_slot(app):
         queue.open_counter(officer, _counter("1").id)
         assert queue.call_next(officer, _counter("1").id) is None
         assert to_local(datetime(2026, 1, 1)).year == 2026
+
+
+def test_numbers_start_again_at_one_the_next_working_day(app, clock):
+    with app.app_context():
+        admin, groups = _open_floor()
+        assert [queue.issue("default", groups["A"].id).label for _ in range(2)] == ["A001", "A002"]
+        clock.advance(24 * 3600)
+        deadlines.set_day(admin, local_today(), True, "test: open")
+        assert queue.issue("default", groups["A"].id).label == "A001"
+
+
+def test_every_call_is_an_audit_event_on_the_centres_chain_and_the_chain_still_verifies(app):
+    from onestop.models import AuditEvent
+    from onestop.services import audit
+
+    with app.app_context():
+        _, groups = _open_floor()
+        officer = make_user("canbo1", ("officer",))[0]
+        queue.issue("default", groups["A"].id)
+        counter = _counter("1")
+        queue.open_counter(officer, counter.id)
+        queue.call_next(officer, counter.id)
+        queue.recall(officer, counter.id)
+        actions = [e.action for e in AuditEvent.select().where(AuditEvent.actor == officer.id).order_by(AuditEvent.id)]
+        assert actions == ["queue.counter_opened", "queue.called", "queue.recalled"]
+        assert audit.verify().broken is None
