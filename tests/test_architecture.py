@@ -128,7 +128,8 @@ ENGINE_INSIDE = sorted(p.stem for p in (PACKAGE / "engine").glob("*.py") if p.st
 STORAGE = ["onestop.db", "onestop.sql", "onestop.migrations", "peewee", "playhouse"]
 TOP = ["onestop.app", "onestop.cli", "onestop_admin", "tests", "bench"]
 WORKERS = ["onestop.jobs", "onestop.timers"]
-WEB_PAGES = ["onestop.web.api", "onestop.web.desk", "onestop.web.portal", "onestop.web.public"]
+WEB_PAGES = ["onestop.web.api", "onestop.web.counter", "onestop.web.desk", "onestop.web.portal", "onestop.web.public",
+             "onestop.web.queue"]
 
 
 def _files(*paths):

@@ -67,6 +67,9 @@ def init_app(app):
     from .calendar import OfficialCalendarView
 
     admin.add_view(OfficialCalendarView(name="Lịch quốc gia", endpoint="official_calendar", url="/admin/official-calendar"))
+    from .queue import QueueView
+
+    admin.add_view(QueueView(name="Xếp hàng", endpoint="queue_setup", url="/admin/queue"))
     admin.add_view(CoverageView(name="Độ phủ", endpoint="coverage"))
     admin.add_view(AuditView(AuditEvent, name="Nhật ký", endpoint="audit"))
     admin.add_view(TestRunView(name="Thử nghiệm", endpoint="testrun", url="/admin/modeller"))

@@ -44,9 +44,14 @@ from .models import (
     OfficialDay,
     PracticeDossier,
     ProcedureVersion,
+    QueueBoard,
+    QueueGroup,
+    QueueSequence,
+    QueueTicket,
     Rating,
     SchemaMigration,
     ServiceCall,
+    ServiceCounter,
     SignInSession,
     Unit,
     User,
@@ -326,6 +331,11 @@ def _form_submissions(db):
     db.create_tables([FormSubmission], safe=True)
 
 
+def _queue(db):
+    """The counter floor's queue: service groups, counters, the day's tickets, their numbers, the screens."""
+    db.create_tables([QueueGroup, ServiceCounter, QueueTicket, QueueSequence, QueueBoard], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -366,6 +376,7 @@ MIGRATIONS = [
     (37, "connectors: allowed hosts, connector proxy and encrypted secrets per centre", _connectors),
     (38, "full-text search of the catalogue and of dossiers by applicant", _search),
     (39, "application forms sent twice make one dossier", _form_submissions),
+    (40, "queue tickets, counters and hall screens", _queue),
 ]
 
 

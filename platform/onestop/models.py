@@ -749,6 +749,88 @@ class LookupTable(BaseModel):
         indexes = ((("centre", "name"), True),)
 
 
+class QueueGroup(BaseModel):
+    """A service group of a centre's queue (a field, or a group of counters): its tickets carry its
+    letter (A001) and, if it takes bookings, slots of `slot_minutes` with `slot_capacity` each."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    letter = CharField(max_length=2)
+    name = CharField(max_length=255)
+    slot_minutes = IntegerField(default=15)
+    slot_capacity = IntegerField(default=0)  # 0: no online booking
+    active = BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("centre", "letter"), True),)
+
+
+class ServiceCounter(BaseModel):
+    """A counter of a centre's hall: the groups it serves, and the officer who opened it (None: closed)."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    number = CharField(max_length=16)  # what the hall screen says: "3", "12B"
+    name = CharField(max_length=255, default="")
+    groups = JSONField(default=list)  # QueueGroup ids
+    officer = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    opened_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("centre", "number"), True),)
+
+
+class QueueTicket(BaseModel):
+    """A citizen's number of the day for a group, from its issue (kiosk, phone or booking) to its end
+    (done, skipped or cancelled), with every time the figures need."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    group = ForeignKeyField(QueueGroup, on_delete="CASCADE")
+    day = DateField()  # the centre's (local) day of the number
+    number = IntegerField()
+    label = CharField(max_length=16)  # A001
+    token = CharField(max_length=32, unique=True)  # the ticket page's address, unguessable
+    channel = CharField(max_length=16)  # kiosk, phone, booking
+    priority = CharField(max_length=32, null=True)  # elderly, disability, pregnant, small_child
+    state = CharField(max_length=16, default="waiting")  # waiting, called, serving, done, skipped, cancelled
+    issued_at = DateTimeField(default=utcnow)
+    queued_at = DateTimeField()  # its place in the line: issued_at, or a booking's slot start
+    booked_for = DateTimeField(null=True)
+    called_at = DateTimeField(null=True)  # the latest call (a recall moves it)
+    first_called_at = DateTimeField(null=True)
+    calls = IntegerField(default=0)
+    served_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+    counter = ForeignKeyField(ServiceCounter, null=True, on_delete="SET NULL")
+    officer = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    dossier = ForeignKeyField(Dossier, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("group", "day", "number"), True), (("centre", "day", "state"), False),
+                   (("centre", "called_at"), False))
+
+
+class QueueSequence(BaseModel):
+    """A group's last ticket number of a day: taken by an upsert, so two kiosks never share a number."""
+
+    id = AutoField()
+    group = ForeignKeyField(QueueGroup, on_delete="CASCADE")
+    day = DateField()
+    value = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("group", "day"), True),)
+
+
+class QueueBoard(BaseModel):
+    """A centre's hall screen version: bumped in the transaction of every call, so a screen's poll
+    costs one indexed read when nothing changed."""
+
+    centre = ForeignKeyField(Centre, primary_key=True, on_delete="CASCADE")
+    version = IntegerField(default=0)
+
+
 class CacheVersion(BaseModel):
     """One row per kind of cached rows (agency codes, units, local overrides): a write that changes
     such rows bumps its kind's version in the same transaction, and every process empties its cache
@@ -801,4 +883,9 @@ ALL_MODELS = [
     ServiceCall,
     ConnectorSettings,
     ConnectorSecret,
+    QueueGroup,
+    ServiceCounter,
+    QueueTicket,
+    QueueSequence,
+    QueueBoard,
 ]

@@ -174,4 +174,18 @@ def test_every_script_in_bench_has_a_tiny_run_in_the_tests():
     (and concurrency.py, run by tests/web/test_concurrency.py)."""
     scripts = {p.name for p in (ROOT / "bench").glob("*.py")} - {"__init__.py", "pgserver.py"}
     assert scripts == {"engine.py", "http.py", "catalogue.py", "generate.py", "scale.py", "stats.py", "rollout.py",
-                       "catalogue_import.py", "concurrency.py", "search.py"}
+                       "catalogue_import.py", "concurrency.py", "search.py", "queue.py"}
+
+
+def test_the_queue_benchmark_measures_the_screens_update_after_a_call_against_an_empty_poll(tmp_path):
+    output = run_bench(tmp_path, "queue.py", "--tickets", "12", "--counters", "3", "--seconds", "4", "--phones", "3",
+                       "--baseline-seconds", "0.5")
+    row = rf"\s+\d+\s+{NUMBER}\s+0"  # requests, server cpu ms per request, no error
+    assert_rows(output,
+                rf"GET /healthz \(the HTTP stack's floor\){row}",
+                rf"screen poll, nothing called \(304\){row}",
+                rf"screen poll without ETag \(200\){row}",
+                r"morning: 12 tickets, 12 calls at 3 counters in 4 s; 3 phones polling every 4 s, the screen every 0.5 s",
+                r"call -> screen latency ms: p50 \d+\s+p90 \d+\s+max \d+\s+\(calls seen 12, missed 0\); under 1 s: \w+",
+                rf"polls: \d+ \(\d+ answered 304\), server cpu ms per poll \(all its cpu in the morning\) {NUMBER}, errors 0")
+    assert "/proc/pressure/cpu before:" in output and "/proc/pressure/cpu after:" in output

@@ -74,13 +74,28 @@ def foreign(app):
         from onestop.services import lookup_tables
 
         lookup_tables.put(their_officer, "fees_b", "fees_b.json", json.dumps({"ban_sao": 2000}).encode())
+        their_ticket, their_counter = _their_queue(their_officer, theirs.code)
         rows = {"dossier": dossier.id, "audit": AuditEvent.select().where(AuditEvent.centre == theirs.id).first().id,
                 "procedure": Procedure.get((Procedure.centre == theirs.id) & (Procedure.code == "1.000894")).id,
                 "unit": their_unit.id, "user": their_officer.id, "centre": theirs.id}
         yield {"token": token, "code": dossier.code, "task": task.id, "attachment": attachment.id,
                "procedure": "1.000894", "dossier_id": dossier.id, "draft": draft.draft_id, "rows": rows,
                "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": "TP", "username": "b.canbo",
-               "import": their_import.id, "table": "fees_b"}
+               "import": their_import.id, "table": "fees_b",
+               "counter": their_counter, "ticket": their_ticket.id, "ticket_token": their_ticket.token}
+
+
+
+def _their_queue(officer, centre_code):
+    """B's queue: a group, a counter, and a ticket taken today (the centre opened all day for it)."""
+    from onestop.models import local_today
+    from onestop.services import deadlines, queue
+
+    deadlines.set_office_hours(officer, [("00:00", "23:59")], None)
+    deadlines.set_day(officer, local_today(), True, "open for the test")
+    group = queue.save_group(officer, "A", "Hộ tịch")
+    counter = queue.save_counter(officer, "1", "Quầy 1", [group.id])
+    return queue.issue(centre_code, group.id), counter.id
 
 
 PROCEDURE_ENDPOINTS = {"api.get_procedure", "api.adopt_template", "api.set_local_override", "api.offered_template",
@@ -113,6 +128,12 @@ def _url(rule, ids):
             values[name] = "2026-12-05"
         elif name == "draft_id":
             values[name] = ids["draft"]
+        elif name in ("counter_id", "ticket_id"):
+            values[name] = ids[name.removesuffix("_id")]
+        elif name == "table_name":
+            values[name] = "fees"  # a lookup table's name: each centre's own (none here)
+        elif name == "token":
+            values[name] = ids["ticket_token"]
         elif name in ("practice_id", "unit_code", "username", "import_id"):
             values[name] = ids[name.removesuffix("_id")]
         elif name == "province":
@@ -152,7 +173,7 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
             continue
         path = _url(rule, foreign)
         foreign_ids = bool({"code", "task_id", "attachment_id", "draft_id", "practice_id", "unit_code", "username",
-                            "import_id", "secret"}
+                            "import_id", "secret", "counter_id", "ticket_id"}
                            & set(rule.arguments))
         view, _, page = rule.endpoint.partition(".")
         if rule.rule.startswith("/admin/") and view in foreign["rows"] and page in RECORD_PAGES:

@@ -6,6 +6,7 @@ from . import (
     args,
     auth,
     bodies,
+    counter,
     desk,
     diagram,
     errors,
@@ -15,6 +16,7 @@ from . import (
     markup,
     portal,
     public,
+    queue,
     security,
     sessions,
 )
@@ -35,5 +37,7 @@ def init_app(app):
     app.register_blueprint(public.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(desk.bp, url_prefix="/desk")
+    app.register_blueprint(counter.bp, url_prefix="/desk/counter")
+    app.register_blueprint(queue.bp, url_prefix="/queue")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(external_tasks.bp, url_prefix="/api/v1")

@@ -332,7 +332,8 @@ def control_sheet(actor, code):
 @officer_required
 def intake_list(actor):
     return render_template("desk/intake.html", entries=procedures.catalogue(actor, request.args.get("q", "")[:200]),
-                           query=request.args.get("q", ""), actor=actor, action=ActionForm())
+                           query=request.args.get("q", ""), actor=actor, action=ActionForm(),
+                           ticket=intake.served_ticket(actor))
 
 
 bp.add_url_rule("/intake/<code>", "intake_form", intake.intake_form, methods=["GET", "POST"])

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from .. import formdefs
-from ..services import dossiers, procedures, slips, submissions
+from ..services import dossiers, procedures, queue, slips, submissions
 from ..services.attachments import Upload
 from ..services.errors import ServiceError
 from . import formpage, forms
@@ -59,6 +59,12 @@ def _typed_applicant(who, asked) -> tuple[dict, bool]:
     return typed, bool(errors)
 
 
+def served_ticket(actor):
+    """The queue ticket served at the officer's counter that this intake is for (`?ticket=ID`), if any."""
+    ticket_id = request.args.get("ticket", type=int)
+    return queue.serving_ticket(actor, ticket_id) if ticket_id else None
+
+
 @officer_required
 def intake_form(actor, code):
     entry, version = procedures.catalogue_entry(actor, code)
@@ -70,7 +76,7 @@ def intake_form(actor, code):
     page = {"entry": entry, "html": html, "form": form, "who": who, "actor": actor, "action": ActionForm(formdata=None),
             "loose": [], "asked": asked_at_the_counter(entry, definition), "documents": documents,
             "papers": [p for p in request.form.getlist("papers") if p in documents] if posted else [],
-            "submission": formpage.submission_token()}
+            "submission": formpage.submission_token(), "ticket": served_ticket(actor)}
     if not posted:
         return render_template("desk/intake_form.html", **page)
     first = submissions.first_dossier(formpage.sent_token())
@@ -97,6 +103,8 @@ def intake_form(actor, code):
     if getattr(dossier, "resubmitted", False):
         return _received(dossier, _("This form had already been sent: here is the dossier it made. Nothing was "
                                     "received twice."))
+    if page["ticket"] is not None:
+        queue.attach_dossier(actor, page["ticket"].id, dossier.code)
     return _received(dossier, _("Dossier %(code)s is received.", code=dossier.code))
 
 

@@ -11,6 +11,7 @@
 * `public` — the public dashboard and its open data rows;
 * `periodic` — the periodic report a centre sends upward;
 * `decision766` — the index of Decision 766/QĐ-TTg;
+* `queue` — the counter floor's queue: waits, times at the counter, tickets per hour;
 * `scope` — the period, the centres and the procedure a figure is counted over.
 
 A period is [start, end) of local dates (Vietnam's time); figures are for a set of centres, and
@@ -24,6 +25,7 @@ from .decision766 import INDEX_GROUPS, index
 from .definition import COUNTS, LEVELS, RATED, Figures, figures_from_rows, resolution
 from .periodic import REPORT_COLUMNS, REPORT_HEADINGS, field_label, periodic_report, report_for
 from .public import CSV_COLUMNS, Dashboard, csv_rows, dashboard
+from .queue import queue_figures, queue_report
 from .read import (
     _months_and_days,  # noqa: F401 (how a period is split; its test reads it here)
     by_province,
@@ -39,6 +41,6 @@ __all__ = [
     "COUNTS", "CSV_COLUMNS", "FIGURE_TABLES", "INDEX_GROUPS", "LEVELS", "MAX_DAYS", "RATED", "REPORT_COLUMNS",
     "REPORT_HEADINGS", "Dashboard", "Figures", "Tally", "bound", "bucket", "by_province",
     "centre_of", "centres_for", "count", "count_rating", "count_steps", "csv_rows", "dashboard", "field_label", "figures",
-    "figures_from_rows", "index", "local_day", "monthly", "period", "periodic_report", "procedure_ids", "rebuild",
+    "figures_from_rows", "index", "local_day", "monthly", "period", "periodic_report", "procedure_ids", "queue_figures", "queue_report", "rebuild",
     "report", "report_for", "resolution", "roll_up_months", "scorecard",
 ]
