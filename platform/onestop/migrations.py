@@ -298,6 +298,13 @@ def _lookup_tables(db):
     db.create_tables([LookupTable], safe=True)
 
 
+def _legacy_dossiers(db):
+    """Dossiers imported from the centre's old system keep the switch-over instant (services.legacy)."""
+    _add_column(db, "dossier", "switch_over_at", DateTimeField(null=True))
+    # The periodic report counts them in progress from the switch-over: found by it, not by a scan.
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_switch_over_at" ON "dossier" ("switch_over_at")')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -334,6 +341,7 @@ MIGRATIONS = [
     (33, "catalogue files imported as drafts", _catalogue_imports),
     (34, "messages find their dossier by business key, message and correlation", _message_correlation),
     (35, "lookup tables: the centre's values of the models' data stores", _lookup_tables),
+    (36, "dossiers taken over from an old system count from the switch-over", _legacy_dossiers),
 ]
 
 
