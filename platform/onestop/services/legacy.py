@@ -21,6 +21,7 @@ nothing twice).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import unicodedata
@@ -37,7 +38,7 @@ from ..engine import EngineError
 from ..models import Centre, Dossier, Procedure, Unit, local_today, utcnow
 from ..status import Status
 from ..workdays import to_utc
-from . import audit, codes, deadlines, rollout, schedule, units
+from . import attachments, audit, codes, deadlines, rollout, schedule, units
 from .errors import Conflict, Invalid
 from .procedures import model_for
 from .runtime import engine, on_behalf_of
@@ -136,7 +137,12 @@ class Problem:
 
     def as_dict(self) -> dict:
         return {"row": self.line, "kind": self.kind, "column": self.column, "code": self.code, "value": self.value,
-                "message": self.text("en"), "message_vi": self.text("vi")}
+                "detail": self.detail, "message": self.text("en"), "message_vi": self.text("vi")}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Problem:
+        """A problem back from its `as_dict` (an error's details), to be said in another language."""
+        return cls(d["row"], d["kind"], d.get("column"), d.get("code"), d.get("value"), d.get("detail"))
 
 
 @dataclass
@@ -588,3 +594,29 @@ def data_of(model, row: Row) -> dict:
             for key, value in row.applicant.items()}
     data["legacy_code"] = row.code
     return data
+
+
+# a file checked in the back office, kept until its import is confirmed ----------------------------
+
+
+def _kept_files() -> attachments.FileStore:
+    """Legacy files checked and waiting for their import, apart from the dossiers' attachments."""
+    files = attachments.store()
+    return attachments.FileStore(files.root.parent / "legacy-files", MAX_BYTES, MAX_BYTES)
+
+
+def keep_file(content: bytes) -> str:
+    """Keep a checked file for the confirmation of its import; its token (the content's sha256)."""
+    digest = hashlib.sha256(content).hexdigest()
+    _kept_files().put(attachments.Blob("legacy", "legacy", "application/octet-stream", content, digest))
+    return digest
+
+
+def kept_file(token: str) -> bytes | None:
+    """The file kept under that token, or None (no such file, or no token)."""
+    if not isinstance(token, str) or not re.fullmatch(r"[0-9a-f]{64}", token):
+        return None
+    try:
+        return _kept_files().read(token)
+    except OSError:
+        return None
