@@ -108,21 +108,30 @@ def test_a_file_with_bad_lines_imports_nothing_and_names_each_line(centre_with_r
         assert AuditEvent.select().where(AuditEvent.action == "dossier.imported").count() == 0
 
 
-def test_a_step_no_path_reaches_with_the_data_is_refused_by_line(centre_with_review, engine):
+def test_an_xlsx_file_with_date_cells_imports_and_a_step_that_is_no_persons_task_is_refused(centre_with_review):
     app, admin, _ = centre_with_review
     with app.app_context():
-        # XLSX with Vietnamese titles; the step after the gateway cannot be reached: it is a task of no one
         book = openpyxl.Workbook()
         sheet = book.active
         sheet.append(HEADER_VI.split(","))
-        sheet.append(["X-1", "review", "An", None, None, None, datetime.now() - timedelta(days=2),
-                      (local_today() + timedelta(days=2)), "End_Approved", None])
+        received = datetime.combine(local_today() - timedelta(days=2), datetime.min.time()).replace(hour=14, minute=5)
+        due = datetime.combine(local_today() + timedelta(days=2), datetime.min.time())  # a date cell: midnight
+        sheet.append(["X-1", "review", "An", 1204012345.0 * 100, None, None, received, due, "Phê duyệt", None])
+        sheet.append(["X-2", "review", "Bình", None, None, None, received, due, "End_Approved", None])
         buffer = io.BytesIO()
         book.save(buffer)
-        with pytest.raises(Invalid) as refused:
+        with pytest.raises(Invalid) as refused:  # an end event is no person's task: no step of the procedure
             legacy.import_file(admin, "cu.xlsx", buffer.getvalue())
-        assert [(d["row"], d["kind"]) for d in refused.value.details] == [(2, "unknown_step")]
+        assert [(d["row"], d["kind"]) for d in refused.value.details] == [(3, "unknown_step")]
         assert Dossier.select().count() == 0
+        sheet.delete_rows(3)
+        buffer = io.BytesIO()
+        book.save(buffer)
+        assert legacy.import_file(admin, "cu.xlsx", buffer.getvalue()).imported == ["X-1"]
+        dossier = Dossier.get(Dossier.code == "X-1")
+        assert to_local(dossier.received_at) == received
+        assert to_local(dossier.due_at) == due.replace(hour=17)  # a date alone: the end of that working day
+        assert dossier.applicant["citizen_id"] == "120401234500"  # a number the spreadsheet kept as a float
 
 
 def test_importing_the_same_file_again_imports_nothing_twice(centre_with_review):

@@ -201,8 +201,9 @@ def parse_when(value, closing: time) -> datetime | None:
     """A local date and time from a cell (a spreadsheet's date, or text day/month/year or
     year-month-day, with an optional time); a date alone is taken at `closing` (a due date: the end of
     that working day) or midnight; None if it is no date."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None, microsecond=0)
+    if isinstance(value, datetime):  # a spreadsheet's date cell holds midnight: a date alone
+        value = value.replace(tzinfo=None, microsecond=0)
+        return datetime.combine(value.date(), closing) if value.time() == time() else value
     if isinstance(value, date):
         return datetime.combine(value, closing)
     text = _text(value)
