@@ -18,7 +18,7 @@ MAX_COLUMNS = 60
 FIELDS = ("code", "procedure", "applicant_name", "applicant_id", "applicant_phone", "applicant_address",
           "received", "due", "step", "unit")
 REQUIRED = ("code", "procedure", "applicant_name", "received", "due", "step")
-# Column titles as old systems and people write them (compared without case, accents or spaces).
+# Column titles as old systems and people write them (compared regardless of case and extra spaces).
 TITLES = {
     "code": ("code", "dossier code", "mã hồ sơ", "mã số hồ sơ", "số hồ sơ", "mã"),
     "procedure": ("procedure", "procedure code", "mã thủ tục", "thủ tục", "tên thủ tục"),
