@@ -162,7 +162,7 @@ def test_the_legacy_import_benchmark_imports_open_dossiers_at_their_steps_agains
     output = run_bench(tmp_path, "legacy_import.py", "--tiny")
     row = rf"\s+{NUMBER} s\s+{NUMBER} ms/dossier\s+cpu\s+{NUMBER} ms/dossier\s+cpu pressure\s+(?:{NUMBER}%|n/a)"
     assert_rows(output,
-                r"database: sqlite; machine: \d+ CPUs; steps in the file: 3 \(.*\)",
+                r"database: sqlite; machine: \d+ CPUs; steps in the file: 7 \(.*\)",
                 rf"baseline: intake of 20\s+20 dossiers{row}",
                 rf"dry run of 200\s+200 dossiers{row}\s+{NUMBER}x baseline per dossier",
                 rf"import of 200\s+200 dossiers{row}\s+{NUMBER}x baseline per dossier",

@@ -111,12 +111,20 @@ def test_a_step_the_model_lacks_or_no_path_reaches_is_refused_saying_why(engine)
     with pytest.raises(EngineError, match="Nope is not a person's task"):
         engine.position(model, "Nope")
 
+
+def test_gateways_on_the_way_take_the_branch_that_leads_to_the_step_and_a_wait_on_the_way_is_said(engine):
     branching = engine.parse([SourceFile("branching.bpmn", BRANCHING.encode())])
-    with pytest.raises(EngineError, match=r"Task_B cannot be reached from where the process waits \(Task_C\)"):
-        engine.position(branching, "Task_B", {"x": 2})
-    with pytest.raises(EngineError, match="the process stopped at Gateway_1 before reaching Task_B"):
-        engine.position(branching, "Task_B")
-    assert [t.element_id for t in engine.position(branching, "Task_B", {"x": 1}).ready] == ["Task_B"]
+    for data in ({"x": 1}, {"x": 2}, {}):  # the condition holds, turns away, cannot be read
+        assert [t.element_id for t in engine.position(branching, "Task_B", data).ready] == ["Task_B"]
+    assert [t.element_id for t in engine.position(branching, "Task_C", {"x": 1}).ready] == ["Task_C"]
+    with pytest.raises(EngineError, match=r"Task_D cannot be reached from where the process waits \(an event\)"):
+        engine.position(branching, "Task_D")
+    at_c = engine.position(branching, "Task_C", {"x": 2})  # an ordinary dossier later decides by its data again
+    done = engine.complete_task(branching, at_c.state, at_c.ready[0].id, {})
+    assert done.status == "active" and [w.element_id for w in done.waiting] == ["Event_Wait"]
+    started = engine.start(branching, {"x": 2})
+    after_a = engine.complete_task(branching, started.state, started.ready[0].id, {})
+    assert [t.element_id for t in after_a.ready] == ["Task_C"]  # the model's own gateway was never steered
 
 
 BRANCHING = """<?xml version="1.0" encoding="UTF-8"?>
@@ -136,8 +144,15 @@ BRANCHING = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:userTask id="Task_B" name="B"><bpmn:incoming>F3</bpmn:incoming><bpmn:outgoing>F5</bpmn:outgoing></bpmn:userTask>
     <bpmn:userTask id="Task_C" name="C"><bpmn:incoming>F4</bpmn:incoming><bpmn:outgoing>F6</bpmn:outgoing></bpmn:userTask>
     <bpmn:sequenceFlow id="F5" sourceRef="Task_B" targetRef="End_1" />
-    <bpmn:sequenceFlow id="F6" sourceRef="Task_C" targetRef="End_1" />
-    <bpmn:endEvent id="End_1"><bpmn:incoming>F5</bpmn:incoming><bpmn:incoming>F6</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F6" sourceRef="Task_C" targetRef="Event_Wait" />
+    <bpmn:intermediateCatchEvent id="Event_Wait">
+      <bpmn:incoming>F6</bpmn:incoming><bpmn:outgoing>F7</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"PT1H"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="F7" sourceRef="Event_Wait" targetRef="Task_D" />
+    <bpmn:userTask id="Task_D" name="D"><bpmn:incoming>F7</bpmn:incoming><bpmn:outgoing>F8</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="F8" sourceRef="Task_D" targetRef="End_1" />
+    <bpmn:endEvent id="End_1"><bpmn:incoming>F5</bpmn:incoming><bpmn:incoming>F8</bpmn:incoming></bpmn:endEvent>
   </bpmn:process>
 </bpmn:definitions>
 """

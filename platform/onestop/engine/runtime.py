@@ -38,6 +38,7 @@ from .budgets import (
 from .compact import compact, prunable
 from .messages import DeliveredMessage, is_message
 from .parsing import ParsedModel, parse_model
+from .positioning import leading_to, steer_gateways
 from .sandbox import Sandbox, ScriptError, make_script_engine
 
 MAX_ADVANCE_ROUNDS = 200
@@ -518,14 +519,19 @@ class Engine:
         done (a dossier taken over from another system at the step it had reached there). From the
         start, each person's task waiting on the way that leads on to the named one is completed
         with the data as it stands (nothing new is submitted), and the automatic steps between run
-        as usual; gateways decide by the data. The answer's `ready_added` holds every task waiting
-        at the end and its `finished` is empty: the steps walked through were done elsewhere.
-        EngineError, saying why, when the model has no such task or no path from the start reaches
-        it with this data (a gateway turns away, the process waits for an event, or ends)."""
-        spec, subprocess_specs = self._specs(model)
-        onward = _leading_to(spec, subprocess_specs, element_id)
+        as usual; an exclusive gateway on the way takes a branch that leads on to the step (the one
+        its conditions choose if they can, else the first such: the dossier did take that path).
+        The answer's `ready_added` holds every task waiting at the end and its `finished` is empty:
+        the steps walked through were done elsewhere. EngineError, saying why, when the model has no
+        such task or no path from the start reaches it (the process waits for an event on the way,
+        another kind of gateway turns away, a script on the way fails, or the process ends)."""
+        # Specs of its own: their gateways are steered toward the step for this walk only.
+        spec, subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
+        bound_specs([spec, *subprocess_specs.values()], self.budgets)
+        onward = leading_to(spec, subprocess_specs, element_id)
         if onward is None:
             raise EngineError(f"{element_id} is not a person's task of the process")
+        steer_gateways([spec, *subprocess_specs.values()], onward)
         nothing = _Scan([], [], [], False)
         started = clocks.wall_seconds()
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
@@ -689,38 +695,6 @@ class Engine:
             workflow=workflow,
             table_writes=datastores.pending_writes(),
         )
-
-
-def _leading_to(spec, subprocess_specs, element_id):
-    """ids of the task specs (of the process and its subprocesses) from which a path leads to the
-    person's task `element_id`, or to a subprocess holding it; None if no such task exists."""
-    specs = [spec, *subprocess_specs.values()]
-    goals = {}  # spec name -> the task specs in it that are, or hold, the target
-    for s in specs:
-        for t in s.task_specs.values():
-            if getattr(t, "bpmn_id", None) == element_id and t.manual:
-                goals.setdefault(s.name, []).append(t)
-    if not goals:
-        return None
-    grown = True
-    while grown:  # the subprocess tasks of the specs holding the target hold it too
-        grown = False
-        for s in specs:
-            for t in s.task_specs.values():
-                if getattr(t, "spec", None) in goals and t not in goals.get(s.name, []):
-                    goals.setdefault(s.name, []).append(t)
-                    grown = True
-    onward = set()
-    for s in specs:
-        leads, frontier = set(), list(goals.get(s.name, []))
-        while frontier:
-            t = frontier.pop()
-            if id(t) in leads:
-                continue
-            leads.add(id(t))
-            frontier.extend(i for i in t.inputs if id(i) not in leads)
-        onward |= leads
-    return onward
 
 
 def _message_name(model, name) -> str:
