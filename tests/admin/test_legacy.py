@@ -21,6 +21,7 @@ def _signed_in(app):
     assert api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
     client = app.test_client()
     assert sign_in(client, "quantri.cu", PASSWORD).status_code == 303
+    client.api = api
     return client
 
 
@@ -68,6 +69,13 @@ def test_a_checked_file_is_imported_on_confirmation_and_only_once(sqlite_app):
         assert {d.code: d.switch_over_at is not None for d in Dossier.select()} == {
             "H15.50.05.13-261120-0001": True, "B-2": True}
         assert sorted(w.element_id for w in WorkItem.select()) == ["Task_Approve", "Task_Receive"]
+    desk = admin.get("/desk/").get_data(as_text=True)  # on the desk's worklist, its task page opens
+    assert "B-2" in desk and "H15.50.05.13-261120-0001" in desk
+    with sqlite_app.app_context():
+        task_id = WorkItem.get(WorkItem.element_id == "Task_Approve").id
+    assert admin.get(f"/desk/tasks/{task_id}").status_code == 200
+    shown = admin.api.get("/dossiers/B-2")
+    assert shown.status_code == 200 and shown.get_json()["code"] == "B-2"
     assert admin.post("/admin/legacy/import", data=fields).status_code == 303  # again: nothing twice
     with sqlite_app.app_context():
         assert Dossier.select().count() == 2
