@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from onestop.models import AuditEvent, Dossier, HistoryEntry, Unit, WorkItem, local_today
-from onestop.services import dossiers, legacy, stats
+from onestop.services import dossiers, legacy, stats, worklist
 from onestop.services.errors import Invalid
 from onestop.workdays import to_local
 from tests.conftest import MODELS, make_user
@@ -65,6 +65,10 @@ def test_a_good_file_puts_every_dossier_at_its_step_where_its_officers_find_and_
         assert WorkItem.get(WorkItem.element_id == "Task_Approve").unit_id == Unit.get(Unit.code == "LD").id
         assert Dossier.get(Dossier.code == "HS/2026/77").status == "received"  # nothing done yet
         assert HistoryEntry.select().count() == 0  # the steps before were done in the old system
+        received_day = local_today() - timedelta(days=20)  # in the centre's ledger on the day it was received
+        assert [row[0] for row in worklist.ledger(admin, received_day, received_day)] == [
+            "H15.50.05.13-261101-0001", "H15.50.05.13-261102-0002", "HS/2026/77"]
+        assert worklist.ledger(admin, local_today(), local_today()) == []
         events = list(AuditEvent.select().where(AuditEvent.action == "dossier.imported").order_by(AuditEvent.id))
         assert len(events) == 3 and events[2].detail["code_fits"] is False and events[0].detail["line"] == 2
 

@@ -167,7 +167,8 @@ def _write(actor, centre_id, rows, places, switch_over_at, file_name) -> list:
             step = steps[row.code] = engine().copy_positioned(place.step, data)
             values.append((centre_id, row.code, row.procedure.id, row.version.id, step.status, sql.to_json(step.data),
                            sql.to_json(row.applicant), step.state, 1, step.next_timer_at, place.status.value,
-                           row.received_at, row.due_at, place.authority, CHANNEL, actor.id, now, now, switch_over_at))
+                           row.received_at, row.due_at, place.authority, CHANNEL, actor.id,
+                           row.received_at, now, switch_over_at))  # created: received, for the centre's ledger
         stored = sql.insert_rows("dossier", _DOSSIER_COLUMNS, values, returning=("id", "code"))
         ids = {code: dossier_id for dossier_id, code in stored}
         items, waits = [], []
