@@ -16,7 +16,7 @@
    the import runs in one process) and /proc/pressure/cpu: the share of the wall time some task of
    the machine waited for a CPU (the machine is shared: a high figure means others inflated it).
 
-    .venv/bin/python bench/legacy_import.py [--count 10000] [--baseline 500] [--postgres URL] [--json FILE]
+    .venv/bin/python bench/legacy_import.py [--count 10000] [--baseline 500] [--postgres [URL]] [--json FILE]
     .venv/bin/python bench/legacy_import.py --tiny     # seconds: the CI run (tests/bench)
 """
 
@@ -96,7 +96,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--baseline", type=int, default=500, help="dossiers started through the normal intake")
-    parser.add_argument("--postgres", default=None, help="a PostgreSQL URL of an empty database")
+    parser.add_argument("--postgres", nargs="?", const="throwaway", default=None,
+                        help="a PostgreSQL URL of an empty database; alone: a fresh database on the server "
+                             "bench/pgserver.py finds or starts")
     parser.add_argument("--json", default=None)
     parser.add_argument("--tiny", action="store_true", help="200 dossiers, a baseline of 20: the CI run (seconds)")
     args = parser.parse_args(argv)
@@ -105,6 +107,14 @@ def main(argv=None) -> int:
 
     home = tempfile.mkdtemp(prefix="onestop-legacy-import-")
     url = args.postgres or f"sqlite:///{home}/onestop.db"
+    if args.postgres == "throwaway":
+        sys.path.insert(0, str(ROOT))
+        from bench.pgserver import create_test_database, postgres_admin_url, postgres_unavailable_reason
+
+        admin_url = postgres_admin_url()
+        if not admin_url:
+            raise SystemExit(f"error: PostgreSQL unavailable: {postgres_unavailable_reason()}")
+        url = create_test_database(admin_url)
     os.environ["ONESTOP_HOME"] = home
     from onestop import db, migrations
     from onestop.engine import Engine

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from onestop.models import AuditEvent, Dossier, HistoryEntry, Unit, WorkItem, local_today
-from onestop.services import dossiers, legacy, stats, worklist
+from onestop.services import audit, dossiers, legacy, stats, worklist
 from onestop.services.errors import Invalid
 from onestop.workdays import to_local
 from tests.conftest import MODELS, make_user
@@ -84,6 +84,7 @@ def test_a_good_file_puts_every_dossier_at_its_step_where_its_officers_find_and_
         receive = [i for i in items if i.dossier.code == "HS/2026/77"][0]
         moved = dossiers.complete_task(officer, receive.id, {"applicant_name": "Nguyễn Văn An", "documents_complete": True})
         assert [w.element_id for w in WorkItem.select().where(WorkItem.dossier == moved.id)] == ["Task_Approve"]
+        assert audit.verify().broken is None  # the import's events and the steps' after them: one unbroken chain
 
 
 def test_a_file_with_bad_lines_imports_nothing_and_names_each_line(centre_with_review):

@@ -157,7 +157,7 @@ _WAIT_COLUMNS = ("dossier_id", "task_id", "element_id", "type", "name", "due_at"
 def _write(actor, centre_id, rows, places, switch_over_at, file_name) -> list:
     """The unit of work: every dossier with its worklist rows, waits, audit event and (received from
     the switch-over on) its count, in multi-row inserts. [(dossier id, its next timer or None)]."""
-    now, timers = utcnow(), []
+    now, timers, events = utcnow(), [], []
     for start in range(0, len(rows), BATCH):
         chunk = rows[start:start + BATCH]
         steps, values = {}, []
@@ -185,15 +185,14 @@ def _write(actor, centre_id, rows, places, switch_over_at, file_name) -> list:
             timers.append((dossier_id, step.next_timer_at))
             if row.received_at >= switch_over_at:  # received in the old system since the switch-over
                 counters.count(centre_id, row.procedure.id, row.received_at, received=1)
-            audit.record("dossier.imported", actor, dossier=SimpleNamespace(id=dossier_id, centre_id=centre_id),
-                         element_id=row.element_id,
-                         detail={"procedure": row.procedure.code, "version": row.version.version, "file": file_name,
-                                 "line": row.line, "code_fits": row.code_fits,
-                                 "switch_over": switch_over_at.isoformat()})
+            events.append((dossier_id, row.element_id,
+                           {"procedure": row.procedure.code, "version": row.version.version, "file": file_name,
+                            "line": row.line, "code_fits": row.code_fits, "switch_over": switch_over_at.isoformat()}))
         for part in range(0, len(items), BATCH):
             sql.insert_rows("workitem", _ITEM_COLUMNS, items[part:part + BATCH])
         for part in range(0, len(waits), BATCH):
             sql.insert_rows("waitingevent", _WAIT_COLUMNS, waits[part:part + BATCH])
+    audit.record_many("dossier.imported", actor, centre_id, events)
     return timers
 
 
