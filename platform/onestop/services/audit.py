@@ -160,31 +160,6 @@ def record(action, actor=None, *, centre=None, dossier=None, element_id=None, de
     defer((LOCK_AUDIT, chain), append)
 
 
-def record_many(action, actor, centre_id, events) -> None:
-    """Append many events of one action at one centre (a bulk import), `events` being
-    [(dossier id, element id, detail)], linked in order exactly as `record` links each: the chain's
-    head is advanced once and the events go in multi-row inserts (a round trip each, not three, on
-    a database server). Call it inside the transaction of the action."""
-    actor_id = actor.id if actor is not None else None
-    chain, at = centre_id or 0, utcnow()
-    pending = [(dossier_id, element_id, sql.to_json(detail)) for dossier_id, element_id, detail in events]
-
-    def append():
-        last, previous = _advance(chain, len(pending))
-        rows = []
-        for seq, (dossier_id, element_id, detail_text) in enumerate(pending, last - len(pending) + 1):
-            previous = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text,
-                            at, [])
-            rows.append((centre_id, dossier_id, actor_id, action, element_id, detail_text, at, chain, seq, previous,
-                         None))
-        for start in range(0, len(rows), 400):
-            sql.insert_rows("auditevent", _COLUMNS, rows[start:start + 400])
-        sql.run('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?', (previous, chain))
-
-    if pending:
-        defer((LOCK_AUDIT, chain), append)
-
-
 @dataclass
 class Broken:
     chain: int | None

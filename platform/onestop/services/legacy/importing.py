@@ -19,7 +19,8 @@ from ...engine import EngineError
 from ...models import local_today, utcnow
 from ...status import Status
 from ...workdays import to_utc
-from .. import attachments, audit, deadlines, rollout, schedule, units
+from .. import attachments, deadlines, rollout, schedule, units
+from ..audit_bulk import record_many
 from ..errors import Conflict, Invalid
 from ..procedures import model_for
 from ..runtime import engine, on_behalf_of
@@ -192,7 +193,7 @@ def _write(actor, centre_id, rows, places, switch_over_at, file_name) -> list:
             sql.insert_rows("workitem", _ITEM_COLUMNS, items[part:part + BATCH])
         for part in range(0, len(waits), BATCH):
             sql.insert_rows("waitingevent", _WAIT_COLUMNS, waits[part:part + BATCH])
-    audit.record_many("dossier.imported", actor, centre_id, events)
+    record_many("dossier.imported", actor, centre_id, events)
     return timers
 
 
