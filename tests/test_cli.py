@@ -215,3 +215,41 @@ def test_validate_shows_a_ui_key_onestop_does_not_know_as_a_warning_and_a_kkv_da
     refused = run("validate", str(kkv), home=tmp_path)
     assert refused.returncode == 1 and "fees: data store 'fees' (KKVDataStore) cannot run in onestop" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_dossiers_import_takes_an_old_systems_open_dossiers_whole_or_not_at_all_and_once(tmp_path):
+    import shutil
+    from datetime import date, timedelta
+
+    folder = tmp_path / "review"
+    folder.mkdir()
+    for name in ("review.bpmn", "receive-schema.json"):
+        shutil.copy(MODELS / name, folder / name)
+    assert run("import", str(folder), home=tmp_path).returncode == 0
+    received, due = (f"{date.today() + timedelta(days=d):%d/%m/%Y}" for d in (-10, 5))
+    header = "Mã hồ sơ,Mã thủ tục,Người nộp,Ngày tiếp nhận,Ngày hẹn trả,Bước hiện tại\n"
+    good = tmp_path / "open.csv"
+    good.write_text(header + f"H15.50.05.13-261120-0001,review,Nguyễn An,{received},{due},Phê duyệt\n"
+                             f"CU-77,review,Trần Bình,{received},{due},Task_Receive\n", encoding="utf-8")
+    dry = run("dossiers", "import", str(good), "--dry-run", "--switch-over", "2026-12-01", home=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would import 2 dossier(s), 0 already imported, 1 code(s) flagged; switch-over 2026-12-01" in dry.stdout
+    assert "line 3: code CU-77 kept as given" in dry.stderr
+    done = run("dossiers", "import", str(good), "--switch-over", "2026-12-01", home=tmp_path)
+    assert done.returncode == 0 and "imported 2 dossier(s)" in done.stdout
+    assert "review               Task_Approve                   1" in done.stdout
+    again = run("dossiers", "import", str(good), home=tmp_path)
+    assert "imported 0 dossier(s), 2 already imported" in again.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + f"NEW-1,review,Lê Cường,{received},{due},Phê duyệt\n"
+                            f"NEW-2,review,Lê Cường,{due},{received},Phê duyệt\n", encoding="utf-8")
+    refused = run("dossiers", "import", str(bad), home=tmp_path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.splitlines()[1:] == [
+        f"  line 3: ngày tiếp nhận {due} sau ngày hôm nay / the received date {due} is after today",
+        f"  line 3: ngày hẹn trả {received} trước ngày tiếp nhận / the due date {received} is before the received date"]
+    for wrong in (("dossiers", "import", str(tmp_path / "none.csv")),
+                  ("dossiers", "import", str(good), "--switch-over", "mai"),
+                  ("dossiers", "import", str(good), "--centre", "NOPE")):
+        failed = run(*wrong, home=tmp_path)
+        assert failed.returncode == 1 and failed.stderr.startswith("error:") and "Traceback" not in failed.stderr

@@ -13,7 +13,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from . import catalogue, i18n, templates_view
+from . import catalogue, i18n, legacy, templates_view
 from .forms_builder import FormBuilderView
 from .lookup_tables import LookupTablesView
 from .modeller import ModellerView
@@ -75,6 +75,7 @@ def init_app(app):
     admin.add_view(TestRunView(name="Thử nghiệm", endpoint="testrun", url="/admin/modeller"))
     templates_view.register(admin)
     catalogue.register(admin)
+    legacy.register(admin)
     admin.add_view(PanelView(name="Bảng thuộc tính", endpoint="panel", url="/admin/modeller/check"))
     admin.add_view(FormBuilderView(name="Biểu mẫu", endpoint="form_builder", url="/admin/modeller"))
     app.extensions["onestop.admin"] = admin

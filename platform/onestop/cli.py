@@ -1,5 +1,5 @@
 """The `onestop` command: serve, worker, init, import, validate, user create, centres, pack, rollout,
-catalogue import, search rebuild."""
+catalogue import, search rebuild, dossiers import."""
 
 import argparse
 import logging
@@ -414,6 +414,54 @@ def _catalogue_report(actor, batch, publish, max_bytes):
     return 0
 
 
+def cmd_dossiers_import(args):
+    """Bring in the dossiers an old system is still processing (services.legacy)."""
+    from datetime import date
+
+    from .services import centres, legacy
+    from .services.errors import Invalid
+
+    settings = load_settings()
+    _runtime(settings, engine=True)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: {path} is not a file", file=sys.stderr)
+        return 1
+    switch_over = None
+    if args.switch_over:
+        try:
+            switch_over = date.fromisoformat(args.switch_over)
+        except ValueError:
+            print(f"error: --switch-over {args.switch_over!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+            return 1
+    actor = _system_actor()
+    if args.centre:
+        centre = centres.by_code(args.centre)
+        if centre is None:
+            print(f"error: no centre {args.centre!r}", file=sys.stderr)
+            return 1
+        actor.centre_id = centre.id
+    try:
+        report = legacy.import_file(actor, path.name, path.read_bytes(), switch_over=switch_over,
+                                    dry_run=args.dry_run)
+    except Invalid as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for d in exc.details or []:
+            where = f"line {d['row']}" if d.get("row") else "file"
+            print(f"  {where}: {d['message_vi']} / {d['message']}", file=sys.stderr)
+        return 1
+    for line, code in report.flagged:
+        print(f"line {line}: code {code} kept as given; it does not fit the national layout "
+              "(agency code-YYMMDD-sequence)", file=sys.stderr)
+    for (procedure, element), n in sorted(report.by_step.items()):
+        print(f"{procedure:<20} {element:<30} {n}")
+    verb = "would import" if report.dry_run else "imported"
+    print(f"{verb} {len(report.imported)} dossier(s), {len(report.skipped)} already imported, "
+          f"{len(report.flagged)} code(s) flagged; switch-over {report.switch_over.isoformat()}; "
+          f"{report.seconds:.1f} s")
+    return 0
+
+
 def _first_start(settings):
     """Create the first administrator on an empty installation and say how to sign in."""
     from .services.users import create_user, has_accounts, issue_token
@@ -627,6 +675,21 @@ def build_parser():
     find = find.add_subparsers(dest="search_command", required=True)
     find.add_parser("rebuild", help="make the index again from the tables (it is kept up to date as they change; "
                                     "rebuild after rows were changed by hand in SQL)").set_defaults(func=cmd_search_rebuild)
+    dossiers = sub.add_parser("dossiers", help="dossiers").add_subparsers(dest="dossiers_command", required=True)
+    dimp = dossiers.add_parser(
+        "import", help="bring in the dossiers an old system is still processing (CSV or XLSX), each at its step",
+        description="Columns (Vietnamese or English titles): code (mã hồ sơ), procedure (mã thủ tục), applicant "
+                    "(người nộp), id number (số giấy tờ), phone (số điện thoại), address (địa chỉ), received "
+                    "(ngày tiếp nhận), due (ngày hẹn trả), current step (bước hiện tại: the task's name or element "
+                    "id), unit (đơn vị). All or nothing: every bad line is reported and nothing is imported. A "
+                    "code imported before is skipped, so running the same file again imports nothing twice.")
+    dimp.add_argument("file")
+    dimp.add_argument("--centre", default=None, help="the centre's code (default: the embedded setup's centre)")
+    dimp.add_argument("--switch-over", default=None,
+                      help="the day the centre switches over (YYYY-MM-DD, default today): the imported dossiers "
+                           "count in the statistics from then")
+    dimp.add_argument("--dry-run", action="store_true", help="check every line and say what would be imported")
+    dimp.set_defaults(func=cmd_dossiers_import)
 
     roll = sub.add_parser("rollout", help="publish a pack as templates and adopt it at many centres")
     roll.add_argument("pack")

@@ -336,6 +336,13 @@ def _queue(db):
     db.create_tables([QueueGroup, ServiceCounter, QueueTicket, QueueSequence, QueueBoard], safe=True)
 
 
+def _legacy_dossiers(db):
+    """Dossiers imported from the centre's old system keep the switch-over instant (services.legacy)."""
+    _add_column(db, "dossier", "switch_over_at", DateTimeField(null=True))
+    # The periodic report counts them in progress from the switch-over: found by it, not by a scan.
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_switch_over_at" ON "dossier" ("switch_over_at")')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -377,6 +384,7 @@ MIGRATIONS = [
     (38, "full-text search of the catalogue and of dossiers by applicant", _search),
     (39, "application forms sent twice make one dossier", _form_submissions),
     (40, "queue tickets, counters and hall screens", _queue),
+    (41, "dossiers taken over from an old system count from the switch-over", _legacy_dossiers),
 ]
 
 

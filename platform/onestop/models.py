@@ -259,6 +259,9 @@ class Dossier(BaseModel):
     # The key another system knows it by (Camunda's business key): given by the message that
     # started it, or read from its data by the procedure's "business_key". Messages find it by it.
     business_key = CharField(max_length=255, null=True)
+    # Taken over from the centre's old system (services.legacy): the switch-over instant (UTC), from
+    # which it counts in the statistics (received before it: not counted as received). None: not imported.
+    switch_over_at = DateTimeField(null=True, index=True)
 
     class Meta:
         indexes = ((("centre", "business_key"), True),  # a message correlated by its business key: one dossier

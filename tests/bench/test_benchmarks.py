@@ -169,12 +169,27 @@ def test_the_search_benchmark_times_the_catalogue_search_against_the_catalogue_p
                 rf"search p95 {NUMBER} ms at 30 procedures: (?:under|OVER) the 50 ms target \({NUMBER}x .*\)")
 
 
+def test_the_legacy_import_benchmark_imports_open_dossiers_at_their_steps_against_the_normal_intake(tmp_path):
+    output = run_bench(tmp_path, "legacy_import.py", "--tiny")
+    row = rf"\s+{NUMBER} s\s+{NUMBER} ms/dossier\s+cpu\s+{NUMBER} ms/dossier\s+cpu pressure\s+(?:{NUMBER}%|n/a)"
+    assert_rows(output,
+                r"database: sqlite; machine: \d+ CPUs; steps in the file: 7 \(.*\)",
+                rf"baseline: intake of 20\s+20 dossiers{row}",
+                rf"dry run of 200\s+200 dossiers{row}\s+{NUMBER}x baseline per dossier",
+                rf"import of 200\s+200 dossiers{row}\s+{NUMBER}x baseline per dossier",
+                rf"the same file again\s+200 dossiers{row}\s+{NUMBER}x baseline per dossier",
+                rf"200 dossiers imported in {NUMBER} s \({NUMBER} s through the intake, one by one\), 200 tasks on the "
+                rf"worklists: under the 60 s target",
+                rf"peak memory of this process: {NUMBER} MB")
+
+
 def test_every_script_in_bench_has_a_tiny_run_in_the_tests():
     """A script added to bench/ without a tiny run would be free to rot: the scripts are exactly those run above
     (and concurrency.py, run by tests/web/test_concurrency.py)."""
     scripts = {p.name for p in (ROOT / "bench").glob("*.py")} - {"__init__.py", "pgserver.py"}
     assert scripts == {"engine.py", "http.py", "catalogue.py", "generate.py", "scale.py", "stats.py", "rollout.py",
-                       "catalogue_import.py", "concurrency.py", "search.py", "queue.py"}
+                       "catalogue_import.py", "concurrency.py", "search.py", "queue.py",
+                       "legacy_import.py"}
 
 
 def test_the_queue_benchmark_measures_the_screens_update_after_a_call_against_an_empty_poll(tmp_path):

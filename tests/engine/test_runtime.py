@@ -1,6 +1,8 @@
 """The engine moves workflows between stored states; the live cache never changes the outcome."""
 
-from onestop.engine import Engine, Stored, TaskNotReady
+import pytest
+
+from onestop.engine import Engine, EngineError, Stored, TaskNotReady
 from onestop.engine.parsing import SourceFile
 from tests.conftest import MODELS
 
@@ -88,3 +90,69 @@ def test_a_dossier_in_the_middle_of_a_multi_instance_goes_on_in_another_process(
     finally:
         first.close()
         second.close()
+
+
+def test_a_workflow_is_positioned_at_a_named_step_and_copies_of_it_get_task_ids_of_their_own(engine):
+    model = _review(engine)
+    assert engine.human_steps(model) == {"Task_Receive": "Tiếp nhận hồ sơ", "Task_Approve": "Phê duyệt"}
+    at_approval = engine.position(model, "Task_Approve")
+    assert [t.element_id for t in at_approval.ready_added] == ["Task_Approve"] and at_approval.finished == []
+    one, two = (engine.copy_positioned(at_approval, {"applicant_full_name": name}) for name in ("An", "Bình"))
+    assert len({at_approval.ready[0].id, one.ready[0].id, two.ready[0].id}) == 3
+    assert engine.task_data(model, two.state, two.ready[0].id)["applicant_full_name"] == "Bình"
+    done = engine.complete_task(model, one.state, one.ready[0].id, {"approved": True})
+    assert done.status == "completed" and done.data["applicant_full_name"] == "An"
+
+
+def test_a_step_the_model_lacks_or_no_path_reaches_is_refused_saying_why(engine):
+    model = _review(engine)
+    with pytest.raises(EngineError, match="End_Approved is not a person's task"):
+        engine.position(model, "End_Approved")
+    with pytest.raises(EngineError, match="Nope is not a person's task"):
+        engine.position(model, "Nope")
+
+
+def test_gateways_on_the_way_take_the_branch_that_leads_to_the_step_and_a_wait_on_the_way_is_said(engine):
+    branching = engine.parse([SourceFile("branching.bpmn", BRANCHING.encode())])
+    for data in ({"x": 1}, {"x": 2}, {}):  # the condition holds, turns away, cannot be read
+        assert [t.element_id for t in engine.position(branching, "Task_B", data).ready] == ["Task_B"]
+    assert [t.element_id for t in engine.position(branching, "Task_C", {"x": 1}).ready] == ["Task_C"]
+    with pytest.raises(EngineError, match=r"Task_D cannot be reached from where the process waits \(an event\)"):
+        engine.position(branching, "Task_D")
+    at_c = engine.position(branching, "Task_C", {"x": 2})  # an ordinary dossier later decides by its data again
+    done = engine.complete_task(branching, at_c.state, at_c.ready[0].id, {})
+    assert done.status == "active" and [w.element_id for w in done.waiting] == ["Event_Wait"]
+    started = engine.start(branching, {"x": 2})
+    after_a = engine.complete_task(branching, started.state, started.ready[0].id, {})
+    assert [t.element_id for t in after_a.ready] == ["Task_C"]  # the model's own gateway was never steered
+
+
+BRANCHING = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="http://onestop.test">
+  <bpmn:process id="branching" isExecutable="true">
+    <bpmn:startEvent id="Start_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start_1" targetRef="Task_A" />
+    <bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_A" targetRef="Gateway_1" />
+    <bpmn:exclusiveGateway id="Gateway_1" default="F4">
+      <bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing><bpmn:outgoing>F4</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:sequenceFlow id="F3" sourceRef="Gateway_1" targetRef="Task_B">
+      <bpmn:conditionExpression xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="bpmn:tFormalExpression">x == 1</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="F4" sourceRef="Gateway_1" targetRef="Task_C" />
+    <bpmn:userTask id="Task_B" name="B"><bpmn:incoming>F3</bpmn:incoming><bpmn:outgoing>F5</bpmn:outgoing></bpmn:userTask>
+    <bpmn:userTask id="Task_C" name="C"><bpmn:incoming>F4</bpmn:incoming><bpmn:outgoing>F6</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="F5" sourceRef="Task_B" targetRef="End_1" />
+    <bpmn:sequenceFlow id="F6" sourceRef="Task_C" targetRef="Event_Wait" />
+    <bpmn:intermediateCatchEvent id="Event_Wait">
+      <bpmn:incoming>F6</bpmn:incoming><bpmn:outgoing>F7</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"PT1H"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="F7" sourceRef="Event_Wait" targetRef="Task_D" />
+    <bpmn:userTask id="Task_D" name="D"><bpmn:incoming>F7</bpmn:incoming><bpmn:outgoing>F8</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="F8" sourceRef="Task_D" targetRef="End_1" />
+    <bpmn:endEvent id="End_1"><bpmn:incoming>F5</bpmn:incoming><bpmn:incoming>F8</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+"""

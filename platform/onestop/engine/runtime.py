@@ -9,12 +9,13 @@ elements, data, error). Nothing here touches a database or a web request.
 import functools
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
@@ -38,10 +39,14 @@ from .budgets import (
 from .compact import compact, prunable
 from .messages import DeliveredMessage, is_message
 from .parsing import ParsedModel, parse_model
+from .positioning import leading_to, steer_gateways
 from .sandbox import Sandbox, ScriptError, make_script_engine
 from .service_tasks import ServiceCall, call_of, is_waiting_call, merge_result
 
 MAX_ADVANCE_ROUNDS = 200
+# How many persons' tasks `position` completes on its way to the named one at most.
+MAX_POSITION_STEPS = 200
+_TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # A timer the engine could not fire although it is due is looked at again this much later, not
 # at once: a due time that stays in the past must not spin the timer worker.
 TIMER_RETRY = timedelta(seconds=1)
@@ -297,6 +302,13 @@ class Engine:
         """Remember a step's workflow as the live state of `key` at `serial` (after it was stored)."""
         if step.workflow is not None:
             self._put(key, serial, step.workflow)
+
+    def forget(self, keys):
+        """Drop any live workflow kept under these keys (rows written without a live workflow, such
+        as imported dossiers, must never meet a stale one kept under a reused key)."""
+        with self._lock:
+            for key in keys:
+                self._live.pop(key, None)
 
     def _put(self, key, serial, workflow):
         with self._lock:
@@ -563,6 +575,87 @@ class Engine:
         except Exception as exc:  # the step fails again: the dossier records it again
             return self._failed(model, workflow, exc, started, before)
         return self._advance(model, workflow, started, before)
+
+    def human_steps(self, model: ParsedModel) -> dict:
+        """The persons' tasks of the model and its subprocesses: element id -> name (its id if unnamed)."""
+        spec, subprocess_specs = self._specs(model)
+        return {t.bpmn_id: t.bpmn_name or t.bpmn_id for s in [spec, *subprocess_specs.values()]
+                for t in s.task_specs.values() if getattr(t, "bpmn_id", None) and t.manual}
+
+    @_on_clock
+    def position(self, model: ParsedModel, element_id: str, data: dict | None = None) -> Step:
+        """A new workflow brought to the point where the person's task `element_id` waits to be
+        done (a dossier taken over from another system at the step it had reached there). From the
+        start, each person's task waiting on the way that leads on to the named one is completed
+        with the data as it stands (nothing new is submitted), and the automatic steps between run
+        as usual; an exclusive gateway on the way takes a branch that leads on to the step (the one
+        its conditions choose if they can, else the first such: the dossier did take that path).
+        The answer's `ready_added` holds every task waiting at the end and its `finished` is empty:
+        the steps walked through were done elsewhere. EngineError, saying why, when the model has no
+        such task or no path from the start reaches it (the process waits for an event on the way,
+        another kind of gateway turns away, a script on the way fails, or the process ends)."""
+        # Specs of its own: their gateways are steered toward the step for this walk only.
+        spec, subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
+        bound_specs([spec, *subprocess_specs.values()], self.budgets)
+        onward = leading_to(spec, subprocess_specs, element_id)
+        if onward is None:
+            raise EngineError(f"{element_id} is not a person's task of the process")
+        steer_gateways([spec, *subprocess_specs.values()], onward)
+        nothing = _Scan([], [], [], False)
+        started = clocks.wall_seconds()
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        if data:
+            workflow.task_tree.data.update(data)
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.data.update(data)
+        step = self._advance(model, workflow, started, before=nothing)
+        for _ in range(MAX_POSITION_STEPS):
+            if step.error:
+                raise EngineError(f"the process stopped at {step.error['element_id']} before reaching {element_id}: "
+                                  f"{step.error['message']}")
+            if step.status != "active":
+                raise EngineError(f"the process ends before reaching {element_id} with this data")
+            ready = [t for t in _all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual]
+            if any(t.task_spec.bpmn_id == element_id for t in ready):
+                return self._snapshot(model, workflow, nothing, _scan(workflow, 0.0, model.element_forms))
+            leading = [t for t in ready if id(t.task_spec) in onward]
+            if not leading:
+                where = ", ".join(sorted({t.task_spec.bpmn_id for t in ready})) or "an event"
+                raise EngineError(f"{element_id} cannot be reached from where the process waits ({where}) "
+                                  "with this data")
+            try:
+                leading[0].run()
+            except Exception as exc:  # a post-script on the way: said as the element it stopped at
+                raise EngineError(f"the process stopped at {leading[0].task_spec.bpmn_id} before reaching "
+                                  f"{element_id}: {_error_message(exc)}") from None
+            step = self._advance(model, workflow, started, before=nothing)
+        raise EngineError(f"{element_id} is not reached within {MAX_POSITION_STEPS} steps")
+
+    def copy_positioned(self, step: Step, data: dict | None = None) -> Step:
+        """Another workflow in the same place as `step` (from `position`), with task ids of its own
+        and `data` (plain JSON values) added to every task's data: many dossiers at the same step of
+        the same model share one `position` and cost a copy each."""
+        doc = json.loads(step.state)
+        if data:
+            for tasks in [doc.get("tasks", {}), *(s.get("tasks", {}) for s in doc.get("subprocesses", {}).values())]:
+                for task in tasks.values():
+                    task.setdefault("data", {}).update(data)
+        fresh = {}
+
+        def renamed(match):
+            old = match.group(0)
+            new = fresh.get(old)
+            if new is None:
+                new = fresh[old] = str(uuid4())
+            return new
+
+        text = _TASK_ID.sub(renamed, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+        ready = [TaskInfo(fresh.get(t.id, t.id), t.element_id, t.name, t.lane, t.form) for t in step.ready]
+        waiting = [WaitInfo(fresh.get(w.task_id, w.task_id), w.element_id, w.type, w.name, w.due_at, w.message,
+                            dict(w.correlations)) for w in step.waiting]
+        return Step(state=text, status=step.status, data=json_safe({**step.data, **(data or {})}), ready=ready,
+                    ready_added=list(ready), waiting=waiting, waiting_changed=bool(waiting),
+                    next_timer_at=step.next_timer_at)
 
     @_on_clock
     def fire_timers(self, model: ParsedModel, state) -> Step:

@@ -122,15 +122,15 @@ def link(previous: str, chain, seq, centre_id, dossier_id, actor_id, action, ele
     return hmac.new(_chain_key(), (previous + content).encode(), hashlib.sha256).hexdigest()
 
 
-def _advance(chain):
-    """Lock the chain's head and return (the next number, the previous hash)."""
-    row = sql.run('UPDATE "audithead" SET "seq" = "seq" + 1 WHERE "chain" = ? RETURNING "seq", "hash"',
-                  (chain,)).fetchone()
+def _advance(chain, by=1):
+    """Lock the chain's head, move it `by` numbers on and return (the last number taken, the previous hash)."""
+    row = sql.run('UPDATE "audithead" SET "seq" = "seq" + ? WHERE "chain" = ? RETURNING "seq", "hash"',
+                  (by, chain)).fetchone()
     if row is None:
         sql.run('INSERT INTO "audithead" ("chain", "seq", "hash") VALUES (?, 0, ?) ON CONFLICT DO NOTHING',
                 (chain, GENESIS))
-        row = sql.run('UPDATE "audithead" SET "seq" = "seq" + 1 WHERE "chain" = ? RETURNING "seq", "hash"',
-                      (chain,)).fetchone()
+        row = sql.run('UPDATE "audithead" SET "seq" = "seq" + ? WHERE "chain" = ? RETURNING "seq", "hash"',
+                      (by, chain)).fetchone()
     return row[0], row[1]
 
 

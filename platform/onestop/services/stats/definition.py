@@ -20,6 +20,9 @@ LEVELS = RATING_LEVELS
 COUNTS = ("received", "online", "not_accepted", "supplemented", "resolved", "early", "on_time", "late",
           "without_deadline", "returned", "rated_1", "rated_2", "rated_3")
 RATED = {"rat_hai_long": "rated_1", "hai_long": "rated_2", "khong_hai_long": "rated_3"}
+# A dossier taken over from an old system counts as received only if it was received from the
+# switch-over on (services.legacy): the old system reported the others.
+COUNTED_AS_RECEIVED = '(d."switch_over_at" IS NULL OR d."received_at" >= d."switch_over_at")'
 # A person's task (it reached a unit's worklist), completed: what the unit, step and official lines count.
 HUMAN = 'h."state" = \'completed\' AND h."started_at" IS NOT NULL'
 
@@ -112,7 +115,8 @@ def figures_from_rows(centre_ids: list[int], start: date, end: date, procedures:
         f'SUM(CASE WHEN d."status" = \'{Status.NOT_ACCEPTED.value}\' THEN 1 ELSE 0 END), '
         'SUM(CASE WHEN EXISTS (SELECT 1 FROM "auditevent" e WHERE e."dossier_id" = d."id" '
         '  AND e."action" = \'dossier.supplement_requested\') THEN 1 ELSE 0 END) '
-        f'FROM "dossier" d WHERE {scope} AND d."received_at" >= ? AND d."received_at" < ?', params + [lo, hi]).fetchone()
+        f'FROM "dossier" d WHERE {scope} AND d."received_at" >= ? AND d."received_at" < ? AND {COUNTED_AS_RECEIVED}',
+        params + [lo, hi]).fetchone()
     out.received, out.online, out.not_accepted, out.supplemented = (int(v or 0) for v in row)
     row = sql.run(
         'SELECT COUNT(*), '

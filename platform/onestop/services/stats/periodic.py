@@ -41,6 +41,10 @@ def _pending_at(centre_ids, end: date, at: datetime) -> dict:
             'SELECT d."procedure_id", SUM(CASE WHEN d."resolved_at" IS NULL THEN 1 ELSE 0 END) FROM "dossier" d '
             f'WHERE {scope} AND d."ended_at" < ? GROUP BY d."procedure_id"', params + [at]):
         out[procedure_id] = out.get(procedure_id, 0) - int(ended or 0)
+    for procedure_id, taken_over in sql.run(  # the old system's open dossiers, in progress from the switch-over
+            'SELECT d."procedure_id", COUNT(*) FROM "dossier" d WHERE d."switch_over_at" <= ? '
+            f'AND d."received_at" < d."switch_over_at" AND {scope} GROUP BY d."procedure_id"', [at] + params):
+        out[procedure_id] = out.get(procedure_id, 0) + int(taken_over or 0)
     return out
 
 
@@ -54,8 +58,9 @@ def _overdue_at(centre_ids, at: datetime) -> dict:
         for procedure_id, overdue in sql.run(  # the other conditions in the sum: the planner keeps to the index
                 'SELECT d."procedure_id", SUM(CASE WHEN d."received_at" < ? AND d."due_at" < ? '
                 'AND (d."ended_at" IS NULL OR d."ended_at" >= ?) AND NOT (d."paused_at" IS NOT NULL AND d."paused_at" < ?) '
+                'AND (d."switch_over_at" IS NULL OR d."switch_over_at" <= ?) '
                 f'THEN 1 ELSE 0 END) FROM "dossier" d WHERE {scope} AND {condition} GROUP BY d."procedure_id"',
-                [at, at, at, at] + params + extra):
+                [at, at, at, at, at] + params + extra):
             out[procedure_id] = out.get(procedure_id, 0) + int(overdue or 0)
     return out
 

@@ -52,7 +52,7 @@ def rebuild(centre_ids=None) -> None:
     received_by = fn.COALESCE(Dossier.received_by, Dossier.centre)
     dossiers = Dossier.select(Dossier.id, received_by, Dossier.procedure, Dossier.received_at, Dossier.channel,
                               Dossier.status, Dossier.resolved_at, Dossier.returned_at, Dossier.due_at,
-                              Dossier.apologised_at)
+                              Dossier.apologised_at, Dossier.switch_over_at)
     ratings = Rating.select(Rating.dossier, Rating.level, Rating.at, received_by, Dossier.procedure).join(Dossier)
     history = (HistoryEntry.select(HistoryEntry.dossier, HistoryEntry.element_id, HistoryEntry.name, HistoryEntry.lane,
                                    HistoryEntry.actor, HistoryEntry.started_at, HistoryEntry.at, HistoryEntry.due_at,
@@ -77,10 +77,11 @@ def _count_dossiers(recount: _Recount, dossiers) -> None:
     supplemented = {d for (d,) in sql.run(
         'SELECT DISTINCT "dossier_id" FROM "auditevent" WHERE "action" = \'dossier.supplement_requested\'')}
     for d in dossiers.tuples().iterator():
-        dossier_id, centre_id, procedure_id, received, channel, status, resolved, returned, due, apologised = d
-        received, resolved, returned, due, apologised = (
-            _parse(v) for v in (received, resolved, returned, due, apologised))
-        if received is not None:
+        dossier_id, centre_id, procedure_id, received, channel, status, resolved, returned, due, apologised, \
+            switch_over = d
+        received, resolved, returned, due, apologised, switch_over = (
+            _parse(v) for v in (received, resolved, returned, due, apologised, switch_over))
+        if received is not None and (switch_over is None or received >= switch_over):  # COUNTED_AS_RECEIVED
             recount.add(centre_id, procedure_id, received, received=1, online=channel == "online",
                         not_accepted=status == Status.NOT_ACCEPTED, supplemented=dossier_id in supplemented)
         if resolved is not None:
