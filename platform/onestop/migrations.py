@@ -27,6 +27,7 @@ from .models import (
     CalendarDay,
     CatalogueImport,
     Centre,
+    CitizenDocument,
     DayFigure,
     DayRating,
     DayStep,
@@ -39,11 +40,13 @@ from .models import (
     MonthStep,
     Notification,
     OfficialDay,
+    Paper,
     PracticeDossier,
     ProcedureVersion,
     Rating,
     SchemaMigration,
     SignInSession,
+    Sitting,
     Unit,
     User,
 )
@@ -298,6 +301,12 @@ def _lookup_tables(db):
     db.create_tables([LookupTable], safe=True)
 
 
+def _counter_floor(db):
+    """Decided on the spot and digitised once: sittings at the counter, papers scanned at intake,
+    the citizens' kept documents."""
+    db.create_tables([Sitting, CitizenDocument, Paper], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -334,6 +343,7 @@ MIGRATIONS = [
     (33, "catalogue files imported as drafts", _catalogue_imports),
     (34, "messages find their dossier by business key, message and correlation", _message_correlation),
     (35, "lookup tables: the centre's values of the models' data stores", _lookup_tables),
+    (36, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
 ]
 
 

@@ -1,7 +1,22 @@
 """Web layer: blueprints by audience (portal for citizens, desk for officers, the REST API, public
 pages) and what they share: languages, sessions, sign-in, forms, error pages."""
 
-from . import api, args, auth, bodies, desk, diagram, errors, i18n, markup, portal, public, security, sessions
+from . import (
+    api,
+    args,
+    auth,
+    bodies,
+    desk,
+    diagram,
+    errors,
+    i18n,
+    markup,
+    portal,
+    public,
+    security,
+    sessions,
+    spot,
+)
 
 
 def init_app(app):
@@ -17,4 +32,5 @@ def init_app(app):
     app.register_blueprint(public.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(desk.bp, url_prefix="/desk")
+    app.register_blueprint(spot.bp, url_prefix="/desk")
     app.register_blueprint(api.bp, url_prefix="/api/v1")

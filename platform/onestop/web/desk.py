@@ -24,12 +24,23 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, MultipleFileField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from ..models import local_today
-from ..services import attachments, dossiers, lifecycle, procedures, slips, stats, users, worklist
+from ..models import local_today, utcnow
+from ..services import (
+    attachments,
+    dossiers,
+    lifecycle,
+    papers,
+    procedures,
+    sittings,
+    slips,
+    stats,
+    users,
+    worklist,
+)
 from ..services.attachments import Upload
 from ..services.errors import Conflict, Forbidden, NotFound, ServiceError
 from ..status import Status
-from . import exports, forms, throttle
+from . import exports, forms, spot, throttle
 from .args import date_arg
 from .auth import local_target, officer_required, sign_in, sign_out
 from .links import tracking_url
@@ -132,6 +143,7 @@ def _task_page(actor, task_id, form=None, loose=(), status=200):
     if form is None:
         form = html.build(page.data) if html is not None else ActionForm()
     return render_template("desk/task.html", page=page, html=html, form=form, loose=list(loose), actor=actor,
+                           back=local_target(request.values.get("back")) if request.values.get("back") else None,
                            action=ActionForm(), ask=SupplementRequestForm(), supplied=SupplementForm(),
                            ending=EndForm(formdata=None), apology=ApologyForm(formdata=None)), status
 
@@ -196,7 +208,7 @@ def complete(actor, task_id):
         loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html is not None else [exc.message]
         return _task_page(actor, task_id, form, loose, exc.status)
     flash(_("Done: %(task)s for dossier %(code)s.", task=page.item.name, code=dossier.code), "notice")
-    return redirect(url_for("desk.worklist"), 303)
+    return redirect(local_target(request.values.get("back")), 303)
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -343,8 +355,13 @@ def intake_form(actor, code):
     html = forms.html_form(definition) if definition else None
     who = ApplicantForm()
     form = html.build(submitted=request.method == "POST") if html else None
-    page = {"entry": entry, "html": html, "form": form, "who": who, "actor": actor, "action": ActionForm(), "loose": []}
+    citizen_id = (request.form.get("applicant_citizen_id") or request.args.get("citizen_id") or "").strip()[:32]
+    page = {"entry": entry, "html": html, "form": form, "who": who, "actor": actor, "action": ActionForm(), "loose": [],
+            "slots": papers.slots(version.metadata), "kept": papers.kept_for(actor, citizen_id),
+            "on_the_spot": sittings.on_the_spot(version.metadata), "form_values": request.form}
     if request.method == "GET":
+        who.applicant_citizen_id.data = who.applicant_citizen_id.data or citizen_id or None
+        session["intake_started"] = {"code": code, "at": utcnow().isoformat()}  # the sitting's start
         return render_template("desk/intake_form.html", **page)
     if html is not None and html.edit_rows(form, request.form):
         return render_template("desk/intake_form.html", **page)
@@ -355,14 +372,19 @@ def intake_form(actor, code):
                                            ("phone", who.applicant_phone.data), ("email", who.applicant_email.data))
                  if v and v.strip()}
     try:
+        prepared = papers.prepare(actor, version.metadata, citizen_id, spot.slot_inputs(len(page["slots"])))
         dossier = dossiers.start_dossier(actor, code, data, applicant or None,
                                          {p: Upload(f.filename or "", f.read()) for p, f in files.items()},
                                          channel="counter")
     except ServiceError as exc:
         loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html else [_reason(exc)]
         return render_template("desk/intake_form.html", **page | {"loose": loose}), exc.status
+    papers.record(actor, dossier, (dossier.applicant or {}).get("citizen_id") or citizen_id, prepared)
+    sitting = sittings.open_sitting(actor, dossier, version.metadata, spot.intake_started(code))
     session["intake"] = {"code": dossier.code, "key": dossier.lookup_key}
     flash(_("Dossier %(code)s is received.", code=dossier.code), "notice")
+    if sitting is not None:
+        return redirect(url_for("spot.sitting", code=dossier.code), 303)
     return redirect(url_for("desk.intake_receipt", code=dossier.code), 303)
 
 
