@@ -102,3 +102,19 @@ def test_a_kept_copy_is_offered_to_the_same_citizen_in_the_province_and_refused_
         reused = Paper.get(Paper.dossier == again.id)
         assert reused.reused_from_id == kept[0].id and reused.attachment.sha256 == kept[0].sha256
         assert CitizenDocument.select().count() == 1  # reused, not kept twice
+
+
+def test_a_kept_copy_is_out_of_reach_of_an_officer_of_another_province(app):
+    from onestop.services.errors import NotFound
+
+    with app.app_context():
+        officer, _ = make_user("canbo.here", ("officer",))
+        received(officer, given=[papers.SlotInput(0, [Upload("p1.png", png("white"))], original_seen=True,
+                                                  confirmed=True)])
+        [kept] = papers.kept_for(officer, "001203009999")
+        assert papers.document_for(officer, kept.id)[1].startswith(b"%PDF")
+        elsewhere = Centre.create(code="other-province", name="Tỉnh khác", level="province")
+        stranger, _ = make_user("canbo.elsewhere", ("officer",), centre=elsewhere)
+        assert papers.kept_for(stranger, "001203009999") == []
+        with pytest.raises(NotFound):
+            papers.document_for(stranger, kept.id)

@@ -10,7 +10,7 @@ from datetime import date
 import pikepdf
 from PIL import Image
 
-from onestop.models import Centre, Notification, Sitting
+from onestop.models import Centre, Notification, Paper, Sitting
 from onestop.services import stats
 from tests.conftest import make_user
 from tests.process_models import upload_bundled
@@ -70,6 +70,15 @@ def test_an_on_the_spot_dossier_is_taken_in_scanned_decided_by_a_leader_and_retu
     pdf = officer.get(f"/desk/dossiers/{code}/files/{scan['id']}")
     with pikepdf.Pdf.open(io.BytesIO(pdf.data)) as assembled:
         assert len(assembled.pages) == 2  # two photographed pages, ONE PDF
+    with officer.session_transaction() as kept:
+        key = kept["intake"]["key"]  # the lookup key printed (in the QR code) on the receipt
+    citizen = sqlite_app.test_client()
+    assert 'id="papers"' in citizen.post("/track", data={"code": code, "key": key}).get_data(as_text=True)
+    with sqlite_app.app_context():
+        scanned = Paper.get((Paper.slot == 0) & Paper.attachment.is_null(False)).id
+    own = citizen.post(f"/track/{code}/papers/{scanned}", data={"key": key})
+    assert own.status_code == 200 and own.data == pdf.data  # the citizen's own dossier, through its tracking
+    assert sqlite_app.test_client().post(f"/track/{code}/papers/{scanned}", data={"key": "wrong"}).status_code == 404
     back = f"/desk/sittings/{code}"
     [receive] = _ready(officer, code)
     _complete(officer, receive, {"original_presented": "y", "certifiable": "y", "total_pages": "2"}, back)
