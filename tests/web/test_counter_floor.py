@@ -112,6 +112,7 @@ def test_an_on_the_spot_dossier_is_taken_in_scanned_decided_by_a_leader_and_retu
     assert groups["digitisation"]["score"] == 11.0  # one paper of two scanned and confirmed
     board = sqlite_app.test_client().get("/stats", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert re.search(r'id="spot-count">1 / 1<', board)
+    assert sqlite_app.test_client().get("/stats.json").json["on_the_spot_this_month"]["on_the_spot"] == 1
 
     # a later dossier of the same citizen is offered the kept copy
     again = officer.get(f"/desk/intake/{COPY}?citizen_id=001203009999").get_data(as_text=True)
