@@ -26,8 +26,8 @@ APPLICATION = {"requester_full_name": "Lê Văn Tâm", "requester_citizen_id": "
                "papers": [{"paper_name": "Bằng tốt nghiệp", "pages": 2, "copies": 1}]}
 
 
-def png(colour, alpha=False) -> bytes:
-    image = Image.new("RGBA" if alpha else "RGB", (40, 60), colour)
+def png(colour, alpha=False, size=(40, 60)) -> bytes:
+    image = Image.new("RGBA" if alpha else "RGB", size, colour)
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
@@ -57,6 +57,16 @@ def test_two_photographed_pages_become_one_pdf_of_two_pages_and_a_png_with_alpha
     with app.app_context():
         upload, pages = papers.assemble(0, [Upload("p1.png", png("white")), Upload("p2.png", png("red", alpha=True))])
     assert pages == 2 and upload.content.startswith(b"%PDF") and pages_of(upload.content) == 2
+
+
+def test_a_phone_photo_larger_than_an_a4_page_at_300_dpi_is_scaled_down_to_it(app):
+    from onestop.services.papers import A4_LONG_SIDE
+
+    with app.app_context():
+        upload, pages = papers.assemble(0, [Upload("photo.png", png("white", size=(3000, 4000)))])
+    with pikepdf.Pdf.open(io.BytesIO(upload.content)) as pdf:
+        [image] = list(pdf.pages[0].get_images().values())
+        assert pages == 1 and max(image.Width, image.Height) == A4_LONG_SIDE and image.Filter == "/DCTDecode"
 
 
 def test_a_page_that_is_not_a_photo_or_a_pdf_is_refused_naming_the_paper_and_page(app):

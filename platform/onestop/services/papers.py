@@ -25,6 +25,7 @@ from .errors import Invalid, NotFound, TooLarge
 
 MAX_PAGES = 50  # pages of one paper: a thicker one is a file, not a photo series
 MAX_PIXELS = 40_000_000  # a page's pixels (a 40 MP camera); more is a decompression bomb, not a photo
+A4_LONG_SIDE = 3508  # pixels: an A4 page's long side at 300 dpi, enough to read any paper
 SCAN_TYPES = ("image/jpeg", "image/png", "image/tiff", "application/pdf")
 
 
@@ -110,20 +111,25 @@ def _page_count(slot, content) -> int:
 
 
 def _image_pdf(slot, number, content) -> bytes:
-    """A photo as a one-page PDF, losslessly when img2pdf can (JPEG as is); a photo with an alpha
-    channel (a PNG screenshot) is flattened on white first."""
+    """A photo as a one-page PDF, losslessly when img2pdf can (a JPEG as is). A photo larger than an
+    A4 page at 300 dpi (a phone's 12 MP camera) is scaled down to it and stored as JPEG, so that a
+    paper of several photographed pages stays within the file limit; a photo with an alpha channel
+    (a PNG screenshot) is flattened on white first."""
     try:
         with Image.open(io.BytesIO(content)) as image:
             if image.width * image.height > MAX_PIXELS:
                 raise TooLarge(f"paper {slot + 1}, page {number}: the photo has more than {MAX_PIXELS // 1_000_000} MP")
-            flat = None
+            redrawn = None
             if image.mode in ("RGBA", "LA", "P") or "transparency" in image.info:
                 rgba = image.convert("RGBA")
-                flat = Image.new("RGB", rgba.size, "white")
-                flat.paste(rgba, mask=rgba.getchannel("A"))
-        if flat is not None:
+                redrawn = Image.new("RGB", rgba.size, "white")
+                redrawn.paste(rgba, mask=rgba.getchannel("A"))
+            if max(image.size) > A4_LONG_SIDE:
+                redrawn = (redrawn or image.convert("RGB"))
+                redrawn.thumbnail((A4_LONG_SIDE, A4_LONG_SIDE))
+        if redrawn is not None:
             buffer = io.BytesIO()
-            flat.save(buffer, "PNG")
+            redrawn.save(buffer, "JPEG" if max(redrawn.size) >= A4_LONG_SIDE else "PNG", quality=85)
             content = buffer.getvalue()
         return img2pdf.convert(content)
     except TooLarge:
