@@ -56,8 +56,15 @@ def test_an_on_the_spot_dossier_is_taken_in_scanned_decided_by_a_leader_and_retu
               "requester_full_name": "Lê Văn Tâm", "requester_citizen_id": "001203009999",
               "papers-0-paper_name": "Bằng tốt nghiệp", "papers-0-pages": "2", "papers-0-copies": "1"}
     unconfirmed = officer.post(f"/desk/intake/{COPY}", content_type="multipart/form-data", data=fields | {
-        "paper-0-pages": [(io.BytesIO(png("white")), "trang-1.png")], "paper-0-seen": "1"})
-    assert unconfirmed.status_code == 422 and "copy matches" in unconfirmed.get_data(as_text=True)
+        "paper-0-pages": [(io.BytesIO(png("white")), "trang-1.png")], "paper-0-seen": "1"},
+        headers={"Accept-Language": "en"})
+    assert unconfirmed.status_code == 422
+    assert "Paper 1: tick that you saw the original and that the copy matches it." in unconfirmed.get_data(as_text=True)
+    not_a_photo = officer.post(f"/desk/intake/{COPY}", content_type="multipart/form-data", data=fields | {
+        "paper-0-pages": [(io.BytesIO(png("white")), "p1.png"), (io.BytesIO(b"not an image"), "p2.png")],
+        "paper-0-seen": "1", "paper-0-matches": "1"}, headers={"Accept-Language": "en"})
+    assert not_a_photo.status_code == 422
+    assert "Paper 1, page 2: the file is not a photo" in not_a_photo.get_data(as_text=True)
     reply = officer.post(f"/desk/intake/{COPY}", content_type="multipart/form-data", data=fields | {
         "paper-0-pages": [(io.BytesIO(png("white")), "trang-1.png"), (io.BytesIO(png("grey")), "trang-2.png")],
         "paper-0-seen": "1", "paper-0-matches": "1", "paper-1-paper": "1"})

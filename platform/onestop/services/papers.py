@@ -21,12 +21,24 @@ from ..db import run_write
 from ..models import Attachment, Centre, CitizenDocument, Dossier, Paper, utcnow
 from . import attachments, audit
 from .attachments import Blob, Upload
-from .errors import Invalid, NotFound, TooLarge
+from .errors import Invalid, NotFound
 
 MAX_PAGES = 50  # pages of one paper: a thicker one is a file, not a photo series
 MAX_PIXELS = 40_000_000  # a page's pixels (a 40 MP camera); more is a decompression bomb, not a photo
 A4_LONG_SIDE = 3508  # pixels: an A4 page's long side at 300 dpi, enough to read any paper
 SCAN_TYPES = ("image/jpeg", "image/png", "image/tiff", "application/pdf")
+
+
+class PaperRefused(Invalid):
+    """A paper that cannot be taken in as given: `reason` (one of REASONS) says why, for the page to
+    tell the officer in their language; `slot` and `page` (1-based) say which."""
+
+    REASONS = ("no_pages", "not_a_scan", "unreadable", "too_many_pages", "too_large", "not_confirmed",
+               "not_theirs", "no_slot", "dossier_too_large")
+
+    def __init__(self, message, reason, slot, page=None):
+        super().__init__(message)
+        self.reason, self.slot, self.page = reason, slot, page
 
 
 @dataclass
@@ -66,19 +78,21 @@ def slots(metadata: dict) -> list[str]:
 
 def assemble(slot: int, uploads: list[Upload]) -> tuple[Upload, int]:
     """One PDF of a paper's pages (photos, scans, PDFs, in order) and its page count. A single PDF
-    is kept as it is. Invalid naming the page when one is not a JPEG, PNG, TIFF or PDF, or cannot be
-    read; TooLarge when there are too many pages or the result exceeds the file limit."""
+    is kept as it is. PaperRefused naming the page when one is not a JPEG, PNG, TIFF or PDF, cannot be
+    read, or is too large, or when there are too many pages."""
     uploads = [u for u in uploads if u.content]
     if not uploads:
-        raise Invalid(f"paper {slot + 1}: no page was scanned")
+        raise PaperRefused(f"paper {slot + 1}: no page was scanned", "no_pages", slot + 1)
     limit = attachments.store().max_file_bytes
     if sum(len(u.content) for u in uploads) > limit * 2:
-        raise TooLarge(f"paper {slot + 1}: the pages are larger than {limit // (1024 * 1024)} MiB")
+        raise PaperRefused(f"paper {slot + 1}: the pages are larger than {limit // (1024 * 1024)} MiB", "too_large",
+                           slot + 1)
     kinds = []
     for number, upload in enumerate(uploads, 1):
         kind = attachments.sniff(upload.content, upload.name)
         if kind not in SCAN_TYPES:
-            raise Invalid(f"paper {slot + 1}, page {number}: not a photo (JPEG, PNG, TIFF) or a PDF")
+            raise PaperRefused(f"paper {slot + 1}, page {number}: not a photo (JPEG, PNG, TIFF) or a PDF", "not_a_scan",
+                               slot + 1, number)
         kinds.append(kind)
     if len(uploads) == 1 and kinds[0] == "application/pdf":
         return uploads[0], _page_count(slot, uploads[0].content)
@@ -89,11 +103,12 @@ def assemble(slot: int, uploads: list[Upload]) -> tuple[Upload, int]:
         try:
             part = pikepdf.Pdf.open(io.BytesIO(content))
         except pikepdf.PdfError:
-            raise Invalid(f"paper {slot + 1}, page {number}: the PDF cannot be read") from None
+            raise PaperRefused(f"paper {slot + 1}, page {number}: the PDF cannot be read", "unreadable", slot + 1,
+                               number) from None
         parts.append(part)
         out.pages.extend(part.pages)
         if len(out.pages) > MAX_PAGES:
-            raise TooLarge(f"paper {slot + 1}: more than {MAX_PAGES} pages")
+            raise PaperRefused(f"paper {slot + 1}: more than {MAX_PAGES} pages", "too_many_pages", slot + 1)
     buffer = io.BytesIO()
     out.save(buffer)
     pages = len(out.pages)
@@ -107,7 +122,7 @@ def _page_count(slot, content) -> int:
         with pikepdf.Pdf.open(io.BytesIO(content)) as pdf:
             return len(pdf.pages)
     except pikepdf.PdfError:
-        raise Invalid(f"paper {slot + 1}: the PDF cannot be read") from None
+        raise PaperRefused(f"paper {slot + 1}: the PDF cannot be read", "unreadable", slot + 1) from None
 
 
 def _image_pdf(slot, number, content) -> bytes:
@@ -118,7 +133,8 @@ def _image_pdf(slot, number, content) -> bytes:
     try:
         with Image.open(io.BytesIO(content)) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise TooLarge(f"paper {slot + 1}, page {number}: the photo has more than {MAX_PIXELS // 1_000_000} MP")
+                raise PaperRefused(f"paper {slot + 1}, page {number}: the photo has more than "
+                                   f"{MAX_PIXELS // 1_000_000} MP", "too_large", slot + 1, number)
             redrawn = None
             if image.mode in ("RGBA", "LA", "P") or "transparency" in image.info:
                 rgba = image.convert("RGBA")
@@ -132,10 +148,11 @@ def _image_pdf(slot, number, content) -> bytes:
             redrawn.save(buffer, "JPEG" if max(redrawn.size) >= A4_LONG_SIDE else "PNG", quality=85)
             content = buffer.getvalue()
         return img2pdf.convert(content)
-    except TooLarge:
+    except PaperRefused:
         raise
     except (UnidentifiedImageError, OSError, ValueError, img2pdf.ImageOpenError, Image.DecompressionBombError):
-        raise Invalid(f"paper {slot + 1}, page {number}: the photo cannot be read") from None
+        raise PaperRefused(f"paper {slot + 1}, page {number}: the photo cannot be read", "unreadable", slot + 1,
+                           number) from None
 
 
 def province_of(centre_id: int) -> int:
@@ -163,13 +180,13 @@ def kept_for(actor, citizen_id: str | None) -> list[CitizenDocument]:
 def prepare(actor, metadata: dict, citizen_id: str | None, given: list[SlotInput]) -> list[Prepared]:
     """Check what the officer did with each slot before the dossier is started: a scan needs the
     original seen and the copy confirmed; a reused copy must be this citizen's, kept in this
-    province, and confirmed too. Invalid names the paper."""
+    province, and confirmed too. PaperRefused names the paper."""
     titles = slots(metadata)
     kept = {d.id: d for d in kept_for(actor, citizen_id)}
     out = []
     for entry in given:
         if not 0 <= entry.slot < len(titles):
-            raise Invalid(f"the procedure has no paper {entry.slot + 1}")
+            raise PaperRefused(f"the procedure has no paper {entry.slot + 1}", "no_slot", entry.slot + 1)
         title = titles[entry.slot]
         scanned = any(u.content for u in entry.pages)
         if not scanned and entry.reuse is None:
@@ -177,8 +194,8 @@ def prepare(actor, metadata: dict, citizen_id: str | None, given: list[SlotInput
                 out.append(Prepared(entry.slot, title, None, 0, entry.original_seen, False))
             continue
         if not (entry.original_seen and entry.confirmed):
-            raise Invalid(f"paper {entry.slot + 1} ({title}): tick that you saw the original and that the copy "
-                          f"matches it")
+            raise PaperRefused(f"paper {entry.slot + 1} ({title}): tick that you saw the original and that the "
+                               f"copy matches it", "not_confirmed", entry.slot + 1)
         if scanned:
             upload, pages = assemble(entry.slot, entry.pages)
             blob = attachments.check(f"paper/{entry.slot + 1}", upload)
@@ -186,13 +203,15 @@ def prepare(actor, metadata: dict, citizen_id: str | None, given: list[SlotInput
             continue
         document = kept.get(entry.reuse)
         if document is None:
-            raise Invalid(f"paper {entry.slot + 1} ({title}): that kept copy is not this citizen's")
+            raise PaperRefused(f"paper {entry.slot + 1} ({title}): that kept copy is not this citizen's", "not_theirs",
+                               entry.slot + 1)
         blob = Blob(f"paper/{entry.slot + 1}", document.name, document.media_type,
                     attachments.store().read(document.sha256), document.sha256)
         out.append(Prepared(entry.slot, title, blob, document.pages, True, True, reused=document))
     total = sum(len(p.blob.content) for p in out if p.blob is not None)
     if total > attachments.store().max_dossier_bytes:
-        raise TooLarge(f"a dossier's files may take at most {attachments.store().max_dossier_bytes // (1024 * 1024)} MiB")
+        raise PaperRefused(f"a dossier's files may take at most {attachments.store().max_dossier_bytes // (1024 * 1024)}"
+                           " MiB", "dossier_too_large", None)
     return out
 
 

@@ -376,6 +376,8 @@ def intake_form(actor, code):
         dossier = dossiers.start_dossier(actor, code, data, applicant or None,
                                          {p: Upload(f.filename or "", f.read()) for p, f in files.items()},
                                          channel="counter")
+    except papers.PaperRefused as exc:
+        return render_template("desk/intake_form.html", **page | {"loose": [spot.paper_message(exc)]}), exc.status
     except ServiceError as exc:
         loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html else [_reason(exc)]
         return render_template("desk/intake_form.html", **page | {"loose": loose}), exc.status

@@ -7,6 +7,7 @@ import io
 from datetime import datetime
 
 from flask import Blueprint, abort, jsonify, render_template, request, send_file, session
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from ..services import papers, sittings
@@ -18,6 +19,24 @@ bp = Blueprint("spot", __name__)
 
 class ActionForm(FlaskForm):
     """An empty form: its CSRF token guards the sign-out on these pages' bar."""
+
+
+def paper_message(exc: papers.PaperRefused) -> str:
+    """What the officer is told of a paper refused at intake, in their language."""
+    where = (_("Paper %(slot)s, page %(page)s", slot=exc.slot, page=exc.page) if exc.page
+             else _("Paper %(slot)s", slot=exc.slot) if exc.slot else _("The papers"))
+    why = {
+        "no_pages": _("no page was scanned."),
+        "not_a_scan": _("the file is not a photo (JPEG, PNG, TIFF) or a PDF."),
+        "unreadable": _("the file cannot be read."),
+        "too_many_pages": _("more than %(n)s pages.", n=papers.MAX_PAGES),
+        "too_large": _("the scan is too large; scan at a lower resolution or in fewer pages."),
+        "not_confirmed": _("tick that you saw the original and that the copy matches it."),
+        "not_theirs": _("that kept copy is not this citizen's."),
+        "no_slot": _("the procedure has no such paper."),
+        "dossier_too_large": _("together they exceed the dossier's size limit."),
+    }.get(exc.reason, _("the paper cannot be taken in."))
+    return f"{where}: {why}"
 
 
 def slot_inputs(count: int) -> list[papers.SlotInput]:
