@@ -10,7 +10,7 @@ from datetime import date
 import pikepdf
 from PIL import Image
 
-from onestop.models import Centre, Notification, Paper, Sitting
+from onestop.models import Centre, Notification, Paper, Sitting, local_today
 from onestop.services import stats
 from tests.conftest import make_user
 from tests.process_models import upload_bundled
@@ -120,6 +120,9 @@ def test_an_on_the_spot_dossier_is_taken_in_scanned_decided_by_a_leader_and_retu
     board = sqlite_app.test_client().get("/stats", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert re.search(r'id="spot-count">1 / 1<', board)
     assert sqlite_app.test_client().get("/stats.json").json["on_the_spot_this_month"]["on_the_spot"] == 1
+    today = local_today()  # the centre's day (Vietnam's), which the report's period is in
+    report = sqlite_admin_api.get(f"/stats/report?from={today.replace(day=1)}&to={today}").json
+    assert (report["on_the_spot"]["sittings"], report["on_the_spot"]["on_the_spot"]) == (1, 1)
 
     # a later dossier of the same citizen is offered the kept copy
     again = officer.get(f"/desk/intake/{COPY}?citizen_id=001203009999").get_data(as_text=True)
