@@ -343,7 +343,7 @@ MIGRATIONS = [
     (33, "catalogue files imported as drafts", _catalogue_imports),
     (34, "messages find their dossier by business key, message and correlation", _message_correlation),
     (35, "lookup tables: the centre's values of the models' data stores", _lookup_tables),
-    (36, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
+    (38, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
 ]
 
 
