@@ -4,7 +4,9 @@ the decision appear on their own page (another browser context) and gives it, th
 the result over, and the public statistics count the dossier decided on the spot and its minutes."""
 
 import io
+import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -25,6 +27,13 @@ def server(tmp_path_factory):
                                   env=env, capture_output=True, text=True)
             assert made.returncode == 0, made.stderr
         yield base
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("ONESTOP_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def signed_in(browser, base, who):
@@ -54,7 +63,7 @@ def complete(page, fields, checks=()):
 
 
 def test_a_paper_of_two_pages_is_taken_in_a_leader_decides_from_their_own_page_and_the_result_is_returned(
-        server, chromium, tmp_path):
+        server, chromium, tmp_path, shots):
     officer, leader = signed_in(chromium, server, OFFICER), signed_in(chromium, server, LEADER)
     leader.goto(server + "/desk/approvals")
     sync_api.expect(leader.locator("#none")).to_be_visible()
@@ -70,6 +79,7 @@ def test_a_paper_of_two_pages_is_taken_in_a_leader_decides_from_their_own_page_a
         [photo(tmp_path, "trang-1.png", "white"), photo(tmp_path, "trang-2.png", "lightgrey")])
     for name in ("paper-0-seen", "paper-0-matches", "paper-1-paper"):
         officer.locator(f'[name="{name}"]').check()
+    officer.locator("#papers").screenshot(path=str(shots / "desk-intake-papers.png"))
     officer.locator("form[enctype] button[type=submit]:not([name])").click()
     sync_api.expect(officer.locator("#papers")).to_contain_text("2")
     code = officer.locator(".big-code").inner_text()
@@ -81,6 +91,7 @@ def test_a_paper_of_two_pages_is_taken_in_a_leader_decides_from_their_own_page_a
 
     row = leader.locator(f'[id="approval-{code}"]')
     sync_api.expect(row).to_be_visible(timeout=15_000)  # the leader's page polls: no reload by hand
+    leader.screenshot(path=str(shots / "desk-approvals.png"), full_page=True)
     row.locator("a").click()
     complete(leader, {"signer_full_name": "Nguyễn Văn Lãnh"}, ("signed",))
     sync_api.expect(leader.locator("#none")).to_be_visible()
@@ -92,6 +103,7 @@ def test_a_paper_of_two_pages_is_taken_in_a_leader_decides_from_their_own_page_a
     complete(officer, {"receiver_full_name": "Lê Văn Tâm", "fee_vnd": "4000"})
     sync_api.expect(officer.locator("#done")).to_be_visible()
     sync_api.expect(officer.locator("#minutes")).to_be_visible()
+    officer.screenshot(path=str(shots / "desk-sitting.png"), full_page=True)
 
     officer.goto(server + "/stats")
     sync_api.expect(officer.locator("#spot-count")).to_have_text("1 / 1")
