@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from ..db import run_write
 from ..models import Dossier, Procedure, Sitting, User, WorkItem, utcnow
+from ..status import Status
 from ..workdays import to_local
 from . import notify, papers
 from .errors import NotFound
@@ -50,7 +51,9 @@ def after_task(actor, dossier: Dossier, item: WorkItem) -> None:
     """Follow a completed task of a dossier: a leader's task is the decision; the return hands the
     result over; a leader's task now ready asks for the decision. A returned dossier's results go to
     the citizen's store whether or not it was decided on the spot."""
-    returned_at = Dossier.select(Dossier.returned_at).where(Dossier.id == dossier.id).scalar()  # as stored now
+    returned_at = None
+    if dossier.status == Status.RETURNED:  # the object's status is up to date, its returned_at is not
+        returned_at = Dossier.select(Dossier.returned_at).where(Dossier.id == dossier.id).scalar()
     if returned_at is not None:
         dossier.returned_at = returned_at
         papers.keep_results(actor, dossier)
