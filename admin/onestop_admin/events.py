@@ -34,6 +34,7 @@ EVENT_LABELS = {
     "dossier.history_sealed": "Niêm phong lịch sử hồ sơ",
     "dossier.migrated": "Hồ sơ chuyển sang phiên bản quy trình mới",
     "dossier.not_accepted": "Không tiếp nhận hồ sơ",
+    "dossier.papers_digitised": "Số hóa giấy tờ khi tiếp nhận",
     "dossier.rated": "Người dân đánh giá",
     "dossier.receipt_reprinted": "In lại giấy tiếp nhận với mã tra cứu mới",
     "dossier.retried": "Chạy lại bước gặp sự cố",

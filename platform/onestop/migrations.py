@@ -27,6 +27,7 @@ from .models import (
     CalendarDay,
     CatalogueImport,
     Centre,
+    CitizenDocument,
     ConnectorSecret,
     ConnectorSettings,
     DayFigure,
@@ -42,6 +43,7 @@ from .models import (
     MonthStep,
     Notification,
     OfficialDay,
+    Paper,
     PracticeDossier,
     ProcedureVersion,
     QueueBoard,
@@ -53,6 +55,7 @@ from .models import (
     ServiceCall,
     ServiceCounter,
     SignInSession,
+    Sitting,
     Unit,
     User,
 )
@@ -343,6 +346,12 @@ def _legacy_dossiers(db):
     db.execute_sql('CREATE INDEX IF NOT EXISTS "dossier_switch_over_at" ON "dossier" ("switch_over_at")')
 
 
+def _counter_floor(db):
+    """Decided on the spot and digitised once: sittings at the counter, papers scanned at intake,
+    the citizens' kept documents."""
+    db.create_tables([Sitting, CitizenDocument, Paper], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -385,6 +394,7 @@ MIGRATIONS = [
     (39, "application forms sent twice make one dossier", _form_submissions),
     (40, "queue tickets, counters and hall screens", _queue),
     (41, "dossiers taken over from an old system count from the switch-over", _legacy_dossiers),
+    (42, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
 ]
 
 

@@ -712,6 +712,69 @@ class FormSubmission(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
 
 
+class Sitting(BaseModel):
+    """A dossier of a procedure decided on the spot, handled at the counter in one sitting: when the
+    officer began taking it in, when it was received, when a leader was asked for the decision and
+    gave it, and when the result was handed over (services.sittings)."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    dossier = ForeignKeyField(Dossier, unique=True, on_delete="CASCADE")
+    procedure = ForeignKeyField(Procedure, on_delete="CASCADE")
+    officer = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    started_at = DateTimeField()  # the officer opened the intake form
+    received_at = DateTimeField()
+    asked_at = DateTimeField(null=True)  # a leader's decision became due
+    decided_at = DateTimeField(null=True)
+    decided_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    returned_at = DateTimeField(null=True)  # the result handed over
+
+    class Meta:
+        indexes = ((("centre", "received_at"), False),)
+
+
+class CitizenDocument(BaseModel):
+    """A citizen's digitised paper or result, kept for reuse by the centres of one province (the
+    law lets a digitised result be reused there instead of asking again): keyed by the citizen's ID
+    number; the bytes are the attachment store's (content-addressed)."""
+
+    id = AutoField()
+    province = ForeignKeyField(Centre, on_delete="RESTRICT")  # the province-level centre it is shared under
+    citizen_id = CharField(max_length=32)
+    kind = CharField(max_length=16, default="component")  # component | result
+    title = CharField(max_length=500)  # the document slot it was taken for
+    name = CharField(max_length=255)
+    media_type = CharField(max_length=100)
+    size = IntegerField()
+    sha256 = CharField(max_length=64)
+    pages = IntegerField(default=1)
+    dossier = ForeignKeyField(Dossier, null=True, on_delete="SET NULL")  # the dossier it was taken in
+    kept_at = DateTimeField(default=utcnow)
+    kept_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("province", "citizen_id"), False),)
+
+
+class Paper(BaseModel):
+    """A paper handed in at the counter for one document slot of the procedure: scanned (or a kept
+    copy reused) and confirmed by the officer as matching the original seen, or received on paper
+    only. Decision 766's digitisation share counts these."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    dossier = ForeignKeyField(Dossier, backref="papers", on_delete="CASCADE")
+    slot = IntegerField()
+    title = CharField(max_length=500)
+    attachment = ForeignKeyField(Attachment, null=True, on_delete="SET NULL")
+    pages = IntegerField(default=0)
+    original_seen = BooleanField(default=False)
+    confirmed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # the copy matches: who said so
+    confirmed_at = DateTimeField(null=True)
+    reused_from = ForeignKeyField(CitizenDocument, null=True, on_delete="SET NULL")
+    received_at = DateTimeField(default=utcnow)
+
+
 class Notification(BaseModel):
     """An outbox row: a message to an applicant, written in the transaction of the event it tells
     of, and sent afterwards by the worker (at most once)."""
@@ -891,4 +954,7 @@ ALL_MODELS = [
     QueueTicket,
     QueueSequence,
     QueueBoard,
+    Sitting,
+    CitizenDocument,
+    Paper,
 ]

@@ -235,3 +235,19 @@ def test_the_periodic_report_counts_a_dossier_on_vietnams_day_at_any_hour_in_any
     assert on_the_day["from"] == on_the_day["to"] == today.isoformat()
     assert on_the_day["total"]["received_other"] + on_the_day["total"]["received_online"] == 1
     assert day_before["total"]["received_other"] + day_before["total"]["received_online"] == 0
+
+
+def test_a_dossier_with_a_file_but_no_paper_scanned_and_confirmed_does_not_score_digitisation(app, admin_api):
+    """Decision 766's digitisation group counts papers scanned and confirmed at intake over papers
+    received, not dossiers carrying "at least one file" (which scored a counter dossier whose
+    applicant attached a PDF the full 22 points though no paper was digitised)."""
+    from tests.process_models import upload_bundled
+    from tests.process_models.test_birth_registration import APPLICATION, CODE
+
+    upload_bundled(admin_api, "birth_registration")
+    started = admin_api.post("/dossiers", json={"procedure": CODE, "data": APPLICATION})
+    assert started.status_code == 201
+    with app.app_context():
+        ids = [Centre.get(Centre.code == "default").id]
+        groups = {g["key"]: g for g in stats.index(ids, date(2000, 1, 1), date(2100, 1, 1))}
+    assert groups["digitisation"]["score"] is None  # no paper received at a counter: nothing to score yet

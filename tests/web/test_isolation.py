@@ -7,12 +7,13 @@ import re
 
 import pytest
 
-from onestop.models import Attachment, AuditEvent, Centre, Dossier, Procedure, User, WorkItem
-from onestop.services import centres, connectors, dossiers, lifecycle, onboarding, procedures, units
+from onestop.models import Attachment, AuditEvent, Centre, CitizenDocument, Dossier, Procedure, User, WorkItem
+from onestop.services import centres, connectors, dossiers, lifecycle, onboarding, papers, procedures, units
 from onestop.services.attachments import Upload
 from onestop.web.openapi import REQUEST_BODIES
 from tests.conftest import make_user
 from tests.process_models import bundled_files
+from tests.services.test_papers import png
 from tests.web.pages import PDF, csrf, sign_in
 
 SECRET_NAME = "Phạm Bí Mật Xã Bên"
@@ -58,6 +59,10 @@ def foreign(app):
         lifecycle.supplement_received(their_officer, dossier.code, "đã nộp", {"files": Upload("mat.pdf", SECRET_FILE)})
         task = WorkItem.get(WorkItem.dossier == dossier.id)
         attachment = Attachment.get(Attachment.dossier == dossier.id)
+        metadata = procedures.catalogue_entry(their_officer, "2.000815")[1].metadata
+        scanned = papers.prepare(their_officer, metadata, "022190099999", [papers.SlotInput(
+            0, [Upload("trang.png", png("white"))], original_seen=True, confirmed=True)])
+        [their_paper] = papers.record(their_officer, dossier, "022190099999", scanned)
         their_unit = units.create_unit(their_officer, "TP", "Phòng Tư pháp")
         connectors.save_secret(their_officer, "b_token", CONNECTOR_SECRET)
         draft = onboarding.submit(their_officer, [procedures.Upload(p.name, p.read_bytes())
@@ -81,7 +86,8 @@ def foreign(app):
         yield {"token": token, "code": dossier.code, "task": task.id, "attachment": attachment.id,
                "procedure": "1.000894", "dossier_id": dossier.id, "draft": draft.draft_id, "rows": rows,
                "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": "TP", "username": "b.canbo",
-               "import": their_import.id, "table": "fees_b",
+               "import": their_import.id, "table": "fees_b", "paper": their_paper.id,
+               "document": CitizenDocument.get(CitizenDocument.dossier == dossier.id).id,
                "counter": their_counter, "ticket": their_ticket.id, "ticket_token": their_ticket.token}
 
 
@@ -122,6 +128,8 @@ def _url(rule, ids):
             values[name] = ids["practice_task"] if rule.endpoint.startswith("testrun.") else ids["task"]
         elif name == "attachment_id":
             values[name] = ids["attachment"]
+        elif name in ("paper_id", "document_id"):  # B's paper; a citizen's kept copy (shared in the province)
+            values[name] = ids[name.removesuffix("_id")]
         elif name == "kind":
             values[name] = "supplement"
         elif name == "day":

@@ -139,7 +139,7 @@ def test_the_index_scores_what_the_platform_can_compute_and_names_what_it_cannot
     assert groups["online_payment"]["score"] is None and "chưa tính" in groups["online_payment"]["formula"]
     assert groups["progress"]["score"] == 20.0 and groups["satisfaction"]["score"] == 18.0
     assert groups["publicity"]["score"] == 18.0  # the bundled record lists documents, fee, legal basis, deadline
-    assert groups["online_service"]["score"] == 0.0 and groups["digitisation"]["score"] == 0.0  # counter, no files
+    assert groups["online_service"]["score"] == 0.0 and groups["digitisation"]["score"] is None  # no paper taken in
     page = sqlite_app.test_client().get("/stats").get_data(as_text=True)
     assert 'id="index"' in page and "Quyết định 766" in page
 

@@ -45,6 +45,7 @@ from .lookup import lookup_hash, new_lookup_key
 from .lookup import track as track  # where the layers above have looked for it
 from .procedures import form_of, model_for, start_form, task_form
 from .runtime import engine, on_behalf_of
+from .sittings import after_task as follow_sitting
 from .stats import counters
 from .stats.definition import resolution
 from .steps import deadline_plan, first_status, save_step, write_step_rows
@@ -362,8 +363,10 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     except TaskNotReady as exc:
         raise Conflict(str(exc)) from None
     attachments.keep(blobs)
-    return save_step(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
-                 completed_task_id=item.id, blobs=blobs)
+    dossier = save_step(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
+                        completed_task_id=item.id, blobs=blobs)
+    follow_sitting(actor, dossier, item)  # decided on the spot: the decision and the return timed
+    return dossier
 
 
 def _task_data(dossier, item) -> dict:

@@ -38,6 +38,24 @@ MESSAGES = {
                     "Do sáp nhập đơn vị hành chính, hồ sơ {code} ({procedure}) được chuyển đến {reason} tiếp tục "
                     "giải quyết. Mã hồ sơ, mã tra cứu và ngày hẹn trả kết quả không thay đổi."),
 }
+OFFICER_MESSAGES = {
+    "decision_asked": ("Hồ sơ {code} chờ lãnh đạo quyết định ngay",
+                       "Hồ sơ {code} ({procedure}) giải quyết ngay tại quầy chờ ông/bà: {reason}. Mở trang "
+                       "«Chờ phê duyệt» để quyết định; người dân đang chờ tại quầy."),
+}
+
+
+def queue_officers(dossier, event: str, officers, procedure_name: str = "", reason: str = ""):
+    """Write the outbox rows telling officers of an event (a leader asked for a decision on the
+    spot); call inside the event's transaction. An officer is reached by email when their user name
+    is an email address; the others see it on their pending-approvals page."""
+    subject, body = OFFICER_MESSAGES[event]
+    values = {"code": dossier.code, "procedure": procedure_name or "", "reason": reason}
+    for officer in officers:
+        if "@" in officer.username:
+            Notification.create(centre=dossier.centre_id, dossier=dossier.id, event=event, channel="email",
+                                recipient=officer.username[:255], subject=subject.format(**values)[:255],
+                                body=body.format(**values))
 
 
 def queue(dossier, event: str, procedure_name: str = "", reason: str = ""):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..models import Dossier
 from ..status import WITH_RESULT
-from . import lifecycle, slips
+from . import attachments, lifecycle, papers, slips
 from .dossiers import page_rows
 from .lookup import track
 from .procedures import model_for
@@ -24,6 +24,7 @@ class PublicView:
     steps: list  # slips.HandOver rows without the officers' names
     late_units: list
     rating: object = None  # the citizen's rating, once given
+    papers: list = None  # the papers taken in at the counter: digitised or on paper only
 
 
 def public_view(code, key) -> PublicView:
@@ -35,4 +36,15 @@ def public_view(code, key) -> PublicView:
     steps = slips.hand_over_rows(dossier, with_people=False)
     return PublicView(dossier, page, lifecycle.supplement_request_of(dossier), lifecycle.ending_of(dossier),
                       model_for(dossier.version).diagram, done, current, steps, slips.late_units(steps),
-                      lifecycle.rating_of(dossier) if dossier.status in WITH_RESULT else None)
+                      lifecycle.rating_of(dossier) if dossier.status in WITH_RESULT else None,
+                      papers.of_dossier(dossier.id))
+
+
+def paper_copy(code, key, paper_id) -> tuple:
+    """The digitised copy of one of a dossier's papers, for whoever holds its code and lookup key
+    (the citizen's own dossier): (name, media type, bytes); NotFound otherwise."""
+    dossier = track(code, key)
+    paper = next((p for p in papers.of_dossier(dossier.id) if p.id == paper_id and p.attachment_id), None)
+    if paper is None:
+        return None
+    return paper.attachment.name, paper.attachment.media_type, attachments.store().read(paper.attachment.sha256)

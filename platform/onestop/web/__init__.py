@@ -19,6 +19,7 @@ from . import (
     queue,
     security,
     sessions,
+    spot,
 )
 
 
@@ -39,5 +40,6 @@ def init_app(app):
     app.register_blueprint(desk.bp, url_prefix="/desk")
     app.register_blueprint(counter.bp, url_prefix="/desk/counter")
     app.register_blueprint(queue.bp, url_prefix="/queue")
+    app.register_blueprint(spot.bp, url_prefix="/desk")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(external_tasks.bp, url_prefix="/api/v1")

@@ -141,6 +141,7 @@ def _task_page(actor, task_id, form=None, loose=(), status=200):
     if form is None:
         form = html.build(page.data) if html is not None else ActionForm()
     return render_template("desk/task.html", page=page, html=html, form=form, loose=list(loose), actor=actor,
+                           back=local_target(request.values.get("back")) if request.values.get("back") else None,
                            action=ActionForm(), ask=SupplementRequestForm(), supplied=SupplementForm(),
                            ending=EndForm(formdata=None), apology=ApologyForm(formdata=None)), status
 
@@ -205,7 +206,7 @@ def complete(actor, task_id):
         loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html is not None else [exc.message]
         return _task_page(actor, task_id, form, loose, exc.status)
     flash(_("Done: %(task)s for dossier %(code)s.", task=page.item.name, code=dossier.code), "notice")
-    return redirect(url_for("desk.worklist"), 303)
+    return redirect(local_target(request.values.get("back")), 303)
 
 
 @bp.post("/tasks/<task_id>/claim")

@@ -1,5 +1,6 @@
-"""The desk's counter: a paper dossier received from the applicant in person, the papers ticked as
-received, and its receipt printed (again). The applicant's name and ID are asked once: what the
+"""The desk's counter: a paper dossier received from the applicant in person, each paper scanned
+into its slot (or reused from a kept copy, or recorded as paper only), a sitting opened for a
+procedure decided on the spot, and its receipt printed (again). The applicant's name and ID are asked once: what the
 procedure's form already asks is not asked beside it. The desk's blueprint routes to these
 views (web/desk.py)."""
 
@@ -9,10 +10,11 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from .. import formdefs
-from ..services import dossiers, procedures, queue, slips, submissions
+from ..models import utcnow
+from ..services import dossiers, papers, procedures, queue, sittings, slips, submissions
 from ..services.attachments import Upload
 from ..services.errors import ServiceError
-from . import formpage, forms
+from . import formpage, forms, spot
 from .auth import officer_required
 from .links import tracking_url
 
@@ -72,12 +74,15 @@ def intake_form(actor, code):
     html = forms.html_form(definition) if definition else None
     who, posted = ApplicantForm(), request.method == "POST"
     form = html.build(submitted=posted) if html else None
-    documents = [d.get("name") for d in entry.documents if d.get("name")]
+    citizen_id = (request.form.get("applicant_citizen_id") or request.args.get("citizen_id") or "").strip()[:32]
     page = {"entry": entry, "html": html, "form": form, "who": who, "actor": actor, "action": ActionForm(formdata=None),
-            "loose": [], "asked": asked_at_the_counter(entry, definition), "documents": documents,
-            "papers": [p for p in request.form.getlist("papers") if p in documents] if posted else [],
+            "loose": [], "asked": asked_at_the_counter(entry, definition),
+            "slots": papers.slots(version.metadata), "kept": papers.kept_for(actor, citizen_id),
+            "on_the_spot": sittings.on_the_spot(version.metadata), "form_values": request.form,
             "submission": formpage.submission_token(), "ticket": served_ticket(actor)}
     if not posted:
+        who.applicant_citizen_id.data = who.applicant_citizen_id.data or citizen_id or None
+        session["intake_started"] = {"code": code, "at": utcnow().isoformat()}  # the sitting's start
         return render_template("desk/intake_form.html", **page)
     first = submissions.first_dossier(formpage.sent_token())
     if first is not None:  # the same form sent again: its dossier's receipt, not a second dossier
@@ -95,8 +100,11 @@ def intake_form(actor, code):
             dossiers.check_start(actor, code, data, uploads)
             return render_template("desk/intake_form.html", **page), 422
         applicant = (dossiers.applicant_from(entry.metadata, data) or {}) | typed
+        prepared = papers.prepare(actor, version.metadata, citizen_id, spot.slot_inputs(len(page["slots"])))
         dossier = dossiers.start_dossier(actor, code, data, applicant or None, uploads, channel="counter",
-                                         submission=formpage.sent_token(), papers=page["papers"])
+                                         submission=formpage.sent_token(), papers=[p.title for p in prepared])
+    except papers.PaperRefused as exc:
+        return render_template("desk/intake_form.html", **page | {"loose": [spot.paper_message(exc)]}), exc.status
     except ServiceError as exc:
         loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors and html else [_reason(exc)]
         return render_template("desk/intake_form.html", **page | {"loose": loose}), exc.status
@@ -105,7 +113,10 @@ def intake_form(actor, code):
                                     "received twice."))
     if page["ticket"] is not None:
         queue.attach_dossier(actor, page["ticket"].id, dossier.code)
-    return _received(dossier, _("Dossier %(code)s is received.", code=dossier.code))
+    papers.record(actor, dossier, (dossier.applicant or {}).get("citizen_id") or citizen_id, prepared)
+    sitting = sittings.open_sitting(actor, dossier, version.metadata, spot.intake_started(code))
+    received = _received(dossier, _("Dossier %(code)s is received.", code=dossier.code))
+    return redirect(url_for("spot.sitting", code=dossier.code), 303) if sitting is not None else received
 
 
 def _received(dossier, message):

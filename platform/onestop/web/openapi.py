@@ -109,6 +109,10 @@ _LEVEL = {"enum": ["nation", "province", "commune", "district", "centre"]}
 _OBJECT = {"type": "object"}
 _DATE = {"type": "string", "format": "date"}
 _COUNT = {"type": "integer", "minimum": 0}
+_MINUTES = {"type": ["number", "null"]}
+# Sittings decided on the spot in the period (docs/statistics.md, "Decided on the spot").
+_ON_THE_SPOT = closed({"sittings": {"type": "integer"}, "on_the_spot": {"type": "integer"}, "average_minutes": _MINUTES,
+                       "longest_minutes": _MINUTES, "decision_minutes": _MINUTES})
 _REPORT_ROW = closed({"field": _TEXT} | dict.fromkeys(stats.REPORT_COLUMNS[1:], {"type": "integer"}))
 _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 100, "description": "a percentage; null: nothing to count"}
 
@@ -140,7 +144,8 @@ SCHEMAS = {
                                "on_time": _COUNT, "late": _COUNT, "on_time_rate": _RATE, "online_share": _RATE,
                                "satisfaction_rate": _RATE}),
     "PeriodicReport": closed({"centre": _TEXT, "name": _TEXT, "from": _DATE, "to": _DATE,
-                              "rows": {"type": "array", "items": _REPORT_ROW}, "total": _REPORT_ROW}),
+                              "rows": {"type": "array", "items": _REPORT_ROW}, "total": _REPORT_ROW,
+                              "on_the_spot": _ON_THE_SPOT}),
     "Error": closed({"error": _TEXT, "message": _TEXT, "details": {"type": "array", "items": {
         "type": "object", "properties": {"element_id": _TEXT_OR_NULL, "field": _TEXT, "message": _TEXT}}}},
         optional=("details",)),

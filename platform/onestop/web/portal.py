@@ -2,9 +2,21 @@
 confirmation with the dossier code and lookup key, and the status page. No sign-in: the portal
 acts as its centre's portal account; what a citizen may see of a dossier needs code and key."""
 
+import io
 import re
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -201,6 +213,19 @@ def _wrong_key(code):
     if wait is None:
         return render_template("portal/track.html", code=code, error=True), 404
     return _too_many(render_template("portal/track.html", code=code, error="busy", minutes=-(-wait // 60)), wait)
+
+
+@bp.post("/track/<code>/papers/<int:paper_id>")
+def paper_copy(code, paper_id):
+    """The digitised copy of a paper of the citizen's own dossier (its code and lookup key)."""
+    try:
+        found = tracking.paper_copy(code, request.form.get("key", ""), paper_id)
+    except NotFound:
+        return _wrong_key(code)
+    if found is None:
+        abort(404)
+    name, media_type, content = found
+    return send_file(io.BytesIO(content), mimetype=media_type, as_attachment=True, download_name=name, max_age=0)
 
 
 @bp.route("/track", methods=["GET", "POST"])

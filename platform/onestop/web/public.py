@@ -59,7 +59,7 @@ def dashboard_json():
     board = _board()
     return jsonify({"centre": board.centre.code, "name": board.centre.name,
                     "this_month": board.month.as_dict(public=True), "this_year": board.year.as_dict(public=True),
-                    "index_this_month": board.index,
+                    "index_this_month": board.index, "on_the_spot_this_month": board.on_the_spot,
                     "months": [dict(zip(stats.CSV_COLUMNS, row, strict=True)) for row in stats.csv_rows(board)]})
 
 

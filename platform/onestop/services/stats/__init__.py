@@ -31,6 +31,7 @@ from .read import (
     by_province,
     figures,
     monthly,
+    on_the_spot,
     report,
     scorecard,
 )
@@ -41,6 +42,6 @@ __all__ = [
     "COUNTS", "CSV_COLUMNS", "FIGURE_TABLES", "INDEX_GROUPS", "LEVELS", "MAX_DAYS", "RATED", "REPORT_COLUMNS",
     "REPORT_HEADINGS", "Dashboard", "Figures", "Tally", "bound", "bucket", "by_province",
     "centre_of", "centres_for", "count", "count_rating", "count_steps", "csv_rows", "dashboard", "field_label", "figures",
-    "figures_from_rows", "index", "local_day", "monthly", "period", "periodic_report", "procedure_ids", "queue_figures", "queue_report", "rebuild",
+    "figures_from_rows", "index", "local_day", "monthly", "on_the_spot", "period", "periodic_report", "procedure_ids", "queue_figures", "queue_report", "rebuild",
     "report", "report_for", "resolution", "roll_up_months", "scorecard",
 ]

@@ -9,7 +9,8 @@ from datetime import date
 
 from peewee import fn
 
-from ...models import Attachment, Dossier, Procedure, ProcedureVersion
+from ...models import Dossier, Procedure, ProcedureVersion
+from .. import papers
 from .definition import Figures
 from .read import figures
 from .scope import bounds
@@ -39,10 +40,7 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
     # A fee is public when stated as an amount or as a note (a fee the provincial council sets).
     complete = sum(1 for m in metas if m.get("documents") and ("fee_vnd" in m or "fee" in m or m.get("fee_note"))
                    and m.get("legal_basis") and m.get("deadline"))
-    digital = (Dossier.select(Dossier.id).where(received_at(centre_ids) & (Dossier.received_at >= lo)
-                                                & (Dossier.received_at < hi)
-                                                & fn.EXISTS(Attachment.select(Attachment.id).where(
-                                                    Attachment.dossier == Dossier.id))).count())
+    digital, papers_received = papers.digitised(centre_ids, lo, hi, received_at(centre_ids))
     shares = {
         "publicity": (complete / len(metas) if metas else None,
                       "thủ tục đang áp dụng công khai đủ thành phần hồ sơ, phí, căn cứ pháp lý và thời hạn"),
@@ -53,10 +51,12 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
         "online_payment": (None, "chưa tính: phí, lệ phí không thanh toán qua hệ thống"),
         "satisfaction": (f.satisfaction_rate / 100 if f.satisfaction_rate is not None else None,
                          "đánh giá «rất hài lòng» và «hài lòng» trên số lượt đánh giá"),
-        "digitisation": (digital / f.received if f.received else None,
-                         "hồ sơ có thành phần được lưu dạng số (ít nhất một tệp) trên số hồ sơ tiếp nhận"),
+        "digitisation": (digital / papers_received if papers_received else None,
+                         "thành phần hồ sơ giấy được số hóa (quét, chụp hoặc dùng lại bản đã lưu) và được cán bộ "
+                         "xác nhận khớp với bản chính, trên số thành phần hồ sơ giấy tiếp nhận"),
     }
-    counts = {"online_service": online_levels(centre_ids, metas, lo, hi)}
+    counts = {"online_service": online_levels(centre_ids, metas, lo, hi),
+              "digitisation": {"papers_received": papers_received, "papers_digitised": digital}}
     out = []
     for key, name, weight in INDEX_GROUPS:
         share, formula = shares[key]

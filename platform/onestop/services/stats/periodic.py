@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from ... import sql
 from ...models import Centre, Procedure, ProcedureVersion, utcnow
 from ..errors import NotFound, shown
+from .read import on_the_spot
 from .scope import bounds, centres_for, covers, period, scope_clause
 
 REPORT_COLUMNS = ("field", "carried_over", "received_online", "received_other", "resolved", "early", "on_time",
@@ -87,7 +88,8 @@ def periodic_report(centre_ids: list[int], start: date, end: date, now: datetime
             r["pending_in_time"] += pending - overdue.get(procedure_id, 0)
     lines = sorted(rows.by_field.values(), key=lambda r: r["field"])
     total = {c: sum(r[c] for r in lines) for c in REPORT_COLUMNS[1:]} | {"field": "Tổng cộng"}
-    return {"from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(), "rows": lines, "total": total}
+    return {"from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(), "rows": lines, "total": total,
+            "on_the_spot": on_the_spot(centre_ids, start, end)}
 
 
 def _fields(centre_ids) -> dict:

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from ...models import Centre
 from .decision766 import index
 from .definition import Figures
-from .read import figures, monthly
+from .read import figures, monthly, on_the_spot
 from .scope import centres_for
 
 
@@ -20,6 +20,7 @@ class Dashboard:
     year: Figures
     series: list  # [(first day of the month, Figures)], the last twelve months
     index: list = field(default_factory=list)  # Decision 766 groups, this month
+    on_the_spot: dict = field(default_factory=dict)  # sittings decided on the spot, this month
 
 
 def dashboard(code: str | None, today: date) -> Dashboard:
@@ -32,7 +33,8 @@ def dashboard(code: str | None, today: date) -> Dashboard:
     year = figures(ids, date(today.year, 1, 1), tomorrow, live=False)
     year.pending_now, year.overdue_now = month.pending_now, month.overdue_now
     return Dashboard(centre, month, year, monthly(ids, 12, today),
-                     index(ids, today.replace(day=1), tomorrow, month))
+                     index(ids, today.replace(day=1), tomorrow, month),
+                     on_the_spot(ids, today.replace(day=1), tomorrow))
 
 
 CSV_COLUMNS = ("month", "received", "online", "resolved", "early", "on_time", "late", "without_deadline",

@@ -10,9 +10,10 @@ from datetime import date, datetime, timedelta
 
 from ... import sql
 from ...models import Centre, Procedure, utcnow
+from .. import sittings
 from .buckets import Tally, lines
 from .definition import COUNTS, LEVELS, Figures, officials
-from .scope import PENDING, centres_for, covers, next_month, period, procedure_ids, scope_clause
+from .scope import PENDING, bounds, centres_for, covers, next_month, period, procedure_ids, scope_clause
 
 
 def figures(centre_ids: list[int], start: date, end: date, procedures: list[int] | None = None,
@@ -162,3 +163,9 @@ def by_province(start: date, end: date) -> list[dict]:
                     "on_time_rate": f.on_time_rate, "online_share": f.online_share,
                     "satisfaction_rate": f.satisfaction_rate})
     return out
+
+
+def on_the_spot(centre_ids, start: date, end: date) -> dict:
+    """Dossiers decided on the spot in the period (sittings begun then): how many sittings, how many
+    had their result handed over the same day, and in how many minutes from the start of intake."""
+    return sittings.figures(centre_ids, *bounds(start, end))
