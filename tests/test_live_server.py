@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONFORMANCE, SHARED
+from tests.support.corpus import passed_count, unexpected_failures
 from tests.support.servers import admin_token, onestop_serve
 
 pytestmark = pytest.mark.corpus
@@ -31,7 +32,6 @@ def test_the_outside_corpus_runner_passes_against_the_real_server(live_server):
         [sys.executable, str(RUNNER), "--base", base, "--token", token,
          "--manifest", str(CONFORMANCE / "MANIFEST.json"), "--files", str(CONFORMANCE)],
         capture_output=True, text=True, timeout=600)
-    last = result.stdout.strip().splitlines()[-1]
-    assert result.returncode == 0, result.stdout + "\n" + log.read_text()[-3000:]
-    assert last.endswith(" 0 failed") and not last.startswith("0 passed"), last
+    assert unexpected_failures(result.stdout) == [], result.stdout + "\n" + log.read_text()[-3000:]
+    assert passed_count(result.stdout) >= 50, result.stdout
     assert "Traceback" not in log.read_text()

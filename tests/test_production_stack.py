@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONFORMANCE, SHARED
+from tests.support.corpus import passed_count, unexpected_failures
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
 from tests.support.redis import redis_url_or_skip
 from tests.support.servers import free_port, stop, wait_until_healthy
@@ -58,9 +59,8 @@ def test_the_corpus_passes_through_gunicorn_workers_and_a_queue_driven_worker(st
                              str(CONFORMANCE / "MANIFEST.json"), "--files", str(CONFORMANCE)],
                             capture_output=True, text=True, timeout=600)
     web_log, worker_log = (logs / "web.log").read_text(), (logs / "worker.log").read_text()
-    assert result.returncode == 0, result.stdout + web_log[-2000:] + worker_log[-2000:]
-    last = result.stdout.strip().splitlines()[-1]
-    assert last.endswith(" 0 failed") and not last.startswith("0 passed"), last
+    assert unexpected_failures(result.stdout) == [], result.stdout + web_log[-2000:] + worker_log[-2000:]
+    assert passed_count(result.stdout) >= 50, result.stdout
     # Timers fired from the queue: the web processes run no timer thread.
     assert "Executing onestop.fire_timers" in worker_log or "fire_timers" in worker_log, worker_log[-2000:]
     assert "Traceback" not in web_log and "Traceback" not in worker_log

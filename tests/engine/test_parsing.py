@@ -118,3 +118,32 @@ def test_the_diagram_is_read_from_the_models_di(engine):
 def test_a_model_without_di_has_no_diagram(engine):
     files = [SourceFile(name, (MODELS / name).read_bytes()) for name in ("review.bpmn", "receive-schema.json")]
     assert engine.parse(files).diagram is None
+
+
+DESCRIPTIVE_POOL_CALLING = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <process id="Pool" isExecutable="false">
+    <startEvent id="S"/><sequenceFlow id="f1" sourceRef="S" targetRef="Call"/>
+    <callActivity id="Call" calledElement="Called"/><sequenceFlow id="f2" sourceRef="Call" targetRef="E"/>
+    <endEvent id="E"/>
+  </process>
+  <process id="Called">
+    <startEvent id="S2"/><sequenceFlow id="g1" sourceRef="S2" targetRef="T"/>
+    <task id="T"/><sequenceFlow id="g2" sourceRef="T" targetRef="E2"/><endEvent id="E2"/>
+  </process>
+</definitions>"""
+
+
+def test_a_descriptive_pool_whose_only_executable_process_is_its_call_target_is_refused_naming_it():
+    """MIWG's descriptive B.1.0 (ADONIS): the processes its call activities call carry no isExecutable
+    (true by default); they are no process of the model's own to start."""
+    with pytest.raises(ModelError) as refused:
+        parse_model([SourceFile("descriptive.bpmn", DESCRIPTIVE_POOL_CALLING)])
+    assert "no executable process of its own: Called is only called from processes with isExecutable" in str(
+        refused.value)
+
+
+def test_an_executable_process_calling_another_still_starts_at_the_caller():
+    model = parse_model([SourceFile("caller.bpmn", DESCRIPTIVE_POOL_CALLING.replace(
+        b'isExecutable="false"', b'isExecutable="true"'))])
+    assert model.start_id == "Pool"

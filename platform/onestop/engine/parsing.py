@@ -527,8 +527,19 @@ def _select_start(parser, bpmn_roots, requested):
     called = _called_processes(bpmn_roots)
     ordered = [pid for _n, root in bpmn_roots for pid in
                (p.get("id") for p in root.iter(f"{{{BPMN_NS}}}process")) if pid in executable]
-    candidates = [pid for pid in ordered if pid not in called] or ordered or executable
-    return "process", candidates[0]
+    starting = [pid for pid in ordered if pid not in called]
+    if not starting and ordered and not _called_by_executable(bpmn_roots, executable):
+        # A descriptive model's call targets (their isExecutable defaults to true) are no process to run.
+        raise ModelError([Problem(every[0], f"the model has no executable process of its own: {', '.join(ordered)} "
+                                            f"{'is' if len(ordered) == 1 else 'are'} only called from processes with "
+                                            "isExecutable=\"false\"; set isExecutable=\"true\" on the process to run")])
+    return "process", (starting or ordered or executable)[0]
+
+
+def _called_by_executable(roots, executable) -> bool:
+    """Whether a call activity of an executable process calls another process of the model."""
+    return any(node.get("calledElement") for _name, root in roots for process in root.iter(f"{{{BPMN_NS}}}process")
+               if process.get("id") in executable for node in process.iter(f"{{{BPMN_NS}}}callActivity"))
 
 
 def _load_json(f, problems):
