@@ -310,3 +310,22 @@ def test_a_camunda_8_job_of_a_computed_type_is_refused_naming_it(engine):
               </bpmn:extensionElements></bpmn:serviceTask>"""
     [problem] = _refusal(engine, _model(task, extra_ns=ZEEBE_NS))
     assert problem.element_id == "Call" and "=kind" in problem.message
+
+
+def test_an_activiti_or_flowable_java_service_task_is_refused_not_passed_through_as_if_it_did_nothing():
+    from onestop.engine import ModelError
+    from onestop.engine.parsing import SourceFile, parse_model
+
+    for namespace, prefix in (("http://activiti.org/bpmn", "activiti"), ("http://flowable.org/bpmn", "flowable")):
+        bpmn = f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:{prefix}="{namespace}" id="d" targetNamespace="t">
+  <process id="P" isExecutable="true">
+    <startEvent id="S"/><sequenceFlow id="f1" sourceRef="S" targetRef="Java"/>
+    <serviceTask id="Java" {prefix}:class="org.example.SendMail"/><sequenceFlow id="f2" sourceRef="Java" targetRef="E"/>
+    <endEvent id="E"/>
+  </process>
+</definitions>""".encode()
+        with pytest.raises(ModelError) as refused:
+            parse_model([SourceFile("java.bpmn", bpmn)])
+        message = str(refused.value)
+        assert "Java" in message and "the Java class org.example.SendMail" in message and "external task" in message

@@ -132,8 +132,27 @@ def describe(node) -> "ServiceDefinition | Refusal | None":
             connector_id = (connector.findtext(f"{{{CAMUNDA_NS}}}connectorId") or "").strip()
             called = f"the Camunda connector {connector_id}" if connector_id else "a Camunda connector"
     if called is None:
+        called = _foreign_implementation(node)
+    if called is None:
         return None
     return Refusal(f"calls {called}; {INSTEAD}")
+
+
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"  # xsi:type names the element's XML type, nothing it calls
+# What Activiti's and Flowable's modellers write on a service task, in their own namespaces.
+_FOREIGN = {"class": "the Java class", "delegateExpression": "the delegate expression",
+            "expression": "the expression", "type": "an implementation of type"}
+
+
+def _foreign_implementation(node) -> str | None:
+    """What a service task calls through another engine's extension attributes (activiti:class,
+    flowable:expression, ...): never run here, and never to be skipped as if it did nothing."""
+    for key, value in node.attrib.items():
+        qualified = etree.QName(key)
+        if qualified.namespace not in (None, CAMUNDA_NS, _XSI) and qualified.localname in _FOREIGN and value:
+            engine = qualified.namespace.rstrip("/").rsplit("/", 1)[-1] or qualified.namespace
+            return f"{_FOREIGN[qualified.localname]} {value.strip()[:200]} (in {engine}'s namespace)"
+    return None
 
 
 def input_parameters(node) -> "dict | Refusal":
