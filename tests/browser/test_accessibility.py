@@ -54,13 +54,36 @@ def _seed(app):
                                          run_tests=False)
         unit = units.create_unit(admin, "TP", "Phòng Tư pháp")
         centre = Centre.get(Centre.code == "default")
-        return {"code": dossier.code, "key": dossier.lookup_key, "procedure": "2.000815", "task": WorkItem.get(WorkItem.dossier == dossier.id).id,
+        extra = _seed_issue_18_to_20(admin, dossier, centre)
+        return extra | {"code": dossier.code, "key": dossier.lookup_key, "procedure": "2.000815", "task": WorkItem.get(WorkItem.dossier == dossier.id).id,
                 "attachment": Attachment.get(Attachment.dossier == dossier.id).id, "draft": draft.draft_id,
                 "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": unit.code,
                 "username": "qt.admin", "import": imported.id,
                 "rows": {"dossier": dossier.id, "procedure": Procedure.get(Procedure.code == "2.000815").id,
                          "unit": unit.id, "user": admin.id, "centre": centre.id,
                          "audit": AuditEvent.select().first().id}}
+
+
+def _seed_issue_18_to_20(admin, dossier, centre) -> dict:
+    """A lookup table, a connector secret, a queue with a ticket, a scanned paper and its kept copy."""
+    from onestop.models import CitizenDocument, local_today
+    from onestop.services import connectors, deadlines, lookup_tables, papers, procedures, queue
+    from onestop.services.attachments import Upload
+    from tests.web.test_counter_floor import png
+
+    lookup_tables.put(admin, "fees", "fees.json", json.dumps({"ban_sao": 2000}).encode())
+    connectors.save_secret(admin, "b_token", "khoa-ket-noi-0001")
+    deadlines.set_office_hours(admin, [("00:00", "23:59")], None)
+    deadlines.set_day(admin, local_today(), True, "open for the test")
+    group = queue.save_group(admin, "A", "Hộ tịch")
+    counter = queue.save_counter(admin, "1", "Quầy 1", [group.id])
+    ticket = queue.issue(centre.code, group.id)
+    metadata = procedures.catalogue_entry(admin, "2.000815")[1].metadata
+    scanned = papers.prepare(admin, metadata, "022190012345", [papers.SlotInput(
+        0, [Upload("trang.png", png("white"))], original_seen=True, confirmed=True)])
+    [paper] = papers.record(admin, dossier, "022190012345", scanned)
+    return {"table": "fees", "counter": counter.id, "ticket": ticket.id, "ticket_token": ticket.token,
+            "paper": paper.id, "document": CitizenDocument.get(CitizenDocument.dossier == dossier.id).id}
 
 
 def page_paths(app, ids) -> list[str]:

@@ -138,8 +138,6 @@ def _url(rule, ids):
             values[name] = ids["draft"]
         elif name in ("counter_id", "ticket_id"):
             values[name] = ids[name.removesuffix("_id")]
-        elif name == "table_name":
-            values[name] = "fees"  # a lookup table's name: each centre's own (none here)
         elif name == "token":
             values[name] = ids["ticket_token"]
         elif name in ("practice_id", "unit_code", "username", "import_id"):
