@@ -1,0 +1,111 @@
+"""Issue 20's whole sitting in one real browser session against `onestop serve`: a citizen takes a
+number on a phone, the hall screen shows the call the officer makes, the officer serves the ticket
+into the counter intake of a procedure decided on the spot and takes in a paper of two scanned
+pages, a leader approves from another browser, the result is handed over; the statistics then show
+the ticket's wait and the dossier decided on the spot."""
+
+import json
+import subprocess
+import time
+import urllib.request
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.browser.test_counter_floor import LEADER, OFFICER, complete, photo, signed_in
+from tests.browser.test_journey import CHROMIUM, ONESTOP  # noqa: F401 (skips the module without Chromium)
+from tests.support.servers import onestop_serve
+
+sync_api = pytest.importorskip("playwright.sync_api")
+COPY = "2.000815"  # certification of copies: decided on the spot (bundled)
+
+
+def _put(base, token, path, body):
+    request = urllib.request.Request(base + "/api/v1" + path, data=json.dumps(body).encode(), method="PUT",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory):
+    """The server, open all day today, with an officer and a leader; (base, the administrator's password)."""
+    folder = tmp_path_factory.mktemp("sitting")
+    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, home, env, _log):
+        for (name, password), role in ((OFFICER, "officer"), (LEADER, "leader")):
+            made = subprocess.run([str(ONESTOP), "user", "create", name, "--role", role, "--password", password],
+                                  env=env, capture_output=True, text=True)
+            assert made.returncode == 0, made.stderr
+        first = dict(line.split(": ", 1) for line in (home / "admin-token.txt").read_text().splitlines())
+        today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+        _put(base, first["api token"], "/calendar/hours", {"office_hours": [["00:00", "23:59"]], "cutoff": None})
+        _put(base, first["api token"], f"/calendar/days/{today}", {"working": True, "note": "test"})
+        yield base, first["password"]
+
+
+def test_a_ticket_becomes_a_dossier_decided_on_the_spot_in_one_sitting_and_the_statistics_show_both(
+        floor, chromium, tmp_path):
+    base, admin_password = floor
+    admin = signed_in(chromium, base, ("admin", admin_password))
+    admin.goto(base + "/admin/queue/")
+    admin.fill("#group-letter", "A")
+    admin.fill("#group-name", "Chứng thực")
+    admin.click("text=Lưu nhóm")
+    admin.fill("#counter-number", "3")
+    admin.select_option("#counter-groups", label="A — Chứng thực")
+    admin.click("text=Lưu quầy")
+
+    phone = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True).new_page()
+    phone.goto(f"{base}/queue/default/take")
+    phone.click("button.group-button:has-text('Chứng thực')")
+    assert phone.inner_text("#ticket-number") == "A001"
+    hall = chromium.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    hall.goto(f"{base}/queue/default/screen")
+
+    officer, leader = signed_in(chromium, base, OFFICER), signed_in(chromium, base, LEADER)
+    leader.goto(base + "/desk/approvals")  # the leader's own page, open on their desk or phone
+    officer.goto(base + "/desk/counter/")
+    officer.click("form.inline button")  # open counter 3
+    officer.click("#call-next")
+    called = time.monotonic()
+    hall.wait_for_selector("#calls tr.latest td.number:text-is('A001')", timeout=3000)
+    assert time.monotonic() - called < 1.0
+    phone.wait_for_selector("#ticket-counter", timeout=10_000)
+
+    officer.click("#serve")
+    officer.click(f"ul.list a[href*='{COPY}']")
+    assert "A001" in officer.inner_text("#intake-ticket")
+    for name, value in {"requester_full_name": "Lê Văn Tâm", "requester_citizen_id": "001203009999",
+                        "papers-0-paper_name": "Bằng tốt nghiệp", "papers-0-pages": "2",
+                        "papers-0-copies": "1"}.items():
+        officer.locator(f'[name="{name}"]').fill(value)
+    officer.locator('[name="paper-0-pages"]').set_input_files(
+        [photo(tmp_path, "trang-1.png", "white"), photo(tmp_path, "trang-2.png", "lightgrey")])
+    for name in ("paper-0-seen", "paper-0-matches", "paper-1-paper"):
+        officer.locator(f'[name="{name}"]').check()
+    officer.locator("form[enctype] button[type=submit]:not([name])").click()
+    sync_api.expect(officer.locator("#papers")).to_contain_text("2")  # two scanned pages, one paper
+    code = officer.locator(".big-code").inner_text()
+
+    officer.locator("#ready a").first.click()
+    complete(officer, {"total_pages": "2"}, ("original_presented", "certifiable"))
+    officer.locator("#ready a").first.click()
+    complete(officer, {"register_book": "01/2026", "register_entry_number": "15"}, ("copies_match",))
+    row = leader.locator(f'[id="approval-{code}"]')
+    sync_api.expect(row).to_be_visible(timeout=15_000)  # the leader's own page, in another browser
+    row.locator("a").click()
+    complete(leader, {"signer_full_name": "Nguyễn Văn Lãnh"}, ("signed",))
+    handing = officer.locator("#ready a")
+    sync_api.expect(handing).to_have_count(1, timeout=15_000)
+    handing.click()
+    officer.locator('[name="returned_on"]').fill(date.today().isoformat())
+    complete(officer, {"receiver_full_name": "Lê Văn Tâm", "fee_vnd": "4000"})
+    sync_api.expect(officer.locator("#done")).to_be_visible()
+
+    officer.goto(base + "/stats")
+    sync_api.expect(officer.locator("#spot-count")).to_have_text("1 / 1")
+    officer.goto(base + "/desk/counter/report")
+    total = officer.locator("#queue-figures tr.total")
+    assert total.locator('[data-column="tickets"]').inner_text() == "1"
+    assert total.locator('[data-column="average_wait_minutes"]').inner_text() != "—"
