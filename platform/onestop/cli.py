@@ -359,23 +359,34 @@ def cmd_rollout(args):
     return 0
 
 
-def cmd_catalogue_import(args):
-    from .services import catalogue, centres
-    from .services.errors import Invalid
+def _import_arguments(args):
+    """(the file to import, the system actor at --centre or at the default centre); (None, None),
+    said on stderr, when the file or the centre does not exist."""
+    from .services import centres
 
-    settings = load_settings()
-    _runtime(settings, engine=True)
     path = Path(args.file)
     if not path.is_file():
         print(f"error: {path} is not a file", file=sys.stderr)
-        return 1
+        return None, None
     actor = _system_actor()
     if args.centre:
         centre = centres.by_code(args.centre)
         if centre is None:
             print(f"error: no centre {args.centre!r}", file=sys.stderr)
-            return 1
+            return None, None
         actor.centre_id = centre.id
+    return path, actor
+
+
+def cmd_catalogue_import(args):
+    from .services import catalogue
+    from .services.errors import Invalid
+
+    settings = load_settings()
+    _runtime(settings, engine=True)
+    path, actor = _import_arguments(args)
+    if path is None:
+        return 1
     try:
         batch = catalogue.import_file(actor, path.name, path.read_bytes(), run_tests=not args.no_tests,
                                       max_bytes=settings.max_model_bytes)
@@ -418,14 +429,13 @@ def cmd_dossiers_import(args):
     """Bring in the dossiers an old system is still processing (services.legacy)."""
     from datetime import date
 
-    from .services import centres, legacy
+    from .services import legacy
     from .services.errors import Invalid
 
     settings = load_settings()
     _runtime(settings, engine=True)
-    path = Path(args.file)
-    if not path.is_file():
-        print(f"error: {path} is not a file", file=sys.stderr)
+    path, actor = _import_arguments(args)
+    if path is None:
         return 1
     switch_over = None
     if args.switch_over:
@@ -434,13 +444,6 @@ def cmd_dossiers_import(args):
         except ValueError:
             print(f"error: --switch-over {args.switch_over!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
             return 1
-    actor = _system_actor()
-    if args.centre:
-        centre = centres.by_code(args.centre)
-        if centre is None:
-            print(f"error: no centre {args.centre!r}", file=sys.stderr)
-            return 1
-        actor.centre_id = centre.id
     try:
         report = legacy.import_file(actor, path.name, path.read_bytes(), switch_over=switch_over,
                                     dry_run=args.dry_run)

@@ -4,10 +4,8 @@ into the counter intake of a procedure decided on the spot and takes in a paper 
 pages, a leader approves from another browser, the result is handed over; the statistics then show
 the ticket's wait and the dossier decided on the spot."""
 
-import json
 import subprocess
 import time
-import urllib.request
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,17 +13,11 @@ import pytest
 
 from tests.browser.test_counter_floor import LEADER, OFFICER, complete, photo, signed_in
 from tests.browser.test_journey import CHROMIUM, ONESTOP  # noqa: F401 (skips the module without Chromium)
+from tests.browser.test_queue import _api
 from tests.support.servers import onestop_serve
 
 sync_api = pytest.importorskip("playwright.sync_api")
 COPY = "2.000815"  # certification of copies: decided on the spot (bundled)
-
-
-def _put(base, token, path, body):
-    request = urllib.request.Request(base + "/api/v1" + path, data=json.dumps(body).encode(), method="PUT",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        assert reply.status == 200
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +31,8 @@ def floor(tmp_path_factory):
             assert made.returncode == 0, made.stderr
         first = dict(line.split(": ", 1) for line in (home / "admin-token.txt").read_text().splitlines())
         today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
-        _put(base, first["api token"], "/calendar/hours", {"office_hours": [["00:00", "23:59"]], "cutoff": None})
-        _put(base, first["api token"], f"/calendar/days/{today}", {"working": True, "note": "test"})
+        _api(base, first["api token"], "PUT", "/calendar/hours", {"office_hours": [["00:00", "23:59"]], "cutoff": None})
+        _api(base, first["api token"], "PUT", f"/calendar/days/{today}", {"working": True, "note": "test"})
         yield base, first["password"]
 
 
