@@ -49,6 +49,9 @@ import time  # noqa: E402
 
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
+sys.path.insert(0, str(ROOT))
+from bench.measure import cpu, pressure  # noqa: E402
+
 REFERENCE = ROOT / "tests" / "models" / "reference_procedures.json"
 TARGET_SECONDS = 300
 TARGET_P95_MS = 50.0
@@ -76,20 +79,6 @@ def synthesize(real: list, count: int, seed: int = 17) -> list:
             record["documents"] = [docs[k] for k in keep]
         out.append(record)
     return out
-
-
-def pressure() -> int | None:
-    """Microseconds some task of the machine has waited for a CPU since boot (None without PSI)."""
-    try:
-        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
-    except OSError:
-        return None
-    return int(line.rsplit("total=", 1)[1])
-
-
-def cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run(actor, label, records, max_bytes) -> dict:

@@ -40,24 +40,13 @@ from datetime import timedelta  # noqa: E402
 
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
+sys.path.insert(0, str(ROOT))
+from bench.measure import cpu, pressure  # noqa: E402
+
 MODELS = ROOT / "tests" / "models"
 BUNDLED = ROOT / "process_models"
 TARGET_SECONDS = 60
 NAMES = ("Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm Thị Dung", "Hoàng Văn Em", "Vũ Thị Giang")
-
-
-def pressure() -> int | None:
-    """Microseconds some task of the machine has waited for a CPU since boot (None without PSI)."""
-    try:
-        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
-    except OSError:
-        return None
-    return int(line.rsplit("total=", 1)[1])
-
-
-def cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def measured(label, n, work) -> dict:

@@ -41,21 +41,15 @@ from urllib.parse import quote  # noqa: E402
 
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
+sys.path.insert(0, str(ROOT))
+from bench.measure import pressure  # noqa: E402
+
 sys.path.insert(0, str(ROOT))  # bench.pgserver
 REFERENCE = ROOT / "tests" / "models" / "reference_procedures.json"
 MODEL = ROOT / "process_models" / "birth_registration"
 TARGET_P95_MS = 50.0
 SEARCHES = ("giay khai sinh", "CCCD", "kết hôn", "giấy phép xây dựng", "đất đai", "hộ kinh doanh", "lý lịch tư pháp",
             "xac nhan tinh trang hon nhan", "1.00", "g")
-
-
-def pressure() -> int | None:
-    """Microseconds some task of the machine has waited for a CPU since boot (None without PSI)."""
-    try:
-        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
-    except OSError:
-        return None
-    return int(line.rsplit("total=", 1)[1])
 
 
 def records(count: int) -> list[dict]:
