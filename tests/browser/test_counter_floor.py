@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.browser.test_journey import CHROMIUM, ONESTOP  # noqa: F401 (skips the module without Chromium)
+from tests.browser.test_journey import CHROMIUM, ONESTOP, browser  # noqa: F401 (skips the module without Chromium; browser closes its pages)
 from tests.support.servers import onestop_serve
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -36,7 +36,7 @@ def shots(tmp_path):
     return folder
 
 
-def signed_in(browser, base, who):
+def signed_in(browser, base, who):  # noqa: F811 (the file's browser fixture)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     page = context.new_page()
     page.goto(base + "/desk/login")
@@ -63,8 +63,8 @@ def complete(page, fields, checks=()):
 
 
 def test_a_paper_of_two_pages_is_taken_in_a_leader_decides_from_their_own_page_and_the_result_is_returned(
-        server, chromium, tmp_path, shots):
-    officer, leader = signed_in(chromium, server, OFFICER), signed_in(chromium, server, LEADER)
+        server, browser, tmp_path, shots):  # noqa: F811 (the file's browser fixture)
+    officer, leader = signed_in(browser, server, OFFICER), signed_in(browser, server, LEADER)
     leader.goto(server + "/desk/approvals")
     sync_api.expect(leader.locator("#none")).to_be_visible()
 

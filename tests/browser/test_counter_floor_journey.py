@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.browser.test_counter_floor import LEADER, OFFICER, complete, photo, signed_in
-from tests.browser.test_journey import CHROMIUM, ONESTOP  # noqa: F401 (skips the module without Chromium)
+from tests.browser.test_journey import CHROMIUM, ONESTOP, browser  # noqa: F401 (skips the module without Chromium; browser closes its pages)
 from tests.browser.test_queue import _api
 from tests.support.servers import onestop_serve
 
@@ -37,9 +37,9 @@ def floor(tmp_path_factory):
 
 
 def test_a_ticket_becomes_a_dossier_decided_on_the_spot_in_one_sitting_and_the_statistics_show_both(
-        floor, chromium, tmp_path):
+        floor, browser, tmp_path):  # noqa: F811 (the file's browser fixture)
     base, admin_password = floor
-    admin = signed_in(chromium, base, ("admin", admin_password))
+    admin = signed_in(browser, base, ("admin", admin_password))
     admin.goto(base + "/admin/queue/")
     admin.fill("#group-letter", "A")
     admin.fill("#group-name", "Chứng thực")
@@ -48,14 +48,14 @@ def test_a_ticket_becomes_a_dossier_decided_on_the_spot_in_one_sitting_and_the_s
     admin.select_option("#counter-groups", label="A — Chứng thực")
     admin.click("text=Lưu quầy")
 
-    phone = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True).new_page()
+    phone = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True).new_page()
     phone.goto(f"{base}/queue/default/take")
     phone.click("button.group-button:has-text('Chứng thực')")
     assert phone.inner_text("#ticket-number") == "A001"
-    hall = chromium.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    hall = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     hall.goto(f"{base}/queue/default/screen")
 
-    officer, leader = signed_in(chromium, base, OFFICER), signed_in(chromium, base, LEADER)
+    officer, leader = signed_in(browser, base, OFFICER), signed_in(browser, base, LEADER)
     leader.goto(base + "/desk/approvals")  # the leader's own page, open on their desk or phone
     officer.goto(base + "/desk/counter/")
     officer.click("form.inline button")  # open counter 3

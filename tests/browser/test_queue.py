@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.test_journey import CHROMIUM, ONESTOP  # noqa: F401 (skips the file without Chromium)
+from tests.browser.test_journey import CHROMIUM, ONESTOP, browser  # noqa: F401 (skips the file without Chromium; browser closes its pages)
 from tests.support.servers import onestop_serve
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -49,9 +49,9 @@ def _sign_in(page, base, username, password, target):
     page.click("button[type=submit]")
 
 
-def test_a_ticket_taken_on_a_phone_is_called_on_the_hall_screen_and_served_into_intake(floor, chromium):
+def test_a_ticket_taken_on_a_phone_is_called_on_the_hall_screen_and_served_into_intake(floor, browser):  # noqa: F811 (the file's browser fixture)
     base, admin_password = floor
-    admin = chromium.new_context().new_page()
+    admin = browser.new_context().new_page()
     _sign_in(admin, base, "admin", admin_password, "/admin/queue/")
     admin.fill("#group-letter", "A")
     admin.fill("#group-name", "Hộ tịch")
@@ -61,18 +61,18 @@ def test_a_ticket_taken_on_a_phone_is_called_on_the_hall_screen_and_served_into_
     admin.click("text=Lưu quầy")
     assert "3\t\tA\tkhông" in admin.inner_text("#queue-counters")
 
-    phone = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True).new_page()
+    phone = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True).new_page()
     phone.goto(f"{base}/queue/default/take")
     phone.click("button.group-button:has-text('Hộ tịch')")
     assert phone.inner_text("#ticket-number") == "A001"
     assert phone.inner_text("#ticket-ahead") == "0"
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
 
-    hall = chromium.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    hall = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     hall.goto(f"{base}/queue/default/screen")
     assert "A001" not in hall.inner_text("#calls")
 
-    officer = chromium.new_context().new_page()
+    officer = browser.new_context().new_page()
     _sign_in(officer, base, "canbo.quay", "Mật-khẩu-quầy-2026", "/desk/counter/")
     officer.click("form.inline button")  # open counter 3
     officer.click("#call-next")
