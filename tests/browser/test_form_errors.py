@@ -2,13 +2,11 @@
 error summary takes the focus when a page with errors opens, its links lead to the fields, and on
 the officer's task page the summary is where the page opens, not below the dossier's data."""
 
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.browser.test_journey import CHROMIUM, ONESTOP, PDF  # noqa: F401  (skips the file without Chromium)
+from tests.browser.test_journey import CHROMIUM, ONESTOP, PDF, browser, shots  # noqa: F401  (skips the file without Chromium)
 from tests.support.servers import onestop_serve
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -25,18 +23,6 @@ def server(tmp_path_factory):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser(chromium):
-    yield chromium
-    for context in chromium.contexts:
-        context.close()
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("ONESTOP_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _fill_birth_application(page):
@@ -49,8 +35,8 @@ def _fill_birth_application(page):
     page.get_by_label("Họ, chữ đệm, tên người mẹ").fill("Trần Thị Lan")
 
 
-def test_a_file_too_large_is_caught_before_sending_and_server_errors_are_summed_up_and_focused(server, browser,
-                                                                                              shots):
+def test_a_file_too_large_is_caught_before_sending_and_server_errors_are_summed_up_and_focused(  # noqa: F811
+        server, browser, shots):  # noqa: F811 (test_journey's fixtures)
     page = browser.new_page(viewport={"width": 420, "height": 800}, locale="vi-VN")
     page.goto(server + "/procedures/1.001193/submit")
     _fill_birth_application(page)
@@ -79,7 +65,7 @@ def test_a_file_too_large_is_caught_before_sending_and_server_errors_are_summed_
     assert page.get_by_label("Họ, chữ đệm, tên người mẹ").input_value() == "Trần Thị Lan"  # kept
 
 
-def test_on_the_task_page_the_error_summary_is_where_the_page_opens(server, browser, shots):
+def test_on_the_task_page_the_error_summary_is_where_the_page_opens(server, browser, shots):  # noqa: F811 (test_journey's fixtures)
     citizen = browser.new_page(locale="vi-VN")
     citizen.goto(server + "/procedures/1.001193/submit")
     _fill_birth_application(citizen)
