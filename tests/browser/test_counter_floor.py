@@ -22,11 +22,16 @@ OFFICER, LEADER = ("canbo.quay", "Mật-khẩu-quầy-2026"), ("lanhdao.xa", "M�
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("counter")
     with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        for (name, password), role in ((OFFICER, "officer"), (LEADER, "leader")):
-            made = subprocess.run([str(ONESTOP), "user", "create", name, "--role", role, "--password", password],
-                                  env=env, capture_output=True, text=True)
-            assert made.returncode == 0, made.stderr
+        create_officer_and_leader(env)
         yield base
+
+
+def create_officer_and_leader(env):
+    """OFFICER and LEADER, made with the command line of the served installation."""
+    for (name, password), role in ((OFFICER, "officer"), (LEADER, "leader")):
+        made = subprocess.run([str(ONESTOP), "user", "create", name, "--role", role, "--password", password],
+                              env=env, capture_output=True, text=True)
+        assert made.returncode == 0, made.stderr
 
 
 @pytest.fixture

@@ -4,14 +4,20 @@ into the counter intake of a procedure decided on the spot and takes in a paper 
 pages, a leader approves from another browser, the result is handed over; the statistics then show
 the ticket's wait and the dossier decided on the spot."""
 
-import subprocess
 import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.test_counter_floor import LEADER, OFFICER, complete, photo, signed_in
+from tests.browser.test_counter_floor import (
+    LEADER,
+    OFFICER,
+    complete,
+    create_officer_and_leader,
+    photo,
+    signed_in,
+)
 from tests.browser.test_journey import CHROMIUM, ONESTOP, browser  # noqa: F401 (skips the module without Chromium; browser closes its pages)
 from tests.browser.test_queue import _api
 from tests.support.servers import onestop_serve
@@ -25,10 +31,7 @@ def floor(tmp_path_factory):
     """The server, open all day today, with an officer and a leader; (base, the administrator's password)."""
     folder = tmp_path_factory.mktemp("sitting")
     with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, home, env, _log):
-        for (name, password), role in ((OFFICER, "officer"), (LEADER, "leader")):
-            made = subprocess.run([str(ONESTOP), "user", "create", name, "--role", role, "--password", password],
-                                  env=env, capture_output=True, text=True)
-            assert made.returncode == 0, made.stderr
+        create_officer_and_leader(env)
         first = dict(line.split(": ", 1) for line in (home / "admin-token.txt").read_text().splitlines())
         today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
         _api(base, first["api token"], "PUT", "/calendar/hours", {"office_hours": [["00:00", "23:59"]], "cutoff": None})
