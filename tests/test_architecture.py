@@ -180,6 +180,10 @@ RULES = {
                          "onestop.app", "onestop.cli", "SpiffWorkflow", "peewee", "playhouse", "tests", "bench"]
                         + WORKERS + WEB_PAGES + ["onestop.web.present"]),
     "the benchmarks": (_files(BENCH), ["tests"]),
+    # Stand-ins for systems outside the machine: they know nothing of onestop but the protocol.
+    "the simulators": (_files(PACKAGE / "simulators"),
+                       STORAGE + TOP + WORKERS + ["onestop.services", "onestop.web", "onestop.engine", "onestop.models",
+                                                  "onestop.config", "onestop.formdefs", "SpiffWorkflow"]),
 }
 # The packages the older tests above already govern.
 GOVERNED_ABOVE = _files(PACKAGE / "engine", PACKAGE / "formdefs", PACKAGE / "models.py", PACKAGE / "db.py",

@@ -87,6 +87,10 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     init_web(app)
     for install in _extensions():
         install(app)
+    if settings.simulators:
+        from . import simulators
+
+        simulators.mount(app, settings.home / "simulators")
 
     if settings.run_timer_thread and not settings.testing:
         app.extensions["onestop.timer_stop"] = timers.start_thread(settings.timer_poll_seconds,

@@ -484,6 +484,10 @@ def _first_start(settings):
 def cmd_serve(args):
     from gunicorn.app.base import BaseApplication
 
+    # The embedded default serves the outside systems' simulators too, unless told not to.
+    os.environ.setdefault("ONESTOP_SIMULATORS", "1")
+    if args.port:
+        os.environ.setdefault("ONESTOP_LOCAL_URL", f"http://127.0.0.1:{args.port}")
     settings = load_settings()
     port = args.port or settings.port
     _runtime(settings, engine=True)
@@ -553,6 +557,18 @@ def cmd_worker(args):
     return 0
 
 
+def cmd_simulator(args):
+    from . import simulators
+
+    settings = load_settings()
+    if args.name not in simulators.names():
+        print(f"no simulator named {args.name!r}; there are: {', '.join(simulators.names()) or 'none'}", file=sys.stderr)
+        return 2
+    print(f"onestop simulator {args.name}: serving http://{args.host}:{args.port}/", flush=True)
+    simulators.run(args.name, settings.home / "simulators" / args.name, args.host, args.port)
+    return 0
+
+
 def _without_password(url):
     parsed = urlparse(url)
     if parsed.password:
@@ -568,6 +584,12 @@ def build_parser():
     serve.add_argument("--host", default=os.environ.get("ONESTOP_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=None, help="default: ONESTOP_PORT or 8000")
     serve.set_defaults(func=cmd_serve)
+
+    simulator = sub.add_parser("simulator", help="run one local simulator of an outside system alone")
+    simulator.add_argument("name", help="portal, identity, payment, ... (onestop.simulators)")
+    simulator.add_argument("--host", default="127.0.0.1")
+    simulator.add_argument("--port", type=int, required=True)
+    simulator.set_defaults(func=cmd_simulator)
 
     worker = sub.add_parser("worker", help="run the worker (timers; jobs from Redis when ONESTOP_REDIS_URL is set)")
     worker.add_argument("--threads", type=int, default=int(os.environ.get("ONESTOP_WORKER_THREADS", "4")))

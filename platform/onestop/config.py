@@ -76,6 +76,11 @@ class Settings:
     session_hours: int = 12  # and no session outlives this, however busy
     submissions_per_address: str = "20 per hour"  # anonymous portal submissions (the `limits` notation)
     submissions_per_procedure: str = "300 per hour"  # ... to one procedure of one centre, from everywhere
+    # Serve the local simulators of the outside systems under /simulators/<name> (onestop.simulators):
+    # on by default for `onestop serve` (the embedded default), never in production.
+    simulators: bool = False
+    # The address this server is reached at by itself (the adapters' default URL of a mounted simulator).
+    local_url: str = "http://127.0.0.1:8000"
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -223,6 +228,8 @@ def load_settings(**overrides) -> Settings:
         connector_backoff_seconds=_float("ONESTOP_CONNECTOR_BACKOFF", 0.5),
         connector_ca_file=os.environ.get("ONESTOP_CONNECTOR_CA_FILE") or None,
         port=_int("ONESTOP_PORT", 8000),
+        simulators=os.environ.get("ONESTOP_SIMULATORS", "0") in ("1", "true", "yes"),
+        local_url=(os.environ.get("ONESTOP_LOCAL_URL") or f"http://127.0.0.1:{_int('ONESTOP_PORT', 8000)}").rstrip("/"),
         max_upload_bytes=_int("ONESTOP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024),
         max_model_bytes=_int("ONESTOP_MAX_MODEL_BYTES", 5 * 1024 * 1024),
         max_file_bytes=_int("ONESTOP_MAX_FILE_BYTES", 10 * 1024 * 1024),
