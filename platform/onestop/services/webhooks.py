@@ -66,7 +66,8 @@ def _checked(actor, url: str, events) -> tuple[str, str]:
     try:
         hosts.check(actor.centre_id, url)
     except ConnectorFailure as failure:
-        raise Invalid(f"this URL is not allowed: {failure.message}") from None
+        if not failure.retryable:  # a name that does not resolve now is checked again before each post
+            raise Invalid(f"this URL is not allowed: {failure.message}") from None
     events = [e for e in (events or []) if e]
     unknown = [e for e in events if e not in EVENTS]
     if unknown:
