@@ -294,3 +294,16 @@ def test_a_switched_off_subscription_hears_nothing(centre):
         api.post("/dossiers", {"procedure": "review"})
         assert _send(app) == 0
     assert receiver.got == [] and _in(app, WebhookDelivery.select().count) == 0
+
+
+def test_the_embedded_worker_posts_the_deliveries_by_itself(centre, timer_thread):
+    app, api, admin = centre
+    receiver = Receiver()
+    with serving(receiver) as url:
+        _subscription, secret = _subscribe(app, admin, url, ["dossier.received"])
+        code = api.post("/dossiers", {"procedure": "review"}).json["code"]
+        deadline = time.monotonic() + 20
+        while not receiver.got and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [(headers, body)] = receiver.got
+    assert Webhook(secret).verify(body, headers)["data"]["dossier"] == code
