@@ -100,6 +100,34 @@ def test_a_dossiers_events_reach_the_receiver_signed_and_verified_by_the_standar
         Webhook(webhooks.new_secret()).verify(receiver.got[0][1], receiver.got[0][0])
 
 
+def test_a_procedure_with_a_return_step_announces_the_result_ready_then_handed_over(app, admin_api):
+    import io
+    import zipfile
+
+    blob = io.BytesIO()
+    with zipfile.ZipFile(blob, "w") as archive:
+        archive.writestr("handover/review.bpmn", (MODELS / "review.bpmn").read_bytes())
+        archive.writestr("handover/receive-schema.json", (MODELS / "receive-schema.json").read_bytes())
+        archive.writestr("handover/procedure.json", '{"code": "1.001193", "name": "Cấp phép xét duyệt", '
+                                                    '"return_step": "Task_Approve"}')
+    assert admin_api.upload([("handover.zip", blob.getvalue())]).status_code == 201
+    with app.app_context():
+        admin = User.get(User.username == "admin1")
+        connectors.save_settings(admin, "127.0.0.1", "")
+    receiver = Receiver()
+    with serving(receiver) as url:
+        _subscribe(app, admin, url)
+        dossier = admin_api.post("/dossiers", {"procedure": "1.001193"}).json
+        dossier = admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete", {"data": {
+            "applicant_name": "Lê Văn Cường", "documents_complete": True}}).json
+        admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete", {"data": {"approved": True}})
+        _send(app)
+    sent = [json.loads(body) for _headers, body in receiver.got]
+    assert [(m["type"], m["data"]["status"]["national_code"]) for m in sent] == [
+        ("dossier.received", 2), ("dossier.step_done", 9), ("dossier.result_ready", 9), ("dossier.step_done", 10),
+        ("dossier.returned", 10)]
+
+
 def test_only_the_events_asked_for_are_delivered(centre):
     app, api, admin = centre
     receiver = Receiver()
