@@ -142,6 +142,36 @@ def test_only_the_events_asked_for_are_delivered(centre):
     assert "Thiếu".encode() not in receiver.got[1][1]  # the officer's words stay in the centre
 
 
+def test_a_dossier_stopped_withdrawn_or_refused_is_announced_with_its_national_status(centre):
+    app, api, admin = centre
+    receiver = Receiver()
+    with serving(receiver) as url:
+        _subscribe(app, admin, url, ["dossier.stopped", "dossier.withdrawn", "dossier.not_accepted"])
+        for how in ("stopped", "withdrawn", "not_accepted"):
+            code = api.post("/dossiers", {"procedure": "review"}).json["code"]
+            assert api.post(f"/dossiers/{code}/end", {"how": how, "reason": "Lý do riêng"}).status_code == 200
+        _send(app)
+    sent = [json.loads(body) for _headers, body in receiver.got]
+    assert [(m["type"], m["data"]["status"]["national_code"]) for m in sent] == [
+        ("dossier.stopped", 8), ("dossier.withdrawn", 7), ("dossier.not_accepted", 3)]
+    assert not any("Lý do".encode() in body for _headers, body in receiver.got)
+
+
+def test_a_try_cut_short_by_a_dead_worker_is_made_again_with_the_same_id(centre):
+    app, api, admin = centre
+    receiver = Receiver()
+    with serving(receiver) as url:
+        _subscribe(app, admin, url, ["dossier.received"])
+        api.post("/dossiers", {"procedure": "review"})
+        # a worker claimed it and was killed before it could say how the post went
+        _in(app, lambda: WebhookDelivery.update(status="sending", attempts=1, claimed_at=utcnow()).execute())
+        assert _send(app) == 0 and receiver.got == []  # it may still be under way
+        assert _send(app, now=utcnow() + webhooks.STUCK + timedelta(seconds=1)) == 1
+    delivery = _in(app, WebhookDelivery.get)
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    assert receiver.got[0][0]["webhook-id"] == delivery.message_id
+
+
 def test_an_event_whose_transaction_rolls_back_delivers_nothing(centre):
     app, api, admin = centre
     with serving(Receiver()) as url:
