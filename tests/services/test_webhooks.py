@@ -343,15 +343,18 @@ def test_a_url_off_the_allowed_hosts_or_internal_is_refused(centre):
         _subscribe(app, admin, "http://localhost:9/hook")
 
 
-def test_a_switched_off_subscription_hears_nothing(centre):
+def test_a_switched_off_subscription_hears_nothing_and_hears_again_once_switched_on(centre):
     app, api, admin = centre
     receiver = Receiver()
     with serving(receiver) as url:
         subscription, _secret = _subscribe(app, admin, url, ["dossier.received"])
         _in(app, lambda: webhooks.update(admin, subscription.id, url, ["dossier.received"], active=False))
         api.post("/dossiers", {"procedure": "review"})
-        assert _send(app) == 0
-    assert receiver.got == [] and _in(app, WebhookDelivery.select().count) == 0
+        assert _send(app) == 0 and receiver.got == [] and _in(app, WebhookDelivery.select().count) == 0
+        _in(app, lambda: webhooks.update(admin, subscription.id, url, ["dossier.received"], active=True))
+        code = api.post("/dossiers", {"procedure": "review"}).json["code"]
+        assert _send(app) == 1
+    assert json.loads(receiver.got[0][1])["data"]["dossier"] == code
 
 
 def test_the_embedded_worker_posts_the_deliveries_by_itself(centre, timer_thread):

@@ -22,6 +22,7 @@ from .. import sql
 from ..db import LOCK_AUDIT, current_unit, defer
 from ..models import WebhookSubscription, utcnow
 from ..status import Status
+from . import runtime
 
 # event type -> what the back office calls it
 EVENTS = {
@@ -49,6 +50,10 @@ _DOSSIER = ('SELECT d."code", d."status", p."code", p."name", c."code", c."name"
             'WHERE d."id" = ?')
 _COLUMNS = ("subscription_id", "centre_id", "dossier_id", "event", "message_id", "payload", "status", "attempts",
             "next_attempt_at", "created_at")
+# Which events a centre's active subscriptions want, per process: a dossier event of a centre with
+# none costs no query. A write to the subscriptions bumps it (services.webhooks); other processes see
+# the change within runtime.STAMP_CHECK_SECONDS.
+SUBSCRIBED = runtime.SharedCache("webhook_subscriptions", seconds=300)
 _told = threading.local()  # (the unit of work, the dossiers whose status change it has told of)
 
 
@@ -71,7 +76,19 @@ def _status_unseen(dossier_id) -> bool:
     return True
 
 
+def wanted_by(centre_id) -> frozenset:
+    """The events some active subscription of the centre wants (cached, see SUBSCRIBED)."""
+    def load():
+        rows = WebhookSubscription.select(WebhookSubscription.events).where(
+            (WebhookSubscription.centre == centre_id) & WebhookSubscription.active).tuples()
+        return frozenset(e for (text,) in rows for e in subscribed_events(text))
+    return SUBSCRIBED.get(centre_id, load)
+
+
 def _write(action, centre_id, dossier_id, before, element_id, detail) -> None:
+    wanted = wanted_by(centre_id)
+    if not wanted or (_BY_ACTION.get(action) not in wanted and wanted.isdisjoint(_BY_STATUS.values())):
+        return  # the usual case: nobody listens (no query)
     subscriptions = list(WebhookSubscription.select(WebhookSubscription.id, WebhookSubscription.events)
                          .where((WebhookSubscription.centre == centre_id) & WebhookSubscription.active).tuples())
     if not subscriptions:

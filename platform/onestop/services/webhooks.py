@@ -36,7 +36,7 @@ from . import audit
 from .connectors import ConnectorFailure, current, hosts
 from .connectors import http as connector_http
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .webhook_events import EVENTS, subscribed_events
+from .webhook_events import EVENTS, SUBSCRIBED, subscribed_events
 
 log = logging.getLogger("onestop.webhooks")
 
@@ -109,6 +109,7 @@ def subscribe(actor, url: str, events, description: str = "", active: bool = Tru
         subscription = WebhookSubscription.create(centre=actor.centre_id, url=url, events=events, active=bool(active),
                                                   description=(description or "").strip()[:255], created_by=actor.id)
         secret = _keep_secret(actor, subscription.id)
+        SUBSCRIBED.changed()
         audit.record("webhook.subscribed", actor, detail={"subscription": subscription.id, "url": url,
                                                           "events": events.split(",")})
     return subscription, secret
@@ -138,6 +139,7 @@ def update(actor, subscription_id, url: str, events, description: str = "", acti
         WebhookSubscription.update(url=url, events=events, description=(description or "").strip()[:255],
                                    active=bool(active), updated_at=utcnow()).where(
             WebhookSubscription.id == subscription.id).execute()
+        SUBSCRIBED.changed()
         audit.record("webhook.updated", actor, detail={"subscription": subscription.id, "url": url,
                                                        "events": events.split(","), "active": bool(active)})
     return subscription_of(actor, subscription_id)
@@ -148,6 +150,7 @@ def unsubscribe(actor, subscription_id) -> None:
     subscription = subscription_of(actor, subscription_id)
     with write_transaction():
         WebhookSubscription.delete().where(WebhookSubscription.id == subscription.id).execute()
+        SUBSCRIBED.changed()
         audit.record("webhook.unsubscribed", actor, detail={"subscription": subscription.id, "url": subscription.url})
 
 
