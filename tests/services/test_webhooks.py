@@ -128,6 +128,30 @@ def test_a_procedure_with_a_return_step_announces_the_result_ready_then_handed_o
         ("dossier.returned", 10)]
 
 
+def test_a_step_an_external_task_worker_did_is_a_step_done(app):
+    from onestop.services import dossiers, external_tasks
+    from tests.conftest import make_user
+    from tests.services.test_external_tasks import _fetch, _upload
+
+    receiver = Receiver()
+    with serving(receiver) as url:
+        with app.app_context():
+            admin, _ = make_user("admin1", ("admin", "officer"))
+            _upload(admin)
+            robot, _ = make_user("tax.robot", ("integration",))
+            worker = external_tasks.worker_for_token(
+                external_tasks.issue_worker_token(robot, ["tax-check"], label="tax office", actor=admin))
+            connectors.save_settings(admin, "127.0.0.1", "")
+            webhooks.subscribe(admin, url, ["dossier.step_done"])
+            code = dossiers.start_dossier(admin, "tax_check", {"tax_code": "0101234567"}).code
+            [locked] = _fetch(worker)
+            external_tasks.complete(worker, locked.call.id, "w1", {"tax_ok": {"value": True, "type": "Boolean"}})
+            assert webhooks.send_due() == 1
+    [message] = [json.loads(body) for _headers, body in receiver.got]
+    assert (message["type"], message["data"]["dossier"], message["data"]["step"]["id"]) == (
+        "dossier.step_done", code, "Call")
+
+
 def test_only_the_events_asked_for_are_delivered(centre):
     app, api, admin = centre
     receiver = Receiver()

@@ -37,7 +37,8 @@ EVENTS = {
 }
 _BY_ACTION = {
     "dossier.started": "dossier.received",
-    "task.completed": "dossier.step_done",
+    "task.completed": "dossier.step_done",  # an officer's step
+    "service_call.completed": "dossier.step_done",  # a step an external-task worker did
     "dossier.supplement_requested": "dossier.supplement_requested",
     "dossier.stopped": "dossier.stopped",
     "dossier.withdrawn": "dossier.withdrawn",
@@ -107,7 +108,7 @@ def _write(action, centre_id, dossier_id, before, element_id, detail) -> None:
     data = {"dossier": code, "procedure": {"code": procedure_code, "name": procedure_name},
             "status": {"code": status.value, "national_code": status.national_code, "name": status.national_name},
             "centre": {"code": centre_code, "name": centre_name, "agency_code": agency_code}}
-    if action == "task.completed":
+    if _BY_ACTION.get(action) == "dossier.step_done":
         data["step"] = {"id": element_id, "name": (detail or {}).get("name")}
     rows = []
     for event in events:
