@@ -37,7 +37,7 @@ def _subscribe(client, url, events=tuple(webhooks.EVENTS)):
 
 
 def _secret(page) -> str:
-    return html.unescape(re.search(r'<pre id="secret" class="well">([^<]+)</pre>', page.get_data(as_text=True))[1])
+    return html.unescape(re.search(r'<pre id="secret"[^>]*>([^<]+)</pre>', page.get_data(as_text=True))[1])
 
 
 def _send(app):
