@@ -1,7 +1,7 @@
 """The timer worker: fires due BPMN timers, hands merged centres' dossiers over on the merge's
 date, sends due notifications and appends the audit trail's signed checkpoints; beside it, a thread
-makes the pending connector calls and posts the webhooks (another system's slowness never holds up the timers). In-process
-thread (embedded) or its own process."""
+makes the pending connector calls and posts the due webhooks (another system's slowness never holds up
+the timers). In-process thread (embedded) or its own process."""
 
 import logging
 import threading

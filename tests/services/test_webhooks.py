@@ -283,10 +283,28 @@ def test_a_receiver_down_slow_or_answering_garbage_is_logged_and_kept_for_later(
         assert _send(app) == 0
     rows = _in(app, lambda: list(WebhookDelivery.select().order_by(WebhookDelivery.subscription)))
     assert [r.status for r in rows] == ["pending", "pending", "pending"]
+    assert _send(app, now=utcnow() + timedelta(minutes=1)) == 0  # and each failed once more, no more
     assert all(r.attempts == 1 and r.last_status_code is None and "127.0.0.1" in r.last_error for r in rows)
     assert "did not answer within 0.5 s" in rows[1].last_error and "could not be reached" in rows[2].last_error
     tries = _in(app, lambda: list(WebhookAttempt.select()))
-    assert len(tries) == 3 and all(t.error for t in tries)
+    assert len(tries) == 6 and all(t.error for t in tries)
+
+
+def test_a_receiver_that_fails_costs_a_round_one_try_and_the_others_are_still_served(centre):
+    app, api, admin = centre
+    runtime_of = app.extensions["onestop.runtime"]
+    runtime_of.connectors = connectors.Options(keys=runtime_of.connectors.keys, timeout_seconds=0.5)
+    healthy = Receiver()
+    with serving(Receiver(delay=2)) as slow, serving(healthy) as url:
+        _subscribe(app, admin, slow, ["dossier.received"])
+        _subscribe(app, admin, url, ["dossier.received"])
+        for _ in range(4):
+            api.post("/dossiers", {"procedure": "review"})
+        started = time.monotonic()
+        assert _send(app) == 4
+        assert time.monotonic() - started < 2.5  # one timeout, not four
+    assert len(healthy.got) == 4
+    assert _in(app, lambda: sorted(d.attempts for d in WebhookDelivery.select())) == [0, 0, 0, 1, 1, 1, 1, 1]
 
 
 def test_two_workers_at_once_post_each_delivery_once(centre):

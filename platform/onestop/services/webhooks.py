@@ -273,7 +273,9 @@ def pause_after(attempt: int) -> timedelta:
 
 
 def send_due(limit=100, now=None) -> int:
-    """Post the deliveries that are due, of active subscriptions; returns how many were delivered."""
+    """Post the deliveries that are due, of active subscriptions; returns how many were delivered.
+    Once a receiver fails, its other due deliveries wait for the next round (a receiver that is down
+    or slow costs a round one timeout, not one per delivery, and holds up nobody else's for long)."""
     now = now or utcnow()
     # A try cut short (its worker killed): tried again, with the same webhook-id.
     WebhookDelivery.update(status="pending", next_attempt_at=now).where(
@@ -283,8 +285,10 @@ def send_due(limit=100, now=None) -> int:
                .where((WebhookDelivery.status == "pending") & (WebhookDelivery.next_attempt_at <= now)
                       & WebhookSubscription.active)
                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit))
-    delivered = 0
+    delivered, failing = 0, set()
     for row in due:
+        if row.subscription.id in failing:
+            continue  # its receiver just failed: its other rows wait for the next round, untried
         claimed = (WebhookDelivery.update(status="sending", claimed_at=now, attempts=WebhookDelivery.attempts + 1)
                    .where((WebhookDelivery.id == row.id) & (WebhookDelivery.status == "pending")).execute())
         if not claimed:
@@ -298,6 +302,8 @@ def send_due(limit=100, now=None) -> int:
             outcome = Outcome(None, 0, "the delivery could not be signed (see the server's log)")
         _record(row, attempt, outcome, now)
         delivered += outcome.delivered
+        if not outcome.delivered:
+            failing.add(row.subscription.id)
     return delivered
 
 
