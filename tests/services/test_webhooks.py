@@ -385,6 +385,18 @@ def test_a_url_off_the_allowed_hosts_or_internal_is_refused(centre):
         _subscribe(app, admin, "http://localhost:9/hook")
 
 
+def test_a_host_taken_off_the_allowed_list_is_not_posted_to_and_the_log_says_why(centre):
+    app, api, admin = centre
+    receiver = Receiver()
+    with serving(receiver) as url:
+        _subscribe(app, admin, url, ["dossier.received"])
+        _in(app, lambda: connectors.save_settings(admin, "thue.gov.vn", ""))
+        api.post("/dossiers", {"procedure": "review"})
+        assert _send(app) == 0
+    delivery = _in(app, WebhookDelivery.get)
+    assert receiver.got == [] and delivery.status == "pending" and "not on this centre's list" in delivery.last_error
+
+
 def test_a_switched_off_subscription_hears_nothing_and_hears_again_once_switched_on(centre):
     app, api, admin = centre
     receiver = Receiver()
