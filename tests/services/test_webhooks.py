@@ -397,6 +397,27 @@ def test_a_host_taken_off_the_allowed_list_is_not_posted_to_and_the_log_says_why
     assert receiver.got == [] and delivery.status == "pending" and "not on this centre's list" in delivery.last_error
 
 
+def test_an_event_of_a_stand_in_without_a_status_announces_no_change_of_status(centre):
+    app, api, admin = centre
+    from onestop.db import write_transaction
+    from onestop.models import Dossier
+    from onestop.services import audit
+    from onestop.services.audit_migrations import _Dossier
+
+    with serving(Receiver()) as url:
+        _walk(api)
+        _subscribe(app, admin, url)
+
+        def sealed():
+            dossier = Dossier.get()
+            assert dossier.status == "resolved"
+            with write_transaction():
+                audit.record("dossier.history_sealed", None, dossier=_Dossier(dossier.id, dossier.centre_id))
+
+        _in(app, sealed)
+    assert _in(app, WebhookDelivery.select().count) == 0
+
+
 def test_a_switched_off_subscription_hears_nothing_and_hears_again_once_switched_on(centre):
     app, api, admin = centre
     receiver = Receiver()

@@ -55,12 +55,15 @@ _COLUMNS = ("subscription_id", "centre_id", "dossier_id", "event", "message_id",
 # none costs no query. A write to the subscriptions bumps it (services.webhooks); other processes see
 # the change within runtime.STAMP_CHECK_SECONDS.
 SUBSCRIBED = runtime.SharedCache("webhook_subscriptions", seconds=300)
+_UNKNOWN = object()
 _told = threading.local()  # (the unit of work, the dossiers whose status change it has told of)
 
 
 def observe(action: str, dossier, element_id=None, detail=None) -> None:
     """Note an audit event of a dossier; called by audit.record inside the event's transaction."""
-    before = None if action == "dossier.started" else getattr(dossier, "status", None)
+    # The status before the event: none for a new dossier; unknown for a stand-in that carries none
+    # (the trail's own migrations), which then announces no change of status.
+    before = None if action == "dossier.started" else getattr(dossier, "status", _UNKNOWN)
     centre_id, dossier_id = dossier.centre_id, dossier.id
     defer((LOCK_AUDIT, centre_id or 0), lambda: _write(action, centre_id, dossier_id, before, element_id, detail))
 
@@ -100,7 +103,7 @@ def _write(action, centre_id, dossier_id, before, element_id, detail) -> None:
     code, status, procedure_code, procedure_name, centre_code, centre_name, agency_code = row
     events = [_BY_ACTION[action]] if action in _BY_ACTION else []
     status = Status(status)
-    if status in _BY_STATUS and status != before and _status_unseen(dossier_id):
+    if status in _BY_STATUS and before is not _UNKNOWN and status != before and _status_unseen(dossier_id):
         events.append(_BY_STATUS[status])
     if not events:
         return
