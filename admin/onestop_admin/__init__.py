@@ -55,6 +55,9 @@ def init_app(app):
     from .connectors import ConnectorsView
 
     admin.add_view(ConnectorsView(name="Kết nối", endpoint="connectors"))
+    from .webhooks import WebhooksView
+
+    admin.add_view(WebhooksView(name="Webhook", endpoint="webhooks"))
     from .agencies import CentreView, CodesView, MergerView
 
     admin.add_view(CentreView(Centre, name="Trung tâm", endpoint="centre"))

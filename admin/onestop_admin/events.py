@@ -80,6 +80,12 @@ EVENT_LABELS = {
     "user.signed_in": "Đăng nhập",
     "user.unit_set": "Xếp người dùng vào đơn vị",
     "user.updated": "Sửa người dùng",
+    "webhook.replayed": "Gửi lại một webhook",
+    "webhook.secret_added": "Thêm khóa ký webhook (bắt đầu đổi khóa)",
+    "webhook.secret_retired": "Bỏ khóa ký webhook cũ",
+    "webhook.subscribed": "Đăng ký webhook cho hệ thống khác",
+    "webhook.unsubscribed": "Xóa đăng ký webhook",
+    "webhook.updated": "Sửa đăng ký webhook",
 }
 
 

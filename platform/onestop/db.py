@@ -259,6 +259,11 @@ def defer(order: tuple, write) -> None:
     unit.writes.append((order, len(unit.writes), write))
 
 
+def current_unit():
+    """The unit of work running in this thread (an opaque object, the same one until it ends), or None."""
+    return getattr(_units, "current", None)
+
+
 @contextlib.contextmanager
 def _unit_of_work():
     """The unit's deferred writes run when its body ends well (inside its transaction, before the

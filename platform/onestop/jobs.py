@@ -16,7 +16,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import audit, connector_runs, mergers, notify, timer_firing
+from .services import audit, connector_runs, mergers, notify, timer_firing, webhooks
 
 log = logging.getLogger("onestop.jobs")
 
@@ -71,6 +71,13 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
         sent = notify.send_due(limit=1000)
         if sent:
             log.info("sent %d notification(s)", sent)
+
+    @huey.periodic_task(crontab(minute="*"), name="send_webhooks")
+    @_with_connection
+    def send_webhooks():
+        delivered = webhooks.send_due(limit=1000)
+        if delivered:
+            log.info("delivered %d webhook(s)", delivered)
 
     @huey.task(name="connector_calls")
     @_with_connection

@@ -58,6 +58,10 @@ from .models import (
     Sitting,
     Unit,
     User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSecret,
+    WebhookSubscription,
 )
 
 # Any fixed number: PostgreSQL advisory lock that serialises processes migrating at once.
@@ -352,6 +356,11 @@ def _counter_floor(db):
     db.create_tables([Sitting, CitizenDocument, Paper], safe=True)
 
 
+def _webhooks(db):
+    """Outside systems subscribed to dossier events: subscriptions, secrets, deliveries and their tries."""
+    db.create_tables([WebhookSubscription, WebhookSecret, WebhookDelivery, WebhookAttempt], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -395,6 +404,7 @@ MIGRATIONS = [
     (40, "queue tickets, counters and hall screens", _queue),
     (41, "dossiers taken over from an old system count from the switch-over", _legacy_dossiers),
     (42, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
+    (43, "webhooks: subscriptions, their secrets, the deliveries outbox and its log", _webhooks),
 ]
 
 

@@ -912,6 +912,74 @@ class SchemaMigration(BaseModel):
     applied_at = DateTimeField(default=utcnow)
 
 
+class WebhookSubscription(BaseModel):
+    """An outside system a centre's administrator subscribed to its dossiers' events (services.webhooks):
+    where they are posted, which events, and whether it is on. Its secrets are WebhookSecret rows."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    url = CharField(max_length=500)
+    description = CharField(max_length=255, default="")
+    events = TextField(default="")  # event types, comma-separated
+    active = BooleanField(default=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("centre", "active"), False),)
+
+
+class WebhookSecret(BaseModel):
+    """A signing secret of a subscription (whsec_..., encrypted with the connector key). Every one of
+    a subscription's secrets signs each delivery: two while one is rotated to the other."""
+
+    id = AutoField()
+    subscription = ForeignKeyField(WebhookSubscription, backref="secrets", on_delete="CASCADE")
+    ciphertext = TextField()
+    fingerprint = CharField(max_length=16)  # safe to show: which secret this is
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+
+class WebhookDelivery(BaseModel):
+    """An outbox row: one event for one subscription, written in the event's transaction with the
+    exact body to post, and sent by the worker (claimed first, retried with growing pauses)."""
+
+    id = AutoField()
+    subscription = ForeignKeyField(WebhookSubscription, backref="deliveries", on_delete="CASCADE")
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    dossier = ForeignKeyField(Dossier, null=True, on_delete="SET NULL")
+    event = CharField(max_length=64)
+    message_id = CharField(max_length=64, unique=True)  # the webhook-id header: the same on every try
+    payload = TextField()
+    status = CharField(max_length=16, default="pending")  # pending, sending, delivered, failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    claimed_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    delivered_at = DateTimeField(null=True)
+    last_status_code = IntegerField(null=True)
+    last_error = TextField(null=True)
+    replayed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a replay asked, not yet tried
+
+    class Meta:
+        indexes = ((("status", "next_attempt_at"), False), (("subscription", "created_at"), False))
+
+
+class WebhookAttempt(BaseModel):
+    """One try of a delivery, as the back office's delivery log shows it."""
+
+    id = AutoField()
+    delivery = ForeignKeyField(WebhookDelivery, backref="tries", on_delete="CASCADE")
+    attempt = IntegerField()
+    at = DateTimeField(default=utcnow)
+    status_code = IntegerField(null=True)
+    duration_ms = IntegerField(null=True)
+    error = TextField(null=True)
+    replayed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a replay asked in the back office
+
+
 ALL_MODELS = [
     Centre,
     Unit,
@@ -957,4 +1025,8 @@ ALL_MODELS = [
     Sitting,
     CitizenDocument,
     Paper,
+    WebhookSubscription,
+    WebhookSecret,
+    WebhookDelivery,
+    WebhookAttempt,
 ]

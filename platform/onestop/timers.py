@@ -1,14 +1,14 @@
 """The timer worker: fires due BPMN timers, hands merged centres' dossiers over on the merge's
 date, sends due notifications and appends the audit trail's signed checkpoints; beside it, a thread
-makes the pending connector calls (another system's slowness never holds up the timers). In-process
-thread (embedded) or its own process."""
+makes the pending connector calls and posts the due webhooks (another system's slowness never holds up
+the timers). In-process thread (embedded) or its own process."""
 
 import logging
 import threading
 import time
 
 from .db import database
-from .services import audit, connector_runs, mergers, notify, runtime
+from .services import audit, connector_runs, mergers, notify, runtime, webhooks
 from .services.timer_firing import fire_due_timers
 
 log = logging.getLogger("onestop.timers")
@@ -56,10 +56,12 @@ def run_forever(poll_seconds: float, stop: threading.Event | None = None, checkp
 
 
 def run_connector_calls() -> int:
-    """Make the pending connector calls (a round of the connector thread)."""
+    """Make the pending connector calls and post the due webhook deliveries (a round of the connector
+    thread: the calls that wait on other systems)."""
     database.connect(reuse_if_open=True)
     try:
-        return connector_runs.run_due()
+        made = connector_runs.run_due()
+        return made + webhooks.send_due()
     finally:
         database.close()
 

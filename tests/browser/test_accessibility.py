@@ -33,7 +33,7 @@ APPLICATION = {"requester_full_name": "Nguyễn Thị Hoa", "requester_citizen_i
 
 def _seed(app):
     """One of everything a page can show, in the default centre, administered by `qt.admin`."""
-    from onestop.models import Attachment, AuditEvent, Centre, Procedure, WorkItem
+    from onestop.models import Attachment, AuditEvent, Centre, Procedure, WebhookDelivery, WorkItem
     from onestop.services import catalogue, dossiers, lifecycle, onboarding, practice, procedures, units
     from onestop.services.attachments import Upload
     from tests.services.test_catalogue import reference_bytes
@@ -41,6 +41,7 @@ def _seed(app):
 
     with app.app_context():
         admin, _ = make_user("qt.admin", ("admin", "officer", "leader"), password=PASSWORD)
+        webhook = _seed_issue_21_webhook(admin)
         procedures.upload_procedure(admin, [procedures.Upload(p.name, p.read_bytes())
                                             for p in bundled_files("copy_certification")])
         dossier = dossiers.start_dossier(admin, "2.000815", APPLICATION)
@@ -53,7 +54,8 @@ def _seed(app):
                                          run_tests=False)
         unit = units.create_unit(admin, "TP", "Phòng Tư pháp")
         centre = Centre.get(Centre.code == "default")
-        extra = _seed_issue_18_to_20(admin, dossier, centre)
+        extra = _seed_issue_18_to_20(admin, dossier, centre) | webhook
+        extra["delivery"] = WebhookDelivery.get(WebhookDelivery.subscription == webhook["subscription"]).id
         return extra | {"code": dossier.code, "key": dossier.lookup_key, "procedure": "2.000815", "task": WorkItem.get(WorkItem.dossier == dossier.id).id,
                 "attachment": Attachment.get(Attachment.dossier == dossier.id).id, "draft": draft.draft_id,
                 "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": unit.code,
@@ -61,6 +63,17 @@ def _seed(app):
                 "rows": {"dossier": dossier.id, "procedure": Procedure.get(Procedure.code == "2.000815").id,
                          "unit": unit.id, "user": admin.id, "centre": centre.id,
                          "audit": AuditEvent.select().first().id}}
+
+
+def _seed_issue_21_webhook(admin) -> dict:
+    """A webhook subscription (its deliveries are written as the seeded dossier's events happen)."""
+    from onestop.models import WebhookSecret
+    from onestop.services import connectors, webhooks
+
+    connectors.save_settings(admin, "127.0.0.1", "")
+    subscription, _secret = webhooks.subscribe(admin, "http://127.0.0.1:9/hook", list(webhooks.EVENTS))
+    return {"subscription": subscription.id,
+            "webhook_secret": WebhookSecret.get(WebhookSecret.subscription == subscription.id).id}
 
 
 def _seed_issue_18_to_20(admin, dossier, centre) -> dict:

@@ -7,7 +7,18 @@ import re
 
 import pytest
 
-from onestop.models import Attachment, AuditEvent, Centre, CitizenDocument, Dossier, Procedure, User, WorkItem
+from onestop.models import (
+    Attachment,
+    AuditEvent,
+    Centre,
+    CitizenDocument,
+    Dossier,
+    Procedure,
+    User,
+    WebhookDelivery,
+    WebhookSecret,
+    WorkItem,
+)
 from onestop.services import centres, connectors, dossiers, lifecycle, onboarding, papers, procedures, units
 from onestop.services.attachments import Upload
 from onestop.web.openapi import REQUEST_BODIES
@@ -49,6 +60,7 @@ def foreign(app):
         ours, theirs = Centre.get(Centre.code == "W07090"), Centre.get(Centre.code == "W07093")
         admin, token = make_user("a.admin", ("admin", "officer", "leader"), centre=ours, password="mật-khẩu-A-2026")
         their_officer, _ = make_user("b.canbo", ("officer", "admin"), centre=theirs)
+        their_subscription = _their_webhook(their_officer)
         _upload(admin, "copy_certification")
         _upload(their_officer, "copy_certification")
         _upload(their_officer, "marriage_registration")  # a procedure only B has
@@ -88,7 +100,18 @@ def foreign(app):
                "practice": trial.id, "practice_task": trial.ready[0]["id"], "unit_code": "TP", "username": "b.canbo",
                "import": their_import.id, "table": "fees_b", "paper": their_paper.id,
                "document": CitizenDocument.get(CitizenDocument.dossier == dossier.id).id,
-               "counter": their_counter, "ticket": their_ticket.id, "ticket_token": their_ticket.token}
+               "counter": their_counter, "ticket": their_ticket.id, "ticket_token": their_ticket.token,
+               "subscription": their_subscription.id,
+               "webhook_secret": WebhookSecret.get(WebhookSecret.subscription == their_subscription.id).id,
+               "delivery": WebhookDelivery.get(WebhookDelivery.subscription == their_subscription.id).id}
+
+
+def _their_webhook(officer):
+    """B's webhook subscription (its deliveries are written as B's dossier is received)."""
+    from onestop.services import webhooks
+
+    connectors.save_settings(officer, "127.0.0.1", "")
+    return webhooks.subscribe(officer, "http://127.0.0.1:9/b-hook", ["dossier.received"])[0]
 
 
 
@@ -154,6 +177,10 @@ def _url(rule, ids):
             values[name] = "csv"
         elif name == "secret":
             values[name] = "b_token"  # B's connector secret
+        elif name in ("subscription_id", "delivery_id"):  # B's webhook subscription, one of its deliveries
+            values[name] = ids[name.removesuffix("_id")]
+        elif name == "secret_id":
+            values[name] = ids["webhook_secret"]
     path = rule.rule
     for name, value in values.items():
         path = re.sub(rf"<(?:\w+:)?{name}>", str(value), path)
@@ -179,7 +206,7 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
             continue
         path = _url(rule, foreign)
         foreign_ids = bool({"code", "task_id", "attachment_id", "draft_id", "practice_id", "unit_code", "username",
-                            "import_id", "secret", "counter_id", "ticket_id"}
+                            "import_id", "secret", "counter_id", "ticket_id", "subscription_id", "delivery_id"}
                            & set(rule.arguments))
         view, _, page = rule.endpoint.partition(".")
         if rule.rule.startswith("/admin/") and view in foreign["rows"] and page in RECORD_PAGES:
@@ -217,3 +244,4 @@ def test_no_route_reads_or_changes_another_centres_dossier(app, foreign):
     assert _snapshot(app, foreign["dossier_id"]) == before
     with app.app_context():
         assert [s.name for s in connectors.secrets_of(User.get(User.username == "b.canbo"))] == ["b_token"]
+        assert WebhookSecret.select().count() == 1 and WebhookDelivery.get_by_id(foreign["delivery"]).status == "pending"

@@ -31,7 +31,7 @@ from peewee import SqliteDatabase
 from .. import sql
 from ..db import LOCK_AUDIT, database, defer
 from ..models import AuditEvent, AuditHead, HistoryEntry, utcnow
-from . import runtime
+from . import runtime, webhook_events
 
 log = logging.getLogger("onestop.audit")
 
@@ -158,6 +158,8 @@ def record(action, actor=None, *, centre=None, dossier=None, element_id=None, de
 
     # The chain's head is the last row a unit of work locks (db's lock order): appended at its end.
     defer((LOCK_AUDIT, chain), append)
+    if dossier is not None:  # outside systems subscribed to the dossier's events hear of it (webhooks)
+        webhook_events.observe(action, dossier, element_id, detail)
 
 
 @dataclass
