@@ -44,6 +44,7 @@ from .models import (
     Notification,
     OfficialDay,
     Paper,
+    Payment,
     PracticeDossier,
     ProcedureVersion,
     QueueBoard,
@@ -352,6 +353,11 @@ def _counter_floor(db):
     db.create_tables([Sitting, CitizenDocument, Paper], safe=True)
 
 
+def _payments(db):
+    """Fees paid online through the payment gateway: one row per payment request of a dossier."""
+    db.create_tables([Payment], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -395,6 +401,7 @@ MIGRATIONS = [
     (40, "queue tickets, counters and hall screens", _queue),
     (41, "dossiers taken over from an old system count from the switch-over", _legacy_dossiers),
     (42, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
+    (43, "fees paid online through the payment gateway, with their receipts and refunds", _payments),
 ]
 
 
