@@ -93,14 +93,6 @@ def gateway_time(at: datetime) -> str:
     return (at + _VN).strftime("%Y%m%d%H%M%S")
 
 
-def from_gateway_time(text: str) -> datetime | None:
-    """The UTC instant of one of the gateway's dates; None if it is not one."""
-    try:
-        return datetime.strptime(str(text), "%Y%m%d%H%M%S") - _VN
-    except ValueError:
-        return None
-
-
 def payment_url(gateway: Gateway, order_ref: str, amount: int, info: str, return_url: str, ip: str,
                 now: datetime, locale: str = "vn", minutes: int = 15) -> str:
     """The address the applicant's browser is sent to, to pay `amount` VND for the order."""
@@ -146,7 +138,9 @@ def _call(gateway: Gateway, body: dict) -> dict:
         response = _HTTP.request("POST", f"{gateway.url}/merchant_webapi/api/transaction", body=json.dumps(body),
                                  headers={"Content-Type": "application/json"},
                                  timeout=urllib3.Timeout(total=gateway.timeout_seconds))
-    except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ReadTimeoutError):
+    except urllib3.exceptions.NewConnectionError:  # refused (urllib3 files it under the timeouts)
+        raise GatewayError("down", "the payment gateway cannot be reached (connection refused)") from None
+    except urllib3.exceptions.TimeoutError:
         raise GatewayError("slow", f"the payment gateway did not answer within {gateway.timeout_seconds:g} s") from None
     except urllib3.exceptions.HTTPError as exc:
         raise GatewayError("down", f"the payment gateway cannot be reached ({type(exc).__name__})") from None
