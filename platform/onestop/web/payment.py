@@ -6,8 +6,9 @@ gateway's JSON and never with an error page."""
 
 import logging
 
-from flask import Blueprint, flash, jsonify, redirect, request, session, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from ..services import payments
@@ -19,10 +20,10 @@ from .links import tracking_url
 log = logging.getLogger("onestop.web.payment")
 bp = Blueprint("payment", __name__)
 RETURN_MESSAGES = {
-    "paid": ("notice", "Your payment is recorded. Thank you."),
-    "pending": ("notice", "The gateway says you paid; the centre is confirming the payment. This page will show it "
-                          "within a few minutes."),
-    "not_paid": ("error", "The payment was not made. You can try again."),
+    "paid": ("notice", _l("Your payment is recorded. Thank you.")),
+    "pending": ("notice", _l("The gateway says you paid; the centre is confirming the payment. This page will show "
+                             "it within a few minutes.")),
+    "not_paid": ("error", _l("The payment was not made. You can try again.")),
 }
 
 
@@ -49,10 +50,12 @@ def pay(code):
     try:
         address = payments.checkout(code, key, url_for("payment.came_back", _external=True),
                                     request.remote_addr or "127.0.0.1", "en" if current_language() == "en" else "vn")
-    except NotFound:
+    except NotFound:  # a wrong key counts as the lookup's do (web/throttle.py)
         wait = throttle.wrong_key(code)
-        return (_("Too many tries: wait and try again."), 429, {"Retry-After": str(wait)}) if wait else (
-            _("No dossier has this code and lookup key."), 404)
+        if wait is None:
+            return render_template("portal/track.html", code=code, error=True), 404
+        return (render_template("portal/track.html", code=code, error="busy", minutes=-(-wait // 60)), 429,
+                {"Retry-After": str(wait)})
     except payments.GatewayUnavailable:
         flash(_("Online payment is not available right now. Try again later, or pay at the centre."), "error")
         return redirect(back, 303)
@@ -72,7 +75,7 @@ def came_back():
         flash(_("This payment result could not be checked. If you paid, the centre will confirm it."), "error")
         return redirect(url_for("portal.track"), 303)
     tone, message = RETURN_MESSAGES[result]
-    flash(_(message), tone)
+    flash(str(message), tone)
     if paying.get("code") == dossier.code:
         return redirect(tracking_url(dossier.code, paying["key"]), 303)
     return redirect(url_for("portal.track", code=dossier.code), 303)
