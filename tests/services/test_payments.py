@@ -178,13 +178,13 @@ def test_a_forged_notification_changes_nothing_and_is_audited(paid_app, gateway)
     assert [d["reason"] for d in refused] == ["signature", "signature"]
 
 
-def test_a_replayed_notification_changes_nothing_and_is_audited(paid_app, gateway):
-    _upload(_api(paid_app))
-    client, code, key, order, result = _paid_through_the_gateway(paid_app, gateway)
+def test_a_replayed_notification_changes_nothing_and_is_audited(both_paid_app, gateway):
+    _upload(_api(both_paid_app))
+    client, code, key, order, result = _paid_through_the_gateway(both_paid_app, gateway)
     assert _notify(client, result) == payment_gateway.IPN_CONFIRMED
-    _, (first,), _ = _rows(paid_app, code)
+    _, (first,), _ = _rows(both_paid_app, code)
     assert _notify(client, result) == payment_gateway.IPN_ALREADY_CONFIRMED
-    _, (again,), events = _rows(paid_app, code)
+    _, (again,), events = _rows(both_paid_app, code)
     assert (again.paid_at, again.receipt_no, again.state) == (first.paid_at, first.receipt_no, "paid")
     assert events.count("payment.paid") == 1 and events.count("payment.notification_replayed") == 1
 
@@ -199,17 +199,37 @@ def test_a_notification_with_the_wrong_amount_is_refused(paid_app, gateway):
     assert payment.state == "pending" and "payment.notification_refused" in events
 
 
-def test_a_notification_for_an_unknown_order_is_refused(paid_app, gateway):
-    _upload(_api(paid_app))
-    client, code, key, order, result = _paid_through_the_gateway(paid_app, gateway)
+def test_a_notification_for_an_unknown_order_is_refused(both_paid_app, gateway):
+    _upload(_api(both_paid_app))
+    client, code, key, order, result = _paid_through_the_gateway(both_paid_app, gateway)
     stranger = {k: v for k, v in result.items() if k != "vnp_SecureHash"} | {"vnp_TxnRef": "NOT-OURS-1"}
     stranger["vnp_SecureHash"] = payment_gateway.sign(stranger, SIMULATOR_SECRET)
     assert _notify(client, stranger) == payment_gateway.IPN_UNKNOWN_ORDER
-    assert _rows(paid_app, code)[1][0].state == "pending"
-    with paid_app.app_context():
+    assert _rows(both_paid_app, code)[1][0].state == "pending"
+    with both_paid_app.app_context():
         from onestop.models import AuditEvent
 
         assert AuditEvent.select().where(AuditEvent.action == "payment.notification_refused").count() == 1
+
+
+def test_an_applicant_who_cancels_at_the_gateway_is_told_so_and_can_pay_again(paid_app, gateway):
+    _upload(_api(paid_app))
+    client = paid_app.test_client()
+    code, key = _submit(client)
+    address = _to_gateway(client, code, key)
+    _control(gateway, send_ipn=False)
+    order, cancelled = _pay_at_gateway(gateway, address, "cancel")
+    assert cancelled["vnp_ResponseCode"] == "24"
+    assert _notify(client, cancelled) == payment_gateway.IPN_CONFIRMED  # received, nothing paid
+    back = client.get("/payment/vnpay/return", query_string=cancelled, headers={"Accept-Language": "en"})
+    assert back.status_code == 303
+    page = client.get(back.headers["Location"], headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "The payment was not made" in page and 'id="pay-fee"' in page
+    dossier, (payment,), events = _rows(paid_app, code)
+    assert payment.state == "pending" and dossier.status == "awaiting_financial_obligation"
+    assert "payment.not_paid" in events
+    order, paid = _pay_at_gateway(gateway, _to_gateway(client, code, key))
+    assert _notify(client, paid) == payment_gateway.IPN_CONFIRMED and _rows(paid_app, code)[1][0].state == "paid"
 
 
 def test_the_reconciliation_repairs_a_missed_notification(paid_app, gateway):
