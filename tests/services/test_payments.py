@@ -350,3 +350,21 @@ def test_decision_766s_online_payment_group_is_computed_from_the_payments(paid_a
     group = groups["online_payment"]
     assert group["counts"] == {"dossiers_with_fee": 2, "dossiers_paid_online": 1}
     assert group["score"] == 5.0 and group["formula"].startswith("10 × tỷ lệ")
+
+
+def test_the_bundled_household_business_registration_asks_its_catalogue_fee_online_only(paid_app):
+    from tests.process_models import upload_bundled
+    from tests.process_models.test_household_business_registration import APPLICATION, CODE
+
+    api = _api(paid_app)
+    upload_bundled(api, "household_business_registration")
+    with paid_app.app_context():
+        from onestop.services import dossiers
+        from onestop.services.users import portal_user
+
+        online, _key = dossiers.submit_online(portal_user(), CODE, dict(APPLICATION))
+    dossier, (payment,), _ = _rows(paid_app, online.code)
+    assert (payment.amount, payment.refund_on_refusal) == (150_000, False)  # fee_vnd; "không hoàn trả"
+    assert dossier.status == "awaiting_financial_obligation"
+    at_counter = api.post("/dossiers", {"procedure": CODE, "data": APPLICATION}).json
+    assert at_counter["status"] == "received" and _rows(paid_app, at_counter["code"])[1] == []  # paid there
