@@ -73,7 +73,7 @@ def _upload(api, **payment):
 def _submit(client, ownership="family"):
     """An online submission through the portal: (code, lookup key)."""
     form = client.get(f"/procedures/{CODE}/submit")
-    data = {"csrf_token": csrf(form), **GOOD_APPLICATION, "ownership": ownership,
+    data = {"csrf_token": csrf(form), **GOOD_APPLICATION, "ownership": ownership, "email": "binh@example.vn",
             "documents": (io.BytesIO(PDF), "giay-chung-nhan.pdf")}
     sent = client.post(f"/procedures/{CODE}/submit", data=data, content_type="multipart/form-data")
     assert sent.status_code == 303, sent.get_data(as_text=True)[:500]
@@ -322,6 +322,11 @@ def test_a_fee_asked_before_the_result_holds_the_result_until_it_is_paid(paid_ap
     order, result = _pay_at_gateway(gateway, _to_gateway(client, code, key))
     assert _notify(client, result) == payment_gateway.IPN_CONFIRMED
     assert _rows(paid_app, code)[0].status == "resolved"
+    with paid_app.app_context():
+        from onestop.models import Notification
+
+        told = [n.event for n in Notification.select().where(Notification.dossier == dossier.id)]
+    assert told.count("resolved") == 1  # told of the result once it is paid for, not before
     assert api.post(f"/tasks/{hand_over}/complete", {"data": {}}).json["status"] == "returned"
 
 

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from ..db import run_write
 from ..models import Dossier, Payment, utcnow
 from ..status import ENDED, Status, transition
-from . import audit, clockstops, runtime
+from . import audit, clockstops, notify, runtime
 from .errors import Conflict, NotFound
 from .lookup import track
 
@@ -225,6 +225,8 @@ def _resume(dossier, status, now) -> None:
     status = transition(dossier.status, status)
     Dossier.update(status=status, updated_at=now).where(Dossier.id == dossier.id).execute()
     clockstops.resume(dossier, None, deadline_plan(model_for(dossier.version)), now, clockstops.FINANCIAL_OBLIGATION)
+    if status == Status.RESOLVED:  # the result waited for its fee: the applicant hears of it now
+        notify.queue(dossier, "resolved", dossier.procedure.name)
 
 
 def browser_return(params: dict) -> tuple[Dossier | None, str]:
