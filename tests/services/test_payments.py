@@ -373,3 +373,14 @@ def test_the_bundled_household_business_registration_asks_its_catalogue_fee_onli
     assert dossier.status == "awaiting_financial_obligation"
     at_counter = api.post("/dossiers", {"procedure": CODE, "data": APPLICATION}).json
     assert at_counter["status"] == "received" and _rows(paid_app, at_counter["code"])[1] == []  # paid there
+
+
+def test_without_a_gateway_nothing_is_asked_online_and_the_notification_address_still_answers(sqlite_app):
+    _upload(_api(sqlite_app))
+    client = sqlite_app.test_client()
+    code, key = _submit(client)
+    dossier, payments, _ = _rows(sqlite_app, code)
+    assert dossier.status == "new" and payments == []  # the fee is paid at the counter, as before
+    assert 'id="pay-fee"' not in _status_page(client, code, key).get_data(as_text=True)
+    answer = client.get("/payment/vnpay/ipn", query_string={"vnp_TxnRef": f"{code}-P1", "vnp_SecureHash": "00"})
+    assert answer.status_code == 200 and answer.json == {"RspCode": "99", "Message": "Unknown error"}

@@ -10,7 +10,8 @@ A procedure asks for it in procedure.json:
 
 The amount is the workflow's variable `amount_variable` (a business rule task, i.e. a DMN table,
 computes it from the form's data as the engine runs) or else the record's `fee_vnd` when it is a
-whole number. "submission": an online dossier waits in "awaiting payment" from its submission,
+whole number. Nothing is asked where no gateway is configured (the fee is paid at the counter,
+as before). "submission": an online dossier waits in "awaiting payment" from its submission,
 its clock stopped, until paid (then it is "new" again, its due time moved by the time waited).
 "before_result": when the work leads the dossier to "resolved", it waits in "awaiting payment"
 instead, and its result cannot be handed over until paid.
@@ -73,8 +74,10 @@ def request_at_submission(dossier, model, data, now) -> Payment | None:
     """In the new online dossier's unit of work: the payment request if the procedure asks to be
     paid at submission; the dossier then awaits payment, its clock stopped."""
     found = terms(model.metadata)
+    if found is None or found["when"] != "submission" or dossier.status != Status.NEW or not _online():
+        return None
     amount = amount_owed(model.metadata, data)
-    if found is None or found["when"] != "submission" or not amount or dossier.status != Status.NEW:
+    if not amount:
         return None
     payment = _new(dossier, amount, "submission", Status.NEW, found, now)
     Dossier.update(status=Status.AWAITING_FINANCIAL_OBLIGATION, paused_at=now).where(Dossier.id == dossier.id).execute()
@@ -87,12 +90,17 @@ def owed_before_result(dossier, model, after, data) -> int:
     """The fee the step must stop for: the work leads the dossier to "resolved" and the procedure
     asks to be paid before the result, and it has not been paid yet; else 0."""
     found = terms(model.metadata if model is not None else None)
-    if found is None or found["when"] != "before_result" or after != Status.RESOLVED:
+    if found is None or found["when"] != "before_result" or after != Status.RESOLVED or not _online():
         return 0
     if dossier.status == Status.RESOLVED or Payment.select().where(
             (Payment.dossier == dossier.id) & (Payment.stage == "before_result")).exists():
         return 0
     return amount_owed(model.metadata, data)
+
+
+def _online() -> bool:
+    """Whether fees can be paid online here: without a gateway nothing is asked (paid at the counter)."""
+    return runtime.current().payments is not None
 
 
 def request_before_result(dossier, model, amount, now) -> Payment:
