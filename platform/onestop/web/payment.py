@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
-from ..services import payments
+from ..services import dossiers, payments
 from ..services.errors import Conflict, NotFound
 from . import forms, throttle
 from .i18n import current_language
@@ -44,10 +44,11 @@ def pay(code):
     """To the gateway's payment page for the dossier's pending fee."""
     key = request.form.get("key", "")
     back = tracking_url(code, key)
-    if not PayForm().validate_on_submit():
-        flash(forms.CSRF_MESSAGE, "error")
-        return redirect(back, 303)
     try:
+        if not PayForm().validate_on_submit():
+            dossiers.track(code, key)  # a wrong code or key is answered as such first
+            flash(forms.CSRF_MESSAGE, "error")
+            return redirect(back, 303)
         address = payments.checkout(code, key, url_for("payment.came_back", _external=True),
                                     request.remote_addr or "127.0.0.1", "en" if current_language() == "en" else "vn")
     except NotFound:  # a wrong key counts as the lookup's do (web/throttle.py)
