@@ -202,6 +202,9 @@ def settle(payment, transaction_no, bank_code, how) -> bool:
     now = utcnow()
 
     def write():
+        # The dossier's row first (docs/architecture.md, "Lock order"): a step ending it meanwhile
+        # takes it before its payments too.
+        Dossier.update(updated_at=now).where(Dossier.id == payment.dossier_id).execute()
         updated = (Payment.update(state="paid", paid_at=now, transaction_no=transaction_no[:64] or None,
                                   bank_code=bank_code[:32] or None, receipt_no=receipt_number(payment.id, now),
                                   incident=None, attempts=0, next_check_at=None, updated_at=now)
