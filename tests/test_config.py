@@ -51,3 +51,19 @@ def test_the_connector_key_is_generated_once_under_home_or_read_from_the_environ
     monkeypatch.setenv("ONESTOP_CONNECTOR_KEY", "too-short")
     with pytest.raises(ValueError, match="ONESTOP_CONNECTOR_KEY must be Fernet keys"):
         load_settings(home=tmp_path, secret_key="k")
+
+
+def test_the_payment_gateway_is_its_settings_else_the_mounted_simulator_else_none(tmp_path, monkeypatch):
+    from onestop.config import SIMULATOR_MERCHANT, SIMULATOR_SECRET
+
+    for name in ("URL", "MERCHANT", "SECRET"):
+        monkeypatch.delenv(f"ONESTOP_PAYMENT_{name}", raising=False)
+    monkeypatch.setenv("ONESTOP_LOCAL_URL", "http://127.0.0.1:8123")
+    assert load_settings(home=tmp_path, secret_key="k", simulators=False).payment_gateway() is None
+    assert load_settings(home=tmp_path, secret_key="k", simulators=True).payment_gateway() == (
+        "http://127.0.0.1:8123/simulators/payment", SIMULATOR_MERCHANT, SIMULATOR_SECRET)
+    monkeypatch.setenv("ONESTOP_PAYMENT_URL", "https://sandbox.vnpayment.vn/")
+    monkeypatch.setenv("ONESTOP_PAYMENT_MERCHANT", "TMN00001")
+    monkeypatch.setenv("ONESTOP_PAYMENT_SECRET", "s3cret")
+    assert load_settings(home=tmp_path, secret_key="k", simulators=True).payment_gateway() == (
+        "https://sandbox.vnpayment.vn", "TMN00001", "s3cret")

@@ -24,6 +24,7 @@ from onestop.services import (
     lifecycle,
     onboarding,
     overview,
+    payments,
     procedures,
     rollout,
     units,
@@ -428,7 +429,20 @@ class ActionForm(FlaskForm):
 class IncidentsView(Guarded, BaseView):
     @expose("/")
     def index(self):
-        return self.render("onestop_admin/incidents.html", failed=lifecycle.failed(_actor()), form=ActionForm())
+        return self.render("onestop_admin/incidents.html", failed=lifecycle.failed(_actor()), form=ActionForm(),
+                           payments=payments.incidents(_actor()))
+
+    @expose("/payments/<int:payment_id>/retry", methods=("POST",))
+    def retry_payment(self, payment_id):
+        """Ask the payment gateway again now (the reconciliation would, after its backoff)."""
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        payment = payments.retry(_actor(), payment_id)
+        if payment.incident:
+            flash(f"Cổng thanh toán vẫn lỗi với giao dịch {payment.order_ref}; hệ thống sẽ tự thử lại.", "error")
+        else:
+            flash(f"Đã đối soát giao dịch {payment.order_ref}.", "success")
+        return redirect(url_for(".index"))
 
     @expose("/<code>/<how>", methods=("POST",))
     def act(self, code, how):

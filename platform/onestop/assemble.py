@@ -5,7 +5,7 @@ it. Kept apart from the app factory so that a command imports no web framework."
 from . import db, ratelimit
 from .clock import Clock
 from .config import Settings
-from .services import attachments, audit, codes, connectors, notify, runtime
+from .services import attachments, audit, codes, connectors, notify, payment_gateway, runtime
 
 
 def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = False) -> runtime.Runtime:
@@ -25,6 +25,9 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
                                       attempts=settings.connector_attempts,
                                       backoff_seconds=settings.connector_backoff_seconds,
                                       ca_file=settings.connector_ca_file))
+    gateway = settings.payment_gateway()
+    if gateway is not None:
+        built.payments = payment_gateway.Gateway(*gateway, timeout_seconds=settings.payment_timeout_seconds)
     if engine:
         built.engine = settings.engine if settings.engine is not None else settings.make_engine()
     if settings.redis_url:

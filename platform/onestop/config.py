@@ -81,6 +81,12 @@ class Settings:
     simulators: bool = False
     # The address this server is reached at by itself (the adapters' default URL of a mounted simulator).
     local_url: str = "http://127.0.0.1:8000"
+    # The payment gateway (services.payments; VNPay's protocol): its base URL, the merchant's terminal
+    # code and its hashing secret. Unset URL: the mounted simulator's when `simulators` is on, else none.
+    payment_url: str | None = None
+    payment_merchant: str = ""
+    payment_secret: str = ""
+    payment_timeout_seconds: float = 10.0
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -121,9 +127,24 @@ class Settings:
                        max_instances=self.max_instances, max_timer_years=self.max_timer_years,
                        min_cycle_seconds=self.min_timer_cycle_seconds)
 
+    def payment_gateway(self) -> tuple[str, str, str] | None:
+        """(URL, merchant code, secret) of the payment gateway, or None when there is none: the
+        ONESTOP_PAYMENT_* settings, else the simulator mounted under local_url (its demo merchant)."""
+        if self.payment_url:
+            return self.payment_url.rstrip("/"), self.payment_merchant, self.payment_secret
+        if self.simulators:
+            return (f"{self.local_url}/simulators/payment", self.payment_merchant or SIMULATOR_MERCHANT,
+                    self.payment_secret or SIMULATOR_SECRET)
+        return None
+
     @property
     def is_sqlite(self):
         return self.database_url.startswith("sqlite")
+
+
+# The payment simulator's demo merchant (onestop.simulators.payment knows the same pair): used only
+# when the simulator is mounted and no gateway is configured.
+SIMULATOR_MERCHANT, SIMULATOR_SECRET = "ONESTOP1", "onestop-simulator-hash-secret"
 
 
 def _secret_key(home: Path) -> str:
@@ -263,6 +284,10 @@ def load_settings(**overrides) -> Settings:
         sms_url=os.environ.get("ONESTOP_SMS_URL") or None,
         sms_token=os.environ.get("ONESTOP_SMS_TOKEN") or "",
         code_system=os.environ.get("ONESTOP_DOSSIER_CODE_SYSTEM") or None,
+        payment_url=os.environ.get("ONESTOP_PAYMENT_URL") or None,
+        payment_merchant=os.environ.get("ONESTOP_PAYMENT_MERCHANT") or "",
+        payment_secret=os.environ.get("ONESTOP_PAYMENT_SECRET") or "",
+        payment_timeout_seconds=_float("ONESTOP_PAYMENT_TIMEOUT", 10.0),
     )
     for key, value in overrides.items():
         setattr(settings, key, value)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import audit, connector_runs, mergers, notify, timer_firing, webhooks
+from .services import audit, connector_runs, mergers, notify, payments, timer_firing, webhooks
 
 log = logging.getLogger("onestop.jobs")
 
@@ -90,6 +90,13 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
         made = connector_runs.run_due(limit=1000)
         if made:
             log.info("sweep made %d connector call(s)", made)
+
+    @huey.periodic_task(crontab(minute="*"), name="reconcile_payments")
+    @_with_connection
+    def reconcile_payments():
+        looked = payments.reconcile_due(limit=1000)
+        if looked:
+            log.info("asked the payment gateway about %d payment(s)", looked)
 
     huey.onestop_fire_timers = fire_timers
     huey.onestop_connector_calls = connector_calls

@@ -44,6 +44,7 @@ from .models import (
     Notification,
     OfficialDay,
     Paper,
+    Payment,
     PracticeDossier,
     ProcedureVersion,
     QueueBoard,
@@ -361,6 +362,11 @@ def _webhooks(db):
     db.create_tables([WebhookSubscription, WebhookSecret, WebhookDelivery, WebhookAttempt], safe=True)
 
 
+def _payments(db):
+    """Fees paid online through the payment gateway: one row per payment request of a dossier."""
+    db.create_tables([Payment], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -405,6 +411,7 @@ MIGRATIONS = [
     (41, "dossiers taken over from an old system count from the switch-over", _legacy_dossiers),
     (42, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
     (43, "webhooks: subscriptions, their secrets, the deliveries outbox and its log", _webhooks),
+    (44, "fees paid online through the payment gateway, with their receipts and refunds", _payments),
 ]
 
 

@@ -798,6 +798,37 @@ class Notification(BaseModel):
         indexes = ((("status", "next_attempt_at"), False),)
 
 
+class Payment(BaseModel):
+    """A fee the applicant owes on a dossier and its way through the payment gateway (services.payments):
+    requested at submission or before the result, paid (the gateway's notification or the
+    reconciliation's query said so), refunded when the dossier is refused. `order_ref` is the
+    merchant's order (the gateway's vnp_TxnRef); the gateway's own transaction number and the
+    receipt number given to the applicant are set once paid."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    dossier = ForeignKeyField(Dossier, backref="payments", on_delete="CASCADE")
+    order_ref = CharField(max_length=64, unique=True)
+    amount = IntegerField()  # VND, whole dong
+    stage = CharField(max_length=16)  # submission, before_result
+    state = CharField(max_length=16, default="pending")  # pending, paid, refund_due, refunded
+    resumes = CharField(max_length=32, null=True)  # the dossier's status once paid
+    refund_on_refusal = BooleanField(default=False)
+    receipt_no = CharField(max_length=32, null=True, unique=True)
+    transaction_no = CharField(max_length=64, null=True)  # the gateway's vnp_TransactionNo
+    bank_code = CharField(max_length=32, null=True)
+    paid_at = DateTimeField(null=True)
+    refunded_at = DateTimeField(null=True)
+    incident = TextField(null=True)  # the last failure to reach the gateway, shown to the officers
+    attempts = IntegerField(default=0)  # failed calls to the gateway since the last success
+    next_check_at = DateTimeField(null=True, index=True)  # when the reconciliation asks the gateway next
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("centre", "paid_at"), False),)
+
+
 class LookupTable(BaseModel):
     """A centre's lookup table (a fee table, a code list): the value a SpiffArena data store of the
     same name holds for the centre's models (services.lookup_tables). Uploaded in the back office;
@@ -1029,4 +1060,5 @@ ALL_MODELS = [
     WebhookSecret,
     WebhookDelivery,
     WebhookAttempt,
+    Payment,
 ]

@@ -75,7 +75,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PROCESSING: frozenset({Status.SUPPLEMENT_REQUESTED, Status.AWAITING_FINANCIAL_OBLIGATION}
                                  | _RESULT | _ENDINGS),
     Status.SUPPLEMENT_REQUESTED: frozenset({Status.PROCESSING, Status.NOT_ACCEPTED} | _RESULT | _ENDINGS),
-    Status.AWAITING_FINANCIAL_OBLIGATION: frozenset({Status.PROCESSING} | _RESULT | _ENDINGS),
+    # Back to new or received once a fee asked at submission is paid (services.payments).
+    Status.AWAITING_FINANCIAL_OBLIGATION: frozenset({Status.NEW, Status.RECEIVED, Status.PROCESSING, Status.NOT_ACCEPTED}
+                                                    | _RESULT | _ENDINGS),
     Status.RESOLVED: frozenset({Status.RETURNED, Status.SUPPLEMENT_REQUESTED, Status.AWAITING_FINANCIAL_OBLIGATION}
                                | _ENDINGS),
     Status.RETURNED: frozenset({Status.RESOLVED, Status.SUPPLEMENT_REQUESTED, Status.AWAITING_FINANCIAL_OBLIGATION}

@@ -8,7 +8,7 @@ import threading
 import time
 
 from .db import database
-from .services import audit, connector_runs, mergers, notify, runtime, webhooks
+from .services import audit, connector_runs, mergers, notify, payments, runtime, webhooks
 from .services.timer_firing import fire_due_timers
 
 log = logging.getLogger("onestop.timers")
@@ -20,6 +20,7 @@ def run_once() -> int:
         moved = fire_due_timers()
         mergers.hand_over_due_now_and_then()  # before sending: the applicants hear of it this round
         notify.send_due()
+        payments.reconcile_due_now_and_then()  # a lost notification, a refund due
         return moved
     finally:
         database.close()

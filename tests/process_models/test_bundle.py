@@ -103,7 +103,7 @@ def test_every_exclusive_gateway_that_decides_has_a_default_flow(folder):
 def test_the_catalogue_metadata_is_the_reference_record(folder):
     meta = json.loads((BUNDLED / folder / "procedure.json").read_text())
     assert CATALOGUE_KEYS <= set(meta) <= CATALOGUE_KEYS | RECORD_NOTES | {
-        "lanes", "deadline", "return_step", "applicant", "online_level", "result"}
+        "lanes", "deadline", "return_step", "applicant", "online_level", "result", "payment"}
     [record] = [r for r in json.loads(REFERENCE.read_text()) if r["code"] == meta["code"]]
     assert meta["name"] == record["name_vi"]
     for key in ("name_en", "field", "agency", "processing_days", "processing_unit", "fee_vnd",

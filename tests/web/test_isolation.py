@@ -92,6 +92,10 @@ def foreign(app):
 
         lookup_tables.put(their_officer, "fees_b", "fees_b.json", json.dumps({"ban_sao": 2000}).encode())
         their_ticket, their_counter = _their_queue(their_officer, theirs.code)
+        from onestop.models import Payment
+
+        their_payment = Payment.create(centre=theirs.id, dossier=dossier.id, order_ref=f"{dossier.code}-P1",
+                                       amount=150000, stage="submission", incident="down: the gateway is down")
         rows = {"dossier": dossier.id, "audit": AuditEvent.select().where(AuditEvent.centre == theirs.id).first().id,
                 "procedure": Procedure.get((Procedure.centre == theirs.id) & (Procedure.code == "1.000894")).id,
                 "unit": their_unit.id, "user": their_officer.id, "centre": theirs.id}
@@ -101,7 +105,7 @@ def foreign(app):
                "import": their_import.id, "table": "fees_b", "paper": their_paper.id,
                "document": CitizenDocument.get(CitizenDocument.dossier == dossier.id).id,
                "counter": their_counter, "ticket": their_ticket.id, "ticket_token": their_ticket.token,
-               "subscription": their_subscription.id,
+               "payment": their_payment.id, "subscription": their_subscription.id,
                "webhook_secret": WebhookSecret.get(WebhookSecret.subscription == their_subscription.id).id,
                "delivery": WebhookDelivery.get(WebhookDelivery.subscription == their_subscription.id).id}
 
@@ -163,7 +167,7 @@ def _url(rule, ids):
             values[name] = ids[name.removesuffix("_id")]
         elif name == "token":
             values[name] = ids["ticket_token"]
-        elif name in ("practice_id", "unit_code", "username", "import_id"):
+        elif name in ("practice_id", "unit_code", "username", "import_id", "payment_id"):
             values[name] = ids[name.removesuffix("_id")]
         elif name == "province":
             values[name] = "P22"  # the province's official days: the same for all its communes, ours too

@@ -136,7 +136,8 @@ def test_the_index_scores_what_the_platform_can_compute_and_names_what_it_cannot
         ids = [Centre.get(Centre.code == "default").id]
         groups = {g["key"]: g for g in stats.index(ids, date(2000, 1, 1), date(2100, 1, 1))}
     assert sum(g["weight"] for g in groups.values()) == 100
-    assert groups["online_payment"]["score"] is None and "chưa tính" in groups["online_payment"]["formula"]
+    assert groups["online_payment"]["score"] is None  # no fee was asked through the system
+    assert groups["online_payment"]["counts"] == {"dossiers_with_fee": 0, "dossiers_paid_online": 0}
     assert groups["progress"]["score"] == 20.0 and groups["satisfaction"]["score"] == 18.0
     assert groups["publicity"]["score"] == 18.0  # the bundled record lists documents, fee, legal basis, deadline
     assert groups["online_service"]["score"] == 0.0 and groups["digitisation"]["score"] is None  # no paper taken in

@@ -35,6 +35,7 @@ from . import (
     deadlines,
     formdata,
     notify,
+    payments,
     rollout,
     schedule,
     search,
@@ -188,6 +189,7 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
         search.put_dossier(dossier.id, centre_id, dossier.code, applicant)
         history = write_step_rows(dossier, step, actor, new=True)
         counters.count(centre_id, procedure.id, now, received=1, online=channel == "online")
+        payments.request_at_submission(dossier, model, step.data, now)  # the fee paid first: the clock waits
         if dossier.resolved_at is not None:
             counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)

@@ -49,6 +49,7 @@ class Runtime:
     senders: dict = field(default_factory=dict)  # channel ("email", "sms") -> sender; missing: the log
     limiter: object = None  # the rate limiter's counts (ratelimit.Limiter)
     audit_keys: object = None  # the audit trail's keys and checkpoint file (audit.Keys)
+    payments: object = None  # payment_gateway.Gateway: the payment gateway (None: none configured)
     connectors: object = None  # connectors.Options: the secrets' key, timeouts and tries of connector calls
     code_system: str = ""  # the 2-digit system-owner code of national-service dossier codes
     passwords: object = None  # an argon2 PasswordHasher other than the standard one (tests: a cheap one)

@@ -11,7 +11,7 @@ import segno
 
 from ..db import run_write
 from ..models import AuditEvent, Centre, Dossier, utcnow
-from . import attachments, audit
+from . import attachments, audit, payments
 from .dossiers import get_dossier, hand_overs
 from .errors import NotFound
 from .lookup import lookup_hash, new_lookup_key
@@ -33,6 +33,7 @@ class Receipt:
     qr_svg: str
     channel: str = "online"
     papers: list = None  # the paper documents received at the counter, as the officer ticked them
+    fees: list = None  # the fees asked online (models.Payment): amount, state, receipt number once paid
 
 
 def receipt(actor, dossier, tracking_url: str) -> Receipt:
@@ -43,7 +44,7 @@ def receipt(actor, dossier, tracking_url: str) -> Receipt:
     return Receipt(centre.name, centre.agency_code, dossier.code, entry.name, entry.processing,
                    dossier.applicant or {}, dossier.received_at or dossier.created_at, dossier.due_at,
                    attachments.of_dossier(dossier), tracking_url, qr, dossier.channel or "online",
-                   papers_received(dossier))
+                   papers_received(dossier), payments.of_dossier(dossier))
 
 
 def reissue_lookup_key(actor, code):

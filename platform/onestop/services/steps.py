@@ -28,6 +28,7 @@ from . import (
     deadlines,
     lookup_tables,
     notify,
+    payments,
     rollout,
     schedule,
     service_calls,
@@ -91,6 +92,7 @@ class _Change:
     status: Status  # the national status after the step
     turn: tuple | None  # ("stop" or "resume", clockstops kind) or None (clock_turn)
     now: datetime
+    fee: int = 0  # the fee the result waits for (services.payments: paid before the result), VND
 
     @property
     def error(self) -> dict:
@@ -118,13 +120,16 @@ def _decide(dossier, step, actor, action, element_id, detail, completed_task_id,
     new_status = status or next_status(dossier.status, step, model, completed_task_id,
                                        element_id if completed_task_id else None)
     turn = clock_turn(dossier, step, model, element_id, completed_task_id) if status is None else None
+    fee = payments.owed_before_result(dossier, model, new_status, step.data) if turn is None and not status else 0
+    if fee:
+        turn = ("stop", clockstops.FINANCIAL_OBLIGATION)
     if turn and turn[0] == "stop":
         new_status = _WAITING_STATUS[turn[1]]
     elif turn and new_status == _WAITING_STATUS[turn[1]]:
         new_status = Status.PROCESSING
     new_status = moved(dossier, new_status)
     return _Change(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, version,
-                   ending=status is not None, status=new_status, turn=turn, now=utcnow())
+                   ending=status is not None, status=new_status, turn=turn, now=utcnow(), fee=fee)
 
 
 _WAITING_STATUS = {clockstops.SUPPLEMENT: Status.SUPPLEMENT_REQUESTED,
@@ -141,6 +146,8 @@ def _store(change: _Change):
     attachments.record(list(change.blobs), change.dossier, change.actor, change.completed_task_id)
     _audit_step(change, history)
     _record_result(change, due_at)
+    if change.fee:
+        payments.request_before_result(change.dossier, model_for(change.dossier.version), change.fee, change.now)
     return due_at
 
 
@@ -211,7 +218,7 @@ def _record_result(change: _Change, due_at) -> None:
     dossier, now, before, after = change.dossier, change.now, change.dossier.status, change.status
     if after == Status.RESOLVED and before != Status.RESOLVED:
         notify.queue(dossier, "resolved", dossier.procedure.name)
-    if after in WITH_RESULT and before not in WITH_RESULT:
+    if (after in WITH_RESULT or change.fee) and before not in WITH_RESULT:  # a result waiting for its fee is ready
         if sql.run('UPDATE "dossier" SET "resolved_at" = ? WHERE "id" = ? AND "resolved_at" IS NULL',
                    (now, dossier.id)).rowcount:
             counters.count(counters.centre_of(dossier), dossier.procedure_id, now,
@@ -221,6 +228,7 @@ def _record_result(change: _Change, due_at) -> None:
         counters.count(counters.centre_of(dossier), dossier.procedure_id, now, returned=1)
     if after in ENDED and before not in ENDED:
         sql.run('UPDATE "dossier" SET "ended_at" = ? WHERE "id" = ?', (now, dossier.id))
+        payments.on_ending(dossier, after, now)  # a fee paid for a refused dossier goes back
     if after == Status.NOT_ACCEPTED and before != Status.NOT_ACCEPTED and dossier.received_at:
         counters.count(counters.centre_of(dossier), dossier.procedure_id, dossier.received_at, not_accepted=1)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..models import Dossier
 from ..status import WITH_RESULT
-from . import attachments, lifecycle, papers, slips
+from . import attachments, lifecycle, papers, payments, slips
 from .dossiers import page_rows
 from .lookup import track
 from .procedures import model_for
@@ -25,6 +25,7 @@ class PublicView:
     late_units: list
     rating: object = None  # the citizen's rating, once given
     papers: list = None  # the papers taken in at the counter: digitised or on paper only
+    payments: list = None  # the fees asked online (services.payments), oldest first
 
 
 def public_view(code, key) -> PublicView:
@@ -37,7 +38,7 @@ def public_view(code, key) -> PublicView:
     return PublicView(dossier, page, lifecycle.supplement_request_of(dossier), lifecycle.ending_of(dossier),
                       model_for(dossier.version).diagram, done, current, steps, slips.late_units(steps),
                       lifecycle.rating_of(dossier) if dossier.status in WITH_RESULT else None,
-                      papers.of_dossier(dossier.id))
+                      papers.of_dossier(dossier.id), payments.of_dossier(dossier))
 
 
 def paper_copy(code, key, paper_id) -> tuple:

@@ -13,7 +13,7 @@ from ..engine import TaskNotReady
 from ..formdefs import FormDefinition
 from ..models import Dossier, Procedure, User, WorkItem, utcnow
 from ..workdays import to_utc
-from . import attachments, deadlines, search
+from . import attachments, deadlines, payments, search
 from .dossiers import get_work_item, stored_state, task_was_done
 from .errors import Conflict, Invalid
 from .lifecycle import supplement_request_of
@@ -60,6 +60,7 @@ class TaskPage:
     tasks: list = field(default_factory=list)
     labels: dict = field(default_factory=dict)  # field name -> (title, {value: title})
     supplement_request: str | None = None  # while the dossier waits on the applicant: what was asked
+    payments: list = field(default_factory=list)  # the fees asked online (services.payments), oldest first
 
 
 def _scoped(actor, view):
@@ -139,7 +140,7 @@ def task_page(actor, task_id) -> TaskPage:
     instructions = formdefs.render_instructions(model.instructions.get(item.element_id, ""), data)
     return TaskPage(item, dossier, data, task_form(dossier.version, item.form, data), instructions,
                     attachments.of_dossier(dossier), rows["history"], rows["tasks"], field_labels(dossier.version),
-                    supplement_request_of(dossier))
+                    supplement_request_of(dossier), payments.of_dossier(dossier))
 
 
 LEDGER_DAYS = 92

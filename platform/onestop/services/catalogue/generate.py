@@ -21,7 +21,8 @@ APPLICATION = ("application-schema.json", "application-uischema.json")
 TODO = templates.PLACEHOLDER
 ONLINE = (("toàn trình", "full"), ("một phần", "partial"), ("không có kênh trực tuyến", "none"),
           ("full", "full"), ("partial", "partial"), ("none", "none"))
-KEPT = ("name_en", "processing_note", "fee_note", "published_by", "code_note", "level_note", "documents_note")
+KEPT = ("name_en", "processing_note", "fee_note", "published_by", "code_note", "level_note", "documents_note",
+        "payment")  # the fee paid online (services.payments), when the record states its terms
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import date
 
 from peewee import fn
 
-from ...models import Dossier, Procedure, ProcedureVersion
+from ...models import Dossier, Payment, Procedure, ProcedureVersion
 from .. import papers
 from .definition import Figures
 from .read import figures
@@ -41,6 +41,7 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
     complete = sum(1 for m in metas if m.get("documents") and ("fee_vnd" in m or "fee" in m or m.get("fee_note"))
                    and m.get("legal_basis") and m.get("deadline"))
     digital, papers_received = papers.digitised(centre_ids, lo, hi, received_at(centre_ids))
+    paid, asked = online_payments(centre_ids, lo, hi)
     shares = {
         "publicity": (complete / len(metas) if metas else None,
                       "thủ tục đang áp dụng công khai đủ thành phần hồ sơ, phí, căn cứ pháp lý và thời hạn"),
@@ -48,7 +49,9 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
                      "hồ sơ giải quyết đúng hạn trên số hồ sơ đã giải quyết có thời hạn"),
         "online_service": (f.online_share / 100 if f.online_share is not None else None,
                            "hồ sơ nộp trực tuyến trên số hồ sơ tiếp nhận"),
-        "online_payment": (None, "chưa tính: phí, lệ phí không thanh toán qua hệ thống"),
+        "online_payment": (paid / asked if asked else None,
+                           "hồ sơ có phí, lệ phí được thanh toán trực tuyến trên số hồ sơ có yêu cầu thanh toán phí, "
+                           "lệ phí qua hệ thống"),
         "satisfaction": (f.satisfaction_rate / 100 if f.satisfaction_rate is not None else None,
                          "đánh giá «rất hài lòng» và «hài lòng» trên số lượt đánh giá"),
         "digitisation": (digital / papers_received if papers_received else None,
@@ -56,12 +59,13 @@ def index(centre_ids, start: date, end: date, f: Figures | None = None) -> list[
                          "xác nhận khớp với bản chính, trên số thành phần hồ sơ giấy tiếp nhận"),
     }
     counts = {"online_service": online_levels(centre_ids, metas, lo, hi),
-              "digitisation": {"papers_received": papers_received, "papers_digitised": digital}}
+              "digitisation": {"papers_received": papers_received, "papers_digitised": digital},
+              "online_payment": {"dossiers_with_fee": asked, "dossiers_paid_online": paid}}
     out = []
     for key, name, weight in INDEX_GROUPS:
         share, formula = shares[key]
         out.append({"key": key, "name": name, "weight": weight,
-                    "formula": formula if share is None and key == "online_payment" else f"{weight} × tỷ lệ {formula}",
+                    "formula": f"{weight} × tỷ lệ {formula}",
                     "score": round(weight * share, 1) if share is not None else None} | (
                         {"counts": counts[key]} if key in counts else {}))
     return out
@@ -81,6 +85,15 @@ def online_levels(centre_ids, metas, lo, hi) -> dict:
         if per_version else {}
     return out | {f"online_dossiers_{level}": sum(n for v, n in per_version.items() if level_of.get(v) == level)
                   for level in ("full", "partial")}
+
+
+def online_payments(centre_ids, lo, hi) -> tuple[int, int]:
+    """(dossiers received in [lo, hi) whose fee was paid online, dossiers received then that were asked
+    a fee through the system): the online-payment group's share. A fee paid in cash at the counter is
+    not recorded here, so neither side counts it."""
+    asked = (Payment.select(Payment.dossier).join(Dossier, on=(Payment.dossier == Dossier.id))
+             .where(received_at(centre_ids) & (Dossier.received_at >= lo) & (Dossier.received_at < hi)))
+    return (asked.where(Payment.paid_at.is_null(False)).distinct().count(), asked.distinct().count())
 
 
 def received_at(centre_ids):
