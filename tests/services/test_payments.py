@@ -215,15 +215,16 @@ def test_a_notification_for_an_unknown_order_is_refused(both_paid_app, gateway):
 def test_an_applicant_who_cancels_at_the_gateway_is_told_so_and_can_pay_again(paid_app, gateway):
     _upload(_api(paid_app))
     client = paid_app.test_client()
+    client.set_cookie("lang", "en")  # the visitor's choice of language (web/i18n.py)
     code, key = _submit(client)
     address = _to_gateway(client, code, key)
     _control(gateway, send_ipn=False)
     order, cancelled = _pay_at_gateway(gateway, address, "cancel")
     assert cancelled["vnp_ResponseCode"] == "24"
     assert _notify(client, cancelled) == payment_gateway.IPN_CONFIRMED  # received, nothing paid
-    back = client.get("/payment/vnpay/return", query_string=cancelled, headers={"Accept-Language": "en"})
+    back = client.get("/payment/vnpay/return", query_string=cancelled)
     assert back.status_code == 303
-    page = client.get(back.headers["Location"], headers={"Accept-Language": "en"}).get_data(as_text=True)
+    page = client.get(back.headers["Location"]).get_data(as_text=True)
     assert "The payment was not made" in page and 'id="pay-fee"' in page
     dossier, (payment,), events = _rows(paid_app, code)
     assert payment.state == "pending" and dossier.status == "awaiting_financial_obligation"
@@ -257,6 +258,7 @@ def test_a_failing_gateway_becomes_a_visible_incident_retried_later_never_a_500(
     assert payment.state == "pending" and payment.incident.startswith(f"{mode}:") and payment.attempts == 1
     assert "payment.gateway_failed" in events
     officer = paid_app.test_client()
+    officer.set_cookie("lang", "en")
     with paid_app.app_context():
         from onestop.models import WorkItem
 
@@ -265,7 +267,7 @@ def test_a_failing_gateway_becomes_a_visible_incident_retried_later_never_a_500(
     from tests.web.pages import sign_in
 
     sign_in(officer, "canbo", "Mật-khẩu-2026")
-    desk = officer.get(f"/desk/tasks/{task.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    desk = officer.get(f"/desk/tasks/{task.id}").get_data(as_text=True)
     assert f'id="payment-{payment.id}"' in desk and "the payment gateway failed" in desk
 
     _control(gateway, mode="normal")
