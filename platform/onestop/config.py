@@ -81,6 +81,11 @@ class Settings:
     simulators: bool = False
     # The address this server is reached at by itself (the adapters' default URL of a mounted simulator).
     local_url: str = "http://127.0.0.1:8000"
+    # Citizens' sign-in by OpenID Connect (VNeID; services.identity). Unset issuer: the mounted simulator's
+    # when `simulators` is on, else no citizen sign-in.
+    oidc_issuer: str | None = None
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -120,6 +125,16 @@ class Settings:
         return Budgets(max_automatic_steps=self.max_automatic_steps, max_step_seconds=self.max_step_seconds,
                        max_instances=self.max_instances, max_timer_years=self.max_timer_years,
                        min_cycle_seconds=self.min_timer_cycle_seconds)
+
+    def identity_provider(self):
+        """(issuer, client id, client secret) of the citizens' OpenID provider, or None: citizens cannot
+        sign in. Unset: the identity simulator mounted on this server, when simulators are on."""
+        if self.oidc_issuer:
+            return self.oidc_issuer.rstrip("/"), self.oidc_client_id, self.oidc_client_secret
+        if self.simulators:
+            return f"{self.local_url}/simulators/identity", self.oidc_client_id or "onestop", \
+                self.oidc_client_secret or "simulator-secret"
+        return None
 
     @property
     def is_sqlite(self):
@@ -230,6 +245,9 @@ def load_settings(**overrides) -> Settings:
         port=_int("ONESTOP_PORT", 8000),
         simulators=os.environ.get("ONESTOP_SIMULATORS", "0") in ("1", "true", "yes"),
         local_url=(os.environ.get("ONESTOP_LOCAL_URL") or f"http://127.0.0.1:{_int('ONESTOP_PORT', 8000)}").rstrip("/"),
+        oidc_issuer=os.environ.get("ONESTOP_OIDC_ISSUER") or None,
+        oidc_client_id=os.environ.get("ONESTOP_OIDC_CLIENT_ID") or "",
+        oidc_client_secret=os.environ.get("ONESTOP_OIDC_CLIENT_SECRET") or "",
         max_upload_bytes=_int("ONESTOP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024),
         max_model_bytes=_int("ONESTOP_MAX_MODEL_BYTES", 5 * 1024 * 1024),
         max_file_bytes=_int("ONESTOP_MAX_FILE_BYTES", 10 * 1024 * 1024),

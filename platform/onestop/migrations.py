@@ -28,6 +28,7 @@ from .models import (
     CatalogueImport,
     Centre,
     CitizenDocument,
+    CitizenDossier,
     ConnectorSecret,
     ConnectorSettings,
     DayFigure,
@@ -352,6 +353,11 @@ def _counter_floor(db):
     db.create_tables([Sitting, CitizenDocument, Paper], safe=True)
 
 
+def _citizen_dossiers(db):
+    """Dossiers submitted by a citizen signed in with their electronic identity ("my dossiers")."""
+    db.create_tables([CitizenDossier], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -395,6 +401,7 @@ MIGRATIONS = [
     (40, "queue tickets, counters and hall screens", _queue),
     (41, "dossiers taken over from an old system count from the switch-over", _legacy_dossiers),
     (42, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
+    (43, "dossiers of citizens signed in with their electronic identity", _citizen_dossiers),
 ]
 
 
