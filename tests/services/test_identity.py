@@ -101,6 +101,23 @@ def test_a_code_is_good_once_and_only_with_its_verifier(provider):
         identity.finish(provider, pending, answer)
 
 
+def test_a_client_with_the_wrong_secret_gets_no_token(provider):
+    url, pending = identity.begin(provider, CALLBACK)
+    answer = browser_signs_in(url)
+    with pytest.raises(SignInRefused) as refused:
+        identity.finish(Provider(provider.issuer, "onestop", "not-the-secret", timeout=5), pending, answer)
+    assert refused.value.reason == "provider"
+
+
+def test_the_provider_refuses_an_authorization_request_without_pkce_or_from_an_unknown_client(provider):
+    url, _pending = identity.begin(provider, CALLBACK)
+    query = dict(parse_qsl(urlsplit(url).query))
+    base = url.split("?")[0]
+    assert requests.get(base, params={k: v for k, v in query.items() if k != "code_challenge"}, timeout=5).status_code == 400
+    assert requests.get(base, params=query | {"client_id": "intruder"}, timeout=5).status_code == 400
+    assert requests.get(base, params=query, timeout=5).status_code == 200
+
+
 def test_an_id_token_with_another_sign_ins_nonce_is_refused(provider):
     url, pending = identity.begin(provider, CALLBACK)
     answer = browser_signs_in(url)

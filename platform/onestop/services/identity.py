@@ -190,7 +190,25 @@ def finish(provider: Provider, pending: dict | None, answer: dict) -> Citizen:
     id_token = token.get("id_token") if isinstance(token, dict) else None
     if not isinstance(id_token, str):
         raise SignInRefused("the identity provider sent no ID token", "token")
-    return citizen_of(verify_id_token(provider, id_token, pending["nonce"]))
+    claims = verify_id_token(provider, id_token, pending["nonce"])
+    return citizen_of(claims | {k: v for k, v in _userinfo(provider, meta, token, claims).items() if k not in claims})
+
+
+def _userinfo(provider: Provider, meta: dict, token: dict, claims: dict) -> dict:
+    """The provider's userinfo for the claims the ID token left out ({} when it has no endpoint or
+    the token carries them all); refused if it speaks of another subject (OpenID Connect Core 5.3.2)."""
+    if not meta.get("userinfo_endpoint") or all(claims.get(k) for k in ("citizen_id", "name", "birthdate")):
+        return {}
+    try:
+        answer = requests.get(meta["userinfo_endpoint"], timeout=provider.timeout,
+                              headers={"Authorization": f"Bearer {token.get('access_token', '')}"})
+        answer.raise_for_status()
+        found = answer.json()
+    except (requests.RequestException, ValueError):
+        raise ProviderUnavailable("the identity provider's userinfo cannot be read", "provider") from None
+    if not isinstance(found, dict) or found.get("sub") != claims.get("sub"):
+        raise SignInRefused("the identity provider's userinfo is about someone else", "claims")
+    return found
 
 
 def verify_id_token(provider: Provider, id_token: str, nonce: str | None) -> dict:

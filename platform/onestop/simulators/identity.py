@@ -5,7 +5,9 @@ one (citizen ID number, full name, date of birth, gender, address, phone, email)
 identity it is given, which is why it is never mounted in production.
 
 State under `home`: the signing key (`signing-key.json`, generated on first start), the registered
-clients (`clients.json`: the client `onestop`, secret `simulator-secret`, any redirect address) and
+clients (`clients.json`: the client `onestop`, secret `simulator-secret`, any redirect address; a
+client with `"claims_in_id_token": true` gets every claim in the ID token, else the ID token names
+the citizen, citizen ID and name, and userinfo tells the rest) and
 the test citizens offered (`citizens.json`). Codes and access tokens live in memory for minutes.
 """
 
@@ -185,8 +187,12 @@ def create_app(home: Path):
             return error("invalid_grant", "code_verifier does not match the code_challenge")
         person, now = grant["person"], int(time.time())
         subject = str(uuid.uuid5(uuid.NAMESPACE_URL, "vneid:" + person["citizen_id"]))
+        # The ID token names the citizen; the other claims are in userinfo (as providers that keep
+        # ID tokens small do), unless the client registered "claims_in_id_token".
+        named = person if clients[client_id].get("claims_in_id_token") else {
+            k: v for k, v in person.items() if k in ("citizen_id", "name")}
         claims = {"iss": issuer(), "sub": subject, "aud": client_id, "iat": now, "exp": now + TOKEN_SECONDS,
-                  "auth_time": now, **person}
+                  "auth_time": now, **named}
         if grant["nonce"]:
             claims["nonce"] = grant["nonce"]
         id_token = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
