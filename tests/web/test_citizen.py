@@ -116,7 +116,7 @@ def test_a_signed_in_citizen_reuses_a_kept_document_instead_of_uploading_it(site
     with site.app_context():
         second = Dossier.select().order_by(Dossier.id.desc()).first()
         assert second.data["birth_evidence_file"].startswith("attachment:")
-    codes = re.findall(r"<td>([^<]+-\d{6}-\d{4,})</td>", client.get("/my/dossiers").get_data(as_text=True))
+    codes = re.findall(r">([^<]+-\d{6}-\d{4,})</a></td>", client.get("/my/dossiers").get_data(as_text=True))
     assert len(codes) == 2 and codes[0] == second.code
 
 
