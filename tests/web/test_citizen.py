@@ -179,3 +179,11 @@ def test_anonymous_submission_with_a_lookup_key_still_works(site):
     assert re.search(r'id="lookup-key">([^<]+)<', confirmation)
     with site.app_context():
         assert CitizenDossier.select().count() == 0
+
+
+def test_a_citizens_session_ends_after_the_session_hours(site, clock):
+    client = site.test_client()
+    sign_in_citizen(client)
+    assert client.get("/my/dossiers").status_code == 200
+    clock.advance(site.config["ONESTOP"].session_hours * 3600 + 60)
+    assert client.get("/my/dossiers").status_code == 303  # signed in again to see them
