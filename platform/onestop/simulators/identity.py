@@ -54,6 +54,7 @@ def signing_key(home: Path) -> RSAKey:
     if not path.exists():
         key = RSAKey.generate_key(2048, parameters={"kid": uuid.uuid4().hex[:16], "use": "sig", "alg": "RS256"})
         draft = path.with_suffix(".draft")
+        draft.touch(mode=0o600)  # a private key, even a simulator's
         draft.write_text(json.dumps(key.as_dict(private=True)), encoding="utf-8")
         draft.replace(path)
     return RSAKey.import_key(json.loads(path.read_text(encoding="utf-8")))
