@@ -187,3 +187,19 @@ def test_a_citizens_session_ends_after_the_session_hours(site, clock):
     assert client.get("/my/dossiers").status_code == 200
     clock.advance(site.config["ONESTOP"].session_hours * 3600 + 60)
     assert client.get("/my/dossiers").status_code == 303  # signed in again to see them
+
+
+def test_a_citizen_follows_their_own_dossier_without_its_key_and_nobody_elses(site):
+    hung = english(site.test_client())
+    sign_in_citizen(hung)
+    assert submit_form(hung, APPLICATION, files=(io.BytesIO(PDF), "chung-sinh.pdf")).status_code == 303
+    with site.app_context():
+        code = Dossier.select().order_by(Dossier.id.desc()).first().code
+    page = hung.get(f"/my/dossiers/{code}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and code in text and "Progress" in text and "Thủ tục đăng ký khai sinh" in text
+    lan = site.test_client()
+    sign_in_citizen(lan, known="022190023456")
+    assert lan.get(f"/my/dossiers/{code}").status_code == 404
+    assert code not in lan.get("/my/dossiers").get_data(as_text=True)
+    assert site.test_client().get(f"/my/dossiers/{code}").status_code == 404  # signed out: nobody's

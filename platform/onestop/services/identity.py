@@ -31,8 +31,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
+from .. import sql
 from ..db import run_write
-from ..models import Centre, CitizenDocument, CitizenDossier, Dossier, Procedure, utcnow
+from ..models import Centre, CitizenDocument, CitizenDossier, Dossier, Procedure, ProcedureVersion, utcnow
 from . import attachments, audit, dossiers, papers
 from .attachments import Upload
 from .errors import NotFound, ServiceError
@@ -375,6 +376,19 @@ def my_dossiers(citizen: Citizen, limit=200) -> list[MyDossier]:
             .order_by(Dossier.received_at.desc(), Dossier.id.desc()).limit(limit).dicts())
     return [MyDossier(r["code"], r["procedure_name"], r["centre_name"], r["status"], r["received_at"], r["due_at"])
             for r in rows]
+
+
+def my_dossier(citizen: Citizen, code: str) -> tuple[Dossier, dict]:
+    """One of the citizen's dossiers (linked to their citizen ID) and the rows of its progress;
+    NotFound for any other code, whoever's it is."""
+    dossier = (Dossier.select(*sql.DOSSIER_HEAD, Procedure, ProcedureVersion)
+               .join(Procedure).switch(Dossier).join(ProcedureVersion)
+               .switch(Dossier).join(CitizenDossier, on=(CitizenDossier.dossier == Dossier.id))
+               .where((Dossier.code == (code or "").strip().upper()[:64])
+                      & (CitizenDossier.citizen_id == citizen.citizen_id)).first())
+    if dossier is None:
+        raise NotFound("none of your dossiers has that code")
+    return dossier, dossiers.page_rows(dossier)
 
 
 def kept_documents(actor, citizen: Citizen | None) -> list[CitizenDocument]:

@@ -103,3 +103,14 @@ def my_dossiers():
     if citizen is None:
         return redirect(url_for("citizen.sign_in", next=request.path), 303)
     return render_template("portal/my_dossiers.html", rows=identity.my_dossiers(citizen))
+
+
+@bp.get("/my/dossiers/<code>")
+def my_dossier(code):
+    """The progress of one of the signed-in citizen's dossiers, without its lookup key."""
+    citizen = signed_in()
+    if citizen is None:  # a 404 like any code that is not one's own, never a hint that it exists
+        raise PageNotFound(_("Sign in with your electronic identity to see your dossiers: %(where)s.",
+                             where=url_for("citizen.my_dossiers")))
+    dossier, page = identity.my_dossier(citizen, code)
+    return render_template("portal/my_dossier.html", dossier=dossier, page=page)
