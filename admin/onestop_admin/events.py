@@ -30,6 +30,7 @@ EVENT_LABELS = {
     "dossier.error": "Hồ sơ gặp sự cố",
     "dossier.financial_obligation_awaited": "Chờ thực hiện nghĩa vụ tài chính",
     "dossier.financial_obligation_met": "Đã thực hiện nghĩa vụ tài chính",
+    "dossier.identity_linked": "Hồ sơ nộp bằng định danh điện tử (VNeID)",
     "dossier.handed_over": "Hồ sơ được bàn giao cho trung tâm mới",
     "dossier.history_sealed": "Niêm phong lịch sử hồ sơ",
     "dossier.migrated": "Hồ sơ chuyển sang phiên bản quy trình mới",

@@ -87,6 +87,11 @@ class Settings:
     payment_merchant: str = ""
     payment_secret: str = ""
     payment_timeout_seconds: float = 10.0
+    # Citizens' sign-in by OpenID Connect (VNeID; services.identity). Unset issuer: the mounted simulator's
+    # when `simulators` is on, else no citizen sign-in.
+    oidc_issuer: str | None = None
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -135,6 +140,16 @@ class Settings:
         if self.simulators:
             return (f"{self.local_url}/simulators/payment", self.payment_merchant or SIMULATOR_MERCHANT,
                     self.payment_secret or SIMULATOR_SECRET)
+        return None
+
+    def identity_provider(self):
+        """(issuer, client id, client secret) of the citizens' OpenID provider, or None: citizens cannot
+        sign in. Unset: the identity simulator mounted on this server, when simulators are on."""
+        if self.oidc_issuer:
+            return self.oidc_issuer.rstrip("/"), self.oidc_client_id, self.oidc_client_secret
+        if self.simulators:
+            return f"{self.local_url}/simulators/identity", self.oidc_client_id or "onestop", \
+                self.oidc_client_secret or "simulator-secret"
         return None
 
     @property
@@ -251,6 +266,9 @@ def load_settings(**overrides) -> Settings:
         port=_int("ONESTOP_PORT", 8000),
         simulators=os.environ.get("ONESTOP_SIMULATORS", "0") in ("1", "true", "yes"),
         local_url=(os.environ.get("ONESTOP_LOCAL_URL") or f"http://127.0.0.1:{_int('ONESTOP_PORT', 8000)}").rstrip("/"),
+        oidc_issuer=os.environ.get("ONESTOP_OIDC_ISSUER") or None,
+        oidc_client_id=os.environ.get("ONESTOP_OIDC_CLIENT_ID") or "",
+        oidc_client_secret=os.environ.get("ONESTOP_OIDC_CLIENT_SECRET") or "",
         max_upload_bytes=_int("ONESTOP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024),
         max_model_bytes=_int("ONESTOP_MAX_MODEL_BYTES", 5 * 1024 * 1024),
         max_file_bytes=_int("ONESTOP_MAX_FILE_BYTES", 10 * 1024 * 1024),

@@ -28,6 +28,7 @@ from .models import (
     CatalogueImport,
     Centre,
     CitizenDocument,
+    CitizenDossier,
     ConnectorSecret,
     ConnectorSettings,
     DayFigure,
@@ -367,6 +368,11 @@ def _payments(db):
     db.create_tables([Payment], safe=True)
 
 
+def _citizen_dossiers(db):
+    """Dossiers submitted by a citizen signed in with their electronic identity ("my dossiers")."""
+    db.create_tables([CitizenDossier], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -412,6 +418,7 @@ MIGRATIONS = [
     (42, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
     (43, "webhooks: subscriptions, their secrets, the deliveries outbox and its log", _webhooks),
     (44, "fees paid online through the payment gateway, with their receipts and refunds", _payments),
+    (45, "dossiers of citizens signed in with their electronic identity", _citizen_dossiers),
 ]
 
 

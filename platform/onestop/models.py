@@ -756,6 +756,16 @@ class CitizenDocument(BaseModel):
         indexes = ((("province", "citizen_id"), False),)
 
 
+class CitizenDossier(BaseModel):
+    """A dossier submitted by a citizen signed in with their electronic identity (services.identity):
+    their "my dossiers", across every centre, by the citizen ID number the identity vouched for."""
+
+    id = AutoField()
+    citizen_id = CharField(max_length=32, index=True)
+    dossier = ForeignKeyField(Dossier, unique=True, on_delete="CASCADE")
+    linked_at = DateTimeField(default=utcnow)
+
+
 class Paper(BaseModel):
     """A paper handed in at the counter for one document slot of the procedure: scanned (or a kept
     copy reused) and confirmed by the officer as matching the original seen, or received on paper
@@ -1061,4 +1071,5 @@ ALL_MODELS = [
     WebhookDelivery,
     WebhookAttempt,
     Payment,
+    CitizenDossier,
 ]

@@ -6,6 +6,7 @@ from . import (
     args,
     auth,
     bodies,
+    citizen,
     counter,
     desk,
     diagram,
@@ -39,6 +40,7 @@ def init_app(app):
     app.register_blueprint(public.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(payment.bp)
+    app.register_blueprint(citizen.bp)
     app.register_blueprint(desk.bp, url_prefix="/desk")
     app.register_blueprint(counter.bp, url_prefix="/desk/counter")
     app.register_blueprint(queue.bp, url_prefix="/queue")

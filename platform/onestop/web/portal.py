@@ -1,6 +1,8 @@
 """The citizens' portal: the procedure catalogue, a procedure's page, online submission, the
-confirmation with the dossier code and lookup key, and the status page. No sign-in: the portal
-acts as its centre's portal account; what a citizen may see of a dossier needs code and key."""
+confirmation with the dossier code and lookup key, and the status page. The portal acts as its
+centre's portal account; what a citizen may see of a dossier needs code and key. A citizen may sign
+in with their electronic identity (web/citizen.py): their form is filled from it, and they may
+attach a document kept for them instead of uploading it again."""
 
 import io
 import re
@@ -23,12 +25,13 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, MultipleFileField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from ..services import centres, dossiers, lifecycle, procedures, slips, submissions, tracking
+from ..services import centres, dossiers, identity, lifecycle, procedures, slips, submissions, tracking
 from ..services.attachments import Upload
 from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.users import portal_user
 from ..text import fold
 from . import formpage, forms, throttle
+from .citizen import signed_in
 from .errors import PageNotFound
 from .i18n import current_language
 from .links import tracking_url
@@ -64,6 +67,7 @@ def field_label(field) -> str:
 
 
 CENTRE_COOKIE = "onestop_centre"
+REUSE_PREFIX = "_reuse:"  # a file field's kept document chosen instead of an upload (signed-in citizens)
 PAGE_SIZE = 50  # a province's catalogue is ~936 procedures: a page a reader (and the server) can take
 
 
@@ -131,13 +135,16 @@ def submit(code):
         raise PageNotFound(_("This procedure is not open for online submission yet: please bring the documents "
                              "to the centre."))
     html = forms.html_form(definition)
+    citizen = signed_in()
+    filled = identity.fill(definition, version.metadata, citizen)
+    block = _citizen_block(actor, html, citizen, filled)
 
     def page(form, loose=(), status=200):
         return render_template("portal/submit.html", entry=entry, html=html, form=form, data={}, loose=list(loose),
-                               submission=formpage.submission_token()), status
+                               submission=formpage.submission_token(), block=block), status
 
     if request.method == "GET":
-        return page(html.build())
+        return page(html.build(filled.values))
     first = submissions.first_dossier(formpage.sent_token())
     if first is not None:  # the same form sent again (Back, then Submit): its dossier, not a second one
         return _show_submitted(first, first.lookup_key, again=True)
@@ -145,6 +152,8 @@ def submit(code):
     if wait is not None:  # refused before the body is even read
         return _too_many(render_template("portal/busy.html", entry=entry, minutes=-(-wait // 60)), wait)
     form = html.build(submitted=True)
+    for name in filled.locked & set(form._fields):  # what the identity vouches for is drawn and taken as it says
+        form[name].data = str(filled.values[name])
     if html.edit_rows(form, request.form):
         return page(form)
     if not form.validate_on_submit():
@@ -154,11 +163,35 @@ def submit(code):
         return _too_many(render_template("portal/busy.html", entry=entry, minutes=-(-wait // 60)), wait)
     data, files = forms.submitted(html, form)
     try:
-        dossier, key = dossiers.submit_online(actor, code, data, _uploads(files), submission=formpage.sent_token())
+        if citizen is None:
+            dossier, key = dossiers.submit_online(actor, code, data, _uploads(files), submission=formpage.sent_token())
+        else:
+            dossier, key = identity.submit(actor, code, citizen, data, _uploads(files), formpage.sent_token(),
+                                           block.chosen, definition, version.metadata)
     except ServiceError as exc:
         loose = forms.put_errors(html, form, exc.field_errors) if exc.field_errors else [exc.message]
         return page(form, loose, exc.status)
     return _show_submitted(dossier, key, again=getattr(dossier, "resubmitted", False))
+
+
+class CitizenBlock:
+    """What a signed-in citizen's form draws differently: the fields their identity locks, their
+    kept documents offered beside the file fields, and which of those they chose (field -> id)."""
+
+    def __init__(self, locked, kept, chosen):
+        self.locked, self.kept, self.chosen = locked, kept, chosen
+
+
+def _citizen_block(actor, html, citizen, filled):
+    if citizen is None:
+        return None
+    has_files = any(item.kind == "file" for item in html.layout)
+    chosen = {}
+    if request.method == "POST":
+        for name, value in request.form.items():
+            if name.startswith(REUSE_PREFIX) and value.isdigit():
+                chosen[name[len(REUSE_PREFIX):][:255]] = int(value)
+    return CitizenBlock(filled.locked, identity.kept_documents(actor, citizen) if has_files else [], chosen)
 
 
 def _show_submitted(dossier, key, again=False):

@@ -1,0 +1,116 @@
+"""Citizens' sign-in with their electronic identity (OpenID Connect, services.identity) and their
+"my dossiers" page.
+
+A signed-in citizen is not an officer's session: Flask-Login (web/auth.py) knows nothing of it. The
+verified claims are kept in the browser's signed session cookie under `citizen`, with the time of
+sign-in; it ends with sign-out or after ONESTOP_SESSION_HOURS. While signing in, the state, nonce
+and PKCE verifier wait in the same signed cookie (never in a URL)."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+
+from .. import clock
+from ..services import identity
+from ..services.identity import Citizen, ProviderUnavailable, SignInRefused
+from .auth import local_target
+from .errors import PageNotFound
+
+bp = Blueprint("citizen", __name__)
+SESSION_KEY = "citizen"
+PENDING_KEY = "oidc_pending"
+
+
+class SignOutForm(FlaskForm):
+    pass
+
+
+def provider() -> identity.Provider | None:
+    """The OpenID provider citizens sign in with here, or None (citizen sign-in is off)."""
+    found = current_app.config["ONESTOP"].identity_provider()
+    return identity.Provider(*found) if found else None
+
+
+def signed_in() -> Citizen | None:
+    """The citizen signed in in this browser, or None (also once the session is too old)."""
+    kept = session.get(SESSION_KEY)
+    if not isinstance(kept, dict):
+        return None
+    hours = current_app.config["ONESTOP"].session_hours
+    if not isinstance(kept.get("at"), int | float) or _now() - kept["at"] > hours * 3600:
+        session.pop(SESSION_KEY, None)
+        return None
+    return Citizen.from_dict(kept.get("claims"))
+
+
+def _now() -> int:
+    return int(clock.current().now().timestamp())
+
+
+@bp.app_context_processor
+def citizen_context():
+    """The signed-in citizen and whether citizens can sign in, for every page's header."""
+    if request.blueprint not in ("portal", "citizen"):
+        return {}
+    return {"citizen": signed_in(), "citizen_sign_in": provider() is not None, "citizen_sign_out": SignOutForm}
+
+
+@bp.get("/signin")
+def sign_in():
+    """Off to the identity provider; back at /signin/callback."""
+    found = provider()
+    if found is None:
+        raise PageNotFound(_("Signing in with the electronic identity is not offered here."))
+    try:
+        url, pending = identity.begin(found, url_for("citizen.callback", _external=True))
+    except ProviderUnavailable:
+        return render_template("portal/signin_failed.html", unavailable=True), 503
+    pending["next"] = local_target(request.args.get("next"), url_for("portal.home"))
+    session[PENDING_KEY] = pending
+    return redirect(url, 303)
+
+
+@bp.get("/signin/callback")
+def callback():
+    """The provider's answer: signed in (to where the citizen was going), or why not."""
+    found = provider()
+    if found is None:
+        raise PageNotFound(_("Signing in with the electronic identity is not offered here."))
+    pending = session.pop(PENDING_KEY, None)  # one answer per sign-in started, whatever happens
+    try:
+        citizen = identity.finish(found, pending, request.args.to_dict())
+    except ProviderUnavailable:
+        return render_template("portal/signin_failed.html", unavailable=True), 503
+    except SignInRefused:
+        current_app.logger.info("a citizen's sign-in was refused", exc_info=True)
+        return render_template("portal/signin_failed.html", unavailable=False), 400
+    session[SESSION_KEY] = {"claims": citizen.as_dict(), "at": _now()}
+    flash(_("You are signed in as %(name)s.", name=citizen.name), "notice")
+    return redirect(local_target(pending.get("next"), url_for("portal.home")), 303)
+
+
+@bp.post("/signout")
+def sign_out():
+    if SignOutForm().validate_on_submit():
+        session.pop(SESSION_KEY, None)
+    return redirect(url_for("portal.home"), 303)
+
+
+@bp.get("/my/dossiers")
+def my_dossiers():
+    """The signed-in citizen's dossiers, at every centre."""
+    citizen = signed_in()
+    if citizen is None:
+        return redirect(url_for("citizen.sign_in", next=request.path), 303)
+    return render_template("portal/my_dossiers.html", rows=identity.my_dossiers(citizen))
+
+
+@bp.get("/my/dossiers/<code>")
+def my_dossier(code):
+    """The progress of one of the signed-in citizen's dossiers, without its lookup key."""
+    citizen = signed_in()
+    if citizen is None:  # a 404 like any code that is not one's own, never a hint that it exists
+        raise PageNotFound(_("Sign in with your electronic identity to see your dossiers: %(where)s.",
+                             where=url_for("citizen.my_dossiers")))
+    dossier, page = identity.my_dossier(citizen, code)
+    return render_template("portal/my_dossier.html", dossier=dossier, page=page)
