@@ -55,6 +55,9 @@ def init_app(app):
     from .connectors import ConnectorsView
 
     admin.add_view(ConnectorsView(name="Kết nối", endpoint="connectors"))
+    from .national_portal import NationalPortalView
+
+    admin.add_view(NationalPortalView(name="Cổng DVC quốc gia", endpoint="national_portal", url="/admin/national-portal"))
     from .agencies import CentreView, CodesView, MergerView
 
     admin.add_view(CentreView(Centre, name="Trung tâm", endpoint="centre"))

@@ -6,6 +6,7 @@ from . import db, ratelimit
 from .clock import Clock
 from .config import Settings
 from .services import attachments, audit, codes, connectors, notify, runtime
+from .services.national_portal import options as national_portal
 
 
 def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = False) -> runtime.Runtime:
@@ -25,6 +26,10 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
                                       attempts=settings.connector_attempts,
                                       backoff_seconds=settings.connector_backoff_seconds,
                                       ca_file=settings.connector_ca_file))
+    built.national_portal = national_portal.Options(
+        url=settings.national_portal_url or (f"{settings.local_url}/simulators/portal" if settings.simulators else ""),
+        secret=settings.national_portal_secret, timeout_seconds=settings.national_portal_timeout_seconds,
+        reconcile_seconds=settings.national_portal_reconcile_seconds)
     if engine:
         built.engine = settings.engine if settings.engine is not None else settings.make_engine()
     if settings.redis_url:

@@ -44,6 +44,10 @@ from .models import (
     Notification,
     OfficialDay,
     Paper,
+    PortalDossier,
+    PortalPush,
+    PortalReconciliation,
+    PortalRefusal,
     PracticeDossier,
     ProcedureVersion,
     QueueBoard,
@@ -352,6 +356,12 @@ def _counter_floor(db):
     db.create_tables([Sitting, CitizenDocument, Paper], safe=True)
 
 
+def _national_portal(db):
+    """The national public service portal: the dossiers it pushed, the outbox of their status
+    changes, the pushes refused and the reconciliation runs."""
+    db.create_tables([PortalDossier, PortalPush, PortalRefusal, PortalReconciliation], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -395,6 +405,7 @@ MIGRATIONS = [
     (40, "queue tickets, counters and hall screens", _queue),
     (41, "dossiers taken over from an old system count from the switch-over", _legacy_dossiers),
     (42, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
+    (43, "the national portal: pushed dossiers, their status outbox, refusals, reconciliations", _national_portal),
 ]
 
 
