@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from datetime import UTC
 
 import urllib3
 
@@ -54,6 +55,22 @@ class Portal:
     def statuses(self, portal_id):
         """The (seq, national code) pairs the portal holds of a dossier, in order."""
         return [(s["seq"], s["code"]) for s in self.state()["dossiers"].get(portal_id, [])]
+
+
+def signed_push(app, client, payload, secret=None):
+    """POST a push to the app's /api/v1/national-portal/dossiers through `client` (a Flask test
+    client), signed with `secret` (default: the app's own shared secret)."""
+    from standardwebhooks.webhooks import Webhook
+
+    from onestop.clock import Clock
+
+    secret = secret or app.extensions["onestop.runtime"].national_portal.secret
+    body = json.dumps(payload).encode()
+    now = Clock().now()
+    headers = {"webhook-id": f"push.{payload.get('portal_dossier_id')}",
+               "webhook-timestamp": str(int(now.replace(tzinfo=UTC).timestamp())),
+               "webhook-signature": Webhook(secret).sign(f"push.{payload.get('portal_dossier_id')}", now, body)}
+    return client.post("/api/v1/national-portal/dossiers", data=body, headers=headers, content_type="application/json")
 
 
 def worker_round(app, what="send", **kw):

@@ -67,9 +67,10 @@ def send_due(limit: int = 200, now: datetime | None = None) -> int:
             log.warning("national portal: status %s of %s not sent (attempt %d%s): %s", push.seq, push.link.portal_id,
                         attempts, ", given up" if failed else "", exc)
             continue
-        PortalPush.update(state="sent", sent_at=utcnow(), last_error=None).where(PortalPush.id == push.id).execute()
-        PortalDossier.update(acked_seq=push.seq).where((PortalDossier.id == push.link_id)
-                                                       & (PortalDossier.acked_seq < push.seq)).execute()
+        with write_transaction():  # both or neither: a sent change with its dossier's mark behind it blocks the next
+            PortalPush.update(state="sent", sent_at=utcnow(), last_error=None).where(PortalPush.id == push.id).execute()
+            PortalDossier.update(acked_seq=push.seq).where((PortalDossier.id == push.link_id)
+                                                           & (PortalDossier.acked_seq < push.seq)).execute()
         sent += 1
     return sent
 
