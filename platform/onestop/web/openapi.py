@@ -462,7 +462,7 @@ PATHS = {
         "responses": {"201": {"description": "Received"} | _json(_ref("PortalReceipt")),
                       "200": {"description": "Received before: its receipt"} | _json(_ref("PortalReceipt")),
                       "503": {"description": "Not connected to the portal"} | _json(_ref("Error")),
-                      **_errors(401, 409, 422)}}},
+                      **_errors(401, 422)}}},
     "/openapi.json": {"get": {"summary": "This document", "security": [],
                               "responses": {"200": _answer("OpenAPI 3.1", _OBJECT)}}},
 }
