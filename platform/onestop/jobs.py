@@ -103,6 +103,7 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
 
     huey.onestop_fire_timers = fire_timers
     huey.onestop_connector_calls = connector_calls
+    huey.onestop_national_portal_sync = national_portal_sync
     return huey
 
 
