@@ -40,6 +40,7 @@ from .outbox import link_new_dossier
 
 log = logging.getLogger("onestop.national_portal")
 
+
 class Refused(ServiceError):
     """A push refused for what it says (422), with a code the portal can show: unknown_agency,
     unknown_procedure, invalid."""
@@ -50,17 +51,20 @@ class Refused(ServiceError):
         super().__init__(message, details=details)
         self.code = code
 
+
 class Forged(ServiceError):
     """A push whose signature does not check out (forged, altered, expired): nothing is read of it."""
 
     status = 401
     code = "bad_signature"
 
+
 class NotConnected(ServiceError):
     """This installation has no secret shared with the portal: every push is refused."""
 
     status = 503
     code = "not_connected"
+
 
 @dataclass
 class Receipt:
@@ -89,6 +93,7 @@ def verify(body: bytes, headers: dict, address: str | None = None) -> None:
         log.warning("national portal: refused a push with a bad signature from %s: %s", address, exc)
         raise Forged("the request's signature does not check out (webhook-id, webhook-timestamp, "
                      "webhook-signature)") from None
+
 
 def receive(payload: dict, address: str | None = None) -> Receipt:
     """Receive a verified push (its body already checked against the contract's schema): the
@@ -126,6 +131,7 @@ def receive(payload: dict, address: str | None = None) -> Receipt:
         raise _refusal("invalid", exc.message, payload, address, centre, details=details) from None
     return _receipt(dossier, portal_id, dossier.lookup_key, duplicate=getattr(dossier, "resubmitted", False))
 
+
 def _known(portal_id: str) -> Receipt | None:
     link = PortalDossier.get_or_none(PortalDossier.portal_id == portal_id)
     if link is None:
@@ -136,17 +142,20 @@ def _known(portal_id: str) -> Receipt | None:
     dossier = again if again is not None else Dossier.get_by_id(link.dossier_id)
     return _receipt(dossier, portal_id, getattr(dossier, "lookup_key", None), duplicate=True)
 
+
 def _receipt(dossier, portal_id, key, duplicate) -> Receipt:
     from ..centres import code_of
 
     return Receipt(portal_id, dossier.code, code_of(dossier.centre_id), Status(dossier.status),
                    dossier.received_at or dossier.created_at, dossier.due_at, key, duplicate)
 
+
 def _token(portal_id: str) -> str:
     """The one-time token of the portal's dossier (services.submissions): the same portal dossier
     finds its first dossier and lookup key; without the secret the database cannot unseal the key."""
     secret = portal_options.current().secret.encode()
     return "portal-" + hmac.new(secret, b"national-portal:" + portal_id.encode(), hashlib.sha256).hexdigest()
+
 
 def _local_procedure(centre_id: int, national_code: str) -> str | None:
     """The centre's procedure of that national code: a procedure's code is the `code` its
@@ -179,6 +188,7 @@ def _uploads(documents: list) -> dict:
         uploads[field] = attachments.Upload(name, content)
     return uploads
 
+
 def _has_store() -> bool:
     try:
         attachments.store()
@@ -186,12 +196,14 @@ def _has_store() -> bool:
         return False
     return True
 
+
 def _refusal(code, message, payload, address, centre=None, field=None, details=None) -> Refused:
     _refused(code, message, centre, payload, address)
     log.info("national portal: refused %s (%s): %s", payload.get("portal_dossier_id"), code, message)
     if details is None and field:
         details = [{"field": field, "message": message}]
     return Refused(code, message, details)
+
 
 def _refused(reason, message, centre=None, payload=None, address=None) -> None:
     payload = payload or {}
@@ -201,6 +213,7 @@ def _refused(reason, message, centre=None, payload=None, address=None) -> None:
                              agency_code=_cut(payload.get("agency_code"), 64),
                              procedure_code=_cut(payload.get("procedure_code"), 128),
                              message=str(message)[:2000], address=_cut(address, 64), at=utcnow())
+
 
 def _cut(value, limit):
     return str(value)[:limit] if value is not None else None
