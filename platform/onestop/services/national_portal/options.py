@@ -95,6 +95,7 @@ class Options:
             raise ValueError("the document is larger than the limit")
         return content
 
+
 _UTC = UTC
 _SIGNING_CLOCK = Clock()
 _NOT_CONNECTED = Options()
