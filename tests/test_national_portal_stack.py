@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import urllib3
 
 from tests.conftest import MODELS
@@ -137,6 +138,7 @@ def wait_for_statuses(stack, portal_ids, expected, seconds):
         time.sleep(0.2)
 
 
+@pytest.mark.alone  # a server, a worker and four clients: nothing else beside them
 def test_the_portal_receives_every_status_change_exactly_once_across_a_killed_worker(tmp_path):
     with running_stack(tmp_path) as (base, home, env, log):
         stack = Stack(base, home, env, tmp_path)
@@ -156,7 +158,7 @@ def test_the_portal_receives_every_status_change_exactly_once_across_a_killed_wo
             assert 0 < delivered_at_kill < 3 * DOSSIERS
             stack.start_worker()
             walker.join()
-            state = wait_for_statuses(stack, codes, EXPECTED, seconds=30)
+            state = wait_for_statuses(stack, codes, EXPECTED, seconds=60)
             for portal_id in codes:
                 held = [(s["seq"], s["code"]) for s in state["dossiers"].get(portal_id, [])]
                 assert held == list(zip((1, 2, 3), EXPECTED, strict=True)), (portal_id, held)
@@ -167,7 +169,7 @@ def test_the_portal_receives_every_status_change_exactly_once_across_a_killed_wo
             # The portal loses a status: the worker's reconciliation finds it and sends it again.
             lost = next(iter(codes))
             assert stack.portal("/control/forget", {"portal_dossier_id": lost})["forgot"] == 3
-            state = wait_for_statuses(stack, [lost], EXPECTED, seconds=15)
+            state = wait_for_statuses(stack, [lost], EXPECTED, seconds=30)
             assert [s["code"] for s in state["dossiers"][lost]] == EXPECTED
         finally:
             stack.stop_worker()
