@@ -165,42 +165,14 @@ def health(actor) -> list[dict]:
     """Each centre's (of the actor's scope) sync with the portal: changes waiting, being sent,
     failed (with the last error), the last one the portal took, the last reconciliation, the codes
     the portal pushed that no procedure has."""
-    now = utcnow()
-    centre_ids = scope_ids(actor)
-    scope = (lambda q, column: q.where(column.in_(centre_ids))) if centre_ids is not None else (lambda q, _c: q)
-    counts: dict = {}
-    for centre, state, count, last_sent in scope(
-            PortalPush.select(PortalPush.centre, PortalPush.state, fn.COUNT(PortalPush.id), fn.MAX(PortalPush.sent_at))
-            .group_by(PortalPush.centre, PortalPush.state), PortalPush.centre).tuples():
-        row = counts.setdefault(centre, {"pending": 0, "sending": 0, "failed": 0, "sent": 0, "last_success": None})
-        row[state] = count
-        if last_sent is not None:
-            row["last_success"] = last_sent
-    centres = set(counts)
-    reconciliations = {}
-    for run in scope(PortalReconciliation.select().order_by(PortalReconciliation.at.desc(), PortalReconciliation.id.desc())
-                     .limit(500), PortalReconciliation.centre):
-        reconciliations.setdefault(run.centre_id, run)
-        centres.add(run.centre_id)
-    unknown: dict = {}
-    for centre, code, count, at in scope(
-            PortalRefusal.select(PortalRefusal.centre, PortalRefusal.procedure_code, fn.COUNT(PortalRefusal.id),
-                                 fn.MAX(PortalRefusal.at))
-            .where(PortalRefusal.reason == "unknown_procedure").group_by(PortalRefusal.centre, PortalRefusal.procedure_code),
-            PortalRefusal.centre).tuples():
-        unknown.setdefault(centre, []).append({"code": code, "count": count, "last_at": at})
-        centres.add(centre)
-    last_errors = {}
-    for centre, error in scope(PortalPush.select(PortalPush.centre, PortalPush.last_error)
-                               .where(PortalPush.state.in_(("failed", "pending")) & PortalPush.last_error.is_null(False))
-                               .order_by(PortalPush.next_attempt_at.desc()).limit(200), PortalPush.centre).tuples():
-        last_errors.setdefault(centre, error)
+    now, centre_ids = utcnow(), scope_ids(actor)
+    counts, reconciliations = _counts(centre_ids), _last_reconciliations(centre_ids)
+    unknown, last_errors = _unknown_codes(centre_ids), _last_errors(centre_ids)
+    centres = set(counts) | set(reconciliations) | set(unknown)
     names = {c.id: c for c in Centre.select(Centre.id, Centre.code, Centre.name).where(Centre.id.in_(list(centres)))}
     rows = []
-    for centre_id in sorted(centres, key=lambda c: names[c].code if c in names else ""):
-        if centre_id not in names:
-            continue
-        count = counts.get(centre_id, {"pending": 0, "sending": 0, "failed": 0, "sent": 0, "last_success": None})
+    for centre_id in sorted(centres & set(names), key=lambda c: names[c].code):
+        count = counts.get(centre_id) or _no_counts()
         run = reconciliations.get(centre_id)
         rows.append({"centre_id": centre_id, "centre": names[centre_id].code, "name": names[centre_id].name,
                      **count, "last_error": last_errors.get(centre_id),
@@ -209,9 +181,60 @@ def health(actor) -> list[dict]:
                      "last_reconciliation_repaired": run.repaired if run else None,
                      "last_reconciliation_error": run.error if run else None,
                      "unknown_procedures": sorted(unknown.get(centre_id, []), key=lambda u: u["code"] or ""),
-                     "healthy": not count["failed"] and not (run and run.error)
-                     and not _stale(count, now)})
+                     "healthy": not count["failed"] and not (run and run.error) and not _stale(count, now)})
     return rows
+
+
+def _scoped(query, column, centre_ids):
+    return query.where(column.in_(centre_ids)) if centre_ids is not None else query
+
+
+def _no_counts() -> dict:
+    return {"pending": 0, "sending": 0, "failed": 0, "sent": 0, "last_success": None}
+
+
+def _counts(centre_ids) -> dict:
+    """centre id -> its changes by state and the last one sent."""
+    counts: dict = {}
+    query = (PortalPush.select(PortalPush.centre, PortalPush.state, fn.COUNT(PortalPush.id), fn.MAX(PortalPush.sent_at))
+             .group_by(PortalPush.centre, PortalPush.state))
+    for centre, state, count, last_sent in _scoped(query, PortalPush.centre, centre_ids).tuples():
+        row = counts.setdefault(centre, _no_counts())
+        row[state] = count
+        if last_sent is not None:
+            row["last_success"] = last_sent
+    return counts
+
+
+def _last_reconciliations(centre_ids) -> dict:
+    """centre id -> its last reconciliation run."""
+    last = (PortalReconciliation.select(PortalReconciliation.centre, fn.MAX(PortalReconciliation.id).alias("last"))
+            .group_by(PortalReconciliation.centre))
+    ids = [row.last for row in _scoped(last, PortalReconciliation.centre, centre_ids)]
+    return {run.centre_id: run for run in PortalReconciliation.select().where(PortalReconciliation.id.in_(ids))}
+
+
+def _unknown_codes(centre_ids) -> dict:
+    """centre id -> the procedure codes the portal pushed there that it has no procedure for."""
+    unknown: dict = {}
+    query = (PortalRefusal.select(PortalRefusal.centre, PortalRefusal.procedure_code, fn.COUNT(PortalRefusal.id),
+                                  fn.MAX(PortalRefusal.at))
+             .where(PortalRefusal.reason == "unknown_procedure")
+             .group_by(PortalRefusal.centre, PortalRefusal.procedure_code))
+    for centre, code, count, at in _scoped(query, PortalRefusal.centre, centre_ids).tuples():
+        unknown.setdefault(centre, []).append({"code": code, "count": count, "last_at": at})
+    return unknown
+
+
+def _last_errors(centre_ids) -> dict:
+    """centre id -> the error of its latest change that failed (waiting to be tried again, or given up)."""
+    errors: dict = {}
+    query = (PortalPush.select(PortalPush.centre, PortalPush.last_error)
+             .where(PortalPush.state.in_(("failed", "pending")) & PortalPush.last_error.is_null(False))
+             .order_by(PortalPush.next_attempt_at.desc()).limit(200))
+    for centre, error in _scoped(query, PortalPush.centre, centre_ids).tuples():
+        errors.setdefault(centre, error)
+    return errors
 
 
 def _stale(count, now) -> bool:
