@@ -112,3 +112,24 @@ def test_a_document_elsewhere_than_the_portal_is_not_fetched(portal):
         {"field": "birth_evidence_file", "name": "x.pdf", "url": "http://169.254.169.254/latest/meta-data"}])
     assert status == 422 and answer["details"][0]["field"] == "documents/0/url"
     assert _rows(portal.app, Dossier) == []
+
+
+def test_each_dossier_is_received_at_the_centre_whose_agency_code_it_carries(portal, sqlite_app):
+    from onestop.models import Centre
+    from tests.conftest import Api, make_user
+
+    with sqlite_app.app_context():
+        commune = Centre.create(code="xa-an-binh", name="UBND xã An Bình", level="commune",
+                                agency_code="000.25.07.H22")
+        _, token = make_user("admin.xa", ("admin",), centre=commune)
+    upload_bundled(Api(sqlite_app.test_client(), token), "birth_registration")
+    status, receipt = portal.push_one(BIRTH, "DVC-X1", agency_code="000.25.07.H22", form_data=FORM,
+                                      documents=DOCUMENT)
+    assert status == 201 and receipt["centre"] == "xa-an-binh"
+    status, receipt = portal.push_one(BIRTH, "DVC-X2", form_data=FORM, documents=DOCUMENT)
+    assert status == 201 and receipt["centre"] == "default"
+    with sqlite_app.app_context():
+        by_centre = {d.code: d.centre.code for d in Dossier.select()}
+        links = {link.portal_id: link.centre.code for link in PortalDossier.select()}
+    assert sorted(by_centre.values()) == ["default", "xa-an-binh"]
+    assert links == {"DVC-X1": "xa-an-binh", "DVC-X2": "default"}
