@@ -1,5 +1,6 @@
 """The production queue (huey on a real Redis): a step that leaves a connector call pending puts a
-`connector_calls` job on the queue once it has committed, and the job makes the call."""
+`connector_calls` job on the queue once it has committed, and the job makes the call; the periodic
+`national_portal_sync` job sends the national portal the status changes that are due."""
 
 from onestop.models import Dossier, User
 from onestop.services import connectors, runtime
@@ -37,3 +38,22 @@ def test_a_pending_connector_call_is_put_on_the_queue_after_its_step_and_the_job
         assert dossier.state == "completed" and dossier.data["taxpayer"]["body"]["debt"] == 0
         assert [r["path"] for r in office.requests] == ["/taxpayers/0101"]
     huey.flush()
+
+
+def test_the_periodic_job_sends_the_national_portal_its_due_status_changes(sqlite_url, tmp_path, engine, clock):
+    from tests.support.national_portal import connected
+
+    app = _make_app(sqlite_url, tmp_path, engine, redis_url=redis_url_or_skip(), clock=clock)
+    huey = app.extensions["onestop.runtime"].queue
+    with connected(app, tmp_path / "portal") as portal:
+        with app.app_context():
+            _, token = make_user("admin1", ("admin",))
+        from tests.conftest import MODELS, Api
+
+        review = [MODELS / "review.bpmn", MODELS / "receive-schema.json"]
+        assert Api(app.test_client(), token).upload(review).status_code == 201
+        assert portal.push_one("review", "DVC-1")[0] == 201
+        assert portal.statuses("DVC-1") == []
+        runtime.install(app.extensions["onestop.runtime"])  # the worker's process acts in its own runtime
+        huey.execute(huey.onestop_national_portal_sync.s())
+        assert portal.statuses("DVC-1") == [(1, 1)]

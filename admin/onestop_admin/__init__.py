@@ -58,6 +58,9 @@ def init_app(app):
     from .webhooks import WebhooksView
 
     admin.add_view(WebhooksView(name="Webhook", endpoint="webhooks"))
+    from .national_portal import NationalPortalView
+
+    admin.add_view(NationalPortalView(name="Cổng DVC quốc gia", endpoint="national_portal", url="/admin/national-portal"))
     from .agencies import CentreView, CodesView, MergerView
 
     admin.add_view(CentreView(Centre, name="Trung tâm", endpoint="centre"))

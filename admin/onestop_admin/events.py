@@ -80,6 +80,7 @@ EVENT_LABELS = {
     "task.completed": "Hoàn thành một bước",
     "task.released": "Trả lại một bước",
     "timers.fired": "Đến hạn hẹn giờ",
+    "national_portal.retried": "Gửi lại trạng thái lên Cổng DVC quốc gia",
     "token.issued": "Cấp khóa truy cập API",
     "unit.created": "Tạo đơn vị",
     "user.created": "Tạo người dùng",

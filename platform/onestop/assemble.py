@@ -6,6 +6,7 @@ from . import db, ratelimit
 from .clock import Clock
 from .config import Settings
 from .services import attachments, audit, codes, connectors, notify, payment_gateway, runtime
+from .services.national_portal import options as national_portal
 
 
 def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = False) -> runtime.Runtime:
@@ -28,6 +29,10 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
     gateway = settings.payment_gateway()
     if gateway is not None:
         built.payments = payment_gateway.Gateway(*gateway, timeout_seconds=settings.payment_timeout_seconds)
+    built.national_portal = national_portal.Options(
+        url=settings.national_portal_url or (f"{settings.local_url}/simulators/portal" if settings.simulators else ""),
+        secret=settings.national_portal_secret, timeout_seconds=settings.national_portal_timeout_seconds,
+        reconcile_seconds=settings.national_portal_reconcile_seconds)
     if engine:
         built.engine = settings.engine if settings.engine is not None else settings.make_engine()
     if settings.redis_url:

@@ -92,6 +92,14 @@ class Settings:
     oidc_issuer: str | None = None
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
+    # The national public service portal (services.national_portal): its base URL (unset: the mounted
+    # simulator's when simulators are on, else not connected), the secret both sides sign with
+    # (ONESTOP_NATIONAL_PORTAL_SECRET, "whsec_" + base64; or one generated once under home), the
+    # timeout of each call and how often the worker reconciles.
+    national_portal_url: str | None = None
+    national_portal_secret: str = ""
+    national_portal_timeout_seconds: float = 10.0
+    national_portal_reconcile_seconds: float = 900.0
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -244,6 +252,29 @@ def _connector_key(home: Path) -> str:
     return path.read_text().strip()
 
 
+def _national_portal_secret(home: Path) -> str:
+    """The secret shared with the national portal: ONESTOP_NATIONAL_PORTAL_SECRET, or one generated
+    once under home (give it to the portal's operator)."""
+    key = os.environ.get("ONESTOP_NATIONAL_PORTAL_SECRET")
+    if key:
+        return key
+    path = home / "national_portal_secret"
+    if not path.exists():
+        from base64 import b64encode
+        home.mkdir(parents=True, exist_ok=True)
+        draft = home / f".national_portal_secret.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("whsec_" + b64encode(secrets.token_bytes(32)).decode())
+        try:
+            os.link(draft, path)  # the first process to get here wins; the others read its secret
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def load_settings(**overrides) -> Settings:
     """Settings from ONESTOP_* environment variables, with keyword overrides (used by tests)."""
     home = Path(overrides.pop("home", None) or os.environ.get("ONESTOP_HOME") or "var").resolve()
@@ -263,6 +294,10 @@ def load_settings(**overrides) -> Settings:
         connector_attempts=_int("ONESTOP_CONNECTOR_ATTEMPTS", 3),
         connector_backoff_seconds=_float("ONESTOP_CONNECTOR_BACKOFF", 0.5),
         connector_ca_file=os.environ.get("ONESTOP_CONNECTOR_CA_FILE") or None,
+        national_portal_url=(os.environ.get("ONESTOP_NATIONAL_PORTAL_URL") or "").rstrip("/") or None,
+        national_portal_secret=overrides.pop("national_portal_secret", None) or _national_portal_secret(home),
+        national_portal_timeout_seconds=_float("ONESTOP_NATIONAL_PORTAL_TIMEOUT", 10.0),
+        national_portal_reconcile_seconds=_float("ONESTOP_NATIONAL_PORTAL_RECONCILE_SECONDS", 900.0),
         port=_int("ONESTOP_PORT", 8000),
         simulators=os.environ.get("ONESTOP_SIMULATORS", "0") in ("1", "true", "yes"),
         local_url=(os.environ.get("ONESTOP_LOCAL_URL") or f"http://127.0.0.1:{_int('ONESTOP_PORT', 8000)}").rstrip("/"),

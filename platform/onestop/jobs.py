@@ -7,16 +7,19 @@ a scheduling failure), so a timer fires even then. Firing is guarded by the doss
 so a timer fires once however many jobs and workers race for it. Another, every minute, hands
 merged centres' open dossiers over to their successors once the merge's date has come. A
 `connector_calls` job, put on the queue after a step that leaves connector calls pending, makes them
-(and a sweep every minute makes those whose job was lost).
+(and a sweep every minute makes those whose job was lost). Every minute, the status changes due to the
+national portal are sent and the centres due a reconciliation with it are reconciled.
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from huey import RedisHuey, crontab
 
 from .db import database
 from .services import audit, connector_runs, mergers, notify, payments, timer_firing, webhooks
+from .services.national_portal import sync as national_portal
 
 log = logging.getLogger("onestop.jobs")
 
@@ -97,9 +100,23 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
         looked = payments.reconcile_due(limit=1000)
         if looked:
             log.info("asked the payment gateway about %d payment(s)", looked)
+    @huey.periodic_task(crontab(minute="*"), name="national_portal_sync")
+    @_with_connection
+    def national_portal_sync():
+        # Drains what is due (each dossier's changes go in order, one round each), for most of a minute.
+        sent, started = 0, time.monotonic()
+        while time.monotonic() - started < 50:
+            national_portal.reconcile_due()
+            done = national_portal.send_due(limit=500)
+            sent += done
+            if not done:
+                break
+        if sent:
+            log.info("sent %d status change(s) to the national portal", sent)
 
     huey.onestop_fire_timers = fire_timers
     huey.onestop_connector_calls = connector_calls
+    huey.onestop_national_portal_sync = national_portal_sync
     return huey
 
 

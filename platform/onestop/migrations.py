@@ -46,6 +46,10 @@ from .models import (
     OfficialDay,
     Paper,
     Payment,
+    PortalDossier,
+    PortalPush,
+    PortalReconciliation,
+    PortalRefusal,
     PracticeDossier,
     ProcedureVersion,
     QueueBoard,
@@ -373,6 +377,12 @@ def _citizen_dossiers(db):
     db.create_tables([CitizenDossier], safe=True)
 
 
+def _national_portal(db):
+    """The national public service portal: the dossiers it pushed, the outbox of their status
+    changes, the pushes refused and the reconciliation runs."""
+    db.create_tables([PortalDossier, PortalPush, PortalRefusal, PortalReconciliation], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -419,6 +429,7 @@ MIGRATIONS = [
     (43, "webhooks: subscriptions, their secrets, the deliveries outbox and its log", _webhooks),
     (44, "fees paid online through the payment gateway, with their receipts and refunds", _payments),
     (45, "dossiers of citizens signed in with their electronic identity", _citizen_dossiers),
+    (46, "the national portal: pushed dossiers, their status outbox, refusals, reconciliations", _national_portal),
 ]
 
 

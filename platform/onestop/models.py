@@ -785,6 +785,74 @@ class Paper(BaseModel):
     received_at = DateTimeField(default=utcnow)
 
 
+class PortalDossier(BaseModel):
+    """A dossier the national public service portal pushed (services.national_portal): its id
+    there, the codes it came with, and the sequence of its status changes told back to the portal
+    (`last_seq` queued, `acked_seq` confirmed received)."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    dossier = ForeignKeyField(Dossier, unique=True, on_delete="CASCADE")
+    portal_id = CharField(max_length=128, unique=True)
+    procedure_code = CharField(max_length=128)
+    agency_code = CharField(max_length=64)
+    last_seq = IntegerField(default=0)
+    acked_seq = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+
+class PortalPush(BaseModel):
+    """An outbox row: one status change of a portal dossier, written in the transaction of the
+    change and sent to the portal by the worker, in `seq` order per dossier (the portal dedupes by
+    its dossier id and seq)."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    link = ForeignKeyField(PortalDossier, backref="pushes", on_delete="CASCADE")
+    seq = IntegerField()
+    status = CharField(max_length=32)
+    changed_at = DateTimeField(default=utcnow)
+    state = CharField(max_length=16, default="pending")  # pending, sending, sent, failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    last_error = TextField(null=True)
+    sent_at = DateTimeField(null=True)
+    resent = IntegerField(default=0)  # times the reconciliation found the portal had lost it
+
+    class Meta:
+        indexes = ((("link", "seq"), True), (("state", "next_attempt_at"), False), (("centre", "state"), False))
+
+
+class PortalRefusal(BaseModel):
+    """A push of the national portal that onestop refused (a forged or expired signature, an unknown
+    agency or procedure code, a dossier its procedure would not take), shown in the back office."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, null=True, on_delete="SET NULL")
+    reason = CharField(max_length=32)  # forged, unknown_agency, unknown_procedure, invalid
+    portal_id = CharField(max_length=128, null=True)
+    agency_code = CharField(max_length=64, null=True)
+    procedure_code = CharField(max_length=128, null=True)
+    message = TextField(default="")
+    address = CharField(max_length=64, null=True)
+    at = DateTimeField(default=utcnow, index=True)
+
+
+class PortalReconciliation(BaseModel):
+    """One run of the reconciliation with the national portal for a centre: how many dossiers were
+    compared, how many status changes the portal had lost and were sent again, or why it failed."""
+
+    id = AutoField()
+    centre = ForeignKeyField(Centre, on_delete="CASCADE")
+    at = DateTimeField(default=utcnow)
+    checked = IntegerField(default=0)
+    repaired = IntegerField(default=0)
+    error = TextField(null=True)
+
+    class Meta:
+        indexes = ((("centre", "at"), False),)
+
+
 class Notification(BaseModel):
     """An outbox row: a message to an applicant, written in the transaction of the event it tells
     of, and sent afterwards by the worker (at most once)."""
@@ -1072,4 +1140,8 @@ ALL_MODELS = [
     WebhookAttempt,
     Payment,
     CitizenDossier,
+    PortalDossier,
+    PortalPush,
+    PortalRefusal,
+    PortalReconciliation,
 ]

@@ -1,7 +1,8 @@
 """The timer worker: fires due BPMN timers, hands merged centres' dossiers over on the merge's
 date, sends due notifications and appends the audit trail's signed checkpoints; beside it, a thread
-makes the pending connector calls and posts the due webhooks (another system's slowness never holds up
-the timers). In-process thread (embedded) or its own process."""
+makes the pending connector calls and posts the due webhooks, and another sends the national
+portal its status changes and reconciles (another system's slowness never holds up the timers).
+In-process thread (embedded) or its own process."""
 
 import logging
 import threading
@@ -9,6 +10,7 @@ import time
 
 from .db import database
 from .services import audit, connector_runs, mergers, notify, payments, runtime, webhooks
+from .services.national_portal import sync as national_portal
 from .services.timer_firing import fire_due_timers
 
 log = logging.getLogger("onestop.timers")
@@ -41,6 +43,7 @@ def run_forever(poll_seconds: float, stop: threading.Event | None = None, checkp
     logged and retried, never fatal."""
     stop = stop or threading.Event()
     _start_connector_thread(poll_seconds, stop)
+    _start_portal_thread(poll_seconds, stop)
     next_checkpoint = time.monotonic() if checkpoint_seconds else None
     while not stop.is_set():
         try:
@@ -81,6 +84,34 @@ def _start_connector_thread(poll_seconds: float, stop: threading.Event):
                 stop.wait(poll_seconds)
 
     threading.Thread(target=run, name="onestop-connectors", daemon=True).start()
+
+
+def run_portal_sync() -> int:
+    """Send the status changes due to the national portal, and reconcile the centres due (a round
+    of the portal thread); returns how many changes were sent."""
+    database.connect(reuse_if_open=True)
+    try:
+        national_portal.reconcile_due()
+        return national_portal.send_due()
+    finally:
+        database.close()
+
+
+def _start_portal_thread(poll_seconds: float, stop: threading.Event):
+    """The national portal's own thread: a portal that is down or slow never holds up the timers."""
+    acting_in = runtime.current()
+
+    def run():
+        with runtime.active(acting_in):
+            while not stop.is_set():
+                try:
+                    while run_portal_sync() and not stop.is_set():
+                        pass
+                except Exception:
+                    log.exception("national portal round failed; retrying")
+                stop.wait(poll_seconds)
+
+    threading.Thread(target=run, name="onestop-national-portal", daemon=True).start()
 
 
 def _checkpoint_logged():

@@ -189,7 +189,7 @@ def test_every_script_in_bench_has_a_tiny_run_in_the_tests():
     scripts = {p.name for p in (ROOT / "bench").glob("*.py")} - {"__init__.py", "pgserver.py", "measure.py"}
     assert scripts == {"engine.py", "http.py", "catalogue.py", "generate.py", "scale.py", "stats.py", "rollout.py",
                        "catalogue_import.py", "concurrency.py", "search.py", "queue.py",
-                       "legacy_import.py"}
+                       "legacy_import.py", "portal_sync.py"}
 
 
 def test_the_queue_benchmark_measures_the_screens_update_after_a_call_against_an_empty_poll(tmp_path):
@@ -203,4 +203,15 @@ def test_the_queue_benchmark_measures_the_screens_update_after_a_call_against_an
                 r"morning: 12 tickets, 12 calls at 3 counters in 4 s; 3 phones polling every 4 s, the screen every 0.5 s",
                 r"call -> screen latency ms: p50 \d+\s+p90 \d+\s+max \d+\s+\(calls seen 12, missed 0\); under 1 s: \w+",
                 rf"polls: \d+ \(\d+ answered 304\), server cpu ms per poll \(all its cpu in the morning\) {NUMBER}, errors 0")
+    assert "/proc/pressure/cpu before:" in output and "/proc/pressure/cpu after:" in output
+
+
+def test_the_portal_sync_benchmark_delivers_every_status_change_once_across_a_killed_worker(tmp_path):
+    output = run_bench(tmp_path, "portal_sync.py", "--dossiers", "6", "--concurrency", "2", timeout=240)
+    assert_rows(output,
+                r"national portal sync: 6 dossiers, 18 status changes, concurrency 2, SQLite",
+                rf"push\s+{NUMBER} dossiers/s\s+\({NUMBER} s\)",
+                rf"walk\s+{NUMBER} tasks/s\s+\({NUMBER} s, worker killed at \d+ of 18 changes held\)",
+                rf"server CPU\s+{NUMBER} s\s+\({NUMBER} ms a dossier\)",
+                r"✓ every status change held exactly once and in order: 18 of 18")
     assert "/proc/pressure/cpu before:" in output and "/proc/pressure/cpu after:" in output

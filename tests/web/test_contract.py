@@ -128,6 +128,17 @@ def _scenario(app, api):
     assert [p["province"] for p in provinces] == ["P22"]
     api.get("/stats"), api.client.get("/api/v1/stats"), api.get("/stats/report")
     api.client.get("/api/v1/openapi.json"), api.get("/dossiers/no-such"), api.post("/dossiers", {"procedure": 7}), api.client.get("/api/v1/procedures")
+    from tests.support.national_portal import AGENCY, signed_push
+
+    with app.app_context():  # the national portal pushes a dossier to the centre of its agency code, twice
+        from onestop.models import Centre
+
+        Centre.update(agency_code=AGENCY).where(Centre.code == centre).execute()
+    pushed = {"portal_dossier_id": "DVC-1", "procedure_code": "review", "agency_code": AGENCY}
+    assert signed_push(app, api.client, pushed).status_code == 201
+    assert signed_push(app, api.client, pushed).status_code == 200
+    signed_push(app, api.client, pushed | {"procedure_code": "none"}), signed_push(app, api.client, {"x": 1})
+    api.client.post("/api/v1/national-portal/dossiers", json=pushed)  # unsigned
     from tests.web.test_external_tasks import external_task_scenario
 
     external_task_scenario(app, api)

@@ -67,7 +67,7 @@ def check_data(data, what="data"):
 
 
 def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None, channel="api",
-                  centre=None, submission=None, papers=None) -> Dossier:
+                  centre=None, submission=None, papers=None, linked=None, detail=None) -> Dossier:
     """Start a dossier of the procedure's latest version and run it to its first wait.
 
     The data must fit the procedure's start form, if it has one; its files come as data URLs in
@@ -77,14 +77,16 @@ def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None
     nation's integration filing at a commune); by default the actor's own centre receives it.
     `submission`: the rendered form's one-time token (services/submissions.py): if that form made a
     dossier already, that dossier is returned (`resubmitted` set) and nothing new is started.
-    `papers`: the paper documents received at the counter, as the receipt lists them."""
+    `papers`: the paper documents received at the counter, as the receipt lists them.
+    `linked(dossier, now)`: run inside the unit of work storing it (the national portal's link to it);
+    `detail`: more of the start's audit event."""
     first = submissions.first_dossier(submission)
     if first is not None:
         return first
     centre_id = centres.get_centre(actor, centre).id if centre is not None else actor.centre_id
-    detail = {"papers": [str(p)[:300] for p in papers][:50]} if papers else None
+    detail = (detail or {}) | ({"papers": [str(p)[:300] for p in papers][:50]} if papers else {}) or None
     return _start(actor, procedure_code, data, applicant, uploads, channel=channel, centre_id=centre_id,
-                  submission=submission, detail=detail)
+                  submission=submission, detail=detail, linked=linked)
 
 
 def submit_online(actor, procedure_code, data=None, uploads=None, submission=None) -> tuple[Dossier, str]:
@@ -142,14 +144,14 @@ def check_start(actor, procedure_code, data=None, uploads=None):
 
 
 def _start(actor, procedure_code, data, applicant, uploads, channel="api", centre_id=None, submission=None,
-           detail=None) -> Dossier:
+           detail=None, linked=None) -> Dossier:
     centre_id, procedure, version, model, data, blobs, applicant = _intake(
         actor, procedure_code, data, applicant, uploads, centre_id)
     with on_behalf_of(centre_id, model):
         step = engine().start(model, data)
     try:
         return store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs,
-                                 detail=detail, submission=submission)
+                                 detail=detail, submission=submission, linked=linked)
     except IntegrityError:
         first = submissions.first_dossier(submission)  # the same form, sent twice at once: one dossier
         if first is None:
@@ -158,7 +160,7 @@ def _start(actor, procedure_code, data, applicant, uploads, channel="api", centr
 
 
 def store_new_dossier(actor, centre_id, procedure, version, model, step, applicant, channel, blobs=(),
-                      business_key=None, detail=None, submission=None) -> Dossier:
+                      business_key=None, detail=None, submission=None, linked=None) -> Dossier:
     """Store the first step of a new dossier of the centre (the engine started it): its row, the
     rows beside it, its figures, its audit event and the applicant's notification, in one unit of
     work. Conflict (409) if its business key (given, or declared by the procedure) is already
@@ -194,6 +196,8 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
             counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
         submissions.record(submission, dossier, key)
+        if linked is not None:
+            linked(dossier, now)
         _announce(dossier, actor, step, history, {"procedure": procedure.code, "version": version.version,
                                                   "channel": channel} | (detail or {}))
         return dossier

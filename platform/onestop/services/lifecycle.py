@@ -17,6 +17,7 @@ from ..workdays import to_local, to_utc
 from . import attachments, audit, clockstops, deadlines, notify, stats
 from .dossiers import get_dossier, stored_state, track
 from .errors import Conflict, Invalid
+from .national_portal import outbox as portal_outbox
 from .procedures import model_for
 from .runtime import engine, on_behalf_of
 from .steps import moved, save_step
@@ -44,6 +45,7 @@ def request_supplement(actor, code, reason: str) -> Dossier:
         if not updated:
             raise Conflict(f"dossier {dossier.code} already waits on the applicant ({dossier.status})")
         clockstops.stopped(dossier, actor, clockstops.SUPPLEMENT, reason)
+        portal_outbox.status_changed(dossier.id, status, now)
 
     run_write(write)
     dossier.status, dossier.paused_at = status, now
@@ -68,6 +70,7 @@ def supplement_received(actor, code, note="", uploads=None, dossier=None) -> Dos
             raise Conflict(f"dossier {dossier.code} was changed meanwhile; reload it")
         clockstops.resume(dossier, actor, plan, now, clockstops.SUPPLEMENT,
                           detail={"note": (note or "")[:REASON_LIMIT], "files": [b.name for b in blobs]})
+        portal_outbox.status_changed(dossier.id, status, now)
         attachments.record(blobs, dossier, actor)
 
     run_write(write)

@@ -51,6 +51,7 @@ class Runtime:
     audit_keys: object = None  # the audit trail's keys and checkpoint file (audit.Keys)
     payments: object = None  # payment_gateway.Gateway: the payment gateway (None: none configured)
     connectors: object = None  # connectors.Options: the secrets' key, timeouts and tries of connector calls
+    national_portal: object = None  # national_portal.options.Options: the portal's URL, secret, timeout
     code_system: str = ""  # the 2-digit system-owner code of national-service dossier codes
     passwords: object = None  # an argon2 PasswordHasher other than the standard one (tests: a cheap one)
     caches: dict = field(default_factory=dict)  # SharedCache kind -> TTLCache

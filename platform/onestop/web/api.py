@@ -27,7 +27,8 @@ from ..services import (
 from ..services import (
     calendar as official_calendar,
 )
-from ..services.errors import Forbidden, Invalid, NotFound, ServiceError
+from ..services.errors import Forbidden, Invalid, NotFound, ServiceError, TooLarge
+from ..services.national_portal import inbound as portal_inbound
 from ..services.users import user_for_token
 from . import bodies, present, throttle
 from .args import date_arg, parse_date
@@ -148,6 +149,17 @@ def start_dossier(actor):
     response = jsonify(_dossier(dossier, tracking_url=tracking_url(dossier.code, dossier.lookup_key)))
     response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
     return response, 201
+
+
+@bp.post("/national-portal/dossiers")
+def national_portal_dossier():
+    """A dossier the national portal pushes: the signature is checked on the bytes as sent, then the
+    body against the contract; the answer is the statutory receipt (docs/integrations-portal.md)."""
+    if request.content_length and request.content_length > bodies.max_json_bytes():
+        raise TooLarge("the body is larger than the limit")
+    portal_inbound.verify(request.get_data(cache=True), dict(request.headers), request.remote_addr)
+    receipt = portal_inbound.receive(json_body(), request.remote_addr)
+    return jsonify(present.portal_receipt(receipt)), 200 if receipt.duplicate else 201
 
 
 @bp.get("/dossiers/<code>")

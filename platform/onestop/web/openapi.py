@@ -73,6 +73,30 @@ REQUEST_BODIES = {
         "key": _TEXT, "level": {"enum": ["rat_hai_long", "hai_long", "khong_hai_long"]},
         "comment": {"type": ["string", "null"], "maxLength": 4000}}},
     "complete_task": {"type": "object", "properties": {"data": {"type": ["object", "null"]}}},
+    "national_portal_dossier": {
+        "type": "object", "required": ["portal_dossier_id", "procedure_code", "agency_code"],
+        "additionalProperties": False, "properties": {
+            "portal_dossier_id": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9._:-]+$",
+                                  "description": "the dossier's id at the national portal (the same id pushed "
+                                                 "again makes no second dossier)"},
+            "procedure_code": {"type": "string", "minLength": 1, "maxLength": 128,
+                               "description": "the national procedure code (1.001193)"},
+            "agency_code": {"type": "string", "minLength": 1, "maxLength": 64,
+                            "description": "the receiving agency's electronic identity code (000.00.07.H22)"},
+            "submitted_at": {"type": "string", "maxLength": 64, "description": "when the citizen submitted it"},
+            "applicant": {"type": ["object", "null"], "additionalProperties": False, "properties": {
+                key: {"type": "string", "maxLength": 200}
+                for key in ("name", "citizen_id", "phone", "email", "address")}},
+            "form_data": {"type": ["object", "null"], "description": "the procedure's application form's data"},
+            "documents": {"type": "array", "maxItems": 50, "items": {
+                "type": "object", "required": ["field"], "additionalProperties": False,
+                "properties": {"field": {"type": "string", "minLength": 1, "maxLength": 200,
+                                         "description": "the form's file field the document fills"},
+                               "name": {"type": "string", "maxLength": 255},
+                               "content_base64": {"type": "string"},
+                               "url": {"type": "string", "maxLength": 2000,
+                                       "description": "a document the portal serves (fetched from its own address)"}},
+                "oneOf": [{"required": ["content_base64"]}, {"required": ["url"]}]}}}},
 } | external_task_contract.REQUEST_BODIES
 
 
@@ -98,7 +122,7 @@ def _json(schema):
 def _errors(*codes):
     """The error answers of an operation: `codes`, and those any request can meet (400, 413)."""
     codes = sorted({400, 413, *codes})
-    text = {400: "Bad request", 401: "No or invalid token", 403: "Role missing", 404: "Not found (or another centre's)",
+    text = {400: "Bad request", 401: "No or invalid token (or signature)", 403: "Role missing", 404: "Not found (or another centre's)",
             409: "Conflict: no longer possible (someone else acted first)", 413: "Too large",
             429: "Too many lookups from this address",
             422: "Refused: the details list each problem"}
@@ -430,6 +454,15 @@ PATHS = {
                        "the rest).",
         "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Step")),
                       **_errors(401, 403, 404, 409, 422)}}},
+    "/national-portal/dossiers": {"post": {
+        "summary": "The national public service portal pushes an online dossier (signed: Standard Webhooks "
+                   "headers webhook-id, webhook-timestamp, webhook-signature); answered with the statutory "
+                   "receipt. The same portal dossier pushed again answers its first receipt (200).",
+        "security": [], "requestBody": _body("national_portal_dossier"),
+        "responses": {"201": {"description": "Received"} | _json(_ref("PortalReceipt")),
+                      "200": {"description": "Received before: its receipt"} | _json(_ref("PortalReceipt")),
+                      "503": {"description": "Not connected to the portal"} | _json(_ref("Error")),
+                      **_errors(401, 422)}}},
     "/openapi.json": {"get": {"summary": "This document", "security": [],
                               "responses": {"200": _answer("OpenAPI 3.1", _OBJECT)}}},
 }

@@ -283,6 +283,24 @@ def message_outcome(result, dossier_body):
     return {"result": result, "dossier": dossier_body}
 
 
+PORTAL_RECEIPT = {
+    "portal_dossier_id": _TEXT, "dossier_code": _TEXT, "centre": _TEXT,
+    "status": closed({"code": {"type": "integer"}, "name": _TEXT, "value": _TEXT}),
+    "received_at": _TIME, "appointment_at": _TIME_OR_NULL,
+    "appointment_date": {"type": ["string", "null"], "format": "date"},
+    "lookup_key": _TEXT_OR_NULL, "duplicate": {"type": "boolean"}}
+
+
+def portal_receipt(r):
+    """The statutory receipt of a dossier the national portal pushed (services.national_portal.inbound)."""
+    due = to_local(r.due_at) if r.due_at else None
+    return {"portal_dossier_id": r.portal_dossier_id, "dossier_code": r.dossier_code, "centre": r.centre,
+            "status": {"code": r.status.national_code, "name": r.status.national_name, "value": r.status.value},
+            "received_at": to_local(r.received_at).isoformat(), "appointment_at": due.isoformat() if due else None,
+            "appointment_date": due.date().isoformat() if due else None, "lookup_key": r.lookup_key,
+            "duplicate": r.duplicate}
+
+
 # The components of the OpenAPI document, by name.
 SCHEMAS = {
     "ProcedureVersion": closed(VERSION),
@@ -294,6 +312,7 @@ SCHEMAS = {
     "Dossier": closed(DOSSIER, optional=("error", "tracking_url", "lookup_key")),
     "Step": closed(STEP, optional=("error",)),
     "MessageOutcome": closed(MESSAGE_OUTCOME),
+    "PortalReceipt": closed(PORTAL_RECEIPT),
     "History": closed({"history": {"type": "array", "items": closed(HISTORY_ENTRY)}, "next": _TEXT_OR_NULL}),
     "Events": closed({"events": {"type": "array", "items": closed(EVENT)}, "next": _TEXT_OR_NULL}),
     "Outcome": closed(OUTCOME),
