@@ -185,6 +185,8 @@ def _url(rule, ids):
             values[name] = ids[name.removesuffix("_id")]
         elif name == "secret_id":
             values[name] = ids["webhook_secret"]
+        elif name == "centre_id":  # B's centre (the national portal's sync of it)
+            values[name] = ids["rows"]["centre"]
     path = rule.rule
     for name, value in values.items():
         path = re.sub(rf"<(?:\w+:)?{name}>", str(value), path)
