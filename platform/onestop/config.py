@@ -81,6 +81,14 @@ class Settings:
     simulators: bool = False
     # The address this server is reached at by itself (the adapters' default URL of a mounted simulator).
     local_url: str = "http://127.0.0.1:8000"
+    # Signed results (services.signing): the address citizens reach this server at (the QR code of a
+    # result's verification page; unset: local_url), the key and certificate (with its chain) to sign
+    # with where a centre has none of its own under home/signing/centres/<code>/, the roots trusted
+    # besides the local one (PEM files, comma-separated). /verify takes files up to max_file_bytes.
+    public_url: str | None = None
+    signing_key_file: str | None = None
+    signing_cert_file: str | None = None
+    signing_trust_roots: tuple = ()
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -263,6 +271,11 @@ def load_settings(**overrides) -> Settings:
         sms_url=os.environ.get("ONESTOP_SMS_URL") or None,
         sms_token=os.environ.get("ONESTOP_SMS_TOKEN") or "",
         code_system=os.environ.get("ONESTOP_DOSSIER_CODE_SYSTEM") or None,
+        public_url=(os.environ.get("ONESTOP_PUBLIC_URL") or "").rstrip("/") or None,
+        signing_key_file=os.environ.get("ONESTOP_SIGNING_KEY") or None,
+        signing_cert_file=os.environ.get("ONESTOP_SIGNING_CERT") or None,
+        signing_trust_roots=tuple(p.strip() for p in os.environ.get("ONESTOP_SIGNING_TRUST_ROOTS", "").split(",")
+                                  if p.strip()),
     )
     for key, value in overrides.items():
         setattr(settings, key, value)

@@ -54,6 +54,7 @@ from .models import (
     SchemaMigration,
     ServiceCall,
     ServiceCounter,
+    SignedDocument,
     SignInSession,
     Sitting,
     Unit,
@@ -352,6 +353,11 @@ def _counter_floor(db):
     db.create_tables([Sitting, CitizenDocument, Paper], safe=True)
 
 
+def _signed_documents(db):
+    """Signed results and the codes of their public verification page (services.signing)."""
+    db.create_tables([SignedDocument], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -395,6 +401,7 @@ MIGRATIONS = [
     (40, "queue tickets, counters and hall screens", _queue),
     (41, "dossiers taken over from an old system count from the switch-over", _legacy_dossiers),
     (42, "sittings decided on the spot, papers digitised at intake, citizens' kept documents", _counter_floor),
+    (43, "signed results and their verification codes", _signed_documents),
 ]
 
 

@@ -50,6 +50,7 @@ class Runtime:
     limiter: object = None  # the rate limiter's counts (ratelimit.Limiter)
     audit_keys: object = None  # the audit trail's keys and checkpoint file (audit.Keys)
     connectors: object = None  # connectors.Options: the secrets' key, timeouts and tries of connector calls
+    signing: object = None  # signing.Options: where the signing keys are, the roots trusted, the public address
     code_system: str = ""  # the 2-digit system-owner code of national-service dossier codes
     passwords: object = None  # an argon2 PasswordHasher other than the standard one (tests: a cheap one)
     caches: dict = field(default_factory=dict)  # SharedCache kind -> TTLCache
