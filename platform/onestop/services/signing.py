@@ -146,7 +146,12 @@ def create_keys(centre_code: str | None = None, *, replace: bool = False) -> Cre
     installation's local root (made on first use). A centre's existing key is kept unless `replace`."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    centre = Centre.get_or_none(Centre.code == (centre_code or "default"))
+    if centre_code:
+        centre = Centre.get_or_none(Centre.code == centre_code)
+    else:
+        from .users import ensure_default_centre
+
+        centre = ensure_default_centre()
     if centre is None:
         raise NotFound(f"no centre with code {centre_code!r}")
     folder = options().folder
