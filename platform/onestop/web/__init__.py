@@ -20,6 +20,7 @@ from . import (
     security,
     sessions,
     spot,
+    verify,
 )
 
 
@@ -36,6 +37,7 @@ def init_app(app):
     diagram.init_app(app)
     auth.init_app(app)
     app.register_blueprint(public.bp)
+    app.register_blueprint(verify.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(desk.bp, url_prefix="/desk")
     app.register_blueprint(counter.bp, url_prefix="/desk/counter")
