@@ -51,7 +51,7 @@ def test_the_vietnamese_text_of_a_result_is_extracted_as_written_with_its_verifi
     text = text_of(result_pdf())
     for words in ("KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH", "Nguyễn Thị Hường", "Chứng thực bản sao từ bản chính",
                   "Bằng tốt nghiệp đại học", "Độc lập - Tự do - Hạnh phúc", "04/12/2026",
-                  "https://motcua.example.vn/verify/ABCDEF0123"):
+                  "https://motcua.example.vn/verify/ABCDEF0123", "Mã kiểm tra: ABCDEF0123"):
         assert words in text, words
 
 

@@ -237,8 +237,13 @@ def result(content: ResultContent) -> bytes:
     paper.ln(4)
     paper.line_of(f"Văn bản điện tử được ký số bởi {content.signer or content.centre_name} "
                   f"ngày {dmy(content.issued_at)}.", size=10)
-    paper.qr(content.verify_url, "Quét mã để kiểm tra chữ ký số và tính toàn vẹn của văn bản:")
+    paper.qr(content.verify_url, _check_caption(content.verify_url))
     return paper.bytes()
+
+
+def _check_caption(verify_url: str) -> str:
+    code = verify_url.rstrip("/").rsplit("/", 1)[-1]
+    return f"Mã kiểm tra: {code}. Quét mã để kiểm tra chữ ký số và tính toàn vẹn của văn bản:"
 
 
 def verification_page(centre_name: str, code: str, verify_url: str) -> bytes:
@@ -246,5 +251,5 @@ def verification_page(centre_name: str, code: str, verify_url: str) -> bytes:
     paper = Paper(f"Mã kiểm tra văn bản {code}", centre_name)
     paper.title_of("THÔNG TIN KIỂM TRA VĂN BẢN ĐIỆN TỬ", f"Hồ sơ: {code}")
     paper.line_of(f"Văn bản trước trang này là kết quả giải quyết hồ sơ {code}, được {centre_name} ký số.")
-    paper.qr(verify_url, "Quét mã để kiểm tra chữ ký số và tính toàn vẹn của văn bản:")
+    paper.qr(verify_url, _check_caption(verify_url))
     return paper.bytes()

@@ -342,7 +342,15 @@ def control_sheet_pdf(actor, code):
 @officer_required
 def result_pdf(actor, code):
     """The dossier's signed result (made and signed on first download, the same file ever after)."""
-    record, content = signing.officer_result(actor, code)
+    try:
+        record, content = signing.officer_result(actor, code)
+    except Conflict:
+        flash(_("The result of this dossier is not ready yet."), "error")
+        return redirect(url_for("desk.control_sheet", code=code), 303)
+    except signing.NoSigningKey:
+        flash(_("The result cannot be signed: this centre has no signing key. An administrator creates one with "
+                "the command onestop keys create."), "error")
+        return redirect(url_for("desk.control_sheet", code=code), 303)
     return _pdf(content, record.name)
 
 
