@@ -70,6 +70,17 @@ def test_altering_one_byte_of_the_signed_result_makes_it_altered(sqlite_app, off
             assert signing.verify_file(flipped(content, at)).state in ("altered", "unreadable")
 
 
+def test_a_byte_changed_in_the_room_left_for_the_signature_is_caught_too(sqlite_app, officer):
+    """The zeros after the signature in /Contents are the one part no signature covers."""
+    _dossier, _record, content = signed_result(sqlite_app, officer)
+    room = content.index(b"/Contents <") + len(b"/Contents <")
+    end = content.index(b">", room)
+    assert content[end - 20:end] == b"0" * 20  # the padding
+    with sqlite_app.app_context():
+        assert signing.verify_file(content).state == "valid"
+        assert signing.verify_file(flipped(content, end - 10)).state == "altered"
+
+
 def test_an_unsigned_pdf_is_said_to_be_unsigned(sqlite_app):
     with sqlite_app.app_context():
         assert signing.verify_file(_minimal_pdf()).state == "unsigned"

@@ -97,6 +97,22 @@ def _verdict(content: bytes, roots: list[str]) -> dict:
     return {"state": max((s["state"] for s in signatures), key=order.__getitem__), "signatures": signatures}
 
 
+def _padding_untouched(signature) -> bool:
+    """Whether the room reserved for the signature holds the signature and zeros only. The bytes of
+    /Contents are the one part of a signed PDF the signature cannot cover; a reader ignores what
+    follows the DER-encoded CMS, so a byte changed there would otherwise go unnoticed."""
+    contents = bytes(signature.sig_object.get_object()["/Contents"])
+    if len(contents) < 2 or contents[0] != 0x30:
+        return False
+    size = contents[1]
+    if size & 0x80:
+        count = size & 0x7F
+        size = 2 + count + int.from_bytes(contents[2:2 + count], "big")
+    else:
+        size += 2
+    return not contents[size:].strip(b"\x00")
+
+
 def _one(signature, context) -> dict:
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.sign.validation import validate_pdf_signature
@@ -108,7 +124,7 @@ def _one(signature, context) -> dict:
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError):
         return {"state": "altered", "signer": "", "signed_at": None, "intact": False, "valid": False,
                 "trusted": False, "changed_after": True}
-    changed = status.coverage != SignatureCoverageLevel.ENTIRE_FILE and (
+    changed = not _padding_untouched(signature) or status.coverage != SignatureCoverageLevel.ENTIRE_FILE and (
         status.modification_level is None or status.modification_level > ModificationLevel.LTA_UPDATES)
     state = "altered" if not (status.intact and status.valid) or changed else (
         "valid" if status.trusted else "unknown_signer")
