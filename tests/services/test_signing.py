@@ -2,6 +2,7 @@
 again by anyone: valid, altered by one byte, unsigned, signed by an unknown signer, not a PDF at
 all, or a PDF bomb - each a plain verdict, never an exception."""
 
+import asyncio
 import io
 import zlib
 
@@ -121,6 +122,19 @@ def test_a_pdf_bomb_is_refused_as_too_large_and_the_server_goes_on(sqlite_app):
         runtime.current().signing.check_memory_mb = 400
         assert signing.verify_file(bomb).state == "too_large"
         assert signing.verify_file(_minimal_pdf()).state == "unsigned"  # the next check runs as ever
+
+
+def test_a_result_is_signed_from_inside_a_running_event_loop_too(sqlite_app, officer):
+    """pyHanko's synchronous API runs asyncio.run, which an asynchronous server's thread would refuse."""
+    with sqlite_app.app_context():
+        with_keys()
+        dossier = resolved_dossier(officer)
+
+        async def inside_a_loop():
+            return signing.result(dossier)
+
+        record, _content = asyncio.run(inside_a_loop())
+        assert signing.verify_code(record.code).state == "valid"
 
 
 def test_a_result_is_refused_while_the_dossier_is_still_being_processed(sqlite_app, officer):

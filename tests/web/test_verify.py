@@ -161,3 +161,14 @@ def test_the_officer_downloads_the_same_signed_result_and_the_slips_as_pdf_a(sql
     assert as_pdf.status_code == 200 and as_pdf.mimetype == "application/pdf"
     with pikepdf.open(io.BytesIO(as_pdf.get_data())) as pdf:
         assert pdf.open_metadata().pdfa_status == "2B"
+
+
+def test_an_address_that_has_checked_many_files_is_asked_to_wait(sqlite_app):
+    from onestop.web.throttle import VERIFY_UPLOADS_PER_ADDRESS
+
+    counts = sqlite_app.extensions["onestop.runtime"].limiter
+    while counts.hit(VERIFY_UPLOADS_PER_ADDRESS, "127.0.0.1"):
+        pass
+    reply = upload(english(sqlite_app), _minimal_pdf())
+    assert reply.status_code == 429 and int(reply.headers["Retry-After"]) > 0
+    assert "try again in an hour" in reply.get_data(as_text=True) and state_of(reply) == ""

@@ -72,8 +72,9 @@ class Paper(FPDF):
         self.multi_cell(half - 4, 5, f"Số: {number}", align="C", new_x="LMARGIN", new_y="NEXT")
         left_end = self.get_y()
         self.set_xy(self.l_margin + half, top)
-        self.set_font(FONT, "B", 10)
+        self.set_font(FONT, "B", 8.5)  # the motto on one line, as the paper forms print it
         self.multi_cell(half, 5, MOTTO[0], align="C", new_x="LEFT", new_y="NEXT")
+        self.set_font(FONT, "B", 10)
         self.multi_cell(half, 5, MOTTO[1], align="C", new_x="LEFT", new_y="NEXT")
         self.set_font(FONT, "", 10)
         self.multi_cell(half, 5, on, align="C", new_x="LMARGIN", new_y="NEXT")

@@ -17,14 +17,19 @@ SignedDocument with the code its QR names, and the same bytes are handed out eve
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import datetime as dt
 import io
 import os
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pikepdf
+from cachetools import TTLCache
 from peewee import IntegrityError
 
 from ..db import run_write
@@ -210,9 +215,21 @@ def sign(content: bytes, centre, reason: str) -> tuple[bytes, str]:
                                   cert_registry=SimpleCertificateStore.from_certs(certificates[1:]))
     meta = signers.PdfSignatureMetadata(field_name="onestop", subfilter=fields.SigSeedSubFilter.PADES,
                                         md_algorithm="sha256", reason=reason, location="Việt Nam")
-    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(content), strict=False), meta, signer=signer)
+    out = _outside_an_event_loop(
+        lambda: signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(content), strict=False), meta, signer=signer))
     name = certificates[0].subject.native.get("common_name", "") if certificates else ""
     return out.getvalue(), str(name)
+
+
+def _outside_an_event_loop(work):
+    """pyHanko's synchronous calls run `asyncio.run`, which refuses to start inside a running event
+    loop (an asynchronous server's thread, Playwright's sync API): there, the work runs on a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
 
 
 def signer_name(centre) -> str:
@@ -359,6 +376,12 @@ def verify_file(content: bytes) -> Verification:
     return Verification(verdict["state"], _parsed(verdict), record)
 
 
+# The verdicts on stored documents (immutable, by sha256 and the roots trusted), for a while: a QR
+# page opened by many costs one check, not one child process each.
+_checked = TTLCache(maxsize=512, ttl=600)
+_checked_lock = threading.Lock()
+
+
 def verify_code(code: str) -> Verification:
     """The verdict on the document a QR code names, checked again from the stored file; NotFound
     for a code this installation never issued."""
@@ -366,9 +389,17 @@ def verify_code(code: str) -> Verification:
     record = SignedDocument.get_or_none(SignedDocument.code == code[:32]) if code.isalnum() else None
     if record is None:
         raise NotFound("no document has this verification code")
-    try:
-        content = attachments.store().read(record.sha256)
-    except OSError:
-        return Verification("unreadable", [], record)
-    checked = verify_file(content)
-    return Verification(checked.state, checked.signatures, record)
+    roots = trust_roots()
+    key = (record.sha256, _sha256(b"".join(roots)))
+    with _checked_lock:
+        verdict = _checked.get(key)
+    if verdict is None:
+        try:
+            content = attachments.store().read(record.sha256)
+        except OSError:
+            return Verification("unreadable", [], record)
+        found = options()
+        verdict = signature_check.check(content, roots, timeout=found.check_seconds, memory_mb=found.check_memory_mb)
+        with _checked_lock:
+            _checked[key] = verdict
+    return Verification(verdict["state"], _parsed(copy.deepcopy(verdict)), record)

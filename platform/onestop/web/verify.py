@@ -8,7 +8,7 @@ from wtforms import FileField
 
 from ..services import signing
 from ..services.errors import NotFound
-from . import forms
+from . import forms, throttle
 
 bp = Blueprint("verify", __name__)
 
@@ -58,6 +58,11 @@ def upload():
     sent = form.document.data
     if sent is None or not getattr(sent, "filename", ""):
         return _page(error="no_file", status=422)
+    wait = throttle.verify_wait()
+    if wait is not None:
+        response = _page(error="busy", status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
         if getattr(sent.stream, "overflowed", False):  # web/errors.CappedFile kept only the start of it
             outcome = signing.Verification("too_large", [])
