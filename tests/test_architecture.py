@@ -129,7 +129,7 @@ STORAGE = ["onestop.db", "onestop.sql", "onestop.migrations", "peewee", "playhou
 TOP = ["onestop.app", "onestop.cli", "onestop_admin", "tests", "bench"]
 WORKERS = ["onestop.jobs", "onestop.timers"]
 WEB_PAGES = ["onestop.web.api", "onestop.web.counter", "onestop.web.desk", "onestop.web.portal", "onestop.web.public",
-             "onestop.web.queue"]
+             "onestop.web.queue", "onestop.web.verify"]
 
 
 def _files(*paths):

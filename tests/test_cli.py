@@ -253,3 +253,28 @@ def test_dossiers_import_takes_an_old_systems_open_dossiers_whole_or_not_at_all_
                   ("dossiers", "import", str(good), "--centre", "NOPE")):
         failed = run(*wrong, home=tmp_path)
         assert failed.returncode == 1 and failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
+
+
+def test_keys_create_makes_a_local_root_and_the_centres_certificate_once_and_keeps_them(tmp_path):
+    from cryptography import x509
+
+    first = run("keys", "create", home=tmp_path)
+    assert first.returncode == 0, first.stderr
+    folder = tmp_path / "signing" / "centres" / "default"
+    key, chain = folder / "key.pem", folder / "cert.pem"
+    assert key.stat().st_mode & 0o777 == 0o600 and (tmp_path / "signing" / "root.key").stat().st_mode & 0o777 == 0o600
+    leaf, root = x509.load_pem_x509_certificates(chain.read_bytes())
+    leaf.verify_directly_issued_by(x509.load_pem_x509_certificate((tmp_path / "signing" / "root.pem").read_bytes()))
+    assert root.subject == leaf.issuer
+    usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and usage.content_commitment and not usage.key_cert_sign
+    before = key.read_bytes()
+    again = run("keys", "create", home=tmp_path)
+    assert again.returncode == 0 and "kept" in again.stdout and key.read_bytes() == before
+    replaced = run("keys", "create", "--replace", home=tmp_path)
+    assert replaced.returncode == 0 and key.read_bytes() != before
+
+
+def test_keys_create_for_a_centre_that_does_not_exist_says_so_in_a_line(tmp_path):
+    unknown = run("keys", "create", "--centre", "KHONG-CO", home=tmp_path)
+    assert unknown.returncode == 1 and "no centre" in unknown.stderr and "Traceback" not in unknown.stderr

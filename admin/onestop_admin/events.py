@@ -38,6 +38,7 @@ EVENT_LABELS = {
     "dossier.papers_digitised": "Số hóa giấy tờ khi tiếp nhận",
     "dossier.rated": "Người dân đánh giá",
     "dossier.receipt_reprinted": "In lại giấy tiếp nhận với mã tra cứu mới",
+    "result.signed": "Ký số kết quả giải quyết (bản PDF có mã kiểm tra)",
     "dossier.retried": "Chạy lại bước gặp sự cố",
     "dossier.started": "Tiếp nhận hồ sơ",
     "dossier.step_skipped": "Bỏ qua bước gặp sự cố",

@@ -5,7 +5,7 @@ it. Kept apart from the app factory so that a command imports no web framework."
 from . import db, ratelimit
 from .clock import Clock
 from .config import Settings
-from .services import attachments, audit, codes, connectors, notify, payment_gateway, runtime
+from .services import attachments, audit, codes, connectors, notify, payment_gateway, runtime, signing
 from .services.national_portal import options as national_portal
 
 
@@ -25,7 +25,11 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
         connectors=connectors.Options(keys=settings.connector_key, timeout_seconds=settings.connector_timeout_seconds,
                                       attempts=settings.connector_attempts,
                                       backoff_seconds=settings.connector_backoff_seconds,
-                                      ca_file=settings.connector_ca_file))
+                                      ca_file=settings.connector_ca_file),
+        signing=signing.Options(settings.home / "signing", public_url=settings.public_url or settings.local_url,
+                                key_file=settings.signing_key_file, cert_file=settings.signing_cert_file,
+                                trust_roots=tuple(settings.signing_trust_roots),
+                                max_bytes=settings.max_file_bytes))
     gateway = settings.payment_gateway()
     if gateway is not None:
         built.payments = payment_gateway.Gateway(*gateway, timeout_seconds=settings.payment_timeout_seconds)

@@ -1,5 +1,5 @@
 """The `onestop` command: serve, worker, init, import, validate, user create, centres, pack, rollout,
-catalogue import, search rebuild, dossiers import."""
+catalogue import, search rebuild, dossiers import, keys create."""
 
 import argparse
 import logging
@@ -496,6 +496,12 @@ def cmd_serve(args):
     ensure_default_centre()
     loaded = load_bundled(_system_actor())
     credentials = _first_start(settings)
+    if not settings.signing_key_file:  # the embedded default signs with a key of its own, made once
+        from .services import signing
+
+        made = signing.create_keys()
+        if made.created:
+            print(f"signing key of the default centre created in {made.folder} (onestop keys create)")
     db.database.close()
 
     host = args.host
@@ -554,6 +560,20 @@ def cmd_worker(args):
         signal.signal(sig, lambda *_: stop.set())
     timers.run_forever(settings.timer_poll_seconds, stop, settings.audit_checkpoint_seconds)
     print("onestop worker: stopped", flush=True)
+    return 0
+
+
+def cmd_keys_create(args):
+    from .services import signing
+
+    settings = load_settings()
+    _runtime(settings)
+    made = signing.create_keys(args.centre, replace=args.replace)
+    if made.created:
+        print(f"signing key and certificate of {made.subject} written to {made.folder} (issued by the local "
+              f"root {made.root})")
+    else:
+        print(f"{made.subject} has a signing key already ({made.folder}); kept (--replace makes a new one)")
     return 0
 
 
@@ -715,6 +735,14 @@ def build_parser():
                            "count in the statistics from then")
     dimp.add_argument("--dry-run", action="store_true", help="check every line and say what would be imported")
     dimp.set_defaults(func=cmd_dossiers_import)
+
+    keys = sub.add_parser("keys", help="the keys that sign results").add_subparsers(dest="keys_command",
+                                                                                  required=True)
+    make = keys.add_parser("create", help="a centre's signing key and certificate, issued by this installation's "
+                                          "local root (made once) under ONESTOP_HOME/signing: the embedded default's")
+    make.add_argument("--centre", help="the centre's code (default: the default centre)")
+    make.add_argument("--replace", action="store_true", help="make a new key even if the centre has one")
+    make.set_defaults(func=cmd_keys_create)
 
     roll = sub.add_parser("rollout", help="publish a pack as templates and adopt it at many centres")
     roll.add_argument("pack")

@@ -100,6 +100,14 @@ class Settings:
     national_portal_secret: str = ""
     national_portal_timeout_seconds: float = 10.0
     national_portal_reconcile_seconds: float = 900.0
+    # Signed results (services.signing): the address citizens reach this server at (the QR code of a
+    # result's verification page; unset: local_url), the key and certificate (with its chain) to sign
+    # with where a centre has none of its own under home/signing/centres/<code>/, the roots trusted
+    # besides the local one (PEM files, comma-separated). /verify takes files up to max_file_bytes.
+    public_url: str | None = None
+    signing_key_file: str | None = None
+    signing_cert_file: str | None = None
+    signing_trust_roots: tuple = ()
     testing: bool = False
     # An Engine to use instead of building one (tests share one across apps).
     engine: object = None
@@ -341,6 +349,11 @@ def load_settings(**overrides) -> Settings:
         payment_merchant=os.environ.get("ONESTOP_PAYMENT_MERCHANT") or "",
         payment_secret=os.environ.get("ONESTOP_PAYMENT_SECRET") or "",
         payment_timeout_seconds=_float("ONESTOP_PAYMENT_TIMEOUT", 10.0),
+        public_url=(os.environ.get("ONESTOP_PUBLIC_URL") or "").rstrip("/") or None,
+        signing_key_file=os.environ.get("ONESTOP_SIGNING_KEY") or None,
+        signing_cert_file=os.environ.get("ONESTOP_SIGNING_CERT") or None,
+        signing_trust_roots=tuple(p.strip() for p in os.environ.get("ONESTOP_SIGNING_TRUST_ROOTS", "").split(",")
+                                  if p.strip()),
     )
     for key, value in overrides.items():
         setattr(settings, key, value)

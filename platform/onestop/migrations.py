@@ -60,6 +60,7 @@ from .models import (
     SchemaMigration,
     ServiceCall,
     ServiceCounter,
+    SignedDocument,
     SignInSession,
     Sitting,
     Unit,
@@ -383,6 +384,11 @@ def _national_portal(db):
     db.create_tables([PortalDossier, PortalPush, PortalRefusal, PortalReconciliation], safe=True)
 
 
+def _signed_documents(db):
+    """Signed results and the codes of their public verification page (services.signing)."""
+    db.create_tables([SignedDocument], safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -430,6 +436,7 @@ MIGRATIONS = [
     (44, "fees paid online through the payment gateway, with their receipts and refunds", _payments),
     (45, "dossiers of citizens signed in with their electronic identity", _citizen_dossiers),
     (46, "the national portal: pushed dossiers, their status outbox, refusals, reconciliations", _national_portal),
+    (47, "signed results and their verification codes", _signed_documents),
 ]
 
 

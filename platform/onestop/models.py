@@ -1015,6 +1015,25 @@ class CacheVersion(BaseModel):
     version = IntegerField(default=0)
 
 
+class SignedDocument(BaseModel):
+    """A document this installation signed (a dossier's result): the code its QR names on the public
+    verification page, and the signed file (the attachment store's bytes, by sha256)."""
+
+    id = AutoField()
+    code = CharField(unique=True, max_length=32)
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    dossier = ForeignKeyField(Dossier, null=True, on_delete="CASCADE")
+    kind = CharField(max_length=16, default="result")
+    name = CharField(max_length=255)
+    sha256 = CharField(max_length=64, index=True)
+    size = IntegerField()
+    signer = CharField(max_length=500)
+    signed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("dossier", "kind"), True),)
+
+
 class SchemaMigration(BaseModel):
     version = IntegerField(primary_key=True)
     name = CharField(max_length=255)
@@ -1144,4 +1163,5 @@ ALL_MODELS = [
     PortalPush,
     PortalRefusal,
     PortalReconciliation,
+    SignedDocument,
 ]

@@ -54,7 +54,7 @@ def _seed(app):
                                          run_tests=False)
         unit = units.create_unit(admin, "TP", "Phòng Tư pháp")
         centre = Centre.get(Centre.code == "default")
-        extra = _seed_issue_18_to_20(admin, dossier, centre) | webhook
+        extra = _seed_issue_18_to_20(admin, dossier, centre) | webhook | _seed_issue_21_signing(admin)
         extra["delivery"] = WebhookDelivery.get(WebhookDelivery.subscription == webhook["subscription"]).id
         return extra | {"code": dossier.code, "key": dossier.lookup_key, "procedure": "2.000815", "task": WorkItem.get(WorkItem.dossier == dossier.id).id,
                 "attachment": Attachment.get(Attachment.dossier == dossier.id).id, "draft": draft.draft_id,
@@ -96,6 +96,16 @@ def _seed_issue_18_to_20(admin, dossier, centre) -> dict:
     [paper] = papers.record(admin, dossier, "022190012345", scanned)
     return {"table": "fees", "counter": counter.id, "ticket": ticket.id, "ticket_token": ticket.token,
             "paper": paper.id, "document": CitizenDocument.get(CitizenDocument.dossier == dossier.id).id}
+
+
+def _seed_issue_21_signing(admin) -> dict:
+    """A signed result: its verification page shows a verdict."""
+    from onestop.services import signing
+    from tests.support.signed import resolved_dossier, with_keys
+
+    with_keys()
+    record, _content = signing.result(resolved_dossier(admin))
+    return {"verify": record.code}
 
 
 def page_paths(app, ids) -> list[str]:
@@ -173,7 +183,8 @@ def test_every_page_has_no_serious_or_critical_accessibility_violation(live, bro
     page = context.new_page()
     page.goto(f"{base}/lang/{language}")
     found, checked = {}, 0
-    anonymous = ["/", "/desk/login", "/stats", f"/track/{ids['code']}?k={ids['key']}"]
+    anonymous = ["/", "/desk/login", "/stats", f"/track/{ids['code']}?k={ids['key']}", "/verify",
+                 f"/verify/{ids['verify']}"]
     for path in anonymous:
         checked += _check(page, base + path, found, f"{path} (signed out)")
     _sign_in(page, base)

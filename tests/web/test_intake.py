@@ -47,6 +47,26 @@ def test_a_paper_dossiers_receipt_lists_the_papers_received_not_an_online_submis
     assert all(p in html.unescape(listed) for p in papers)
 
 
+def test_the_receipt_is_also_a_pdf_a_file_listing_the_same_papers(counter):
+    import io
+
+    import pikepdf
+    import pypdf
+
+    form = counter.get(PERMIT)
+    papers = _papers(form.get_data(as_text=True))[:1]
+    reply = counter.post(PERMIT, data={"csrf_token": csrf(form), "applicant_name": "Phạm Thị Hoa",
+                                       "applicant_phone": "0983 456 789", "paper-0-paper": "1"})
+    slip = counter.get(reply.headers["Location"])
+    assert "format=pdf" in slip.get_data(as_text=True)
+    as_pdf = counter.get(reply.headers["Location"] + "?format=pdf")
+    assert as_pdf.status_code == 200 and as_pdf.mimetype == "application/pdf"
+    with pikepdf.open(io.BytesIO(as_pdf.get_data())) as pdf:
+        assert pdf.open_metadata().pdfa_status == "2B"
+    text = " ".join(pypdf.PdfReader(io.BytesIO(as_pdf.get_data())).pages[0].extract_text().split())
+    assert "Phạm Thị Hoa" in text and " ".join(papers[0].split()) in text
+
+
 def _key_in_qr_code(client, code):
     """The lookup key the receipt's QR code carries (the session remembers it to print it again)."""
     with client.session_transaction() as session:

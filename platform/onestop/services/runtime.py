@@ -52,6 +52,7 @@ class Runtime:
     payments: object = None  # payment_gateway.Gateway: the payment gateway (None: none configured)
     connectors: object = None  # connectors.Options: the secrets' key, timeouts and tries of connector calls
     national_portal: object = None  # national_portal.options.Options: the portal's URL, secret, timeout
+    signing: object = None  # signing.Options: where the signing keys are, the roots trusted, the public address
     code_system: str = ""  # the 2-digit system-owner code of national-service dossier codes
     passwords: object = None  # an argon2 PasswordHasher other than the standard one (tests: a cheap one)
     caches: dict = field(default_factory=dict)  # SharedCache kind -> TTLCache

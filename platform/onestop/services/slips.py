@@ -11,6 +11,7 @@ import segno
 
 from ..db import run_write
 from ..models import AuditEvent, Centre, Dossier, utcnow
+from ..status import WITH_RESULT
 from . import attachments, audit, payments
 from .dossiers import get_dossier, hand_overs
 from .errors import NotFound
@@ -102,6 +103,11 @@ class ControlSheet:
     due_at: object
     rows: list
     late_units: list  # the units that kept a step past its deadline, in order
+
+
+def result_ready(actor, code) -> bool:
+    """Whether a dossier of the actor's centre has its result ready (its signed result can be downloaded)."""
+    return get_dossier(actor, code).status in WITH_RESULT
 
 
 def hand_over_rows(dossier, with_people=True) -> list[HandOver]:

@@ -22,6 +22,7 @@ from . import (
     security,
     sessions,
     spot,
+    verify,
 )
 
 
@@ -38,6 +39,7 @@ def init_app(app):
     diagram.init_app(app)
     auth.init_app(app)
     app.register_blueprint(public.bp)
+    app.register_blueprint(verify.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(payment.bp)
     app.register_blueprint(citizen.bp)

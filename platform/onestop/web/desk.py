@@ -28,7 +28,9 @@ from ..services import (
     attachments,
     dossiers,
     lifecycle,
+    pdfs,
     procedures,
+    signing,
     slips,
     stats,
     users,
@@ -326,7 +328,35 @@ def apologise(actor, code):
 @bp.get("/dossiers/<code>/control-sheet")
 @officer_required
 def control_sheet(actor, code):
-    return render_template("desk/control_sheet.html", sheet=slips.control_sheet(actor, code))
+    return render_template("desk/control_sheet.html", sheet=slips.control_sheet(actor, code),
+                           result_ready=slips.result_ready(actor, code))
+
+
+@bp.get("/dossiers/<code>/control-sheet.pdf")
+@officer_required
+def control_sheet_pdf(actor, code):
+    return _pdf(pdfs.control_sheet(slips.control_sheet(actor, code)), f"phieu-kiem-soat-{code}.pdf")
+
+
+@bp.get("/dossiers/<code>/result.pdf")
+@officer_required
+def result_pdf(actor, code):
+    """The dossier's signed result (made and signed on first download, the same file ever after)."""
+    try:
+        record, content = signing.officer_result(actor, code)
+    except Conflict:
+        flash(_("The result of this dossier is not ready yet."), "error")
+        return redirect(url_for("desk.control_sheet", code=code), 303)
+    except signing.NoSigningKey:
+        flash(_("The result cannot be signed: this centre has no signing key. An administrator creates one with "
+                "the command onestop keys create."), "error")
+        return redirect(url_for("desk.control_sheet", code=code), 303)
+    return _pdf(content, record.name)
+
+
+def _pdf(content, name):
+    return send_file(io.BytesIO(content), mimetype="application/pdf", as_attachment=True, download_name=name,
+                     max_age=0)
 
 
 @bp.get("/intake", endpoint="intake")
@@ -409,6 +439,12 @@ def periodic_report(actor):
 @officer_required
 def notice(actor, code, kind):
     return render_template("desk/notice.html", notice=slips.notice(actor, code, kind))
+
+
+@bp.get("/dossiers/<code>/notices/<kind>.pdf")
+@officer_required
+def notice_pdf(actor, code, kind):
+    return _pdf(pdfs.notice(slips.notice(actor, code, kind)), f"{kind}-{code}.pdf")
 
 
 @bp.get("/dossiers/<code>/files/<rowid:attachment_id>")

@@ -4,14 +4,16 @@ procedure decided on the spot, and its receipt printed (again). The applicant's 
 procedure's form already asks is not asked beside it. The desk's blueprint routes to these
 views (web/desk.py)."""
 
-from flask import flash, redirect, render_template, request, session, url_for
+import io
+
+from flask import flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from .. import formdefs
 from ..models import utcnow
-from ..services import dossiers, papers, procedures, queue, sittings, slips, submissions
+from ..services import dossiers, papers, pdfs, procedures, queue, sittings, slips, submissions
 from ..services.attachments import Upload
 from ..services.errors import ServiceError
 from . import formpage, forms, spot
@@ -142,8 +144,12 @@ def intake_receipt(actor, code):
         return _received(slips.reissue_lookup_key(actor, code),
                          _("A new lookup key is issued for dossier %(code)s; the old one no longer works.", code=code))
     key = (session.get("intakes") or {}).get(code)
+    slip = slips.receipt(actor, dossier, url_for("portal.track", code=code, _external=True) if key is None
+                         else tracking_url(code, key))
+    if request.args.get("format") == "pdf":  # the same slip as a PDF/A file
+        return send_file(io.BytesIO(pdfs.receipt(slip)), mimetype="application/pdf", as_attachment=True,
+                         download_name=f"giay-tiep-nhan-{code}.pdf", max_age=0)
     if key is None:
-        slip = slips.receipt(actor, dossier, url_for("portal.track", code=code, _external=True))
         return render_template("portal/receipt.html", slip=slip, action=ActionForm(),
                                reissue=url_for("desk.intake_receipt", code=code))
-    return render_template("portal/receipt.html", slip=slips.receipt(actor, dossier, tracking_url(code, key)))
+    return render_template("portal/receipt.html", slip=slip)

@@ -25,7 +25,18 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, MultipleFileField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from ..services import centres, dossiers, identity, lifecycle, procedures, slips, submissions, tracking
+from ..services import (
+    centres,
+    dossiers,
+    identity,
+    lifecycle,
+    pdfs,
+    procedures,
+    signing,
+    slips,
+    submissions,
+    tracking,
+)
 from ..services.attachments import Upload
 from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.users import portal_user
@@ -231,6 +242,36 @@ def receipt(code):
     dossier, key = _own_submission_or_404(code)
     return render_template("portal/receipt.html", slip=slips.receipt(portal_user(dossier.centre), dossier,
                                                                      tracking_url(dossier.code, key)))
+
+
+@bp.get("/submitted/<code>/receipt.pdf")
+def receipt_pdf(code):
+    """The receipt and appointment slip as a PDF/A file."""
+    dossier, key = _own_submission_or_404(code)
+    slip = slips.receipt(portal_user(dossier.centre), dossier, tracking_url(dossier.code, key))
+    return _pdf(pdfs.receipt(slip), f"giay-tiep-nhan-{dossier.code}.pdf")
+
+
+def _pdf(content, name):
+    return send_file(io.BytesIO(content), mimetype="application/pdf", as_attachment=True, download_name=name,
+                     max_age=0)
+
+
+@bp.post("/track/<code>/result")
+def result(code):
+    """The signed result of the citizen's own dossier (its code and lookup key), once it is ready."""
+    try:
+        record, content = signing.applicant_result(code, request.form.get("key", ""))
+    except NotFound:
+        return _wrong_key(code)
+    except Conflict:
+        flash(_("The result of this dossier is not ready yet."), "error")
+        return _lookup(code, request.form.get("key", ""))
+    except signing.NoSigningKey:
+        flash(_("The signed result cannot be made now: the centre's signing key is not set up. Please try "
+                "again later or contact the centre."), "error")
+        return _lookup(code, request.form.get("key", ""))
+    return _pdf(content, record.name)
 
 
 def _too_many(page, wait):

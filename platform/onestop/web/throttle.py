@@ -17,6 +17,8 @@ actions and the rating API share one count. What keeps a key from being guessed 
 not these limits: since the right key is never refused, they make guessing visible and cheap to
 answer without shutting out anyone who holds the key.
 
+Files checked on the public verification page: per address (VERIFY_UPLOADS_PER_ADDRESS).
+
 Anonymous submissions: per address and per procedure of a centre (settings, the `limits`
 notation, e.g. "20 per hour"), counted when a valid application is about to be stored.
 """
@@ -36,6 +38,9 @@ ACCOUNT_FAILURES = Limit("signin-account", "20 per 15 minutes")
 
 KEY_MISSES_PER_DOSSIER = Limit("key-miss-dossier", "20 per hour")
 KEY_MISSES_PER_ADDRESS = Limit("key-miss-address", "100 per hour")
+
+# Files checked on /verify: each check costs a child process a second or two of CPU.
+VERIFY_UPLOADS_PER_ADDRESS = Limit("verify-address", "60 per hour")
 
 DEVICE_COOKIE = "onestop_device"
 DEVICE_DAYS = 180
@@ -136,6 +141,14 @@ def wrong_key(code) -> int | None:
         return counts.retry_after(KEY_MISSES_PER_DOSSIER, dossier)
     if not counts.hit(KEY_MISSES_PER_ADDRESS, address):
         return counts.retry_after(KEY_MISSES_PER_ADDRESS, address)
+    return None
+
+
+def verify_wait() -> int | None:
+    """Count one file checked on /verify from this address; the seconds to wait once its share is used."""
+    counts = _limiter()
+    if not counts.hit(VERIFY_UPLOADS_PER_ADDRESS, client_address()):
+        return counts.retry_after(VERIFY_UPLOADS_PER_ADDRESS, client_address())
     return None
 
 
