@@ -253,3 +253,23 @@ def test_dossiers_import_takes_an_old_systems_open_dossiers_whole_or_not_at_all_
                   ("dossiers", "import", str(good), "--centre", "NOPE")):
         failed = run(*wrong, home=tmp_path)
         assert failed.returncode == 1 and failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
+
+
+def test_serve_with_granian_serves_the_same_app_submissions_and_steps_included(tmp_path):
+    import requests
+
+    from tests.support.servers import admin_token, onestop_serve
+
+    with onestop_serve(tmp_path, ONESTOP_WEB_SERVER="granian", ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="",
+                       ONESTOP_TIMER_THREAD="0") as (base, home, _env, log):
+        auth = {"Authorization": f"Bearer {admin_token(home)}"}
+        health = requests.get(f"{base}/healthz", timeout=60)
+        assert health.status_code == 200 and health.headers["server"] == "granian"
+        files = [("files", (name, (MODELS / name).read_bytes())) for name in ("review.bpmn", "receive-schema.json")]
+        assert requests.post(f"{base}/api/v1/procedures", files=files, headers=auth, timeout=60).status_code == 201
+        started = requests.post(f"{base}/api/v1/dossiers", json={"procedure": "review"}, headers=auth, timeout=60)
+        assert started.status_code == 201 and started.json()["tasks"][0]["element_id"] == "Task_Receive"
+        step = requests.post(f"{base}/api/v1/tasks/{started.json()['tasks'][0]['id']}/complete", headers=auth,
+                             json={"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}}, timeout=60)
+        assert step.status_code == 200 and step.json()["tasks"][0]["element_id"] == "Task_Approve"
+        assert "Traceback" not in log.read_text(errors="replace")
