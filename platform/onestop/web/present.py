@@ -170,6 +170,12 @@ DOSSIER = {
     "lookup_key": _TEXT | {"description": "for the applicant's receipt; shown once"}}
 
 
+def _tasks(rows) -> list:
+    """Ready tasks (sql.TaskRow) as the API shows them."""
+    return [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
+             "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows]
+
+
 def waiting(w):
     """An event a dossier waits for (a timer with its due time, a message with its name...)."""
     return {"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at),
@@ -216,11 +222,6 @@ STEP = {key: DOSSIER[key] for key in ("code", "state", "status", "due_at", "due_
                                       "error")} | {
     "links": closed(LINKS | {"self": _TEXT | {"description": "the whole dossier (GET)"}})}
 SUBMITTED = STEP | {key: DOSSIER[key] for key in ("tracking_url", "lookup_key")}
-
-
-def _tasks(rows) -> list:
-    return [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
-             "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows]
 
 
 def step(d, rows, links, tracking_url=None):
