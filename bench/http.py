@@ -189,8 +189,8 @@ def _tool(name: str) -> list[str]:
 class Server:
     """gunicorn with the app factory, as production runs it; started in its own process group."""
 
-    def __init__(self, env: dict, home: Path, workers: int, threads: int):
-        self.env, self.home, self.workers, self.threads = env, home, workers, threads
+    def __init__(self, env: dict, home: Path, workers: int, threads: int, kind: str = "gthread"):
+        self.env, self.home, self.workers, self.threads, self.kind = env, home, workers, threads, kind
         self.port = free_port()
         self.log_path = home / "gunicorn.log"
         self.proc = None
@@ -199,9 +199,7 @@ class Server:
 
     def launch(self):
         """Start gunicorn and return at once."""
-        argv = [*_tool("gunicorn"), "-k", "gthread", "--threads", str(self.threads), "-w", str(self.workers),
-                "-b", f"127.0.0.1:{self.port}", "--no-control-socket", "--graceful-timeout", "5",
-                "onestop.app:create_app()"]
+        argv = SERVERS[self.kind](self)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(argv, env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -249,6 +247,23 @@ class Server:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=15)
+
+
+def _gunicorn(server: Server, *options) -> list[str]:
+    return [*_tool("gunicorn"), *options, "-w", str(server.workers), "-b", f"127.0.0.1:{server.port}",
+            "--no-control-socket", "--graceful-timeout", "5", "onestop.app:create_app()"]
+
+
+# --server: how the app is served. gthread as before; gthread+conf and sync with onestop.gunicorn_conf
+# (gc.freeze after start-up, as production and `onestop serve` run); granian on the same app (onestop.wsgi).
+SERVERS = {
+    "gthread": lambda s: _gunicorn(s, "-k", "gthread", "--threads", str(s.threads)),
+    "gthread+conf": lambda s: _gunicorn(s, "-c", "python:onestop.gunicorn_conf", "--threads", str(s.threads)),
+    "sync": lambda s: _gunicorn(s, "-c", "python:onestop.gunicorn_conf", "-k", "sync"),
+    "granian": lambda s: [*_tool("granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(s.port),
+                          "--workers", str(s.workers), "--blocking-threads", str(s.threads), "--no-ws",
+                          "--workers-kill-timeout", "5", "onestop.wsgi:app"],
+}
 
 
 def request(port, method, path, body=None, headers=None, timeout=30.0, quiet=False):
@@ -712,7 +727,7 @@ def run_server(kind: str, workers: int, args, clients_list: list[int], tmp_root:
         token = prepare_database(env)
         run.prepare_s = time.monotonic() - t0
         run.description = describe_database(url, home)
-        server = Server(env, home, workers, args.threads)
+        server = Server(env, home, workers, args.threads, args.server)
         server.db_pid = postmaster_pid(url)
         try:
             server.start()
@@ -968,6 +983,8 @@ def main(argv=None):
     parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite,postgresql (default: both)")
     parser.add_argument("--workers", default="2,4", help="gunicorn worker counts (default 2,4)")
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (default 8)")
+    parser.add_argument("--server", default="gthread", choices=sorted(SERVERS),
+                        help="gunicorn gthread (default), gthread+conf or sync with onestop.gunicorn_conf, or granian")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients of the main runs (default 16)")
     parser.add_argument("--baseline-clients", default="1,4", help="client counts of the latency baseline (default 1,4)")
     parser.add_argument("--client-procs", type=int, default=4,
@@ -1023,7 +1040,7 @@ def main(argv=None):
     print(f"# machine: nproc={facts['nproc']} ({facts['cpu']}), load {facts['load']}; python {facts['python']}; "
           f"gunicorn {facts['gunicorn']}; Flask {facts['flask']}; SpiffWorkflow {facts['spiffworkflow']}; "
           f"peewee {facts['peewee']}; code {facts['code']}; databases: {'; '.join(descriptions.values()) or '-'}")
-    print(f"# {'quick' if args.quick else 'full'} run: gunicorn -k gthread --threads {args.threads} -w "
+    print(f"# {'quick' if args.quick else 'full'} run: --server {args.server}, --threads {args.threads} -w "
           f"{'/'.join(map(str, worker_counts))}; {args.duration:g} s per cell; clients {'/'.join(map(str, clients_list))} "
           f"({'new connection per request' if args.no_keepalive else 'keep-alive'} http.client, threads in {args.client_procs} processes); {time.monotonic() - started:.0f} s{steal}")
     for line in skipped:

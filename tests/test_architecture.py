@@ -170,7 +170,7 @@ RULES = {
                        ["flask", "werkzeug", "onestop.web", "onestop.engine", "onestop.config", "SpiffWorkflow"]
                        + TOP + WORKERS),
     "the rate limiter": ([PACKAGE / "ratelimit.py"], ["flask", "werkzeug", "peewee", "SpiffWorkflow", "onestop"]),
-    "the app factory": ([PACKAGE / "app.py", PACKAGE / "__init__.py", PACKAGE / "gunicorn_conf.py"], ["onestop.cli", "onestop_admin", "tests", "bench"]),
+    "the app factory": ([PACKAGE / "app.py", PACKAGE / "__init__.py", PACKAGE / "gunicorn_conf.py", PACKAGE / "wsgi.py"], ["onestop.cli", "onestop_admin", "tests", "bench"]),
     # Builds the runtime for the app factory and the CLI alike: no web framework, nothing of the top.
     "the runtime's builder": ([PACKAGE / "assemble.py"],
                               ["flask", "werkzeug", "onestop.web", "onestop.app", "onestop.cli", "onestop_admin",

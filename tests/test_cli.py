@@ -278,3 +278,23 @@ def test_keys_create_makes_a_local_root_and_the_centres_certificate_once_and_kee
 def test_keys_create_for_a_centre_that_does_not_exist_says_so_in_a_line(tmp_path):
     unknown = run("keys", "create", "--centre", "KHONG-CO", home=tmp_path)
     assert unknown.returncode == 1 and "no centre" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_serve_with_granian_serves_the_same_app_submissions_and_steps_included(tmp_path):
+    import requests
+
+    from tests.support.servers import admin_token, onestop_serve
+
+    with onestop_serve(tmp_path, ONESTOP_WEB_SERVER="granian", ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="",
+                       ONESTOP_TIMER_THREAD="0") as (base, home, _env, log):
+        auth = {"Authorization": f"Bearer {admin_token(home)}"}
+        health = requests.get(f"{base}/healthz", timeout=60)
+        assert health.status_code == 200 and health.headers["server"] == "granian"
+        files = [("files", (name, (MODELS / name).read_bytes())) for name in ("review.bpmn", "receive-schema.json")]
+        assert requests.post(f"{base}/api/v1/procedures", files=files, headers=auth, timeout=60).status_code == 201
+        started = requests.post(f"{base}/api/v1/dossiers", json={"procedure": "review"}, headers=auth, timeout=60)
+        assert started.status_code == 201 and started.json()["tasks"][0]["element_id"] == "Task_Receive"
+        step = requests.post(f"{base}/api/v1/tasks/{started.json()['tasks'][0]['id']}/complete", headers=auth,
+                             json={"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}}, timeout=60)
+        assert step.status_code == 200 and step.json()["tasks"][0]["element_id"] == "Task_Approve"
+        assert "Traceback" not in log.read_text(errors="replace")

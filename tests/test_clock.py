@@ -35,7 +35,8 @@ def test_pages_and_stored_rows_take_their_time_from_the_bound_clock(app, clock, 
     month = admin_api.client.get("/api/v1/stats/provinces").json
     assert month["from"] == clock.today().replace(day=1).isoformat()
     assert admin_api.upload([MODELS / "timer.bpmn"]).status_code == 201
-    dossier = admin_api.post("/dossiers", {"procedure": "reminder"}).json
+    code = admin_api.post("/dossiers", {"procedure": "reminder"}).json["code"]
+    dossier = admin_api.get(f"/dossiers/{code}").json
     received = datetime.fromisoformat(dossier["received_at"].removesuffix("Z"))
     assert abs(received.replace(tzinfo=None) - clock.now()) < timedelta(minutes=1)
     due = datetime.fromisoformat(dossier["waiting"][0]["due_at"].removesuffix("Z"))

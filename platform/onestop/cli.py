@@ -512,12 +512,24 @@ def cmd_serve(args):
     else:
         print("sign in with your account; new users: onestop user create NAME --role officer --token")
 
+    workers = int(os.environ.get("ONESTOP_WEB_WORKERS", "1"))
+    threads = int(os.environ.get("ONESTOP_WEB_THREADS", "8"))
+    if os.environ.get("ONESTOP_WEB_SERVER", "gunicorn") == "granian":
+        # The same app under granian (HTTP in Rust, the app's code in its blocking threads):
+        # each worker imports onestop.wsgi, which builds the app and freezes it as below.
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        Granian("onestop.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+                blocking_threads=threads, websockets=False).serve()
+        return 0
+
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", int(os.environ.get("ONESTOP_WEB_WORKERS", "1")))
+            self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", int(os.environ.get("ONESTOP_WEB_THREADS", "8")))
+            self.cfg.set("threads", threads)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
             # gunicorn's control socket sits at one fixed path per user: two servers would clash.

@@ -47,7 +47,9 @@ class Walk:
             body["data"] = data
         response = api.post("/dossiers", body)
         assert response.status_code == 201, response.json
-        self.dossier = response.json
+        self.dossier = response.json  # the lean answer: read the whole dossier beside it
+        self.refresh()
+        self.dossier |= response.json
 
     @property
     def code(self):
@@ -90,9 +92,8 @@ class Walk:
     def complete(self, element_id, data) -> "Walk":
         response = self.attempt(element_id, data)
         assert response.status_code == 200, response.json
-        self.dossier = response.json
-        assert self.state != "error", self.dossier.get("error")
-        return self
+        assert response.json["state"] != "error", response.json.get("error")
+        return self.refresh()  # the step's answer is lean: the whole dossier is read (GET)
 
     def supplement(self, reason, note="Đã nộp bổ sung") -> dict:
         """Ask for a supplement (the offered tasks are then refused), record its arrival; returns the

@@ -34,7 +34,7 @@ def test_a_read_only_form_field_sent_back_unchanged_is_accepted(admin_api):
     answer = admin_api.post(f"/tasks/{task}/complete", {"data": {
         "applicant_name": "Nguyễn Văn A", "documents_complete": True, "citizen_id": "079123456789"}})
     assert answer.status_code == 200, answer.json
-    assert answer.json["data"]["citizen_id"] == "079123456789"
+    assert admin_api.get(f"/dossiers/{answer.json['code']}").json["data"]["citizen_id"] == "079123456789"
 
 
 def test_a_pack_the_back_offices_lint_would_block_is_not_published_through_the_api(app):

@@ -49,7 +49,8 @@ def test_a_feel_decision_table_and_a_cron_timer_run_through_the_api(sqlite_admin
     dossier = sqlite_admin_api.post("/dossiers", {"procedure": uploaded.json["code"],
                                                   "data": {"kind": "villa", "area": 80}})
     assert dossier.status_code == 201, dossier.json
-    assert dossier.json["data"]["fee"] == 100 and dossier.json["data"]["urgent"] is False
+    stored = sqlite_admin_api.get(f"/dossiers/{dossier.json['code']}").json["data"]
+    assert stored["fee"] == 100 and stored["urgent"] is False
     ticking = sqlite_admin_api.upload([("ticking.bpmn", ticking_task("0 0 8 ? * MON-FRI", "ticking"))])
     assert ticking.status_code == 201, ticking.json
     assert sqlite_admin_api.post("/dossiers", {"procedure": "ticking"}).status_code == 201

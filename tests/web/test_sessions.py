@@ -32,3 +32,17 @@ def test_a_forged_session_cookie_is_ignored(sqlite_app):
     client = sqlite_app.test_client()
     client.set_cookie("session", "eyJ2YWx1ZSI6ImFkbWluIn0.forged.signature")
     assert client.get("/_test/recall").get_data(as_text=True) == "-"
+
+
+def test_an_api_answer_neither_sets_a_cookie_nor_varies_on_one_but_keeps_the_security_headers(sqlite_admin_api):
+    reply = sqlite_admin_api.get("/procedures")
+    assert reply.status_code == 200
+    assert "Set-Cookie" not in reply.headers and "Cookie" not in reply.headers.get("Vary", "")
+    assert reply.headers["X-Content-Type-Options"] == "nosniff" and reply.headers["X-Frame-Options"] == "DENY"
+    assert reply.headers["Referrer-Policy"] == "same-origin" and "Content-Security-Policy" not in reply.headers
+
+
+def test_a_page_still_varies_on_the_cookie_and_carries_its_policy(sqlite_app):
+    page = sqlite_app.test_client().get("/")
+    assert "Cookie" in page.headers.get("Vary", "") and "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert [name for name, _value in page.headers if name == "X-Frame-Options"] == ["X-Frame-Options"]

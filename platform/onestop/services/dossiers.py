@@ -438,10 +438,9 @@ def page_rows(dossier, page: int | None = None) -> dict:
 
 
 def step_rows(dossier) -> dict:
-    """What a step's answer shows beside the dossier: its open tasks and waits, and the latest
-    HISTORY_PAGE entries of its history and of its events (oldest first)."""
-    return sql.open_rows(dossier.id) | {"history": sql.history_page(dossier.id, HISTORY_PAGE, newest=True),
-                                        "events": sql.events_page(dossier.id, HISTORY_PAGE, newest=True)}
+    """What the answer to a submission or a step shows beside the dossier: its ready tasks and open
+    waits (two indexed reads, whatever the dossier's past: its history and events are paged)."""
+    return sql.open_rows(dossier.id)
 
 
 def rows_page(actor, code, kind, limit=HISTORY_PAGE, after=None):

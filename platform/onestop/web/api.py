@@ -90,7 +90,7 @@ def _links(code) -> dict:
 
 
 def _page_link(kind, code, limit, cursor):
-    return url_for(f"api.dossier_{kind}", code=code, limit=limit, cursor=cursor)
+    return url_for(f"api.dossier_{kind}", code=code, limit=limit, after=cursor)
 
 
 def _rows_page(actor, code, kind):
@@ -98,7 +98,9 @@ def _rows_page(actor, code, kind):
     limit = request.args.get("limit", str(dossiers.HISTORY_PAGE))
     if not (limit.isascii() and limit.isdigit() and len(limit) <= 6):
         raise Invalid(f"limit must be a whole number from 1 to {dossiers.MAX_PAGE}")
-    rows, cursor = dossiers.rows_page(actor, code, kind, int(limit), request.args.get("cursor"))
+    # `after` as on /tasks; `cursor`, its first name, still read
+    after = request.args.get("after", request.args.get("cursor"))
+    rows, cursor = dossiers.rows_page(actor, code, kind, int(limit), after)
     return jsonify(present.page(kind, rows, _page_link(kind, code, int(limit), cursor) if cursor else None))
 
 
@@ -146,8 +148,10 @@ def start_dossier(actor):
     again = request.headers.get("Idempotency-Key", "").strip()
     dossier = dossiers.start_dossier(actor, code, body.get("data"), body.get("applicant"), centre=centre,
                                      submission=f"api:{actor.id}:{again}" if again else None)
-    response = jsonify(_dossier(dossier, tracking_url=tracking_url(dossier.code, dossier.lookup_key)))
-    response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
+    links = _links(dossier.code)
+    response = jsonify(present.step(dossier, dossiers.step_rows(dossier), links,
+                                    tracking_url=tracking_url(dossier.code, dossier.lookup_key)))
+    response.headers["Location"] = links["self"]
     return response, 201
 
 

@@ -8,6 +8,7 @@ detail per problem) before the handler sees anything.
 """
 
 import jsonschema
+import orjson
 import referencing
 from flask import Request, current_app, request
 from flask.json.provider import DefaultJSONProvider
@@ -22,11 +23,40 @@ def max_json_bytes() -> int:
     return current_app.config["ONESTOP"].max_json_bytes
 
 
+# orjson leaves to Flask's own encoder what Flask writes its own way (dates as HTTP dates,
+# dataclasses through its hook), so an answer reads the same whichever encoder wrote it.
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 class BoundedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, except that reading goes through onestop.boundedjson."""
+    """Flask's JSON, except that reading goes through onestop.boundedjson and writing through orjson
+    (several times faster than the standard library's encoder on the API's answers; the bytes are
+    UTF-8, unescaped and unsorted, as the app's settings asked of the standard one)."""
 
     def loads(self, s, **kwargs):
         return boundedjson.loads(s, max_bytes=self._app.config["ONESTOP"].max_json_bytes)
+
+    def _encode(self, obj) -> bytes | None:
+        """obj as JSON bytes through orjson, or None where only the standard encoder can (ASCII
+        escaping asked for, an integer beyond 64 bits)."""
+        if self.ensure_ascii:
+            return None
+        try:
+            return orjson.dumps(obj, default=self.default, option=_ORJSON | (orjson.OPT_SORT_KEYS if self.sort_keys else 0))
+        except orjson.JSONEncodeError:
+            return None
+
+    def dumps(self, obj, **kwargs) -> str:
+        encoded = None if kwargs else self._encode(obj)
+        return encoded.decode() if encoded is not None else super().dumps(obj, **kwargs)
+
+    def response(self, *args, **kwargs):
+        """An answer of JSON bytes, written once (Flask's writes text, then encodes it again)."""
+        obj = self._prepare_response_obj(args, kwargs)
+        encoded = None if self._app.debug else self._encode(obj)
+        if encoded is None:
+            return super().response(obj)
+        return self._app.response_class(encoded + b"\n", mimetype=self.mimetype)
 
 
 class BoundedRequest(Request):

@@ -187,8 +187,10 @@ DAY_PARAM = {"name": "day", "in": "path", "required": True, "schema": {"type": "
 # A page of a dossier's history or events: `next` of the page before is the whole link to the next one.
 PAGE_PARAMS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-     "description": "where the page before ended (in its `next` link)"}]
+    {"name": "after", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+     "description": "where the page before ended (in its `next` link)"},
+    {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}, "deprecated": True,
+     "description": "the former name of `after`"}]
 
 
 PROVINCE_PARAM = {"name": "province", "in": "path", "required": True, "schema": {"type": "string"},
@@ -254,7 +256,8 @@ PATHS = {
     "/dossiers": {"post": {
         "summary": "Start a dossier",
         "requestBody": _body("start_dossier"),
-        "responses": {"201": {"description": "Started"} | _json(_ref("Dossier")), **_errors(401, 404, 422)}}},
+        "responses": {"201": {"description": "Started: the lean answer (the whole dossier: links.self)"}
+                      | _json(_ref("Submitted")), **_errors(401, 404, 422)}}},
     "/dossiers/{code}": {"get": {"summary": "A dossier with its tasks, waits, files and the first page of its "
                                             "history and events",
                                  "parameters": [CODE_PARAM],
@@ -449,9 +452,9 @@ PATHS = {
     "/tasks/{id}/complete": {"post": {
         "summary": "Complete a ready task", "parameters": [TASK_PARAM],
         "requestBody": _body("complete_task"),
-        "description": "Answers lean: the dossier's state, status, data, open tasks and waits, the latest "
-                       "entries of its history and its links (GET the dossier, its history or its events for "
-                       "the rest).",
+        "description": "Answers lean: the dossier's code, state, status, due date, ready tasks and open "
+                       "waits, and its links (GET the dossier for its data and files, its history or its "
+                       "events a page at a time): the answer's size does not grow with the dossier's past.",
         "responses": {"200": {"description": "The dossier after the step"} | _json(_ref("Step")),
                       **_errors(401, 403, 404, 409, 422)}}},
     "/national-portal/dossiers": {"post": {

@@ -170,6 +170,12 @@ DOSSIER = {
     "lookup_key": _TEXT | {"description": "for the applicant's receipt; shown once"}}
 
 
+def _tasks(rows) -> list:
+    """Ready tasks (sql.TaskRow) as the API shows them."""
+    return [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
+             "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows]
+
+
 def waiting(w):
     """An event a dossier waits for (a timer with its due time, a message with its name...)."""
     return {"element_id": w.element_id, "type": w.type, "name": w.name, "due_at": _iso(w.due_at),
@@ -197,8 +203,7 @@ def dossier(d, rows, centre, links, tracking_url=None, received_by=None):
         "received_at": _iso(d.received_at),
         "due_at": _iso(d.due_at),
         "due_date": _local_date(d.due_at),
-        "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
-                   "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows["tasks"]],
+        "tasks": _tasks(rows["tasks"]),
         "waiting": [waiting(w) for w in rows["waiting"]],
         "history": [history_entry(h) for h in rows["history"]],
         "events": [event(e) for e in rows["events"]],
@@ -213,28 +218,25 @@ def dossier(d, rows, centre, links, tracking_url=None, received_by=None):
     return body
 
 
-STEP = {key: DOSSIER[key] for key in ("code", "state", "status", "data", "applicant", "due_at", "due_date", "tasks",
-                                      "waiting", "error")} | {
-    "history": {"type": "array", "items": closed(HISTORY_ENTRY),
-                "description": "the latest entries of the history, oldest first (links.history: all of it)"},
-    "events": {"type": "array", "items": closed(EVENT),
-               "description": "the latest audit events, oldest first (links.events: all of them)"},
-    "links": closed(LINKS)}
+STEP = {key: DOSSIER[key] for key in ("code", "state", "status", "due_at", "due_date", "tasks", "waiting",
+                                      "error")} | {
+    "links": closed(LINKS | {"self": _TEXT | {"description": "the whole dossier (GET)"}})}
+SUBMITTED = STEP | {key: DOSSIER[key] for key in ("tracking_url", "lookup_key")}
 
 
-def step(d, rows, links):
-    """The answer to a step (a task completed): the dossier's state and status, its data and
-    applicant, its open tasks and waits, the latest entries of its history and events, and its links;
-    not the rest of its record (procedure, version, centre, authority, times) nor its files."""
-    body = {"code": d.code, "state": d.state, "status": d.status, "data": d.data, "applicant": d.applicant,
-            "due_at": _iso(d.due_at), "due_date": _local_date(d.due_at),
-            "tasks": [{"id": t.id, "element_id": t.element_id, "name": t.name, "lane": t.lane,
-                       "created_at": _iso(t.created_at), "due_at": _iso(t.due_at)} for t in rows["tasks"]],
-            "waiting": [waiting(w) for w in rows["waiting"]],
-            "history": [history_entry(h) for h in rows["history"]], "events": [event(e) for e in rows["events"]],
-            "links": links}
+def step(d, rows, links, tracking_url=None):
+    """The lean answer to a submission or a step (a task completed): what the caller acts on next,
+    the dossier's code, state, national status, promised return, its ready tasks and open waits, and
+    links to the rest. Its size does not grow with the dossier's past: the whole record, its data,
+    files, history and events are on the links (GET). `tracking_url` (with the lookup key) only to
+    whoever created it."""
+    body = {"code": d.code, "state": d.state, "status": d.status, "due_at": _iso(d.due_at),
+            "due_date": _local_date(d.due_at), "tasks": _tasks(rows["tasks"]),
+            "waiting": [waiting(w) for w in rows["waiting"]], "links": links}
     if d.state == "error":
         body["error"] = {"element_id": d.error_element, "message": d.error_message}
+    if tracking_url:
+        body["tracking_url"], body["lookup_key"] = tracking_url, getattr(d, "lookup_key", None)
     return body
 
 
@@ -311,6 +313,7 @@ SCHEMAS = {
     "TaskDetail": closed(TASK_DETAIL),
     "Dossier": closed(DOSSIER, optional=("error", "tracking_url", "lookup_key")),
     "Step": closed(STEP, optional=("error",)),
+    "Submitted": closed(SUBMITTED, optional=("error", "tracking_url", "lookup_key")),
     "MessageOutcome": closed(MESSAGE_OUTCOME),
     "PortalReceipt": closed(PORTAL_RECEIPT),
     "History": closed({"history": {"type": "array", "items": closed(HISTORY_ENTRY)}, "next": _TEXT_OR_NULL}),
