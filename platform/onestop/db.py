@@ -5,7 +5,9 @@
 apps in one process each talk to their own database.
 
 SQLite (embedded default) runs in WAL mode with synchronous=FULL; PostgreSQL is chosen by a
-postgresql:// URL. Everything else in onestop talks to `database` and never knows which.
+postgresql:// URL and spoken to with psycopg 3 (server-side parameters, each connection preparing the
+statements it runs often) through a pool of connections per process (`PostgresPool`). Everything else
+in onestop talks to `database` and never knows which.
 
 Write transactions are units of work (`run_write`, `write_transaction`) that take the rows every
 writer shares in ONE order (docs/architecture.md, "Lock order"): the work's own rows as it runs
@@ -26,8 +28,13 @@ import time
 from contextvars import ContextVar
 from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, SqliteDatabase
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.pool import PooledPostgresqlDatabase
+
+try:  # psycopg 3 (a dependency); psycopg2 still serves if only it is installed
+    import psycopg
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    psycopg = None
 
 log = logging.getLogger("onestop.db")
 
@@ -169,6 +176,53 @@ class LocalDatabase(SqliteDatabase):
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
 
+# psycopg 3 prepares a statement on a connection once it has run this many times (the statements of a
+# step, whose texts are fixed: onestop.sql); the server then skips parsing and planning them.
+PREPARE_THRESHOLD = 2
+# A connection handed back to the pool less than this many seconds ago is handed out again without
+# the round trip that checks it is still alive (peewee's pool sends SELECT 1 on every check-out).
+PING_IDLE_AFTER = 5.0
+
+
+class PostgresPool(PooledPostgresqlDatabase):
+    """peewee's pool of PostgreSQL connections, without a round trip per check-out for a connection
+    that was in use a moment ago: under load every request checked its connection out with a
+    `SELECT 1` first. A connection idle for longer, broken, or left in a transaction is checked
+    (rolled back) as before."""
+
+    def __init__(self, *args, **kwargs):
+        self._returned = {}  # id(connection) -> time.monotonic() when it came back to the pool
+        super().__init__(*args, **kwargs)
+
+    def _connect(self):
+        conn = super()._connect()
+        if psycopg is not None and isinstance(conn, psycopg.Connection):
+            # What psycopg's own pool marks its connections with: a pooled connection still open when
+            # the process (or an app and its pool) goes away is normal, not a leak to warn about.
+            conn._pool = self
+        return conn
+
+    def _is_closed(self, conn):
+        if conn.closed or getattr(conn, "broken", False):
+            return True
+        returned = self._returned.get(id(conn))
+        if (returned is not None and time.monotonic() - returned < PING_IDLE_AFTER
+                and self._adapter.txn_status(conn) == self._adapter.txn_idle):
+            return False
+        return super()._is_closed(conn)
+
+    def _close(self, conn, close_conn=False):
+        if close_conn:
+            self._returned.pop(id(conn), None)
+        else:
+            self._returned[id(conn)] = time.monotonic()
+        super()._close(conn, close_conn)
+
+    def _close_raw(self, conn):
+        self._returned.pop(id(conn), None)
+        super()._close_raw(conn)
+
+
 class _Ticket:
     __slots__ = ("work", "result", "error", "finished")
 
@@ -185,7 +239,8 @@ def open_database(url: str):
             path = ":memory:"
         return LocalDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30)
     if parsed.scheme in ("postgres", "postgresql"):
-        return PooledPostgresqlDatabase(
+        options = {"prefer_psycopg3": True, "prepare_threshold": PREPARE_THRESHOLD} if psycopg is not None else {}
+        return PostgresPool(
             parsed.path.lstrip("/"),
             user=parsed.username,
             password=parsed.password,
@@ -194,6 +249,7 @@ def open_database(url: str):
             max_connections=64,
             stale_timeout=300,
             timeout=30,
+            **options,
         )
     raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
 
@@ -244,8 +300,23 @@ class _Unit:
     def flush(self):
         # Taken out first: a write that defers another (none does today) cannot loop forever.
         writes, self.writes = sorted(self.writes, key=lambda w: (w[0], w[1])), []
-        for _, _, write in writes:
-            write()
+        with _pipelined(len(writes)):
+            for _, _, write in writes:
+                write()
+
+
+def _pipelined(count: int):
+    """On psycopg 3, psycopg's pipeline mode for the deferred writes of a unit: the statements whose
+    results are not read (the figures' upserts, an audit event's insert and its head's new hash) go
+    to the server together, without waiting for each answer, and a statement whose result is read
+    (the audit head's RETURNING) sends what is queued and waits once. An error in any of them is
+    raised at the latest when the block ends, inside the unit's transaction, which then rolls back
+    (and `run_write` retries it if the error is transient) as before. Elsewhere: nothing."""
+    db = database.obj
+    if count < 2 or psycopg is None or not isinstance(db, PostgresqlDatabase):
+        return contextlib.nullcontext()
+    conn = db.connection()
+    return conn.pipeline() if isinstance(conn, psycopg.Connection) else contextlib.nullcontext()
 
 
 def defer(order: tuple, write) -> None:
@@ -292,7 +363,7 @@ def is_transient(exc: BaseException) -> bool:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if getattr(exc, "pgcode", None) in _TRANSIENT_CODES:
+        if (getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)) in _TRANSIENT_CODES:  # psycopg 3, 2
             return True
         if isinstance(exc, sqlite3.OperationalError) and ("database is locked" in str(exc)
                                                           or "database is busy" in str(exc)):
