@@ -28,7 +28,7 @@ import time
 from contextvars import ContextVar
 from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseProxy, SqliteDatabase, __exception_wrapper__
 from playhouse.pool import PooledPostgresqlDatabase
 
 try:  # psycopg 3 (a dependency); psycopg2 still serves if only it is installed
@@ -185,10 +185,18 @@ PING_IDLE_AFTER = 5.0
 
 
 class PostgresPool(PooledPostgresqlDatabase):
-    """peewee's pool of PostgreSQL connections, without a round trip per check-out for a connection
-    that was in use a moment ago: under load every request checked its connection out with a
-    `SELECT 1` first. A connection idle for longer, broken, or left in a transaction is checked
-    (rolled back) as before."""
+    """peewee's pool of PostgreSQL connections, with fewer round trips per unit of work on psycopg 3:
+
+    * a connection used a moment ago is handed out again without peewee's `SELECT 1` check (a
+      connection idle for longer, broken, or left in a transaction is checked as before);
+    * a transaction's BEGIN is not sent alone: it goes to the server with the transaction's first
+      statement, in one pipeline (a transaction that runs no statement sends neither BEGIN nor COMMIT);
+    * the deferred writes at the end of a unit of work (`_Unit.flush`) are pipelined, and the COMMIT
+      that follows them goes with the last of them.
+
+    What the server runs, and in which order, is what it ran before; errors are raised as peewee's
+    errors, at the latest when the statement that waits for them (or the COMMIT) returns.
+    """
 
     def __init__(self, *args, **kwargs):
         self._returned = {}  # id(connection) -> time.monotonic() when it came back to the pool
@@ -196,7 +204,7 @@ class PostgresPool(PooledPostgresqlDatabase):
 
     def _connect(self):
         conn = super()._connect()
-        if psycopg is not None and isinstance(conn, psycopg.Connection):
+        if _is_psycopg3(conn):
             # What psycopg's own pool marks its connections with: a pooled connection still open when
             # the process (or an app and its pool) goes away is normal, not a leak to warn about.
             conn._pool = self
@@ -212,6 +220,8 @@ class PostgresPool(PooledPostgresqlDatabase):
         return super()._is_closed(conn)
 
     def _close(self, conn, close_conn=False):
+        self._state.opening = None
+        self._release_pipeline()
         if close_conn:
             self._returned.pop(id(conn), None)
         else:
@@ -221,6 +231,90 @@ class PostgresPool(PooledPostgresqlDatabase):
     def _close_raw(self, conn):
         self._returned.pop(id(conn), None)
         super()._close_raw(conn)
+
+    # BEGIN with the first statement ---------------------------------------------------------
+
+    def begin(self, isolation_level=None):
+        conn = self.connection()
+        if not _is_psycopg3(conn):
+            return super().begin(isolation_level)
+        level = self._isolation_level if isolation_level is None else isolation_level
+        statement = f"BEGIN TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(level)}" if level else "BEGIN"
+        self._state.opening = (conn, statement)
+        return None
+
+    def _execute_cursor(self, sql, params, **cursor_options):
+        self._release_pipeline()
+        opening = getattr(self._state, "opening", None)
+        if opening is None:
+            return super()._execute_cursor(sql, params, **cursor_options)
+        self._state.opening = None
+        conn, statement = opening
+        if conn is not self._state.conn:  # not this connection's transaction (it was closed meanwhile)
+            return super()._execute_cursor(sql, params, **cursor_options)
+        with __exception_wrapper__, conn.pipeline():
+            conn.cursor().execute(statement)
+            return super()._execute_cursor(sql, params, **cursor_options)
+
+    def commit(self):
+        if self._unopened():
+            return None
+        held = self._held()
+        if held is None:
+            return super().commit()
+        with __exception_wrapper__:
+            self.cursor().execute("COMMIT")  # queued behind the deferred writes ...
+        self._release_pipeline()  # ... and sent with them: their answers and the COMMIT's come back together
+        return None
+
+    def rollback(self):
+        if self._unopened():
+            return None
+        with contextlib.suppress(Exception):  # rolling back because something failed: that error is the one to see
+            self._release_pipeline()
+        return super().rollback()
+
+    def _unopened(self) -> bool:
+        """True (and forgotten) when the transaction's BEGIN was never sent: nothing to end."""
+        opening = getattr(self._state, "opening", None)
+        if opening is not None and opening[0] is self._state.conn:
+            self._state.opening = None
+            return True
+        return False
+
+    # the deferred writes' pipeline ----------------------------------------------------------
+
+    def hold_pipeline(self) -> bool:
+        """Enter pipeline mode on this thread's connection until the next statement, COMMIT or
+        ROLLBACK (`_Unit.flush`); False where there is none (psycopg2, no open transaction)."""
+        conn = self._state.conn
+        if not _is_psycopg3(conn) or getattr(self._state, "opening", None) is not None or self._held() is not None:
+            return False
+        pipeline = conn.pipeline()
+        pipeline.__enter__()
+        self._state.pipeline = (conn, pipeline)
+        return True
+
+    def _held(self):
+        held = getattr(self._state, "pipeline", None)
+        return held[1] if held is not None and held[0] is self._state.conn else None
+
+    def _release_pipeline(self, error: BaseException | None = None):
+        """Leave the held pipeline: what it queued is sent and its answers read (their first error raised,
+        as peewee's error) — or, with `error` (the unit failed meanwhile), only left."""
+        held = getattr(self._state, "pipeline", None)
+        if held is None:
+            return
+        self._state.pipeline = None
+        if error is not None:
+            held[1].__exit__(type(error), error, error.__traceback__)
+            return
+        with __exception_wrapper__:
+            held[1].__exit__(None, None, None)
+
+
+def _is_psycopg3(conn) -> bool:
+    return psycopg is not None and isinstance(conn, psycopg.Connection)
 
 
 class _Ticket:
@@ -300,23 +394,20 @@ class _Unit:
     def flush(self):
         # Taken out first: a write that defers another (none does today) cannot loop forever.
         writes, self.writes = sorted(self.writes, key=lambda w: (w[0], w[1])), []
-        with _pipelined(len(writes)):
+        # On PostgreSQL (psycopg 3) in pipeline mode: the writes whose results are not read (the figures'
+        # upserts, an audit event's insert, its head's new hash) go to the server together, a write that
+        # reads its result (the audit head's RETURNING) sends what is queued and waits once, and the
+        # COMMIT goes with the last of them (PostgresPool). An error in any of them is raised inside
+        # the unit's transaction, which rolls back (and run_write retries a transient one) as before.
+        db = database.obj
+        held = writes and isinstance(db, PostgresPool) and db.hold_pipeline()
+        try:
             for _, _, write in writes:
                 write()
-
-
-def _pipelined(count: int):
-    """On psycopg 3, psycopg's pipeline mode for the deferred writes of a unit: the statements whose
-    results are not read (the figures' upserts, an audit event's insert and its head's new hash) go
-    to the server together, without waiting for each answer, and a statement whose result is read
-    (the audit head's RETURNING) sends what is queued and waits once. An error in any of them is
-    raised at the latest when the block ends, inside the unit's transaction, which then rolls back
-    (and `run_write` retries it if the error is transient) as before. Elsewhere: nothing."""
-    db = database.obj
-    if count < 2 or psycopg is None or not isinstance(db, PostgresqlDatabase):
-        return contextlib.nullcontext()
-    conn = db.connection()
-    return conn.pipeline() if isinstance(conn, psycopg.Connection) else contextlib.nullcontext()
+        except BaseException as exc:
+            if held:
+                db._release_pipeline(exc)
+            raise
 
 
 def defer(order: tuple, write) -> None:

@@ -154,12 +154,13 @@ class OpenTask(NamedTuple):
     due_at: datetime | None
 
 
-def open_tasks(ids: list) -> dict:
-    """id -> OpenTask (lane, created_at, due_at) of ready tasks, read before a step removes them."""
+def take_open_tasks(ids: list) -> dict:
+    """Delete ready tasks a step removes from the worklist; id -> OpenTask (lane, created_at, due_at)
+    of each, as it was (kept in the history): one DELETE ... RETURNING, no read before it."""
     if not ids:
         return {}
-    rows = run('SELECT "id", "lane", "created_at", "due_at" FROM "workitem" WHERE "id" IN ('
-               + ",".join("?" * len(ids)) + ")", ids).fetchall()
+    rows = run('DELETE FROM "workitem" WHERE "id" IN (' + ",".join("?" * len(ids)) + ') '
+               'RETURNING "id", "lane", "created_at", "due_at"', ids).fetchall()
     return {i: OpenTask(lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d))
             for i, lane, c, d in rows}
 
