@@ -239,24 +239,6 @@ def test_a_connection_handed_back_a_moment_ago_is_handed_out_again_without_a_rou
     pg_db.close()
 
 
-def test_a_transactions_begin_goes_to_the_server_with_its_first_statement(pg_db):
-    from psycopg.pq import TransactionStatus
-
-    pg_db.connect(reuse_if_open=True)
-    conn = pg_db.connection()
-    with pg_db.atomic():
-        assert conn.info.transaction_status == TransactionStatus.IDLE  # nothing sent yet
-        pg_db.execute_sql("INSERT INTO scratch VALUES (1)")
-        assert conn.info.transaction_status == TransactionStatus.INTRANS
-    with pg_db.atomic():
-        pass  # no statement: neither BEGIN nor COMMIT goes out
-    assert conn.info.transaction_status == TransactionStatus.IDLE
-    with pytest.raises(ZeroDivisionError), pg_db.atomic():
-        pg_db.execute_sql("INSERT INTO scratch VALUES (2)")
-        raise ZeroDivisionError
-    assert [n for (n,) in pg_db.execute_sql("SELECT n FROM scratch ORDER BY n")] == [1]
-
-
 def test_deferred_writes_sent_pipelined_with_the_commit_are_all_kept_or_all_undone(pg_db):
     from peewee import IntegrityError
 
