@@ -197,3 +197,66 @@ def _deadlock():
     except Exception as exc:  # the error itself is what we want
         return exc
     raise AssertionError("PostgreSQL raised nothing")
+
+
+@pytest.fixture
+def pg_db():
+    """A bare pool on a fresh PostgreSQL database, as onestop opens it (no app)."""
+    from onestop.db import open_database
+
+    url = create_test_database(admin_url_or_skip())
+    db = open_database(url)
+    db.execute_sql("CREATE TABLE scratch (n INTEGER PRIMARY KEY)")
+    yield db
+    db.close_all()
+    drop_test_database(url)
+
+
+def test_postgresql_is_spoken_to_with_psycopg_3_and_a_statement_run_again_is_prepared(pg_db):
+    import psycopg
+
+    for n in range(3):
+        pg_db.execute_sql("SELECT %s + 1", (n,)).fetchone()
+    assert isinstance(pg_db.connection(), psycopg.Connection)
+    assert pg_db.execute_sql("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] >= 1
+
+
+def test_a_connection_handed_back_a_moment_ago_is_handed_out_again_without_a_round_trip(pg_db, monkeypatch):
+    from onestop import db as dbmodule
+
+    pg_db.connect(reuse_if_open=True)
+    conn = pg_db.connection()
+    pg_db.close()
+    sent = []
+    real_cursor = conn.cursor
+    conn.cursor = lambda *args, **kwargs: sent.append(1) or real_cursor(*args, **kwargs)
+    pg_db.connect()
+    assert pg_db.connection() is conn and sent == []  # peewee's pool sent SELECT 1 on every check-out
+    pg_db.close()
+    monkeypatch.setattr(dbmodule, "PING_IDLE_AFTER", 0.0)  # idle for longer: checked as before
+    pg_db.connect()
+    assert pg_db.connection() is conn and sent == [1]
+    pg_db.close()
+
+
+def test_deferred_writes_sent_pipelined_with_the_commit_are_all_kept_or_all_undone(pg_db):
+    from peewee import IntegrityError
+
+    from onestop.db import LOCK_AUDIT, LOCK_FIGURES, defer, enter, run_write
+
+    enter(pg_db)
+    try:
+        def unit(values):
+            def work():
+                pg_db.execute_sql("INSERT INTO scratch VALUES (%s)", (values[0],))
+                for i, n in enumerate(values[1:]):
+                    defer((LOCK_FIGURES, i), lambda n=n: pg_db.execute_sql("INSERT INTO scratch VALUES (%s)", (n,)))
+                defer((LOCK_AUDIT, 0), lambda: pg_db.execute_sql("SELECT max(n) FROM scratch").fetchone())
+            return work
+
+        run_write(unit([10, 11, 12]))
+        with pytest.raises(IntegrityError):  # raised as peewee's error, from the pipeline
+            run_write(unit([20, 21, 10]))
+        assert [n for (n,) in pg_db.execute_sql("SELECT n FROM scratch ORDER BY n")] == [10, 11, 12]
+    finally:
+        enter(None)

@@ -3,7 +3,8 @@
 from datetime import datetime
 
 from onestop import sql
-from onestop.models import Dossier
+from onestop.db import database
+from onestop.models import Dossier, WorkItem
 from tests.conftest import MODELS
 
 
@@ -33,13 +34,16 @@ def test_a_dossiers_page_rows_are_read_by_their_column_names(app, admin_api):
     assert rows["waiting"] == [] and rows["files"] == []
 
 
-def test_hand_overs_and_open_tasks_are_read_by_their_column_names(app, admin_api):
+def test_hand_overs_and_the_open_tasks_a_step_takes_are_read_by_their_column_names(app, admin_api):
     shown = _received(admin_api)
     with app.app_context():
         dossier_id = Dossier.get(Dossier.code == shown["code"]).id
         [hand_over] = sql.hand_overs(dossier_id)
         task_id = shown["tasks"][0]["id"]
-        leaving = sql.open_tasks([task_id])[task_id]
+        with database.atomic() as transaction:
+            leaving = sql.take_open_tasks([task_id])[task_id]
+            assert not WorkItem.select().where(WorkItem.id == task_id).exists()  # taken off the worklist
+            transaction.rollback()
     assert (hand_over.element_id, hand_over.lane, hand_over.state) == ("Task_Receive", "Một cửa", "completed")
     assert hand_over.started_at <= hand_over.done_at
     assert leaving.lane == "Lãnh đạo" and isinstance(leaving.created_at, datetime)

@@ -102,11 +102,18 @@ def _build(model, fields, values):
     return model(**{f.name: f.python_value(v) for f, v in zip(fields, values, strict=True)})
 
 
-def work_item_in_centre(task_id: str, centre_id: int):
-    """A ready task of a centre with its dossier (no workflow state), version and procedure; or None."""
-    row = run(_WORK_ITEM_SQL, (task_id, centre_id)).fetchone()
+_WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FROM ', 1)
+
+
+def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
+    """A ready task of a centre with its dossier (no workflow state), version and procedure; or None.
+    With `with_state`, the dossier's stored workflow state is read in the same query and kept as
+    `dossier.stored_text` (serial, text), for a step whose workflow is not live in this process."""
+    row = run(_WORK_ITEM_WITH_STATE_SQL if with_state else _WORK_ITEM_SQL, (task_id, centre_id)).fetchone()
     if row is None:
         return None
+    if with_state:
+        row, text = row[:-1], row[-1]
     cut = [len(_ITEM), len(_ITEM) + len(DOSSIER_HEAD), len(_ITEM) + len(DOSSIER_HEAD) + len(_VERSION)]
     item = _build(WorkItem, _ITEM, row[: cut[0]])
     dossier = _build(Dossier, DOSSIER_HEAD, row[cut[0]: cut[1]])
@@ -114,6 +121,8 @@ def work_item_in_centre(task_id: str, centre_id: int):
     dossier.procedure = _build(Procedure, _PROCEDURE, row[cut[2]:])
     item.dossier = dossier
     item.centre = dossier.centre_id
+    if with_state:
+        dossier.stored_text = (dossier.serial, text)
     return item
 
 
@@ -154,12 +163,13 @@ class OpenTask(NamedTuple):
     due_at: datetime | None
 
 
-def open_tasks(ids: list) -> dict:
-    """id -> OpenTask (lane, created_at, due_at) of ready tasks, read before a step removes them."""
+def take_open_tasks(ids: list) -> dict:
+    """Delete ready tasks a step removes from the worklist; id -> OpenTask (lane, created_at, due_at)
+    of each, as it was (kept in the history): one DELETE ... RETURNING, no read before it."""
     if not ids:
         return {}
-    rows = run('SELECT "id", "lane", "created_at", "due_at" FROM "workitem" WHERE "id" IN ('
-               + ",".join("?" * len(ids)) + ")", ids).fetchall()
+    rows = run('DELETE FROM "workitem" WHERE "id" IN (' + ",".join("?" * len(ids)) + ') '
+               'RETURNING "id", "lane", "created_at", "due_at"', ids).fetchall()
     return {i: OpenTask(lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d))
             for i, lane, c, d in rows}
 

@@ -70,6 +70,44 @@ def test_the_live_cache_is_bounded():
         engine.close()
 
 
+def test_the_engine_tells_which_tasks_a_live_workflow_offers_until_a_step_takes_it_out():
+    engine = Engine(live_size=2)
+    try:
+        model = _review(engine)
+        first = engine.start(model)
+        task_id = first.ready[0].id
+        assert not engine.offers(task_id)
+        engine.keep("offering", 1, first)
+        assert engine.offers(task_id)
+        engine.complete_task(model, Stored("offering", 1, lambda: first.state), task_id, FORM)
+        assert not engine.offers(task_id)  # checked out by the step (and not kept: never stored)
+        engine.keep("offering", 1, first)
+        engine.forget(["offering"])
+        assert not engine.offers(task_id)
+        engine.keep("offering", 1, first)
+        for key in ("other", "third"):  # evicted by two newer ones
+            engine.keep(key, 1, engine.start(model))
+        assert not engine.offers(task_id)
+    finally:
+        engine.close()
+
+
+def test_the_engine_counts_the_steps_that_found_their_workflow_live_absent_or_stale():
+    engine = Engine(live_size=4)
+    try:
+        model = _review(engine)
+        first = engine.start(model)
+        engine.keep("d", 1, first)
+        second = engine.complete_task(model, Stored("d", 1, lambda: first.state), first.ready[0].id, FORM)  # live
+        engine.keep("d", 2, second)
+        engine.task_data(model, Stored("d", 2, lambda: second.state), second.ready[0].id)  # a read: not counted
+        engine.complete_task(model, Stored("d", 3, lambda: second.state), second.ready[0].id, {"approved": True})  # stale
+        engine.complete_task(model, Stored("e", 1, lambda: first.state), first.ready[0].id, FORM)  # absent
+        assert engine.live_counts() == {"live": 1, "absent": 1, "stale": 1}
+    finally:
+        engine.close()
+
+
 def test_a_dossier_in_the_middle_of_a_multi_instance_goes_on_in_another_process(engine):
     from tests.conftest import CONFORMANCE
 

@@ -43,7 +43,11 @@ from .positioning import leading_to, steer_gateways
 from .sandbox import Sandbox, ScriptError, make_script_engine
 from .service_tasks import ServiceCall, call_of, is_waiting_call, merge_result
 
+log = logging.getLogger("onestop.engine")
+
 MAX_ADVANCE_ROUNDS = 200
+# How often (in look-ups of live workflows) the share that found theirs is logged.
+LIVE_LOG_EVERY = 1000
 # How many persons' tasks `position` completes on its way to the named one at most.
 MAX_POSITION_STEPS = 200
 _TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -242,7 +246,10 @@ class Engine:
     Workflows of recently stepped dossiers stay live in a bounded per-process cache keyed by
     the dossier and validated by its serial, so the next step skips deserialization. A step
     takes the workflow out of the cache (no two threads ever share one); the caller puts it
-    back with `keep` once the new state is safely stored.
+    back with `keep` once the new state is safely stored. `offers(task_id)` tells the caller,
+    before it reads the dossier, whether a live workflow here offers that task: when none does
+    (the dossier's last step ran in another process), it reads the stored state with the task
+    rather than in a second query. `live_counts()` says how often steps found their workflow.
     """
 
     def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512, live_size: int = 256,
@@ -255,14 +262,20 @@ class Engine:
         self.script_engine = BudgetedScriptEngine(make_script_engine(self.sandbox), self.budgets)
         self._models = OrderedDict()
         self._cache_size = cache_size
-        self._live = OrderedDict()
+        self._live = OrderedDict()  # key -> (serial, workflow, ids of the person's tasks it offers)
         self._live_size = live_size
+        self._live_tasks = {}  # id of a person's task a live workflow offers -> that workflow's key
+        self._live_counts = {"live": 0, "absent": 0, "stale": 0}
         self.compact_at = compact_at
         self._lock = threading.Lock()
         # The business time of its steps and timers: this clock, or (None) the one the process binds.
         self.clock = clock
 
     def close(self):
+        counts = self.live_counts()
+        if any(counts.values()):  # a worker's last word on its live workflows (the app closes its engine at exit)
+            log.info("live workflows: %d of %d steps found theirs in this process (%d absent, %d stale)",
+                     counts["live"], sum(counts.values()), counts["absent"], counts["stale"])
         self.sandbox.close()
 
     def on_clock(self, clock: clocks.Clock) -> "Engine":
@@ -308,19 +321,55 @@ class Engine:
         as imported dossiers, must never meet a stale one kept under a reused key)."""
         with self._lock:
             for key in keys:
-                self._live.pop(key, None)
+                self._drop(key)
+
+    def offers(self, task_id) -> bool:
+        """Whether a workflow live in this process offers the person's task `task_id` (a hint: the
+        step still checks the dossier's serial)."""
+        with self._lock:
+            return self._live_tasks.get(str(task_id)) in self._live
+
+    def live_counts(self) -> dict:
+        """How many steps of stored dossiers found their workflow live here ("live"), found none
+        ("absent": never here, evicted, or last stepped by another process) or found an older one
+        ("stale": another process stepped the dossier since; never used)."""
+        with self._lock:
+            return dict(self._live_counts)
 
     def _put(self, key, serial, workflow):
+        offered = [str(t.id) for t in _all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual]
         with self._lock:
-            self._live[key] = (serial, workflow)
-            self._live.move_to_end(key)
+            self._drop(key)
+            self._live[key] = (serial, workflow, offered)
+            for task_id in offered:
+                self._live_tasks[task_id] = key
             while len(self._live) > self._live_size:
-                self._live.popitem(last=False)
+                self._drop(next(iter(self._live)))
+
+    def _drop(self, key):
+        """Take `key`'s live workflow out of the cache (with the lock held); the entry, or None."""
+        entry = self._live.pop(key, None)
+        if entry is not None:
+            for task_id in entry[2]:
+                if self._live_tasks.get(task_id) == key:
+                    del self._live_tasks[task_id]
+        return entry
+
+    def _count(self, entry, serial):
+        """Count a look-up of a live workflow (with the lock held); log the share now and then."""
+        kind = "absent" if entry is None else "live" if entry[0] == serial else "stale"
+        counts = self._live_counts
+        counts[kind] += 1
+        total = counts["live"] + counts["absent"] + counts["stale"]
+        if total % LIVE_LOG_EVERY == 0:
+            log.info("live workflows: %d of %d steps so far found theirs in this process (%d absent, %d stale)",
+                     counts["live"], total, counts["absent"], counts["stale"])
 
     def _checkout(self, model, state):
         if isinstance(state, Stored):
             with self._lock:
-                entry = self._live.pop(state.key, None)
+                entry = self._drop(state.key)
+                self._count(entry, state.serial)
             if entry is not None and entry[0] == state.serial:
                 return entry[1]
             state = state.load_text()

@@ -275,10 +275,13 @@ def read_page_cursor(cursor):
         raise Invalid("after is not a cursor this worklist gave out") from None
 
 
-def get_work_item(actor, task_id) -> WorkItem:
+def get_work_item(actor, task_id, for_step: bool = False) -> WorkItem:
     """A ready task of the actor's centre that their roles let them do, with its dossier, procedure
-    and version in one query."""
-    item = sql.work_item_in_centre(str(task_id), actor.centre_id)
+    and version in one query. `for_step`: the caller is about to run the dossier's workflow; when no
+    workflow live in this process offers the task (its last step ran in another worker), the stored
+    state comes in the same query instead of a second one."""
+    with_state = for_step and not engine().offers(task_id)
+    item = sql.work_item_in_centre(str(task_id), actor.centre_id, with_state=with_state)
     if item is None:
         raise NotFound(f"no task {shown(task_id)} waiting to be done")
     if item.role and not actor.has_role(item.role, "admin"):
@@ -306,12 +309,12 @@ def task_was_done(actor, task_id, within: timedelta | None = None) -> bool:
         Dossier.id.in_(done_in) & (Dossier.centre == actor.centre_id)).exists()
 
 
-def _waiting_task(actor, task_id) -> WorkItem:
+def _waiting_task(actor, task_id, for_step: bool = False) -> WorkItem:
     """The ready task the actor is about to act on. A task of the centre done in the last
     RACE_WINDOW is a race lost to a colleague (Conflict, 409); an id of no task of the centre (or
-    of one done long ago) is NotFound."""
+    of one done long ago) is NotFound. `for_step`: as get_work_item's."""
     try:
-        return get_work_item(actor, task_id)
+        return get_work_item(actor, task_id, for_step)
     except NotFound:
         if task_was_done(actor, task_id, within=RACE_WINDOW):
             raise Conflict(f"task {shown(task_id)} is no longer waiting: a colleague completed it or its dossier "
@@ -320,9 +323,13 @@ def _waiting_task(actor, task_id) -> WorkItem:
 
 
 def stored_state(dossier):
-    """The dossier's workflow for the engine: live in the cache at this serial, or read on demand."""
+    """The dossier's workflow for the engine: live in the cache at this serial, or read on demand
+    (unless it was read with the dossier at this serial: `sql.work_item_in_centre`)."""
 
     def load_text():
+        read = getattr(dossier, "stored_text", None)
+        if read is not None and read[0] == dossier.serial:
+            return read[1]
         text = sql.workflow_text(dossier.id, dossier.serial)
         if text is None:
             raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
@@ -333,7 +340,7 @@ def stored_state(dossier):
 
 def task_detail(actor, task_id):
     """(work item, its variables, its form definition or None) for a ready task."""
-    item = get_work_item(actor, task_id)
+    item = get_work_item(actor, task_id, for_step=True)
     data = _task_data(item.dossier, item)
     return item, data, task_form(item.dossier.version, item.form, data)
 
@@ -349,7 +356,7 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     """Complete a ready task with the submitted data (files as data URLs or `uploads`); Conflict
     (409) if a colleague was first or holds the task."""
     data = check_data(data)
-    item = _waiting_task(actor, task_id)
+    item = _waiting_task(actor, task_id, for_step=True)
     if item.dossier.status == Status.SUPPLEMENT_REQUESTED and not _ends_the_wait(item, "supplement"):
         raise Conflict(f"dossier {item.dossier.code} waits for the applicant's supplement; record it first")
     if item.dossier.status == Status.AWAITING_FINANCIAL_OBLIGATION and not _ends_the_wait(item, "financial_obligation"):

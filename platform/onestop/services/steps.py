@@ -304,8 +304,7 @@ def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due
     now = utcnow()
     due_at = due_at or dossier.due_at
     lookup_tables.store_writes(dossier, step)  # what the step's tasks wrote to the centre's data stores
-    leaving = sql.open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
-    sql.delete_ids("workitem", "id", step.ready_removed)
+    leaving = sql.take_open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
     model = model_for(dossier.version) if step.ready_added else None
     roles, plan = (lane_roles(model, dossier), deadline_plan(model)) if model else ({}, None)
     # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
