@@ -54,6 +54,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import generate  # noqa: E402  (bench/ is not a package)
+import results as bench_results  # noqa: E402
 
 TARGET_MS = 20.0  # p95 of the worklist page and the dossier page at 1M dossiers
 
@@ -547,6 +548,28 @@ def table(results: dict, kinds: list[str]) -> str:
     return "\n".join([fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows])
 
 
+def save_results(kind: str, t: Target, cases: list[Case], pressure, args) -> None:
+    """The run on one database as bench/results/scale-<kind>.json (bench/results.py), as soon as it is measured."""
+    rows = []
+    for c in cases:
+        if not c.wall:
+            continue
+        p95 = _p(c.wall, 0.95)
+        rows.append([c.title, c.layer, c.queries, len(c.wall), round(_p(c.wall, 0.5), 2), round(p95, 2),
+                     round(statistics.median(c.cpu), 2),
+                     ("ok" if p95 < TARGET_MS else "MISS") if c.target else None])
+    gen = t.generated or {}
+    bench_results.save(
+        "scale", ["case", "layer", "sql", "n", "p50 ms", "p95 ms", "cpu ms", f"p95 < {TARGET_MS:.0f} ms"], rows,
+        variant=kind, title=f"Worklist, dossier page and search at {t.dossiers:,} dossiers ({kind})",
+        sizes={"dossiers": t.dossiers, "open_tasks_in_centre": t.open_tasks, "database_bytes": t.size,
+               "requests_per_case": args.reps},
+        pressure=pressure,
+        notes=[t.description + f"; app connection {t.connection_policy}"] + ([_gen_line(gen)] if gen else []),
+        extra={"generated": {k: v for k, v in gen.items() if k not in ("officers", "verified")},
+               "plans": t.plans})
+
+
 def _ms(value):
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
 
@@ -743,8 +766,10 @@ def main(argv=None):
                 owned = True
             t = None
             try:
+                pressure = bench_results.Pressure()
                 t, cases = run_database(kind, url, owned, tmp, args, rnd)
                 results[kind], targets[kind] = cases, t
+                save_results(kind, t, cases, pressure, args)
                 print(f"# {kind}: {t.description}; app connection {t.connection_policy}; {t.dossiers:,} dossiers, "
                       f"{t.open_tasks:,} open tasks in the actor's centre; {t.size / 1e6:,.0f} MB" + (f"; {_gen_line(t.generated)}" if t.generated else ""),
                       flush=True)

@@ -1,12 +1,14 @@
 """Every benchmark in bench/ runs here at a tiny size, so that a change that breaks one fails CI.
 
 Each script runs as the README says to run it (a subprocess of this interpreter, from the repository
-root), with arguments that make it take seconds; the test checks that it exits 0 and prints its
-figures (the rows of its table, with numbers), not merely that it ran. The numbers themselves are
-not asserted: at this size, on a shared machine, they mean nothing. bench/concurrency.py runs in
-tests/web/test_concurrency.py.
+root), with arguments that make it take seconds; the test checks that it exits 0, prints its
+figures (the rows of its table, with numbers) and leaves its record (bench/results.py) in a temp
+results folder, not merely that it ran. The numbers themselves are not asserted: at this size, on a
+shared machine, they mean nothing. A script added to bench/ without a run here fails
+test_every_script_in_bench_has_a_tiny_run_here.
 """
 
+import ast
 import json
 import os
 import re
@@ -21,19 +23,45 @@ ROOT = Path(__file__).resolve().parents[2]
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
-def run_bench(tmp_path, script, *args, env=None, timeout=180):
-    """Run bench/<script> with args; return its stdout and stderr together, failing with their tail on a non-zero exit.
+# Modules of bench/ that are not benchmarks: helpers the scripts import.
+HELPERS = {"pgserver.py", "measure.py", "results.py"}
+
+
+def run_bench(tmp_path, script, *args, env=None, timeout=180, record=True):
+    """Run bench/<script> with args; return its stdout and stderr together, failing with their tail on a non-zero exit,
+    and (unless record=False) unless it left a record of its run in the results folder.
 
     This checkout's platform/ and admin/ go first on PYTHONPATH, as absolute paths, so that the script
     and the servers it starts (in their own temp directories) import this code whether or not it is
-    installed; temp files go under tmp_path."""
+    installed; temp files and the results folder go under tmp_path (never bench/results/, which holds
+    real runs)."""
     path = [str(ROOT / "platform"), str(ROOT / "admin")] + [p for p in [os.environ.get("PYTHONPATH")] if p]
-    run_env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), TMPDIR=str(tmp_path), **(env or {}))
+    results = tmp_path / "results"
+    run_env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), TMPDIR=str(tmp_path),
+                   ONESTOP_BENCH_RESULTS=str(results), **(env or {}))
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, env=run_env,
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"bench/{script} {' '.join(args)} exited {done.returncode}:\n{output[-4000:]}"
+    if record:
+        assert_recorded(results, script.removesuffix(".py"))
     return output
+
+
+def assert_recorded(folder, bench):
+    """The script left at least one record of its run: its figures with the date, the commit, the CPU pressure and
+    the sizes it ran at (bench/results.py), which bench/report.py can render."""
+    from bench import report
+
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in folder.glob(f"{bench}*.json")]
+    records = [r for r in records if r["bench"] == bench]
+    assert records, f"bench/{bench}.py left no record in {folder}"
+    for r in records:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["date"]) and r["commit"] not in ("", "?"), r
+        assert "cpu_pressure" in r and r["sizes"] and r["columns"] and r["rows"], r
+        assert all(len(row) == len(r["columns"]) for row in r["rows"]), r
+        assert any(isinstance(v, int | float) for row in r["rows"] for v in row), r  # figures, not only labels
+        assert r["commit"] in report.render(r)
 
 
 def assert_rows(output, *patterns):
@@ -183,17 +211,39 @@ def test_the_legacy_import_benchmark_imports_open_dossiers_at_their_steps_agains
                 rf"peak memory of this process: {NUMBER} MB")
 
 
-def test_every_script_in_bench_has_a_tiny_run_in_the_tests():
-    """A script added to bench/ without a tiny run would be free to rot: the scripts are exactly those run above
-    (and concurrency.py, run by tests/web/test_concurrency.py)."""
-    scripts = {p.name for p in (ROOT / "bench").glob("*.py")} - {"__init__.py", "pgserver.py", "measure.py"}
-    assert scripts == {"engine.py", "http.py", "catalogue.py", "generate.py", "scale.py", "stats.py", "rollout.py",
-                       "catalogue_import.py", "concurrency.py", "search.py", "queue.py",
-                       "legacy_import.py"}
+def test_every_script_in_bench_has_a_tiny_run_here():
+    """A script added to bench/ without a tiny run would be free to rot: every script (a .py file of bench/ that is
+    not a helper module) is run by a test of this file through run_bench."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    run = {node.args[1].value for node in ast.walk(tree)
+           if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_bench" and len(node.args) > 1
+           and isinstance(node.args[1], ast.Constant)}
+    scripts = {p.name for p in (ROOT / "bench").glob("*.py")} - HELPERS
+    assert scripts - run == set(), "bench scripts without a tiny run in tests/bench/test_benchmarks.py"
+    assert HELPERS <= {p.name for p in (ROOT / "bench").glob("*.py")}  # the list of helpers does not hide a script
+
+
+def test_no_script_in_bench_takes_the_name_of_a_standard_library_module():
+    """Run as a script, a file's folder comes first on sys.path: bench/queue.py once shadowed the standard library's
+    queue, and every script that imported psycopg (which imports queue) broke. bench/http.py predates this rule and
+    takes itself off sys.path before importing anything (its docstring says why)."""
+    clashes = {p.stem for p in (ROOT / "bench").glob("*.py")} & set(sys.stdlib_module_names)
+    assert clashes == {"http"}
+    assert "sys.path[:] = [p for p in sys.path if Path(p or \".\").resolve() != HERE]" in (
+        ROOT / "bench" / "http.py").read_text(encoding="utf-8")
+
+
+def test_no_benchmark_imports_the_tests_helpers():
+    """bench/ stands alone (tests/test_architecture.py has the rule for imports); nor may a script put tests/ on
+    sys.path to reach them some other way."""
+    for script in (ROOT / "bench").glob("*.py"):
+        text = script.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(from|import)\s+tests\b", text, re.MULTILINE), script.name
+        assert not re.search(r"sys\.path\.\w+\(.*[\"']tests[\"']", text), script.name
 
 
 def test_the_queue_benchmark_measures_the_screens_update_after_a_call_against_an_empty_poll(tmp_path):
-    output = run_bench(tmp_path, "queue.py", "--tickets", "12", "--counters", "3", "--seconds", "4", "--phones", "3",
+    output = run_bench(tmp_path, "ticket_queue.py", "--tickets", "12", "--counters", "3", "--seconds", "4", "--phones", "3",
                        "--baseline-seconds", "0.5")
     row = rf"\s+\d+\s+{NUMBER}\s+0"  # requests, server cpu ms per request, no error
     assert_rows(output,
@@ -204,3 +254,48 @@ def test_the_queue_benchmark_measures_the_screens_update_after_a_call_against_an
                 r"call -> screen latency ms: p50 \d+\s+p90 \d+\s+max \d+\s+\(calls seen 12, missed 0\); under 1 s: \w+",
                 rf"polls: \d+ \(\d+ answered 304\), server cpu ms per poll \(all its cpu in the morning\) {NUMBER}, errors 0")
     assert "/proc/pressure/cpu before:" in output and "/proc/pressure/cpu after:" in output
+
+
+def test_the_concurrency_benchmark_races_completions_with_no_server_error(tmp_path):
+    output = run_bench(tmp_path, "concurrency.py", "--databases", "sqlite", "--seconds", "1.5", "--clients", "2",
+                       "--rivals", "1", "--workers", "1", "--threads", "2")
+    assert "Traceback" not in output
+
+
+def test_the_spiffarena_benchmark_without_a_server_says_so_and_measures_onestops_side(tmp_path):
+    output = run_bench(tmp_path, "spiffarena.py", "--n", "2", "--warmup", "1",
+                       env={"ONESTOP_BENCH_SPIFFARENA_URL": ""})
+    assert "no SpiffArena server given" in output
+    assert_rows(output, r"lifecycles\s+2", rf"task submit p50 ms\s+{NUMBER}", rf"server CPU ms per lifecycle\s+{NUMBER}")
+
+
+def test_the_report_rebuilds_the_figures_of_the_page_from_the_records_and_keeps_its_prose(tmp_path, monkeypatch):
+    from bench import results
+
+    records = tmp_path / "records"
+    monkeypatch.setenv("ONESTOP_BENCH_RESULTS", str(records))
+    results.save("scale", ["case", "p95 ms"], [["worklist: GET /api/v1/tasks", 8.25]], variant="sqlite",
+                 sizes={"dossiers": 1_000_000}, pressure=0.42, notes=["a note"])
+    results.save("stats", ["case", "p50 ms"], [["GET /stats", 133.0]], sizes={"dossiers": 10})
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\n\nProse kept as written.\n\n<!-- results: scale -->\nan old figure: 99 ms\n"
+                   "<!-- end results -->\n\nMore prose.\n\n<!-- results: engine -->\n<!-- end results -->\n",
+                   encoding="utf-8")
+
+    run_bench(tmp_path, "report.py", "--results", str(records), "--doc", str(doc), record=False)
+
+    page = doc.read_text(encoding="utf-8")
+    assert "Prose kept as written." in page and "More prose." in page and "an old figure" not in page
+    assert "| worklist: GET /api/v1/tasks | 8.25 |" in page
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC; commit `\w+`.*; CPU pressure 42 %;.*dossiers 1,000,000", page)
+    assert "*No run of `bench/engine.py` is recorded in bench/results/ yet.*" in page
+    assert page.index("## Other recorded runs") < page.index("| GET /stats | 133 |")  # no marker: shown at the end
+    assert "is up to date" in run_bench(tmp_path, "report.py", "--results", str(records), "--doc", str(doc), "--check",
+                                        record=False)
+
+
+def test_the_performance_page_shows_the_recorded_runs():
+    """docs/performance.md is regenerated whenever bench/results/ changes (bench/report.py)."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "report.py"), "--check"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
