@@ -90,8 +90,8 @@ def regenerate(doc: str, records: list[dict]) -> str:
     lines = doc.split("\n")
     if OTHERS in lines:
         lines = lines[: lines.index(OTHERS)]
-        while lines and not lines[-1].strip():
-            lines.pop()
+    while lines and not lines[-1].strip():
+        lines.pop()
     for line in lines:
         if skipping:
             if line == END:

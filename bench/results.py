@@ -79,7 +79,8 @@ def commit() -> dict:
 
 def machine() -> dict:
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
     except (OSError, StopIteration):
         cpu = platform.processor() or "?"
     return {"nproc": os.cpu_count(), "cpu": cpu, "load": [round(x, 2) for x in os.getloadavg()],

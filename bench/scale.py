@@ -556,16 +556,20 @@ def save_results(kind: str, t: Target, cases: list[Case], pressure, args) -> Non
             continue
         p95 = _p(c.wall, 0.95)
         rows.append([c.title, c.layer, c.queries, len(c.wall), round(_p(c.wall, 0.5), 2), round(p95, 2),
-                     round(statistics.median(c.cpu), 2),
+                     round(statistics.median(c.cpu), 2), round(_p(c.cpu, 0.95), 2),
                      ("ok" if p95 < TARGET_MS else "MISS") if c.target else None])
     gen = t.generated or {}
     bench_results.save(
-        "scale", ["case", "layer", "sql", "n", "p50 ms", "p95 ms", "cpu ms", f"p95 < {TARGET_MS:.0f} ms"], rows,
+        "scale", ["case", "layer", "sql", "n", "p50 ms", "p95 ms", "cpu p50 ms", "cpu p95 ms",
+                  f"p95 < {TARGET_MS:.0f} ms"], rows,
         variant=kind, title=f"Worklist, dossier page and search at {t.dossiers:,} dossiers ({kind})",
         sizes={"dossiers": t.dossiers, "open_tasks_in_centre": t.open_tasks, "database_bytes": t.size,
                "requests_per_case": args.reps},
         pressure=pressure,
-        notes=[t.description + f"; app connection {t.connection_policy}"] + ([_gen_line(gen)] if gen else []),
+        notes=[t.description + f"; app connection {t.connection_policy}"] + ([_gen_line(gen)] if gen else [])
+        + ["ms = wall time per call (p50/p95, nearest rank); cpu = CPU time of the measuring thread per call (SQLite's "
+           "work included, a PostgreSQL server's not): under CPU pressure the wall time includes waiting for a CPU, "
+           "the CPU time does not"],
         extra={"generated": {k: v for k, v in gen.items() if k not in ("officers", "verified")},
                "plans": t.plans})
 
