@@ -302,3 +302,88 @@ def test_the_performance_page_shows_the_recorded_runs():
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "report.py"), "--check"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _spiffarena_stand_in(seen):
+    """A stand-in for SpiffArena's backend on the machine's edge: the endpoints bench/spiffarena.py calls, answering as
+    /work/shared/research/peer-spiffarena.md records the real server does (a bearer token from the built-in OpenID
+    server, task rows carrying the task guid as `id`); an instance waits at a request task, then at one decision."""
+    from flask import Flask, abort, jsonify, request
+
+    app = Flask("spiffarena-stand-in")
+    instances = {}
+
+    @app.before_request
+    def authenticated():
+        if not request.path.startswith("/openid/") and request.headers.get("Authorization") != "Bearer dev-token":
+            abort(401)
+
+    @app.post("/openid/token")
+    def token():
+        assert request.authorization.username == "spiffworkflow-backend"
+        seen.append(("login", request.form["code"].split(":")[0]))
+        return jsonify(id_token="dev-token", access_token="dev-token")
+
+    @app.post("/v1.0/login_with_access_token")
+    def login():
+        return jsonify(ok=True)
+
+    @app.post("/v1.0/process-groups")
+    @app.post("/v1.0/process-models/<group>")
+    def create(group=None):
+        return jsonify(request.get_json()), 201
+
+    @app.post("/v1.0/process-models/<model>/files")
+    def upload(model):
+        seen.append(("file", request.files["file"].filename))
+        return jsonify(ok=True), 201
+
+    @app.put("/v1.0/process-models/<model>")
+    def primary(model):
+        seen.append(("primary", request.get_json()["primary_process_id"]))
+        return jsonify(ok=True)
+
+    @app.post("/v1.0/process-instances/<model>")
+    def new_instance(model):
+        instances[len(instances) + 1] = []
+        return jsonify(id=len(instances)), 201
+
+    @app.post("/v1.0/process-instance-run/<model>/<int:pi>")
+    def run(model, pi):
+        return jsonify(status="user_input_required")
+
+    @app.get("/v1.0/tasks")
+    def tasks():
+        pi = int(request.args["process_instance_id"])
+        return jsonify(results=[{"id": f"guid-{pi}-{len(instances[pi])}"}])
+
+    @app.get("/v1.0/tasks/<int:pi>/<guid>")
+    def task(pi, guid):
+        return jsonify(id=guid, form_schema={"type": "object"})
+
+    @app.put("/v1.0/tasks/<int:pi>/<guid>")
+    def submit(pi, guid):
+        assert guid == f"guid-{pi}-{len(instances[pi])}" and request.args["execution_mode"] == "synchronous"
+        instances[pi].append(request.get_json())
+        seen.append(("submitted", json.dumps(request.get_json(), sort_keys=True)))
+        return jsonify(ok=True)
+
+    return app
+
+
+def test_the_spiffarena_benchmark_drives_a_given_server_through_the_same_lifecycle_and_states_the_lead(tmp_path):
+    from tests.support.simulators import serving
+
+    seen = []
+    with serving(_spiffarena_stand_in(seen)) as url:
+        output = run_bench(tmp_path, "spiffarena.py", "--n", "2", "--warmup", "0", "--spiffarena-url", url,
+                           "--spiffarena-pid", str(os.getpid()), env={"ONESTOP_BENCH_SPIFFARENA_URL": ""})
+    assert_rows(output, r"\s+onestop\s+SpiffArena", r"lifecycles\s+2\s+2",
+                rf"server CPU ms per lifecycle\s+{NUMBER}\s+{NUMBER}")
+    assert re.search(rf"^lead: SpiffArena's server spends {NUMBER}x onestop's CPU per lifecycle; the claim of 12-20x "
+                     r"is (kept|NOT kept)$", output, re.MULTILINE), output
+    assert ("login", "admin") in seen and ("primary", "Process_onestop_bench_approval") in seen
+    assert {name for kind, name in seen if kind == "file"} == {"approval.bpmn", "request-schema.json",
+                                                               "decision-schema.json"}
+    submitted = [json.loads(body) for kind, body in seen if kind == "submitted"]
+    assert len(submitted) == 4 and {s.get("amount") for s in submitted} == {50, 500, None}  # both branches' requests
