@@ -559,6 +559,15 @@ def save_results(kind: str, t: Target, cases: list[Case], pressure, args) -> Non
                      round(statistics.median(c.cpu), 2), round(_p(c.cpu, 0.95), 2),
                      ("ok" if p95 < TARGET_MS else "MISS") if c.target else None])
     gen = t.generated or {}
+    pages = [c for c in cases if c.target and c.wall]
+    verdict = []
+    if pages:
+        worst = max(pages, key=lambda c: _p(c.wall, 0.95))
+        worst_cpu = max(pages, key=lambda c: _p(c.cpu, 0.95))
+        verdict = [f"target pages (worklist, dossier page) at {t.dossiers:,} dossiers: worst wall p95 "
+                   f"{_p(worst.wall, 0.95):.1f} ms ({worst.title}), "
+                   f"{'under' if _p(worst.wall, 0.95) < TARGET_MS else 'OVER'} the {TARGET_MS:.0f} ms target; worst "
+                   f"CPU p95 {_p(worst_cpu.cpu, 0.95):.1f} ms ({worst_cpu.title})"]
     bench_results.save(
         "scale", ["case", "layer", "sql", "n", "p50 ms", "p95 ms", "cpu p50 ms", "cpu p95 ms",
                   f"p95 < {TARGET_MS:.0f} ms"], rows,
@@ -566,7 +575,7 @@ def save_results(kind: str, t: Target, cases: list[Case], pressure, args) -> Non
         sizes={"dossiers": t.dossiers, "open_tasks_in_centre": t.open_tasks, "database_bytes": t.size,
                "requests_per_case": args.reps},
         pressure=pressure,
-        notes=[t.description + f"; app connection {t.connection_policy}"] + ([_gen_line(gen)] if gen else [])
+        notes=verdict + [t.description + f"; app connection {t.connection_policy}"] + ([_gen_line(gen)] if gen else [])
         + ["ms = wall time per call (p50/p95, nearest rank); cpu = CPU time of the measuring thread per call (SQLite's "
            "work included, a PostgreSQL server's not): under CPU pressure the wall time includes waiting for a CPU, "
            "the CPU time does not"],
