@@ -1006,6 +1006,20 @@ def verify_completion(setup, first_id) -> list:
     return done
 
 
+def record(stats: dict, pressure=None) -> None:
+    """The generation's figures as a run record (bench/results.py): bench/results/generate-<database>.json."""
+    bench_results.save(
+        "generate", ["database", "dossiers", "open", "history rows", "audit rows", "bulk s", "dossiers/s", "rows/s",
+                     "writer cpu s", "builders cpu s", "indexes s", "analyze s", "loaded dossiers/s", "MB"],
+        [[stats["database"], stats["dossiers"], stats["open_tasks"], stats["history"], stats["audit"],
+          round(stats["bulk_s"], 1), round(stats["bulk_rate"]), round(stats["rows_per_s"]),
+          round(stats["bulk_cpu_s"], 1), round(stats["bulk_workers_cpu_s"], 1), round(stats["index_s"], 1),
+          round(stats["analyze_s"], 1), round(stats["load_rate"]), round(stats["size_bytes"] / 1e6)]],
+        variant=stats["database"], title=f"Generating {stats['dossiers']:,} dossiers ({stats['database']})",
+        sizes={"dossiers": stats["dossiers"], "open_tasks": stats["open_tasks"], "centres": stats["centres"]},
+        pressure=pressure)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Fill an onestop database with realistic rows (see bench/README.md)")
     parser.add_argument("--database-url", required=True, help="sqlite:///FILE or postgresql://... (migrated here)")
@@ -1031,15 +1045,7 @@ def main(argv=None):
           f"active state {stats['avg_state_bytes_active']:.0f} B; size {stats['size_bytes'] / 1e6:,.0f} MB")
     for v in stats.get("verified", []):
         print(f"verified: {v['kind']} {v['code']}: completed {v['completed']} -> {v['state']}, next {v['next']}")
-    bench_results.save(
-        "generate", ["database", "dossiers", "open", "history rows", "audit rows", "bulk s", "dossiers/s", "rows/s",
-                     "writer cpu s", "builders cpu s", "indexes s", "analyze s", "loaded dossiers/s", "MB"],
-        [[stats["database"], stats["dossiers"], stats["open_tasks"], stats["history"], stats["audit"],
-          round(stats["bulk_s"], 1), round(stats["bulk_rate"]), round(stats["rows_per_s"]),
-          round(stats["bulk_cpu_s"], 1), round(stats["bulk_workers_cpu_s"], 1), round(stats["index_s"], 1),
-          round(stats["analyze_s"], 1), round(stats["load_rate"]), round(stats["size_bytes"] / 1e6)]],
-        variant=stats["database"], title=f"Generating {stats['dossiers']:,} dossiers ({stats['database']})",
-        sizes={"dossiers": stats["dossiers"], "open_tasks": stats["open_tasks"], "centres": stats["centres"]})
+    record(stats)
     if args.json_file:
         Path(args.json_file).write_text(json.dumps(stats, indent=1, ensure_ascii=False, default=str))
     return 0

@@ -668,8 +668,10 @@ def run_database(kind, url, owned, tmp, args, rnd):
     generated = None
     if owned or args.generate:
         print(f"# {kind}: generating {args.dossiers:,} dossiers ({args.open_tasks:,} open) ...", file=sys.stderr, flush=True)
+        pressure = bench_results.Pressure()
         generated = generate.generate(url, args.dossiers, args.open_tasks, args.centres, args.seed, progress=True,
-                                          files_dir=home / "files", audit_key=_audit_key(home))
+                                      files_dir=home / "files", audit_key=_audit_key(home))
+        generate.record(generated, pressure)
     else:
         from onestop.services.audit import bind as audit_bind
         from onestop.services.runtime import Runtime, install
