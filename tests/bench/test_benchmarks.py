@@ -172,21 +172,21 @@ def test_the_rollout_benchmark_rolls_the_pack_out_against_uploading_at_each_cent
 
 
 def test_the_catalogue_import_benchmark_imports_tests_and_publishes_generated_drafts_against_the_real_ones(tmp_path):
-    output = run_bench(tmp_path, "catalogue_import.py", "--tiny", "--count", "6", "--requests", "5")
+    output = run_bench(tmp_path, "catalogue_import.py", "--tiny", "--count", "12", "--requests", "5")
     row = (rf"\s+{NUMBER} s\s+{NUMBER} ms/record cpu\s+{NUMBER} ms/record\s+cpu pressure\s+(?:{NUMBER}%|n/a)\s+"
            rf"published\s+\d+\s+tests \d+ passed 0 failed")
     assert_rows(output,
                 rf"baseline: 18 real\s+18 records{row}",
-                rf"catalogue of 6\s+6 records{row}\s+{NUMBER}x baseline per record",
-                rf"6 records in {NUMBER} s \({NUMBER} s if each cost what the baseline's did\): under the 300 s target",
-                rf"GET / \(the catalogue\)\s+24 procedures\s+5 requests p50\s+{NUMBER} ms p95\s+{NUMBER} ms .*",
-                rf"GET /\?q= \(search\)\s+24 procedures\s+5 requests p50\s+{NUMBER} ms p95\s+{NUMBER} ms .*",
+                rf"catalogue of 12\s+12 records{row}\s+{NUMBER}x baseline per record",
+                rf"12 records in {NUMBER} s \({NUMBER} s if each cost what the baseline's did\): under the 300 s target",
+                rf"GET / \(the catalogue\)\s+30 procedures\s+5 requests p50\s+{NUMBER} ms p95\s+{NUMBER} ms .*",
+                rf"GET /\?q= \(search\)\s+30 procedures\s+5 requests p50\s+{NUMBER} ms p95\s+{NUMBER} ms .*",
                 rf"rollout of baseline: 18 real\s+to Quảng Ninh:\s+55 centres\s+{NUMBER} s\s+{NUMBER} ms/adoption\s+"
                 rf"cpu\s+{NUMBER} ms/adoption\s+\{{'adopted': \d+, 'other_level': \d+\}}",
-                rf"rollout of catalogue of 6\s+to Quảng Ninh:\s+55 centres\s+{NUMBER} s\s+{NUMBER} ms/adoption\s+"
+                rf"rollout of catalogue of 12\s+to Quảng Ninh:\s+55 centres\s+{NUMBER} s\s+{NUMBER} ms/adoption\s+"
                 rf"cpu\s+{NUMBER} ms/adoption\s+\{{'adopted': \d+, 'other_level': \d+\}}\s+{NUMBER}x baseline per adoption",
                 rf"peak memory of this process \(import, then the portal's app\): {NUMBER} MB")
-    assert "published    18" in output and "published     6" in output  # every generated draft lints clean
+    assert "published    18" in output and "published    12" in output  # every generated draft lints clean
 
 
 def test_the_search_benchmark_times_the_catalogue_search_against_the_catalogue_page(tmp_path):
