@@ -100,7 +100,7 @@ def save(bench: str, columns: list[str], rows: list[list], *, variant: str = "",
     run was sized at (dossiers, procedures, requests...). pressure: a Pressure started at the run's start, or a
     share already measured. notes: sentences the report prints under the table. extra: anything else worth
     keeping (not shown)."""
-    share = (pressure or RUN).share() if pressure is None or isinstance(pressure, Pressure) else pressure
+    share = (pressure or RUN).share() if pressure is None or hasattr(pressure, "share") else pressure
     record = {
         "bench": bench, "variant": variant, "title": title or bench,
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **commit(), "machine": machine(),

@@ -54,7 +54,10 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import generate  # noqa: E402  (bench/ is not a package)
-import results as bench_results  # noqa: E402
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import results as bench_results  # noqa: E402  (the same module generate.py uses)
 
 TARGET_MS = 20.0  # p95 of the worklist page and the dossier page at 1M dossiers
 

@@ -140,6 +140,7 @@ def test_the_scale_benchmark_measures_the_worklist_and_the_dossier_page(tmp_path
                 rf"search: applicant LIKE '%name%', newest 20\s+service{row}",
                 rf"experiment: JSON name = name \+ expression index\s+service{row}")
     assert "# sqlite: 314 dossiers" in output  # the 300 generated and the genuine ones made through the services
+    assert_recorded(tmp_path / "results", "generate")  # the generation it ran, recorded beside the pages
     assert "ERROR" not in output and "Traceback" not in output
 
 
