@@ -65,14 +65,16 @@ RUN = Pressure()
 
 
 def commit() -> dict:
-    """The commit measured (short hash, its date) and whether platform/ or bench/ had uncommitted changes."""
+    """The commit measured (short hash, its date) and whether platform/ or bench/ (its records aside) had uncommitted
+    changes."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
 
     try:
         return {"commit": git("rev-parse", "--short", "HEAD") or "?",
                 "commit_date": git("log", "-1", "--format=%cI"),
-                "uncommitted": bool(git("status", "--porcelain", "--", "platform", "bench"))}
+                # code only: the records themselves (bench/results/) are not what was measured
+                "uncommitted": bool(git("status", "--porcelain", "--", "platform", "bench", ":!bench/results"))}
     except (OSError, subprocess.SubprocessError):
         return {"commit": "?", "commit_date": "", "uncommitted": False}
 
