@@ -50,6 +50,10 @@ from dataclasses import dataclass, field  # noqa: E402
 from xml.sax.saxutils import escape, quoteattr  # noqa: E402
 
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
+
 DEFAULT_COUNT = 936
 TARGET_WORKER_MB = 250
 
@@ -765,6 +769,17 @@ def main(argv=None):
         print(f"{mark(not failures)} dossiers started without error: {len(failures)} failures"
               + "".join(f"\n  {code}: {status} {body}" for code, status, body in failures[:5]))
 
+    notes = [f"database: {description}"]
+    if first and first.get("rows"):
+        notes.append(f"peak RSS of a web worker with {count} procedures touched: {peak:.0f} MB; target < "
+                     f"{TARGET_WORKER_MB} MB")
+    sizes = {"procedures": count, "seed": args.seed, "quick": args.quick}
+    bench_results.save("catalogue", *bench_results.parse_table(import_table(result)), variant="uploads", sizes=sizes,
+                       title=f"Uploading {count} generated procedures: onestop against bare SpiffWorkflow",
+                       notes=notes[:1])
+    bench_results.save("catalogue", *bench_results.parse_table(serve_table(runs, count)), variant="serving",
+                       sizes=sizes, title=f"Serving {count} procedures: cold start, latency and memory per worker",
+                       notes=notes, extra={"worker_peak_mb": peak if first and first.get("rows") else None})
     if args.json_file:
         doc = {"count": count, "seed": args.seed, "quick": args.quick, "database": description,
                "import": {"wall_s": import_wall_s, "onestop_s": result.total_s, "bare_s": result.bare_total_s,

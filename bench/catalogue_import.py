@@ -52,6 +52,8 @@ sys.path.insert(0, str(ROOT / "platform"))
 sys.path.insert(0, str(ROOT))
 from bench.measure import cpu, pressure  # noqa: E402
 
+from bench import results as bench_results  # noqa: E402
+
 REFERENCE = ROOT / "tests" / "models" / "reference_procedures.json"
 TARGET_SECONDS = 300
 TARGET_P95_MS = 50.0
@@ -220,6 +222,14 @@ def main(argv=None) -> int:
               f"{dict(sorted(row['counts'].items()))}{versus}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this process (import, then the portal's app): {peak:.0f} MB")
+    scalar = lambda row: {k: v for k, v in row.items() if isinstance(v, int | float | str)}  # noqa: E731
+    runs = [scalar(baseline), scalar(big)]
+    bench_results.save("catalogue_import", list(runs[0]), [list(r.values()) for r in runs],
+                       variant=url.split(":")[0], title=f"A province's catalogue of {args.count} records imported",
+                       sizes={"records": args.count, "portal_requests": args.requests},
+                       notes=[f"portal {p['page']}: p50 {p['p50_ms']:.1f} ms, p95 {p['p95_ms']:.1f} ms over "
+                              f"{p['requests']} requests" for p in pages]
+                       + [f"peak memory of the process (import, then the portal's app): {peak:.0f} MB"])
     if args.json:
         Path(args.json).write_text(json.dumps({"baseline": baseline, "catalogue": big, "portal": pages, "rollouts": rollouts, "peak_mb": peak,
                                                "database": url.split(":")[0]}, indent=2, ensure_ascii=False))

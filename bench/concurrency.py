@@ -43,6 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
+
 MODEL_FILES = (ROOT / "tests" / "models" / "review.bpmn", ROOT / "tests" / "models" / "receive-schema.json")
 PROCEDURE = "review"
 
@@ -476,6 +480,15 @@ def main(argv=None) -> int:
         failed |= bool(report.server_errors() or report.wrong_winners() or report.unexpected or not report.audit[0])
         if report.server_errors():
             print(log[-3000:], file=sys.stderr)
+    rows = [[r["database"], kind, k["requests"], k["errors_5xx"], k["p50_ms"], k["p95_ms"]]
+            for r in results for kind, k in r["kinds"].items()]
+    bench_results.save("concurrency", ["database", "request", "n", "5xx", "p50 ms", "p95 ms"], rows,
+                       variant=args.databases.replace(",", "-"), title="Contested completions under load",
+                       sizes={"seconds": seconds, "workers": args.workers, "threads": args.threads,
+                              "clients": args.clients, "rivals": args.rivals},
+                       notes=[f"{r['database']}: {r['contests']} contests, {r['contests_without_one_winner']} without "
+                              f"exactly one winner; server CPU {r['server_cpu_ms_per_request']} ms/request; audit "
+                              f"verified: {r['audit_verified']}" for r in results])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     return 1 if failed else 0

@@ -51,6 +51,10 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
+
 MODELS = Path(__file__).resolve().parent / "models"
 SEQUENCE_LENGTH = 200
 
@@ -812,6 +816,13 @@ def main(argv=None):
               f"bare/onestop alternating per repetition; dialects: {dialects}; "
               f"{time.perf_counter() - started:.0f} s{steal}")
         print(table(measured))
+        kind = "postgresql" if facts["database"].startswith("PostgreSQL") else "sqlite"
+        bench_results.save("engine", *bench_results.parse_table(table(measured)), variant=kind,
+                           title=f"A workflow step: onestop against bare SpiffWorkflow ({kind})",
+                           sizes={"quick": args.quick, "reps_factor": args.reps, "warmup": args.warmup},
+                           notes=[f"database: {facts['database']}", "ms = wall median per step, p90 = wall 90th percentile, cpu = "
+                                  "thread CPU median; x = onestop/bare of the medians, x pair = median of back-to-back "
+                                  "ratios; kB = stored workflow state the step reads (create: writes)"])
         print("# ms = wall median per step, p90 = wall 90th percentile, cpu = thread CPU median; "
               "x = onestop/bare of the medians, x pair = median of back-to-back ratios; kB = stored workflow state the step reads (create: writes)")
 

@@ -50,6 +50,9 @@ from urllib.parse import urlparse
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
 # --- people, places ------------------------------------------------------------------------------
 
@@ -168,6 +171,113 @@ def _appraise_form(kind: str) -> dict | None:
     if kind == "permit":
         return {"complete": True, "appraisal_note": "Hồ sơ đầy đủ, hợp lệ.", "missing_documents": []}
     return None  # province: after Task_Receive two branches are ready at once
+
+
+# --- the forms decide what is required -------------------------------------------------------------
+#
+# The values above are realistic hand-written answers, but the forms are the platform's: a model folder may make
+# a field required, add a choice or drop one at any time. `fit` checks the hand-written answers against the form
+# the procedure version really has (services.procedures.start_form / task_form) and fills what they lack from the
+# form's own schema, so that a new required field never makes the generator rot.
+
+SAMPLE_FILE = BIRTH_CERTIFICATE  # a minimal PDF as a data URL: what any file field gets
+
+
+def sample_value(name: str, schema: dict):
+    """A value that fits the field's JSON Schema (and the formats its name implies, formdefs/formats.py)."""
+    from onestop.formdefs.formats import kind_of
+
+    if not isinstance(schema, dict):
+        return "Nội dung mẫu"
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("oneOf", "anyOf"):
+        options = schema.get(key) or []
+        if options and isinstance(options[0], dict):
+            return sample_value(name, options[0])
+    if "default" in schema:
+        return schema["default"]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
+        return int(low) if kind == "integer" else float(low)
+    if kind == "array":
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        return [sample_value(name, items) for _ in range(schema.get("minItems", 0))]
+    if kind == "object" or "properties" in schema:
+        return {field: sample_value(field, schema.get("properties", {}).get(field, {}))
+                for field in schema.get("required", [])}
+    found = kind_of(name, schema)
+    if found == "citizen_id":
+        return "001190023456"
+    if found == "phone":
+        return "0912345678"
+    if found == "email":
+        return "nguoi.nop@example.vn"
+    if found == "birth_date":
+        return "1990-04-12"
+    if found == "date" or schema.get("format") == "date":
+        return "2026-03-02"
+    if schema.get("format") in ("data-url", "file") or "file" in name.lower():
+        return SAMPLE_FILE
+    text = "Nội dung mẫu"
+    return (text * (1 + schema.get("minLength", 0) // len(text)))[: schema.get("maxLength", 10_000)]
+
+
+def _field_schema(schema: dict, path: list[str]) -> dict:
+    """The subschema of a field by path, looked for in properties and in the branches of allOf / if-then-else."""
+    node = schema
+    for part in path:
+        found = None
+        stack = [node]
+        while stack and found is None:
+            here = stack.pop()
+            if not isinstance(here, dict):
+                continue
+            if isinstance(here.get("properties"), dict) and part in here["properties"]:
+                found = here["properties"][part]
+                break
+            for key in ("allOf", "anyOf", "oneOf"):
+                stack.extend(here.get(key) or [])
+            stack.extend(here.get(key) for key in ("then", "else") if isinstance(here.get(key), dict))
+        node = found if isinstance(found, dict) else {}
+    return node
+
+
+def fit(form, data: dict, today=None) -> dict:
+    """The hand-written answers made to fit the form (a FormDefinition, or None: no form, kept as they are):
+    missing required fields filled, answers the form refuses replaced, fields it does not allow dropped, each from
+    the form's schema. Raises RuntimeError naming the field when that is not enough."""
+    from onestop import formdefs
+
+    if form is None:
+        return data
+    schema = form.schema
+    data = json.loads(json.dumps(data))
+    for _ in range(8):
+        errors = formdefs.validate(schema, formdefs.tidy(schema, data), today)
+        if not errors:
+            return data
+        for error in errors:
+            path = [p for p in error.field.split("/") if p]
+            if not path:
+                continue
+            parent = data
+            for part in path[:-1]:
+                parent = parent.setdefault(part, {}) if isinstance(parent, dict) else parent[int(part)]
+            if error.code == "additionalProperties":
+                parent.pop(path[-1], None)
+            elif isinstance(parent, dict):
+                parent[path[-1]] = sample_value(path[-1], _field_schema(schema, path))
+    problems = "; ".join(f"{e.field or '(form)'}: {e.message}" for e in errors)
+    raise RuntimeError(f"form {form.name}: the generated answers do not fit it even after filling them from its "
+                       f"schema: {problems}")
 
 
 # What a completed dossier's data adds to the application, by kind.
@@ -431,8 +541,8 @@ class _Setup:
 
 def _setup(writer, centres, seed, progress):
     from onestop.models import Centre, Dossier, Procedure, User
-    from onestop.services.dossiers import complete_task, start_dossier
-    from onestop.services.procedures import model_for, upload_procedure
+    from onestop.services.dossiers import complete_task, start_dossier, task_detail
+    from onestop.services.procedures import model_for, start_form, upload_procedure
     from onestop.services.users import create_user, ensure_default_centre
     from onestop.status import Status
 
@@ -474,10 +584,12 @@ def _setup(writer, centres, seed, progress):
                                        for second in ((False, True) if further else (False,))]:
                 officer = officers[rnd.randrange(len(officers))]
                 applicant = {"name": MARKERS["name"], "id_number": MARKERS["cid"], "phone": MARKERS["phone"]}
-                d = start_dossier(officer, latest.procedure.code, _start_data(plan.kind, channel), applicant)
+                d = start_dossier(officer, latest.procedure.code,
+                                  fit(start_form(latest), _start_data(plan.kind, channel)), applicant)
                 setup.genuine += 1
                 if at_second:
-                    d = complete_task(officer, _only_item(d).id, _receive_form(plan.kind))
+                    first, _data, form = task_detail(officer, _only_item(d).id)
+                    d = complete_task(officer, first.id, fit(form, _receive_form(plan.kind)))
                 weight = 0.4 if at_second else (0.6 if further else 1.0)
                 row, items, history, audit = _template_rows(d)
                 if row.state != "active" or len(items) != 1:
@@ -497,8 +609,8 @@ def _setup(writer, centres, seed, progress):
                     "audit": [(act, el, det and esc(det)) for act, el, det in audit],
                     "element": item.element_id,
                 })
-            completed_data = Template(
-                Dossier.data.db_value(_start_data(plan.kind, "truc_tiep") | _RESULTS[plan.kind]), esc)
+            completed_data = Template(Dossier.data.db_value(
+                fit(start_form(latest), _start_data(plan.kind, "truc_tiep")) | _RESULTS[plan.kind]), esc)
             task_ids = {e: str(uuid.UUID(int=rnd.getrandbits(128), version=4)) for e in plan.path}
             last_task = [e for e in plan.path if e.startswith("Task_")][-1]
             procs[plan.kind] = {
@@ -658,6 +770,16 @@ def _bulk(writer, database, setup, n, open_tasks, seed, batch, progress, now, wo
         HistoryEntry: _columns(HistoryEntry, ["dossier", "task_id", "element_id", "name", "state", "at", "actor"]),
         AuditEvent: _columns(AuditEvent, ["centre", "dossier", "actor", "action", "element_id", "detail", "at"]),
     }
+    # A NOT NULL column added to the platform's models after this list was written takes the value of a genuine
+    # row (made through the services above) instead of failing the bulk insert: the list cannot rot.
+    extras = {}
+    for model, cols in columns.items():
+        added, values = unlisted_required_columns(database, model, cols, writer.kind == "postgresql")
+        if added:
+            _log(progress, f"{model._meta.table_name}: columns not in the bulk list, copied from a genuine row: "
+                           f"{', '.join(added)}")
+            cols.extend(added)
+        extras[model] = values
     tables = [(m._meta.table_name, cols) for m, cols in columns.items()]
 
     centres = []
@@ -685,6 +807,7 @@ def _bulk(writer, database, setup, n, open_tasks, seed, batch, progress, now, wo
     first_day, last_day = t_first // 86400, t_now // 86400
     _CTX.clear()
     _CTX.update(
+        extras=[extras[m] for m in columns],
         seed=seed, times=times, active=active, first_id=first_id, t_now=t_now, first_day=first_day,
         version_switch=t_first + (t_now - t_first) // 2, centres=centres, copy=writer.kind == "postgresql",
         days=[datetime.fromtimestamp(d * 86400, UTC).strftime("%Y-%m-%d ") for d in range(first_day, last_day + 2)],
@@ -735,6 +858,27 @@ def _bulk(writer, database, setup, n, open_tasks, seed, batch, progress, now, wo
     counts["avg_data_bytes"] = counts["data_bytes"] / n if n else 0
     counts["avg_state_bytes_active"] = counts["state_bytes_active"] / open_tasks if open_tasks else 0
     return counts
+
+
+def unlisted_required_columns(database, model, listed: list[str], postgres: bool) -> tuple[list[str], tuple]:
+    """The model's NOT NULL columns (no database default, not an automatic key) missing from the column list
+    `listed`, and their values in the table's first row (COPY text on PostgreSQL). Raises when there is one but the
+    table has no row to copy it from."""
+    from peewee import AutoField
+
+    missing = [f.column_name for f in model._meta.sorted_fields
+               if not f.null and f.column_name not in listed and not isinstance(f, AutoField)
+               and not any("DEFAULT" in str(getattr(c, "sql", c)).upper() for c in (f.constraints or []))]
+    if not missing:
+        return [], ()
+    cols = ", ".join((f'CAST("{c}" AS TEXT)' if postgres else f'"{c}"') for c in missing)
+    row = database.execute_sql(f'SELECT {cols} FROM "{model._meta.table_name}" LIMIT 1').fetchone()
+    if row is None:
+        raise RuntimeError(f"{model._meta.table_name}: required column(s) {', '.join(missing)} are not generated "
+                           "and no genuine row holds a value to copy")
+    if postgres:
+        row = tuple(None if v is None else _pg_escape(v) for v in row)
+    return missing, tuple(row)
 
 
 def _build_batch_star(bounds):
@@ -818,6 +962,9 @@ def _build_batch(lo, hi):
               "rows": len(d_rows) + len(w_rows) + len(h_rows) + len(a_rows),
               "data_bytes": data_bytes, "state_bytes_active": state_bytes}
     payloads = [d_rows, w_rows, h_rows, a_rows]
+    if any(ctx["extras"]):
+        payloads = [[row + extra for row in rows] if extra else rows
+                    for rows, extra in zip(payloads, ctx["extras"], strict=True)]
     if ctx["copy"]:
         payloads = [_copy_text(rows) for rows in payloads]
     return payloads, counts
@@ -840,11 +987,12 @@ def verify_completion(setup, first_id) -> list:
             if item is None:  # few open tasks: not every kind was drawn
                 continue
             dossier = item.dossier
-            _item, data, _form = task_detail(officer, item.id)
+            _item, data, task_form = task_detail(officer, item.id)
             name = dossier.applicant["name"]
             if MARKERS["name"] in json.dumps(data, ensure_ascii=False) or name not in json.dumps(data, ensure_ascii=False):
                 raise RuntimeError(f"{dossier.code}: the task's data does not carry the applicant {name}")
-            form = _receive_form(kind) if element == "Task_Receive" else _appraise_form(kind)
+            form = fit(task_form,
+                       _receive_form(kind) if element == "Task_Receive" else _appraise_form(kind))
             form = json.loads(json.dumps(form, ensure_ascii=False).replace(MARKERS["name"], name)
                               .replace(MARKERS["cid"], dossier.applicant["id_number"])
                               .replace(MARKERS["phone"], dossier.applicant["phone"]))
@@ -856,6 +1004,20 @@ def verify_completion(setup, first_id) -> list:
             done.append({"kind": kind, "code": dossier.code, "completed": element, "state": after.state,
                          "next": ready})
     return done
+
+
+def record(stats: dict, pressure=None) -> None:
+    """The generation's figures as a run record (bench/results.py): bench/results/generate-<database>.json."""
+    bench_results.save(
+        "generate", ["database", "dossiers", "open", "history rows", "audit rows", "bulk s", "dossiers/s", "rows/s",
+                     "writer cpu s", "builders cpu s", "indexes s", "analyze s", "loaded dossiers/s", "MB"],
+        [[stats["database"], stats["dossiers"], stats["open_tasks"], stats["history"], stats["audit"],
+          round(stats["bulk_s"], 1), round(stats["bulk_rate"]), round(stats["rows_per_s"]),
+          round(stats["bulk_cpu_s"], 1), round(stats["bulk_workers_cpu_s"], 1), round(stats["index_s"], 1),
+          round(stats["analyze_s"], 1), round(stats["load_rate"]), round(stats["size_bytes"] / 1e6)]],
+        variant=stats["database"], title=f"Generating {stats['dossiers']:,} dossiers ({stats['database']})",
+        sizes={"dossiers": stats["dossiers"], "open_tasks": stats["open_tasks"], "centres": stats["centres"]},
+        pressure=pressure)
 
 
 def main(argv=None):
@@ -883,6 +1045,7 @@ def main(argv=None):
           f"active state {stats['avg_state_bytes_active']:.0f} B; size {stats['size_bytes'] / 1e6:,.0f} MB")
     for v in stats.get("verified", []):
         print(f"verified: {v['kind']} {v['code']}: completed {v['completed']} -> {v['state']}, next {v['next']}")
+    record(stats)
     if args.json_file:
         Path(args.json_file).write_text(json.dumps(stats, indent=1, ensure_ascii=False, default=str))
     return 0

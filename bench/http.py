@@ -999,7 +999,10 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the temp dirs (gunicorn logs, databases)")
     args = parser.parse_args(argv)
     global APPLICATION, APPLICANT, FORM_RECEIVE
-    data = _bench_engine()
+    data = _bench_engine()  # also puts the repository's root on sys.path
+    from bench import results as bench_results  # the run's record (bench/results.py)
+
+    run_pressure = bench_results.Pressure()
     APPLICATION, APPLICANT, FORM_RECEIVE = data.APPLICATION, data.APPLICANT, data.FORM_RECEIVE
     args.duration = args.duration or (1.5 if args.quick else 15.0)
     args.py_spy = [w for w in args.py_spy.split(",") if w]
@@ -1063,6 +1066,11 @@ def main(argv=None):
                 print(f"#   * {run.db} w={run.workers} c={cell.clients} {cell.workload}: {cell.note}")
     for line in footer(runs, args.clients):
         print(line)
+    if runs:
+        bench_results.save("http", *bench_results.parse_table(table(runs)), variant="-".join(databases),
+                           title=f"The REST API under gunicorn ({', '.join(databases)})", pressure=run_pressure,
+                           sizes={"seconds_per_cell": args.duration, "workers": args.workers, "clients": args.clients,
+                                  "threads": args.threads}, notes=[line for line in footer(runs, args.clients)])
     shown = 0
     for run in runs:
         for cell in run.cells:

@@ -43,6 +43,8 @@ sys.path.insert(0, str(ROOT / "platform"))
 sys.path.insert(0, str(ROOT))
 from bench.measure import cpu, pressure  # noqa: E402
 
+from bench import results as bench_results  # noqa: E402
+
 MODELS = ROOT / "tests" / "models"
 BUNDLED = ROOT / "process_models"
 TARGET_SECONDS = 60
@@ -158,6 +160,11 @@ def main(argv=None) -> int:
           f"{tasks} tasks on the worklists: {verdict} the {TARGET_SECONDS} s target")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this process: {peak:.0f} MB")
+    runs = [{k: v for k, v in r.items() if isinstance(v, int | float | str)} for r in (baseline, dry, big, again)]
+    bench_results.save("legacy_import", list(runs[0]), [list(r.values()) for r in runs], variant=url.split(":")[0],
+                       title=f"Switch-over: {args.count:,} open dossiers of a legacy system imported",
+                       sizes={"dossiers": args.count, "baseline_dossiers": args.baseline},
+                       notes=[f"peak memory of this process: {peak:.0f} MB"])
     if args.json:
         rows = [{k: v for k, v in r.items() if k != "result"} for r in (baseline, dry, big, again)]
         Path(args.json).write_text(json.dumps({"runs": rows, "peak_mb": peak, "database": url.split(":")[0]},

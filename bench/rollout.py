@@ -35,6 +35,9 @@ import zipfile  # noqa: E402
 
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
 
 def build_pack() -> bytes:
@@ -126,6 +129,13 @@ def main(argv=None) -> int:
         print(f"rollout to {label:<22} {len(targets):>5} centres {report.seconds:7.2f} s  {per:6.2f} ms/centre  "
               f"{baseline * 1000 / per:5.1f}x the baseline's speed  {report.counts()}")
     results["rollouts"] = rows
+    bench_results.save("rollout", ["rollout", "centres", "s", "ms per centre", "x the baseline's speed", "outcome"],
+                       [[r["to"], r["centres"], round(r["seconds"], 2), round(r["per_centre_ms"], 2),
+                         round(baseline * 1000 / r["per_centre_ms"], 1), r["counts"]] for r in rows],
+                       title="Rolling the bundled procedures out to centres",
+                       sizes={"procedures": len(uploads), "baseline_centres": len(sample), "tiny": args.tiny},
+                       notes=[f"baseline: each centre uploads the {len(uploads)} procedures itself: "
+                              f"{baseline * 1000:.1f} ms per centre ({len(sample)} centres)"])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False))
     return 0

@@ -55,6 +55,10 @@ sys.path.insert(0, str(BENCH))
 
 import generate  # noqa: E402  (bench/ is not a package)
 
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import results as bench_results  # noqa: E402  (the same module generate.py uses)
+
 TARGET_MS = 20.0  # p95 of the worklist page and the dossier page at 1M dossiers
 
 
@@ -547,6 +551,41 @@ def table(results: dict, kinds: list[str]) -> str:
     return "\n".join([fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows])
 
 
+def save_results(kind: str, t: Target, cases: list[Case], pressure, args) -> None:
+    """The run on one database as bench/results/scale-<kind>.json (bench/results.py), as soon as it is measured."""
+    rows = []
+    for c in cases:
+        if not c.wall:
+            continue
+        p95 = _p(c.wall, 0.95)
+        rows.append([c.title, c.layer, c.queries, len(c.wall), round(_p(c.wall, 0.5), 2), round(p95, 2),
+                     round(statistics.median(c.cpu), 2), round(_p(c.cpu, 0.95), 2),
+                     ("ok" if p95 < TARGET_MS else "MISS") if c.target else None])
+    gen = t.generated or {}
+    pages = [c for c in cases if c.target and c.wall]
+    verdict = []
+    if pages:
+        worst = max(pages, key=lambda c: _p(c.wall, 0.95))
+        worst_cpu = max(pages, key=lambda c: _p(c.cpu, 0.95))
+        verdict = [f"target pages (worklist, dossier page) at {t.dossiers:,} dossiers: worst wall p95 "
+                   f"{_p(worst.wall, 0.95):.1f} ms ({worst.title}), "
+                   f"{'under' if _p(worst.wall, 0.95) < TARGET_MS else 'OVER'} the {TARGET_MS:.0f} ms target; worst "
+                   f"CPU p95 {_p(worst_cpu.cpu, 0.95):.1f} ms ({worst_cpu.title})"]
+    bench_results.save(
+        "scale", ["case", "layer", "sql", "n", "p50 ms", "p95 ms", "cpu p50 ms", "cpu p95 ms",
+                  f"p95 < {TARGET_MS:.0f} ms"], rows,
+        variant=kind, title=f"Worklist, dossier page and search at {t.dossiers:,} dossiers ({kind})",
+        sizes={"dossiers": t.dossiers, "open_tasks_in_centre": t.open_tasks, "database_bytes": t.size,
+               "requests_per_case": args.reps},
+        pressure=pressure,
+        notes=verdict + [t.description + f"; app connection {t.connection_policy}"] + ([_gen_line(gen)] if gen else [])
+        + ["ms = wall time per call (p50/p95, nearest rank); cpu = CPU time of the measuring thread per call (SQLite's "
+           "work included, a PostgreSQL server's not): under CPU pressure the wall time includes waiting for a CPU, "
+           "the CPU time does not"],
+        extra={"generated": {k: v for k, v in gen.items() if k not in ("officers", "verified")},
+               "plans": t.plans})
+
+
 def _ms(value):
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
 
@@ -632,8 +671,10 @@ def run_database(kind, url, owned, tmp, args, rnd):
     generated = None
     if owned or args.generate:
         print(f"# {kind}: generating {args.dossiers:,} dossiers ({args.open_tasks:,} open) ...", file=sys.stderr, flush=True)
+        pressure = bench_results.Pressure()
         generated = generate.generate(url, args.dossiers, args.open_tasks, args.centres, args.seed, progress=True,
-                                          files_dir=home / "files", audit_key=_audit_key(home))
+                                      files_dir=home / "files", audit_key=_audit_key(home))
+        generate.record(generated, pressure)
     else:
         from onestop.services.audit import bind as audit_bind
         from onestop.services.runtime import Runtime, install
@@ -743,8 +784,10 @@ def main(argv=None):
                 owned = True
             t = None
             try:
+                pressure = bench_results.Pressure()
                 t, cases = run_database(kind, url, owned, tmp, args, rnd)
                 results[kind], targets[kind] = cases, t
+                save_results(kind, t, cases, pressure, args)
                 print(f"# {kind}: {t.description}; app connection {t.connection_policy}; {t.dossiers:,} dossiers, "
                       f"{t.open_tasks:,} open tasks in the actor's centre; {t.size / 1e6:,.0f} MB" + (f"; {_gen_line(t.generated)}" if t.generated else ""),
                       flush=True)

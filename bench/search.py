@@ -44,6 +44,8 @@ sys.path.insert(0, str(ROOT / "platform"))
 sys.path.insert(0, str(ROOT))
 from bench.measure import pressure  # noqa: E402
 
+from bench import results as bench_results  # noqa: E402
+
 sys.path.insert(0, str(ROOT))  # bench.pgserver
 REFERENCE = ROOT / "tests" / "models" / "reference_procedures.json"
 MODEL = ROOT / "process_models" / "birth_registration"
@@ -166,6 +168,10 @@ def run(args, home, url) -> int:
     verdict = "under" if searched["p95_ms"] < TARGET_P95_MS else "OVER"
     print(f"search p95 {searched['p95_ms']:.1f} ms at {args.count} procedures: {verdict} the {TARGET_P95_MS:.0f} ms target "
           f"({searched['p95_ms'] / rows[0]['p95_ms']:.2f}x the catalogue page without a search)")
+    bench_results.save("search", list(rows[0]), [list(r.values()) for r in rows], variant=url.split(":")[0],
+                       title=f"The portal's catalogue search at {args.count} procedures ({url.split(':')[0]})",
+                       sizes={"procedures": args.count, "requests": args.requests},
+                       notes=[f"stored in {stored_ms:.1f} ms per procedure"])
     if args.json:
         Path(args.json).write_text(json.dumps({"database": url.split(":")[0], "count": args.count,
                                                "stored_ms_per_procedure": stored_ms, "rows": rows}, indent=2))

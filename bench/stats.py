@@ -38,6 +38,10 @@ from datetime import datetime, timedelta  # noqa: E402
 
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
+
 LANES = ("Bộ phận Một cửa", "Phòng chuyên môn", "Lãnh đạo")
 OFFICIALS = 40  # per unit
 
@@ -216,6 +220,11 @@ def main(argv=None) -> int:
     base = results["baseline: count of this month's intake (index)"][0]
     for name, (p50, p95) in results.items():
         print(f"  {name:<50} {p50:8.1f} {p95:8.1f}   {p50 / base:7.1f}x baseline")
+    bench_results.save("stats", ["case", "p50 ms", "p95 ms", "x baseline"],
+                       [[name, round(p50, 1), round(p95, 1), round(p50 / base, 1)] for name, (p50, p95) in results.items()],
+                       variant=url.split(":")[0], title=f"Statistics pages at {args.dossiers:,} dossiers ({url.split(':')[0]})",
+                       sizes={"dossiers": args.dossiers, "calls_per_case": args.reps},
+                       notes=[f"generated in {seconds:.0f} s, figures by day rebuilt in {rebuilt:.0f} s"])
     if args.json:
         Path(args.json).write_text(json.dumps({"dossiers": args.dossiers, "database": url.split(":")[0],
                                                "generate_s": seconds, "rebuild_s": rebuilt,

@@ -20,7 +20,7 @@ latency (p50, p90, max; target under 1 s), the server's CPU per request of each 
 /proc/PID/stat over each phase), the CPU this process spent per call, and /proc/pressure/cpu
 before and after.
 
-    .venv/bin/python bench/queue.py [--tickets 200] [--counters 6] [--seconds 60] [--phones 50]
+    .venv/bin/python bench/ticket_queue.py [--tickets 200] [--counters 6] [--seconds 60] [--phones 50]
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SCREEN_POLL = 0.5
 PHONE_POLL = 4.0
@@ -260,7 +264,8 @@ def main(argv=None) -> int:
         with serve(home) as (port, pid):
             app.extensions["bench.pid"] = pid
             print(f"{'baseline (one client, flat out)':<44}{'requests':>10}{'server cpu ms/req':>20}{'errors':>8}")
-            for name, requests, cpu, errors in baseline(port, pid, args.baseline_seconds):
+            floor = list(baseline(port, pid, args.baseline_seconds))
+            for name, requests, cpu, errors in floor:
                 print(f"{name:<44}{requests:>10}{cpu:>20.3f}{errors:>8}")
             result = morning(app, port, groups, officers, args.tickets, args.seconds, args.phones)
     lat = result["latencies"]
@@ -273,6 +278,17 @@ def main(argv=None) -> int:
           f"{result['server_cpu_ms_per_poll']:.3f}, errors {result['errors']}")
     print(f"call (this process, services): cpu ms/call {result['call_cpu_ms']:.3f}")
     print(f"/proc/pressure/cpu after:  {cpu_pressure()}")
+    bench_results.save(
+        "ticket_queue", ["case", "requests", "server cpu ms/request", "errors"],
+        [[name, requests, round(cpu, 3), errors] for name, requests, cpu, errors in floor]
+        + [["morning: screen polls (server cpu per poll)", result["polls"], round(result["server_cpu_ms_per_poll"], 3),
+            result["errors"]]],
+        title="The counter floor under a simulated morning",
+        sizes={"tickets": args.tickets, "counters": args.counters, "seconds": args.seconds, "phones": args.phones},
+        notes=[f"call -> screen latency: p50 {percentile(lat, 0.5) * 1000:.0f} ms, p90 {percentile(lat, 0.9) * 1000:.0f}"
+               f" ms, max {max(lat, default=float('nan')) * 1000:.0f} ms (calls seen {len(lat)}, missed "
+               f"{result['missed']}); target under 1 s",
+               f"a call costs {result['call_cpu_ms']:.3f} ms of CPU in the services"])
     return 0 if not result["errors"] else 1
 
 
