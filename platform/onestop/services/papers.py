@@ -13,10 +13,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
-import img2pdf
-import pikepdf
-from PIL import Image, UnidentifiedImageError
-
 from ..db import run_write
 from ..models import Attachment, Centre, CitizenDocument, Dossier, Paper, utcnow
 from . import attachments, audit
@@ -96,6 +92,8 @@ def assemble(slot: int, uploads: list[Upload]) -> tuple[Upload, int]:
         kinds.append(kind)
     if len(uploads) == 1 and kinds[0] == "application/pdf":
         return uploads[0], _page_count(slot, uploads[0].content)
+    import pikepdf  # here, not at the top: a process that never assembles a paper never loads it (~20 MB)
+
     out = pikepdf.Pdf.new()
     parts = []  # keep every opened part alive until the result is saved
     for number, (upload, kind) in enumerate(zip(uploads, kinds, strict=True), 1):
@@ -118,6 +116,8 @@ def assemble(slot: int, uploads: list[Upload]) -> tuple[Upload, int]:
 
 
 def _page_count(slot, content) -> int:
+    import pikepdf
+
     try:
         with pikepdf.Pdf.open(io.BytesIO(content)) as pdf:
             return len(pdf.pages)
@@ -130,6 +130,9 @@ def _image_pdf(slot, number, content) -> bytes:
     A4 page at 300 dpi (a phone's 12 MP camera) is scaled down to it and stored as JPEG, so that a
     paper of several photographed pages stays within the file limit; a photo with an alpha channel
     (a PNG screenshot) is flattened on white first."""
+    import img2pdf  # here, not at the top, as pikepdf above: Pillow and img2pdf are loaded by the first photo
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(content)) as image:
             if image.width * image.height > MAX_PIXELS:

@@ -28,14 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pikepdf
 from cachetools import TTLCache
 from peewee import IntegrityError
 
 from ..db import run_write
 from ..models import Attachment, Centre, SignedDocument, utcnow
 from ..status import WITH_RESULT
-from . import attachments, audit, pdfs, runtime, signature_check
+from . import attachments, audit, runtime, signature_check
 from .attachments import Blob
 from .errors import Conflict, Invalid, NotFound, ServiceError
 
@@ -273,6 +272,8 @@ def _uploaded_result(dossier):
 
 
 def _with_verification_page(content: bytes, appendix: bytes) -> bytes:
+    import pikepdf  # loaded by the first result, not by every process that imports this module
+
     try:
         with pikepdf.open(io.BytesIO(content)) as document, pikepdf.open(io.BytesIO(appendix)) as page:
             document.pages.extend(page.pages)
@@ -284,6 +285,8 @@ def _with_verification_page(content: bytes, appendix: bytes) -> bytes:
 
 
 def _unsigned_result(dossier, centre, code: str) -> tuple[str, bytes]:
+    from . import pdfs  # with fpdf2 and fontTools (~0.3 s, tens of MB): loaded by the first result
+
     url = verify_url(code)
     uploaded = _uploaded_result(dossier)
     if uploaded is not None:
