@@ -50,6 +50,8 @@ import urllib3  # noqa: E402
 sys.path.insert(0, str(HERE.parent))
 from bench.measure import pressure  # noqa: E402
 
+from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
+
 ONESTOP = Path(sys.executable).parent / "onestop"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SECRET = "whsec_" + base64.b64encode(b"bench: the portal and onestop share").decode()
@@ -260,6 +262,17 @@ def main():
         print(f"  deliveries {state['deliveries']}, copies dropped by the portal {state['duplicates']}")
         mark = "✓" if not wrong and state["deliveries"] - state["duplicates"] == 3 * n else "✗"
         print(f"{mark} every status change held exactly once and in order: {3 * n - 3 * len(wrong)} of {3 * n}")
+        bench_results.save(
+            "portal_sync", ["measure", "value"],
+            [["pushed, dossiers/s", round(n / push_seconds, 1)], ["officers' steps, tasks/s", round(2 * n / walk_seconds, 1)],
+             ["end to end, status changes/s", round(3 * n / total_seconds, 1)],
+             ["server CPU per dossier, ms", round(1000 * server_cpu / n, 1)],
+             ["worker CPU per dossier, ms", round(1000 * worker_cpu / n, 1)],
+             ["status changes held once and in order", f"{3 * n - 3 * len(wrong)} of {3 * n}"],
+             ["copies the portal dropped", state["duplicates"]]],
+            title=f"The national portal's sync: {n} dossiers pushed, the worker killed halfway (SQLite)",
+            sizes={"dossiers": n, "concurrency": args.concurrency},
+            notes=[f"the worker was killed (SIGKILL) when {killed_at} of {3 * n} changes were held"])
         if mark != "✓":
             sys.exit(1)
 

@@ -28,7 +28,6 @@ from ..services import (
     attachments,
     dossiers,
     lifecycle,
-    pdfs,
     procedures,
     signing,
     slips,
@@ -335,6 +334,8 @@ def control_sheet(actor, code):
 @bp.get("/dossiers/<code>/control-sheet.pdf")
 @officer_required
 def control_sheet_pdf(actor, code):
+    from ..services import pdfs  # fpdf2 is loaded by the first paper asked for, not at start-up
+
     return _pdf(pdfs.control_sheet(slips.control_sheet(actor, code)), f"phieu-kiem-soat-{code}.pdf")
 
 
@@ -444,6 +445,8 @@ def notice(actor, code, kind):
 @bp.get("/dossiers/<code>/notices/<kind>.pdf")
 @officer_required
 def notice_pdf(actor, code, kind):
+    from ..services import pdfs  # fpdf2 is loaded by the first paper asked for, not at start-up
+
     return _pdf(pdfs.notice(slips.notice(actor, code, kind)), f"{kind}-{code}.pdf")
 
 

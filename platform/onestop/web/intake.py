@@ -13,7 +13,7 @@ from wtforms import StringField
 
 from .. import formdefs
 from ..models import utcnow
-from ..services import dossiers, papers, pdfs, procedures, queue, sittings, slips, submissions
+from ..services import dossiers, papers, procedures, queue, sittings, slips, submissions
 from ..services.attachments import Upload
 from ..services.errors import ServiceError
 from . import formpage, forms, spot
@@ -147,6 +147,8 @@ def intake_receipt(actor, code):
     slip = slips.receipt(actor, dossier, url_for("portal.track", code=code, _external=True) if key is None
                          else tracking_url(code, key))
     if request.args.get("format") == "pdf":  # the same slip as a PDF/A file
+        from ..services import pdfs  # fpdf2 is loaded by the first paper asked for, not at start-up
+
         return send_file(io.BytesIO(pdfs.receipt(slip)), mimetype="application/pdf", as_attachment=True,
                          download_name=f"giay-tiep-nhan-{code}.pdf", max_age=0)
     if key is None:

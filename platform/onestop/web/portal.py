@@ -30,7 +30,6 @@ from ..services import (
     dossiers,
     identity,
     lifecycle,
-    pdfs,
     procedures,
     signing,
     slips,
@@ -249,6 +248,8 @@ def receipt_pdf(code):
     """The receipt and appointment slip as a PDF/A file."""
     dossier, key = _own_submission_or_404(code)
     slip = slips.receipt(portal_user(dossier.centre), dossier, tracking_url(dossier.code, key))
+    from ..services import pdfs  # fpdf2 is loaded by the first paper asked for, not at start-up
+
     return _pdf(pdfs.receipt(slip), f"giay-tiep-nhan-{dossier.code}.pdf")
 
 
