@@ -132,7 +132,7 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     page.get_by_role("button", name="Submit the dossier").click()
     sync_api.expect(page.get_by_role("status").first).to_contain_text("Your dossier has been received")
     code = page.locator("dd.big-code").nth(1).inner_text().strip()
-    key = page.locator("#lookup-key").inner_text().strip()
+    sync_api.expect(page.locator("#lookup-key")).to_be_visible()  # anonymous or not, the key is given
     [attached] = [a for a in api(server, "GET", f"/dossiers/{code}")["attachments"] if a["field"] == "documents"]
     assert attached["name"] == f"ket-qua-{earlier}.pdf"  # the earlier result's very file, signed
     assert earlier in _text_of(raw(server, f"/dossiers/{code}/attachments/{attached['id']}"))
@@ -147,20 +147,25 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     page.get_by_role("button", name=re.compile("Pay")).click()
     sync_api.expect(page.get_by_role("status").first).to_contain_text("Your payment is recorded")
     sync_api.expect(page.locator("#payments")).to_contain_text("paid")
+    receipt = re.search(r"BL-\d{8}-\d{6}", page.locator("#payments").inner_text()).group(0)
 
-    # Followed on "My dossiers", without the lookup key.
+    # Followed on "My dossiers", without the lookup key: its progress, the fee paid and its receipt.
     page.get_by_role("link", name="My dossiers").click()
     row = page.get_by_role("row").filter(has_text=code)
     sync_api.expect(row).to_have_count(1)
     page.screenshot(path=str(shots / "connected-my-dossiers.png"), full_page=True)
     row.get_by_role("link", name=code).click()
     sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Đăng ký hộ kinh doanh")
+    sync_api.expect(page.locator("#payments")).to_contain_text(receipt)
+    sync_api.expect(page.locator("#result")).to_have_count(0)  # no result yet
 
-    # The officers review and return it.
+    # The officers review and return it; the citizen's page shows it done.
     complete_every_step(server, code, {"Task_Review": {"approved": True}, "Task_Return": {}})
+    page.reload()
+    sync_api.expect(page.locator(".steps")).to_contain_text("Trả kết quả")
+    page.screenshot(path=str(shots / "connected-my-dossier-returned.png"), full_page=True)
 
-    # The signed result: downloaded, "valid" on its QR code's page, "altered" by one byte.
-    page.goto(f"{base}/track/{code}?k={key}")
+    # The signed result, from "My dossiers": "valid" on its QR code's page, "altered" by one byte.
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the signed result (PDF)").click()
     saved = tmp_path / "ket-qua.pdf"
