@@ -2,49 +2,41 @@
 (`onestop serve`, the embedded default, with the identity provider and the payment gateway
 simulators mounted and talked to over HTTP by the server itself):
 
-a citizen signs in with their electronic identity and finds the applicant block filled (what the
-population register vouches for locked); for the household business they register they attach the
-signed result of an earlier dossier of theirs (a certified copy, received at the counter and
-returned) from their store instead of uploading it again; they pay the fee on the gateway's page,
-follow the dossier on "My dossiers"; the officers complete it (through the API); the citizen
-downloads the signed result, whose QR code's page says "valid", and the same file altered by one
-byte, uploaded on /verify, is said to be altered. The page language is chosen with the `lang` cookie."""
+a citizen signs in with their electronic identity to register a household business (the bundled
+1.001612, whose fee is paid at online submission) and finds the applicant block filled (what the
+population register vouches for locked); for the household members' certified authorisation they
+attach the signed result of an earlier dossier of theirs (a certification of copies received at the
+counter and returned) from their store instead of uploading it again; they pay the fee on the
+gateway's page and follow the dossier on "My dossiers" (its steps, the fee's receipt); the officers
+complete it (through the API); the citizen downloads the signed result there, its QR code's page
+says "valid", and the same file altered by one byte, uploaded on /verify, is said to be altered.
+The page language is chosen with the `lang` cookie."""
 
 import io
 import json
 import re
 import subprocess
-import zipfile
-from pathlib import Path
 
 import pytest
 import urllib3
 
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the file's fixtures)
 from tests.services.test_signing import flipped
-from tests.support.servers import admin_token, onestop_serve
+from tests.support.servers import onestop_serve
 
 sync_api = pytest.importorskip("playwright.sync_api")
-PAID = Path(__file__).resolve().parents[1] / "models" / "forms" / "paid"  # a fee computed by a DMN table
+HOUSEHOLD_BUSINESS = "1.001612"  # bundled: its fee (150,000 đồng) is paid at online submission
 COPY = "2.000815"  # bundled: certification of copies (the earlier dossier)
 CITIZEN, NAME = "001085012345", "Nguyễn Văn Hùng"  # one of the identity simulator's test citizens
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`onestop serve` with its simulators, the paid procedure uploaded, and an officer who is also
-    the leader (their API token): (base URL, token)."""
+    """`onestop serve` with its simulators and an officer who is also the leader (their API token):
+    (base URL, token)."""
     folder = tmp_path_factory.mktemp("connected")
     with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="", ONESTOP_SIMULATORS="1",
-                       ONESTOP_OIDC_ISSUER="", ONESTOP_PAYMENT_URL="") as (base, home, env, _log):
-        blob = io.BytesIO()
-        with zipfile.ZipFile(blob, "w") as archive:
-            for path in sorted(PAID.iterdir()):
-                archive.writestr(f"paid/{path.name}", path.read_bytes())
-        uploaded = urllib3.request("POST", f"{base}/api/v1/procedures",
-                                   headers={"Authorization": f"Bearer {admin_token(home)}"},
-                                   fields={"files": ("paid.zip", blob.getvalue(), "application/zip")})
-        assert uploaded.status == 201, uploaded.data[:500]
+                       ONESTOP_OIDC_ISSUER="", ONESTOP_PAYMENT_URL="") as (base, _home, env, _log):
         created = subprocess.run([str(ONESTOP), "user", "create", "canbo.tuphap", "--role", "officer", "--role",
                                   "leader", "--password", "Mật-khẩu-cán-bộ-2026", "--token"],
                                  env=env, capture_output=True, text=True)
@@ -104,25 +96,24 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     page = context.new_page()
 
     # Signed in through the local identity provider: the applicant block is filled, its authority locked.
-    page.goto(f"{base}/procedures/household_business_paid/submit")
+    page.goto(f"{base}/procedures/{HOUSEHOLD_BUSINESS}/submit")
     page.get_by_role("link", name="Sign in with VNeID").first.click()
     sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("VNeID")  # the provider's page
     page.get_by_label("Công dân thử nghiệm").select_option(value=CITIZEN)
     page.get_by_role("button", name="Đăng nhập").click()
     sync_api.expect(page.get_by_role("status").first).to_contain_text(NAME)
-    name, citizen_id = page.locator('[name="full_name"]'), page.locator('[name="citizen_id"]')
+    name, citizen_id = page.locator('[name="owner_full_name"]'), page.locator('[name="owner_citizen_id"]')
     sync_api.expect(name).to_have_value(NAME)
     sync_api.expect(citizen_id).to_have_value(CITIZEN)
     sync_api.expect(name).not_to_be_editable()
     sync_api.expect(citizen_id).not_to_be_editable()
-    sync_api.expect(page.locator('[name="phone"]')).to_have_value("0912345678")
-    sync_api.expect(page.locator('[name="phone"]')).to_be_editable()
+    sync_api.expect(page.locator('[name="owner_phone"]')).to_have_value("0912345678")
+    sync_api.expect(page.locator('[name="owner_phone"]')).to_be_editable()
 
-    for field, value in {"business_name": "Phở Hùng", "capital_vnd": "50000000", "start_date": "2026-12-01",
-                         "address-street": "12 Lê Lợi", "address-commune": "Phường Hồng Gai"}.items():
+    for field, value in {"business_name": "Hộ kinh doanh Phở Hùng", "address": "Số 12 phố Lê Lợi, phường Hồng Gai",
+                         "lines-0-line_name": "Nhà hàng và các dịch vụ ăn uống", "capital_vnd": "50000000",
+                         "employees": "2"}.items():
         page.locator(f'[name="{field}"]').fill(value)
-    page.locator('[name="ownership"][value="individual"]').check()
-    page.locator('[name="business_lines"][value="5610"]').check()
     # The earlier dossier's signed result, from the citizen's store: no upload.
     kept = page.get_by_label("Or use a document you already have")
     result_option = kept.locator("option", has_text=f"ket-qua-{earlier}.pdf")
@@ -133,15 +124,15 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     sync_api.expect(page.get_by_role("status").first).to_contain_text("Your dossier has been received")
     code = page.locator("dd.big-code").nth(1).inner_text().strip()
     sync_api.expect(page.locator("#lookup-key")).to_be_visible()  # anonymous or not, the key is given
-    [attached] = [a for a in api(server, "GET", f"/dossiers/{code}")["attachments"] if a["field"] == "documents"]
+    [attached] = [a for a in api(server, "GET", f"/dossiers/{code}")["attachments"] if a["field"] == "authorisation_copy"]
     assert attached["name"] == f"ket-qua-{earlier}.pdf"  # the earlier result's very file, signed
     assert earlier in _text_of(raw(server, f"/dossiers/{code}/attachments/{attached['id']}"))
 
     # The fee, paid on the gateway simulator's page; the gateway's notification reached the server.
     page.get_by_role("link", name="Pay the fee online").click()
-    sync_api.expect(page.locator("#fee-owed")).to_contain_text("100.000")  # the DMN table's fee for one person
+    sync_api.expect(page.locator("#fee-owed")).to_contain_text("150.000")  # the procedure's fee
     page.get_by_role("button", name="Pay the fee online").click()
-    sync_api.expect(page.locator("#amount")).to_have_text("100.000 VND")
+    sync_api.expect(page.locator("#amount")).to_have_text("150.000 VND")
     assert page.url.startswith(f"{base}/simulators/payment/")
     page.screenshot(path=str(shots / "connected-gateway.png"), full_page=True)
     page.get_by_role("button", name=re.compile("Pay")).click()
@@ -155,14 +146,20 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     sync_api.expect(row).to_have_count(1)
     page.screenshot(path=str(shots / "connected-my-dossiers.png"), full_page=True)
     row.get_by_role("link", name=code).click()
-    sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Đăng ký hộ kinh doanh")
+    sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Đăng ký thành lập hộ kinh doanh")
     sync_api.expect(page.locator("#payments")).to_contain_text(receipt)
     sync_api.expect(page.locator("#result")).to_have_count(0)  # no result yet
 
     # The officers review and return it; the citizen's page shows it done.
-    complete_every_step(server, code, {"Task_Review": {"approved": True}, "Task_Return": {}})
+    complete_every_step(server, code, {
+        "Task_Receive": {"fee_paid": True},
+        "Task_Review": {"name_unique": True, "lines_allowed": True, "conditions_met": True,
+                        "household_business_number": "22A8001234"},
+        "Task_Sign": {"signer_full_name": "Đinh Văn Tú", "signed": True},
+        "Task_NotifyTax": {"tax_office": "Thuế cơ sở 1 tỉnh Quảng Ninh", "sent_on": "2026-12-03"},
+        "Task_Return": {"returned_on": "2026-12-03", "receiver_full_name": NAME}})
     page.reload()
-    sync_api.expect(page.locator(".steps")).to_contain_text("Trả kết quả")
+    sync_api.expect(page.locator(".steps")).to_contain_text("Trả Giấy chứng nhận đăng ký hộ kinh doanh")
     page.screenshot(path=str(shots / "connected-my-dossier-returned.png"), full_page=True)
 
     # The signed result, from "My dossiers": "valid" on its QR code's page, "altered" by one byte.
