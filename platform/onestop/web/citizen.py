@@ -29,6 +29,7 @@ from ..services.identity import Citizen, ProviderUnavailable, SignInRefused
 from . import forms
 from .auth import local_target
 from .errors import PageNotFound
+from .i18n import current_language
 
 bp = Blueprint("citizen", __name__)
 SESSION_KEY = "citizen"
@@ -40,7 +41,8 @@ class SignOutForm(FlaskForm):
 
 
 class ResultForm(FlaskForm):
-    """The signed-in citizen's "download the signed result" button (its CSRF token)."""
+    """A signed-in citizen's button on their dossier's page (its CSRF token): pay the fee, download
+    the signed result."""
 
 
 def provider() -> identity.Provider | None:
@@ -133,6 +135,33 @@ def my_dossier(code):
     dossier, page = identity.my_dossier(citizen, code)
     return render_template("portal/my_dossier.html", dossier=dossier, page=page, fees=payments.of_dossier(dossier),
                            result_form=ResultForm(formdata=None))
+
+
+@bp.post("/my/dossiers/<code>/pay")
+def my_payment(code):
+    """To the gateway's page for the pending fee of one of the signed-in citizen's dossiers (no
+    lookup key: the identity says whose dossier it is); back on its "My dossiers" page."""
+    citizen = signed_in()
+    if citizen is None:
+        raise PageNotFound(_("Sign in with your electronic identity to see your dossiers: %(where)s.",
+                             where=url_for("citizen.my_dossiers")))
+    dossier, _page = identity.my_dossier(citizen, code)
+    back = redirect(url_for("citizen.my_dossier", code=dossier.code), 303)
+    if not ResultForm().validate_on_submit():
+        flash(forms.CSRF_MESSAGE, "error")
+        return back
+    try:
+        address = payments.checkout_dossier(dossier, url_for("payment.came_back", _external=True),
+                                            request.remote_addr or "127.0.0.1",
+                                            "en" if current_language() == "en" else "vn")
+    except payments.GatewayUnavailable:
+        flash(_("Online payment is not available right now. Try again later, or pay at the centre."), "error")
+        return back
+    except Conflict:
+        flash(_("This dossier has no fee to pay."), "error")
+        return back
+    session["paying"] = {"code": dossier.code, "mine": True}
+    return redirect(address, 303)
 
 
 @bp.post("/my/dossiers/<code>/result")
