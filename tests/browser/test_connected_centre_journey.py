@@ -20,6 +20,7 @@ import subprocess
 import pytest
 import urllib3
 
+from tests.browser.test_accessibility import serious_violations
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the file's fixtures)
 from tests.services.test_signing import flipped
 from tests.support.servers import onestop_serve
@@ -120,6 +121,7 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     sync_api.expect(result_option).to_have_count(1)
     kept.select_option(value=result_option.get_attribute("value"))
     page.screenshot(path=str(shots / "connected-filled.png"), full_page=True)
+    assert serious_violations(page) == []  # the locked fields and the kept documents' choice
     page.get_by_role("button", name="Submit the dossier").click()
     sync_api.expect(page.get_by_role("status").first).to_contain_text("Your dossier has been received")
     code = page.locator("dd.big-code").nth(1).inner_text().strip()
@@ -161,6 +163,7 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     page.reload()
     sync_api.expect(page.locator(".steps")).to_contain_text("Trả Giấy chứng nhận đăng ký hộ kinh doanh")
     page.screenshot(path=str(shots / "connected-my-dossier-returned.png"), full_page=True)
+    assert serious_violations(page) == []  # its fees and the signed result's button
 
     # The signed result, from "My dossiers": "valid" on its QR code's page, "altered" by one byte.
     with page.expect_download() as download:
