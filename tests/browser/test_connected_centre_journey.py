@@ -61,7 +61,7 @@ def raw(server, path) -> bytes:
 
 
 def complete_every_step(server, code, steps):
-    """The officers complete the dossier's open tasks, in turn, with each step's data (by task name's
+    """The officers complete the dossier's open tasks, in turn, with each step's data (by the task's
     element id), until none is left."""
     for _ in range(10):
         tasks = api(server, "GET", f"/tasks?dossier={code}")["tasks"]
@@ -186,7 +186,14 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     page.get_by_role("button", name="Check the file").click()
     page.wait_for_load_state()
     sync_api.expect(page.locator("#outcome")).to_have_attribute("data-state", "altered")
+    sync_api.expect(page.locator("#outcome")).to_contain_text("has been altered since it was signed")
     page.screenshot(path=str(shots / "connected-verify-altered.png"), full_page=True)
+
+    # This result is kept in the citizen's store in turn, for the next dossier.
+    page.goto(f"{base}/procedures/{HOUSEHOLD_BUSINESS}/submit")
+    offered = page.get_by_label("Or use a document you already have").locator("option")
+    sync_api.expect(offered.filter(has_text=f"ket-qua-{code}.pdf")).to_have_count(1)
+    sync_api.expect(offered.filter(has_text=f"ket-qua-{earlier}.pdf")).to_have_count(1)
     context.close()
 
 
