@@ -298,6 +298,9 @@ def _signed_result(actor, dossier: Dossier) -> tuple | None:
     except ServiceError as exc:
         log.warning("the signed result of %s is not kept in the citizen's store: %s", dossier.code, exc)
         return None
+    except Exception:  # the step is done and committed: its officer must not get an error page for this
+        log.exception("the signed result of %s could not be made at its return", dossier.code)
+        return None
     return record.name, "application/pdf", record.size, record.sha256
 
 
