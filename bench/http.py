@@ -1067,8 +1067,10 @@ def main(argv=None):
     for line in footer(runs, args.clients):
         print(line)
     if runs:
-        bench_results.save("http", *bench_results.parse_table(table(runs)), variant="-".join(databases),
-                           title=f"The REST API under gunicorn ({', '.join(databases)})", pressure=run_pressure,
+        served_by = "granian" if args.server == "granian" else f"gunicorn {args.server}"
+        bench_results.save("http", *bench_results.parse_table(table(runs)),
+                           variant="-".join(databases) + ("" if args.server == "gthread" else f"-{args.server}"),
+                           title=f"The REST API under {served_by} ({', '.join(databases)})", pressure=run_pressure,
                            sizes={"seconds_per_cell": args.duration, "workers": args.workers, "clients": args.clients,
                                   "threads": args.threads}, notes=[line for line in footer(runs, args.clients)])
     shown = 0

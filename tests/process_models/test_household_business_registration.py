@@ -60,3 +60,16 @@ def test_a_supplement_restarts_the_three_days(sqlite_admin_api):
     walk.supplement("Văn bản ủy quyền của các thành viên")
     walk.complete("Task_Review", REVIEWED)
     assert walk.offered() == {"Task_Sign": LEADER}
+
+
+def test_the_household_members_certified_authorisation_is_attached_to_the_application(sqlite_admin_api):
+    """The record asks a certified copy of the household members' authorisation when they register
+    together: the online form takes it as a file (so a citizen can attach one kept for them)."""
+    import base64
+
+    upload_bundled(sqlite_admin_api, "household_business_registration")
+    pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+    walk = Walk(sqlite_admin_api, CODE, data=APPLICATION | {
+        "authorisation_copy": "data:application/pdf;name=uy-quyen.pdf;base64," + base64.b64encode(pdf).decode()})
+    [attached] = [a for a in walk.dossier["attachments"] if a["field"] == "authorisation_copy"]
+    assert attached["name"] == "uy-quyen.pdf" and attached["media_type"] == "application/pdf"

@@ -248,3 +248,24 @@ def test_another_citizens_kept_document_cannot_be_attached(sqlite_app, sqlite_bi
             identity.submit(actor, BIRTH, lan, APPLICATION, {}, reuse={"birth_evidence_file": theirs.id},
                             definition=definition, metadata=metadata)
         assert identity.my_dossiers(lan) == []
+
+
+def test_a_signed_in_submission_is_stored_with_its_link_to_the_citizen_or_not_at_all(sqlite_app, sqlite_birth):
+    """The link to the citizen ("my dossiers") is written in the dossier's own unit of work: when it
+    cannot be written (here the database refuses it, as a full disk or a lost connection would), no
+    dossier is left behind that the citizen would never find among their dossiers."""
+    from onestop.db import database
+
+    with sqlite_app.app_context():
+        actor = portal_user()
+        definition, metadata = _form(actor)
+        before = Dossier.select().count()
+        database.execute_sql("CREATE TRIGGER refuse_link BEFORE INSERT ON citizendossier "
+                             "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        with pytest.raises(Exception, match="disk full"):
+            identity.submit(actor, BIRTH, HUNG_CITIZEN, APPLICATION,
+                            {"birth_evidence_file": Upload("chung-sinh.pdf", PDF)}, definition=definition,
+                            metadata=metadata)
+        database.execute_sql("DROP TRIGGER refuse_link")
+        assert Dossier.select().count() == before
+        assert identity.my_dossiers(HUNG_CITIZEN) == []

@@ -128,3 +128,41 @@ def test_a_kept_copy_is_out_of_reach_of_an_officer_of_another_province(app):
         assert papers.kept_for(stranger, "001203009999") == []
         with pytest.raises(NotFound):
             papers.document_for(stranger, kept.id)
+
+
+def returned(officer):
+    """A dossier of the copy procedure received at the counter and returned (its steps are the
+    workflow's business, not the store's)."""
+    from onestop.models import Dossier, utcnow
+    from onestop.status import Status
+
+    dossier = received(officer)
+    Dossier.update(status=Status.RETURNED, resolved_at=utcnow(), returned_at=utcnow()).where(
+        Dossier.id == dossier.id).execute()
+    return Dossier.get_by_id(dossier.id)
+
+
+def test_a_returned_dossiers_signed_result_is_kept_in_the_citizens_store_once(app):
+    from onestop.models import SignedDocument
+    from onestop.services import signing
+    from tests.support.signed import with_keys
+
+    with app.app_context():
+        officer, _ = make_user("canbo.result", ("officer",))
+        with_keys()
+        dossier = returned(officer)
+        assert papers.keep_results(officer, dossier) == 1
+        assert papers.keep_results(officer, dossier) == 0  # once
+        signed = SignedDocument.get(SignedDocument.dossier == dossier.id)
+        [kept] = papers.kept_for(officer, "001203009999")
+        assert (kept.kind, kept.name, kept.sha256, kept.media_type) == ("result", signed.name, signed.sha256,
+                                                                         "application/pdf")
+        _document, content = papers.document_for(officer, kept.id)
+        assert signing.verify_file(content).state == "valid"  # the very bytes the citizen downloads
+
+
+def test_without_a_signing_key_a_return_keeps_what_it_can_and_is_not_refused(app):
+    with app.app_context():
+        officer, _ = make_user("canbo.nokey", ("officer",))
+        assert papers.keep_results(officer, returned(officer)) == 0
+        assert papers.kept_for(officer, "001203009999") == []

@@ -203,3 +203,100 @@ def test_a_citizen_follows_their_own_dossier_without_its_key_and_nobody_elses(si
     assert lan.get(f"/my/dossiers/{code}").status_code == 404
     assert code not in lan.get("/my/dossiers").get_data(as_text=True)
     assert site.test_client().get(f"/my/dossiers/{code}").status_code == 404  # signed out: nobody's
+
+
+def test_a_citizen_sees_the_fees_of_their_own_dossier_paid_and_still_owed(site):
+    from onestop.models import Payment, utcnow
+
+    hung = english(site.test_client())
+    sign_in_citizen(hung)
+    assert submit_form(hung, APPLICATION, files=(io.BytesIO(PDF), "chung-sinh.pdf")).status_code == 303
+    with site.app_context():
+        dossier = Dossier.select().order_by(Dossier.id.desc()).first()
+        code = dossier.code
+        Payment.create(centre=dossier.centre_id, dossier=dossier.id, order_ref=f"{code}-P1", amount=100000,
+                       stage="submission", state="paid", receipt_no="BL-20261205-000001", paid_at=utcnow())
+        page = hung.get(f"/my/dossiers/{code}").get_data(as_text=True)
+        assert "BL-20261205-000001" in page and "100.000" in page and ": paid" in page
+        assert 'id="fee-owed"' not in page
+        Payment.create(centre=dossier.centre_id, dossier=dossier.id, order_ref=f"{code}-P2", amount=50000,
+                       stage="before_result")
+    page = hung.get(f"/my/dossiers/{code}").get_data(as_text=True)
+    assert "50.000" in page and ": to pay" in page and 'id="fee-owed"' in page
+
+
+def test_a_citizen_downloads_the_signed_result_of_their_own_dossier_without_its_key(site):
+    from onestop.services import signing
+    from onestop.status import Status
+    from tests.support.signed import with_keys
+
+    hung = english(site.test_client())
+    sign_in_citizen(hung)
+    assert submit_form(hung, APPLICATION, files=(io.BytesIO(PDF), "chung-sinh.pdf")).status_code == 303
+    with site.app_context():
+        code = Dossier.select().order_by(Dossier.id.desc()).first().code
+    page = hung.get(f"/my/dossiers/{code}")
+    assert "Download the signed result" not in page.get_data(as_text=True)  # not ready yet
+    assert hung.post(f"/my/dossiers/{code}/result", data={"csrf_token": csrf(page)}).status_code == 303
+    with site.app_context():
+        with_keys()
+        Dossier.update(status=Status.RESOLVED).where(Dossier.code == code).execute()
+    page = hung.get(f"/my/dossiers/{code}")
+    assert "Download the signed result" in page.get_data(as_text=True)
+    assert hung.post(f"/my/dossiers/{code}/result", data={}).status_code == 303  # no CSRF token: nothing
+    answer = hung.post(f"/my/dossiers/{code}/result", data={"csrf_token": csrf(page)})
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    with site.app_context():
+        assert signing.verify_file(answer.data).state == "valid"
+    lan = site.test_client()
+    sign_in_citizen(lan, known="022190023456")
+    other = lan.get("/my/dossiers")
+    assert lan.post(f"/my/dossiers/{code}/result", data={"csrf_token": csrf(other)}).status_code == 404
+    assert site.test_client().post(f"/my/dossiers/{code}/result").status_code == 404  # signed out: nobody's
+
+
+@pytest.fixture
+def paying_site(sqlite_url, tmp_path, engine, clock, provider_url):
+    """The portal with citizens' sign-in and a payment gateway (never called here: paying starts
+    with the browser sent to it)."""
+    app = create_app({"home": tmp_path / "home", "database_url": sqlite_url, "testing": True,
+                      "run_timer_thread": False, "secret_key": "test-secret", "engine": engine, "clock": clock,
+                      "password_hasher": CHEAP_PASSWORDS, "oidc_issuer": provider_url, "oidc_client_id": "onestop",
+                      "oidc_client_secret": "simulator-secret", "payment_url": "http://gateway.invalid",
+                      "payment_merchant": "ONESTOP1", "payment_secret": "merchant-secret"})
+    with app.app_context():
+        token = make_user("admin", ("admin",))[1]
+    upload_bundled(Api(app.test_client(), token), "birth_registration")
+    yield app
+    _close_pool()
+
+
+def test_a_citizen_pays_the_fee_of_their_own_dossier_from_my_dossiers_and_comes_back_there(paying_site):
+    from urllib.parse import urlencode
+
+    from onestop.models import Payment
+    from onestop.services import payment_gateway
+
+    hung = english(paying_site.test_client())
+    sign_in_citizen(hung)
+    assert submit_form(hung, APPLICATION, files=(io.BytesIO(PDF), "chung-sinh.pdf")).status_code == 303
+    with paying_site.app_context():
+        dossier = Dossier.select().order_by(Dossier.id.desc()).first()
+        code = dossier.code
+        Payment.create(centre=dossier.centre_id, dossier=dossier.id, order_ref=f"{code}-P1", amount=100000,
+                       stage="before_result")
+    page = hung.get(f"/my/dossiers/{code}")
+    assert "Pay the fee online" in page.get_data(as_text=True)
+    assert hung.post(f"/my/dossiers/{code}/pay", data={}).headers["Location"] == f"/my/dossiers/{code}"  # no CSRF
+    sent = hung.post(f"/my/dossiers/{code}/pay", data={"csrf_token": csrf(page)})
+    assert sent.status_code == 303 and sent.headers["Location"].startswith("http://gateway.invalid/paymentv2/")
+    assert f"vnp_TxnRef={code}-P1" in sent.headers["Location"]
+    back = {"vnp_TxnRef": f"{code}-P1", "vnp_ResponseCode": "24", "vnp_TransactionStatus": "02"}  # cancelled there
+    back["vnp_SecureHash"] = payment_gateway.sign(back, "merchant-secret")
+    returned = hung.get("/payment/vnpay/return?" + urlencode(back))
+    assert returned.status_code == 303 and returned.headers["Location"] == f"/my/dossiers/{code}"
+    assert "The payment was not made" in hung.get(f"/my/dossiers/{code}").get_data(as_text=True)
+    lan = paying_site.test_client()
+    sign_in_citizen(lan, known="022190023456")
+    other = lan.get("/my/dossiers")
+    assert lan.post(f"/my/dossiers/{code}/pay", data={"csrf_token": csrf(other)}).status_code == 404

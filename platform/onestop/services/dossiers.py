@@ -89,11 +89,14 @@ def start_dossier(actor, procedure_code, data=None, applicant=None, uploads=None
                   submission=submission, detail=detail, linked=linked)
 
 
-def submit_online(actor, procedure_code, data=None, uploads=None, submission=None) -> tuple[Dossier, str]:
+def submit_online(actor, procedure_code, data=None, uploads=None, submission=None,
+                  linked=None) -> tuple[Dossier, str]:
     """A citizen's online submission: (the new dossier, the lookup key to print for them, shown once).
-    The same form (`submission` token) sent again returns the first dossier and its key."""
+    The same form (`submission` token) sent again returns the first dossier and its key. `linked`
+    as for start_dossier (a signed-in citizen's link to it)."""
     dossier = submissions.first_dossier(submission) or _start(actor, procedure_code, data, None, uploads,
-                                                               channel="online", submission=submission)
+                                                               channel="online", submission=submission,
+                                                               linked=linked)
     return dossier, dossier.lookup_key
 
 

@@ -32,7 +32,6 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from .. import sql
-from ..db import run_write
 from ..models import Centre, CitizenDocument, CitizenDossier, Dossier, Procedure, ProcedureVersion, utcnow
 from . import attachments, audit, dossiers, papers
 from .attachments import Upload
@@ -321,31 +320,28 @@ def submit(actor, procedure_code, citizen: Citizen, data: dict, uploads: dict, s
         data[name] = filled.values[name]
     uploads = dict(uploads or {})
     reused = reused_uploads(actor, citizen, {p: i for p, i in (reuse or {}).items() if p not in uploads})
-    dossier, key = dossiers.submit_online(actor, procedure_code, data, {**uploads, **reused}, submission=submission)
-    _link(actor, dossier, citizen, set(uploads), sorted(reused), overwritten)
+    dossier, key = dossiers.submit_online(
+        actor, procedure_code, data, {**uploads, **reused}, submission=submission,
+        linked=lambda stored, _now: _link(actor, stored, citizen, set(uploads), sorted(reused), overwritten))
     return dossier, key
 
 
 def _link(actor, dossier, citizen: Citizen, uploaded: set, reused: list, overwritten: list) -> None:
-    """Link the dossier to the citizen and keep the files they uploaded in their store, once."""
-    def write():
-        if CitizenDossier.get_or_none(CitizenDossier.dossier == dossier.id) is not None:
-            return  # the same form sent again: linked the first time
-        CitizenDossier.create(citizen_id=citizen.citizen_id, dossier=dossier.id)
-        province = papers.province_of(dossier.centre_id)
-        titles = _titles(dossier)
-        kept = 0
-        for a in attachments.of_dossier(dossier) if uploaded else []:
-            if a.field not in uploaded:
-                continue
-            CitizenDocument.create(province=province, citizen_id=citizen.citizen_id, kind="component",
-                                   title=titles.get(a.field, a.field)[:500], name=a.name, media_type=a.media_type,
-                                   size=a.size, sha256=a.sha256, dossier=dossier.id, kept_at=utcnow())
-            kept += 1
-        audit.record("dossier.identity_linked", actor, dossier=dossier, detail={
-            "issuer": citizen.issuer[:200], "kept": kept, "reused": reused, "claims_overwritten": overwritten})
-
-    run_write(write)
+    """Link the new dossier to the citizen and keep the files they uploaded in their store, inside the
+    unit of work that stores the dossier: a dossier is never left that its citizen would not find."""
+    CitizenDossier.create(citizen_id=citizen.citizen_id, dossier=dossier.id)
+    province = papers.province_of(dossier.centre_id)
+    titles = _titles(dossier)
+    kept = 0
+    for a in attachments.of_dossier(dossier) if uploaded else []:
+        if a.field not in uploaded:
+            continue
+        CitizenDocument.create(province=province, citizen_id=citizen.citizen_id, kind="component",
+                               title=titles.get(a.field, a.field)[:500], name=a.name, media_type=a.media_type,
+                               size=a.size, sha256=a.sha256, dossier=dossier.id, kept_at=utcnow())
+        kept += 1
+    audit.record("dossier.identity_linked", actor, dossier=dossier, detail={
+        "issuer": citizen.issuer[:200], "kept": kept, "reused": reused, "claims_overwritten": overwritten})
 
 
 def _titles(dossier) -> dict:

@@ -11,13 +11,16 @@ filled with a kept copy, received on paper only, or left empty (the paper was no
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
 
 from ..db import run_write
 from ..models import Attachment, Centre, CitizenDocument, Dossier, Paper, utcnow
-from . import attachments, audit
+from . import attachments, audit, signing
 from .attachments import Blob, Upload
-from .errors import Invalid, NotFound
+from .errors import Invalid, NotFound, ServiceError
+
+log = logging.getLogger("onestop.services.papers")
 
 MAX_PAGES = 50  # pages of one paper: a thicker one is a file, not a photo series
 MAX_PIXELS = 40_000_000  # a page's pixels (a 40 MP camera); more is a decompression bomb, not a photo
@@ -257,12 +260,17 @@ def record(actor, dossier: Dossier, citizen_id: str | None, prepared: list[Prepa
 
 
 def keep_results(actor, dossier: Dossier) -> int:
-    """Keep a returned dossier's result files (those its steps attached) in the citizen's store, once."""
+    """Keep a returned dossier's results in the citizen's store, once: its signed result (the PDF
+    with legal value, made now if no one downloaded it yet) and the files its steps attached."""
     citizen_id = str((dossier.applicant or {}).get("citizen_id") or "").strip()[:32]
     if not citizen_id or dossier.returned_at is None:
         return 0
     province = province_of(dossier.centre_id)
-    results = list(Attachment.select().where((Attachment.dossier == dossier.id) & Attachment.task_id.is_null(False)))
+    results = [(a.name, a.media_type, a.size, a.sha256) for a in Attachment.select().where(
+        (Attachment.dossier == dossier.id) & Attachment.task_id.is_null(False))]
+    signed = _signed_result(actor, dossier)
+    if signed is not None:
+        results.insert(0, signed)
     if not results:
         return 0
 
@@ -270,18 +278,33 @@ def keep_results(actor, dossier: Dossier) -> int:
         kept = {d.sha256 for d in CitizenDocument.select(CitizenDocument.sha256).where(
             (CitizenDocument.dossier == dossier.id) & (CitizenDocument.kind == "result"))}
         added = 0
-        for a in results:
-            if a.sha256 in kept:
+        for name, media_type, size, sha256 in results:
+            if sha256 in kept:
                 continue
             CitizenDocument.create(province=province, citizen_id=citizen_id, kind="result",
-                                   title=dossier.procedure.name[:500] if dossier.procedure_id else a.name,
-                                   name=a.name, media_type=a.media_type, size=a.size, sha256=a.sha256, pages=1,
+                                   title=dossier.procedure.name[:500] if dossier.procedure_id else name,
+                                   name=name, media_type=media_type, size=size, sha256=sha256, pages=1,
                                    dossier=dossier.id, kept_by=actor.id if actor is not None else None)
-            kept.add(a.sha256)
+            kept.add(sha256)
             added += 1
         return added
 
     return run_write(write)
+
+
+def _signed_result(actor, dossier: Dossier) -> tuple | None:
+    """(name, media type, size, sha256) of the dossier's signed result, or None when it cannot be
+    made (no signing key yet, an unreadable uploaded result): the return is not refused for that,
+    and the result can still be downloaded once the key is there."""
+    try:
+        record, _content = signing.result(dossier, actor)
+    except ServiceError as exc:
+        log.warning("the signed result of %s is not kept in the citizen's store: %s", dossier.code, exc)
+        return None
+    except Exception:  # the step is done and committed: its officer must not get an error page for this
+        log.exception("the signed result of %s could not be made at its return", dossier.code)
+        return None
+    return record.name, "application/pdf", record.size, record.sha256
 
 
 def of_dossier(dossier_id: int) -> list[Paper]:

@@ -141,9 +141,14 @@ def gateway():
 def checkout(code, key, return_url, ip, locale="vn") -> str:
     """The gateway's address to send the applicant to, to pay their dossier's pending fee (its code
     and lookup key); Conflict when there is nothing to pay."""
+    return checkout_dossier(track(code, key), return_url, ip, locale)
+
+
+def checkout_dossier(dossier, return_url, ip, locale="vn") -> str:
+    """The gateway's address to pay a dossier's pending fee, the caller having said whose dossier
+    it is (its lookup key, or the signed-in citizen's identity); Conflict when there is nothing to pay."""
     from .payment_gateway import payment_url
 
-    dossier = track(code, key)
     payment = pending_of(dossier)
     if payment is None:
         raise Conflict("this dossier has no fee to pay")

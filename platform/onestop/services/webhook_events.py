@@ -124,7 +124,7 @@ def _write(action, centre_id, dossier_id, before, element_id, detail) -> None:
 
 
 def payload(event: str, at, data: dict) -> str:
-    """The body of a delivery, as posted (docs/integrations-webhooks.md describes it)."""
+    """The body of a delivery, as posted (described in docs/integrations.md, webhooks)."""
     return json.dumps({"type": event, "timestamp": at.replace(microsecond=0).isoformat() + "Z", "data": data},
                       ensure_ascii=False, separators=(",", ":"))
 

@@ -1,5 +1,5 @@
 """A simulator of the National Public Service Portal (Cổng Dịch vụ công quốc gia), speaking the
-contract of docs/integrations-portal.md: it pushes online dossiers to a onestop, keeps the status
+contract of docs/integrations.md (the national portal): it pushes online dossiers to a onestop, keeps the status
 changes onestop sends back (dropping, and counting, a change it already holds), answers the
 reconciliation's status query, and can be told to misbehave for the tests.
 

@@ -158,7 +158,7 @@ def start_dossier(actor):
 @bp.post("/national-portal/dossiers")
 def national_portal_dossier():
     """A dossier the national portal pushes: the signature is checked on the bytes as sent, then the
-    body against the contract; the answer is the statutory receipt (docs/integrations-portal.md)."""
+    body against the contract; the answer is the statutory receipt (docs/integrations.md, the national portal)."""
     if request.content_length and request.content_length > bodies.max_json_bytes():
         raise TooLarge("the body is larger than the limit")
     portal_inbound.verify(request.get_data(cache=True), dict(request.headers), request.remote_addr)

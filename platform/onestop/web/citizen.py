@@ -1,20 +1,35 @@
 """Citizens' sign-in with their electronic identity (OpenID Connect, services.identity) and their
-"my dossiers" page.
+"my dossiers" page: a dossier's progress, its fees, and its signed result, without the lookup key.
 
 A signed-in citizen is not an officer's session: Flask-Login (web/auth.py) knows nothing of it. The
 verified claims are kept in the browser's signed session cookie under `citizen`, with the time of
 sign-in; it ends with sign-out or after ONESTOP_SESSION_HOURS. While signing in, the state, nonce
 and PKCE verifier wait in the same signed cookie (never in a URL)."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+import io
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from .. import clock
-from ..services import identity
+from ..services import identity, payments, signing
+from ..services.errors import Conflict
 from ..services.identity import Citizen, ProviderUnavailable, SignInRefused
+from . import forms
 from .auth import local_target
 from .errors import PageNotFound
+from .i18n import current_language
 
 bp = Blueprint("citizen", __name__)
 SESSION_KEY = "citizen"
@@ -23,6 +38,11 @@ PENDING_KEY = "oidc_pending"
 
 class SignOutForm(FlaskForm):
     pass
+
+
+class ResultForm(FlaskForm):
+    """A signed-in citizen's button on their dossier's page (its CSRF token): pay the fee, download
+    the signed result."""
 
 
 def provider() -> identity.Provider | None:
@@ -113,4 +133,58 @@ def my_dossier(code):
         raise PageNotFound(_("Sign in with your electronic identity to see your dossiers: %(where)s.",
                              where=url_for("citizen.my_dossiers")))
     dossier, page = identity.my_dossier(citizen, code)
-    return render_template("portal/my_dossier.html", dossier=dossier, page=page)
+    return render_template("portal/my_dossier.html", dossier=dossier, page=page, fees=payments.of_dossier(dossier),
+                           result_form=ResultForm(formdata=None))
+
+
+@bp.post("/my/dossiers/<code>/pay")
+def my_payment(code):
+    """To the gateway's page for the pending fee of one of the signed-in citizen's dossiers (no
+    lookup key: the identity says whose dossier it is); back on its "My dossiers" page."""
+    citizen = signed_in()
+    if citizen is None:
+        raise PageNotFound(_("Sign in with your electronic identity to see your dossiers: %(where)s.",
+                             where=url_for("citizen.my_dossiers")))
+    dossier, _page = identity.my_dossier(citizen, code)
+    back = redirect(url_for("citizen.my_dossier", code=dossier.code), 303)
+    if not ResultForm().validate_on_submit():
+        flash(forms.CSRF_MESSAGE, "error")
+        return back
+    try:
+        address = payments.checkout_dossier(dossier, url_for("payment.came_back", _external=True),
+                                            request.remote_addr or "127.0.0.1",
+                                            "en" if current_language() == "en" else "vn")
+    except payments.GatewayUnavailable:
+        flash(_("Online payment is not available right now. Try again later, or pay at the centre."), "error")
+        return back
+    except Conflict:
+        flash(_("This dossier has no fee to pay."), "error")
+        return back
+    session["paying"] = {"code": dossier.code, "mine": True}
+    return redirect(address, 303)
+
+
+@bp.post("/my/dossiers/<code>/result")
+def my_result(code):
+    """The signed result of one of the signed-in citizen's dossiers, once it is ready (no lookup key:
+    the identity says whose dossier it is)."""
+    citizen = signed_in()
+    if citizen is None:
+        raise PageNotFound(_("Sign in with your electronic identity to see your dossiers: %(where)s.",
+                             where=url_for("citizen.my_dossiers")))
+    dossier, _page = identity.my_dossier(citizen, code)
+    back = redirect(url_for("citizen.my_dossier", code=dossier.code), 303)
+    if not ResultForm().validate_on_submit():
+        flash(forms.CSRF_MESSAGE, "error")
+        return back
+    try:
+        record, content = signing.result(dossier)
+    except Conflict:
+        flash(_("The result of this dossier is not ready yet."), "error")
+        return back
+    except signing.NoSigningKey:
+        flash(_("The signed result cannot be made now: the centre's signing key is not set up. Please try "
+                "again later or contact the centre."), "error")
+        return back
+    return send_file(io.BytesIO(content), mimetype="application/pdf", as_attachment=True, download_name=record.name,
+                     max_age=0)

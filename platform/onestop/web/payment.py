@@ -77,6 +77,8 @@ def came_back():
         return redirect(url_for("portal.track"), 303)
     tone, message = RETURN_MESSAGES[result]
     flash(str(message), tone)
+    if paying.get("code") == dossier.code and paying.get("mine"):  # paid from "My dossiers"
+        return redirect(url_for("citizen.my_dossier", code=dossier.code), 303)
     if paying.get("code") == dossier.code:
         return redirect(tracking_url(dossier.code, paying["key"]), 303)
     return redirect(url_for("portal.track", code=dossier.code), 303)

@@ -7,5 +7,5 @@ statutory receipt; refusals recorded), `outbox` (a status change queued in the t
 makes it, numbered per dossier), `sync` (the worker's sending, retries with backoff, the
 reconciliation that re-sends what the portal lost, each centre's health, the back office's retry).
 Import the module you need (the package imports nothing, so that services.steps may import
-`outbox` without a cycle). The contract is docs/integrations-portal.md; the simulator is onestop.simulators.portal.
+`outbox` without a cycle). The contract is docs/integrations.md (the national portal); the simulator is onestop.simulators.portal.
 """

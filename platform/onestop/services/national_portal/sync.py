@@ -76,7 +76,7 @@ def send_due(limit: int = 200, now: datetime | None = None) -> int:
 
 
 def _message(push) -> dict:
-    """The status change as the contract says (docs/integrations-portal.md)."""
+    """The status change as the contract says (docs/integrations.md, the national portal)."""
     status = Status(push.status)
     return {"portal_dossier_id": push.link.portal_id, "dossier_code": push.link.dossier.code,
             "agency_code": push.link.agency_code, "procedure_code": push.link.procedure_code, "seq": push.seq,
