@@ -12,7 +12,6 @@ complete it (through the API); the citizen downloads the signed result there, it
 says "valid", and the same file altered by one byte, uploaded on /verify, is said to be altered.
 The page language is chosen with the `lang` cookie."""
 
-import io
 import json
 import re
 import subprocess
@@ -22,7 +21,7 @@ import urllib3
 
 from tests.browser.test_accessibility import serious_violations
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the file's fixtures)
-from tests.services.test_signing import flipped
+from tests.browser.test_verify import text_of, valid_on_its_qr_page_and_altered_by_one_byte
 from tests.support.servers import onestop_serve
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -128,7 +127,7 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     sync_api.expect(page.locator("#lookup-key")).to_be_visible()  # anonymous or not, the key is given
     [attached] = [a for a in api(server, "GET", f"/dossiers/{code}")["attachments"] if a["field"] == "authorisation_copy"]
     assert attached["name"] == f"ket-qua-{earlier}.pdf"  # the earlier result's very file, signed
-    assert earlier in _text_of(raw(server, f"/dossiers/{code}/attachments/{attached['id']}"))
+    assert earlier in text_of(raw(server, f"/dossiers/{code}/attachments/{attached['id']}"))
 
     # The fee, paid on the gateway simulator's page; the gateway's notification reached the server.
     page.get_by_role("link", name="Pay the fee online").click()
@@ -172,22 +171,7 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     download.value.save_as(saved)
     content = saved.read_bytes()
     assert content.startswith(b"%PDF")
-    address = next(line for line in _text_of(content).splitlines() if "/verify/" in line).strip()
-    page.goto(base + address[address.index("/verify/"):])
-    verdict = page.locator("#outcome")
-    sync_api.expect(verdict).to_have_attribute("data-state", "valid")
-    sync_api.expect(verdict).to_contain_text("The signature is valid and the document has not been altered")
-    assert code in page.content()
-    page.screenshot(path=str(shots / "connected-verify-valid.png"), full_page=True)
-
-    altered = tmp_path / "ket-qua-sua.pdf"
-    altered.write_bytes(flipped(content, len(content) // 3))
-    page.get_by_label("The PDF file of a signed document").set_input_files(str(altered))
-    page.get_by_role("button", name="Check the file").click()
-    page.wait_for_load_state()
-    sync_api.expect(page.locator("#outcome")).to_have_attribute("data-state", "altered")
-    sync_api.expect(page.locator("#outcome")).to_contain_text("has been altered since it was signed")
-    page.screenshot(path=str(shots / "connected-verify-altered.png"), full_page=True)
+    valid_on_its_qr_page_and_altered_by_one_byte(page, base, content, code, tmp_path, shots, "connected-verify")
 
     # This result is kept in the citizen's store in turn, for the next dossier.
     page.goto(f"{base}/procedures/{HOUSEHOLD_BUSINESS}/submit")
@@ -196,8 +180,3 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     sync_api.expect(offered.filter(has_text=f"ket-qua-{earlier}.pdf")).to_have_count(1)
     context.close()
 
-
-def _text_of(content: bytes) -> str:
-    import pypdf
-
-    return "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(content)).pages)

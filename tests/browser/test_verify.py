@@ -55,23 +55,7 @@ def test_the_downloaded_result_is_valid_on_its_qr_page_and_altered_by_one_byte_i
     content = saved.read_bytes()
     assert content.startswith(b"%PDF")
 
-    address = next(line for line in _text_of(content).splitlines() if "/verify/" in line).strip()
-    assert address.startswith("http://")  # the QR code's address, printed beside it
-    page.goto(base + address[address.index("/verify/"):])
-    verdict = page.locator("#outcome")
-    sync_api.expect(verdict).to_have_attribute("data-state", "valid")
-    sync_api.expect(verdict).to_contain_text("The signature is valid and the document has not been altered")
-    assert code in page.content()
-    page.screenshot(path=str(shots / "verify-valid.png"), full_page=True)
-
-    altered = tmp_path / "ket-qua-sua.pdf"
-    altered.write_bytes(flipped(content, len(content) // 3))
-    page.get_by_label("The PDF file of a signed document").set_input_files(str(altered))
-    page.get_by_role("button", name="Check the file").click()
-    page.wait_for_load_state()
-    sync_api.expect(page.locator("#outcome")).to_have_attribute("data-state", "altered")
-    sync_api.expect(page.locator("#outcome")).to_contain_text("has been altered since it was signed")
-    page.screenshot(path=str(shots / "verify-altered.png"), full_page=True)
+    valid_on_its_qr_page_and_altered_by_one_byte(page, base, content, code, tmp_path, shots, "verify")
     context.close()
 
 
@@ -89,9 +73,32 @@ def test_the_page_speaks_vietnamese_by_default_and_refuses_a_file_that_is_not_a_
     context.close()
 
 
-def _text_of(content: bytes) -> str:
+def text_of(content: bytes) -> str:
+    """A PDF's text, page after page."""
     import io
 
     import pypdf
 
     return "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(content)).pages)
+
+
+def valid_on_its_qr_page_and_altered_by_one_byte(page, base, content, code, tmp_path, screenshots, prefix):
+    """A signed result's QR page (the address printed beside its QR code) says it is valid and names
+    its dossier; the same file with one byte changed, uploaded on /verify, is said to be altered."""
+    address = next(line for line in text_of(content).splitlines() if "/verify/" in line).strip()
+    assert address.startswith("http://")  # the QR code's address, printed beside it
+    page.goto(base + address[address.index("/verify/"):])
+    verdict = page.locator("#outcome")
+    sync_api.expect(verdict).to_have_attribute("data-state", "valid")
+    sync_api.expect(verdict).to_contain_text("The signature is valid and the document has not been altered")
+    assert code in page.content()
+    page.screenshot(path=str(screenshots / f"{prefix}-valid.png"), full_page=True)
+
+    altered = tmp_path / "ket-qua-sua.pdf"
+    altered.write_bytes(flipped(content, len(content) // 3))
+    page.get_by_label("The PDF file of a signed document").set_input_files(str(altered))
+    page.get_by_role("button", name="Check the file").click()
+    page.wait_for_load_state()
+    sync_api.expect(page.locator("#outcome")).to_have_attribute("data-state", "altered")
+    sync_api.expect(page.locator("#outcome")).to_contain_text("has been altered since it was signed")
+    page.screenshot(path=str(screenshots / f"{prefix}-altered.png"), full_page=True)

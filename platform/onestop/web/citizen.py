@@ -125,14 +125,29 @@ def my_dossiers():
     return render_template("portal/my_dossiers.html", rows=identity.my_dossiers(citizen))
 
 
-@bp.get("/my/dossiers/<code>")
-def my_dossier(code):
-    """The progress of one of the signed-in citizen's dossiers, without its lookup key."""
+def _signed_in_or_not_found() -> Citizen:
     citizen = signed_in()
     if citizen is None:  # a 404 like any code that is not one's own, never a hint that it exists
         raise PageNotFound(_("Sign in with your electronic identity to see your dossiers: %(where)s.",
                              where=url_for("citizen.my_dossiers")))
-    dossier, page = identity.my_dossier(citizen, code)
+    return citizen
+
+
+def _own_dossier_posted(code):
+    """For a form posted on one of the signed-in citizen's dossiers: (the dossier, the redirect back to
+    its page, whether the form was refused: its CSRF token missing or stale, said on that page)."""
+    dossier, _page = identity.my_dossier(_signed_in_or_not_found(), code)
+    back = redirect(url_for("citizen.my_dossier", code=dossier.code), 303)
+    if not ResultForm().validate_on_submit():
+        flash(forms.CSRF_MESSAGE, "error")
+        return dossier, back, True
+    return dossier, back, False
+
+
+@bp.get("/my/dossiers/<code>")
+def my_dossier(code):
+    """The progress of one of the signed-in citizen's dossiers, without its lookup key."""
+    dossier, page = identity.my_dossier(_signed_in_or_not_found(), code)
     return render_template("portal/my_dossier.html", dossier=dossier, page=page, fees=payments.of_dossier(dossier),
                            result_form=ResultForm(formdata=None))
 
@@ -141,14 +156,8 @@ def my_dossier(code):
 def my_payment(code):
     """To the gateway's page for the pending fee of one of the signed-in citizen's dossiers (no
     lookup key: the identity says whose dossier it is); back on its "My dossiers" page."""
-    citizen = signed_in()
-    if citizen is None:
-        raise PageNotFound(_("Sign in with your electronic identity to see your dossiers: %(where)s.",
-                             where=url_for("citizen.my_dossiers")))
-    dossier, _page = identity.my_dossier(citizen, code)
-    back = redirect(url_for("citizen.my_dossier", code=dossier.code), 303)
-    if not ResultForm().validate_on_submit():
-        flash(forms.CSRF_MESSAGE, "error")
+    dossier, back, refused = _own_dossier_posted(code)
+    if refused:
         return back
     try:
         address = payments.checkout_dossier(dossier, url_for("payment.came_back", _external=True),
@@ -168,14 +177,8 @@ def my_payment(code):
 def my_result(code):
     """The signed result of one of the signed-in citizen's dossiers, once it is ready (no lookup key:
     the identity says whose dossier it is)."""
-    citizen = signed_in()
-    if citizen is None:
-        raise PageNotFound(_("Sign in with your electronic identity to see your dossiers: %(where)s.",
-                             where=url_for("citizen.my_dossiers")))
-    dossier, _page = identity.my_dossier(citizen, code)
-    back = redirect(url_for("citizen.my_dossier", code=dossier.code), 303)
-    if not ResultForm().validate_on_submit():
-        flash(forms.CSRF_MESSAGE, "error")
+    dossier, back, refused = _own_dossier_posted(code)
+    if refused:
         return back
     try:
         record, content = signing.result(dossier)
