@@ -57,3 +57,28 @@ def test_the_periodic_job_sends_the_national_portal_its_due_status_changes(sqlit
         runtime.install(app.extensions["onestop.runtime"])  # the worker's process acts in its own runtime
         huey.execute(huey.onestop_national_portal_sync.s())
         assert portal.statuses("DVC-1") == [(1, 1)]
+
+
+def test_every_minute_sweep_runs_on_its_own_connection_and_logs_what_it_did(sqlite_url, tmp_path, engine, clock,
+                                                                              caplog):
+    """The every-minute jobs (timers whose job was lost, merged centres, notifications, webhooks,
+    connector calls, payments) each run against the database and say in the log what they did."""
+    import logging
+
+    from onestop.models import Notification, utcnow
+
+    app = _make_app(sqlite_url, tmp_path, engine, redis_url=redis_url_or_skip(), clock=clock)
+    huey = app.extensions["onestop.runtime"].queue
+    runtime.install(app.extensions["onestop.runtime"])
+    with app.app_context():
+        Notification.create(centre=1, event="received", channel="email", recipient="a@example.vn", subject="s",
+                            body="b", next_attempt_at=utcnow())
+    periodic = {task.__name__: task for task in huey._registry._periodic_tasks}
+    assert {"sweep_timers", "hand_over_merged", "send_notifications", "send_webhooks", "sweep_connector_calls",
+            "reconcile_payments", "national_portal_sync"} <= set(periodic)
+    with caplog.at_level(logging.INFO, logger="onestop.jobs"):
+        for name in sorted(periodic):
+            huey.execute(periodic[name]())
+    assert "sent 1 notification(s)" in caplog.text
+    with app.app_context():
+        assert Notification.get().status == "sent"

@@ -36,6 +36,18 @@ def _with_connection(fn):
     return run
 
 
+def _every_minute(huey: RedisHuey, name: str, work, done: str) -> None:
+    """Register the periodic job `name`: work() every minute, on its own connection, logging `done`
+    with the count work() returns when it did something."""
+    def job():
+        count = work()
+        if count:
+            log.info(done, count)
+
+    job.__name__ = name
+    huey.periodic_task(crontab(minute="*"), name=name)(_with_connection(job))
+
+
 def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
     """The huey instance with onestop's jobs registered on it (with checkpoint_seconds, the audit
     trail's checkpoints too, rounded to whole minutes)."""
@@ -54,52 +66,23 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
     def fire_timers(dossier_id):
         timer_firing.fire_timers_of(dossier_id)
 
-    @huey.periodic_task(crontab(minute="*"), name="sweep_timers")
-    @_with_connection
-    def sweep_timers():
-        moved = timer_firing.fire_due_timers(limit=1000)
-        if moved:
-            log.info("sweep fired the timers of %d dossier(s)", moved)
-
-    @huey.periodic_task(crontab(minute="*"), name="hand_over_merged")
-    @_with_connection
-    def hand_over_merged():
-        moved = mergers.hand_over_due()
-        if moved:
-            log.info("handed %d dossier(s) of merged centres over to their successors", moved)
-
-    @huey.periodic_task(crontab(minute="*"), name="send_notifications")
-    @_with_connection
-    def send_notifications():
-        sent = notify.send_due(limit=1000)
-        if sent:
-            log.info("sent %d notification(s)", sent)
-
-    @huey.periodic_task(crontab(minute="*"), name="send_webhooks")
-    @_with_connection
-    def send_webhooks():
-        delivered = webhooks.send_due(limit=1000)
-        if delivered:
-            log.info("delivered %d webhook(s)", delivered)
+    _every_minute(huey, "sweep_timers", lambda: timer_firing.fire_due_timers(limit=1000),
+                  "sweep fired the timers of %d dossier(s)")
+    _every_minute(huey, "hand_over_merged", mergers.hand_over_due,
+                  "handed %d dossier(s) of merged centres over to their successors")
+    _every_minute(huey, "send_notifications", lambda: notify.send_due(limit=1000), "sent %d notification(s)")
+    _every_minute(huey, "send_webhooks", lambda: webhooks.send_due(limit=1000), "delivered %d webhook(s)")
 
     @huey.task(name="connector_calls")
     @_with_connection
     def connector_calls():
         connector_runs.run_due()
 
-    @huey.periodic_task(crontab(minute="*"), name="sweep_connector_calls")
-    @_with_connection
-    def sweep_connector_calls():
-        made = connector_runs.run_due(limit=1000)
-        if made:
-            log.info("sweep made %d connector call(s)", made)
+    _every_minute(huey, "sweep_connector_calls", lambda: connector_runs.run_due(limit=1000),
+                  "sweep made %d connector call(s)")
+    _every_minute(huey, "reconcile_payments", lambda: payments.reconcile_due(limit=1000),
+                  "asked the payment gateway about %d payment(s)")
 
-    @huey.periodic_task(crontab(minute="*"), name="reconcile_payments")
-    @_with_connection
-    def reconcile_payments():
-        looked = payments.reconcile_due(limit=1000)
-        if looked:
-            log.info("asked the payment gateway about %d payment(s)", looked)
     @huey.periodic_task(crontab(minute="*"), name="national_portal_sync")
     @_with_connection
     def national_portal_sync():
