@@ -45,6 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench.measure import descendants, pressure_line, tree_cpu_seconds  # noqa: E402
+
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
 MODEL_FILES = (ROOT / "tests" / "models" / "review.bpmn", ROOT / "tests" / "models" / "receive-schema.json")
@@ -64,43 +66,6 @@ def _free_port() -> int:
 
 
 # --- processes and their CPU ---------------------------------------------------------------------
-
-
-def _descendants(pid: int) -> list[int]:
-    """pid and every process under it (from /proc)."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                text = Path(f"/proc/{entry}/stat").read_text()
-                parents[int(entry)] = int(text[text.rindex(")") + 2:].split()[1])
-    found, frontier = [pid], [pid]
-    while frontier:
-        frontier = [child for child, parent in parents.items() if parent in frontier]
-        found += frontier
-    return found
-
-
-def tree_cpu_seconds(pid: int | None) -> float:
-    """User and system CPU of a process and its children so far (live ones, and waited-for ones)."""
-    if pid is None:
-        return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for each in _descendants(pid):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            text = Path(f"/proc/{each}/stat").read_text()
-            fields = text[text.rindex(")") + 2:].split()
-            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-    return total / ticks
-
-
-def cpu_pressure() -> str:
-    """The first line of /proc/pressure/cpu ("some avg10=... avg60=... avg300=... total=..."), if any."""
-    try:
-        return Path("/proc/pressure/cpu").read_text().splitlines()[0]
-    except (OSError, IndexError):
-        return "unavailable"
 
 
 def _postgres_support():
@@ -203,7 +168,7 @@ def _wait_until_up(running: Stack, workers: int, seconds: float = 90):
     while True:
         if running.process.poll() is not None:
             raise RuntimeError(f"gunicorn exited:\n{running.log()[-3000:]}")
-        if len(_descendants(running.process.pid)) > workers:
+        if len(descendants(running.process.pid)) > workers:
             with contextlib.suppress(OSError, http.client.HTTPException), contextlib.closing(
                     http.client.HTTPConnection("127.0.0.1", running.port, timeout=2)) as connection:
                 connection.request("GET", "/healthz")
@@ -403,7 +368,7 @@ def drive(running: Stack, kind: str, workers: int, clients: int = 8, seconds: fl
     """Run the mixed load against a stack with the model uploaded; the report of what came back."""
     report = Report(kind, workers, clients, seconds)
     lock, contests = threading.Lock(), queue.Queue()
-    report.pressure_before = cpu_pressure()
+    report.pressure_before = pressure_line()
     deadlocks_before = _deadlocks(running.env["ONESTOP_DATABASE_URL"])
     cpu_before = tree_cpu_seconds(running.process.pid), tree_cpu_seconds(running.database_pid)
     deadline = time.monotonic() + seconds
@@ -416,7 +381,7 @@ def drive(running: Stack, kind: str, workers: int, clients: int = 8, seconds: fl
     report.server_cpu_s = tree_cpu_seconds(running.process.pid) - cpu_before[0]
     if running.database_pid is not None:
         report.database_cpu_s = tree_cpu_seconds(running.database_pid) - cpu_before[1]
-    report.pressure_after = cpu_pressure()
+    report.pressure_after = pressure_line()
     if deadlocks_before is not None:
         time.sleep(1)  # PostgreSQL publishes its counters about once a second
         report.deadlocks = _deadlocks(running.env["ONESTOP_DATABASE_URL"]) - deadlocks_before

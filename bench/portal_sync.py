@@ -34,11 +34,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import argparse  # noqa: E402
 import base64  # noqa: E402
-import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -48,12 +46,11 @@ import urllib.request  # noqa: E402
 import urllib3  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent))
-from bench.measure import pressure  # noqa: E402
+from bench.measure import free_port, pressure, pressure_line, tree_cpu_seconds  # noqa: E402
 
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
 ONESTOP = Path(sys.executable).parent / "onestop"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SECRET = "whsec_" + base64.b64encode(b"bench: the portal and onestop share").decode()
 AGENCY = "000.00.07.H22"
 EXPECTED = [1, 4, 9]  # new, processing, resolved
@@ -72,32 +69,6 @@ MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 """
 http = urllib3.PoolManager(maxsize=16, retries=False, timeout=urllib3.Timeout(connect=10, read=600))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children (utime + stime of each, their waited-for children included)."""
-    total, pids = 0.0, [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for each in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            text = Path(f"/proc/{each}/stat").read_text()
-            fields = text[text.rindex(")") + 2:].split()
-            total += sum(int(v) for v in fields[11:15]) / CLK_TCK
-    return total
-
-
-def cpu_pressure_line() -> str:
-    try:
-        return Path("/proc/pressure/cpu").read_text().splitlines()[0]
-    except (OSError, IndexError):
-        return "unavailable"
 
 
 class Stack:
@@ -135,7 +106,7 @@ class Stack:
                                        start_new_session=True)
 
     def kill_worker(self):
-        self.worker_cpu += tree_cpu(self.worker.pid)
+        self.worker_cpu += tree_cpu_seconds(self.worker.pid)
         os.killpg(self.worker.pid, signal.SIGKILL)
         self.worker.wait()
 
@@ -205,8 +176,8 @@ def main():
             status, answer = stack.api("POST", "/procedures", fields={"files": ("portal_sync.bpmn", MODEL.encode())})
             assert status == 201, answer
             stack.portal("/control/config", {"secret": SECRET})
-            pressure_before, psi_before = cpu_pressure_line(), pressure()
-            server_before = tree_cpu(stack.server.pid)
+            pressure_before, psi_before = pressure_line(), pressure()
+            server_before = tree_cpu_seconds(stack.server.pid)
             started = time.monotonic()
             pushed = stack.portal("/control/push", {
                 "target": stack.base + "/api/v1/national-portal/dossiers", "procedure_code": "portal_sync",
@@ -240,8 +211,8 @@ def main():
                     break
                 time.sleep(0.2)
             total_seconds = time.monotonic() - started
-            server_cpu = tree_cpu(stack.server.pid) - server_before
-            worker_cpu = stack.worker_cpu + tree_cpu(stack.worker.pid)
+            server_cpu = tree_cpu_seconds(stack.server.pid) - server_before
+            worker_cpu = stack.worker_cpu + tree_cpu_seconds(stack.worker.pid)
             psi_after = pressure()
         finally:
             stack.stop()
@@ -258,7 +229,7 @@ def main():
         if psi_before is not None and psi_after is not None:
             print(f"  /proc/pressure/cpu: {(psi_after - psi_before) / 1e6:.1f} s waited for a CPU during the run")
         print(f"  /proc/pressure/cpu before: {pressure_before}")
-        print(f"  /proc/pressure/cpu after:  {cpu_pressure_line()}")
+        print(f"  /proc/pressure/cpu after:  {pressure_line()}")
         print(f"  deliveries {state['deliveries']}, copies dropped by the portal {state['duplicates']}")
         mark = "✓" if not wrong and state["deliveries"] - state["duplicates"] == 3 * n else "✗"
         print(f"{mark} every status change held exactly once and in order: {3 * n - 3 * len(wrong)} of {3 * n}")

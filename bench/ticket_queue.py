@@ -31,7 +31,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,37 +42,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench.measure import free_port, pressure_line, tree_cpu_seconds  # noqa: E402
+
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SCREEN_POLL = 0.5
 PHONE_POLL = 4.0
-
-
-def cpu_pressure() -> str:
-    try:
-        return Path("/proc/pressure/cpu").read_text().splitlines()[0]
-    except (OSError, IndexError):
-        return "unavailable"
-
-
-def server_cpu(pid: int) -> float:
-    """CPU seconds of the server and its workers (utime + stime of each, children included)."""
-    total, pids = 0.0, [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for each in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            text = Path(f"/proc/{each}/stat").read_text()
-            fields = text[text.rindex(")") + 2:].split()
-            total += sum(int(v) for v in fields[11:13]) / CLK_TCK
-    return total
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(home: Path, counters: int):
@@ -175,13 +149,13 @@ def baseline(port, pid, seconds) -> list:
                                     ("screen poll without ETag (200)", "/queue/default/screen.json", False)):
         stop = threading.Event()
         poller = Poller(port, path, 0, stop, conditional)
-        before = server_cpu(pid)
+        before = tree_cpu_seconds(pid)
         poller.start()
         time.sleep(seconds)
         stop.set()
         poller.join()
         requests = sum(poller.counts.values())
-        rows.append((name, requests, (server_cpu(pid) - before) / max(requests, 1) * 1000, poller.errors))
+        rows.append((name, requests, (tree_cpu_seconds(pid) - before) / max(requests, 1) * 1000, poller.errors))
     return rows
 
 
@@ -221,7 +195,7 @@ def morning(app, port, groups, officers, tickets, seconds, phones) -> dict:
                 queue.serve(officer, counter_id)
                 stop.wait(random.uniform(0.2, 1.8) * service_mean)
 
-    before = server_cpu(app.extensions["bench.pid"])
+    before = tree_cpu_seconds(app.extensions["bench.pid"])
     threads = [threading.Thread(target=issue)] + [threading.Thread(target=counter, args=o) for o in officers]
     for thread in threads:
         thread.start()
@@ -229,7 +203,7 @@ def morning(app, port, groups, officers, tickets, seconds, phones) -> dict:
         thread.join(timeout=seconds * 3)
     time.sleep(SCREEN_POLL * 2)
     stop.set()
-    cpu = server_cpu(app.extensions["bench.pid"]) - before
+    cpu = tree_cpu_seconds(app.extensions["bench.pid"]) - before
     screen.join()
     latencies = []
     for ticket_id, count, committed, _cpu in calls:
@@ -257,7 +231,7 @@ def main(argv=None) -> int:
     parser.add_argument("--phones", type=int, default=50, help="tickets whose phone polls the ticket page")
     parser.add_argument("--baseline-seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
-    print(f"/proc/pressure/cpu before: {cpu_pressure()}")
+    print(f"/proc/pressure/cpu before: {pressure_line()}")
     with tempfile.TemporaryDirectory(prefix="onestop-queue-") as folder:
         home = Path(folder) / "home"
         app, groups, officers = prepare(home, args.counters)
@@ -277,7 +251,7 @@ def main(argv=None) -> int:
     print(f"polls: {result['polls']} ({result['not_modified']} answered 304), server cpu ms per poll (all its cpu in the morning) "
           f"{result['server_cpu_ms_per_poll']:.3f}, errors {result['errors']}")
     print(f"call (this process, services): cpu ms/call {result['call_cpu_ms']:.3f}")
-    print(f"/proc/pressure/cpu after:  {cpu_pressure()}")
+    print(f"/proc/pressure/cpu after:  {pressure_line()}")
     bench_results.save(
         "ticket_queue", ["case", "requests", "server cpu ms/request", "errors"],
         [[name, requests, round(cpu, 3), errors] for name, requests, cpu, errors in floor]
