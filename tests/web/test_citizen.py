@@ -189,12 +189,18 @@ def test_a_citizens_session_ends_after_the_session_hours(site, clock):
     assert client.get("/my/dossiers").status_code == 303  # signed in again to see them
 
 
-def test_a_citizen_follows_their_own_dossier_without_its_key_and_nobody_elses(site):
-    hung = english(site.test_client())
+def _hung_submits(app):
+    """Hùng, signed in (English pages), submits the birth application: (his client, the new dossier)."""
+    hung = english(app.test_client())
     sign_in_citizen(hung)
     assert submit_form(hung, APPLICATION, files=(io.BytesIO(PDF), "chung-sinh.pdf")).status_code == 303
-    with site.app_context():
-        code = Dossier.select().order_by(Dossier.id.desc()).first().code
+    with app.app_context():
+        return hung, Dossier.select().order_by(Dossier.id.desc()).first()
+
+
+def test_a_citizen_follows_their_own_dossier_without_its_key_and_nobody_elses(site):
+    hung, dossier = _hung_submits(site)
+    code = dossier.code
     page = hung.get(f"/my/dossiers/{code}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and code in text and "Progress" in text and "Thủ tục đăng ký khai sinh" in text
@@ -208,12 +214,9 @@ def test_a_citizen_follows_their_own_dossier_without_its_key_and_nobody_elses(si
 def test_a_citizen_sees_the_fees_of_their_own_dossier_paid_and_still_owed(site):
     from onestop.models import Payment, utcnow
 
-    hung = english(site.test_client())
-    sign_in_citizen(hung)
-    assert submit_form(hung, APPLICATION, files=(io.BytesIO(PDF), "chung-sinh.pdf")).status_code == 303
+    hung, dossier = _hung_submits(site)
+    code = dossier.code
     with site.app_context():
-        dossier = Dossier.select().order_by(Dossier.id.desc()).first()
-        code = dossier.code
         Payment.create(centre=dossier.centre_id, dossier=dossier.id, order_ref=f"{code}-P1", amount=100000,
                        stage="submission", state="paid", receipt_no="BL-20261205-000001", paid_at=utcnow())
         page = hung.get(f"/my/dossiers/{code}").get_data(as_text=True)
@@ -230,11 +233,8 @@ def test_a_citizen_downloads_the_signed_result_of_their_own_dossier_without_its_
     from onestop.status import Status
     from tests.support.signed import with_keys
 
-    hung = english(site.test_client())
-    sign_in_citizen(hung)
-    assert submit_form(hung, APPLICATION, files=(io.BytesIO(PDF), "chung-sinh.pdf")).status_code == 303
-    with site.app_context():
-        code = Dossier.select().order_by(Dossier.id.desc()).first().code
+    hung, dossier = _hung_submits(site)
+    code = dossier.code
     page = hung.get(f"/my/dossiers/{code}")
     assert "Download the signed result" not in page.get_data(as_text=True)  # not ready yet
     assert hung.post(f"/my/dossiers/{code}/result", data={"csrf_token": csrf(page)}).status_code == 303
@@ -277,12 +277,9 @@ def test_a_citizen_pays_the_fee_of_their_own_dossier_from_my_dossiers_and_comes_
     from onestop.models import Payment
     from onestop.services import payment_gateway
 
-    hung = english(paying_site.test_client())
-    sign_in_citizen(hung)
-    assert submit_form(hung, APPLICATION, files=(io.BytesIO(PDF), "chung-sinh.pdf")).status_code == 303
+    hung, dossier = _hung_submits(paying_site)
+    code = dossier.code
     with paying_site.app_context():
-        dossier = Dossier.select().order_by(Dossier.id.desc()).first()
-        code = dossier.code
         Payment.create(centre=dossier.centre_id, dossier=dossier.id, order_ref=f"{code}-P1", amount=100000,
                        stage="before_result")
     page = hung.get(f"/my/dossiers/{code}")
