@@ -386,3 +386,25 @@ def test_without_a_gateway_nothing_is_asked_online_and_the_notification_address_
     assert 'id="pay-fee"' not in _status_page(client, code, key).get_data(as_text=True)
     answer = client.get("/payment/vnpay/ipn", query_string={"vnp_TxnRef": f"{code}-P1", "vnp_SecureHash": "00"})
     assert answer.status_code == 200 and answer.json == {"RspCode": "99", "Message": "Unknown error"}
+
+
+def test_a_fee_paid_for_a_dossier_the_national_portal_pushed_is_told_to_the_portal(paid_app, gateway):
+    """The fee settled moves the dossier out of "awaiting payment": the portal hears of that move
+    like any other (its outbox row is written with the payment's settling)."""
+    from onestop.models import Dossier, PortalDossier, PortalPush, utcnow
+    from onestop.services.national_portal import outbox
+
+    _upload(_api(paid_app))
+    _control(gateway, send_ipn=False)
+    client = paid_app.test_client()
+    code, key = _submit(client)
+    with paid_app.app_context():
+        dossier = Dossier.get(Dossier.code == code)
+        link = outbox.link_new_dossier(dossier, "DVC-PAID-1", CODE, "000.00.00.H00", utcnow())  # as a push does
+    order, result = _pay_at_gateway(gateway, _to_gateway(client, code, key))
+    assert _notify(client, result) == payment_gateway.IPN_CONFIRMED
+    with paid_app.app_context():
+        told = [(p.seq, p.status) for p in PortalPush.select().where(PortalPush.link == link.id).order_by(PortalPush.seq)]
+        assert told == [(1, "awaiting_financial_obligation"), (2, Dossier.get(Dossier.code == code).status)]
+        assert told[1][1] != "awaiting_financial_obligation"
+        assert PortalDossier.get_by_id(link.id).last_seq == 2

@@ -34,6 +34,7 @@ from ..status import ENDED, Status, transition
 from . import audit, clockstops, notify, runtime
 from .errors import Conflict, NotFound
 from .lookup import track
+from .national_portal import outbox as portal_outbox
 
 log = logging.getLogger("onestop.payments")
 WHEN = ("submission", "before_result")
@@ -240,6 +241,7 @@ def _resume(dossier, status, now) -> None:
 
     status = transition(dossier.status, status)
     Dossier.update(status=status, updated_at=now).where(Dossier.id == dossier.id).execute()
+    portal_outbox.status_changed(dossier.id, status, now)  # the portal hears of every move, this one too
     clockstops.resume(dossier, None, deadline_plan(model_for(dossier.version)), now, clockstops.FINANCIAL_OBLIGATION)
     if status == Status.RESOLVED:  # the result waited for its fee: the applicant hears of it now
         notify.queue(dossier, "resolved", dossier.procedure.name)
