@@ -1,7 +1,7 @@
 """The outbox of status changes told to the national portal: a row written in the transaction
 that changes the status of a dossier the portal pushed, numbered per dossier (`seq`, from 1) so the
 portal can put them in order and drop one it already has. Services call `status_changed` inside
-their unit of work wherever a dossier's status moves (services.steps, services.lifecycle); a
+their unit of work wherever a dossier's status moves (services.steps, services.lifecycle, services.payments); a
 dossier that did not come from the portal costs one indexed read, and only when its status moves."""
 
 from __future__ import annotations
