@@ -25,6 +25,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from contextvars import ContextVar
 from urllib.parse import urlparse
 
@@ -82,6 +83,12 @@ SQLITE_PRAGMAS = {
 }
 
 
+# SQLite's WAL: the checkpointer copies it into the database file every CHECKPOINT_SECONDS (settings:
+# ONESTOP_SQLITE_CHECKPOINT_SECONDS) and keeps it under about WAL_PAGES pages (ONESTOP_SQLITE_WAL_PAGES).
+CHECKPOINT_SECONDS = 0.25
+WAL_PAGES = 1000  # SQLite's own default threshold (4 MB of 4 kB pages)
+
+
 class LocalDatabase(SqliteDatabase):
     """SQLite with fair queueing of writers.
 
@@ -92,8 +99,18 @@ class LocalDatabase(SqliteDatabase):
     as the previous commits.
     """
 
-    def __init__(self, path, **kwargs):
+    def __init__(self, path, *, checkpoint_seconds: float = 0.0, wal_pages: int = WAL_PAGES, **kwargs):
+        self.checkpoint_seconds = checkpoint_seconds if path != ":memory:" else 0.0
+        self.wal_pages = wal_pages
+        if path != ":memory:":
+            # With the checkpointer, commits leave the WAL to it, and SQLite's own checkpoint in a commit
+            # stays as the backstop (at twice the bound) should the checkpointer ever fall behind.
+            kwargs["pragmas"] = {**dict(kwargs.get("pragmas") or ()),
+                                 "wal_autocheckpoint": 2 * wal_pages if self.checkpoint_seconds > 0 else wal_pages}
         super().__init__(path, **kwargs)
+        self._written = False  # a write committed in this process since the checkpointer last looked
+        self._checkpoint_conn = None
+        self.checkpoints = 0  # checkpoints run by this process (CHECKPOINTER's, or `checkpoint()` called)
         self._writer = threading.RLock()
         self._depth = 0
         self._turn = threading.Condition()
@@ -115,6 +132,25 @@ class LocalDatabase(SqliteDatabase):
                 self._depth -= 1
                 if self._depth == 0:
                     self._release_file_lock()
+                    if self.checkpoint_seconds > 0:
+                        self._written = True
+                        CHECKPOINTER.watch(self)
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy the WAL's pages into the database file, off the writers' path: a PASSIVE checkpoint,
+        which waits for no reader or writer. When the WAL holds `wal_pages` or more, the rest is
+        copied again under the writers' lock (a few pages then), so that the next writer starts the
+        WAL over from its beginning and it stays bounded. Returns (pages in the WAL, pages copied)."""
+        if self._checkpoint_conn is None:
+            # Its own connection: used by one thread at a time (the checkpointer's), never in a transaction.
+            self._checkpoint_conn = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
+            self._checkpoint_conn.execute("PRAGMA synchronous = FULL")  # the database file is synced after the copy
+        _busy, in_wal, copied = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if in_wal >= self.wal_pages:
+            with self.writer():
+                _busy, in_wal, copied = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self.checkpoints += 1
+        return in_wal, copied
 
     def run_write(self, work):
         """Run `work()` in a write transaction shared with the writes other threads queue
@@ -174,6 +210,60 @@ class LocalDatabase(SqliteDatabase):
     def _release_file_lock(self):
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+
+class _Checkpointer:
+    """One thread per process that checkpoints the WAL of the SQLite databases this process wrote to.
+
+    SQLite's own checkpoint runs inside the commit that makes the WAL cross its threshold: that
+    request copies ~1,000 pages and syncs the database file while holding the writers' lock, and
+    every writer queued behind it waits too. Here the copy is made beside the writers instead, by a
+    daemon thread (started again in a forked child), which never runs a request."""
+
+    def __init__(self):
+        self._databases = weakref.WeakSet()
+        self._due = weakref.WeakKeyDictionary()  # database -> time.monotonic() of its next checkpoint
+        self._forked()
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self):
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid = None  # the process whose thread runs; a forked child starts its own
+
+    def watch(self, db: "LocalDatabase") -> None:
+        """Have this process's thread checkpoint `db` (which has just committed a write)."""
+        if self._pid == os.getpid() and db in self._due:
+            return
+        with self._lock:
+            self._databases.add(db)
+            self._due.setdefault(db, time.monotonic() + db.checkpoint_seconds)
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="onestop-sqlite-checkpointer", daemon=True).start()
+            self._wake.set()  # its next round is due sooner than the thread's pause may be
+
+    def _run(self):
+        while True:
+            self._wake.wait(self._round())
+            self._wake.clear()
+
+    def _round(self) -> float:
+        """Checkpoint the databases that are due and were written to; the seconds until the next is due."""
+        now = time.monotonic()
+        for db in list(self._databases):
+            if self._due.get(db, now) <= now:
+                self._due[db] = now + db.checkpoint_seconds
+                if db._written:
+                    db._written = False
+                    try:
+                        db.checkpoint()
+                    except Exception:  # the next round tries again; SQLite's backstop bounds the WAL meanwhile
+                        log.exception("WAL checkpoint of %s failed", db.database)
+        return max(0.0, min(self._due.values(), default=now + 60.0) - time.monotonic())
+
+
+CHECKPOINTER = _Checkpointer()
 
 
 # psycopg 3 prepares a statement on a connection once it has run this many times (the statements of a
@@ -292,14 +382,17 @@ class _Ticket:
         self.work, self.result, self.error, self.finished = work, None, None, False
 
 
-def open_database(url: str):
-    """A peewee Database for a sqlite:///path or postgresql://user:pw@host:port/name URL."""
+def open_database(url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, wal_pages: int = WAL_PAGES):
+    """A peewee Database for a sqlite:///path or postgresql://user:pw@host:port/name URL. SQLite's WAL is
+    checkpointed by the checkpointer thread every `checkpoint_seconds` (0: by SQLite itself, inside the
+    commit that crosses `wal_pages`)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = parsed.path if parsed.netloc == "" else parsed.netloc + parsed.path
         if path in ("", "/:memory:"):
             path = ":memory:"
-        return LocalDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30)
+        return LocalDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30, checkpoint_seconds=checkpoint_seconds,
+                             wal_pages=wal_pages)
     if parsed.scheme in ("postgres", "postgresql"):
         options = {"prefer_psycopg3": True, "prepare_threshold": PREPARE_THRESHOLD} if psycopg is not None else {}
         return PostgresPool(
