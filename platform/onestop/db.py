@@ -85,8 +85,9 @@ SQLITE_PRAGMAS = {
 
 # SQLite's WAL: the checkpointer copies it into the database file every CHECKPOINT_SECONDS (settings:
 # ONESTOP_SQLITE_CHECKPOINT_SECONDS) and keeps it under about WAL_PAGES pages (ONESTOP_SQLITE_WAL_PAGES).
-CHECKPOINT_SECONDS = 0.25
+CHECKPOINT_SECONDS = 0.1
 WAL_PAGES = 1000  # SQLite's own default threshold (4 MB of 4 kB pages)
+MIN_CHECKPOINT_PAUSE = 0.01  # seconds: the checkpointer's shortest pause, however fast the WAL grows
 
 
 class LocalDatabase(SqliteDatabase):
@@ -110,6 +111,8 @@ class LocalDatabase(SqliteDatabase):
         super().__init__(path, **kwargs)
         self._written = False  # a write committed in this process since the checkpointer last looked
         self._checkpoint_conn = None
+        self._last_checkpoint = (time.monotonic(), 0)  # when the last one ran, and the pages the WAL held then
+        self.checkpoint_pause = self.checkpoint_seconds  # seconds from one checkpoint to the next
         self.checkpoints = 0  # checkpoints run by this process (CHECKPOINTER's, or `checkpoint()` called)
         self._writer = threading.RLock()
         self._depth = 0
@@ -146,9 +149,18 @@ class LocalDatabase(SqliteDatabase):
             self._checkpoint_conn = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
             self._checkpoint_conn.execute("PRAGMA synchronous = FULL")  # the database file is synced after the copy
         _busy, in_wal, copied = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        now, (then, before) = time.monotonic(), self._last_checkpoint
+        grown = in_wal - before if in_wal >= before else in_wal  # (smaller: the WAL was started over since)
         if in_wal >= self.wal_pages:
             with self.writer():
                 _busy, in_wal, copied = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self._last_checkpoint = (now, 0)  # the next writer starts the WAL over
+        else:
+            self._last_checkpoint = (now, in_wal)
+        # Paced by the pages written since the last one: the next comes when about a quarter of the bound
+        # more is expected, so the WAL crosses its bound here (and starts over) well before SQLite's backstop.
+        self.checkpoint_pause = self.checkpoint_seconds if grown <= 0 else min(
+            self.checkpoint_seconds, max(MIN_CHECKPOINT_PAUSE, (now - then) * self.wal_pages / 4 / grown))
         self.checkpoints += 1
         return in_wal, copied
 
@@ -237,7 +249,7 @@ class _Checkpointer:
             return
         with self._lock:
             self._databases.add(db)
-            self._due.setdefault(db, time.monotonic() + db.checkpoint_seconds)
+            self._due.setdefault(db, time.monotonic() + MIN_CHECKPOINT_PAUSE)  # then paced by what it writes
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 threading.Thread(target=self._run, name="onestop-sqlite-checkpointer", daemon=True).start()
@@ -258,6 +270,7 @@ class _Checkpointer:
                     db._written = False
                     try:
                         db.checkpoint()
+                        self._due[db] = now + db.checkpoint_pause
                     except Exception:  # the next round tries again; SQLite's backstop bounds the WAL meanwhile
                         log.exception("WAL checkpoint of %s failed", db.database)
         return max(0.0, min(self._due.values(), default=now + 60.0) - time.monotonic())
