@@ -61,15 +61,12 @@ def test_the_checkpointer_thread_copies_the_wal_of_a_database_this_process_wrote
     path = tmp_path / "onestop.db"
     db = _opened(path, checkpoint_seconds=0.05, wal_pages=50)
     size_before = os.path.getsize(path)
-    _write_rows(db, 0, 8)  # ~80 pages: past the bound
+    _write_rows(db, 0, 6)  # ~66 pages: past the bound, under the backstop (100)
     deadline = time.monotonic() + 30
     while db.checkpoints == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert db.checkpoints >= 1
-    assert os.path.getsize(path) > size_before
-    wal_size = _wal_bytes(path)
-    _write_rows(db, 8, 2)  # the checkpointer finished the copy under the lock: the WAL starts over
-    assert _wal_bytes(path) == wal_size
+    assert os.path.getsize(path) > size_before  # copied by the thread: SQLite's backstop (100 pages) was not reached
     db.close()
 
 

@@ -249,7 +249,7 @@ class _Checkpointer:
             return
         with self._lock:
             self._databases.add(db)
-            self._due.setdefault(db, time.monotonic() + MIN_CHECKPOINT_PAUSE)  # then paced by what it writes
+            self._due.setdefault(db, time.monotonic() + db.checkpoint_pause)
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 threading.Thread(target=self._run, name="onestop-sqlite-checkpointer", daemon=True).start()
