@@ -174,12 +174,28 @@ class LocalDatabase(SqliteDatabase):
             self._pending.append(ticket)
             while not ticket.finished and self._leading:
                 self._turn.wait()
-            if not ticket.finished:
+            leads = not ticket.finished
+            if leads:
                 self._leading = True
-                batch, self._pending = self._pending, []
-        if not ticket.finished:
+        if leads:
+            batch, committed = [], False
             try:
-                self._commit_batch(batch)
+                # The lock across processes first, then the batch: the writes queued here while another
+                # process held it go into this commit instead of waiting for the next one.
+                with self.writer():
+                    with self._turn:
+                        batch, self._pending = self._pending, []
+                    self._commit_batch(batch)
+                    committed = True
+            except Exception as exc:
+                if committed:  # giving the lock back failed, after the commit: the writes are kept
+                    log.exception("releasing the writers' lock of %s failed", self.database)
+                else:  # taking it failed: the writes waiting here did not happen
+                    with self._turn:
+                        if not batch:
+                            batch, self._pending = self._pending, []
+                    for done in batch:
+                        done.error = done.error or exc
             finally:
                 with self._turn:
                     for done in batch:
