@@ -122,3 +122,22 @@ def test_a_process_killed_while_writing_and_checkpointing_loses_no_committed_row
     stored = {n for (n,) in db.execute_sql("SELECT n FROM t")}
     assert set(range(committed + 1)) <= stored
     db.close()
+
+
+def _wait_for(condition):
+    deadline = time.monotonic() + 30
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_the_checkpointer_waits_idle_with_nothing_written_and_a_write_after_a_quiet_spell_wakes_it(tmp_path):
+    from onestop.db import CHECKPOINTER
+
+    path = tmp_path / "onestop.db"
+    db = _opened(path, checkpoint_seconds=0.05, wal_pages=1000)
+    _write_rows(db, 0, 1)
+    assert _wait_for(lambda: db.checkpoints >= 1 and CHECKPOINTER._idle)  # no wake-ups while nothing is written
+    _write_rows(db, 1, 1)
+    assert _wait_for(lambda: db.checkpoints >= 2)
+    db.close()

@@ -258,10 +258,14 @@ class _Checkpointer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._pid = None  # the process whose thread runs; a forked child starts its own
+        self._idle = False  # the thread waits for a write (none of its databases has one to copy)
 
     def watch(self, db: "LocalDatabase") -> None:
         """Have this process's thread checkpoint `db` (which has just committed a write)."""
         if self._pid == os.getpid() and db in self._due:
+            if self._idle:  # (db._written was set before: the thread either sees it or is woken here)
+                self._idle = False
+                self._wake.set()
             return
         with self._lock:
             self._databases.add(db)
@@ -273,11 +277,19 @@ class _Checkpointer:
 
     def _run(self):
         while True:
-            self._wake.wait(self._round())
+            pause = self._round()
+            if pause is None:  # nothing written since: no wake-ups until something is
+                self._idle = True
+                if not any(db._written for db in list(self._databases)):
+                    self._wake.wait()
+                self._idle = False
+            else:
+                self._wake.wait(pause)
             self._wake.clear()
 
-    def _round(self) -> float:
-        """Checkpoint the databases that are due and were written to; the seconds until the next is due."""
+    def _round(self) -> float | None:
+        """Checkpoint the databases that are due and were written to; the seconds until the next
+        written one is due, or None if none was written since its last checkpoint."""
         now = time.monotonic()
         for db in list(self._databases):
             if self._due.get(db, now) <= now:
@@ -289,7 +301,8 @@ class _Checkpointer:
                         self._due[db] = now + db.checkpoint_pause
                     except Exception:  # the next round tries again; SQLite's backstop bounds the WAL meanwhile
                         log.exception("WAL checkpoint of %s failed", db.database)
-        return max(0.0, min(self._due.values(), default=now + 60.0) - time.monotonic())
+        pending = [self._due.get(db, now) for db in list(self._databases) if db._written]
+        return max(0.0, min(pending) - time.monotonic()) if pending else None
 
 
 CHECKPOINTER = _Checkpointer()
