@@ -110,7 +110,6 @@ class LocalDatabase(SqliteDatabase):
                                  "wal_autocheckpoint": 2 * wal_pages if self.checkpoint_seconds > 0 else wal_pages}
         super().__init__(path, **kwargs)
         self._written = False  # a write committed in this process since the checkpointer last looked
-        self._checkpoint_conn = None
         self._last_checkpoint = (time.monotonic(), 0)  # when the last one ran, and the pages the WAL held then
         self.checkpoint_pause = self.checkpoint_seconds  # seconds from one checkpoint to the next
         self.checkpoints = 0  # checkpoints run by this process (CHECKPOINTER's, or `checkpoint()` called)
@@ -144,19 +143,22 @@ class LocalDatabase(SqliteDatabase):
         which waits for no reader or writer. When the WAL holds `wal_pages` or more, the rest is
         copied again under the writers' lock (a few pages then), so that the next writer starts the
         WAL over from its beginning and it stays bounded. Returns (pages in the WAL, pages copied)."""
-        if self._checkpoint_conn is None:
-            # Its own connection: used by one thread at a time (the checkpointer's), never in a transaction.
-            self._checkpoint_conn = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
-            self._checkpoint_conn.execute("PRAGMA synchronous = FULL")  # the database file is synced after the copy
-        _busy, in_wal, copied = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        now, (then, before) = time.monotonic(), self._last_checkpoint
-        grown = in_wal - before if in_wal >= before else in_wal  # (smaller: the WAL was started over since)
-        if in_wal >= self.wal_pages:
-            with self.writer():
-                _busy, in_wal, copied = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            self._last_checkpoint = (now, 0)  # the next writer starts the WAL over
-        else:
-            self._last_checkpoint = (now, in_wal)
+        # A connection of its own, for this checkpoint only: a database object that is dropped holds no
+        # file open here (and opening one costs far less than the copy and its syncs).
+        conn = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA synchronous = FULL")  # the database file is synced after the copy
+            _busy, in_wal, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            now, (then, before) = time.monotonic(), self._last_checkpoint
+            grown = in_wal - before if in_wal >= before else in_wal  # (smaller: the WAL was started over since)
+            if in_wal >= self.wal_pages:
+                with self.writer():
+                    _busy, in_wal, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self._last_checkpoint = (now, 0)  # the next writer starts the WAL over
+            else:
+                self._last_checkpoint = (now, in_wal)
+        finally:
+            conn.close()
         # Paced by the pages written since the last one: the next comes when about a quarter of the bound
         # more is expected, so the WAL crosses its bound here (and starts over) well before SQLite's backstop.
         self.checkpoint_pause = self.checkpoint_seconds if grown <= 0 else min(
