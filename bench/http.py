@@ -321,6 +321,7 @@ class Work:
 
 def _client_thread(port, headers, work: Work, deadline: float, out: dict, conn, shared, keepalive: bool):
     latencies = array("d")
+    started = array("d")  # time.monotonic() when each request was sent: lines the slow ones up with the server's
     statuses = collections.Counter()
     bodies, captured = [], []
     i = 0
@@ -340,6 +341,7 @@ def _client_thread(port, headers, work: Work, deadline: float, out: dict, conn, 
             if work.limit is not None and i >= work.limit:
                 break
             path = work.path
+        started.append(time.monotonic())
         t0 = time.perf_counter()
         try:
             conn.request(work.method, path, body=work.body or None, headers=headers)
@@ -363,7 +365,7 @@ def _client_thread(port, headers, work: Work, deadline: float, out: dict, conn, 
         elif len(bodies) < 3:
             bodies.append((status, f"{work.method} {path}", data[:400].decode(errors="replace")))
     conn.close()
-    out.update(latencies=latencies, statuses=statuses, bodies=bodies, captured=captured, ran_out=ran_out,
+    out.update(latencies=latencies, started=started, statuses=statuses, bodies=bodies, captured=captured, ran_out=ran_out,
                ended=time.monotonic())
 
 
@@ -398,6 +400,7 @@ class Load:
 
     wall: float
     latencies: list
+    per_client: list  # per client, in order: (time.monotonic() the request was sent, latency ms)
     statuses: collections.Counter
     bodies: list
     captured: list
@@ -464,10 +467,11 @@ def run_load(server: Server, token: str, works: list[Work], procs: int, duration
                 p.kill()
     threads = dict(item for o in outs for item in o["threads"])
     wall = max(1e-9, max(t["ended"] for t in threads.values()) - t0)
-    latencies, statuses, bodies, captured, unused = [], collections.Counter(), [], [], []
+    latencies, per_client, statuses, bodies, captured, unused = [], [], collections.Counter(), [], [], []
     for index in range(len(works)):
         t = threads[index]
         latencies.extend(t["latencies"])
+        per_client.append(list(zip(t["started"], t["latencies"], strict=True)))
         statuses.update(t["statuses"])
         bodies.extend(t["bodies"])
         captured.extend(t["captured"])
@@ -478,7 +482,7 @@ def run_load(server: Server, token: str, works: list[Work], procs: int, duration
         busy = 100 * (m1[0] - m0[0]) / (m1[2] - m0[2])
         steal = 100 * (m1[1] - m0[1]) / (m1[2] - m0[2])
     worker_cpu = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
-    return Load(wall=wall, latencies=latencies, statuses=statuses, bodies=bodies, captured=captured, unused=unused,
+    return Load(wall=wall, latencies=latencies, per_client=per_client, statuses=statuses, bodies=bodies, captured=captured, unused=unused,
                 ran_out=sum(1 for t in threads.values() if t["ran_out"]), client_cpu=sum(o["cpu"] for o in outs),
                 server_cpu=sum(worker_cpu) + (master1 - master0), worker_cpu=worker_cpu, machine_busy=busy,
                 db_cpu=None if db0 is None else sum(db1.get(pid, 0.0) - db0.get(pid, 0.0) for pid in db1),
@@ -722,7 +726,7 @@ def run_server(kind: str, workers: int, args, clients_list: list[int], tmp_root:
     run = ServerRun(kind, workers)
     home = Path(tempfile.mkdtemp(prefix=f"{kind}-w{workers}-", dir=tmp_root))
     with fresh_database(kind, home) as url:
-        env = server_env(home, url)
+        env = {**server_env(home, url), **dict(item.split("=", 1) for item in args.server_env)}
         t0 = time.monotonic()
         token = prepare_database(env)
         run.prepare_s = time.monotonic() - t0
@@ -994,6 +998,8 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=None, help="seconds per cell (default 15; --quick 1.5)")
     parser.add_argument("--py-spy", default="", help="workloads to profile afterwards with py-spy, e.g. submit,complete")
     parser.add_argument("--profile-top", type=int, default=12, help="functions to show per profile (default 12)")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of the server under test, e.g. ONESTOP_SQLITE_CHECKPOINT_SECONDS=0 (repeatable)")
     parser.add_argument("--json", dest="json_file", default=None, help="write every sample and the summary here")
     parser.add_argument("--tmp", default=None, help="where the temp dirs (SQLite files, logs) go (default: system temp)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dirs (gunicorn logs, databases)")
@@ -1098,7 +1104,9 @@ def main(argv=None):
                            "worker_cpu_s": c.load.worker_cpu, "machine_busy_pct": c.load.machine_busy,
                            "steal_pct": c.load.steal, "worker_hwm_kb": c.worker_hwm_kb, "worker_rss_kb": c.worker_rss_kb,
                            "master_hwm_kb": c.master_hwm_kb, "error_bodies": c.load.bodies,
-                           "latencies_ms": [round(x, 3) for x in c.load.latencies]} for c in run.cells],
+                           "latencies_ms": [round(x, 3) for x in c.load.latencies],
+                           "per_client": [[[round(t, 6), round(x, 3)] for t, x in client] for client in c.load.per_client]}
+                          for c in run.cells],
             })
         Path(args.json_file).write_text(json.dumps(doc, indent=1, ensure_ascii=False))
     return 0

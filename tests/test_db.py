@@ -260,3 +260,39 @@ def test_deferred_writes_sent_pipelined_with_the_commit_are_all_kept_or_all_undo
         assert [n for (n,) in pg_db.execute_sql("SELECT n FROM scratch ORDER BY n")] == [10, 11, 12]
     finally:
         enter(None)
+
+
+def test_writes_queued_while_another_process_holds_the_writers_lock_go_into_the_next_commit_together(tmp_path):
+    import fcntl
+    import os
+    import threading
+    import time
+
+    from onestop.db import LocalDatabase
+
+    path = tmp_path / "queue.db"
+    db = LocalDatabase(str(path), pragmas={"journal_mode": "wal", "synchronous": "full"})
+    db.execute_sql("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+    commits = []
+    original = db.commit
+    db.commit = lambda *args, **kwargs: commits.append(1) or original(*args, **kwargs)
+    other_process = os.open(f"{path}-writers.lock", os.O_RDWR | os.O_CREAT)  # its own lock, as another process's
+    fcntl.flock(other_process, fcntl.LOCK_EX)
+    works = [lambda n=n: db.execute_sql("INSERT INTO t (n) VALUES (?)", (n,)) for n in range(3)]
+    threads = [threading.Thread(target=lambda w=w: (db.run_write(w), db.close())) for w in works]
+    threads[0].start()  # the first in line: waits for the other process
+    deadline = time.monotonic() + 30
+    while not db._leading and time.monotonic() < deadline:
+        time.sleep(0.005)
+    for t in threads[1:]:
+        t.start()
+    while {id(w) for w in works} - {id(ticket.work) for ticket in db._pending} - {id(works[0])} \
+            and time.monotonic() < deadline:
+        time.sleep(0.005)  # the two others queued behind it
+    fcntl.flock(other_process, fcntl.LOCK_UN)
+    os.close(other_process)
+    for t in threads:
+        t.join(30)
+    assert sorted(n for (n,) in db.execute_sql("SELECT n FROM t")) == [0, 1, 2]
+    assert len(commits) == 1  # before: the first committed alone, the two that queued meanwhile after it
+    db.close()

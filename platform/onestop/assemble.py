@@ -14,7 +14,8 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
     leaves the engine out (commands that run no model); worker=True gives the job queue the audit
     checkpoints' schedule too (`onestop worker`)."""
     built = runtime.Runtime(
-        database=db.open_database(settings.database_url),
+        database=db.open_database(settings.database_url, checkpoint_seconds=settings.sqlite_checkpoint_seconds,
+                                  wal_pages=settings.sqlite_wal_pages),
         clock=settings.clock or Clock(),
         files=attachments.FileStore(settings.home / "files", settings.max_file_bytes, settings.max_dossier_file_bytes),
         senders=notify.senders(notify.SmtpSender(settings.smtp_url, settings.mail_from) if settings.smtp_url else None,

@@ -25,6 +25,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from contextvars import ContextVar
 from urllib.parse import urlparse
 
@@ -82,6 +83,13 @@ SQLITE_PRAGMAS = {
 }
 
 
+# SQLite's WAL: the checkpointer copies it into the database file every CHECKPOINT_SECONDS (settings:
+# ONESTOP_SQLITE_CHECKPOINT_SECONDS) and keeps it under about WAL_PAGES pages (ONESTOP_SQLITE_WAL_PAGES).
+CHECKPOINT_SECONDS = 0.1
+WAL_PAGES = 1000  # SQLite's own default threshold (4 MB of 4 kB pages)
+MIN_CHECKPOINT_PAUSE = 0.01  # seconds: the checkpointer's shortest pause, however fast the WAL grows
+
+
 class LocalDatabase(SqliteDatabase):
     """SQLite with fair queueing of writers.
 
@@ -92,8 +100,19 @@ class LocalDatabase(SqliteDatabase):
     as the previous commits.
     """
 
-    def __init__(self, path, **kwargs):
+    def __init__(self, path, *, checkpoint_seconds: float = 0.0, wal_pages: int = WAL_PAGES, **kwargs):
+        self.checkpoint_seconds = checkpoint_seconds if path != ":memory:" else 0.0
+        self.wal_pages = wal_pages
+        if path != ":memory:":
+            # With the checkpointer, commits leave the WAL to it, and SQLite's own checkpoint in a commit
+            # stays as the backstop (at twice the bound) should the checkpointer ever fall behind.
+            kwargs["pragmas"] = {**dict(kwargs.get("pragmas") or ()),
+                                 "wal_autocheckpoint": 2 * wal_pages if self.checkpoint_seconds > 0 else wal_pages}
         super().__init__(path, **kwargs)
+        self._written = False  # a write committed in this process since the checkpointer last looked
+        self._last_checkpoint = (time.monotonic(), 0)  # when the last one ran, and the pages the WAL held then
+        self.checkpoint_pause = self.checkpoint_seconds  # seconds from one checkpoint to the next
+        self.checkpoints = 0  # checkpoints run by this process (CHECKPOINTER's, or `checkpoint()` called)
         self._writer = threading.RLock()
         self._depth = 0
         self._turn = threading.Condition()
@@ -115,6 +134,37 @@ class LocalDatabase(SqliteDatabase):
                 self._depth -= 1
                 if self._depth == 0:
                     self._release_file_lock()
+                    if self.checkpoint_seconds > 0:
+                        self._written = True
+                        CHECKPOINTER.watch(self)
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy the WAL's pages into the database file, off the writers' path: a PASSIVE checkpoint,
+        which waits for no reader or writer. When the WAL holds `wal_pages` or more, the rest is
+        copied again under the writers' lock (a few pages then), so that the next writer starts the
+        WAL over from its beginning and it stays bounded. Returns (pages in the WAL, pages copied)."""
+        # A connection of its own, for this checkpoint only: a database object that is dropped holds no
+        # file open here (and opening one costs far less than the copy and its syncs).
+        conn = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA synchronous = FULL")  # the database file is synced after the copy
+            _busy, in_wal, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            now, (then, before) = time.monotonic(), self._last_checkpoint
+            grown = in_wal - before if in_wal >= before else in_wal  # (smaller: the WAL was started over since)
+            if in_wal >= self.wal_pages:
+                with self.writer():
+                    _busy, in_wal, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self._last_checkpoint = (now, 0)  # the next writer starts the WAL over
+            else:
+                self._last_checkpoint = (now, in_wal)
+        finally:
+            conn.close()
+        # Paced by the pages written since the last one: the next comes when about a quarter of the bound
+        # more is expected, so the WAL crosses its bound here (and starts over) well before SQLite's backstop.
+        self.checkpoint_pause = self.checkpoint_seconds if grown <= 0 else min(
+            self.checkpoint_seconds, max(MIN_CHECKPOINT_PAUSE, (now - then) * self.wal_pages / 4 / grown))
+        self.checkpoints += 1
+        return in_wal, copied
 
     def run_write(self, work):
         """Run `work()` in a write transaction shared with the writes other threads queue
@@ -126,12 +176,28 @@ class LocalDatabase(SqliteDatabase):
             self._pending.append(ticket)
             while not ticket.finished and self._leading:
                 self._turn.wait()
-            if not ticket.finished:
+            leads = not ticket.finished
+            if leads:
                 self._leading = True
-                batch, self._pending = self._pending, []
-        if not ticket.finished:
+        if leads:
+            batch, committed = [], False
             try:
-                self._commit_batch(batch)
+                # The lock across processes first, then the batch: the writes queued here while another
+                # process held it go into this commit instead of waiting for the next one.
+                with self.writer():
+                    with self._turn:
+                        batch, self._pending = self._pending, []
+                    self._commit_batch(batch)
+                    committed = True
+            except Exception as exc:
+                if committed:  # giving the lock back failed, after the commit: the writes are kept
+                    log.exception("releasing the writers' lock of %s failed", self.database)
+                else:  # taking it failed: the writes waiting here did not happen
+                    with self._turn:
+                        if not batch:
+                            batch, self._pending = self._pending, []
+                    for done in batch:
+                        done.error = done.error or exc
             finally:
                 with self._turn:
                     for done in batch:
@@ -174,6 +240,74 @@ class LocalDatabase(SqliteDatabase):
     def _release_file_lock(self):
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+
+class _Checkpointer:
+    """One thread per process that checkpoints the WAL of the SQLite databases this process wrote to.
+
+    SQLite's own checkpoint runs inside the commit that makes the WAL cross its threshold: that
+    request copies ~1,000 pages and syncs the database file while holding the writers' lock, and
+    every writer queued behind it waits too. Here the copy is made beside the writers instead, by a
+    daemon thread (started again in a forked child), which never runs a request."""
+
+    def __init__(self):
+        self._databases = weakref.WeakSet()
+        self._due = weakref.WeakKeyDictionary()  # database -> time.monotonic() of its next checkpoint
+        self._forked()
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self):
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid = None  # the process whose thread runs; a forked child starts its own
+        self._idle = False  # the thread waits for a write (none of its databases has one to copy)
+
+    def watch(self, db: "LocalDatabase") -> None:
+        """Have this process's thread checkpoint `db` (which has just committed a write)."""
+        if self._pid == os.getpid() and db in self._due:
+            if self._idle:  # (db._written was set before: the thread either sees it or is woken here)
+                self._idle = False
+                self._wake.set()
+            return
+        with self._lock:
+            self._databases.add(db)
+            self._due.setdefault(db, time.monotonic() + db.checkpoint_pause)
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="onestop-sqlite-checkpointer", daemon=True).start()
+            self._wake.set()  # its next round is due sooner than the thread's pause may be
+
+    def _run(self):
+        while True:
+            pause = self._round()
+            if pause is None:  # nothing written since: no wake-ups until something is
+                self._idle = True
+                if not any(db._written for db in list(self._databases)):
+                    self._wake.wait()
+                self._idle = False
+            else:
+                self._wake.wait(pause)
+            self._wake.clear()
+
+    def _round(self) -> float | None:
+        """Checkpoint the databases that are due and were written to; the seconds until the next
+        written one is due, or None if none was written since its last checkpoint."""
+        now = time.monotonic()
+        for db in list(self._databases):
+            if self._due.get(db, now) <= now:
+                self._due[db] = now + db.checkpoint_seconds
+                if db._written:
+                    db._written = False
+                    try:
+                        db.checkpoint()
+                        self._due[db] = now + db.checkpoint_pause
+                    except Exception:  # the next round tries again; SQLite's backstop bounds the WAL meanwhile
+                        log.exception("WAL checkpoint of %s failed", db.database)
+        pending = [self._due.get(db, now) for db in list(self._databases) if db._written]
+        return max(0.0, min(pending) - time.monotonic()) if pending else None
+
+
+CHECKPOINTER = _Checkpointer()
 
 
 # psycopg 3 prepares a statement on a connection once it has run this many times (the statements of a
@@ -292,14 +426,17 @@ class _Ticket:
         self.work, self.result, self.error, self.finished = work, None, None, False
 
 
-def open_database(url: str):
-    """A peewee Database for a sqlite:///path or postgresql://user:pw@host:port/name URL."""
+def open_database(url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, wal_pages: int = WAL_PAGES):
+    """A peewee Database for a sqlite:///path or postgresql://user:pw@host:port/name URL. SQLite's WAL is
+    checkpointed by the checkpointer thread every `checkpoint_seconds` (0: by SQLite itself, inside the
+    commit that crosses `wal_pages`)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = parsed.path if parsed.netloc == "" else parsed.netloc + parsed.path
         if path in ("", "/:memory:"):
             path = ":memory:"
-        return LocalDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30)
+        return LocalDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30, checkpoint_seconds=checkpoint_seconds,
+                             wal_pages=wal_pages)
     if parsed.scheme in ("postgres", "postgresql"):
         options = {"prefer_psycopg3": True, "prepare_threshold": PREPARE_THRESHOLD} if psycopg is not None else {}
         return PostgresPool(
