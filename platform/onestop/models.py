@@ -241,7 +241,8 @@ class Dossier(BaseModel):
     error_element = CharField(max_length=255, null=True)
     error_message = TextField(null=True)
     next_timer_at = DateTimeField(null=True)  # partial index below
-    lookup_hash = CharField(max_length=64, null=True, index=True)  # sha256 of the citizen's lookup key
+    # sha256 of the citizen's lookup key. Not indexed: a dossier is found by its code, then its hash compared.
+    lookup_hash = CharField(max_length=64, null=True)
     status = CharField(max_length=32, default=Status.RECEIVED.value)  # the national status (onestop.status)
     paused_at = DateTimeField(null=True)  # the clock stopped here: waiting on the citizen
     received_at = DateTimeField(null=True)  # when the clock started (UTC)
