@@ -198,14 +198,15 @@ PARTIAL = {"dossier_next_timer_at": ("dossier", "next_timer_at"), "dossier_recei
 
 def test_columns_empty_in_most_rows_are_indexed_only_where_set_in_a_new_and_in_an_upgraded_database(database_url):
     """A new dossier, task or history row writes no index page for the columns it leaves empty, none of
-    the centre alone (those that start with the centre serve it) and none of the lookup key's hash (never
-    looked up): on a new database, and on one whose last release indexed every row."""
+    the centre alone (those that start with the centre serve it), none of a task's creation time alone
+    (read after the centre or the dossier) and none of the lookup key's hash (never looked up): on a new
+    database, and on one whose last release indexed every row."""
     database = db.bind(database_url)
     database.connect(reuse_if_open=True)
 
     def check():
         found = _index_definitions(database)
-        assert not {"dossier_centre_id", "workitem_centre_id", "dossier_lookup_hash"} & set(found)
+        assert not {"dossier_centre_id", "workitem_centre_id", "workitem_created_at", "dossier_lookup_hash"} & set(found)
         for name, (_table, *columns) in PARTIAL.items():
             assert "IS NOT NULL" in found[name], found[name]  # SQLite: WHERE "x" IS NOT NULL; PostgreSQL: WHERE (x IS NOT NULL)
             assert all(column in found[name] for column in columns)
@@ -220,6 +221,7 @@ def test_columns_empty_in_most_rows_are_indexed_only_where_set_in_a_new_and_in_a
         database.execute_sql('CREATE INDEX "dossier_centre_id" ON "dossier" ("centre_id")')
         database.execute_sql('CREATE INDEX "workitem_centre_id" ON "workitem" ("centre_id")')
         database.execute_sql('CREATE INDEX "dossier_lookup_hash" ON "dossier" ("lookup_hash")')
+        database.execute_sql('CREATE INDEX "workitem_created_at" ON "workitem" ("created_at")')
         version, name = next((v, n) for v, n, step in migrations.MIGRATIONS if step is migrations._lean_indexes)
         database.execute_sql(f'DELETE FROM "schemamigration" WHERE "version" = {int(version)}')
         assert migrations.migrate() == [name]

@@ -297,7 +297,7 @@ class WorkItem(BaseModel):
     role = CharField(max_length=64, null=True)  # who may do it (the lane's role); None: any officer
     unit = ForeignKeyField(Unit, null=True, on_delete="SET NULL", index=False)  # and, if set, only that unit's officers
     due_at = DateTimeField(null=True)  # this step's deadline (UTC); None: not counted
-    created_at = DateTimeField(default=utcnow, index=True)
+    created_at = DateTimeField(default=utcnow)  # every query by it is by centre or dossier first: no index alone
     claimed_by = ForeignKeyField(User, null=True, on_delete="SET NULL", index=False)  # partial index below
     claimed_at = DateTimeField(null=True)
 
