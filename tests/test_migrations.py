@@ -179,3 +179,52 @@ def test_re_keying_a_trail_that_was_already_tampered_with_records_where_it_broke
         assert audit.verify().broken is None  # from now on, under the key
         state = AuditEvent.get(AuditEvent.action == "audit.rekeyed").detail["unkeyed_chain"]
         assert f"event {third} (number 3 of chain 1)" in state and "altered" in state
+
+
+def _index_definitions(database) -> dict:
+    """Index name -> its definition as the database keeps it (SQL text)."""
+    if database.param == "?":
+        rows = database.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+    else:
+        rows = database.execute_sql("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+    return dict(rows.fetchall())
+
+
+PARTIAL = {"dossier_next_timer_at": ("dossier", "next_timer_at"), "dossier_received_by_id": ("dossier", "received_by_id"),
+           "dossier_switch_over_at": ("dossier", "switch_over_at"), "workitem_unit_id": ("workitem", "unit_id"),
+           "workitem_claimed_by_id": ("workitem", "claimed_by_id"), "historyentry_actor_id": ("historyentry", "actor_id"),
+           "dossier_centre_id_business_key": ("dossier", "centre_id", "business_key")}
+
+
+def test_columns_empty_in_most_rows_are_indexed_only_where_set_in_a_new_and_in_an_upgraded_database(database_url):
+    """A new dossier, task or history row writes no index page for the columns it leaves empty, none of
+    the centre alone (those that start with the centre serve it), none of a task's creation time alone
+    (read after the centre or the dossier) and none of the lookup key's hash (never looked up): on a new
+    database, and on one whose last release indexed every row."""
+    database = db.bind(database_url)
+    database.connect(reuse_if_open=True)
+
+    def check():
+        found = _index_definitions(database)
+        assert not {"dossier_centre_id", "workitem_centre_id", "workitem_created_at", "dossier_lookup_hash"} & set(found)
+        for name, (_table, *columns) in PARTIAL.items():
+            assert "IS NOT NULL" in found[name], found[name]  # SQLite: WHERE "x" IS NOT NULL; PostgreSQL: WHERE (x IS NOT NULL)
+            assert all(column in found[name] for column in columns)
+        assert "UNIQUE" in found["dossier_centre_id_business_key"].upper()  # one dossier per business key, still
+
+    try:
+        check()
+        for name, (table, *columns) in PARTIAL.items():  # as the last release left them: every row indexed
+            database.execute_sql(f'DROP INDEX "{name}"')
+            unique = "UNIQUE " if name == "dossier_centre_id_business_key" else ""
+            database.execute_sql(f'CREATE {unique}INDEX "{name}" ON "{table}" (' + ", ".join(f'"{c}"' for c in columns) + ")")
+        database.execute_sql('CREATE INDEX "dossier_centre_id" ON "dossier" ("centre_id")')
+        database.execute_sql('CREATE INDEX "workitem_centre_id" ON "workitem" ("centre_id")')
+        database.execute_sql('CREATE INDEX "dossier_lookup_hash" ON "dossier" ("lookup_hash")')
+        database.execute_sql('CREATE INDEX "workitem_created_at" ON "workitem" ("created_at")')
+        version, name = next((v, n) for v, n, step in migrations.MIGRATIONS if step is migrations._lean_indexes)
+        database.execute_sql(f'DELETE FROM "schemamigration" WHERE "version" = {int(version)}')
+        assert migrations.migrate() == [name]
+        check()
+    finally:
+        database.close()

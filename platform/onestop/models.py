@@ -226,9 +226,10 @@ class Dossier(BaseModel):
     """
 
     id = AutoField()
-    centre = ForeignKeyField(Centre, backref="dossiers", on_delete="RESTRICT")  # the centre handling it
+    # The centre handling it. Not indexed alone: the indexes below that start with it serve its lookups.
+    centre = ForeignKeyField(Centre, backref="dossiers", on_delete="RESTRICT", index=False)
     # Set when a merger handed it over: the centre that received it, which keeps its statistics.
-    received_by = ForeignKeyField(Centre, null=True, on_delete="RESTRICT", index=True)
+    received_by = ForeignKeyField(Centre, null=True, on_delete="RESTRICT", index=False)  # partial index below
     code = CharField(unique=True, max_length=64)
     procedure = ForeignKeyField(Procedure, backref="dossiers", on_delete="RESTRICT")
     version = ForeignKeyField(ProcedureVersion, backref="dossiers", on_delete="RESTRICT")
@@ -239,8 +240,9 @@ class Dossier(BaseModel):
     serial = IntegerField(default=1)
     error_element = CharField(max_length=255, null=True)
     error_message = TextField(null=True)
-    next_timer_at = DateTimeField(null=True, index=True)
-    lookup_hash = CharField(max_length=64, null=True, index=True)  # sha256 of the citizen's lookup key
+    next_timer_at = DateTimeField(null=True)  # partial index below
+    # sha256 of the citizen's lookup key. Not indexed: a dossier is found by its code, then its hash compared.
+    lookup_hash = CharField(max_length=64, null=True)
     status = CharField(max_length=32, default=Status.RECEIVED.value)  # the national status (onestop.status)
     paused_at = DateTimeField(null=True)  # the clock stopped here: waiting on the citizen
     received_at = DateTimeField(null=True)  # when the clock started (UTC)
@@ -261,11 +263,11 @@ class Dossier(BaseModel):
     business_key = CharField(max_length=255, null=True)
     # Taken over from the centre's old system (services.legacy): the switch-over instant (UTC), from
     # which it counts in the statistics (received before it: not counted as received). None: not imported.
-    switch_over_at = DateTimeField(null=True, index=True)
+    switch_over_at = DateTimeField(null=True)  # partial index below
 
     class Meta:
-        indexes = ((("centre", "business_key"), True),  # a message correlated by its business key: one dossier
-                   (("centre", "created_at"), False),  # the centre's ledger: dossiers received by day
+        # (centre, business_key), unique: a message correlated by its business key finds one dossier; partial, below.
+        indexes = ((("centre", "created_at"), False),  # the centre's ledger: dossiers received by day
                    (("centre", "resolved_at"), False),  # statistics: results by period
                    (("centre", "received_at"), False),  # statistics: intake by period
                    (("centre", "ended_at"), False),  # statistics: dossiers ended without a result
@@ -287,16 +289,16 @@ class WorkItem(BaseModel):
 
     id = CharField(primary_key=True, max_length=36)
     dossier = ForeignKeyField(Dossier, backref="work_items", on_delete="CASCADE")
-    centre = ForeignKeyField(Centre, on_delete="RESTRICT")
+    centre = ForeignKeyField(Centre, on_delete="RESTRICT", index=False)  # served by the indexes that start with it
     element_id = CharField(max_length=255)
     name = CharField(max_length=500, default="")
     lane = CharField(max_length=255, null=True)
     form = CharField(max_length=255, null=True)
     role = CharField(max_length=64, null=True)  # who may do it (the lane's role); None: any officer
-    unit = ForeignKeyField(Unit, null=True, on_delete="SET NULL")  # and, if set, only that unit's officers
+    unit = ForeignKeyField(Unit, null=True, on_delete="SET NULL", index=False)  # and, if set, only that unit's officers
     due_at = DateTimeField(null=True)  # this step's deadline (UTC); None: not counted
-    created_at = DateTimeField(default=utcnow, index=True)
-    claimed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)  # every query by it is by centre or dossier first: no index alone
+    claimed_by = ForeignKeyField(User, null=True, on_delete="SET NULL", index=False)  # partial index below
     claimed_at = DateTimeField(null=True)
 
     class Meta:
@@ -372,7 +374,7 @@ class HistoryEntry(BaseModel):
     name = CharField(max_length=500, null=True)
     state = CharField(max_length=16)
     at = DateTimeField(default=utcnow)
-    actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    actor = ForeignKeyField(User, null=True, on_delete="SET NULL", index=False)  # partial index below
     lane = CharField(max_length=255, null=True)  # for a person's task: the unit that did it
     started_at = DateTimeField(null=True)  # when the task reached that unit
     due_at = DateTimeField(null=True)  # its deadline then: on time or late
@@ -1106,6 +1108,26 @@ class WebhookAttempt(BaseModel):
     duration_ms = IntegerField(null=True)
     error = TextField(null=True)
     replayed_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a replay asked in the back office
+
+
+# Columns empty in most rows get PARTIAL indexes (of the rows where they are set): a new dossier, task or
+# history row then writes no index page for them, and a submission's commit writes fewer pages (issue 22;
+# migration 48 turns the full indexes of older databases into these). A query comparing the column
+# (`= ?`, `<= ?`, `IN`, `IS NOT NULL`) uses them on SQLite and PostgreSQL alike; `IS NULL` never needed them.
+PARTIAL_INDEXES = (
+    # (model, columns, unique, the column that must be set)
+    (Dossier, ("centre", "business_key"), True, "business_key"),
+    (Dossier, ("received_by",), False, "received_by"),
+    (Dossier, ("next_timer_at",), False, "next_timer_at"),
+    (Dossier, ("switch_over_at",), False, "switch_over_at"),
+    (WorkItem, ("unit",), False, "unit"),
+    (WorkItem, ("claimed_by",), False, "claimed_by"),
+    (HistoryEntry, ("actor",), False, "actor"),
+)
+for _model, _columns, _unique, _set in PARTIAL_INDEXES:
+    _fields = [getattr(_model, c) for c in _columns]
+    _model.add_index(_model.index(*_fields, unique=_unique, where=getattr(_model, _set).is_null(False),
+                                  name="_".join([_model._meta.table_name, *(f.column_name for f in _fields)])))
 
 
 ALL_MODELS = [

@@ -15,7 +15,9 @@ _KEY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 letters and digits, non
 
 def new_lookup_key() -> str:
     """20 characters of a 32-letter alphabet (100 bits), in groups of five."""
-    key = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(20))
+    # Each random byte's low five bits pick a letter: 256 is a multiple of 32, so every letter is as
+    # likely (what secrets.choice gives, for one read of the OS's randomness instead of twenty).
+    key = "".join([_KEY_ALPHABET[b & 31] for b in secrets.token_bytes(20)])
     return "-".join(key[i:i + 5] for i in range(0, 20, 5))
 
 

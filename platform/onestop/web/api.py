@@ -85,8 +85,9 @@ def _dossier(d, tracking_url=None):
 
 
 def _links(code) -> dict:
-    return {"self": url_for("api.get_dossier", code=code), "history": url_for("api.dossier_history", code=code),
-            "events": url_for("api.dossier_events", code=code)}
+    # The history and events routes are the dossier's own path plus a segment (one URL built, not three).
+    own = url_for("api.get_dossier", code=code)
+    return {"self": own, "history": f"{own}/history", "events": f"{own}/events"}
 
 
 def _page_link(kind, code, limit, cursor):
