@@ -498,3 +498,14 @@ def test_a_start_sent_again_with_its_idempotency_key_returns_the_first_dossier(s
     other = client.post("/api/v1/dossiers", json={"procedure": "review"},
                         headers={"Authorization": headers["Authorization"]})
     assert other.json["code"] != first.json["code"]
+
+
+def test_a_page_refuses_a_former_cursor_it_cannot_read_even_beside_a_good_after(sqlite_admin_api):
+    """`cursor` (the former name of `after`) is checked when `after` is given too: schemathesis found
+    ?cursor=âð…&after=81011937 answered 200, a request the document says is invalid."""
+    _review(sqlite_admin_api)
+    code = _start(sqlite_admin_api)["code"]
+    for kind in ("history", "events"):
+        answer = sqlite_admin_api.get(f"/dossiers/{code}/{kind}?after=1&cursor=%C3%A2x")
+        assert answer.status_code == 422 and answer.json["message"], kind
+        assert sqlite_admin_api.get(f"/dossiers/{code}/{kind}?after=1&cursor=1").status_code == 200

@@ -99,9 +99,11 @@ def _rows_page(actor, code, kind):
     limit = request.args.get("limit", str(dossiers.HISTORY_PAGE))
     if not (limit.isascii() and limit.isdigit() and len(limit) <= 6):
         raise Invalid(f"limit must be a whole number from 1 to {dossiers.MAX_PAGE}")
-    # `after` as on /tasks; `cursor`, its first name, still read
-    after = request.args.get("after", request.args.get("cursor"))
-    rows, cursor = dossiers.rows_page(actor, code, kind, int(limit), after)
+    # `after` as on /tasks; `cursor`, its first name, still read, and still checked beside `after`
+    after, former = request.args.get("after"), request.args.get("cursor")
+    if after is not None and former is not None:
+        dossiers.rows_page(actor, code, kind, int(limit), former)  # refuses a cursor it cannot read
+    rows, cursor = dossiers.rows_page(actor, code, kind, int(limit), after if after is not None else former)
     return jsonify(present.page(kind, rows, _page_link(kind, code, int(limit), cursor) if cursor else None))
 
 
