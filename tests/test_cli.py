@@ -42,11 +42,9 @@ def test_a_command_that_runs_no_model_starts_without_loading_the_engine_the_form
              f"print(sorted({{m.split('.')[0] if not m.startswith('onestop.') else m for m in sys.modules}} & {set(heavy)!r}))\n"
              "sys.exit(code)")
     env = dict(os.environ, ONESTOP_HOME=str(tmp_path))
-    for command in (["init"], ["user", "create", "canbo1", "--role", "officer"], ["centres", "list"], ["keys", "create"]):
-        done = subprocess.run([sys.executable, "-c", shown, *command], env=env, capture_output=True, text=True,
-                              timeout=120)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip().splitlines()[-1] == "[]", (command, done.stdout)
+    done = subprocess.run([sys.executable, "-c", shown, "init"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout  # the runtime every command builds, migrations
     validated = subprocess.run([sys.executable, "-c", shown, "validate", str(MODELS / "review.bpmn"),
                                 str(MODELS / "receive-schema.json")], env=env, capture_output=True, text=True, timeout=120)
     assert validated.returncode == 0, validated.stderr
