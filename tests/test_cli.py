@@ -33,6 +33,24 @@ def test_init_creates_the_database_and_running_it_again_changes_nothing(tmp_path
     assert again.returncode == 0 and latest in again.stdout
 
 
+def test_a_command_that_runs_no_model_starts_without_loading_the_engine_the_forms_or_the_rate_limiter(tmp_path):
+    """Every command pays for what it imports at each start (half a second of CPU, most of `onestop init`):
+    those that run no model leave SpiffWorkflow, the engine, the form checks (jsonschema, jinja2), the rate
+    limiter (limits) and the holiday tables unloaded; the commands that need them import them."""
+    heavy = ("onestop.engine", "SpiffWorkflow", "onestop.formdefs", "jsonschema", "jinja2", "limits", "holidays")
+    shown = ("import sys\nfrom onestop import cli\ncode = cli.main(sys.argv[1:])\n"
+             f"print(sorted({{m.split('.')[0] if not m.startswith('onestop.') else m for m in sys.modules}} & {set(heavy)!r}))\n"
+             "sys.exit(code)")
+    env = dict(os.environ, ONESTOP_HOME=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", shown, "init"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout  # the runtime every command builds, migrations
+    validated = subprocess.run([sys.executable, "-c", shown, "validate", str(MODELS / "review.bpmn"),
+                                str(MODELS / "receive-schema.json")], env=env, capture_output=True, text=True, timeout=120)
+    assert validated.returncode == 0, validated.stderr
+    assert "'onestop.engine'" in validated.stdout and "'jsonschema'" in validated.stdout  # loaded when needed
+
+
 @pytest.mark.corpus
 def test_validate_accepts_a_good_model_and_names_what_is_wrong_with_a_bad_one(tmp_path):
     good = run("validate", str(MODELS / "review.bpmn"), str(MODELS / "receive-schema.json"), home=tmp_path)

@@ -10,10 +10,7 @@ and counts where the outcome is known, in the Limiter its runtime holds.
 
 import math
 import time
-
-from limits import parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from functools import cached_property
 
 _PREFIX = "onestop"
 
@@ -24,7 +21,7 @@ class Limit:
 
     def __init__(self, name: str, rate: str):
         self.name = name
-        self.rate = parse(rate)
+        self.rate = _parse(rate)
 
 
 class Limiter:
@@ -32,7 +29,16 @@ class Limiter:
     this object. A runtime holds one (assemble.build_runtime); a new one starts afresh."""
 
     def __init__(self, redis_url: str | None = None):
-        self._strategy = MovingWindowRateLimiter(storage_from_string(redis_url or "memory://"))
+        self._url = redis_url or "memory://"
+
+    @cached_property
+    def _strategy(self):
+        # Made on first use, and `limits` imported then: a command of the CLI, a worker, counts nothing
+        # and need not load it (a tenth of a second of every start).
+        from limits.storage import storage_from_string
+        from limits.strategies import MovingWindowRateLimiter
+
+        return MovingWindowRateLimiter(storage_from_string(self._url))
 
     def hit(self, limit: Limit, *key) -> bool:
         """Count one; False (and not counted) if the key has used up its rate."""
@@ -50,3 +56,9 @@ class Limiter:
     def clear(self, limit: Limit, *key):
         """Forget what the key has used (e.g. after a success)."""
         self._strategy.clear(limit.rate, _PREFIX, limit.name, *map(str, key))
+
+
+def _parse(rate: str):
+    from limits import parse
+
+    return parse(rate)

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-import holidays
-
 VIETNAM = timedelta(hours=7)
 DEFAULT_PERIODS = ((time(7, 30), time(11, 30)), (time(13, 30), time(17, 0)))
 DEFAULT_CUTOFF = time(15, 0)
@@ -41,6 +39,8 @@ def to_utc(local: datetime) -> datetime:
 
 @lru_cache(maxsize=64)
 def _national(year: int, language: str = "en_US"):
+    import holidays  # on the first holiday asked about: every command and worker imports this module, few ask
+
     return holidays.Vietnam(years=year, language=language)
 
 

@@ -23,7 +23,6 @@ from urllib.parse import unquote
 import puremagic
 from peewee import fn
 
-from ..formdefs import FieldError
 from ..models import Attachment, Dossier
 from . import runtime
 from .errors import Invalid, NotFound, TooLarge
@@ -138,13 +137,13 @@ def check(field: str, upload: Upload) -> Blob:
     limit = store().max_file_bytes
     if len(upload.content) > limit:
         raise TooLarge(f"{name} is larger than {limit // (1024 * 1024)} MiB",
-                       field_errors=[FieldError(field, "maxSize", f"the file is larger than {limit // (1024 * 1024)} MiB",
+                       field_errors=[_field_error(field, "maxSize", f"the file is larger than {limit // (1024 * 1024)} MiB",
                                                 limit // (1024 * 1024))])
     if not upload.content:
-        raise Invalid(f"{name} is empty", field_errors=[FieldError(field, "empty", "the file is empty")])
+        raise Invalid(f"{name} is empty", field_errors=[_field_error(field, "empty", "the file is empty")])
     media_type = sniff(upload.content, name)
     if media_type is None:
-        raise Invalid(f"{name} is not a PDF, image or office document", field_errors=[FieldError(
+        raise Invalid(f"{name} is not a PDF, image or office document", field_errors=[_field_error(
             field, "fileType", "the file must be a PDF, an image (JPEG, PNG, TIFF, WebP) or an office document")])
     return Blob(field, name, media_type, upload.content, hashlib.sha256(upload.content).hexdigest())
 
@@ -159,13 +158,13 @@ def upload_of_data_url(field: str, value: str) -> Upload:
     match = _DATA_URL.match(value)
     if not match:
         raise Invalid("a file must be sent as a data URL (data:<type>;name=<name>;base64,<data>)",
-                      field_errors=[FieldError(field, "dataUrl", "not a base64 data URL")])
+                      field_errors=[_field_error(field, "dataUrl", "not a base64 data URL")])
     params = dict(p.split("=", 1) for p in match["params"].split(";") if "=" in p)
     try:
         content = base64.b64decode(match["data"], validate=True)
     except (binascii.Error, ValueError):
         raise Invalid("the file's base64 content is damaged",
-                      field_errors=[FieldError(field, "dataUrl", "the base64 content is damaged")]) from None
+                      field_errors=[_field_error(field, "dataUrl", "the base64 content is damaged")]) from None
     return Upload(unquote(params.get("name", "tep-dinh-kem")), content)
 
 
@@ -218,7 +217,7 @@ def take(schema: dict | None, data: dict, uploads: dict | None, dossier_id=None)
     if total > store().max_dossier_bytes:
         limit = store().max_dossier_bytes // (1024 * 1024)
         raise TooLarge(f"a dossier's files may take at most {limit} MiB together",
-                       field_errors=[FieldError(b.field, "dossierSize", f"the dossier's files would exceed {limit} MiB",
+                       field_errors=[_field_error(b.field, "dossierSize", f"the dossier's files would exceed {limit} MiB",
                                                 limit) for b in blobs])
     return data, blobs
 
@@ -256,3 +255,11 @@ def open_for(actor, dossier_code, attachment_id) -> tuple[Attachment, bytes]:
         return attachment, store().read(attachment.sha256)
     except FileNotFoundError:
         raise NotFound("the attachment's file is missing from the store; tell the administrator") from None
+
+
+def _field_error(*args):
+    # formdefs (jsonschema, jinja2) is imported on a refusal only: the attachment store is built by every
+    # command of the CLI, and most never check a form.
+    from ..formdefs import FieldError
+
+    return FieldError(*args)

@@ -18,19 +18,24 @@ query at most once every STAMP_CHECK_SECONDS and empties the caches whose versio
 made through any process is seen by every other within that interval, and a cache hit costs no query.
 """
 
+from __future__ import annotations
+
 import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
 from peewee import fn
 
 from .. import clock as clocks
 from .. import db
-from ..engine import Engine
 from ..models import CacheVersion
+
+if TYPE_CHECKING:  # the engine's modules load when a command or the app builds one, not with every service
+    from ..engine import Engine
 
 STAMP_CHECK_SECONDS = 1.0  # how stale another process's change may be seen; one small query a second at most
 
@@ -60,7 +65,7 @@ class Runtime:
     stamps_read_at: float = float("-inf")
     lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def store(self, shared: "SharedCache") -> TTLCache:
+    def store(self, shared: SharedCache) -> TTLCache:
         """This runtime's cache of one kind of rows (made on first use)."""
         store = self.caches.get(shared.kind)
         if store is None:

@@ -2,15 +2,20 @@
 checked against the centre's allowed hosts then, not first when a dossier reaches it. URLs computed from
 the dossier's data can only be checked when they are called."""
 
+from __future__ import annotations
+
 import ast
 import ipaddress
+from typing import TYPE_CHECKING
 
 from defusedxml import ElementTree
 
-from ...engine import Problem
 from .hosts import Allowed, refusal, split_url
 from .http import COMMANDS
 from .options import ConnectorFailure
+
+if TYPE_CHECKING:
+    from ...engine import Problem
 
 SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
 BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml", ".xml")
@@ -18,6 +23,9 @@ BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml", ".xml")
 
 def refused_literal_urls(files, allowed: Allowed) -> list[Problem]:
     """One problem per service task whose literal URL this centre may not call (files: name, content)."""
+    # Imported here: the connectors load with every command of the CLI, the engine with those that run it.
+    from ...engine import Problem
+
     problems = []
     for source in files:
         name, content = source.name, source.content
