@@ -15,7 +15,7 @@ from onestop.engine.sandbox import Sandbox
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
 from tests.support.templates import Templates
 
-pytest_plugins = ["tests.support.parallel", "tests.support.routing"]
+pytest_plugins = ["tests.support.parallel", "tests.support.routing", "tests.support.jinja"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -190,16 +190,25 @@ def _minimal_pdf() -> bytes:
     return out.getvalue()
 
 
+def _deflated_padding(start: bytes, spaces: int, chunk: int = 1024 * 1024) -> bytes:
+    """One zlib stream of `start` then `spaces` spaces (whole chunks), packed in a few milliseconds
+    (packing 1.5 GB of spaces took 5 s of CPU a test): after a full flush the packer starts afresh at
+    a byte boundary, so every chunk of spaces packs to the same bytes, made once and repeated; the
+    stream's checksum (Adler-32) of a run of one byte has a closed form."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: header and checksum written here
+    first = packer.compress(start) + packer.flush(zlib.Z_FULL_FLUSH)
+    spaced = packer.compress(b" " * chunk) + packer.flush(zlib.Z_FULL_FLUSH)
+    count = spaces // chunk * chunk
+    a, b = zlib.adler32(start) & 0xFFFF, zlib.adler32(start) >> 16
+    a, b = (a + 32 * count) % 65521, (b + count * a + 32 * count * (count + 1) // 2) % 65521
+    return b"\x78\xda" + first + spaced * (count // chunk) + packer.flush() + ((b << 16) | a).to_bytes(4, "big")
+
+
 def pdf_bomb(unpacked: int = 1536 * 1024 * 1024) -> bytes:
     """A PDF whose catalogue's form dictionary sits in an object stream that unpacks to `unpacked`
     bytes (the stream is ~1.5 MB): reading the signatures means unpacking it."""
-    packer, chunk, parts = zlib.compressobj(9), b" " * (1024 * 1024), []
     head = b"3 0 "
-    parts.append(packer.compress(head + b"<< /Fields [] >>"))
-    for _ in range(unpacked // len(chunk)):
-        parts.append(packer.compress(chunk))
-    parts.append(packer.flush())
-    packed = b"".join(parts)
+    packed = _deflated_padding(head + b"<< /Fields [] >>", unpacked)
     objects = [b"<< /Type /Catalog /Pages 2 0 R /AcroForm 3 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
     body, offsets = bytearray(b"%PDF-1.7\n"), []
     for number, obj in enumerate(objects, 1):

@@ -18,6 +18,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.support.simulators import POLL_SECONDS
+
 TAXPAYERS = {"0101": {"name": "Hộ kinh doanh Minh Anh", "debt": 0}, "0202": {"name": "Công ty Sông Hồng", "debt": 1500000}}
 PROXY_COMMANDS = [{"id": "tax/LookupDebt", "parameters": [{"id": "tax_code", "type": "str", "required": True}]}]
 
@@ -74,7 +76,7 @@ class TaxOffice:
             context.load_cert_chain(*tls_files)
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
             self.url = f"https://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL_SECONDS,), daemon=True)
 
     def __enter__(self):
         self.thread.start()

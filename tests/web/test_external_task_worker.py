@@ -74,7 +74,8 @@ def test_a_worker_built_with_the_camunda_client_completes_a_dossiers_task_and_a_
 
     worker = ExternalTaskWorker(worker_id="tax-worker-1", base_url=f"{base}/api/v1", config={
         "auth_bearer": {"access_token": _worker_token(env)}, "maxTasks": 1, "lockDuration": 30000,
-        "asyncResponseTimeout": 2000, "retries": 0, "retryTimeout": 0, "sleepSeconds": 0})
+        # A long poll of one look, a 0.5 s wait and a last look (two of them come back empty: 2 s each made 8 s).
+        "asyncResponseTimeout": 500, "retries": 0, "retryTimeout": 0, "sleepSeconds": 0})
     seen = []
 
     def tax_office(task):
