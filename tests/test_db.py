@@ -260,3 +260,53 @@ def test_deferred_writes_sent_pipelined_with_the_commit_are_all_kept_or_all_undo
         assert [n for (n,) in pg_db.execute_sql("SELECT n FROM scratch ORDER BY n")] == [10, 11, 12]
     finally:
         enter(None)
+
+
+# What peewee's modules hold of the PostgreSQL drivers, as "name: where it comes from" (run in a fresh process).
+DRIVER_NAMES = """
+import json, sys
+{setup}
+import peewee
+from playhouse import postgres_ext
+{after}
+
+def origin(value):
+    module = value.__name__ if type(value) is type(sys) else getattr(value, "__module__", None)
+    return module if isinstance(module, str) else type(value).__module__
+
+def held(namespace):
+    return {{name: f"{{origin(v)}}:{{getattr(v, '__qualname__', None) or repr(v)}}"
+             for name, v in namespace.items() if origin(v).partition(".")[0] in ("psycopg", "psycopg2")}}
+
+print(json.dumps({{"peewee": held(vars(peewee)), "postgres_ext": held(vars(postgres_ext)),
+                   "adapter2": held(vars(peewee.Psycopg2Adapter)), "adapter3": held(vars(peewee.Psycopg3Adapter)),
+                   "loaded": sorted(m for m in sys.modules if m.partition(".")[0] in ("psycopg", "psycopg2"))}}))
+"""
+
+
+def _driver_names(setup="", after=""):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "platform"), str(root / "admin")]))
+    out = subprocess.run([sys.executable, "-c", DRIVER_NAMES.format(setup=setup, after=after)], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    return json.loads(out)
+
+
+def test_a_process_on_sqlite_never_loads_the_postgresql_drivers(tmp_path):
+    """~30 MB of every web worker: peewee imports them as it loads, whether or not a database needs them."""
+    held = _driver_names(setup="import onestop.app", after=f"from onestop.db import bind; bind('sqlite:///{tmp_path}/x.db')")
+    assert held["loaded"] == [] and held["peewee"] == {} and held["adapter3"] == {}
+
+
+def test_opening_a_postgresql_database_gives_peewee_what_its_own_import_of_the_drivers_would():
+    plain = _driver_names()  # peewee imported before onestop: the drivers load with it
+    assert plain["peewee"]["psycopg"].startswith("psycopg:<module 'psycopg'") and plain["adapter3"] and plain["postgres_ext"]
+    deferred = _driver_names(setup="import onestop", after="from onestop.db import open_database\n"
+                                                             "open_database('postgresql://nobody@localhost:1/none')")
+    assert {k: v for k, v in deferred.items() if k != "loaded"} == {k: v for k, v in plain.items() if k != "loaded"}
