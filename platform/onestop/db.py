@@ -31,9 +31,10 @@ from urllib.parse import urlparse
 from peewee import DatabaseProxy, SqliteDatabase, __exception_wrapper__
 from playhouse.pool import PooledPostgresqlDatabase
 
-import onestop
-
-psycopg = None  # psycopg 3 (a dependency), imported when a PostgreSQL database is opened (postgres_drivers)
+try:  # psycopg 3 (a dependency); psycopg2 still serves if only it is installed
+    import psycopg
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    psycopg = None
 
 log = logging.getLogger("onestop.db")
 
@@ -291,60 +292,6 @@ class _Ticket:
         self.work, self.result, self.error, self.finished = work, None, None, False
 
 
-_drivers_lock = threading.Lock()
-
-
-def postgres_drivers():
-    """Import the PostgreSQL drivers, which peewee's modules loaded without (onestop/__init__.py), and
-    give those modules what their own import of the drivers would have: the same names, set the same
-    way. psycopg2 still serves if only it is installed. Idempotent."""
-    global psycopg
-    with _drivers_lock:
-        deferred = onestop._DeferredDrivers.deferred
-        try:
-            import psycopg as pg3
-            from psycopg.pq import TransactionStatus
-            from psycopg.types.json import Json, Jsonb
-        except ImportError:  # pragma: no cover - psycopg is a dependency
-            pg3 = None
-        try:
-            import psycopg2
-            from psycopg2 import extensions
-            from psycopg2.extras import Json as Json2
-            from psycopg2.extras import register_hstore, register_uuid
-        except ImportError:  # pragma: no cover - psycopg2-binary is a dependency
-            psycopg2 = None
-        if "peewee" in deferred:
-            import peewee
-
-            if psycopg2 is not None:
-                register_uuid()
-                peewee.psycopg2, peewee.pg_extensions, peewee.pg_register_uuid = psycopg2, extensions, register_uuid
-                peewee.Json_pg2 = Json2
-                adapter = peewee.Psycopg2Adapter
-                adapter.txn_idle = extensions.TRANSACTION_STATUS_IDLE
-                adapter.txn_inerror = extensions.TRANSACTION_STATUS_INERROR
-                adapter.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
-            if pg3 is not None:
-                peewee.psycopg, peewee.TransactionStatus, peewee.Json_pg3, peewee.Jsonb_pg3 = pg3, TransactionStatus, Json, Jsonb
-                adapter = peewee.Psycopg3Adapter
-                adapter.txn_idle, adapter.txn_inerror = TransactionStatus.IDLE, TransactionStatus.INERROR
-                adapter.txn_unknown = TransactionStatus.UNKNOWN
-            deferred.discard("peewee")
-        if "playhouse.postgres_ext" in deferred:
-            from playhouse import postgres_ext
-
-            if psycopg2 is not None:
-                postgres_ext.register_hstore = register_hstore
-            if pg3 is not None:
-                from psycopg.types import TypeInfo
-                from psycopg.types.hstore import register_hstore as register_hstore_pg3
-
-                postgres_ext.TypeInfo, postgres_ext.register_hstore_pg3 = TypeInfo, register_hstore_pg3
-            deferred.discard("playhouse.postgres_ext")
-        psycopg = pg3
-
-
 def open_database(url: str):
     """A peewee Database for a sqlite:///path or postgresql://user:pw@host:port/name URL."""
     parsed = urlparse(url)
@@ -354,7 +301,6 @@ def open_database(url: str):
             path = ":memory:"
         return LocalDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30)
     if parsed.scheme in ("postgres", "postgresql"):
-        postgres_drivers()
         options = {"prefer_psycopg3": True, "prepare_threshold": PREPARE_THRESHOLD} if psycopg is not None else {}
         return PostgresPool(
             parsed.path.lstrip("/"),
