@@ -1,9 +1,12 @@
 """From uploaded files to a checked model, or a report that names each element at fault."""
 
+import gc
+import sys
+
 import pytest
 
 from onestop.engine import ModelError
-from onestop.engine.parsing import SourceFile, parse_model
+from onestop.engine.parsing import ParsedModel, SourceFile, parse_model
 from tests.conftest import CONFORMANCE, MODELS
 
 
@@ -147,3 +150,54 @@ def test_an_executable_process_calling_another_still_starts_at_the_caller():
     model = parse_model([SourceFile("caller.bpmn", DESCRIPTIVE_POOL_CALLING.replace(
         b'isExecutable="false"', b'isExecutable="true"'))])
     assert model.start_id == "Pool"
+
+
+def _held_bytes(model) -> int:
+    """What the model's own data holds (every object reachable from its attributes but the spec objects,
+    which packing leaves alone), in bytes."""
+    seen, total = set(), 0
+    stack = [value for name, value in vars(model).items() if name not in ("spec", "subprocess_specs")]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, type):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
+
+
+def _birth_registration(engine):
+    from tests.process_models import bundled_files
+
+    return engine.parse([SourceFile(p.name, p.read_bytes()) for p in bundled_files("birth_registration")])
+
+
+def test_a_packed_model_reads_and_stores_exactly_what_it_did_before(engine):
+    model = _birth_registration(engine)
+    text, drawn, spec_json, forms = model.dumps(), model.diagram, model.spec_json, dict(model.forms)
+    assert drawn and forms and spec_json
+    assert model.pack() is model
+    assert (model.dumps(), model.diagram, model.spec_json, dict(model.forms)) == (text, drawn, spec_json, forms)
+    assert sorted(model.forms) == sorted(forms) and len(model.forms) == len(forms) and "nothing.json" not in model.forms
+    assert model.forms.get("nothing.json") is None
+    reloaded = ParsedModel.loads(text).pack()
+    assert (reloaded.dumps(), reloaded.diagram, reloaded.spec_json) == (text, drawn, spec_json)
+
+
+def test_a_packed_model_gives_a_step_the_same_form_object_every_time(engine):
+    """The form validators are cached by the schema object's identity (formdefs.schema)."""
+    model = _birth_registration(engine).pack()
+    name = next(iter(model.forms))
+    assert model.forms[name] is model.forms[name] is model.forms.get(name)
+
+
+def test_a_packed_model_holds_its_diagram_forms_and_spec_text_in_a_third_of_the_memory(engine):
+    text = _birth_registration(engine).dumps()
+    plain, packed = ParsedModel.loads(text), ParsedModel.loads(text).pack()
+    assert _held_bytes(packed) * 3 < _held_bytes(plain), (_held_bytes(packed), _held_bytes(plain))
+
+
+def test_a_camunda_model_keeps_its_spec_text_as_text_since_each_step_restores_from_it(engine):
+    model = engine.parse(_files(MODELS / "tax-notice-camunda.bpmn")).pack()
+    assert model.dialect == "camunda" and isinstance(vars(model)["_spec_json"], str)

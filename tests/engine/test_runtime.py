@@ -194,3 +194,15 @@ BRANCHING = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
+
+
+def test_a_model_the_engine_caches_is_packed_and_steps_through_it_as_before(engine):
+    """The parsed-model cache holds each model packed (ParsedModel.pack): what a step seldom reads as bytes."""
+    parsed = _review(engine)
+    plain_step = engine.start(parsed)
+    cached = engine.model("packed-review", lambda: _review(engine))
+    assert isinstance(vars(cached)["_spec_json"], bytes) and engine.model("packed-review", None) is cached
+    step = engine.start(cached)
+    assert _summary(step)[:3] == _summary(plain_step)[:3]
+    done = engine.complete_task(cached, step.state, step.ready[0].id, FORM)
+    assert [t.element_id for t in done.ready] == ["Task_Approve"]

@@ -303,6 +303,8 @@ class Engine:
                 self._models.move_to_end(key)
                 return model
         model = loader()
+        if isinstance(model, ParsedModel):
+            model.pack()  # what a step seldom reads kept as bytes while the model stays cached
         with self._lock:
             self._models[key] = model
             while len(self._models) > self._cache_size:

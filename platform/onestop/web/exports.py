@@ -10,7 +10,6 @@ negative ones included.
 import csv
 import io
 
-import xlsxwriter
 from flask import Response
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -35,6 +34,8 @@ def csv_response(headers, rows, filename) -> Response:
 
 def xlsx_response(sheets: dict, filename) -> Response:
     """sheets: {sheet name: (headers, rows)}."""
+    import xlsxwriter  # here, not at start: ~2 MB of every web worker, for a download few of them serve
+
     buffer = io.BytesIO()
     # Strings are never read as formulas, numbers or links: write() keeps each value's own type.
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
