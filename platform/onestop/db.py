@@ -486,7 +486,7 @@ def run_write(work):
     attempt = 0
     while True:
         try:
-            if isinstance(db, LocalDatabase):
+            if isinstance(db, LocalDatabase) and not nested:  # nested: it would queue behind its own batch
                 return db.run_write(work)
             with write_transaction():
                 return work()
