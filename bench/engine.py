@@ -514,8 +514,9 @@ def measure(case: Case, warmup: int):
 
 
 def profile(case: Case, reps: int, top: int):
-    """cProfile the onestop side of a case over `reps` steps; print the top entries and a breakdown."""
-    profiler = cProfile.Profile()
+    """cProfile the onestop side of a case over `reps` steps on the thread's CPU clock (a shared machine's
+    waits for a CPU are not counted); print the top entries and a breakdown by phase."""
+    profiler = cProfile.Profile(time.thread_time)
     for _ in range(reps):
         gc.collect()
         profiler.enable()
@@ -526,7 +527,7 @@ def profile(case: Case, reps: int, top: int):
     stats = pstats.Stats(profiler)
     total = sum(tt for (_cc, _nc, tt, _ct, _callers) in stats.stats.values())
     print()
-    print(f"cProfile, onestop side of {case.key!r} ({case.title}), {reps} steps, "
+    print(f"cProfile (thread CPU clock), onestop side of {case.key!r} ({case.title}), {reps} steps, "
           f"{total / reps * 1000:.2f} ms/step under the profiler; top {top} by cumulative time (ms per step):")
     rows = sorted(((k, v) for k, v in stats.stats.items() if not k[0].endswith("bench/engine.py")),
                   key=lambda kv: kv[1][3], reverse=True)
@@ -541,24 +542,29 @@ def profile(case: Case, reps: int, top: int):
 
 
 class _Phases:
-    """Wall time spent inside chosen functions, per measured call, by wrapping them (not a profiler)."""
+    """Wall and thread CPU time spent inside chosen functions, per measured call, by wrapping them (not a
+    profiler). A function named here that no longer exists is an error: the breakdown must not rot silently."""
 
     def __init__(self):
         self.acc = {}
         self._undo = []
 
     def wrap(self, owner, attr, label):
+        if not hasattr(owner, attr):
+            raise SystemExit(f"error: --profile's phases name {getattr(owner, '__name__', owner)}.{attr}, which no "
+                             "longer exists: update phases() in bench/engine.py")
         own = attr in vars(owner)
         original = getattr(owner, attr)
         acc = self.acc
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            started = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.thread_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                acc[label] = acc.get(label, 0.0) + time.perf_counter() - started
+                wall_sum, cpu_sum = acc.get(label, (0.0, 0.0))
+                acc[label] = (wall_sum + time.perf_counter() - wall, cpu_sum + time.thread_time() - cpu)
 
         saved = vars(owner)[attr] if own else None  # the raw attribute (a class keeps its function)
         setattr(owner, attr, timed)
@@ -574,27 +580,30 @@ class _Phases:
 
 
 def phases(case: Case, reps: int):
-    """Where a step's wall time goes, without profiler distortion: onestop by layer, bare by stage."""
+    """Where a step's time goes, without profiler distortion: onestop by layer, bare by stage; wall and
+    thread CPU medians (wall includes waiting for the disk and for a CPU)."""
+    from onestop import sql
     from onestop.db import database
     from onestop.engine import runtime, serial
     from onestop.engine.runtime import Engine
-    from onestop.services import audit, dossiers, steps
+    from onestop.services import audit, dossiers, formdata, steps
 
     # (owner, attribute, label, depth); depth None = cuts across the tree (every SQL statement, every commit)
     onestop_parts = [
-        (dossiers, "get_work_item", "get_work_item (SELECT work item)", 0),
-        (dossiers, "_prepare", "_prepare (form check, files)", 0),
+        (dossiers, "_waiting_task", "_waiting_task (SELECT work item, dossier, state)", 0),
+        (formdata, "prepare", "formdata.prepare (form check, files)", 0),
         (Engine, "start", "Engine.start (new workflow, advance, snapshot)", 0),
         (Engine, "complete_task", "Engine.complete_task (no DB)", 0),
-        (serial, "load_workflow", "serial.load_workflow (json.loads state + spec JSON, from_dict)", 1),
+        (serial, "load_workflow", "serial.load_workflow (json.loads state, from_dict onto the spec)", 1),
         (Engine, "_advance", "Engine._advance (do_engine_steps loop, READY scan, then _snapshot)", 1),
-        (Engine, "_snapshot", "Engine._snapshot (task scans, dump, json_safe)", 2),
+        (Engine, "_snapshot", "Engine._snapshot (task scans, compact, dump, json_safe)", 2),
         (serial, "dump_workflow", "serial.dump_workflow (to_dict + json.dumps)", 3),
         (runtime, "json_safe", "json_safe (data JSON round trip)", 3),
-        (steps, "_store", "steps._store (CAS UPDATE, pause, rows, audit, result times)", 0),
-        (steps, "write_step_rows", "write_step_rows (worklist, waiting, history)", 1),
-        (audit, "record", "audit.record (INSERT audit event)", 1),
-        (database.obj, "execute", "peewee Database.execute (build SQL + run it)", None),
+        (dossiers, "save_step", "steps.save_step (decide, unit of work, commit, keep live)", 0),
+        (steps, "_store", "steps._store (CAS UPDATE, pause, rows, audit, result times)", 1),
+        (steps, "write_step_rows", "write_step_rows (worklist, waiting, history)", 2),
+        (audit, "record", "audit.record (INSERT audit event)", 2),
+        (sql, "run", "sql.run (every raw statement)", None),
         (database.obj, "execute_sql", "driver cursor.execute (run SQL)", None),
         (database.obj, "commit", "COMMIT", None),
     ]
@@ -602,44 +611,53 @@ def phases(case: Case, reps: int):
         (case.bare_driver.serializer, "deserialize_json", "deserialize_json", 0),
         (case.bare_driver.serializer, "serialize_json", "serialize_json", 0),
     ]
-    print(f"  phases, wall ms per step (median of {reps}; functions wrapped with a timer, no profiler):")
+    print(f"  phases, ms per step (median of {reps}; functions wrapped with timers, no profiler): wall / thread CPU")
     for name, side, parts in (("onestop", case.onestop, onestop_parts), ("bare", case.bare, bare_parts)):
         meter = _Phases()
-        for owner, attr, label, _depth in parts:
-            meter.wrap(owner, attr, label)
         per_step = []
         try:
+            for owner, attr, label, _depth in parts:
+                meter.wrap(owner, attr, label)
             for _ in range(reps):
                 gc.collect()
                 meter.acc.clear()
-                started = time.perf_counter()
+                wall, cpu = time.perf_counter(), time.thread_time()
                 side.run()
-                took = time.perf_counter() - started
-                per_step.append({"total": took, **meter.acc})
+                per_step.append({"total": (time.perf_counter() - wall, time.thread_time() - cpu), **meter.acc})
                 if side.reset is not None:
                     side.reset()
         finally:
             meter.undo()
-        med = functools.partial(_median_ms, per_step)
-        # "Outside" is computed per step, then its median taken.
-        top = [label for _o, _a, label, depth in parts if depth == 0]
-        outside = statistics.median((step["total"] - sum(step.get(label, 0.0) for label in top)) for step in per_step) * 1000
-        print(f"    {name}: {med('total'):.2f} ms")
-        for _owner, _attr, label, depth in parts:
-            if depth is not None and med(label) > 0:
-                print(f"      {'  ' * depth}{med(label):7.2f}  {label}")
-        if name == "onestop":
-            print(f"      {outside:7.2f}  (service code outside the functions above: lazy FK SELECTs of "
-                  "item.dossier / dossier.version, start_dossier's inline INSERTs, checks)")
-            build = statistics.median(step.get(parts[-3][2], 0.0) - step.get(parts[-2][2], 0.0) for step in per_step) * 1000
-            print(f"      across all of it: {med(parts[-2][2]):.2f} running SQL in the driver, {build:.2f} peewee building "
-                  f"SQL, {med('COMMIT'):.2f} COMMIT")
-        else:
-            print(f"      {outside:7.2f}  find task + set_data + run + do_engine_steps (or BpmnWorkflow + do_engine_steps)")
+        _print_phases(name, parts, per_step)
 
 
-def _median_ms(per_step, label):
-    return statistics.median(step.get(label, 0.0) for step in per_step) * 1000
+def _print_phases(name, parts, per_step):
+    top = [label for _o, _a, label, depth in parts if depth == 0]
+
+    def med(label, clock):
+        return _median_ms(per_step, label, clock)
+
+    def outside(clock):  # computed per step, then its median taken
+        return statistics.median(step["total"][clock] - sum(step.get(label, (0.0, 0.0))[clock] for label in top)
+                                 for step in per_step) * 1000
+
+    both = lambda label: f"{med(label, 0):7.2f} /{med(label, 1):6.2f}"  # noqa: E731
+    print(f"    {name}: {both('total')}")
+    for _owner, _attr, label, depth in parts:
+        if depth is not None and med(label, 0) > 0:
+            print(f"      {'  ' * depth}{both(label)}  {label}")
+    rest = f"{outside(0):7.2f} /{outside(1):6.2f}"
+    if name == "onestop":
+        print(f"      {rest}  (service code outside the functions above: checks, the model and form look-ups)")
+        print(f"      across all of it: {both(parts[-2][2])} running SQL in the driver (every statement; "
+              f"{both(parts[-3][2])} in sql.run's), {both('COMMIT')} COMMIT")
+    else:
+        print(f"      {rest}  find task + set_data + run + do_engine_steps (or BpmnWorkflow + do_engine_steps)")
+
+
+def _median_ms(per_step, label, clock=0):
+    """Median over the steps of the time inside `label`, in ms: clock 0 = wall, 1 = thread CPU."""
+    return statistics.median(step.get(label, (0.0, 0.0))[clock] for step in per_step) * 1000
 
 
 def _where(filename, line, name):

@@ -296,3 +296,30 @@ def test_writes_queued_while_another_process_holds_the_writers_lock_go_into_the_
     assert sorted(n for (n,) in db.execute_sql("SELECT n FROM t")) == [0, 1, 2]
     assert len(commits) == 1  # before: the first committed alone, the two that queued meanwhile after it
     db.close()
+def test_a_unit_of_work_run_inside_another_on_sqlite_joins_it_instead_of_waiting_for_it_forever(sqlite_app):
+    import threading
+
+    from onestop import sql
+    from onestop.db import run_write
+
+    outcome = []
+
+    def outer():
+        sql.run('CREATE TABLE IF NOT EXISTS "nested" ("n" INTEGER)')
+        sql.run('INSERT INTO "nested" VALUES (1)')
+        return run_write(lambda: sql.run('INSERT INTO "nested" VALUES (2)') and "inner done")
+
+    def call():
+        with sqlite_app.app_context():
+            database.connect(reuse_if_open=True)
+            try:
+                outcome.append(run_write(outer))
+                outcome.append(sql.run('SELECT count(*) FROM "nested"').fetchone()[0])
+            finally:
+                database.close()
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive(), "the inner unit waited for the batch it runs in"
+    assert outcome == ["inner done", 2]  # one commit holds both

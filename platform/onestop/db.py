@@ -19,6 +19,7 @@ reports a deadlock or a serialization failure (a few times, after short random p
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import random
@@ -507,7 +508,7 @@ class _Unit:
         db = database.obj
         held = writes and isinstance(db, PostgresPool) and db.hold_pipeline()
         try:
-            for _, _, write in writes:
+            for write in _grouped(writes):
                 write()
         except BaseException as exc:
             if held:
@@ -515,15 +516,35 @@ class _Unit:
             raise
 
 
-def defer(order: tuple, write) -> None:
+def defer(order: tuple, write, together=None) -> None:
     """Have `write()` run at the end of the current unit of work, after the work itself, in the
     order of `order` (a tuple starting with LOCK_FIGURES or LOCK_AUDIT, then the row's key;
-    writes of equal order keep the order they were deferred in). Outside a unit it runs now."""
+    writes of equal order keep the order they were deferred in). Outside a unit it runs now.
+
+    With `together` (a function), `write` is an item, not a function: the unit's items of equal
+    order deferred with the same `together` are written by one call `together([items])`, in the
+    order they were deferred, where the first of them would have run (an audit chain's events of
+    one step, appended with one advance of the chain's head)."""
     unit = getattr(_units, "current", None)
     if unit is None:
-        write()
+        together([write]) if together is not None else write()
         return
-    unit.writes.append((order, len(unit.writes), write))
+    unit.writes.append((order, len(unit.writes), write, together))
+
+
+def _grouped(writes):
+    """The sorted deferred writes as calls: each plain write, and one call per group of items."""
+    calls, groups = [], {}
+    for order, _, write, together in writes:
+        if together is None:
+            calls.append(write)
+            continue
+        items = groups.get((order, together))
+        if items is None:
+            items = groups[(order, together)] = []
+            calls.append(functools.partial(together, items))
+        items.append(write)
+    return calls
 
 
 def current_unit():
@@ -602,7 +623,7 @@ def run_write(work):
     attempt = 0
     while True:
         try:
-            if isinstance(db, LocalDatabase):
+            if isinstance(db, LocalDatabase) and not nested:  # nested: it would queue behind its own batch
                 return db.run_write(work)
             with write_transaction():
                 return work()

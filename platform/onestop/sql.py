@@ -99,7 +99,19 @@ _WORK_ITEM_SQL = (
 
 
 def _build(model, fields, values):
-    return model(**{f.name: f.python_value(v) for f, v in zip(fields, values, strict=True)})
+    """The model instance `model(**{field: value})` makes from a row's values, made without
+    peewee's descriptor call per field and without computing defaults the row replaces: the fields
+    read hold their values, the others their defaults, and all of them count as changed."""
+    meta = model._meta
+    data = meta._default_by_name.copy()
+    for f, v in zip(fields, values, strict=True):
+        data[f.name] = f.python_value(v)
+    for name, default in meta._default_callable_list:
+        if name not in data:
+            data[name] = default()
+    instance = model.__new__(model)
+    instance.__data__, instance._dirty, instance.__rel__ = data, set(data), {}
+    return instance
 
 
 _WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FROM ', 1)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from onestop import sql
 from onestop.models import AuditEvent, AuditHead
 from onestop.services import audit, runtime
@@ -313,3 +315,33 @@ def test_a_check_while_steps_are_written_sees_one_consistent_trail(app, admin_ap
     assert errors == []
     assert [r.broken for r in results] == [None] * len(results)
     assert results[-1].events > results[0].events  # the writer did write meanwhile
+
+
+def test_a_units_events_of_one_chain_take_one_advance_of_its_head_and_one_undone_with_its_savepoint_is_not_kept(
+        sqlite_app):
+    # A step that ends its process writes two events (task.completed, dossier.completed): one UPDATE of the
+    # chain's head for both, not one each; an event of a nested unit that fails goes with it.
+    from onestop.db import database, run_write, write_transaction
+
+    def work():
+        audit.record("task.claimed", centre=None)
+        with pytest.raises(ValueError), write_transaction():  # a nested unit: a savepoint
+            audit.record("task.released", centre=None)
+            raise ValueError("refused")
+        audit.record("task.completed", centre=None)
+
+    with sqlite_app.app_context():
+        run_write(lambda: audit.record("task.claimed", centre=None))  # the chain's head exists
+        statements = []
+        database.connection().set_trace_callback(statements.append)
+        try:
+            run_write(work)
+        finally:
+            database.connection().set_trace_callback(None)
+        assert len([s for s in statements if s.startswith('UPDATE "audithead" SET "seq"')]) == 1
+        events = list(AuditEvent.select().where(AuditEvent.chain == 0).order_by(AuditEvent.seq))
+        assert [(e.action, e.seq) for e in events[-2:]] == [("task.claimed", events[-1].seq - 1),
+                                                            ("task.completed", events[-1].seq)]
+        assert "task.released" not in {e.action for e in events}
+        assert AuditHead.get(AuditHead.chain == 0).hash == events[-1].hash
+        assert audit.verify().broken is None

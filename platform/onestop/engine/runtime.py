@@ -250,10 +250,14 @@ class Engine:
     before it reads the dossier, whether a live workflow here offers that task: when none does
     (the dossier's last step ran in another process), it reads the stored state with the task
     rather than in a second query. `live_counts()` says how often steps found their workflow.
+
+    `compact_at`: the finished past is pruned (engine.compact) before a state is stored once the
+    task tree holds this many tasks; 1 (the default) prunes at every step, so that a step loads and
+    stores only what can still matter, however long the dossier's past; 0 never prunes.
     """
 
     def __init__(self, sandbox: Sandbox | None = None, cache_size: int = 512, live_size: int = 256,
-                 compact_at: int = 64, budgets: Budgets | None = None, clock: clocks.Clock | None = None):
+                 compact_at: int = 1, budgets: Budgets | None = None, clock: clocks.Clock | None = None):
         # SpiffWorkflow logs every task state change at INFO: costly and noise in our logs.
         logging.getLogger("spiff").setLevel(logging.WARNING)
         self.sandbox = sandbox or Sandbox()

@@ -134,6 +134,21 @@ def _advance(chain, by=1):
     return row[0], row[1]
 
 
+def _append(events) -> None:
+    """Append events of one chain in order (tuples as `record` defers them): one advance of the
+    chain's head, each event linked to the one before, one multi-row insert, the head's new hash."""
+    chain = events[0][7]
+    last, previous = _advance(chain, len(events))
+    rows = []
+    for seq, (centre_id, dossier_id, actor_id, action, element_id, detail_text, at, _chain, bound, ids) in enumerate(
+            events, last - len(events) + 1):
+        previous = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at,
+                        bound)
+        rows.append((centre_id, dossier_id, actor_id, action, element_id, detail_text, at, chain, seq, previous, ids))
+    sql.insert_rows("auditevent", _COLUMNS, rows)
+    sql.run('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?', (previous, chain))
+
+
 def record(action, actor=None, *, centre=None, dossier=None, element_id=None, detail=None, history=None):
     """Append an audit event; call it inside the transaction of the action it describes (it is
     written at the end of that unit of work, after everything else the unit locks).
@@ -147,17 +162,10 @@ def record(action, actor=None, *, centre=None, dossier=None, element_id=None, de
     detail_text, at, chain = sql.to_json(detail), utcnow(), centre_id or 0
     bound = _history_content(history) if history else []
     ids = ",".join(str(row[0]) for row in bound) if bound else None
-
-    def append():
-        seq, previous = _advance(chain)
-        digest = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at,
-                      bound)
-        sql.insert_rows("auditevent", _COLUMNS, [(centre_id, dossier_id, actor_id, action, element_id, detail_text,
-                                                  at, chain, seq, digest, ids)])
-        sql.run('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?', (digest, chain))
-
-    # The chain's head is the last row a unit of work locks (db's lock order): appended at its end.
-    defer((LOCK_AUDIT, chain), append)
+    # The chain's head is the last row a unit of work locks (db's lock order): appended at its end,
+    # with the unit's other events of the chain (a step's event and the process's end, say).
+    defer((LOCK_AUDIT, chain), (centre_id, dossier_id, actor_id, action, element_id, detail_text, at, chain, bound, ids),
+          together=_append)
     if dossier is not None:  # outside systems subscribed to the dossier's events hear of it (webhooks)
         webhook_events.observe(action, dossier, element_id, detail)
 
