@@ -11,8 +11,9 @@ in onestop talks to `database` and never knows which.
 
 Write transactions are units of work (`run_write`, `write_transaction`) that take the rows every
 writer shares in ONE order (docs/architecture.md, "Lock order"): the work's own rows as it runs
-(its dossier first), then, just before the commit, the deferred writes (`defer`): the kept figures
-(LOCK_FIGURES, table by table and key by key), then the audit chain's head (LOCK_AUDIT, last).
+(its dossier first), then, just before the commit, the deferred writes (`defer`): a new dossier's
+code counter and the rows that name the code (LOCK_CODE), the kept figures (LOCK_FIGURES, table by
+table and key by key), then the audit chain's head (LOCK_AUDIT, last).
 `run_write` runs its unit again, from the start and in a new transaction, when the database
 reports a deadlock or a serialization failure (a few times, after short random pauses).
 """
@@ -340,8 +341,9 @@ def init_app(app):
 # -- units of work: the lock order and the retries ------------------------------------------------
 
 # The ranks of the deferred writes, in the order they are written at the end of a unit of work. The
-# rows a unit takes while it runs (its dossier, that dossier's tasks and waits, a dossier code's
-# counter) come before all of them; see docs/architecture.md, "Lock order".
+# rows a unit takes while it runs (its dossier, that dossier's tasks and waits) come before all of
+# them; see docs/architecture.md, "Lock order".
+LOCK_CODE = 0  # a new dossier's code: its agency's day counter (services.codes), then the rows naming the code
 LOCK_FIGURES = 1  # the kept figures: dayfigure, dayunit, daystep, monthstep, dayrating (services.stats)
 LOCK_AUDIT = 2  # the audit chain's head (services.audit): always the last row a unit locks
 
@@ -354,39 +356,59 @@ _units = threading.local()
 class _Unit:
     """The writes a unit of work defers to its end, kept in the order they are to be written."""
 
-    __slots__ = ("writes",)
+    __slots__ = ("writes", "deferred")
 
     def __init__(self):
         self.writes = []  # (order, number, write)
+        self.deferred = 0  # how many writes were deferred: the next one's number (equal orders keep theirs)
+
+    def add(self, order, write):
+        self.writes.append((order, self.deferred, write))
+        self.deferred += 1
 
     def flush(self):
-        # Taken out first: a write that defers another (none does today) cannot loop forever.
-        writes, self.writes = sorted(self.writes, key=lambda w: (w[0], w[1])), []
-        # On PostgreSQL (psycopg 3) in pipeline mode: the writes whose results are not read (the figures'
-        # upserts, an audit event's insert, its head's new hash) go to the server together, a write that
-        # reads its result (the audit head's RETURNING) sends what is queued and waits once, and the
-        # COMMIT goes with the last of them (PostgresPool). An error in any of them is raised inside
-        # the unit's transaction, which rolls back (and run_write retries a transient one) as before.
+        # A write may defer others (a new dossier's code, once taken, has the rows that name it written,
+        # and those record their figures and audit events): they join the queue, each after the write
+        # that deferred it in the lock order, which they must not step back in.
+        pending, self.writes = sorted(self.writes, key=_write_order, reverse=True), []
+        # On PostgreSQL (psycopg 3) in pipeline mode, from the kept figures on: the writes whose results
+        # are not read (the figures' upserts, an audit event's insert, its head's new hash) go to the
+        # server together, a write that reads its result (the audit head's RETURNING) sends what is
+        # queued and waits once, and the COMMIT goes with the last of them (PostgresPool). An error in
+        # any of them is raised inside the unit's transaction, which rolls back (and run_write retries a
+        # transient one) as before. (A new dossier's code and its rows, before them, read their results.)
         db = database.obj
-        held = writes and isinstance(db, PostgresPool) and db.hold_pipeline()
+        held = False
         try:
-            for _, _, write in writes:
+            while pending:
+                order, _, write = pending.pop()
+                if not held and order[0] >= LOCK_FIGURES and isinstance(db, PostgresPool):
+                    held = db.hold_pipeline()
                 write()
+                if self.writes:
+                    if min(self.writes, key=_write_order)[0] < order:
+                        raise RuntimeError(f"a deferred write at {order} deferred one before it in the lock order")
+                    pending, self.writes = sorted(pending + self.writes, key=_write_order, reverse=True), []
         except BaseException as exc:
             if held:
                 db._release_pipeline(exc)
             raise
 
 
+def _write_order(write):
+    return write[0], write[1]
+
+
 def defer(order: tuple, write) -> None:
     """Have `write()` run at the end of the current unit of work, after the work itself, in the
-    order of `order` (a tuple starting with LOCK_FIGURES or LOCK_AUDIT, then the row's key;
-    writes of equal order keep the order they were deferred in). Outside a unit it runs now."""
+    order of `order` (a tuple starting with LOCK_CODE, LOCK_FIGURES or LOCK_AUDIT, then the row's
+    key; writes of equal order keep the order they were deferred in). A deferred write may defer
+    more, later in that order. Outside a unit it runs now."""
     unit = getattr(_units, "current", None)
     if unit is None:
         write()
         return
-    unit.writes.append((order, len(unit.writes), write))
+    unit.add(order, write)
 
 
 def current_unit():

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from peewee import IntegrityError, Tuple
 
 from .. import formdefs, sql
-from ..db import run_write
+from ..db import database, run_write
 from ..engine import Stored, TaskNotReady
 from ..models import (
     Dossier,
@@ -177,10 +177,14 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     error = step.error or {}
     attachments.keep(blobs)
 
+    # Inside another unit (whose caller may read the code before it ends) the code is taken at once;
+    # else at the end of this unit (services.codes: the agency's counter is held only for its last writes).
+    code_now = database.in_transaction()
+
     def write():
         dossier = sql.insert_dossier(
-            centre_id=centre_id, code=codes.next_code(centre_id, now), procedure_id=procedure.id,
-            version_id=version.id,
+            centre_id=centre_id, code=codes.next_code(centre_id, now) if code_now else codes.provisional(),
+            procedure_id=procedure.id, version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
@@ -190,19 +194,25 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
             {t.element_id for t in step.ready_added} else None,
             created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
         )
+        if not code_now:
+            codes.assign_at_end(dossier, now)
         dossier.procedure, dossier.version = procedure, version
-        search.put_dossier(dossier.id, centre_id, dossier.code, applicant)
         history = write_step_rows(dossier, step, actor, new=True)
         counters.count(centre_id, procedure.id, now, received=1, online=channel == "online")
-        payments.request_at_submission(dossier, model, step.data, now)  # the fee paid first: the clock waits
         if dossier.resolved_at is not None:
             counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
         submissions.record(submission, dossier, key)
-        if linked is not None:
-            linked(dossier, now)
-        _announce(dossier, actor, step, history, {"procedure": procedure.code, "version": version.version,
-                                                  "channel": channel} | (detail or {}))
+
+        def naming_the_code():  # the rows and events that record the dossier's code
+            search.put_dossier(dossier.id, centre_id, dossier.code, applicant)
+            payments.request_at_submission(dossier, model, step.data, now)  # the fee paid first: the clock waits
+            if linked is not None:
+                linked(dossier, now)
+            _announce(dossier, actor, step, history, {"procedure": procedure.code, "version": version.version,
+                                                      "channel": channel} | (detail or {}))
+
+        codes.once_coded(dossier, naming_the_code)
         return dossier
 
     dossier = business_keys.stored_once(centre_id, business_key, lambda: run_write(write))
