@@ -64,9 +64,9 @@ def changed():
 
 
 def next_code(centre_id, received_utc) -> str:
-    """The next dossier code of the centre's agency for that receipt; call inside the intake's
-    transaction. Its counter row is locked with the intake's own rows, before the kept figures and
-    the audit chain's head (the lock order of onestop.db)."""
+    """The next dossier code of the centre's agency for that receipt, taken now; call inside the
+    intake's transaction, which then holds the agency's counter row until it ends (an intake takes
+    it at its end instead: `assign_at_end`)."""
     agency = agency_of(centre_id)
     return _take(agency, to_local(received_utc).date())
 
