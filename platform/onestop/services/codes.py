@@ -88,11 +88,12 @@ def is_provisional(code) -> bool:
     return isinstance(code, str) and code.startswith(PROVISIONAL)
 
 
-def assign_at_end(dossier, received_utc) -> None:
+def assign_at_end(dossier, received_utc, at_once=False) -> None:
     """Give a dossier inserted with a `provisional()` code its real one (`next_code`) at the end of the
     current unit of work, then write what waits for it (`once_coded`), in that order. The counter is
     taken at rank LOCK_CODE, by agency and day: after the unit's own rows, before the kept figures and
-    the audit chain's head (the lock order of onestop.db)."""
+    the audit chain's head (the lock order of onestop.db). `at_once`: now instead (the unit runs
+    inside another one, whose caller may read the code before its end)."""
     agency, day = agency_of(dossier.centre_id), to_local(received_utc).date()
     waiting = dossier.awaiting_code = []
 
@@ -103,7 +104,10 @@ def assign_at_end(dossier, received_utc) -> None:
         for write in waiting:
             write()
 
-    defer((LOCK_CODE, agency, day.toordinal(), dossier.id), assign)
+    if at_once:
+        assign()
+    else:
+        defer((LOCK_CODE, agency, day.toordinal(), dossier.id), assign)
 
 
 def once_coded(dossier, write) -> None:

@@ -177,14 +177,11 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     error = step.error or {}
     attachments.keep(blobs)
 
-    # Inside another unit (whose caller may read the code before it ends) the code is taken at once;
-    # else at the end of this unit (services.codes: the agency's counter is held only for its last writes).
-    code_now = database.in_transaction()
+    nested = database.in_transaction()  # inside another unit, whose caller may read the code: taken at once
 
     def write():
         dossier = sql.insert_dossier(
-            centre_id=centre_id, code=codes.next_code(centre_id, now) if code_now else codes.provisional(),
-            procedure_id=procedure.id, version_id=version.id,
+            centre_id=centre_id, code=codes.provisional(), procedure_id=procedure.id, version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
@@ -194,8 +191,7 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
             {t.element_id for t in step.ready_added} else None,
             created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
         )
-        if not code_now:
-            codes.assign_at_end(dossier, now)
+        codes.assign_at_end(dossier, now, at_once=nested)  # the agency's counter: held for the unit's last writes
         dossier.procedure, dossier.version = procedure, version
         history = write_step_rows(dossier, step, actor, new=True)
         counters.count(centre_id, procedure.id, now, received=1, online=channel == "online")
@@ -203,16 +199,8 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
             counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
         submissions.record(submission, dossier, key)
-
-        def naming_the_code():  # the rows and events that record the dossier's code
-            search.put_dossier(dossier.id, centre_id, dossier.code, applicant)
-            payments.request_at_submission(dossier, model, step.data, now)  # the fee paid first: the clock waits
-            if linked is not None:
-                linked(dossier, now)
-            _announce(dossier, actor, step, history, {"procedure": procedure.code, "version": version.version,
-                                                      "channel": channel} | (detail or {}))
-
-        codes.once_coded(dossier, naming_the_code)
+        codes.once_coded(dossier, lambda: _name_code(dossier, actor, step, history, model, now, linked, {
+            "procedure": procedure.code, "version": version.version, "channel": channel} | (detail or {})))
         return dossier
 
     dossier = business_keys.stored_once(centre_id, business_key, lambda: run_write(write))
@@ -221,6 +209,16 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     connector_calls.wake(step)
     dossier.lookup_key = key
     return dossier
+
+
+def _name_code(dossier, actor, step, history, model, now, linked, detail):
+    """What records a new dossier's code, written once it has it (services.codes): its search row,
+    the fee to pay first (the clock then waits), the caller's link to it, its events and notification."""
+    search.put_dossier(dossier.id, dossier.centre_id, dossier.code, dossier.applicant)
+    payments.request_at_submission(dossier, model, step.data, now)
+    if linked is not None:
+        linked(dossier, now)
+    _announce(dossier, actor, step, history, detail)
 
 
 def _announce(dossier, actor, step, history, detail):
