@@ -371,26 +371,28 @@ class _Unit:
         # and those record their figures and audit events): they join the queue, each after the write
         # that deferred it in the lock order, which they must not step back in.
         pending, self.writes = sorted(self.writes, key=_write_order, reverse=True), []
-        # On PostgreSQL (psycopg 3) in pipeline mode, from the kept figures on: the writes whose results
-        # are not read (the figures' upserts, an audit event's insert, its head's new hash) go to the
-        # server together, a write that reads its result (the audit head's RETURNING) sends what is
-        # queued and waits once, and the COMMIT goes with the last of them (PostgresPool). An error in
-        # any of them is raised inside the unit's transaction, which rolls back (and run_write retries a
-        # transient one) as before. (A new dossier's code and its rows, before them, read their results.)
+        # On PostgreSQL (psycopg 3) in pipeline mode: the writes whose results are not read (a new code's
+        # dossier and search rows, the figures' upserts, an audit event's insert, its head's new hash) go
+        # to the server together, a write that reads its result (the code counter's or the audit head's
+        # RETURNING) sends what is queued and waits once, and the COMMIT goes with the last of them
+        # (PostgresPool); after a model query (peewee's own, which leaves the pipeline) the next write
+        # enters it again. So the rows the writers share (the code counter, the figures, the audit
+        # head) are held for few round trips. An error in any of them is raised inside the unit's
+        # transaction, which rolls back (and run_write retries a transient one) as before.
         db = database.obj
-        held = False
+        pipelined = isinstance(db, PostgresPool)
         try:
             while pending:
                 order, _, write = pending.pop()
-                if not held and order[0] >= LOCK_FIGURES and isinstance(db, PostgresPool):
-                    held = db.hold_pipeline()
+                if pipelined:
+                    db.hold_pipeline()
                 write()
                 if self.writes:
                     if min(self.writes, key=_write_order)[0] < order:
                         raise RuntimeError(f"a deferred write at {order} deferred one before it in the lock order")
                     pending, self.writes = sorted(pending + self.writes, key=_write_order, reverse=True), []
         except BaseException as exc:
-            if held:
+            if pipelined and db._held() is not None:
                 db._release_pipeline(exc)
             raise
 
