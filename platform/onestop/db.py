@@ -11,8 +11,9 @@ in onestop talks to `database` and never knows which.
 
 Write transactions are units of work (`run_write`, `write_transaction`) that take the rows every
 writer shares in ONE order (docs/architecture.md, "Lock order"): the work's own rows as it runs
-(its dossier first), then, just before the commit, the deferred writes (`defer`): the kept figures
-(LOCK_FIGURES, table by table and key by key), then the audit chain's head (LOCK_AUDIT, last).
+(its dossier first), then, just before the commit, the deferred writes (`defer`): a new dossier's
+code counter and the rows that name the code (LOCK_CODE), the kept figures (LOCK_FIGURES, table by
+table and key by key), then the audit chain's head (LOCK_AUDIT, last).
 `run_write` runs its unit again, from the start and in a new transaction, when the database
 reports a deadlock or a serialization failure (a few times, after short random pauses).
 """
@@ -478,8 +479,9 @@ def init_app(app):
 # -- units of work: the lock order and the retries ------------------------------------------------
 
 # The ranks of the deferred writes, in the order they are written at the end of a unit of work. The
-# rows a unit takes while it runs (its dossier, that dossier's tasks and waits, a dossier code's
-# counter) come before all of them; see docs/architecture.md, "Lock order".
+# rows a unit takes while it runs (its dossier, that dossier's tasks and waits) come before all of
+# them; see docs/architecture.md, "Lock order".
+LOCK_CODE = 0  # a new dossier's code: its agency's day counter (services.codes), then the rows naming the code
 LOCK_FIGURES = 1  # the kept figures: dayfigure, dayunit, daystep, monthstep, dayrating (services.stats)
 LOCK_AUDIT = 2  # the audit chain's head (services.audit): always the last row a unit locks
 
@@ -492,34 +494,72 @@ _units = threading.local()
 class _Unit:
     """The writes a unit of work defers to its end, kept in the order they are to be written."""
 
-    __slots__ = ("writes",)
+    __slots__ = ("writes", "deferred")
 
     def __init__(self):
-        self.writes = []  # (order, number, write)
+        self.writes = []  # (order, number, write, together)
+        self.deferred = 0  # how many writes were deferred: the next one's number (equal orders keep theirs)
+
+    def add(self, order, write, together=None):
+        self.writes.append((order, self.deferred, write, together))
+        self.deferred += 1
 
     def flush(self):
-        # Taken out first: a write that defers another (none does today) cannot loop forever.
-        writes, self.writes = sorted(self.writes, key=lambda w: (w[0], w[1])), []
-        # On PostgreSQL (psycopg 3) in pipeline mode: the writes whose results are not read (the figures'
-        # upserts, an audit event's insert, its head's new hash) go to the server together, a write that
-        # reads its result (the audit head's RETURNING) sends what is queued and waits once, and the
-        # COMMIT goes with the last of them (PostgresPool). An error in any of them is raised inside
-        # the unit's transaction, which rolls back (and run_write retries a transient one) as before.
+        # A write may defer others (a new dossier's code, once taken, has the rows that name it written,
+        # and those record their figures and audit events): they join the queue, each after the write
+        # that deferred it in the lock order, which they must not step back in.
+        pending, self.writes = sorted(self.writes, key=_write_order, reverse=True), []
+        # On PostgreSQL (psycopg 3) in pipeline mode: the writes whose results are not read (a new code's
+        # dossier and search rows, the figures' upserts, an audit event's insert, its head's new hash) go
+        # to the server together, a write that reads its result (the code counter's or the audit head's
+        # RETURNING) sends what is queued and waits once, and the COMMIT goes with the last of them
+        # (PostgresPool); after a model query (peewee's own, which leaves the pipeline) the next write
+        # enters it again. So the rows the writers share (the code counter, the figures, the audit
+        # head) are held for few round trips. An error in any of them is raised inside the unit's
+        # transaction, which rolls back (and run_write retries a transient one) as before.
         db = database.obj
-        held = writes and isinstance(db, PostgresPool) and db.hold_pipeline()
+        pipelined = isinstance(db, PostgresPool)
         try:
-            for write in _grouped(writes):
+            while pending:
+                order, write = _next_call(pending)
+                if pipelined:
+                    db.hold_pipeline()
                 write()
+                if self.writes:
+                    if min(self.writes, key=_write_order)[0] < order:
+                        raise RuntimeError(f"a deferred write at {order} deferred one before it in the lock order")
+                    pending, self.writes = sorted(pending + self.writes, key=_write_order, reverse=True), []
         except BaseException as exc:
-            if held:
+            if pipelined and db._held() is not None:
                 db._release_pipeline(exc)
             raise
 
 
+def _write_order(write):
+    return write[0], write[1]
+
+
+def _next_call(pending):
+    """Take the next write off `pending` (sorted last-first) as a call: a plain write, or, for an item
+    deferred with `together`, one call of it with every item of equal order and the same `together`."""
+    order, _, write, together = pending.pop()
+    if together is None:
+        return order, write
+    items = [write]
+    for entry in reversed(pending):
+        if entry[0] != order:
+            break
+        if entry[3] is together:
+            items.append(entry[2])
+    pending[:] = [entry for entry in pending if entry[0] != order or entry[3] is not together]
+    return order, functools.partial(together, items)
+
+
 def defer(order: tuple, write, together=None) -> None:
     """Have `write()` run at the end of the current unit of work, after the work itself, in the
-    order of `order` (a tuple starting with LOCK_FIGURES or LOCK_AUDIT, then the row's key;
-    writes of equal order keep the order they were deferred in). Outside a unit it runs now.
+    order of `order` (a tuple starting with LOCK_CODE, LOCK_FIGURES or LOCK_AUDIT, then the row's
+    key; writes of equal order keep the order they were deferred in). A deferred write may defer
+    more, later in that order. Outside a unit it runs now.
 
     With `together` (a function), `write` is an item, not a function: the unit's items of equal
     order deferred with the same `together` are written by one call `together([items])`, in the
@@ -529,22 +569,7 @@ def defer(order: tuple, write, together=None) -> None:
     if unit is None:
         together([write]) if together is not None else write()
         return
-    unit.writes.append((order, len(unit.writes), write, together))
-
-
-def _grouped(writes):
-    """The sorted deferred writes as calls: each plain write, and one call per group of items."""
-    calls, groups = [], {}
-    for order, _, write, together in writes:
-        if together is None:
-            calls.append(write)
-            continue
-        items = groups.get((order, together))
-        if items is None:
-            items = groups[(order, together)] = []
-            calls.append(functools.partial(together, items))
-        items.append(write)
-    return calls
+    unit.add(order, write, together)
 
 
 def current_unit():

@@ -163,7 +163,8 @@ _NEXT_SEQUENCE = (
 
 def next_sequence(agency: str, day) -> int:
     """The agency's next number of the day; call inside the transaction that uses it, so that a
-    rolled-back intake gives its number back (no gaps) and concurrent intakes queue on the row."""
+    rolled-back intake gives its number back (no gaps) and concurrent intakes queue on the row
+    (services.codes takes it as late as it can: at the end of the intake's unit of work)."""
     return run(_NEXT_SEQUENCE, (agency, day)).fetchone()[0]
 
 

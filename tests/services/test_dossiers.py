@@ -1,5 +1,9 @@
 """Completing a task reads what it needs in as few queries as it can, whichever worker ran the last step."""
 
+import threading
+
+import pytest
+
 from onestop import sql
 from onestop.models import Dossier
 from tests.conftest import MODELS
@@ -40,3 +44,95 @@ def test_a_task_whose_workflow_is_live_here_is_completed_without_reading_its_sta
     done = sqlite_admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete", {"data": RECEIVED})
     assert done.status_code == 200, done.json
     assert asked == [False]
+
+
+# -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
+
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def _intake(app, token, results, name):
+    response = app.test_client().post("/api/v1/dossiers", json={"procedure": "review"},
+                                      headers={"Authorization": f"Bearer {token}"})
+    results[name] = (response.status_code, (response.get_json() or {}).get("code"))
+
+
+@ON_POSTGRESQL
+def test_a_submission_paused_inside_its_unit_does_not_hold_back_the_next_one_of_its_centre(app, admin_api,
+                                                                                         monkeypatch):
+    _started(admin_api)  # number 1 of the day
+    inserted, release = threading.Event(), threading.Event()
+    real = sql.insert_dossier
+
+    def insert_then_pause(**values):  # the first submission stops right after inserting its dossier
+        dossier = real(**values)
+        if threading.current_thread().name == "first":
+            inserted.set()
+            release.wait(60)
+        return dossier
+
+    monkeypatch.setattr(sql, "insert_dossier", insert_then_pause)
+    results = {}
+    first = threading.Thread(target=_intake, args=(app, admin_api.token, results, "first"), name="first")
+    second = threading.Thread(target=_intake, args=(app, admin_api.token, results, "second"), name="second")
+    first.start()
+    try:
+        assert inserted.wait(60)
+        second.start()
+        second.join(20)
+        held_back = second.is_alive()
+    finally:
+        release.set()
+        first.join(60)
+        second.join(60)
+    assert not held_back  # it did not wait for the first one's commit
+    assert results["first"][0] == results["second"][0] == 201, results
+    # The numbers follow the commits: the second committed first.
+    assert [results[n][1][-4:] for n in ("second", "first")] == ["0002", "0003"], results
+
+
+@ON_POSTGRESQL
+def test_twenty_simultaneous_submissions_get_the_numbers_1_to_20_of_the_day_and_a_failed_one_leaves_no_gap(
+        app, admin_api):
+    from peewee import IntegrityError
+
+    from onestop.models import AuditEvent, Notification, User
+    from onestop.services import audit, dossiers, search
+
+    assert admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    results = {}
+    barrier = threading.Barrier(20)
+
+    def intake(n):
+        barrier.wait()
+        _intake(app, admin_api.token, results, n)
+
+    threads = [threading.Thread(target=intake, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(status for status, _ in results.values()) == [201] * 20, results
+    assert sorted(code[-4:] for _, code in results.values()) == [f"{n:04d}" for n in range(1, 21)]
+
+    with app.app_context():
+        actor = User.get(User.username == "admin1")
+        seen = []
+
+        def failing_link(dossier, now):  # runs once the dossier has its number: the unit then fails
+            seen.append(dossier.code)
+            raise IntegrityError("the portal dossier is linked already")
+
+        with pytest.raises(IntegrityError):
+            dossiers.start_dossier(actor, "review", linked=failing_link)
+        assert seen and seen[0].endswith("-0021")  # the callback saw the real code, not a stand-in
+        after = dossiers.start_dossier(actor, "review", applicant={"name": "Trần Thị B", "email": "b@example.vn"})
+        assert after.code == seen[0]  # its number was given back: no gap
+        stored = Dossier.get(Dossier.code == after.code)
+        assert {n.subject.count(after.code) for n in Notification.select().where(Notification.dossier == stored.id)} == {1}
+        found = Dossier.select(Dossier.code).where(search.applicant_filter(after.code))
+        assert [d.code for d in found] == [after.code]  # the search row holds the real code
+        assert not Dossier.select().where(Dossier.code.startswith("~")).exists()
+        assert AuditEvent.select().where(AuditEvent.action == "dossier.started").count() == 21
+        checked = audit.verify()
+        assert checked.broken is None and checked.events >= 21

@@ -8,11 +8,23 @@ The identity code is the centre's own (`Centre.agency_code`), from the national 
 electronic identity codes (QCVN 102:2016/BTTTT), imported per administrative unit
 (`services.agencies.import_codes`) or entered in the back office; `Centre.agency_code_source`
 says which. A centre without one is not ready: its dossier codes start with DEFAULT_AGENCY.
+
+The sequence is gapless (a rolled-back intake gives its number back) because the agency's day
+counter is advanced inside the intake's transaction, so concurrent intakes of an agency queue on
+its row until the holder commits. A new dossier is therefore inserted with a `provisional()`
+stand-in and gets its real code at the very end of its unit of work (`assign_at_end`, rank
+db.LOCK_CODE, before the kept figures and the audit chain's head): the counter is held for the
+unit's last statements only, and the numbers follow the order of the commits. What names the code
+(the search row, a payment's reference, the notification, the audit event...) is written then too
+(`once_coded`). The stand-in is never seen outside the transaction: the unit commits only with the
+real code set.
 """
 
 import re
+import secrets
 
 from .. import sql
+from ..db import LOCK_CODE, defer
 from ..models import Centre
 from ..workdays import to_local
 from . import runtime
@@ -52,9 +64,57 @@ def changed():
 
 
 def next_code(centre_id, received_utc) -> str:
-    """The next dossier code of the centre's agency for that receipt; call inside the intake's
-    transaction. Its counter row is locked with the intake's own rows, before the kept figures and
-    the audit chain's head (the lock order of onestop.db)."""
+    """The next dossier code of the centre's agency for that receipt, taken now; call inside the
+    intake's transaction, which then holds the agency's counter row until it ends (an intake takes
+    it at its end instead: `assign_at_end`)."""
     agency = agency_of(centre_id)
-    day = to_local(received_utc).date()
+    return _take(agency, to_local(received_utc).date())
+
+
+def _take(agency, day) -> str:
     return f"{agency}-{day:%y%m%d}-{runtime.current().code_system}{sql.next_sequence(agency, day):04d}"
+
+
+PROVISIONAL = "~"  # the first character of a stand-in code: no agency code (AGENCY_SHAPES, DEFAULT_AGENCY) starts with it
+
+
+def provisional() -> str:
+    """A unique stand-in code to insert a new dossier with until `assign_at_end` gives it its real
+    one in the same transaction; it can never be a real code."""
+    return PROVISIONAL + secrets.token_hex(16)
+
+
+def is_provisional(code) -> bool:
+    return isinstance(code, str) and code.startswith(PROVISIONAL)
+
+
+def assign_at_end(dossier, received_utc, at_once=False) -> None:
+    """Give a dossier inserted with a `provisional()` code its real one (`next_code`) at the end of the
+    current unit of work, then write what waits for it (`once_coded`), in that order. The counter is
+    taken at rank LOCK_CODE, by agency and day: after the unit's own rows, before the kept figures and
+    the audit chain's head (the lock order of onestop.db). `at_once`: now instead (the unit runs
+    inside another one, whose caller may read the code before its end)."""
+    agency, day = agency_of(dossier.centre_id), to_local(received_utc).date()
+    waiting = dossier.awaiting_code = []
+
+    def assign():
+        code = _take(agency, day)
+        sql.run('UPDATE "dossier" SET "code" = ? WHERE "id" = ?', (code, dossier.id))
+        dossier.code, dossier.awaiting_code = code, None
+        for write in waiting:
+            write()
+
+    if at_once:
+        assign()
+    else:
+        defer((LOCK_CODE, agency, day.toordinal(), dossier.id), assign)
+
+
+def once_coded(dossier, write) -> None:
+    """Run `write()` once the dossier has its real code: now, or right after `assign_at_end` gave it
+    (in the order they were asked for) — for the writes that record the code."""
+    waiting = getattr(dossier, "awaiting_code", None)
+    if waiting is None or not is_provisional(dossier.code):
+        write()
+    else:
+        waiting.append(write)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from peewee import IntegrityError, Tuple
 
 from .. import formdefs, sql
-from ..db import run_write
+from ..db import database, run_write
 from ..engine import Stored, TaskNotReady
 from ..models import (
     Dossier,
@@ -177,10 +177,11 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     error = step.error or {}
     attachments.keep(blobs)
 
+    nested = database.in_transaction()  # inside another unit, whose caller may read the code: taken at once
+
     def write():
         dossier = sql.insert_dossier(
-            centre_id=centre_id, code=codes.next_code(centre_id, now), procedure_id=procedure.id,
-            version_id=version.id,
+            centre_id=centre_id, code=codes.provisional(), procedure_id=procedure.id, version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
@@ -190,19 +191,16 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
             {t.element_id for t in step.ready_added} else None,
             created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
         )
+        codes.assign_at_end(dossier, now, at_once=nested)  # the agency's counter: held for the unit's last writes
         dossier.procedure, dossier.version = procedure, version
-        search.put_dossier(dossier.id, centre_id, dossier.code, applicant)
         history = write_step_rows(dossier, step, actor, new=True)
         counters.count(centre_id, procedure.id, now, received=1, online=channel == "online")
-        payments.request_at_submission(dossier, model, step.data, now)  # the fee paid first: the clock waits
         if dossier.resolved_at is not None:
             counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))
         attachments.record(blobs, dossier, actor)
         submissions.record(submission, dossier, key)
-        if linked is not None:
-            linked(dossier, now)
-        _announce(dossier, actor, step, history, {"procedure": procedure.code, "version": version.version,
-                                                  "channel": channel} | (detail or {}))
+        codes.once_coded(dossier, lambda: _name_code(dossier, actor, step, history, model, now, linked, {
+            "procedure": procedure.code, "version": version.version, "channel": channel} | (detail or {})))
         return dossier
 
     dossier = business_keys.stored_once(centre_id, business_key, lambda: run_write(write))
@@ -211,6 +209,16 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     connector_calls.wake(step)
     dossier.lookup_key = key
     return dossier
+
+
+def _name_code(dossier, actor, step, history, model, now, linked, detail):
+    """What records a new dossier's code, written once it has it (services.codes): its search row,
+    the fee to pay first (the clock then waits), the caller's link to it, its events and notification."""
+    search.put_dossier(dossier.id, dossier.centre_id, dossier.code, dossier.applicant)
+    payments.request_at_submission(dossier, model, step.data, now)
+    if linked is not None:
+        linked(dossier, now)
+    _announce(dossier, actor, step, history, detail)
 
 
 def _announce(dossier, actor, step, history, detail):

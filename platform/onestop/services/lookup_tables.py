@@ -20,7 +20,7 @@ from .. import boundedjson
 from ..db import write_transaction
 from ..engine import lookup_tables, referenced_tables
 from ..models import LookupTable, utcnow
-from . import audit
+from . import audit, codes
 from .drafts import DRAFT_ROLES
 from .errors import Forbidden, Invalid, NotFound
 
@@ -145,6 +145,9 @@ def handed_in(centre_id, model):
 
 
 def store_writes(dossier, step) -> None:
-    """Keep what a dossier's step wrote to the centre's tables (inside the step's transaction)."""
-    for name, value in (getattr(step, "table_writes", None) or {}).items():
-        _upsert(dossier.centre_id, name, value, f"dossier {dossier.code}"[:255], None)
+    """Keep what a dossier's step wrote to the centre's tables (inside the step's transaction), once the
+    dossier has its code (a new one gets it at the end of its unit: services.codes)."""
+    writes = getattr(step, "table_writes", None)
+    if writes:
+        codes.once_coded(dossier, lambda: [_upsert(dossier.centre_id, name, value, f"dossier {dossier.code}"[:255], None)
+                                           for name, value in writes.items()])
