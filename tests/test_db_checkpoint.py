@@ -81,7 +81,7 @@ def test_without_the_checkpointer_sqlite_checkpoints_at_the_bound_and_with_it_on
 
 def test_the_checkpoint_settings_are_read_from_the_environment_and_reach_the_database(tmp_path, monkeypatch):
     assert (load_settings(home=tmp_path).sqlite_checkpoint_seconds, load_settings(home=tmp_path).sqlite_wal_pages) \
-        == (0.1, 1000)
+        == (0.0, 1000)
     monkeypatch.setenv("ONESTOP_SQLITE_CHECKPOINT_SECONDS", "0.5")
     monkeypatch.setenv("ONESTOP_SQLITE_WAL_PAGES", "2000")
     database = build_runtime(load_settings(home=tmp_path), engine=False).database

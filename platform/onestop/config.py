@@ -52,10 +52,11 @@ class Settings:
     max_timer_years: int = 100  # how far away a timer may be
     min_timer_cycle_seconds: int = 60  # how often a cycle timer may fire at most
     redis_url: str | None = None
-    # SQLite's WAL is copied into the database file by a thread of each process every this many seconds,
-    # beside the requests (0: by SQLite itself, inside the commit that makes it cross sqlite_wal_pages);
-    # once it holds sqlite_wal_pages pages the copy finishes under the writers' lock, so it stays bounded.
-    sqlite_checkpoint_seconds: float = 0.1
+    # With a number of seconds, SQLite's WAL is copied into the database file by a thread of each process
+    # at most that long apart, beside the requests; once it holds sqlite_wal_pages pages the copy finishes
+    # under the writers' lock, so it stays bounded. 0 (the default, by measurement: docs/perftail.md): by
+    # SQLite itself, inside the commit that makes it cross sqlite_wal_pages.
+    sqlite_checkpoint_seconds: float = 0.0
     sqlite_wal_pages: int = 1000
     agency_code: str | None = None  # the default centre's electronic identity code (dossier codes)
     code_system: str | None = None  # 2-digit system-owner code: the national-service code variant
@@ -338,7 +339,7 @@ def load_settings(**overrides) -> Settings:
         max_timer_years=_int("ONESTOP_MAX_TIMER_YEARS", 100),
         min_timer_cycle_seconds=_int("ONESTOP_MIN_TIMER_CYCLE_SECONDS", 60),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
-        sqlite_checkpoint_seconds=_float("ONESTOP_SQLITE_CHECKPOINT_SECONDS", 0.1),
+        sqlite_checkpoint_seconds=_float("ONESTOP_SQLITE_CHECKPOINT_SECONDS", 0.0),
         sqlite_wal_pages=_int("ONESTOP_SQLITE_WAL_PAGES", 1000),
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
         idle_minutes=_int("ONESTOP_IDLE_MINUTES", 30),

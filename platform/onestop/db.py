@@ -85,9 +85,10 @@ SQLITE_PRAGMAS = {
 }
 
 
-# SQLite's WAL: the checkpointer copies it into the database file every CHECKPOINT_SECONDS (settings:
-# ONESTOP_SQLITE_CHECKPOINT_SECONDS) and keeps it under about WAL_PAGES pages (ONESTOP_SQLITE_WAL_PAGES).
-CHECKPOINT_SECONDS = 0.1
+# SQLite's WAL: with CHECKPOINT_SECONDS > 0 (settings: ONESTOP_SQLITE_CHECKPOINT_SECONDS) the checkpointer
+# copies it into the database file at most that long apart and keeps it under about WAL_PAGES pages
+# (ONESTOP_SQLITE_WAL_PAGES); with 0, the default, SQLite does it inside the commit that crosses WAL_PAGES.
+CHECKPOINT_SECONDS = 0.0
 WAL_PAGES = 1000  # SQLite's own default threshold (4 MB of 4 kB pages)
 MIN_CHECKPOINT_PAUSE = 0.01  # seconds: the checkpointer's shortest pause, however fast the WAL grows
 
