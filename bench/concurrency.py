@@ -32,7 +32,6 @@ import json
 import os
 import queue
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -45,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from bench.measure import descendants, pressure_line, tree_cpu_seconds  # noqa: E402
+from bench.measure import descendants, pressure_line, stop_group, tree_cpu_seconds  # noqa: E402
 
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
@@ -154,13 +153,7 @@ def stack(url: str, folder: Path, workers: int = 2, threads: int = 4, database_p
         _wait_until_up(running, workers)
         yield running
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process, 20)
 
 
 def _wait_until_up(running: Stack, workers: int, seconds: float = 90):

@@ -1,10 +1,12 @@
 """What the benchmarks measure beside wall time: the CPU of this process or of a server's process
-tree, and the machine's CPU pressure; and a free port to serve on."""
+tree, and the machine's CPU pressure; a free port to serve on, and stopping a server they started."""
 
 import contextlib
 import os
 import resource
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 
@@ -64,3 +66,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_group(process: subprocess.Popen, seconds: float) -> None:
+    """Stop a process started in a session of its own and everything it started: SIGTERM to its group,
+    then SIGKILL if it has not exited within `seconds`. Nothing if it has exited already."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

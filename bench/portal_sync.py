@@ -46,7 +46,7 @@ import urllib.request  # noqa: E402
 import urllib3  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent))
-from bench.measure import free_port, pressure, pressure_line, tree_cpu_seconds  # noqa: E402
+from bench.measure import free_port, pressure, pressure_line, stop_group, tree_cpu_seconds  # noqa: E402
 
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
@@ -112,13 +112,8 @@ class Stack:
 
     def stop(self):
         for process in (self.worker, self.server):
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            if process is not None:
+                stop_group(process, 30)
 
     def api(self, method, path, body=None, fields=None):
         headers = {"Authorization": f"Bearer {self.token}"}
