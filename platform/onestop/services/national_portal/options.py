@@ -57,14 +57,8 @@ class Options:
         headers = {"Content-Type": "application/json", "webhook-id": message_id,
                    "webhook-timestamp": str(int(now.replace(tzinfo=_UTC).timestamp())),
                    "webhook-signature": self.webhook.sign(message_id, now, body)}
-        try:
-            reply = self.pool().request("POST", self.url + path, body=body, headers=headers, preload_content=False)
-            try:
-                raw = reply.read(MAX_ANSWER_BYTES + 1)
-            finally:
-                reply.release_conn()
-        except urllib3.exceptions.HTTPError as exc:
-            raise OSError(f"the portal did not answer: {type(exc).__name__}") from None
+        reply, raw = self._request("POST", self.url + path, MAX_ANSWER_BYTES, "the portal did not answer",
+                                   body=body, headers=headers)
         if not 200 <= reply.status < 300:
             raise OSError(f"the portal answered {reply.status}")
         if len(raw) > MAX_ANSWER_BYTES:
@@ -81,19 +75,23 @@ class Options:
         """A document the portal serves (only from the portal's own address): its bytes, at most `limit`."""
         if not self.url or not url.startswith(self.url + "/"):
             raise ValueError("documents are fetched only from the portal's own address")
-        try:
-            reply = self.pool().request("GET", url, preload_content=False)
-            try:
-                content = reply.read(limit + 1)
-            finally:
-                reply.release_conn()
-        except urllib3.exceptions.HTTPError as exc:
-            raise OSError(f"the portal did not serve the document: {type(exc).__name__}") from None
+        reply, content = self._request("GET", url, limit, "the portal did not serve the document")
         if reply.status != 200:
             raise OSError(f"the portal answered {reply.status} for a document")
         if len(content) > limit:
             raise ValueError("the document is larger than the limit")
         return content
+
+    def _request(self, method: str, url: str, limit: int, failed: str, **kwargs):
+        """(the reply, at most limit + 1 bytes of its body); OSError naming `failed` when the request fails."""
+        try:
+            reply = self.pool().request(method, url, preload_content=False, **kwargs)
+            try:
+                return reply, reply.read(limit + 1)
+            finally:
+                reply.release_conn()
+        except urllib3.exceptions.HTTPError as exc:
+            raise OSError(f"{failed}: {type(exc).__name__}") from None
 
 
 _UTC = UTC
