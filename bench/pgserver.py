@@ -48,12 +48,29 @@ def require_postgres() -> bool:
     return os.environ.get(ENV_REQUIRE, "").strip() == "1"
 
 
-def postgres_admin_url() -> str | None:
-    """An admin URL of a running PostgreSQL server, or None if none can be had. Cached per process."""
+def postgres_admin_url(folder: str | None = None) -> str | None:
+    """An admin URL of a running PostgreSQL server, or None if none can be had. Cached per process:
+    the first call decides. A throwaway cluster it starts is made in ``folder`` (default: the
+    system's temporary folder); the tests pass ``memory_folder()``."""
     pid = os.getpid()
     if pid not in _cache:
-        _cache[pid] = _find_or_start()
+        _cache[pid] = _find_or_start(folder)
     return _cache[pid][0]
+
+
+def memory_folder(room: int = 2 * 1024**3) -> str | None:
+    """/dev/shm when it is a writable folder with ``room`` bytes free (memory), else None.
+
+    A throwaway cluster there costs a fraction of the CPU on disk: ``CREATE DATABASE … TEMPLATE``
+    creates and ``DROP DATABASE`` removes some 700 files each time, and on a journalled file
+    system (ext4) each create and unlink is a journal transaction in the kernel (measured: 90-440
+    ms of server CPU per copy of the tests' template on ext4, 16 ms in /dev/shm)."""
+    shm = "/dev/shm"
+    try:
+        free = shutil.disk_usage(shm).free if os.path.isdir(shm) and os.access(shm, os.W_OK) else 0
+    except OSError:
+        free = 0
+    return shm if free >= room else None
 
 
 def postgres_unavailable_reason() -> str:
@@ -209,7 +226,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _find_or_start() -> tuple[str | None, str]:
+def _find_or_start(folder: str | None = None) -> tuple[str | None, str]:
     url = os.environ.get(ENV_URL, "").strip()
     if url:
         return url, ""
@@ -220,13 +237,13 @@ def _find_or_start() -> tuple[str | None, str]:
     if wrap is None:
         return None, "running as root and there is no 'postgres' system user to run initdb as"
     try:
-        return _start_cluster(bindir, wrap, user), ""
+        return _start_cluster(bindir, wrap, user, folder), ""
     except Exception as exc:  # any failure means "unavailable", with the reason
         return None, f"could not start a throwaway cluster with {bindir}: {exc}"
 
 
-def _start_cluster(bindir: Path, wrap, user) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="onestop-pg-"))
+def _start_cluster(bindir: Path, wrap, user, folder: str | None = None) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="onestop-pg-", dir=folder))
     owner_pid = os.getpid()
     data = tmp / "data"
     log = tmp / "server.log"

@@ -48,3 +48,24 @@ def test_temporary_databases_are_distinct():
     with temporary_database(admin_url) as first, temporary_database(admin_url) as second:
         assert first != second
     assert not _database_exists(admin_url, first.rsplit("/", 1)[1])
+
+
+def test_a_throwaway_cluster_for_the_tests_lives_in_memory_when_there_is_room():
+    import os
+
+    import pytest
+
+    from tests.support.postgres import ENV_URL, memory_folder
+
+    admin_url = admin_url_or_skip()
+    if os.environ.get(ENV_URL, "").strip() or memory_folder() is None:
+        pytest.skip("the tests use a server of their own, or /dev/shm has no room")
+    conn = psycopg2.connect(admin_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW data_directory")
+            (folder,) = cur.fetchone()
+    finally:
+        conn.close()
+    # Each test's database is made and dropped there: some 700 files each time, cheap only in memory.
+    assert folder.startswith(memory_folder() + "/onestop-pg-")

@@ -2,7 +2,8 @@
 
 The server and its databases come from ``bench/pgserver.py`` (shared with the benchmarks, which
 must not import the tests); this module adds what is pytest's: skip a test when there is no
-server, or fail it when ``ONESTOP_REQUIRE_POSTGRES=1`` (CI).
+server, or fail it when ``ONESTOP_REQUIRE_POSTGRES=1`` (CI), and start a throwaway cluster in
+memory (/dev/shm) when there is room.
 
 Typical use in a test module::
 
@@ -19,14 +20,24 @@ from bench.pgserver import (
     ENV_URL,
     create_test_database,
     drop_test_database,
-    postgres_admin_url,
+    memory_folder,
     postgres_unavailable_reason,
     require_postgres,
     temporary_database,
 )
+from bench.pgserver import (
+    postgres_admin_url as server_admin_url,
+)
 
 __all__ = ["ENV_REQUIRE", "ENV_URL", "admin_url_or_skip", "create_test_database", "drop_test_database",
            "postgres_admin_url", "postgres_unavailable_reason", "require_postgres", "temporary_database"]
+
+
+def postgres_admin_url() -> str | None:
+    """The admin URL (``bench.pgserver.postgres_admin_url``); a throwaway cluster started for the
+    tests lives in memory when there is room (``memory_folder``): the tests create and drop a
+    database per test."""
+    return server_admin_url(memory_folder())
 
 
 def admin_url_or_skip() -> str:

@@ -5,9 +5,11 @@ transaction per migration); copying a migrated database costs a file copy on SQL
 ``CREATE DATABASE … TEMPLATE`` on PostgreSQL. Each test process (each xdist worker) migrates
 its own templates once, on first use, and copies them for every test after.
 
-On PostgreSQL the next copy is made in the background while the current test runs (a copy takes
-0.1-0.2 s, mostly the server's file copy and checkpoint): a test takes a copy that is ready, and
-the one after it is started at once. Dropping a test's database is also left to that thread.
+On PostgreSQL the next copy is made in the background while the current test runs: a test takes a
+copy that is ready, and the one after it is started at once. Dropping a test's database is also
+left to that thread. A copy creates (and its drop removes) some 700 files: the throwaway server
+the tests start lives in memory (``tests.support.postgres``), where that costs the server about
+16 ms of CPU, against 90-440 ms on the disk's journalled file system.
 
 A copy is exactly what the migrations leave (the schema and ``schemamigration``'s rows, nothing
 else): the app factory still runs ``migrate()`` on it (finding nothing to do) and everything else
