@@ -5,14 +5,24 @@ steps to their month) in dayfigure, dayunit, daystep, monthstep and dayrating, w
 adds up. The writes are not made where they are counted: they are deferred (`db.defer`, rank
 `LOCK_FIGURES`) and run just before the commit, table by table in FIGURE_TABLES order and within
 a table in the order of the row's key (docs/architecture.md, "Lock order and retries").
+
+Each key is kept in up to `shards()` rows (the `shard` column ends every figure table's unique
+key): each thread of a process adds to its own one (`shard()`), so on PostgreSQL, where a row's lock
+is held until the commit, two steps of one centre's unit and day running at once do not queue on
+one row. Every reader sums the rows of a key (read.py, periodic.py), so a figure is the same
+whichever rows its counts went to; the recount writes shard 0.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import random
+import threading
 from datetime import datetime
 
 from ... import sql
-from ...db import LOCK_FIGURES, defer
+from ...db import LOCK_FIGURES, database, defer
 from .buckets import bucket
 from .definition import COUNTS, RATED
 from .scope import in_clause, local_day, quoted
@@ -22,11 +32,36 @@ from .scope import in_clause, local_day, quoted
 # dossier's rows and before the audit chain's head (db.LOCK_FIGURES; docs/architecture.md).
 FIGURE_TABLES = ("dayfigure", "dayunit", "daystep", "monthstep", "dayrating")
 
+# Rows per key on PostgreSQL: as many as the writers that commonly run at once (2 workers of 8
+# threads each). SQLite runs one writer at a time (its commits are serialized anyway), so one row
+# per key serves it.
+POSTGRES_SHARDS = 16
+
+_threads = itertools.count()  # the threads of this process that wrote figures, numbered as they first do
+_thread = threading.local()
+_start = [random.randrange(POSTGRES_SHARDS)]  # noqa: S311 (spreads processes, not a secret)
+os.register_at_fork(after_in_child=lambda: _start.__setitem__(0, random.randrange(POSTGRES_SHARDS)))  # noqa: S311
+
+
+def shards() -> int:
+    """How many rows a figure's key is spread over on the bound database."""
+    return 1 if database.param == "?" else POSTGRES_SHARDS
+
+
+def shard() -> int:
+    """The row of a key this thread adds to: the threads of one process take consecutive shards (up
+    to `shards()` of them never share one), each process from its own random start."""
+    number = getattr(_thread, "number", None)
+    if number is None:
+        number = _thread.number = next(_threads)
+    return (_start[0] + number) % shards()
+
 
 def _add(table: str, key: dict, counts: dict, greatest=()) -> None:
     """Add `counts` to the row of `key` (created with them if missing); `greatest` columns keep the
     greater value (the database's order, as MAX() reads them back). Written at the end of the unit
-    of work, in the lock order (FIGURE_TABLES, then the key)."""
+    of work, in the lock order (FIGURE_TABLES, then the key, the shard last)."""
+    key = key | {"shard": shard()}
     columns = quoted(list(key) + list(counts))
     updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [
         f'"{n}" = CASE WHEN excluded."{n}" > "{table}"."{n}" THEN excluded."{n}" ELSE "{table}"."{n}" END'
