@@ -59,16 +59,26 @@ def to_json(value):
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = ()):
+def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), then: tuple | None = None):
     """One multi-row INSERT of `rows` (tuples in the order of `columns`); with `returning`, the
-    inserted rows' values of those columns as stored (in no particular order)."""
+    inserted rows' values of those columns as stored (in no particular order). `then`: (a statement
+    reading nothing back, its parameters) run right after, in the same statement on PostgreSQL (the
+    INSERT in a WITH): one wait for the GIL fewer while the rows a unit locks last are held."""
     if not rows:
+        if then is not None:
+            run(*then)
         return []
     marks = "(" + ",".join("?" * len(columns)) + ")"
     names = ",".join(f'"{c}"' for c in columns)
     back = (" RETURNING " + ",".join(f'"{c}"' for c in returning)) if returning else ""
-    cursor = run(f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join([marks] * len(rows)) + back,
-                 [value for row in rows for value in row])
+    insert = f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join([marks] * len(rows))
+    values = [value for row in rows for value in row]
+    if then is not None and not returning and database.param != "?":
+        run(f'WITH "inserted" AS ({insert}) {then[0]}', values + list(then[1]))
+        return []
+    cursor = run(insert + back, values)
+    if then is not None:
+        run(*then)
     return cursor.fetchall() if returning else []
 
 

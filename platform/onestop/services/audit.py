@@ -145,18 +145,9 @@ def _append(events) -> None:
         previous = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at,
                         bound)
         rows.append((centre_id, dossier_id, actor_id, action, element_id, detail_text, at, chain, seq, previous, ids))
-    head = 'UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?'
-    if database.param == "?":  # SQLite: its writers run one at a time anyway
-        sql.insert_rows("auditevent", _COLUMNS, rows)
-        sql.run(head, (previous, chain))
-        return
-    # PostgreSQL: the events and the head's new hash in one statement. The head stays locked from its
-    # advance to the COMMIT, and every statement between is a wait for this thread's turn (the GIL);
-    # one statement fewer there is one turn fewer that the chain's other writers queue behind.
-    marks = "(" + ",".join("?" * len(_COLUMNS)) + ")"
-    names = ",".join(f'"{c}"' for c in _COLUMNS)
-    sql.run(f'WITH "events" AS (INSERT INTO "auditevent" ({names}) VALUES ' + ",".join([marks] * len(rows))
-            + f") {head}", [value for row in rows for value in row] + [previous, chain])
+    # With the head's new hash: one statement on PostgreSQL, one turn fewer while the head is locked.
+    sql.insert_rows("auditevent", _COLUMNS, rows, then=('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?',
+                                                        (previous, chain)))
 
 
 def record(action, actor=None, *, centre=None, dossier=None, element_id=None, detail=None, history=None):

@@ -64,22 +64,36 @@ def test_eighty_units_of_eight_threads_at_once_add_up_to_exactly_eighty_on_every
     assert errors == []
     with app.app_context():
         day = local_day(utcnow())
-        month = day.replace(day=1)
-        public = stats.figures([dossier.centre_id], day, day + timedelta(days=1), [dossier.procedure_id])
-        assert (public.received, public.online, public.ratings["hai_long"]) == (80, 80, 80)
-        assert [(u["name"], u["done"], u["late"], u["ratings"]["hai_long"]) for u in public.units] == [
-            (LANE, 80, 40, 0)]  # the rating went to no unit: the dossier had no completed step stored
-        for start_day, end_day in ((day, day + timedelta(days=1)), (month, next_month(month))):  # days, months
-            detail = stats.figures([dossier.centre_id], start_day, end_day, [dossier.procedure_id], detail=True)
-            assert [(s["element"], s["done"], s["late"], s["rework"]) for s in detail.steps] == [
-                ("Task_check", 80, 40, 0)]
-            assert [(o["done"], o["late"]) for o in detail.officials] == [(80, 40)]
-        rows = {table: sql.run(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
-                for table in ("dayfigure", "dayunit", "daystep", "monthstep")}
+        _expect_eighty(dossier, day)
+        rows = _rows()
         if counters.shards() > 1:  # the threads' counts went to several rows of each key, read back as one
             assert all(1 < n <= 8 for n in rows.values()), rows
         else:
             assert rows == dict.fromkeys(rows, 1)
+        # Folded as if a month had passed: one row per key again, every figure the same.
+        others = sum(_rows('WHERE "shard" <> 0').values())
+        assert counters.fold(next_month(day.replace(day=1))) == others
+        assert _rows() == dict.fromkeys(rows, 1)
+        _expect_eighty(dossier, day)
+
+
+def _rows(where="") -> dict:
+    return {table: sql.run(f'SELECT COUNT(*) FROM "{table}" {where}').fetchone()[0]
+            for table in ("dayfigure", "dayunit", "daystep", "monthstep")}
+
+
+def _expect_eighty(dossier, day):
+    """Every figure of the 80 units, read back over the day (days) and over its month (months)."""
+    month = day.replace(day=1)
+    public = stats.figures([dossier.centre_id], day, day + timedelta(days=1), [dossier.procedure_id])
+    assert (public.received, public.online, public.ratings["hai_long"]) == (80, 80, 80)
+    assert [(u["name"], u["done"], u["late"], u["ratings"]["hai_long"]) for u in public.units] == [
+        (LANE, 80, 40, 0)]  # the rating went to no unit: the dossier had no completed step stored
+    for start_day, end_day in ((day, day + timedelta(days=1)), (month, next_month(month))):
+        detail = stats.figures([dossier.centre_id], start_day, end_day, [dossier.procedure_id], detail=True)
+        assert [(s["element"], s["done"], s["late"], s["rework"]) for s in detail.steps] == [
+            ("Task_check", 80, 40, 0)]
+        assert [(o["done"], o["late"]) for o in detail.officials] == [(80, 40)]
 
 
 @ON_POSTGRESQL

@@ -19,10 +19,12 @@ import itertools
 import os
 import random
 import threading
+import time
 from datetime import datetime
 
 from ... import sql
-from ...db import LOCK_FIGURES, database, defer
+from ...db import LOCK_FIGURES, database, defer, write_transaction
+from ...models import DayFigure, DayRating, DayStep, DayUnit, MonthStep, utcnow
 from .buckets import bucket
 from .definition import COUNTS, RATED
 from .scope import in_clause, local_day, quoted
@@ -123,3 +125,55 @@ def count_rating(dossier, level: str, at: datetime) -> None:
         _add("dayunit", key | {"lane": lane}, {"done": 0, "late": 0} | rated)
     for actor_id in sorted({actor for _, actor in handled if actor}):
         _add("dayrating", key | {"actor_id": actor_id}, rated)
+
+
+FOLD_SECONDS = 3600.0  # the embedded worker folds at most this often (fold_now_and_then)
+_last_fold = [float("-inf")]
+
+
+def fold(today=None) -> int:
+    """Fold the shards of the days before `today` (local; default today) and of the months before its
+    month into shard 0, so that a long period's figures are read from one row per key again; returns
+    how many rows of other shards were folded. Every figure reads the same before and after. On
+    PostgreSQL only (SQLite keeps one row per key); each table in its own short transaction. The rows
+    of past days are seldom written again, and a step that does add to one meanwhile waits for the
+    fold's commit, then adds to its own shard as before."""
+    if shards() == 1:
+        return 0
+    today = today or local_day(utcnow())
+    month = today.replace(day=1)
+    folded = 0
+    for table, model in zip(FIGURE_TABLES, (DayFigure, DayUnit, DayStep, MonthStep, DayRating), strict=True):
+        date_column = "month" if table == "monthstep" else "day"
+        key = [f.column_name for f in _unique_fields(model) if f.name != "shard"]
+        greatest = ["name"] if table in ("daystep", "monthstep") else []
+        counted = [f.column_name for f in model._meta.sorted_fields
+                   if f.column_name not in key + greatest + ["id", "shard"]]
+        sums = [f'SUM("{c}")' for c in counted] + [f'MAX("{c}")' for c in greatest]
+        updates = [f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in counted] + [
+            f'"{c}" = CASE WHEN excluded."{c}" > "{table}"."{c}" THEN excluded."{c}" ELSE "{table}"."{c}" END'
+            for c in greatest]
+        with write_transaction():
+            cursor = sql.run(
+                f'WITH "gone" AS (DELETE FROM "{table}" WHERE "{date_column}" < ? AND "shard" <> 0 RETURNING *), '
+                f'"added" AS (INSERT INTO "{table}" ({quoted(key + counted + greatest)}, "shard") '
+                f'SELECT {quoted(key)}, {", ".join(sums)}, 0 FROM "gone" GROUP BY {quoted(key)} '
+                f'ON CONFLICT ({quoted(key)}, "shard") DO UPDATE SET {", ".join(updates)} RETURNING 1) '
+                'SELECT (SELECT COUNT(*) FROM "gone"), (SELECT COUNT(*) FROM "added")',
+                (month if table == "monthstep" else today,))
+            folded += cursor.fetchone()[0]
+    return folded
+
+
+def fold_now_and_then() -> int:
+    """fold() at most once a FOLD_SECONDS (the embedded worker polls far more often)."""
+    if time.monotonic() - _last_fold[0] < FOLD_SECONDS:
+        return 0
+    _last_fold[0] = time.monotonic()
+    return fold()
+
+
+def _unique_fields(model):
+    """The fields of a figure table's unique key (its Meta index), shard included."""
+    (names, _unique), = model._meta.indexes
+    return [getattr(model, name) for name in names]
