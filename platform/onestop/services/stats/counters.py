@@ -23,7 +23,7 @@ import time
 from datetime import datetime
 
 from ... import sql
-from ...db import LOCK_FIGURES, database, defer, write_transaction
+from ...db import LOCK_FIGURES, database, defer, run_write
 from ...models import DayFigure, DayRating, DayStep, DayUnit, MonthStep, utcnow
 from .buckets import bucket
 from .definition import COUNTS, RATED
@@ -153,15 +153,15 @@ def fold(today=None) -> int:
         updates = [f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in counted] + [
             f'"{c}" = CASE WHEN excluded."{c}" > "{table}"."{c}" THEN excluded."{c}" ELSE "{table}"."{c}" END'
             for c in greatest]
-        with write_transaction():
-            cursor = sql.run(
-                f'WITH "gone" AS (DELETE FROM "{table}" WHERE "{date_column}" < ? AND "shard" <> 0 RETURNING *), '
-                f'"added" AS (INSERT INTO "{table}" ({quoted(key + counted + greatest)}, "shard") '
-                f'SELECT {quoted(key)}, {", ".join(sums)}, 0 FROM "gone" GROUP BY {quoted(key)} '
-                f'ON CONFLICT ({quoted(key)}, "shard") DO UPDATE SET {", ".join(updates)} RETURNING 1) '
-                'SELECT (SELECT COUNT(*) FROM "gone"), (SELECT COUNT(*) FROM "added")',
-                (month if table == "monthstep" else today,))
-            folded += cursor.fetchone()[0]
+        statement = (
+            f'WITH "gone" AS (DELETE FROM "{table}" WHERE "{date_column}" < ? AND "shard" <> 0 RETURNING *), '
+            f'"added" AS (INSERT INTO "{table}" ({quoted(key + counted + greatest)}, "shard") '
+            f'SELECT {quoted(key)}, {", ".join(sums)}, 0 FROM "gone" GROUP BY {quoted(key)} '
+            f'ON CONFLICT ({quoted(key)}, "shard") DO UPDATE SET {", ".join(updates)}) '
+            'SELECT COUNT(*) FROM "gone"')
+        before = month if table == "monthstep" else today
+        # run_write: a step adding to a past day meanwhile may meet it in a deadlock; it is run again.
+        folded += run_write(lambda statement=statement, before=before: sql.run(statement, (before,)).fetchone()[0])
     return folded
 
 
