@@ -18,7 +18,7 @@ from datetime import timedelta
 from huey import RedisHuey, crontab
 
 from .db import database
-from .services import audit, connector_runs, mergers, notify, payments, timer_firing, webhooks
+from .services import audit, connector_runs, mergers, notify, payments, stats, timer_firing, webhooks
 from .services.national_portal import sync as national_portal
 
 log = logging.getLogger("onestop.jobs")
@@ -82,6 +82,13 @@ def build(redis_url: str, checkpoint_seconds: float | None = None) -> RedisHuey:
                   "sweep made %d connector call(s)")
     _every_minute(huey, "reconcile_payments", lambda: payments.reconcile_due(limit=1000),
                   "asked the payment gateway about %d payment(s)")
+
+    @huey.periodic_task(crontab(minute="17"), name="fold_figures")
+    @_with_connection
+    def fold_figures():  # the kept figures' shards of past days, one row per key again (stats.counters.fold)
+        folded = stats.fold()
+        if folded:
+            log.info("folded %d row(s) of the kept figures", folded)
 
     @huey.periodic_task(crontab(minute="*"), name="national_portal_sync")
     @_with_connection

@@ -407,6 +407,19 @@ def _lean_indexes(db):
                        + ", ".join(f'"{n}"' for n in names) + f') WHERE "{getattr(model, kept).column_name}" IS NOT NULL')
 
 
+def _sharded_figures(db):
+    """The kept figures' unique keys take a `shard` (0 for every row kept so far): concurrent writers
+    of one centre's day add to different rows instead of queueing on one (services.stats.counters)."""
+    for model in (DayFigure, DayUnit, DayStep, MonthStep, DayRating):
+        table = model._meta.table_name
+        if "shard" not in {c.name for c in db.get_columns(table)}:
+            db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "shard" INTEGER NOT NULL DEFAULT 0')
+        for index in db.get_indexes(table):
+            if index.unique and "shard" not in index.columns and index.columns != ["id"]:
+                db.execute_sql(f'DROP INDEX "{index.name}"')
+        model._schema.create_indexes(safe=True)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -457,6 +470,7 @@ MIGRATIONS = [
     (47, "signed results and their verification codes", _signed_documents),
     (48, "columns empty in most rows indexed only where set, unread indexes dropped: a submission writes less",
      _lean_indexes),
+    (49, "the kept figures' rows sharded: a centre's concurrent steps do not queue on one row", _sharded_figures),
 ]
 
 

@@ -8,6 +8,7 @@ import json
 from datetime import date
 
 from peewee import (
+    SQL,
     AutoField,
     BigIntegerField,
     BlobField,
@@ -424,6 +425,13 @@ class Rating(BaseModel):
     at = DateTimeField(default=utcnow)
 
 
+def _shard_field():
+    """The kept figures' `shard`: part of each figure table's unique key, so that concurrent writers
+    of one key add to different rows (services.stats.counters picks one); every reader sums over it.
+    Its SQL default 0 is what the recount and older rows get."""
+    return IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+
+
 class DayFigure(BaseModel):
     """A centre's figures of one procedure on one local day, kept as the events happen (and
     rebuilt from the dossiers by services.stats.rebuild): the dashboards add days up."""
@@ -445,9 +453,10 @@ class DayFigure(BaseModel):
     rated_1 = IntegerField(default=0)  # very satisfied
     rated_2 = IntegerField(default=0)  # satisfied
     rated_3 = IntegerField(default=0)  # not satisfied
+    shard = _shard_field()
 
     class Meta:
-        indexes = ((("centre", "day", "procedure"), True),)
+        indexes = ((("centre", "day", "procedure", "shard"), True),)
 
 
 class DayUnit(BaseModel):
@@ -464,9 +473,10 @@ class DayUnit(BaseModel):
     rated_1 = IntegerField(default=0)
     rated_2 = IntegerField(default=0)
     rated_3 = IntegerField(default=0)
+    shard = _shard_field()
 
     class Meta:
-        indexes = ((("centre", "day", "procedure", "lane"), True),)
+        indexes = ((("centre", "day", "procedure", "lane", "shard"), True),)
 
 
 class StepTally(BaseModel):
@@ -485,6 +495,7 @@ class StepTally(BaseModel):
     late = IntegerField(default=0)
     rework = IntegerField(default=0)
     seconds = BigIntegerField(default=0)
+    shard = _shard_field()
 
 
 class DayStep(StepTally):
@@ -494,7 +505,7 @@ class DayStep(StepTally):
     day = DateField()
 
     class Meta:
-        indexes = ((("centre", "day", "procedure", "lane", "element_id", "actor_id", "bucket"), True),)
+        indexes = ((("centre", "day", "procedure", "lane", "element_id", "actor_id", "bucket", "shard"), True),)
 
 
 class MonthStep(StepTally):
@@ -504,7 +515,7 @@ class MonthStep(StepTally):
     month = DateField()
 
     class Meta:
-        indexes = ((("centre", "month", "procedure", "lane", "element_id", "actor_id", "bucket"), True),)
+        indexes = ((("centre", "month", "procedure", "lane", "element_id", "actor_id", "bucket", "shard"), True),)
 
 
 class DayRating(BaseModel):
@@ -518,9 +529,10 @@ class DayRating(BaseModel):
     rated_1 = IntegerField(default=0)
     rated_2 = IntegerField(default=0)
     rated_3 = IntegerField(default=0)
+    shard = _shard_field()
 
     class Meta:
-        indexes = ((("centre", "day", "procedure", "actor_id"), True),)
+        indexes = ((("centre", "day", "procedure", "actor_id", "shard"), True),)
 
 
 class DossierCounter(BaseModel):

@@ -59,16 +59,26 @@ def to_json(value):
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = ()):
+def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), then: tuple | None = None):
     """One multi-row INSERT of `rows` (tuples in the order of `columns`); with `returning`, the
-    inserted rows' values of those columns as stored (in no particular order)."""
+    inserted rows' values of those columns as stored (in no particular order). `then`: (a statement
+    reading nothing back, its parameters) run right after, in the same statement on PostgreSQL (the
+    INSERT in a WITH): one wait for the GIL fewer while the rows a unit locks last are held."""
     if not rows:
+        if then is not None:
+            run(*then)
         return []
     marks = "(" + ",".join("?" * len(columns)) + ")"
     names = ",".join(f'"{c}"' for c in columns)
     back = (" RETURNING " + ",".join(f'"{c}"' for c in returning)) if returning else ""
-    cursor = run(f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join([marks] * len(rows)) + back,
-                 [value for row in rows for value in row])
+    insert = f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join([marks] * len(rows))
+    values = [value for row in rows for value in row]
+    if then is not None and not returning and database.param != "?":
+        run(f'WITH "inserted" AS ({insert}) {then[0]}', values + list(then[1]))
+        return []
+    cursor = run(insert + back, values)
+    if then is not None:
+        run(*then)
     return cursor.fetchall() if returning else []
 
 
@@ -166,6 +176,24 @@ def next_sequence(agency: str, day) -> int:
     rolled-back intake gives its number back (no gaps) and concurrent intakes queue on the row
     (services.codes takes it as late as it can: at the end of the intake's unit of work)."""
     return run(_NEXT_SEQUENCE, (agency, day)).fetchone()[0]
+
+
+_CODE_FROM_SEQUENCE = (
+    f'WITH "n" AS ({_NEXT_SEQUENCE}) UPDATE "dossier" SET "code" = ? || CASE WHEN "n"."value" < 10000 '
+    'THEN lpad(CAST("n"."value" AS TEXT), 4, \'0\') ELSE CAST("n"."value" AS TEXT) END FROM "n" '
+    'WHERE "dossier"."id" = ? RETURNING "dossier"."code"'
+)
+
+
+def set_next_code(agency: str, day, prefix: str, dossier_id: int) -> str:
+    """Take the agency's next number of the day (`next_sequence`) and set the dossier's code to
+    `prefix` and that number (4 digits at least); returns the code. On PostgreSQL one statement: the
+    counter's row, held from here to the commit, waits for one answer fewer of this thread."""
+    if database.param == "?":
+        code = f"{prefix}{next_sequence(agency, day):04d}"
+        run('UPDATE "dossier" SET "code" = ? WHERE "id" = ?', (code, dossier_id))
+        return code
+    return run(_CODE_FROM_SEQUENCE, (agency, day, prefix, dossier_id)).fetchone()[0]
 
 
 class OpenTask(NamedTuple):

@@ -9,7 +9,7 @@ import threading
 import time
 
 from .db import database
-from .services import audit, connector_runs, mergers, notify, payments, runtime, webhooks
+from .services import audit, connector_runs, mergers, notify, payments, runtime, stats, webhooks
 from .services.national_portal import sync as national_portal
 from .services.timer_firing import fire_due_timers
 
@@ -23,6 +23,7 @@ def run_once() -> int:
         mergers.hand_over_due_now_and_then()  # before sending: the applicants hear of it this round
         notify.send_due()
         payments.reconcile_due_now_and_then()  # a lost notification, a refund due
+        stats.fold_now_and_then()  # the kept figures' shards of past days, one row per key again
         return moved
     finally:
         database.close()

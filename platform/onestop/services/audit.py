@@ -145,8 +145,9 @@ def _append(events) -> None:
         previous = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at,
                         bound)
         rows.append((centre_id, dossier_id, actor_id, action, element_id, detail_text, at, chain, seq, previous, ids))
-    sql.insert_rows("auditevent", _COLUMNS, rows)
-    sql.run('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?', (previous, chain))
+    # With the head's new hash: one statement on PostgreSQL, one turn fewer while the head is locked.
+    sql.insert_rows("auditevent", _COLUMNS, rows, then=('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?',
+                                                        (previous, chain)))
 
 
 def record(action, actor=None, *, centre=None, dossier=None, element_id=None, detail=None, history=None):

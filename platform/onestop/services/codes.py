@@ -72,7 +72,12 @@ def next_code(centre_id, received_utc) -> str:
 
 
 def _take(agency, day) -> str:
-    return f"{agency}-{day:%y%m%d}-{runtime.current().code_system}{sql.next_sequence(agency, day):04d}"
+    return f"{_prefix(agency, day)}{sql.next_sequence(agency, day):04d}"
+
+
+def _prefix(agency, day) -> str:
+    """A code of that agency and day up to its sequence number."""
+    return f"{agency}-{day:%y%m%d}-{runtime.current().code_system}"
 
 
 PROVISIONAL = "~"  # the first character of a stand-in code: no agency code (AGENCY_SHAPES, DEFAULT_AGENCY) starts with it
@@ -98,8 +103,7 @@ def assign_at_end(dossier, received_utc, at_once=False) -> None:
     waiting = dossier.awaiting_code = []
 
     def assign():
-        code = _take(agency, day)
-        sql.run('UPDATE "dossier" SET "code" = ? WHERE "id" = ?', (code, dossier.id))
+        code = sql.set_next_code(agency, day, _prefix(agency, day), dossier.id)
         dossier.code, dossier.awaiting_code = code, None
         for write in waiting:
             write()

@@ -214,7 +214,7 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
 def _name_code(dossier, actor, step, history, model, now, linked, detail):
     """What records a new dossier's code, written once it has it (services.codes): its search row,
     the fee to pay first (the clock then waits), the caller's link to it, its events and notification."""
-    search.put_dossier(dossier.id, dossier.centre_id, dossier.code, dossier.applicant)
+    search.put_dossier(dossier.id, dossier.centre_id, dossier.code, dossier.applicant, new=True)
     payments.request_at_submission(dossier, model, step.data, now)
     if linked is not None:
         linked(dossier, now)

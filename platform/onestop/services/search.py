@@ -188,17 +188,18 @@ def applicant_text(code, applicant) -> str:
     return indexed(code, *(str(person.get(k) or "") for k in ("name", "full_name", "citizen_id", "phone", "email")))
 
 
-def put_dossier(dossier_id, centre_id, code, applicant) -> None:
-    """Index a new dossier (or again, its applicant changed), in the caller's transaction."""
-    put_dossiers([(dossier_id, centre_id, applicant_text(code, applicant))])
+def put_dossier(dossier_id, centre_id, code, applicant, new=False) -> None:
+    """Index a dossier (`new`: just inserted in this transaction, so nothing is held to replace; or
+    again, its applicant changed), in the caller's transaction."""
+    put_dossiers([(dossier_id, centre_id, applicant_text(code, applicant))], new=new)
 
 
-def put_dossiers(rows) -> None:
-    """Index dossiers [(id, centre id, applicant_text)], replacing what was held."""
+def put_dossiers(rows, new=False) -> None:
+    """Index dossiers [(id, centre id, applicant_text)], replacing what was held (`new`: none was)."""
     rows = list(rows)
     for i in range(0, len(rows), 300):
         chunk = rows[i:i + 300]
-        ids = [r[0] for r in chunk]
+        ids = [] if new else [r[0] for r in chunk]
         if _sqlite():
             sql.delete_ids("dossier_search", "rowid", ids)
             sql.insert_rows("dossier_search", ("rowid", "centre", "applicant"), [(d, f"k{int(c)}", t) for d, c, t in chunk])

@@ -20,7 +20,7 @@ optionally one procedure. The names other layers use are re-exported here, so th
 """
 
 from .buckets import Tally, bound, bucket
-from .counters import FIGURE_TABLES, centre_of, count, count_rating, count_steps
+from .counters import FIGURE_TABLES, centre_of, count, count_rating, count_steps, fold, fold_now_and_then
 from .decision766 import INDEX_GROUPS, index
 from .definition import COUNTS, LEVELS, RATED, Figures, figures_from_rows, resolution
 from .periodic import REPORT_COLUMNS, REPORT_HEADINGS, field_label, periodic_report, report_for
@@ -42,6 +42,6 @@ __all__ = [
     "COUNTS", "CSV_COLUMNS", "FIGURE_TABLES", "INDEX_GROUPS", "LEVELS", "MAX_DAYS", "RATED", "REPORT_COLUMNS",
     "REPORT_HEADINGS", "Dashboard", "Figures", "Tally", "bound", "bucket", "by_province",
     "centre_of", "centres_for", "count", "count_rating", "count_steps", "csv_rows", "dashboard", "field_label", "figures",
-    "figures_from_rows", "index", "local_day", "monthly", "on_the_spot", "period", "periodic_report", "procedure_ids", "queue_figures", "queue_report", "rebuild",
+    "figures_from_rows", "fold", "fold_now_and_then", "index", "local_day", "monthly", "on_the_spot", "period", "periodic_report", "procedure_ids", "queue_figures", "queue_report", "rebuild",
     "report", "report_for", "resolution", "roll_up_months", "scorecard",
 ]

@@ -5,14 +5,26 @@ steps to their month) in dayfigure, dayunit, daystep, monthstep and dayrating, w
 adds up. The writes are not made where they are counted: they are deferred (`db.defer`, rank
 `LOCK_FIGURES`) and run just before the commit, table by table in FIGURE_TABLES order and within
 a table in the order of the row's key (docs/architecture.md, "Lock order and retries").
+
+Each key is kept in up to `shards()` rows (the `shard` column ends every figure table's unique
+key): each thread of a process adds to its own one (`shard()`), so on PostgreSQL, where a row's lock
+is held until the commit, two steps of one centre's unit and day running at once do not queue on
+one row. Every reader sums the rows of a key (read.py, periodic.py), so a figure is the same
+whichever rows its counts went to; the recount writes shard 0.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import random
+import threading
+import time
 from datetime import datetime
 
 from ... import sql
-from ...db import LOCK_FIGURES, defer
+from ...db import LOCK_FIGURES, database, defer, run_write
+from ...models import DayFigure, DayRating, DayStep, DayUnit, MonthStep, utcnow
 from .buckets import bucket
 from .definition import COUNTS, RATED
 from .scope import in_clause, local_day, quoted
@@ -22,11 +34,36 @@ from .scope import in_clause, local_day, quoted
 # dossier's rows and before the audit chain's head (db.LOCK_FIGURES; docs/architecture.md).
 FIGURE_TABLES = ("dayfigure", "dayunit", "daystep", "monthstep", "dayrating")
 
+# Rows per key on PostgreSQL: as many as the writers that commonly run at once (2 workers of 8
+# threads each). SQLite runs one writer at a time (its commits are serialized anyway), so one row
+# per key serves it.
+POSTGRES_SHARDS = 16
+
+_threads = itertools.count()  # the threads of this process that wrote figures, numbered as they first do
+_thread = threading.local()
+_start = [random.randrange(POSTGRES_SHARDS)]  # noqa: S311 (spreads processes, not a secret)
+os.register_at_fork(after_in_child=lambda: _start.__setitem__(0, random.randrange(POSTGRES_SHARDS)))  # noqa: S311
+
+
+def shards() -> int:
+    """How many rows a figure's key is spread over on the bound database."""
+    return 1 if database.param == "?" else POSTGRES_SHARDS
+
+
+def shard() -> int:
+    """The row of a key this thread adds to: the threads of one process take consecutive shards (up
+    to `shards()` of them never share one), each process from its own random start."""
+    number = getattr(_thread, "number", None)
+    if number is None:
+        number = _thread.number = next(_threads)
+    return (_start[0] + number) % shards()
+
 
 def _add(table: str, key: dict, counts: dict, greatest=()) -> None:
     """Add `counts` to the row of `key` (created with them if missing); `greatest` columns keep the
     greater value (the database's order, as MAX() reads them back). Written at the end of the unit
-    of work, in the lock order (FIGURE_TABLES, then the key)."""
+    of work, in the lock order (FIGURE_TABLES, then the key, the shard last)."""
+    key = key | {"shard": shard()}
     columns = quoted(list(key) + list(counts))
     updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [
         f'"{n}" = CASE WHEN excluded."{n}" > "{table}"."{n}" THEN excluded."{n}" ELSE "{table}"."{n}" END'
@@ -88,3 +125,55 @@ def count_rating(dossier, level: str, at: datetime) -> None:
         _add("dayunit", key | {"lane": lane}, {"done": 0, "late": 0} | rated)
     for actor_id in sorted({actor for _, actor in handled if actor}):
         _add("dayrating", key | {"actor_id": actor_id}, rated)
+
+
+FOLD_SECONDS = 3600.0  # the embedded worker folds at most this often (fold_now_and_then)
+_last_fold = [float("-inf")]
+
+
+def fold(today=None) -> int:
+    """Fold the shards of the days before `today` (local; default today) and of the months before its
+    month into shard 0, so that a long period's figures are read from one row per key again; returns
+    how many rows of other shards were folded. Every figure reads the same before and after. On
+    PostgreSQL only (SQLite keeps one row per key); each table in its own short transaction. The rows
+    of past days are seldom written again, and a step that does add to one meanwhile waits for the
+    fold's commit, then adds to its own shard as before."""
+    if shards() == 1:
+        return 0
+    today = today or local_day(utcnow())
+    month = today.replace(day=1)
+    folded = 0
+    for table, model in zip(FIGURE_TABLES, (DayFigure, DayUnit, DayStep, MonthStep, DayRating), strict=True):
+        date_column = "month" if table == "monthstep" else "day"
+        key = [f.column_name for f in _unique_fields(model) if f.name != "shard"]
+        greatest = ["name"] if table in ("daystep", "monthstep") else []
+        counted = [f.column_name for f in model._meta.sorted_fields
+                   if f.column_name not in key + greatest + ["id", "shard"]]
+        sums = [f'SUM("{c}")' for c in counted] + [f'MAX("{c}")' for c in greatest]
+        updates = [f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in counted] + [
+            f'"{c}" = CASE WHEN excluded."{c}" > "{table}"."{c}" THEN excluded."{c}" ELSE "{table}"."{c}" END'
+            for c in greatest]
+        statement = (
+            f'WITH "gone" AS (DELETE FROM "{table}" WHERE "{date_column}" < ? AND "shard" <> 0 RETURNING *), '
+            f'"added" AS (INSERT INTO "{table}" ({quoted(key + counted + greatest)}, "shard") '
+            f'SELECT {quoted(key)}, {", ".join(sums)}, 0 FROM "gone" GROUP BY {quoted(key)} '
+            f'ON CONFLICT ({quoted(key)}, "shard") DO UPDATE SET {", ".join(updates)}) '
+            'SELECT COUNT(*) FROM "gone"')
+        before = month if table == "monthstep" else today
+        # run_write: a step adding to a past day meanwhile may meet it in a deadlock; it is run again.
+        folded += run_write(lambda statement=statement, before=before: sql.run(statement, (before,)).fetchone()[0])
+    return folded
+
+
+def fold_now_and_then() -> int:
+    """fold() at most once a FOLD_SECONDS (the embedded worker polls far more often)."""
+    if time.monotonic() - _last_fold[0] < FOLD_SECONDS:
+        return 0
+    _last_fold[0] = time.monotonic()
+    return fold()
+
+
+def _unique_fields(model):
+    """The fields of a figure table's unique key (its Meta index), shard included."""
+    (names, _unique), = model._meta.indexes
+    return [getattr(model, name) for name in names]
