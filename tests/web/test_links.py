@@ -38,3 +38,11 @@ def test_outside_a_request_it_is_url_for(sqlite_app):
     sqlite_app.config["SERVER_NAME"] = "onestop.example"
     with sqlite_app.app_context():
         assert links.tracking_url(CODE, KEY) == url_for("portal.track_link", code=CODE, k=KEY, _external=True)
+
+
+def test_a_template_follows_the_apps_server_name(sqlite_app):
+    with sqlite_app.test_request_context("/", base_url="http://localhost/"):
+        assert links.tracking_url(CODE, KEY) == f"http://localhost/track/{CODE}?k={KEY}"
+    sqlite_app.config["SERVER_NAME"] = "mot-cua.example"
+    with sqlite_app.test_request_context("/", base_url="http://localhost/"):
+        assert links.tracking_url(CODE, KEY) == url_for("portal.track_link", code=CODE, k=KEY, _external=True)

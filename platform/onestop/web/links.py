@@ -10,14 +10,13 @@ goes through `url_for`.
 
 import re
 
-from flask import has_request_context, request, url_for
+from flask import current_app, has_request_context, request, url_for
 
 # Characters that a path segment and a query value both carry as they are (werkzeug's quoting and
 # urllib's urlencode leave them alone): a value of these only is written into a template unchanged.
 _PLAIN = re.compile(r"[A-Za-z0-9._~-]+")
 _MARK = "Zq9Xv{}Kj7"  # a placeholder per argument: plain characters, so url_for writes it as it is
-_MAX_TEMPLATES = 256  # a bound on what Host headers can make the cache hold: past it, it starts over
-_templates: dict = {}
+_MAX_TEMPLATES = 256  # a bound on what Host headers can make an app's cache hold: past it, it starts over
 
 
 def quick_url(endpoint: str, _external: bool = False, **values) -> str:
@@ -26,8 +25,14 @@ def quick_url(endpoint: str, _external: bool = False, **values) -> str:
     if not has_request_context() or not all(isinstance(v, str) and _PLAIN.fullmatch(v) for v in values.values()):
         return url_for(endpoint, _external=_external, **values)
     names = tuple(values)
-    key = (endpoint, names, _external, request.root_url if _external else request.script_root)
-    template = _templates.get(key)
+    app = current_app._get_current_object()
+    # Each app its own templates (its routes, its SERVER_NAME), by the request's root (scheme, host, script root).
+    templates = app.extensions.get("onestop.url_templates")
+    if templates is None:
+        templates = app.extensions["onestop.url_templates"] = {}
+    key = (endpoint, names, _external, request.root_url if _external else request.script_root,
+           app.config.get("SERVER_NAME"))
+    template = templates.get(key)
     if template is None:
         marks = {name: _MARK.format(i) for i, name in enumerate(names)}
         built = url_for(endpoint, _external=_external, **marks)
@@ -36,9 +41,9 @@ def quick_url(endpoint: str, _external: bool = False, **values) -> str:
             return url_for(endpoint, _external=_external, **values)
         for i, mark in enumerate(marks.values()):
             built = built.replace(mark, f"{{{i}}}")
-        if len(_templates) >= _MAX_TEMPLATES:
-            _templates.clear()
-        template = _templates[key] = built
+        if len(templates) >= _MAX_TEMPLATES:
+            templates.clear()
+        template = templates[key] = built
     return template.format(*values.values())
 
 
