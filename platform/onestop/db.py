@@ -69,6 +69,23 @@ class ContextDatabaseProxy(DatabaseProxy):
         object.__setattr__(self, attr, value)
 
 
+def _forwarded(name):
+    """The target's attribute `name`, read through the proxy without failing the normal lookup first
+    (peewee's Proxy reaches its target in __getattr__, after Python built an AttributeError)."""
+
+    def read(self):
+        target = self.obj
+        if target is None:
+            raise AttributeError("Cannot use uninitialized Proxy.")
+        return getattr(target, name)
+
+    return property(read)
+
+
+# What every request reads through the proxy (each statement, the connection, the transaction check).
+for _name in ("param", "execute_sql", "in_transaction", "connect", "is_closed"):
+    setattr(ContextDatabaseProxy, _name, _forwarded(_name))
+
 database = ContextDatabaseProxy()
 
 

@@ -41,8 +41,8 @@ def month_start(column: str) -> str:
     return f"CAST(date_trunc('month', {column}) AS DATE)"
 
 
-def _sql(text: str) -> str:
-    param = database.param
+def _sql(text: str, db=None) -> str:
+    param = (db if db is not None else database.obj).param
     key = (text, param)
     sql = _texts.get(key)
     if sql is None:
@@ -52,7 +52,10 @@ def _sql(text: str) -> str:
 
 def run(text: str, params=()):
     """Execute one statement (written with `?` placeholders); returns the cursor."""
-    return database.execute_sql(_sql(text), tuple(params))
+    # The proxy's target, once: each attribute read through the proxy first fails the normal lookup
+    # (Python builds the AttributeError's message) before peewee's __getattr__ forwards it.
+    db = database.obj
+    return db.execute_sql(_sql(text, db), tuple(params))
 
 
 def to_json(value):

@@ -33,7 +33,7 @@ from ..services.users import user_for_token
 from . import bodies, present, throttle
 from .args import date_arg, parse_date
 from .errors import error_response
-from .links import tracking_url
+from .links import quick_url, tracking_url
 from .openapi import REQUEST_BODIES, openapi_document
 
 bp = Blueprint("api", __name__)
@@ -86,7 +86,7 @@ def _dossier(d, tracking_url=None):
 
 def _links(code) -> dict:
     # The history and events routes are the dossier's own path plus a segment (one URL built, not three).
-    own = url_for("api.get_dossier", code=code)
+    own = quick_url("api.get_dossier", code=code)
     return {"self": own, "history": f"{own}/history", "events": f"{own}/events"}
 
 
@@ -214,7 +214,7 @@ def send_message(actor):
     dossier = outcome.dossier
     response = jsonify(present.message_outcome("started", _dossier(
         dossier, tracking_url=tracking_url(dossier.code, dossier.lookup_key))))
-    response.headers["Location"] = url_for("api.get_dossier", code=dossier.code)
+    response.headers["Location"] = quick_url("api.get_dossier", code=dossier.code)
     return response, 201
 
 
