@@ -546,16 +546,10 @@ def cmd_serve(args):
             gc.freeze()
             return app
 
-    if workers > 1:
-        # The web layer's modules imported once, here, before gunicorn forks: each worker then only
-        # builds its app (imports cost ~0.4 s of CPU a process, most of a worker's start).
-        import importlib
+    if workers > 1:  # imported once here, before gunicorn forks: each worker then only builds its app
+        from .app import import_modules
 
-        from . import app, simulators, web  # noqa: F401
-
-        app._extensions()
-        for name in simulators.names() if settings.simulators else ():
-            importlib.import_module(f"{simulators.__name__}.{name}")
+        import_modules(settings.simulators)
     Server().run()
     return 0
 
