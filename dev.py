@@ -214,6 +214,11 @@ def _minutes(seconds):
 def cmd_test(args):
     ensure_venv()
     env = _child_env()
+    # Each server, worker and command a test starts is a new interpreter: with PYTHONDONTWRITEBYTECODE
+    # set, every one compiles onestop's modules again (~0.3 s of CPU a process, hundreds of them a run).
+    # Their bytecode is kept under .venv instead, which leaves the source tree as clean as that asked.
+    if env.pop("PYTHONDONTWRITEBYTECODE", None) and not env.get("PYTHONPYCACHEPREFIX"):
+        env["PYTHONPYCACHEPREFIX"] = str(VENV / "pycache")
 
     paths = [p for p in LINT_PATHS if (ROOT / p).is_dir()]
     say(" ".join(["ruff check", *paths]))

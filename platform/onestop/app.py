@@ -96,3 +96,19 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         app.extensions["onestop.timer_stop"] = timers.start_thread(settings.timer_poll_seconds,
                                                                    settings.audit_checkpoint_seconds, built)
     return app
+
+
+def import_modules(simulators: bool = False) -> None:
+    """Import what `create_app` imports (the web layer, the app extensions and, if asked, the
+    simulators) without building an app. A server's master calls it before forking its workers:
+    they then share these modules instead of each importing them again (~0.4 s of CPU a worker)."""
+    import importlib
+
+    from . import web  # noqa: F401
+
+    _extensions()
+    if simulators:
+        from . import simulators as package
+
+        for name in package.names():
+            importlib.import_module(f"{package.__name__}.{name}")

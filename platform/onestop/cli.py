@@ -546,6 +546,10 @@ def cmd_serve(args):
             gc.freeze()
             return app
 
+    if workers > 1:  # imported once here, before gunicorn forks: each worker then only builds its app
+        from .app import import_modules
+
+        import_modules(settings.simulators)
     Server().run()
     return 0
 

@@ -12,5 +12,15 @@ worker_class = "gthread"
 threads = 8
 
 
+def on_starting(server):
+    """Before the workers are forked: the web layer imported once in the master, shared by them all
+    (each would import it again otherwise). The simulators, never mounted in production, are left
+    to the workers that mount them."""
+    if server.cfg.workers > 1:
+        from onestop.app import import_modules
+
+        import_modules()
+
+
 def post_worker_init(worker):
     gc.freeze()

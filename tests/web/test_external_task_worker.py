@@ -6,12 +6,16 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import requests
 
+from onestop.models import Centre
+from tests.conftest import _close_pool, _make_app, make_user
 from tests.services.test_external_tasks import tax_model
-from tests.support.servers import admin_token, onestop_serve
+from tests.support.postgres import admin_url_or_skip, drop_test_database
+from tests.support.servers import onestop_serve
 
 ONESTOP = Path(sys.executable).parent / "onestop"
 
@@ -24,28 +28,70 @@ def _client_library():
     return ExternalTaskWorker, NoExternalTaskFound
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory, database_templates, engine):
+    """One server per database kind for the module (a start costs ~3 s of CPU): each test works in a
+    commune of its own (`served`), so none sees another's tasks, users or procedures."""
+    folder = tmp_path_factory.mktemp("served")
+    if request.param == "sqlite":
+        url = database_templates.sqlite(folder / "onestop.db")
+    else:
+        url = database_templates.postgres(admin_url_or_skip())
+    with _make_app(url, folder / "setup", engine).app_context():
+        from onestop.services import centres
+
+        system, _ = make_user("system", ("system_admin",))
+        centres.import_units(system, [22])
+        communes = iter([c.code for c in Centre.select(Centre.code).where(Centre.level == "commune")
+                         .order_by(Centre.code)])
+    _close_pool()
+    try:
+        with onestop_serve(folder, ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_THREAD="0",
+                           ONESTOP_WEB_WORKERS="2") as (base, _home, env, log):
+            yield url, base, env, log, communes
+    finally:
+        _close_pool()
+        if request.param == "postgresql":
+            drop_test_database(url)
+
+
 @pytest.fixture
-def served(database_url, tmp_path):
-    with onestop_serve(tmp_path, ONESTOP_DATABASE_URL=database_url, ONESTOP_TIMER_THREAD="0",
-                       ONESTOP_WEB_WORKERS="2") as (base, home, env, log):
-        yield base, home, env, log
+def served(server, tmp_path, engine):
+    """The server and the test's commune: its administrator (a password and an API token) made
+    through the services, as `onestop serve` makes the first one."""
+    url, base, env, log, communes = server
+    code, password = next(communes), "mật khẩu của xã"
+    with _make_app(url, tmp_path, engine).app_context():
+        _user, token = make_user(f"admin.{code}", ("admin",), centre=Centre.get(Centre.code == code),
+                                 password=password)
+    _close_pool()
+    yield base, Administrator(f"admin.{code}", password, token, code), env, log
 
 
-def _worker_token(env) -> str:
-    """A worker account of the server's centre with a token for the topic, made with the CLI."""
-    made = subprocess.run([str(ONESTOP), "user", "create", "tax.robot", "--role", "integration",
-                           "--topic", "tax-check"], env=env, capture_output=True, text=True, timeout=120)
+class Administrator(NamedTuple):
+    """The administrator of a test's commune."""
+
+    username: str
+    password: str
+    token: str
+    centre: str
+
+
+def _worker_token(env, admin) -> str:
+    """A worker account of the administrator's centre with a token for the topic, made with the CLI."""
+    made = subprocess.run([str(ONESTOP), "user", "create", f"tax.robot.{admin.centre}", "--role", "integration",
+                           "--topic", "tax-check", "--centre", admin.centre], env=env, capture_output=True, text=True,
+                          timeout=120)
     assert made.returncode == 0, made.stderr
     return made.stdout.strip().splitlines()[-1]
 
 
-def _admin_session(base, home) -> requests.Session:
+def _admin_session(base, admin) -> requests.Session:
     """The administrator signed in to the back office, as a browser would be."""
-    password = re.search(r"^password: (.+)$", (Path(home) / "admin-token.txt").read_text(), re.M).group(1)
     session = requests.Session()
     page = session.get(f"{base}/desk/login", timeout=30)
     signed = session.post(f"{base}/desk/login", timeout=30, allow_redirects=False, data={
-        "csrf_token": _csrf(page.text), "username": "admin", "password": password})
+        "csrf_token": _csrf(page.text), "username": admin.username, "password": admin.password})
     assert signed.status_code == 303, signed.text[:500]
     return session
 
@@ -56,9 +102,9 @@ def _csrf(html) -> str:
 
 def test_a_worker_built_with_the_camunda_client_completes_a_dossiers_task_and_a_failure_becomes_an_incident_retried_from_the_back_office(  # noqa: E501
         served):
-    base, home, env, log = served
+    base, administrator, env, log = served
     ExternalTaskWorker, NoExternalTaskFound = _client_library()
-    admin = {"Authorization": f"Bearer {admin_token(home)}"}
+    admin = {"Authorization": f"Bearer {administrator.token}"}
     uploaded = requests.post(f"{base}/api/v1/procedures", headers=admin, timeout=60,
                              files=[("files", ("tax_check.bpmn", tax_model()))])
     assert uploaded.status_code == 201, uploaded.text
@@ -73,7 +119,7 @@ def test_a_worker_built_with_the_camunda_client_completes_a_dossiers_task_and_a_
         return requests.get(f"{base}/api/v1/dossiers/{code}", headers=admin, timeout=60).json()
 
     worker = ExternalTaskWorker(worker_id="tax-worker-1", base_url=f"{base}/api/v1", config={
-        "auth_bearer": {"access_token": _worker_token(env)}, "maxTasks": 1, "lockDuration": 30000,
+        "auth_bearer": {"access_token": _worker_token(env, administrator)}, "maxTasks": 1, "lockDuration": 30000,
         # A long poll of one look, a 0.5 s wait and a last look (two of them come back empty: 2 s each made 8 s).
         "asyncResponseTimeout": 500, "retries": 0, "retryTimeout": 0, "sleepSeconds": 0})
     seen = []
@@ -100,7 +146,7 @@ def test_a_worker_built_with_the_camunda_client_completes_a_dossiers_task_and_a_
     second = start("unknown")
     worker.fetch_and_execute("tax-check", tax_office)
     assert dossier(second)["state"] == "error"
-    session = _admin_session(base, home)
+    session = _admin_session(base, administrator)
     incidents = session.get(f"{base}/admin/incidents/", timeout=30)
     assert second in incidents.text and "the tax office does not know this code" in incidents.text
     with pytest.raises(NoExternalTaskFound):
@@ -127,14 +173,14 @@ def test_a_worker_built_with_the_camunda_client_completes_a_dossiers_task_and_a_
 def test_workers_fetching_at_once_from_two_server_processes_never_lock_the_same_task(served):
     import threading
 
-    base, home, env, _log = served
-    admin = {"Authorization": f"Bearer {admin_token(home)}"}
+    base, administrator, env, _log = served
+    admin = {"Authorization": f"Bearer {administrator.token}"}
     assert requests.post(f"{base}/api/v1/procedures", headers=admin, timeout=60,
                          files=[("files", ("tax_check.bpmn", tax_model()))]).status_code == 201
     for n in range(10):
         assert requests.post(f"{base}/api/v1/dossiers", headers=admin, timeout=60, json={
             "procedure": "tax_check", "data": {"tax_code": str(n)}}).status_code == 201
-    worker = {"Authorization": f"Bearer {_worker_token(env)}"}
+    worker = {"Authorization": f"Bearer {_worker_token(env, administrator)}"}
     got, failures = {}, []
     barrier = threading.Barrier(4)
 

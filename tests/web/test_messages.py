@@ -8,31 +8,69 @@ import pytest
 import requests
 
 from onestop.models import AuditEvent, Centre, Dossier
-from tests.conftest import MODELS, make_user
+from tests.conftest import MODELS, _close_pool, _make_app, make_user
+from tests.support.postgres import admin_url_or_skip, drop_test_database
 from tests.support.servers import onestop_serve
 
 EN = {"Accept-Language": "en"}
 
 
-@pytest.fixture
-def served(app, database_url, tmp_path):
-    """The server on the test's database, with two communes' administrators (A, B) and B's procedure."""
-    with app.app_context():
-        from onestop.services import centres, procedures
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory, database_templates, engine):
+    """One server per database kind for the module (a start costs ~3 s of CPU): each test works in
+    two communes of its own (`served`), so none sees another's dossiers, users or procedures."""
+    folder = tmp_path_factory.mktemp("served")
+    if request.param == "sqlite":
+        url = database_templates.sqlite(folder / "onestop.db")
+    else:
+        url = database_templates.postgres(admin_url_or_skip())
+    setup = _make_app(url, folder / "setup", engine)
+    with setup.app_context():
+        from onestop.services import centres
 
         system, _ = make_user("system", ("system_admin",))
         centres.import_units(system, [22])
-        a, b = Centre.get(Centre.code == "W07090"), Centre.get(Centre.code == "W07093")
-        officer_a, token_a = make_user("canbo.a", ("officer", "admin"), centre=a)
-        officer_b, token_b = make_user("canbo.b", ("officer", "admin"), centre=b)
+        communes = iter([c.code for c in Centre.select(Centre.code).where(Centre.level == "commune")
+                         .order_by(Centre.code)])
+    _close_pool()
+    try:
+        with onestop_serve(folder, ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_THREAD="0",
+                           ONESTOP_WEB_WORKERS="2") as (base, _home, _env, log):
+            yield url, base, log, communes
+    finally:
+        _close_pool()
+        if request.param == "postgresql":
+            drop_test_database(url)
+
+
+@pytest.fixture
+def app(server, tmp_path, engine, cold_engine, clock):
+    """The test's app on the module server's database (as conftest's `app`, on its own database)."""
+    url = server[0]
+    yield _make_app(url, tmp_path, cold_engine if url.startswith("postgres") else engine, clock=clock)
+    _close_pool()
+
+
+@pytest.fixture
+def communes(server):
+    """Two communes (A, B) of province 22 no other test of the module uses."""
+    return next(server[3]), next(server[3])
+
+
+@pytest.fixture
+def served(app, server, communes):
+    """The server, with the two communes' administrators (A, B) and B's procedure."""
+    _url, base, log, _left = server
+    with app.app_context():
+        from onestop.services import procedures
+
+        a, b = (Centre.get(Centre.code == code) for code in communes)
+        officer_a, token_a = make_user(f"canbo.a.{a.code}", ("officer", "admin"), centre=a)
+        officer_b, token_b = make_user(f"canbo.b.{b.code}", ("officer", "admin"), centre=b)
         for officer in (officer_a, officer_b):
             procedures.upload_procedure(officer, [procedures.Upload(
                 "tax-notice-camunda.bpmn", (MODELS / "tax-notice-camunda.bpmn").read_bytes())])
-    folder = tmp_path / "served"
-    folder.mkdir()
-    with onestop_serve(folder, ONESTOP_DATABASE_URL=database_url, ONESTOP_TIMER_THREAD="0",
-                       ONESTOP_WEB_WORKERS="2") as (base, _home, _env, log):
-        yield base, token_a, token_b, log
+    yield base, token_a, token_b, log
 
 
 def _send(base, token, body):
@@ -88,7 +126,7 @@ def test_unknown_ambiguous_and_malformed_messages_get_a_clear_4xx_without_except
     assert "Traceback" not in log.read_text()
 
 
-def test_a_message_from_one_centre_never_reaches_another_centres_dossier(served, app):
+def test_a_message_from_one_centre_never_reaches_another_centres_dossier(served, app, communes):
     base, token_a, token_b, _log = served
     theirs = _send(base, token_b, {"name": "tax_assessed", "payload": {"secret": "B"}, "business_key": "K-B"})
     assert theirs.status_code == 201
@@ -99,7 +137,7 @@ def test_a_message_from_one_centre_never_reaches_another_centres_dossier(served,
         # A has no dossier with that key: its own procedure starts nothing with fee_paid either.
         assert sent.status_code == 404, sent.text
         assert "secret" not in sent.text and code not in sent.text
-    elsewhere = _send(base, token_a, {"name": "fee_paid", "payload": {}, "business_key": "K-B", "centre": "W07093"})
+    elsewhere = _send(base, token_a, {"name": "fee_paid", "payload": {}, "business_key": "K-B", "centre": communes[1]})
     assert elsewhere.status_code == 404
     with app.app_context():
         assert Dossier.get(Dossier.code == code).data == {"secret": "B"}
