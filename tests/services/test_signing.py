@@ -5,6 +5,8 @@ all, or a PDF bomb - each a plain verdict, never an exception."""
 import asyncio
 import contextvars
 import io
+import os
+import signal
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -259,3 +261,13 @@ def test_checks_are_forked_from_one_warm_checker_and_a_busy_one_leaves_a_check_t
             states = list(pool.map(lambda _: signing.verify_file(_minimal_pdf()).state, range(2)))
         assert states == ["unsigned", "unsigned"]
         assert signature_check._WARM.pid() == checker
+
+
+def test_a_warm_checker_that_died_is_started_again_and_no_check_is_lost(sqlite_app):
+    with sqlite_app.app_context():
+        assert signing.verify_file(_minimal_pdf()).state == "unsigned"
+        dead = signature_check._WARM.pid()
+        os.kill(dead, signal.SIGKILL)
+        assert signing.verify_file(_minimal_pdf()).state == "unsigned"
+        assert signing.verify_file(_minimal_pdf()).state == "unsigned"
+        assert signature_check._WARM.pid() not in (None, dead)

@@ -158,9 +158,11 @@ def _read_line(stream, seconds: float) -> bytes | None:
     """One line from a pipe, or None when none came within ``seconds`` or the pipe closed."""
     deadline = time.monotonic() + seconds
     fd, line = stream.fileno(), b""
+    waiting = select.poll()  # not select(): a busy server's descriptors may number over 1024
+    waiting.register(fd, select.POLLIN)
     while not line.endswith(b"\n"):
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0 or not waiting.poll(left * 1000):
             return None
         chunk = os.read(fd, 65536)
         if not chunk:
