@@ -3,6 +3,7 @@ again by anyone: valid, altered by one byte, unsigned, signed by an unknown sign
 all, or a PDF bomb - each a plain verdict, never an exception."""
 
 import asyncio
+import contextlib
 import contextvars
 import io
 import os
@@ -239,8 +240,9 @@ def _slow_pdf(fields: int = 50_000) -> bytes:
     return out.getvalue()
 
 
-def test_a_check_that_outgrows_its_memory_or_time_is_stopped_and_said_too_large(sqlite_app):
-    with sqlite_app.app_context():
+@pytest.mark.parametrize("checker", ["warm", "fresh"])
+def test_a_check_that_outgrows_its_memory_or_time_is_stopped_and_said_too_large(sqlite_app, checker):
+    with sqlite_app.app_context(), (signature_check._WARM._lock if checker == "fresh" else contextlib.nullcontext()):
         options = runtime.current().signing
         options.check_memory_mb, options.check_seconds = 40, 30.0
         assert signing.verify_file(_minimal_pdf()).state == "too_large"
@@ -260,6 +262,8 @@ def test_checks_are_forked_from_one_warm_checker_and_a_busy_one_leaves_a_check_t
         with ThreadPoolExecutor(2) as pool:  # two at once: one that finds the checker busy runs in a new process
             states = list(pool.map(lambda _: signing.verify_file(_minimal_pdf()).state, range(2)))
         assert states == ["unsigned", "unsigned"]
+        with signature_check._WARM._lock:  # busy for certain
+            assert signing.verify_file(_minimal_pdf()).state == "unsigned"
         assert signature_check._WARM.pid() == checker
 
 
