@@ -3,8 +3,11 @@ again by anyone: valid, altered by one byte, unsigned, signed by an unknown sign
 all, or a PDF bomb - each a plain verdict, never an exception."""
 
 import asyncio
+import contextlib
 import contextvars
 import io
+import os
+import signal
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,7 +16,7 @@ import pypdf
 import pytest
 
 from onestop.models import Attachment, AuditEvent, Centre, SignedDocument
-from onestop.services import attachments, runtime, signing
+from onestop.services import attachments, runtime, signature_check, signing
 from onestop.services.attachments import Blob
 from onestop.services.errors import Conflict
 from onestop.status import Status
@@ -227,10 +230,48 @@ def pdf_bomb(unpacked: int = 1536 * 1024 * 1024) -> bytes:
     return bytes(body)
 
 
-def test_a_check_that_outgrows_its_memory_or_time_is_stopped_and_said_too_large(sqlite_app):
-    with sqlite_app.app_context():
+def _slow_pdf(fields: int = 50_000) -> bytes:
+    """A valid PDF whose form lists `fields` entries: reading them takes pyHanko about half a second."""
+    out = io.BytesIO()
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page()
+        pdf.Root.AcroForm = pdf.make_indirect(pikepdf.Dictionary(Fields=pikepdf.Array([0] * fields)))
+        pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("checker", ["warm", "fresh"])
+def test_a_check_that_outgrows_its_memory_or_time_is_stopped_and_said_too_large(sqlite_app, checker):
+    with sqlite_app.app_context(), (signature_check._WARM._lock if checker == "fresh" else contextlib.nullcontext()):
         options = runtime.current().signing
         options.check_memory_mb, options.check_seconds = 40, 30.0
         assert signing.verify_file(_minimal_pdf()).state == "too_large"
+        # A check forked from the warm checker starts with pyHanko imported: a file that is slow
+        # to read, not the start of Python, outgrows the time.
         options.check_memory_mb, options.check_seconds = 1024, 0.05
-        assert signing.verify_file(_minimal_pdf()).state == "too_large"
+        assert signing.verify_file(_slow_pdf()).state == "too_large"
+        options.check_seconds = 30.0
+        assert signing.verify_file(_minimal_pdf()).state == "unsigned"  # the next check runs as ever
+
+
+def test_checks_are_forked_from_one_warm_checker_and_a_busy_one_leaves_a_check_to_a_fresh_process(sqlite_app):
+    with sqlite_app.app_context():
+        assert signing.verify_file(_minimal_pdf()).state == "unsigned"
+        checker = signature_check._WARM.pid()
+        assert checker is not None
+        with ThreadPoolExecutor(2) as pool:  # two at once: one that finds the checker busy runs in a new process
+            states = list(pool.map(lambda _: signing.verify_file(_minimal_pdf()).state, range(2)))
+        assert states == ["unsigned", "unsigned"]
+        with signature_check._WARM._lock:  # busy for certain
+            assert signing.verify_file(_minimal_pdf()).state == "unsigned"
+        assert signature_check._WARM.pid() == checker
+
+
+def test_a_warm_checker_that_died_is_started_again_and_no_check_is_lost(sqlite_app):
+    with sqlite_app.app_context():
+        assert signing.verify_file(_minimal_pdf()).state == "unsigned"
+        dead = signature_check._WARM.pid()
+        os.kill(dead, signal.SIGKILL)
+        assert signing.verify_file(_minimal_pdf()).state == "unsigned"
+        assert signing.verify_file(_minimal_pdf()).state == "unsigned"
+        assert signature_check._WARM.pid() not in (None, dead)
