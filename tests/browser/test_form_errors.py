@@ -59,7 +59,7 @@ def test_a_file_too_large_is_caught_before_sending_and_server_errors_are_summed_
     assert summary.get_attribute("role") == "alert"
     box = summary.bounding_box()
     assert box is not None and -2 <= box["y"] < 800  # in view (scrolled to its top)
-    page.screenshot(path=str(shots / "portal-error-summary.png"))
+    shots.page(page, "portal-error-summary.png", full_page=False)
     summary.get_by_role("link").first.click()
     assert page.evaluate("document.activeElement.id") == "child_date_of_birth"
     assert page.get_by_label("Họ, chữ đệm, tên người mẹ").input_value() == "Trần Thị Lan"  # kept
@@ -86,4 +86,4 @@ def test_on_the_task_page_the_error_summary_is_where_the_page_opens(server, brow
     officer.wait_for_function(SUMMARY_FOCUSED)
     top = officer.evaluate("document.querySelector('[data-error-summary]').getBoundingClientRect().top + scrollY")
     assert top < 400, f"the error summary starts {top:.0f} px below the top of the page"
-    officer.screenshot(path=str(shots / "desk-task-error-summary.png"))
+    shots.page(officer, "desk-task-error-summary.png", full_page=False)
