@@ -60,7 +60,7 @@ def polled(page, every_ms, check):
         page.clock.fast_forward(every_ms)
         try:
             return check(2_000)
-        except AssertionError:
+        except (AssertionError, sync_api.TimeoutError):  # expect's failure; wait_for_selector's
             if time.monotonic() > deadline:
                 raise
 
