@@ -4,7 +4,7 @@ step, drags another into a different lane, adds a field to the application form 
 builder, sets a step's time allowance in the side panel, saves, tries both branches with practice
 dossiers until the coverage shows them, and publishes; a citizen then submits the new procedure on
 the portal and an officer completes its tasks at the desk until the result. Every step asserts
-what the person sees. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the test's temp dir)."""
+what the person sees. Screenshots are taken when $ONESTOP_SCREENSHOTS names a folder to keep them in."""
 
 import json
 import re
@@ -100,7 +100,7 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     admin.get_by_role("radio", name=re.compile("Tiếp nhận - thẩm định - ký")).check()
     admin.get_by_label("Mã thủ tục").fill(CODE)
     admin.get_by_label("Tên thủ tục").fill(NAME)
-    admin.screenshot(path=str(shots / "authoring-new.png"), full_page=True)
+    shots.page(admin, "authoring-new.png")
     admin.get_by_role("button", name="Tạo bản nháp và mở trình vẽ").click()
     admin.wait_for_url(re.compile(r"/admin/modeller/\d+$"))
     draft_id = int(admin.url.rsplit("/", 1)[1])
@@ -137,7 +137,7 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     allowance.fill("2")
     admin.locator("#panel-allowance-unit").select_option("working_days")
     allowance.dispatch_event("change")
-    admin.screenshot(path=str(shots / "authoring-modeller.png"), full_page=True)
+    shots.page(admin, "authoring-modeller.png")
 
     # Nothing selected: the procedure's own description, which the template left to adjust.
     expect(admin.locator("#lint")).to_contain_text("vẫn còn chữ của mẫu")
@@ -152,7 +152,7 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     papers.dispatch_event("change")
     expect(admin.locator("#lint")).not_to_contain_text("vẫn còn chữ của mẫu")
     expect(admin.locator("#lint-summary")).to_have_text("(không có vấn đề)")
-    admin.screenshot(path=str(shots / "authoring-procedure.png"), full_page=True)
+    shots.page(admin, "authoring-procedure.png")
     admin.locator("#save").click()
     expect(admin.locator("#status")).to_contain_text("Đã lưu")
     expect(admin.locator("#lint .finding-error")).to_have_count(0)
@@ -186,7 +186,7 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     expect(preview.locator('label[for="purpose"]')).to_contain_text("Mục đích sử dụng giấy xác nhận")
     admin.locator("#form-save").click()
     expect(admin.locator("#form-status")).to_contain_text("Đã lưu biểu mẫu")
-    admin.screenshot(path=str(shots / "authoring-form.png"), full_page=True)
+    shots.page(admin, "authoring-form.png")
 
     # Back to the modeller, then its tests page: one practice dossier down each branch.
     admin.get_by_role("link", name="Về trình vẽ quy trình").click()
@@ -217,7 +217,7 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
             sign = admin.locator('section.task[data-element="Task_Sign"]')
             expect(sign).to_contain_text("Công chức chuyên môn")  # the lane it was dragged to
             _practice(admin, "Task_Sign", lambda s: s.get_by_label("Ý kiến của lãnh đạo").first.select_option("sign"))
-            admin.screenshot(path=str(shots / "authoring-practice.png"), full_page=True)
+            shots.page(admin, "authoring-practice.png")
 
             def returned(section):
                 section.get_by_label("Ngày trả kết quả").fill(_vietnam_today())
@@ -245,13 +245,13 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     expect(viewer).to_have_attribute("data-ready", "true")
     for reached in ("Task_Sign", "End_Done", "Task_NotifyRefusal", "End_Refused"):
         expect(viewer.locator(f'.djs-element.covered[data-element-id="{reached}"]')).to_have_count(1)
-    admin.screenshot(path=str(shots / "authoring-coverage.png"), full_page=True)
+    shots.page(admin, "authoring-coverage.png")
 
     # The review page (the whole check, the diagram), then publish from the modeller.
     admin.get_by_role("link", name="Trang rà soát và công bố").click()
     expect(admin.locator("#findings .finding-error")).to_have_count(0)
     expect(admin.locator("svg.diagram")).to_be_visible()
-    admin.screenshot(path=str(shots / "authoring-review.png"), full_page=True)
+    shots.page(admin, "authoring-review.png")
     admin.get_by_role("link", name="Mở trong trang thiết kế").click()
     _modeller_ready(admin)
     assert admin.url == f"{server}/admin/modeller/{draft_id}"
@@ -259,7 +259,7 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     expect(admin.locator("#status")).to_contain_text(f"Đã công bố {CODE} phiên bản 1")
     expect(admin.locator("#publish")).to_be_disabled()  # a published draft is frozen
     expect(admin.locator("#after-publish")).to_have_attribute("href", f"/admin/onboard/{draft_id}")
-    admin.screenshot(path=str(shots / "authoring-published.png"), full_page=True)
+    shots.page(admin, "authoring-published.png")
     assert refused == [], refused
     assert errors == [], errors
 
@@ -275,7 +275,7 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     citizen.get_by_role("button", name="Nộp hồ sơ").click()
     expect(citizen.get_by_role("status").first).to_contain_text("Hồ sơ của bạn đã được tiếp nhận")
     code = citizen.locator("dd.big-code").nth(1).inner_text().strip()
-    citizen.screenshot(path=str(shots / "authoring-citizen.png"), full_page=True)
+    shots.page(citizen, "authoring-citizen.png")
 
     # An officer completes its tasks at the desk, the dragged step included, until the result.
     officer = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
@@ -302,7 +302,7 @@ def test_an_administrator_authors_tries_and_publishes_a_procedure_a_citizen_subm
     def desk_appraise():
         due = officer.locator('dl.facts dt:text-is("Hạn xử lý bước này") + dd').inner_text().strip()
         assert due in _two_working_days(offered), due  # the allowance set in the panel, counted by the calendar
-        officer.screenshot(path=str(shots / "authoring-desk.png"), full_page=True)
+        shots.page(officer, "authoring-desk.png")
         officer.get_by_label("Kết quả thẩm định").select_option("approve")
 
     desk("Thẩm định, đề xuất", desk_appraise)

@@ -1,7 +1,7 @@
 """The back office in a real browser (Debian's Chromium, Playwright) against `onestop serve`: a
 province's administrator uploads a procedure with a deliberate error, reads the report, fixes it,
 publishes it, rolls it out to two communes; an officer of one of them then receives a dossier of it
-at the counter. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the test's temp dir)."""
+at the counter. Screenshots are taken when $ONESTOP_SCREENSHOTS names a folder to keep them in."""
 
 
 import pytest
@@ -49,7 +49,7 @@ def test_a_procedure_goes_from_files_to_two_communes_in_the_browser(server, brow
     admin.get_by_role("button", name="Kiểm tra").click()
     expect(admin.locator("#report")).to_contain_text("Mô hình chưa dùng được")
     expect(admin.locator("#report")).to_contain_text("Flow_Attested")
-    admin.screenshot(path=str(shots / "admin-report.png"), full_page=True)
+    shots.page(admin, "admin-report.png")
 
     admin.get_by_role("link", name="Tải lên lại").click()
     admin.locator("#files").set_input_files(files=_files())
@@ -57,14 +57,14 @@ def test_a_procedure_goes_from_files_to_two_communes_in_the_browser(server, brow
     expect(admin.locator("#findings")).to_contain_text("chưa được thử lần nào")  # a warning only: no test ran yet
     expect(admin.locator("#findings .finding-error")).to_have_count(0)
     expect(admin.locator("svg.diagram")).to_be_visible()
-    admin.screenshot(path=str(shots / "admin-review.png"), full_page=True)
+    shots.page(admin, "admin-review.png")
     admin.locator("#publish").click()
     expect(admin.get_by_text("Đã công bố 2.000815 phiên bản 1")).to_be_visible()
 
     admin.locator("#to").fill("W06652,W06658")
     admin.locator("#roll-out").click()
     expect(admin.locator("#summary")).to_contain_text("2 đã áp dụng")
-    admin.screenshot(path=str(shots / "admin-rollout.png"), full_page=True)
+    shots.page(admin, "admin-rollout.png")
     for path in ("/admin/", "/admin/user/", "/admin/user/new/", "/admin/audit/", "/admin/incidents/", "/admin/calendar/",
                  "/admin/catalogue/"):
         admin.goto(server + path)
@@ -85,6 +85,6 @@ def test_a_procedure_goes_from_files_to_two_communes_in_the_browser(server, brow
     code = officer.url.rstrip("/").rsplit("/", 1)[-1]
     officer.goto(f"{server}/desk/intake/{code}/receipt")
     expect(officer.locator("body")).to_contain_text("Đỗ Thị Mai")
-    officer.screenshot(path=str(shots / "commune-receipt.png"), full_page=True)
+    shots.page(officer, "commune-receipt.png")
     officer.goto(server + "/desk/")
     expect(officer.locator("body")).to_contain_text("Tiếp nhận, kiểm tra bản chính")

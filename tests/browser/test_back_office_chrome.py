@@ -1,18 +1,17 @@
 """The redesigned back office in Chromium against `onestop serve`: an administrator lands on the
 overview, follows the incidents figure to exactly the held-up dossier, reads the audit trail by
 event names in Vietnam time, and signs out with the header's button back to the sign-in page; the
-Content-Security-Policy refuses nothing and axe-core finds nothing serious on these pages. Screenshots (desktop and phone) go to $ONESTOP_SCREENSHOTS,
-else the test's temp dir; docs/back-office.md shows them."""
+Content-Security-Policy refuses nothing and axe-core finds nothing serious on these pages. Screenshots (desktop and phone) are taken
+when $ONESTOP_SCREENSHOTS names a folder to keep them in; docs/back-office.md shows them."""
 
 import json
-import subprocess
 import urllib.request
 
 import pytest
 
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
 from tests.conftest import script_model
-from tests.support.servers import admin_token, onestop_serve
+from tests.support.servers import admin_token, onestop_serve, run_commands, user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -24,10 +23,8 @@ def server(tmp_path_factory):
     name, bpmn = script_model("fee = 100 / divisor")
     (folder / name).write_bytes(bpmn)
     with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, home, env, _log):
-        for command in (["import", str(folder / name)],
-                        ["user", "create", "quantri", "--role", "admin", "--password", PASSWORD]):
-            done = subprocess.run([str(ONESTOP), *command], env=env, capture_output=True, text=True)
-            assert done.returncode == 0, done.stderr
+        done = run_commands(env, ["import", str(folder / name)], user("quantri", "admin", password=PASSWORD))
+        assert done.returncode == 0, done.stderr
         codes = []
         for divisor in (0, 4):  # one held up by a failed script step, one waiting for an officer
             request = urllib.request.Request(
@@ -59,26 +56,26 @@ def test_an_administrator_goes_from_the_overview_to_an_incident_reads_the_trail_
     page.get_by_role("button", name="Đăng nhập").click()
     expect(page.locator("#incidents .figure")).to_have_text("1")
     expect(page.get_by_role("navigation").get_by_role("link", name="Tổng quan")).to_have_attribute("aria-current", "page")
-    page.screenshot(path=str(shots / "admin-home.png"), full_page=True)
+    shots.page(page, "admin-home.png")
     assert _serious_violations(page) == []
 
     page.get_by_role("link", name="Hồ sơ gặp sự cố").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Hồ sơ gặp sự cố")
     expect(page.locator("table.model-list")).to_contain_text(failed)
     expect(page.locator("table.model-list")).not_to_contain_text(waiting)
-    page.screenshot(path=str(shots / "admin-incidents.png"), full_page=True)
+    shots.page(page, "admin-incidents.png")
     assert _serious_violations(page) == []
 
     page.get_by_role("navigation").get_by_role("link", name="Nhật ký").click()
     expect(page.locator("table.model-list")).to_contain_text("Hồ sơ gặp sự cố")
     expect(page.locator("table.model-list")).not_to_contain_text("dossier.error")
-    page.screenshot(path=str(shots / "admin-audit.png"))
+    shots.page(page, "admin-audit.png", full_page=False)
     assert _serious_violations(page) == []
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="vi-VN")
     phone.context.add_cookies(page.context.cookies())
     phone.goto(base + "/admin/")
-    phone.screenshot(path=str(shots / "admin-home-phone.png"), full_page=True)
+    shots.page(phone, "admin-home-phone.png")
     assert _serious_violations(phone) == []
     phone.close()
 

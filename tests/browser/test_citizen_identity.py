@@ -41,7 +41,7 @@ def test_a_citizen_signs_in_finds_the_applicant_block_filled_and_reuses_a_kept_d
 
     sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("VNeID")  # the provider's page
     page.get_by_label("Công dân thử nghiệm").select_option(value="001085012345")
-    page.screenshot(path=str(shots / "identity-provider.png"), full_page=True)
+    shots.page(page, "identity-provider.png")
     page.get_by_role("button", name="Đăng nhập").click()
 
     sync_api.expect(page.get_by_role("status").first).to_contain_text("Nguyễn Văn Hùng")
@@ -56,7 +56,7 @@ def test_a_citizen_signs_in_finds_the_applicant_block_filled_and_reuses_a_kept_d
     fill_the_childs_part(page)
     page.get_by_label("Bản chụp giấy tờ chứng minh việc sinh").set_input_files(
         files=[{"name": "giấy chứng sinh.pdf", "mimeType": "application/pdf", "buffer": PDF}])
-    page.screenshot(path=str(shots / "identity-filled.png"), full_page=True)
+    shots.page(page, "identity-filled.png")
     page.get_by_role("button", name="Submit the dossier").click()
     sync_api.expect(page.get_by_role("status").first).to_contain_text("Your dossier has been received")
     first = page.locator("dd.big-code").nth(1).inner_text().strip()
@@ -66,7 +66,7 @@ def test_a_citizen_signs_in_finds_the_applicant_block_filled_and_reuses_a_kept_d
     kept = page.get_by_label("Or use a document you already have")
     sync_api.expect(kept.locator("option", has_text="giấy chứng sinh.pdf")).to_have_count(1)
     kept.select_option(index=1)
-    page.screenshot(path=str(shots / "identity-reuse.png"), full_page=True)
+    shots.page(page, "identity-reuse.png")
     page.get_by_role("button", name="Submit the dossier").click()
     sync_api.expect(page.get_by_role("status").first).to_contain_text("Your dossier has been received")
     second = page.locator("dd.big-code").nth(1).inner_text().strip()
@@ -76,5 +76,5 @@ def test_a_citizen_signs_in_finds_the_applicant_block_filled_and_reuses_a_kept_d
     rows = page.get_by_role("row")
     sync_api.expect(rows.filter(has_text=second)).to_have_count(1)
     sync_api.expect(rows.filter(has_text=first)).to_have_count(1)
-    page.screenshot(path=str(shots / "identity-my-dossiers.png"), full_page=True)
+    shots.page(page, "identity-my-dossiers.png")
     context.close()

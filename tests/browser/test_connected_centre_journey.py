@@ -119,7 +119,7 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     result_option = kept.locator("option", has_text=f"ket-qua-{earlier}.pdf")
     sync_api.expect(result_option).to_have_count(1)
     kept.select_option(value=result_option.get_attribute("value"))
-    page.screenshot(path=str(shots / "connected-filled.png"), full_page=True)
+    shots.page(page, "connected-filled.png")
     assert serious_violations(page) == []  # the locked fields and the kept documents' choice
     page.get_by_role("button", name="Submit the dossier").click()
     sync_api.expect(page.get_by_role("status").first).to_contain_text("Your dossier has been received")
@@ -135,7 +135,7 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     page.get_by_role("button", name="Pay the fee online").click()
     sync_api.expect(page.locator("#amount")).to_have_text("150.000 VND")
     assert page.url.startswith(f"{base}/simulators/payment/")
-    page.screenshot(path=str(shots / "connected-gateway.png"), full_page=True)
+    shots.page(page, "connected-gateway.png")
     page.get_by_role("button", name=re.compile("Pay")).click()
     sync_api.expect(page.get_by_role("status").first).to_contain_text("Your payment is recorded")
     sync_api.expect(page.locator("#payments")).to_contain_text("paid")
@@ -145,7 +145,7 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
     page.get_by_role("link", name="My dossiers").click()
     row = page.get_by_role("row").filter(has_text=code)
     sync_api.expect(row).to_have_count(1)
-    page.screenshot(path=str(shots / "connected-my-dossiers.png"), full_page=True)
+    shots.page(page, "connected-my-dossiers.png")
     row.get_by_role("link", name=code).click()
     sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Đăng ký thành lập hộ kinh doanh")
     sync_api.expect(page.locator("#payments")).to_contain_text(receipt)
@@ -161,7 +161,7 @@ def test_a_citizen_signs_in_reuses_an_earlier_result_pays_follows_and_verifies_t
         "Task_Return": {"returned_on": "2026-12-03", "receiver_full_name": NAME}})
     page.reload()
     sync_api.expect(page.locator(".steps")).to_contain_text("Trả Giấy chứng nhận đăng ký hộ kinh doanh")
-    page.screenshot(path=str(shots / "connected-my-dossier-returned.png"), full_page=True)
+    shots.page(page, "connected-my-dossier-returned.png")
     assert serious_violations(page) == []  # its fees and the signed result's button
 
     # The signed result, from "My dossiers": "valid" on its QR code's page, "altered" by one byte.

@@ -4,15 +4,13 @@ the decision appear on their own page (another browser context) and gives it, th
 the result over, and the public statistics count the dossier decided on the spot and its minutes."""
 
 import io
-import os
-import subprocess
-from pathlib import Path
+import time
 
 import pytest
 from PIL import Image
 
-from tests.browser.test_journey import CHROMIUM, ONESTOP, browser  # noqa: F401 (skips the module without Chromium; browser closes its pages)
-from tests.support.servers import onestop_serve
+from tests.browser.test_journey import CHROMIUM, ONESTOP, Screenshots, browser  # noqa: F401 (skips the module without Chromium; browser closes its pages)
+from tests.support.servers import onestop_serve, run_commands, user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 OFFICER, LEADER = ("canbo.quay", "Mật-khẩu-quầy-2026"), ("lanhdao.xa", "Mật-khẩu-lãnh-đạo-2026")
@@ -28,27 +26,43 @@ def server(tmp_path_factory):
 
 def create_officer_and_leader(env):
     """OFFICER and LEADER, made with the command line of the served installation."""
-    for (name, password), role in ((OFFICER, "officer"), (LEADER, "leader")):
-        made = subprocess.run([str(ONESTOP), "user", "create", name, "--role", role, "--password", password],
-                              env=env, capture_output=True, text=True)
-        assert made.returncode == 0, made.stderr
+    made = run_commands(env, *(user(name, role, password=password)
+                               for (name, password), role in ((OFFICER, "officer"), (LEADER, "leader"))))
+    assert made.returncode == 0, made.stderr
 
 
 @pytest.fixture
 def shots(tmp_path):
-    folder = Path(os.environ.get("ONESTOP_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return Screenshots(tmp_path / "screenshots")
 
 
-def signed_in(browser, base, who):  # noqa: F811 (the file's browser fixture)
+def signed_in(browser, base, who, *, clock=False):  # noqa: F811 (the file's browser fixture)
+    """A desk page of its own browser context, signed in as `who`; with clock, the context's timers run on
+    Playwright's clock (time flows as usual until `polled` moves it on)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    if clock:
+        context.clock.install()
     page = context.new_page()
     page.goto(base + "/desk/login")
     page.get_by_label("Tên đăng nhập").fill(who[0])
     page.get_by_label("Mật khẩu").fill(who[1])
     page.get_by_role("button", name="Đăng nhập").click()
     return page
+
+
+def polled(page, every_ms, check):
+    """Wait until check(timeout_ms) passes on a page that asks its server every `every_ms` whether
+    something changed (poll.js, queue.js): the page's clock (`signed_in(..., clock=True)`) is moved on by
+    one period at a time instead of waiting for the real one; the page still asks over HTTP and reloads
+    or redraws itself. Gives up after 15 s, as a plain wait would."""
+    deadline = time.monotonic() + 15
+    while True:
+        page.clock.fast_forward(every_ms)
+        try:
+            return check(2_000)
+        except (AssertionError, sync_api.TimeoutError):  # expect's failure; wait_for_selector's
+            if time.monotonic() > deadline:
+                raise
 
 
 def photo(folder, name, colour):
@@ -69,7 +83,7 @@ def complete(page, fields, checks=()):
 
 def test_a_paper_of_two_pages_is_taken_in_a_leader_decides_from_their_own_page_and_the_result_is_returned(
         server, browser, tmp_path, shots):  # noqa: F811 (the file's browser fixture)
-    officer, leader = signed_in(browser, server, OFFICER), signed_in(browser, server, LEADER)
+    officer, leader = signed_in(browser, server, OFFICER, clock=True), signed_in(browser, server, LEADER, clock=True)
     leader.goto(server + "/desk/approvals")
     sync_api.expect(leader.locator("#none")).to_be_visible()
 
@@ -94,20 +108,20 @@ def test_a_paper_of_two_pages_is_taken_in_a_leader_decides_from_their_own_page_a
     complete(officer, {"register_book": "01/2026", "register_entry_number": "15"}, ("copies_match",))
 
     row = leader.locator(f'[id="approval-{code}"]')
-    sync_api.expect(row).to_be_visible(timeout=15_000)  # the leader's page polls: no reload by hand
-    leader.screenshot(path=str(shots / "desk-approvals.png"), full_page=True)
+    polled(leader, 3_000, lambda timeout: sync_api.expect(row).to_be_visible(timeout=timeout))  # the leader's page polls: no reload by hand
+    shots.page(leader, "desk-approvals.png")
     row.locator("a").click()
     complete(leader, {"signer_full_name": "Nguyễn Văn Lãnh"}, ("signed",))
     sync_api.expect(leader.locator("#none")).to_be_visible()
 
     handing = officer.locator("#ready a")
-    sync_api.expect(handing).to_have_count(1, timeout=15_000)  # the counter's page follows the decision
+    polled(officer, 3_000, lambda timeout: sync_api.expect(handing).to_have_count(1, timeout=timeout))  # the counter's page follows the decision
     handing.click()
     officer.locator('[name="returned_on"]').fill(__import__("datetime").date.today().isoformat())
     complete(officer, {"receiver_full_name": "Lê Văn Tâm", "fee_vnd": "4000"})
     sync_api.expect(officer.locator("#done")).to_be_visible()
     sync_api.expect(officer.locator("#minutes")).to_be_visible()
-    officer.screenshot(path=str(shots / "desk-sitting.png"), full_page=True)
+    shots.page(officer, "desk-sitting.png")
 
     officer.goto(server + "/stats")
     sync_api.expect(officer.locator("#spot-count")).to_have_text("1 / 1")

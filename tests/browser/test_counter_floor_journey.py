@@ -16,6 +16,7 @@ from tests.browser.test_counter_floor import (
     complete,
     create_officer_and_leader,
     photo,
+    polled,
     signed_in,
 )
 from tests.browser.test_journey import CHROMIUM, ONESTOP, browser  # noqa: F401 (skips the module without Chromium; browser closes its pages)
@@ -51,14 +52,16 @@ def test_a_ticket_becomes_a_dossier_decided_on_the_spot_in_one_sitting_and_the_s
     admin.select_option("#counter-groups", label="A — Chứng thực")
     admin.click("text=Lưu quầy")
 
-    phone = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True).new_page()
+    phone_context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    phone_context.clock.install()  # the ticket page polls every 4 s: `polled` moves its clock on
+    phone = phone_context.new_page()
     phone.goto(f"{base}/queue/default/take")
     phone.click("button.group-button:has-text('Chứng thực')")
     assert phone.inner_text("#ticket-number") == "A001"
     hall = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     hall.goto(f"{base}/queue/default/screen")
 
-    officer, leader = signed_in(browser, base, OFFICER), signed_in(browser, base, LEADER)
+    officer, leader = signed_in(browser, base, OFFICER, clock=True), signed_in(browser, base, LEADER, clock=True)
     leader.goto(base + "/desk/approvals")  # the leader's own page, open on their desk or phone
     officer.goto(base + "/desk/counter/")
     officer.click("form.inline button")  # open counter 3
@@ -66,7 +69,7 @@ def test_a_ticket_becomes_a_dossier_decided_on_the_spot_in_one_sitting_and_the_s
     called = time.monotonic()
     hall.wait_for_selector("#calls tr.latest td.number:text-is('A001')", timeout=3000)
     assert time.monotonic() - called < 1.0
-    phone.wait_for_selector("#ticket-counter", timeout=10_000)
+    polled(phone, 4_000, lambda timeout: phone.wait_for_selector("#ticket-counter", timeout=timeout))
 
     officer.click("#serve")
     officer.click(f"ul.list a[href*='{COPY}']")
@@ -88,11 +91,11 @@ def test_a_ticket_becomes_a_dossier_decided_on_the_spot_in_one_sitting_and_the_s
     officer.locator("#ready a").first.click()
     complete(officer, {"register_book": "01/2026", "register_entry_number": "15"}, ("copies_match",))
     row = leader.locator(f'[id="approval-{code}"]')
-    sync_api.expect(row).to_be_visible(timeout=15_000)  # the leader's own page, in another browser
+    polled(leader, 3_000, lambda timeout: sync_api.expect(row).to_be_visible(timeout=timeout))  # the leader's own page
     row.locator("a").click()
     complete(leader, {"signer_full_name": "Nguyễn Văn Lãnh"}, ("signed",))
     handing = officer.locator("#ready a")
-    sync_api.expect(handing).to_have_count(1, timeout=15_000)
+    polled(officer, 3_000, lambda timeout: sync_api.expect(handing).to_have_count(1, timeout=timeout))
     handing.click()
     officer.locator('[name="returned_on"]').fill(date.today().isoformat())
     complete(officer, {"receiver_full_name": "Lê Văn Tâm", "fee_vnd": "4000"})

@@ -75,7 +75,7 @@ def test_an_administrator_adds_a_required_field_previews_saves_and_inserts_the_i
     problem = page.locator(".fjs-element.onestop-has-problem .onestop-field-problem")
     expect(problem).to_contain_text("Mẫu kiểm tra (biểu thức chính quy) của trường không dùng được")
     expect(page.locator("#form-problems")).to_contain_text("receive_code")
-    page.screenshot(path=str(shots / "form-builder-bad-pattern.png"), full_page=True)
+    shots.page(page, "form-builder-bad-pattern.png")
     page.locator("#bio-properties-panel-pattern").fill("^[0-9]{3}$")
     expect(problem).to_have_count(0)
     expect(preview.locator("#receive_code")).to_be_visible()
@@ -85,6 +85,6 @@ def test_an_administrator_adds_a_required_field_previews_saves_and_inserts_the_i
     expect(preview.locator('label[for="applicant_citizen_id"]')).to_contain_text("Số định danh cá nhân (CCCD)")
     page.locator("#form-save").click()
     expect(page.locator("#form-status")).to_contain_text("Đã lưu biểu mẫu")
-    page.screenshot(path=str(shots / "form-builder.png"), full_page=True)
+    shots.page(page, "form-builder.png")
     assert page.locator(".fjs-powered-by").count() == 1  # the bpmn.io watermark stays (licence)
     assert refused == [], refused

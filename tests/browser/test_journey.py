@@ -3,18 +3,17 @@ server (`onestop serve` on the embedded database with the bundled procedures):
 
 a citizen finds a procedure without typing diacritics, fills the form in Vietnamese with an
 attachment and submits; an officer signs in, sees the task, completes it; the citizen's status page
-shows the step done. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the test's temp dir)."""
+shows the step done. Screenshots are taken when $ONESTOP_SCREENSHOTS names a folder to keep them in."""
 
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.servers import onestop_serve
+from tests.support.servers import onestop_serve, run_commands, user
 
 ONESTOP = Path(sys.executable).parent / "onestop"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
@@ -33,12 +32,9 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
     # The embedded default: SQLite under ONESTOP_HOME, whatever the test run was given.
     with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        created = subprocess.run([str(ONESTOP), "user", "create", "canbo.motcua", "--role", "officer",
-                                  "--password", "Mật-khẩu-2026"], env=env, capture_output=True, text=True)
+        created = run_commands(env, user("canbo.motcua", "officer", password="Mật-khẩu-2026"),
+                               user("lanhdao.ubnd", "leader", "officer", password="Mật-khẩu-lãnh-đạo-2026"))
         assert created.returncode == 0, created.stderr
-        leader = subprocess.run([str(ONESTOP), "user", "create", "lanhdao.ubnd", "--role", "leader", "--role", "officer",
-                                 "--password", "Mật-khẩu-lãnh-đạo-2026"], env=env, capture_output=True, text=True)
-        assert leader.returncode == 0, leader.stderr
         yield base
 
 
@@ -51,11 +47,29 @@ def browser(chromium):
         context.close()
 
 
+class Screenshots:
+    """Where a journey's screenshots go. `shots.page(page, name)` takes a whole page's screenshot only
+    when $ONESTOP_SCREENSHOTS names a folder to keep them in: in an ordinary run nobody looks at them
+    and each costs Chromium ~0.2 s of CPU (render the full page, encode the PNG). `shots / name` is a
+    path in that folder, else in the test's temp dir (for screenshots taken always)."""
+
+    def __init__(self, scratch: Path):
+        kept = os.environ.get("ONESTOP_SCREENSHOTS")
+        self.kept = Path(kept) if kept else None
+        self.folder = self.kept or scratch
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def __truediv__(self, name) -> Path:
+        return self.folder / name
+
+    def page(self, page, name, full_page=True):
+        if self.kept:
+            page.screenshot(path=str(self.kept / name), full_page=full_page)
+
+
 @pytest.fixture
 def shots(tmp_path):
-    folder = Path(os.environ.get("ONESTOP_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return Screenshots(tmp_path / "screenshots")
 
 
 def test_a_citizen_submits_online_an_officer_completes_the_step_and_the_citizen_sees_it(server, browser, shots,
@@ -80,7 +94,7 @@ def test_a_citizen_submits_online_an_officer_completes_the_step_and_the_citizen_
     citizen.get_by_label("Số định danh cá nhân của người mẹ").fill("022190023456")
     citizen.get_by_label("Bản chụp giấy tờ chứng minh việc sinh").set_input_files(
         files=[{"name": "giấy chứng sinh.pdf", "mimeType": "application/pdf", "buffer": PDF}])
-    citizen.screenshot(path=str(shots / "portal-application.png"), full_page=True)
+    shots.page(citizen, "portal-application.png")
     citizen.get_by_role("button", name="Nộp hồ sơ").click()
 
     sync_api.expect(citizen.get_by_role("status").first).to_contain_text("Hồ sơ của bạn đã được tiếp nhận")
@@ -88,12 +102,12 @@ def test_a_citizen_submits_online_an_officer_completes_the_step_and_the_citizen_
     key = citizen.locator("#lookup-key").inner_text().strip()
     assert re.fullmatch(r"000\.00\.00\.H00-\d{6}-\d{4}", code) and len(key) == 23
     sync_api.expect(citizen.get_by_text("Ngày hẹn trả kết quả")).to_be_visible()  # the promised date, at once
-    citizen.screenshot(path=str(shots / "portal-received.png"), full_page=True)
+    shots.page(citizen, "portal-received.png")
     citizen.get_by_role("link", name="Giấy tiếp nhận hồ sơ và hẹn trả kết quả").click()
     sync_api.expect(citizen.get_by_role("heading", level=1)).to_have_text("GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ")
     sync_api.expect(citizen.locator("svg.segno")).to_be_visible()
     citizen.set_viewport_size({"width": 900, "height": 1200})
-    citizen.screenshot(path=str(shots / "portal-receipt.png"), full_page=True)
+    shots.page(citizen, "portal-receipt.png")
     citizen.set_viewport_size({"width": 420, "height": 900})
 
     officer = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
@@ -103,14 +117,14 @@ def test_a_citizen_submits_online_an_officer_completes_the_step_and_the_citizen_
     officer.get_by_role("button", name="Đăng nhập").click()
     row = officer.get_by_role("row").filter(has_text=code)
     sync_api.expect(row).to_contain_text("Tiếp nhận, kiểm tra hồ sơ")
-    officer.screenshot(path=str(shots / "desk-worklist.png"), full_page=True)
+    shots.page(officer, "desk-worklist.png")
     row.get_by_role("link", name="Tiếp nhận, kiểm tra hồ sơ").click()
     sync_api.expect(officer.get_by_role("link", name="giấy chứng sinh.pdf").first).to_be_visible()
     sync_api.expect(officer.locator("dl.facts").nth(1)).to_contain_text("20/11/2026")  # dates as dd/mm/yyyy
     assert officer.get_by_label("Họ, chữ đệm, tên người đi đăng ký khai sinh").input_value() == "Nguyễn Văn Hùng"
     officer.get_by_label("Hình thức nộp hồ sơ").select_option(label="Trực tuyến (Cổng Dịch vụ công quốc gia, VNeID)")
     officer.get_by_label("Hồ sơ đầy đủ, hợp lệ").check()
-    officer.screenshot(path=str(shots / "desk-task.png"), full_page=True)
+    shots.page(officer, "desk-task.png")
     officer.get_by_role("button", name="Hoàn thành công việc").click()
     sync_api.expect(officer.get_by_role("status").first).to_contain_text("Đã xong")
 
@@ -125,7 +139,7 @@ def test_a_citizen_submits_online_an_officer_completes_the_step_and_the_citizen_
     sync_api.expect(citizen.locator("svg.diagram")).to_be_visible()
     sync_api.expect(citizen.locator('svg.diagram [data-element="Task_Receive"]')).to_have_attribute("data-state", "done")
     sync_api.expect(citizen.locator('svg.diagram [data-element="Task_Appraise"]')).to_have_attribute("stroke", "#9a6700")
-    citizen.screenshot(path=str(shots / "portal-status.png"), full_page=True)
+    shots.page(citizen, "portal-status.png")
     citizen.set_viewport_size({"width": 1280, "height": 900})
     citizen.locator("svg.diagram").screenshot(path=str(shots / "portal-diagram.png"))
 
@@ -145,7 +159,7 @@ def test_the_public_dashboard_draws_its_charts_and_shows_the_numbers_of_its_open
         data = json.load(reply)
     shown = page.locator("#this-year [data-figure=received]").inner_text()
     assert int(shown) == data["this_year"]["received"] >= 1  # the citizen's dossier of the journey above
-    page.screenshot(path=str(shots / "public-dashboard.png"), full_page=True)
+    shots.page(page, "public-dashboard.png")
 
 
 def test_a_leader_reads_the_periodic_report_whose_rows_add_up(server, browser, shots):
@@ -173,4 +187,4 @@ def test_a_leader_reads_the_periodic_report_whose_rows_add_up(server, browser, s
             - value["ended"] == value["pending"]
     total = page.locator("#report tbody tr.total td[data-column=received_online]").inner_text()
     assert int(total) >= 1  # the citizen's online dossier of the journey above
-    page.screenshot(path=str(shots / "desk-report.png"), full_page=True)
+    shots.page(page, "desk-report.png")

@@ -51,7 +51,7 @@ def test_a_practice_dossier_is_started_its_task_completed_through_the_form_and_c
     task.get_by_label("Branch").select_option("a")
     task.get_by_role("button", name="Hoàn thành bước (thử)").click()
     expect(admin.locator("#practice-state")).to_contain_text("Đã kết thúc")
-    admin.screenshot(path=str(shots / "admin-practice.png"), full_page=True)
+    shots.page(admin, "admin-practice.png")
 
     admin.get_by_role("link", name="Về trang thử nghiệm").click()
     expect(admin.locator("#coverage-summary")).to_contain_text("5/6")
@@ -61,5 +61,5 @@ def test_a_practice_dossier_is_started_its_task_completed_through_the_form_and_c
     expect(viewer.locator('.djs-element.covered[data-element-id="Script_A"]')).to_have_count(1)
     expect(viewer.locator('.djs-element.never[data-element-id="Script_B"]')).to_have_count(1)
     expect(viewer.locator(".bjs-powered-by")).to_be_visible()  # the bpmn.io watermark (its licence)
-    admin.screenshot(path=str(shots / "admin-coverage.png"), full_page=True)
+    shots.page(admin, "admin-coverage.png")
     assert refused == [], refused[:3]

@@ -92,7 +92,7 @@ def valid_on_its_qr_page_and_altered_by_one_byte(page, base, content, code, tmp_
     sync_api.expect(verdict).to_have_attribute("data-state", "valid")
     sync_api.expect(verdict).to_contain_text("The signature is valid and the document has not been altered")
     assert code in page.content()
-    page.screenshot(path=str(screenshots / f"{prefix}-valid.png"), full_page=True)
+    screenshots.page(page, f"{prefix}-valid.png")
 
     altered = tmp_path / "ket-qua-sua.pdf"
     altered.write_bytes(flipped(content, len(content) // 3))
@@ -101,4 +101,4 @@ def valid_on_its_qr_page_and_altered_by_one_byte(page, base, content, code, tmp_
     page.wait_for_load_state()
     sync_api.expect(page.locator("#outcome")).to_have_attribute("data-state", "altered")
     sync_api.expect(page.locator("#outcome")).to_contain_text("has been altered since it was signed")
-    page.screenshot(path=str(screenshots / f"{prefix}-altered.png"), full_page=True)
+    screenshots.page(page, f"{prefix}-altered.png")

@@ -2,7 +2,7 @@
 administrator starts a procedure from a template, publishes it, uploads a version with a step renamed
 and a site inspection added, and sees the differences coloured and badged on both diagrams (on the
 review page and on the comparison of the two published versions), with no accessibility violation
-in them. Screenshots are kept (in $ONESTOP_SCREENSHOTS, else the test's temp dir)."""
+in them. Screenshots are taken when $ONESTOP_SCREENSHOTS names a folder to keep them in."""
 
 import re
 
@@ -55,7 +55,7 @@ def test_the_diff_is_coloured_and_badged_on_both_diagrams(server, browser, shots
     page.get_by_label("Tên đăng nhập").fill("quantri")
     page.get_by_label("Mật khẩu").fill(PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
-    page.screenshot(path=str(shots / "admin-new-procedure.png"), full_page=True)
+    shots.page(page, "admin-new-procedure.png")
     _no_violations(page, "#new-procedure, #upload")
     page.locator("#template-appraise_sign_return").check()
     page.get_by_label("Mã thủ tục").fill(CODE)
@@ -78,7 +78,7 @@ def test_the_diff_is_coloured_and_badged_on_both_diagrams(server, browser, shots
     assert _stroke(page, '#diff-old [data-element="Task_Appraise"]') == AMBER
     expect(page.locator("#diff-new .diff-badge").first).to_be_visible()
     expect(page.locator("#diff")).to_contain_text("Thẩm định, xác minh hồ sơ")
-    page.screenshot(path=str(shots / "admin-review-diff.png"), full_page=True)
+    shots.page(page, "admin-review-diff.png")
     page.locator("#publish").click()
     expect(page.get_by_text(f"Đã công bố {CODE} phiên bản 2")).to_be_visible()
 
@@ -90,7 +90,7 @@ def test_the_diff_is_coloured_and_badged_on_both_diagrams(server, browser, shots
     page.get_by_role("button", name="So sánh").click()
     expect(page.locator('#diff-new [data-element="Task_Inspect"][data-diff="added"]')).to_be_visible()
     assert page.locator("#diff-old [data-diff]").count() > 0 and page.locator("#diff-new [data-diff]").count() > 0
-    page.screenshot(path=str(shots / "admin-version-diff.png"), full_page=True)
+    shots.page(page, "admin-version-diff.png")
     _no_violations(page, ".diff-pair, #diff, #diff-legend")
     assert refused == [], refused
     context.close()

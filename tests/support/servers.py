@@ -1,6 +1,7 @@
 """Starting real server processes in tests: free ports and waiting until they answer."""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -66,11 +67,29 @@ def embedded_server(folder, *commands):
     each of `commands` (argument lists of the `onestop` CLI, e.g. ("user", "create", ...)) has run
     against it; yields the base URL. The browser tests' server."""
     with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        onestop = Path(sys.executable).parent / "onestop"
-        for command in commands:
-            done = subprocess.run([str(onestop), *command], env=env, capture_output=True, text=True)
+        if commands:
+            done = run_commands(env, *commands)
             assert done.returncode == 0, done.stderr
         yield base
+
+
+# Runs each argument list through the CLI's own entry point, in order, stopping at the first that fails.
+_COMMANDS = """
+import json, sys
+from onestop.cli import main
+for argv in json.loads(sys.argv[1]):
+    code = main(argv)
+    if code:
+        sys.exit(code)
+"""
+
+
+def run_commands(env, *commands) -> subprocess.CompletedProcess:
+    """Several `onestop` CLI commands (argument lists) run by the CLI's `main` in ONE process, in order,
+    with the environment `env`, as `onestop A; onestop B; ...` would (stopping at the first failure):
+    each command costs its work, not a Python start and the CLI's imports again (~0.6 s of CPU)."""
+    return subprocess.run([sys.executable, "-c", _COMMANDS, json.dumps([list(c) for c in commands])], env=env,
+                          capture_output=True, text=True)
 
 
 def user(name, *roles, password, centre=None) -> tuple:
