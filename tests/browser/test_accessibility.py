@@ -250,6 +250,28 @@ def _check(page, url, found, name):
         found[size][name] = serious_violations(page, inject=n == 0)
 
 
+BROKEN = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A broken page</title>
+<style>p.faint { color: #000; background: #fff; } @media (max-width: 600px) { p.faint { color: #bbb; } }</style></head>
+<body><main><h1>A broken page</h1><img src="data:image/svg+xml,%3Csvg xmlns=%27http://www.w3.org/2000/svg%27 width=%2740%27 height=%2740%27/%3E">
+<p class="faint">Black on white on a desktop, light grey on white on a phone.</p></main></body></html>"""
+
+
+def test_the_walks_check_finds_an_image_without_text_at_both_sizes_and_a_contrast_fault_only_on_a_phone(live, browser):
+    """The walk's own check (one load, axe at the first size, the viewport resized, axe again on the same
+    document) on a page broken on purpose: what is wrong at every size is found at every size, and what the
+    narrow layout alone breaks is found at the phone's size only."""
+    base, _app, _ids = live
+    context = browser.new_context(viewport=SIZES["desktop"], locale="vi-VN")
+    page = context.new_page()
+    page.route(base + "/__broken__", lambda route: route.fulfill(
+        status=200, body=BROKEN, headers={"Content-Type": "text/html; charset=utf-8"}))
+    found = {size: {} for size in SIZES}
+    _check(page, base + "/__broken__", found, "broken")
+    context.close()
+    assert {v["id"] for v in found["desktop"]["broken"]} == {"image-alt"}
+    assert {v["id"] for v in found["phone"]["broken"]} == {"image-alt", "color-contrast"}
+
+
 def test_a_citizen_submits_and_an_officer_completes_a_task_with_the_keyboard_alone(live, browser):
     """No mouse: Tab to a control, type, Space to tick, Enter to follow a link or send a form."""
     base, app, ids = live
