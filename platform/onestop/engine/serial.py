@@ -5,18 +5,28 @@ load. onestop's workflow converter leaves the spec out on the way out and, on th
 the workflow the model's already-built spec objects, so a dossier row holds only its own state
 and a load restores only its tasks. Serializers are per thread and per dialect: their registry
 is not thread-safe.
+
+The top-level workflow's tasks are written and read by `_task_to_dict` and `_task_from_dict`, which
+do what SpiffWorkflow's own TaskConverter does (the same dictionaries, hence the same JSON text: a
+state either side wrote reads on the other) in one pass without its generic registry walk: each task
+id is turned into a UUID once per load and back into text once per dump, and the task data is
+walked for typed values (a datetime in the data, say) only when the state holds any.
 """
 
 import json
 import threading
+from copy import copy
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 from .messages import runtime_config
 from .service_tasks import CONVERTERS
@@ -25,20 +35,136 @@ from .service_tasks import CONVERTERS
 class SpecRefWorkflowConverter(BpmnWorkflowConverter):
     """Writes a workflow without its specs; restores it onto spec objects given by the caller."""
 
+    def __init__(self, target_class, registry, fast_tasks=True):
+        super().__init__(target_class, registry)
+        # The one-pass task conversion stands in for SpiffWorkflow's TaskConverter only where that
+        # converter is the one registered for plain tasks (a configuration may replace it).
+        converter = registry.convert_to_dict.get(registry.typenames.get(Task))
+        stock = getattr(getattr(converter, "args", (None, None))[1], "__self__", None)
+        self.fast_tasks = fast_tasks and type(stock) is TaskConverter and registry.typenames.get(Task) == "Task"
+
     def to_dict(self, workflow):
-        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        if not self.fast_tasks or self.registry.typenames.get(type(workflow.task_tree)) != "Task":
+            dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        else:
+            dct = self._workflow_to_dict(workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def restore_onto(self, dct, spec, subprocess_specs):
+    def _workflow_to_dict(self, workflow):
+        """WorkflowConverter.to_dict, with the tasks converted in one pass."""
+        tasks = workflow.tasks
+        ids = {task_id: str(task_id) for task_id in tasks}
+        registry = self.registry
+        converted = {}
+        for task_id, task in tasks.items():
+            if type(task) is not Task:
+                converted[ids[task_id]] = registry.convert(task)
+            else:
+                converted[ids[task_id]] = _task_to_dict(registry, task, tasks, ids)
+        return {
+            "data": registry.convert(registry.clean(workflow.data)),
+            "correlations": workflow.correlations,
+            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+            "success": workflow.success,
+            "completed": workflow.completed,
+            "tasks": converted,
+            "root": str(workflow.task_tree.id),
+        }
+
+    def restore_onto(self, dct, spec, subprocess_specs, typed=True):
+        """The workflow of `dct` on these specs; `typed`: whether the task data may hold typed values
+        (dictionaries with a "typename") to restore, False when the caller knows it holds none."""
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        if self.fast_tasks:
+            workflow.tasks = self._tasks_from_dict(dct["tasks"], workflow, typed)
+        else:
+            workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
+
+    def _tasks_from_dict(self, tasks_dct, workflow, typed):
+        """mapping_from_dict(tasks, UUID, workflow=workflow), with plain tasks restored in one pass."""
+        registry = self.registry
+        ids = {}
+
+        def uuid(text):
+            value = ids.get(text)
+            if value is None:
+                value = ids[text] = UUID(text)
+            return value
+
+        tasks = {}
+        for key, task_dct in tasks_dct.items():
+            if task_dct.get("typename") == "Task":
+                tasks[uuid(key)] = _task_from_dict(registry, task_dct, workflow, uuid, typed)
+            else:
+                tasks[uuid(key)] = registry.restore(task_dct, workflow=workflow)
+        return tasks
+
+
+def _task_to_dict(registry, task, tasks, ids):
+    """TaskConverter.to_dict(task) with the registry's "typename", for a task of `tasks` (ids: their text)."""
+    parent_id = task._parent
+    parent = tasks.get(parent_id) if parent_id is not None else None
+    if parent is None:
+        data, delta, parent_text = task.data, {}, None
+    else:
+        parent_data, own = parent.data, task.data
+        data = {}
+        delta = {
+            "updates": {key: value for key, value in own.items() if key not in parent_data or value != parent_data[key]},
+            "deletions": [key for key in parent_data if key not in own],
+        }
+        parent_text = ids[parent_id]
+    internal = task.internal_data
+    return {
+        "id": ids[task.id],
+        "parent": parent_text,
+        "children": [ids.get(child) or str(child) for child in task._children],
+        "last_state_change": task.last_state_change,
+        "state": task.state,
+        "task_spec": task.task_spec.name,
+        "triggered": task.triggered,
+        "internal_data": registry.convert(internal) if internal else {},
+        "data": data,
+        "delta": delta,
+        "typename": "Task",
+    }
+
+
+def _task_from_dict(registry, dct, workflow, uuid, typed):
+    """TaskConverter.from_dict(dct, workflow)."""
+    task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+    task = Task(workflow, task_spec, state=dct["state"], id=uuid(dct["id"]))
+    parent_id = dct["parent"]
+    task._parent = uuid(parent_id) if parent_id is not None else None
+    task._children = [uuid(child) for child in dct["children"]]
+    task.last_state_change = dct["last_state_change"]
+    task.triggered = dct["triggered"]
+    internal = dct["internal_data"]
+    task.internal_data = registry.restore(internal) if internal else {}
+    if isinstance(task_spec, CatchingEvent) and task._state & TaskState.WAITING:
+        workflow.top_workflow.event_manager.add_task(task)
+    delta = dct.get("delta")
+    parent = workflow.tasks.get(task._parent) if delta else None
+    if parent is not None:
+        # DeepMerge.merge({}, parent.data): the parent's values, containers copied one level deep.
+        data = {key: copy(value) if isinstance(value, dict | list | set) else value
+                for key, value in parent.data.items()}
+        updates = delta.get("updates", {})
+        data.update(registry.restore(updates) if typed else updates)
+        for key in delta.get("deletions", {}):
+            if key in data:
+                del data[key]
+    else:
+        data = registry.restore(dct["data"]) if typed else dct["data"]
+    task.data = data
+    return task
 
 
 # Specs are always run as the serializer rebuilds them: the message events are onestop's
@@ -103,15 +229,30 @@ def restore_specs(dialect: str, spec_json: str):
 def dump_workflow(dialect: str, workflow) -> str:
     """A workflow's state as JSON text, without its spec."""
     serializer = serializer_for(dialect)
-    with _encoding(serializer):
-        doc = serializer.spiff.to_dict(workflow)
-        doc[serializer.spiff.VERSION_KEY] = serializer.spiff.VERSION
-        return json.dumps(doc, cls=serializer.spiff._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+    spiff = serializer.spiff
+    spiff.registry._encoder_mode = True
+    try:
+        doc = serializer.workflow_converter.to_dict(workflow)
+        doc["typename"] = serializer.workflow_converter.typename
+        doc[spiff.VERSION_KEY] = spiff.VERSION
+        return json.dumps(doc, cls=spiff._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+    finally:
+        spiff.registry._encoder_mode = False
 
 
 def load_workflow(dialect: str, spec, subprocess_specs, state: str):
     """Rebuild a workflow from its state onto the given spec objects."""
     serializer = serializer_for(dialect)
     doc = json.loads(state, cls=serializer.spiff.json_decoder_cls)
+    current = doc.get(serializer.spiff.VERSION_KEY) == serializer.spiff.VERSION
     serializer.spiff.migrate(doc)
-    return serializer.workflow_converter.restore_onto(doc, spec, subprocess_specs)
+    # Every "typename" of a state in the current format names the workflow, a task or a subprocess,
+    # unless the data (or an event) holds a typed value: only then is the data walked to restore them.
+    typed = not current or state.count('"typename"') != _structural_typenames(doc)
+    return serializer.workflow_converter.restore_onto(doc, spec, subprocess_specs, typed)
+
+
+def _structural_typenames(doc) -> int:
+    """How many "typename" keys a state holds if its data, events and correlations hold none."""
+    subprocesses = doc.get("subprocesses") or {}
+    return 1 + len(doc.get("tasks") or {}) + sum(1 + len(sp.get("tasks") or {}) for sp in subprocesses.values())

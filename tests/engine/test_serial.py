@@ -1,0 +1,103 @@
+"""A dossier's stored state is SpiffWorkflow's own format: onestop's one-pass task conversion writes
+the same text as SpiffWorkflow's converter and reads back what it wrote, typed values included."""
+
+from datetime import datetime
+
+import pytest
+
+from onestop.engine import serial
+from onestop.engine.parsing import SourceFile
+from tests.conftest import MODELS
+
+MODELS_AND_DATA = [
+    (("review.bpmn", "receive-schema.json"), {"applicant_name": "Đinh G", "documents_complete": True, "approved": True}),
+    (("land-record-spiff.bpmn",), {"parcel": "TĐ-125", "approved": True, "complete": True}),
+    (("timer.bpmn",), {"note": "chờ"}),
+    (("tax-notice-camunda.bpmn",), {"amount": 1000, "paid": True}),
+]
+
+
+def _model(engine, names):
+    return engine.parse([SourceFile(name, (MODELS / name).read_bytes()) for name in names])
+
+
+def _specs(model):
+    if model.spec is None:
+        return serial.restore_specs(model.dialect, model.spec_json)
+    return model.spec, model.subprocess_specs
+
+
+def _stock(model, fn):
+    """fn() with SpiffWorkflow's own task converter in place of the one-pass one."""
+    converter = serial.serializer_for(model.dialect).workflow_converter
+    assert converter.fast_tasks  # the one-pass conversion is what the engine runs
+    converter.fast_tasks = False
+    try:
+        return fn()
+    finally:
+        converter.fast_tasks = True
+
+
+def _steps(engine, model, data, limit=8):
+    """Every state a workflow of the model goes through, completing its first ready task (or sending
+    the message it waits for) each time."""
+    step = engine.start(model, data)
+    states = [step.state]
+    while step.status == "active" and len(states) < limit:
+        messages = [w.message for w in step.waiting if w.type == "message"]
+        if step.ready:
+            step = engine.complete_task(model, step.state, step.ready[0].id, data)
+        elif messages:
+            step = engine.deliver_message(model, step.state, messages[0], data)
+        else:
+            break
+        states.append(step.state)
+    return states
+
+
+@pytest.mark.parametrize(("names", "data"), MODELS_AND_DATA, ids=[m[0][0] for m in MODELS_AND_DATA])
+def test_every_state_is_written_and_read_as_spiffworkflows_own_converter_does(engine, names, data):
+    model = _model(engine, names)
+    states = _steps(engine, model, data)
+    assert len(states) > 1
+    for text in states:
+        spec, subprocess_specs = _specs(model)
+        fast = serial.load_workflow(model.dialect, spec, subprocess_specs, text)
+        stock = _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, text))  # noqa: B023
+        # Each side writes the text it read, whichever side restored the workflow.
+        assert serial.dump_workflow(model.dialect, fast) == text
+        assert serial.dump_workflow(model.dialect, stock) == text
+        assert _stock(model, lambda: serial.dump_workflow(model.dialect, fast)) == text  # noqa: B023
+        assert [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in fast.tasks.values()] == \
+            [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in stock.tasks.values()]
+
+
+def test_typed_values_in_the_data_come_back_as_they_were(engine):
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G"})
+    workflow = step.workflow
+    when = datetime(2026, 12, 5, 8, 30)
+    ready = next(t for t in workflow.tasks.values() if t.task_spec.manual and t.data)
+    ready.data.update({"received": when, "nested": {"at": [when]}, "text": 'a "typename" in words'})
+    root = workflow.task_tree
+    root.data["opened"] = when
+    text = serial.dump_workflow(model.dialect, workflow)
+    spec, subprocess_specs = _specs(model)
+    for restored in (serial.load_workflow(model.dialect, spec, subprocess_specs, text),
+                     _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, text))):
+        again = restored.tasks[ready.id].data
+        assert again["received"] == when and again["nested"] == {"at": [when]}
+        assert again["text"] == 'a "typename" in words'
+        assert restored.task_tree.data["opened"] == when
+        assert serial.dump_workflow(model.dialect, restored) == text
+
+
+def test_restored_task_data_never_shares_containers_with_its_parent(engine):
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD", "Đơn"], "owner": {"name": "A"}})
+    spec, subprocess_specs = _specs(model)
+    workflow = serial.load_workflow(model.dialect, spec, subprocess_specs, step.state)
+    ready = next(t for t in workflow.tasks.values() if t.task_spec.manual)
+    ready.data["documents"].append("Bản vẽ")
+    ready.data["owner"]["name"] = "B"
+    assert ready.parent.data["documents"] == ["CCCD", "Đơn"] and ready.parent.data["owner"] == {"name": "A"}
