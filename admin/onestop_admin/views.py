@@ -36,6 +36,7 @@ from onestop.web.auth import local_referrer, sign_out
 from onestop.web.i18n import STATUS_NAMES, dmy, dmy_hm
 
 from .events import EVENT_LABELS, event_label
+from .scaffolding import LazyScaffolding
 from .search import ApplicantSearch
 
 ADMIN_ROLES = ("admin", "province_admin", "system_admin")
@@ -102,7 +103,7 @@ TYPE_FORMATTERS = typefmt.BASE_FORMATTERS | {datetime: _local_time, date: _local
 DETAIL_TYPE_FORMATTERS = typefmt.DETAIL_FORMATTERS | {datetime: _local_time, date: _local_date, bool: _yes_no}
 
 
-class ScopedModelView(Guarded, ModelView):
+class ScopedModelView(Guarded, LazyScaffolding, ModelView):
     """A table of rows that belong to centres: the list, the count and every single record are
     limited to the administrator's scope (flask-admin loads one record without the list query)."""
 
