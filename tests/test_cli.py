@@ -316,3 +316,91 @@ def test_serve_with_granian_serves_the_same_app_submissions_and_steps_included(t
                              json={"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}}, timeout=60)
         assert step.status_code == 200 and step.json()["tasks"][0]["element_id"] == "Task_Approve"
         assert "Traceback" not in log.read_text(errors="replace")
+
+
+@pytest.fixture
+def bundle(sqlite_app, tmp_path):
+    """A bundled-procedures folder of two procedures (copies), the system user, and a count of the
+    models the engine is asked to compile."""
+    import shutil
+
+    from onestop.services import procedures
+    from tests.process_models import BUNDLED
+
+    root = tmp_path / "bundled"
+    for name in ("copy_certification", "judicial_record"):
+        shutil.copytree(BUNDLED / name, root / name)
+    compiled = []
+    compile_model = procedures.compile_model
+
+    def counted(files, **kwargs):
+        compiled.append(sorted(f.name for f in files))
+        return compile_model(files, **kwargs)
+
+    with sqlite_app.app_context():
+        from onestop.services.users import system_user
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(procedures, "compile_model", counted)
+            yield root, system_user(), compiled
+
+
+def _versions():
+    from onestop.models import Procedure
+
+    return {p.code: p.latest_version for p in Procedure.select()}
+
+
+def test_bundled_folders_loaded_again_unchanged_are_not_parsed_and_keep_their_version(bundle, capsys):
+    from onestop import cli
+
+    root, system, compiled = bundle
+    assert cli.load_bundled(system, root) == 2 and len(compiled) == 2
+    first = _versions()
+    assert sorted(first.values()) == [1, 1] and capsys.readouterr().out.count("imported as") == 2
+    assert cli.load_bundled(system, root) == 2
+    assert len(compiled) == 2 and _versions() == first and capsys.readouterr().out == ""
+
+
+def test_a_changed_bundled_folder_is_parsed_and_imported_as_a_new_version_and_a_broken_one_reported(bundle, capsys):
+    from onestop import cli
+
+    root, system, compiled = bundle
+    cli.load_bundled(system, root)
+    form = root / "judicial_record" / "receive-schema.json"
+    form.write_text(json.dumps(json.loads(form.read_text()), indent=4))
+    del compiled[:]
+    assert cli.load_bundled(system, root) == 2
+    assert [("receive-schema.json" in names) for names in compiled] == [True]
+    versions = _versions()
+    assert sorted(versions.values()) == [1, 2] and "imported as" in capsys.readouterr().out
+    bpmn = next((root / "copy_certification").glob("*.bpmn"))
+    bpmn.write_bytes(bpmn.read_bytes()[:-40])
+    assert cli.load_bundled(system, root) == 1
+    assert "copy_certification: the model was refused" in capsys.readouterr().err and _versions() == versions
+
+
+def test_an_unchanged_bundled_folder_is_parsed_again_after_onestop_changed_or_another_version_was_uploaded(
+        bundle, monkeypatch):
+    """A newer onestop may refuse what an older one accepted; a procedure uploaded since is replaced by the
+    bundled one again, as at every start before."""
+    from onestop import cli
+    from onestop.services import procedures
+
+    root, system, compiled = bundle
+    cli.load_bundled(system, root)
+    first = _versions()
+    monkeypatch.setattr(procedures, "_compiler", lambda: "another onestop")
+    del compiled[:]
+    assert cli.load_bundled(system, root) == 2 and len(compiled) == 2 and _versions() == first
+    del compiled[:]
+    assert cli.load_bundled(system, root) == 2 and compiled == []
+    review = root.parent / "review"
+    review.mkdir()
+    (review / "procedure.json").write_text(json.dumps({"code": next(iter(first))}))
+    for name in ("review.bpmn", "receive-schema.json"):
+        (review / name).write_bytes((MODELS / name).read_bytes())
+    assert cli._import(system, review)
+    del compiled[:]
+    assert cli.load_bundled(system, root) == 2 and len(compiled) == 1
+    assert sorted(_versions().values()) == [1, 3]

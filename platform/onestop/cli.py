@@ -63,12 +63,16 @@ def _print_problems(details, out=sys.stderr):
         print(f"  {where}: {d['message']}", file=out)
 
 
-def _import(actor, path: Path, process_id=None, quiet=False):
+def _import(actor, path: Path, process_id=None, quiet=False, again=False):
+    """Import a procedure's files; `again`: files imported at every start, not parsed when unchanged."""
     from .services.errors import ServiceError
-    from .services.procedures import upload_procedure
+    from .services.procedures import upload_procedure, upload_unless_loaded
 
     try:
-        version, created = upload_procedure(actor, _uploads_from(path), process_id)
+        if again:
+            version, created = upload_unless_loaded(actor, _uploads_from(path))
+        else:
+            version, created = upload_procedure(actor, _uploads_from(path), process_id)
     except ServiceError as exc:
         print(f"{path}: {exc.message}", file=sys.stderr)
         _print_problems(exc.details)
@@ -82,12 +86,13 @@ def _import(actor, path: Path, process_id=None, quiet=False):
 
 
 def load_bundled(actor, root: Path = BUNDLED):
-    """Import every bundled procedure folder; unchanged ones keep their version."""
+    """Import every bundled procedure folder; unchanged ones keep their version (and are not parsed
+    again: services.procedures.upload_unless_loaded)."""
     if not root.is_dir():
         return 0
     ok = 0
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        ok += _import(actor, folder, quiet=True)
+        ok += _import(actor, folder, quiet=True, again=True)
     return ok
 
 

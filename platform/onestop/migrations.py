@@ -420,6 +420,10 @@ def _sharded_figures(db):
         model._schema.create_indexes(safe=True)
 
 
+def _version_sources(db):
+    _add_column(db, "procedureversion", "source_key", CharField(max_length=64, null=True))
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -471,6 +475,8 @@ MIGRATIONS = [
     (48, "columns empty in most rows indexed only where set, unread indexes dropped: a submission writes less",
      _lean_indexes),
     (49, "the kept figures' rows sharded: a centre's concurrent steps do not queue on one row", _sharded_figures),
+    (50, "versions remember the files and compiler they were loaded from: an unchanged bundled folder is not parsed",
+     _version_sources),
 ]
 
 

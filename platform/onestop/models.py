@@ -198,6 +198,10 @@ class ProcedureVersion(BaseModel):
     published_at = DateTimeField(null=True)  # offered as a template to the centres below
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
+    # What a loader that reads the same files again and again (the bundled procedures, at every start)
+    # found this version to be made from: its files and the code that compiled them
+    # (procedures.source_key). Equal next time: the files need not be parsed again.
+    source_key = CharField(max_length=64, null=True)
 
     class Meta:
         indexes = ((("procedure", "version"), True),)

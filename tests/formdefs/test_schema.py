@@ -4,6 +4,8 @@ import json
 import unicodedata
 from pathlib import Path
 
+import pytest
+
 from onestop.formdefs import check_schema, normalise, validate
 from onestop.formdefs.schema import check_ui, ui_warnings
 
@@ -107,3 +109,45 @@ def test_a_keyword_whose_value_is_an_object_or_a_list_where_a_word_belongs_is_a_
         assert check_schema("f-schema.json", schema) != []
     assert [p.pointer for p in check_ui("f-uischema.json", {"a": {"ui:widget": ["text"]}},
                                         {"properties": {"a": {"type": "string"}}})] == ["/a/ui:widget"]
+
+
+def _bundled_forms() -> list[str]:
+    from onestop.cli import BUNDLED
+
+    return sorted({json.dumps(json.loads(p.read_text()), sort_keys=True, ensure_ascii=False)
+                   for p in BUNDLED.glob("*/*-schema.json")})
+
+
+def test_a_valid_form_is_judged_by_the_compiled_meta_schema_without_jsonschema_walking_it(monkeypatch):
+    import jsonschema
+
+    from onestop.formdefs import schema
+
+    def walked(*_args, **_kwargs):
+        raise AssertionError("jsonschema checked a valid form against the meta-schema")
+
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema", walked)
+    forms = _bundled_forms()
+    assert len(forms) > 50
+    assert all(schema._metaschema_error.__wrapped__(text) is None for text in forms)
+
+
+def test_a_form_breaking_the_meta_schema_gets_jsonschemas_own_message_and_pointer():
+    import jsonschema
+
+    from onestop.formdefs import schema
+
+    broken = [{"type": "object", "properties": {"a": {"type": "string", "minLength": -1}}},
+              {"type": "object", "properties": {"a": {"enum": "x"}}},
+              {"type": "object", "properties": {"a": {"maxItems": 1.5}}},
+              {"type": "object", "properties": {"a": {"title": 3}}},
+              {"type": "object", "required": ["a", "a"], "properties": {"a": {"uniqueItems": "yes"}}}]
+    for form in broken:
+        with pytest.raises(jsonschema.SchemaError) as raised:
+            jsonschema.Draft202012Validator.check_schema(form)
+        assert not schema._compiled_metaschema().is_valid(form)
+        text = json.dumps(form, sort_keys=True)
+        assert schema._metaschema_error.__wrapped__(text) == (
+            "".join(f"/{p}" for p in raised.value.absolute_path), raised.value.message)
+    problems = check_schema("bad", broken[0])
+    assert [(p.pointer, p.message) for p in problems] == [("/properties/a/minLength", "-1 is less than the minimum of 0")]

@@ -8,7 +8,7 @@ from .authoring import ConditionCheck, TimerCheck, check_condition, check_timer_
 from .budgets import Budgets
 from .datastores import lookup_tables
 from .datastores import referenced as referenced_tables
-from .parsing import ParsedModel, SourceFile, classify
+from .parsing import ParsedModel, SourceFile, classify, content_hash
 from .problems import ModelError, Problem
 from .runtime import Engine, EngineError, NotWaiting, Step, Stored, TaskNotReady
 from .sandbox import Sandbox
@@ -19,5 +19,5 @@ from .unittests import CaseResult, TestCase, TestFile, is_test_file, process_of,
 # modules (tests/test_architecture.py holds them to it).
 __all__ = ["Budgets", "CaseResult", "ConditionCheck", "Engine", "EngineError", "ModelError", "NotWaiting",
            "ParsedModel", "Problem", "Sandbox", "ServiceCall", "SourceFile", "Step", "Stored", "TaskNotReady", "TestCase", "TestFile",
-           "TimerCheck", "check_condition", "check_timer_value", "classify", "declared_names", "is_test_file",
+           "TimerCheck", "check_condition", "check_timer_value", "classify", "content_hash", "declared_names", "is_test_file",
            "lookup_tables", "process_of", "read_test_file", "referenced_tables", "run_cases"]

@@ -1,5 +1,8 @@
 """Procedures: uploading a model (a new immutable version), listing, and loading for run time."""
 
+import functools
+import hashlib
+import importlib.metadata
 import io
 import json
 import re
@@ -12,7 +15,7 @@ from peewee import fn
 
 from .. import formdefs
 from ..db import write_transaction
-from ..engine import ModelError, ParsedModel, Problem, SourceFile, classify
+from ..engine import ModelError, ParsedModel, Problem, SourceFile, classify, content_hash
 from ..formdefs import FormDefinition
 from ..models import LocalOverride, ModelFile, Procedure, ProcedureVersion, utcnow
 from ..text import fold
@@ -88,6 +91,53 @@ def upload_procedure(actor, uploads, process_id=None, *, max_bytes=5 * 1024 * 10
     files = unpack(uploads, max_bytes)
     parsed = checked_model(files, process_id, max_bytes)
     return store_version(actor, actor.centre_id, files, parsed)
+
+
+def upload_unless_loaded(actor, uploads, *, max_bytes=5 * 1024 * 1024):
+    """upload_procedure for files loaded again at every start (the bundled procedures): when the
+    actor's centre's latest version of a procedure was loaded from these very files by this very code
+    (source_key), it is returned unchanged, (version, False), without parsing them again; otherwise
+    as upload_procedure, the version then remembering what it was loaded from."""
+    files = unpack(uploads, max_bytes)
+    key = source_key(files)
+    known = (ProcedureVersion.select(ProcedureVersion.id, ProcedureVersion.version, ProcedureVersion.source_key,
+                                     Procedure.id, Procedure.code)
+             .join(Procedure, on=(ProcedureVersion.procedure == Procedure.id)
+                   & (ProcedureVersion.version == Procedure.latest_version))
+             .where((Procedure.centre == actor.centre_id) & (ProcedureVersion.content_hash == content_hash(files))
+                    & (ProcedureVersion.source_key == key))
+             .first())
+    # The centre's allowed hosts may have changed since: a model now refused is refused as at upload.
+    if known is not None and not connectors.refused_literal_urls(files, connectors.allowed_of(actor.centre_id)):
+        return known, False
+    version, created = upload_procedure(actor, uploads, max_bytes=max_bytes)
+    if version.source_key != key:
+        with write_transaction():
+            ProcedureVersion.update(source_key=key).where(ProcedureVersion.id == version.id).execute()
+        version.source_key = key
+    return version, created
+
+
+def source_key(files) -> str:
+    """What a version loaded from `files` was made from: the files (engine.content_hash) and the code
+    that judges and compiles them (_compiler). Either changed, the files are parsed again, so that a
+    model a newer onestop refuses is reported as it would be at upload."""
+    return hashlib.sha256(f"{content_hash(files)}:{_compiler()}".encode()).hexdigest()
+
+
+@functools.cache
+def _compiler() -> str:
+    """A digest of onestop's own source and the versions of the libraries that parse models."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent.parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    for library in ("SpiffWorkflow", "jsonschema", "lxml"):
+        try:
+            digest.update(f"{library}={importlib.metadata.version(library)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{library}=-".encode())
+    return digest.hexdigest()
 
 
 def checked_model(files, process_id=None, max_bytes=5 * 1024 * 1024) -> ParsedModel:
