@@ -115,16 +115,29 @@ def _build(model, fields, values):
     """The model instance `model(**{field: value})` makes from a row's values, made without
     peewee's descriptor call per field and without computing defaults the row replaces: the fields
     read hold their values, the others their defaults, and all of them count as changed."""
-    meta = model._meta
-    data = meta._default_by_name.copy()
-    for f, v in zip(fields, values, strict=True):
-        data[f.name] = f.python_value(v)
-    for name, default in meta._default_callable_list:
-        if name not in data:
-            data[name] = default()
+    plan = _plans.get((model, id(fields)))
+    if plan is None or plan[0] is not fields:
+        plan = _plans[(model, id(fields))] = _plan(model, fields)
+    _fields, defaults, names, converters, callables = plan
+    data = defaults.copy()
+    data.update({name: convert(value) for name, convert, value in zip(names, converters, values, strict=True)})
+    for name, default in callables:
+        data[name] = default()
     instance = model.__new__(model)
     instance.__data__, instance._dirty, instance.__rel__ = data, set(data), {}
     return instance
+
+
+def _plan(model, fields) -> tuple:
+    """What _build needs of a model and the fields a query reads, worked out once per query shape
+    (kept with the fields themselves: their id is a key only while they are the ones kept)."""
+    meta = model._meta
+    names = tuple(f.name for f in fields)
+    callables = tuple((name, default) for name, default in meta._default_callable_list if name not in names)
+    return fields, meta._default_by_name, names, tuple(f.python_value for f in fields), callables
+
+
+_plans: dict = {}
 
 
 _WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FROM ', 1)
