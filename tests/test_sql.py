@@ -47,3 +47,17 @@ def test_hand_overs_and_the_open_tasks_a_step_takes_are_read_by_their_column_nam
     assert (hand_over.element_id, hand_over.lane, hand_over.state) == ("Task_Receive", "Một cửa", "completed")
     assert hand_over.started_at <= hand_over.done_at
     assert leaving.lane == "Lãnh đạo" and isinstance(leaving.created_at, datetime)
+
+
+def test_a_rows_times_are_read_as_the_same_values_peewee_reads_them():
+    """Rows built by hand (sql._build) read a dossier's stored times without peewee's strptime, and
+    every text gives what peewee's own DateTimeField gives: a time with or without microseconds, a
+    bare date, a time with an offset, and texts that are not times at all (kept as they are)."""
+    texts = ["2025-06-12 08:30:15.123456", "2025-06-12 08:30:15", "2025-06-12", "2025-06-12 08:30:15+07:00",
+             "2025-06-12 08:30:15.123456+07:00", "2025-02-30 08:30:15", "2025-06-12 24:00:00", "2025-06-12T08:30:15",
+             "２０２５-06-12 08:30:15", "2025-06-12 08:30:15.1234", "not a time", "", None]
+    fields = [Dossier.created_at]
+    for text in texts:
+        built = sql._build(Dossier, fields, [text])
+        assert built.created_at == Dossier.created_at.python_value(text), text
+        assert type(built.created_at) is type(Dossier.created_at.python_value(text)), text

@@ -102,6 +102,13 @@ SQLITE_PRAGMAS = {
 }
 
 
+# Prepared statements kept per SQLite connection (sqlite3's default is 128). A server runs several
+# hundred distinct statements (every multi-row INSERT's and IN list's length is one of its own), so
+# with the default a step's statements were pushed out by the requests between two steps and
+# prepared again.
+SQLITE_CACHED_STATEMENTS = 1024
+
+
 # SQLite's WAL: with CHECKPOINT_SECONDS > 0 (settings: ONESTOP_SQLITE_CHECKPOINT_SECONDS) the checkpointer
 # copies it into the database file at most that long apart and keeps it under about WAL_PAGES pages
 # (ONESTOP_SQLITE_WAL_PAGES); with 0, the default, SQLite does it inside the commit that crosses WAL_PAGES.
@@ -456,7 +463,7 @@ def open_database(url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, w
         if path in ("", "/:memory:"):
             path = ":memory:"
         return LocalDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30, checkpoint_seconds=checkpoint_seconds,
-                             wal_pages=wal_pages)
+                             wal_pages=wal_pages, cached_statements=SQLITE_CACHED_STATEMENTS)
     if parsed.scheme in ("postgres", "postgresql"):
         options = {"prefer_psycopg3": True, "prepare_threshold": PREPARE_THRESHOLD} if psycopg is not None else {}
         return PostgresPool(

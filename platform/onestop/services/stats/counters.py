@@ -15,6 +15,7 @@ whichever rows its counts went to; the recount writes shard 0.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import random
@@ -64,15 +65,22 @@ def _add(table: str, key: dict, counts: dict, greatest=()) -> None:
     greater value (the database's order, as MAX() reads them back). Written at the end of the unit
     of work, in the lock order (FIGURE_TABLES, then the key, the shard last)."""
     key = key | {"shard": shard()}
-    columns = quoted(list(key) + list(counts))
-    updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [
-        f'"{n}" = CASE WHEN excluded."{n}" > "{table}"."{n}" THEN excluded."{n}" ELSE "{table}"."{n}" END'
-        for n in greatest]
-    statement = (f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * (len(key) + len(counts)))}) '
-                 f'ON CONFLICT ({quoted(c for c in key if c not in greatest)}) DO UPDATE SET {", ".join(updates)}')
+    statement = _upsert(table, tuple(key), tuple(counts), greatest)
     params = list(key.values()) + list(counts.values())
     row = tuple((v is not None, v) for c, v in key.items() if c not in greatest)  # None sorts first, never compared
     defer((LOCK_FIGURES, FIGURE_TABLES.index(table), row), lambda: sql.run(statement, params))
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert(table: str, key: tuple, counts: tuple, greatest: tuple) -> str:
+    """The upsert of a figure's row, by the shape of its key and counts (built once per shape: a
+    step writes the same few)."""
+    columns = quoted(key + counts)
+    updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [
+        f'"{n}" = CASE WHEN excluded."{n}" > "{table}"."{n}" THEN excluded."{n}" ELSE "{table}"."{n}" END'
+        for n in greatest]
+    return (f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * (len(key) + len(counts)))}) '
+            f'ON CONFLICT ({quoted(c for c in key if c not in greatest)}) DO UPDATE SET {", ".join(updates)}')
 
 
 def centre_of(dossier) -> int:
