@@ -1,5 +1,6 @@
 """Shared fixtures: an app on real SQLite and real PostgreSQL, API clients with real tokens."""
 
+import gc
 import os
 import threading
 from datetime import timedelta
@@ -18,6 +19,14 @@ from tests.support.templates import Templates
 pytest_plugins = ["tests.support.parallel", "tests.support.routing", "tests.support.jinja"]
 
 ROOT = Path(__file__).resolve().parents[1]
+# Each test builds an app: some 5,800 objects that refer to each other in cycles, so only the
+# collector frees them, and at CPython's default thresholds (700, 10, 10) it walks the young
+# generations thousands of times a test file. Collecting less often (still collecting: memory
+# stays bounded by the few apps alive between two passes) cut the test process's CPU by ~20 %
+# (tests/admin + tests/web/test_api.py: 22.1-22.3 s -> 17.4 s, alternated). Servers and commands
+# the tests start are separate processes and keep Python's defaults, as in production.
+gc.set_threshold(20_000, 20, 20)
+
 SHARED = ROOT.parent / "shared"
 CONFORMANCE = SHARED / "conformance"
 
