@@ -1,4 +1,5 @@
-"""The suite's order under xdist: the longest files first, each file's tests in their own order."""
+"""The suite's order under xdist: files with `alone` tests first, then the longest files, each file's tests in
+their own order (its `alone` tests first)."""
 
 import json
 from pathlib import Path
@@ -51,3 +52,16 @@ def test_a_files_alone_tests_come_first_and_together(tmp_path, monkeypatch):
     parallel.pytest_collection_modifyitems(None, items)
 
     assert [item.nodeid.split("::")[1] for item in items] == ["test_b", "test_d", "test_a", "test_c"]
+
+
+def test_files_with_alone_tests_are_handed_out_before_longer_files_without(tmp_path, monkeypatch):
+    durations = tmp_path / "durations.json"
+    durations.write_text(json.dumps({"tests/test_timed.py": 2.0, "tests/test_long.py": 30.0,
+                                     "tests/test_short.py": 1.0}))
+    monkeypatch.setattr(parallel, "DURATIONS", durations)
+    items = _items("tests/test_long.py::test_a", "tests/test_short.py::test_b", "tests/test_timed.py::test_c",
+                   "tests/test_timed.py::test_d", alone=("tests/test_timed.py::test_d",))
+
+    parallel.pytest_collection_modifyitems(None, items)
+
+    assert [item.nodeid.split("::")[1] for item in items] == ["test_d", "test_c", "test_a", "test_b"]

@@ -7,8 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from onestop.formdefs.blocks import LIBRARY, address_schema, blocks
 from onestop.services.dossiers import applicant_from
 from tests.conftest import ROOT
@@ -30,7 +28,6 @@ def test_the_identity_block_fills_the_dossiers_applicant_and_the_address_block_l
     assert {"const": "01", "title": "Thành phố Hà Nội"} in address["applicant_province"]["oneOf"]
 
 
-@pytest.mark.alone
 def test_the_blocks_are_checked_in_well_under_a_second():
     started = time.perf_counter()
     blocks()

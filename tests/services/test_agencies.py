@@ -81,7 +81,6 @@ def test_centres_without_an_identity_code_are_not_ready_in_the_api_and_the_list(
     assert source.startswith("national list codes.csv")
 
 
-@pytest.mark.alone
 def test_simultaneous_intakes_at_several_centres_get_unique_codes_each_agency_counting_without_gaps(app):
     """Sixteen intakes at once at each of three centres: two with imported codes, one without (whose
     dossiers share the placeholder agency's counter): every code is distinct and each agency's

@@ -10,12 +10,14 @@ runs alone while the other workers wait. A turnstile in front of the shared lock
 Without xdist (one process) there is nothing to take.
 
 Whole files go to the workers (``--dist loadfile``) in the order of collection, which this plugin
-sets: the longest files first, and within a file its ``alone`` tests first (a worker keeps the
-exclusive lock from one ``alone`` test to the next, so the others drain once per file, not once per
-test) (their last known durations are in tests/durations.json), so that
-no long file starts last and keeps one worker busy while the others have nothing left. A file not
-yet measured is guessed from its number of tests (a browser file counts as long). A full run with
-``ONESTOP_STORE_DURATIONS=1`` writes the file again.
+sets. The files with ``alone`` tests come first: an ``alone`` test waits for the test the other
+workers are running, a short one at the start, maybe a browser test of half a minute later. Then
+the longest files first (their last known durations are in tests/durations.json), so that no long
+file starts last and keeps one worker busy while the others have nothing left; a file not yet
+measured is guessed from its number of tests (a browser file counts as long). Within a file, its
+``alone`` tests come first and together: a worker keeps the exclusive lock from one ``alone`` test
+to the next, so the others drain once per file, not once per test. A full run with
+``ONESTOP_STORE_DURATIONS=1`` writes the durations again.
 
 ``worker_slot()`` tells each worker which share of a numbered resource (Redis's logical
 databases) is its own.
@@ -71,9 +73,11 @@ def pytest_collection_modifyitems(config, items):
         return counts[module] * _GUESS_PER_TEST + (_GUESS_BROWSER if "/browser/" in module else 0.0)
 
     position = {module: n for n, module in enumerate(dict.fromkeys(_module(item.nodeid) for item in items))}
-    # Within a file, its `alone` tests first and together: they then wait once for the other workers.
-    items.sort(key=lambda item: (-expected(_module(item.nodeid)), position[_module(item.nodeid)],
-                                 item.get_closest_marker(ALONE) is None))
+    # Files with `alone` tests first (they wait for short tests, not a browser test); within a file,
+    # its `alone` tests first and together: they then wait once for the other workers.
+    with_alone = {_module(item.nodeid) for item in items if item.get_closest_marker(ALONE)}
+    items.sort(key=lambda item: (_module(item.nodeid) not in with_alone, -expected(_module(item.nodeid)),
+                                 position[_module(item.nodeid)], item.get_closest_marker(ALONE) is None))
 
 
 _spent: collections.Counter = collections.Counter()
