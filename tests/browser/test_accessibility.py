@@ -3,7 +3,9 @@ and a citizen and an officer get through their journey with the keyboard alone.
 
 The pages are the app's own URL map: every GET route without arguments, and every route with
 arguments filled with real objects seeded once for the module (as tests/web/test_isolation.py fills
-them), so a new page is checked without anyone adding it here. Pages that answer with something other
+them, or with the object a route shows where that map's is another's: a centre's queue, a sitting, the
+citizen's own dossier, this browser's submission, a signed result), so a new page is checked without anyone
+adding it here; a page that answers 4xx/5xx fails the walk unless listed as an expected error page. Pages that answer with something other
 than HTML (CSV, XLSX, JSON, files) are not pages to read. One live server (the app in this process,
 served by werkzeug on its own threads), one Chromium, one browser context per language that loads each
 page once and checks it at both sizes."""
@@ -26,8 +28,14 @@ AXE_URL = "/static/vendor/axe-core/axe.min.js"  # the vendored copy the app serv
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
 PASSWORD = "Mật-khẩu-quản-trị-2026"
-# Routes that are no page: the language switch (a redirect), the server's health, static files.
-NOT_PAGES = {"i18n.choose", "public.health", "static", "admin.static", "desk.logout"}
+# Routes that are no page: the language switch and the citizen's sign-in (redirects, the latter to the
+# identity provider's site), the server's health, static files.
+NOT_PAGES = {"i18n.choose", "public.health", "static", "admin.static", "desk.logout", "citizen.sign_in"}
+# Pages the walk reaches as an error on purpose, with why (the error page itself is checked by axe).
+EXPECTED_ERRORS = {
+    "/signin/callback": 400,  # no answer of the provider to finish a sign-in with: the sign-in-failed page
+}
+CITIZEN = "001085012345"  # a test citizen of the identity simulator
 APPLICATION = {"requester_full_name": "Nguyễn Thị Hoa", "requester_citizen_id": "022190012345",
                "papers": [{"paper_name": "Văn bằng tốt nghiệp", "pages": 2, "copies": 1}]}
 
@@ -41,7 +49,8 @@ def _seed(app):
     from tests.services.test_practice import APPLICATION as PRACTICE
 
     with app.app_context():
-        admin, _ = make_user("qt.admin", ("admin", "officer", "leader"), password=PASSWORD)
+        admin, _ = make_user("qt.admin", ("admin", "officer", "leader", "system_admin"),
+                             password=PASSWORD)  # the national pages too
         webhook = _seed_issue_21_webhook(admin)
         procedures.upload_procedure(admin, [procedures.Upload(p.name, p.read_bytes())
                                             for p in bundled_files("copy_certification")])
@@ -55,7 +64,8 @@ def _seed(app):
                                          run_tests=False)
         unit = units.create_unit(admin, "TP", "Phòng Tư pháp")
         centre = Centre.get(Centre.code == "default")
-        extra = _seed_issue_18_to_20(admin, dossier, centre) | webhook | _seed_issue_21_signing(admin)
+        extra = _seed_issue_18_to_20(admin, dossier, centre) | webhook | _seed_issue_21_signing(admin) \
+            | _seed_sitting_and_citizen(admin)
         extra["delivery"] = WebhookDelivery.get(WebhookDelivery.subscription == webhook["subscription"]).id
         return extra | {"code": dossier.code, "key": dossier.lookup_key, "procedure": "2.000815", "task": WorkItem.get(WorkItem.dossier == dossier.id).id,
                 "attachment": Attachment.get(Attachment.dossier == dossier.id).id, "draft": draft.draft_id,
@@ -99,6 +109,23 @@ def _seed_issue_18_to_20(admin, dossier, centre) -> dict:
             "paper": paper.id, "document": CitizenDocument.get(CitizenDocument.dossier == dossier.id).id}
 
 
+def _seed_sitting_and_citizen(admin) -> dict:
+    """A dossier decided on the spot (its sitting's page) and one the test citizen submitted signed in
+    (their "my dossiers" page of it)."""
+    from onestop.services import dossiers, identity, procedures, sittings
+    from onestop.services.users import portal_user
+    from tests.services.test_sittings import APPLICATION as ON_THE_SPOT
+    from tests.services.test_sittings import TEMPLATE
+
+    procedures.upload_procedure(admin, [procedures.Upload(p.name, p.read_bytes()) for p in sorted(TEMPLATE.iterdir())])
+    metadata = procedures.catalogue_entry(admin, "MAU.ON_THE_SPOT")[1].metadata
+    counter = dossiers.start_dossier(admin, "MAU.ON_THE_SPOT", ON_THE_SPOT, channel="counter")
+    sittings.open_sitting(admin, counter, metadata, None)
+    citizen = identity.Citizen(citizen_id=CITIZEN, name="Nguyễn Văn Hùng", subject="walk", issuer="simulator")
+    mine, _key = identity.submit(portal_user(), "2.000815", citizen, APPLICATION, {})
+    return {"sitting": counter.code, "mine": mine.code}
+
+
 def _seed_issue_21_signing(admin) -> dict:
     """A signed result: its verification page shows a verdict."""
     from onestop.services import signing
@@ -109,10 +136,20 @@ def _seed_issue_21_signing(admin) -> dict:
     return {"verify": record.code}
 
 
+# Routes whose <code> is another object's than the seeded dossier's (tests/web/test_isolation.py's map
+# gives them a code they answer 404 to): the key in the seeded ids of the one each shows.
+WALK_CODES = {"desk.intake_receipt": "code", "spot.sitting": "sitting", "citizen.my_dossier": "mine",
+              "verify.by_code": "verify", "portal.submitted": "submitted", "portal.receipt": "submitted",
+              "spot.sitting_state": "sitting", "portal.receipt_pdf": "submitted"}
+# flask-admin's pages a view switches off (it answers them 404): the switch each page needs.
+ADMIN_SWITCHES = {"create_view": "can_create", "edit_view": "can_edit", "details_view": "can_view_details"}
+
+
 def page_paths(app, ids) -> list[str]:
     """Every page of the app's URL map, arguments filled with the seeded objects."""
     from tests.web.test_isolation import RECORD_PAGES, _url
 
+    admin_views = {v.endpoint: v for admin in app.extensions.get("admin", []) for v in admin._views}
     paths = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if "GET" not in rule.methods or rule.endpoint in NOT_PAGES or rule.rule.startswith("/api/"):
@@ -121,8 +158,14 @@ def page_paths(app, ids) -> list[str]:
         if page in ("ajax_lookup", "export") or rule.endpoint.startswith(("modeller.", "testrun.diagram")) \
                 and rule.endpoint not in ("modeller.index", "modeller.page"):
             continue  # JSON, files and downloads, never HTML
+        if page in ADMIN_SWITCHES and not getattr(admin_views.get(view), ADMIN_SWITCHES[page], True):
+            continue  # a record page this back-office view does not offer
         if rule.endpoint in ("portal.procedure", "portal.submit", "version_diff.compare"):
             path = rule.rule.replace("<code>", ids["procedure"])
+        elif rule.endpoint.startswith("queue."):  # a centre's queue: its code, not a dossier's
+            path = _url(rule, ids | {"code": "default"})
+        elif rule.endpoint in WALK_CODES:
+            path = rule.rule.replace("<code>", ids[WALK_CODES[rule.endpoint]])
         else:
             path = _url(rule, ids)
         if rule.endpoint == "portal.track_link":
@@ -136,10 +179,20 @@ def page_paths(app, ids) -> list[str]:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, database_templates, engine):
     """The app on a seeded SQLite database, served over real HTTP for the module."""
-    from werkzeug.serving import make_server
+    from onestop.simulators import identity as provider_app
+    from tests.support.simulators import serving
 
     folder = tmp_path_factory.mktemp("a11y")
-    app = _make_app(database_templates.sqlite(folder / "onestop.db"), folder, engine, clock=ShiftedClock())
+    with serving(provider_app.create_app(folder / "vneid")) as provider:
+        yield from _served(database_templates, folder, engine, provider)
+
+
+def _served(database_templates, folder, engine, provider):
+    from werkzeug.serving import make_server
+
+    # Citizens sign in at the identity simulator (real OpenID over HTTP): their own pages are walked too.
+    app = _make_app(database_templates.sqlite(folder / "onestop.db"), folder, engine, clock=ShiftedClock(),
+                    oidc_issuer=provider, oidc_client_id="onestop", oidc_client_secret="simulator-secret")
     ids = _seed(app)
     # The browser keeps the style sheets and scripts for the walk instead of asking again on each of its
     # ~200 loads whether they changed (Flask's default, a 304 from this process every time): the pages
@@ -213,10 +266,26 @@ def _walk(live, browser, language) -> dict:
     for path in anonymous:
         _check(page, base + path, found, f"{path} (signed out)")
     _sign_in(page, base)
-    for path in page_paths(app, ids):
+    # A dossier this browser submitted (its confirmation and receipt are shown to it alone), then the
+    # test citizen signed in at the provider (their own dossiers' pages).
+    submitted, _key = _submit_online(page, base, ids["procedure"])
+    page.goto(f"{base}/signin")
+    page.locator("#known").select_option(CITIZEN)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(re.compile(re.escape(base)))
+    for path in page_paths(app, ids | {"submitted": submitted}):
         _check(page, base + path, found, path)
     context.close()
     return found
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_every_walked_page_answers_with_itself_not_an_error_page(walks, language):
+    """A page the walk reaches as an error (a wrong argument, a missing object) is a page never checked:
+    axe would read the same error page again. Only the pages listed as expected errors may answer so."""
+    answers = walks(language)["answers"]
+    errors = {path: status for path, status in answers.items() if status >= 400}
+    assert errors == EXPECTED_ERRORS, "\n".join(f"{status} {path}" for path, status in sorted(errors.items()))
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -243,6 +312,7 @@ def _check(page, url, found, name):
         raise
     if "text/html" not in (answer.headers.get("content-type") or ""):
         return  # JSON or a file the browser shows as it is
+    found.setdefault("answers", {})[name] = answer.status
     current = next(size for size, viewport in SIZES.items() if viewport == page.viewport_size)
     for n, size in enumerate(sorted(SIZES, key=lambda size: size != current)):
         if size != current:
