@@ -7,6 +7,7 @@ import pytest
 from onestop import sql
 from onestop.models import Dossier
 from tests.conftest import MODELS
+from tests.support.threads import held_back
 
 RECEIVED = {"applicant_name": "Nguyễn Văn A", "documents_complete": True}
 
@@ -75,17 +76,7 @@ def test_a_submission_paused_inside_its_unit_does_not_hold_back_the_next_one_of_
     results = {}
     first = threading.Thread(target=_intake, args=(app, admin_api.token, results, "first"), name="first")
     second = threading.Thread(target=_intake, args=(app, admin_api.token, results, "second"), name="second")
-    first.start()
-    try:
-        assert inserted.wait(60)
-        second.start()
-        second.join(20)
-        held_back = second.is_alive()
-    finally:
-        release.set()
-        first.join(60)
-        second.join(60)
-    assert not held_back  # it did not wait for the first one's commit
+    assert not held_back(first, second, inserted, release)  # it did not wait for the first one's commit
     assert results["first"][0] == results["second"][0] == 201, results
     # The numbers follow the commits: the second committed first.
     assert [results[n][1][-4:] for n in ("second", "first")] == ["0002", "0003"], results

@@ -14,8 +14,7 @@ import requests
 from onestop.models import Centre
 from tests.conftest import _close_pool, _make_app, make_user
 from tests.services.test_external_tasks import tax_model
-from tests.support.postgres import admin_url_or_skip, drop_test_database
-from tests.support.servers import onestop_serve
+from tests.support.province_server import province_server
 
 ONESTOP = Path(sys.executable).parent / "onestop"
 
@@ -32,27 +31,8 @@ def _client_library():
 def server(request, tmp_path_factory, database_templates, engine):
     """One server per database kind for the module (a start costs ~3 s of CPU): each test works in a
     commune of its own (`served`), so none sees another's tasks, users or procedures."""
-    folder = tmp_path_factory.mktemp("served")
-    if request.param == "sqlite":
-        url = database_templates.sqlite(folder / "onestop.db")
-    else:
-        url = database_templates.postgres(admin_url_or_skip())
-    with _make_app(url, folder / "setup", engine).app_context():
-        from onestop.services import centres
-
-        system, _ = make_user("system", ("system_admin",))
-        centres.import_units(system, [22])
-        communes = iter([c.code for c in Centre.select(Centre.code).where(Centre.level == "commune")
-                         .order_by(Centre.code)])
-    _close_pool()
-    try:
-        with onestop_serve(folder, ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_THREAD="0",
-                           ONESTOP_WEB_WORKERS="2") as (base, _home, env, log):
-            yield url, base, env, log, communes
-    finally:
-        _close_pool()
-        if request.param == "postgresql":
-            drop_test_database(url)
+    with province_server(request.param, tmp_path_factory.mktemp("served"), database_templates, engine) as served:
+        yield served
 
 
 @pytest.fixture

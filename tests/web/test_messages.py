@@ -9,8 +9,7 @@ import requests
 
 from onestop.models import AuditEvent, Centre, Dossier
 from tests.conftest import MODELS, _close_pool, _make_app, make_user
-from tests.support.postgres import admin_url_or_skip, drop_test_database
-from tests.support.servers import onestop_serve
+from tests.support.province_server import province_server
 
 EN = {"Accept-Language": "en"}
 
@@ -19,34 +18,14 @@ EN = {"Accept-Language": "en"}
 def server(request, tmp_path_factory, database_templates, engine):
     """One server per database kind for the module (a start costs ~3 s of CPU): each test works in
     two communes of its own (`served`), so none sees another's dossiers, users or procedures."""
-    folder = tmp_path_factory.mktemp("served")
-    if request.param == "sqlite":
-        url = database_templates.sqlite(folder / "onestop.db")
-    else:
-        url = database_templates.postgres(admin_url_or_skip())
-    setup = _make_app(url, folder / "setup", engine)
-    with setup.app_context():
-        from onestop.services import centres
-
-        system, _ = make_user("system", ("system_admin",))
-        centres.import_units(system, [22])
-        communes = iter([c.code for c in Centre.select(Centre.code).where(Centre.level == "commune")
-                         .order_by(Centre.code)])
-    _close_pool()
-    try:
-        with onestop_serve(folder, ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_THREAD="0",
-                           ONESTOP_WEB_WORKERS="2") as (base, _home, _env, log):
-            yield url, base, log, communes
-    finally:
-        _close_pool()
-        if request.param == "postgresql":
-            drop_test_database(url)
+    with province_server(request.param, tmp_path_factory.mktemp("served"), database_templates, engine) as served:
+        yield served
 
 
 @pytest.fixture
 def app(server, tmp_path, engine, cold_engine, clock):
     """The test's app on the module server's database (as conftest's `app`, on its own database)."""
-    url = server[0]
+    url = server.url
     yield _make_app(url, tmp_path, cold_engine if url.startswith("postgres") else engine, clock=clock)
     _close_pool()
 
@@ -54,13 +33,13 @@ def app(server, tmp_path, engine, cold_engine, clock):
 @pytest.fixture
 def communes(server):
     """Two communes (A, B) of province 22 no other test of the module uses."""
-    return next(server[3]), next(server[3])
+    return next(server.communes), next(server.communes)
 
 
 @pytest.fixture
 def served(app, server, communes):
     """The server, with the two communes' administrators (A, B) and B's procedure."""
-    _url, base, log, _left = server
+    base, log = server.base, server.log
     with app.app_context():
         from onestop.services import procedures
 

@@ -13,6 +13,7 @@ from onestop.services import stats
 from onestop.services.stats import counters
 from onestop.services.stats.scope import local_day, next_month
 from tests.conftest import MODELS
+from tests.support.threads import held_back
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 LANE = "Một cửa"
@@ -113,17 +114,7 @@ def test_a_unit_paused_after_writing_its_figures_does_not_hold_back_the_next_one
 
     first = threading.Thread(target=_unit, args=(app, first_unit))
     second = threading.Thread(target=_unit, args=(app, lambda: _step(dossier, actor_id, 2)))
-    first.start()
-    try:
-        assert holding.wait(60)
-        second.start()
-        second.join(20)
-        held_back = second.is_alive()
-    finally:
-        release.set()
-        first.join(60)
-        second.join(60)
-    assert not held_back  # it did not wait for the first one's commit
+    assert not held_back(first, second, holding, release)  # it did not wait for the first one's commit
     with app.app_context():
         day = local_day(utcnow())
         figures = stats.figures([dossier.centre_id], day, day + timedelta(days=1), [dossier.procedure_id])
