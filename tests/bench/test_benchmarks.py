@@ -281,7 +281,7 @@ def test_the_portal_sync_benchmark_delivers_every_status_change_once_across_a_ki
 
 
 def test_the_concurrency_benchmark_races_completions_with_no_server_error(tmp_path):
-    output = run_bench(tmp_path, "concurrency.py", "--databases", "sqlite", "--seconds", "1", "--clients", "2",
+    output = run_bench(tmp_path, "concurrency.py", "--databases", "sqlite", "--seconds", "0.4", "--clients", "2",
                        "--rivals", "1", "--workers", "1", "--threads", "2")
     assert "Traceback" not in output
 
