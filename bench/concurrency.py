@@ -169,7 +169,7 @@ def _wait_until_up(running: Stack, workers: int, seconds: float = 90):
                     return
         if time.monotonic() > deadline:
             raise RuntimeError(f"gunicorn did not answer /healthz:\n{running.log()[-3000:]}")
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 def upload_model(running: Stack) -> None:

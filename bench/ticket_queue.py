@@ -201,7 +201,13 @@ def morning(app, port, groups, officers, tickets, seconds, phones) -> dict:
         thread.start()
     for thread in threads:
         thread.join(timeout=seconds * 3)
-    time.sleep(SCREEN_POLL * 2)
+    # The last calls reach the screen at its next poll or the one after: wait for them to be seen (or for two polls,
+    # after which one not seen counts as missed), not for two polls whatever happens.
+    deadline = time.monotonic() + SCREEN_POLL * 2
+    while time.monotonic() < deadline and not all(
+            any(at >= committed and (ticket_id, count) in found for at, found in list(seen))
+            for ticket_id, count, committed, _cpu in list(calls)):
+        time.sleep(0.02)
     stop.set()
     cpu = tree_cpu_seconds(app.extensions["bench.pid"]) - before
     screen.join()

@@ -109,7 +109,7 @@ def test_the_engine_benchmark_runs_on_postgresql(tmp_path):
 
 
 def test_the_http_benchmark_loads_the_api_under_gunicorn_with_no_error(tmp_path):
-    output = run_bench(tmp_path, "http.py", "--duration", "0.3", "--workers", "2", "--clients", "2",
+    output = run_bench(tmp_path, "http.py", "--duration", "0.1", "--workers", "2", "--clients", "2",
                        "--baseline-clients", "1", "--client-procs", "1", "--databases", "sqlite")
     cells = rf"\s+\d+\s+{NUMBER}" + rf"\s+{NUMBER}" * 4 + r"\s+0\s+.*"  # n, req/s, p50..max, 0 errors, CPU...
     assert_rows(output, *(rf"sqlite\s+2\s+{c}\s+{workload}\*?{cells}"
@@ -257,7 +257,7 @@ def test_no_benchmark_imports_the_tests_helpers():
 def test_the_queue_benchmark_measures_the_screens_update_after_a_call_against_an_empty_poll(tmp_path):
     # A one-second morning: the screen keeps the last 8 calls, so none of the 6 can scroll off between its polls.
     output = run_bench(tmp_path, "ticket_queue.py", "--tickets", "6", "--counters", "2", "--seconds", "1", "--phones", "2",
-                       "--baseline-seconds", "0.15")
+                       "--baseline-seconds", "0.1")
     row = rf"\s+\d+\s+{NUMBER}\s+0"  # requests, server cpu ms per request, no error
     assert_rows(output,
                 rf"GET /healthz \(the HTTP stack's floor\){row}",
@@ -281,7 +281,7 @@ def test_the_portal_sync_benchmark_delivers_every_status_change_once_across_a_ki
 
 
 def test_the_concurrency_benchmark_races_completions_with_no_server_error(tmp_path):
-    output = run_bench(tmp_path, "concurrency.py", "--databases", "sqlite", "--seconds", "1", "--clients", "2",
+    output = run_bench(tmp_path, "concurrency.py", "--databases", "sqlite", "--seconds", "0.4", "--clients", "2",
                        "--rivals", "1", "--workers", "1", "--threads", "2")
     assert "Traceback" not in output
 
