@@ -38,8 +38,12 @@ PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>pane
 <script src="/static/authoring/moddle.js"></script>
 <script>
 window.openModel = async function (files, bpmnFile, draftId, csrfToken) {
-  // In the order of the modeller page: the Modeler and window.onestopModeller, then panel.js, then the import.
-  const modeler = new BpmnJS({container: "#canvas", moddleExtensions: window.onestopModdleExtensions});
+  // As the modeller page does: one Modeler per page, made with window.onestopModeller before panel.js
+  // loads, then each diagram imported into it in turn (a draft's other diagram, here the next model),
+  // "onestop:modeller-ready" dispatched after each import. The page loads its bundles once, not per model.
+  const first = !window.harnessModeler;
+  const modeler = window.harnessModeler ||
+    (window.harnessModeler = new BpmnJS({container: "#canvas", moddleExtensions: window.onestopModdleExtensions}));
   const store = Object.assign({}, files);
   window.onestopModeller = {modeler: modeler, draftId: draftId, revision: 1, csrfToken: csrfToken, bpmnFile: bpmnFile,
     getFile: (name) => (name in store ? store[name] : null),
@@ -49,12 +53,15 @@ window.openModel = async function (files, bpmnFile, draftId, csrfToken) {
     const saved = await modeler.saveXML({format: true});
     return Object.assign({}, store, {[bpmnFile]: saved.xml});
   };
-  await new Promise((resolve) => {
-    const script = document.createElement("script");
-    script.src = "/static/authoring/panel.js";
-    script.onload = resolve;
-    document.body.appendChild(script);
-  });
+  if (first) {
+    await new Promise((resolve) => {
+      const script = document.createElement("script");
+      script.src = "/static/authoring/panel.js";
+      script.onload = resolve;
+      document.body.appendChild(script);
+    });
+  }
+  document.getElementById("onestop-panel").removeAttribute("data-ready");  // set again once this model's panel is ready
   const result = await modeler.importXML(store[bpmnFile]);
   document.dispatchEvent(new CustomEvent("onestop:modeller-ready", {detail: {fileName: bpmnFile}}));
   return result.warnings.map((w) => w.message);
@@ -96,8 +103,11 @@ def _new_draft(page, server) -> int:
     return int(page.url.rsplit("/", 1)[1])
 
 
-def _open(page, server, files, bpmn_file, draft_id=0, token=""):
-    page.goto(server + HARNESS)
+def _open(page, server, files, bpmn_file, draft_id=0, token="", fresh=True):
+    """The model opened in the panel on a freshly loaded harness page, or (fresh=False) imported into the
+    harness page already open, as the modeller page imports a draft's next diagram."""
+    if fresh:
+        page.goto(server + HARNESS)
     warnings = page.evaluate("([f, b, d, t]) => window.openModel(f, b, d, t)", [files, bpmn_file, draft_id, token])
     page.locator("#onestop-panel[data-ready]").wait_for()
     return warnings
@@ -133,9 +143,9 @@ def test_models_from_spiffarena_camunda_and_onestop_open_and_save_unchanged(serv
         p for p in (bundled_files("birth_registration")[0].parent.parent).glob("*/*.bpmn"))  # onestop's own
     changed, failures = [], []
     page.on("pageerror", lambda error: failures.append(str(error)))
-    for path in models:
+    for number, path in enumerate(models):
         text = path.read_text(encoding="utf-8")
-        warnings = _open(page, server, {path.name: text}, path.name)
+        warnings = _open(page, server, {path.name: text}, path.name, fresh=number == 0)
         # The panel draws every kind of element these tools write without an error, and changes nothing.
         page.evaluate("""() => {
             const m = window.onestopModeller.modeler;
