@@ -282,7 +282,7 @@ def test_on_the_modeller_page_a_task_and_a_condition_are_set_saved_and_the_saved
     page.locator("#panel-instructions").fill("Ghi **Sổ đăng ký khai sinh**, đối chiếu bản chính.")
     page.locator("#panel-instructions").blur()
     expect(page.locator("#panel-instructions-preview strong")).to_have_text("Sổ đăng ký khai sinh")
-    page.screenshot(path=str(shots / "modeller-panel-task.png"), full_page=True)
+    shots.page(page, "modeller-panel-task.png")
 
     _select(page, "Lane_CivilStatus")
     page.locator("#panel-lane-role").select_option("officer")
@@ -294,7 +294,7 @@ def test_on_the_modeller_page_a_task_and_a_condition_are_set_saved_and_the_saved
     check = page.locator(".panel-condition-check .panel-check")
     expect(check).to_have_attribute("data-code", "syntax")
     expect(check).to_be_visible()
-    page.screenshot(path=str(shots / "modeller-panel-condition.png"), full_page=True)
+    shots.page(page, "modeller-panel-condition.png")
     condition.fill("documents_complete == True and declarant_relationship != 'uy_quyen'")
     expect(check).to_have_attribute("data-level", "ok")
     condition.blur()
