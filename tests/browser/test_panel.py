@@ -8,7 +8,10 @@ the saved model compiles and runs in SpiffWorkflow with those values.
 The last test drives the modeller page itself (/admin/modeller/<draft>) and saves through it. The others,
 which open many models in turn, put bpmn-js, moddle.js and panel.js on a bare page of the server's
 origin (so the panel's questions reach the real server with the administrator's session), with a
-stand-in for the page's window.onestopModeller that keeps the files in memory, in the page's order.
+stand-in for the page's window.onestopModeller that keeps the files in memory, in the page's order. The
+corpus test loads that page once and imports its models in turn into the page's one Modeler, as the
+modeller page imports a draft's other diagram (a page load per model would fetch and compile the
+bundles again: routing the page turns Chromium's cache off).
 """
 
 import json
