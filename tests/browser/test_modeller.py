@@ -1,8 +1,8 @@
 """The modeller in a real browser (Debian's Chromium, Playwright) against `onestop serve`: an
 administrator opens a draft in bpmn-js, renames a task on the canvas, sees the live check mark a broken
 drawing, saves, and finds the rename after a reload; a second administrator saving the same draft is
-told who saved and keeps their drawing as a new draft. Screenshots are kept (in $ONESTOP_SCREENSHOTS,
-else the test's temp dir)."""
+told who saved and keeps their drawing as a new draft. Screenshots for the docs are taken when
+$ONESTOP_SCREENSHOTS names a folder to keep them in."""
 
 import re
 
@@ -91,7 +91,7 @@ def test_an_administrator_renames_a_task_sees_a_broken_drawing_marked_saves_and_
     expect(page.locator('.djs-element.onestop-lint-error[data-element-id="Task_Sign"]')).to_be_visible()
     expect(page.locator('.onestop-lint-note[data-element-id="Task_Sign"]')).to_contain_text("một luồng ra")
     expect(page.locator("#lint .finding-error").first).to_contain_text("Một bước chỉ được có một luồng ra")
-    page.screenshot(path=str(shots / "modeller-lint.png"), full_page=True)
+    shots.page(page, "modeller-lint.png")
     page.locator('#lint .lint-element[data-element-id="Task_Sign"]').click()
     expect(page.locator('.djs-element.selected[data-element-id="Task_Sign"]')).to_be_visible()
 
@@ -111,7 +111,7 @@ def test_an_administrator_renames_a_task_sees_a_broken_drawing_marked_saves_and_
     expect(page.locator("#status")).to_contain_text(re.compile(r"Đã công bố 2\.000815 phiên bản \d+"))
     page.reload()
     expect(page.locator("#frozen")).to_contain_text("đã được công bố")  # frozen: opening it again makes a new draft
-    page.screenshot(path=str(shots / "modeller-published.png"), full_page=True)
+    shots.page(page, "modeller-published.png")
     assert refused == [], refused
     assert errors == [], errors
 
@@ -135,7 +135,7 @@ def test_a_second_administrator_saving_the_same_draft_is_told_and_keeps_the_draw
     second.locator("#save").click()
     expect(second.locator("#conflict")).to_be_visible()
     expect(second.locator("#conflict-message")).to_contain_text("quantri.mot đã lưu bản nháp này lúc")
-    second.screenshot(path=str(shots / "modeller-conflict.png"), full_page=True)
+    shots.page(second, "modeller-conflict.png")
     second.get_by_role("button", name="Lưu thành bản nháp mới").click()
     second.wait_for_url(lambda url: re.search(r"/admin/modeller/\d+$", url) and not url.endswith(f"/{draft_id}"))
     second.wait_for_function("() => window.onestopModeller && window.onestopModeller.bpmnFile !== null")
