@@ -22,6 +22,13 @@ def run(*args, home, database_url=None):
     return subprocess.run([str(ONESTOP), *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.fixture
+def migrated(tmp_path, database_templates):
+    """The home's database already migrated (a copy of the template), for the tests that are not about
+    `onestop init`: their first command finds nothing to migrate, as on any server but the first start."""
+    database_templates.sqlite(tmp_path / "onestop.db")
+
+
 def test_init_creates_the_database_and_running_it_again_changes_nothing(tmp_path):
     from onestop.migrations import MIGRATIONS
 
@@ -63,6 +70,7 @@ def test_validate_accepts_a_good_model_and_names_what_is_wrong_with_a_bad_one(tm
     assert "Traceback" not in bad.stderr + xxe.stderr
 
 
+@pytest.mark.usefixtures("migrated")
 def test_user_create_prints_a_token_once_on_the_last_line(tmp_path):
     created = run("user", "create", "canbo1", "--role", "officer", "--token", home=tmp_path)
     assert created.returncode == 0
@@ -80,6 +88,7 @@ def test_user_create_prints_a_token_once_on_the_last_line(tmp_path):
 
 
 @pytest.mark.corpus
+@pytest.mark.usefixtures("migrated")
 def test_import_takes_a_procedure_folder_and_reports_an_unchanged_one(tmp_path):
     folder = tmp_path / "review"
     folder.mkdir()
@@ -93,6 +102,7 @@ def test_import_takes_a_procedure_folder_and_reports_an_unchanged_one(tmp_path):
     assert broken.returncode == 1 and "not well-formed XML" in broken.stderr
 
 
+@pytest.mark.usefixtures("migrated")
 def test_search_rebuild_makes_the_index_again_after_rows_were_changed_by_hand(tmp_path):
     import sqlite3
 
@@ -106,6 +116,7 @@ def test_search_rebuild_makes_the_index_again_after_rows_were_changed_by_hand(tm
         assert len(found.fetchall()) == 1
 
 
+@pytest.mark.usefixtures("migrated")
 def test_a_province_and_its_communes_run_the_bundled_catalogue_after_a_handful_of_commands(tmp_path):
     from tests.process_models import BUNDLED
 
@@ -139,6 +150,7 @@ def test_a_province_and_its_communes_run_the_bundled_catalogue_after_a_handful_o
         assert wrong.returncode == 1 and wrong.stderr.startswith("error:") and "Traceback" not in wrong.stderr, bad
 
 
+@pytest.mark.usefixtures("migrated")
 def test_calendar_import_takes_a_file_of_notices_whole_or_not_at_all(tmp_path):
     good = tmp_path / "2028.csv"
     good.write_text("date,working,name,source,source_date\n"
@@ -156,6 +168,7 @@ def test_calendar_import_takes_a_file_of_notices_whole_or_not_at_all(tmp_path):
     assert "0 day(s) added, 2 replaced" in again.stdout
 
 
+@pytest.mark.usefixtures("migrated")
 def test_identity_codes_are_imported_from_the_national_list_and_a_merge_is_refused_in_the_past(tmp_path):
     from onestop.models import local_today
 
@@ -177,6 +190,7 @@ def test_identity_codes_are_imported_from_the_national_list_and_a_merge_is_refus
     assert merged.returncode == 0 and "0 open dossier(s) handed over now" in merged.stdout
 
 
+@pytest.mark.usefixtures("migrated")
 def test_catalogue_import_generates_a_draft_per_record_publishes_the_clean_ones_and_reports_bad_rows(tmp_path):
     reference = Path(__file__).resolve().parent / "models" / "reference_procedures.json"
     records = json.loads(reference.read_text(encoding="utf-8"))[:4]
@@ -235,6 +249,7 @@ def test_validate_shows_a_ui_key_onestop_does_not_know_as_a_warning_and_a_kkv_da
     assert "Traceback" not in refused.stderr
 
 
+@pytest.mark.usefixtures("migrated")
 def test_dossiers_import_takes_an_old_systems_open_dossiers_whole_or_not_at_all_and_once(tmp_path):
     import shutil
     from datetime import date, timedelta
@@ -273,6 +288,7 @@ def test_dossiers_import_takes_an_old_systems_open_dossiers_whole_or_not_at_all_
         assert failed.returncode == 1 and failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
 
 
+@pytest.mark.usefixtures("migrated")
 def test_keys_create_makes_a_local_root_and_the_centres_certificate_once_and_keeps_them(tmp_path):
     from cryptography import x509
 
@@ -293,6 +309,7 @@ def test_keys_create_makes_a_local_root_and_the_centres_certificate_once_and_kee
     assert replaced.returncode == 0 and key.read_bytes() != before
 
 
+@pytest.mark.usefixtures("migrated")
 def test_keys_create_for_a_centre_that_does_not_exist_says_so_in_a_line(tmp_path):
     unknown = run("keys", "create", "--centre", "KHONG-CO", home=tmp_path)
     assert unknown.returncode == 1 and "no centre" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -15,6 +15,7 @@ not the protocol's or not signed by it) is a GatewayError the caller turns into 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -22,8 +23,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote_plus, urlencode
-
-import urllib3
 
 VERSION = "2.1.0"
 # The IPN answers the gateway expects (RspCode): it retries the notification unless told 00 or 02.
@@ -129,13 +128,21 @@ def refund(gateway: Gateway, order_ref: str, amount: int, transaction_no: str, i
     return _call(gateway, body)
 
 
-_HTTP = urllib3.PoolManager(retries=False)
+@functools.cache
+def _http():
+    """The process's pool of connections to the gateway, made at the first call (a command that pays
+    nothing does not import urllib3)."""
+    import urllib3
+
+    return urllib3.PoolManager(retries=False)
 
 
 def _call(gateway: Gateway, body: dict) -> dict:
     """POST the signed body to the merchant API; the answer, once its signature is checked."""
+    import urllib3
+
     try:
-        response = _HTTP.request("POST", f"{gateway.url}/merchant_webapi/api/transaction", body=json.dumps(body),
+        response = _http().request("POST", f"{gateway.url}/merchant_webapi/api/transaction", body=json.dumps(body),
                                  headers={"Content-Type": "application/json"},
                                  timeout=urllib3.Timeout(total=gateway.timeout_seconds))
     except urllib3.exceptions.NewConnectionError:  # refused (urllib3 files it under the timeouts)

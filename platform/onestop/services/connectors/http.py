@@ -15,8 +15,6 @@ import time
 from base64 import b64encode
 from urllib.parse import urlencode
 
-import urllib3
-
 from . import hosts
 from .options import ConnectorFailure, Options
 
@@ -91,6 +89,8 @@ def _headers_and_body(params, method):
 
 def _send(target, method, headers, body, options):
     """One request to the checked address: (status, mimetype, body bytes)."""
+    import urllib3  # here, not at the top: a command that sends nothing does not pay for its import
+
     timeout = urllib3.Timeout(connect=options.timeout_seconds, read=options.timeout_seconds)
     kwargs = {"timeout": timeout, "retries": False, "maxsize": 1}
     if target.scheme == "https":

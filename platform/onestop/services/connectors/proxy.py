@@ -15,8 +15,6 @@ import logging
 import time
 from urllib.parse import quote
 
-import urllib3
-
 from .http import decode_body
 from .options import ConnectorFailure, Options
 
@@ -26,12 +24,16 @@ API_KEY_HEADER = "Spiff-Connector-Proxy-Api-Key"
 
 
 def _pool(options: Options):
+    import urllib3  # here, not at the top: a command that sends nothing does not pay for its import
+
     timeout = urllib3.Timeout(connect=options.timeout_seconds, read=options.timeout_seconds)
     return urllib3.PoolManager(timeout=timeout, retries=False, maxsize=1)
 
 
 def commands(proxy_url: str, options: Options, api_key: str | None = None) -> list[dict]:
     """The proxy's commands ([{"id", "parameters": [{"id", "type", "required"}]}]), or ConnectorFailure."""
+    import urllib3
+
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     try:
         with _pool(options) as pool:
@@ -52,6 +54,8 @@ def commands(proxy_url: str, options: Options, api_key: str | None = None) -> li
 def run(proxy_url: str, operator: str, params: dict, options: Options, api_key: str | None = None,
         task: dict | None = None) -> dict:
     """Ask the proxy to do `operator` (tried again after network failures and 5xx answers)."""
+    import urllib3
+
     body = {**params, "spiff__task_id": (task or {}).get("task_id"),
             "spiff__process_instance_id": (task or {}).get("dossier"), "spiff__task_data": {}}
     headers = {"Content-Type": "application/json", **({API_KEY_HEADER: api_key} if api_key else {})}

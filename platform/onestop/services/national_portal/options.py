@@ -9,12 +9,15 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import urllib3
 from standardwebhooks.webhooks import Webhook
 
 from ...clock import Clock
 from .. import runtime
+
+if TYPE_CHECKING:  # imported where a request is made: a command that sends nothing does not pay for it
+    import urllib3
 
 MAX_ANSWER_BYTES = 2 * 1024 * 1024  # the portal's answers are small JSON objects
 
@@ -44,6 +47,8 @@ class Options:
 
     def pool(self) -> urllib3.PoolManager:
         if self._pool is None:
+            import urllib3
+
             self._pool = urllib3.PoolManager(maxsize=4, retries=False,
                                              timeout=urllib3.Timeout(connect=self.timeout_seconds,
                                                                      read=self.timeout_seconds))
@@ -84,6 +89,8 @@ class Options:
 
     def _request(self, method: str, url: str, limit: int, failed: str, **kwargs):
         """(the reply, at most limit + 1 bytes of its body); OSError naming `failed` when the request fails."""
+        import urllib3
+
         try:
             reply = self.pool().request(method, url, preload_content=False, **kwargs)
             try:
