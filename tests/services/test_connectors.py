@@ -356,3 +356,26 @@ def test_a_connector_proxys_error_and_its_services_failure_are_plain_failures_an
         assert connectors.call(centre, "tax/Plain", {}) == {"debt": 7}
         with pytest.raises(ConnectorFailure, match="answered tax/Missing with HTTP 404"):
             connectors.call(centre, "tax/Missing", {})
+
+
+def test_a_dossier_moved_while_its_call_was_made_gets_the_answer_on_a_fresh_read_without_an_error(
+        sqlite_app, sqlite_admin_api, office, caplog, monkeypatch):
+    """Someone's step commits after the call's worker read the dossier and before the engine read its
+    state: the answer is stored on a fresh read, as when the save itself finds the dossier moved (a
+    traceback in a live server's log before)."""
+    _configure(sqlite_app, sqlite_admin_api)
+    code = _start(sqlite_admin_api, "0202", tax_model(f"'{office.url}/taxpayers/' + tax_code")).json["code"]
+    real_model_for = connector_runs.model_for
+
+    def moved_meanwhile(version):
+        monkeypatch.setattr(connector_runs, "model_for", real_model_for)  # once
+        Dossier.update(serial=Dossier.serial + 1).where(Dossier.code == code).execute()
+        return real_model_for(version)
+
+    with sqlite_app.app_context():
+        runtime.engine().forget([Dossier.get(Dossier.code == code).id])  # its state is read, not kept
+        monkeypatch.setattr(connector_runs, "model_for", moved_meanwhile)
+    assert _run_worker(sqlite_app) == 1
+    assert _dossier(sqlite_app, code).state == "completed"
+    assert len(office.requests) == 1  # the call was made once
+    assert "ERROR" not in [record.levelname for record in caplog.records], caplog.text

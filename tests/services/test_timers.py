@@ -4,7 +4,7 @@ import threading
 import time
 
 from onestop.models import Dossier, HistoryEntry
-from onestop.services import timer_firing
+from onestop.services import runtime, timer_firing
 from tests.conftest import MODELS, _make_app
 
 
@@ -130,3 +130,27 @@ def test_a_dossier_whose_timers_cannot_be_fired_stops_in_error_and_holds_up_no_o
     events = admin_api.get(f"/dossiers/{broken['code']}").json["events"]
     assert events[-1]["action"] == "dossier.error"
     assert "could not be fired" in caplog.text
+
+
+def test_a_dossier_moved_by_someone_else_while_its_timers_are_fired_is_left_for_the_next_round(
+        app, admin_api, clock, caplog, monkeypatch):
+    """A completion that commits between the timer worker's read of the dossier and the engine's read
+    of its state is a race, not a broken dossier: nothing is logged as an error, the dossier stays
+    active, and its timer fires on the next round (found by a traceback in a live server's log)."""
+    dossier = _start_timer_dossier(admin_api)
+    clock.advance(1.1)
+    real_model_for = timer_firing.model_for
+
+    def moved_meanwhile(version):
+        monkeypatch.setattr(timer_firing, "model_for", real_model_for)  # once
+        Dossier.update(serial=Dossier.serial + 1).where(Dossier.code == dossier["code"]).execute()
+        return real_model_for(version)
+
+    with app.app_context():
+        runtime.engine().forget([Dossier.get(Dossier.code == dossier["code"]).id])  # its state is read, not kept
+        monkeypatch.setattr(timer_firing, "model_for", moved_meanwhile)
+        assert timer_firing.fire_due_timers() == 0
+        assert Dossier.get(Dossier.code == dossier["code"]).state == "active"
+        assert "ERROR" not in [record.levelname for record in caplog.records], caplog.text
+        assert timer_firing.fire_due_timers() == 1  # the next round fires it
+    assert [t["element_id"] for t in admin_api.get(f"/dossiers/{dossier['code']}").json["tasks"]] == ["Task_Expired"]

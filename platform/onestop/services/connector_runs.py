@@ -75,6 +75,7 @@ def _store_outcome(row, dossier, result, failure) -> bool:
     """The call's outcome as the dossier's next step (which removes the call's row); stored again on a
     fresh read if someone moved the dossier meanwhile (the call itself is not made again unless the
     dossier keeps moving)."""
+    detail = {"operator": row.operator} | ({"message": failure} if failure else {})
     for _ in range(SAVE_TRIES):
         model = model_for(dossier.version)
         try:
@@ -83,14 +84,12 @@ def _store_outcome(row, dossier, result, failure) -> bool:
                     step = engine().complete_service(model, stored_state(dossier), row.task_id, result)
                 else:
                     step = engine().fail_service(model, stored_state(dossier), row.task_id, failure)
+            save_step(dossier, step, None, "connector.called" if failure is None else "connector.failed",
+                      row.element_id, detail)
         except TaskNotReady:
             _drop(row.id)
             return False
-        detail = {"operator": row.operator} | ({"message": failure} if failure else {})
-        try:
-            save_step(dossier, step, None, "connector.called" if failure is None else "connector.failed",
-                      row.element_id, detail)
-        except Conflict:
+        except Conflict:  # moved since it was read: before the engine read its state, or before the save
             dossier = _dossier(row.dossier_id)
             if dossier is None or dossier.state != "active":
                 _drop(row.id)

@@ -37,6 +37,8 @@ def fire_timers_of(dossier_id, now=None) -> bool:
         model = model_for(dossier.version)
         with on_behalf_of(dossier.centre_id, model):
             step = engine().fire_timers(model, stored_state(dossier))
+    except Conflict:  # moved since it was read (before the engine read its state): the next round sees it
+        return False
     except Exception:  # whatever breaks one dossier must not stop the timers of all
         # The engine reports what a model does wrong as the step's error; reaching here means the
         # stored dossier itself cannot be run. Left active it would come first in every round and
