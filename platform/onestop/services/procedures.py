@@ -132,7 +132,7 @@ def _compiler() -> str:
     package = Path(__file__).resolve().parent.parent
     for path in sorted(package.rglob("*.py")):
         digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    for library in ("SpiffWorkflow", "jsonschema", "lxml"):
+    for library in ("SpiffWorkflow", "jsonschema", "jsonschema-rs", "lxml"):
         try:
             digest.update(f"{library}={importlib.metadata.version(library)}".encode())
         except importlib.metadata.PackageNotFoundError:

@@ -76,11 +76,15 @@ def _upsert(table: str, key: tuple, counts: tuple, greatest: tuple) -> str:
     """The upsert of a figure's row, by the shape of its key and counts (built once per shape: a
     step writes the same few)."""
     columns = quoted(key + counts)
-    updates = [f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [
-        f'"{n}" = CASE WHEN excluded."{n}" > "{table}"."{n}" THEN excluded."{n}" ELSE "{table}"."{n}" END'
-        for n in greatest]
     return (f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * (len(key) + len(counts)))}) '
-            f'ON CONFLICT ({quoted(c for c in key if c not in greatest)}) DO UPDATE SET {", ".join(updates)}')
+            f'ON CONFLICT ({quoted(c for c in key if c not in greatest)}) DO UPDATE SET {_merged(table, counts, greatest)}')
+
+
+def _merged(table: str, counts, greatest) -> str:
+    """The SET clause of a figure row met again: its counts added, its `greatest` columns kept at the greater."""
+    return ", ".join([f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts] + [
+        f'"{n}" = CASE WHEN excluded."{n}" > "{table}"."{n}" THEN excluded."{n}" ELSE "{table}"."{n}" END'
+        for n in greatest])
 
 
 def centre_of(dossier) -> int:
@@ -158,14 +162,11 @@ def fold(today=None) -> int:
         counted = [f.column_name for f in model._meta.sorted_fields
                    if f.column_name not in key + greatest + ["id", "shard"]]
         sums = [f'SUM("{c}")' for c in counted] + [f'MAX("{c}")' for c in greatest]
-        updates = [f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in counted] + [
-            f'"{c}" = CASE WHEN excluded."{c}" > "{table}"."{c}" THEN excluded."{c}" ELSE "{table}"."{c}" END'
-            for c in greatest]
         statement = (
             f'WITH "gone" AS (DELETE FROM "{table}" WHERE "{date_column}" < ? AND "shard" <> 0 RETURNING *), '
             f'"added" AS (INSERT INTO "{table}" ({quoted(key + counted + greatest)}, "shard") '
             f'SELECT {quoted(key)}, {", ".join(sums)}, 0 FROM "gone" GROUP BY {quoted(key)} '
-            f'ON CONFLICT ({quoted(key)}, "shard") DO UPDATE SET {", ".join(updates)}) '
+            f'ON CONFLICT ({quoted(key)}, "shard") DO UPDATE SET {_merged(table, counted, greatest)}) '
             'SELECT COUNT(*) FROM "gone"')
         before = month if table == "monthstep" else today
         # run_write: a step adding to a past day meanwhile may meet it in a deadlock; it is run again.
