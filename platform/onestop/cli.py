@@ -57,7 +57,10 @@ def _uploads_from(path: Path):
     raise SystemExit(f"error: {path} does not exist")
 
 
-def _print_problems(details, out=sys.stderr):
+def _print_problems(details, out=None):
+    """Each problem on its own line, to `out` (the standard error of the moment: not the one the
+    module was imported under, which a caller may have replaced and closed since)."""
+    out = out or sys.stderr
     for d in details or []:
         where = d.get("element_id") or d.get("file") or (f"row {d['row']}" if "row" in d else "-")
         print(f"  {where}: {d['message']}", file=out)
