@@ -61,3 +61,24 @@ def test_a_rows_times_are_read_as_the_same_values_peewee_reads_them():
         built = sql._build(Dossier, fields, [text])
         assert built.created_at == Dossier.created_at.python_value(text), text
         assert type(built.created_at) is type(Dossier.created_at.python_value(text)), text
+
+
+
+def test_a_code_takes_four_digits_at_least_and_a_fifth_past_9999_on_either_database(app, admin_api):
+    """set_next_code writes the number in SQL on PostgreSQL and in Python on SQLite: the same text."""
+    from datetime import date
+
+    from onestop.db import write_transaction
+
+    shown = _received(admin_api)
+    day = date(2026, 1, 2)
+    codes = []
+    with app.app_context():
+        dossier_id = Dossier.get(Dossier.code == shown["code"]).id
+        for value in (8, 9998, 9999):
+            with write_transaction():
+                sql.run('DELETE FROM "dossiercounter" WHERE "agency" = ? AND "day" = ?', ("X", day))
+                sql.run('INSERT INTO "dossiercounter" ("agency", "day", "value") VALUES (?, ?, ?)', ("X", day, value))
+                codes.append(sql.set_next_code("X", day, "X-260102-", dossier_id))
+        assert Dossier.get_by_id(dossier_id).code == "X-260102-10000"
+    assert codes == ["X-260102-0009", "X-260102-9999", "X-260102-10000"]
