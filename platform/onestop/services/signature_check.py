@@ -124,8 +124,13 @@ class _WarmChecker:
 
     def _started(self) -> subprocess.Popen:
         if self._pid != os.getpid():  # inherited through fork: the parent's checker is not ours to use
-            self._process, self._pid = None, os.getpid()
-        if self._process is None or self._process.poll() is not None:
+            inherited, self._process, self._pid = self._process, None, os.getpid()
+            if inherited is not None:  # this process's copies of its pipes only; the parent keeps its own
+                inherited.stdin.close()
+                inherited.stdout.close()
+        if self._process is not None and self._process.poll() is not None:
+            self._stop()  # it died: its pipes are closed before another is started
+        if self._process is None:
             self._process = subprocess.Popen(
                 [sys.executable, "-I", "-c", _CHILD.format(path=_package_root(), run="serve")],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_ENVIRONMENT)
