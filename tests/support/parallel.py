@@ -1,8 +1,13 @@
 """Running the suite in parallel (pytest-xdist) without making its timing tests dishonest.
 
 A test marked ``alone`` asserts how long something took (a limit that holds, /healthz answering
-under load) or loads the machine itself (dozens of threads racing, gunicorn under eight clients):
-it must not share the machine's cores, nor PostgreSQL's connections, with another test. Under
+under load, a quick script done before slow ones reach their limit) with a margin a busy neighbour
+could eat, or needs the whole machine to prove a limit (a memory budget reached within a time
+budget): it must not share the machine's cores, nor PostgreSQL's connections, with another test.
+A test that loads the machine but asserts no time (gunicorn under eight clients, the corpus through
+gunicorn) is not ``alone``: a test beside it only makes its load harsher, and the ordinary tests
+beside it assert no time. Nor is a test whose timed work takes a small part of its limit, or whose
+limit is a lower bound (waited at least so long), which a busy machine cannot break. Under
 xdist, every test takes a lock in a folder the workers share: an ordinary test a shared one for
 its whole run (setup, call, teardown); a test marked ``alone`` an exclusive one for its call, which
 so runs alone while the other workers wait, and a shared one for its setup and teardown (starting
