@@ -2,6 +2,9 @@
 their own order (its `alone` tests first)."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -65,3 +68,76 @@ def test_files_with_alone_tests_are_handed_out_before_longer_files_without(tmp_p
     parallel.pytest_collection_modifyitems(None, items)
 
     assert [item.nodeid.split("::")[1] for item in items] == ["test_d", "test_c", "test_a", "test_b"]
+
+
+_BESIDE = {
+    "conftest.py": '''
+pytest_plugins = ["tests.support.parallel"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "alone: runs with no other test beside it")
+''',
+    "test_timed.py": '''
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+
+
+def wait_for(name):
+    deadline = time.monotonic() + 20
+    while not (HERE / name).exists():
+        assert time.monotonic() < deadline, f"{name} never appeared"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def server():
+    wait_for("ordinary-running")  # its servers start while the other worker runs an ordinary test
+    (HERE / "alone-set-up").touch()
+    yield
+
+
+@pytest.mark.alone
+def test_timed(server):
+    assert not (HERE / "ordinary-running").exists()  # the call waited for the ordinary test to end
+    (HERE / "timing").touch()
+    time.sleep(0.2)  # a window in which an ordinary test would start if nothing held it back
+    (HERE / "timing").unlink()
+''',
+    "test_ordinary.py": '''
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def test_one():
+    (HERE / "ordinary-running").touch()
+    deadline = time.monotonic() + 20
+    while not (HERE / "alone-set-up").exists():
+        assert time.monotonic() < deadline, "the alone test's setup never ran beside this test"
+        time.sleep(0.01)
+    (HERE / "ordinary-running").unlink()
+
+
+def test_two():
+    assert not (HERE / "timing").exists()
+''',
+}
+
+
+def test_an_alone_tests_setup_runs_beside_ordinary_tests_and_its_call_beside_none(tmp_path):
+    for name, text in _BESIDE.items():
+        (tmp_path / name).write_text(text)
+    # Only xdist and this plugin: the installed plugins (schemathesis, hypothesis...) cost seconds of CPU per worker.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-p", "no:cacheprovider", "-n", "2",
+                          "--dist", "loadfile", "--rootdir", str(tmp_path), str(tmp_path)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "3 passed" in run.stdout, run.stdout[-3000:]

@@ -148,7 +148,8 @@ def test_a_hostile_expression_is_refused_at_upload_and_at_run_time(sandbox, expr
         "[i for i in items for j in items for k in range(10000)]",
     ],
 )
-@pytest.mark.alone
+# Not `alone`: refused in milliseconds of its 0.5 s (at most 0.18 s at CPU pressure 98 %, load 16 on 2
+# cores); a neighbour only slows it, so a bomb that were computed would fail all the more.
 def test_a_size_bomb_in_an_expression_is_refused_quickly(sandbox, expression):
     start = time.perf_counter()
     with pytest.raises(ScriptError):
@@ -551,7 +552,8 @@ def test_a_freed_slot_goes_to_the_waiting_tenant_that_runs_the_fewest():
     assert order == ["B", "A"]
 
 
-@pytest.mark.alone
+# Not `alone`: the time it asserts is a lower bound (the refusal waited its 0.2 s), which a busy machine
+# cannot break.
 def test_one_tenant_never_holds_more_than_its_share():
     gate = _FairGate(size=3, per_tenant=2)
     assert gate.acquire("A", 1) and gate.acquire("A", 1)

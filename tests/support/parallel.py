@@ -1,12 +1,19 @@
 """Running the suite in parallel (pytest-xdist) without making its timing tests dishonest.
 
 A test marked ``alone`` asserts how long something took (a limit that holds, /healthz answering
-under load) or loads the machine itself (dozens of threads racing, gunicorn under eight clients):
-it must not share the machine's cores, nor PostgreSQL's connections, with another test. Under
-xdist, every test takes a lock for its whole run (setup, call, teardown) in a folder the workers
-share: a shared one for ordinary tests, an exclusive one for a test marked ``alone``, which so
-runs alone while the other workers wait. A turnstile in front of the shared lock lets a waiting
-``alone`` test in before the next ordinary test, so a stream of ordinary tests cannot starve it.
+under load, a quick script done before slow ones reach their limit) with a margin a busy neighbour
+could eat, or needs the whole machine to prove a limit (a memory budget reached within a time
+budget): it must not share the machine's cores, nor PostgreSQL's connections, with another test.
+A test that loads the machine but asserts no time (gunicorn under eight clients, the corpus through
+gunicorn) is not ``alone``: a test beside it only makes its load harsher, and the ordinary tests
+beside it assert no time. Nor is a test whose timed work takes a small part of its limit, or whose
+limit is a lower bound (waited at least so long), which a busy machine cannot break. Under
+xdist, every test takes a lock in a folder the workers share: an ordinary test a shared one for
+its whole run (setup, call, teardown); a test marked ``alone`` an exclusive one for its call, which
+so runs alone while the other workers wait, and a shared one for its setup and teardown (starting
+and stopping servers measures nothing: the other workers keep working meanwhile). A turnstile in
+front of the shared lock lets a waiting ``alone`` test in before the next ordinary test, so a
+stream of ordinary tests cannot starve it.
 Without xdist (one process) there is nothing to take.
 
 Whole files go to the workers (``--dist loadfile``) in the order of collection, which this plugin
@@ -124,30 +131,69 @@ def _flock(path, mode):
         os.close(fd)  # closing releases the lock
 
 
+def _lock_folder(item):
+    return getattr(item.config, "workerinput", {}).get(_LOCK_DIR)
+
+
+@contextlib.contextmanager
+def _shared(folder):
+    """Beside other ordinary tests, never beside an `alone` test's call."""
+    with _flock(os.path.join(folder, "turnstile"), fcntl.LOCK_EX):
+        pass  # wait behind an `alone` test that is waiting for its turn
+    with _flock(os.path.join(folder, "running"), fcntl.LOCK_SH):
+        yield
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    folder = getattr(item.config, "workerinput", {}).get(_LOCK_DIR)
-    if folder is None:
+    folder = _lock_folder(item)
+    if folder is None or item.get_closest_marker(ALONE):
+        return (yield)  # an `alone` test takes its locks phase by phase (below)
+    with _shared(folder):
         return (yield)
-    turnstile, running = os.path.join(folder, "turnstile"), os.path.join(folder, "running")
-    if item.get_closest_marker(ALONE):
-        global _held
-        if _held is None:
-            held = contextlib.ExitStack()
-            held.enter_context(_flock(turnstile, fcntl.LOCK_EX))
-            held.enter_context(_flock(running, fcntl.LOCK_EX))
-            _held = held
-        try:
-            return (yield)
-        finally:
-            # Kept for this worker's next test if it is `alone` too: each wait for the other
-            # workers to finish what they run costs the time of their longest test.
-            if nextitem is None or not nextitem.get_closest_marker(ALONE):
-                _held.close()
-                _held = None
-    with _flock(turnstile, fcntl.LOCK_EX):
-        pass  # wait behind an `alone` test that is waiting for its turn
-    with _flock(running, fcntl.LOCK_SH):
+
+
+# An `alone` test's setup and teardown (starting and stopping its servers, creating and dropping its
+# databases, PostgreSQL's first cluster of the worker) assert no time: they run beside ordinary tests
+# as those run beside each other, so the other workers keep working. Only its call is exclusive:
+# nothing else runs while it measures, nor while it loads the machine on purpose.
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    folder = _lock_folder(item)
+    if folder is None or not item.get_closest_marker(ALONE) or _held is not None:
+        return (yield)  # ordinary, or right after an `alone` test: under the lock already held
+    with _shared(folder):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    global _held
+    folder = _lock_folder(item)
+    if folder is not None and item.get_closest_marker(ALONE) and _held is None:
+        held = contextlib.ExitStack()
+        held.enter_context(_flock(os.path.join(folder, "turnstile"), fcntl.LOCK_EX))
+        held.enter_context(_flock(os.path.join(folder, "running"), fcntl.LOCK_EX))
+        _held = held
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    global _held
+    folder = _lock_folder(item)
+    if folder is None or not item.get_closest_marker(ALONE):
+        return (yield)
+    if nextitem is not None and nextitem.get_closest_marker(ALONE) and _held is not None:
+        # Kept for this worker's next test, `alone` too: each wait for the other workers to finish
+        # what they run costs the time of their longest test.
+        return (yield)
+    if _held is not None:
+        _held.close()
+        _held = None
+    with _shared(folder):
         return (yield)
 
 
