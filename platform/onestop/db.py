@@ -394,6 +394,18 @@ class PostgresPool(PooledPostgresqlDatabase):
         self._release_pipeline()
         return super()._execute_cursor(sql, params, **cursor_options)
 
+    def execute_pipelined(self, sql, params=()):
+        """One of onestop.sql's statements (`sql.run`): sent in the held pipeline when there is one (what
+        it answers is waited for only when read: rows, rowcount), else as `execute_sql`. peewee's own
+        queries and savepoints (`execute_sql`) leave the pipeline first, as before."""
+        if self._held() is None:
+            return self.execute_sql(sql, params)
+        self._log_query(sql, params)
+        cursor = _PipelinedCursor(self._state.conn)
+        with __exception_wrapper__:
+            cursor.execute(sql, params)
+        return cursor
+
     def commit(self):
         held = self._held()
         if held is None:
@@ -440,6 +452,30 @@ class PostgresPool(PooledPostgresqlDatabase):
             return
         with __exception_wrapper__:
             held[1].__exit__(None, None, None)
+
+
+if psycopg is not None:
+    class _PipelinedCursor(psycopg.Cursor):
+        """A cursor of a statement sent in the held pipeline: reading its answer (its rows or its
+        rowcount) waits for it, and an error the server gave meanwhile is raised as peewee's error."""
+
+        def fetchone(self):
+            with __exception_wrapper__:
+                return super().fetchone()
+
+        def fetchmany(self, size=0):
+            with __exception_wrapper__:
+                return super().fetchmany(size)
+
+        def fetchall(self):
+            with __exception_wrapper__:
+                return super().fetchall()
+
+        @property
+        def rowcount(self):
+            with __exception_wrapper__:
+                self._fetch_pipeline()  # (psycopg's own first step of every fetch in pipeline mode)
+            return super().rowcount
 
 
 def _is_psycopg3(conn) -> bool:

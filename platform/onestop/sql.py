@@ -57,8 +57,9 @@ def run(text: str, params=()):
     """Execute one statement (written with `?` placeholders); returns the cursor."""
     # The proxy's target, once: each attribute read through the proxy first fails the normal lookup
     # (Python builds the AttributeError's message) before peewee's __getattr__ forwards it.
+    # On PostgreSQL, in the pipeline of a unit's deferred writes when one is held (db.PostgresPool).
     db = database.obj
-    return db.execute_sql(_sql(text, db), tuple(params))
+    return getattr(db, "execute_pipelined", db.execute_sql)(_sql(text, db), tuple(params))
 
 
 def to_json(value):
