@@ -11,9 +11,10 @@ in onestop talks to `database` and never knows which.
 
 Write transactions are units of work (`run_write`, `write_transaction`) that take the rows every
 writer shares in ONE order (docs/architecture.md, "Lock order"): the work's own rows as it runs
-(its dossier first), then, just before the commit, the deferred writes (`defer`): a new dossier's
-code counter and the rows that name the code (LOCK_CODE), the kept figures (LOCK_FIGURES, table by
-table and key by key), then the audit chain's head (LOCK_AUDIT, last).
+(its dossier first), then, just before the commit, the deferred writes (`defer`): the kept figures
+(LOCK_FIGURES, table by table and key by key), a new dossier's code counter and the rows that name
+the code (LOCK_CODE), then the audit chain's head (LOCK_AUDIT, last; a new dossier's unit locks and
+reads its chain's head together with the counter, on PostgreSQL in the same exchange).
 `run_write` runs its unit again, from the start and in a new transaction, when the database
 reports a deadlock or a serialization failure (a few times, after short random pauses).
 """
@@ -394,6 +395,18 @@ class PostgresPool(PooledPostgresqlDatabase):
         self._release_pipeline()
         return super()._execute_cursor(sql, params, **cursor_options)
 
+    def execute_pipelined(self, sql, params=()):
+        """One of onestop.sql's statements (`sql.run`): sent in the held pipeline when there is one (what
+        it answers is waited for only when read: rows, rowcount), else as `execute_sql`. peewee's own
+        queries and savepoints (`execute_sql`) leave the pipeline first, as before."""
+        if self._held() is None:
+            return self.execute_sql(sql, params)
+        self._log_query(sql, params)
+        cursor = _PipelinedCursor(self._state.conn)
+        with __exception_wrapper__:
+            cursor.execute(sql, params)
+        return cursor
+
     def commit(self):
         held = self._held()
         if held is None:
@@ -440,6 +453,30 @@ class PostgresPool(PooledPostgresqlDatabase):
             return
         with __exception_wrapper__:
             held[1].__exit__(None, None, None)
+
+
+if psycopg is not None:
+    class _PipelinedCursor(psycopg.Cursor):
+        """A cursor of a statement sent in the held pipeline: reading its answer (its rows or its
+        rowcount) waits for it, and an error the server gave meanwhile is raised as peewee's error."""
+
+        def fetchone(self):
+            with __exception_wrapper__:
+                return super().fetchone()
+
+        def fetchmany(self, size=0):
+            with __exception_wrapper__:
+                return super().fetchmany(size)
+
+        def fetchall(self):
+            with __exception_wrapper__:
+                return super().fetchall()
+
+        @property
+        def rowcount(self):
+            with __exception_wrapper__:
+                self._fetch_pipeline()  # (psycopg's own first step of every fetch in pipeline mode)
+            return super().rowcount
 
 
 def _is_psycopg3(conn) -> bool:
@@ -506,8 +543,8 @@ def init_app(app):
 # The ranks of the deferred writes, in the order they are written at the end of a unit of work. The
 # rows a unit takes while it runs (its dossier, that dossier's tasks and waits) come before all of
 # them; see docs/architecture.md, "Lock order".
-LOCK_CODE = 0  # a new dossier's code: its agency's day counter (services.codes), then the rows naming the code
-LOCK_FIGURES = 1  # the kept figures: dayfigure, dayunit, daystep, monthstep, dayrating (services.stats)
+LOCK_FIGURES = 0  # the kept figures: dayfigure, dayunit, daystep, monthstep, dayrating (services.stats)
+LOCK_CODE = 1  # a new dossier's code: its agency's day counter (services.codes), then the rows naming the code
 LOCK_AUDIT = 2  # the audit chain's head (services.audit): always the last row a unit locks
 
 RETRIES = 3  # a unit that meets a deadlock or a serialization failure runs again up to this many times
@@ -519,11 +556,12 @@ _units = threading.local()
 class _Unit:
     """The writes a unit of work defers to its end, kept in the order they are to be written."""
 
-    __slots__ = ("writes", "deferred")
+    __slots__ = ("writes", "deferred", "heads")
 
     def __init__(self):
         self.writes = []  # (order, number, write, together)
         self.deferred = 0  # how many writes were deferred: the next one's number (equal orders keep theirs)
+        self.heads = {}  # audit chain -> its head as this unit locked and read it ahead (services.audit)
 
     def add(self, order, write, together=None):
         self.writes.append((order, self.deferred, write, together))
@@ -531,7 +569,7 @@ class _Unit:
 
     def flush(self):
         # A write may defer others (a new dossier's code, once taken, has the rows that name it written,
-        # and those record their figures and audit events): they join the queue, each after the write
+        # and those record their audit events): they join the queue, each after the write
         # that deferred it in the lock order, which they must not step back in.
         pending, self.writes = sorted(self.writes, key=_write_order, reverse=True), []
         # On PostgreSQL (psycopg 3) in pipeline mode: the writes whose results are not read (a new code's
@@ -595,6 +633,13 @@ def defer(order: tuple, write, together=None) -> None:
         together([write]) if together is not None else write()
         return
     unit.add(order, write, together)
+
+
+def pipelined() -> bool:
+    """Whether this thread's statements of onestop.sql are queued in a held pipeline now (PostgreSQL,
+    a unit's deferred writes): their answers come back when one of them is read."""
+    db = database.obj
+    return isinstance(db, PostgresPool) and db._held() is not None
 
 
 def current_unit():

@@ -57,8 +57,9 @@ def run(text: str, params=()):
     """Execute one statement (written with `?` placeholders); returns the cursor."""
     # The proxy's target, once: each attribute read through the proxy first fails the normal lookup
     # (Python builds the AttributeError's message) before peewee's __getattr__ forwards it.
+    # On PostgreSQL, in the pipeline of a unit's deferred writes when one is held (db.PostgresPool).
     db = database.obj
-    return db.execute_sql(_sql(text, db), tuple(params))
+    return getattr(db, "execute_pipelined", db.execute_sql)(_sql(text, db), tuple(params))
 
 
 def to_json(value):
@@ -231,15 +232,22 @@ _CODE_FROM_SEQUENCE = (
 )
 
 
-def set_next_code(agency: str, day, prefix: str, dossier_id: int) -> str:
+def set_next_code(agency: str, day, prefix: str, dossier_id: int, meanwhile=None) -> str:
     """Take the agency's next number of the day (`next_sequence`) and set the dossier's code to
     `prefix` and that number (4 digits at least); returns the code. On PostgreSQL one statement: the
-    counter's row, held from here to the commit, waits for one answer fewer of this thread."""
+    counter's row, held from here to the commit, waits for one answer fewer of this thread.
+    `meanwhile()`: statements to send before the code's answer is read (in a held pipeline, their
+    answers come back with it)."""
     if database.param == "?":
         code = f"{prefix}{next_sequence(agency, day):04d}"
         run('UPDATE "dossier" SET "code" = ? WHERE "id" = ?', (code, dossier_id))
+        if meanwhile is not None:
+            meanwhile()
         return code
-    return run(_CODE_FROM_SEQUENCE, (agency, day, prefix, dossier_id)).fetchone()[0]
+    cursor = run(_CODE_FROM_SEQUENCE, (agency, day, prefix, dossier_id))
+    if meanwhile is not None:
+        meanwhile()
+    return cursor.fetchone()[0]
 
 
 class OpenTask(NamedTuple):

@@ -127,3 +127,51 @@ def test_twenty_simultaneous_submissions_get_the_numbers_1_to_20_of_the_day_and_
         assert AuditEvent.select().where(AuditEvent.action == "dossier.started").count() == 21
         checked = audit.verify()
         assert checked.broken is None and checked.events >= 21
+
+
+def _exchanges_from_the_counter_to_the_commit(trace: str) -> int:
+    """How many times the client waited for the server from the statement that takes the code counter to
+    the end of the transaction (the server's first ReadyForQuery "idle" after it), in a libpq protocol
+    trace of one unit of work. A wait is a Flush the client sent (psycopg reading an answer in pipeline
+    mode, or leaving the pipeline after its Sync) or a Sync not followed by a Flush (a statement outside
+    the pipeline)."""
+    messages = [line.split("\t") for line in trace.splitlines()]
+    start = next(i for i, m in enumerate(messages) if m[0] == "F" and "dossiercounter" in m[-1])
+    end = next(i for i, m in enumerate(messages) if i > start and m[0] == "B" and m[2] == "ReadyForQuery"
+               and m[-1].strip() == "I")
+    sent = [m[2] for m in messages[start:end] if m[0] == "F"]
+    return sum(1 for i, kind in enumerate(sent) if kind == "Flush" or (
+        kind == "Sync" and not (i + 1 < len(sent) and sent[i + 1] == "Flush")))
+
+
+@ON_POSTGRESQL
+def test_a_new_dossier_holds_its_code_counter_for_two_exchanges_with_the_server_whatever_it_notifies(
+        app, admin_api, tmp_path):
+    """The agency's counter is held from the statement that takes the number to the commit: every time the
+    client waits for the server meanwhile, the centre's other submissions wait too. Its own answer (the code,
+    with the audit head's: the previous link, read in the same exchange) and the COMMIT's are the two it
+    cannot do without; the applicant's notifications (email and SMS here) go in the pipeline with the rest."""
+    from psycopg import pq
+
+    from onestop.db import database
+    from onestop.models import Notification, User
+    from onestop.services import audit, dossiers
+
+    assert admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    traced = tmp_path / "libpq.trace"
+    with app.app_context():
+        actor = User.get(User.username == "admin1")
+        dossiers.start_dossier(actor, "review")  # the first of the day: what this process caches is read
+        conn = database.connection()
+        with open(traced, "w") as fh:
+            conn.pgconn.trace(fh.fileno())
+            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            try:
+                dossier = dossiers.start_dossier(actor, "review", applicant={
+                    "name": "Trần Thị B", "email": "b@example.vn", "phone": "0912345678"})
+            finally:
+                conn.pgconn.untrace()
+        assert sorted(n.channel for n in Notification.select().where(Notification.dossier == dossier.id)) == [
+            "email", "sms"]
+        assert audit.verify().broken is None  # the start's event was linked to the head read ahead
+    assert _exchanges_from_the_counter_to_the_commit(traced.read_text()) == 2

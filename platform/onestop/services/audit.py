@@ -29,13 +29,13 @@ from pathlib import Path
 from peewee import SqliteDatabase
 
 from .. import sql
-from ..db import LOCK_AUDIT, database, defer
+from ..db import LOCK_AUDIT, current_unit, database, defer
 from ..models import AuditEvent, AuditHead, HistoryEntry, utcnow
 from . import runtime, webhook_events
+from .audit_head import GENESIS, advance, head_read_ahead
 
 log = logging.getLogger("onestop.audit")
 
-GENESIS = "0" * 64
 _COLUMNS = ("centre_id", "dossier_id", "actor_id", "action", "element_id", "detail", "at", "chain", "seq", "hash",
             "history")
 # A history row as an event binds it: these columns, in this order, are covered by the event's MAC.
@@ -122,23 +122,17 @@ def link(previous: str, chain, seq, centre_id, dossier_id, actor_id, action, ele
     return hmac.new(_chain_key(), (previous + content).encode(), hashlib.sha256).hexdigest()
 
 
-def _advance(chain, by=1):
-    """Lock the chain's head, move it `by` numbers on and return (the last number taken, the previous hash)."""
-    row = sql.run('UPDATE "audithead" SET "seq" = "seq" + ? WHERE "chain" = ? RETURNING "seq", "hash"',
-                  (by, chain)).fetchone()
-    if row is None:
-        sql.run('INSERT INTO "audithead" ("chain", "seq", "hash") VALUES (?, 0, ?) ON CONFLICT DO NOTHING',
-                (chain, GENESIS))
-        row = sql.run('UPDATE "audithead" SET "seq" = "seq" + ? WHERE "chain" = ? RETURNING "seq", "hash"',
-                      (by, chain)).fetchone()
-    return row[0], row[1]
-
-
 def _append(events) -> None:
     """Append events of one chain in order (tuples as `record` defers them): one advance of the
-    chain's head, each event linked to the one before, one multi-row insert, the head's new hash."""
+    chain's head, each event linked to the one before, one multi-row insert, the head's new hash.
+    A head this unit read ahead (read_head_ahead) is not read again: the insert and the head's new
+    number and hash go without waiting for an answer."""
     chain = events[0][7]
-    last, previous = _advance(chain, len(events))
+    ahead = head_read_ahead(chain)
+    if ahead is not None:
+        last, previous = ahead[0] + len(events), ahead[1]
+    else:
+        last, previous = advance(chain, len(events))
     rows = []
     for seq, (centre_id, dossier_id, actor_id, action, element_id, detail_text, at, _chain, bound, ids) in enumerate(
             events, last - len(events) + 1):
@@ -146,6 +140,11 @@ def _append(events) -> None:
                         bound)
         rows.append((centre_id, dossier_id, actor_id, action, element_id, detail_text, at, chain, seq, previous, ids))
     # With the head's new hash: one statement on PostgreSQL, one turn fewer while the head is locked.
+    if ahead is not None:
+        current_unit().heads[chain] = (last, previous)  # still locked: a later append of this unit goes on from here
+        sql.insert_rows("auditevent", _COLUMNS, rows, then=(
+            'UPDATE "audithead" SET "seq" = ?, "hash" = ? WHERE "chain" = ?', (last, previous, chain)))
+        return
     sql.insert_rows("auditevent", _COLUMNS, rows, then=('UPDATE "audithead" SET "hash" = ? WHERE "chain" = ?',
                                                         (previous, chain)))
 

@@ -5,7 +5,8 @@ but with one advance of the chain's head and multi-row inserts instead of three 
 from .. import sql
 from ..db import LOCK_AUDIT, defer
 from ..models import utcnow
-from .audit import _COLUMNS, _advance, link
+from .audit import _COLUMNS, link
+from .audit_head import advance as _advance
 
 
 def record_many(action, actor, centre_id, events) -> None:

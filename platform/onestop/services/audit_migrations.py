@@ -15,7 +15,6 @@ from .audit import (
     BATCH,
     GENESIS,
     HISTORY_COLUMNS,
-    _advance,
     _history_content,
     _outside_any_chain,
     _Stop,
@@ -25,6 +24,7 @@ from .audit import (
     record,
     verify,
 )
+from .audit_head import advance as _advance
 
 _HISTORY_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in HISTORY_COLUMNS) + ' FROM "historyentry" '
 

@@ -13,8 +13,10 @@ The sequence is gapless (a rolled-back intake gives its number back) because the
 counter is advanced inside the intake's transaction, so concurrent intakes of an agency queue on
 its row until the holder commits. A new dossier is therefore inserted with a `provisional()`
 stand-in and gets its real code at the very end of its unit of work (`assign_at_end`, rank
-db.LOCK_CODE, before the kept figures and the audit chain's head): the counter is held for the
-unit's last statements only, and the numbers follow the order of the commits. What names the code
+db.LOCK_CODE, after the kept figures, before the audit chain's head): the counter is held for the
+unit's last statements only, and the numbers follow the order of the commits. On PostgreSQL the
+centre's audit chain head is locked and read in the same exchange as the counter
+(`audit_head.read_head_ahead`), so the counter is held for one wait of this thread and the COMMIT. What names the code
 (the search row, a payment's reference, the notification, the audit event...) is written then too
 (`once_coded`). The stand-in is never seen outside the transaction: the unit commits only with the
 real code set.
@@ -27,7 +29,7 @@ from .. import sql
 from ..db import LOCK_CODE, defer
 from ..models import Centre
 from ..workdays import to_local
-from . import runtime
+from . import audit_head, runtime
 
 DEFAULT_AGENCY = "000.00.00.H00"  # an unset identity code: set the real one per centre
 AGENCY_CODE_LENGTH = 40  # the dossier code adds "-YYMMDD-", the system code and the sequence: 64 in all
@@ -96,14 +98,17 @@ def is_provisional(code) -> bool:
 def assign_at_end(dossier, received_utc, at_once=False) -> None:
     """Give a dossier inserted with a `provisional()` code its real one (`next_code`) at the end of the
     current unit of work, then write what waits for it (`once_coded`), in that order. The counter is
-    taken at rank LOCK_CODE, by agency and day: after the unit's own rows, before the kept figures and
+    taken at rank LOCK_CODE, by agency and day: after the unit's own rows and the kept figures, before
     the audit chain's head (the lock order of onestop.db). `at_once`: now instead (the unit runs
     inside another one, whose caller may read the code before its end)."""
     agency, day = agency_of(dossier.centre_id), to_local(received_utc).date()
     waiting = dossier.awaiting_code = []
 
     def assign():
-        code = sql.set_next_code(agency, day, _prefix(agency, day), dossier.id)
+        # The new dossier's start is recorded in its centre's audit chain at the end of this unit: its head
+        # is locked and read ahead, in the same exchange as the counter (one wait under both, not two).
+        code = sql.set_next_code(agency, day, _prefix(agency, day), dossier.id,
+                                 meanwhile=lambda: audit_head.read_head_ahead(dossier.centre_id or 0))
         dossier.code, dossier.awaiting_code = code, None
         for write in waiting:
             write()
