@@ -53,6 +53,8 @@ from SpiffWorkflow.util.task import TaskState
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench.pgserver import sqlite_database  # noqa: E402
+
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -795,7 +797,7 @@ def main(argv=None):
                 raise SystemExit(f"error: PostgreSQL unavailable: {postgres_unavailable_reason()}")
             url = drop_url = create_test_database(admin)
         else:
-            url = args.database_url or f"sqlite:///{tmp / 'onestop.db'}"
+            url = args.database_url or sqlite_database(tmp)
         onestop = Onestop(url)
         facts = machine_facts(onestop, describe_database(url, None if args.database_url else tmp))
         print(f"# machine: nproc={facts['nproc']} ({facts['cpu']}), load {facts['load']}; python {facts['python']}; "

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from onestop.services import levels
 from tests.support.postgres import admin_url_or_skip
 
@@ -25,6 +27,15 @@ NUMBER = r"[\d,]+(?:\.\d+)?"
 
 # Modules of bench/ that are not benchmarks: helpers the scripts import.
 HELPERS = {"pgserver.py", "measure.py", "results.py"}
+
+
+@pytest.fixture(autouse=True)
+def migrated_sqlite_template(database_templates, tmp_path, monkeypatch):
+    """Each script's SQLite database starts as a copy of the tests' migrated template (bench/pgserver.py,
+    sqlite_database), not empty: the scripts still run the migrations (which find nothing to do), but every one of
+    them is applied once per test process instead of once per script; tests/test_migrations.py tests them."""
+    template = database_templates.sqlite(tmp_path / "migrated-template.db").removeprefix("sqlite:///")
+    monkeypatch.setenv("ONESTOP_BENCH_SQLITE_TEMPLATE", template)
 
 
 def run_bench(tmp_path, script, *args, env=None, timeout=180, record=True):
@@ -110,7 +121,7 @@ def test_the_engine_benchmark_runs_on_postgresql(tmp_path):
 
 def test_the_http_benchmark_loads_the_api_under_gunicorn_with_no_error(tmp_path):
     output = run_bench(tmp_path, "http.py", "--duration", "0.1", "--workers", "2", "--clients", "2",
-                       "--baseline-clients", "1", "--client-procs", "1", "--databases", "sqlite")
+                       "--baseline-clients", "1", "--client-procs", "1", "--databases", "sqlite", "--warmup-rounds", "1")
     cells = rf"\s+\d+\s+{NUMBER}" + rf"\s+{NUMBER}" * 4 + r"\s+0\s+.*"  # n, req/s, p50..max, 0 errors, CPU...
     assert_rows(output, *(rf"sqlite\s+2\s+{c}\s+{workload}\*?{cells}"
                           for c in (1, 2) for workload in ("healthz", "submit", "complete")))
@@ -126,8 +137,8 @@ def test_the_catalogue_benchmark_imports_serves_and_starts_a_dossier_of_every_pr
     assert "✓ dossiers started without error: 0 failures" in output
 
 
-def test_the_generator_fills_a_database_and_completes_a_generated_task_of_each_kind(tmp_path):
-    output = run_bench(tmp_path, "generate.py", "--database-url", f"sqlite:///{tmp_path / 'generated.db'}",
+def test_the_generator_fills_a_database_and_completes_a_generated_task_of_each_kind(tmp_path, database_templates):
+    output = run_bench(tmp_path, "generate.py", "--database-url", database_templates.sqlite(tmp_path / "generated.db"),
                        "--dossiers", "200", "--open-tasks", "40")
     assert re.search(r"^200 dossiers \(40 open\) in 1 centre\(s\) on sqlite: ", output, re.MULTILINE), output
     # a generated task of each kind completed through the services (the script stops on an error state)
