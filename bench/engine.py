@@ -787,7 +787,7 @@ def main(argv=None):
         if args.postgres:
             sys.path.insert(0, str(ROOT))
             from bench.pgserver import (
-                create_test_database,
+                new_database,
                 postgres_admin_url,
                 postgres_unavailable_reason,
             )
@@ -795,7 +795,7 @@ def main(argv=None):
             admin = postgres_admin_url()
             if not admin:
                 raise SystemExit(f"error: PostgreSQL unavailable: {postgres_unavailable_reason()}")
-            url = drop_url = create_test_database(admin)
+            url = drop_url = new_database(admin)
         else:
             url = args.database_url or sqlite_database(tmp)
         onestop = Onestop(url)

@@ -101,12 +101,12 @@ def main(argv=None) -> int:
     url = args.postgres or sqlite_database(home)
     if args.postgres == "throwaway":
         sys.path.insert(0, str(ROOT))
-        from bench.pgserver import create_test_database, postgres_admin_url, postgres_unavailable_reason
+        from bench.pgserver import new_database, postgres_admin_url, postgres_unavailable_reason
 
         admin_url = postgres_admin_url()
         if not admin_url:
             raise SystemExit(f"error: PostgreSQL unavailable: {postgres_unavailable_reason()}")
-        url = create_test_database(admin_url)
+        url = new_database(admin_url)
     os.environ["ONESTOP_HOME"] = home
     from onestop import db, migrations
     from onestop.engine import Engine

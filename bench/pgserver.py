@@ -38,6 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 ENV_URL = "ONESTOP_TEST_POSTGRES_URL"
 ENV_REQUIRE = "ONESTOP_REQUIRE_POSTGRES"
 ENV_SQLITE_TEMPLATE = "ONESTOP_BENCH_SQLITE_TEMPLATE"
+ENV_POSTGRES_TEMPLATE = "ONESTOP_BENCH_POSTGRES_TEMPLATE"
 
 _cache: dict[int, tuple[str | None, str]] = {}  # pid -> (url, reason when None)
 _counter = itertools.count(1)
@@ -157,11 +158,20 @@ def fresh_database(kind: str, folder: Path):
     admin = postgres_admin_url()
     if not admin:
         raise RuntimeError(f"PostgreSQL unavailable: {postgres_unavailable_reason()}")
-    url = create_test_database(admin)
+    url = new_database(admin)
     try:
         yield url
     finally:
         drop_test_database(url)
+
+
+def new_database(admin_url: str) -> str:
+    """A new PostgreSQL database for a benchmark run (create_test_database): empty, so that the run migrates it.
+
+    When ``ONESTOP_BENCH_POSTGRES_TEMPLATE`` names a database of that server that every migration has been
+    applied to, with no session open on it (tests/bench gives its tiny runs a copy of the tests' migrated
+    template), the new one is a copy of it, as sqlite_database does for SQLite. Not for measuring."""
+    return create_test_database(admin_url, template=os.environ.get(ENV_POSTGRES_TEMPLATE, "").strip() or None)
 
 
 def sqlite_database(folder: Path) -> str:

@@ -772,7 +772,7 @@ def main(argv=None):
             else:
                 sys.path.insert(0, str(ROOT))
                 from bench.pgserver import (
-                    create_test_database,
+                    new_database,
                     postgres_admin_url,
                     postgres_unavailable_reason,
                 )
@@ -782,7 +782,7 @@ def main(argv=None):
                     skipped[kind] = postgres_unavailable_reason()
                     print(f"# postgresql skipped: {skipped[kind]}", flush=True)
                     continue
-                url = drop_url = create_test_database(admin)
+                url = drop_url = new_database(admin)
                 owned = True
             t = None
             try:

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -111,10 +112,15 @@ def test_the_engine_benchmark_measures_each_kind_of_case_against_bare_spiffworkf
                 rf"bare:\s+{NUMBER} /\s*{NUMBER}", rf"{NUMBER} /\s*{NUMBER}\s+deserialize_json")
 
 
-def test_the_engine_benchmark_runs_on_postgresql(tmp_path):
+def test_the_engine_benchmark_runs_on_postgresql(tmp_path, database_templates):
     admin_url = admin_url_or_skip()  # the tests' server (a throwaway cluster unless one is given); a database per run
-    output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0", "--postgres",
-                       "--cases", "create,loop1+live", env={"ONESTOP_TEST_POSTGRES_URL": admin_url})
+    migrated = database_templates.postgres(admin_url)  # the run's database is a copy of this migrated one
+    try:
+        output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0", "--postgres",
+                           "--cases", "create,loop1+live", env={"ONESTOP_TEST_POSTGRES_URL": admin_url,
+                                                                "ONESTOP_BENCH_POSTGRES_TEMPLATE": urlsplit(migrated).path[1:]})
+    finally:
+        database_templates.drop_later(migrated)
     assert "database: PostgreSQL" in output
     assert_rows(output, engine_rows(3)[0], engine_rows(3)[9])
 
