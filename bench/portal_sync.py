@@ -208,7 +208,7 @@ def main():
                 held = state["dossiers"]
                 if sum(len(v) for v in held.values()) >= 3 * n or time.monotonic() - started > args.timeout:
                     break
-                time.sleep(0.05)
+                time.sleep(0.2)
             total_seconds = time.monotonic() - started
             server_cpu = tree_cpu_seconds(stack.server.pid) - server_before
             worker_cpu = stack.worker_cpu + tree_cpu_seconds(stack.worker.pid)
