@@ -99,7 +99,7 @@ def test_the_engine_benchmark_measures_each_kind_of_case_against_bare_spiffworkf
     # histories (50 loops, 200 tasks) only repeat the same code over more steps of preparation.
     # --profile too: its breakdown by phase wraps functions of the service layer by name, and once named one that
     # had moved (dossiers._prepare), which crashed the script after its table.
-    output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0",
+    output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0", "--no-gc-collect",
                        "--cases", "create,receive,loop1,receive+live,seq-create,seq-1", "--profile", "loop1")
     assert_rows(output, r"case\s+n\s+bare ms\s+p90\s+cpu\s+onestop ms.*x wall\s+x cpu\s+x pair.*",
                 *(engine_rows(3)[i] for i in (0, 1, 2, 5, 6, 8)))
@@ -116,7 +116,7 @@ def test_the_engine_benchmark_runs_on_postgresql(tmp_path, database_templates):
     admin_url = admin_url_or_skip()  # the tests' server (a throwaway cluster unless one is given); a database per run
     migrated = database_templates.postgres(admin_url)  # the run's database is a copy of this migrated one
     try:
-        output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0", "--postgres",
+        output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0", "--no-gc-collect", "--postgres",
                            "--cases", "create,loop1+live", env={"ONESTOP_TEST_POSTGRES_URL": admin_url,
                                                                 "ONESTOP_BENCH_POSTGRES_TEMPLATE": urlsplit(migrated).path[1:]})
     finally:
