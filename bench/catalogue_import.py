@@ -51,6 +51,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
 sys.path.insert(0, str(ROOT))
 from bench.measure import cpu, pressure  # noqa: E402
+from bench.pgserver import sqlite_database  # noqa: E402
 
 from bench import results as bench_results  # noqa: E402
 
@@ -174,7 +175,7 @@ def main(argv=None) -> int:
         args.count, args.requests = min(args.count, 24), min(args.requests, 20)
 
     home = tempfile.mkdtemp(prefix="onestop-catalogue-import-")
-    url = args.postgres or f"sqlite:///{home}/onestop.db"
+    url = args.postgres or sqlite_database(home)
     os.environ["ONESTOP_HOME"] = home
     from onestop import db, migrations
     from onestop.engine import Engine

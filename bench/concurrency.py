@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from bench.measure import descendants, pressure_line, stop_group, tree_cpu_seconds  # noqa: E402
+from bench.measure import descendants, onestop_commands, pressure_line, stop_group, tree_cpu_seconds  # noqa: E402
 
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
@@ -134,12 +134,8 @@ def stack(url: str, folder: Path, workers: int = 2, threads: int = 4, database_p
     path = os.pathsep.join([str(ROOT / "platform"), str(ROOT / "admin")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     env = dict(os.environ, ONESTOP_HOME=str(home), ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_THREAD="0", PYTHONPATH=path)
     env.pop("ONESTOP_REDIS_URL", None)
-    for argv in (["init"], ["user", "create", "bench", "--role", "admin", "--token"]):
-        done = subprocess.run([*_tool("onestop"), *argv], env=env, capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise RuntimeError(f"onestop {' '.join(argv)} failed:\n{done.stderr or done.stdout}")
-    token = done.stdout.strip().splitlines()[-1].strip()
+    output = onestop_commands(env, ["init"], ["user", "create", "bench", "--role", "admin", "--token"])
+    token = output.strip().splitlines()[-1].strip()
     port = _free_port()
     log_path = folder / "gunicorn.log"
     with open(log_path, "wb") as log:

@@ -296,12 +296,12 @@ def permit_files() -> list[tuple[str, bytes]]:
 
 def prepare_database(env: dict) -> str:
     """`onestop init` and `onestop user create bench --role admin --token`; returns the token."""
-    for argv in (["init"], ["user", "create", "bench", "--role", "admin", "--token"]):
-        result = subprocess.run([*_tool("onestop"), *argv], env=env, capture_output=True, text=True, timeout=120,
-                                stdin=subprocess.DEVNULL)
-        if result.returncode != 0:
-            raise RuntimeError(f"onestop {' '.join(argv)} failed ({result.returncode}):\n{result.stderr or result.stdout}")
-    return result.stdout.strip().splitlines()[-1].strip()
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from bench.measure import onestop_commands
+
+    output = onestop_commands(env, ["init"], ["user", "create", "bench", "--role", "admin", "--token"])
+    return output.strip().splitlines()[-1].strip()
 
 
 # --- the clients ---------------------------------------------------------------------------------
@@ -738,7 +738,7 @@ def run_server(kind: str, workers: int, args, clients_list: list[int], tmp_root:
             run.started_s = server.started_s
             pids = server.worker_pids()
             code, run.upload_ms = upload_model(server, token)
-            warm_up(server, token, code, rounds=6 * workers)
+            warm_up(server, token, code, rounds=args.warmup_rounds * workers)
             driver = Driver(server, token, code, args.client_procs, not args.no_keepalive)
             for clients in clients_list:
                 for workload in WORKLOADS:
@@ -996,6 +996,8 @@ def main(argv=None):
     parser.add_argument("--no-keepalive", action="store_true",
                         help="a new connection per request (Connection: close) instead of keep-alive")
     parser.add_argument("--duration", type=float, default=None, help="seconds per cell (default 15; --quick 1.5)")
+    parser.add_argument("--warmup-rounds", type=int, default=6,
+                        help="untimed submit + complete rounds per worker before the cells (default 6)")
     parser.add_argument("--py-spy", default="", help="workloads to profile afterwards with py-spy, e.g. submit,complete")
     parser.add_argument("--profile-top", type=int, default=12, help="functions to show per profile (default 12)")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",

@@ -42,6 +42,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
 sys.path.insert(0, str(ROOT))
 from bench.measure import cpu, pressure  # noqa: E402
+from bench.pgserver import sqlite_database  # noqa: E402
 
 from bench import results as bench_results  # noqa: E402
 
@@ -97,15 +98,15 @@ def main(argv=None) -> int:
         args.count, args.baseline = min(args.count, 200), min(args.baseline, 20)
 
     home = tempfile.mkdtemp(prefix="onestop-legacy-import-")
-    url = args.postgres or f"sqlite:///{home}/onestop.db"
+    url = args.postgres or sqlite_database(home)
     if args.postgres == "throwaway":
         sys.path.insert(0, str(ROOT))
-        from bench.pgserver import create_test_database, postgres_admin_url, postgres_unavailable_reason
+        from bench.pgserver import new_database, postgres_admin_url, postgres_unavailable_reason
 
         admin_url = postgres_admin_url()
         if not admin_url:
             raise SystemExit(f"error: PostgreSQL unavailable: {postgres_unavailable_reason()}")
-        url = create_test_database(admin_url)
+        url = new_database(admin_url)
     os.environ["ONESTOP_HOME"] = home
     from onestop import db, migrations
     from onestop.engine import Engine

@@ -37,6 +37,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 ENV_URL = "ONESTOP_TEST_POSTGRES_URL"
 ENV_REQUIRE = "ONESTOP_REQUIRE_POSTGRES"
+ENV_SQLITE_TEMPLATE = "ONESTOP_BENCH_SQLITE_TEMPLATE"
+ENV_POSTGRES_TEMPLATE = "ONESTOP_BENCH_POSTGRES_TEMPLATE"
 
 _cache: dict[int, tuple[str | None, str]] = {}  # pid -> (url, reason when None)
 _counter = itertools.count(1)
@@ -148,19 +150,43 @@ def drop_test_database(url: str, admin_url: str | None = None) -> None:
 
 @contextlib.contextmanager
 def fresh_database(kind: str, folder: Path):
-    """A database URL for one benchmark run: SQLite in `folder` ("sqlite"), or a new PostgreSQL
-    database on the server postgres_admin_url() finds or starts, dropped afterwards."""
+    """A database URL for one benchmark run: SQLite in `folder` ("sqlite", sqlite_database), or a new
+    PostgreSQL database on the server postgres_admin_url() finds or starts, dropped afterwards."""
     if kind == "sqlite":
-        yield f"sqlite:///{Path(folder) / 'onestop.db'}"
+        yield sqlite_database(folder)
         return
     admin = postgres_admin_url()
     if not admin:
         raise RuntimeError(f"PostgreSQL unavailable: {postgres_unavailable_reason()}")
-    url = create_test_database(admin)
+    url = new_database(admin)
     try:
         yield url
     finally:
         drop_test_database(url)
+
+
+def new_database(admin_url: str) -> str:
+    """A new PostgreSQL database for a benchmark run (create_test_database): empty, so that the run migrates it.
+
+    When ``ONESTOP_BENCH_POSTGRES_TEMPLATE`` names a database of that server that every migration has been
+    applied to, with no session open on it (tests/bench gives its tiny runs a copy of the tests' migrated
+    template), the new one is a copy of it, as sqlite_database does for SQLite. Not for measuring."""
+    return create_test_database(admin_url, template=os.environ.get(ENV_POSTGRES_TEMPLATE, "").strip() or None)
+
+
+def sqlite_database(folder: Path) -> str:
+    """The URL of a benchmark run's SQLite database: onestop.db in `folder`, empty, so that the run migrates it.
+
+    When ``ONESTOP_BENCH_SQLITE_TEMPLATE`` names a SQLite file that every migration has been applied to
+    (tests/bench gives its tiny runs the tests' migrated template), the database starts as a copy of it:
+    the script still runs the migrations, which find nothing left to do. Not for measuring: a real run
+    leaves it unset."""
+    path = Path(folder) / "onestop.db"
+    template = os.environ.get(ENV_SQLITE_TEMPLATE, "").strip()
+    if template and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 @contextlib.contextmanager

@@ -47,6 +47,7 @@ import urllib3  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent))
 from bench.measure import free_port, pressure, pressure_line, stop_group, tree_cpu_seconds  # noqa: E402
+from bench.pgserver import sqlite_database  # noqa: E402
 
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
@@ -84,6 +85,7 @@ class Stack:
         self.token = ""
 
     def start(self):
+        sqlite_database(self.folder / "home")  # the server's database (its default, in its home)
         log = open(self.folder / "server.log", "wb")
         self.server = subprocess.Popen([str(ONESTOP), "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
@@ -96,7 +98,7 @@ class Stack:
             except OSError:
                 if self.server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit((self.folder / "server.log").read_text()[-3000:]) from None
-                time.sleep(0.1)
+                time.sleep(0.05)
         self.token = [line.split(": ", 1)[1] for line in (self.folder / "home" / "admin-token.txt").read_text()
                       .splitlines() if line.startswith("api token")][0]
 
@@ -111,6 +113,8 @@ class Stack:
         self.worker.wait()
 
     def stop(self):
+        # Our kept-alive connections closed first: gunicorn's workers, told to stop, wait up to 2 s for an idle one.
+        http.clear()
         for process in (self.worker, self.server):
             if process is not None:
                 stop_group(process, 30)

@@ -37,6 +37,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench.pgserver import sqlite_database  # noqa: E402
+
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
 
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
         args.baseline_centres = min(args.baseline_centres, 2)
 
     home = tempfile.mkdtemp(prefix="onestop-rollout-")
-    url = args.postgres or f"sqlite:///{home}/onestop.db"
+    url = args.postgres or sqlite_database(home)
     os.environ["ONESTOP_HOME"] = home
     from onestop import db, migrations
     from onestop.engine import Engine

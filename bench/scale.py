@@ -57,6 +57,8 @@ import generate  # noqa: E402  (bench/ is not a package)
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench.pgserver import sqlite_database  # noqa: E402
+
 from bench import results as bench_results  # noqa: E402  (the same module generate.py uses)
 
 TARGET_MS = 20.0  # p95 of the worklist page and the dossier page at 1M dossiers
@@ -766,11 +768,11 @@ def main(argv=None):
             if args.database_url:
                 url, owned = args.database_url, False
             elif kind == "sqlite":
-                url, owned = f"sqlite:///{tmp / 'onestop.db'}", True
+                url, owned = sqlite_database(tmp), True
             else:
                 sys.path.insert(0, str(ROOT))
                 from bench.pgserver import (
-                    create_test_database,
+                    new_database,
                     postgres_admin_url,
                     postgres_unavailable_reason,
                 )
@@ -780,7 +782,7 @@ def main(argv=None):
                     skipped[kind] = postgres_unavailable_reason()
                     print(f"# postgresql skipped: {skipped[kind]}", flush=True)
                     continue
-                url = drop_url = create_test_database(admin)
+                url = drop_url = new_database(admin)
                 owned = True
             t = None
             try:

@@ -48,6 +48,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
 sys.path.insert(0, str(ROOT))
+from bench.pgserver import sqlite_database  # noqa: E402
+
 from bench import results as bench_results  # noqa: E402
 
 GROUP, MODEL = "onestop-bench", "approval"
@@ -140,7 +142,7 @@ def run_onestop(n: int, warmup: int, home: Path) -> Timings:
 
     files = dict(FILES, **{"procedure.json": json.dumps({"code": "bench.approval",
                                                          "name": "Approval (onestop bench)"}).encode()})
-    app = create_app({"home": home, "database_url": f"sqlite:///{home / 'onestop.db'}", "run_timer_thread": False,
+    app = create_app({"home": home, "database_url": sqlite_database(home), "run_timer_thread": False,
                       "secret_key": secrets.token_urlsafe(32)})
     client = app.test_client()
     with app.app_context():

@@ -40,6 +40,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "platform"))
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench.pgserver import sqlite_database  # noqa: E402
+
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
 LANES = ("Bộ phận Một cửa", "Phòng chuyên môn", "Lãnh đạo")
@@ -131,7 +133,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     home = tempfile.mkdtemp(prefix="onestop-stats-")
-    url = args.reuse or args.database or f"sqlite:///{home}/onestop.db"
+    url = args.reuse or args.database or sqlite_database(home)
     from onestop.app import create_app
     from onestop.models import Centre, Procedure, ProcedureVersion
     from onestop.services import procedures, stats

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from bench.measure import free_port, pressure_line, tree_cpu_seconds  # noqa: E402
+from bench.pgserver import sqlite_database  # noqa: E402
 
 from bench import results as bench_results  # noqa: E402  (bench/results.py: the run's record)
 
@@ -57,6 +58,7 @@ def prepare(home: Path, counters: int):
     from onestop.services import deadlines, queue
     from onestop.services.users import create_user
 
+    sqlite_database(home)  # the server's database (its default, in its home): made here
     app = create_app({"home": home, "run_timer_thread": False})
     with app.app_context():
         admin = create_user("bench.admin", ["admin"])
@@ -93,7 +95,7 @@ def serve(home: Path):
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((home / "server.log").read_text()[-3000:]) from None
-                time.sleep(0.1)
+                time.sleep(0.05)
         yield port, process.pid
     finally:
         os.killpg(process.pid, 15)
@@ -139,6 +141,8 @@ class Poller(threading.Thread):
                 self.errors += 1
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
             self.stop.wait(max(self.every - (time.monotonic() - started), 0))
+        # Closed, not left to the collector: gunicorn's workers, told to stop, wait up to 2 s for an idle connection.
+        connection.close()
 
 
 def baseline(port, pid, seconds) -> list:
@@ -210,7 +214,8 @@ def morning(app, port, groups, officers, tickets, seconds, phones) -> dict:
         time.sleep(0.02)
     stop.set()
     cpu = tree_cpu_seconds(app.extensions["bench.pid"]) - before
-    screen.join()
+    for poller in [screen, *phone_pollers]:
+        poller.join()
     latencies = []
     for ticket_id, count, committed, _cpu in calls:
         shown = next((at for at, found in seen if at >= committed and (ticket_id, count) in found), None)

@@ -15,6 +15,9 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
 
 from onestop.services import levels
 from tests.support.postgres import admin_url_or_skip
@@ -25,6 +28,15 @@ NUMBER = r"[\d,]+(?:\.\d+)?"
 
 # Modules of bench/ that are not benchmarks: helpers the scripts import.
 HELPERS = {"pgserver.py", "measure.py", "results.py"}
+
+
+@pytest.fixture(autouse=True)
+def migrated_sqlite_template(database_templates, tmp_path, monkeypatch):
+    """Each script's SQLite database starts as a copy of the tests' migrated template (bench/pgserver.py,
+    sqlite_database), not empty: the scripts still run the migrations (which find nothing to do), but every one of
+    them is applied once per test process instead of once per script; tests/test_migrations.py tests them."""
+    template = database_templates.sqlite(tmp_path / "migrated-template.db").removeprefix("sqlite:///")
+    monkeypatch.setenv("ONESTOP_BENCH_SQLITE_TEMPLATE", template)
 
 
 def run_bench(tmp_path, script, *args, env=None, timeout=180, record=True):
@@ -87,7 +99,7 @@ def test_the_engine_benchmark_measures_each_kind_of_case_against_bare_spiffworkf
     # histories (50 loops, 200 tasks) only repeat the same code over more steps of preparation.
     # --profile too: its breakdown by phase wraps functions of the service layer by name, and once named one that
     # had moved (dossiers._prepare), which crashed the script after its table.
-    output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0",
+    output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0", "--no-gc-collect",
                        "--cases", "create,receive,loop1,receive+live,seq-create,seq-1", "--profile", "loop1")
     assert_rows(output, r"case\s+n\s+bare ms\s+p90\s+cpu\s+onestop ms.*x wall\s+x cpu\s+x pair.*",
                 *(engine_rows(3)[i] for i in (0, 1, 2, 5, 6, 8)))
@@ -100,17 +112,22 @@ def test_the_engine_benchmark_measures_each_kind_of_case_against_bare_spiffworkf
                 rf"bare:\s+{NUMBER} /\s*{NUMBER}", rf"{NUMBER} /\s*{NUMBER}\s+deserialize_json")
 
 
-def test_the_engine_benchmark_runs_on_postgresql(tmp_path):
+def test_the_engine_benchmark_runs_on_postgresql(tmp_path, database_templates):
     admin_url = admin_url_or_skip()  # the tests' server (a throwaway cluster unless one is given); a database per run
-    output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0", "--postgres",
-                       "--cases", "create,loop1+live", env={"ONESTOP_TEST_POSTGRES_URL": admin_url})
+    migrated = database_templates.postgres(admin_url)  # the run's database is a copy of this migrated one
+    try:
+        output = run_bench(tmp_path, "engine.py", "--quick", "--reps", "0.05", "--warmup", "0", "--no-gc-collect", "--postgres",
+                           "--cases", "create,loop1+live", env={"ONESTOP_TEST_POSTGRES_URL": admin_url,
+                                                                "ONESTOP_BENCH_POSTGRES_TEMPLATE": urlsplit(migrated).path[1:]})
+    finally:
+        database_templates.drop_later(migrated)
     assert "database: PostgreSQL" in output
     assert_rows(output, engine_rows(3)[0], engine_rows(3)[9])
 
 
 def test_the_http_benchmark_loads_the_api_under_gunicorn_with_no_error(tmp_path):
     output = run_bench(tmp_path, "http.py", "--duration", "0.1", "--workers", "2", "--clients", "2",
-                       "--baseline-clients", "1", "--client-procs", "1", "--databases", "sqlite")
+                       "--baseline-clients", "1", "--client-procs", "1", "--databases", "sqlite", "--warmup-rounds", "1")
     cells = rf"\s+\d+\s+{NUMBER}" + rf"\s+{NUMBER}" * 4 + r"\s+0\s+.*"  # n, req/s, p50..max, 0 errors, CPU...
     assert_rows(output, *(rf"sqlite\s+2\s+{c}\s+{workload}\*?{cells}"
                           for c in (1, 2) for workload in ("healthz", "submit", "complete")))
@@ -126,8 +143,8 @@ def test_the_catalogue_benchmark_imports_serves_and_starts_a_dossier_of_every_pr
     assert "✓ dossiers started without error: 0 failures" in output
 
 
-def test_the_generator_fills_a_database_and_completes_a_generated_task_of_each_kind(tmp_path):
-    output = run_bench(tmp_path, "generate.py", "--database-url", f"sqlite:///{tmp_path / 'generated.db'}",
+def test_the_generator_fills_a_database_and_completes_a_generated_task_of_each_kind(tmp_path, database_templates):
+    output = run_bench(tmp_path, "generate.py", "--database-url", database_templates.sqlite(tmp_path / "generated.db"),
                        "--dossiers", "200", "--open-tasks", "40")
     assert re.search(r"^200 dossiers \(40 open\) in 1 centre\(s\) on sqlite: ", output, re.MULTILINE), output
     # a generated task of each kind completed through the services (the script stops on an error state)
