@@ -5,7 +5,7 @@ cost ~0.2 s of CPU at every command (the interpreter, peewee with both PostgreSQ
 and tell a test nothing new after the first: a test module that runs dozens of commands starts
 one `Commands` process that has done them once, and forks it for each command. The child then does
 what the script does next, at the top level as the script does: it takes the command's arguments,
-environment, working folder and standard streams, and runs `sys.exit(main(argv))` — a command of
+environment, working folder and standard streams, and runs `sys.exit(main())` — a command of
 its own (its own database connections, runtime and caches, nothing of the one before), with
 Python's own exit: the exit status, a traceback on stderr for an uncaught exception, atexit
 handlers and non-daemon threads waited for. What it cannot show is a fault of the start itself
@@ -51,7 +51,7 @@ for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, command["stdout"], os.
     os.close(opened)
 sys.argv = [command["script"], *command["argv"]]
 del json, os, _next_command, command
-sys.exit(main(sys.argv[1:]))
+sys.exit(main())
 """
 
 
