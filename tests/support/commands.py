@@ -28,6 +28,7 @@ from pathlib import Path
 # child's pid, then its exit code. The child leaves the loop and runs the command as the script does.
 _WARM = r"""
 import json, os, sys
+sys.path[0] = os.path.dirname(os.path.realpath(sys.argv[1]))  # the script's folder, not `-c`'s working folder
 from onestop.cli import main
 
 def _next_command():
@@ -60,7 +61,7 @@ class Commands:
 
     def __init__(self):
         self.script = str(Path(sys.executable).parent / "onestop")
-        self.process = subprocess.Popen([sys.executable, "-c", _WARM], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-c", _WARM, self.script], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, bufsize=0)
         self.answers = b""
         self.folder = tempfile.TemporaryDirectory(prefix="onestop-commands-")
