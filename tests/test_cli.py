@@ -10,16 +10,29 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONFORMANCE, MODELS
+from tests.support.commands import Commands
 
 ONESTOP = Path(sys.executable).parent / "onestop"
 ROOT = Path(__file__).resolve().parent.parent
+_warm: list[Commands] = []  # this module's warm `onestop` process (tests.support.commands)
 
 
-def run(*args, home, database_url=None):
+@pytest.fixture(scope="module", autouse=True)
+def _commands():
+    _warm.append(Commands())
+    yield
+    _warm.pop().close()
+
+
+def run(*args, home, database_url=None, fresh=False):
+    """`onestop ARGS...` with ONESTOP_HOME=home: a process of its own, forked from the module's warm one
+    (Python started and onestop.cli imported once); `fresh`: the `onestop` script started from nothing."""
     env = dict(os.environ, ONESTOP_HOME=str(home))
     if database_url:
         env["ONESTOP_DATABASE_URL"] = database_url
-    return subprocess.run([str(ONESTOP), *args], env=env, capture_output=True, text=True, timeout=120)
+    if fresh:
+        return subprocess.run([str(ONESTOP), *args], env=env, capture_output=True, text=True, timeout=120)
+    return _warm[-1].run(*args, env=env, timeout=120)
 
 
 @pytest.fixture
@@ -33,10 +46,10 @@ def test_init_creates_the_database_and_running_it_again_changes_nothing(tmp_path
     from onestop.migrations import MIGRATIONS
 
     latest = f"schema version {MIGRATIONS[-1][0]}"
-    first = run("init", home=tmp_path)
+    first = run("init", home=tmp_path, fresh=True)
     assert first.returncode == 0 and latest in first.stdout
     assert (tmp_path / "onestop.db").exists()
-    again = run("init", home=tmp_path)
+    again = run("init", home=tmp_path, fresh=True)
     assert again.returncode == 0 and latest in again.stdout
 
 

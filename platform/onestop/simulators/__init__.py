@@ -30,6 +30,16 @@ def create(name: str, home: Path):
     return importlib.import_module(f"{__name__}.{name}").create_app(home)
 
 
+def prepare(home: Path) -> None:
+    """Make what each simulator keeps under `home/<name>` on its first start (a simulator module's
+    optional `prepare(home)`), before a server starts its web processes: each of them mounts every
+    simulator, and they must find the same state (one identity provider's key, not one per process)."""
+    for name in names():
+        made = getattr(importlib.import_module(f"{__name__}.{name}"), "prepare", None)
+        if made is not None:
+            made(home / name)
+
+
 def mount(app, home: Path) -> None:
     """Serve every simulator under `/simulators/<name>` of `app` (a Flask app), state under `home`."""
     from werkzeug.middleware.dispatcher import DispatcherMiddleware

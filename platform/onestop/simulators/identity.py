@@ -14,9 +14,11 @@ the test citizens offered (`citizens.json`). Codes and access tokens live in mem
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import json
+import os
 import secrets
 import threading
 import time
@@ -42,9 +44,23 @@ CLAIMS = ("citizen_id", "name", "birthdate", "gender", "address", "phone_number"
 SCOPES = ("openid", "profile", "email", "phone", "address")
 
 
+def _create_once(path: Path, text: str) -> None:
+    """Write path whole unless it exists. Several processes of one server start at once: the first
+    file in place stays and every process reads that one (a draft of one's own, linked into place,
+    which fails when another was first); no process reads a half-written file."""
+    draft = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    draft.touch(mode=0o600)  # the key is private, even a simulator's
+    try:
+        draft.write_text(text, encoding="utf-8")
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink()
+
+
 def _load(path: Path, default):
     if not path.exists():
-        path.write_text(json.dumps(default, ensure_ascii=False, indent=1), encoding="utf-8")
+        _create_once(path, json.dumps(default, ensure_ascii=False, indent=1))
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -53,11 +69,17 @@ def signing_key(home: Path) -> RSAKey:
     path = home / "signing-key.json"
     if not path.exists():
         key = RSAKey.generate_key(2048, parameters={"kid": uuid.uuid4().hex[:16], "use": "sig", "alg": "RS256"})
-        draft = path.with_suffix(".draft")
-        draft.touch(mode=0o600)  # a private key, even a simulator's
-        draft.write_text(json.dumps(key.as_dict(private=True)), encoding="utf-8")
-        draft.replace(path)
+        _create_once(path, json.dumps(key.as_dict(private=True)))
     return RSAKey.import_key(json.loads(path.read_text(encoding="utf-8")))
+
+
+def prepare(home: Path) -> None:
+    """Make the provider's state under home (its key, clients and test citizens) if it is not there:
+    `onestop serve` calls it before starting its web processes, which then all read the same."""
+    home.mkdir(parents=True, exist_ok=True)
+    signing_key(home)
+    _load(home / "clients.json", DEFAULT_CLIENTS)
+    _load(home / "citizens.json", DEFAULT_CITIZENS)
 
 
 def _s256(verifier: str) -> str:
