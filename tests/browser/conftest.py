@@ -22,3 +22,22 @@ def chromium():
                                               args=["--no-sandbox", *LEAN_FLAGS])
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def authoring_server(tmp_path_factory):
+    """One `onestop serve` (the embedded default) for this process's back-office authoring files (the
+    modeller, its panel, the form builder, the tests page, the version diff, the authoring journey):
+    each signs in as administrators of its own, works on drafts it uploads and codes of its own, so
+    they share a server instead of each paying a start (~2.5 s of CPU) and a stop. A file's `server`
+    calls it with the CLI commands it needs run first (its users) and gets the base URL."""
+    from tests.support.servers import onestop_serve, run_commands
+
+    with onestop_serve(tmp_path_factory.mktemp("authoring-server"), ONESTOP_WEB_WORKERS="1",
+                       ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
+        def after(*commands):
+            done = run_commands(env, *commands)
+            assert done.returncode == 0, done.stderr
+            return base
+
+        yield after
