@@ -23,8 +23,8 @@ PAPER = [{"name": "don-de-nghi.pdf", "mimeType": "application/pdf", "buffer": PD
 
 
 @pytest.fixture(scope="module")
-def server(authoring_server):
-    return authoring_server(user("quantri.thutuc", "admin", password=PASSWORD),
+def server(shared_server):
+    return shared_server(user("quantri.thutuc", "admin", password=PASSWORD),
                             user("canbo.xuly", "officer", password=PASSWORD))
 
 

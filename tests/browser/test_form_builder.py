@@ -17,8 +17,8 @@ PASSWORD = "Mật-khẩu-2026"
 
 
 @pytest.fixture(scope="module")
-def server(authoring_server):
-    return authoring_server(user("quantri.bieumau", "admin", password=PASSWORD))
+def server(shared_server):
+    return shared_server(user("quantri.bieumau", "admin", password=PASSWORD))
 
 
 def _open_general(page):

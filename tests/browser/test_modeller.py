@@ -20,8 +20,8 @@ PASSWORD = "Mật-khẩu-2026"
 
 
 @pytest.fixture(scope="module")
-def server(authoring_server):
-    return authoring_server(user("quantri.mot", "admin", password=PASSWORD),
+def server(shared_server):
+    return shared_server(user("quantri.mot", "admin", password=PASSWORD),
                             user("quantri.hai", "admin", password=PASSWORD))
 
 

@@ -74,8 +74,8 @@ window.openModel = async function (files, bpmnFile, draftId, csrfToken) {
 
 
 @pytest.fixture(scope="module")
-def server(authoring_server):
-    return authoring_server(user("panel.quantri", "admin", password=PASSWORD))
+def server(shared_server):
+    return shared_server(user("panel.quantri", "admin", password=PASSWORD))
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ FOLDER = Path(__file__).resolve().parents[1] / "models" / "spiffarena_branch"
 
 
 @pytest.fixture(scope="module")
-def server(authoring_server):
-    return authoring_server(user("thu.quantri", "admin", password=PASSWORD))
+def server(shared_server):
+    return shared_server(user("thu.quantri", "admin", password=PASSWORD))
 
 
 def _folder_without_tests() -> dict:

@@ -20,8 +20,8 @@ GREEN, AMBER = "rgb(30, 123, 52)", "rgb(154, 103, 0)"
 
 
 @pytest.fixture(scope="module")
-def server(authoring_server):
-    return authoring_server(user("quantri", "admin", password=PASSWORD))
+def server(shared_server):
+    return shared_server(user("quantri", "admin", password=PASSWORD))
 
 
 def _second_version():
