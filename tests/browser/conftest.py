@@ -1,6 +1,7 @@
 """The browser tests' shared Chromium: launched once per test process (per xdist worker), not once per
 file. Each file still gets its own `browser` (tests/browser/test_journey.py), which closes every page
-and context the file opened when the file is done, so no file sees another's pages or cookies."""
+and context the file opened when the file is done, so no file sees another's pages or cookies. Files
+that only add what is theirs to a server share one per process too (`shared_server`)."""
 
 import pytest
 
