@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.browser.test_journey import ONESTOP, PDF, browser, shots  # noqa: F401 (the journey's fixtures, shared)
-from tests.support.servers import embedded_server, user
+from tests.support.servers import user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -23,10 +23,9 @@ PAPER = [{"name": "don-de-nghi.pdf", "mimeType": "application/pdf", "buffer": PD
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with embedded_server(tmp_path_factory.mktemp("authoring"), user("quantri.thutuc", "admin", password=PASSWORD),
-                         user("canbo.xuly", "officer", password=PASSWORD)) as base:
-        yield base
+def server(shared_server):
+    return shared_server(user("quantri.thutuc", "admin", password=PASSWORD),
+                            user("canbo.xuly", "officer", password=PASSWORD))
 
 
 def _sign_in(page, username):

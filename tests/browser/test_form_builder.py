@@ -10,16 +10,15 @@ import pytest
 
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
 from tests.process_models import bundled_files
-from tests.support.servers import embedded_server, user
+from tests.support.servers import user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with embedded_server(tmp_path_factory.mktemp("form-builder"), user("quantri.bieumau", "admin", password=PASSWORD)) as base:
-        yield base
+def server(shared_server):
+    return shared_server(user("quantri.bieumau", "admin", password=PASSWORD))
 
 
 def _open_general(page):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import onestop_serve, run_commands, user
+from tests.support.servers import user
 
 ONESTOP = Path(sys.executable).parent / "onestop"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
@@ -28,14 +28,10 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("browser")
-    # The embedded default: SQLite under ONESTOP_HOME, whatever the test run was given.
-    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
-        created = run_commands(env, user("canbo.motcua", "officer", password="Mật-khẩu-2026"),
-                               user("lanhdao.ubnd", "leader", "officer", password="Mật-khẩu-lãnh-đạo-2026"))
-        assert created.returncode == 0, created.stderr
-        yield base
+def server(shared_server):
+    # The embedded default (tests/browser/conftest.py): SQLite under ONESTOP_HOME, whatever the test run was given.
+    return shared_server(user("canbo.motcua", "officer", password="Mật-khẩu-2026"),
+                         user("lanhdao.ubnd", "leader", "officer", password="Mật-khẩu-lãnh-đạo-2026"))
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,16 @@ from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (th
 from tests.conftest import CONFORMANCE
 from tests.process_models import Walk, bundled_files
 from tests.process_models.test_copy_certification import APPLICATION, ATTESTED, RECEIVED, RETURNED, SIGNED
-from tests.support.servers import embedded_server, user
+from tests.support.servers import user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with embedded_server(tmp_path_factory.mktemp("modeller"), user("quantri.mot", "admin", password=PASSWORD),
-                         user("quantri.hai", "admin", password=PASSWORD)) as base:
-        yield base
+def server(shared_server):
+    return shared_server(user("quantri.mot", "admin", password=PASSWORD),
+                            user("quantri.hai", "admin", password=PASSWORD))
 
 
 def _files(paths=None):

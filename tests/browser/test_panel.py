@@ -22,7 +22,7 @@ import pytest
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
 from tests.conftest import CONFORMANCE
 from tests.process_models import bundled_files
-from tests.support.servers import embedded_server, user
+from tests.support.servers import user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -74,9 +74,8 @@ window.openModel = async function (files, bpmnFile, draftId, csrfToken) {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with embedded_server(tmp_path_factory.mktemp("panel"), user("panel.quantri", "admin", password=PASSWORD)) as base:
-        yield base
+def server(shared_server):
+    return shared_server(user("panel.quantri", "admin", password=PASSWORD))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
-from tests.support.servers import embedded_server, user
+from tests.support.servers import user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -17,9 +17,8 @@ FOLDER = Path(__file__).resolve().parents[1] / "models" / "spiffarena_branch"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with embedded_server(tmp_path_factory.mktemp("testrun"), user("thu.quantri", "admin", password=PASSWORD)) as base:
-        yield base
+def server(shared_server):
+    return shared_server(user("thu.quantri", "admin", password=PASSWORD))
 
 
 def _folder_without_tests() -> dict:

@@ -10,7 +10,7 @@ import pytest
 
 from onestop.services import templates
 from tests.browser.test_journey import ONESTOP, browser, shots  # noqa: F401 (the journey's fixtures, shared)
-from tests.support.servers import embedded_server, user
+from tests.support.servers import user
 
 sync_api = pytest.importorskip("playwright.sync_api")
 PASSWORD = "Mật-khẩu-2026"
@@ -20,9 +20,8 @@ GREEN, AMBER = "rgb(30, 123, 52)", "rgb(154, 103, 0)"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with embedded_server(tmp_path_factory.mktemp("version-diff"), user("quantri", "admin", password=PASSWORD)) as base:
-        yield base
+def server(shared_server):
+    return shared_server(user("quantri", "admin", password=PASSWORD))
 
 
 def _second_version():
