@@ -203,7 +203,8 @@ def test_a_stored_form_that_points_outside_itself_is_refused_and_nothing_is_fetc
     # A form stored before upload checked its references: completing its step must neither 500 nor
     # fetch the address it names.
     server = http.server.HTTPServer(("127.0.0.1", 0), _Counting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() returns at the serving loop's next poll: half a second by default, a hundredth here.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_port}/forms/"
         form = {"type": "object", "properties": {"x": {"$id": base, "$ref": "remote.json"}}}
