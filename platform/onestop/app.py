@@ -32,8 +32,13 @@ def _app_context_popped(_sender, **_extra):
     runtime.pop()
 
 
-def _not_compiled_yet(rule, **_values):
-    raise AssertionError("a URL builder is compiled on first use")  # never called: replaced in compile()
+def _not_compiled(rule, **_values):
+    raise AssertionError("compiled on first use")  # never runs: LazyBuilderRule.compile() drops it
+
+
+def _builder_compiled_later(_append_unknown: bool = True):
+    """Stands in for werkzeug's Rule._compile_builder while LazyBuilderRule.compile() runs."""
+    return _not_compiled
 
 
 class LazyBuilderRule(Rule):
@@ -45,7 +50,7 @@ class LazyBuilderRule(Rule):
     is compiled, and how requests are matched, is werkzeug's own."""
 
     def compile(self) -> None:
-        self._compile_builder = _not_compiled_yet.__get__  # (this instance only, while werkzeug compiles)
+        self._compile_builder = _builder_compiled_later  # (this instance only, while werkzeug compiles)
         try:
             super().compile()
         finally:
