@@ -77,3 +77,36 @@ def test_an_app_hashes_passwords_at_argon2s_standard_cost_unless_its_settings_na
         user, _ = make_user("canbo1", password="mật-khẩu-đủ-dài")
         assert User.get_by_id(user.id).password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     _close_pool()
+
+
+def _sample(converter):
+    """A value of the kind a route's converter takes (what it makes of it is werkzeug's business)."""
+    from werkzeug.routing.converters import AnyConverter, NumberConverter, PathConverter
+
+    if isinstance(converter, NumberConverter):
+        return 7
+    if isinstance(converter, AnyConverter):
+        return converter.regex.split("|")[0].strip("(?:)")
+    if isinstance(converter, PathConverter):
+        return "a b/c"
+    return "2026-01-02" if r"\d{4}" in converter.regex else "a b"
+
+
+def test_an_apps_url_rules_compile_their_builders_on_first_use_and_build_what_werkzeugs_own_build(sqlite_app):
+    from tests.support.routing import compile_uncached_rule
+
+    rules = list(sqlite_app.url_map.iter_rules())
+    assert len(rules) > 100
+    assert not [rule.rule for rule in rules if "_build" in vars(rule) or "_build_unknown" in vars(rule)]
+    for rule in rules:
+        own = compile_uncached_rule(rule)  # werkzeug's Rule, compiled as werkzeug compiles it
+        values = {name: _sample(converter) for name, converter in rule._converters.items()}
+        for append_unknown in (False, True):
+            unknown = {"page": "2", "q": "x y"} if append_unknown else {}
+            assert rule.build({**values, **unknown}, append_unknown) == own.build({**values, **unknown},
+                                                                                 append_unknown), rule.rule
+        assert "_build" in vars(rule) and "_build_unknown" in vars(rule)
+    with sqlite_app.test_request_context():
+        from flask import url_for
+
+        assert url_for("static", filename="a b.css", v="1") == "/static/a%20b.css?v=1"

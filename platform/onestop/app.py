@@ -13,6 +13,7 @@ import logging
 from importlib.metadata import entry_points
 
 from flask import Flask, appcontext_popped, appcontext_pushed, current_app
+from werkzeug.routing import Rule
 
 from . import db, migrations, timers
 from .assemble import build_runtime
@@ -31,6 +32,47 @@ def _app_context_popped(_sender, **_extra):
     runtime.pop()
 
 
+def _not_compiled(rule, **_values):
+    raise AssertionError("compiled on first use")  # never runs: LazyBuilderRule.compile() drops it
+
+
+def _builder_compiled_later(_append_unknown: bool = True):
+    """Stands in for werkzeug's Rule._compile_builder while LazyBuilderRule.compile() runs."""
+    return _not_compiled
+
+
+class LazyBuilderRule(Rule):
+    """werkzeug's URL rule, whose two URL builders (the code `url_for` runs) are compiled the first
+    time they are used instead of when the rule is added. werkzeug writes and compiles Python code for
+    both builders of every rule as it is added; an app has some 270 rules (the back office's views add
+    most), and compiling their builders was ~70 % of building an app (~70 ms of CPU in each server
+    process, command and worker that builds one) while a process builds URLs with few of them. What
+    is compiled, and how requests are matched, is werkzeug's own."""
+
+    def compile(self) -> None:
+        self._compile_builder = _builder_compiled_later  # (this instance only, while werkzeug compiles)
+        try:
+            super().compile()
+        finally:
+            del self._compile_builder
+        self.__dict__.pop("_build", None)
+        self.__dict__.pop("_build_unknown", None)
+
+    def __getattr__(self, name):  # only for attributes not set: the builders before their first use
+        if name in ("_build", "_build_unknown"):
+            # Two threads building at once each compile the same code, and either result is kept.
+            builder = self._compile_builder(name == "_build_unknown").__get__(self, None)
+            setattr(self, name, builder)
+            return builder
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+class OnestopFlask(Flask):
+    """Flask whose URL rules compile their builders on first use (`LazyBuilderRule`)."""
+
+    url_rule_class = LazyBuilderRule
+
+
 @functools.cache
 def _extensions() -> tuple:
     """The installed packages' app extensions (the back office is one), found once per process:
@@ -43,7 +85,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     """Build the Flask app from settings (environment by default, a dict of overrides in tests)."""
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
     settings.home.mkdir(parents=True, exist_ok=True)
-    app = Flask(__name__)
+    app = OnestopFlask(__name__)
     if settings.proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
