@@ -78,7 +78,8 @@ def queue(dossier, event: str, procedure_name: str = "", reason: str = ""):
     # pipeline of a new dossier's last writes, while the agency's code counter is held (services.codes).
     sql.insert_rows("notification", _QUEUED, [
         (dossier.centre_id, dossier.id, event, channel, str(recipient)[:255], subject.format(**values)[:255],
-         body.format(**values), "pending", 0, now, now) for channel, recipient in recipients])
+         body.format(**values), Notification.status.default, Notification.attempts.default, now, now)
+        for channel, recipient in recipients])
 
 
 _QUEUED = ("centre_id", "dossier_id", "event", "channel", "recipient", "subject", "body", "status", "attempts",
