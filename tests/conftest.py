@@ -3,7 +3,7 @@
 import gc
 import os
 import threading
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from onestop.app import create_app
 from onestop.clock import Clock, ShiftedClock
 from onestop.engine import Engine
 from onestop.engine.sandbox import Sandbox
+from onestop.workdays import to_local
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
 from tests.support.templates import Templates
 
@@ -121,6 +122,21 @@ def shift_to_hour(wanted: str | None) -> timedelta:
     real = Clock().now()
     target = real.replace(hour=hour, minute=minute, second=0, microsecond=0)
     return (target - real) % timedelta(days=1)
+
+
+def clear_of_midnight(clock, minutes: float) -> None:
+    """Move a test's clock on (never back) so that no local midnight lies within `minutes` of its
+    business time either way: a test that spans a few minutes of one local day (a sitting begun a
+    quarter of an hour before the dossier's receipt, tickets counted on "today") must not see Vietnam's
+    day change under it when the suite runs around midnight there (17:00 UTC)."""
+    local = to_local(clock.now())
+    since = local - datetime.combine(local.date(), time(0))
+    until = timedelta(days=1) - since
+    window = timedelta(minutes=minutes)
+    if until < window:
+        clock.advance((until + window).total_seconds())
+    elif since < window:
+        clock.advance((window - since).total_seconds())
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import time
 import pytest
 from PIL import Image
 
+from onestop.clock import Clock  # the centres' calendar day (Vietnam), as the server reads it
 from tests.browser.test_journey import CHROMIUM, ONESTOP, Screenshots, browser  # noqa: F401 (skips the module without Chromium; browser closes its pages)
 from tests.support.servers import onestop_serve, run_commands, user
 
@@ -117,7 +118,7 @@ def test_a_paper_of_two_pages_is_taken_in_a_leader_decides_from_their_own_page_a
     handing = officer.locator("#ready a")
     polled(officer, 3_000, lambda timeout: sync_api.expect(handing).to_have_count(1, timeout=timeout))  # the counter's page follows the decision
     handing.click()
-    officer.locator('[name="returned_on"]').fill(__import__("datetime").date.today().isoformat())
+    officer.locator('[name="returned_on"]').fill(Clock().today().isoformat())
     complete(officer, {"receiver_full_name": "Lê Văn Tâm", "fee_vnd": "4000"})
     sync_api.expect(officer.locator("#done")).to_be_visible()
     sync_api.expect(officer.locator("#minutes")).to_be_visible()

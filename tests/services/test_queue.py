@@ -12,7 +12,7 @@ from onestop.models import Centre, QueueTicket, local_today
 from onestop.services import deadlines, queue, stats
 from onestop.services.errors import Conflict, Invalid, NotFound
 from onestop.workdays import to_local
-from tests.conftest import make_user
+from tests.conftest import clear_of_midnight, make_user
 
 
 def _open_floor(groups=(("A", "Hộ tịch", 0), ("B", "Đất đai", 2)), counters=(("1", "AB"), ("2", "A"))):
@@ -26,16 +26,6 @@ def _open_floor(groups=(("A", "Hộ tịch", 0), ("B", "Đất đai", 2)), count
     for number, letters in counters:
         queue.save_counter(admin, number, f"Quầy {number}", [made[x].id for x in letters])
     return admin, made
-
-
-def _clear_of_midnight(clock, minutes):
-    """Move the test's clock on past local midnight when the next `minutes` would cross it: a test that
-    advances its clock within one local day (its tickets counted on "today") must not see the day change
-    under it when the suite runs shortly before midnight in Vietnam."""
-    local = to_local(clock.now())
-    left = (datetime.combine(local.date() + timedelta(days=1), time(0)) - local).total_seconds()
-    if left < minutes * 60:
-        clock.advance(left + 60)
 
 
 def _counter(number):
@@ -177,7 +167,7 @@ def test_another_centres_officer_finds_neither_the_counter_nor_the_ticket(app):
 
 
 def test_serving_then_the_next_call_finishes_the_ticket_and_the_figures_count_its_wait(app, clock):
-    _clear_of_midnight(clock, 20)
+    clear_of_midnight(clock, 20)
     with app.app_context():
         _, groups = _open_floor()
         officer = make_user("canbo1", ("officer",))[0]
@@ -201,7 +191,7 @@ def test_serving_then_the_next_call_finishes_the_ticket_and_the_figures_count_it
 
 
 def test_the_wait_is_estimated_from_the_groups_recent_services(app, clock):
-    _clear_of_midnight(clock, 5)
+    clear_of_midnight(clock, 5)
     with app.app_context():
         _, groups = _open_floor()
         officer = make_user("canbo1", ("officer",))[0]

@@ -10,6 +10,7 @@ from datetime import date
 import pikepdf
 from PIL import Image
 
+from onestop.clock import Clock  # the centres' calendar day (Vietnam), as the server reads it
 from onestop.models import Centre, Notification, Paper, Sitting, local_today
 from onestop.services import stats
 from tests.conftest import make_user
@@ -105,7 +106,7 @@ def test_an_on_the_spot_dossier_is_taken_in_scanned_decided_by_a_leader_and_retu
     assert leader.get("/desk/approvals.json").json["pending"] == []
 
     [handing] = _ready(officer, code)
-    _complete(officer, handing, {"returned_on": date.today().isoformat(), "receiver_full_name": "Lê Văn Tâm",
+    _complete(officer, handing, {"returned_on": Clock().today().isoformat(), "receiver_full_name": "Lê Văn Tâm",
                                  "fee_vnd": "4000"}, back)
     page = officer.get(back).get_data(as_text=True)
     assert 'id="done"' in page and 'id="minutes"' in page
