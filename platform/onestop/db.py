@@ -351,8 +351,9 @@ class PostgresPool(PooledPostgresqlDatabase):
 
     * a connection used a moment ago is handed out again without peewee's `SELECT 1` check (a
       connection idle for longer, broken, or left in a transaction is checked as before);
-    * the deferred writes at the end of a unit of work (`_Unit.flush`) are pipelined, and the COMMIT
-      that follows them goes with the last of them.
+    * the deferred writes at the end of a unit of work (`_Unit.flush`) are pipelined: queued in libpq's
+      buffer without touching the socket (`_PipelinedCursor.queue`), they leave when an answer is read
+      or with the COMMIT, which is flushed at once (no poll, so no lost GIL, while the hot rows are held).
 
     What the server runs, and in which order, is what it ran before; errors are raised as peewee's
     errors, at the latest when the statement that waits for them (or the COMMIT) returns.
