@@ -262,6 +262,54 @@ def test_deferred_writes_sent_pipelined_with_the_commit_are_all_kept_or_all_undo
         enter(None)
 
 
+def test_deferred_writes_after_the_last_answer_read_leave_with_the_commit_in_one_wait_on_the_socket(pg_db):
+    """A deferred write that reads its answer (the code counter's, the audit head's) holds a row every writer
+    of the centre wants until the COMMIT. Each wait on the socket from there on lets the thread's GIL go, and
+    under load it waits ~5 ms or more to get it back, with the row held. The writes after that answer (that
+    read nothing back) and the COMMIT are queued and leave together: one wait (the pipeline's end), not one
+    or two per statement."""
+    from onestop import sql
+    from onestop.db import LOCK_AUDIT, LOCK_CODE, defer, enter, run_write
+
+    waits, marked = [], []
+
+    def counted(gen):  # the socket waits of one call of psycopg's wait(): the times its generator yields
+        sent, polls = None, 0
+        try:
+            while True:
+                try:
+                    ready = gen.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+                polls += 1
+                sent = yield ready
+        finally:
+            if marked and polls:
+                waits.append(polls)
+
+    def work():
+        pg_db.execute_sql("INSERT INTO scratch VALUES (1)")
+        conn = pg_db.connection()
+        real_wait = conn.wait
+        conn.wait = lambda gen, *args, **kwargs: real_wait(counted(gen), *args, **kwargs)
+
+        def hot_row():
+            assert sql.run("SELECT max(n) FROM scratch").fetchone()[0] == 1
+            marked.append(True)
+        defer((LOCK_CODE, 0), hot_row)
+        for n in (2, 3, 4):
+            defer((LOCK_AUDIT, n), lambda n=n: sql.run("INSERT INTO scratch VALUES (?)", (n,)))
+
+    enter(pg_db)
+    try:
+        run_write(work)
+        del pg_db.connection().wait
+        assert [n for (n,) in pg_db.execute_sql("SELECT n FROM scratch ORDER BY n")] == [1, 2, 3, 4]
+    finally:
+        enter(None)
+    assert len(waits) == 1, waits
+
+
 def test_writes_queued_while_another_process_holds_the_writers_lock_go_into_the_next_commit_together(tmp_path):
     import fcntl
     import os

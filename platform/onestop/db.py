@@ -351,8 +351,9 @@ class PostgresPool(PooledPostgresqlDatabase):
 
     * a connection used a moment ago is handed out again without peewee's `SELECT 1` check (a
       connection idle for longer, broken, or left in a transaction is checked as before);
-    * the deferred writes at the end of a unit of work (`_Unit.flush`) are pipelined, and the COMMIT
-      that follows them goes with the last of them.
+    * the deferred writes at the end of a unit of work (`_Unit.flush`) are pipelined: queued in libpq's
+      buffer without touching the socket (`_PipelinedCursor.queue`), they leave when an answer is read
+      or with the COMMIT, which is flushed at once (no poll, so no lost GIL, while the hot rows are held).
 
     What the server runs, and in which order, is what it ran before; errors are raised as peewee's
     errors, at the latest when the statement that waits for them (or the COMMIT) returns.
@@ -404,16 +405,18 @@ class PostgresPool(PooledPostgresqlDatabase):
         self._log_query(sql, params)
         cursor = _PipelinedCursor(self._state.conn)
         with __exception_wrapper__:
-            cursor.execute(sql, params)
+            cursor.queue(sql, params)
         return cursor
 
     def commit(self):
         held = self._held()
         if held is None:
             return super().commit()
+        conn = self._state.conn
         with __exception_wrapper__:
-            self.cursor().execute("COMMIT")  # queued behind the deferred writes ...
-        self._release_pipeline()  # ... and sent with them: their answers and the COMMIT's come back together
+            _PipelinedCursor(conn).queue("COMMIT")  # queued behind the deferred writes ...
+            conn.pgconn.flush()  # ... and sent with them now: the rows are free once the server reads it
+        self._release_pipeline()  # their answers and the COMMIT's come back together
         return None
 
     def rollback(self):
@@ -459,6 +462,32 @@ if psycopg is not None:
     class _PipelinedCursor(psycopg.Cursor):
         """A cursor of a statement sent in the held pipeline: reading its answer (its rows or its
         rowcount) waits for it, and an error the server gave meanwhile is raised as peewee's error."""
+
+        def queue(self, query, params=()):
+            """Put the statement in libpq's output buffer, behind those queued before it, without
+            touching the socket: it leaves with the next statement whose answer is read, the next peewee
+            query, or the COMMIT (`PostgresPool.commit`). psycopg's own `execute` in pipeline mode polls
+            the socket before and after each statement, and a thread that polls lets the GIL go: under
+            load it waited for it again ~5 ms (the interpreter's switch interval) or more, several
+            times between taking a hot row (the code counter, the audit head) and the COMMIT that frees
+            it. This is `execute` without those polls (psycopg's internals, as of 3.2-3.3; where they
+            differ, `execute` itself)."""
+            pipeline = self._conn._pipeline
+            commands = getattr(pipeline, "command_queue", None)
+            if commands is None or not hasattr(self, "_maybe_prepare_gen"):
+                return self.execute(query, params)
+            with self._conn.lock:
+                self._conn.wait(self._queue_gen(query, params, commands))
+            return self
+
+        def _queue_gen(self, query, params, commands):
+            yield from self._start_query(query)
+            pgq = self._convert_query(query, params)
+            yield from self._maybe_prepare_gen(pgq)  # in pipeline mode: appends its commands, waits for nothing
+            self._last_query = query
+            yield from self._conn._prepared.maintain_gen(self._conn)
+            while commands:  # libpq buffers them (a non-blocking connection): nothing is sent, nothing waited for
+                commands.popleft()()
 
         def fetchone(self):
             with __exception_wrapper__:
