@@ -12,7 +12,7 @@ from tests.conftest import CONFORMANCE, SHARED
 from tests.support.corpus import passed_count, unexpected_failures
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
 from tests.support.redis import redis_url_or_skip
-from tests.support.servers import free_port, stop, wait_until_healthy
+from tests.support.servers import free_port, run_commands, stop, wait_until_healthy
 
 pytestmark = pytest.mark.corpus
 BIN = Path(sys.executable).parent
@@ -30,9 +30,9 @@ def stack(tmp_path):
     port = free_port()
     env = dict(os.environ, ONESTOP_HOME=str(tmp_path / "home"), ONESTOP_DATABASE_URL=database,
                ONESTOP_REDIS_URL=redis, ONESTOP_TIMER_THREAD="0")
-    subprocess.run([str(BIN / "onestop"), "init"], env=env, check=True, capture_output=True)
-    created = subprocess.run([str(BIN / "onestop"), "user", "create", "acceptance", "--role", "admin", "--token"],
-                             env=env, check=True, capture_output=True, text=True)
+    # `onestop init` then `onestop user create`, in one process (the CLI's start paid once).
+    created = run_commands(env, ("init",), ("user", "create", "acceptance", "--role", "admin", "--token"))
+    assert created.returncode == 0, created.stderr
     token = created.stdout.strip().splitlines()[-1]
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("web", "worker")}
     web = _spawn([str(BIN / "gunicorn"), "-c", "python:onestop.gunicorn_conf", "-w", "2", "--threads", "4",
