@@ -635,12 +635,13 @@ def _load_json(f, problems):
         return None
 
 
-# Parse results of accepted models, by everything that decides them (the files' names and bytes and
-# the parse's options): the same bundled or re-uploaded model (each new centre's procedures, a model
-# uploaded again unchanged, `onestop validate` before an upload) is parsed once per process. A result
-# is kept as pickled bytes and every caller gets new objects from them, its specs rebuilt from the
-# spec JSON as a fresh parse rebuilds them (compile_model changes what it is given). A model whose
-# written timer dates or cycles were judged against the time now, and a refused one, are never kept.
+# Parse results of accepted models, by everything that decides them (the files' names, kinds and
+# bytes and the parse's options): the same files checked again in this process (a draft's review,
+# unit tests, practice steps and publication; a template's diagram; a rollout to several centres; an
+# unchanged re-upload) are parsed once. A result is kept as pickled bytes (compressed, ~8 kB for a
+# bundled procedure) and every caller gets new objects from them, its specs rebuilt from the spec
+# JSON as a fresh parse rebuilds them (compile_model changes what it is given). A model whose written
+# timer dates or cycles were judged against the time now, and a refused one, are never kept.
 PARSED_CACHE_SIZE = 64
 _parsed: OrderedDict = OrderedDict()
 _parsed_lock = threading.Lock()
@@ -655,7 +656,7 @@ def _parse_key(files, process_id, max_bytes, library_forms, budgets) -> bytes:
 
 
 def _from_parsed(kept: bytes) -> "ParsedModel":
-    model = ParsedModel(**pickle.loads(kept))
+    model = ParsedModel(**pickle.loads(zlib.decompress(kept)))
     model.spec, model.subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
     return model
 
@@ -675,7 +676,8 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
         return _from_parsed(kept)
     model, read_the_clock = _parse_files(files, process_id, max_bytes, library_forms, budgets)
     if not read_the_clock:
-        kept = pickle.dumps({name: getattr(model, name) for name in ParsedModel._STORED}, pickle.HIGHEST_PROTOCOL)
+        kept = zlib.compress(pickle.dumps({name: getattr(model, name) for name in ParsedModel._STORED},
+                                          pickle.HIGHEST_PROTOCOL), 1)
         with _parsed_lock:
             _parsed[key] = kept
             while len(_parsed) > PARSED_CACHE_SIZE:
