@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from onestop.engine import ModelError
+from onestop.engine import Budgets, ModelError
 from onestop.engine.parsing import ParsedModel, SourceFile, parse_model
 from tests.conftest import CONFORMANCE, MODELS
 from tests.security.budget_models import waiting_timer
@@ -255,3 +255,11 @@ def test_a_written_timer_date_is_judged_against_the_time_of_each_parse(engine, c
     with pytest.raises(ModelError) as caught:
         on_clock.parse(files)
     assert "more than 100 years away" in caught.value.problems[0].message
+
+
+def test_a_model_accepted_within_one_budget_is_judged_again_within_another():
+    files = [SourceFile("long.bpmn", waiting_timer("timeDuration", "P20Y") + f"<!-- {uuid.uuid4()} -->".encode())]
+    assert parse_model(files).start_id == "hostile"  # kept: a duration is judged without the time now
+    with pytest.raises(ModelError) as caught:
+        parse_model(files, budgets=Budgets(max_timer_years=10))
+    assert "longer than 10 years" in caught.value.problems[0].message
