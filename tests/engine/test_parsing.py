@@ -2,12 +2,15 @@
 
 import gc
 import sys
+import uuid
+from datetime import timedelta
 
 import pytest
 
-from onestop.engine import ModelError
+from onestop.engine import Budgets, ModelError
 from onestop.engine.parsing import ParsedModel, SourceFile, parse_model
 from tests.conftest import CONFORMANCE, MODELS
+from tests.security.budget_models import waiting_timer
 
 
 def _files(*paths):
@@ -201,3 +204,62 @@ def test_a_packed_model_holds_its_diagram_forms_and_spec_text_in_a_third_of_the_
 def test_a_camunda_model_keeps_its_spec_text_as_text_since_each_step_restores_from_it(engine):
     model = engine.parse(_files(MODELS / "tax-notice-camunda.bpmn")).pack()
     assert model.dialect == "camunda" and isinstance(vars(model)["_spec_json"], str)
+
+
+def _counting_builds(monkeypatch):
+    """How often SpiffWorkflow's parser is built (the real one runs: a spy, not a stand-in)."""
+    from onestop.engine import parsing
+
+    builds, build = [], parsing._build
+    monkeypatch.setattr(parsing, "_build", lambda *args: builds.append(args[0]) or build(*args))
+    return builds
+
+
+def test_the_same_files_parse_once_and_each_caller_gets_a_model_of_its_own(monkeypatch):
+    builds = _counting_builds(monkeypatch)
+    content = (MODELS / "timer.bpmn").read_bytes() + f"<!-- {uuid.uuid4()} -->".encode()  # new to this process
+    first = parse_model([SourceFile("timer.bpmn", content)])
+    assert len(builds) == 1
+    again = parse_model([SourceFile("timer.bpmn", content)])
+    assert len(builds) == 1, "the same files were parsed again"
+    assert again.dumps() == first.dumps()
+    assert again.spec is not first.spec and again.spec.task_specs.keys() == first.spec.task_specs.keys()
+    first.warnings.append({"message": "changed by its caller"})  # compile_model changes what it is given
+    first.forms["extra.json"] = {}
+    third = parse_model([SourceFile("timer.bpmn", content)])
+    assert third.dumps() == again.dumps() and "extra.json" not in third.forms
+    renamed = parse_model([SourceFile("other.bpmn", content)])  # a name is part of what decides a parse
+    assert len(builds) == 2 and renamed.content_hash != first.content_hash
+    parse_model([SourceFile("timer.bpmn", content)], process_id="reminder")  # and so is every option
+    assert len(builds) == 3
+
+
+def test_a_refused_model_is_refused_every_time(monkeypatch):
+    builds = _counting_builds(monkeypatch)
+    content = (MODELS / "timer.bpmn").read_bytes() + f"<!-- {uuid.uuid4()} -->".encode()
+    tried = []
+    for _ in range(2):
+        [problem] = _problems([SourceFile("timer.bpmn", content)], process_id="nope")
+        assert "no process or collaboration with id 'nope'" in problem.message
+        tried.append(len(builds))
+    assert tried[1] == 2 * tried[0] > 0  # every dialect's parser tried again
+
+
+def test_a_written_timer_date_is_judged_against_the_time_of_each_parse(engine, clock):
+    # 99 years and 11 months ago is within the 100 years a timer may lie away; a year on, it is not.
+    when = (clock.now() - timedelta(days=365 * 99 + 330)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    files = [SourceFile("dated.bpmn", waiting_timer("timeDate", when))]
+    on_clock = engine.on_clock(clock)
+    assert on_clock.parse(files).start_id == "hostile"
+    clock.advance(366 * 24 * 3600)
+    with pytest.raises(ModelError) as caught:
+        on_clock.parse(files)
+    assert "more than 100 years away" in caught.value.problems[0].message
+
+
+def test_a_model_accepted_within_one_budget_is_judged_again_within_another():
+    files = [SourceFile("long.bpmn", waiting_timer("timeDuration", "P20Y") + f"<!-- {uuid.uuid4()} -->".encode())]
+    assert parse_model(files).start_id == "hostile"  # kept: a duration is judged without the time now
+    with pytest.raises(ModelError) as caught:
+        parse_model(files, budgets=Budgets(max_timer_years=10))
+    assert "longer than 10 years" in caught.value.problems[0].message

@@ -8,7 +8,10 @@ rules; then the dialect's SpiffWorkflow parser builds the specs.
 import copy
 import hashlib
 import json
+import pickle
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -18,7 +21,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 
 from .. import boundedjson
-from . import datastores, diagram, dialects, failures, feel, prechecks, serial
+from . import cron, datastores, diagram, dialects, failures, feel, prechecks, serial
 from .budgets import Budgets, check_timer, literal
 from .messages import start_messages
 from .problems import ModelError, Problem
@@ -316,6 +319,7 @@ class _Checker:
         self.known_forms = known_forms
         self.form_refs = {}
         self.instructions = {}
+        self.read_the_clock = False  # a written timer date or cycle was checked against the time now
 
     def problem(self, node, message, file):
         self.problems.append(Problem(_owner_id(node), message, file))
@@ -457,6 +461,8 @@ class _Checker:
             # A value written in the model is checked now; one computed by an expression, when it is.
             value = literal(node.text or "")
             if value is not None:
+                if etree.QName(node).localname != "timeDuration" or cron.is_cron(str(value).strip()):
+                    self.read_the_clock = True  # a date or a cycle is judged against now (check_timer)
                 problem = check_timer(TIMER_KINDS[etree.QName(node).localname], value, self.budgets)
                 if problem:
                     self.problem(event, f"{_describe(event)}: timer {text!r}: {problem}", file)
@@ -629,11 +635,58 @@ def _load_json(f, problems):
         return None
 
 
+# Parse results of accepted models, by everything that decides them (the files' names, kinds and
+# bytes and the parse's options): the same files checked again in this process (a draft's review,
+# unit tests, practice steps and publication; a template's diagram; a rollout to several centres; an
+# unchanged re-upload) are parsed once. A result is kept as pickled bytes (compressed, ~8 kB for a
+# bundled procedure) and every caller gets new objects from them, its specs rebuilt from the spec
+# JSON as a fresh parse rebuilds them (compile_model changes what it is given). A model whose written
+# timer dates or cycles were judged against the time now, and a refused one, are never kept.
+PARSED_CACHE_SIZE = 64
+_parsed: OrderedDict = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _parse_key(files, process_id, max_bytes, library_forms, budgets) -> bytes:
+    digest = hashlib.sha256(repr((process_id, max_bytes, sorted(library_forms), budgets)).encode())
+    for f in files:
+        digest.update(b"\0%d\0%s\0%s\0" % (len(f.name), f.name.encode(), f.kind.encode()))
+        digest.update(hashlib.sha256(f.content).digest())
+    return digest.digest()
+
+
+def _from_parsed(kept: bytes) -> "ParsedModel":
+    model = ParsedModel(**pickle.loads(zlib.decompress(kept)))
+    model.spec, model.subprocess_specs = serial.restore_specs(model.dialect, model.spec_json)
+    return model
+
+
 def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms=(), budgets: Budgets | None = None):
     """Check and parse a procedure's files; return a ParsedModel or raise ModelError. Timers and
-    multi-instance cardinalities written in the model are checked against `budgets`."""
+    multi-instance cardinalities written in the model are checked against `budgets`. An accepted
+    model's result is kept in the process (see PARSED_CACHE_SIZE): the same files parse once."""
     files = [SourceFile(f.name.rsplit("/", 1)[-1], f.content, classify(f.name)) for f in files
              if classify(f.name) != "test"]  # unit tests are run beside the model, not parsed into it
+    key = _parse_key(files, process_id, max_bytes, library_forms, budgets or Budgets())
+    with _parsed_lock:
+        kept = _parsed.get(key)
+        if kept is not None:
+            _parsed.move_to_end(key)
+    if kept is not None:
+        return _from_parsed(kept)
+    model, read_the_clock = _parse_files(files, process_id, max_bytes, library_forms, budgets)
+    if not read_the_clock:
+        kept = zlib.compress(pickle.dumps({name: getattr(model, name) for name in ParsedModel._STORED},
+                                          pickle.HIGHEST_PROTOCOL), 1)
+        with _parsed_lock:
+            _parsed[key] = kept
+            while len(_parsed) > PARSED_CACHE_SIZE:
+                _parsed.popitem(last=False)
+    return model
+
+
+def _parse_files(files, process_id, max_bytes, library_forms, budgets):
+    """parse_model's work on its files: (the ParsedModel, whether a check read the time now)."""
     problems, forms, metadata = [], {}, {}
     for f in files:
         if f.kind == "other":
@@ -718,7 +771,7 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
     # parser's own objects wire some callbacks lazily (a multi-instance task merges its children
     # only once it has started in this process), which a workflow loaded mid-way would never get.
     spec, subprocess_specs = serial.restore_specs(dialect, spec_json)
-    return ParsedModel(
+    model = ParsedModel(
         content_hash=content_hash(files),
         dialect=dialect,
         start_kind=start_kind,
@@ -736,3 +789,4 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
         spec=spec,
         subprocess_specs=subprocess_specs,
     )
+    return model, checker.read_the_clock
