@@ -2,8 +2,8 @@
 
 `python bench/NAME.py` starts Python, which puts bench/ first on sys.path and runs the file as `__main__`;
 nearly every script then imports onestop's app, services and engine (Flask, peewee, SpiffWorkflow, the
-database drivers): ~0.8 s of CPU at each of the tiny runs, a third of the CPU of most of them, and the
-same import every time. A test module starts one `WarmScripts` process that has done those imports,
+database drivers; those that build the app, its web layer and back office too): ~0.8-1.2 s of CPU at each
+of the tiny runs, a third of the CPU of most of them, and the same imports every time. A test module starts one `WarmScripts` process that has done those imports,
 and forks it for each script. The child does what the interpreter does next: it takes the run's
 arguments, environment, working folder and standard streams, puts the script's folder first on
 sys.path and runs the whole file as `__main__` (runpy), with Python's own exit: the exit status, a
@@ -28,6 +28,7 @@ from pathlib import Path
 
 # What the scripts import (directly or through onestop's app), imported once here; each a module that
 # exists in this checkout or an installed package. Nothing of bench/ (the scripts import it themselves).
+# Then what create_app imports (onestop.app.import_modules, as a server's master does before forking).
 PRELOAD = ("onestop.app", "onestop.cli", "onestop.engine", "onestop.services.procedures", "onestop.services.dossiers",
            "SpiffWorkflow.bpmn", "SpiffWorkflow.spiff.parser.process", "psycopg2", "urllib3")
 
@@ -38,6 +39,10 @@ import importlib, json, os, sys
 del sys.path[0]  # `-c`'s working folder: a script's run puts its own folder there instead
 for name in json.loads(sys.argv[1]):
     importlib.import_module(name)
+from onestop.app import import_modules
+import_modules(simulators=True)  # what create_app imports (the web layer, the back office, the simulators)
+import gc
+gc.freeze()  # the imports out of the children's collections, as `onestop serve` keeps its start-up
 
 def _next_run():
     for line in sys.stdin:
