@@ -31,7 +31,7 @@ NUMBER = r"[\d,]+(?:\.\d+)?"
 HELPERS = {"pgserver.py", "measure.py", "results.py"}
 
 
-_warm: list[WarmScripts] = []  # the module's warm process (tests/bench/warm.py), while its tests run
+_warm: list[WarmScripts] = []  # the module's warm process (tests/bench/warm.py) once a test has run a script
 
 
 def _pythonpath() -> str:
@@ -41,13 +41,11 @@ def _pythonpath() -> str:
 
 @pytest.fixture(autouse=True, scope="module")
 def warm_scripts():
-    """One warm process for the module's script runs: each is forked from it instead of starting Python and importing
-    onestop again (tests/bench/warm.py says what that leaves out)."""
-    warm = WarmScripts(dict(os.environ, PYTHONPATH=_pythonpath()))
-    _warm.append(warm)
-    yield warm
-    _warm.remove(warm)
-    warm.close()
+    """One warm process for the module's script runs, started by the first (run_bench): each is forked from it instead
+    of starting Python and importing onestop again (tests/bench/warm.py says what that leaves out)."""
+    yield
+    while _warm:
+        _warm.pop().close()
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +69,8 @@ def run_bench(tmp_path, script, *args, env=None, timeout=180, record=True):
     results = tmp_path / "results"
     run_env = dict(os.environ, PYTHONPATH=_pythonpath(), TMPDIR=str(tmp_path), ONESTOP_BENCH_RESULTS=str(results),
                    **(env or {}))
+    if not _warm:
+        _warm.append(WarmScripts(dict(os.environ, PYTHONPATH=_pythonpath())))
     done = _warm[0].run(ROOT / "bench" / script, *args, env=run_env, cwd=ROOT, timeout=timeout)
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"bench/{script} {' '.join(args)} exited {done.returncode}:\n{output[-4000:]}"
