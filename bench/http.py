@@ -310,7 +310,7 @@ def prepare_database(env: dict) -> str:
 
 @dataclass
 class Work:
-    """What one client does: `method path body` repeatedly until the deadline (or `limit`), or once per path."""
+    """What one client does: `method path body` repeatedly, or once per path, until the deadline (or `limit` requests)."""
 
     method: str
     path: str = ""
@@ -328,7 +328,7 @@ def _client_thread(port, headers, work: Work, deadline: float, out: dict, conn, 
     i = 0
     ran_out = False
     while True:
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (work.limit is not None and i >= work.limit):
             break
         if work.paths is not None:  # one shared list for all clients: take the next path
             with shared.get_lock():
@@ -339,8 +339,6 @@ def _client_thread(port, headers, work: Work, deadline: float, out: dict, conn, 
                 break
             path = work.paths[index]
         else:
-            if work.limit is not None and i >= work.limit:
-                break
             path = work.path
         started.append(time.monotonic())
         t0 = time.perf_counter()
@@ -660,8 +658,9 @@ def upload_model(server: Server, token: str) -> tuple[str, float]:
 class Driver:
     """The workloads against one running server; keeps the pool of first tasks that completions use."""
 
-    def __init__(self, server: Server, token: str, code: str, procs: int, keepalive: bool):
+    def __init__(self, server: Server, token: str, code: str, procs: int, keepalive: bool, requests: int | None = None):
         self.server, self.token, self.code, self.procs, self.keepalive = server, token, code, procs, keepalive
+        self.requests = requests  # at most this many requests a client in a cell (None: until the cell's time is up)
         self.pool: list[str] = []  # ids of ready first tasks (Task_Receive) of dossiers made by submissions
         self.submit_rate: dict[int, float] = {}
         self.topped_up: list = []  # (clients, dossiers made, seconds): untimed submissions before a completion run
@@ -670,12 +669,15 @@ class Driver:
 
     def works(self, workload: str, clients: int, duration: float) -> tuple[list[Work], str]:
         if workload == "healthz":
-            return [Work("GET", "/healthz") for _ in range(clients)], ""
+            return [Work("GET", "/healthz", limit=self.requests) for _ in range(clients)], ""
         if workload == "submit":
-            return [Work("POST", "/api/v1/dossiers", self.submit_body, capture=True) for _ in range(clients)], ""
+            return [Work("POST", "/api/v1/dossiers", self.submit_body, capture=True, limit=self.requests)
+                    for _ in range(clients)], ""
         # complete: enough prepared dossiers for the duration at 2x the submission rate seen at this concurrency
         rate = self.submit_rate.get(clients) or max(self.submit_rate.values(), default=50.0)
         need = math.ceil(rate * 2 * duration) + 4 * clients
+        if self.requests is not None:
+            need = min(need, self.requests * clients)
         note = ""
         if len(self.pool) < need:
             missing = need - len(self.pool)
@@ -690,7 +692,7 @@ class Driver:
                 note = f"{load.errors} errors while preparing dossiers for it"
         ids, self.pool = self.pool[:need], self.pool[need:]
         paths = [f"/api/v1/tasks/{i}/complete" for i in ids]
-        return [Work("POST", body=self.complete_body, paths=paths) for _ in range(clients)], note
+        return [Work("POST", body=self.complete_body, paths=paths, limit=self.requests) for _ in range(clients)], note
 
     def run(self, workload: str, clients: int, duration: float) -> tuple[Load, str]:
         works, note = self.works(workload, clients, duration)
@@ -740,7 +742,7 @@ def run_server(kind: str, workers: int, args, clients_list: list[int], tmp_root:
             pids = server.worker_pids()
             code, run.upload_ms = upload_model(server, token)
             warm_up(server, token, code, rounds=args.warmup_rounds * workers)
-            driver = Driver(server, token, code, args.client_procs, not args.no_keepalive)
+            driver = Driver(server, token, code, args.client_procs, not args.no_keepalive, args.requests)
             for clients in clients_list:
                 for workload in WORKLOADS:
                     print(f"# {kind} w={workers} c={clients} {workload} ...", file=sys.stderr, flush=True)
@@ -1002,6 +1004,9 @@ def main(argv=None):
     parser.add_argument("--no-keepalive", action="store_true",
                         help="a new connection per request (Connection: close) instead of keep-alive")
     parser.add_argument("--duration", type=float, default=None, help="seconds per cell (default 15; --quick 1.5)")
+    parser.add_argument("--requests", type=int, default=None,
+                        help="at most N requests a client in each cell, which then ends before --duration once all are "
+                             "answered: for a run whose figures do not matter, such as the tiny CI run (default: no limit)")
     parser.add_argument("--warmup-rounds", type=int, default=6,
                         help="untimed submit + complete rounds per worker before the cells (default 6)")
     parser.add_argument("--py-spy", default="", help="workloads to profile afterwards with py-spy, e.g. submit,complete")
@@ -1086,7 +1091,8 @@ def main(argv=None):
                            variant="-".join(databases) + ("" if args.server == "gthread" else f"-{args.server}"),
                            title=f"The REST API under {served_by} ({', '.join(databases)})", pressure=run_pressure,
                            sizes={"seconds_per_cell": args.duration, "workers": args.workers, "clients": args.clients,
-                                  "threads": args.threads}, notes=[line for line in footer(runs, args.clients)])
+                                  "threads": args.threads, **({"requests_per_client": args.requests} if args.requests else {})},
+                           notes=[line for line in footer(runs, args.clients)])
     shown = 0
     for run in runs:
         for cell in run.cells:

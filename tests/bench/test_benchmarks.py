@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from onestop.services import levels
+from tests.bench.warm import WarmScripts
 from tests.support.postgres import admin_url_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,23 @@ NUMBER = r"[\d,]+(?:\.\d+)?"
 
 # Modules of bench/ that are not benchmarks: helpers the scripts import.
 HELPERS = {"pgserver.py", "measure.py", "results.py"}
+
+
+_warm: list[WarmScripts] = []  # the module's warm process (tests/bench/warm.py) once a test has run a script
+
+
+def _pythonpath() -> str:
+    """This checkout's platform/ and admin/ first, as absolute paths, then any PYTHONPATH given."""
+    return os.pathsep.join([str(ROOT / "platform"), str(ROOT / "admin")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def warm_scripts():
+    """One warm process for the module's script runs, started by the first (run_bench): each is forked from it instead
+    of starting Python and importing onestop again (tests/bench/warm.py says what that leaves out)."""
+    yield
+    while _warm:
+        _warm.pop().close()
 
 
 @pytest.fixture(autouse=True)
@@ -43,16 +61,17 @@ def run_bench(tmp_path, script, *args, env=None, timeout=180, record=True):
     """Run bench/<script> with args; return its stdout and stderr together, failing with their tail on a non-zero exit,
     and (unless record=False) unless it left a record of its run in the results folder.
 
-    This checkout's platform/ and admin/ go first on PYTHONPATH, as absolute paths, so that the script
-    and the servers it starts (in their own temp directories) import this code whether or not it is
-    installed; temp files and the results folder go under tmp_path (never bench/results/, which holds
-    real runs)."""
-    path = [str(ROOT / "platform"), str(ROOT / "admin")] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    The script runs as `python bench/SCRIPT ARGS` from the repository root would, in a process forked from the
+    module's warm one (tests/bench/warm.py). This checkout's platform/ and admin/ go first on PYTHONPATH, as
+    absolute paths, so that the script and the servers it starts (in their own temp directories) import this code
+    whether or not it is installed; temp files and the results folder go under tmp_path (never bench/results/,
+    which holds real runs)."""
     results = tmp_path / "results"
-    run_env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), TMPDIR=str(tmp_path),
-                   ONESTOP_BENCH_RESULTS=str(results), **(env or {}))
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, env=run_env,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    run_env = dict(os.environ, PYTHONPATH=_pythonpath(), TMPDIR=str(tmp_path), ONESTOP_BENCH_RESULTS=str(results),
+                   **(env or {}))
+    if not _warm:
+        _warm.append(WarmScripts(dict(os.environ, PYTHONPATH=_pythonpath())))
+    done = _warm[0].run(ROOT / "bench" / script, *args, env=run_env, cwd=ROOT, timeout=timeout)
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"bench/{script} {' '.join(args)} exited {done.returncode}:\n{output[-4000:]}"
     if record:
@@ -126,7 +145,8 @@ def test_the_engine_benchmark_runs_on_postgresql(tmp_path, database_templates):
 
 
 def test_the_http_benchmark_loads_the_api_under_gunicorn_with_no_error(tmp_path):
-    output = run_bench(tmp_path, "http.py", "--duration", "0.1", "--workers", "2", "--clients", "2",
+    # Each client sends 3 requests a cell (the cell ends then; 10 s at most): a fixed count, not a fixed time of load.
+    output = run_bench(tmp_path, "http.py", "--requests", "3", "--duration", "10", "--workers", "2", "--clients", "2",
                        "--baseline-clients", "1", "--client-procs", "1", "--databases", "sqlite", "--warmup-rounds", "1")
     cells = rf"\s+\d+\s+{NUMBER}" + rf"\s+{NUMBER}" * 4 + r"\s+0\s+.*"  # n, req/s, p50..max, 0 errors, CPU...
     assert_rows(output, *(rf"sqlite\s+2\s+{c}\s+{workload}\*?{cells}"

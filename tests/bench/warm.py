@@ -1,0 +1,146 @@
+"""bench/ scripts run in processes of their own, each forked from a warm one that has imported onestop.
+
+`python bench/NAME.py` starts Python, which puts bench/ first on sys.path and runs the file as `__main__`;
+nearly every script then imports onestop's app, services and engine (Flask, peewee, SpiffWorkflow, the
+database drivers; those that build the app, its web layer and back office too): ~0.8-1.2 s of CPU at each
+of the tiny runs, a third of the CPU of most of them, and the same imports every time. A test module
+starts one `WarmScripts` process that has done those imports, and forks it for each script. The child does what the interpreter does next: it takes the run's
+arguments, environment, working folder and standard streams, puts the script's folder first on
+sys.path and runs the whole file as `__main__` (runpy), and exits as Python does: the exit status, a
+traceback on stderr for an uncaught exception, non-daemon threads waited for, atexit handlers run, the standard
+streams flushed; then it leaves without tearing down the interpreter's modules (os._exit), which the warm
+process's imports made ~65 ms of CPU a run.
+Everything the script does, it does in the child: its own imports (a module it names that does not
+exist still fails), database, servers and subprocesses (these start cold, as in a real run). What it
+cannot show is a fault of the cold start itself (a script that uses a module of onestop it never
+imports would find it imported): test_the_performance_page_shows_the_recorded_runs runs bench/report.py
+cold, and a real run of any script runs it cold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# What the scripts import (directly or through onestop's app), imported once here; each a module that
+# exists in this checkout or an installed package. Nothing of bench/ (the scripts import it themselves).
+# Then what create_app imports (onestop.app.import_modules, as a server's master does before forking).
+PRELOAD = ("onestop.app", "onestop.cli", "onestop.engine", "onestop.services.procedures", "onestop.services.dossiers",
+           "SpiffWorkflow.bpmn", "SpiffWorkflow.spiff.parser.process", "psycopg2", "urllib3")
+
+# The warm process: reads one run a line from its stdin, forks a child for it and answers the child's
+# pid, then its exit code. The child leaves the loop and runs the script as `python SCRIPT ARGS` would.
+_WARM = r"""
+import importlib, json, os, sys
+del sys.path[0]  # `-c`'s working folder: a script's run puts its own folder there instead
+for name in json.loads(sys.argv[1]):
+    importlib.import_module(name)
+if "onestop.app" in sys.modules:
+    from onestop.app import import_modules
+    import_modules(simulators=True)  # what create_app imports (the web layer, the back office, the simulators)
+import gc
+gc.freeze()  # the imports out of the children's collections, as `onestop serve` keeps its start-up
+
+def _next_run():
+    for line in sys.stdin:
+        run = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            return run
+        print(pid, flush=True)
+        print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+    sys.exit(0)
+
+run = _next_run()
+os.environ.clear()
+os.environ.update(run["env"])
+os.chdir(run["cwd"])
+for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, run["stdout"], os.O_WRONLY | os.O_TRUNC),
+                        (2, run["stderr"], os.O_WRONLY | os.O_TRUNC)):
+    opened = os.open(path, flags)
+    os.dup2(opened, fd)
+    os.close(opened)
+import runpy, tempfile
+tempfile.tempdir = None  # chosen again from this run's TMPDIR
+sys.argv = [run["script"], *run["argv"]]
+sys.path.insert(0, os.path.dirname(os.path.realpath(run["script"])))
+script = run["script"]
+del importlib, json, _next_run, run
+import atexit, threading, traceback
+try:
+    runpy.run_path(script, run_name="__main__")
+    code = 0
+except SystemExit as stop:  # as the interpreter reads sys.exit's argument
+    code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+    if not isinstance(stop.code, int | None):
+        print(stop.code, file=sys.stderr)
+except BaseException:
+    traceback.print_exc()
+    code = 1
+# Python's exit up to the point where it tears the interpreter down: non-daemon threads waited for, atexit
+# handlers (weakref finalizers, multiprocessing's children, logging) run, the standard streams flushed. The
+# teardown itself, clearing the warm process's ~1,500 modules, would cost each run ~65 ms of CPU for nothing.
+threading._shutdown()
+atexit._run_exitfuncs()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(code)
+"""
+
+
+class WarmScripts:
+    """A warm process to fork bench/ scripts from; `run` answers as `subprocess.run(capture_output=True, text=True)`.
+
+    `env` is the environment the warm process starts with (its PYTHONPATH decides where onestop is imported
+    from); each run gives its own environment and working folder. `preload`: the modules it imports (with
+    onestop.app among them, what create_app imports too)."""
+
+    def __init__(self, env: dict, preload: tuple[str, ...] = PRELOAD):
+        self.process = subprocess.Popen([sys.executable, "-c", _WARM, json.dumps(preload)], env=env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self.answers = b""
+        self.folder = tempfile.TemporaryDirectory(prefix="onestop-bench-runs-")
+
+    def run(self, script: Path, *args, env: dict, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+        """`python SCRIPT ARGS...` with the environment `env` in folder `cwd`; its stdout and stderr as text.
+        Raises subprocess.TimeoutExpired (the run killed) after `timeout` seconds."""
+        out, err = Path(self.folder.name, "stdout"), Path(self.folder.name, "stderr")
+        out.write_bytes(b"")
+        err.write_bytes(b"")
+        request = {"script": str(script), "argv": [str(a) for a in args], "env": dict(env), "cwd": str(cwd),
+                   "stdout": str(out), "stderr": str(err)}
+        line = memoryview(json.dumps(request).encode() + b"\n")
+        while line:
+            line = line[self.process.stdin.write(line):]
+        pid = int(self._line(timeout=60))
+        try:
+            code = int(self._line(timeout))
+        except subprocess.TimeoutExpired:
+            os.kill(pid, signal.SIGKILL)
+            self._line(timeout=30)
+            raise subprocess.TimeoutExpired([str(script), *args], timeout) from None
+        return subprocess.CompletedProcess([str(script), *args], code, out.read_text(), err.read_text())
+
+    def _line(self, timeout) -> str:
+        """The warm process's next answer line, waiting at most `timeout` seconds for it."""
+        while b"\n" not in self.answers:
+            if not select.select([self.process.stdout], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired("warm bench process", timeout)
+            chunk = os.read(self.process.stdout.fileno(), 4096)
+            if not chunk:
+                raise RuntimeError(f"the warm bench process ended (exit {self.process.wait()})")
+            self.answers += chunk
+        line, self.answers = self.answers.split(b"\n", 1)
+        return line.decode()
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(30)
+        self.process.stdout.close()
+        self.folder.cleanup()
