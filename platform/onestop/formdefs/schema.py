@@ -391,9 +391,24 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message}
 
 
+_read_only: dict = {}  # (id(schema), id(ui)) -> (schema, ui, paths); the forms live with their cached model
+
+
 def read_only_fields(schema, ui=None) -> list[tuple[str, ...]]:
     """The paths of the fields the form shows but does not let anyone change: `readOnly` in the schema,
-    or `ui:readonly` / `ui:disabled` in the UI schema (as the HTML form draws them), within nested groups."""
+    or `ui:readonly` / `ui:disabled` in the UI schema (as the HTML form draws them), within nested groups.
+    Walked once per form object (every submission asks)."""
+    ui = ui or None  # (a form without a UI schema is often given a fresh {})
+    key = (id(schema), id(ui))
+    entry = _read_only.get(key)
+    if entry is None or entry[0] is not schema or entry[1] is not ui:
+        if len(_read_only) >= 2048:
+            _read_only.clear()
+        entry = _read_only[key] = (schema, ui, tuple(_read_only_fields(schema, ui)))
+    return list(entry[2])
+
+
+def _read_only_fields(schema, ui) -> list[tuple[str, ...]]:
     found = []
 
     def walk(node, ui_node, path):
