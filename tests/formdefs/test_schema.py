@@ -151,3 +151,51 @@ def test_a_form_breaking_the_meta_schema_gets_jsonschemas_own_message_and_pointe
             "".join(f"/{p}" for p in raised.value.absolute_path), raised.value.message)
     problems = check_schema("bad", broken[0])
     assert [(p.pointer, p.message) for p in problems] == [("/properties/a/minLength", "-1 is less than the minimum of 0")]
+
+
+# Data that fits is recognised by jsonschema-rs (formdefs.schema.fits); it must never pass what jsonschema refuses.
+_EDGE_VALUES = [1, 1.0, True, False, 0, None, "1", "", "é", "e\u0301", "\U0001F600", "\ud800", [1], [1, 1.0], [1, True],
+                [0, False], ["a", "a"], [[1], [1.0]], {"a": 1}, {"a": 1.0}, 2**70, -2**70, 1.5, 1e308, "2024-02-29",
+                "2023-02-29", "0000-01-01", "٢٠٢٤-٠١-٠١", "２０２４-01-01", "2024-01-01\n", "2024-01-01T00:00",
+                "a@b.vn", "a@", "127.0.0.1", "300.1.1.1", "00000000-0000-0000-0000-000000000000", "(", "::1"]
+_EDGE_SCHEMAS = [
+    {"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "string"}, {"type": "null"},
+    {"type": ["string", "null"]}, {"type": "array", "uniqueItems": True}, {"enum": [1, "a", None]}, {"const": 1},
+    {"const": True}, {"const": 0}, {"enum": [False]}, {"const": [1]}, {"const": {"a": 1}}, {"minimum": 1},
+    {"maximum": 1}, {"exclusiveMinimum": 1}, {"exclusiveMaximum": 1.0}, {"maximum": 2**70}, {"minimum": 0.1},
+    {"type": "array", "minItems": 2}, {"type": "array", "maxItems": 1}, {"minLength": 2}, {"maxLength": 1},
+    {"type": "object", "required": ["a"]}, {"type": "object", "additionalProperties": False, "properties": {"b": {}}},
+    {"minProperties": 1}, {"maxProperties": 0}, {"anyOf": [{"const": 1}, {"const": "a"}]},
+    {"oneOf": [{"type": "integer"}, {"type": "number"}]}, {"not": {"type": "integer"}},
+    {"if": {"type": "string"}, "then": {"minLength": 2}, "else": {"type": "number"}},
+    {"type": "object", "dependentRequired": {"a": ["b"]}}, {"items": {"type": "integer"}},
+    *[{"type": "string", "format": f} for f in ("date", "email", "idn-email", "ipv4", "ipv6", "uuid", "regex",
+                                                 "date-time", "time", "uri", "phone", "citizen-id", "data-url")],
+]
+
+
+@pytest.mark.parametrize("schema", _EDGE_SCHEMAS, ids=lambda s: json.dumps(s, ensure_ascii=True)[:60])
+def test_data_recognised_as_fitting_by_the_fast_check_is_data_jsonschema_accepts(schema):
+    from onestop.formdefs.schema import _validator, fits
+
+    for value in _EDGE_VALUES:
+        for data in (value, {"x": value}):
+            whole = {"type": "object", "properties": {"x": schema}} if isinstance(data, dict) and "x" in data else schema
+            if fits(whole, data):
+                assert _validator(whole).is_valid(data), (whole, data)
+
+
+def test_the_fast_check_recognises_fitting_data_of_plain_forms_and_leaves_the_rest_to_jsonschema():
+    from onestop.formdefs.schema import fits
+
+    form = {"type": "object", "required": ["a"], "properties": {
+        "a": {"type": "string", "minLength": 1, "maxLength": 64}, "d": {"type": "string", "format": "date"},
+        "n": {"type": "array", "items": {"type": "string"}}}}
+    assert fits(form, {"a": "x", "d": "2026-12-05", "n": ["y"]}) is True
+    assert fits(form, {"a": "x", "d": "0000-01-01"}) is None  # a date Python's calendar has not: jsonschema refuses
+    assert validate(form, {"a": "x", "d": "0000-01-01"})[0].code == "format"
+    assert fits(form, {"d": "2026-12-05"}) is None and validate(form, {"d": "2026-12-05"})[0].code == "required"
+    patterned = {"type": "object", "properties": {"a": {"type": "string", "pattern": "^[0-9]+$"}}}
+    assert fits(patterned, {"a": "12"}) is None  # RE2 judges patterns here: jsonschema alone
+    assert validate(patterned, {"a": "١٢"}) and not validate(patterned, {"a": "12"})
+    assert fits(APPLICATION, GOOD) in (True, None) and validate(APPLICATION, GOOD) == []

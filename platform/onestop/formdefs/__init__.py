@@ -57,7 +57,7 @@ class Assembled:
 
 def takes_task_options(form: FormDefinition | None) -> bool:
     """Whether the form takes some of its choices from the task's data (options_from_task_data_var)."""
-    return form is not None and bool(options.markers(form.schema))
+    return form is not None and options.has_markers(form.schema)
 
 
 def with_task_options(form: FormDefinition, data: dict) -> FormDefinition:

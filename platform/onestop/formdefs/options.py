@@ -47,6 +47,19 @@ def markers(schema) -> list[tuple[list, str]]:
     return found
 
 
+_marked: dict = {}  # id(schema) -> (schema, whether it has a marker); the schemas live with their cached model
+
+
+def has_markers(schema) -> bool:
+    """Whether the schema holds a marker: `markers` walked once per schema object, not at every submission."""
+    entry = _marked.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_marked) >= 2048:
+            _marked.clear()
+        entry = _marked[id(schema)] = (schema, bool(markers(schema)))
+    return entry[1]
+
+
 def bad_names(schema) -> list[tuple[list, str]]:
     """(path of the marker, message) for each marker whose variable is not a plain name."""
     return [([*path, 0], f"options are taken from task data variable {name!r}, which is not a variable name "
@@ -74,7 +87,7 @@ def choices(value) -> list[dict]:
 def fill(schema, data: dict, placeholder: bool = False):
     """A copy of the schema with each marker replaced by the choices the data holds (the schema
     itself when it has none). With `placeholder`, one stand-in choice each: what the upload check sees."""
-    if not markers(schema):
+    if not has_markers(schema):
         return schema
     schema = copy.deepcopy(schema)
 

@@ -158,7 +158,7 @@ def _compare_and_set(change: _Change) -> None:
     dossier, step, error = change.dossier, change.step, change.error
     if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                           error.get("message"), step.next_timer_at, change.now, change.status,
-                          clear_pause=change.ending):
+                          clear_pause=change.ending, state_at_serial=dossier.state):
         raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
     if change.version is not None:  # carried onto another version of its procedure
         Dossier.update(version=change.version.id).where(Dossier.id == dossier.id).execute()
