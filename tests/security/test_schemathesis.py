@@ -8,8 +8,12 @@ types, missing parts) is the same on both, the fuzzed examples differ, so the tw
 try about twice as many different fuzzed requests as one (with deterministic generation the second
 pass made the same draws as the first, only the seeded identifiers differing). It uses the
 administrator's token so that the authenticated operations are exercised beyond their 401, and
-the path parameters draw most of the time from real procedures, dossiers and tasks (seeded
-first) so that the requests reach the handlers' logic instead of stopping at a 404.
+each operation the administrator may not use is given the credentials it needs instead of
+answering 403 to every request: the external-task operations a worker token of the seeded
+external task's topic, the national operations (coverage, rollouts, the national calendar) a
+system administrator's token. The path parameters draw most of the time from real procedures,
+dossiers, tasks and external tasks (seeded first) so that the requests reach the handlers' logic
+instead of stopping at a 404.
 """
 
 import json
@@ -24,7 +28,8 @@ import pytest
 import requests
 
 from tests.conftest import MODELS
-from tests.support.servers import admin_token, onestop_serve
+from tests.services.test_external_tasks import tax_model
+from tests.support.servers import admin_token, onestop_serve, run_commands
 
 # The `schemathesis` command, with Python's collector told that what the imports built lives for the
 # whole run: schemathesis and hypothesis allocate millions of short-lived objects while generating,
@@ -42,6 +47,8 @@ sys.exit(schemathesis())
 EXAMPLES = 15  # per operation and database in the fuzzing phase; with the coverage phase ~2,850 requests a database
 SEEDS = {"sqlite": 1, "postgresql": 2}  # a different draw of fuzzed requests on each database
 DOSSIERS = 8
+EXTERNAL = 4  # dossiers waiting at an external task of the worker's topic
+TOPIC = "tax-check"
 # Every check schemathesis has: no 5xx; every answer with a documented status, its documented media
 # type and headers, fitting the response schema the document publishes (declared beside the
 # presenters, web/present.py); schema-valid requests accepted, invalid ones refused; a 405 with Allow;
@@ -67,31 +74,52 @@ def served(database_url, tmp_path):
     # One web worker (gthread, eight request threads): the one schemathesis client keeps one
     # connection alive, so a second worker only cost its start (the app imported and built again).
     with onestop_serve(tmp_path, ONESTOP_DATABASE_URL=database_url, ONESTOP_TIMER_THREAD="0",
-                       ONESTOP_WEB_WORKERS="1") as (base, home, _env, log):
+                       ONESTOP_WEB_WORKERS="1") as (base, home, env, log):
         token = admin_token(home)
-        yield base, token, log
+        yield base, token, _credentials(env), log
 
 
-def _seed(base, token) -> dict:
-    """A procedure with a form and a few dossiers waiting at their first task: their codes and ids."""
+def _credentials(env) -> dict:
+    """Tokens for the operations the administrator may not use, made by the CLI (one process): a
+    worker token of TOPIC (external tasks) and a system administrator's API token (the nation)."""
+    made = run_commands(env, ("user", "create", "tax.robot", "--role", "integration", "--topic", TOPIC),
+                        ("user", "create", "national", "--role", "system_admin", "--token"))
+    assert made.returncode == 0, made.stderr
+    lines = made.stdout.splitlines()
+    tokens = [lines[n + 1] for n, line in enumerate(lines) if "shown once" in line]
+    assert len(tokens) == 2, made.stdout
+    return {"worker": tokens[0], "national": tokens[1]}
+
+
+def _seed(base, token, worker) -> dict:
+    """A procedure with a form and a few dossiers waiting at their first task, and one whose dossiers
+    wait at an external task of the worker's topic: their codes and ids."""
     headers = {"Authorization": f"Bearer {token}"}
     files = [("files", (p.name, p.read_bytes())) for p in (MODELS / "review.bpmn", MODELS / "receive-schema.json")]
     uploaded = requests.post(f"{base}/api/v1/procedures", files=files, headers=headers, timeout=60)
     assert uploaded.status_code == 201, uploaded.text
+    uploaded = requests.post(f"{base}/api/v1/procedures", files=[("files", ("tax_check.bpmn", tax_model(topic=TOPIC)))],
+                             headers=headers, timeout=60)
+    assert uploaded.status_code == 201, uploaded.text
     dossiers, tasks = [], []
-    for _ in range(DOSSIERS):
-        started = requests.post(f"{base}/api/v1/dossiers", json={"procedure": "review", "data": {"fee": 100}},
-                                headers=headers, timeout=60)
-        assert started.status_code == 201, started.text
-        dossiers.append(started.json()["code"])
-        tasks += [t["id"] for t in started.json()["tasks"]]
+    for procedure, data, count in (("review", {"fee": 100}, DOSSIERS), ("tax_check", {"fee": 1.5}, EXTERNAL)):
+        for _ in range(count):
+            started = requests.post(f"{base}/api/v1/dossiers", json={"procedure": procedure, "data": data},
+                                    headers=headers, timeout=60)
+            assert started.status_code == 201, started.text
+            dossiers.append(started.json()["code"])
+            tasks += [t["id"] for t in started.json()["tasks"]]
     procedures = [p["code"] for p in requests.get(f"{base}/api/v1/procedures", headers=headers, timeout=60)
                   .json()["procedures"]]
-    return {"dossiers": dossiers, "tasks": tasks, "procedures": procedures}
+    pending = requests.get(f"{base}/api/v1/external-task", headers={"Authorization": f"Bearer {worker}"}, timeout=60)
+    assert pending.status_code == 200 and len(pending.json()) == EXTERNAL, pending.text
+    return {"dossiers": dossiers, "tasks": tasks, "procedures": procedures,
+            "external_tasks": [t["id"] for t in pending.json()]}
 
 
-def _config(known: dict) -> str:
-    """schemathesis.toml: real identifiers for the path parameters, 80 % of the time."""
+def _config(known: dict, credentials: dict) -> str:
+    """schemathesis.toml: real identifiers for the path parameters, 80 % of the time, and the
+    credentials of the operations the administrator's token (given to all) may not use."""
     def values(name):
         return f"[dictionaries.{name}]\nvalues = {json.dumps(known[name])}\n"
 
@@ -99,14 +127,26 @@ def _config(known: dict) -> str:
         return (f'[[operations]]\ninclude-path-regex = "{path_regex}"\n'
                 f'parameters = {{ "{parameter}" = {{ dictionary = "{name}", probability = 0.8 }} }}\n')
 
+    def bearer(path_regex, token):
+        return (f'[[operations]]\ninclude-path-regex = "{path_regex}"\n'
+                f'headers = {{ Authorization = "Bearer {token}" }}\n')
+
     # A request that fits the schema may still break a rule the schema cannot say (a period too long,
     # a model file that does not compile, a task at another step): 422 with the details is right.
-    accepted = '[checks.positive_data_acceptance]\nexpected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]\n'
-    return "\n".join([accepted, values("dossiers"), values("tasks"), values("procedures"),
+    statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+    accepted = f'[checks.positive_data_acceptance]\nexpected-statuses = {json.dumps(statuses)}\n'
+    # The external-task operations speak Camunda 7: a task locked by another worker (or by none) is a
+    # 400 not_locked_by_worker (docs/external-tasks.md), a rule about the task's state the schema cannot say.
+    lock_holder = ('[[operations]]\ninclude-path-regex = "^/external-task/[{]task_id[}]/(complete|failure|bpmnError|extendLock)$"\n'
+                   f'checks.positive_data_acceptance.expected-statuses = {json.dumps(statuses + ["400"])}\n')
+    return "\n".join([accepted, values("dossiers"), values("tasks"), values("procedures"), values("external_tasks"),
                       bind("^/dossiers/", "path.code", "dossiers"),
                       bind("^/(procedures|coverage)/", "path.code", "procedures"),
                       bind("^/tasks/", "path.id", "tasks"),
-                      bind("^/dossiers$", "body.procedure", "procedures")])
+                      bind("^/external-task/", "path.task_id", "external_tasks"),
+                      bind("^/dossiers$", "body.procedure", "procedures"),
+                      bearer("^/external-task", credentials["worker"]),
+                      bearer("^/(coverage/|rollouts$|calendar/national)", credentials["national"]), lock_holder])
 
 
 def _environment(hypothesis_storage) -> dict:
@@ -118,8 +158,8 @@ def _environment(hypothesis_storage) -> dict:
 
 def test_no_generated_request_makes_a_server_error_or_an_answer_the_document_does_not_describe(
         served, database_url, tmp_path, hypothesis_storage):
-    base, token, log = served
-    (tmp_path / "schemathesis.toml").write_text(_config(_seed(base, token)))
+    base, token, credentials, log = served
+    (tmp_path / "schemathesis.toml").write_text(_config(_seed(base, token, credentials["worker"]), credentials))
     began = time.monotonic()
     # One worker: with two, hypothesis inside schemathesis now and then failed on its own threads
     # ("AST constructor recursion depth mismatch"), a failure of the tool and not of the API.
