@@ -11,7 +11,8 @@ administrator's token so that the authenticated operations are exercised beyond 
 each operation the administrator may not use is given the credentials it needs instead of
 answering 403 to every request: the external-task operations a worker token of the seeded
 external task's topic, the national operations (coverage, rollouts, the national calendar) a
-system administrator's token. The path parameters draw most of the time from real procedures,
+system administrator's token, and the national portal's pushes are signed with the server's shared
+secret (tests/security/schemathesis_hooks.py). The path parameters draw most of the time from real procedures,
 dossiers, tasks and external tasks (seeded first) so that the requests reach the handlers' logic
 instead of stopping at a 404.
 """
@@ -69,6 +70,7 @@ TOPIC = "tax-check"
 # presenters, web/present.py); schema-valid requests accepted, invalid ones refused; a 405 with Allow;
 # no authentication ignored; deleted resources gone and created ones there.
 CHECKS = "all"
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,8 @@ def served(database_url, tmp_path):
     with onestop_serve(tmp_path, ONESTOP_DATABASE_URL=database_url, ONESTOP_TIMER_THREAD="0",
                        ONESTOP_WEB_WORKERS="1") as (base, home, env, log):
         token = admin_token(home)
-        yield base, token, _credentials(env), log
+        portal_secret = (home / "national_portal_secret").read_text().strip()  # made on the server's start
+        yield base, token, dict(_credentials(env), portal=portal_secret), log
 
 
 def _credentials(env) -> dict:
@@ -164,11 +167,12 @@ def _config(known: dict, credentials: dict) -> str:
                       bearer("^/(coverage/|rollouts$|calendar/national)", credentials["national"]), lock_holder])
 
 
-def _environment(hypothesis_storage) -> dict:
-    """What schemathesis needs of the environment and nothing more: requests reads every variable
-    of the environment for its proxy settings on each of the ~2,850 requests."""
+def _environment(hypothesis_storage, portal_secret) -> dict:
+    """What schemathesis needs of the environment and nothing more (requests read every variable of
+    it for its proxy settings on each request), with the hooks that sign the portal's pushes."""
     kept = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
-    return dict(kept, HYPOTHESIS_STORAGE_DIRECTORY=str(hypothesis_storage))
+    return dict(kept, HYPOTHESIS_STORAGE_DIRECTORY=str(hypothesis_storage), SCHEMATHESIS_HOOKS=str(HOOKS),
+                ONESTOP_NATIONAL_PORTAL_SECRET=portal_secret)
 
 
 def test_no_generated_request_makes_a_server_error_or_an_answer_the_document_does_not_describe(
@@ -185,7 +189,7 @@ def test_no_generated_request_makes_a_server_error_or_an_answer_the_document_doe
          "--generation-database", "none",
          "--phases", "examples,coverage,fuzzing", "--workers", "1", "--request-timeout", "20", "--no-color"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
-        env=_environment(hypothesis_storage))
+        env=_environment(hypothesis_storage, credentials["portal"]))
     took = time.monotonic() - began
     server_log = log.read_text()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:] + "\n" + server_log[-4000:]
