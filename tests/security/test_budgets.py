@@ -30,7 +30,7 @@ from tests.security.budget_models import (
     waiting_timer,
 )
 from tests.support.health import HealthProbe, assert_kept_answering
-from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
+from tests.support.postgres import admin_url_or_skip
 from tests.support.servers import admin_token, onestop_serve
 
 # /healthz's latency and the hostile requests' times are asserted: nothing else may run beside them.
@@ -96,17 +96,20 @@ class Server:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory):
+def server(request, tmp_path_factory, database_templates):
+    # A copy of the migrated template: the server starts on a database with every migration applied
+    # instead of running them all itself.
     folder = tmp_path_factory.mktemp("budgets")
-    url = f"sqlite:///{folder / 'onestop.db'}" if request.param == "sqlite" else create_test_database(admin_url_or_skip())
+    sqlite = request.param == "sqlite"
+    url = database_templates.sqlite(folder / "onestop.db") if sqlite else database_templates.postgres(admin_url_or_skip())
     try:
         with onestop_serve(folder, ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_POLL_SECONDS="0.2") as (base, home, _env, log):
             token = admin_token(home)
             yield Server(base, token, home, url)
             assert "Traceback" not in log.read_text()
     finally:
-        if request.param == "postgresql":
-            drop_test_database(url)
+        if not sqlite:
+            database_templates.drop_later(url)
 
 
 def under_fire(server, action, clients=CLIENTS):

@@ -11,15 +11,15 @@ import psycopg2
 import pytest
 
 from tests.conftest import MODELS, _close_pool, _make_app, make_user
-from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
+from tests.support.postgres import admin_url_or_skip
 
 
 @pytest.fixture
-def pg_app(tmp_path, cold_engine):
-    url = create_test_database(admin_url_or_skip())
+def pg_app(tmp_path, cold_engine, database_templates):
+    url = database_templates.postgres(admin_url_or_skip())  # a copy of the migrated template
     yield _make_app(url, tmp_path, cold_engine), url
     _close_pool()
-    drop_test_database(url)
+    database_templates.drop_later(url)
 
 
 def _waiting_on_locks(url) -> int:

@@ -212,10 +212,12 @@ MODELS = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, database_templates):
     folder = tmp_path_factory.mktemp("hostile")
-    # The expressions' time limit shortened from 1 s to 0.4 s, as for the hostile expressions above.
-    with onestop_serve(folder, ONESTOP_TIMER_POLL_SECONDS="0.5",
+    # The expressions' time limit shortened from 1 s to 0.4 s, as for the hostile expressions above;
+    # SQLite as in the embedded default, a copy of the migrated template instead of migrated at start.
+    with onestop_serve(folder, ONESTOP_DATABASE_URL=database_templates.sqlite(folder / "onestop.db"),
+                       ONESTOP_TIMER_POLL_SECONDS="0.5",
                        ONESTOP_EXPRESSION_TIMEOUT=str(HOSTILE_BUDGET.seconds)) as (base, home, _env, log):
         token = admin_token(home)
         yield base, {"Authorization": f"Bearer {token}"}, log

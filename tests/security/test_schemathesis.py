@@ -8,8 +8,13 @@ types, missing parts) is the same on both, the fuzzed examples differ, so the tw
 try about twice as many different fuzzed requests as one (with deterministic generation the second
 pass made the same draws as the first, only the seeded identifiers differing). It uses the
 administrator's token so that the authenticated operations are exercised beyond their 401, and
-the path parameters draw most of the time from real procedures, dossiers and tasks (seeded
-first) so that the requests reach the handlers' logic instead of stopping at a 404.
+each operation the administrator may not use is given the credentials it needs instead of
+answering 403 to every request: the external-task operations a worker token of the seeded
+external task's topic, the national operations (coverage, rollouts, the national calendar) a
+system administrator's token, and the national portal's pushes are signed with the server's shared
+secret (tests/security/schemathesis_hooks.py). The path parameters draw most of the time from real procedures,
+dossiers, tasks and external tasks (seeded first) so that the requests reach the handlers' logic
+instead of stopping at a 404.
 """
 
 import json
@@ -24,29 +29,48 @@ import pytest
 import requests
 
 from tests.conftest import MODELS
-from tests.support.servers import admin_token, onestop_serve
+from tests.services.test_external_tasks import tax_model
+from tests.support.servers import admin_token, onestop_serve, run_commands
 
 # The `schemathesis` command, with Python's collector told that what the imports built lives for the
 # whole run: schemathesis and hypothesis allocate millions of short-lived objects while generating,
 # and with the default thresholds the full passes over everything imported (a dozen, ~80 ms each)
 # and the young-generation passes took 1.0-1.7 s of the client's ~15 s of CPU; frozen and with
-# later full passes, 0.7 s. Nothing of what is generated, sent or checked depends on it.
+# later full passes, 0.7 s. Nothing of what is generated, sent or checked depends on it. And its
+# HTTP sessions do not trust the environment: requests otherwise reads the proxy variables and looks
+# for ~/.netrc on every request (about a tenth of the client's time in sending), and the test gives
+# it neither (the environment is cut to what it needs, below), so the same requests go out.
 SCHEMATHESIS = """
 import gc, sys
+import requests
 from schemathesis.cli import schemathesis
+_session_init = requests.Session.__init__
+def _init(self, *args, **kwargs):
+    _session_init(self, *args, **kwargs)
+    self.trust_env = False
+requests.Session.__init__ = _init
 gc.freeze()
 gc.set_threshold(5000, 10, 100)
 sys.argv[0] = "schemathesis"
 sys.exit(schemathesis())
 """
-EXAMPLES = 15  # per operation and database in the fuzzing phase; with the coverage phase ~2,850 requests a database
+# Fuzzed examples per operation and database, after the coverage phase's ~2,060 requests (every
+# operation's boundaries, wrong types, missing parts). Each example costs the client ~8 ms of
+# hypothesis and schemathesis CPU; 15 a database (~800 requests, 9 s of the client's 13 s) were
+# drawn when ~850 of the requests a database went to operations answering only 401/403 for want of
+# credentials. With each operation given its credentials, 5 (from a different seed on each database)
+# still fuzz every operation on both databases, and more requests reach the handlers than before.
+EXAMPLES = 5
 SEEDS = {"sqlite": 1, "postgresql": 2}  # a different draw of fuzzed requests on each database
 DOSSIERS = 8
+EXTERNAL = 4  # dossiers waiting at an external task of the worker's topic
+TOPIC = "tax-check"
 # Every check schemathesis has: no 5xx; every answer with a documented status, its documented media
 # type and headers, fitting the response schema the document publishes (declared beside the
 # presenters, web/present.py); schema-valid requests accepted, invalid ones refused; a 405 with Allow;
 # no authentication ignored; deleted resources gone and created ones there.
 CHECKS = "all"
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 
 
 @pytest.fixture(scope="module")
@@ -67,31 +91,53 @@ def served(database_url, tmp_path):
     # One web worker (gthread, eight request threads): the one schemathesis client keeps one
     # connection alive, so a second worker only cost its start (the app imported and built again).
     with onestop_serve(tmp_path, ONESTOP_DATABASE_URL=database_url, ONESTOP_TIMER_THREAD="0",
-                       ONESTOP_WEB_WORKERS="1") as (base, home, _env, log):
+                       ONESTOP_WEB_WORKERS="1") as (base, home, env, log):
         token = admin_token(home)
-        yield base, token, log
+        portal_secret = (home / "national_portal_secret").read_text().strip()  # made on the server's start
+        yield base, token, dict(_credentials(env), portal=portal_secret), log
 
 
-def _seed(base, token) -> dict:
-    """A procedure with a form and a few dossiers waiting at their first task: their codes and ids."""
+def _credentials(env) -> dict:
+    """Tokens for the operations the administrator may not use, made by the CLI (one process): a
+    worker token of TOPIC (external tasks) and a system administrator's API token (the nation)."""
+    made = run_commands(env, ("user", "create", "tax.robot", "--role", "integration", "--topic", TOPIC),
+                        ("user", "create", "national", "--role", "system_admin", "--token"))
+    assert made.returncode == 0, made.stderr
+    lines = made.stdout.splitlines()
+    tokens = [lines[n + 1] for n, line in enumerate(lines) if "shown once" in line]
+    assert len(tokens) == 2, made.stdout
+    return {"worker": tokens[0], "national": tokens[1]}
+
+
+def _seed(base, token, worker) -> dict:
+    """A procedure with a form and a few dossiers waiting at their first task, and one whose dossiers
+    wait at an external task of the worker's topic: their codes and ids."""
     headers = {"Authorization": f"Bearer {token}"}
     files = [("files", (p.name, p.read_bytes())) for p in (MODELS / "review.bpmn", MODELS / "receive-schema.json")]
     uploaded = requests.post(f"{base}/api/v1/procedures", files=files, headers=headers, timeout=60)
     assert uploaded.status_code == 201, uploaded.text
+    uploaded = requests.post(f"{base}/api/v1/procedures", files=[("files", ("tax_check.bpmn", tax_model(topic=TOPIC)))],
+                             headers=headers, timeout=60)
+    assert uploaded.status_code == 201, uploaded.text
     dossiers, tasks = [], []
-    for _ in range(DOSSIERS):
-        started = requests.post(f"{base}/api/v1/dossiers", json={"procedure": "review", "data": {"fee": 100}},
-                                headers=headers, timeout=60)
-        assert started.status_code == 201, started.text
-        dossiers.append(started.json()["code"])
-        tasks += [t["id"] for t in started.json()["tasks"]]
+    for procedure, data, count in (("review", {"fee": 100}, DOSSIERS), ("tax_check", {"fee": 1.5}, EXTERNAL)):
+        for _ in range(count):
+            started = requests.post(f"{base}/api/v1/dossiers", json={"procedure": procedure, "data": data},
+                                    headers=headers, timeout=60)
+            assert started.status_code == 201, started.text
+            dossiers.append(started.json()["code"])
+            tasks += [t["id"] for t in started.json()["tasks"]]
     procedures = [p["code"] for p in requests.get(f"{base}/api/v1/procedures", headers=headers, timeout=60)
                   .json()["procedures"]]
-    return {"dossiers": dossiers, "tasks": tasks, "procedures": procedures}
+    pending = requests.get(f"{base}/api/v1/external-task", headers={"Authorization": f"Bearer {worker}"}, timeout=60)
+    assert pending.status_code == 200 and len(pending.json()) == EXTERNAL, pending.text
+    return {"dossiers": dossiers, "tasks": tasks, "procedures": procedures,
+            "external_tasks": [t["id"] for t in pending.json()]}
 
 
-def _config(known: dict) -> str:
-    """schemathesis.toml: real identifiers for the path parameters, 80 % of the time."""
+def _config(known: dict, credentials: dict) -> str:
+    """schemathesis.toml: real identifiers for the path parameters, 80 % of the time, and the
+    credentials of the operations the administrator's token (given to all) may not use."""
     def values(name):
         return f"[dictionaries.{name}]\nvalues = {json.dumps(known[name])}\n"
 
@@ -99,27 +145,40 @@ def _config(known: dict) -> str:
         return (f'[[operations]]\ninclude-path-regex = "{path_regex}"\n'
                 f'parameters = {{ "{parameter}" = {{ dictionary = "{name}", probability = 0.8 }} }}\n')
 
+    def bearer(path_regex, token):
+        return (f'[[operations]]\ninclude-path-regex = "{path_regex}"\n'
+                f'headers = {{ Authorization = "Bearer {token}" }}\n')
+
     # A request that fits the schema may still break a rule the schema cannot say (a period too long,
     # a model file that does not compile, a task at another step): 422 with the details is right.
-    accepted = '[checks.positive_data_acceptance]\nexpected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]\n'
-    return "\n".join([accepted, values("dossiers"), values("tasks"), values("procedures"),
+    statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+    accepted = f'[checks.positive_data_acceptance]\nexpected-statuses = {json.dumps(statuses)}\n'
+    # The external-task operations speak Camunda 7: a task locked by another worker (or by none) is a
+    # 400 not_locked_by_worker (docs/external-tasks.md), a rule about the task's state the schema cannot say.
+    lock_holder = ('[[operations]]\ninclude-path-regex = "^/external-task/[{]task_id[}]/(complete|failure|bpmnError|extendLock)$"\n'
+                   f'checks.positive_data_acceptance.expected-statuses = {json.dumps(statuses + ["400"])}\n')
+    return "\n".join([accepted, values("dossiers"), values("tasks"), values("procedures"), values("external_tasks"),
                       bind("^/dossiers/", "path.code", "dossiers"),
                       bind("^/(procedures|coverage)/", "path.code", "procedures"),
                       bind("^/tasks/", "path.id", "tasks"),
-                      bind("^/dossiers$", "body.procedure", "procedures")])
+                      bind("^/external-task/", "path.task_id", "external_tasks"),
+                      bind("^/dossiers$", "body.procedure", "procedures"),
+                      bearer("^/external-task", credentials["worker"]),
+                      bearer("^/(coverage/|rollouts$|calendar/national)", credentials["national"]), lock_holder])
 
 
-def _environment(hypothesis_storage) -> dict:
-    """What schemathesis needs of the environment and nothing more: requests reads every variable
-    of the environment for its proxy settings on each of the ~2,850 requests."""
+def _environment(hypothesis_storage, portal_secret) -> dict:
+    """What schemathesis needs of the environment and nothing more (requests read every variable of
+    it for its proxy settings on each request), with the hooks that sign the portal's pushes."""
     kept = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
-    return dict(kept, HYPOTHESIS_STORAGE_DIRECTORY=str(hypothesis_storage))
+    return dict(kept, HYPOTHESIS_STORAGE_DIRECTORY=str(hypothesis_storage), SCHEMATHESIS_HOOKS=str(HOOKS),
+                ONESTOP_NATIONAL_PORTAL_SECRET=portal_secret)
 
 
 def test_no_generated_request_makes_a_server_error_or_an_answer_the_document_does_not_describe(
         served, database_url, tmp_path, hypothesis_storage):
-    base, token, log = served
-    (tmp_path / "schemathesis.toml").write_text(_config(_seed(base, token)))
+    base, token, credentials, log = served
+    (tmp_path / "schemathesis.toml").write_text(_config(_seed(base, token, credentials["worker"]), credentials))
     began = time.monotonic()
     # One worker: with two, hypothesis inside schemathesis now and then failed on its own threads
     # ("AST constructor recursion depth mismatch"), a failure of the tool and not of the API.
@@ -130,7 +189,7 @@ def test_no_generated_request_makes_a_server_error_or_an_answer_the_document_doe
          "--generation-database", "none",
          "--phases", "examples,coverage,fuzzing", "--workers", "1", "--request-timeout", "20", "--no-color"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
-        env=_environment(hypothesis_storage))
+        env=_environment(hypothesis_storage, credentials["portal"]))
     took = time.monotonic() - began
     server_log = log.read_text()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:] + "\n" + server_log[-4000:]
