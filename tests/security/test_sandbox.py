@@ -50,11 +50,13 @@ HOSTILE_EXPRESSIONS = [
 DATA = {"s": "x" * 100_000}
 # The default budget (32 MB of built values, a million steps) with a shorter time limit than the
 # default 1 s: each of these would run 10-18 s unbounded, so whether it stops at 0.4 s or at 1 s is
-# the same property (the limit holds), and the 13 of them take 5-8 s less while nothing else runs.
+# the same property (the limit holds), and the 13 of them take 5-8 s less.
 HOSTILE_BUDGET = dataclasses.replace(ExpressionBudget(), seconds=0.4)
 
 
-@pytest.mark.alone
+# Not `alone`: the time limit is read from the wall clock, so a busy neighbour makes an expression stop
+# after less work, not later; only the unwinding after the stop (well under 0.1 s of CPU) runs past the
+# limit, against 1.5 s of slack. The memory budget counts built values, which no neighbour changes.
 @pytest.mark.parametrize("expression", HOSTILE_EXPRESSIONS)
 def test_a_hostile_expression_stops_with_a_named_error_within_its_budget(expression):
     tracemalloc.start()
