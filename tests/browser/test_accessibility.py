@@ -17,7 +17,7 @@ import threading
 import pytest
 
 from onestop.clock import ShiftedClock
-from tests.browser.test_journey import CHROMIUM  # noqa: F401 (skips the module where Chromium is absent)
+from tests.browser.test_journey import CHROMIUM  # (importing it skips the module where Chromium is absent)
 from tests.conftest import _make_app, make_user
 from tests.process_models import bundled_files
 from tests.web.pages import PDF
@@ -206,11 +206,22 @@ def _served(database_templates, folder, engine, provider):
     thread.join(5)
 
 
+# V8 in the walk's Chromium interprets and compiles to baseline code only (`--max-opt=1`), without its
+# optimising compilers (Maglev, TurboFan). Every walked page is a new document, so axe's functions get new
+# closures there and were optimised again for each page's two runs, on the renderer's worker threads, and
+# thrown away at the next load: ~6 s of Chromium's CPU per language of ~36 (docs/walk.md). Baseline code
+# is kept with the compiled script and serves every page. What a page and axe compute is the same.
+WALK_V8 = "--js-flags=--max-opt=1"
+
+
 @pytest.fixture(scope="module")
 def browser(chromium):
-    yield chromium
-    for context in chromium.contexts:
-        context.close()
+    """The walk's own Chromium: the shared one's flags, and V8 without its optimising compilers."""
+    from tests.browser.conftest import LEAN_FLAGS
+
+    launched = chromium.browser_type.launch(executable_path=CHROMIUM, args=["--no-sandbox", *LEAN_FLAGS, WALK_V8])
+    yield launched
+    launched.close()
 
 
 def _sign_in(page, base):
@@ -237,6 +248,10 @@ def serious_violations(page, inject=True) -> list[dict]:
 # again (its "cssom") before each run, for one rule only, css-orientation-lock, which is experimental and
 # so never among the rules these tags run (test_axe_runs_no_rule_that_reads_the_style_sheets holds it);
 # no-autoplay-audio, which is, needs the media.
+# No CSS selector is made for the nodes of the answer (`selectors: false`): making one for each node axe
+# reports (one per rule at least, passes included) is about a quarter of a run on these pages. Selectors
+# only name where a violation is; a page with a serious one is checked again with them, so the report of
+# a failure is the same (test_the_walks_check_names_where_a_violation_is holds it).
 _SERIOUS = """async ({tags, axe: url}) => {
   if (url) await new Promise((loaded, failed) => {
     const script = document.createElement('script');
@@ -244,10 +259,12 @@ _SERIOUS = """async ({tags, axe: url}) => {
     script.onerror = () => failed(new Error('axe-core did not load from ' + url));
     document.head.appendChild(script);
   });
-  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'],
-                                          preload: {assets: ['media']}});
-  return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-    .map(v => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map(n => n.target)}));
+  const serious = async selectors => (await axe.run(document, {
+      runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'], preload: {assets: ['media']}, selectors}))
+    .violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
+  let found = await serious(false);
+  if (found.length) found = await serious(true);  // the same document again, now naming where
+  return found.map(v => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map(n => n.target)}));
 }"""
 
 
@@ -353,6 +370,20 @@ def test_the_walks_check_finds_an_image_without_text_at_both_sizes_and_a_contras
     context.close()
     assert {v["id"] for v in found["desktop"]["broken"]} == {"image-alt"}
     assert {v["id"] for v in found["phone"]["broken"]} == {"image-alt", "color-contrast"}
+
+
+def test_the_walks_check_names_where_a_violation_is(live, browser):
+    """The walk's check runs axe without making selectors; a page it finds a violation on is checked again
+    with them, so a failure still names the element (here the image without text)."""
+    base, _app, _ids = live
+    context = browser.new_context(viewport=SIZES["desktop"], locale="vi-VN")
+    page = context.new_page()
+    page.route(base + "/__broken__", lambda route: route.fulfill(
+        status=200, body=BROKEN, headers={"Content-Type": "text/html; charset=utf-8"}))
+    page.goto(base + "/__broken__")
+    [image] = serious_violations(page)
+    context.close()
+    assert image["id"] == "image-alt" and image["targets"] == [["img"]]
 
 
 def test_axe_runs_no_rule_that_reads_the_style_sheets(live, browser):
