@@ -3,9 +3,38 @@ file. Each file still gets its own `browser` (tests/browser/test_journey.py), wh
 and context the file opened when the file is done, so no file sees another's pages or cookies. Files
 that only add what is theirs to a server share one per process too (`shared_server`)."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 LEAN_FLAGS = ["--disable-gpu-compositing", "--in-process-gpu"]
+# Features of Chromium's own that a headless test browser does not need, each a cost per browser
+# context (every `new_context` or `browser.new_page` opens a window of its own): the omnibox's popups,
+# two WebUI pages made ready in a renderer of their own for an address bar nobody types in (~0.5 s of
+# CPU per context between that renderer and the browser process), and the spare renderer started
+# beside each page's in case another tab opens (idle, then closed with the context).
+LEAN_DISABLED_FEATURES = ["WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "SpareRendererForSitePerProcess"]
+
+
+def playwright_disabled_features() -> list:
+    """The features Playwright's own launch switches disable (its `--disable-features`), read from the
+    installed driver. Chromium keeps the last `--disable-features` of a command line only, so ours must
+    repeat them; [] if the driver's bundle does not say (then ours is not added at all)."""
+    import playwright
+
+    for bundle in sorted((Path(playwright.__file__).parent / "driver" / "package" / "lib").glob("*.js")):
+        found = re.search(r"\bdisabledFeatures = \[(.*?)\]", bundle.read_text(encoding="utf-8"), re.S)
+        if found:
+            return re.findall(r'^\s*"([^"]+)"', found.group(1), re.M)
+    return []
+
+
+def lean_switches() -> list:
+    """Chromium's switches for the tests, besides Playwright's: LEAN_FLAGS, and LEAN_DISABLED_FEATURES
+    added to the features Playwright disables (when those can be read)."""
+    kept = playwright_disabled_features()
+    return [*LEAN_FLAGS, *([f"--disable-features={','.join(kept + LEAN_DISABLED_FEATURES)}"] if kept else [])]
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +49,7 @@ def chromium():
         # headless browser on a machine without a GPU cost more CPU than they save (measured on the
         # accessibility walk: Chromium's whole process tree ~4 s less of ~80 s; docs/walk.md).
         launched = playwright.chromium.launch(executable_path=CHROMIUM,
-                                              args=["--no-sandbox", *LEAN_FLAGS])
+                                              args=["--no-sandbox", *lean_switches()])
         yield launched
         launched.close()
 
