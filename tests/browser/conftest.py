@@ -58,8 +58,8 @@ def chromium():
 def shared_server(tmp_path_factory):
     """One `onestop serve` (the embedded default: SQLite under its home, one web worker) for this
     process's files that only add to it what is theirs: the back office's authoring files (the
-    modeller, its panel, the form builder, the tests page, the version diff, the authoring journey)
-    and the everyday journey. Each signs in as users of its own, works on drafts it uploads, codes
+    modeller, its panel, the form builder, the tests page, the version diff, the authoring journey),
+    the everyday journey, the form errors and the online payment. Each signs in as users of its own, works on drafts it uploads, codes
     and dossiers of its own (found by their code), so they share a server instead of each paying a
     start (~2.5 s of CPU) and a stop. A file's `server` calls it with the CLI commands it needs run
     first (its users) and gets the base URL. Files that change what all see (the calendar, the
@@ -67,10 +67,12 @@ def shared_server(tmp_path_factory):
     from tests.support.servers import onestop_serve, run_commands
 
     with onestop_serve(tmp_path_factory.mktemp("shared-server"), ONESTOP_WEB_WORKERS="1",
-                       ONESTOP_DATABASE_URL="") as (base, _home, env, _log):
+                       ONESTOP_DATABASE_URL="") as (base, home, env, _log):
         def after(*commands):
-            done = run_commands(env, *commands)
-            assert done.returncode == 0, done.stderr
+            if commands:
+                done = run_commands(env, *commands)
+                assert done.returncode == 0, done.stderr
             return base
 
+        after.home = home  # its first administrator's password and API token: home / "admin-token.txt"
         yield after
