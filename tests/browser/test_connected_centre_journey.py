@@ -44,9 +44,14 @@ def server(tmp_path_factory):
         yield base, created.stdout.strip().splitlines()[-1]
 
 
+# urllib3.request's own timeout is 3 s: a step that signs the result could take longer on a loaded
+# machine (seen once in a run at ~99 % CPU pressure, ReadTimeoutError), which says nothing about the server.
+ANSWER_TIMEOUT = 30
+
+
 def api(server, method, path, body=None):
     base, token = server
-    answer = urllib3.request(method, f"{base}/api/v1{path}", json=body,
+    answer = urllib3.request(method, f"{base}/api/v1{path}", json=body, timeout=ANSWER_TIMEOUT,
                              headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"})
     assert answer.status < 300, (path, answer.status, answer.data[:800])
     return json.loads(answer.data)
@@ -54,7 +59,8 @@ def api(server, method, path, body=None):
 
 def raw(server, path) -> bytes:
     base, token = server
-    answer = urllib3.request("GET", f"{base}/api/v1{path}", headers={"Authorization": f"Bearer {token}"})
+    answer = urllib3.request("GET", f"{base}/api/v1{path}", headers={"Authorization": f"Bearer {token}"},
+                             timeout=ANSWER_TIMEOUT)
     assert answer.status == 200, (path, answer.status)
     return answer.data
 

@@ -13,25 +13,24 @@ import pytest
 import urllib3
 
 from tests.browser.test_journey import PDF, sync_api
-from tests.support.servers import onestop_serve
 
 PAID = __import__("pathlib").Path(__file__).resolve().parents[1] / "models" / "forms" / "paid"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`onestop serve` (simulators mounted) with the paid household-business procedure uploaded."""
-    folder = tmp_path_factory.mktemp("payment")
-    with onestop_serve(folder, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="") as (base, home, _env, _log):
-        token = re.search(r"api token: (\S+)", (home / "admin-token.txt").read_text()).group(1)
-        blob = io.BytesIO()
-        with zipfile.ZipFile(blob, "w") as archive:
-            for path in sorted(PAID.iterdir()):
-                archive.writestr(f"paid/{path.name}", path.read_bytes())
-        uploaded = urllib3.request("POST", f"{base}/api/v1/procedures", headers={"Authorization": f"Bearer {token}"},
-                                   fields={"files": ("paid.zip", blob.getvalue(), "application/zip")})
-        assert uploaded.status == 201, uploaded.data[:500]
-        yield base
+def server(shared_server):
+    """The process's shared `onestop serve` (tests/browser/conftest.py; simulators mounted) with the paid
+    household-business procedure uploaded (its dossier and payment order are found by their code)."""
+    base = shared_server()
+    token = re.search(r"api token: (\S+)", (shared_server.home / "admin-token.txt").read_text()).group(1)
+    blob = io.BytesIO()
+    with zipfile.ZipFile(blob, "w") as archive:
+        for path in sorted(PAID.iterdir()):
+            archive.writestr(f"paid/{path.name}", path.read_bytes())
+    uploaded = urllib3.request("POST", f"{base}/api/v1/procedures", headers={"Authorization": f"Bearer {token}"},
+                               fields={"files": ("paid.zip", blob.getvalue(), "application/zip")})
+    assert uploaded.status == 201, uploaded.data[:500]
+    return base
 
 
 @pytest.fixture(scope="module")
