@@ -217,9 +217,9 @@ WALK_V8 = "--js-flags=--max-opt=1"
 @pytest.fixture(scope="module")
 def browser(chromium):
     """The walk's own Chromium: the shared one's flags, and V8 without its optimising compilers."""
-    from tests.browser.conftest import LEAN_FLAGS
+    from tests.browser.conftest import lean_switches
 
-    launched = chromium.browser_type.launch(executable_path=CHROMIUM, args=["--no-sandbox", *LEAN_FLAGS, WALK_V8])
+    launched = chromium.browser_type.launch(executable_path=CHROMIUM, args=["--no-sandbox", *lean_switches(), WALK_V8])
     yield launched
     launched.close()
 
