@@ -20,13 +20,11 @@ cold, and a real run of any script runs it cold.
 from __future__ import annotations
 
 import json
-import os
-import select
-import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from tests.support.warm import TAKE_A_RUN, WarmProcess
 
 # What the scripts import (directly or through onestop's app), imported once here; each a module that
 # exists in this checkout or an installed package. Nothing of bench/ (the scripts import it themselves).
@@ -34,8 +32,8 @@ from pathlib import Path
 PRELOAD = ("onestop.app", "onestop.cli", "onestop.engine", "onestop.services.procedures", "onestop.services.dossiers",
            "SpiffWorkflow.bpmn", "SpiffWorkflow.spiff.parser.process", "psycopg2", "urllib3")
 
-# The warm process: reads one run a line from its stdin, forks a child for it and answers the child's
-# pid, then its exit code. The child leaves the loop and runs the script as `python SCRIPT ARGS` would.
+# The warm process: its imports, then TAKE_A_RUN (tests/support/warm.py); the child runs the script as
+# `python SCRIPT ARGS` would.
 _WARM = r"""
 import importlib, json, os, sys
 del sys.path[0]  # `-c`'s working folder: a script's run puts its own folder there instead
@@ -46,32 +44,13 @@ if "onestop.app" in sys.modules:
     import_modules(simulators=True)  # what create_app imports (the web layer, the back office, the simulators)
 import gc
 gc.freeze()  # the imports out of the children's collections, as `onestop serve` keeps its start-up
-
-def _next_run():
-    for line in sys.stdin:
-        run = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            return run
-        print(pid, flush=True)
-        print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
-    sys.exit(0)
-
-run = _next_run()
-os.environ.clear()
-os.environ.update(run["env"])
-os.chdir(run["cwd"])
-for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, run["stdout"], os.O_WRONLY | os.O_TRUNC),
-                        (2, run["stderr"], os.O_WRONLY | os.O_TRUNC)):
-    opened = os.open(path, flags)
-    os.dup2(opened, fd)
-    os.close(opened)
+""" + TAKE_A_RUN + r"""
 import runpy, tempfile
 tempfile.tempdir = None  # chosen again from this run's TMPDIR
 sys.argv = [run["script"], *run["argv"]]
 sys.path.insert(0, os.path.dirname(os.path.realpath(run["script"])))
 script = run["script"]
-del importlib, json, _next_run, run
+del importlib, json, run
 import atexit, threading, traceback
 try:
     runpy.run_path(script, run_name="__main__")
@@ -94,7 +73,7 @@ os._exit(code)
 """
 
 
-class WarmScripts:
+class WarmScripts(WarmProcess):
     """A warm process to fork bench/ scripts from; `run` answers as `subprocess.run(capture_output=True, text=True)`.
 
     `env` is the environment the warm process starts with (its PYTHONPATH decides where onestop is imported
@@ -102,45 +81,10 @@ class WarmScripts:
     onestop.app among them, what create_app imports too)."""
 
     def __init__(self, env: dict, preload: tuple[str, ...] = PRELOAD):
-        self.process = subprocess.Popen([sys.executable, "-c", _WARM, json.dumps(preload)], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-        self.answers = b""
-        self.folder = tempfile.TemporaryDirectory(prefix="onestop-bench-runs-")
+        super().__init__([sys.executable, "-c", _WARM, json.dumps(preload)], name="warm bench", env=env)
 
     def run(self, script: Path, *args, env: dict, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
         """`python SCRIPT ARGS...` with the environment `env` in folder `cwd`; its stdout and stderr as text.
         Raises subprocess.TimeoutExpired (the run killed) after `timeout` seconds."""
-        out, err = Path(self.folder.name, "stdout"), Path(self.folder.name, "stderr")
-        out.write_bytes(b"")
-        err.write_bytes(b"")
-        request = {"script": str(script), "argv": [str(a) for a in args], "env": dict(env), "cwd": str(cwd),
-                   "stdout": str(out), "stderr": str(err)}
-        line = memoryview(json.dumps(request).encode() + b"\n")
-        while line:
-            line = line[self.process.stdin.write(line):]
-        pid = int(self._line(timeout=60))
-        try:
-            code = int(self._line(timeout))
-        except subprocess.TimeoutExpired:
-            os.kill(pid, signal.SIGKILL)
-            self._line(timeout=30)
-            raise subprocess.TimeoutExpired([str(script), *args], timeout) from None
-        return subprocess.CompletedProcess([str(script), *args], code, out.read_text(), err.read_text())
-
-    def _line(self, timeout) -> str:
-        """The warm process's next answer line, waiting at most `timeout` seconds for it."""
-        while b"\n" not in self.answers:
-            if not select.select([self.process.stdout], [], [], timeout)[0]:
-                raise subprocess.TimeoutExpired("warm bench process", timeout)
-            chunk = os.read(self.process.stdout.fileno(), 4096)
-            if not chunk:
-                raise RuntimeError(f"the warm bench process ended (exit {self.process.wait()})")
-            self.answers += chunk
-        line, self.answers = self.answers.split(b"\n", 1)
-        return line.decode()
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait(30)
-        self.process.stdout.close()
-        self.folder.cleanup()
+        request = {"script": str(script), "argv": [str(a) for a in args], "env": dict(env), "cwd": str(cwd)}
+        return super().run(request, [str(script), *args], timeout, started_within=60)

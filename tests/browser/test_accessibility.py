@@ -372,15 +372,21 @@ def test_the_walks_check_finds_an_image_without_text_at_both_sizes_and_a_contras
     assert {v["id"] for v in found["phone"]["broken"]} == {"image-alt", "color-contrast"}
 
 
-def test_the_walks_check_names_where_a_violation_is(live, browser):
-    """The walk's check runs axe without making selectors; a page it finds a violation on is checked again
-    with them, so a failure still names the element (here the image without text)."""
+def _broken_page(live, browser):
+    """A desktop page in Vietnamese showing BROKEN (an image without text) at the live server's address."""
     base, _app, _ids = live
     context = browser.new_context(viewport=SIZES["desktop"], locale="vi-VN")
     page = context.new_page()
     page.route(base + "/__broken__", lambda route: route.fulfill(
         status=200, body=BROKEN, headers={"Content-Type": "text/html; charset=utf-8"}))
     page.goto(base + "/__broken__")
+    return context, page
+
+
+def test_the_walks_check_names_where_a_violation_is(live, browser):
+    """The walk's check runs axe without making selectors; a page it finds a violation on is checked again
+    with them, so a failure still names the element (here the image without text)."""
+    context, page = _broken_page(live, browser)
     [image] = serious_violations(page)
     context.close()
     assert image["id"] == "image-alt" and image["targets"] == [["img"]]
@@ -391,12 +397,7 @@ def test_axe_runs_no_rule_that_reads_the_style_sheets(live, browser):
     tags run, the one that needs a preload is no-autoplay-audio (media); css-orientation-lock, the one
     reader of the style sheets, stays out (experimental). A new axe-core whose rules change this fails
     here, and the preload must then be read again."""
-    base, _app, _ids = live
-    context = browser.new_context(viewport=SIZES["desktop"], locale="vi-VN")
-    page = context.new_page()
-    page.route(base + "/__broken__", lambda route: route.fulfill(
-        status=200, body=BROKEN, headers={"Content-Type": "text/html; charset=utf-8"}))
-    page.goto(base + "/__broken__")
+    context, page = _broken_page(live, browser)
     serious_violations(page)
     ran, preloading = page.evaluate("""async tags => {
       const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
