@@ -54,6 +54,9 @@ def test_the_diff_is_coloured_and_badged_on_both_diagrams(server, browser, shots
     page.get_by_label("Tên đăng nhập").fill("quantri")
     page.get_by_label("Mật khẩu").fill(PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
+    # The click returns once the sign-in is posted, not once its redirect has loaded the page: axe's script
+    # added before then found no document head (seen once on a fresh clone).
+    expect(page.locator("#new-procedure")).to_be_visible()
     shots.page(page, "admin-new-procedure.png")
     _no_violations(page, "#new-procedure, #upload")
     page.locator("#template-appraise_sign_return").check()
