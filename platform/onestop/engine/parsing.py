@@ -11,10 +11,10 @@ import json
 import pickle
 import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -643,7 +643,7 @@ def _load_json(f, problems):
 # JSON as a fresh parse rebuilds them (compile_model changes what it is given). A model whose written
 # timer dates or cycles were judged against the time now, and a refused one, are never kept.
 PARSED_CACHE_SIZE = 64
-_parsed: OrderedDict = OrderedDict()
+_parsed: LRUCache = LRUCache(PARSED_CACHE_SIZE)
 _parsed_lock = threading.Lock()
 
 
@@ -668,10 +668,8 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
     files = [SourceFile(f.name.rsplit("/", 1)[-1], f.content, classify(f.name)) for f in files
              if classify(f.name) != "test"]  # unit tests are run beside the model, not parsed into it
     key = _parse_key(files, process_id, max_bytes, library_forms, budgets or Budgets())
-    with _parsed_lock:
+    with _parsed_lock:  # (cachetools' caches are not safe across threads)
         kept = _parsed.get(key)
-        if kept is not None:
-            _parsed.move_to_end(key)
     if kept is not None:
         return _from_parsed(kept)
     model, read_the_clock = _parse_files(files, process_id, max_bytes, library_forms, budgets)
@@ -680,8 +678,6 @@ def parse_model(files, process_id=None, max_bytes=5 * 1024 * 1024, library_forms
                                           pickle.HIGHEST_PROTOCOL), 1)
         with _parsed_lock:
             _parsed[key] = kept
-            while len(_parsed) > PARSED_CACHE_SIZE:
-                _parsed.popitem(last=False)
     return model
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import re
 
+from .memo import per_form_object
+
 PREFIX = "options_from_task_data_var:"
 _KEYS = ("anyOf", "oneOf", "enum", "items")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -47,17 +49,10 @@ def markers(schema) -> list[tuple[list, str]]:
     return found
 
 
-_marked: dict = {}  # id(schema) -> (schema, whether it has a marker); the schemas live with their cached model
-
-
+@per_form_object(2048)
 def has_markers(schema) -> bool:
     """Whether the schema holds a marker: `markers` walked once per schema object, not at every submission."""
-    entry = _marked.get(id(schema))
-    if entry is None or entry[0] is not schema:
-        if len(_marked) >= 2048:
-            _marked.clear()
-        entry = _marked[id(schema)] = (schema, bool(markers(schema)))
-    return entry[1]
+    return bool(markers(schema))
 
 
 def bad_names(schema) -> list[tuple[list, str]]:

@@ -14,7 +14,6 @@ import functools
 import json
 import re
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -23,6 +22,7 @@ import referencing
 import referencing.exceptions
 
 from . import options
+from .memo import per_form_object
 from .patterns import Validator, check_pattern
 
 # Keywords that say what a value is, shape the form, or are annotations the renderer shows.
@@ -336,21 +336,12 @@ def normalise(value):
     return value
 
 
-_validators: OrderedDict = OrderedDict()  # id(schema) -> (schema, validator); schemas live with their cached model
-
-
+@per_form_object(2048)
 def _validator(schema):
-    key = id(schema)
-    entry = _validators.get(key)
-    if entry is None or entry[0] is not schema:
-        # Draft 2020-12, with `pattern` matched by RE2 in linear time (never by backtracking `re`), and an
-        # empty registry: a reference that is not inside the form fails; jsonschema's default would
-        # fetch it over the network.
-        entry = (schema, Validator(schema, format_checker=Validator.FORMAT_CHECKER, registry=referencing.Registry()))
-        _validators[key] = entry
-        while len(_validators) > 2048:
-            _validators.popitem(last=False)
-    return entry[1]
+    # Draft 2020-12, with `pattern` matched by RE2 in linear time (never by backtracking `re`), and an
+    # empty registry: a reference that is not inside the form fails; jsonschema's default would
+    # fetch it over the network.
+    return Validator(schema, format_checker=Validator.FORMAT_CHECKER, registry=referencing.Registry())
 
 
 MESSAGES = {
@@ -391,24 +382,15 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message}
 
 
-_read_only: dict = {}  # (id(schema), id(ui)) -> (schema, ui, paths); the forms live with their cached model
-
-
 def read_only_fields(schema, ui=None) -> list[tuple[str, ...]]:
     """The paths of the fields the form shows but does not let anyone change: `readOnly` in the schema,
     or `ui:readonly` / `ui:disabled` in the UI schema (as the HTML form draws them), within nested groups.
     Walked once per form object (every submission asks)."""
-    ui = ui or None  # (a form without a UI schema is often given a fresh {})
-    key = (id(schema), id(ui))
-    entry = _read_only.get(key)
-    if entry is None or entry[0] is not schema or entry[1] is not ui:
-        if len(_read_only) >= 2048:
-            _read_only.clear()
-        entry = _read_only[key] = (schema, ui, tuple(_read_only_fields(schema, ui)))
-    return list(entry[2])
+    return list(_read_only_fields(schema, ui or None))  # (a form without a UI schema is often given a fresh {})
 
 
-def _read_only_fields(schema, ui) -> list[tuple[str, ...]]:
+@per_form_object(2048)
+def _read_only_fields(schema, ui) -> tuple[tuple[str, ...], ...]:
     found = []
 
     def walk(node, ui_node, path):
@@ -424,7 +406,7 @@ def _read_only_fields(schema, ui) -> list[tuple[str, ...]]:
                 walk(sub, sub_ui, (*path, name))
 
     walk(schema, ui, ())
-    return found
+    return tuple(found)
 
 
 def read_only_changes(schema, ui, submitted: dict, current: dict) -> list[FieldError]:
@@ -455,10 +437,6 @@ _FAST_KEYWORDS = frozenset({
     "title", "description", "default", "examples", "readOnly", "writeOnly", "deprecated", "$comment", "$schema"})
 _SUBSCHEMA = frozenset({"items", "additionalProperties", "not", "if", "then", "else"})
 _SUBSCHEMAS = frozenset({"allOf", "anyOf", "oneOf"})
-_fast: OrderedDict = OrderedDict()  # id(schema) -> (schema, compiled jsonschema-rs validator or None)
-# Compiled schemas kept per process: one takes ~14 kB (jsonschema's own validator ~1.5 kB), and compiling one again
-# (~70 us) still costs less than jsonschema's check it replaces.
-FAST_KEPT = 512
 
 
 def _fast_keywords_only(node, depth=0) -> bool:
@@ -488,26 +466,22 @@ def _conforms(name, value) -> bool:
     return Validator.FORMAT_CHECKER.conforms(value, name)
 
 
+# Compiled schemas kept per process: 512, as one takes ~14 kB (jsonschema's own validator ~1.5 kB), and compiling one
+# again (~70 us) still costs less than jsonschema's check it replaces.
+@per_form_object(512)
 def _fast_validator(schema):
     """The form's schema compiled by jsonschema-rs when it uses only _FAST_KEYWORDS (else None), kept by identity as
     `_validator` keeps jsonschema's: the check of data that fits costs ~1 us instead of ~100."""
-    key = id(schema)
-    entry = _fast.get(key)
-    if entry is None or entry[0] is not schema:
-        compiled = None
-        if _fast_keywords_only(schema):
-            import jsonschema_rs  # imported here, as _compiled_metaschema does
+    if not _fast_keywords_only(schema):
+        return None
+    import jsonschema_rs  # imported here, as _compiled_metaschema does
 
-            try:
-                compiled = jsonschema_rs.Draft202012Validator(
-                    schema, validate_formats=True, offline=True,
-                    formats={name: _asserted_format(name) for name in Validator.FORMAT_CHECKER.checkers})
-            except Exception:  # noqa: BLE001 (a schema it will not compile is judged by jsonschema alone)
-                compiled = None
-        entry = _fast[key] = (schema, compiled)
-        while len(_fast) > FAST_KEPT:
-            _fast.popitem(last=False)
-    return entry[1]
+    try:
+        return jsonschema_rs.Draft202012Validator(
+            schema, validate_formats=True, offline=True,
+            formats={name: _asserted_format(name) for name in Validator.FORMAT_CHECKER.checkers})
+    except Exception:  # noqa: BLE001 (a schema it will not compile is judged by jsonschema alone)
+        return None
 
 
 def fits(schema, data) -> bool | None:

@@ -14,6 +14,7 @@ from flask import Request, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
 from .. import boundedjson
+from ..formdefs.memo import per_form_object
 from ..formdefs.schema import fits
 from ..services.errors import Invalid, ServiceError, TooLarge, shown
 
@@ -108,16 +109,10 @@ def check(schema: dict, value) -> list[dict]:
     return sorted(problems, key=lambda p: p["field"])
 
 
-_validators: dict[int, tuple] = {}  # id(schema) -> (schema, validator); the schemas are module constants
-
-
+@per_form_object(256)  # the schemas are module constants (web/openapi.py's REQUEST_BODIES)
 def _validator(schema: dict):
-    entry = _validators.get(id(schema))
-    if entry is None or entry[0] is not schema:
-        cls = jsonschema.Draft202012Validator
-        entry = _validators[id(schema)] = (schema, cls(schema, format_checker=cls.FORMAT_CHECKER,
-                                                             registry=referencing.Registry()))
-    return entry[1]
+    cls = jsonschema.Draft202012Validator
+    return cls(schema, format_checker=cls.FORMAT_CHECKER, registry=referencing.Registry())
 
 
 _KINDS = {"object": "a JSON object", "array": "a list", "string": "text", "integer": "a whole number",
