@@ -8,6 +8,7 @@ a form pattern ^(a|a)*$ met by an anonymous portal submission. Each hostile requ
 eight clients at once — as many as the server has threads — while another client times /healthz.
 """
 
+import contextlib
 import http.cookiejar
 import json
 import re
@@ -34,7 +35,7 @@ from tests.support.postgres import admin_url_or_skip
 from tests.support.servers import admin_token, onestop_serve
 
 # /healthz's latency and the hostile requests' times are asserted: nothing else may run beside them.
-pytestmark = pytest.mark.alone
+# (Not the refusals at upload, which assert no time.)
 
 CLIENTS = 8  # the server's threads (ONESTOP_WEB_THREADS defaults to 8)
 HANG_SECONDS = 5
@@ -95,21 +96,42 @@ class Server:
         return self.call("POST", "/api/v1/dossiers", {"procedure": code, "data": data or {}})
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory, database_templates):
+@contextlib.contextmanager
+def _serve(kind, folder, database_templates):
     # A copy of the migrated template: the server starts on a database with every migration applied
     # instead of running them all itself.
-    folder = tmp_path_factory.mktemp("budgets")
-    sqlite = request.param == "sqlite"
+    sqlite = kind == "sqlite"
     url = database_templates.sqlite(folder / "onestop.db") if sqlite else database_templates.postgres(admin_url_or_skip())
     try:
         with onestop_serve(folder, ONESTOP_DATABASE_URL=url, ONESTOP_TIMER_POLL_SECONDS="0.2") as (base, home, _env, log):
-            token = admin_token(home)
-            yield Server(base, token, home, url)
+            yield Server(base, admin_token(home), home, url)
             assert "Traceback" not in log.read_text()
     finally:
         if not sqlite:
             database_templates.drop_later(url)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, database_templates):
+    """Both servers, started together in the module's first setup. Started in turn, the second would
+    start in the setup of an `alone` test that follows another (tests/support/parallel.py), under the
+    exclusive lock held from one to the next: 2.6 s of PostgreSQL's with every other worker waiting."""
+    with contextlib.ExitStack() as stack:
+        started = {}
+        for kind in ("sqlite", "postgresql"):
+            try:
+                started[kind] = stack.enter_context(_serve(kind, tmp_path_factory.mktemp("budgets"), database_templates))
+            except pytest.skip.Exception as unavailable:
+                started[kind] = unavailable
+        yield started
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, servers):
+    started = servers[request.param]
+    if isinstance(started, pytest.skip.Exception):
+        pytest.skip(str(started))
+    return started
 
 
 def under_fire(server, action, clients=CLIENTS):
@@ -144,6 +166,7 @@ def test_a_timer_of_a_hundred_million_years_is_refused_at_upload_naming_its_elem
     assert "longer than 100 years" in {d["element_id"]: d["message"] for d in body["details"]}["Wait"]
 
 
+@pytest.mark.alone
 def test_dossiers_whose_timer_expression_gives_a_hundred_million_years_stop_at_once(server):
     assert server.upload("timer_expr", waiting_timer("timeDuration", "wait", "timer_expr"))[0] == 201
     results, slowest, probe = under_fire(server, lambda i: server.start("timer_expr", {"wait": "P99999999Y"}))
@@ -152,6 +175,7 @@ def test_dossiers_whose_timer_expression_gives_a_hundred_million_years_stop_at_o
     assert_healthy(slowest, probe)
 
 
+@pytest.mark.alone
 def test_a_cycle_firing_every_instant_is_refused_at_upload_and_from_an_expression(server):
     status, body = server.upload("cycle_literal", ticking_task("R/PT0S", "cycle_literal"))
     assert status == 422 and "60 seconds" in {d["element_id"]: d["message"] for d in body["details"]}["Tick"]
@@ -175,6 +199,7 @@ def _make_cycle_instant(server, code):
     return len(workflow)
 
 
+@pytest.mark.alone
 def test_a_stored_dossier_with_an_instant_cycle_stops_in_error_instead_of_spinning_the_timer_thread(server):
     assert server.upload("cycle_stored", ticking_task("R/PT1H", "cycle_stored"))[0] == 201
     codes = []
@@ -205,6 +230,7 @@ def test_a_stored_dossier_with_an_instant_cycle_stops_in_error_instead_of_spinni
     assert all(after < 2 * before for after, before in zip(stored, sizes, strict=True)) and timers == 0
 
 
+@pytest.mark.alone
 def test_a_loop_without_a_wait_ends_in_a_named_error_never_completed(server):
     assert server.upload("endless", endless_loop("endless"))[0] == 201
     # A loop burns its whole budget (up to ONESTOP_MAX_STEP_SECONDS of CPU) before it is stopped:
@@ -219,6 +245,7 @@ def test_a_loop_without_a_wait_ends_in_a_named_error_never_completed(server):
     assert_healthy(slowest, probe)
 
 
+@pytest.mark.alone
 def test_a_loop_of_six_hundred_scripted_rounds_is_an_error_not_an_empty_completion(server):
     assert server.upload("counting", counting_loop(600, "counting"))[0] == 201
     status, dossier = server.start("counting", {"n": 0})
@@ -228,6 +255,7 @@ def test_a_loop_of_six_hundred_scripted_rounds_is_an_error_not_an_empty_completi
     assert "End_1" not in [h["element_id"] for h in history]
 
 
+@pytest.mark.alone
 def test_a_multi_instance_of_two_hundred_thousand_is_refused_at_upload_and_from_an_expression(server):
     status, body = server.upload("many_literal", many_instances("200000", "many_literal"))
     assert status == 422 and "1000 instances" in {d["element_id"]: d["message"] for d in body["details"]}["Many"]
@@ -246,6 +274,7 @@ def _catastrophic_form():
     return json.dumps(document, ensure_ascii=False).encode()
 
 
+@pytest.mark.alone
 def test_an_anonymous_submission_against_a_catastrophic_pattern_is_answered_at_once(server):
     status, body = server.call("POST", "/api/v1/procedures", files=[
         ("permit.bpmn", (MODELS / "forms" / "camunda" / "permit.bpmn").read_bytes()), ("apply.form", _catastrophic_form())])
@@ -266,6 +295,7 @@ def test_an_anonymous_submission_against_a_catastrophic_pattern_is_answered_at_o
     assert_healthy(slowest, probe)
 
 
+@pytest.mark.alone
 def test_the_server_is_still_whole_after_the_hostile_corpus(server):
     with HealthProbe(server.base) as probe:
         time.sleep(0.3)

@@ -23,7 +23,9 @@ the longest files first (their last known durations are in tests/durations.json)
 file starts last and keeps one worker busy while the others have nothing left; a file not yet
 measured is guessed from its number of tests (a browser file counts as long). Within a file, its
 ``alone`` tests come first and together: a worker keeps the exclusive lock from one ``alone`` test
-to the next, so the others drain once per file, not once per test. A full run with
+to the next, so the others drain once per file, not once per test; the teardown and setup between two
+of them run under it too, so a file's servers are best started in its first ``alone`` test's
+setup (tests/security/test_budgets.py starts both of its servers there). A full run with
 ``ONESTOP_STORE_DURATIONS=1`` writes the durations again.
 
 ``worker_slot()`` tells each worker which share of a numbered resource (Redis's logical
