@@ -261,10 +261,11 @@ SLOW = "x = 0\nwhile True:\n    x = x + 1"
 @pytest.mark.alone
 def test_five_slow_scripts_of_one_centre_neither_fail_nor_delay_another_centres_script(app, admin_api, monkeypatch):
     """The app's sandbox as configured by default: 4 workers, at most 2 for one centre; its script
-    time limit shortened from 2 s to 1.2 s for this test: three rounds of slow scripts run to it, under
+    time limit shortened from 2 s to 1.5 s for this test: three rounds of slow scripts run to it, under
     the exclusive lock (`alone`). Its workers are started first (``start_workers``): the other centre's
     script then ended at most 0.31 s after the slow ones began on the loaded machine (up to 0.68 s with
-    a Python start beside their busy loops); with two more busy loops beside the test, up to 0.94 s."""
+    a Python start beside their busy loops); with two more busy loops beside the test, up to 0.94 s (1.2 s
+    failed once at 99.6 % CPU pressure, hence 1.5 s)."""
     from onestop.models import Centre
 
     with app.app_context():
@@ -275,7 +276,7 @@ def test_five_slow_scripts_of_one_centre_neither_fail_nor_delay_another_centres_
     assert admin_api.upload([script_model("fee = 50000", "quick")]).status_code == 201
     sandbox = app.extensions["onestop.engine"].sandbox
     assert (sandbox.pool_size, sandbox.per_tenant, sandbox.timeout) == (4, 2, 2.0)
-    monkeypatch.setattr(sandbox, "timeout", 1.2)
+    monkeypatch.setattr(sandbox, "timeout", 1.5)
     start_workers(sandbox, ["warm-1", "warm-1", "warm-2", "warm-2"])
 
     slow_results = []
@@ -303,7 +304,7 @@ def test_five_slow_scripts_of_one_centre_neither_fail_nor_delay_another_centres_
     assert quick.json["state"] == "active"
     assert admin_api.get(f"/dossiers/{quick.json['code']}").json["data"]["fee"] == 50000
     # It neither waited for a slow script to reach its limit nor was refused as busy: it was done
-    # before the first slow script (begun after slow_began) could have run its 1.2 s.
+    # before the first slow script (begun after slow_began) could have run its 1.5 s.
     assert quick_ended - slow_began < sandbox.timeout, f"the other centre's script took {elapsed:.2f} s"
     assert sorted(r.status_code for r in slow_results) == [201] * 5
     # Each slow script ran to its own time limit: none was refused because the pool was busy.
