@@ -264,6 +264,48 @@ def test_a_statement_run_again_outside_a_pipeline_looks_up_no_adapter_and_its_an
         enter(None)
 
 
+def test_a_deferred_write_run_again_in_a_later_pipeline_looks_up_no_adapter_and_each_answer_is_its_own(
+        pg_db, monkeypatch):
+    """The deferred writes' statements (sent in the pipeline, their answers read when the pipeline is left)
+    keep their cursors with the connection for the next unit's pipeline too; a text sent twice in one
+    pipeline takes two cursors, each with its own answer."""
+    from psycopg.adapt import AdaptersMap
+
+    from onestop import sql
+    from onestop.db import LOCK_AUDIT, LOCK_FIGURES, defer, enter, run_write
+
+    looked_up, counted = [], []
+    for name in ("get_loader", "get_dumper"):
+        real = getattr(AdaptersMap, name)
+        monkeypatch.setattr(AdaptersMap, name, lambda self, *args, real=real: looked_up.append(1) or real(self, *args))
+
+    def unit(n, twice=False):
+        def work():
+            sql.run("INSERT INTO scratch VALUES (?)", (n,))
+            defer((LOCK_FIGURES, 0), lambda: sql.run("INSERT INTO scratch VALUES (?) RETURNING n", (n + 100,)))
+            defer((LOCK_AUDIT, 0), lambda: counted.append(sql.run(
+                "SELECT count(*) FROM scratch WHERE n >= ?", (n,)).fetchone()[0]))
+            if twice:  # the same text again in the same pipeline: its own cursor, its own answer
+                first = sql.run("SELECT n + ? FROM scratch WHERE n = ?", (1, n))
+                second = sql.run("SELECT n + ? FROM scratch WHERE n = ?", (2, n))
+                defer((LOCK_AUDIT, 1), lambda: counted.append((first.fetchone()[0], second.fetchone()[0])))
+        return work
+
+    enter(pg_db)
+    try:
+        run_write(unit(1))
+        run_write(unit(2))
+        looked_up.clear()
+        run_write(unit(3))
+        assert looked_up == []  # the earlier pipelines' cursors served this one
+        run_write(unit(4, twice=True))
+        assert counted == [2, 3, 4, 5, (5, 6)]  # each unit's rows counted after its own insert
+        assert [n for (n,) in pg_db.execute_sql("SELECT n FROM scratch ORDER BY n")] == [1, 2, 3, 4, 101, 102, 103, 104]
+    finally:
+        pg_db.close()
+        enter(None)
+
+
 def test_a_connection_handed_back_a_moment_ago_is_handed_out_again_without_a_round_trip(pg_db, monkeypatch):
     from onestop import db as dbmodule
 

@@ -355,8 +355,9 @@ PREPARE_THRESHOLD = 2
 # A connection handed back to the pool less than this many seconds ago is handed out again without
 # the round trip that checks it is still alive (peewee's pool sends SELECT 1 on every check-out).
 PING_IDLE_AFTER = 5.0
-# onestop.sql's statements outside a pipeline run on a cursor the connection keeps per statement text
-# (PostgresPool._execute_answered): at most this many a connection, and none whose answer had more rows.
+# onestop.sql's statements run on a cursor the connection keeps per statement text (PostgresPool.
+# _execute_answered outside a pipeline, _pipelined_cursor in it): at most this many of each kind a connection,
+# and none whose answer had more rows.
 KEPT_CURSORS = 64
 KEPT_ROWS = 100
 
@@ -419,9 +420,22 @@ class PostgresPool(PooledPostgresqlDatabase):
         if self._held() is None:
             return self._execute_answered(sql, params)
         self._log_query(sql, params)
-        cursor = _PipelinedCursor(self._state.conn)
+        cursor = self._pipelined_cursor(sql)
         with __exception_wrapper__:
             cursor.queue(sql, params)
+        return cursor
+
+    def _pipelined_cursor(self, sql):
+        """A cursor for `sql` in the held pipeline: the one its connection kept from an earlier pipeline for
+        that text (its adapters looked up already, as `_execute_answered`'s), else a new one. It stays out of
+        the kept ones until the pipeline is left and its answer read (`_release_pipeline`): the same text
+        twice in one pipeline takes two cursors."""
+        conn, _pipeline, out = self._state.pipeline
+        kept = getattr(conn, "_onestop_pipelined", None)
+        cursor = kept.pop(sql, None) if kept else None
+        if cursor is None or cursor.closed:
+            cursor = _PipelinedCursor(conn)
+        out.append((sql, cursor))
         return cursor
 
     def _execute_answered(self, sql, params):
@@ -461,7 +475,7 @@ class PostgresPool(PooledPostgresqlDatabase):
             return super().commit()
         conn = self._state.conn
         with __exception_wrapper__:
-            _PipelinedCursor(conn).queue("COMMIT")  # queued behind the deferred writes ...
+            self._pipelined_cursor("COMMIT").queue("COMMIT")  # queued behind the deferred writes ...
             conn.pgconn.flush()  # ... and sent with them now: the rows are free once the server reads it
         self._release_pipeline()  # their answers and the COMMIT's come back together
         return None
@@ -484,7 +498,7 @@ class PostgresPool(PooledPostgresqlDatabase):
             return False
         pipeline = conn.pipeline()
         pipeline.__enter__()
-        self._state.pipeline = (conn, pipeline)
+        self._state.pipeline = (conn, pipeline, [])  # the connection, its pipeline, (text, cursor) sent in it
         return True
 
     def _held(self):
@@ -503,6 +517,17 @@ class PostgresPool(PooledPostgresqlDatabase):
             return
         with __exception_wrapper__:
             held[1].__exit__(None, None, None)
+        # Every answer is in: the statements' cursors serve the next pipeline (not one that read a long answer).
+        conn, _pipeline, out = held
+        kept = getattr(conn, "_onestop_pipelined", None)
+        if kept is None:
+            kept = conn._onestop_pipelined = {}
+        for sql, cursor in out:
+            result = cursor.pgresult
+            if result is None or result.ntuples <= KEPT_ROWS:
+                kept[sql] = cursor
+        while len(kept) > KEPT_CURSORS:
+            kept.pop(next(iter(kept))).close()
 
 
 if psycopg is not None:
