@@ -221,6 +221,91 @@ def test_postgresql_is_spoken_to_with_psycopg_3_and_a_statement_run_again_is_pre
     assert pg_db.execute_sql("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] >= 1
 
 
+def test_a_statement_run_again_outside_a_pipeline_looks_up_no_adapter_and_its_answer_is_read_whole(pg_db, monkeypatch):
+    """A new psycopg cursor per statement looked up its parameters' dumpers and its columns' loaders again (~20-30
+    us of client CPU a statement): `sql.run` outside a pipeline runs a statement on the cursor its connection keeps
+    for that text, and reads each answer whole at once, so that one still being read is not overwritten."""
+    from peewee import IntegrityError
+    from psycopg.adapt import AdaptersMap
+
+    from onestop import db as dbmodule
+    from onestop import sql
+    from onestop.db import enter
+
+    looked_up = []
+    for name in ("get_loader", "get_dumper"):
+        real = getattr(AdaptersMap, name)
+        monkeypatch.setattr(AdaptersMap, name, lambda self, *args, real=real: looked_up.append(1) or real(self, *args))
+    enter(pg_db)
+    pg_db.connect(reuse_if_open=True)
+    try:
+        for n in (1, 2, 3):
+            assert sql.run("INSERT INTO scratch VALUES (?)", (n,)).rowcount == 1
+        reading = "SELECT n, CAST(n AS TEXT) AS t, CAST(n AS NUMERIC) AS d FROM scratch WHERE n >= ? ORDER BY 1"
+        assert sql.run(reading, (2,)).fetchall() == [(2, "2", 2), (3, "3", 3)]
+        looked_up.clear()
+        assert sql.run(reading, (3,)).fetchall() == [(3, "3", 3)]
+        assert looked_up == []  # the first run's adapters served the second
+        outer = [(n, sql.run("SELECT count(*) FROM scratch WHERE n <= ?", (n,)).fetchone()[0])
+                 for (n, *_rest) in sql.run(reading, (0,))]
+        assert outer == [(1, 1), (2, 2), (3, 3)]
+        answer = sql.run(reading, (0,))
+        assert answer.rowcount == 3 and answer.fetchone()[0] == 1 and [r[0] for r in answer.fetchmany(5)] == [2, 3]
+        assert answer.fetchone() is None and answer.fetchall() == []
+        assert sql.run("UPDATE scratch SET n = n WHERE n > ?", (1,)).rowcount == 2
+        with pytest.raises(IntegrityError):  # raised as peewee's error, and the statement runs again after it
+            sql.run("INSERT INTO scratch VALUES (?)", (2,))
+        assert sql.run("INSERT INTO scratch VALUES (?)", (4,)).rowcount == 1
+        monkeypatch.setattr(dbmodule, "KEPT_ROWS", 2)  # a long answer's cursor is not kept with it
+        assert len(sql.run(reading, (0,)).fetchall()) == 4
+        assert reading not in pg_db.connection()._onestop_cursors
+    finally:
+        pg_db.close()
+        enter(None)
+
+
+def test_a_deferred_write_run_again_in_a_later_pipeline_looks_up_no_adapter_and_each_answer_is_its_own(
+        pg_db, monkeypatch):
+    """The deferred writes' statements (sent in the pipeline, their answers read when the pipeline is left)
+    keep their cursors with the connection for the next unit's pipeline too; a text sent twice in one
+    pipeline takes two cursors, each with its own answer."""
+    from psycopg.adapt import AdaptersMap
+
+    from onestop import sql
+    from onestop.db import LOCK_AUDIT, LOCK_FIGURES, defer, enter, run_write
+
+    looked_up, counted = [], []
+    for name in ("get_loader", "get_dumper"):
+        real = getattr(AdaptersMap, name)
+        monkeypatch.setattr(AdaptersMap, name, lambda self, *args, real=real: looked_up.append(1) or real(self, *args))
+
+    def unit(n, twice=False):
+        def work():
+            sql.run("INSERT INTO scratch VALUES (?)", (n,))
+            defer((LOCK_FIGURES, 0), lambda: sql.run("INSERT INTO scratch VALUES (?) RETURNING n", (n + 100,)))
+            defer((LOCK_AUDIT, 0), lambda: counted.append(sql.run(
+                "SELECT count(*) FROM scratch WHERE n >= ?", (n,)).fetchone()[0]))
+            if twice:  # the same text again in the same pipeline: its own cursor, its own answer
+                first = sql.run("SELECT n + ? FROM scratch WHERE n = ?", (1, n))
+                second = sql.run("SELECT n + ? FROM scratch WHERE n = ?", (2, n))
+                defer((LOCK_AUDIT, 1), lambda: counted.append((first.fetchone()[0], second.fetchone()[0])))
+        return work
+
+    enter(pg_db)
+    try:
+        run_write(unit(1))
+        run_write(unit(2))
+        looked_up.clear()
+        run_write(unit(3))
+        assert looked_up == []  # the earlier pipelines' cursors served this one
+        run_write(unit(4, twice=True))
+        assert counted == [2, 3, 4, 5, (5, 6)]  # each unit's rows counted after its own insert
+        assert [n for (n,) in pg_db.execute_sql("SELECT n FROM scratch ORDER BY n")] == [1, 2, 3, 4, 101, 102, 103, 104]
+    finally:
+        pg_db.close()
+        enter(None)
+
+
 def test_a_connection_handed_back_a_moment_ago_is_handed_out_again_without_a_round_trip(pg_db, monkeypatch):
     from onestop import db as dbmodule
 

@@ -355,6 +355,11 @@ PREPARE_THRESHOLD = 2
 # A connection handed back to the pool less than this many seconds ago is handed out again without
 # the round trip that checks it is still alive (peewee's pool sends SELECT 1 on every check-out).
 PING_IDLE_AFTER = 5.0
+# onestop.sql's statements run on a cursor the connection keeps per statement text (PostgresPool.
+# _execute_answered outside a pipeline, _pipelined_cursor in it): at most this many of each kind a connection,
+# and none whose answer had more rows.
+KEPT_CURSORS = 64
+KEPT_ROWS = 100
 
 
 class PostgresPool(PooledPostgresqlDatabase):
@@ -409,15 +414,60 @@ class PostgresPool(PooledPostgresqlDatabase):
 
     def execute_pipelined(self, sql, params=()):
         """One of onestop.sql's statements (`sql.run`): sent in the held pipeline when there is one (what
-        it answers is waited for only when read: rows, rowcount), else as `execute_sql`. peewee's own
-        queries and savepoints (`execute_sql`) leave the pipeline first, as before."""
+        it answers is waited for only when read: rows, rowcount), else on the connection's own cursor,
+        its answer read at once (`_execute_answered`). peewee's own queries and savepoints (`execute_sql`)
+        leave the pipeline first, as before."""
         if self._held() is None:
-            return self.execute_sql(sql, params)
+            return self._execute_answered(sql, params)
         self._log_query(sql, params)
-        cursor = _PipelinedCursor(self._state.conn)
+        cursor = self._pipelined_cursor(sql)
         with __exception_wrapper__:
             cursor.queue(sql, params)
         return cursor
+
+    def _pipelined_cursor(self, sql):
+        """A cursor for `sql` in the held pipeline: the one its connection kept from an earlier pipeline for
+        that text (its adapters looked up already, as `_execute_answered`'s), else a new one. It stays out of
+        the kept ones until the pipeline is left and its answer read (`_release_pipeline`): the same text
+        twice in one pipeline takes two cursors."""
+        conn, _pipeline, out = self._state.pipeline
+        kept = getattr(conn, "_onestop_pipelined", None)
+        cursor = kept.pop(sql, None) if kept else None
+        if cursor is None or cursor.closed:
+            cursor = _PipelinedCursor(conn)
+        out.append((sql, cursor))
+        return cursor
+
+    def _execute_answered(self, sql, params):
+        """A statement outside the pipeline, run on the cursor its connection keeps for that statement's text,
+        its rows read at once into an `_Answered` (what `sql.run`'s callers read: rows, rowcount). A psycopg
+        cursor keeps its adapters (a dumper per parameter's type, a loader per column of the answer) while it
+        runs the same query object again (onestop.sql's texts are kept objects); a new cursor per statement,
+        as peewee makes, looked them all up again: ~20-30 us of client CPU a statement, more for a work
+        item's fifty columns. A cursor that read more than KEPT_ROWS rows is not kept (its answer would
+        stay in memory), nor more than KEPT_CURSORS a connection. Query hooks, peewee's debug log,
+        psycopg2 or a pipeline left over take peewee's own way."""
+        state = self._state
+        conn = state.conn
+        if (self.query_hooks or state.closed or not _is_psycopg3(conn) or getattr(state, "pipeline", None)
+                is not None or _PEEWEE_LOG.isEnabledFor(logging.DEBUG)):
+            return self.execute_sql(sql, params)
+        kept = getattr(conn, "_onestop_cursors", None)
+        if kept is None:
+            kept = conn._onestop_cursors = {}
+        cursor = kept.pop(sql, None)  # out of the dict while it runs: the last used go to the end
+        if cursor is None or cursor.closed:
+            cursor = conn.cursor()
+        with __exception_wrapper__:
+            cursor.execute(sql, params or ())
+            answer = _Answered(cursor)
+        if len(answer._rows) <= KEPT_ROWS:
+            kept[sql] = cursor
+            if len(kept) > KEPT_CURSORS:
+                kept.pop(next(iter(kept))).close()
+        else:
+            cursor.close()
+        return answer
 
     def commit(self):
         held = self._held()
@@ -425,7 +475,7 @@ class PostgresPool(PooledPostgresqlDatabase):
             return super().commit()
         conn = self._state.conn
         with __exception_wrapper__:
-            _PipelinedCursor(conn).queue("COMMIT")  # queued behind the deferred writes ...
+            self._pipelined_cursor("COMMIT").queue("COMMIT")  # queued behind the deferred writes ...
             conn.pgconn.flush()  # ... and sent with them now: the rows are free once the server reads it
         self._release_pipeline()  # their answers and the COMMIT's come back together
         return None
@@ -448,7 +498,7 @@ class PostgresPool(PooledPostgresqlDatabase):
             return False
         pipeline = conn.pipeline()
         pipeline.__enter__()
-        self._state.pipeline = (conn, pipeline)
+        self._state.pipeline = (conn, pipeline, [])  # the connection, its pipeline, (text, cursor) sent in it
         return True
 
     def _held(self):
@@ -467,6 +517,17 @@ class PostgresPool(PooledPostgresqlDatabase):
             return
         with __exception_wrapper__:
             held[1].__exit__(None, None, None)
+        # Every answer is in: the statements' cursors serve the next pipeline (not one that read a long answer).
+        conn, _pipeline, out = held
+        kept = getattr(conn, "_onestop_pipelined", None)
+        if kept is None:
+            kept = conn._onestop_pipelined = {}
+        for sql, cursor in out:
+            result = cursor.pgresult
+            if result is None or result.ntuples <= KEPT_ROWS:
+                kept[sql] = cursor
+        while len(kept) > KEPT_CURSORS:
+            kept.pop(next(iter(kept))).close()
 
 
 if psycopg is not None:
@@ -517,6 +578,43 @@ if psycopg is not None:
             with __exception_wrapper__:
                 self._fetch_pipeline()  # (psycopg's own first step of every fetch in pipeline mode)
             return super().rowcount
+
+
+class _Answered:
+    """A statement's whole answer, read from its cursor as soon as it came (the cursor serves the next
+    statement): its rows and rowcount, read as from a DB-API cursor. (Not its `description`: psycopg builds
+    an object per column for it, which no caller of `sql.run` reads.)"""
+
+    __slots__ = ("_rows", "_at", "rowcount")
+
+    def __init__(self, cursor):
+        self.rowcount = cursor.rowcount
+        result = cursor.pgresult
+        self._rows = cursor.fetchall() if result is not None and result.status == _ROWS else []
+        self._at = 0
+
+    def fetchone(self):
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+    def fetchmany(self, size=1):
+        rows = self._rows[self._at:self._at + size]
+        self._at += len(rows)
+        return rows
+
+    def fetchall(self):
+        rows = self._rows[self._at:]
+        self._at = len(self._rows)
+        return rows
+
+    def __iter__(self):
+        while (row := self.fetchone()) is not None:
+            yield row
+
+
+_ROWS = psycopg.pq.ExecStatus.TUPLES_OK if psycopg is not None else None
 
 
 def _is_psycopg3(conn) -> bool:
