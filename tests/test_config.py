@@ -67,3 +67,19 @@ def test_the_payment_gateway_is_its_settings_else_the_mounted_simulator_else_non
     monkeypatch.setenv("ONESTOP_PAYMENT_SECRET", "s3cret")
     assert load_settings(home=tmp_path, secret_key="k", simulators=True).payment_gateway() == (
         "https://sandbox.vnpayment.vn", "TMN00001", "s3cret")
+
+
+def test_the_national_portals_lease_is_derived_from_its_timeout_unless_set(tmp_path, monkeypatch):
+    from onestop.assemble import build_runtime
+
+    def lease():
+        settings = load_settings(home=tmp_path, secret_key="k", database_url=f"sqlite:///{tmp_path / 'a.db'}")
+        return build_runtime(settings, engine=False).national_portal.lease_seconds
+
+    for name in ("TIMEOUT", "LEASE_SECONDS"):
+        monkeypatch.delenv(f"ONESTOP_NATIONAL_PORTAL_{name}", raising=False)
+    assert lease() == 25  # 2 × the 10 s timeout + 5 s
+    monkeypatch.setenv("ONESTOP_NATIONAL_PORTAL_TIMEOUT", "4")
+    assert lease() == 13
+    monkeypatch.setenv("ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS", "1.5")
+    assert lease() == 1.5

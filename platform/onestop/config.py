@@ -101,10 +101,12 @@ class Settings:
     # The national public service portal (services.national_portal): its base URL (unset: the mounted
     # simulator's when simulators are on, else not connected), the secret both sides sign with
     # (ONESTOP_NATIONAL_PORTAL_SECRET, "whsec_" + base64; or one generated once under home), the
-    # timeout of each call and how often the worker reconciles.
+    # timeout of each call, how long a change being sent stays claimed (0: 2 × the timeout + 5 s) and
+    # how often the worker reconciles.
     national_portal_url: str | None = None
     national_portal_secret: str = ""
     national_portal_timeout_seconds: float = 10.0
+    national_portal_lease_seconds: float = 0.0
     national_portal_reconcile_seconds: float = 900.0
     # Signed results (services.signing): the address citizens reach this server at (the QR code of a
     # result's verification page; unset: local_url), the key and certificate (with its chain) to sign
@@ -311,6 +313,7 @@ def load_settings(**overrides) -> Settings:
         national_portal_url=(os.environ.get("ONESTOP_NATIONAL_PORTAL_URL") or "").rstrip("/") or None,
         national_portal_secret=overrides.pop("national_portal_secret", None) or _national_portal_secret(home),
         national_portal_timeout_seconds=_float("ONESTOP_NATIONAL_PORTAL_TIMEOUT", 10.0),
+        national_portal_lease_seconds=_float("ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS", 0.0),
         national_portal_reconcile_seconds=_float("ONESTOP_NATIONAL_PORTAL_RECONCILE_SECONDS", 900.0),
         port=_int("ONESTOP_PORT", 8000),
         simulators=os.environ.get("ONESTOP_SIMULATORS", "0") in ("1", "true", "yes"),
