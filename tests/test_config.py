@@ -7,11 +7,11 @@ from onestop.engine.budgets import Budgets
 
 def test_the_budgets_default_to_what_the_deployment_guide_says(tmp_path, monkeypatch):
     for name in ("MAX_AUTOMATIC_STEPS", "MAX_STEP_SECONDS", "MAX_INSTANCES", "MAX_TIMER_YEARS",
-                 "MIN_TIMER_CYCLE_SECONDS"):
+                 "MIN_TIMER_CYCLE_SECONDS", "TIMER_RETRY_SECONDS"):
         monkeypatch.delenv(f"ONESTOP_{name}", raising=False)
     settings = load_settings(home=tmp_path, secret_key="k")
     assert settings.budgets() == Budgets(max_automatic_steps=1000, max_step_seconds=3.0, max_instances=1000,
-                                         max_timer_years=100, min_cycle_seconds=60)
+                                         max_timer_years=100, min_cycle_seconds=60, timer_retry_seconds=1.0)
 
 
 def test_each_budget_is_read_from_its_environment_variable_and_reaches_the_engine(tmp_path, monkeypatch):
@@ -20,8 +20,9 @@ def test_each_budget_is_read_from_its_environment_variable_and_reaches_the_engin
     monkeypatch.setenv("ONESTOP_MAX_INSTANCES", "200")
     monkeypatch.setenv("ONESTOP_MAX_TIMER_YEARS", "30")
     monkeypatch.setenv("ONESTOP_MIN_TIMER_CYCLE_SECONDS", "300")
+    monkeypatch.setenv("ONESTOP_TIMER_RETRY_SECONDS", "0.25")
     expected = Budgets(max_automatic_steps=5000, max_step_seconds=1.5, max_instances=200, max_timer_years=30,
-                       min_cycle_seconds=300)
+                       min_cycle_seconds=300, timer_retry_seconds=0.25)
     assert load_settings(home=tmp_path, secret_key="k").budgets() == expected
     app = create_app({"home": tmp_path / "home", "database_url": f"sqlite:///{tmp_path / 'onestop.db'}",
                       "testing": True, "run_timer_thread": False, "secret_key": "k"})

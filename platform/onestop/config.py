@@ -51,6 +51,7 @@ class Settings:
     max_instances: int = 1_000  # instances of one multi-instance task
     max_timer_years: int = 100  # how far away a timer may be
     min_timer_cycle_seconds: int = 60  # how often a cycle timer may fire at most
+    timer_retry_seconds: float = 1.0  # a timer is looked at no sooner than this after the step that set it
     redis_url: str | None = None
     # With a number of seconds, SQLite's WAL is copied into the database file by a thread of each process
     # at most that long apart, beside the requests; once it holds sqlite_wal_pages pages the copy finishes
@@ -154,7 +155,7 @@ class Settings:
 
         return Budgets(max_automatic_steps=self.max_automatic_steps, max_step_seconds=self.max_step_seconds,
                        max_instances=self.max_instances, max_timer_years=self.max_timer_years,
-                       min_cycle_seconds=self.min_timer_cycle_seconds)
+                       min_cycle_seconds=self.min_timer_cycle_seconds, timer_retry_seconds=self.timer_retry_seconds)
 
     def payment_gateway(self) -> tuple[str, str, str] | None:
         """(URL, merchant code, secret) of the payment gateway, or None when there is none: the
@@ -341,6 +342,7 @@ def load_settings(**overrides) -> Settings:
         max_instances=_int("ONESTOP_MAX_INSTANCES", 1_000),
         max_timer_years=_int("ONESTOP_MAX_TIMER_YEARS", 100),
         min_timer_cycle_seconds=_int("ONESTOP_MIN_TIMER_CYCLE_SECONDS", 60),
+        timer_retry_seconds=_float("ONESTOP_TIMER_RETRY_SECONDS", 1.0),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         sqlite_checkpoint_seconds=_float("ONESTOP_SQLITE_CHECKPOINT_SECONDS", 0.0),
         sqlite_wal_pages=_int("ONESTOP_SQLITE_WAL_PAGES", 1000),
