@@ -110,3 +110,19 @@ def test_an_apps_url_rules_compile_their_builders_on_first_use_and_build_what_we
         from flask import url_for
 
         assert url_for("static", filename="a b.css", v="1") == "/static/a%20b.css?v=1"
+
+
+def test_the_gunicorn_master_keeps_what_it_imported_before_forking_out_of_the_collector(monkeypatch):
+    """Its exit's last collections would otherwise walk the whole web layer (production's
+    `gunicorn -c python:onestop.gunicorn_conf`, several workers): frozen once imported."""
+    import gc
+    import types
+
+    import onestop.app
+    from onestop import gunicorn_conf
+
+    done = []
+    monkeypatch.setattr(onestop.app, "import_modules", lambda *args: done.append("imported"))
+    monkeypatch.setattr(gc, "freeze", lambda: done.append("frozen"))  # not this test process's objects
+    gunicorn_conf.on_starting(types.SimpleNamespace(cfg=types.SimpleNamespace(workers=2)))
+    assert done == ["imported", "frozen"]

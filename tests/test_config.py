@@ -7,11 +7,11 @@ from onestop.engine.budgets import Budgets
 
 def test_the_budgets_default_to_what_the_deployment_guide_says(tmp_path, monkeypatch):
     for name in ("MAX_AUTOMATIC_STEPS", "MAX_STEP_SECONDS", "MAX_INSTANCES", "MAX_TIMER_YEARS",
-                 "MIN_TIMER_CYCLE_SECONDS"):
+                 "MIN_TIMER_CYCLE_SECONDS", "TIMER_RETRY_SECONDS"):
         monkeypatch.delenv(f"ONESTOP_{name}", raising=False)
     settings = load_settings(home=tmp_path, secret_key="k")
     assert settings.budgets() == Budgets(max_automatic_steps=1000, max_step_seconds=3.0, max_instances=1000,
-                                         max_timer_years=100, min_cycle_seconds=60)
+                                         max_timer_years=100, min_cycle_seconds=60, timer_retry_seconds=1.0)
 
 
 def test_each_budget_is_read_from_its_environment_variable_and_reaches_the_engine(tmp_path, monkeypatch):
@@ -20,8 +20,9 @@ def test_each_budget_is_read_from_its_environment_variable_and_reaches_the_engin
     monkeypatch.setenv("ONESTOP_MAX_INSTANCES", "200")
     monkeypatch.setenv("ONESTOP_MAX_TIMER_YEARS", "30")
     monkeypatch.setenv("ONESTOP_MIN_TIMER_CYCLE_SECONDS", "300")
+    monkeypatch.setenv("ONESTOP_TIMER_RETRY_SECONDS", "0.25")
     expected = Budgets(max_automatic_steps=5000, max_step_seconds=1.5, max_instances=200, max_timer_years=30,
-                       min_cycle_seconds=300)
+                       min_cycle_seconds=300, timer_retry_seconds=0.25)
     assert load_settings(home=tmp_path, secret_key="k").budgets() == expected
     app = create_app({"home": tmp_path / "home", "database_url": f"sqlite:///{tmp_path / 'onestop.db'}",
                       "testing": True, "run_timer_thread": False, "secret_key": "k"})
@@ -67,3 +68,19 @@ def test_the_payment_gateway_is_its_settings_else_the_mounted_simulator_else_non
     monkeypatch.setenv("ONESTOP_PAYMENT_SECRET", "s3cret")
     assert load_settings(home=tmp_path, secret_key="k", simulators=True).payment_gateway() == (
         "https://sandbox.vnpayment.vn", "TMN00001", "s3cret")
+
+
+def test_the_national_portals_lease_is_derived_from_its_timeout_unless_set(tmp_path, monkeypatch):
+    from onestop.assemble import build_runtime
+
+    def lease():
+        settings = load_settings(home=tmp_path, secret_key="k", database_url=f"sqlite:///{tmp_path / 'a.db'}")
+        return build_runtime(settings, engine=False).national_portal.lease_seconds
+
+    for name in ("TIMEOUT", "LEASE_SECONDS"):
+        monkeypatch.delenv(f"ONESTOP_NATIONAL_PORTAL_{name}", raising=False)
+    assert lease() == 25  # 2 × the 10 s timeout + 5 s
+    monkeypatch.setenv("ONESTOP_NATIONAL_PORTAL_TIMEOUT", "4")
+    assert lease() == 13
+    monkeypatch.setenv("ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS", "1.5")
+    assert lease() == 1.5

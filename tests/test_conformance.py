@@ -11,7 +11,7 @@ import time
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
-from onestop.engine.runtime import TIMER_RETRY
+from onestop.engine import Budgets
 from tests.conftest import CONFORMANCE
 
 pytestmark = pytest.mark.corpus
@@ -58,9 +58,9 @@ def _start(run):
 
 def _wait_for_timer(api, clock, code, seconds, before, next_action):
     # The scenario's wait passes on the app's clock instead of the wall clock's, and so does the
-    # engine's floor for a timer (it is looked at no sooner than TIMER_RETRY after the step that set
-    # it): a real sleep cost the scenario's seconds plus about one more, on each wait.
-    clock.advance(seconds + TIMER_RETRY.total_seconds())
+    # engine's floor for a timer (it is looked at no sooner than the budgets' timer_retry_seconds after
+    # the step that set it, 1 s by default): a real sleep cost the scenario's seconds plus about one more.
+    clock.advance(seconds + Budgets().timer_retry_seconds)
     deadline = time.time() + 10
     while True:
         dossier = api.get(f"/dossiers/{code}").json

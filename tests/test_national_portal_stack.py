@@ -75,8 +75,13 @@ def running_stack(folder, **env):
     """A context manager: the server (its own timer thread off: the worker does the sending) and the
     review procedure uploaded; the worker is started by the caller."""
     # The portal's answer is awaited for the default 10 s: a send timed out while the portal (in the
-    # same busy server) was slow would be sent again, a duplicate the test counts.
+    # same busy server) was slow would be sent again, a duplicate the test counts. The claim of a
+    # change being sent lasts 1 s instead of the default 25 s (2 × the timeout + 5 s; its unit test is
+    # in tests/services/national_portal/test_sync.py): the change the kill caught mid-send is sent again
+    # that much sooner. Shorter than a send can take is safe here: one worker runs at a time, and its
+    # portal thread claims and sends one change after another.
     settings = dict(ONESTOP_SIMULATORS="1", ONESTOP_TIMER_THREAD="0", ONESTOP_NATIONAL_PORTAL_SECRET=SECRET,
+                    ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS="1",
                     ONESTOP_NATIONAL_PORTAL_RECONCILE_SECONDS="1",
                     ONESTOP_TIMER_POLL_SECONDS="0.2", ONESTOP_AGENCY_CODE=AGENCY) | env
     return onestop_serve(folder, **settings)

@@ -37,7 +37,7 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
     built.national_portal = national_portal.Options(
         url=settings.national_portal_url or (f"{settings.local_url}/simulators/portal" if settings.simulators else ""),
         secret=settings.national_portal_secret, timeout_seconds=settings.national_portal_timeout_seconds,
-        reconcile_seconds=settings.national_portal_reconcile_seconds)
+        lease=settings.national_portal_lease_seconds, reconcile_seconds=settings.national_portal_reconcile_seconds)
     if engine:
         built.engine = settings.engine if settings.engine is not None else settings.make_engine()
     if settings.redis_url:

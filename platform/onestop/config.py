@@ -51,6 +51,7 @@ class Settings:
     max_instances: int = 1_000  # instances of one multi-instance task
     max_timer_years: int = 100  # how far away a timer may be
     min_timer_cycle_seconds: int = 60  # how often a cycle timer may fire at most
+    timer_retry_seconds: float = 1.0  # a timer is looked at no sooner than this after the step that set it
     redis_url: str | None = None
     # With a number of seconds, SQLite's WAL is copied into the database file by a thread of each process
     # at most that long apart, beside the requests; once it holds sqlite_wal_pages pages the copy finishes
@@ -101,10 +102,12 @@ class Settings:
     # The national public service portal (services.national_portal): its base URL (unset: the mounted
     # simulator's when simulators are on, else not connected), the secret both sides sign with
     # (ONESTOP_NATIONAL_PORTAL_SECRET, "whsec_" + base64; or one generated once under home), the
-    # timeout of each call and how often the worker reconciles.
+    # timeout of each call, how long a change being sent stays claimed (0: 2 × the timeout + 5 s) and
+    # how often the worker reconciles.
     national_portal_url: str | None = None
     national_portal_secret: str = ""
     national_portal_timeout_seconds: float = 10.0
+    national_portal_lease_seconds: float = 0.0
     national_portal_reconcile_seconds: float = 900.0
     # Signed results (services.signing): the address citizens reach this server at (the QR code of a
     # result's verification page; unset: local_url), the key and certificate (with its chain) to sign
@@ -152,7 +155,7 @@ class Settings:
 
         return Budgets(max_automatic_steps=self.max_automatic_steps, max_step_seconds=self.max_step_seconds,
                        max_instances=self.max_instances, max_timer_years=self.max_timer_years,
-                       min_cycle_seconds=self.min_timer_cycle_seconds)
+                       min_cycle_seconds=self.min_timer_cycle_seconds, timer_retry_seconds=self.timer_retry_seconds)
 
     def payment_gateway(self) -> tuple[str, str, str] | None:
         """(URL, merchant code, secret) of the payment gateway, or None when there is none: the
@@ -311,6 +314,7 @@ def load_settings(**overrides) -> Settings:
         national_portal_url=(os.environ.get("ONESTOP_NATIONAL_PORTAL_URL") or "").rstrip("/") or None,
         national_portal_secret=overrides.pop("national_portal_secret", None) or _national_portal_secret(home),
         national_portal_timeout_seconds=_float("ONESTOP_NATIONAL_PORTAL_TIMEOUT", 10.0),
+        national_portal_lease_seconds=_float("ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS", 0.0),
         national_portal_reconcile_seconds=_float("ONESTOP_NATIONAL_PORTAL_RECONCILE_SECONDS", 900.0),
         port=_int("ONESTOP_PORT", 8000),
         simulators=os.environ.get("ONESTOP_SIMULATORS", "0") in ("1", "true", "yes"),
@@ -338,6 +342,7 @@ def load_settings(**overrides) -> Settings:
         max_instances=_int("ONESTOP_MAX_INSTANCES", 1_000),
         max_timer_years=_int("ONESTOP_MAX_TIMER_YEARS", 100),
         min_timer_cycle_seconds=_int("ONESTOP_MIN_TIMER_CYCLE_SECONDS", 60),
+        timer_retry_seconds=_float("ONESTOP_TIMER_RETRY_SECONDS", 1.0),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         sqlite_checkpoint_seconds=_float("ONESTOP_SQLITE_CHECKPOINT_SECONDS", 0.0),
         sqlite_wal_pages=_int("ONESTOP_SQLITE_WAL_PAGES", 1000),

@@ -7,7 +7,7 @@ import pytest
 
 from onestop import clock as clocks
 from onestop.clock import ShiftedClock
-from onestop.engine import Engine
+from onestop.engine import Budgets, Engine
 from onestop.engine.parsing import SourceFile
 from tests.security.budget_models import waiting_timer
 
@@ -40,6 +40,20 @@ def test_a_three_day_timer_fires_when_the_engines_clock_has_moved_three_days_on(
     wait = next(f for f in fired.finished if f.element_id == "Wait")
     assert abs(wait.at - on_clock.clock.now()) < timedelta(seconds=5)
     assert wait.at - clocks.Clock().now() > timedelta(days=2, hours=23)
+
+
+@pytest.mark.parametrize("retry", [None, 0.2], ids=["default", "set"])
+def test_a_timer_due_sooner_than_the_retry_budget_is_looked_at_no_sooner_than_that(engine, retry):
+    """The floor against a timer worker spinning on a due time that stays in the past: 1 s by default
+    (the live-server tests set less, ONESTOP_TIMER_RETRY_SECONDS, not to wait a second a timer)."""
+    budgets = Budgets() if retry is None else Budgets(timer_retry_seconds=retry)
+    clock = ShiftedClock()
+    on_clock = Engine(engine.sandbox, compact_at=1, clock=clock, budgets=budgets)
+    before = clock.now()
+    _model, step = _waiting(on_clock, "timeDuration", "PT0.05S")
+    after, floor = clock.now(), timedelta(seconds=1 if retry is None else 0.2)
+    assert step.waiting[0].due_at <= after + timedelta(seconds=0.05)  # due in 50 ms...
+    assert before + floor <= step.next_timer_at <= after + floor  # ...looked at after the floor
 
 
 def test_a_timer_date_passes_on_the_engines_clock(on_clock):

@@ -59,6 +59,9 @@ class Budgets:
     max_instances: int = 1_000
     max_timer_years: int = 100
     min_cycle_seconds: int = 60
+    # A timer is looked at no sooner than this after the step that set it (nor again sooner after a
+    # look that could not fire it): a due time that stays in the past must not spin the timer worker.
+    timer_retry_seconds: float = 1.0
 
     @property
     def max_timer_seconds(self) -> float:

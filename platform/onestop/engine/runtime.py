@@ -51,9 +51,6 @@ LIVE_LOG_EVERY = 1000
 # How many persons' tasks `position` completes on its way to the named one at most.
 MAX_POSITION_STEPS = 200
 _TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# A timer the engine could not fire although it is due is looked at again this much later, not
-# at once: a due time that stays in the past must not spin the timer worker.
-TIMER_RETRY = timedelta(seconds=1)
 # Within one advance, the finished past is pruned whenever the automatic steps have made the
 # task tree this much deeper: only a loop does that (a procedure's steps are a few dozen at most),
 # and pruning while SpiffWorkflow runs may reorder when it refreshes timers.
@@ -789,7 +786,7 @@ class Engine:
         waiting += [WaitInfo(str(t.id), t.task_spec.bpmn_id, t.task_spec.service["kind"], t.task_spec.bpmn_name, None)
                     for t in waited_calls]
         if next_due is not None:
-            next_due = max(next_due, now + TIMER_RETRY)
+            next_due = max(next_due, now + timedelta(seconds=self.budgets.timer_retry_seconds))
         if error is not None:
             status = "error"
         elif cancelled:

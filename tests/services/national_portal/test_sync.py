@@ -4,7 +4,7 @@ growing pauses while the portal is down, slow or answers nonsense, failed into a
 and retried from there; sent again after a worker died holding it; what the portal lost found and
 sent again by the reconciliation."""
 
-from datetime import timedelta
+from unittest import mock
 
 import pytest
 
@@ -151,12 +151,33 @@ def test_a_slow_portal_is_given_up_on_after_the_timeout_and_tried_again(portal, 
     assert portal.statuses("DVC-6") == [(1, 1)]
 
 
+class Killed(BaseException):
+    """What a SIGKILL in the middle of a send leaves: the round ends there, nothing after the send runs."""
+
+
+def _die_while_sending(app):
+    """A worker's round killed while it sends (its post never returns): the change stays claimed."""
+    options = app.extensions["onestop.runtime"].national_portal
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    with mock.patch.object(options, "post", killed), pytest.raises(Killed):
+        worker_round(app)
+
+
 def test_a_change_claimed_by_a_worker_that_died_is_sent_again_once_its_lease_runs_out(portal, clock):
+    # The default lease: twice the timeout (2 s here) and 5 s, longer than a live worker's send can take
+    # (ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS sets another: tests/test_config.py, the stack test's 1 s).
+    claimed_for = 2 * 2 + 5
+    assert portal.app.extensions["onestop.runtime"].national_portal.lease_seconds == claimed_for
     _push(portal, "DVC-7")
-    with portal.app.app_context():
-        PortalPush.update(state="sending", attempts=1, next_attempt_at=utcnow() + timedelta(seconds=60)).execute()
-    assert worker_round(portal.app) == 0  # still someone else's
-    clock.advance(61)
+    _die_while_sending(portal.app)
+    [push] = _pushes(portal.app)
+    assert (push.state, push.attempts) == ("sending", 1)
+    clock.advance(claimed_for - 0.5)
+    assert worker_round(portal.app) == 0  # still the dead worker's
+    clock.advance(1)
     assert send_all(portal.app) == 1
     assert portal.statuses("DVC-7") == [(1, 1)]
 

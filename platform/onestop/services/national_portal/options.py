@@ -29,6 +29,7 @@ class Options:
     timeout_seconds: float = 10.0
     reconcile_seconds: float = 900.0  # how often the worker compares the portal's view with ours
     attempts: int = 10  # tries of one status change before it is failed (an incident in the back office)
+    lease: float = 0.0  # how long a change being sent stays claimed; 0: 2 × the timeout + 5 s (lease_seconds)
     _pool: object = field(default=None, repr=False)
 
     @property
@@ -42,8 +43,11 @@ class Options:
     @property
     def lease_seconds(self) -> float:
         """How long a status change being sent stays claimed: after that, a worker killed in the
-        middle of sending it is presumed dead and the change is sent again (same seq)."""
-        return 2 * self.timeout_seconds + 5
+        middle of sending it is presumed dead and the change is sent again (same seq). By default
+        twice the timeout and 5 s, longer than a live worker's send can take; a shorter `lease`
+        recovers sooner from a killed worker, but a send that outlasts it may be made twice at once
+        by two workers (the portal keeps one copy)."""
+        return self.lease or 2 * self.timeout_seconds + 5
 
     def pool(self) -> urllib3.PoolManager:
         if self._pool is None:
