@@ -176,13 +176,15 @@ def drop_test_database(url: str, admin_url: str | None = None) -> None:
     admin_url = _admin_of.pop(url, None) or admin_url or _with_dbname(url, "postgres")
 
     def drop(cur, server_version):
+        if server_version >= 130000:  # FORCE ends the sessions still on it
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
         cur.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
         )
-        force = " WITH (FORCE)" if server_version >= 130000 else ""
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
     _on_admin_session(admin_url, drop)
 
