@@ -96,6 +96,7 @@ def test_databases_are_made_and_dropped_through_one_session_of_the_thread_kept_o
 
 def test_a_forked_child_makes_databases_through_a_session_of_its_own_and_leaves_its_parents_open():
     import os
+    import signal
 
     from bench.pgserver import admin_session_name
 
@@ -106,6 +107,7 @@ def test_a_forked_child_makes_databases_through_a_session_of_its_own_and_leaves_
     if child == 0:  # sharing the parent's socket would mix the two processes' messages
         code = 1
         try:
+            signal.alarm(60)  # a child stuck on a lock another thread of the parent held fails the test, not hangs it
             drop_test_database(create_test_database(admin_url))
             code = 0 if len(_sessions_named(admin_url, admin_session_name())) == 1 else 2
         finally:
