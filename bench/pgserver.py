@@ -326,6 +326,7 @@ def _start_cluster(bindir: Path, wrap, user, folder: str | None = None) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
 
     atexit.register(cleanup)
+    _reap_when_gone(owner_pid, tmp, data, wrap([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]))
     try:
         result = _run(
             wrap,
@@ -367,6 +368,39 @@ def _start_cluster(bindir: Path, wrap, user, folder: str | None = None) -> str:
         cleanup()
         atexit.unregister(cleanup)
         raise
+
+
+# Run detached beside the owner: waits for it to end, then stops its cluster and removes the folder.
+_REAPER = """
+import os, select, shutil, subprocess, sys, time
+owner, tmp, data, *stop = sys.argv[1:]
+try:
+    select.select([os.pidfd_open(int(owner))], [], [])  # readable once the owner has ended
+except ProcessLookupError:
+    pass
+except OSError:  # no pidfd (Linux before 5.3): look once a second
+    while os.path.exists(f"/proc/{owner}"):
+        time.sleep(1)
+if os.path.exists(os.path.join(data, "postmaster.pid")):
+    subprocess.run(stop, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", timeout=60)
+shutil.rmtree(tmp, ignore_errors=True)
+"""
+
+
+def _reap_when_gone(owner_pid: int, tmp: Path, data: Path, stop: list[str]) -> None:
+    """Stop the cluster and remove its folder once its owner has ended, however it ended. The owner's
+    atexit handler does it when it exits normally, but an xdist worker that does not come down within
+    10 s of the end of the run is killed (execnet), and a killed process runs no atexit handler: its
+    cluster (~150 MB of shared memory, its databases in /dev/shm) outlived it. A process of its own
+    (started through sh, which returns at once, so that nothing here waits for it) waits on the
+    owner's pidfd, costing no CPU meanwhile."""
+    import sys
+
+    subprocess.run(
+        ["sh", "-c", '"$@" </dev/null >/dev/null 2>&1 &', "sh", sys.executable, "-I", "-S", "-c", _REAPER,
+         str(owner_pid), str(tmp), str(data), *stop],
+        stdin=subprocess.DEVNULL, cwd="/", check=True, timeout=60,
+    )
 
 
 def _wait_ready(url: str, timeout: float = 30.0) -> None:

@@ -116,3 +116,44 @@ def test_a_forked_child_makes_databases_through_a_session_of_its_own_and_leaves_
     drop_test_database(create_test_database(admin_url))
     assert len(sessions) == 1
     assert _sessions_named(admin_url, admin_session_name()) == sessions
+
+
+def test_a_throwaway_cluster_whose_owner_was_killed_is_stopped_and_removed():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import pytest
+    from bench.pgserver import ENV_URL, _find_bindir
+
+    if _find_bindir() is None:
+        pytest.skip("no PostgreSQL server binaries to start a cluster with")
+    # An xdist worker that is slow to come down is killed: no atexit handler of its runs.
+    env = {key: value for key, value in os.environ.items() if key != ENV_URL}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, bench.pgserver as pg; print(pg.postgres_admin_url('/dev/shm'), "
+         "pg.postgres_unavailable_reason(), flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        url = owner.stdout.readline().split()[0]
+        assert url.startswith("postgresql://"), url
+        conn = psycopg2.connect(url)
+        with conn.cursor() as cur:
+            cur.execute("SHOW data_directory")
+            (data,) = cur.fetchone()
+        conn.close()
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        owner.stdout.close()
+    folder = Path(data).parent
+    deadline = time.monotonic() + 60
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not folder.exists()
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(url, connect_timeout=5).close()
