@@ -31,6 +31,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -84,12 +85,52 @@ def postgres_unavailable_reason() -> str:
 # --- databases -------------------------------------------------------------------------------
 
 
-def _connect(url: str):
+def _connect(url: str, **options):
     import psycopg2
 
-    conn = psycopg2.connect(url, connect_timeout=10)
+    conn = psycopg2.connect(url, connect_timeout=10, **options)
     conn.autocommit = True
     return conn
+
+
+# Creating and dropping the databases goes through one session per thread and admin URL, kept open:
+# a connection costs the server a backend's start and end (~5-7 ms of CPU each, measured on the
+# tests' cluster), which was paid twice a test, for its database's copy and for its drop.
+ADMIN_SESSION_NAME = "onestop-test-databases"  # their application_name begins so (pg_stat_activity)
+_sessions = threading.local()  # .pid: the process that opened .by_url (admin URL -> connection)
+
+
+def admin_session_name() -> str:
+    """The application_name of the session this thread makes and drops databases through."""
+    return f"{ADMIN_SESSION_NAME} {os.getpid()}/{threading.get_native_id()}"
+
+
+def _admin_session(admin_url: str):
+    """This thread's session to the server of admin_url, opened on first use and kept."""
+    if getattr(_sessions, "pid", None) != os.getpid():
+        # First use here, or in a forked child: the parent's sessions share their sockets with it, and
+        # are not the child's to use (psycopg2 does not close them when the child frees them).
+        _sessions.pid, _sessions.by_url = os.getpid(), {}
+    conn = _sessions.by_url.get(admin_url)
+    if conn is None or conn.closed:
+        conn = _sessions.by_url[admin_url] = _connect(admin_url, application_name=admin_session_name())
+    return conn
+
+
+def _on_admin_session(admin_url: str, work):
+    """work(cursor, server_version) on this thread's admin session; once more on a new session when
+    the kept one turns out to have been closed (the server restarted, or ended it) before it ran."""
+    import psycopg2
+
+    for attempt in (1, 2):
+        conn = _admin_session(admin_url)
+        try:
+            with conn.cursor() as cur:
+                return work(cur, conn.server_version)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            if not conn.closed or attempt == 2:
+                raise
+            _sessions.by_url.pop(admin_url, None)
 
 
 def _with_dbname(url: str, dbname: str) -> str:
@@ -106,23 +147,22 @@ def create_test_database(admin_url: str, template: str | None = None) -> str:
     with ``template`` (the name of a database made here, with no session open on it), a copy of
     that one: its schema and rows, encoding and collation."""
     name = f"onestop_test_{os.getpid()}_{next(_counter)}_{secrets.token_hex(3)}"
-    conn = _connect(admin_url)
-    try:
-        with conn.cursor() as cur:
-            if template is not None:
-                if not re.fullmatch(r"[A-Za-z0-9_]+", template):
-                    raise ValueError(f"refusing to copy database {template!r}")
-                # FILE_COPY: for a database this small, faster than the default WAL_LOG (PostgreSQL 15+).
-                strategy = " STRATEGY FILE_COPY" if conn.server_version >= 150000 else ""
-                cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
-            else:
-                # template0 so the encoding is ours, whatever the cluster was initialised with.
-                cur.execute(
-                    f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
-                    f"LC_COLLATE 'C' LC_CTYPE 'C'"
-                )
-    finally:
-        conn.close()
+    if template is not None and not re.fullmatch(r"[A-Za-z0-9_]+", template):
+        raise ValueError(f"refusing to copy database {template!r}")
+
+    def create(cur, server_version):
+        if template is not None:
+            # FILE_COPY: for a database this small, faster than the default WAL_LOG (PostgreSQL 15+).
+            strategy = " STRATEGY FILE_COPY" if server_version >= 150000 else ""
+            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
+        else:
+            # template0 so the encoding is ours, whatever the cluster was initialised with.
+            cur.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+                f"LC_COLLATE 'C' LC_CTYPE 'C'"
+            )
+
+    _on_admin_session(admin_url, create)
     url = _with_dbname(admin_url, name)
     _admin_of[url] = admin_url
     return url
@@ -134,18 +174,19 @@ def drop_test_database(url: str, admin_url: str | None = None) -> None:
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise ValueError(f"refusing to drop database {name!r}")
     admin_url = _admin_of.pop(url, None) or admin_url or _with_dbname(url, "postgres")
-    conn = _connect(admin_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            force = " WITH (FORCE)" if conn.server_version >= 130000 else ""
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
-    finally:
-        conn.close()
+
+    def drop(cur, server_version):
+        if server_version >= 130000:  # FORCE ends the sessions still on it
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+    _on_admin_session(admin_url, drop)
 
 
 @contextlib.contextmanager
@@ -285,6 +326,7 @@ def _start_cluster(bindir: Path, wrap, user, folder: str | None = None) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
 
     atexit.register(cleanup)
+    _reap_when_gone(owner_pid, tmp, data, wrap([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]))
     try:
         result = _run(
             wrap,
@@ -326,6 +368,39 @@ def _start_cluster(bindir: Path, wrap, user, folder: str | None = None) -> str:
         cleanup()
         atexit.unregister(cleanup)
         raise
+
+
+# Run detached beside the owner: waits for it to end, then stops its cluster and removes the folder.
+_REAPER = """
+import os, select, shutil, subprocess, sys, time
+owner, tmp, data, *stop = sys.argv[1:]
+try:
+    select.select([os.pidfd_open(int(owner))], [], [])  # readable once the owner has ended
+except ProcessLookupError:
+    pass
+except OSError:  # no pidfd (Linux before 5.3): look once a second
+    while os.path.exists(f"/proc/{owner}"):
+        time.sleep(1)
+if os.path.exists(os.path.join(data, "postmaster.pid")):
+    subprocess.run(stop, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", timeout=60)
+shutil.rmtree(tmp, ignore_errors=True)
+"""
+
+
+def _reap_when_gone(owner_pid: int, tmp: Path, data: Path, stop: list[str]) -> None:
+    """Stop the cluster and remove its folder once its owner has ended, however it ended. The owner's
+    atexit handler does it when it exits normally, but an xdist worker that does not come down within
+    10 s of the end of the run is killed (execnet), and a killed process runs no atexit handler: its
+    cluster (~150 MB of shared memory, its databases in /dev/shm) outlived it. A process of its own
+    (started through sh, which returns at once, so that nothing here waits for it) waits on the
+    owner's pidfd, costing no CPU meanwhile."""
+    import sys
+
+    subprocess.run(
+        ["sh", "-c", '"$@" </dev/null >/dev/null 2>&1 &', "sh", sys.executable, "-I", "-S", "-c", _REAPER,
+         str(owner_pid), str(tmp), str(data), *stop],
+        stdin=subprocess.DEVNULL, cwd="/", check=True, timeout=60,
+    )
 
 
 def _wait_ready(url: str, timeout: float = 30.0) -> None:

@@ -69,3 +69,91 @@ def test_a_throwaway_cluster_for_the_tests_lives_in_memory_when_there_is_room():
         conn.close()
     # Each test's database is made and dropped there: some 700 files each time, cheap only in memory.
     assert folder.startswith(memory_folder() + "/onestop-pg-")
+
+
+def _sessions_named(admin_url, name):
+    conn = psycopg2.connect(admin_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s ORDER BY pid", (name,))
+            return [pid for (pid,) in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def test_databases_are_made_and_dropped_through_one_session_of_the_thread_kept_open():
+    from bench.pgserver import admin_session_name
+
+    admin_url = admin_url_or_skip()
+    drop_test_database(create_test_database(admin_url))
+    sessions = _sessions_named(admin_url, admin_session_name())
+    for _ in range(3):
+        drop_test_database(create_test_database(admin_url))
+    # A connection per copy and per drop cost the server a backend's start and end each time.
+    assert len(sessions) == 1
+    assert _sessions_named(admin_url, admin_session_name()) == sessions
+
+
+def test_a_forked_child_makes_databases_through_a_session_of_its_own_and_leaves_its_parents_open():
+    import os
+    import signal
+
+    from bench.pgserver import admin_session_name
+
+    admin_url = admin_url_or_skip()
+    drop_test_database(create_test_database(admin_url))
+    sessions = _sessions_named(admin_url, admin_session_name())
+    child = os.fork()
+    if child == 0:  # sharing the parent's socket would mix the two processes' messages
+        code = 1
+        try:
+            signal.alarm(60)  # a child stuck on a lock another thread of the parent held fails the test, not hangs it
+            drop_test_database(create_test_database(admin_url))
+            code = 0 if len(_sessions_named(admin_url, admin_session_name())) == 1 else 2
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+    drop_test_database(create_test_database(admin_url))
+    assert len(sessions) == 1
+    assert _sessions_named(admin_url, admin_session_name()) == sessions
+
+
+def test_a_throwaway_cluster_whose_owner_was_killed_is_stopped_and_removed():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import pytest
+    from bench.pgserver import ENV_URL, _find_bindir
+
+    if _find_bindir() is None:
+        pytest.skip("no PostgreSQL server binaries to start a cluster with")
+    # An xdist worker that is slow to come down is killed: no atexit handler of its runs.
+    env = {key: value for key, value in os.environ.items() if key != ENV_URL}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, bench.pgserver as pg; print(pg.postgres_admin_url('/dev/shm'), "
+         "pg.postgres_unavailable_reason(), flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        url = owner.stdout.readline().split()[0]
+        assert url.startswith("postgresql://"), url
+        conn = psycopg2.connect(url)
+        with conn.cursor() as cur:
+            cur.execute("SHOW data_directory")
+            (data,) = cur.fetchone()
+        conn.close()
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        owner.stdout.close()
+    folder = Path(data).parent
+    deadline = time.monotonic() + 60
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not folder.exists()
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(url, connect_timeout=5).close()
