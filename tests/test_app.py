@@ -126,3 +126,50 @@ def test_the_gunicorn_master_keeps_what_it_imported_before_forking_out_of_the_co
     monkeypatch.setattr(gc, "freeze", lambda: done.append("frozen"))  # not this test process's objects
     gunicorn_conf.on_starting(types.SimpleNamespace(cfg=types.SimpleNamespace(workers=2)))
     assert done == ["imported", "frozen"]
+
+
+def _outcome(adapter, path, method):
+    """What werkzeug's matcher answers for path and method: the rule and values, or the exception."""
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    try:
+        rule, values = adapter.match(path, method=method, return_rule=True)
+    except RequestRedirect as redirect:
+        return "redirect", redirect.new_url
+    except HTTPException as refused:
+        return type(refused).__name__, sorted(getattr(refused, "valid_methods", None) or ())
+    return rule.rule, rule.endpoint, values
+
+
+def test_an_apps_url_map_builds_its_matcher_on_the_first_match_and_matches_as_werkzeugs_own(sqlite_app):
+    from werkzeug.routing import Map
+
+    url_map = sqlite_app.url_map
+    rules = list(url_map.iter_rules())
+    assert not url_map._matcher._root.static and not url_map._matcher._root.dynamic
+    assert url_map.bind("localhost").build("static", {"filename": "a.css"}) == "/static/a.css"  # no matcher needed
+    assert not url_map._matcher._root.static and len(url_map._matcher._waiting) == len(rules)
+    own = Map([rule.empty() for rule in rules], converters=dict(url_map.converters),
+              strict_slashes=url_map.strict_slashes, merge_slashes=url_map.merge_slashes,
+              host_matching=url_map.host_matching)
+    assert type(own._matcher).__name__ == "StateMachineMatcher"  # werkzeug's, built as rules are added
+    ours, theirs = url_map.bind("localhost"), own.bind("localhost")
+    paths = ["/", "/nowhere", "/admin", "/desk/", "/api/v1/procedures/", "/static/a/b.css"]
+    for rule in rules:
+        values = {name: _sample(converter) for name, converter in rule._converters.items()}
+        paths.append(rule.build(values, False)[1])
+    for path in paths:
+        for method in ("GET", "POST", "DELETE"):
+            assert _outcome(ours, path, method) == _outcome(theirs, path, method), (path, method)
+    assert not url_map._matcher._waiting
+    assert sqlite_app.test_client().get("/nowhere-at-all").status_code == 404
+
+
+def test_rules_added_to_a_map_after_its_first_match_are_matched_too(sqlite_app):
+    from werkzeug.routing import Rule
+
+    adapter = sqlite_app.url_map.bind("localhost")
+    assert _outcome(adapter, "/added/later/7", "GET")[0] == "NotFound"
+    sqlite_app.url_map.add(Rule("/added/later/<int:n>", endpoint="added"))
+    assert _outcome(adapter, "/added/later/7", "GET") == ("/added/later/<int:n>", "added", {"n": 7})
