@@ -1,10 +1,19 @@
-"""Issue 20's whole sitting in one real browser session against `onestop serve`: a citizen takes a
-number on a phone, the hall screen shows the call the officer makes, the officer serves the ticket
-into the counter intake of a procedure decided on the spot and takes in a paper of two scanned
-pages, a leader approves from another browser, the result is handed over; the statistics then show
-the ticket's wait and the dossier decided on the spot."""
+"""Issue 20's whole sitting in one real browser session against `onestop serve`: the administrator
+sets up a service group and a counter in the back office; a citizen takes a number on a phone-sized
+page; the hall screen shows the call within a second of the officer calling it (and the phone shows
+the counter); the officer serves the ticket into the counter intake of a procedure decided on the spot
+(the ticket attached) and takes in a paper of two scanned pages, a leader approves from another
+browser, the result is handed over; the statistics then show the ticket's wait and the dossier
+decided on the spot.
 
+The counter floor's own test (the group and counter set up, the ticket taken, called and served into
+intake) was a file of its own with a server of its own doing the same first steps; its checks are here,
+at the same steps (docs/browser-tests.md)."""
+
+import json
+import re
 import time
+import urllib.request
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,11 +30,25 @@ from tests.browser.test_counter_floor import (
     signed_in,
 )
 from tests.browser.test_journey import CHROMIUM, ONESTOP, browser  # noqa: F401 (skips the module without Chromium; browser closes its pages)
-from tests.browser.test_queue import _api
 from tests.support.servers import onestop_serve
 
 sync_api = pytest.importorskip("playwright.sync_api")
 COPY = "2.000815"  # certification of copies: decided on the spot (bundled)
+
+
+def _api(base, token, method, path, body):
+    request = urllib.request.Request(base + "/api/v1" + path, data=json.dumps(body).encode(), method=method,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200
+
+
+def _sign_in(page, base, username, password, target):
+    """Signed in from the desk's sign-in page, which then opens `target` (its `next`)."""
+    page.goto(f"{base}/desk/login?next={target}")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +67,15 @@ def floor(tmp_path_factory):
 def test_a_ticket_becomes_a_dossier_decided_on_the_spot_in_one_sitting_and_the_statistics_show_both(
         floor, browser, tmp_path):  # noqa: F811 (the file's browser fixture)
     base, admin_password = floor
-    admin = signed_in(browser, base, ("admin", admin_password))
-    admin.goto(base + "/admin/queue/")
+    admin = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN").new_page()
+    _sign_in(admin, base, "admin", admin_password, "/admin/queue/")
     admin.fill("#group-letter", "A")
     admin.fill("#group-name", "Chứng thực")
     admin.click("text=Lưu nhóm")
     admin.fill("#counter-number", "3")
     admin.select_option("#counter-groups", label="A — Chứng thực")
     admin.click("text=Lưu quầy")
+    assert "3\t\tA\tkhông" in admin.inner_text("#queue-counters")
 
     phone_context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
     phone_context.clock.install()  # the ticket page polls every 4 s: `polled` moves its clock on
@@ -59,8 +83,11 @@ def test_a_ticket_becomes_a_dossier_decided_on_the_spot_in_one_sitting_and_the_s
     phone.goto(f"{base}/queue/default/take")
     phone.click("button.group-button:has-text('Chứng thực')")
     assert phone.inner_text("#ticket-number") == "A001"
+    assert phone.inner_text("#ticket-ahead") == "0"
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
     hall = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     hall.goto(f"{base}/queue/default/screen")
+    assert "A001" not in hall.inner_text("#calls")
 
     officer, leader = signed_in(browser, base, OFFICER, clock=True), signed_in(browser, base, LEADER, clock=True)
     leader.goto(base + "/desk/approvals")  # the leader's own page, open on their desk or phone
@@ -69,12 +96,16 @@ def test_a_ticket_becomes_a_dossier_decided_on_the_spot_in_one_sitting_and_the_s
     officer.click("#call-next")
     called = time.monotonic()
     hall.wait_for_selector("#calls tr.latest td.number:text-is('A001')", timeout=3000)
-    assert time.monotonic() - called < 1.0
+    assert time.monotonic() - called < 1.0  # the screen polls every 0.5 s; bench/ticket_queue.py measures it from the commit
+    assert hall.inner_text("#calls tr.latest td.counter") == "3"
     polled(phone, 4_000, lambda timeout: phone.wait_for_selector("#ticket-counter", timeout=timeout))
+    assert phone.inner_text("#ticket-counter") == "3"
 
     officer.click("#serve")
-    officer.click(f"ul.list a[href*='{COPY}']")
+    assert re.search(r"/desk/intake\?ticket=\d+$", officer.url)
     assert "A001" in officer.inner_text("#intake-ticket")
+    officer.click(f"ul.list a[href*='{COPY}']")
+    assert "ticket=" in officer.url and "A001" in officer.inner_text("#intake-ticket")
     for name, value in {"requester_full_name": "Lê Văn Tâm", "requester_citizen_id": "001203009999",
                         "papers-0-paper_name": "Bằng tốt nghiệp", "papers-0-pages": "2",
                         "papers-0-copies": "1"}.items():

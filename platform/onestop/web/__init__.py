@@ -4,6 +4,7 @@ pages) and what they share: languages, sessions, sign-in, forms, error pages."""
 from . import (
     api,
     args,
+    assets,
     auth,
     bodies,
     citizen,
@@ -33,6 +34,7 @@ def init_app(app):
     args.init_app(app)  # before the blueprints: their routes use its converters
     sessions.init_app(app)
     security.init_app(app)
+    assets.init_app(app)
     i18n.init_app(app)
     markup.init_app(app)
     formpage.init_app(app)
