@@ -136,6 +136,7 @@ def test_an_alone_tests_setup_runs_beside_ordinary_tests_and_its_call_beside_non
     # Only xdist and this plugin: the installed plugins (schemathesis, hypothesis...) cost seconds of CPU per worker.
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    env.pop("ONESTOP_STORE_DURATIONS", None)  # else this small run's end writes the suite's tests/durations.json
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-p", "no:cacheprovider", "-n", "2",
                           "--dist", "loadfile", "--rootdir", str(tmp_path), str(tmp_path)],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
