@@ -1,5 +1,7 @@
 """Settings come from ONESTOP_* environment variables; the engine's budgets among them."""
 
+import pytest
+
 from onestop.app import create_app
 from onestop.config import load_settings
 from onestop.engine.budgets import Budgets
@@ -84,3 +86,28 @@ def test_the_national_portals_lease_is_derived_from_its_timeout_unless_set(tmp_p
     assert lease() == 13
     monkeypatch.setenv("ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS", "1.5")
     assert lease() == 1.5
+
+
+@pytest.mark.parametrize(("name", "value"), [("ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS", "-1"),
+                                             ("ONESTOP_TIMER_RETRY_SECONDS", "0"),
+                                             ("ONESTOP_TIMER_RETRY_SECONDS", "nan")])
+def test_a_lease_or_timer_floor_that_would_resend_or_spin_at_once_is_refused_naming_the_setting(
+        tmp_path, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"{name} must be at least"):
+        load_settings(home=tmp_path, secret_key="k", database_url=f"sqlite:///{tmp_path / 'a.db'}")
+
+
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("ONESTOP_PORT", "abc", "error: ONESTOP_PORT must be a number; it is 'abc'"),
+    ("ONESTOP_TIMER_RETRY_SECONDS", "0", "error: ONESTOP_TIMER_RETRY_SECONDS must be at least 0.05"),
+    ("ONESTOP_AUDIT_KEY", "short", "error: ONESTOP_AUDIT_KEY must be at least 32 characters long")])
+def test_a_command_given_a_setting_it_cannot_use_says_which_in_a_line_not_a_traceback(
+        tmp_path, monkeypatch, capsys, name, value, said):
+    from onestop import cli
+
+    monkeypatch.setenv("ONESTOP_HOME", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    assert cli.main(["init"]) == 2  # (a command that returns: with a usable value it would just make the database)
+    err = capsys.readouterr().err
+    assert err.startswith(said) and "Traceback" not in err

@@ -797,11 +797,15 @@ def build_parser():
 
 
 def main(argv=None):
+    from .config import SettingsError
     from .services.errors import ServiceError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
+    except SettingsError as exc:  # a setting that cannot be used: named in a line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ServiceError as exc:  # what a command refuses is said in a line, never as a traceback
         print(f"error: {exc.message}", file=sys.stderr)
         _print_problems(exc.details)

@@ -10,14 +10,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def _int(name, default):
+class SettingsError(ValueError):
+    """A setting whose value cannot be used; its message names the variable (the CLI says it in a line)."""
+
+
+def _number(kind, name, default):
     raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    if raw in (None, ""):
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number; it is {raw!r}") from None
+
+
+def _int(name, default):
+    return _number(int, name, default)
 
 
 def _float(name, default):
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+    return _number(float, name, default)
+
+
+def _at_least(name, default, least, meaning):
+    """_float, refused with a message naming the setting when below `least` (what a smaller value
+    would do is `meaning`)."""
+    value = _float(name, default)
+    if not value >= least:
+        raise SettingsError(f"{name} must be at least {least:g} ({meaning}); it is {value:g}")
+    return value
 
 
 @dataclass
@@ -212,7 +233,7 @@ def _audit_key(home: Path) -> str:
     key = os.environ.get("ONESTOP_AUDIT_KEY")
     if key:
         if len(key) < AUDIT_KEY_MIN_LENGTH:
-            raise ValueError(f"ONESTOP_AUDIT_KEY must be at least {AUDIT_KEY_MIN_LENGTH} characters long")
+            raise SettingsError(f"ONESTOP_AUDIT_KEY must be at least {AUDIT_KEY_MIN_LENGTH} characters long")
         return key
     path = home / "audit_key"
     if not path.exists():
@@ -246,7 +267,7 @@ def _connector_key(home: Path) -> str:
             try:
                 Fernet(one.strip().encode())
             except ValueError:
-                raise ValueError("ONESTOP_CONNECTOR_KEY must be Fernet keys (32 url-safe base64-encoded bytes each), "
+                raise SettingsError("ONESTOP_CONNECTOR_KEY must be Fernet keys (32 url-safe base64-encoded bytes each), "
                                  "comma-separated") from None
         return key
     path = home / "connector_key"
@@ -314,7 +335,8 @@ def load_settings(**overrides) -> Settings:
         national_portal_url=(os.environ.get("ONESTOP_NATIONAL_PORTAL_URL") or "").rstrip("/") or None,
         national_portal_secret=overrides.pop("national_portal_secret", None) or _national_portal_secret(home),
         national_portal_timeout_seconds=_float("ONESTOP_NATIONAL_PORTAL_TIMEOUT", 10.0),
-        national_portal_lease_seconds=_float("ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS", 0.0),
+        national_portal_lease_seconds=_at_least("ONESTOP_NATIONAL_PORTAL_LEASE_SECONDS", 0.0, 0.0,
+                                                 "0 means twice the timeout and 5 s"),
         national_portal_reconcile_seconds=_float("ONESTOP_NATIONAL_PORTAL_RECONCILE_SECONDS", 900.0),
         port=_int("ONESTOP_PORT", 8000),
         simulators=os.environ.get("ONESTOP_SIMULATORS", "0") in ("1", "true", "yes"),
@@ -342,7 +364,8 @@ def load_settings(**overrides) -> Settings:
         max_instances=_int("ONESTOP_MAX_INSTANCES", 1_000),
         max_timer_years=_int("ONESTOP_MAX_TIMER_YEARS", 100),
         min_timer_cycle_seconds=_int("ONESTOP_MIN_TIMER_CYCLE_SECONDS", 60),
-        timer_retry_seconds=_float("ONESTOP_TIMER_RETRY_SECONDS", 1.0),
+        timer_retry_seconds=_at_least("ONESTOP_TIMER_RETRY_SECONDS", 1.0, 0.05,
+                                       "a due timer that cannot fire would otherwise spin the timer worker"),
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         sqlite_checkpoint_seconds=_float("ONESTOP_SQLITE_CHECKPOINT_SECONDS", 0.0),
         sqlite_wal_pages=_int("ONESTOP_SQLITE_WAL_PAGES", 1000),
