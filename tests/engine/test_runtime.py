@@ -229,7 +229,13 @@ def test_a_workflow_evicted_from_the_live_cache_is_freed_at_once_without_the_gar
             assert engine.offers(second.ready[0].id) and not engine.offers(first_id)
         finally:
             gc.enable()
-        step = engine.complete_task(model, Stored("b", 1, lambda: second.state), second.ready[0].id, FORM)
+        held = engine.start(model)
+        engine.keep("c", 1, held)  # evicts "b"
+        engine.keep("b", 1, second)  # its step was held: taken apart, it is not kept again
+        assert list(engine._live) == ["c"]
+        engine.keep("c", 1, held)
+        step = engine.complete_task(model, Stored("c", 1, lambda: held.state), held.ready[0].id, FORM)
         assert [t.element_id for t in step.ready] == ["Task_Approve"]  # the live one still steps
+        assert engine.live_counts()["live"] == 1
     finally:
         engine.close()

@@ -327,8 +327,9 @@ class Engine:
     # live workflows -----------------------------------------------------------------------
 
     def keep(self, key, serial: int, step: "Step"):
-        """Remember a step's workflow as the live state of `key` at `serial` (after it was stored)."""
-        if step.workflow is not None:
+        """Remember a step's workflow as the live state of `key` at `serial` (after it was stored). A workflow
+        taken apart since (evicted while its step was still held) is not kept."""
+        if step.workflow is not None and vars(step.workflow):
             self._put(key, serial, step.workflow)
 
     def forget(self, keys):
