@@ -140,10 +140,11 @@ class Step:
 def _take_apart(workflow) -> None:
     """Break the reference cycles of a workflow evicted from the live cache (its tasks and it point at each
     other, and so do a subprocess's), so that it is freed at once, by its last reference going, instead of by
-    the garbage collector. Evicted workflows had lived long enough to reach the collector's oldest
-    generation: under load they were most of what its full passes walked and freed (~30,000 objects a pass),
-    and a full pass stops every thread of the process (docs/perftail.md). The cache held the workflow
-    ``live_size`` steps ago, so no step uses it any more; the specs it points to are shared and untouched."""
+    the garbage collector (~5 us of CPU). Evicted workflows had lived long enough to reach the collector's
+    oldest generation: under load they were most of what its full passes walked and freed (~30,000 objects a
+    pass), and a full pass stops every thread of the process (docs/performance.md, section 2). It was kept
+    ``live_size`` steps ago, so no step runs it any more (one whose step is still held is not kept again:
+    `Engine.keep`); the specs it points to are shared and untouched."""
     for sub in list(getattr(workflow, "subprocesses", {}).values()):
         vars(sub).clear()
     vars(workflow).clear()
