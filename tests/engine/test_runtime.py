@@ -1,5 +1,8 @@
 """The engine moves workflows between stored states; the live cache never changes the outcome."""
 
+import gc
+import weakref
+
 import pytest
 
 from onestop.engine import Engine, EngineError, Stored, TaskNotReady
@@ -206,3 +209,33 @@ def test_a_model_the_engine_caches_is_packed_and_steps_through_it_as_before(engi
     assert _summary(step)[:3] == _summary(plain_step)[:3]
     done = engine.complete_task(cached, step.state, step.ready[0].id, FORM)
     assert [t.element_id for t in done.ready] == ["Task_Approve"]
+
+
+def test_a_workflow_evicted_from_the_live_cache_is_freed_at_once_without_the_garbage_collector():
+    engine = Engine(live_size=1)
+    try:
+        model = _review(engine)
+        first = engine.start(model)
+        first_id = first.ready[0].id
+        gc.collect()
+        gc.disable()  # only reference counting frees anything below
+        try:
+            evicted = weakref.ref(first.workflow)
+            engine.keep("a", 1, first)
+            del first
+            engine.keep("b", 1, second := engine.start(model))  # evicts "a"
+            assert evicted() is None
+            engine.keep("b", 1, second)  # the same workflow put again is not taken apart
+            assert engine.offers(second.ready[0].id) and not engine.offers(first_id)
+        finally:
+            gc.enable()
+        held = engine.start(model)
+        engine.keep("c", 1, held)  # evicts "b"
+        engine.keep("b", 1, second)  # its step was held: taken apart, it is not kept again
+        assert list(engine._live) == ["c"]
+        engine.keep("c", 1, held)
+        step = engine.complete_task(model, Stored("c", 1, lambda: held.state), held.ready[0].id, FORM)
+        assert [t.element_id for t in step.ready] == ["Task_Approve"]  # the live one still steps
+        assert engine.live_counts()["live"] == 1
+    finally:
+        engine.close()
