@@ -254,15 +254,14 @@ def test_a_hostile_expression_in_an_uploaded_model_ends_in_a_named_error_while_h
 
 
 # Not `alone`: how promptly the 0.05 s limit stops the expression is bounded on this thread's CPU time
-# (the work done, stop included), which no neighbour changes; a neighbour only makes the wall-clock limit
-# come after less work. The wall time keeps the hostile expressions' 1.5 s of slack.
+# (the work done, stop included; on the wall clock before, under the exclusive lock), which no neighbour
+# changes: a neighbour only makes the wall-clock limit come after less work.
 def test_the_budget_is_per_sandbox_and_names_what_ran_out():
     with Sandbox(expression_timeout=0.05) as box:
-        started, cpu_started = time.monotonic(), time.thread_time()
+        cpu_started = time.thread_time()
         with pytest.raises(ExpressionLimitError, match="time limit of 0.05 s"):
             box.evaluate("[max(r) + min(r) + sum(r) for r in [range(9999)] for i in range(9999)]", DATA)
         assert time.thread_time() - cpu_started < 0.5
-        assert time.monotonic() - started < 0.05 + 1.5
     with Sandbox(expression_memory_mb=1) as box, pytest.raises(ExpressionLimitError, match="more than 1 MB"):
         box.evaluate("[list(range(1000)) for i in range(100)]", {})
 
