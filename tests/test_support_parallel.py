@@ -1,10 +1,13 @@
 """The suite's order under xdist: files with `alone` tests first, then the longest files, each file's tests in
 their own order (its `alone` tests first)."""
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -142,3 +145,35 @@ def test_an_alone_tests_setup_runs_beside_ordinary_tests_and_its_call_beside_non
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "3 passed" in run.stdout, run.stdout[-3000:]
+
+
+
+def _hook_entered(hook, *args, seconds=0.5):
+    """Whether a hook wrapper of the plugin got past its locks (to its ``yield``) within ``seconds``."""
+    entered = threading.Event()
+
+    def run():
+        wrapper = hook(*args)
+        next(wrapper)  # takes the locks
+        entered.set()
+        with contextlib.suppress(StopIteration):
+            wrapper.send(None)  # releases them
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return entered.wait(seconds), thread
+
+
+def test_an_alone_test_waiting_for_its_call_holds_back_ordinary_tests_but_not_another_files_setup(tmp_path):
+    folder = str(tmp_path)
+    config = SimpleNamespace(workerinput={parallel._LOCK_DIR: folder})
+    alone = SimpleNamespace(config=config, get_closest_marker=lambda name: "alone" if name == "alone" else None)
+    ordinary = SimpleNamespace(config=config, get_closest_marker=lambda name: None)
+    # Another worker's `alone` test waits for its call: it holds the turnstile while the tests running
+    # hold the shared lock.
+    with parallel._flock(os.path.join(folder, "turnstile"), fcntl.LOCK_EX):
+        servers_start, _ = _hook_entered(parallel.pytest_runtest_setup, alone)
+        ordinary_starts, held_back = _hook_entered(parallel.pytest_runtest_protocol, ordinary, None)
+        assert servers_start and not ordinary_starts
+    held_back.join(5)
+    assert not held_back.is_alive()  # it ran once the waiting test had its turn

@@ -115,14 +115,29 @@ def _serve(kind, folder, database_templates):
 def servers(tmp_path_factory, database_templates):
     """Both servers, started together in the module's first setup. Started in turn, the second would
     start in the setup of an `alone` test that follows another (tests/support/parallel.py), under the
-    exclusive lock held from one to the next: 2.6 s of PostgreSQL's with every other worker waiting."""
-    with contextlib.ExitStack() as stack:
-        started = {}
-        for kind in ("sqlite", "postgresql"):
+    exclusive lock held from one to the next: 2.6 s of PostgreSQL's with every other worker waiting.
+    They start at the same time, each in a thread: a start is mostly waiting for a new process (the
+    server's imports, PostgreSQL's cluster), and the other `alone` files wait for this setup."""
+
+    def start(kind, folder):
+        serving = _serve(kind, folder, database_templates)
+        return serving, serving.__enter__()
+
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(2) as pool:
+        starting = {kind: pool.submit(start, kind, tmp_path_factory.mktemp("budgets"))
+                    for kind in ("sqlite", "postgresql")}
+        started, failed = {}, []
+        for kind, future in starting.items():
             try:
-                started[kind] = stack.enter_context(_serve(kind, tmp_path_factory.mktemp("budgets"), database_templates))
+                serving, started[kind] = future.result()
             except pytest.skip.Exception as unavailable:
                 started[kind] = unavailable
+            except Exception as error:  # noqa: BLE001 - raised below, once the other server is in the stack
+                failed.append(error)
+            else:
+                stack.push(serving)  # stopped at the end, the last started first
+        if failed:
+            raise failed[0]
         yield started
 
 

@@ -13,7 +13,8 @@ its whole run (setup, call, teardown); a test marked ``alone`` an exclusive one 
 so runs alone while the other workers wait, and a shared one for its setup and teardown (starting
 and stopping servers measures nothing: the other workers keep working meanwhile). A turnstile in
 front of the shared lock lets a waiting ``alone`` test in before the next ordinary test, so a
-stream of ordinary tests cannot starve it.
+stream of ordinary tests cannot starve it; an ``alone`` test's setup passes it by, so that every
+file's servers start together at the start of a run.
 Without xdist (one process) there is nothing to take.
 
 Whole files go to the workers (``--dist loadfile``) in the order of collection, which this plugin
@@ -166,7 +167,10 @@ def pytest_runtest_setup(item):
     folder = _lock_folder(item)
     if folder is None or not item.get_closest_marker(ALONE) or _held is not None:
         return (yield)  # ordinary, or right after an `alone` test: under the lock already held
-    with _shared(folder):
+    # Past the turnstile: an `alone` test waiting for its call does not hold back another file's `alone`
+    # setup (its servers' start) until after its own call, so every file's servers start at once at the
+    # start of a run; it waits for them instead (a few, once per file, unlike a stream of ordinary tests).
+    with _flock(os.path.join(folder, "running"), fcntl.LOCK_SH):
         return (yield)
 
 
