@@ -510,10 +510,6 @@ def cmd_serve(args):
         made = signing.create_keys()
         if made.created:
             print(f"signing key of the default centre created in {made.folder} (onestop keys create)")
-    if settings.simulators:  # their state made once here, not by each web process at the same time
-        from . import simulators
-
-        simulators.prepare(settings.home / "simulators")
     db.database.close()
 
     host = args.host

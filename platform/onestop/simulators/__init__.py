@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from pathlib import Path
 
 
@@ -32,19 +33,42 @@ def create(name: str, home: Path):
 
 def prepare(home: Path) -> None:
     """Make what each simulator keeps under `home/<name>` on its first start (a simulator module's
-    optional `prepare(home)`), before a server starts its web processes: each of them mounts every
-    simulator, and they must find the same state (one identity provider's key, not one per process)."""
+    optional `prepare(home)`) ahead of its first request. Not needed for a server: a simulator makes
+    its state when it is first asked for, race-free (several web processes of one server may be first
+    at once: the first file in place stays and every process reads that one)."""
     for name in names():
         made = getattr(importlib.import_module(f"{__name__}.{name}"), "prepare", None)
         if made is not None:
             made(home / name)
 
 
+class _OnFirstRequest:
+    """A simulator's WSGI application, made (with its state under home, its key for the identity provider)
+    when its first request comes: most servers that mount the simulators never call them, and making
+    them cost each web process ~45 ms of CPU at its start (the master ~0.13 s more on a first start,
+    where it made their state)."""
+
+    def __init__(self, name: str, home: Path):
+        self.name, self.home = name, home
+        self._app = None
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        app = self._app
+        if app is None:
+            with self._lock:  # one app per process, even when its first requests come at once
+                if self._app is None:
+                    self._app = create(self.name, self.home)
+                app = self._app
+        return app(environ, start_response)
+
+
 def mount(app, home: Path) -> None:
-    """Serve every simulator under `/simulators/<name>` of `app` (a Flask app), state under `home`."""
+    """Serve every simulator under `/simulators/<name>` of `app` (a Flask app), state under `home`;
+    each is made at its first request."""
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    mounts = {f"/simulators/{name}": create(name, home / name) for name in names()}
+    mounts = {f"/simulators/{name}": _OnFirstRequest(name, home / name) for name in names()}
     if mounts:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)
 
