@@ -82,3 +82,24 @@ def test_a_code_takes_four_digits_at_least_and_a_fifth_past_9999_on_either_datab
                 codes.append(sql.set_next_code("X", day, "X-260102-", dossier_id))
         assert Dossier.get_by_id(dossier_id).code == "X-260102-10000"
     assert codes == ["X-260102-0009", "X-260102-9999", "X-260102-10000"]
+
+
+def test_a_centre_read_by_its_code_is_the_row_peewee_reads_with_every_field(app):
+    from datetime import date
+
+    from onestop.models import Centre
+    from onestop.services.users import ensure_default_centre
+
+    with app.app_context():
+        default = ensure_default_centre()
+        full = Centre.create(code="hn", name="Hà Nội", parent=default, level="province", agency_code="H26",
+                             agency_code_source="list.csv", admin_code="01", address="1 Tràng Tiền",
+                             successor=default, closed_on=date(2026, 7, 1), handed_over_at=datetime(2026, 7, 1, 8, 30),
+                             office_hours=[["07:30", "11:30"], ["13:30", "17:00"]], cutoff="15:00")
+        for code in ("default", "hn"):
+            read, expected = sql.centre_by_code(code), Centre.get(Centre.code == code)
+            assert read.__data__ == expected.__data__ and type(read.office_hours) is type(expected.office_hours)
+        assert sql.centre_by_code("hn").parent.code == "default"
+        assert sql.centre_by_code("nowhere") is None
+        assert ensure_default_centre().__data__ == Centre.get(Centre.code == "default").__data__
+        assert full.id != default.id and Centre.select().count() == 2

@@ -17,6 +17,7 @@ from peewee import DateTimeField
 from .db import database
 from .models import (
     AuditEvent,
+    Centre,
     Dossier,
     HistoryEntry,
     Procedure,
@@ -328,6 +329,17 @@ def user_by_token_hash(token_hash: str):
     names topics: services.external_tasks) serves the external-task API only."""
     row = run(_TOKEN_SQL, (token_hash,)).fetchone()
     return _build(User, _USER, row) if row else None
+
+
+_CENTRE = list(Centre._meta.sorted_fields)
+_CENTRE_SQL = f'SELECT {_columns("c", _CENTRE)} FROM "centre" c WHERE c."code" = ?'
+
+
+def centre_by_code(code: str):
+    """The centre with that code, or None. Every app's start and every account made without a
+    centre reads the default one (services.users.ensure_default_centre)."""
+    row = run(_CENTRE_SQL, (code,)).fetchone()
+    return _build(Centre, _CENTRE, row) if row else None
 
 
 class HandOver(NamedTuple):
