@@ -393,13 +393,15 @@ def _reap_when_gone(owner_pid: int, tmp: Path, data: Path, stop: list[str]) -> N
     10 s of the end of the run is killed (execnet), and a killed process runs no atexit handler: its
     cluster (~150 MB of shared memory, its databases in /dev/shm) outlived it. A process of its own
     (started through sh, which returns at once, so that nothing here waits for it) waits on the
-    owner's pidfd, costing no CPU meanwhile."""
+    owner's pidfd, costing no CPU meanwhile. It runs in a session of its own: in the owner's process
+    group it died with the owner when the whole group was killed (`kill -- -PGID`, timeout(1)), and the
+    cluster outlived both."""
     import sys
 
     subprocess.run(
         ["sh", "-c", '"$@" </dev/null >/dev/null 2>&1 &', "sh", sys.executable, "-I", "-S", "-c", _REAPER,
          str(owner_pid), str(tmp), str(data), *stop],
-        stdin=subprocess.DEVNULL, cwd="/", check=True, timeout=60,
+        stdin=subprocess.DEVNULL, cwd="/", check=True, timeout=60, start_new_session=True,
     )
 
 

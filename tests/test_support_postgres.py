@@ -1,6 +1,7 @@
 """The PostgreSQL test support itself: a server is found or started, and databases come and go."""
 
 import psycopg2
+import pytest
 
 from tests.support.postgres import (
     admin_url_or_skip,
@@ -118,7 +119,10 @@ def test_a_forked_child_makes_databases_through_a_session_of_its_own_and_leaves_
     assert _sessions_named(admin_url, admin_session_name()) == sessions
 
 
-def test_a_throwaway_cluster_whose_owner_was_killed_is_stopped_and_removed():
+@pytest.mark.parametrize("killed", ["the owner", "the owner's process group"])
+def test_a_throwaway_cluster_whose_owner_was_killed_is_stopped_and_removed(killed):
+    """Killed alone, or with its whole process group (`kill -- -PGID`, timeout(1), a job control stop):
+    the process that stops the cluster is not in the owner's group, so it outlives both."""
     import os
     import signal
     import subprocess
@@ -137,6 +141,7 @@ def test_a_throwaway_cluster_whose_owner_was_killed_is_stopped_and_removed():
         [sys.executable, "-c", "import sys, time, bench.pgserver as pg; print(pg.postgres_admin_url('/dev/shm'), "
          "pg.postgres_unavailable_reason(), flush=True); time.sleep(120)"],
         stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parents[1],
+        start_new_session=killed != "the owner",  # a group of its own, to kill without this test's
     )
     try:
         url = owner.stdout.readline().split()[0]
@@ -147,7 +152,10 @@ def test_a_throwaway_cluster_whose_owner_was_killed_is_stopped_and_removed():
             (data,) = cur.fetchone()
         conn.close()
     finally:
-        owner.send_signal(signal.SIGKILL)
+        if killed == "the owner":
+            owner.send_signal(signal.SIGKILL)
+        else:
+            os.killpg(owner.pid, signal.SIGKILL)
         owner.wait()
         owner.stdout.close()
     folder = Path(data).parent
