@@ -27,6 +27,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .. import clock as clocks
+from .. import jsontext
 from . import datastores, failures, serial, timeclock
 from .budgets import (
     BudgetedScriptEngine,
@@ -167,7 +168,13 @@ def _on_clock(method):
 
 def json_safe(value):
     """Task data as plain JSON types (datetimes become ISO text) for storage and the API. A number
-    JSON cannot hold (a script's NaN or infinity) becomes null, as JavaScript's JSON.stringify does."""
+    JSON cannot hold (a script's NaN or infinity) becomes null, as JavaScript's JSON.stringify does.
+    Plain JSON types are copied through orjson (jsontext.plain_copy: the same copy, several times
+    faster); anything else goes through the standard library."""
+    return jsontext.plain_copy(value, _standard_safe)
+
+
+def _standard_safe(value):
     return json.loads(json.dumps(value, default=_default, ensure_ascii=False), parse_constant=lambda _name: None)
 
 
