@@ -277,6 +277,12 @@ class Engine:
                  compact_at: int = 1, budgets: Budgets | None = None, clock: clocks.Clock | None = None):
         # SpiffWorkflow logs every task state change at INFO: costly and noise in our logs.
         logging.getLogger("spiff").setLevel(logging.WARNING)
+        # SpiffWorkflow asks its loggers' own level, not the effective one, whether to add every task
+        # of the workflow (and a task's data) to a record's extras (`logger.level < 20`): at NOTSET
+        # (0) every start and every (sub)workflow's end walked the task tree for a record never logged.
+        for name in ("spiff.workflow", "spiff.task"):
+            if logging.getLogger(name).level == logging.NOTSET:
+                logging.getLogger(name).setLevel(logging.WARNING)
         self.sandbox = sandbox or Sandbox()
         self.budgets = budgets or Budgets()
         # Timer values and cardinalities are checked against the budgets as they are evaluated.
