@@ -23,7 +23,7 @@ from peewee import (
     TextField,
 )
 
-from . import clock
+from . import clock, jsontext
 from .db import database
 from .status import Status
 
@@ -44,7 +44,7 @@ class JSONField(TextField):
     """JSON stored as text (UTF-8, not ASCII-escaped), the same on SQLite and PostgreSQL."""
 
     def db_value(self, value):
-        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return None if value is None else jsontext.dumps(value)  # the standard library's text, through orjson
 
     def python_value(self, value):
         return None if value is None else json.loads(value)

@@ -7,13 +7,13 @@ return ordinary model instances or named rows (tuples whose fields also have nam
 `row.due_at`, never `row[5]`). Everything else keeps using peewee's query builder.
 """
 
-import json
 import re
 from datetime import datetime
 from typing import NamedTuple
 
 from peewee import DateTimeField
 
+from . import jsontext
 from .db import database
 from .models import (
     AuditEvent,
@@ -64,7 +64,7 @@ def run(text: str, params=()):
 
 
 def to_json(value):
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return None if value is None else jsontext.dumps(value)  # JSONField's text (models.JSONField)
 
 
 def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), then: tuple | None = None):

@@ -1,6 +1,7 @@
 """The engine moves workflows between stored states; the live cache never changes the outcome."""
 
 import gc
+import logging
 import weakref
 
 import pytest
@@ -239,3 +240,24 @@ def test_a_workflow_evicted_from_the_live_cache_is_freed_at_once_without_the_gar
         assert engine.live_counts()["live"] == 1
     finally:
         engine.close()
+
+
+def test_spiffworkflow_lists_no_task_for_a_log_record_nobody_writes(monkeypatch):
+    """SpiffWorkflow adds every task id (and a task's data) to a record's extras when its logger's own
+    level is below INFO; its loggers are NOTSET in a fresh process, so every start walked the tree."""
+    for name in ("spiff.workflow", "spiff.task"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)  # as a fresh process has them
+    engine = Engine(live_size=0)
+    try:
+        step = engine.start(_review(engine))
+        assert "tasks" not in step.workflow.collect_log_extras()
+        assert "data" not in step.workflow.task_tree.collect_log_extras()
+        assert not logging.getLogger("spiff.task").isEnabledFor(logging.INFO)  # still not written
+    finally:
+        engine.close()
+
+
+def test_a_level_set_on_spiffworkflow_s_loggers_is_left_alone(monkeypatch):
+    monkeypatch.setattr(logging.getLogger("spiff.task"), "level", logging.DEBUG)
+    Engine(live_size=0).close()
+    assert logging.getLogger("spiff.task").level == logging.DEBUG

@@ -28,6 +28,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from .. import jsontext
 from .messages import runtime_config
 from .service_tasks import CONVERTERS
 
@@ -235,7 +236,7 @@ def dump_workflow(dialect: str, workflow) -> str:
         doc = serializer.workflow_converter.to_dict(workflow)
         doc["typename"] = serializer.workflow_converter.typename
         doc[spiff.VERSION_KEY] = spiff.VERSION
-        return json.dumps(doc, cls=spiff._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+        return jsontext.dumps(doc, cls=spiff._encoder_cls)  # json.dumps's text, through orjson where it can
     finally:
         spiff.registry._encoder_mode = False
 

@@ -1,0 +1,81 @@
+"""Compact JSON text, written by orjson wherever it writes exactly what the standard library writes.
+
+onestop stores JSON as text: a workflow's state (engine.serial), a dossier's data and every other
+JSON column (models.JSONField, sql.to_json), and the audit chain's MACs cover JSON laid out by
+`json.dumps(..., ensure_ascii=False, separators=(",", ":"))`. orjson writes the same text about
+5x faster (a completion writes its dossier's data and state several times: ~10 % of its
+instructions were the standard encoder), but not for every value:
+
+* a NaN or an infinity: orjson writes `null`, the standard encoder `NaN` / `Infinity`;
+* a float under 1e-4: orjson writes `1e-5` or `0.00001` where Python writes `1e-05`;
+* a UUID or an enum member: orjson writes its text or value, where the standard encoder asks
+  `default` (SpiffWorkflow's encoder stores a UUID as a typed object);
+* subclasses, dates, dataclasses, sets...: what `default` makes of them.
+
+So orjson is used only for a value made of exact `dict`, `list`, `tuple`, `str`, `int`, `bool`,
+`None` and floats it writes the same way (`plain`), and a value orjson refuses (an integer beyond
+64 bits, a key that is not text, a lone surrogate, nesting deeper than 254) goes to the standard
+encoder too: the text is the same byte for byte either way (tests/test_jsontext.py).
+"""
+
+import json
+
+import orjson
+
+# A value with more nodes than this (or a cycle, which the standard encoder refuses) is not walked
+# to the end: the standard encoder writes it (or raises as it always did).
+MAX_NODES = 20_000
+
+
+_ATOMS = frozenset({str, int, bool, type(None)})
+
+
+def plain(value) -> bool:
+    """Whether `value` holds only the types orjson writes exactly as `json.dumps` does, and at most
+    MAX_NODES of them."""
+    todo = [value]
+    left = MAX_NODES
+    while todo:
+        v = todo.pop()
+        t = type(v)
+        if t is dict:
+            v = v.values()  # a key that is not text: orjson refuses it (see dumps)
+        elif t is not list and t is not tuple:
+            if t in _ATOMS or (t is float and (1e-4 <= abs(v) < 1e16 or v == 0.0)):  # NaN fails both
+                continue
+            return False
+        left -= len(v)
+        if left < 0:
+            return False
+        for x in v:  # the atoms here, the containers later: most of a value is atoms
+            tx = type(x)
+            if tx in _ATOMS:
+                continue
+            if tx is float:
+                if 1e-4 <= abs(x) < 1e16 or x == 0.0:
+                    continue
+                return False
+            todo.append(x)
+    return True
+
+
+def dumps(value, cls=None, default=None) -> str:
+    """`json.dumps(value, cls=cls, default=default, ensure_ascii=False, separators=(",", ":"))`,
+    the same text, through orjson when `plain(value)` (json then never calls `default` either)."""
+    if plain(value):
+        try:
+            return orjson.dumps(value).decode()
+        except orjson.JSONEncodeError:  # beyond 64 bits, a key not text, a surrogate, too deep
+            pass
+    return json.dumps(value, cls=cls, default=default, ensure_ascii=False, separators=(",", ":"))
+
+
+def plain_copy(value, otherwise):
+    """A copy of `value` as `json.loads(json.dumps(value))` gives it, through orjson when
+    `plain(value)`; else (or if orjson refuses it) `otherwise(value)`, the caller's own way."""
+    if plain(value):
+        try:
+            return orjson.loads(orjson.dumps(value))
+        except orjson.JSONEncodeError:
+            pass
+    return otherwise(value)
