@@ -35,9 +35,10 @@ from urllib.parse import urlparse
 from peewee import DatabaseProxy, SqliteDatabase, __exception_wrapper__
 from playhouse.pool import PooledPostgresqlDatabase
 
-# psycopg 3 (a dependency; psycopg2 still serves if only it is installed): imported with the first
-# PostgreSQL database this process opens (postgresql_drivers), not by every SQLite command and server.
-psycopg = None
+try:  # psycopg 3 (a dependency); psycopg2 still serves if only it is installed
+    import psycopg
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    psycopg = None
 
 log = logging.getLogger("onestop.db")
 _PEEWEE_LOG = logging.getLogger("peewee")  # where peewee logs each statement at DEBUG
@@ -529,10 +530,8 @@ class PostgresPool(PooledPostgresqlDatabase):
             kept.pop(next(iter(kept))).close()
 
 
-def _pipelined_cursor_class(driver):
-    """The cursor class of statements queued in a held pipeline: `driver` (psycopg 3)'s Cursor, subclassed."""
-
-    class _PipelinedCursor(driver.Cursor):
+if psycopg is not None:
+    class _PipelinedCursor(psycopg.Cursor):
         """A cursor of a statement sent in the held pipeline: reading its answer (its rows or its
         rowcount) waits for it, and an error the server gave meanwhile is raised as peewee's error."""
 
@@ -580,11 +579,6 @@ def _pipelined_cursor_class(driver):
                 self._fetch_pipeline()  # (psycopg's own first step of every fetch in pipeline mode)
             return super().rowcount
 
-    return _PipelinedCursor
-
-
-_PipelinedCursor = None  # made with psycopg's import (postgresql_drivers)
-
 
 class _Answered:
     """A statement's whole answer, read from its cursor as soon as it came (the cursor serves the next
@@ -620,68 +614,7 @@ class _Answered:
             yield row
 
 
-_ROWS = None  # psycopg.pq.ExecStatus.TUPLES_OK, once psycopg is imported (postgresql_drivers)
-_drivers_lock = threading.Lock()
-
-
-def postgresql_drivers() -> None:
-    """Import PostgreSQL's drivers and hand them to peewee and playhouse.postgres_ext as their own imports
-    do when the drivers are installed (onestop/__init__.py imports them without: most processes use
-    SQLite): their modules' names and peewee's adapters' transaction states, for each driver installed;
-    then onestop's psycopg 3 cursor. Idempotent; called before a PostgreSQL database is made
-    (open_database)."""
-    global psycopg, _PipelinedCursor, _ROWS, _drivers_given
-    if _drivers_given:
-        return
-    import peewee
-    from playhouse import postgres_ext
-
-    with _drivers_lock:
-        if _drivers_given:
-            return
-        if peewee.psycopg2 is None:
-            with contextlib.suppress(ImportError):
-                from psycopg2cffi import compat
-
-                compat.register()
-            with contextlib.suppress(ImportError):
-                import psycopg2
-                from psycopg2 import extensions
-                from psycopg2.extras import Json, register_hstore, register_uuid
-
-                register_uuid()
-                peewee.psycopg2, peewee.pg_extensions, peewee.pg_register_uuid, peewee.Json_pg2 = (
-                    psycopg2, extensions, register_uuid, Json)
-                _states(peewee.Psycopg2Adapter, extensions.TRANSACTION_STATUS_IDLE,
-                        extensions.TRANSACTION_STATUS_INERROR, extensions.TRANSACTION_STATUS_UNKNOWN)
-                postgres_ext.register_hstore = register_hstore
-        if peewee.psycopg is None:
-            with contextlib.suppress(ImportError):
-                import psycopg as psycopg3
-                from psycopg.pq import TransactionStatus
-                from psycopg.types import TypeInfo
-                from psycopg.types.hstore import register_hstore as register_hstore_pg3
-                from psycopg.types.json import Json, Jsonb
-
-                peewee.psycopg, peewee.TransactionStatus, peewee.Json_pg3, peewee.Jsonb_pg3 = (
-                    psycopg3, TransactionStatus, Json, Jsonb)
-                _states(peewee.Psycopg3Adapter, TransactionStatus.IDLE, TransactionStatus.INERROR,
-                        TransactionStatus.UNKNOWN)
-                postgres_ext.TypeInfo, postgres_ext.register_hstore_pg3 = TypeInfo, register_hstore_pg3
-        if peewee.psycopg is not None:
-            _PipelinedCursor = _pipelined_cursor_class(peewee.psycopg)
-            _ROWS = peewee.psycopg.pq.ExecStatus.TUPLES_OK
-            psycopg = peewee.psycopg
-        _drivers_given = True
-
-
-_drivers_given = False  # postgresql_drivers has run (psycopg 3 may not be installed: it is not tried again)
-
-
-def _states(adapter, idle, inerror, unknown) -> None:
-    """The transaction states peewee's adapter class reads, which its class body sets when the driver
-    was importable as peewee was."""
-    adapter.txn_idle, adapter.txn_inerror, adapter.txn_unknown = idle, inerror, unknown
+_ROWS = psycopg.pq.ExecStatus.TUPLES_OK if psycopg is not None else None
 
 
 def _is_psycopg3(conn) -> bool:
@@ -707,7 +640,6 @@ def open_database(url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, w
         return LocalDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30, checkpoint_seconds=checkpoint_seconds,
                              wal_pages=wal_pages, cached_statements=SQLITE_CACHED_STATEMENTS)
     if parsed.scheme in ("postgres", "postgresql"):
-        postgresql_drivers()
         options = {"prefer_psycopg3": True, "prepare_threshold": PREPARE_THRESHOLD} if psycopg is not None else {}
         return PostgresPool(
             parsed.path.lstrip("/"),

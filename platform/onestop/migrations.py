@@ -15,6 +15,8 @@ from peewee import (
     PostgresqlDatabase,
     TextField,
 )
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_schema
 
 from .db import database, write_transaction
 from .models import (
@@ -80,11 +82,6 @@ def _initial(db):
 
 def _add_column(db, table, name, field):
     if name not in {c.name for c in db.get_columns(table)}:
-        # Imported here: playhouse.migrate imports both PostgreSQL drivers (through playhouse.cockroachdb),
-        # which a start that adds no column (every start but an upgrade's) then never loads on SQLite.
-        from playhouse.migrate import SchemaMigrator
-        from playhouse.migrate import migrate as migrate_schema
-
         migrate_schema(SchemaMigrator.from_database(db).add_column(table, name, field))
 
 
