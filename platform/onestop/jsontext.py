@@ -33,29 +33,27 @@ _ATOMS = frozenset({str, int, bool, type(None)})
 def plain(value) -> bool:
     """Whether `value` holds only the types orjson writes exactly as `json.dumps` does, and at most
     MAX_NODES of them."""
-    todo = [value]
+    todo = [(value,)]  # groups of values: the top one, then each container's items
     left = MAX_NODES
     while todo:
-        v = todo.pop()
-        t = type(v)
-        if t is dict:
-            v = v.values()  # a key that is not text: orjson refuses it (see dumps)
-        elif t is not list and t is not tuple:
-            if t in _ATOMS or (t is float and (1e-4 <= abs(v) < 1e16 or v == 0.0)):  # NaN fails both
-                continue
-            return False
-        left -= len(v)
+        items = todo.pop()
+        left -= len(items)
         if left < 0:
             return False
-        for x in v:  # the atoms here, the containers later: most of a value is atoms
-            tx = type(x)
-            if tx in _ATOMS:
+        for x in items:  # the atoms here, the containers later: most of a value is atoms
+            t = type(x)
+            if t in _ATOMS:
                 continue
-            if tx is float:
+            if t is float:  # NaN fails both tests
                 if 1e-4 <= abs(x) < 1e16 or x == 0.0:
                     continue
                 return False
-            todo.append(x)
+            if t is dict:
+                todo.append(x.values())  # a key that is not text: orjson refuses it (see dumps)
+            elif t is list or t is tuple:
+                todo.append(x)
+            else:
+                return False
     return True
 
 

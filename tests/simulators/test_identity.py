@@ -36,9 +36,9 @@ def test_processes_starting_the_provider_at_once_all_sign_with_the_one_key_kept_
     assert sorted(p.name for p in home.iterdir()) == ["citizens.json", "clients.json", "signing-key.json"]
 
 
-def test_the_state_prepared_before_a_server_starts_is_what_the_provider_then_serves(tmp_path, monkeypatch):
-    simulators.prepare(tmp_path)
-    kept = json.loads((tmp_path / "identity" / "signing-key.json").read_text())["kid"]
+def test_the_state_a_provider_made_is_what_the_next_one_serves_and_its_key_is_the_owners_alone(tmp_path, monkeypatch):
+    home = tmp_path / "identity"
+    kept = _served_kids(simulators.create("identity", home))
     monkeypatch.setattr(RSAKey, "generate_key", None)  # nothing left to generate
-    assert _served_kids(simulators.create("identity", tmp_path / "identity")) == {kept}
-    assert (tmp_path / "identity" / "signing-key.json").stat().st_mode & 0o777 == 0o600
+    assert _served_kids(simulators.create("identity", home)) == kept
+    assert (home / "signing-key.json").stat().st_mode & 0o777 == 0o600

@@ -31,17 +31,6 @@ def create(name: str, home: Path):
     return importlib.import_module(f"{__name__}.{name}").create_app(home)
 
 
-def prepare(home: Path) -> None:
-    """Make what each simulator keeps under `home/<name>` on its first start (a simulator module's
-    optional `prepare(home)`) ahead of its first request. Not needed for a server: a simulator makes
-    its state when it is first asked for, race-free (several web processes of one server may be first
-    at once: the first file in place stays and every process reads that one)."""
-    for name in names():
-        made = getattr(importlib.import_module(f"{__name__}.{name}"), "prepare", None)
-        if made is not None:
-            made(home / name)
-
-
 class _OnFirstRequest:
     """A simulator's WSGI application, made (with its state under home, its key for the identity provider)
     when its first request comes: most servers that mount the simulators never call them, and making

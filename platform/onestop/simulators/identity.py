@@ -73,15 +73,6 @@ def signing_key(home: Path) -> RSAKey:
     return RSAKey.import_key(json.loads(path.read_text(encoding="utf-8")))
 
 
-def prepare(home: Path) -> None:
-    """Make the provider's state under home (its key, clients and test citizens) if it is not there:
-    `onestop serve` calls it before starting its web processes, which then all read the same."""
-    home.mkdir(parents=True, exist_ok=True)
-    signing_key(home)
-    _load(home / "clients.json", DEFAULT_CLIENTS)
-    _load(home / "citizens.json", DEFAULT_CITIZENS)
-
-
 def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
