@@ -28,22 +28,28 @@ from bench.pgserver import _dbname, _with_dbname  # the URL helpers of the modul
 
 from tests.support.postgres import create_test_database, drop_test_database
 
+# Migrating binds the module-level database proxy: two threads migrating at once (test_budgets starts
+# its two servers together) would each run part of the migrations on the other's database.
+_MIGRATING = threading.Lock()
+
 
 def _migrate(url: str) -> None:
-    """Run every migration on the database at url, leaving the module-level proxy as it was."""
+    """Run every migration on the database at url, leaving the module-level proxy as it was; one
+    thread of the process at a time."""
     from onestop import db, migrations
 
-    previous = db.database.obj
-    database = db.bind(url)
-    try:
-        database.connect(reuse_if_open=True)
-        migrations.migrate()
-    finally:
-        if not database.is_closed():
-            database.close()
-        if hasattr(database, "close_all"):
-            database.close_all()
-        db.database.initialize(previous)
+    with _MIGRATING:
+        previous = db.database.obj
+        database = db.bind(url)
+        try:
+            database.connect(reuse_if_open=True)
+            migrations.migrate()
+        finally:
+            if not database.is_closed():
+                database.close()
+            if hasattr(database, "close_all"):
+                database.close_all()
+            db.database.initialize(previous)
 
 
 class Templates:
@@ -56,16 +62,18 @@ class Templates:
         self._next: dict[str, Future] = {}  # admin URL -> the copy being made for the next test
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="template-copies")
         self._lock = threading.Lock()
+        self._sqlite_lock = threading.Lock()
 
     def sqlite(self, path: Path) -> str:
         """A migrated SQLite database at path (a copy of the template); returns its URL."""
-        if self._sqlite is None:
-            template = self.folder / "template.db"
-            _migrate(f"sqlite:///{template}")
-            with sqlite3.connect(template) as conn:  # everything in the one file: nothing left in -wal
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            conn.close()
-            self._sqlite = template
+        with self._sqlite_lock:  # two threads' first use make the one template
+            if self._sqlite is None:
+                template = self.folder / "template.db"
+                _migrate(f"sqlite:///{template}")
+                with sqlite3.connect(template) as conn:  # everything in the one file: nothing left in -wal
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.close()
+                self._sqlite = template
         shutil.copyfile(self._sqlite, path)
         return f"sqlite:///{path}"
 
