@@ -7,6 +7,7 @@ passes its caller's action on (`_step(..., action, ...)`) is read at its callers
 cannot work out fails the test too, so a new way of naming events cannot slip past the table."""
 
 import ast
+import functools
 import importlib
 import itertools
 from pathlib import Path
@@ -68,6 +69,13 @@ def _forwarded(call, forwarders, parameter_names):
 
 def written_event_keys() -> dict:
     """Each event key the code can write -> the file that writes it."""
+    return dict(_scan())
+
+
+@functools.cache
+def _scan() -> dict:
+    # Parsing and walking every module of the package is ~1 s of CPU; the sources do not change during
+    # the run, so this file's two tests share one scan (each gets its own copy of the answer).
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)

@@ -42,3 +42,20 @@ def test_the_state_a_provider_made_is_what_the_next_one_serves_and_its_key_is_th
     monkeypatch.setattr(RSAKey, "generate_key", None)  # nothing left to generate
     assert _served_kids(simulators.create("identity", home)) == kept
     assert (home / "signing-key.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_key_made_on_first_use_is_served_as_kept_without_being_read_back(tmp_path, monkeypatch):
+    """Reading an RSA key checks it (~37 ms of CPU, as much as making it): the process that made the key
+    kept on disk uses the one it holds, and signs and serves exactly what a later start reads."""
+    home = tmp_path / "identity"
+    home.mkdir()
+
+    def not_read_back(*_args, **_kwargs):
+        raise AssertionError("the key just made and kept was read back")
+
+    monkeypatch.setattr(RSAKey, "import_key", not_read_back)
+    made = identity.signing_key(home)
+    monkeypatch.undo()
+    read = identity.signing_key(home)
+    assert made.as_dict(private=True) == read.as_dict(private=True) == json.loads((home / "signing-key.json").read_text())
+    assert made.as_dict(private=False) == read.as_dict(private=False)
