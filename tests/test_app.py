@@ -173,3 +173,33 @@ def test_rules_added_to_a_map_after_its_first_match_are_matched_too(sqlite_app):
     assert _outcome(adapter, "/added/later/7", "GET")[0] == "NotFound"
     sqlite_app.url_map.add(Rule("/added/later/<int:n>", endpoint="added"))
     assert _outcome(adapter, "/added/later/7", "GET") == ("/added/later/<int:n>", "added", {"n": 7})
+
+
+def test_an_app_tells_plain_hooks_from_coroutine_functions_without_asking_inspect_at_every_request(sqlite_app,
+                                                                                                  monkeypatch):
+    import functools
+    import inspect
+
+    import flask.app
+
+    asked = []
+    monkeypatch.setattr(flask.app, "iscoroutinefunction", lambda f: asked.append(f) or inspect.iscoroutinefunction(f))
+    client = sqlite_app.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert asked == []  # every hook and the view are plain functions: answered from their code's flags
+
+    def plain():
+        return 1
+
+    async def coroutine():
+        return 2  # pragma: no cover (never awaited here)
+
+    marked = functools.partial(plain)
+    assert sqlite_app.ensure_sync(plain) is plain
+    with pytest.raises(RuntimeError, match="async"):  # Flask's own answer (here: without its async extra)
+        sqlite_app.ensure_sync(coroutine)
+    assert asked == [coroutine]
+    assert sqlite_app.ensure_sync(marked) is marked and asked[-1] is marked  # anything else: Flask's own answer
+    plain._is_coroutine_marker = object()  # marked (Python 3.12's inspect.markcoroutinefunction): Flask's own
+    sqlite_app.ensure_sync(plain)
+    assert asked[-1] is plain

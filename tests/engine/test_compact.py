@@ -55,3 +55,42 @@ def test_the_stored_state_stays_flat_across_supplement_loops():
     # the state after the 2nd and the 20th supplement (step index 2 + 2n), with and without pruning
     assert flat[40] < 1.3 * flat[4]
     assert growing[40] > 3 * growing[4]
+
+
+def test_pruning_walks_each_line_back_to_the_root_once(monkeypatch):
+    from SpiffWorkflow.task import Task
+    from SpiffWorkflow.util.task import TaskState
+
+    from onestop.engine import compact as compacting
+
+    whole = Engine(compact_at=0)
+    try:
+        model = _permit(whole)
+        step = whole.start(model, {"applicant": "Bùi H"})
+        for element_id, data in _steps(8)[:-4]:  # 8 supplement loops, then the two reviews under way
+            [task] = [t for t in step.ready if t.element_id == element_id]
+            step = whole.complete_task(model, step.state, task.id, data)
+        workflow, kept = whole.load(model, step.state), whole.load(model, step.state)
+    finally:
+        whole.close()
+    live = [t for t in workflow.tasks.values() if t.state & TaskState.NOT_FINISHED_MASK]
+    deepest = max(len(compacting._chain(t)) for t in live)
+    assert len(live) >= 4 and deepest > 40  # a long past: each unfinished task's line to the root is long
+    looked_up = []
+    parent = Task.parent
+    monkeypatch.setattr(Task, "parent", property(lambda task: looked_up.append(task) or parent.fget(task), parent.fset))
+    dropped = compacting.compact(workflow, 0)
+    # The first task's line once, then each other task up to where it meets it (not back to the root each).
+    assert len(looked_up) < deepest + 4 * len(live)
+    monkeypatch.undo()
+    assert dropped > 30 and len(workflow.tasks) == len(kept.tasks) - dropped
+    # The same tree as the walk of every line gives: the same root, the same tasks kept.
+    common = compacting._chain(live[0])
+    for task in live[1:]:
+        line = compacting._chain(task)
+        n = 0
+        while n < min(len(common), len(line)) and common[n] == line[n]:
+            n += 1
+        common = common[:n]
+    assert workflow.task_tree.id == next(i for i in reversed(common) if compacting._safe_root(kept.tasks[i]))
+    assert set(workflow.tasks) == {t.id for t in kept.tasks.values() if workflow.task_tree.id in compacting._chain(t)}

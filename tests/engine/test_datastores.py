@@ -19,6 +19,25 @@ def test_a_model_names_the_tables_its_tasks_read_and_write(engine):
     assert referenced_tables(_model(engine)) == ["fees", "issued"]
 
 
+def test_the_tables_a_model_references_are_worked_out_once_per_spec(engine):
+    model = _model(engine)
+    assert referenced_tables(model) == ["fees", "issued"]
+    walked = []
+
+    class Counted(dict):
+        def values(self):
+            walked.append(1)
+            return super().values()
+
+    model.spec.task_specs = Counted(model.spec.task_specs)
+    names = referenced_tables(model)  # every step asks: not its spec's every task again
+    names.append("changed by a caller")
+    assert referenced_tables(model) == ["fees", "issued"] and walked == []
+    other = _model(engine, FEE_LOOKUP.read_text().replace("issued", "granted"))
+    model.spec, model.subprocess_specs = other.spec, other.subprocess_specs  # other specs: worked out again
+    assert referenced_tables(model) == referenced_tables(other) == ["fees", "granted"]
+
+
 def test_a_task_reads_the_tables_handed_in_and_its_write_comes_back_on_the_step(engine):
     model = _model(engine)
     with lookup_tables({"fees": FEES, "issued": {"count": 41}}):

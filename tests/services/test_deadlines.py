@@ -9,7 +9,7 @@ from onestop.services.deadlines import Plan, plan
 from onestop.workdays import Deadline
 from tests.conftest import make_user
 from tests.process_models import upload_bundled
-from tests.process_models.test_birth_registration import APPLICATION
+from tests.process_models.test_birth_registration import APPLICATION, RECEIVED
 
 
 def test_a_plan_is_read_from_procedure_json():
@@ -97,3 +97,27 @@ def test_a_limit_chosen_by_a_field_must_name_the_field_and_keep_the_unit():
     mixed = deadlines.problems({"deadline": {"calendar_days": 20,
                                              "by": {"field": "t", "cases": {"x": {"working_days": 15}}}}})
     assert mixed and "calendar_days" in mixed[0]
+
+
+def test_a_procedures_deadlines_are_read_once_per_record_not_at_every_step(sqlite_admin_api, sqlite_app, monkeypatch):
+    from types import SimpleNamespace
+
+    from onestop.services.steps import deadline_plan
+
+    read = []
+    real = deadlines.plan
+    monkeypatch.setattr(deadlines, "plan", lambda metadata: read.append(metadata) or real(metadata))
+    model = SimpleNamespace(metadata={"deadline": {"working_days": 15, "not_counted": ["Task_Return"]}})
+    assert deadline_plan(model) is deadline_plan(model) == real(model.metadata) and len(read) == 1
+    model.metadata["deadline"] = {"working_days": 3}  # another record's deadlines: read again
+    assert deadline_plan(model).total == Deadline(3) and len(read) == 2
+    assert deadline_plan(SimpleNamespace(metadata={"deadline": 15})) is None  # malformed (stored before the check)
+    assert deadline_plan(SimpleNamespace(metadata={})) is None
+
+    upload_bundled(sqlite_admin_api, "birth_registration")
+    read.clear()
+    dossier = sqlite_admin_api.post("/dossiers", {"procedure": "1.001193", "data": APPLICATION}).json
+    done = sqlite_admin_api.post(f"/tasks/{dossier['tasks'][0]['id']}/complete", {"data": RECEIVED})
+    assert done.status_code == 200, done.json
+    assert len(read) <= 1  # a submission and a step of the procedure: its record read once at most (5 times before)
+    assert dossier["due_at"] and done.json["tasks"][0]["due_at"]

@@ -27,6 +27,28 @@ def _chain(task):
     return ids
 
 
+def _common_chain(tasks) -> list:
+    """The ids from the root down to the deepest common ancestor of `tasks` (each task is its own
+    ancestor). From the second task on, each walks up only until it meets the chain found so far:
+    the unfinished tasks of a step sit a level or two below one another (a ready task and the
+    tasks SpiffWorkflow predicts after it), so a step looks up a few parents instead of every
+    task's whole line back to the root."""
+    common = _chain(tasks[0])
+    depth = {task_id: n for n, task_id in enumerate(common)}
+    for task in tasks[1:]:
+        while task is not None and task.id not in depth:
+            task = task.parent
+        if task is None:  # not under the same root
+            return []
+        # Met the chain at depth n: the common part ends there, or stays shorter if it already was.
+        n = depth[task.id] + 1
+        if n < len(common):
+            for task_id in common[n:]:
+                del depth[task_id]
+            del common[n:]
+    return common
+
+
 def _safe_root(task):
     spec = task.task_spec
     return task.state == TaskState.COMPLETED and not isinstance(spec, Join | UnstructuredJoin)
@@ -48,16 +70,9 @@ def compact(workflow, min_tasks: int = 64) -> int:
     live = [t for t in tasks.values() if t.state & TaskState.NOT_FINISHED_MASK]
     if not live:
         return 0
-    common = _chain(live[0])
-    for task in live[1:]:
-        chain = _chain(task)
-        n = 0
-        limit = min(len(common), len(chain))
-        while n < limit and common[n] == chain[n]:
-            n += 1
-        common = common[:n]
-        if len(common) <= 1:
-            return 0
+    common = _common_chain(live)
+    if len(common) <= 1:
+        return 0
     # The deepest common ancestor that is finished and may stand as a root.
     root = None
     for task_id in reversed(common):

@@ -260,11 +260,23 @@ _HISTORY_COLUMNS = ("dossier_id", "task_id", "element_id", "name", "state", "at"
 
 
 def deadline_plan(model):
-    """The procedure version's deadlines (deadlines.plan of its record), or None if it sets none."""
+    """The procedure version's deadlines (deadlines.plan of its record), or None if it sets none. Read once per
+    record and kept on the model (which lives in the engine's cache): a step asks two or three times (the clock's
+    turn, the promised date, each new task's due time), and reading the record builds every step's allowance
+    again (tens of us each on the bundled procedures). A record given another "deadline" object is read again."""
+    metadata = model.metadata or {}
+    kept = getattr(model, "_deadline_plan", None)
+    if kept is not None and kept[0] is metadata.get("deadline"):
+        return kept[1]
     try:
-        return deadlines.plan(model.metadata)
+        plan = deadlines.plan(metadata)
     except ValueError:  # checked at upload; a version stored before the check sets no deadline
-        return None
+        plan = None
+    try:
+        model._deadline_plan = (metadata.get("deadline"), plan)
+    except AttributeError:  # an object that takes no attribute: read again next time
+        pass
+    return plan
 
 
 def clock_turn(dossier, step, model, element_id, completed_task_id):
