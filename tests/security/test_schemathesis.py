@@ -85,16 +85,21 @@ try:
 except (ImportError, AttributeError):
     pass
 from schemathesis.cli import schemathesis
-packages, modules = json.loads(sys.argv[1])
-for package in packages:  # the run's lazy imports, done once (a module of an extra not installed: left)
-    for found in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+def _preload(packages, modules):  # the run's lazy imports, done once; one that fails (an extra not
+    # installed, a module a later version renamed) is left to the run, as before
+    for package in packages:
         try:
-            importlib.import_module(found.name)
+            found = [m.name for m in pkgutil.walk_packages(importlib.import_module(package).__path__, package + ".")]
+        except ImportError:
+            continue
+        modules = [*found, *modules]
+    for name in modules:
+        try:
+            importlib.import_module(name)
         except ImportError:
             pass
-for name in modules:
-    importlib.import_module(name)
-del packages, modules
+_preload(*json.loads(sys.argv[1]))
+del _preload
 """ + TAKE_A_RUN + """
 import atexit, threading
 sys.argv = ["schemathesis", *run["argv"]]
