@@ -3,9 +3,6 @@ outside the database: altering, removing or slipping in a stored event is found,
 broken link named, by `onestop audit verify`. (Each kind of tampering: tests/security/test_trail.py.)"""
 
 import dataclasses
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +10,7 @@ from onestop import sql
 from onestop.models import AuditEvent, AuditHead
 from onestop.services import audit, runtime
 from tests.conftest import MODELS
+from tests.support.commands import Commands
 
 
 def _under_key(key):
@@ -20,7 +18,15 @@ def _under_key(key):
     of what this one appended), on the same database. This app's runtime is untouched."""
     return runtime.active(dataclasses.replace(runtime.current(), audit_keys=audit.Keys(key, audit.checkpoint_file())))
 
-ONESTOP = Path(sys.executable).parent / "onestop"
+
+@pytest.fixture(scope="module")
+def commands():
+    """The `onestop` commands of this module, each a process of its own forked from one warm process
+    (tests/support/commands.py: Python and the CLI's libraries started once, ~0.4 -> ~0.1 s of CPU a
+    command); tests/test_cli.py starts the real `onestop` script from nothing."""
+    warm = Commands()
+    yield warm
+    warm.close()
 
 
 def _some_events(api):
@@ -70,12 +76,10 @@ def test_an_event_slipped_in_with_a_made_up_hash_breaks_the_chain(app, admin_api
         assert audit.verify().broken.seq == last.seq + 1
 
 
-def test_the_verify_command_exits_0_when_intact_and_1_naming_the_broken_link(tmp_path):
-    import os
+def test_the_verify_command_exits_0_when_intact_and_1_naming_the_broken_link(tmp_path, commands):
     import sqlite3
 
-    env = dict(os.environ, ONESTOP_HOME=str(tmp_path))
-    run = lambda *a: subprocess.run([str(ONESTOP), *a], env=env, capture_output=True, text=True, timeout=60)  # noqa: E731
+    run = _cli(tmp_path, commands)
     assert run("user", "create", "canbo1", "--role", "officer").returncode == 0
     assert run("centres", "import", "--province", "22").returncode == 0
     intact = run("audit", "verify")
@@ -87,11 +91,12 @@ def test_the_verify_command_exits_0_when_intact_and_1_naming_the_broken_link(tmp
     assert broken.returncode == 1 and "altered" in broken.stderr and "number 1 of chain" in broken.stderr
 
 
-def _cli(tmp_path, **env):
+def _cli(tmp_path, commands):
+    """`onestop ARGS...` with ONESTOP_HOME=tmp_path: its exit status, stdout and stderr."""
     import os
 
-    env = dict(os.environ, ONESTOP_HOME=str(tmp_path), **env)
-    return lambda *a: subprocess.run([str(ONESTOP), *a], env=env, capture_output=True, text=True, timeout=60)
+    env = dict(os.environ, ONESTOP_HOME=str(tmp_path))
+    return lambda *a: commands.run(*a, env=env, timeout=60)
 
 
 def test_the_key_is_made_once_under_home_readable_by_its_owner_only(tmp_path, monkeypatch):
@@ -227,10 +232,10 @@ def test_the_timer_worker_appends_checkpoints_periodically(sqlite_app, sqlite_ad
         assert audit.verify(checkpoints=[path]).checkpoints >= 1
 
 
-def test_the_commands_checkpoint_then_find_a_cut_tail_with_the_head_rolled_back(tmp_path):
+def test_the_commands_checkpoint_then_find_a_cut_tail_with_the_head_rolled_back(tmp_path, commands):
     import sqlite3
 
-    run = _cli(tmp_path)
+    run = _cli(tmp_path, commands)
     assert run("user", "create", "canbo1", "--role", "officer").returncode == 0
     assert run("centres", "import", "--province", "22").returncode == 0
     written = run("audit", "checkpoint")
