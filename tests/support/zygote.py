@@ -30,6 +30,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.support.commands import LIBRARIES
+
 # The zygote: the script's folder first on the path (as when the script runs), its imports, then a
 # loop forking a child per request (a JSON line on stdin) and reporting "pid N" at once and "exit N
 # CODE" when the child ends (on SIGCHLD, through the wakeup pipe). It writes its answers with os.write:
@@ -101,14 +103,11 @@ sys.exit(main())
 """
 
 # What the servers import, beyond `onestop.cli` and what `import_modules` imports (the web layer,
-# its extensions and the simulators): the engine's libraries (the bundled procedures are parsed at a
-# first start), the password hasher, the signing's, gunicorn's master and its threaded worker, and
-# what a server's master and web worker were seen importing later (their modules listed at exit).
-# A module missing here is imported by the server itself, as it would be anyway.
-IMPORTS = ("RestrictedPython", "SpiffWorkflow.bpmn", "SpiffWorkflow.bpmn.parser", "SpiffWorkflow.bpmn.serializer",
-           "SpiffWorkflow.spiff.parser", "argon2", "croniter", "cryptography.fernet", "cryptography.x509",
-           "cryptography.hazmat.backends.openssl", "dateutil.parser", "defusedxml.ElementTree", "jinja2", "jinja2.ext",
-           "jsonschema", "jsonschema_rs", "lxml.etree", "re2", "simpleeval", "werkzeug.middleware.dispatcher",
+# its extensions and the simulators): the commands' libraries (the engine's: the bundled procedures
+# are parsed at a first start; the password hasher, the signing's...), gunicorn's master and its
+# threaded worker, and what a server's master and web worker were seen importing later (their new
+# modules listed at exit). A module missing here is imported by the server itself, as it would be anyway.
+IMPORTS = (*LIBRARIES, "cryptography.hazmat.backends.openssl", "jinja2.ext", "werkzeug.middleware.dispatcher",
            "gunicorn.app.base", "gunicorn.arbiter", "gunicorn.workers.gthread", "gunicorn.glogging",
            "onestop.services.agencies", "onestop.services.audit_migrations", "onestop_admin.agencies",
            "onestop_admin.calendar", "onestop_admin.connectors", "onestop_admin.national_portal", "onestop_admin.queue",
