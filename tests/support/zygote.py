@@ -150,7 +150,8 @@ class ServerZygote:
         self.exits: dict[int, int] = {}
         self.alive = True
         self.asking = threading.Lock()  # one request at a time: the answers come in the requests' order
-        threading.Thread(target=self._read, name="server-zygote-reports", daemon=True).start()
+        self.reader = threading.Thread(target=self._read, name="server-zygote-reports", daemon=True)
+        self.reader.start()
 
     def start(self, argv: list[str], env: dict, log: Path, timeout: float = 120) -> ForkedServer:
         """`onestop ARGV...` (e.g. ["serve"]) in a child with environment `env`, this working folder, stdin
@@ -198,6 +199,7 @@ class ServerZygote:
         """End the zygote (its stdin closed); servers still running are left to init."""
         self.process.stdin.close()
         self.process.wait(30)
+        self.reader.join(30)  # it reads the reports to their end before the pipe is closed
         self.process.stdout.close()
 
 
