@@ -103,15 +103,15 @@ sys.exit(main())
 """
 
 # What the servers import, beyond `onestop.cli` and what `import_modules` imports (the web layer,
-# its extensions and the simulators): the commands' libraries (the engine's: the bundled procedures
-# are parsed at a first start; the password hasher, the signing's...), gunicorn's master and its
-# threaded worker, and what a server's master and web worker were seen importing later (their new
-# modules listed at exit). A module missing here is imported by the server itself, as it would be anyway.
+# its extensions and the simulators: what a server of several workers imports before forking them):
+# the commands' libraries (the engine's: the bundled procedures are parsed at a first start; the
+# password hasher, the signing's...), gunicorn's master and its threaded worker, and the outside modules
+# a server's master and web worker were seen importing later (their new modules listed at exit).
+# onestop's own modules that a server imports later, in a function, are left to it (as commands.py
+# does): a server that forgot one of its imports still fails in the tests. A module missing here is
+# imported by the server itself, as it would be anyway.
 IMPORTS = (*LIBRARIES, "cryptography.hazmat.backends.openssl", "jinja2.ext", "werkzeug.middleware.dispatcher",
-           "gunicorn.app.base", "gunicorn.arbiter", "gunicorn.workers.gthread", "gunicorn.glogging",
-           "onestop.services.agencies", "onestop.services.audit_migrations", "onestop_admin.agencies",
-           "onestop_admin.calendar", "onestop_admin.connectors", "onestop_admin.national_portal", "onestop_admin.queue",
-           "onestop_admin.webhooks")
+           "gunicorn.app.base", "gunicorn.arbiter", "gunicorn.workers.gthread", "gunicorn.glogging")
 
 
 class ForkedServer:
