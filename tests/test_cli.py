@@ -333,7 +333,7 @@ def test_serve_with_granian_serves_the_same_app_submissions_and_steps_included(t
 
     from tests.support.servers import admin_token, onestop_serve
 
-    with onestop_serve(tmp_path, ONESTOP_WEB_SERVER="granian", ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="",
+    with onestop_serve(tmp_path, executable=True, ONESTOP_WEB_SERVER="granian", ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="",
                        ONESTOP_TIMER_THREAD="0") as (base, home, _env, log):
         auth = {"Authorization": f"Bearer {admin_token(home)}"}
         health = requests.get(f"{base}/healthz", timeout=60)

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.support.zygote import zygote
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -44,21 +46,26 @@ def stop(process, first=signal.SIGINT):
 
 
 @contextlib.contextmanager
-def onestop_serve(folder, **env_overrides):
+def onestop_serve(folder, executable=False, **env_overrides):
     """`onestop serve` on a free port with ONESTOP_HOME under folder (plus any ONESTOP_* overrides);
-    yields (base URL, home, environment, log path) once /healthz answers, and stops it afterwards."""
+    yields (base URL, home, environment, log path) once /healthz answers, and stops it afterwards.
+    The server is forked from this test process's warm zygote (tests/support/zygote.py: the same
+    `serve`, without paying Python's start and the imports again); `executable`: started from the
+    `onestop` script itself, for the tests of a real start."""
     port, home, log_path = free_port(), folder / "home", folder / "server.log"
     env = dict(os.environ, ONESTOP_HOME=str(home), ONESTOP_PORT=str(port), **env_overrides)
-    onestop = Path(sys.executable).parent / "onestop"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(onestop), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(base, process, log_path)
-            yield base, home, env, log_path
-        finally:
-            stop(process, signal.SIGTERM)
+    if executable:
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen([str(Path(sys.executable).parent / "onestop"), "serve"], env=env, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+    else:
+        process = zygote().start(["serve"], env, log_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base, process, log_path)
+        yield base, home, env, log_path
+    finally:
+        stop(process, signal.SIGTERM)
 
 
 @contextlib.contextmanager
