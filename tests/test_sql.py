@@ -103,3 +103,44 @@ def test_a_centre_read_by_its_code_is_the_row_peewee_reads_with_every_field(app)
         assert sql.centre_by_code("nowhere") is None
         assert ensure_default_centre().__data__ == Centre.get(Centre.code == "default").__data__
         assert full.id != default.id and Centre.select().count() == 2
+
+
+def test_a_dossiers_open_tasks_waits_and_sitting_read_in_one_statement_are_those_each_read_gives(app, admin_api):
+    """sql.open_rows reads a dossier's ready tasks and waits (and, asked, its sitting) with one statement: the
+    same rows, in the same order (tasks by creation then id, waits by id), as a query of each table gives."""
+    from datetime import timedelta
+
+    from onestop.models import Sitting, WaitingEvent, utcnow
+
+    shown = _received(admin_api)
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == shown["code"])
+        other = Dossier.create(**{**{f.name: getattr(dossier, f.name) for f in Dossier._meta.sorted_fields
+                                     if f.name != "id"}, "code": "OTHER-1"})
+        assert sql.open_rows(dossier.id, sitting=True)["sitting"] is None
+        now = utcnow().replace(microsecond=0)
+        for n, (task_id, created) in enumerate([("b-2", now), ("a-2", now), ("c-1", now - timedelta(hours=1))]):
+            WorkItem.create(id=task_id, dossier=dossier, centre=dossier.centre_id, element_id=f"E{n}", name=f"T{n}",
+                            lane=None if n == 1 else "L", created_at=created,
+                            due_at=now + timedelta(days=n) if n else None)
+        WorkItem.create(id="x-9", dossier=other, centre=other.centre_id, element_id="X", created_at=now)
+        for n, kind in enumerate(["timer", "message", "signal"]):
+            WaitingEvent.create(dossier=dossier, task_id=f"w{n}", element_id=f"W{n}", type=kind,
+                                name=None if n == 2 else f"N{n}", message="m" if kind == "message" else None,
+                                due_at=now if kind == "timer" else None)
+        WaitingEvent.create(dossier=other, task_id="wx", element_id="WX", type="timer")
+        sitting = Sitting.create(centre=dossier.centre_id, dossier=dossier, procedure=dossier.procedure_id,
+                                 started_at=now, received_at=now)
+        tasks = [sql.TaskRow(i, e, n, lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d))
+                 for i, e, n, lane, c, d in sql.run(
+                     'SELECT "id", "element_id", "name", "lane", "created_at", "due_at" FROM "workitem" '
+                     'WHERE "dossier_id" = ? ORDER BY "created_at", "id"', (dossier.id,)).fetchall()]
+        waits = [sql.WaitRow(e, t, n, WaitingEvent.due_at.python_value(d), m) for e, t, n, d, m in sql.run(
+            'SELECT "element_id", "type", "name", "due_at", "message" FROM "waitingevent" '
+            'WHERE "dossier_id" = ? ORDER BY "id"', (dossier.id,)).fetchall()]
+        assert tasks == sorted(tasks, key=lambda t: (t.created_at, t.id)) and [t.id for t in tasks].index("a-2") + 1 \
+            == [t.id for t in tasks].index("b-2")  # (one time: by id)
+        assert len(tasks) == 4 and len(waits) == 3
+        assert sql.open_rows(dossier.id) == {"tasks": tasks, "waiting": waits}
+        assert sql.open_rows(dossier.id, sitting=True) == {"tasks": tasks, "waiting": waits, "sitting": sitting.id}
+        assert [type(t.created_at) for t in tasks] == [datetime] * 4 and type(waits[0].due_at) is datetime

@@ -389,7 +389,10 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     attachments.keep(blobs)
     dossier = save_step(dossier, step, actor, "task.completed", item.element_id, {"task": item.id, "name": item.name},
                         completed_task_id=item.id, blobs=blobs)
-    follow_sitting(actor, dossier, item)  # decided on the spot: the decision and the return timed
+    # The answer's rows (step_rows) and the dossier's sitting, read in one statement after the commit.
+    rows = sql.open_rows(dossier.id, sitting=True)
+    follow_sitting(actor, dossier, item, rows.pop("sitting"))  # decided on the spot: the decision and the return timed
+    dossier.read_step_rows = rows  # (what follows the sitting writes no task or wait)
     return dossier
 
 
@@ -457,8 +460,10 @@ def page_rows(dossier, page: int | None = None) -> dict:
 
 def step_rows(dossier) -> dict:
     """What the answer to a submission or a step shows beside the dossier: its ready tasks and open
-    waits (two indexed reads, whatever the dossier's past: its history and events are paged)."""
-    return sql.open_rows(dossier.id)
+    waits, whatever the dossier's past: its history and events are paged): one indexed read, or none
+    when the step's own service read them after its commit (complete_task)."""
+    read = dossier.__dict__.pop("read_step_rows", None)
+    return read if read is not None else sql.open_rows(dossier.id)
 
 
 def rows_page(actor, code, kind, limit=HISTORY_PAGE, after=None):

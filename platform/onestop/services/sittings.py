@@ -48,10 +48,14 @@ def open_sitting(actor, dossier: Dossier, metadata: dict, started_at: datetime |
     return run_write(write)
 
 
-def after_task(actor, dossier: Dossier, item: WorkItem) -> None:
+_UNREAD = object()
+
+
+def after_task(actor, dossier: Dossier, item: WorkItem, sitting=_UNREAD) -> None:
     """Follow a completed task of a dossier: a leader's task is the decision; the return hands the
     result over; a leader's task now ready asks for the decision. A returned dossier's results go to
-    the citizen's store whether or not it was decided on the spot."""
+    the citizen's store whether or not it was decided on the spot. `sitting`: the id of the dossier's
+    sitting (or None), read after the step's commit by the caller (sql.open_rows); else read here."""
     returned_at = None
     if dossier.status == Status.RETURNED:  # the object's status is up to date, its returned_at is not
         returned_at = Dossier.select(Dossier.returned_at).where(Dossier.id == dossier.id).scalar()
@@ -60,13 +64,15 @@ def after_task(actor, dossier: Dossier, item: WorkItem) -> None:
         papers.keep_results(actor, dossier)
     # Hand-written (sql.run): every completion asks, and few dossiers have a sitting; peewee composing
     # the question cost ~0.3 ms of a request's CPU (docs/perfapi.md).
-    found = sql.run('SELECT "id" FROM "sitting" WHERE "dossier_id" = ? LIMIT 1', (dossier.id,)).fetchone()
-    if found is None:
+    if sitting is _UNREAD:
+        found = sql.run('SELECT "id" FROM "sitting" WHERE "dossier_id" = ? LIMIT 1', (dossier.id,)).fetchone()
+        sitting = found[0] if found is not None else None
+    if sitting is None:
         return
 
     def write():
         now = utcnow()
-        row = Sitting.get_by_id(found[0])
+        row = Sitting.get_by_id(sitting)
         changes = {}
         if item.role == LEADER_ROLE and row.decided_at is None:
             changes |= {"decided_at": now, "decided_by": actor.id}

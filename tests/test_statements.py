@@ -1,0 +1,104 @@
+"""How many statements (and, on PostgreSQL, round trips) a submission and a completion cost the server.
+
+On PostgreSQL each statement costs the web process tens of microseconds of CPU in the driver and each
+round trip a wait on the socket (under load, a wait for the GIL after it); docs/perfpg.md. These tests
+count what the database is sent for one request, as the database sees it: on SQLite every statement
+the connection runs (its trace callback), on PostgreSQL every statement executed and every batch sent
+before an answer was read (libpq's trace of the protocol)."""
+
+import contextlib
+import os
+import re
+import tempfile
+
+from tests.test_sql import _received
+
+REVIEW_DONE = {"data": {"approved": True}}
+
+
+@contextlib.contextmanager
+def counted(app):
+    """Count what the app's database is sent meanwhile: yields a dict filled on exit with
+    "statements" (their texts, in order) and, on PostgreSQL, "round_trips"."""
+    from peewee import SqliteDatabase
+
+    from onestop.db import database
+
+    found = {"statements": []}
+    with app.app_context():
+        db = database.obj
+    if isinstance(db, SqliteDatabase):
+        conn = db.connection()  # the test client's requests run in this thread, on its connection
+        conn.set_trace_callback(found["statements"].append)
+        try:
+            yield found
+        finally:
+            conn.set_trace_callback(None)
+        found["statements"] = [s for s in found["statements"] if not s.startswith("PRAGMA")]
+        return
+    import psycopg.pq
+
+    conns = [entry[-1] for entry in db._connections]  # the pool's idle connections: the request takes one
+    assert conns, "make a request first: the pool has no connection to watch"
+    named = {}  # a prepared statement's name -> its text (those prepared meanwhile are in the trace)
+    for conn in conns:
+        known = conn.pgconn.exec_(b"SELECT name, statement FROM pg_prepared_statements")
+        named.update((known.get_value(i, 0).decode(), known.get_value(i, 1).decode()) for i in range(known.ntuples))
+    with tempfile.TemporaryFile("w+", encoding="latin-1") as trace:
+        for conn in conns:
+            conn.pgconn.trace(trace.fileno())
+            conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+        try:
+            yield found
+        finally:
+            for conn in conns:
+                conn.pgconn.untrace()
+        trace.flush()
+        os.fsync(trace.fileno())
+        trace.seek(0)
+        messages = [line.split("\t") for line in trace.read().splitlines()]
+    # A statement is one Bind (extended protocol: of a statement prepared now or before) or one Query
+    # (simple protocol); a round trip ends where the client, having sent something, reads the answer.
+    for direction, _length, kind, *rest in messages:
+        if direction != "F":
+            continue
+        if kind == "Parse":
+            name, text = re.match(r' "(.*?)" "(.*)" \d+', rest[0]).groups()
+            named[name] = text
+        elif kind == "Bind":
+            found["statements"].append(named[re.match(r' "(.*?)" "(.*?)"', rest[0]).group(2)])
+        elif kind == "Query":
+            found["statements"].append(re.match(r' "(.*)"', rest[0]).group(1))
+    found["round_trips"] = sum(1 for before, after in zip(messages, messages[1:], strict=False)
+                               if before[0] == "F" and after[0] == "B")
+
+
+def _statements_of(app, admin_api, request):
+    with counted(app) as found:
+        answer = request()
+    assert answer.status_code in (200, 201), answer.json
+    return found
+
+
+def test_a_completion_reads_its_answers_rows_and_the_sitting_in_one_statement_after_its_commit(app, admin_api):
+    """After a completion's commit, its answer's open tasks and waits, and whether the dossier has a
+    sitting (services.sittings), are read with one statement: three before."""
+    shown = _received(admin_api)  # (a first request: the pool has a connection)
+    task = shown["tasks"][0]["id"]
+    found = _statements_of(app, admin_api, lambda: admin_api.post(f"/tasks/{task}/complete", REVIEW_DONE))
+    texts = found["statements"]
+    commit = max(i for i, s in enumerate(texts) if s.strip('"').upper().startswith("COMMIT"))
+    after = texts[commit + 1:]
+    assert len(after) == 1, after
+    assert all(table in after[0] for table in ('"workitem"', '"waitingevent"', '"sitting"')), after
+
+
+def test_a_submission_reads_its_answers_rows_in_one_statement(app, admin_api):
+    _received(admin_api)
+    found = _statements_of(app, admin_api, lambda: admin_api.post("/dossiers", {"procedure": "review",
+                                                                                   "data": {"fee": 100}}))
+    texts = found["statements"]
+    commit = max(i for i, s in enumerate(texts) if s.strip('"').upper().startswith("COMMIT"))
+    after = texts[commit + 1:]
+    assert len(after) == 1, after
+    assert '"workitem"' in after[0] and '"waitingevent"' in after[0], after
