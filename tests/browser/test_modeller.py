@@ -30,16 +30,48 @@ def _files(paths=None):
             for p in (paths or bundled_files("copy_certification"))]
 
 
-def _admin(browser, server, username):  # noqa: F811
-    page = browser.new_page(viewport={"width": 1400, "height": 950}, locale="vi-VN")
-    refused = []
-    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-    page.goto(server + "/admin/onboard/")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(re.compile(r"/admin/onboard/$"))
-    return page, refused
+class Administrators:
+    """Each administrator's browser context, signed in once for the file (its cookies kept), and the
+    pages the tests open in them. The file's first page of an administrator signs in through the form;
+    the next ones start signed in, as that person's next tab would, without the sign-in page, its post
+    and the server's password check again (~0.45 CPU-s each, five of the file's seven). What each test
+    checks is the modeller's, on a page of its own."""
+
+    def __init__(self, browser, server):  # noqa: F811
+        self.browser, self.server, self.contexts, self.pages = browser, server, {}, []
+
+    def page(self, username):
+        """A new page of `username`'s context on the back office's upload page, and the list the
+        Content-Security-Policy's refusals on it go to."""
+        fresh = username not in self.contexts
+        if fresh:
+            self.contexts[username] = self.browser.new_context(viewport={"width": 1400, "height": 950},
+                                                               locale="vi-VN")
+        page = self.contexts[username].new_page()
+        self.pages.append(page)
+        refused = []
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(self.server + "/admin/onboard/")
+        if fresh:
+            page.get_by_label("Tên đăng nhập").fill(username)
+            page.get_by_label("Mật khẩu").fill(PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+        page.wait_for_url(re.compile(r"/admin/onboard/$"))
+        return page, refused
+
+
+@pytest.fixture(scope="module")
+def signed_in(server, browser):  # noqa: F811
+    return Administrators(browser, server)
+
+
+@pytest.fixture
+def admins(signed_in):
+    """The file's administrators; the pages a test opened are closed when it ends (the contexts, with
+    every page, when the file ends: the journey's `browser`)."""
+    yield signed_in
+    while signed_in.pages:
+        signed_in.pages.pop().close()
 
 
 def _upload_draft(page, paths=None):
@@ -67,9 +99,9 @@ def _rename(page, element_id, name):
 
 
 def test_an_administrator_renames_a_task_sees_a_broken_drawing_marked_saves_and_finds_it_again(
-        server, browser, shots):  # noqa: F811
+        server, admins, shots):  # noqa: F811
     expect = sync_api.expect
-    page, refused = _admin(browser, server, "quantri.mot")
+    page, refused = admins.page("quantri.mot")
     draft_id = _upload_draft(page)
     ready = []
     page.expose_function("noteReady", lambda: ready.append(True))
@@ -116,11 +148,11 @@ def test_an_administrator_renames_a_task_sees_a_broken_drawing_marked_saves_and_
 
 
 def test_a_second_administrator_saving_the_same_draft_is_told_and_keeps_the_drawing_as_a_new_draft(
-        server, browser, shots):  # noqa: F811
+        server, admins, shots):  # noqa: F811
     expect = sync_api.expect
-    first, _ = _admin(browser, server, "quantri.mot")
+    first, _ = admins.page("quantri.mot")
     draft_id = _upload_draft(first)
-    second, refused = _admin(browser, server, "quantri.hai")
+    second, refused = admins.page("quantri.hai")
     _open(first, server, draft_id)
     _open(second, server, draft_id)
 
@@ -172,7 +204,7 @@ def _equivalent(before: bytes, after: bytes, renamed: dict):
 
 @pytest.mark.parametrize("dialect", ["spiffarena", "camunda"])
 def test_a_spiffarena_and_a_camunda_model_are_edited_saved_and_still_run(
-        server, browser, sqlite_admin_api, dialect):  # noqa: F811
+        server, admins, sqlite_admin_api, dialect):  # noqa: F811
     expect = sync_api.expect
     if dialect == "spiffarena":
         paths, bpmn, task, name = bundled_files("copy_certification"), "copy_certification.bpmn", "Task_Sign", "Ký số"
@@ -181,7 +213,7 @@ def test_a_spiffarena_and_a_camunda_model_are_edited_saved_and_still_run(
             pytest.skip(f"the shared conformance corpus is not at {CONFORMANCE}")
         paths = [CONFORMANCE / "spiffworkflow/camunda/subWorkflowComplex.bpmn"]
         bpmn, task, name = "subWorkflowComplex.bpmn", "Activity_A", "Điền mẫu A"
-    page, refused = _admin(browser, server, "quantri.mot")
+    page, refused = admins.page("quantri.mot")
     draft_id = _upload_draft(page, paths)
     _open(page, server, draft_id)
     _rename(page, task, name)
@@ -214,10 +246,10 @@ def test_a_spiffarena_and_a_camunda_model_are_edited_saved_and_still_run(
             "FieldA": "A", "FieldA1": "A1", "FieldA2": "A2", "FieldB": "B"}
 
 
-def test_a_draft_with_two_diagrams_edits_each_and_saves_both(server, browser):  # noqa: F811
+def test_a_draft_with_two_diagrams_edits_each_and_saves_both(server, admins):  # noqa: F811
     expect = sync_api.expect
     second_model = next(p for p in bundled_files("birth_registration") if p.suffix == ".bpmn")
-    page, refused = _admin(browser, server, "quantri.hai")
+    page, refused = admins.page("quantri.hai")
     draft_id = _upload_draft(page, bundled_files("copy_certification") + [second_model])
     _open(page, server, draft_id)
     expect(page.locator("#bpmn-file")).to_be_visible()
@@ -235,10 +267,10 @@ def test_a_draft_with_two_diagrams_edits_each_and_saves_both(server, browser):  
     assert refused == [], refused
 
 
-def test_a_model_without_a_drawing_is_said_not_shown(server, browser):  # noqa: F811
+def test_a_model_without_a_drawing_is_said_not_shown(server, admins):  # noqa: F811
     expect = sync_api.expect
     undrawn = bundled_files("copy_certification")[0].parents[2] / "tests" / "models" / "review.bpmn"
-    page, refused = _admin(browser, server, "quantri.hai")
+    page, refused = admins.page("quantri.hai")
     draft_id = _upload_draft(page, [undrawn])
     page.goto(f"{server}/admin/modeller/{draft_id}")
     expect(page.locator("#status")).to_contain_text("không có phần hình vẽ")
