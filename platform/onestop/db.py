@@ -662,9 +662,16 @@ def bind(url: str):
     return db
 
 
+def release() -> None:
+    """Give back the calling thread's connection once its work is done: PostgreSQL's to the pool; SQLite's
+    stays open with its thread, for its next request or round (opening one runs the connection's pragmas,
+    which cost more than many a request, and more than an idle background round's queries)."""
+    if not isinstance(database.obj, SqliteDatabase) and not database.is_closed():
+        database.close()
+
+
 def init_app(app):
-    """A connection for each request: PostgreSQL's goes back to the pool afterwards; SQLite's stays
-    open with its thread (opening one costs more than many a request)."""
+    """A connection for each request, given back afterwards (`release`)."""
 
     @app.before_request
     def _connect():
@@ -672,8 +679,7 @@ def init_app(app):
 
     @app.teardown_appcontext
     def _close(exc):
-        if not isinstance(database.obj, SqliteDatabase) and not database.is_closed():
-            database.close()
+        release()
 
 
 # -- units of work: the lock order and the retries ------------------------------------------------

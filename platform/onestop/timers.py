@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 
-from .db import database
+from .db import database, release
 from .services import audit, connector_runs, mergers, notify, payments, runtime, stats, webhooks
 from .services.national_portal import sync as national_portal
 from .services.timer_firing import fire_due_timers
@@ -26,7 +26,7 @@ def run_once() -> int:
         stats.fold_now_and_then()  # the kept figures' shards of past days, one row per key again
         return moved
     finally:
-        database.close()
+        release()  # PostgreSQL's back to the pool; SQLite's kept for the thread's next round
 
 
 def checkpoint_audit() -> int:
@@ -35,7 +35,7 @@ def checkpoint_audit() -> int:
     try:
         return audit.checkpoint()
     finally:
-        database.close()
+        release()  # PostgreSQL's back to the pool; SQLite's kept for the thread's next round
 
 
 def run_forever(poll_seconds: float, stop: threading.Event | None = None, checkpoint_seconds: float | None = None):
@@ -68,7 +68,7 @@ def run_connector_calls() -> int:
         made = connector_runs.run_due()
         return made + webhooks.send_due()
     finally:
-        database.close()
+        release()  # PostgreSQL's back to the pool; SQLite's kept for the thread's next round
 
 
 def _start_connector_thread(poll_seconds: float, stop: threading.Event):
@@ -95,7 +95,7 @@ def run_portal_sync() -> int:
         national_portal.reconcile_due()
         return national_portal.send_due()
     finally:
-        database.close()
+        release()  # PostgreSQL's back to the pool; SQLite's kept for the thread's next round
 
 
 def _start_portal_thread(poll_seconds: float, stop: threading.Event):

@@ -160,3 +160,22 @@ def test_a_dossier_moved_by_someone_else_while_its_timers_are_fired_is_left_for_
         assert "ERROR" not in [record.levelname for record in caplog.records], caplog.text
         assert timer_firing.fire_due_timers() == 1  # the next round fires it
     assert [t["element_id"] for t in admin_api.get(f"/dossiers/{dossier['code']}").json["tasks"]] == ["Task_Expired"]
+
+
+def test_a_background_round_keeps_sqlites_connection_for_the_next_and_gives_postgresqls_back_to_the_pool(app):
+    """Opening a SQLite connection runs its pragmas: the timer, connector and portal threads poll every second,
+    and reopening it each round cost about half of an idle round's CPU."""
+    from peewee import SqliteDatabase
+
+    from onestop import timers
+    from onestop.db import database
+
+    with app.app_context():
+        opened = []
+        for round_ in (timers.run_once, timers.run_connector_calls, timers.run_portal_sync, timers.run_once):
+            round_()
+            opened.append(None if database.is_closed() else database.connection())
+        if isinstance(database.obj, SqliteDatabase):
+            assert opened[0] is not None and all(conn is opened[0] for conn in opened)
+        else:
+            assert opened == [None] * 4
