@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .. import sql
 from ..db import run_write
 from ..models import Dossier, Procedure, Sitting, User, WorkItem, utcnow
 from ..status import Status
@@ -48,25 +47,18 @@ def open_sitting(actor, dossier: Dossier, metadata: dict, started_at: datetime |
     return run_write(write)
 
 
-_UNREAD = object()
-
-
-def after_task(actor, dossier: Dossier, item: WorkItem, sitting=_UNREAD) -> None:
+def after_task(actor, dossier: Dossier, item: WorkItem, sitting: int | None) -> None:
     """Follow a completed task of a dossier: a leader's task is the decision; the return hands the
     result over; a leader's task now ready asks for the decision. A returned dossier's results go to
     the citizen's store whether or not it was decided on the spot. `sitting`: the id of the dossier's
-    sitting (or None), read after the step's commit by the caller (sql.open_rows); else read here."""
+    sitting, or None (few dossiers have one), read after the step's commit with the answer's rows
+    (sql.open_rows): every completion asks."""
     returned_at = None
     if dossier.status == Status.RETURNED:  # the object's status is up to date, its returned_at is not
         returned_at = Dossier.select(Dossier.returned_at).where(Dossier.id == dossier.id).scalar()
     if returned_at is not None:
         dossier.returned_at = returned_at
         papers.keep_results(actor, dossier)
-    # Hand-written (sql.run): every completion asks, and few dossiers have a sitting; peewee composing
-    # the question cost ~0.3 ms of a request's CPU (docs/perfapi.md).
-    if sitting is _UNREAD:
-        found = sql.run('SELECT "id" FROM "sitting" WHERE "dossier_id" = ? LIMIT 1', (dossier.id,)).fetchone()
-        sitting = found[0] if found is not None else None
     if sitting is None:
         return
 
