@@ -1,4 +1,4 @@
-"""Test servers forked from the warm zygote (tests/support/zygote.py) are `onestop serve` as the script
+"""Test servers forked from the warm zygote (tests/support/servers.py) are `onestop serve` as the script
 starts it: their own environment, session, log and exit code."""
 
 import os
@@ -8,8 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.support.servers import free_port, stop, wait_until_healthy
-from tests.support.zygote import zygote
+from tests.support.servers import free_port, stop, wait_until_healthy, zygote
 
 ONESTOP = Path(sys.executable).parent / "onestop"
 

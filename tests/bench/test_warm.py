@@ -2,6 +2,7 @@
 that a broken benchmark still fails its tiny run in tests/bench/test_benchmarks.py."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -15,10 +16,10 @@ def warm():
     scripts.close()
 
 
-def run(warm, tmp_path, text, *args, env=None):
+def run(warm, tmp_path, text, *args, env=None, timeout=60):
     script = tmp_path / "script.py"
     script.write_text(text, encoding="utf-8")
-    return warm.run(script, *args, env=dict(os.environ, **(env or {})), cwd=tmp_path, timeout=60)
+    return warm.run(script, *args, env=dict(os.environ, **(env or {})), cwd=tmp_path, timeout=timeout)
 
 
 def test_a_script_runs_as_main_with_its_arguments_environment_folder_and_its_own_folder_first_on_the_path(warm, tmp_path):
@@ -61,3 +62,9 @@ def test_runs_are_independent_of_each_other(warm, tmp_path):
     first = run(warm, tmp_path, "import sys\nsys.modules['json'].SET_BY_A_RUN = 1\n")
     second = run(warm, tmp_path, "import json\nprint(hasattr(json, 'SET_BY_A_RUN'))\n")
     assert (first.returncode, second.stdout) == (0, "False\n")
+
+
+def test_a_run_past_its_timeout_is_killed_and_the_next_run_goes_on(warm, tmp_path):
+    with pytest.raises(subprocess.TimeoutExpired):
+        run(warm, tmp_path, "import time\nprint('started', flush=True)\ntime.sleep(60)\n", timeout=0.5)
+    assert run(warm, tmp_path, "print('next')\n").stdout == "next\n"

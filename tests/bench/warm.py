@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.warm import TAKE_A_RUN, WarmProcess
+from tests.support.warm import EXIT_AS_PYTHON, TAKE_A_RUN, WarmProcess
 
 # What the scripts import (directly or through onestop's app), imported once here; each a module that
 # exists in this checkout or an installed package. Nothing of bench/ (the scripts import it themselves).
@@ -33,7 +33,7 @@ PRELOAD = ("onestop.app", "onestop.cli", "onestop.engine", "onestop.services.pro
            "SpiffWorkflow.bpmn", "SpiffWorkflow.spiff.parser.process", "psycopg2", "urllib3")
 
 # The warm process: its imports, then TAKE_A_RUN (tests/support/warm.py); the child runs the script as
-# `python SCRIPT ARGS` would.
+# `python SCRIPT ARGS` would, and ends as it would (EXIT_AS_PYTHON).
 _WARM = r"""
 import importlib, json, os, sys
 del sys.path[0]  # `-c`'s working folder: a script's run puts its own folder there instead
@@ -44,32 +44,14 @@ if "onestop.app" in sys.modules:
     import_modules(simulators=True)  # what create_app imports (the web layer, the back office, the simulators)
 import gc
 gc.freeze()  # the imports out of the children's collections, as `onestop serve` keeps its start-up
-""" + TAKE_A_RUN + r"""
+""" + TAKE_A_RUN + EXIT_AS_PYTHON + r"""
 import runpy, tempfile
 tempfile.tempdir = None  # chosen again from this run's TMPDIR
 sys.argv = [run["script"], *run["argv"]]
 sys.path.insert(0, os.path.dirname(os.path.realpath(run["script"])))
 script = run["script"]
 del importlib, json, run
-import atexit, threading, traceback
-try:
-    runpy.run_path(script, run_name="__main__")
-    code = 0
-except SystemExit as stop:  # as the interpreter reads sys.exit's argument
-    code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
-    if not isinstance(stop.code, int | None):
-        print(stop.code, file=sys.stderr)
-except BaseException:
-    traceback.print_exc()
-    code = 1
-# Python's exit up to the point where it tears the interpreter down: non-daemon threads waited for, atexit
-# handlers (weakref finalizers, multiprocessing's children, logging) run, the standard streams flushed. The
-# teardown itself, clearing the warm process's ~1,500 modules, would cost each run ~65 ms of CPU for nothing.
-threading._shutdown()
-atexit._run_exitfuncs()
-sys.stdout.flush()
-sys.stderr.flush()
-os._exit(code)
+_exit_as_python(lambda: runpy.run_path(script, run_name="__main__"))
 """
 
 

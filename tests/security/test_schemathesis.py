@@ -30,7 +30,7 @@ import requests
 from tests.conftest import MODELS
 from tests.services.test_external_tasks import tax_model
 from tests.support.servers import admin_token, onestop_serve, run_commands
-from tests.support.warm import TAKE_A_RUN, WarmProcess
+from tests.support.warm import EXIT_AS_PYTHON, TAKE_A_RUN, WarmProcess
 
 # The `schemathesis` command, run in a process of its own forked from one warm client process per
 # worker (tests/support/warm.py): the client's Python start and imports (hypothesis, schemathesis and
@@ -39,7 +39,7 @@ from tests.support.warm import TAKE_A_RUN, WarmProcess
 # imported modules and nothing else: it has not loaded the hooks file, made any strategy, read the
 # configuration or touched hypothesis's storage, and everything local to a run (hypothesis's state,
 # schemathesis's caches) starts empty in each child. It ends as the interpreter would (non-daemon
-# threads waited for, atexit handlers run, the streams flushed) without tearing the interpreter down
+# threads waited for, atexit handlers run, the streams flushed: EXIT_AS_PYTHON) without tearing the interpreter down
 # (clearing ~1,500 modules and collecting a heap of ~170 MB, for nothing).
 # Three changes to how the client spends its CPU, none to what it generates, sends or checks (the same
 # requests, statuses and verdicts, operation by operation; the figures in docs/testspeed.md):
@@ -100,21 +100,9 @@ def _preload(packages, modules):  # the run's lazy imports, done once; one that 
             pass
 _preload(*json.loads(sys.argv[1]))
 del _preload
-""" + TAKE_A_RUN + """
-import atexit, threading
+""" + TAKE_A_RUN + EXIT_AS_PYTHON + """
 sys.argv = ["schemathesis", *run["argv"]]
-try:
-    schemathesis()
-    code = 0
-except SystemExit as stop:  # as the interpreter reads sys.exit's argument
-    code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
-    if not isinstance(stop.code, int | None):
-        print(stop.code, file=sys.stderr)
-threading._shutdown()
-atexit._run_exitfuncs()
-sys.stdout.flush()
-sys.stderr.flush()
-os._exit(code)
+_exit_as_python(schemathesis)
 """
 # What a run imports after the command's own modules (measured: 0.05 of 0.55 s left to the run).
 PRELOAD = (("schemathesis.specs.openapi", "schemathesis.engine", "schemathesis.core", "schemathesis.generation",

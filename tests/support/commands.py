@@ -21,20 +21,26 @@ so a command that forgets to import one of them fails here as it would for the a
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
 from tests.support.warm import TAKE_A_RUN, WarmProcess
 
-# The warm process: its imports, then TAKE_A_RUN (tests/support/warm.py); the child runs the command as the
-# script does.
+# The warm process: its imports (the modules named in the JSON of its first argument; with
+# `import_modules`, what create_app imports too: a server's web layer), then TAKE_A_RUN
+# (tests/support/warm.py); the child runs the command as the script does.
 _WARM = r"""
 import gc, importlib, json, os, sys
 sys.path[0] = os.path.dirname(os.path.realpath(sys.argv[1]))  # the script's folder, not `-c`'s working folder
 from onestop.cli import main
-for library in sys.argv[2:]:
+for library in json.loads(sys.argv[2]):
     importlib.import_module(library)
+if sys.argv[3:] == ["import_modules"]:
+    from onestop.app import import_modules
+    import_modules(simulators=True)
+    del import_modules
 gc.freeze()  # what the children share stays out of their collections (and its pages unwritten)
 """ + TAKE_A_RUN + r"""
 sys.argv = [run["script"], *run["argv"]]
@@ -52,14 +58,25 @@ LIBRARIES = ("RestrictedPython", "SpiffWorkflow.bpmn", "SpiffWorkflow.bpmn.parse
 
 
 class Commands(WarmProcess):
-    """A warm `onestop` process to fork commands from; `run` answers as `subprocess.run` does."""
+    """A warm `onestop` process to fork commands from: `run` answers as `subprocess.run` does, `start`
+    returns the child at once (a server). `imports`: the modules it imports; `import_modules`: also what
+    create_app imports (onestop.app.import_modules, the web layer and the simulators)."""
 
-    def __init__(self):
+    def __init__(self, imports: tuple[str, ...] = LIBRARIES, import_modules: bool = False, name="warm onestop"):
         self.script = str(Path(sys.executable).parent / "onestop")
-        super().__init__([sys.executable, "-c", _WARM, self.script, *LIBRARIES], name="warm onestop")
+        super().__init__([sys.executable, "-c", _WARM, self.script, json.dumps(imports),
+                          *(["import_modules"] if import_modules else [])], name=name)
 
     def run(self, *args, env: dict, timeout: float = 120):
         """`onestop ARGS...` with the environment `env` in this folder; its stdout and stderr as text.
         Raises subprocess.TimeoutExpired (the command killed) after `timeout` seconds."""
-        request = {"argv": [str(a) for a in args], "env": dict(env), "cwd": os.getcwd(), "script": self.script}
-        return super().run(request, [self.script, *args], timeout)
+        return super().run(self._request(args, env), [self.script, *args], timeout)
+
+    def start(self, argv: list[str], env: dict, log: Path):
+        """`onestop ARGV...` (e.g. ["serve"]) in a child with environment `env`, this working folder, stdin
+        from /dev/null, stdout and stderr to the file `log` and a session of its own (its process group is
+        its pid, as with `start_new_session`); returns it at once (tests/support/warm.py's `Forked`), running."""
+        return self.fork(self._request(argv, env), [self.script, *argv], log, log, session=True)
+
+    def _request(self, argv, env) -> dict:
+        return {"argv": [str(a) for a in argv], "env": dict(env), "cwd": os.getcwd(), "script": self.script}

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from tests.support.parallel import worker_slot
+from tests.support.servers import free_port
 
 ENV_URL = "ONESTOP_TEST_REDIS_URL"
 ENV_REQUIRE = "ONESTOP_REQUIRE_REDIS"
@@ -23,17 +24,11 @@ _server = {}
 _databases = itertools.count(1)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start():
     binary = shutil.which("redis-server")
     if binary is None:
         return None
-    port = _free_port()
+    port = free_port()
     folder = tempfile.mkdtemp(prefix="onestop-redis-")
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                 "--dir", folder, "--databases", "64"],
