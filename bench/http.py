@@ -10,7 +10,7 @@ on 127.0.0.1 (free port, ONESTOP_TIMER_THREAD=0), uploads bench/models/permit.bp
 * submit:   POST /api/v1/dossiers {"procedure", "data"}    (start a permit dossier to its first task)
 * complete: POST /api/v1/tasks/{id}/complete {"data"}      (complete the first task of a dossier made before)
 
-Clients are threads with one http.client.HTTPConnection each, spread over several processes (fork) so
+Clients are threads with one keep-alive socket each (RawConnection), spread over several processes (fork) so
 that they do not share one GIL; their CPU is measured and shown. Every run is bounded by time (and, for
 completions, by the dossiers prepared for it) and talks to 127.0.0.1 only.
 
@@ -1142,7 +1142,7 @@ def main(argv=None):
           f"peewee {facts['peewee']}; code {facts['code']}; databases: {'; '.join(descriptions.values()) or '-'}")
     print(f"# {'quick' if args.quick else 'full'} run: --server {args.server}, --threads {args.threads} -w "
           f"{'/'.join(map(str, worker_counts))}; {args.duration:g} s per cell; clients {'/'.join(map(str, clients_list))} "
-          f"({'new connection per request' if args.no_keepalive else 'keep-alive'} http.client, threads in {args.client_procs} processes); {time.monotonic() - started:.0f} s{steal}")
+          f"({'new connection per request' if args.no_keepalive else 'keep-alive'} sockets, threads in {args.client_procs} processes); {time.monotonic() - started:.0f} s{steal}")
     for line in skipped:
         print(f"# {line}")
     for run in runs:
