@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from inspect import CO_COROUTINE
 from types import FunctionType, MethodType
 
-from flask import Flask, appcontext_popped, appcontext_pushed, current_app
+from flask import Flask, Response, appcontext_popped, appcontext_pushed, current_app
 from werkzeug.routing import Map, Rule
 from werkzeug.routing.matcher import StateMachineMatcher
 
@@ -116,13 +116,38 @@ class LazyMatcherMap(Map):
         self._matcher = LazyMatcher(self._matcher.merge_slashes)
 
 
+class WholeResponse(Response):
+    """Flask's response, handed to the WSGI server as one list of bytes when its body is already in
+    memory (JSON, pages, messages); a body that is not (a file, a generator) is still streamed.
+
+    Flask hands the server an iterator for every answer, so granian streams each one: it sends the
+    headers, then pulls each piece of the body from its blocking thread through a channel to its
+    HTTP thread (a wake-up of that thread, the GIL released and taken back, a StopIteration per
+    answer). Given a list, granian sends headers and body at once from the bytes (its
+    `response_bytes`); gunicorn writes a list's one piece as it wrote the iterator's."""
+
+    def get_app_iter(self, environ):
+        """The body for the WSGI server: one piece in a list if it is in memory, else Flask's iterator.
+        The response's close (what `call_on_close` registered) runs once the piece is joined."""
+        app_iter = super().get_app_iter(environ)
+        if not self.is_sequence:
+            return app_iter
+        try:
+            return [b"".join(app_iter)]
+        finally:
+            if hasattr(app_iter, "close"):
+                app_iter.close()
+
+
 class OnestopFlask(Flask):
     """Flask whose URL rules compile their builders on first use (`LazyBuilderRule`) and whose
-    URL map builds its matcher on first use (`LazyMatcherMap`), and which tells a plain function
-    from a coroutine function itself (`ensure_sync`)."""
+    URL map builds its matcher on first use (`LazyMatcherMap`), which tells a plain function
+    from a coroutine function itself (`ensure_sync`), and whose answers reach the WSGI server in
+    one piece when they can (`WholeResponse`)."""
 
     url_rule_class = LazyBuilderRule
     url_map_class = LazyMatcherMap
+    response_class = WholeResponse
 
     def ensure_sync(self, func):
         """Flask's, answered from the code's flags for a plain function: Flask asks it of every hook
