@@ -5,6 +5,7 @@ import json
 import sys
 from collections import Counter
 from datetime import datetime
+from uuid import UUID
 
 import pytest
 
@@ -162,3 +163,24 @@ def test_callables_and_modules_in_the_workflow_data_are_left_out_as_spiffworkflo
     text = serial.dump_workflow(model.dialect, workflow)
     assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text
     assert set(json.loads(text)["data"]) == {"kept", "when"}
+
+
+def test_each_task_id_is_made_text_once_per_dump(engine):
+    """UUID.__str__ (Python code) runs once per task of the state: the workflow's root and last task
+    are tasks of it, whose text the dump has already made."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    workflow = engine.start(model, {"applicant_name": "Đinh G"}).workflow
+    assert workflow.last_task is not None and workflow.last_task.id in workflow.tasks
+    made = Counter()
+
+    def count(frame, event, arg):
+        if event == "call" and frame.f_code is UUID.__str__.__code__:
+            made["text"] += 1
+
+    sys.setprofile(count)
+    try:
+        text = serial.dump_workflow(model.dialect, workflow)
+    finally:
+        sys.setprofile(None)
+    assert made["text"] == len(workflow.tasks)  # before: two more (the root's, the last task's)
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text

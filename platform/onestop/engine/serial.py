@@ -67,11 +67,11 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         return {
             "data": _clean_data(registry, workflow.data),
             "correlations": workflow.correlations,
-            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+            "last_task": _text(workflow.last_task.id, ids) if workflow.last_task is not None else None,
             "success": workflow.success,
             "completed": workflow.completed,
             "tasks": converted,
-            "root": str(workflow.task_tree.id),
+            "root": _text(workflow.task_tree.id, ids),
         }
 
     def restore_onto(self, dct, spec, subprocess_specs, typed=True):
@@ -121,6 +121,12 @@ def _clean_data(registry, data) -> dict:
     if type(data) is dict and registry.typenames.get(dict) is None and set(map(type, data.values())) <= _PLAIN_TYPES:
         return dict(data)
     return registry.convert(registry.clean(data))
+
+
+def _text(task_id, ids) -> str:
+    """A task id as text: the one already made for the dump (`ids`) when it is a task of the workflow
+    (UUID.__str__ is Python code, ~7 k instructions)."""
+    return ids.get(task_id) or str(task_id)
 
 
 def _task_to_dict(registry, task, tasks, ids):
