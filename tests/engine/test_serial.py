@@ -1,7 +1,11 @@
 """A dossier's stored state is SpiffWorkflow's own format: onestop's one-pass task conversion writes
 the same text as SpiffWorkflow's converter and reads back what it wrote, typed values included."""
 
+import json
+import sys
+from collections import Counter
 from datetime import datetime
+from uuid import UUID
 
 import pytest
 
@@ -101,3 +105,82 @@ def test_restored_task_data_never_shares_containers_with_its_parent(engine):
     ready.data["documents"].append("Bản vẽ")
     ready.data["owner"]["name"] = "B"
     assert ready.parent.data["documents"] == ["CCCD", "Đơn"] and ready.parent.data["owner"] == {"name": "A"}
+
+
+def _counting(fn, wanted):
+    """fn()'s result and how many times, while it ran, the profiler saw each `wanted` event: ("c_call", builtin)."""
+    seen = Counter()
+
+    def count(frame, event, arg):
+        if event == "c_call" and ("c_call", arg) in wanted:
+            seen[("c_call", arg)] += 1
+
+    sys.setprofile(count)
+    try:
+        result = fn()
+    finally:
+        sys.setprofile(None)
+    return result, seen
+
+
+def test_restoring_a_task_copies_only_its_parents_containers(engine):
+    """A task restored from its parent's data copies the parent's dictionary whole and only the
+    containers in it one by one: restoring does not ask of every value of every task what it is."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    data = {f"field_{i:03d}": f"giá trị {i}" for i in range(200)} | {"documents": ["CCCD"], "owner": {"name": "A"}}
+    step = engine.start(model, data)
+    spec, subprocess_specs = _specs(model)
+    workflow, seen = _counting(lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, step.state),
+                               {("c_call", isinstance)})
+    from_parent = [t for t in workflow.tasks.values() if t.parent is not None]
+    assert len(from_parent) >= 3
+    # Before: one isinstance per value of the parent's data for every task restored from it (600+ here).
+    assert seen[("c_call", isinstance)] < 2 * len(data)
+    stock = _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, step.state))
+    assert [t.data for t in workflow.tasks.values()] == [t.data for t in stock.tasks.values()]
+    for task in from_parent:
+        for key in ("documents", "owner"):
+            if key in task.data:
+                assert task.data[key] is not task.parent.data[key]
+
+
+def test_plain_workflow_data_is_written_without_a_look_at_each_value(engine):
+    """The workflow's data, when its values are plain JSON types, is written without asking each whether
+    it is callable or a module (SpiffWorkflow's registry.clean, run twice on it); the text is
+    SpiffWorkflow's converter's."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    workflow = engine.start(model, {"applicant_name": "Đinh G"}).workflow
+    workflow.data.update({f"field_{i:03d}": [i, f"giá trị {i}", None, 1.5] for i in range(100)})
+    text, seen = _counting(lambda: serial.dump_workflow(model.dialect, workflow), {("c_call", callable)})
+    assert seen[("c_call", callable)] < 10  # before: over 200, two per value
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text
+
+
+def test_callables_and_modules_in_the_workflow_data_are_left_out_as_spiffworkflow_does(engine):
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    workflow = engine.start(model, {"applicant_name": "Đinh G"}).workflow
+    workflow.data.update({"kept": ["CCCD"], "helper": len, "module": json, "when": datetime(2026, 12, 6, 7, 0)})
+    text = serial.dump_workflow(model.dialect, workflow)
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text
+    assert set(json.loads(text)["data"]) == {"kept", "when"}
+
+
+def test_each_task_id_is_made_text_once_per_dump(engine):
+    """UUID.__str__ (Python code) runs once per task of the state: the workflow's root and last task
+    are tasks of it, whose text the dump has already made."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    workflow = engine.start(model, {"applicant_name": "Đinh G"}).workflow
+    assert workflow.last_task is not None and workflow.last_task.id in workflow.tasks
+    made = Counter()
+
+    def count(frame, event, arg):
+        if event == "call" and frame.f_code is UUID.__str__.__code__:
+            made["text"] += 1
+
+    sys.setprofile(count)
+    try:
+        text = serial.dump_workflow(model.dialect, workflow)
+    finally:
+        sys.setprofile(None)
+    assert made["text"] == len(workflow.tasks)  # before: two more (the root's, the last task's)
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text

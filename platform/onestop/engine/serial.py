@@ -65,13 +65,13 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
             else:
                 converted[ids[task_id]] = _task_to_dict(registry, task, tasks, ids)
         return {
-            "data": registry.convert(registry.clean(workflow.data)),
+            "data": _clean_data(registry, workflow.data),
             "correlations": workflow.correlations,
-            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+            "last_task": _text(workflow.last_task.id, ids) if workflow.last_task is not None else None,
             "success": workflow.success,
             "completed": workflow.completed,
             "tasks": converted,
-            "root": str(workflow.task_tree.id),
+            "root": _text(workflow.task_tree.id, ids),
         }
 
     def restore_onto(self, dct, spec, subprocess_specs, typed=True):
@@ -100,12 +100,33 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
             return value
 
         tasks = {}
+        boxes = {}
         for key, task_dct in tasks_dct.items():
             if task_dct.get("typename") == "Task":
-                tasks[uuid(key)] = _task_from_dict(registry, task_dct, workflow, uuid, typed)
+                tasks[uuid(key)] = _task_from_dict(registry, task_dct, workflow, uuid, typed, boxes)
             else:
                 tasks[uuid(key)] = registry.restore(task_dct, workflow=workflow)
         return tasks
+
+
+# Values of these exact types are neither callable nor modules: a dictionary holding only them is what
+# SpiffWorkflow's registry.clean keeps of it, whole.
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, tuple})
+
+
+def _clean_data(registry, data) -> dict:
+    """registry.convert(registry.clean(data)), as WorkflowConverter.to_dict writes a workflow's data (with
+    the registry in encoder mode, both only drop callables and modules from the dictionary): a plain
+    copy, without asking of every value whether it is either, when its values' types say none is."""
+    if type(data) is dict and registry.typenames.get(dict) is None and set(map(type, data.values())) <= _PLAIN_TYPES:
+        return dict(data)
+    return registry.convert(registry.clean(data))
+
+
+def _text(task_id, ids) -> str:
+    """A task id as text: the one already made for the dump (`ids`) when it is a task of the workflow
+    (UUID.__str__ is Python code, ~7 k instructions)."""
+    return ids.get(task_id) or str(task_id)
 
 
 def _task_to_dict(registry, task, tasks, ids):
@@ -138,8 +159,9 @@ def _task_to_dict(registry, task, tasks, ids):
     }
 
 
-def _task_from_dict(registry, dct, workflow, uuid, typed):
-    """TaskConverter.from_dict(dct, workflow)."""
+def _task_from_dict(registry, dct, workflow, uuid, typed, boxes):
+    """TaskConverter.from_dict(dct, workflow); `boxes`: task id -> the keys of its data holding
+    containers, for the tasks restored so far (this one's is added)."""
     task_spec = workflow.spec.task_specs.get(dct["task_spec"])
     task = Task(workflow, task_spec, state=dct["state"], id=uuid(dct["id"]))
     parent_id = dct["parent"]
@@ -154,18 +176,37 @@ def _task_from_dict(registry, dct, workflow, uuid, typed):
     delta = dct.get("delta")
     parent = workflow.tasks.get(task._parent) if delta else None
     if parent is not None:
-        # DeepMerge.merge({}, parent.data): the parent's values, containers copied one level deep.
-        data = {key: copy(value) if isinstance(value, dict | list | set) else value
-                for key, value in parent.data.items()}
+        # DeepMerge.merge({}, parent.data): the parent's values, containers copied one level deep. The
+        # dictionary is copied in C and only the parent's containers (known from its own restoring:
+        # a few keys of dozens) are looked at one by one.
+        data = dict(parent.data)
+        parent_boxes = boxes.get(task._parent)
+        if parent_boxes is None:  # a parent restored by another converter
+            parent_boxes = _containers(data)
+        for key in parent_boxes:
+            data[key] = copy(data[key])
         updates = delta.get("updates", {})
-        data.update(registry.restore(updates) if typed else updates)
-        for key in delta.get("deletions", {}):
+        if typed:
+            updates = registry.restore(updates)
+        data.update(updates)
+        deletions = delta.get("deletions", {})
+        for key in deletions:
             if key in data:
                 del data[key]
+        changed = _containers(updates)
+        own = [key for key in parent_boxes if key not in updates and key not in deletions] if updates or deletions \
+            else parent_boxes
+        boxes[task.id] = own + [key for key in changed if key not in deletions] if changed else own
     else:
         data = registry.restore(dct["data"]) if typed else dct["data"]
+        boxes[task.id] = _containers(data)
     task.data = data
     return task
+
+
+def _containers(data) -> list:
+    """The keys of `data` whose values DeepMerge.merge copies (dictionaries, lists, sets)."""
+    return [key for key, value in data.items() if isinstance(value, dict | list | set)]
 
 
 # Specs are always run as the serializer rebuilds them: the message events are onestop's
