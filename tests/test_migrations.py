@@ -266,3 +266,64 @@ def test_the_dossiers_state_and_data_are_compressed_with_lz4_on_postgresql_in_a_
         assert migrations.migrate() == []
     finally:
         database.close()
+
+
+def test_a_steps_rows_leave_the_centres_accounts_and_procedures_rows_unlocked_on_postgresql(app, admin_api):
+    """Dossiers started and stepped write no lock into the registry rows they name (on PostgreSQL each foreign
+    key check locked them FOR KEY SHARE, and concurrent steps of a centre made a multixact of every locker);
+    the foreign keys to the dossier itself stay. SQLite keeps all of its foreign keys (its checks lock no row)."""
+    from onestop.db import database
+    from tests.conftest import MODELS
+
+    def lockers():  # the last transaction that locked or deleted each row (xmax), or 0; PostgreSQL's only
+        with app.app_context():
+            if database.param == "?":
+                return None
+            return {table: database.execute_sql(f'SELECT "id", xmax::text FROM "{table}" ORDER BY "id"').fetchall()
+                    for table in migrations.REGISTRY_TABLES}
+
+    assert admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    before = lockers()
+    tasks = []
+    for _ in range(3):
+        started = admin_api.post("/dossiers", {"procedure": "review"})
+        assert started.status_code == 201
+        tasks.append(started.json["tasks"][0]["id"])
+    for task in tasks[:2]:
+        done = admin_api.post(f"/tasks/{task}/complete", {"data": {"applicant_name": "Lê Bình", "documents_complete": True}})
+        assert done.status_code == 200, done.json
+    with app.app_context():
+        if database.param == "?":
+            named = {row[2] for table in migrations.HOT_TABLES
+                     for row in database.execute_sql(f'PRAGMA foreign_key_list("{table}")').fetchall()}
+            assert set(migrations.REGISTRY_TABLES) | {"dossier"} <= named
+            return
+        assert lockers() == before
+        assert migrations._registry_references(database.obj) == []
+        to_dossier = database.execute_sql(
+            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' "
+            "AND confrelid = 'dossier'::regclass AND conrelid::regclass::text IN ('workitem', 'historyentry', "
+            "'auditevent')").fetchall()
+        assert sorted(table for table, _ in to_dossier) == ["auditevent", "historyentry", "workitem"]
+        assert all("ON DELETE CASCADE" in definition for _, definition in to_dossier)
+
+
+def test_a_database_whose_steps_locked_the_registry_rows_is_upgraded(database_url):
+    """The migration finds the foreign keys by what they join, whatever their names (a new database's are
+    PostgreSQL's, an upgraded one's playhouse's), and drops them on PostgreSQL only."""
+    database = db.bind(database_url)
+    database.connect(reuse_if_open=True)
+    version, name = next((v, n) for v, n, step in migrations.MIGRATIONS if step is migrations._registry_unlocked)
+    try:
+        if database.param != "?":
+            database.execute_sql('ALTER TABLE "workitem" ADD CONSTRAINT "fk_workitem_claimed_by_id_refs_user" '
+                                 'FOREIGN KEY ("claimed_by_id") REFERENCES "user" ("id") ON DELETE SET NULL')
+            database.execute_sql('ALTER TABLE "dossier" ADD CONSTRAINT "dossier_centre_id_fkey" '
+                                 'FOREIGN KEY ("centre_id") REFERENCES "centre" ("id")')
+            assert len(migrations._registry_references(database)) == 2
+        database.execute_sql(f'DELETE FROM "schemamigration" WHERE "version" = {int(version)}')
+        assert migrations.migrate() == [name]
+        if database.param != "?":
+            assert migrations._registry_references(database) == []
+    finally:
+        database.close()
