@@ -327,3 +327,21 @@ def test_a_database_whose_steps_locked_the_registry_rows_is_upgraded(database_ur
             assert migrations._registry_references(database) == []
     finally:
         database.close()
+
+
+def test_the_indexes_of_who_took_a_dossier_in_and_who_did_an_audited_act_are_gone_in_a_new_and_an_upgraded_database(
+        database_url):
+    """No query reads dossiers by who took them in, or audit events by who did them: neither index is written
+    (a new database never makes them, an upgraded one drops them), on SQLite and PostgreSQL."""
+    database = db.bind(database_url)
+    database.connect(reuse_if_open=True)
+    version, name = next((v, n) for v, n, step in migrations.MIGRATIONS if step is migrations._unread_indexes)
+    try:
+        assert not set(migrations.UNREAD_INDEXES) & set(_index_definitions(database))
+        database.execute_sql('CREATE INDEX "dossier_created_by_id" ON "dossier" ("created_by_id")')  # the last release's
+        database.execute_sql('CREATE INDEX "auditevent_actor_id" ON "auditevent" ("actor_id")')
+        database.execute_sql(f'DELETE FROM "schemamigration" WHERE "version" = {int(version)}')
+        assert migrations.migrate() == [name]
+        assert not set(migrations.UNREAD_INDEXES) & set(_index_definitions(database))
+    finally:
+        database.close()

@@ -480,6 +480,18 @@ def _registry_unlocked(db):
         db.execute_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
 
 
+# Indexes no query reads: written by every intake, step and audit event for nothing. Each served only its foreign
+# key to the account (an account deleted would have its references found by it; onestop deletes none, and on
+# PostgreSQL those foreign keys are gone: migration 52). Nothing looks dossiers up by who took them in, nor audit
+# events by who did them (the back office filters the trail by action and time, reads the actor by the event).
+UNREAD_INDEXES = ("dossier_created_by_id", "auditevent_actor_id")
+
+
+def _unread_indexes(db):
+    for name in UNREAD_INDEXES:
+        db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -535,6 +547,7 @@ MIGRATIONS = [
      _version_sources),
     (51, "the dossier's state and data compressed with lz4 on PostgreSQL: a step costs the server less", _lz4_state),
     (52, "a step's rows do not lock the centre's, account's and procedure's rows on PostgreSQL", _registry_unlocked),
+    (53, "indexes of who took a dossier in and who did an audited act dropped: no query reads them", _unread_indexes),
 ]
 
 
