@@ -12,6 +12,7 @@ from peewee import (
     DateTimeField,
     ForeignKeyField,
     IntegerField,
+    NotSupportedError,
     PostgresqlDatabase,
     TextField,
 )
@@ -424,6 +425,73 @@ def _version_sources(db):
     _add_column(db, "procedureversion", "source_key", CharField(max_length=64, null=True))
 
 
+# The dossier's columns every step writes anew, compressed by PostgreSQL when a row outgrows ~2 kB (the
+# workflow state, ~5 kB of JSON, always does; the data with it). pglz, the server's default, took 14 % of the
+# backend's instructions of a submission and a completion (callgrind, docs/perfpg.md); lz4 compresses the same
+# text several times faster, and reads it back faster too.
+LZ4_COLUMNS = (("dossier", "workflow"), ("dossier", "data"))
+
+
+def _lz4_state(db):
+    """PostgreSQL (14 and later, when built with lz4, as the distributions' packages are): the dossier's
+    state and data are compressed with lz4 from now on. A value already stored stays as it is (each one says
+    how it was compressed, and the next step writes it anew). A server without lz4 keeps pglz; SQLite does
+    not compress."""
+    if not isinstance(db, PostgresqlDatabase) or db.server_version < 140000:
+        return
+    try:
+        with db.atomic():  # a savepoint: a server built without lz4 refuses, and the migration goes on
+            for table, column in LZ4_COLUMNS:
+                db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET COMPRESSION lz4')
+    except NotSupportedError:
+        pass
+
+
+# The rows every unit of work writes (the kept figures' too, a new day's or shard's row), and the rows of the
+# registry they name: a centre, an account, a procedure and its version, none of which onestop ever deletes (a
+# merged centre is closed, an account deactivated, a version superseded; no service or admin view deletes them).
+HOT_TABLES = ("dossier", "workitem", "historyentry", "auditevent", "dayfigure", "dayunit", "daystep", "monthstep",
+              "dayrating")
+REGISTRY_TABLES = ("centre", "user", "procedure", "procedureversion")
+
+
+def _registry_references(db) -> list:
+    """(table, constraint) of PostgreSQL's foreign keys from HOT_TABLES to REGISTRY_TABLES."""
+    return db.execute_sql(
+        "SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c WHERE c.contype = 'f' "
+        "AND c.connamespace = current_schema()::regnamespace "
+        "AND trim(both '\"' from c.conrelid::regclass::text) = ANY(%s) "
+        "AND trim(both '\"' from c.confrelid::regclass::text) = ANY(%s) ORDER BY 1, 2",
+        (list(HOT_TABLES), list(REGISTRY_TABLES))).fetchall()
+
+
+def _registry_unlocked(db):
+    """PostgreSQL: the foreign keys from the rows every step writes (dossier, task, history, audit event) to
+    the registry's rows (centre, account, procedure, version) go. PostgreSQL checks each one by reading the
+    registry row and locking it FOR KEY SHARE, which writes that lock into the row: every concurrent step of
+    a centre locked the same centre, account and procedure rows, and each lock over another live one made a
+    multixact of all their lockers (2,157 multixacts of 7 members on average in a 4 s run at 16 clients). The
+    checks were ~10 % of the server's instructions per request. onestop deletes none of those rows and writes
+    ids it has just read; the foreign keys to the dossier itself (ON DELETE CASCADE) stay. SQLite keeps all of
+    its foreign keys: its checks lock nothing, and dropping one means rebuilding the table."""
+    if not isinstance(db, PostgresqlDatabase):
+        return
+    for table, name in _registry_references(db):
+        db.execute_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+
+
+# Indexes no query reads: written by every intake, step and audit event for nothing. Each served only its foreign
+# key to the account (an account deleted would have its references found by it; onestop deletes none, and on
+# PostgreSQL those foreign keys are gone: migration 52). Nothing looks dossiers up by who took them in, nor audit
+# events by who did them (the back office filters the trail by action and time, reads the actor by the event).
+UNREAD_INDEXES = ("dossier_created_by_id", "auditevent_actor_id")
+
+
+def _unread_indexes(db):
+    for name in UNREAD_INDEXES:
+        db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "procedure versions keep their parse result", _compiled_models),
@@ -477,6 +545,9 @@ MIGRATIONS = [
     (49, "the kept figures' rows sharded: a centre's concurrent steps do not queue on one row", _sharded_figures),
     (50, "versions remember the files and compiler they were loaded from: an unchanged bundled folder is not parsed",
      _version_sources),
+    (51, "the dossier's state and data compressed with lz4 on PostgreSQL: a step costs the server less", _lz4_state),
+    (52, "a step's rows do not lock the centre's, account's and procedure's rows on PostgreSQL", _registry_unlocked),
+    (53, "indexes of who took a dossier in and who did an audited act dropped: no query reads them", _unread_indexes),
 ]
 
 

@@ -260,7 +260,9 @@ class Dossier(BaseModel):
     returned_at = DateTimeField(null=True)  # when the result was handed over
     apologised_at = DateTimeField(null=True)  # the first apology: the dossier is late whatever happens next
     ended_at = DateTimeField(null=True)  # when it ended without a result: not accepted, withdrawn, stopped
-    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    # Who took it in. Not indexed: no query looks dossiers up by it (an index would be written by every intake and
+    # step that moves the row, for nothing: migration 53).
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL", index=False)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     # The key another system knows it by (Camunda's business key): given by the message that
@@ -394,7 +396,7 @@ class AuditEvent(BaseModel):
     id = AutoField()
     centre = ForeignKeyField(Centre, null=True, on_delete="RESTRICT")
     dossier = ForeignKeyField(Dossier, null=True, backref="events", on_delete="CASCADE")
-    actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    actor = ForeignKeyField(User, null=True, on_delete="SET NULL", index=False)  # no query looks events up by it
     action = CharField(max_length=64)
     element_id = CharField(max_length=255, null=True)
     detail = JSONField(null=True)
