@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from peewee import SQL
 
 from .. import sql
-from ..db import database, write_transaction
+from ..db import at_commit, database, write_transaction
 from ..models import Dossier, LocalOverride, Procedure, ProcedureVersion
 from ..text import fold
 
@@ -197,6 +197,13 @@ def put_dossier(dossier_id, centre_id, code, applicant, new=False) -> None:
 def put_dossiers(rows, new=False) -> None:
     """Index dossiers [(id, centre id, applicant_text)], replacing what was held (`new`: none was)."""
     rows = list(rows)
+    if new and _sqlite():
+        # FTS5 writes the terms it was given into a new segment of its index at the transaction's next
+        # statement (each opens a savepoint): one segment, and its merging later, for each new dossier of a
+        # SQLite batch of writes. Inserted just before the batch's commit instead: one for all (db.at_commit).
+        for row in rows:
+            at_commit(_insert_new, row)
+        return
     for i in range(0, len(rows), 300):
         chunk = rows[i:i + 300]
         ids = [] if new else [r[0] for r in chunk]
@@ -207,6 +214,13 @@ def put_dossiers(rows, new=False) -> None:
             sql.delete_ids("dossier_search", "dossier_id", ids)
             sql.run('INSERT INTO "dossier_search" ("dossier_id", "centre_id", "document") VALUES '
                     + ",".join(["(?, ?, to_tsvector('simple', ?))"] * len(chunk)), [v for row in chunk for v in row])
+
+
+def _insert_new(rows) -> None:
+    """New dossiers' rows of SQLite's index [(id, centre id, applicant_text)]."""
+    for i in range(0, len(rows), 300):
+        sql.insert_rows("dossier_search", ("rowid", "centre", "applicant"),
+                        [(d, f"k{int(c)}", t) for d, c, t in rows[i:i + 300]])
 
 
 def move_dossiers(ids, centre_id) -> None:
