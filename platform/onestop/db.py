@@ -259,7 +259,7 @@ class LocalDatabase(SqliteDatabase):
         # Each audit chain's head as the batch's units have left it in its transaction (number, hash): the
         # next unit appends from there without reading the head again (services.audit: one statement
         # fewer a unit while the writers' lock is held). A unit that fails leaves it as it was.
-        # The writes its units left for the commit (at_commit) join the batch's once the unit's savepoint is
+        # The writes its units left for the commit (at_batch_commit) join the batch's once the unit's savepoint is
         # released, and are written together after the last unit.
         heads, ends = {}, []
         try:
@@ -717,7 +717,7 @@ class _Unit:
         # audit chain -> its head as this unit locked and read it ahead, or as its transaction holds it
         # (services.audit): given by the batch the unit runs in, and kept up to date by its appends
         self.heads = dict(heads) if heads else {}
-        self.ends = []  # (together, item) left for the batch's commit (at_commit)
+        self.ends = []  # (together, item) left for the batch's commit (at_batch_commit)
         self.batched = batched  # run in a SQLite batch of several units, which writes `ends` after its last unit
 
     def add(self, order, write, together=None):
@@ -802,17 +802,18 @@ def defer(order: tuple, write, together=None) -> None:
     unit.add(order, write, together)
 
 
-def at_commit(together, item) -> None:
-    """Have `item` written by `together([items])`: in a unit of work run in a SQLite batch of several units
-    (LocalDatabase.run_write), once for the items of all the batch's units, after its last unit, just
-    before its commit (a unit that fails takes its items with it); anywhere else, now. For rows that
-    nothing reads before the commit and that no other unit writes, whose writing costs less once for many
-    (an FTS5 index's new rows: services.search)."""
+def at_batch_commit(together, item) -> bool:
+    """In a unit of work run in a SQLite batch of several units (LocalDatabase.run_write): have `item`
+    written by `together([items])`, called once for the items of all the batch's units after its last
+    unit, just before its commit (a unit that fails takes its items with it), and return True. Anywhere
+    else: False, and nothing done (the caller writes the item its usual way). For rows that nothing reads
+    before the commit and that no other unit writes, whose writing costs less once for many (an FTS5
+    index's new rows: services.search; the kept figures' additions: services.stats.counters)."""
     unit = getattr(_units, "current", None)
     if unit is None or not unit.batched:
-        together([item])
-        return
+        return False
     unit.ends.append((together, item))
+    return True
 
 
 def pipelined() -> bool:
@@ -853,7 +854,7 @@ def _unit_of_work(heads=None, batched=False):
 def _run_unit(work, heads=None, batched=False):
     """`work()` as a unit of work: (its result, the unit). `heads`: the audit chains' heads as the transaction
     held them when the unit started (a batch's earlier units), None if unknown; `batched`: its writes left
-    for the commit (at_commit) are the batch's to write."""
+    for the commit (at_batch_commit) are the batch's to write."""
     with _unit_of_work(heads, batched) as unit:
         result = work()
     return result, unit

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from peewee import SQL
 
 from .. import sql
-from ..db import at_commit, database, write_transaction
+from ..db import at_batch_commit, database, write_transaction
 from ..models import Dossier, LocalOverride, Procedure, ProcedureVersion
 from ..text import fold
 
@@ -200,9 +200,10 @@ def put_dossiers(rows, new=False) -> None:
     if new and _sqlite():
         # FTS5 writes the terms it was given into a new segment of its index at the transaction's next
         # statement (each opens a savepoint): one segment, and its merging later, for each new dossier of a
-        # SQLite batch of writes. Inserted just before the batch's commit instead: one for all (db.at_commit).
-        for row in rows:
-            at_commit(_insert_new, row)
+        # SQLite batch of writes. Inserted just before the batch's commit instead: one for all (db.at_batch_commit).
+        rows = [row for row in rows if not at_batch_commit(_insert_new, row)]
+        if rows:
+            _insert_new(rows)
         return
     for i in range(0, len(rows), 300):
         chunk = rows[i:i + 300]
