@@ -178,10 +178,13 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     attachments.keep(blobs)
 
     nested = database.in_transaction()  # inside another unit, whose caller may read the code: taken at once
+    # Made here, not in the unit of work: on SQLite the unit runs holding the writers' lock.
+    texts = {"data": sql.to_json(step.data), "applicant": sql.to_json(applicant)}
+    person = search.applicant_words(applicant)
 
     def write():
         dossier = sql.insert_dossier(
-            centre_id=centre_id, code=codes.provisional(), procedure_id=procedure.id, version_id=version.id,
+            texts=texts, centre_id=centre_id, code=codes.provisional(), procedure_id=procedure.id, version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
@@ -200,7 +203,7 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
         attachments.record(blobs, dossier, actor)
         submissions.record(submission, dossier, key)
         codes.once_coded(dossier, lambda: _name_code(dossier, actor, step, history, model, now, linked, {
-            "procedure": procedure.code, "version": version.version, "channel": channel} | (detail or {})))
+            "procedure": procedure.code, "version": version.version, "channel": channel} | (detail or {}), person))
         return dossier
 
     dossier = business_keys.stored_once(centre_id, business_key, lambda: run_write(write))
@@ -211,10 +214,11 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     return dossier
 
 
-def _name_code(dossier, actor, step, history, model, now, linked, detail):
-    """What records a new dossier's code, written once it has it (services.codes): its search row,
-    the fee to pay first (the clock then waits), the caller's link to it, its events and notification."""
-    search.put_dossier(dossier.id, dossier.centre_id, dossier.code, dossier.applicant, new=True)
+def _name_code(dossier, actor, step, history, model, now, linked, detail, person=None):
+    """What records a new dossier's code, written once it has it (services.codes): its search row
+    (`person`: search.applicant_words of its applicant, if made), the fee to pay first (the clock then
+    waits), the caller's link to it, its events and notification."""
+    search.put_dossier(dossier.id, dossier.centre_id, dossier.code, dossier.applicant, new=True, person=person)
     payments.request_at_submission(dossier, model, step.data, now)
     if linked is not None:
         linked(dossier, now)

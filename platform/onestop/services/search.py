@@ -182,16 +182,24 @@ def find_procedures(centre_id, text) -> list[int] | None:
 
 # -- dossiers by applicant --------------------------------------------------------------------------
 
-def applicant_text(code, applicant) -> str:
-    """What a dossier is found by: its code and its applicant's name, citizen ID, phone and email (folded)."""
+def applicant_text(code, applicant, person=None) -> str:
+    """What a dossier is found by: its code and its applicant's name, citizen ID, phone and email (folded).
+    `person`: applicant_words(applicant), if already made."""
+    person = applicant_words(applicant) if person is None else person
+    return " ".join(text for text in (indexed(code), person) if text)
+
+
+def applicant_words(applicant) -> str:
+    """The applicant's part of applicant_text (made before the dossier's code is known, e.g. outside the
+    writers' lock)."""
     person = applicant if isinstance(applicant, dict) else {}
-    return indexed(code, *(str(person.get(k) or "") for k in ("name", "full_name", "citizen_id", "phone", "email")))
+    return indexed(*(str(person.get(k) or "") for k in ("name", "full_name", "citizen_id", "phone", "email")))
 
 
-def put_dossier(dossier_id, centre_id, code, applicant, new=False) -> None:
+def put_dossier(dossier_id, centre_id, code, applicant, new=False, person=None) -> None:
     """Index a dossier (`new`: just inserted in this transaction, so nothing is held to replace; or
-    again, its applicant changed), in the caller's transaction."""
-    put_dossiers([(dossier_id, centre_id, applicant_text(code, applicant))], new=new)
+    again, its applicant changed), in the caller's transaction. `person`: see applicant_text."""
+    put_dossiers([(dossier_id, centre_id, applicant_text(code, applicant, person))], new=new)
 
 
 def put_dossiers(rows, new=False) -> None:
