@@ -216,3 +216,17 @@ def test_a_submissions_and_a_completions_data_and_applicant_are_encoded_and_fold
     with sqlite_app.app_context():
         assert sql.run('SELECT "rowid" FROM "dossier_search" WHERE "dossier_search" MATCH ?',
                        ("applicant:tran",)).fetchall()  # the search row holds the words all the same
+
+
+def test_a_new_dossier_on_sqlite_is_inserted_with_its_real_code_and_its_row_written_once(sqlite_app,
+                                                                                          sqlite_admin_api):
+    # The writers' lock holds the whole database for the unit: a stand-in code set again at its end would only
+    # write the row (its workflow state's overflow pages with it) and the code's index twice.
+    from tests.test_statements import counted
+
+    assert sqlite_admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    with counted(sqlite_app) as found:
+        started = sqlite_admin_api.post("/dossiers", {"procedure": "review"})
+    assert started.status_code == 201, started.json
+    written = [s for s in found["statements"] if s.startswith(('INSERT INTO "dossier" ', 'UPDATE "dossier"'))]
+    assert len(written) == 1 and written[0].startswith('INSERT') and f"'{started.json['code']}'" in written[0], written

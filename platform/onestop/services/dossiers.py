@@ -184,7 +184,7 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
 
     def write():
         dossier = sql.insert_dossier(
-            texts=texts, centre_id=centre_id, code=codes.provisional(), procedure_id=procedure.id, version_id=version.id,
+            texts=texts, centre_id=centre_id, code=codes.first_code(centre_id, now), procedure_id=procedure.id, version_id=version.id,
             state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
             error_element=error.get("element_id"), error_message=error.get("message"),
             next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
