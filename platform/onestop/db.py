@@ -266,7 +266,7 @@ class LocalDatabase(SqliteDatabase):
             with self.writer(), self.atomic("IMMEDIATE"):
                 for ticket in batch:
                     try:
-                        with self.atomic():
+                        with self._unit_savepoint():
                             ticket.result, unit = _run_unit(ticket.work, heads, batched=True)
                         heads = unit.heads
                         ends += unit.ends
@@ -276,6 +276,23 @@ class LocalDatabase(SqliteDatabase):
         except Exception as exc:  # the commit itself failed: none of the batch happened
             for ticket in batch:
                 ticket.error = ticket.error or exc
+
+    @contextlib.contextmanager
+    def _unit_savepoint(self):
+        """A batch's unit in a savepoint, as peewee's nested atomic() runs it (undone if the unit raises), but
+        always of one name (SQLite takes the latest of a name): atomic() names each anew (a uuid4, i.e. a
+        random read, and two statements SQLite has to prepare again, for every unit of every batch)."""
+        self.execute_sql('SAVEPOINT "unit"')
+        try:
+            yield
+        except BaseException:
+            self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
+            raise
+        try:
+            self.execute_sql('RELEASE SAVEPOINT "unit"')
+        except Exception:
+            self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
+            raise
 
     def _acquire_file_lock(self):
         if self._lock_file is None:
