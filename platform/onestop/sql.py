@@ -310,14 +310,29 @@ _NEW_DOSSIER_SQL = (
 )
 
 
-def insert_dossier(texts=None, **values) -> Dossier:
-    """Insert a new dossier row; returns it as a model instance (without re-reading it). `texts`: the JSON
-    texts of "data" and "applicant" (to_json), if already made (e.g. outside the writers' lock)."""
+_CODE_AT = _NEW_DOSSIER_COLUMNS.index("code")
+
+
+def prepared_dossier(texts=None, **values) -> tuple:
+    """A new dossier row's parameters and model instance, without its id (and its code, if not among `values`),
+    made ahead of `insert_dossier` (e.g. outside the writers' lock). `texts`: as insert_dossier takes them."""
     texts = texts or {c: to_json(values[c]) for c in ("data", "applicant")}
-    params = [texts[c] if c in ("data", "applicant") else values[c] for c in _NEW_DOSSIER_COLUMNS]
-    dossier_id = run(_NEW_DOSSIER_SQL, params).fetchone()[0]
-    fields = {c.removesuffix("_id") if c.endswith("_id") else c: values[c] for c in _NEW_DOSSIER_COLUMNS}
-    return Dossier(id=dossier_id, **fields)
+    params = [texts[c] if c in ("data", "applicant") else values.get(c) for c in _NEW_DOSSIER_COLUMNS]
+    fields = {c.removesuffix("_id") if c.endswith("_id") else c: values.get(c) for c in _NEW_DOSSIER_COLUMNS}
+    return params, Dossier(**fields)
+
+
+def insert_dossier(texts=None, prepared=None, **values) -> Dossier:
+    """Insert a new dossier row; returns it as a model instance (without re-reading it). `texts`: the JSON
+    texts of "data" and "applicant" (to_json), if already made; `prepared`: prepared_dossier() of every
+    value but the code, if already made, and `values` the code alone."""
+    if prepared is None:
+        params, dossier = prepared_dossier(texts, **values)
+    else:
+        params, dossier = list(prepared[0]), prepared[1]
+        params[_CODE_AT] = dossier.code = values["code"]
+    dossier.id = run(_NEW_DOSSIER_SQL, params).fetchone()[0]
+    return dossier
 
 
 _USER = list(User._meta.sorted_fields)

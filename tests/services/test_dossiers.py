@@ -177,10 +177,11 @@ def test_a_new_dossier_holds_its_code_counter_for_two_exchanges_with_the_server_
     assert _exchanges_from_the_counter_to_the_commit(traced.read_text()) == 2
 
 
-def test_a_submissions_and_a_completions_data_and_applicant_are_encoded_and_folded_before_the_writers_lock(
+def test_a_submissions_and_a_completions_text_and_the_new_dossiers_model_are_made_before_the_writers_lock(
         sqlite_app, sqlite_admin_api, monkeypatch):
     # On SQLite a unit of work runs holding the writers' lock, which every write of every process waits for:
-    # the JSON of the data and the applicant, and the applicant's words for the search index, are made before.
+    # the JSON of the data and the applicant, the applicant's words for the search index and the new dossier's
+    # model instance are made before.
     from onestop import jsontext
     from onestop.db import database
     from onestop.services import search
@@ -203,9 +204,17 @@ def test_a_submissions_and_a_completions_data_and_applicant_are_encoded_and_fold
             locked.append(("fold", text))
         return fold(text, *args, **kwargs)
 
+    made = Dossier.__init__
+
+    def watched_init(self, *args, **kwargs):
+        if held():
+            locked.append(("model", kwargs.get("code")))
+        made(self, *args, **kwargs)
+
     assert sqlite_admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
     monkeypatch.setattr(jsontext, "dumps", watched_dumps)
     monkeypatch.setattr(search, "fold", watched_fold)
+    monkeypatch.setattr(Dossier, "__init__", watched_init)
     started = sqlite_admin_api.post("/dossiers", {"procedure": "review", "data": {"fee": 100, "note": marker},
                                                   "applicant": {"name": marker}})
     assert started.status_code == 201, started.json

@@ -178,22 +178,24 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     attachments.keep(blobs)
 
     nested = database.in_transaction()  # inside another unit, whose caller may read the code: taken at once
-    # Made here, not in the unit of work: on SQLite the unit runs holding the writers' lock.
-    texts = {"data": sql.to_json(step.data), "applicant": sql.to_json(applicant)}
+    # The row but its code (and its model instance), made here, not in the unit of work: on SQLite the unit
+    # runs holding the writers' lock.
+    row = sql.prepared_dossier(
+        texts={"data": sql.to_json(step.data), "applicant": sql.to_json(applicant)},
+        centre_id=centre_id, procedure_id=procedure.id, version_id=version.id,
+        state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
+        error_element=error.get("element_id"), error_message=error.get("message"),
+        next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
+        status=first_status(channel, step, model),
+        received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model), channel=channel,
+        resolved_at=now if step.status == "completed" or (model.metadata or {}).get("return_step") in
+        {t.element_id for t in step.ready_added} else None,
+        created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
+    )
     person = search.applicant_words(applicant)
 
     def write():
-        dossier = sql.insert_dossier(
-            texts=texts, centre_id=centre_id, code=codes.first_code(centre_id, now), procedure_id=procedure.id, version_id=version.id,
-            state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
-            error_element=error.get("element_id"), error_message=error.get("message"),
-            next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
-            status=first_status(channel, step, model),
-            received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model), channel=channel,
-            resolved_at=now if step.status == "completed" or (model.metadata or {}).get("return_step") in
-            {t.element_id for t in step.ready_added} else None,
-            created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
-        )
+        dossier = sql.insert_dossier(prepared=row, code=codes.first_code(centre_id, now))
         codes.assign_at_end(dossier, now, at_once=nested)  # the agency's counter: held for the unit's last writes
         dossier.procedure, dossier.version = procedure, version
         history = write_step_rows(dossier, step, actor, new=True)
