@@ -456,3 +456,26 @@ def test_a_unit_of_work_run_inside_another_on_sqlite_joins_it_instead_of_waiting
     thread.join(20)
     assert not thread.is_alive(), "the inner unit waited for the batch it runs in"
     assert outcome == ["inner done", 2]  # one commit holds both
+
+
+def test_the_units_of_a_sqlite_batch_run_in_savepoints_of_one_name_and_one_that_fails_is_undone_alone(sqlite_app):
+    # peewee's atomic() names each savepoint anew: a random read and two statements SQLite prepares again, per unit,
+    # while the writers' lock is held.
+    from onestop import sql
+    from tests.services.test_audit import one_sqlite_batch
+
+    def insert(n, fails=False):
+        def work():
+            sql.run('INSERT INTO "batched" VALUES (?)', (n,))
+            if fails:
+                raise ValueError("refused")
+            return n
+        return work
+
+    with sqlite_app.app_context():
+        sql.run('CREATE TABLE "batched" ("n" INTEGER)')
+        errors, statements = one_sqlite_batch([insert(1), insert(2, fails=True), insert(3)])
+        assert [type(e) for e in errors] == [type(None), ValueError, type(None)]
+        assert [n for (n,) in sql.run('SELECT "n" FROM "batched" ORDER BY "n"')] == [1, 3]
+    savepoints = [s for s in statements if "SAVEPOINT" in s.upper()]
+    assert len(savepoints) == 6 and len(set(savepoints)) == 3, savepoints  # SAVEPOINT, RELEASE, ROLLBACK TO

@@ -252,21 +252,47 @@ class LocalDatabase(SqliteDatabase):
             ticket = batch[0]
             try:
                 with self.writer(), self.atomic("IMMEDIATE"):
-                    ticket.result = _run_unit(ticket.work)
+                    ticket.result, _unit = _run_unit(ticket.work)
             except Exception as exc:  # handed to the ticket's own caller
                 ticket.error = exc
             return
+        # Each audit chain's head as the batch's units have left it in its transaction (number, hash): the
+        # next unit appends from there without reading the head again (services.audit: one statement
+        # fewer a unit while the writers' lock is held). A unit that fails leaves it as it was.
+        # The writes its units left for the commit (at_batch_commit) join the batch's once the unit's savepoint is
+        # released, and are written together after the last unit.
+        heads, ends = {}, []
         try:
             with self.writer(), self.atomic("IMMEDIATE"):
                 for ticket in batch:
                     try:
-                        with self.atomic():
-                            ticket.result = _run_unit(ticket.work)
+                        with self._unit_savepoint():
+                            ticket.result, unit = _run_unit(ticket.work, heads, batched=True)
+                        heads = unit.heads
+                        ends += unit.ends
                     except Exception as exc:  # handed to the ticket's own caller
                         ticket.error = exc
+                _write_at_commit(ends)  # failing, it fails the batch: nothing of it is committed
         except Exception as exc:  # the commit itself failed: none of the batch happened
             for ticket in batch:
                 ticket.error = ticket.error or exc
+
+    @contextlib.contextmanager
+    def _unit_savepoint(self):
+        """A batch's unit in a savepoint, as peewee's nested atomic() runs it (undone if the unit raises), but
+        always of one name (SQLite takes the latest of a name): atomic() names each anew (a uuid4, i.e. a
+        random read, and two statements SQLite has to prepare again, for every unit of every batch)."""
+        self.execute_sql('SAVEPOINT "unit"')
+        try:
+            yield
+        except BaseException:
+            self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
+            raise
+        try:
+            self.execute_sql('RELEASE SAVEPOINT "unit"')
+        except Exception:
+            self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
+            raise
 
     def _acquire_file_lock(self):
         if self._lock_file is None:
@@ -700,12 +726,16 @@ _units = threading.local()
 class _Unit:
     """The writes a unit of work defers to its end, kept in the order they are to be written."""
 
-    __slots__ = ("writes", "deferred", "heads")
+    __slots__ = ("writes", "deferred", "heads", "ends", "batched")
 
-    def __init__(self):
+    def __init__(self, heads=None, batched=False):
         self.writes = []  # (order, number, write, together)
         self.deferred = 0  # how many writes were deferred: the next one's number (equal orders keep theirs)
-        self.heads = {}  # audit chain -> its head as this unit locked and read it ahead (services.audit)
+        # audit chain -> its head as this unit locked and read it ahead, or as its transaction holds it
+        # (services.audit): given by the batch the unit runs in, and kept up to date by its appends
+        self.heads = dict(heads) if heads else {}
+        self.ends = []  # (together, item) left for the batch's commit (at_batch_commit)
+        self.batched = batched  # run in a SQLite batch of several units, which writes `ends` after its last unit
 
     def add(self, order, write, together=None):
         self.writes.append((order, self.deferred, write, together))
@@ -740,6 +770,16 @@ class _Unit:
             if pipelined and db._held() is not None:
                 db._release_pipeline(exc)
             raise
+
+
+def _write_at_commit(ends) -> None:
+    """Write the items left for the commit [(together, item)]: one call `together([items])` per function, in
+    the order each was first given."""
+    groups = {}
+    for together, item in ends:
+        groups.setdefault(together, []).append(item)
+    for together, items in groups.items():
+        together(items)
 
 
 def _write_order(write):
@@ -779,6 +819,20 @@ def defer(order: tuple, write, together=None) -> None:
     unit.add(order, write, together)
 
 
+def at_batch_commit(together, item) -> bool:
+    """In a unit of work run in a SQLite batch of several units (LocalDatabase.run_write): have `item`
+    written by `together([items])`, called once for the items of all the batch's units after its last
+    unit, just before its commit (a unit that fails takes its items with it), and return True. Anywhere
+    else: False, and nothing done (the caller writes the item its usual way). For rows that nothing reads
+    before the commit and that no other unit writes, whose writing costs less once for many (an FTS5
+    index's new rows: services.search; the kept figures' additions: services.stats.counters)."""
+    unit = getattr(_units, "current", None)
+    if unit is None or not unit.batched:
+        return False
+    unit.ends.append((together, item))
+    return True
+
+
 def pipelined() -> bool:
     """Whether this thread's statements of onestop.sql are queued in a held pipeline now (PostgreSQL,
     a unit's deferred writes): their answers come back when one of them is read."""
@@ -792,30 +846,35 @@ def current_unit():
 
 
 @contextlib.contextmanager
-def _unit_of_work():
+def _unit_of_work(heads=None, batched=False):
     """The unit's deferred writes run when its body ends well (inside its transaction, before the
     commit) and are dropped when it fails. A nested unit joins the one it runs in, and what it
-    deferred is dropped with its savepoint if it fails."""
+    deferred is dropped with its savepoint if it fails. Yields the unit (`heads`: see _Unit)."""
     outer = getattr(_units, "current", None)
     if outer is not None:
-        mark = len(outer.writes)
+        mark, ends = len(outer.writes), len(outer.ends)
         try:
-            yield
+            yield outer
         except BaseException:
             del outer.writes[mark:]
+            del outer.ends[ends:]
             raise
         return
-    unit = _units.current = _Unit()
+    unit = _units.current = _Unit(heads, batched)
     try:
-        yield
+        yield unit
         unit.flush()
     finally:
         _units.current = None
 
 
-def _run_unit(work):
-    with _unit_of_work():
-        return work()
+def _run_unit(work, heads=None, batched=False):
+    """`work()` as a unit of work: (its result, the unit). `heads`: the audit chains' heads as the transaction
+    held them when the unit started (a batch's earlier units), None if unknown; `batched`: its writes left
+    for the commit (at_batch_commit) are the batch's to write."""
+    with _unit_of_work(heads, batched) as unit:
+        result = work()
+    return result, unit
 
 
 def is_transient(exc: BaseException) -> bool:

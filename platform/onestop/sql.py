@@ -210,13 +210,14 @@ _STEP_UPDATES = {(False, False): _STEP_UPDATE, (True, False): _STEP_UPDATE_ENDIN
 
 
 def store_step(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
-               clear_pause=False, state_at_serial=None) -> bool:
+               clear_pause=False, state_at_serial=None, data_text=None) -> bool:
     """Compare-and-set the dossier's new state and national status; False if its serial moved meanwhile.
     `state_at_serial`: the dossier's state as read at `serial` (every write of the state moves the serial),
-    which is then not written again when the step leaves it as it was."""
+    which is then not written again when the step leaves it as it was. `data_text`: to_json(data), if
+    already made (e.g. outside the writers' lock)."""
     same = state == state_at_serial
-    params = (workflow, *(() if same else (state,)), to_json(data), error_element, error_message, next_timer_at, now,
-              status, dossier_id, serial)
+    params = (workflow, *(() if same else (state,)), to_json(data) if data_text is None else data_text, error_element,
+              error_message, next_timer_at, now, status, dossier_id, serial)
     return run(_STEP_UPDATES[(bool(clear_pause), same)], params).rowcount == 1
 
 
@@ -309,12 +310,29 @@ _NEW_DOSSIER_SQL = (
 )
 
 
-def insert_dossier(**values) -> Dossier:
-    """Insert a new dossier row; returns it as a model instance (without re-reading it)."""
-    params = [to_json(values[c]) if c in ("data", "applicant") else values[c] for c in _NEW_DOSSIER_COLUMNS]
-    dossier_id = run(_NEW_DOSSIER_SQL, params).fetchone()[0]
-    fields = {c.removesuffix("_id") if c.endswith("_id") else c: values[c] for c in _NEW_DOSSIER_COLUMNS}
-    return Dossier(id=dossier_id, **fields)
+_CODE_AT = _NEW_DOSSIER_COLUMNS.index("code")
+
+
+def prepared_dossier(texts=None, **values) -> tuple:
+    """A new dossier row's parameters and model instance, without its id (and its code, if not among `values`),
+    made ahead of `insert_dossier` (e.g. outside the writers' lock). `texts`: as insert_dossier takes them."""
+    texts = texts or {c: to_json(values[c]) for c in ("data", "applicant")}
+    params = [texts[c] if c in ("data", "applicant") else values.get(c) for c in _NEW_DOSSIER_COLUMNS]
+    fields = {c.removesuffix("_id") if c.endswith("_id") else c: values.get(c) for c in _NEW_DOSSIER_COLUMNS}
+    return params, Dossier(**fields)
+
+
+def insert_dossier(texts=None, prepared=None, **values) -> Dossier:
+    """Insert a new dossier row; returns it as a model instance (without re-reading it). `texts`: the JSON
+    texts of "data" and "applicant" (to_json), if already made; `prepared`: prepared_dossier() of every
+    value but the code, if already made, and `values` the code alone."""
+    if prepared is None:
+        params, dossier = prepared_dossier(texts, **values)
+    else:
+        params, dossier = list(prepared[0]), prepared[1]
+        params[_CODE_AT] = dossier.code = values["code"]
+    dossier.id = run(_NEW_DOSSIER_SQL, params).fetchone()[0]
+    return dossier
 
 
 _USER = list(User._meta.sorted_fields)

@@ -350,3 +350,44 @@ def test_a_units_events_of_one_chain_take_one_advance_of_its_head_and_one_undone
         assert "task.released" not in {e.action for e in events}
         assert AuditHead.get(AuditHead.chain == 0).hash == events[-1].hash
         assert audit.verify().broken is None
+
+
+def one_sqlite_batch(works) -> tuple[list, list]:
+    """Run `works` as the units of one SQLite batch (one commit, each unit in a savepoint: what
+    LocalDatabase.run_write does with the writes queued meanwhile), in the app's context: (each unit's
+    error or None, the statements the connection ran)."""
+    from onestop.db import _Ticket, database
+
+    tickets, statements = [_Ticket(work) for work in works], []
+    database.connection().set_trace_callback(statements.append)
+    try:
+        database.obj._commit_batch(tickets)
+    finally:
+        database.connection().set_trace_callback(None)
+    return [t.error for t in tickets], statements
+
+
+def test_the_units_of_one_sqlite_batch_read_their_chains_head_once_and_one_that_fails_leaves_it_as_it_was(
+        sqlite_app):
+    # Under the writers' lock a batch's units run one after another in one transaction: only the first reads
+    # the chain's head (UPDATE ... RETURNING), the next go on from the head the one before left; a unit undone
+    # with its savepoint leaves the head where the unit before it left it.
+    from onestop.db import database
+
+    def refused():
+        audit.record("task.released", centre=None)
+        raise ValueError("refused")
+
+    with sqlite_app.app_context():
+        database.obj.run_write(lambda: audit.record("task.claimed", centre=None))  # the chain's head exists
+        errors, statements = one_sqlite_batch([lambda: audit.record("task.claimed", centre=None), refused,
+                                               lambda: audit.record("task.completed", centre=None),
+                                               lambda: audit.record("dossier.completed", centre=None)])
+        assert [type(e) for e in errors] == [type(None), ValueError, type(None), type(None)]
+        assert len([s for s in statements if s.startswith('UPDATE "audithead" SET "seq" = "seq"')]) == 1  # before: 3
+        events = list(AuditEvent.select().where(AuditEvent.chain == 0).order_by(AuditEvent.seq))
+        assert [e.action for e in events[-3:]] == ["task.claimed", "task.completed", "dossier.completed"]
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert AuditHead.get(AuditHead.chain == 0).seq == events[-1].seq
+        assert AuditHead.get(AuditHead.chain == 0).hash == events[-1].hash
+        assert audit.verify().broken is None

@@ -175,3 +175,67 @@ def test_a_new_dossier_holds_its_code_counter_for_two_exchanges_with_the_server_
             "email", "sms"]
         assert audit.verify().broken is None  # the start's event was linked to the head read ahead
     assert _exchanges_from_the_counter_to_the_commit(traced.read_text()) == 2
+
+
+def test_a_submissions_and_a_completions_text_and_the_new_dossiers_model_are_made_before_the_writers_lock(
+        sqlite_app, sqlite_admin_api, monkeypatch):
+    # On SQLite a unit of work runs holding the writers' lock, which every write of every process waits for:
+    # the JSON of the data and the applicant, the applicant's words for the search index and the new dossier's
+    # model instance are made before.
+    from onestop import jsontext
+    from onestop.db import database
+    from onestop.services import search
+
+    marker = "Trần Thị Đánh Dấu"
+    locked = []
+    dumps, fold = jsontext.dumps, search.fold
+
+    def held():
+        return database.obj._depth > 0  # inside LocalDatabase.writer(): this test's one thread holds the lock
+
+    def watched_dumps(value, *args, **kwargs):
+        text = dumps(value, *args, **kwargs)
+        if held() and marker in text:
+            locked.append(("json", text[:80]))
+        return text
+
+    def watched_fold(text, *args, **kwargs):
+        if held() and "Trần" in str(text):
+            locked.append(("fold", text))
+        return fold(text, *args, **kwargs)
+
+    made = Dossier.__init__
+
+    def watched_init(self, *args, **kwargs):
+        if held():
+            locked.append(("model", kwargs.get("code")))
+        made(self, *args, **kwargs)
+
+    assert sqlite_admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    monkeypatch.setattr(jsontext, "dumps", watched_dumps)
+    monkeypatch.setattr(search, "fold", watched_fold)
+    monkeypatch.setattr(Dossier, "__init__", watched_init)
+    started = sqlite_admin_api.post("/dossiers", {"procedure": "review", "data": {"fee": 100, "note": marker},
+                                                  "applicant": {"name": marker}})
+    assert started.status_code == 201, started.json
+    done = sqlite_admin_api.post(f"/tasks/{started.json['tasks'][0]['id']}/complete",
+                                 {"data": RECEIVED | {"applicant_name": marker}})
+    assert done.status_code == 200, done.json
+    assert locked == []
+    with sqlite_app.app_context():
+        assert sql.run('SELECT "rowid" FROM "dossier_search" WHERE "dossier_search" MATCH ?',
+                       ("applicant:tran",)).fetchall()  # the search row holds the words all the same
+
+
+def test_a_new_dossier_on_sqlite_is_inserted_with_its_real_code_and_its_row_written_once(sqlite_app,
+                                                                                          sqlite_admin_api):
+    # The writers' lock holds the whole database for the unit: a stand-in code set again at its end would only
+    # write the row (its workflow state's overflow pages with it) and the code's index twice.
+    from tests.test_statements import counted
+
+    assert sqlite_admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    with counted(sqlite_app) as found:
+        started = sqlite_admin_api.post("/dossiers", {"procedure": "review"})
+    assert started.status_code == 201, started.json
+    written = [s for s in found["statements"] if s.startswith(('INSERT INTO "dossier" ', 'UPDATE "dossier"'))]
+    assert len(written) == 1 and written[0].startswith('INSERT') and f"'{started.json['code']}'" in written[0], written

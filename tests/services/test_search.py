@@ -213,3 +213,35 @@ def test_rebuilding_makes_the_index_again_from_the_tables(app, admin):
         assert _codes(admin, "chung thuc") == [] and _found("pham quynh") == []
         assert search.rebuild() == {"procedures": 1, "dossiers": 1}
         assert _codes(admin, "chung thuc") == ["2.000815"] and _found("pham quynh") == [dossier.code]
+
+
+def test_the_new_dossiers_of_a_sqlite_batch_are_indexed_by_one_insert_before_its_commit(sqlite_app):
+    # FTS5 writes a new segment of its index at the statement after an insert: inserted once for the batch's
+    # units, just before its commit, the index gets one segment per commit instead of one per new dossier. A
+    # unit that fails takes its row with it; a unit of its own writes its row at once.
+    from onestop.db import write_transaction
+    from tests.services.test_audit import one_sqlite_batch
+
+    def put(n, fails=False):
+        def work():
+            search.put_dossier(n, 1, f"CODE-{n}", {"name": f"Nguyễn Văn {'ABCDE'[n - 1]}"}, new=True)
+            sql.run('SELECT 1')  # a statement of the unit after it
+            if fails:
+                raise ValueError("refused")
+        return work
+
+    def found(word):
+        return sorted(r for (r,) in sql.run('SELECT "rowid" FROM "dossier_search" WHERE "dossier_search" MATCH ?',
+                                            (f"applicant:{word}",)))
+
+    with sqlite_app.app_context():
+        segments = 'SELECT count(*) FROM "dossier_search_data"'
+        before = sql.run(segments).fetchone()[0]
+        errors, statements = one_sqlite_batch([put(1), put(2, fails=True), put(3), put(4)])
+        assert [type(e) for e in errors] == [type(None), ValueError, type(None), type(None)]
+        assert len([s for s in statements if s.startswith('INSERT INTO "dossier_search"')]) == 1  # before: 4
+        assert sql.run(segments).fetchone()[0] - before <= 2  # one segment (and its structure); before: 4 and more
+        assert found("nguyen") == [1, 3, 4] and found("b") == []
+        with write_transaction():
+            put(5)()
+        assert found("e") == [5]

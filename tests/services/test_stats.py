@@ -251,3 +251,39 @@ def test_a_dossier_with_a_file_but_no_paper_scanned_and_confirmed_does_not_score
         ids = [Centre.get(Centre.code == "default").id]
         groups = {g["key"]: g for g in stats.index(ids, date(2000, 1, 1), date(2100, 1, 1))}
     assert groups["digitisation"]["score"] is None  # no paper received at a counter: nothing to score yet
+
+
+def test_a_sqlite_batchs_additions_to_one_figure_row_are_written_in_one_upsert_and_read_the_same(
+        sqlite_app, sqlite_admin_api):
+    # The units of a SQLite batch add to the same rows (the same day, procedure, step): one upsert a row for the
+    # whole batch, the counts added up and the step's name kept at the greatest, as one upsert a unit leaves
+    # them; a unit that fails takes its additions with it.
+    from onestop import sql
+    from onestop.services.stats import counters
+    from tests.services.test_audit import one_sqlite_batch
+
+    assert sqlite_admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    at = datetime(2026, 3, 2, 3, 0)
+    with sqlite_app.app_context():
+        procedure = Procedure.get()
+        centre, key = procedure.centre_id, {"centre_id": procedure.centre_id, "procedure_id": procedure.id,
+                                            "lane": "L", "element_id": "E", "actor_id": 0, "bucket": 0}
+
+        def step(name, fails=False, **counted):
+            def work():
+                counters.count(centre, procedure.id, at, **counted)
+                counters._add("daystep", key | {"name": name, "day": at.date()},
+                              {"done": 1, "late": 0, "rework": 0, "seconds": 5}, greatest=("name",))
+                if fails:
+                    raise ValueError("refused")
+            return work
+
+        errors, statements = one_sqlite_batch([step("B", received=1), step("Z", fails=True, received=5),
+                                               step("C", received=1, online=1), step("A", resolved=1)])
+        assert [type(e) for e in errors] == [type(None), ValueError, type(None), type(None)]
+        for table in ("dayfigure", "daystep"):  # before: 3 each
+            assert len([s for s in statements if s.startswith(f'INSERT INTO "{table}"')]) == 1, statements
+        figures = sql.run('SELECT "received", "online", "resolved" FROM "dayfigure"').fetchall()
+        assert [tuple(row) for row in figures] == [(2, 1, 1)]
+        steps = sql.run('SELECT "name", "done", "seconds" FROM "daystep"').fetchall()
+        assert [tuple(row) for row in steps] == [("C", 3, 15)]

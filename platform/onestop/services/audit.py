@@ -133,15 +133,19 @@ def _append(events) -> None:
         last, previous = ahead[0] + len(events), ahead[1]
     else:
         last, previous = advance(chain, len(events))
+    unit = current_unit()
     rows = []
     for seq, (centre_id, dossier_id, actor_id, action, element_id, detail_text, at, _chain, bound, ids) in enumerate(
             events, last - len(events) + 1):
         previous = link(previous, chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at,
                         bound)
         rows.append((centre_id, dossier_id, actor_id, action, element_id, detail_text, at, chain, seq, previous, ids))
+    # The head as this transaction now holds it (locked until its commit): a later append of this unit, or
+    # of the next unit of its SQLite batch (db.LocalDatabase._commit_batch), goes on from here unread.
+    if unit is not None:
+        unit.heads[chain] = (last, previous)
     # With the head's new hash: one statement on PostgreSQL, one turn fewer while the head is locked.
     if ahead is not None:
-        current_unit().heads[chain] = (last, previous)  # still locked: a later append of this unit goes on from here
         sql.insert_rows("auditevent", _COLUMNS, rows, then=(
             'UPDATE "audithead" SET "seq" = ?, "hash" = ? WHERE "chain" = ?', (last, previous, chain)))
         return

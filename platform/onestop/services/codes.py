@@ -11,7 +11,7 @@ says which. A centre without one is not ready: its dossier codes start with DEFA
 
 The sequence is gapless (a rolled-back intake gives its number back) because the agency's day
 counter is advanced inside the intake's transaction, so concurrent intakes of an agency queue on
-its row until the holder commits. A new dossier is therefore inserted with a `provisional()`
+its row until the holder commits. On PostgreSQL a new dossier is therefore inserted with a `provisional()`
 stand-in and gets its real code at the very end of its unit of work (`assign_at_end`, rank
 db.LOCK_CODE, after the kept figures, before the audit chain's head): the counter is held for the
 unit's last statements only, and the numbers follow the order of the commits. On PostgreSQL the
@@ -19,14 +19,15 @@ centre's audit chain head is locked and read in the same exchange as the counter
 (`audit_head.read_head_ahead`), so the counter is held for one wait of this thread and the COMMIT. What names the code
 (the search row, a payment's reference, the notification, the audit event...) is written then too
 (`once_coded`). The stand-in is never seen outside the transaction: the unit commits only with the
-real code set.
+real code set. On SQLite, whose writers' lock holds the whole database for the unit anyway, the
+dossier is inserted with its real code (`first_code`).
 """
 
 import re
 import secrets
 
 from .. import sql
-from ..db import LOCK_CODE, defer
+from ..db import LOCK_CODE, database, defer
 from ..models import Centre
 from ..workdays import to_local
 from . import audit_head, runtime
@@ -85,6 +86,18 @@ def _prefix(agency, day) -> str:
 PROVISIONAL = "~"  # the first character of a stand-in code: no agency code (AGENCY_SHAPES, DEFAULT_AGENCY) starts with it
 
 
+def first_code(centre_id, received_utc) -> str:
+    """The code to insert a new dossier with, inside its intake's unit of work: on SQLite its real one, taken
+    now (`next_code`): a unit there holds the writers' lock, which keeps every other writer of the database
+    out until its commit anyway, so the counter is held no longer, and the dossier's row is not written
+    twice (an UPDATE of it rewrites the whole row, its workflow state's overflow pages with it). On
+    PostgreSQL a `provisional()` stand-in, so that the counter's row is held for the unit's last
+    statements only (`assign_at_end`)."""
+    if database.param == "?":
+        return next_code(centre_id, received_utc)
+    return provisional()
+
+
 def provisional() -> str:
     """A unique stand-in code to insert a new dossier with until `assign_at_end` gives it its real
     one in the same transaction; it can never be a real code."""
@@ -100,7 +113,10 @@ def assign_at_end(dossier, received_utc, at_once=False) -> None:
     current unit of work, then write what waits for it (`once_coded`), in that order. The counter is
     taken at rank LOCK_CODE, by agency and day: after the unit's own rows and the kept figures, before
     the audit chain's head (the lock order of onestop.db). `at_once`: now instead (the unit runs
-    inside another one, whose caller may read the code before its end)."""
+    inside another one, whose caller may read the code before its end). A dossier inserted with its real
+    code (`first_code`) has nothing to wait for."""
+    if not is_provisional(dossier.code):
+        return
     agency, day = agency_of(dossier.centre_id), to_local(received_utc).date()
     waiting = dossier.awaiting_code = []
 

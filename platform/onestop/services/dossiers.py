@@ -174,23 +174,17 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     plan = deadline_plan(model)
     due_at = deadlines.dossier_due(centre_id, plan, now, step.data) if plan else None
     key = new_lookup_key()
-    error = step.error or {}
     attachments.keep(blobs)
 
     nested = database.in_transaction()  # inside another unit, whose caller may read the code: taken at once
+    # The row but its code (and its model instance), made here, not in the unit of work: on SQLite the unit
+    # runs holding the writers' lock.
+    row = _new_row(actor, centre_id, procedure, version, model, step, applicant, channel, business_key, now, due_at,
+                   lookup_hash(key))
+    person = search.applicant_words(applicant)
 
     def write():
-        dossier = sql.insert_dossier(
-            centre_id=centre_id, code=codes.provisional(), procedure_id=procedure.id, version_id=version.id,
-            state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
-            error_element=error.get("element_id"), error_message=error.get("message"),
-            next_timer_at=step.next_timer_at, lookup_hash=lookup_hash(key),
-            status=first_status(channel, step, model),
-            received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model), channel=channel,
-            resolved_at=now if step.status == "completed" or (model.metadata or {}).get("return_step") in
-            {t.element_id for t in step.ready_added} else None,
-            created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
-        )
+        dossier = sql.insert_dossier(prepared=row, code=codes.first_code(centre_id, now))
         codes.assign_at_end(dossier, now, at_once=nested)  # the agency's counter: held for the unit's last writes
         dossier.procedure, dossier.version = procedure, version
         history = write_step_rows(dossier, step, actor, new=True)
@@ -200,7 +194,7 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
         attachments.record(blobs, dossier, actor)
         submissions.record(submission, dossier, key)
         codes.once_coded(dossier, lambda: _name_code(dossier, actor, step, history, model, now, linked, {
-            "procedure": procedure.code, "version": version.version, "channel": channel} | (detail or {})))
+            "procedure": procedure.code, "version": version.version, "channel": channel} | (detail or {}), person))
         return dossier
 
     dossier = business_keys.stored_once(centre_id, business_key, lambda: run_write(write))
@@ -211,10 +205,29 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     return dossier
 
 
-def _name_code(dossier, actor, step, history, model, now, linked, detail):
-    """What records a new dossier's code, written once it has it (services.codes): its search row,
-    the fee to pay first (the clock then waits), the caller's link to it, its events and notification."""
-    search.put_dossier(dossier.id, dossier.centre_id, dossier.code, dossier.applicant, new=True)
+def _new_row(actor, centre_id, procedure, version, model, step, applicant, channel, business_key, now, due_at,
+             hashed) -> tuple:
+    """A new dossier's row but its code, and its model instance (sql.prepared_dossier)."""
+    error = step.error or {}
+    return sql.prepared_dossier(
+        texts={"data": sql.to_json(step.data), "applicant": sql.to_json(applicant)},
+        centre_id=centre_id, procedure_id=procedure.id, version_id=version.id,
+        state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
+        error_element=error.get("element_id"), error_message=error.get("message"),
+        next_timer_at=step.next_timer_at, lookup_hash=hashed,
+        status=first_status(channel, step, model),
+        received_at=now, due_at=due_at, authority=_authority(centre_id, procedure.id, model), channel=channel,
+        resolved_at=now if step.status == "completed" or (model.metadata or {}).get("return_step") in
+        {t.element_id for t in step.ready_added} else None,
+        created_by_id=actor.id, created_at=now, updated_at=now, business_key=business_key,
+    )
+
+
+def _name_code(dossier, actor, step, history, model, now, linked, detail, person=None):
+    """What records a new dossier's code, written once it has it (services.codes): its search row
+    (`person`: search.applicant_words of its applicant, if made), the fee to pay first (the clock then
+    waits), the caller's link to it, its events and notification."""
+    search.put_dossier(dossier.id, dossier.centre_id, dossier.code, dossier.applicant, new=True, person=person)
     payments.request_at_submission(dossier, model, step.data, now)
     if linked is not None:
         linked(dossier, now)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from peewee import SQL
 
 from .. import sql
-from ..db import database, write_transaction
+from ..db import at_batch_commit, database, write_transaction
 from ..models import Dossier, LocalOverride, Procedure, ProcedureVersion
 from ..text import fold
 
@@ -182,21 +182,37 @@ def find_procedures(centre_id, text) -> list[int] | None:
 
 # -- dossiers by applicant --------------------------------------------------------------------------
 
-def applicant_text(code, applicant) -> str:
-    """What a dossier is found by: its code and its applicant's name, citizen ID, phone and email (folded)."""
+def applicant_text(code, applicant, person=None) -> str:
+    """What a dossier is found by: its code and its applicant's name, citizen ID, phone and email (folded).
+    `person`: applicant_words(applicant), if already made."""
+    person = applicant_words(applicant) if person is None else person
+    return " ".join(text for text in (indexed(code), person) if text)
+
+
+def applicant_words(applicant) -> str:
+    """The applicant's part of applicant_text (made before the dossier's code is known, e.g. outside the
+    writers' lock)."""
     person = applicant if isinstance(applicant, dict) else {}
-    return indexed(code, *(str(person.get(k) or "") for k in ("name", "full_name", "citizen_id", "phone", "email")))
+    return indexed(*(str(person.get(k) or "") for k in ("name", "full_name", "citizen_id", "phone", "email")))
 
 
-def put_dossier(dossier_id, centre_id, code, applicant, new=False) -> None:
+def put_dossier(dossier_id, centre_id, code, applicant, new=False, person=None) -> None:
     """Index a dossier (`new`: just inserted in this transaction, so nothing is held to replace; or
-    again, its applicant changed), in the caller's transaction."""
-    put_dossiers([(dossier_id, centre_id, applicant_text(code, applicant))], new=new)
+    again, its applicant changed), in the caller's transaction. `person`: see applicant_text."""
+    put_dossiers([(dossier_id, centre_id, applicant_text(code, applicant, person))], new=new)
 
 
 def put_dossiers(rows, new=False) -> None:
     """Index dossiers [(id, centre id, applicant_text)], replacing what was held (`new`: none was)."""
     rows = list(rows)
+    if new and _sqlite():
+        # FTS5 writes the terms it was given into a new segment of its index at the transaction's next
+        # statement (each opens a savepoint): one segment, and its merging later, for each new dossier of a
+        # SQLite batch of writes. Inserted just before the batch's commit instead: one for all (db.at_batch_commit).
+        rows = [row for row in rows if not at_batch_commit(_insert_new, row)]
+        if rows:
+            _insert_new(rows)
+        return
     for i in range(0, len(rows), 300):
         chunk = rows[i:i + 300]
         ids = [] if new else [r[0] for r in chunk]
@@ -207,6 +223,13 @@ def put_dossiers(rows, new=False) -> None:
             sql.delete_ids("dossier_search", "dossier_id", ids)
             sql.run('INSERT INTO "dossier_search" ("dossier_id", "centre_id", "document") VALUES '
                     + ",".join(["(?, ?, to_tsvector('simple', ?))"] * len(chunk)), [v for row in chunk for v in row])
+
+
+def _insert_new(rows) -> None:
+    """New dossiers' rows of SQLite's index [(id, centre id, applicant_text)]."""
+    for i in range(0, len(rows), 300):
+        sql.insert_rows("dossier_search", ("rowid", "centre", "applicant"),
+                        [(d, f"k{int(c)}", t) for d, c, t in rows[i:i + 300]])
 
 
 def move_dossiers(ids, centre_id) -> None:

@@ -94,6 +94,7 @@ class _Change:
     turn: tuple | None  # ("stop" or "resume", clockstops kind) or None (clock_turn)
     now: datetime
     fee: int = 0  # the fee the result waits for (services.payments: paid before the result), VND
+    data_text: str | None = None  # the step's data as stored (sql.to_json), made before the writers' lock
 
     @property
     def error(self) -> dict:
@@ -130,7 +131,8 @@ def _decide(dossier, step, actor, action, element_id, detail, completed_task_id,
         new_status = Status.PROCESSING
     new_status = moved(dossier, new_status)
     return _Change(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, version,
-                   ending=status is not None, status=new_status, turn=turn, now=utcnow(), fee=fee)
+                   ending=status is not None, status=new_status, turn=turn, now=utcnow(), fee=fee,
+                   data_text=sql.to_json(step.data))
 
 
 _WAITING_STATUS = {clockstops.SUPPLEMENT: Status.SUPPLEMENT_REQUESTED,
@@ -158,7 +160,7 @@ def _compare_and_set(change: _Change) -> None:
     dossier, step, error = change.dossier, change.step, change.error
     if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                           error.get("message"), step.next_timer_at, change.now, change.status,
-                          clear_pause=change.ending, state_at_serial=dossier.state):
+                          clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text):
         raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
     if change.version is not None:  # carried onto another version of its procedure
         Dossier.update(version=change.version.id).where(Dossier.id == dossier.id).execute()

@@ -24,7 +24,7 @@ import time
 from datetime import datetime
 
 from ... import sql
-from ...db import LOCK_FIGURES, database, defer, run_write
+from ...db import LOCK_FIGURES, at_batch_commit, database, defer, run_write
 from ...models import DayFigure, DayRating, DayStep, DayUnit, MonthStep, utcnow
 from .buckets import bucket
 from .definition import COUNTS, RATED
@@ -65,10 +65,39 @@ def _add(table: str, key: dict, counts: dict, greatest=()) -> None:
     greater value (the database's order, as MAX() reads them back). Written at the end of the unit
     of work, in the lock order (FIGURE_TABLES, then the key, the shard last)."""
     key = key | {"shard": shard()}
+    # In a SQLite batch of units: added up with the other units' additions to the same row, one upsert a row
+    # for the whole batch (_add_together) instead of one a unit.
+    if at_batch_commit(_add_together, (table, key, counts, greatest)):
+        return
     statement = _upsert(table, tuple(key), tuple(counts), greatest)
     params = list(key.values()) + list(counts.values())
-    row = tuple((v is not None, v) for c, v in key.items() if c not in greatest)  # None sorts first, never compared
-    defer((LOCK_FIGURES, FIGURE_TABLES.index(table), row), lambda: sql.run(statement, params))
+    defer((LOCK_FIGURES, FIGURE_TABLES.index(table), _order(key, greatest)), lambda: sql.run(statement, params))
+
+
+def _order(key: dict, greatest) -> tuple:
+    """A row's place in the lock order within its table: its key (None sorts first, never compared)."""
+    return tuple((v is not None, v) for c, v in key.items() if c not in greatest)
+
+
+def _add_together(items) -> None:
+    """Write additions [(table, key, counts, greatest)] as _add does, those to one row added up first
+    (counts summed, `greatest` columns at the greatest): what the row holds after is what one upsert each
+    leaves. In the lock order, as a unit's deferred figures are written."""
+    rows = {}
+    for table, key, counts, greatest in items:
+        ident = (table, tuple(key), tuple(counts), greatest, _order(key, greatest))
+        kept = rows.get(ident)
+        if kept is None:
+            rows[ident] = (dict(key), dict(counts))
+            continue
+        for column in greatest:  # as the upsert's CASE: a NULL on either side keeps what the row holds
+            if kept[0][column] is not None and key[column] is not None:
+                kept[0][column] = max(kept[0][column], key[column])
+        for column, value in counts.items():
+            kept[1][column] += value
+    for (table, columns, names, greatest, _), (key, counts) in sorted(
+            rows.items(), key=lambda row: (FIGURE_TABLES.index(row[0][0]), row[0][4])):
+        sql.run(_upsert(table, columns, names, greatest), list(key.values()) + list(counts.values()))
 
 
 @functools.lru_cache(maxsize=256)
