@@ -49,6 +49,64 @@ def test_hand_overs_and_the_open_tasks_a_step_takes_are_read_by_their_column_nam
     assert leaving.lane == "Lãnh đạo" and isinstance(leaving.created_at, datetime)
 
 
+def test_a_steps_rows_beside_its_dossier_are_written_and_read_back_alike_on_both_databases(app, admin_api,
+                                                                                            monkeypatch):
+    """sql.write_step_rows: the task taken off the worklist (as it was), the task offered, the waits replaced,
+    which of the completed tasks' elements were done before (asked of the tasks taken), and the history rows
+    as stored, the taken task's lane, start and deadline filled in from it; on PostgreSQL in one statement."""
+    import functools
+    from datetime import timedelta
+
+    from onestop.models import HistoryEntry, User, WaitingEvent, utcnow
+    from onestop.services import audit, steps
+    from onestop.services.stats import counters
+
+    shown = _received(admin_api)
+    task_id = shown["tasks"][0]["id"]
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == shown["code"])
+        task = WorkItem.get(WorkItem.id == task_id)
+        actor_id = User.get(User.username == "admin1").id
+        now = utcnow()
+        sent = []
+        run = sql.run
+        monkeypatch.setattr(sql, "run", lambda text, params=(): sent.append(text) or run(text, params))
+        with database.atomic() as transaction:
+            rows = sql.write_step_rows(
+                [task_id],
+                (steps._ITEM_COLUMNS, [("next-task", dossier.id, dossier.centre_id, "Task_Next", "Next", "Một cửa",
+                                        None, None, None, now + timedelta(days=1), now)]),
+                (dossier.id, steps._WAIT_COLUMNS, [(dossier.id, "timer-task", "Timer", "timer", "Wait", now, None,
+                                                    None)]),
+                (steps._HISTORY_COLUMNS, [
+                    (dossier.id, task_id, "Task_Receive", "Again", "completed", now, actor_id, None, None, None),
+                    (dossier.id, "not-a-task", "Task_Approve", "Other", "completed", now, None, None, None, None)],
+                 audit.HISTORY_COLUMNS),
+                ([(task_id, "Task_Receive"), ("not-a-task", "Task_Approve")],
+                 functools.partial(counters.done_before, dossier.id)))
+            monkeypatch.setattr(sql, "run", run)
+            stored = {row[0]: row for row in sql.run(
+                'SELECT "id", "dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id", "lane", '
+                '"started_at", "due_at" FROM "historyentry" WHERE "name" IN (\'Again\', \'Other\')').fetchall()}
+            left = [w.id for w in WorkItem.select().where(WorkItem.dossier == dossier.id)]
+            waits = [w.task_id for w in WaitingEvent.select().where(WaitingEvent.dossier == dossier.id)]
+            transaction.rollback()
+        assert not HistoryEntry.select().where(HistoryEntry.name == "Again").exists()
+    assert len(sent) == (1 if database.param != "?" else 6), sent  # taken, offered, waits (2), read, history
+    assert rows.leaving == {task_id: sql.OpenTask(task.lane, task.created_at, task.due_at)}
+    assert "Task_Receive" in rows.done_before and "Task_Approve" not in rows.done_before
+    assert left == ["next-task"] and waits == ["timer-task"]
+    assert sorted(r[0] for r in rows.history) == sorted(stored) and len(stored) == 2
+    got = {row[0]: tuple(HistoryEntry.at.python_value(v) if i in (6, 9, 10) else v for i, v in enumerate(row))
+           for row in rows.history}
+    read = {key: tuple(HistoryEntry.at.python_value(v) if i in (6, 9, 10) else v for i, v in enumerate(row))
+            for key, row in stored.items()}
+    assert got == read
+    again, other = sorted(got.values(), key=lambda r: r[0])
+    assert (again[2], again[7], again[8:]) == (task_id, actor_id, (task.lane, task.created_at, task.due_at))
+    assert (other[2], other[8:]) == ("not-a-task", (None, None, None))
+
+
 def test_a_rows_times_are_read_as_the_same_values_peewee_reads_them():
     """Rows built by hand (sql._build) read a dossier's stored times without peewee's strptime, and
     every text gives what peewee's own DateTimeField gives: a time with or without microseconds, a

@@ -67,6 +67,14 @@ def to_json(value):
     return None if value is None else jsontext.dumps(value)  # JSONField's text (models.JSONField)
 
 
+def _insert_sql(table: str, columns: tuple, count: int, returning: tuple = (), marks: list | None = None) -> str:
+    """INSERT of `count` rows into `table` (VALUES; `marks`: each row's own placeholders, else `?`s)."""
+    names = ",".join(f'"{c}"' for c in columns)
+    back = (" RETURNING " + ",".join(f'"{c}"' for c in returning)) if returning else ""
+    rows = marks if marks is not None else ["(" + ",".join("?" * len(columns)) + ")"] * count
+    return f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join(rows) + back
+
+
 def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), then: tuple | None = None):
     """One multi-row INSERT of `rows` (tuples in the order of `columns`); with `returning`, the
     inserted rows' values of those columns as stored (in no particular order). `then`: (a statement
@@ -76,15 +84,12 @@ def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), t
         if then is not None:
             run(*then)
         return []
-    marks = "(" + ",".join("?" * len(columns)) + ")"
-    names = ",".join(f'"{c}"' for c in columns)
-    back = (" RETURNING " + ",".join(f'"{c}"' for c in returning)) if returning else ""
-    insert = f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join([marks] * len(rows))
+    insert = _insert_sql(table, columns, len(rows))
     values = [value for row in rows for value in row]
     if then is not None and not returning and database.param != "?":
         run(f'WITH "inserted" AS ({insert}) {then[0]}', values + list(then[1]))
         return []
-    cursor = run(insert + back, values)
+    cursor = run(_insert_sql(table, columns, len(rows), returning) if returning else insert, values)
     if then is not None:
         run(*then)
     return cursor.fetchall() if returning else []
@@ -266,15 +271,118 @@ class OpenTask(NamedTuple):
     due_at: datetime | None
 
 
+_TAKE_SQL = 'DELETE FROM "workitem" WHERE "id" IN ({}) RETURNING "id", "lane", "created_at", "due_at"'
+
+
 def take_open_tasks(ids: list) -> dict:
     """Delete ready tasks a step removes from the worklist; id -> OpenTask (lane, created_at, due_at)
     of each, as it was (kept in the history): one DELETE ... RETURNING, no read before it."""
     if not ids:
         return {}
-    rows = run('DELETE FROM "workitem" WHERE "id" IN (' + ",".join("?" * len(ids)) + ') '
-               'RETURNING "id", "lane", "created_at", "due_at"', ids).fetchall()
+    return _open_tasks(run(_TAKE_SQL.format(",".join("?" * len(ids))), ids).fetchall())
+
+
+def _open_tasks(rows) -> dict:
     return {i: OpenTask(lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d))
             for i, lane, c, d in rows}
+
+
+# A history row's lane, start and deadline, as its task was when the same statement deleted it (write_step_rows).
+_FROM_TAKEN = ", ".join(f'(SELECT "{c}" FROM "taken" WHERE "id" = ?)' for c in ("lane", "created_at", "due_at"))
+
+
+def _answer(kind: int, columns: tuple, values: dict) -> str:
+    """SELECT of a row of `kind` laid out as `columns`: each column named in `values` (column -> the
+    column it is read from), NULL in the others."""
+    return f"SELECT {kind}, " + ", ".join(f'"{values[c]}"' if c in values else "NULL" for c in columns)
+
+
+class StepRows(NamedTuple):
+    """What `write_step_rows` read back."""
+
+    leaving: dict  # task id -> OpenTask: the ready tasks the step took off the worklist, as they were
+    done_before: set  # of the elements asked about, those the dossier's people had completed before
+    history: list  # the history rows as stored (tuples in the order of `returning`, ids included)
+
+
+def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tuple, done_before) -> StepRows:
+    """The rows a step writes beside its dossier's (services.steps decides them), in this order: the ready
+    tasks it takes off the worklist (`taken`: their ids; `take_open_tasks`), the tasks it offers (`tasks`:
+    (columns, rows) of "workitem"), its waits (`waits`: None to leave them, else (the dossier whose waits
+    go first, or None; columns; rows) of "waitingevent"), a read of the elements done before, and its
+    history (`history`: (columns, rows, returning) of "historyentry"; each row's last three values, the
+    lane, start and deadline of the task it finished, are filled in from that task if it was taken).
+    `done_before`: ([(task id, element id)] of the tasks the step completed, a function of element ids
+    giving the read's (statement, parameters)), asked about the elements of the tasks taken.
+
+    On SQLite one statement after another (they cost no round trip). On PostgreSQL ONE statement: the
+    writes as data-modifying WITH queries, the history's filled-in values read from the deleted tasks,
+    the read seeing the history as it was before the statement (as before the insert), and the
+    elements asked about being all the completed tasks' (a superset: the answer for those taken is
+    the same)."""
+    completed, read = done_before
+    history_columns, history_rows, returning = history
+    assert history_columns[-3:] == ("lane", "started_at", "due_at"), history_columns
+    if database.param == "?":
+        leaving = take_open_tasks(taken)
+        insert_rows("workitem", *tasks)
+        if waits is not None:
+            if waits[0] is not None:
+                delete_ids("waitingevent", "dossier_id", [waits[0]])
+            insert_rows("waitingevent", *waits[1:])
+        asked = [element for task, element in completed if task in leaving]
+        before = {e for (e,) in run(*read(asked))} if asked else set()
+        stored = insert_rows("historyentry", history_columns, [
+            (*row[:-3], *leaving.get(row[1], (None, None, None))) for row in history_rows], returning=returning)
+        return StepRows(leaving, before, stored)
+    parts, params = [], []  # the WITH queries, in the order they are written; the parameters in the text's order
+    if taken:
+        parts.append(f'"taken" AS ({_TAKE_SQL.format(",".join("?" * len(taken)))})')
+        params += taken
+    if tasks[1]:
+        parts.append(f'"offered" AS ({_insert_sql("workitem", tasks[0], len(tasks[1]))})')
+        params += [value for row in tasks[1] for value in row]
+    if waits is not None and waits[0] is not None:
+        parts.append('"unwaited" AS (DELETE FROM "waitingevent" WHERE "dossier_id" = ?)')
+        params.append(waits[0])
+    if waits is not None and waits[2]:
+        parts.append(f'"waits" AS ({_insert_sql("waitingevent", waits[1], len(waits[2]))})')
+        params += [value for row in waits[2] for value in row]
+    task_at = history_columns.index("task_id")
+    marks, plain = [], "?," * (len(history_columns) - 3)
+    for row in history_rows:
+        if row[task_at] in taken:
+            marks.append(f"({plain}{_FROM_TAKEN})")
+            params += [*row[:-3], row[task_at], row[task_at], row[task_at]]
+        else:
+            marks.append(f"({plain}?,?,?)")
+            params += row
+    # One answer: rows of the history as stored (0), of the tasks taken (1), of the elements done before (2), each
+    # value in the column of the history's answer that holds its kind (an id, a task id, a time...).
+    selects, at = [], {c: i for i, c in enumerate(returning)}
+    if history_rows:
+        parts.append(f'"history" AS ({_insert_sql("historyentry", history_columns, len(history_rows), returning, marks)})')
+        selects.append("SELECT 0, " + ", ".join(f'"{c}"' for c in returning) + ' FROM "history"')
+    if taken:
+        selects.append(_answer(1, returning, {"task_id": "id", "lane": "lane", "started_at": "created_at",
+                                              "due_at": "due_at"}) + ' FROM "taken"')
+    asked = [element for _task, element in completed]
+    if asked:
+        text, more = read(asked)
+        selects.append(_answer(2, returning, {"element_id": "element_id"}) + f' FROM ({text}) "before"')
+        params += more
+    if not selects:
+        selects.append("SELECT NULL WHERE false")
+    statement = ("WITH " + ", ".join(parts) + " " if parts else "") + " UNION ALL ".join(selects)
+    leaving, before, stored = {}, set(), []
+    for kind, *row in run(statement, params).fetchall():
+        if kind == 0:
+            stored.append(tuple(row))
+        elif kind == 1:
+            leaving.update(_open_tasks([[row[at[c]] for c in ("task_id", "lane", "started_at", "due_at")]]))
+        else:
+            before.add(row[at["element_id"]])
+    return StepRows(leaving, before, stored)
 
 
 def workflow_text(dossier_id, serial):

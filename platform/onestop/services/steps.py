@@ -13,6 +13,7 @@ is brought up to date and the live workflow cache and the timer queue are told.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -316,29 +317,32 @@ def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due
     now = utcnow()
     due_at = due_at or dossier.due_at
     lookup_tables.store_writes(dossier, step)  # what the step's tasks wrote to the centre's data stores
-    leaving = sql.take_open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
     model = model_for(dossier.version) if step.ready_added else None
     roles, plan = (lane_roles(model, dossier), deadline_plan(model)) if model else ({}, None)
     # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
-    sql.insert_rows("workitem", _ITEM_COLUMNS, [
-        (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form,
-         *units.role_and_unit(dossier.centre_id, roles.get(t.lane)),
-         deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, due_at),
-         now + timedelta(microseconds=i))
-        for i, t in enumerate(step.ready_added)])
+    tasks = [(t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form,
+              *units.role_and_unit(dossier.centre_id, roles.get(t.lane)),
+              deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, due_at),
+              now + timedelta(microseconds=i))
+             for i, t in enumerate(step.ready_added)]
+    waits = None
     if step.waiting_changed:
-        if not new:
-            sql.delete_ids("waitingevent", "dossier_id", [dossier.id])
-        sql.insert_rows("waitingevent", _WAIT_COLUMNS, [
+        waits = (None if new else dossier.id, _WAIT_COLUMNS, [
             (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at, w.message,
              sql.to_json(w.correlations) if w.correlations else None) for w in step.waiting])
-    service_calls.record(dossier, step)
     actor_id = actor.id if actor is not None else None
+    # The tasks it took off the worklist (the unit, when it got it, its deadline: kept in the history and the
+    # figures), those it offers, its waits, whether its people's steps were done before, and the history rows
+    # as stored (with their ids, for the step's audit event, which binds them): one statement on PostgreSQL.
+    done = [(f.task_id, f.element_id) for f in step.finished if f.state == "completed"]
+    rows = sql.write_step_rows(step.ready_removed, (_ITEM_COLUMNS, tasks), waits, (_HISTORY_COLUMNS, [
+        (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
+         None, None, None)
+        for f in step.finished], audit.HISTORY_COLUMNS), (done, functools.partial(counters.done_before, dossier.id)))
+    service_calls.record(dossier, step)
+    leaving = rows.leaving
     counters.count_steps(dossier, [(f.element_id, f.name, *leaving[f.task_id][:2], f.at, leaving[f.task_id][2],
                                  actor_id if f.task_id == completed_task_id else None)
-                                for f in step.finished if f.state == "completed" and f.task_id in leaving])
-    # The rows as stored (with their ids) go to the step's audit event, which binds them.
-    return sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
-        (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
-         *leaving.get(f.task_id, (None, None, None)))
-        for f in step.finished], returning=audit.HISTORY_COLUMNS)
+                                for f in step.finished if f.state == "completed" and f.task_id in leaving],
+                         before=rows.done_before)
+    return rows.history
