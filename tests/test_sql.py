@@ -1,6 +1,6 @@
 """The hand-written SQL answers in named rows: callers read a column by its name, never its place."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from onestop import sql
 from onestop.db import database
@@ -105,6 +105,24 @@ def test_a_steps_rows_beside_its_dossier_are_written_and_read_back_alike_on_both
     again, other = sorted(got.values(), key=lambda r: r[0])
     assert (again[2], again[7], again[8:]) == (task_id, actor_id, (task.lane, task.created_at, task.due_at))
     assert (other[2], other[8:]) == ("not-a-task", (None, None, None))
+
+
+def test_an_intake_reads_the_centres_closure_and_the_procedures_latest_version_in_one_statement(app, admin_api):
+    from onestop.models import Centre
+
+    assert admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    with app.app_context():
+        centre = Centre.get(Centre.code == "default")
+        closure, (procedure, version) = sql.intake_version(centre.id, "review")
+        assert closure == (None, None)
+        current = sql.current_version(centre.id, "review")
+        assert (procedure.code, procedure.id, version.id, version.version) == (
+            current[0].code, current[0].id, current[1].id, current[1].version)
+        assert sql.intake_version(centre.id, "no-such-procedure") == ((None, None), None)
+        assert sql.intake_version(centre.id + 1000, "review") == ((None, None), None)
+        Centre.update(closed_on=date(2026, 1, 2)).where(Centre.id == centre.id).execute()
+        closure, _ = sql.intake_version(centre.id, "review")
+        assert Centre.closed_on.python_value(closure[0]) == date(2026, 1, 2) and closure[1] is None
 
 
 def test_a_rows_times_are_read_as_the_same_values_peewee_reads_them():

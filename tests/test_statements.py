@@ -117,7 +117,7 @@ def test_a_submission_reads_its_answers_rows_in_one_statement(app, admin_api):
 # and 15; then 17 statements in 15 round trips and 14 in 10 on PostgreSQL, before a step's rows and a unit's figures
 # were written with one statement each there: docs/perfpg.md): a statement or a round trip more fails here.
 MOST = {"complete": {"sqlite": 18, "postgresql": 12, "round_trips": 13},
-        "submit": {"sqlite": 24, "postgresql": 13, "round_trips": 9}}
+        "submit": {"sqlite": 23, "postgresql": 12, "round_trips": 8}}
 
 
 def test_a_completion_and_a_submission_cost_at_most_so_many_statements_and_round_trips(app, admin_api):

@@ -400,11 +400,31 @@ _CURRENT_SQL = (
 
 def current_version(centre_id: int, code: str):
     """(procedure, its latest version) of a centre by code, or None."""
-    row = run(_CURRENT_SQL, (centre_id, code)).fetchone()
-    if row is None:
+    return _current(run(_CURRENT_SQL, (centre_id, code)).fetchone())
+
+
+def _current(row):
+    if row is None or row[len(_PROCEDURE)] is None:  # (no version: the intake's outer join)
         return None
     procedure = _build(Procedure, _PROCEDURE, row[: len(_PROCEDURE)])
     return procedure, _build(ProcedureVersion, _VERSION, row[len(_PROCEDURE):])
+
+
+# The centre's closure with the procedure's latest version, in one statement (an intake asks both).
+_INTAKE_SQL = (
+    f"SELECT c.\"closed_on\", c.\"successor_id\", {_columns('p', _PROCEDURE)}, {_columns('v', _VERSION)} "
+    'FROM "centre" c LEFT JOIN "procedure" p ON p."centre_id" = c."id" AND p."code" = ? '
+    'LEFT JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" WHERE c."id" = ?'
+)
+
+
+def intake_version(centre_id: int, code: str) -> tuple:
+    """((closed_on, successor_id) of the centre, as stored, or (None, None) if there is no such centre;
+    `current_version(centre_id, code)`), read in one statement: what an intake checks first."""
+    row = run(_INTAKE_SQL, (code, centre_id)).fetchone()
+    if row is None:
+        return (None, None), None
+    return tuple(row[:2]), _current(row[2:])
 
 
 _NEW_DOSSIER_COLUMNS = ("centre_id", "code", "procedure_id", "version_id", "state", "data", "applicant", "workflow",
