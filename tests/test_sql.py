@@ -125,6 +125,21 @@ def test_an_intake_reads_the_centres_closure_and_the_procedures_latest_version_i
         assert Centre.closed_on.python_value(closure[0]) == date(2026, 1, 2) and closure[1] is None
 
 
+def test_a_task_is_read_with_its_dossiers_link_to_the_national_portal(app, admin_api):
+    """The link a completion's status change is queued on (services.national_portal.outbox) comes with the task."""
+    from onestop.models import PortalDossier, utcnow
+
+    shown = _received(admin_api)
+    task_id = shown["tasks"][0]["id"]
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == shown["code"])
+        assert sql.work_item_in_centre(task_id, dossier.centre_id).dossier.portal_link is None
+        link = PortalDossier.create(centre=dossier.centre_id, dossier=dossier.id, portal_id="P-1", procedure_code="x",
+                                    agency_code="y", created_at=utcnow())
+        item = sql.work_item_in_centre(task_id, dossier.centre_id, with_state=True)
+        assert item.dossier.portal_link == (link.id, dossier.centre_id) and item.dossier.stored_text[1]
+
+
 def test_a_rows_times_are_read_as_the_same_values_peewee_reads_them():
     """Rows built by hand (sql._build) read a dossier's stored times without peewee's strptime, and
     every text gives what peewee's own DateTimeField gives: a time with or without microseconds, a

@@ -114,10 +114,10 @@ def _columns(alias, fields):
 
 
 _WORK_ITEM_SQL = (
-    f"SELECT {_columns('w', _ITEM)}, {_columns('d', DOSSIER_HEAD)}, {_columns('v', _VERSION)}, {_columns('p', _PROCEDURE)} "
-    'FROM "workitem" w JOIN "dossier" d ON d."id" = w."dossier_id" '
+    f"SELECT {_columns('w', _ITEM)}, {_columns('d', DOSSIER_HEAD)}, {_columns('v', _VERSION)}, {_columns('p', _PROCEDURE)}, "
+    'l."id", l."centre_id" FROM "workitem" w JOIN "dossier" d ON d."id" = w."dossier_id" '
     'JOIN "procedureversion" v ON v."id" = d."version_id" JOIN "procedure" p ON p."id" = d."procedure_id" '
-    'WHERE w."id" = ? AND w."centre_id" = ?'
+    'LEFT JOIN "portaldossier" l ON l."dossier_id" = d."id" WHERE w."id" = ? AND w."centre_id" = ?'
 )
 
 
@@ -183,12 +183,15 @@ _WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FRO
 def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     """A ready task of a centre with its dossier (no workflow state), version and procedure; or None.
     With `with_state`, the dossier's stored workflow state is read in the same query and kept as
-    `dossier.stored_text` (serial, text), for a step whose workflow is not live in this process."""
+    `dossier.stored_text` (serial, text), for a step whose workflow is not live in this process.
+    The dossier's link to the national portal comes too, as `dossier.portal_link` ((id, centre_id) or
+    None: a link is made with its dossier and never changes; national_portal.outbox.status_changed)."""
     row = run(_WORK_ITEM_WITH_STATE_SQL if with_state else _WORK_ITEM_SQL, (task_id, centre_id)).fetchone()
     if row is None:
         return None
     if with_state:
         row, text = row[:-1], row[-1]
+    row, link = row[:-2], row[-2:]
     cut = [len(_ITEM), len(_ITEM) + len(DOSSIER_HEAD), len(_ITEM) + len(DOSSIER_HEAD) + len(_VERSION)]
     item = _build(WorkItem, _ITEM, row[: cut[0]])
     dossier = _build(Dossier, DOSSIER_HEAD, row[cut[0]: cut[1]])
@@ -196,6 +199,7 @@ def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     dossier.procedure = _build(Procedure, _PROCEDURE, row[cut[2]:])
     item.dossier = dossier
     item.centre = dossier.centre_id
+    dossier.portal_link = tuple(link) if link[0] is not None else None
     if with_state:
         dossier.stored_text = (dossier.serial, text)
     return item

@@ -218,8 +218,8 @@ def _record_result(change: _Change, due_at) -> None:
     """What the new national status means for the citizen and the figures: the notification of a
     result, the times of the result, the return and the ending (each set once), and their counts."""
     dossier, now, before, after = change.dossier, change.now, change.dossier.status, change.status
-    if after != before:
-        portal_outbox.status_changed(dossier.id, after, now)
+    if after != before:  # (the portal link read with the dossier, if it was: sql.work_item_in_centre)
+        portal_outbox.status_changed(dossier.id, after, now, getattr(dossier, "portal_link", portal_outbox.UNREAD))
     if after == Status.RESOLVED and before != Status.RESOLVED:
         notify.queue(dossier, "resolved", dossier.procedure.name)
     if (after in WITH_RESULT or change.fee) and before not in WITH_RESULT:  # a result waiting for its fee is ready
