@@ -7,6 +7,7 @@ return ordinary model instances or named rows (tuples whose fields also have nam
 `row.due_at`, never `row[5]`). Everything else keeps using peewee's query builder.
 """
 
+import functools
 import re
 from datetime import datetime
 from typing import NamedTuple
@@ -327,6 +328,7 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     completed, read = done_before
     history_columns, history_rows, returning = history
     assert history_columns[-3:] == ("lane", "started_at", "due_at"), history_columns
+    task_at = history_columns.index("task_id")
     if database.param == "?":
         leaving = take_open_tasks(taken)
         insert_rows("workitem", *tasks)
@@ -337,47 +339,24 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
         asked = [element for task, element in completed if task in leaving]
         before = {e for (e,) in run(*read(asked))} if asked else set()
         stored = insert_rows("historyentry", history_columns, [
-            (*row[:-3], *leaving.get(row[1], (None, None, None))) for row in history_rows], returning=returning)
+            (*row[:-3], *leaving.get(row[task_at], (None, None, None))) for row in history_rows], returning=returning)
         return StepRows(leaving, before, stored)
-    parts, params = [], []  # the WITH queries, in the order they are written; the parameters in the text's order
-    if taken:
-        parts.append(f'"taken" AS ({_TAKE_SQL.format(",".join("?" * len(taken)))})')
-        params += taken
-    if tasks[1]:
-        parts.append(f'"offered" AS ({_insert_sql("workitem", tasks[0], len(tasks[1]))})')
-        params += [value for row in tasks[1] for value in row]
-    if waits is not None and waits[0] is not None:
-        parts.append('"unwaited" AS (DELETE FROM "waitingevent" WHERE "dossier_id" = ?)')
-        params.append(waits[0])
-    if waits is not None and waits[2]:
-        parts.append(f'"waits" AS ({_insert_sql("waitingevent", waits[1], len(waits[2]))})')
-        params += [value for row in waits[2] for value in row]
-    task_at = history_columns.index("task_id")
-    marks, plain = [], "?," * (len(history_columns) - 3)
-    for row in history_rows:
-        if row[task_at] in taken:
-            marks.append(f"({plain}{_FROM_TAKEN})")
-            params += [*row[:-3], row[task_at], row[task_at], row[task_at]]
-        else:
-            marks.append(f"({plain}?,?,?)")
-            params += row
-    # One answer: rows of the history as stored (0), of the tasks taken (1), of the elements done before (2), each
-    # value in the column of the history's answer that holds its kind (an id, a task id, a time...).
-    selects, at = [], {c: i for i, c in enumerate(returning)}
-    if history_rows:
-        parts.append(f'"history" AS ({_insert_sql("historyentry", history_columns, len(history_rows), returning, marks)})')
-        selects.append("SELECT 0, " + ", ".join(f'"{c}"' for c in returning) + ' FROM "history"')
-    if taken:
-        selects.append(_answer(1, returning, {"task_id": "id", "lane": "lane", "started_at": "created_at",
-                                              "due_at": "due_at"}) + ' FROM "taken"')
+    filled = tuple(row[task_at] in taken for row in history_rows)
     asked = [element for _task, element in completed]
-    if asked:
-        text, more = read(asked)
-        selects.append(_answer(2, returning, {"element_id": "element_id"}) + f' FROM ({text}) "before"')
-        params += more
-    if not selects:
-        selects.append("SELECT NULL WHERE false")
-    statement = ("WITH " + ", ".join(parts) + " " if parts else "") + " UNION ALL ".join(selects)
+    text, more = read(asked) if asked else (None, [])
+    unwait = waits is not None and waits[0] is not None
+    statement = _step_rows_sql(len(taken), tasks[0], len(tasks[1]), unwait, waits[1] if waits else (),
+                               len(waits[2]) if waits else 0, history_columns, returning, filled, text)
+    params = list(taken)  # in the order of the statement's text (_step_rows_sql)
+    params += [value for row in tasks[1] for value in row]
+    if unwait:
+        params.append(waits[0])
+    if waits is not None:
+        params += [value for row in waits[2] for value in row]
+    for row, fill in zip(history_rows, filled, strict=True):
+        params += (*row[:-3], row[task_at], row[task_at], row[task_at]) if fill else row
+    params += more
+    at = {c: i for i, c in enumerate(returning)}
     leaving, before, stored = {}, set(), []
     for kind, *row in run(statement, params).fetchall():
         if kind == 0:
@@ -387,6 +366,40 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
         else:
             before.add(row[at["element_id"]])
     return StepRows(leaving, before, stored)
+
+
+@functools.lru_cache(maxsize=256)
+def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, wait_columns: tuple, waits: int,
+                   history_columns: tuple, returning: tuple, filled: tuple, read: str | None) -> str:
+    """write_step_rows' statement on PostgreSQL, by the shape of what it writes (built once per shape: a
+    model's steps have a few): `taken` tasks deleted, `offered` inserted, the dossier's waits deleted
+    (`unwait`), `waits` inserted, a history row per item of `filled` (True: its task is one taken), then
+    the `read` of the elements done before."""
+    parts = []  # the WITH queries, in the order they are written
+    if taken:
+        parts.append(f'"taken" AS ({_TAKE_SQL.format(",".join("?" * taken))})')
+    if offered:
+        parts.append(f'"offered" AS ({_insert_sql("workitem", task_columns, offered)})')
+    if unwait:
+        parts.append('"unwaited" AS (DELETE FROM "waitingevent" WHERE "dossier_id" = ?)')
+    if waits:
+        parts.append(f'"waits" AS ({_insert_sql("waitingevent", wait_columns, waits)})')
+    plain = "?," * (len(history_columns) - 3)
+    marks = [f"({plain}{_FROM_TAKEN})" if fill else f"({plain}?,?,?)" for fill in filled]
+    # One answer: rows of the history as stored (0), of the tasks taken (1), of the elements done before (2), each
+    # value in the column of the history's answer that holds its kind (an id, a task id, a time...).
+    selects = []
+    if filled:
+        parts.append(f'"history" AS ({_insert_sql("historyentry", history_columns, len(filled), returning, marks)})')
+        selects.append("SELECT 0, " + ", ".join(f'"{c}"' for c in returning) + ' FROM "history"')
+    if taken:
+        selects.append(_answer(1, returning, {"task_id": "id", "lane": "lane", "started_at": "created_at",
+                                              "due_at": "due_at"}) + ' FROM "taken"')
+    if read is not None:
+        selects.append(_answer(2, returning, {"element_id": "element_id"}) + f' FROM ({read}) "before"')
+    if not selects:
+        selects.append("SELECT NULL WHERE false")
+    return ("WITH " + ", ".join(parts) + " " if parts else "") + " UNION ALL ".join(selects)
 
 
 def workflow_text(dossier_id, serial):
