@@ -91,6 +91,25 @@ def test_a_steps_rows_beside_its_dossier_are_written_and_read_back_alike_on_both
             left = [w.id for w in WorkItem.select().where(WorkItem.dossier == dossier.id)]
             waits = [w.task_id for w in WaitingEvent.select().where(WaitingEvent.dossier == dossier.id)]
             transaction.rollback()
+        with database.atomic() as transaction:  # the same, guarded by a compare-and-set that finds no row
+            guard = sql.step_update(dossier.id, dossier.serial + 5, "{}", "running", {}, None, None, None, now,
+                                    dossier.status)
+            lost = sql.write_step_rows(
+                [task_id], (steps._ITEM_COLUMNS, [(task_id, dossier.id, dossier.centre_id, "Task_Next", "Next",
+                                                   "Một cửa", None, None, None, None, now)]),
+                (dossier.id, steps._WAIT_COLUMNS, [(dossier.id, "timer-task", "Timer", "timer", "Wait", now, None,
+                                                    None)]),
+                (steps._HISTORY_COLUMNS, [(dossier.id, task_id, "Task_Receive", "Again", "completed", now, actor_id,
+                                           None, None, None)], audit.HISTORY_COLUMNS),
+                ([(task_id, "Task_Receive")], functools.partial(counters.done_before, dossier.id)), guard)
+            # (the task offered has the id of the one taken: written without the guard, it would fail or stay)
+            unchanged = ([w.id for w in WorkItem.select().where(WorkItem.dossier == dossier.id)],
+                         WaitingEvent.select().where(WaitingEvent.dossier == dossier.id).count(),
+                         HistoryEntry.select().where(HistoryEntry.name == "Again").count(),
+                         Dossier.get(Dossier.id == dossier.id).serial)
+            transaction.rollback()
+        assert not lost.guarded and lost.history == [] and lost.leaving == {}
+        assert unchanged == ([task_id], 0, 0, dossier.serial)
         assert not HistoryEntry.select().where(HistoryEntry.name == "Again").exists()
     assert len(sent) == (1 if database.param != "?" else 6), sent  # taken, offered, waits (2), read, history
     assert rows.leaving == {task_id: sql.OpenTask(task.lane, task.created_at, task.due_at)}
@@ -105,6 +124,36 @@ def test_a_steps_rows_beside_its_dossier_are_written_and_read_back_alike_on_both
     again, other = sorted(got.values(), key=lambda r: r[0])
     assert (again[2], again[7], again[8:]) == (task_id, actor_id, (task.lane, task.created_at, task.due_at))
     assert (other[2], other[8:]) == ("not-a-task", (None, None, None))
+
+
+def test_a_step_whose_dossier_moved_meanwhile_writes_none_of_its_rows_and_answers_409(app, admin_api):
+    """The compare-and-set of a step (on PostgreSQL the guard of the statement of its rows): a dossier whose
+    serial moved after the step read it refuses the step, and none of its rows is written."""
+    from onestop.models import HistoryEntry, WaitingEvent
+
+    shown = _received(admin_api)
+    task_id = shown["tasks"][0]["id"]
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == shown["code"])
+        before = (dossier.serial, HistoryEntry.select().count(), WaitingEvent.select().count(),
+                  [w.id for w in WorkItem.select().order_by(WorkItem.id)])
+        from onestop.services import dossiers
+        real = dossiers.save_step
+
+        def moved_meanwhile(dossier, *args, **kwargs):  # someone stores a step between the read and the write
+            Dossier.update(serial=Dossier.serial + 1).where(Dossier.id == dossier.id).execute()
+            return real(dossier, *args, **kwargs)
+
+        dossiers.save_step = moved_meanwhile
+        try:
+            answer = admin_api.post(f"/tasks/{task_id}/complete", {"data": {"approved": True}})
+        finally:
+            dossiers.save_step = real
+        assert answer.status_code == 409 and "changed by someone else meanwhile" in answer.json["message"]
+        dossier = Dossier.get(Dossier.code == shown["code"])
+        assert (dossier.serial - 1, HistoryEntry.select().count(), WaitingEvent.select().count(),
+                [w.id for w in WorkItem.select().order_by(WorkItem.id)]) == before
+        assert dossier.status == shown["status"]
 
 
 def test_an_intake_reads_the_centres_closure_and_the_procedures_latest_version_in_one_statement(app, admin_api):

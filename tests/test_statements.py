@@ -116,7 +116,7 @@ def test_a_submission_reads_its_answers_rows_in_one_statement(app, admin_api):
 # answer's rows were read in one statement: a completion 20 statements on SQLite, 19 on PostgreSQL; a submission 25
 # and 15; then 17 statements in 15 round trips and 14 in 10 on PostgreSQL, before a step's rows and a unit's figures
 # were written with one statement each there: docs/perfpg.md): a statement or a round trip more fails here.
-MOST = {"complete": {"sqlite": 17, "postgresql": 11, "round_trips": 12},
+MOST = {"complete": {"sqlite": 17, "postgresql": 10, "round_trips": 10},
         "submit": {"sqlite": 23, "postgresql": 12, "round_trips": 8}}
 
 

@@ -68,12 +68,22 @@ def to_json(value):
     return None if value is None else jsontext.dumps(value)  # JSONField's text (models.JSONField)
 
 
-def _insert_sql(table: str, columns: tuple, count: int, returning: tuple = (), marks: list | None = None) -> str:
-    """INSERT of `count` rows into `table` (VALUES; `marks`: each row's own placeholders, else `?`s)."""
+def _insert_sql(table: str, columns: tuple, count: int, returning: tuple = (), marks: list | None = None,
+                guarded: bool = False) -> str:
+    """INSERT of `count` rows into `table` (VALUES; `marks`: each row's own placeholders, else `?`s). `guarded`
+    (PostgreSQL, write_step_rows): only if the WITH query "guard" found its row; the rows' values are typed
+    by the table's columns as VALUES of an INSERT are (a first row, of none, of the table's types gives them)."""
     names = ",".join(f'"{c}"' for c in columns)
     back = (" RETURNING " + ",".join(f'"{c}"' for c in returning)) if returning else ""
     rows = marks if marks is not None else ["(" + ",".join("?" * len(columns)) + ")"] * count
+    if guarded:  # (a SELECT a row, not VALUES: VALUES types a column of NULLs as text before the UNION)
+        typed = ", ".join(f'(NULL::"{table}")."{c}"' for c in columns)
+        return (f'INSERT INTO "{table}" ({names}) SELECT * FROM (SELECT {typed} WHERE false'
+                + "".join(f" UNION ALL SELECT {row[1:-1]}" for row in rows) + f') "rows" WHERE {_GUARDED}' + back)
     return f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join(rows) + back
+
+
+_GUARDED = 'EXISTS (SELECT 1 FROM "guard")'
 
 
 def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), then: tuple | None = None):
@@ -224,10 +234,17 @@ def store_step(dossier_id, serial, workflow, state, data, error_element, error_m
     """Compare-and-set the dossier's new state and national status; False if its serial moved meanwhile.
     `state_at_serial`: the dossier's state as read at `serial` (every write of the state moves the serial),
     which is then not written again when the step leaves it as it was."""
+    return run(*step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at,
+                            now, status, clear_pause, state_at_serial)).rowcount == 1
+
+
+def step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
+                clear_pause=False, state_at_serial=None) -> tuple:
+    """store_step's compare-and-set as (statement, parameters), for write_step_rows' `guard`."""
     same = state == state_at_serial
     params = (workflow, *(() if same else (state,)), to_json(data), error_element, error_message, next_timer_at, now,
               status, dossier_id, serial)
-    return run(_STEP_UPDATES[(bool(clear_pause), same)], params).rowcount == 1
+    return _STEP_UPDATES[(bool(clear_pause), same)], params
 
 
 _NEXT_SEQUENCE = (
@@ -308,9 +325,11 @@ class StepRows(NamedTuple):
     leaving: dict  # task id -> OpenTask: the ready tasks the step took off the worklist, as they were
     done_before: set  # of the elements asked about, those the dossier's people had completed before
     history: list  # the history rows as stored (tuples in the order of `returning`, ids included)
+    guarded: bool = True  # False: the guard found no row, and nothing was written
 
 
-def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tuple, done_before) -> StepRows:
+def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tuple, done_before,
+                    guard: tuple | None = None) -> StepRows:
     """The rows a step writes beside its dossier's (services.steps decides them), in this order: the ready
     tasks it takes off the worklist (`taken`: their ids; `take_open_tasks`), the tasks it offers (`tasks`:
     (columns, rows) of "workitem"), its waits (`waits`: None to leave them, else (the dossier whose waits
@@ -320,16 +339,21 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     `done_before`: ([(task id, element id)] of the tasks the step completed, a function of element ids
     giving the read's (statement, parameters)), asked about the elements of the tasks taken.
 
+    `guard`: (statement, parameters) of an UPDATE that must change one row first (the dossier's compare-and-set,
+    `step_update`), else nothing is written and `guarded` is False.
+
     On SQLite one statement after another (they cost no round trip). On PostgreSQL ONE statement: the
-    writes as data-modifying WITH queries, the history's filled-in values read from the deleted tasks,
-    the read seeing the history as it was before the statement (as before the insert), and the
-    elements asked about being all the completed tasks' (a superset: the answer for those taken is
-    the same)."""
+    writes as data-modifying WITH queries (the guard first, every write after it only if it found its row),
+    the history's filled-in values read from the deleted tasks, the read seeing the history as it was
+    before the statement (as before the insert), and the elements asked about being all the completed
+    tasks' (a superset: the answer for those taken is the same)."""
     completed, read = done_before
     history_columns, history_rows, returning = history
     assert history_columns[-3:] == ("lane", "started_at", "due_at"), history_columns
     task_at = history_columns.index("task_id")
     if database.param == "?":
+        if guard is not None and run(*guard).rowcount != 1:
+            return StepRows({}, set(), [], guarded=False)
         leaving = take_open_tasks(taken)
         insert_rows("workitem", *tasks)
         if waits is not None:
@@ -346,8 +370,10 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     text, more = read(asked) if asked else (None, [])
     unwait = waits is not None and waits[0] is not None
     statement = _step_rows_sql(len(taken), tasks[0], len(tasks[1]), unwait, waits[1] if waits else (),
-                               len(waits[2]) if waits else 0, history_columns, returning, filled, text)
-    params = list(taken)  # in the order of the statement's text (_step_rows_sql)
+                               len(waits[2]) if waits else 0, history_columns, returning, filled, text,
+                               guard[0] if guard is not None else None)
+    params = list(guard[1]) if guard is not None else []  # in the order of the statement's text (_step_rows_sql)
+    params += taken
     params += [value for row in tasks[1] for value in row]
     if unwait:
         params.append(waits[0])
@@ -357,46 +383,53 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
         params += (*row[:-3], row[task_at], row[task_at], row[task_at]) if fill else row
     params += more
     at = {c: i for i, c in enumerate(returning)}
-    leaving, before, stored = {}, set(), []
+    leaving, before, stored, found = {}, set(), [], guard is None
     for kind, *row in run(statement, params).fetchall():
         if kind == 0:
             stored.append(tuple(row))
         elif kind == 1:
             leaving.update(_open_tasks([[row[at[c]] for c in ("task_id", "lane", "started_at", "due_at")]]))
-        else:
+        elif kind == 2:
             before.add(row[at["element_id"]])
-    return StepRows(leaving, before, stored)
+        else:
+            found = True
+    return StepRows(leaving, before, stored, found)
 
 
 @functools.lru_cache(maxsize=256)
 def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, wait_columns: tuple, waits: int,
-                   history_columns: tuple, returning: tuple, filled: tuple, read: str | None) -> str:
+                   history_columns: tuple, returning: tuple, filled: tuple, read: str | None, guard: str | None) -> str:
     """write_step_rows' statement on PostgreSQL, by the shape of what it writes (built once per shape: a
-    model's steps have a few): `taken` tasks deleted, `offered` inserted, the dossier's waits deleted
-    (`unwait`), `waits` inserted, a history row per item of `filled` (True: its task is one taken), then
-    the `read` of the elements done before."""
-    parts = []  # the WITH queries, in the order they are written
+    model's steps have a few): the `guard` UPDATE, `taken` tasks deleted, `offered` inserted, the dossier's
+    waits deleted (`unwait`), `waits` inserted, a history row per item of `filled` (True: its task is one
+    taken), then the `read` of the elements done before. With a guard, each write is made only if the guard
+    found its row: each asks first (the guard runs once, at the first asking), so the dossier's row is taken
+    before its tasks, as in the lock order; the guard answers a row of its own (3)."""
+    parts = [f'"guard" AS ({guard} RETURNING 1)'] if guard else []  # the WITH queries, in the order they are written
+    gate = f" AND {_GUARDED}" if guard else ""
     if taken:
-        parts.append(f'"taken" AS ({_TAKE_SQL.format(",".join("?" * taken))})')
+        parts.append(f'"taken" AS ({_TAKE_SQL.format(",".join("?" * taken)).replace(" RETURNING", gate + " RETURNING")})')
     if offered:
-        parts.append(f'"offered" AS ({_insert_sql("workitem", task_columns, offered)})')
+        parts.append(f'"offered" AS ({_insert_sql("workitem", task_columns, offered, guarded=bool(guard))})')
     if unwait:
-        parts.append('"unwaited" AS (DELETE FROM "waitingevent" WHERE "dossier_id" = ?)')
+        parts.append(f'"unwaited" AS (DELETE FROM "waitingevent" WHERE "dossier_id" = ?{gate})')
     if waits:
-        parts.append(f'"waits" AS ({_insert_sql("waitingevent", wait_columns, waits)})')
+        parts.append(f'"waits" AS ({_insert_sql("waitingevent", wait_columns, waits, guarded=bool(guard))})')
     plain = "?," * (len(history_columns) - 3)
     marks = [f"({plain}{_FROM_TAKEN})" if fill else f"({plain}?,?,?)" for fill in filled]
     # One answer: rows of the history as stored (0), of the tasks taken (1), of the elements done before (2), each
-    # value in the column of the history's answer that holds its kind (an id, a task id, a time...).
+    # value in the column of the history's answer that holds its kind (an id, a task id, a time...), the guard's (3).
     selects = []
     if filled:
-        parts.append(f'"history" AS ({_insert_sql("historyentry", history_columns, len(filled), returning, marks)})')
+        parts.append(f'"history" AS ({_insert_sql("historyentry", history_columns, len(filled), returning, marks, bool(guard))})')
         selects.append("SELECT 0, " + ", ".join(f'"{c}"' for c in returning) + ' FROM "history"')
     if taken:
         selects.append(_answer(1, returning, {"task_id": "id", "lane": "lane", "started_at": "created_at",
                                               "due_at": "due_at"}) + ' FROM "taken"')
     if read is not None:
         selects.append(_answer(2, returning, {"element_id": "element_id"}) + f' FROM ({read}) "before"')
+    if guard:
+        selects.append(_answer(3, returning, {}) + ' FROM "guard"')
     if not selects:
         selects.append("SELECT NULL WHERE false")
     return ("WITH " + ", ".join(parts) + " " if parts else "") + " UNION ALL ".join(selects)
