@@ -351,7 +351,7 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     history_columns, history_rows, returning = history
     assert history_columns[-3:] == ("lane", "started_at", "due_at"), history_columns
     task_at = history_columns.index("task_id")
-    if database.param == "?":
+    if database.obj.param == "?":  # (the proxy's target: an attribute read through the proxy costs more)
         if guard is not None and run(*guard).rowcount != 1:
             return StepRows({}, set(), [], guarded=False)
         leaving = take_open_tasks(taken)

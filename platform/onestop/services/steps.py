@@ -179,7 +179,7 @@ def _compare_and_set_with_rows(change: _Change) -> tuple | None:
     other version, no turn of the clock, no new promise, no data store written; each would come after the
     dossier's row and before its tasks). Else None: `_compare_and_set` runs on its own."""
     dossier, step, error = change.dossier, change.step, change.error
-    if (database.param == "?" or change.version is not None or change.turn is not None
+    if (database.obj.param == "?" or change.version is not None or change.turn is not None
             or getattr(step, "table_writes", None)
             or deadlines.due_may_change(dossier, deadline_plan(model_for(dossier.version)), dossier.data, step.data)):
         return None

@@ -79,7 +79,7 @@ def _write(figures) -> None:
     within the statement too); a row met again starts a new statement (one statement may change a row
     once). On SQLite one upsert each, in turn (its statements cost no round trip)."""
     figures = sorted(figures, key=lambda figure: figure[:2])
-    if database.param == "?":
+    if database.obj.param == "?":
         for _table, _row, shape, params in figures:
             sql.run(_upsert(*shape), params)
         return
