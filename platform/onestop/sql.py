@@ -95,12 +95,12 @@ def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), t
         if then is not None:
             run(*then)
         return []
-    insert = _insert_sql(table, columns, len(rows))
+    insert = _insert_sql(table, columns, len(rows), returning)
     values = [value for row in rows for value in row]
     if then is not None and not returning and database.param != "?":
         run(f'WITH "inserted" AS ({insert}) {then[0]}', values + list(then[1]))
         return []
-    cursor = run(_insert_sql(table, columns, len(rows), returning) if returning else insert, values)
+    cursor = run(insert, values)
     if then is not None:
         run(*then)
     return cursor.fetchall() if returning else []

@@ -178,11 +178,12 @@ def _compare_and_set_with_rows(change: _Change) -> tuple | None:
     on PostgreSQL (SQLite's statements cost no round trip), when the unit writes nothing between them (no
     other version, no turn of the clock, no new promise, no data store written; each would come after the
     dossier's row and before its tasks). Else None: `_compare_and_set` runs on its own."""
-    dossier, step, error = change.dossier, change.step, change.error
+    dossier, step = change.dossier, change.step
     if (database.obj.param == "?" or change.version is not None or change.turn is not None
             or getattr(step, "table_writes", None)
             or deadlines.due_may_change(dossier, deadline_plan(model_for(dossier.version)), dossier.data, step.data)):
         return None
+    error = change.error
     return sql.step_update(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                            error.get("message"), step.next_timer_at, change.now, change.status,
                            clear_pause=change.ending, state_at_serial=dossier.state)
