@@ -1,6 +1,6 @@
 """The hand-written SQL answers in named rows: callers read a column by its name, never its place."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from onestop import sql
 from onestop.db import database
@@ -47,6 +47,146 @@ def test_hand_overs_and_the_open_tasks_a_step_takes_are_read_by_their_column_nam
     assert (hand_over.element_id, hand_over.lane, hand_over.state) == ("Task_Receive", "Một cửa", "completed")
     assert hand_over.started_at <= hand_over.done_at
     assert leaving.lane == "Lãnh đạo" and isinstance(leaving.created_at, datetime)
+
+
+def test_a_steps_rows_beside_its_dossier_are_written_and_read_back_alike_on_both_databases(app, admin_api,
+                                                                                            monkeypatch):
+    """sql.write_step_rows: the task taken off the worklist (as it was), the task offered, the waits replaced,
+    which of the completed tasks' elements were done before (asked of the tasks taken), and the history rows
+    as stored, the taken task's lane, start and deadline filled in from it; on PostgreSQL in one statement."""
+    import functools
+    from datetime import timedelta
+
+    from onestop.models import HistoryEntry, User, WaitingEvent, utcnow
+    from onestop.services import audit, steps
+    from onestop.services.stats import counters
+
+    shown = _received(admin_api)
+    task_id = shown["tasks"][0]["id"]
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == shown["code"])
+        task = WorkItem.get(WorkItem.id == task_id)
+        actor_id = User.get(User.username == "admin1").id
+        now = utcnow()
+        sent = []
+        run = sql.run
+        monkeypatch.setattr(sql, "run", lambda text, params=(): sent.append(text) or run(text, params))
+        with database.atomic() as transaction:
+            rows = sql.write_step_rows(
+                [task_id],
+                (steps._ITEM_COLUMNS, [("next-task", dossier.id, dossier.centre_id, "Task_Next", "Next", "Một cửa",
+                                        None, None, None, now + timedelta(days=1), now)]),
+                (dossier.id, steps._WAIT_COLUMNS, [(dossier.id, "timer-task", "Timer", "timer", "Wait", now, None,
+                                                    None)]),
+                (steps._HISTORY_COLUMNS, [
+                    (dossier.id, task_id, "Task_Receive", "Again", "completed", now, actor_id, None, None, None),
+                    (dossier.id, "not-a-task", "Task_Approve", "Other", "completed", now, None, None, None, None)],
+                 audit.HISTORY_COLUMNS),
+                ([(task_id, "Task_Receive"), ("not-a-task", "Task_Approve")],
+                 functools.partial(counters.done_before, dossier.id)))
+            monkeypatch.setattr(sql, "run", run)
+            stored = {row[0]: row for row in sql.run(
+                'SELECT "id", "dossier_id", "task_id", "element_id", "name", "state", "at", "actor_id", "lane", '
+                '"started_at", "due_at" FROM "historyentry" WHERE "name" IN (\'Again\', \'Other\')').fetchall()}
+            left = [w.id for w in WorkItem.select().where(WorkItem.dossier == dossier.id)]
+            waits = [w.task_id for w in WaitingEvent.select().where(WaitingEvent.dossier == dossier.id)]
+            transaction.rollback()
+        with database.atomic() as transaction:  # the same, guarded by a compare-and-set that finds no row
+            guard = sql.step_update(dossier.id, dossier.serial + 5, "{}", "running", {}, None, None, None, now,
+                                    dossier.status)
+            lost = sql.write_step_rows(
+                [task_id], (steps._ITEM_COLUMNS, [(task_id, dossier.id, dossier.centre_id, "Task_Next", "Next",
+                                                   "Một cửa", None, None, None, None, now)]),
+                (dossier.id, steps._WAIT_COLUMNS, [(dossier.id, "timer-task", "Timer", "timer", "Wait", now, None,
+                                                    None)]),
+                (steps._HISTORY_COLUMNS, [(dossier.id, task_id, "Task_Receive", "Again", "completed", now, actor_id,
+                                           None, None, None)], audit.HISTORY_COLUMNS),
+                ([(task_id, "Task_Receive")], functools.partial(counters.done_before, dossier.id)), guard)
+            # (the task offered has the id of the one taken: written without the guard, it would fail or stay)
+            unchanged = ([w.id for w in WorkItem.select().where(WorkItem.dossier == dossier.id)],
+                         WaitingEvent.select().where(WaitingEvent.dossier == dossier.id).count(),
+                         HistoryEntry.select().where(HistoryEntry.name == "Again").count(),
+                         Dossier.get(Dossier.id == dossier.id).serial)
+            transaction.rollback()
+        assert not lost.guarded and lost.history == [] and lost.leaving == {}
+        assert unchanged == ([task_id], 0, 0, dossier.serial)
+        assert not HistoryEntry.select().where(HistoryEntry.name == "Again").exists()
+    assert len(sent) == (1 if database.param != "?" else 6), sent  # taken, offered, waits (2), read, history
+    assert rows.leaving == {task_id: sql.OpenTask(task.lane, task.created_at, task.due_at)}
+    assert "Task_Receive" in rows.done_before and "Task_Approve" not in rows.done_before
+    assert left == ["next-task"] and waits == ["timer-task"]
+    assert sorted(r[0] for r in rows.history) == sorted(stored) and len(stored) == 2
+    got = {row[0]: tuple(HistoryEntry.at.python_value(v) if i in (6, 9, 10) else v for i, v in enumerate(row))
+           for row in rows.history}
+    read = {key: tuple(HistoryEntry.at.python_value(v) if i in (6, 9, 10) else v for i, v in enumerate(row))
+            for key, row in stored.items()}
+    assert got == read
+    again, other = sorted(got.values(), key=lambda r: r[0])
+    assert (again[2], again[7], again[8:]) == (task_id, actor_id, (task.lane, task.created_at, task.due_at))
+    assert (other[2], other[8:]) == ("not-a-task", (None, None, None))
+
+
+def test_a_step_whose_dossier_moved_meanwhile_writes_none_of_its_rows_and_answers_409(app, admin_api):
+    """The compare-and-set of a step (on PostgreSQL the guard of the statement of its rows): a dossier whose
+    serial moved after the step read it refuses the step, and none of its rows is written."""
+    from onestop.models import HistoryEntry, WaitingEvent
+
+    shown = _received(admin_api)
+    task_id = shown["tasks"][0]["id"]
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == shown["code"])
+        before = (dossier.serial, HistoryEntry.select().count(), WaitingEvent.select().count(),
+                  [w.id for w in WorkItem.select().order_by(WorkItem.id)])
+        from onestop.services import dossiers
+        real = dossiers.save_step
+
+        def moved_meanwhile(dossier, *args, **kwargs):  # someone stores a step between the read and the write
+            Dossier.update(serial=Dossier.serial + 1).where(Dossier.id == dossier.id).execute()
+            return real(dossier, *args, **kwargs)
+
+        dossiers.save_step = moved_meanwhile
+        try:
+            answer = admin_api.post(f"/tasks/{task_id}/complete", {"data": {"approved": True}})
+        finally:
+            dossiers.save_step = real
+        assert answer.status_code == 409 and "changed by someone else meanwhile" in answer.json["message"]
+        dossier = Dossier.get(Dossier.code == shown["code"])
+        assert (dossier.serial - 1, HistoryEntry.select().count(), WaitingEvent.select().count(),
+                [w.id for w in WorkItem.select().order_by(WorkItem.id)]) == before
+        assert dossier.status == shown["status"]
+
+
+def test_an_intake_reads_the_centres_closure_and_the_procedures_latest_version_in_one_statement(app, admin_api):
+    from onestop.models import Centre
+
+    assert admin_api.upload([MODELS / "review.bpmn", MODELS / "receive-schema.json"]).status_code == 201
+    with app.app_context():
+        centre = Centre.get(Centre.code == "default")
+        closure, (procedure, version) = sql.intake_version(centre.id, "review")
+        assert closure == (None, None)
+        current = sql.current_version(centre.id, "review")
+        assert (procedure.code, procedure.id, version.id, version.version) == (
+            current[0].code, current[0].id, current[1].id, current[1].version)
+        assert sql.intake_version(centre.id, "no-such-procedure") == ((None, None), None)
+        assert sql.intake_version(centre.id + 1000, "review") == ((None, None), None)
+        Centre.update(closed_on=date(2026, 1, 2)).where(Centre.id == centre.id).execute()
+        closure, _ = sql.intake_version(centre.id, "review")
+        assert Centre.closed_on.python_value(closure[0]) == date(2026, 1, 2) and closure[1] is None
+
+
+def test_a_task_is_read_with_its_dossiers_link_to_the_national_portal(app, admin_api):
+    """The link a completion's status change is queued on (services.national_portal.outbox) comes with the task."""
+    from onestop.models import PortalDossier, utcnow
+
+    shown = _received(admin_api)
+    task_id = shown["tasks"][0]["id"]
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == shown["code"])
+        assert sql.work_item_in_centre(task_id, dossier.centre_id).dossier.portal_link is None
+        link = PortalDossier.create(centre=dossier.centre_id, dossier=dossier.id, portal_id="P-1", procedure_code="x",
+                                    agency_code="y", created_at=utcnow())
+        item = sql.work_item_in_centre(task_id, dossier.centre_id, with_state=True)
+        assert item.dossier.portal_link == (link.id, dossier.centre_id) and item.dossier.stored_text[1]
 
 
 def test_a_rows_times_are_read_as_the_same_values_peewee_reads_them():

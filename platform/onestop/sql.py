@@ -7,6 +7,7 @@ return ordinary model instances or named rows (tuples whose fields also have nam
 `row.due_at`, never `row[5]`). Everything else keeps using peewee's query builder.
 """
 
+import functools
 import re
 from datetime import datetime
 from typing import NamedTuple
@@ -67,6 +68,24 @@ def to_json(value):
     return None if value is None else jsontext.dumps(value)  # JSONField's text (models.JSONField)
 
 
+def _insert_sql(table: str, columns: tuple, count: int, returning: tuple = (), marks: list | None = None,
+                guarded: bool = False) -> str:
+    """INSERT of `count` rows into `table` (VALUES; `marks`: each row's own placeholders, else `?`s). `guarded`
+    (PostgreSQL, write_step_rows): only if the WITH query "guard" found its row; the rows' values are typed
+    by the table's columns as VALUES of an INSERT are (a first row, of none, of the table's types gives them)."""
+    names = ",".join(f'"{c}"' for c in columns)
+    back = (" RETURNING " + ",".join(f'"{c}"' for c in returning)) if returning else ""
+    rows = marks if marks is not None else ["(" + ",".join("?" * len(columns)) + ")"] * count
+    if guarded:  # (a SELECT a row, not VALUES: VALUES types a column of NULLs as text before the UNION)
+        typed = ", ".join(f'(NULL::"{table}")."{c}"' for c in columns)
+        return (f'INSERT INTO "{table}" ({names}) SELECT * FROM (SELECT {typed} WHERE false'
+                + "".join(f" UNION ALL SELECT {row[1:-1]}" for row in rows) + f') "rows" WHERE {_GUARDED}' + back)
+    return f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join(rows) + back
+
+
+_GUARDED = 'EXISTS (SELECT 1 FROM "guard")'
+
+
 def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), then: tuple | None = None):
     """One multi-row INSERT of `rows` (tuples in the order of `columns`); with `returning`, the
     inserted rows' values of those columns as stored (in no particular order). `then`: (a statement
@@ -76,15 +95,12 @@ def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), t
         if then is not None:
             run(*then)
         return []
-    marks = "(" + ",".join("?" * len(columns)) + ")"
-    names = ",".join(f'"{c}"' for c in columns)
-    back = (" RETURNING " + ",".join(f'"{c}"' for c in returning)) if returning else ""
-    insert = f'INSERT INTO "{table}" ({names}) VALUES ' + ",".join([marks] * len(rows))
+    insert = _insert_sql(table, columns, len(rows), returning)
     values = [value for row in rows for value in row]
     if then is not None and not returning and database.param != "?":
         run(f'WITH "inserted" AS ({insert}) {then[0]}', values + list(then[1]))
         return []
-    cursor = run(insert + back, values)
+    cursor = run(insert, values)
     if then is not None:
         run(*then)
     return cursor.fetchall() if returning else []
@@ -109,10 +125,10 @@ def _columns(alias, fields):
 
 
 _WORK_ITEM_SQL = (
-    f"SELECT {_columns('w', _ITEM)}, {_columns('d', DOSSIER_HEAD)}, {_columns('v', _VERSION)}, {_columns('p', _PROCEDURE)} "
-    'FROM "workitem" w JOIN "dossier" d ON d."id" = w."dossier_id" '
+    f"SELECT {_columns('w', _ITEM)}, {_columns('d', DOSSIER_HEAD)}, {_columns('v', _VERSION)}, {_columns('p', _PROCEDURE)}, "
+    'l."id", l."centre_id" FROM "workitem" w JOIN "dossier" d ON d."id" = w."dossier_id" '
     'JOIN "procedureversion" v ON v."id" = d."version_id" JOIN "procedure" p ON p."id" = d."procedure_id" '
-    'WHERE w."id" = ? AND w."centre_id" = ?'
+    'LEFT JOIN "portaldossier" l ON l."dossier_id" = d."id" WHERE w."id" = ? AND w."centre_id" = ?'
 )
 
 
@@ -178,12 +194,15 @@ _WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FRO
 def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     """A ready task of a centre with its dossier (no workflow state), version and procedure; or None.
     With `with_state`, the dossier's stored workflow state is read in the same query and kept as
-    `dossier.stored_text` (serial, text), for a step whose workflow is not live in this process."""
+    `dossier.stored_text` (serial, text), for a step whose workflow is not live in this process.
+    The dossier's link to the national portal comes too, as `dossier.portal_link` ((id, centre_id) or
+    None: a link is made with its dossier and never changes; national_portal.outbox.status_changed)."""
     row = run(_WORK_ITEM_WITH_STATE_SQL if with_state else _WORK_ITEM_SQL, (task_id, centre_id)).fetchone()
     if row is None:
         return None
     if with_state:
         row, text = row[:-1], row[-1]
+    row, link = row[:-2], row[-2:]
     cut = [len(_ITEM), len(_ITEM) + len(DOSSIER_HEAD), len(_ITEM) + len(DOSSIER_HEAD) + len(_VERSION)]
     item = _build(WorkItem, _ITEM, row[: cut[0]])
     dossier = _build(Dossier, DOSSIER_HEAD, row[cut[0]: cut[1]])
@@ -191,6 +210,7 @@ def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     dossier.procedure = _build(Procedure, _PROCEDURE, row[cut[2]:])
     item.dossier = dossier
     item.centre = dossier.centre_id
+    dossier.portal_link = tuple(link) if link[0] is not None else None
     if with_state:
         dossier.stored_text = (dossier.serial, text)
     return item
@@ -215,10 +235,17 @@ def store_step(dossier_id, serial, workflow, state, data, error_element, error_m
     `state_at_serial`: the dossier's state as read at `serial` (every write of the state moves the serial),
     which is then not written again when the step leaves it as it was. `data_text`: to_json(data), if
     already made (e.g. outside the writers' lock)."""
+    return run(*step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at,
+                            now, status, clear_pause, state_at_serial, data_text)).rowcount == 1
+
+
+def step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
+                clear_pause=False, state_at_serial=None, data_text=None) -> tuple:
+    """store_step's compare-and-set as (statement, parameters), for write_step_rows' `guard`."""
     same = state == state_at_serial
     params = (workflow, *(() if same else (state,)), to_json(data) if data_text is None else data_text, error_element,
               error_message, next_timer_at, now, status, dossier_id, serial)
-    return run(_STEP_UPDATES[(bool(clear_pause), same)], params).rowcount == 1
+    return _STEP_UPDATES[(bool(clear_pause), same)], params
 
 
 _NEXT_SEQUENCE = (
@@ -267,15 +294,146 @@ class OpenTask(NamedTuple):
     due_at: datetime | None
 
 
+_TAKE_SQL = 'DELETE FROM "workitem" WHERE "id" IN ({}) RETURNING "id", "lane", "created_at", "due_at"'
+
+
 def take_open_tasks(ids: list) -> dict:
     """Delete ready tasks a step removes from the worklist; id -> OpenTask (lane, created_at, due_at)
     of each, as it was (kept in the history): one DELETE ... RETURNING, no read before it."""
     if not ids:
         return {}
-    rows = run('DELETE FROM "workitem" WHERE "id" IN (' + ",".join("?" * len(ids)) + ') '
-               'RETURNING "id", "lane", "created_at", "due_at"', ids).fetchall()
+    return _open_tasks(run(_TAKE_SQL.format(",".join("?" * len(ids))), ids).fetchall())
+
+
+def _open_tasks(rows) -> dict:
     return {i: OpenTask(lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d))
             for i, lane, c, d in rows}
+
+
+# A history row's lane, start and deadline, as its task was when the same statement deleted it (write_step_rows).
+_FROM_TAKEN = ", ".join(f'(SELECT "{c}" FROM "taken" WHERE "id" = ?)' for c in ("lane", "created_at", "due_at"))
+
+
+def _answer(kind: int, columns: tuple, values: dict) -> str:
+    """SELECT of a row of `kind` laid out as `columns`: each column named in `values` (column -> the
+    column it is read from), NULL in the others."""
+    return f"SELECT {kind}, " + ", ".join(f'"{values[c]}"' if c in values else "NULL" for c in columns)
+
+
+class StepRows(NamedTuple):
+    """What `write_step_rows` read back."""
+
+    leaving: dict  # task id -> OpenTask: the ready tasks the step took off the worklist, as they were
+    done_before: set  # of the elements asked about, those the dossier's people had completed before
+    history: list  # the history rows as stored (tuples in the order of `returning`, ids included)
+    guarded: bool = True  # False: the guard found no row, and nothing was written
+
+
+def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tuple, done_before,
+                    guard: tuple | None = None) -> StepRows:
+    """The rows a step writes beside its dossier's (services.steps decides them), in this order: the ready
+    tasks it takes off the worklist (`taken`: their ids; `take_open_tasks`), the tasks it offers (`tasks`:
+    (columns, rows) of "workitem"), its waits (`waits`: None to leave them, else (the dossier whose waits
+    go first, or None; columns; rows) of "waitingevent"), a read of the elements done before, and its
+    history (`history`: (columns, rows, returning) of "historyentry"; each row's last three values, the
+    lane, start and deadline of the task it finished, are filled in from that task if it was taken).
+    `done_before`: ([(task id, element id)] of the tasks the step completed, a function of element ids
+    giving the read's (statement, parameters)), asked about the elements of the tasks taken.
+
+    `guard`: (statement, parameters) of an UPDATE that must change one row first (the dossier's compare-and-set,
+    `step_update`), else nothing is written and `guarded` is False.
+
+    On SQLite one statement after another (they cost no round trip). On PostgreSQL ONE statement: the
+    writes as data-modifying WITH queries (the guard first, every write after it only if it found its row),
+    the history's filled-in values read from the deleted tasks, the read seeing the history as it was
+    before the statement (as before the insert), and the elements asked about being all the completed
+    tasks' (a superset: the answer for those taken is the same)."""
+    completed, read = done_before
+    history_columns, history_rows, returning = history
+    assert history_columns[-3:] == ("lane", "started_at", "due_at"), history_columns
+    task_at = history_columns.index("task_id")
+    if database.obj.param == "?":  # (the proxy's target: an attribute read through the proxy costs more)
+        if guard is not None and run(*guard).rowcount != 1:
+            return StepRows({}, set(), [], guarded=False)
+        leaving = take_open_tasks(taken)
+        insert_rows("workitem", *tasks)
+        if waits is not None:
+            if waits[0] is not None:
+                delete_ids("waitingevent", "dossier_id", [waits[0]])
+            insert_rows("waitingevent", *waits[1:])
+        asked = [element for task, element in completed if task in leaving]
+        before = {e for (e,) in run(*read(asked))} if asked else set()
+        stored = insert_rows("historyentry", history_columns, [
+            (*row[:-3], *leaving.get(row[task_at], (None, None, None))) for row in history_rows], returning=returning)
+        return StepRows(leaving, before, stored)
+    filled = tuple(row[task_at] in taken for row in history_rows)
+    asked = [element for _task, element in completed]
+    text, more = read(asked) if asked else (None, [])
+    unwait = waits is not None and waits[0] is not None
+    statement = _step_rows_sql(len(taken), tasks[0], len(tasks[1]), unwait, waits[1] if waits else (),
+                               len(waits[2]) if waits else 0, history_columns, returning, filled, text,
+                               guard[0] if guard is not None else None)
+    params = list(guard[1]) if guard is not None else []  # in the order of the statement's text (_step_rows_sql)
+    params += taken
+    params += [value for row in tasks[1] for value in row]
+    if unwait:
+        params.append(waits[0])
+    if waits is not None:
+        params += [value for row in waits[2] for value in row]
+    for row, fill in zip(history_rows, filled, strict=True):
+        params += (*row[:-3], row[task_at], row[task_at], row[task_at]) if fill else row
+    params += more
+    at = {c: i for i, c in enumerate(returning)}
+    leaving, before, stored, found = {}, set(), [], guard is None
+    for kind, *row in run(statement, params).fetchall():
+        if kind == 0:
+            stored.append(tuple(row))
+        elif kind == 1:
+            leaving.update(_open_tasks([[row[at[c]] for c in ("task_id", "lane", "started_at", "due_at")]]))
+        elif kind == 2:
+            before.add(row[at["element_id"]])
+        else:
+            found = True
+    return StepRows(leaving, before, stored, found)
+
+
+@functools.lru_cache(maxsize=256)
+def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, wait_columns: tuple, waits: int,
+                   history_columns: tuple, returning: tuple, filled: tuple, read: str | None, guard: str | None) -> str:
+    """write_step_rows' statement on PostgreSQL, by the shape of what it writes (built once per shape: a
+    model's steps have a few): the `guard` UPDATE, `taken` tasks deleted, `offered` inserted, the dossier's
+    waits deleted (`unwait`), `waits` inserted, a history row per item of `filled` (True: its task is one
+    taken), then the `read` of the elements done before. With a guard, each write is made only if the guard
+    found its row: each asks first (the guard runs once, at the first asking), so the dossier's row is taken
+    before its tasks, as in the lock order; the guard answers a row of its own (3)."""
+    parts = [f'"guard" AS ({guard} RETURNING 1)'] if guard else []  # the WITH queries, in the order they are written
+    gate = f" AND {_GUARDED}" if guard else ""
+    if taken:
+        parts.append(f'"taken" AS ({_TAKE_SQL.format(",".join("?" * taken)).replace(" RETURNING", gate + " RETURNING")})')
+    if offered:
+        parts.append(f'"offered" AS ({_insert_sql("workitem", task_columns, offered, guarded=bool(guard))})')
+    if unwait:
+        parts.append(f'"unwaited" AS (DELETE FROM "waitingevent" WHERE "dossier_id" = ?{gate})')
+    if waits:
+        parts.append(f'"waits" AS ({_insert_sql("waitingevent", wait_columns, waits, guarded=bool(guard))})')
+    plain = "?," * (len(history_columns) - 3)
+    marks = [f"({plain}{_FROM_TAKEN})" if fill else f"({plain}?,?,?)" for fill in filled]
+    # One answer: rows of the history as stored (0), of the tasks taken (1), of the elements done before (2), each
+    # value in the column of the history's answer that holds its kind (an id, a task id, a time...), the guard's (3).
+    selects = []
+    if filled:
+        parts.append(f'"history" AS ({_insert_sql("historyentry", history_columns, len(filled), returning, marks, bool(guard))})')
+        selects.append("SELECT 0, " + ", ".join(f'"{c}"' for c in returning) + ' FROM "history"')
+    if taken:
+        selects.append(_answer(1, returning, {"task_id": "id", "lane": "lane", "started_at": "created_at",
+                                              "due_at": "due_at"}) + ' FROM "taken"')
+    if read is not None:
+        selects.append(_answer(2, returning, {"element_id": "element_id"}) + f' FROM ({read}) "before"')
+    if guard:
+        selects.append(_answer(3, returning, {}) + ' FROM "guard"')
+    if not selects:
+        selects.append("SELECT NULL WHERE false")
+    return ("WITH " + ", ".join(parts) + " " if parts else "") + " UNION ALL ".join(selects)
 
 
 def workflow_text(dossier_id, serial):
@@ -293,11 +451,31 @@ _CURRENT_SQL = (
 
 def current_version(centre_id: int, code: str):
     """(procedure, its latest version) of a centre by code, or None."""
-    row = run(_CURRENT_SQL, (centre_id, code)).fetchone()
-    if row is None:
+    return _current(run(_CURRENT_SQL, (centre_id, code)).fetchone())
+
+
+def _current(row):
+    if row is None or row[len(_PROCEDURE)] is None:  # (no version: the intake's outer join)
         return None
     procedure = _build(Procedure, _PROCEDURE, row[: len(_PROCEDURE)])
     return procedure, _build(ProcedureVersion, _VERSION, row[len(_PROCEDURE):])
+
+
+# The centre's closure with the procedure's latest version, in one statement (an intake asks both).
+_INTAKE_SQL = (
+    f"SELECT c.\"closed_on\", c.\"successor_id\", {_columns('p', _PROCEDURE)}, {_columns('v', _VERSION)} "
+    'FROM "centre" c LEFT JOIN "procedure" p ON p."centre_id" = c."id" AND p."code" = ? '
+    'LEFT JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" WHERE c."id" = ?'
+)
+
+
+def intake_version(centre_id: int, code: str) -> tuple:
+    """((closed_on, successor_id) of the centre, as stored, or (None, None) if there is no such centre;
+    `current_version(centre_id, code)`), read in one statement: what an intake checks first."""
+    row = run(_INTAKE_SQL, (code, centre_id)).fetchone()
+    if row is None:
+        return (None, None), None
+    return tuple(row[:2]), _current(row[2:])
 
 
 _NEW_DOSSIER_COLUMNS = ("centre_id", "code", "procedure_id", "version_id", "state", "data", "applicant", "workflow",

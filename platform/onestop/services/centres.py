@@ -175,12 +175,14 @@ def move(actor, code, parent, on) -> Centre:
     return Centre.get_by_id(centre.id)
 
 
-def open_for_intake(centre_id, today) -> None:
-    """Refuse new dossiers at a centre closed by a merge, naming where to go instead."""
+def open_for_intake(centre_id, today, closure: tuple | None = None) -> None:
+    """Refuse new dossiers at a centre closed by a merge, naming where to go instead. `closure`: the
+    centre's (closed_on, successor_id) as the caller read them (sql.intake_version), else read here."""
     # Hand-written (sql.run): every submission asks, and peewee composing this one statement cost
     # 0.07 ms in a loop but 0.2-0.3 ms in a request, where its many small calls run with cold CPU
     # caches (docs/performance.md); SQLite runs it in 0.02 ms.
-    row = sql.run('SELECT "closed_on", "successor_id" FROM "centre" WHERE "id" = ?', (centre_id,)).fetchone()
+    row = closure if closure is not None else sql.run(
+        'SELECT "closed_on", "successor_id" FROM "centre" WHERE "id" = ?', (centre_id,)).fetchone()
     closed_on = Centre.closed_on.python_value(row[0]) if row is not None else None
     if closed_on is not None and closed_on <= today:
         successor = Centre.get_or_none(Centre.id == row[1])

@@ -128,8 +128,8 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
     data = check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
-    centres.open_for_intake(centre_id, local_today())
-    found = sql.current_version(centre_id, procedure_code)
+    closure, found = sql.intake_version(centre_id, procedure_code)  # one statement for both checks
+    centres.open_for_intake(centre_id, local_today(), closure)
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
     procedure, version = found

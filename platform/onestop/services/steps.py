@@ -13,11 +13,12 @@ is brought up to date and the live workflow cache and the timer queue are told.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .. import sql
-from ..db import run_write
+from ..db import database, run_write
 from ..models import Dossier, utcnow
 from ..status import ENDED, WITH_RESULT, IllegalTransition, Status, transition
 from . import (
@@ -142,10 +143,14 @@ _WAITING_STATUS = {clockstops.SUPPLEMENT: Status.SUPPLEMENT_REQUESTED,
 def _store(change: _Change):
     """The unit of work (db.run_write may run it twice): it changes no object it was given, and
     returns the dossier's promised instant after the step."""
-    _compare_and_set(change)
+    # On PostgreSQL, when nothing is to be written between them, the compare-and-set goes in the statement
+    # of the step's rows (their guard: nothing of them is written if it fails): one statement fewer.
+    guard = _compare_and_set_with_rows(change)
+    if guard is None:
+        _compare_and_set(change)
     due_at = _pause_or_resume(change)
     history = write_step_rows(change.dossier, change.step, change.actor,
-                              completed_task_id=change.completed_task_id, due_at=due_at)
+                              completed_task_id=change.completed_task_id, due_at=due_at, guard=guard)
     attachments.record(list(change.blobs), change.dossier, change.actor, change.completed_task_id)
     _audit_step(change, history)
     _record_result(change, due_at)
@@ -161,9 +166,29 @@ def _compare_and_set(change: _Change) -> None:
     if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                           error.get("message"), step.next_timer_at, change.now, change.status,
                           clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text):
-        raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
+        _changed_meanwhile(dossier)
     if change.version is not None:  # carried onto another version of its procedure
         Dossier.update(version=change.version.id).where(Dossier.id == dossier.id).execute()
+
+
+def _changed_meanwhile(dossier):
+    raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
+
+
+def _compare_and_set_with_rows(change: _Change) -> tuple | None:
+    """The compare-and-set as the guard of the step's rows (sql.write_step_rows), where it can go with them:
+    on PostgreSQL (SQLite's statements cost no round trip), when the unit writes nothing between them (no
+    other version, no turn of the clock, no new promise, no data store written; each would come after the
+    dossier's row and before its tasks). Else None: `_compare_and_set` runs on its own."""
+    dossier, step = change.dossier, change.step
+    if (database.obj.param == "?" or change.version is not None or change.turn is not None
+            or getattr(step, "table_writes", None)
+            or deadlines.due_may_change(dossier, deadline_plan(model_for(dossier.version)), dossier.data, step.data)):
+        return None
+    error = change.error
+    return sql.step_update(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
+                           error.get("message"), step.next_timer_at, change.now, change.status,
+                           clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text)
 
 
 def _pause_or_resume(change: _Change):
@@ -219,8 +244,8 @@ def _record_result(change: _Change, due_at) -> None:
     """What the new national status means for the citizen and the figures: the notification of a
     result, the times of the result, the return and the ending (each set once), and their counts."""
     dossier, now, before, after = change.dossier, change.now, change.dossier.status, change.status
-    if after != before:
-        portal_outbox.status_changed(dossier.id, after, now)
+    if after != before:  # (the portal link read with the dossier, if it was: sql.work_item_in_centre)
+        portal_outbox.status_changed(dossier.id, after, now, getattr(dossier, "portal_link", portal_outbox.UNREAD))
     if after == Status.RESOLVED and before != Status.RESOLVED:
         notify.queue(dossier, "resolved", dossier.procedure.name)
     if (after in WITH_RESULT or change.fee) and before not in WITH_RESULT:  # a result waiting for its fee is ready
@@ -311,36 +336,44 @@ def lane_roles(model, dossier=None) -> dict:
     return lanes
 
 
-def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due_at=None):
+def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due_at=None, guard=None):
     """The step's rows beside the dossier's: the tasks it took off the worklist and those it offered
     (with their unit and deadline), the events it waits for, its pending service calls, the counts of the person's tasks
-    completed and the history rows, as stored (with their ids) for the step's audit event."""
+    completed and the history rows, as stored (with their ids) for the step's audit event. `guard`: the
+    dossier's compare-and-set to make first, in the same statement (`_compare_and_set_with_rows`); Conflict
+    if it fails."""
     now = utcnow()
     due_at = due_at or dossier.due_at
     lookup_tables.store_writes(dossier, step)  # what the step's tasks wrote to the centre's data stores
-    leaving = sql.take_open_tasks(step.ready_removed)  # kept in the history: the unit, when it got it, its deadline
     model = model_for(dossier.version) if step.ready_added else None
     roles, plan = (lane_roles(model, dossier), deadline_plan(model)) if model else ({}, None)
     # Tasks offered by one step keep the engine's order (e.g. multi-instance 0, 1, 2) in the worklist.
-    sql.insert_rows("workitem", _ITEM_COLUMNS, [
-        (t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form,
-         *units.role_and_unit(dossier.centre_id, roles.get(t.lane)),
-         deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, due_at),
-         now + timedelta(microseconds=i))
-        for i, t in enumerate(step.ready_added)])
+    tasks = [(t.id, dossier.id, dossier.centre_id, t.element_id, t.name, t.lane, t.form,
+              *units.role_and_unit(dossier.centre_id, roles.get(t.lane)),
+              deadlines.task_due(dossier.centre_id, plan, t.element_id, t.lane, now, due_at),
+              now + timedelta(microseconds=i))
+             for i, t in enumerate(step.ready_added)]
+    waits = None
     if step.waiting_changed:
-        if not new:
-            sql.delete_ids("waitingevent", "dossier_id", [dossier.id])
-        sql.insert_rows("waitingevent", _WAIT_COLUMNS, [
+        waits = (None if new else dossier.id, _WAIT_COLUMNS, [
             (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at, w.message,
              sql.to_json(w.correlations) if w.correlations else None) for w in step.waiting])
-    service_calls.record(dossier, step)
     actor_id = actor.id if actor is not None else None
+    # The tasks it took off the worklist (the unit, when it got it, its deadline: kept in the history and the
+    # figures), those it offers, its waits, whether its people's steps were done before, and the history rows
+    # as stored (with their ids, for the step's audit event, which binds them): one statement on PostgreSQL.
+    done = [(f.task_id, f.element_id) for f in step.finished if f.state == "completed"]
+    rows = sql.write_step_rows(step.ready_removed, (_ITEM_COLUMNS, tasks), waits, (_HISTORY_COLUMNS, [
+        (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
+         None, None, None)
+        for f in step.finished], audit.HISTORY_COLUMNS), (done, functools.partial(counters.done_before, dossier.id)),
+        guard)
+    if not rows.guarded:
+        _changed_meanwhile(dossier)
+    service_calls.record(dossier, step)
+    leaving = rows.leaving
     counters.count_steps(dossier, [(f.element_id, f.name, *leaving[f.task_id][:2], f.at, leaving[f.task_id][2],
                                  actor_id if f.task_id == completed_task_id else None)
-                                for f in step.finished if f.state == "completed" and f.task_id in leaving])
-    # The rows as stored (with their ids) go to the step's audit event, which binds them.
-    return sql.insert_rows("historyentry", _HISTORY_COLUMNS, [
-        (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
-         *leaving.get(f.task_id, (None, None, None)))
-        for f in step.finished], returning=audit.HISTORY_COLUMNS)
+                                for f in step.finished if f.state == "completed" and f.task_id in leaving],
+                         before=rows.done_before)
+    return rows.history

@@ -119,3 +119,88 @@ def test_a_unit_paused_after_writing_its_figures_does_not_hold_back_the_next_one
         day = local_day(utcnow())
         figures = stats.figures([dossier.centre_id], day, day + timedelta(days=1), [dossier.procedure_id])
         assert (figures.received, figures.units[0]["done"], figures.units[0]["late"]) == (2, 2, 1)
+
+
+def test_a_units_figures_go_in_the_lock_order_in_one_statement_on_postgresql_until_a_row_comes_again(
+        app, admin_api, monkeypatch):
+    """A unit's figure rows are written by table, then by key: on SQLite one upsert each, on PostgreSQL
+    as few statements as one statement changing a row once allows (the day's figure row, added to
+    twice by a received dossier and its rating, starts a second one). The figures add up alike."""
+    dossier, actor_id = _scope(app, admin_api)
+    sent = []
+    run = sql.run
+    monkeypatch.setattr(sql, "run", lambda text, params=(): sent.append(text) or run(text, params))
+    _unit(app, lambda: _step(dossier, actor_id, 1))
+    tables = [[t for t in ("dayfigure", "dayunit", "daystep", "monthstep", "dayrating") if f'"{t}" (' in text]
+              for text in sent if "ON CONFLICT" in text]
+    with app.app_context():
+        if counters.shards() > 1:
+            assert tables == [["dayfigure"], ["dayfigure", "dayunit", "daystep", "monthstep"]]
+            assert [sent[-1].index(f'"{t}" (') for t in tables[1]] == sorted(sent[-1].index(f'"{t}" (') for t in tables[1])
+        else:
+            assert tables == [["dayfigure"], ["dayfigure"], ["dayunit"], ["daystep"], ["monthstep"]]
+        day = local_day(utcnow())
+        figures = stats.figures([dossier.centre_id], day, day + timedelta(days=1), [dossier.procedure_id])
+        assert (figures.received, figures.ratings["hai_long"], figures.units[0]["done"]) == (1, 1, 1)
+
+
+@ON_POSTGRESQL
+def test_a_statement_of_a_units_figures_takes_their_rows_in_the_lock_order(app, admin_api, database_url):
+    """Within the one statement of a unit's figures the rows are locked table after table as before: while
+    another transaction holds the unit's month row, the unit has taken its day rows and waits there."""
+    import psycopg2
+    import psycopg2.errors
+
+    dossier, actor_id = _scope(app, admin_api)
+    url = database_url
+    done = threading.Event()
+    go = threading.Event()
+    errors = []
+
+    def writer():  # one thread: its units add to the same shard of each key
+        try:
+            _unit(app, lambda: _step(dossier, actor_id, 1))  # the rows exist from here on
+            done.set()
+            assert go.wait(60)
+            _unit(app, lambda: _step(dossier, actor_id, 2))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert done.wait(60)
+    blocker = psycopg2.connect(url)
+    watcher = psycopg2.connect(url)
+    try:
+        blocker.cursor().execute('SELECT 1 FROM "monthstep" FOR UPDATE')
+        go.set()
+        pause = threading.Event()  # (never set: a sleep)
+        held = None
+        for _ in range(400):  # until the unit waits for the month's row
+            cursor = watcher.cursor()
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                held = {}
+                for table in ("dayunit", "daystep"):
+                    try:
+                        cursor.execute(f'SELECT 1 FROM "{table}" FOR UPDATE NOWAIT')
+                        held[table] = False
+                    except psycopg2.errors.LockNotAvailable:
+                        held[table] = True
+                    watcher.rollback()
+                break
+            watcher.rollback()
+            pause.wait(0.05)
+        assert held == {"dayunit": True, "daystep": True}, held
+    finally:
+        blocker.rollback()
+        blocker.close()
+        watcher.close()
+        go.set()
+        thread.join(60)
+    assert errors == []
+    with app.app_context():
+        day = local_day(utcnow())
+        figures = stats.figures([dossier.centre_id], day, day + timedelta(days=1), [dossier.procedure_id])
+        assert (figures.received, figures.units[0]["done"], figures.units[0]["late"]) == (2, 2, 1)

@@ -20,10 +20,16 @@ def link_new_dossier(dossier, portal_id: str, procedure_code: str, agency_code: 
     return link
 
 
-def status_changed(dossier_id: int, status, now) -> None:
+UNREAD = object()  # status_changed's `link` when the caller has not read it
+
+
+def status_changed(dossier_id: int, status, now, link=UNREAD) -> None:
     """Inside the transaction that moved the dossier to `status`: queue the change for the portal,
-    if the portal pushed this dossier."""
-    row = sql.run('SELECT "id", "centre_id" FROM "portaldossier" WHERE "dossier_id" = ?', (dossier_id,)).fetchone()
+    if the portal pushed this dossier. `link`: the dossier's link as the caller read it with the
+    dossier ((id, centre_id) or None: sql.work_item_in_centre; a link is made in its dossier's first
+    transaction and never changes), else read here."""
+    row = link if link is not UNREAD else sql.run(
+        'SELECT "id", "centre_id" FROM "portaldossier" WHERE "dossier_id" = ?', (dossier_id,)).fetchone()
     if row is not None:
         _queue(row[0], row[1], str(status), now)
 

@@ -63,15 +63,16 @@ def shard() -> int:
 def _add(table: str, key: dict, counts: dict, greatest=()) -> None:
     """Add `counts` to the row of `key` (created with them if missing); `greatest` columns keep the
     greater value (the database's order, as MAX() reads them back). Written at the end of the unit
-    of work, in the lock order (FIGURE_TABLES, then the key, the shard last)."""
+    of work, in the lock order (FIGURE_TABLES, then the key, the shard last), with the unit's other
+    figures (`_write`)."""
     key = key | {"shard": shard()}
     # In a SQLite batch of units: added up with the other units' additions to the same row, one upsert a row
     # for the whole batch (_add_together) instead of one a unit.
     if at_batch_commit(_add_together, (table, key, counts, greatest)):
         return
-    statement = _upsert(table, tuple(key), tuple(counts), greatest)
     params = list(key.values()) + list(counts.values())
-    defer((LOCK_FIGURES, FIGURE_TABLES.index(table), _order(key, greatest)), lambda: sql.run(statement, params))
+    shape = (table, tuple(key), tuple(counts), greatest)
+    defer((LOCK_FIGURES,), (FIGURE_TABLES.index(table), _order(key, greatest), shape, params), together=_write)
 
 
 def _order(key: dict, greatest) -> tuple:
@@ -100,12 +101,49 @@ def _add_together(items) -> None:
         sql.run(_upsert(table, columns, names, greatest), list(key.values()) + list(counts.values()))
 
 
+def _write(figures) -> None:
+    """A unit's figure rows (as `_add` defers them), in the lock order: by table, then by key (stably: a
+    row added twice keeps its order). On PostgreSQL in as few statements as the rows allow: each upsert
+    a data-modifying WITH of the next, which reads its count first (so the rows are taken in this order
+    within the statement too); a row met again starts a new statement (one statement may change a row
+    once). On SQLite one upsert each, in turn (its statements cost no round trip)."""
+    figures = sorted(figures, key=lambda figure: figure[:2])
+    if database.obj.param == "?":
+        for _table, _row, shape, params in figures:
+            sql.run(_upsert(*shape), params)
+        return
+    group, seen = [], set()
+    for figure in figures:
+        if (figure[0], figure[1]) in seen:
+            _write_together(group)
+            group, seen = [], set()
+        group.append(figure)
+        seen.add((figure[0], figure[1]))
+    _write_together(group)
+
+
+def _write_together(figures) -> None:
+    """Upserts in one statement, each after the one before (PostgreSQL: see `_write`)."""
+    texts, params = [], []
+    for i, (_table, _row, shape, values) in enumerate(figures):
+        texts.append(_upsert(*shape, after=f"f{i - 1}" if i else None))
+        params += values
+    last = texts.pop()
+    if texts:
+        last = "WITH " + ", ".join(f'"f{i}" AS ({text} RETURNING 1)' for i, text in enumerate(texts)) + " " + last
+    sql.run(last, params)
+
+
 @functools.lru_cache(maxsize=256)
-def _upsert(table: str, key: tuple, counts: tuple, greatest: tuple) -> str:
+def _upsert(table: str, key: tuple, counts: tuple, greatest: tuple, after: str | None = None) -> str:
     """The upsert of a figure's row, by the shape of its key and counts (built once per shape: a
-    step writes the same few)."""
+    step writes the same few). `after`: the name of a WITH query (`_write_together`) whose rows
+    are counted before this row is written."""
     columns = quoted(key + counts)
-    return (f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * (len(key) + len(counts)))}) '
+    marks = ", ".join("?" * (len(key) + len(counts)))
+    # (INSERT ... SELECT: PostgreSQL types the parameters by the columns they go to, as for VALUES)
+    values = f'SELECT {marks} FROM (SELECT count(*) FROM "{after}") "before"' if after else f"VALUES ({marks})"
+    return (f'INSERT INTO "{table}" ({columns}) {values} '
             f'ON CONFLICT ({quoted(c for c in key if c not in greatest)}) DO UPDATE SET {_merged(table, counts, greatest)}')
 
 
@@ -129,17 +167,17 @@ def count(centre_id, procedure_id, at: datetime, **deltas) -> None:
              {n: int(deltas.get(n) or 0) for n in COUNTS})
 
 
-def count_steps(dossier, finished: list) -> None:
+def count_steps(dossier, finished: list, before: set | None = None) -> None:
     """Add a dossier's person's tasks just completed, [(element_id, name, lane, started_at, at, due_at,
     actor_id)] in order, to the days of their units, steps and officials. Call before their history
-    rows are written: a step the dossier had completed before is one done again."""
+    rows are written: a step the dossier had completed before is one done again. `before`: of those
+    elements, the ones the dossier had completed (`done_before`'s answer), if the caller read it."""
     if not finished:
         return
-    elements = sorted({f[0] for f in finished})
-    clause, params = in_clause('"element_id"', elements)
-    before = {e for (e,) in sql.run(
-        f'SELECT DISTINCT "element_id" FROM "historyentry" WHERE "dossier_id" = ? AND {clause} '
-        'AND "state" = \'completed\' AND "started_at" IS NOT NULL', [dossier.id] + params)}
+    if before is None:
+        text, params = done_before(dossier.id, [f[0] for f in finished])
+        before = {e for (e,) in sql.run(text, params)}
+    before = set(before)
     for element_id, name, lane, started, at, due, actor_id in finished:
         seconds = max(int((at - started).total_seconds()), 0)
         late = int(due is not None and at > due)
@@ -153,6 +191,14 @@ def count_steps(dossier, finished: list) -> None:
         _add("daystep", key | {"day": day}, counts, greatest=("name",))
         _add("monthstep", key | {"month": day.replace(day=1)}, counts, greatest=("name",))
         before.add(element_id)
+
+
+def done_before(dossier_id, elements) -> tuple:
+    """(statement, parameters) reading which of `elements` the dossier's people had completed before
+    (a rework when done again: count_steps): one row per element."""
+    clause, params = in_clause('"element_id"', sorted(set(elements)))
+    return (f'SELECT DISTINCT "element_id" FROM "historyentry" WHERE "dossier_id" = ? AND {clause} '
+            'AND "state" = \'completed\' AND "started_at" IS NOT NULL', [dossier_id] + params)
 
 
 def count_rating(dossier, level: str, at: datetime) -> None:
