@@ -171,3 +171,22 @@ def _converts(field, value):
     except (ValueError, TypeError):  # not a value of this field (a JSON field given a number): not compared
         return False
     return True
+
+
+def test_a_submissions_centre_and_procedure_are_read_in_one_statement(app, admin_api):
+    """sql.intake: the centre's closing (none here), and the procedure's latest version by code, or None for a code
+    the centre has not, or for no such centre."""
+    from onestop.models import Procedure, ProcedureVersion, User
+
+    _received(admin_api)
+    with app.app_context():
+        centre_id = User.get(User.username == "admin1").centre_id
+        procedure = Procedure.get(Procedure.code == "review")
+        read = sql.intake(centre_id, "review")
+        assert (read.closed_on, read.successor_id) == (None, None)
+        assert (read.current[0].id, read.current[0].code, read.current[0].name) == (procedure.id, "review", procedure.name)
+        latest = ProcedureVersion.get((ProcedureVersion.procedure == procedure.id)
+                                      & (ProcedureVersion.version == procedure.latest_version))
+        assert (read.current[1].id, read.current[1].content_hash) == (latest.id, latest.content_hash)
+        assert sql.intake(centre_id, "no-such-code") == (None, None, None)
+        assert sql.intake(centre_id + 1000, "review") == (None, None, None)

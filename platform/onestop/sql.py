@@ -302,20 +302,35 @@ def workflow_text(dossier_id, serial):
     return row[0] if row else None
 
 
-_CURRENT_SQL = (
-    f"SELECT {_columns('p', _PROCEDURE)}, {_columns('v', _VERSION)} "
-    'FROM "procedure" p JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" '
-    'WHERE p."centre_id" = ? AND p."code" = ?'
+# A centre's closing (services.centres.open_for_intake) and its procedure's current version, read together: a
+# submission asks both before the engine runs (two statements before, each a read of its own on the database).
+_INTAKE_SQL = (
+    f'SELECT c."closed_on", c."successor_id", {_columns("p", _PROCEDURE)}, {_columns("v", _VERSION)} FROM "centre" c '
+    'LEFT JOIN "procedure" p ON p."centre_id" = c."id" AND p."code" = ? '
+    'LEFT JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" '
+    'WHERE c."id" = ?'
 )
 
 
-def current_version(centre_id: int, code: str):
-    """(procedure, its latest version) of a centre by code, or None."""
-    row = run(_CURRENT_SQL, (centre_id, code)).fetchone()
+class Intake(NamedTuple):
+    """What a submission reads of its centre and procedure: the centre's closing day and successor (none if it
+    is not closed, or no such centre), and (procedure, its latest version) of the centre by code, or None."""
+
+    closed_on: object
+    successor_id: int | None
+    current: tuple | None
+
+
+def intake(centre_id: int, code: str) -> Intake:
+    """The centre's closing and the (procedure, latest version) of that code at the centre, in one statement."""
+    row = run(_INTAKE_SQL, (code, centre_id)).fetchone()
     if row is None:
-        return None
-    procedure = _build(Procedure, _PROCEDURE, row[: len(_PROCEDURE)])
-    return procedure, _build(ProcedureVersion, _VERSION, row[len(_PROCEDURE):])
+        return Intake(None, None, None)
+    procedure, version = row[2: 2 + len(_PROCEDURE)], row[2 + len(_PROCEDURE):]
+    if procedure[0] is None or version[0] is None:
+        return Intake(Centre.closed_on.python_value(row[0]), row[1], None)
+    return Intake(Centre.closed_on.python_value(row[0]), row[1],
+                  (_build(Procedure, _PROCEDURE, procedure), _build(ProcedureVersion, _VERSION, version)))
 
 
 _NEW_DOSSIER_COLUMNS = ("centre_id", "code", "procedure_id", "version_id", "state", "data", "applicant", "workflow",

@@ -128,8 +128,9 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
     data = check_data(data)
     if applicant is not None and not isinstance(applicant, dict):
         raise Invalid("applicant must be a JSON object")
-    centres.open_for_intake(centre_id, local_today())
-    found = sql.current_version(centre_id, procedure_code)
+    read = sql.intake(centre_id, procedure_code)  # the centre's closing and the procedure, in one statement
+    centres.refuse_if_closed(read.closed_on, read.successor_id, local_today())
+    found = read.current
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
     procedure, version = found
