@@ -302,6 +302,22 @@ def workflow_text(dossier_id, serial):
     return row[0] if row else None
 
 
+_CURRENT_SQL = (
+    f"SELECT {_columns('p', _PROCEDURE)}, {_columns('v', _VERSION)} "
+    'FROM "procedure" p JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" '
+    'WHERE p."centre_id" = ? AND p."code" = ?'
+)
+
+
+def current_version(centre_id: int, code: str):
+    """(procedure, its latest version) of a centre by code, or None."""
+    row = run(_CURRENT_SQL, (centre_id, code)).fetchone()
+    if row is None:
+        return None
+    procedure = _build(Procedure, _PROCEDURE, row[: len(_PROCEDURE)])
+    return procedure, _build(ProcedureVersion, _VERSION, row[len(_PROCEDURE):])
+
+
 # A centre's closing (services.centres.open_for_intake) and its procedure's current version, read together: a
 # submission asks both before the engine runs (two statements before, each a read of its own on the database).
 _INTAKE_SQL = (
