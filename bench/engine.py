@@ -604,7 +604,7 @@ def phases(case: Case, reps: int):
     # (owner, attribute, label, depth); depth None = cuts across the tree (every SQL statement, every commit)
     onestop_parts = [
         (dossiers, "_waiting_task", "_waiting_task (SELECT work item, dossier, state)", 0),
-        (formdata, "prepare", "formdata.prepare (form check, files)", 0),
+        (formdata, "accept", "formdata.accept (form check, files)", 0),
         (Engine, "start", "Engine.start (new workflow, advance, snapshot)", 0),
         (Engine, "complete_task", "Engine.complete_task (no DB)", 0),
         (serial, "load_workflow", "serial.load_workflow (json.loads state, from_dict onto the spec)", 1),

@@ -284,3 +284,30 @@ def test_a_dossiers_open_tasks_waits_and_sitting_read_in_one_statement_are_those
         assert sql.open_rows(dossier.id) == {"tasks": tasks, "waiting": waits}
         assert sql.open_rows(dossier.id, sitting=True) == {"tasks": tasks, "waiting": waits, "sitting": sitting.id}
         assert [type(t.created_at) for t in tasks] == [datetime] * 4 and type(waits[0].due_at) is datetime
+
+
+def test_a_built_instance_holds_what_each_fields_python_value_makes_of_the_row_and_is_not_asked_for_what_it_keeps(
+        monkeypatch):
+    """sql._build keeps a value its field would hand back unchanged (None, a text of a text field, an int of an integer
+    field or a key, a bool, a datetime) without calling the field's conversion; every value, kept or converted, is
+    what peewee's python_value makes of it."""
+    from onestop.models import User
+
+    samples = [None, "2026-12-06 05:40:01.123456", "abc", "", 7, 0, True, False, datetime(2026, 12, 6, 5, 40, 1),
+               '{"a": [1, "b"]}', 3.5]
+    for model, fields in ((Dossier, sql.DOSSIER_HEAD), (User, sql._USER), (WorkItem, sql._ITEM)):
+        for value in samples:
+            converts = {f.name: f.python_value(value) for f in fields if _converts(f, value)}
+            built = sql._build(model, fields, [value if f.name in converts else None for f in fields])
+            assert {name: built.__data__[name] for name in converts} == converts, (model, value)
+    assert sql._unchanged(Dossier.code) == {type(None), str} and sql._unchanged(Dossier.serial) == {type(None), int}
+    assert sql._unchanged(Dossier.centre) == {type(None), int} and sql._unchanged(Dossier.data) == {type(None)}
+    assert sql._unchanged(Dossier.received_at) == {type(None), datetime}
+
+
+def _converts(field, value):
+    try:
+        field.python_value(value)
+    except (ValueError, TypeError):  # not a value of this field (a JSON field given a number): not compared
+        return False
+    return True

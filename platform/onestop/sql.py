@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import NamedTuple
 
-from peewee import DateTimeField
+from peewee import BooleanField, CharField, DateTimeField, Field, ForeignKeyField, IntegerField
 
 from . import jsontext
 from .db import database
@@ -21,6 +21,7 @@ from .models import (
     Centre,
     Dossier,
     HistoryEntry,
+    JSONField,
     Procedure,
     ProcedureVersion,
     SignInSession,
@@ -143,7 +144,9 @@ def _build(model, fields, values):
         plan = _plans[(model, id(fields))] = _plan(model, fields)
     _fields, defaults, names, converters, callables = plan
     data = defaults.copy()
-    data.update({name: convert(value) for name, convert, value in zip(names, converters, values, strict=True)})
+    # A value of a class its field hands back as it is (None, a text for a text field, ...) is not handed to it.
+    data.update({name: value if value.__class__ in same else convert(value)
+                 for name, (convert, same), value in zip(names, converters, values, strict=True)})
     for name, default in callables:
         data[name] = default()
     instance = model.__new__(model)
@@ -157,7 +160,23 @@ def _plan(model, fields) -> tuple:
     meta = model._meta
     names = tuple(f.name for f in fields)
     callables = tuple((name, default) for name, default in meta._default_callable_list if name not in names)
-    return fields, meta._default_by_name, names, tuple(_converter(f) for f in fields), callables
+    return fields, meta._default_by_name, names, tuple((_converter(f), _unchanged(f)) for f in fields), callables
+
+
+def _unchanged(field) -> frozenset:
+    """The classes of value that the field's python_value hands back unchanged, as peewee's own fields are written:
+    None, and a str for a text field, an int for an integer field, a bool for a boolean field, a datetime for a time;
+    a foreign key's, its target field's. Nothing for any other python_value (a field of onestop's or a plugin's)."""
+    kind = type(field)
+    if kind.python_value is ForeignKeyField.python_value:  # the target's python_value, unless given a model instance
+        return _unchanged(field.rel_field)
+    if kind.python_value is JSONField.python_value:
+        return frozenset({type(None)})
+    if kind.python_value is not Field.python_value:
+        return frozenset()
+    same = {CharField.adapt: str, IntegerField.adapt: int, BooleanField.adapt: bool,
+            DateTimeField.adapt: datetime}.get(kind.adapt)
+    return frozenset({type(None), same} - {None})
 
 
 # A time as SQLite holds what peewee stored (str(datetime): naive, microseconds when not zero).

@@ -50,3 +50,41 @@ def test_a_field_its_own_pattern_refused_gets_no_second_error():
     schema = {"type": "object", "properties": {"citizen_id": {"type": "string", "pattern": "^[0-9]{12}$"}}}
     errors = validate(schema, {"citizen_id": "12"}, TODAY)
     assert [(e.field, e.code) for e in errors] == [("citizen_id", "pattern")]
+
+
+ROWS = {"type": "object", "properties": {
+    "members": {"type": "array", "items": {"type": "object", "properties": {
+        "name": {"type": "string"}, "phone": {"type": "string"}, "card": {"type": "object", "properties": {
+            "citizen_id": {"type": "string"}}}}}},
+    "notes": {"type": "array", "items": {"type": "string"}}, "title": {"type": "string"}}}
+
+
+def test_formatted_fields_in_rows_and_nested_objects_are_tidied_and_named_by_their_path():
+    data = tidy(ROWS, {"members": [{"name": "An", "phone": "+84 912 345 678"}, "not a row",
+                                   {"phone": "12", "card": {"citizen_id": "001 085 012 345"}}],
+                       "notes": ["0912 345 678"], "title": "0912 345 678", "extra": {"phone": "1"}})
+    assert data == {"members": [{"name": "An", "phone": "0912345678"}, "not a row",
+                                {"phone": "12", "card": {"citizen_id": "001085012345"}}],
+                    "notes": ["0912 345 678"], "title": "0912 345 678", "extra": {"phone": "1"}}
+    assert {e.field: e.code for e in validate(ROWS, data, TODAY)} == {"members/1": "type", "members/2/phone": "phone"}
+    # a value of another type than the schema's is walked as the value it is, as before
+    assert tidy(ROWS, {"members": {"phone": "+84 912 345 678"}, "title": ["x"]}) == {
+        "members": {"phone": "+84 912 345 678"}, "title": ["x"]}
+
+
+def test_which_fields_of_a_form_hold_a_format_is_worked_out_once_per_schema_object(monkeypatch):
+    """A submission walks the fields that can hold a format, found once per form (formats._plan), not every
+    field's kind asked again at each submission (tidy, then the check)."""
+    from onestop.formdefs import formats
+
+    asked = []
+    real = formats.kind_of
+    monkeypatch.setattr(formats, "kind_of", lambda name, schema: asked.append(name) or real(name, schema))
+    schema = {"type": "object", "properties": {"a_phone": {"type": "string"}, "note": {"type": "string"}}}
+    for _ in range(3):
+        assert _codes_of(schema, {"a_phone": "0912 345 678", "note": "x"}) == {}
+    assert sorted(asked) == ["a_phone", "note"]
+
+
+def _codes_of(schema, data):
+    return {e.field: e.code for e in validate(schema, tidy(schema, data), TODAY)}

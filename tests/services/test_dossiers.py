@@ -47,6 +47,41 @@ def test_a_task_whose_workflow_is_live_here_is_completed_without_reading_its_sta
     assert asked == [False]
 
 
+def test_a_completion_hands_its_answers_rows_back_and_leaves_none_on_the_dossier(app, admin_api):
+    """The rows a completion read after its commit (for its answer) come back beside the dossier, not
+    through an attribute of it: a later step_rows of the same object reads the rows as they are then."""
+    from onestop.models import User
+    from onestop.services import dossiers
+
+    started = _started(admin_api)
+    with app.app_context():
+        actor = User.get(User.username == "admin1")
+        dossier, rows = dossiers.complete_task_with_rows(actor, started["tasks"][0]["id"], RECEIVED)
+        assert rows == sql.open_rows(dossier.id)
+        assert [t.element_id for t in rows["tasks"]] == ["Task_Approve"]
+        assert not {"read_step_rows", "stored_rows"} & set(vars(dossier))
+        approve = rows["tasks"][0].id
+        assert dossiers.complete_task(actor, approve, {"approved": True}).code == dossier.code
+        assert dossiers.step_rows(dossier) == sql.open_rows(dossier.id)
+        assert approve not in [t.id for t in dossiers.step_rows(dossier)["tasks"]]
+
+
+def test_a_completions_data_is_normalised_once_for_its_read_only_check_and_its_form(app, admin_api, monkeypatch):
+    """The read-only fields' check and the form's check read one NFC copy of the data (two were made)."""
+    from onestop import formdefs
+
+    started = _started(admin_api)
+    copies = []
+    real = formdefs.normalise
+    monkeypatch.setattr(formdefs, "normalise", lambda value: copies.append(value) or real(value))
+    done = admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete",
+                          {"data": {"applicant_name": "Nguyen Van A\u0301", "documents_complete": True}})
+    assert done.status_code == 200, done.json
+    assert len(copies) == 1
+    with app.app_context():
+        assert Dossier.get(Dossier.code == started["code"]).data["applicant_name"] == "Nguyen Van \u00c1"
+
+
 # -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -47,3 +47,26 @@ def test_a_lane_mapped_to_an_unknown_role_is_refused_and_a_units_lane_passes_the
         review = onboarding.submit(admin, _copy_certification({"Công chức Tư pháp - Hộ tịch": "officer@TP"}))
         assert review.model is not None
         assert not [f for f in review.findings if "maps to no role" in f.message]
+
+
+def test_a_versions_model_is_asked_of_the_engine_once_per_version_object_and_engine(app, monkeypatch):
+    """A request asks model_for four or five times of one version object: the engine's cache is asked once; another
+    version object, or a version object naming another model, asks it again."""
+    from onestop.models import ProcedureVersion
+    from onestop.services.runtime import engine
+
+    with app.app_context():
+        admin, _ = make_user("quantri", ("admin",))
+        procedures.upload_procedure(admin, _copy_certification({}))
+        version = ProcedureVersion.select().get()
+        asked = []
+        cache = engine()
+        real = type(cache).model
+        monkeypatch.setattr(type(cache), "model", lambda self, key, load: asked.append(key) or real(self, key, load))
+        first = procedures.model_for(version)
+        assert all(procedures.model_for(version) is first for _ in range(4)) and len(asked) == 1
+        again = ProcedureVersion.get_by_id(version.id)
+        assert procedures.model_for(again) is first and len(asked) == 2
+        again.start_id = "Process_other"  # names another model: the engine is asked for that one
+        procedures.model_for(again)
+        assert asked[2] == f"{version.content_hash}:Process_other"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from .memo import per_form_object
 from .schema import FieldError
 
 CITIZEN_ID = re.compile(r"^[0-9]{12}$")
@@ -47,29 +48,58 @@ def kind_of(name: str, schema: dict) -> str | None:
     return None
 
 
-def _fields(schema, data, path=()):
+def _fields(schema, data) -> list:
     """(path, kind, holder, key) of every formatted field present in the data, nested ones too."""
     if not isinstance(schema, dict) or not isinstance(data, dict):
-        return
+        return []
+    found = []
+    _walk(_plan(schema), data, (), found)
+    return found
+
+
+@per_form_object(512)  # kept with the form's schema objects (formdefs/memo.py), as its validators are
+def _plan(schema: dict) -> tuple:
+    """What of a schema can hold a formatted field, worked out once per schema object: for each of its properties
+    that can (in order), (name, the plan of its schema for an object value, the plan of its items for a list of
+    objects, its kind for a text value). A submission walks only these, not every field of the form."""
+    return _plan_of(schema)
+
+
+def _plan_of(schema) -> tuple:
+    if not isinstance(schema, dict):
+        return ()
+    plan = []
     for name, sub in (schema.get("properties") or {}).items():
-        if name not in data or not isinstance(sub, dict):
+        if not isinstance(sub, dict):
+            continue
+        items = sub.get("items")
+        as_object, as_rows, kind = _plan_of(sub), _plan_of(items) if isinstance(items, dict) else (), kind_of(name, sub)
+        if as_object or as_rows or kind is not None:
+            plan.append((name, as_object, as_rows, kind))
+    return tuple(plan)
+
+
+def _walk(plan, data: dict, path: tuple, found: list) -> None:
+    for name, as_object, as_rows, kind in plan:
+        if name not in data:
             continue
         value = data[name]
         if isinstance(value, dict):
-            yield from _fields(sub, value, (*path, name))
-        elif isinstance(value, list) and isinstance(sub.get("items"), dict):
-            for i, row in enumerate(value):
-                yield from _fields(sub["items"], row, (*path, name, str(i)))
-        elif isinstance(value, str):
-            kind = kind_of(name, sub)
-            if kind is not None:
-                yield (*path, name), kind, data, name
+            if as_object:
+                _walk(as_object, value, (*path, name), found)
+        elif isinstance(value, list):
+            if as_rows:
+                for i, row in enumerate(value):
+                    if isinstance(row, dict):
+                        _walk(as_rows, row, (*path, name, str(i)), found)
+        elif isinstance(value, str) and kind is not None:
+            found.append(((*path, name), kind, data, name))
 
 
 def tidy(schema: dict | None, data: dict) -> dict:
     """The data with citizen IDs and phone numbers in their stored shape (changed in place, returned):
     separators dropped, +84 / 84 written as the leading 0."""
-    for _path, kind, holder, key in list(_fields(schema, data)):
+    for _path, kind, holder, key in _fields(schema, data):
         value = holder[key].strip()
         if kind == "citizen_id":
             compact = _SEPARATORS.sub("", value)

@@ -133,8 +133,7 @@ def _intake(actor, procedure_code, data, applicant, uploads, centre_id):
     if found is None:
         raise NotFound(f"no procedure {shown(procedure_code)}")
     procedure, version = found
-    formdata.refuse_read_only_changes(start_form(version), data)
-    data, blobs = formdata.prepare(start_form(version), data, uploads)
+    data, blobs = formdata.accept(start_form(version), data, uploads)
     model = model_for(version)
     if applicant is None:
         applicant = applicant_from(model.metadata, data)
@@ -379,6 +378,13 @@ def _ends_the_wait(item, kind) -> bool:
 def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     """Complete a ready task with the submitted data (files as data URLs or `uploads`); Conflict
     (409) if a colleague was first or holds the task."""
+    return complete_task_with_rows(actor, task_id, data, uploads)[0]
+
+
+def complete_task_with_rows(actor, task_id, data, uploads=None) -> tuple[Dossier, dict]:
+    """complete_task, and the rows an answer shows beside the dossier after the step (its ready tasks
+    and open waits, as `step_rows` reads them): read in the statement that reads the dossier's sitting
+    after the commit, so an answer needs no read of its own."""
     data = check_data(data)
     item = _waiting_task(actor, task_id, for_step=True)
     if item.dossier.status == Status.SUPPLEMENT_REQUESTED and not _ends_the_wait(item, "supplement"):
@@ -391,8 +397,7 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     form = form_of(dossier.version, item.form)
     if formdefs.takes_task_options(form):  # checked against the choices the task's data offers now
         form = formdefs.with_task_options(form, _task_data(dossier, item))
-    formdata.refuse_read_only_changes(form, data, lambda: _task_data(dossier, item))
-    data, blobs = formdata.prepare(form, data, uploads, dossier.id)
+    data, blobs = formdata.accept(form, data, uploads, dossier.id, lambda: _task_data(dossier, item))
     try:
         model = model_for(dossier.version)
         with on_behalf_of(dossier.centre_id, model):
@@ -405,8 +410,7 @@ def complete_task(actor, task_id, data, uploads=None) -> Dossier:
     # The answer's rows (step_rows) and the dossier's sitting, read in one statement after the commit.
     rows = sql.open_rows(dossier.id, sitting=True)
     follow_sitting(actor, dossier, item, rows.pop("sitting"))  # decided on the spot: the decision and the return timed
-    dossier.read_step_rows = rows  # (what follows the sitting writes no task or wait)
-    return dossier
+    return dossier, rows  # (what follows the sitting writes no task or wait: the rows stay the answer's)
 
 
 def _task_data(dossier, item) -> dict:
@@ -473,10 +477,9 @@ def page_rows(dossier, page: int | None = None) -> dict:
 
 def step_rows(dossier) -> dict:
     """What the answer to a submission or a step shows beside the dossier: its ready tasks and open
-    waits, whatever the dossier's past: its history and events are paged): one indexed read, or none
-    when the step's own service read them after its commit (complete_task)."""
-    read = dossier.__dict__.pop("read_step_rows", None)
-    return read if read is not None else sql.open_rows(dossier.id)
+    waits, whatever the dossier's past: its history and events are paged): one indexed read
+    (complete_task_with_rows reads them with its step instead)."""
+    return sql.open_rows(dossier.id)
 
 
 def rows_page(actor, code, kind, limit=HISTORY_PAGE, after=None):

@@ -10,24 +10,23 @@ from . import attachments
 from .errors import Invalid, ServiceError
 
 
-def refuse_read_only_changes(form, data, current=dict):
-    """Invalid if the data changes a field the form shows read-only (the desk's and the portal's
-    forms never send one; the API must not let a caller write it either). `current()`: the values
-    the step holds now ({} at a start), read only when a read-only field was sent."""
-    if form is None:
-        return
-    submitted = formdefs.normalise(data)
-    if not formdefs.read_only_changes(form.schema, form.ui, submitted, {}):
-        return
-    errors = formdefs.read_only_changes(form.schema, form.ui, submitted, current())
-    if errors:
-        raise Invalid("the data changes a read-only field of the form", field_errors=errors)
-
-
-def prepare(form, data, uploads=None, dossier_id=None):
+def accept(form, data, uploads=None, dossier_id=None, current=dict):
     """(data NFC-normalised and tidied, with its files replaced by references; the checked files)
-    if the data fits the form; Invalid (or the file's TooLarge) with every field error if not."""
+    if the data fits the form; Invalid (or the file's TooLarge) with every field error if not.
+
+    First, Invalid if the data changes a field the form shows read-only (the desk's and the portal's
+    forms never send one; the API must not let a caller write it either). `current()`: the values
+    the step holds now ({} at a start), read only when a read-only field was sent. The data is
+    normalised once for both checks (they were two functions, each walking and copying it)."""
     data = formdefs.normalise(data)
+    if form is not None and formdefs.read_only_changes(form.schema, form.ui, data, {}):
+        errors = formdefs.read_only_changes(form.schema, form.ui, data, current())
+        if errors:
+            raise Invalid("the data changes a read-only field of the form", field_errors=errors)
+    return _prepared(form, data, uploads, dossier_id)
+
+
+def _prepared(form, data, uploads, dossier_id):
     if form is not None:
         formdefs.tidy(form.schema, data)
     try:

@@ -357,17 +357,29 @@ def _model_key(version) -> str:
 
 def model_for(version):
     """The parsed model of a stored version: cached in the process, else rebuilt from its stored
-    parse result, else (a version stored before that existed) parsed from its files."""
+    parse result, else (a version stored before that existed) parsed from its files. Kept on the
+    version object too (a request asks four or five times: its form, its deadlines, its statuses,
+    its lanes), for as long as the object lives and names the same model of the same engine."""
+    key, cache = _model_key(version), engine()
+    kept = getattr(version, "_model_kept", None)
+    if kept is not None and kept[0] is cache and kept[1] == key:
+        return kept[2]
+    model = cache.model(key, lambda: _load_model(version))
+    try:
+        version._model_kept = (cache, key, model)
+    except AttributeError:  # an object that takes no attribute: asked of the engine each time
+        pass
+    return model
 
-    def load():
-        source = version.template_version_id or version.id  # an adopted version runs its template's model
-        compiled = ProcedureVersion.select(ProcedureVersion.compiled).where(ProcedureVersion.id == source).scalar()
-        model = ParsedModel.loads(compiled) if compiled else None
-        if model is not None:
-            return model
-        return compile_model(model_files(version), process_id=version.start_id)
 
-    return engine().model(_model_key(version), load)
+def _load_model(version):
+    """The model of a version the engine has not kept: from its stored parse result, else its files."""
+    source = version.template_version_id or version.id  # an adopted version runs its template's model
+    compiled = ProcedureVersion.select(ProcedureVersion.compiled).where(ProcedureVersion.id == source).scalar()
+    model = ParsedModel.loads(compiled) if compiled else None
+    if model is not None:
+        return model
+    return compile_model(model_files(version), process_id=version.start_id)
 
 
 def model_files(version) -> list[SourceFile]:

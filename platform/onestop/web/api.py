@@ -485,5 +485,5 @@ def get_task(actor, task_id):
 def complete_task(actor, task_id):
     body = json_body()
     data = body.get("data", {})
-    dossier = dossiers.complete_task(actor, task_id, data)
-    return jsonify(present.step(dossier, dossiers.step_rows(dossier), _links(dossier.code)))
+    dossier, rows = dossiers.complete_task_with_rows(actor, task_id, data)
+    return jsonify(present.step(dossier, rows, _links(dossier.code)))
