@@ -50,3 +50,13 @@ def test_a_camunda_form_pattern_is_checked_at_upload():
     document["components"][0]["validate"]["pattern"] = "^(a|a)*$"
     form, problems = from_form_js("apply.form", document)
     assert problems == [] and form.schema["properties"]["name"]["pattern"] == "^(a|a)*$"
+
+
+@pytest.mark.parametrize("pattern", [[], {}, ["^a$"], 12, None])
+def test_a_pattern_that_is_not_text_is_refused_with_a_reason_not_an_error(pattern):
+    # (found by tests/formdefs/test_formjs.py's generated pages: `{"pattern": []}` raised TypeError, unhashable)
+    assert check_pattern(pattern) == "pattern must be a string"
+    document = {"components": [{"type": "textfield", "key": "name", "label": "Tên", "validate": {"pattern": pattern}}]}
+    form, problems = from_form_js("apply.form", document)
+    assert form is None
+    assert [(p.pointer, p.message) for p in problems] == [("/components/0/validate/pattern", "pattern must be a string")]

@@ -35,12 +35,12 @@ class PatternError(ValueError):
 
 def compile_pattern(pattern: str):
     """The compiled RE2 program of a pattern (cached); PatternError if RE2 refuses it."""
+    if not isinstance(pattern, str):  # first: a list or an object is not even a key of the cache
+        raise PatternError("pattern must be a string")
     program = _compiled.get(pattern)
     if program is not None:
         _compiled.move_to_end(pattern)
         return program
-    if not isinstance(pattern, str):
-        raise PatternError("pattern must be a string")
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise PatternError(f"pattern is longer than {MAX_PATTERN_LENGTH} characters")
     try:
