@@ -148,6 +148,7 @@ class LocalDatabase(SqliteDatabase):
         self._pending = []
         self._leading = False
         self._lock_file = None if path == ":memory:" else f"{path}-writers.lock"
+        self._temp_store = dict(self._pragmas).get("temp_store", "DEFAULT")  # as its connections are set up
         self._lock_fd = None
         self._lock_pid = None
 
@@ -263,7 +264,7 @@ class LocalDatabase(SqliteDatabase):
         # released, and are written together after the last unit.
         heads, ends = {}, []
         try:
-            with self.writer(), self.atomic("IMMEDIATE"):
+            with self.writer(), self._savepoints_in_memory(), self.atomic("IMMEDIATE"):
                 for ticket in batch:
                     try:
                         with self._unit_savepoint():
@@ -281,18 +282,34 @@ class LocalDatabase(SqliteDatabase):
     def _unit_savepoint(self):
         """A batch's unit in a savepoint, as peewee's nested atomic() runs it (undone if the unit raises), but
         always of one name (SQLite takes the latest of a name): atomic() names each anew (a uuid4, i.e. a
-        random read, and two statements SQLite has to prepare again, for every unit of every batch)."""
+        random read, and two statements SQLite has to prepare again, for every unit of every batch).
+
+        A unit that ends well leaves its savepoint open (no RELEASE: one statement fewer a unit under the
+        writers' lock): the next unit's savepoint nests in it, a failing unit's ROLLBACK TO goes back to the
+        latest savepoint of the name, its own, and the batch's COMMIT ends them all."""
         self.execute_sql('SAVEPOINT "unit"')
         try:
             yield
         except BaseException:
             self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
             raise
+
+    @contextlib.contextmanager
+    def _savepoints_in_memory(self):
+        """The batch's transaction with its savepoints' journal kept in memory. SQLite keeps what a savepoint
+        would undo (the pages its unit changes, ~100 kB for a step) in a journal that moves to a temporary file
+        once it passes 64 kB, and with the default temp_store every batch of several units did: a file created,
+        unlinked and written in some 200 writes, all under the writers' lock. `temp_store` is read when the
+        transaction begins; it is set back after the commit, so that no other query of the connection (a large
+        sort, say) keeps its temporary data in memory."""
+        self.execute_sql("PRAGMA temp_store = MEMORY")
         try:
-            self.execute_sql('RELEASE SAVEPOINT "unit"')
-        except Exception:
-            self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
-            raise
+            yield
+        finally:
+            try:
+                self.execute_sql(f"PRAGMA temp_store = {self._temp_store}")
+            except Exception:  # after the commit: the writes stand; the connection only keeps the setting
+                log.exception("setting temp_store back on %s failed", self.database)
 
     def _acquire_file_lock(self):
         if self._lock_file is None:
