@@ -62,7 +62,12 @@ def run(text: str, params=()):
     # (Python builds the AttributeError's message) before peewee's __getattr__ forwards it.
     # On PostgreSQL, in the pipeline of a unit's deferred writes when one is held (db.PostgresPool).
     db = database.obj
+    if db.param == "?":  # SQLite: the text as written, no pipeline (and sqlite3 takes a list as it takes a tuple)
+        return db.execute_sql(text, params if params.__class__ in _SEQUENCES else tuple(params))
     return getattr(db, "execute_pipelined", db.execute_sql)(_sql(text, db), tuple(params))
+
+
+_SEQUENCES = (tuple, list)
 
 
 def to_json(value):
