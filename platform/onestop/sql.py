@@ -92,6 +92,20 @@ def _insert_sql(table: str, columns: tuple, count: int, returning: tuple = (), m
 _GUARDED = 'EXISTS (SELECT 1 FROM "guard")'
 
 
+def _insert_text(table: str, columns, count: int, returning: tuple) -> str:
+    """_insert_sql's plain INSERT, made once per shape (a step's inserts have a few; built anew, each cost ~5 k
+    instructions, three of them a step under SQLite's writers' lock). Columns given as a list: made each time."""
+    try:
+        return _insert_shape(table, columns, count, returning)
+    except TypeError:  # (unhashable)
+        return _insert_sql(table, columns, count, returning)
+
+
+@functools.lru_cache(maxsize=512)
+def _insert_shape(table: str, columns: tuple, count: int, returning: tuple) -> str:
+    return _insert_sql(table, columns, count, returning)
+
+
 def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), then: tuple | None = None):
     """One multi-row INSERT of `rows` (tuples in the order of `columns`); with `returning`, the
     inserted rows' values of those columns as stored (in no particular order). `then`: (a statement
@@ -101,7 +115,7 @@ def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), t
         if then is not None:
             run(*then)
         return []
-    insert = _insert_sql(table, columns, len(rows), returning)
+    insert = _insert_text(table, columns, len(rows), returning)
     values = [value for row in rows for value in row]
     if then is not None and not returning and database.param != "?":
         run(f'WITH "inserted" AS ({insert}) {then[0]}', values + list(then[1]))
@@ -210,6 +224,12 @@ def _converter(field):
 
 
 _plans: dict = {}
+
+
+def stored_time(text):
+    """A time as SQLite hands back what peewee stored (text), as a model's DateTimeField reads it
+    (`python_value`), by `_converter`'s quicker way for the usual shape: the same datetime."""
+    return _read_time(text)
 
 
 _WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FROM ', 1)
@@ -345,8 +365,7 @@ def take_open_tasks(ids: list) -> dict:
 
 
 def _open_tasks(rows) -> dict:
-    return {i: OpenTask(lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d))
-            for i, lane, c, d in rows}
+    return {i: OpenTask(lane, _read_created(c), _read_due(d)) for i, lane, c, d in rows}
 
 
 # A history row's lane, start and deadline, as its task was when the same statement deleted it (write_step_rows).
@@ -719,7 +738,7 @@ def open_rows(dossier_id: int, sitting: bool = False) -> dict:
     else:
         rows = run(_OPEN_ROWS_SQL, (dossier_id, dossier_id)).fetchall()
     tasks, waits, found = [], [], None
-    created, due, wait_due = WorkItem.created_at.python_value, WorkItem.due_at.python_value, WaitingEvent.due_at.python_value
+    created, due, wait_due = _read_created, _read_due, _read_wait_due
     for kind, first, element_id, name, text, created_at, due_at, number in rows:
         if kind == 0:
             tasks.append(TaskRow(first, element_id, name, text, created(created_at), due(due_at)))
@@ -770,3 +789,9 @@ def sign_in_session(token_hash: str) -> SessionRow | None:
         return None
     convert = SignInSession.created_at.python_value
     return SessionRow(row[0], convert(row[1]), convert(row[2]), _build(User, _USER, row[3:]))
+
+
+# The model fields' python_value for the times these statements read back, the usual text without strptime (_converter).
+_read_time = _converter(HistoryEntry.at)
+_read_created, _read_due, _read_wait_due = (_converter(f) for f in (WorkItem.created_at, WorkItem.due_at,
+                                                                     WaitingEvent.due_at))
