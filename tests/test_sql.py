@@ -311,3 +311,21 @@ def _converts(field, value):
     except (ValueError, TypeError):  # not a value of this field (a JSON field given a number): not compared
         return False
     return True
+
+
+def test_a_multi_row_insert_of_a_shape_met_before_reuses_its_statement_text(app, monkeypatch):
+    # A step's inserts (its tasks, history, audit event) were each built anew, string by string (~5 k instructions,
+    # three of them under SQLite's writers' lock).
+    built = []
+    real = sql._insert_sql
+    monkeypatch.setattr(sql, "_insert_sql", lambda *args, **kwargs: built.append(args[0]) or real(*args, **kwargs))
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        sql.run('CREATE TABLE "shaped" ("a" INTEGER, "b" TEXT)')
+        for n in range(3):
+            sql.insert_rows("shaped", ("a", "b"), [(n, "x"), (n, "y")])
+        sql.insert_rows("shaped", ["a", "b"], [(9, "z")])  # (columns as a list: built each time, still written)
+        assert sorted(sql.run('SELECT "a", "b" FROM "shaped"').fetchall()) == [
+            (0, "x"), (0, "y"), (1, "x"), (1, "y"), (2, "x"), (2, "y"), (9, "z")]
+        database.close()
+    assert built.count("shaped") <= 2  # the first of the shape (if not kept from an earlier test) and the list's

@@ -104,6 +104,15 @@ SQLITE_PRAGMAS = {
 }
 
 
+# sqlite3 looks up an adapter for every parameter that is not exactly an int, float or str. For None and bool (15
+# and more a step) it found none, then asked its PrepareProtocol type for `__adapt__`, which fails by raising and
+# clearing an AttributeError: ~2,000 instructions a parameter. Adapters registered for them hand back what sqlite3
+# then binds anyway (None: NULL; a bool: the integer 0 or 1), so the look-up is a hit and the values stored are the
+# same. (`{}.get`: a function of C of one argument that returns None; sqlite3's registry is the process's.)
+sqlite3.register_adapter(type(None), {}.get)
+sqlite3.register_adapter(bool, int)
+
+
 # Prepared statements kept per SQLite connection (sqlite3's default is 128). A server runs several
 # hundred distinct statements (every multi-row INSERT's and IN list's length is one of its own), so
 # with the default a step's statements were pushed out by the requests between two steps and
@@ -148,6 +157,7 @@ class LocalDatabase(SqliteDatabase):
         self._pending = []
         self._leading = False
         self._lock_file = None if path == ":memory:" else f"{path}-writers.lock"
+        self._temp_store = dict(self._pragmas).get("temp_store", "DEFAULT")  # as its connections are set up
         self._lock_fd = None
         self._lock_pid = None
 
@@ -158,8 +168,13 @@ class LocalDatabase(SqliteDatabase):
         state = self._state
         if self.query_hooks or state.closed or _PEEWEE_LOG.isEnabledFor(logging.DEBUG):
             return super().execute_sql(sql, params)
-        with __exception_wrapper__:
+        try:
             return state.conn.execute(sql, params or ())
+        except Exception:
+            # Raised as peewee's, as `with __exception_wrapper__:` around the call would (its __enter__ and __exit__
+            # are two Python calls a statement, ~2 us; here only when the statement failed).
+            with __exception_wrapper__:
+                raise
 
     @contextlib.contextmanager
     def writer(self):
@@ -263,7 +278,7 @@ class LocalDatabase(SqliteDatabase):
         # released, and are written together after the last unit.
         heads, ends = {}, []
         try:
-            with self.writer(), self.atomic("IMMEDIATE"):
+            with self.writer(), self._savepoints_in_memory(), self.atomic("IMMEDIATE"):
                 for ticket in batch:
                     try:
                         with self._unit_savepoint():
@@ -281,18 +296,34 @@ class LocalDatabase(SqliteDatabase):
     def _unit_savepoint(self):
         """A batch's unit in a savepoint, as peewee's nested atomic() runs it (undone if the unit raises), but
         always of one name (SQLite takes the latest of a name): atomic() names each anew (a uuid4, i.e. a
-        random read, and two statements SQLite has to prepare again, for every unit of every batch)."""
+        random read, and two statements SQLite has to prepare again, for every unit of every batch).
+
+        A unit that ends well leaves its savepoint open (no RELEASE: one statement fewer a unit under the
+        writers' lock): the next unit's savepoint nests in it, a failing unit's ROLLBACK TO goes back to the
+        latest savepoint of the name, its own, and the batch's COMMIT ends them all."""
         self.execute_sql('SAVEPOINT "unit"')
         try:
             yield
         except BaseException:
             self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
             raise
+
+    @contextlib.contextmanager
+    def _savepoints_in_memory(self):
+        """The batch's transaction with its savepoints' journal kept in memory. SQLite keeps what a savepoint
+        would undo (the pages its unit changes, ~100 kB for a step) in a journal that moves to a temporary file
+        once it passes 64 kB, and with the default temp_store every batch of several units did: a file created,
+        unlinked and written in some 200 writes, all under the writers' lock. `temp_store` is read when the
+        transaction begins; it is set back after the commit, so that no other query of the connection (a large
+        sort, say) keeps its temporary data in memory."""
+        self.execute_sql("PRAGMA temp_store = MEMORY")
         try:
-            self.execute_sql('RELEASE SAVEPOINT "unit"')
-        except Exception:
-            self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
-            raise
+            yield
+        finally:
+            try:
+                self.execute_sql(f"PRAGMA temp_store = {self._temp_store}")
+            except Exception:  # after the commit: the writes stand; the connection only keeps the setting
+                log.exception("setting temp_store back on %s failed", self.database)
 
     def _acquire_file_lock(self):
         if self._lock_file is None:

@@ -62,7 +62,12 @@ def run(text: str, params=()):
     # (Python builds the AttributeError's message) before peewee's __getattr__ forwards it.
     # On PostgreSQL, in the pipeline of a unit's deferred writes when one is held (db.PostgresPool).
     db = database.obj
+    if db.param == "?":  # SQLite: the text as written, no pipeline (and sqlite3 takes a list as it takes a tuple)
+        return db.execute_sql(text, params if params.__class__ in _SEQUENCES else tuple(params))
     return getattr(db, "execute_pipelined", db.execute_sql)(_sql(text, db), tuple(params))
+
+
+_SEQUENCES = (tuple, list)
 
 
 def to_json(value):
@@ -87,6 +92,20 @@ def _insert_sql(table: str, columns: tuple, count: int, returning: tuple = (), m
 _GUARDED = 'EXISTS (SELECT 1 FROM "guard")'
 
 
+def _insert_text(table: str, columns, count: int, returning: tuple) -> str:
+    """_insert_sql's plain INSERT, made once per shape (a step's inserts have a few; built anew, each cost ~5 k
+    instructions, three of them a step under SQLite's writers' lock). Columns given as a list: made each time."""
+    try:
+        return _insert_shape(table, columns, count, returning)
+    except TypeError:  # (unhashable)
+        return _insert_sql(table, columns, count, returning)
+
+
+@functools.lru_cache(maxsize=512)
+def _insert_shape(table: str, columns: tuple, count: int, returning: tuple) -> str:
+    return _insert_sql(table, columns, count, returning)
+
+
 def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), then: tuple | None = None):
     """One multi-row INSERT of `rows` (tuples in the order of `columns`); with `returning`, the
     inserted rows' values of those columns as stored (in no particular order). `then`: (a statement
@@ -96,7 +115,7 @@ def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), t
         if then is not None:
             run(*then)
         return []
-    insert = _insert_sql(table, columns, len(rows), returning)
+    insert = _insert_text(table, columns, len(rows), returning)
     values = [value for row in rows for value in row]
     if then is not None and not returning and database.param != "?":
         run(f'WITH "inserted" AS ({insert}) {then[0]}', values + list(then[1]))
@@ -207,7 +226,20 @@ def _converter(field):
 _plans: dict = {}
 
 
+def stored_time(text):
+    """A time as SQLite hands back what peewee stored (text), as a model's DateTimeField reads it
+    (`python_value`), by `_converter`'s quicker way for the usual shape: the same datetime."""
+    return _read_time(text)
+
+
 _WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FROM ', 1)
+# On SQLite the task is read with whether its dossier's people had completed its element before (counters.done_before's
+# question, which the step completing the task asks: a rework), so that the step does not read it under the writers'
+# lock. (PostgreSQL asks it in the statement of the step's rows: sql.write_step_rows.)
+_DONE_BEFORE = (', EXISTS (SELECT 1 FROM "historyentry" h WHERE h."dossier_id" = d."id" AND h."element_id" = w."element_id" '
+                'AND h."state" = \'completed\' AND h."started_at" IS NOT NULL) FROM ')
+_WORK_ITEM_SQLITE = {False: _WORK_ITEM_SQL.replace(" FROM ", _DONE_BEFORE, 1),
+                     True: _WORK_ITEM_WITH_STATE_SQL.replace(" FROM ", _DONE_BEFORE, 1)}
 
 
 def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
@@ -215,12 +247,18 @@ def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     With `with_state`, the dossier's stored workflow state is read in the same query and kept as
     `dossier.stored_text` (serial, text), for a step whose workflow is not live in this process.
     The dossier's link to the national portal comes too, as `dossier.portal_link` ((id, centre_id) or
-    None: a link is made with its dossier and never changes; national_portal.outbox.status_changed)."""
-    row = run(_WORK_ITEM_WITH_STATE_SQL if with_state else _WORK_ITEM_SQL, (task_id, centre_id)).fetchone()
+    None: a link is made with its dossier and never changes; national_portal.outbox.status_changed). On SQLite,
+    whether the dossier's people had completed the task's element before, as `dossier.done_before` ((serial,
+    {element id: bool}): the history changes only with a step, which moves the serial)."""
+    sqlite = database.obj.param == "?"
+    text = _WORK_ITEM_SQLITE[with_state] if sqlite else _WORK_ITEM_WITH_STATE_SQL if with_state else _WORK_ITEM_SQL
+    row = run(text, (task_id, centre_id)).fetchone()
     if row is None:
         return None
+    if sqlite:
+        row, done = row[:-1], bool(row[-1])
     if with_state:
-        row, text = row[:-1], row[-1]
+        row, state = row[:-1], row[-1]
     row, link = row[:-2], row[-2:]
     cut = [len(_ITEM), len(_ITEM) + len(DOSSIER_HEAD), len(_ITEM) + len(DOSSIER_HEAD) + len(_VERSION)]
     item = _build(WorkItem, _ITEM, row[: cut[0]])
@@ -231,7 +269,9 @@ def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     item.centre = dossier.centre_id
     dossier.portal_link = tuple(link) if link[0] is not None else None
     if with_state:
-        dossier.stored_text = (dossier.serial, text)
+        dossier.stored_text = (dossier.serial, state)
+    if sqlite:
+        dossier.done_before = (dossier.serial, {item.element_id: done})
     return item
 
 
@@ -325,8 +365,7 @@ def take_open_tasks(ids: list) -> dict:
 
 
 def _open_tasks(rows) -> dict:
-    return {i: OpenTask(lane, WorkItem.created_at.python_value(c), WorkItem.due_at.python_value(d))
-            for i, lane, c, d in rows}
+    return {i: OpenTask(lane, _read_created(c), _read_due(d)) for i, lane, c, d in rows}
 
 
 # A history row's lane, start and deadline, as its task was when the same statement deleted it (write_step_rows).
@@ -357,7 +396,8 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     history (`history`: (columns, rows, returning) of "historyentry"; each row's last three values, the
     lane, start and deadline of the task it finished, are filled in from that task if it was taken).
     `done_before`: ([(task id, element id)] of the tasks the step completed, a function of element ids
-    giving the read's (statement, parameters)), asked about the elements of the tasks taken.
+    giving the read's (statement, parameters), and optionally {element id: bool} of the answers known already), asked
+    about the elements of the tasks taken (on SQLite not read when every answer is known: `work_item_in_centre`).
 
     `guard`: (statement, parameters) of an UPDATE that must change one row first (the dossier's compare-and-set,
     `step_update`), else nothing is written and `guarded` is False.
@@ -367,7 +407,8 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     the history's filled-in values read from the deleted tasks, the read seeing the history as it was
     before the statement (as before the insert), and the elements asked about being all the completed
     tasks' (a superset: the answer for those taken is the same)."""
-    completed, read = done_before
+    completed, read, *known = done_before
+    known = known[0] if known else {}
     history_columns, history_rows, returning = history
     assert history_columns[-3:] == ("lane", "started_at", "due_at"), history_columns
     task_at = history_columns.index("task_id")
@@ -381,7 +422,10 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
                 delete_ids("waitingevent", "dossier_id", [waits[0]])
             insert_rows("waitingevent", *waits[1:])
         asked = [element for task, element in completed if task in leaving]
-        before = {e for (e,) in run(*read(asked))} if asked else set()
+        if all(element in known for element in asked):  # (none asked: nothing to read either)
+            before = {element for element in asked if known[element]}
+        else:
+            before = {e for (e,) in run(*read(asked))}
         stored = insert_rows("historyentry", history_columns, [
             (*row[:-3], *leaving.get(row[task_at], (None, None, None))) for row in history_rows], returning=returning)
         return StepRows(leaving, before, stored)
@@ -694,7 +738,7 @@ def open_rows(dossier_id: int, sitting: bool = False) -> dict:
     else:
         rows = run(_OPEN_ROWS_SQL, (dossier_id, dossier_id)).fetchall()
     tasks, waits, found = [], [], None
-    created, due, wait_due = WorkItem.created_at.python_value, WorkItem.due_at.python_value, WaitingEvent.due_at.python_value
+    created, due, wait_due = _read_created, _read_due, _read_wait_due
     for kind, first, element_id, name, text, created_at, due_at, number in rows:
         if kind == 0:
             tasks.append(TaskRow(first, element_id, name, text, created(created_at), due(due_at)))
@@ -745,3 +789,9 @@ def sign_in_session(token_hash: str) -> SessionRow | None:
         return None
     convert = SignInSession.created_at.python_value
     return SessionRow(row[0], convert(row[1]), convert(row[2]), _build(User, _USER, row[3:]))
+
+
+# The model fields' python_value for the times these statements read back, the usual text without strptime (_converter).
+_read_time = _converter(HistoryEntry.at)
+_read_created, _read_due, _read_wait_due = (_converter(f) for f in (WorkItem.created_at, WorkItem.due_at,
+                                                                     WaitingEvent.due_at))

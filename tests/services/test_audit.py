@@ -391,3 +391,31 @@ def test_the_units_of_one_sqlite_batch_read_their_chains_head_once_and_one_that_
         assert AuditHead.get(AuditHead.chain == 0).seq == events[-1].seq
         assert AuditHead.get(AuditHead.chain == 0).hash == events[-1].hash
         assert audit.verify().broken is None
+
+
+def test_a_steps_history_times_read_back_from_sqlite_are_bound_as_peewee_reads_them_without_its_strptime(
+        sqlite_app, sqlite_admin_api, monkeypatch):
+    # The event's MAC covers the history rows' times (audit._history_content); on SQLite they come back as text,
+    # which peewee's DateTimeField read with strptime, format after format (~10 us a time, under the writers' lock).
+    import peewee
+
+    from onestop import sql
+    from onestop.models import HistoryEntry
+    from tests.test_sql import _received
+
+    for text in ("2026-12-06 08:22:53.123456", "2026-12-06 08:22:53", "2026-12-06 00:00:00.000001", "2026-12-06"):
+        assert audit._iso(text) == HistoryEntry.at.python_value(text).isoformat(), text
+    _received(sqlite_admin_api)  # a submission and a completion, each binding its step's history rows
+    with sqlite_app.app_context():
+        stored = sql.run("SELECT " + ", ".join(f'"{c}"' for c in audit.HISTORY_COLUMNS) + ' FROM "historyentry"').fetchall()
+        assert len(stored) == 2 and all(isinstance(row[6], str) for row in stored) and isinstance(stored[-1][9], str)
+        parsed = []
+        real = peewee.format_date_time
+        monkeypatch.setattr(peewee, "format_date_time", lambda *a, **k: parsed.append(a[0]) or real(*a, **k))
+        content = audit._history_content(stored)
+        assert parsed == []
+        monkeypatch.undo()
+        assert content == [[*row[:6], HistoryEntry.at.python_value(row[6]).isoformat(), *row[7:9],
+                            *(HistoryEntry.at.python_value(t).isoformat() if t else None for t in row[9:])]
+                           for row in sorted(stored)]
+        assert audit.verify().broken is None

@@ -30,7 +30,7 @@ from peewee import SqliteDatabase
 
 from .. import sql
 from ..db import LOCK_AUDIT, current_unit, database, defer
-from ..models import AuditEvent, AuditHead, HistoryEntry, utcnow
+from ..models import AuditEvent, AuditHead, utcnow
 from . import runtime, webhook_events
 from .audit_head import GENESIS, advance, head_read_ahead
 
@@ -97,8 +97,8 @@ def _iso(value):
     """A stored timestamp as text, alike whichever database returned it (text or datetime)."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = HistoryEntry.at.python_value(value)
+    if isinstance(value, str):  # (SQLite's text: read as HistoryEntry.at.python_value reads it, without strptime)
+        value = sql.stored_time(value)
     return value.isoformat()
 
 

@@ -363,11 +363,15 @@ def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due
     # figures), those it offers, its waits, whether its people's steps were done before, and the history rows
     # as stored (with their ids, for the step's audit event, which binds them): one statement on PostgreSQL.
     done = [(f.task_id, f.element_id) for f in step.finished if f.state == "completed"]
+    # (What the dossier's read already said of its history at this serial, on SQLite: sql.work_item_in_centre. The
+    # compare-and-set fails if a step stored meanwhile.)
+    known = getattr(dossier, "done_before", None)
+    known = known[1] if known is not None and known[0] == dossier.serial else {}
     rows = sql.write_step_rows(step.ready_removed, (_ITEM_COLUMNS, tasks), waits, (_HISTORY_COLUMNS, [
         (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
          None, None, None)
-        for f in step.finished], audit.HISTORY_COLUMNS), (done, functools.partial(counters.done_before, dossier.id)),
-        guard)
+        for f in step.finished], audit.HISTORY_COLUMNS),
+        (done, functools.partial(counters.done_before, dossier.id), known), guard)
     if not rows.guarded:
         _changed_meanwhile(dossier)
     service_calls.record(dossier, step)
