@@ -184,3 +184,34 @@ def test_each_task_id_is_made_text_once_per_dump(engine):
         sys.setprofile(None)
     assert made["text"] == len(workflow.tasks)  # before: two more (the root's, the last task's)
     assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text
+
+
+def test_a_state_is_read_by_orjson_when_it_reads_it_as_json_does(engine):
+    """The state's text is read by orjson (jsontext.loads), not by the standard decoder, when orjson
+    reads it the same; an integer beyond 64 bits in the data (which orjson would make a float) is read
+    by the standard decoder, exactly."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G", "count": 7})
+    spec, subprocess_specs = _specs(model)
+    seen = Counter()
+
+    def count(frame, event, arg):
+        if event == "call" and frame.f_code is json.JSONDecoder.decode.__code__:
+            seen["decode"] += 1
+
+    def load(text):
+        sys.setprofile(count)
+        try:
+            return serial.load_workflow(model.dialect, spec, subprocess_specs, text)
+        finally:
+            sys.setprofile(None)
+
+    workflow = load(step.state)
+    assert seen["decode"] == 0  # before: the standard decoder read every state
+    assert serial.dump_workflow(model.dialect, workflow) == step.state
+    big = step.state.replace('"count":7', f'"count":{2**64 + 1}')
+    assert big != step.state
+    workflow = load(big)
+    assert seen["decode"] == 1
+    assert 2**64 + 1 in [t.data.get("count") for t in workflow.tasks.values()]
+    assert serial.dump_workflow(model.dialect, workflow) == big

@@ -285,7 +285,8 @@ def dump_workflow(dialect: str, workflow) -> str:
 def load_workflow(dialect: str, spec, subprocess_specs, state: str):
     """Rebuild a workflow from its state onto the given spec objects."""
     serializer = serializer_for(dialect)
-    doc = json.loads(state, cls=serializer.spiff.json_decoder_cls)
+    decoder = serializer.spiff.json_decoder_cls
+    doc = jsontext.loads(state) if decoder is None else json.loads(state, cls=decoder)
     current = doc.get(serializer.spiff.VERSION_KEY) == serializer.spiff.VERSION
     serializer.spiff.migrate(doc)
     # Every "typename" of a state in the current format names the workflow, a task or a subprocess,
