@@ -60,10 +60,12 @@ def plain(value) -> bool:
     return True
 
 
-def dumps(value, cls=None, default=None) -> str:
+def dumps(value, cls=None, default=None, known_plain=None) -> str:
     """`json.dumps(value, cls=cls, default=default, ensure_ascii=False, separators=(",", ":"))`,
-    the same text, through orjson when `plain(value)` (json then never calls `default` either)."""
-    if plain(value):
+    the same text, through orjson when `plain(value)` (json then never calls `default` either).
+    `known_plain`: what `plain(value)` answers, when the caller knows it for less (the caller made
+    most of `value` of text, dictionaries and lists, and looked at the rest with `plain`)."""
+    if plain(value) if known_plain is None else known_plain:
         try:
             return orjson.dumps(value).decode()
         except orjson.JSONEncodeError:  # beyond 64 bits, a key not text, a surrogate, too deep

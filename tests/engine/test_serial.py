@@ -1,7 +1,9 @@
 """A dossier's stored state is SpiffWorkflow's own format: onestop's one-pass task conversion writes
 the same text as SpiffWorkflow's converter and reads back what it wrote, typed values included."""
 
+import enum
 import json
+import math
 import sys
 from collections import Counter
 from datetime import datetime
@@ -9,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from onestop import jsontext
 from onestop.engine import serial
 from onestop.engine.parsing import SourceFile
 from tests.conftest import MODELS
@@ -215,3 +218,71 @@ def test_a_state_is_read_by_orjson_when_it_reads_it_as_json_does(engine):
     assert seen["decode"] == 1
     assert 2**64 + 1 in [t.data.get("count") for t in workflow.tasks.values()]
     assert serial.dump_workflow(model.dialect, workflow) == big
+
+
+def _reachable(values) -> set:
+    """The ids of every dictionary and list inside `values`."""
+    seen, todo = set(), list(values)
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict | list) and id(value) not in seen:
+            seen.add(id(value))
+            todo.extend(value.values() if isinstance(value, dict) else value)
+    return seen
+
+
+def test_a_dump_looks_only_at_the_parts_of_the_state_that_can_hold_other_values(engine, monkeypatch):
+    """Whether orjson can write the state (jsontext.plain) is asked of the data, deltas, internal data,
+    events, subprocesses and the tasks' scalar fields, not of the tasks' ids, children and typenames
+    the dump itself made (half of a state's values)."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    workflow = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD"]}).workflow
+    asked = []
+    real = jsontext.plain
+    monkeypatch.setattr(jsontext, "plain", lambda value: asked.append(value) or real(value))
+    written = []
+    real_dumps = jsontext.orjson.dumps
+    monkeypatch.setattr(jsontext.orjson, "dumps", lambda v, *a, **k: written.append(v) or real_dumps(v, *a, **k))
+    text = serial.dump_workflow(model.dialect, workflow)
+    assert len(written) == 1  # orjson wrote it
+    looked_at = _reachable(asked)
+    doc = written[0]
+    assert id(doc) not in looked_at and id(doc["tasks"]) not in looked_at  # before: plain(the whole state)
+    assert not any(id(task) in looked_at or id(task["children"]) in looked_at for task in doc["tasks"].values())
+    assert any(id(task["internal_data"]) in looked_at for task in doc["tasks"].values())
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text
+
+
+class Level(enum.IntEnum):
+    HIGH = 64
+
+
+class Name(str):
+    pass
+
+
+ODD_FIELDS = {
+    "a tiny float": lambda task, workflow: setattr(task, "last_state_change", 1e-05),
+    "a huge float": lambda task, workflow: setattr(task, "last_state_change", 1.5e16),
+    "a NaN": lambda task, workflow: setattr(task, "last_state_change", math.nan),
+    "an int enum": lambda task, workflow: setattr(task, "_state", Level.HIGH),
+    "a str subclass": lambda task, workflow: setattr(task.task_spec, "name", Name(task.task_spec.name)),
+    "a uuid in internal data": lambda task, workflow: task.internal_data.update(ref=UUID(int=5)),
+    "a datetime in a delta": lambda task, workflow: task.data.update(at=datetime(2026, 12, 6, 8, 0)),
+    "a tiny float in the correlations": lambda task, workflow: workflow.correlations.update(x={"v": 2e-7}),
+    "a child outside the workflow": lambda task, workflow: task._children.append(UUID(int=9)),
+}
+
+
+@pytest.mark.parametrize("odd", ODD_FIELDS)
+def test_a_state_with_values_orjson_writes_otherwise_is_the_standard_text(engine, odd):
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    workflow = engine.start(model, {"applicant_name": "Đinh G"}).workflow
+    task = next(t for t in workflow.tasks.values() if t.parent is not None and t.task_spec.manual)
+    spec_name = task.task_spec.name
+    try:
+        ODD_FIELDS[odd](task, workflow)
+        stock = _stock(model, lambda: serial.dump_workflow(model.dialect, workflow))
+        assert serial.dump_workflow(model.dialect, workflow) == stock
+    finally:
+        task.task_spec.name = spec_name  # the spec is the model's, shared

@@ -45,34 +45,52 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         self.fast_tasks = fast_tasks and type(stock) is TaskConverter and registry.typenames.get(Task) == "Task"
 
     def to_dict(self, workflow):
+        return self.to_dict_and_loose(workflow)[0]
+
+    def to_dict_and_loose(self, workflow):
+        """(to_dict(workflow), loose): `loose` lists what of the dictionary can hold values other than
+        plain JSON types (the workflow's and tasks' data, deltas, internal data, events, subprocesses, the
+        tasks' scalar fields); the rest (task ids, children, typenames, the mappings that hold them) is
+        text and containers made here. None when the whole dictionary has to be looked at."""
         if not self.fast_tasks or self.registry.typenames.get(type(workflow.task_tree)) != "Task":
-            dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+            dct, loose = super(BpmnWorkflowConverter, self).to_dict(workflow), None
         else:
-            dct = self._workflow_to_dict(workflow)
+            dct, loose = self._workflow_to_dict(workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
+        if loose is not None:
+            loose += (dct["subprocesses"], dct["bpmn_events"])
+        return dct, loose
 
     def _workflow_to_dict(self, workflow):
-        """WorkflowConverter.to_dict, with the tasks converted in one pass."""
+        """WorkflowConverter.to_dict, with the tasks converted in one pass; and its loose parts."""
         tasks = workflow.tasks
         ids = {task_id: str(task_id) for task_id in tasks}
         registry = self.registry
         converted = {}
+        # A UUID's text is a str made by UUID.__str__; another kind of id could make something else.
+        loose = [] if set(map(type, tasks)) <= _UUID_ONLY else None
+        parts = loose if loose is not None else []
         for task_id, task in tasks.items():
             if type(task) is not Task:
-                converted[ids[task_id]] = registry.convert(task)
+                converted[ids[task_id]] = dct = registry.convert(task)
+                parts.append(dct)
             else:
-                converted[ids[task_id]] = _task_to_dict(registry, task, tasks, ids)
-        return {
+                converted[ids[task_id]] = _task_to_dict(registry, task, tasks, ids, parts)
+        last_task = _text(workflow.last_task.id, ids) if workflow.last_task is not None else None
+        root = _text(workflow.task_tree.id, ids)
+        dct = {
             "data": _clean_data(registry, workflow.data),
             "correlations": workflow.correlations,
-            "last_task": _text(workflow.last_task.id, ids) if workflow.last_task is not None else None,
+            "last_task": last_task,
             "success": workflow.success,
             "completed": workflow.completed,
             "tasks": converted,
-            "root": _text(workflow.task_tree.id, ids),
+            "root": root,
         }
+        if loose is not None:
+            loose += (dct["data"], dct["correlations"], last_task, workflow.success, workflow.completed, root)
+        return dct, loose
 
     def restore_onto(self, dct, spec, subprocess_specs, typed=True):
         """The workflow of `dct` on these specs; `typed`: whether the task data may hold typed values
@@ -109,6 +127,8 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         return tasks
 
 
+_UUID_ONLY = frozenset({UUID})
+
 # Values of these exact types are neither callable nor modules: a dictionary holding only them is what
 # SpiffWorkflow's registry.clean keeps of it, whole.
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, tuple})
@@ -129,34 +149,43 @@ def _text(task_id, ids) -> str:
     return ids.get(task_id) or str(task_id)
 
 
-def _task_to_dict(registry, task, tasks, ids):
-    """TaskConverter.to_dict(task) with the registry's "typename", for a task of `tasks` (ids: their text)."""
+def _task_to_dict(registry, task, tasks, ids, loose):
+    """TaskConverter.to_dict(task) with the registry's "typename", for a task of `tasks` (ids: their text);
+    what of it can hold more than plain JSON types is added to `loose`."""
     parent_id = task._parent
     parent = tasks.get(parent_id) if parent_id is not None else None
     if parent is None:
         data, delta, parent_text = task.data, {}, None
+        loose.append(data)
     else:
         parent_data, own = parent.data, task.data
         data = {}
-        delta = {
-            "updates": {key: value for key, value in own.items() if key not in parent_data or value != parent_data[key]},
-            "deletions": [key for key in parent_data if key not in own],
-        }
+        updates = {key: value for key, value in own.items() if key not in parent_data or value != parent_data[key]}
+        deletions = [key for key in parent_data if key not in own]
+        delta = {"updates": updates, "deletions": deletions}
         parent_text = ids[parent_id]
+        loose += (updates, deletions)
     internal = task.internal_data
-    return {
+    internal = registry.convert(internal) if internal else {}
+    children = [ids.get(child) for child in task._children]
+    if None in children:  # a child that is not a task of the workflow: its id's text as SpiffWorkflow makes it
+        children = [text or str(child) for text, child in zip(children, task._children, strict=True)]
+        loose.append(children)
+    dct = {
         "id": ids[task.id],
         "parent": parent_text,
-        "children": [ids.get(child) or str(child) for child in task._children],
+        "children": children,
         "last_state_change": task.last_state_change,
         "state": task.state,
         "task_spec": task.task_spec.name,
         "triggered": task.triggered,
-        "internal_data": registry.convert(internal) if internal else {},
+        "internal_data": internal,
         "data": data,
         "delta": delta,
         "typename": "Task",
     }
+    loose += (dct["last_state_change"], dct["state"], dct["task_spec"], dct["triggered"], internal)
+    return dct
 
 
 def _task_from_dict(registry, dct, workflow, uuid, typed, boxes):
@@ -274,10 +303,13 @@ def dump_workflow(dialect: str, workflow) -> str:
     spiff = serializer.spiff
     spiff.registry._encoder_mode = True
     try:
-        doc = serializer.workflow_converter.to_dict(workflow)
+        doc, loose = serializer.workflow_converter.to_dict_and_loose(workflow)
         doc["typename"] = serializer.workflow_converter.typename
         doc[spiff.VERSION_KEY] = spiff.VERSION
-        return jsontext.dumps(doc, cls=spiff._encoder_cls)  # json.dumps's text, through orjson where it can
+        # json.dumps's text, through orjson where it can: only the parts that can hold other values are
+        # looked at (the tasks' ids, children and typenames are half of a state's values).
+        known = None if loose is None else jsontext.plain([*loose, doc["typename"], spiff.VERSION])
+        return jsontext.dumps(doc, cls=spiff._encoder_cls, known_plain=known)
     finally:
         spiff.registry._encoder_mode = False
 
