@@ -286,3 +286,69 @@ def test_a_state_with_values_orjson_writes_otherwise_is_the_standard_text(engine
         assert serial.dump_workflow(model.dialect, workflow) == stock
     finally:
         task.task_spec.name = spec_name  # the spec is the model's, shared
+
+
+def _calls(fn, codes):
+    """fn()'s result and how many times each of these Python functions (their code objects) ran."""
+    seen = Counter()
+
+    def count(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            seen[frame.f_code] += 1
+
+    sys.setprofile(count)
+    try:
+        return fn(), seen
+    finally:
+        sys.setprofile(None)
+
+
+def test_a_load_hashes_each_task_id_about_once(engine):
+    """UUID.__hash__ is Python code: restoring finds parents (and their data's containers) by their ids'
+    text and keeps the mapping Task() fills; the root is found by its text too, not parsed again."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD"]})
+    spec, subprocess_specs = _specs(model)
+    workflow, seen = _calls(lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, step.state),
+                            {UUID.__hash__.__code__, UUID.__init__.__code__})
+    assert len(workflow.tasks) >= 4
+    assert seen[UUID.__hash__.__code__] <= len(workflow.tasks) + 2  # before: 5 a task
+    assert seen[UUID.__init__.__code__] <= len(workflow.tasks) + 1  # before: the root's id parsed twice
+    assert serial.dump_workflow(model.dialect, workflow) == step.state
+
+
+def _odd_ids(text, how):
+    """The state's text with its task ids written otherwise: another case, keys not the tasks' ids, twins."""
+    doc = json.loads(text)
+    tasks = doc["tasks"]
+    first, second = list(tasks)[:2]
+    if how == "upper parents":
+        for task in tasks.values():
+            task["parent"] = task["parent"] and task["parent"].upper()
+    elif how == "upper root":
+        doc["root"] = doc["root"].upper()
+    elif how == "upper ids":
+        for key in list(tasks):
+            tasks[key.upper()] = tasks.pop(key)
+            tasks[key.upper()]["id"] = key.upper()
+    elif how == "keys not ids":
+        tasks[second.upper()] = tasks.pop(second)
+    elif how == "a twin id":
+        tasks[second]["id"] = first
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("how", ["upper parents", "upper root", "upper ids", "keys not ids", "a twin id"])
+def test_ids_written_otherwise_are_restored_as_spiffworkflows_converter_does(engine, how):
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD"]})
+    text = _odd_ids(step.state, how)
+    spec, subprocess_specs = _specs(model)
+    fast = serial.load_workflow(model.dialect, spec, subprocess_specs, text)
+    stock = _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, text))
+    assert list(fast.tasks) == list(stock.tasks)
+    assert [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in fast.tasks.values()] == \
+        [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in stock.tasks.values()]
+    assert fast.task_tree.id == stock.task_tree.id
+    assert [t.id for t in fast.task_tree] == [t.id for t in stock.task_tree]
+    assert serial.dump_workflow(model.dialect, fast) == serial.dump_workflow(model.dialect, stock)

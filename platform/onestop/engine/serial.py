@@ -97,17 +97,19 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         (dictionaries with a "typename") to restore, False when the caller knows it holds none."""
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
         if self.fast_tasks:
-            workflow.tasks = self._tasks_from_dict(dct["tasks"], workflow, typed)
+            workflow.tasks, workflow.task_tree = self._tasks_from_dict(dct["tasks"], dct["root"], workflow, typed)
         else:
             workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+            workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
 
-    def _tasks_from_dict(self, tasks_dct, workflow, typed):
-        """mapping_from_dict(tasks, UUID, workflow=workflow), with plain tasks restored in one pass."""
+    def _tasks_from_dict(self, tasks_dct, root, workflow, typed):
+        """(mapping_from_dict(tasks, UUID, workflow=workflow), the task of id `root`), with plain tasks
+        restored in one pass. A UUID's hash is Python code (UUID.__hash__, ~1 k instructions): the tasks
+        are found by their ids' text while they are restored, and the mapping is the one Task() fills."""
         registry = self.registry
         ids = {}
 
@@ -117,14 +119,27 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
                 value = ids[text] = UUID(text)
             return value
 
-        tasks = {}
-        boxes = {}
+        restored = {}  # id text -> task, for the fast path's tasks
+        boxes = {}  # id text -> the keys of its data holding containers
+        keyed = []
+        own_keys = True  # every task stored under its own id's text, as a dump writes it
         for key, task_dct in tasks_dct.items():
             if task_dct.get("typename") == "Task":
-                tasks[uuid(key)] = _task_from_dict(registry, task_dct, workflow, uuid, typed, boxes)
+                task = _task_from_dict(registry, task_dct, workflow, uuid, typed, restored, boxes)
+                own_keys = own_keys and key == task_dct["id"]
             else:
-                tasks[uuid(key)] = registry.restore(task_dct, workflow=workflow)
-        return tasks
+                task = registry.restore(task_dct, workflow=workflow)
+                own_keys = False
+            keyed.append((key, task))
+        # Task() adds each task to workflow.tasks under its id, in this order: that is the mapping when
+        # each is stored under its own id and no id came twice.
+        tasks = workflow.tasks
+        if not own_keys or len(tasks) != len(keyed):
+            tasks = {uuid(key): task for key, task in keyed}
+        tree = restored.get(root) if own_keys else None
+        if tree is None:
+            tree = tasks.get(UUID(root))
+        return tasks, tree
 
 
 _UUID_ONLY = frozenset({UUID})
@@ -188,11 +203,13 @@ def _task_to_dict(registry, task, tasks, ids, loose):
     return dct
 
 
-def _task_from_dict(registry, dct, workflow, uuid, typed, boxes):
-    """TaskConverter.from_dict(dct, workflow); `boxes`: task id -> the keys of its data holding
-    containers, for the tasks restored so far (this one's is added)."""
+def _task_from_dict(registry, dct, workflow, uuid, typed, restored, boxes):
+    """TaskConverter.from_dict(dct, workflow); `restored`: id text -> task, `boxes`: id text -> the keys
+    of its data holding containers, for the tasks restored so far (this one's are added)."""
     task_spec = workflow.spec.task_specs.get(dct["task_spec"])
-    task = Task(workflow, task_spec, state=dct["state"], id=uuid(dct["id"]))
+    text = dct["id"]
+    task = Task(workflow, task_spec, state=dct["state"], id=uuid(text))
+    restored[text] = task  # as Task() puts it in workflow.tasks
     parent_id = dct["parent"]
     task._parent = uuid(parent_id) if parent_id is not None else None
     task._children = [uuid(child) for child in dct["children"]]
@@ -203,13 +220,20 @@ def _task_from_dict(registry, dct, workflow, uuid, typed, boxes):
     if isinstance(task_spec, CatchingEvent) and task._state & TaskState.WAITING:
         workflow.top_workflow.event_manager.add_task(task)
     delta = dct.get("delta")
-    parent = workflow.tasks.get(task._parent) if delta else None
+    parent = parent_boxes = None
+    if delta and parent_id is not None:
+        # The task whose id has this text (the same UUID object, from `uuid`), else the one of an id
+        # written otherwise (another case, say) or restored by another converter.
+        parent = restored.get(parent_id)
+        if parent is None:
+            parent = workflow.tasks.get(task._parent)
+        elif parent is not task:  # (a task its own parent: its data is still empty)
+            parent_boxes = boxes.get(parent_id)
     if parent is not None:
         # DeepMerge.merge({}, parent.data): the parent's values, containers copied one level deep. The
         # dictionary is copied in C and only the parent's containers (known from its own restoring:
         # a few keys of dozens) are looked at one by one.
         data = dict(parent.data)
-        parent_boxes = boxes.get(task._parent)
         if parent_boxes is None:  # a parent restored by another converter
             parent_boxes = _containers(data)
         for key in parent_boxes:
@@ -225,10 +249,10 @@ def _task_from_dict(registry, dct, workflow, uuid, typed, boxes):
         changed = _containers(updates)
         own = [key for key in parent_boxes if key not in updates and key not in deletions] if updates or deletions \
             else parent_boxes
-        boxes[task.id] = own + [key for key in changed if key not in deletions] if changed else own
+        boxes[text] = own + [key for key in changed if key not in deletions] if changed else own
     else:
         data = registry.restore(dct["data"]) if typed else dct["data"]
-        boxes[task.id] = _containers(data)
+        boxes[text] = _containers(data)
     task.data = data
     return task
 
