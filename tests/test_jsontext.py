@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from onestop import jsontext
 from onestop.engine import serial
-from onestop.engine.runtime import json_safe
+from onestop.engine.runtime import json_safe, json_safe_and_text
 from onestop.models import JSONField
 from onestop.sql import to_json
 
@@ -198,3 +198,31 @@ def test_loads_takes_orjsons_reading_only_when_it_writes_the_text_back(monkeypat
 def test_loads_matches_the_standard_library_on_generated_texts(value):
     for text in (standard(value), json.dumps(value)):
         _same(lambda: _typed(jsontext.loads(text)), lambda: _typed(json.loads(text)))  # noqa: B023
+
+
+def _copy_and_text(value):
+    """json_safe_and_text's copy (as _typed shows it) and whether its text is the copy's standard text."""
+    copy, text = json_safe_and_text(value)
+    assert text is None or text == standard(copy) == jsontext.dumps(copy)
+    return _typed(copy)
+
+
+@pytest.mark.parametrize("value", AWKWARD, ids=[repr(v)[:40] for v in AWKWARD])
+def test_json_safe_and_text_gives_json_safes_copy_and_the_copys_text(value):
+    _same(lambda: _copy_and_text(value), lambda: _typed(json_safe(value)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_json_safe_and_text_on_generated_values(value):
+    _same(lambda: _copy_and_text(value), lambda: _typed(json_safe(value)))
+    if jsontext.plain(value):
+        assert json_safe_and_text(value)[1] is not None or not _fits_orjson(value)
+
+
+def _fits_orjson(value):
+    try:
+        jsontext.orjson.dumps(value)
+        return True
+    except jsontext.orjson.JSONEncodeError:
+        return False

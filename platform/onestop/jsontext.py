@@ -76,12 +76,20 @@ def dumps(value, cls=None, default=None, known_plain=None) -> str:
 def plain_copy(value, otherwise):
     """A copy of `value` as `json.loads(json.dumps(value))` gives it, through orjson when
     `plain(value)`; else (or if orjson refuses it) `otherwise(value)`, the caller's own way."""
+    return plain_copy_and_text(value, otherwise)[0]
+
+
+def plain_copy_and_text(value, otherwise):
+    """(`plain_copy(value, otherwise)`, its `dumps` text or None): when orjson made the copy, the text
+    it wrote on the way is the copy's `dumps` text too (a copy of plain values is plain, and orjson
+    writes each of its floats as the one it read); None when `otherwise` made it."""
     if plain(value):
         try:
-            return orjson.loads(orjson.dumps(value))
+            written = orjson.dumps(value)
+            return orjson.loads(written), written.decode()
         except orjson.JSONEncodeError:
             pass
-    return otherwise(value)
+    return otherwise(value), None
 
 
 def loads(text: str | bytes):

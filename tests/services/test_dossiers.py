@@ -82,6 +82,23 @@ def test_a_completions_data_is_normalised_once_for_its_read_only_check_and_its_f
         assert Dossier.get(Dossier.code == started["code"]).data["applicant_name"] == "Nguyen Van \u00c1"
 
 
+def test_a_steps_data_is_stored_as_the_text_the_engine_wrote_while_copying_it(app, admin_api, monkeypatch):
+    """The engine's copy of a step's data (json_safe) is written by orjson: that text is what a submission and
+    a completion store as the dossier's data, not a second encoding of the copy (sql.to_json)."""
+    encoded = []
+    real = sql.to_json
+    monkeypatch.setattr(sql, "to_json", lambda value: encoded.append(value) or real(value))
+    started = _started(admin_api)
+    done = admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete", {"data": RECEIVED})
+    assert done.status_code == 200, done.json
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == started["code"])
+        stored = sql.run('SELECT "data" FROM "dossier" WHERE "id" = ?', (dossier.id,)).fetchone()[0]
+    assert dossier.data == {"fee": 100, **RECEIVED}
+    assert stored == real(dossier.data)  # the standard library's text (tests/test_jsontext.py)
+    assert {"fee": 100} not in encoded and dossier.data not in encoded  # before: both steps' data encoded again
+
+
 # -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

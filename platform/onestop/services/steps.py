@@ -133,7 +133,7 @@ def _decide(dossier, step, actor, action, element_id, detail, completed_task_id,
     new_status = moved(dossier, new_status)
     return _Change(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, version,
                    ending=status is not None, status=new_status, turn=turn, now=utcnow(), fee=fee,
-                   data_text=sql.to_json(step.data))
+                   data_text=step.data_text if step.data_text is not None else sql.to_json(step.data))
 
 
 _WAITING_STATUS = {clockstops.SUPPLEMENT: Status.SUPPLEMENT_REQUESTED,
