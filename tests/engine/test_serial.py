@@ -174,6 +174,7 @@ def test_each_task_id_is_made_text_once_per_dump(engine):
     model = _model(engine, ("review.bpmn", "receive-schema.json"))
     workflow = engine.start(model, {"applicant_name": "Đinh G"}).workflow
     assert workflow.last_task is not None and workflow.last_task.id in workflow.tasks
+    vars(workflow).pop(serial._ID_TEXTS)  # ids whose text no dump made yet (the start's dump made it)
     made = Counter()
 
     def count(frame, event, arg):
@@ -352,3 +353,41 @@ def test_ids_written_otherwise_are_restored_as_spiffworkflows_converter_does(eng
     assert fast.task_tree.id == stock.task_tree.id
     assert [t.id for t in fast.task_tree] == [t.id for t in stock.task_tree]
     assert serial.dump_workflow(model.dialect, fast) == serial.dump_workflow(model.dialect, stock)
+
+
+def test_an_ids_text_is_made_once_for_a_live_workflow(engine):
+    """A dump takes an id's text from the workflow's dump before (UUID.__str__ is Python code, ~7 k
+    instructions): only the ids of tasks made since are made text. The text is the same."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G"})
+    spec, subprocess_specs = _specs(model)
+    text_code = UUID.__str__.__code__
+    loaded = serial.load_workflow(model.dialect, spec, subprocess_specs, step.state)
+    again, seen = _calls(lambda: serial.dump_workflow(model.dialect, loaded), {text_code})
+    assert again == step.state
+    assert seen[text_code] == len(loaded.tasks)
+    again, seen = _calls(lambda: serial.dump_workflow(model.dialect, loaded), {text_code})
+    assert again == step.state
+    assert seen[text_code] == 0  # before: one per task, at every dump
+    _, seen = _calls(lambda: serial.dump_workflow(model.dialect, step.workflow), {text_code})
+    assert seen[text_code] == 0  # the live workflow's: its start's dump made them
+    known = vars(loaded)[serial._ID_TEXTS]
+    del known[next(iter(known))]  # as if its task had been made since
+    text, seen = _calls(lambda: serial.dump_workflow(model.dialect, loaded), {text_code})
+    assert seen[text_code] == 1
+    assert text == step.state
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, loaded)) == text
+
+
+@pytest.mark.parametrize("how", ["upper parents", "upper root", "upper ids", "keys not ids"])
+def test_ids_written_otherwise_are_written_back_as_spiffworkflow_writes_them(engine, how):
+    """An id read from a text other than UUID.__str__'s (another case) is written as UUID.__str__ writes it."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD"]})
+    text = _odd_ids(step.state, how)
+    spec, subprocess_specs = _specs(model)
+    fast = serial.load_workflow(model.dialect, spec, subprocess_specs, text)
+    stock = _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, text))
+    written = serial.dump_workflow(model.dialect, fast)
+    assert written == _stock(model, lambda: serial.dump_workflow(model.dialect, stock))
+    assert written == step.state or how == "keys not ids"  # every id as UUID.__str__ writes it (that one: moved)

@@ -65,20 +65,20 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
     def _workflow_to_dict(self, workflow):
         """WorkflowConverter.to_dict, with the tasks converted in one pass; and its loose parts."""
         tasks = workflow.tasks
-        ids = {task_id: str(task_id) for task_id in tasks}
+        ids = _IdTexts(workflow)
         registry = self.registry
         converted = {}
         # A UUID's text is a str made by UUID.__str__; another kind of id could make something else.
         loose = [] if set(map(type, tasks)) <= _UUID_ONLY else None
         parts = loose if loose is not None else []
-        for task_id, task in tasks.items():
+        for task_id, text, task in ids.entries.values():
             if type(task) is not Task:
-                converted[ids[task_id]] = dct = registry.convert(task)
+                converted[text] = dct = registry.convert(task)
                 parts.append(dct)
             else:
-                converted[ids[task_id]] = _task_to_dict(registry, task, tasks, ids, parts)
-        last_task = _text(workflow.last_task.id, ids) if workflow.last_task is not None else None
-        root = _text(workflow.task_tree.id, ids)
+                converted[text] = _task_to_dict(registry, task, text if task.id is task_id else None, ids, parts)
+        last_task = ids.text(workflow.last_task.id) if workflow.last_task is not None else None
+        root = ids.text(workflow.task_tree.id)
         dct = {
             "data": _clean_data(registry, workflow.data),
             "correlations": workflow.correlations,
@@ -158,17 +158,54 @@ def _clean_data(registry, data) -> dict:
     return registry.convert(registry.clean(data))
 
 
-def _text(task_id, ids) -> str:
-    """A task id as text: the one already made for the dump (`ids`) when it is a task of the workflow
-    (UUID.__str__ is Python code, ~7 k instructions)."""
-    return ids.get(task_id) or str(task_id)
+# The workflow's attribute (onestop's own) that keeps its tasks' ids' text from one dump to the next of a live
+# workflow: id(UUID) -> (UUID, text, task), the UUID kept so that its id() stays its own.
+_ID_TEXTS = "onestop_id_texts"
 
 
-def _task_to_dict(registry, task, tasks, ids, loose):
-    """TaskConverter.to_dict(task) with the registry's "typename", for a task of `tasks` (ids: their text);
-    what of it can hold more than plain JSON types is added to `loose`."""
+class _IdTexts:
+    """The text of the ids of a workflow's tasks, for a dump. UUID.__str__ and UUID.__hash__ are Python code
+    (~7 k and ~1 k instructions): an id's text is the one the workflow's last dump made when there is one,
+    and ids are looked up by identity (a task's parent and children ids are the very objects of their
+    tasks' ids, as SpiffWorkflow and the load make them), by value only for another object."""
+
+    def __init__(self, workflow):
+        tasks = self.tasks = workflow.tasks
+        known = getattr(workflow, _ID_TEXTS, None) or {}
+        entries = self.entries = {}  # id(task id) -> (task id, text, task)
+        for task_id, task in tasks.items():
+            entry = known.get(id(task_id))
+            entries[id(task_id)] = (task_id, entry[1] if entry is not None and entry[0] is task_id else str(task_id),
+                                    task)
+        setattr(workflow, _ID_TEXTS, entries)
+        self._by_value = None
+
+    def by_value(self) -> dict:
+        """Task id -> text, as SpiffWorkflow's converter makes them: for an id that is another object."""
+        if self._by_value is None:
+            self._by_value = {task_id: text for task_id, text, _task in self.entries.values()}
+        return self._by_value
+
+    def text(self, task_id) -> str:
+        """A task id's text (UUID.__str__'s), whether or not it is a task of the workflow."""
+        entry = self.entries.get(id(task_id))
+        if entry is not None and entry[0] is task_id:
+            return entry[1]
+        return self.by_value().get(task_id) or str(task_id)
+
+
+def _task_to_dict(registry, task, text, ids, loose):
+    """TaskConverter.to_dict(task) with the registry's "typename", for a task of the workflow (`text`: its id's,
+    None to look it up; `ids`: _IdTexts); what of it can hold more than plain JSON types is added to `loose`."""
     parent_id = task._parent
-    parent = tasks.get(parent_id) if parent_id is not None else None
+    parent = None
+    if parent_id is not None:
+        entry = ids.entries.get(id(parent_id))
+        if entry is not None and entry[0] is parent_id:
+            parent, parent_text = entry[2], entry[1]
+        else:
+            parent = ids.tasks.get(parent_id)
+            parent_text = ids.by_value()[parent_id] if parent is not None else None
     if parent is None:
         data, delta, parent_text = task.data, {}, None
         loose.append(data)
@@ -178,16 +215,18 @@ def _task_to_dict(registry, task, tasks, ids, loose):
         updates = {key: value for key, value in own.items() if key not in parent_data or value != parent_data[key]}
         deletions = [key for key in parent_data if key not in own]
         delta = {"updates": updates, "deletions": deletions}
-        parent_text = ids[parent_id]
         loose += (updates, deletions)
     internal = task.internal_data
     internal = registry.convert(internal) if internal else {}
-    children = [ids.get(child) for child in task._children]
-    if None in children:  # a child that is not a task of the workflow: its id's text as SpiffWorkflow makes it
-        children = [text or str(child) for text, child in zip(children, task._children, strict=True)]
+    entries = ids.entries
+    children = [entry[1] if (entry := entries.get(id(child))) is not None and entry[0] is child else None
+                for child in task._children]
+    if None in children:  # another object, or a child that is not a task of the workflow
+        by_value = ids.by_value()
+        children = [by_value.get(child) or str(child) for child in task._children]
         loose.append(children)
     dct = {
-        "id": ids[task.id],
+        "id": text if text is not None else ids.by_value()[task.id],
         "parent": parent_text,
         "children": children,
         "last_state_change": task.last_state_change,
