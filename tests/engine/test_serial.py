@@ -352,7 +352,10 @@ def test_ids_written_otherwise_are_restored_as_spiffworkflows_converter_does(eng
         [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in stock.tasks.values()]
     assert fast.task_tree.id == stock.task_tree.id
     assert [t.id for t in fast.task_tree] == [t.id for t in stock.task_tree]
-    assert serial.dump_workflow(model.dialect, fast) == serial.dump_workflow(model.dialect, stock)
+    written = serial.dump_workflow(model.dialect, fast)
+    assert written == _stock(model, lambda: serial.dump_workflow(model.dialect, stock))
+    # Every id written as UUID.__str__ writes it (a task moved to the end of the mapping, or a twin, aside).
+    assert written == step.state or how in ("keys not ids", "a twin id")
 
 
 def test_an_ids_text_is_made_once_for_a_live_workflow(engine):
@@ -377,17 +380,3 @@ def test_an_ids_text_is_made_once_for_a_live_workflow(engine):
     assert seen[text_code] == 1
     assert text == step.state
     assert _stock(model, lambda: serial.dump_workflow(model.dialect, loaded)) == text
-
-
-@pytest.mark.parametrize("how", ["upper parents", "upper root", "upper ids", "keys not ids"])
-def test_ids_written_otherwise_are_written_back_as_spiffworkflow_writes_them(engine, how):
-    """An id read from a text other than UUID.__str__'s (another case) is written as UUID.__str__ writes it."""
-    model = _model(engine, ("review.bpmn", "receive-schema.json"))
-    step = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD"]})
-    text = _odd_ids(step.state, how)
-    spec, subprocess_specs = _specs(model)
-    fast = serial.load_workflow(model.dialect, spec, subprocess_specs, text)
-    stock = _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, text))
-    written = serial.dump_workflow(model.dialect, fast)
-    assert written == _stock(model, lambda: serial.dump_workflow(model.dialect, stock))
-    assert written == step.state or how == "keys not ids"  # every id as UUID.__str__ writes it (that one: moved)
