@@ -251,6 +251,8 @@ def test_a_dump_looks_only_at_the_parts_of_the_state_that_can_hold_other_values(
     assert id(doc) not in looked_at and id(doc["tasks"]) not in looked_at  # before: plain(the whole state)
     assert not any(id(task) in looked_at or id(task["children"]) in looked_at for task in doc["tasks"].values())
     assert any(id(task["internal_data"]) in looked_at for task in doc["tasks"].values())
+    empty = [v for task in doc["tasks"].values() for v in (task["internal_data"], *task["delta"].values()) if not v]
+    assert empty and not any(id(v) in looked_at for v in empty)  # nor at empty deltas and internal data
     assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text
 
 

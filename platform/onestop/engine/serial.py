@@ -215,7 +215,10 @@ def _task_to_dict(registry, task, text, ids, loose):
         updates = {key: value for key, value in own.items() if key not in parent_data or value != parent_data[key]}
         deletions = [key for key in parent_data if key not in own]
         delta = {"updates": updates, "deletions": deletions}
-        loose += (updates, deletions)
+        if updates:  # (an empty container is plain: most deltas are empty; these two are made here)
+            loose.append(updates)
+        if deletions:
+            loose.append(deletions)
     internal = task.internal_data
     internal = registry.convert(internal) if internal else {}
     entries = ids.entries
@@ -238,7 +241,9 @@ def _task_to_dict(registry, task, text, ids, loose):
         "delta": delta,
         "typename": "Task",
     }
-    loose += (dct["last_state_change"], dct["state"], dct["task_spec"], dct["triggered"], internal)
+    loose += (dct["last_state_change"], dct["state"], dct["task_spec"], dct["triggered"])
+    if internal or type(internal) is not dict:  # (an empty dictionary is plain)
+        loose.append(internal)
     return dct
 
 
