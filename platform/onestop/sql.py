@@ -12,7 +12,15 @@ import re
 from datetime import datetime
 from typing import NamedTuple
 
-from peewee import BooleanField, CharField, DateTimeField, Field, ForeignKeyField, IntegerField
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Field,
+    ForeignKeyField,
+    IntegerField,
+    SqliteDatabase,
+)
 
 from . import jsontext
 from .db import database
@@ -207,16 +215,30 @@ def _converter(field):
 _plans: dict = {}
 
 
-_WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FROM ', 1)
+def _state_column(column: str, sqlite: bool) -> str:
+    """The stored workflow state as the engine reads it best (engine.serial.load_workflow takes text or its
+    UTF-8): SQLite hands a TEXT value over decoded to str, which orjson then encodes back to UTF-8 (~20
+    instructions a byte of a 5 kB state); read as a BLOB, the same bytes come as they are. PostgreSQL's
+    text is read as text (its bytea would come escaped)."""
+    return f"CAST({column} AS BLOB)" if sqlite else column
+
+
+# SQLite's (True) and PostgreSQL's.
+_WORK_ITEM_WITH_STATE_SQL = {sqlite: _WORK_ITEM_SQL.replace(" FROM ", ", " + _state_column('d."workflow"', sqlite) + " FROM ", 1)
+                             for sqlite in (True, False)}
+_WORKFLOW_TEXT_SQL = {sqlite: "SELECT " + _state_column('"workflow"', sqlite) + ' FROM "dossier" WHERE "id" = ? AND "serial" = ?'
+                      for sqlite in (True, False)}
 
 
 def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     """A ready task of a centre with its dossier (no workflow state), version and procedure; or None.
     With `with_state`, the dossier's stored workflow state is read in the same query and kept as
-    `dossier.stored_text` (serial, text), for a step whose workflow is not live in this process.
+    `dossier.stored_text` (serial, text or its UTF-8: _state_column), for a step whose workflow is not live in
+    this process.
     The dossier's link to the national portal comes too, as `dossier.portal_link` ((id, centre_id) or
     None: a link is made with its dossier and never changes; national_portal.outbox.status_changed)."""
-    row = run(_WORK_ITEM_WITH_STATE_SQL if with_state else _WORK_ITEM_SQL, (task_id, centre_id)).fetchone()
+    text = _WORK_ITEM_WITH_STATE_SQL[isinstance(database.obj, SqliteDatabase)] if with_state else _WORK_ITEM_SQL
+    row = run(text, (task_id, centre_id)).fetchone()
     if row is None:
         return None
     if with_state:
@@ -456,8 +478,9 @@ def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, 
 
 
 def workflow_text(dossier_id, serial):
-    """The stored workflow state at that serial, or None if the dossier moved on."""
-    row = run('SELECT "workflow" FROM "dossier" WHERE "id" = ? AND "serial" = ?', (dossier_id, serial)).fetchone()
+    """The stored workflow state at that serial (its UTF-8 on SQLite: _state_column), or None if the dossier
+    moved on."""
+    row = run(_WORKFLOW_TEXT_SQL[isinstance(database.obj, SqliteDatabase)], (dossier_id, serial)).fetchone()
     return row[0] if row else None
 
 

@@ -75,6 +75,9 @@ def test_every_state_is_written_and_read_as_spiffworkflows_own_converter_does(en
         assert serial.dump_workflow(model.dialect, fast) == text
         assert serial.dump_workflow(model.dialect, stock) == text
         assert _stock(model, lambda: serial.dump_workflow(model.dialect, fast)) == text  # noqa: B023
+        # The state's UTF-8 (as SQLite's rows hand it over) restores the same workflow.
+        assert serial.dump_workflow(model.dialect, serial.load_workflow(model.dialect, spec, subprocess_specs,
+                                                                        text.encode())) == text
         assert [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in fast.tasks.values()] == \
             [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in stock.tasks.values()]
 
@@ -91,6 +94,7 @@ def test_typed_values_in_the_data_come_back_as_they_were(engine):
     text = serial.dump_workflow(model.dialect, workflow)
     spec, subprocess_specs = _specs(model)
     for restored in (serial.load_workflow(model.dialect, spec, subprocess_specs, text),
+                     serial.load_workflow(model.dialect, spec, subprocess_specs, text.encode()),
                      _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, text))):
         again = restored.tasks[ready.id].data
         assert again["received"] == when and again["nested"] == {"at": [when]}

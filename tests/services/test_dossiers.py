@@ -99,6 +99,25 @@ def test_a_steps_data_is_stored_as_the_text_the_engine_wrote_while_copying_it(ap
     assert {"fee": 100} not in encoded and dossier.data not in encoded  # before: both steps' data encoded again
 
 
+def test_a_stored_state_is_read_as_its_utf8_on_sqlite_and_as_text_on_postgresql(app, admin_api):
+    """SQLite hands its TEXT over decoded, and orjson would encode it back: the state is read as a BLOB (the same
+    bytes); PostgreSQL's text comes as text. Either way the step loads it (engine.serial.load_workflow)."""
+    from peewee import SqliteDatabase
+
+    from onestop.db import database
+
+    started = _started(admin_api)
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == started["code"])
+        item = sql.work_item_in_centre(started["tasks"][0]["id"], dossier.centre_id, with_state=True)
+        read = sql.workflow_text(dossier.id, dossier.serial)
+        sqlite = isinstance(database.obj, SqliteDatabase)
+    assert item.dossier.stored_text == (dossier.serial, read)
+    assert read == (dossier.workflow.encode() if sqlite else dossier.workflow)  # before: text on SQLite too
+    done = admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete", {"data": RECEIVED})
+    assert done.status_code == 200, done.json
+
+
 # -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

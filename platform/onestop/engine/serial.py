@@ -382,8 +382,11 @@ def dump_workflow(dialect: str, workflow) -> str:
         spiff.registry._encoder_mode = False
 
 
-def load_workflow(dialect: str, spec, subprocess_specs, state: str):
-    """Rebuild a workflow from its state onto the given spec objects."""
+_TYPENAME = {True: '"typename"', False: b'"typename"'}
+
+
+def load_workflow(dialect: str, spec, subprocess_specs, state: str | bytes):
+    """Rebuild a workflow from its state onto the given spec objects (the state's text, or its UTF-8)."""
     serializer = serializer_for(dialect)
     decoder = serializer.spiff.json_decoder_cls
     doc = jsontext.loads(state) if decoder is None else json.loads(state, cls=decoder)
@@ -391,7 +394,7 @@ def load_workflow(dialect: str, spec, subprocess_specs, state: str):
     serializer.spiff.migrate(doc)
     # Every "typename" of a state in the current format names the workflow, a task or a subprocess,
     # unless the data (or an event) holds a typed value: only then is the data walked to restore them.
-    typed = not current or state.count('"typename"') != _structural_typenames(doc)
+    typed = not current or state.count(_TYPENAME[type(state) is str]) != _structural_typenames(doc)
     return serializer.workflow_converter.restore_onto(doc, spec, subprocess_specs, typed)
 
 
