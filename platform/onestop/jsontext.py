@@ -65,12 +65,19 @@ def dumps(value, cls=None, default=None, known_plain=None) -> str:
     the same text, through orjson when `plain(value)` (json then never calls `default` either).
     `known_plain`: what `plain(value)` answers, when the caller knows it for less (the caller made
     most of `value` of text, dictionaries and lists, and looked at the rest with `plain`)."""
+    return dumps_and_utf8(value, cls, default, known_plain)[0]
+
+
+def dumps_and_utf8(value, cls=None, default=None, known_plain=None) -> tuple:
+    """(`dumps(...)`, its UTF-8 when orjson wrote it, else None): the bytes orjson wrote, for a caller that
+    can store them as they are (a str bound to SQLite is encoded to UTF-8 again)."""
     if plain(value) if known_plain is None else known_plain:
         try:
-            return orjson.dumps(value).decode()
+            written = orjson.dumps(value)
+            return written.decode(), written
         except orjson.JSONEncodeError:  # beyond 64 bits, a key not text, a surrogate, too deep
             pass
-    return json.dumps(value, cls=cls, default=default, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, cls=cls, default=default, ensure_ascii=False, separators=(",", ":")), None
 
 
 def plain_copy(value, otherwise):

@@ -138,6 +138,8 @@ class Step:
     table_writes: dict = field(default_factory=dict)  # lookup table name -> the value the step wrote (datastores)
     # `data`'s JSON text as stored (sql.to_json's), when copying it made it; None: not made.
     data_text: str | None = field(default=None, repr=False)
+    # `state`'s UTF-8 when orjson wrote it (serial.dump_workflow_and_utf8), for SQLite to store as it is.
+    state_utf8: bytes | None = field(default=None, repr=False)
 
 
 def _take_apart(workflow) -> None:
@@ -848,8 +850,10 @@ class Engine:
         calls = [] if cancelled else after.calls
         threshold = after.started - 0.000001
         data, data_text = json_safe_and_text(data)
+        state, state_utf8 = serial.dump_workflow_and_utf8(model.dialect, workflow)
         return Step(
-            state=serial.dump_workflow(model.dialect, workflow),
+            state=state,
+            state_utf8=state_utf8,
             status=status,
             data=data,
             data_text=data_text,

@@ -367,6 +367,11 @@ def restore_specs(dialect: str, spec_json: str):
 
 def dump_workflow(dialect: str, workflow) -> str:
     """A workflow's state as JSON text, without its spec."""
+    return dump_workflow_and_utf8(dialect, workflow)[0]
+
+
+def dump_workflow_and_utf8(dialect: str, workflow) -> tuple:
+    """(dump_workflow(...), its UTF-8 when orjson wrote it, else None): jsontext.dumps_and_utf8."""
     serializer = serializer_for(dialect)
     spiff = serializer.spiff
     spiff.registry._encoder_mode = True
@@ -377,7 +382,7 @@ def dump_workflow(dialect: str, workflow) -> str:
         # json.dumps's text, through orjson where it can: only the parts that can hold other values are
         # looked at (the tasks' ids, children and typenames are half of a state's values).
         known = None if loose is None else jsontext.plain([*loose, doc["typename"], spiff.VERSION])
-        return jsontext.dumps(doc, cls=spiff._encoder_cls, known_plain=known)
+        return jsontext.dumps_and_utf8(doc, cls=spiff._encoder_cls, known_plain=known)
     finally:
         spiff.registry._encoder_mode = False
 
