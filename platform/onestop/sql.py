@@ -537,14 +537,22 @@ _NEW_DOSSIER_SQL = (
 )
 
 
+# On SQLite, the state bound as its UTF-8 (as _STEP_UPDATES_UTF8).
+_NEW_DOSSIER_SQL_UTF8 = _NEW_DOSSIER_SQL.replace(
+    ",".join("?" * len(_NEW_DOSSIER_COLUMNS)),
+    ",".join("CAST(? AS TEXT)" if c == "workflow" else "?" for c in _NEW_DOSSIER_COLUMNS))
 _CODE_AT = _NEW_DOSSIER_COLUMNS.index("code")
+_WORKFLOW_AT = _NEW_DOSSIER_COLUMNS.index("workflow")
 
 
-def prepared_dossier(texts=None, **values) -> tuple:
+def prepared_dossier(texts=None, workflow_utf8=None, **values) -> tuple:
     """A new dossier row's parameters and model instance, without its id (and its code, if not among `values`),
-    made ahead of `insert_dossier` (e.g. outside the writers' lock). `texts`: as insert_dossier takes them."""
+    made ahead of `insert_dossier` (e.g. outside the writers' lock). `texts`: as insert_dossier takes them;
+    `workflow_utf8`: the UTF-8 of values["workflow"], if at hand (bound as it is on SQLite)."""
     texts = texts or {c: to_json(values[c]) for c in ("data", "applicant")}
     params = [texts[c] if c in ("data", "applicant") else values.get(c) for c in _NEW_DOSSIER_COLUMNS]
+    if workflow_utf8 is not None and isinstance(database.obj, SqliteDatabase):
+        params[_WORKFLOW_AT] = workflow_utf8
     fields = {c.removesuffix("_id") if c.endswith("_id") else c: values.get(c) for c in _NEW_DOSSIER_COLUMNS}
     return params, Dossier(**fields)
 
@@ -558,7 +566,8 @@ def insert_dossier(texts=None, prepared=None, **values) -> Dossier:
     else:
         params, dossier = list(prepared[0]), prepared[1]
         params[_CODE_AT] = dossier.code = values["code"]
-    dossier.id = run(_NEW_DOSSIER_SQL, params).fetchone()[0]
+    text = _NEW_DOSSIER_SQL_UTF8 if params[_WORKFLOW_AT].__class__ is bytes else _NEW_DOSSIER_SQL
+    dossier.id = run(text, params).fetchone()[0]
     return dossier
 
 

@@ -119,17 +119,22 @@ def test_a_stored_state_is_read_as_its_utf8_on_sqlite_and_as_text_on_postgresql(
 
 
 def test_a_steps_state_is_stored_from_the_utf8_orjson_wrote_on_sqlite(app, admin_api, monkeypatch):
-    """On SQLite the step's state is bound as the bytes orjson wrote (CAST to TEXT: the same bytes, stored as
+    """On SQLite a submission's and a completion's state is bound as the bytes orjson wrote (CAST to TEXT: the same bytes, stored as
     text), not as a str sqlite3 encodes again; on PostgreSQL as text. The stored state is the same text."""
     from peewee import SqliteDatabase
 
     from onestop.db import database
 
-    started = _started(admin_api)
     bound = []
     real = sql.run
     monkeypatch.setattr(sql, "run", lambda text, params=(): (bound.append((text, params)) if text.startswith(
-        'UPDATE "dossier" SET "workflow"') else None) or real(text, params))
+        ('UPDATE "dossier" SET "workflow"', 'INSERT INTO "dossier"')) else None) or real(text, params))
+    started = _started(admin_api)
+    with app.app_context():
+        submitted = Dossier.get(Dossier.code == started["code"])
+        if isinstance(database.obj, SqliteDatabase):
+            assert real('SELECT typeof("workflow") FROM "dossier" WHERE "id" = ?', (submitted.id,)).fetchone()[0] \
+                == "text"
     done = admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete", {"data": RECEIVED})
     assert done.status_code == 200, done.json
     with app.app_context():
@@ -138,11 +143,12 @@ def test_a_steps_state_is_stored_from_the_utf8_orjson_wrote_on_sqlite(app, admin
                             (dossier.id,)).fetchone() if isinstance(database.obj, SqliteDatabase) else ("text", None)
         sqlite = isinstance(database.obj, SqliteDatabase)
     if sqlite:
-        [(text, params)] = bound
-        assert params[0] == dossier.workflow.encode() and 'CAST(? AS TEXT)' in text  # before: the str
+        [(insert, inserted), (update, params)] = bound
+        assert any(isinstance(value, bytes) for value in inserted) and "CAST(? AS TEXT)" in insert  # the submission's
+        assert params[0] == dossier.workflow.encode() and "CAST(? AS TEXT)" in update  # before: the str
         assert kind == "text" and stored == dossier.workflow
     else:
-        assert all(isinstance(params[0], str) for _, params in bound)
+        assert not any(isinstance(value, bytes) for _, params in bound for value in params)
 
 
 # -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
