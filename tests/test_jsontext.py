@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from onestop import jsontext
 from onestop.engine import serial
-from onestop.engine.runtime import json_safe
+from onestop.engine.runtime import json_safe, json_safe_and_text
 from onestop.models import JSONField
 from onestop.sql import to_json
 
@@ -160,3 +160,69 @@ def test_dumps_and_json_safe_match_the_standard_library_on_generated_values(valu
     _same(lambda: jsontext.dumps(value), lambda: standard(value))
     _same(lambda: _typed(json_safe(value)),
           lambda: _typed(json.loads(json.dumps(value, ensure_ascii=False), parse_constant=lambda _name: None)))
+
+
+LOADS_TEXTS = [
+    "18446744073709551615", "18446744073709551616", "-9223372036854775808", "-9223372036854775809",
+    "100000000000000000000000", '{"n":[1,12345678901234567890123,{"m":-99999999999999999999}]}',
+    "NaN", "-Infinity", '[Infinity,1]', "1e400", "-1e400", "1.7976931348623159e308", "1e-05", "1e-5", "1E5",
+    "1e+16", "1e16", "0.30000000000000004", "123456789012345678.123456789012345678", "-0", "-0.0", "5e-324",
+    '"\\ud800"', '["a\\udfff"]', '"\\ud83d\\ude00"', '"\\u00e9"', '"é😀\\u2028"', '"\\u0000\\n"',
+    '{"a":1,"a":2,"b":3}', ' {"a": [1, 2]} ', '{"a":1}\n', "[" * 300 + "]" * 300, "[" * 1100 + "]" * 1100,
+    "", "[1,]", "{'a':1}", '"\\x"', "nul", "\ufeff[]", "[1] [2]",
+    '{"tasks":{"id":{"data":{"n":3,"ok":true,"none":null,"list":[1,2.5,"x"]}}}}',
+]
+
+
+@pytest.mark.parametrize("text", LOADS_TEXTS, ids=[t[:40] for t in LOADS_TEXTS])
+def test_loads_reads_what_the_standard_library_reads(text):
+    _same(lambda: _typed(jsontext.loads(text)), lambda: _typed(json.loads(text)))
+    if "\ud800" not in text and "\udfff" not in text:
+        _same(lambda: _typed(jsontext.loads(text.encode())), lambda: _typed(json.loads(text.encode())))
+
+
+def test_loads_takes_orjsons_reading_only_when_it_writes_the_text_back(monkeypatch):
+    calls = []
+    real = jsontext.json.loads
+    monkeypatch.setattr(jsontext.json, "loads", lambda t, *a, **k: calls.append(t) or real(t, *a, **k))
+    plain_text = standard({"name": "Nguyễn Văn An", "floors": 4, "area": 320.5, "docs": ["a"], "ok": None})
+    assert jsontext.loads(plain_text) == real(plain_text)
+    assert calls == []
+    for other in ("[18446744073709551616]", "[1e-05]", '{"a": 1}', "[NaN]"):
+        assert _typed(jsontext.loads(other)) == _typed(real(other))
+    assert calls == ["[18446744073709551616]", "[1e-05]", '{"a": 1}', "[NaN]"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_loads_matches_the_standard_library_on_generated_texts(value):
+    for text in (standard(value), json.dumps(value)):
+        _same(lambda: _typed(jsontext.loads(text)), lambda: _typed(json.loads(text)))  # noqa: B023
+
+
+def _copy_and_text(value):
+    """json_safe_and_text's copy (as _typed shows it) and whether its text is the copy's standard text."""
+    copy, text = json_safe_and_text(value)
+    assert text is None or text == standard(copy) == jsontext.dumps(copy)
+    return _typed(copy)
+
+
+@pytest.mark.parametrize("value", AWKWARD, ids=[repr(v)[:40] for v in AWKWARD])
+def test_json_safe_and_text_gives_json_safes_copy_and_the_copys_text(value):
+    _same(lambda: _copy_and_text(value), lambda: _typed(json_safe(value)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_json_safe_and_text_on_generated_values(value):
+    _same(lambda: _copy_and_text(value), lambda: _typed(json_safe(value)))
+    if jsontext.plain(value):
+        assert json_safe_and_text(value)[1] is not None or not _fits_orjson(value)
+
+
+def _fits_orjson(value):
+    try:
+        jsontext.orjson.dumps(value)
+        return True
+    except jsontext.orjson.JSONEncodeError:
+        return False

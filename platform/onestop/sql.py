@@ -12,7 +12,15 @@ import re
 from datetime import datetime
 from typing import NamedTuple
 
-from peewee import BooleanField, CharField, DateTimeField, Field, ForeignKeyField, IntegerField
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Field,
+    ForeignKeyField,
+    IntegerField,
+    SqliteDatabase,
+)
 
 from . import jsontext
 from .db import database
@@ -232,26 +240,39 @@ def stored_time(text):
     return _read_time(text)
 
 
-_WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FROM ', 1)
+def _state_column(column: str, sqlite: bool) -> str:
+    """The stored workflow state as the engine reads it best (engine.serial.load_workflow takes text or its
+    UTF-8): SQLite hands a TEXT value over decoded to str, which orjson then encodes back to UTF-8 (~20
+    instructions a byte of a 5 kB state); read as a BLOB, the same bytes come as they are. PostgreSQL's
+    text is read as text (its bytea would come escaped)."""
+    return f"CAST({column} AS BLOB)" if sqlite else column
+
+
+# SQLite's (True) and PostgreSQL's.
+_WORK_ITEM_WITH_STATE_SQL = {sqlite: _WORK_ITEM_SQL.replace(" FROM ", ", " + _state_column('d."workflow"', sqlite) + " FROM ", 1)
+                             for sqlite in (True, False)}
+_WORKFLOW_TEXT_SQL = {sqlite: "SELECT " + _state_column('"workflow"', sqlite) + ' FROM "dossier" WHERE "id" = ? AND "serial" = ?'
+                      for sqlite in (True, False)}
 # On SQLite the task is read with whether its dossier's people had completed its element before (counters.done_before's
 # question, which the step completing the task asks: a rework), so that the step does not read it under the writers'
 # lock. (PostgreSQL asks it in the statement of the step's rows: sql.write_step_rows.)
 _DONE_BEFORE = (', EXISTS (SELECT 1 FROM "historyentry" h WHERE h."dossier_id" = d."id" AND h."element_id" = w."element_id" '
                 'AND h."state" = \'completed\' AND h."started_at" IS NOT NULL) FROM ')
 _WORK_ITEM_SQLITE = {False: _WORK_ITEM_SQL.replace(" FROM ", _DONE_BEFORE, 1),
-                     True: _WORK_ITEM_WITH_STATE_SQL.replace(" FROM ", _DONE_BEFORE, 1)}
+                     True: _WORK_ITEM_WITH_STATE_SQL[True].replace(" FROM ", _DONE_BEFORE, 1)}
 
 
 def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     """A ready task of a centre with its dossier (no workflow state), version and procedure; or None.
     With `with_state`, the dossier's stored workflow state is read in the same query and kept as
-    `dossier.stored_text` (serial, text), for a step whose workflow is not live in this process.
+    `dossier.stored_text` (serial, text or its UTF-8: _state_column), for a step whose workflow is not live in
+    this process.
     The dossier's link to the national portal comes too, as `dossier.portal_link` ((id, centre_id) or
     None: a link is made with its dossier and never changes; national_portal.outbox.status_changed). On SQLite,
     whether the dossier's people had completed the task's element before, as `dossier.done_before` ((serial,
     {element id: bool}): the history changes only with a step, which moves the serial)."""
     sqlite = database.obj.param == "?"
-    text = _WORK_ITEM_SQLITE[with_state] if sqlite else _WORK_ITEM_WITH_STATE_SQL if with_state else _WORK_ITEM_SQL
+    text = _WORK_ITEM_SQLITE[with_state] if sqlite else _WORK_ITEM_WITH_STATE_SQL[False] if with_state else _WORK_ITEM_SQL
     row = run(text, (task_id, centre_id)).fetchone()
     if row is None:
         return None
@@ -286,25 +307,32 @@ _STEP_UPDATE_ENDING = _STEP_UPDATE.replace('"status" = ?', '"status" = ?, "pause
 _STEP_UPDATES = {(False, False): _STEP_UPDATE, (True, False): _STEP_UPDATE_ENDING,
                  (False, True): _STEP_UPDATE.replace('"state" = ?, ', ""),
                  (True, True): _STEP_UPDATE_ENDING.replace('"state" = ?, ', "")}
+# On SQLite, the state bound as its UTF-8 (the bytes orjson wrote) and stored as TEXT, the same bytes: a str
+# bound to SQLite is encoded to UTF-8 again (~10 instructions a character of a 5 kB state).
+_STEP_UPDATES_UTF8 = {key: text.replace('"workflow" = ?', '"workflow" = CAST(? AS TEXT)')
+                      for key, text in _STEP_UPDATES.items()}
 
 
 def store_step(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
-               clear_pause=False, state_at_serial=None, data_text=None) -> bool:
+               clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None) -> bool:
     """Compare-and-set the dossier's new state and national status; False if its serial moved meanwhile.
     `state_at_serial`: the dossier's state as read at `serial` (every write of the state moves the serial),
     which is then not written again when the step leaves it as it was. `data_text`: to_json(data), if
-    already made (e.g. outside the writers' lock)."""
+    already made (e.g. outside the writers' lock). `workflow_utf8`: the UTF-8 of `workflow`, if at hand."""
     return run(*step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at,
-                            now, status, clear_pause, state_at_serial, data_text)).rowcount == 1
+                            now, status, clear_pause, state_at_serial, data_text, workflow_utf8)).rowcount == 1
 
 
 def step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
-                clear_pause=False, state_at_serial=None, data_text=None) -> tuple:
+                clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None) -> tuple:
     """store_step's compare-and-set as (statement, parameters), for write_step_rows' `guard`."""
     same = state == state_at_serial
+    statements = _STEP_UPDATES
+    if workflow_utf8 is not None and isinstance(database.obj, SqliteDatabase):
+        statements, workflow = _STEP_UPDATES_UTF8, workflow_utf8
     params = (workflow, *(() if same else (state,)), to_json(data) if data_text is None else data_text, error_element,
               error_message, next_timer_at, now, status, dossier_id, serial)
-    return _STEP_UPDATES[(bool(clear_pause), same)], params
+    return statements[(bool(clear_pause), same)], params
 
 
 _NEXT_SEQUENCE = (
@@ -500,8 +528,9 @@ def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, 
 
 
 def workflow_text(dossier_id, serial):
-    """The stored workflow state at that serial, or None if the dossier moved on."""
-    row = run('SELECT "workflow" FROM "dossier" WHERE "id" = ? AND "serial" = ?', (dossier_id, serial)).fetchone()
+    """The stored workflow state at that serial (its UTF-8 on SQLite: _state_column), or None if the dossier
+    moved on."""
+    row = run(_WORKFLOW_TEXT_SQL[isinstance(database.obj, SqliteDatabase)], (dossier_id, serial)).fetchone()
     return row[0] if row else None
 
 
@@ -551,14 +580,22 @@ _NEW_DOSSIER_SQL = (
 )
 
 
+# On SQLite, the state bound as its UTF-8 (as _STEP_UPDATES_UTF8).
+_NEW_DOSSIER_SQL_UTF8 = _NEW_DOSSIER_SQL.replace(
+    ",".join("?" * len(_NEW_DOSSIER_COLUMNS)),
+    ",".join("CAST(? AS TEXT)" if c == "workflow" else "?" for c in _NEW_DOSSIER_COLUMNS))
 _CODE_AT = _NEW_DOSSIER_COLUMNS.index("code")
+_WORKFLOW_AT = _NEW_DOSSIER_COLUMNS.index("workflow")
 
 
-def prepared_dossier(texts=None, **values) -> tuple:
+def prepared_dossier(texts=None, workflow_utf8=None, **values) -> tuple:
     """A new dossier row's parameters and model instance, without its id (and its code, if not among `values`),
-    made ahead of `insert_dossier` (e.g. outside the writers' lock). `texts`: as insert_dossier takes them."""
+    made ahead of `insert_dossier` (e.g. outside the writers' lock). `texts`: as insert_dossier takes them;
+    `workflow_utf8`: the UTF-8 of values["workflow"], if at hand (bound as it is on SQLite)."""
     texts = texts or {c: to_json(values[c]) for c in ("data", "applicant")}
     params = [texts[c] if c in ("data", "applicant") else values.get(c) for c in _NEW_DOSSIER_COLUMNS]
+    if workflow_utf8 is not None and isinstance(database.obj, SqliteDatabase):
+        params[_WORKFLOW_AT] = workflow_utf8
     fields = {c.removesuffix("_id") if c.endswith("_id") else c: values.get(c) for c in _NEW_DOSSIER_COLUMNS}
     return params, Dossier(**fields)
 
@@ -572,7 +609,8 @@ def insert_dossier(texts=None, prepared=None, **values) -> Dossier:
     else:
         params, dossier = list(prepared[0]), prepared[1]
         params[_CODE_AT] = dossier.code = values["code"]
-    dossier.id = run(_NEW_DOSSIER_SQL, params).fetchone()[0]
+    text = _NEW_DOSSIER_SQL_UTF8 if params[_WORKFLOW_AT].__class__ is bytes else _NEW_DOSSIER_SQL
+    dossier.id = run(text, params).fetchone()[0]
     return dossier
 
 

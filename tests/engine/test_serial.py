@@ -1,7 +1,9 @@
 """A dossier's stored state is SpiffWorkflow's own format: onestop's one-pass task conversion writes
 the same text as SpiffWorkflow's converter and reads back what it wrote, typed values included."""
 
+import enum
 import json
+import math
 import sys
 from collections import Counter
 from datetime import datetime
@@ -9,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from onestop import jsontext
 from onestop.engine import serial
 from onestop.engine.parsing import SourceFile
 from tests.conftest import MODELS
@@ -72,6 +75,9 @@ def test_every_state_is_written_and_read_as_spiffworkflows_own_converter_does(en
         assert serial.dump_workflow(model.dialect, fast) == text
         assert serial.dump_workflow(model.dialect, stock) == text
         assert _stock(model, lambda: serial.dump_workflow(model.dialect, fast)) == text  # noqa: B023
+        # The state's UTF-8 (as SQLite's rows hand it over) restores the same workflow.
+        assert serial.dump_workflow(model.dialect, serial.load_workflow(model.dialect, spec, subprocess_specs,
+                                                                        text.encode())) == text
         assert [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in fast.tasks.values()] == \
             [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in stock.tasks.values()]
 
@@ -88,6 +94,7 @@ def test_typed_values_in_the_data_come_back_as_they_were(engine):
     text = serial.dump_workflow(model.dialect, workflow)
     spec, subprocess_specs = _specs(model)
     for restored in (serial.load_workflow(model.dialect, spec, subprocess_specs, text),
+                     serial.load_workflow(model.dialect, spec, subprocess_specs, text.encode()),
                      _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, text))):
         again = restored.tasks[ready.id].data
         assert again["received"] == when and again["nested"] == {"at": [when]}
@@ -171,6 +178,7 @@ def test_each_task_id_is_made_text_once_per_dump(engine):
     model = _model(engine, ("review.bpmn", "receive-schema.json"))
     workflow = engine.start(model, {"applicant_name": "Đinh G"}).workflow
     assert workflow.last_task is not None and workflow.last_task.id in workflow.tasks
+    vars(workflow).pop(serial._ID_TEXTS)  # ids whose text no dump made yet (the start's dump made it)
     made = Counter()
 
     def count(frame, event, arg):
@@ -184,3 +192,197 @@ def test_each_task_id_is_made_text_once_per_dump(engine):
         sys.setprofile(None)
     assert made["text"] == len(workflow.tasks)  # before: two more (the root's, the last task's)
     assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text
+
+
+def test_a_state_is_read_by_orjson_when_it_reads_it_as_json_does(engine):
+    """The state's text is read by orjson (jsontext.loads), not by the standard decoder, when orjson
+    reads it the same; an integer beyond 64 bits in the data (which orjson would make a float) is read
+    by the standard decoder, exactly."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G", "count": 7})
+    spec, subprocess_specs = _specs(model)
+    seen = Counter()
+
+    def count(frame, event, arg):
+        if event == "call" and frame.f_code is json.JSONDecoder.decode.__code__:
+            seen["decode"] += 1
+
+    def load(text):
+        sys.setprofile(count)
+        try:
+            return serial.load_workflow(model.dialect, spec, subprocess_specs, text)
+        finally:
+            sys.setprofile(None)
+
+    workflow = load(step.state)
+    assert seen["decode"] == 0  # before: the standard decoder read every state
+    assert serial.dump_workflow(model.dialect, workflow) == step.state
+    big = step.state.replace('"count":7', f'"count":{2**64 + 1}')
+    assert big != step.state
+    workflow = load(big)
+    assert seen["decode"] == 1
+    assert 2**64 + 1 in [t.data.get("count") for t in workflow.tasks.values()]
+    assert serial.dump_workflow(model.dialect, workflow) == big
+
+
+def _reachable(values) -> set:
+    """The ids of every dictionary and list inside `values`."""
+    seen, todo = set(), list(values)
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict | list) and id(value) not in seen:
+            seen.add(id(value))
+            todo.extend(value.values() if isinstance(value, dict) else value)
+    return seen
+
+
+def test_a_dump_looks_only_at_the_parts_of_the_state_that_can_hold_other_values(engine, monkeypatch):
+    """Whether orjson can write the state (jsontext.plain) is asked of the data, deltas, internal data,
+    events, subprocesses and the tasks' scalar fields, not of the tasks' ids, children and typenames
+    the dump itself made (half of a state's values)."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    workflow = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD"]}).workflow
+    asked = []
+    real = jsontext.plain
+    monkeypatch.setattr(jsontext, "plain", lambda value: asked.append(value) or real(value))
+    written = []
+    real_dumps = jsontext.orjson.dumps
+    monkeypatch.setattr(jsontext.orjson, "dumps", lambda v, *a, **k: written.append(v) or real_dumps(v, *a, **k))
+    text = serial.dump_workflow(model.dialect, workflow)
+    assert len(written) == 1  # orjson wrote it
+    looked_at = _reachable(asked)
+    doc = written[0]
+    assert id(doc) not in looked_at and id(doc["tasks"]) not in looked_at  # before: plain(the whole state)
+    assert not any(id(task) in looked_at or id(task["children"]) in looked_at for task in doc["tasks"].values())
+    assert any(id(task["internal_data"]) in looked_at for task in doc["tasks"].values())
+    empty = [v for task in doc["tasks"].values() for v in (task["internal_data"], *task["delta"].values()) if not v]
+    assert empty and not any(id(v) in looked_at for v in empty)  # nor at empty deltas and internal data
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, workflow)) == text
+
+
+class Level(enum.IntEnum):
+    HIGH = 64
+
+
+class Name(str):
+    pass
+
+
+ODD_FIELDS = {
+    "a tiny float": lambda task, workflow: setattr(task, "last_state_change", 1e-05),
+    "a huge float": lambda task, workflow: setattr(task, "last_state_change", 1.5e16),
+    "a NaN": lambda task, workflow: setattr(task, "last_state_change", math.nan),
+    "an int enum": lambda task, workflow: setattr(task, "_state", Level.HIGH),
+    "a str subclass": lambda task, workflow: setattr(task.task_spec, "name", Name(task.task_spec.name)),
+    "a uuid in internal data": lambda task, workflow: task.internal_data.update(ref=UUID(int=5)),
+    "a datetime in a delta": lambda task, workflow: task.data.update(at=datetime(2026, 12, 6, 8, 0)),
+    "a tiny float in the correlations": lambda task, workflow: workflow.correlations.update(x={"v": 2e-7}),
+    "a child outside the workflow": lambda task, workflow: task._children.append(UUID(int=9)),
+}
+
+
+@pytest.mark.parametrize("odd", ODD_FIELDS)
+def test_a_state_with_values_orjson_writes_otherwise_is_the_standard_text(engine, odd):
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    workflow = engine.start(model, {"applicant_name": "Đinh G"}).workflow
+    task = next(t for t in workflow.tasks.values() if t.parent is not None and t.task_spec.manual)
+    spec_name = task.task_spec.name
+    try:
+        ODD_FIELDS[odd](task, workflow)
+        stock = _stock(model, lambda: serial.dump_workflow(model.dialect, workflow))
+        assert serial.dump_workflow(model.dialect, workflow) == stock
+    finally:
+        task.task_spec.name = spec_name  # the spec is the model's, shared
+
+
+def _calls(fn, codes):
+    """fn()'s result and how many times each of these Python functions (their code objects) ran."""
+    seen = Counter()
+
+    def count(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            seen[frame.f_code] += 1
+
+    sys.setprofile(count)
+    try:
+        return fn(), seen
+    finally:
+        sys.setprofile(None)
+
+
+def test_a_load_hashes_each_task_id_about_once(engine):
+    """UUID.__hash__ is Python code: restoring finds parents (and their data's containers) by their ids'
+    text and keeps the mapping Task() fills; the root is found by its text too, not parsed again."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD"]})
+    spec, subprocess_specs = _specs(model)
+    workflow, seen = _calls(lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, step.state),
+                            {UUID.__hash__.__code__, UUID.__init__.__code__})
+    assert len(workflow.tasks) >= 4
+    assert seen[UUID.__hash__.__code__] <= len(workflow.tasks) + 2  # before: 5 a task
+    assert seen[UUID.__init__.__code__] <= len(workflow.tasks) + 1  # before: the root's id parsed twice
+    assert serial.dump_workflow(model.dialect, workflow) == step.state
+
+
+def _odd_ids(text, how):
+    """The state's text with its task ids written otherwise: another case, keys not the tasks' ids, twins."""
+    doc = json.loads(text)
+    tasks = doc["tasks"]
+    first, second = list(tasks)[:2]
+    if how == "upper parents":
+        for task in tasks.values():
+            task["parent"] = task["parent"] and task["parent"].upper()
+    elif how == "upper root":
+        doc["root"] = doc["root"].upper()
+    elif how == "upper ids":
+        for key in list(tasks):
+            tasks[key.upper()] = tasks.pop(key)
+            tasks[key.upper()]["id"] = key.upper()
+    elif how == "keys not ids":
+        tasks[second.upper()] = tasks.pop(second)
+    elif how == "a twin id":
+        tasks[second]["id"] = first
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("how", ["upper parents", "upper root", "upper ids", "keys not ids", "a twin id"])
+def test_ids_written_otherwise_are_restored_as_spiffworkflows_converter_does(engine, how):
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD"]})
+    text = _odd_ids(step.state, how)
+    spec, subprocess_specs = _specs(model)
+    fast = serial.load_workflow(model.dialect, spec, subprocess_specs, text)
+    stock = _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, text))
+    assert list(fast.tasks) == list(stock.tasks)
+    assert [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in fast.tasks.values()] == \
+        [(t.id, t.state, t.data, t.internal_data, t._parent, t._children) for t in stock.tasks.values()]
+    assert fast.task_tree.id == stock.task_tree.id
+    assert [t.id for t in fast.task_tree] == [t.id for t in stock.task_tree]
+    written = serial.dump_workflow(model.dialect, fast)
+    assert written == _stock(model, lambda: serial.dump_workflow(model.dialect, stock))
+    # Every id written as UUID.__str__ writes it (a task moved to the end of the mapping, or a twin, aside).
+    assert written == step.state or how in ("keys not ids", "a twin id")
+
+
+def test_an_ids_text_is_made_once_for_a_live_workflow(engine):
+    """A dump takes an id's text from the workflow's dump before (UUID.__str__ is Python code, ~7 k
+    instructions): only the ids of tasks made since are made text. The text is the same."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G"})
+    spec, subprocess_specs = _specs(model)
+    text_code = UUID.__str__.__code__
+    loaded = serial.load_workflow(model.dialect, spec, subprocess_specs, step.state)
+    again, seen = _calls(lambda: serial.dump_workflow(model.dialect, loaded), {text_code})
+    assert again == step.state
+    assert seen[text_code] == len(loaded.tasks)
+    again, seen = _calls(lambda: serial.dump_workflow(model.dialect, loaded), {text_code})
+    assert again == step.state
+    assert seen[text_code] == 0  # before: one per task, at every dump
+    _, seen = _calls(lambda: serial.dump_workflow(model.dialect, step.workflow), {text_code})
+    assert seen[text_code] == 0  # the live workflow's: its start's dump made them
+    known = vars(loaded)[serial._ID_TEXTS]
+    del known[next(iter(known))]  # as if its task had been made since
+    text, seen = _calls(lambda: serial.dump_workflow(model.dialect, loaded), {text_code})
+    assert seen[text_code] == 1
+    assert text == step.state
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, loaded)) == text

@@ -82,6 +82,75 @@ def test_a_completions_data_is_normalised_once_for_its_read_only_check_and_its_f
         assert Dossier.get(Dossier.code == started["code"]).data["applicant_name"] == "Nguyen Van \u00c1"
 
 
+def test_a_steps_data_is_stored_as_the_text_the_engine_wrote_while_copying_it(app, admin_api, monkeypatch):
+    """The engine's copy of a step's data (json_safe) is written by orjson: that text is what a submission and
+    a completion store as the dossier's data, not a second encoding of the copy (sql.to_json)."""
+    encoded = []
+    real = sql.to_json
+    monkeypatch.setattr(sql, "to_json", lambda value: encoded.append(value) or real(value))
+    started = _started(admin_api)
+    done = admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete", {"data": RECEIVED})
+    assert done.status_code == 200, done.json
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == started["code"])
+        stored = sql.run('SELECT "data" FROM "dossier" WHERE "id" = ?', (dossier.id,)).fetchone()[0]
+    assert dossier.data == {"fee": 100, **RECEIVED}
+    assert stored == real(dossier.data)  # the standard library's text (tests/test_jsontext.py)
+    assert {"fee": 100} not in encoded and dossier.data not in encoded  # before: both steps' data encoded again
+
+
+def test_a_stored_state_is_read_as_its_utf8_on_sqlite_and_as_text_on_postgresql(app, admin_api):
+    """SQLite hands its TEXT over decoded, and orjson would encode it back: the state is read as a BLOB (the same
+    bytes); PostgreSQL's text comes as text. Either way the step loads it (engine.serial.load_workflow)."""
+    from peewee import SqliteDatabase
+
+    from onestop.db import database
+
+    started = _started(admin_api)
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == started["code"])
+        item = sql.work_item_in_centre(started["tasks"][0]["id"], dossier.centre_id, with_state=True)
+        read = sql.workflow_text(dossier.id, dossier.serial)
+        sqlite = isinstance(database.obj, SqliteDatabase)
+    assert item.dossier.stored_text == (dossier.serial, read)
+    assert read == (dossier.workflow.encode() if sqlite else dossier.workflow)  # before: text on SQLite too
+    done = admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete", {"data": RECEIVED})
+    assert done.status_code == 200, done.json
+
+
+def test_a_steps_state_is_stored_from_the_utf8_orjson_wrote_on_sqlite(app, admin_api, monkeypatch):
+    """On SQLite a submission's and a completion's state is bound as the bytes orjson wrote (CAST to TEXT: the same bytes, stored as
+    text), not as a str sqlite3 encodes again; on PostgreSQL as text. The stored state is the same text."""
+    from peewee import SqliteDatabase
+
+    from onestop.db import database
+
+    bound = []
+    real = sql.run
+    monkeypatch.setattr(sql, "run", lambda text, params=(): (bound.append((text, params)) if text.startswith(
+        ('UPDATE "dossier" SET "workflow"', 'INSERT INTO "dossier"')) else None) or real(text, params))
+    started = _started(admin_api)
+    with app.app_context():
+        submitted = Dossier.get(Dossier.code == started["code"])
+        if isinstance(database.obj, SqliteDatabase):
+            assert real('SELECT typeof("workflow") FROM "dossier" WHERE "id" = ?', (submitted.id,)).fetchone()[0] \
+                == "text"
+    done = admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete", {"data": RECEIVED})
+    assert done.status_code == 200, done.json
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == started["code"])
+        kind, stored = real('SELECT typeof("workflow"), "workflow" FROM "dossier" WHERE "id" = ?',
+                            (dossier.id,)).fetchone() if isinstance(database.obj, SqliteDatabase) else ("text", None)
+        sqlite = isinstance(database.obj, SqliteDatabase)
+    if sqlite:
+        [(insert, inserted), (update, params)] = bound
+        assert any(isinstance(value, bytes) for value in inserted) and "CAST(? AS TEXT)" in insert  # the submission's
+        assert params[0] == dossier.workflow.encode() and "CAST(? AS TEXT)" in update  # before: the str
+        assert kind == "text" and stored == dossier.workflow
+    else:
+        assert not any(isinstance(value, bytes) for _, params in bound for value in params)
+
+
 # -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -136,6 +136,10 @@ class Step:
     services_changed: bool = False  # whether calls were pending before or after it (rows to look at)
     workflow: object = field(default=None, repr=False)
     table_writes: dict = field(default_factory=dict)  # lookup table name -> the value the step wrote (datastores)
+    # `data`'s JSON text as stored (sql.to_json's), when copying it made it; None: not made.
+    data_text: str | None = field(default=None, repr=False)
+    # `state`'s UTF-8 when orjson wrote it (serial.dump_workflow_and_utf8), for SQLite to store as it is.
+    state_utf8: bytes | None = field(default=None, repr=False)
 
 
 def _take_apart(workflow) -> None:
@@ -172,6 +176,11 @@ def json_safe(value):
     Plain JSON types are copied through orjson (jsontext.plain_copy: the same copy, several times
     faster); anything else goes through the standard library."""
     return jsontext.plain_copy(value, _standard_safe)
+
+
+def json_safe_and_text(value):
+    """(json_safe(value), its stored text (sql.to_json's) or None): the text orjson wrote while copying."""
+    return jsontext.plain_copy_and_text(value, _standard_safe)
 
 
 def _standard_safe(value):
@@ -840,10 +849,14 @@ class Engine:
         after_ready = {t.id for t in ready}
         calls = [] if cancelled else after.calls
         threshold = after.started - 0.000001
+        data, data_text = json_safe_and_text(data)
+        state, state_utf8 = serial.dump_workflow_and_utf8(model.dialect, workflow)
         return Step(
-            state=serial.dump_workflow(model.dialect, workflow),
+            state=state,
+            state_utf8=state_utf8,
             status=status,
-            data=json_safe(data),
+            data=data,
+            data_text=data_text,
             ready=ready,
             ready_added=[t for t in ready if t.id not in before_ready],
             ready_removed=sorted(before_ready - after_ready),

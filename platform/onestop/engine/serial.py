@@ -45,51 +45,71 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         self.fast_tasks = fast_tasks and type(stock) is TaskConverter and registry.typenames.get(Task) == "Task"
 
     def to_dict(self, workflow):
+        return self.to_dict_and_loose(workflow)[0]
+
+    def to_dict_and_loose(self, workflow):
+        """(to_dict(workflow), loose): `loose` lists what of the dictionary can hold values other than
+        plain JSON types (the workflow's and tasks' data, deltas, internal data, events, subprocesses, the
+        tasks' scalar fields); the rest (task ids, children, typenames, the mappings that hold them) is
+        text and containers made here. None when the whole dictionary has to be looked at."""
         if not self.fast_tasks or self.registry.typenames.get(type(workflow.task_tree)) != "Task":
-            dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+            dct, loose = super(BpmnWorkflowConverter, self).to_dict(workflow), None
         else:
-            dct = self._workflow_to_dict(workflow)
+            dct, loose = self._workflow_to_dict(workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
+        if loose is not None:
+            loose += (dct["subprocesses"], dct["bpmn_events"])
+        return dct, loose
 
     def _workflow_to_dict(self, workflow):
-        """WorkflowConverter.to_dict, with the tasks converted in one pass."""
+        """WorkflowConverter.to_dict, with the tasks converted in one pass; and its loose parts."""
         tasks = workflow.tasks
-        ids = {task_id: str(task_id) for task_id in tasks}
+        ids = _IdTexts(workflow)
         registry = self.registry
         converted = {}
-        for task_id, task in tasks.items():
+        # A UUID's text is a str made by UUID.__str__; another kind of id could make something else.
+        loose = [] if set(map(type, tasks)) <= _UUID_ONLY else None
+        parts = loose if loose is not None else []
+        for task_id, text, task in ids.entries.values():
             if type(task) is not Task:
-                converted[ids[task_id]] = registry.convert(task)
+                converted[text] = dct = registry.convert(task)
+                parts.append(dct)
             else:
-                converted[ids[task_id]] = _task_to_dict(registry, task, tasks, ids)
-        return {
+                converted[text] = _task_to_dict(registry, task, text if task.id is task_id else None, ids, parts)
+        last_task = ids.text(workflow.last_task.id) if workflow.last_task is not None else None
+        root = ids.text(workflow.task_tree.id)
+        dct = {
             "data": _clean_data(registry, workflow.data),
             "correlations": workflow.correlations,
-            "last_task": _text(workflow.last_task.id, ids) if workflow.last_task is not None else None,
+            "last_task": last_task,
             "success": workflow.success,
             "completed": workflow.completed,
             "tasks": converted,
-            "root": _text(workflow.task_tree.id, ids),
+            "root": root,
         }
+        if loose is not None:
+            loose += (dct["data"], dct["correlations"], last_task, workflow.success, workflow.completed, root)
+        return dct, loose
 
     def restore_onto(self, dct, spec, subprocess_specs, typed=True):
         """The workflow of `dct` on these specs; `typed`: whether the task data may hold typed values
         (dictionaries with a "typename") to restore, False when the caller knows it holds none."""
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
         if self.fast_tasks:
-            workflow.tasks = self._tasks_from_dict(dct["tasks"], workflow, typed)
+            workflow.tasks, workflow.task_tree = self._tasks_from_dict(dct["tasks"], dct["root"], workflow, typed)
         else:
             workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+            workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
 
-    def _tasks_from_dict(self, tasks_dct, workflow, typed):
-        """mapping_from_dict(tasks, UUID, workflow=workflow), with plain tasks restored in one pass."""
+    def _tasks_from_dict(self, tasks_dct, root, workflow, typed):
+        """(mapping_from_dict(tasks, UUID, workflow=workflow), the task of id `root`), with plain tasks
+        restored in one pass. A UUID's hash is Python code (UUID.__hash__, ~1 k instructions): the tasks
+        are found by their ids' text while they are restored, and the mapping is the one Task() fills."""
         registry = self.registry
         ids = {}
 
@@ -99,15 +119,30 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
                 value = ids[text] = UUID(text)
             return value
 
-        tasks = {}
-        boxes = {}
+        restored = {}  # id text -> task, for the fast path's tasks
+        boxes = {}  # id text -> the keys of its data holding containers
+        keyed = []
+        own_keys = True  # every task stored under its own id's text, as a dump writes it
         for key, task_dct in tasks_dct.items():
             if task_dct.get("typename") == "Task":
-                tasks[uuid(key)] = _task_from_dict(registry, task_dct, workflow, uuid, typed, boxes)
+                task = _task_from_dict(registry, task_dct, workflow, uuid, typed, restored, boxes)
+                own_keys = own_keys and key == task_dct["id"]
             else:
-                tasks[uuid(key)] = registry.restore(task_dct, workflow=workflow)
-        return tasks
+                task = registry.restore(task_dct, workflow=workflow)
+                own_keys = False
+            keyed.append((key, task))
+        # Task() adds each task to workflow.tasks under its id, in this order: that is the mapping when
+        # each is stored under its own id and no id came twice.
+        tasks = workflow.tasks
+        if not own_keys or len(tasks) != len(keyed):
+            tasks = {uuid(key): task for key, task in keyed}
+        tree = restored.get(root) if own_keys else None
+        if tree is None:
+            tree = tasks.get(UUID(root))
+        return tasks, tree
 
+
+_UUID_ONLY = frozenset({UUID})
 
 # Values of these exact types are neither callable nor modules: a dictionary holding only them is what
 # SpiffWorkflow's registry.clean keeps of it, whole.
@@ -123,47 +158,102 @@ def _clean_data(registry, data) -> dict:
     return registry.convert(registry.clean(data))
 
 
-def _text(task_id, ids) -> str:
-    """A task id as text: the one already made for the dump (`ids`) when it is a task of the workflow
-    (UUID.__str__ is Python code, ~7 k instructions)."""
-    return ids.get(task_id) or str(task_id)
+# The workflow's attribute (onestop's own) that keeps its tasks' ids' text from one dump to the next of a live
+# workflow: id(UUID) -> (UUID, text, task), the UUID kept so that its id() stays its own.
+_ID_TEXTS = "onestop_id_texts"
 
 
-def _task_to_dict(registry, task, tasks, ids):
-    """TaskConverter.to_dict(task) with the registry's "typename", for a task of `tasks` (ids: their text)."""
+class _IdTexts:
+    """The text of the ids of a workflow's tasks, for a dump. UUID.__str__ and UUID.__hash__ are Python code
+    (~7 k and ~1 k instructions): an id's text is the one the workflow's last dump made when there is one,
+    and ids are looked up by identity (a task's parent and children ids are the very objects of their
+    tasks' ids, as SpiffWorkflow and the load make them), by value only for another object."""
+
+    def __init__(self, workflow):
+        tasks = self.tasks = workflow.tasks
+        known = getattr(workflow, _ID_TEXTS, None) or {}
+        entries = self.entries = {}  # id(task id) -> (task id, text, task)
+        for task_id, task in tasks.items():
+            entry = known.get(id(task_id))
+            entries[id(task_id)] = (task_id, entry[1] if entry is not None and entry[0] is task_id else str(task_id),
+                                    task)
+        setattr(workflow, _ID_TEXTS, entries)
+        self._by_value = None
+
+    def by_value(self) -> dict:
+        """Task id -> text, as SpiffWorkflow's converter makes them: for an id that is another object."""
+        if self._by_value is None:
+            self._by_value = {task_id: text for task_id, text, _task in self.entries.values()}
+        return self._by_value
+
+    def text(self, task_id) -> str:
+        """A task id's text (UUID.__str__'s), whether or not it is a task of the workflow."""
+        entry = self.entries.get(id(task_id))
+        if entry is not None and entry[0] is task_id:
+            return entry[1]
+        return self.by_value().get(task_id) or str(task_id)
+
+
+def _task_to_dict(registry, task, text, ids, loose):
+    """TaskConverter.to_dict(task) with the registry's "typename", for a task of the workflow (`text`: its id's,
+    None to look it up; `ids`: _IdTexts); what of it can hold more than plain JSON types is added to `loose`."""
     parent_id = task._parent
-    parent = tasks.get(parent_id) if parent_id is not None else None
+    parent = None
+    if parent_id is not None:
+        entry = ids.entries.get(id(parent_id))
+        if entry is not None and entry[0] is parent_id:
+            parent, parent_text = entry[2], entry[1]
+        else:
+            parent = ids.tasks.get(parent_id)
+            parent_text = ids.by_value()[parent_id] if parent is not None else None
     if parent is None:
         data, delta, parent_text = task.data, {}, None
+        loose.append(data)
     else:
         parent_data, own = parent.data, task.data
         data = {}
-        delta = {
-            "updates": {key: value for key, value in own.items() if key not in parent_data or value != parent_data[key]},
-            "deletions": [key for key in parent_data if key not in own],
-        }
-        parent_text = ids[parent_id]
+        updates = {key: value for key, value in own.items() if key not in parent_data or value != parent_data[key]}
+        deletions = [key for key in parent_data if key not in own]
+        delta = {"updates": updates, "deletions": deletions}
+        if updates:  # (an empty container is plain: most deltas are empty; these two are made here)
+            loose.append(updates)
+        if deletions:
+            loose.append(deletions)
     internal = task.internal_data
-    return {
-        "id": ids[task.id],
+    internal = registry.convert(internal) if internal else {}
+    entries = ids.entries
+    children = [entry[1] if (entry := entries.get(id(child))) is not None and entry[0] is child else None
+                for child in task._children]
+    if None in children:  # another object, or a child that is not a task of the workflow
+        by_value = ids.by_value()
+        children = [by_value.get(child) or str(child) for child in task._children]
+        loose.append(children)
+    dct = {
+        "id": text if text is not None else ids.by_value()[task.id],
         "parent": parent_text,
-        "children": [ids.get(child) or str(child) for child in task._children],
+        "children": children,
         "last_state_change": task.last_state_change,
         "state": task.state,
         "task_spec": task.task_spec.name,
         "triggered": task.triggered,
-        "internal_data": registry.convert(internal) if internal else {},
+        "internal_data": internal,
         "data": data,
         "delta": delta,
         "typename": "Task",
     }
+    loose += (dct["last_state_change"], dct["state"], dct["task_spec"], dct["triggered"])
+    if internal or type(internal) is not dict:  # (an empty dictionary is plain)
+        loose.append(internal)
+    return dct
 
 
-def _task_from_dict(registry, dct, workflow, uuid, typed, boxes):
-    """TaskConverter.from_dict(dct, workflow); `boxes`: task id -> the keys of its data holding
-    containers, for the tasks restored so far (this one's is added)."""
+def _task_from_dict(registry, dct, workflow, uuid, typed, restored, boxes):
+    """TaskConverter.from_dict(dct, workflow); `restored`: id text -> task, `boxes`: id text -> the keys
+    of its data holding containers, for the tasks restored so far (this one's are added)."""
     task_spec = workflow.spec.task_specs.get(dct["task_spec"])
-    task = Task(workflow, task_spec, state=dct["state"], id=uuid(dct["id"]))
+    text = dct["id"]
+    task = Task(workflow, task_spec, state=dct["state"], id=uuid(text))
+    restored[text] = task  # as Task() puts it in workflow.tasks
     parent_id = dct["parent"]
     task._parent = uuid(parent_id) if parent_id is not None else None
     task._children = [uuid(child) for child in dct["children"]]
@@ -174,13 +264,20 @@ def _task_from_dict(registry, dct, workflow, uuid, typed, boxes):
     if isinstance(task_spec, CatchingEvent) and task._state & TaskState.WAITING:
         workflow.top_workflow.event_manager.add_task(task)
     delta = dct.get("delta")
-    parent = workflow.tasks.get(task._parent) if delta else None
+    parent = parent_boxes = None
+    if delta and parent_id is not None:
+        # The task whose id has this text (the same UUID object, from `uuid`), else the one of an id
+        # written otherwise (another case, say) or restored by another converter.
+        parent = restored.get(parent_id)
+        if parent is None:
+            parent = workflow.tasks.get(task._parent)
+        elif parent is not task:  # (a task its own parent: its data is still empty)
+            parent_boxes = boxes.get(parent_id)
     if parent is not None:
         # DeepMerge.merge({}, parent.data): the parent's values, containers copied one level deep. The
         # dictionary is copied in C and only the parent's containers (known from its own restoring:
         # a few keys of dozens) are looked at one by one.
         data = dict(parent.data)
-        parent_boxes = boxes.get(task._parent)
         if parent_boxes is None:  # a parent restored by another converter
             parent_boxes = _containers(data)
         for key in parent_boxes:
@@ -196,10 +293,10 @@ def _task_from_dict(registry, dct, workflow, uuid, typed, boxes):
         changed = _containers(updates)
         own = [key for key in parent_boxes if key not in updates and key not in deletions] if updates or deletions \
             else parent_boxes
-        boxes[task.id] = own + [key for key in changed if key not in deletions] if changed else own
+        boxes[text] = own + [key for key in changed if key not in deletions] if changed else own
     else:
         data = registry.restore(dct["data"]) if typed else dct["data"]
-        boxes[task.id] = _containers(data)
+        boxes[text] = _containers(data)
     task.data = data
     return task
 
@@ -270,27 +367,39 @@ def restore_specs(dialect: str, spec_json: str):
 
 def dump_workflow(dialect: str, workflow) -> str:
     """A workflow's state as JSON text, without its spec."""
+    return dump_workflow_and_utf8(dialect, workflow)[0]
+
+
+def dump_workflow_and_utf8(dialect: str, workflow) -> tuple:
+    """(dump_workflow(...), its UTF-8 when orjson wrote it, else None): jsontext.dumps_and_utf8."""
     serializer = serializer_for(dialect)
     spiff = serializer.spiff
     spiff.registry._encoder_mode = True
     try:
-        doc = serializer.workflow_converter.to_dict(workflow)
+        doc, loose = serializer.workflow_converter.to_dict_and_loose(workflow)
         doc["typename"] = serializer.workflow_converter.typename
         doc[spiff.VERSION_KEY] = spiff.VERSION
-        return jsontext.dumps(doc, cls=spiff._encoder_cls)  # json.dumps's text, through orjson where it can
+        # json.dumps's text, through orjson where it can: only the parts that can hold other values are
+        # looked at (the tasks' ids, children and typenames are half of a state's values).
+        known = None if loose is None else jsontext.plain([*loose, doc["typename"], spiff.VERSION])
+        return jsontext.dumps_and_utf8(doc, cls=spiff._encoder_cls, known_plain=known)
     finally:
         spiff.registry._encoder_mode = False
 
 
-def load_workflow(dialect: str, spec, subprocess_specs, state: str):
-    """Rebuild a workflow from its state onto the given spec objects."""
+_TYPENAME = {True: '"typename"', False: b'"typename"'}
+
+
+def load_workflow(dialect: str, spec, subprocess_specs, state: str | bytes):
+    """Rebuild a workflow from its state onto the given spec objects (the state's text, or its UTF-8)."""
     serializer = serializer_for(dialect)
-    doc = json.loads(state, cls=serializer.spiff.json_decoder_cls)
+    decoder = serializer.spiff.json_decoder_cls
+    doc = jsontext.loads(state) if decoder is None else json.loads(state, cls=decoder)
     current = doc.get(serializer.spiff.VERSION_KEY) == serializer.spiff.VERSION
     serializer.spiff.migrate(doc)
     # Every "typename" of a state in the current format names the workflow, a task or a subprocess,
     # unless the data (or an event) holds a typed value: only then is the data walked to restore them.
-    typed = not current or state.count('"typename"') != _structural_typenames(doc)
+    typed = not current or state.count(_TYPENAME[type(state) is str]) != _structural_typenames(doc)
     return serializer.workflow_converter.restore_onto(doc, spec, subprocess_specs, typed)
 
 

@@ -133,7 +133,7 @@ def _decide(dossier, step, actor, action, element_id, detail, completed_task_id,
     new_status = moved(dossier, new_status)
     return _Change(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, version,
                    ending=status is not None, status=new_status, turn=turn, now=utcnow(), fee=fee,
-                   data_text=sql.to_json(step.data))
+                   data_text=step.data_text if step.data_text is not None else sql.to_json(step.data))
 
 
 _WAITING_STATUS = {clockstops.SUPPLEMENT: Status.SUPPLEMENT_REQUESTED,
@@ -165,7 +165,8 @@ def _compare_and_set(change: _Change) -> None:
     dossier, step, error = change.dossier, change.step, change.error
     if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                           error.get("message"), step.next_timer_at, change.now, change.status,
-                          clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text):
+                          clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text,
+                          workflow_utf8=getattr(step, "state_utf8", None)):
         _changed_meanwhile(dossier)
     if change.version is not None:  # carried onto another version of its procedure
         Dossier.update(version=change.version.id).where(Dossier.id == dossier.id).execute()
