@@ -126,6 +126,58 @@ def test_a_steps_rows_beside_its_dossier_are_written_and_read_back_alike_on_both
     assert (other[2], other[8:]) == ("not-a-task", (None, None, None))
 
 
+def test_a_new_dossiers_row_is_inserted_first_with_its_steps_rows_and_they_hold_its_id(app, admin_api, monkeypatch):
+    """sql.write_step_rows' `new` (a new dossier's INSERT, sql.new_dossier): the row is inserted first, each row of
+    its step gets its id in its "dossier_id" (what the rows carry there is not read: the id is not known), and the
+    id is answered; on PostgreSQL all in one statement, the rows reading the id inside it."""
+    import functools
+
+    from onestop.models import HistoryEntry, WaitingEvent, utcnow
+    from onestop.services import audit, steps
+    from onestop.services.stats import counters
+
+    shown = _received(admin_api)
+    with app.app_context():
+        model = Dossier.get(Dossier.code == shown["code"])
+        values = {c: getattr(model, c) for c in sql._NEW_DOSSIER_COLUMNS if c != "code"}
+        values |= {"lookup_hash": "another-lookup-hash", "business_key": None}
+        stored_before = sql.run('SELECT "data", "applicant", "workflow" FROM "dossier" WHERE "id" = ?',
+                                (model.id,)).fetchone()
+        now = utcnow()
+        sent = []
+        run = sql.run
+        monkeypatch.setattr(sql, "run", lambda text, params=(): sent.append(text) or run(text, params))
+        with database.atomic() as transaction:
+            params, dossier = sql.new_dossier(sql.prepared_dossier(**values), "TEST-NEW-0001")
+            assert dossier.id is None and dossier.code == "TEST-NEW-0001"
+            rows = sql.write_step_rows(
+                [], (steps._ITEM_COLUMNS, [("new-task", None, model.centre_id, "Task_New", "New", "Một cửa",
+                                            None, None, None, None, now)]),
+                (None, steps._WAIT_COLUMNS, [(None, "timer-task", "Timer", "timer", "Wait", now, None, None)]),
+                (steps._HISTORY_COLUMNS, [(None, "start", "StartEvent", "Start", "completed", now, None, None,
+                                           None, None)], audit.HISTORY_COLUMNS),
+                ([], functools.partial(counters.done_before, None)), new=params)
+            monkeypatch.setattr(sql, "run", run)
+            stored = Dossier.get(Dossier.id == rows.new_id)
+            texts = sql.run('SELECT "data", "applicant", "workflow" FROM "dossier" WHERE "id" = ?',
+                            (rows.new_id,)).fetchone()
+            tasks = [(w.id, w.dossier_id) for w in WorkItem.select().where(WorkItem.dossier == rows.new_id)]
+            waits = [(w.task_id, w.dossier_id) for w in WaitingEvent.select().where(WaitingEvent.dossier == rows.new_id)]
+            history = [(h.id, h.dossier_id, h.element_id) for h in
+                       HistoryEntry.select().where(HistoryEntry.dossier == rows.new_id)]
+            transaction.rollback()
+    assert isinstance(rows.new_id, int) and rows.new_id > model.id and rows.done_before == set()
+    assert (stored.code, stored.serial, stored.created_at, stored.lookup_hash) == (
+        "TEST-NEW-0001", model.serial, model.created_at, "another-lookup-hash")
+    assert texts == stored_before  # the same bytes as the INSERT on its own stored
+    assert tasks == [("new-task", rows.new_id)] and waits == [("timer-task", rows.new_id)]
+    assert [(r[0], r[1], r[3]) for r in rows.history] == history and history[0][1:] == (rows.new_id, "StartEvent")
+    if database.param != "?":
+        assert len(sent) == 1 and sent[0].startswith('WITH "new_dossier" AS (INSERT INTO "dossier"'), sent
+    else:  # the dossier, the task, the wait, the history
+        assert len(sent) == 4 and sent[0].startswith('INSERT INTO "dossier"'), sent
+
+
 def test_a_step_whose_dossier_moved_meanwhile_writes_none_of_its_rows_and_answers_409(app, admin_api):
     """The compare-and-set of a step (on PostgreSQL the guard of the statement of its rows): a dossier whose
     serial moved after the step read it refuses the step, and none of its rows is written."""

@@ -346,10 +346,11 @@ class StepRows(NamedTuple):
     done_before: set  # of the elements asked about, those the dossier's people had completed before
     history: list  # the history rows as stored (tuples in the order of `returning`, ids included)
     guarded: bool = True  # False: the guard found no row, and nothing was written
+    new_id: int | None = None  # the id of the dossier inserted first (write_step_rows' `new`), if one was
 
 
 def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tuple, done_before,
-                    guard: tuple | None = None) -> StepRows:
+                    guard: tuple | None = None, new: list | None = None) -> StepRows:
     """The rows a step writes beside its dossier's (services.steps decides them), in this order: the ready
     tasks it takes off the worklist (`taken`: their ids; `take_open_tasks`), the tasks it offers (`tasks`:
     (columns, rows) of "workitem"), its waits (`waits`: None to leave them, else (the dossier whose waits
@@ -362,6 +363,11 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     `guard`: (statement, parameters) of an UPDATE that must change one row first (the dossier's compare-and-set,
     `step_update`), else nothing is written and `guarded` is False.
 
+    `new`: the parameters of a new dossier's INSERT (`new_dossier`), made first; the rows' "dossier_id" values
+    are not read (its id is not known yet): every row gets the inserted row's id in that column, answered as
+    `new_id`. On SQLite its own statement before the others; on PostgreSQL the first WITH query of the one
+    statement, every row reading its id there (`_NEW_ID`, in the statement's shape).
+
     On SQLite one statement after another (they cost no round trip). On PostgreSQL ONE statement: the
     writes as data-modifying WITH queries (the guard first, every write after it only if it found its row),
     the history's filled-in values read from the deleted tasks, the read seeing the history as it was
@@ -370,8 +376,16 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     completed, read = done_before
     history_columns, history_rows, returning = history
     assert history_columns[-3:] == ("lane", "started_at", "due_at"), history_columns
+    assert new is None or guard is None, "a new dossier has no compare-and-set"
     task_at = history_columns.index("task_id")
     if database.obj.param == "?":  # (the proxy's target: an attribute read through the proxy costs more)
+        new_id = None
+        if new is not None:  # (the rows get its id here: no round trip to save)
+            new_id = run(_NEW_DOSSIER_SQL, new).fetchone()[0]
+            tasks = (tasks[0], _with_dossier(tasks[0], tasks[1], new_id))
+            if waits is not None:
+                waits = (waits[0], waits[1], _with_dossier(waits[1], waits[2], new_id))
+            history_rows = _with_dossier(history_columns, history_rows, new_id)
         if guard is not None and run(*guard).rowcount != 1:
             return StepRows({}, set(), [], guarded=False)
         leaving = take_open_tasks(taken)
@@ -384,26 +398,28 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
         before = {e for (e,) in run(*read(asked))} if asked else set()
         stored = insert_rows("historyentry", history_columns, [
             (*row[:-3], *leaving.get(row[task_at], (None, None, None))) for row in history_rows], returning=returning)
-        return StepRows(leaving, before, stored)
+        return StepRows(leaving, before, stored, new_id=new_id)
     filled = tuple(row[task_at] in taken for row in history_rows)
     asked = [element for _task, element in completed]
     text, more = read(asked) if asked else (None, [])
     unwait = waits is not None and waits[0] is not None
     statement = _step_rows_sql(len(taken), tasks[0], len(tasks[1]), unwait, waits[1] if waits else (),
                                len(waits[2]) if waits else 0, history_columns, returning, filled, text,
-                               guard[0] if guard is not None else None)
-    params = list(guard[1]) if guard is not None else []  # in the order of the statement's text (_step_rows_sql)
+                               guard[0] if guard is not None else None, new is not None)
+    # The parameters in the order of the statement's text (_step_rows_sql); with a new dossier, none for the
+    # rows' "dossier_id" (they read its id in the statement).
+    params = list(new) if new is not None else list(guard[1]) if guard is not None else []
     params += taken
-    params += [value for row in tasks[1] for value in row]
+    params += _values(tasks[0], tasks[1], new)
     if unwait:
         params.append(waits[0])
     if waits is not None:
-        params += [value for row in waits[2] for value in row]
-    for row, fill in zip(history_rows, filled, strict=True):
-        params += (*row[:-3], row[task_at], row[task_at], row[task_at]) if fill else row
+        params += _values(waits[1], waits[2], new)
+    params += _values(history_columns, [(*row[:-3], row[task_at], row[task_at], row[task_at]) if fill else row
+                                        for row, fill in zip(history_rows, filled, strict=True)], new)
     params += more
     at = {c: i for i, c in enumerate(returning)}
-    leaving, before, stored, found = {}, set(), [], guard is None
+    leaving, before, stored, found, new_id = {}, set(), [], guard is None, None
     for kind, *row in run(statement, params).fetchall():
         if kind == 0:
             stored.append(tuple(row))
@@ -411,34 +427,69 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
             leaving.update(_open_tasks([[row[at[c]] for c in ("task_id", "lane", "started_at", "due_at")]]))
         elif kind == 2:
             before.add(row[at["element_id"]])
-        else:
+        elif kind == 3:
             found = True
-    return StepRows(leaving, before, stored, found)
+        else:
+            new_id = row[at["dossier_id"]]
+    return StepRows(leaving, before, stored, found, new_id)
+
+
+def _with_dossier(columns: tuple, rows: list, dossier_id) -> list:
+    """`rows` (of `columns`) with `dossier_id` in their "dossier_id" column."""
+    at = columns.index("dossier_id")
+    return [(*row[:at], dossier_id, *row[at + 1:]) for row in rows]
+
+
+def _values(columns: tuple, rows: list, new) -> list:
+    """The parameters of `rows` (of `columns`) in write_step_rows' statement: every value, but their "dossier_id"
+    when they belong to a `new` dossier (the statement reads its id: _row)."""
+    if new is None:
+        return [value for row in rows for value in row]
+    at = columns.index("dossier_id")
+    return [value for row in rows for value in (*row[:at], *row[at + 1:])]
+
+
+# A new dossier's id, inside write_step_rows' statement: read from the WITH query that inserted it.
+_NEW_ID = '(SELECT "id" FROM "new_dossier")'
+
+
+def _row(columns: tuple, new: bool, tail: str | None = None) -> str:
+    """A row's placeholders in write_step_rows' statement: a `?` a column, but a `new` dossier's id (_NEW_ID) in
+    its "dossier_id" column; `tail`: in place of the last three columns (the history's filled-in ones)."""
+    marks = [_NEW_ID if new and c == "dossier_id" else "?" for c in (columns[:-3] if tail else columns)]
+    return "(" + ",".join([*marks, tail] if tail else marks) + ")"
 
 
 @functools.lru_cache(maxsize=256)
 def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, wait_columns: tuple, waits: int,
-                   history_columns: tuple, returning: tuple, filled: tuple, read: str | None, guard: str | None) -> str:
+                   history_columns: tuple, returning: tuple, filled: tuple, read: str | None, guard: str | None,
+                   new: bool = False) -> str:
     """write_step_rows' statement on PostgreSQL, by the shape of what it writes (built once per shape: a
     model's steps have a few): the `guard` UPDATE, `taken` tasks deleted, `offered` inserted, the dossier's
     waits deleted (`unwait`), `waits` inserted, a history row per item of `filled` (True: its task is one
     taken), then the `read` of the elements done before. With a guard, each write is made only if the guard
     found its row: each asks first (the guard runs once, at the first asking), so the dossier's row is taken
-    before its tasks, as in the lock order; the guard answers a row of its own (3)."""
+    before its tasks, as in the lock order; the guard answers a row of its own (3). `new`: a new dossier's
+    INSERT first, whose id every row reads (_NEW_ID: its scalar subquery runs the INSERT before the row
+    asking) and whose row answers it (4)."""
     parts = [f'"guard" AS ({guard} RETURNING 1)'] if guard else []  # the WITH queries, in the order they are written
+    if new:
+        parts.append(f'"new_dossier" AS ({_NEW_DOSSIER_SQL})')
     gate = f" AND {_GUARDED}" if guard else ""
     if taken:
         parts.append(f'"taken" AS ({_TAKE_SQL.format(",".join("?" * taken)).replace(" RETURNING", gate + " RETURNING")})')
     if offered:
-        parts.append(f'"offered" AS ({_insert_sql("workitem", task_columns, offered, guarded=bool(guard))})')
+        marks = [_row(task_columns, True)] * offered if new else None
+        parts.append(f'"offered" AS ({_insert_sql("workitem", task_columns, offered, (), marks, bool(guard))})')
     if unwait:
         parts.append(f'"unwaited" AS (DELETE FROM "waitingevent" WHERE "dossier_id" = ?{gate})')
     if waits:
-        parts.append(f'"waits" AS ({_insert_sql("waitingevent", wait_columns, waits, guarded=bool(guard))})')
-    plain = "?," * (len(history_columns) - 3)
-    marks = [f"({plain}{_FROM_TAKEN})" if fill else f"({plain}?,?,?)" for fill in filled]
+        marks = [_row(wait_columns, True)] * waits if new else None
+        parts.append(f'"waits" AS ({_insert_sql("waitingevent", wait_columns, waits, (), marks, bool(guard))})')
+    marks = [_row(history_columns, new, _FROM_TAKEN if fill else None) for fill in filled]
     # One answer: rows of the history as stored (0), of the tasks taken (1), of the elements done before (2), each
-    # value in the column of the history's answer that holds its kind (an id, a task id, a time...), the guard's (3).
+    # value in the column of the history's answer that holds its kind (an id, a task id, a time...), the guard's (3),
+    # the new dossier's id (4; last: a first branch of NULLs would type the columns as text before the others).
     selects = []
     if filled:
         parts.append(f'"history" AS ({_insert_sql("historyentry", history_columns, len(filled), returning, marks, bool(guard))})')
@@ -450,6 +501,8 @@ def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, 
         selects.append(_answer(2, returning, {"element_id": "element_id"}) + f' FROM ({read}) "before"')
     if guard:
         selects.append(_answer(3, returning, {}) + ' FROM "guard"')
+    if new:
+        selects.append(_answer(4, returning, {"dossier_id": "id"}) + ' FROM "new_dossier"')
     if not selects:
         selects.append("SELECT NULL WHERE false")
     return ("WITH " + ", ".join(parts) + " " if parts else "") + " UNION ALL ".join(selects)
@@ -512,24 +565,21 @@ _CODE_AT = _NEW_DOSSIER_COLUMNS.index("code")
 
 def prepared_dossier(texts=None, **values) -> tuple:
     """A new dossier row's parameters and model instance, without its id (and its code, if not among `values`),
-    made ahead of `insert_dossier` (e.g. outside the writers' lock). `texts`: as insert_dossier takes them."""
+    made ahead of its INSERT (`new_dossier`; e.g. outside the writers' lock). `texts`: the JSON texts of "data"
+    and "applicant" (to_json), if already made."""
     texts = texts or {c: to_json(values[c]) for c in ("data", "applicant")}
     params = [texts[c] if c in ("data", "applicant") else values.get(c) for c in _NEW_DOSSIER_COLUMNS]
     fields = {c.removesuffix("_id") if c.endswith("_id") else c: values.get(c) for c in _NEW_DOSSIER_COLUMNS}
     return params, Dossier(**fields)
 
 
-def insert_dossier(texts=None, prepared=None, **values) -> Dossier:
-    """Insert a new dossier row; returns it as a model instance (without re-reading it). `texts`: the JSON
-    texts of "data" and "applicant" (to_json), if already made; `prepared`: prepared_dossier() of every
-    value but the code, if already made, and `values` the code alone."""
-    if prepared is None:
-        params, dossier = prepared_dossier(texts, **values)
-    else:
-        params, dossier = list(prepared[0]), prepared[1]
-        params[_CODE_AT] = dossier.code = values["code"]
-    dossier.id = run(_NEW_DOSSIER_SQL, params).fetchone()[0]
-    return dossier
+def new_dossier(prepared: tuple, code: str) -> tuple:
+    """(the INSERT's parameters, the model instance) of a new dossier: `prepared` is prepared_dossier()'s of every
+    value but the code. The instance has no id until its row is inserted, with its first step's rows
+    (write_step_rows' `new`), which gives it."""
+    params, dossier = list(prepared[0]), prepared[1]
+    params[_CODE_AT] = dossier.code = code
+    return params, dossier
 
 
 _USER = list(User._meta.sorted_fields)
