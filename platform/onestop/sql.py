@@ -7,6 +7,7 @@ return ordinary model instances or named rows (tuples whose fields also have nam
 `row.due_at`, never `row[5]`). Everything else keeps using peewee's query builder.
 """
 
+import contextvars
 import functools
 import re
 from datetime import datetime
@@ -125,12 +126,18 @@ def _columns(alias, fields):
     return ", ".join(f'{alias}."{f.column_name}"' for f in fields)
 
 
-_WORK_ITEM_SQL = (
-    f"SELECT {_columns('w', _ITEM)}, {_columns('d', DOSSIER_HEAD)}, {_columns('v', _VERSION)}, {_columns('p', _PROCEDURE)}, "
-    'l."id", l."centre_id" FROM "workitem" w JOIN "dossier" d ON d."id" = w."dossier_id" '
-    'JOIN "procedureversion" v ON v."id" = d."version_id" JOIN "procedure" p ON p."id" = d."procedure_id" '
-    'LEFT JOIN "portaldossier" l ON l."dossier_id" = d."id" WHERE w."id" = ? AND w."centre_id" = ?'
-)
+@functools.lru_cache(maxsize=4)
+def _work_item_sql(with_state: bool, centre: str = "?") -> str:
+    """work_item_in_centre's statement; `centre`: what the task's centre is compared with (`?`, or the user's
+    centre when it is read with the token's user: work_item_ahead)."""
+    return (f"SELECT {_columns('w', _ITEM)}, {_columns('d', DOSSIER_HEAD)}, {_columns('v', _VERSION)}, "
+            f"{_columns('p', _PROCEDURE)}, " + 'l."id", l."centre_id"' + (', d."workflow"' if with_state else "")
+            + ' FROM "workitem" w JOIN "dossier" d ON d."id" = w."dossier_id" '
+            'JOIN "procedureversion" v ON v."id" = d."version_id" JOIN "procedure" p ON p."id" = d."procedure_id" '
+            f'LEFT JOIN "portaldossier" l ON l."dossier_id" = d."id" WHERE w."id" = ? AND w."centre_id" = {centre}')
+
+
+_WORK_ITEM_SQL = _work_item_sql(False)
 
 
 def _build(model, fields, values):
@@ -207,7 +214,7 @@ def _converter(field):
 _plans: dict = {}
 
 
-_WORK_ITEM_WITH_STATE_SQL = _WORK_ITEM_SQL.replace(" FROM ", ', d."workflow" FROM ', 1)
+_WORK_ITEM_WITH_STATE_SQL = _work_item_sql(True)
 
 
 def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
@@ -216,7 +223,9 @@ def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     `dossier.stored_text` (serial, text), for a step whose workflow is not live in this process.
     The dossier's link to the national portal comes too, as `dossier.portal_link` ((id, centre_id) or
     None: a link is made with its dossier and never changes; national_portal.outbox.status_changed)."""
-    row = run(_WORK_ITEM_WITH_STATE_SQL if with_state else _WORK_ITEM_SQL, (task_id, centre_id)).fetchone()
+    row = _taken_ahead(("work_item", task_id, with_state, centre_id))
+    if row is _NOT_AHEAD:
+        row = run(_WORK_ITEM_WITH_STATE_SQL if with_state else _WORK_ITEM_SQL, (task_id, centre_id)).fetchone()
     if row is None:
         return None
     if with_state:
@@ -533,18 +542,25 @@ def _current(row):
     return procedure, _build(ProcedureVersion, _VERSION, row[len(_PROCEDURE):])
 
 
-# The centre's closure with the procedure's latest version, in one statement (an intake asks both).
-_INTAKE_SQL = (
-    f"SELECT c.\"closed_on\", c.\"successor_id\", {_columns('p', _PROCEDURE)}, {_columns('v', _VERSION)} "
-    'FROM "centre" c LEFT JOIN "procedure" p ON p."centre_id" = c."id" AND p."code" = ? '
-    'LEFT JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" WHERE c."id" = ?'
-)
+def _intake_sql(centre: str = "?") -> str:
+    """The centre's closure with the procedure's latest version, in one statement (an intake asks both); `centre`:
+    what the centre's id is compared with (`?`, or the user's centre when read with the token's user: intake_ahead)."""
+    return (f"SELECT c.\"closed_on\", c.\"successor_id\", {_columns('p', _PROCEDURE)}, {_columns('v', _VERSION)} "
+            'FROM "centre" c LEFT JOIN "procedure" p ON p."centre_id" = c."id" AND p."code" = ? '
+            'LEFT JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" '
+            f'WHERE c."id" = {centre}')
+
+
+_INTAKE_SQL = _intake_sql()
+_INTAKE_AHEAD_SQL = _intake_sql('u."centre_id"')
 
 
 def intake_version(centre_id: int, code: str) -> tuple:
     """((closed_on, successor_id) of the centre, as stored, or (None, None) if there is no such centre;
     `current_version(centre_id, code)`), read in one statement: what an intake checks first."""
-    row = run(_INTAKE_SQL, (code, centre_id)).fetchone()
+    row = _taken_ahead(("intake", code, centre_id))
+    if row is _NOT_AHEAD:
+        row = run(_INTAKE_SQL, (code, centre_id)).fetchone()
     if row is None:
         return (None, None), None
     return tuple(row[:2]), _current(row[2:])
@@ -583,17 +599,83 @@ def new_dossier(prepared: tuple, code: str) -> tuple:
 
 
 _USER = list(User._meta.sorted_fields)
-_TOKEN_SQL = (
-    f"SELECT {_columns('u', _USER)} FROM \"apitoken\" t JOIN \"user\" u ON u.\"id\" = t.\"user_id\" "
-    'WHERE t."token_hash" = ? AND NOT t."revoked" AND u."active" AND t."topics" IS NULL'
-)
+_TOKEN_FROM = '"apitoken" t JOIN "user" u ON u."id" = t."user_id"'
+_TOKEN_WHERE = ' WHERE t."token_hash" = ? AND NOT t."revoked" AND u."active" AND t."topics" IS NULL'
+_TOKEN_SQL = f"SELECT {_columns('u', _USER)} FROM {_TOKEN_FROM}{_TOKEN_WHERE}"
 
 
-def user_by_token_hash(token_hash: str):
+def user_by_token_hash(token_hash: str, ahead=None):
     """The active user holding an unrevoked token with that hash, or None. A worker's token (one that
-    names topics: services.external_tasks) serves the external-task API only."""
-    row = run(_TOKEN_SQL, (token_hash,)).fetchone()
-    return _build(User, _USER, row) if row else None
+    names topics: services.external_tasks) serves the external-task API only.
+
+    `ahead`: a function giving the request's first read (an Ahead, or None), asked on PostgreSQL only inside
+    `reads_ahead` (on SQLite, which has no round trip to save, it is left to its reader): the read is made in the
+    same statement, and kept for the read asking for it with the user's centre. The user is checked, and read,
+    as without it."""
+    kept = _ahead.get()
+    read = ahead() if ahead is not None and kept is not None and database.obj.param != "?" else None
+    if read is None:
+        row = run(_TOKEN_SQL, (token_hash,)).fetchone()
+        return _build(User, _USER, row) if row else None
+    row = run(_token_with(read.text), (*read.params, token_hash)).fetchone()
+    if row is None:
+        return None
+    user = _build(User, _USER, row[:len(_USER)])
+    found = row[len(_USER):]
+    kept[:] = [(*read.key, user.centre_id), found[1:] if found[0] is not None else None]
+    return user
+
+
+@functools.lru_cache(maxsize=16)
+def _token_with(read: str) -> str:
+    """_TOKEN_SQL with `read` (Ahead.text) in the same statement: a 1, then its row's values, after the user's;
+    NULLs if it finds none."""
+    return (f"SELECT {_columns('u', _USER)}, a.* FROM {_TOKEN_FROM} "
+            f'LEFT JOIN LATERAL (SELECT 1, r.* FROM ({read}) r) a ON true{_TOKEN_WHERE}')
+
+
+class Ahead(NamedTuple):
+    """A request's first read, to be made with its bearer token's user (user_by_token_hash's `ahead`)."""
+
+    key: tuple  # which read: its function and arguments but the centre (the user's, added once read)
+    text: str  # its statement, comparing with the user's centre as u."centre_id"
+    params: tuple
+
+
+# Inside reads_ahead: [] or [the key, the row or None] of the read made with the token's user, until taken.
+_ahead = contextvars.ContextVar("onestop_sql_ahead", default=None)
+_NOT_AHEAD = object()
+
+
+class reads_ahead:  # noqa: N801 (a context manager, used as a function; cheaper than contextlib's on every request)
+    """The scope of a request in which user_by_token_hash may read ahead: what no read took is forgotten at its
+    end (a later request must read for itself)."""
+
+    def __enter__(self):
+        self.scope = _ahead.set([])
+
+    def __exit__(self, *exc):
+        _ahead.reset(self.scope)
+
+
+def _taken_ahead(key: tuple):
+    """The row read ahead for `key` (None: it found none), once; _NOT_AHEAD if it was not read ahead."""
+    kept = _ahead.get()
+    if not kept or kept[0] != key:
+        return _NOT_AHEAD
+    row = kept[1]
+    kept.clear()
+    return row
+
+
+def work_item_ahead(task_id: str, with_state: bool = False) -> Ahead:
+    """work_item_in_centre(task_id, the user's centre, with_state) as a read made with the token's user."""
+    return Ahead(("work_item", task_id, with_state), _work_item_sql(with_state, 'u."centre_id"'), (task_id,))
+
+
+def intake_ahead(code: str) -> Ahead:
+    """intake_version(the user's centre, code) as a read made with the token's user."""
+    return Ahead(("intake", code), _INTAKE_AHEAD_SQL, (code,))
 
 
 _CENTRE = list(Centre._meta.sorted_fields)

@@ -336,6 +336,18 @@ def lane_roles(model, dossier=None) -> dict:
     return lanes
 
 
+def task_ahead(task_id) -> sql.Ahead:
+    """The read of dossiers.get_work_item(for_step=True), the first of a step of that task, to be made with the
+    request's bearer token's user (users.user_for_token's `ahead`)."""
+    return sql.work_item_ahead(str(task_id), not engine().offers(task_id))
+
+
+def intake_ahead(procedure_code: str) -> sql.Ahead:
+    """The first read of a new dossier's first step at the actor's own centre (dossiers._intake's), to be made with
+    the request's bearer token's user (users.user_for_token's `ahead`)."""
+    return sql.intake_ahead(procedure_code)
+
+
 def write_step_rows(dossier, step, actor, new=None, completed_task_id=None, due_at=None, guard=None):
     """The step's rows beside the dossier's: the tasks it took off the worklist and those it offered
     (with their unit and deadline), the events it waits for, its pending service calls, the counts of the person's tasks
