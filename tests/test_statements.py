@@ -116,8 +116,8 @@ def test_a_submission_reads_its_answers_rows_in_one_statement(app, admin_api):
 # answer's rows were read in one statement: a completion 20 statements on SQLite, 19 on PostgreSQL; a submission 25
 # and 15; then 17 statements in 15 round trips and 14 in 10 on PostgreSQL, before a step's rows and a unit's figures
 # were written with one statement each there: docs/perfpg.md; then a submission 12 in 8, before its dossier's row
-# was inserted by its step's rows' statement there; a completion 10 in 10, before its task was read with its token's
-# user there): a statement or a round trip more fails here.
+# was inserted by its step's rows' statement there, then 11 in 7 and a completion 10 in 10, before their first read
+# was made with their token's user there): a statement or a round trip more fails here.
 MOST = {"complete": {"sqlite": 17, "postgresql": 9, "round_trips": 9},
         "submit": {"sqlite": 23, "postgresql": 10, "round_trips": 6}}
 
