@@ -1,5 +1,6 @@
 """The hand-written SQL answers in named rows: callers read a column by its name, never its place."""
 
+import functools
 from datetime import date, datetime
 
 from onestop import sql
@@ -54,7 +55,6 @@ def test_a_steps_rows_beside_its_dossier_are_written_and_read_back_alike_on_both
     """sql.write_step_rows: the task taken off the worklist (as it was), the task offered, the waits replaced,
     which of the completed tasks' elements were done before (asked of the tasks taken), and the history rows
     as stored, the taken task's lane, start and deadline filled in from it; on PostgreSQL in one statement."""
-    import functools
     from datetime import timedelta
 
     from onestop.models import HistoryEntry, User, WaitingEvent, utcnow
@@ -124,6 +124,151 @@ def test_a_steps_rows_beside_its_dossier_are_written_and_read_back_alike_on_both
     again, other = sorted(got.values(), key=lambda r: r[0])
     assert (again[2], again[7], again[8:]) == (task_id, actor_id, (task.lane, task.created_at, task.due_at))
     assert (other[2], other[8:]) == ("not-a-task", (None, None, None))
+
+
+def test_a_new_dossiers_row_is_inserted_first_with_its_steps_rows_and_they_hold_its_id(app, admin_api, monkeypatch):
+    """sql.write_step_rows' `new` (a new dossier's INSERT, sql.new_dossier): the row is inserted first, each row of
+    its step gets its id in its "dossier_id" (what the rows carry there is not read: the id is not known), and the
+    id is answered; on PostgreSQL all in one statement, the rows reading the id inside it."""
+
+    from onestop.models import HistoryEntry, WaitingEvent, utcnow
+    from onestop.services import audit, steps
+    from onestop.services.stats import counters
+
+    shown = _received(admin_api)
+    with app.app_context():
+        model = Dossier.get(Dossier.code == shown["code"])
+        values = {c: getattr(model, c) for c in sql._NEW_DOSSIER_COLUMNS if c != "code"}
+        values |= {"lookup_hash": "another-lookup-hash", "business_key": None}
+        stored_before = sql.run('SELECT "data", "applicant", "workflow" FROM "dossier" WHERE "id" = ?',
+                                (model.id,)).fetchone()
+        now = utcnow()
+        sent = []
+        run = sql.run
+        monkeypatch.setattr(sql, "run", lambda text, params=(): sent.append(text) or run(text, params))
+        with database.atomic() as transaction:
+            params, dossier = sql.new_dossier(sql.prepared_dossier(**values), "TEST-NEW-0001")
+            assert dossier.id is None and dossier.code == "TEST-NEW-0001"
+            rows = sql.write_step_rows(
+                [], (steps._ITEM_COLUMNS, [("new-task", None, model.centre_id, "Task_New", "New", "Một cửa",
+                                            None, None, None, None, now)]),
+                (None, steps._WAIT_COLUMNS, [(None, "timer-task", "Timer", "timer", "Wait", now, None, None)]),
+                (steps._HISTORY_COLUMNS, [(None, "start", "StartEvent", "Start", "completed", now, None, None,
+                                           None, None)], audit.HISTORY_COLUMNS),
+                ([], functools.partial(counters.done_before, None)), new=params)
+            monkeypatch.setattr(sql, "run", run)
+            stored = Dossier.get(Dossier.id == rows.new_id)
+            texts = sql.run('SELECT "data", "applicant", "workflow" FROM "dossier" WHERE "id" = ?',
+                            (rows.new_id,)).fetchone()
+            tasks = [(w.id, w.dossier_id) for w in WorkItem.select().where(WorkItem.dossier == rows.new_id)]
+            waits = [(w.task_id, w.dossier_id) for w in WaitingEvent.select().where(WaitingEvent.dossier == rows.new_id)]
+            history = [(h.id, h.dossier_id, h.element_id) for h in
+                       HistoryEntry.select().where(HistoryEntry.dossier == rows.new_id)]
+            transaction.rollback()
+    assert isinstance(rows.new_id, int) and rows.new_id > model.id and rows.done_before == set()
+    assert (stored.code, stored.serial, stored.created_at, stored.lookup_hash) == (
+        "TEST-NEW-0001", model.serial, model.created_at, "another-lookup-hash")
+    assert texts == stored_before  # the same bytes as the INSERT on its own stored
+    assert tasks == [("new-task", rows.new_id)] and waits == [("timer-task", rows.new_id)]
+    assert [(r[0], r[1], r[3]) for r in rows.history] == history and history[0][1:] == (rows.new_id, "StartEvent")
+    if database.param != "?":
+        assert len(sent) == 1 and sent[0].startswith('WITH "new_dossier" AS (INSERT INTO "dossier"'), sent
+    else:  # the dossier, the task, the wait, the history
+        assert len(sent) == 4 and sent[0].startswith('INSERT INTO "dossier"'), sent
+
+
+def test_a_requests_first_read_made_with_its_tokens_user_is_the_same_and_taken_once_within_its_scope(
+        app, admin_api, monkeypatch):
+    """sql.user_by_token_hash's `ahead` (sql.work_item_ahead): inside sql.reads_ahead the task is read with the
+    token's user (on PostgreSQL in the same statement; on SQLite, no round trip to save, by its own read); the user
+    and the task are what the reads on their own give; the row is taken once, by the read asking for it with the
+    user's centre, and forgotten when the scope ends; a refused token keeps nothing; outside a scope no read
+    is made ahead."""
+    from onestop.models import ApiToken
+    from onestop.services.users import _token_hash
+
+    task_id = _received(admin_api)["tasks"][0]["id"]
+    pg = database.param != "?"
+
+    def fields(item):  # (the columns read: a field not read holds its default, e.g. a time of now)
+        return ([getattr(item, f.name) for f in sql._ITEM], [getattr(item.dossier, f.name) for f in sql.DOSSIER_HEAD],
+                [getattr(item.dossier.version, f.name) for f in sql._VERSION],
+                [getattr(item.dossier.procedure, f.name) for f in sql._PROCEDURE],
+                item.dossier.portal_link, getattr(item.dossier, "stored_text", None))
+
+    with app.app_context():
+        hashed = _token_hash(admin_api.token)
+        alone = sql.user_by_token_hash(hashed)
+        expected = {state: fields(sql.work_item_in_centre(task_id, alone.centre_id, state)) for state in (False, True)}
+        sent = []
+        run = sql.run
+        monkeypatch.setattr(sql, "run", lambda text, params=(): sent.append(text) or run(text, params))
+        for state in (False, True):
+            with sql.reads_ahead():
+                user = sql.user_by_token_hash(hashed, functools.partial(sql.work_item_ahead, task_id, state))
+                assert user.__data__ == alone.__data__
+                assert len(sent) == 1, sent
+                assert fields(sql.work_item_in_centre(task_id, user.centre_id, state)) == expected[state]
+                assert len(sent) == (1 if pg else 2), sent
+                assert fields(sql.work_item_in_centre(task_id, user.centre_id, state)) == expected[state]
+                assert len(sent) == (2 if pg else 3), sent  # taken once: read again
+                sql.user_by_token_hash(hashed, functools.partial(sql.work_item_ahead, task_id, state))
+                assert sql.work_item_in_centre(task_id, user.centre_id + 1, state) is None  # another centre's read
+                assert sql.work_item_in_centre(task_id, user.centre_id, not state) is not None  # another read
+            sent.clear()
+        with sql.reads_ahead():
+            sql.user_by_token_hash(hashed, lambda: sql.work_item_ahead("not-a-task"))
+            assert sql.work_item_in_centre("not-a-task", alone.centre_id) is None
+            assert len(sent) == (1 if pg else 2), sent  # (its row: none)
+        sent.clear()
+        with sql.reads_ahead():
+            sql.user_by_token_hash(hashed, lambda: sql.work_item_ahead(task_id))
+        assert fields(sql.work_item_in_centre(task_id, alone.centre_id)) == expected[False]
+        assert len(sent) == 2, sent  # the scope's row was forgotten: read anew
+        sent.clear()
+        assert sql.user_by_token_hash(hashed, lambda: sql.work_item_ahead(task_id)).__data__ == alone.__data__
+        sql.work_item_in_centre(task_id, alone.centre_id)
+        assert len(sent) == 2 and '"workitem"' not in sent[0], sent  # outside a scope: each read its own
+        asked = []
+        with sql.reads_ahead():
+            sql.user_by_token_hash(hashed, lambda: asked.append(1))
+        assert asked == ([1] if pg else [])  # SQLite (no round trip to save) does not even ask which read
+        ApiToken.update(revoked=True).where(ApiToken.token_hash == hashed).execute()
+        sent.clear()
+        with sql.reads_ahead():
+            assert sql.user_by_token_hash(hashed, lambda: sql.work_item_ahead(task_id)) is None
+            sql.work_item_in_centre(task_id, alone.centre_id)
+        assert len(sent) == 2, sent  # a refused token's statement kept nothing
+
+
+def test_an_intakes_first_read_made_with_its_tokens_user_is_the_same_as_its_own(app, admin_api, monkeypatch):
+    """sql.intake_ahead: a centre's closure and a procedure's latest version read with the token's user (on
+    PostgreSQL in the same statement), as intake_version reads them on its own, for the user's centre only."""
+    from onestop.services.users import _token_hash
+
+    _received(admin_api)
+
+    def fields(read):
+        closure, found = read
+        return closure, found and ([getattr(found[0], f.name) for f in sql._PROCEDURE],
+                                   [getattr(found[1], f.name) for f in sql._VERSION])
+
+    with app.app_context():
+        hashed = _token_hash(admin_api.token)
+        centre = sql.user_by_token_hash(hashed).centre_id
+        sent = []
+        run = sql.run
+        monkeypatch.setattr(sql, "run", lambda text, params=(): sent.append(text) or run(text, params))
+        for code in ("review", "missing"):
+            expected = fields(sql.intake_version(centre, code))
+            sent.clear()
+            with sql.reads_ahead():
+                sql.user_by_token_hash(hashed, functools.partial(sql.intake_ahead, code))
+                assert fields(sql.intake_version(centre, code)) == expected
+                assert len(sent) == (1 if database.param != "?" else 2), sent
+                sql.user_by_token_hash(hashed, functools.partial(sql.intake_ahead, code))
+                assert sql.intake_version(centre + 1, code) == ((None, None), None)  # another centre's: read anew
+            assert (code == "review") == (expected[1] is not None)
 
 
 def test_a_step_whose_dossier_moved_meanwhile_writes_none_of_its_rows_and_answers_409(app, admin_api):

@@ -7,6 +7,7 @@ return ordinary model instances or named rows (tuples whose fields also have nam
 `row.due_at`, never `row[5]`). Everything else keeps using peewee's query builder.
 """
 
+import contextvars
 import functools
 import re
 from datetime import datetime
@@ -152,12 +153,18 @@ def _columns(alias, fields):
     return ", ".join(f'{alias}."{f.column_name}"' for f in fields)
 
 
-_WORK_ITEM_SQL = (
-    f"SELECT {_columns('w', _ITEM)}, {_columns('d', DOSSIER_HEAD)}, {_columns('v', _VERSION)}, {_columns('p', _PROCEDURE)}, "
-    'l."id", l."centre_id" FROM "workitem" w JOIN "dossier" d ON d."id" = w."dossier_id" '
-    'JOIN "procedureversion" v ON v."id" = d."version_id" JOIN "procedure" p ON p."id" = d."procedure_id" '
-    'LEFT JOIN "portaldossier" l ON l."dossier_id" = d."id" WHERE w."id" = ? AND w."centre_id" = ?'
-)
+@functools.lru_cache(maxsize=4)
+def _work_item_sql(with_state: bool, centre: str = "?") -> str:
+    """work_item_in_centre's statement; `centre`: what the task's centre is compared with (`?`, or the user's
+    centre when it is read with the token's user: work_item_ahead)."""
+    return (f"SELECT {_columns('w', _ITEM)}, {_columns('d', DOSSIER_HEAD)}, {_columns('v', _VERSION)}, "
+            f"{_columns('p', _PROCEDURE)}, " + 'l."id", l."centre_id"' + (', d."workflow"' if with_state else "")
+            + ' FROM "workitem" w JOIN "dossier" d ON d."id" = w."dossier_id" '
+            'JOIN "procedureversion" v ON v."id" = d."version_id" JOIN "procedure" p ON p."id" = d."procedure_id" '
+            f'LEFT JOIN "portaldossier" l ON l."dossier_id" = d."id" WHERE w."id" = ? AND w."centre_id" = {centre}')
+
+
+_WORK_ITEM_SQL = _work_item_sql(False)
 
 
 def _build(model, fields, values):
@@ -249,8 +256,8 @@ def _state_column(column: str, sqlite: bool) -> str:
 
 
 # SQLite's (True) and PostgreSQL's.
-_WORK_ITEM_WITH_STATE_SQL = {sqlite: _WORK_ITEM_SQL.replace(" FROM ", ", " + _state_column('d."workflow"', sqlite) + " FROM ", 1)
-                             for sqlite in (True, False)}
+_WORK_ITEM_WITH_STATE_SQL = {True: _WORK_ITEM_SQL.replace(" FROM ", ", " + _state_column('d."workflow"', True) + " FROM ", 1),
+                             False: _work_item_sql(True)}
 _WORKFLOW_TEXT_SQL = {sqlite: "SELECT " + _state_column('"workflow"', sqlite) + ' FROM "dossier" WHERE "id" = ? AND "serial" = ?'
                       for sqlite in (True, False)}
 # On SQLite the task is read with whether its dossier's people had completed its element before (counters.done_before's
@@ -272,8 +279,10 @@ def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     whether the dossier's people had completed the task's element before, as `dossier.done_before` ((serial,
     {element id: bool}): the history changes only with a step, which moves the serial)."""
     sqlite = database.obj.param == "?"
-    text = _WORK_ITEM_SQLITE[with_state] if sqlite else _WORK_ITEM_WITH_STATE_SQL[False] if with_state else _WORK_ITEM_SQL
-    row = run(text, (task_id, centre_id)).fetchone()
+    row = _NOT_AHEAD if sqlite else _taken_ahead(("work_item", task_id, with_state, centre_id))
+    if row is _NOT_AHEAD:
+        text = _WORK_ITEM_SQLITE[with_state] if sqlite else _WORK_ITEM_WITH_STATE_SQL[False] if with_state else _WORK_ITEM_SQL
+        row = run(text, (task_id, centre_id)).fetchone()
     if row is None:
         return None
     if sqlite:
@@ -413,10 +422,11 @@ class StepRows(NamedTuple):
     done_before: set  # of the elements asked about, those the dossier's people had completed before
     history: list  # the history rows as stored (tuples in the order of `returning`, ids included)
     guarded: bool = True  # False: the guard found no row, and nothing was written
+    new_id: int | None = None  # the id of the dossier inserted first (write_step_rows' `new`), if one was
 
 
 def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tuple, done_before,
-                    guard: tuple | None = None) -> StepRows:
+                    guard: tuple | None = None, new: list | None = None) -> StepRows:
     """The rows a step writes beside its dossier's (services.steps decides them), in this order: the ready
     tasks it takes off the worklist (`taken`: their ids; `take_open_tasks`), the tasks it offers (`tasks`:
     (columns, rows) of "workitem"), its waits (`waits`: None to leave them, else (the dossier whose waits
@@ -430,6 +440,11 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     `guard`: (statement, parameters) of an UPDATE that must change one row first (the dossier's compare-and-set,
     `step_update`), else nothing is written and `guarded` is False.
 
+    `new`: the parameters of a new dossier's INSERT (`new_dossier`), made first; the rows' "dossier_id" values
+    are not read (its id is not known yet): every row gets the inserted row's id in that column, answered as
+    `new_id`. On SQLite its own statement before the others; on PostgreSQL the first WITH query of the one
+    statement, every row reading its id there (`_NEW_ID`, in the statement's shape).
+
     On SQLite one statement after another (they cost no round trip). On PostgreSQL ONE statement: the
     writes as data-modifying WITH queries (the guard first, every write after it only if it found its row),
     the history's filled-in values read from the deleted tasks, the read seeing the history as it was
@@ -439,8 +454,17 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     known = known[0] if known else {}
     history_columns, history_rows, returning = history
     assert history_columns[-3:] == ("lane", "started_at", "due_at"), history_columns
+    assert new is None or guard is None, "a new dossier has no compare-and-set"
     task_at = history_columns.index("task_id")
     if database.obj.param == "?":  # (the proxy's target: an attribute read through the proxy costs more)
+        new_id = None
+        if new is not None:  # (the rows get its id here: no round trip to save)
+            new_id = run(_NEW_DOSSIER_SQL_UTF8 if new[_WORKFLOW_AT].__class__ is bytes else _NEW_DOSSIER_SQL,
+                         new).fetchone()[0]
+            tasks = (tasks[0], _with_dossier(tasks[0], tasks[1], new_id))
+            if waits is not None:
+                waits = (waits[0], waits[1], _with_dossier(waits[1], waits[2], new_id))
+            history_rows = _with_dossier(history_columns, history_rows, new_id)
         if guard is not None and run(*guard).rowcount != 1:
             return StepRows({}, set(), [], guarded=False)
         leaving = take_open_tasks(taken)
@@ -456,26 +480,28 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
             before = {e for (e,) in run(*read(asked))}
         stored = insert_rows("historyentry", history_columns, [
             (*row[:-3], *leaving.get(row[task_at], (None, None, None))) for row in history_rows], returning=returning)
-        return StepRows(leaving, before, stored)
+        return StepRows(leaving, before, stored, new_id=new_id)
     filled = tuple(row[task_at] in taken for row in history_rows)
     asked = [element for _task, element in completed]
     text, more = read(asked) if asked else (None, [])
     unwait = waits is not None and waits[0] is not None
     statement = _step_rows_sql(len(taken), tasks[0], len(tasks[1]), unwait, waits[1] if waits else (),
                                len(waits[2]) if waits else 0, history_columns, returning, filled, text,
-                               guard[0] if guard is not None else None)
-    params = list(guard[1]) if guard is not None else []  # in the order of the statement's text (_step_rows_sql)
+                               guard[0] if guard is not None else None, new is not None)
+    # The parameters in the order of the statement's text (_step_rows_sql); with a new dossier, none for the
+    # rows' "dossier_id" (they read its id in the statement).
+    params = list(new) if new is not None else list(guard[1]) if guard is not None else []
     params += taken
-    params += [value for row in tasks[1] for value in row]
+    params += _values(tasks[0], tasks[1], new)
     if unwait:
         params.append(waits[0])
     if waits is not None:
-        params += [value for row in waits[2] for value in row]
-    for row, fill in zip(history_rows, filled, strict=True):
-        params += (*row[:-3], row[task_at], row[task_at], row[task_at]) if fill else row
+        params += _values(waits[1], waits[2], new)
+    params += _values(history_columns, [(*row[:-3], row[task_at], row[task_at], row[task_at]) if fill else row
+                                        for row, fill in zip(history_rows, filled, strict=True)], new)
     params += more
     at = {c: i for i, c in enumerate(returning)}
-    leaving, before, stored, found = {}, set(), [], guard is None
+    leaving, before, stored, found, new_id = {}, set(), [], guard is None, None
     for kind, *row in run(statement, params).fetchall():
         if kind == 0:
             stored.append(tuple(row))
@@ -483,34 +509,69 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
             leaving.update(_open_tasks([[row[at[c]] for c in ("task_id", "lane", "started_at", "due_at")]]))
         elif kind == 2:
             before.add(row[at["element_id"]])
-        else:
+        elif kind == 3:
             found = True
-    return StepRows(leaving, before, stored, found)
+        else:
+            new_id = row[at["dossier_id"]]
+    return StepRows(leaving, before, stored, found, new_id)
+
+
+def _with_dossier(columns: tuple, rows: list, dossier_id) -> list:
+    """`rows` (of `columns`) with `dossier_id` in their "dossier_id" column."""
+    at = columns.index("dossier_id")
+    return [(*row[:at], dossier_id, *row[at + 1:]) for row in rows]
+
+
+def _values(columns: tuple, rows: list, new) -> list:
+    """The parameters of `rows` (of `columns`) in write_step_rows' statement: every value, but their "dossier_id"
+    when they belong to a `new` dossier (the statement reads its id: _row)."""
+    if new is None:
+        return [value for row in rows for value in row]
+    at = columns.index("dossier_id")
+    return [value for row in rows for value in (*row[:at], *row[at + 1:])]
+
+
+# A new dossier's id, inside write_step_rows' statement: read from the WITH query that inserted it.
+_NEW_ID = '(SELECT "id" FROM "new_dossier")'
+
+
+def _row(columns: tuple, new: bool, tail: str | None = None) -> str:
+    """A row's placeholders in write_step_rows' statement: a `?` a column, but a `new` dossier's id (_NEW_ID) in
+    its "dossier_id" column; `tail`: in place of the last three columns (the history's filled-in ones)."""
+    marks = [_NEW_ID if new and c == "dossier_id" else "?" for c in (columns[:-3] if tail else columns)]
+    return "(" + ",".join([*marks, tail] if tail else marks) + ")"
 
 
 @functools.lru_cache(maxsize=256)
 def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, wait_columns: tuple, waits: int,
-                   history_columns: tuple, returning: tuple, filled: tuple, read: str | None, guard: str | None) -> str:
+                   history_columns: tuple, returning: tuple, filled: tuple, read: str | None, guard: str | None,
+                   new: bool = False) -> str:
     """write_step_rows' statement on PostgreSQL, by the shape of what it writes (built once per shape: a
     model's steps have a few): the `guard` UPDATE, `taken` tasks deleted, `offered` inserted, the dossier's
     waits deleted (`unwait`), `waits` inserted, a history row per item of `filled` (True: its task is one
     taken), then the `read` of the elements done before. With a guard, each write is made only if the guard
     found its row: each asks first (the guard runs once, at the first asking), so the dossier's row is taken
-    before its tasks, as in the lock order; the guard answers a row of its own (3)."""
+    before its tasks, as in the lock order; the guard answers a row of its own (3). `new`: a new dossier's
+    INSERT first, whose id every row reads (_NEW_ID: its scalar subquery runs the INSERT before the row
+    asking) and whose row answers it (4)."""
     parts = [f'"guard" AS ({guard} RETURNING 1)'] if guard else []  # the WITH queries, in the order they are written
+    if new:
+        parts.append(f'"new_dossier" AS ({_NEW_DOSSIER_SQL})')
     gate = f" AND {_GUARDED}" if guard else ""
     if taken:
         parts.append(f'"taken" AS ({_TAKE_SQL.format(",".join("?" * taken)).replace(" RETURNING", gate + " RETURNING")})')
     if offered:
-        parts.append(f'"offered" AS ({_insert_sql("workitem", task_columns, offered, guarded=bool(guard))})')
+        marks = [_row(task_columns, True)] * offered if new else None
+        parts.append(f'"offered" AS ({_insert_sql("workitem", task_columns, offered, (), marks, bool(guard))})')
     if unwait:
         parts.append(f'"unwaited" AS (DELETE FROM "waitingevent" WHERE "dossier_id" = ?{gate})')
     if waits:
-        parts.append(f'"waits" AS ({_insert_sql("waitingevent", wait_columns, waits, guarded=bool(guard))})')
-    plain = "?," * (len(history_columns) - 3)
-    marks = [f"({plain}{_FROM_TAKEN})" if fill else f"({plain}?,?,?)" for fill in filled]
+        marks = [_row(wait_columns, True)] * waits if new else None
+        parts.append(f'"waits" AS ({_insert_sql("waitingevent", wait_columns, waits, (), marks, bool(guard))})')
+    marks = [_row(history_columns, new, _FROM_TAKEN if fill else None) for fill in filled]
     # One answer: rows of the history as stored (0), of the tasks taken (1), of the elements done before (2), each
-    # value in the column of the history's answer that holds its kind (an id, a task id, a time...), the guard's (3).
+    # value in the column of the history's answer that holds its kind (an id, a task id, a time...), the guard's (3),
+    # the new dossier's id (4; last: a first branch of NULLs would type the columns as text before the others).
     selects = []
     if filled:
         parts.append(f'"history" AS ({_insert_sql("historyentry", history_columns, len(filled), returning, marks, bool(guard))})')
@@ -522,6 +583,8 @@ def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, 
         selects.append(_answer(2, returning, {"element_id": "element_id"}) + f' FROM ({read}) "before"')
     if guard:
         selects.append(_answer(3, returning, {}) + ' FROM "guard"')
+    if new:
+        selects.append(_answer(4, returning, {"dossier_id": "id"}) + ' FROM "new_dossier"')
     if not selects:
         selects.append("SELECT NULL WHERE false")
     return ("WITH " + ", ".join(parts) + " " if parts else "") + " UNION ALL ".join(selects)
@@ -553,18 +616,25 @@ def _current(row):
     return procedure, _build(ProcedureVersion, _VERSION, row[len(_PROCEDURE):])
 
 
-# The centre's closure with the procedure's latest version, in one statement (an intake asks both).
-_INTAKE_SQL = (
-    f"SELECT c.\"closed_on\", c.\"successor_id\", {_columns('p', _PROCEDURE)}, {_columns('v', _VERSION)} "
-    'FROM "centre" c LEFT JOIN "procedure" p ON p."centre_id" = c."id" AND p."code" = ? '
-    'LEFT JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" WHERE c."id" = ?'
-)
+def _intake_sql(centre: str = "?") -> str:
+    """The centre's closure with the procedure's latest version, in one statement (an intake asks both); `centre`:
+    what the centre's id is compared with (`?`, or the user's centre when read with the token's user: intake_ahead)."""
+    return (f"SELECT c.\"closed_on\", c.\"successor_id\", {_columns('p', _PROCEDURE)}, {_columns('v', _VERSION)} "
+            'FROM "centre" c LEFT JOIN "procedure" p ON p."centre_id" = c."id" AND p."code" = ? '
+            'LEFT JOIN "procedureversion" v ON v."procedure_id" = p."id" AND v."version" = p."latest_version" '
+            f'WHERE c."id" = {centre}')
+
+
+_INTAKE_SQL = _intake_sql()
+_INTAKE_AHEAD_SQL = _intake_sql('u."centre_id"')
 
 
 def intake_version(centre_id: int, code: str) -> tuple:
     """((closed_on, successor_id) of the centre, as stored, or (None, None) if there is no such centre;
     `current_version(centre_id, code)`), read in one statement: what an intake checks first."""
-    row = run(_INTAKE_SQL, (code, centre_id)).fetchone()
+    row = _taken_ahead(("intake", code, centre_id))
+    if row is _NOT_AHEAD:
+        row = run(_INTAKE_SQL, (code, centre_id)).fetchone()
     if row is None:
         return (None, None), None
     return tuple(row[:2]), _current(row[2:])
@@ -590,8 +660,9 @@ _WORKFLOW_AT = _NEW_DOSSIER_COLUMNS.index("workflow")
 
 def prepared_dossier(texts=None, workflow_utf8=None, **values) -> tuple:
     """A new dossier row's parameters and model instance, without its id (and its code, if not among `values`),
-    made ahead of `insert_dossier` (e.g. outside the writers' lock). `texts`: as insert_dossier takes them;
-    `workflow_utf8`: the UTF-8 of values["workflow"], if at hand (bound as it is on SQLite)."""
+    made ahead of its INSERT (`new_dossier`; e.g. outside the writers' lock). `texts`: the JSON texts of "data"
+    and "applicant" (to_json), if already made; `workflow_utf8`: the UTF-8 of values["workflow"], if at hand (bound
+    as it is on SQLite)."""
     texts = texts or {c: to_json(values[c]) for c in ("data", "applicant")}
     params = [texts[c] if c in ("data", "applicant") else values.get(c) for c in _NEW_DOSSIER_COLUMNS]
     if workflow_utf8 is not None and isinstance(database.obj, SqliteDatabase):
@@ -600,32 +671,93 @@ def prepared_dossier(texts=None, workflow_utf8=None, **values) -> tuple:
     return params, Dossier(**fields)
 
 
-def insert_dossier(texts=None, prepared=None, **values) -> Dossier:
-    """Insert a new dossier row; returns it as a model instance (without re-reading it). `texts`: the JSON
-    texts of "data" and "applicant" (to_json), if already made; `prepared`: prepared_dossier() of every
-    value but the code, if already made, and `values` the code alone."""
-    if prepared is None:
-        params, dossier = prepared_dossier(texts, **values)
-    else:
-        params, dossier = list(prepared[0]), prepared[1]
-        params[_CODE_AT] = dossier.code = values["code"]
-    text = _NEW_DOSSIER_SQL_UTF8 if params[_WORKFLOW_AT].__class__ is bytes else _NEW_DOSSIER_SQL
-    dossier.id = run(text, params).fetchone()[0]
-    return dossier
+def new_dossier(prepared: tuple, code: str) -> tuple:
+    """(the INSERT's parameters, the model instance) of a new dossier: `prepared` is prepared_dossier()'s of every
+    value but the code. The instance has no id until its row is inserted, with its first step's rows
+    (write_step_rows' `new`), which gives it."""
+    params, dossier = list(prepared[0]), prepared[1]
+    params[_CODE_AT] = dossier.code = code
+    return params, dossier
 
 
 _USER = list(User._meta.sorted_fields)
-_TOKEN_SQL = (
-    f"SELECT {_columns('u', _USER)} FROM \"apitoken\" t JOIN \"user\" u ON u.\"id\" = t.\"user_id\" "
-    'WHERE t."token_hash" = ? AND NOT t."revoked" AND u."active" AND t."topics" IS NULL'
-)
+_TOKEN_FROM = '"apitoken" t JOIN "user" u ON u."id" = t."user_id"'
+_TOKEN_WHERE = ' WHERE t."token_hash" = ? AND NOT t."revoked" AND u."active" AND t."topics" IS NULL'
+_TOKEN_SQL = f"SELECT {_columns('u', _USER)} FROM {_TOKEN_FROM}{_TOKEN_WHERE}"
 
 
-def user_by_token_hash(token_hash: str):
+def user_by_token_hash(token_hash: str, ahead=None):
     """The active user holding an unrevoked token with that hash, or None. A worker's token (one that
-    names topics: services.external_tasks) serves the external-task API only."""
-    row = run(_TOKEN_SQL, (token_hash,)).fetchone()
-    return _build(User, _USER, row) if row else None
+    names topics: services.external_tasks) serves the external-task API only.
+
+    `ahead`: a function giving the request's first read (an Ahead, or None), asked on PostgreSQL only inside
+    `reads_ahead` (on SQLite, which has no round trip to save, it is left to its reader): the read is made in the
+    same statement, and kept for the read asking for it with the user's centre. The user is checked, and read,
+    as without it."""
+    kept = _ahead.get()
+    read = ahead() if ahead is not None and kept is not None and database.obj.param != "?" else None
+    if read is None:
+        row = run(_TOKEN_SQL, (token_hash,)).fetchone()
+        return _build(User, _USER, row) if row else None
+    row = run(_token_with(read.text), (*read.params, token_hash)).fetchone()
+    if row is None:
+        return None
+    user = _build(User, _USER, row[:len(_USER)])
+    found = row[len(_USER):]
+    kept[:] = [(*read.key, user.centre_id), found[1:] if found[0] is not None else None]
+    return user
+
+
+@functools.lru_cache(maxsize=16)
+def _token_with(read: str) -> str:
+    """_TOKEN_SQL with `read` (Ahead.text) in the same statement: a 1, then its row's values, after the user's;
+    NULLs if it finds none."""
+    return (f"SELECT {_columns('u', _USER)}, a.* FROM {_TOKEN_FROM} "
+            f'LEFT JOIN LATERAL (SELECT 1, r.* FROM ({read}) r) a ON true{_TOKEN_WHERE}')
+
+
+class Ahead(NamedTuple):
+    """A request's first read, to be made with its bearer token's user (user_by_token_hash's `ahead`)."""
+
+    key: tuple  # which read: its function and arguments but the centre (the user's, added once read)
+    text: str  # its statement, comparing with the user's centre as u."centre_id"
+    params: tuple
+
+
+# Inside reads_ahead: [] or [the key, the row or None] of the read made with the token's user, until taken.
+_ahead = contextvars.ContextVar("onestop_sql_ahead", default=None)
+_NOT_AHEAD = object()
+
+
+class reads_ahead:  # noqa: N801 (a context manager, used as a function; cheaper than contextlib's on every request)
+    """The scope of a request in which user_by_token_hash may read ahead: what no read took is forgotten at its
+    end (a later request must read for itself)."""
+
+    def __enter__(self):
+        self.scope = _ahead.set([])
+
+    def __exit__(self, *exc):
+        _ahead.reset(self.scope)
+
+
+def _taken_ahead(key: tuple):
+    """The row read ahead for `key` (None: it found none), once; _NOT_AHEAD if it was not read ahead."""
+    kept = _ahead.get()
+    if not kept or kept[0] != key:
+        return _NOT_AHEAD
+    row = kept[1]
+    kept.clear()
+    return row
+
+
+def work_item_ahead(task_id: str, with_state: bool = False) -> Ahead:
+    """work_item_in_centre(task_id, the user's centre, with_state) as a read made with the token's user."""
+    return Ahead(("work_item", task_id, with_state), _work_item_sql(with_state, 'u."centre_id"'), (task_id,))
+
+
+def intake_ahead(code: str) -> Ahead:
+    """intake_version(the user's centre, code) as a read made with the token's user."""
+    return Ahead(("intake", code), _INTAKE_AHEAD_SQL, (code,))
 
 
 _CENTRE = list(Centre._meta.sorted_fields)

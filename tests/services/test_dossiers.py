@@ -167,16 +167,16 @@ def test_a_submission_paused_inside_its_unit_does_not_hold_back_the_next_one_of_
                                                                                          monkeypatch):
     _started(admin_api)  # number 1 of the day
     inserted, release = threading.Event(), threading.Event()
-    real = sql.insert_dossier
+    real = sql.write_step_rows
 
-    def insert_then_pause(**values):  # the first submission stops right after inserting its dossier
-        dossier = real(**values)
-        if threading.current_thread().name == "first":
+    def insert_then_pause(*args, **values):  # the first submission stops right after inserting its dossier
+        rows = real(*args, **values)  # (its row is inserted with its first step's rows: `new`)
+        if threading.current_thread().name == "first" and values.get("new", args[6] if len(args) > 6 else None):
             inserted.set()
             release.wait(60)
-        return dossier
+        return rows
 
-    monkeypatch.setattr(sql, "insert_dossier", insert_then_pause)
+    monkeypatch.setattr(sql, "write_step_rows", insert_then_pause)
     results = {}
     first = threading.Thread(target=_intake, args=(app, admin_api.token, results, "first"), name="first")
     second = threading.Thread(target=_intake, args=(app, admin_api.token, results, "second"), name="second")

@@ -232,6 +232,70 @@ def test_another_centres_dossier_is_not_found(app, admin_api):
     assert foreign.get("/procedures").json["procedures"] == []
 
 
+def test_a_completions_token_is_checked_as_every_requests_though_its_task_is_read_with_its_user(app, admin_api):
+    """POST /tasks/<id>/complete reads its task with the token's user (one statement on PostgreSQL: sql.Ahead): a
+    revoked token, a deactivated account's, a worker's token or none are refused alike (401, nothing done), a
+    user without the lane's role gets 403, and the task read for a refused request is not kept for a later one."""
+    from onestop.models import ApiToken, User
+    from onestop.services.users import _token_hash
+
+    _review(admin_api)
+    task = _start(admin_api)["tasks"][0]["id"]
+    body = {"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}}
+    with app.app_context():
+        user_r, revoked = make_user("revoked", ("admin",))
+        user_g, gone = make_user("gone", ("admin",))
+        _, worker = make_user("worker", ("admin",))
+        _, reader = make_user("reader", ("citizen",))
+        ApiToken.update(revoked=True).where(ApiToken.token_hash == _token_hash(revoked)).execute()
+        User.update(active=False).where(User.id == user_g.id).execute()
+        ApiToken.update(topics=["tax-check"]).where(ApiToken.token_hash == _token_hash(worker)).execute()
+    client = app.test_client()
+    for token in (revoked, gone, worker, "os_not-a-token"):
+        refused = Api(client, token).post(f"/tasks/{task}/complete", body)
+        assert (refused.status_code, refused.json["error"]) == (401, "unauthorized"), (token, refused.json)
+    assert client.post(f"/api/v1/tasks/{task}/complete", json=body).status_code == 401
+    assert Api(client, reader).post(f"/tasks/{task}/complete", body).status_code == 403
+    assert admin_api.get(f"/tasks/{task}").json["id"] == task  # still waiting: nothing was done
+    assert admin_api.post(f"/tasks/{task}/complete", {"data": 5}).status_code in (400, 422)  # read, then refused
+    assert admin_api.post(f"/tasks/{task}/complete", body).status_code == 200
+    assert admin_api.get(f"/tasks/{task}").status_code == 404  # done: a later request reads it anew
+    assert admin_api.post(f"/tasks/{task}/complete", body).status_code == 409
+
+
+def test_a_submissions_token_and_body_are_checked_as_ever_though_its_first_read_is_made_with_its_user(app, admin_api):
+    """POST /dossiers reads its procedure and centre's closure with the token's user when the body names a procedure
+    (sql.intake_ahead, after a look at the body that refuses nothing): a refused token is still answered 401 first,
+    whatever the body; a body that cannot be read or does not fit is refused as before; an unknown procedure is 404;
+    a body naming another centre, or none, is read as before."""
+    from onestop.models import ApiToken, Dossier
+    from onestop.services.users import _token_hash
+
+    _review(admin_api)
+    with app.app_context():
+        _, revoked = make_user("revoked", ("admin",))
+        ApiToken.update(revoked=True).where(ApiToken.token_hash == _token_hash(revoked)).execute()
+        before = Dossier.select().count()
+    client = app.test_client()
+    for body in ({"procedure": "review"}, {"procedure": 5}, "{", "[1]", ""):
+        sent = body if isinstance(body, str) else json.dumps(body)
+        refused = client.post("/api/v1/dossiers", data=sent, headers={"Authorization": f"Bearer {revoked}",
+                                                                      "Content-Type": "application/json"})
+        assert (refused.status_code, refused.json["error"]) == (401, "unauthorized"), (body, refused.json)
+        answer = client.post("/api/v1/dossiers", data=sent, headers={"Authorization": f"Bearer {admin_api.token}",
+                                                                     "Content-Type": "application/json"})
+        if body == {"procedure": "review"}:
+            assert answer.status_code == 201, answer.json
+        else:
+            assert answer.status_code == 422 and answer.json["error"] == "invalid", (body, answer.json)
+    assert admin_api.post("/dossiers", {"procedure": "missing"}).status_code == 404
+    assert admin_api.post("/dossiers", {"procedure": "review", "centre": "nowhere"}).status_code in (403, 404)
+    assert admin_api.post("/dossiers", {"procedure": "review", "data": 7}).status_code == 422
+    assert admin_api.post("/dossiers", {"procedure": "review"}).status_code == 201
+    with app.app_context():
+        assert Dossier.select().count() == before + 2
+
+
 def test_the_openapi_document_describes_every_route(sqlite_app):
     app = sqlite_app  # the document is built from code: one database suffices
     doc = app.test_client().get("/api/v1/openapi.json").json

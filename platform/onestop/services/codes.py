@@ -118,7 +118,7 @@ def assign_at_end(dossier, received_utc, at_once=False) -> None:
     if not is_provisional(dossier.code):
         return
     agency, day = agency_of(dossier.centre_id), to_local(received_utc).date()
-    waiting = dossier.awaiting_code = []
+    waiting = _waiting(dossier)
 
     def assign():
         # The new dossier's start is recorded in its centre's audit chain at the end of this unit: its head
@@ -137,9 +137,17 @@ def assign_at_end(dossier, received_utc, at_once=False) -> None:
 
 def once_coded(dossier, write) -> None:
     """Run `write()` once the dossier has its real code: now, or right after `assign_at_end` gave it
-    (in the order they were asked for) — for the writes that record the code."""
-    waiting = getattr(dossier, "awaiting_code", None)
-    if waiting is None or not is_provisional(dossier.code):
-        write()
+    (in the order they were asked for, before or after assign_at_end was called) — for the writes that record
+    the code."""
+    if is_provisional(dossier.code):
+        _waiting(dossier).append(write)
     else:
-        waiting.append(write)
+        write()
+
+
+def _waiting(dossier) -> list:
+    """The writes waiting for a provisional dossier's real code (once_coded), in order."""
+    waiting = getattr(dossier, "awaiting_code", None)
+    if waiting is None:
+        waiting = dossier.awaiting_code = []
+    return waiting

@@ -183,10 +183,10 @@ def store_new_dossier(actor, centre_id, procedure, version, model, step, applica
     person = search.applicant_words(applicant)
 
     def write():
-        dossier = sql.insert_dossier(prepared=row, code=codes.first_code(centre_id, now))
-        codes.assign_at_end(dossier, now, at_once=nested)  # the agency's counter: held for the unit's last writes
+        params, dossier = sql.new_dossier(row, codes.first_code(centre_id, now))
         dossier.procedure, dossier.version = procedure, version
-        history = write_step_rows(dossier, step, actor, new=True)
+        history = write_step_rows(dossier, step, actor, new=params)  # (its row first, with them: it gets its id)
+        codes.assign_at_end(dossier, now, at_once=nested)  # the agency's counter: held for the unit's last writes
         counters.count(centre_id, procedure.id, now, received=1, online=channel == "online")
         if dossier.resolved_at is not None:
             counters.count(centre_id, procedure.id, now, **resolution(due_at, None, now))

@@ -337,12 +337,25 @@ def lane_roles(model, dossier=None) -> dict:
     return lanes
 
 
-def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due_at=None, guard=None):
+def task_ahead(task_id) -> sql.Ahead:
+    """The read of dossiers.get_work_item(for_step=True), the first of a step of that task, to be made with the
+    request's bearer token's user (users.user_for_token's `ahead`)."""
+    return sql.work_item_ahead(str(task_id), not engine().offers(task_id))
+
+
+def intake_ahead(procedure_code: str) -> sql.Ahead:
+    """The first read of a new dossier's first step at the actor's own centre (dossiers._intake's), to be made with
+    the request's bearer token's user (users.user_for_token's `ahead`)."""
+    return sql.intake_ahead(procedure_code)
+
+
+def write_step_rows(dossier, step, actor, new=None, completed_task_id=None, due_at=None, guard=None):
     """The step's rows beside the dossier's: the tasks it took off the worklist and those it offered
     (with their unit and deadline), the events it waits for, its pending service calls, the counts of the person's tasks
     completed and the history rows, as stored (with their ids) for the step's audit event. `guard`: the
     dossier's compare-and-set to make first, in the same statement (`_compare_and_set_with_rows`); Conflict
-    if it fails."""
+    if it fails. `new`: the first step of a new dossier, the parameters of its row's INSERT (sql.new_dossier),
+    made first (on PostgreSQL in the same statement as the rows); `dossier` gets its id from it."""
     now = utcnow()
     due_at = due_at or dossier.due_at
     lookup_tables.store_writes(dossier, step)  # what the step's tasks wrote to the centre's data stores
@@ -356,14 +369,15 @@ def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due
              for i, t in enumerate(step.ready_added)]
     waits = None
     if step.waiting_changed:
-        waits = (None if new else dossier.id, _WAIT_COLUMNS, [
+        waits = (None if new is not None else dossier.id, _WAIT_COLUMNS, [
             (dossier.id, w.task_id, w.element_id, w.type, w.name, w.due_at, w.message,
              sql.to_json(w.correlations) if w.correlations else None) for w in step.waiting])
     actor_id = actor.id if actor is not None else None
     # The tasks it took off the worklist (the unit, when it got it, its deadline: kept in the history and the
     # figures), those it offers, its waits, whether its people's steps were done before, and the history rows
     # as stored (with their ids, for the step's audit event, which binds them): one statement on PostgreSQL.
-    done = [(f.task_id, f.element_id) for f in step.finished if f.state == "completed"]
+    # (A new dossier's rows carry no id yet, sql.write_step_rows gives them its row's; nor did anyone work on it before.)
+    done = [(f.task_id, f.element_id) for f in step.finished if f.state == "completed"] if new is None else []
     # (What the dossier's read already said of its history at this serial, on SQLite: sql.work_item_in_centre. The
     # compare-and-set fails if a step stored meanwhile.)
     known = getattr(dossier, "done_before", None)
@@ -372,7 +386,9 @@ def write_step_rows(dossier, step, actor, new=False, completed_task_id=None, due
         (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
          None, None, None)
         for f in step.finished], audit.HISTORY_COLUMNS),
-        (done, functools.partial(counters.done_before, dossier.id), known), guard)
+        (done, functools.partial(counters.done_before, dossier.id), known), guard, new)
+    if new is not None:
+        dossier.id = rows.new_id
     if not rows.guarded:
         _changed_meanwhile(dossier)
     service_calls.record(dossier, step)

@@ -92,11 +92,16 @@ def issue_token(user, label="", actor=None) -> str:
     return token
 
 
-def user_for_token(token: str) -> User | None:
-    """The active user a bearer token belongs to, or None."""
+def user_for_token(token: str, ahead=None) -> User | None:
+    """The active user a bearer token belongs to, or None. `ahead`: a function giving the request's first read (an
+    sql.Ahead or None, e.g. steps.task_ahead), made with the user's inside `reads_ahead` where that saves a round
+    trip (PostgreSQL; asked nothing elsewhere); the reading function takes its row from there."""
     if not token or len(token) > 200:
         return None
-    return sql.user_by_token_hash(_token_hash(token))
+    return sql.user_by_token_hash(_token_hash(token), ahead)
+
+
+reads_ahead = sql.reads_ahead  # the scope of a request whose token's user is read with its first read
 
 
 def portal_user(centre=None) -> User:

@@ -4,6 +4,7 @@ Each handler parses and authorises, makes one service call, and renders the resu
 """
 
 import io
+from contextlib import nullcontext
 from datetime import timedelta
 from functools import wraps
 
@@ -21,6 +22,7 @@ from ..services import (
     procedures,
     rollout,
     stats,
+    steps,
     units,
     version_moves,
 )
@@ -29,7 +31,7 @@ from ..services import (
 )
 from ..services.errors import Forbidden, Invalid, NotFound, ServiceError, TooLarge
 from ..services.national_portal import inbound as portal_inbound
-from ..services.users import user_for_token
+from ..services.users import reads_ahead, user_for_token
 from . import bodies, present, throttle
 from .args import date_arg, parse_date
 from .errors import error_response
@@ -44,20 +46,23 @@ class Unauthorized(ServiceError):
     code = "unauthorized"
 
 
-def authenticated(*roles):
-    """Resolve the bearer token to the acting user (and check roles); passes `actor` first."""
+def authenticated(*roles, ahead=None):
+    """Resolve the bearer token to the acting user (and check roles); passes `actor` first. `ahead`: a function
+    of the view's arguments giving its first read (e.g. steps.task_ahead), read with the token's user."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
-            actor = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-            if actor is None:
-                raise Unauthorized("a valid bearer token is required (Authorization: Bearer ...)")
-            if roles and not actor.has_role("admin", *roles):
-                raise Forbidden(f"this needs one of the roles: {', '.join(('admin',) + roles)}")
-            return view(actor, *args, **kwargs)
+            with reads_ahead() if ahead is not None else nullcontext():
+                first = ahead and (lambda: ahead(**kwargs))
+                actor = user_for_token(token.strip(), first) if scheme.lower() == "bearer" else None
+                if actor is None:
+                    raise Unauthorized("a valid bearer token is required (Authorization: Bearer ...)")
+                if roles and not actor.has_role("admin", *roles):
+                    raise Forbidden(f"this needs one of the roles: {', '.join(('admin',) + roles)}")
+                return view(actor, *args, **kwargs)
 
         return wrapper
 
@@ -137,8 +142,14 @@ def get_procedure(actor, code):
     return jsonify(present.procedure(procedure, procedures.current_version(procedure)))
 
 
+def _intake_ahead():  # a submission's first read (steps.intake_ahead) when it names a procedure at the user's centre
+    body = bodies.peek_object() or {}  # (any other body is read and checked by the handler, as ever)
+    code = body.get("procedure")
+    return steps.intake_ahead(code) if isinstance(code, str) and code and body.get("centre") is None else None
+
+
 @bp.post("/dossiers")
-@authenticated()
+@authenticated(ahead=_intake_ahead)
 def start_dossier(actor):
     body = json_body()
     code = body.get("procedure")
@@ -481,7 +492,7 @@ def get_task(actor, task_id):
 
 
 @bp.post("/tasks/<task_id>/complete")
-@authenticated("officer", "leader", "integration")
+@authenticated("officer", "leader", "integration", ahead=steps.task_ahead)
 def complete_task(actor, task_id):
     body = json_body()
     data = body.get("data", {})

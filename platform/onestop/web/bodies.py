@@ -12,6 +12,7 @@ import orjson
 import referencing
 from flask import Request, current_app, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
 
 from .. import boundedjson
 from ..formdefs.memo import per_form_object
@@ -96,6 +97,20 @@ def read_object(schema: dict | None = None) -> dict:
     if problems:
         raise Invalid(problems[0]["message"], details=problems[:MAX_DETAILS])
     return body
+
+
+def peek_object() -> dict | None:
+    """The request's JSON object, unchecked, where read_object would read one; else None (too large, of no stated
+    length, not JSON, not an object, no body, cut short), refusing nothing: for a read made ahead of the handler,
+    whose read_object then reads and checks the body as ever (the parse is kept by the request; a body that
+    failed is read again and refused as before)."""
+    if not request.content_length or request.content_length > max_json_bytes():
+        return None
+    try:
+        body = request.get_json(force=True, silent=True) if request.get_data(cache=True) else None
+    except HTTPException:  # (a client gone before its body's end: read_object answers it, as before)
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def check(schema: dict, value) -> list[dict]:
