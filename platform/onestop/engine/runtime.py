@@ -41,6 +41,7 @@ from .compact import compact, prunable
 from .messages import DeliveredMessage, is_message
 from .parsing import ParsedModel, parse_model
 from .positioning import leading_to, steer_gateways
+from .rounds import do_engine_steps
 from .sandbox import Sandbox, ScriptError, make_script_engine
 from .service_tasks import ServiceCall, call_of, is_waiting_call, merge_result
 
@@ -773,7 +774,7 @@ class Engine:
             rounds = 0
             while rounds < MAX_ADVANCE_ROUNDS:
                 try:
-                    workflow.do_engine_steps(did_complete_task=counter)
+                    do_engine_steps(workflow, did_complete_task=counter)
                 except PauseToPrune:
                     pruned.extend(_scan(workflow, started).finished)
                     if compact(workflow, 0):
