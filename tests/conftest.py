@@ -14,6 +14,7 @@ from onestop.clock import Clock, ShiftedClock
 from onestop.engine import Engine
 from onestop.engine.sandbox import Sandbox
 from onestop.workdays import to_local
+from tests.support import enginewalk
 from tests.support.postgres import admin_url_or_skip, create_test_database, drop_test_database
 from tests.support.templates import Templates
 
@@ -98,6 +99,17 @@ def empty_database_url(request, tmp_path):
 def sqlite_url(tmp_path, database_templates):
     """A fresh SQLite database with every migration applied."""
     return database_templates.sqlite(tmp_path / "onestop.db")
+
+
+enginewalk.install()
+
+
+@pytest.fixture(autouse=True)
+def _engine_rounds_found_what_spiffworkflow_walks():
+    """Every engine round of the test listed the tasks SpiffWorkflow's own walk lists (tests/support/enginewalk.py)."""
+    enginewalk.take_mismatches()
+    yield
+    assert enginewalk.take_mismatches() == []
 
 
 @pytest.fixture(autouse=True)

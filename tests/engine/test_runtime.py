@@ -1,6 +1,7 @@
 """The engine moves workflows between stored states; the live cache never changes the outcome."""
 
 import gc
+import json
 import logging
 import weakref
 
@@ -261,3 +262,69 @@ def test_a_level_set_on_spiffworkflow_s_loggers_is_left_alone(monkeypatch):
     monkeypatch.setattr(logging.getLogger("spiff.task"), "level", logging.DEBUG)
     Engine(live_size=0).close()
     assert logging.getLogger("spiff.task").level == logging.DEBUG
+
+
+def _numbered_ids(monkeypatch, first):
+    """Task ids numbered from `first` (SpiffWorkflow draws them with uuid4): two runs of one step get the same ids."""
+    import itertools
+    import uuid
+
+    numbers = itertools.count(first)
+    monkeypatch.setattr("SpiffWorkflow.task.uuid4", lambda: uuid.UUID(int=next(numbers)))
+
+
+def _answer(step):
+    """What a step answers besides its state: every part the scan before it decides."""
+    return (step.status, [t.id for t in step.ready], [t.id for t in step.ready_added], step.ready_removed,
+            [(w.task_id, w.element_id, w.type) for w in step.waiting], step.waiting_changed, step.services_changed,
+            step.pending_services, [(f.task_id, f.state) for f in step.finished], step.error)
+
+
+@pytest.mark.parametrize("model_name", ["permit", "branching"])
+def test_a_live_step_begins_from_the_scan_its_previous_step_ended_with_and_answers_as_from_the_text(
+        engine, monkeypatch, model_name):
+    from onestop.engine import runtime
+    from tests.engine.test_compact import _permit
+    from tests.engine.test_rounds import _without_clock
+
+    if model_name == "permit":  # parallel reviews: two tasks ready at once, one removed at a time
+        model, data = _permit(engine), {"complete": True, "urban_agree": True, "environment_agree": True,
+                                        "approved": True}
+    else:  # a timer wait after Task_C
+        model, data = engine.parse([SourceFile("branching.bpmn", BRANCHING.encode())]), {}
+    scans = []
+    scanning = runtime._scan
+    monkeypatch.setattr(runtime, "_scan", lambda workflow, started, forms=None: scans.append(started)
+                        or scanning(workflow, started, forms))
+    text_engine = Engine(live_size=0)
+    try:
+        step = engine.start(model, {"x": 2})
+        for serial in range(1, 8):
+            if not step.ready:
+                break
+            engine.keep(f"live-{model_name}", serial, step)
+            task_id = step.ready[-1].id
+            _numbered_ids(monkeypatch, serial * 1000)
+            from_text = text_engine.complete_task(model, step.state, task_id, data)
+            _numbered_ids(monkeypatch, serial * 1000)
+            del scans[:]
+            step = engine.complete_task(model, Stored(f"live-{model_name}", serial, lambda: pytest.fail("read")),
+                                        task_id, data)
+            assert 0.0 not in scans  # no scan of the workflow before the step: the kept one
+            assert _answer(step) == _answer(from_text)
+            assert _without_clock(json.loads(step.state)) == _without_clock(json.loads(from_text.state))
+    finally:
+        text_engine.close()
+    assert serial > 2
+
+
+def test_keeping_a_step_s_workflow_live_takes_its_tasks_from_the_step(engine, monkeypatch):
+    from onestop.engine import runtime
+
+    model = _review(engine)
+    first = engine.start(model)
+    walks = []
+    walking = runtime._all_tasks
+    monkeypatch.setattr(runtime, "_all_tasks", lambda workflow: walks.append(1) or walking(workflow))
+    engine.keep("offered", 1, first)
+    assert walks == [] and engine.offers(first.ready[0].id)

@@ -41,6 +41,7 @@ from .compact import compact, prunable
 from .messages import DeliveredMessage, is_message
 from .parsing import ParsedModel, parse_model
 from .positioning import leading_to, steer_gateways
+from .rounds import do_engine_steps
 from .sandbox import Sandbox, ScriptError, make_script_engine
 from .service_tasks import ServiceCall, call_of, is_waiting_call, merge_result
 
@@ -140,6 +141,10 @@ class Step:
     data_text: str | None = field(default=None, repr=False)
     # `state`'s UTF-8 when orjson wrote it (serial.dump_workflow_and_utf8), for SQLite to store as it is.
     state_utf8: bytes | None = field(default=None, repr=False)
+    # The scan of `workflow` that ended the step, while it still holds for the workflow as stored (the
+    # pruning after it dropped no subprocess): `Engine.keep` keeps it beside the live workflow, so that the
+    # next step's "before" and the live cache's task ids need no walk of the tasks of their own.
+    scan: object = field(default=None, repr=False)
 
 
 def _take_apart(workflow) -> None:
@@ -298,7 +303,7 @@ class Engine:
         self.script_engine = BudgetedScriptEngine(make_script_engine(self.sandbox), self.budgets)
         self._models = OrderedDict()
         self._cache_size = cache_size
-        self._live = OrderedDict()  # key -> (serial, workflow, ids of the person's tasks it offers)
+        self._live = OrderedDict()  # key -> (serial, workflow, ids of the person's tasks it offers, its _Scan)
         self._live_size = live_size
         self._live_tasks = {}  # id of a person's task a live workflow offers -> that workflow's key
         self._live_counts = {"live": 0, "absent": 0, "stale": 0}
@@ -353,7 +358,7 @@ class Engine:
         """Remember a step's workflow as the live state of `key` at `serial` (after it was stored). A workflow
         taken apart since (evicted while its step was still held) is not kept."""
         if step.workflow is not None and vars(step.workflow):
-            self._put(key, serial, step.workflow)
+            self._put(key, serial, step.workflow, getattr(step, "scan", None))
 
     def forget(self, keys):
         """Drop any live workflow kept under these keys (rows written without a live workflow, such
@@ -375,12 +380,16 @@ class Engine:
         with self._lock:
             return dict(self._live_counts)
 
-    def _put(self, key, serial, workflow):
-        offered = [str(t.id) for t in _all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual]
+    def _put(self, key, serial, workflow, scan=None):
+        """Keep `workflow` live under `key` at `serial` with a scan of it as it stands (`scan`, or one made
+        now): the next step begins from it, and its ready tasks (READY and a person's) are those offered."""
+        if scan is None:
+            scan = _scan(workflow, 0.0)
+        offered = [t.id for t in scan.ready]
         evicted = []
         with self._lock:
             self._drop(key)
-            self._live[key] = (serial, workflow, offered)
+            self._live[key] = (serial, workflow, offered, scan)
             for task_id in offered:
                 self._live_tasks[task_id] = key
             while len(self._live) > self._live_size:
@@ -411,14 +420,20 @@ class Engine:
                      counts["live"], total, counts["absent"], counts["stale"])
 
     def _checkout(self, model, state):
+        return self._checkout_scanned(model, state)[0]
+
+    def _checkout_scanned(self, model, state):
+        """The workflow to step, and its scan before the step: when the workflow was live, the one it was kept
+        with (nothing has changed the workflow since), else a new one."""
         if isinstance(state, Stored):
             with self._lock:
                 entry = self._drop(state.key)
                 self._count(entry, state.serial)
             if entry is not None and entry[0] == state.serial:
-                return entry[1]
+                return entry[1], _before(entry[3])
             state = state.load_text()
-        return self.load(model, state)
+        workflow = self.load(model, state)
+        return workflow, _scan(workflow, 0.0)
 
     def _specs(self, model):
         if model.dialect == "camunda" or model.spec is None:
@@ -453,14 +468,13 @@ class Engine:
     @_on_clock
     def complete_task(self, model: ParsedModel, state, task_id: str, data: dict) -> Step:
         """Complete a ready human task with the submitted data and run on. `state`: text or Stored."""
-        workflow = self._checkout(model, state)
+        workflow, before = self._checkout_scanned(model, state)
         try:
             task = self._ready_task(workflow, task_id)
         except TaskNotReady:
             if isinstance(state, Stored):  # untouched: it is still the stored state
-                self._put(state.key, state.serial, workflow)
+                self._put(state.key, state.serial, workflow, before)
             raise
-        before = _scan(workflow, 0.0)
         started = clocks.wall_seconds()
         task.set_data(**data)
         try:
@@ -782,7 +796,7 @@ class Engine:
             rounds = 0
             while rounds < MAX_ADVANCE_ROUNDS:
                 try:
-                    workflow.do_engine_steps(did_complete_task=counter)
+                    do_engine_steps(workflow, did_complete_task=counter)
                 except PauseToPrune:
                     pruned.extend(_scan(workflow, started).finished)
                     if compact(workflow, 0):
@@ -843,8 +857,12 @@ class Engine:
             data = workflow.last_task.data
         else:
             data = workflow.task_tree.data
+        subprocesses = len(workflow.subprocesses)
         if status == "active" and self.compact_at:
             compact(workflow, self.compact_at)
+        # Pruning drops finished tasks only (every unfinished one descends from the new root), and
+        # whole subprocesses whose task went with them: unless it dropped one, `after` still holds.
+        still = after if len(workflow.subprocesses) == subprocesses else None
         before_ready = {t.id for t in before.ready}
         after_ready = {t.id for t in ready}
         calls = [] if cancelled else after.calls
@@ -870,6 +888,7 @@ class Engine:
             services_changed=bool(before.calls or calls),
             workflow=workflow,
             table_writes=datastores.pending_writes(),
+            scan=still,
         )
 
 
@@ -884,6 +903,12 @@ def _with_pruned(after: "_Scan", pruned) -> "_Scan":
         seen = {f.task_id for f in after.finished}
         after.finished = [f for f in pruned if f.task_id not in seen and not seen.add(f.task_id)] + after.finished
     return after
+
+
+def _before(after: "_Scan") -> "_Scan":
+    """A step's closing scan as the next step's opening one (`_scan(workflow, 0.0)` of the same workflow):
+    the same ready tasks, waits and pending calls (the same task objects); nothing finished since."""
+    return _Scan(list(after.ready), list(after.waits), [], after.engine_ready, list(after.calls))
 
 
 def _all_tasks(workflow):
