@@ -644,8 +644,27 @@ def describe_database(url: str, home: Path) -> str:
                 shown.append(cur.fetchone()[0])
     finally:
         conn.close()
-    host = url.split("@")[-1].split("/")[0]
-    return f"PostgreSQL {shown[0]} at {host} (fsync={shown[1]}, synchronous_commit={shown[2]})"
+    return f"PostgreSQL {shown[0]} {reached(url)} (fsync={shown[1]}, synchronous_commit={shown[2]})"
+
+
+def reached(url: str) -> str:
+    """How a postgresql:// URL reaches its server, as libpq reads it, with the URL itself (password hidden): through
+    a Unix socket (a host that is a folder) or over TCP. The run's notes say it: a round trip over loopback TCP costs
+    both sides more kernel work than one through the socket (docs/perfpg.md, area pgsys)."""
+    from psycopg2.extensions import parse_dsn
+
+    params = parse_dsn(url)
+    host, port = params.get("host", "localhost"), params.get("port", "5432")
+    shown = re.sub(r"(password=)[^&]*", r"\1***", re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url))
+    if host.startswith("/"):
+        return f"through the Unix socket in {host} (port {port}; {shown})"
+    return f"over TCP at {host}:{port} ({shown})"
+
+
+def database_notes(runs: list) -> list[str]:
+    """The notes' line on each PostgreSQL server measured: its version, settings and how it was reached."""
+    return sorted({f"{_DB_NAMES[run.db]} of the run: {run.description.removeprefix('PostgreSQL ')}"
+                   for run in runs if run.db == "postgresql" and run.description})
 
 
 # --- one server, its cells -----------------------------------------------------------------------
@@ -1170,7 +1189,7 @@ def main(argv=None):
                            title=f"The REST API under {served_by} ({', '.join(databases)})", pressure=run_pressure,
                            sizes={"seconds_per_cell": args.duration, "workers": args.workers, "clients": args.clients,
                                   "threads": args.threads, **({"requests_per_client": args.requests} if args.requests else {})},
-                           notes=[line for line in footer(runs, args.clients)])
+                           notes=[*footer(runs, args.clients), *database_notes(runs)])
     shown = 0
     for run in runs:
         for cell in run.cells:

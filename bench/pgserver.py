@@ -11,8 +11,11 @@ Where the server comes from, in order:
    ``.ci/run`` sets it.
 2. Otherwise, when PostgreSQL's server binaries are on this machine (``/usr/lib/postgresql/*/bin``
    or ``initdb`` on PATH), a throwaway cluster in a temporary folder, listening on 127.0.0.1 on a
-   free port with trust authentication, stopped and removed when the process exits. As root it
-   runs as the ``postgres`` system user (initdb refuses root).
+   free port and on a Unix socket in that folder, with trust authentication, stopped and removed
+   when the process exits. As root it runs as the ``postgres`` system user (initdb refuses root).
+   Its URL reaches it through the Unix socket (``postgresql://postgres@%2Ftmp%2Fonestop-pg-…:PORT/postgres``:
+   less kernel work per round trip on both sides than loopback TCP), or over TCP when
+   ``ONESTOP_TEST_POSTGRES_VIA=tcp`` (``local_cluster_url``).
 3. Otherwise none: ``postgres_admin_url()`` returns None and ``postgres_unavailable_reason()`` says
    why — unless ``ONESTOP_REQUIRE_POSTGRES=1`` (CI), where the tests must fail rather than skip.
 """
@@ -34,12 +37,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 ENV_URL = "ONESTOP_TEST_POSTGRES_URL"
 ENV_REQUIRE = "ONESTOP_REQUIRE_POSTGRES"
 ENV_SQLITE_TEMPLATE = "ONESTOP_BENCH_SQLITE_TEMPLATE"
 ENV_POSTGRES_TEMPLATE = "ONESTOP_BENCH_POSTGRES_TEMPLATE"
+ENV_VIA = "ONESTOP_TEST_POSTGRES_VIA"  # how a throwaway cluster's URL reaches it: "unix" (default) or "tcp"
 
 _cache: dict[int, tuple[str | None, str]] = {}  # pid -> (url, reason when None)
 _counter = itertools.count(1)
@@ -293,10 +297,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def local_cluster_url(socket_folder: str | Path, port: int, via: str | None = None) -> str:
+    """The admin URL of a throwaway cluster listening on 127.0.0.1:``port`` and on a Unix socket in
+    ``socket_folder``. ``via`` (default: ``ONESTOP_TEST_POSTGRES_VIA``, else "unix") says which: "unix",
+    the folder percent-encoded as the URL's host (libpq's form; the URL still ends in ``/dbname``, which
+    ``create_test_database`` replaces), or "tcp". A round trip through the socket costs the client and the
+    server less kernel work than one through loopback TCP (docs/perfpg.md, area pgsys)."""
+    via = (via or os.environ.get(ENV_VIA, "").strip() or "unix").lower()
+    if via == "tcp":
+        return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    if via == "unix":
+        return f"postgresql://postgres@{quote(str(socket_folder), safe='')}:{port}/postgres"
+    raise ValueError(f"{ENV_VIA} must be 'unix' or 'tcp', not {via!r}")
+
+
 def _find_or_start(folder: str | None = None) -> tuple[str | None, str]:
     url = os.environ.get(ENV_URL, "").strip()
     if url:
         return url, ""
+    try:
+        local_cluster_url("/", 0)  # a wrong ONESTOP_TEST_POSTGRES_VIA says so before any cluster is made
+    except ValueError as exc:
+        return None, str(exc)
     bindir = _find_bindir()
     if bindir is None:
         return None, f"{ENV_URL} is not set and no PostgreSQL server binaries (initdb) were found"
@@ -354,7 +376,7 @@ def _start_cluster(bindir: Path, wrap, user, folder: str | None = None) -> str:
                 [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start"],
             )
             if result.returncode == 0:
-                url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+                url = local_cluster_url(tmp, port)
                 _wait_ready(url)
                 return url
             try:

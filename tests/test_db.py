@@ -306,6 +306,69 @@ def test_a_deferred_write_run_again_in_a_later_pipeline_looks_up_no_adapter_and_
         enter(None)
 
 
+def _through_unix_socket(admin_url: str, dbname: str) -> list[str]:
+    """URLs of database `dbname` through its server's Unix socket, in libpq's two forms (a ``host``
+    parameter naming the folder; the folder percent-encoded as the host); the test is skipped when this
+    machine cannot reach the server so (a server elsewhere, or one whose socket does not let the role in)."""
+    from urllib.parse import quote
+
+    import psycopg
+    import psycopg2
+
+    conn = psycopg2.connect(admin_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_setting('unix_socket_directories'), current_setting('port')")
+            folders, port = cur.fetchone()
+    finally:
+        conn.close()
+    admin = psycopg.conninfo.conninfo_to_dict(admin_url)
+    login = quote(admin.get("user", ""), safe="") + (":" + quote(admin["password"], safe="") if admin.get("password") else "")
+    for folder in (f.strip() for f in folders.split(",")):
+        if folder.startswith("/"):
+            urls = [f"postgresql://{login}@/{dbname}?host={quote(folder, safe='/')}&port={port}",
+                    f"postgresql://{login}@{quote(folder, safe='')}:{port}/{dbname}"]
+            try:
+                psycopg2.connect(urls[0], connect_timeout=5).close()
+            except psycopg2.OperationalError:
+                continue
+            return urls
+    pytest.skip(f"the server's Unix socket ({folders!r}) cannot be reached from here with the tests' role")
+
+
+def test_a_database_url_naming_a_unix_socket_folder_reaches_the_server_through_that_socket():
+    """A server on the same host is cheaper to reach through its Unix socket than through loopback TCP (docs/deploy.md):
+    onestop read the URL's host with urlparse, so neither libpq form of a socket folder could be given."""
+    from onestop.db import open_database
+
+    admin_url = admin_url_or_skip()
+    url = create_test_database(admin_url)
+    try:
+        dbname = url.rsplit("/", 1)[1]
+        for socket_url in _through_unix_socket(admin_url, dbname):
+            db = open_database(socket_url)
+            try:
+                # inet_server_addr() is NULL on a Unix-socket session, the server's address on a TCP one
+                assert db.execute_sql("SELECT inet_server_addr(), current_database()").fetchone() == (None, dbname)
+            finally:
+                db.close_all()
+    finally:
+        drop_test_database(url)
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgresql://u:p%40ss@db.example:5433/app", {"user": "u", "password": "p@ss", "host": "db.example", "port": 5433}),
+    ("postgres://u@/app", {"user": "u", "host": "localhost", "port": 5432}),  # no host: localhost over TCP, as before
+    ("postgresql://u@/app?host=/run/postgresql&port=5499", {"user": "u", "host": "/run/postgresql", "port": 5499}),
+    ("postgresql://u@%2Frun%2Fpostgresql/app?sslmode=require",
+     {"user": "u", "host": "/run/postgresql", "port": 5432, "sslmode": "require"}),
+])
+def test_a_postgresql_url_is_read_as_libpq_reads_it(url, expected):
+    from onestop.db import postgres_url_parameters
+
+    assert postgres_url_parameters(url) == {"dbname": "app", **expected}
+
+
 def test_a_connection_handed_back_a_moment_ago_is_handed_out_again_without_a_round_trip(pg_db, monkeypatch):
     from onestop import db as dbmodule
 

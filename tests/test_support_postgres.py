@@ -72,6 +72,41 @@ def test_a_throwaway_cluster_for_the_tests_lives_in_memory_when_there_is_room():
     assert folder.startswith(memory_folder() + "/onestop-pg-")
 
 
+def _server_address(url):
+    """inet_server_addr() of a session on url: NULL through a Unix socket, the server's address over TCP."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT inet_server_addr()::text, current_setting('unix_socket_directories'), "
+                        "current_setting('port')::int")
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def test_a_throwaway_cluster_is_reached_through_its_unix_socket_and_over_tcp_when_asked(monkeypatch):
+    """Loopback TCP costs both sides more kernel work per round trip than a Unix socket (docs/perfpg.md,
+    area pgsys): the throwaway cluster's URL names its socket's folder, and ONESTOP_TEST_POSTGRES_VIA=tcp its
+    127.0.0.1 port. A database made from it keeps the way in."""
+    import os
+
+    from bench.pgserver import ENV_URL, ENV_VIA, local_cluster_url
+
+    admin_url = admin_url_or_skip()
+    if os.environ.get(ENV_URL, "").strip():
+        pytest.skip("the tests use a server of their own")
+    address, folder, port = _server_address(admin_url)
+    assert address is None and admin_url == local_cluster_url(folder, port) == local_cluster_url(folder, port, "unix")
+    with temporary_database(admin_url) as url:
+        assert _server_address(url)[0] is None
+    monkeypatch.setenv(ENV_VIA, "tcp")
+    tcp = local_cluster_url(folder, port)
+    assert tcp == f"postgresql://postgres@127.0.0.1:{port}/postgres" and _server_address(tcp)[0] == "127.0.0.1/32"
+    monkeypatch.setenv(ENV_VIA, "udp")
+    with pytest.raises(ValueError, match="ONESTOP_TEST_POSTGRES_VIA must be 'unix' or 'tcp'"):
+        local_cluster_url(folder, port)
+
+
 def _sessions_named(admin_url, name):
     conn = psycopg2.connect(admin_url)
     try:

@@ -685,6 +685,24 @@ class _Ticket:
         self.work, self.result, self.error, self.finished = work, None, None, False
 
 
+def postgres_url_parameters(url: str) -> dict:
+    """The connection parameters of a postgresql:// URL, read by libpq's own parser: a percent-encoded
+    host or a ``host=`` parameter naming a folder is a Unix socket
+    (``postgresql://user@/name?host=/run/postgresql&port=5432``, or ``postgresql://user@%2Frun%2Fpostgresql/name``),
+    user and password are percent-decoded, and the query's other libpq parameters (``sslmode`` ...) are kept.
+    With no host the server is sought on localhost over TCP, with no port on 5432 (as onestop always did,
+    where libpq alone would try its default socket folder)."""
+    if psycopg is not None:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    else:  # pragma: no cover - psycopg is a dependency
+        from psycopg2.extensions import parse_dsn
+
+        params = parse_dsn(url)
+    params.setdefault("host", "localhost")
+    params["port"] = int(params.get("port") or 5432)
+    return params
+
+
 def open_database(url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, wal_pages: int = WAL_PAGES):
     """A peewee Database for a sqlite:///path or postgresql://user:pw@host:port/name URL. SQLite's WAL is
     checkpointed by the checkpointer thread every `checkpoint_seconds` (0: by SQLite itself, inside the
@@ -698,15 +716,13 @@ def open_database(url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, w
                              wal_pages=wal_pages, cached_statements=SQLITE_CACHED_STATEMENTS)
     if parsed.scheme in ("postgres", "postgresql"):
         options = {"prefer_psycopg3": True, "prepare_threshold": PREPARE_THRESHOLD} if psycopg is not None else {}
+        params = postgres_url_parameters(url)
         return PostgresPool(
-            parsed.path.lstrip("/"),
-            user=parsed.username,
-            password=parsed.password,
-            host=parsed.hostname or "localhost",
-            port=parsed.port or 5432,
+            params.pop("dbname", ""),
             max_connections=64,
             stale_timeout=300,
             timeout=30,
+            **params,
             **options,
         )
     raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")

@@ -39,3 +39,19 @@ def test_postgresql_is_held_to_100_ms_and_200_submissions_a_second_and_sqlite_to
     slow = http.footer([_run(http, "postgresql", 120.0, 150)], 16)
     assert "✗ p99 submit postgresql w=2 at 16 clients: 120.0 ms; target < 100 ms" in slow
     assert any(line.startswith("✗ submissions/s with PostgreSQL") for line in slow)
+
+
+def test_the_notes_say_how_postgresql_was_reached_with_its_url_and_no_password():
+    """A round trip through a Unix socket costs both sides less kernel work than one over loopback TCP (docs/perfpg.md,
+    area pgsys): a run's record says which way its figures were measured."""
+    http = _bench_http()
+    unix = "postgresql://postgres@%2Ftmp%2Fonestop-pg-x1:5433/onestop_test_1"
+    assert http.reached(unix) == f"through the Unix socket in /tmp/onestop-pg-x1 (port 5433; {unix})"
+    assert http.reached("postgresql://bench@/app?host=/run/postgresql&port=5432&password=s3cret") == (
+        "through the Unix socket in /run/postgresql (port 5432; postgresql://bench@/app?host=/run/postgresql&port=5432"
+        "&password=***)")
+    tcp = http.reached("postgresql://onestop:s3cret@127.0.0.1:5432/postgres")
+    assert tcp == "over TCP at 127.0.0.1:5432 (postgresql://onestop:***@127.0.0.1:5432/postgres)"
+    runs = [http.ServerRun("postgresql", w, description=f"PostgreSQL 16.4 {tcp} (fsync=off, synchronous_commit=off)")
+            for w in (2, 4)] + [http.ServerRun("sqlite", 2, description="SQLite 3.45.1 (journal=wal)")]
+    assert http.database_notes(runs) == [f"PostgreSQL of the run: 16.4 {tcp} (fsync=off, synchronous_commit=off)"]
