@@ -1,5 +1,7 @@
 """The bounded JSON reader: what it takes, what it refuses, and why."""
 
+import json
+
 import pytest
 
 from onestop import boundedjson
@@ -48,3 +50,25 @@ def test_lone_surrogates_are_refused_but_pairs_are_characters():
 @pytest.mark.parametrize("text", [b"", b"{", b"{'a': 1}", b'"\xff"', b"1" * 5000])
 def test_what_is_not_json_says_so(text):
     assert _refusal(text) == "not_json"
+
+
+def test_one_decoder_reads_every_text(monkeypatch):
+    # json.loads with parse_constant/parse_float builds a decoder and its scanner per call; one built once reads alike.
+    built = []
+
+    class Counted(json.JSONDecoder):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(json, "JSONDecoder", Counted)
+    for _ in range(3):
+        assert boundedjson.loads(b'{"a": [1, 2.5, "x"]}') == {"a": [1, 2.5, "x"]}
+    assert _refusal("[NaN]") == "not_finite" and _refusal("[1e999]") == "not_finite"
+    assert built == []
+
+
+def test_a_second_bom_is_refused_as_json_refuses_it():
+    with pytest.raises(Refused) as caught:
+        boundedjson.loads(b"\xef\xbb\xbf\xef\xbb\xbf{}")
+    assert caught.value.message == "not valid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig) (line 1, column 1)"

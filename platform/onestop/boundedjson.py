@@ -44,7 +44,9 @@ def loads(text: str | bytes, *, max_bytes: int | None = None, max_depth: int = M
             raise Refused("not_json", f"the JSON is not UTF-8 text (byte {exc.start})") from None
     _check_depth(text, max_depth)  # before parsing: the parser itself recurses once per level
     try:
-        value = json.loads(text, parse_constant=_not_finite, parse_float=_finite)
+        # json.loads builds a decoder (and its scanner) per call: one built once reads the same. A text that
+        # still starts with a BOM goes to json.loads, whose refusal of it says so.
+        value = json.loads(text) if text.startswith("\ufeff") else _DECODER.decode(text)
     except RecursionError:
         raise Refused("too_deep", f"the JSON is nested more than {max_depth} levels deep") from None
     except Refused:
@@ -81,6 +83,9 @@ def _finite(text):
     if not math.isfinite(number):
         raise Refused("not_finite", f"the number {text[:40]} is too large")
     return number
+
+
+_DECODER = json.JSONDecoder(parse_constant=_not_finite, parse_float=_finite)
 
 
 def _check_strings(value):

@@ -46,3 +46,18 @@ def test_a_template_follows_the_apps_server_name(sqlite_app):
     sqlite_app.config["SERVER_NAME"] = "mot-cua.example"
     with sqlite_app.test_request_context("/", base_url="http://localhost/"):
         assert links.tracking_url(CODE, KEY) == url_for("portal.track_link", code=CODE, k=KEY, _external=True)
+
+
+def test_a_templated_external_link_does_not_write_out_the_requests_root(sqlite_app, monkeypatch):
+    import werkzeug.sansio.request
+
+    written = []
+    original = werkzeug.sansio.request.get_current_url
+    monkeypatch.setattr(werkzeug.sansio.request, "get_current_url",
+                        lambda *args, **kwargs: written.append(args) or original(*args, **kwargs))
+    with sqlite_app.test_request_context("/api/v1/dossiers", base_url="https://mot-cua.example.vn:8443/sub/"):
+        links.tracking_url(CODE, KEY)  # the template, written by url_for
+    with sqlite_app.test_request_context("/api/v1/dossiers", base_url="https://mot-cua.example.vn:8443/sub/"):
+        written.clear()
+        assert links.tracking_url(CODE, KEY) == f"https://mot-cua.example.vn:8443/sub/track/{CODE}?k={KEY}"
+        assert written == []

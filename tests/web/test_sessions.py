@@ -46,3 +46,17 @@ def test_a_page_still_varies_on_the_cookie_and_carries_its_policy(sqlite_app):
     page = sqlite_app.test_client().get("/")
     assert "Cookie" in page.headers.get("Vary", "") and "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert [name for name, _value in page.headers if name == "X-Frame-Options"] == ["X-Frame-Options"]
+
+
+def test_a_request_without_a_cookie_header_has_its_cookies_left_unread(sqlite_app, monkeypatch):
+    import werkzeug.sansio.request
+
+    parsed = []
+    original = werkzeug.sansio.request.parse_cookie
+    monkeypatch.setattr(werkzeug.sansio.request, "parse_cookie",
+                        lambda *args, **kwargs: parsed.append(args) or original(*args, **kwargs))
+    _routes(sqlite_app)
+    client = sqlite_app.test_client()
+    assert client.get("/_test/recall").get_data(as_text=True) == "-" and parsed == []
+    assert "Set-Cookie" in client.get("/_test/remember/x").headers  # with a cookie, it is read as before
+    assert client.get("/_test/recall").get_data(as_text=True) == "x" and parsed

@@ -71,8 +71,8 @@ def init_app(app):
     @app.after_request
     def _kept(response):
         folder = _folder(app, request.endpoint or "")
-        asked = request.args.get("v")
-        if folder and asked and response.status_code in (200, 304) and \
+        asked = folder and request.args.get("v")  # (only a static file's query is read)
+        if asked and response.status_code in (200, 304) and \
                 asked == version(folder, (request.view_args or {}).get("filename") or ""):
             response.cache_control.no_cache = None
             response.cache_control.public = True

@@ -87,8 +87,16 @@ def read_object(schema: dict | None = None) -> dict:
     limit = max_json_bytes()
     if request.content_length and request.content_length > limit:  # refused before reading it
         raise TooLarge(f"the body is larger than the limit of {boundedjson.size_text(limit)}")
-    # Through the provider (and BoundedRequest's refusals) like any other get_json of the app.
-    body = request.get_json(force=True) if request.get_data(cache=True) else {}
+    # What request.get_json(force=True) would do through the app's provider (boundedjson within the same
+    # limit, refusals as BoundedRequest's), without Flask's JSON module between: ~6 us a request.
+    data = request.get_data(cache=True)
+    if not data:
+        body = {}
+    else:
+        try:
+            body = boundedjson.loads(data, max_bytes=limit)
+        except ValueError as exc:
+            raise refusal(exc) from exc
     if schema is None:
         if not isinstance(body, dict):
             raise Invalid("the body must be a JSON object")

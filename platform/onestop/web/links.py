@@ -30,7 +30,10 @@ def quick_url(endpoint: str, _external: bool = False, **values) -> str:
     templates = app.extensions.get("onestop.url_templates")
     if templates is None:
         templates = app.extensions["onestop.url_templates"] = {}
-    key = (endpoint, names, _external, request.root_url if _external else request.script_root,
+    # An external URL's root by what werkzeug writes `request.root_url` from (scheme, host, root path): reading
+    # root_url itself writes it out and decodes it again (~55 k instructions, most of a submission's link).
+    req = request._get_current_object()
+    key = (endpoint, names, _external, (req.scheme, req.host, req.root_path) if _external else req.root_path,
            app.config.get("SERVER_NAME"))
     template = templates.get(key)
     if template is None:
