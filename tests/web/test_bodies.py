@@ -88,3 +88,31 @@ def test_an_api_body_is_read_by_the_bounded_reader_without_flasks_json_module(sq
                         read.append((args[0], kwargs)) or _loads(*args, **kwargs))
     assert _post_units(sqlite_admin_api, b'{"code": "u1", "name": "Unit"}').status_code == 201
     assert read == [(b'{"code": "u1", "name": "Unit"}', {"max_bytes": sqlite_app.config["ONESTOP"].max_json_bytes})]
+
+
+def test_a_body_looked_at_ahead_of_its_handler_is_parsed_once(sqlite_app, monkeypatch):
+    # On PostgreSQL a submission's body is looked at before the handler reads it (its intake is read with the
+    # token's user: web/api.py, _intake_ahead); both readers share one parse.
+    from onestop import boundedjson
+    from onestop.web import bodies
+
+    read = []
+    monkeypatch.setattr(sqlite_app.json, "loads", lambda *args, _loads=sqlite_app.json.loads, **kwargs:
+                        read.append("provider") or _loads(*args, **kwargs))
+    monkeypatch.setattr(bodies.boundedjson, "loads", lambda *args, _loads=boundedjson.loads, **kwargs:
+                        read.append("bounded") or _loads(*args, **kwargs))
+    body = b'{"procedure": "p1", "data": {"fee": 100}}'
+    with sqlite_app.test_request_context("/api/v1/dossiers", method="POST", data=body,
+                                         content_type="application/json"):
+        assert bodies.peek_object() == {"procedure": "p1", "data": {"fee": 100}}
+        assert bodies.read_object() == {"procedure": "p1", "data": {"fee": 100}}
+    assert read == ["bounded"]
+    with sqlite_app.test_request_context("/api/v1/dossiers", method="POST", data=b"{not json",
+                                         content_type="application/json"):
+        assert bodies.peek_object() is None  # refuses nothing: the handler's read refuses it, as before
+        try:
+            bodies.read_object()
+        except Exception as exc:  # noqa: BLE001  (the refusal read_object raises, whatever its class)
+            assert "not valid JSON" in str(exc)
+        else:
+            raise AssertionError("a body that is not JSON was read")

@@ -87,16 +87,10 @@ def read_object(schema: dict | None = None) -> dict:
     limit = max_json_bytes()
     if request.content_length and request.content_length > limit:  # refused before reading it
         raise TooLarge(f"the body is larger than the limit of {boundedjson.size_text(limit)}")
-    # What request.get_json(force=True) would do through the app's provider (boundedjson within the same
-    # limit, refusals as BoundedRequest's), without Flask's JSON module between: ~6 us a request.
-    data = request.get_data(cache=True)
-    if not data:
-        body = {}
-    else:
-        try:
-            body = boundedjson.loads(data, max_bytes=limit)
-        except ValueError as exc:
-            raise refusal(exc) from exc
+    try:
+        body = _parsed(limit)
+    except ValueError as exc:
+        raise refusal(exc) from exc
     if schema is None:
         if not isinstance(body, dict):
             raise Invalid("the body must be a JSON object")
@@ -110,15 +104,38 @@ def read_object(schema: dict | None = None) -> dict:
 def peek_object() -> dict | None:
     """The request's JSON object, unchecked, where read_object would read one; else None (too large, of no stated
     length, not JSON, not an object, no body, cut short), refusing nothing: for a read made ahead of the handler,
-    whose read_object then reads and checks the body as ever (the parse is kept by the request; a body that
-    failed is read again and refused as before)."""
-    if not request.content_length or request.content_length > max_json_bytes():
+    whose read_object then checks the body as ever (the parse is kept for it: _parsed; a body that could not be
+    read is read again and refused as before)."""
+    limit = max_json_bytes()
+    if not request.content_length or request.content_length > limit:
         return None
     try:
-        body = request.get_json(force=True, silent=True) if request.get_data(cache=True) else None
-    except HTTPException:  # (a client gone before its body's end: read_object answers it, as before)
+        body = _parsed(limit)
+    except (ValueError, HTTPException):  # (not JSON: read_object refuses it; a client gone: it answers that)
         return None
     return body if isinstance(body, dict) else None
+
+
+_PARSED = "onestop.json_body"  # where a request keeps its body's parse (or the ValueError it raised)
+
+
+def _parsed(limit: int):
+    """The body's JSON value ({} when there is none) as request.get_json(force=True) would read it through the
+    app's provider (boundedjson within the same limit), without Flask's JSON module between (~6 us a request),
+    and parsed once a request however many readers ask (peek_object, read_object): a refusal is kept and raised
+    again."""
+    environ = request.environ
+    value = environ.get(_PARSED, _PARSED)
+    if value is _PARSED:
+        data = request.get_data(cache=True)
+        try:
+            value = boundedjson.loads(data, max_bytes=limit) if data else {}
+        except ValueError as exc:
+            value = exc
+        environ[_PARSED] = value
+    if isinstance(value, ValueError):
+        raise value
+    return value
 
 
 def check(schema: dict, value) -> list[dict]:
