@@ -646,3 +646,23 @@ def test_a_statement_on_sqlite_goes_to_the_connection_without_peewees_wrapper_an
             sql.run('INSERT INTO "once" VALUES (?)', (1,))
         assert "UNIQUE constraint failed" in str(failed.value) and len(entered) == 1
         database.close()
+
+
+def test_on_sqlite_tells_the_contexts_database_apart(pg_db, tmp_path):
+    """The services ask one question wherever SQLite and PostgreSQL take different statements (db.on_sqlite), of
+    this context's database (db.enter), not of the process's."""
+    import contextvars
+
+    from onestop.db import enter, on_sqlite, open_database
+
+    local = open_database(f"sqlite:///{tmp_path / 'onestop.db'}")
+
+    def inside(db):
+        enter(db)
+        return on_sqlite()
+
+    try:
+        assert contextvars.copy_context().run(inside, local) is True
+        assert contextvars.copy_context().run(inside, pg_db) is False
+    finally:
+        local.close()

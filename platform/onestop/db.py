@@ -91,6 +91,13 @@ for _name in ("param", "execute_sql", "in_transaction", "connect", "is_closed"):
 database = ContextDatabaseProxy()
 
 
+def on_sqlite() -> bool:
+    """Whether this context's database is SQLite (in the process, `?` parameters, nothing to save by fusing
+    statements) rather than PostgreSQL. Read from the proxy's target: an attribute read through the proxy costs
+    more, and this is asked on every step's path."""
+    return database.obj.param == "?"
+
+
 def enter(db) -> None:
     """Make `db` (None: the process's) the database of this context; services.runtime calls it."""
     _in_context.set(db)
@@ -739,7 +746,7 @@ def release() -> None:
     """Give back the calling thread's connection once its work is done: PostgreSQL's to the pool; SQLite's
     stays open with its thread, for its next request or round (opening one runs the connection's pragmas,
     which cost more than many a request, and more than an idle background round's queries)."""
-    if not isinstance(database.obj, SqliteDatabase) and not database.is_closed():
+    if not on_sqlite() and not database.is_closed():
         database.close()
 
 

@@ -20,11 +20,10 @@ from peewee import (
     Field,
     ForeignKeyField,
     IntegerField,
-    SqliteDatabase,
 )
 
 from . import jsontext
-from .db import database
+from .db import database, on_sqlite
 from .models import (
     AuditEvent,
     Centre,
@@ -44,14 +43,14 @@ _texts = {}
 
 def local_date(column: str) -> str:
     """SQL for the Vietnamese (UTC+7) calendar date of a stored UTC timestamp column."""
-    if database.param == "?":
+    if on_sqlite():
         return f"date({column}, '+7 hours')"
     return f"CAST({column} + INTERVAL '7 hours' AS DATE)"
 
 
 def month_start(column: str) -> str:
     """SQL for the first day of the month of a date column."""
-    if database.param == "?":
+    if on_sqlite():
         return f"date({column}, 'start of month')"
     return f"CAST(date_trunc('month', {column}) AS DATE)"
 
@@ -126,7 +125,7 @@ def insert_rows(table: str, columns: tuple, rows: list, returning: tuple = (), t
         return []
     insert = _insert_text(table, columns, len(rows), returning)
     values = [value for row in rows for value in row]
-    if then is not None and not returning and database.param != "?":
+    if then is not None and not returning and not on_sqlite():
         run(f'WITH "inserted" AS ({insert}) {then[0]}', values + list(then[1]))
         return []
     cursor = run(insert, values)
@@ -278,7 +277,7 @@ def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     None: a link is made with its dossier and never changes; national_portal.outbox.status_changed). On SQLite,
     whether the dossier's people had completed the task's element before, as `dossier.done_before` ((serial,
     {element id: bool}): the history changes only with a step, which moves the serial)."""
-    sqlite = database.obj.param == "?"
+    sqlite = on_sqlite()
     row = _NOT_AHEAD if sqlite else _taken_ahead(("work_item", task_id, with_state, centre_id))
     if row is _NOT_AHEAD:
         text = _WORK_ITEM_SQLITE[with_state] if sqlite else _WORK_ITEM_WITH_STATE_SQL[False] if with_state else _WORK_ITEM_SQL
@@ -337,7 +336,7 @@ def step_update(dossier_id, serial, workflow, state, data, error_element, error_
     """store_step's compare-and-set as (statement, parameters), for write_step_rows' `guard`."""
     same = state == state_at_serial
     statements = _STEP_UPDATES
-    if workflow_utf8 is not None and isinstance(database.obj, SqliteDatabase):
+    if workflow_utf8 is not None and on_sqlite():
         statements, workflow = _STEP_UPDATES_UTF8, workflow_utf8
     params = (workflow, *(() if same else (state,)), to_json(data) if data_text is None else data_text, error_element,
               error_message, next_timer_at, now, status, dossier_id, serial)
@@ -370,7 +369,7 @@ def set_next_code(agency: str, day, prefix: str, dossier_id: int, meanwhile=None
     counter's row, held from here to the commit, waits for one answer fewer of this thread.
     `meanwhile()`: statements to send before the code's answer is read (in a held pipeline, their
     answers come back with it)."""
-    if database.param == "?":
+    if on_sqlite():
         code = f"{prefix}{next_sequence(agency, day):04d}"
         run('UPDATE "dossier" SET "code" = ? WHERE "id" = ?', (code, dossier_id))
         if meanwhile is not None:
@@ -456,7 +455,7 @@ def write_step_rows(taken: list, tasks: tuple, waits: tuple | None, history: tup
     assert history_columns[-3:] == ("lane", "started_at", "due_at"), history_columns
     assert new is None or guard is None, "a new dossier has no compare-and-set"
     task_at = history_columns.index("task_id")
-    if database.obj.param == "?":  # (the proxy's target: an attribute read through the proxy costs more)
+    if on_sqlite():  # (the proxy's target: an attribute read through the proxy costs more)
         new_id = None
         if new is not None:  # (the rows get its id here: no round trip to save)
             new_id = run(_NEW_DOSSIER_SQL_UTF8 if new[_WORKFLOW_AT].__class__ is bytes else _NEW_DOSSIER_SQL,
@@ -593,7 +592,7 @@ def _step_rows_sql(taken: int, task_columns: tuple, offered: int, unwait: bool, 
 def workflow_text(dossier_id, serial):
     """The stored workflow state at that serial (its UTF-8 on SQLite: _state_column), or None if the dossier
     moved on."""
-    row = run(_WORKFLOW_TEXT_SQL[isinstance(database.obj, SqliteDatabase)], (dossier_id, serial)).fetchone()
+    row = run(_WORKFLOW_TEXT_SQL[on_sqlite()], (dossier_id, serial)).fetchone()
     return row[0] if row else None
 
 
@@ -665,7 +664,7 @@ def prepared_dossier(texts=None, workflow_utf8=None, **values) -> tuple:
     as it is on SQLite)."""
     texts = texts or {c: to_json(values[c]) for c in ("data", "applicant")}
     params = [texts[c] if c in ("data", "applicant") else values.get(c) for c in _NEW_DOSSIER_COLUMNS]
-    if workflow_utf8 is not None and isinstance(database.obj, SqliteDatabase):
+    if workflow_utf8 is not None and on_sqlite():
         params[_WORKFLOW_AT] = workflow_utf8
     fields = {c.removesuffix("_id") if c.endswith("_id") else c: values.get(c) for c in _NEW_DOSSIER_COLUMNS}
     return params, Dossier(**fields)
@@ -695,7 +694,7 @@ def user_by_token_hash(token_hash: str, ahead=None):
     same statement, and kept for the read asking for it with the user's centre. The user is checked, and read,
     as without it."""
     kept = _ahead.get()
-    read = ahead() if ahead is not None and kept is not None and database.obj.param != "?" else None
+    read = ahead() if ahead is not None and kept is not None and not on_sqlite() else None
     if read is None:
         row = run(_TOKEN_SQL, (token_hash,)).fetchone()
         return _build(User, _USER, row) if row else None

@@ -27,7 +27,7 @@ import re
 import secrets
 
 from .. import sql
-from ..db import LOCK_CODE, database, defer
+from ..db import LOCK_CODE, defer, on_sqlite
 from ..models import Centre
 from ..workdays import to_local
 from . import audit_head, runtime
@@ -93,7 +93,7 @@ def first_code(centre_id, received_utc) -> str:
     twice (an UPDATE of it rewrites the whole row, its workflow state's overflow pages with it). On
     PostgreSQL a `provisional()` stand-in, so that the counter's row is held for the unit's last
     statements only (`assign_at_end`)."""
-    if database.param == "?":
+    if on_sqlite():
         return next_code(centre_id, received_utc)
     return provisional()
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from peewee import SQL
 
 from .. import sql
-from ..db import at_batch_commit, database, write_transaction
+from ..db import at_batch_commit, database, on_sqlite, write_transaction
 from ..models import Dossier, LocalOverride, Procedure, ProcedureVersion
 from ..text import fold
 
@@ -101,10 +101,6 @@ def parse(text) -> Query:
     return Query(tuple(groups))
 
 
-def _sqlite() -> bool:
-    return database.param == "?"
-
-
 # -- the two renderings of a query ------------------------------------------------------------------
 
 def _fts5(query: Query, columns) -> str:
@@ -149,7 +145,7 @@ def put_procedures(centre_id, documents: dict) -> None:
     vector = " || ".join(f"setweight(to_tsvector('simple', ?), '{weight}')" for _, _, weight in PROCEDURE_COLUMNS)
     for i in range(0, len(ids), 200):  # within both databases' limits on a statement's parameters
         chunk = ids[i:i + 200]
-        if _sqlite():
+        if on_sqlite():
             sql.delete_ids("procedure_search", "rowid", chunk)
             sql.insert_rows("procedure_search", ("rowid", "centre", *names),
                             [(pid, f"k{int(centre_id)}", *(documents[pid][n] for n in names)) for pid in chunk])
@@ -166,7 +162,7 @@ def find_procedures(centre_id, text) -> list[int] | None:
     query = parse(text)
     if not query:
         return None
-    if _sqlite():
+    if on_sqlite():
         weights = ", ".join(["0"] + [str(w) for _, w, _ in PROCEDURE_COLUMNS])
         match = _fts5_centres([centre_id]) + " AND " + _fts5(query, [c for c, _, _ in PROCEDURE_COLUMNS])
         rows = sql.run(f'SELECT s."rowid" FROM "procedure_search" s JOIN "procedure" p ON p."id" = s."rowid" '
@@ -205,7 +201,7 @@ def put_dossier(dossier_id, centre_id, code, applicant, new=False, person=None) 
 def put_dossiers(rows, new=False) -> None:
     """Index dossiers [(id, centre id, applicant_text)], replacing what was held (`new`: none was)."""
     rows = list(rows)
-    if new and _sqlite():
+    if new and on_sqlite():
         # FTS5 writes the terms it was given into a new segment of its index at the transaction's next
         # statement (each opens a savepoint): one segment, and its merging later, for each new dossier of a
         # SQLite batch of writes. Inserted just before the batch's commit instead: one for all (db.at_batch_commit).
@@ -216,7 +212,7 @@ def put_dossiers(rows, new=False) -> None:
     for i in range(0, len(rows), 300):
         chunk = rows[i:i + 300]
         ids = [] if new else [r[0] for r in chunk]
-        if _sqlite():
+        if on_sqlite():
             sql.delete_ids("dossier_search", "rowid", ids)
             sql.insert_rows("dossier_search", ("rowid", "centre", "applicant"), [(d, f"k{int(c)}", t) for d, c, t in chunk])
         else:
@@ -237,7 +233,7 @@ def move_dossiers(ids, centre_id) -> None:
     for i in range(0, len(ids), 300):
         chunk = list(ids[i:i + 300])
         marks = ",".join("?" * len(chunk))
-        if _sqlite():
+        if on_sqlite():
             sql.run(f'UPDATE "dossier_search" SET "centre" = ? WHERE "rowid" IN ({marks})', [f"k{int(centre_id)}", *chunk])
         else:
             sql.run(f'UPDATE "dossier_search" SET "centre_id" = ? WHERE "dossier_id" IN ({marks})', [centre_id, *chunk])
@@ -259,7 +255,7 @@ def _dossier_ids_sql(text, centre_ids=None):
     if centre_ids is not None and not centre_ids:
         return ("SELECT NULL WHERE 1 = 0", [])
     mark = database.param
-    if _sqlite():
+    if on_sqlite():
         match = _fts5(query, ["applicant"])
         if centre_ids is not None and len(centre_ids) <= 200:
             match = _fts5_centres(sorted(centre_ids)) + " AND " + match
@@ -276,7 +272,7 @@ def _dossier_ids_sql(text, centre_ids=None):
 
 def create_tables() -> None:
     """The index's tables (the migration that brought search runs this)."""
-    if _sqlite():
+    if on_sqlite():
         columns = ", ".join(c for c, _, _ in PROCEDURE_COLUMNS)
         sql.run('CREATE VIRTUAL TABLE IF NOT EXISTS "procedure_search" USING fts5(centre, ' + columns +
                 ", tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .. import sql
-from ..db import database, run_write
+from ..db import on_sqlite, run_write
 from ..models import Dossier, utcnow
 from ..status import ENDED, WITH_RESULT, IllegalTransition, Status, transition
 from . import (
@@ -182,7 +182,7 @@ def _compare_and_set_with_rows(change: _Change) -> tuple | None:
     other version, no turn of the clock, no new promise, no data store written; each would come after the
     dossier's row and before its tasks). Else None: `_compare_and_set` runs on its own."""
     dossier, step = change.dossier, change.step
-    if (database.obj.param == "?" or change.version is not None or change.turn is not None
+    if (on_sqlite() or change.version is not None or change.turn is not None
             or getattr(step, "table_writes", None)
             or deadlines.due_may_change(dossier, deadline_plan(model_for(dossier.version)), dossier.data, step.data)):
         return None

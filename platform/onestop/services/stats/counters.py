@@ -24,7 +24,7 @@ import time
 from datetime import datetime
 
 from ... import sql
-from ...db import LOCK_FIGURES, at_batch_commit, database, defer, run_write
+from ...db import LOCK_FIGURES, at_batch_commit, defer, on_sqlite, run_write
 from ...models import DayFigure, DayRating, DayStep, DayUnit, MonthStep, utcnow
 from .buckets import bucket
 from .definition import COUNTS, RATED
@@ -48,7 +48,7 @@ os.register_at_fork(after_in_child=lambda: _start.__setitem__(0, random.randrang
 
 def shards() -> int:
     """How many rows a figure's key is spread over on the bound database."""
-    return 1 if database.param == "?" else POSTGRES_SHARDS
+    return 1 if on_sqlite() else POSTGRES_SHARDS
 
 
 def shard() -> int:
@@ -108,7 +108,7 @@ def _write(figures) -> None:
     within the statement too); a row met again starts a new statement (one statement may change a row
     once). On SQLite one upsert each, in turn (its statements cost no round trip)."""
     figures = sorted(figures, key=lambda figure: figure[:2])
-    if database.obj.param == "?":
+    if on_sqlite():
         for _table, _row, shape, params in figures:
             sql.run(_upsert(*shape), params)
         return
