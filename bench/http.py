@@ -651,10 +651,10 @@ def reached(url: str) -> str:
     """How a postgresql:// URL reaches its server, as libpq reads it, with the URL itself (password hidden): through
     a Unix socket (a host that is a folder) or over TCP. The run's notes say it: a round trip over loopback TCP costs
     both sides more kernel work than one through the socket (docs/perfpg.md, area pgsys)."""
-    from psycopg2.extensions import parse_dsn
+    from onestop.db import postgres_url_parameters  # (the server's own reading of it)
 
-    params = parse_dsn(url)
-    host, port = params.get("host", "localhost"), params.get("port", "5432")
+    params = postgres_url_parameters(url)
+    host, port = params["host"], params["port"]
     shown = re.sub(r"(password=)[^&]*", r"\1***", re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url))
     if host.startswith("/"):
         return f"through the Unix socket in {host} (port {port}; {shown})"

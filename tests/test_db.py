@@ -362,6 +362,8 @@ def test_a_database_url_naming_a_unix_socket_folder_reaches_the_server_through_t
     ("postgresql://u@/app?host=/run/postgresql&port=5499", {"user": "u", "host": "/run/postgresql", "port": 5499}),
     ("postgresql://u@%2Frun%2Fpostgresql/app?sslmode=require",
      {"user": "u", "host": "/run/postgresql", "port": 5432, "sslmode": "require"}),
+    ("postgresql://u@db1:5432,db2:5433/app?target_session_attrs=read-write",  # several hosts, as libpq takes them
+     {"user": "u", "host": "db1,db2", "port": "5432,5433", "target_session_attrs": "read-write"}),
 ])
 def test_a_postgresql_url_is_read_as_libpq_reads_it(url, expected):
     from onestop.db import postgres_url_parameters

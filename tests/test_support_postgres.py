@@ -84,6 +84,21 @@ def _server_address(url):
         conn.close()
 
 
+def test_a_throwaway_clusters_url_names_its_socket_folder_or_its_tcp_port_as_asked(monkeypatch):
+    """The URL of a throwaway cluster (bench/pgserver.py), worked out without one: it runs in CI too, whose tests
+    use a server of their own."""
+    from bench.pgserver import ENV_VIA, local_cluster_url
+
+    monkeypatch.delenv(ENV_VIA, raising=False)
+    assert local_cluster_url("/tmp/onestop-pg-x", 5433) == local_cluster_url("/tmp/onestop-pg-x", 5433, "unix")
+    assert "%2Ftmp%2Fonestop-pg-x" in local_cluster_url("/tmp/onestop-pg-x", 5433)
+    monkeypatch.setenv(ENV_VIA, "tcp")
+    assert local_cluster_url("/tmp/onestop-pg-x", 5433) == "postgresql://postgres@127.0.0.1:5433/postgres"
+    monkeypatch.setenv(ENV_VIA, "udp")
+    with pytest.raises(ValueError, match="ONESTOP_TEST_POSTGRES_VIA must be 'unix' or 'tcp'"):
+        local_cluster_url("/tmp/onestop-pg-x", 5433)
+
+
 def test_a_throwaway_cluster_is_reached_through_its_unix_socket_and_over_tcp_when_asked(monkeypatch):
     """Loopback TCP costs both sides more kernel work per round trip than a Unix socket (docs/perfpg.md,
     area pgsys): the throwaway cluster's URL names its socket's folder, and ONESTOP_TEST_POSTGRES_VIA=tcp its

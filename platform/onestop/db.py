@@ -307,7 +307,8 @@ class LocalDatabase(SqliteDatabase):
 
         A unit that ends well leaves its savepoint open (no RELEASE: one statement fewer a unit under the
         writers' lock): the next unit's savepoint nests in it, a failing unit's ROLLBACK TO goes back to the
-        latest savepoint of the name, its own, and the batch's COMMIT ends them all."""
+        latest savepoint of the name, its own, and the batch's COMMIT ends them all. (Their journal, ~100 kB a step,
+        is held until then: a batch holds at most one unit of each of the process's threads, which wait for theirs.)"""
         self.execute_sql('SAVEPOINT "unit"')
         try:
             yield
@@ -706,7 +707,8 @@ def postgres_url_parameters(url: str) -> dict:
 
         params = parse_dsn(url)
     params.setdefault("host", "localhost")
-    params["port"] = int(params.get("port") or 5432)
+    port = params.get("port") or "5432"
+    params["port"] = int(port) if port.isdigit() else port  # (several hosts: libpq's "5432,5433" as it is)
     return params
 
 

@@ -340,6 +340,8 @@ def _odd_ids(text, how):
             tasks[key.upper()]["id"] = key.upper()
     elif how == "keys not ids":
         tasks[second.upper()] = tasks.pop(second)
+    elif how == "a key of another id":  # (the task stored under a key that is not its id, even by value)
+        tasks["00000000-0000-4000-8000-000000000001"] = tasks.pop(second)
     elif how == "a twin id":
         tasks[second]["id"] = first
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
@@ -362,6 +364,17 @@ def test_ids_written_otherwise_are_restored_as_spiffworkflows_converter_does(eng
     assert written == _stock(model, lambda: serial.dump_workflow(model.dialect, stock))
     # Every id written as UUID.__str__ writes it (a task moved to the end of the mapping, or a twin, aside).
     assert written == step.state or how in ("keys not ids", "a twin id")
+
+
+def test_a_task_stored_under_a_key_that_is_not_its_id_is_written_as_spiffworkflows_converter_writes_it(engine):
+    # (Such a state has no tree SpiffWorkflow can walk; its dump wrote the key's text and raised KeyError.)
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    step = engine.start(model, {"applicant_name": "Đinh G", "documents": ["CCCD"]})
+    text = _odd_ids(step.state, "a key of another id")
+    spec, subprocess_specs = _specs(model)
+    fast = serial.load_workflow(model.dialect, spec, subprocess_specs, text)
+    stock = _stock(model, lambda: serial.load_workflow(model.dialect, spec, subprocess_specs, text))
+    assert serial.dump_workflow(model.dialect, fast) == _stock(model, lambda: serial.dump_workflow(model.dialect, stock))
 
 
 def test_an_ids_text_is_made_once_for_a_live_workflow(engine):

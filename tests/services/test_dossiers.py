@@ -171,7 +171,7 @@ def test_a_submission_paused_inside_its_unit_does_not_hold_back_the_next_one_of_
 
     def insert_then_pause(*args, **values):  # the first submission stops right after inserting its dossier
         rows = real(*args, **values)  # (its row is inserted with its first step's rows: `new`)
-        if threading.current_thread().name == "first" and values.get("new", args[6] if len(args) > 6 else None):
+        if threading.current_thread().name == "first" and values.get("new"):
             inserted.set()
             release.wait(60)
         return rows

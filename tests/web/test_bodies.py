@@ -53,7 +53,7 @@ def test_an_api_body_is_refused_as_before_each_way_it_can_be(sqlite_app, sqlite_
                                        "which no text may hold"}),
         b"[1]": (422, {"error": "invalid", "message": "the body must be a JSON object", "details": [
             {"field": "", "code": "type", "message": "the body must be a JSON object"}]}),
-        b"\xff": (422, {"error": "invalid", "message": "the body is the JSON is not UTF-8 text (byte 0)"}),
+        b"\xff": (422, {"error": "invalid", "message": "the body is not UTF-8 text (byte 0)"}),
     }
     assert _post_units(sqlite_admin_api, b"").json["message"] != "the body must be a JSON object"  # {} read: the schema's
     monkeypatch.setattr(sqlite_app.config["ONESTOP"], "max_json_bytes", 40)

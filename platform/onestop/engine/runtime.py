@@ -420,11 +420,17 @@ class Engine:
                      counts["live"], total, counts["absent"], counts["stale"])
 
     def _checkout(self, model, state):
-        return self._checkout_scanned(model, state)[0]
+        """The workflow to step: the live one kept for this state, else one restored from it."""
+        return self._checkout_kept(model, state)[0]
 
     def _checkout_scanned(self, model, state):
         """The workflow to step, and its scan before the step: when the workflow was live, the one it was kept
         with (nothing has changed the workflow since), else a new one."""
+        workflow, kept = self._checkout_kept(model, state)
+        return workflow, kept if kept is not None else _scan(workflow, 0.0)
+
+    def _checkout_kept(self, model, state):
+        """(the workflow to step, the scan it was kept with if it was live, else None)."""
         if isinstance(state, Stored):
             with self._lock:
                 entry = self._drop(state.key)
@@ -432,8 +438,7 @@ class Engine:
             if entry is not None and entry[0] == state.serial:
                 return entry[1], _before(entry[3])
             state = state.load_text()
-        workflow = self.load(model, state)
-        return workflow, _scan(workflow, 0.0)
+        return self.load(model, state), None
 
     def _specs(self, model):
         if model.dialect == "camunda" or model.spec is None:

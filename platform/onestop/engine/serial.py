@@ -229,7 +229,7 @@ def _task_to_dict(registry, task, text, ids, loose):
         children = [by_value.get(child) or str(child) for child in task._children]
         loose.append(children)
     dct = {
-        "id": text if text is not None else ids.by_value()[task.id],
+        "id": text if text is not None else ids.text(task.id),
         "parent": parent_text,
         "children": children,
         "last_state_change": task.last_state_change,

@@ -386,7 +386,7 @@ def write_step_rows(dossier, step, actor, new=None, completed_task_id=None, due_
         (dossier.id, f.task_id, f.element_id, f.name, f.state, f.at, actor_id if f.task_id == completed_task_id else None,
          None, None, None)
         for f in step.finished], audit.HISTORY_COLUMNS),
-        (done, functools.partial(counters.done_before, dossier.id), known), guard, new)
+        (done, functools.partial(counters.done_before, dossier.id), known), guard, new=new)
     if new is not None:
         dossier.id = rows.new_id
     if not rows.guarded:

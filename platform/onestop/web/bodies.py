@@ -74,12 +74,12 @@ class BoundedRequest(Request):
 def refusal(exc: ValueError) -> ServiceError:
     """The answer to a body boundedjson refused (or any other unreadable JSON)."""
     reason = getattr(exc, "reason", "not_json")
-    message = getattr(exc, "message", "the body is not valid JSON")
+    message = getattr(exc, "message", "the body is not valid JSON").replace("the JSON", "the body")
     if reason == "too_large":
-        return TooLarge(message.replace("the JSON", "the body"))
-    if reason == "not_json":
-        return Invalid(message if message.startswith("the body") else f"the body is {message}")
-    return Invalid(message.replace("the JSON", "the body"))
+        return TooLarge(message)
+    if reason == "not_json" and not message.startswith("the body"):
+        message = f"the body is {message}"
+    return Invalid(message)
 
 
 def read_object(schema: dict | None = None) -> dict:
@@ -101,13 +101,18 @@ def read_object(schema: dict | None = None) -> dict:
     return body
 
 
+# The largest body looked at ahead of its handler: a read ahead saves one round trip, and it is made before the
+# token is checked, so a stranger's large body is left to the handler, which reads it only for a valid token.
+PEEK_BYTES = 16 * 1024
+
+
 def peek_object() -> dict | None:
-    """The request's JSON object, unchecked, where read_object would read one; else None (too large, of no stated
-    length, not JSON, not an object, no body, cut short), refusing nothing: for a read made ahead of the handler,
-    whose read_object then checks the body as ever (the parse is kept for it: _parsed; a body that could not be
-    read is read again and refused as before)."""
+    """The request's JSON object, unchecked, where read_object would read one; else None (over PEEK_BYTES or the
+    limit, of no stated length, not JSON, not an object, no body, cut short), refusing nothing: for a read made
+    ahead of the handler, whose read_object then checks the body as ever (the parse is kept for it: _parsed; a
+    body that could not be read is read again and refused as before)."""
     limit = max_json_bytes()
-    if not request.content_length or request.content_length > limit:
+    if not request.content_length or request.content_length > min(limit, PEEK_BYTES):
         return None
     try:
         body = _parsed(limit)
@@ -131,7 +136,7 @@ def _parsed(limit: int):
         try:
             value = boundedjson.loads(data, max_bytes=limit) if data else {}
         except ValueError as exc:
-            value = exc
+            value = exc.with_traceback(None)  # (kept without its frames, which hold the environ: no cycle)
         environ[_PARSED] = value
     if isinstance(value, ValueError):
         raise value
