@@ -1,8 +1,10 @@
-"""The REST API under the production server setup: gunicorn gthread workers, real clients, against /healthz.
+"""The REST API under the production server setup: granian (the default) or gunicorn workers, real clients,
+against /healthz.
 
-For each database (SQLite in a temp dir, or a fresh PostgreSQL database) and each number of gunicorn
-workers, the script prepares the database with the real command line (`onestop init`, `onestop user
-create bench --role admin --token`), starts `gunicorn -k gthread --threads 8 -w N 'onestop.app:create_app()'`
+For each database (SQLite in a temp dir, or a fresh PostgreSQL database) and each number of worker
+processes, the script prepares the database with the real command line (`onestop init`, `onestop user
+create bench --role admin --token`), starts `granian --interface wsgi --workers N --blocking-threads 8
+onestop.wsgi:app` (`--server gthread`: `gunicorn -k gthread --threads 8 -w N 'onestop.app:create_app()'`)
 on 127.0.0.1 (free port, ONESTOP_TIMER_THREAD=0), uploads bench/models/permit.bpmn through
 `POST /api/v1/procedures`, and drives three workloads at 1, 4 and 16 concurrent keep-alive clients:
 
@@ -1087,13 +1089,15 @@ def _ints(text: str) -> list[int]:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="REST API under gunicorn: throughput and latency (see bench/README.md)")
+    parser = argparse.ArgumentParser(description="REST API under granian or gunicorn: throughput and latency (see bench/README.md)")
     parser.add_argument("--quick", action="store_true", help="short runs (1.5 s per cell): a smoke test, ~2 min")
     parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite,postgresql (default: both)")
-    parser.add_argument("--workers", default="2,4", help="gunicorn worker counts (default 2,4)")
-    parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (default 8)")
-    parser.add_argument("--server", default="gthread", choices=sorted(SERVERS),
-                        help="gunicorn gthread (default), gthread+conf or sync with onestop.gunicorn_conf, or granian")
+    parser.add_argument("--workers", default="2,4", help="web server worker processes (default 2,4)")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="threads per worker: granian's blocking threads, gunicorn's gthread threads (default 8)")
+    parser.add_argument("--server", default="granian", choices=sorted(SERVERS),
+                        help="granian (default: `onestop serve`'s and production's server), gunicorn gthread, "
+                             "or gthread+conf or sync with onestop.gunicorn_conf")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients of the main runs (default 16)")
     parser.add_argument("--baseline-clients", default="1,4", help="client counts of the latency baseline (default 1,4)")
     parser.add_argument("--client-procs", type=int, default=4,

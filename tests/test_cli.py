@@ -328,16 +328,17 @@ def test_keys_create_for_a_centre_that_does_not_exist_says_so_in_a_line(tmp_path
     assert unknown.returncode == 1 and "no centre" in unknown.stderr and "Traceback" not in unknown.stderr
 
 
-def test_serve_with_granian_serves_the_same_app_submissions_and_steps_included(tmp_path):
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_serve_serves_the_same_app_under_either_web_server_submissions_and_steps_included(tmp_path, server):
     import requests
 
     from tests.support.servers import admin_token, onestop_serve
 
-    with onestop_serve(tmp_path, executable=True, ONESTOP_WEB_SERVER="granian", ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="",
+    with onestop_serve(tmp_path, executable=True, ONESTOP_WEB_SERVER=server, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="",
                        ONESTOP_TIMER_THREAD="0") as (base, home, _env, log):
         auth = {"Authorization": f"Bearer {admin_token(home)}"}
         health = requests.get(f"{base}/healthz", timeout=60)
-        assert health.status_code == 200 and health.headers["server"] == "granian"
+        assert health.status_code == 200 and health.headers["server"] == server
         files = [("files", (name, (MODELS / name).read_bytes())) for name in ("review.bpmn", "receive-schema.json")]
         assert requests.post(f"{base}/api/v1/procedures", files=files, headers=auth, timeout=60).status_code == 201
         started = requests.post(f"{base}/api/v1/dossiers", json={"procedure": "review"}, headers=auth, timeout=60)
@@ -346,6 +347,52 @@ def test_serve_with_granian_serves_the_same_app_submissions_and_steps_included(t
                              json={"data": {"applicant_name": "Nguyễn Văn A", "documents_complete": True}}, timeout=60)
         assert step.status_code == 200 and step.json()["tasks"][0]["element_id"] == "Task_Approve"
         assert "Traceback" not in log.read_text(errors="replace")
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _serve_process() -> int:
+    """The `onestop serve` this test started (a child of the test's process): granian's master."""
+    return next(pid for pid in _children(os.getpid())
+                if Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")[-2:] == [bytes(ONESTOP), b"serve"])
+
+
+def test_serve_runs_granian_by_default_and_replaces_a_worker_that_is_killed(tmp_path):
+    import signal
+    import time
+
+    import requests
+
+    from tests.support.servers import onestop_serve
+
+    with onestop_serve(tmp_path, executable=True, ONESTOP_WEB_WORKERS="1", ONESTOP_DATABASE_URL="",
+                       ONESTOP_TIMER_THREAD="0") as (base, _home, env, log):
+        assert "ONESTOP_WEB_SERVER" not in env or not env["ONESTOP_WEB_SERVER"]
+        assert requests.get(f"{base}/healthz", timeout=60).headers["server"] == "granian"
+        master = _serve_process()
+        serving = _children(master)
+        assert len(serving) == 1
+        os.kill(serving[0], signal.SIGKILL)
+        deadline, answered = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            try:
+                answered = requests.get(f"{base}/healthz", timeout=5)
+                if answered.status_code == 200 and _children(master) != serving:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        assert answered is not None and answered.status_code == 200, log.read_text(errors="replace")[-2000:]
+        assert _children(master) not in ([], serving)
+
+
+def test_serve_with_an_unknown_web_server_says_which_ones_there_are(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONESTOP_WEB_SERVER", "uwsgi")
+    refused = run("serve", home=tmp_path)
+    assert refused.returncode == 2 and "granian, gunicorn" in refused.stderr and "uwsgi" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""The production setup on loopback: PostgreSQL, Redis, gunicorn with two workers and a separate
-`onestop worker` process — and the outside corpus runner passing through it."""
+"""The production setup on loopback: PostgreSQL, Redis, granian with two workers (docs/deploy.md's
+command) and a separate `onestop worker` process — and the outside corpus runner passing through it.
+(gunicorn's workers on PostgreSQL under concurrent clients: tests/web/test_concurrency.py.)"""
 
 import os
 import subprocess
@@ -37,9 +38,9 @@ def stack(tmp_path):
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip().splitlines()[-1]
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("web", "worker")}
-    web = _spawn([str(BIN / "gunicorn"), "-c", "python:onestop.gunicorn_conf", "-w", "2", "--threads", "4",
-                  "-b", f"127.0.0.1:{port}",
-                  "--no-control-socket", "onestop.app:create_app()"], env, logs["web"])
+    web = _spawn([str(BIN / "granian"), "--interface", "wsgi", "--workers", "2", "--blocking-threads", "4",
+                  "--respawn-failed-workers", "--no-ws", "--host", "127.0.0.1", "--port", str(port),
+                  "onestop.wsgi:app"], env, logs["web"])
     worker = _spawn([str(BIN / "onestop"), "worker", "--threads", "2"], env, logs["worker"])
     base = f"http://127.0.0.1:{port}"
     try:
@@ -56,7 +57,7 @@ def stack(tmp_path):
 # Not `alone`: it asserts no time. The corpus runner waits up to 60 s for an answer and 10 s past a
 # timer's due time; the same runner passes against `onestop serve` beside other tests (test_live_server).
 @pytest.mark.skipif(not RUNNER.exists(), reason="the shared corpus runner is not beside the project")
-def test_the_corpus_passes_through_gunicorn_workers_and_a_queue_driven_worker(stack):
+def test_the_corpus_passes_through_granian_workers_and_a_queue_driven_worker(stack):
     base, token, logs = stack
     result = subprocess.run([sys.executable, str(RUNNER), "--base", base, "--token", token, "--manifest",
                              str(CONFORMANCE / "MANIFEST.json"), "--files", str(CONFORMANCE)],

@@ -489,9 +489,17 @@ def _first_start(settings):
     return token_file
 
 
-def cmd_serve(args):
-    from gunicorn.app.base import BaseApplication
+# The servers `onestop serve` runs the app in (ONESTOP_WEB_SERVER), the default first.
+WEB_SERVERS = ("granian", "gunicorn")
+# Seconds before a dead granian worker is replaced (granian's default: 3.5).
+RESPAWN_SECONDS = 1.0
 
+
+def cmd_serve(args):
+    server = os.environ.get("ONESTOP_WEB_SERVER", "") or "granian"
+    if server not in WEB_SERVERS:
+        print(f"ONESTOP_WEB_SERVER must be one of {', '.join(WEB_SERVERS)}, not {server!r}", file=sys.stderr)
+        return 2
     # The embedded default serves the outside systems' simulators too, unless told not to.
     os.environ.setdefault("ONESTOP_SIMULATORS", "1")
     if args.port:
@@ -522,16 +530,25 @@ def cmd_serve(args):
 
     workers = int(os.environ.get("ONESTOP_WEB_WORKERS", "1"))
     threads = int(os.environ.get("ONESTOP_WEB_THREADS", "8"))
-    if os.environ.get("ONESTOP_WEB_SERVER", "gunicorn") == "granian":
-        # The same app under granian (HTTP in Rust, the app's code in its blocking threads):
-        # each worker imports onestop.wsgi, which builds the app and freezes it as below.
+    if workers > 1:  # imported once here, before the server forks: each worker then only builds its app
+        from .app import import_modules
+
+        import_modules(settings.simulators)
+    if server == "granian":
+        # The default since it served more requests for less CPU than gunicorn on the same app
+        # (docs/performance.md, section 2): HTTP in Rust, the app's code in its blocking threads.
+        # Each worker imports onestop.wsgi, which builds the app and freezes it as below; a worker
+        # that dies (killed, out of memory) is replaced, as gunicorn's master replaces its own.
         from granian import Granian
         from granian.constants import Interfaces
 
         _keep_start_up()
         Granian("onestop.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-                blocking_threads=threads, websockets=False).serve()
+                blocking_threads=threads, websockets=False, respawn_failed_workers=True,
+                respawn_interval=RESPAWN_SECONDS).serve()
         return 0
+
+    from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
         def load_config(self):
@@ -555,10 +572,6 @@ def cmd_serve(args):
             gc.freeze()
             return app
 
-    if workers > 1:  # imported once here, before gunicorn forks: each worker then only builds its app
-        from .app import import_modules
-
-        import_modules(settings.simulators)
     _keep_start_up()
     Server().run()
     return 0

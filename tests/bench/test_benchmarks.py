@@ -145,10 +145,12 @@ def test_the_engine_benchmark_runs_on_postgresql(tmp_path, database_templates):
     assert_rows(output, engine_rows(3)[0], engine_rows(3)[9])
 
 
-def test_the_http_benchmark_loads_the_api_under_gunicorn_with_no_error(tmp_path):
+@pytest.mark.parametrize("server", ["granian", "gthread"])
+def test_the_http_benchmark_loads_the_api_under_either_web_server_with_no_error(tmp_path, server):
     # Each client sends 3 requests a cell (the cell ends then; 10 s at most): a fixed count, not a fixed time of load.
     output = run_bench(tmp_path, "http.py", "--requests", "3", "--duration", "10", "--workers", "2", "--clients", "2",
-                       "--baseline-clients", "1", "--client-procs", "1", "--databases", "sqlite", "--warmup-rounds", "1")
+                       "--baseline-clients", "1", "--client-procs", "1", "--databases", "sqlite", "--warmup-rounds", "1",
+                       "--server", server)
     cells = rf"\s+\d+\s+{NUMBER}" + rf"\s+{NUMBER}" * 4 + r"\s+0\s+.*"  # n, req/s, p50..max, 0 errors, CPU...
     assert_rows(output, *(rf"sqlite\s+2\s+{c}\s+{workload}\*?{cells}"
                           for c in (1, 2) for workload in ("healthz", "submit", "complete")))
