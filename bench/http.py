@@ -1076,7 +1076,8 @@ def machine_facts(load_at_start: str, descriptions: dict, code: str) -> dict:
     except (OSError, StopIteration):
         cpu = platform.processor() or "?"
     return {"nproc": os.cpu_count(), "cpu": cpu, "load": load_at_start, "python": platform.python_version(),
-            "gunicorn": importlib.metadata.version("gunicorn"), "flask": importlib.metadata.version("flask"),
+            "gunicorn": importlib.metadata.version("gunicorn"), "granian": importlib.metadata.version("granian"),
+            "flask": importlib.metadata.version("flask"),
             "spiffworkflow": importlib.metadata.version("SpiffWorkflow"),
             "peewee": importlib.metadata.version("peewee"), "databases": descriptions, "code": code}
 
@@ -1098,6 +1099,9 @@ def main(argv=None):
     parser.add_argument("--server", default="granian", choices=sorted(SERVERS),
                         help="granian (default: `onestop serve`'s and production's server), gunicorn gthread, "
                              "or gthread+conf or sync with onestop.gunicorn_conf")
+    parser.add_argument("--postgres-durable", action="store_true",
+                        help="the throwaway PostgreSQL cluster keeps fsync, synchronous_commit and full_page_writes on, "
+                             "as production does (default: off, as the tests' cluster; SQLite is always durable)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients of the main runs (default 16)")
     parser.add_argument("--baseline-clients", default="1,4", help="client counts of the latency baseline (default 1,4)")
     parser.add_argument("--client-procs", type=int, default=4,
@@ -1132,6 +1136,12 @@ def main(argv=None):
         parser.error(f"unknown database or workload {bad[0]!r}")
     worker_counts = _ints(args.workers)
     clients_list = sorted(set(_ints(args.baseline_clients)) | {args.clients})
+    if args.postgres_durable and "postgresql" in databases:
+        postgres = _postgres()
+        if os.environ.get(postgres.ENV_URL, "").strip():
+            print(f"# --postgres-durable: the server at {postgres.ENV_URL} keeps its own settings (shown below)",
+                  file=sys.stderr)
+        os.environ[postgres.ENV_DURABLE] = "1"  # read when the throwaway cluster starts, below
 
     load_at_start = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     code = code_version()
@@ -1161,7 +1171,7 @@ def main(argv=None):
         descriptions.setdefault(run.db, run.description)
     facts = machine_facts(load_at_start, descriptions, code)
     print(f"# machine: nproc={facts['nproc']} ({facts['cpu']}), load {facts['load']}; python {facts['python']}; "
-          f"gunicorn {facts['gunicorn']}; Flask {facts['flask']}; SpiffWorkflow {facts['spiffworkflow']}; "
+          f"granian {facts['granian']}; gunicorn {facts['gunicorn']}; Flask {facts['flask']}; SpiffWorkflow {facts['spiffworkflow']}; "
           f"peewee {facts['peewee']}; code {facts['code']}; databases: {'; '.join(descriptions.values()) or '-'}")
     print(f"# {'quick' if args.quick else 'full'} run: --server {args.server}, --threads {args.threads} -w "
           f"{'/'.join(map(str, worker_counts))}; {args.duration:g} s per cell; clients {'/'.join(map(str, clients_list))} "
@@ -1170,7 +1180,7 @@ def main(argv=None):
         print(f"# {line}")
     for run in runs:
         made = sum(n for _c, n, _s in run.topped_up)
-        print(f"# {run.db} w={run.workers}: init + user {run.prepare_s:.1f} s; gunicorn up (all workers, /healthz 200) "
+        print(f"# {run.db} w={run.workers}: init + user {run.prepare_s:.1f} s; {args.server} up (all workers, /healthz 200) "
               f"in {run.started_s:.1f} s; model upload {run.upload_ms:.0f} ms; completions took the first tasks of "
               f"the dossiers the submission runs made, plus {made} made untimed before {len(run.topped_up)} of them"
               + ("; A WORKER WAS RESTARTED during the run" if run.restarted else ""))
@@ -1189,8 +1199,10 @@ def main(argv=None):
     if runs:
         served_by = "granian" if args.server == "granian" else f"gunicorn {args.server}"
         bench_results.save("http", *bench_results.parse_table(table(runs)),
-                           variant="-".join(databases) + ("" if args.server == "gthread" else f"-{args.server}"),
-                           title=f"The REST API under {served_by} ({', '.join(databases)})", pressure=run_pressure,
+                           variant="-".join(databases) + ("-durable" if args.postgres_durable else "")
+                           + ("" if args.server == "gthread" else f"-{args.server}"),
+                           title=f"The REST API under {served_by} ({', '.join(databases)}"
+                                 f"{', PostgreSQL durable' if args.postgres_durable else ''})", pressure=run_pressure,
                            sizes={"seconds_per_cell": args.duration, "workers": args.workers, "clients": args.clients,
                                   "threads": args.threads, **({"requests_per_client": args.requests} if args.requests else {})},
                            notes=[*footer(runs, args.clients), *database_notes(runs)])

@@ -44,6 +44,9 @@ ENV_REQUIRE = "ONESTOP_REQUIRE_POSTGRES"
 ENV_SQLITE_TEMPLATE = "ONESTOP_BENCH_SQLITE_TEMPLATE"
 ENV_POSTGRES_TEMPLATE = "ONESTOP_BENCH_POSTGRES_TEMPLATE"
 ENV_VIA = "ONESTOP_TEST_POSTGRES_VIA"  # how a throwaway cluster's URL reaches it: "unix" (default) or "tcp"
+# "1": a throwaway cluster this process starts keeps PostgreSQL's own durability (fsync, synchronous_commit and
+# full_page_writes on, as a production server runs) instead of the tests' settings, which turn them off
+ENV_DURABLE = "ONESTOP_BENCH_POSTGRES_DURABLE"
 
 _cache: dict[int, tuple[str | None, str]] = {}  # pid -> (url, reason when None)
 _counter = itertools.count(1)
@@ -331,6 +334,19 @@ def _find_or_start(folder: str | None = None) -> tuple[str | None, str]:
         return None, f"could not start a throwaway cluster with {bindir}: {exc}"
 
 
+def cluster_settings(port: int, socket_folder: Path, durable: bool = False) -> str:
+    """The lines a throwaway cluster's postgresql.conf gets. The tests' cluster trades durability for
+    speed (a crash loses it whole, and nothing in it outlives the run); a `durable` one keeps
+    PostgreSQL's defaults for it, so that a benchmark's commits wait for the disk as production's do."""
+    speed = "" if durable else "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+    return (f"\n# onestop {'benchmark (durable)' if durable else 'tests'}\n"
+            "listen_addresses = '127.0.0.1'\n"
+            f"port = {port}\n"
+            f"unix_socket_directories = '{socket_folder}'\n"
+            f"{speed}"
+            "max_connections = 200\n")
+
+
 def _start_cluster(bindir: Path, wrap, user, folder: str | None = None) -> str:
     tmp = Path(tempfile.mkdtemp(prefix="onestop-pg-", dir=folder))
     owner_pid = os.getpid()
@@ -360,14 +376,7 @@ def _start_cluster(bindir: Path, wrap, user, folder: str | None = None) -> str:
         last_error = ""
         for _attempt in range(5):
             port = _free_port()
-            settings = (
-                "\n# onestop tests\n"
-                "listen_addresses = '127.0.0.1'\n"
-                f"port = {port}\n"
-                f"unix_socket_directories = '{tmp}'\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                "max_connections = 200\n"
-            )
+            settings = cluster_settings(port, tmp, durable=os.environ.get(ENV_DURABLE, "").strip() == "1")
             conf = data / "postgresql.conf"  # appended: a later line wins over an earlier one
             with open(conf, "a") as fh:
                 fh.write(settings)

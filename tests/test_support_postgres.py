@@ -1,5 +1,7 @@
 """The PostgreSQL test support itself: a server is found or started, and databases come and go."""
 
+from pathlib import Path
+
 import psycopg2
 import pytest
 
@@ -97,6 +99,38 @@ def test_a_throwaway_clusters_url_names_its_socket_folder_or_its_tcp_port_as_ask
     monkeypatch.setenv(ENV_VIA, "udp")
     with pytest.raises(ValueError, match="ONESTOP_TEST_POSTGRES_VIA must be 'unix' or 'tcp'"):
         local_cluster_url("/tmp/onestop-pg-x", 5433)
+
+
+def test_a_throwaway_cluster_trades_durability_for_speed_unless_a_benchmark_asks_for_production_durability():
+    from bench.pgserver import cluster_settings
+
+    tests = cluster_settings(5433, "/tmp/onestop-pg-x")
+    assert "fsync = off" in tests and "synchronous_commit = off" in tests and "full_page_writes = off" in tests
+    durable = cluster_settings(5433, "/tmp/onestop-pg-x", durable=True)
+    assert "fsync" not in durable and "synchronous_commit" not in durable and "full_page_writes" not in durable
+    assert "port = 5433" in durable and "unix_socket_directories = '/tmp/onestop-pg-x'" in durable
+
+
+def test_a_durable_throwaway_cluster_runs_with_fsync_and_synchronous_commit_on():
+    """bench/http.py --postgres-durable: the cluster a benchmark starts itself commits as production does."""
+    import os
+    import subprocess
+    import sys
+
+    from bench.pgserver import ENV_DURABLE, ENV_URL, _find_bindir
+
+    if _find_bindir() is None:
+        pytest.skip("no PostgreSQL server binaries (initdb) here")
+    script = ("import psycopg2; from bench.pgserver import postgres_admin_url, postgres_unavailable_reason; "
+              "url = postgres_admin_url(); assert url, postgres_unavailable_reason(); "
+              "c = psycopg2.connect(url); cur = c.cursor(); "
+              "print([cur.execute(f'SHOW {n}') or cur.fetchone()[0] for n in ('fsync', 'synchronous_commit', "
+              "'full_page_writes')]); c.close()")
+    env = {k: v for k, v in os.environ.items() if k != ENV_URL} | {ENV_DURABLE: "1"}
+    shown = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                           cwd=Path(__file__).resolve().parents[1])
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stdout.strip().splitlines()[-1] == "['on', 'on', 'on']"
 
 
 def test_a_throwaway_cluster_is_reached_through_its_unix_socket_and_over_tcp_when_asked(monkeypatch):

@@ -157,6 +157,25 @@ def test_the_http_benchmark_loads_the_api_under_either_web_server_with_no_error(
     assert "✓ errors (non-2xx or connection failures) over all cells: 0; target 0" in output
 
 
+def test_the_http_benchmark_loads_the_api_on_postgresql_with_no_error_and_says_whose_durability_it_measured(
+        tmp_path, database_templates):
+    admin_url = admin_url_or_skip()  # the tests' server: --postgres-durable cannot change its settings, and says so
+    migrated = database_templates.postgres(admin_url)
+    try:
+        output = run_bench(tmp_path, "http.py", "--requests", "3", "--duration", "10", "--workers", "1", "--clients", "2",
+                           "--baseline-clients", "", "--client-procs", "1", "--databases", "postgresql",
+                           "--warmup-rounds", "1", "--postgres-durable",
+                           env={"ONESTOP_TEST_POSTGRES_URL": admin_url,
+                                "ONESTOP_BENCH_POSTGRES_TEMPLATE": urlsplit(migrated).path[1:]})
+    finally:
+        database_templates.drop_later(migrated)
+    cells = rf"\s+\d+\s+{NUMBER}" + rf"\s+{NUMBER}" * 4 + r"\s+0\s+.*"
+    assert_rows(output, *(rf"postgresql\s+1\s+2\s+{workload}\*?{cells}" for workload in ("healthz", "submit", "complete")))
+    assert "--postgres-durable: the server at ONESTOP_TEST_POSTGRES_URL keeps its own settings" in output
+    assert re.search(r"databases: PostgreSQL .*\(fsync=(on|off), synchronous_commit=(on|off)\)", output), output[-3000:]
+    assert "✓ errors (non-2xx or connection failures) over all cells: 0; target 0" in output
+
+
 def test_the_catalogue_benchmark_imports_serves_and_starts_a_dossier_of_every_procedure(tmp_path):
     output = run_bench(tmp_path, "catalogue.py", "--count", "4", "--touch", "4", "--workers", "1", "--no-diagram")
     assert_rows(output,
