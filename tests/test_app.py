@@ -61,6 +61,49 @@ def test_a_request_served_inside_a_block_acting_in_another_runtime_hands_that_ru
         assert runtime.current() is other
 
 
+def test_an_apps_context_acts_in_its_runtime_by_itself_through_its_teardown_without_flasks_signals(two_apps):
+    # Receivers of Flask's appcontext_pushed/popped signals did this, and cost every request two blinker sends
+    # (onestop.app.RuntimeAppContext). Its teardown functions (the request's connection given back) run in it too.
+    from flask import appcontext_popped, appcontext_pushed
+
+    first, second, _ = two_apps
+    assert not any(signal.has_receivers_for(app) for signal in (appcontext_pushed, appcontext_popped)
+                   for app in (first, second))
+    seen = []
+    first.teardown_appcontext(lambda _exc: seen.append(runtime.current()))
+    with second.app_context():
+        assert first.test_client().get("/api/v1/openapi.json").status_code == 200
+        assert seen == [first.extensions["onestop.runtime"]]
+        assert runtime.current() is second.extensions["onestop.runtime"]
+
+
+def test_a_requests_teardown_runs_what_is_registered_for_it_and_is_skipped_when_nothing_is(sqlite_app, monkeypatch):
+    # Flask read the request's blueprints and sent request_tearing_down to no receiver on every request.
+    from flask import request_tearing_down
+
+    sent = []
+    monkeypatch.setattr(request_tearing_down, "send", lambda *args, **kwargs: sent.append(kwargs["exc"]))
+    client = sqlite_app.test_client()
+    assert client.get("/healthz").status_code == 200 and sent == []
+    monkeypatch.undo()
+    torn, received = [], []
+    # (registered as Flask's teardown_request decorators do, which refuse once the app has served a request)
+    sqlite_app.teardown_request_funcs.setdefault(None, []).append(lambda exc: torn.append(("app", exc)))
+    sqlite_app.teardown_request_funcs.setdefault("api", []).append(lambda exc: torn.append(("api", exc)))
+
+    def receiver(sender, exc):
+        received.append((sender, exc))
+
+    request_tearing_down.connect(receiver, sqlite_app)
+    try:
+        assert client.get("/api/v1/openapi.json").status_code == 200
+        assert client.get("/healthz").status_code == 200
+    finally:
+        request_tearing_down.disconnect(receiver, sqlite_app)
+    assert torn == [("api", None), ("app", None), ("app", None)]
+    assert received == [(sqlite_app, None), (sqlite_app, None)]
+
+
 def test_wrong_lookup_keys_counted_by_one_app_do_not_slow_down_the_other(two_apps):
     first, second, _ = two_apps
     one, other = first.test_client(), second.test_client()

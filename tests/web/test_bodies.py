@@ -116,3 +116,15 @@ def test_a_body_looked_at_ahead_of_its_handler_is_parsed_once(sqlite_app, monkey
             assert "not valid JSON" in str(exc)
         else:
             raise AssertionError("a body that is not JSON was read")
+
+
+def test_a_request_over_the_apps_limit_is_refused_before_its_body_is_read_on_any_route(sqlite_app):
+    # errors._refuse_oversized reads Content-Length first and the limit only for a body (it read the limit first).
+    limit = sqlite_app.config["MAX_CONTENT_LENGTH"]
+    client = sqlite_app.test_client()
+    for path, kind in (("/api/v1/units", "application/json"), ("/track", "application/x-www-form-urlencoded")):
+        answer = client.post(path, data=b"x" * (limit + 1), content_type=kind)
+        assert answer.status_code == 413, (path, answer.status_code)
+    assert "limit" in client.post("/api/v1/units", data=b"x" * (limit + 1), content_type="application/json").json["message"]
+    assert client.get("/healthz").status_code == 200  # no body: nothing to refuse
+    assert client.post("/api/v1/units", data=b"{}", content_type="application/json").status_code == 401

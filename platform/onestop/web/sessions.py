@@ -25,7 +25,7 @@ class LazyCookieSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def save_session(self, app, session, response):
-        if not session.modified and request.blueprint in API_BLUEPRINTS:
+        if not session.modified and request._get_current_object().blueprint in API_BLUEPRINTS:
             return
         super().save_session(app, session, response)
 
