@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
@@ -539,7 +539,7 @@ class Engine:
     def _pending_call(self, state, model, task_id):
         workflow = self._checkout(model, state)
         try:
-            task = workflow.get_task_from_id(UUID(str(task_id)))
+            task = workflow.get_task_from_id(serial.task_id_of(workflow, str(task_id)))
         except (ValueError, KeyError, SpiffWorkflowException):
             task = None
         if task is None or not is_waiting_call(task):
@@ -781,7 +781,7 @@ class Engine:
 
     def _ready_task(self, workflow, task_id):
         try:
-            task = workflow.get_task_from_id(UUID(str(task_id)))
+            task = workflow.get_task_from_id(serial.task_id_of(workflow, str(task_id)))
         except (ValueError, KeyError, SpiffWorkflowException):
             task = None
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
@@ -831,12 +831,13 @@ class Engine:
         waits = [] if error or cancelled else after.waits
         waiting, next_due = [], None
         now = timeclock.current().now()
+        known = serial.id_texts(workflow)
         for wait in waits:
             due = None
             if wait.kind == "timer":
                 due = _due(wait.task, wait.definition) or (now + timedelta(seconds=30))
                 next_due = due if next_due is None else min(next_due, due)
-            info = WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due)
+            info = WaitInfo(serial.id_text(known, wait.task.id), wait.element_id, wait.kind, wait.name, due)
             if wait.kind == "message":
                 info.message = wait.definition.name
                 if getattr(wait.definition, "correlation_properties", None):
@@ -926,11 +927,12 @@ def _scan(workflow, started: float, forms=None) -> _Scan:
     """One pass over every task: ready human tasks, waits, elements finished since `started`."""
     ready, waits, finished, calls, engine_ready = [], [], [], [], False
     threshold = started - 0.000001
+    known = serial.id_texts(workflow)  # the ids' text as the load read it (or the last dump made it)
     for task in _all_tasks(workflow):
         state, spec = task.state, task.task_spec
         if state == TaskState.READY:
             if spec.manual:
-                ready.append(TaskInfo(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
+                ready.append(TaskInfo(serial.id_text(known, task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
                                       spec.lane, forms.get(spec.bpmn_id) if forms else None))
             else:
                 engine_ready = True
@@ -951,7 +953,7 @@ def _scan(workflow, started: float, forms=None) -> _Scan:
                 and task.last_state_change >= threshold:
             if state == TaskState.CANCELLED and isinstance(spec, UnstructuredJoin):
                 continue  # the engine's bookkeeping for a branch that arrived second at a join
-            finished.append(Finished(str(task.id), spec.bpmn_id, spec.bpmn_name,
+            finished.append(Finished(serial.id_text(known, task.id), spec.bpmn_id, spec.bpmn_name,
                                      "completed" if state == TaskState.COMPLETED else "cancelled",
                                      _business_time(task.last_state_change)))
     return _Scan(ready, waits, finished, engine_ready, calls, started)

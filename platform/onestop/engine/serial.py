@@ -14,6 +14,7 @@ walked for typed values (a datetime in the data, say) only when the state holds 
 """
 
 import json
+import re
 import threading
 from copy import copy
 from uuid import UUID
@@ -139,6 +140,11 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         tree = restored.get(root) if own_keys else None
         if tree is None:
             tree = tasks.get(UUID(root))
+        # The ids' text as read, for the step's scans and the next dump: a text in UUID.__str__'s own form (lower
+        # case, hyphens in place) is what str() of its UUID makes, byte for byte; any other is made again.
+        setattr(workflow, _ID_TEXTS, {id(task.id): (task.id, text, task) for text, task in restored.items()
+                                      if _CANONICAL(text)})
+        setattr(workflow, _UUIDS, ids)
         return tasks, tree
 
 
@@ -158,9 +164,40 @@ def _clean_data(registry, data) -> dict:
     return registry.convert(registry.clean(data))
 
 
-# The workflow's attribute (onestop's own) that keeps its tasks' ids' text from one dump to the next of a live
-# workflow: id(UUID) -> (UUID, text, task), the UUID kept so that its id() stays its own.
+# The workflow's attribute (onestop's own) that keeps its tasks' ids' text from its load or one dump to the next
+# of a live workflow: id(UUID) -> (UUID, text, task), the UUID kept so that its id() stays its own.
 _ID_TEXTS = "onestop_id_texts"
+# Its attribute that keeps the ids as the load or the last dump read or made them: text -> UUID (that text's).
+_UUIDS = "onestop_uuids"
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+
+
+def id_texts(workflow) -> dict:
+    """The workflow's known id texts (id(task id) -> (task id, its text, task)): those its load read or its last
+    dump made, and those `id_text` added since. Empty for a workflow neither loaded nor dumped here."""
+    known = getattr(workflow, _ID_TEXTS, None)
+    if known is None:
+        known = {}
+        setattr(workflow, _ID_TEXTS, known)
+    return known
+
+
+def id_text(known: dict, task_id) -> str:
+    """str(task_id), UUID.__str__'s text (Python code, ~7 k instructions), taken from `known` (`id_texts`) when
+    it holds this very id, else made and added there for the next look and the workflow's next dump."""
+    entry = known.get(id(task_id))
+    if entry is not None and entry[0] is task_id:
+        return entry[1]
+    text = str(task_id)
+    known[id(task_id)] = (task_id, text, None)
+    return text
+
+
+def task_id_of(workflow, text: str):
+    """UUID(text): the id object the workflow's load read or its last dump made for this text, if any (the same
+    value: it was made from this text, or made this text), else a new one (UUID() is Python code, ~10 k)."""
+    found = (getattr(workflow, _UUIDS, None) or {}).get(text)
+    return found if found is not None else UUID(text)
 
 
 class _IdTexts:
@@ -178,6 +215,7 @@ class _IdTexts:
             entries[id(task_id)] = (task_id, entry[1] if entry is not None and entry[0] is task_id else str(task_id),
                                     task)
         setattr(workflow, _ID_TEXTS, entries)
+        setattr(workflow, _UUIDS, {text: task_id for task_id, text, _task in entries.values() if type(task_id) is UUID})
         self._by_value = None
 
     def by_value(self) -> dict:
