@@ -316,28 +316,33 @@ _STEP_UPDATES = {(False, False): _STEP_UPDATE, (True, False): _STEP_UPDATE_ENDIN
                  (False, True): _STEP_UPDATE.replace('"state" = ?, ', ""),
                  (True, True): _STEP_UPDATE_ENDING.replace('"state" = ?, ', "")}
 # On SQLite, the state bound as its UTF-8 (the bytes orjson wrote) and stored as TEXT, the same bytes: a str
-# bound to SQLite is encoded to UTF-8 again (~10 instructions a character of a 5 kB state).
-_STEP_UPDATES_UTF8 = {key: text.replace('"workflow" = ?', '"workflow" = CAST(? AS TEXT)')
-                      for key, text in _STEP_UPDATES.items()}
+# bound to SQLite is encoded to UTF-8 again (~10 instructions a character of a 5 kB state). Likewise the data's
+# (keyed by whether the data is bound so too).
+_STEP_UPDATES_UTF8 = {data: {key: text.replace('"workflow" = ?', '"workflow" = CAST(? AS TEXT)').replace(
+    '"data" = ?', '"data" = CAST(? AS TEXT)' if data else '"data" = ?') for key, text in _STEP_UPDATES.items()}
+    for data in (False, True)}
 
 
 def store_step(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
-               clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None) -> bool:
+               clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None, data_utf8=None) -> bool:
     """Compare-and-set the dossier's new state and national status; False if its serial moved meanwhile.
     `state_at_serial`: the dossier's state as read at `serial` (every write of the state moves the serial),
     which is then not written again when the step leaves it as it was. `data_text`: to_json(data), if
-    already made (e.g. outside the writers' lock). `workflow_utf8`: the UTF-8 of `workflow`, if at hand."""
+    already made (e.g. outside the writers' lock). `workflow_utf8`, `data_utf8`: the UTF-8 of `workflow` and of
+    to_json(data), if at hand (SQLite stores them as they are)."""
     return run(*step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at,
-                            now, status, clear_pause, state_at_serial, data_text, workflow_utf8)).rowcount == 1
+                            now, status, clear_pause, state_at_serial, data_text, workflow_utf8, data_utf8)).rowcount == 1
 
 
 def step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
-                clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None) -> tuple:
+                clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None, data_utf8=None) -> tuple:
     """store_step's compare-and-set as (statement, parameters), for write_step_rows' `guard`."""
     same = state == state_at_serial
     statements = _STEP_UPDATES
     if workflow_utf8 is not None and on_sqlite():
-        statements, workflow = _STEP_UPDATES_UTF8, workflow_utf8
+        statements, workflow = _STEP_UPDATES_UTF8[data_utf8 is not None], workflow_utf8
+        if data_utf8 is not None:
+            data_text = data_utf8
     params = (workflow, *(() if same else (state,)), to_json(data) if data_text is None else data_text, error_element,
               error_message, next_timer_at, now, status, dossier_id, serial)
     return statements[(bool(clear_pause), same)], params

@@ -151,6 +151,38 @@ def test_a_steps_state_is_stored_from_the_utf8_orjson_wrote_on_sqlite(app, admin
         assert not any(isinstance(value, bytes) for _, params in bound for value in params)
 
 
+def test_a_completions_data_is_stored_from_the_utf8_orjson_wrote_on_sqlite(app, admin_api, monkeypatch):
+    """On SQLite a completion's data is bound as the bytes orjson wrote while copying it (json_safe), CAST to TEXT
+    (stored as text, the same bytes), with its state: not decoded to a str that sqlite3 encodes again (~20
+    instructions a byte of Vietnamese text). On PostgreSQL it is text. The stored data is the standard library's
+    text either way, and the step's own copy of it is what the dossier holds."""
+    import json
+
+    from peewee import SqliteDatabase
+
+    from onestop.db import database
+
+    made = []  # the compare-and-set's (statement, parameters), run alone (SQLite) or as the step's rows' guard
+    real = sql.step_update
+    monkeypatch.setattr(sql, "step_update", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    started = _started(admin_api)
+    done = admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete", {"data": RECEIVED})
+    assert done.status_code == 200, done.json
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == started["code"])
+        sqlite = isinstance(database.obj, SqliteDatabase)
+        if sqlite:
+            kind, stored = sql.run('SELECT typeof("data"), "data" FROM "dossier" WHERE "id" = ?', (dossier.id,)).fetchone()
+    [(update, params)] = made
+    standard = json.dumps(dossier.data, ensure_ascii=False, separators=(",", ":"))
+    at = 2 if '"state" = ?' in update else 1  # (the workflow, the state if it moved, then the data)
+    if sqlite:
+        assert params[at] == standard.encode() and '"data" = CAST(? AS TEXT)' in update  # before: the str
+        assert kind == "text" and stored == standard
+    else:
+        assert params[at] == standard and "CAST" not in update
+
+
 # -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

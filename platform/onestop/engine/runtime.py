@@ -137,14 +137,20 @@ class Step:
     services_changed: bool = False  # whether calls were pending before or after it (rows to look at)
     workflow: object = field(default=None, repr=False)
     table_writes: dict = field(default_factory=dict)  # lookup table name -> the value the step wrote (datastores)
-    # `data`'s JSON text as stored (sql.to_json's), when copying it made it; None: not made.
-    data_text: str | None = field(default=None, repr=False)
+    # The UTF-8 of `data`'s JSON text as stored (sql.to_json's), when copying it made it; None: not made.
+    data_utf8: bytes | None = field(default=None, repr=False)
     # `state`'s UTF-8 when orjson wrote it (serial.dump_workflow_and_utf8), for SQLite to store as it is.
     state_utf8: bytes | None = field(default=None, repr=False)
     # The scan of `workflow` that ended the step, while it still holds for the workflow as stored (the
     # pruning after it dropped no subprocess): `Engine.keep` keeps it beside the live workflow, so that the
     # next step's "before" and the live cache's task ids need no walk of the tasks of their own.
     scan: object = field(default=None, repr=False)
+
+    @property
+    def data_text(self) -> str | None:
+        """`data`'s JSON text as stored (sql.to_json's), when copying it made it; None: not made. (Made from
+        `data_utf8` when asked: SQLite stores those bytes as they are.)"""
+        return None if self.data_utf8 is None else self.data_utf8.decode()
 
 
 def _take_apart(workflow) -> None:
@@ -186,6 +192,11 @@ def json_safe(value):
 def json_safe_and_text(value):
     """(json_safe(value), its stored text (sql.to_json's) or None): the text orjson wrote while copying."""
     return jsontext.plain_copy_and_text(value, _standard_safe)
+
+
+def json_safe_and_utf8(value):
+    """(json_safe(value), the UTF-8 of its stored text (sql.to_json's) as orjson wrote it while copying, or None)."""
+    return jsontext.plain_copy_and_utf8(value, _standard_safe)
 
 
 def _standard_safe(value):
@@ -873,14 +884,14 @@ class Engine:
         after_ready = {t.id for t in ready}
         calls = [] if cancelled else after.calls
         threshold = after.started - 0.000001
-        data, data_text = json_safe_and_text(data)
+        data, data_utf8 = json_safe_and_utf8(data)
         state, state_utf8 = serial.dump_workflow_and_utf8(model.dialect, workflow)
         return Step(
             state=state,
             state_utf8=state_utf8,
             status=status,
             data=data,
-            data_text=data_text,
+            data_utf8=data_utf8,
             ready=ready,
             ready_added=[t for t in ready if t.id not in before_ready],
             ready_removed=sorted(before_ready - after_ready),

@@ -96,6 +96,8 @@ class _Change:
     now: datetime
     fee: int = 0  # the fee the result waits for (services.payments: paid before the result), VND
     data_text: str | None = None  # the step's data as stored (sql.to_json), made before the writers' lock
+    # Or (SQLite, with the state's) its UTF-8 as orjson wrote it, stored as it is (data_text is then None).
+    data_utf8: bytes | None = None
 
     @property
     def error(self) -> dict:
@@ -131,9 +133,16 @@ def _decide(dossier, step, actor, action, element_id, detail, completed_task_id,
     elif turn and new_status == _WAITING_STATUS[turn[1]]:
         new_status = Status.PROCESSING
     new_status = moved(dossier, new_status)
+    # On SQLite the data's UTF-8 is stored as orjson wrote it (with the state's: sql.step_update), not decoded.
+    data_utf8 = getattr(step, "data_utf8", None)
+    if data_utf8 is None or getattr(step, "state_utf8", None) is None or not on_sqlite():
+        data_utf8 = None
+        data_text = step.data_text if step.data_text is not None else sql.to_json(step.data)
+    else:
+        data_text = None
     return _Change(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, version,
                    ending=status is not None, status=new_status, turn=turn, now=utcnow(), fee=fee,
-                   data_text=step.data_text if step.data_text is not None else sql.to_json(step.data))
+                   data_text=data_text, data_utf8=data_utf8)
 
 
 _WAITING_STATUS = {clockstops.SUPPLEMENT: Status.SUPPLEMENT_REQUESTED,
@@ -166,7 +175,7 @@ def _compare_and_set(change: _Change) -> None:
     if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                           error.get("message"), step.next_timer_at, change.now, change.status,
                           clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text,
-                          workflow_utf8=getattr(step, "state_utf8", None)):
+                          workflow_utf8=getattr(step, "state_utf8", None), data_utf8=change.data_utf8):
         _changed_meanwhile(dossier)
     if change.version is not None:  # carried onto another version of its procedure
         Dossier.update(version=change.version.id).where(Dossier.id == dossier.id).execute()
