@@ -183,6 +183,52 @@ def test_a_completions_data_is_stored_from_the_utf8_orjson_wrote_on_sqlite(app, 
         assert params[at] == standard and "CAST" not in update
 
 
+def test_a_steps_state_is_made_text_only_when_something_reads_it(app, admin_api):
+    """On SQLite the state a step stores is the UTF-8 orjson wrote, and the dossier the service hands back keeps it
+    as that until its `workflow` is read (models.Utf8TextField): a completion's answer never reads it, and making
+    the text of a ~8 kB state of Vietnamese data cost ~80 k instructions a step. Read, it is the stored text. On
+    PostgreSQL the state is text throughout."""
+    from peewee import SqliteDatabase
+
+    from onestop.db import database
+    from onestop.models import User
+    from onestop.services import dossiers
+
+    started = _started(admin_api)
+    with app.app_context():
+        actor = User.get(User.username == "admin1")
+        sqlite = isinstance(database.obj, SqliteDatabase)
+        dossier = dossiers.complete_task(actor, started["tasks"][0]["id"], RECEIVED)
+        kept = dossier.__data__["workflow"]
+        stored = sql.run('SELECT "workflow" FROM "dossier" WHERE "id" = ?' if sqlite else
+                         'SELECT "workflow" FROM "dossier" WHERE "id" = %s', (dossier.id,)).fetchone()[0]
+        assert type(kept) is (bytes if sqlite else str)  # before: the text, on SQLite too
+        assert dossier.workflow == stored and type(dossier.workflow) is str
+        assert dossier.__data__["workflow"] is dossier.workflow  # made once
+        started = admin_api.post("/dossiers", {"procedure": "review", "data": {"fee": 100}}).json
+        new = Dossier.get(Dossier.code == started["code"])
+        assert new.workflow == sql.run('SELECT "workflow" FROM "dossier" WHERE "id" = ?' if sqlite else
+                                       'SELECT "workflow" FROM "dossier" WHERE "id" = %s', (new.id,)).fetchone()[0]
+
+
+def test_a_state_given_as_its_utf8_is_the_same_text_to_every_reader():
+    """Step.state and Dossier.workflow given a state's UTF-8 read as its text; a dossier saved with it stores the
+    text (TextField's own conversion of bytes)."""
+    from onestop.engine.runtime import Step
+    from onestop.models import Dossier as Model
+
+    text = '{"data":{"tên":"Nguyễn Văn A"},"tasks":{}}'
+    step = Step(state=None, status="active", data={}, state_utf8=text.encode())
+    assert not step.state_is_text()
+    assert step.state == text and step.state_is_text() and step.state is step.state
+    given = Step(state=text, status="active", data={})
+    assert given.state == text and given.state_is_text() and given.state_utf8 is None
+    dossier = Model(workflow=text.encode())
+    assert Model.workflow.db_value(dossier.__data__["workflow"]) == text
+    assert dossier.workflow == text and type(dossier.workflow) is str
+    assert Model(workflow=text).workflow == text and Model().workflow is None
+
+
 # -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -115,11 +115,31 @@ class Finished:
     at: datetime
 
 
+class _StateText:
+    """Step.state: the state's text, or (given None with `state_utf8`) its UTF-8 decoded when first read. On SQLite
+    the step stores the bytes orjson wrote and the dossier keeps them (models.Utf8TextField): the text of a state
+    (~8 kB, its data Vietnamese) is made only if something reads it."""
+
+    def __set_name__(self, owner, name):
+        self.slot = "_" + name
+
+    def __get__(self, step, owner=None):
+        if step is None:
+            raise AttributeError(self.slot)  # (to dataclasses: a field without a default)
+        text = step.__dict__[self.slot]
+        if text is None and step.state_utf8 is not None:
+            text = step.__dict__[self.slot] = step.state_utf8.decode()
+        return text
+
+    def __set__(self, step, value):
+        step.__dict__[self.slot] = value
+
+
 @dataclass
 class Step:
     """The outcome of one engine step, and everything persisted beside the new state."""
 
-    state: str
+    state: str = _StateText()  # (None with state_utf8 given: decoded from it when read)
     status: str
     data: dict
     ready: list = field(default_factory=list)
@@ -139,8 +159,12 @@ class Step:
     table_writes: dict = field(default_factory=dict)  # lookup table name -> the value the step wrote (datastores)
     # The UTF-8 of `data`'s JSON text as stored (sql.to_json's), when copying it made it; None: not made.
     data_utf8: bytes | None = field(default=None, repr=False)
-    # `state`'s UTF-8 when orjson wrote it (serial.dump_workflow_and_utf8), for SQLite to store as it is.
+    # `state`'s UTF-8 when orjson wrote it (serial.dump_workflow_or_utf8), for SQLite to store as it is.
     state_utf8: bytes | None = field(default=None, repr=False)
+
+    def state_is_text(self) -> bool:
+        """Whether `state` has been made text (given, or read since): else only `state_utf8` holds it."""
+        return self.__dict__["_state"] is not None
     # The scan of `workflow` that ended the step, while it still holds for the workflow as stored (the
     # pruning after it dropped no subprocess): `Engine.keep` keeps it beside the live workflow, so that the
     # next step's "before" and the live cache's task ids need no walk of the tasks of their own.
@@ -885,7 +909,7 @@ class Engine:
         calls = [] if cancelled else after.calls
         threshold = after.started - 0.000001
         data, data_utf8 = json_safe_and_utf8(data)
-        state, state_utf8 = serial.dump_workflow_and_utf8(model.dialect, workflow)
+        state, state_utf8 = serial.dump_workflow_or_utf8(model.dialect, workflow)
         return Step(
             state=state,
             state_utf8=state_utf8,

@@ -410,6 +410,13 @@ def dump_workflow(dialect: str, workflow) -> str:
 
 def dump_workflow_and_utf8(dialect: str, workflow) -> tuple:
     """(dump_workflow(...), its UTF-8 when orjson wrote it, else None): jsontext.dumps_and_utf8."""
+    text, utf8 = dump_workflow_or_utf8(dialect, workflow)
+    return (utf8.decode() if text is None else text), utf8
+
+
+def dump_workflow_or_utf8(dialect: str, workflow) -> tuple:
+    """(None, the UTF-8 of dump_workflow(...)) when orjson wrote it, else (dump_workflow(...), None):
+    jsontext.dumps_or_utf8."""
     serializer = serializer_for(dialect)
     spiff = serializer.spiff
     spiff.registry._encoder_mode = True
@@ -420,7 +427,7 @@ def dump_workflow_and_utf8(dialect: str, workflow) -> tuple:
         # json.dumps's text, through orjson where it can: only the parts that can hold other values are
         # looked at (the tasks' ids, children and typenames are half of a state's values).
         known = None if loose is None else jsontext.plain([*loose, doc["typename"], spiff.VERSION])
-        return jsontext.dumps_and_utf8(doc, cls=spiff._encoder_cls, known_plain=known)
+        return jsontext.dumps_or_utf8(doc, cls=spiff._encoder_cls, known_plain=known)
     finally:
         spiff.registry._encoder_mode = False
 

@@ -172,13 +172,23 @@ def _compare_and_set(change: _Change) -> None:
     """Store the engine's state if the dossier's serial is still the one the step was computed
     from (the dossier's row, locked first); Conflict if someone stored a step meanwhile."""
     dossier, step, error = change.dossier, change.step, change.error
-    if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
+    if not sql.store_step(dossier.id, dossier.serial, state_as_stored(step), step.status, step.data, error.get("element_id"),
                           error.get("message"), step.next_timer_at, change.now, change.status,
                           clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text,
                           workflow_utf8=getattr(step, "state_utf8", None), data_utf8=change.data_utf8):
         _changed_meanwhile(dossier)
     if change.version is not None:  # carried onto another version of its procedure
         Dossier.update(version=change.version.id).where(Dossier.id == dossier.id).execute()
+
+
+def state_as_stored(step):
+    """The step's state as SQLite stores it: the UTF-8 orjson wrote, if the engine made it and nothing has made its
+    text since (a dossier given it decodes it only if read: models.Utf8TextField); else its text."""
+    utf8 = getattr(step, "state_utf8", None)
+    if utf8 is not None and not step.state_is_text() and on_sqlite():
+        return utf8
+    return step.state
+
 
 
 def _changed_meanwhile(dossier):
@@ -284,7 +294,7 @@ def _bring_up_to_date(change: _Change, due_at) -> None:
         dossier.paused_at = None
     elif change.turn and change.turn[0] == "stop":
         dossier.paused_at = now
-    dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
+    dossier.workflow, dossier.state, dossier.data, dossier.updated_at = state_as_stored(step), step.status, step.data, now
     dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
     dossier.next_timer_at = step.next_timer_at
 
