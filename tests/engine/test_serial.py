@@ -415,10 +415,10 @@ def test_a_step_from_a_stored_state_makes_no_text_nor_id_its_load_read(engine):
     assert step.finished and first.ready[0].id in {f.task_id for f in step.finished}
     assert {f.task_id for f in step.finished} <= after | before
     assert {t.id for t in step.ready} <= after
-    # UUID(): each stored id once (the load), the last task's once more (SpiffWorkflow's own restoring), each new
-    # task's (uuid4); UUID.__str__: each new task's id, once (before: the task to complete parsed again from its
-    # text, and every id of the state made text again by the scans and the dump).
-    assert seen[UUID.__init__.__code__] == len(before) + 1 + len(made)
+    # UUID(): each stored id once (the load), each new task's (uuid4); UUID.__str__: each new task's id, once
+    # (before: the last task's id parsed again as SpiffWorkflow's converter restores it, the task to complete
+    # parsed again from its text, and every id of the state made text again by the scans and the dump).
+    assert seen[UUID.__init__.__code__] == len(before) + len(made)
     assert seen[UUID.__str__.__code__] == len(made)
     assert _stock(model, lambda: serial.dump_workflow(model.dialect, step.workflow)) == step.state
 
@@ -440,3 +440,33 @@ def test_a_step_from_ids_written_otherwise_answers_with_their_own_text(engine, h
         assert [t.element_id for t in step.ready] == [t.element_id for t in usual.ready]
         assert all(t.id == str(UUID(t.id)) and t.id in step.state for t in step.ready)
         assert step.state.count(task_id) == usual.state.count(task_id) and task_id.upper() not in step.state
+
+
+def test_a_workflows_data_at_its_end_is_looked_at_once_for_the_steps_data_and_its_state(engine, monkeypatch):
+    """At the workflow's end the step's data is the workflow's data, which the state holds whole: found plain for
+    the step's data (json_safe), it is not walked again for the state's text (jsontext.plain, ~10 k instructions for
+    a few dozen fields). The state is SpiffWorkflow's converter's text."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    data = {"applicant_name": "Đinh G", "documents_complete": True, "approved": True, "documents": ["CCCD", "ảnh"]}
+    step = engine.start(model, data)
+    for _ in range(8):
+        state, task = step.state, step.ready[0].id
+        step = engine.complete_task(model, state, task, data)
+        if step.status == "completed":
+            break
+    assert step.status == "completed"
+    looked = []
+    real = jsontext.plain
+    monkeypatch.setattr(jsontext, "plain", lambda value: looked.append(value) or real(value))
+    end = engine.complete_task(model, state, task, {**data, "note": "đã trả kết quả"})  # (data of its own)
+    monkeypatch.undo()
+    assert end.status == "completed" and end.data == end.workflow.data
+
+    def holds(value):
+        return value == end.data or (type(value) in (list, tuple) and any(holds(v) for v in value))
+
+    assert sum(1 for value in looked if holds(value)) == 1  # before: 2 (the step's data, then the state's)
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, end.workflow)) == end.state
+    end.workflow.data["when"] = datetime(2026, 12, 6, 7, 0)  # not plain: the next dump looks at it again
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, end.workflow)) == \
+        serial.dump_workflow(model.dialect, end.workflow)

@@ -908,8 +908,12 @@ class Engine:
         after_ready = {t.id for t in ready}
         calls = [] if cancelled else after.calls
         threshold = after.started - 0.000001
+        source = data
         data, data_utf8 = json_safe_and_utf8(data)
-        state, state_utf8 = serial.dump_workflow_or_utf8(model.dialect, workflow)
+        # orjson wrote the data's text: it is plain, which the dump need not ask again (at the end, it is the
+        # workflow's data the state holds).
+        state, state_utf8 = serial.dump_workflow_or_utf8(model.dialect, workflow,
+                                                         plain_data=source if data_utf8 is not None else None)
         return Step(
             state=state,
             state_utf8=state_utf8,
