@@ -41,10 +41,36 @@ def local_today() -> date:
     return clock.current().today()
 
 
+class UnreadJSON:
+    """A JSON field's stored text, held by a model instance until the field is first read (sql._build, for a read
+    whose callers seldom look at the field: a step's dossier, whose data a step replaces)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+class _JSONAccessor(FieldAccessor):
+    """A JSON field's value, read from its stored text (UnreadJSON) when first asked for."""
+
+    def __get__(self, instance, instance_type=None):
+        if instance is None:
+            return self.field
+        value = instance.__data__.get(self.name)
+        if value.__class__ is UnreadJSON:
+            value = instance.__data__[self.name] = self.field.python_value(value.text)
+        return value
+
+
 class JSONField(TextField):
     """JSON stored as text (UTF-8, not ASCII-escaped), the same on SQLite and PostgreSQL."""
 
+    accessor_class = _JSONAccessor
+
     def db_value(self, value):
+        if value.__class__ is UnreadJSON:  # (as read, then written: the value its text holds)
+            value = self.python_value(value.text)
         return None if value is None else jsontext.dumps(value)  # the standard library's text, through orjson
 
     def python_value(self, value):

@@ -229,6 +229,31 @@ def test_a_state_given_as_its_utf8_is_the_same_text_to_every_reader():
     assert Model(workflow=text).workflow == text and Model().workflow is None
 
 
+def test_a_steps_dossier_reads_its_json_fields_only_when_asked_for(app, admin_api):
+    """A step's read of its task's dossier keeps the JSON text of its data and applicant until they are asked for
+    (models.UnreadJSON): a completion replaces the data and seldom reads the applicant (json.loads of a dossier's
+    Vietnamese data, ~50 k instructions a step, went for nothing). Asked for, they are what peewee reads; a dossier
+    written with them unread writes what they hold."""
+    from onestop.models import JSONField, UnreadJSON, User
+    from onestop.services import dossiers
+
+    started = _started(admin_api)
+    with app.app_context():
+        actor = User.get(User.username == "admin1")
+        task = started["tasks"][0]["id"]
+        item = dossiers.get_work_item(actor, task, for_step=True)
+        read = Dossier.get_by_id(item.dossier.id)
+        assert {type(item.dossier.__data__[n]) for n in ("data", "applicant")} <= {UnreadJSON, type(None)}
+        assert type(item.dossier.__data__["data"]) is UnreadJSON  # before: read (a dict)
+        unread = item.dossier.__data__["data"]
+        assert Dossier.data.db_value(unread) == JSONField().db_value(read.data)
+        assert item.dossier.data == read.data and item.dossier.applicant == read.applicant
+        assert item.dossier.__data__["data"] is item.dossier.data  # read once, then kept
+        done = dossiers.complete_task(actor, task, RECEIVED)
+        assert type(done.__data__["applicant"]) in (UnreadJSON, type(None))  # nothing of the step asked for it
+        assert done.data == Dossier.get_by_id(done.id).data and done.applicant == read.applicant
+
+
 # -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
