@@ -51,16 +51,31 @@ class UnreadJSON:
         self.text = text
 
 
-class _JSONAccessor(FieldAccessor):
-    """A JSON field's value, read from its stored text (UnreadJSON) when first asked for."""
+class _ReadWhenAsked(FieldAccessor):
+    """A field's value that an instance may hold as it was stored (a value of class `kept`) and that is made the
+    field's value (`made`) when first read, then kept."""
+
+    kept: type = type(None)
+
+    def made(self, value):
+        raise NotImplementedError
 
     def __get__(self, instance, instance_type=None):
         if instance is None:
             return self.field
         value = instance.__data__.get(self.name)
-        if value.__class__ is UnreadJSON:
-            value = instance.__data__[self.name] = self.field.python_value(value.text)
+        if value.__class__ is self.kept:
+            value = instance.__data__[self.name] = self.made(value)
         return value
+
+
+class _JSONAccessor(_ReadWhenAsked):
+    """A JSON field's value, read from its stored text (UnreadJSON) when first asked for."""
+
+    kept = UnreadJSON
+
+    def made(self, value):
+        return self.field.python_value(value.text)
 
 
 class JSONField(TextField):
@@ -77,16 +92,13 @@ class JSONField(TextField):
         return None if value is None else json.loads(value)
 
 
-class _TextOrItsUtf8(FieldAccessor):
+class _TextOrItsUtf8(_ReadWhenAsked):
     """A field's value that may be set as its UTF-8 (bytes) and is read as its text, decoded when first read."""
 
-    def __get__(self, instance, instance_type=None):
-        if instance is None:
-            return self.field
-        value = instance.__data__.get(self.name)
-        if value.__class__ is bytes:
-            value = instance.__data__[self.name] = value.decode()
-        return value
+    kept = bytes
+
+    def made(self, value):
+        return value.decode()
 
 
 class Utf8TextField(TextField):
