@@ -117,13 +117,9 @@ def link(previous: str, chain, seq, centre_id, dossier_id, actor_id, action, ele
          history=()) -> str:
     """The MAC of an event: the previous MAC, every stored field and the history rows it binds
     (as _history_content lays them out), in a fixed layout, under the chain's key."""
-    # json.dumps(..., ensure_ascii=False, separators=(",", ":"))'s text, through orjson where it writes the same
-    # (jsontext), and its UTF-8 as orjson wrote it: the standard encoder (built anew for every call with these
-    # arguments) cost ~25 k instructions an event, two events a completion.
-    content, utf8 = jsontext.dumps_and_utf8([chain, seq, centre_id, dossier_id, actor_id, action, element_id,
-                                             detail_text, at.isoformat(), history])
-    message = previous.encode() + utf8 if utf8 is not None else (previous + content).encode()
-    return hmac.new(_chain_key(), message, hashlib.sha256).hexdigest()
+    fields = [chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at.isoformat(), history]
+    content, utf8 = jsontext.dumps_and_utf8(fields)  # json.dumps's compact text; orjson's bytes where it wrote them
+    return hmac.new(_chain_key(), previous.encode() + (utf8 or content.encode()), hashlib.sha256).hexdigest()
 
 
 def _append(events) -> None:
