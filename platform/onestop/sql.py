@@ -33,6 +33,7 @@ from .models import (
     Procedure,
     ProcedureVersion,
     SignInSession,
+    UnreadJSON,
     User,
     WaitingEvent,
     WorkItem,
@@ -166,15 +167,16 @@ def _work_item_sql(with_state: bool, centre: str = "?") -> str:
 _WORK_ITEM_SQL = _work_item_sql(False)
 
 
-def _build(model, fields, values):
+def _build(model, fields, values, unread_json=False):
     """The model instance `model(**{field: value})` makes from a row's values, made without
     peewee's descriptor call per field and without computing defaults the row replaces: the fields
-    read hold their values, the others their defaults, and all of them count as changed."""
-    plan = _plans.get((model, id(fields)))
+    read hold their values, the others their defaults, and all of them count as changed. `unread_json`:
+    a JSON field's text is read (json.loads) only when the field is first read (models.UnreadJSON)."""
+    plan = _plans.get((model, id(fields), unread_json))
     if plan is None or plan[0] is not fields:
         if len(_plans) >= 64:  # the module's few query shapes; a caller's own lists are not kept for ever
             _plans.clear()
-        plan = _plans[(model, id(fields))] = _plan(model, fields)
+        plan = _plans[(model, id(fields), unread_json)] = _plan(model, fields, unread_json)
     _fields, defaults, names, converters, callables = plan
     data = defaults.copy()
     # A value of a class its field hands back as it is (None, a text for a text field, ...) is not handed to it.
@@ -187,13 +189,26 @@ def _build(model, fields, values):
     return instance
 
 
-def _plan(model, fields) -> tuple:
+def _plan(model, fields, unread_json=False) -> tuple:
     """What _build needs of a model and the fields a query reads, worked out once per query shape
     (kept with the fields themselves: their id is a key only while they are the ones kept)."""
     meta = model._meta
     names = tuple(f.name for f in fields)
     callables = tuple((name, default) for name, default in meta._default_callable_list if name not in names)
-    return fields, meta._default_by_name, names, tuple((_converter(f), _unchanged(f)) for f in fields), callables
+    return fields, meta._default_by_name, names, tuple(
+        (_unread(f) if unread_json and type(f).python_value is JSONField.python_value else _converter(f), _unchanged(f))
+        for f in fields), callables
+
+
+def _unread(field):
+    """A JSON field's converter that keeps its stored text for its first read (models.UnreadJSON); any other value
+    is read now, as the field reads it."""
+    python_value = field.python_value
+
+    def keep(value):
+        return UnreadJSON(value) if value.__class__ is str else python_value(value)
+
+    return keep
 
 
 def _unchanged(field) -> frozenset:
@@ -291,7 +306,8 @@ def work_item_in_centre(task_id: str, centre_id: int, with_state: bool = False):
     row, link = row[:-2], row[-2:]
     cut = [len(_ITEM), len(_ITEM) + len(DOSSIER_HEAD), len(_ITEM) + len(DOSSIER_HEAD) + len(_VERSION)]
     item = _build(WorkItem, _ITEM, row[: cut[0]])
-    dossier = _build(Dossier, DOSSIER_HEAD, row[cut[0]: cut[1]])
+    # (A step replaces the dossier's data; its applicant is seldom read: their JSON is read when first asked for.)
+    dossier = _build(Dossier, DOSSIER_HEAD, row[cut[0]: cut[1]], unread_json=True)
     dossier.version = _build(ProcedureVersion, _VERSION, row[cut[1]: cut[2]])
     dossier.procedure = _build(Procedure, _PROCEDURE, row[cut[2]:])
     item.dossier = dossier
@@ -316,28 +332,33 @@ _STEP_UPDATES = {(False, False): _STEP_UPDATE, (True, False): _STEP_UPDATE_ENDIN
                  (False, True): _STEP_UPDATE.replace('"state" = ?, ', ""),
                  (True, True): _STEP_UPDATE_ENDING.replace('"state" = ?, ', "")}
 # On SQLite, the state bound as its UTF-8 (the bytes orjson wrote) and stored as TEXT, the same bytes: a str
-# bound to SQLite is encoded to UTF-8 again (~10 instructions a character of a 5 kB state).
-_STEP_UPDATES_UTF8 = {key: text.replace('"workflow" = ?', '"workflow" = CAST(? AS TEXT)')
-                      for key, text in _STEP_UPDATES.items()}
+# bound to SQLite is encoded to UTF-8 again (~10 instructions a character of a 5 kB state). Likewise the data's
+# (keyed by whether the data is bound so too).
+_STEP_UPDATES_UTF8 = {data: {key: text.replace('"workflow" = ?', '"workflow" = CAST(? AS TEXT)').replace(
+    '"data" = ?', '"data" = CAST(? AS TEXT)' if data else '"data" = ?') for key, text in _STEP_UPDATES.items()}
+    for data in (False, True)}
 
 
 def store_step(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
-               clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None) -> bool:
+               clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None, data_utf8=None) -> bool:
     """Compare-and-set the dossier's new state and national status; False if its serial moved meanwhile.
     `state_at_serial`: the dossier's state as read at `serial` (every write of the state moves the serial),
     which is then not written again when the step leaves it as it was. `data_text`: to_json(data), if
-    already made (e.g. outside the writers' lock). `workflow_utf8`: the UTF-8 of `workflow`, if at hand."""
+    already made (e.g. outside the writers' lock). `workflow_utf8`, `data_utf8`: the UTF-8 of `workflow` and of
+    to_json(data), if at hand (SQLite stores them as they are)."""
     return run(*step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at,
-                            now, status, clear_pause, state_at_serial, data_text, workflow_utf8)).rowcount == 1
+                            now, status, clear_pause, state_at_serial, data_text, workflow_utf8, data_utf8)).rowcount == 1
 
 
 def step_update(dossier_id, serial, workflow, state, data, error_element, error_message, next_timer_at, now, status,
-                clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None) -> tuple:
+                clear_pause=False, state_at_serial=None, data_text=None, workflow_utf8=None, data_utf8=None) -> tuple:
     """store_step's compare-and-set as (statement, parameters), for write_step_rows' `guard`."""
     same = state == state_at_serial
     statements = _STEP_UPDATES
     if workflow_utf8 is not None and on_sqlite():
-        statements, workflow = _STEP_UPDATES_UTF8, workflow_utf8
+        statements, workflow = _STEP_UPDATES_UTF8[data_utf8 is not None], workflow_utf8
+        if data_utf8 is not None:
+            data_text = data_utf8
     params = (workflow, *(() if same else (state,)), to_json(data) if data_text is None else data_text, error_element,
               error_message, next_timer_at, now, status, dossier_id, serial)
     return statements[(bool(clear_pause), same)], params

@@ -378,7 +378,7 @@ def test_a_task_stored_under_a_key_that_is_not_its_id_is_written_as_spiffworkflo
 
 
 def test_an_ids_text_is_made_once_for_a_live_workflow(engine):
-    """A dump takes an id's text from the workflow's dump before (UUID.__str__ is Python code, ~7 k
+    """A dump takes an id's text from the workflow's load or dump before (UUID.__str__ is Python code, ~7 k
     instructions): only the ids of tasks made since are made text. The text is the same."""
     model = _model(engine, ("review.bpmn", "receive-schema.json"))
     step = engine.start(model, {"applicant_name": "Đinh G"})
@@ -387,7 +387,7 @@ def test_an_ids_text_is_made_once_for_a_live_workflow(engine):
     loaded = serial.load_workflow(model.dialect, spec, subprocess_specs, step.state)
     again, seen = _calls(lambda: serial.dump_workflow(model.dialect, loaded), {text_code})
     assert again == step.state
-    assert seen[text_code] == len(loaded.tasks)
+    assert seen[text_code] == 0  # the load kept the ids' text as it read them (before: one per task)
     again, seen = _calls(lambda: serial.dump_workflow(model.dialect, loaded), {text_code})
     assert again == step.state
     assert seen[text_code] == 0  # before: one per task, at every dump
@@ -399,3 +399,74 @@ def test_an_ids_text_is_made_once_for_a_live_workflow(engine):
     assert seen[text_code] == 1
     assert text == step.state
     assert _stock(model, lambda: serial.dump_workflow(model.dialect, loaded)) == text
+
+
+def test_a_step_from_a_stored_state_makes_no_text_nor_id_its_load_read(engine):
+    """The ids the load read (their text in UUID.__str__'s form) serve the step's scans, its dump and the look-up
+    of the task to complete: UUID() and UUID.__str__ (Python code, ~10 k and ~7 k instructions) run only for tasks
+    the step made. The answer and the state are what they were."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    first = engine.start(model, {"applicant_name": "Đinh G"})
+    codes = {UUID.__str__.__code__, UUID.__init__.__code__}
+    step, seen = _calls(lambda: engine.complete_task(model, first.state, first.ready[0].id,
+                                                     {"documents_complete": True}), codes)
+    before, after = set(json.loads(first.state)["tasks"]), set(json.loads(step.state)["tasks"])
+    made = after - before
+    assert step.finished and first.ready[0].id in {f.task_id for f in step.finished}
+    assert {f.task_id for f in step.finished} <= after | before
+    assert {t.id for t in step.ready} <= after
+    # UUID(): each stored id once (the load), each new task's (uuid4); UUID.__str__: each new task's id, once
+    # (before: the last task's id parsed again as SpiffWorkflow's converter restores it, the task to complete
+    # parsed again from its text, and every id of the state made text again by the scans and the dump).
+    assert seen[UUID.__init__.__code__] == len(before) + len(made)
+    assert seen[UUID.__str__.__code__] == len(made)
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, step.workflow)) == step.state
+
+
+@pytest.mark.parametrize("how", ["upper ids", "upper parents"])
+def test_a_step_from_ids_written_otherwise_answers_with_their_own_text(engine, how):
+    """Ids not in UUID.__str__'s form (upper case) are not taken as their own text: the step's answer names each
+    task by str(UUID), as from the state written as usual, and its task is found by either text."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    first = engine.start(model, {"applicant_name": "Đinh G"})
+    odd = _odd_ids(first.state, how)
+    task_id = first.ready[0].id
+    for asked in (task_id, task_id.upper()):
+        usual = engine.complete_task(model, first.state, task_id, {"documents_complete": True})
+        step = engine.complete_task(model, odd, asked, {"documents_complete": True})
+        assert [f.task_id for f in step.finished] == [f.task_id for f in usual.finished]
+        assert [(f.task_id, f.element_id) for f in step.finished] == [(f.task_id, f.element_id) for f in usual.finished]
+        assert all(f.task_id == str(UUID(f.task_id)) for f in step.finished)
+        assert [t.element_id for t in step.ready] == [t.element_id for t in usual.ready]
+        assert all(t.id == str(UUID(t.id)) and t.id in step.state for t in step.ready)
+        assert step.state.count(task_id) == usual.state.count(task_id) and task_id.upper() not in step.state
+
+
+def test_a_workflows_data_at_its_end_is_looked_at_once_for_the_steps_data_and_its_state(engine, monkeypatch):
+    """At the workflow's end the step's data is the workflow's data, which the state holds whole: found plain for
+    the step's data (json_safe), it is not walked again for the state's text (jsontext.plain, ~10 k instructions for
+    a few dozen fields). The state is SpiffWorkflow's converter's text."""
+    model = _model(engine, ("review.bpmn", "receive-schema.json"))
+    data = {"applicant_name": "Đinh G", "documents_complete": True, "approved": True, "documents": ["CCCD", "ảnh"]}
+    step = engine.start(model, data)
+    for _ in range(8):
+        state, task = step.state, step.ready[0].id
+        step = engine.complete_task(model, state, task, data)
+        if step.status == "completed":
+            break
+    assert step.status == "completed"
+    looked = []
+    real = jsontext.plain
+    monkeypatch.setattr(jsontext, "plain", lambda value: looked.append(value) or real(value))
+    end = engine.complete_task(model, state, task, {**data, "note": "đã trả kết quả"})  # (data of its own)
+    monkeypatch.undo()
+    assert end.status == "completed" and end.data == end.workflow.data
+
+    def holds(value):
+        return value == end.data or (type(value) in (list, tuple) and any(holds(v) for v in value))
+
+    assert sum(1 for value in looked if holds(value)) == 1  # before: 2 (the step's data, then the state's)
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, end.workflow)) == end.state
+    end.workflow.data["when"] = datetime(2026, 12, 6, 7, 0)  # not plain: the next dump looks at it again
+    assert _stock(model, lambda: serial.dump_workflow(model.dialect, end.workflow)) == \
+        serial.dump_workflow(model.dialect, end.workflow)

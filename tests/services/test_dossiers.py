@@ -151,6 +151,109 @@ def test_a_steps_state_is_stored_from_the_utf8_orjson_wrote_on_sqlite(app, admin
         assert not any(isinstance(value, bytes) for _, params in bound for value in params)
 
 
+def test_a_completions_data_is_stored_from_the_utf8_orjson_wrote_on_sqlite(app, admin_api, monkeypatch):
+    """On SQLite a completion's data is bound as the bytes orjson wrote while copying it (json_safe), CAST to TEXT
+    (stored as text, the same bytes), with its state: not decoded to a str that sqlite3 encodes again (~20
+    instructions a byte of Vietnamese text). On PostgreSQL it is text. The stored data is the standard library's
+    text either way, and the step's own copy of it is what the dossier holds."""
+    import json
+
+    from peewee import SqliteDatabase
+
+    from onestop.db import database
+
+    made = []  # the compare-and-set's (statement, parameters), run alone (SQLite) or as the step's rows' guard
+    real = sql.step_update
+    monkeypatch.setattr(sql, "step_update", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    started = _started(admin_api)
+    done = admin_api.post(f"/tasks/{started['tasks'][0]['id']}/complete", {"data": RECEIVED})
+    assert done.status_code == 200, done.json
+    with app.app_context():
+        dossier = Dossier.get(Dossier.code == started["code"])
+        sqlite = isinstance(database.obj, SqliteDatabase)
+        if sqlite:
+            kind, stored = sql.run('SELECT typeof("data"), "data" FROM "dossier" WHERE "id" = ?', (dossier.id,)).fetchone()
+    [(update, params)] = made
+    standard = json.dumps(dossier.data, ensure_ascii=False, separators=(",", ":"))
+    at = 2 if '"state" = ?' in update else 1  # (the workflow, the state if it moved, then the data)
+    if sqlite:
+        assert params[at] == standard.encode() and '"data" = CAST(? AS TEXT)' in update  # before: the str
+        assert kind == "text" and stored == standard
+    else:
+        assert params[at] == standard and "CAST" not in update
+
+
+def test_a_steps_state_is_made_text_only_when_something_reads_it(app, admin_api):
+    """On SQLite the state a step stores is the UTF-8 orjson wrote, and the dossier the service hands back keeps it
+    as that until its `workflow` is read (models.Utf8TextField): a completion's answer never reads it, and making
+    the text of a ~8 kB state of Vietnamese data cost ~80 k instructions a step. Read, it is the stored text. On
+    PostgreSQL the state is text throughout."""
+    from peewee import SqliteDatabase
+
+    from onestop.db import database
+    from onestop.models import User
+    from onestop.services import dossiers
+
+    started = _started(admin_api)
+    with app.app_context():
+        actor = User.get(User.username == "admin1")
+        sqlite = isinstance(database.obj, SqliteDatabase)
+        dossier = dossiers.complete_task(actor, started["tasks"][0]["id"], RECEIVED)
+        kept = dossier.__data__["workflow"]
+        stored = sql.run('SELECT "workflow" FROM "dossier" WHERE "id" = ?' if sqlite else
+                         'SELECT "workflow" FROM "dossier" WHERE "id" = %s', (dossier.id,)).fetchone()[0]
+        assert type(kept) is (bytes if sqlite else str)  # before: the text, on SQLite too
+        assert dossier.workflow == stored and type(dossier.workflow) is str
+        assert dossier.__data__["workflow"] is dossier.workflow  # made once
+        started = admin_api.post("/dossiers", {"procedure": "review", "data": {"fee": 100}}).json
+        new = Dossier.get(Dossier.code == started["code"])
+        assert new.workflow == sql.run('SELECT "workflow" FROM "dossier" WHERE "id" = ?' if sqlite else
+                                       'SELECT "workflow" FROM "dossier" WHERE "id" = %s', (new.id,)).fetchone()[0]
+
+
+def test_a_state_given_as_its_utf8_is_the_same_text_to_every_reader():
+    """Step.state and Dossier.workflow given a state's UTF-8 read as its text; a dossier saved with it stores the
+    text (TextField's own conversion of bytes)."""
+    from onestop.engine.runtime import Step
+    from onestop.models import Dossier as Model
+
+    text = '{"data":{"tên":"Nguyễn Văn A"},"tasks":{}}'
+    step = Step(state=None, status="active", data={}, state_utf8=text.encode())
+    assert not step.state_is_text()
+    assert step.state == text and step.state_is_text() and step.state is step.state
+    given = Step(state=text, status="active", data={})
+    assert given.state == text and given.state_is_text() and given.state_utf8 is None
+    dossier = Model(workflow=text.encode())
+    assert Model.workflow.db_value(dossier.__data__["workflow"]) == text
+    assert dossier.workflow == text and type(dossier.workflow) is str
+    assert Model(workflow=text).workflow == text and Model().workflow is None
+
+
+def test_a_steps_dossier_reads_its_json_fields_only_when_asked_for(app, admin_api):
+    """A step's read of its task's dossier keeps the JSON text of its data and applicant until they are asked for
+    (models.UnreadJSON): a completion replaces the data and seldom reads the applicant (json.loads of a dossier's
+    Vietnamese data, ~50 k instructions a step, went for nothing). Asked for, they are what peewee reads; a dossier
+    written with them unread writes what they hold."""
+    from onestop.models import JSONField, UnreadJSON, User
+    from onestop.services import dossiers
+
+    started = _started(admin_api)
+    with app.app_context():
+        actor = User.get(User.username == "admin1")
+        task = started["tasks"][0]["id"]
+        item = dossiers.get_work_item(actor, task, for_step=True)
+        read = Dossier.get_by_id(item.dossier.id)
+        assert {type(item.dossier.__data__[n]) for n in ("data", "applicant")} <= {UnreadJSON, type(None)}
+        assert type(item.dossier.__data__["data"]) is UnreadJSON  # before: read (a dict)
+        unread = item.dossier.__data__["data"]
+        assert Dossier.data.db_value(unread) == JSONField().db_value(read.data)
+        assert item.dossier.data == read.data and item.dossier.applicant == read.applicant
+        assert item.dossier.__data__["data"] is item.dossier.data  # read once, then kept
+        done = dossiers.complete_task(actor, task, RECEIVED)
+        assert type(done.__data__["applicant"]) in (UnreadJSON, type(None))  # nothing of the step asked for it
+        assert done.data == Dossier.get_by_id(done.id).data and done.applicant == read.applicant
+
+
 # -- the dossier code's counter under concurrency (PostgreSQL: writers do not queue for the whole database) --
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

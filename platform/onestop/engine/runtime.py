@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
@@ -115,11 +115,31 @@ class Finished:
     at: datetime
 
 
+class _StateText:
+    """Step.state: the state's text, or (given None with `state_utf8`) its UTF-8 decoded when first read. On SQLite
+    the step stores the bytes orjson wrote and the dossier keeps them (models.Utf8TextField): the text of a state
+    (~8 kB, its data Vietnamese) is made only if something reads it."""
+
+    def __set_name__(self, owner, name):
+        self.slot = "_" + name
+
+    def __get__(self, step, owner=None):
+        if step is None:
+            raise AttributeError(self.slot)  # (to dataclasses: a field without a default)
+        text = step.__dict__[self.slot]
+        if text is None and step.state_utf8 is not None:
+            text = step.__dict__[self.slot] = step.state_utf8.decode()
+        return text
+
+    def __set__(self, step, value):
+        step.__dict__[self.slot] = value
+
+
 @dataclass
 class Step:
     """The outcome of one engine step, and everything persisted beside the new state."""
 
-    state: str
+    state: str = _StateText()  # (None with state_utf8 given: decoded from it when read)
     status: str
     data: dict
     ready: list = field(default_factory=list)
@@ -137,14 +157,24 @@ class Step:
     services_changed: bool = False  # whether calls were pending before or after it (rows to look at)
     workflow: object = field(default=None, repr=False)
     table_writes: dict = field(default_factory=dict)  # lookup table name -> the value the step wrote (datastores)
-    # `data`'s JSON text as stored (sql.to_json's), when copying it made it; None: not made.
-    data_text: str | None = field(default=None, repr=False)
-    # `state`'s UTF-8 when orjson wrote it (serial.dump_workflow_and_utf8), for SQLite to store as it is.
+    # The UTF-8 of `data`'s JSON text as stored (sql.to_json's), when copying it made it; None: not made.
+    data_utf8: bytes | None = field(default=None, repr=False)
+    # `state`'s UTF-8 when orjson wrote it (serial.dump_workflow_or_utf8), for SQLite to store as it is.
     state_utf8: bytes | None = field(default=None, repr=False)
+
+    def state_is_text(self) -> bool:
+        """Whether `state` has been made text (given, or read since): else only `state_utf8` holds it."""
+        return self.__dict__["_state"] is not None
     # The scan of `workflow` that ended the step, while it still holds for the workflow as stored (the
     # pruning after it dropped no subprocess): `Engine.keep` keeps it beside the live workflow, so that the
     # next step's "before" and the live cache's task ids need no walk of the tasks of their own.
     scan: object = field(default=None, repr=False)
+
+    @property
+    def data_text(self) -> str | None:
+        """`data`'s JSON text as stored (sql.to_json's), when copying it made it; None: not made. (Made from
+        `data_utf8` when asked: SQLite stores those bytes as they are.)"""
+        return None if self.data_utf8 is None else self.data_utf8.decode()
 
 
 def _take_apart(workflow) -> None:
@@ -186,6 +216,11 @@ def json_safe(value):
 def json_safe_and_text(value):
     """(json_safe(value), its stored text (sql.to_json's) or None): the text orjson wrote while copying."""
     return jsontext.plain_copy_and_text(value, _standard_safe)
+
+
+def json_safe_and_utf8(value):
+    """(json_safe(value), the UTF-8 of its stored text (sql.to_json's) as orjson wrote it while copying, or None)."""
+    return jsontext.plain_copy_and_utf8(value, _standard_safe)
 
 
 def _standard_safe(value):
@@ -539,7 +574,7 @@ class Engine:
     def _pending_call(self, state, model, task_id):
         workflow = self._checkout(model, state)
         try:
-            task = workflow.get_task_from_id(UUID(str(task_id)))
+            task = workflow.get_task_from_id(serial.task_id_of(workflow, str(task_id)))
         except (ValueError, KeyError, SpiffWorkflowException):
             task = None
         if task is None or not is_waiting_call(task):
@@ -781,7 +816,7 @@ class Engine:
 
     def _ready_task(self, workflow, task_id):
         try:
-            task = workflow.get_task_from_id(UUID(str(task_id)))
+            task = workflow.get_task_from_id(serial.task_id_of(workflow, str(task_id)))
         except (ValueError, KeyError, SpiffWorkflowException):
             task = None
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
@@ -831,12 +866,13 @@ class Engine:
         waits = [] if error or cancelled else after.waits
         waiting, next_due = [], None
         now = timeclock.current().now()
+        known = serial.id_texts(workflow)
         for wait in waits:
             due = None
             if wait.kind == "timer":
                 due = _due(wait.task, wait.definition) or (now + timedelta(seconds=30))
                 next_due = due if next_due is None else min(next_due, due)
-            info = WaitInfo(str(wait.task.id), wait.element_id, wait.kind, wait.name, due)
+            info = WaitInfo(serial.id_text(known, wait.task.id), wait.element_id, wait.kind, wait.name, due)
             if wait.kind == "message":
                 info.message = wait.definition.name
                 if getattr(wait.definition, "correlation_properties", None):
@@ -872,14 +908,18 @@ class Engine:
         after_ready = {t.id for t in ready}
         calls = [] if cancelled else after.calls
         threshold = after.started - 0.000001
-        data, data_text = json_safe_and_text(data)
-        state, state_utf8 = serial.dump_workflow_and_utf8(model.dialect, workflow)
+        source = data
+        data, data_utf8 = json_safe_and_utf8(data)
+        # orjson wrote the data's text: it is plain, which the dump need not ask again (at the end, it is the
+        # workflow's data the state holds).
+        state, state_utf8 = serial.dump_workflow_or_utf8(model.dialect, workflow,
+                                                         plain_data=source if data_utf8 is not None else None)
         return Step(
             state=state,
             state_utf8=state_utf8,
             status=status,
             data=data,
-            data_text=data_text,
+            data_utf8=data_utf8,
             ready=ready,
             ready_added=[t for t in ready if t.id not in before_ready],
             ready_removed=sorted(before_ready - after_ready),
@@ -926,11 +966,12 @@ def _scan(workflow, started: float, forms=None) -> _Scan:
     """One pass over every task: ready human tasks, waits, elements finished since `started`."""
     ready, waits, finished, calls, engine_ready = [], [], [], [], False
     threshold = started - 0.000001
+    known = serial.id_texts(workflow)  # the ids' text as the load read it (or the last dump made it)
     for task in _all_tasks(workflow):
         state, spec = task.state, task.task_spec
         if state == TaskState.READY:
             if spec.manual:
-                ready.append(TaskInfo(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
+                ready.append(TaskInfo(serial.id_text(known, task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
                                       spec.lane, forms.get(spec.bpmn_id) if forms else None))
             else:
                 engine_ready = True
@@ -951,7 +992,7 @@ def _scan(workflow, started: float, forms=None) -> _Scan:
                 and task.last_state_change >= threshold:
             if state == TaskState.CANCELLED and isinstance(spec, UnstructuredJoin):
                 continue  # the engine's bookkeeping for a branch that arrived second at a join
-            finished.append(Finished(str(task.id), spec.bpmn_id, spec.bpmn_name,
+            finished.append(Finished(serial.id_text(known, task.id), spec.bpmn_id, spec.bpmn_name,
                                      "completed" if state == TaskState.COMPLETED else "cancelled",
                                      _business_time(task.last_state_change)))
     return _Scan(ready, waits, finished, engine_ready, calls, started)

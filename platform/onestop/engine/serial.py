@@ -14,6 +14,7 @@ walked for typed values (a datetime in the data, say) only when the state holds 
 """
 
 import json
+import re
 import threading
 from copy import copy
 from uuid import UUID
@@ -47,22 +48,24 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
     def to_dict(self, workflow):
         return self.to_dict_and_loose(workflow)[0]
 
-    def to_dict_and_loose(self, workflow):
+    def to_dict_and_loose(self, workflow, plain_data=None):
         """(to_dict(workflow), loose): `loose` lists what of the dictionary can hold values other than
         plain JSON types (the workflow's and tasks' data, deltas, internal data, events, subprocesses, the
         tasks' scalar fields); the rest (task ids, children, typenames, the mappings that hold them) is
-        text and containers made here. None when the whole dictionary has to be looked at."""
+        text and containers made here. None when the whole dictionary has to be looked at. `plain_data`: an
+        object the caller found plain (jsontext.plain): the workflow's data, if it is that very object, is not
+        listed when it is written as a copy of it."""
         if not self.fast_tasks or self.registry.typenames.get(type(workflow.task_tree)) != "Task":
             dct, loose = super(BpmnWorkflowConverter, self).to_dict(workflow), None
         else:
-            dct, loose = self._workflow_to_dict(workflow)
+            dct, loose = self._workflow_to_dict(workflow, plain_data)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         if loose is not None:
             loose += (dct["subprocesses"], dct["bpmn_events"])
         return dct, loose
 
-    def _workflow_to_dict(self, workflow):
+    def _workflow_to_dict(self, workflow, plain_data=None):
         """WorkflowConverter.to_dict, with the tasks converted in one pass; and its loose parts."""
         tasks = workflow.tasks
         ids = _IdTexts(workflow)
@@ -79,8 +82,9 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
                 converted[text] = _task_to_dict(registry, task, text if task.id is task_id else None, ids, parts)
         last_task = ids.text(workflow.last_task.id) if workflow.last_task is not None else None
         root = ids.text(workflow.task_tree.id)
+        data, whole = _clean_data_whole(registry, workflow.data)
         dct = {
-            "data": _clean_data(registry, workflow.data),
+            "data": data,
             "correlations": workflow.correlations,
             "last_task": last_task,
             "success": workflow.success,
@@ -89,7 +93,9 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
             "root": root,
         }
         if loose is not None:
-            loose += (dct["data"], dct["correlations"], last_task, workflow.success, workflow.completed, root)
+            # (A copy of the plain dictionary the caller looked at, the step's data at the workflow's end, is plain.)
+            loose += (() if whole and workflow.data is plain_data else (data,)) + (
+                dct["correlations"], last_task, workflow.success, workflow.completed, root)
         return dct, loose
 
     def restore_onto(self, dct, spec, subprocess_specs, typed=True):
@@ -98,13 +104,26 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
         if self.fast_tasks:
             workflow.tasks, workflow.task_tree = self._tasks_from_dict(dct["tasks"], dct["root"], workflow, typed)
+            self._set_default_attributes(workflow, dct, typed)
         else:
             workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
             workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-        self.set_default_attributes(workflow, dct)
+            self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
+
+    def _set_default_attributes(self, workflow, dct, typed):
+        """WorkflowConverter.set_default_attributes(workflow, dct), with the last task's id the one the load read
+        for its text (`task_id_of`: no UUID() made again) and the workflow's data taken as read when the state
+        holds no typed value (`typed`; registry.restore would only copy it)."""
+        workflow.success = dct["success"]
+        workflow.completed = dct.get("completed", False)
+        workflow.correlations = dct.pop("correlations", {})
+        if isinstance(dct["last_task"], str):
+            workflow.last_task = workflow.tasks.get(task_id_of(workflow, dct["last_task"]))
+        data = dct.pop("data", {})
+        workflow.data = self.registry.restore(data) if typed else data
 
     def _tasks_from_dict(self, tasks_dct, root, workflow, typed):
         """(mapping_from_dict(tasks, UUID, workflow=workflow), the task of id `root`), with plain tasks
@@ -139,6 +158,11 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):
         tree = restored.get(root) if own_keys else None
         if tree is None:
             tree = tasks.get(UUID(root))
+        # The ids' text as read, for the step's scans and the next dump: a text in UUID.__str__'s own form (lower
+        # case, hyphens in place) is what str() of its UUID makes, byte for byte; any other is made again.
+        setattr(workflow, _ID_TEXTS, {id(task.id): (task.id, text, task) for text, task in restored.items()
+                                      if _CANONICAL(text)})
+        setattr(workflow, _UUIDS, ids)
         return tasks, tree
 
 
@@ -149,18 +173,50 @@ _UUID_ONLY = frozenset({UUID})
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict, tuple})
 
 
-def _clean_data(registry, data) -> dict:
-    """registry.convert(registry.clean(data)), as WorkflowConverter.to_dict writes a workflow's data (with
-    the registry in encoder mode, both only drop callables and modules from the dictionary): a plain
-    copy, without asking of every value whether it is either, when its values' types say none is."""
+def _clean_data_whole(registry, data) -> tuple:
+    """(registry.convert(registry.clean(data)), whether that is a copy of `data` whole), as WorkflowConverter.to_dict
+    writes a workflow's data (with the registry in encoder mode, both only drop callables and modules from the
+    dictionary): a plain copy, without asking of every value whether it is either, when its values' types say none
+    is."""
     if type(data) is dict and registry.typenames.get(dict) is None and set(map(type, data.values())) <= _PLAIN_TYPES:
-        return dict(data)
-    return registry.convert(registry.clean(data))
+        return dict(data), True
+    return registry.convert(registry.clean(data)), False
 
 
-# The workflow's attribute (onestop's own) that keeps its tasks' ids' text from one dump to the next of a live
-# workflow: id(UUID) -> (UUID, text, task), the UUID kept so that its id() stays its own.
+# The workflow's attribute (onestop's own) that keeps its tasks' ids' text from its load or one dump to the next
+# of a live workflow: id(UUID) -> (UUID, text, task), the UUID kept so that its id() stays its own.
 _ID_TEXTS = "onestop_id_texts"
+# Its attribute that keeps the ids as the load or the last dump read or made them: text -> UUID (that text's).
+_UUIDS = "onestop_uuids"
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+
+
+def id_texts(workflow) -> dict:
+    """The workflow's known id texts (id(task id) -> (task id, its text, task)): those its load read or its last
+    dump made, and those `id_text` added since. Empty for a workflow neither loaded nor dumped here."""
+    known = getattr(workflow, _ID_TEXTS, None)
+    if known is None:
+        known = {}
+        setattr(workflow, _ID_TEXTS, known)
+    return known
+
+
+def id_text(known: dict, task_id) -> str:
+    """str(task_id), UUID.__str__'s text (Python code, ~7 k instructions), taken from `known` (`id_texts`) when
+    it holds this very id, else made and added there for the next look and the workflow's next dump."""
+    entry = known.get(id(task_id))
+    if entry is not None and entry[0] is task_id:
+        return entry[1]
+    text = str(task_id)
+    known[id(task_id)] = (task_id, text, None)
+    return text
+
+
+def task_id_of(workflow, text: str):
+    """UUID(text): the id object the workflow's load read or its last dump made for this text, if any (the same
+    value: it was made from this text, or made this text), else a new one (UUID() is Python code, ~10 k)."""
+    found = (getattr(workflow, _UUIDS, None) or {}).get(text)
+    return found if found is not None else UUID(text)
 
 
 class _IdTexts:
@@ -178,6 +234,7 @@ class _IdTexts:
             entries[id(task_id)] = (task_id, entry[1] if entry is not None and entry[0] is task_id else str(task_id),
                                     task)
         setattr(workflow, _ID_TEXTS, entries)
+        setattr(workflow, _UUIDS, {text: task_id for task_id, text, _task in entries.values() if type(task_id) is UUID})
         self._by_value = None
 
     def by_value(self) -> dict:
@@ -372,17 +429,25 @@ def dump_workflow(dialect: str, workflow) -> str:
 
 def dump_workflow_and_utf8(dialect: str, workflow) -> tuple:
     """(dump_workflow(...), its UTF-8 when orjson wrote it, else None): jsontext.dumps_and_utf8."""
+    text, utf8 = dump_workflow_or_utf8(dialect, workflow)
+    return (utf8.decode() if text is None else text), utf8
+
+
+def dump_workflow_or_utf8(dialect: str, workflow, plain_data=None) -> tuple:
+    """(None, the UTF-8 of dump_workflow(...)) when orjson wrote it, else (dump_workflow(...), None):
+    jsontext.dumps_or_utf8. `plain_data`: an object the caller has found plain (jsontext.plain), not looked at
+    again if it is the workflow's data (a step's data at the workflow's end is its data)."""
     serializer = serializer_for(dialect)
     spiff = serializer.spiff
     spiff.registry._encoder_mode = True
     try:
-        doc, loose = serializer.workflow_converter.to_dict_and_loose(workflow)
+        doc, loose = serializer.workflow_converter.to_dict_and_loose(workflow, plain_data)
         doc["typename"] = serializer.workflow_converter.typename
         doc[spiff.VERSION_KEY] = spiff.VERSION
         # json.dumps's text, through orjson where it can: only the parts that can hold other values are
         # looked at (the tasks' ids, children and typenames are half of a state's values).
         known = None if loose is None else jsontext.plain([*loose, doc["typename"], spiff.VERSION])
-        return jsontext.dumps_and_utf8(doc, cls=spiff._encoder_cls, known_plain=known)
+        return jsontext.dumps_or_utf8(doc, cls=spiff._encoder_cls, known_plain=known)
     finally:
         spiff.registry._encoder_mode = False
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from peewee import SqliteDatabase
 
-from .. import sql
+from .. import jsontext, sql
 from ..db import LOCK_AUDIT, current_unit, database, defer
 from ..models import AuditEvent, AuditHead, utcnow
 from . import runtime, webhook_events
@@ -117,9 +117,9 @@ def link(previous: str, chain, seq, centre_id, dossier_id, actor_id, action, ele
          history=()) -> str:
     """The MAC of an event: the previous MAC, every stored field and the history rows it binds
     (as _history_content lays them out), in a fixed layout, under the chain's key."""
-    content = json.dumps([chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text,
-                          at.isoformat(), history], ensure_ascii=False, separators=(",", ":"))
-    return hmac.new(_chain_key(), (previous + content).encode(), hashlib.sha256).hexdigest()
+    fields = [chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at.isoformat(), history]
+    content, utf8 = jsontext.dumps_and_utf8(fields)  # json.dumps's compact text; orjson's bytes where it wrote them
+    return hmac.new(_chain_key(), previous.encode() + (utf8 or content.encode()), hashlib.sha256).hexdigest()
 
 
 def _append(events) -> None:

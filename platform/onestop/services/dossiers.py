@@ -49,7 +49,7 @@ from .runtime import engine, on_behalf_of
 from .sittings import after_task as follow_sitting
 from .stats import counters
 from .stats.definition import resolution
-from .steps import deadline_plan, first_status, save_step, write_step_rows
+from .steps import deadline_plan, first_status, save_step, state_as_stored, write_step_rows
 
 
 def check_data(data, what="data"):
@@ -212,7 +212,7 @@ def _new_row(actor, centre_id, procedure, version, model, step, applicant, chann
         texts={"data": step.data_text if step.data_text is not None else sql.to_json(step.data),
                "applicant": sql.to_json(applicant)}, workflow_utf8=step.state_utf8,
         centre_id=centre_id, procedure_id=procedure.id, version_id=version.id,
-        state=step.status, data=step.data, applicant=applicant, workflow=step.state, serial=1,
+        state=step.status, data=step.data, applicant=applicant, workflow=state_as_stored(step), serial=1,
         error_element=error.get("element_id"), error_message=error.get("message"),
         next_timer_at=step.next_timer_at, lookup_hash=hashed,
         status=first_status(channel, step, model),

@@ -96,6 +96,8 @@ class _Change:
     now: datetime
     fee: int = 0  # the fee the result waits for (services.payments: paid before the result), VND
     data_text: str | None = None  # the step's data as stored (sql.to_json), made before the writers' lock
+    # Or (SQLite, with the state's) its UTF-8 as orjson wrote it, stored as it is (data_text is then None).
+    data_utf8: bytes | None = None
 
     @property
     def error(self) -> dict:
@@ -131,9 +133,16 @@ def _decide(dossier, step, actor, action, element_id, detail, completed_task_id,
     elif turn and new_status == _WAITING_STATUS[turn[1]]:
         new_status = Status.PROCESSING
     new_status = moved(dossier, new_status)
+    # On SQLite the data's UTF-8 is stored as orjson wrote it (with the state's: sql.step_update), not decoded.
+    data_utf8 = getattr(step, "data_utf8", None)
+    if data_utf8 is None or getattr(step, "state_utf8", None) is None or not on_sqlite():
+        data_utf8 = None
+        data_text = step.data_text if step.data_text is not None else sql.to_json(step.data)
+    else:
+        data_text = None
     return _Change(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, version,
                    ending=status is not None, status=new_status, turn=turn, now=utcnow(), fee=fee,
-                   data_text=step.data_text if step.data_text is not None else sql.to_json(step.data))
+                   data_text=data_text, data_utf8=data_utf8)
 
 
 _WAITING_STATUS = {clockstops.SUPPLEMENT: Status.SUPPLEMENT_REQUESTED,
@@ -163,13 +172,23 @@ def _compare_and_set(change: _Change) -> None:
     """Store the engine's state if the dossier's serial is still the one the step was computed
     from (the dossier's row, locked first); Conflict if someone stored a step meanwhile."""
     dossier, step, error = change.dossier, change.step, change.error
-    if not sql.store_step(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
+    if not sql.store_step(dossier.id, dossier.serial, state_as_stored(step), step.status, step.data, error.get("element_id"),
                           error.get("message"), step.next_timer_at, change.now, change.status,
                           clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text,
-                          workflow_utf8=getattr(step, "state_utf8", None)):
+                          workflow_utf8=getattr(step, "state_utf8", None), data_utf8=change.data_utf8):
         _changed_meanwhile(dossier)
     if change.version is not None:  # carried onto another version of its procedure
         Dossier.update(version=change.version.id).where(Dossier.id == dossier.id).execute()
+
+
+def state_as_stored(step):
+    """The step's state as SQLite stores it: the UTF-8 orjson wrote, if the engine made it and nothing has made its
+    text since (a dossier given it decodes it only if read: models.Utf8TextField); else its text."""
+    utf8 = getattr(step, "state_utf8", None)
+    if utf8 is not None and not step.state_is_text() and on_sqlite():
+        return utf8
+    return step.state
+
 
 
 def _changed_meanwhile(dossier):
@@ -184,12 +203,23 @@ def _compare_and_set_with_rows(change: _Change) -> tuple | None:
     dossier, step = change.dossier, change.step
     if (on_sqlite() or change.version is not None or change.turn is not None
             or getattr(step, "table_writes", None)
-            or deadlines.due_may_change(dossier, deadline_plan(model_for(dossier.version)), dossier.data, step.data)):
+            or _due_may_change(dossier, step)):
         return None
     error = change.error
     return sql.step_update(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                            error.get("message"), step.next_timer_at, change.now, change.status,
                            clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text)
+
+
+def _field_chooses(plan) -> bool:
+    """Whether a field of the dossier's data may choose its legal limit (deadlines.due_may_change is False if not)."""
+    return plan is not None and bool(plan.by_field)
+
+
+def _due_may_change(dossier, step) -> bool:
+    """deadlines.due_may_change of the step, the dossier's data read only if a field may choose the limit."""
+    plan = deadline_plan(model_for(dossier.version))
+    return _field_chooses(plan) and deadlines.due_may_change(dossier, plan, dossier.data, step.data)
 
 
 def _pause_or_resume(change: _Change):
@@ -198,7 +228,10 @@ def _pause_or_resume(change: _Change):
     action too. The promised instant after it."""
     dossier, now = change.dossier, change.now
     if change.turn is None:
-        chosen = deadlines.chosen_due(dossier, deadline_plan(model_for(dossier.version)), dossier.data, change.step.data)
+        plan = deadline_plan(model_for(dossier.version))
+        # (Without a field that chooses the limit there is nothing to choose: the dossier's data, whose JSON a step's
+        # read leaves unread until asked for, is not looked at.)
+        chosen = deadlines.chosen_due(dossier, plan, dossier.data, change.step.data) if _field_chooses(plan) else None
         if chosen is not None:  # the step recorded what decides the legal limit (the kind of works)
             Dossier.update(due_at=chosen).where(Dossier.id == dossier.id).execute()
             return chosen
@@ -275,7 +308,7 @@ def _bring_up_to_date(change: _Change, due_at) -> None:
         dossier.paused_at = None
     elif change.turn and change.turn[0] == "stop":
         dossier.paused_at = now
-    dossier.workflow, dossier.state, dossier.data, dossier.updated_at = step.state, step.status, step.data, now
+    dossier.workflow, dossier.state, dossier.data, dossier.updated_at = state_as_stored(step), step.status, step.data, now
     dossier.error_element, dossier.error_message = error.get("element_id"), error.get("message")
     dossier.next_timer_at = step.next_timer_at
 
