@@ -478,7 +478,7 @@ class PostgresPool(_GroupCommit, PooledPostgresqlDatabase):
     def _commit_batch(self, batch):
         """The units of `batch` in one transaction on this thread's connection, each in its own savepoint
         (undone alone if it raises, its error handed to its own caller, who retries a transient one), and
-        one COMMIT: one WAL flush, and the rows every unit writes (figures, code counter, audit head) taken
+        one COMMIT: one WAL flush, and the rows every unit writes (the audit head, a new dossier's code counter) taken
         once, for all of them. Alone, a unit runs as `write_transaction` runs it."""
         if len(batch) == 1:
             ticket = batch[0]
