@@ -807,3 +807,74 @@ def test_postgres_group_commit_is_off_unless_set_and_the_setting_reaches_the_poo
     assert build_runtime(load_settings(home=tmp_path, database_url=url), engine=False).database.group_commit is False
     monkeypatch.setenv("ONESTOP_POSTGRES_GROUP_COMMIT", "1")
     assert build_runtime(load_settings(home=tmp_path, database_url=url), engine=False).database.group_commit is True
+
+
+class _Stop(BaseException):
+    """What a thread may be told that is not an error (as KeyboardInterrupt or SystemExit are)."""
+
+
+def test_a_unit_of_a_sqlite_batch_that_is_told_to_stop_is_undone_alone_and_the_others_are_committed(sqlite_app):
+    from onestop import sql
+    from tests.services.test_audit import one_sqlite_batch
+
+    def insert(n):
+        return lambda: sql.run('INSERT INTO "stopped" VALUES (?)', (n,))
+
+    def stops():
+        sql.run('INSERT INTO "stopped" VALUES (2)')
+        raise _Stop()
+
+    with sqlite_app.app_context():
+        sql.run('CREATE TABLE "stopped" ("n" INTEGER)')
+        errors, _statements = one_sqlite_batch([insert(1), stops, insert(3)])  # before: _Stop escaped the batch
+        assert [type(e) for e in errors] == [type(None), _Stop, type(None)]
+        assert [n for (n,) in sql.run('SELECT "n" FROM "stopped" ORDER BY "n"')] == [1, 3]
+
+
+def test_when_the_thread_leading_a_sqlite_batch_is_told_to_stop_before_its_commit_no_other_unit_is_told_it_was_made(
+        sqlite_app, monkeypatch):
+    # Before: the leader's KeyboardInterrupt or SystemExit left run_write and the other units' callers were
+    # answered as if their writes had been committed.
+    import threading
+    import time
+
+    from onestop import sql
+    from onestop.db import WriteInterrupted
+
+    with sqlite_app.app_context():
+        sql.run('CREATE TABLE "stopped" ("n" INTEGER)')
+    db = database.obj
+    commit_batch = db._commit_batch
+
+    def interrupted(batch):
+        if len(batch) > 1:
+            raise _Stop()
+        return commit_batch(batch)
+
+    monkeypatch.setattr(db, "_commit_batch", interrupted)
+    blocking, outcomes = threading.Event(), []
+
+    def writer(n):
+        try:
+            _run_write_in(sqlite_app, lambda: sql.run('INSERT INTO "stopped" VALUES (?)', (n,)) and n)
+            outcomes.append("made")
+        except _Stop:
+            outcomes.append("stopped")
+        except WriteInterrupted:
+            outcomes.append("not made")
+
+    blocker = threading.Thread(target=_run_write_in, args=(sqlite_app, lambda: blocking.wait(30)))
+    blocker.start()  # a batch that runs until released: the three units queue meanwhile, for the next one
+    while not db._leading:
+        time.sleep(0.005)
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    while len(db._pending) < 3:
+        time.sleep(0.005)
+    blocking.set()
+    for t in [blocker, *threads]:
+        t.join(60)
+    assert sorted(outcomes) == ["not made", "not made", "stopped"]
+    with sqlite_app.app_context():
+        assert sql.run('SELECT COUNT(*) FROM "stopped"').fetchone() == (0,)

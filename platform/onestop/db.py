@@ -138,6 +138,11 @@ WAL_PAGES = 1000  # SQLite's own default threshold (4 MB of 4 kB pages)
 MIN_CHECKPOINT_PAUSE = 0.01  # seconds: the checkpointer's shortest pause, however fast the WAL grows
 
 
+class WriteInterrupted(RuntimeError):
+    """A unit of work that was not made because the commit it was batched into was interrupted (a
+    KeyboardInterrupt or SystemExit in the thread that led the batch)."""
+
+
 class _GroupCommit:
     """Group commit: `run_write` queues a unit of work; whoever finds no batch being committed takes every
     queued unit (its own among them) and commits them together (`_commit_batch`), the others wait for that
@@ -162,7 +167,7 @@ class _GroupCommit:
             if leads:
                 self._leading = True
         if leads:
-            batch, committed = [], False
+            batch, committed, interrupted = [], False, None
             try:
                 # The lock across processes first, then the batch: the writes queued here while another
                 # process held it go into this commit instead of waiting for the next one.
@@ -171,9 +176,13 @@ class _GroupCommit:
                         batch, self._pending = self._pending, []
                     self._commit_batch(batch)
                     committed = True
-            except Exception as exc:
+            except BaseException as exc:  # (KeyboardInterrupt too: no unit of the batch may be told it was made)
+                if not isinstance(exc, Exception):
+                    interrupted = exc
                 if committed:  # giving the lock back failed, after the commit: the writes are kept
                     log.exception("releasing the writers' lock of %s failed", self.database)
+                    if not isinstance(exc, Exception):
+                        ticket.error = exc  # the leader stops as it was told to; its write stands
                 else:  # taking it failed: the writes waiting here did not happen
                     with self._turn:
                         if not batch:
@@ -183,6 +192,10 @@ class _GroupCommit:
             finally:
                 with self._turn:
                     for done in batch:
+                        if interrupted is not None and done is not ticket and done.error is interrupted:
+                            # Stopping the leader's thread (KeyboardInterrupt, SystemExit) is not for the others'
+                            # threads: their writes were not made, which they are told as an error of their own.
+                            done.error = WriteInterrupted("the commit this write was part of was interrupted")
                         done.finished = True
                     self._leading = False
                     self._turn.notify_all()
@@ -293,7 +306,7 @@ class LocalDatabase(_GroupCommit, SqliteDatabase):
             try:
                 with self.writer(), self.atomic("IMMEDIATE"):
                     ticket.result, _unit = _run_unit(ticket.work)
-            except Exception as exc:  # handed to the ticket's own caller
+            except BaseException as exc:  # handed to the ticket's own caller
                 ticket.error = exc
             return
         # Each audit chain's head as the batch's units have left it in its transaction (number, hash): the
@@ -310,12 +323,14 @@ class LocalDatabase(_GroupCommit, SqliteDatabase):
                             ticket.result, unit = _run_unit(ticket.work, heads, batched=True)
                         heads = unit.heads
                         ends += unit.ends
-                    except Exception as exc:  # handed to the ticket's own caller
+                    except BaseException as exc:  # handed to the ticket's own caller (KeyboardInterrupt too)
                         ticket.error = exc
                 _write_at_commit(ends)  # failing, it fails the batch: nothing of it is committed
-        except Exception as exc:  # the commit itself failed: none of the batch happened
+        except BaseException as exc:  # the commit itself failed: none of the batch happened
             for ticket in batch:
                 ticket.error = ticket.error or exc
+            if not isinstance(exc, Exception):  # (its leader's thread was told to stop: run_write tells the others)
+                raise
 
     @contextlib.contextmanager
     def _unit_savepoint(self):
@@ -485,7 +500,7 @@ class PostgresPool(_GroupCommit, PooledPostgresqlDatabase):
             try:
                 with self.atomic(), _unit_of_work():
                     ticket.result = ticket.work()
-            except Exception as exc:
+            except BaseException as exc:
                 ticket.error = exc
             return
         try:
@@ -495,12 +510,14 @@ class PostgresPool(_GroupCommit, PooledPostgresqlDatabase):
                     try:
                         ticket.result, _unit = ticket.context.run(_run_unit, ticket.work)
                         self._release_pipeline()  # its pipelined writes answered here: an error is its own
-                    except Exception as exc:
+                    except BaseException as exc:  # handed to the ticket's own caller (KeyboardInterrupt too)
                         self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
                         ticket.error = exc
-        except Exception as exc:  # the commit itself failed: none of the batch happened
+        except BaseException as exc:  # the commit itself failed: none of the batch happened
             for ticket in batch:
                 ticket.error = ticket.error or exc
+            if not isinstance(exc, Exception):  # (its leader's thread was told to stop: run_write tells the others)
+                raise
 
     def _connect(self):
         conn = super()._connect()
