@@ -1,5 +1,7 @@
 """The embedded database is durable: WAL journal, synchronous=FULL, foreign keys on."""
 
+import contextlib
+
 import pytest
 
 from onestop.db import database
@@ -668,3 +670,211 @@ def test_on_sqlite_tells_the_contexts_database_apart(pg_db, tmp_path):
         assert contextvars.copy_context().run(inside, pg_db) is False
     finally:
         local.close()
+
+
+@contextlib.contextmanager
+def _grouped(app):
+    """The app's PostgreSQL pool with group commit on and its commits counted (the list yielded), the
+    table "pair" made (_pg_pair); both undone afterwards."""
+    _pg_pair(app)
+    db = database.obj
+    commits, original = [], db.commit
+    db.commit = lambda *args, **kwargs: commits.append(1) or original(*args, **kwargs)
+    db.group_commit = True
+    try:
+        yield commits
+    finally:
+        db.commit, db.group_commit = original, False
+
+
+def _run_write_in(app, work):
+    """run_write(work) as a request thread of `app` runs it, on a connection of its own."""
+    from onestop.db import run_write
+
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        try:
+            return run_write(work)
+        finally:
+            database.close()
+
+
+def test_with_group_commit_on_postgresql_concurrent_units_share_commits_and_a_failing_one_is_undone_alone(pg_app):
+    import threading
+    import time
+
+    from onestop import sql
+
+    db = database.obj
+    blocking, outcomes = threading.Event(), {}
+
+    def writer(n):
+        def work():
+            sql.run('INSERT INTO "pair" ("id", "n") VALUES (?, ?)', (10 + n, n))
+            sql.run('UPDATE "pair" SET "n" = "n" + 1 WHERE "id" = 1')  # the row every unit writes
+            if n % 5 == 2:
+                raise ValueError(f"refused {n}")
+            return n
+
+        try:
+            outcomes[n] = _run_write_in(pg_app, work)
+        except ValueError as exc:
+            outcomes[n] = str(exc)
+
+    with _grouped(pg_app) as commits:
+        blocker = threading.Thread(target=_run_write_in, args=(pg_app, lambda: blocking.wait(30)))
+        blocker.start()  # a batch that runs until released: the twelve units queue meanwhile, for the next one
+        while not db._leading:
+            time.sleep(0.005)
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(12)]
+        for t in threads:
+            t.start()
+        while len(db._pending) < 12:
+            time.sleep(0.005)
+        blocking.set()
+        for t in [blocker, *threads]:
+            t.join(60)
+    refused = {n for n in range(12) if n % 5 == 2}
+    assert outcomes == {n: (f"refused {n}" if n in refused else n) for n in range(12)}
+    with pg_app.app_context():
+        database.connect(reuse_if_open=True)
+        assert {i for (i,) in sql.run('SELECT "id" FROM "pair" WHERE "id" >= 10').fetchall()} == \
+            {10 + n for n in range(12) if n not in refused}
+        assert sql.run('SELECT "n" FROM "pair" WHERE "id" = 1').fetchone() == (12 - len(refused),)
+        database.close()
+    assert len(commits) == 2  # the blocker's, and one for the twelve units (alone: one for each that kept its write)
+
+
+def test_with_group_commit_on_postgresql_a_unit_of_a_batch_that_meets_a_deadlock_is_undone_alone_and_runs_again(pg_app):
+    import threading
+    import time
+
+    import psycopg
+
+    from onestop import sql
+
+    db = database.obj
+    blocking, first_done, runs, errors = threading.Event(), threading.Event(), {"a1": 0, "a2": 0}, []
+
+    def a1():
+        runs["a1"] += 1
+        sql.run('UPDATE "pair" SET "n" = "n" + 1 WHERE "id" = 1')
+        first_done.set()
+
+    def a2():
+        runs["a2"] += 1
+        sql.run('UPDATE "pair" SET "n" = "n" + 1 WHERE "id" = 2')  # held by the other transaction
+
+    def call(work):
+        try:
+            _run_write_in(pg_app, work)
+        except Exception as exc:  # the outcome under test: none may reach the caller
+            errors.append(exc)
+
+    with _grouped(pg_app) as commits, psycopg.connect(dbname=db.database, **{  # another process's connection
+            k: v for k, v in db.connect_params.items() if k in ("host", "port", "user", "password")}) as other:
+        other.execute("SET deadlock_timeout = '60s'")  # the batch's side detects the deadlock: its unit is the victim
+        blocker = threading.Thread(target=call, args=(lambda: blocking.wait(30),))
+        blocker.start()  # a batch that runs until released: the two units queue meanwhile, for the next one
+        while not db._leading:
+            time.sleep(0.005)
+        units = [threading.Thread(target=call, args=(work,)) for work in (a1, a2)]
+        for t in units:
+            t.start()
+        while len(db._pending) < 2:
+            time.sleep(0.005)
+        other.execute('UPDATE "pair" SET "n" = "n" + 1 WHERE "id" = 2')  # the other transaction ...
+        blocking.set()
+        assert first_done.wait(30)
+        other.execute('UPDATE "pair" SET "n" = "n" + 1 WHERE "id" = 1')  # ... waits for the batch, which waits for it
+        other.commit()  # once the batch's unit a2, the deadlock's victim, was undone alone
+        for t in [blocker, *units]:
+            t.join(60)
+    assert errors == []
+    assert runs == {"a1": 1, "a2": 2}  # a1 ran once and kept its write; a2 was undone and ran again
+    with pg_app.app_context():
+        database.connect(reuse_if_open=True)
+        assert sql.run('SELECT "n" FROM "pair" ORDER BY "id"').fetchall() == [(2,), (2,)]
+        database.close()
+    assert len(commits) == 3  # the blocker's; a1's and a2's first run together; a2's second run
+
+def test_postgres_group_commit_is_off_unless_set_and_the_setting_reaches_the_pool(tmp_path, monkeypatch):
+    from onestop.assemble import build_runtime
+    from onestop.config import load_settings
+
+    url = "postgresql://onestop@127.0.0.1:1/onestop"  # never connected to: the pool opens connections when asked
+    monkeypatch.delenv("ONESTOP_POSTGRES_GROUP_COMMIT", raising=False)
+    assert build_runtime(load_settings(home=tmp_path, database_url=url), engine=False).database.group_commit is False
+    monkeypatch.setenv("ONESTOP_POSTGRES_GROUP_COMMIT", "1")
+    assert build_runtime(load_settings(home=tmp_path, database_url=url), engine=False).database.group_commit is True
+
+
+class _Stop(BaseException):
+    """What a thread may be told that is not an error (as KeyboardInterrupt or SystemExit are)."""
+
+
+def test_a_unit_of_a_sqlite_batch_that_is_told_to_stop_is_undone_alone_and_the_others_are_committed(sqlite_app):
+    from onestop import sql
+    from tests.services.test_audit import one_sqlite_batch
+
+    def insert(n):
+        return lambda: sql.run('INSERT INTO "stopped" VALUES (?)', (n,))
+
+    def stops():
+        sql.run('INSERT INTO "stopped" VALUES (2)')
+        raise _Stop()
+
+    with sqlite_app.app_context():
+        sql.run('CREATE TABLE "stopped" ("n" INTEGER)')
+        errors, _statements = one_sqlite_batch([insert(1), stops, insert(3)])  # before: _Stop escaped the batch
+        assert [type(e) for e in errors] == [type(None), _Stop, type(None)]
+        assert [n for (n,) in sql.run('SELECT "n" FROM "stopped" ORDER BY "n"')] == [1, 3]
+
+
+def test_when_the_thread_leading_a_sqlite_batch_is_told_to_stop_before_its_commit_no_other_unit_is_told_it_was_made(
+        sqlite_app, monkeypatch):
+    # Before: the leader's KeyboardInterrupt or SystemExit left run_write and the other units' callers were
+    # answered as if their writes had been committed.
+    import threading
+    import time
+
+    from onestop import sql
+    from onestop.db import WriteInterrupted
+
+    with sqlite_app.app_context():
+        sql.run('CREATE TABLE "stopped" ("n" INTEGER)')
+    db = database.obj
+    commit_batch = db._commit_batch
+
+    def interrupted(batch):
+        if len(batch) > 1:
+            raise _Stop()
+        return commit_batch(batch)
+
+    monkeypatch.setattr(db, "_commit_batch", interrupted)
+    blocking, outcomes = threading.Event(), []
+
+    def writer(n):
+        try:
+            _run_write_in(sqlite_app, lambda: sql.run('INSERT INTO "stopped" VALUES (?)', (n,)) and n)
+            outcomes.append("made")
+        except _Stop:
+            outcomes.append("stopped")
+        except WriteInterrupted:
+            outcomes.append("not made")
+
+    blocker = threading.Thread(target=_run_write_in, args=(sqlite_app, lambda: blocking.wait(30)))
+    blocker.start()  # a batch that runs until released: the three units queue meanwhile, for the next one
+    while not db._leading:
+        time.sleep(0.005)
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    while len(db._pending) < 3:
+        time.sleep(0.005)
+    blocking.set()
+    for t in [blocker, *threads]:
+        t.join(60)
+    assert sorted(outcomes) == ["not made", "not made", "stopped"]
+    with sqlite_app.app_context():
+        assert sql.run('SELECT COUNT(*) FROM "stopped"').fetchone() == (0,)

@@ -15,7 +15,7 @@ def build_runtime(settings: Settings, *, engine: bool = True, worker: bool = Fal
     checkpoints' schedule too (`onestop worker`)."""
     built = runtime.Runtime(
         database=db.open_database(settings.database_url, checkpoint_seconds=settings.sqlite_checkpoint_seconds,
-                                  wal_pages=settings.sqlite_wal_pages),
+                                  wal_pages=settings.sqlite_wal_pages, group_commit=settings.postgres_group_commit),
         clock=settings.clock or Clock(),
         files=attachments.FileStore(settings.home / "files", settings.max_file_bytes, settings.max_dossier_file_bytes),
         senders=notify.senders(notify.SmtpSender(settings.smtp_url, settings.mail_from) if settings.smtp_url else None,

@@ -80,6 +80,10 @@ class Settings:
     # SQLite itself, inside the commit that makes it cross sqlite_wal_pages.
     sqlite_checkpoint_seconds: float = 0.0
     sqlite_wal_pages: int = 1000
+    # On PostgreSQL, the units of work of a process's threads that come together share one transaction and
+    # one commit (one WAL flush; the rows every step writes taken once), as SQLite's always do. Off: each
+    # commits alone. docs/deploy.md says when it pays (a durable server whose commits queue on a centre's rows).
+    postgres_group_commit: bool = False
     agency_code: str | None = None  # the default centre's electronic identity code (dossier codes)
     code_system: str | None = None  # 2-digit system-owner code: the national-service code variant
     proxies: int = 0  # reverse proxies in front (their X-Forwarded-For is trusted)
@@ -369,6 +373,7 @@ def load_settings(**overrides) -> Settings:
         redis_url=os.environ.get("ONESTOP_REDIS_URL") or None,
         sqlite_checkpoint_seconds=_float("ONESTOP_SQLITE_CHECKPOINT_SECONDS", 0.0),
         sqlite_wal_pages=_int("ONESTOP_SQLITE_WAL_PAGES", 1000),
+        postgres_group_commit=os.environ.get("ONESTOP_POSTGRES_GROUP_COMMIT", "0") in ("1", "true", "yes"),
         secure_cookies=os.environ.get("ONESTOP_SECURE_COOKIES", "0") in ("1", "true", "yes"),
         idle_minutes=_int("ONESTOP_IDLE_MINUTES", 30),
         session_hours=_int("ONESTOP_SESSION_HOURS", 12),

@@ -17,9 +17,12 @@ the code (LOCK_CODE), then the audit chain's head (LOCK_AUDIT, last; a new dossi
 reads its chain's head together with the counter, on PostgreSQL in the same exchange).
 `run_write` runs its unit again, from the start and in a new transaction, when the database
 reports a deadlock or a serialization failure (a few times, after short random pauses).
+On SQLite, and on PostgreSQL with `group_commit` (ONESTOP_POSTGRES_GROUP_COMMIT), the units that
+threads of a process bring at the same time share one transaction and one commit (`_GroupCommit`).
 """
 
 import contextlib
+import contextvars
 import fcntl
 import functools
 import logging
@@ -135,7 +138,73 @@ WAL_PAGES = 1000  # SQLite's own default threshold (4 MB of 4 kB pages)
 MIN_CHECKPOINT_PAUSE = 0.01  # seconds: the checkpointer's shortest pause, however fast the WAL grows
 
 
-class LocalDatabase(SqliteDatabase):
+class WriteInterrupted(RuntimeError):
+    """A unit of work that was not made because the commit it was batched into was interrupted (a
+    KeyboardInterrupt or SystemExit in the thread that led the batch)."""
+
+
+class _GroupCommit:
+    """Group commit: `run_write` queues a unit of work; whoever finds no batch being committed takes every
+    queued unit (its own among them) and commits them together (`_commit_batch`), the others wait for that
+    commit. `_taking_batch()` is held while the batch is taken and committed (SQLite: the writers' lock)."""
+
+    def _init_group(self):
+        self._turn = threading.Condition()
+        self._pending = []
+        self._leading = False
+
+    def run_write(self, work):
+        """Run `work()` in a write transaction shared with the writes other threads queue
+        meanwhile: one commit, one fsync for all of them (group commit). Each runs in its own
+        savepoint, so one that raises is undone alone and its exception reaches only its caller.
+        Whoever finds no batch being committed commits the waiting ones, its own among them."""
+        ticket = _Ticket(work, self._unit_context())
+        with self._turn:
+            self._pending.append(ticket)
+            while not ticket.finished and self._leading:
+                self._turn.wait()
+            leads = not ticket.finished
+            if leads:
+                self._leading = True
+        if leads:
+            batch, committed, interrupted = [], False, None
+            try:
+                # The lock across processes first, then the batch: the writes queued here while another
+                # process held it go into this commit instead of waiting for the next one.
+                with self._taking_batch():
+                    with self._turn:
+                        batch, self._pending = self._pending, []
+                    self._commit_batch(batch)
+                    committed = True
+            except BaseException as exc:  # (KeyboardInterrupt too: no unit of the batch may be told it was made)
+                if not isinstance(exc, Exception):
+                    interrupted = exc
+                if committed:  # giving the lock back failed, after the commit: the writes are kept
+                    log.exception("releasing the writers' lock of %s failed", self.database)
+                    if not isinstance(exc, Exception):
+                        ticket.error = exc  # the leader stops as it was told to; its write stands
+                else:  # taking it failed: the writes waiting here did not happen
+                    with self._turn:
+                        if not batch:
+                            batch, self._pending = self._pending, []
+                    for done in batch:
+                        done.error = done.error or exc
+            finally:
+                with self._turn:
+                    for done in batch:
+                        if interrupted is not None and done is not ticket and done.error is interrupted:
+                            # Stopping the leader's thread (KeyboardInterrupt, SystemExit) is not for the others'
+                            # threads: their writes were not made, which they are told as an error of their own.
+                            done.error = WriteInterrupted("the commit this write was part of was interrupted")
+                        done.finished = True
+                    self._leading = False
+                    self._turn.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result
+
+
+class LocalDatabase(_GroupCommit, SqliteDatabase):
     """SQLite with fair queueing of writers.
 
     SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to
@@ -160,9 +229,7 @@ class LocalDatabase(SqliteDatabase):
         self.checkpoints = 0  # checkpoints run by this process (CHECKPOINTER's, or `checkpoint()` called)
         self._writer = threading.RLock()
         self._depth = 0
-        self._turn = threading.Condition()
-        self._pending = []
-        self._leading = False
+        self._init_group()
         self._lock_file = None if path == ":memory:" else f"{path}-writers.lock"
         self._temp_store = dict(self._pragmas).get("temp_store", "DEFAULT")  # as its connections are set up
         self._lock_fd = None
@@ -227,47 +294,11 @@ class LocalDatabase(SqliteDatabase):
         self.checkpoints += 1
         return in_wal, copied
 
-    def run_write(self, work):
-        """Run `work()` in a write transaction shared with the writes other threads queue
-        meanwhile: one commit, one fsync for all of them (group commit). Each runs in its own
-        savepoint, so one that raises is undone alone and its exception reaches only its caller.
-        Whoever finds no batch being committed commits the waiting ones, its own among them."""
-        ticket = _Ticket(work)
-        with self._turn:
-            self._pending.append(ticket)
-            while not ticket.finished and self._leading:
-                self._turn.wait()
-            leads = not ticket.finished
-            if leads:
-                self._leading = True
-        if leads:
-            batch, committed = [], False
-            try:
-                # The lock across processes first, then the batch: the writes queued here while another
-                # process held it go into this commit instead of waiting for the next one.
-                with self.writer():
-                    with self._turn:
-                        batch, self._pending = self._pending, []
-                    self._commit_batch(batch)
-                    committed = True
-            except Exception as exc:
-                if committed:  # giving the lock back failed, after the commit: the writes are kept
-                    log.exception("releasing the writers' lock of %s failed", self.database)
-                else:  # taking it failed: the writes waiting here did not happen
-                    with self._turn:
-                        if not batch:
-                            batch, self._pending = self._pending, []
-                    for done in batch:
-                        done.error = done.error or exc
-            finally:
-                with self._turn:
-                    for done in batch:
-                        done.finished = True
-                    self._leading = False
-                    self._turn.notify_all()
-        if ticket.error is not None:
-            raise ticket.error
-        return ticket.result
+    def _taking_batch(self):
+        return self.writer()
+
+    def _unit_context(self):
+        return None  # a batch's units run in its leader's context (onestop's SQLite path reads no context of its own)
 
     def _commit_batch(self, batch):
         if len(batch) == 1:  # alone: no savepoint needed, a failure rolls the whole transaction back
@@ -275,7 +306,7 @@ class LocalDatabase(SqliteDatabase):
             try:
                 with self.writer(), self.atomic("IMMEDIATE"):
                     ticket.result, _unit = _run_unit(ticket.work)
-            except Exception as exc:  # handed to the ticket's own caller
+            except BaseException as exc:  # handed to the ticket's own caller
                 ticket.error = exc
             return
         # Each audit chain's head as the batch's units have left it in its transaction (number, hash): the
@@ -292,12 +323,14 @@ class LocalDatabase(SqliteDatabase):
                             ticket.result, unit = _run_unit(ticket.work, heads, batched=True)
                         heads = unit.heads
                         ends += unit.ends
-                    except Exception as exc:  # handed to the ticket's own caller
+                    except BaseException as exc:  # handed to the ticket's own caller (KeyboardInterrupt too)
                         ticket.error = exc
                 _write_at_commit(ends)  # failing, it fails the batch: nothing of it is committed
-        except Exception as exc:  # the commit itself failed: none of the batch happened
+        except BaseException as exc:  # the commit itself failed: none of the batch happened
             for ticket in batch:
                 ticket.error = ticket.error or exc
+            if not isinstance(exc, Exception):  # (its leader's thread was told to stop: run_write tells the others)
+                raise
 
     @contextlib.contextmanager
     def _unit_savepoint(self):
@@ -427,7 +460,7 @@ KEPT_CURSORS = 64
 KEPT_ROWS = 100
 
 
-class PostgresPool(PooledPostgresqlDatabase):
+class PostgresPool(_GroupCommit, PooledPostgresqlDatabase):
     """peewee's pool of PostgreSQL connections, with fewer round trips per unit of work on psycopg 3:
 
     * a connection used a moment ago is handed out again without peewee's `SELECT 1` check (a
@@ -440,9 +473,51 @@ class PostgresPool(PooledPostgresqlDatabase):
     errors, at the latest when the statement that waits for them (or the COMMIT) returns.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, group_commit: bool = False, **kwargs):
         self._returned = {}  # id(connection) -> time.monotonic() when it came back to the pool
+        # With group_commit, `run_write` groups the units of this process's threads into shared commits
+        # (`_commit_batch`); without, each unit commits alone and units of several threads run side by side.
+        self.group_commit = group_commit
+        self._init_group()
         super().__init__(*args, **kwargs)
+
+    # group commit (run_write) ------------------------------------------------------------------
+
+    def _taking_batch(self):
+        return contextlib.nullcontext()
+
+    def _unit_context(self):
+        # A unit run by another thread's batch sees its own thread's context (the rows read ahead with its token).
+        return contextvars.copy_context()
+
+    def _commit_batch(self, batch):
+        """The units of `batch` in one transaction on this thread's connection, each in its own savepoint
+        (undone alone if it raises, its error handed to its own caller, who retries a transient one), and
+        one COMMIT: one WAL flush, and the rows every unit writes (the audit head, a new dossier's code counter) taken
+        once, for all of them. Alone, a unit runs as `write_transaction` runs it."""
+        if len(batch) == 1:
+            ticket = batch[0]
+            try:
+                with self.atomic(), _unit_of_work():
+                    ticket.result = ticket.work()
+            except BaseException as exc:
+                ticket.error = exc
+            return
+        try:
+            with self.atomic():
+                for ticket in batch:
+                    self.execute_sql('SAVEPOINT "unit"')
+                    try:
+                        ticket.result, _unit = ticket.context.run(_run_unit, ticket.work)
+                        self._release_pipeline()  # its pipelined writes answered here: an error is its own
+                    except BaseException as exc:  # handed to the ticket's own caller (KeyboardInterrupt too)
+                        self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
+                        ticket.error = exc
+        except BaseException as exc:  # the commit itself failed: none of the batch happened
+            for ticket in batch:
+                ticket.error = ticket.error or exc
+            if not isinstance(exc, Exception):  # (its leader's thread was told to stop: run_write tells the others)
+                raise
 
     def _connect(self):
         conn = super()._connect()
@@ -687,10 +762,10 @@ def _is_psycopg3(conn) -> bool:
 
 
 class _Ticket:
-    __slots__ = ("work", "result", "error", "finished")
+    __slots__ = ("work", "context", "result", "error", "finished")
 
-    def __init__(self, work):
-        self.work, self.result, self.error, self.finished = work, None, None, False
+    def __init__(self, work, context=None):
+        self.work, self.context, self.result, self.error, self.finished = work, context, None, None, False
 
 
 def postgres_url_parameters(url: str) -> dict:
@@ -712,10 +787,13 @@ def postgres_url_parameters(url: str) -> dict:
     return params
 
 
-def open_database(url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, wal_pages: int = WAL_PAGES):
+def open_database(url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, wal_pages: int = WAL_PAGES,
+                  group_commit: bool = False):
     """A peewee Database for a sqlite:///path or postgresql://user:pw@host:port/name URL. SQLite's WAL is
     checkpointed by the checkpointer thread every `checkpoint_seconds` (0: by SQLite itself, inside the
-    commit that crosses `wal_pages`)."""
+    commit that crosses `wal_pages`). `group_commit`: on PostgreSQL, concurrent units of work of this
+    process share commits as SQLite's always do (`PostgresPool.group_commit`; settings:
+    ONESTOP_POSTGRES_GROUP_COMMIT)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = parsed.path if parsed.netloc == "" else parsed.netloc + parsed.path
@@ -728,6 +806,7 @@ def open_database(url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, w
         params = postgres_url_parameters(url)
         return PostgresPool(
             params.pop("dbname", ""),
+            group_commit=group_commit,
             max_connections=64,
             stale_timeout=300,
             timeout=30,
@@ -967,8 +1046,8 @@ def write_transaction():
 
 
 def run_write(work):
-    """`work()` as a unit of work in a write transaction; on SQLite grouped with concurrent writes
-    into one commit. On a deadlock or serialization failure the transaction is rolled back and
+    """`work()` as a unit of work in a write transaction; on SQLite (and on PostgreSQL with group_commit)
+    grouped with concurrent writes of this process into one commit. On a deadlock or serialization failure the transaction is rolled back and
     `work()` runs again from its start (at most RETRIES more times, after short random pauses), so
     `work` must do nothing outside the database that it cannot do twice, and must not change the
     objects it was given. Inside another transaction it runs once: the outer one owns the retry."""
@@ -977,8 +1056,8 @@ def run_write(work):
     attempt = 0
     while True:
         try:
-            if isinstance(db, LocalDatabase) and not nested:  # nested: it would queue behind its own batch
-                return db.run_write(work)
+            if (isinstance(db, LocalDatabase) or getattr(db, "group_commit", False)) and not nested:
+                return db.run_write(work)  # (nested: it would queue behind its own batch)
             with write_transaction():
                 return work()
         except Exception as exc:
