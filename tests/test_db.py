@@ -699,14 +699,31 @@ def _run_write_in(app, work):
             database.close()
 
 
-def test_with_group_commit_on_postgresql_concurrent_units_share_commits_and_a_failing_one_is_undone_alone(pg_app):
+def _queued_behind_a_running_batch(app, writer, count):
+    """writer(0) ... writer(count - 1), each in a thread, their units queued while a batch of `app`'s database runs
+    (one that waits until they all are), so that they make the next batch together; returns when all have ended."""
     import threading
     import time
 
+    db, blocking = database.obj, threading.Event()
+    blocker = threading.Thread(target=_run_write_in, args=(app, lambda: blocking.wait(30)))
+    blocker.start()
+    while not db._leading:
+        time.sleep(0.005)
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    while len(db._pending) < count:
+        time.sleep(0.005)
+    blocking.set()
+    for t in [blocker, *threads]:
+        t.join(60)
+
+
+def test_with_group_commit_on_postgresql_concurrent_units_share_commits_and_a_failing_one_is_undone_alone(pg_app):
     from onestop import sql
 
-    db = database.obj
-    blocking, outcomes = threading.Event(), {}
+    outcomes = {}
 
     def writer(n):
         def work():
@@ -722,18 +739,7 @@ def test_with_group_commit_on_postgresql_concurrent_units_share_commits_and_a_fa
             outcomes[n] = str(exc)
 
     with _grouped(pg_app) as commits:
-        blocker = threading.Thread(target=_run_write_in, args=(pg_app, lambda: blocking.wait(30)))
-        blocker.start()  # a batch that runs until released: the twelve units queue meanwhile, for the next one
-        while not db._leading:
-            time.sleep(0.005)
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(12)]
-        for t in threads:
-            t.start()
-        while len(db._pending) < 12:
-            time.sleep(0.005)
-        blocking.set()
-        for t in [blocker, *threads]:
-            t.join(60)
+        _queued_behind_a_running_batch(pg_app, writer, 12)
     refused = {n for n in range(12) if n % 5 == 2}
     assert outcomes == {n: (f"refused {n}" if n in refused else n) for n in range(12)}
     with pg_app.app_context():
@@ -835,9 +841,6 @@ def test_when_the_thread_leading_a_sqlite_batch_is_told_to_stop_before_its_commi
         sqlite_app, monkeypatch):
     # Before: the leader's KeyboardInterrupt or SystemExit left run_write and the other units' callers were
     # answered as if their writes had been committed.
-    import threading
-    import time
-
     from onestop import sql
     from onestop.db import WriteInterrupted
 
@@ -852,7 +855,7 @@ def test_when_the_thread_leading_a_sqlite_batch_is_told_to_stop_before_its_commi
         return commit_batch(batch)
 
     monkeypatch.setattr(db, "_commit_batch", interrupted)
-    blocking, outcomes = threading.Event(), []
+    outcomes = []
 
     def writer(n):
         try:
@@ -863,18 +866,7 @@ def test_when_the_thread_leading_a_sqlite_batch_is_told_to_stop_before_its_commi
         except WriteInterrupted:
             outcomes.append("not made")
 
-    blocker = threading.Thread(target=_run_write_in, args=(sqlite_app, lambda: blocking.wait(30)))
-    blocker.start()  # a batch that runs until released: the three units queue meanwhile, for the next one
-    while not db._leading:
-        time.sleep(0.005)
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
-    for t in threads:
-        t.start()
-    while len(db._pending) < 3:
-        time.sleep(0.005)
-    blocking.set()
-    for t in [blocker, *threads]:
-        t.join(60)
+    _queued_behind_a_running_batch(sqlite_app, writer, 3)
     assert sorted(outcomes) == ["not made", "not made", "stopped"]
     with sqlite_app.app_context():
         assert sql.run('SELECT COUNT(*) FROM "stopped"').fetchone() == (0,)
