@@ -1136,12 +1136,15 @@ def main(argv=None):
         parser.error(f"unknown database or workload {bad[0]!r}")
     worker_counts = _ints(args.workers)
     clients_list = sorted(set(_ints(args.baseline_clients)) | {args.clients})
+    durable = False  # whether PostgreSQL's figures are a durable cluster's (the record's name and title say so)
     if args.postgres_durable and "postgresql" in databases:
         postgres = _postgres()
         if os.environ.get(postgres.ENV_URL, "").strip():
             print(f"# --postgres-durable: the server at {postgres.ENV_URL} keeps its own settings (shown below)",
                   file=sys.stderr)
-        os.environ[postgres.ENV_DURABLE] = "1"  # read when the throwaway cluster starts, below
+        else:
+            os.environ[postgres.ENV_DURABLE] = "1"  # read when the throwaway cluster starts, below
+            durable = True
 
     load_at_start = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     code = code_version()
@@ -1199,10 +1202,10 @@ def main(argv=None):
     if runs:
         served_by = "granian" if args.server == "granian" else f"gunicorn {args.server}"
         bench_results.save("http", *bench_results.parse_table(table(runs)),
-                           variant="-".join(databases) + ("-durable" if args.postgres_durable else "")
+                           variant="-".join(databases) + ("-durable" if durable else "")
                            + ("" if args.server == "gthread" else f"-{args.server}"),
                            title=f"The REST API under {served_by} ({', '.join(databases)}"
-                                 f"{', PostgreSQL durable' if args.postgres_durable else ''})", pressure=run_pressure,
+                                 f"{', PostgreSQL durable' if durable else ''})", pressure=run_pressure,
                            sizes={"seconds_per_cell": args.duration, "workers": args.workers, "clients": args.clients,
                                   "threads": args.threads, **({"requests_per_client": args.requests} if args.requests else {})},
                            notes=[*footer(runs, args.clients), *database_notes(runs)])

@@ -491,8 +491,6 @@ def _first_start(settings):
 
 # The servers `onestop serve` runs the app in (ONESTOP_WEB_SERVER), the default first.
 WEB_SERVERS = ("granian", "gunicorn")
-# Seconds before a dead granian worker is replaced (granian's default: 3.5).
-RESPAWN_SECONDS = 1.0
 
 
 def cmd_serve(args):
@@ -544,8 +542,7 @@ def cmd_serve(args):
 
         _keep_start_up()
         Granian("onestop.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-                blocking_threads=threads, websockets=False, respawn_failed_workers=True,
-                respawn_interval=RESPAWN_SECONDS).serve()
+                blocking_threads=threads, websockets=False, respawn_failed_workers=True).serve()
         return 0
 
     from gunicorn.app.base import BaseApplication

@@ -140,7 +140,11 @@ MIN_CHECKPOINT_PAUSE = 0.01  # seconds: the checkpointer's shortest pause, howev
 
 class WriteInterrupted(RuntimeError):
     """A unit of work that was not made because the commit it was batched into was interrupted (a
-    KeyboardInterrupt or SystemExit in the thread that led the batch)."""
+    KeyboardInterrupt or SystemExit in the thread that led the batch).
+
+    Such an exception is the batch's thread's, whichever unit it ran in (Python hands a signal to the main
+    thread, which may be running another thread's unit): the whole batch is undone, that thread stops as
+    told, and the other units' callers get this error, never an answer that their write was made."""
 
 
 class _GroupCommit:
@@ -323,8 +327,10 @@ class LocalDatabase(_GroupCommit, SqliteDatabase):
                             ticket.result, unit = _run_unit(ticket.work, heads, batched=True)
                         heads = unit.heads
                         ends += unit.ends
-                    except BaseException as exc:  # handed to the ticket's own caller (KeyboardInterrupt too)
+                    except BaseException as exc:  # handed to the ticket's own caller
                         ticket.error = exc
+                        if not isinstance(exc, Exception):
+                            raise  # KeyboardInterrupt, SystemExit: the batch's thread is told to stop (_stopped)
                 _write_at_commit(ends)  # failing, it fails the batch: nothing of it is committed
         except BaseException as exc:  # the commit itself failed: none of the batch happened
             for ticket in batch:
@@ -510,9 +516,11 @@ class PostgresPool(_GroupCommit, PooledPostgresqlDatabase):
                     try:
                         ticket.result, _unit = ticket.context.run(_run_unit, ticket.work)
                         self._release_pipeline()  # its pipelined writes answered here: an error is its own
-                    except BaseException as exc:  # handed to the ticket's own caller (KeyboardInterrupt too)
+                    except BaseException as exc:  # handed to the ticket's own caller
                         self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
                         ticket.error = exc
+                        if not isinstance(exc, Exception):
+                            raise  # KeyboardInterrupt, SystemExit: the batch's thread is told to stop (_stopped)
         except BaseException as exc:  # the commit itself failed: none of the batch happened
             for ticket in batch:
                 ticket.error = ticket.error or exc

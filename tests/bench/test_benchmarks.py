@@ -172,6 +172,8 @@ def test_the_http_benchmark_loads_the_api_on_postgresql_with_no_error_and_says_w
     cells = rf"\s+\d+\s+{NUMBER}" + rf"\s+{NUMBER}" * 4 + r"\s+0\s+.*"
     assert_rows(output, *(rf"postgresql\s+1\s+2\s+{workload}\*?{cells}" for workload in ("healthz", "submit", "complete")))
     assert "--postgres-durable: the server at ONESTOP_TEST_POSTGRES_URL keeps its own settings" in output
+    # ... and its record is not named nor titled durable: the server's own settings were measured
+    assert [f.name for f in (tmp_path / "results").glob("http-*.json")] == ["http-postgresql-granian.json"]
     assert re.search(r"databases: PostgreSQL .*\(fsync=(on|off), synchronous_commit=(on|off)\)", output), output[-3000:]
     assert "✓ errors (non-2xx or connection failures) over all cells: 0; target 0" in output
 
