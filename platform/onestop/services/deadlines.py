@@ -251,21 +251,23 @@ def dossier_due(centre_id, deadline_plan: Plan, received: datetime, data=None) -
     return to_utc(calendar.due(to_local(received), deadline_plan.total_for(data)))
 
 
-def due_may_change(dossier, deadline_plan: Plan | None, before: dict, after: dict) -> bool:
-    """Whether `chosen_due` may give a new promise (it reads the dossier's events then); False when it
-    is None for certain: no field chooses the limit, the clock is stopped or the field's choice stayed."""
+def due_may_change(dossier, deadline_plan: Plan | None, after: dict) -> bool:
+    """Whether `chosen_due` may give a new promise once the dossier's data becomes `after` (it reads the
+    dossier's events then); False when it is None for certain: no field chooses the limit, the clock is
+    stopped or the field's choice stayed. The dossier's data is read only when a field chooses the limit
+    (a step's dossier holds its data's JSON unread until then: models.UnreadJSON)."""
     if deadline_plan is None or not deadline_plan.by_field or dossier.due_at is None or dossier.paused_at is not None:
         return False
-    return deadline_plan.total_for(before) != deadline_plan.total_for(after)
+    return deadline_plan.total_for(dossier.data) != deadline_plan.total_for(after)
 
 
-def chosen_due(dossier, deadline_plan: Plan | None, before: dict, after: dict):
+def chosen_due(dossier, deadline_plan: Plan | None, after: dict):
     """The dossier's promised return once a step changed the field that chooses its limit
     ("deadline.by", e.g. the kind of works recorded at reception), counted again from where the
     clock last started: the receipt, or the supplement that restarted it. None (the promise
     stands) while the clock is stopped, or when it was paused and extended before (the time
     added then is not recomputed)."""
-    if not due_may_change(dossier, deadline_plan, before, after):
+    if not due_may_change(dossier, deadline_plan, after):
         return None
     resumes = list(AuditEvent.select(AuditEvent.action, AuditEvent.at, AuditEvent.detail).where(
         (AuditEvent.dossier == dossier.id)

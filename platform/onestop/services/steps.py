@@ -190,7 +190,6 @@ def state_as_stored(step):
     return step.state
 
 
-
 def _changed_meanwhile(dossier):
     raise Conflict(f"dossier {dossier.code} was changed by someone else meanwhile; reload and try again")
 
@@ -203,23 +202,12 @@ def _compare_and_set_with_rows(change: _Change) -> tuple | None:
     dossier, step = change.dossier, change.step
     if (on_sqlite() or change.version is not None or change.turn is not None
             or getattr(step, "table_writes", None)
-            or _due_may_change(dossier, step)):
+            or deadlines.due_may_change(dossier, deadline_plan(model_for(dossier.version)), step.data)):
         return None
     error = change.error
     return sql.step_update(dossier.id, dossier.serial, step.state, step.status, step.data, error.get("element_id"),
                            error.get("message"), step.next_timer_at, change.now, change.status,
                            clear_pause=change.ending, state_at_serial=dossier.state, data_text=change.data_text)
-
-
-def _field_chooses(plan) -> bool:
-    """Whether a field of the dossier's data may choose its legal limit (deadlines.due_may_change is False if not)."""
-    return plan is not None and bool(plan.by_field)
-
-
-def _due_may_change(dossier, step) -> bool:
-    """deadlines.due_may_change of the step, the dossier's data read only if a field may choose the limit."""
-    plan = deadline_plan(model_for(dossier.version))
-    return _field_chooses(plan) and deadlines.due_may_change(dossier, plan, dossier.data, step.data)
 
 
 def _pause_or_resume(change: _Change):
@@ -228,10 +216,7 @@ def _pause_or_resume(change: _Change):
     action too. The promised instant after it."""
     dossier, now = change.dossier, change.now
     if change.turn is None:
-        plan = deadline_plan(model_for(dossier.version))
-        # (Without a field that chooses the limit there is nothing to choose: the dossier's data, whose JSON a step's
-        # read leaves unread until asked for, is not looked at.)
-        chosen = deadlines.chosen_due(dossier, plan, dossier.data, change.step.data) if _field_chooses(plan) else None
+        chosen = deadlines.chosen_due(dossier, deadline_plan(model_for(dossier.version)), change.step.data)
         if chosen is not None:  # the step recorded what decides the legal limit (the kind of works)
             Dossier.update(due_at=chosen).where(Dossier.id == dossier.id).execute()
             return chosen
