@@ -56,22 +56,27 @@ HOSTILE_BUDGET = dataclasses.replace(ExpressionBudget(), seconds=0.4)
 
 
 # Not `alone`: the time limit is read from the wall clock, so a busy neighbour makes an expression stop
-# after less work, not later; only the unwinding after the stop (well under 0.1 s of CPU) runs past the
-# limit, against 1.5 s of slack. The memory budget counts built values, which no neighbour changes.
+# after less work, not later. What runs past the limit (the step in progress, the unwinding, freeing the
+# values) is bounded in CPU, not in wall time: at 98 % CPU pressure one took 2.06 s of wall against 1.9.
+# So the bound of 1.5 s past the limit is on this thread's CPU time (the expression runs in it), which no
+# neighbour inflates; unbounded, each of these spends 10-18 s of CPU. The wall time only has to show that
+# it stopped (10 s: unbounded, each ran 10-18 s on a quiet machine). The memory budget counts built values,
+# which no neighbour changes.
 @pytest.mark.parametrize("expression", HOSTILE_EXPRESSIONS)
 def test_a_hostile_expression_stops_with_a_named_error_within_its_budget(expression):
     tracemalloc.start()
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.thread_time()
     try:
         with pytest.raises(ExpressionLimitError, match="^expression stopped: "):
             evaluate_expression(expression, DATA, budget=HOSTILE_BUDGET)
-        elapsed = time.monotonic() - started
+        elapsed, cpu = time.monotonic() - started, time.thread_time() - cpu_started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     # 0.4 s and 32 MB of built values (tracing makes each step slower, so the time limit, checked
     # every 16 steps, may be what stops it); the same 1.5 s of slack as with the default 1 s.
-    assert elapsed < HOSTILE_BUDGET.seconds + 1.5
+    assert cpu < HOSTILE_BUDGET.seconds + 1.5
+    assert elapsed < 10
     assert peak < 100 * 1024 * 1024
 
 
