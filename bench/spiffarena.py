@@ -195,7 +195,8 @@ class SpiffArena:
 
     def __init__(self, url: str, token: str | None, user: str, timeout: float = 60.0):
         self.url, self.timeout = url.rstrip("/"), timeout
-        self.token = token or self._login(user)
+        self.token = token or self._token(user)
+        self._sign_in()
 
     def _open(self, request):
         try:
@@ -205,8 +206,8 @@ class SpiffArena:
         except urllib.error.HTTPError as error:
             return error.code, error.read()[:300]
 
-    def _login(self, user: str) -> str:
-        """The built-in OpenID server's development login (what SpiffArena's local setup uses)."""
+    def _token(self, user: str) -> str:
+        """A token from the built-in OpenID server's development login (what SpiffArena's local setup uses)."""
         secret = os.environ.get("SPIFFARENA_CLIENT_SECRET", "JXeQExm0JhQPLumgHtIIqf52bDalHz0q")  # its public dev default
         basic = base64.b64encode(f"spiffworkflow-backend:{secret}".encode()).decode()
         form = urllib.parse.urlencode({"grant_type": "authorization_code",
@@ -217,16 +218,22 @@ class SpiffArena:
         if status != 200 or not isinstance(body, dict):
             raise SystemExit(f"error: SpiffArena login at {self.url}/openid/token answered {status}: {body!r}; "
                              "give a token with --spiffarena-token")
-        token = body.get("id_token") or body.get("access_token")
-        status, _ = self._open(urllib.request.Request(
-            f"{self.url}/v1.0/login_with_access_token?authentication_identifier=default",
-            data=urllib.parse.urlencode({"access_token": token}).encode(), method="POST"))
-        return token
+        return body.get("id_token") or body.get("access_token")
+
+    def _sign_in(self) -> None:
+        """Sign the token's user in: SpiffArena creates its user row there, and refuses every other call of a
+        user it has no row of ("invalid_user"), as on a fresh database. It reads the token from the
+        Authorization header only (a form field is answered 401 "missing_token")."""
+        status, body = self._open(urllib.request.Request(
+            f"{self.url}/v1.0/login_with_access_token?authentication_identifier=default", data=b"", method="POST",
+            headers={"Authorization": f"Bearer {self.token}"}))
+        if status != 200:
+            raise SystemExit(f"error: SpiffArena POST /v1.0/login_with_access_token answered {status}: {body!r}")
 
     def call(self, method, path, body=None, ok=(200, 201), raw=None, content_type="application/json"):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "authentication_identifier": "default",
+            "Authorization": f"Bearer {self.token}",
             **({"Content-Type": content_type} if data is not None else {})})
         status, answer = self._open(request)
         if status not in ok:
