@@ -34,7 +34,6 @@ codes for the same first id, times relative to ``now``), whatever the number of 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -468,10 +467,9 @@ class PostgresWriter:
     def write(self, table, columns, text):
         if not text:
             return
-        buf = io.StringIO(text)
         cols = ", ".join(f'"{c}"' for c in columns)
-        with self.db.connection().cursor() as cur:
-            cur.copy_expert(f'COPY "{table}" ({cols}) FROM STDIN', buf)
+        with self.db.connection().cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+            copy.write(text)  # psycopg 3 (onestop's driver): its COPY takes the text as it is
 
     def after_load(self, tables):
         from onestop.models import Dossier

@@ -690,8 +690,10 @@ def run_database(kind, url, owned, tmp, args, rnd):
         db.database.close()
         if count == 0:
             print(f"# {kind}: {url} has no dossiers: generating ...", file=sys.stderr, flush=True)
+            pressure = bench_results.Pressure()
             generated = generate.generate(url, args.dossiers, args.open_tasks, args.centres, args.seed, progress=True,
                                           files_dir=home / "files", audit_key=_audit_key(home))
+            generate.record(generated, pressure)  # recorded as the generation of a database this run made
     t = Target(kind, url, home, owned, generated)
     t.open()
     print(f"# {kind}: {t.dossiers:,} dossiers, {t.open_tasks:,} open tasks in the actor's centre, "
