@@ -3,8 +3,9 @@ against /healthz.
 
 For each database (SQLite in a temp dir, or a fresh PostgreSQL database) and each number of worker
 processes, the script prepares the database with the real command line (`onestop init`, `onestop user
-create bench --role admin --token`), starts `granian --interface wsgi --workers N --blocking-threads 8
-onestop.wsgi:app` (`--server gthread`: `gunicorn -k gthread --threads 8 -w N 'onestop.app:create_app()'`)
+create bench --role admin --token`), starts `granian --interface wsgi --workers N --blocking-threads T
+onestop.wsgi:app` (`--server gthread`: `gunicorn -k gthread --threads T -w N 'onestop.app:create_app()'`; T is
+`onestop serve`'s for the database, 8 on SQLite and 4 on PostgreSQL, unless --threads is given)
 on 127.0.0.1 (free port, ONESTOP_TIMER_THREAD=0), uploads bench/models/permit.bpmn through
 `POST /api/v1/procedures`, and drives three workloads at 1, 4 and 16 concurrent keep-alive clients:
 
@@ -824,6 +825,21 @@ def server_env(home: Path, url: str) -> dict:
     return env
 
 
+def threads_shown(databases, args):
+    """The threads per worker of the run's databases: one number, or each database's (sqlite 8, postgresql 4)."""
+    counts = {kind: threads_for(kind, args) for kind in databases}
+    if len(set(counts.values())) == 1:
+        return next(iter(counts.values()))
+    return ", ".join(f"{kind} {n}" for kind, n in counts.items())
+
+
+def threads_for(kind: str, args) -> int:
+    """Threads per worker for a database: --threads, else what `onestop serve` runs there (onestop.config.WEB_THREADS)."""
+    from onestop.config import WEB_THREADS
+
+    return args.threads or WEB_THREADS[kind]
+
+
 def run_server(kind: str, workers: int, args, clients_list: list[int], tmp_root: Path) -> ServerRun:
     run = ServerRun(kind, workers)
     home = Path(tempfile.mkdtemp(prefix=f"{kind}-w{workers}-", dir=tmp_root))
@@ -833,7 +849,7 @@ def run_server(kind: str, workers: int, args, clients_list: list[int], tmp_root:
         token = prepare_database(env)
         run.prepare_s = time.monotonic() - t0
         run.description = describe_database(url, home)
-        server = Server(env, home, workers, args.threads, args.server)
+        server = Server(env, home, workers, threads_for(kind, args), args.server)
         server.db_pid = postmaster_pid(url)
         try:
             server.start()
@@ -1094,8 +1110,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="short runs (1.5 s per cell): a smoke test, ~2 min")
     parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite,postgresql (default: both)")
     parser.add_argument("--workers", default="2,4", help="web server worker processes (default 2,4)")
-    parser.add_argument("--threads", type=int, default=8,
-                        help="threads per worker: granian's blocking threads, gunicorn's gthread threads (default 8)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads per worker: granian's blocking threads, gunicorn's gthread threads (default: "
+                             "`onestop serve`'s for the database, onestop.config.WEB_THREADS: 8 on SQLite, 4 on PostgreSQL)")
     parser.add_argument("--server", default="granian", choices=sorted(SERVERS),
                         help="granian (default: `onestop serve`'s and production's server), gunicorn gthread, "
                              "or gthread+conf or sync with onestop.gunicorn_conf")
@@ -1176,7 +1193,7 @@ def main(argv=None):
     print(f"# machine: nproc={facts['nproc']} ({facts['cpu']}), load {facts['load']}; python {facts['python']}; "
           f"granian {facts['granian']}; gunicorn {facts['gunicorn']}; Flask {facts['flask']}; SpiffWorkflow {facts['spiffworkflow']}; "
           f"peewee {facts['peewee']}; code {facts['code']}; databases: {'; '.join(descriptions.values()) or '-'}")
-    print(f"# {'quick' if args.quick else 'full'} run: --server {args.server}, --threads {args.threads} -w "
+    print(f"# {'quick' if args.quick else 'full'} run: --server {args.server}, --threads {threads_shown(databases, args)} -w "
           f"{'/'.join(map(str, worker_counts))}; {args.duration:g} s per cell; clients {'/'.join(map(str, clients_list))} "
           f"({'new connection per request' if args.no_keepalive else 'keep-alive'} sockets, threads in {args.client_procs} processes); {time.monotonic() - started:.0f} s{steal}")
     for line in skipped:
@@ -1207,7 +1224,7 @@ def main(argv=None):
                            title=f"The REST API under {served_by} ({', '.join(databases)}"
                                  f"{', PostgreSQL durable' if durable else ''})", pressure=run_pressure,
                            sizes={"seconds_per_cell": args.duration, "workers": args.workers, "clients": args.clients,
-                                  "threads": args.threads, **({"requests_per_client": args.requests} if args.requests else {})},
+                                  "threads": threads_shown(databases, args), **({"requests_per_client": args.requests} if args.requests else {})},
                            notes=[*footer(runs, args.clients), *database_notes(runs)])
     shown = 0
     for run in runs:
@@ -1221,7 +1238,7 @@ def main(argv=None):
             print_profile(run, prof)
 
     if args.json_file:
-        doc = {"machine": facts, "quick": args.quick, "duration_s": args.duration, "threads": args.threads,
+        doc = {"machine": facts, "quick": args.quick, "duration_s": args.duration, "threads": threads_shown(databases, args),
                "client_procs": args.client_procs, "servers": []}
         for run in runs:
             doc["servers"].append({

@@ -394,6 +394,18 @@ def test_serve_with_an_unknown_web_server_says_which_ones_there_are(tmp_path, mo
     assert "Traceback" not in refused.stderr
 
 
+@pytest.mark.parametrize(("variable", "value"), [("ONESTOP_WEB_THREADS", "lots"), ("ONESTOP_WEB_THREADS", "0"),
+                                                 ("ONESTOP_WEB_WORKERS", "-2"), ("ONESTOP_WEB_WORKERS", "2.5")])
+def test_serve_with_a_thread_or_worker_count_that_is_not_one_says_so_in_a_line_before_starting(
+        tmp_path, monkeypatch, variable, value):
+    monkeypatch.setenv("ONESTOP_WEB_SERVER", "granian")
+    monkeypatch.setenv(variable, value)
+    refused = run("serve", home=tmp_path)
+    assert refused.returncode == 2 and f"{variable} must be a whole number" in refused.stderr
+    assert repr(value) in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.stdout == ""  # nothing started: no "onestop serving"
+
+
 @pytest.fixture
 def bundle(sqlite_app, tmp_path):
     """A bundled-procedures folder of two procedures (copies), the system user, and a count of the

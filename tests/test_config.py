@@ -3,7 +3,7 @@
 import pytest
 
 from onestop.app import create_app
-from onestop.config import load_settings
+from onestop.config import WEB_THREADS, load_settings, web_threads, web_workers
 from onestop.engine.budgets import Budgets
 
 
@@ -111,3 +111,23 @@ def test_a_command_given_a_setting_it_cannot_use_says_which_in_a_line_not_a_trac
     assert cli.main(["init"]) == 2  # (a command that returns: with a usable value it would just make the database)
     err = capsys.readouterr().err
     assert err.startswith(said) and "Traceback" not in err
+
+
+def test_a_web_process_runs_8_threads_on_sqlite_and_4_on_postgresql_unless_told_otherwise():
+    assert web_threads("sqlite:////srv/onestop/onestop.db", environ={}) == 8 == WEB_THREADS["sqlite"]
+    assert web_threads("postgresql://onestop@db/onestop", environ={}) == 4 == WEB_THREADS["postgresql"]
+    assert web_threads("postgresql://onestop@db/onestop", environ={"ONESTOP_WEB_THREADS": "12"}) == 12
+    assert web_threads("sqlite:///x.db", environ={"ONESTOP_WEB_THREADS": " "}) == 8  # empty: the default
+    assert web_workers(environ={}) == 1 and web_workers(environ={"ONESTOP_WEB_WORKERS": "4"}) == 4
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-1", "2.5", "257", "１２"])
+def test_a_thread_count_that_is_not_a_whole_number_in_range_is_refused_naming_it(value):
+    with pytest.raises(ValueError, match=f"^ONESTOP_WEB_THREADS must be a whole number from 1 to 256, not {value!r}$"):
+        web_threads("sqlite:///x.db", environ={"ONESTOP_WEB_THREADS": value})
+
+
+@pytest.mark.parametrize("value", ["many", "0", "65", "1e1"])
+def test_a_worker_count_that_is_not_a_whole_number_in_range_is_refused_naming_it(value):
+    with pytest.raises(ValueError, match=f"^ONESTOP_WEB_WORKERS must be a whole number from 1 to 64, not {value!r}$"):
+        web_workers(environ={"ONESTOP_WEB_WORKERS": value})

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from . import db, migrations
-from .config import load_settings
+from .config import load_settings, web_threads, web_workers
 
 # The bundled procedures ship inside the package (a link to the checkout's process_models/ that a
 # build copies), so a `pip install .` serves them as the checkout does.
@@ -504,6 +504,11 @@ def cmd_serve(args):
         os.environ.setdefault("ONESTOP_LOCAL_URL", f"http://127.0.0.1:{args.port}")
     settings = load_settings()
     port = args.port or settings.port
+    try:  # told before anything starts
+        workers, threads = web_workers(), web_threads(settings.database_url)
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
     _runtime(settings, engine=True)
     from .services.users import ensure_default_centre
 
@@ -526,8 +531,6 @@ def cmd_serve(args):
     else:
         print("sign in with your account; new users: onestop user create NAME --role officer --token")
 
-    workers = int(os.environ.get("ONESTOP_WEB_WORKERS", "1"))
-    threads = int(os.environ.get("ONESTOP_WEB_THREADS", "8"))
     if workers > 1:  # imported once here, before the server forks: each worker then only builds its app
         from .app import import_modules
 

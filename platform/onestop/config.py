@@ -207,6 +207,35 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
+# Threads per web server process (granian's blocking threads, gunicorn's gthread threads) unless
+# ONESTOP_WEB_THREADS says otherwise, by database; measured with bench/http.py (2 workers, 16 clients on
+# 2 cores, rounds alternated, docs/performance.md section 2). SQLite: 8, as its group commit shares one fsync
+# among the writes of the threads waiting at once (with 3 or 4 the completions' p99 was 50-59 ms against 48).
+# PostgreSQL: 4, as a thread back from a round trip to the server waits for the GIL behind the others (with 8
+# the p99 was 83-108 ms against 54-85, for no more requests served).
+WEB_THREADS = {"sqlite": 8, "postgresql": 4}
+
+
+def web_threads(database_url: str, environ=os.environ) -> int:
+    """Threads per web server process: ONESTOP_WEB_THREADS (a whole number from 1 to 256), else the
+    database's default (WEB_THREADS). ValueError, saying what is wrong, for any other value."""
+    given = environ.get("ONESTOP_WEB_THREADS", "").strip()
+    if not given:
+        return WEB_THREADS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
+    if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 256:
+        raise ValueError(f"ONESTOP_WEB_THREADS must be a whole number from 1 to 256, not {given!r}")
+    return int(given)
+
+
+def web_workers(environ=os.environ) -> int:
+    """Web server processes of `onestop serve`: ONESTOP_WEB_WORKERS (a whole number from 1 to 64), else 1.
+    ValueError, saying what is wrong, for any other value."""
+    given = environ.get("ONESTOP_WEB_WORKERS", "").strip() or "1"
+    if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 64:
+        raise ValueError(f"ONESTOP_WEB_WORKERS must be a whole number from 1 to 64, not {given!r}")
+    return int(given)
+
+
 # The payment simulator's demo merchant (onestop.simulators.payment knows the same pair): used only
 # when the simulator is mounted and no gateway is configured.
 SIMULATOR_MERCHANT, SIMULATOR_SECRET = "ONESTOP1", "onestop-simulator-hash-secret"

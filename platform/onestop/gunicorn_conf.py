@@ -7,9 +7,13 @@ which is longer than a health check may take.
 """
 
 import gc
+import os
+
+from onestop.config import web_threads
 
 worker_class = "gthread"
-threads = 8
+# By database, as `onestop serve` runs them (onestop.config.WEB_THREADS); ONESTOP_WEB_THREADS says otherwise.
+threads = web_threads(os.environ.get("ONESTOP_DATABASE_URL") or "sqlite")
 
 
 def on_starting(server):
