@@ -406,6 +406,21 @@ def test_serve_with_a_thread_or_worker_count_that_is_not_one_says_so_in_a_line_b
     assert refused.stdout == ""  # nothing started: no "onestop serving"
 
 
+def test_a_database_url_of_no_kind_onestop_opens_is_named_in_a_line_without_its_password(tmp_path):
+    refused = run("init", home=tmp_path, database_url="mysql://onestop:hunter2@db/onestop")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == ("error: ONESTOP_DATABASE_URL must be sqlite:///FILE or "
+                                      "postgresql://USER:PASSWORD@HOST/DATABASE; its scheme is 'mysql'")
+
+
+def test_a_database_that_cannot_be_reached_is_said_in_a_line_with_the_drivers_reason(tmp_path):
+    # (port 1: nothing listens there, the connection is refused at once)
+    failed = run("init", home=tmp_path, database_url="postgresql://onestop:hunter2@127.0.0.1:1/onestop")
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr and "hunter2" not in failed.stderr
+    assert failed.stderr.startswith("error: the database could not be used: ")
+    assert "Connection refused" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+
+
 @pytest.fixture
 def bundle(sqlite_app, tmp_path):
     """A bundled-procedures folder of two procedures (copies), the system user, and a count of the

@@ -6,7 +6,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from tests.support.servers import free_port, stop, wait_until_healthy, zygote
 
@@ -61,7 +64,53 @@ def test_a_forked_server_that_cannot_start_fails_as_the_script_does(tmp_path):
                ONESTOP_DATABASE_URL="nosuch://x")
     script = subprocess.run([str(ONESTOP), "serve"], env=env, capture_output=True, text=True, timeout=120)
     forked = zygote().start(["serve"], env, tmp_path / "forked.log")
-    assert forked.wait(120) == script.returncode == 1
-    last = "ValueError: unsupported database URL scheme 'nosuch' (use sqlite:/// or postgresql://)"
+    assert forked.wait(120) == script.returncode == 2
+    last = ("error: ONESTOP_DATABASE_URL must be sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DATABASE; "
+            "its scheme is 'nosuch'")
     assert script.stderr.splitlines()[-1] == (tmp_path / "forked.log").read_text().splitlines()[-1] == last
-    assert forked.poll() == 1
+    assert forked.poll() == 2
+
+
+def _processes_working_in(folder) -> list[int]:
+    """The processes whose working folder is `folder` (a command run there and what it started), this test's process
+    and the zygote aside (they may have started there too). (Their environment would not tell: a forked child's
+    /proc environ is the zygote's, whatever it set since.)"""
+    found, ours = [], {os.getpid(), zygote().process.pid}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) not in ours:
+            try:
+                if os.readlink(entry / "cwd") == str(folder):
+                    found.append(int(entry.name))
+            except OSError:  # ended meanwhile, or not ours to read
+                pass
+    return found
+
+
+def test_a_command_that_overruns_its_timeout_is_killed_with_the_processes_it_started(tmp_path, monkeypatch):
+    """A warm run that times out (a `serve` that never ends, say) takes its whole process group with it: killing only
+    the command left the workers its server had forked running, orphaned, after the test run had ended."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    monkeypatch.chdir(folder)  # where the run works (Commands.run: this process's working folder)
+    env = dict(os.environ, ONESTOP_HOME=str(tmp_path / "home"), ONESTOP_PORT=str(free_port()), ONESTOP_WEB_WORKERS="2",
+               ONESTOP_WEB_SERVER="granian", ONESTOP_DATABASE_URL="", ONESTOP_TIMER_THREAD="0")
+    seen, done = [0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen[0] = max(seen[0], len(_processes_working_in(folder)))
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            zygote().run("serve", env=env, timeout=20)
+    finally:
+        done.set()
+        watcher.join()
+    assert seen[0] >= 3  # the server and its two workers ran
+    deadline = time.monotonic() + 10
+    while _processes_working_in(folder) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_working_in(folder) == []

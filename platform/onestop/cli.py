@@ -504,11 +504,7 @@ def cmd_serve(args):
         os.environ.setdefault("ONESTOP_LOCAL_URL", f"http://127.0.0.1:{args.port}")
     settings = load_settings()
     port = args.port or settings.port
-    try:  # told before anything starts
-        workers, threads = web_workers(), web_threads(settings.database_url)
-    except ValueError as err:
-        print(err, file=sys.stderr)
-        return 2
+    workers, threads = web_workers(), web_threads(settings.database_url)  # (a SettingsError before anything starts)
     _runtime(settings, engine=True)
     from .services.users import ensure_default_centre
 
@@ -818,6 +814,10 @@ def main(argv=None):
     except ServiceError as exc:  # what a command refuses is said in a line, never as a traceback
         print(f"error: {exc.message}", file=sys.stderr)
         _print_problems(exc.details)
+        return 1
+    except db.DatabaseUnusable as exc:  # the database not reached, or not usable: the driver's reason, in a line
+        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        print(f"error: the database could not be used: {reason}", file=sys.stderr)
         return 1
     finally:
         if db.database.obj is not None and not db.database.is_closed():

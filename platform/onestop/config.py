@@ -8,6 +8,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
@@ -218,21 +219,21 @@ WEB_THREADS = {"sqlite": 8, "postgresql": 4}
 
 def web_threads(database_url: str, environ=os.environ) -> int:
     """Threads per web server process: ONESTOP_WEB_THREADS (a whole number from 1 to 256), else the
-    database's default (WEB_THREADS). ValueError, saying what is wrong, for any other value."""
+    database's default (WEB_THREADS). SettingsError, saying what is wrong, for any other value."""
     given = environ.get("ONESTOP_WEB_THREADS", "").strip()
     if not given:
         return WEB_THREADS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
     if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 256:
-        raise ValueError(f"ONESTOP_WEB_THREADS must be a whole number from 1 to 256, not {given!r}")
+        raise SettingsError(f"ONESTOP_WEB_THREADS must be a whole number from 1 to 256, not {given!r}")
     return int(given)
 
 
 def web_workers(environ=os.environ) -> int:
     """Web server processes of `onestop serve`: ONESTOP_WEB_WORKERS (a whole number from 1 to 64), else 1.
-    ValueError, saying what is wrong, for any other value."""
+    SettingsError, saying what is wrong, for any other value."""
     given = environ.get("ONESTOP_WEB_WORKERS", "").strip() or "1"
     if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 64:
-        raise ValueError(f"ONESTOP_WEB_WORKERS must be a whole number from 1 to 64, not {given!r}")
+        raise SettingsError(f"ONESTOP_WEB_WORKERS must be a whole number from 1 to 64, not {given!r}")
     return int(given)
 
 
@@ -346,12 +347,20 @@ def _national_portal_secret(home: Path) -> str:
     return path.read_text().strip()
 
 
+# The database URLs onestop.db.open_database opens.
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
 def load_settings(**overrides) -> Settings:
     """Settings from ONESTOP_* environment variables, with keyword overrides (used by tests)."""
     home = Path(overrides.pop("home", None) or os.environ.get("ONESTOP_HOME") or "var").resolve()
     database_url = overrides.pop("database_url", None) or os.environ.get("ONESTOP_DATABASE_URL") or (
         f"sqlite:///{home / 'onestop.db'}"
     )
+    scheme = urlsplit(database_url).scheme
+    if scheme not in DATABASE_SCHEMES:  # (only the scheme is said: the URL may hold a password)
+        raise SettingsError("ONESTOP_DATABASE_URL must be sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DATABASE; "
+                            f"its scheme is {scheme!r}")
     settings = Settings(
         home=home,
         database_url=database_url,

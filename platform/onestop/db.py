@@ -35,7 +35,7 @@ import weakref
 from contextvars import ContextVar
 from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, SqliteDatabase, __exception_wrapper__
+from peewee import DatabaseProxy, OperationalError, SqliteDatabase, __exception_wrapper__
 from playhouse.pool import PooledPostgresqlDatabase
 
 try:  # psycopg 3 (a dependency); psycopg2 still serves if only it is installed
@@ -44,6 +44,10 @@ except ImportError:  # pragma: no cover - psycopg is a dependency
     psycopg = None
 
 log = logging.getLogger("onestop.db")
+
+# The database not reached, or not usable (refused, gone, its disk full), as the driver says it: the error the layers
+# above the models name when they tell a user so in a line (the command line does) instead of failing on it.
+DatabaseUnusable = OperationalError
 _PEEWEE_LOG = logging.getLogger("peewee")  # where peewee logs each statement at DEBUG
 
 _in_context: ContextVar = ContextVar("onestop_database", default=None)

@@ -141,6 +141,13 @@ class Forked:
         if self.poll() is None:
             os.kill(self.pid, signal.SIGKILL)
 
+    def kill_group(self):
+        """SIGKILL to the child's process group (a child forked with `session`: its own), whatever of it still runs."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:  # nothing of it is left
+            pass
+
 
 class WarmProcess:
     """The parent's side: starts the warm process (`argv`, `env`), asks it for runs, reads its answers."""
@@ -182,11 +189,13 @@ class WarmProcess:
         does. Raises subprocess.TimeoutExpired (the run killed) after `timeout` seconds."""
         number = next(self.numbers)
         out, err = Path(self.folder.name, f"{number}.out"), Path(self.folder.name, f"{number}.err")
-        child = self.fork(request, args, out, err, timeout=started_within)
+        # In a session of its own, so that a run killed for its time takes what it started with it (a server's
+        # workers would be left running, orphaned, past the test run).
+        child = self.fork(request, args, out, err, session=True, timeout=started_within)
         try:
             code = child.wait(timeout)
         except subprocess.TimeoutExpired:
-            child.kill()
+            child.kill_group()
             child.wait(30)
             raise subprocess.TimeoutExpired(args, timeout) from None
         if code == -1 and not self.alive:
