@@ -421,6 +421,29 @@ def test_a_database_that_cannot_be_reached_is_said_in_a_line_with_the_drivers_re
     assert "Connection refused" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
 
 
+def test_serve_on_a_port_another_server_holds_says_so_in_a_line_before_starting(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as other:  # another server, listening where onestop is told to
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        monkeypatch.setenv("ONESTOP_PORT", str(port))
+        monkeypatch.setenv("ONESTOP_WEB_SERVER", "granian")
+        refused = run("serve", home=tmp_path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr and "panicked" not in refused.stderr
+    assert refused.stderr.strip() == (f"error: cannot listen on 127.0.0.1:{port}: Address already in use (is another "
+                                      "server there? ONESTOP_PORT or --port chooses another)")
+    assert refused.stdout == ""  # said before the start-up's work: nothing served
+
+
+@pytest.mark.parametrize("home", ["/proc/onestop-home", "/dev/null/onestop-home"])
+def test_a_home_folder_that_cannot_be_made_is_named_in_a_line(home):
+    refused = run("init", home=Path(home))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith(f"error: ONESTOP_HOME {home} cannot be used: ")
+
+
 @pytest.fixture
 def bundle(sqlite_app, tmp_path):
     """A bundled-procedures folder of two procedures (copies), the system user, and a count of the

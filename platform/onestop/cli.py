@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -493,6 +494,23 @@ def _first_start(settings):
 WEB_SERVERS = ("granian", "gunicorn")
 
 
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why a server could not listen at host:port (another one holds it, the host is no address of this machine), or
+    None. (Bound as the web servers bind, with SO_REUSEADDR: a port left in TIME_WAIT is free.)"""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                 flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        return getattr(exc, "strerror", None) or str(exc)
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def cmd_serve(args):
     server = os.environ.get("ONESTOP_WEB_SERVER", "") or "granian"
     if server not in WEB_SERVERS:
@@ -505,6 +523,11 @@ def cmd_serve(args):
     settings = load_settings()
     port = args.port or settings.port
     workers, threads = web_workers(), web_threads(settings.database_url)  # (a SettingsError before anything starts)
+    taken = _cannot_listen(args.host, port)
+    if taken:  # said before the start-up's work, not as the web server's traceback after it
+        print(f"error: cannot listen on {args.host}:{port}: {taken} (is another server there? ONESTOP_PORT or --port "
+              "chooses another)", file=sys.stderr)
+        return 1
     _runtime(settings, engine=True)
     from .services.users import ensure_default_centre
 
@@ -540,8 +563,12 @@ def cmd_serve(args):
         from granian.constants import Interfaces
 
         _keep_start_up()
-        Granian("onestop.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-                blocking_threads=threads, websockets=False, respawn_failed_workers=True).serve()
+        try:
+            Granian("onestop.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+                    blocking_threads=threads, websockets=False, respawn_failed_workers=True).serve()
+        except RuntimeError as exc:  # granian could not start (its address taken since the check, say): its reason
+            print(f"error: the web server could not start: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 1
         return 0
 
     from gunicorn.app.base import BaseApplication

@@ -357,6 +357,12 @@ def load_settings(**overrides) -> Settings:
     database_url = overrides.pop("database_url", None) or os.environ.get("ONESTOP_DATABASE_URL") or (
         f"sqlite:///{home / 'onestop.db'}"
     )
+    try:  # the keys are made there on first use, the files kept there: said in a line if it cannot be
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"ONESTOP_HOME {home} cannot be used: {exc.strerror or exc}") from None
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise SettingsError(f"ONESTOP_HOME {home} cannot be used: this user may not write in it")
     scheme = urlsplit(database_url).scheme
     if scheme not in DATABASE_SCHEMES:  # (only the scheme is said: the URL may hold a password)
         raise SettingsError("ONESTOP_DATABASE_URL must be sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DATABASE; "
