@@ -3,7 +3,7 @@
 import pytest
 
 from onestop.app import create_app
-from onestop.config import WEB_THREADS, load_settings, web_threads, web_workers
+from onestop.config import WEB_THREADS, SettingsError, load_settings, web_threads, web_workers
 from onestop.engine.budgets import Budgets
 
 
@@ -123,11 +123,11 @@ def test_a_web_process_runs_8_threads_on_sqlite_and_4_on_postgresql_unless_told_
 
 @pytest.mark.parametrize("value", ["lots", "0", "-1", "2.5", "257", "１２"])
 def test_a_thread_count_that_is_not_a_whole_number_in_range_is_refused_naming_it(value):
-    with pytest.raises(ValueError, match=f"^ONESTOP_WEB_THREADS must be a whole number from 1 to 256, not {value!r}$"):
+    with pytest.raises(SettingsError, match=f"^ONESTOP_WEB_THREADS must be a whole number from 1 to 256, not {value!r}$"):
         web_threads("sqlite:///x.db", environ={"ONESTOP_WEB_THREADS": value})
 
 
 @pytest.mark.parametrize("value", ["many", "0", "65", "1e1"])
 def test_a_worker_count_that_is_not_a_whole_number_in_range_is_refused_naming_it(value):
-    with pytest.raises(ValueError, match=f"^ONESTOP_WEB_WORKERS must be a whole number from 1 to 64, not {value!r}$"):
+    with pytest.raises(SettingsError, match=f"^ONESTOP_WEB_WORKERS must be a whole number from 1 to 64, not {value!r}$"):
         web_workers(environ={"ONESTOP_WEB_WORKERS": value})

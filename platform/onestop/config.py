@@ -220,20 +220,24 @@ WEB_THREADS = {"sqlite": 8, "postgresql": 4}
 def web_threads(database_url: str, environ=os.environ) -> int:
     """Threads per web server process: ONESTOP_WEB_THREADS (a whole number from 1 to 256), else the
     database's default (WEB_THREADS). SettingsError, saying what is wrong, for any other value."""
-    given = environ.get("ONESTOP_WEB_THREADS", "").strip()
-    if not given:
-        return WEB_THREADS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
-    if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 256:
-        raise SettingsError(f"ONESTOP_WEB_THREADS must be a whole number from 1 to 256, not {given!r}")
-    return int(given)
+    return _count("ONESTOP_WEB_THREADS", 256, environ) or \
+        WEB_THREADS["sqlite" if database_url.startswith("sqlite") else "postgresql"]
 
 
 def web_workers(environ=os.environ) -> int:
     """Web server processes of `onestop serve`: ONESTOP_WEB_WORKERS (a whole number from 1 to 64), else 1.
     SettingsError, saying what is wrong, for any other value."""
-    given = environ.get("ONESTOP_WEB_WORKERS", "").strip() or "1"
-    if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 64:
-        raise SettingsError(f"ONESTOP_WEB_WORKERS must be a whole number from 1 to 64, not {given!r}")
+    return _count("ONESTOP_WEB_WORKERS", 64, environ) or 1
+
+
+def _count(name: str, most: int, environ) -> int | None:
+    """The whole number from 1 to `most` that the variable `name` gives (ASCII digits only), None if it is unset
+    or blank; SettingsError for anything else."""
+    given = environ.get(name, "").strip()
+    if not given:
+        return None
+    if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= most:
+        raise SettingsError(f"{name} must be a whole number from 1 to {most}, not {given!r}")
     return int(given)
 
 
