@@ -191,18 +191,20 @@ def _tool(name: str) -> list[str]:
 
 
 class Server:
-    """gunicorn with the app factory, as production runs it; started in its own process group."""
+    """The web server under test (granian, or gunicorn with the app factory), as production runs it; started in its own
+    process group. `name` is what it is called in messages."""
 
     def __init__(self, env: dict, home: Path, workers: int, threads: int, kind: str = "gthread"):
         self.env, self.home, self.workers, self.threads, self.kind = env, home, workers, threads, kind
         self.port = free_port()
-        self.log_path = home / "gunicorn.log"
+        self.name = "granian" if kind == "granian" else "gunicorn"
+        self.log_path = home / "server.log"
         self.proc = None
         self.started_s = 0.0
         self.db_pid = None  # a local PostgreSQL's postmaster: its backends' CPU is measured too
 
     def launch(self):
-        """Start gunicorn and return at once."""
+        """Start the server and return at once."""
         argv = SERVERS[self.kind](self)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(argv, env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
@@ -210,19 +212,19 @@ class Server:
         return self
 
     def start(self, timeout: float = 60.0):
-        """Start gunicorn and wait until every worker is up and /healthz answers 200."""
+        """Start the server and wait until every worker is up and /healthz answers 200."""
         t0 = time.monotonic()
         self.launch()
         deadline = t0 + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
             if len(children(self.proc.pid)) == self.workers:
                 status, _ = request(self.port, "GET", "/healthz", timeout=2, quiet=True)
                 if status == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.name} did not answer /healthz within {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.05)
         self.started_s = time.monotonic() - t0
         return self
@@ -740,7 +742,7 @@ def warm_up(server: Server, token: str, code: str, rounds: int):
         t.join()
     if failures:
         raise RuntimeError(f"warm-up failed: {failures[0][0]} {failures[0][1].decode(errors='replace')}\n"
-                           f"gunicorn log:\n{server.log_tail(60)}")
+                           f"{server.name} log:\n{server.log_tail(60)}")
 
 
 def upload_model(server: Server, token: str) -> tuple[str, float]:
@@ -751,7 +753,7 @@ def upload_model(server: Server, token: str) -> tuple[str, float]:
     took = (time.perf_counter() - t0) * 1000
     if status not in (200, 201):
         raise RuntimeError(f"upload failed: {status} {reply[:600].decode(errors='replace')}\n"
-                           f"gunicorn log:\n{server.log_tail(60)}")
+                           f"{server.name} log:\n{server.log_tail(60)}")
     return json.loads(reply)["code"], took
 
 
@@ -877,7 +879,7 @@ def run_server(kind: str, workers: int, args, clients_list: list[int], tmp_root:
         finally:
             server.stop()
             if server.proc is not None and server.proc.returncode not in (0, None):
-                print(f"# gunicorn exited with {server.proc.returncode}; log tail:\n{server.log_tail()}", file=sys.stderr)
+                print(f"# {server.name} exited with {server.proc.returncode}; log tail:\n{server.log_tail()}", file=sys.stderr)
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
     return run
@@ -1137,7 +1139,7 @@ def main(argv=None):
                         help="a setting of the server under test, e.g. ONESTOP_SQLITE_CHECKPOINT_SECONDS=0 (repeatable)")
     parser.add_argument("--json", dest="json_file", default=None, help="write every sample and the summary here")
     parser.add_argument("--tmp", default=None, help="where the temp dirs (SQLite files, logs) go (default: system temp)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dirs (gunicorn logs, databases)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dirs (server logs, databases)")
     args = parser.parse_args(argv)
     global APPLICATION, APPLICANT, FORM_RECEIVE
     data = _bench_engine()  # also puts the repository's root on sys.path
@@ -1151,6 +1153,8 @@ def main(argv=None):
     bad = [d for d in databases if d not in ("sqlite", "postgresql")] + [w for w in args.py_spy if w not in WORKLOADS]
     if bad:
         parser.error(f"unknown database or workload {bad[0]!r}")
+    if args.postgres_durable and "postgresql" not in databases:
+        parser.error("--postgres-durable is about PostgreSQL's cluster: add postgresql to --databases")
     worker_counts = _ints(args.workers)
     clients_list = sorted(set(_ints(args.baseline_clients)) | {args.clients})
     durable = False  # whether PostgreSQL's figures are a durable cluster's (the record's name and title say so)

@@ -819,21 +819,28 @@ class _Stop(BaseException):
     """What a thread may be told that is not an error (as KeyboardInterrupt or SystemExit are)."""
 
 
-def test_a_unit_of_a_sqlite_batch_told_to_stop_stops_the_whole_batch_and_none_of_it_is_committed(sqlite_app):
+@pytest.mark.parametrize("app_fixture", ["sqlite_app", "pg_app"])
+def test_a_unit_of_a_batch_told_to_stop_stops_the_whole_batch_and_none_of_it_is_committed(request, app_fixture):
     # A KeyboardInterrupt or SystemExit raised while a batch runs is its thread's, whichever unit it ran in (a
-    # signal reaches the main thread): before, it escaped the batch undoing all of it with the other units' errors
-    # left unset; then it was taken for that unit's own error and the batch went on, the stop lost.
+    # signal reaches the main thread): before, on SQLite, it escaped the batch undoing all of it with the other
+    # units' errors left unset; then it was taken for that unit's own error and the batch went on, the stop lost.
+    # PostgreSQL's batches (group commit) run their units the same way.
+    import contextvars
+
     from onestop import sql
     from onestop.db import _Ticket
+
+    app = request.getfixturevalue(app_fixture)
 
     def stops():
         sql.run('INSERT INTO "stopped" VALUES (2)')
         raise _Stop()
 
-    with sqlite_app.app_context():
+    with app.app_context():
         sql.run('CREATE TABLE "stopped" ("n" INTEGER)')
-        tickets = [_Ticket(lambda: sql.run('INSERT INTO "stopped" VALUES (1)')), _Ticket(stops),
-                   _Ticket(lambda: sql.run('INSERT INTO "stopped" VALUES (3)'))]
+        tickets = [_Ticket(work, contextvars.copy_context())
+                   for work in (lambda: sql.run('INSERT INTO "stopped" VALUES (1)'), stops,
+                                lambda: sql.run('INSERT INTO "stopped" VALUES (3)'))]
         with pytest.raises(_Stop):
             database.obj._commit_batch(tickets)
         assert all(isinstance(t.error, _Stop) for t in tickets)  # run_write tells the other callers WriteInterrupted

@@ -156,10 +156,30 @@ class _GroupCommit:
     queued unit (its own among them) and commits them together (`_commit_batch`), the others wait for that
     commit. `_taking_batch()` is held while the batch is taken and committed (SQLite: the writers' lock)."""
 
+    group_commit = True  # run_write groups this database's units (PostgresPool: only when asked)
+
     def _init_group(self):
         self._turn = threading.Condition()
         self._pending = []
         self._leading = False
+
+    @contextlib.contextmanager
+    def _unit_savepoint(self):
+        """A batch's unit in a savepoint, as peewee's nested atomic() runs it (undone if the unit raises), but
+        always of one name (SQLite and PostgreSQL both take the latest savepoint of a name): atomic() names each
+        anew (a uuid4, i.e. a random read, and two statements to prepare again, for every unit of every batch).
+
+        A unit that ends well leaves its savepoint open (no RELEASE: one statement fewer a unit under the
+        writers' lock): the next unit's savepoint nests in it, a failing unit's ROLLBACK TO goes back to the
+        latest savepoint of the name, its own, and the batch's COMMIT ends them all. (On SQLite their journal, ~100 kB
+        a step, is held until then: a batch holds at most one unit of each of the process's threads, which wait for
+        theirs.)"""
+        self.execute_sql('SAVEPOINT "unit"')
+        try:
+            yield
+        except BaseException:
+            self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
+            raise
 
     def run_write(self, work):
         """Run `work()` in a write transaction shared with the writes other threads queue
@@ -343,23 +363,6 @@ class LocalDatabase(_GroupCommit, SqliteDatabase):
                 raise
 
     @contextlib.contextmanager
-    def _unit_savepoint(self):
-        """A batch's unit in a savepoint, as peewee's nested atomic() runs it (undone if the unit raises), but
-        always of one name (SQLite takes the latest of a name): atomic() names each anew (a uuid4, i.e. a
-        random read, and two statements SQLite has to prepare again, for every unit of every batch).
-
-        A unit that ends well leaves its savepoint open (no RELEASE: one statement fewer a unit under the
-        writers' lock): the next unit's savepoint nests in it, a failing unit's ROLLBACK TO goes back to the
-        latest savepoint of the name, its own, and the batch's COMMIT ends them all. (Their journal, ~100 kB a step,
-        is held until then: a batch holds at most one unit of each of the process's threads, which wait for theirs.)"""
-        self.execute_sql('SAVEPOINT "unit"')
-        try:
-            yield
-        except BaseException:
-            self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
-            raise
-
-    @contextlib.contextmanager
     def _savepoints_in_memory(self):
         """The batch's transaction with its savepoints' journal kept in memory. SQLite keeps what a savepoint
         would undo (the pages its unit changes, ~100 kB for a step) in a journal that moves to a temporary file
@@ -516,12 +519,11 @@ class PostgresPool(_GroupCommit, PooledPostgresqlDatabase):
         try:
             with self.atomic():
                 for ticket in batch:
-                    self.execute_sql('SAVEPOINT "unit"')
                     try:
-                        ticket.result, _unit = ticket.context.run(_run_unit, ticket.work)
-                        self._release_pipeline()  # its pipelined writes answered here: an error is its own
+                        with self._unit_savepoint():
+                            ticket.result, _unit = ticket.context.run(_run_unit, ticket.work)
+                            self._release_pipeline()  # its pipelined writes answered here: an error is its own
                     except BaseException as exc:  # handed to the ticket's own caller
-                        self.execute_sql('ROLLBACK TO SAVEPOINT "unit"')
                         ticket.error = exc
                         if not isinstance(exc, Exception):
                             raise  # KeyboardInterrupt, SystemExit: the batch's thread is told to stop (_stopped)
@@ -1068,7 +1070,7 @@ def run_write(work):
     attempt = 0
     while True:
         try:
-            if (isinstance(db, LocalDatabase) or getattr(db, "group_commit", False)) and not nested:
+            if getattr(db, "group_commit", False) and not nested:
                 return db.run_write(work)  # (nested: it would queue behind its own batch)
             with write_transaction():
                 return work()

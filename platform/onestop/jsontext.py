@@ -92,18 +92,12 @@ def plain_copy(value, otherwise):
     return plain_copy_and_utf8(value, otherwise)[0]
 
 
-def plain_copy_and_text(value, otherwise):
-    """(`plain_copy(value, otherwise)`, its `dumps` text or None): when orjson made the copy, the text
-    it wrote on the way is the copy's `dumps` text too (a copy of plain values is plain, and orjson
-    writes each of its floats as the one it read); None when `otherwise` made it."""
-    copy, utf8 = plain_copy_and_utf8(value, otherwise)
-    return copy, None if utf8 is None else utf8.decode()
-
-
 def plain_copy_and_utf8(value, otherwise):
-    """(`plain_copy(value, otherwise)`, the UTF-8 of its `dumps` text as orjson wrote it, or None): as
-    `plain_copy_and_text`, for a caller that stores the bytes as they are (decoding them to text costs
-    ~10 instructions a byte of Vietnamese text, and a str bound to SQLite is encoded to UTF-8 again)."""
+    """(`plain_copy(value, otherwise)`, the UTF-8 of its `dumps` text as orjson wrote it, or None: when orjson made
+    the copy, the text it wrote on the way is the copy's `dumps` text too (a copy of plain values is plain, and
+    orjson writes each of its floats as the one it read); None when `otherwise` made it). For a caller that stores
+    the bytes as they are (decoding them to text costs ~10 instructions a byte of Vietnamese text, and a str bound
+    to SQLite is encoded to UTF-8 again)."""
     if plain(value):
         try:
             written = orjson.dumps(value)

@@ -213,11 +213,6 @@ def json_safe(value):
     return jsontext.plain_copy(value, _standard_safe)
 
 
-def json_safe_and_text(value):
-    """(json_safe(value), its stored text (sql.to_json's) or None): the text orjson wrote while copying."""
-    return jsontext.plain_copy_and_text(value, _standard_safe)
-
-
 def json_safe_and_utf8(value):
     """(json_safe(value), the UTF-8 of its stored text (sql.to_json's) as orjson wrote it while copying, or None)."""
     return jsontext.plain_copy_and_utf8(value, _standard_safe)

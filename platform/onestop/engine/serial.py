@@ -424,13 +424,8 @@ def restore_specs(dialect: str, spec_json: str):
 
 def dump_workflow(dialect: str, workflow) -> str:
     """A workflow's state as JSON text, without its spec."""
-    return dump_workflow_and_utf8(dialect, workflow)[0]
-
-
-def dump_workflow_and_utf8(dialect: str, workflow) -> tuple:
-    """(dump_workflow(...), its UTF-8 when orjson wrote it, else None): jsontext.dumps_and_utf8."""
     text, utf8 = dump_workflow_or_utf8(dialect, workflow)
-    return (utf8.decode() if text is None else text), utf8
+    return utf8.decode() if text is None else text
 
 
 def dump_workflow_or_utf8(dialect: str, workflow, plain_data=None) -> tuple:

@@ -118,8 +118,8 @@ def link(previous: str, chain, seq, centre_id, dossier_id, actor_id, action, ele
     """The MAC of an event: the previous MAC, every stored field and the history rows it binds
     (as _history_content lays them out), in a fixed layout, under the chain's key."""
     fields = [chain, seq, centre_id, dossier_id, actor_id, action, element_id, detail_text, at.isoformat(), history]
-    content, utf8 = jsontext.dumps_and_utf8(fields)  # json.dumps's compact text; orjson's bytes where it wrote them
-    return hmac.new(_chain_key(), previous.encode() + (utf8 or content.encode()), hashlib.sha256).hexdigest()
+    text, utf8 = jsontext.dumps_or_utf8(fields)  # orjson's bytes where it wrote them (not decoded), else the text
+    return hmac.new(_chain_key(), previous.encode() + (utf8 or text.encode()), hashlib.sha256).hexdigest()
 
 
 def _append(events) -> None:

@@ -209,7 +209,7 @@ def _new_row(actor, centre_id, procedure, version, model, step, applicant, chann
     """A new dossier's row but its code, and its model instance (sql.prepared_dossier)."""
     error = step.error or {}
     return sql.prepared_dossier(
-        texts={"data": step.data_text if step.data_text is not None else sql.to_json(step.data),
+        texts={"data": text if (text := step.data_text) is not None else sql.to_json(step.data),
                "applicant": sql.to_json(applicant)}, workflow_utf8=step.state_utf8,
         centre_id=centre_id, procedure_id=procedure.id, version_id=version.id,
         state=step.status, data=step.data, applicant=applicant, workflow=state_as_stored(step), serial=1,

@@ -137,7 +137,7 @@ def _decide(dossier, step, actor, action, element_id, detail, completed_task_id,
     data_utf8 = getattr(step, "data_utf8", None)
     if data_utf8 is None or getattr(step, "state_utf8", None) is None or not on_sqlite():
         data_utf8 = None
-        data_text = step.data_text if step.data_text is not None else sql.to_json(step.data)
+        data_text = text if (text := step.data_text) is not None else sql.to_json(step.data)  # (decoded once)
     else:
         data_text = None
     return _Change(dossier, step, actor, action, element_id, detail, completed_task_id, blobs, version,
